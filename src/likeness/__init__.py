@@ -1,0 +1,91 @@
+"""likeness: how alike images are, measured exactly as the reference implementations do.
+
+The public API; every name in ``__all__`` is stable and tested.  Names are imported on
+first use, so that ``import likeness`` (and the command line's ``--help``) does not pay
+for torch until a metric needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from likeness.errors import (
+    ImageLoadError,
+    ImageMismatchError,
+    ImageTooSmallError,
+    LikenessError,
+    PairingError,
+    WeightsError,
+)
+
+if TYPE_CHECKING:
+    from likeness.evaluate import compare_files, compare_folders
+    from likeness.io import LoadedImage, find_images, load_image, pair_folders
+    from likeness.metrics.ms_ssim import ms_ssim
+    from likeness.metrics.psnr import psnr
+    from likeness.metrics.skimage_compat import (
+        mean_squared_error,
+        peak_signal_noise_ratio,
+        structural_similarity,
+    )
+    from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim
+
+try:
+    __version__ = version("likeness")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+_LAZY = {
+    "compare_files": "likeness.evaluate",
+    "compare_folders": "likeness.evaluate",
+    "LoadedImage": "likeness.io",
+    "find_images": "likeness.io",
+    "load_image": "likeness.io",
+    "pair_folders": "likeness.io",
+    "ms_ssim": "likeness.metrics.ms_ssim",
+    "psnr": "likeness.metrics.psnr",
+    "mean_squared_error": "likeness.metrics.skimage_compat",
+    "peak_signal_noise_ratio": "likeness.metrics.skimage_compat",
+    "structural_similarity": "likeness.metrics.skimage_compat",
+    "SSIM_CONVENTIONS": "likeness.metrics.ssim",
+    "ssim": "likeness.metrics.ssim",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'likeness' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "SSIM_CONVENTIONS",
+    "ImageLoadError",
+    "ImageMismatchError",
+    "ImageTooSmallError",
+    "LikenessError",
+    "LoadedImage",
+    "PairingError",
+    "WeightsError",
+    "__version__",
+    "compare_files",
+    "compare_folders",
+    "find_images",
+    "load_image",
+    "mean_squared_error",
+    "ms_ssim",
+    "pair_folders",
+    "peak_signal_noise_ratio",
+    "psnr",
+    "ssim",
+    "structural_similarity",
+]

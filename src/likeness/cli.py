@@ -1,0 +1,195 @@
+"""The ``likeness`` command line: parses arguments, calls the engine, renders results.
+
+Exit codes: 0 success, 1 error (including pairs that failed), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from likeness.errors import LikenessError
+
+# Digits shown in terminal tables; files keep full precision.
+_TABLE_DIGITS = {"psnr": 3, "mse": 3}
+
+
+def _format(metric: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.{_TABLE_DIGITS.get(metric, 4)}f}"
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="likeness")
+def main() -> None:
+    """Measure how alike images are: SSIM, MS-SSIM, PSNR, exactly as the references do."""
+
+
+@main.command()
+@click.argument("reference", type=click.Path(exists=True, path_type=Path))
+@click.argument("test", type=click.Path(exists=True, path_type=Path))
+@click.option("--metrics", "metrics", default="ssim,psnr", show_default=True,
+              help="Comma-separated: ssim, psnr, mse, ms-ssim.")
+@click.option("--gray", is_flag=True, help="Compare ITU-R 601 luma (Pillow's convert('L')).")
+@click.option("--resize", type=click.Choice(["reference"]), default=None,
+              help="Resize the test image to the reference's size instead of refusing.")
+@click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
+              help="Handle transparent images: composite over white/black, or drop alpha.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one row per pair to a .csv or .json file.")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Decoding threads for folders.")
+def compare(reference: Path, test: Path, metrics: str, gray: bool, resize: str | None,
+            alpha: str | None, out: Path | None, workers: int) -> None:
+    """Compare REFERENCE with TEST: two image files, or two folders paired by file name.
+
+    Folders are searched recursively and paired by relative path without extension
+    (ref/x/a.jpg with out/x/a.png); files without a partner are listed.
+    """
+    from likeness.evaluate import parse_metric_names
+
+    try:
+        names = parse_metric_names(metrics)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--metrics") from None
+    if out is not None and out.suffix.lower() not in (".csv", ".json"):
+        raise click.BadParameter("the file must end in .csv or .json", param_hint="--out")
+    if reference.is_dir() != test.is_dir():
+        raise click.UsageError("REFERENCE and TEST must both be files or both be folders")
+    try:
+        if reference.is_dir():
+            failed = _compare_folders(reference, test, names, gray, resize, alpha, out, workers)
+        else:
+            failed = _compare_two_files(reference, test, names, gray, resize, alpha, out)
+    except LikenessError as error:
+        _stderr_console().print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        sys.exit(1)
+    if failed:
+        sys.exit(1)
+
+
+def _compare_two_files(reference: Path, test: Path, names: list[str], gray: bool,
+                       resize: str | None, alpha: str | None, out: Path | None) -> bool:
+    from likeness.evaluate import METRICS, PairResult, prepare_pair
+    from likeness.io import load_image
+
+    prepared = prepare_pair(load_image(reference, alpha=alpha), load_image(test, alpha=alpha),
+                            gray=gray, resize=resize)
+    row = PairResult(reference.name, test.name, decisions=prepared.decisions)
+    errors = []
+    for name in names:
+        try:
+            row.values[name] = METRICS[name].compute(prepared)
+        except LikenessError as error:
+            errors.append(f"{name}: {error}")
+    row.error = "; ".join(errors) or None
+    for name in names:
+        click.echo(f"{name}\t{_format(name, row.values.get(name))}")
+    _report_decisions_and_errors([row])
+    if out is not None:
+        _write_rows(out, [row], names)
+    return row.error is not None
+
+
+def _compare_folders(reference: Path, test: Path, names: list[str], gray: bool,
+                     resize: str | None, alpha: str | None, out: Path | None,
+                     workers: int) -> bool:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from likeness.evaluate import compare_folders
+    from likeness.io import pair_folders
+
+    total = len(pair_folders(reference, test).pairs)
+    console = _stderr_console()
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("comparing", total=total)
+        result = compare_folders(reference, test, metrics=names, gray=gray, resize=resize,
+                                 alpha=alpha, workers=workers,
+                                 on_pair_done=lambda _: progress.advance(task))
+    for label, files in (("reference", result.unmatched_reference),
+                         ("test", result.unmatched_test)):
+        if files:
+            console.print(f"[yellow]{len(files)} {label} file(s) without a partner:[/] "
+                          + ", ".join(files), highlight=False)
+    if not result.rows:
+        raise LikenessError(f"no file of {test} has a namesake in {reference}; files are "
+                            "paired by relative path without extension")
+    _print_table(result.rows, names)
+    _report_decisions_and_errors(result.rows)
+    if out is not None:
+        _write_rows(out, result.rows, names, result.unmatched_reference, result.unmatched_test)
+    return result.failures > 0
+
+
+def _print_table(rows: list, names: list[str]) -> None:  # type: ignore[type-arg]
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    table.add_column("reference")
+    table.add_column("test")
+    for name in names:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(row.reference, row.test,
+                      *(_format(name, row.values.get(name)) for name in names))
+    table.add_section()
+    means = []
+    for name in names:
+        values = [row.values[name] for row in rows if name in row.values]
+        mean = _format(name, sum(values) / len(values)) if values else "—"
+        means.append(mean if len(values) == len(rows) else f"{mean} (n={len(values)})")
+    table.add_row(f"mean of {len(rows)} pairs", "", *means)
+    Console(soft_wrap=True).print(table, highlight=False)
+
+
+def _report_decisions_and_errors(rows: list) -> None:  # type: ignore[type-arg]
+    console = _stderr_console()
+    for row in rows:
+        if row.decisions:
+            console.print(f"note: {row.test}: " + "; ".join(row.decisions), highlight=False,
+                          markup=False)
+    failures = [row for row in rows if row.error]
+    for row in failures:
+        console.print(f"error: {row.reference} vs {row.test}: {row.error}", highlight=False,
+                      markup=False, style="red")
+    if failures:
+        console.print(f"{len(failures)} of {len(rows)} pair(s) failed", style="bold red")
+
+
+def _write_rows(out: Path, rows: list, names: list[str],  # type: ignore[type-arg]
+                unmatched_reference: list[str] | None = None,
+                unmatched_test: list[str] | None = None) -> None:
+    columns = ["reference", "test", *names, "error", "notes"]
+    records = [{"reference": row.reference, "test": row.test,
+                **{name: row.values.get(name) for name in names},
+                "error": row.error, "notes": "; ".join(row.decisions) or None} for row in rows]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".json":
+        document = {"rows": records, "unmatched_reference": unmatched_reference or [],
+                    "unmatched_test": unmatched_test or []}
+        out.write_text(json.dumps(document, indent=1, allow_nan=True) + "\n")
+        return
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
+                             for k, v in record.items()})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

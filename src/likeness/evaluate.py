@@ -1,0 +1,295 @@
+"""Compare image files: pair them, decode them, reconcile them, and compute metrics.
+
+This is the local engine.  It decides, explicitly and on the record, everything that turns
+two files into two comparable arrays: the data range from the bit depths, luma conversion,
+resizing, alpha handling.  Each decision is returned with the numbers it produced.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from likeness.errors import ImageMismatchError, LikenessError
+from likeness.io import LoadedImage, Pairing, load_image, pair_folders, to_luma
+from likeness.metrics.skimage_compat import (
+    mean_squared_error,
+    peak_signal_noise_ratio,
+    structural_similarity,
+)
+
+__all__ = [
+    "METRICS",
+    "FolderComparison",
+    "MetricSpec",
+    "PairResult",
+    "PreparedPair",
+    "compare_files",
+    "compare_folders",
+    "parse_metric_names",
+    "prepare_pair",
+]
+
+RESIZE_CHOICES = ("reference",)
+
+
+@dataclass(frozen=True)
+class PreparedPair:
+    """Two arrays ready for a metric, and how they were made from the files."""
+
+    reference: np.ndarray  # (H, W, C)
+    test: np.ndarray
+    data_range: float
+    decisions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A per-pair metric: its canonical name, which direction is better, how to compute it."""
+
+    name: str
+    better: str  # "higher" or "lower"
+    compute: Callable[[PreparedPair], float]
+    description: str
+
+
+def _ssim(pair: PreparedPair) -> float:
+    return float(structural_similarity(pair.reference, pair.test, channel_axis=-1,
+                                       data_range=pair.data_range))
+
+
+def _psnr(pair: PreparedPair) -> float:
+    return float(peak_signal_noise_ratio(pair.reference, pair.test, data_range=pair.data_range))
+
+
+def _mse(pair: PreparedPair) -> float:
+    return float(mean_squared_error(pair.reference, pair.test))
+
+
+def _ms_ssim(pair: PreparedPair) -> float:
+    import torch
+
+    from likeness.metrics.ms_ssim import ms_ssim
+
+    def as_batch(pixels: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
+
+    return float(ms_ssim(as_batch(pair.reference), as_batch(pair.test),
+                         data_range=pair.data_range)[0])
+
+
+METRICS: dict[str, MetricSpec] = {
+    "ssim": MetricSpec("ssim", "higher", _ssim,
+                       "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)"),
+    "psnr": MetricSpec("psnr", "higher", _psnr, "PSNR in dB (scikit-image)"),
+    "mse": MetricSpec("mse", "lower", _mse, "mean squared error (scikit-image)"),
+    "ms_ssim": MetricSpec("ms_ssim", "higher", _ms_ssim,
+                          "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)"),
+}
+
+
+def parse_metric_names(names: str | Sequence[str]) -> list[str]:
+    """Canonical metric names from a comma-separated string or a list; hyphens accepted.
+
+    Raises:
+        ValueError: an unknown metric, naming the known ones.
+    """
+    if isinstance(names, str):
+        names = [part for part in names.split(",")]
+    canonical: list[str] = []
+    for raw in names:
+        name = raw.strip().lower().replace("-", "_")
+        if not name:
+            continue
+        if name not in METRICS:
+            known = ", ".join(METRICS)
+            raise ValueError(f"unknown metric {raw.strip()!r}; choose from {known}")
+        if name not in canonical:
+            canonical.append(name)
+    if not canonical:
+        raise ValueError("no metric given; choose from " + ", ".join(METRICS))
+    return canonical
+
+
+def prepare_pair(reference: LoadedImage, test: LoadedImage, *, gray: bool = False,
+                 resize: str | None = None) -> PreparedPair:
+    """Reconcile two decoded images into arrays of one shape and one data range.
+
+    Args:
+        reference, test: the decoded files.
+        gray: convert both to ITU-R 601 luma (as Pillow's ``convert("L")``).
+        resize: None refuses images of different sizes; ``"reference"`` resizes the test
+            image to the reference's size (OpenCV: area averaging when shrinking, Lanczos
+            otherwise), and records it.
+
+    Raises:
+        ImageMismatchError: sizes differ without ``resize``, or channel counts differ
+            without ``gray``.
+    """
+    if resize is not None and resize not in RESIZE_CHOICES:
+        raise ValueError(f"resize must be None or one of {RESIZE_CHOICES}, got {resize!r}")
+    decisions = [f"reference: {d}" for d in reference.decisions]
+    decisions += [f"test: {d}" for d in test.decisions]
+    ref_pixels, test_pixels = reference.pixels, test.pixels
+    if gray:
+        ref_pixels, test_pixels = to_luma(ref_pixels), to_luma(test_pixels)
+        decisions.append("both converted to luma (ITU-R 601, as Pillow convert('L'))")
+    elif reference.channels != test.channels:
+        raise ImageMismatchError(
+            f"{reference.path} has {reference.channels} channel(s) and {test.path} has "
+            f"{test.channels}; pass gray=True (--gray) to compare their luma"
+        )
+    if ref_pixels.shape[:2] != test_pixels.shape[:2]:
+        if resize is None:
+            raise ImageMismatchError(
+                f"images differ in size: {reference.path} is {reference.width}x{reference.height}"
+                f", {test.path} is {test.width}x{test.height} (width x height); pass "
+                "resize='reference' (--resize reference) to resize the test image"
+            )
+        test_pixels, how = _resize_to(test_pixels, ref_pixels.shape[:2])
+        decisions.append(f"test resized from {test.width}x{test.height} to "
+                         f"{reference.width}x{reference.height} ({how})")
+    data_range: float
+    if reference.bit_depth == test.bit_depth:
+        data_range = float(reference.data_range)
+    else:
+        ref_pixels = ref_pixels / float(reference.data_range)
+        test_pixels = test_pixels / float(test.data_range)
+        data_range = 1.0
+        decisions.append(f"mixed bit depths ({reference.bit_depth} and {test.bit_depth}): both "
+                         "scaled to [0, 1], data range 1")
+    return PreparedPair(ref_pixels, test_pixels, data_range, tuple(decisions))
+
+
+def _resize_to(pixels: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, str]:
+    import cv2
+
+    height, width = size
+    shrinking = height <= pixels.shape[0] and width <= pixels.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    resized = cv2.resize(pixels, (width, height), interpolation=interpolation)
+    if resized.ndim == 2:
+        resized = resized[:, :, np.newaxis]
+    return resized, "OpenCV area averaging" if shrinking else "OpenCV Lanczos-4"
+
+
+@dataclass
+class PairResult:
+    """The metrics of one reference/test pair, or why some could not be computed."""
+
+    reference: str
+    test: str
+    values: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    decisions: tuple[str, ...] = ()
+
+
+def _compute(prepared: PreparedPair, metrics: Sequence[str]) -> tuple[dict[str, float], list[str]]:
+    values: dict[str, float] = {}
+    errors: list[str] = []
+    for name in metrics:
+        try:
+            values[name] = METRICS[name].compute(prepared)
+        except LikenessError as error:
+            errors.append(f"{name}: {error}")
+    return values, errors
+
+
+def compare_files(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
+                  metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
+                  resize: str | None = None, alpha: str | None = None) -> dict[str, float]:
+    """The metrics of one pair of image files, keyed by canonical metric name.
+
+    ``a`` is the reference.  The data range follows the files' bit depths (8-bit: 255,
+    16-bit: 65535, mixed: both scaled to [0, 1]).
+
+    Raises:
+        ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and
+            ``prepare_pair``; a metric the images are too small for.
+
+    Example:
+        >>> compare_files("ref.png", "out.png", metrics=["ssim", "psnr"])  # doctest: +SKIP
+        {'ssim': 0.7329..., 'psnr': 21.75...}
+    """
+    names = parse_metric_names(metrics)
+    prepared = prepare_pair(load_image(a, alpha=alpha), load_image(b, alpha=alpha),
+                            gray=gray, resize=resize)
+    values: dict[str, float] = {}
+    for name in names:
+        values[name] = METRICS[name].compute(prepared)
+    return values
+
+
+@dataclass
+class FolderComparison:
+    """Every pair's result, and the files that had no partner."""
+
+    rows: list[PairResult]
+    unmatched_reference: list[str]
+    unmatched_test: list[str]
+
+    @property
+    def failures(self) -> int:
+        return sum(1 for row in self.rows if row.error)
+
+
+def compare_folders(reference_dir: str | os.PathLike[str], test_dir: str | os.PathLike[str], *,
+                    metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
+                    resize: str | None = None, alpha: str | None = None, workers: int = 4,
+                    on_pair_done: Callable[[PairResult], None] | None = None) -> FolderComparison:
+    """Compare every file of ``test_dir`` with its namesake in ``reference_dir``.
+
+    Files are paired by relative path without extension; decoding runs in a thread pool
+    ahead of the metric computation.  A pair that fails (unreadable file, size mismatch,
+    image too small for a metric) becomes a row with an ``error`` and the run goes on.
+
+    Raises:
+        PairingError: a folder is missing or holds two files that differ only in extension.
+    """
+    names = parse_metric_names(metrics)
+    reference_dir, test_dir = Path(reference_dir), Path(test_dir)
+    pairing = pair_folders(reference_dir, test_dir)
+    rows = []
+    for (reference_name, test_name), loaded in zip(
+        pairing.relative(reference_dir, test_dir), _decode_ahead(pairing, alpha, workers),
+        strict=True,
+    ):
+        row = PairResult(reference_name, test_name)
+        try:
+            reference, test = loaded()
+            prepared = prepare_pair(reference, test, gray=gray, resize=resize)
+            row.decisions = prepared.decisions
+            row.values, errors = _compute(prepared, names)
+            row.error = "; ".join(errors) or None
+        except LikenessError as error:
+            row.error = str(error)
+        rows.append(row)
+        if on_pair_done is not None:
+            on_pair_done(row)
+    return FolderComparison(
+        rows=rows,
+        unmatched_reference=[p.relative_to(reference_dir).as_posix()
+                             for p in pairing.unmatched_reference],
+        unmatched_test=[p.relative_to(test_dir).as_posix() for p in pairing.unmatched_test],
+    )
+
+
+def _decode_ahead(pairing: Pairing, alpha: str | None,
+                  workers: int) -> Iterator[Callable[[], tuple[LoadedImage, LoadedImage]]]:
+    """Yield, in order, callables returning each decoded pair; decoding runs in threads."""
+    window = max(2, 2 * workers)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending = []
+        for reference_path, test_path in pairing.pairs:
+            pending.append((pool.submit(load_image, reference_path, alpha=alpha),
+                            pool.submit(load_image, test_path, alpha=alpha)))
+            if len(pending) >= window:
+                ref_future, test_future = pending.pop(0)
+                yield lambda r=ref_future, t=test_future: (r.result(), t.result())
+        for ref_future, test_future in pending:
+            yield lambda r=ref_future, t=test_future: (r.result(), t.result())

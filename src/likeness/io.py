@@ -1,0 +1,360 @@
+"""Decode image files into arrays that are exactly what the file holds, and pair files.
+
+``load_image`` never guesses: a file it cannot decode faithfully raises
+:class:`~likeness.errors.ImageLoadError` naming the file and the cause, and every decision
+it takes on the user's behalf (alpha dropped, EXIF orientation applied, palette expanded,
+CMYK converted) is listed in the result's ``decisions``.
+
+Decoders: Pillow for everything it reads losslessly; OpenCV for PNG and TIFF files with
+16-bit colour (or gray+alpha) samples, which Pillow silently truncates to 8 bits.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from likeness.errors import ImageLoadError, PairingError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "LoadedImage",
+    "Pairing",
+    "find_images",
+    "load_image",
+    "pair_folders",
+    "to_luma",
+]
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+# Pillow's own decompression-bomb limit: a header claiming more pixels is refused unread.
+DEFAULT_MAX_PIXELS = 178_956_970
+ALPHA_CHOICES = ("white", "black", "drop")
+_EXIF_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """The pixels of one file and what the file was.
+
+    Attributes:
+        path: the file.
+        pixels: (H, W, C) array, uint8 or uint16; C is 1 (gray) or 3 (RGB) after alpha
+            handling.
+        format: the container format as Pillow names it ("PNG", "JPEG", ...).
+        mode: the file's original pixel mode (Pillow's name, e.g. "RGB", "P", "I;16", or
+            "RGB;16" for 16-bit colour).
+        bit_depth: 8 or 16, the bits per sample of ``pixels``.
+        had_alpha: whether the file carried an alpha channel.
+        orientation: the EXIF orientation (2-8) that was applied, or None.
+        decisions: what was done on the user's behalf, in words.
+    """
+
+    path: Path
+    pixels: np.ndarray
+    format: str
+    mode: str
+    bit_depth: int
+    had_alpha: bool = False
+    orientation: int | None = None
+    decisions: tuple[str, ...] = field(default=())
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.pixels.shape[2])
+
+    @property
+    def data_range(self) -> int:
+        """255 for 8-bit images, 65535 for 16-bit ones."""
+        return 2**self.bit_depth - 1
+
+
+def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode an image file into an (H, W, C) uint8/uint16 array, faithfully.
+
+    PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette), JPEG (EXIF orientation applied,
+    CMYK converted to RGB), BMP, TIFF and WebP.  16-bit files keep 16 bits.
+
+    Args:
+        path: the file.
+        alpha: what to do with real transparency: ``"white"`` or ``"black"`` composites over
+            that background, ``"drop"`` ignores the alpha channel.  None (default) refuses
+            an image that is not fully opaque.  A fully opaque alpha channel is always dropped.
+        max_pixels: refuse files whose header claims more pixels than this.
+
+    Returns:
+        A :class:`LoadedImage`.
+
+    Raises:
+        ImageLoadError: the file is missing, empty, corrupt, truncated, not an image, of an
+            unsupported pixel type, absurdly large, or transparent without an ``alpha``
+            choice.
+
+    Example:
+        >>> image = load_image("samples/reference/astronaut.png")  # doctest: +SKIP
+        >>> image.pixels.shape, image.bit_depth
+        ((256, 256, 3), 8)
+    """
+    path = Path(path)
+    if alpha is not None and alpha not in ALPHA_CHOICES:
+        raise ValueError(f"alpha must be one of {ALPHA_CHOICES} or None, got {alpha!r}")
+    if not path.is_file():
+        raise ImageLoadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(f"{path}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            # our own max_pixels check replaces Pillow's decompression-bomb warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return _decode(path, image, alpha, max_pixels)
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise ImageLoadError(f"{path}: the header claims an absurd size ({error})") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{path}: not an image file likeness can read "
+                             f"(supported: {', '.join(sorted(IMAGE_EXTENSIONS))})") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
+        raise ImageLoadError(f"{path}: corrupt or truncated image ({error})") from None
+
+
+def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) -> LoadedImage:
+    width, height = image.size
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        raise ImageLoadError(
+            f"{path}: the header claims {width}x{height} pixels, more than the limit of "
+            f"{max_pixels}; if the file is genuine, pass a larger max_pixels"
+        )
+    file_format = image.format or path.suffix.lstrip(".").upper()
+    orientation = _exif_orientation(image)
+    decisions: list[str] = []
+    if _has_deep_colour_samples(path, image):
+        pixels, mode = _decode_with_opencv(path), "RGB;16"
+    else:
+        pixels, mode = _decode_with_pillow(path, image, decisions)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, np.newaxis]
+    had_alpha = pixels.shape[2] in (2, 4)
+    if had_alpha:
+        pixels = _resolve_alpha(path, pixels, alpha, decisions)
+    if orientation is not None:
+        pixels = _apply_orientation(pixels, orientation)
+        decisions.append(f"EXIF orientation {orientation} applied")
+    bit_depth = 16 if pixels.dtype == np.uint16 else 8
+    return LoadedImage(path=path, pixels=np.ascontiguousarray(pixels), format=file_format,
+                       mode=mode, bit_depth=bit_depth, had_alpha=had_alpha,
+                       orientation=orientation, decisions=tuple(decisions))
+
+
+def _exif_orientation(image: Image.Image) -> int | None:
+    try:
+        value = image.getexif().get(_EXIF_ORIENTATION)
+    except Exception:  # a broken EXIF block must not hide the pixels; orientation unknown
+        return None
+    return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
+
+
+def _has_deep_colour_samples(path: Path, image: Image.Image) -> bool:
+    """True for 16-bit colour or gray+alpha PNG/TIFF files, which Pillow cuts to 8 bits."""
+    if image.format == "PNG":
+        with open(path, "rb") as handle:
+            header = handle.read(26)
+        # IHDR: 8-byte signature, length, type, width, height, then bit depth and colour type
+        bit_depth, colour_type = header[24], header[25]
+        return bit_depth == 16 and colour_type in (2, 4, 6)
+    if image.format == "TIFF":
+        bits = image.tag_v2.get(258)  # BitsPerSample
+        samples = bits if isinstance(bits, tuple) else (bits,)
+        return len(samples) > 1 and any(b is not None and b > 8 for b in samples)
+    return False
+
+
+def _decode_with_opencv(path: Path) -> np.ndarray:
+    import cv2
+
+    buffer = np.fromfile(path, dtype=np.uint8)
+    pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)  # keeps 16 bits; EXIF applied by us
+    if pixels is None:
+        raise ImageLoadError(f"{path}: corrupt or truncated image (OpenCV could not decode it)")
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ImageLoadError(f"{path}: unsupported sample type {pixels.dtype}; "
+                             "save the image as 8- or 16-bit integers")
+    if pixels.ndim == 3:
+        if pixels.shape[2] == 3:
+            pixels = pixels[:, :, ::-1]
+        elif pixels.shape[2] == 4:
+            pixels = pixels[:, :, [2, 1, 0, 3]]
+            if _is_gray(pixels[:, :, :3]):  # a gray+alpha file that OpenCV expanded to BGRA
+                pixels = pixels[:, :, [0, 3]]
+    return pixels
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    return bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1])
+                and np.array_equal(rgb[:, :, 1], rgb[:, :, 2]))
+
+
+def _decode_with_pillow(path: Path, image: Image.Image,
+                        decisions: list[str]) -> tuple[np.ndarray, str]:
+    mode = image.mode
+    image.load()  # decode now: truncation and corruption raise here
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return np.asarray(image), mode
+    if mode == "1":
+        decisions.append("1-bit image expanded to 8-bit gray (0 and 255)")
+        return np.asarray(image.convert("L")), mode
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        converted = image.convert("RGBA" if has_alpha else "RGB")
+        decisions.append("palette expanded to RGB")
+        return np.asarray(converted), mode
+    if mode in ("RGBX", "RGBa", "La", "YCbCr", "CMYK"):
+        target = {"RGBX": "RGB", "RGBa": "RGBA", "La": "LA", "YCbCr": "RGB", "CMYK": "RGB"}[mode]
+        if mode in ("CMYK", "YCbCr"):
+            decisions.append(f"{mode} converted to RGB (Pillow)")
+        return np.asarray(image.convert(target)), mode
+    if mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16), mode
+    if mode == "I":
+        pixels = np.asarray(image)
+        if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
+            raise ImageLoadError(f"{path}: 32-bit integer samples outside 0..65535 are not "
+                                 "supported; save the image with 8 or 16 bits per sample")
+        return pixels.astype(np.uint16), mode
+    raise ImageLoadError(
+        f"{path}: unsupported pixel mode {mode!r} (floating-point or exotic images); "
+        "save the image as 8- or 16-bit gray or RGB"
+    )
+
+
+def _resolve_alpha(path: Path, pixels: np.ndarray, alpha: str | None,
+                   decisions: list[str]) -> np.ndarray:
+    colour, opacity = pixels[:, :, :-1], pixels[:, :, -1]
+    full = np.iinfo(pixels.dtype).max
+    if np.all(opacity == full):
+        decisions.append("fully opaque alpha channel dropped")
+        return colour
+    if alpha is None:
+        transparent = int(np.count_nonzero(opacity != full))
+        raise ImageLoadError(
+            f"{path}: the image has real transparency ({transparent} of {opacity.size} pixels "
+            "are not opaque); choose how to handle it: alpha='white' or alpha='black' "
+            "composites over that background, alpha='drop' ignores the alpha channel "
+            "(command line: --alpha white|black|drop)"
+        )
+    if alpha == "drop":
+        decisions.append("alpha channel ignored (alpha='drop')")
+        return colour
+    background = full if alpha == "white" else 0
+    weight = opacity[:, :, np.newaxis].astype(np.float64) / full
+    blended = colour * weight + background * (1.0 - weight)
+    decisions.append(f"transparent pixels composited over {alpha} (alpha='{alpha}')")
+    return np.rint(blended).astype(pixels.dtype)
+
+
+def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn the stored pixels upright as EXIF orientation 2-8 says (as Pillow's exif_transpose)."""
+    transposed = pixels.transpose(1, 0, 2)
+    return {
+        2: pixels[:, ::-1],
+        3: pixels[::-1, ::-1],
+        4: pixels[::-1, :],
+        5: transposed,
+        6: np.rot90(pixels, k=-1),
+        7: transposed[::-1, ::-1],
+        8: np.rot90(pixels, k=1),
+    }[orientation]
+
+
+def to_luma(pixels: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma of an (H, W, 3) image, as Pillow's ``convert("L")`` computes it.
+
+    Integer arithmetic (weights 19595, 38470, 7471 over 2**16, rounded), so 8-bit input gives
+    exactly Pillow's values; 16-bit input uses the same weights at 16 bits.  One-channel
+    input is returned unchanged.
+    """
+    if pixels.shape[2] == 1:
+        return pixels
+    if pixels.shape[2] != 3:
+        raise ValueError(f"expected 1 or 3 channels, got {pixels.shape[2]}")
+    rgb = pixels.astype(np.int64)
+    luma = (rgb[:, :, 0] * 19595 + rgb[:, :, 1] * 38470 + rgb[:, :, 2] * 7471 + 0x8000) >> 16
+    return luma.astype(pixels.dtype)[:, :, np.newaxis]
+
+
+def find_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every image file below ``folder`` (recursive, hidden files skipped), sorted."""
+    folder = Path(folder)
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                found.append(Path(root) / name)
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Reference/test file pairs and what could not be paired (paths relative to their folder)."""
+
+    pairs: list[tuple[Path, Path]]
+    unmatched_reference: list[Path]
+    unmatched_test: list[Path]
+
+    def relative(self, reference_dir: Path, test_dir: Path) -> list[tuple[str, str]]:
+        return [(r.relative_to(reference_dir).as_posix(), t.relative_to(test_dir).as_posix())
+                for r, t in self.pairs]
+
+
+def _index_by_stem(folder: Path, files: Iterable[Path]) -> dict[str, Path]:
+    index: dict[str, Path] = {}
+    for file in files:
+        key = file.relative_to(folder).with_suffix("").as_posix()
+        if key in index:
+            raise PairingError(
+                f"two files in {folder} share the name {key!r}: {index[key].name} and "
+                f"{file.name}; pairing ignores extensions, so rename or remove one"
+            )
+        index[key] = file
+    return index
+
+
+def pair_folders(reference_dir: str | os.PathLike[str],
+                 test_dir: str | os.PathLike[str]) -> Pairing:
+    """Pair files of two folders by relative path without extension.
+
+    ``ref/x/a.jpg`` pairs with ``out/x/a.png``.  Files without a partner are returned, never
+    dropped silently.
+
+    Raises:
+        PairingError: a folder is missing, or two files of one folder differ only in extension.
+    """
+    reference_dir, test_dir = Path(reference_dir), Path(test_dir)
+    for folder in (reference_dir, test_dir):
+        if not folder.is_dir():
+            raise PairingError(f"{folder}: no such folder")
+    references = _index_by_stem(reference_dir, find_images(reference_dir))
+    tests = _index_by_stem(test_dir, find_images(test_dir))
+    pairs = [(references[key], tests[key]) for key in sorted(references) if key in tests]
+    return Pairing(
+        pairs=pairs,
+        unmatched_reference=[references[k] for k in sorted(references) if k not in tests],
+        unmatched_test=[tests[k] for k in sorted(tests) if k not in references],
+    )

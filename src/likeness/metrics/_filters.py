@@ -1,0 +1,62 @@
+"""Separable 'valid' filtering of image batches in torch.
+
+A 1-D filter over the last axis is a product with a banded matrix.  On CPUs the matrix
+product runs at BLAS speed, several times faster than a depthwise ``conv2d`` with a 1×k
+kernel, and it stays differentiable.  Only windows that lie fully inside the image are
+kept ("valid"), which is the region every SSIM convention averages over.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+
+def gaussian_taps(size: int, sigma: float) -> tuple[float, ...]:
+    """Normalised gaussian taps, centred, as scipy.ndimage and pytorch-msssim build them."""
+    if size % 2 != 1:
+        raise ValueError(f"window size must be odd, got {size}")
+    half = size // 2
+    weights = [math.exp(-(i * i) / (2.0 * sigma * sigma)) for i in range(-half, half + 1)]
+    total = math.fsum(weights)
+    return tuple(w / total for w in weights)
+
+
+def uniform_taps(size: int) -> tuple[float, ...]:
+    """Box-filter taps (a mean over ``size`` values)."""
+    return (1.0 / size,) * size
+
+
+@lru_cache(maxsize=64)
+def _band_matrix(length: int, taps: tuple[float, ...], dtype: torch.dtype,
+                 device: torch.device) -> Tensor:
+    """(length, length - k + 1) matrix M with (v @ M)[j] = sum_t taps[t] * v[j + t]."""
+    k = len(taps)
+    out_len = length - k + 1
+    band = torch.zeros(length, out_len, dtype=torch.float64)
+    columns = torch.arange(out_len)
+    for t, weight in enumerate(taps):
+        band[columns + t, columns] = weight
+    return band.to(dtype=dtype, device=device)
+
+
+def valid_filter_2d(images: Tensor, taps_h: tuple[float, ...] | None,
+                    taps_w: tuple[float, ...] | None) -> Tensor:
+    """Filter the last two axes separably, keeping only full windows.
+
+    Args:
+        images: (..., H, W) tensor.
+        taps_h, taps_w: 1-D taps along H and W; None leaves that axis unfiltered.
+
+    Returns:
+        (..., H - kh + 1, W - kw + 1) tensor.
+    """
+    out = images
+    if taps_w is not None:
+        out = out @ _band_matrix(out.shape[-1], taps_w, out.dtype, out.device)
+    if taps_h is not None:
+        out = _band_matrix(out.shape[-2], taps_h, out.dtype, out.device).T @ out
+    return out

@@ -1,0 +1,44 @@
+"""Input checks shared by the batched torch metrics."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_image_batches(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Check that x and y are (N, C, H, W) batches of one shape; return them as floats.
+
+    Integer tensors are converted to float32; floating tensors keep their dtype.
+
+    Raises:
+        TypeError: if x or y is not a tensor.
+        ValueError: if they are not 4-D or their shapes differ.
+    """
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError(
+            f"expected torch tensors, got {type(x).__name__} and {type(y).__name__}; "
+            "use torch.from_numpy(...) or the numpy functions (structural_similarity, ...)"
+        )
+    if x.ndim != 4 or y.ndim != 4:
+        raise ValueError(
+            f"expected (N, C, H, W) batches, got shapes {tuple(x.shape)} and {tuple(y.shape)}; "
+            "add a batch axis with x[None] for a single image"
+        )
+    if x.shape != y.shape:
+        raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
+    if not x.is_floating_point():
+        x = x.to(torch.float32)
+    if not y.is_floating_point():
+        y = y.to(torch.float32)
+    return x, y
+
+
+def check_data_range(data_range: float) -> float:
+    """Return data_range as a float, refusing values that are not positive."""
+    if not data_range > 0:
+        raise ValueError(
+            f"data_range must be positive, got {data_range}; it is the distance between the "
+            "smallest and largest possible values (255 for 8-bit images, 1.0 for [0, 1])"
+        )
+    return float(data_range)

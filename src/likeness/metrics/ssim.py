@@ -1,0 +1,181 @@
+"""Batched, differentiable SSIM on (N, C, H, W) tensors under named conventions.
+
+Conventions (``convention=``), each tested against the tool it names:
+
+========================  ===================================  ===========  ==================
+name                      window                               covariance   reference
+========================  ===================================  ===========  ==================
+``skimage``               7×7 uniform                          sample       scikit-image defaults
+``wang2004``              11-tap gaussian, σ = 1.5             population   Wang et al. 2004; scikit-image with
+                                                                            ``gaussian_weights=True, sigma=1.5,
+                                                                            use_sample_covariance=False``
+``pytorch-msssim``        11-tap gaussian, σ = 1.5             population   ``pytorch_msssim.ssim``; an axis
+                                                                            shorter than 11 is left unfiltered
+                                                                            (with a warning), as it does
+========================  ===================================  ===========  ==================
+
+Every convention averages the SSIM map over the windows that lie fully inside the image
+(scikit-image's cropped map equals exactly that region) and over channels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from likeness.metrics._filters import gaussian_taps, uniform_taps, valid_filter_2d
+from likeness.metrics._tensor_checks import check_data_range, check_image_batches
+
+__all__ = ["SSIM_CONVENTIONS", "SsimConvention", "ssim"]
+
+
+@dataclass(frozen=True)
+class SsimConvention:
+    """The settings that make one published SSIM number."""
+
+    name: str
+    window: str  # "uniform" or "gaussian"
+    win_size: int
+    sigma: float
+    sample_covariance: bool
+    skip_short_axes: bool  # pytorch-msssim leaves an axis shorter than the window unfiltered
+    float32_taps: bool = False  # pytorch-msssim builds its window in float32
+    k1: float = 0.01
+    k2: float = 0.03
+
+    def taps(self) -> tuple[float, ...]:
+        if self.window == "uniform":
+            return uniform_taps(self.win_size)
+        if self.float32_taps:  # the exp and the normalisation in float32, as pytorch-msssim
+            coords = torch.arange(self.win_size, dtype=torch.float32) - self.win_size // 2
+            weights = torch.exp(-(coords**2) / (2 * self.sigma**2))
+            return tuple((weights / weights.sum()).tolist())
+        return gaussian_taps(self.win_size, self.sigma)
+
+    def describe(self) -> str:
+        window = (f"{self.win_size}x{self.win_size} uniform window" if self.window == "uniform"
+                  else f"{self.win_size}-tap gaussian window (sigma {self.sigma})")
+        cov = "sample" if self.sample_covariance else "population"
+        return f"{window}, {cov} covariance, K1={self.k1}, K2={self.k2}, mean over valid windows"
+
+
+SSIM_CONVENTIONS: dict[str, SsimConvention] = {
+    "skimage": SsimConvention("skimage", "uniform", 7, 0.0, True, False),
+    "wang2004": SsimConvention("wang2004", "gaussian", 11, 1.5, False, False),
+    "pytorch-msssim": SsimConvention("pytorch-msssim", "gaussian", 11, 1.5, False, True,
+                                     float32_taps=True),
+}
+
+
+def get_convention(convention: str) -> SsimConvention:
+    try:
+        return SSIM_CONVENTIONS[convention]
+    except KeyError:
+        names = ", ".join(repr(name) for name in SSIM_CONVENTIONS)
+        raise ValueError(f"unknown SSIM convention {convention!r}; choose one of {names}") from None
+
+
+def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
+                                convention: SsimConvention) -> tuple[Tensor, Tensor]:
+    """Per-(image, channel) mean SSIM and mean contrast-structure term, each (N, C).
+
+    Means and second moments are taken on inputs centred by their per-channel mean: the
+    variance E[x²] − E[x]² then does not lose digits to cancellation in float32, and
+    since (co)variances do not depend on that shift the result is the same quantity.
+    """
+    height, width = x.shape[-2:]
+    taps = convention.taps()
+    taps_h, taps_w = taps, taps
+    for axis, side in (("height", height), ("width", width)):
+        if side < convention.win_size:
+            if not convention.skip_short_axes:
+                raise ValueError(
+                    f"image {axis} {side} is smaller than the {convention.win_size}-pixel SSIM "
+                    f"window of convention {convention.name!r}; use larger images"
+                )
+            warnings.warn(
+                f"image {axis} {side} is shorter than the {convention.win_size}-tap window: "
+                "that axis is not filtered (pytorch-msssim's behaviour)",
+                UserWarning,
+                stacklevel=3,
+            )
+            if axis == "height":
+                taps_h = None
+            else:
+                taps_w = None
+    c1 = (convention.k1 * data_range) ** 2
+    c2 = (convention.k2 * data_range) ** 2
+    n_win = convention.win_size**2
+    cov_norm = n_win / (n_win - 1) if convention.sample_covariance else 1.0
+    needs_graph = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+    if x.device.type == "cpu" and not needs_graph:
+        return _fused_cpu(x, y, taps_h, taps_w, c1, c2, cov_norm)
+
+    shift_x = x.mean(dim=(-2, -1), keepdim=True).detach()
+    shift_y = y.mean(dim=(-2, -1), keepdim=True).detach()
+    xc, yc = x - shift_x, y - shift_y
+    moments = valid_filter_2d(torch.stack([xc, yc, xc * xc, yc * yc, xc * yc]), taps_h, taps_w)
+    mean_xc, mean_yc, exx, eyy, exy = moments.unbind(0)
+    var_x = cov_norm * (exx - mean_xc * mean_xc)
+    var_y = cov_norm * (eyy - mean_yc * mean_yc)
+    cov_xy = cov_norm * (exy - mean_xc * mean_yc)
+    mu_x, mu_y = mean_xc + shift_x, mean_yc + shift_y
+    contrast_structure = (2 * cov_xy + c2) / (var_x + var_y + c2)
+    luminance = (2 * mu_x * mu_y + c1) / (mu_x * mu_x + mu_y * mu_y + c1)
+    ssim_map = luminance * contrast_structure
+    return ssim_map.mean(dim=(-2, -1)), contrast_structure.mean(dim=(-2, -1))
+
+
+def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage") -> Tensor:
+    """Structural similarity of each image pair in an (N, C, H, W) batch.
+
+    Differentiable (usable as a training loss: ``1 - ssim(...)``); device and dtype follow
+    the inputs (integer tensors are computed in float32).
+
+    Args:
+        x, y: (N, C, H, W) batches of the same shape.
+        data_range: the distance between the smallest and largest possible values.
+        convention: ``"skimage"`` (default), ``"wang2004"`` or ``"pytorch-msssim"``; see the
+            module docstring.
+
+    Returns:
+        (N,) tensor: the SSIM of each pair, averaged over channels.
+
+    Raises:
+        ValueError: shapes differ, data_range is not positive, the convention is unknown,
+            or an image is smaller than the window (except ``pytorch-msssim``).
+
+    Example:
+        >>> x = torch.rand(2, 3, 32, 32)
+        >>> ssim(x, x, data_range=1.0)
+        tensor([1., 1.])
+
+    References:
+        Wang, Bovik, Sheikh & Simoncelli (2004), IEEE TIP 13(4), 600-612.
+    """
+    x, y = check_image_batches(x, y)
+    data_range = check_data_range(data_range)
+    per_channel, _ = ssim_and_contrast_structure(x, y, data_range=data_range,
+                                                 convention=get_convention(convention))
+    return per_channel.mean(dim=1)
+
+
+def _fused_cpu(x: Tensor, y: Tensor, taps_h: tuple[float, ...] | None,
+               taps_w: tuple[float, ...] | None, c1: float, c2: float,
+               cov_norm: float) -> tuple[Tensor, Tensor]:
+    """The same quantities through the fused numba kernel (CPU, no gradient), in float64."""
+    from likeness.metrics._separable_ssim_kernel import valid_separable_ssim_sums
+
+    batch, channels, height, width = x.shape
+    as_array = lambda taps: np.asarray(taps if taps is not None else (1.0,), np.float64)  # noqa: E731
+    kernel_h, kernel_w = as_array(taps_h), as_array(taps_w)
+    planes_x = x.detach().contiguous().reshape(batch * channels, height, width).numpy()
+    planes_y = y.detach().contiguous().reshape(batch * channels, height, width).numpy()
+    sums = valid_separable_ssim_sums(planes_x, planes_y, kernel_h, kernel_w, c1, c2, cov_norm)
+    windows = (height - len(kernel_h) + 1) * (width - len(kernel_w) + 1)
+    means = torch.from_numpy(sums / windows).to(x.dtype).view(batch, channels, 2)
+    return means[..., 0], means[..., 1]
