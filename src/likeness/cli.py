@@ -9,10 +9,16 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from likeness.errors import LikenessError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from likeness.evaluate import PairResult
 
 # Digits shown in terminal tables; files keep full precision.
 _TABLE_DIGITS = {"psnr": 3, "mse": 3}
@@ -24,10 +30,10 @@ def _format(metric: str, value: float | None) -> str:
     return f"{value:.{_TABLE_DIGITS.get(metric, 4)}f}"
 
 
-def _stderr_console():  # type: ignore[no-untyped-def]
+def _stderr_console() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,7 +79,9 @@ def compare(reference: Path, test: Path, metrics: str, gray: bool, resize: str |
         else:
             failed = _compare_two_files(reference, test, names, gray, resize, alpha, out)
     except LikenessError as error:
-        _stderr_console().print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        from rich.markup import escape
+
+        _stderr_console().print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(1)
     if failed:
         sys.exit(1)
@@ -122,8 +130,8 @@ def _compare_folders(reference: Path, test: Path, names: list[str], gray: bool,
     for label, files in (("reference", result.unmatched_reference),
                          ("test", result.unmatched_test)):
         if files:
-            console.print(f"[yellow]{len(files)} {label} file(s) without a partner:[/] "
-                          + ", ".join(files), highlight=False)
+            console.print(f"{len(files)} {label} file(s) without a partner: " + ", ".join(files),
+                          style="yellow", highlight=False, markup=False)
     if not result.rows:
         raise LikenessError(f"no file of {test} has a namesake in {reference}; files are "
                             "paired by relative path without extension")
@@ -134,7 +142,7 @@ def _compare_folders(reference: Path, test: Path, names: list[str], gray: bool,
     return result.failures > 0
 
 
-def _print_table(rows: list, names: list[str]) -> None:  # type: ignore[type-arg]
+def _print_table(rows: list[PairResult], names: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -156,7 +164,7 @@ def _print_table(rows: list, names: list[str]) -> None:  # type: ignore[type-arg
     Console(soft_wrap=True).print(table, highlight=False)
 
 
-def _report_decisions_and_errors(rows: list) -> None:  # type: ignore[type-arg]
+def _report_decisions_and_errors(rows: list[PairResult]) -> None:
     console = _stderr_console()
     for row in rows:
         if row.decisions:
@@ -170,7 +178,7 @@ def _report_decisions_and_errors(rows: list) -> None:  # type: ignore[type-arg]
         console.print(f"{len(failures)} of {len(rows)} pair(s) failed", style="bold red")
 
 
-def _write_rows(out: Path, rows: list, names: list[str],  # type: ignore[type-arg]
+def _write_rows(out: Path, rows: list[PairResult], names: list[str],
                 unmatched_reference: list[str] | None = None,
                 unmatched_test: list[str] | None = None) -> None:
     columns = ["reference", "test", *names, "error", "notes"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -283,13 +283,16 @@ def _decode_ahead(pairing: Pairing, alpha: str | None,
                   workers: int) -> Iterator[Callable[[], tuple[LoadedImage, LoadedImage]]]:
     """Yield, in order, callables returning each decoded pair; decoding runs in threads."""
     window = max(2, 2 * workers)
+
+    def waiter(reference: Future[LoadedImage],
+               test: Future[LoadedImage]) -> Callable[[], tuple[LoadedImage, LoadedImage]]:
+        return lambda: (reference.result(), test.result())
+
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        pending = []
+        pending: list[Callable[[], tuple[LoadedImage, LoadedImage]]] = []
         for reference_path, test_path in pairing.pairs:
-            pending.append((pool.submit(load_image, reference_path, alpha=alpha),
-                            pool.submit(load_image, test_path, alpha=alpha)))
+            pending.append(waiter(pool.submit(load_image, reference_path, alpha=alpha),
+                                  pool.submit(load_image, test_path, alpha=alpha)))
             if len(pending) >= window:
-                ref_future, test_future = pending.pop(0)
-                yield lambda r=ref_future, t=test_future: (r.result(), t.result())
-        for ref_future, test_future in pending:
-            yield lambda r=ref_future, t=test_future: (r.result(), t.result())
+                yield pending.pop(0)
+        yield from pending

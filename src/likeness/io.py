@@ -142,12 +142,14 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) 
             f"{max_pixels}; if the file is genuine, pass a larger max_pixels"
         )
     file_format = image.format or path.suffix.lstrip(".").upper()
-    orientation = _exif_orientation(image)
     decisions: list[str] = []
     if _has_deep_colour_samples(path, image):
         pixels, mode = _decode_with_opencv(path), "RGB;16"
     else:
         pixels, mode = _decode_with_pillow(path, image, decisions)
+    # after decoding: Pillow's getexif() may decode the image itself, and a decoding error
+    # must surface as such, not be taken for a broken EXIF block
+    orientation = _exif_orientation(image)
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
     had_alpha = pixels.shape[2] in (2, 4)
@@ -179,7 +181,7 @@ def _has_deep_colour_samples(path: Path, image: Image.Image) -> bool:
         bit_depth, colour_type = header[24], header[25]
         return bit_depth == 16 and colour_type in (2, 4, 6)
     if image.format == "TIFF":
-        bits = image.tag_v2.get(258)  # BitsPerSample
+        bits = getattr(image, "tag_v2", {}).get(258)  # BitsPerSample
         samples = bits if isinstance(bits, tuple) else (bits,)
         return len(samples) > 1 and any(b is not None and b > 8 for b in samples)
     return False
@@ -215,24 +217,24 @@ def _decode_with_pillow(path: Path, image: Image.Image,
     mode = image.mode
     image.load()  # decode now: truncation and corruption raise here
     if mode in ("L", "LA", "RGB", "RGBA"):
-        return np.asarray(image), mode
+        return np.array(image), mode
     if mode == "1":
         decisions.append("1-bit image expanded to 8-bit gray (0 and 255)")
-        return np.asarray(image.convert("L")), mode
+        return np.array(image.convert("L")), mode
     if mode in ("P", "PA"):
         has_alpha = mode == "PA" or "transparency" in image.info
         converted = image.convert("RGBA" if has_alpha else "RGB")
         decisions.append("palette expanded to RGB")
-        return np.asarray(converted), mode
+        return np.array(converted), mode
     if mode in ("RGBX", "RGBa", "La", "YCbCr", "CMYK"):
         target = {"RGBX": "RGB", "RGBa": "RGBA", "La": "LA", "YCbCr": "RGB", "CMYK": "RGB"}[mode]
         if mode in ("CMYK", "YCbCr"):
             decisions.append(f"{mode} converted to RGB (Pillow)")
-        return np.asarray(image.convert(target)), mode
+        return np.array(image.convert(target)), mode
     if mode.startswith("I;16"):
-        return np.asarray(image).astype(np.uint16), mode
+        return np.array(image).astype(np.uint16), mode
     if mode == "I":
-        pixels = np.asarray(image)
+        pixels = np.array(image)
         if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
             raise ImageLoadError(f"{path}: 32-bit integer samples outside 0..65535 are not "
                                  "supported; save the image with 8 or 16 bits per sample")

@@ -41,7 +41,7 @@ def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
 
 def _float_type(*dtypes: np.dtype) -> np.dtype:
     """scikit-image's ``_supported_float_type``: float32/64 kept, float16 promoted, rest float64."""
-    chosen = []
+    chosen: list[np.dtype] = []
     for dtype in dtypes:
         dtype = np.dtype(dtype)
         if dtype.kind == "c":

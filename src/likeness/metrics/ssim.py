@@ -2,17 +2,12 @@
 
 Conventions (``convention=``), each tested against the tool it names:
 
-========================  ===================================  ===========  ==================
-name                      window                               covariance   reference
-========================  ===================================  ===========  ==================
-``skimage``               7×7 uniform                          sample       scikit-image defaults
-``wang2004``              11-tap gaussian, σ = 1.5             population   Wang et al. 2004; scikit-image with
-                                                                            ``gaussian_weights=True, sigma=1.5,
-                                                                            use_sample_covariance=False``
-``pytorch-msssim``        11-tap gaussian, σ = 1.5             population   ``pytorch_msssim.ssim``; an axis
-                                                                            shorter than 11 is left unfiltered
-                                                                            (with a warning), as it does
-========================  ===================================  ===========  ==================
+- ``skimage``: 7×7 uniform window, sample covariance — scikit-image's defaults.
+- ``wang2004``: 11-tap gaussian (σ = 1.5), population covariance — Wang et al. 2004, and
+  scikit-image with ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False``.
+- ``pytorch-msssim``: the same gaussian built in float32, population covariance —
+  ``pytorch_msssim.ssim``; an axis shorter than 11 pixels is left unfiltered, with a
+  warning, as it does.
 
 Every convention averages the SSIM map over the windows that lie fully inside the image
 (scikit-image's cropped map equals exactly that region) and over channels.
@@ -20,6 +15,7 @@ Every convention averages the SSIM map over the windows that lie fully inside th
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -89,7 +85,8 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
     """
     height, width = x.shape[-2:]
     taps = convention.taps()
-    taps_h, taps_w = taps, taps
+    taps_h: tuple[float, ...] | None = taps
+    taps_w: tuple[float, ...] | None = taps
     for axis, side in (("height", height), ("width", width)):
         if side < convention.win_size:
             if not convention.skip_short_axes:
@@ -120,10 +117,20 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
     xc, yc = x - shift_x, y - shift_y
     moments = valid_filter_2d(torch.stack([xc, yc, xc * xc, yc * yc, xc * yc]), taps_h, taps_w)
     mean_xc, mean_yc, exx, eyy, exy = moments.unbind(0)
-    var_x = cov_norm * (exx - mean_xc * mean_xc)
-    var_y = cov_norm * (eyy - mean_yc * mean_yc)
-    cov_xy = cov_norm * (exy - mean_xc * mean_yc)
-    mu_x, mu_y = mean_xc + shift_x, mean_yc + shift_y
+    var_x = exx - mean_xc * mean_xc
+    var_y = eyy - mean_yc * mean_yc
+    cov_xy = exy - mean_xc * mean_yc
+    # filter(x - s) = filter(x) - s * gain: taps built in float32 (pytorch-msssim) do not sum
+    # to exactly 1, and then the shift leaves terms in (1 - gain) that the reference has
+    gain = math.fsum(taps_h or (1.0,)) * math.fsum(taps_w or (1.0,))
+    if gain != 1.0:
+        loss = 1.0 - gain
+        var_x = var_x + loss * (2 * shift_x * mean_xc + gain * shift_x * shift_x)
+        var_y = var_y + loss * (2 * shift_y * mean_yc + gain * shift_y * shift_y)
+        cov_xy = cov_xy + loss * (shift_y * mean_xc + shift_x * mean_yc
+                                  + gain * shift_x * shift_y)
+    var_x, var_y, cov_xy = cov_norm * var_x, cov_norm * var_y, cov_norm * cov_xy
+    mu_x, mu_y = mean_xc + gain * shift_x, mean_yc + gain * shift_y
     contrast_structure = (2 * cov_xy + c2) / (var_x + var_y + c2)
     luminance = (2 * mu_x * mu_y + c1) / (mu_x * mu_x + mu_y * mu_y + c1)
     ssim_map = luminance * contrast_structure

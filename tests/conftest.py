@@ -1,0 +1,69 @@
+"""Shared fixtures: the golden set of reference values (../shared/golden)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _golden_dir() -> Path:
+    candidates = [Path(os.environ["LIKENESS_GOLDEN"])] if "LIKENESS_GOLDEN" in os.environ else []
+    candidates.append(REPO.parent / "shared" / "golden")
+    for candidate in candidates:
+        if (candidate / "expected.json").is_file():
+            return candidate
+    raise RuntimeError(
+        "the golden set is missing: expected ../shared/golden beside the repository "
+        "(or set LIKENESS_GOLDEN to its folder)"
+    )
+
+
+@dataclass
+class Golden:
+    """The golden set: images and the values the reference implementations gave on them."""
+
+    root: Path
+    expected: dict[str, Any]
+
+    @property
+    def pairs(self) -> list[dict[str, Any]]:
+        return self.expected["pairs"]
+
+    def image_path(self, name: str) -> Path:
+        return self.root / "images" / name
+
+    def rgb(self, name: str) -> np.ndarray:
+        """8-bit RGB pixels, read as the golden generator read them."""
+        with Image.open(self.image_path(name)) as image:
+            return np.array(image.convert("RGB"))
+
+    def luma(self, name: str) -> np.ndarray:
+        with Image.open(self.image_path(name)) as image:
+            return np.array(image.convert("L"))
+
+    def array(self, name: str) -> np.ndarray:
+        return np.load(self.root / "arrays" / f"{name}.npy")
+
+
+@pytest.fixture(scope="session")
+def golden() -> Golden:
+    root = _golden_dir()
+    return Golden(root, json.loads((root / "expected.json").read_text()))
+
+
+def assert_array_close(got: np.ndarray, want: np.ndarray, *, abs_tol: float,
+                       rel_to_max: float) -> None:
+    """|got − want| within abs_tol, and within rel_to_max of want's largest magnitude."""
+    assert got.shape == want.shape
+    error = float(np.max(np.abs(got - want)))
+    assert error <= abs_tol, f"max abs error {error} > {abs_tol}"
+    assert error <= rel_to_max * float(np.max(np.abs(want))), f"max abs error {error}"

@@ -1,0 +1,178 @@
+"""`likeness compare` end to end on real files in a temporary folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from likeness import compare_files
+from likeness.cli import main
+
+
+@pytest.fixture
+def folders(tmp_path, golden):
+    """ref/ and out/ as a user would have them: nested, mixed extensions, one orphan each."""
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    (ref / "sub").mkdir(parents=True)
+    (out / "sub").mkdir(parents=True)
+    shutil.copy(golden.image_path("astronaut.png"), ref / "astronaut.png")
+    shutil.copy(golden.image_path("astronaut__blur.png"), out / "astronaut.png")
+    shutil.copy(golden.image_path("coffee.png"), ref / "sub" / "coffee.png")
+    shutil.copy(golden.image_path("coffee__noise.png"), out / "sub" / "coffee.png")
+    shutil.copy(golden.image_path("rocket.png"), ref / "orphan.png")
+    shutil.copy(golden.image_path("rocket.png"), out / "stray.png")
+    return ref, out
+
+
+def _expected(golden, test_name):
+    return next(p for p in golden.pairs if p["test"] == test_name)
+
+
+def _run(*args):
+    return CliRunner().invoke(main, list(map(str, args)))
+
+
+def test_two_files_print_each_metric(golden):
+    pair = golden.pairs[0]
+    result = _run("compare", golden.image_path(pair["reference"]),
+                  golden.image_path(pair["test"]), "--metrics", "ssim,psnr,ms-ssim,mse")
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split("\t") for line in result.stdout.strip().splitlines())
+    assert float(lines["ssim"]) == pytest.approx(pair["ssim"]["default"], abs=1e-4)
+    assert float(lines["psnr"]) == pytest.approx(pair["psnr"], abs=1e-3)
+    assert float(lines["ms_ssim"]) == pytest.approx(pair["ms_ssim"], abs=1e-4)
+
+
+def test_folders_write_csv_with_canonical_columns(folders, golden, tmp_path):
+    ref, out = folders
+    result = _run("compare", ref, out, "--metrics", "ssim,psnr,ms-ssim",
+                  "--out", tmp_path / "results.csv")
+    assert result.exit_code == 0, result.output
+    assert "orphan.png" in result.stderr
+    assert "stray.png" in result.stderr
+    with open(tmp_path / "results.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["reference", "test", "ssim", "psnr", "ms_ssim", "error", "notes"]
+    assert [(r["reference"], r["test"]) for r in rows] == [
+        ("astronaut.png", "astronaut.png"), ("sub/coffee.png", "sub/coffee.png")]
+    for row, test_name in zip(rows, ["astronaut__blur.png", "coffee__noise.png"], strict=True):
+        pair = _expected(golden, test_name)
+        assert float(row["ssim"]) == pytest.approx(pair["ssim"]["default"], abs=1e-6)
+        assert float(row["psnr"]) == pytest.approx(pair["psnr"], abs=1e-6)
+        assert float(row["ms_ssim"]) == pytest.approx(pair["ms_ssim"], abs=1e-5)
+        assert row["error"] == ""
+    assert "mean of 2 pairs" in result.stdout
+
+
+def test_folders_write_json(folders, golden, tmp_path):
+    ref, out = folders
+    result = _run("compare", ref, out, "--out", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["unmatched_reference"] == ["orphan.png"]
+    assert document["unmatched_test"] == ["stray.png"]
+    first = document["rows"][0]
+    assert first["ssim"] == pytest.approx(golden.pairs[0]["ssim"]["default"], abs=1e-6)
+    assert set(first) == {"reference", "test", "ssim", "psnr", "error", "notes"}
+
+
+def test_gray_option_matches_pillow_luma_ssim(golden):
+    pair = golden.pairs[0]
+    values = compare_files(golden.image_path(pair["reference"]), golden.image_path(pair["test"]),
+                           metrics=["ssim"], gray=True)
+    assert values["ssim"] == pytest.approx(pair["ssim"]["gray"], abs=1e-6)
+
+
+def test_16_bit_files_use_range_65535(golden):
+    values = compare_files(golden.image_path("deep16.png"), golden.image_path("deep16__test.png"),
+                           metrics="psnr,ssim")
+    assert values["psnr"] == pytest.approx(golden.expected["u16_psnr"], abs=1e-6)
+    assert values["ssim"] == pytest.approx(golden.expected["u16_ssim"], abs=1e-6)
+
+
+def test_mixed_bit_depths_are_scaled_and_recorded(tmp_path, golden):
+    rgb16 = golden.array("u16_a")
+    Image.fromarray((rgb16 >> 8).astype(np.uint8)).save(tmp_path / "a8.png")
+    result = _run("compare", golden.image_path("deep16.png"), tmp_path / "a8.png",
+                  "--out", tmp_path / "r.csv")
+    assert result.exit_code == 0, result.output
+    assert "mixed bit depths (16 and 8)" in result.stderr
+    with open(tmp_path / "r.csv", newline="") as handle:
+        row = next(csv.DictReader(handle))
+    want = compare_files(golden.image_path("deep16.png"), tmp_path / "a8.png")
+    assert float(row["ssim"]) == pytest.approx(want["ssim"])
+    assert "mixed bit depths" in row["notes"]
+
+
+def test_size_mismatch_is_an_error_unless_resize_is_asked(tmp_path, golden):
+    Image.open(golden.image_path("astronaut__blur.png")).resize((128, 100)).save(
+        tmp_path / "small.png")
+    result = _run("compare", golden.image_path("astronaut.png"), tmp_path / "small.png")
+    assert result.exit_code == 1
+    assert "256x256" in result.stderr
+    assert "128x100" in result.stderr
+    assert "--resize reference" in result.stderr
+    result = _run("compare", golden.image_path("astronaut.png"), tmp_path / "small.png",
+                  "--resize", "reference", "--out", tmp_path / "r.csv")
+    assert result.exit_code == 0, result.output
+    assert "resized from 128x100 to 256x256" in (tmp_path / "r.csv").read_text()
+
+
+def test_a_failing_pair_is_reported_and_the_run_goes_on(folders, golden, tmp_path):
+    ref, out = folders
+    shutil.copy(golden.image_path("chelsea.png"), ref / "cat.png")  # 150 px high: no MS-SSIM
+    shutil.copy(golden.image_path("chelsea__blur.png"), out / "cat.png")
+    (ref / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    shutil.copy(golden.image_path("rocket.png"), out / "broken.png")
+    result = _run("compare", ref, out, "--metrics", "ssim,ms-ssim", "--out", tmp_path / "r.csv")
+    assert result.exit_code == 1
+    with open(tmp_path / "r.csv", newline="") as handle:
+        rows = {row["reference"]: row for row in csv.DictReader(handle)}
+    assert "broken.png" in rows["broken.png"]["error"]
+    assert "ms_ssim: MS-SSIM with 5 scales" in rows["cat.png"]["error"]
+    pair = _expected(golden, "chelsea__blur.png")
+    assert float(rows["cat.png"]["ssim"]) == pytest.approx(pair["ssim"]["default"], abs=1e-6)
+    assert float(rows["astronaut.png"]["ssim"]) == pytest.approx(
+        golden.pairs[0]["ssim"]["default"], abs=1e-6)
+    assert "2 of 4 pair(s) failed" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--metrics", "ssim,fancy"], "unknown metric 'fancy'"),
+        (["--out", "results.txt"], ".csv or .json"),
+        (["--resize", "test"], "Invalid value for '--resize'"),
+    ],
+)
+def test_usage_errors_exit_with_2(folders, args, message):
+    ref, out = folders
+    result = _run("compare", ref, out, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_file_and_folder_cannot_be_mixed(folders, golden):
+    ref, _ = folders
+    result = _run("compare", ref, golden.image_path("astronaut.png"))
+    assert result.exit_code == 2
+
+
+def test_console_script_runs_as_a_real_process(folders, tmp_path):
+    ref, out = folders
+    script = shutil.which("likeness", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert script, "the likeness console script is not installed beside this Python"
+    completed = subprocess.run([script, "compare", str(ref), str(out), "--out",
+                                str(tmp_path / "r.csv")], capture_output=True, text=True,
+                               timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert "astronaut.png" in completed.stdout
+    assert (tmp_path / "r.csv").read_text().startswith("reference,test,ssim,psnr")

@@ -1,0 +1,234 @@
+"""Image loading and file pairing: faithful pixels, recorded decisions, clear errors."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from likeness import ImageLoadError, PairingError, load_image, pair_folders
+from likeness.io import to_luma
+from likeness.metrics.skimage_compat import peak_signal_noise_ratio
+
+
+def write_png(path, pixels: np.ndarray, colour_type: int, *, width=None, height=None):
+    """A minimal PNG encoder (filter 0), for sample layouts other libraries cannot write."""
+    bit_depth = 16 if pixels.dtype == np.uint16 else 8
+    h, w = pixels.shape[:2]
+    raw = pixels.astype(">u2" if bit_depth == 16 else np.uint8).reshape(h, -1).tobytes()
+    row_len = len(raw) // h
+    data = b"".join(b"\x00" + raw[i * row_len:(i + 1) * row_len] for i in range(h))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width or w, height or h, bit_depth, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(data)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture
+def rgb8():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+
+
+def test_8_bit_rgb_png(tmp_path, rgb8):
+    Image.fromarray(rgb8).save(tmp_path / "a.png")
+    image = load_image(tmp_path / "a.png")
+    assert image.pixels.dtype == np.uint8
+    assert image.bit_depth == 8
+    np.testing.assert_array_equal(image.pixels, rgb8)
+    assert (image.format, image.mode, image.had_alpha, image.decisions) == ("PNG", "RGB", False, ())
+    assert image.data_range == 255
+
+
+def test_16_bit_colour_png_keeps_its_low_bytes(golden):
+    reference = load_image(golden.image_path("deep16.png"))
+    test = load_image(golden.image_path("deep16__test.png"))
+    assert reference.pixels.dtype == np.uint16
+    assert reference.bit_depth == 16
+    np.testing.assert_array_equal(reference.pixels, golden.array("u16_a"))
+    np.testing.assert_array_equal(test.pixels, golden.array("u16_b"))
+    psnr = peak_signal_noise_ratio(reference.pixels, test.pixels, data_range=65535)
+    assert psnr == pytest.approx(golden.expected["u16_psnr"], abs=1e-6)
+    assert psnr != pytest.approx(golden.expected["u16_truncated_psnr"], abs=1e-3)
+
+
+def test_16_bit_gray_and_rgba_png(tmp_path):
+    rng = np.random.default_rng(1)
+    gray = rng.integers(0, 65536, (12, 9), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "g.png"), gray)
+    loaded = load_image(tmp_path / "g.png")
+    assert loaded.pixels.shape == (12, 9, 1)
+    assert loaded.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(loaded.pixels[:, :, 0], gray)
+
+    rgba = rng.integers(0, 65536, (12, 9, 4), dtype=np.uint16)
+    rgba[:, :, 3] = 65535
+    write_png(tmp_path / "rgba.png", rgba, colour_type=6)
+    loaded = load_image(tmp_path / "rgba.png")
+    np.testing.assert_array_equal(loaded.pixels, rgba[:, :, :3])
+    assert loaded.had_alpha
+    assert "fully opaque alpha channel dropped" in loaded.decisions
+
+
+def test_16_bit_gray_alpha_png_is_read_at_16_bits(tmp_path):
+    rng = np.random.default_rng(2)
+    gray_alpha = rng.integers(0, 65536, (10, 11, 2), dtype=np.uint16)
+    gray_alpha[:, :, 1] = 65535
+    gray_alpha[0, 0, 1] = 0
+    path = write_png(tmp_path / "ga.png", gray_alpha, colour_type=4)
+    with pytest.raises(ImageLoadError, match="real transparency"):
+        load_image(path)
+    loaded = load_image(path, alpha="drop")
+    assert loaded.pixels.shape == (10, 11, 1)
+    assert loaded.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(loaded.pixels[:, :, 0], gray_alpha[:, :, 0])
+
+
+def test_gray_png_stays_one_channel(golden):
+    image = load_image(golden.image_path("small_gray.png"))
+    assert image.pixels.shape == (64, 80, 1)
+    assert image.mode == "L"
+
+
+def test_transparency_is_an_error_unless_the_user_chooses(tmp_path, rgb8):
+    rgba = np.dstack([rgb8, np.full(rgb8.shape[:2], 255, np.uint8)])
+    rgba[0, :5, 3] = 0
+    rgba[1, :5, 3] = 128
+    Image.fromarray(rgba).save(tmp_path / "t.png")
+    with pytest.raises(ImageLoadError, match=r"t\.png.*10 of 600 pixels.*alpha='white'"):
+        load_image(tmp_path / "t.png")
+    white = load_image(tmp_path / "t.png", alpha="white").pixels
+    black = load_image(tmp_path / "t.png", alpha="black").pixels
+    dropped = load_image(tmp_path / "t.png", alpha="drop")
+    np.testing.assert_array_equal(white[0, :5], 255)
+    np.testing.assert_array_equal(black[0, :5], 0)
+    expected = np.rint(rgb8[1, :5] * (128 / 255) + 255 * (1 - 128 / 255)).astype(np.uint8)
+    np.testing.assert_array_equal(white[1, :5], expected)
+    np.testing.assert_array_equal(dropped.pixels, rgb8)
+    assert any("alpha='drop'" in d for d in dropped.decisions)
+    with pytest.raises(ValueError, match="alpha must be one of"):
+        load_image(tmp_path / "t.png", alpha="grey")
+
+
+def test_palette_one_bit_and_gray_alpha_pngs(tmp_path, rgb8):
+    palette = Image.fromarray(rgb8).quantize(16)
+    palette.save(tmp_path / "p.png")
+    loaded = load_image(tmp_path / "p.png")
+    np.testing.assert_array_equal(loaded.pixels, np.array(palette.convert("RGB")))
+    assert loaded.mode == "P"
+    assert "palette expanded to RGB" in loaded.decisions
+
+    Image.fromarray(rgb8[:, :, 0] > 128).save(tmp_path / "b.png")
+    one_bit = load_image(tmp_path / "b.png")
+    assert set(np.unique(one_bit.pixels)) <= {0, 255}
+    assert one_bit.pixels.shape[2] == 1
+
+    Image.fromarray(np.dstack([rgb8[:, :, 0], np.full(rgb8.shape[:2], 255, np.uint8)]),
+                    "LA").save(tmp_path / "la.png")
+    gray_alpha = load_image(tmp_path / "la.png")
+    np.testing.assert_array_equal(gray_alpha.pixels[:, :, 0], rgb8[:, :, 0])
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_like_pillow(tmp_path, rgb8, orientation):
+    image = Image.fromarray(rgb8)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "o.jpg"
+    image.save(path, quality=95, exif=exif)
+    loaded = load_image(path)
+    with Image.open(path) as reopened:
+        upright = np.array(ImageOps.exif_transpose(reopened))
+    np.testing.assert_array_equal(loaded.pixels, upright)
+    if orientation == 1:
+        assert loaded.orientation is None
+    else:
+        assert loaded.orientation == orientation
+        assert f"EXIF orientation {orientation} applied" in loaded.decisions
+
+
+def test_cmyk_jpeg_is_converted_to_rgb(tmp_path, rgb8):
+    cmyk = Image.fromarray(rgb8).convert("CMYK")
+    cmyk.save(tmp_path / "c.jpg", quality=95)
+    loaded = load_image(tmp_path / "c.jpg")
+    assert loaded.pixels.shape == (20, 30, 3)
+    assert loaded.mode == "CMYK"
+    assert "CMYK converted to RGB (Pillow)" in loaded.decisions
+
+
+@pytest.mark.parametrize("suffix", [".bmp", ".tif", ".webp"])
+def test_other_formats(tmp_path, rgb8, suffix):
+    options = {"lossless": True} if suffix == ".webp" else {}
+    Image.fromarray(rgb8).save(tmp_path / f"a{suffix}", **options)
+    np.testing.assert_array_equal(load_image(tmp_path / f"a{suffix}").pixels, rgb8)
+
+
+def test_16_bit_rgb_tiff_keeps_16_bits(tmp_path):
+    rgb16 = np.random.default_rng(3).integers(0, 65536, (8, 10, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "a.tif"), rgb16[:, :, ::-1])
+    loaded = load_image(tmp_path / "a.tif")
+    assert loaded.bit_depth == 16
+    np.testing.assert_array_equal(loaded.pixels, rgb16)
+
+
+def test_broken_files_raise_likeness_errors_naming_the_file(tmp_path, rgb8):
+    Image.fromarray(rgb8).save(tmp_path / "good.png")
+    good = (tmp_path / "good.png").read_bytes()
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not an image")
+    (tmp_path / "truncated.png").write_bytes(good[: len(good) // 2])
+    corrupt = bytearray(good)
+    corrupt[60:120] = bytes(60)
+    (tmp_path / "corrupt.png").write_bytes(bytes(corrupt))
+    cases = {"missing.png": "no such file", "empty.png": "empty", "text.png": "not an image",
+             "truncated.png": "corrupt or truncated", "corrupt.png": "corrupt or truncated"}
+    for name, cause in cases.items():
+        with pytest.raises(ImageLoadError, match=f"{name}.*{cause}"):
+            load_image(tmp_path / name)
+
+
+def test_absurd_header_size_is_refused_before_decoding(tmp_path):
+    path = write_png(tmp_path / "huge.png", np.zeros((1, 1, 3), np.uint8), colour_type=2,
+                     width=100_000, height=100_000)
+    with pytest.raises(ImageLoadError, match=r"huge\.png.*absurd size"):
+        load_image(path)
+    small = write_png(tmp_path / "small.png", np.zeros((4, 4, 3), np.uint8), colour_type=2)
+    with pytest.raises(ImageLoadError, match="more than the limit of 10"):
+        load_image(small, max_pixels=10)
+
+
+def test_luma_equals_pillow_convert_l(golden):
+    for name in ("astronaut.png", "coffee__hue.png"):
+        np.testing.assert_array_equal(to_luma(golden.rgb(name))[:, :, 0], golden.luma(name))
+
+
+def test_pairing_by_relative_path_without_extension(tmp_path, rgb8):
+    for path in ["ref/x/a.jpg", "ref/b.png", "ref/only_ref.png", "out/x/a.png", "out/b.webp",
+                 "out/only_out.png", "out/.hidden.png", "out/notes.txt"]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"")
+    pairing = pair_folders(tmp_path / "ref", tmp_path / "out")
+    assert pairing.relative(tmp_path / "ref", tmp_path / "out") == [("b.png", "b.webp"),
+                                                                   ("x/a.jpg", "x/a.png")]
+    assert [p.name for p in pairing.unmatched_reference] == ["only_ref.png"]
+    assert [p.name for p in pairing.unmatched_test] == ["only_out.png"]
+
+
+def test_pairing_refuses_ambiguous_names_and_missing_folders(tmp_path):
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "ref" / "a.png").write_bytes(b"")
+    (tmp_path / "ref" / "a.jpg").write_bytes(b"")
+    with pytest.raises(PairingError, match="share the name 'a'"):
+        pair_folders(tmp_path / "ref", tmp_path / "out")
+    with pytest.raises(PairingError, match="no such folder"):
+        pair_folders(tmp_path / "nope", tmp_path / "out")

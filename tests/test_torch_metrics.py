@@ -1,0 +1,153 @@
+"""Batched torch metrics: ssim under each convention, ms_ssim, psnr.
+
+Pinned values: ../shared/golden/expected.json (scikit-image 0.26.0, pytorch-msssim 1.0.0).
+pytorch-msssim itself also runs in this process for cases the golden set does not cover.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import pytorch_msssim
+import torch
+
+from likeness import ImageTooSmallError, ms_ssim, psnr, ssim
+
+
+def _pair(golden, pair, dtype=torch.float64):
+    def as_batch(name):
+        return torch.from_numpy(golden.rgb(name)).permute(2, 0, 1)[None].to(dtype)
+
+    return as_batch(pair["reference"]), as_batch(pair["test"])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_ssim_conventions_match_golden(golden, dtype):
+    tol = 1e-6 if dtype == torch.float64 else 1e-5
+    for pair in golden.pairs:
+        x, y = _pair(golden, pair, dtype)
+        skimage_like = ssim(x, y, data_range=255, convention="skimage")
+        assert skimage_like.shape == (1,)
+        assert skimage_like.dtype == dtype
+        assert skimage_like.item() == pytest.approx(pair["ssim"]["default"], abs=tol)
+        wang = ssim(x, y, data_range=255, convention="wang2004")
+        assert wang.item() == pytest.approx(pair["ssim"]["gaussian"], abs=tol)
+
+
+def test_ms_ssim_matches_golden(golden):
+    pairs = [p for p in golden.pairs if "ms_ssim" in p]
+    assert pairs
+    for pair in pairs:
+        x, y = _pair(golden, pair)
+        assert ms_ssim(x, y, data_range=255).item() == pytest.approx(pair["ms_ssim"], abs=1e-5)
+
+
+def test_psnr_matches_golden(golden):
+    for pair in golden.pairs:
+        x, y = _pair(golden, pair)
+        assert psnr(x, y, data_range=255).item() == pytest.approx(pair["psnr"], abs=1e-6)
+
+
+def _noisy_batch(shape, seed=0, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(shape, generator=generator, dtype=dtype)
+    y = (x + 0.1 * torch.randn(shape, generator=generator, dtype=dtype)).clamp(0, 1)
+    return x, y
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 40, 37), (1, 1, 9, 30)])
+def test_pytorch_msssim_convention_matches_pytorch_msssim(shape):
+    x, y = _noisy_batch(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # its own "skipping smoothing" warning
+        want = pytorch_msssim.ssim(x, y, data_range=1.0, size_average=False)
+    if shape[2] < 11:
+        with pytest.warns(UserWarning, match="not filtered"):
+            got = ssim(x, y, data_range=1.0, convention="pytorch-msssim")
+    else:
+        got = ssim(x, y, data_range=1.0, convention="pytorch-msssim")
+    torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
+
+
+def test_ms_ssim_matches_pytorch_msssim_with_odd_sizes_and_custom_weights():
+    x, y = _noisy_batch((2, 3, 171, 199), seed=3)
+    want = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False)
+    torch.testing.assert_close(ms_ssim(x, y, data_range=1.0), want, atol=1e-9, rtol=0)
+    weights = [0.2, 0.3, 0.5]
+    want3 = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False, weights=weights)
+    torch.testing.assert_close(ms_ssim(x, y, data_range=1.0, scale_weights=weights), want3,
+                               atol=1e-9, rtol=0)
+
+
+def test_ms_ssim_refuses_small_images_with_a_clear_message():
+    x, y = _noisy_batch((1, 3, 150, 225))
+    with pytest.raises(ImageTooSmallError, match=r"exceeds 160 px, got 150x225.*4 scales"):
+        ms_ssim(x, y, data_range=1.0)
+    # fewer scales allow smaller images
+    assert ms_ssim(x, y, data_range=1.0, scale_weights=[0.0448, 0.2856, 0.3001, 0.2363]).shape \
+        == (1,)
+
+
+@pytest.mark.parametrize("convention", ["skimage", "wang2004", "pytorch-msssim"])
+def test_gradient_path_equals_fused_path(convention):
+    x, y = _noisy_batch((2, 3, 32, 35), seed=1)
+    fused = ssim(x, y, data_range=1.0, convention=convention)
+    x_grad = x.clone().requires_grad_(True)
+    through_graph = ssim(x_grad, y, data_range=1.0, convention=convention)
+    torch.testing.assert_close(through_graph.detach(), fused, atol=1e-12, rtol=0)
+    (1 - through_graph).sum().backward()
+    assert x_grad.grad is not None
+    assert torch.isfinite(x_grad.grad).all()
+    assert x_grad.grad.abs().sum() > 0
+
+
+def test_ms_ssim_is_differentiable():
+    x, y = _noisy_batch((1, 1, 176, 180), seed=2)
+    x.requires_grad_(True)
+    ms_ssim(x, y, data_range=1.0).sum().backward()
+    assert x.grad is not None
+    assert torch.isfinite(x.grad).all()
+
+
+def test_gradient_matches_finite_differences():
+    x, y = _noisy_batch((1, 1, 12, 12), seed=4)
+    x.requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda a: ssim(a, y, data_range=1.0, convention="wang2004"), (x,), eps=1e-6, atol=1e-5)
+
+
+def test_properties_identity_symmetry_bounds():
+    x, y = _noisy_batch((3, 3, 48, 48), seed=5, dtype=torch.float32)
+    for convention in ("skimage", "wang2004", "pytorch-msssim"):
+        torch.testing.assert_close(ssim(x, x, data_range=1.0, convention=convention),
+                                   torch.ones(3))
+        xy = ssim(x, y, data_range=1.0, convention=convention)
+        torch.testing.assert_close(xy, ssim(y, x, data_range=1.0, convention=convention))
+        assert ((xy > -1) & (xy < 1)).all()
+    assert torch.isinf(psnr(x, x, data_range=1.0)).all()
+
+
+def test_uint8_tensors_are_accepted_and_data_range_is_explicit():
+    x = torch.randint(0, 256, (1, 3, 20, 20), dtype=torch.uint8)
+    assert ssim(x, x, data_range=255).item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="data_range must be positive"):
+        ssim(x, x, data_range=0)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "kwargs", "error", "match"),
+    [
+        (torch.zeros(1, 3, 20, 20), torch.zeros(1, 3, 20, 21), {}, ValueError, "differ in shape"),
+        (torch.zeros(3, 20, 20), torch.zeros(3, 20, 20), {}, ValueError, r"\(N, C, H, W\)"),
+        (np.zeros((1, 1, 9, 9)), np.zeros((1, 1, 9, 9)), {}, TypeError, "torch tensors"),
+        (torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 9, 9), {"convention": "wang2004"},
+         ValueError, "smaller than the 11-pixel"),
+        (torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 9, 9), {"convention": "nope"},
+         ValueError, "unknown SSIM convention"),
+    ],
+)
+def test_ssim_errors(x, y, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ssim(x, y, data_range=1.0, **kwargs)
