@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         structural_similarity,
     )
     from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim
+    from likeness.nets.lpips import LPIPS, lpips
 
 try:
     __version__ = version("likeness")
@@ -45,6 +46,8 @@ _LAZY = {
     "load_image": "likeness.io",
     "pair_folders": "likeness.io",
     "ms_ssim": "likeness.metrics.ms_ssim",
+    "LPIPS": "likeness.nets.lpips",
+    "lpips": "likeness.nets.lpips",
     "psnr": "likeness.metrics.psnr",
     "mean_squared_error": "likeness.metrics.skimage_compat",
     "peak_signal_noise_ratio": "likeness.metrics.skimage_compat",
@@ -70,6 +73,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "SSIM_CONVENTIONS",
     "ImageLoadError",
+    "LPIPS",
     "ImageMismatchError",
     "ImageTooSmallError",
     "LikenessError",
@@ -81,6 +85,7 @@ __all__ = [
     "compare_folders",
     "find_images",
     "load_image",
+    "lpips",
     "mean_squared_error",
     "ms_ssim",
     "pair_folders",

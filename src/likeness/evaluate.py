@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,11 +27,13 @@ from likeness.metrics.skimage_compat import (
 __all__ = [
     "METRICS",
     "FolderComparison",
+    "MetricContext",
     "MetricSpec",
     "PairResult",
     "PreparedPair",
     "compare_files",
     "compare_folders",
+    "compute_metrics",
     "parse_metric_names",
     "prepare_pair",
 ]
@@ -48,30 +51,49 @@ class PreparedPair:
     decisions: tuple[str, ...]
 
 
+@dataclass
+class MetricContext:
+    """What network metrics need: a device, checkpoint overrides, networks built once."""
+
+    device: str = "cpu"
+    weights: dict[str, str] = field(default_factory=dict)
+    networks: dict[str, Any] = field(default_factory=dict)
+
+    def lpips_network(self, net: str) -> Any:
+        if net not in self.networks:
+            from likeness.nets.lpips import LPIPS, LPIPS_NETS
+
+            backbone = LPIPS_NETS[net][0]
+            self.networks[net] = LPIPS(net=net, backbone_weights=self.weights.get(backbone)
+                                       ).to(self.device)
+        return self.networks[net]
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     """A per-pair metric: its canonical name, which direction is better, how to compute it."""
 
     name: str
     better: str  # "higher" or "lower"
-    compute: Callable[[PreparedPair], float]
+    compute: Callable[[PreparedPair, MetricContext], float]
     description: str
+    needs_rgb: bool = False
 
 
-def _ssim(pair: PreparedPair) -> float:
+def _ssim(pair: PreparedPair, context: MetricContext) -> float:
     return float(structural_similarity(pair.reference, pair.test, channel_axis=-1,
                                        data_range=pair.data_range))
 
 
-def _psnr(pair: PreparedPair) -> float:
+def _psnr(pair: PreparedPair, context: MetricContext) -> float:
     return float(peak_signal_noise_ratio(pair.reference, pair.test, data_range=pair.data_range))
 
 
-def _mse(pair: PreparedPair) -> float:
+def _mse(pair: PreparedPair, context: MetricContext) -> float:
     return float(mean_squared_error(pair.reference, pair.test))
 
 
-def _ms_ssim(pair: PreparedPair) -> float:
+def _ms_ssim(pair: PreparedPair, context: MetricContext) -> float:
     import torch
 
     from likeness.metrics.ms_ssim import ms_ssim
@@ -83,6 +105,24 @@ def _ms_ssim(pair: PreparedPair) -> float:
                          data_range=pair.data_range)[0])
 
 
+def _lpips(net: str) -> Callable[[PreparedPair, MetricContext], float]:
+    def compute(pair: PreparedPair, context: MetricContext) -> float:
+        import torch
+
+        def as_unit_batch(pixels: np.ndarray) -> torch.Tensor:
+            unit = torch.from_numpy(pixels.astype(np.float32) / np.float32(pair.data_range))
+            batch = unit.permute(2, 0, 1)[None]
+            return batch.expand(-1, 3, -1, -1) if batch.shape[1] == 1 else batch
+
+        network = context.lpips_network(net)
+        with torch.inference_mode():
+            x = as_unit_batch(pair.reference).to(context.device)
+            y = as_unit_batch(pair.test).to(context.device)
+            return float(network(x, y, normalize=True).flatten()[0])
+
+    return compute
+
+
 METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher", _ssim,
                        "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)"),
@@ -90,7 +130,13 @@ METRICS: dict[str, MetricSpec] = {
     "mse": MetricSpec("mse", "lower", _mse, "mean squared error (scikit-image)"),
     "ms_ssim": MetricSpec("ms_ssim", "higher", _ms_ssim,
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)"),
+    **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower", _lpips(net),
+                                  f"LPIPS v0.1, {backbone} backbone (lpips package)",
+                                  needs_rgb=True)
+       for net, backbone in (("alex", "AlexNet"), ("vgg", "VGG16"), ("squeeze", "SqueezeNet 1.1"))},
 }
+# other spellings the command line and the API accept
+METRIC_ALIASES = {"lpips": "lpips_alex"}
 
 
 def parse_metric_names(names: str | Sequence[str]) -> list[str]:
@@ -106,8 +152,9 @@ def parse_metric_names(names: str | Sequence[str]) -> list[str]:
         name = raw.strip().lower().replace("-", "_")
         if not name:
             continue
+        name = METRIC_ALIASES.get(name, name)
         if name not in METRICS:
-            known = ", ".join(METRICS)
+            known = ", ".join([*METRICS, *METRIC_ALIASES])
             raise ValueError(f"unknown metric {raw.strip()!r}; choose from {known}")
         if name not in canonical:
             canonical.append(name)
@@ -189,20 +236,44 @@ class PairResult:
     decisions: tuple[str, ...] = ()
 
 
-def _compute(prepared: PreparedPair, metrics: Sequence[str]) -> tuple[dict[str, float], list[str]]:
+def compute_metrics(prepared: PreparedPair, metrics: Sequence[str], context: MetricContext
+                    ) -> tuple[dict[str, float], list[str], tuple[str, ...]]:
+    """Each metric's value, the errors of those that failed, and the decisions taken."""
     values: dict[str, float] = {}
     errors: list[str] = []
+    decisions = prepared.decisions
     for name in metrics:
+        spec = METRICS[name]
+        if spec.needs_rgb and prepared.reference.shape[2] == 1:
+            note = "gray replicated to RGB for LPIPS"
+            decisions = decisions if note in decisions else (*decisions, note)
         try:
-            values[name] = METRICS[name].compute(prepared)
+            values[name] = spec.compute(prepared, context)
         except LikenessError as error:
             errors.append(f"{name}: {error}")
-    return values, errors
+    return values, errors, decisions
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda`` without CUDA is an error."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "cpu":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise LikenessError("device 'cuda' was asked for but torch sees no CUDA device; "
+                            "use --device cpu or auto")
+    return "cpu"
 
 
 def compare_files(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
                   metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
-                  resize: str | None = None, alpha: str | None = None) -> dict[str, float]:
+                  resize: str | None = None, alpha: str | None = None, device: str = "auto",
+                  weights: dict[str, str] | None = None) -> dict[str, float]:
     """The metrics of one pair of image files, keyed by canonical metric name.
 
     ``a`` is the reference.  The data range follows the files' bit depths (8-bit: 255,
@@ -219,10 +290,8 @@ def compare_files(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
     names = parse_metric_names(metrics)
     prepared = prepare_pair(load_image(a, alpha=alpha), load_image(b, alpha=alpha),
                             gray=gray, resize=resize)
-    values: dict[str, float] = {}
-    for name in names:
-        values[name] = METRICS[name].compute(prepared)
-    return values
+    context = MetricContext(resolve_device(device), dict(weights or {}))
+    return {name: METRICS[name].compute(prepared, context) for name in names}
 
 
 @dataclass
@@ -241,6 +310,7 @@ class FolderComparison:
 def compare_folders(reference_dir: str | os.PathLike[str], test_dir: str | os.PathLike[str], *,
                     metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
                     resize: str | None = None, alpha: str | None = None, workers: int = 4,
+                    device: str = "auto", weights: dict[str, str] | None = None,
                     on_pair_done: Callable[[PairResult], None] | None = None) -> FolderComparison:
     """Compare every file of ``test_dir`` with its namesake in ``reference_dir``.
 
@@ -254,6 +324,7 @@ def compare_folders(reference_dir: str | os.PathLike[str], test_dir: str | os.Pa
     names = parse_metric_names(metrics)
     reference_dir, test_dir = Path(reference_dir), Path(test_dir)
     pairing = pair_folders(reference_dir, test_dir)
+    context = MetricContext(resolve_device(device), dict(weights or {}))
     rows = []
     for (reference_name, test_name), loaded in zip(
         pairing.relative(reference_dir, test_dir), _decode_ahead(pairing, alpha, workers),
@@ -263,8 +334,7 @@ def compare_folders(reference_dir: str | os.PathLike[str], test_dir: str | os.Pa
         try:
             reference, test = loaded()
             prepared = prepare_pair(reference, test, gray=gray, resize=resize)
-            row.decisions = prepared.decisions
-            row.values, errors = _compute(prepared, names)
+            row.values, errors, row.decisions = compute_metrics(prepared, names, context)
             row.error = "; ".join(errors) or None
         except LikenessError as error:
             row.error = str(error)

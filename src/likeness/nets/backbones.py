@@ -1,0 +1,125 @@
+"""The ``features`` parts of AlexNet, VGG16, VGG19 and SqueezeNet 1.1, as torchvision builds them.
+
+Layer indices, and so the state-dict keys (``features.0.weight``, ``features.3.squeeze.bias``,
+...), are torchvision's, so its published ImageNet checkpoints load unchanged.  Each
+backbone can return the activations after chosen layer indices ("taps"), which is how
+LPIPS and the style metrics read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["Backbone", "alexnet_features", "squeezenet1_1_features", "vgg_features"]
+
+
+class Fire(nn.Module):
+    """SqueezeNet's fire module: squeeze 1×1, then expand 1×1 and 3×3, concatenated."""
+
+    def __init__(self, inplanes: int, squeeze: int, expand1x1: int, expand3x3: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Conv2d(inplanes, squeeze, kernel_size=1)
+        self.squeeze_activation = nn.ReLU(inplace=True)
+        self.expand1x1 = nn.Conv2d(squeeze, expand1x1, kernel_size=1)
+        self.expand1x1_activation = nn.ReLU(inplace=True)
+        self.expand3x3 = nn.Conv2d(squeeze, expand3x3, kernel_size=3, padding=1)
+        self.expand3x3_activation = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
+                          self.expand3x3_activation(self.expand3x3(x))], 1)
+
+
+class Backbone(nn.Module):
+    """A ``features`` stack that returns the activations after the requested layers."""
+
+    def __init__(self, name: str, features: nn.Sequential) -> None:
+        super().__init__()
+        self.name = name
+        self.features = features
+
+    def forward_taps(self, x: Tensor, taps: Sequence[int]) -> list[Tensor]:
+        """Run the layers up to the last tap; return the output of each tapped layer.
+
+        Activations are never modified in place after being returned (the next layer after
+        a tap is a convolution or a pooling), so returned tensors stay valid.
+        """
+        wanted = set(taps)
+        outputs: dict[int, Tensor] = {}
+        last = max(taps)
+        for index, layer in enumerate(self.features):
+            if index > last:
+                break
+            # a ReLU after a tapped layer must not overwrite the returned tensor in place
+            x = torch.relu(x) if isinstance(layer, nn.ReLU) and index - 1 in wanted else layer(x)
+            if index in wanted:
+                outputs[index] = x
+        return [outputs[index] for index in taps]
+
+
+def alexnet_features() -> Backbone:
+    """torchvision's AlexNet ``features`` (13 layers; ReLUs at 1, 4, 7, 9, 11)."""
+    return Backbone("alexnet", nn.Sequential(
+        nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+    ))
+
+
+_VGG_LAYOUTS: dict[str, list[int | str]] = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+              512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+              512, 512, 512, 512, "M"],
+}
+
+
+def vgg_features(name: str) -> Backbone:
+    """torchvision's VGG16 or VGG19 ``features`` (3×3 convolutions, no batch norm)."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for item in _VGG_LAYOUTS[name]:
+        if isinstance(item, int):
+            layers += [nn.Conv2d(channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            channels = item
+        else:
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return Backbone(name, nn.Sequential(*layers))
+
+
+def squeezenet1_1_features() -> Backbone:
+    """torchvision's SqueezeNet 1.1 ``features`` (13 layers, fire modules at 3-4, 6-7, 9-12)."""
+    return Backbone("squeezenet1_1", nn.Sequential(
+        nn.Conv2d(3, 64, kernel_size=3, stride=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+        Fire(64, 16, 64, 64), Fire(128, 16, 64, 64),
+        nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+        Fire(128, 32, 128, 128), Fire(256, 32, 128, 128),
+        nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+        Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
+        Fire(384, 64, 256, 256), Fire(512, 64, 256, 256),
+    ))
+
+
+BACKBONES = {
+    "alexnet": alexnet_features,
+    "vgg16": lambda: vgg_features("vgg16"),
+    "vgg19": lambda: vgg_features("vgg19"),
+    "squeezenet1_1": squeezenet1_1_features,
+}
+
+
+def build_backbone(name: str) -> Backbone:
+    try:
+        return BACKBONES[name]()
+    except KeyError:
+        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}") from None

@@ -1,0 +1,146 @@
+"""The LPIPS network: a torchvision-compatible backbone plus the shipped v0.1 linear heads."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from importlib import resources
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from likeness.errors import WeightsError
+from likeness.metrics.lpips import lpips_from_features
+from likeness.nets.backbones import Backbone, build_backbone
+from likeness.weights import ResolvedWeights, load_state_dict, resolve
+
+__all__ = ["LPIPS", "LPIPS_NETS", "load_backbone_weights", "lpips"]
+
+# net: (registry name of the backbone, tapped layer indices in `features`)
+LPIPS_NETS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "alex": ("alexnet", (1, 4, 7, 9, 11)),
+    "vgg": ("vgg16", (3, 8, 15, 22, 29)),
+    "squeeze": ("squeezenet1_1", (1, 4, 7, 9, 10, 11, 12)),
+}
+_RANGE_SLACK = 1e-3
+
+
+def load_backbone_weights(backbone: Backbone, state: dict[str, Any], source: str) -> None:
+    """Load the ``features.*`` entries of a checkpoint; other keys (``classifier.*``) are ignored.
+
+    Raises:
+        WeightsError: a key the backbone needs is missing or has another shape.
+    """
+    own = backbone.state_dict()
+    missing = [key for key in own if key not in state]
+    if missing:
+        raise WeightsError(f"{source} lacks {len(missing)} key(s) that {backbone.name} needs, "
+                           f"e.g. {', '.join(missing[:3])}; is it a {backbone.name} checkpoint?")
+    for key, tensor in own.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise WeightsError(f"{source}: {key} has shape {tuple(state[key].shape)}, "
+                               f"{backbone.name} needs {tuple(tensor.shape)}")
+    backbone.load_state_dict({key: state[key] for key in own})
+
+
+class LPIPS(nn.Module):
+    """LPIPS v0.1 exactly as the lpips package computes it; an ``nn.Module`` usable as a loss.
+
+    Args:
+        net: ``"alex"``, ``"vgg"`` or ``"squeeze"``.
+        version: ``"0.1"`` (the only version shipped).
+        spatial: return the per-pixel map (N, 1, H, W) instead of the mean (N, 1, 1, 1).
+        backbone_weights: a checkpoint path loaded as given (a fine-tuned backbone, or a
+            file kept elsewhere); None resolves the registered ImageNet checkpoint through
+            the weights manager (cache, then download).
+
+    Attributes:
+        weights: the resolved backbone checkpoint (path, SHA-256, source).
+
+    Raises:
+        WeightsError: the backbone checkpoint is missing, fails verification or does not fit.
+
+    Example:
+        >>> metric = LPIPS(net="alex")  # doctest: +SKIP
+        >>> metric(x, y).shape          # doctest: +SKIP
+        torch.Size([4, 1, 1, 1])
+    """
+
+    shift: Tensor
+    scale: Tensor
+
+    def __init__(self, net: str = "alex", version: str = "0.1", spatial: bool = False,
+                 backbone_weights: str | os.PathLike[str] | None = None) -> None:
+        super().__init__()
+        if net not in LPIPS_NETS:
+            raise ValueError(f"unknown LPIPS net {net!r}; choose from {', '.join(LPIPS_NETS)}")
+        if version != "0.1":
+            raise ValueError(f"only LPIPS version '0.1' is available, got {version!r}")
+        backbone_name, self.taps = LPIPS_NETS[net]
+        self.net_name, self.version, self.spatial = net, version, spatial
+        self.backbone = build_backbone(backbone_name)
+        self.weights: ResolvedWeights = resolve(backbone_name, backbone_weights)
+        load_backbone_weights(self.backbone, load_state_dict(self.weights.path),
+                              str(self.weights.path))
+        heads = _shipped_heads(net)
+        self.heads = nn.ParameterList([nn.Parameter(w, requires_grad=False) for w in heads])
+        # lpips' ScalingLayer: inputs in [-1, 1] to ImageNet-normalised
+        self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
+        self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: Tensor, y: Tensor, normalize: bool = False) -> Tensor:
+        """LPIPS distance of each pair: (N, 1, 1, 1), or (N, 1, H, W) when spatial.
+
+        Args:
+            x, y: (N, 3, H, W) in [-1, 1], or in [0, 1] with ``normalize=True``.
+        """
+        if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected two (N, 3, H, W) batches of one shape, got "
+                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+        _warn_if_out_of_range(x, y, normalize)
+        if normalize:
+            x, y = 2 * x - 1, 2 * y - 1
+        both = (torch.cat([x, y]) - self.shift) / self.scale  # one pass for x and y
+        features = self.backbone.forward_taps(both, self.taps)
+        batch = x.shape[0]
+        features_x = [f[:batch] for f in features]
+        features_y = [f[batch:] for f in features]
+        size = tuple(x.shape[2:]) if self.spatial else None
+        return lpips_from_features(features_x, features_y, list(self.heads),
+                                   spatial_size=size)  # type: ignore[arg-type]
+
+
+def _warn_if_out_of_range(x: Tensor, y: Tensor, normalize: bool) -> None:
+    low, high = (0.0, 1.0) if normalize else (-1.0, 1.0)
+    with torch.no_grad():
+        seen_low = float(torch.minimum(x.min(), y.min()))
+        seen_high = float(torch.maximum(x.max(), y.max()))
+    if seen_low < low - _RANGE_SLACK or seen_high > high + _RANGE_SLACK:
+        hint = ("scale images to [0, 1]" if normalize
+                else "pass normalize=True for [0, 1] images, or scale them to [-1, 1]")
+        warnings.warn(f"LPIPS expects inputs in [{low:g}, {high:g}] but got values in "
+                      f"[{seen_low:.4g}, {seen_high:.4g}]; {hint}", UserWarning, stacklevel=3)
+
+
+def _shipped_heads(net: str) -> list[Tensor]:
+    source = resources.files("likeness") / "data" / "lpips_v0.1" / f"{net}.pth"
+    with resources.as_file(source) as path:
+        state = load_state_dict(path)
+    return [state[f"lin{i}.model.1.weight"] for i in range(len(LPIPS_NETS[net][1]))]
+
+
+_MODULES: dict[tuple[str, str], LPIPS] = {}
+
+
+def lpips(x: Tensor, y: Tensor, *, net: str = "alex", normalize: bool = False) -> Tensor:
+    """LPIPS v0.1 of each pair of an (N, 3, H, W) batch, shape (N,).
+
+    The network is built once per (net, device), with the registered backbone checkpoint.
+    """
+    key = (net, str(x.device))
+    if key not in _MODULES:
+        _MODULES[key] = LPIPS(net=net).to(x.device)
+    return _MODULES[key](x, y, normalize=normalize).flatten()

@@ -1,0 +1,349 @@
+"""Network checkpoints: a registry, and a resolver that finds, fetches and verifies files.
+
+Resolution order for a registered name:
+
+1. an explicit path (``weights={"alexnet": "my.pth"}``, ``--weights alexnet=my.pth``),
+   loaded as given and recorded as user-supplied;
+2. ``$LIKENESS_WEIGHTS_DIR/<published file name>``;
+3. ``$TORCH_HOME/hub/checkpoints/<published file name>`` (``TORCH_HOME`` defaults to
+   ``~/.cache/torch``), so caches filled by torchvision or pytorch-fid are reused;
+4. a download into ``$LIKENESS_WEIGHTS_DIR`` if set, else the torch hub folder — streamed to
+   a temporary file, hashed, verified, renamed atomically, under a file lock.
+   ``LIKENESS_WEIGHTS_MIRROR=<base URL>`` fetches ``<base URL>/<file name>`` instead;
+   ``LIKENESS_OFFLINE=1`` forbids any download.
+
+A file that fails verification is never used and never left in a cache.  Every failure
+names the file, the URL, the expected path and hash, and how to import a file obtained
+elsewhere (``likeness weights import FILE``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from likeness.errors import WeightsError
+
+__all__ = [
+    "REGISTRY",
+    "Checkpoint",
+    "ResolvedWeights",
+    "cache_dirs",
+    "download",
+    "file_sha256",
+    "import_file",
+    "load_state_dict",
+    "resolve",
+]
+
+ProgressCallback = Callable[[int, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A published checkpoint file."""
+
+    name: str
+    file_name: str
+    url: str
+    sha256: str | None  # full hash where it is known
+    sha256_prefix: str | None  # else the prefix published in the file name
+    licence: str
+    description: str
+
+    def hash_description(self) -> str:
+        if self.sha256:
+            return f"SHA-256 {self.sha256}"
+        if self.sha256_prefix:
+            return f"SHA-256 starting with {self.sha256_prefix}"
+        return "no published hash (the SHA-256 of the first verified download is recorded)"
+
+    def matches(self, digest: str) -> bool:
+        if self.sha256:
+            return digest == self.sha256
+        if self.sha256_prefix:
+            return digest.startswith(self.sha256_prefix)
+        return True
+
+
+_TORCHVISION = "https://download.pytorch.org/models/"
+REGISTRY: dict[str, Checkpoint] = {
+    checkpoint.name: checkpoint
+    for checkpoint in (
+        Checkpoint("alexnet", "alexnet-owt-7be5be79.pth", _TORCHVISION + "alexnet-owt-7be5be79.pth",
+                   None, "7be5be79", "BSD-3-Clause (torchvision)",
+                   "AlexNet, ImageNet (torchvision); LPIPS-alex backbone"),
+        Checkpoint("vgg16", "vgg16-397923af.pth", _TORCHVISION + "vgg16-397923af.pth",
+                   None, "397923af", "BSD-3-Clause (torchvision)",
+                   "VGG16, ImageNet (torchvision); LPIPS-vgg backbone"),
+        Checkpoint("vgg19", "vgg19-dcbb9e9d.pth", _TORCHVISION + "vgg19-dcbb9e9d.pth",
+                   None, "dcbb9e9d", "BSD-3-Clause (torchvision)",
+                   "VGG19, ImageNet (torchvision); style metrics"),
+        Checkpoint("squeezenet1_1", "squeezenet1_1-b8a52dc0.pth",
+                   _TORCHVISION + "squeezenet1_1-b8a52dc0.pth", None, "b8a52dc0",
+                   "BSD-3-Clause (torchvision)",
+                   "SqueezeNet 1.1, ImageNet (torchvision); LPIPS-squeeze backbone"),
+        Checkpoint("pt_inception", "pt_inception-2015-12-05-6726825d.pth",
+                   "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                   "pt_inception-2015-12-05-6726825d.pth", None, "6726825d",
+                   "Apache-2.0 (pytorch-fid)", "FID Inception-v3 (pytorch-fid)"),
+        Checkpoint("art_inception", "art_inception.pth",
+                   "https://huggingface.co/matthias-wright/art_inception/resolve/main/"
+                   "art_inception.pth", None, None, "see the model card (ArtFID)",
+                   "ArtFID's art-trained Inception-v3"),
+    )
+}
+
+
+def _checkpoint(name: str) -> Checkpoint:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise WeightsError(f"unknown checkpoint {name!r}; registered: "
+                           f"{', '.join(REGISTRY)}") from None
+
+
+def cache_dirs() -> list[Path]:
+    """The folders searched, in order: $LIKENESS_WEIGHTS_DIR, then $TORCH_HOME/hub/checkpoints."""
+    dirs = []
+    if os.environ.get("LIKENESS_WEIGHTS_DIR"):
+        dirs.append(Path(os.environ["LIKENESS_WEIGHTS_DIR"]).expanduser())
+    torch_home = Path(os.environ.get("TORCH_HOME", "~/.cache/torch")).expanduser()
+    dirs.append(torch_home / "hub" / "checkpoints")
+    return dirs
+
+
+def download_dir() -> Path:
+    """Where downloads and imports go: $LIKENESS_WEIGHTS_DIR if set, else the torch hub folder."""
+    return cache_dirs()[0]
+
+
+def source_url(checkpoint: Checkpoint) -> str:
+    mirror = os.environ.get("LIKENESS_WEIGHTS_MIRROR")
+    return f"{mirror.rstrip('/')}/{checkpoint.file_name}" if mirror else checkpoint.url
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _recorded_hash_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _how_to_fix(checkpoint: Checkpoint) -> str:
+    return (f"download {source_url(checkpoint)} on a machine with internet access and run "
+            f"`likeness weights import {checkpoint.file_name}`, or put it in "
+            f"{download_dir() / checkpoint.file_name} (expected: {checkpoint.hash_description()})"
+            ", or pass the file explicitly (--weights "
+            f"{checkpoint.name}=PATH)")
+
+
+def verify(checkpoint: Checkpoint, path: Path) -> str:
+    """Check a file against the checkpoint's published hash; return its SHA-256.
+
+    A checkpoint without a published hash is checked against the SHA-256 recorded beside
+    the file at its first verified download or import, if any.
+
+    Raises:
+        WeightsError: the hash does not match.
+    """
+    digest = file_sha256(path)
+    if checkpoint.sha256 or checkpoint.sha256_prefix:
+        ok, expected = checkpoint.matches(digest), checkpoint.hash_description()
+    else:
+        recorded_file = _recorded_hash_path(path)
+        recorded = recorded_file.read_text().strip() if recorded_file.is_file() else None
+        ok = recorded is None or digest == recorded
+        expected = f"SHA-256 {recorded} (recorded at its first download)"
+    if not ok:
+        raise WeightsError(
+            f"{path} does not match checkpoint {checkpoint.name!r}: its SHA-256 is {digest}, "
+            f"expected {expected}; the file is corrupt or a different release — "
+            f"{_how_to_fix(checkpoint)}"
+        )
+    return digest
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A verified local checkpoint file and where it came from."""
+
+    name: str
+    path: Path
+    sha256: str
+    source: str  # "user-supplied", "cache" or "download"
+
+
+_verified: dict[tuple[str, int, int], str] = {}
+
+
+def _verified_digest(checkpoint: Checkpoint, path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _verified:
+        _verified[key] = verify(checkpoint, path)
+    return _verified[key]
+
+
+def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
+            progress: ProgressCallback | None = None) -> ResolvedWeights:
+    """Find (or fetch) the verified local file of checkpoint ``name``.
+
+    Args:
+        name: a registry name (``alexnet``, ``vgg16``, ``vgg19``, ``squeezenet1_1``,
+            ``pt_inception``, ``art_inception``).
+        path: an explicit file, used as given (not verified against the registry: it may be
+            a fine-tuned network); its hash is recorded.
+        progress: called with (bytes done, total bytes or None) while downloading.
+
+    Raises:
+        WeightsError: the file is missing and cannot be downloaded, or fails verification.
+    """
+    checkpoint = _checkpoint(name)
+    if path is not None:
+        explicit = Path(path).expanduser()
+        if not explicit.is_file():
+            raise WeightsError(f"{explicit}: no such checkpoint file (given for {name!r})")
+        return ResolvedWeights(name, explicit, file_sha256(explicit), "user-supplied")
+    for folder in cache_dirs():
+        candidate = folder / checkpoint.file_name
+        if candidate.is_file():
+            return ResolvedWeights(name, candidate, _verified_digest(checkpoint, candidate),
+                                   "cache")
+    target = download_dir() / checkpoint.file_name
+    digest = download(checkpoint, target, progress=progress)
+    return ResolvedWeights(name, target, digest, "download")
+
+
+def download(checkpoint: Checkpoint, target: Path, *,
+             progress: ProgressCallback | None = None, timeout: float = 60.0) -> str:
+    """Download a checkpoint to ``target``: temporary file, hash check, atomic rename, lock.
+
+    Returns:
+        The file's SHA-256.
+
+    Raises:
+        WeightsError: offline mode, a network failure, an interrupted transfer or a hash
+            mismatch; nothing is left at ``target`` then.
+    """
+    url = source_url(checkpoint)
+    if os.environ.get("LIKENESS_OFFLINE", "") not in ("", "0"):
+        raise WeightsError(
+            f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "
+            f"{' or '.join(str(d) for d in cache_dirs())} and LIKENESS_OFFLINE is set, so it "
+            f"is not downloaded from {url}; {_how_to_fix(checkpoint)}"
+        )
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if target.is_file():  # another process finished the download while we waited
+            return _verified_digest(checkpoint, target)
+        handle, temporary_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                                  dir=target.parent)
+        temporary = Path(temporary_name)
+        try:
+            with os.fdopen(handle, "wb") as sink:
+                digest = _stream(url, sink, progress, timeout, checkpoint)
+            if not checkpoint.matches(digest):
+                raise WeightsError(
+                    f"the file downloaded from {url} has SHA-256 {digest}, expected "
+                    f"{checkpoint.hash_description()}; it was discarded. "
+                    f"{_how_to_fix(checkpoint)}"
+                )
+            os.replace(temporary, target)
+            if not (checkpoint.sha256 or checkpoint.sha256_prefix):
+                _recorded_hash_path(target).write_text(digest + "\n")
+            return digest
+        finally:
+            temporary.unlink(missing_ok=True)
+
+
+def _stream(url: str, sink: Any, progress: ProgressCallback | None, timeout: float,
+            checkpoint: Checkpoint) -> str:
+    digest = hashlib.sha256()
+    done = 0
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            while block := response.read(1 << 20):
+                sink.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress is not None:
+                    progress(done, total)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise WeightsError(f"downloading {url} failed ({error}); "
+                           f"{_how_to_fix(checkpoint)}") from None
+    if total is not None and done != total:
+        raise WeightsError(f"the download of {url} was interrupted after {done} of {total} "
+                           f"bytes; try again, or {_how_to_fix(checkpoint)}")
+    return digest.hexdigest()
+
+
+def import_file(source: str | os.PathLike[str], name: str | None = None) -> ResolvedWeights:
+    """Verify a checkpoint obtained elsewhere and copy it into the download folder.
+
+    ``name`` defaults to the registry entry whose published file name equals the file's.
+
+    Raises:
+        WeightsError: the name cannot be inferred or the file fails verification.
+    """
+    source = Path(source).expanduser()
+    if not source.is_file():
+        raise WeightsError(f"{source}: no such file")
+    if name is None:
+        matches = [c for c in REGISTRY.values() if c.file_name == source.name]
+        if not matches:
+            raise WeightsError(f"{source.name} is not a published checkpoint file name "
+                               f"({', '.join(c.file_name for c in REGISTRY.values())}); pass "
+                               "the registry name (--name)")
+        name = matches[0].name
+    checkpoint = _checkpoint(name)
+    digest = verify(checkpoint, source)
+    target = download_dir() / checkpoint.file_name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                              dir=target.parent)
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temporary_name)
+        os.replace(temporary_name, target)
+    finally:
+        Path(temporary_name).unlink(missing_ok=True)
+    if not (checkpoint.sha256 or checkpoint.sha256_prefix):
+        _recorded_hash_path(target).write_text(digest + "\n")
+    return ResolvedWeights(name, target, digest, "import")
+
+
+def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint safely (``torch.load(weights_only=True)``) onto the CPU.
+
+    Raises:
+        WeightsError: the file is not a loadable state dict.
+    """
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a bad file
+        raise WeightsError(f"{path}: not a loadable checkpoint ({error})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path}: expected a state dict, found {type(state).__name__}")
+    return state

@@ -1,0 +1,168 @@
+"""LPIPS against the lpips package's values (../shared/golden, lpips 0.1.4 v0.1), with the
+stand-in backbones of ../shared/golden/weights.py loaded through likeness's own loader."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from likeness import LPIPS, WeightsError, compare_files
+from likeness.cli import main
+from likeness.nets.backbones import build_backbone
+
+TORCHVISION_NAMES = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
+
+
+@pytest.fixture(scope="session")
+def stand_in(golden, tmp_path_factory):
+    """name -> path of a stand-in checkpoint written as the real files are (torch.save)."""
+    spec = importlib.util.spec_from_file_location("golden_weights", golden.root / "weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = tmp_path_factory.mktemp("stand_in")
+    seed = golden.expected["lpips_seed"]
+    return {name: module.save_checkpoint(name, seed, folder / f"{name}.pth")
+            for name in ("alexnet", "vgg16", "squeezenet1_1", "vgg19")}
+
+
+def _signed(golden, name):
+    pixels = torch.from_numpy(golden.rgb(name)).permute(2, 0, 1)[None].float()
+    return pixels / 255 * 2 - 1
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg", "squeeze"])
+def test_lpips_matches_the_lpips_package(golden, stand_in, net):
+    metric = LPIPS(net=net, backbone_weights=stand_in[TORCHVISION_NAMES[net]])
+    assert metric.weights.source == "user-supplied"
+    for pair in golden.pairs:
+        value = metric(_signed(golden, pair["reference"]), _signed(golden, pair["test"]))
+        assert value.shape == (1, 1, 1, 1)
+        assert value.item() == pytest.approx(pair["lpips"][net], abs=1e-5), pair["test"]
+
+
+def test_spatial_map_matches_the_lpips_package(golden, stand_in):
+    metric = LPIPS(net="alex", spatial=True, backbone_weights=stand_in["alexnet"])
+    pair = golden.pairs[0]
+    got = metric(_signed(golden, pair["reference"]), _signed(golden, pair["test"]))
+    want = golden.array("lpips_alex_spatial")
+    assert tuple(got.shape) == want.shape
+    assert float(np.abs(got.numpy() - want).max()) <= 1e-5
+
+
+def test_normalize_takes_unit_range_inputs(golden, stand_in):
+    metric = LPIPS(net="alex", backbone_weights=stand_in["alexnet"])
+    pair = golden.pairs[1]
+    x, y = _signed(golden, pair["reference"]), _signed(golden, pair["test"])
+    torch.testing.assert_close(metric((x + 1) / 2, (y + 1) / 2, normalize=True), metric(x, y))
+
+
+def test_properties_identity_symmetry_and_batch(golden, stand_in):
+    metric = LPIPS(net="alex", backbone_weights=stand_in["alexnet"])
+    pair = golden.pairs[0]
+    x, y = _signed(golden, pair["reference"]), _signed(golden, pair["test"])
+    assert metric(x, x).item() == 0.0
+    assert metric(x, y).item() == pytest.approx(metric(y, x).item(), rel=1e-5)
+    batched = metric(torch.cat([x, x, y]), torch.cat([y, x, x])).flatten()
+    torch.testing.assert_close(batched, torch.stack(
+        [metric(x, y).flatten()[0], metric(x, x).flatten()[0], metric(y, x).flatten()[0]]),
+        atol=1e-6, rtol=1e-5)
+
+
+def test_gradients_reach_the_inputs_and_weights_stay_frozen(golden, stand_in):
+    metric = LPIPS(net="squeeze", backbone_weights=stand_in["squeezenet1_1"])
+    x = _signed(golden, "coffee.png").requires_grad_(True)
+    y = _signed(golden, "coffee__blur.png")
+    metric(x, y).sum().backward()
+    assert x.grad is not None
+    assert x.grad.abs().sum() > 0
+    assert all(not p.requires_grad for p in metric.parameters())
+
+
+def test_out_of_range_inputs_warn(golden, stand_in):
+    metric = LPIPS(net="alex", backbone_weights=stand_in["alexnet"])
+    x = torch.from_numpy(golden.rgb("coffee.png")).permute(2, 0, 1)[None].float()
+    with pytest.warns(UserWarning, match=r"expects inputs in \[-1, 1\].*normalize=True"):
+        metric(x, x)
+    with pytest.warns(UserWarning, match=r"expects inputs in \[0, 1\]"):
+        metric(x / 255 * 2 - 1, x / 255 * 2 - 1, normalize=True)
+
+
+def test_checkpoint_keys_are_checked(tmp_path, stand_in):
+    state = torch.load(stand_in["alexnet"], weights_only=True)
+    state["classifier.1.weight"] = torch.zeros(4096, 9216)  # real files carry it: ignored
+    torch.save(state, tmp_path / "with_classifier.pth")
+    LPIPS(net="alex", backbone_weights=tmp_path / "with_classifier.pth")
+    del state["features.3.weight"]
+    torch.save(state, tmp_path / "missing.pth")
+    with pytest.raises(WeightsError, match=r"features\.3\.weight"):
+        LPIPS(net="alex", backbone_weights=tmp_path / "missing.pth")
+    state = torch.load(stand_in["alexnet"], weights_only=True)
+    state["features.0.weight"] = torch.zeros(32, 3, 11, 11)
+    torch.save(state, tmp_path / "misshapen.pth")
+    with pytest.raises(WeightsError, match=r"features\.0\.weight has shape \(32, 3, 11, 11\)"):
+        LPIPS(net="alex", backbone_weights=tmp_path / "misshapen.pth")
+    with pytest.raises(WeightsError, match="is it a vgg16 checkpoint"):
+        LPIPS(net="vgg", backbone_weights=stand_in["alexnet"])
+
+
+def test_state_dict_keys_equal_torchvision_names(golden):
+    import json
+
+    for name in ("alexnet", "vgg16", "vgg19", "squeezenet1_1"):
+        manifest = json.loads((golden.root / "manifests" / f"{name}.json").read_text())
+        want = {entry["key"]: tuple(entry["shape"]) for entry in manifest}
+        got = {k: tuple(v.shape) for k, v in build_backbone(name).state_dict().items()}
+        assert got == want
+
+
+def test_missing_weights_error_says_what_to_do(golden, tmp_path, monkeypatch):
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("LIKENESS_WEIGHTS_DIR", raising=False)
+    with pytest.raises(WeightsError, match=r"likeness weights import alexnet-owt-7be5be79\.pth"):
+        LPIPS(net="alex")
+
+
+def test_compare_files_and_cli_compute_lpips(golden, stand_in, tmp_path):
+    pair = golden.pairs[2]
+    a, b = golden.image_path(pair["reference"]), golden.image_path(pair["test"])
+    values = compare_files(a, b, metrics=["lpips", "lpips-vgg"], device="cpu",
+                           weights={"alexnet": str(stand_in["alexnet"]),
+                                    "vgg16": str(stand_in["vgg16"])})
+    assert values["lpips_alex"] == pytest.approx(pair["lpips"]["alex"], abs=1e-5)
+    assert values["lpips_vgg"] == pytest.approx(pair["lpips"]["vgg"], abs=1e-5)
+
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    ref.mkdir()
+    out.mkdir()
+    shutil.copy(a, ref / "x.png")
+    shutil.copy(b, out / "x.png")
+    result = CliRunner().invoke(main, [
+        "compare", str(ref), str(out), "--metrics", "lpips-squeeze,ssim", "--device", "cpu",
+        "--weights", f"squeezenet1_1={stand_in['squeezenet1_1']}", "--out",
+        str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    header, row = (tmp_path / "r.csv").read_text().splitlines()[:2]
+    assert header.startswith("reference,test,lpips_squeeze,ssim")
+    assert float(row.split(",")[2]) == pytest.approx(pair["lpips"]["squeeze"], abs=1e-5)
+
+
+def test_gray_images_are_replicated_for_lpips_and_recorded(golden, stand_in, tmp_path):
+    result = CliRunner().invoke(main, [
+        "compare", str(golden.image_path("small_gray.png")),
+        str(golden.image_path("small_gray__blur.png")), "--metrics", "lpips",
+        "--weights", f"alexnet={stand_in['alexnet']}", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "gray replicated to RGB for LPIPS" in result.stderr
+
+
+def test_bad_weights_option_is_a_usage_error(golden):
+    result = CliRunner().invoke(main, [
+        "compare", str(golden.image_path("coffee.png")), str(golden.image_path("coffee.png")),
+        "--weights", "resnet=x.pth"])
+    assert result.exit_code == 2

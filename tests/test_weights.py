@@ -1,0 +1,246 @@
+"""The weights manager, against a real HTTP server on 127.0.0.1 serving generated files."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from likeness import WeightsError
+from likeness import weights as manager
+from likeness.cli import main
+
+PAYLOAD = b"likeness test checkpoint " * 40_000  # ~1 MB, streamed in several blocks
+DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.delay = 0.0
+        served = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                served.requests.append(self.path)
+                if self.path.endswith("/interrupted.pth"):
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(PAYLOAD)))
+                    self.end_headers()
+                    self.wfile.write(PAYLOAD[: len(PAYLOAD) // 3])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                if not self.path.endswith(".pth"):
+                    self.send_error(404)
+                    return
+                body = b"tampered" + PAYLOAD if self.path.endswith("/wrong.pth") else PAYLOAD
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                for start in range(0, len(body), 1 << 18):
+                    time.sleep(served.delay)
+                    self.wfile.write(body[start:start + (1 << 18)])
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    running = _Server()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache: LIKENESS_WEIGHTS_DIR and TORCH_HOME in a temporary folder, online."""
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("LIKENESS_OFFLINE", raising=False)
+    monkeypatch.delenv("LIKENESS_WEIGHTS_MIRROR", raising=False)
+    return tmp_path / "weights"
+
+
+def _register(monkeypatch, server, file_name, *, sha256=DIGEST, prefix=None, name="testnet"):
+    checkpoint = manager.Checkpoint(name, file_name, f"{server.base}/files/{file_name}",
+                                    sha256, prefix, "test", "a generated file")
+    monkeypatch.setitem(manager.REGISTRY, name, checkpoint)
+    return checkpoint
+
+
+def test_download_verifies_and_caches(server, cache, monkeypatch):
+    _register(monkeypatch, server, "good.pth")
+    seen = []
+    resolved = manager.resolve("testnet", progress=lambda done, total: seen.append((done, total)))
+    assert resolved.source == "download"
+    assert resolved.sha256 == DIGEST
+    assert resolved.path == cache / "good.pth"
+    assert resolved.path.read_bytes() == PAYLOAD
+    assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
+    again = manager.resolve("testnet")
+    assert again.source == "cache"
+    assert len(server.requests) == 1
+    assert sorted(p.name for p in cache.iterdir()) == ["good.pth", "good.pth.lock"]
+
+
+def test_hash_prefix_from_the_file_name_is_checked(server, cache, monkeypatch):
+    _register(monkeypatch, server, "good.pth", sha256=None, prefix=DIGEST[:8])
+    assert manager.resolve("testnet").sha256 == DIGEST
+
+
+def test_wrong_hash_is_refused_and_nothing_is_left(server, cache, monkeypatch):
+    _register(monkeypatch, server, "wrong.pth")
+    with pytest.raises(WeightsError, match=r"SHA-256 .* expected SHA-256 " + DIGEST) as error:
+        manager.resolve("testnet")
+    assert "likeness weights import wrong.pth" in str(error.value)
+    assert not (cache / "wrong.pth").exists()
+    assert not list(cache.glob("*.part"))
+
+
+def test_interrupted_download_leaves_nothing(server, cache, monkeypatch):
+    _register(monkeypatch, server, "interrupted.pth")
+    with pytest.raises(WeightsError, match="interrupted|failed"):
+        manager.resolve("testnet")
+    assert not (cache / "interrupted.pth").exists()
+    assert not list(cache.glob("*.part"))
+
+
+def test_offline_mode_says_what_to_do(server, cache, monkeypatch):
+    checkpoint = _register(monkeypatch, server, "good.pth")
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    with pytest.raises(WeightsError) as error:
+        manager.resolve("testnet")
+    message = str(error.value)
+    for part in (checkpoint.url, str(cache / "good.pth"), DIGEST, "likeness weights import"):
+        assert part in message
+    assert server.requests == []
+
+
+def test_mirror_replaces_the_origin(server, cache, monkeypatch):
+    checkpoint = manager.Checkpoint("testnet", "good.pth", "http://127.0.0.1:9/unreachable.pth",
+                                    DIGEST, None, "test", "")
+    monkeypatch.setitem(manager.REGISTRY, "testnet", checkpoint)
+    monkeypatch.setenv("LIKENESS_WEIGHTS_MIRROR", f"{server.base}/mirror/")
+    assert manager.resolve("testnet").sha256 == DIGEST
+    assert server.requests == ["/mirror/good.pth"]
+
+
+def test_torch_hub_cache_is_reused_without_network(server, tmp_path, cache, monkeypatch):
+    _register(monkeypatch, server, "good.pth")
+    monkeypatch.delenv("LIKENESS_WEIGHTS_DIR")
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / "good.pth").write_bytes(PAYLOAD)
+    resolved = manager.resolve("testnet")
+    assert (resolved.path, resolved.source) == (hub / "good.pth", "cache")
+    assert server.requests == []
+
+
+def test_corrupt_cached_file_is_never_used(server, cache, monkeypatch):
+    _register(monkeypatch, server, "good.pth")
+    cache.mkdir(parents=True)
+    (cache / "good.pth").write_bytes(b"truncated")
+    with pytest.raises(WeightsError, match="does not match checkpoint 'testnet'"):
+        manager.resolve("testnet")
+
+
+def test_concurrent_downloads_fetch_once(server, cache, monkeypatch):
+    _register(monkeypatch, server, "good.pth")
+    server.delay = 0.05
+    results, errors = [], []
+
+    def fetch() -> None:
+        try:
+            results.append(manager.resolve("testnet"))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=fetch) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert {r.sha256 for r in results} == {DIGEST}
+    assert len(server.requests) == 1
+    assert (cache / "good.pth").read_bytes() == PAYLOAD
+
+
+def test_unpublished_hash_is_recorded_at_first_download(server, cache, monkeypatch):
+    _register(monkeypatch, server, "good.pth", sha256=None, prefix=None)
+    assert manager.resolve("testnet").sha256 == DIGEST
+    assert (cache / "good.pth.sha256").read_text().strip() == DIGEST
+    (cache / "good.pth").write_bytes(PAYLOAD + b"changed")
+    manager._verified.clear()
+    with pytest.raises(WeightsError, match="recorded at its first download"):
+        manager.resolve("testnet")
+
+
+def test_import_verifies_then_copies(tmp_path, server, cache, monkeypatch):
+    _register(monkeypatch, server, "good.pth")
+    source = tmp_path / "good.pth"
+    source.write_bytes(PAYLOAD)
+    imported = manager.import_file(source)
+    assert imported.path == cache / "good.pth"
+    assert imported.sha256 == DIGEST
+    bad = tmp_path / "elsewhere" / "good.pth"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not it")
+    (cache / "good.pth").unlink()
+    with pytest.raises(WeightsError, match="does not match"):
+        manager.import_file(bad)
+    assert not (cache / "good.pth").exists()
+    mystery = bad.with_name("mystery.pth")
+    bad.rename(mystery)
+    with pytest.raises(WeightsError, match="not a published checkpoint file name"):
+        manager.import_file(mystery)
+
+
+def test_weights_cli(tmp_path, server, cache, monkeypatch):
+    _register(monkeypatch, server, "good.pth")
+    runner = CliRunner()
+    listed = runner.invoke(main, ["weights", "list"])
+    assert listed.exit_code == 0
+    assert "alexnet-owt-7be5be79.pth" in listed.stdout
+    missing = runner.invoke(main, ["weights", "path", "testnet"])
+    assert missing.exit_code == 1
+    assert str(cache / "good.pth") in missing.stdout
+    downloaded = runner.invoke(main, ["weights", "download", "testnet"])
+    assert downloaded.exit_code == 0, downloaded.output
+    assert DIGEST in downloaded.stdout
+    assert "downloading testnet" in downloaded.stderr
+    verified = runner.invoke(main, ["weights", "verify", "testnet"])
+    assert verified.exit_code == 0
+    assert "ok" in verified.stdout
+    (cache / "good.pth").unlink()
+    source = tmp_path / "good.pth"
+    source.write_bytes(PAYLOAD)
+    imported = runner.invoke(main, ["weights", "import", str(source)])
+    assert imported.exit_code == 0, imported.output
+    assert (cache / "good.pth").read_bytes() == PAYLOAD
+    unknown = runner.invoke(main, ["weights", "download", "nonet"])
+    assert unknown.exit_code == 2
+
+
+def test_load_state_dict_is_safe_and_explains_bad_files(tmp_path):
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "ok.pth")
+    assert set(manager.load_state_dict(tmp_path / "ok.pth")) == {"features.0.weight"}
+    (tmp_path / "bad.pth").write_bytes(b"garbage")
+    with pytest.raises(WeightsError, match="not a loadable checkpoint"):
+        manager.load_state_dict(tmp_path / "bad.pth")
