@@ -13,8 +13,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# LPIPS joins the demo when its AlexNet checkpoint is cached (nothing is downloaded here)
 demo: $(STAMP)
-	$(BIN)/likeness compare samples/reference samples/stylized --metrics ssim,psnr,ms-ssim
+	@if $(BIN)/likeness weights path alexnet >/dev/null 2>&1; then \
+		metrics=ssim,psnr,ms-ssim,lpips; \
+	else \
+		metrics=ssim,psnr,ms-ssim; \
+		echo "LPIPS left out: its AlexNet weights are not cached; run '$(BIN)/likeness weights download alexnet' (or 'likeness weights import FILE' offline) to add it"; \
+	fi; \
+	$(BIN)/likeness compare samples/reference samples/stylized --metrics $$metrics
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

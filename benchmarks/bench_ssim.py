@@ -16,9 +16,9 @@ import numpy as np
 import pytorch_msssim
 import skimage.metrics
 import torch
-from _timing import best_of, sample_pair
 
 import likeness
+from _timing import best_of, sample_pair
 
 
 def bench_structural_similarity() -> None:

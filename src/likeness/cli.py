@@ -228,7 +228,7 @@ def weights() -> None:
 
 @weights.command("list")
 def weights_list() -> None:
-    """Every registered checkpoint: name, file, hash, licence, where it is cached (tab-separated)."""
+    """Every registered checkpoint: name, file, hash, licence, where cached (tab-separated)."""
     from likeness.weights import REGISTRY, cache_dirs
 
     click.echo("name\tfile\thash\tlicence\tcached at")

@@ -88,6 +88,8 @@ class LPIPS(nn.Module):
         # lpips' ScalingLayer: inputs in [-1, 1] to ImageNet-normalised
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
+        # channels-last convolutions run ~1.2-1.5x faster on CPUs (oneDNN); values unchanged
+        self.backbone.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.requires_grad_(False)
         self.eval()
 
@@ -104,6 +106,7 @@ class LPIPS(nn.Module):
         if normalize:
             x, y = 2 * x - 1, 2 * y - 1
         both = (torch.cat([x, y]) - self.shift) / self.scale  # one pass for x and y
+        both = both.contiguous(memory_format=torch.channels_last)
         features = self.backbone.forward_taps(both, self.taps)
         batch = x.shape[0]
         features_x = [f[:batch] for f in features]

@@ -1,0 +1,80 @@
+"""LPIPS speed per pair: likeness against the same network run the lpips package's way.
+
+    .venv/bin/python benchmarks/bench_lpips.py
+
+The lpips package needs torchvision, which does not load beside this machine's CPU torch,
+so its way of running is reproduced here with likeness's own layers and the same weights:
+per pair, two separate forward passes (NCHW float32), the ScalingLayer, unit-normalised
+features, squared differences, 1×1 linear heads, spatial means.  Both use the golden
+set's deterministic stand-in backbones (speed does not depend on the weights' values).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from _timing import best_of, sample_pair
+from likeness import LPIPS
+from likeness.metrics.lpips import unit_normalize
+
+GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
+BACKBONES = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
+
+
+def lpips_package_way(metric: LPIPS, backbone_nchw: torch.nn.Module, x: torch.Tensor,
+                      y: torch.Tensor) -> torch.Tensor:
+    """What lpips.LPIPS.forward does: each input through the network on its own (NCHW)."""
+    scaled_x = (x - metric.shift) / metric.scale
+    scaled_y = (y - metric.shift) / metric.scale
+    features_x = backbone_nchw.forward_taps(scaled_x, metric.taps)
+    features_y = backbone_nchw.forward_taps(scaled_y, metric.taps)
+    total = torch.zeros(())
+    for fx, fy, head in zip(features_x, features_y, metric.heads, strict=True):
+        diff = (unit_normalize(fx) - unit_normalize(fy)) ** 2
+        total = total + torch.nn.functional.conv2d(diff, head).mean(dim=(2, 3), keepdim=True)
+    return total
+
+
+def main() -> None:
+    spec = importlib.util.spec_from_file_location("golden_weights", GOLDEN / "weights.py")
+    if spec is None or spec.loader is None:
+        sys.exit(f"the stand-in weights are missing: {GOLDEN / 'weights.py'}")
+    stand_in = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stand_in)
+    folder = Path(tempfile.mkdtemp())
+    print(f"threads: torch {torch.get_num_threads()}; per pair, median of 5 runs of 4 pairs")
+    for net, backbone in BACKBONES.items():
+        path = stand_in.save_checkpoint(backbone, 1, folder / f"{backbone}.pth")
+        metric = LPIPS(net=net, backbone_weights=path)
+        backbone_nchw = copy.deepcopy(metric.backbone).to(memory_format=torch.contiguous_format)
+        for side in (256, 512):
+            pairs = []
+            for seed in range(4):
+                a, b = sample_pair(side, seed=seed)
+                pairs.append(tuple(torch.from_numpy(v).permute(2, 0, 1)[None].float() / 127.5 - 1
+                                   for v in (a, b)))
+
+            def reference_way(pairs=pairs, metric=metric, backbone=backbone_nchw):
+                with torch.no_grad():
+                    return [lpips_package_way(metric, backbone, x, y) for x, y in pairs]
+
+            def likeness_way(pairs=pairs, metric=metric):
+                with torch.inference_mode():
+                    return [metric(x, y) for x, y in pairs]
+
+            _, ref_median, want = best_of(reference_way)
+            _, our_median, got = best_of(likeness_way)
+            diff = max(abs(float(g) - float(w)) for g, w in zip(got, want, strict=True))
+            print(f"lpips-{net:8s} {side}x{side}: lpips way {ref_median / 4 * 1e3:7.1f} ms/pair, "
+                  f"likeness {our_median / 4 * 1e3:7.1f} ms/pair, "
+                  f"ratio {ref_median / our_median:4.2f}x, max |diff| {diff:.1e}")
+
+
+if __name__ == "__main__":
+    main()
