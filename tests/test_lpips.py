@@ -166,3 +166,30 @@ def test_bad_weights_option_is_a_usage_error(golden):
         "compare", str(golden.image_path("coffee.png")), str(golden.image_path("coffee.png")),
         "--weights", "resnet=x.pth"])
     assert result.exit_code == 2
+
+
+def test_missing_weights_fail_each_pair_without_rebuilding(golden, tmp_path, monkeypatch):
+    import likeness.nets.lpips as lpips_module
+    from likeness import compare_folders
+
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("LIKENESS_WEIGHTS_DIR", raising=False)
+    builds = []
+    original_init = lpips_module.LPIPS.__init__
+
+    def counting_init(self, *args, **kwargs):
+        builds.append(kwargs)
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(lpips_module.LPIPS, "__init__", counting_init)
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    ref.mkdir()
+    out.mkdir()
+    for name in ("astronaut", "coffee"):
+        shutil.copy(golden.image_path(f"{name}.png"), ref / f"{name}.png")
+        shutil.copy(golden.image_path(f"{name}__blur.png"), out / f"{name}.png")
+    result = compare_folders(ref, out, metrics="ssim,lpips", device="cpu")
+    assert len(builds) == 1
+    assert all("likeness weights import" in row.error for row in result.rows)
+    assert all("ssim" in row.values for row in result.rows)

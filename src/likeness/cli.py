@@ -110,22 +110,9 @@ def _parse_weights(items: tuple[str, ...]) -> dict[str, str]:
 
 def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path | None,
                        options: dict[str, Any]) -> bool:
-    from likeness.evaluate import (
-        MetricContext,
-        PairResult,
-        compute_metrics,
-        prepare_pair,
-        resolve_device,
-    )
-    from likeness.io import load_image
+    from likeness.evaluate import compare_pair
 
-    alpha = options["alpha"]
-    prepared = prepare_pair(load_image(reference, alpha=alpha), load_image(test, alpha=alpha),
-                            gray=options["gray"], resize=options["resize"])
-    context = MetricContext(resolve_device(options["device"]), options["weights"])
-    row = PairResult(reference.name, test.name)
-    row.values, errors, row.decisions = compute_metrics(prepared, names, context)
-    row.error = "; ".join(errors) or None
+    row = compare_pair(reference, test, metrics=names, **options)
     for name in names:
         click.echo(f"{name}\t{_format(name, row.values.get(name))}")
     _report_decisions_and_errors([row])

@@ -33,6 +33,7 @@ __all__ = [
     "PreparedPair",
     "compare_files",
     "compare_folders",
+    "compare_pair",
     "compute_metrics",
     "parse_metric_names",
     "prepare_pair",
@@ -59,13 +60,22 @@ class MetricContext:
     weights: dict[str, str] = field(default_factory=dict)
     networks: dict[str, Any] = field(default_factory=dict)
 
+    failures: dict[str, LikenessError] = field(default_factory=dict)
+
     def lpips_network(self, net: str) -> Any:
+        """The LPIPS network for ``net``, built once; a failed build is not retried per pair."""
+        if net in self.failures:
+            raise self.failures[net]
         if net not in self.networks:
             from likeness.nets.lpips import LPIPS, LPIPS_NETS
 
             backbone = LPIPS_NETS[net][0]
-            self.networks[net] = LPIPS(net=net, backbone_weights=self.weights.get(backbone)
-                                       ).to(self.device)
+            try:
+                network = LPIPS(net=net, backbone_weights=self.weights.get(backbone))
+            except LikenessError as error:
+                self.failures[net] = error
+                raise
+            self.networks[net] = network.to(self.device)
         return self.networks[net]
 
 
@@ -294,6 +304,34 @@ def compare_files(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
     return {name: METRICS[name].compute(prepared, context) for name in names}
 
 
+def _evaluate_pair(reference_name: str, test_name: str,
+                   load: Callable[[], tuple[LoadedImage, LoadedImage]], names: Sequence[str],
+                   context: MetricContext, gray: bool, resize: str | None) -> PairResult:
+    """One pair's row: values, and an error instead of an exception when anything fails."""
+    row = PairResult(reference_name, test_name)
+    try:
+        reference, test = load()
+        prepared = prepare_pair(reference, test, gray=gray, resize=resize)
+        row.values, errors, row.decisions = compute_metrics(prepared, names, context)
+        row.error = "; ".join(errors) or None
+    except LikenessError as error:
+        row.error = str(error)
+    return row
+
+
+def compare_pair(reference: str | os.PathLike[str], test: str | os.PathLike[str], *,
+                 metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
+                 resize: str | None = None, alpha: str | None = None, device: str = "auto",
+                 weights: dict[str, str] | None = None) -> PairResult:
+    """Like ``compare_files``, but failures become the row's ``error`` instead of raising."""
+    names = parse_metric_names(metrics)
+    context = MetricContext(resolve_device(device), dict(weights or {}))
+    return _evaluate_pair(Path(reference).name, Path(test).name,
+                          lambda: (load_image(reference, alpha=alpha),
+                                   load_image(test, alpha=alpha)),
+                          names, context, gray, resize)
+
+
 @dataclass
 class FolderComparison:
     """Every pair's result, and the files that had no partner."""
@@ -330,14 +368,7 @@ def compare_folders(reference_dir: str | os.PathLike[str], test_dir: str | os.Pa
         pairing.relative(reference_dir, test_dir), _decode_ahead(pairing, alpha, workers),
         strict=True,
     ):
-        row = PairResult(reference_name, test_name)
-        try:
-            reference, test = loaded()
-            prepared = prepare_pair(reference, test, gray=gray, resize=resize)
-            row.values, errors, row.decisions = compute_metrics(prepared, names, context)
-            row.error = "; ".join(errors) or None
-        except LikenessError as error:
-            row.error = str(error)
+        row = _evaluate_pair(reference_name, test_name, loaded, names, context, gray, resize)
         rows.append(row)
         if on_pair_done is not None:
             on_pair_done(row)
