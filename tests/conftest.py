@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from dataclasses import dataclass
@@ -67,3 +68,29 @@ def assert_array_close(got: np.ndarray, want: np.ndarray, *, abs_tol: float,
     error = float(np.max(np.abs(got - want)))
     assert error <= abs_tol, f"max abs error {error} > {abs_tol}"
     assert error <= rel_to_max * float(np.max(np.abs(want))), f"max abs error {error}"
+
+
+@pytest.fixture(scope="session")
+def golden_weights(golden):
+    """../shared/golden/weights.py as a module (make_state_dict, save_checkpoint, manifest)."""
+    spec = importlib.util.spec_from_file_location("golden_weights", golden.root / "weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def stand_in(golden, golden_weights, tmp_path_factory):
+    """name -> path of an LPIPS stand-in backbone checkpoint, written as the real files are."""
+    folder = tmp_path_factory.mktemp("stand_in")
+    seed = golden.expected["lpips_seed"]
+    return {name: golden_weights.save_checkpoint(name, seed, folder / f"{name}.pth")
+            for name in ("alexnet", "vgg16", "squeezenet1_1", "vgg19")}
+
+
+@pytest.fixture(scope="session")
+def fid_weights(golden, golden_weights, tmp_path_factory):
+    """Path of the stand-in pt_inception checkpoint the golden FID features were made with."""
+    folder = tmp_path_factory.mktemp("fid_weights")
+    return golden_weights.save_checkpoint("pt_inception", golden.expected["fid_seed"],
+                                          folder / "pt_inception-2015-12-05-6726825d.pth")

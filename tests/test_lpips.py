@@ -3,7 +3,6 @@ stand-in backbones of ../shared/golden/weights.py loaded through likeness's own 
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 
 import numpy as np
@@ -16,18 +15,6 @@ from likeness.cli import main
 from likeness.nets.backbones import build_backbone
 
 TORCHVISION_NAMES = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
-
-
-@pytest.fixture(scope="session")
-def stand_in(golden, tmp_path_factory):
-    """name -> path of a stand-in checkpoint written as the real files are (torch.save)."""
-    spec = importlib.util.spec_from_file_location("golden_weights", golden.root / "weights.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    folder = tmp_path_factory.mktemp("stand_in")
-    seed = golden.expected["lpips_seed"]
-    return {name: module.save_checkpoint(name, seed, folder / f"{name}.pth")
-            for name in ("alexnet", "vgg16", "squeezenet1_1", "vgg19")}
 
 
 def _signed(golden, name):

@@ -23,6 +23,8 @@ from likeness.errors import (
 if TYPE_CHECKING:
     from likeness.evaluate import compare_files, compare_folders
     from likeness.io import LoadedImage, find_images, load_image, pair_folders
+    from likeness.metrics.fid import frechet_distance
+    from likeness.metrics.kid import kid
     from likeness.metrics.ms_ssim import ms_ssim
     from likeness.metrics.psnr import psnr
     from likeness.metrics.skimage_compat import (
@@ -31,7 +33,9 @@ if TYPE_CHECKING:
         structural_similarity,
     )
     from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim
+    from likeness.nets.inception_features import InceptionFeatures
     from likeness.nets.lpips import LPIPS, lpips
+    from likeness.sets import fid, kid_folders
 
 try:
     __version__ = version("likeness")
@@ -39,6 +43,11 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _LAZY = {
+    "fid": "likeness.sets",
+    "kid_folders": "likeness.sets",
+    "frechet_distance": "likeness.metrics.fid",
+    "kid": "likeness.metrics.kid",
+    "InceptionFeatures": "likeness.nets.inception_features",
     "compare_files": "likeness.evaluate",
     "compare_folders": "likeness.evaluate",
     "LoadedImage": "likeness.io",
@@ -73,6 +82,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "SSIM_CONVENTIONS",
     "ImageLoadError",
+    "InceptionFeatures",
     "LPIPS",
     "ImageMismatchError",
     "ImageTooSmallError",
@@ -83,7 +93,11 @@ __all__ = [
     "__version__",
     "compare_files",
     "compare_folders",
+    "fid",
     "find_images",
+    "frechet_distance",
+    "kid",
+    "kid_folders",
     "load_image",
     "lpips",
     "mean_squared_error",

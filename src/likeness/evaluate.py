@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.device import resolve_device
 from likeness.errors import ImageMismatchError, LikenessError
 from likeness.io import LoadedImage, Pairing, load_image, pair_folders, to_luma
 from likeness.metrics.skimage_compat import (
@@ -262,22 +263,6 @@ def compute_metrics(prepared: PreparedPair, metrics: Sequence[str], context: Met
         except LikenessError as error:
             errors.append(f"{name}: {error}")
     return values, errors, decisions
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda`` without CUDA is an error."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == "cpu":
-        return device
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if device == "cuda":
-        raise LikenessError("device 'cuda' was asked for but torch sees no CUDA device; "
-                            "use --device cpu or auto")
-    return "cpu"
 
 
 def compare_files(a: str | os.PathLike[str], b: str | os.PathLike[str], *,

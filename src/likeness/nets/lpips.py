@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from likeness.errors import WeightsError
 from likeness.metrics.lpips import lpips_from_features
 from likeness.nets.backbones import Backbone, build_backbone
+from likeness.nets.loading import load_matching_weights
 from likeness.weights import ResolvedWeights, load_state_dict, resolve
 
 __all__ = ["LPIPS", "LPIPS_NETS", "load_backbone_weights", "lpips"]
@@ -32,16 +32,7 @@ def load_backbone_weights(backbone: Backbone, state: dict[str, Any], source: str
     Raises:
         WeightsError: a key the backbone needs is missing or has another shape.
     """
-    own = backbone.state_dict()
-    missing = [key for key in own if key not in state]
-    if missing:
-        raise WeightsError(f"{source} lacks {len(missing)} key(s) that {backbone.name} needs, "
-                           f"e.g. {', '.join(missing[:3])}; is it a {backbone.name} checkpoint?")
-    for key, tensor in own.items():
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise WeightsError(f"{source}: {key} has shape {tuple(state[key].shape)}, "
-                               f"{backbone.name} needs {tuple(tensor.shape)}")
-    backbone.load_state_dict({key: state[key] for key in own})
+    load_matching_weights(backbone, state, source, backbone.name)
 
 
 class LPIPS(nn.Module):

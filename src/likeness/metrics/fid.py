@@ -1,0 +1,151 @@
+"""Fréchet distance between Gaussians fitted to feature sets (FID, Heusel et al. 2017).
+
+    d² = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁ Σ₂)^{1/2}
+
+pytorch-fid computes the last trace with ``scipy.linalg.sqrtm`` of the non-symmetric
+product Σ₁Σ₂, which is slow (~10 s at 2048²) and, on singular or ill-conditioned
+covariances, returns complex values that it either discards or rejects ("Imaginary
+component").  The eigenvalues of Σ₁Σ₂ equal those of the symmetric positive semi-definite
+matrix Lᵀ Σ₂ L for any factor Σ₁ = L Lᵀ (Cholesky, or the symmetric square root when Σ₁ is
+singular), so
+
+    tr (Σ₁ Σ₂)^{1/2} = Σᵢ √λᵢ(Lᵀ Σ₂ L)
+
+which one symmetric eigenvalue problem gives in float64, with round-off's tiny negative
+eigenvalues clipped to zero: the same value (to ~1e-12 relative on well-conditioned
+statistics), about 10× faster at 2048², and never complex.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import linalg
+
+__all__ = ["FID_RESIZE_CONVENTIONS", "feature_statistics", "frechet_distance",
+           "frechet_distance_of_features", "trace_sqrt_product"]
+
+# how images reach 299×299 before the FID network (see likeness.nets.inception_features)
+FID_RESIZE_CONVENTIONS = ("pytorch-fid", "clean")
+
+
+def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (``np.cov(rowvar=False)``, ddof 1) of an (N, D) feature matrix,
+    in float64, as pytorch-fid computes them.
+
+    Warns:
+        UserWarning: fewer samples than dimensions (the covariance is singular; FID is
+            still defined but biased and noisy: use more images).
+    """
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[0] < 2:
+        raise ValueError(f"need an (N, D) feature matrix with N >= 2 images, got shape "
+                         f"{features.shape}")
+    count, dims = features.shape
+    warn_if_singular(count, dims)
+    mean = features.mean(axis=0)
+    centred = features - mean
+    covariance = centred.T @ centred / (count - 1)
+    return mean, covariance
+
+
+def warn_if_singular(count: int, dims: int) -> None:
+    """Warn when a set of ``count`` samples has a singular ``dims``-dimensional covariance."""
+    if count < dims:
+        warnings.warn(f"a set has {count} images for {dims}-dimensional features: its "
+                      f"covariance is singular, so FID is biased and noisy; papers use "
+                      f">= {dims} images (50,000 is usual)", UserWarning, stacklevel=3)
+
+
+def _check_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
+                      sigma2: np.ndarray) -> None:
+    if mu1.ndim != 1 or mu1.shape != mu2.shape:
+        raise ValueError(f"means must be vectors of one length, got {mu1.shape} and {mu2.shape}")
+    expected = (mu1.shape[0], mu1.shape[0])
+    if sigma1.shape != expected or sigma2.shape != expected:
+        raise ValueError(f"covariances must be {expected} to match the means, got "
+                         f"{sigma1.shape} and {sigma2.shape}")
+    for name, array in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} holds NaN or infinite values; recompute the statistics")
+
+
+def _symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
+    values, vectors = linalg.eigh(matrix, driver="evd", check_finite=False)
+    roots = np.sqrt(np.clip(values, 0.0, None))
+    return (vectors * roots) @ vectors.T
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """tr (Σ₁ Σ₂)^{1/2} for symmetric positive semi-definite Σ₁, Σ₂ (float64).
+
+    With a Cholesky factor Σ₁ = L Lᵀ (when Σ₁ is positive definite), the eigenvalues of
+    Σ₁Σ₂ are those of Lᵀ Σ₂ L; otherwise (a singular Σ₁: fewer samples than dimensions)
+    L is replaced by the symmetric square root from an eigendecomposition.
+    """
+    sigma1 = 0.5 * (sigma1 + sigma1.T)
+    sigma2 = 0.5 * (sigma2 + sigma2.T)
+    try:
+        factor = linalg.cholesky(sigma1, lower=True, check_finite=False)
+        inner = factor.T @ sigma2 @ factor
+    except linalg.LinAlgError:
+        root = _symmetric_sqrt(sigma1)
+        inner = root @ sigma2 @ root
+    values = linalg.eigvalsh(0.5 * (inner + inner.T), driver="evd", check_finite=False)
+    return float(np.sqrt(np.clip(values, 0.0, None)).sum())
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
+                     sigma2: np.ndarray) -> float:
+    """Squared Fréchet distance between N(μ₁, Σ₁) and N(μ₂, Σ₂): pytorch-fid's
+    ``calculate_frechet_distance``, computed stably (module documentation).
+
+    Args:
+        mu1, mu2: feature means, shape (D,).
+        sigma1, sigma2: feature covariances, shape (D, D).
+
+    Raises:
+        ValueError: shapes disagree, or a statistic holds NaN or infinity.
+
+    Example:
+        >>> import numpy as np
+        >>> frechet_distance(np.zeros(2), np.eye(2), np.ones(2), np.eye(2))
+        2.0
+    """
+    mu1 = np.atleast_1d(np.asarray(mu1, np.float64))
+    mu2 = np.atleast_1d(np.asarray(mu2, np.float64))
+    sigma1 = np.atleast_2d(np.asarray(sigma1, np.float64))
+    sigma2 = np.atleast_2d(np.asarray(sigma2, np.float64))
+    _check_statistics(mu1, sigma1, mu2, sigma2)
+    diff = mu1 - mu2
+    value = (diff @ diff + np.trace(sigma1) + np.trace(sigma2)
+             - 2.0 * trace_sqrt_product(sigma1, sigma2))
+    return float(value)
+
+
+def frechet_distance_of_features(features_x: np.ndarray, features_y: np.ndarray) -> float:
+    """``frechet_distance`` of the statistics of two (N, D) feature sets.
+
+    When a set has fewer samples than dimensions its covariance is singular and low-rank:
+    with centred features X (m×D) and Y (n×D), the eigenvalues of Σ₁Σ₂ are the squared
+    singular values of X Yᵀ / √((m−1)(n−1)), an m×n problem instead of D×D.  Otherwise this
+    is ``frechet_distance(*feature_statistics(x), *feature_statistics(y))``.
+    """
+    x = np.asarray(features_x, dtype=np.float64)
+    y = np.asarray(features_y, dtype=np.float64)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"expected two (N, D) feature sets with one D, got shapes "
+                         f"{x.shape} and {y.shape}")
+    if min(x.shape[0], y.shape[0]) >= x.shape[1]:
+        return frechet_distance(*feature_statistics(x), *feature_statistics(y))
+    warn_if_singular(min(x.shape[0], y.shape[0]), x.shape[1])
+    mean_x, mean_y = x.mean(axis=0), y.mean(axis=0)
+    centred_x, centred_y = x - mean_x, y - mean_y
+    scale_x, scale_y = x.shape[0] - 1, y.shape[0] - 1
+    cross = centred_x @ centred_y.T / np.sqrt(scale_x * scale_y)
+    trace_sqrt = float(linalg.svdvals(cross, check_finite=False).sum())
+    diff = mean_x - mean_y
+    trace_x = float((centred_x * centred_x).sum() / scale_x)
+    trace_y = float((centred_y * centred_y).sum() / scale_y)
+    return float(diff @ diff + trace_x + trace_y - 2.0 * trace_sqrt)

@@ -1,0 +1,446 @@
+"""Image sets for FID and KID: folders (or statistics files) → features → distances.
+
+A set is a folder, searched recursively, or a statistics file (``.npz`` with ``mu`` and
+``sigma``, pytorch-fid's format).  Each file is hashed; features already in the cache under
+that hash (and the network, weights hash, resize convention and decoding options) are
+reused; the rest are decoded in a thread pool, resized as the convention says, run through
+the network in batches, and stored per batch, so a folder that grows by ten images costs
+ten images and a killed run keeps what it computed.
+
+Decisions taken on the user's behalf are counted and recorded: gray images replicated to
+RGB, 16-bit images scaled by 65535, transparent images composited as ``alpha=`` says.
+A file that cannot be decoded is listed as an error and left out of the set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from likeness.cache import Cache, default_cache_path
+from likeness.device import resolve_device
+from likeness.errors import LikenessError
+from likeness.io import find_images, load_image
+from likeness.metrics.fid import (
+    FID_RESIZE_CONVENTIONS,
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_of_features,
+)
+from likeness.metrics.kid import kid
+from likeness.pipeline import ordered_map
+from likeness.weights import ResolvedWeights, resolve
+
+__all__ = [
+    "FeatureExtractor",
+    "FidResult",
+    "ImageSet",
+    "KidResult",
+    "fid",
+    "frechet_between",
+    "kid_folders",
+    "load_set",
+    "save_statistics",
+]
+
+ProgressCallback = Callable[[int, int], None]
+CacheOption = bool | str | os.PathLike[str] | Cache | None
+_STATS_SUFFIXES = (".npz",)
+
+
+class FeatureExtractor:
+    """pytorch-fid's Inception on a device, with what its features depend on.
+
+    Args:
+        weights: checkpoint path for ``pt_inception`` (None: the weights manager).
+        resize: ``"pytorch-fid"`` or ``"clean"``.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        alpha: how transparent images are flattened (see ``load_image``).
+    """
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None,
+                 resize: str = "pytorch-fid", device: str = "auto",
+                 alpha: str | None = None) -> None:
+        if resize not in FID_RESIZE_CONVENTIONS:
+            raise ValueError(f"unknown FID resize convention {resize!r}; "
+                             f"choose from {', '.join(FID_RESIZE_CONVENTIONS)}")
+        if device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        self.requested_device = device
+        # resolved (and verified) now; the network itself is built only when an image is
+        # not in the cache, so a fully cached run never loads torch
+        self.weights: ResolvedWeights = resolve("pt_inception", weights)
+        self.resize, self.alpha = resize, alpha
+        self.dims = 2048
+        self._network: Any = None
+        self.device: str | None = None  # chosen when the network is built
+
+    @property
+    def network(self) -> Any:
+        if self._network is None:
+            from likeness.nets.inception_features import InceptionFeatures
+
+            self.device = resolve_device(self.requested_device)
+            self._network = InceptionFeatures(weights=self.weights.path,
+                                              resize=self.resize).to(self.device)
+        return self._network
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What the features depend on; recorded with every result and statistics file."""
+        weights = self.weights
+        return {"network": "pytorch-fid Inception-v3 pool3", "weights": weights.name,
+                "weights_sha256": weights.sha256, "weights_source": weights.source,
+                "weights_file": str(weights.path),
+                "resize": self.resize, "alpha": self.alpha}
+
+    @property
+    def namespace(self) -> str:
+        s = self.settings
+        return f"fid-features/v1/{s['weights_sha256']}/{s['resize']}/alpha={s['alpha']}"
+
+    def prepare(self, path: Path) -> tuple[Any, tuple[str, ...]]:
+        """Decode one file into the network's (3, 299, 299) input, and the decisions taken."""
+        from likeness.nets.inception_features import fid_input
+
+        image = load_image(path, alpha=self.alpha)
+        pixels, decisions = image.pixels, list(image.decisions)
+        if pixels.shape[2] == 1:
+            pixels = np.repeat(pixels, 3, axis=2)
+            decisions.append("gray replicated to RGB")
+        if image.bit_depth == 16:
+            decisions.append("16-bit scaled to [0, 1] by 65535")
+        return fid_input(pixels, self.resize), tuple(decisions)
+
+    def features(self, batch: list[Any]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            inputs = torch.stack(batch).to(self.device)
+            return self.network.features_of_resized(inputs).float().cpu().numpy()
+
+
+@dataclass
+class ImageSet:
+    """A set's features or statistics, and how they were obtained.
+
+    Attributes:
+        source: the folder or statistics file.
+        files: the files whose features are in the set (relative to the folder).
+        features: (N, 2048) float32, or None for a statistics file.
+        errors: (file, reason) for each file left out.
+        decisions: how many images each decision was taken for.
+        cached: how many features came from the cache.
+        settings: what the features or statistics depend on.
+    """
+
+    source: str
+    files: list[str] = field(default_factory=list)
+    features: np.ndarray | None = None
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    decisions: dict[str, int] = field(default_factory=dict)
+    cached: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    _statistics: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def count(self) -> int:
+        if self.features is not None:
+            return int(self.features.shape[0])
+        return int(self.settings.get("count", 0))
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance (float64), computed once."""
+        if self._statistics is None:
+            if self.features is None:
+                raise LikenessError(f"{self.source}: the set has no features")
+            if self.features.shape[0] < 2:
+                raise LikenessError(f"{self.source}: FID needs at least 2 images, the set has "
+                                    f"{self.features.shape[0]}")
+            with warnings.catch_warnings():  # frechet_between warns once per comparison
+                warnings.simplefilter("ignore", UserWarning)
+                self._statistics = feature_statistics(self.features)
+        return self._statistics
+
+
+def _open_cache(cache: CacheOption) -> tuple[Cache, bool]:
+    """The cache to use and whether this call owns (and so closes) it."""
+    if isinstance(cache, Cache):
+        return cache, False
+    if cache is True:
+        return Cache(default_cache_path()), True
+    if cache is False or cache is None:
+        return Cache(None), True
+    return Cache(cache), True
+
+
+def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
+                 batch_size: int = 32, workers: int = 4,
+                 progress: ProgressCallback | None = None) -> ImageSet:
+    """Features of every image under ``folder`` (recursively), cached by content hash.
+
+    Raises:
+        LikenessError: the folder does not exist or holds no images.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise LikenessError(f"{root}: not a folder (pass a folder of images or an .npz "
+                            f"statistics file)")
+    files = find_images(root)
+    if not files:
+        raise LikenessError(f"{root}: no images found (searched recursively)")
+    result = ImageSet(source=str(root), settings=extractor.settings)
+    names = {path: path.relative_to(root).as_posix() for path in files}
+    digests: dict[Path, str] = {}
+    for path, digest, error in ordered_map(cache.digest, files, workers=workers):
+        if error is not None:
+            result.errors.append((names[path], str(error)))
+        else:
+            digests[path] = digest  # type: ignore[assignment]
+    namespace = extractor.namespace
+    known = cache.get_arrays(namespace, list(digests.values()))
+    decisions_namespace = namespace + "/decisions"
+    known_decisions = cache.get_many(decisions_namespace, list(known))
+    result.cached = sum(1 for path in digests if digests[path] in known)
+    missing = list(dict.fromkeys(p for p in digests if digests[p] not in known))
+    done, total = result.cached, len(digests)
+    if progress is not None:
+        progress(done, total)
+
+    notes_of: dict[str, list[str]] = {key: json.loads(value)
+                                      for key, value in known_decisions.items()}
+    computed: dict[str, np.ndarray] = {}
+    batch: list[Any] = []
+    batch_keys: list[str] = []
+
+    def flush() -> None:
+        nonlocal done
+        features = extractor.features(batch)
+        pairs = list(zip(batch_keys, features, strict=True))
+        cache.put_arrays(namespace, pairs)
+        cache.put_many(decisions_namespace,
+                       [(key, json.dumps(notes_of[key]).encode()) for key in batch_keys])
+        computed.update(pairs)
+        done += len(batch)
+        batch.clear()
+        batch_keys.clear()
+        if progress is not None:
+            progress(done, total)
+
+    for path, prepared, error in ordered_map(extractor.prepare, missing, workers=workers,
+                                             catch=(LikenessError, OSError)):
+        digest = digests[path]
+        if error is not None:
+            result.errors.append((names[path], str(error)))
+        elif digest not in notes_of:  # the same bytes twice: one network pass
+            tensor, notes = prepared  # type: ignore[misc]
+            notes_of[digest] = list(notes)
+            batch.append(tensor)
+            batch_keys.append(digest)
+            if len(batch) >= batch_size:
+                flush()
+    if batch:
+        flush()
+
+    decisions: Counter[str] = Counter()
+    rows = []
+    for path in files:
+        digest = digests.get(path)
+        row = None if digest is None else known.get(digest, computed.get(digest))
+        if row is None:  # failed to hash or to decode
+            continue
+        rows.append(row)
+        result.files.append(names[path])
+        decisions.update(notes_of.get(digest, []))  # type: ignore[arg-type]
+    result.features = (np.stack(rows).astype(np.float32) if rows
+                       else np.empty((0, extractor.dims), np.float32))
+    result.decisions = dict(decisions)
+    return result
+
+
+def save_statistics(image_set: ImageSet, path: str | os.PathLike[str]) -> Path:
+    """Write the set's ``mu`` and ``sigma`` in pytorch-fid's ``.npz`` format.
+
+    The file also holds ``count`` and ``likeness_settings`` (JSON: network, weights hash,
+    resize convention), which pytorch-fid ignores and likeness checks when it reads the file.
+    """
+    target = Path(path)
+    if target.suffix != ".npz":
+        raise LikenessError(f"{target}: statistics files end in .npz (pytorch-fid's format)")
+    mean, covariance = image_set.statistics()
+    settings = {**image_set.settings, "count": image_set.count}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "wb") as handle:
+        np.savez(handle, mu=mean, sigma=covariance, count=np.int64(image_set.count),
+                 likeness_settings=np.array(json.dumps(settings)))
+    return target
+
+
+def load_statistics(path: str | os.PathLike[str],
+                    expected: dict[str, Any] | None = None) -> ImageSet:
+    """Read an ``.npz`` statistics file (pytorch-fid's, or one likeness wrote).
+
+    Raises:
+        LikenessError: the file lacks ``mu``/``sigma``, or it records network settings that
+            differ from ``expected`` (another weights file or resize convention).
+    """
+    source = Path(path)
+    try:
+        with np.load(source, allow_pickle=False) as data:
+            contents = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as error:
+        raise LikenessError(f"{source}: not a readable .npz statistics file ({error})") from None
+    if "mu" not in contents or "sigma" not in contents:
+        raise LikenessError(f"{source}: a statistics file needs arrays 'mu' and 'sigma' "
+                            f"(pytorch-fid's format); found {', '.join(contents) or 'none'}")
+    image_set = ImageSet(source=str(source))
+    if "likeness_settings" in contents:
+        recorded = json.loads(str(contents["likeness_settings"]))
+        for key in ("weights_sha256", "resize"):
+            if expected is not None and recorded.get(key) != expected.get(key):
+                raise LikenessError(
+                    f"{source} was computed with {key}={recorded.get(key)!r} but this run "
+                    f"uses {expected.get(key)!r}; recompute it with the same settings")
+        image_set.settings = recorded
+    else:
+        image_set.settings = {"count": int(contents["count"]) if "count" in contents else 0,
+                              "note": "statistics file without recorded settings (pytorch-fid "
+                                      "format): assumed to use pytorch-fid's network and resize"}
+    image_set._statistics = (np.asarray(contents["mu"], np.float64),
+                             np.asarray(contents["sigma"], np.float64))
+    return image_set
+
+
+def load_set(source: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
+             batch_size: int = 32, workers: int = 4,
+             progress: ProgressCallback | None = None) -> ImageSet:
+    """A folder's features, or a statistics file's mean and covariance."""
+    path = Path(source)
+    if path.suffix.lower() in _STATS_SUFFIXES and path.is_file():
+        return load_statistics(path, extractor.settings)
+    return set_features(path, extractor, cache, batch_size=batch_size, workers=workers,
+                        progress=progress)
+
+
+def frechet_between(set_a: ImageSet, set_b: ImageSet) -> float:
+    """FID of two sets: from features where both have them (exact and fast for small
+    sets), else from the statistics."""
+    for image_set in (set_a, set_b):
+        if image_set.features is not None and image_set.features.shape[0] < 2:
+            raise LikenessError(f"{image_set.source}: FID needs at least 2 images, the set "
+                                f"has {image_set.features.shape[0]}")
+    if set_a.features is not None and set_b.features is not None:
+        return frechet_distance_of_features(set_a.features, set_b.features)
+    return frechet_distance(*set_a.statistics(), *set_b.statistics())
+
+
+@dataclass
+class FidResult:
+    """FID between two sets, with the sets (files, errors, decisions) and the settings."""
+
+    value: float
+    sets: tuple[ImageSet, ImageSet]
+    settings: dict[str, Any]
+
+
+@dataclass
+class KidResult:
+    """KID (mean and std over subsets) between two sets, with the sets and the settings."""
+
+    mean: float
+    std: float
+    sets: tuple[ImageSet, ImageSet]
+    settings: dict[str, Any]
+
+
+def _two_sets(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
+              weights: str | os.PathLike[str] | None, resize: str, device: str,
+              alpha: str | None, batch_size: int, workers: int, cache: CacheOption,
+              progress: Callable[[str, int, int], None] | None,
+              ) -> tuple[ImageSet, ImageSet, FeatureExtractor]:
+    extractor = FeatureExtractor(weights=weights, resize=resize, device=device, alpha=alpha)
+    store, owned = _open_cache(cache)
+    try:
+        sets = []
+        for source in (a, b):
+            report = None if progress is None else (
+                lambda done, total, label=str(source): progress(label, done, total))
+            sets.append(load_set(source, extractor, store, batch_size=batch_size,
+                                 workers=workers, progress=report))
+    finally:
+        if owned:
+            store.close()
+    return sets[0], sets[1], extractor
+
+
+def fid(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
+        weights: str | os.PathLike[str] | None = None, resize: str = "pytorch-fid",
+        device: str = "auto", alpha: str | None = None, batch_size: int = 32,
+        workers: int = 4, cache: CacheOption = True,
+        progress: Callable[[str, int, int], None] | None = None) -> FidResult:
+    """FID between two folders (recursive) or ``.npz`` statistics files, as pytorch-fid.
+
+    Args:
+        a, b: folders of images, or statistics files (``mu``, ``sigma``).
+        weights: a ``pt_inception`` checkpoint path (None: the weights manager).
+        resize: ``"pytorch-fid"`` (bilinear in the network) or ``"clean"`` (clean-fid's).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        alpha: how transparent images are flattened (``"white"``, ``"black"``, ``"drop"``).
+        batch_size: images per network pass.
+        workers: decoding threads.
+        cache: True (the user cache), False (none), or a database path.
+        progress: called with (set, images done, images in set).
+
+    Raises:
+        LikenessError: a folder is missing or empty, a set has fewer than 2 images, or a
+            statistics file does not fit this run's settings.
+
+    Example:
+        >>> likeness.fid("real/", "generated/").value  # doctest: +SKIP
+        12.3...
+    """
+    set_a, set_b, extractor = _two_sets(a, b, weights=weights, resize=resize, device=device,
+                                        alpha=alpha, batch_size=batch_size, workers=workers,
+                                        cache=cache, progress=progress)
+    value = frechet_between(set_a, set_b)
+    return FidResult(value, (set_a, set_b), extractor.settings)
+
+
+def kid_folders(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
+                subset_size: int | None = 1000, subsets: int = 100, seed: int = 0,
+                weights: str | os.PathLike[str] | None = None, resize: str = "pytorch-fid",
+                device: str = "auto", alpha: str | None = None, batch_size: int = 32,
+                workers: int = 4, cache: CacheOption = True,
+                progress: Callable[[str, int, int], None] | None = None) -> KidResult:
+    """KID between two folders of images (see ``likeness.kid`` and ``fid``).
+
+    Raises:
+        LikenessError: a source is a statistics file (KID needs per-image features), or a
+            set is smaller than ``subset_size``.
+    """
+    for source in (a, b):
+        if Path(source).suffix.lower() in _STATS_SUFFIXES:
+            raise LikenessError(f"{source}: KID needs per-image features, and a statistics "
+                                f"file holds only their mean and covariance; pass the folder "
+                                f"(its features are cached, so this is fast)")
+    set_a, set_b, extractor = _two_sets(a, b, weights=weights, resize=resize, device=device,
+                                        alpha=alpha, batch_size=batch_size, workers=workers,
+                                        cache=cache, progress=progress)
+    assert set_a.features is not None
+    assert set_b.features is not None
+    try:
+        mean, std = kid(set_a.features, set_b.features, subset_size=subset_size,
+                        subsets=subsets, seed=seed)
+    except ValueError as error:
+        raise LikenessError(str(error)) from None
+    settings = {**extractor.settings, "kid_subset_size": subset_size, "kid_subsets": subsets,
+                "kid_seed": seed}
+    return KidResult(mean, std, (set_a, set_b), settings)

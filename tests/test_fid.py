@@ -1,0 +1,380 @@
+"""FID and KID: the Inception network against pytorch-fid's features, the distances against
+pytorch-fid's and the golden values, closed forms, and whole folders end to end.
+
+Golden values (../shared/golden/README.md): ``fid_features.npy`` are pytorch-fid 0.3.0
+``InceptionV3([3])`` features with ``make_state_dict("pt_inception", fid_seed)``;
+``frechet_xy`` is its ``calculate_frechet_distance``; ``kid_xy`` the unbiased MMD².
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from scipy import linalg
+
+from likeness import InceptionFeatures, LikenessError, fid, frechet_distance, kid, kid_folders
+from likeness.cache import Cache
+from likeness.cli import main
+from likeness.metrics.fid import feature_statistics, frechet_distance_of_features
+from likeness.nets.inception_features import clean_resize, fid_input
+from likeness.sets import FeatureExtractor, load_statistics, save_statistics, set_features
+
+
+@pytest.fixture(scope="module")
+def network(fid_weights):
+    return InceptionFeatures(weights=fid_weights)
+
+
+def _unit_batch(golden, names):
+    from likeness.io import load_image
+
+    return torch.stack([fid_input(load_image(golden.image_path(n)).pixels) for n in names])
+
+
+def _assert_features_close(got, want):
+    error = float(np.abs(got - want).max())
+    assert error <= 1e-4 * float(np.abs(want).max()), error
+
+
+def test_features_match_pytorch_fid(golden, network):
+    names = golden.expected["fid_feature_order"]
+    want = golden.array("fid_features")
+    with torch.inference_mode():
+        got = network.features_of_resized(_unit_batch(golden, names)).numpy()
+    assert got.shape == (len(names), 2048)
+    _assert_features_close(got, want)
+
+
+def test_forward_resizes_inside_the_network_as_pytorch_fid(golden, network):
+    """(N, 3, H, W) in [0, 1] of any size: the module resizes; same values as fid_input."""
+    names = golden.expected["fid_feature_order"][:3]
+    images = [torch.from_numpy(golden.rgb(n)).permute(2, 0, 1).float() / 255 for n in names]
+    assert len({tuple(i.shape) for i in images}) == 1
+    with torch.inference_mode():
+        got = network(torch.stack(images)).numpy()
+    _assert_features_close(got, golden.array("fid_features")[:3])
+
+
+def test_folded_route_equals_the_layer_by_layer_route(golden, network):
+    x = _unit_batch(golden, golden.expected["fid_feature_order"][:2])
+    with torch.inference_mode():
+        fast = network.trunk(2 * x - 1).numpy()
+        plain = network.trunk.reference_forward(2 * x - 1).numpy()
+    _assert_features_close(fast, plain)
+
+
+def test_state_dict_keys_are_pytorch_fids(golden_weights, network):
+    published = {e["key"] for e in golden_weights.manifest("pt_inception")}
+    own = set(network.trunk.state_dict())
+    assert own == {k for k in published if not k.startswith("fc.")}
+
+
+def test_gradients_flow_through_the_layer_by_layer_route(network):
+    x = torch.rand(1, 3, 80, 80, requires_grad=True)
+    network(x).sum().backward()
+    assert x.grad is not None
+    assert float(x.grad.abs().sum()) > 0
+
+
+def test_wrong_checkpoint_is_refused(stand_in):
+    with pytest.raises(LikenessError, match="lacks .* key"):
+        InceptionFeatures(weights=stand_in["alexnet"])
+
+
+def test_fid_input_identity_at_299_and_16_bit_scaling():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (299, 299, 3), dtype=np.uint8)
+    tensor = fid_input(pixels)
+    assert torch.equal(tensor, torch.from_numpy(pixels).permute(2, 0, 1).float() / 255)
+    deep = pixels.astype(np.uint16) * 257
+    assert torch.allclose(fid_input(deep), tensor, atol=1e-7)
+    with pytest.raises(ValueError, match="RGB"):
+        fid_input(pixels[:, :, :1])
+
+
+def test_clean_resize_is_pillow_bicubic_per_float_channel():
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    got = clean_resize(pixels)
+    for c in range(3):
+        plane = Image.fromarray(pixels[:, :, c].astype(np.float32), mode="F")
+        want = np.asarray(plane.resize((299, 299), Image.Resampling.BICUBIC)).clip(0, 255)
+        np.testing.assert_allclose(got[:, :, c], want / 255, rtol=0, atol=1e-7)
+    assert not np.allclose(got, fid_input(pixels).permute(1, 2, 0).numpy(), atol=1e-3)
+
+
+# --- distances ------------------------------------------------------------------------
+
+
+def _pytorch_fid_way(mu1, sigma1, mu2, sigma2):
+    """calculate_frechet_distance's arithmetic: scipy sqrtm of the product."""
+    covmean = linalg.sqrtm(sigma1 @ sigma2)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean).real)
+
+
+def test_frechet_matches_the_golden_value(golden):
+    x, y = golden.array("frechet_x"), golden.array("frechet_y")
+    got = frechet_distance(x.mean(0), np.cov(x, rowvar=False), y.mean(0),
+                           np.cov(y, rowvar=False))
+    assert got == pytest.approx(golden.expected["frechet_xy"], rel=1e-6)
+    assert frechet_distance_of_features(x, y) == pytest.approx(got, rel=1e-9)
+
+
+def test_frechet_matches_the_pytorch_fid_arithmetic_on_random_statistics():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 40))
+    y = rng.normal(size=(250, 40)) @ rng.normal(size=(40, 40)) * 0.3 + 0.5
+    stats = (*feature_statistics(x), *feature_statistics(y))
+    assert frechet_distance(*stats) == pytest.approx(_pytorch_fid_way(*stats), rel=1e-9)
+
+
+def test_frechet_closed_forms():
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(30, 30))
+    sigma = a @ a.T + np.eye(30)
+    mu1, mu2 = rng.normal(size=30), rng.normal(size=30)
+    # equal covariances: only the means differ
+    assert frechet_distance(mu1, sigma, mu2, sigma) == pytest.approx(
+        float((mu1 - mu2) @ (mu1 - mu2)), rel=1e-9)
+    assert frechet_distance(mu1, sigma, mu1, sigma) == pytest.approx(0.0, abs=1e-8)
+    # isotropic Gaussians: (s1 - s2)² per dimension
+    assert frechet_distance(mu1, 4 * np.eye(30), mu1, 9 * np.eye(30)) == pytest.approx(30.0)
+    # symmetric in its arguments
+    other = sigma + np.diag(np.arange(30.0))
+    assert frechet_distance(mu1, sigma, mu2, other) == pytest.approx(
+        frechet_distance(mu2, other, mu1, sigma), rel=1e-10)
+
+
+def test_singular_covariances_give_a_real_value_and_a_warning(golden):
+    features = golden.array("fid_features")
+    order = {n: i for i, n in enumerate(golden.expected["fid_feature_order"])}
+    sets = golden.expected["fid_sets"]
+    a = features[[order[n] for n in sets["a"]]]
+    b = features[[order[n] for n in sets["b"]]]
+    with pytest.warns(UserWarning, match="singular"):
+        via_features = frechet_distance_of_features(a, b)
+    with pytest.warns(UserWarning, match="singular"):
+        stats = (*feature_statistics(a), *feature_statistics(b))
+    via_statistics = frechet_distance(*stats)
+    assert isinstance(via_statistics, float)
+    # pytorch-fid's sqrtm is itself ill-conditioned here: the README says compare loosely
+    assert via_features == pytest.approx(sets["fid"], rel=1e-4)
+    assert via_statistics == pytest.approx(sets["fid"], rel=1e-4)
+
+
+def test_frechet_refuses_bad_statistics():
+    with pytest.raises(ValueError, match="covariances must be"):
+        frechet_distance(np.zeros(3), np.eye(2), np.zeros(3), np.eye(3))
+    with pytest.raises(ValueError, match="NaN"):
+        frechet_distance(np.zeros(2), np.full((2, 2), np.nan), np.zeros(2), np.eye(2))
+
+
+def test_kid_matches_the_golden_value(golden):
+    x, y = golden.array("frechet_x"), golden.array("frechet_y")
+    mean, std = kid(x, y, subset_size=None)
+    assert mean == pytest.approx(golden.expected["kid_xy"], rel=1e-6)
+    assert std == 0.0
+
+
+def _mmd2_equal_sizes(x, y):
+    """torch-fidelity's unbiased estimator for equal subset sizes, written out."""
+    d = x.shape[1]
+    kxx, kyy, kxy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
+    m = x.shape[0]
+    off = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+    return off - 2 * kxy.sum() / (m * m)
+
+
+def test_kid_subsets_are_drawn_as_torch_fidelity_draws_them():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(40, 16)), rng.normal(size=(30, 16)) + 0.2
+    mean, std = kid(x, y, subset_size=10, subsets=7, seed=11)
+    draw = np.random.RandomState(11)
+    values = []
+    for _ in range(7):
+        xs = x[draw.choice(40, 10, replace=False)]
+        ys = y[draw.choice(30, 10, replace=False)]
+        values.append(_mmd2_equal_sizes(xs, ys))
+    assert mean == pytest.approx(np.mean(values), rel=1e-12)
+    assert std == pytest.approx(np.std(values), rel=1e-12)
+    assert kid(x, y, subset_size=10, subsets=7, seed=11) == (mean, std)
+    assert kid(x, y, subset_size=10, subsets=7, seed=12) != (mean, std)
+
+
+def test_kid_is_symmetric_and_near_zero_for_one_distribution():
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(200, 8)), rng.normal(size=(150, 8))
+    assert kid(x, y, subset_size=None)[0] == pytest.approx(kid(y, x, subset_size=None)[0])
+    assert abs(kid(x, y, subset_size=None)[0]) < 0.05
+    assert kid(x, y + 1.0, subset_size=None)[0] > 0.5
+
+
+def test_kid_subset_larger_than_a_set_says_what_to_pass():
+    x = np.zeros((20, 4))
+    with pytest.raises(ValueError, match=r"20 and 20 images; pass subset_size=20 or smaller"):
+        kid(x, x, subset_size=1000)
+
+
+# --- folders --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fid_folders(golden, tmp_path):
+    sets = golden.expected["fid_sets"]
+    folders = {}
+    for label in ("a", "b"):
+        folder = tmp_path / label
+        folder.mkdir()
+        for name in sets[label]:
+            shutil.copy(golden.image_path(name), folder / name)
+        folders[label] = folder
+    return folders
+
+
+def test_fid_of_folders_matches_pytorch_fid_and_caches(golden, fid_weights, fid_folders,
+                                                       tmp_path):
+    database = tmp_path / "cache.sqlite"
+    with pytest.warns(UserWarning, match="singular"):
+        first = fid(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=database)
+    assert first.value == pytest.approx(golden.expected["fid_sets"]["fid"], rel=1e-4)
+    assert [s.cached for s in first.sets] == [0, 0]
+    assert first.settings["resize"] == "pytorch-fid"
+    assert first.settings["weights_source"] == "user-supplied"
+    with pytest.warns(UserWarning, match="singular"):
+        second = fid(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=database)
+    assert [s.cached for s in second.sets] == [4, 20]
+    assert second.value == first.value
+    # features equal the golden ones, in the folder's (sorted) order
+    order = {n: i for i, n in enumerate(golden.expected["fid_feature_order"])}
+    want = golden.array("fid_features")[[order[n] for n in second.sets[1].files]]
+    _assert_features_close(second.sets[1].features, want)
+
+
+def test_a_growing_folder_costs_only_its_new_images(golden, fid_weights, fid_folders):
+    extractor = FeatureExtractor(weights=fid_weights)
+    with Cache(None) as cache:
+        first = set_features(fid_folders["b"], extractor, cache)
+        shutil.copy(golden.image_path("chelsea.png"), fid_folders["b"] / "new.png")
+        # a renamed copy is a cache hit too: the key is the content
+        shutil.copy(golden.image_path("rocket__blur.png"), fid_folders["b"] / "zz_copy.png")
+        grown = set_features(fid_folders["b"], extractor, cache)
+    assert first.count == 20
+    assert grown.count == 22
+    assert grown.cached == 21
+
+
+def test_failures_decisions_and_mixed_sizes(golden, fid_weights, tmp_path):
+    folder = tmp_path / "mixed"
+    (folder / "nested").mkdir(parents=True)
+    shutil.copy(golden.image_path("astronaut.png"), folder / "a.png")
+    shutil.copy(golden.image_path("chelsea.png"), folder / "nested" / "b.png")  # other size
+    Image.open(golden.image_path("coffee.png")).convert("L").save(folder / "gray.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    extractor = FeatureExtractor(weights=fid_weights)
+    with Cache(None) as cache:
+        result = set_features(folder, extractor, cache)
+    assert result.files == ["a.png", "gray.png", "nested/b.png"]
+    assert [name for name, _ in result.errors] == ["broken.png"]
+    assert result.decisions == {"gray replicated to RGB": 1}
+    # the gray image's features are those of its RGB replica
+    with torch.inference_mode():
+        gray = np.asarray(Image.open(folder / "gray.png").convert("RGB"))
+        want = extractor.network.features_of_resized(fid_input(gray)[None]).numpy()
+    _assert_features_close(result.features[1:2], want)
+
+
+def test_statistics_files_round_trip_and_pytorch_fid_format(fid_weights, fid_folders,
+                                                             tmp_path):
+    extractor = FeatureExtractor(weights=fid_weights)
+    with Cache(None) as cache, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        image_set = set_features(fid_folders["b"], extractor, cache)
+        saved = save_statistics(image_set, tmp_path / "b.npz")
+    loaded = load_statistics(saved, extractor.settings)
+    for got, want in zip(loaded.statistics(), image_set.statistics(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert loaded.count == 20
+    # pytorch-fid's own files hold only mu and sigma
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, mu=loaded.statistics()[0], sigma=loaded.statistics()[1])
+    assert "pytorch-fid" in load_statistics(plain, extractor.settings).settings["note"]
+    # statistics made with another resize convention are refused
+    other = {**extractor.settings, "resize": "clean"}
+    with pytest.raises(LikenessError, match="resize='pytorch-fid'.*'clean'"):
+        load_statistics(saved, other)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, mean=np.zeros(3))
+    with pytest.raises(LikenessError, match="'mu' and 'sigma'"):
+        load_statistics(bad)
+
+
+def test_kid_folders_and_its_errors(golden, fid_weights, fid_folders, tmp_path):
+    result = kid_folders(fid_folders["a"], fid_folders["b"], subset_size=None,
+                         weights=fid_weights, cache=False)
+    a, b = result.sets
+    assert result.mean == pytest.approx(kid(a.features, b.features, subset_size=None)[0])
+    assert result.settings["kid_subset_size"] is None
+    with pytest.raises(LikenessError, match="4 and 20 images"):
+        kid_folders(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=False)
+    stats = tmp_path / "a.npz"
+    np.savez(stats, mu=np.zeros(2048), sigma=np.eye(2048))
+    with pytest.raises(LikenessError, match="KID needs per-image features"):
+        kid_folders(stats, fid_folders["b"], weights=fid_weights, cache=False)
+
+
+def test_clean_convention_is_recorded_and_changes_the_features(fid_weights, fid_folders):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        plain = fid(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=False)
+        clean = fid(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=False,
+                    resize="clean")
+    assert clean.settings["resize"] == "clean"
+    assert not np.allclose(clean.sets[0].features, plain.sets[0].features)
+
+
+def test_cli_fid_and_kid_end_to_end(golden, fid_weights, fid_folders, tmp_path):
+    runner = CliRunner()
+    cache = str(tmp_path / "cache.sqlite")
+    out = tmp_path / "fid.json"
+    stats = tmp_path / "a.npz"
+    result = runner.invoke(main, ["fid", str(fid_folders["a"]), str(fid_folders["b"]),
+                                  "--weights", str(fid_weights), "--cache", cache,
+                                  "--out", str(out), "--save-stats", str(stats)])
+    assert result.exit_code == 0, result.output
+    value = float(result.stdout.split()[-1])
+    assert value == pytest.approx(golden.expected["fid_sets"]["fid"], rel=1e-4)
+    assert "singular" in result.stderr
+    record = json.loads(out.read_text())
+    assert record["fid"] == pytest.approx(value, rel=1e-6)
+    assert [s["count"] for s in record["sets"]] == [4, 20]
+    assert stats.is_file()
+
+    from_stats = runner.invoke(main, ["fid", str(stats), str(fid_folders["b"]),
+                                      "--weights", str(fid_weights), "--cache", cache])
+    assert from_stats.exit_code == 0, from_stats.output
+    assert float(from_stats.stdout.split()[-1]) == pytest.approx(value, rel=1e-4)
+
+    too_big = runner.invoke(main, ["kid", str(fid_folders["a"]), str(fid_folders["b"]),
+                                   "--weights", str(fid_weights), "--cache", cache])
+    assert too_big.exit_code == 1
+    assert "--subset-size 4" in too_big.stderr
+    ok = runner.invoke(main, ["kid", str(fid_folders["a"]), str(fid_folders["b"]),
+                              "--weights", str(fid_weights), "--cache", cache,
+                              "--subset-size", "all"])
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.startswith("KID\t")
+
+    (fid_folders["b"] / "broken.png").write_bytes(b"\x89PNG broken")
+    broken = runner.invoke(main, ["fid", str(fid_folders["a"]), str(fid_folders["b"]),
+                                  "--weights", str(fid_weights), "--cache", cache])
+    assert broken.exit_code == 1
+    assert "broken.png" in broken.stderr
+    assert broken.stdout.startswith("FID\t")
