@@ -177,6 +177,6 @@ def test_missing_weights_fail_each_pair_without_rebuilding(golden, tmp_path, mon
         shutil.copy(golden.image_path(f"{name}.png"), ref / f"{name}.png")
         shutil.copy(golden.image_path(f"{name}__blur.png"), out / f"{name}.png")
     result = compare_folders(ref, out, metrics="ssim,lpips", device="cpu")
-    assert len(builds) == 1
+    assert len(builds) == 0  # the weights are resolved once, before any network is built
     assert all("likeness weights import" in row.error for row in result.rows)
     assert all("ssim" in row.values for row in result.rows)

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim
     from likeness.nets.inception_features import InceptionFeatures
     from likeness.nets.lpips import LPIPS, lpips
+    from likeness.results import Results
+    from likeness.runner import compare
     from likeness.sets import fid, kid_folders
 
 try:
@@ -43,6 +45,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _LAZY = {
+    "compare": "likeness.runner",
+    "Results": "likeness.results",
     "fid": "likeness.sets",
     "kid_folders": "likeness.sets",
     "frechet_distance": "likeness.metrics.fid",
@@ -89,8 +93,10 @@ __all__ = [
     "LikenessError",
     "LoadedImage",
     "PairingError",
+    "Results",
     "WeightsError",
     "__version__",
+    "compare",
     "compare_files",
     "compare_folders",
     "fid",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Cache", "default_cache_path", "file_digest"]
+__all__ = ["Cache", "LayeredCache", "default_cache_path", "file_digest"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -106,8 +106,8 @@ class Cache:
 
     def put_arrays(self, namespace: str, items: Iterable[tuple[str, np.ndarray]],
                    dtype: str = "float32") -> None:
-        self.put_many(namespace, ((key, np.ascontiguousarray(array, dtype=dtype).tobytes())
-                                  for key, array in items))
+        self.put_many(namespace, [(key, np.ascontiguousarray(array, dtype=dtype).tobytes())
+                                  for key, array in items])
 
     def digest(self, path: Path) -> str:
         """The content hash of ``path``, remembered by (path, size, mtime) between runs."""
@@ -125,3 +125,35 @@ class Cache:
                 "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, digest) "
                 "VALUES (?, ?, ?, ?)", (resolved, stat.st_size, stat.st_mtime_ns, digest))
         return digest
+
+
+class LayeredCache(Cache):
+    """Several caches read in order (first hit wins) and all written: a run folder's own
+    database in front of the user cache, so the run folder alone can resume the run."""
+
+    def __init__(self, layers: Sequence[Cache]) -> None:  # noqa: D107 - no own connection
+        if not layers:
+            raise ValueError("a layered cache needs at least one layer")
+        self.layers = list(layers)
+        self.path = self.layers[0].path
+
+    def close(self) -> None:
+        for layer in self.layers:
+            layer.close()
+
+    def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for layer in self.layers:
+            remaining = [k for k in keys if k not in found]
+            if not remaining:
+                break
+            found.update(layer.get_many(namespace, remaining))
+        return found
+
+    def put_many(self, namespace: str, items: Iterable[tuple[str, bytes]]) -> None:
+        materialised = list(items)
+        for layer in self.layers:
+            layer.put_many(namespace, materialised)
+
+    def digest(self, path: Path) -> str:
+        return self.layers[0].digest(path)

@@ -19,7 +19,6 @@ from likeness.errors import LikenessError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from likeness.evaluate import PairResult
 
 # Digits shown in terminal tables; files keep full precision.
 _TABLE_DIGITS = {"psnr": 3, "mse": 3}
@@ -44,12 +43,37 @@ def main() -> None:
     reference implementations do."""
 
 
+def _kid_subset_size(value: str, hint: str) -> int | None:
+    if value == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: an integer, or 'all'", param_hint=hint) from None
+
+
+def _parse_models(items: tuple[str, ...]) -> dict[str, Path]:
+    models = {}
+    for item in items:
+        name, _, folder = item.partition("=")
+        if not name or not folder:
+            raise click.BadParameter(f"{item!r}: expected NAME=DIR", param_hint="--model")
+        if name in models:
+            raise click.BadParameter(f"model {name!r} given twice", param_hint="--model")
+        models[name] = Path(folder)
+    return models
+
+
 @main.command()
-@click.argument("reference", type=click.Path(exists=True, path_type=Path))
-@click.argument("test", type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--model", "model_items", multiple=True, metavar="NAME=DIR",
+              help="A model's output folder under a name of your choice; repeatable.")
+@click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False,
+                                                     path_type=Path), default=None,
+              help="CSV with columns reference,test[,model] (paths relative to the CSV).")
 @click.option("--metrics", "metrics", default="ssim,psnr", show_default=True,
               help="Comma-separated: ssim, psnr, mse, ms-ssim, lpips (= lpips-alex), "
-                   "lpips-vgg, lpips-squeeze.")
+                   "lpips-vgg, lpips-squeeze, fid, kid.")
 @click.option("--gray", is_flag=True, help="Compare ITU-R 601 luma (Pillow's convert('L')).")
 @click.option("--resize", type=click.Choice(["reference"]), default=None,
               help="Resize the test image to the reference's size instead of refusing.")
@@ -57,16 +81,52 @@ def main() -> None:
               help="Handle transparent images: composite over white/black, or drop alpha.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write one row per pair to a .csv or .json file.")
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Write the results folder (tables, statistics, BibTeX, "
+                                 "methods, run.json); a killed run resumes there.")
+@click.option("--overwrite", is_flag=True,
+              help="Allow an --out-dir that holds another run or other files.")
+@click.option("--strict", is_flag=True, help="Stop at the first failure.")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Decoding threads for folders.")
+              help="Decoding threads.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
+              help="Images per LPIPS pass.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Where networks run (auto: CUDA when available).")
 @click.option("--weights", "weights", multiple=True, metavar="NAME=PATH",
               help="Use this checkpoint file for a network (e.g. alexnet=my.pth); repeatable.")
-def compare(reference: Path, test: Path, metrics: str, gray: bool, resize: str | None,
-            alpha: str | None, out: Path | None, workers: int, device: str,
-            weights: tuple[str, ...]) -> None:
-    """Compare REFERENCE with TEST: two image files, or two folders paired by file name.
+@click.option("--bootstrap", type=click.IntRange(100, 10_000_000), default=2000,
+              show_default=True, help="Bootstrap resamples for confidence intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95,
+              show_default=True)
+@click.option("--ci-method", type=click.Choice(["auto", "bca", "percentile"]), default="auto",
+              show_default=True, help="auto: BCa up to 100,000 values, percentile above.")
+@click.option("--fid-resize", type=click.Choice(["pytorch-fid", "clean"]),
+              default="pytorch-fid", show_default=True)
+@click.option("--kid-subset-size", default="1000", show_default=True,
+              help="Images per KID subset, or 'all'.")
+@click.option("--kid-subsets", type=click.IntRange(1, 100000), default=100, show_default=True)
+@click.option("--kid-seed", type=int, default=0, show_default=True)
+@click.option("--cache", "cache", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Cache database (default: ~/.cache/likeness/cache.sqlite "
+                                 "or $LIKENESS_CACHE_DIR).")
+@click.option("--no-cache", is_flag=True,
+              help="Use no shared cache (a results folder still keeps its own progress).")
+def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Path | None,
+            metrics: str, gray: bool, resize: str | None, alpha: str | None,
+            out: Path | None, out_dir: Path | None, overwrite: bool, strict: bool,
+            workers: int, batch_size: int, device: str, weights: tuple[str, ...],
+            bootstrap: int, seed: int, confidence: float, ci_method: str, fid_resize: str,
+            kid_subset_size: str, kid_subsets: int, kid_seed: int, cache: Path | None,
+            no_cache: bool) -> None:
+    """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
+    more model folders (paired by file name), or the pairs of a --pairs CSV.
+
+    \b
+      likeness compare ref.png out.png
+      likeness compare refs/ outputs/ --metrics ssim,psnr,lpips --out results.csv
+      likeness compare refs/ model_a/ model_b/ --metrics ssim,lpips,fid --out-dir results/
 
     Folders are searched recursively and paired by relative path without extension
     (ref/x/a.jpg with out/x/a.png); files without a partner are listed.
@@ -79,19 +139,34 @@ def compare(reference: Path, test: Path, metrics: str, gray: bool, resize: str |
         raise click.BadParameter(str(error), param_hint="--metrics") from None
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise click.BadParameter("the file must end in .csv or .json", param_hint="--out")
-    if reference.is_dir() != test.is_dir():
-        raise click.UsageError("REFERENCE and TEST must both be files or both be folders")
+    models = _parse_models(model_items)
+    reference = paths[0] if paths else None
+    tests = list(paths[1:])
+    weight_files = _parse_weights(weights)
     options = {"gray": gray, "resize": resize, "alpha": alpha, "device": device,
-               "weights": _parse_weights(weights)}
+               "weights": weight_files}
     try:
-        if reference.is_dir():
-            failed = _compare_folders(reference, test, names, out, workers, options)
+        if (pairs_csv is None and not models and len(tests) == 1 and reference is not None
+                and reference.is_file() and tests[0].is_file()):
+            failed = _compare_two_files(reference, tests[0], names, out, options)
         else:
-            failed = _compare_two_files(reference, test, names, out, options)
+            if pairs_csv is None:
+                if reference is None or not (tests or models):
+                    raise click.UsageError("give REFERENCE and at least one TEST folder (or "
+                                           "--model NAME=DIR, or --pairs CSV)")
+                if any(p.is_file() for p in [reference, *tests]):
+                    raise click.UsageError("REFERENCE and TEST must both be files or all be "
+                                           "folders")
+            failed = _compare_folders(
+                reference, tests, models, pairs_csv, names, out, out_dir,
+                dict(options, workers=workers, batch_size=batch_size, overwrite=overwrite,
+                     strict=strict, bootstrap=bootstrap, seed=seed, confidence=confidence,
+                     ci_method=ci_method, fid_resize=fid_resize,
+                     kid_subset_size=_kid_subset_size(kid_subset_size, "--kid-subset-size"),
+                     kid_subsets=kid_subsets, kid_seed=kid_seed,
+                     cache=False if no_cache else (cache or True)))
     except LikenessError as error:
-        from rich.markup import escape
-
-        _stderr_console().print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        _stderr_console().print(f"error: {error}", highlight=False, markup=False, style="red")
         sys.exit(1)
     if failed:
         sys.exit(1)
@@ -112,48 +187,80 @@ def _parse_weights(items: tuple[str, ...]) -> dict[str, str]:
 
 def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path | None,
                        options: dict[str, Any]) -> bool:
+    from likeness.engine import PairRow
     from likeness.evaluate import compare_pair
 
-    row = compare_pair(reference, test, metrics=names, **options)
+    result = compare_pair(reference, test, metrics=names, **options)
     for name in names:
-        click.echo(f"{name}\t{_format(name, row.values.get(name))}")
-    _report_decisions_and_errors([row])
+        click.echo(f"{name}\t{_format(name, result.values.get(name))}")
+    row = PairRow("test", result.reference, result.test, result.values, result.error,
+                  result.decisions)
+    _report_rows([row], {})
     if out is not None:
-        _write_rows(out, [row], names)
+        _write_rows(out, [row], names, {})
     return row.error is not None
 
 
-def _compare_folders(reference: Path, test: Path, names: list[str], out: Path | None,
-                     workers: int, options: dict[str, Any]) -> bool:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str, Path],
+                     pairs_csv: Path | None, names: list[str], out: Path | None,
+                     out_dir: Path | None, options: dict[str, Any]) -> bool:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TimeRemainingColumn,
+    )
 
-    from likeness.evaluate import compare_folders
-    from likeness.io import pair_folders
+    from likeness.runner import compare as run_compare
 
-    total = len(pair_folders(reference, test).pairs)
+    class Rate(ProgressColumn):
+        """'12.3 pairs/s' (or images/s for feature stages)."""
+
+        def render(self, task: Any) -> Any:
+            from rich.text import Text
+
+            speed = task.finished_speed or task.speed
+            unit = "pairs" if task.description == "pairs" else "images"
+            return Text(f"{speed:.1f} {unit}/s" if speed else "", style="progress.data.speed")
+
     console = _stderr_console()
     with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                  MofNCompleteColumn(), Rate(), TimeRemainingColumn(), console=console,
                   transient=True) as progress:
-        task = progress.add_task("comparing", total=total)
-        result = compare_folders(reference, test, metrics=names, workers=workers,
-                                 on_pair_done=lambda _: progress.advance(task), **options)
-    for label, files in (("reference", result.unmatched_reference),
-                         ("test", result.unmatched_test)):
-        if files:
-            console.print(f"{len(files)} {label} file(s) without a partner: " + ", ".join(files),
-                          style="yellow", highlight=False, markup=False)
-    if not result.rows:
-        raise LikenessError(f"no file of {test} has a namesake in {reference}; files are "
-                            "paired by relative path without extension")
-    _print_table(result.rows, names)
-    _report_decisions_and_errors(result.rows)
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        results = run_compare(reference, tests or None, models=models or None, pairs=pairs_csv,
+                              metrics=names, out_dir=out_dir, progress=report, **options)
+    for model, (unmatched_reference, unmatched_test) in results.unmatched.items():
+        prefix = f"{model}: " if len(results.models) > 1 else ""
+        for label, files in (("reference", unmatched_reference), ("test", unmatched_test)):
+            if files:
+                console.print(f"{prefix}{len(files)} {label} file(s) without a partner: "
+                              + ", ".join(files), style="yellow", highlight=False,
+                              markup=False)
+    single = len(results.models) == 1
+    if single and results.pair_metrics and not results.set_metrics:
+        _print_table(results.rows, results.pair_metrics)
+    else:
+        _print_summary(results)
+    _report_rows(results.rows, results.record)
     if out is not None:
-        _write_rows(out, result.rows, names, result.unmatched_reference, result.unmatched_test)
-    return result.failures > 0
+        _write_rows(out, results.rows, results.pair_metrics, results.unmatched,
+                    with_model=not single)
+    if out_dir is not None:
+        console.print(f"results written to {out_dir}/ (summary.md, summary.tex, "
+                      "per_image.csv, comparisons.csv, references.bib, methods.md, run.json)",
+                      highlight=False, markup=False)
+    return results.failures > 0
 
 
-def _print_table(rows: list[PairResult], names: list[str]) -> None:
+def _print_table(rows: list[Any], names: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -175,35 +282,84 @@ def _print_table(rows: list[PairResult], names: list[str]) -> None:
     Console(soft_wrap=True).print(table, highlight=False)
 
 
-def _report_decisions_and_errors(rows: list[PairResult]) -> None:
+def _print_summary(results: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from likeness.evaluate import METRICS
+    from likeness.report.tables import format_value
+
+    table = Table(show_edge=False, title="mean [95% CI] per model" if results.pair_metrics
+                  else None)
+    table.add_column("model")
+    for metric in results.metrics:
+        arrow = "↑" if METRICS[metric].better == "higher" else "↓"
+        table.add_column(f"{metric} {arrow}", justify="right")
+    for model in results.models:
+        cells = []
+        for metric in results.metrics:
+            row = results.summary_of(model, metric)
+            cell = format_value(metric, row.mean)
+            if metric == "kid" and row.std == row.std:
+                cell += f" ± {format_value('kid', row.std)}"
+            elif row.ci_low == row.ci_low:
+                cell += (f" [{format_value(metric, row.ci_low)}, "
+                         f"{format_value(metric, row.ci_high)}]")
+            if row.n_failed:
+                cell += f" (n={row.n})"
+            cells.append(cell)
+        table.add_row(model, *cells)
+    Console(soft_wrap=True).print(table, highlight=False)
+
+
+def _report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     console = _stderr_console()
+    several = len({row.model for row in rows}) > 1
     for row in rows:
-        if row.decisions:
-            console.print(f"note: {row.test}: " + "; ".join(row.decisions), highlight=False,
+        if row.notes:
+            who = f"{row.model}: {row.test}" if several else row.test
+            console.print(f"note: {who}: " + "; ".join(row.notes), highlight=False,
                           markup=False)
     failures = [row for row in rows if row.error]
     for row in failures:
-        console.print(f"error: {row.reference} vs {row.test}: {row.error}", highlight=False,
+        who = f"{row.model}: " if several else ""
+        console.print(f"error: {who}{row.reference} vs {row.test}: {row.error}",
+                      highlight=False, markup=False, style="red")
+    for error in record.get("set_errors", []):
+        console.print(f"error: {error['model']}: {error['metric']}: {error['error']}",
+                      highlight=False, markup=False, style="red")
+    for error in record.get("file_errors", []):
+        console.print(f"error: {error['file']}: {error['reason']}", highlight=False,
                       markup=False, style="red")
     if failures:
         console.print(f"{len(failures)} of {len(rows)} pair(s) failed", style="bold red")
 
 
-def _write_rows(out: Path, rows: list[PairResult], names: list[str],
-                unmatched_reference: list[str] | None = None,
-                unmatched_test: list[str] | None = None) -> None:
-    columns = ["reference", "test", *names, "error", "notes"]
-    records = [{"reference": row.reference, "test": row.test,
+def _write_rows(out: Path, rows: list[Any], names: list[str],
+                unmatched: dict[str, tuple[list[str], list[str]]],
+                with_model: bool = False) -> None:
+    columns = [*(["model"] if with_model else []), "reference", "test", *names, "error",
+               "notes"]
+    records = [{"model": row.model, "reference": row.reference, "test": row.test,
                 **{name: row.values.get(name) for name in names},
-                "error": row.error, "notes": "; ".join(row.decisions) or None} for row in rows]
+                "error": row.error, "notes": "; ".join(row.notes) or None} for row in rows]
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".json":
-        document = {"rows": records, "unmatched_reference": unmatched_reference or [],
-                    "unmatched_test": unmatched_test or []}
+        if not with_model:
+            for record in records:
+                del record["model"]
+        lists = list(unmatched.values())
+        document: dict[str, Any] = {"rows": records}
+        if with_model:
+            document["unmatched"] = {m: {"reference": u[0], "test": u[1]}
+                                     for m, u in unmatched.items()}
+        else:
+            document["unmatched_reference"] = lists[0][0] if lists else []
+            document["unmatched_test"] = lists[0][1] if lists else []
         out.write_text(json.dumps(document, indent=1, allow_nan=True) + "\n")
         return
     with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for record in records:
             writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
@@ -364,17 +520,6 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
         sys.exit(1)
 
 
-def _subset_size(value: str) -> int | None:
-    if value == "all":
-        return None
-    try:
-        size = int(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: an integer, or 'all'",
-                                 param_hint="--subset-size") from None
-    return size
-
-
 @main.command()
 @click.argument("a", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("b", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -389,7 +534,7 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
     """KID between folders A and B (unbiased MMD², cubic kernel): mean and std over subsets."""
     from likeness.sets import kid_folders
 
-    size = _subset_size(subset_size)
+    size = _kid_subset_size(subset_size, "--subset-size")
 
     def run(report: Any) -> Any:
         return kid_folders(a, b, subset_size=size, subsets=subsets, seed=seed,

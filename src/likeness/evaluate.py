@@ -8,8 +8,7 @@ resizing, alpha handling.  Each decision is returned with the numbers it produce
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 
 from likeness.device import resolve_device
 from likeness.errors import ImageMismatchError, LikenessError
-from likeness.io import LoadedImage, Pairing, load_image, pair_folders, to_luma
+from likeness.io import LoadedImage, load_image, to_luma
 from likeness.metrics.skimage_compat import (
     mean_squared_error,
     peak_signal_noise_ratio,
@@ -89,6 +88,7 @@ class MetricSpec:
     compute: Callable[[PreparedPair, MetricContext], float]
     description: str
     needs_rgb: bool = False
+    kind: str = "pixel"  # "pixel", "network" (LPIPS: batched by the engine) or "set"
 
 
 def _ssim(pair: PreparedPair, context: MetricContext) -> float:
@@ -134,6 +134,14 @@ def _lpips(net: str) -> Callable[[PreparedPair, MetricContext], float]:
     return compute
 
 
+def _set_metric(name: str) -> Callable[[PreparedPair, MetricContext], float]:
+    def refuse(pair: PreparedPair, context: MetricContext) -> float:
+        raise LikenessError(f"{name} compares sets of images, not one pair; compare folders "
+                            f"(likeness compare REF/ TEST/ --metrics {name}, or likeness {name})")
+
+    return refuse
+
+
 METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher", _ssim,
                        "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)"),
@@ -143,8 +151,14 @@ METRICS: dict[str, MetricSpec] = {
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)"),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower", _lpips(net),
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
-                                  needs_rgb=True)
+                                  needs_rgb=True, kind="network")
        for net, backbone in (("alex", "AlexNet"), ("vgg", "VGG16"), ("squeeze", "SqueezeNet 1.1"))},
+    "fid": MetricSpec("fid", "lower", _set_metric("fid"),
+                      "FID between the model's images and the references (pytorch-fid)",
+                      kind="set"),
+    "kid": MetricSpec("kid", "lower", _set_metric("kid"),
+                      "KID between the model's images and the references (torch-fidelity)",
+                      kind="set"),
 }
 # other spellings the command line and the API accept
 METRIC_ALIASES = {"lpips": "lpips_alex"}
@@ -334,51 +348,21 @@ def compare_folders(reference_dir: str | os.PathLike[str], test_dir: str | os.Pa
                     metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
                     resize: str | None = None, alpha: str | None = None, workers: int = 4,
                     device: str = "auto", weights: dict[str, str] | None = None,
-                    on_pair_done: Callable[[PairResult], None] | None = None) -> FolderComparison:
+                    ) -> FolderComparison:
     """Compare every file of ``test_dir`` with its namesake in ``reference_dir``.
 
-    Files are paired by relative path without extension; decoding runs in a thread pool
-    ahead of the metric computation.  A pair that fails (unreadable file, size mismatch,
-    image too small for a metric) becomes a row with an ``error`` and the run goes on.
+    One model, no results folder, no cache: ``likeness.compare`` does more (several
+    models, set metrics, statistics, a resumable results folder).  Files are paired by
+    relative path without extension; a pair that fails becomes a row with an ``error``.
 
     Raises:
         PairingError: a folder is missing or holds two files that differ only in extension.
     """
-    names = parse_metric_names(metrics)
-    reference_dir, test_dir = Path(reference_dir), Path(test_dir)
-    pairing = pair_folders(reference_dir, test_dir)
-    context = MetricContext(resolve_device(device), dict(weights or {}))
-    rows = []
-    for (reference_name, test_name), loaded in zip(
-        pairing.relative(reference_dir, test_dir), _decode_ahead(pairing, alpha, workers),
-        strict=True,
-    ):
-        row = _evaluate_pair(reference_name, test_name, loaded, names, context, gray, resize)
-        rows.append(row)
-        if on_pair_done is not None:
-            on_pair_done(row)
-    return FolderComparison(
-        rows=rows,
-        unmatched_reference=[p.relative_to(reference_dir).as_posix()
-                             for p in pairing.unmatched_reference],
-        unmatched_test=[p.relative_to(test_dir).as_posix() for p in pairing.unmatched_test],
-    )
+    from likeness.runner import compare
 
-
-def _decode_ahead(pairing: Pairing, alpha: str | None,
-                  workers: int) -> Iterator[Callable[[], tuple[LoadedImage, LoadedImage]]]:
-    """Yield, in order, callables returning each decoded pair; decoding runs in threads."""
-    window = max(2, 2 * workers)
-
-    def waiter(reference: Future[LoadedImage],
-               test: Future[LoadedImage]) -> Callable[[], tuple[LoadedImage, LoadedImage]]:
-        return lambda: (reference.result(), test.result())
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        pending: list[Callable[[], tuple[LoadedImage, LoadedImage]]] = []
-        for reference_path, test_path in pairing.pairs:
-            pending.append(waiter(pool.submit(load_image, reference_path, alpha=alpha),
-                                  pool.submit(load_image, test_path, alpha=alpha)))
-            if len(pending) >= window:
-                yield pending.pop(0)
-        yield from pending
+    results = compare(reference_dir, [test_dir], metrics=metrics, gray=gray, resize=resize,
+                      alpha=alpha, workers=workers, device=device, weights=weights,
+                      cache=False)
+    rows = [PairResult(r.reference, r.test, r.values, r.error, r.notes) for r in results.rows]
+    unmatched_reference, unmatched_test = next(iter(results.unmatched.values()), ([], []))
+    return FolderComparison(rows, unmatched_reference, unmatched_test)

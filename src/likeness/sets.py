@@ -18,7 +18,7 @@ import json
 import os
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ __all__ = [
     "FidResult",
     "ImageSet",
     "KidResult",
+    "features_of_files",
     "fid",
     "frechet_between",
     "kid_folders",
@@ -197,8 +198,16 @@ def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, ca
     files = find_images(root)
     if not files:
         raise LikenessError(f"{root}: no images found (searched recursively)")
-    result = ImageSet(source=str(root), settings=extractor.settings)
     names = {path: path.relative_to(root).as_posix() for path in files}
+    return features_of_files(files, names, str(root), extractor, cache,
+                             batch_size=batch_size, workers=workers, progress=progress)
+
+
+def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str,
+                      extractor: FeatureExtractor, cache: Cache, *, batch_size: int = 32,
+                      workers: int = 4, progress: ProgressCallback | None = None) -> ImageSet:
+    """Features of the given files (``names``: how each is listed), cached by content hash."""
+    result = ImageSet(source=source, settings=extractor.settings)
     digests: dict[Path, str] = {}
     for path, digest, error in ordered_map(cache.digest, files, workers=workers):
         if error is not None:

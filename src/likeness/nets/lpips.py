@@ -96,15 +96,28 @@ class LPIPS(nn.Module):
         _warn_if_out_of_range(x, y, normalize)
         if normalize:
             x, y = 2 * x - 1, 2 * y - 1
-        both = (torch.cat([x, y]) - self.shift) / self.scale  # one pass for x and y
-        both = both.contiguous(memory_format=torch.channels_last)
-        features = self.backbone.forward_taps(both, self.taps)
+        features = self.encode(torch.cat([x, y]))  # one pass for x and y
         batch = x.shape[0]
         features_x = [f[:batch] for f in features]
         features_y = [f[batch:] for f in features]
         size = tuple(x.shape[2:]) if self.spatial else None
+        return self.distance(features_x, features_y, size)  # type: ignore[arg-type]
+
+    def encode(self, images: Tensor) -> list[Tensor]:
+        """The tapped backbone features of (N, 3, H, W) images in [-1, 1].
+
+        With ``distance``, this lets an image shared by many pairs (a reference compared
+        with several outputs) be encoded once.
+        """
+        scaled = ((images - self.shift) / self.scale).contiguous(
+            memory_format=torch.channels_last)
+        return self.backbone.forward_taps(scaled, self.taps)
+
+    def distance(self, features_x: list[Tensor], features_y: list[Tensor],
+                 spatial_size: tuple[int, int] | None = None) -> Tensor:
+        """LPIPS from ``encode`` outputs of equal batch sizes: (N, 1, 1, 1) or the map."""
         return lpips_from_features(features_x, features_y, list(self.heads),
-                                   spatial_size=size)  # type: ignore[arg-type]
+                                   spatial_size=spatial_size)
 
 
 def _warn_if_out_of_range(x: Tensor, y: Tensor, normalize: bool) -> None:

@@ -1,0 +1,426 @@
+"""The local engine: a plan of pairs and sets → cached, batched, resumable metric values.
+
+Per-pair metrics:
+
+1. every file is hashed once (SHA-256, remembered by path, size and modification time);
+2. each pair's values are looked up in the cache by (reference hash, test hash) and the
+   metric's settings (convention, gray/resize/alpha, network weights hash): a re-run, a
+   resumed run or a run over a grown folder computes only what is missing;
+3. the missing pairs are grouped by reference; a thread pool decodes a group's reference
+   and every model's test image a bounded window ahead of the computation;
+4. pixel metrics (SSIM, PSNR, MSE, MS-SSIM) run per pair; LPIPS encodes each image once —
+   a reference compared with k models is encoded once, not k times — with groups of one
+   image size batched together;
+5. results are stored (and committed) group by group, so a killed run loses at most the
+   batch in flight.
+
+Set metrics (FID, KID) take each model's set against the reference set through
+``likeness.sets`` (features cached per file the same way).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from likeness.cache import Cache
+from likeness.errors import LikenessError
+from likeness.evaluate import METRICS, MetricContext, prepare_pair
+from likeness.io import LoadedImage, load_image
+from likeness.pipeline import ordered_map
+from likeness.plan import PairTask, Plan
+
+__all__ = ["EngineOptions", "PairRow", "SetRow", "run_pairs", "run_sets"]
+
+Progress = Callable[[str, int, int], None]
+_GRAY_NOTE = "gray replicated to RGB for LPIPS"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Everything that changes a value (and so the cache keys), plus how to run."""
+
+    metrics: tuple[str, ...]
+    gray: bool = False
+    resize: str | None = None
+    alpha: str | None = None
+    fid_resize: str = "pytorch-fid"
+    kid_subset_size: int | None = 1000
+    kid_subsets: int = 100
+    kid_seed: int = 0
+    workers: int = 4
+    batch_size: int = 16  # images per LPIPS pass (groups are never split)
+    strict: bool = False
+
+
+@dataclass
+class PairRow:
+    """One (reference, test) pair of one model: values, error, decisions."""
+
+    model: str
+    reference: str
+    test: str
+    values: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    cached: bool = False
+
+
+@dataclass
+class SetRow:
+    """A set metric of one model against the references."""
+
+    model: str
+    metric: str
+    value: float | None
+    std: float | None
+    n: int
+    n_reference: int
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _pair_settings(options: EngineOptions) -> str:
+    return f"gray={options.gray}/resize={options.resize}/alpha={options.alpha}"
+
+
+def _metric_namespace(metric: str, options: EngineOptions, weights_sha: str | None) -> str:
+    suffix = f"/weights={weights_sha}" if weights_sha else ""
+    return f"pair/v1/{metric}/{_pair_settings(options)}{suffix}"
+
+
+@dataclass
+class _Group:
+    """The missing pairs that share one reference file."""
+
+    reference: Path
+    tasks: list[int]  # indices into the plan's pairs
+
+
+@dataclass
+class _LpipsWork:
+    rows: list[int]
+    images: list[Any] = field(default_factory=list)  # [reference, test, test, ...] tensors
+    pixels: int = 0
+
+
+class _PairRunner:
+    def __init__(self, plan: Plan, digests: dict[Path, str], options: EngineOptions,
+                 context: MetricContext, cache: Cache, progress: Progress | None) -> None:
+        self.plan, self.digests, self.options = plan, digests, options
+        self.context, self.cache, self.progress = context, cache, progress
+        names = [m for m in options.metrics if METRICS[m].kind != "set"]
+        self.pixel_metrics = [m for m in names if METRICS[m].kind == "pixel"]
+        self.network_metrics = [m for m in names if METRICS[m].kind == "network"]
+        self.metrics = names
+        self.rows = [PairRow(t.model, t.reference_name, t.test_name) for t in plan.pairs]
+        self.failed_networks: dict[str, str] = {}
+        self.namespaces = {m: _metric_namespace(m, options, self._weights_sha(m))
+                           for m in names}
+        self.notes_namespace = f"pair/v1/notes/{_pair_settings(options)}"
+        self.done = 0
+        self.pending: list[_LpipsWork] = []
+        self.pending_images = 0
+        self.to_store: list[int] = []
+        self.metric_errors: dict[int, dict[str, str]] = {}  # row -> metric -> message
+
+    def _weights_sha(self, metric: str) -> str | None:
+        if METRICS[metric].kind != "network":
+            return None
+        from likeness.nets.lpips import LPIPS_NETS
+        from likeness.weights import resolve
+
+        backbone = LPIPS_NETS[metric.removeprefix("lpips_")][0]
+        try:
+            return resolve(backbone, self.context.weights.get(backbone)).sha256
+        except LikenessError as error:
+            self.failed_networks[metric] = str(error)
+            return "unavailable"
+
+    def _key(self, task: PairTask) -> str | None:
+        ref, test = self.digests.get(task.reference), self.digests.get(task.test)
+        return None if ref is None or test is None else f"{ref}:{test}"
+
+    def _advance(self, count: int = 1) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress("pairs", self.done, len(self.rows))
+
+    def _fail(self, index: int, message: str) -> None:
+        row = self.rows[index]
+        row.error = message if row.error is None else f"{row.error}; {message}"
+        if self.options.strict:
+            raise LikenessError(f"{row.model}: {row.reference} vs {row.test}: {message} "
+                                f"(--strict stops at the first failure)")
+
+    def run(self) -> list[PairRow]:
+        tasks = self.plan.pairs
+        if self.progress is not None:
+            self.progress("pairs", 0, len(tasks))
+        missing = self._fill_from_cache()
+        groups: dict[Path, _Group] = {}
+        for index in missing:
+            task = tasks[index]
+            if self._key(task) is None:
+                unreadable = task.reference if task.reference not in self.digests else task.test
+                self._fail(index, f"{unreadable}: cannot read the file")
+                self._advance()
+                continue
+            groups.setdefault(task.reference, _Group(task.reference, [])).tasks.append(index)
+        workers = self.options.workers
+        for group, loaded, error in ordered_map(self._load_group, list(groups.values()),
+                                                workers=workers, window=2 * workers):
+            if error is not None:  # not reached: _load_group catches per file
+                raise error
+            self._compute_group(group, *loaded)  # type: ignore[misc]
+        self._flush_lpips()
+        self._store()
+        return self.rows
+
+    def _fill_from_cache(self) -> list[int]:
+        keys = [self._key(t) for t in self.plan.pairs]
+        present = [k for k in keys if k is not None]
+        stored = {m: self.cache.get_many(self.namespaces[m], present) for m in self.metrics}
+        notes = self.cache.get_many(self.notes_namespace, present)
+        missing = []
+        for index, key in enumerate(keys):
+            usable = [m for m in self.metrics if m not in self.failed_networks]
+            if key is None or key not in notes or any(key not in stored[m] for m in usable):
+                missing.append(index)
+                continue
+            row = self.rows[index]
+            row.cached, row.notes = True, tuple(json.loads(notes[key]))
+            for metric in usable:
+                outcome = json.loads(stored[metric][key])
+                if "v" in outcome:
+                    row.values[metric] = float(outcome["v"])
+                else:
+                    self._fail(index, f"{metric}: {outcome['e']}")
+            for metric, message in self.failed_networks.items():
+                self._fail(index, f"{metric}: {message}")
+            self._advance()
+        return missing
+
+    def _load_group(self, group: _Group) -> tuple[LoadedImage | Exception,
+                                                  list[LoadedImage | Exception]]:
+        def load(path: Path) -> LoadedImage | Exception:
+            try:
+                return load_image(path, alpha=self.options.alpha)
+            except (LikenessError, OSError) as error:
+                return error
+
+        reference = load(group.reference)
+        return reference, [load(self.plan.pairs[i].test) for i in group.tasks]
+
+    def _compute_group(self, group: _Group, reference: LoadedImage | Exception,
+                       tests: list[LoadedImage | Exception]) -> None:
+        work = _LpipsWork(rows=[])
+        for index, test in zip(group.tasks, tests, strict=True):
+            row = self.rows[index]
+            if isinstance(reference, Exception) or isinstance(test, Exception):
+                failure = reference if isinstance(reference, Exception) else test
+                self._fail(index, str(failure))
+                self._advance()
+                continue
+            try:
+                prepared = prepare_pair(reference, test, gray=self.options.gray,
+                                        resize=self.options.resize)
+            except LikenessError as error:
+                self._fail(index, str(error))
+                self._advance()
+                continue
+            row.notes = prepared.decisions
+            errors = self.metric_errors.setdefault(index, {})
+            for metric in self.pixel_metrics:
+                try:
+                    row.values[metric] = METRICS[metric].compute(prepared, self.context)
+                except LikenessError as error:
+                    errors[metric] = str(error)
+            usable = [m for m in self.network_metrics if m not in self.failed_networks]
+            if not usable:
+                self._finish(index)
+                continue
+            if prepared.reference.shape[2] == 1:
+                row.notes = (*row.notes, _GRAY_NOTE)
+            if not work.images:
+                work.images.append(_unit_tensor(prepared.reference, prepared.data_range))
+            work.images.append(_unit_tensor(prepared.test, prepared.data_range))
+            work.rows.append(index)
+        if work.rows:
+            shape = tuple(work.images[0].shape)
+            work.pixels = len(work.images) * shape[1] * shape[2]
+            if self.pending and tuple(self.pending[0].images[0].shape) != shape:
+                self._flush_lpips()
+            self.pending.append(work)
+            self.pending_images += len(work.images)
+            if self.pending_images >= self.options.batch_size:
+                self._flush_lpips()
+        if len(self.to_store) >= 64:
+            self._store()
+
+    def _flush_lpips(self) -> None:
+        if not self.pending:
+            return
+        import torch
+
+        works, self.pending, self.pending_images = self.pending, [], 0
+        images = torch.stack([image for work in works for image in work.images])
+        reference_of, test_at, rows = [], [], []
+        offset = 0
+        for work in works:
+            for position, index in enumerate(work.rows, start=1):
+                reference_of.append(offset)
+                test_at.append(offset + position)
+                rows.append(index)
+            offset += len(work.images)
+        for metric in self.network_metrics:
+            if metric in self.failed_networks:
+                continue
+            try:
+                network = self.context.lpips_network(metric.removeprefix("lpips_"))
+            except LikenessError as error:
+                self.failed_networks[metric] = str(error)
+                continue
+            with torch.inference_mode():
+                features = network.encode(images.to(self.context.device) * 2 - 1)
+                first = torch.tensor(reference_of, device=images.device)
+                second = torch.tensor(test_at, device=images.device)
+                distances = network.distance([f[first] for f in features],
+                                             [f[second] for f in features])
+            for index, value in zip(rows, distances.flatten().tolist(), strict=True):
+                self.rows[index].values[metric] = float(value)
+        for index in rows:
+            self._finish(index)
+
+    def _finish(self, index: int) -> None:
+        errors = self.metric_errors.get(index, {})
+        for metric, message in {**errors, **self.failed_networks}.items():
+            self._fail(index, f"{metric}: {message}")
+        self.to_store.append(index)
+        self._advance()
+
+    def _store(self) -> None:
+        """Commit finished rows' outcomes (values and metric errors) to the cache."""
+        if not self.to_store:
+            return
+        per_metric: dict[str, list[tuple[str, bytes]]] = {m: [] for m in self.metrics}
+        notes: list[tuple[str, bytes]] = []
+        for index in self.to_store:
+            row, key = self.rows[index], self._key(self.plan.pairs[index])
+            errors = self.metric_errors.pop(index, {})
+            if key is None:
+                continue
+            for metric in self.metrics:
+                outcome: dict[str, Any]
+                if metric in row.values:
+                    outcome = {"v": row.values[metric]}
+                elif metric in errors:
+                    outcome = {"e": errors[metric]}
+                else:  # a network that could not be built: not a property of the pair
+                    continue
+                per_metric[metric].append((key, json.dumps(outcome).encode()))
+            notes.append((key, json.dumps(list(row.notes)).encode()))
+        for metric, items in per_metric.items():
+            if items:
+                self.cache.put_many(self.namespaces[metric], items)
+        self.cache.put_many(self.notes_namespace, notes)
+        self.to_store.clear()
+
+
+def _unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
+    """(3, H, W) float32 in [0, 1]; one channel is replicated (LPIPS needs RGB)."""
+    import torch
+
+    unit = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)
+                            / np.float32(data_range)).permute(2, 0, 1)
+    return unit.expand(3, -1, -1).contiguous() if unit.shape[0] == 1 else unit
+
+
+def hash_files(paths: Sequence[Path], cache: Cache, workers: int) -> tuple[dict[Path, str],
+                                                                         dict[Path, str]]:
+    """Content hashes of the files, and the reason for each that could not be read."""
+    digests: dict[Path, str] = {}
+    errors: dict[Path, str] = {}
+    for path, digest, error in ordered_map(cache.digest, list(dict.fromkeys(paths)),
+                                           workers=workers, catch=(OSError,)):
+        if error is not None:
+            errors[path] = str(error)
+        else:
+            digests[path] = digest  # type: ignore[assignment]
+    return digests, errors
+
+
+def run_pairs(plan: Plan, digests: dict[Path, str], options: EngineOptions,
+              context: MetricContext, cache: Cache,
+              progress: Progress | None = None) -> list[PairRow]:
+    """Per-pair metric rows, in plan order (see the module documentation)."""
+    if not any(METRICS[m].kind != "set" for m in options.metrics) or not plan.pairs:
+        return []
+    return _PairRunner(plan, digests, options, context, cache, progress).run()
+
+
+def run_sets(plan: Plan, options: EngineOptions, cache: Cache, *,
+             weights: dict[str, str], device: str,
+             progress: Progress | None = None) -> tuple[list[SetRow], dict[str, Any]]:
+    """FID / KID of each model's set against the reference set, and the network settings."""
+    from likeness.metrics.kid import kid
+    from likeness.sets import FeatureExtractor, features_of_files, frechet_between
+
+    wanted = [m for m in options.metrics if METRICS[m].kind == "set"]
+    if not wanted:
+        return [], {}
+    extractor = FeatureExtractor(weights=weights.get("pt_inception"), resize=options.fid_resize,
+                                 device=device, alpha=options.alpha)
+
+    def report(label: str) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(f"features {label}", done, total)
+
+    reference_set = features_of_files(plan.reference_set, plan.set_names, "reference",
+                                      extractor, cache, batch_size=32,
+                                      workers=options.workers, progress=report("reference"))
+    if options.strict and reference_set.errors:
+        name, reason = reference_set.errors[0]
+        raise LikenessError(f"{name}: {reason} (--strict stops at the first failure)")
+    rows: list[SetRow] = []
+    file_errors = [(f"reference: {n}", r) for n, r in reference_set.errors]
+    for model in plan.models:
+        model_set = features_of_files(plan.model_sets.get(model, []), plan.set_names, model,
+                                      extractor, cache, batch_size=32,
+                                      workers=options.workers, progress=report(model))
+        if options.strict and model_set.errors:
+            name, reason = model_set.errors[0]
+            raise LikenessError(f"{name}: {reason} (--strict stops at the first failure)")
+        file_errors += [(f"{model}: {n}", r) for n, r in model_set.errors]
+        notes = tuple(f"{count} image(s): {note}"
+                      for note, count in model_set.decisions.items())
+        for metric in wanted:
+            row = SetRow(model, metric, None, None, model_set.count, reference_set.count,
+                         notes=notes)
+            try:
+                if metric == "fid":
+                    row.value = frechet_between(reference_set, model_set)
+                else:
+                    assert reference_set.features is not None
+                    assert model_set.features is not None
+                    row.value, row.std = kid(reference_set.features, model_set.features,
+                                             subset_size=options.kid_subset_size,
+                                             subsets=options.kid_subsets,
+                                             seed=options.kid_seed)
+            except (LikenessError, ValueError) as error:
+                row.error = str(error)
+                if options.strict:
+                    raise LikenessError(f"{model}: {metric}: {error}") from None
+            if row.value is not None and not math.isfinite(row.value):
+                row.error = "not finite"
+            rows.append(row)
+    settings = {**extractor.settings, "file_errors": file_errors,
+                "reference_decisions": reference_set.decisions}
+    return rows, settings

@@ -1,0 +1,160 @@
+"""What a comparison run will do: which models, which (reference, test) pairs, which sets.
+
+Models are the test folders (named by their folder name, or ``--model NAME=DIR``).  Pairs
+come from the folders (relative path without extension, as ``pair_folders``) or from a
+pairs CSV with columns ``reference,test[,model]``; relative paths in the CSV are resolved
+against the CSV file's own folder.  Set metrics (FID, KID) use every image of the
+reference folder and of each model's folder (or, with a CSV, the distinct files it names),
+so a generative model whose outputs pair with nothing still gets its FID.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from likeness.errors import PairingError
+from likeness.io import find_images, pair_folders
+
+__all__ = ["PairTask", "Plan", "make_plan", "model_names"]
+
+
+@dataclass(frozen=True)
+class PairTask:
+    """One (reference, test) pair of one model."""
+
+    model: str
+    reference: Path
+    test: Path
+    reference_name: str  # as shown and written: relative to its folder
+    test_name: str
+
+
+@dataclass
+class Plan:
+    models: list[str]
+    pairs: list[PairTask]
+    reference_set: list[Path]
+    model_sets: dict[str, list[Path]]
+    set_names: dict[Path, str]  # display names of set files
+    unmatched: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # model -> folder or CSV
+
+
+def model_names(tests: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
+    """Name each test folder by its folder name; equal names get their parent prepended."""
+    folders = [Path(t) for t in tests]
+    names: dict[str, Path] = {}
+    for folder in folders:
+        parts = folder.resolve().parts
+        depth = 1
+        name = parts[-1]
+        while name in names or sum(1 for f in folders if f.resolve().parts[-depth:]
+                                   == parts[-depth:]) > 1:
+            depth += 1
+            if depth > len(parts):
+                raise PairingError(f"two test folders are the same folder: {folder}")
+            name = "/".join(parts[-depth:])
+        names[name] = folder
+    return names
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _plan_folders(reference: Path, models: Mapping[str, Path], need_pairs: bool,
+                  need_sets: bool) -> Plan:
+    if not reference.is_dir():
+        raise PairingError(f"{reference}: the reference must be a folder (or use --pairs)")
+    plan = Plan(models=list(models), pairs=[], reference_set=[], model_sets={}, set_names={})
+    for name, folder in models.items():
+        if not folder.is_dir():
+            raise PairingError(f"{folder}: the test folder of model {name!r} does not exist")
+        plan.sources[name] = str(folder)
+        if need_pairs:
+            pairing = pair_folders(reference, folder)
+            for (ref, test), (ref_name, test_name) in zip(
+                    pairing.pairs, pairing.relative(reference, folder), strict=True):
+                plan.pairs.append(PairTask(name, ref, test, ref_name, test_name))
+            plan.unmatched[name] = (
+                [_relative(p, reference) for p in pairing.unmatched_reference],
+                [_relative(p, folder) for p in pairing.unmatched_test])
+        if need_sets:
+            files = find_images(folder)
+            plan.model_sets[name] = files
+            plan.set_names.update((f, _relative(f, folder)) for f in files)
+    if need_sets:
+        plan.reference_set = find_images(reference)
+        plan.set_names.update((f, _relative(f, reference)) for f in plan.reference_set)
+    return plan
+
+
+def _plan_csv(pairs_csv: Path, reference: Path | None, models: Mapping[str, Path]) -> Plan:
+    base = pairs_csv.resolve().parent
+    try:
+        with pairs_csv.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = set(reader.fieldnames or [])
+            if not {"reference", "test"} <= columns:
+                raise PairingError(f"{pairs_csv}: the pairs CSV needs columns 'reference' and "
+                                   f"'test' (and optionally 'model'); found "
+                                   f"{', '.join(sorted(columns)) or 'none'}")
+            records = list(reader)
+    except OSError as error:
+        raise PairingError(f"{pairs_csv}: cannot read the pairs CSV ({error})") from None
+    plan = Plan(models=[], pairs=[], reference_set=[], model_sets={}, set_names={})
+    default_model = next(iter(models), "test")
+    seen: set[tuple[str, Path, Path]] = set()
+    for line, record in enumerate(records, start=2):
+        model = (record.get("model") or "").strip() or default_model
+        ref = (base / record["reference"].strip()) if record["reference"] else None
+        test = (base / record["test"].strip()) if record["test"] else None
+        if ref is None or test is None:
+            raise PairingError(f"{pairs_csv}, line {line}: empty reference or test")
+        if (model, ref, test) in seen:
+            raise PairingError(f"{pairs_csv}, line {line}: pair listed twice for model "
+                               f"{model!r}: {record['reference']}, {record['test']}")
+        seen.add((model, ref, test))
+        if model not in plan.models:
+            plan.models.append(model)
+            plan.model_sets[model] = []
+            plan.sources[model] = str(pairs_csv)
+        reference_name = record["reference"].strip()
+        test_name = record["test"].strip()
+        plan.pairs.append(PairTask(model, ref, test, reference_name, test_name))
+        if ref not in plan.reference_set:
+            plan.reference_set.append(ref)
+        if test not in plan.model_sets[model]:
+            plan.model_sets[model].append(test)
+        plan.set_names[ref], plan.set_names[test] = reference_name, test_name
+    if not plan.pairs:
+        raise PairingError(f"{pairs_csv}: the pairs CSV lists no pair")
+    del reference
+    return plan
+
+
+def make_plan(reference: str | os.PathLike[str] | None,
+              tests: Mapping[str, str | os.PathLike[str]], *,
+              pairs_csv: str | os.PathLike[str] | None = None, need_pairs: bool = True,
+              need_sets: bool = False) -> Plan:
+    """The run's models, pairs and sets.
+
+    Raises:
+        PairingError: a missing folder, a malformed pairs CSV, or ambiguous file names.
+    """
+    models = {name: Path(folder) for name, folder in tests.items()}
+    if pairs_csv is not None:
+        return _plan_csv(Path(pairs_csv), None if reference is None else Path(reference),
+                         models)
+    if reference is None:
+        raise PairingError("give a reference folder, or a pairs CSV (--pairs)")
+    if not models:
+        raise PairingError("give at least one test folder (or --model NAME=DIR)")
+    return _plan_folders(Path(reference), models, need_pairs, need_sets)

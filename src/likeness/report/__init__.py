@@ -1,0 +1,1 @@
+"""Writing a run's results: tables (CSV, Markdown, LaTeX), BibTeX, the methods paragraph."""

@@ -1,0 +1,251 @@
+"""BibTeX for the metrics a run used, and a methods paragraph stating its exact settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph"]
+
+BIBTEX: dict[str, str] = {
+    "wang2004ssim": """@article{wang2004ssim,
+  author  = {Wang, Zhou and Bovik, Alan C. and Sheikh, Hamid R. and Simoncelli, Eero P.},
+  title   = {Image Quality Assessment: From Error Visibility to Structural Similarity},
+  journal = {IEEE Transactions on Image Processing},
+  volume  = {13},
+  number  = {4},
+  pages   = {600--612},
+  year    = {2004},
+  doi     = {10.1109/TIP.2003.819861}
+}""",
+    "wang2003msssim": """@inproceedings{wang2003msssim,
+  author    = {Wang, Zhou and Simoncelli, Eero P. and Bovik, Alan C.},
+  title     = {Multiscale Structural Similarity for Image Quality Assessment},
+  booktitle = {The Thirty-Seventh Asilomar Conference on Signals, Systems \\& Computers},
+  volume    = {2},
+  pages     = {1398--1402},
+  year      = {2003},
+  doi       = {10.1109/ACSSC.2003.1292216}
+}""",
+    "zhang2018lpips": """@inproceedings{zhang2018lpips,
+  author    = {Zhang, Richard and Isola, Phillip and Efros, Alexei A. and Shechtman, Eli and Wang, Oliver},
+  title     = {The Unreasonable Effectiveness of Deep Features as a Perceptual Metric},
+  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {586--595},
+  year      = {2018}
+}""",
+    "heusel2017fid": """@inproceedings{heusel2017fid,
+  author    = {Heusel, Martin and Ramsauer, Hubert and Unterthiner, Thomas and Nessler, Bernhard and Hochreiter, Sepp},
+  title     = {{GANs} Trained by a Two Time-Scale Update Rule Converge to a Local {Nash} Equilibrium},
+  booktitle = {Advances in Neural Information Processing Systems},
+  volume    = {30},
+  year      = {2017}
+}""",
+    "binkowski2018kid": """@inproceedings{binkowski2018kid,
+  author    = {Bi{\\'n}kowski, Miko{\\l}aj and Sutherland, Danica J. and Arbel, Michael and Gretton, Arthur},
+  title     = {Demystifying {MMD} {GANs}},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year      = {2018}
+}""",
+    "szegedy2016inception": """@inproceedings{szegedy2016inception,
+  author    = {Szegedy, Christian and Vanhoucke, Vincent and Ioffe, Sergey and Shlens, Jon and Wojna, Zbigniew},
+  title     = {Rethinking the Inception Architecture for Computer Vision},
+  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {2818--2826},
+  year      = {2016}
+}""",
+    "seitzer2020pytorchfid": """@misc{seitzer2020pytorchfid,
+  author       = {Seitzer, Maximilian},
+  title        = {{pytorch-fid: FID Score for PyTorch}},
+  howpublished = {\\url{https://github.com/mseitzer/pytorch-fid}},
+  note         = {Version 0.3.0},
+  year         = {2020}
+}""",
+    "parmar2022cleanfid": """@inproceedings{parmar2022cleanfid,
+  author    = {Parmar, Gaurav and Zhang, Richard and Zhu, Jun-Yan},
+  title     = {On Aliased Resizing and Surprising Subtleties in {GAN} Evaluation},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2022}
+}""",
+    "vanderwalt2014skimage": """@article{vanderwalt2014skimage,
+  author  = {van der Walt, St{\\'e}fan and Sch{\\"o}nberger, Johannes L. and Nunez-Iglesias, Juan and Boulogne, Fran{\\c{c}}ois and Warner, Joshua D. and Yager, Neil and Gouillart, Emmanuelle and Yu, Tony and {the scikit-image contributors}},
+  title   = {scikit-image: Image Processing in {Python}},
+  journal = {PeerJ},
+  volume  = {2},
+  pages   = {e453},
+  year    = {2014},
+  doi     = {10.7717/peerj.453}
+}""",
+    "krizhevsky2012alexnet": """@inproceedings{krizhevsky2012alexnet,
+  author    = {Krizhevsky, Alex and Sutskever, Ilya and Hinton, Geoffrey E.},
+  title     = {{ImageNet} Classification with Deep Convolutional Neural Networks},
+  booktitle = {Advances in Neural Information Processing Systems},
+  volume    = {25},
+  year      = {2012}
+}""",
+    "simonyan2015vgg": """@inproceedings{simonyan2015vgg,
+  author    = {Simonyan, Karen and Zisserman, Andrew},
+  title     = {Very Deep Convolutional Networks for Large-Scale Image Recognition},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year      = {2015}
+}""",
+    "iandola2016squeezenet": """@article{iandola2016squeezenet,
+  author  = {Iandola, Forrest N. and Han, Song and Moskewicz, Matthew W. and Ashraf, Khalid and Dally, William J. and Keutzer, Kurt},
+  title   = {{SqueezeNet}: {AlexNet}-level accuracy with 50x fewer parameters and <0.5{MB} model size},
+  journal = {arXiv preprint arXiv:1602.07360},
+  year    = {2016}
+}""",
+    "efron1987bca": """@article{efron1987bca,
+  author  = {Efron, Bradley},
+  title   = {Better Bootstrap Confidence Intervals},
+  journal = {Journal of the American Statistical Association},
+  volume  = {82},
+  number  = {397},
+  pages   = {171--185},
+  year    = {1987},
+  doi     = {10.1080/01621459.1987.10478410}
+}""",
+    "wilcoxon1945": """@article{wilcoxon1945,
+  author  = {Wilcoxon, Frank},
+  title   = {Individual Comparisons by Ranking Methods},
+  journal = {Biometrics Bulletin},
+  volume  = {1},
+  number  = {6},
+  pages   = {80--83},
+  year    = {1945},
+  doi     = {10.2307/3001968}
+}""",
+    "holm1979": """@article{holm1979,
+  author  = {Holm, Sture},
+  title   = {A Simple Sequentially Rejective Multiple Test Procedure},
+  journal = {Scandinavian Journal of Statistics},
+  volume  = {6},
+  number  = {2},
+  pages   = {65--70},
+  year    = {1979}
+}""",
+}
+
+_METRIC_KEYS = {
+    "ssim": ["wang2004ssim", "vanderwalt2014skimage"],
+    "ssim_gray": ["wang2004ssim", "vanderwalt2014skimage"],
+    "psnr": ["vanderwalt2014skimage"],
+    "mse": ["vanderwalt2014skimage"],
+    "ms_ssim": ["wang2003msssim"],
+    "lpips_alex": ["zhang2018lpips", "krizhevsky2012alexnet"],
+    "lpips_vgg": ["zhang2018lpips", "simonyan2015vgg"],
+    "lpips_squeeze": ["zhang2018lpips", "iandola2016squeezenet"],
+    "fid": ["heusel2017fid", "szegedy2016inception", "seitzer2020pytorchfid"],
+    "kid": ["binkowski2018kid", "szegedy2016inception"],
+}
+_STATISTICS_KEYS = ["efron1987bca", "wilcoxon1945", "holm1979"]
+
+
+def citation_keys(metrics: list[str], *, clean_resize: bool = False,
+                  comparisons: bool = True) -> list[str]:
+    """The BibTeX keys for these metrics (and the statistics used), without repeats."""
+    keys: list[str] = []
+    for metric in metrics:
+        keys += _METRIC_KEYS.get(metric, [])
+    if clean_resize and any(m in ("fid", "kid") for m in metrics):
+        keys.append("parmar2022cleanfid")
+    keys += _STATISTICS_KEYS if comparisons else _STATISTICS_KEYS[:1]
+    return list(dict.fromkeys(keys))
+
+
+def bibtex_for(keys: list[str]) -> str:
+    return "\n\n".join(BIBTEX[key] for key in keys) + "\n"
+
+
+_CONVENTIONS = {
+    "ssim": ("SSIM [@wang2004ssim] as scikit-image's `structural_similarity` computes it by "
+             "default (7×7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03), on "
+             "each colour channel, averaged over channels and over the windows inside the "
+             "image"),
+    "psnr": "PSNR in dB as scikit-image's `peak_signal_noise_ratio`",
+    "mse": "the mean squared error over all pixels and channels",
+    "ms_ssim": ("MS-SSIM [@wang2003msssim] as pytorch-msssim's `ms_ssim` (5 scales with "
+                "weights 0.0448, 0.2856, 0.3001, 0.2363, 0.1333; 11-tap Gaussian window, "
+                "σ = 1.5)"),
+    "fid": ("FID [@heusel2017fid] between each model's images and the reference images, "
+            "from the 2048-d pool3 features of the FID Inception-v3 [@szegedy2016inception] "
+            "as pytorch-fid computes them [@seitzer2020pytorchfid]"),
+    "kid": ("KID [@binkowski2018kid] on the same features: the unbiased MMD² with the "
+            "kernel (x·y/d + 1)³"),
+}
+_BACKBONES = {"lpips_alex": "AlexNet", "lpips_vgg": "VGG16", "lpips_squeeze": "SqueezeNet 1.1"}
+
+
+def _weights_phrase(record: dict[str, Any], name: str) -> str:
+    info = record.get("weights", {}).get(name)
+    if not info:
+        return ""
+    source = " (user-supplied)" if info.get("source") == "user-supplied" else ""
+    return f" (checkpoint `{info['file']}`, SHA-256 `{info['sha256']}`{source})"
+
+
+def methods_paragraph(record: dict[str, Any]) -> str:
+    """A methods paragraph, in Markdown with [@key] citations, from a run record."""
+    settings = record["settings"]
+    metrics: list[str] = settings["metrics"]
+    models = list(settings["models"])
+    counts = record.get("counts", {})
+    pairs = sum(c.get("pairs", 0) for c in counts.values())
+    parts = []
+    model_list = ", ".join(f"`{m}`" for m in models)
+    if any(m not in ("fid", "kid") for m in metrics):
+        pairing = ("listed in a pairs file" if settings.get("pairs_csv")
+                   else "matched by relative file path without extension")
+        parts.append(f"We compare {len(models)} model(s) ({model_list}) with the reference "
+                     f"images over {pairs} image pairs in total, {pairing}.")
+    else:
+        parts.append(f"We compare the image sets of {len(models)} model(s) ({model_list}) "
+                     "with the reference set.")
+    sentences = []
+    color = "luma (ITU-R BT.601)" if settings.get("gray") else "RGB"
+    for metric in metrics:
+        if metric.startswith("lpips_"):
+            backbone = metric.removeprefix("lpips_")
+            weight_name = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}[backbone]
+            sentences.append(
+                f"LPIPS v0.1 [@zhang2018lpips] with the {_BACKBONES[metric]} backbone"
+                f"{_weights_phrase(record, weight_name)} and the lpips package's linear "
+                "heads, on images scaled to [-1, 1]")
+        elif metric in _CONVENTIONS:
+            text = _CONVENTIONS[metric]
+            if metric == "fid":
+                resize = settings.get("fid_resize", "pytorch-fid")
+                how = ("resized to 299×299 by bilinear interpolation inside the network "
+                       "(pytorch-fid's convention)" if resize == "pytorch-fid" else
+                       "resized to 299×299 per channel in floating point with Pillow's "
+                       "bicubic filter (clean-fid's convention [@parmar2022cleanfid])")
+                text += f"{_weights_phrase(record, 'pt_inception')}, images {how}"
+            if metric == "kid":
+                kid = settings.get("kid", {})
+                size = kid.get("subset_size")
+                text += (f", averaged over {kid.get('subsets')} random subsets of "
+                         f"{size} images per set (seed {kid.get('seed')})"
+                         if size is not None else ", over the whole sets")
+            sentences.append(text)
+    parts.append(f"Images are compared in {color} with the data range given by their bit "
+                 "depth (255 for 8-bit, 65,535 for 16-bit files). We report "
+                 + "; ".join(sentences) + ".")
+    stats = record.get("statistics", {})
+    confidence = int(round(100 * stats.get("confidence", 0.95)))
+    method = {"auto": "BCa", "bca": "BCa", "percentile": "percentile"}[stats.get("method",
+                                                                                  "auto")]
+    parts.append(
+        f"For per-pair metrics we report the mean over pairs with its {confidence}% "
+        f"{method} bootstrap confidence interval [@efron1987bca] ({stats.get('resamples')} "
+        f"resamples, seed {stats.get('seed')}).")
+    if len(models) > 1 and any(m not in ("fid", "kid") for m in metrics):
+        parts.append("Models are compared pairwise on the per-image differences with the "
+                     "two-sided Wilcoxon signed-rank test [@wilcoxon1945], with Holm's "
+                     "correction [@holm1979] over the model pairs of each metric.")
+    decisions = record.get("decisions", {})
+    if decisions:
+        listed = "; ".join(f"{note} ({count}×)" for note, count in decisions.items())
+        parts.append(f"Decisions taken on the inputs: {listed}.")
+    versions = record.get("versions", {})
+    software = ", ".join(f"{name} {version}" for name, version in versions.items())
+    parts.append(f"All values were computed with {software}.")
+    return " ".join(parts)

@@ -1,0 +1,161 @@
+"""Tables of a run's results: CSV files for analysis, Markdown and LaTeX for the paper.
+
+CSV files keep full precision (``repr`` of floats); Markdown and LaTeX round per metric.
+In Markdown and LaTeX each metric's header carries an arrow for the better direction, and
+in LaTeX (booktabs) the best model of each metric is bold.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from likeness.evaluate import METRICS
+from likeness.results import Results, SummaryRow
+
+__all__ = ["PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS", "COMPARISON_COLUMNS", "format_value",
+           "markdown_summary", "latex_summary", "write_csv_tables"]
+
+SUMMARY_COLUMNS = ["model", "metric", "n", "mean", "std", "median", "ci_low", "ci_high",
+                   "better", "n_failed"]
+COMPARISON_COLUMNS = ["metric", "model_a", "model_b", "n", "mean_diff", "ci_low", "ci_high",
+                      "p_value", "p_holm"]
+PER_IMAGE_COLUMNS = ["model", "reference", "test"]  # then the metrics, error, notes
+
+_DIGITS = {"psnr": 2, "mse": 2, "fid": 2}
+_LABELS = {"ssim": "SSIM", "ssim_gray": "SSIM (gray)", "psnr": "PSNR", "mse": "MSE",
+           "ms_ssim": "MS-SSIM", "lpips_alex": "LPIPS (alex)", "lpips_vgg": "LPIPS (vgg)",
+           "lpips_squeeze": "LPIPS (squeeze)", "fid": "FID", "kid": "KID"}
+
+
+def label(metric: str) -> str:
+    return _LABELS.get(metric, metric)
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A value rounded for a table (KID in scientific notation when small)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if metric == "kid" and abs(value) < 1e-2:
+        return f"{value:.2e}"
+    return f"{value:.{_DIGITS.get(metric, 4)}f}"
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return value
+
+
+def _write_csv(path: Path, columns: Sequence[str], records: Iterable[dict[str, Any]]) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: _csv_value(record.get(k)) for k in columns})
+    temporary.replace(path)
+
+
+def write_csv_tables(results: Results, folder: Path) -> None:
+    """per_image.csv, summary.csv and comparisons.csv."""
+    metrics = results.pair_metrics
+    _write_csv(folder / "per_image.csv", [*PER_IMAGE_COLUMNS, *metrics, "error", "notes"],
+               ({"model": r.model, "reference": r.reference, "test": r.test, **r.values,
+                 "error": r.error, "notes": "; ".join(r.notes) or None} for r in results.rows))
+    _write_csv(folder / "summary.csv", SUMMARY_COLUMNS,
+               (vars(s) for s in results.summary))
+    _write_csv(folder / "comparisons.csv", COMPARISON_COLUMNS,
+               (vars(c) for c in results.comparisons))
+
+
+def _best(rows: list[SummaryRow]) -> set[str]:
+    """Models with the best mean of one metric (ties all bold)."""
+    finite = [r for r in rows if not math.isnan(r.mean)]
+    if len(finite) < 2:
+        return set()
+    pick = max if finite[0].better == "higher" else min
+    target = pick(r.mean for r in finite)
+    return {r.model for r in finite if r.mean == target}
+
+
+def _cell(row: SummaryRow, latex: bool) -> str:
+    value = format_value(row.metric, row.mean)
+    if row.metric == "kid" and not math.isnan(row.std):
+        spread = format_value("kid", row.std)
+        return f"{value} ± {spread}" if not latex else f"{value} $\\pm$ {spread}"
+    if not math.isnan(row.ci_low):
+        low, high = (format_value(row.metric, v) for v in (row.ci_low, row.ci_high))
+        return f"{value} [{low}, {high}]" if not latex else \
+            f"{value} {{\\scriptsize [{low}, {high}]}}"
+    return value
+
+
+def _arrow(metric: str, latex: bool) -> str:
+    higher = METRICS[metric].better == "higher"
+    if latex:
+        return "$\\uparrow$" if higher else "$\\downarrow$"
+    return "↑" if higher else "↓"
+
+
+def markdown_summary(results: Results) -> str:
+    """A Markdown table: one row per model, one column per metric (mean [95% CI])."""
+    header = ["model", *(f"{label(m)} {_arrow(m, False)}" for m in results.metrics)]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for model in results.models:
+        cells = [_markdown_escape(model)]
+        cells += [_cell(results.summary_of(model, m), False) for m in results.metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+    confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
+    lines.append("")
+    lines.append(f"Mean over pairs with its {confidence}% bootstrap confidence interval in "
+                 "brackets; FID and KID compare each model's set with the reference set "
+                 "(KID: mean ± std over subsets). ↑ higher is better, ↓ lower is better.")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
+
+
+def latex_summary(results: Results) -> str:
+    """A booktabs table (needs ``\\usepackage{booktabs}``); best model per metric bold."""
+    metrics = results.metrics
+    best = {m: _best([results.summary_of(model, m) for model in results.models])
+            for m in metrics}
+    lines = [
+        "% likeness results table; needs \\usepackage{booktabs}",
+        "\\begin{tabular}{l" + "c" * len(metrics) + "}",
+        "\\toprule",
+        "Model & " + " & ".join(f"{latex_escape(label(m))} {_arrow(m, True)}"
+                                for m in metrics) + " \\\\",
+        "\\midrule",
+    ]
+    for model in results.models:
+        cells = []
+        for metric in metrics:
+            row = results.summary_of(model, metric)
+            cell = _cell(row, True).replace("—", "--").replace("∞", "$\\infty$")
+            if model in best[metric]:
+                head, _, tail = cell.partition(" ")
+                cell = f"\\textbf{{{head}}}" + (f" {tail}" if tail else "")
+            cells.append(cell)
+        lines.append(latex_escape(model) + " & " + " & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,155 @@
+"""A run's results: per-pair rows, set rows, summaries with CIs, paired model comparisons.
+
+``Results`` is what ``likeness.compare`` returns and what the results folder is written
+from (``likeness.report``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from likeness.engine import PairRow, SetRow
+from likeness.evaluate import METRICS
+from likeness.stats import holm, paired_comparison, summarize
+
+__all__ = ["ComparisonRow", "Results", "StatsOptions", "SummaryRow", "compare_models",
+           "summarize_rows"]
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    resamples: int = 2000
+    seed: int = 0
+    confidence: float = 0.95
+    method: str = "auto"
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    model: str
+    metric: str
+    n: int
+    mean: float
+    std: float
+    median: float
+    ci_low: float
+    ci_high: float
+    better: str
+    n_failed: int
+    ci_method: str
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    metric: str
+    model_a: str
+    model_b: str
+    n: int
+    mean_diff: float  # mean of a − b
+    ci_low: float
+    ci_high: float
+    p_value: float
+    p_holm: float
+
+
+@dataclass
+class Results:
+    """Everything a comparison run produced.
+
+    Attributes:
+        rows: one per (model, reference, test) pair, in plan order.
+        set_rows: FID / KID per model.
+        summary: per model and metric: n, mean, std, median, bootstrap CI, better.
+        comparisons: every pair of models on every per-pair metric (Wilcoxon, Holm).
+        record: the run record (``run.json``): settings, versions, weights, decisions.
+        out_dir: the results folder, if one was written.
+    """
+
+    models: list[str]
+    metrics: list[str]
+    rows: list[PairRow]
+    set_rows: list[SetRow]
+    summary: list[SummaryRow]
+    comparisons: list[ComparisonRow]
+    record: dict[str, Any] = field(default_factory=dict)
+    unmatched: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+    @property
+    def pair_metrics(self) -> list[str]:
+        return [m for m in self.metrics if METRICS[m].kind != "set"]
+
+    @property
+    def set_metrics(self) -> list[str]:
+        return [m for m in self.metrics if METRICS[m].kind == "set"]
+
+    @property
+    def failures(self) -> int:
+        """Failed pairs, failed set metrics and files left out of sets."""
+        return (sum(1 for r in self.rows if r.error) + sum(1 for r in self.set_rows if r.error)
+                + len(self.record.get("file_errors", [])))
+
+    def summary_of(self, model: str, metric: str) -> SummaryRow:
+        return next(s for s in self.summary if s.model == model and s.metric == metric)
+
+
+def summarize_rows(models: list[str], metrics: list[str], rows: list[PairRow],
+                   set_rows: list[SetRow], options: StatsOptions) -> list[SummaryRow]:
+    """Summary rows in (model, metric) order; set metrics carry their value (KID: ± std)."""
+    summary = []
+    for model in models:
+        model_rows = [r for r in rows if r.model == model]
+        for metric in metrics:
+            better = METRICS[metric].better
+            if METRICS[metric].kind == "set":
+                found = next((r for r in set_rows if r.model == model and r.metric == metric),
+                             None)
+                value = math.nan if found is None or found.value is None else found.value
+                std = math.nan if found is None or found.std is None else found.std
+                failed = 0 if found is not None and found.error is None else 1
+                summary.append(SummaryRow(model, metric, found.n if found else 0, value, std,
+                                          math.nan, math.nan, math.nan, better, failed,
+                                          "none"))
+                continue
+            values = [r.values[metric] for r in model_rows if metric in r.values]
+            stats = summarize(values, resamples=options.resamples, seed=options.seed,
+                              confidence=options.confidence, method=options.method)
+            summary.append(SummaryRow(model, metric, stats.n, stats.mean, stats.std,
+                                      stats.median, stats.ci_low, stats.ci_high, better,
+                                      len(model_rows) - len(values), stats.ci_method))
+    return summary
+
+
+def _by_reference(rows: list[PairRow], model: str, metric: str) -> dict[str, float]:
+    """reference → value, for references this model has exactly one value for."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if row.model == model and metric in row.values:
+            values[row.reference].append(row.values[metric])
+    return {ref: v[0] for ref, v in values.items() if len(v) == 1}
+
+
+def compare_models(models: list[str], metrics: list[str], rows: list[PairRow],
+                   options: StatsOptions) -> list[ComparisonRow]:
+    """Every pair of models on every per-pair metric, paired by reference image."""
+    comparisons = []
+    for metric in metrics:
+        if METRICS[metric].kind == "set":
+            continue
+        tests = []
+        for model_a, model_b in itertools.combinations(models, 2):
+            a, b = _by_reference(rows, model_a, metric), _by_reference(rows, model_b, metric)
+            common = sorted(set(a) & set(b))
+            tests.append((model_a, model_b, paired_comparison(
+                [a[r] for r in common], [b[r] for r in common], resamples=options.resamples,
+                seed=options.seed, confidence=options.confidence, method=options.method)))
+        adjusted = holm([t.p_value for _, _, t in tests])
+        for (model_a, model_b, test), p_holm in zip(tests, adjusted, strict=True):
+            comparisons.append(ComparisonRow(metric, model_a, model_b, test.n, test.mean_diff,
+                                             test.ci_low, test.ci_high, test.p_value, p_holm))
+    return comparisons
