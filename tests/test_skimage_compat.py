@@ -198,3 +198,22 @@ def test_ssim_decreases_with_more_noise():
         b = np.clip(a + rng.normal(0, sigma, a.shape), 0, 255).astype(np.uint8)
         scores.append(structural_similarity(a, b))
     assert scores[0] > scores[1] > scores[2]
+
+
+@pytest.mark.parametrize(("dtype", "shape"), [(np.uint8, (512, 384, 3)), (np.uint16, (64, 48)),
+                                              (np.uint8, (1,)), (np.uint16, (3, 5, 7))])
+def test_integer_mse_is_bit_identical_to_scikit_image(dtype, shape):
+    rng = np.random.default_rng(7)
+    high = np.iinfo(dtype).max + 1
+    a = rng.integers(0, high, shape).astype(dtype)
+    b = rng.integers(0, high, shape).astype(dtype)
+    assert mean_squared_error(a, b) == sk.mean_squared_error(a, b)
+    assert peak_signal_noise_ratio(a, b, data_range=high - 1) == sk.peak_signal_noise_ratio(
+        a, b, data_range=high - 1)
+
+
+def test_mse_beyond_exact_integer_sums_falls_back_to_scikit_images_arithmetic():
+    """A total of squares above 2**53 would round differently: the float route is used."""
+    a = np.zeros(2_200_000, np.uint16)
+    b = np.full(2_200_000, 65535, np.uint16)
+    assert mean_squared_error(a, b) == sk.mean_squared_error(a, b)

@@ -9,6 +9,7 @@ import csv
 import functools
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,8 +236,13 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        results = run_compare(reference, tests or None, models=models or None, pairs=pairs_csv,
-                              metrics=names, out_dir=out_dir, progress=report, **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the run records them; printed below
+            results = run_compare(reference, tests or None, models=models or None,
+                                  pairs=pairs_csv, metrics=names, out_dir=out_dir,
+                                  progress=report, **options)
+    for message in results.record.get("warnings", []):
+        console.print(f"warning: {message}", highlight=False, markup=False, style="yellow")
     for model, (unmatched_reference, unmatched_test) in results.unmatched.items():
         prefix = f"{model}: " if len(results.models) > 1 else ""
         for label, files in (("reference", unmatched_reference), ("test", unmatched_test)):

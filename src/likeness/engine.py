@@ -33,6 +33,7 @@ from likeness.cache import Cache
 from likeness.errors import LikenessError
 from likeness.evaluate import METRICS, MetricContext, prepare_pair
 from likeness.io import LoadedImage, load_image
+from likeness.metrics.lpips import lpips_from_normalized, unit_normalize
 from likeness.pipeline import ordered_map
 from likeness.plan import PairTask, Plan
 
@@ -261,7 +262,7 @@ class _PairRunner:
             self.pending_images += len(work.images)
             if self.pending_images >= self.options.batch_size:
                 self._flush_lpips()
-        if len(self.to_store) >= 64:
+        if len(self.to_store) >= self.options.batch_size:
             self._store()
 
     def _flush_lpips(self) -> None:
@@ -271,14 +272,7 @@ class _PairRunner:
 
         works, self.pending, self.pending_images = self.pending, [], 0
         images = torch.stack([image for work in works for image in work.images])
-        reference_of, test_at, rows = [], [], []
-        offset = 0
-        for work in works:
-            for position, index in enumerate(work.rows, start=1):
-                reference_of.append(offset)
-                test_at.append(offset + position)
-                rows.append(index)
-            offset += len(work.images)
+        rows = [index for work in works for index in work.rows]
         for metric in self.network_metrics:
             if metric in self.failed_networks:
                 continue
@@ -287,16 +281,23 @@ class _PairRunner:
             except LikenessError as error:
                 self.failed_networks[metric] = str(error)
                 continue
+            heads = list(network.heads)
             with torch.inference_mode():
                 features = network.encode(images.to(self.context.device) * 2 - 1)
-                first = torch.tensor(reference_of, device=images.device)
-                second = torch.tensor(test_at, device=images.device)
-                distances = network.distance([f[first] for f in features],
-                                             [f[second] for f in features])
-            for index, value in zip(rows, distances.flatten().tolist(), strict=True):
+                normalized = [unit_normalize(f) for f in features]  # once per image
+                distances = []
+                offset = 0
+                for work in works:  # the reference (first) against each of its tests
+                    end = offset + len(work.images)
+                    distances += lpips_from_normalized(
+                        [n[offset:offset + 1] for n in normalized],
+                        [n[offset + 1:end] for n in normalized], heads).flatten().tolist()
+                    offset = end
+            for index, value in zip(rows, distances, strict=True):
                 self.rows[index].values[metric] = float(value)
         for index in rows:
             self._finish(index)
+        self._store()  # commit each batch: a killed run loses at most the batch in flight
 
     def _finish(self, index: int) -> None:
         errors = self.metric_errors.get(index, {})
@@ -342,12 +343,19 @@ def _unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
     return unit.expand(3, -1, -1).contiguous() if unit.shape[0] == 1 else unit
 
 
-def hash_files(paths: Sequence[Path], cache: Cache, workers: int) -> tuple[dict[Path, str],
-                                                                         dict[Path, str]]:
-    """Content hashes of the files, and the reason for each that could not be read."""
+def _identity_key(path: Path) -> str:
+    stat = path.stat()
+    return f"file:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def hash_files(paths: Sequence[Path], cache: Cache, workers: int, *,
+               by_content: bool = True) -> tuple[dict[Path, str], dict[Path, str]]:
+    """Each file's key — its content hash, or (``by_content=False``, for a run that keeps
+    nothing) its path, size and modification time — and why each unreadable file failed."""
     digests: dict[Path, str] = {}
     errors: dict[Path, str] = {}
-    for path, digest, error in ordered_map(cache.digest, list(dict.fromkeys(paths)),
+    key = cache.digest if by_content else _identity_key
+    for path, digest, error in ordered_map(key, list(dict.fromkeys(paths)),
                                            workers=workers, catch=(OSError,)):
         if error is not None:
             errors[path] = str(error)

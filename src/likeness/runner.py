@@ -15,12 +15,14 @@ import json
 import os
 import platform
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from likeness.allocator import keep_freed_memory
 from likeness.cache import Cache, LayeredCache, default_cache_path
 from likeness.engine import EngineOptions, hash_files, run_pairs, run_sets
 from likeness.errors import LikenessError
@@ -234,15 +236,19 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     from likeness.device import resolve_device
 
     resolved_device = resolve_device(device)
+    keep_freed_memory()  # see likeness.allocator: large temporaries without page faults
     store = _open_cache(cache, folder)
     try:
         paths = [p for task in plan.pairs for p in (task.reference, task.test)]
-        digests, unreadable = hash_files(paths, store, workers)
+        keep_nothing = cache is False and folder is None  # no need to read every byte
+        digests, unreadable = hash_files(paths, store, workers, by_content=not keep_nothing)
         context = MetricContext(resolved_device, {k: str(v) for k, v in weights.items()})
-        rows = run_pairs(plan, digests, options, context, store, progress)
-        set_rows, set_settings = run_sets(plan, options, store,
-                                          weights={k: str(v) for k, v in weights.items()},
-                                          device=device, progress=progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows = run_pairs(plan, digests, options, context, store, progress)
+            set_rows, set_settings = run_sets(plan, options, store,
+                                              weights={k: str(v) for k, v in weights.items()},
+                                              device=device, progress=progress)
     except LikenessError:
         if folder is not None:
             record["status"] = "failed"
@@ -280,6 +286,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
                        for r in set_rows if r.error],
     })
+    unique_warnings = {str(w.message): w.category for w in caught}
+    record["warnings"] = list(unique_warnings)
     if set_settings:
         record["fid_network"] = {k: v for k, v in set_settings.items()
                                  if k not in ("file_errors", "reference_decisions")}
@@ -287,6 +295,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                       dict(plan.unmatched), folder)
     if folder is not None:
         write_results_folder(results, folder)
+    for message, category in unique_warnings.items():  # once each, after the run
+        warnings.warn(message, category, stacklevel=2)
     return results
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.allocator import keep_freed_memory
 from likeness.cache import Cache, default_cache_path
 from likeness.device import resolve_device
 from likeness.errors import LikenessError
@@ -90,6 +91,7 @@ class FeatureExtractor:
             from likeness.nets.inception_features import InceptionFeatures
 
             self.device = resolve_device(self.requested_device)
+            keep_freed_memory()  # see likeness.allocator
             self._network = InceptionFeatures(weights=self.weights.path,
                                               resize=self.resize).to(self.device)
         return self._network

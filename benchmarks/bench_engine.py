@@ -1,0 +1,118 @@
+"""The whole job: ``likeness.compare`` against the per-pair script researchers write.
+
+    .venv/bin/python benchmarks/bench_engine.py
+
+The script, per pair: ``cv2.imread`` both files (and BGR → RGB), scikit-image
+``structural_similarity(a, b, channel_axis=-1, data_range=255)`` and
+``peak_signal_noise_ratio``, and LPIPS-alex the lpips package's way: the two images through
+the network separately (NCHW float32, [-1, 1]).  lpips itself needs torchvision, which does
+not load beside this machine's CPU torch, so its forward pass is reproduced with the same
+layers and weights (see bench_lpips.py).  Both run in this process on the same 512×512
+PNGs, with the golden set's stand-in AlexNet weights; likeness runs with no cache
+(``cache=False``), so every value is computed.
+
+Cases: one model (64 pairs), and three models sharing the 64 references (192 pairs: the
+script decodes and encodes each reference three times; likeness once).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from _timing import sample_pair
+from bench_lpips import lpips_package_way
+from likeness import LPIPS, compare
+
+GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
+PAIRS = 64
+SIDE = 512
+
+
+def make_folders(root: Path, models: int) -> None:
+    (root / "ref").mkdir(parents=True)
+    for index in range(PAIRS):
+        reference, _ = sample_pair(SIDE, seed=index)
+        shift = np.roll(reference, index, axis=1)  # 64 different references
+        Image.fromarray(shift).save(root / "ref" / f"{index:03d}.png")
+    for model in range(models):
+        folder = root / f"model{model}"
+        folder.mkdir()
+        for index in range(PAIRS):
+            _, test = sample_pair(SIDE, seed=1000 * (model + 1) + index)
+            Image.fromarray(np.roll(test, index, axis=1)).save(folder / f"{index:03d}.png")
+
+
+def per_pair_script(root: Path, models: int, metric: LPIPS, backbone: torch.nn.Module
+                    ) -> list[tuple[float, float, float]]:
+    def as_tensor(rgb: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+    values = []
+    for model in range(models):
+        for index in range(PAIRS):
+            a = cv2.cvtColor(cv2.imread(str(root / "ref" / f"{index:03d}.png")),
+                             cv2.COLOR_BGR2RGB)
+            b = cv2.cvtColor(cv2.imread(str(root / f"model{model}" / f"{index:03d}.png")),
+                             cv2.COLOR_BGR2RGB)
+            ssim = structural_similarity(a, b, channel_axis=-1, data_range=255)
+            psnr = peak_signal_noise_ratio(a, b, data_range=255)
+            with torch.no_grad():
+                distance = float(lpips_package_way(metric, backbone, as_tensor(a),
+                                                   as_tensor(b)))
+            values.append((ssim, psnr, distance))
+    return values
+
+
+def main() -> None:
+    spec = importlib.util.spec_from_file_location("golden_weights", GOLDEN / "weights.py")
+    if spec is None or spec.loader is None:
+        sys.exit(f"the stand-in weights are missing: {GOLDEN / 'weights.py'}")
+    stand_in = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stand_in)
+    root = Path(tempfile.mkdtemp())
+    weights = stand_in.save_checkpoint("alexnet", 1, root / "alexnet.pth")
+    metric = LPIPS(net="alex", backbone_weights=weights)
+    backbone = copy.deepcopy(metric.backbone).to(memory_format=torch.contiguous_format)
+    make_folders(root / "data", 3)
+    data = root / "data"
+    options = {"metrics": "ssim,psnr,lpips", "weights": {"alexnet": str(weights)},
+               "cache": False, "device": "cpu"}
+    # warm up both (numba compilation, first network pass) on a small copy
+    warm = root / "warm"
+    for folder in ("ref", "model0"):
+        (warm / folder).mkdir(parents=True)
+        for index in range(2):
+            shutil.copy(data / folder / f"{index:03d}.png", warm / folder)
+    compare(warm / "ref", warm / "model0", **options)
+    print(f"threads: torch {torch.get_num_threads()}; {PAIRS} references of {SIDE}x{SIDE} PNG")
+    for models in (1, 3):
+        start = time.perf_counter()
+        script_values = per_pair_script(data, models, metric, backbone)
+        script = time.perf_counter() - start
+        start = time.perf_counter()
+        results = compare(data / "ref", [data / f"model{m}" for m in range(models)], **options)
+        ours = time.perf_counter() - start
+        got = [(r.values["ssim"], r.values["psnr"], r.values["lpips_alex"])
+               for r in results.rows]
+        diff = np.abs(np.array(got) - np.array(script_values)).max(axis=0)
+        pairs = PAIRS * models
+        print(f"{models} model(s), {pairs} pairs: per-pair script {script:6.1f} s "
+              f"({pairs / script:5.1f} pairs/s), likeness {ours:6.1f} s "
+              f"({pairs / ours:5.1f} pairs/s), ratio {script / ours:4.2f}x; "
+              f"max |diff| ssim {diff[0]:.1e}, psnr {diff[1]:.1e}, lpips {diff[2]:.1e}")
+
+
+if __name__ == "__main__":
+    main()

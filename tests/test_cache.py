@@ -1,0 +1,62 @@
+"""The content-addressed cache, the layered run-folder cache, the allocator setting."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from likeness.allocator import keep_freed_memory
+from likeness.cache import Cache, LayeredCache, file_digest
+
+
+def test_values_arrays_and_namespaces(tmp_path):
+    with Cache(tmp_path / "c.sqlite") as cache:
+        cache.put_many("a", [("k1", b"one"), ("k2", b"two")])
+        cache.put_arrays("arrays", [("k1", np.arange(3, dtype=np.float32))])
+        assert cache.get_many("a", ["k1", "k2", "k3"]) == {"k1": b"one", "k2": b"two"}
+        assert cache.get_many("b", ["k1"]) == {}
+        np.testing.assert_array_equal(cache.get_arrays("arrays", ["k1"])["k1"], [0, 1, 2])
+    with Cache(tmp_path / "c.sqlite") as reopened:  # committed: survives the process
+        assert reopened.get_many("a", ["k1"]) == {"k1": b"one"}
+
+
+def test_many_keys_in_one_query(tmp_path):
+    with Cache(None) as cache:
+        cache.put_many("n", [(str(i), b"x") for i in range(2000)])
+        assert len(cache.get_many("n", [str(i) for i in range(2500)])) == 2000
+
+
+def test_digest_is_the_content_hash_and_follows_changes(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"hello")
+    with Cache(tmp_path / "c.sqlite") as cache:
+        first = cache.digest(path)
+        assert first == file_digest(path)
+        assert cache.digest(path) == first
+        path.write_bytes(b"hello, world")
+        os.utime(path, ns=(1, 1))
+        assert cache.digest(path) == file_digest(path) != first
+
+
+def test_layered_cache_reads_in_order_and_writes_all(tmp_path):
+    front, back = Cache(tmp_path / "front.sqlite"), Cache(tmp_path / "back.sqlite")
+    back.put_many("n", [("shared", b"back"), ("only-back", b"b")])
+    front.put_many("n", [("shared", b"front")])
+    layered = LayeredCache([front, back])
+    assert layered.get_many("n", ["shared", "only-back"]) == {"shared": b"front",
+                                                               "only-back": b"b"}
+    layered.put_many("n", [("new", b"v")])
+    assert front.get_many("n", ["new"]) == back.get_many("n", ["new"]) == {"new": b"v"}
+    layered.close()
+
+
+def test_allocator_tuning_can_be_turned_off(monkeypatch):
+    import likeness.allocator as allocator
+
+    monkeypatch.setattr(allocator, "_done", False)
+    monkeypatch.setenv("LIKENESS_MALLOC_TUNING", "0")
+    assert keep_freed_memory() is False
+    monkeypatch.delenv("LIKENESS_MALLOC_TUNING")
+    assert keep_freed_memory() in (True, False)  # False only off glibc
+    assert keep_freed_memory() == keep_freed_memory()
