@@ -21,7 +21,8 @@ demo: $(STAMP)
 		metrics=ssim,psnr,ms-ssim; \
 		echo "LPIPS left out: its AlexNet weights are not cached; run '$(BIN)/likeness weights download alexnet' (or 'likeness weights import FILE' offline) to add it"; \
 	fi; \
-	$(BIN)/likeness compare samples/reference samples/stylized --metrics $$metrics
+	$(BIN)/likeness compare samples/reference samples/stylized samples/jpeg --metrics $$metrics \
+		--out-dir demo-results --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
@@ -33,7 +34,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_ssim.py
+	cd benchmarks && for script in bench_*.py; do ../$(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache demo-results

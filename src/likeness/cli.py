@@ -31,6 +31,13 @@ def _format(metric: str, value: float | None) -> str:
     return f"{value:.{_TABLE_DIGITS.get(metric, 4)}f}"
 
 
+def _stdout_console() -> Console:
+    """Tables on stdout; wide when piped, so that columns are not wrapped."""
+    from rich.console import Console
+
+    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+
+
 def _stderr_console() -> Console:
     from rich.console import Console
 
@@ -267,7 +274,6 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
 
 
 def _print_table(rows: list[Any], names: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(show_edge=False)
@@ -285,11 +291,10 @@ def _print_table(rows: list[Any], names: list[str]) -> None:
         mean = _format(name, sum(values) / len(values)) if values else "—"
         means.append(mean if len(values) == len(rows) else f"{mean} (n={len(values)})")
     table.add_row(f"mean of {len(rows)} pairs", "", *means)
-    Console(soft_wrap=True).print(table, highlight=False)
+    _stdout_console().print(table, highlight=False)
 
 
 def _print_summary(results: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from likeness.evaluate import METRICS
@@ -315,7 +320,7 @@ def _print_summary(results: Any) -> None:
                 cell += f" (n={row.n})"
             cells.append(cell)
         table.add_row(model, *cells)
-    Console(soft_wrap=True).print(table, highlight=False)
+    _stdout_console().print(table, highlight=False)
 
 
 def _report_rows(rows: list[Any], record: dict[str, Any]) -> None:
