@@ -94,6 +94,8 @@ def _parse_models(items: tuple[str, ...]) -> dict[str, Path]:
                                  "methods, run.json); a killed run resumes there.")
 @click.option("--overwrite", is_flag=True,
               help="Allow an --out-dir that holds another run or other files.")
+@click.option("--html", "html_report", is_flag=True,
+              help="Also write the visual report, report.html, into --out-dir.")
 @click.option("--strict", is_flag=True, help="Stop at the first failure.")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Decoding threads.")
@@ -127,7 +129,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
             workers: int, batch_size: int, device: str, weights: tuple[str, ...],
             bootstrap: int, seed: int, confidence: float, ci_method: str, fid_resize: str,
             kid_subset_size: str, kid_subsets: int, kid_seed: int, cache: Path | None,
-            no_cache: bool) -> None:
+            no_cache: bool, html_report: bool) -> None:
     """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
     more model folders (paired by file name), or the pairs of a --pairs CSV.
 
@@ -147,6 +149,9 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
         raise click.BadParameter(str(error), param_hint="--metrics") from None
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise click.BadParameter("the file must end in .csv or .json", param_hint="--out")
+    if html_report and out_dir is None:
+        raise click.UsageError("--html writes report.html into the results folder: give "
+                               "--out-dir too")
     models = _parse_models(model_items)
     reference = paths[0] if paths else None
     tests = list(paths[1:])
@@ -173,6 +178,12 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
                      kid_subset_size=_kid_subset_size(kid_subset_size, "--kid-subset-size"),
                      kid_subsets=kid_subsets, kid_seed=kid_seed,
                      cache=False if no_cache else (cache or True)))
+            if html_report and out_dir is not None and (out_dir / "run.json").is_file():
+                from likeness.report.html import write_report
+
+                report = write_report(out_dir, device=device if device != "auto" else "cpu")
+                _stderr_console().print(f"report written to {report}", highlight=False,
+                                        markup=False)
     except LikenessError as error:
         _stderr_console().print(f"error: {error}", highlight=False, markup=False, style="red")
         sys.exit(1)
@@ -563,6 +574,31 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
         out.write_text(json.dumps(record, indent=1) + "\n")
     if failed:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the report (default: RESULTS_DIR/report.html).")
+@click.option("--worst", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="Pairs shown in detail per metric, and most-disagreeing pairs.")
+@click.option("--thumbnail", type=click.IntRange(32, 2048), default=160, show_default=True,
+              help="Longest side of thumbnails and maps, in pixels.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
+              show_default=True, help="Where the LPIPS maps are computed.")
+def report(results_dir: Path, output: Path | None, worst: int, thumbnail: int,
+           device: str) -> None:
+    """Write the visual HTML report of RESULTS_DIR (a likeness compare --out-dir folder):
+    one self-contained file showing where and why SSIM and LPIPS disagree."""
+    from likeness.report.html import write_report
+
+    try:
+        path = write_report(results_dir, output, worst=worst, thumbnail=thumbnail,
+                            device=device)
+    except LikenessError as error:
+        _stderr_console().print(f"error: {error}", highlight=False, markup=False, style="red")
+        sys.exit(1)
+    click.echo(str(path))
 
 
 @main.group()

@@ -1,0 +1,309 @@
+"""The visual HTML report of a results folder: where and why SSIM and LPIPS disagree.
+
+One self-contained file (images inlined as data URIs, plots as inline SVG, a few lines of
+inline script to sort the table; no network access): the summary and the model
+comparisons, the distribution of each metric per model, SSIM against LPIPS per pair with
+the most-disagreeing pairs highlighted and linked, and for the worst pairs of each metric
+(and the most-disagreeing ones) the reference, the test image, the SSIM map and the LPIPS
+spatial map side by side, then every pair in a sortable table.  Maps are computed only for
+the pairs shown; thumbnails are downscaled, so the report stays small.
+
+Disagreement of a pair: SSIM (higher is better) and LPIPS (lower is better) each rank the
+pairs from worst to best; the disagreement is the difference of the two ranks as a
+fraction of the number of pairs (0: the metrics agree on where the pair stands, 1: one
+calls it the best, the other the worst).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from likeness.errors import LikenessError
+from likeness.evaluate import METRICS
+from likeness.report.figures import (
+    PALETTE,
+    box_plot_svg,
+    colour_bar_uri,
+    heatmap_uri,
+    image_uri,
+    scatter_svg,
+)
+from likeness.report.tables import format_value, label
+
+__all__ = ["build_report", "write_report"]
+
+
+@dataclass
+class _Pair:
+    index: int
+    model: str
+    reference: str
+    test: str
+    values: dict[str, float]
+    error: str
+    notes: str
+    disagreement: float | None = None
+    sections: list[str] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        return f"pair-{self.index}"
+
+
+def _float(text: str) -> float | None:
+    if text in ("", None):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _read(folder: Path) -> tuple[dict[str, Any], list[_Pair], list[dict[str, str]],
+                                 list[dict[str, str]]]:
+    try:
+        record = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError) as error:
+        raise LikenessError(f"{folder}: not a likeness results folder (run.json: {error}); "
+                            "write one with likeness compare ... --out-dir") from None
+    if record.get("status") != "complete":
+        raise LikenessError(f"{folder}: the run is not complete (status "
+                            f"{record.get('status')!r}); run the same compare command again "
+                            "to finish it")
+
+    def rows(name: str) -> list[dict[str, str]]:
+        path = folder / name
+        if not path.is_file():
+            return []
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    metrics = [m for m in record["settings"]["metrics"] if METRICS[m].kind != "set"]
+    pairs = []
+    for index, row in enumerate(rows("per_image.csv")):
+        values = {m: v for m in metrics if (v := _float(row.get(m, ""))) is not None}
+        pairs.append(_Pair(index, row["model"], row["reference"], row["test"], values,
+                           row.get("error", ""), row.get("notes", "")))
+    return record, pairs, rows("summary.csv"), rows("comparisons.csv")
+
+
+def _pair_paths(record: dict[str, Any], pair: _Pair) -> tuple[Path, Path]:
+    settings = record["settings"]
+    if settings.get("pairs_csv"):
+        base = Path(settings["pairs_csv"]).parent
+        return base / pair.reference, base / pair.test
+    return (Path(settings["reference"]) / pair.reference,
+            Path(settings["models"][pair.model]) / pair.test)
+
+
+def _worst(pairs: list[_Pair], metric: str, count: int) -> list[_Pair]:
+    scored = [p for p in pairs if metric in p.values and math.isfinite(p.values[metric])]
+    higher = METRICS[metric].better == "higher"
+    return sorted(scored, key=lambda p: p.values[metric], reverse=not higher)[:count]
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(values) / len(values)
+
+
+def _disagreement(pairs: list[_Pair], lpips_metric: str) -> list[_Pair]:
+    both = [p for p in pairs if "ssim" in p.values and lpips_metric in p.values]
+    if len(both) < 2:
+        return []
+    ssim_badness = _ranks(-np.array([p.values["ssim"] for p in both]))
+    lpips_badness = _ranks(np.array([p.values[lpips_metric] for p in both]))
+    for pair, a, b in zip(both, ssim_badness, lpips_badness, strict=True):
+        pair.disagreement = float(abs(a - b))
+    return sorted(both, key=lambda p: -(p.disagreement or 0.0))
+
+
+class _MapMaker:
+    """SSIM and LPIPS maps of the shown pairs, as the run computed them."""
+
+    def __init__(self, record: dict[str, Any], lpips_metric: str | None, device: str,
+                 thumbnail: int) -> None:
+        self.record, self.thumbnail, self.device = record, thumbnail, device
+        self.lpips_metric = lpips_metric
+        self._network: Any = None
+        self.lpips_error: str | None = None
+
+    def _lpips(self) -> Any:
+        if self._network is None and self.lpips_error is None and self.lpips_metric:
+            from likeness.nets.lpips import LPIPS, LPIPS_NETS
+
+            net = self.lpips_metric.removeprefix("lpips_")
+            backbone = LPIPS_NETS[net][0]
+            info = self.record.get("weights", {}).get(backbone, {})
+            path = info.get("path") if info.get("source") == "user-supplied" else None
+            try:
+                self._network = LPIPS(net=net, spatial=True,
+                                      backbone_weights=path).to(self.device)
+            except LikenessError as error:
+                self.lpips_error = str(error)
+        return self._network
+
+    def figures(self, pair: _Pair) -> dict[str, Any]:
+        from likeness.evaluate import prepare_pair
+        from likeness.io import load_image
+        from likeness.metrics.skimage_compat import structural_similarity
+
+        settings = self.record["settings"]
+        reference_path, test_path = _pair_paths(self.record, pair)
+        try:
+            reference = load_image(reference_path, alpha=settings.get("alpha"))
+            test = load_image(test_path, alpha=settings.get("alpha"))
+            prepared = prepare_pair(reference, test, gray=settings.get("gray", False),
+                                    resize=settings.get("resize"))
+        except LikenessError as error:
+            return {"error": str(error)}
+        out: dict[str, Any] = {"reference": image_uri(reference.pixels, self.thumbnail),
+                               "test": image_uri(test.pixels, self.thumbnail)}
+        _, ssim_map = structural_similarity(prepared.reference, prepared.test,
+                                            channel_axis=-1, data_range=prepared.data_range,
+                                            full=True)
+        ssim_map = ssim_map.mean(axis=2)
+        out["ssim_map"] = heatmap_uri(ssim_map, 0.0, 1.0, self.thumbnail)
+        out["ssim_range"] = ("0", "1")
+        network = self._lpips()
+        if network is not None:
+            import torch
+
+            def unit(pixels: np.ndarray) -> torch.Tensor:
+                tensor = torch.from_numpy(np.ascontiguousarray(pixels, np.float32)
+                                          / np.float32(prepared.data_range)).permute(2, 0, 1)
+                tensor = tensor.expand(3, -1, -1) if tensor.shape[0] == 1 else tensor
+                return tensor[None].to(self.device)
+
+            with torch.inference_mode():
+                lpips_map = network(unit(prepared.reference), unit(prepared.test),
+                                    normalize=True)[0, 0].float().cpu().numpy()
+            high = float(lpips_map.max()) or 1.0
+            out["lpips_map"] = heatmap_uri(lpips_map, 0.0, high, self.thumbnail)
+            out["lpips_range"] = ("0", f"{high:.3g}")
+        return out
+
+
+def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbnail: int = 160,
+                 device: str = "cpu") -> str:
+    """The HTML report of a results folder, as a string.
+
+    Args:
+        results_dir: a folder written by ``likeness compare --out-dir``.
+        worst: pairs shown in detail per metric (and most-disagreeing pairs).
+        thumbnail: the longest side of thumbnails and maps, in pixels.
+        device: where the LPIPS maps are computed.
+
+    Raises:
+        LikenessError: not a complete results folder.
+    """
+    import jinja2
+
+    folder = Path(results_dir)
+    record, pairs, summary, comparisons = _read(folder)
+    settings = record["settings"]
+    metrics = [m for m in settings["metrics"] if METRICS[m].kind != "set"]
+    models = list(dict.fromkeys([r["model"] for r in summary] + [p.model for p in pairs]))
+    lpips_metric = next((m for m in metrics if m.startswith("lpips_")), None)
+
+    sections: list[tuple[str, str, list[_Pair]]] = []
+    for metric in metrics:
+        direction = "lowest" if METRICS[metric].better == "higher" else "highest"
+        sections.append((f"worst-{metric}", f"Worst {worst} by {label(metric)} ({direction})",
+                         _worst(pairs, metric, worst)))
+    ranked = _disagreement(pairs, lpips_metric) if lpips_metric and "ssim" in metrics else []
+    disagreeing = ranked[:worst]
+    if disagreeing:
+        sections.insert(0, ("disagree", f"SSIM and {label(lpips_metric or '')} disagree most",
+                            disagreeing))
+    shown: dict[int, _Pair] = {}
+    for key, _, chosen in sections:
+        for pair in chosen:
+            pair.sections.append(key)
+            shown[pair.index] = pair
+    maker = _MapMaker(record, lpips_metric, device, thumbnail)
+    figures = {index: maker.figures(pair) for index, pair in shown.items()}
+
+    model_index = {m: i for i, m in enumerate(models)}
+    highlighted = {p.index for p in disagreeing}
+    scatter = None
+    if lpips_metric and "ssim" in metrics:
+        points = [(p.values["ssim"], p.values[lpips_metric], model_index[p.model],
+                   f"{p.model}: {p.reference} vs {p.test} (SSIM {p.values['ssim']:.4f}, "
+                   f"{label(lpips_metric)} {p.values[lpips_metric]:.4f})",
+                   p.anchor if p.index in shown else None, p.index in highlighted)
+                  for p in pairs if "ssim" in p.values and lpips_metric in p.values]
+        scatter = scatter_svg(points, models, "SSIM (higher is better)",
+                              f"{label(lpips_metric)} (lower is better)")
+    distributions = [box_plot_svg([(m, [p.values[metric] for p in pairs
+                                        if p.model == m and metric in p.values])
+                                   for m in models], f"{label(metric)} {_arrow(metric)}")
+                     for metric in metrics]
+
+    summary_table = _summary_table(summary, models, settings["metrics"])
+    template_text = (resources.files("likeness") / "data" / "report.html.j2").read_text()
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    template = environment.from_string(template_text)
+    return template.render(
+        record=record, settings=settings, models=models, metrics=metrics,
+        palette={m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)},
+        summary_metrics=settings["metrics"], summary_table=summary_table,
+        comparisons=comparisons, distributions=[jinja2.utils.markupsafe.Markup(svg)
+                                                for svg in distributions],
+        scatter=jinja2.utils.markupsafe.Markup(scatter) if scatter else None,
+        lpips_metric=lpips_metric, lpips_error=maker.lpips_error,
+        sections=sections, figures=figures, pairs=pairs, shown=shown,
+        colour_bar=colour_bar_uri(), label=label, fmt=format_value,
+        arrow=_arrow,
+        total_pairs=len(pairs), failed=sum(1 for p in pairs if p.error))
+
+
+def _arrow(metric: str) -> str:
+    return "↑" if METRICS[metric].better == "higher" else "↓"
+
+
+def _summary_table(summary: list[dict[str, str]], models: list[str],
+                   metrics: list[str]) -> list[list[str]]:
+    by_key = {(r["model"], r["metric"]): r for r in summary}
+    table = []
+    for model in models:
+        cells = [model]
+        for metric in metrics:
+            row = by_key.get((model, metric))
+            if row is None:
+                cells.append("—")
+                continue
+            mean, low, high = (_float(row[k]) for k in ("mean", "ci_low", "ci_high"))
+            text = format_value(metric, mean)
+            std = _float(row.get("std", ""))
+            if metric == "kid" and std is not None:
+                text += f" ± {format_value(metric, std)}"
+            elif low is not None and high is not None:
+                text += f" [{format_value(metric, low)}, {format_value(metric, high)}]"
+            if row.get("n_failed") not in (None, "", "0"):
+                text += f" (n={row['n']})"
+            cells.append(text)
+        table.append(cells)
+    return table
+
+
+def write_report(results_dir: str | os.PathLike[str],
+                 output: str | os.PathLike[str] | None = None, **options: Any) -> Path:
+    """Write the report (default ``RESULTS_DIR/report.html``); returns its path."""
+    target = Path(output) if output is not None else Path(results_dir) / "report.html"
+    text = build_report(results_dir, **options)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(target)
+    return target

@@ -1,0 +1,144 @@
+"""The HTML report: content, escaping, self-containment, and a real headless browser.
+
+Browser tests need Debian's ``chromium``; ``.ci/run`` installs it and sets
+``LIKENESS_REQUIRE_CHROMIUM=1`` so that CI always runs them; elsewhere they are skipped
+with a one-line notice when chromium is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import likeness
+from likeness.cli import main
+from likeness.report.html import build_report, write_report
+
+MODELS = ("blur", "noise", "jpeg")
+BASES = ("astronaut", "coffee", "rocket")
+ODD_NAME = "x<script>alert(1)&y"  # "/" cannot be in a file name
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-default-apps", "--disable-sync", "--disable-extensions",
+                  "--no-first-run", "--hide-scrollbars"]
+
+
+@pytest.fixture(scope="module")
+def results_dir(golden, stand_in, tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    (root / "ref").mkdir()
+    for base in BASES:
+        shutil.copy(golden.image_path(f"{base}.png"), root / "ref" / f"{base}.png")
+    shutil.copy(golden.image_path("chelsea.png"), root / "ref" / f"{ODD_NAME}.png")
+    for model in MODELS:
+        (root / model).mkdir()
+        for base in BASES:
+            shutil.copy(golden.image_path(f"{base}__{model}.png"), root / model / f"{base}.png")
+        shutil.copy(golden.image_path(f"chelsea__{model}.png"),
+                    root / model / f"{ODD_NAME}.png")
+    likeness.compare(root / "ref", [root / m for m in MODELS], metrics="ssim,psnr,lpips",
+                     weights={"alexnet": str(stand_in["alexnet"])}, out_dir=root / "results",
+                     cache=False)
+    return root / "results"
+
+
+def test_report_has_every_section_and_escapes_file_names(results_dir):
+    text = build_report(results_dir, worst=3)
+    for section in ("summary", "comparisons", "distributions", "scatter", "details",
+                    "pairs"):
+        assert f'<section id="{section}">' in text
+    assert "&lt;script&gt;alert(1)&amp;y" in text
+    assert "<script>alert" not in text
+    assert text.count("<script>") == 1  # the table sorter
+    assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in text
+    assert len(re.findall(r'<img src="data:image/', text)) >= 3 * 4
+    assert text.count('<tr><td class="name">') >= 12  # every pair in the table
+    for model in MODELS:
+        assert model in text
+
+
+def test_maps_are_computed_only_for_the_pairs_shown(results_dir, monkeypatch):
+    import likeness.report.html as report_html
+
+    computed = []
+    original = report_html._MapMaker.figures
+
+    def counting(self, pair):
+        computed.append(pair.index)
+        return original(self, pair)
+
+    monkeypatch.setattr(report_html._MapMaker, "figures", counting)
+    text = build_report(results_dir, worst=1)
+    assert len(computed) == len(set(computed))
+    assert 1 <= len(computed) <= 4  # one per section at most (3 metrics + disagreement)
+    assert text.count('class="card" id="pair-') == len(computed)
+
+
+def test_cli_report_and_compare_html(results_dir, tmp_path, golden):
+    runner = CliRunner()
+    output = tmp_path / "report.html"
+    result = runner.invoke(main, ["report", str(results_dir), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert output.stat().st_size > 10_000
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    ref.mkdir()
+    out.mkdir()
+    shutil.copy(golden.image_path("rocket.png"), ref / "a.png")
+    shutil.copy(golden.image_path("rocket__noise.png"), out / "a.png")
+    html_run = runner.invoke(main, ["compare", str(ref), str(out), "--out-dir",
+                                    str(tmp_path / "res"), "--html", "--no-cache"])
+    assert html_run.exit_code == 0, html_run.output
+    assert (tmp_path / "res" / "report.html").is_file()
+    needs_dir = runner.invoke(main, ["compare", str(ref), str(out), "--html"])
+    assert needs_dir.exit_code == 2
+    missing = runner.invoke(main, ["report", str(tmp_path)])
+    assert missing.exit_code == 1
+    assert "not a likeness results folder" in missing.stderr
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.environ.get("LIKENESS_REQUIRE_CHROMIUM") == "1":
+        pytest.fail("chromium is required here (LIKENESS_REQUIRE_CHROMIUM=1) but not found")
+    pytest.skip("chromium not installed: browser tests of the HTML report skipped "
+                "(apt-get install chromium)")
+
+
+def _browser(chromium, *arguments, cwd):
+    return subprocess.run([chromium, *CHROMIUM_FLAGS, *arguments], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+def test_report_renders_in_a_headless_browser(chromium, results_dir, tmp_path):
+    report = write_report(results_dir, tmp_path / "report.html", worst=3)
+    url = report.resolve().as_uri()
+    dom = _browser(chromium, "--dump-dom", url, cwd=tmp_path).stdout
+    for section in ("summary", "comparisons", "distributions", "scatter", "details",
+                    "pairs"):
+        assert f'id="{section}"' in dom
+    assert dom.count("<img") >= 12
+    assert dom.count("<svg") >= 4  # three box plots and the scatter
+    assert "&lt;script&gt;alert(1)&amp;y" in dom
+    assert len(re.findall(r"<script[\s>]", dom)) == 1
+    summary = (results_dir / "summary.csv").read_text().splitlines()[1].split(",")
+    assert f"{float(summary[3]):.4f}" in dom
+
+    screenshot = tmp_path / "shot.png"
+    _browser(chromium, "--window-size=1200,2400", f"--screenshot={screenshot}", url,
+             cwd=tmp_path)
+    pixels = np.asarray(Image.open(screenshot).convert("RGB"))
+    assert pixels.shape[:2] == (2400, 1200)
+    assert pixels.std() > 20  # not blank
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 500  # photographs and heatmaps
