@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from likeness.results import Results
     from likeness.runner import compare
     from likeness.sets import fid, kid_folders
+    from likeness.styletransfer import evaluate_style
 
 try:
     __version__ = version("likeness")
@@ -45,6 +46,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _LAZY = {
+    "evaluate_style": "likeness.styletransfer",
     "compare": "likeness.runner",
     "Results": "likeness.results",
     "fid": "likeness.sets",
@@ -99,6 +101,7 @@ __all__ = [
     "compare",
     "compare_files",
     "compare_folders",
+    "evaluate_style",
     "fid",
     "find_images",
     "frechet_distance",

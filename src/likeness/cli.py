@@ -35,7 +35,7 @@ def _stdout_console() -> Console:
     """Tables on stdout; wide when piped, so that columns are not wrapped."""
     from rich.console import Console
 
-    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 
 
 def _stderr_console() -> Console:
@@ -311,9 +311,10 @@ def _print_summary(results: Any) -> None:
     from likeness.evaluate import METRICS
     from likeness.report.tables import format_value
 
-    table = Table(show_edge=False, title="mean [95% CI] per model" if results.pair_metrics
+    unit = "method" if results.kind == "style" else "model"
+    table = Table(show_edge=False, title=f"mean [95% CI] per {unit}" if results.pair_metrics
                   else None)
-    table.add_column("model")
+    table.add_column(unit)
     for metric in results.metrics:
         arrow = "↑" if METRICS[metric].better == "higher" else "↓"
         table.add_column(f"{metric} {arrow}", justify="right")
@@ -599,6 +600,105 @@ def report(results_dir: Path, output: Path | None, worst: int, thumbnail: int,
         _stderr_console().print(f"error: {error}", highlight=False, markup=False, style="red")
         sys.exit(1)
     click.echo(str(path))
+
+
+@main.command()
+@click.option("--content", "content", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of content images.")
+@click.option("--style", "style", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of style images.")
+@click.option("--stylized", "stylized", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of one method's outputs (C__S.ext or S/C.ext); repeatable.")
+@click.option("--method", "method_items", multiple=True, metavar="NAME=DIR",
+              help="A method's output folder under a name of your choice; repeatable.")
+@click.option("--triplets", "triplets_csv", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Manifest CSV: content,style,stylized[,method].")
+@click.option("--metrics", "metrics", default=",".join(
+    ("art_fid", "fid_art", "fid", "lpips_alex", "cfsd", "gram", "adain_style",
+     "content_loss", "ssim", "ssim_gray")), show_default=True, help="Comma-separated.")
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Write the results folder (resumable).")
+@click.option("--overwrite", is_flag=True,
+              help="Allow an --out-dir that holds another run or other files.")
+@click.option("--strict", is_flag=True, help="Stop at the first failure.")
+@click.option("--resize", type=click.Choice(["reference"]), default=None,
+              help="Resize a stylized image to its content's size instead of refusing.")
+@click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--weights", "weights", multiple=True, metavar="NAME=PATH",
+              help="Checkpoint file for a network (alexnet, vgg19, pt_inception, "
+                   "art_inception); repeatable.")
+@click.option("--art-fid-mode", type=click.Choice(["plain", "infinity"]), default="plain",
+              show_default=True, help="infinity: FID∞, needs >= 5,000 stylizations.")
+@click.option("--fid-resize", type=click.Choice(["pytorch-fid", "clean"]),
+              default="pytorch-fid", show_default=True)
+@click.option("--cfsd-max-pixels", type=click.IntRange(1), default=1024 * 1024,
+              show_default=True, help="CFSD refuses larger images (cost grows with (H·W)²).")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(100, 10_000_000), default=2000,
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95,
+              show_default=True)
+@click.option("--ci-method", type=click.Choice(["auto", "bca", "percentile"]), default="auto",
+              show_default=True)
+@click.option("--cache", "cache", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Cache database (default: the user cache).")
+@click.option("--no-cache", is_flag=True, help="Use no shared cache.")
+def style(content: Path, style: Path, stylized: tuple[Path, ...],
+          method_items: tuple[str, ...], triplets_csv: Path | None, metrics: str,
+          out_dir: Path | None, overwrite: bool, strict: bool, resize: str | None,
+          alpha: str | None, device: str, weights: tuple[str, ...], art_fid_mode: str,
+          fid_resize: str, cfsd_max_pixels: int, workers: int, bootstrap: int, seed: int,
+          confidence: float, ci_method: str, cache: Path | None, no_cache: bool) -> None:
+    """Evaluate style transfer: content fidelity (LPIPS, SSIM, CFSD, content loss), style
+    fidelity (FID, FID with ArtFID's Inception, Gram and AdaIN losses) and ArtFID, for one
+    or more methods, with statistics and a results folder."""
+    from likeness.evaluate import parse_metric_names
+    from likeness.styletransfer import evaluate_style
+
+    try:
+        names = parse_metric_names(metrics, command="style")
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--metrics") from None
+    methods = {name: path for name, path in _parse_models(method_items).items()}
+    if not stylized and not methods:
+        raise click.UsageError("give at least one --stylized DIR (or --method NAME=DIR)")
+    console = _stderr_console()
+    try:
+        progress, report = _set_progress()
+        with progress, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # recorded in run.json and printed below
+            results = evaluate_style(
+                content, style, list(stylized) or None, methods=methods or None,
+                triplets=triplets_csv, metrics=names, out_dir=out_dir,
+                weights=_parse_weights(weights), device=device, resize=resize, alpha=alpha,
+                art_fid_mode=art_fid_mode, fid_resize=fid_resize,
+                cfsd_max_pixels=cfsd_max_pixels, workers=workers, bootstrap=bootstrap,
+                seed=seed, confidence=confidence, ci_method=ci_method, strict=strict,
+                overwrite=overwrite, cache=False if no_cache else (cache or True),
+                progress=report)
+    except LikenessError as error:
+        console.print(f"error: {error}", highlight=False, markup=False, style="red")
+        sys.exit(1)
+    for message in results.record.get("warnings", []):
+        console.print(f"warning: {message}", highlight=False, markup=False, style="yellow")
+    for method, files in results.record.get("unmatched", {}).items():
+        if files:
+            console.print(f"{method}: {len(files)} stylized file(s) without a content and "
+                          f"style: " + ", ".join(files), style="yellow", highlight=False,
+                          markup=False)
+    _print_summary(results)
+    _report_rows(results.rows, results.record)
+    if out_dir is not None:
+        console.print(f"results written to {out_dir}/", highlight=False, markup=False)
+    if results.failures:
+        sys.exit(1)
 
 
 @main.group()

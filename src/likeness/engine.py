@@ -71,6 +71,12 @@ class PairRow:
     error: str | None = None
     notes: tuple[str, ...] = ()
     cached: bool = False
+    style: str | None = None  # style-transfer runs: the style image (reference = content)
+
+    @property
+    def key(self) -> str:
+        """What pairs this row with another model's row: its reference (and style)."""
+        return self.reference if self.style is None else f"{self.reference}\n{self.style}"
 
 
 @dataclass

@@ -88,7 +88,8 @@ class MetricSpec:
     compute: Callable[[PreparedPair, MetricContext], float]
     description: str
     needs_rgb: bool = False
-    kind: str = "pixel"  # "pixel", "network" (LPIPS: batched by the engine) or "set"
+    kind: str = "pixel"  # "pixel", "network" (LPIPS: batched by the engine), "set", "style"
+    commands: tuple[str, ...] = ("compare",)  # where it is offered: compare and/or style
 
 
 def _ssim(pair: PreparedPair, context: MetricContext) -> float:
@@ -134,6 +135,14 @@ def _lpips(net: str) -> Callable[[PreparedPair, MetricContext], float]:
     return compute
 
 
+def _style_metric(name: str) -> Callable[[PreparedPair, MetricContext], float]:
+    def refuse(pair: PreparedPair, context: MetricContext) -> float:
+        raise LikenessError(f"{name} is a style-transfer metric: use likeness style "
+                            "(likeness.evaluate_style)")
+
+    return refuse
+
+
 def _set_metric(name: str) -> Callable[[PreparedPair, MetricContext], float]:
     def refuse(pair: PreparedPair, context: MetricContext) -> float:
         raise LikenessError(f"{name} compares sets of images, not one pair; compare folders "
@@ -144,31 +153,58 @@ def _set_metric(name: str) -> Callable[[PreparedPair, MetricContext], float]:
 
 METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher", _ssim,
-                       "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)"),
+                       "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)",
+                       commands=("compare", "style")),
     "psnr": MetricSpec("psnr", "higher", _psnr, "PSNR in dB (scikit-image)"),
     "mse": MetricSpec("mse", "lower", _mse, "mean squared error (scikit-image)"),
     "ms_ssim": MetricSpec("ms_ssim", "higher", _ms_ssim,
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)"),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower", _lpips(net),
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
-                                  needs_rgb=True, kind="network")
+                                  needs_rgb=True, kind="network",
+                                  commands=("compare", "style") if net == "alex"
+                                  else ("compare",))
        for net, backbone in (("alex", "AlexNet"), ("vgg", "VGG16"), ("squeeze", "SqueezeNet 1.1"))},
     "fid": MetricSpec("fid", "lower", _set_metric("fid"),
                       "FID between the model's images and the references (pytorch-fid)",
-                      kind="set"),
+                      kind="set", commands=("compare", "style")),
     "kid": MetricSpec("kid", "lower", _set_metric("kid"),
                       "KID between the model's images and the references (torch-fidelity)",
                       kind="set"),
+    "ssim_gray": MetricSpec("ssim_gray", "higher", _style_metric("ssim_gray"),
+                            "SSIM of ITU-R 601 luma, scikit-image defaults", kind="style",
+                            commands=("style",)),
+    "cfsd": MetricSpec("cfsd", "lower", _style_metric("cfsd"),
+                       "CFSD (StyleID): KL of relu3_1 patch-similarity softmaxes, VGG19",
+                       kind="style", commands=("style",)),
+    "gram": MetricSpec("gram", "lower", _style_metric("gram"),
+                       "Gram-matrix style loss over VGG19 relu1_1..relu5_1", kind="style",
+                       commands=("style",)),
+    "adain_style": MetricSpec("adain_style", "lower", _style_metric("adain_style"),
+                              "AdaIN mean/std style loss over VGG19 relu1_1..relu5_1",
+                              kind="style", commands=("style",)),
+    "content_loss": MetricSpec("content_loss", "lower", _style_metric("content_loss"),
+                               "content loss, MSE of VGG19 relu4_2 features", kind="style",
+                               commands=("style",)),
+    "fid_art": MetricSpec("fid_art", "lower", _set_metric("fid_art"),
+                          "FID between the stylized and the style set, ArtFID's Inception",
+                          kind="set", commands=("style",)),
+    "art_fid": MetricSpec("art_fid", "lower", _set_metric("art_fid"),
+                          "ArtFID = (1 + mean LPIPS) (1 + FID with ArtFID's Inception)",
+                          kind="set", commands=("style",)),
 }
 # other spellings the command line and the API accept
 METRIC_ALIASES = {"lpips": "lpips_alex"}
 
 
-def parse_metric_names(names: str | Sequence[str]) -> list[str]:
+def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> list[str]:
     """Canonical metric names from a comma-separated string or a list; hyphens accepted.
 
+    Args:
+        command: ``"compare"`` or ``"style"``: the metrics offered there.
+
     Raises:
-        ValueError: an unknown metric, naming the known ones.
+        ValueError: an unknown metric, naming the known ones, or one of the other command.
     """
     if isinstance(names, str):
         names = [part for part in names.split(",")]
@@ -178,13 +214,19 @@ def parse_metric_names(names: str | Sequence[str]) -> list[str]:
         if not name:
             continue
         name = METRIC_ALIASES.get(name, name)
+        offered = [m for m, spec in METRICS.items() if command in spec.commands]
         if name not in METRICS:
-            known = ", ".join([*METRICS, *METRIC_ALIASES])
+            known = ", ".join([*offered, *METRIC_ALIASES])
             raise ValueError(f"unknown metric {raw.strip()!r}; choose from {known}")
+        if name not in offered:
+            other = "likeness style" if command == "compare" else "likeness compare"
+            raise ValueError(f"{name} is offered by {other}, not here; choose from "
+                             f"{', '.join(offered)}")
         if name not in canonical:
             canonical.append(name)
     if not canonical:
-        raise ValueError("no metric given; choose from " + ", ".join(METRICS))
+        raise ValueError("no metric given; choose from " + ", ".join(
+            m for m, spec in METRICS.items() if command in spec.commands))
     return canonical
 
 

@@ -79,6 +79,7 @@ class Results:
     record: dict[str, Any] = field(default_factory=dict)
     unmatched: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     out_dir: Path | None = None
+    kind: str = "compare"  # or "style": rows are (method, content, style, stylized)
 
     @property
     def pair_metrics(self) -> list[str]:
@@ -126,11 +127,11 @@ def summarize_rows(models: list[str], metrics: list[str], rows: list[PairRow],
 
 
 def _by_reference(rows: list[PairRow], model: str, metric: str) -> dict[str, float]:
-    """reference → value, for references this model has exactly one value for."""
+    """reference (and style) → value, for those this model has exactly one value for."""
     values: dict[str, list[float]] = defaultdict(list)
     for row in rows:
         if row.model == model and metric in row.values:
-            values[row.reference].append(row.values[metric])
+            values[row.key].append(row.values[metric])
     return {ref: v[0] for ref, v in values.items() if len(v) == 1}
 
 

@@ -79,7 +79,7 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
     def absolute(path: PathLike | None) -> str | None:
         return None if path is None else str(Path(path).resolve())
 
-    return json.loads(json.dumps({
+    return _settings_json({
         "reference": absolute(reference),
         "models": {name: absolute(folder) for name, folder in tests.items()},
         "pairs_csv": absolute(pairs),
@@ -91,7 +91,12 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
         "statistics": {"resamples": stats.resamples, "seed": stats.seed,
                        "confidence": stats.confidence, "method": stats.method},
         "weights": {name: absolute(path) for name, path in sorted(weights.items())},
-    }))
+    })
+
+
+def _settings_json(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as they read back from run.json (so that equal settings compare equal)."""
+    return json.loads(json.dumps(settings))
 
 
 def _check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
@@ -302,7 +307,12 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
 
 def write_results_folder(results: Results, folder: Path) -> None:
     """Write every file of the results folder (each atomically)."""
-    from likeness.report.citations import bibtex_for, citation_keys, methods_paragraph
+    from likeness.report.citations import (
+        bibtex_for,
+        citation_keys,
+        methods_paragraph,
+        style_methods_paragraph,
+    )
     from likeness.report.tables import latex_summary, markdown_summary, write_csv_tables
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -311,9 +321,12 @@ def write_results_folder(results: Results, folder: Path) -> None:
     (folder / "summary.tex").write_text(latex_summary(results))
     settings = results.record["settings"]
     keys = citation_keys(results.metrics, clean_resize=settings.get("fid_resize") == "clean",
-                         comparisons=len(results.models) > 1)
+                         comparisons=len(results.models) > 1,
+                         fid_infinity=settings.get("art_fid_mode") == "infinity")
     (folder / "references.bib").write_text(bibtex_for(keys))
+    paragraph = (style_methods_paragraph(results.record) if results.kind == "style"
+                 else methods_paragraph(results.record))
     (folder / "methods.md").write_text(
-        "# Methods\n\n" + methods_paragraph(results.record) + "\n\nCitation keys refer to "
+        "# Methods\n\n" + paragraph + "\n\nCitation keys refer to "
         "`references.bib` (Pandoc syntax: `[@key]`).\n")
     _write_json(folder / "run.json", results.record)

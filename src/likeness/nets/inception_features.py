@@ -30,7 +30,8 @@ from likeness.nets.inception import InceptionTrunk
 from likeness.nets.loading import load_matching_weights
 from likeness.weights import ResolvedWeights, load_state_dict, resolve
 
-__all__ = ["FID_RESIZE_CONVENTIONS", "FID_SIZE", "InceptionFeatures", "clean_resize",
+__all__ = ["FID_RESIZE_CONVENTIONS", "FID_SIZE", "ArtInceptionFeatures", "InceptionFeatures",
+           "clean_resize",
            "fid_input"]
 
 FID_SIZE = 299
@@ -129,3 +130,31 @@ class InceptionFeatures(nn.Module):
     def features_of_resized(self, images: Tensor) -> Tensor:
         """Features of images already at 299×299 in [0, 1] (what ``fid_input`` returns)."""
         return self.trunk(2 * images - 1)
+
+
+class ArtInceptionFeatures(nn.Module):
+    """ArtFID's art-trained Inception-v3: (N, 3, H, W) in [0, 1] → (N, 2048).
+
+    torchvision's standard Inception-v3 blocks, as ArtFID runs them: no resize (each image
+    at its own size), no normalisation, the output of the final average pool.
+
+    Args:
+        weights: a checkpoint path, loaded as given; None resolves ``art_inception``
+            through the weights manager.  Its ``fc1``, ``fc2`` and auxiliary heads are not
+            used.
+    """
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
+        super().__init__()
+        self.trunk = InceptionTrunk("torchvision")
+        self.weights: ResolvedWeights = resolve("art_inception", weights)
+        load_matching_weights(self.trunk, load_state_dict(self.weights.path),
+                              str(self.weights.path), "ArtFID's Inception-v3")
+        self.requires_grad_(False)
+        self.eval()
+        self.trunk.fold()
+
+    def forward(self, images: Tensor) -> Tensor:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected an (N, 3, H, W) batch, got shape {tuple(images.shape)}")
+        return self.trunk(images)

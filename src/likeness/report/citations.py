@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph"]
+__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph",
+           "style_methods_paragraph"]
 
 BIBTEX: dict[str, str] = {
     "wang2004ssim": """@article{wang2004ssim,
@@ -123,6 +124,43 @@ BIBTEX: dict[str, str] = {
   pages   = {65--70},
   year    = {1979}
 }""",
+    "wright2022artfid": """@inproceedings{wright2022artfid,
+  author    = {Wright, Matthias and Ommer, Bj{\\"o}rn},
+  title     = {{ArtFID}: Quantitative Evaluation of Neural Style Transfer},
+  booktitle = {Pattern Recognition (DAGM GCPR 2022)},
+  series    = {Lecture Notes in Computer Science},
+  volume    = {13485},
+  pages     = {560--576},
+  year      = {2022}
+}""",
+    "chung2024styleid": """@inproceedings{chung2024styleid,
+  author    = {Chung, Jiwoo and Hyun, Sangeek and Heo, Jae-Pil},
+  title     = {Style Injection in Diffusion: A Training-free Approach for Adapting Large-scale Diffusion Models for Style Transfer},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {8795--8805},
+  year      = {2024}
+}""",
+    "gatys2016style": """@inproceedings{gatys2016style,
+  author    = {Gatys, Leon A. and Ecker, Alexander S. and Bethge, Matthias},
+  title     = {Image Style Transfer Using Convolutional Neural Networks},
+  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {2414--2423},
+  year      = {2016}
+}""",
+    "huang2017adain": """@inproceedings{huang2017adain,
+  author    = {Huang, Xun and Belongie, Serge},
+  title     = {Arbitrary Style Transfer in Real-Time with Adaptive Instance Normalization},
+  booktitle = {Proceedings of the IEEE International Conference on Computer Vision (ICCV)},
+  pages     = {1501--1510},
+  year      = {2017}
+}""",
+    "chong2020fidinf": """@inproceedings{chong2020fidinf,
+  author    = {Chong, Min Jin and Forsyth, David},
+  title     = {Effectively Unbiased {FID} and Inception Score and Where to Find Them},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {6070--6079},
+  year      = {2020}
+}""",
 }
 
 _METRIC_KEYS = {
@@ -136,16 +174,24 @@ _METRIC_KEYS = {
     "lpips_squeeze": ["zhang2018lpips", "iandola2016squeezenet"],
     "fid": ["heusel2017fid", "szegedy2016inception", "seitzer2020pytorchfid"],
     "kid": ["binkowski2018kid", "szegedy2016inception"],
+    "cfsd": ["chung2024styleid", "simonyan2015vgg"],
+    "gram": ["gatys2016style", "simonyan2015vgg"],
+    "adain_style": ["huang2017adain", "simonyan2015vgg"],
+    "content_loss": ["gatys2016style", "simonyan2015vgg"],
+    "fid_art": ["wright2022artfid", "heusel2017fid"],
+    "art_fid": ["wright2022artfid", "zhang2018lpips"],
 }
 _STATISTICS_KEYS = ["efron1987bca", "wilcoxon1945", "holm1979"]
 
 
 def citation_keys(metrics: list[str], *, clean_resize: bool = False,
-                  comparisons: bool = True) -> list[str]:
+                  comparisons: bool = True, fid_infinity: bool = False) -> list[str]:
     """The BibTeX keys for these metrics (and the statistics used), without repeats."""
     keys: list[str] = []
     for metric in metrics:
         keys += _METRIC_KEYS.get(metric, [])
+    if fid_infinity:
+        keys.append("chong2020fidinf")
     if clean_resize and any(m in ("fid", "kid") for m in metrics):
         keys.append("parmar2022cleanfid")
     keys += _STATISTICS_KEYS if comparisons else _STATISTICS_KEYS[:1]
@@ -249,3 +295,63 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     software = ", ".join(f"{name} {version}" for name, version in versions.items())
     parts.append(f"All values were computed with {software}.")
     return " ".join(parts)
+
+
+_STYLE_SENTENCES = {
+    "lpips_alex": ("LPIPS v0.1 [@zhang2018lpips] (AlexNet backbone{alexnet}) between each "
+                   "content image and its stylization, images scaled to [-1, 1] (ArtFID's "
+                   "content term)"),
+    "ssim": "SSIM [@wang2004ssim] between content and stylization (scikit-image defaults, RGB)",
+    "ssim_gray": "the same SSIM on ITU-R BT.601 luma",
+    "cfsd": ("CFSD [@chung2024styleid]: the KL divergence between the row-wise softmaxes of "
+             "the relu3_1 patch-similarity matrices (VGG19 [@simonyan2015vgg]{vgg19}, "
+             "features divided by the channel count, similarity, softmax and KL in float64, "
+             "summed over all rows) of content and stylization"),
+    "gram": ("the Gram loss [@gatys2016style]: the sum over relu1_1, relu2_1, relu3_1, "
+             "relu4_1 and relu5_1 of the mean squared difference of the style's and the "
+             "stylization's Gram matrices F Fᵀ / (C·H·W)"),
+    "adain_style": ("the AdaIN style loss [@huang2017adain]: over the same layers, the mean "
+                    "squared differences of per-channel means and of per-channel standard "
+                    "deviations (sqrt of unbiased variance + 1e-5)"),
+    "content_loss": "the content loss: mean squared difference of relu4_2 features",
+    "fid": ("FID [@heusel2017fid] between the set of stylizations and the set of style "
+            "images with pytorch-fid's Inception-v3{pt_inception}"),
+    "fid_art": ("FID between the stylizations and the style images with ArtFID's "
+                "art-trained Inception-v3 [@wright2022artfid]{art_inception}, images at "
+                "their own size"),
+    "art_fid": "ArtFID = (1 + mean LPIPS)·(1 + FID with ArtFID's Inception) [@wright2022artfid]",
+}
+
+
+def style_methods_paragraph(record: dict[str, Any]) -> str:
+    """The methods paragraph of a style-transfer run (protocol, metrics, weights)."""
+    settings = record["settings"]
+    protocol = record.get("protocol", {})
+    parts = []
+    for method, counts in protocol.items():
+        parts.append(f"`{method}`: {counts['contents']} content images × {counts['styles']} "
+                     f"style images, {counts['stylized']} stylizations")
+    sizes = record.get("stylized_sizes", [])
+    text = ("We evaluate " + "; ".join(parts) + "."
+            + (f" Stylizations are {', '.join(sizes)} pixels." if sizes else ""))
+    phrases = {name: _weights_phrase(record, name)
+               for name in ("alexnet", "vgg19", "pt_inception", "art_inception")}
+    sentences = [_STYLE_SENTENCES[m].format(**phrases) for m in settings["metrics"]
+                 if m in _STYLE_SENTENCES]
+    text += (" VGG19 features are taken from ImageNet-normalised images at their own size. "
+             "We report " + "; ".join(sentences) + ".")
+    if settings.get("art_fid_mode") == "infinity":
+        text += (" FID is FID∞ [@chong2020fidinf], extrapolated from subsets of 5,000 images "
+                 "upwards.")
+    stats = record.get("statistics", {})
+    text += (f" Per-image metrics are reported as the mean with its "
+             f"{int(round(100 * stats.get('confidence', 0.95)))}% bootstrap confidence "
+             f"interval [@efron1987bca] ({stats.get('resamples')} resamples, seed "
+             f"{stats.get('seed')}).")
+    if len(protocol) > 1:
+        text += (" Methods are compared pairwise on per-triplet differences with the "
+                 "Wilcoxon signed-rank test [@wilcoxon1945] and Holm's correction [@holm1979].")
+    versions = record.get("versions", {})
+    text += " All values were computed with " + ", ".join(
+        f"{name} {version}" for name, version in versions.items()) + "."
+    return text

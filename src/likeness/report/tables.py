@@ -16,7 +16,8 @@ from typing import Any
 from likeness.evaluate import METRICS
 from likeness.results import Results, SummaryRow
 
-__all__ = ["PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS", "COMPARISON_COLUMNS", "format_value",
+__all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
+           "COMPARISON_COLUMNS", "format_value",
            "markdown_summary", "latex_summary", "write_csv_tables"]
 
 SUMMARY_COLUMNS = ["model", "metric", "n", "mean", "std", "median", "ci_low", "ci_high",
@@ -24,11 +25,14 @@ SUMMARY_COLUMNS = ["model", "metric", "n", "mean", "std", "median", "ci_low", "c
 COMPARISON_COLUMNS = ["metric", "model_a", "model_b", "n", "mean_diff", "ci_low", "ci_high",
                       "p_value", "p_holm"]
 PER_IMAGE_COLUMNS = ["model", "reference", "test"]  # then the metrics, error, notes
+STYLE_PER_IMAGE_COLUMNS = ["method", "content", "style", "stylized"]
 
-_DIGITS = {"psnr": 2, "mse": 2, "fid": 2}
+_DIGITS = {"psnr": 2, "mse": 2, "fid": 2, "fid_art": 2, "art_fid": 2}
 _LABELS = {"ssim": "SSIM", "ssim_gray": "SSIM (gray)", "psnr": "PSNR", "mse": "MSE",
            "ms_ssim": "MS-SSIM", "lpips_alex": "LPIPS (alex)", "lpips_vgg": "LPIPS (vgg)",
-           "lpips_squeeze": "LPIPS (squeeze)", "fid": "FID", "kid": "KID"}
+           "lpips_squeeze": "LPIPS (squeeze)", "fid": "FID", "kid": "KID", "cfsd": "CFSD",
+           "gram": "Gram", "adain_style": "AdaIN style", "content_loss": "Content loss",
+           "fid_art": "FID (art)", "art_fid": "ArtFID"}
 
 
 def label(metric: str) -> str:
@@ -41,7 +45,7 @@ def format_value(metric: str, value: float | None) -> str:
         return "—"
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
-    if metric == "kid" and abs(value) < 1e-2:
+    if metric in ("kid", "gram", "cfsd") and value != 0 and abs(value) < 1e-2:
         return f"{value:.2e}"
     return f"{value:.{_DIGITS.get(metric, 4)}f}"
 
@@ -67,13 +71,25 @@ def _write_csv(path: Path, columns: Sequence[str], records: Iterable[dict[str, A
 def write_csv_tables(results: Results, folder: Path) -> None:
     """per_image.csv, summary.csv and comparisons.csv."""
     metrics = results.pair_metrics
-    _write_csv(folder / "per_image.csv", [*PER_IMAGE_COLUMNS, *metrics, "error", "notes"],
-               ({"model": r.model, "reference": r.reference, "test": r.test, **r.values,
-                 "error": r.error, "notes": "; ".join(r.notes) or None} for r in results.rows))
-    _write_csv(folder / "summary.csv", SUMMARY_COLUMNS,
-               (vars(s) for s in results.summary))
-    _write_csv(folder / "comparisons.csv", COMPARISON_COLUMNS,
-               (vars(c) for c in results.comparisons))
+    if results.kind == "style":
+        _write_csv(folder / "per_image.csv",
+                   [*STYLE_PER_IMAGE_COLUMNS, *metrics, "error", "notes"],
+                   ({"method": r.model, "content": r.reference, "style": r.style,
+                     "stylized": r.test, **r.values, "error": r.error,
+                     "notes": "; ".join(r.notes) or None} for r in results.rows))
+    else:
+        _write_csv(folder / "per_image.csv", [*PER_IMAGE_COLUMNS, *metrics, "error", "notes"],
+                   ({"model": r.model, "reference": r.reference, "test": r.test, **r.values,
+                     "error": r.error, "notes": "; ".join(r.notes) or None}
+                    for r in results.rows))
+    columns = SUMMARY_COLUMNS if results.kind != "style" else ["method", *SUMMARY_COLUMNS[1:]]
+    _write_csv(folder / "summary.csv", columns,
+               ({"method": s.model, **vars(s)} for s in results.summary))
+    comparison_columns = COMPARISON_COLUMNS if results.kind != "style" else [
+        "metric", "method_a", "method_b", *COMPARISON_COLUMNS[3:]]
+    _write_csv(folder / "comparisons.csv", comparison_columns,
+               ({"method_a": c.model_a, "method_b": c.model_b, **vars(c)}
+                for c in results.comparisons))
 
 
 def _best(rows: list[SummaryRow]) -> set[str]:
@@ -107,7 +123,8 @@ def _arrow(metric: str, latex: bool) -> str:
 
 def markdown_summary(results: Results) -> str:
     """A Markdown table: one row per model, one column per metric (mean [95% CI])."""
-    header = ["model", *(f"{label(m)} {_arrow(m, False)}" for m in results.metrics)]
+    first = "method" if results.kind == "style" else "model"
+    header = [first, *(f"{label(m)} {_arrow(m, False)}" for m in results.metrics)]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for model in results.models:
         cells = [_markdown_escape(model)]
@@ -115,9 +132,11 @@ def markdown_summary(results: Results) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
     lines.append("")
+    sets = ("FID, FID (art) and ArtFID compare each method's stylizations with the style "
+            "images" if results.kind == "style" else "FID and KID compare each model's set "
+            "with the reference set (KID: mean ± std over subsets)")
     lines.append(f"Mean over pairs with its {confidence}% bootstrap confidence interval in "
-                 "brackets; FID and KID compare each model's set with the reference set "
-                 "(KID: mean ± std over subsets). ↑ higher is better, ↓ lower is better.")
+                 f"brackets; {sets}. ↑ higher is better, ↓ lower is better.")
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +162,8 @@ def latex_summary(results: Results) -> str:
         "% likeness results table; needs \\usepackage{booktabs}",
         "\\begin{tabular}{l" + "c" * len(metrics) + "}",
         "\\toprule",
-        "Model & " + " & ".join(f"{latex_escape(label(m))} {_arrow(m, True)}"
+        ("Method" if results.kind == "style" else "Model") + " & "
+        + " & ".join(f"{latex_escape(label(m))} {_arrow(m, True)}"
                                 for m in metrics) + " \\\\",
         "\\midrule",
     ]

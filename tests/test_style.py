@@ -1,0 +1,227 @@
+"""Style-transfer metrics against ../shared/golden/style.json (ArtFID, StyleID's CFSD, Gram,
+AdaIN and content losses, made with the stand-in weights of golden/weights.py), closed
+forms of the maths, triplet discovery, and ``likeness style`` end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from skimage.metrics import structural_similarity as sk_ssim
+
+from likeness import LikenessError
+from likeness.cli import main
+from likeness.metrics.fid import feature_statistics, frechet_distance
+from likeness.metrics.style import (
+    adain_style_loss,
+    cfsd,
+    fid_infinity,
+    gram_loss,
+    gram_matrix,
+)
+from likeness.nets.inception_features import ArtInceptionFeatures
+from likeness.styletransfer import evaluate_style, find_triplets
+
+
+@pytest.fixture(scope="module")
+def style_golden(golden):
+    return json.loads((golden.root / "style.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def style_weights(golden_weights, style_golden, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("style_weights")
+    seed = style_golden["seed"]
+    return {name: str(golden_weights.save_checkpoint(name, seed, folder / f"{name}.pth"))
+            for name in ("alexnet", "vgg19", "pt_inception", "art_inception")}
+
+
+@pytest.fixture(scope="module")
+def golden_run(golden, style_weights):
+    root = golden.root / "style"
+    with pytest.warns(UserWarning, match="singular"):
+        return evaluate_style(root / "content", root / "style", root / "stylized",
+                              weights=style_weights, cache=False)
+
+
+def test_every_golden_value(golden_run, style_golden):
+    want = {t["stylized"]: t for t in style_golden["triplets"]}
+    assert len(golden_run.rows) == len(want)
+    for row in golden_run.rows:
+        expected = want[row.test]
+        assert row.error is None
+        assert (row.reference, row.style) == (expected["content"], expected["style"])
+        assert row.values["lpips_alex"] == pytest.approx(expected["lpips_alex"], abs=1e-5)
+        assert row.values["cfsd"] == pytest.approx(expected["cfsd"], rel=1e-5)
+        for metric in ("gram", "content_loss", "adain_style"):
+            assert row.values[metric] == pytest.approx(expected[metric], rel=1e-4), metric
+    sets = {r.metric: r for r in golden_run.set_rows}
+    assert sets["fid_art"].value == pytest.approx(style_golden["art_fid_fid"], rel=1e-4)
+    assert sets["art_fid"].value == pytest.approx(style_golden["art_fid"], rel=1e-4)
+    assert sets["fid"].value is not None
+
+
+def test_ssim_columns_equal_scikit_image(golden, golden_run):
+    root = golden.root / "style"
+    for row in golden_run.rows[:3]:
+        with Image.open(root / "content" / row.reference) as a, \
+                Image.open(root / "stylized" / row.test) as b:
+            rgb = sk_ssim(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")),
+                          channel_axis=-1, data_range=255)
+            gray = sk_ssim(np.asarray(a.convert("L")), np.asarray(b.convert("L")),
+                           data_range=255)
+        assert row.values["ssim"] == pytest.approx(rgb, abs=1e-9)
+        assert row.values["ssim_gray"] == pytest.approx(gray, abs=1e-9)
+
+
+def test_art_inception_features_match_artfid(golden, style_golden, style_weights):
+    network = ArtInceptionFeatures(weights=style_weights["art_inception"])
+    want = golden.array("art_features")
+    got = []
+    for name in style_golden["art_feature_order"]:
+        with Image.open(golden.root / "style" / name) as image:
+            pixels = np.array(image.convert("RGB"))
+        x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
+        with torch.inference_mode():
+            got.append(network(x)[0].numpy())
+    error = np.abs(np.stack(got) - want).max()
+    assert error <= 1e-4 * np.abs(want).max()
+
+
+def test_gram_is_a_matrix_not_a_scalar():
+    torch.manual_seed(0)
+    a = torch.rand(1, 4, 8, 8)
+    permuted = a[:, [1, 0, 3, 2]]  # same total, other channel correlations
+    assert float(gram_matrix(a).sum()) == pytest.approx(float(gram_matrix(permuted).sum()))
+    assert gram_loss([a], [permuted]) > 1e-6
+    assert gram_loss([a], [a]) == 0.0
+    assert adain_style_loss([a], [a]) == 0.0
+    assert gram_matrix(a).shape == (4, 4)
+    flat = a[0].reshape(4, -1)
+    assert torch.allclose(gram_matrix(a), flat @ flat.T / (4 * 64))
+
+
+def test_cfsd_properties_and_its_blocks_equal_the_whole_matrix(monkeypatch):
+    import likeness.metrics.style as style_module
+
+    torch.manual_seed(1)
+    a, b = torch.rand(1, 16, 12, 10), torch.rand(1, 16, 12, 10)
+    assert cfsd(a, a) == pytest.approx(0.0, abs=1e-12)
+    whole = cfsd(a, b)
+    assert whole > 0
+    fa = a[0].reshape(16, -1).T.double() / 16
+    fb = b[0].reshape(16, -1).T.double() / 16
+    log_p = torch.log_softmax(fa @ fa.T, dim=1)
+    log_q = torch.log_softmax(fb @ fb.T, dim=1)
+    assert whole == pytest.approx(float((log_p.exp() * (log_p - log_q)).sum()), rel=1e-12)
+    monkeypatch.setattr(style_module, "_CFSD_BLOCK_BYTES", 8 * 3 * 120 * 7)  # 7-row blocks
+    assert cfsd(a, b) == pytest.approx(whole, rel=1e-12)
+    with pytest.raises(ValueError, match="differ in shape"):
+        cfsd(a, torch.rand(1, 16, 6, 10))
+
+
+def test_fid_infinity_needs_5000_images_and_extrapolates():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="at least 5000"):
+        fid_infinity(rng.normal(size=(4999, 4)), rng.normal(size=(100, 4)))
+    x = rng.normal(size=(6000, 4)) + 0.5
+    y = rng.normal(size=(3000, 4))
+    plain = frechet_distance(*feature_statistics(x), *feature_statistics(y))
+    assert fid_infinity(x, y) == pytest.approx(plain, rel=0.05)
+
+
+def test_triplets_from_names_folders_and_manifests(tmp_path, golden):
+    content, style, out = tmp_path / "c", tmp_path / "s", tmp_path / "out"
+    for folder in (content, style, out / "wave"):
+        folder.mkdir(parents=True)
+    image = golden.image_path("small_gray.png")
+    for name in ("a", "a__b"):
+        shutil.copy(image, content / f"{name}.png")
+    for name in ("wave", "b", "c"):
+        shutil.copy(image, style / f"{name}.png")
+    shutil.copy(image, out / "a__wave.png")       # C__S
+    shutil.copy(image, out / "wave" / "a.png")    # S/C
+    shutil.copy(image, out / "a__b__c.png")       # a + b__c? no: a__b + c
+    shutil.copy(image, out / "nothing.png")
+    triplets, unmatched = find_triplets(content, style, {"m": out})
+    found = {(t.content_name, t.style_name, t.stylized_name) for t in triplets}
+    assert found == {("a.png", "wave.png", "a__wave.png"), ("a.png", "wave.png", "wave/a.png"),
+                     ("a__b.png", "c.png", "a__b__c.png")}
+    assert unmatched["m"] == [
+        "nothing.png (names no known content and style (expected C__S.ext or S/C.ext))"]
+    shutil.copy(image, style / "b__c.png")
+    _, ambiguous = find_triplets(content, style, {"m": out})
+    assert any("ambiguous" in entry for entry in ambiguous["m"])
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("content,style,stylized\na.png,c.png,nothing.png\n")
+    listed, _ = find_triplets(content, style, {"m": out}, manifest)
+    assert [(t.content_name, t.style_name) for t in listed] == [("a.png", "c.png")]
+    manifest.write_text("content,style,stylized\na.png,c.png,missing.png\n")
+    with pytest.raises(LikenessError, match="does not exist"):
+        find_triplets(content, style, {"m": out}, manifest)
+
+
+def test_cfsd_refuses_large_images_and_fid_infinity_small_sets(golden, style_weights):
+    root = golden.root / "style"
+    results = evaluate_style(root / "content", root / "style", root / "stylized",
+                             metrics="cfsd,art_fid", art_fid_mode="infinity",
+                             cfsd_max_pixels=40_000, weights=style_weights, cache=False)
+    large = [r for r in results.rows if "cfsd" not in r.values]
+    assert large
+    assert all("exceed the limit of 40000 pixels" in r.error for r in large)
+    art = next(r for r in results.set_rows if r.metric == "art_fid")
+    assert "FID∞ needs at least 5000" in art.error
+
+
+def test_cli_style_end_to_end_with_two_methods(golden, style_weights, tmp_path):
+    root = golden.root / "style"
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(root / "stylized", first)
+    second.mkdir()
+    for path in (root / "stylized").iterdir():  # the same outputs, arranged as S/C.png
+        content_name, style_name = path.stem.split("__")
+        (second / style_name).mkdir(exist_ok=True)
+        shutil.copy(path, second / style_name / f"{content_name}.png")
+    out = tmp_path / "results"
+    arguments = ["style", "--content", str(root / "content"), "--style", str(root / "style"),
+                 "--stylized", str(first), "--method", f"nested={second}",
+                 "--out-dir", str(out), "--no-cache"]
+    for name, path in style_weights.items():
+        arguments += ["--weights", f"{name}={path}"]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    assert "mean [95% CI] per method" in result.stdout
+    with open(out / "per_image.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[:11] == ["method", "content", "style", "stylized", "art_fid"][:4] + [
+        "lpips_alex", "cfsd", "gram", "adain_style", "content_loss", "ssim", "ssim_gray"]
+    assert {r["method"] for r in rows} == {"first", "nested"}
+    by_method = {m: sorted((r["content"], r["style"], r["lpips_alex"]) for r in rows
+                           if r["method"] == m) for m in ("first", "nested")}
+    assert by_method["first"] == by_method["nested"]  # same images, other naming scheme
+    with open(out / "summary.csv", newline="") as handle:
+        summary = {(r["method"], r["metric"]): r for r in csv.DictReader(handle)}
+    assert float(summary[("first", "art_fid")]["mean"]) == pytest.approx(3.3017961, rel=1e-4)
+    assert summary[("first", "fid")]["better"] == "lower"
+    with open(out / "comparisons.csv", newline="") as handle:
+        comparisons = list(csv.DictReader(handle))
+    assert {c["metric"] for c in comparisons} >= {"lpips_alex", "cfsd", "gram"}
+    assert all(float(c["mean_diff"]) == 0.0 for c in comparisons if c["metric"] == "gram")
+    latex = (out / "summary.tex").read_text()
+    header = next(line for line in latex.splitlines() if line.startswith("Method"))
+    assert header.index("ArtFID") < header.index("FID (art)") < header.index("LPIPS")
+    assert header.index("LPIPS") < header.index("CFSD")
+    bib = (out / "references.bib").read_text()
+    for key in ("wright2022artfid", "chung2024styleid", "gatys2016style", "huang2017adain"):
+        assert f"{{{key}," in bib
+    methods = (out / "methods.md").read_text()
+    assert "4 content images × 2 style images, 8 stylizations" in methods
+    record = json.loads((out / "run.json").read_text())
+    assert record["kind"] == "style"
+    assert set(record["weights"]) == {"alexnet", "vgg19", "pt_inception", "art_inception"}
