@@ -123,13 +123,17 @@ def _parse_models(items: tuple[str, ...]) -> dict[str, Path]:
                                  "or $LIKENESS_CACHE_DIR).")
 @click.option("--no-cache", is_flag=True,
               help="Use no shared cache (a results folder still keeps its own progress).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="ray: run on a Ray cluster (pip install 'likeness[ray]').")
+@click.option("--address", default=None,
+              help="Ray cluster address (default: connect to RAY_ADDRESS or start one here).")
 def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Path | None,
             metrics: str, gray: bool, resize: str | None, alpha: str | None,
             out: Path | None, out_dir: Path | None, overwrite: bool, strict: bool,
             workers: int, batch_size: int, device: str, weights: tuple[str, ...],
             bootstrap: int, seed: int, confidence: float, ci_method: str, fid_resize: str,
             kid_subset_size: str, kid_subsets: int, kid_seed: int, cache: Path | None,
-            no_cache: bool, html_report: bool) -> None:
+            no_cache: bool, html_report: bool, engine: str, address: str | None) -> None:
     """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
     more model folders (paired by file name), or the pairs of a --pairs CSV.
 
@@ -176,8 +180,8 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
                      strict=strict, bootstrap=bootstrap, seed=seed, confidence=confidence,
                      ci_method=ci_method, fid_resize=fid_resize,
                      kid_subset_size=_kid_subset_size(kid_subset_size, "--kid-subset-size"),
-                     kid_subsets=kid_subsets, kid_seed=kid_seed,
-                     cache=False if no_cache else (cache or True)))
+                     kid_subsets=kid_subsets, kid_seed=kid_seed, engine=engine,
+                     address=address, cache=False if no_cache else (cache or True)))
             if html_report and out_dir is not None and (out_dir / "run.json").is_file():
                 from likeness.report.html import write_report
 

@@ -174,7 +174,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             kid_subset_size: int | None = 1000, kid_subsets: int = 100, kid_seed: int = 0,
             bootstrap: int = 2000, seed: int = 0, confidence: float = 0.95,
             ci_method: str = "auto", strict: bool = False, overwrite: bool = False,
-            cache: bool | PathLike = True,
+            cache: bool | PathLike = True, engine: str = "local", address: str | None = None,
             progress: Callable[[str, int, int], None] | None = None) -> Results:
     """Compare one or more models' outputs with the references; optionally write a
     results folder (per_image.csv, summary.csv/.md/.tex, comparisons.csv,
@@ -196,6 +196,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         strict: raise at the first failure instead of recording it.
         overwrite: allow an out-dir holding another run or other files.
         cache: True (the user cache), False (none beyond the run folder), or a path.
+        engine: ``"local"`` (this process) or ``"ray"`` (a Ray cluster: ``address``, or
+            a local one); the same values either way.
         progress: called with (stage, done, total).
 
     Raises:
@@ -208,6 +210,12 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         ...                                                  # doctest: +SKIP
     """
     started = time.perf_counter()
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if engine == "ray":
+        from likeness.engines.ray_engine import import_ray
+
+        import_ray()  # fail early, in one line, when the extra is missing
     names = parse_metric_names(metrics)
     test_models = _test_models(tests, models)
     weights = dict(weights or {})
@@ -229,7 +237,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         "likeness_version": _version("likeness"), "status": "running",
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": settings,
-        "arguments": {"device": device, "workers": workers, "batch_size": batch_size,
+        "arguments": {"device": device, "engine": engine, "address": address,
+                      "workers": workers, "batch_size": batch_size,
                       "strict": strict, "overwrite": overwrite,
                       "cache": str(cache) if not isinstance(cache, bool) else cache},
         "statistics": settings["statistics"], "versions": _versions(),
@@ -250,7 +259,11 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         context = MetricContext(resolved_device, {k: str(v) for k, v in weights.items()})
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            rows = run_pairs(plan, digests, options, context, store, progress)
+            if engine == "ray":
+                rows = _run_pairs_on_ray(plan, digests, options, weights, resolved_device,
+                                         store, address, folder, progress)
+            else:
+                rows = run_pairs(plan, digests, options, context, store, progress)
             set_rows, set_settings = run_sets(plan, options, store,
                                               weights={k: str(v) for k, v in weights.items()},
                                               device=device, progress=progress)
@@ -305,6 +318,24 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     return results
 
 
+def _run_pairs_on_ray(plan: Any, digests: dict[Path, str], options: EngineOptions,
+                      weights: dict[str, PathLike], device: str, store: Cache,
+                      address: str | None, folder: Path | None,
+                      progress: Callable[[str, int, int], None] | None) -> list[Any]:
+    """Per-pair rows on Ray; set images' features computed there too (into the cache)."""
+    from likeness.engines.ray_engine import features_on_ray, run_on_ray
+
+    as_text = {k: str(v) for k, v in weights.items()}
+    rows = run_on_ray(plan, digests, options, as_text, device, store, address=address,
+                      shard_dir=None if folder is None else folder / "shards",
+                      progress=progress)
+    if any(METRICS[m].kind == "set" for m in options.metrics):
+        files = [*plan.reference_set, *(f for fs in plan.model_sets.values() for f in fs)]
+        set_digests, _ = hash_files(files, store, options.workers)
+        features_on_ray(files, set_digests, options, as_text, device, store, address=address)
+    return rows
+
+
 def write_results_folder(results: Results, folder: Path) -> None:
     """Write every file of the results folder (each atomically)."""
     from likeness.report.citations import (
@@ -330,3 +361,8 @@ def write_results_folder(results: Results, folder: Path) -> None:
         "# Methods\n\n" + paragraph + "\n\nCitation keys refer to "
         "`references.bib` (Pandoc syntax: `[@key]`).\n")
     _write_json(folder / "run.json", results.record)
+    shards = folder / "shards"  # the Ray engine's streamed rows, now merged into the CSV
+    if shards.is_dir():
+        for shard in shards.glob("part-*.parquet"):
+            shard.unlink()
+        shards.rmdir()

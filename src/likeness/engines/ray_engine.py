@@ -1,0 +1,311 @@
+"""The same evaluation on Ray: decoding in Ray Data CPU tasks, networks in an actor pool.
+
+``likeness.compare(..., engine="ray")`` / ``likeness compare ... --engine ray``:
+
+1. The driver plans the run, hashes the files and looks every pair up in the cache (the
+   same content-hash keys as the local engine), so a restarted job skips what is recorded.
+2. Weights are resolved and verified once on the driver; their bytes go to the object
+   store, and each actor writes them to a local file and checks the SHA-256 — nodes need
+   no internet and no shared file system for weights.
+3. Ray Data turns the missing pairs, grouped by reference, into a dataset; a CPU task per
+   group decodes the reference and its test images; an actor pool (one network set per
+   actor, GPU actors when the cluster has GPUs) computes the group's values with the local
+   engine's code.  Actor concurrency leaves a CPU per node for the readers.
+4. Rows stream back to the driver, which deduplicates them by pair (a task retried after a
+   lost worker may deliver twice), commits them to the cache and writes Parquet shards to
+   ``OUT_DIR/shards/``; at the end the shards are merged into ``per_image.csv``.
+5. Set metrics (FID, KID): images missing from the feature cache are decoded in CPU tasks
+   and encoded by Inception actors; their features (8 KB per image) come back to the
+   driver's cache, and FID/KID are computed on the driver exactly as locally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from likeness.cache import Cache
+from likeness.engine import EngineOptions, PairRow, _Group, _PairRunner
+from likeness.errors import LikenessError
+from likeness.evaluate import METRICS, MetricContext
+from likeness.io import load_image
+from likeness.plan import PairTask, Plan
+
+__all__ = ["import_ray", "run_on_ray"]
+
+Progress = Callable[[str, int, int], None]
+INSTALL_HINT = "the Ray engine needs Ray: pip install 'likeness[ray]'"
+
+
+def import_ray() -> Any:
+    """Ray, or a one-line error saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401 - Ray Data is part of the extra
+    except ImportError:
+        raise LikenessError(INSTALL_HINT) from None
+    return ray
+
+
+def _connect(ray: Any, address: str | None) -> None:
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
+                 include_dashboard=False, configure_logging=False)
+
+
+def _materialise_weights(blobs: dict[str, tuple[bytes, str]]) -> dict[str, str]:
+    """Write shipped checkpoints to local files; check each one's SHA-256."""
+    folder = Path(tempfile.mkdtemp(prefix="likeness-weights-"))
+    paths = {}
+    for name, (blob, sha256) in blobs.items():
+        if hashlib.sha256(blob).hexdigest() != sha256:
+            raise LikenessError(f"checkpoint {name} arrived corrupted (SHA-256 mismatch)")
+        path = folder / f"{name}.pth"
+        path.write_bytes(blob)
+        paths[name] = str(path)
+    return paths
+
+
+def _decode_group(row: dict[str, Any]) -> dict[str, Any]:
+    """Ray Data CPU task: decode one group's reference and test images."""
+    spec = pickle.loads(row["payload"])
+
+    def load(path: Path) -> Any:
+        try:
+            return load_image(path, alpha=spec["alpha"])
+        except (LikenessError, OSError) as error:
+            return error
+
+    loaded = (load(spec["tasks"][0].reference), [load(t.test) for t in spec["tasks"]])
+    return {"payload": pickle.dumps((spec, loaded))}
+
+
+class PairActor:
+    """Holds the networks; computes the values of decoded groups with the local code."""
+
+    def __init__(self, options: EngineOptions, blobs: dict[str, tuple[bytes, str]],
+                 device: str) -> None:
+        import ray
+
+        weights = _materialise_weights({k: ray.get(v) if not isinstance(v, tuple) else v
+                                        for k, v in blobs.items()})
+        self.options = options
+        self.context = MetricContext(device, weights)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        out = []
+        for payload in batch["payload"]:
+            spec, (reference, tests) = pickle.loads(payload)
+            tasks: list[PairTask] = spec["tasks"]
+            plan = Plan(models=[], pairs=tasks, reference_set=[], model_sets={},
+                        set_names={})
+            runner = _PairRunner(plan, {}, self.options, self.context, Cache(None), None)
+            runner._compute_group(_Group(tasks[0].reference, list(range(len(tasks)))),
+                                  reference, tests)
+            runner._flush_lpips()
+            for local, index in enumerate(spec["indices"]):
+                row = runner.rows[local]
+                out.append(pickle.dumps((index, row.values, row.error, row.notes,
+                                         runner.metric_errors.get(local, {}))))
+        return {"payload": out}
+
+
+class FeatureActor:
+    """Holds an Inception network; encodes decoded images (set metrics)."""
+
+    def __init__(self, weights: tuple[bytes, str], resize: str, alpha: str | None,
+                 device: str) -> None:
+        import ray
+
+        from likeness.sets import FeatureExtractor
+
+        blob = ray.get(weights) if not isinstance(weights, tuple) else weights
+        path = _materialise_weights({"pt_inception": blob})["pt_inception"]
+        self.extractor = FeatureExtractor(weights=path, resize=resize, device=device,
+                                          alpha=alpha)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        prepared = [pickle.loads(p) for p in batch["payload"]]
+        good = [(digest, tensor, notes) for digest, tensor, notes in prepared
+                if tensor is not None]
+        features: Any = self.extractor.features([t for _, t, _ in good]) if good else []
+        results = [pickle.dumps((digest, row, notes)) for (digest, _, notes), row
+                   in zip(good, features, strict=True)]
+        results += [pickle.dumps((digest, None, notes)) for digest, tensor, notes in prepared
+                    if tensor is None]
+        return {"payload": results}
+
+
+def _prepare_image(row: dict[str, Any]) -> dict[str, Any]:
+    """Ray Data CPU task: decode and resize one image for the Inception network."""
+    from likeness.sets import FeatureExtractor
+
+    spec = pickle.loads(row["payload"])
+    extractor: FeatureExtractor = spec["extractor"]
+    try:
+        tensor, notes = extractor.prepare(Path(spec["path"]))
+        return {"payload": pickle.dumps((spec["digest"], tensor, notes))}
+    except (LikenessError, OSError) as error:
+        return {"payload": pickle.dumps((spec["digest"], None, (f"error: {error}",)))}
+
+
+def _actor_options(ray: Any, device: str) -> tuple[int, dict[str, Any]]:
+    """How many actors, and their resources: GPUs when the cluster has them, else CPUs,
+    leaving a CPU per node to the decoding tasks."""
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    nodes = max(1, sum(1 for node in ray.nodes() if node.get("Alive")))
+    if gpus and device != "cpu":
+        return gpus, {"num_gpus": 1, "num_cpus": 1}
+    cpus = int(resources.get("CPU", 1))
+    return max(1, cpus - nodes), {"num_cpus": 1}
+
+
+def _ship_weights(ray: Any, context_weights: dict[str, str],
+                  names: list[str]) -> dict[str, Any]:
+    from likeness.nets.lpips import LPIPS_NETS
+    from likeness.weights import resolve
+
+    blobs: dict[str, Any] = {}
+    for metric in names:
+        if METRICS[metric].kind != "network":
+            continue
+        backbone = LPIPS_NETS[metric.removeprefix("lpips_")][0]
+        if backbone in blobs:
+            continue
+        resolved = resolve(backbone, context_weights.get(backbone))  # verified on the driver
+        blobs[backbone] = ray.put((resolved.path.read_bytes(), resolved.sha256))
+    return blobs
+
+
+def run_on_ray(plan: Plan, digests: dict[Path, str], options: EngineOptions,
+               weights: dict[str, str], device: str, cache: Cache, *,
+               address: str | None = None, shard_dir: Path | None = None,
+               progress: Progress | None = None) -> list[PairRow]:
+    """Per-pair rows computed on Ray (see the module documentation), in plan order."""
+    ray = import_ray()
+    _connect(ray, address)
+    context = MetricContext(device, weights)
+    runner = _PairRunner(plan, digests, options, context, cache, progress)
+    if not runner.metrics or not plan.pairs:
+        return []
+    if progress is not None:
+        progress("pairs", 0, len(plan.pairs))
+    missing = runner._fill_from_cache()
+    groups: dict[Path, list[int]] = {}
+    for index in missing:
+        task = plan.pairs[index]
+        if runner._key(task) is None:
+            runner._fail(index, f"{task.reference if task.reference not in digests else task.test}"
+                         ": cannot read the file")
+            runner._advance()
+            continue
+        groups.setdefault(task.reference, []).append(index)
+    if groups:
+        try:
+            blobs = _ship_weights(ray, weights, runner.metrics)
+        except LikenessError as error:
+            raise LikenessError(f"weights for the Ray workers: {error}") from None
+        items = [{"payload": pickle.dumps({"indices": indices, "alpha": options.alpha,
+                                           "tasks": [plan.pairs[i] for i in indices]})}
+                 for indices in groups.values()]
+        actors, resources = _actor_options(ray, device)
+        dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 200))
+        dataset = dataset.map(_decode_group, num_cpus=1)
+        dataset = dataset.map_batches(
+            PairActor, batch_size=1, concurrency=actors,
+            fn_constructor_kwargs={"options": replace(options, strict=False), "blobs": blobs,
+                                   "device": "cuda" if "num_gpus" in resources else "cpu"},
+            **resources)  # Ray Data restarts lost actors and retries their tasks
+        done: set[int] = set()
+        shard: list[dict[str, Any]] = []
+        for record in dataset.iter_rows():
+            index, values, failure, notes, metric_errors = pickle.loads(record["payload"])
+            if index in done:  # a retried task delivered it twice
+                continue
+            done.add(index)
+            row = runner.rows[index]
+            row.values, row.notes = dict(values), tuple(notes)
+            runner.metric_errors[index] = dict(metric_errors)
+            if failure:
+                runner._fail(index, failure)
+            runner.to_store.append(index)
+            runner._advance()
+            shard.append({"model": row.model, "reference": row.reference, "test": row.test,
+                          **row.values, "error": row.error})
+            if len(runner.to_store) >= options.batch_size:
+                runner._store()
+                _write_shard(shard_dir, shard)
+        runner._store()
+        _write_shard(shard_dir, shard)
+    return runner.rows
+
+
+def _write_shard(folder: Path | None, rows: list[dict[str, Any]]) -> None:
+    """Append the rows received since the last shard as one Parquet file."""
+    if folder is None or not rows:
+        rows.clear()
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    number = len(list(folder.glob("part-*.parquet")))
+    pq.write_table(pa.Table.from_pylist(rows), folder / f"part-{number:05d}.parquet")
+    rows.clear()
+
+
+def features_on_ray(files: list[Path], digests: dict[Path, str], options: EngineOptions,
+                    weights: dict[str, str], device: str, cache: Cache, *,
+                    address: str | None = None) -> None:
+    """Encode the set images missing from the feature cache on Ray; store their features."""
+    import json
+
+    import numpy as np
+
+    from likeness.sets import FeatureExtractor
+
+    ray = import_ray()
+    _connect(ray, address)
+    extractor = FeatureExtractor(weights=weights.get("pt_inception"), resize=options.fid_resize,
+                                 device="cpu", alpha=options.alpha)
+    namespace = extractor.namespace
+    known = cache.get_many(namespace, list(digests.values()))
+    todo = {}
+    for path in files:
+        digest = digests.get(path)
+        if digest is not None and digest not in known and digest not in todo:
+            todo[digest] = path
+    if not todo:
+        return
+    blob = ray.put((extractor.weights.path.read_bytes(), extractor.weights.sha256))
+    items = [{"payload": pickle.dumps({"extractor": extractor, "path": str(path),
+                                       "digest": digest})} for digest, path in todo.items()]
+    actors, resources = _actor_options(ray, device)
+    dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 200))
+    dataset = dataset.map(_prepare_image, num_cpus=1)
+    dataset = dataset.map_batches(
+        FeatureActor, batch_size=32, concurrency=actors,
+        fn_constructor_kwargs={"weights": blob, "resize": options.fid_resize,
+                               "alpha": options.alpha,
+                               "device": "cuda" if "num_gpus" in resources else "cpu"},
+        **resources)  # Ray Data restarts lost actors and retries their tasks
+    features, notes = [], []
+    for record in dataset.iter_rows():
+        digest, row, decisions = pickle.loads(record["payload"])
+        if row is None:
+            continue  # an undecodable file: the driver's set pass reports it
+        features.append((digest, np.asarray(row, np.float32)))
+        notes.append((digest, json.dumps(list(decisions)).encode()))
+        if len(features) >= 64:
+            cache.put_arrays(namespace, features)
+            cache.put_many(namespace + "/decisions", notes)
+            features, notes = [], []
+    if features:
+        cache.put_arrays(namespace, features)
+        cache.put_many(namespace + "/decisions", notes)

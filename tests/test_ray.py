@@ -1,0 +1,170 @@
+"""The Ray engine on a multi-node Ray cluster on this machine: the same outputs as the
+local engine, a node lost mid-run, a restarted run that repeats nothing.
+
+Needs the ``ray`` extra (``pip install 'likeness[ray]'``); ``.ci/run`` installs it and sets
+``LIKENESS_REQUIRE_RAY=1`` so that CI always runs these; elsewhere they are skipped with a
+one-line notice when Ray is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import likeness
+
+MODELS = ("blur", "noise")
+BASES = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    try:
+        import ray
+        from ray.cluster_utils import Cluster
+    except ImportError:
+        if os.environ.get("LIKENESS_REQUIRE_RAY") == "1":
+            pytest.fail("Ray is required here (LIKENESS_REQUIRE_RAY=1) but not installed")
+        pytest.skip("Ray not installed: Ray engine tests skipped (pip install 'likeness[ray]')")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+        workers = [nodes.add_node(num_cpus=1) for _ in range(2)]
+        nodes.wait_for_nodes()
+        ray.init(address=nodes.address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    yield nodes, workers
+    ray.shutdown()
+    nodes.shutdown()
+
+
+@pytest.fixture
+def folders(golden, tmp_path):
+    (tmp_path / "ref").mkdir()
+    for base in BASES:
+        shutil.copy(golden.image_path(f"{base}.png"), tmp_path / "ref" / f"{base}.png")
+    for model in MODELS:
+        (tmp_path / model).mkdir()
+        for base in BASES:
+            shutil.copy(golden.image_path(f"{base}__{model}.png"), tmp_path / model / f"{base}.png")
+    return tmp_path
+
+
+def _rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _run(folders, engine, out, weights, **extra):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 4-image sets: singular covariances
+        return likeness.compare(folders / "ref", [folders / m for m in MODELS],
+                                metrics="ssim,psnr,ms-ssim,lpips,fid,kid",
+                                kid_subset_size=None, weights=weights, out_dir=out,
+                                cache=False, batch_size=1, engine=engine, **extra)
+
+
+def test_ray_equals_the_local_engine(cluster, folders, stand_in, fid_weights):
+    weights = {"alexnet": str(stand_in["alexnet"]), "pt_inception": str(fid_weights)}
+    _run(folders, "local", folders / "local", weights)
+    _run(folders, "ray", folders / "ray", weights)
+    local, on_ray = _rows(folders / "local" / "per_image.csv"), _rows(
+        folders / "ray" / "per_image.csv")
+    assert on_ray == local  # every value, error and note, bit for bit
+    assert not (folders / "ray" / "shards").exists()  # merged into per_image.csv
+    local_summary = _rows(folders / "local" / "summary.csv")
+    ray_summary = _rows(folders / "ray" / "summary.csv")
+    for a, b in zip(local_summary, ray_summary, strict=True):
+        assert (a["model"], a["metric"], a["n"]) == (b["model"], b["metric"], b["n"])
+        if a["metric"] in ("fid", "kid"):  # features from other batch compositions
+            assert float(b["mean"]) == pytest.approx(float(a["mean"]), rel=1e-5, abs=1e-8)
+        else:
+            assert a == b
+    assert _rows(folders / "ray" / "comparisons.csv") == _rows(
+        folders / "local" / "comparisons.csv")
+
+
+def _many_pairs(root, count):
+    rng = np.random.default_rng(3)
+    for folder in ("ref", "out"):
+        (root / folder).mkdir()
+    for index in range(count):
+        pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / "ref" / f"{index:03d}.png")
+        noisy = np.clip(pixels + rng.normal(0, 8, pixels.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(root / "out" / f"{index:03d}.png")
+
+
+def test_a_lost_node_still_gives_every_row_once(cluster, tmp_path, stand_in):
+    nodes, workers = cluster
+    _many_pairs(tmp_path, 40)
+    weights = {"alexnet": str(stand_in["alexnet"])}
+    progress = []
+    outcome = {}
+
+    def run():
+        outcome["results"] = likeness.compare(
+            tmp_path / "ref", tmp_path / "out", metrics="ssim,lpips", weights=weights,
+            cache=False, engine="ray", batch_size=1, out_dir=tmp_path / "results",
+            progress=lambda stage, done, total: progress.append(done))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 180
+    while (not progress or max(progress) < 5) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    nodes.remove_node(workers.pop())  # a node lost mid-run
+    workers.append(nodes.add_node(num_cpus=1))
+    thread.join(timeout=600)
+    assert not thread.is_alive()
+    results = outcome["results"]
+    assert [r.reference for r in results.rows] == [f"{i:03d}.png" for i in range(40)]
+    assert all(r.error is None and set(r.values) == {"ssim", "lpips_alex"}
+               for r in results.rows)
+    rows = _rows(tmp_path / "results" / "per_image.csv")
+    assert len(rows) == 40
+    assert len({r["reference"] for r in rows}) == 40
+    local = likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="ssim,lpips",
+                             weights=weights, cache=False, batch_size=1)
+    assert [r.values for r in local.rows] == [r.values for r in results.rows]
+
+
+def test_a_restarted_run_repeats_nothing(cluster, folders, stand_in, monkeypatch):
+    import likeness.engines.ray_engine as ray_engine
+
+    weights = {"alexnet": str(stand_in["alexnet"])}
+    arguments = {"metrics": "ssim,lpips", "weights": weights, "cache": False,
+                 "engine": "ray", "out_dir": folders / "results", "batch_size": 1}
+    first = likeness.compare(folders / "ref", [folders / m for m in MODELS], **arguments)
+    assert not any(r.cached for r in first.rows)
+    shipped = []
+    original = ray_engine._ship_weights
+    monkeypatch.setattr(ray_engine, "_ship_weights",
+                        lambda *a: shipped.append(1) or original(*a))
+    again = likeness.compare(folders / "ref", [folders / m for m in MODELS], **arguments)
+    assert all(r.cached for r in again.rows)
+    assert shipped == []  # nothing left to compute: no job was sent to the cluster
+    assert [r.values for r in again.rows] == [r.values for r in first.rows]
+
+
+def test_missing_ray_is_one_line_with_the_install_command(monkeypatch, folders):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(likeness.LikenessError, match=r"pip install 'likeness\[ray\]'"):
+        likeness.compare(folders / "ref", folders / "blur", engine="ray", cache=False)
