@@ -12,6 +12,20 @@ import numpy as np
 from PIL import Image
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
+
+
+def stand_in_weights() -> Any:
+    """../shared/golden/weights.py (deterministic stand-in checkpoints) as a module."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("golden_weights", GOLDEN / "weights.py")
+    if spec is None or spec.loader is None or not (GOLDEN / "weights.py").is_file():
+        sys.exit(f"the stand-in weights are missing: {GOLDEN / 'weights.py'}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def best_of(function: Callable[[], Any], repeats: int = 5) -> tuple[float, float, Any]:

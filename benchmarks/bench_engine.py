@@ -18,9 +18,7 @@ script decodes and encodes each reference three times; likeness once).
 from __future__ import annotations
 
 import copy
-import importlib.util
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,11 +29,10 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from _timing import sample_pair
+from _timing import sample_pair, stand_in_weights
 from bench_lpips import lpips_package_way
 from likeness import LPIPS, compare
 
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 PAIRS = 64
 SIDE = 512
 
@@ -76,11 +73,7 @@ def per_pair_script(root: Path, models: int, metric: LPIPS, backbone: torch.nn.M
 
 
 def main() -> None:
-    spec = importlib.util.spec_from_file_location("golden_weights", GOLDEN / "weights.py")
-    if spec is None or spec.loader is None:
-        sys.exit(f"the stand-in weights are missing: {GOLDEN / 'weights.py'}")
-    stand_in = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stand_in)
+    stand_in = stand_in_weights()
     root = Path(tempfile.mkdtemp())
     weights = stand_in.save_checkpoint("alexnet", 1, root / "alexnet.pth")
     metric = LPIPS(net="alex", backbone_weights=weights)

@@ -18,8 +18,6 @@ then again with every feature cached.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,10 +28,8 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import linalg
 
-from _timing import best_of, sample_pair
+from _timing import best_of, sample_pair, stand_in_weights
 from likeness import InceptionFeatures, fid, frechet_distance
-
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 
 
 def pytorch_fid_frechet(mu1, sigma1, mu2, sigma2):
@@ -97,11 +93,7 @@ def bench_folder(weights: Path) -> None:
 
 
 def main() -> None:
-    spec = importlib.util.spec_from_file_location("golden_weights", GOLDEN / "weights.py")
-    if spec is None or spec.loader is None:
-        sys.exit(f"the stand-in weights are missing: {GOLDEN / 'weights.py'}")
-    stand_in = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stand_in)
+    stand_in = stand_in_weights()
     weights = stand_in.save_checkpoint("pt_inception", 1,
                                        Path(tempfile.mkdtemp()) / "pt_inception.pth")
     print(f"threads: torch {torch.get_num_threads()}")

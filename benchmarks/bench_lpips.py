@@ -12,18 +12,15 @@ set's deterministic stand-in backbones (speed does not depend on the weights' va
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
-from _timing import best_of, sample_pair
+from _timing import best_of, sample_pair, stand_in_weights
 from likeness import LPIPS
 from likeness.metrics.lpips import unit_normalize
 
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 BACKBONES = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
 
 
@@ -42,11 +39,7 @@ def lpips_package_way(metric: LPIPS, backbone_nchw: torch.nn.Module, x: torch.Te
 
 
 def main() -> None:
-    spec = importlib.util.spec_from_file_location("golden_weights", GOLDEN / "weights.py")
-    if spec is None or spec.loader is None:
-        sys.exit(f"the stand-in weights are missing: {GOLDEN / 'weights.py'}")
-    stand_in = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stand_in)
+    stand_in = stand_in_weights()
     folder = Path(tempfile.mkdtemp())
     print(f"threads: torch {torch.get_num_threads()}; per pair, median of 5 runs of 4 pairs")
     for net, backbone in BACKBONES.items():

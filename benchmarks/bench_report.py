@@ -10,8 +10,6 @@ golden set (speed does not depend on the weights' values).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,11 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from _timing import sample_pair
+from _timing import sample_pair, stand_in_weights
 from likeness import compare
 from likeness.report.html import write_report
-
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 
 
 def make_pairs(root: Path, count: int, side: int) -> None:
@@ -37,11 +33,7 @@ def make_pairs(root: Path, count: int, side: int) -> None:
 
 
 def main() -> None:
-    spec = importlib.util.spec_from_file_location("golden_weights", GOLDEN / "weights.py")
-    if spec is None or spec.loader is None:
-        sys.exit(f"the stand-in weights are missing: {GOLDEN / 'weights.py'}")
-    stand_in = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stand_in)
+    stand_in = stand_in_weights()
     root = Path(tempfile.mkdtemp())
     weights = str(stand_in.save_checkpoint("alexnet", 1, root / "alexnet.pth"))
     for count, side in ((200, 256), (1000, 128)):

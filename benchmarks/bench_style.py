@@ -11,8 +11,6 @@ cost of each stage on one image or triplet, times how often the protocol needs i
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 import tempfile
 import time
 import warnings
@@ -22,10 +20,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from _timing import SAMPLES, best_of
+from _timing import SAMPLES, best_of, stand_in_weights
 from likeness.styletransfer import DEFAULT_STYLE_METRICS, evaluate_style
 
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 SIDE = 256
 
 
@@ -113,11 +110,7 @@ def main() -> None:
     parser.add_argument("--per-metric", action="store_true",
                         help="also time each metric alone (long)")
     arguments = parser.parse_args()
-    spec = importlib.util.spec_from_file_location("golden_weights", GOLDEN / "weights.py")
-    if spec is None or spec.loader is None:
-        sys.exit(f"the stand-in weights are missing: {GOLDEN / 'weights.py'}")
-    stand_in = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stand_in)
+    stand_in = stand_in_weights()
     root = Path(tempfile.mkdtemp())
     weights = {name: str(stand_in.save_checkpoint(name, 1, root / f"{name}.pth"))
                for name in ("alexnet", "vgg19", "pt_inception", "art_inception")}

@@ -17,7 +17,8 @@ import platform
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,21 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
 def _settings_json(settings: dict[str, Any]) -> dict[str, Any]:
     """Settings as they read back from run.json (so that equal settings compare equal)."""
     return json.loads(json.dumps(settings))
+
+
+@contextmanager
+def recording_failure(folder: Path | None, record: dict[str, Any],
+                      store: Cache) -> Iterator[None]:
+    """Mark run.json ``failed`` if the run raises; close the cache either way."""
+    try:
+        yield
+    except LikenessError:
+        if folder is not None:
+            record["status"] = "failed"
+            _write_json(folder / "run.json", record)
+        raise
+    finally:
+        store.close()
 
 
 def _check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
@@ -252,7 +268,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     resolved_device = resolve_device(device)
     keep_freed_memory()  # see likeness.allocator: large temporaries without page faults
     store = _open_cache(cache, folder)
-    try:
+    with recording_failure(folder, record, store):
         paths = [p for task in plan.pairs for p in (task.reference, task.test)]
         keep_nothing = cache is False and folder is None  # no need to read every byte
         digests, unreadable = hash_files(paths, store, workers, by_content=not keep_nothing)
@@ -267,13 +283,6 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             set_rows, set_settings = run_sets(plan, options, store,
                                               weights={k: str(v) for k, v in weights.items()},
                                               device=device, progress=progress)
-    except LikenessError:
-        if folder is not None:
-            record["status"] = "failed"
-            _write_json(folder / "run.json", record)
-        raise
-    finally:
-        store.close()
     models_in_order = plan.models
     summary = summarize_rows(models_in_order, names, rows, set_rows, stats)
     comparisons = compare_models(models_in_order, names, rows, stats)

@@ -579,6 +579,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         _version,
         _versions,
         _write_json,
+        recording_failure,
         write_results_folder,
     )
 
@@ -631,7 +632,7 @@ def evaluate_style(content: PathLike, style: PathLike,
                "device": device, "art_fid_mode": art_fid_mode, "fid_resize": fid_resize,
                "cfsd_max_pixels": cfsd_max_pixels}
     store = _open_cache(cache, folder)
-    try:
+    with recording_failure(folder, record, store):
         paths = [p for t in found for p in (t.content, t.style, t.stylized)]
         digests, unreadable = hash_files(paths, store, workers)
         networks = _Networks(resolved_device, weight_files)
@@ -641,13 +642,6 @@ def evaluate_style(content: PathLike, style: PathLike,
                                 progress).run()
             set_rows, set_settings = _set_rows(found, rows, names, options, store,
                                                weight_files, progress)
-    except LikenessError:
-        if folder is not None:
-            record["status"] = "failed"
-            _write_json(folder / "run.json", record)
-        raise
-    finally:
-        store.close()
     method_list = list(method_folders)
     summary = summarize_rows(method_list, names, rows, set_rows, stats)
     comparisons = compare_models(method_list, names, rows, stats)

@@ -79,6 +79,19 @@ def fid_input(pixels: np.ndarray, resize: str = "pytorch-fid") -> Tensor:
                          align_corners=False)[0]
 
 
+def _loaded_trunk(variant: str, checkpoint: str, weights: str | os.PathLike[str] | None,
+                  label: str) -> tuple[InceptionTrunk, ResolvedWeights]:
+    """An Inception trunk with its checkpoint loaded (through the weights manager), frozen,
+    in inference mode, with the folded fast route prepared."""
+    trunk = InceptionTrunk(variant)
+    resolved = resolve(checkpoint, weights)
+    load_matching_weights(trunk, load_state_dict(resolved.path), str(resolved.path), label)
+    trunk.requires_grad_(False)
+    trunk.eval()
+    trunk.fold()
+    return trunk, resolved
+
+
 class InceptionFeatures(nn.Module):
     """pytorch-fid's Inception-v3 pool3 features: (N, 3, H, W) in [0, 1] → (N, 2048).
 
@@ -105,13 +118,10 @@ class InceptionFeatures(nn.Module):
         super().__init__()
         _check_convention(resize)
         self.resize = resize
-        self.trunk = InceptionTrunk("fid")
-        self.weights: ResolvedWeights = resolve("pt_inception", weights)
-        load_matching_weights(self.trunk, load_state_dict(self.weights.path),
-                              str(self.weights.path), "pytorch-fid's Inception-v3")
+        self.trunk, self.weights = _loaded_trunk("fid", "pt_inception", weights,
+                                                 "pytorch-fid's Inception-v3")
         self.requires_grad_(False)
         self.eval()
-        self.trunk.fold()
 
     def forward(self, images: Tensor) -> Tensor:
         if images.ndim != 4 or images.shape[1] != 3:
@@ -146,13 +156,10 @@ class ArtInceptionFeatures(nn.Module):
 
     def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
-        self.trunk = InceptionTrunk("torchvision")
-        self.weights: ResolvedWeights = resolve("art_inception", weights)
-        load_matching_weights(self.trunk, load_state_dict(self.weights.path),
-                              str(self.weights.path), "ArtFID's Inception-v3")
+        self.trunk, self.weights = _loaded_trunk("torchvision", "art_inception", weights,
+                                                 "ArtFID's Inception-v3")
         self.requires_grad_(False)
         self.eval()
-        self.trunk.fold()
 
     def forward(self, images: Tensor) -> Tensor:
         if images.ndim != 4 or images.shape[1] != 3:
