@@ -45,7 +45,7 @@ def make_pairs(root: Path, count: int) -> None:
 
 def stage_costs(root: Path, weights: str) -> dict[str, float]:
     """Seconds per unit of each stage, measured on this machine."""
-    from likeness.cache import Cache
+    from likeness.cache import Cache, file_digest
     from likeness.io import load_image
     from likeness.metrics.lpips import unit_normalize
     from likeness.metrics.skimage_compat import peak_signal_noise_ratio, structural_similarity
@@ -59,7 +59,7 @@ def stage_costs(root: Path, weights: str) -> dict[str, float]:
     with torch.inference_mode():
         costs = {
             "decode PNG (per image)": best_of(lambda: load_image(reference))[0],
-            "hash file (per image)": best_of(lambda: cache.digest(reference))[0],
+            "hash file, SHA-256 (per image)": best_of(lambda: file_digest(reference))[0],
             "SSIM + PSNR (per pair)": best_of(lambda: (
                 structural_similarity(a.pixels, b.pixels, channel_axis=-1, data_range=255),
                 peak_signal_noise_ratio(a.pixels, b.pixels, data_range=255)))[0],
