@@ -191,7 +191,7 @@ def test_cli_style_end_to_end_with_two_methods(golden, style_weights, tmp_path):
     out = tmp_path / "results"
     arguments = ["style", "--content", str(root / "content"), "--style", str(root / "style"),
                  "--stylized", str(first), "--method", f"nested={second}",
-                 "--out-dir", str(out), "--no-cache"]
+                 "--out-dir", str(out), "--no-cache", "--html"]
     for name, path in style_weights.items():
         arguments += ["--weights", f"{name}={path}"]
     result = CliRunner().invoke(main, arguments)
@@ -224,4 +224,7 @@ def test_cli_style_end_to_end_with_two_methods(golden, style_weights, tmp_path):
     assert "4 content images × 2 style images, 8 stylizations" in methods
     record = json.loads((out / "run.json").read_text())
     assert record["kind"] == "style"
+    report = (out / "report.html").read_text()
+    assert "Distributions per method" in report
+    assert "(style brick.png)" in report  # the stylized image's style, beside its content
     assert set(record["weights"]) == {"alexnet", "vgg19", "pt_inception", "art_inception"}

@@ -654,12 +654,15 @@ def report(results_dir: Path, output: Path | None, worst: int, thumbnail: int,
 @click.option("--cache", "cache", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Cache database (default: the user cache).")
 @click.option("--no-cache", is_flag=True, help="Use no shared cache.")
+@click.option("--html", "html_report", is_flag=True,
+              help="Also write the visual report, report.html, into --out-dir.")
 def style(content: Path, style: Path, stylized: tuple[Path, ...],
           method_items: tuple[str, ...], triplets_csv: Path | None, metrics: str,
           out_dir: Path | None, overwrite: bool, strict: bool, resize: str | None,
           alpha: str | None, device: str, weights: tuple[str, ...], art_fid_mode: str,
           fid_resize: str, cfsd_max_pixels: int, workers: int, bootstrap: int, seed: int,
-          confidence: float, ci_method: str, cache: Path | None, no_cache: bool) -> None:
+          confidence: float, ci_method: str, cache: Path | None, no_cache: bool,
+          html_report: bool) -> None:
     """Evaluate style transfer: content fidelity (LPIPS, SSIM, CFSD, content loss), style
     fidelity (FID, FID with ArtFID's Inception, Gram and AdaIN losses) and ArtFID, for one
     or more methods, with statistics and a results folder."""
@@ -671,6 +674,9 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--metrics") from None
     methods = {name: path for name, path in _parse_models(method_items).items()}
+    if html_report and out_dir is None:
+        raise click.UsageError("--html writes report.html into the results folder: give "
+                               "--out-dir too")
     if not stylized and not methods:
         raise click.UsageError("give at least one --stylized DIR (or --method NAME=DIR)")
     console = _stderr_console()
@@ -701,6 +707,11 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
     _report_rows(results.rows, results.record)
     if out_dir is not None:
         console.print(f"results written to {out_dir}/", highlight=False, markup=False)
+        if html_report:
+            from likeness.report.html import write_report
+
+            report_path = write_report(out_dir, device=device if device != "auto" else "cpu")
+            console.print(f"report written to {report_path}", highlight=False, markup=False)
     if results.failures:
         sys.exit(1)
 

@@ -114,7 +114,6 @@ class _Group:
 class _LpipsWork:
     rows: list[int]
     images: list[Any] = field(default_factory=list)  # [reference, test, test, ...] tensors
-    pixels: int = 0
 
 
 class _PairRunner:
@@ -261,7 +260,6 @@ class _PairRunner:
             work.rows.append(index)
         if work.rows:
             shape = tuple(work.images[0].shape)
-            work.pixels = len(work.images) * shape[1] * shape[2]
             if self.pending and tuple(self.pending[0].images[0].shape) != shape:
                 self._flush_lpips()
             self.pending.append(work)

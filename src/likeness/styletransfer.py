@@ -22,6 +22,7 @@ triplets.
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import json
 import os
 import time
@@ -618,6 +619,7 @@ def evaluate_style(content: PathLike, style: PathLike,
     folder = None if out_dir is None else Path(out_dir)
     record: dict[str, Any] = {
         "likeness_version": _version("likeness"), "kind": "style", "status": "running",
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": settings, "statistics": settings["statistics"], "versions": _versions(),
         "arguments": {"device": device, "workers": workers, "strict": strict,
                       "overwrite": overwrite,
@@ -662,8 +664,6 @@ def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[S
                   unmatched: dict[str, list[str]], unreadable: dict[Path, str],
                   names: list[str], weights: Mapping[str, str], set_settings: dict[str, Any],
                   device: str, started: float) -> dict[str, Any]:
-    import datetime as _dt
-
     from likeness.weights import resolve
 
     weight_record: dict[str, Any] = {}

@@ -51,6 +51,7 @@ class _Pair:
     values: dict[str, float]
     error: str
     notes: str
+    style: str | None = None  # style-transfer runs
     disagreement: float | None = None
     sections: list[str] = field(default_factory=list)
 
@@ -88,16 +89,29 @@ def _read(folder: Path) -> tuple[dict[str, Any], list[_Pair], list[dict[str, str
             return list(csv.DictReader(handle))
 
     metrics = [m for m in record["settings"]["metrics"] if METRICS[m].kind != "set"]
+    style_run = record.get("kind") == "style"
     pairs = []
     for index, row in enumerate(rows("per_image.csv")):
         values = {m: v for m in metrics if (v := _float(row.get(m, ""))) is not None}
-        pairs.append(_Pair(index, row["model"], row["reference"], row["test"], values,
-                           row.get("error", ""), row.get("notes", "")))
-    return record, pairs, rows("summary.csv"), rows("comparisons.csv")
+        if style_run:  # (method, content, style, stylized): content plays the reference
+            pair = _Pair(index, row["method"], row["content"], row["stylized"], values,
+                         row.get("error", ""), row.get("notes", ""), style=row["style"])
+        else:
+            pair = _Pair(index, row["model"], row["reference"], row["test"], values,
+                         row.get("error", ""), row.get("notes", ""))
+        pairs.append(pair)
+    renamed = {"method": "model", "method_a": "model_a", "method_b": "model_b"}
+    summary = [{renamed.get(k, k): v for k, v in r.items()} for r in rows("summary.csv")]
+    comparisons = [{renamed.get(k, k): v for k, v in r.items()}
+                   for r in rows("comparisons.csv")]
+    return record, pairs, summary, comparisons
 
 
 def _pair_paths(record: dict[str, Any], pair: _Pair) -> tuple[Path, Path]:
     settings = record["settings"]
+    if record.get("kind") == "style":
+        return (Path(settings["content"]) / pair.reference,
+                Path(settings["models"][pair.model]) / pair.test)
     if settings.get("pairs_csv"):
         base = Path(settings["pairs_csv"]).parent
         return base / pair.reference, base / pair.test
@@ -265,7 +279,11 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
         sections=sections, figures=figures, pairs=pairs, shown=shown,
         colour_bar=colour_bar_uri(), label=label, fmt=format_value,
         arrow=_arrow,
-        total_pairs=len(pairs), failed=sum(1 for p in pairs if p.error))
+        total_pairs=len(pairs), failed=sum(1 for p in pairs if p.error),
+        names=({"model": "method", "reference": "content", "test": "stylized",
+                "pairs": "stylized images"} if record.get("kind") == "style" else
+               {"model": "model", "reference": "reference", "test": "test",
+                "pairs": "pairs"}))
 
 
 def _arrow(metric: str) -> str:
