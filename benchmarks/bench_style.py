@@ -136,6 +136,18 @@ def main() -> None:
     costs = stage_costs(data, weights)
     for name, seconds, units in sorted(costs, key=lambda c: -c[1] * c[2]):
         print(f"  {name:42s} {seconds * 1e3:8.1f} ms x {units:5d} = {seconds * units:7.1f} s")
+    total_of = {name: seconds * units for name, seconds, units in costs}
+    needs = {  # the stages each metric would need if it ran alone
+        "lpips_alex": ["decode", "LPIPS"], "ssim, ssim_gray": ["decode", "SSIM"],
+        "cfsd": ["decode", "VGG19", "CFSD"], "content_loss": ["decode", "VGG19"],
+        "gram, adain_style": ["decode", "VGG19", "Gram"],
+        "fid": ["decode", "pytorch-fid"], "fid_art": ["decode", "ArtFID"],
+        "art_fid": ["decode", "ArtFID", "LPIPS"]}
+    print("per metric, alone (sum of the stages it needs; shared stages run once together):")
+    for metric, stages in needs.items():
+        seconds = sum(v for name, v in total_of.items()
+                      if any(name.lower().startswith(s.lower()) or s in name for s in stages))
+        print(f"  {metric:20s} {seconds:7.1f} s")
 
 
 if __name__ == "__main__":
