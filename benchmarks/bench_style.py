@@ -61,7 +61,7 @@ def stage_costs(root: Path, weights: dict[str, str]) -> list[tuple[str, float, i
     from likeness.io import load_image
     from likeness.metrics.lpips import unit_normalize
     from likeness.metrics.skimage_compat import structural_similarity
-    from likeness.metrics.style import adain_style_loss, cfsd, gram_loss
+    from likeness.metrics.style import CfsdContent, adain_style_loss, gram_loss
     from likeness.nets.backbones import build_backbone
     from likeness.nets.inception_features import ArtInceptionFeatures, InceptionFeatures
     from likeness.nets.lpips import LPIPS, load_backbone_weights
@@ -80,6 +80,7 @@ def stage_costs(root: Path, weights: dict[str, str]) -> list[tuple[str, float, i
         taps = vgg.forward_taps(x.contiguous(memory_format=torch.channels_last),
                                 (1, 6, 11, 20, 22, 29))
         layers = [taps[i] for i in (0, 1, 2, 3, 5)]
+        cfsd_content = CfsdContent(taps[2])
         counts = len(list((root / "stylized").iterdir()))
         styles = len(list((root / "style").iterdir()))
         contents = len(list((root / "content").iterdir()))
@@ -88,8 +89,10 @@ def stage_costs(root: Path, weights: dict[str, str]) -> list[tuple[str, float, i
             ("VGG19 to relu5_1, one image", lambda: vgg.forward_taps(
                 x.contiguous(memory_format=torch.channels_last), (1, 6, 11, 20, 22, 29)),
              counts + contents + styles),
-            ("CFSD maths (float64), one triplet", lambda: cfsd(taps[2], taps[2] * 1.01),
-             counts),
+            ("CFSD content side (float64), one content", lambda: CfsdContent(taps[2]),
+             contents),
+            ("CFSD per stylization (float64), one triplet",
+             lambda: cfsd_content.distance(taps[2] * 1.01), counts),
             ("Gram + AdaIN maths, one triplet",
              lambda: (gram_loss(layers, layers), adain_style_loss(layers, layers)), counts),
             ("LPIPS-alex encode + normalise, one image",

@@ -122,6 +122,15 @@ def test_cfsd_properties_and_its_blocks_equal_the_whole_matrix(monkeypatch):
     assert whole == pytest.approx(float((log_p.exp() * (log_p - log_q)).sum()), rel=1e-12)
     monkeypatch.setattr(style_module, "_CFSD_BLOCK_BYTES", 8 * 3 * 120 * 7)  # 7-row blocks
     assert cfsd(a, b) == pytest.approx(whole, rel=1e-12)
+    content = style_module.CfsdContent(a)  # the content side prepared once, reused
+    assert content.blocks is not None
+    c = torch.rand(1, 16, 12, 10)
+    assert content.distance(b) == pytest.approx(whole, rel=1e-12)
+    assert content.distance(c) == pytest.approx(cfsd(a, c), rel=1e-12)
+    monkeypatch.setattr(style_module, "CFSD_CONTENT_CACHE_BYTES", 0)  # too big to keep
+    uncached = style_module.CfsdContent(a)
+    assert uncached.blocks is None
+    assert uncached.distance(b) == pytest.approx(whole, rel=1e-12)
     with pytest.raises(ValueError, match="differ in shape"):
         cfsd(a, torch.rand(1, 16, 6, 10))
 

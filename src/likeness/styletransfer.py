@@ -338,8 +338,8 @@ class _StyleRunner:
         from likeness.metrics.lpips import lpips_from_normalized, unit_normalize
         from likeness.metrics.skimage_compat import structural_similarity
         from likeness.metrics.style import (
+            CfsdContent,
             adain_style_loss_to,
-            cfsd,
             content_loss,
             gram_loss_to,
         )
@@ -395,8 +395,8 @@ class _StyleRunner:
                         if key not in content_features:
                             content_taps = self._vgg(unit_content)
                             content_features[key] = (content_taps[_VGG_TAPS.index(11)],
-                                                     content_taps[_VGG_TAPS.index(22)])
-                        relu3_1, relu4_2 = content_features[key]
+                                                     content_taps[_VGG_TAPS.index(22)], None)
+                        relu3_1, relu4_2, cfsd_content = content_features[key]
                         style_stats = self._style_statistics(triplet.style)
                         layers = [taps[_VGG_TAPS.index(i)] for i in (1, 6, 11, 20, 29)]
                         if "cfsd" in wanted_vgg:
@@ -409,7 +409,11 @@ class _StyleRunner:
                                     "pixels: resize them, or raise cfsd_max_pixels "
                                     "(--cfsd-max-pixels)")
                             else:
-                                row.values["cfsd"] = cfsd(relu3_1, taps[_VGG_TAPS.index(11)])
+                                if cfsd_content is None:  # once per content image
+                                    cfsd_content = CfsdContent(relu3_1)
+                                    content_features[key] = (relu3_1, relu4_2, cfsd_content)
+                                row.values["cfsd"] = cfsd_content.distance(
+                                    taps[_VGG_TAPS.index(11)])
                         if "content_loss" in wanted_vgg:
                             row.values["content_loss"] = content_loss(
                                 relu4_2, taps[_VGG_TAPS.index(22)])

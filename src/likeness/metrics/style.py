@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["STYLE_LAYERS", "CONTENT_LAYER", "CFSD_LAYER", "FID_INFINITY_MIN_IMAGES",
+__all__ = ["STYLE_LAYERS", "CONTENT_LAYER", "CFSD_LAYER", "FID_INFINITY_MIN_IMAGES", "CfsdContent",
            "adain_statistics", "adain_style_loss", "adain_style_loss_to", "art_fid", "cfsd",
            "content_loss", "fid_infinity", "gram_loss", "gram_loss_to", "gram_matrix"]
 
@@ -40,6 +40,7 @@ CFSD_LAYER = 11  # relu3_1 (StyleID's features[:12])
 FID_INFINITY_MIN_IMAGES = 5000
 _ADAIN_EPS = 1e-5
 _CFSD_BLOCK_BYTES = 256 * 1024 * 1024
+CFSD_CONTENT_CACHE_BYTES = 512 * 1024 * 1024
 
 
 def _single(features: Tensor) -> Tensor:
@@ -109,28 +110,59 @@ def _log_softmax_rows(flat: Tensor, rows: slice) -> Tensor:
     return similarity - torch.logsumexp(similarity, dim=1, keepdim=True)
 
 
+class CfsdContent:
+    """The content side of CFSD, prepared once for all of a content image's stylizations.
+
+    Holds the float64 features and, when the content's softmax rows fit in
+    ``CFSD_CONTENT_CACHE_BYTES`` ((H·W)² float64: images up to ~360² at relu3_1's quarter
+    resolution), P and log P themselves, so each stylization costs one similarity matrix,
+    not two.
+    """
+
+    def __init__(self, content: Tensor) -> None:
+        a = _single(content)
+        self.shape = tuple(a.shape)
+        channels = a.shape[0]
+        self.flat = a.reshape(channels, -1).T.to(torch.float64) / channels  # (HW, C)
+        positions = self.flat.shape[0]
+        self.block = max(1, _CFSD_BLOCK_BYTES // (8 * 3 * positions))
+        self.blocks: list[tuple[Tensor, Tensor]] | None = None
+        if 2 * 8 * positions * positions <= CFSD_CONTENT_CACHE_BYTES:
+            self.blocks = []
+            for rows in self._rows():
+                log_p = _log_softmax_rows(self.flat, rows)
+                self.blocks.append((log_p.exp(), log_p))
+
+    def _rows(self) -> list[slice]:
+        positions = self.flat.shape[0]
+        return [slice(start, min(positions, start + self.block))
+                for start in range(0, positions, self.block)]
+
+    def distance(self, stylized: Tensor) -> float:
+        """CFSD between this content and one stylization's relu3_1 features."""
+        b = _single(stylized)
+        if tuple(b.shape) != self.shape:
+            raise ValueError(f"content and stylized features differ in shape: {self.shape} "
+                             f"and {tuple(b.shape)} (the images must have one size)")
+        flat_b = b.reshape(b.shape[0], -1).T.to(torch.float64) / b.shape[0]
+        total = torch.zeros((), dtype=torch.float64, device=flat_b.device)
+        for number, rows in enumerate(self._rows()):
+            if self.blocks is not None:
+                p, log_p = self.blocks[number]
+            else:
+                log_p = _log_softmax_rows(self.flat, rows)
+                p = log_p.exp()
+            total += (p * (log_p - _log_softmax_rows(flat_b, rows))).sum()
+        return float(total)
+
+
 def cfsd(content: Tensor, stylized: Tensor) -> float:
     """CFSD between one content image's and one stylized image's relu3_1 features.
 
     Raises:
         ValueError: the feature maps differ in shape (images of different sizes).
     """
-    a, b = _single(content), _single(stylized)
-    if a.shape != b.shape:
-        raise ValueError(f"content and stylized features differ in shape: {tuple(a.shape)} "
-                         f"and {tuple(b.shape)} (the images must have one size)")
-    channels = a.shape[0]
-    flat_a = a.reshape(channels, -1).T.to(torch.float64) / channels  # (HW, C)
-    flat_b = b.reshape(channels, -1).T.to(torch.float64) / channels
-    positions = flat_a.shape[0]
-    block = max(1, _CFSD_BLOCK_BYTES // (8 * 3 * positions))
-    total = torch.zeros((), dtype=torch.float64, device=flat_a.device)
-    for start in range(0, positions, block):
-        rows = slice(start, min(positions, start + block))
-        log_p = _log_softmax_rows(flat_a, rows)
-        log_q = _log_softmax_rows(flat_b, rows)
-        total += (log_p.exp() * (log_p - log_q)).sum()
-    return float(total)
+    return CfsdContent(content).distance(stylized)
 
 
 def art_fid(mean_lpips: float, fid_art: float) -> float:
