@@ -244,3 +244,20 @@ def test_load_state_dict_is_safe_and_explains_bad_files(tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"garbage")
     with pytest.raises(WeightsError, match="not a loadable checkpoint"):
         manager.load_state_dict(tmp_path / "bad.pth")
+
+
+def test_a_user_supplied_file_is_hashed_once_and_again_when_it_changes(tmp_path, monkeypatch):
+    import likeness.weights as weights_module
+
+    path = tmp_path / "mine.pth"
+    path.write_bytes(b"first version")
+    calls = []
+    original = weights_module.file_sha256
+    monkeypatch.setattr(weights_module, "file_sha256",
+                        lambda p: calls.append(p) or original(p))
+    first = weights_module.resolve("alexnet", path)
+    assert weights_module.resolve("alexnet", path).sha256 == first.sha256
+    assert len(calls) == 1
+    path.write_bytes(b"second version, longer")
+    assert weights_module.resolve("alexnet", path).sha256 != first.sha256
+    assert len(calls) == 2

@@ -188,14 +188,28 @@ class ResolvedWeights:
 
 
 _verified: dict[tuple[str, int, int], str] = {}
+_hashed: dict[tuple[str, int, int], str] = {}
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
 def _verified_digest(checkpoint: Checkpoint, path: Path) -> str:
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = _file_key(path)
     if key not in _verified:
         _verified[key] = verify(checkpoint, path)
     return _verified[key]
+
+
+def _remembered_sha256(path: Path) -> str:
+    """A user-supplied file's SHA-256, hashed once per process (by path, size, mtime):
+    a run resolves the same checkpoint several times (cache keys, record, network)."""
+    key = _file_key(path)
+    if key not in _hashed:
+        _hashed[key] = file_sha256(path)
+    return _hashed[key]
 
 
 def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
@@ -217,7 +231,7 @@ def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
         explicit = Path(path).expanduser()
         if not explicit.is_file():
             raise WeightsError(f"{explicit}: no such checkpoint file (given for {name!r})")
-        return ResolvedWeights(name, explicit, file_sha256(explicit), "user-supplied")
+        return ResolvedWeights(name, explicit, _remembered_sha256(explicit), "user-supplied")
     for folder in cache_dirs():
         candidate = folder / checkpoint.file_name
         if candidate.is_file():
