@@ -237,3 +237,21 @@ def test_cli_style_end_to_end_with_two_methods(golden, style_weights, tmp_path):
     assert "Distributions per method" in report
     assert "(style brick.png)" in report  # the stylized image's style, beside its content
     assert set(record["weights"]) == {"alexnet", "vgg19", "pt_inception", "art_inception"}
+
+
+def test_a_gray_content_image_is_replicated_and_recorded(golden, style_weights, tmp_path):
+    root = golden.root / "style"
+    content, stylized = tmp_path / "content", tmp_path / "stylized"
+    content.mkdir()
+    stylized.mkdir()
+    with Image.open(root / "content" / "coffee.png") as image:
+        image.convert("L").save(content / "coffee.png")
+    shutil.copy(root / "stylized" / "coffee__brick.png", stylized / "coffee__brick.png")
+    results = evaluate_style(content, root / "style", stylized, metrics="ssim,ssim_gray,gram",
+                             weights=style_weights, cache=False)
+    (row,) = results.rows
+    assert row.error is None
+    assert any("gray replicated to RGB" in note for note in row.notes)
+    with Image.open(content / "coffee.png") as a, Image.open(stylized / "coffee__brick.png") as b:
+        gray = sk_ssim(np.asarray(a), np.asarray(b.convert("L")), data_range=255)
+    assert row.values["ssim_gray"] == pytest.approx(gray, abs=1e-9)

@@ -28,7 +28,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +205,22 @@ class _Networks:
         return network
 
 
+def _same_channels(content: LoadedImage, stylized: LoadedImage
+                   ) -> tuple[LoadedImage, LoadedImage]:
+    """A gray content image with a colour stylization (or the reverse) is replicated to RGB,
+    and the decision recorded: the style metrics compare colour images."""
+    if content.channels == stylized.channels:
+        return content, stylized
+
+    def as_rgb(image: LoadedImage) -> LoadedImage:
+        if image.channels != 1:
+            return image
+        return replace(image, pixels=np.repeat(image.pixels, 3, axis=2),
+                       decisions=(*image.decisions, "gray replicated to RGB"))
+
+    return as_rgb(content), as_rgb(stylized)
+
+
 def _network_of(metric: str) -> str | None:
     """The network a per-triplet metric needs (its failure is not cached per triplet)."""
     return "lpips" if metric == "lpips_alex" else "vgg19" if metric in _VGG_METRICS else None
@@ -352,8 +368,9 @@ class _StyleRunner:
                 self._fail(index, str(content if isinstance(content, Exception) else image))
                 self._advance()
                 continue
+            content_rgb, image = _same_channels(content, image)
             try:
-                prepared = prepare_pair(content, image, resize=self.options["resize"])
+                prepared = prepare_pair(content_rgb, image, resize=self.options["resize"])
             except LikenessError as error:
                 self._fail(index, str(error))
                 self._advance()
@@ -365,7 +382,8 @@ class _StyleRunner:
                     prepared.reference, prepared.test, channel_axis=-1,
                     data_range=prepared.data_range))
             if "ssim_gray" in self.per_triplet:
-                luma = prepare_pair(content, image, gray=True, resize=self.options["resize"])
+                luma = prepare_pair(content_rgb, image, gray=True,
+                                    resize=self.options["resize"])
                 row.values["ssim_gray"] = float(structural_similarity(
                     luma.reference[:, :, 0], luma.test[:, :, 0], data_range=luma.data_range))
             shape = prepared.reference.shape
