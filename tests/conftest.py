@@ -54,6 +54,21 @@ class Golden:
     def array(self, name: str) -> np.ndarray:
         return np.load(self.root / "arrays" / f"{name}.npy")
 
+    def arrange_models(self, root: Path, models: tuple[str, ...],
+                       bases: tuple[str, ...]) -> Path:
+        """``root/ref/B.png`` and ``root/M/B.png`` (the golden ``B__M.png``) for each model
+        M: distortions arranged as a user arranges model outputs."""
+        import shutil
+
+        (root / "ref").mkdir(parents=True, exist_ok=True)
+        for base in bases:
+            shutil.copy(self.image_path(f"{base}.png"), root / "ref" / f"{base}.png")
+        for model in models:
+            (root / model).mkdir(exist_ok=True)
+            for base in bases:
+                shutil.copy(self.image_path(f"{base}__{model}.png"), root / model / f"{base}.png")
+        return root
+
 
 @pytest.fixture(scope="session")
 def golden() -> Golden:

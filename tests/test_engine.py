@@ -33,15 +33,7 @@ BASES = ("astronaut", "chelsea", "coffee", "rocket")
 @pytest.fixture
 def models(golden, tmp_path):
     """ref/ and one folder per model, as a user would arrange distortions as models."""
-    (tmp_path / "ref").mkdir()
-    for base in BASES:
-        shutil.copy(golden.image_path(f"{base}.png"), tmp_path / "ref" / f"{base}.png")
-    for model in MODELS:
-        (tmp_path / model).mkdir()
-        for base in BASES:
-            shutil.copy(golden.image_path(f"{base}__{model}.png"),
-                        tmp_path / model / f"{base}.png")
-    return tmp_path
+    return golden.arrange_models(tmp_path, MODELS, BASES)
 
 
 def _read_csv(path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import threading
 import time
 import warnings
@@ -48,14 +47,7 @@ def cluster():
 
 @pytest.fixture
 def folders(golden, tmp_path):
-    (tmp_path / "ref").mkdir()
-    for base in BASES:
-        shutil.copy(golden.image_path(f"{base}.png"), tmp_path / "ref" / f"{base}.png")
-    for model in MODELS:
-        (tmp_path / model).mkdir()
-        for base in BASES:
-            shutil.copy(golden.image_path(f"{base}__{model}.png"), tmp_path / model / f"{base}.png")
-    return tmp_path
+    return golden.arrange_models(tmp_path, MODELS, BASES)
 
 
 def _rows(path):
