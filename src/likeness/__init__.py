@@ -17,6 +17,7 @@ from likeness.errors import (
     ImageTooSmallError,
     LikenessError,
     PairingError,
+    StorageError,
     WeightsError,
 )
 
@@ -96,6 +97,7 @@ __all__ = [
     "LoadedImage",
     "PairingError",
     "Results",
+    "StorageError",
     "WeightsError",
     "__version__",
     "compare",

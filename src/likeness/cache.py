@@ -3,12 +3,23 @@
 Keys are the SHA-256 of a file's bytes plus a *namespace* that names everything else the
 value depends on (network and its weights hash, resize convention, decoding options,
 metric settings), so a renamed file is still a hit and a changed file, network or setting
-is a miss.  File hashes are themselves remembered by (path, size, modification time), so a
-re-run over an unchanged folder reads no image bytes at all.
+is a miss.
 
-The database lives in ``$LIKENESS_CACHE_DIR`` (default ``~/.cache/likeness``) as
-``cache.sqlite``, in WAL mode so that concurrent runs can share it; every ``put`` commits,
-so a killed run keeps what it computed.
+File hashes are remembered between runs, so a re-run over an unchanged folder reads no
+image bytes.  A remembered hash is trusted only when the file's *stamp* is unchanged —
+its size, modification time (ns), status-change time (ns), inode and device — and the
+file was last changed at least ``RACY_SECONDS`` before it was hashed.  The status-change
+time cannot be set by ``cp -p``, ``rsync -t``, ``tar`` or ``touch -r`` (they set the
+modification time only), and the racy window covers filesystems whose clocks are coarse
+(a file rewritten within the same tick as its hashing is hashed again, as git does).
+
+The database lives in ``$LIKENESS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/likeness``, else
+``~/.cache/likeness``) as ``cache.sqlite``, in WAL mode so that concurrent runs can share
+it; every ``put`` commits, so a killed run keeps what it computed.  A database that is
+corrupt (truncated, overwritten, a damaged page) is moved aside with a warning and a new
+one started — a cache holds nothing that cannot be computed again.  A cache that cannot
+be written (read-only, full disk, a path that is a folder) is a
+:class:`~likeness.errors.StorageError` naming the file and what to do.
 """
 
 from __future__ import annotations
@@ -17,35 +28,59 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["Cache", "LayeredCache", "default_cache_path", "file_digest"]
+from likeness.errors import LikenessError, StorageError
+from likeness.io import stat_regular_file
+
+__all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "default_cache_path",
+           "file_digest"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     namespace TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
     PRIMARY KEY (namespace, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS file_digests (
+CREATE TABLE IF NOT EXISTS file_stamps (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    digest TEXT NOT NULL) WITHOUT ROWID;
+    ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, device INTEGER NOT NULL,
+    hashed_ns INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
 """
 _CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
+RACY_SECONDS = 2.0  # FAT's modification times have a 2-second granularity
+_CORRUPT = ("not a database", "malformed", "corrupt")
+T = TypeVar("T")
+
+
+class CacheWarning(UserWarning):
+    """A cache database was corrupt and has been replaced by a new one."""
 
 
 def default_cache_path() -> Path:
-    """``$LIKENESS_CACHE_DIR/cache.sqlite``, default ``~/.cache/likeness/cache.sqlite``."""
+    """``$LIKENESS_CACHE_DIR/cache.sqlite``; else ``$XDG_CACHE_HOME/likeness/cache.sqlite``;
+    else ``~/.cache/likeness/cache.sqlite``."""
     folder = os.environ.get("LIKENESS_CACHE_DIR")
-    base = Path(folder).expanduser() if folder else Path.home() / ".cache" / "likeness"
-    return base / "cache.sqlite"
+    if folder:
+        return Path(folder).expanduser() / "cache.sqlite"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "likeness" / "cache.sqlite"
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of a file's bytes."""
+    """SHA-256 (hex) of a regular file's bytes (a FIFO or device is refused, not read)."""
+    stat_regular_file(Path(path))
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int, int, int, int]:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev
 
 
 class Cache:
@@ -53,19 +88,113 @@ class Cache:
 
     Thread-safe: one connection guarded by a lock (SQLite work here is tiny next to
     decoding and networks).
+
+    Raises:
+        StorageError: the database cannot be created, opened or written.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.path = Path(path) if path is not None else None
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(str(self.path) if self.path else ":memory:",
-                                           check_same_thread=False, timeout=60.0)
+        self._connection = self._connect()
+
+    # -- opening, recovering, explaining --------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path is None:
+            connection = sqlite3.connect(":memory:", check_same_thread=False)
+            connection.executescript(_SCHEMA)
+            return connection
+        self._check_location()
+        try:
+            return self._open_file()
+        except sqlite3.DatabaseError as error:
+            if not _is_corrupt(error):
+                raise self._storage_error(error, "open") from None
+            self._set_aside(error)
+            try:
+                return self._open_file()
+            except sqlite3.DatabaseError as again:
+                raise self._storage_error(again, "open") from None
+
+    def _open_file(self) -> sqlite3.Connection:
+        assert self.path is not None
+        connection = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60.0)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+            connection.execute("SELECT count(*) FROM file_stamps").fetchone()
+        except sqlite3.DatabaseError:
+            connection.close()
+            raise
+        return connection
+
+    def _check_location(self) -> None:
+        assert self.path is not None
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(
+                f"cannot create the cache folder {parent} ({error.strerror or error}); "
+                "choose another cache file with cache=PATH (or $LIKENESS_CACHE_DIR), or run "
+                "without one: cache=False") from None
+        if os.path.lexists(self.path) and not self.path.is_file():
+            raise StorageError(
+                f"the cache path {self.path} is not a file (it is a folder or a special "
+                "file); remove it, or choose another cache file with cache=PATH (or "
+                "$LIKENESS_CACHE_DIR), or run without one: cache=False")
+
+    def _set_aside(self, error: sqlite3.DatabaseError) -> None:
+        """Move a corrupt database (and its WAL files) aside, with a warning."""
+        assert self.path is not None
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            self.path.replace(aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        except OSError as move_error:
+            raise StorageError(
+                f"the cache {self.path} is corrupt ({error}) and cannot be moved aside "
+                f"({move_error.strerror or move_error}); delete it, or run without a cache: "
+                "cache=False") from None
+        warnings.warn(f"the cache {self.path} was corrupt ({error}); it was moved to "
+                      f"{aside.name} and a new cache started (values are computed again)",
+                      CacheWarning, stacklevel=4)
+
+    def _storage_error(self, error: sqlite3.Error, action: str) -> StorageError:
+        message = str(error)
+        where = self.path if self.path is not None else "the in-memory cache"
+        if "full" in message:
+            advice = ("free some space, or move the cache (cache=PATH or "
+                      "$LIKENESS_CACHE_DIR); what was computed so far is kept and a re-run "
+                      "resumes")
+        elif "readonly" in message or "read-only" in message or "unable to open" in message:
+            advice = ("make the file and its folder writable, or choose another cache file "
+                      "with cache=PATH (or $LIKENESS_CACHE_DIR), or run without one: "
+                      "cache=False")
+        elif "locked" in message:
+            advice = "another process holds it locked; wait for it, or choose another cache"
+        else:
+            advice = ("delete it, or choose another cache file with cache=PATH, or run "
+                      "without one: cache=False")
+        return StorageError(f"cannot {action} the cache {where} ({message}); {advice}")
+
+    def _run(self, action: str, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """``operation`` under the lock; a corrupt database is replaced and retried once."""
         with self._lock:
-            if self.path is not None:
-                self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.executescript(_SCHEMA)
+            try:
+                return operation(self._connection)
+            except sqlite3.DatabaseError as error:
+                if self.path is None or not _is_corrupt(error):
+                    raise self._storage_error(error, action) from None
+                self._connection.close()
+                self._set_aside(error)
+                self._connection = self._connect()
+            try:
+                return operation(self._connection)
+            except sqlite3.DatabaseError as error:
+                raise self._storage_error(error, action) from None
 
     def close(self) -> None:
         with self._lock:
@@ -77,26 +206,36 @@ class Cache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- values ---------------------------------------------------------------------------
+
     def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
         """The stored values of those ``keys`` that are present."""
-        found: dict[str, bytes] = {}
         unique = list(dict.fromkeys(keys))
-        with self._lock:
+
+        def read(connection: sqlite3.Connection) -> dict[str, bytes]:
+            found: dict[str, bytes] = {}
             for start in range(0, len(unique), _CHUNK):
                 chunk = unique[start:start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = self._connection.execute(
+                rows = connection.execute(
                     f"SELECT key, value FROM entries WHERE namespace = ? AND key IN ({marks})",
                     [namespace, *chunk])
                 found.update((key, bytes(value)) for key, value in rows)
-        return found
+            return found
+
+        return self._run("read", read)
 
     def put_many(self, namespace: str, items: Iterable[tuple[str, bytes]]) -> None:
         """Store values (replacing any) and commit."""
-        with self._lock, self._connection:
-            self._connection.executemany(
-                "INSERT OR REPLACE INTO entries (namespace, key, value) VALUES (?, ?, ?)",
-                [(namespace, key, value) for key, value in items])
+        rows = [(namespace, key, value) for key, value in items]
+
+        def write(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO entries (namespace, key, value) VALUES (?, ?, ?)",
+                    rows)
+
+        self._run("write", write)
 
     def get_arrays(self, namespace: str, keys: Sequence[str], dtype: str = "float32"
                    ) -> dict[str, np.ndarray]:
@@ -109,22 +248,104 @@ class Cache:
         self.put_many(namespace, [(key, np.ascontiguousarray(array, dtype=dtype).tobytes())
                                   for key, array in items])
 
+    # -- file hashes ----------------------------------------------------------------------
+
     def digest(self, path: Path) -> str:
-        """The content hash of ``path``, remembered by (path, size, mtime) between runs."""
-        resolved = str(path.resolve())
-        stat = path.stat()
-        with self._lock:
-            row = self._connection.execute(
-                "SELECT size, mtime_ns, digest FROM file_digests WHERE path = ?",
-                (resolved,)).fetchone()
-        if row is not None and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
-            return str(row[2])
+        """The content hash of ``path``, remembered while its stamp is unchanged.
+
+        Raises:
+            ImageLoadError: the path is not a regular file (FIFO, device, folder, link loop).
+            OSError: the file cannot be read.
+        """
+        digests, errors = self.digest_files([path], workers=1)
+        if path in errors:
+            raise errors[path]
+        return digests[path]
+
+    def digest_files(self, paths: Sequence[Path], *, workers: int = 4
+                     ) -> tuple[dict[Path, str], dict[Path, Exception]]:
+        """Content hashes of many files (remembered ones reused, the rest hashed in
+        threads and remembered in one transaction), and why each other file failed."""
+        from likeness.pipeline import ordered_map
+
+        stamps: dict[Path, tuple[str, tuple[int, ...]]] = {}
+        errors: dict[Path, Exception] = {}
+        for path in dict.fromkeys(paths):
+            try:
+                stat = stat_regular_file(path)
+            except (LikenessError, OSError) as error:
+                errors[path] = error
+                continue
+            stamps[path] = (os.path.realpath(path), _stamp(stat))
+        remembered = self._remembered([key for key, _ in stamps.values()])
+        digests: dict[Path, str] = {}
+        to_hash = []
+        for path, (key, stamp) in stamps.items():
+            known = remembered.get(key)
+            if known is not None and known[0] == stamp and _settled(stamp, known[1]):
+                digests[path] = known[2]
+            else:
+                to_hash.append(path)
+        fresh = []
+        for path, digest, error in ordered_map(_hash_checked, to_hash, workers=workers,
+                                               catch=(OSError, LikenessError)):
+            if error is not None:
+                errors[path] = error
+                continue
+            hashed_ns, stamp, value = digest  # type: ignore[misc]
+            digests[path] = value
+            fresh.append((stamps[path][0], *stamp, hashed_ns, value))
+        if fresh and self.path is not None:
+            def write(connection: sqlite3.Connection) -> None:
+                with connection:
+                    connection.executemany(
+                        "INSERT OR REPLACE INTO file_stamps (path, size, mtime_ns, ctime_ns, "
+                        "inode, device, hashed_ns, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        fresh)
+
+            self._run("write", write)
+        return digests, errors
+
+    def _remembered(self, keys: list[str]) -> dict[str, tuple[tuple[int, ...], int, str]]:
+        if self.path is None or not keys:
+            return {}
+
+        def read(connection: sqlite3.Connection) -> dict[str, Any]:
+            found = {}
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start:start + _CHUNK]
+                rows = connection.execute(
+                    "SELECT path, size, mtime_ns, ctime_ns, inode, device, hashed_ns, digest "
+                    f"FROM file_stamps WHERE path IN ({','.join('?' * len(chunk))})", chunk)
+                for path, size, mtime, ctime, inode, device, hashed, digest in rows:
+                    found[path] = ((size, mtime, ctime, inode, device), hashed, digest)
+            return found
+
+        return self._run("read", read)
+
+
+def _settled(stamp: tuple[int, ...], hashed_ns: int) -> bool:
+    """Whether the file's last change lies clearly before its hashing (else: hash again)."""
+    margin = int(RACY_SECONDS * 1e9)
+    return stamp[1] < hashed_ns - margin and stamp[2] < hashed_ns - margin
+
+
+def _hash_checked(path: Path) -> tuple[int, tuple[int, ...], str]:
+    """(time of hashing, stamp after hashing, digest); a file that changed while it was
+    read is hashed again, so the stamp stored always belongs to the bytes hashed."""
+    for _ in range(3):
+        before = _stamp(stat_regular_file(path))
+        hashed_ns = time.time_ns()
         digest = file_digest(path)
-        with self._lock, self._connection:
-            self._connection.execute(
-                "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, digest) "
-                "VALUES (?, ?, ?, ?)", (resolved, stat.st_size, stat.st_mtime_ns, digest))
-        return digest
+        after = _stamp(os.stat(path))
+        if after == before:
+            return hashed_ns, after, digest
+    raise OSError(f"{path}: the file keeps changing while it is read")
+
+
+def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
+    return (not isinstance(error, sqlite3.OperationalError)
+            and any(word in str(error) for word in _CORRUPT))
 
 
 class LayeredCache(Cache):
@@ -155,5 +376,6 @@ class LayeredCache(Cache):
         for layer in self.layers:
             layer.put_many(namespace, materialised)
 
-    def digest(self, path: Path) -> str:
-        return self.layers[0].digest(path)
+    def digest_files(self, paths: Sequence[Path], *, workers: int = 4
+                     ) -> tuple[dict[Path, str], dict[Path, Exception]]:
+        return self.layers[0].digest_files(paths, workers=workers)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ import numpy as np
 
 from likeness.cache import Cache
 from likeness.errors import LikenessError
-from likeness.evaluate import METRICS, MetricContext, prepare_pair
+from likeness.evaluate import METRICS, MetricContext, invalid_values, prepare_pair
 from likeness.io import LoadedImage, load_image
 from likeness.metrics.lpips import lpips_from_normalized, unit_normalize
 from likeness.pipeline import ordered_map
@@ -72,6 +73,7 @@ class PairRow:
     notes: tuple[str, ...] = ()
     cached: bool = False
     style: str | None = None  # style-transfer runs: the style image (reference = content)
+    data_range: float | None = None  # the scale of scale-dependent values (MSE: range²)
 
     @property
     def key(self) -> str:
@@ -129,7 +131,7 @@ class _PairRunner:
         self.failed_networks: dict[str, str] = {}
         self.namespaces = {m: _metric_namespace(m, options, self._weights_sha(m))
                            for m in names}
-        self.notes_namespace = f"pair/v1/notes/{_pair_settings(options)}"
+        self.notes_namespace = f"pair/v2/notes/{_pair_settings(options)}"
         self.done = 0
         self.pending: list[_LpipsWork] = []
         self.pending_images = 0
@@ -201,7 +203,8 @@ class _PairRunner:
                 missing.append(index)
                 continue
             row = self.rows[index]
-            row.cached, row.notes = True, tuple(json.loads(notes[key]))
+            row.cached = True
+            row.notes, row.data_range = decode_notes(notes[key])
             for metric in usable:
                 outcome = json.loads(stored[metric][key])
                 if "v" in outcome:
@@ -237,17 +240,17 @@ class _PairRunner:
             try:
                 prepared = prepare_pair(reference, test, gray=self.options.gray,
                                         resize=self.options.resize)
-            except LikenessError as error:
-                self._fail(index, str(error))
+            except Exception as error:  # noqa: BLE001 - any failure is this pair's error
+                self._fail(index, describe_failure(error))
                 self._advance()
                 continue
-            row.notes = prepared.decisions
+            row.notes, row.data_range = prepared.decisions, prepared.data_range
             errors = self.metric_errors.setdefault(index, {})
             for metric in self.pixel_metrics:
                 try:
                     row.values[metric] = METRICS[metric].compute(prepared, self.context)
-                except LikenessError as error:
-                    errors[metric] = str(error)
+                except Exception as error:  # noqa: BLE001 - any failure is this pair's error
+                    errors[metric] = describe_failure(error)
             usable = [m for m in self.network_metrics if m not in self.failed_networks]
             if not usable:
                 self._finish(index)
@@ -285,18 +288,12 @@ class _PairRunner:
             except LikenessError as error:
                 self.failed_networks[metric] = str(error)
                 continue
-            heads = list(network.heads)
-            with torch.inference_mode():
-                features = network.encode(images.to(self.context.device) * 2 - 1)
-                normalized = [unit_normalize(f) for f in features]  # once per image
-                distances = []
-                offset = 0
-                for work in works:  # the reference (first) against each of its tests
-                    end = offset + len(work.images)
-                    distances += lpips_from_normalized(
-                        [n[offset:offset + 1] for n in normalized],
-                        [n[offset + 1:end] for n in normalized], heads).flatten().tolist()
-                    offset = end
+            try:
+                distances = _lpips_distances(network, images.to(self.context.device), works)
+            except Exception as error:  # noqa: BLE001 - the batch's pairs fail, not the run
+                for index in rows:
+                    self.metric_errors.setdefault(index, {})[metric] = describe_failure(error)
+                continue
             for index, value in zip(rows, distances, strict=True):
                 self.rows[index].values[metric] = float(value)
         for index in rows:
@@ -304,7 +301,8 @@ class _PairRunner:
         self._store()  # commit each batch: a killed run loses at most the batch in flight
 
     def _finish(self, index: int) -> None:
-        errors = self.metric_errors.get(index, {})
+        errors = self.metric_errors.setdefault(index, {})
+        errors.update(invalid_values(self.rows[index].values))
         for metric, message in {**errors, **self.failed_networks}.items():
             self._fail(index, f"{metric}: {message}")
         self.to_store.append(index)
@@ -330,12 +328,48 @@ class _PairRunner:
                 else:  # a network that could not be built: not a property of the pair
                     continue
                 per_metric[metric].append((key, json.dumps(outcome).encode()))
-            notes.append((key, json.dumps(list(row.notes)).encode()))
+            notes.append((key, encode_notes(row)))
         for metric, items in per_metric.items():
             if items:
                 self.cache.put_many(self.namespaces[metric], items)
         self.cache.put_many(self.notes_namespace, notes)
         self.to_store.clear()
+
+
+def _lpips_distances(network: Any, images: Any, works: list[_LpipsWork]) -> list[float]:
+    """Each work's reference (its first image) against each of its tests, one pass."""
+    import torch
+
+    heads = list(network.heads)
+    with torch.inference_mode():
+        normalized = [unit_normalize(f) for f in network.encode(images * 2 - 1)]  # once each
+        distances: list[float] = []
+        offset = 0
+        for work in works:
+            end = offset + len(work.images)
+            distances += lpips_from_normalized(
+                [n[offset:offset + 1] for n in normalized],
+                [n[offset + 1:end] for n in normalized], heads).flatten().tolist()
+            offset = end
+    return distances
+
+
+def encode_notes(row: PairRow) -> bytes:
+    """A row's decisions and data range, as cached beside its values."""
+    return json.dumps({"notes": list(row.notes), "data_range": row.data_range}).encode()
+
+
+def decode_notes(stored: bytes) -> tuple[tuple[str, ...], float | None]:
+    record = json.loads(stored)
+    return tuple(record["notes"]), record["data_range"]
+
+
+def describe_failure(error: Exception) -> str:
+    """A metric's failure as a row error: likeness's own message, or the exception's type
+    and message for anything else (a metric must never end the run with a traceback)."""
+    if isinstance(error, LikenessError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def _unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
@@ -348,24 +382,30 @@ def _unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
 
 
 def _identity_key(path: Path) -> str:
-    stat = path.stat()
-    return f"file:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    from likeness.io import stat_regular_file
+
+    stat = stat_regular_file(path)
+    return (f"file:{os.path.realpath(path)}:{stat.st_size}:{stat.st_mtime_ns}:"
+            f"{stat.st_ctime_ns}:{stat.st_ino}")
 
 
 def hash_files(paths: Sequence[Path], cache: Cache, workers: int, *,
                by_content: bool = True) -> tuple[dict[Path, str], dict[Path, str]]:
     """Each file's key — its content hash, or (``by_content=False``, for a run that keeps
-    nothing) its path, size and modification time — and why each unreadable file failed."""
-    digests: dict[Path, str] = {}
+    nothing) its path and stamp — and why each unreadable file failed (a FIFO, a device
+    or a link loop is refused before it is read)."""
+    unique = list(dict.fromkeys(paths))
+    if by_content:
+        digests, failures = cache.digest_files(unique, workers=workers)
+        return digests, {path: str(error) for path, error in failures.items()}
+    keys: dict[Path, str] = {}
     errors: dict[Path, str] = {}
-    key = cache.digest if by_content else _identity_key
-    for path, digest, error in ordered_map(key, list(dict.fromkeys(paths)),
-                                           workers=workers, catch=(OSError,)):
-        if error is not None:
+    for path in unique:
+        try:
+            keys[path] = _identity_key(path)
+        except (LikenessError, OSError) as error:
             errors[path] = str(error)
-        else:
-            digests[path] = digest  # type: ignore[assignment]
-    return digests, errors
+    return keys, errors
 
 
 def run_pairs(plan: Plan, digests: dict[Path, str], options: EngineOptions,

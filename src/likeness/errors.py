@@ -7,7 +7,9 @@
     ├── PairingError              files could not be paired unambiguously
     ├── ImageMismatchError        two images cannot be compared as they are (size, channels)
     ├── ImageTooSmallError        an image is too small for a metric
-    └── WeightsError              a checkpoint is missing, fails verification or does not fit
+    ├── WeightsError              a checkpoint is missing, fails verification or does not fit
+    └── StorageError              a cache or results file cannot be read or written (full
+                                  disk, read-only folder, a path that is not a file)
 
 ``LikenessError`` derives from ``ValueError`` so that code written against scikit-image,
 which raises ``ValueError`` for bad input, keeps working.
@@ -38,3 +40,7 @@ class ImageTooSmallError(LikenessError):
 
 class WeightsError(LikenessError):
     """A network checkpoint is missing, fails verification, or does not fit the network."""
+
+
+class StorageError(LikenessError):
+    """A cache database or a results file cannot be read or written."""

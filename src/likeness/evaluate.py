@@ -7,6 +7,7 @@ resizing, alpha handling.  Each decision is returned with the numbers it produce
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from likeness.device import resolve_device
-from likeness.errors import ImageMismatchError, LikenessError
+from likeness.errors import ImageMismatchError, ImageTooSmallError, LikenessError
 from likeness.io import LoadedImage, load_image, to_luma
 from likeness.metrics.skimage_compat import (
     mean_squared_error,
@@ -35,6 +36,7 @@ __all__ = [
     "compare_folders",
     "compare_pair",
     "compute_metrics",
+    "invalid_values",
     "parse_metric_names",
     "prepare_pair",
 ]
@@ -90,9 +92,18 @@ class MetricSpec:
     needs_rgb: bool = False
     kind: str = "pixel"  # "pixel", "network" (LPIPS: batched by the engine), "set", "style"
     commands: tuple[str, ...] = ("compare",)  # where it is offered: compare and/or style
+    # when +inf is a true value (PSNR of identical images); any other non-finite value is
+    # an error in its row
+    infinite_when: str | None = None
+    # values in units of the pair's data range (MSE: range²): a summary never mixes scales
+    scale_dependent: bool = False
 
 
 def _ssim(pair: PreparedPair, context: MetricContext) -> float:
+    height, width = pair.reference.shape[:2]
+    if min(height, width) < 7:
+        raise ImageTooSmallError(f"images of {width}x{height} px are smaller than SSIM's 7x7 "
+                                 "window; SSIM needs at least 7 px a side")
     return float(structural_similarity(pair.reference, pair.test, channel_axis=-1,
                                        data_range=pair.data_range))
 
@@ -155,8 +166,11 @@ METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher", _ssim,
                        "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)",
                        commands=("compare", "style")),
-    "psnr": MetricSpec("psnr", "higher", _psnr, "PSNR in dB (scikit-image)"),
-    "mse": MetricSpec("mse", "lower", _mse, "mean squared error (scikit-image)"),
+    "psnr": MetricSpec("psnr", "higher", _psnr, "PSNR in dB (scikit-image)",
+                       infinite_when="identical images (MSE 0) have PSNR +inf, as in "
+                                     "scikit-image"),
+    "mse": MetricSpec("mse", "lower", _mse, "mean squared error (scikit-image), in units of "
+                      "the pair's data range squared", scale_dependent=True),
     "ms_ssim": MetricSpec("ms_ssim", "higher", _ms_ssim,
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)"),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower", _lpips(net),
@@ -318,7 +332,25 @@ def compute_metrics(prepared: PreparedPair, metrics: Sequence[str], context: Met
             values[name] = spec.compute(prepared, context)
         except LikenessError as error:
             errors.append(f"{name}: {error}")
+        except Exception as error:  # noqa: BLE001 - any failure is this pair's error
+            errors.append(f"{name}: {type(error).__name__}: {error}")
+    errors += [f"{name}: {message}" for name, message in invalid_values(values).items()]
     return values, errors, decisions
+
+
+def invalid_values(values: dict[str, float]) -> dict[str, str]:
+    """Remove every value that is not a number its metric can take (NaN; an infinity
+    where the metric has none) and return why, metric by metric."""
+    invalid = {}
+    for name, value in list(values.items()):
+        spec = METRICS.get(name)
+        if math.isfinite(value) or (value == math.inf and spec is not None
+                                    and spec.infinite_when is not None):
+            continue
+        del values[name]
+        invalid[name] = (f"the value is {value}, not a finite number: the images or the "
+                         "network's weights hold non-finite numbers (check the checkpoint)")
+    return invalid
 
 
 def compare_files(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
@@ -342,7 +374,11 @@ def compare_files(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
     prepared = prepare_pair(load_image(a, alpha=alpha), load_image(b, alpha=alpha),
                             gray=gray, resize=resize)
     context = MetricContext(resolve_device(device), dict(weights or {}))
-    return {name: METRICS[name].compute(prepared, context) for name in names}
+    values = {name: METRICS[name].compute(prepared, context) for name in names}
+    invalid = invalid_values(values)
+    if invalid:
+        raise LikenessError("; ".join(f"{name}: {why}" for name, why in invalid.items()))
+    return values
 
 
 def _evaluate_pair(reference_name: str, test_name: str,

@@ -11,8 +11,10 @@ Decoders: Pillow for everything it reads losslessly; OpenCV for PNG and TIFF fil
 
 from __future__ import annotations
 
+import errno
 import os
-import warnings
+import stat as stat_module
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +31,18 @@ __all__ = [
     "find_images",
     "load_image",
     "pair_folders",
+    "scan_folder",
+    "sniff_format",
+    "stat_regular_file",
     "to_luma",
 ]
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+# What the loader reads (Pillow's names; JPEG includes multi-picture MPO files), and the
+# extensions folder discovery picks up: the same list, so no readable file is skipped unseen.
+PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "WEBP", "GIF", "TGA", "PPM")
+IMAGE_EXTENSIONS = frozenset({".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib",
+                              ".tif", ".tiff", ".webp", ".gif", ".tga", ".ppm", ".pgm", ".pbm",
+                              ".pnm"})
 # Pillow's own decompression-bomb limit: a header claiming more pixels is refused unread.
 DEFAULT_MAX_PIXELS = 178_956_970
 ALPHA_CHOICES = ("white", "black", "drop")
@@ -83,12 +93,46 @@ class LoadedImage:
         return 2**self.bit_depth - 1
 
 
+_SPECIAL_FILES = ((stat_module.S_ISDIR, "a folder"), (stat_module.S_ISFIFO, "a FIFO (named pipe)"),
+                  (stat_module.S_ISCHR, "a character device"),
+                  (stat_module.S_ISBLK, "a block device"), (stat_module.S_ISSOCK, "a socket"))
+
+
+def stat_regular_file(path: Path) -> os.stat_result:
+    """The status of ``path`` (links followed) if it is a regular file; else an error that
+    says what it is, before a single byte is read (a FIFO or ``/dev/zero`` would hang or
+    never end).
+
+    Raises:
+        ImageLoadError: missing, a broken link, a link loop, a folder, FIFO, device, socket.
+    """
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ImageLoadError(f"{path}: a symbolic link loop, not a file") from None
+        if error.errno == errno.ENOENT and os.path.lexists(path):
+            raise ImageLoadError(f"{path}: a broken symbolic link (to "
+                                 f"{os.readlink(path)})") from None
+        if error.errno == errno.ENOENT:
+            raise ImageLoadError(f"{path}: no such file") from None
+        raise ImageLoadError(f"{path}: cannot read the file ({error.strerror or error})"
+                             ) from None
+    for test, kind in _SPECIAL_FILES:
+        if test(status.st_mode):
+            raise ImageLoadError(f"{path}: {kind}, not a regular file; likeness reads "
+                                 "only regular image files")
+    return status
+
+
 def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
                max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Decode an image file into an (H, W, C) uint8/uint16 array, faithfully.
 
-    PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette), JPEG (EXIF orientation applied,
-    CMYK converted to RGB), BMP, TIFF and WebP.  16-bit files keep 16 bits.
+    PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette; chunk checksums verified), JPEG
+    (EXIF orientation applied, CMYK converted, entropy-coded data verified), BMP, TIFF,
+    WebP, GIF, TGA and PBM/PGM/PPM.  16-bit files keep 16 bits.  Of an animation or a
+    multi-page file the first frame is used, and the decision recorded.
 
     Args:
         path: the file.
@@ -101,7 +145,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         A :class:`LoadedImage`.
 
     Raises:
-        ImageLoadError: the file is missing, empty, corrupt, truncated, not an image, of an
+        ImageLoadError: the file is missing, not a regular file, empty, corrupt (a decoder
+            warning about corrupt data included), truncated, not an image, of an
             unsupported pixel type, absurdly large, or transparent without an ``alpha``
             choice.
 
@@ -113,25 +158,50 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
     path = Path(path)
     if alpha is not None and alpha not in ALPHA_CHOICES:
         raise ValueError(f"alpha must be one of {ALPHA_CHOICES} or None, got {alpha!r}")
-    if not path.is_file():
-        raise ImageLoadError(f"{path}: no such file")
-    if path.stat().st_size == 0:
+    if stat_regular_file(path).st_size == 0:
         raise ImageLoadError(f"{path}: the file is empty")
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    claimed = sniff_format(head)
+    Image.init()  # every plugin registered, so that ``formats`` names only known ones
     try:
-        with warnings.catch_warnings():
-            # our own max_pixels check replaces Pillow's decompression-bomb warning
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                return _decode(path, image, alpha, max_pixels)
+        # no warnings.catch_warnings here: it is process-wide, and decoding runs in threads
+        with Image.open(path, formats=PILLOW_FORMATS) as image:
+            return _decode(path, image, alpha, max_pixels)
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as error:
         raise ImageLoadError(f"{path}: the header claims an absurd size ({error})") from None
     except UnidentifiedImageError:
-        raise ImageLoadError(f"{path}: not an image file likeness can read "
-                             f"(supported: {', '.join(sorted(IMAGE_EXTENSIONS))})") from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
-        raise ImageLoadError(f"{path}: corrupt or truncated image ({error})") from None
+        if claimed is not None:
+            raise ImageLoadError(f"{path}: corrupt or truncated {claimed} file (its header "
+                                 "cannot be read)") from None
+        raise ImageLoadError(f"{path}: not an image file likeness can read: its first bytes "
+                             "are those of no supported format (supported: "
+                             f"{', '.join(sorted(IMAGE_EXTENSIONS))})") from None
+    except MemoryError:
+        raise ImageLoadError(f"{path}: too large to decode in the memory available") from None
+    except Exception as error:  # a decoder failing in any way: the file is not trustworthy
+        kind = claimed or "image"
+        raise ImageLoadError(f"{path}: corrupt or truncated {kind} file "
+                             f"({type(error).__name__}: {error})") from None
+
+
+# The first bytes of each supported format, so that a message can say what a file is.
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
+          (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format a file's first bytes claim (None when they claim none we read)."""
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if len(head) >= 2 and head[0:1] == b"P" and head[1:2] in b"123456":
+        return "PBM/PGM/PPM"
+    return None
 
 
 def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) -> LoadedImage:
@@ -143,8 +213,14 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) 
         )
     file_format = image.format or path.suffix.lstrip(".").upper()
     decisions: list[str] = []
-    if _has_deep_colour_samples(path, image):
-        pixels, mode = _decode_with_opencv(path), "RGB;16"
+    _verify_integrity(path, image)
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        decisions.append(f"first of {frames} frames used (animated or multi-page "
+                         f"{file_format})")
+    deep_channels = _deep_colour_channels(path, image)
+    if deep_channels:
+        pixels, mode = _decode_with_opencv(path, deep_channels), f"{image.mode};16"
     else:
         pixels, mode = _decode_with_pillow(path, image, decisions)
     # after decoding: Pillow's getexif() may decode the image itself, and a decoding error
@@ -164,6 +240,54 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) 
                        orientation=orientation, decisions=tuple(decisions))
 
 
+def _verify_integrity(path: Path, image: Image.Image) -> None:
+    """Checks the decoders skip: PNG chunk checksums (Pillow does not verify image-data
+    chunks, so damaged bytes near the end decode to wrong pixels), and JPEG entropy-coded
+    data (libjpeg only *warns* about corrupt data, and Pillow discards its warnings)."""
+    if image.format == "PNG":
+        _verify_png_chunks(path)
+    elif image.format in ("JPEG", "MPO"):
+        _verify_jpeg_data(path)
+
+
+def _verify_png_chunks(path: Path) -> None:
+    data = path.read_bytes()
+    offset = 8
+    while True:
+        if offset + 12 > len(data):
+            raise ImageLoadError(f"{path}: corrupt or truncated PNG file (it ends before "
+                                 "its IEND chunk)")
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        kind = data[offset + 4:offset + 8]
+        end = offset + 8 + length
+        if end + 4 > len(data):
+            raise ImageLoadError(f"{path}: corrupt or truncated PNG file (chunk "
+                                 f"{kind.decode('latin-1')!r} at byte {offset} is cut off)")
+        stored = int.from_bytes(data[end:end + 4], "big")
+        if zlib.crc32(data[offset + 4:end]) != stored:
+            raise ImageLoadError(f"{path}: corrupt or truncated PNG file (chunk "
+                                 f"{kind.decode('latin-1')!r} at byte {offset} fails its "
+                                 "CRC check)")
+        if kind == b"IEND":
+            return
+        offset = end + 4
+
+
+def _verify_jpeg_data(path: Path) -> None:
+    import simplejpeg
+
+    data = path.read_bytes()
+    try:
+        colourspace = simplejpeg.decode_jpeg_header(data)[2]
+        target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(colourspace, "RGB")
+        # scaled down 8x: every coefficient is still entropy-decoded (so every warning
+        # about corrupt data is raised) while the inverse DCT costs almost nothing
+        simplejpeg.decode_jpeg(data, colorspace=target, min_factor=8, strict=True)
+    except ValueError as error:
+        raise ImageLoadError(f"{path}: corrupt or truncated JPEG file (libjpeg-turbo: "
+                             f"{error})") from None
+
+
 def _exif_orientation(image: Image.Image) -> int | None:
     try:
         value = image.getexif().get(_EXIF_ORIENTATION)
@@ -172,22 +296,49 @@ def _exif_orientation(image: Image.Image) -> int | None:
     return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
 
 
-def _has_deep_colour_samples(path: Path, image: Image.Image) -> bool:
-    """True for 16-bit colour or gray+alpha PNG/TIFF files, which Pillow cuts to 8 bits."""
+def _deep_colour_channels(path: Path, image: Image.Image) -> int:
+    """The channel count of a 16-bit colour (or gray+alpha) PNG, TIFF or PPM file, which
+    Pillow cuts to 8 bits, read from its header (0 for every other file): channels follow
+    the file's declared mode, never its content."""
     if image.format == "PNG":
         with open(path, "rb") as handle:
             header = handle.read(26)
         # IHDR: 8-byte signature, length, type, width, height, then bit depth and colour type
         bit_depth, colour_type = header[24], header[25]
-        return bit_depth == 16 and colour_type in (2, 4, 6)
+        return {2: 3, 4: 2, 6: 4}.get(colour_type, 0) if bit_depth == 16 else 0
     if image.format == "TIFF":
         bits = getattr(image, "tag_v2", {}).get(258)  # BitsPerSample
         samples = bits if isinstance(bits, tuple) else (bits,)
-        return len(samples) > 1 and any(b is not None and b > 8 for b in samples)
-    return False
+        deep = len(samples) > 1 and any(b is not None and b > 8 for b in samples)
+        return len(samples) if deep else 0
+    if image.format == "PPM":
+        maxval = _pnm_maxval(path)
+        if maxval not in (None, 255, 65535) and not (image.mode == "1" or maxval < 255):
+            raise ImageLoadError(f"{path}: a PGM/PPM file with maxval {maxval} (neither 8- nor "
+                                 "16-bit samples) is not supported; save it with maxval 255 "
+                                 "or 65535")
+        return 3 if maxval == 65535 and image.mode == "RGB" else 0
+    return 0
 
 
-def _decode_with_opencv(path: Path) -> np.ndarray:
+def _pnm_maxval(path: Path) -> int | None:
+    """The maxval of a binary or plain PGM/PPM header (None for bitmaps and PAM)."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if head[1:2] not in b"2356":
+        return None
+    fields: list[bytes] = []
+    for line in head[2:].split(b"\n"):
+        fields += line.split(b"#", 1)[0].split()
+        if len(fields) >= 3:
+            break
+    try:
+        return int(fields[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def _decode_with_opencv(path: Path, channels: int) -> np.ndarray:
     import cv2
 
     buffer = np.fromfile(path, dtype=np.uint8)
@@ -202,14 +353,9 @@ def _decode_with_opencv(path: Path) -> np.ndarray:
             pixels = pixels[:, :, ::-1]
         elif pixels.shape[2] == 4:
             pixels = pixels[:, :, [2, 1, 0, 3]]
-            if _is_gray(pixels[:, :, :3]):  # a gray+alpha file that OpenCV expanded to BGRA
+            if channels == 2:  # a gray+alpha file, which OpenCV expands to BGRA
                 pixels = pixels[:, :, [0, 3]]
     return pixels
-
-
-def _is_gray(rgb: np.ndarray) -> bool:
-    return bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1])
-                and np.array_equal(rgb[:, :, 1], rgb[:, :, 2]))
 
 
 def _decode_with_pillow(path: Path, image: Image.Image,
@@ -300,16 +446,24 @@ def to_luma(pixels: np.ndarray) -> np.ndarray:
     return luma.astype(pixels.dtype)[:, :, np.newaxis]
 
 
-def find_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Every image file below ``folder`` (recursive, hidden files skipped), sorted."""
+def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
+    """The image files below ``folder`` (recursive, hidden files and folders skipped), and
+    the other files found there, skipped because of their extension; both sorted."""
     folder = Path(folder)
-    found = []
+    found, skipped = [], []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(Path(root) / name)
-    return sorted(found)
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            (found if path.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(path)
+    return sorted(found), sorted(skipped)
+
+
+def find_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every image file below ``folder`` (recursive, hidden files skipped), sorted."""
+    return scan_folder(folder)[0]
 
 
 @dataclass(frozen=True)
@@ -319,6 +473,8 @@ class Pairing:
     pairs: list[tuple[Path, Path]]
     unmatched_reference: list[Path]
     unmatched_test: list[Path]
+    skipped_reference: list[Path] = field(default_factory=list)  # not image extensions
+    skipped_test: list[Path] = field(default_factory=list)
 
     def relative(self, reference_dir: Path, test_dir: Path) -> list[tuple[str, str]]:
         return [(r.relative_to(reference_dir).as_posix(), t.relative_to(test_dir).as_posix())
@@ -352,11 +508,14 @@ def pair_folders(reference_dir: str | os.PathLike[str],
     for folder in (reference_dir, test_dir):
         if not folder.is_dir():
             raise PairingError(f"{folder}: no such folder")
-    references = _index_by_stem(reference_dir, find_images(reference_dir))
-    tests = _index_by_stem(test_dir, find_images(test_dir))
+    reference_files, skipped_reference = scan_folder(reference_dir)
+    test_files, skipped_test = scan_folder(test_dir)
+    references = _index_by_stem(reference_dir, reference_files)
+    tests = _index_by_stem(test_dir, test_files)
     pairs = [(references[key], tests[key]) for key in sorted(references) if key in tests]
     return Pairing(
         pairs=pairs,
         unmatched_reference=[references[k] for k in sorted(references) if k not in tests],
         unmatched_test=[tests[k] for k in sorted(tests) if k not in references],
+        skipped_reference=skipped_reference, skipped_test=skipped_test,
     )

@@ -248,12 +248,8 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
                       workers: int = 4, progress: ProgressCallback | None = None) -> ImageSet:
     """Features of the given files (``names``: how each is listed), cached by content hash."""
     result = ImageSet(source=source, settings=extractor.settings)
-    digests: dict[Path, str] = {}
-    for path, digest, error in ordered_map(cache.digest, files, workers=workers):
-        if error is not None:
-            result.errors.append((names[path], str(error)))
-        else:
-            digests[path] = digest  # type: ignore[assignment]
+    digests, failures = cache.digest_files(list(files), workers=workers)
+    result.errors += [(names[path], str(error)) for path, error in failures.items()]
     namespace = extractor.namespace
     known = cache.get_arrays(namespace, list(digests.values()))
     decisions_namespace = namespace + "/decisions"

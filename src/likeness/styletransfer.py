@@ -37,9 +37,16 @@ import numpy as np
 from likeness.allocator import keep_freed_memory
 from likeness.cache import Cache
 from likeness.device import resolve_device
-from likeness.engine import PairRow, SetRow, hash_files
+from likeness.engine import (
+    PairRow,
+    SetRow,
+    decode_notes,
+    describe_failure,
+    encode_notes,
+    hash_files,
+)
 from likeness.errors import LikenessError, PairingError
-from likeness.evaluate import METRICS, prepare_pair
+from likeness.evaluate import METRICS, MetricContext, invalid_values, prepare_pair
 from likeness.io import LoadedImage, find_images, load_image
 from likeness.pipeline import ordered_map
 from likeness.results import Results, StatsOptions, compare_models, summarize_rows
@@ -247,7 +254,7 @@ class _StyleRunner:
         settings = f"resize={options['resize']}/alpha={options['alpha']}"
         self.namespaces = {m: f"style/v1/{m}/{settings}/{self._weights_tag(m)}"
                            for m in self.per_triplet}
-        self.notes_namespace = f"style/v1/notes/{settings}"
+        self.notes_namespace = f"style/v2/notes/{settings}"
         self.style_cache: dict[Path, Any] = {}
         self.done = 0
         self.pending: list[tuple[int, dict[str, Any]]] = []
@@ -293,7 +300,8 @@ class _StyleRunner:
             if key is not None and key in notes and all(key in stored[m]
                                                         for m in self.per_triplet):
                 row = self.rows[index]
-                row.cached, row.notes = True, tuple(json.loads(notes[key]))
+                row.cached = True
+                row.notes, row.data_range = decode_notes(notes[key])
                 for metric in self.per_triplet:
                     outcome = json.loads(stored[metric][key])
                     if "v" in outcome:
@@ -352,7 +360,6 @@ class _StyleRunner:
         import torch
 
         from likeness.metrics.lpips import lpips_from_normalized, unit_normalize
-        from likeness.metrics.skimage_compat import structural_similarity
         from likeness.metrics.style import (
             CfsdContent,
             adain_style_loss_to,
@@ -377,15 +384,15 @@ class _StyleRunner:
                 continue
             row.notes = tuple(n.replace("test", "stylized", 1).replace("reference", "content", 1)
                               for n in prepared.decisions)
-            if "ssim" in self.per_triplet:
-                row.values["ssim"] = float(structural_similarity(
-                    prepared.reference, prepared.test, channel_axis=-1,
-                    data_range=prepared.data_range))
-            if "ssim_gray" in self.per_triplet:
-                luma = prepare_pair(content_rgb, image, gray=True,
-                                    resize=self.options["resize"])
-                row.values["ssim_gray"] = float(structural_similarity(
-                    luma.reference[:, :, 0], luma.test[:, :, 0], data_range=luma.data_range))
+            row.data_range = prepared.data_range
+            for metric in ("ssim", "ssim_gray"):
+                if metric in self.per_triplet:
+                    try:
+                        pair = prepared if metric == "ssim" else prepare_pair(
+                            content_rgb, image, gray=True, resize=self.options["resize"])
+                        row.values[metric] = METRICS["ssim"].compute(pair, MetricContext())
+                    except Exception as error:  # noqa: BLE001 - this triplet's error
+                        errors[metric] = describe_failure(error)
             shape = prepared.reference.shape
             with torch.inference_mode():
                 unit_content = _unit(prepared.reference, prepared.data_range).to(
@@ -403,8 +410,8 @@ class _StyleRunner:
                                           network.encode(unit_stylized * 2 - 1)]
                         row.values["lpips_alex"] = float(lpips_from_normalized(
                             content_features[key], stylized_lpips, list(network.heads)))
-                    except LikenessError as error:
-                        errors["lpips_alex"] = str(error)
+                    except Exception as error:  # noqa: BLE001 - this triplet's error
+                        errors["lpips_alex"] = describe_failure(error)
                 wanted_vgg = [m for m in _VGG_METRICS if m in self.per_triplet]
                 if wanted_vgg:
                     try:
@@ -446,9 +453,11 @@ class _StyleRunner:
                             if "adain_style" in wanted_vgg:
                                 row.values["adain_style"] = adain_style_loss_to(statistics,
                                                                                 layers)
-                    except LikenessError as error:
+                    except Exception as error:  # noqa: BLE001 - this triplet's error
                         for metric in wanted_vgg:
-                            errors.setdefault(metric, str(error))
+                            if metric not in row.values:
+                                errors.setdefault(metric, describe_failure(error))
+            errors.update(invalid_values(row.values))
             for metric, message in errors.items():
                 self._fail(index, f"{metric}: {message}")
             self.pending.append((index, errors))
@@ -475,7 +484,7 @@ class _StyleRunner:
                 else:
                     complete = False
             if complete:
-                notes.append((key, json.dumps(list(row.notes)).encode()))
+                notes.append((key, encode_notes(row)))
         for metric, items in per_metric.items():
             if items:
                 self.cache.put_many(self.namespaces[metric], items)

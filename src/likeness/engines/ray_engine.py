@@ -111,7 +111,8 @@ class PairActor:
             for local, index in enumerate(spec["indices"]):
                 row = runner.rows[local]
                 out.append(pickle.dumps((index, row.values, row.error, row.notes,
-                                         runner.metric_errors.get(local, {}))))
+                                         runner.metric_errors.get(local, {}),
+                                         row.data_range)))
         return {"payload": out}
 
 
@@ -225,12 +226,13 @@ def run_on_ray(plan: Plan, digests: dict[Path, str], options: EngineOptions,
         done: set[int] = set()
         shard: list[dict[str, Any]] = []
         for record in dataset.iter_rows():
-            index, values, failure, notes, metric_errors = pickle.loads(record["payload"])
+            index, values, failure, notes, metric_errors, data_range = pickle.loads(
+                record["payload"])
             if index in done:  # a retried task delivered it twice
                 continue
             done.add(index)
             row = runner.rows[index]
-            row.values, row.notes = dict(values), tuple(notes)
+            row.values, row.notes, row.data_range = dict(values), tuple(notes), data_range
             runner.metric_errors[index] = dict(metric_errors)
             if failure:
                 runner._fail(index, failure)
