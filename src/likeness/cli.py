@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -42,6 +43,44 @@ def _stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, soft_wrap=True)
+
+
+# The library's messages name Python arguments; the command line names its own options.
+_CLI_WORDS = [
+    (r"gray=True", "--gray"),
+    (r"resize='reference'", "--resize reference"),
+    (r"alpha='(white|black|drop)'", r"--alpha \1"),
+    (r"overwrite=True", "--overwrite"),
+    (r"strict=True", "--strict"),
+    (r"cache=PATH", "--cache FILE"),
+    (r"cache=False", "--no-cache"),
+    (r"pairs=CSV", "--pairs CSV"),
+    (r"models=\{NAME: DIR\}", "--model NAME=DIR"),
+    (r"methods=\{NAME: DIR\}", "--method NAME=DIR"),
+    (r"stylized=DIR", "--stylized DIR"),
+    (r"triplets=CSV", "--triplets CSV"),
+    (r"raise cfsd_max_pixels", "raise --cfsd-max-pixels"),
+    (r"weights=\{'(\w+)': PATH\}", r"--weights \1=PATH"),
+    (r"device='(\w+)' or device='(\w+)'", r"--device \1 or \2"),
+    (r"subset_size=None", "{subset} all"),
+    (r"subset_size=(\d+)", r"{subset} \1"),
+    (r"name=NAME", "--name NAME"),
+]
+
+
+def cli_words(text: str, command: str = "compare") -> str:
+    """A library message in the command line's words (its options, not Python arguments)."""
+    subset = "--subset-size" if command == "kid" else "--kid-subset-size"
+    for pattern, replacement in _CLI_WORDS:
+        text = re.sub(pattern, replacement.replace("{subset}", subset), text)
+    return text
+
+
+def _say(kind: str, text: str, command: str = "compare") -> None:
+    """One line on stderr: ``error:``, ``warning:`` or ``note:``, in the command line's words."""
+    style = {"error": "red", "warning": "yellow"}.get(kind)
+    _stderr_console().print(f"{kind}: {cli_words(str(text), command)}", highlight=False,
+                            markup=False, style=style)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -189,7 +228,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
                 _stderr_console().print(f"report written to {report}", highlight=False,
                                         markup=False)
     except LikenessError as error:
-        _stderr_console().print(f"error: {error}", highlight=False, markup=False, style="red")
+        _say("error", str(error))
         sys.exit(1)
     if failed:
         sys.exit(1)
@@ -264,7 +303,7 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
                                   pairs=pairs_csv, metrics=names, out_dir=out_dir,
                                   progress=report, **options)
     for message in results.record.get("warnings", []):
-        console.print(f"warning: {message}", highlight=False, markup=False, style="yellow")
+        _say("warning", message)
     for model, (unmatched_reference, unmatched_test) in results.unmatched.items():
         prefix = f"{model}: " if len(results.models) > 1 else ""
         for label, files in (("reference", unmatched_reference), ("test", unmatched_test)):
@@ -345,19 +384,15 @@ def _report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     for row in rows:
         if row.notes:
             who = f"{row.model}: {row.test}" if several else row.test
-            console.print(f"note: {who}: " + "; ".join(row.notes), highlight=False,
-                          markup=False)
+            _say("note", f"{who}: " + "; ".join(row.notes))
     failures = [row for row in rows if row.error]
     for row in failures:
         who = f"{row.model}: " if several else ""
-        console.print(f"error: {who}{row.reference} vs {row.test}: {row.error}",
-                      highlight=False, markup=False, style="red")
+        _say("error", f"{who}{row.reference} vs {row.test}: {row.error}")
     for error in record.get("set_errors", []):
-        console.print(f"error: {error['model']}: {error['metric']}: {error['error']}",
-                      highlight=False, markup=False, style="red")
+        _say("error", f"{error['model']}: {error['metric']}: {error['error']}")
     for error in record.get("file_errors", []):
-        console.print(f"error: {error['file']}: {error['reason']}", highlight=False,
-                      markup=False, style="red")
+        _say("error", f"{error['file']}: {error['reason']}")
     if failures:
         console.print(f"{len(failures)} of {len(rows)} pair(s) failed", style="bold red")
 
@@ -436,6 +471,8 @@ def _set_weights_path(weights: str | None) -> str | None:
 
 
 def _set_progress() -> tuple[Any, Any]:
+    """(report, stop): the bar appears with the first report, so that an error raised
+    before any work is not preceded by the blank line of a bar that never showed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     progress = Progress("[progress.description]{task.description}", BarColumn(),
@@ -444,11 +481,17 @@ def _set_progress() -> tuple[Any, Any]:
     tasks: dict[str, Any] = {}
 
     def report(label: str, done: int, total: int) -> None:
+        if not tasks:
+            progress.start()
         if label not in tasks:
             tasks[label] = progress.add_task(f"features {Path(label).name}", total=total)
         progress.update(tasks[label], completed=done, total=total)
 
-    return progress, report
+    def stop() -> None:
+        if tasks:
+            progress.stop()
+
+    return report, stop
 
 
 def _report_sets(sets: Any) -> bool:
@@ -461,13 +504,12 @@ def _report_sets(sets: Any) -> bool:
             line += f" ({image_set.cached} features from the cache)"
         console.print(line, highlight=False, markup=False)
         for note, count in image_set.decisions.items():
-            console.print(f"note: {count} image(s): {note}", highlight=False, markup=False)
+            _say("note", f"{count} image(s): {note}")
         if "note" in image_set.settings:
-            console.print(f"note: {image_set.settings['note']}", highlight=False, markup=False)
+            _say("note", image_set.settings["note"])
         for name, reason in image_set.errors:
             failed = True
-            console.print(f"error: {name}: {reason} (left out of the set)", highlight=False,
-                          markup=False, style="red")
+            _say("error", f"{name}: {reason} (left out of the set)")
     return failed
 
 
@@ -479,20 +521,21 @@ def _set_record(sets: Any, settings: dict[str, Any], values: dict[str, Any]) -> 
                      for s in sets]}
 
 
-def _run_set_command(action: Any) -> Any:
+def _run_set_command(action: Any, command: str) -> Any:
     import warnings
 
-    progress, report = _set_progress()
+    report, stop = _set_progress()
     try:
-        with progress, warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             result = action(report)
     except LikenessError as error:
-        _stderr_console().print(f"error: {error}", highlight=False, markup=False, style="red")
+        stop()
+        _say("error", str(error), command)
         sys.exit(1)
+    stop()
     for warning in {str(w.message) for w in caught}:
-        _stderr_console().print(f"warning: {warning}", highlight=False, markup=False,
-                                style="yellow")
+        _say("warning", warning, command)
     return result
 
 
@@ -533,7 +576,7 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
         value = frechet_between(*sets) if len(sets) == 2 else None
         return sets, extractor.settings, value
 
-    sets, settings, value = _run_set_command(run)
+    sets, settings, value = _run_set_command(run, "fid")
     failed = _report_sets(sets)
     for image_set, target in zip(sets, save_stats, strict=False):
         _stderr_console().print(f"statistics of {image_set.source} written to {target}",
@@ -569,7 +612,7 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
                            alpha=alpha, batch_size=batch_size, workers=workers,
                            cache=False if no_cache else (cache or True), progress=report)
 
-    result = _run_set_command(run)
+    result = _run_set_command(run, "kid")
     failed = _report_sets(result.sets)
     click.echo(f"KID\t{result.mean:.10g}\t± {result.std:.4g}")
     if out is not None:
@@ -601,7 +644,7 @@ def report(results_dir: Path, output: Path | None, worst: int, thumbnail: int,
         path = write_report(results_dir, output, worst=worst, thumbnail=thumbnail,
                             device=device)
     except LikenessError as error:
-        _stderr_console().print(f"error: {error}", highlight=False, markup=False, style="red")
+        _say("error", str(error), "report")
         sys.exit(1)
     click.echo(str(path))
 
@@ -680,9 +723,9 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
     if not stylized and not methods:
         raise click.UsageError("give at least one --stylized DIR (or --method NAME=DIR)")
     console = _stderr_console()
+    report, stop = _set_progress()
     try:
-        progress, report = _set_progress()
-        with progress, warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # recorded in run.json and printed below
             results = evaluate_style(
                 content, style, list(stylized) or None, methods=methods or None,
@@ -694,10 +737,12 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
                 overwrite=overwrite, cache=False if no_cache else (cache or True),
                 progress=report)
     except LikenessError as error:
-        console.print(f"error: {error}", highlight=False, markup=False, style="red")
+        stop()
+        _say("error", str(error), "style")
         sys.exit(1)
+    stop()
     for message in results.record.get("warnings", []):
-        console.print(f"warning: {message}", highlight=False, markup=False, style="yellow")
+        _say("warning", message, "style")
     for method, files in results.record.get("unmatched", {}).items():
         if files:
             console.print(f"{method}: {len(files)} stylized file(s) without a content and "
@@ -806,7 +851,7 @@ def _run_weights(action: Any) -> None:
     try:
         resolved = action()
     except LikenessError as error:
-        _stderr_console().print(f"error: {error}", highlight=False, markup=False, style="red")
+        _say("error", str(error), "weights")
         sys.exit(1)
     click.echo(f"{resolved.name}\t{resolved.source}\t{resolved.sha256}\t{resolved.path}")
 

@@ -19,5 +19,5 @@ def resolve_device(device: str) -> str:
         return "cuda"
     if device == "cuda":
         raise LikenessError("device 'cuda' was asked for but torch sees no CUDA device; "
-                            "use --device cpu or auto")
+                            "use device='cpu' or device='auto'")
     return "cpu"

@@ -165,7 +165,7 @@ class _PairRunner:
         row.error = message if row.error is None else f"{row.error}; {message}"
         if self.options.strict:
             raise LikenessError(f"{row.model}: {row.reference} vs {row.test}: {message} "
-                                f"(--strict stops at the first failure)")
+                                f"(strict=True stops at the first failure)")
 
     def run(self) -> list[PairRow]:
         tasks = self.plan.pairs
@@ -440,7 +440,7 @@ def run_sets(plan: Plan, options: EngineOptions, cache: Cache, *,
                                       workers=options.workers, progress=report("reference"))
     if options.strict and reference_set.errors:
         name, reason = reference_set.errors[0]
-        raise LikenessError(f"{name}: {reason} (--strict stops at the first failure)")
+        raise LikenessError(f"{name}: {reason} (strict=True stops at the first failure)")
     rows: list[SetRow] = []
     file_errors = [(f"reference: {n}", r) for n, r in reference_set.errors]
     for model in plan.models:
@@ -449,7 +449,7 @@ def run_sets(plan: Plan, options: EngineOptions, cache: Cache, *,
                                       workers=options.workers, progress=report(model))
         if options.strict and model_set.errors:
             name, reason = model_set.errors[0]
-            raise LikenessError(f"{name}: {reason} (--strict stops at the first failure)")
+            raise LikenessError(f"{name}: {reason} (strict=True stops at the first failure)")
         file_errors += [(f"{model}: {n}", r) for n, r in model_set.errors]
         notes = tuple(f"{count} image(s): {note}"
                       for note, count in model_set.decisions.items())

@@ -157,7 +157,7 @@ def _style_metric(name: str) -> Callable[[PreparedPair, MetricContext], float]:
 def _set_metric(name: str) -> Callable[[PreparedPair, MetricContext], float]:
     def refuse(pair: PreparedPair, context: MetricContext) -> float:
         raise LikenessError(f"{name} compares sets of images, not one pair; compare folders "
-                            f"(likeness compare REF/ TEST/ --metrics {name}, or likeness {name})")
+                            f"(likeness.compare(REF, TEST, metrics=[{name!r}]))")
 
     return refuse
 
@@ -270,14 +270,14 @@ def prepare_pair(reference: LoadedImage, test: LoadedImage, *, gray: bool = Fals
     elif reference.channels != test.channels:
         raise ImageMismatchError(
             f"{reference.path} has {reference.channels} channel(s) and {test.path} has "
-            f"{test.channels}; pass gray=True (--gray) to compare their luma"
+            f"{test.channels}; pass gray=True to compare their luma"
         )
     if ref_pixels.shape[:2] != test_pixels.shape[:2]:
         if resize is None:
             raise ImageMismatchError(
                 f"images differ in size: {reference.path} is {reference.width}x{reference.height}"
                 f", {test.path} is {test.width}x{test.height} (width x height); pass "
-                "resize='reference' (--resize reference) to resize the test image"
+                "resize='reference' to resize the test image"
             )
         test_pixels, how = _resize_to(test_pixels, ref_pixels.shape[:2])
         decisions.append(f"test resized from {test.width}x{test.height} to "

@@ -11,11 +11,13 @@ Decoders: Pillow for everything it reads losslessly; OpenCV for PNG and TIFF fil
 
 from __future__ import annotations
 
+import csv
 import errno
+import io as io_module
 import os
 import stat as stat_module
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,8 @@ __all__ = [
     "find_images",
     "load_image",
     "pair_folders",
+    "read_manifest",
+    "same_file_key",
     "scan_folder",
     "sniff_format",
     "stat_regular_file",
@@ -403,8 +407,7 @@ def _resolve_alpha(path: Path, pixels: np.ndarray, alpha: str | None,
         raise ImageLoadError(
             f"{path}: the image has real transparency ({transparent} of {opacity.size} pixels "
             "are not opaque); choose how to handle it: alpha='white' or alpha='black' "
-            "composites over that background, alpha='drop' ignores the alpha channel "
-            "(command line: --alpha white|black|drop)"
+            "composites over that background, alpha='drop' ignores the alpha channel"
         )
     if alpha == "drop":
         decisions.append("alpha channel ignored (alpha='drop')")
@@ -519,3 +522,46 @@ def pair_folders(reference_dir: str | os.PathLike[str],
         unmatched_test=[tests[k] for k in sorted(tests) if k not in references],
         skipped_reference=skipped_reference, skipped_test=skipped_test,
     )
+
+
+def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] = (), *,
+                  what: str) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a UTF-8 CSV manifest (a byte-order mark accepted) as (line, record),
+    each with every required column filled; values verbatim, spaces included.
+
+    Raises:
+        PairingError: unreadable, not UTF-8, missing columns, or a row with missing, empty
+            or extra fields, naming the line.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise PairingError(f"{path}: cannot read the {what} ({error.strerror or error})"
+                           ) from None
+    except UnicodeDecodeError as error:
+        line = error.object[:error.start].count(b"\n") + 1
+        raise PairingError(f"{path}, line {line}: the {what} is not UTF-8 text (byte "
+                           f"0x{error.object[error.start]:02x}); save it as UTF-8") from None
+    reader = csv.DictReader(io_module.StringIO(text, newline=""))
+    columns = [c for c in (reader.fieldnames or [])]
+    if not set(required) <= set(columns):
+        wanted = " and ".join(repr(c) for c in required)
+        raise PairingError(f"{path}: the {what} needs columns {wanted}"
+                           + (f" (and optionally {', '.join(optional)})" if optional else "")
+                           + f"; found {', '.join(repr(c) for c in columns) or 'none'}")
+    rows = []
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            raise PairingError(f"{path}, line {line}: more fields than the header has "
+                               "columns (quote paths that contain commas)")
+        missing = [c for c in required if not record.get(c)]
+        if missing:
+            raise PairingError(f"{path}, line {line}: no {' or '.join(missing)} given")
+        rows.append((line, {k: v for k, v in record.items() if v is not None}))
+    return rows
+
+
+def same_file_key(path: Path) -> str:
+    """What identifies a file however its path is spelt (``./a``, ``x/../a``, links)."""
+    return os.path.realpath(path)

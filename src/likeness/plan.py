@@ -10,14 +10,13 @@ so a generative model whose outputs pair with nothing still gets its FID.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from likeness.errors import PairingError
-from likeness.io import find_images, pair_folders
+from likeness.io import pair_folders, read_manifest, same_file_key, scan_folder
 
 __all__ = ["PairTask", "Plan", "make_plan", "model_names"]
 
@@ -42,6 +41,8 @@ class Plan:
     set_names: dict[Path, str]  # display names of set files
     unmatched: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # model -> folder or CSV
+    # files found in the folders but skipped for their extension: source -> names
+    skipped: dict[str, list[str]] = field(default_factory=dict)
 
 
 def model_names(tests: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
@@ -72,7 +73,7 @@ def _relative(path: Path, root: Path) -> str:
 def _plan_folders(reference: Path, models: Mapping[str, Path], need_pairs: bool,
                   need_sets: bool) -> Plan:
     if not reference.is_dir():
-        raise PairingError(f"{reference}: the reference must be a folder (or use --pairs)")
+        raise PairingError(f"{reference}: the reference must be a folder (or give pairs=CSV)")
     plan = Plan(models=list(models), pairs=[], reference_set=[], model_sets={}, set_names={})
     for name, folder in models.items():
         if not folder.is_dir():
@@ -86,48 +87,46 @@ def _plan_folders(reference: Path, models: Mapping[str, Path], need_pairs: bool,
             plan.unmatched[name] = (
                 [_relative(p, reference) for p in pairing.unmatched_reference],
                 [_relative(p, folder) for p in pairing.unmatched_test])
+        files, skipped = scan_folder(folder)
+        _note_skipped(plan, name, folder, skipped)
         if need_sets:
-            files = find_images(folder)
             plan.model_sets[name] = files
             plan.set_names.update((f, _relative(f, folder)) for f in files)
+    files, skipped = scan_folder(reference)
+    _note_skipped(plan, "reference", reference, skipped)
     if need_sets:
-        plan.reference_set = find_images(reference)
+        plan.reference_set = files
         plan.set_names.update((f, _relative(f, reference)) for f in plan.reference_set)
     return plan
 
 
+def _note_skipped(plan: Plan, source: str, folder: Path, skipped: list[Path]) -> None:
+    if skipped:
+        plan.skipped[source] = [_relative(p, folder) for p in skipped]
+
+
 def _plan_csv(pairs_csv: Path, reference: Path | None, models: Mapping[str, Path]) -> Plan:
     base = pairs_csv.resolve().parent
-    try:
-        with pairs_csv.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = set(reader.fieldnames or [])
-            if not {"reference", "test"} <= columns:
-                raise PairingError(f"{pairs_csv}: the pairs CSV needs columns 'reference' and "
-                                   f"'test' (and optionally 'model'); found "
-                                   f"{', '.join(sorted(columns)) or 'none'}")
-            records = list(reader)
-    except OSError as error:
-        raise PairingError(f"{pairs_csv}: cannot read the pairs CSV ({error})") from None
+    records = read_manifest(pairs_csv, ("reference", "test"), ("model",), what="pairs CSV")
     plan = Plan(models=[], pairs=[], reference_set=[], model_sets={}, set_names={})
     default_model = next(iter(models), "test")
-    seen: set[tuple[str, Path, Path]] = set()
-    for line, record in enumerate(records, start=2):
+    seen: dict[tuple[str, str, str], int] = {}
+    for line, record in records:
         model = (record.get("model") or "").strip() or default_model
-        ref = (base / record["reference"].strip()) if record["reference"] else None
-        test = (base / record["test"].strip()) if record["test"] else None
-        if ref is None or test is None:
-            raise PairingError(f"{pairs_csv}, line {line}: empty reference or test")
-        if (model, ref, test) in seen:
-            raise PairingError(f"{pairs_csv}, line {line}: pair listed twice for model "
-                               f"{model!r}: {record['reference']}, {record['test']}")
-        seen.add((model, ref, test))
+        # paths verbatim: "a.png " and "a.png" are different files
+        reference_name, test_name = record["reference"], record["test"]
+        ref, test = base / reference_name, base / test_name
+        identity = (model, same_file_key(ref), same_file_key(test))
+        if identity in seen:
+            raise PairingError(f"{pairs_csv}, line {line}: the pair of line {seen[identity]} "
+                               f"again for model {model!r} ({reference_name}, {test_name}); "
+                               "remove one (paths are compared after resolving '.', '..' "
+                               "and links)")
+        seen[identity] = line
         if model not in plan.models:
             plan.models.append(model)
             plan.model_sets[model] = []
             plan.sources[model] = str(pairs_csv)
-        reference_name = record["reference"].strip()
-        test_name = record["test"].strip()
         plan.pairs.append(PairTask(model, ref, test, reference_name, test_name))
         if ref not in plan.reference_set:
             plan.reference_set.append(ref)
@@ -154,7 +153,7 @@ def make_plan(reference: str | os.PathLike[str] | None,
         return _plan_csv(Path(pairs_csv), None if reference is None else Path(reference),
                          models)
     if reference is None:
-        raise PairingError("give a reference folder, or a pairs CSV (--pairs)")
+        raise PairingError("give a reference folder, or a pairs CSV (pairs=CSV)")
     if not models:
-        raise PairingError("give at least one test folder (or --model NAME=DIR)")
+        raise PairingError("give at least one test folder (or models={NAME: DIR})")
     return _plan_folders(Path(reference), models, need_pairs, need_sets)

@@ -127,12 +127,12 @@ def _check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> 
                              if (previous or {}).get(k) != settings.get(k))
             raise LikenessError(
                 f"{out_dir} holds a run with other settings (differing: {', '.join(changed)});"
-                " pass --overwrite (overwrite=True) to replace it, or choose another out-dir")
+                " pass overwrite=True to replace it, or choose another out_dir")
         if previous != settings:  # overwrite: the old progress belongs to other settings
             (out_dir / RUN_DATABASE).unlink(missing_ok=True)
     elif out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise LikenessError(f"{out_dir} is not empty and holds no likeness run; choose an "
-                            "empty or new folder, or pass --overwrite (overwrite=True)")
+                            "empty or new folder, or pass overwrite=True")
 
 
 def _open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
@@ -248,7 +248,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                      need_sets=need_sets)
     if need_pairs and not plan.pairs:
         raise LikenessError(f"no test file has a namesake in {reference}; files are paired "
-                            "by relative path without extension (or give --pairs CSV)")
+                            "by relative path without extension (or give pairs=CSV)")
     record: dict[str, Any] = {
         "likeness_version": _version("likeness"), "status": "running",
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -21,7 +21,6 @@ triplets.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import json
 import os
@@ -47,7 +46,7 @@ from likeness.engine import (
 )
 from likeness.errors import LikenessError, PairingError
 from likeness.evaluate import METRICS, MetricContext, invalid_values, prepare_pair
-from likeness.io import LoadedImage, find_images, load_image
+from likeness.io import LoadedImage, find_images, load_image, read_manifest, same_file_key
 from likeness.pipeline import ordered_map
 from likeness.results import Results, StatsOptions, compare_models, summarize_rows
 
@@ -146,28 +145,27 @@ def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[s
 
 def _manifest_triplets(manifest: Path, content_root: Path, style_root: Path,
                        methods: Mapping[str, PathLike]) -> list[Triplet]:
-    try:
-        with manifest.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = set(reader.fieldnames or [])
-            records = list(reader)
-    except OSError as error:
-        raise PairingError(f"{manifest}: cannot read the manifest ({error})") from None
-    if not {"content", "style", "stylized"} <= columns:
-        raise PairingError(f"{manifest}: the manifest needs columns content, style, stylized "
-                           f"(and optionally method); found {', '.join(sorted(columns))}")
+    records = read_manifest(manifest, ("content", "style", "stylized"), ("method",),
+                            what="manifest")
     default = next(iter(methods)) if len(methods) == 1 else None
     triplets = []
-    for line, record in enumerate(records, start=2):
+    seen: dict[tuple[str, ...], int] = {}
+    for line, record in records:
         method = (record.get("method") or "").strip() or default
         if method is None or method not in methods:
             raise PairingError(f"{manifest}, line {line}: method {method!r} is not one of "
-                               f"{', '.join(methods)} (add a method column, or --method)")
+                               f"{', '.join(methods)} (add a method column, or give one method)")
         paths = (content_root / record["content"], style_root / record["style"],
                  Path(methods[method]) / record["stylized"])
         for path in paths:
             if not path.is_file():
                 raise PairingError(f"{manifest}, line {line}: {path} does not exist")
+        identity = (method, *(same_file_key(p) for p in paths))
+        if identity in seen:
+            raise PairingError(f"{manifest}, line {line}: the triplet of line {seen[identity]} "
+                               f"again for method {method!r}; remove one (paths are compared "
+                               "after resolving '.', '..' and links)")
+        seen[identity] = line
         triplets.append(Triplet(method, *paths, record["content"], record["style"],
                                 record["stylized"]))
     return triplets
@@ -285,7 +283,7 @@ class _StyleRunner:
         row = self.rows[index]
         row.error = message if row.error is None else f"{row.error}; {message}"
         if self.options["strict"]:
-            raise LikenessError(f"{row.model}: {row.test}: {message} (--strict stops at the "
+            raise LikenessError(f"{row.model}: {row.test}: {message} (strict=True stops at the "
                                 "first failure)")
 
     def run(self) -> list[PairRow]:
@@ -431,8 +429,7 @@ class _StyleRunner:
                                     f"CFSD compares every relu3_1 position with every other, so "
                                     f"its cost grows with (H·W)²; images of {shape[1]}x{shape[0]}"
                                     f" exceed the limit of {self.options['cfsd_max_pixels']} "
-                                    "pixels: resize them, or raise cfsd_max_pixels "
-                                    "(--cfsd-max-pixels)")
+                                    "pixels: resize them, or raise cfsd_max_pixels")
                             else:
                                 if cfsd_content is None:  # once per content image
                                     cfsd_content = CfsdContent(relu3_1)
@@ -629,12 +626,12 @@ def evaluate_style(content: PathLike, style: PathLike,
             raise LikenessError(f"method name {name!r} is given twice")
         method_folders[name] = Path(method_folder)
     if not method_folders:
-        raise LikenessError("give at least one stylized folder (--stylized DIR or --method "
-                            "NAME=DIR)")
+        raise LikenessError("give at least one stylized folder (stylized=DIR or "
+                            "methods={NAME: DIR})")
     found, unmatched = find_triplets(content, style, method_folders, triplets)
     if not found:
         raise LikenessError("no stylized file names a content and a style: name them C__S.ext "
-                            "or S/C.ext, or give a manifest (--triplets CSV)")
+                            "or S/C.ext, or give a manifest (triplets=CSV)")
     weight_files = {k: str(v) for k, v in (weights or {}).items()}
     stats = StatsOptions(bootstrap, seed, confidence, ci_method)
     settings = _settings_json({

@@ -147,8 +147,7 @@ def _how_to_fix(checkpoint: Checkpoint) -> str:
     return (f"download {source_url(checkpoint)} on a machine with internet access and run "
             f"`likeness weights import {checkpoint.file_name}`, or put it in "
             f"{download_dir() / checkpoint.file_name} (expected: {checkpoint.hash_description()})"
-            ", or pass the file explicitly (--weights "
-            f"{checkpoint.name}=PATH)")
+            f", or pass the file explicitly: weights={{'{checkpoint.name}': PATH}}")
 
 
 def verify(checkpoint: Checkpoint, path: Path) -> str:
@@ -323,9 +322,10 @@ def import_file(source: str | os.PathLike[str], name: str | None = None) -> Reso
     if name is None:
         matches = [c for c in REGISTRY.values() if c.file_name == source.name]
         if not matches:
-            raise WeightsError(f"{source.name} is not a published checkpoint file name "
-                               f"({', '.join(c.file_name for c in REGISTRY.values())}); pass "
-                               "the registry name (--name)")
+            raise WeightsError(f"{source.name} is not a published checkpoint file name, so "
+                               "say which network it is for: name=NAME, one of "
+                               f"{', '.join(REGISTRY)} (the published files: "
+                               f"{', '.join(c.file_name for c in REGISTRY.values())})")
         name = matches[0].name
     checkpoint = _checkpoint(name)
     digest = verify(checkpoint, source)

@@ -69,8 +69,7 @@ def kid(features_x: np.ndarray, features_y: np.ndarray, *, subset_size: int | No
     if subset_size > smaller:
         raise ValueError(f"KID subset_size={subset_size} is larger than a set: the sets have "
                          f"{x.shape[0]} and {y.shape[0]} images; pass subset_size={smaller} "
-                         f"or smaller (--subset-size {smaller}), or subset_size=None "
-                         f"(--subset-size all) to use the whole sets once")
+                         f"or smaller, or subset_size=None to use the whole sets once")
     if subsets < 1:
         raise ValueError(f"subsets must be at least 1, got {subsets}")
     generator = np.random.RandomState(seed)
