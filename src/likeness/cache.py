@@ -237,6 +237,11 @@ class Cache:
 
         self._run("write", write)
 
+    def is_empty(self) -> bool:
+        """Whether no value is stored (remembered file hashes do not count)."""
+        return self._run("read", lambda connection: connection.execute(
+            "SELECT 1 FROM entries LIMIT 1").fetchone() is None)
+
     def get_arrays(self, namespace: str, keys: Sequence[str], dtype: str = "float32"
                    ) -> dict[str, np.ndarray]:
         """Stored 1-d arrays (written by ``put_arrays``)."""

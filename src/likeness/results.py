@@ -18,7 +18,7 @@ from likeness.evaluate import METRICS
 from likeness.stats import holm, paired_comparison, summarize
 
 __all__ = ["ComparisonRow", "Results", "StatsOptions", "SummaryRow", "compare_models",
-           "summarize_rows"]
+           "mixed_scales", "summarize_rows", "value_scales"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class SummaryRow:
     better: str
     n_failed: int
     ci_method: str
+    n_infinite: int = 0  # +inf values (PSNR of identical images), kept in the mean
+    note: str = ""  # why there is no summary (values on different scales)
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,41 @@ class Results:
         return next(s for s in self.summary if s.model == model and s.metric == metric)
 
 
+def value_scales(metrics: list[str], rows: list[PairRow]) -> dict[str, dict[str, int]]:
+    """For each scale-dependent metric (MSE), how many values lie on each scale (the
+    pairs' data ranges: 255 for 8-bit, 65535 for 16-bit, 1 for mixed depths)."""
+    scales: dict[str, dict[str, int]] = {}
+    for metric in metrics:
+        if METRICS[metric].scale_dependent:
+            counts: dict[str, int] = defaultdict(int)
+            for row in rows:
+                if metric in row.values:
+                    counts[f"{row.data_range:g}"] += 1
+            scales[metric] = dict(counts)
+    return scales
+
+
+def mixed_scales(metrics: list[str], rows: list[PairRow]) -> dict[str, str]:
+    """metric → why it gets no summary: its values lie on different scales in this run
+    (a mean, a confidence interval, a test or a "best" over them would be meaningless)."""
+    reasons = {}
+    for metric, counts in value_scales(metrics, rows).items():
+        if len(counts) > 1:
+            listed = ", ".join(f"data range {scale}: {n} pair(s)" for scale, n in counts.items())
+            reasons[metric] = (f"not summarised: its values lie on different scales ({listed}); "
+                               f"compare files of one bit depth, or use a scale-free metric "
+                               "such as psnr")
+    return reasons
+
+
 def summarize_rows(models: list[str], metrics: list[str], rows: list[PairRow],
                    set_rows: list[SetRow], options: StatsOptions) -> list[SummaryRow]:
-    """Summary rows in (model, metric) order; set metrics carry their value (KID: ± std)."""
+    """Summary rows in (model, metric) order; set metrics carry their value (KID: ± std).
+
+    A scale-dependent metric whose values lie on different scales gets no summary (NaN,
+    with the reason in ``note``); +inf values are kept, counted in ``n_infinite``.
+    """
+    refused = mixed_scales(metrics, rows)
     summary = []
     for model in models:
         model_rows = [r for r in rows if r.model == model]
@@ -118,11 +152,18 @@ def summarize_rows(models: list[str], metrics: list[str], rows: list[PairRow],
                                           "none"))
                 continue
             values = [r.values[metric] for r in model_rows if metric in r.values]
+            failed = len(model_rows) - len(values)
+            if metric in refused:
+                summary.append(SummaryRow(model, metric, len(values), math.nan, math.nan,
+                                          math.nan, math.nan, math.nan, better, failed, "none",
+                                          note=refused[metric]))
+                continue
             stats = summarize(values, resamples=options.resamples, seed=options.seed,
                               confidence=options.confidence, method=options.method)
             summary.append(SummaryRow(model, metric, stats.n, stats.mean, stats.std,
                                       stats.median, stats.ci_low, stats.ci_high, better,
-                                      len(model_rows) - len(values), stats.ci_method))
+                                      failed, stats.ci_method,
+                                      n_infinite=sum(1 for v in values if math.isinf(v))))
     return summary
 
 
@@ -139,8 +180,9 @@ def compare_models(models: list[str], metrics: list[str], rows: list[PairRow],
                    options: StatsOptions) -> list[ComparisonRow]:
     """Every pair of models on every per-pair metric, paired by reference image."""
     comparisons = []
+    refused = mixed_scales(metrics, rows)
     for metric in metrics:
-        if METRICS[metric].kind == "set":
+        if METRICS[metric].kind == "set" or metric in refused:
             continue
         tests = []
         for model_a, model_b in itertools.combinations(models, 2):

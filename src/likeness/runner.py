@@ -18,7 +18,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,17 @@ from typing import Any
 from likeness.allocator import keep_freed_memory
 from likeness.cache import Cache, LayeredCache, default_cache_path
 from likeness.engine import EngineOptions, hash_files, run_pairs, run_sets
-from likeness.errors import LikenessError
+from likeness.errors import LikenessError, StorageError
 from likeness.evaluate import METRICS, MetricContext, parse_metric_names
 from likeness.plan import make_plan, model_names
-from likeness.results import Results, StatsOptions, compare_models, summarize_rows
+from likeness.results import (
+    Results,
+    StatsOptions,
+    compare_models,
+    mixed_scales,
+    summarize_rows,
+    value_scales,
+)
 
 __all__ = ["RUN_FILES", "compare", "write_results_folder"]
 
@@ -101,27 +108,46 @@ def _settings_json(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def recording_failure(folder: Path | None, record: dict[str, Any],
-                      store: Cache) -> Iterator[None]:
-    """Mark run.json ``failed`` if the run raises; close the cache either way."""
+def recording_failure(folder: Path | None, record: dict[str, Any]) -> Iterator[None]:
+    """Mark run.json ``failed`` (or ``interrupted``) if the run ends by any exception, so
+    that a record never says ``running`` after the process is gone (SIGKILL aside: a
+    resumed run picks that up)."""
     try:
         yield
-    except LikenessError:
+    except BaseException as error:
         if folder is not None:
-            record["status"] = "failed"
-            _write_json(folder / "run.json", record)
+            interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
+            record["status"] = "interrupted" if interrupted else "failed"
+            record["error"] = str(error) or type(error).__name__
+            with suppress(LikenessError):  # the disk may be what failed
+                _write_json(folder / "run.json", record)
         raise
-    finally:
-        store.close()
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn a failed write (full disk, read-only folder) into one message naming the path."""
+    try:
+        yield
+    except OSError as error:
+        raise StorageError(f"cannot write {path} ({error.strerror or error}); free some space "
+                           "or make the folder writable — values computed so far are kept "
+                           "and a re-run resumes") from None
 
 
 def _check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
     record_path = out_dir / "run.json"
     if record_path.is_file():
         try:
-            previous = json.loads(record_path.read_text()).get("settings")
-        except (OSError, ValueError):
-            previous = None
+            previous_record = json.loads(record_path.read_text())
+            previous = previous_record.get("settings")
+        except (OSError, ValueError, AttributeError):
+            previous_record, previous = {}, None
+        if previous != settings and _computed_nothing(out_dir, previous_record):
+            # an earlier run that failed before computing anything (missing weights, say)
+            # has nothing to protect: the new run takes the folder
+            (out_dir / RUN_DATABASE).unlink(missing_ok=True)
+            return
         if previous != settings and not overwrite:
             changed = sorted(k for k in set(settings) | set(previous or {})
                              if (previous or {}).get(k) != settings.get(k))
@@ -133,6 +159,20 @@ def _check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> 
     elif out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise LikenessError(f"{out_dir} is not empty and holds no likeness run; choose an "
                             "empty or new folder, or pass overwrite=True")
+
+
+def _computed_nothing(out_dir: Path, record: dict[str, Any]) -> bool:
+    """Whether the run recorded in ``out_dir`` ended without computing any value."""
+    if record.get("status") not in ("failed", "interrupted"):
+        return False
+    database = out_dir / RUN_DATABASE
+    if not database.is_file():
+        return True
+    try:
+        with Cache(database) as progress:
+            return progress.is_empty()
+    except LikenessError:
+        return False
 
 
 def _open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
@@ -150,8 +190,10 @@ def _open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(document, indent=1, default=str, allow_nan=True) + "\n")
-    temporary.replace(path)
+    public = {k: v for k, v in document.items() if not k.startswith("_")}
+    with writing(path):
+        temporary.write_text(json.dumps(public, indent=1, default=str, allow_nan=True) + "\n")
+        temporary.replace(path)
 
 
 def _weights_record(names: list[str], weights: Mapping[str, PathLike],
@@ -261,17 +303,33 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     }
     if folder is not None:
         _check_out_dir(folder, settings, overwrite)
-        folder.mkdir(parents=True, exist_ok=True)
+        with writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
         _write_json(folder / "run.json", record)
+    with recording_failure(folder, record):
+        results = _run(plan, names, options, stats, record, folder, weights, device, engine,
+                       address, cache, progress, started)
+    warn_of_failures(results)
+    for message, category in results.record.get("_warnings", {}).items():
+        warnings.warn(message, category, stacklevel=2)  # once each, after the run
+    results.record.pop("_warnings", None)
+    return results
+
+
+def _run(plan: Any, names: list[str], options: EngineOptions, stats: StatsOptions,
+         record: dict[str, Any], folder: Path | None, weights: dict[str, PathLike],
+         device: str, engine: str, address: str | None, cache: bool | PathLike,
+         progress: Callable[[str, int, int], None] | None, started: float) -> Results:
     from likeness.device import resolve_device
 
     resolved_device = resolve_device(device)
     keep_freed_memory()  # see likeness.allocator: large temporaries without page faults
     store = _open_cache(cache, folder)
-    with recording_failure(folder, record, store):
+    try:
         paths = [p for task in plan.pairs for p in (task.reference, task.test)]
         keep_nothing = cache is False and folder is None  # no need to read every byte
-        digests, unreadable = hash_files(paths, store, workers, by_content=not keep_nothing)
+        digests, unreadable = hash_files(paths, store, options.workers,
+                                         by_content=not keep_nothing)
         context = MetricContext(resolved_device, {k: str(v) for k, v in weights.items()})
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -283,6 +341,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             set_rows, set_settings = run_sets(plan, options, store,
                                               weights={k: str(v) for k, v in weights.items()},
                                               device=device, progress=progress)
+    finally:
+        store.close()
     models_in_order = plan.models
     summary = summarize_rows(models_in_order, names, rows, set_rows, stats)
     comparisons = compare_models(models_in_order, names, rows, stats)
@@ -307,7 +367,9 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             "unmatched_test": len(plan.unmatched.get(model, ([], []))[1])}
             for model in models_in_order},
         "unmatched": {m: {"reference": u[0], "test": u[1]} for m, u in plan.unmatched.items()},
+        "skipped_files": plan.skipped,
         "decisions": dict(decisions),
+        **value_record(names, rows, summary),
         "file_errors": [{"file": str(p), "reason": r} for p, r in unreadable.items()]
         + [{"file": f, "reason": r} for f, r in set_settings.get("file_errors", [])],
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
@@ -322,9 +384,38 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                       dict(plan.unmatched), folder)
     if folder is not None:
         write_results_folder(results, folder)
-    for message, category in unique_warnings.items():  # once each, after the run
-        warnings.warn(message, category, stacklevel=2)
+    record["_warnings"] = unique_warnings
     return results
+
+
+def value_record(names: list[str], rows: list[Any], summary: list[Any]) -> dict[str, Any]:
+    """What the run record says about the values' scales and non-finite values."""
+    return {
+        "scales": {metric: {"unit": "(data range)^2", "pairs_per_data_range": counts}
+                   for metric, counts in value_scales(names, rows).items()},
+        "not_summarised": mixed_scales(names, rows),
+        "infinite_values": {f"{s.model}/{s.metric}": {
+            "count": s.n_infinite, "why": METRICS[s.metric].infinite_when,
+            "summary": "kept: the mean is +inf and its confidence interval undefined"}
+            for s in summary if s.n_infinite},
+    }
+
+
+def warn_of_failures(results: Results) -> None:
+    """One warning when pairs failed or files were left unmatched (the CLI prints its own)."""
+    failed = sum(1 for row in results.rows if row.error)
+    unmatched = sum(len(a) + len(b) for a, b in results.unmatched.values())
+    if not failed and not unmatched and not results.failures:
+        return
+    where = ("per_image.csv and run.json in " + str(results.out_dir) if results.out_dir
+             else "the rows' error fields (results.rows) and results.unmatched")
+    warnings.warn(f"{failed} of {len(results.rows)} pair(s) failed, {unmatched} file(s) had "
+                  f"no partner, {results.failures - failed} set or file error(s); see {where}",
+                  RunWarning, stacklevel=3)
+
+
+class RunWarning(UserWarning):
+    """A run finished, but some pairs failed or some files were left out."""
 
 
 def _run_pairs_on_ray(plan: Any, digests: dict[Path, str], options: EngineOptions,
@@ -346,7 +437,16 @@ def _run_pairs_on_ray(plan: Any, digests: dict[Path, str], options: EngineOption
 
 
 def write_results_folder(results: Results, folder: Path) -> None:
-    """Write every file of the results folder (each atomically)."""
+    """Write every file of the results folder (each atomically).
+
+    Raises:
+        StorageError: a file cannot be written (full disk, read-only folder).
+    """
+    with writing(folder):
+        _write_results_files(results, folder)
+
+
+def _write_results_files(results: Results, folder: Path) -> None:
     from likeness.report.citations import (
         bibtex_for,
         citation_keys,

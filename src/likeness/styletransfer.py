@@ -609,7 +609,10 @@ def evaluate_style(content: PathLike, style: PathLike,
         _versions,
         _write_json,
         recording_failure,
+        value_record,
+        warn_of_failures,
         write_results_folder,
+        writing,
     )
 
     started = time.perf_counter()
@@ -654,35 +657,41 @@ def evaluate_style(content: PathLike, style: PathLike,
                       "cache": str(cache) if not isinstance(cache, bool) else cache}}
     if folder is not None:
         _check_out_dir(folder, settings, overwrite)
-        folder.mkdir(parents=True, exist_ok=True)
+        with writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
         _write_json(folder / "run.json", record)
-    resolved_device = resolve_device(device)
-    keep_freed_memory()
     options = {"resize": resize, "alpha": alpha, "workers": workers, "strict": strict,
                "device": device, "art_fid_mode": art_fid_mode, "fid_resize": fid_resize,
                "cfsd_max_pixels": cfsd_max_pixels}
-    store = _open_cache(cache, folder)
-    with recording_failure(folder, record, store):
-        paths = [p for t in found for p in (t.content, t.style, t.stylized)]
-        digests, unreadable = hash_files(paths, store, workers)
-        networks = _Networks(resolved_device, weight_files)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            rows = _StyleRunner(found, digests, names, options, networks, store,
-                                progress).run()
-            set_rows, set_settings = _set_rows(found, rows, names, options, store,
-                                               weight_files, progress)
-    method_list = list(method_folders)
-    summary = summarize_rows(method_list, names, rows, set_rows, stats)
-    comparisons = compare_models(method_list, names, rows, stats)
-    record.update(_style_record(found, rows, set_rows, unmatched, unreadable, names,
-                                weight_files, set_settings, resolved_device, started))
-    unique_warnings = {str(w.message): w.category for w in caught}
-    record["warnings"] = list(unique_warnings)
-    results = Results(method_list, names, rows, set_rows, summary, comparisons, record,
-                      {m: ([], u) for m, u in unmatched.items()}, folder, kind="style")
-    if folder is not None:
-        write_results_folder(results, folder)
+    with recording_failure(folder, record):
+        resolved_device = resolve_device(device)
+        keep_freed_memory()
+        store = _open_cache(cache, folder)
+        try:
+            paths = [p for t in found for p in (t.content, t.style, t.stylized)]
+            digests, unreadable = hash_files(paths, store, workers)
+            networks = _Networks(resolved_device, weight_files)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                rows = _StyleRunner(found, digests, names, options, networks, store,
+                                    progress).run()
+                set_rows, set_settings = _set_rows(found, rows, names, options, store,
+                                                   weight_files, progress)
+        finally:
+            store.close()
+        method_list = list(method_folders)
+        summary = summarize_rows(method_list, names, rows, set_rows, stats)
+        comparisons = compare_models(method_list, names, rows, stats)
+        record.update(_style_record(found, rows, set_rows, unmatched, unreadable, names,
+                                    weight_files, set_settings, resolved_device, started))
+        record.update(value_record(names, rows, summary))
+        unique_warnings = {str(w.message): w.category for w in caught}
+        record["warnings"] = list(unique_warnings)
+        results = Results(method_list, names, rows, set_rows, summary, comparisons, record,
+                          {m: ([], u) for m, u in unmatched.items()}, folder, kind="style")
+        if folder is not None:
+            write_results_folder(results, folder)
+    warn_of_failures(results)
     for message, category in unique_warnings.items():
         warnings.warn(message, category, stacklevel=2)
     return results

@@ -20,6 +20,7 @@ __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "format_value",
            "markdown_summary", "latex_summary", "write_csv_tables"]
 
+# n_infinite and the reasons a metric is not summarised are in run.json and methods.md
 SUMMARY_COLUMNS = ["model", "metric", "n", "mean", "std", "median", "ci_low", "ci_high",
                    "better", "n_failed"]
 COMPARISON_COLUMNS = ["metric", "model_a", "model_b", "n", "mean_diff", "ci_low", "ci_high",
@@ -47,7 +48,12 @@ def format_value(metric: str, value: float | None) -> str:
         return "∞" if value > 0 else "−∞"
     if metric in ("kid", "gram", "cfsd") and value != 0 and abs(value) < 1e-2:
         return f"{value:.2e}"
-    return f"{value:.{_DIGITS.get(metric, 4)}f}"
+    if value != 0 and abs(value) < 1e-4:
+        return f"{value:.3g}"
+    decimals = _DIGITS.get(metric, 4)
+    if value != 0 and abs(value) < 1:  # at least three significant digits: MSE 0.00213
+        decimals = max(decimals, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
 
 
 def _csv_value(value: Any) -> Any:
