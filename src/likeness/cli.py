@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import math
 import re
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -29,7 +31,12 @@ _TABLE_DIGITS = {"psnr": 3, "mse": 3}
 def _format(metric: str, value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:.{_TABLE_DIGITS.get(metric, 4)}f}"
+    decimals = _TABLE_DIGITS.get(metric, 4)
+    if value != 0 and abs(value) < 1e-4:
+        return f"{value:.3g}"
+    if value != 0 and abs(value) < 1:  # three significant digits at least: MSE 0.00213
+        decimals = max(decimals, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
 
 
 def _stdout_console() -> Console:
@@ -88,6 +95,9 @@ def _say(kind: str, text: str, command: str = "compare") -> None:
 def main() -> None:
     """Measure how alike images are: SSIM, MS-SSIM, PSNR, LPIPS, FID, KID, exactly as the
     reference implementations do."""
+    # SIGTERM ends the run like Ctrl-C: the results folder's record says "interrupted"
+    # instead of "running", and a re-run resumes
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
 
 
 def _kid_subset_size(value: str, hint: str) -> int | None:
@@ -385,6 +395,14 @@ def _report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         if row.notes:
             who = f"{row.model}: {row.test}" if several else row.test
             _say("note", f"{who}: " + "; ".join(row.notes))
+    for metric, why in record.get("not_summarised", {}).items():
+        _say("warning", f"{metric} is {why}")
+    for key, info in record.get("infinite_values", {}).items():
+        _say("note", f"{key}: {info['count']} value(s) are +inf ({info['why']}); the mean "
+                     "is +inf")
+    for source, files in record.get("skipped_files", {}).items():
+        _say("note", f"{source}: {len(files)} file(s) skipped for their extension: "
+                     + ", ".join(files))
     failures = [row for row in rows if row.error]
     for row in failures:
         who = f"{row.model}: " if several else ""

@@ -74,6 +74,7 @@ class PairRow:
     cached: bool = False
     style: str | None = None  # style-transfer runs: the style image (reference = content)
     data_range: float | None = None  # the scale of scale-dependent values (MSE: range²)
+    channels: int | None = None  # as compared: 1 (gray) or 3 (RGB)
 
     @property
     def key(self) -> str:
@@ -204,7 +205,7 @@ class _PairRunner:
                 continue
             row = self.rows[index]
             row.cached = True
-            row.notes, row.data_range = decode_notes(notes[key])
+            row.notes, row.data_range, row.channels = decode_notes(notes[key])
             for metric in usable:
                 outcome = json.loads(stored[metric][key])
                 if "v" in outcome:
@@ -245,6 +246,7 @@ class _PairRunner:
                 self._advance()
                 continue
             row.notes, row.data_range = prepared.decisions, prepared.data_range
+            row.channels = int(prepared.reference.shape[2])
             errors = self.metric_errors.setdefault(index, {})
             for metric in self.pixel_metrics:
                 try:
@@ -355,13 +357,14 @@ def _lpips_distances(network: Any, images: Any, works: list[_LpipsWork]) -> list
 
 
 def encode_notes(row: PairRow) -> bytes:
-    """A row's decisions and data range, as cached beside its values."""
-    return json.dumps({"notes": list(row.notes), "data_range": row.data_range}).encode()
+    """A row's decisions, data range and channels, as cached beside its values."""
+    return json.dumps({"notes": list(row.notes), "data_range": row.data_range,
+                       "channels": row.channels}).encode()
 
 
-def decode_notes(stored: bytes) -> tuple[tuple[str, ...], float | None]:
+def decode_notes(stored: bytes) -> tuple[tuple[str, ...], float | None, int | None]:
     record = json.loads(stored)
-    return tuple(record["notes"]), record["data_range"]
+    return tuple(record["notes"]), record["data_range"], record["channels"]
 
 
 def describe_failure(error: Exception) -> str:

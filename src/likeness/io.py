@@ -246,12 +246,19 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) 
 
 def _verify_integrity(path: Path, image: Image.Image) -> None:
     """Checks the decoders skip: PNG chunk checksums (Pillow does not verify image-data
-    chunks, so damaged bytes near the end decode to wrong pixels), and JPEG entropy-coded
-    data (libjpeg only *warns* about corrupt data, and Pillow discards its warnings)."""
+    chunks, so damaged bytes near the end decode to wrong pixels), JPEG entropy-coded
+    data (libjpeg only *warns* about corrupt data, and Pillow discards its warnings), and
+    the end of a GIF (Pillow decodes a GIF cut off after its last frame)."""
     if image.format == "PNG":
         _verify_png_chunks(path)
     elif image.format in ("JPEG", "MPO"):
         _verify_jpeg_data(path)
+    elif image.format == "GIF":
+        with open(path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b";":
+                raise ImageLoadError(f"{path}: corrupt or truncated GIF file (it does not end "
+                                     "with the GIF trailer)")
 
 
 def _verify_png_chunks(path: Path) -> None:

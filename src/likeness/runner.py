@@ -390,7 +390,13 @@ def _run(plan: Any, names: list[str], options: EngineOptions, stats: StatsOption
 
 def value_record(names: list[str], rows: list[Any], summary: list[Any]) -> dict[str, Any]:
     """What the run record says about the values' scales and non-finite values."""
+    computed = [row for row in rows if row.data_range is not None]
     return {
+        "pairs_attempted": len(rows),
+        "pairs_succeeded": sum(1 for row in rows if not row.error),
+        "pairs_failed": sum(1 for row in rows if row.error),
+        "data_ranges": dict(Counter(f"{row.data_range:g}" for row in computed)),
+        "channels": dict(Counter("gray" if row.channels == 1 else "RGB" for row in computed)),
         "scales": {metric: {"unit": "(data range)^2", "pairs_per_data_range": counts}
                    for metric, counts in value_scales(names, rows).items()},
         "not_summarised": mixed_scales(names, rows),

@@ -299,7 +299,7 @@ class _StyleRunner:
                                                         for m in self.per_triplet):
                 row = self.rows[index]
                 row.cached = True
-                row.notes, row.data_range = decode_notes(notes[key])
+                row.notes, row.data_range, row.channels = decode_notes(notes[key])
                 for metric in self.per_triplet:
                     outcome = json.loads(stored[metric][key])
                     if "v" in outcome:
@@ -382,7 +382,7 @@ class _StyleRunner:
                 continue
             row.notes = tuple(n.replace("test", "stylized", 1).replace("reference", "content", 1)
                               for n in prepared.decisions)
-            row.data_range = prepared.data_range
+            row.data_range, row.channels = prepared.data_range, int(prepared.reference.shape[2])
             for metric in ("ssim", "ssim_gray"):
                 if metric in self.per_triplet:
                     try:

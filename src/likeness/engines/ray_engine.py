@@ -112,7 +112,7 @@ class PairActor:
                 row = runner.rows[local]
                 out.append(pickle.dumps((index, row.values, row.error, row.notes,
                                          runner.metric_errors.get(local, {}),
-                                         row.data_range)))
+                                         row.data_range, row.channels)))
         return {"payload": out}
 
 
@@ -226,13 +226,14 @@ def run_on_ray(plan: Plan, digests: dict[Path, str], options: EngineOptions,
         done: set[int] = set()
         shard: list[dict[str, Any]] = []
         for record in dataset.iter_rows():
-            index, values, failure, notes, metric_errors, data_range = pickle.loads(
+            index, values, failure, notes, metric_errors, data_range, channels = pickle.loads(
                 record["payload"])
             if index in done:  # a retried task delivered it twice
                 continue
             done.add(index)
             row = runner.rows[index]
-            row.values, row.notes, row.data_range = dict(values), tuple(notes), data_range
+            row.values, row.notes = dict(values), tuple(notes)
+            row.data_range, row.channels = data_range, channels
             runner.metric_errors[index] = dict(metric_errors)
             if failure:
                 runner._fail(index, failure)

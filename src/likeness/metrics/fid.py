@@ -121,7 +121,13 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
     diff = mu1 - mu2
     value = (diff @ diff + np.trace(sigma1) + np.trace(sigma2)
              - 2.0 * trace_sqrt_product(sigma1, sigma2))
-    return float(value)
+    return _non_negative(float(value))
+
+
+def _non_negative(value: float) -> float:
+    """A squared distance is never negative: rounding leaves identical statistics a few
+    ulps below zero (tr Σ₁ + tr Σ₂ − 2 tr √(Σ₁Σ₂) cancels exactly in exact arithmetic)."""
+    return max(value, 0.0)
 
 
 def frechet_distance_of_features(features_x: np.ndarray, features_y: np.ndarray) -> float:
@@ -148,4 +154,4 @@ def frechet_distance_of_features(features_x: np.ndarray, features_y: np.ndarray)
     diff = mean_x - mean_y
     trace_x = float((centred_x * centred_x).sum() / scale_x)
     trace_y = float((centred_y * centred_y).sum() / scale_y)
-    return float(diff @ diff + trace_x + trace_y - 2.0 * trace_sqrt)
+    return _non_negative(float(diff @ diff + trace_x + trace_y - 2.0 * trace_sqrt))

@@ -191,10 +191,16 @@ def structural_similarity(
         )
 
     options = _Options.parse(im1, im2, win_size, data_range, gaussian_weights, kwargs)
-    if _fast_path_applies(im1, im2, options, gradient, full):
-        sums = _box_ssim_sums(im1[..., np.newaxis], im2[..., np.newaxis], options)
-        return np.float64(sums[0] / _window_count(im1.shape, options.win_size))
-    return _ssim_reference_algorithm(im1, im2, float_type, options, gradient, full)
+    if not _fast_path_applies(im1, im2, options, gradient=False, full=False):
+        return _ssim_reference_algorithm(im1, im2, float_type, options, gradient, full)
+    sums = _box_ssim_sums(im1[..., np.newaxis], im2[..., np.newaxis], options)
+    mean = np.float64(sums[0] / _window_count(im1.shape, options.win_size))
+    if not (gradient or full):
+        return mean
+    # the maps come from the reference algorithm; the mean is the same number whatever
+    # is asked for (scikit-image's own tests compare ssim(X, Y) with ssim(X, Y, full=True)[0])
+    result = _ssim_reference_algorithm(im1, im2, float_type, options, gradient, full)
+    return (mean, *result[1:])
 
 
 class _Options:
@@ -267,7 +273,8 @@ def _data_range_from_dtype(im1: np.ndarray, im2: np.ndarray, stacklevel: int) ->
 
 def _fast_path_applies(im1: np.ndarray, im2: np.ndarray, options: _Options,
                        gradient: bool, full: bool) -> bool:
-    """The fused kernel covers the uniform window on 2-D channels of exact dtypes.
+    """The fused kernel covers the uniform window on 2-D channels of exact dtypes (for the
+    mean; the gradient and the full map come from the reference algorithm).
 
     float32 input stays on the reference path: scikit-image computes it in float32, and
     only the same arithmetic reproduces its rounding.
@@ -309,10 +316,13 @@ def _multichannel(im1: np.ndarray, im2: np.ndarray, float_type: np.dtype, channe
     moved2 = np.moveaxis(im2, channel_axis, -1)
     options = _Options.parse(moved1[..., 0], moved2[..., 0], win_size, data_range,
                              gaussian_weights, kwargs, warn_stacklevel=5)
-    if _fast_path_applies(moved1[..., 0], moved2[..., 0], options, gradient, full):
+    fast_mean = None
+    if _fast_path_applies(moved1[..., 0], moved2[..., 0], options, gradient=False, full=False):
         sums = _box_ssim_sums(moved1, moved2, options)
         per_channel = (sums / _window_count(moved1.shape[:-1], options.win_size))
-        return per_channel.astype(float_type).mean()
+        fast_mean = per_channel.astype(float_type).mean()
+        if not (gradient or full):
+            return fast_mean
 
     mssim = np.empty(channels, dtype=float_type)
     grad_map = np.empty(im1.shape, dtype=float_type) if gradient else None
@@ -329,7 +339,7 @@ def _multichannel(im1: np.ndarray, im2: np.ndarray, float_type: np.dtype, channe
                 full_map[index] = result[-1]
         else:
             mssim[channel] = result
-    mean = mssim.mean()
+    mean = mssim.mean() if fast_mean is None else fast_mean  # one mean, whatever is asked
     extra = [m for m in (grad_map, full_map) if m is not None]
     return (mean, *extra) if extra else mean
 

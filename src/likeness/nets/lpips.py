@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from importlib import resources
@@ -109,9 +110,24 @@ class LPIPS(nn.Module):
         With ``distance``, this lets an image shared by many pairs (a reference compared
         with several outputs) be encoded once.
         """
-        scaled = ((images - self.shift) / self.scale).contiguous(
-            memory_format=torch.channels_last)
-        return self.backbone.forward_taps(scaled, self.taps)
+        scaled = (images - self.shift) / self.scale
+        if torch.is_grad_enabled() and scaled.requires_grad:
+            # as a training loss: the lpips package's layout, so that input gradients equal
+            # its own (the channels-last kernels round float32 gradients differently)
+            return self._backbone_for_gradients().forward_taps(scaled.contiguous(), self.taps)
+        return self.backbone.forward_taps(scaled.contiguous(memory_format=torch.channels_last),
+                                          self.taps)
+
+    def _backbone_for_gradients(self) -> nn.Module:
+        """A contiguous-layout copy of the backbone, made again whenever the backbone's
+        parameters were replaced, moved or changed in place (kept out of the state dict)."""
+        stamp = tuple((p.data_ptr(), p.dtype, p._version) for p in self.backbone.parameters())
+        held = self.__dict__.get("_contiguous_backbone")
+        if held is None or held[0] != stamp:
+            copied = copy.deepcopy(self.backbone).to(memory_format=torch.contiguous_format)
+            held = (stamp, copied)
+            self.__dict__["_contiguous_backbone"] = held
+        return held[1]  # type: ignore[no-any-return]
 
     def distance(self, features_x: list[Tensor], features_y: list[Tensor],
                  spatial_size: tuple[int, int] | None = None) -> Tensor:

@@ -241,13 +241,14 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     if any(m not in ("fid", "kid") for m in metrics):
         pairing = ("listed in a pairs file" if settings.get("pairs_csv")
                    else "matched by relative file path without extension")
+        succeeded = record.get("pairs_succeeded", pairs)
         parts.append(f"We compare {len(models)} model(s) ({model_list}) with the reference "
-                     f"images over {pairs} image pairs in total, {pairing}.")
+                     f"images over {succeeded} of {pairs} image pairs ({pairing}).")
     else:
         parts.append(f"We compare the image sets of {len(models)} model(s) ({model_list}) "
                      "with the reference set.")
+    parts += _input_sentences(record, "pairs")
     sentences = []
-    color = "luma (ITU-R BT.601)" if settings.get("gray") else "RGB"
     for metric in metrics:
         if metric.startswith("lpips_"):
             backbone = metric.removeprefix("lpips_")
@@ -272,9 +273,8 @@ def methods_paragraph(record: dict[str, Any]) -> str:
                          f"{size} images per set (seed {kid.get('seed')})"
                          if size is not None else ", over the whole sets")
             sentences.append(text)
-    parts.append(f"Images are compared in {color} with the data range given by their bit "
-                 "depth (255 for 8-bit, 65,535 for 16-bit files). We report "
-                 + "; ".join(sentences) + ".")
+    parts.append(_comparison_space(record) + " We report " + "; ".join(sentences) + ".")
+    parts += _value_sentences(record)
     stats = record.get("statistics", {})
     confidence = int(round(100 * stats.get("confidence", 0.95)))
     method = {"auto": "BCa", "bca": "BCa", "percentile": "percentile"}[stats.get("method",
@@ -295,6 +295,70 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     software = ", ".join(f"{name} {version}" for name, version in versions.items())
     parts.append(f"All values were computed with {software}.")
     return " ".join(parts)
+
+
+def _input_sentences(record: dict[str, Any], unit: str) -> list[str]:
+    """What happened to the inputs: failures, files without a partner, skipped files."""
+    sentences = []
+    failed = record.get("pairs_failed", 0)
+    if failed:
+        sentences.append(f"{failed} {unit} could not be evaluated and are left out (their "
+                         "errors are listed in `per_image.csv`).")
+    unmatched = record.get("unmatched", {})
+    count = sum(len(v) if isinstance(v, list) else len(v.get("reference", []))
+                + len(v.get("test", [])) for v in unmatched.values())
+    if count:
+        sentences.append(f"{count} file(s) had no partner and were not compared (listed in "
+                         "`run.json`).")
+    skipped = sum(len(v) for v in record.get("skipped_files", {}).values())
+    if skipped:
+        sentences.append(f"{skipped} file(s) without an image extension were skipped.")
+    errors = record.get("file_errors", [])
+    if errors:
+        sentences.append(f"{len(errors)} file(s) could not be read (listed in `run.json`).")
+    return sentences
+
+
+def _comparison_space(record: dict[str, Any]) -> str:
+    """In which channels and on which data ranges the pairs were compared, with counts."""
+    if record["settings"].get("gray"):
+        colour = "ITU-R BT.601 luma"
+    else:
+        channels = record.get("channels", {})
+        if channels.get("gray") and channels.get("RGB"):
+            colour = (f"RGB ({channels['RGB']} pairs) and in one gray channel "
+                      f"({channels['gray']} pairs of gray files)")
+        elif channels.get("gray"):
+            colour = "one gray channel (gray files)"
+        else:
+            colour = "RGB"
+    names = {"255": "255 (8-bit files)", "65535": "65,535 (16-bit files)",
+             "1": "1 (files of mixed bit depths, each scaled to [0, 1])"}
+    ranges = record.get("data_ranges", {})
+    if len(ranges) == 1:
+        span = f"with data range {names.get(next(iter(ranges)), next(iter(ranges)))}"
+    elif ranges:
+        span = "with the data range of their bit depths: " + ", ".join(
+            f"{names.get(r, r)} for {n} pairs" for r, n in ranges.items())
+    else:
+        span = "with the data range given by their bit depth"
+    return f"Images are compared in {colour}, {span}."
+
+
+def _value_sentences(record: dict[str, Any]) -> list[str]:
+    """How MSE's units, mixed scales and infinite values were handled."""
+    sentences = []
+    for metric in record.get("scales", {}):
+        if metric not in record.get("not_summarised", {}):
+            sentences.append(f"{metric.upper()} is in units of the squared data range.")
+    for metric, why in record.get("not_summarised", {}).items():
+        sentences.append(f"{metric.upper()} is {why}.")
+    for key, info in record.get("infinite_values", {}).items():
+        model, _, metric = key.rpartition("/")
+        sentences.append(f"For `{model}`, {info['count']} pair(s) have {metric.upper()} = +∞ "
+                         f"({info['why']}); its mean is therefore +∞ and has no confidence "
+                         "interval.")
+    return sentences
 
 
 _STYLE_SENTENCES = {
@@ -334,6 +398,11 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     sizes = record.get("stylized_sizes", [])
     text = ("We evaluate " + "; ".join(parts) + "."
             + (f" Stylizations are {', '.join(sizes)} pixels." if sizes else ""))
+    attempted = record.get("pairs_attempted")
+    if attempted is not None:
+        text += (f" {record.get('pairs_succeeded', attempted)} of {attempted} stylizations "
+                 "were evaluated.")
+    text += "".join(" " + s for s in _input_sentences(record, "stylizations"))
     phrases = {name: _weights_phrase(record, name)
                for name in ("alexnet", "vgg19", "pt_inception", "art_inception")}
     sentences = [_STYLE_SENTENCES[m].format(**phrases) for m in settings["metrics"]
@@ -351,6 +420,11 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     if len(protocol) > 1:
         text += (" Methods are compared pairwise on per-triplet differences with the "
                  "Wilcoxon signed-rank test [@wilcoxon1945] and Holm's correction [@holm1979].")
+    text += "".join(" " + s for s in _value_sentences(record))
+    decisions = record.get("decisions", {})
+    if decisions:
+        text += " Decisions taken on the inputs: " + "; ".join(
+            f"{note} ({count}×)" for note, count in decisions.items()) + "."
     versions = record.get("versions", {})
     text += " All values were computed with " + ", ".join(
         f"{name} {version}" for name, version in versions.items()) + "."

@@ -1,0 +1,667 @@
+"""Hostile inputs and faults: each case once produced a wrong number, a traceback or a hang.
+
+Every test names the defect it guards against (issue "never silently wrong"): stale cache
+hits, corrupt data decoded, values on different scales averaged, duplicates, non-finite
+values, altered paths, special files, broken caches, full disks, hostile CSVs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sqlite3
+import subprocess
+import sys
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import likeness
+from likeness import ImageLoadError, LikenessError, PairingError, StorageError
+from likeness.cache import Cache, CacheWarning, default_cache_path, file_digest
+from likeness.cli import main
+
+
+def _image(seed: int, size: tuple[int, int] = (32, 40), channels: int = 3,
+           dtype: type = np.uint8) -> np.ndarray:
+    high = 256 if dtype == np.uint8 else 65536
+    shape = (*size, channels) if channels > 1 else size
+    return np.random.default_rng(seed).integers(0, high, shape).astype(dtype)
+
+
+def _save(path: Path, pixels: np.ndarray, **options: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, **options)
+    return path
+
+
+def _folders(root: Path, count: int = 3, suffix: str = ".png") -> tuple[Path, Path]:
+    for index in range(count):
+        _save(root / "ref" / f"{index}{suffix}", _image(index))
+        _save(root / "out" / f"{index}{suffix}", _image(100 + index))
+    return root / "ref", root / "out"
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# -- 1. stale cache ------------------------------------------------------------------------
+
+def _rewrite_keeping_size_and_mtime(path: Path, pixels: np.ndarray) -> None:
+    """What cp -p, rsync -t, tar and touch -r do: new bytes, the old size and mtime."""
+    stat = path.stat()
+    before = path.stat().st_size
+    Image.fromarray(pixels).save(path, format="BMP")  # uncompressed: the same size
+    assert path.stat().st_size == before
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_file_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_path, monkeypatch):
+    import likeness.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)  # isolate the stamp check
+    path = _save(tmp_path / "a.bmp", _image(0))
+    os.utime(path, ns=(10**18, 10**18))
+    with Cache(tmp_path / "c.sqlite") as cache:
+        first = cache.digest(path)
+        _rewrite_keeping_size_and_mtime(path, _image(1))
+        assert cache.digest(path) == file_digest(path) != first
+
+
+def test_a_hash_taken_right_after_a_change_is_not_trusted():
+    from likeness.cache import _settled
+
+    now = 10**18
+    assert _settled((1, now - 5 * 10**9, now - 5 * 10**9, 1, 1), now)
+    assert not _settled((1, now - 10**9, now - 5 * 10**9, 1, 1), now)  # mtime in the window
+    assert not _settled((1, now - 5 * 10**9, now, 1, 1), now)  # ctime in the window
+
+
+def test_a_resumed_run_reports_the_new_content_of_a_rewritten_file(tmp_path):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    same = _image(0)
+    _save(ref / "a.bmp", same)
+    _save(out / "a.bmp", same)
+    first = likeness.compare(ref, out, metrics="ssim,psnr", out_dir=tmp_path / "run",
+                             cache=False)
+    assert first.rows[0].values["ssim"] == 1.0
+    _rewrite_keeping_size_and_mtime(out / "a.bmp", 255 - same)
+    second = likeness.compare(ref, out, metrics="ssim,psnr", out_dir=tmp_path / "run",
+                              cache=False)
+    assert second.rows[0].values["ssim"] < 0  # the truth, not the stale 1.0
+    assert math.isfinite(second.rows[0].values["psnr"])
+
+
+# -- 2. corrupt data decoded -------------------------------------------------------------
+
+def _encoded(pixels: np.ndarray, format: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def _photo() -> np.ndarray:
+    y, x = np.mgrid[0:96, 0:128]
+    smooth = np.stack([x * 2, y * 2, (x + y)], axis=2) % 256
+    return (smooth + _image(7, (96, 128)) // 8).astype(np.uint8)
+
+
+def test_jpeg_with_damaged_scan_data_is_an_error(tmp_path):
+    data = bytearray(_encoded(_photo(), "JPEG", quality=90))
+    start = data.find(b"\xff\xda") + 200
+    data[start:start + 50] = np.random.default_rng(0).integers(0, 256, 50, np.uint8).tobytes()
+    (tmp_path / "bad.jpg").write_bytes(bytes(data))
+    with Image.open(tmp_path / "bad.jpg") as decoded:  # what used to be measured
+        decoded.load()
+    with pytest.raises(ImageLoadError, match=r"bad\.jpg.*corrupt.*JPEG"):
+        likeness.load_image(tmp_path / "bad.jpg")
+
+
+def test_png_with_damaged_bytes_near_its_end_is_an_error(tmp_path):
+    data = bytearray(_encoded(_photo(), "PNG"))
+    data[-40:-20] = bytes(20)  # the last image data: Pillow decodes it to wrong pixels
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match=r"bad\.png.*CRC"):
+        likeness.load_image(tmp_path / "bad.png")
+
+
+@pytest.mark.parametrize(("format", "suffix"), [
+    ("PNG", ".png"), ("JPEG", ".jpg"), ("GIF", ".gif"), ("BMP", ".bmp"), ("TIFF", ".tif"),
+    ("WEBP", ".webp"), ("PPM", ".ppm")])
+def test_a_truncated_file_is_an_image_load_error_at_every_offset(tmp_path, format, suffix):
+    data = _encoded(_photo(), format)
+    offsets = sorted({*range(1, 64), *np.linspace(64, len(data) - 1, 40).astype(int)})
+    for offset in offsets:
+        path = tmp_path / f"t{offset}{suffix}"
+        path.write_bytes(data[:offset])
+        with pytest.raises(ImageLoadError, match=rf"t{offset}\{suffix}"):
+            likeness.load_image(path)
+
+
+# -- 3. values on different scales -------------------------------------------------------
+
+def test_mse_of_8_and_16_bit_pairs_is_never_averaged(tmp_path):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    for index in range(3):
+        _save(ref / f"e{index}.png", _image(index))
+        _save(out / f"e{index}.png", _image(10 + index))
+    for index in range(3):
+        deep = _image(20 + index, channels=1, dtype=np.uint16)
+        _save(ref / f"s{index}.png", deep)
+        _save(out / f"s{index}.png", 65535 - deep)
+    results = likeness.compare(ref, out, metrics="mse,psnr", out_dir=tmp_path / "run",
+                               cache=False)
+    mse = results.summary_of("out", "mse")
+    assert math.isnan(mse.mean)
+    assert math.isnan(mse.ci_low)
+    assert mse.n == 6
+    assert "different scales" in mse.note
+    assert not math.isnan(results.summary_of("out", "psnr").mean)  # scale-free
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["scales"]["mse"]["pairs_per_data_range"] == {"255": 3, "65535": 3}
+    assert "mse" in record["not_summarised"]
+    assert "MSE is not summarised" in (tmp_path / "run" / "methods.md").read_text()
+
+
+def test_mse_of_one_scale_is_summarised_and_its_unit_stated(tmp_path):
+    ref, out = _folders(tmp_path)
+    results = likeness.compare(ref, out, metrics="mse", out_dir=tmp_path / "run", cache=False)
+    assert not math.isnan(results.summary_of("out", "mse").mean)
+    methods = (tmp_path / "run" / "methods.md").read_text()
+    assert "MSE is in units of the squared data range" in methods
+    assert "data range 255 (8-bit files)" in methods
+
+
+def test_two_models_on_different_scales_are_not_compared_on_mse(tmp_path):
+    import cv2
+
+    ref = tmp_path / "ref"
+    for index in range(3):
+        _save(ref / f"{index}.png", _image(index))
+        _save(tmp_path / "a" / f"{index}.png", _image(10 + index))
+        (tmp_path / "b").mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / "b" / f"{index}.png"), _image(20 + index, dtype=np.uint16))
+    results = likeness.compare(ref, [tmp_path / "a", tmp_path / "b"], metrics="mse,ssim",
+                               cache=False)
+    assert {c.metric for c in results.comparisons} == {"ssim"}
+    assert all(math.isnan(results.summary_of(m, "mse").mean) for m in ("a", "b"))
+
+
+# -- 4. duplicates and 6. verbatim paths -------------------------------------------------
+
+def test_a_pair_spelt_twice_in_a_pairs_csv_is_refused(tmp_path):
+    _save(tmp_path / "imgs" / "a.png", _image(0))
+    _save(tmp_path / "imgs" / "b.png", _image(1))
+    for twin in ("./imgs/a.png", "imgs/../imgs/a.png"):
+        pairs = tmp_path / "pairs.csv"
+        pairs.write_text(f"reference,test\nimgs/a.png,imgs/b.png\n{twin},imgs/b.png\n")
+        with pytest.raises(PairingError, match=r"line 3: the pair of line 2 again"):
+            likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
+
+
+def test_a_triplet_listed_twice_in_a_style_manifest_is_refused(tmp_path):
+    for folder, seed in (("content", 0), ("style", 1), ("stylized", 2)):
+        _save(tmp_path / folder / "x.png", _image(seed))
+    manifest = tmp_path / "triplets.csv"
+    manifest.write_text("content,style,stylized\nx.png,x.png,x.png\n./x.png,x.png,x.png\n")
+    with pytest.raises(PairingError, match="line 3: the triplet of line 2 again"):
+        likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
+                                tmp_path / "stylized", triplets=manifest, metrics="ssim",
+                                cache=False)
+
+
+def test_pairs_csv_paths_are_taken_verbatim(tmp_path):
+    _save(tmp_path / "a.png", _image(0))
+    _save(tmp_path / "a.png ", _image(1), format="PNG")  # another file: its name ends in " "
+    _save(tmp_path / "b.png", _image(0))
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("reference,test\nb.png,a.png \n")
+    results = likeness.compare(None, models={"m": tmp_path}, pairs=pairs, metrics="ssim",
+                               cache=False)
+    assert results.rows[0].test == "a.png "
+    assert results.rows[0].values["ssim"] < 0.5  # not the identical "a.png"
+
+
+# -- 5. non-finite values ------------------------------------------------------------------
+
+@pytest.fixture
+def nan_alexnet(stand_in, tmp_path):
+    import torch
+
+    state = torch.load(stand_in["alexnet"], weights_only=True)
+    state["features.0.weight"][0, 0, 0, 0] = float("nan")
+    path = tmp_path / "nan_alexnet.pth"
+    torch.save(state, path)
+    return path
+
+
+def test_a_nan_value_is_an_error_in_its_row_and_counted_as_failed(tmp_path, nan_alexnet):
+    ref, out = _folders(tmp_path, count=2)
+    result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--metrics",
+                                       "ssim,lpips", "--weights", f"alexnet={nan_alexnet}",
+                                       "--out-dir", str(tmp_path / "run"), "--no-cache"])
+    assert result.exit_code == 1, result.output
+    rows = _rows(tmp_path / "run" / "per_image.csv")
+    assert all("lpips_alex: the value is nan" in row["error"] for row in rows)
+    assert all(row["lpips_alex"] == "" and row["ssim"] != "" for row in rows)
+    summary = {r["metric"]: r for r in _rows(tmp_path / "run" / "summary.csv")}
+    assert summary["lpips_alex"]["n"] == "0"
+    assert summary["lpips_alex"]["n_failed"] == "2"
+
+
+def test_psnr_of_identical_images_is_inf_and_recorded(tmp_path):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    for index in range(3):
+        _save(ref / f"{index}.png", _image(index))
+        _save(out / f"{index}.png", _image(index if index == 0 else 50 + index))
+    results = likeness.compare(ref, out, metrics="psnr", out_dir=tmp_path / "run", cache=False)
+    summary = results.summary_of("out", "psnr")
+    assert summary.mean == math.inf
+    assert summary.n == 3
+    assert summary.n_infinite == 1
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["infinite_values"]["out/psnr"]["count"] == 1
+    assert "+∞" in (tmp_path / "run" / "methods.md").read_text()
+
+
+def test_compare_files_refuses_a_nan_value(tmp_path, nan_alexnet):
+    a, b = _save(tmp_path / "a.png", _image(0)), _save(tmp_path / "b.png", _image(1))
+    with pytest.raises(LikenessError, match="lpips_alex: the value is nan"):
+        likeness.compare_files(a, b, metrics="lpips", weights={"alexnet": str(nan_alexnet)},
+                               device="cpu")
+
+
+# -- 7. a metric failing on one pair -------------------------------------------------------
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 3), (5, 5), (6, 6), (1, 300), (2, 500)])
+def test_images_smaller_than_the_ssim_window_are_row_errors(tmp_path, size):
+    ref, out = _folders(tmp_path, count=2)
+    _save(ref / "tiny.png", _image(5, size))
+    _save(out / "tiny.png", _image(6, size))
+    results = likeness.compare(ref, out, metrics="ssim,psnr", cache=False)
+    tiny = next(r for r in results.rows if r.test == "tiny.png")
+    assert "smaller than SSIM's 7x7 window" in tiny.error
+    assert "psnr" in tiny.values
+    assert sum(1 for r in results.rows if r.error) == 1
+
+
+def test_any_exception_a_metric_raises_is_that_pairs_error(tmp_path, monkeypatch):
+    from likeness.evaluate import METRICS
+
+    def boom(pair, context):
+        raise RuntimeError("the metric broke")
+
+    monkeypatch.setitem(METRICS, "psnr", replace(METRICS["psnr"], compute=boom))
+    ref, out = _folders(tmp_path, count=2)
+    results = likeness.compare(ref, out, metrics="ssim,psnr", cache=False)
+    assert all("psnr: RuntimeError: the metric broke" in r.error for r in results.rows)
+    assert all("ssim" in r.values for r in results.rows)
+
+
+def test_a_tiny_style_triplet_is_an_error_row(tmp_path):
+    for folder, seed in (("content", 0), ("style", 1), ("stylized", 2)):
+        _save(tmp_path / folder / "x.png", _image(seed, (5, 5)))
+    (tmp_path / "stylized" / "x.png").rename(tmp_path / "stylized" / "x__x.png")
+    results = likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
+                                      tmp_path / "stylized", metrics="ssim,ssim_gray",
+                                      cache=False)
+    assert "ssim: images of 5x5 px" in results.rows[0].error
+
+
+# -- 8, 9. special files -----------------------------------------------------------------
+
+def _run_cli(arguments: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The command line in a child process: a hang fails the test instead of stalling it."""
+    return subprocess.run([sys.executable, "-m", "likeness.cli", *arguments],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_fifo_and_device_links_named_png_are_refused_without_hanging(tmp_path):
+    ref, out = _folders(tmp_path, count=1)
+    _save(ref / "fifo.png", _image(1))
+    os.mkfifo(out / "fifo.png")
+    _save(ref / "zero.png", _image(2))
+    (out / "zero.png").symlink_to("/dev/zero")
+    _save(ref / "loop.png", _image(3))
+    (out / "loop.png").symlink_to(out / "loop2.png")
+    (out / "loop2.png").symlink_to(out / "loop.png")
+    for cache in (["--no-cache"], ["--cache", str(tmp_path / "c.sqlite")]):
+        result = _run_cli(["compare", str(ref), str(out), *cache])
+        assert result.returncode == 1, result.stderr
+        assert "fifo.png: a FIFO (named pipe), not a regular file" in result.stderr
+        assert "zero.png: a character device, not a regular file" in result.stderr
+        assert "loop.png: a symbolic link loop" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "3 of 4 pair(s) failed" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_load_image_says_what_a_special_file_is(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(ImageLoadError, match="FIFO"):
+        likeness.load_image(tmp_path / "pipe.png")
+    with pytest.raises(ImageLoadError, match="a folder"):
+        likeness.load_image(tmp_path)
+
+
+# -- 10, 11. broken caches, full disks, unwritable folders --------------------------------
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "middle"])
+def test_a_corrupt_cache_is_set_aside_with_a_warning(tmp_path, damage):
+    ref, out = _folders(tmp_path)
+    path = tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=path)
+    with Cache(path) as cache:  # enough pages for a damaged one in the middle
+        cache.put_many("filler", [(str(i), os.urandom(3000)) for i in range(200)])
+    data = path.read_bytes()
+    if damage == "garbage":
+        path.write_bytes(b"this is not a database" * 100)
+    elif damage == "truncated":
+        path.write_bytes(data[:100])
+    else:  # damaged pages between the header and the end
+        start, stop = int(len(data) * 0.3), int(len(data) * 0.7)
+        path.write_bytes(data[:start] + os.urandom(stop - start) + data[stop:])
+
+    def use_the_cache():
+        with Cache(path) as cache:
+            cache.get_many("filler", [str(i) for i in range(200)])
+        return likeness.compare(ref, out, metrics="ssim", cache=path)
+
+    with pytest.warns(CacheWarning, match="cache.sqlite was corrupt"):
+        results = use_the_cache()
+    assert all(r.error is None for r in results.rows)
+    assert list(tmp_path.glob("cache.sqlite.corrupt-*"))
+
+
+def test_a_cache_path_that_is_a_folder_or_under_a_file_is_one_clear_message(tmp_path):
+    ref, out = _folders(tmp_path)
+    (tmp_path / "folder.sqlite").mkdir()
+    (tmp_path / "file").write_text("x")
+    for path, words in ((tmp_path / "folder.sqlite", "is not a file"),
+                        (tmp_path / "file" / "c.sqlite", "cannot create the cache folder")):
+        with pytest.raises(StorageError, match=words):
+            likeness.compare(ref, out, metrics="ssim", cache=path)
+    path = tmp_path / "file" / "c.sqlite"
+    result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--cache", str(path)])
+    assert result.exit_code == 1
+    assert str(path.parent) in result.stderr
+    assert "--no-cache" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_the_default_cache_honours_xdg_cache_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("LIKENESS_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_path() == tmp_path / "xdg" / "likeness" / "cache.sqlite"
+    monkeypatch.setenv("LIKENESS_CACHE_DIR", str(tmp_path / "mine"))
+    assert default_cache_path() == tmp_path / "mine" / "cache.sqlite"
+
+
+class _FullDisk:
+    """A connection whose writes fail as SQLite's do on a full disk."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.connection, name)
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def executemany(self, *args: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_a_full_disk_is_one_message_and_the_run_resumes_later(tmp_path, monkeypatch):
+    ref, out = _folders(tmp_path)
+    original = Cache._connect
+
+    def full(self):
+        return _FullDisk(original(self))
+
+    monkeypatch.setattr(Cache, "_connect", full)
+    with pytest.raises(StorageError, match=r"progress\.sqlite \(database or disk is full\)"):
+        likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
+    monkeypatch.setattr(Cache, "_connect", original)
+    results = likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
+    assert all(r.error is None for r in results.rows)
+
+
+def test_an_unwritable_out_dir_is_one_message(tmp_path):
+    ref, out = _folders(tmp_path)
+    (tmp_path / "file").write_text("x")
+    result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--no-cache",
+                                       "--out-dir", str(tmp_path / "file" / "run")])
+    assert result.exit_code == 1
+    assert "error: cannot write" in result.stderr
+    assert "Traceback" not in result.output
+
+
+# -- 12. hostile CSVs ----------------------------------------------------------------------
+
+def test_a_pairs_csv_with_a_byte_order_mark_is_read(tmp_path):
+    _save(tmp_path / "a.png", _image(0))
+    _save(tmp_path / "b.png", _image(1))
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_bytes("\ufeffreference,test\na.png,b.png\n".encode())
+    results = likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
+    assert len(results.rows) == 1
+    assert results.rows[0].error is None
+
+
+def test_non_utf8_csvs_and_short_manifest_rows_are_named(tmp_path):
+    _save(tmp_path / "a.png", _image(0))
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_bytes(b"reference,test\na.png,\xe9t\xe9.png\n")
+    with pytest.raises(PairingError, match=r"line 2: the pairs CSV is not UTF-8 .*0xe9"):
+        likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
+    for folder in ("content", "style", "stylized"):
+        _save(tmp_path / folder / "x.png", _image(0))
+    manifest = tmp_path / "triplets.csv"
+    manifest.write_text("content,style,stylized\nx.png,x.png,x.png\nx.png,x.png\n")
+    with pytest.raises(PairingError, match="line 3: no stylized given"):
+        likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
+                                tmp_path / "stylized", triplets=manifest, cache=False)
+
+
+# -- 13, 14. discovery and what a file is --------------------------------------------------
+
+def test_pnm_files_are_discovered_and_other_files_reported(tmp_path):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    for name in ("a.ppm", "b.pgm"):
+        pixels = _image(0) if name.endswith("ppm") else _image(0, channels=1)
+        _save(ref / name, pixels)
+        _save(out / name, 255 - pixels)
+    (ref / "notes.txt").write_text("not an image")
+    results = likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
+    assert sorted(r.reference for r in results.rows) == ["a.ppm", "b.pgm"]
+    assert results.record["skipped_files"] == {"reference": ["notes.txt"]}
+    assert len(likeness.find_images(ref)) == 2
+
+
+def test_16_bit_ppm_keeps_its_16_bits(tmp_path):
+    import cv2
+
+    deep = _image(3, dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "d.ppm"), deep[:, :, ::-1])
+    loaded = likeness.load_image(tmp_path / "d.ppm")
+    assert loaded.bit_depth == 16
+    np.testing.assert_array_equal(loaded.pixels, deep)
+
+
+def test_the_first_frame_of_an_animation_is_a_recorded_decision(tmp_path):
+    frames = [Image.fromarray(_image(i)) for i in range(3)]
+    for suffix in (".png", ".gif", ".tif", ".webp"):
+        frames[0].save(tmp_path / f"a{suffix}", save_all=True, append_images=frames[1:])
+        loaded = likeness.load_image(tmp_path / f"a{suffix}")
+        assert any(d.startswith("first of 3 frames used") for d in loaded.decisions), suffix
+
+
+def test_a_16_bit_rgba_png_whose_colours_are_gray_stays_rgb(tmp_path):
+    import cv2
+
+    gray = _image(4, channels=1, dtype=np.uint16)
+    rgba = np.stack([gray, gray, gray, np.full_like(gray, 65535)], axis=2)
+    cv2.imwrite(str(tmp_path / "g.png"), rgba[:, :, [2, 1, 0, 3]])
+    loaded = likeness.load_image(tmp_path / "g.png")
+    assert loaded.channels == 3
+    assert loaded.bit_depth == 16
+
+
+def test_a_truncated_tiff_is_named_as_one(tmp_path):
+    data = _encoded(_photo(), "TIFF", compression="tiff_lzw")
+    (tmp_path / "t.tif").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageLoadError, match="corrupt or truncated TIFF file"):
+        likeness.load_image(tmp_path / "t.tif")
+    (tmp_path / "n.png").write_text("hello")
+    with pytest.raises(ImageLoadError, match="first bytes are those of no supported format"):
+        likeness.load_image(tmp_path / "n.png")
+
+
+# -- 15, 16. honest reporting --------------------------------------------------------------
+
+def test_methods_state_pairs_succeeded_of_attempted_and_gray_pairs(tmp_path):
+    ref, out = _folders(tmp_path, count=3)
+    _save(ref / "g.png", _image(8, channels=1))
+    _save(out / "g.png", _image(9, channels=1))
+    (out / "broken.png").write_text("x")
+    _save(ref / "broken.png", _image(1))
+    _save(ref / "lonely.png", _image(2))
+    likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
+    methods = (tmp_path / "run" / "methods.md").read_text()
+    assert "over 4 of 5 image pairs" in methods
+    assert "1 pairs could not be evaluated" in methods
+    assert "1 file(s) had no partner" in methods
+    assert "RGB (3 pairs) and in one gray channel (1 pairs of gray files)" in methods
+
+
+def test_the_html_report_shows_decisions_and_unmatched_files(tmp_path):
+    from likeness.report.html import build_report
+
+    ref, out = _folders(tmp_path, count=2)
+    _save(ref / "lonely.png", _image(2))
+    rgba = np.concatenate([_image(5), np.full((32, 40, 1), 255, np.uint8)], axis=2)
+    _save(out / "0.png", rgba)
+    likeness.compare(ref, out, metrics="ssim,mse", out_dir=tmp_path / "run", cache=False)
+    page = build_report(tmp_path / "run")
+    assert "test: fully opaque alpha channel dropped" in page
+    assert "1 file(s) without a partner: lonely.png" in page
+
+
+def test_small_values_keep_three_significant_digits():
+    from likeness.report.tables import format_value
+
+    assert format_value("mse", 0.002134) == "0.00213"
+    assert format_value("ssim", 0.91234) == "0.9123"
+    assert format_value("mse", 1234.5678) == "1234.57"
+    assert format_value("lpips_alex", 3.2e-6) == "3.2e-06"
+
+
+# -- 17. a failed empty run does not block its folder -------------------------------------
+
+def test_a_run_that_failed_before_computing_anything_does_not_block_its_folder(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch"))
+    ref, out = _folders(tmp_path)
+    with pytest.raises(LikenessError, match="pt_inception"):
+        likeness.compare(ref, out, metrics="fid", out_dir=tmp_path / "run", cache=False)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
+    results = likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run",
+                               cache=False)
+    assert results.record["status"] == "complete"
+
+
+# -- 18. the command line's words ----------------------------------------------------------
+
+def test_command_line_messages_name_options_not_arguments(tmp_path):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    _save(ref / "size.png", _image(0, (32, 40)))
+    _save(out / "size.png", _image(1, (30, 40)))
+    _save(ref / "gray.png", _image(2, channels=1))
+    _save(out / "gray.png", _image(3))
+    result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--no-cache"])
+    assert "--resize reference" in result.stderr
+    assert "--gray" in result.stderr
+    assert "resize='reference'" not in result.stderr
+    assert "gray=True" not in result.stderr
+    python = likeness.compare(ref, out, cache=False)
+    assert any("gray=True" in (r.error or "") for r in python.rows)
+
+
+def test_weights_import_of_an_unknown_file_leads_with_name(tmp_path):
+    (tmp_path / "mystery.pth").write_bytes(b"x")
+    result = CliRunner().invoke(main, ["weights", "import", str(tmp_path / "mystery.pth")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: mystery.pth is not a published checkpoint file "
+                                    "name, so say which network it is for: --name NAME")
+
+
+def test_set_command_errors_start_on_their_first_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "none"))
+    ref, out = _folders(tmp_path)
+    result = CliRunner().invoke(main, ["fid", str(ref), str(out), "--no-cache"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+
+
+# -- 19. the Python API says when pairs failed ---------------------------------------------
+
+def test_compare_warns_once_when_pairs_fail_or_files_are_unmatched(tmp_path):
+    from likeness.runner import RunWarning
+
+    ref, out = _folders(tmp_path, count=2)
+    _save(ref / "lonely.png", _image(3))
+    (out / "1.png").write_text("broken")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        likeness.compare(ref, out, metrics="ssim", cache=False)
+    messages = [str(w.message) for w in caught if w.category is RunWarning]
+    assert messages == ["1 of 2 pair(s) failed, 1 file(s) had no partner, 0 set or file "
+                        "error(s); see the rows' error fields (results.rows) and "
+                        "results.unmatched"]
+
+
+# -- 20, 22. exactness found by the peers' own tests ---------------------------------------
+
+@pytest.mark.parametrize("channel_axis", [None, -1])
+def test_ssim_is_the_same_number_with_and_without_full(channel_axis):
+    x = _image(0, (64, 80)) if channel_axis else _image(0, (64, 80), channels=1)
+    y = _image(1, (64, 80)) if channel_axis else _image(1, (64, 80), channels=1)
+    for data in ((x, y), (x.astype(np.float64), y.astype(np.float64))):
+        plain = likeness.structural_similarity(*data, channel_axis=channel_axis,
+                                               data_range=255)
+        full = likeness.structural_similarity(*data, channel_axis=channel_axis,
+                                              data_range=255, full=True)
+        gradient = likeness.structural_similarity(*data, channel_axis=channel_axis,
+                                                  data_range=255, gradient=True)
+        assert plain == full[0] == gradient[0]
+
+
+def test_frechet_distance_of_identical_singular_statistics_is_zero():
+    features = np.random.default_rng(0).normal(size=(10, 64))
+    mu, sigma = features.mean(0), np.cov(features, rowvar=False)
+    assert likeness.frechet_distance(mu, sigma, mu, sigma) == 0.0
+    from likeness.metrics.fid import frechet_distance_of_features
+
+    with pytest.warns(UserWarning, match="singular"):
+        assert frechet_distance_of_features(features, features) >= 0.0
