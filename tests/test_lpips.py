@@ -180,3 +180,48 @@ def test_missing_weights_fail_each_pair_without_rebuilding(golden, tmp_path, mon
     assert len(builds) == 0  # the weights are resolved once, before any network is built
     assert all("likeness weights import" in row.error for row in result.rows)
     assert all("ssim" in row.values for row in result.rows)
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg", "squeeze"])
+def test_input_gradients_match_the_lpips_package(stand_in, net):
+    # pinned by references/make_lpips_gradients.py (lpips 0.1.4, torch 2.13.0 CPU, the
+    # golden stand-in backbones): LPIPS as a training loss
+    from pathlib import Path
+
+    pinned = np.load(Path(__file__).parent / "data" / "lpips_gradients.npz")
+    metric = LPIPS(net=net, backbone_weights=stand_in[TORCHVISION_NAMES[net]])
+    x = torch.from_numpy(pinned["x"]).requires_grad_(True)
+    metric(x, torch.from_numpy(pinned["y"])).sum().backward()
+    want = pinned[f"grad_{net}"]
+    error = np.abs(x.grad.numpy() - want).max()
+    assert error <= 1e-4 * np.abs(want).max()
+    with torch.inference_mode():  # no gradient asked for: the fast layout, same value
+        fast = metric(torch.from_numpy(pinned["x"]), torch.from_numpy(pinned["y"]))
+    assert fast.sum().item() == pytest.approx(
+        metric(torch.from_numpy(pinned["x"]), torch.from_numpy(pinned["y"])).sum().item(),
+        rel=1e-5)
+
+
+def test_gradients_take_the_lpips_layout_and_values_the_fast_one(stand_in):
+    # lpips runs its backbone on contiguous (N, C, H, W) tensors: a training loss gets its
+    # kernels (and so its float32 gradients); no gradient asked for, channels-last is faster
+    metric = LPIPS(net="vgg", backbone_weights=stand_in["vgg16"])
+    layouts: list[bool] = []
+
+    def record(module, inputs, output):
+        layouts.append(inputs[0].is_contiguous())
+
+    x, y = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    hook = metric.backbone.features[0].register_forward_hook(record)
+    with torch.inference_mode():
+        metric(x, y)
+    hook.remove()
+    assert layouts == [False]  # channels-last
+    layouts.clear()
+    copy = metric._backbone_for_gradients()
+    copy.features[0].register_forward_hook(record)
+    metric(x.requires_grad_(True), y).sum().backward()
+    assert layouts == [True]
+    with torch.no_grad():  # changed in place (as load_state_dict does): copied again
+        metric.backbone.features[0].weight.mul_(2)
+    assert metric._backbone_for_gradients() is not copy
