@@ -227,7 +227,13 @@ class Cache:
 
     def put_many(self, namespace: str, items: Iterable[tuple[str, bytes]]) -> None:
         """Store values (replacing any) and commit."""
-        rows = [(namespace, key, value) for key, value in items]
+        self.put_together({namespace: list(items)})
+
+    def put_together(self, batches: dict[str, list[tuple[str, bytes]]]) -> None:
+        """Store values of several namespaces in one transaction: a process killed while
+        storing leaves all of them or none (a pair's values and its notes go together)."""
+        rows = [(namespace, key, value) for namespace, items in batches.items()
+                for key, value in items]
 
         def write(connection: sqlite3.Connection) -> None:
             with connection:
@@ -292,12 +298,12 @@ class Cache:
             else:
                 to_hash.append(path)
         fresh = []
-        for path, digest, error in ordered_map(_hash_checked, to_hash, workers=workers,
-                                               catch=(OSError, LikenessError)):
-            if error is not None:
-                errors[path] = error
+        for path, hashed, failure in ordered_map(_hash_checked, to_hash, workers=workers,
+                                                 catch=(OSError, LikenessError)):
+            if failure is not None:
+                errors[path] = failure
                 continue
-            hashed_ns, stamp, value = digest  # type: ignore[misc]
+            hashed_ns, stamp, value = hashed  # type: ignore[misc]
             digests[path] = value
             fresh.append((stamps[path][0], *stamp, hashed_ns, value))
         if fresh and self.path is not None:
@@ -376,10 +382,9 @@ class LayeredCache(Cache):
             found.update(layer.get_many(namespace, remaining))
         return found
 
-    def put_many(self, namespace: str, items: Iterable[tuple[str, bytes]]) -> None:
-        materialised = list(items)
+    def put_together(self, batches: dict[str, list[tuple[str, bytes]]]) -> None:
         for layer in self.layers:
-            layer.put_many(namespace, materialised)
+            layer.put_together(batches)
 
     def digest_files(self, paths: Sequence[Path], *, workers: int = 4
                      ) -> tuple[dict[Path, str], dict[Path, Exception]]:

@@ -132,7 +132,7 @@ class _PairRunner:
         self.failed_networks: dict[str, str] = {}
         self.namespaces = {m: _metric_namespace(m, options, self._weights_sha(m))
                            for m in names}
-        self.notes_namespace = f"pair/v2/notes/{_pair_settings(options)}"
+        self.notes_namespace = f"pair/v3/notes/{_pair_settings(options)}"
         self.done = 0
         self.pending: list[_LpipsWork] = []
         self.pending_images = 0
@@ -331,10 +331,9 @@ class _PairRunner:
                     continue
                 per_metric[metric].append((key, json.dumps(outcome).encode()))
             notes.append((key, encode_notes(row)))
-        for metric, items in per_metric.items():
-            if items:
-                self.cache.put_many(self.namespaces[metric], items)
-        self.cache.put_many(self.notes_namespace, notes)
+        batches = {self.namespaces[m]: items for m, items in per_metric.items() if items}
+        batches[self.notes_namespace] = notes
+        self.cache.put_together(batches)  # a kill leaves a row's outcomes whole or absent
         self.to_store.clear()
 
 
@@ -364,7 +363,7 @@ def encode_notes(row: PairRow) -> bytes:
 
 def decode_notes(stored: bytes) -> tuple[tuple[str, ...], float | None, int | None]:
     record = json.loads(stored)
-    return tuple(record["notes"]), record["data_range"], record["channels"]
+    return tuple(record["notes"]), record.get("data_range"), record.get("channels")
 
 
 def describe_failure(error: Exception) -> str:

@@ -393,6 +393,8 @@ def _evaluate_pair(reference_name: str, test_name: str,
         row.error = "; ".join(errors) or None
     except LikenessError as error:
         row.error = str(error)
+    except Exception as error:  # noqa: BLE001 - a row error, never a traceback
+        row.error = f"{type(error).__name__}: {error}"
     return row
 
 

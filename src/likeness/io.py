@@ -460,7 +460,8 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
     """The image files below ``folder`` (recursive, hidden files and folders skipped), and
     the other files found there, skipped because of their extension; both sorted."""
     folder = Path(folder)
-    found, skipped = [], []
+    found: list[Path] = []
+    skipped: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:

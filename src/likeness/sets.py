@@ -298,13 +298,13 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     decisions: Counter[str] = Counter()
     rows = []
     for path in files:
-        digest = digests.get(path)
-        row = None if digest is None else known.get(digest, computed.get(digest))
-        if row is None:  # failed to hash or to decode
+        found = digests.get(path)
+        row = None if found is None else known.get(found, computed.get(found))
+        if found is None or row is None:  # failed to hash or to decode
             continue
         rows.append(row)
         result.files.append(names[path])
-        decisions.update(notes_of.get(digest, []))  # type: ignore[arg-type]
+        decisions.update(notes_of.get(found, []))
     result.features = (np.stack(rows).astype(np.float32) if rows
                        else np.empty((0, extractor.dims), np.float32))
     result.decisions = dict(decisions)

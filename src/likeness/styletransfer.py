@@ -252,7 +252,7 @@ class _StyleRunner:
         settings = f"resize={options['resize']}/alpha={options['alpha']}"
         self.namespaces = {m: f"style/v1/{m}/{settings}/{self._weights_tag(m)}"
                            for m in self.per_triplet}
-        self.notes_namespace = f"style/v2/notes/{settings}"
+        self.notes_namespace = f"style/v3/notes/{settings}"
         self.style_cache: dict[Path, Any] = {}
         self.done = 0
         self.pending: list[tuple[int, dict[str, Any]]] = []
@@ -350,8 +350,8 @@ class _StyleRunner:
                 layers = [taps[_VGG_TAPS.index(i)] for i in (1, 6, 11, 20, 29)]
                 self.style_cache[path] = ([gram_matrix(f) for f in layers],
                                           [adain_statistics(f) for f in layers])
-            except LikenessError as error:
-                self.style_cache[path] = error
+            except Exception as error:  # noqa: BLE001 - the style's triplets fail, not the run
+                self.style_cache[path] = LikenessError(describe_failure(error))
         return self.style_cache[path]
 
     def _compute_group(self, indices: list[int], content: Any, stylized: list[Any]) -> None:
@@ -482,11 +482,10 @@ class _StyleRunner:
                     complete = False
             if complete:
                 notes.append((key, encode_notes(row)))
-        for metric, items in per_metric.items():
-            if items:
-                self.cache.put_many(self.namespaces[metric], items)
+        batches = {self.namespaces[m]: items for m, items in per_metric.items() if items}
         if notes:
-            self.cache.put_many(self.notes_namespace, notes)
+            batches[self.notes_namespace] = notes
+        self.cache.put_together(batches)  # a kill leaves a triplet's outcomes whole or absent
         self.pending.clear()
 
 

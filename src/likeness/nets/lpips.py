@@ -118,16 +118,17 @@ class LPIPS(nn.Module):
         return self.backbone.forward_taps(scaled.contiguous(memory_format=torch.channels_last),
                                           self.taps)
 
-    def _backbone_for_gradients(self) -> nn.Module:
+    def _backbone_for_gradients(self) -> Backbone:
         """A contiguous-layout copy of the backbone, made again whenever the backbone's
         parameters were replaced, moved or changed in place (kept out of the state dict)."""
         stamp = tuple((p.data_ptr(), p.dtype, p._version) for p in self.backbone.parameters())
         held = self.__dict__.get("_contiguous_backbone")
         if held is None or held[0] != stamp:
-            copied = copy.deepcopy(self.backbone).to(memory_format=torch.contiguous_format)
+            copied = copy.deepcopy(self.backbone)
+            copied.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
             held = (stamp, copied)
             self.__dict__["_contiguous_backbone"] = held
-        return held[1]  # type: ignore[no-any-return]
+        return held[1]
 
     def distance(self, features_x: list[Tensor], features_y: list[Tensor],
                  spatial_size: tuple[int, int] | None = None) -> Tensor:
