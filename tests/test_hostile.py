@@ -665,3 +665,22 @@ def test_frechet_distance_of_identical_singular_statistics_is_zero():
 
     with pytest.warns(UserWarning, match="singular"):
         assert frechet_distance_of_features(features, features) >= 0.0
+
+
+def test_csvs_that_are_fifos_or_not_csv_are_named(tmp_path):
+    _save(tmp_path / "a.png", _image(0))
+    (tmp_path / "nul.csv").write_bytes(b"reference,test\na.png,a\x00.png\n")
+    results = likeness.compare(None, models={"m": tmp_path}, pairs=tmp_path / "nul.csv",
+                               cache=False)
+    assert "the path contains a NUL byte" in results.rows[0].error
+    hostile = {"huge.csv": b"reference,test\na.png," + b"x" * 200_000 + b"\n",
+               "quote.csv": b'reference,test\n"a.png,a.png\n'}
+    for name, data in hostile.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(PairingError, match=rf"{name}, line \d"):
+            likeness.compare(None, models={"m": tmp_path}, pairs=tmp_path / name, cache=False)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.csv")
+        with pytest.raises(PairingError, match="FIFO"):
+            likeness.compare(None, models={"m": tmp_path}, pairs=tmp_path / "pipe.csv",
+                             cache=False)

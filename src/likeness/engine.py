@@ -177,8 +177,7 @@ class _PairRunner:
         for index in missing:
             task = tasks[index]
             if self._key(task) is None:
-                unreadable = task.reference if task.reference not in self.digests else task.test
-                self._fail(index, f"{unreadable}: cannot read the file")
+                self._fail(index, unreadable_reason([task.reference, task.test], self.digests))
                 self._advance()
                 continue
             groups.setdefault(task.reference, _Group(task.reference, [])).tasks.append(index)
@@ -353,6 +352,19 @@ def _lpips_distances(network: Any, images: Any, works: list[_LpipsWork]) -> list
                 [n[offset + 1:end] for n in normalized], heads).flatten().tolist()
             offset = end
     return distances
+
+
+def unreadable_reason(paths: Sequence[Path], digests: dict[Path, str]) -> str:
+    """Why the first of ``paths`` without a key could not be read (what it is, when it is
+    no regular file), for its row's error."""
+    from likeness.io import stat_regular_file
+
+    path = next(p for p in paths if p not in digests)
+    try:
+        stat_regular_file(path)
+    except LikenessError as error:
+        return str(error)
+    return f"{path}: cannot read the file"
 
 
 def encode_notes(row: PairRow) -> bytes:

@@ -112,6 +112,8 @@ def stat_regular_file(path: Path) -> os.stat_result:
     """
     try:
         status = os.stat(path)
+    except ValueError:  # a NUL byte in the name (from a CSV, say): no file has it
+        raise ImageLoadError(f"{str(path)!r}: the path contains a NUL byte") from None
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise ImageLoadError(f"{path}: a symbolic link loop, not a file") from None
@@ -542,7 +544,10 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
             or extra fields, naming the line.
     """
     try:
+        stat_regular_file(path)  # a FIFO would block the read forever
         text = path.read_bytes().decode("utf-8-sig")
+    except ImageLoadError as error:
+        raise PairingError(f"cannot read the {what}: {error}") from None
     except OSError as error:
         raise PairingError(f"{path}: cannot read the {what} ({error.strerror or error})"
                            ) from None
@@ -551,14 +556,25 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
         raise PairingError(f"{path}, line {line}: the {what} is not UTF-8 text (byte "
                            f"0x{error.object[error.start]:02x}); save it as UTF-8") from None
     reader = csv.DictReader(io_module.StringIO(text, newline=""))
-    columns = [c for c in (reader.fieldnames or [])]
+    try:
+        columns = list(reader.fieldnames or [])
+    except csv.Error as error:
+        raise PairingError(f"{path}, line 1: not a readable CSV header ({error})") from None
     if not set(required) <= set(columns):
         wanted = " and ".join(repr(c) for c in required)
         raise PairingError(f"{path}: the {what} needs columns {wanted}"
                            + (f" (and optionally {', '.join(optional)})" if optional else "")
                            + f"; found {', '.join(repr(c) for c in columns) or 'none'}")
     rows = []
-    for record in reader:
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as error:  # a NUL byte, an unterminated quote, a huge field
+            raise PairingError(f"{path}, line {reader.line_num}: not a readable CSV row "
+                               f"({error})") from None
         line = reader.line_num
         if None in record:
             raise PairingError(f"{path}, line {line}: more fields than the header has "
@@ -572,4 +588,7 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
 
 def same_file_key(path: Path) -> str:
     """What identifies a file however its path is spelt (``./a``, ``x/../a``, links)."""
-    return os.path.realpath(path)
+    try:
+        return os.path.realpath(path)
+    except (ValueError, OSError):  # a NUL byte or a link loop: the spelling, normalised
+        return os.path.normpath(os.path.abspath(path))

@@ -43,6 +43,7 @@ from likeness.engine import (
     describe_failure,
     encode_notes,
     hash_files,
+    unreadable_reason,
 )
 from likeness.errors import LikenessError, PairingError
 from likeness.evaluate import METRICS, MetricContext, invalid_values, prepare_pair
@@ -308,7 +309,8 @@ class _StyleRunner:
                         self._fail(index, f"{metric}: {outcome['e']}")
                 self._advance()
             elif key is None:
-                self._fail(index, "cannot read one of the files")
+                self._fail(index, unreadable_reason(
+                    [triplet.content, triplet.style, triplet.stylized], self.digests))
                 self._advance()
             else:
                 groups.setdefault(triplet.content, []).append(index)

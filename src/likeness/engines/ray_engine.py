@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness.cache import Cache
-from likeness.engine import EngineOptions, PairRow, _Group, _PairRunner
+from likeness.engine import EngineOptions, PairRow, _Group, _PairRunner, unreadable_reason
 from likeness.errors import LikenessError
 from likeness.evaluate import METRICS, MetricContext
 from likeness.io import load_image
@@ -202,8 +202,7 @@ def run_on_ray(plan: Plan, digests: dict[Path, str], options: EngineOptions,
     for index in missing:
         task = plan.pairs[index]
         if runner._key(task) is None:
-            runner._fail(index, f"{task.reference if task.reference not in digests else task.test}"
-                         ": cannot read the file")
+            runner._fail(index, unreadable_reason([task.reference, task.test], digests))
             runner._advance()
             continue
         groups.setdefault(task.reference, []).append(index)
