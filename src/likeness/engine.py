@@ -211,7 +211,8 @@ class _PairRunner:
                     row.values[metric] = float(outcome["v"])
                 else:
                     self._fail(index, f"{metric}: {outcome['e']}")
-            for metric, message in self.failed_networks.items():
+            for metric, message in {**invalid_values(row.values),
+                                    **self.failed_networks}.items():
                 self._fail(index, f"{metric}: {message}")
             self._advance()
         return missing

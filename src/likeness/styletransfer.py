@@ -307,6 +307,8 @@ class _StyleRunner:
                         row.values[metric] = float(outcome["v"])
                     else:
                         self._fail(index, f"{metric}: {outcome['e']}")
+                for metric, message in invalid_values(row.values).items():
+                    self._fail(index, f"{metric}: {message}")
                 self._advance()
             elif key is None:
                 self._fail(index, unreadable_reason(
