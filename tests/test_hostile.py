@@ -150,6 +150,19 @@ def test_a_truncated_file_is_an_image_load_error_at_every_offset(tmp_path, forma
 
 # -- 3. values on different scales -------------------------------------------------------
 
+def test_the_terminal_mean_never_mixes_scales(tmp_path):
+    import cv2
+
+    ref, out = _folders(tmp_path, count=2)
+    cv2.imwrite(str(ref / "deep.png"), _image(5, dtype=np.uint16))
+    cv2.imwrite(str(out / "deep.png"), _image(6, dtype=np.uint16))
+    result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--metrics", "mse,ssim",
+                                       "--no-cache"])
+    mean_row = next(line for line in result.stdout.splitlines() if "mean of 3 pairs" in line)
+    assert "—" in mean_row
+    assert "mse is not summarised" in result.stderr
+
+
 def test_mse_of_8_and_16_bit_pairs_is_never_averaged(tmp_path):
     ref, out = tmp_path / "ref", tmp_path / "out"
     for index in range(3):
@@ -545,8 +558,9 @@ def test_methods_state_pairs_succeeded_of_attempted_and_gray_pairs(tmp_path):
     _save(ref / "lonely.png", _image(2))
     likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
     methods = (tmp_path / "run" / "methods.md").read_text()
-    assert "over 4 of 5 image pairs" in methods
-    assert "1 pairs could not be evaluated" in methods
+    assert "over 5 image pairs (matched by relative file path without extension), 4 of them "\
+           "without any error" in methods
+    assert "1 pairs failed in at least one metric" in methods
     assert "1 file(s) had no partner" in methods
     assert "RGB (3 pairs) and in one gray channel (1 pairs of gray files)" in methods
 
@@ -562,6 +576,21 @@ def test_the_html_report_shows_decisions_and_unmatched_files(tmp_path):
     page = build_report(tmp_path / "run")
     assert "test: fully opaque alpha channel dropped" in page
     assert "1 file(s) without a partner: lonely.png" in page
+
+
+def test_the_html_report_neither_plots_nor_ranks_values_on_different_scales(tmp_path):
+    import cv2
+
+    from likeness.report.html import build_report
+
+    ref, out = _folders(tmp_path, count=2)
+    cv2.imwrite(str(ref / "deep.png"), _image(5, dtype=np.uint16))
+    cv2.imwrite(str(out / "deep.png"), _image(6, dtype=np.uint16))
+    likeness.compare(ref, out, metrics="ssim,mse", out_dir=tmp_path / "run", cache=False)
+    page = build_report(tmp_path / "run")
+    assert "MSE is not summarised" in page
+    assert "Worst 5 by MSE" not in page
+    assert "Worst 5 by SSIM" in page
 
 
 def test_small_values_keep_three_significant_digits():

@@ -323,7 +323,7 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
                               markup=False)
     single = len(results.models) == 1
     if single and results.pair_metrics and not results.set_metrics:
-        _print_table(results.rows, results.pair_metrics)
+        _print_table(results)
     else:
         _print_summary(results)
     _report_rows(results.rows, results.record)
@@ -337,9 +337,12 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
     return results.failures > 0
 
 
-def _print_table(rows: list[Any], names: list[str]) -> None:
+def _print_table(results: Any) -> None:
+    """One row per pair and the mean: the run's summary, so that a metric whose values lie
+    on different scales shows no mean here either."""
     from rich.table import Table
 
+    rows, names = results.rows, results.pair_metrics
     table = Table(show_edge=False)
     table.add_column("reference")
     table.add_column("test")
@@ -351,9 +354,9 @@ def _print_table(rows: list[Any], names: list[str]) -> None:
     table.add_section()
     means = []
     for name in names:
-        values = [row.values[name] for row in rows if name in row.values]
-        mean = _format(name, sum(values) / len(values)) if values else "—"
-        means.append(mean if len(values) == len(rows) else f"{mean} (n={len(values)})")
+        summary = results.summary_of(results.models[0], name)
+        mean = "—" if math.isnan(summary.mean) else _format(name, summary.mean)
+        means.append(mean if summary.n == len(rows) else f"{mean} (n={summary.n})")
     table.add_row(f"mean of {len(rows)} pairs", "", *means)
     _stdout_console().print(table, highlight=False)
 
@@ -410,7 +413,9 @@ def _report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     for error in record.get("set_errors", []):
         _say("error", f"{error['model']}: {error['metric']}: {error['error']}")
     for error in record.get("file_errors", []):
-        _say("error", f"{error['file']}: {error['reason']}")
+        reason = error["reason"]  # most reasons begin with the file already
+        _say("error", reason if reason.startswith(error["file"]) else
+             f"{error['file']}: {reason}")
     if failures:
         console.print(f"{len(failures)} of {len(rows)} pair(s) failed", style="bold red")
 

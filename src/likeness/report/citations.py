@@ -243,7 +243,8 @@ def methods_paragraph(record: dict[str, Any]) -> str:
                    else "matched by relative file path without extension")
         succeeded = record.get("pairs_succeeded", pairs)
         parts.append(f"We compare {len(models)} model(s) ({model_list}) with the reference "
-                     f"images over {succeeded} of {pairs} image pairs ({pairing}).")
+                     f"images over {pairs} image pairs ({pairing}), {succeeded} of them "
+                     "without any error.")
     else:
         parts.append(f"We compare the image sets of {len(models)} model(s) ({model_list}) "
                      "with the reference set.")
@@ -302,8 +303,9 @@ def _input_sentences(record: dict[str, Any], unit: str) -> list[str]:
     sentences = []
     failed = record.get("pairs_failed", 0)
     if failed:
-        sentences.append(f"{failed} {unit} could not be evaluated and are left out (their "
-                         "errors are listed in `per_image.csv`).")
+        sentences.append(f"{failed} {unit} failed in at least one metric and are left out "
+                         "of that metric's statistics (the errors are listed in "
+                         "`per_image.csv`).")
     unmatched = record.get("unmatched", {})
     count = sum(len(v) if isinstance(v, list) else len(v.get("reference", []))
                 + len(v.get("test", [])) for v in unmatched.values())

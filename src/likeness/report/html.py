@@ -230,8 +230,10 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
     models = list(dict.fromkeys([r["model"] for r in summary] + [p.model for p in pairs]))
     lpips_metric = next((m for m in metrics if m.startswith("lpips_")), None)
 
+    # a metric whose values lie on different scales is neither ranked nor plotted
+    mixed = record.get("not_summarised") or {}
     sections: list[tuple[str, str, list[_Pair]]] = []
-    for metric in metrics:
+    for metric in (m for m in metrics if m not in mixed):
         direction = "lowest" if METRICS[metric].better == "higher" else "highest"
         sections.append((f"worst-{metric}", f"Worst {worst} by {label(metric)} ({direction})",
                          _worst(pairs, metric, worst)))
@@ -262,7 +264,7 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
     distributions = [box_plot_svg([(m, [p.values[metric] for p in pairs
                                         if p.model == m and metric in p.values])
                                    for m in models], f"{label(metric)} {_arrow(metric)}")
-                     for metric in metrics]
+                     for metric in metrics if metric not in mixed]
 
     summary_table = _summary_table(summary, models, settings["metrics"])
     template_text = (resources.files("likeness") / "data" / "report.html.j2").read_text()
