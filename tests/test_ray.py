@@ -160,3 +160,30 @@ def test_missing_ray_is_one_line_with_the_install_command(monkeypatch, folders):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(likeness.LikenessError, match=r"pip install 'likeness\[ray\]'"):
         likeness.compare(folders / "ref", folders / "blur", engine="ray", cache=False)
+
+
+def test_hostile_pairs_are_the_same_row_errors_on_ray(cluster, tmp_path, stand_in):
+    # an image smaller than SSIM's window and a broken file: row errors, not crashes
+    rng = np.random.default_rng(5)
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+            tmp_path / folder / "fine.png")
+        Image.fromarray(rng.integers(0, 256, (5, 5, 3), dtype=np.uint8)).save(
+            tmp_path / folder / "tiny.png")
+    (tmp_path / "out" / "broken.png").write_text("not an image")
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+        tmp_path / "ref" / "broken.png")
+    rows = {}
+    for engine in ("local", "ray"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Ray's own deprecation notices
+            results = likeness.compare(tmp_path / "ref", tmp_path / "out",
+                                       metrics="ssim,lpips", cache=False, engine=engine,
+                                       weights={"alexnet": str(stand_in["alexnet"])})
+        rows[engine] = [(r.test, r.values, r.error) for r in results.rows]
+    assert rows["ray"] == rows["local"]
+    errors = {test: error for test, _, error in rows["ray"]}
+    assert "smaller than SSIM's 7x7 window" in errors["tiny.png"]
+    assert "not an image file" in errors["broken.png"]
+    assert errors["fine.png"] is None
