@@ -713,3 +713,23 @@ def test_csvs_that_are_fifos_or_not_csv_are_named(tmp_path):
         with pytest.raises(PairingError, match="FIFO"):
             likeness.compare(None, models={"m": tmp_path}, pairs=tmp_path / "pipe.csv",
                              cache=False)
+
+
+def test_file_names_that_are_not_utf8_are_compared_and_written_escaped(tmp_path):
+    odd = os.fsdecode(b"\xff\xfe.png")
+    try:
+        for folder in ("ref", "out"):
+            _save(tmp_path / folder / odd, _image(0), format="PNG")
+            _save(tmp_path / folder / "ok.png", _image(1))
+    except (OSError, UnicodeError):
+        pytest.skip("this filesystem refuses names that are not UTF-8")
+    for cache in (["--no-cache"], ["--cache", str(tmp_path / "c.sqlite")]):
+        out_dir = tmp_path / f"run{len(cache)}"
+        result = _run_cli(["compare", str(tmp_path / "ref"), str(tmp_path / "out"), *cache,
+                           "--out-dir", str(out_dir), "--out", str(out_dir / "rows.csv"),
+                           "--html"])
+        assert result.returncode == 0, result.stderr
+        rows = _rows(out_dir / "per_image.csv")
+        assert sorted(r["test"] for r in rows) == ["\\udcff\\udcfe.png", "ok.png"]
+        assert all(r["ssim"] == "1.0" for r in rows)
+        assert (out_dir / "report.html").is_file()

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from likeness.errors import LikenessError, StorageError
-from likeness.io import stat_regular_file
+from likeness.io import path_key, stat_regular_file
 
 __all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "default_cache_path",
            "file_digest"]
@@ -287,7 +287,7 @@ class Cache:
             except (LikenessError, OSError) as error:
                 errors[path] = error
                 continue
-            stamps[path] = (os.path.realpath(path), _stamp(stat))
+            stamps[path] = (path_key(os.path.realpath(path)), _stamp(stat))
         remembered = self._remembered([key for key, _ in stamps.values()])
         digests: dict[Path, str] = {}
         to_hash = []

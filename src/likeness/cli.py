@@ -98,6 +98,10 @@ def main() -> None:
     # SIGTERM ends the run like Ctrl-C: the results folder's record says "interrupted"
     # instead of "running", and a re-run resumes
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+    # a file name that is not valid UTF-8 is printed escaped, never a UnicodeEncodeError
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _kid_subset_size(value: str, hint: str) -> int | None:
@@ -276,42 +280,18 @@ def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path 
 def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str, Path],
                      pairs_csv: Path | None, names: list[str], out: Path | None,
                      out_dir: Path | None, options: dict[str, Any]) -> bool:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TimeRemainingColumn,
-    )
-
     from likeness.runner import compare as run_compare
 
-    class Rate(ProgressColumn):
-        """'12.3 pairs/s' (or images/s for feature stages)."""
-
-        def render(self, task: Any) -> Any:
-            from rich.text import Text
-
-            speed = task.finished_speed or task.speed
-            unit = "pairs" if task.description == "pairs" else "images"
-            return Text(f"{speed:.1f} {unit}/s" if speed else "", style="progress.data.speed")
-
     console = _stderr_console()
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), Rate(), TimeRemainingColumn(), console=console,
-                  transient=True) as progress:
-        tasks: dict[str, Any] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
+    report, stop = _set_progress(describe=str, rate=True)
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the run records them; printed below
             results = run_compare(reference, tests or None, models=models or None,
                                   pairs=pairs_csv, metrics=names, out_dir=out_dir,
                                   progress=report, **options)
+    finally:
+        stop()
     for message in results.record.get("warnings", []):
         _say("warning", message)
     for model, (unmatched_reference, unmatched_test) in results.unmatched.items():
@@ -443,7 +423,7 @@ def _write_rows(out: Path, rows: list[Any], names: list[str],
             document["unmatched_test"] = lists[0][1] if lists else []
         out.write_text(json.dumps(document, indent=1, allow_nan=True) + "\n")
         return
-    with out.open("w", newline="") as handle:
+    with out.open("w", newline="", encoding="utf-8", errors="backslashreplace") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for record in records:
@@ -493,13 +473,30 @@ def _set_weights_path(weights: str | None) -> str | None:
     return weights
 
 
-def _set_progress() -> tuple[Any, Any]:
-    """(report, stop): the bar appears with the first report, so that an error raised
-    before any work is not preceded by the blank line of a bar that never showed."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+def _set_progress(describe: Any = lambda label: f"features {Path(label).name}",
+                  rate: bool = False) -> tuple[Any, Any]:
+    """(report, stop): a progress bar on stderr that appears with the first report, so
+    that an error raised before any work is not preceded by the blank line of a bar that
+    never showed.  ``rate`` adds pairs/s (images/s for feature stages)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TimeRemainingColumn,
+    )
 
-    progress = Progress("[progress.description]{task.description}", BarColumn(),
-                        MofNCompleteColumn(), TimeRemainingColumn(),
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Any:
+            from rich.text import Text
+
+            speed = task.finished_speed or task.speed
+            unit = "pairs" if task.description in ("pairs", "triplets") else "images"
+            return Text(f"{speed:.1f} {unit}/s" if speed else "", style="progress.data.speed")
+
+    columns = [BarColumn(), MofNCompleteColumn(), *([Rate()] if rate else []),
+               TimeRemainingColumn()]
+    progress = Progress("[progress.description]{task.description}", *columns,
                         console=_stderr_console(), transient=True)
     tasks: dict[str, Any] = {}
 
@@ -507,7 +504,7 @@ def _set_progress() -> tuple[Any, Any]:
         if not tasks:
             progress.start()
         if label not in tasks:
-            tasks[label] = progress.add_task(f"features {Path(label).name}", total=total)
+            tasks[label] = progress.add_task(describe(label), total=total)
         progress.update(tasks[label], completed=done, total=total)
 
     def stop() -> None:

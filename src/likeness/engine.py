@@ -397,10 +397,10 @@ def _unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
 
 
 def _identity_key(path: Path) -> str:
-    from likeness.io import stat_regular_file
+    from likeness.io import path_key, stat_regular_file
 
     stat = stat_regular_file(path)
-    return (f"file:{os.path.realpath(path)}:{stat.st_size}:{stat.st_mtime_ns}:"
+    return (f"file:{path_key(os.path.realpath(path))}:{stat.st_size}:{stat.st_mtime_ns}:"
             f"{stat.st_ctime_ns}:{stat.st_ino}")
 
 

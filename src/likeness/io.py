@@ -33,6 +33,7 @@ __all__ = [
     "find_images",
     "load_image",
     "pair_folders",
+    "path_key",
     "read_manifest",
     "same_file_key",
     "scan_folder",
@@ -584,6 +585,16 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
             raise PairingError(f"{path}, line {line}: no {' or '.join(missing)} given")
         rows.append((line, {k: v for k, v in record.items() if v is not None}))
     return rows
+
+
+def path_key(path: str | os.PathLike[str]) -> str:
+    """A text key for a path that SQLite and UTF-8 files can hold: the path itself, or, for
+    a name that is not valid UTF-8 (bytes a filesystem allows), its bytes in hex."""
+    raw = os.fsencode(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bytes:" + raw.hex()
 
 
 def same_file_key(path: Path) -> str:

@@ -192,7 +192,8 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
     temporary = path.with_name(path.name + ".tmp")
     public = {k: v for k, v in document.items() if not k.startswith("_")}
     with writing(path):
-        temporary.write_text(json.dumps(public, indent=1, default=str, allow_nan=True) + "\n")
+        temporary.write_text(json.dumps(public, indent=1, default=str, allow_nan=True) + "\n",
+                             encoding="utf-8")
         temporary.replace(path)
 
 
@@ -459,22 +460,29 @@ def _write_results_files(results: Results, folder: Path) -> None:
         methods_paragraph,
         style_methods_paragraph,
     )
-    from likeness.report.tables import latex_summary, markdown_summary, write_csv_tables
+    from likeness.report.tables import (
+        TEXT_ERRORS,
+        latex_summary,
+        markdown_summary,
+        write_csv_tables,
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     write_csv_tables(results, folder)
-    (folder / "summary.md").write_text(markdown_summary(results))
-    (folder / "summary.tex").write_text(latex_summary(results))
+    (folder / "summary.md").write_text(markdown_summary(results), encoding="utf-8",
+                                       errors=TEXT_ERRORS)
+    (folder / "summary.tex").write_text(latex_summary(results), encoding="utf-8",
+                                        errors=TEXT_ERRORS)
     settings = results.record["settings"]
     keys = citation_keys(results.metrics, clean_resize=settings.get("fid_resize") == "clean",
                          comparisons=len(results.models) > 1,
                          fid_infinity=settings.get("art_fid_mode") == "infinity")
-    (folder / "references.bib").write_text(bibtex_for(keys))
+    (folder / "references.bib").write_text(bibtex_for(keys), encoding="utf-8")
     paragraph = (style_methods_paragraph(results.record) if results.kind == "style"
                  else methods_paragraph(results.record))
     (folder / "methods.md").write_text(
         "# Methods\n\n" + paragraph + "\n\nCitation keys refer to "
-        "`references.bib` (Pandoc syntax: `[@key]`).\n")
+        "`references.bib` (Pandoc syntax: `[@key]`).\n", encoding="utf-8", errors=TEXT_ERRORS)
     _write_json(folder / "run.json", results.record)
     shards = folder / "shards"  # the Ray engine's streamed rows, now merged into the CSV
     if shards.is_dir():

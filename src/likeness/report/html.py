@@ -324,6 +324,6 @@ def write_report(results_dir: str | os.PathLike[str],
     text = build_report(results_dir, **options)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8", errors="backslashreplace")
     temporary.replace(target)
     return target

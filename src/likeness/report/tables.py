@@ -56,6 +56,11 @@ def format_value(metric: str, value: float | None) -> str:
     return f"{value:.{decimals}f}"
 
 
+# a file name that is not valid UTF-8 is written with its odd bytes escaped (\udcff), never
+# a UnicodeEncodeError
+TEXT_ERRORS = "backslashreplace"
+
+
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
@@ -66,7 +71,7 @@ def _csv_value(value: Any) -> Any:
 
 def _write_csv(path: Path, columns: Sequence[str], records: Iterable[dict[str, Any]]) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", newline="") as handle:
+    with temporary.open("w", newline="", encoding="utf-8", errors=TEXT_ERRORS) as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns))
         writer.writeheader()
         for record in records:
