@@ -733,3 +733,34 @@ def test_file_names_that_are_not_utf8_are_compared_and_written_escaped(tmp_path)
         assert sorted(r["test"] for r in rows) == ["\\udcff\\udcfe.png", "ok.png"]
         assert all(r["ssim"] == "1.0" for r in rows)
         assert (out_dir / "report.html").is_file()
+
+
+@pytest.mark.parametrize(("format", "options"), [
+    ("PNG", {}), ("JPEG", {}), ("JPEG", {"progressive": True}), ("GIF", {}), ("BMP", {}),
+    ("TIFF", {"compression": "tiff_lzw"}), ("TIFF", {}), ("WEBP", {}),
+    ("WEBP", {"lossless": True}), ("PPM", {}), ("TGA", {})])
+def test_damaged_files_decode_or_raise_image_load_error_never_anything_else(
+        tmp_path, format, options):
+    """Bytes flipped, overwritten or set to huge values anywhere in a file: load_image
+    either decodes it (formats without checksums cannot tell) or raises ImageLoadError."""
+    data = _encoded(_photo(), format, **options)
+    rng = np.random.default_rng(len(data))
+    path = tmp_path / f"damaged.{format.lower()}"
+    for trial in range(60):
+        damaged = bytearray(data)
+        if trial % 3 == 0:
+            damaged[rng.integers(0, len(damaged))] ^= int(rng.integers(1, 256))
+        elif trial % 3 == 1:
+            start = int(rng.integers(0, len(damaged) - 8))
+            damaged[start:start + 8] = rng.integers(0, 256, 8, np.uint8).tobytes()
+        else:  # header fields: sizes, offsets, counts
+            start = int(rng.integers(0, min(200, len(damaged) - 4)))
+            damaged[start:start + 4] = b"\xff\xff\xff\x7f"
+        path.write_bytes(bytes(damaged))
+        try:
+            likeness.load_image(path)
+        except ImageLoadError as error:
+            message = str(error)
+        else:
+            message = str(path)
+        assert str(path) in message  # an error names the file
