@@ -764,3 +764,28 @@ def test_damaged_files_decode_or_raise_image_load_error_never_anything_else(
         else:
             message = str(path)
         assert str(path) in message  # an error names the file
+
+
+def test_sigterm_leaves_the_record_interrupted_and_the_run_resumable(tmp_path, stand_in):
+    import signal
+    import time
+
+    ref, out = _folders(tmp_path, count=40)
+    command = [sys.executable, "-m", "likeness.cli", "compare", str(ref), str(out),
+               "--metrics", "ssim,lpips", "--no-cache", "--batch-size", "2",
+               "--weights", f"alexnet={stand_in['alexnet']}", "--out-dir", str(tmp_path / "run")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    record = tmp_path / "run" / "run.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if (tmp_path / "run" / "progress.sqlite").exists() and record.exists():
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    status = json.loads(record.read_text())["status"]
+    assert status == "interrupted", status  # never "running"
+    resumed = _run_cli(command[3:])
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(record.read_text())["status"] == "complete"
