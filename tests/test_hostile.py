@@ -789,3 +789,18 @@ def test_sigterm_leaves_the_record_interrupted_and_the_run_resumable(tmp_path, s
     resumed = _run_cli(command[3:])
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(record.read_text())["status"] == "complete"
+
+
+def test_an_unexpected_exception_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    import likeness.runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(likeness.runner, "compare", broken)
+    ref, out = _folders(tmp_path, count=1)
+    result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--no-cache"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: unexpected RuntimeError: something nobody")
+    assert "LIKENESS_DEBUG=1" in result.stderr
+    assert "Traceback" not in result.output

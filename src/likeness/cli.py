@@ -9,6 +9,7 @@ import csv
 import functools
 import json
 import math
+import os
 import re
 import signal
 import sys
@@ -90,7 +91,29 @@ def _say(kind: str, text: str, command: str = "compare") -> None:
                             markup=False, style=style)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group, with a last line of defence: an exception no command turned into
+    a message (a bug) is one line on stderr and exit code 1, not a traceback
+    (``LIKENESS_DEBUG=1`` shows the traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            if os.environ.get("LIKENESS_DEBUG"):
+                raise
+            if isinstance(error, ValueError):  # bad input a library below us refused
+                _say("error", f"{error}")
+            else:
+                _say("error", f"unexpected {type(error).__name__}: {error} (a bug in "
+                              "likeness: please report it; LIKENESS_DEBUG=1 shows the "
+                              "traceback)")
+            sys.exit(1)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="likeness")
 def main() -> None:
     """Measure how alike images are: SSIM, MS-SSIM, PSNR, LPIPS, FID, KID, exactly as the
