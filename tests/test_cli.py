@@ -176,3 +176,23 @@ def test_console_script_runs_as_a_real_process(folders, tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "astronaut.png" in completed.stdout
     assert (tmp_path / "r.csv").read_text().startswith("reference,test,ssim,psnr")
+
+
+def test_pixel_metrics_of_two_files_never_import_torch(tmp_path):
+    # torch takes seconds to import: a run of SSIM/PSNR must not pay for it (cold start)
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.random.default_rng(len(name)).integers(
+            0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / name)
+    code = ("import sys; from click.testing import CliRunner; from likeness.cli import main; "
+            f"r = CliRunner().invoke(main, ['compare', {str(tmp_path / 'a.png')!r}, "
+            f"{str(tmp_path / 'b.png')!r}]); assert r.exit_code == 0, r.output; "
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.strip() == "False", result.stderr

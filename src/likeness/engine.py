@@ -34,7 +34,6 @@ from likeness.cache import Cache
 from likeness.errors import LikenessError
 from likeness.evaluate import METRICS, MetricContext, invalid_values, prepare_pair
 from likeness.io import LoadedImage, load_image
-from likeness.metrics.lpips import lpips_from_normalized, unit_normalize
 from likeness.pipeline import ordered_map
 from likeness.plan import PairTask, Plan
 
@@ -340,6 +339,8 @@ class _PairRunner:
 def _lpips_distances(network: Any, images: Any, works: list[_LpipsWork]) -> list[float]:
     """Each work's reference (its first image) against each of its tests, one pass."""
     import torch
+
+    from likeness.metrics.lpips import lpips_from_normalized, unit_normalize
 
     heads = list(network.heads)
     with torch.inference_mode():

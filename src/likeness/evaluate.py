@@ -36,6 +36,7 @@ __all__ = [
     "compare_folders",
     "compare_pair",
     "compute_metrics",
+    "device_for",
     "invalid_values",
     "parse_metric_names",
     "prepare_pair",
@@ -317,6 +318,16 @@ class PairResult:
     decisions: tuple[str, ...] = ()
 
 
+def device_for(metrics: Sequence[str], device: str) -> str:
+    """Where the networks of ``metrics`` run; without a network nothing is resolved, so a
+    run of pixel metrics never imports torch to ask for CUDA."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if all(METRICS[m].kind == "pixel" for m in metrics):
+        return "cpu"
+    return resolve_device(device)
+
+
 def compute_metrics(prepared: PreparedPair, metrics: Sequence[str], context: MetricContext
                     ) -> tuple[dict[str, float], list[str], tuple[str, ...]]:
     """Each metric's value, the errors of those that failed, and the decisions taken."""
@@ -373,7 +384,7 @@ def compare_files(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
     names = parse_metric_names(metrics)
     prepared = prepare_pair(load_image(a, alpha=alpha), load_image(b, alpha=alpha),
                             gray=gray, resize=resize)
-    context = MetricContext(resolve_device(device), dict(weights or {}))
+    context = MetricContext(device_for(names, device), dict(weights or {}))
     values = {name: METRICS[name].compute(prepared, context) for name in names}
     invalid = invalid_values(values)
     if invalid:
@@ -404,7 +415,7 @@ def compare_pair(reference: str | os.PathLike[str], test: str | os.PathLike[str]
                  weights: dict[str, str] | None = None) -> PairResult:
     """Like ``compare_files``, but failures become the row's ``error`` instead of raising."""
     names = parse_metric_names(metrics)
-    context = MetricContext(resolve_device(device), dict(weights or {}))
+    context = MetricContext(device_for(names, device), dict(weights or {}))
     return _evaluate_pair(Path(reference).name, Path(test).name,
                           lambda: (load_image(reference, alpha=alpha),
                                    load_image(test, alpha=alpha)),

@@ -27,7 +27,7 @@ from likeness.allocator import keep_freed_memory
 from likeness.cache import Cache, LayeredCache, default_cache_path
 from likeness.engine import EngineOptions, hash_files, run_pairs, run_sets
 from likeness.errors import LikenessError, StorageError
-from likeness.evaluate import METRICS, MetricContext, parse_metric_names
+from likeness.evaluate import METRICS, MetricContext, device_for, parse_metric_names
 from likeness.plan import make_plan, model_names
 from likeness.results import (
     Results,
@@ -321,9 +321,7 @@ def _run(plan: Any, names: list[str], options: EngineOptions, stats: StatsOption
          record: dict[str, Any], folder: Path | None, weights: dict[str, PathLike],
          device: str, engine: str, address: str | None, cache: bool | PathLike,
          progress: Callable[[str, int, int], None] | None, started: float) -> Results:
-    from likeness.device import resolve_device
-
-    resolved_device = resolve_device(device)
+    resolved_device = device_for(names, device)
     keep_freed_memory()  # see likeness.allocator: large temporaries without page faults
     store = _open_cache(cache, folder)
     try:
