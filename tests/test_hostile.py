@@ -804,3 +804,54 @@ def test_an_unexpected_exception_is_one_line_not_a_traceback(tmp_path, monkeypat
     assert result.stderr.startswith("error: unexpected RuntimeError: something nobody")
     assert "LIKENESS_DEBUG=1" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB filesystem of its own (tmpfs; needs root, skipped elsewhere)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs",
+                              str(mount_point)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small filesystem here (needs root)")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(disk: Path, leave: int) -> Path:
+    """Fill ``disk`` up to ``leave`` free bytes with one file (removed to free it again)."""
+    junk = disk / "junk"
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    junk.write_bytes(b"\0" * max(0, free - leave))
+    return junk
+
+
+def test_a_really_full_disk_is_one_message_and_the_run_resumes(tmp_path, small_disk):
+    ref, out = _folders(tmp_path, count=3)
+    junk = _fill(small_disk, leave=8192)
+    result = _run_cli(["compare", str(ref), str(out), "--metrics", "ssim,psnr", "--cache",
+                       str(small_disk / "cache.sqlite"), "--out-dir", str(small_disk / "run")])
+    assert result.returncode == 1
+    assert "error: cannot " in result.stderr
+    assert "No space left on device" in result.stderr or "full" in result.stderr
+    assert "Traceback" not in result.stderr
+    junk.unlink()
+    again = _run_cli(["compare", str(ref), str(out), "--metrics", "ssim,psnr", "--cache",
+                      str(small_disk / "cache.sqlite"), "--out-dir", str(small_disk / "run"),
+                      "--overwrite"])
+    assert again.returncode == 0, again.stderr
+    assert json.loads((small_disk / "run" / "run.json").read_text())["status"] == "complete"
+
+
+def test_a_read_only_out_dir_and_cache_are_one_message(tmp_path, small_disk):
+    ref, out = _folders(tmp_path, count=2)
+    likeness.compare(ref, out, metrics="ssim", cache=small_disk / "cache.sqlite")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    for extra in (["--out-dir", str(small_disk / "run"), "--no-cache"],
+                  ["--cache", str(small_disk / "cache.sqlite")]):
+        result = _run_cli(["compare", str(ref), str(out), "--metrics", "ssim", *extra])
+        assert result.returncode == 1, result.stderr
+        assert str(small_disk) in result.stderr
+        assert "read-only" in result.stderr.lower() or "readonly" in result.stderr.lower()
+        assert "Traceback" not in result.stderr

@@ -165,6 +165,8 @@ class Cache:
     def _storage_error(self, error: sqlite3.Error, action: str) -> StorageError:
         message = str(error)
         where = self.path if self.path is not None else "the in-memory cache"
+        if self.path is not None and _read_only(self.path.parent):
+            message += "; its folder is read-only"  # SQLite says "unable to open" there
         if "full" in message:
             advice = ("free some space, or move the cache (cache=PATH or "
                       "$LIKENESS_CACHE_DIR); what was computed so far is kept and a re-run "
@@ -352,6 +354,14 @@ def _hash_checked(path: Path) -> tuple[int, tuple[int, ...], str]:
         if after == before:
             return hashed_ns, after, digest
     raise OSError(f"{path}: the file keeps changing while it is read")
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return (bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+                or not os.access(folder, os.W_OK))
+    except OSError:
+        return False
 
 
 def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
