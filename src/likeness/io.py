@@ -33,6 +33,7 @@ __all__ = [
     "find_images",
     "load_image",
     "pair_folders",
+    "pair_scanned",
     "path_key",
     "read_manifest",
     "same_file_key",
@@ -522,8 +523,15 @@ def pair_folders(reference_dir: str | os.PathLike[str],
     for folder in (reference_dir, test_dir):
         if not folder.is_dir():
             raise PairingError(f"{folder}: no such folder")
-    reference_files, skipped_reference = scan_folder(reference_dir)
-    test_files, skipped_test = scan_folder(test_dir)
+    return pair_scanned(reference_dir, scan_folder(reference_dir), test_dir,
+                        scan_folder(test_dir))
+
+
+def pair_scanned(reference_dir: Path, reference_scan: tuple[list[Path], list[Path]],
+                 test_dir: Path, test_scan: tuple[list[Path], list[Path]]) -> Pairing:
+    """``pair_folders`` on folders already scanned (``scan_folder``): a reference folder
+    shared by several models is walked once."""
+    (reference_files, skipped_reference), (test_files, skipped_test) = reference_scan, test_scan
     references = _index_by_stem(reference_dir, reference_files)
     tests = _index_by_stem(test_dir, test_files)
     pairs = [(references[key], tests[key]) for key in sorted(references) if key in tests]

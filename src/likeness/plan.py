@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from likeness.errors import PairingError
-from likeness.io import pair_folders, read_manifest, same_file_key, scan_folder
+from likeness.io import pair_scanned, read_manifest, same_file_key, scan_folder
 
 __all__ = ["PairTask", "Plan", "make_plan", "model_names"]
 
@@ -75,24 +75,25 @@ def _plan_folders(reference: Path, models: Mapping[str, Path], need_pairs: bool,
     if not reference.is_dir():
         raise PairingError(f"{reference}: the reference must be a folder (or give pairs=CSV)")
     plan = Plan(models=list(models), pairs=[], reference_set=[], model_sets={}, set_names={})
+    reference_scan = scan_folder(reference)  # each folder is walked once
     for name, folder in models.items():
         if not folder.is_dir():
             raise PairingError(f"{folder}: the test folder of model {name!r} does not exist")
         plan.sources[name] = str(folder)
+        files, skipped = scan_folder(folder)
         if need_pairs:
-            pairing = pair_folders(reference, folder)
+            pairing = pair_scanned(reference, reference_scan, folder, (files, skipped))
             for (ref, test), (ref_name, test_name) in zip(
                     pairing.pairs, pairing.relative(reference, folder), strict=True):
                 plan.pairs.append(PairTask(name, ref, test, ref_name, test_name))
             plan.unmatched[name] = (
                 [_relative(p, reference) for p in pairing.unmatched_reference],
                 [_relative(p, folder) for p in pairing.unmatched_test])
-        files, skipped = scan_folder(folder)
         _note_skipped(plan, name, folder, skipped)
         if need_sets:
             plan.model_sets[name] = files
             plan.set_names.update((f, _relative(f, folder)) for f in files)
-    files, skipped = scan_folder(reference)
+    files, skipped = reference_scan
     _note_skipped(plan, "reference", reference, skipped)
     if need_sets:
         plan.reference_set = files
