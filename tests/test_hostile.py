@@ -855,3 +855,20 @@ def test_a_read_only_out_dir_and_cache_are_one_message(tmp_path, small_disk):
         assert str(small_disk) in result.stderr
         assert "read-only" in result.stderr.lower() or "readonly" in result.stderr.lower()
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["rgb", "gray", "gray16"])
+def test_a_transparent_colour_named_by_trns_is_real_transparency(tmp_path, kind):
+    pixels = {"rgb": _image(0), "gray": _image(0, channels=1),
+              "gray16": _image(0, channels=1, dtype=np.uint16)}[kind]
+    key = pixels[0, 0] if kind == "rgb" else int(pixels[0, 0])
+    options = {"transparency": tuple(int(c) for c in key) if kind == "rgb" else key}
+    path = _save(tmp_path / f"{kind}.png", pixels, **options)
+    with Image.open(path) as written:
+        assert "transparency" in written.info
+    with pytest.raises(ImageLoadError, match="real transparency"):
+        likeness.load_image(path)  # was silently ignored
+    loaded = likeness.load_image(path, alpha="black")
+    assert loaded.pixels[0, 0].max() == 0
+    assert loaded.bit_depth == (16 if kind == "gray16" else 8)
+    assert any("PNG tRNS" in d for d in loaded.decisions)

@@ -231,9 +231,12 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) 
         pixels, mode = _decode_with_opencv(path, deep_channels), f"{image.mode};16"
     else:
         pixels, mode = _decode_with_pillow(path, image, decisions)
+    key = image.info.get("transparency")
+    if key is not None and (mode in ("L", "RGB", "I", "RGB;16") or mode.startswith("I;16")):
+        pixels = _with_colour_key_alpha(pixels, key, decisions)
     # after decoding: Pillow's getexif() may decode the image itself, and a decoding error
     # must surface as such, not be taken for a broken EXIF block
-    orientation = _exif_orientation(image)
+    orientation = _exif_orientation(image, decisions)
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
     had_alpha = pixels.shape[2] in (2, 4)
@@ -303,10 +306,12 @@ def _verify_jpeg_data(path: Path) -> None:
                              f"{error})") from None
 
 
-def _exif_orientation(image: Image.Image) -> int | None:
+def _exif_orientation(image: Image.Image, decisions: list[str]) -> int | None:
     try:
         value = image.getexif().get(_EXIF_ORIENTATION)
-    except Exception:  # a broken EXIF block must not hide the pixels; orientation unknown
+    except Exception as error:  # a broken EXIF block must not hide the pixels
+        decisions.append(f"EXIF block unreadable ({type(error).__name__}): orientation "
+                         "unknown, pixels used as stored")
         return None
     return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
 
@@ -404,6 +409,26 @@ def _decode_with_pillow(path: Path, image: Image.Image,
         f"{path}: unsupported pixel mode {mode!r} (floating-point or exotic images); "
         "save the image as 8- or 16-bit gray or RGB"
     )
+
+
+def _with_colour_key_alpha(pixels: np.ndarray, key: object,
+                           decisions: list[str]) -> np.ndarray:
+    """A gray or RGB PNG whose tRNS chunk names one transparent colour: that colour becomes
+    an alpha channel, so that the alpha policy applies (Pillow's arrays leave it out)."""
+    if key is None or isinstance(key, bytes):
+        return pixels
+    colour = np.asarray(key if isinstance(key, tuple) else (key,), dtype=np.int64)
+    planes = pixels if pixels.ndim == 3 else pixels[:, :, np.newaxis]
+    if planes.shape[2] != colour.shape[0]:
+        return pixels
+    transparent = np.all(planes == colour, axis=2)
+    if not transparent.any():
+        return pixels  # the named colour does not occur: nothing is transparent
+    full = np.iinfo(pixels.dtype).max
+    alpha = np.where(transparent, 0, full).astype(pixels.dtype)[:, :, np.newaxis]
+    decisions.append(f"transparent colour {tuple(int(c) for c in colour)} (PNG tRNS) read "
+                     "as an alpha channel")
+    return np.concatenate([planes, alpha], axis=2)
 
 
 def _resolve_alpha(path: Path, pixels: np.ndarray, alpha: str | None,
