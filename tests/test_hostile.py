@@ -872,3 +872,19 @@ def test_a_transparent_colour_named_by_trns_is_real_transparency(tmp_path, kind)
     assert loaded.pixels[0, 0].max() == 0
     assert loaded.bit_depth == (16 if kind == "gray16" else 8)
     assert any("PNG tRNS" in d for d in loaded.decisions)
+
+
+def test_an_unwritable_out_file_is_one_message(tmp_path, fid_weights):
+    ref, out = _folders(tmp_path, count=2)
+    (tmp_path / "file").write_text("x")
+    target = str(tmp_path / "file" / "rows.csv")
+    for arguments in (["compare", str(ref), str(out), "--no-cache", "--out", target],
+                      ["compare", str(ref / "0.png"), str(out / "0.png"), "--out", target],
+                      ["fid", str(ref), str(out), "--no-cache", "--weights", str(fid_weights),
+                       "--out", target.replace(".csv", ".json")]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tiny sets: singular covariances
+            result = CliRunner().invoke(main, arguments)
+        assert result.exit_code == 1, result.output
+        assert "error: cannot write" in result.stderr
+        assert "unexpected" not in result.stderr

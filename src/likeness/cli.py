@@ -426,6 +426,15 @@ def _report_rows(rows: list[Any], record: dict[str, Any]) -> None:
 def _write_rows(out: Path, rows: list[Any], names: list[str],
                 unmatched: dict[str, tuple[list[str], list[str]]],
                 with_model: bool = False) -> None:
+    from likeness.runner import writing
+
+    with writing(out):  # a full disk or a read-only folder: one message naming --out
+        _write_row_file(out, rows, names, unmatched, with_model)
+
+
+def _write_row_file(out: Path, rows: list[Any], names: list[str],
+                    unmatched: dict[str, tuple[list[str], list[str]]],
+                    with_model: bool) -> None:
     columns = [*(["model"] if with_model else []), "reference", "test", *names, "error",
                "notes"]
     records = [{"model": row.model, "reference": row.reference, "test": row.test,
@@ -564,6 +573,19 @@ def _set_record(sets: Any, settings: dict[str, Any], values: dict[str, Any]) -> 
                      for s in sets]}
 
 
+def _write_set_record(out: Path, record: dict[str, Any], command: str) -> None:
+    """``--out`` of fid and kid; a failed write is one message and exit code 1."""
+    from likeness.runner import writing
+
+    try:
+        with writing(out):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(record, indent=1) + "\n")
+    except LikenessError as error:
+        _say("error", str(error), command)
+        sys.exit(1)
+
+
 def _run_set_command(action: Any, command: str) -> Any:
     import warnings
 
@@ -627,8 +649,7 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
     if value is not None:
         click.echo(f"FID\t{value:.10g}")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_set_record(sets, settings, {"fid": value}), indent=1) + "\n")
+        _write_set_record(out, _set_record(sets, settings, {"fid": value}), "fid")
     if failed:
         sys.exit(1)
 
@@ -659,10 +680,8 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
     failed = _report_sets(result.sets)
     click.echo(f"KID\t{result.mean:.10g}\t± {result.std:.4g}")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        record = _set_record(result.sets, result.settings,
-                             {"kid": result.mean, "kid_std": result.std})
-        out.write_text(json.dumps(record, indent=1) + "\n")
+        _write_set_record(out, _set_record(result.sets, result.settings,
+                                           {"kid": result.mean, "kid_std": result.std}), "kid")
     if failed:
         sys.exit(1)
 
