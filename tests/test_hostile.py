@@ -888,3 +888,15 @@ def test_an_unwritable_out_file_is_one_message(tmp_path, fid_weights):
         assert result.exit_code == 1, result.output
         assert "error: cannot write" in result.stderr
         assert "unexpected" not in result.stderr
+
+
+def test_a_checkpoint_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_path):
+    from likeness.weights import resolve
+
+    path = tmp_path / "mine.pth"
+    path.write_bytes(b"a" * 64)
+    os.utime(path, ns=(10**18, 10**18))
+    first = resolve("alexnet", path).sha256
+    path.write_bytes(b"b" * 64)  # what cp -p / rsync -t leave: same size, same mtime
+    os.utime(path, ns=(10**18, 10**18))
+    assert resolve("alexnet", path).sha256 != first

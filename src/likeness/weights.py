@@ -186,13 +186,16 @@ class ResolvedWeights:
     source: str  # "user-supplied", "cache" or "download"
 
 
-_verified: dict[tuple[str, int, int], str] = {}
-_hashed: dict[tuple[str, int, int], str] = {}
+_verified: dict[tuple[str, int, int, int, int, int], str] = {}
+_hashed: dict[tuple[str, int, int, int, int, int], str] = {}
 
 
-def _file_key(path: Path) -> tuple[str, int, int]:
+def _file_key(path: Path) -> tuple[str, int, int, int, int, int]:
+    """What a remembered hash belongs to: the path and the file's stamp — size, mtime,
+    ctime (which ``cp -p``, ``rsync -t`` and ``touch -r`` cannot restore), inode, device."""
     stat = path.stat()
-    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns,
+            stat.st_ino, stat.st_dev)
 
 
 def _verified_digest(checkpoint: Checkpoint, path: Path) -> str:
@@ -203,7 +206,7 @@ def _verified_digest(checkpoint: Checkpoint, path: Path) -> str:
 
 
 def _remembered_sha256(path: Path) -> str:
-    """A user-supplied file's SHA-256, hashed once per process (by path, size, mtime):
+    """A user-supplied file's SHA-256, hashed once per process (by path and stamp):
     a run resolves the same checkpoint several times (cache keys, record, network)."""
     key = _file_key(path)
     if key not in _hashed:
