@@ -665,9 +665,9 @@ def test_compare_warns_once_when_pairs_fail_or_files_are_unmatched(tmp_path):
         warnings.simplefilter("always")
         likeness.compare(ref, out, metrics="ssim", cache=False)
     messages = [str(w.message) for w in caught if w.category is RunWarning]
-    assert messages == ["1 of 2 pair(s) failed, 1 file(s) had no partner, 0 set or file "
-                        "error(s); see the rows' error fields (results.rows) and "
-                        "results.unmatched"]
+    assert messages == ["1 of 2 pair(s) failed, 1 file(s) had no partner, 0 set metric(s) "
+                        "failed; see the rows' error fields (results.rows), results.unmatched "
+                        "and results.record['file_errors']"]
 
 
 # -- 20, 22. exactness found by the peers' own tests ---------------------------------------

@@ -416,9 +416,7 @@ def _report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     for error in record.get("set_errors", []):
         _say("error", f"{error['model']}: {error['metric']}: {error['error']}")
     for error in record.get("file_errors", []):
-        reason = error["reason"]  # most reasons begin with the file already
-        _say("error", reason if reason.startswith(error["file"]) else
-             f"{error['file']}: {reason}")
+        _say("error", f"{error['file']}: {error['reason']}")
     if failures:
         console.print(f"{len(failures)} of {len(rows)} pair(s) failed", style="bold red")
 

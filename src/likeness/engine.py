@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,13 @@ import numpy as np
 
 from likeness.cache import Cache
 from likeness.errors import LikenessError
-from likeness.evaluate import METRICS, MetricContext, invalid_values, prepare_pair
+from likeness.evaluate import (
+    METRICS,
+    MetricContext,
+    describe_failure,
+    invalid_values,
+    prepare_pair,
+)
 from likeness.io import LoadedImage, load_image
 from likeness.pipeline import ordered_map
 from likeness.plan import PairTask, Plan
@@ -120,8 +126,10 @@ class _LpipsWork:
 
 class _PairRunner:
     def __init__(self, plan: Plan, digests: dict[Path, str], options: EngineOptions,
-                 context: MetricContext, cache: Cache, progress: Progress | None) -> None:
+                 context: MetricContext, cache: Cache, progress: Progress | None,
+                 unreadable: Mapping[Path, str] | None = None) -> None:
         self.plan, self.digests, self.options = plan, digests, options
+        self.unreadable = dict(unreadable or {})  # why each file without a key failed
         self.context, self.cache, self.progress = context, cache, progress
         names = [m for m in options.metrics if METRICS[m].kind != "set"]
         self.pixel_metrics = [m for m in names if METRICS[m].kind == "pixel"]
@@ -176,7 +184,8 @@ class _PairRunner:
         for index in missing:
             task = tasks[index]
             if self._key(task) is None:
-                self._fail(index, unreadable_reason([task.reference, task.test], self.digests))
+                self._fail(index, unreadable_reason([task.reference, task.test], self.digests,
+                                                    self.unreadable))
                 self._advance()
                 continue
             groups.setdefault(task.reference, _Group(task.reference, [])).tasks.append(index)
@@ -356,12 +365,15 @@ def _lpips_distances(network: Any, images: Any, works: list[_LpipsWork]) -> list
     return distances
 
 
-def unreadable_reason(paths: Sequence[Path], digests: dict[Path, str]) -> str:
-    """Why the first of ``paths`` without a key could not be read (what it is, when it is
-    no regular file), for its row's error."""
+def unreadable_reason(paths: Sequence[Path], digests: dict[Path, str],
+                      reasons: Mapping[Path, str]) -> str:
+    """Why the first of ``paths`` without a key could not be read, for its row's error:
+    the reason hashing gave (``hash_files``), else what the file is."""
     from likeness.io import stat_regular_file
 
     path = next(p for p in paths if p not in digests)
+    if path in reasons:
+        return reasons[path]
     try:
         stat_regular_file(path)
     except LikenessError as error:
@@ -378,14 +390,6 @@ def encode_notes(row: PairRow) -> bytes:
 def decode_notes(stored: bytes) -> tuple[tuple[str, ...], float | None, int | None]:
     record = json.loads(stored)
     return tuple(record["notes"]), record.get("data_range"), record.get("channels")
-
-
-def describe_failure(error: Exception) -> str:
-    """A metric's failure as a row error: likeness's own message, or the exception's type
-    and message for anything else (a metric must never end the run with a traceback)."""
-    if isinstance(error, LikenessError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
 
 
 def _unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
@@ -425,12 +429,13 @@ def hash_files(paths: Sequence[Path], cache: Cache, workers: int, *,
 
 
 def run_pairs(plan: Plan, digests: dict[Path, str], options: EngineOptions,
-              context: MetricContext, cache: Cache,
-              progress: Progress | None = None) -> list[PairRow]:
-    """Per-pair metric rows, in plan order (see the module documentation)."""
+              context: MetricContext, cache: Cache, progress: Progress | None = None, *,
+              unreadable: Mapping[Path, str] | None = None) -> list[PairRow]:
+    """Per-pair metric rows, in plan order (see the module documentation); ``unreadable``:
+    why each file ``hash_files`` could not key failed."""
     if not any(METRICS[m].kind != "set" for m in options.metrics) or not plan.pairs:
         return []
-    return _PairRunner(plan, digests, options, context, cache, progress).run()
+    return _PairRunner(plan, digests, options, context, cache, progress, unreadable).run()
 
 
 def run_sets(plan: Plan, options: EngineOptions, cache: Cache, *,

@@ -36,6 +36,7 @@ __all__ = [
     "compare_folders",
     "compare_pair",
     "compute_metrics",
+    "describe_failure",
     "device_for",
     "invalid_values",
     "parse_metric_names",
@@ -341,12 +342,18 @@ def compute_metrics(prepared: PreparedPair, metrics: Sequence[str], context: Met
             decisions = decisions if note in decisions else (*decisions, note)
         try:
             values[name] = spec.compute(prepared, context)
-        except LikenessError as error:
-            errors.append(f"{name}: {error}")
         except Exception as error:  # noqa: BLE001 - any failure is this pair's error
-            errors.append(f"{name}: {type(error).__name__}: {error}")
+            errors.append(f"{name}: {describe_failure(error)}")
     errors += [f"{name}: {message}" for name, message in invalid_values(values).items()]
     return values, errors, decisions
+
+
+def describe_failure(error: Exception) -> str:
+    """A failure as a row error: likeness's own message, or the exception's type and
+    message for anything else (a metric must never end a run with a traceback)."""
+    if isinstance(error, LikenessError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def invalid_values(values: dict[str, float]) -> dict[str, str]:
@@ -402,10 +409,8 @@ def _evaluate_pair(reference_name: str, test_name: str,
         prepared = prepare_pair(reference, test, gray=gray, resize=resize)
         row.values, errors, row.decisions = compute_metrics(prepared, names, context)
         row.error = "; ".join(errors) or None
-    except LikenessError as error:
-        row.error = str(error)
     except Exception as error:  # noqa: BLE001 - a row error, never a traceback
-        row.error = f"{type(error).__name__}: {error}"
+        row.error = describe_failure(error)
     return row
 
 

@@ -190,9 +190,8 @@ def _open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    public = {k: v for k, v in document.items() if not k.startswith("_")}
     with writing(path):
-        temporary.write_text(json.dumps(public, indent=1, default=str, allow_nan=True) + "\n",
+        temporary.write_text(json.dumps(document, indent=1, default=str, allow_nan=True) + "\n",
                              encoding="utf-8")
         temporary.replace(path)
 
@@ -308,19 +307,20 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             folder.mkdir(parents=True, exist_ok=True)
         _write_json(folder / "run.json", record)
     with recording_failure(folder, record):
-        results = _run(plan, names, options, stats, record, folder, weights, device, engine,
-                       address, cache, progress, started)
+        results, caught = _run(plan, names, options, stats, record, folder, weights, device,
+                               engine, address, cache, progress, started)
     warn_of_failures(results)
-    for message, category in results.record.get("_warnings", {}).items():
+    for message, category in caught.items():
         warnings.warn(message, category, stacklevel=2)  # once each, after the run
-    results.record.pop("_warnings", None)
     return results
 
 
 def _run(plan: Any, names: list[str], options: EngineOptions, stats: StatsOptions,
          record: dict[str, Any], folder: Path | None, weights: dict[str, PathLike],
          device: str, engine: str, address: str | None, cache: bool | PathLike,
-         progress: Callable[[str, int, int], None] | None, started: float) -> Results:
+         progress: Callable[[str, int, int], None] | None, started: float,
+         ) -> tuple[Results, dict[str, type[Warning]]]:
+    """The run itself; returns the results and the warnings it caught (message → category)."""
     resolved_device = device_for(names, device)
     keep_freed_memory()  # see likeness.allocator: large temporaries without page faults
     store = _open_cache(cache, folder)
@@ -333,10 +333,11 @@ def _run(plan: Any, names: list[str], options: EngineOptions, stats: StatsOption
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if engine == "ray":
-                rows = _run_pairs_on_ray(plan, digests, options, weights, resolved_device,
-                                         store, address, folder, progress)
+                rows = _run_pairs_on_ray(plan, digests, unreadable, options, weights,
+                                         resolved_device, store, address, folder, progress)
             else:
-                rows = run_pairs(plan, digests, options, context, store, progress)
+                rows = run_pairs(plan, digests, options, context, store, progress,
+                                 unreadable=unreadable)
             set_rows, set_settings = run_sets(plan, options, store,
                                               weights={k: str(v) for k, v in weights.items()},
                                               device=device, progress=progress)
@@ -369,7 +370,7 @@ def _run(plan: Any, names: list[str], options: EngineOptions, stats: StatsOption
         "skipped_files": plan.skipped,
         "decisions": dict(decisions),
         **value_record(names, rows, summary),
-        "file_errors": [{"file": str(p), "reason": r} for p, r in unreadable.items()]
+        "file_errors": file_errors(unreadable)
         + [{"file": f, "reason": r} for f, r in set_settings.get("file_errors", [])],
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
                        for r in set_rows if r.error],
@@ -383,8 +384,14 @@ def _run(plan: Any, names: list[str], options: EngineOptions, stats: StatsOption
                       dict(plan.unmatched), folder)
     if folder is not None:
         write_results_folder(results, folder)
-    record["_warnings"] = unique_warnings
-    return results
+    return results, unique_warnings
+
+
+def file_errors(unreadable: Mapping[Path, str]) -> list[dict[str, str]]:
+    """The record's list of files that could not be read: the file, and the reason without
+    the file's name again (the messages begin with it)."""
+    return [{"file": str(path), "reason": reason.removeprefix(f"{path}: ")}
+            for path, reason in unreadable.items()]
 
 
 def value_record(names: list[str], rows: list[Any], summary: list[Any]) -> dict[str, Any]:
@@ -410,12 +417,14 @@ def warn_of_failures(results: Results) -> None:
     """One warning when pairs failed or files were left unmatched (the CLI prints its own)."""
     failed = sum(1 for row in results.rows if row.error)
     unmatched = sum(len(a) + len(b) for a, b in results.unmatched.values())
+    set_failed = sum(1 for row in results.set_rows if row.error)
     if not failed and not unmatched and not results.failures:
         return
     where = ("per_image.csv and run.json in " + str(results.out_dir) if results.out_dir
-             else "the rows' error fields (results.rows) and results.unmatched")
+             else "the rows' error fields (results.rows), results.unmatched and "
+                  "results.record['file_errors']")
     warnings.warn(f"{failed} of {len(results.rows)} pair(s) failed, {unmatched} file(s) had "
-                  f"no partner, {results.failures - failed} set or file error(s); see {where}",
+                  f"no partner, {set_failed} set metric(s) failed; see {where}",
                   RunWarning, stacklevel=3)
 
 
@@ -423,7 +432,8 @@ class RunWarning(UserWarning):
     """A run finished, but some pairs failed or some files were left out."""
 
 
-def _run_pairs_on_ray(plan: Any, digests: dict[Path, str], options: EngineOptions,
+def _run_pairs_on_ray(plan: Any, digests: dict[Path, str], unreadable: dict[Path, str],
+                      options: EngineOptions,
                       weights: dict[str, PathLike], device: str, store: Cache,
                       address: str | None, folder: Path | None,
                       progress: Callable[[str, int, int], None] | None) -> list[Any]:
@@ -433,7 +443,7 @@ def _run_pairs_on_ray(plan: Any, digests: dict[Path, str], options: EngineOption
     as_text = {k: str(v) for k, v in weights.items()}
     rows = run_on_ray(plan, digests, options, as_text, device, store, address=address,
                       shard_dir=None if folder is None else folder / "shards",
-                      progress=progress)
+                      progress=progress, unreadable=unreadable)
     if any(METRICS[m].kind == "set" for m in options.metrics):
         files = [*plan.reference_set, *(f for fs in plan.model_sets.values() for f in fs)]
         set_digests, _ = hash_files(files, store, options.workers)

@@ -40,13 +40,18 @@ from likeness.engine import (
     PairRow,
     SetRow,
     decode_notes,
-    describe_failure,
     encode_notes,
     hash_files,
     unreadable_reason,
 )
 from likeness.errors import LikenessError, PairingError
-from likeness.evaluate import METRICS, MetricContext, invalid_values, prepare_pair
+from likeness.evaluate import (
+    METRICS,
+    MetricContext,
+    describe_failure,
+    invalid_values,
+    prepare_pair,
+)
 from likeness.io import LoadedImage, find_images, load_image, read_manifest, same_file_key
 from likeness.pipeline import ordered_map
 from likeness.results import Results, StatsOptions, compare_models, summarize_rows
@@ -243,8 +248,9 @@ def _unit(pixels: np.ndarray, data_range: float) -> Any:
 class _StyleRunner:
     def __init__(self, triplets: list[Triplet], digests: dict[Path, str], metrics: list[str],
                  options: dict[str, Any], networks: _Networks, cache: Cache,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, unreadable: dict[Path, str]) -> None:
         self.triplets, self.digests, self.metrics = triplets, digests, metrics
+        self.unreadable = unreadable  # why each file without a key failed
         self.options, self.networks, self.cache = options, networks, cache
         self.progress = progress
         self.per_triplet = [m for m in metrics if METRICS[m].kind != "set"]
@@ -312,7 +318,8 @@ class _StyleRunner:
                 self._advance()
             elif key is None:
                 self._fail(index, unreadable_reason(
-                    [triplet.content, triplet.style, triplet.stylized], self.digests))
+                    [triplet.content, triplet.style, triplet.stylized], self.digests,
+                    self.unreadable))
                 self._advance()
             else:
                 groups.setdefault(triplet.content, []).append(index)
@@ -677,7 +684,7 @@ def evaluate_style(content: PathLike, style: PathLike,
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 rows = _StyleRunner(found, digests, names, options, networks, store,
-                                    progress).run()
+                                    progress, unreadable).run()
                 set_rows, set_settings = _set_rows(found, rows, names, options, store,
                                                    weight_files, progress)
         finally:
@@ -704,6 +711,7 @@ def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[S
                   unmatched: dict[str, list[str]], unreadable: dict[Path, str],
                   names: list[str], weights: Mapping[str, str], set_settings: dict[str, Any],
                   device: str, started: float) -> dict[str, Any]:
+    from likeness.runner import file_errors
     from likeness.weights import resolve
 
     weight_record: dict[str, Any] = {}
@@ -742,7 +750,7 @@ def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[S
         "protocol": protocol, "counts": {m: {"pairs": p["stylized"]} for m, p in
                                          protocol.items()},
         "stylized_sizes": image_sizes, "unmatched": unmatched, "decisions": sizes,
-        "file_errors": [{"file": str(p), "reason": r} for p, r in unreadable.items()],
+        "file_errors": file_errors(unreadable),
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
                        for r in set_rows if r.error],
         "networks": set_settings,

@@ -187,12 +187,13 @@ def _ship_weights(ray: Any, context_weights: dict[str, str],
 def run_on_ray(plan: Plan, digests: dict[Path, str], options: EngineOptions,
                weights: dict[str, str], device: str, cache: Cache, *,
                address: str | None = None, shard_dir: Path | None = None,
-               progress: Progress | None = None) -> list[PairRow]:
+               progress: Progress | None = None,
+               unreadable: dict[Path, str] | None = None) -> list[PairRow]:
     """Per-pair rows computed on Ray (see the module documentation), in plan order."""
     ray = import_ray()
     _connect(ray, address)
     context = MetricContext(device, weights)
-    runner = _PairRunner(plan, digests, options, context, cache, progress)
+    runner = _PairRunner(plan, digests, options, context, cache, progress, unreadable)
     if not runner.metrics or not plan.pairs:
         return []
     if progress is not None:
@@ -202,7 +203,8 @@ def run_on_ray(plan: Plan, digests: dict[Path, str], options: EngineOptions,
     for index in missing:
         task = plan.pairs[index]
         if runner._key(task) is None:
-            runner._fail(index, unreadable_reason([task.reference, task.test], digests))
+            runner._fail(index, unreadable_reason([task.reference, task.test], digests,
+                                                  runner.unreadable))
             runner._advance()
             continue
         groups.setdefault(task.reference, []).append(index)
