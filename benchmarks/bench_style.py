@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from _timing import SAMPLES, best_of, stand_in_weights
-from likeness.styletransfer import DEFAULT_STYLE_METRICS, evaluate_style
+from likeness.runs.style import DEFAULT_STYLE_METRICS, evaluate_style
 
 SIDE = 256
 
@@ -65,7 +65,7 @@ def stage_costs(root: Path, weights: dict[str, str]) -> list[tuple[str, float, i
     from likeness.nets.backbones import build_backbone
     from likeness.nets.inception_features import ArtInceptionFeatures, InceptionFeatures
     from likeness.nets.lpips import LPIPS, load_backbone_weights
-    from likeness.weights import load_state_dict
+    from likeness.nets.weights import load_state_dict
 
     path = next((root / "stylized").iterdir())
     image = load_image(path)

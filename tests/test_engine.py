@@ -176,7 +176,7 @@ def test_results_folder_end_to_end(golden, models, stand_in, fid_weights):
     record = json.loads((out_dir / "run.json").read_text())
     assert record["status"] == "complete"
     assert record["settings"]["metrics"] == ["ssim", "psnr", "lpips_alex", "fid", "kid"]
-    from likeness.weights import file_sha256
+    from likeness.nets.weights import file_sha256
 
     assert record["weights"]["alexnet"]["sha256"] == file_sha256(Path(stand_in["alexnet"]))
     assert record["weights"]["alexnet"]["source"] == "user-supplied"
@@ -326,7 +326,7 @@ def _progress_rows(database: Path) -> int:
     try:
         with sqlite3.connect(database, timeout=1) as connection:
             return connection.execute(
-                "SELECT COUNT(*) FROM entries WHERE namespace LIKE 'pair/v1/lpips_alex/%'"
+                "SELECT COUNT(*) FROM entries WHERE namespace LIKE 'item/%/lpips_alex/%'"
             ).fetchone()[0]
     except sqlite3.Error:
         return 0

@@ -26,7 +26,7 @@ from PIL import Image
 
 import likeness
 from likeness import ImageLoadError, LikenessError, PairingError, StorageError
-from likeness.cache import Cache, CacheWarning, default_cache_path, file_digest
+from likeness.evaluation.cache import Cache, CacheWarning, default_cache_path, file_digest
 from likeness.cli import main
 
 
@@ -67,7 +67,7 @@ def _rewrite_keeping_size_and_mtime(path: Path, pixels: np.ndarray) -> None:
 
 
 def test_a_file_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_path, monkeypatch):
-    import likeness.cache as cache_module
+    import likeness.evaluation.cache as cache_module
 
     monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)  # isolate the stamp check
     path = _save(tmp_path / "a.bmp", _image(0))
@@ -79,7 +79,7 @@ def test_a_file_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_path, 
 
 
 def test_a_hash_taken_right_after_a_change_is_not_trusted():
-    from likeness.cache import _settled
+    from likeness.evaluation.cache import _settled
 
     now = 10**18
     assert _settled((1, now - 5 * 10**9, now - 5 * 10**9, 1, 1), now)
@@ -309,12 +309,12 @@ def test_images_smaller_than_the_ssim_window_are_row_errors(tmp_path, size):
 
 
 def test_any_exception_a_metric_raises_is_that_pairs_error(tmp_path, monkeypatch):
-    from likeness.evaluate import METRICS
+    from likeness.evaluation.registry import METRICS
 
-    def boom(pair, context):
+    def boom(pair):
         raise RuntimeError("the metric broke")
 
-    monkeypatch.setitem(METRICS, "psnr", replace(METRICS["psnr"], compute=boom))
+    monkeypatch.setitem(METRICS, "psnr", replace(METRICS["psnr"], pixels=boom))
     ref, out = _folders(tmp_path, count=2)
     results = likeness.compare(ref, out, metrics="ssim,psnr", cache=False)
     assert all("psnr: RuntimeError: the metric broke" in r.error for r in results.rows)
@@ -566,7 +566,7 @@ def test_methods_state_pairs_succeeded_of_attempted_and_gray_pairs(tmp_path):
 
 
 def test_the_html_report_shows_decisions_and_unmatched_files(tmp_path):
-    from likeness.report.html import build_report
+    from likeness.results.html import build_report
 
     ref, out = _folders(tmp_path, count=2)
     _save(ref / "lonely.png", _image(2))
@@ -581,7 +581,7 @@ def test_the_html_report_shows_decisions_and_unmatched_files(tmp_path):
 def test_the_html_report_neither_plots_nor_ranks_values_on_different_scales(tmp_path):
     import cv2
 
-    from likeness.report.html import build_report
+    from likeness.results.html import build_report
 
     ref, out = _folders(tmp_path, count=2)
     cv2.imwrite(str(ref / "deep.png"), _image(5, dtype=np.uint16))
@@ -594,7 +594,7 @@ def test_the_html_report_neither_plots_nor_ranks_values_on_different_scales(tmp_
 
 
 def test_small_values_keep_three_significant_digits():
-    from likeness.report.tables import format_value
+    from likeness.results.tables import format_value
 
     assert format_value("mse", 0.002134) == "0.00213"
     assert format_value("ssim", 0.91234) == "0.9123"
@@ -656,7 +656,7 @@ def test_set_command_errors_start_on_their_first_line(tmp_path, monkeypatch):
 # -- 19. the Python API says when pairs failed ---------------------------------------------
 
 def test_compare_warns_once_when_pairs_fail_or_files_are_unmatched(tmp_path):
-    from likeness.runner import RunWarning
+    from likeness.runs.folder import RunWarning
 
     ref, out = _folders(tmp_path, count=2)
     _save(ref / "lonely.png", _image(3))
@@ -792,12 +792,12 @@ def test_sigterm_leaves_the_record_interrupted_and_the_run_resumable(tmp_path, s
 
 
 def test_an_unexpected_exception_is_one_line_not_a_traceback(tmp_path, monkeypatch):
-    import likeness.runner
+    import likeness.runs.compare
 
     def broken(*args, **kwargs):
         raise RuntimeError("something nobody foresaw")
 
-    monkeypatch.setattr(likeness.runner, "compare", broken)
+    monkeypatch.setattr(likeness.runs.compare, "compare", broken)
     ref, out = _folders(tmp_path, count=1)
     result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--no-cache"])
     assert result.exit_code == 1
@@ -891,7 +891,7 @@ def test_an_unwritable_out_file_is_one_message(tmp_path, fid_weights):
 
 
 def test_a_checkpoint_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_path):
-    from likeness.weights import resolve
+    from likeness.nets.weights import resolve
 
     path = tmp_path / "mine.pth"
     path.write_bytes(b"a" * 64)

@@ -19,7 +19,7 @@ from PIL import Image
 
 import likeness
 from likeness.cli import main
-from likeness.report.html import build_report, write_report
+from likeness.results.html import build_report, write_report
 
 MODELS = ("blur", "noise", "jpeg")
 BASES = ("astronaut", "coffee", "rocket")
@@ -66,7 +66,7 @@ def test_report_has_every_section_and_escapes_file_names(results_dir):
 
 
 def test_maps_are_computed_only_for_the_pairs_shown(results_dir, monkeypatch):
-    import likeness.report.html as report_html
+    import likeness.results.html as report_html
 
     computed = []
     original = report_html._MapMaker.figures

@@ -1,4 +1,4 @@
-"""likeness.stats: bootstrap intervals, paired tests, Holm — properties, closed forms, and
+"""likeness.results.stats: bootstrap intervals, paired tests, Holm — properties, closed forms, and
 agreement with scipy's own implementations."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from likeness.stats import bootstrap_mean_ci, holm, paired_comparison, summarize, wilcoxon_p
+from likeness.results.stats import bootstrap_mean_ci, holm, paired_comparison, summarize, wilcoxon_p
 
 
 def test_interval_contains_the_mean_and_is_reproducible():

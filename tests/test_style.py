@@ -26,7 +26,7 @@ from likeness.metrics.style import (
     gram_matrix,
 )
 from likeness.nets.inception_features import ArtInceptionFeatures
-from likeness.styletransfer import evaluate_style, find_triplets
+from likeness.runs.style import evaluate_style, find_triplets
 
 
 @pytest.fixture(scope="module")

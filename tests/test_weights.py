@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from likeness import WeightsError
-from likeness import weights as manager
+from likeness.nets import weights as manager
 from likeness.cli import main
 
 PAYLOAD = b"likeness test checkpoint " * 40_000  # ~1 MB, streamed in several blocks
@@ -247,7 +247,7 @@ def test_load_state_dict_is_safe_and_explains_bad_files(tmp_path):
 
 
 def test_a_user_supplied_file_is_hashed_once_and_again_when_it_changes(tmp_path, monkeypatch):
-    import likeness.weights as weights_module
+    import likeness.nets.weights as weights_module
 
     path = tmp_path / "mine.pth"
     path.write_bytes(b"first version")

@@ -22,7 +22,7 @@ from likeness.errors import (
 )
 
 if TYPE_CHECKING:
-    from likeness.evaluate import compare_files, compare_folders
+    from likeness.evaluation.single import compare_files, compare_folders
     from likeness.io import LoadedImage, find_images, load_image, pair_folders
     from likeness.metrics.fid import frechet_distance
     from likeness.metrics.kid import kid
@@ -36,10 +36,10 @@ if TYPE_CHECKING:
     from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim
     from likeness.nets.inception_features import InceptionFeatures
     from likeness.nets.lpips import LPIPS, lpips
-    from likeness.results import Results
-    from likeness.runner import compare
-    from likeness.sets import fid, kid_folders
-    from likeness.styletransfer import evaluate_style
+    from likeness.results.summary import Results
+    from likeness.runs.compare import compare
+    from likeness.runs.fid import fid, kid_folders
+    from likeness.runs.style import evaluate_style
 
 try:
     __version__ = version("likeness")
@@ -47,16 +47,16 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _LAZY = {
-    "evaluate_style": "likeness.styletransfer",
-    "compare": "likeness.runner",
-    "Results": "likeness.results",
-    "fid": "likeness.sets",
-    "kid_folders": "likeness.sets",
+    "evaluate_style": "likeness.runs.style",
+    "compare": "likeness.runs.compare",
+    "Results": "likeness.results.summary",
+    "fid": "likeness.runs.fid",
+    "kid_folders": "likeness.runs.fid",
     "frechet_distance": "likeness.metrics.fid",
     "kid": "likeness.metrics.kid",
     "InceptionFeatures": "likeness.nets.inception_features",
-    "compare_files": "likeness.evaluate",
-    "compare_folders": "likeness.evaluate",
+    "compare_files": "likeness.evaluation.single",
+    "compare_folders": "likeness.evaluation.single",
     "LoadedImage": "likeness.io",
     "find_images": "likeness.io",
     "load_image": "likeness.io",

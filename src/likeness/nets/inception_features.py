@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.inception import InceptionTrunk
 from likeness.nets.loading import load_matching_weights
-from likeness.weights import ResolvedWeights, load_state_dict, resolve
+from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
 
 __all__ = ["FID_RESIZE_CONVENTIONS", "FID_SIZE", "ArtInceptionFeatures", "InceptionFeatures",
            "clean_resize",

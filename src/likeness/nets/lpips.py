@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from likeness.metrics.lpips import lpips_from_features
 from likeness.nets.backbones import Backbone, build_backbone
 from likeness.nets.loading import load_matching_weights
-from likeness.weights import ResolvedWeights, load_state_dict, resolve
+from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
 
 __all__ = ["LPIPS", "LPIPS_NETS", "load_backbone_weights", "lpips"]
 

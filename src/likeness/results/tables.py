@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from likeness.evaluate import METRICS
-from likeness.results import Results, SummaryRow
+from likeness.evaluation.registry import METRICS
+from likeness.results.summary import Results, SummaryRow
 
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "format_value",

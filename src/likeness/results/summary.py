@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from likeness.engine import PairRow, SetRow
-from likeness.evaluate import METRICS
-from likeness.stats import holm, paired_comparison, summarize
+from likeness.evaluation.rows import PairRow, SetRow
+from likeness.evaluation.registry import METRICS
+from likeness.results.stats import holm, paired_comparison, summarize
 
 __all__ = ["ComparisonRow", "Results", "StatsOptions", "SummaryRow", "compare_models",
            "mixed_scales", "summarize_rows", "value_scales"]

@@ -11,44 +11,17 @@ Decoders: Pillow for everything it reads losslessly; OpenCV for PNG and TIFF fil
 
 from __future__ import annotations
 
-import csv
-import errno
-import io as io_module
 import os
-import stat as stat_module
-import zlib
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from likeness.errors import ImageLoadError, PairingError
+from likeness.errors import ImageLoadError
+from likeness.io.files import IMAGE_EXTENSIONS, PILLOW_FORMATS, stat_regular_file
+from likeness.io.integrity import sniff_format, verify_integrity
 
-__all__ = [
-    "IMAGE_EXTENSIONS",
-    "LoadedImage",
-    "Pairing",
-    "find_images",
-    "load_image",
-    "pair_folders",
-    "pair_scanned",
-    "path_key",
-    "read_manifest",
-    "same_file_key",
-    "scan_folder",
-    "sniff_format",
-    "stat_regular_file",
-    "to_luma",
-]
-
-# What the loader reads (Pillow's names; JPEG includes multi-picture MPO files), and the
-# extensions folder discovery picks up: the same list, so no readable file is skipped unseen.
-PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "WEBP", "GIF", "TGA", "PPM")
-IMAGE_EXTENSIONS = frozenset({".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib",
-                              ".tif", ".tiff", ".webp", ".gif", ".tga", ".ppm", ".pgm", ".pbm",
-                              ".pnm"})
 # Pillow's own decompression-bomb limit: a header claiming more pixels is refused unread.
 DEFAULT_MAX_PIXELS = 178_956_970
 ALPHA_CHOICES = ("white", "black", "drop")
@@ -98,39 +71,6 @@ class LoadedImage:
         """255 for 8-bit images, 65535 for 16-bit ones."""
         return 2**self.bit_depth - 1
 
-
-_SPECIAL_FILES = ((stat_module.S_ISDIR, "a folder"), (stat_module.S_ISFIFO, "a FIFO (named pipe)"),
-                  (stat_module.S_ISCHR, "a character device"),
-                  (stat_module.S_ISBLK, "a block device"), (stat_module.S_ISSOCK, "a socket"))
-
-
-def stat_regular_file(path: Path) -> os.stat_result:
-    """The status of ``path`` (links followed) if it is a regular file; else an error that
-    says what it is, before a single byte is read (a FIFO or ``/dev/zero`` would hang or
-    never end).
-
-    Raises:
-        ImageLoadError: missing, a broken link, a link loop, a folder, FIFO, device, socket.
-    """
-    try:
-        status = os.stat(path)
-    except ValueError:  # a NUL byte in the name (from a CSV, say): no file has it
-        raise ImageLoadError(f"{str(path)!r}: the path contains a NUL byte") from None
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise ImageLoadError(f"{path}: a symbolic link loop, not a file") from None
-        if error.errno == errno.ENOENT and os.path.lexists(path):
-            raise ImageLoadError(f"{path}: a broken symbolic link (to "
-                                 f"{os.readlink(path)})") from None
-        if error.errno == errno.ENOENT:
-            raise ImageLoadError(f"{path}: no such file") from None
-        raise ImageLoadError(f"{path}: cannot read the file ({error.strerror or error})"
-                             ) from None
-    for test, kind in _SPECIAL_FILES:
-        if test(status.st_mode):
-            raise ImageLoadError(f"{path}: {kind}, not a regular file; likeness reads "
-                                 "only regular image files")
-    return status
 
 
 def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
@@ -195,22 +135,6 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
                              f"({type(error).__name__}: {error})") from None
 
 
-# The first bytes of each supported format, so that a message can say what a file is.
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
-          (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
-
-
-def sniff_format(head: bytes) -> str | None:
-    """The format a file's first bytes claim (None when they claim none we read)."""
-    for magic, name in _MAGIC:
-        if head.startswith(magic):
-            return name
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WebP"
-    if len(head) >= 2 and head[0:1] == b"P" and head[1:2] in b"123456":
-        return "PBM/PGM/PPM"
-    return None
-
 
 def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) -> LoadedImage:
     width, height = image.size
@@ -221,7 +145,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) 
         )
     file_format = image.format or path.suffix.lstrip(".").upper()
     decisions: list[str] = []
-    _verify_integrity(path, image)
+    verify_integrity(path, image)
     frames = getattr(image, "n_frames", 1)
     if frames > 1:
         decisions.append(f"first of {frames} frames used (animated or multi-page "
@@ -250,60 +174,6 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) 
                        mode=mode, bit_depth=bit_depth, had_alpha=had_alpha,
                        orientation=orientation, decisions=tuple(decisions))
 
-
-def _verify_integrity(path: Path, image: Image.Image) -> None:
-    """Checks the decoders skip: PNG chunk checksums (Pillow does not verify image-data
-    chunks, so damaged bytes near the end decode to wrong pixels), JPEG entropy-coded
-    data (libjpeg only *warns* about corrupt data, and Pillow discards its warnings), and
-    the end of a GIF (Pillow decodes a GIF cut off after its last frame)."""
-    if image.format == "PNG":
-        _verify_png_chunks(path)
-    elif image.format in ("JPEG", "MPO"):
-        _verify_jpeg_data(path)
-    elif image.format == "GIF":
-        with open(path, "rb") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) != b";":
-                raise ImageLoadError(f"{path}: corrupt or truncated GIF file (it does not end "
-                                     "with the GIF trailer)")
-
-
-def _verify_png_chunks(path: Path) -> None:
-    data = path.read_bytes()
-    offset = 8
-    while True:
-        if offset + 12 > len(data):
-            raise ImageLoadError(f"{path}: corrupt or truncated PNG file (it ends before "
-                                 "its IEND chunk)")
-        length = int.from_bytes(data[offset:offset + 4], "big")
-        kind = data[offset + 4:offset + 8]
-        end = offset + 8 + length
-        if end + 4 > len(data):
-            raise ImageLoadError(f"{path}: corrupt or truncated PNG file (chunk "
-                                 f"{kind.decode('latin-1')!r} at byte {offset} is cut off)")
-        stored = int.from_bytes(data[end:end + 4], "big")
-        if zlib.crc32(data[offset + 4:end]) != stored:
-            raise ImageLoadError(f"{path}: corrupt or truncated PNG file (chunk "
-                                 f"{kind.decode('latin-1')!r} at byte {offset} fails its "
-                                 "CRC check)")
-        if kind == b"IEND":
-            return
-        offset = end + 4
-
-
-def _verify_jpeg_data(path: Path) -> None:
-    import simplejpeg
-
-    data = path.read_bytes()
-    try:
-        colourspace = simplejpeg.decode_jpeg_header(data)[2]
-        target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(colourspace, "RGB")
-        # scaled down 8x: every coefficient is still entropy-decoded (so every warning
-        # about corrupt data is raised) while the inverse DCT costs almost nothing
-        simplejpeg.decode_jpeg(data, colorspace=target, min_factor=8, strict=True)
-    except ValueError as error:
-        raise ImageLoadError(f"{path}: corrupt or truncated JPEG file (libjpeg-turbo: "
-                             f"{error})") from None
 
 
 def _exif_orientation(image: Image.Image, decisions: list[str]) -> int | None:
@@ -485,154 +355,3 @@ def to_luma(pixels: np.ndarray) -> np.ndarray:
     return luma.astype(pixels.dtype)[:, :, np.newaxis]
 
 
-def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
-    """The image files below ``folder`` (recursive, hidden files and folders skipped), and
-    the other files found there, skipped because of their extension; both sorted."""
-    folder = Path(folder)
-    found: list[Path] = []
-    skipped: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if name.startswith("."):
-                continue
-            path = Path(root) / name
-            (found if path.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(path)
-    return sorted(found), sorted(skipped)
-
-
-def find_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Every image file below ``folder`` (recursive, hidden files skipped), sorted."""
-    return scan_folder(folder)[0]
-
-
-@dataclass(frozen=True)
-class Pairing:
-    """Reference/test file pairs and what could not be paired (paths relative to their folder)."""
-
-    pairs: list[tuple[Path, Path]]
-    unmatched_reference: list[Path]
-    unmatched_test: list[Path]
-    skipped_reference: list[Path] = field(default_factory=list)  # not image extensions
-    skipped_test: list[Path] = field(default_factory=list)
-
-    def relative(self, reference_dir: Path, test_dir: Path) -> list[tuple[str, str]]:
-        return [(r.relative_to(reference_dir).as_posix(), t.relative_to(test_dir).as_posix())
-                for r, t in self.pairs]
-
-
-def _index_by_stem(folder: Path, files: Iterable[Path]) -> dict[str, Path]:
-    index: dict[str, Path] = {}
-    for file in files:
-        key = file.relative_to(folder).with_suffix("").as_posix()
-        if key in index:
-            raise PairingError(
-                f"two files in {folder} share the name {key!r}: {index[key].name} and "
-                f"{file.name}; pairing ignores extensions, so rename or remove one"
-            )
-        index[key] = file
-    return index
-
-
-def pair_folders(reference_dir: str | os.PathLike[str],
-                 test_dir: str | os.PathLike[str]) -> Pairing:
-    """Pair files of two folders by relative path without extension.
-
-    ``ref/x/a.jpg`` pairs with ``out/x/a.png``.  Files without a partner are returned, never
-    dropped silently.
-
-    Raises:
-        PairingError: a folder is missing, or two files of one folder differ only in extension.
-    """
-    reference_dir, test_dir = Path(reference_dir), Path(test_dir)
-    for folder in (reference_dir, test_dir):
-        if not folder.is_dir():
-            raise PairingError(f"{folder}: no such folder")
-    return pair_scanned(reference_dir, scan_folder(reference_dir), test_dir,
-                        scan_folder(test_dir))
-
-
-def pair_scanned(reference_dir: Path, reference_scan: tuple[list[Path], list[Path]],
-                 test_dir: Path, test_scan: tuple[list[Path], list[Path]]) -> Pairing:
-    """``pair_folders`` on folders already scanned (``scan_folder``): a reference folder
-    shared by several models is walked once."""
-    (reference_files, skipped_reference), (test_files, skipped_test) = reference_scan, test_scan
-    references = _index_by_stem(reference_dir, reference_files)
-    tests = _index_by_stem(test_dir, test_files)
-    pairs = [(references[key], tests[key]) for key in sorted(references) if key in tests]
-    return Pairing(
-        pairs=pairs,
-        unmatched_reference=[references[k] for k in sorted(references) if k not in tests],
-        unmatched_test=[tests[k] for k in sorted(tests) if k not in references],
-        skipped_reference=skipped_reference, skipped_test=skipped_test,
-    )
-
-
-def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] = (), *,
-                  what: str) -> list[tuple[int, dict[str, str]]]:
-    """The rows of a UTF-8 CSV manifest (a byte-order mark accepted) as (line, record),
-    each with every required column filled; values verbatim, spaces included.
-
-    Raises:
-        PairingError: unreadable, not UTF-8, missing columns, or a row with missing, empty
-            or extra fields, naming the line.
-    """
-    try:
-        stat_regular_file(path)  # a FIFO would block the read forever
-        text = path.read_bytes().decode("utf-8-sig")
-    except ImageLoadError as error:
-        raise PairingError(f"cannot read the {what}: {error}") from None
-    except OSError as error:
-        raise PairingError(f"{path}: cannot read the {what} ({error.strerror or error})"
-                           ) from None
-    except UnicodeDecodeError as error:
-        line = error.object[:error.start].count(b"\n") + 1
-        raise PairingError(f"{path}, line {line}: the {what} is not UTF-8 text (byte "
-                           f"0x{error.object[error.start]:02x}); save it as UTF-8") from None
-    reader = csv.DictReader(io_module.StringIO(text, newline=""))
-    try:
-        columns = list(reader.fieldnames or [])
-    except csv.Error as error:
-        raise PairingError(f"{path}, line 1: not a readable CSV header ({error})") from None
-    if not set(required) <= set(columns):
-        wanted = " and ".join(repr(c) for c in required)
-        raise PairingError(f"{path}: the {what} needs columns {wanted}"
-                           + (f" (and optionally {', '.join(optional)})" if optional else "")
-                           + f"; found {', '.join(repr(c) for c in columns) or 'none'}")
-    rows = []
-    records = iter(reader)
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            break
-        except csv.Error as error:  # a NUL byte, an unterminated quote, a huge field
-            raise PairingError(f"{path}, line {reader.line_num}: not a readable CSV row "
-                               f"({error})") from None
-        line = reader.line_num
-        if None in record:
-            raise PairingError(f"{path}, line {line}: more fields than the header has "
-                               "columns (quote paths that contain commas)")
-        missing = [c for c in required if not record.get(c)]
-        if missing:
-            raise PairingError(f"{path}, line {line}: no {' or '.join(missing)} given")
-        rows.append((line, {k: v for k, v in record.items() if v is not None}))
-    return rows
-
-
-def path_key(path: str | os.PathLike[str]) -> str:
-    """A text key for a path that SQLite and UTF-8 files can hold: the path itself, or, for
-    a name that is not valid UTF-8 (bytes a filesystem allows), its bytes in hex."""
-    raw = os.fsencode(path)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "bytes:" + raw.hex()
-
-
-def same_file_key(path: Path) -> str:
-    """What identifies a file however its path is spelt (``./a``, ``x/../a``, links)."""
-    try:
-        return os.path.realpath(path)
-    except (ValueError, OSError):  # a NUL byte or a link loop: the spelling, normalised
-        return os.path.normpath(os.path.abspath(path))

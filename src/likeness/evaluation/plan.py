@@ -18,31 +18,57 @@ from pathlib import Path
 from likeness.errors import PairingError
 from likeness.io import pair_scanned, read_manifest, same_file_key, scan_folder
 
-__all__ = ["PairTask", "Plan", "make_plan", "model_names"]
+__all__ = ["Item", "Plan", "make_plan", "model_names"]
 
 
 @dataclass(frozen=True)
-class PairTask:
-    """One (reference, test) pair of one model."""
+class Item:
+    """One item of a plan: a test image of one model (or method) and the images it is
+    measured against — its reference (a style run's content) and, in a style run, its
+    style image."""
 
     model: str
     reference: Path
     test: Path
     reference_name: str  # as shown and written: relative to its folder
     test_name: str
+    style: Path | None = None
+    style_name: str | None = None
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The item's files, in the order of its cache key."""
+        if self.style is None:
+            return (self.reference, self.test)
+        return (self.reference, self.style, self.test)
 
 
 @dataclass
 class Plan:
+    """What a run evaluates: items (per-item metrics) and sets (set metrics).
+
+    Attributes:
+        kind: ``"compare"`` or ``"style"`` (what the roles are called in notes).
+        sets: set name → files; each model has a set, beside ``"reference"`` (compare) or
+            ``"style"`` (style).
+        set_pairs: (model, first set, second set) for each model's set metrics.
+    """
+
     models: list[str]
-    pairs: list[PairTask]
-    reference_set: list[Path]
-    model_sets: dict[str, list[Path]]
+    items: list[Item]
+    sets: dict[str, list[Path]]
     set_names: dict[Path, str]  # display names of set files
+    kind: str = "compare"
+    set_pairs: list[tuple[str, str, str]] = field(default_factory=list)
     unmatched: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # model -> folder or CSV
     # files found in the folders but skipped for their extension: source -> names
     skipped: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def roles(self) -> tuple[str, str]:
+        """What the reference and the test image are called in notes."""
+        return ("content", "stylized") if self.kind == "style" else ("reference", "test")
 
 
 def model_names(tests: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
@@ -74,7 +100,7 @@ def _plan_folders(reference: Path, models: Mapping[str, Path], need_pairs: bool,
                   need_sets: bool) -> Plan:
     if not reference.is_dir():
         raise PairingError(f"{reference}: the reference must be a folder (or give pairs=CSV)")
-    plan = Plan(models=list(models), pairs=[], reference_set=[], model_sets={}, set_names={})
+    plan = Plan(models=list(models), items=[], sets={}, set_names={})
     reference_scan = scan_folder(reference)  # each folder is walked once
     for name, folder in models.items():
         if not folder.is_dir():
@@ -85,19 +111,19 @@ def _plan_folders(reference: Path, models: Mapping[str, Path], need_pairs: bool,
             pairing = pair_scanned(reference, reference_scan, folder, (files, skipped))
             for (ref, test), (ref_name, test_name) in zip(
                     pairing.pairs, pairing.relative(reference, folder), strict=True):
-                plan.pairs.append(PairTask(name, ref, test, ref_name, test_name))
+                plan.items.append(Item(name, ref, test, ref_name, test_name))
             plan.unmatched[name] = (
                 [_relative(p, reference) for p in pairing.unmatched_reference],
                 [_relative(p, folder) for p in pairing.unmatched_test])
         _note_skipped(plan, name, folder, skipped)
         if need_sets:
-            plan.model_sets[name] = files
+            plan.sets[name] = files
             plan.set_names.update((f, _relative(f, folder)) for f in files)
     files, skipped = reference_scan
     _note_skipped(plan, "reference", reference, skipped)
     if need_sets:
-        plan.reference_set = files
-        plan.set_names.update((f, _relative(f, reference)) for f in plan.reference_set)
+        plan.sets["reference"] = files
+        plan.set_names.update((f, _relative(f, reference)) for f in files)
     return plan
 
 
@@ -109,7 +135,7 @@ def _note_skipped(plan: Plan, source: str, folder: Path, skipped: list[Path]) ->
 def _plan_csv(pairs_csv: Path, reference: Path | None, models: Mapping[str, Path]) -> Plan:
     base = pairs_csv.resolve().parent
     records = read_manifest(pairs_csv, ("reference", "test"), ("model",), what="pairs CSV")
-    plan = Plan(models=[], pairs=[], reference_set=[], model_sets={}, set_names={})
+    plan = Plan(models=[], items=[], sets={"reference": []}, set_names={})
     default_model = next(iter(models), "test")
     seen: dict[tuple[str, str, str], int] = {}
     for line, record in records:
@@ -126,15 +152,15 @@ def _plan_csv(pairs_csv: Path, reference: Path | None, models: Mapping[str, Path
         seen[identity] = line
         if model not in plan.models:
             plan.models.append(model)
-            plan.model_sets[model] = []
+            plan.sets[model] = []
             plan.sources[model] = str(pairs_csv)
-        plan.pairs.append(PairTask(model, ref, test, reference_name, test_name))
-        if ref not in plan.reference_set:
-            plan.reference_set.append(ref)
-        if test not in plan.model_sets[model]:
-            plan.model_sets[model].append(test)
+        plan.items.append(Item(model, ref, test, reference_name, test_name))
+        if ref not in plan.sets["reference"]:
+            plan.sets["reference"].append(ref)
+        if test not in plan.sets[model]:
+            plan.sets[model].append(test)
         plan.set_names[ref], plan.set_names[test] = reference_name, test_name
-    if not plan.pairs:
+    if not plan.items:
         raise PairingError(f"{pairs_csv}: the pairs CSV lists no pair")
     del reference
     return plan
@@ -151,10 +177,13 @@ def make_plan(reference: str | os.PathLike[str] | None,
     """
     models = {name: Path(folder) for name, folder in tests.items()}
     if pairs_csv is not None:
-        return _plan_csv(Path(pairs_csv), None if reference is None else Path(reference),
+        plan = _plan_csv(Path(pairs_csv), None if reference is None else Path(reference),
                          models)
-    if reference is None:
+    elif reference is None:
         raise PairingError("give a reference folder, or a pairs CSV (pairs=CSV)")
-    if not models:
+    elif not models:
         raise PairingError("give at least one test folder (or models={NAME: DIR})")
-    return _plan_folders(Path(reference), models, need_pairs, need_sets)
+    else:
+        plan = _plan_folders(Path(reference), models, need_pairs, need_sets)
+    plan.set_pairs = [(model, "reference", model) for model in plan.models]
+    return plan

@@ -221,7 +221,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
     Folders are searched recursively and paired by relative path without extension
     (ref/x/a.jpg with out/x/a.png); files without a partner are listed.
     """
-    from likeness.evaluate import parse_metric_names
+    from likeness.evaluation.registry import parse_metric_names
 
     try:
         names = parse_metric_names(metrics)
@@ -259,7 +259,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
                      kid_subsets=kid_subsets, kid_seed=kid_seed, engine=engine,
                      address=address, cache=False if no_cache else (cache or True)))
             if html_report and out_dir is not None and (out_dir / "run.json").is_file():
-                from likeness.report.html import write_report
+                from likeness.results.html import write_report
 
                 report = write_report(out_dir, device=device if device != "auto" else "cpu")
                 _stderr_console().print(f"report written to {report}", highlight=False,
@@ -272,7 +272,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
 
 
 def _parse_weights(items: tuple[str, ...]) -> dict[str, str]:
-    from likeness.weights import REGISTRY
+    from likeness.nets.weights import REGISTRY
 
     weights = {}
     for item in items:
@@ -286,8 +286,8 @@ def _parse_weights(items: tuple[str, ...]) -> dict[str, str]:
 
 def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path | None,
                        options: dict[str, Any]) -> bool:
-    from likeness.engine import PairRow
-    from likeness.evaluate import compare_pair
+    from likeness.evaluation.rows import PairRow
+    from likeness.evaluation.single import compare_pair
 
     result = compare_pair(reference, test, metrics=names, **options)
     for name in names:
@@ -303,7 +303,7 @@ def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path 
 def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str, Path],
                      pairs_csv: Path | None, names: list[str], out: Path | None,
                      out_dir: Path | None, options: dict[str, Any]) -> bool:
-    from likeness.runner import compare as run_compare
+    from likeness.runs.compare import compare as run_compare
 
     console = _stderr_console()
     report, stop = _set_progress(describe=str, rate=True)
@@ -367,8 +367,8 @@ def _print_table(results: Any) -> None:
 def _print_summary(results: Any) -> None:
     from rich.table import Table
 
-    from likeness.evaluate import METRICS
-    from likeness.report.tables import format_value
+    from likeness.evaluation.registry import METRICS
+    from likeness.results.tables import format_value
 
     unit = "method" if results.kind == "style" else "model"
     table = Table(show_edge=False, title=f"mean [95% CI] per {unit}" if results.pair_metrics
@@ -424,7 +424,7 @@ def _report_rows(rows: list[Any], record: dict[str, Any]) -> None:
 def _write_rows(out: Path, rows: list[Any], names: list[str],
                 unmatched: dict[str, tuple[list[str], list[str]]],
                 with_model: bool = False) -> None:
-    from likeness.runner import writing
+    from likeness.runs.compare import writing
 
     with writing(out):  # a full disk or a read-only folder: one message naming --out
         _write_row_file(out, rows, names, unmatched, with_model)
@@ -573,7 +573,7 @@ def _set_record(sets: Any, settings: dict[str, Any], values: dict[str, Any]) -> 
 
 def _write_set_record(out: Path, record: dict[str, Any], command: str) -> None:
     """``--out`` of fid and kid; a failed write is one message and exit code 1."""
-    from likeness.runner import writing
+    from likeness.runs.compare import writing
 
     try:
         with writing(out):
@@ -616,8 +616,13 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
 
     Exactly pytorch-fid's value.  With only A, --save-stats writes its statistics.
     """
-    from likeness.cache import Cache, default_cache_path
-    from likeness.sets import FeatureExtractor, frechet_between, load_set, save_statistics
+    from likeness.evaluation.cache import Cache, default_cache_path
+    from likeness.evaluation.set_features import (
+        FeatureExtractor,
+        frechet_between,
+        load_set,
+        save_statistics,
+    )
 
     sources = [a] if b is None else [a, b]
     if b is None and not save_stats:
@@ -664,7 +669,7 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
         workers: int, alpha: str | None, cache: Path | None, no_cache: bool, out: Path | None,
         subset_size: str, subsets: int, seed: int) -> None:
     """KID between folders A and B (unbiased MMD², cubic kernel): mean and std over subsets."""
-    from likeness.sets import kid_folders
+    from likeness.runs.fid import kid_folders
 
     size = _kid_subset_size(subset_size, "--subset-size")
 
@@ -698,7 +703,7 @@ def report(results_dir: Path, output: Path | None, worst: int, thumbnail: int,
            device: str) -> None:
     """Write the visual HTML report of RESULTS_DIR (a likeness compare --out-dir folder):
     one self-contained file showing where and why SSIM and LPIPS disagree."""
-    from likeness.report.html import write_report
+    from likeness.results.html import write_report
 
     try:
         path = write_report(results_dir, output, worst=worst, thumbnail=thumbnail,
@@ -769,8 +774,8 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
     """Evaluate style transfer: content fidelity (LPIPS, SSIM, CFSD, content loss), style
     fidelity (FID, FID with ArtFID's Inception, Gram and AdaIN losses) and ArtFID, for one
     or more methods, with statistics and a results folder."""
-    from likeness.evaluate import parse_metric_names
-    from likeness.styletransfer import evaluate_style
+    from likeness.evaluation.registry import parse_metric_names
+    from likeness.runs.style import evaluate_style
 
     try:
         names = parse_metric_names(metrics, command="style")
@@ -813,7 +818,7 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
     if out_dir is not None:
         console.print(f"results written to {out_dir}/", highlight=False, markup=False)
         if html_report:
-            from likeness.report.html import write_report
+            from likeness.results.html import write_report
 
             report_path = write_report(out_dir, device=device if device != "auto" else "cpu")
             console.print(f"report written to {report_path}", highlight=False, markup=False)
@@ -829,7 +834,7 @@ def weights() -> None:
 @weights.command("list")
 def weights_list() -> None:
     """Every registered checkpoint: name, file, hash, licence, where cached (tab-separated)."""
-    from likeness.weights import REGISTRY, cache_dirs
+    from likeness.nets.weights import REGISTRY, cache_dirs
 
     click.echo("name\tfile\thash\tlicence\tcached at")
     for checkpoint in REGISTRY.values():
@@ -843,7 +848,7 @@ def weights_list() -> None:
 @click.argument("name")
 def weights_path(name: str) -> None:
     """Print where checkpoint NAME is (or would be downloaded to); exit 1 if absent."""
-    from likeness.weights import REGISTRY, cache_dirs, download_dir
+    from likeness.nets.weights import REGISTRY, cache_dirs, download_dir
 
     checkpoint = _registered(name, REGISTRY)
     for folder in cache_dirs():
@@ -859,7 +864,7 @@ def weights_path(name: str) -> None:
 @click.argument("names", nargs=-1, required=True)
 def weights_download(names: tuple[str, ...]) -> None:
     """Fetch and verify checkpoints NAMES into the cache (nothing if already there)."""
-    from likeness.weights import REGISTRY, resolve
+    from likeness.nets.weights import REGISTRY, resolve
 
     for name in names:
         _registered(name, REGISTRY)
@@ -870,7 +875,7 @@ def weights_download(names: tuple[str, ...]) -> None:
 @click.argument("names", nargs=-1)
 def weights_verify(names: tuple[str, ...]) -> None:
     """Check cached checkpoints (all cached ones by default) against their hashes."""
-    from likeness.weights import REGISTRY, cache_dirs, verify
+    from likeness.nets.weights import REGISTRY, cache_dirs, verify
 
     failed = False
     for name in names or tuple(REGISTRY):
@@ -895,7 +900,7 @@ def weights_verify(names: tuple[str, ...]) -> None:
 @click.option("--name", default=None, help="Registry name, if the file was renamed.")
 def weights_import(file: Path, name: str | None) -> None:
     """Verify FILE (obtained elsewhere) and copy it into the cache."""
-    from likeness.weights import import_file
+    from likeness.nets.weights import import_file
 
     _run_weights(lambda: import_file(file, name))
 

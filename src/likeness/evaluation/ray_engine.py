@@ -24,17 +24,20 @@ from __future__ import annotations
 import hashlib
 import pickle
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from likeness.cache import Cache
-from likeness.engine import EngineOptions, PairRow, _Group, _PairRunner, unreadable_reason
 from likeness.errors import LikenessError
-from likeness.evaluate import METRICS, MetricContext
-from likeness.io import load_image
-from likeness.plan import PairTask, Plan
+from likeness.evaluation.cache import Cache
+from likeness.evaluation.compute import ItemComputer, decode_group
+from likeness.evaluation.engine import EngineOptions, ItemEngine
+from likeness.evaluation.networks import NETWORKS, Networks
+from likeness.evaluation.plan import Plan
+from likeness.evaluation.registry import METRICS
+from likeness.evaluation.rows import PairRow
+from likeness.evaluation.sets import set_networks
 
 __all__ = ["import_ray", "run_on_ray"]
 
@@ -73,46 +76,28 @@ def _materialise_weights(blobs: dict[str, tuple[bytes, str]]) -> dict[str, str]:
 
 def _decode_group(row: dict[str, Any]) -> dict[str, Any]:
     """Ray Data CPU task: decode one group's reference and test images."""
-    spec = pickle.loads(row["payload"])
-
-    def load(path: Path) -> Any:
-        try:
-            return load_image(path, alpha=spec["alpha"])
-        except (LikenessError, OSError) as error:
-            return error
-
-    loaded = (load(spec["tasks"][0].reference), [load(t.test) for t in spec["tasks"]])
-    return {"payload": pickle.dumps((spec, loaded))}
+    indices, items, alpha = pickle.loads(row["payload"])
+    return {"payload": pickle.dumps((indices, items, decode_group(items, alpha)))}
 
 
-class PairActor:
-    """Holds the networks; computes the values of decoded groups with the local code."""
+class ItemActor:
+    """Holds the networks; computes decoded groups with the local engine's computer."""
 
-    def __init__(self, options: EngineOptions, blobs: dict[str, tuple[bytes, str]],
-                 device: str) -> None:
+    def __init__(self, options: EngineOptions, blobs: dict[str, Any], device: str,
+                 roles: tuple[str, str]) -> None:
         import ray
 
         weights = _materialise_weights({k: ray.get(v) if not isinstance(v, tuple) else v
                                         for k, v in blobs.items()})
-        self.options = options
-        self.context = MetricContext(device, weights)
+        self.computer = ItemComputer(options.metrics, options, Networks(device, weights),
+                                     roles)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         out = []
         for payload in batch["payload"]:
-            spec, (reference, tests) = pickle.loads(payload)
-            tasks: list[PairTask] = spec["tasks"]
-            plan = Plan(models=[], pairs=tasks, reference_set=[], model_sets={},
-                        set_names={})
-            runner = _PairRunner(plan, {}, self.options, self.context, Cache(None), None)
-            runner._compute_group(_Group(tasks[0].reference, list(range(len(tasks)))),
-                                  reference, tests)
-            runner._flush_lpips()
-            for local, index in enumerate(spec["indices"]):
-                row = runner.rows[local]
-                out.append(pickle.dumps((index, row.values, row.error, row.notes,
-                                         runner.metric_errors.get(local, {}),
-                                         row.data_range, row.channels)))
+            indices, items, decoded = pickle.loads(payload)
+            outcomes = self.computer.compute([(items, decoded)])
+            out.append(pickle.dumps(list(zip(indices, outcomes, strict=True))))
         return {"payload": out}
 
 
@@ -120,15 +105,15 @@ class FeatureActor:
     """Holds an Inception network; encodes decoded images (set metrics)."""
 
     def __init__(self, weights: tuple[bytes, str], resize: str, alpha: str | None,
-                 device: str) -> None:
+                 device: str, network: str = "pt_inception") -> None:
         import ray
 
-        from likeness.sets import FeatureExtractor
+        from likeness.evaluation.set_features import FeatureExtractor
 
         blob = ray.get(weights) if not isinstance(weights, tuple) else weights
-        path = _materialise_weights({"pt_inception": blob})["pt_inception"]
+        path = _materialise_weights({network: blob})[network]
         self.extractor = FeatureExtractor(weights=path, resize=resize, device=device,
-                                          alpha=alpha)
+                                          alpha=alpha, network=network)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         prepared = [pickle.loads(p) for p in batch["payload"]]
@@ -144,7 +129,7 @@ class FeatureActor:
 
 def _prepare_image(row: dict[str, Any]) -> dict[str, Any]:
     """Ray Data CPU task: decode and resize one image for the Inception network."""
-    from likeness.sets import FeatureExtractor
+    from likeness.evaluation.set_features import FeatureExtractor
 
     spec = pickle.loads(row["payload"])
     extractor: FeatureExtractor = spec["extractor"]
@@ -167,87 +152,85 @@ def _actor_options(ray: Any, device: str) -> tuple[int, dict[str, Any]]:
     return max(1, cpus - nodes), {"num_cpus": 1}
 
 
-def _ship_weights(ray: Any, context_weights: dict[str, str],
-                  names: list[str]) -> dict[str, Any]:
-    from likeness.nets.lpips import LPIPS_NETS
-    from likeness.weights import resolve
+def _ship_weights(ray: Any, networks: Networks, names: Sequence[str]) -> dict[str, Any]:
+    """The checkpoints of the item metrics' networks, verified here, in the object store."""
+    from likeness.nets.weights import resolve
 
     blobs: dict[str, Any] = {}
     for metric in names:
-        if METRICS[metric].kind != "network":
+        network = METRICS[metric].network
+        if METRICS[metric].kind != "network" or network is None:
             continue
-        backbone = LPIPS_NETS[metric.removeprefix("lpips_")][0]
-        if backbone in blobs:
+        checkpoint = NETWORKS[network].checkpoint
+        if checkpoint in blobs:
             continue
-        resolved = resolve(backbone, context_weights.get(backbone))  # verified on the driver
-        blobs[backbone] = ray.put((resolved.path.read_bytes(), resolved.sha256))
+        resolved = resolve(checkpoint, networks.weights.get(checkpoint))  # verified here
+        blobs[checkpoint] = ray.put((resolved.path.read_bytes(), resolved.sha256))
     return blobs
 
 
-def run_on_ray(plan: Plan, digests: dict[Path, str], options: EngineOptions,
-               weights: dict[str, str], device: str, cache: Cache, *,
-               address: str | None = None, shard_dir: Path | None = None,
-               progress: Progress | None = None,
-               unreadable: dict[Path, str] | None = None) -> list[PairRow]:
-    """Per-pair rows computed on Ray (see the module documentation), in plan order."""
+def run_on_ray(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
+               networks: Networks, cache: Cache, *, address: str | None = None,
+               shard_dir: Path | None = None, progress: Progress | None = None,
+               unreadable: Mapping[Path, str] | None = None) -> list[PairRow]:
+    """Every item's row computed on Ray (see the module documentation), in plan order; the
+    set images' features too (into the cache, where the driver's set pass finds them)."""
     ray = import_ray()
     _connect(ray, address)
-    context = MetricContext(device, weights)
-    runner = _PairRunner(plan, digests, options, context, cache, progress, unreadable)
-    if not runner.metrics or not plan.pairs:
-        return []
-    if progress is not None:
-        progress("pairs", 0, len(plan.pairs))
-    missing = runner._fill_from_cache()
-    groups: dict[Path, list[int]] = {}
-    for index in missing:
-        task = plan.pairs[index]
-        if runner._key(task) is None:
-            runner._fail(index, unreadable_reason([task.reference, task.test], digests,
-                                                  runner.unreadable))
-            runner._advance()
-            continue
-        groups.setdefault(task.reference, []).append(index)
-    if groups:
-        try:
-            blobs = _ship_weights(ray, weights, runner.metrics)
-        except LikenessError as error:
-            raise LikenessError(f"weights for the Ray workers: {error}") from None
-        items = [{"payload": pickle.dumps({"indices": indices, "alpha": options.alpha,
-                                           "tasks": [plan.pairs[i] for i in indices]})}
-                 for indices in groups.values()]
-        actors, resources = _actor_options(ray, device)
-        dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 200))
-        dataset = dataset.map(_decode_group, num_cpus=1)
-        dataset = dataset.map_batches(
-            PairActor, batch_size=1, concurrency=actors,
-            fn_constructor_kwargs={"options": replace(options, strict=False), "blobs": blobs,
-                                   "device": "cuda" if "num_gpus" in resources else "cpu"},
-            **resources)  # Ray Data restarts lost actors and retries their tasks
-        done: set[int] = set()
-        shard: list[dict[str, Any]] = []
-        for record in dataset.iter_rows():
-            index, values, failure, notes, metric_errors, data_range, channels = pickle.loads(
-                record["payload"])
+    rows: list[PairRow] = []
+    if any(METRICS[m].kind != "set" for m in options.metrics) and plan.items:
+        rows = _items_on_ray(ray, plan, digests, options, networks, cache, shard_dir,
+                             progress, unreadable)
+    for network in set_networks(options.metrics):
+        files = list(dict.fromkeys(f for name in {n for pair in plan.set_pairs
+                                                  for n in pair[1:]}
+                                   for f in plan.sets.get(name, [])))
+        set_digests, _ = cache.digest_files(files, workers=options.workers)
+        features_on_ray(files, set_digests, options, networks.weights, networks.device,
+                        cache, network=network)
+    return rows
+
+
+def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
+                  networks: Networks, cache: Cache, shard_dir: Path | None,
+                  progress: Progress | None,
+                  unreadable: Mapping[Path, str] | None) -> list[PairRow]:
+    engine = ItemEngine(plan, digests, options, networks, cache, progress, unreadable)
+    groups = engine.lookup()
+    if not groups:
+        return engine.rows
+    try:
+        blobs = _ship_weights(ray, networks, engine.metrics)
+    except LikenessError as error:
+        raise LikenessError(f"weights for the Ray workers: {error}") from None
+    items = [{"payload": pickle.dumps((group.items, engine.items_of(group), options.alpha))}
+             for group in groups]
+    actors, resources = _actor_options(ray, networks.device)
+    dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 200))
+    dataset = dataset.map(_decode_group, num_cpus=1)
+    dataset = dataset.map_batches(
+        ItemActor, batch_size=1, concurrency=actors,
+        fn_constructor_kwargs={"options": replace(options, strict=False), "blobs": blobs,
+                               "device": "cuda" if "num_gpus" in resources else "cpu",
+                               "roles": plan.roles},
+        **resources)  # Ray Data restarts lost actors and retries their tasks
+    done: set[int] = set()
+    shard: list[dict[str, Any]] = []
+    for record in dataset.iter_rows():
+        for index, outcome in pickle.loads(record["payload"]):
             if index in done:  # a retried task delivered it twice
                 continue
             done.add(index)
-            row = runner.rows[index]
-            row.values, row.notes = dict(values), tuple(notes)
-            row.data_range, row.channels = data_range, channels
-            runner.metric_errors[index] = dict(metric_errors)
-            if failure:
-                runner._fail(index, failure)
-            runner.to_store.append(index)
-            runner._advance()
+            row = engine.accept(index, outcome)
             shard.append({"model": row.model, "reference": row.reference, "test": row.test,
+                          **({"style": row.style} if row.style is not None else {}),
                           **row.values, "error": row.error})
-            if len(runner.to_store) >= options.batch_size:
-                runner._store()
-                _write_shard(shard_dir, shard)
-        runner._store()
-        _write_shard(shard_dir, shard)
-    return runner.rows
+        if len(engine.to_store) >= options.batch_size:
+            engine.store()
+            _write_shard(shard_dir, shard)
+    engine.store()
+    _write_shard(shard_dir, shard)
+    return engine.rows
 
 
 def _write_shard(folder: Path | None, rows: list[dict[str, Any]]) -> None:
@@ -264,20 +247,20 @@ def _write_shard(folder: Path | None, rows: list[dict[str, Any]]) -> None:
     rows.clear()
 
 
-def features_on_ray(files: list[Path], digests: dict[Path, str], options: EngineOptions,
-                    weights: dict[str, str], device: str, cache: Cache, *,
-                    address: str | None = None) -> None:
+def features_on_ray(files: list[Path], digests: Mapping[Path, str], options: EngineOptions,
+                    weights: Mapping[str, str], device: str, cache: Cache, *,
+                    address: str | None = None, network: str = "pt_inception") -> None:
     """Encode the set images missing from the feature cache on Ray; store their features."""
     import json
 
     import numpy as np
 
-    from likeness.sets import FeatureExtractor
+    from likeness.evaluation.set_features import FeatureExtractor
 
     ray = import_ray()
     _connect(ray, address)
-    extractor = FeatureExtractor(weights=weights.get("pt_inception"), resize=options.fid_resize,
-                                 device="cpu", alpha=options.alpha)
+    extractor = FeatureExtractor(weights=weights.get(network), resize=options.fid_resize,
+                                 device="cpu", alpha=options.alpha, network=network)
     namespace = extractor.namespace
     known = cache.get_many(namespace, list(digests.values()))
     todo = {}
@@ -296,7 +279,7 @@ def features_on_ray(files: list[Path], digests: dict[Path, str], options: Engine
     dataset = dataset.map_batches(
         FeatureActor, batch_size=32, concurrency=actors,
         fn_constructor_kwargs={"weights": blob, "resize": options.fid_resize,
-                               "alpha": options.alpha,
+                               "alpha": options.alpha, "network": network,
                                "device": "cuda" if "num_gpus" in resources else "cpu"},
         **resources)  # Ray Data restarts lost actors and retries their tasks
     features, notes = [], []

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError
-from likeness.evaluate import METRICS
-from likeness.report.figures import (
+from likeness.evaluation.registry import METRICS
+from likeness.results.figures import (
     PALETTE,
     box_plot_svg,
     colour_bar_uri,
@@ -37,7 +37,7 @@ from likeness.report.figures import (
     image_uri,
     scatter_svg,
 )
-from likeness.report.tables import format_value, label
+from likeness.results.tables import format_value, label
 
 __all__ = ["build_report", "write_report"]
 
@@ -168,7 +168,7 @@ class _MapMaker:
         return self._network
 
     def figures(self, pair: _Pair) -> dict[str, Any]:
-        from likeness.evaluate import prepare_pair
+        from likeness.evaluation.prepare import prepare_pair
         from likeness.io import load_image
         from likeness.metrics.skimage_compat import structural_similarity
 

@@ -1,2 +1,0 @@
-"""Engines that run a plan elsewhere than in this process (the local engine is
-``likeness.engine``)."""

@@ -1,0 +1,298 @@
+"""The values of decoded items: the code every engine runs (locally, or in a Ray actor).
+
+A ``Group`` is the items that share one reference file.  ``decode_group`` decodes a
+group's files (a thread locally, a CPU task on Ray); ``ItemComputer.compute`` turns
+decoded groups into one ``ItemOutcome`` per item:
+
+1. each item's pair is reconciled (``prepare_pair``: sizes, channels, bit depths, every
+   decision recorded) and its pixel metrics computed;
+2. for each network its metrics need, the images are encoded once each — a group's
+   reference once for all of its items, a style image once per run — in batches of one
+   size, and each metric keeps what it needs of each image (``FeatureUse``);
+3. each item's network values are the distances between what was kept of its images.
+
+Any exception of a metric becomes that item's error for that metric, never the run's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from likeness.errors import LikenessError
+from likeness.evaluation.networks import NETWORKS, Networks
+from likeness.evaluation.plan import Item
+from likeness.evaluation.prepare import PreparedPair, prepare_pair, same_channels, unit_tensor
+from likeness.evaluation.registry import METRICS, describe_failure, invalid_values
+from likeness.io import LoadedImage, load_image
+
+__all__ = ["Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group"]
+
+
+@dataclass(frozen=True)
+class Group:
+    """The items (indices into the plan's items) that share one reference file."""
+
+    reference: Path
+    items: tuple[int, ...]
+
+
+@dataclass
+class Decoded:
+    """A group's decoded files, or why each could not be decoded."""
+
+    reference: LoadedImage | Exception
+    tests: list[LoadedImage | Exception]
+
+
+@dataclass
+class ItemOutcome:
+    """What computing one item gave.
+
+    Attributes:
+        values: metric → value.
+        errors: metric → why it has no value (a property of the item: cached).
+        failure: why the item as a whole failed (decoding, reconciling): not cached.
+        notes: the decisions taken; ``data_range`` and ``channels``: as compared.
+    """
+
+    index: int
+    values: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    failure: str | None = None
+    notes: tuple[str, ...] = ()
+    data_range: float | None = None
+    channels: int | None = None
+
+
+def decode_group(items: Sequence[Item], alpha: str | None) -> Decoded:
+    """Decode the shared reference of ``items`` and each item's test image; a file that
+    cannot be decoded is returned as its error."""
+    def load(path: Path) -> LoadedImage | Exception:
+        try:
+            return load_image(path, alpha=alpha)
+        except (LikenessError, OSError) as error:
+            return error
+
+    return Decoded(load(items[0].reference), [load(item.test) for item in items])
+
+
+@dataclass
+class _Pending:
+    """An item waiting for its network values."""
+
+    outcome: ItemOutcome
+    item: Item
+    prepared: PreparedPair
+    group: int
+
+
+def _network_label(network: str) -> str:
+    return "LPIPS" if network.startswith("lpips_") else network.upper()
+
+
+class ItemComputer:
+    """Computes items' values with one set of networks (see the module documentation).
+
+    Args:
+        metrics: the item metrics to compute (set metrics are ignored).
+        settings: the run's ``EngineOptions``.
+        networks: where networks are built and kept.
+        roles: what the reference and the test are called in notes (``plan.roles``).
+    """
+
+    def __init__(self, metrics: Sequence[str], settings: Any, networks: Networks,
+                 roles: tuple[str, str] = ("reference", "test")) -> None:
+        self.settings, self.networks, self.roles = settings, networks, roles
+        item_metrics = [m for m in metrics if METRICS[m].kind != "set"]
+        self.pixel_metrics = [m for m in item_metrics if METRICS[m].kind == "pixel"]
+        self.feature_metrics = [m for m in item_metrics if METRICS[m].kind == "network"]
+        self._style_memo: dict[tuple[Path, str], Any] = {}  # style images recur across groups
+
+    def compute(self, work: Sequence[tuple[Sequence[Item], Decoded]]) -> list[ItemOutcome]:
+        """One outcome per item of the given decoded groups, in order."""
+        outcomes: list[ItemOutcome] = []
+        pending: list[_Pending] = []
+        for number, (items, decoded) in enumerate(work):
+            for item, test in zip(items, decoded.tests, strict=True):
+                outcome, prepared = self._pixels(item, decoded.reference, test)
+                outcomes.append(outcome)
+                if prepared is not None and self.feature_metrics:
+                    pending.append(_Pending(outcome, item, prepared, number))
+        if pending:
+            self._network_values(pending)
+        for outcome in outcomes:
+            outcome.errors.update(invalid_values(outcome.values))
+        return outcomes
+
+    def _pixels(self, item: Item, reference: LoadedImage | Exception,
+                test: LoadedImage | Exception) -> tuple[ItemOutcome, PreparedPair | None]:
+        outcome = ItemOutcome(-1)
+        if isinstance(reference, Exception) or isinstance(test, Exception):
+            outcome.failure = str(reference if isinstance(reference, Exception) else test)
+            return outcome, None
+        if self.roles != ("reference", "test"):
+            reference, test = same_channels(reference, test)
+        settings = self.settings
+        try:
+            prepared = prepare_pair(reference, test, gray=settings.gray, resize=settings.resize)
+        except Exception as error:  # noqa: BLE001 - any failure is this item's error
+            outcome.failure = describe_failure(error)
+            return outcome, None
+        outcome.notes = self._role_notes(prepared.decisions)
+        outcome.data_range = prepared.data_range
+        outcome.channels = int(prepared.reference.shape[2])
+        luma: PreparedPair | None = None
+        for metric in self.pixel_metrics:
+            spec = METRICS[metric]
+            try:
+                pair = prepared
+                if spec.luma and not settings.gray:
+                    if luma is None:
+                        luma = prepare_pair(reference, test, gray=True, resize=settings.resize)
+                    pair = luma
+                assert spec.pixels is not None
+                outcome.values[metric] = spec.pixels(pair)
+            except Exception as error:  # noqa: BLE001 - any failure is this item's error
+                outcome.errors[metric] = describe_failure(error)
+        if self.feature_metrics and outcome.channels == 1:
+            labels = dict.fromkeys(_network_label(METRICS[m].network or "")
+                                   for m in self.feature_metrics)
+            outcome.notes = (*outcome.notes, f"gray replicated to RGB for {', '.join(labels)}")
+        return outcome, prepared
+
+    def _role_notes(self, decisions: tuple[str, ...]) -> tuple[str, ...]:
+        reference, test = self.roles
+        if (reference, test) == ("reference", "test"):
+            return decisions
+        return tuple(n.replace("test", test, 1).replace("reference", reference, 1)
+                     for n in decisions)
+
+    def _network_values(self, pending: list[_Pending]) -> None:
+        import torch
+
+        by_network: dict[str, list[str]] = {}
+        for metric in self.feature_metrics:
+            by_network.setdefault(METRICS[metric].network or "", []).append(metric)
+        with torch.inference_mode():
+            for network, metrics in by_network.items():
+                try:
+                    module = self.networks.get(network)
+                except LikenessError as error:  # missing weights: every item, not cached
+                    for entry in pending:
+                        for metric in metrics:
+                            entry.outcome.errors[metric] = str(error)
+                    continue
+                firsts = self._first_sides(network, metrics, pending)
+                self._second_sides(network, module, metrics, pending, firsts)
+
+    def _batches(self, network: str, images: list[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
+        """(key, unit tensor) pairs in batches of one size, at most the batch size each."""
+        limit = NETWORKS[network].max_batch or self.settings.batch_size
+        by_shape: dict[tuple[int, ...], list[tuple[Any, Any]]] = {}
+        for key, unit in images:
+            by_shape.setdefault(tuple(unit.shape), []).append((key, unit))
+        return [same[i:i + limit] for same in by_shape.values()
+                for i in range(0, len(same), limit)]
+
+    def _encode(self, network: str, batch: list[tuple[Any, Any]]) -> list[list[Any]] | Exception:
+        """Each image's layer outputs (one-image slices), or the failure of the pass."""
+        import torch
+
+        try:
+            layers = self.networks.encode(network, torch.stack([unit for _, unit in batch]))
+        except Exception as error:  # noqa: BLE001 - the batch's items fail, not the run
+            return error
+        return [[layer[i:i + 1] for layer in layers] for i in range(len(batch))]
+
+    def _first_sides(self, network: str, metrics: list[str],
+                     pending: list[_Pending]) -> dict[tuple[Any, str], Any]:
+        """What each metric keeps of each first image (a group's reference, or a style
+        image), each encoded once."""
+        settings = self.settings
+        kept: dict[tuple[Any, str], Any] = {}
+        images: list[tuple[Any, Any]] = []
+        sizes: dict[Any, tuple[int, int]] = {}
+        for entry in pending:
+            for metric in metrics:
+                if METRICS[metric].images[0] == "style":
+                    assert entry.item.style is not None
+                    key: Any = ("style", entry.item.style)
+                    if (entry.item.style, metric) in self._style_memo or key in sizes:
+                        continue
+                    unit = self._style_unit(entry.item.style)
+                else:
+                    key = ("reference", entry.group)
+                    if key in sizes:
+                        continue
+                    unit = unit_tensor(entry.prepared.reference, entry.prepared.data_range)
+                if isinstance(unit, Exception):
+                    for other in metrics:
+                        if METRICS[other].images[0] == "style":
+                            self._style_memo[(key[1], other)] = unit
+                    continue
+                sizes[key] = (int(unit.shape[1]), int(unit.shape[2]))
+                images.append((key, unit))
+        for batch in self._batches(network, images):
+            encoded = self._encode(network, batch)
+            for number, (key, _) in enumerate(batch):
+                for metric in metrics:
+                    if (METRICS[metric].images[0] == "style") != (key[0] == "style"):
+                        continue
+                    use = METRICS[metric].features
+                    assert use is not None
+                    value: Any
+                    if isinstance(encoded, Exception):
+                        value = encoded
+                    else:
+                        try:
+                            value = use.first(encoded[number], sizes[key], settings)
+                        except Exception as error:  # noqa: BLE001 - this image's items fail
+                            value = error
+                    if key[0] == "style":
+                        self._style_memo[(key[1], metric)] = value
+                    else:
+                        kept[(key, metric)] = value
+        return kept
+
+    def _style_unit(self, path: Path) -> Any:
+        try:
+            image = load_image(path, alpha=self.settings.alpha)
+        except (LikenessError, OSError) as error:
+            return error
+        return unit_tensor(image.pixels, image.data_range)
+
+    def _second_sides(self, network: str, module: Any, metrics: list[str],
+                      pending: list[_Pending], firsts: dict[tuple[Any, str], Any]) -> None:
+        settings = self.settings
+        images = [(number, unit_tensor(entry.prepared.test, entry.prepared.data_range))
+                  for number, entry in enumerate(pending)]
+        for batch in self._batches(network, images):
+            encoded = self._encode(network, batch)
+            for position, (number, unit) in enumerate(batch):
+                entry = pending[number]
+                for metric in metrics:
+                    spec = METRICS[metric]
+                    use = spec.features
+                    assert use is not None
+                    if spec.images[0] == "style":
+                        assert entry.item.style is not None
+                        first = self._style_memo[(entry.item.style, metric)]
+                        if isinstance(first, Exception):
+                            first = LikenessError(f"{entry.item.style_name}: "
+                                                  f"{describe_failure(first)}")
+                    else:
+                        first = firsts[(("reference", entry.group), metric)]
+                    failure = encoded if isinstance(encoded, Exception) else first
+                    if isinstance(failure, Exception):
+                        entry.outcome.errors[metric] = describe_failure(failure)
+                        continue
+                    assert not isinstance(encoded, Exception)
+                    try:
+                        size = (int(unit.shape[1]), int(unit.shape[2]))
+                        second = use.second(encoded[position], size, settings)
+                        entry.outcome.values[metric] = use.distance(first, second, module)
+                    except Exception as error:  # noqa: BLE001 - this item's error
+                        entry.outcome.errors[metric] = describe_failure(error)

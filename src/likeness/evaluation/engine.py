@@ -1,0 +1,288 @@
+"""The local engine: a plan's items → cached, batched, resumable rows.
+
+1. every file is hashed once (SHA-256, remembered by path and stamp);
+2. each item's values are looked up in the cache by its files' hashes and each metric's
+   settings (``MetricSpec.key_settings``, and the network's weights hash): a re-run, a
+   resumed run or a run over a grown folder computes only what is missing;
+3. the missing items are grouped by reference; a thread pool decodes groups a bounded
+   window ahead of the computation (memory stays bounded by that window);
+4. ``ItemComputer`` computes decoded groups — pixel metrics per item, each image encoded
+   once per network, groups batched up to ``batch_size`` images;
+5. outcomes are committed batch by batch, so a killed run loses at most the batch in
+   flight.
+
+``ItemEngine`` exposes the steps (``lookup``, ``accept``, ``store``) so that the Ray engine
+runs the same plans with the same code; ``run_items`` is the local loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from likeness.errors import LikenessError
+from likeness.evaluation.cache import Cache
+from likeness.evaluation.compute import Decoded, Group, ItemComputer, ItemOutcome, decode_group
+from likeness.evaluation.networks import Networks
+from likeness.evaluation.pipeline import ordered_map
+from likeness.evaluation.plan import Item, Plan
+from likeness.evaluation.registry import METRICS, invalid_values
+from likeness.evaluation.rows import PairRow, decode_notes, encode_notes
+
+__all__ = ["EngineOptions", "ItemEngine", "hash_files", "run_items", "unreadable_reason"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Everything that changes a value (and so the cache keys), plus how to run."""
+
+    metrics: tuple[str, ...]
+    gray: bool = False
+    resize: str | None = None
+    alpha: str | None = None
+    fid_resize: str = "pytorch-fid"
+    kid_subset_size: int | None = 1000
+    kid_subsets: int = 100
+    kid_seed: int = 0
+    art_fid_mode: str = "plain"
+    cfsd_max_pixels: int = 1024 * 1024
+    workers: int = 4
+    batch_size: int = 16  # images per network pass (groups are never split)
+    strict: bool = False
+
+    def key(self, names: Sequence[str]) -> str:
+        """The named settings as a cache-key fragment."""
+        return "/".join(f"{name}={getattr(self, name)}" for name in names)
+
+
+class ItemEngine:
+    """The rows of a plan's items, from the cache or from computed outcomes.
+
+    Args:
+        plan: the items.
+        digests: each file's key (``hash_files``); ``unreadable``: why the others failed.
+        options: the run's settings.
+        networks: where the networks' weights are resolved (their hashes key the cache).
+        cache: where values are looked up and committed.
+        progress: called with ("pairs" or "triplets", done, total).
+    """
+
+    def __init__(self, plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
+                 networks: Networks, cache: Cache, progress: Progress | None = None,
+                 unreadable: Mapping[Path, str] | None = None) -> None:
+        self.plan, self.digests, self.options = plan, digests, options
+        self.networks, self.cache, self.progress = networks, cache, progress
+        self.unreadable = dict(unreadable or {})
+        self.metrics = [m for m in options.metrics if METRICS[m].kind != "set"]
+        self.rows = [PairRow(i.model, i.reference_name, i.test_name, style=i.style_name)
+                     for i in plan.items]
+        self.stage = "triplets" if plan.kind == "style" else "pairs"
+        self.namespaces = {m: self._namespace(m) for m in self.metrics}
+        self.notes_namespace = (f"item/v4/notes/{plan.kind}/"
+                                f"{options.key(('gray', 'resize', 'alpha'))}")
+        self.done = 0
+        self.to_store: list[tuple[int, dict[str, str]]] = []
+
+    def _namespace(self, metric: str) -> str:
+        spec = METRICS[metric]
+        network = spec.network
+        weights = f"/weights={self.networks.weights_hash(network)}" if network else ""
+        return f"item/v4/{metric}/{self.options.key(spec.key_settings)}{weights}"
+
+    def _unavailable(self) -> dict[str, str]:
+        """Metrics whose network cannot be built here, and why (never cached)."""
+        return {m: self.networks.failed[METRICS[m].network or ""] for m in self.metrics
+                if METRICS[m].network in self.networks.failed}
+
+    def key(self, item: Item) -> str | None:
+        """The item's cache key: its files' hashes (None when one could not be read)."""
+        keys = [self.digests.get(path) for path in item.files]
+        return None if None in keys else ":".join(keys)  # type: ignore[arg-type]
+
+    def advance(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.stage, self.done, len(self.rows))
+
+    def fail(self, index: int, message: str) -> None:
+        """Add ``message`` to the row's error (with ``strict``: raise it)."""
+        row = self.rows[index]
+        row.error = message if row.error is None else f"{row.error}; {message}"
+        if self.options.strict:
+            names = " vs ".join(n for n in (row.reference, row.style, row.test) if n)
+            raise LikenessError(f"{row.model}: {names}: {message} (strict=True stops at the "
+                                "first failure)")
+
+    def lookup(self) -> list[Group]:
+        """Fill the rows the cache holds and those whose files cannot be read; return the
+        rest as groups that share a reference, in plan order."""
+        if self.progress is not None:
+            self.progress(self.stage, 0, len(self.rows))
+        items = self.plan.items
+        keys = [self.key(item) for item in items]
+        present = [k for k in keys if k is not None]
+        unavailable = self._unavailable()
+        usable = [m for m in self.metrics if m not in unavailable]
+        stored = {m: self.cache.get_many(self.namespaces[m], present) for m in usable}
+        notes = self.cache.get_many(self.notes_namespace, present)
+        groups: dict[Path, list[int]] = {}
+        for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+            if key is None:
+                self.fail(index, unreadable_reason(item.files, self.digests, self.unreadable))
+                self.advance()
+            elif key in notes and all(key in stored[m] for m in usable):
+                self._from_cache(index, notes[key], {m: stored[m][key] for m in usable},
+                                 unavailable)
+            else:
+                groups.setdefault(item.reference, []).append(index)
+        return [Group(reference, tuple(indices)) for reference, indices in groups.items()]
+
+    def _from_cache(self, index: int, notes: bytes, outcomes: dict[str, bytes],
+                    unavailable: dict[str, str]) -> None:
+        row = self.rows[index]
+        row.cached = True
+        row.notes, row.data_range, row.channels = decode_notes(notes)
+        errors = {}
+        for metric, stored in outcomes.items():
+            outcome = json.loads(stored)
+            if "v" in outcome:
+                row.values[metric] = float(outcome["v"])
+            else:
+                errors[metric] = outcome["e"]
+        for metric, message in {**errors, **invalid_values(row.values), **unavailable}.items():
+            self.fail(index, f"{metric}: {message}")
+        self.advance()
+
+    def items_of(self, group: Group) -> list[Item]:
+        return [self.plan.items[i] for i in group.items]
+
+    def accept(self, index: int, outcome: ItemOutcome) -> PairRow:
+        """Make the row of item ``index`` from its outcome, and queue it for the cache."""
+        row = self.rows[index]
+        row.values = dict(outcome.values)
+        row.notes, row.data_range, row.channels = (outcome.notes, outcome.data_range,
+                                                   outcome.channels)
+        if outcome.failure is not None:
+            self.fail(index, outcome.failure)
+        else:
+            unavailable = self._unavailable()
+            for metric, message in {**outcome.errors, **unavailable}.items():
+                self.fail(index, f"{metric}: {message}")
+            self.to_store.append((index, {m: e for m, e in outcome.errors.items()
+                                          if m not in unavailable}))
+        self.advance()
+        return row
+
+    def store(self) -> None:
+        """Commit the queued rows' outcomes (values and metric errors), each row whole."""
+        if not self.to_store:
+            return
+        per_metric: dict[str, list[tuple[str, bytes]]] = {m: [] for m in self.metrics}
+        notes: list[tuple[str, bytes]] = []
+        for index, errors in self.to_store:
+            row, key = self.rows[index], self.key(self.plan.items[index])
+            if key is None:
+                continue
+            for metric in self.metrics:
+                outcome: dict[str, Any]
+                if metric in row.values:
+                    outcome = {"v": row.values[metric]}
+                elif metric in errors:
+                    outcome = {"e": errors[metric]}
+                else:  # a network that could not be built: not a property of the item
+                    continue
+                per_metric[metric].append((key, json.dumps(outcome).encode()))
+            notes.append((key, encode_notes(row)))
+        batches = {self.namespaces[m]: items for m, items in per_metric.items() if items}
+        batches[self.notes_namespace] = notes
+        self.cache.put_together(batches)  # a kill leaves a row's outcomes whole or absent
+        self.to_store.clear()
+
+
+def run_items(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
+              networks: Networks, cache: Cache, progress: Progress | None = None, *,
+              unreadable: Mapping[Path, str] | None = None) -> list[PairRow]:
+    """Every item's row, in plan order (see the module documentation)."""
+    if not any(METRICS[m].kind != "set" for m in options.metrics) or not plan.items:
+        return []
+    engine = ItemEngine(plan, digests, options, networks, cache, progress, unreadable)
+    computer = ItemComputer(options.metrics, options, networks, plan.roles)
+    groups = engine.lookup()
+    work: list[tuple[Group, Decoded]] = []
+    images = 0
+
+    def flush() -> None:
+        nonlocal images
+        outcomes = computer.compute([(engine.items_of(g), d) for g, d in work])
+        indices = [index for group, _ in work for index in group.items]
+        for index, outcome in zip(indices, outcomes, strict=True):
+            engine.accept(index, outcome)
+        work.clear()
+        images = 0
+        if computer.feature_metrics or len(engine.to_store) >= options.batch_size:
+            engine.store()  # a killed run loses at most the batch in flight
+
+    def decode(group: Group) -> Decoded:
+        return decode_group(engine.items_of(group), options.alpha)
+
+    workers = options.workers
+    for group, decoded, _error in ordered_map(decode, groups, workers=workers,
+                                              window=2 * workers):
+        assert decoded is not None  # decode_group returns failures, it does not raise
+        work.append((group, decoded))
+        images += 1 + len(group.items)
+        if images >= options.batch_size or not computer.feature_metrics:
+            flush()
+    if work:
+        flush()
+    engine.store()
+    return engine.rows
+
+
+def unreadable_reason(paths: Sequence[Path], digests: Mapping[Path, str],
+                      reasons: Mapping[Path, str]) -> str:
+    """Why the first of ``paths`` without a key could not be read, for its row's error:
+    the reason hashing gave (``hash_files``), else what the file is."""
+    from likeness.io import stat_regular_file
+
+    path = next(p for p in paths if p not in digests)
+    if path in reasons:
+        return reasons[path]
+    try:
+        stat_regular_file(path)
+    except LikenessError as error:
+        return str(error)
+    return f"{path}: cannot read the file"
+
+
+def _identity_key(path: Path) -> str:
+    from likeness.io import path_key, stat_regular_file
+
+    stat = stat_regular_file(path)
+    return (f"file:{path_key(os.path.realpath(path))}:{stat.st_size}:{stat.st_mtime_ns}:"
+            f"{stat.st_ctime_ns}:{stat.st_ino}")
+
+
+def hash_files(paths: Sequence[Path], cache: Cache, workers: int, *,
+               by_content: bool = True) -> tuple[dict[Path, str], dict[Path, str]]:
+    """Each file's key — its content hash, or (``by_content=False``, for a run that keeps
+    nothing) its path and stamp — and why each unreadable file failed (a FIFO, a device
+    or a link loop is refused before it is read)."""
+    unique = list(dict.fromkeys(paths))
+    if by_content:
+        digests, failures = cache.digest_files(unique, workers=workers)
+        return digests, {path: str(error) for path, error in failures.items()}
+    keys: dict[Path, str] = {}
+    errors: dict[Path, str] = {}
+    for path in unique:
+        try:
+            keys[path] = _identity_key(path)
+        except (LikenessError, OSError) as error:
+            errors[path] = str(error)
+    return keys, errors

@@ -1,0 +1,120 @@
+"""Item metrics computed from network features: what each keeps of an image's layer
+outputs, and the distance between what it kept of two images.
+
+Each metric has a ``first`` side (the image an item's others are measured against — the
+reference, or the style image), prepared once per image however many items share it, and
+a ``second`` side (the test image).  The maths is in ``likeness.metrics``; torch is
+imported by those modules only when a value is computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from likeness.errors import LikenessError
+from likeness.evaluation.networks import VGG_TAPS
+
+__all__ = ["FeatureUse", "cfsd_use", "content_loss_use", "gram_use", "adain_use", "lpips_use"]
+
+
+@dataclass(frozen=True)
+class FeatureUse:
+    """How an item metric consumes one network's features.
+
+    Attributes:
+        network: a key of ``likeness.evaluation.networks.NETWORKS``.
+        first, second: (layer outputs of one image, (height, width), settings) → what the
+            metric keeps of the first and of the second image; raising makes the error
+            the value of every item that needs that image.
+        distance: (kept first, kept second, network) → the value.
+    """
+
+    network: str
+    first: Callable[[list[Any], tuple[int, int], Any], Any]
+    second: Callable[[list[Any], tuple[int, int], Any], Any]
+    distance: Callable[[Any, Any, Any], float]
+
+
+def _taps(*layers: int) -> Callable[[list[Any], tuple[int, int], Any], Any]:
+    positions = [VGG_TAPS.index(layer) for layer in layers]
+
+    def keep(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+        return [features[i] for i in positions]
+
+    return keep
+
+
+def _normalized(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+    from likeness.metrics.lpips import unit_normalize
+
+    return [unit_normalize(f) for f in features]
+
+
+def _lpips_distance(first: Any, second: Any, network: Any) -> float:
+    from likeness.metrics.lpips import lpips_from_normalized
+
+    return float(lpips_from_normalized(first, second, list(network.heads)))
+
+
+def lpips_use(net: str) -> FeatureUse:
+    return FeatureUse(f"lpips_{net}", _normalized, _normalized, _lpips_distance)
+
+
+def _cfsd_first(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+    from likeness.metrics.style import CFSD_LAYER, CfsdContent
+
+    height, width = size
+    if height * width > settings.cfsd_max_pixels:
+        raise LikenessError(
+            f"CFSD compares every relu3_1 position with every other, so its cost grows with "
+            f"(H·W)²; images of {width}x{height} exceed the limit of "
+            f"{settings.cfsd_max_pixels} pixels: resize them, or raise cfsd_max_pixels")
+    return CfsdContent(features[VGG_TAPS.index(CFSD_LAYER)])
+
+
+def _cfsd_distance(first: Any, second: Any, network: Any) -> float:
+    return float(first.distance(second[0]))
+
+
+cfsd_use = FeatureUse("vgg19", _cfsd_first, _taps(11), _cfsd_distance)
+
+
+def _content_distance(first: Any, second: Any, network: Any) -> float:
+    from likeness.metrics.style import content_loss
+
+    return content_loss(first[0], second[0])
+
+
+content_loss_use = FeatureUse("vgg19", _taps(22), _taps(22), _content_distance)
+
+
+def _grams(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+    from likeness.metrics.style import gram_matrix
+
+    return [gram_matrix(f) for f in _taps(1, 6, 11, 20, 29)(features, size, settings)]
+
+
+def _gram_distance(first: Any, second: Any, network: Any) -> float:
+    from likeness.metrics.style import gram_loss_to
+
+    return gram_loss_to(first, second)
+
+
+gram_use = FeatureUse("vgg19", _grams, _taps(1, 6, 11, 20, 29), _gram_distance)
+
+
+def _adain_statistics(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+    from likeness.metrics.style import adain_statistics
+
+    return [adain_statistics(f) for f in _taps(1, 6, 11, 20, 29)(features, size, settings)]
+
+
+def _adain_distance(first: Any, second: Any, network: Any) -> float:
+    from likeness.metrics.style import adain_style_loss_to
+
+    return adain_style_loss_to(first, second)
+
+
+adain_use = FeatureUse("vgg19", _adain_statistics, _taps(1, 6, 11, 20, 29), _adain_distance)

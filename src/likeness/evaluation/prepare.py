@@ -1,0 +1,117 @@
+"""Turn two decoded images into two comparable arrays, every decision on the record.
+
+The data range follows the bit depths, luma conversion and resizing happen only when
+asked for, and each decision is returned with the arrays it produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from likeness.errors import ImageMismatchError
+from likeness.io import LoadedImage, to_luma
+
+__all__ = ["RESIZE_CHOICES", "PreparedPair", "prepare_pair", "same_channels", "unit_tensor"]
+
+RESIZE_CHOICES = ("reference",)
+
+
+@dataclass(frozen=True)
+class PreparedPair:
+    """Two arrays ready for a metric, and how they were made from the files."""
+
+    reference: np.ndarray  # (H, W, C)
+    test: np.ndarray
+    data_range: float
+    decisions: tuple[str, ...]
+
+
+def prepare_pair(reference: LoadedImage, test: LoadedImage, *, gray: bool = False,
+                 resize: str | None = None) -> PreparedPair:
+    """Reconcile two decoded images into arrays of one shape and one data range.
+
+    Args:
+        reference, test: the decoded files.
+        gray: convert both to ITU-R 601 luma (as Pillow's ``convert("L")``).
+        resize: None refuses images of different sizes; ``"reference"`` resizes the test
+            image to the reference's size (OpenCV: area averaging when shrinking, Lanczos
+            otherwise), and records it.
+
+    Raises:
+        ImageMismatchError: sizes differ without ``resize``, or channel counts differ
+            without ``gray``.
+    """
+    if resize is not None and resize not in RESIZE_CHOICES:
+        raise ValueError(f"resize must be None or one of {RESIZE_CHOICES}, got {resize!r}")
+    decisions = [f"reference: {d}" for d in reference.decisions]
+    decisions += [f"test: {d}" for d in test.decisions]
+    ref_pixels, test_pixels = reference.pixels, test.pixels
+    if gray:
+        ref_pixels, test_pixels = to_luma(ref_pixels), to_luma(test_pixels)
+        decisions.append("both converted to luma (ITU-R 601, as Pillow convert('L'))")
+    elif reference.channels != test.channels:
+        raise ImageMismatchError(
+            f"{reference.path} has {reference.channels} channel(s) and {test.path} has "
+            f"{test.channels}; pass gray=True to compare their luma"
+        )
+    if ref_pixels.shape[:2] != test_pixels.shape[:2]:
+        if resize is None:
+            raise ImageMismatchError(
+                f"images differ in size: {reference.path} is {reference.width}x{reference.height}"
+                f", {test.path} is {test.width}x{test.height} (width x height); pass "
+                "resize='reference' to resize the test image"
+            )
+        test_pixels, how = _resize_to(test_pixels, ref_pixels.shape[:2])
+        decisions.append(f"test resized from {test.width}x{test.height} to "
+                         f"{reference.width}x{reference.height} ({how})")
+    data_range: float
+    if reference.bit_depth == test.bit_depth:
+        data_range = float(reference.data_range)
+    else:
+        ref_pixels = ref_pixels / float(reference.data_range)
+        test_pixels = test_pixels / float(test.data_range)
+        data_range = 1.0
+        decisions.append(f"mixed bit depths ({reference.bit_depth} and {test.bit_depth}): both "
+                         "scaled to [0, 1], data range 1")
+    return PreparedPair(ref_pixels, test_pixels, data_range, tuple(decisions))
+
+
+def _resize_to(pixels: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, str]:
+    import cv2
+
+    height, width = size
+    shrinking = height <= pixels.shape[0] and width <= pixels.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    resized = cv2.resize(pixels, (width, height), interpolation=interpolation)
+    if resized.ndim == 2:
+        resized = resized[:, :, np.newaxis]
+    return resized, "OpenCV area averaging" if shrinking else "OpenCV Lanczos-4"
+
+
+
+def same_channels(reference: LoadedImage, test: LoadedImage
+                  ) -> tuple[LoadedImage, LoadedImage]:
+    """A gray image beside a colour one is replicated to RGB, and the decision recorded
+    (style runs: the style metrics compare colour images)."""
+    if reference.channels == test.channels:
+        return reference, test
+
+    def as_rgb(image: LoadedImage) -> LoadedImage:
+        if image.channels != 1:
+            return image
+        return replace(image, pixels=np.repeat(image.pixels, 3, axis=2),
+                       decisions=(*image.decisions, "gray replicated to RGB"))
+
+    return as_rgb(reference), as_rgb(test)
+
+
+def unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
+    """(3, H, W) float32 in [0, 1] for a network; one channel is replicated (RGB)."""
+    import torch
+
+    unit = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)
+                            / np.float32(data_range)).permute(2, 0, 1)
+    return unit.expand(3, -1, -1).contiguous() if unit.shape[0] == 1 else unit

@@ -1,0 +1,276 @@
+"""The metric registry: every metric, what it consumes, and what its values mean.
+
+One entry per metric says everything the engines, the results and the command line need:
+its canonical name and description, which direction is better, where it is offered
+(``compare``, ``style``), what it consumes — the decoded pixels of an item's two images, a
+network's features of them (``features``), or each set's per-image features
+(``set_network``) — which settings make up its cache key, and what non-finite values or
+scales mean.  Adding a metric is an entry here plus a pure function in
+``likeness.metrics`` (see docs/architecture.md, "Adding a metric").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from likeness.errors import ImageTooSmallError, LikenessError
+from likeness.evaluation.feature_metrics import (
+    FeatureUse,
+    adain_use,
+    cfsd_use,
+    content_loss_use,
+    gram_use,
+    lpips_use,
+)
+from likeness.evaluation.prepare import PreparedPair
+
+__all__ = [
+    "METRICS",
+    "METRIC_ALIASES",
+    "MetricSpec",
+    "describe_failure",
+    "device_for",
+    "invalid_values",
+    "network_of",
+    "parse_metric_names",
+]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric: its name, meaning, what it consumes, and what makes up its cache key.
+
+    Attributes:
+        images: the two images of an item it compares: ``("reference", "test")``, or
+            ``("style", "test")`` for the style losses.
+        pixels: pixel metrics: (prepared pair) → value.
+        luma: compare the pair's ITU-R 601 luma, whatever the run's ``gray`` says.
+        features: network metrics: how it uses a network's features.
+        set_value: set metrics: (first set, second set, settings) → (value, std or None);
+            ``set_network`` names the per-image feature network.
+        needs: the other metrics a set metric is computed from (ArtFID).
+        key_settings: the run settings its values depend on (its cache key).
+    """
+
+    name: str
+    better: str  # "higher" or "lower"
+    description: str
+    commands: tuple[str, ...] = ("compare",)
+    images: tuple[str, str] = ("reference", "test")
+    pixels: Callable[[PreparedPair], float] | None = None
+    luma: bool = False
+    features: FeatureUse | None = None
+    set_value: Callable[[Any, Any, Any], tuple[float, float | None]] | None = None
+    set_network: str | None = None
+    needs: tuple[str, ...] = ()
+    key_settings: tuple[str, ...] = ("gray", "resize", "alpha")
+    # when +inf is a true value (PSNR of identical images); any other non-finite value is
+    # an error in its row
+    infinite_when: str | None = None
+    # values in units of the pair's data range (MSE: range²): a summary never mixes scales
+    scale_dependent: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``"pixel"``, ``"network"`` (an item metric on features) or ``"set"``."""
+        if self.set_value is not None or self.needs:
+            return "set"
+        return "network" if self.features is not None else "pixel"
+
+    @property
+    def network(self) -> str | None:
+        """The feature network it needs, if any."""
+        return self.features.network if self.features is not None else self.set_network
+
+
+def _ssim(pair: PreparedPair) -> float:
+    from likeness.metrics.skimage_compat import structural_similarity
+
+    height, width = pair.reference.shape[:2]
+    if min(height, width) < 7:
+        raise ImageTooSmallError(f"images of {width}x{height} px are smaller than SSIM's 7x7 "
+                                 "window; SSIM needs at least 7 px a side")
+    return float(structural_similarity(pair.reference, pair.test, channel_axis=-1,
+                                       data_range=pair.data_range))
+
+
+def _psnr(pair: PreparedPair) -> float:
+    from likeness.metrics.skimage_compat import peak_signal_noise_ratio
+
+    return float(peak_signal_noise_ratio(pair.reference, pair.test, data_range=pair.data_range))
+
+
+def _mse(pair: PreparedPair) -> float:
+    from likeness.metrics.skimage_compat import mean_squared_error
+
+    return float(mean_squared_error(pair.reference, pair.test))
+
+
+def _ms_ssim(pair: PreparedPair) -> float:
+    import torch
+
+    from likeness.metrics.ms_ssim import ms_ssim
+
+    def as_batch(pixels: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
+
+    return float(ms_ssim(as_batch(pair.reference), as_batch(pair.test),
+                         data_range=pair.data_range)[0])
+
+
+def _fid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
+    from likeness.evaluation.set_features import frechet_between
+
+    return frechet_between(first, second), None
+
+
+def _kid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
+    from likeness.metrics.kid import kid
+
+    mean, std = kid(first.features, second.features, subset_size=settings.kid_subset_size,
+                    subsets=settings.kid_subsets, seed=settings.kid_seed)
+    return mean, std
+
+
+def _fid_art(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
+    if settings.art_fid_mode == "infinity":
+        from likeness.metrics.style import fid_infinity
+
+        return fid_infinity(first.features, second.features), None
+    return _fid(first, second, settings)
+
+
+_STYLE_KEY = ("resize", "alpha")
+
+METRICS: dict[str, MetricSpec] = {
+    "ssim": MetricSpec("ssim", "higher",
+                       "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)",
+                       commands=("compare", "style"), pixels=_ssim),
+    "psnr": MetricSpec("psnr", "higher", "PSNR in dB (scikit-image)", pixels=_psnr,
+                       infinite_when="identical images (MSE 0) have PSNR +inf, as in "
+                                     "scikit-image"),
+    "mse": MetricSpec("mse", "lower", "mean squared error (scikit-image), in units of "
+                      "the pair's data range squared", pixels=_mse, scale_dependent=True),
+    "ms_ssim": MetricSpec("ms_ssim", "higher",
+                          "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)",
+                          pixels=_ms_ssim),
+    **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
+                                  f"LPIPS v0.1, {backbone} backbone (lpips package)",
+                                  commands=("compare", "style") if net == "alex"
+                                  else ("compare",), features=lpips_use(net))
+       for net, backbone in (("alex", "AlexNet"), ("vgg", "VGG16"), ("squeeze", "SqueezeNet 1.1"))},
+    "fid": MetricSpec("fid", "lower",
+                      "FID between the model's images and the references (pytorch-fid)",
+                      commands=("compare", "style"), set_value=_fid,
+                      set_network="pt_inception", key_settings=("fid_resize", "alpha")),
+    "kid": MetricSpec("kid", "lower",
+                      "KID between the model's images and the references (torch-fidelity)",
+                      set_value=_kid, set_network="pt_inception",
+                      key_settings=("fid_resize", "alpha")),
+    "ssim_gray": MetricSpec("ssim_gray", "higher",
+                            "SSIM of ITU-R 601 luma, scikit-image defaults",
+                            commands=("style",), pixels=_ssim, luma=True,
+                            key_settings=_STYLE_KEY),
+    "cfsd": MetricSpec("cfsd", "lower",
+                       "CFSD (StyleID): KL of relu3_1 patch-similarity softmaxes, VGG19",
+                       commands=("style",), features=cfsd_use,
+                       key_settings=(*_STYLE_KEY, "cfsd_max_pixels")),
+    "gram": MetricSpec("gram", "lower", "Gram-matrix style loss over VGG19 relu1_1..relu5_1",
+                       commands=("style",), images=("style", "test"), features=gram_use,
+                       key_settings=_STYLE_KEY),
+    "adain_style": MetricSpec("adain_style", "lower",
+                              "AdaIN mean/std style loss over VGG19 relu1_1..relu5_1",
+                              commands=("style",), images=("style", "test"),
+                              features=adain_use, key_settings=_STYLE_KEY),
+    "content_loss": MetricSpec("content_loss", "lower",
+                               "content loss, MSE of VGG19 relu4_2 features",
+                               commands=("style",), features=content_loss_use,
+                               key_settings=_STYLE_KEY),
+    "fid_art": MetricSpec("fid_art", "lower",
+                          "FID between the stylized and the style set, ArtFID's Inception",
+                          commands=("style",), set_value=_fid_art,
+                          set_network="art_inception", key_settings=("art_fid_mode", "alpha")),
+    "art_fid": MetricSpec("art_fid", "lower",
+                          "ArtFID = (1 + mean LPIPS) (1 + FID with ArtFID's Inception)",
+                          commands=("style",), needs=("fid_art", "lpips_alex"),
+                          set_network="art_inception"),
+}
+# other spellings the command line and the API accept
+METRIC_ALIASES = {"lpips": "lpips_alex"}
+
+
+def network_of(metric: str) -> str | None:
+    """The network whose features ``metric`` needs (None for pixel metrics)."""
+    return METRICS[metric].network
+
+
+def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> list[str]:
+    """Canonical metric names from a comma-separated string or a list; hyphens accepted.
+
+    Args:
+        command: ``"compare"`` or ``"style"``: the metrics offered there.
+
+    Raises:
+        ValueError: an unknown metric, naming the known ones, or one of the other command.
+    """
+    if isinstance(names, str):
+        names = [part for part in names.split(",")]
+    canonical: list[str] = []
+    offered = [m for m, spec in METRICS.items() if command in spec.commands]
+    for raw in names:
+        name = raw.strip().lower().replace("-", "_")
+        if not name:
+            continue
+        name = METRIC_ALIASES.get(name, name)
+        if name not in METRICS:
+            known = ", ".join([*offered, *METRIC_ALIASES])
+            raise ValueError(f"unknown metric {raw.strip()!r}; choose from {known}")
+        if name not in offered:
+            other = "likeness style" if command == "compare" else "likeness compare"
+            raise ValueError(f"{name} is offered by {other}, not here; choose from "
+                             f"{', '.join(offered)}")
+        if name not in canonical:
+            canonical.append(name)
+    if not canonical:
+        raise ValueError("no metric given; choose from " + ", ".join(offered))
+    return canonical
+
+
+def device_for(metrics: Sequence[str], device: str) -> str:
+    """Where the networks of ``metrics`` run; without a network nothing is resolved, so a
+    run of pixel metrics never imports torch to ask for CUDA."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if all(METRICS[m].kind == "pixel" for m in metrics):
+        return "cpu"
+    from likeness.evaluation.device import resolve_device
+
+    return resolve_device(device)
+
+
+def describe_failure(error: BaseException) -> str:
+    """A failure as a row error: likeness's own message, or the exception's type and
+    message for anything else (a metric must never end a run with a traceback)."""
+    if isinstance(error, LikenessError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def invalid_values(values: dict[str, float]) -> dict[str, str]:
+    """Remove every value that is not a number its metric can take (NaN; an infinity
+    where the metric has none) and return why, metric by metric."""
+    invalid = {}
+    for name, value in list(values.items()):
+        spec = METRICS.get(name)
+        if math.isfinite(value) or (value == math.inf and spec is not None
+                                    and spec.infinite_when is not None):
+            continue
+        del values[name]
+        invalid[name] = (f"the value is {value}, not a finite number: the images or the "
+                         "network's weights hold non-finite numbers (check the checkpoint)")
+    return invalid

@@ -1,0 +1,55 @@
+"""What an evaluation produces: a row per item, a row per model and set metric."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+__all__ = ["PairRow", "SetRow", "decode_notes", "encode_notes"]
+
+
+@dataclass
+class PairRow:
+    """One item of one model (a reference/test pair, or a style run's triplet): values,
+    error, decisions."""
+
+    model: str
+    reference: str
+    test: str
+    values: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    cached: bool = False
+    style: str | None = None  # style-transfer runs: the style image (reference = content)
+    data_range: float | None = None  # the scale of scale-dependent values (MSE: range²)
+    channels: int | None = None  # as compared: 1 (gray) or 3 (RGB)
+
+    @property
+    def key(self) -> str:
+        """What pairs this row with another model's row: its reference (and style)."""
+        return self.reference if self.style is None else f"{self.reference}\n{self.style}"
+
+
+@dataclass
+class SetRow:
+    """A set metric of one model against the references (or the styles)."""
+
+    model: str
+    metric: str
+    value: float | None
+    std: float | None
+    n: int
+    n_reference: int
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def encode_notes(row: PairRow) -> bytes:
+    """A row's decisions, data range and channels, as cached beside its values."""
+    return json.dumps({"notes": list(row.notes), "data_range": row.data_range,
+                       "channels": row.channels}).encode()
+
+
+def decode_notes(stored: bytes) -> tuple[tuple[str, ...], float | None, int | None]:
+    record = json.loads(stored)
+    return tuple(record["notes"]), record.get("data_range"), record.get("channels")

@@ -1,0 +1,151 @@
+"""Set metrics of a plan: each set's per-image features (cached), then each model's value.
+
+For each network the requested set metrics need (``MetricSpec.set_network``), every set
+the plan compares is encoded once (``features_of_files``: hash → cache → decode in
+threads → batches → cache); then each set metric of each model is computed from its two
+sets (``MetricSpec.set_value``), and derived metrics (ArtFID) from the values they need.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from likeness.errors import LikenessError
+from likeness.evaluation.cache import Cache
+from likeness.evaluation.plan import Plan
+from likeness.evaluation.registry import METRICS
+from likeness.evaluation.rows import PairRow, SetRow
+from likeness.evaluation.set_features import FeatureExtractor, ImageSet, features_of_files
+
+__all__ = ["SetReport", "run_sets", "set_networks"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class SetReport:
+    """What the set metrics depended on: each network's settings, the files left out,
+    and the decisions taken per set."""
+
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    file_errors: list[tuple[str, str]] = field(default_factory=list)
+    decisions: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def set_networks(metrics: Sequence[str]) -> list[str]:
+    """The feature networks the set metrics among ``metrics`` need, in order."""
+    return list(dict.fromkeys(METRICS[m].set_network for m in metrics
+                              if METRICS[m].kind == "set" and METRICS[m].set_network))
+
+
+def _strict_failure(image_set: ImageSet) -> LikenessError:
+    name, reason = image_set.errors[0]
+    return LikenessError(f"{name}: {reason} (strict=True stops at the first failure)")
+
+
+def run_sets(plan: Plan, options: Any, cache: Cache, *, weights: Mapping[str, str],
+             device: str, progress: Progress | None = None,
+             item_rows: Sequence[PairRow] = (), missing_network: str = "raise",
+             ) -> tuple[list[SetRow], SetReport]:
+    """Each model's set metrics (``plan.set_pairs``) and what they depended on.
+
+    Args:
+        item_rows: the run's item rows (ArtFID takes the mean LPIPS from them).
+        missing_network: ``"raise"`` when a network's weights are missing, or
+            ``"record"`` the error in each of its rows.
+    """
+    wanted = [m for m in options.metrics if METRICS[m].kind == "set"]
+    report = SetReport()
+    if not wanted:
+        return [], report
+    needed = [n for m in wanted for n in METRICS[m].needs if METRICS[n].kind == "set"]
+    computed = sorted(dict.fromkeys([*needed, *wanted]), key=lambda m: bool(METRICS[m].needs))
+    sets: dict[tuple[str, str], ImageSet] = {}
+    missing: dict[str, str] = {}
+    for network in set_networks(computed):
+        try:
+            extractor = FeatureExtractor(weights=weights.get(network), resize=options.fid_resize,
+                                         device=device, alpha=options.alpha, network=network)
+        except LikenessError as error:
+            if missing_network == "raise":
+                raise
+            missing[network] = str(error)
+            continue
+        report.settings[network] = extractor.settings
+        names = list(dict.fromkeys(name for pair in plan.set_pairs for name in pair[1:]))
+        for name in names:
+            report_progress = None if progress is None else (
+                lambda done, total, label=f"features {name}": progress(label, done, total))
+            image_set = features_of_files(plan.sets.get(name, []), plan.set_names, name,
+                                          extractor, cache, batch_size=32,
+                                          workers=options.workers, progress=report_progress)
+            if options.strict and image_set.errors:
+                raise _strict_failure(image_set)
+            sets[(network, name)] = image_set
+            if network == set_networks(computed)[0]:  # files and decisions once per set
+                report.file_errors += [(f"{name}: {file}", reason)
+                                       for file, reason in image_set.errors]
+                report.decisions[name] = image_set.decisions
+    rows = []
+    for model, first, second in plan.set_pairs:
+        values: dict[str, SetRow] = {}
+        for metric in computed:
+            values[metric] = _set_row(metric, model, first, second, sets, missing, values,
+                                      item_rows, options)
+        rows += [values[metric] for metric in wanted]
+    return rows, report
+
+
+def _set_row(metric: str, model: str, first: str, second: str,
+             sets: dict[tuple[str, str], ImageSet], missing: dict[str, str],
+             done: dict[str, SetRow], item_rows: Sequence[PairRow], options: Any) -> SetRow:
+    spec = METRICS[metric]
+    network = spec.set_network or ""
+    other = second if first == model else first
+    model_set, other_set = sets.get((network, model)), sets.get((network, other))
+    row = SetRow(model, metric, None, None, model_set.count if model_set else 0,
+                 other_set.count if other_set else 0)
+    if network in missing:
+        row.error = missing[network]
+        return row
+    assert model_set is not None
+    assert other_set is not None
+    row.notes = tuple(f"{count} image(s): {note}"
+                      for note, count in model_set.decisions.items())
+    row.notes += tuple(f"{file}: {reason} (left out)"
+                       for file, reason in (*other_set.errors, *model_set.errors))
+    try:
+        if spec.needs:
+            row.value = _derived(metric, model, done, item_rows)
+        else:
+            assert spec.set_value is not None
+            row.value, row.std = spec.set_value(sets[(network, first)], sets[(network, second)],
+                                                options)
+    except (LikenessError, ValueError) as error:
+        row.error = str(error)
+        if options.strict:
+            raise LikenessError(f"{model}: {metric}: {error}") from None
+    if row.value is not None and not math.isfinite(row.value):
+        row.error = "not finite"
+    return row
+
+
+def _derived(metric: str, model: str, done: dict[str, SetRow],
+             item_rows: Sequence[PairRow]) -> float:
+    """ArtFID = (1 + mean LPIPS) (1 + FID_art) of one method."""
+    from likeness.metrics.style import art_fid
+
+    set_metric, item_metric = METRICS[metric].needs
+    art = done.get(set_metric)
+    if art is None or art.value is None:
+        raise LikenessError(f"needs {set_metric}: {art.error if art else 'not computed'}")
+    values = [r.values[item_metric] for r in item_rows
+              if r.model == model and item_metric in r.values]
+    if not values:
+        raise LikenessError(f"needs {item_metric} values (content vs stylized)")
+    return art_fid(float(np.mean(values)), art.value)

@@ -1,0 +1,168 @@
+"""One pair of files, or one folder against another, without a run folder or a cache.
+
+The same computation as every run (``ItemComputer``): a pair's values here are the values
+``likeness.compare`` gives for it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from likeness.errors import LikenessError
+from likeness.evaluation.cache import Cache
+from likeness.evaluation.compute import Decoded, ItemComputer
+from likeness.evaluation.engine import EngineOptions, hash_files, run_items
+from likeness.evaluation.networks import Networks
+from likeness.evaluation.plan import Item, make_plan, model_names
+from likeness.evaluation.prepare import prepare_pair
+from likeness.evaluation.registry import (
+    METRICS,
+    describe_failure,
+    device_for,
+    invalid_values,
+    parse_metric_names,
+)
+from likeness.io import LoadedImage, load_image
+
+__all__ = ["FolderComparison", "PairResult", "compare_files", "compare_folders", "compare_pair"]
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class PairResult:
+    """The metrics of one reference/test pair, or why some could not be computed."""
+
+    reference: str
+    test: str
+    values: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    decisions: tuple[str, ...] = ()
+
+
+def _computer(names: list[str], gray: bool, resize: str | None, alpha: str | None,
+              device: str, weights: dict[str, str] | None) -> ItemComputer:
+    options = EngineOptions(tuple(names), gray=gray, resize=resize, alpha=alpha)
+    return ItemComputer(names, options, Networks(device_for(names, device), weights))
+
+
+def _pair(reference: PathLike, test: PathLike) -> list[Item]:
+    a, b = Path(reference), Path(test)
+    return [Item("test", a, b, a.name, b.name)]
+
+
+def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("ssim", "psnr"),
+                  gray: bool = False, resize: str | None = None, alpha: str | None = None,
+                  device: str = "auto", weights: dict[str, str] | None = None
+                  ) -> dict[str, float]:
+    """The metrics of one pair of image files, keyed by canonical metric name.
+
+    ``a`` is the reference.  The data range follows the files' bit depths (8-bit: 255,
+    16-bit: 65535, mixed: both scaled to [0, 1]).
+
+    Raises:
+        ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and
+            ``prepare_pair``; a metric the images are too small for.
+        LikenessError: any other failure of a metric (a non-finite value, missing weights).
+
+    Example:
+        >>> compare_files("ref.png", "out.png", metrics=["ssim", "psnr"])  # doctest: +SKIP
+        {'ssim': 0.7329..., 'psnr': 21.75...}
+    """
+    names = parse_metric_names(metrics)
+    reference, test = load_image(a, alpha=alpha), load_image(b, alpha=alpha)
+    prepared = prepare_pair(reference, test, gray=gray, resize=resize)  # raises its own type
+    values: dict[str, float] = {}
+    for name in names:  # a metric's own exception type (ImageTooSmallError, say) is raised
+        pixels = METRICS[name].pixels
+        if pixels is not None:
+            values[name] = pixels(prepared)
+    networked = [name for name in names if METRICS[name].kind == "network"]
+    if networked:
+        computer = _computer(networked, gray, resize, alpha, device, weights)
+        outcome = computer.compute([(_pair(a, b), Decoded(reference, [test]))])[0]
+        if outcome.errors:
+            raise LikenessError("; ".join(f"{m}: {why}" for m, why in outcome.errors.items()))
+        values.update(outcome.values)
+    invalid = invalid_values(values)
+    if invalid:
+        raise LikenessError("; ".join(f"{name}: {why}" for name, why in invalid.items()))
+    return {name: values[name] for name in names}
+
+
+def compare_pair(reference: PathLike, test: PathLike, *,
+                 metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
+                 resize: str | None = None, alpha: str | None = None, device: str = "auto",
+                 weights: dict[str, str] | None = None) -> PairResult:
+    """Like ``compare_files``, but failures become the row's ``error`` instead of raising."""
+    names = parse_metric_names(metrics)
+    row = PairResult(Path(reference).name, Path(test).name)
+    try:
+        images: list[LoadedImage | Exception] = []
+        for path in (reference, test):
+            try:
+                images.append(load_image(path, alpha=alpha))
+            except (LikenessError, OSError) as error:
+                images.append(error)
+        computer = _computer(names, gray, resize, alpha, device, weights)
+        outcome = computer.compute([(_pair(reference, test),
+                                     Decoded(images[0], [images[1]]))])[0]
+    except Exception as error:  # noqa: BLE001 - a row error, never a traceback
+        row.error = describe_failure(error)
+        return row
+    row.values, row.decisions = outcome.values, outcome.notes
+    errors = [f"{m}: {why}" for m, why in outcome.errors.items()]
+    row.error = outcome.failure or "; ".join(errors) or None
+    return row
+
+
+@dataclass
+class FolderComparison:
+    """Every pair's result, and the files that had no partner."""
+
+    rows: list[PairResult]
+    unmatched_reference: list[str]
+    unmatched_test: list[str]
+
+    @property
+    def failures(self) -> int:
+        return sum(1 for row in self.rows if row.error)
+
+
+def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
+                    metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
+                    resize: str | None = None, alpha: str | None = None, workers: int = 4,
+                    device: str = "auto", weights: dict[str, str] | None = None,
+                    ) -> FolderComparison:
+    """Compare every file of ``test_dir`` with its namesake in ``reference_dir``.
+
+    One model, no results folder, no cache: ``likeness.compare`` does more (several
+    models, set metrics, statistics, a resumable results folder).  Files are paired by
+    relative path without extension; a pair that fails becomes a row with an ``error``.
+
+    Raises:
+        PairingError: a folder is missing or holds two files that differ only in extension.
+        ValueError: a set metric (FID, KID: use ``likeness.compare``).
+    """
+    names = parse_metric_names(metrics)
+    sets = [m for m in names if METRICS[m].kind == "set"]
+    if sets:
+        raise ValueError(f"{', '.join(sets)} compare sets of images; use "
+                         "likeness.compare(REF, TEST, metrics=...) for them")
+    plan = make_plan(reference_dir, model_names([test_dir]))
+    options = EngineOptions(tuple(names), gray=gray, resize=resize, alpha=alpha,
+                            workers=workers)
+    store = Cache(None)
+    try:
+        paths = [path for item in plan.items for path in item.files]
+        digests, unreadable = hash_files(paths, store, workers, by_content=False)
+        networks = Networks(device_for(names, device), weights)
+        rows = run_items(plan, digests, options, networks, store, unreadable=unreadable)
+    finally:
+        store.close()
+    unmatched_reference, unmatched_test = next(iter(plan.unmatched.values()), ([], []))
+    return FolderComparison([PairResult(r.reference, r.test, r.values, r.error, r.notes)
+                             for r in rows], unmatched_reference, unmatched_test)

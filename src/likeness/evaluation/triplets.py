@@ -1,0 +1,146 @@
+"""Style-transfer plans: content, style and stylized folders (or a manifest) → items.
+
+Triplets: a stylized file names its content and its style, as ``C__S.ext`` (content stem,
+two underscores, style stem), or as ``S/C.ext`` inside the stylized folder, or through a
+manifest CSV (``content,style,stylized[,method]``, paths relative to the content, style
+and stylized folders).  Anything unmatched is listed.  Several stylized folders (one per
+method) are evaluated in one run, against the same contents and styles.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from likeness.errors import PairingError
+from likeness.evaluation.plan import Item, Plan
+from likeness.io import find_images, read_manifest, same_file_key
+
+__all__ = ["Triplet", "find_triplets", "style_plan"]
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class Triplet:
+    method: str
+    content: Path
+    style: Path
+    stylized: Path
+    content_name: str
+    style_name: str
+    stylized_name: str
+
+
+def _index(folder: Path) -> dict[str, Path]:
+    index: dict[str, Path] = {}
+    for path in find_images(folder):
+        stem = path.relative_to(folder).with_suffix("").as_posix()
+        if stem in index:
+            raise PairingError(f"{folder}: {index[stem].name} and {path.name} differ only in "
+                               "extension; keep one")
+        index[stem] = path
+    return index
+
+
+def _match_name(stem: str, contents: Mapping[str, Path],
+                styles: Mapping[str, Path]) -> tuple[str, str] | str:
+    """(content stem, style stem), or why the stylized stem names no triplet."""
+    if "/" in stem:
+        style, _, content = stem.rpartition("/")
+        if content in contents and style in styles:
+            return content, style
+    name = stem.rpartition("/")[2]
+    candidates = []
+    start = name.find("__")
+    while start != -1:
+        content, style = name[:start], name[start + 2:]
+        if content in contents and style in styles:
+            candidates.append((content, style))
+        start = name.find("__", start + 1)
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        return f"ambiguous: {' or '.join(f'{c} + {s}' for c, s in candidates)}"
+    return "names no known content and style (expected C__S.ext or S/C.ext)"
+
+
+def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[str, PathLike],
+                  manifest: PathLike | None = None,
+                  ) -> tuple[list[Triplet], dict[str, list[str]]]:
+    """The triplets of each method and, per method, the stylized files left unmatched.
+
+    Raises:
+        PairingError: a missing folder, a malformed manifest, or a manifest naming an
+            unknown file or method.
+    """
+    content_root, style_root = Path(content_dir), Path(style_dir)
+    for label, folder in (("content", content_root), ("style", style_root),
+                          *((f"stylized ({m})", Path(f)) for m, f in methods.items())):
+        if not folder.is_dir():
+            raise PairingError(f"{folder}: the {label} folder does not exist")
+    contents, styles = _index(content_root), _index(style_root)
+    triplets: list[Triplet] = []
+    unmatched: dict[str, list[str]] = {m: [] for m in methods}
+    if manifest is not None:
+        return _manifest_triplets(Path(manifest), content_root, style_root, methods), unmatched
+    for method, method_folder in methods.items():
+        root = Path(method_folder)
+        for path in find_images(root):
+            stem = path.relative_to(root).with_suffix("").as_posix()
+            matched = _match_name(stem, contents, styles)
+            if isinstance(matched, str):
+                unmatched[method].append(f"{path.relative_to(root).as_posix()} ({matched})")
+                continue
+            content, style = matched
+            triplets.append(Triplet(method, contents[content], styles[style], path,
+                                    contents[content].relative_to(content_root).as_posix(),
+                                    styles[style].relative_to(style_root).as_posix(),
+                                    path.relative_to(root).as_posix()))
+    return triplets, unmatched
+
+
+def _manifest_triplets(manifest: Path, content_root: Path, style_root: Path,
+                       methods: Mapping[str, PathLike]) -> list[Triplet]:
+    records = read_manifest(manifest, ("content", "style", "stylized"), ("method",),
+                            what="manifest")
+    default = next(iter(methods)) if len(methods) == 1 else None
+    triplets = []
+    seen: dict[tuple[str, ...], int] = {}
+    for line, record in records:
+        method = (record.get("method") or "").strip() or default
+        if method is None or method not in methods:
+            raise PairingError(f"{manifest}, line {line}: method {method!r} is not one of "
+                               f"{', '.join(methods)} (add a method column, or give one method)")
+        paths = (content_root / record["content"], style_root / record["style"],
+                 Path(methods[method]) / record["stylized"])
+        for path in paths:
+            if not path.is_file():
+                raise PairingError(f"{manifest}, line {line}: {path} does not exist")
+        identity = (method, *(same_file_key(p) for p in paths))
+        if identity in seen:
+            raise PairingError(f"{manifest}, line {line}: the triplet of line {seen[identity]} "
+                               f"again for method {method!r}; remove one (paths are compared "
+                               "after resolving '.', '..' and links)")
+        seen[identity] = line
+        triplets.append(Triplet(method, *paths, record["content"], record["style"],
+                                record["stylized"]))
+    return triplets
+
+
+def style_plan(triplets: list[Triplet], methods: list[str],
+               unmatched: Mapping[str, list[str]]) -> Plan:
+    """The plan of a style run: one item per triplet (reference = content); sets: the
+    style images and each method's stylized images (FID of each method against styles)."""
+    items = [Item(t.method, t.content, t.stylized, t.content_name, t.stylized_name,
+                  style=t.style, style_name=t.style_name) for t in triplets]
+    sets: dict[str, list[Path]] = {"style": list(dict.fromkeys(t.style for t in triplets))}
+    names = {t.style: f"style/{t.style_name}" for t in triplets}
+    for method in methods:
+        sets[method] = list(dict.fromkeys(t.stylized for t in triplets if t.method == method))
+    names.update({t.stylized: f"{t.method}/{t.stylized_name}" for t in triplets})
+    return Plan(models=list(methods), items=items, sets=sets, set_names=names, kind="style",
+                set_pairs=[(m, m, "style") for m in methods],
+                unmatched={m: ([], list(u)) for m, u in unmatched.items()})

@@ -1,0 +1,91 @@
+"""Which files are images, and what a path is: special files refused before a read,
+folders scanned, paths keyed."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as stat_module
+from pathlib import Path
+
+from likeness.errors import ImageLoadError
+
+# What the loader reads (Pillow's names; JPEG includes multi-picture MPO files), and the
+# extensions folder discovery picks up: the same list, so no readable file is skipped unseen.
+PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "WEBP", "GIF", "TGA", "PPM")
+IMAGE_EXTENSIONS = frozenset({".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib",
+                              ".tif", ".tiff", ".webp", ".gif", ".tga", ".ppm", ".pgm", ".pbm",
+                              ".pnm"})
+
+
+_SPECIAL_FILES = ((stat_module.S_ISDIR, "a folder"), (stat_module.S_ISFIFO, "a FIFO (named pipe)"),
+                  (stat_module.S_ISCHR, "a character device"),
+                  (stat_module.S_ISBLK, "a block device"), (stat_module.S_ISSOCK, "a socket"))
+
+
+def stat_regular_file(path: Path) -> os.stat_result:
+    """The status of ``path`` (links followed) if it is a regular file; else an error that
+    says what it is, before a single byte is read (a FIFO or ``/dev/zero`` would hang or
+    never end).
+
+    Raises:
+        ImageLoadError: missing, a broken link, a link loop, a folder, FIFO, device, socket.
+    """
+    try:
+        status = os.stat(path)
+    except ValueError:  # a NUL byte in the name (from a CSV, say): no file has it
+        raise ImageLoadError(f"{str(path)!r}: the path contains a NUL byte") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ImageLoadError(f"{path}: a symbolic link loop, not a file") from None
+        if error.errno == errno.ENOENT and os.path.lexists(path):
+            raise ImageLoadError(f"{path}: a broken symbolic link (to "
+                                 f"{os.readlink(path)})") from None
+        if error.errno == errno.ENOENT:
+            raise ImageLoadError(f"{path}: no such file") from None
+        raise ImageLoadError(f"{path}: cannot read the file ({error.strerror or error})"
+                             ) from None
+    for test, kind in _SPECIAL_FILES:
+        if test(status.st_mode):
+            raise ImageLoadError(f"{path}: {kind}, not a regular file; likeness reads "
+                                 "only regular image files")
+    return status
+
+
+def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
+    """The image files below ``folder`` (recursive, hidden files and folders skipped), and
+    the other files found there, skipped because of their extension; both sorted."""
+    folder = Path(folder)
+    found: list[Path] = []
+    skipped: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            (found if path.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(path)
+    return sorted(found), sorted(skipped)
+
+
+def find_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every image file below ``folder`` (recursive, hidden files skipped), sorted."""
+    return scan_folder(folder)[0]
+
+
+def path_key(path: str | os.PathLike[str]) -> str:
+    """A text key for a path that SQLite and UTF-8 files can hold: the path itself, or, for
+    a name that is not valid UTF-8 (bytes a filesystem allows), its bytes in hex."""
+    raw = os.fsencode(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bytes:" + raw.hex()
+
+
+def same_file_key(path: Path) -> str:
+    """What identifies a file however its path is spelt (``./a``, ``x/../a``, links)."""
+    try:
+        return os.path.realpath(path)
+    except (ValueError, OSError):  # a NUL byte or a link loop: the spelling, normalised
+        return os.path.normpath(os.path.abspath(path))

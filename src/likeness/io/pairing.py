@@ -1,0 +1,129 @@
+"""Pair files of two folders by relative path without extension, and read manifests."""
+
+from __future__ import annotations
+
+import csv
+import io as io_module
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from likeness.errors import ImageLoadError, PairingError
+from likeness.io.files import scan_folder, stat_regular_file
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Reference/test file pairs and what could not be paired (paths relative to their folder)."""
+
+    pairs: list[tuple[Path, Path]]
+    unmatched_reference: list[Path]
+    unmatched_test: list[Path]
+    skipped_reference: list[Path] = field(default_factory=list)  # not image extensions
+    skipped_test: list[Path] = field(default_factory=list)
+
+    def relative(self, reference_dir: Path, test_dir: Path) -> list[tuple[str, str]]:
+        return [(r.relative_to(reference_dir).as_posix(), t.relative_to(test_dir).as_posix())
+                for r, t in self.pairs]
+
+
+def _index_by_stem(folder: Path, files: Iterable[Path]) -> dict[str, Path]:
+    index: dict[str, Path] = {}
+    for file in files:
+        key = file.relative_to(folder).with_suffix("").as_posix()
+        if key in index:
+            raise PairingError(
+                f"two files in {folder} share the name {key!r}: {index[key].name} and "
+                f"{file.name}; pairing ignores extensions, so rename or remove one"
+            )
+        index[key] = file
+    return index
+
+
+def pair_folders(reference_dir: str | os.PathLike[str],
+                 test_dir: str | os.PathLike[str]) -> Pairing:
+    """Pair files of two folders by relative path without extension.
+
+    ``ref/x/a.jpg`` pairs with ``out/x/a.png``.  Files without a partner are returned, never
+    dropped silently.
+
+    Raises:
+        PairingError: a folder is missing, or two files of one folder differ only in extension.
+    """
+    reference_dir, test_dir = Path(reference_dir), Path(test_dir)
+    for folder in (reference_dir, test_dir):
+        if not folder.is_dir():
+            raise PairingError(f"{folder}: no such folder")
+    return pair_scanned(reference_dir, scan_folder(reference_dir), test_dir,
+                        scan_folder(test_dir))
+
+
+def pair_scanned(reference_dir: Path, reference_scan: tuple[list[Path], list[Path]],
+                 test_dir: Path, test_scan: tuple[list[Path], list[Path]]) -> Pairing:
+    """``pair_folders`` on folders already scanned (``scan_folder``): a reference folder
+    shared by several models is walked once."""
+    (reference_files, skipped_reference), (test_files, skipped_test) = reference_scan, test_scan
+    references = _index_by_stem(reference_dir, reference_files)
+    tests = _index_by_stem(test_dir, test_files)
+    pairs = [(references[key], tests[key]) for key in sorted(references) if key in tests]
+    return Pairing(
+        pairs=pairs,
+        unmatched_reference=[references[k] for k in sorted(references) if k not in tests],
+        unmatched_test=[tests[k] for k in sorted(tests) if k not in references],
+        skipped_reference=skipped_reference, skipped_test=skipped_test,
+    )
+
+
+def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] = (), *,
+                  what: str) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a UTF-8 CSV manifest (a byte-order mark accepted) as (line, record),
+    each with every required column filled; values verbatim, spaces included.
+
+    Raises:
+        PairingError: unreadable, not UTF-8, missing columns, or a row with missing, empty
+            or extra fields, naming the line.
+    """
+    try:
+        stat_regular_file(path)  # a FIFO would block the read forever
+        text = path.read_bytes().decode("utf-8-sig")
+    except ImageLoadError as error:
+        raise PairingError(f"cannot read the {what}: {error}") from None
+    except OSError as error:
+        raise PairingError(f"{path}: cannot read the {what} ({error.strerror or error})"
+                           ) from None
+    except UnicodeDecodeError as error:
+        line = error.object[:error.start].count(b"\n") + 1
+        raise PairingError(f"{path}, line {line}: the {what} is not UTF-8 text (byte "
+                           f"0x{error.object[error.start]:02x}); save it as UTF-8") from None
+    reader = csv.DictReader(io_module.StringIO(text, newline=""))
+    try:
+        columns = list(reader.fieldnames or [])
+    except csv.Error as error:
+        raise PairingError(f"{path}, line 1: not a readable CSV header ({error})") from None
+    if not set(required) <= set(columns):
+        wanted = " and ".join(repr(c) for c in required)
+        raise PairingError(f"{path}: the {what} needs columns {wanted}"
+                           + (f" (and optionally {', '.join(optional)})" if optional else "")
+                           + f"; found {', '.join(repr(c) for c in columns) or 'none'}")
+    rows = []
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as error:  # a NUL byte, an unterminated quote, a huge field
+            raise PairingError(f"{path}, line {reader.line_num}: not a readable CSV row "
+                               f"({error})") from None
+        line = reader.line_num
+        if None in record:
+            raise PairingError(f"{path}, line {line}: more fields than the header has "
+                               "columns (quote paths that contain commas)")
+        missing = [c for c in required if not record.get(c)]
+        if missing:
+            raise PairingError(f"{path}, line {line}: no {' or '.join(missing)} given")
+        rows.append((line, {k: v for k, v in record.items() if v is not None}))
+    return rows
+
+

@@ -1,1 +1,0 @@
-"""Writing a run's results: tables (CSV, Markdown, LaTeX), BibTeX, the methods paragraph."""

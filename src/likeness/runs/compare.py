@@ -1,0 +1,260 @@
+"""``likeness.compare``: folders (or a pairs CSV) in, a results folder out.
+
+A run: plan (models, pairs, sets) → hash files → per-pair metrics (engine) → set metrics →
+statistics → results folder.  The results folder holds ``run.json`` from the start (status
+``running``) and a database of the values computed so far (committed batch by batch), so a
+run that is killed resumes where it stopped when started again with the same settings; a
+folder holding a run with other settings, or other files, is refused unless
+``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from likeness.errors import LikenessError
+from likeness.evaluation.engine import EngineOptions
+from likeness.evaluation.plan import Plan, make_plan, model_names
+from likeness.evaluation.registry import METRICS, parse_metric_names
+from likeness.results.summary import Results, StatsOptions, compare_models, summarize_rows
+from likeness.runs.execute import execute
+from likeness.runs.folder import (
+    check_out_dir,
+    file_errors,
+    open_cache,
+    recording_failure,
+    settings_json,
+    value_record,
+    version,
+    versions,
+    warn_of_failures,
+    write_json,
+    write_results_folder,
+    writing,
+)
+
+__all__ = ["compare"]
+
+PathLike = str | os.PathLike[str]
+
+
+def _test_models(tests: PathLike | Sequence[PathLike] | None,
+                 models: Mapping[str, PathLike] | None) -> dict[str, Path]:
+    folders: list[PathLike]
+    if tests is None:
+        folders = []
+    elif isinstance(tests, (str, os.PathLike)):
+        folders = [tests]
+    else:
+        folders = list(tests)
+    named = model_names(folders) if folders else {}
+    for name, folder in (models or {}).items():
+        if name in named:
+            raise LikenessError(f"model name {name!r} is given twice; choose another name")
+        named[name] = Path(folder)
+    return named
+
+
+def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLike | None,
+              names: list[str], options: EngineOptions, stats: StatsOptions,
+              weights: Mapping[str, PathLike]) -> dict[str, Any]:
+    """What the values depend on: a run folder resumes only under equal settings."""
+    def absolute(path: PathLike | None) -> str | None:
+        return None if path is None else str(Path(path).resolve())
+
+    return settings_json({
+        "reference": absolute(reference),
+        "models": {name: absolute(folder) for name, folder in tests.items()},
+        "pairs_csv": absolute(pairs),
+        "metrics": names,
+        "gray": options.gray, "resize": options.resize, "alpha": options.alpha,
+        "fid_resize": options.fid_resize,
+        "kid": {"subset_size": options.kid_subset_size, "subsets": options.kid_subsets,
+                "seed": options.kid_seed},
+        "statistics": {"resamples": stats.resamples, "seed": stats.seed,
+                       "confidence": stats.confidence, "method": stats.method},
+        "weights": {name: absolute(path) for name, path in sorted(weights.items())},
+    })
+
+
+def _weights_record(names: list[str], weights: Mapping[str, PathLike],
+                    set_settings: dict[str, Any]) -> dict[str, Any]:
+    from likeness.nets.weights import REGISTRY, resolve
+
+    record: dict[str, Any] = {}
+    wanted = []
+    for metric in names:
+        if metric.startswith("lpips_"):
+            from likeness.nets.lpips import LPIPS_NETS
+
+            wanted.append(LPIPS_NETS[metric.removeprefix("lpips_")][0])
+    for name in dict.fromkeys(wanted):
+        try:
+            resolved = resolve(name, weights.get(name))
+        except LikenessError as error:
+            record[name] = {"error": str(error)}
+            continue
+        record[name] = {"file": REGISTRY[name].file_name if resolved.source != "user-supplied"
+                        else resolved.path.name, "path": str(resolved.path),
+                        "sha256": resolved.sha256, "source": resolved.source}
+    if set_settings:
+        record["pt_inception"] = {
+            "file": Path(set_settings["weights_file"]).name, "path": set_settings["weights_file"],
+            "sha256": set_settings["weights_sha256"], "source": set_settings["weights_source"]}
+    return record
+
+
+def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | None = None, *,
+            models: Mapping[str, PathLike] | None = None, pairs: PathLike | None = None,
+            metrics: str | Sequence[str] = ("ssim", "psnr"), out_dir: PathLike | None = None,
+            weights: Mapping[str, PathLike] | None = None, device: str = "auto",
+            gray: bool = False, resize: str | None = None, alpha: str | None = None,
+            workers: int = 4, batch_size: int = 16, fid_resize: str = "pytorch-fid",
+            kid_subset_size: int | None = 1000, kid_subsets: int = 100, kid_seed: int = 0,
+            bootstrap: int = 2000, seed: int = 0, confidence: float = 0.95,
+            ci_method: str = "auto", strict: bool = False, overwrite: bool = False,
+            cache: bool | PathLike = True, engine: str = "local", address: str | None = None,
+            progress: Callable[[str, int, int], None] | None = None) -> Results:
+    """Compare one or more models' outputs with the references; optionally write a
+    results folder (per_image.csv, summary.csv/.md/.tex, comparisons.csv,
+    references.bib, methods.md, run.json).
+
+    Args:
+        reference: the folder of reference images (may be None with ``pairs``).
+        tests: a test folder or a list of them, one per model (named by folder name).
+        models: more models as {name: folder}.
+        pairs: a CSV with columns ``reference,test[,model]`` (paths relative to the CSV).
+        metrics: canonical names or a comma-separated string; ``fid`` and ``kid`` compare
+            each model's set with the reference set.
+        out_dir: the results folder (resumable; refused if it holds another run).
+        weights: {checkpoint name: path} to run a network with a file you supply.
+        device, gray, resize, alpha: as ``compare_files``.
+        workers: decoding threads.  batch_size: images per LPIPS pass.
+        fid_resize, kid_subset_size, kid_subsets, kid_seed: FID/KID settings.
+        bootstrap, seed, confidence, ci_method: confidence intervals (``stats``).
+        strict: raise at the first failure instead of recording it.
+        overwrite: allow an out-dir holding another run or other files.
+        cache: True (the user cache), False (none beyond the run folder), or a path.
+        engine: ``"local"`` (this process) or ``"ray"`` (a Ray cluster: ``address``, or
+            a local one); the same values either way.
+        progress: called with (stage, done, total).
+
+    Raises:
+        LikenessError: bad inputs (missing folders, malformed pairs CSV, an out-dir
+            holding another run), or any failure with ``strict``.
+
+    Example:
+        >>> results = likeness.compare("refs/", ["model_a/", "model_b/"],
+        ...                            metrics="ssim,psnr,lpips", out_dir="results/")
+        ...                                                  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if engine == "ray":
+        from likeness.evaluation.ray_engine import import_ray
+
+        import_ray()  # fail early, in one line, when the extra is missing
+    names = parse_metric_names(metrics)
+    test_models = _test_models(tests, models)
+    weights = dict(weights or {})
+    options = EngineOptions(tuple(names), gray=gray, resize=resize, alpha=alpha,
+                            fid_resize=fid_resize, kid_subset_size=kid_subset_size,
+                            kid_subsets=kid_subsets, kid_seed=kid_seed, workers=workers,
+                            batch_size=batch_size, strict=strict)
+    stats = StatsOptions(bootstrap, seed, confidence, ci_method)
+    settings = _settings(reference, test_models, pairs, names, options, stats, weights)
+    folder = None if out_dir is None else Path(out_dir)
+    need_pairs = any(METRICS[m].kind != "set" for m in names)
+    need_sets = any(METRICS[m].kind == "set" for m in names)
+    plan = make_plan(reference, test_models, pairs_csv=pairs, need_pairs=need_pairs,
+                     need_sets=need_sets)
+    if need_pairs and not plan.items:
+        raise LikenessError(f"no test file has a namesake in {reference}; files are paired "
+                            "by relative path without extension (or give pairs=CSV)")
+    record: dict[str, Any] = {
+        "likeness_version": version("likeness"), "status": "running",
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings,
+        "arguments": {"device": device, "engine": engine, "address": address,
+                      "workers": workers, "batch_size": batch_size,
+                      "strict": strict, "overwrite": overwrite,
+                      "cache": str(cache) if not isinstance(cache, bool) else cache},
+        "statistics": settings["statistics"], "versions": versions(),
+    }
+    if folder is not None:
+        check_out_dir(folder, settings, overwrite)
+        with writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "run.json", record)
+    with recording_failure(folder, record):
+        results, caught = _run(plan, names, options, stats, record, folder, weights, device,
+                               engine, address, cache, progress, started)
+    warn_of_failures(results)
+    for message, category in caught.items():
+        warnings.warn(message, category, stacklevel=2)  # once each, after the run
+    return results
+
+
+def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptions,
+         record: dict[str, Any], folder: Path | None, weights: dict[str, PathLike],
+         device: str, engine: str, address: str | None, cache: bool | PathLike,
+         progress: Callable[[str, int, int], None] | None, started: float,
+         ) -> tuple[Results, dict[str, type[Warning]]]:
+    """The run itself; returns the results and the warnings it caught (message → category)."""
+    store = open_cache(cache, folder)
+    try:
+        done = execute(plan, options, store, weights={k: str(v) for k, v in weights.items()},
+                       device=device, engine=engine, address=address,
+                       shard_dir=None if folder is None else folder / "shards",
+                       by_content=not (cache is False and folder is None), progress=progress)
+    finally:
+        store.close()
+    rows, set_rows = done.rows, done.set_rows
+    models_in_order = plan.models
+    summary = summarize_rows(models_in_order, names, rows, set_rows, stats)
+    comparisons = compare_models(models_in_order, names, rows, stats)
+    decisions: Counter[str] = Counter(note for row in rows for note in row.notes)
+    for name, counts in done.set_report.decisions.items():
+        if name != "reference":
+            decisions.update({f"{name} set: {count} image(s): {note}": 1
+                              for note, count in counts.items()})
+    fid_network = done.set_report.settings.get("pt_inception")
+    record.update({
+        "status": "complete",
+        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "elapsed_s": round(time.perf_counter() - started, 3),
+        "device": done.device,
+        "weights": _weights_record(names, weights, fid_network or {}),
+        "conventions": {m: METRICS[m].description for m in names},
+        "counts": {model: {
+            "pairs": sum(1 for r in rows if r.model == model),
+            "failed_pairs": sum(1 for r in rows if r.model == model and r.error),
+            "cached_pairs": sum(1 for r in rows if r.model == model and r.cached),
+            "unmatched_reference": len(plan.unmatched.get(model, ([], []))[0]),
+            "unmatched_test": len(plan.unmatched.get(model, ([], []))[1])}
+            for model in models_in_order},
+        "unmatched": {m: {"reference": u[0], "test": u[1]} for m, u in plan.unmatched.items()},
+        "skipped_files": plan.skipped,
+        "decisions": dict(decisions),
+        **value_record(names, rows, summary),
+        "file_errors": file_errors(done.unreadable)
+        + [{"file": f, "reason": r} for f, r in done.set_report.file_errors],
+        "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
+                       for r in set_rows if r.error],
+    })
+    record["warnings"] = list(done.warnings)
+    if fid_network:
+        record["fid_network"] = fid_network
+    results = Results(models_in_order, names, rows, set_rows, summary, comparisons, record,
+                      dict(plan.unmatched), folder)
+    if folder is not None:
+        write_results_folder(results, folder)
+    return results, done.warnings

@@ -1,0 +1,69 @@
+"""Run a plan on an engine: hash its files, its items' rows, its set metrics.
+
+``compare`` and ``style`` build plans and records; this is the one path both take, on the
+local engine or on Ray (the same code, through ``likeness.evaluation.ray_engine``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from likeness.evaluation.allocator import keep_freed_memory
+from likeness.evaluation.cache import Cache
+from likeness.evaluation.engine import EngineOptions, hash_files, run_items
+from likeness.evaluation.networks import Networks
+from likeness.evaluation.plan import Plan
+from likeness.evaluation.registry import device_for
+from likeness.evaluation.rows import PairRow, SetRow
+from likeness.evaluation.sets import SetReport, run_sets
+
+__all__ = ["Execution", "execute"]
+
+
+@dataclass
+class Execution:
+    """What running a plan gave, and what the record needs to say about it."""
+
+    rows: list[PairRow]
+    set_rows: list[SetRow]
+    set_report: SetReport
+    unreadable: dict[Path, str]
+    device: str
+    warnings: dict[str, type[Warning]] = field(default_factory=dict)
+
+
+def execute(plan: Plan, options: EngineOptions, store: Cache, *, weights: Mapping[str, str],
+            device: str, engine: str = "local", address: str | None = None,
+            shard_dir: Path | None = None, by_content: bool = True,
+            missing_network: str = "raise",
+            progress: Callable[[str, int, int], None] | None = None) -> Execution:
+    """Rows of every item and set metric of ``plan`` (warnings caught, returned once each).
+
+    Args:
+        by_content: key files by content hash (False: by path and stamp, for a run that
+            keeps nothing).
+        missing_network: what a set metric whose weights are missing does (``run_sets``).
+    """
+    resolved = device_for(options.metrics, device)
+    keep_freed_memory()  # see likeness.evaluation.allocator
+    paths = [path for item in plan.items for path in item.files]
+    digests, unreadable = hash_files(paths, store, options.workers, by_content=by_content)
+    networks = Networks(resolved, weights)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if engine == "ray":
+            from likeness.evaluation.ray_engine import run_on_ray
+
+            rows = run_on_ray(plan, digests, options, networks, store, address=address,
+                              shard_dir=shard_dir, progress=progress, unreadable=unreadable)
+        else:
+            rows = run_items(plan, digests, options, networks, store, progress,
+                             unreadable=unreadable)
+        set_rows, report = run_sets(plan, options, store, weights=weights, device=device,
+                                    progress=progress, item_rows=rows,
+                                    missing_network=missing_network)
+    return Execution(rows, set_rows, report, unreadable, resolved,
+                     {str(w.message): w.category for w in caught})

@@ -1,0 +1,238 @@
+"""A run's results folder: its guard, its record, and writing it.
+
+``run.json`` exists from the start of a run (status ``running``) and says ``failed`` or
+``interrupted`` if the run ends by any exception; ``progress.sqlite`` beside it holds the
+values computed so far, so a run resumes under equal settings; a folder holding another
+run is refused unless overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import warnings
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from likeness.errors import LikenessError, StorageError
+from likeness.evaluation.cache import Cache, LayeredCache, default_cache_path
+from likeness.evaluation.registry import METRICS
+from likeness.results.summary import Results, mixed_scales, value_scales
+
+__all__ = ["RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir", "file_errors",
+           "open_cache", "recording_failure", "settings_json", "value_record", "version",
+           "versions", "warn_of_failures", "write_json", "write_results_folder", "writing"]
+
+RUN_FILES = ("per_image.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv",
+             "references.bib", "methods.md", "run.json")
+RUN_DATABASE = "progress.sqlite"
+_PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
+             "opencv": "opencv-python-headless", "numba": "numba"}
+
+PathLike = str | os.PathLike[str]
+
+
+def versions() -> dict[str, str]:
+    versions = {"likeness": version("likeness"), "python": platform.python_version()}
+    for label, package in _PACKAGES.items():
+        versions[label] = version(package)
+    return versions
+
+
+def version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def settings_json(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as they read back from run.json (so that equal settings compare equal)."""
+    return json.loads(json.dumps(settings))
+
+
+@contextmanager
+def recording_failure(folder: Path | None, record: dict[str, Any]) -> Iterator[None]:
+    """Mark run.json ``failed`` (or ``interrupted``) if the run ends by any exception, so
+    that a record never says ``running`` after the process is gone (SIGKILL aside: a
+    resumed run picks that up)."""
+    try:
+        yield
+    except BaseException as error:
+        if folder is not None:
+            interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
+            record["status"] = "interrupted" if interrupted else "failed"
+            record["error"] = str(error) or type(error).__name__
+            with suppress(LikenessError):  # the disk may be what failed
+                write_json(folder / "run.json", record)
+        raise
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn a failed write (full disk, read-only folder) into one message naming the path."""
+    try:
+        yield
+    except OSError as error:
+        raise StorageError(f"cannot write {path} ({error.strerror or error}); free some space "
+                           "or make the folder writable — values computed so far are kept "
+                           "and a re-run resumes") from None
+
+
+def check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
+    record_path = out_dir / "run.json"
+    if record_path.is_file():
+        try:
+            previous_record = json.loads(record_path.read_text())
+            previous = previous_record.get("settings")
+        except (OSError, ValueError, AttributeError):
+            previous_record, previous = {}, None
+        if previous != settings and _computed_nothing(out_dir, previous_record):
+            # an earlier run that failed before computing anything (missing weights, say)
+            # has nothing to protect: the new run takes the folder
+            (out_dir / RUN_DATABASE).unlink(missing_ok=True)
+            return
+        if previous != settings and not overwrite:
+            changed = sorted(k for k in set(settings) | set(previous or {})
+                             if (previous or {}).get(k) != settings.get(k))
+            raise LikenessError(
+                f"{out_dir} holds a run with other settings (differing: {', '.join(changed)});"
+                " pass overwrite=True to replace it, or choose another out_dir")
+        if previous != settings:  # overwrite: the old progress belongs to other settings
+            (out_dir / RUN_DATABASE).unlink(missing_ok=True)
+    elif out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise LikenessError(f"{out_dir} is not empty and holds no likeness run; choose an "
+                            "empty or new folder, or pass overwrite=True")
+
+
+def _computed_nothing(out_dir: Path, record: dict[str, Any]) -> bool:
+    """Whether the run recorded in ``out_dir`` ended without computing any value."""
+    if record.get("status") not in ("failed", "interrupted"):
+        return False
+    database = out_dir / RUN_DATABASE
+    if not database.is_file():
+        return True
+    try:
+        with Cache(database) as progress:
+            return progress.is_empty()
+    except LikenessError:
+        return False
+
+
+def open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
+    layers = []
+    if out_dir is not None:
+        layers.append(Cache(out_dir / RUN_DATABASE))
+    if cache is True:
+        layers.append(Cache(default_cache_path()))
+    elif cache is not False:
+        layers.append(Cache(cache))
+    if not layers:
+        return Cache(None)
+    return layers[0] if len(layers) == 1 else LayeredCache(layers)
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with writing(path):
+        temporary.write_text(json.dumps(document, indent=1, default=str, allow_nan=True) + "\n",
+                             encoding="utf-8")
+        temporary.replace(path)
+
+
+def file_errors(unreadable: Mapping[Path, str]) -> list[dict[str, str]]:
+    """The record's list of files that could not be read: the file, and the reason without
+    the file's name again (the messages begin with it)."""
+    return [{"file": str(path), "reason": reason.removeprefix(f"{path}: ")}
+            for path, reason in unreadable.items()]
+
+
+def value_record(names: list[str], rows: list[Any], summary: list[Any]) -> dict[str, Any]:
+    """What the run record says about the values' scales and non-finite values."""
+    computed = [row for row in rows if row.data_range is not None]
+    return {
+        "pairs_attempted": len(rows),
+        "pairs_succeeded": sum(1 for row in rows if not row.error),
+        "pairs_failed": sum(1 for row in rows if row.error),
+        "data_ranges": dict(Counter(f"{row.data_range:g}" for row in computed)),
+        "channels": dict(Counter("gray" if row.channels == 1 else "RGB" for row in computed)),
+        "scales": {metric: {"unit": "(data range)^2", "pairs_per_data_range": counts}
+                   for metric, counts in value_scales(names, rows).items()},
+        "not_summarised": mixed_scales(names, rows),
+        "infinite_values": {f"{s.model}/{s.metric}": {
+            "count": s.n_infinite, "why": METRICS[s.metric].infinite_when,
+            "summary": "kept: the mean is +inf and its confidence interval undefined"}
+            for s in summary if s.n_infinite},
+    }
+
+
+def warn_of_failures(results: Results) -> None:
+    """One warning when pairs failed or files were left unmatched (the CLI prints its own)."""
+    failed = sum(1 for row in results.rows if row.error)
+    unmatched = sum(len(a) + len(b) for a, b in results.unmatched.values())
+    set_failed = sum(1 for row in results.set_rows if row.error)
+    if not failed and not unmatched and not results.failures:
+        return
+    where = ("per_image.csv and run.json in " + str(results.out_dir) if results.out_dir
+             else "the rows' error fields (results.rows), results.unmatched and "
+                  "results.record['file_errors']")
+    warnings.warn(f"{failed} of {len(results.rows)} pair(s) failed, {unmatched} file(s) had "
+                  f"no partner, {set_failed} set metric(s) failed; see {where}",
+                  RunWarning, stacklevel=3)
+
+
+class RunWarning(UserWarning):
+    """A run finished, but some pairs failed or some files were left out."""
+
+
+def write_results_folder(results: Results, folder: Path) -> None:
+    """Write every file of the results folder (each atomically).
+
+    Raises:
+        StorageError: a file cannot be written (full disk, read-only folder).
+    """
+    with writing(folder):
+        _write_results_files(results, folder)
+
+
+def _write_results_files(results: Results, folder: Path) -> None:
+    from likeness.results.citations import (
+        bibtex_for,
+        citation_keys,
+        methods_paragraph,
+        style_methods_paragraph,
+    )
+    from likeness.results.tables import (
+        TEXT_ERRORS,
+        latex_summary,
+        markdown_summary,
+        write_csv_tables,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv_tables(results, folder)
+    (folder / "summary.md").write_text(markdown_summary(results), encoding="utf-8",
+                                       errors=TEXT_ERRORS)
+    (folder / "summary.tex").write_text(latex_summary(results), encoding="utf-8",
+                                        errors=TEXT_ERRORS)
+    settings = results.record["settings"]
+    keys = citation_keys(results.metrics, clean_resize=settings.get("fid_resize") == "clean",
+                         comparisons=len(results.models) > 1,
+                         fid_infinity=settings.get("art_fid_mode") == "infinity")
+    (folder / "references.bib").write_text(bibtex_for(keys), encoding="utf-8")
+    paragraph = (style_methods_paragraph(results.record) if results.kind == "style"
+                 else methods_paragraph(results.record))
+    (folder / "methods.md").write_text(
+        "# Methods\n\n" + paragraph + "\n\nCitation keys refer to "
+        "`references.bib` (Pandoc syntax: `[@key]`).\n", encoding="utf-8", errors=TEXT_ERRORS)
+    write_json(folder / "run.json", results.record)
+    shards = folder / "shards"  # the Ray engine's streamed rows, now merged into the CSV
+    if shards.is_dir():
+        for shard in shards.glob("part-*.parquet"):
+            shard.unlink()
+        shards.rmdir()

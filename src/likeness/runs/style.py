@@ -1,0 +1,239 @@
+"""``likeness.evaluate_style``: content, style and stylized folders → one results folder.
+
+Per triplet (content C, style S, stylized X): ``lpips_alex`` (C vs X, ArtFID's content
+term), ``ssim`` and ``ssim_gray`` (C vs X, scikit-image), ``cfsd`` and ``content_loss``
+(C vs X, VGG19), ``gram`` and ``adain_style`` (S vs X, VGG19).  Per method: ``fid``
+(pytorch-fid's Inception) and ``fid_art`` (ArtFID's Inception) between the stylized set
+and the style set, and ``art_fid`` = (1 + mean LPIPS)·(1 + FID_art).
+
+The triplets are a plan (``likeness.evaluation.triplets``) that the same engine as
+``compare`` runs: every content and style image is decoded and encoded once, per-triplet
+values are cached by the three files' content hashes and every setting, batch by batch.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from likeness.errors import LikenessError
+from likeness.evaluation.engine import EngineOptions
+from likeness.evaluation.plan import model_names
+from likeness.evaluation.registry import METRICS, network_of, parse_metric_names
+from likeness.evaluation.rows import PairRow, SetRow
+from likeness.evaluation.triplets import Triplet, find_triplets, style_plan
+from likeness.results.summary import Results, StatsOptions, compare_models, summarize_rows
+from likeness.runs.execute import execute
+from likeness.runs.folder import (
+    check_out_dir,
+    file_errors,
+    open_cache,
+    recording_failure,
+    settings_json,
+    value_record,
+    version,
+    versions,
+    warn_of_failures,
+    write_json,
+    write_results_folder,
+    writing,
+)
+
+__all__ = ["DEFAULT_STYLE_METRICS", "evaluate_style", "find_triplets"]
+
+# the usual column order of style-transfer papers
+DEFAULT_STYLE_METRICS = ("art_fid", "fid_art", "fid", "lpips_alex", "cfsd", "gram",
+                         "adain_style", "content_loss", "ssim", "ssim_gray")
+CFSD_MAX_PIXELS = 1024 * 1024
+PathLike = str | os.PathLike[str]
+Progress = Callable[[str, int, int], None]
+
+
+def evaluate_style(content: PathLike, style: PathLike,
+                   stylized: PathLike | Sequence[PathLike] | None = None, *,
+                   methods: Mapping[str, PathLike] | None = None,
+                   triplets: PathLike | None = None,
+                   metrics: str | Sequence[str] = DEFAULT_STYLE_METRICS,
+                   out_dir: PathLike | None = None, weights: Mapping[str, PathLike] | None = None,
+                   device: str = "auto", resize: str | None = None, alpha: str | None = None,
+                   art_fid_mode: str = "plain", fid_resize: str = "pytorch-fid",
+                   workers: int = 4, cfsd_max_pixels: int = CFSD_MAX_PIXELS,
+                   bootstrap: int = 2000, seed: int = 0, confidence: float = 0.95,
+                   ci_method: str = "auto", strict: bool = False, overwrite: bool = False,
+                   cache: bool | PathLike = True, engine: str = "local",
+                   address: str | None = None, batch_size: int = 16,
+                   progress: Progress | None = None) -> Results:
+    """Evaluate style-transfer outputs: per-triplet metrics, per-method set metrics,
+    statistics, and (with ``out_dir``) the results folder.
+
+    Args:
+        content, style: folders of content and style images.
+        stylized: a stylized folder or a list of them, one per method (named by folder).
+        methods: more methods as {name: folder}.
+        triplets: a manifest CSV (content, style, stylized[, method]).
+        metrics: from ``DEFAULT_STYLE_METRICS`` (the default: all of them).
+        art_fid_mode: ``"plain"`` (ArtFID's ``art_fid`` mode) or ``"infinity"`` (FID∞,
+            only with at least 5,000 stylized images per method).
+        cfsd_max_pixels: images larger than this are refused for CFSD (its cost grows
+            with (H·W)²).
+        engine, address: ``"local"`` or ``"ray"`` (a Ray cluster: ``address``, or a
+            local one); the same values either way.
+        Other arguments: as ``likeness.compare``.
+
+    Raises:
+        LikenessError: bad inputs, or any failure with ``strict``.
+    """
+    started = time.perf_counter()
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if engine == "ray":
+        from likeness.evaluation.ray_engine import import_ray
+
+        import_ray()  # fail early, in one line, when the extra is missing
+    if art_fid_mode not in ("plain", "infinity"):
+        raise ValueError(f"art_fid_mode must be 'plain' or 'infinity', got {art_fid_mode!r}")
+    names = parse_metric_names(metrics, command="style")
+    if "art_fid" in names and "lpips_alex" not in names:
+        names.insert(names.index("art_fid") + 1, "lpips_alex")  # ArtFID's content term
+    folders: list[PathLike] = ([] if stylized is None else [stylized]
+                               if isinstance(stylized, (str, os.PathLike)) else list(stylized))
+    method_folders: dict[str, Path] = dict(model_names(folders)) if folders else {}
+    for name, method_folder in (methods or {}).items():
+        if name in method_folders:
+            raise LikenessError(f"method name {name!r} is given twice")
+        method_folders[name] = Path(method_folder)
+    if not method_folders:
+        raise LikenessError("give at least one stylized folder (stylized=DIR or "
+                            "methods={NAME: DIR})")
+    found, unmatched = find_triplets(content, style, method_folders, triplets)
+    if not found:
+        raise LikenessError("no stylized file names a content and a style: name them C__S.ext "
+                            "or S/C.ext, or give a manifest (triplets=CSV)")
+    weight_files = {k: str(v) for k, v in (weights or {}).items()}
+    stats = StatsOptions(bootstrap, seed, confidence, ci_method)
+    settings = settings_json({
+        "content": str(Path(content).resolve()), "style": str(Path(style).resolve()),
+        "models": {m: str(f.resolve()) for m, f in method_folders.items()},
+        "triplets_csv": None if triplets is None else str(Path(triplets).resolve()),
+        "metrics": names, "resize": resize, "alpha": alpha, "art_fid_mode": art_fid_mode,
+        "fid_resize": fid_resize, "cfsd_max_pixels": cfsd_max_pixels,
+        "statistics": {"resamples": bootstrap, "seed": seed, "confidence": confidence,
+                       "method": ci_method},
+        "weights": dict(sorted(weight_files.items())),
+    })
+    folder = None if out_dir is None else Path(out_dir)
+    record: dict[str, Any] = {
+        "likeness_version": version("likeness"), "kind": "style", "status": "running",
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings, "statistics": settings["statistics"], "versions": versions(),
+        "arguments": {"device": device, "workers": workers, "strict": strict,
+                      "overwrite": overwrite,
+                      "cache": str(cache) if not isinstance(cache, bool) else cache}}
+    if folder is not None:
+        check_out_dir(folder, settings, overwrite)
+        with writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "run.json", record)
+    options = EngineOptions(tuple(names), resize=resize, alpha=alpha, fid_resize=fid_resize,
+                            art_fid_mode=art_fid_mode, cfsd_max_pixels=cfsd_max_pixels,
+                            workers=workers, batch_size=batch_size, strict=strict)
+    plan = style_plan(found, list(method_folders), unmatched)
+    with recording_failure(folder, record):
+        store = open_cache(cache, folder)
+        try:
+            done = execute(plan, options, store, weights=weight_files, device=device,
+                           engine=engine, address=address, missing_network="record",
+                           shard_dir=None if folder is None else folder / "shards",
+                           progress=progress)
+        finally:
+            store.close()
+        rows, set_rows = done.rows, done.set_rows
+        method_list = list(method_folders)
+        summary = summarize_rows(method_list, names, rows, set_rows, stats)
+        comparisons = compare_models(method_list, names, rows, stats)
+        record.update(_style_record(found, rows, set_rows, unmatched, done.unreadable, names,
+                                    weight_files, done.set_report.settings, done.device,
+                                    started))
+        record.update(value_record(names, rows, summary))
+        unique_warnings = done.warnings
+        record["warnings"] = list(unique_warnings)
+        results = Results(method_list, names, rows, set_rows, summary, comparisons, record,
+                          {m: ([], u) for m, u in unmatched.items()}, folder, kind="style")
+        if folder is not None:
+            write_results_folder(results, folder)
+    warn_of_failures(results)
+    for message, category in unique_warnings.items():
+        warnings.warn(message, category, stacklevel=2)
+    return results
+
+
+def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[SetRow],
+                  unmatched: dict[str, list[str]], unreadable: dict[Path, str],
+                  names: list[str], weights: Mapping[str, str], set_settings: dict[str, Any],
+                  device: str, started: float) -> dict[str, Any]:
+    from likeness.nets.weights import resolve
+
+    weight_record: dict[str, Any] = {}
+    from likeness.evaluation.networks import NETWORKS
+
+    needed = list(dict.fromkeys(NETWORKS[n].checkpoint for n in map(network_of, names)
+                                if n in NETWORKS))
+    for name in needed:
+        try:
+            resolved = resolve(name, weights.get(name))
+            weight_record[name] = {"file": resolved.path.name, "path": str(resolved.path),
+                                   "sha256": resolved.sha256, "source": resolved.source}
+        except LikenessError as error:
+            weight_record[name] = {"error": str(error)}
+    for network, settings in set_settings.items():
+        weight_record[network] = {"file": Path(settings["weights_file"]).name,
+                                  "path": settings["weights_file"],
+                                  "sha256": settings["weights_sha256"],
+                                  "source": settings["weights_source"]}
+    sizes: dict[str, int] = {}
+    for row in rows:
+        for note in row.notes:
+            sizes[note] = sizes.get(note, 0) + 1
+    methods = list(dict.fromkeys(t.method for t in triplets))
+    protocol = {method: {
+        "contents": len({t.content for t in triplets if t.method == method}),
+        "styles": len({t.style for t in triplets if t.method == method}),
+        "stylized": sum(1 for t in triplets if t.method == method),
+        "failed": sum(1 for r in rows if r.model == method and r.error),
+        "cached": sum(1 for r in rows if r.model == method and r.cached),
+        "unmatched": len(unmatched.get(method, []))} for method in methods}
+    image_sizes = sorted({f"{w}x{h}" for w, h in _sizes(triplets)})
+    return {
+        "status": "complete",
+        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "elapsed_s": round(time.perf_counter() - started, 3), "device": device,
+        "weights": weight_record, "conventions": {m: METRICS[m].description for m in names},
+        "protocol": protocol, "counts": {m: {"pairs": p["stylized"]} for m, p in
+                                         protocol.items()},
+        "stylized_sizes": image_sizes, "unmatched": unmatched, "decisions": sizes,
+        "file_errors": file_errors(unreadable),
+        "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
+                       for r in set_rows if r.error],
+        "networks": set_settings,
+    }
+
+
+def _sizes(triplets: list[Triplet], limit: int = 200) -> set[tuple[int, int]]:
+    """The sizes of (up to ``limit``) stylized images, read from their headers."""
+    from PIL import Image
+
+    sizes = set()
+    for triplet in triplets[:limit]:
+        try:
+            with Image.open(triplet.stylized) as image:
+                sizes.add(image.size)
+        except OSError:
+            continue
+    return sizes
+
+
