@@ -17,9 +17,8 @@ The database lives in ``$LIKENESS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/likenes
 ``~/.cache/likeness``) as ``cache.sqlite``, in WAL mode so that concurrent runs can share
 it; every ``put`` commits, so a killed run keeps what it computed.  A database that is
 corrupt (truncated, overwritten, a damaged page) is moved aside with a warning and a new
-one started — a cache holds nothing that cannot be computed again.  A cache that cannot
-be written (read-only, full disk, a path that is a folder) is a
-:class:`~likeness.errors.StorageError` naming the file and what to do.
+one started — a cache holds nothing that cannot be computed again.  A cache that cannot be
+written (read-only, full disk, a folder) is a ``StorageError`` naming the file and the fix.
 """
 
 from __future__ import annotations

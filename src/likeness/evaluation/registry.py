@@ -55,6 +55,7 @@ class MetricSpec:
             ``set_network`` names the per-image feature network.
         needs: the other metrics a set metric is computed from (ArtFID).
         key_settings: the run settings its values depend on (its cache key).
+        citations: what a paper using it cites (keys of ``likeness.results.bibtex``).
     """
 
     name: str
@@ -69,6 +70,7 @@ class MetricSpec:
     set_network: str | None = None
     needs: tuple[str, ...] = ()
     key_settings: tuple[str, ...] = ("gray", "resize", "alpha")
+    citations: tuple[str, ...] = ()  # BibTeX keys (likeness.results.bibtex)
     # when +inf is a true value (PSNR of identical images); any other non-finite value is
     # an error in its row
     infinite_when: str | None = None
@@ -150,55 +152,71 @@ _STYLE_KEY = ("resize", "alpha")
 METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher",
                        "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)",
-                       commands=("compare", "style"), pixels=_ssim),
+                       commands=("compare", "style"), pixels=_ssim,
+                       citations=("wang2004ssim", "vanderwalt2014skimage")),
     "psnr": MetricSpec("psnr", "higher", "PSNR in dB (scikit-image)", pixels=_psnr,
+                       citations=("vanderwalt2014skimage",),
                        infinite_when="identical images (MSE 0) have PSNR +inf, as in "
                                      "scikit-image"),
     "mse": MetricSpec("mse", "lower", "mean squared error (scikit-image), in units of "
-                      "the pair's data range squared", pixels=_mse, scale_dependent=True),
+                      "the pair's data range squared", pixels=_mse, scale_dependent=True,
+                      citations=("vanderwalt2014skimage",)),
     "ms_ssim": MetricSpec("ms_ssim", "higher",
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)",
-                          pixels=_ms_ssim),
+                          pixels=_ms_ssim, citations=("wang2003msssim",)),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
                                   commands=("compare", "style") if net == "alex"
-                                  else ("compare",), features=lpips_use(net))
-       for net, backbone in (("alex", "AlexNet"), ("vgg", "VGG16"), ("squeeze", "SqueezeNet 1.1"))},
+                                  else ("compare",), features=lpips_use(net),
+                                  citations=("zhang2018lpips", paper))
+       for net, backbone, paper in (("alex", "AlexNet", "krizhevsky2012alexnet"),
+                                    ("vgg", "VGG16", "simonyan2015vgg"),
+                                    ("squeeze", "SqueezeNet 1.1", "iandola2016squeezenet"))},
     "fid": MetricSpec("fid", "lower",
                       "FID between the model's images and the references (pytorch-fid)",
                       commands=("compare", "style"), set_value=_fid,
-                      set_network="pt_inception", key_settings=("fid_resize", "alpha")),
+                      set_network="pt_inception", key_settings=("fid_resize", "alpha"),
+                      citations=("heusel2017fid", "szegedy2016inception",
+                                 "seitzer2020pytorchfid")),
     "kid": MetricSpec("kid", "lower",
                       "KID between the model's images and the references (torch-fidelity)",
                       set_value=_kid, set_network="pt_inception",
-                      key_settings=("fid_resize", "alpha")),
+                      key_settings=("fid_resize", "alpha"),
+                      citations=("binkowski2018kid", "szegedy2016inception")),
     "ssim_gray": MetricSpec("ssim_gray", "higher",
                             "SSIM of ITU-R 601 luma, scikit-image defaults",
                             commands=("style",), pixels=_ssim, luma=True,
-                            key_settings=_STYLE_KEY),
+                            key_settings=_STYLE_KEY,
+                            citations=("wang2004ssim", "vanderwalt2014skimage")),
     "cfsd": MetricSpec("cfsd", "lower",
                        "CFSD (StyleID): KL of relu3_1 patch-similarity softmaxes, VGG19",
                        commands=("style",), features=cfsd_use,
-                       key_settings=(*_STYLE_KEY, "cfsd_max_pixels")),
+                       key_settings=(*_STYLE_KEY, "cfsd_max_pixels"),
+                       citations=("chung2024styleid", "simonyan2015vgg")),
     "gram": MetricSpec("gram", "lower", "Gram-matrix style loss over VGG19 relu1_1..relu5_1",
                        commands=("style",), images=("style", "test"), features=gram_use,
-                       key_settings=_STYLE_KEY),
+                       key_settings=_STYLE_KEY,
+                       citations=("gatys2016style", "simonyan2015vgg")),
     "adain_style": MetricSpec("adain_style", "lower",
                               "AdaIN mean/std style loss over VGG19 relu1_1..relu5_1",
                               commands=("style",), images=("style", "test"),
-                              features=adain_use, key_settings=_STYLE_KEY),
+                              features=adain_use, key_settings=_STYLE_KEY,
+                              citations=("huang2017adain", "simonyan2015vgg")),
     "content_loss": MetricSpec("content_loss", "lower",
                                "content loss, MSE of VGG19 relu4_2 features",
                                commands=("style",), features=content_loss_use,
-                               key_settings=_STYLE_KEY),
+                               key_settings=_STYLE_KEY,
+                               citations=("gatys2016style", "simonyan2015vgg")),
     "fid_art": MetricSpec("fid_art", "lower",
                           "FID between the stylized and the style set, ArtFID's Inception",
                           commands=("style",), set_value=_fid_art,
-                          set_network="art_inception", key_settings=("art_fid_mode", "alpha")),
+                          set_network="art_inception", key_settings=("art_fid_mode", "alpha"),
+                          citations=("wright2022artfid", "heusel2017fid")),
     "art_fid": MetricSpec("art_fid", "lower",
                           "ArtFID = (1 + mean LPIPS) (1 + FID with ArtFID's Inception)",
                           commands=("style",), needs=("fid_art", "lpips_alex"),
-                          set_network="art_inception"),
+                          set_network="art_inception",
+                          citations=("wright2022artfid", "zhang2018lpips")),
 }
 # other spellings the command line and the API accept
 METRIC_ALIASES = {"lpips": "lpips_alex"}

@@ -4,183 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from likeness.evaluation.registry import METRICS
+from likeness.results.bibtex import BIBTEX, bibtex_for
+
 __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph",
            "style_methods_paragraph"]
 
-BIBTEX: dict[str, str] = {
-    "wang2004ssim": """@article{wang2004ssim,
-  author  = {Wang, Zhou and Bovik, Alan C. and Sheikh, Hamid R. and Simoncelli, Eero P.},
-  title   = {Image Quality Assessment: From Error Visibility to Structural Similarity},
-  journal = {IEEE Transactions on Image Processing},
-  volume  = {13},
-  number  = {4},
-  pages   = {600--612},
-  year    = {2004},
-  doi     = {10.1109/TIP.2003.819861}
-}""",
-    "wang2003msssim": """@inproceedings{wang2003msssim,
-  author    = {Wang, Zhou and Simoncelli, Eero P. and Bovik, Alan C.},
-  title     = {Multiscale Structural Similarity for Image Quality Assessment},
-  booktitle = {The Thirty-Seventh Asilomar Conference on Signals, Systems \\& Computers},
-  volume    = {2},
-  pages     = {1398--1402},
-  year      = {2003},
-  doi       = {10.1109/ACSSC.2003.1292216}
-}""",
-    "zhang2018lpips": """@inproceedings{zhang2018lpips,
-  author    = {Zhang, Richard and Isola, Phillip and Efros, Alexei A. and Shechtman, Eli and Wang, Oliver},
-  title     = {The Unreasonable Effectiveness of Deep Features as a Perceptual Metric},
-  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
-  pages     = {586--595},
-  year      = {2018}
-}""",
-    "heusel2017fid": """@inproceedings{heusel2017fid,
-  author    = {Heusel, Martin and Ramsauer, Hubert and Unterthiner, Thomas and Nessler, Bernhard and Hochreiter, Sepp},
-  title     = {{GANs} Trained by a Two Time-Scale Update Rule Converge to a Local {Nash} Equilibrium},
-  booktitle = {Advances in Neural Information Processing Systems},
-  volume    = {30},
-  year      = {2017}
-}""",
-    "binkowski2018kid": """@inproceedings{binkowski2018kid,
-  author    = {Bi{\\'n}kowski, Miko{\\l}aj and Sutherland, Danica J. and Arbel, Michael and Gretton, Arthur},
-  title     = {Demystifying {MMD} {GANs}},
-  booktitle = {International Conference on Learning Representations (ICLR)},
-  year      = {2018}
-}""",
-    "szegedy2016inception": """@inproceedings{szegedy2016inception,
-  author    = {Szegedy, Christian and Vanhoucke, Vincent and Ioffe, Sergey and Shlens, Jon and Wojna, Zbigniew},
-  title     = {Rethinking the Inception Architecture for Computer Vision},
-  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
-  pages     = {2818--2826},
-  year      = {2016}
-}""",
-    "seitzer2020pytorchfid": """@misc{seitzer2020pytorchfid,
-  author       = {Seitzer, Maximilian},
-  title        = {{pytorch-fid: FID Score for PyTorch}},
-  howpublished = {\\url{https://github.com/mseitzer/pytorch-fid}},
-  note         = {Version 0.3.0},
-  year         = {2020}
-}""",
-    "parmar2022cleanfid": """@inproceedings{parmar2022cleanfid,
-  author    = {Parmar, Gaurav and Zhang, Richard and Zhu, Jun-Yan},
-  title     = {On Aliased Resizing and Surprising Subtleties in {GAN} Evaluation},
-  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
-  year      = {2022}
-}""",
-    "vanderwalt2014skimage": """@article{vanderwalt2014skimage,
-  author  = {van der Walt, St{\\'e}fan and Sch{\\"o}nberger, Johannes L. and Nunez-Iglesias, Juan and Boulogne, Fran{\\c{c}}ois and Warner, Joshua D. and Yager, Neil and Gouillart, Emmanuelle and Yu, Tony and {the scikit-image contributors}},
-  title   = {scikit-image: Image Processing in {Python}},
-  journal = {PeerJ},
-  volume  = {2},
-  pages   = {e453},
-  year    = {2014},
-  doi     = {10.7717/peerj.453}
-}""",
-    "krizhevsky2012alexnet": """@inproceedings{krizhevsky2012alexnet,
-  author    = {Krizhevsky, Alex and Sutskever, Ilya and Hinton, Geoffrey E.},
-  title     = {{ImageNet} Classification with Deep Convolutional Neural Networks},
-  booktitle = {Advances in Neural Information Processing Systems},
-  volume    = {25},
-  year      = {2012}
-}""",
-    "simonyan2015vgg": """@inproceedings{simonyan2015vgg,
-  author    = {Simonyan, Karen and Zisserman, Andrew},
-  title     = {Very Deep Convolutional Networks for Large-Scale Image Recognition},
-  booktitle = {International Conference on Learning Representations (ICLR)},
-  year      = {2015}
-}""",
-    "iandola2016squeezenet": """@article{iandola2016squeezenet,
-  author  = {Iandola, Forrest N. and Han, Song and Moskewicz, Matthew W. and Ashraf, Khalid and Dally, William J. and Keutzer, Kurt},
-  title   = {{SqueezeNet}: {AlexNet}-level accuracy with 50x fewer parameters and <0.5{MB} model size},
-  journal = {arXiv preprint arXiv:1602.07360},
-  year    = {2016}
-}""",
-    "efron1987bca": """@article{efron1987bca,
-  author  = {Efron, Bradley},
-  title   = {Better Bootstrap Confidence Intervals},
-  journal = {Journal of the American Statistical Association},
-  volume  = {82},
-  number  = {397},
-  pages   = {171--185},
-  year    = {1987},
-  doi     = {10.1080/01621459.1987.10478410}
-}""",
-    "wilcoxon1945": """@article{wilcoxon1945,
-  author  = {Wilcoxon, Frank},
-  title   = {Individual Comparisons by Ranking Methods},
-  journal = {Biometrics Bulletin},
-  volume  = {1},
-  number  = {6},
-  pages   = {80--83},
-  year    = {1945},
-  doi     = {10.2307/3001968}
-}""",
-    "holm1979": """@article{holm1979,
-  author  = {Holm, Sture},
-  title   = {A Simple Sequentially Rejective Multiple Test Procedure},
-  journal = {Scandinavian Journal of Statistics},
-  volume  = {6},
-  number  = {2},
-  pages   = {65--70},
-  year    = {1979}
-}""",
-    "wright2022artfid": """@inproceedings{wright2022artfid,
-  author    = {Wright, Matthias and Ommer, Bj{\\"o}rn},
-  title     = {{ArtFID}: Quantitative Evaluation of Neural Style Transfer},
-  booktitle = {Pattern Recognition (DAGM GCPR 2022)},
-  series    = {Lecture Notes in Computer Science},
-  volume    = {13485},
-  pages     = {560--576},
-  year      = {2022}
-}""",
-    "chung2024styleid": """@inproceedings{chung2024styleid,
-  author    = {Chung, Jiwoo and Hyun, Sangeek and Heo, Jae-Pil},
-  title     = {Style Injection in Diffusion: A Training-free Approach for Adapting Large-scale Diffusion Models for Style Transfer},
-  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
-  pages     = {8795--8805},
-  year      = {2024}
-}""",
-    "gatys2016style": """@inproceedings{gatys2016style,
-  author    = {Gatys, Leon A. and Ecker, Alexander S. and Bethge, Matthias},
-  title     = {Image Style Transfer Using Convolutional Neural Networks},
-  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
-  pages     = {2414--2423},
-  year      = {2016}
-}""",
-    "huang2017adain": """@inproceedings{huang2017adain,
-  author    = {Huang, Xun and Belongie, Serge},
-  title     = {Arbitrary Style Transfer in Real-Time with Adaptive Instance Normalization},
-  booktitle = {Proceedings of the IEEE International Conference on Computer Vision (ICCV)},
-  pages     = {1501--1510},
-  year      = {2017}
-}""",
-    "chong2020fidinf": """@inproceedings{chong2020fidinf,
-  author    = {Chong, Min Jin and Forsyth, David},
-  title     = {Effectively Unbiased {FID} and Inception Score and Where to Find Them},
-  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
-  pages     = {6070--6079},
-  year      = {2020}
-}""",
-}
-
-_METRIC_KEYS = {
-    "ssim": ["wang2004ssim", "vanderwalt2014skimage"],
-    "ssim_gray": ["wang2004ssim", "vanderwalt2014skimage"],
-    "psnr": ["vanderwalt2014skimage"],
-    "mse": ["vanderwalt2014skimage"],
-    "ms_ssim": ["wang2003msssim"],
-    "lpips_alex": ["zhang2018lpips", "krizhevsky2012alexnet"],
-    "lpips_vgg": ["zhang2018lpips", "simonyan2015vgg"],
-    "lpips_squeeze": ["zhang2018lpips", "iandola2016squeezenet"],
-    "fid": ["heusel2017fid", "szegedy2016inception", "seitzer2020pytorchfid"],
-    "kid": ["binkowski2018kid", "szegedy2016inception"],
-    "cfsd": ["chung2024styleid", "simonyan2015vgg"],
-    "gram": ["gatys2016style", "simonyan2015vgg"],
-    "adain_style": ["huang2017adain", "simonyan2015vgg"],
-    "content_loss": ["gatys2016style", "simonyan2015vgg"],
-    "fid_art": ["wright2022artfid", "heusel2017fid"],
-    "art_fid": ["wright2022artfid", "zhang2018lpips"],
-}
 _STATISTICS_KEYS = ["efron1987bca", "wilcoxon1945", "holm1979"]
 
 
@@ -189,17 +18,13 @@ def citation_keys(metrics: list[str], *, clean_resize: bool = False,
     """The BibTeX keys for these metrics (and the statistics used), without repeats."""
     keys: list[str] = []
     for metric in metrics:
-        keys += _METRIC_KEYS.get(metric, [])
+        keys += METRICS[metric].citations
     if fid_infinity:
         keys.append("chong2020fidinf")
     if clean_resize and any(m in ("fid", "kid") for m in metrics):
         keys.append("parmar2022cleanfid")
     keys += _STATISTICS_KEYS if comparisons else _STATISTICS_KEYS[:1]
     return list(dict.fromkeys(keys))
-
-
-def bibtex_for(keys: list[str]) -> str:
-    return "\n\n".join(BIBTEX[key] for key in keys) + "\n"
 
 
 _CONVENTIONS = {

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from likeness.evaluation.rows import PairRow, SetRow
 from likeness.evaluation.registry import METRICS
+from likeness.evaluation.rows import PairRow, SetRow
 from likeness.results.stats import holm, paired_comparison, summarize
 
 __all__ = ["ComparisonRow", "Results", "StatsOptions", "SummaryRow", "compare_models",

@@ -131,7 +131,8 @@ def evaluate_style(content: PathLike, style: PathLike,
         "likeness_version": version("likeness"), "kind": "style", "status": "running",
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": settings, "statistics": settings["statistics"], "versions": versions(),
-        "arguments": {"device": device, "workers": workers, "strict": strict,
+        "arguments": {"device": device, "engine": engine, "address": address,
+                      "workers": workers, "batch_size": batch_size, "strict": strict,
                       "overwrite": overwrite,
                       "cache": str(cache) if not isinstance(cache, bool) else cache}}
     if folder is not None:

@@ -1,0 +1,240 @@
+"""``likeness compare``: two files, or folders of models, or a pairs CSV."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from likeness.errors import LikenessError
+
+if TYPE_CHECKING:
+    pass
+
+from likeness.cli.app import main
+from likeness.cli.output import (
+    format_cell,
+    print_summary,
+    print_table,
+    progress_bar,
+    report_rows,
+    say,
+    stderr_console,
+    write_rows,
+)
+
+
+def parse_subset_size(value: str, hint: str) -> int | None:
+    if value == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: an integer, or 'all'", param_hint=hint) from None
+
+
+def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
+    models = {}
+    for item in items:
+        name, _, folder = item.partition("=")
+        if not name or not folder:
+            raise click.BadParameter(f"{item!r}: expected NAME=DIR", param_hint="--model")
+        if name in models:
+            raise click.BadParameter(f"model {name!r} given twice", param_hint="--model")
+        models[name] = Path(folder)
+    return models
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--model", "model_items", multiple=True, metavar="NAME=DIR",
+              help="A model's output folder under a name of your choice; repeatable.")
+@click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False,
+                                                     path_type=Path), default=None,
+              help="CSV with columns reference,test[,model] (paths relative to the CSV).")
+@click.option("--metrics", "metrics", default="ssim,psnr", show_default=True,
+              help="Comma-separated: ssim, psnr, mse, ms-ssim, lpips (= lpips-alex), "
+                   "lpips-vgg, lpips-squeeze, fid, kid.")
+@click.option("--gray", is_flag=True, help="Compare ITU-R 601 luma (Pillow's convert('L')).")
+@click.option("--resize", type=click.Choice(["reference"]), default=None,
+              help="Resize the test image to the reference's size instead of refusing.")
+@click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
+              help="Handle transparent images: composite over white/black, or drop alpha.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one row per pair to a .csv or .json file.")
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Write the results folder (tables, statistics, BibTeX, "
+                                 "methods, run.json); a killed run resumes there.")
+@click.option("--overwrite", is_flag=True,
+              help="Allow an --out-dir that holds another run or other files.")
+@click.option("--html", "html_report", is_flag=True,
+              help="Also write the visual report, report.html, into --out-dir.")
+@click.option("--strict", is_flag=True, help="Stop at the first failure.")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Decoding threads.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
+              help="Images per LPIPS pass.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Where networks run (auto: CUDA when available).")
+@click.option("--weights", "weights", multiple=True, metavar="NAME=PATH",
+              help="Use this checkpoint file for a network (e.g. alexnet=my.pth); repeatable.")
+@click.option("--bootstrap", type=click.IntRange(100, 10_000_000), default=2000,
+              show_default=True, help="Bootstrap resamples for confidence intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95,
+              show_default=True)
+@click.option("--ci-method", type=click.Choice(["auto", "bca", "percentile"]), default="auto",
+              show_default=True, help="auto: BCa up to 100,000 values, percentile above.")
+@click.option("--fid-resize", type=click.Choice(["pytorch-fid", "clean"]),
+              default="pytorch-fid", show_default=True)
+@click.option("--kid-subset-size", default="1000", show_default=True,
+              help="Images per KID subset, or 'all'.")
+@click.option("--kid-subsets", type=click.IntRange(1, 100000), default=100, show_default=True)
+@click.option("--kid-seed", type=int, default=0, show_default=True)
+@click.option("--cache", "cache", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Cache database (default: ~/.cache/likeness/cache.sqlite "
+                                 "or $LIKENESS_CACHE_DIR).")
+@click.option("--no-cache", is_flag=True,
+              help="Use no shared cache (a results folder still keeps its own progress).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="ray: run on a Ray cluster (pip install 'likeness[ray]').")
+@click.option("--address", default=None,
+              help="Ray cluster address (default: connect to RAY_ADDRESS or start one here).")
+def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Path | None,
+            metrics: str, gray: bool, resize: str | None, alpha: str | None,
+            out: Path | None, out_dir: Path | None, overwrite: bool, strict: bool,
+            workers: int, batch_size: int, device: str, weights: tuple[str, ...],
+            bootstrap: int, seed: int, confidence: float, ci_method: str, fid_resize: str,
+            kid_subset_size: str, kid_subsets: int, kid_seed: int, cache: Path | None,
+            no_cache: bool, html_report: bool, engine: str, address: str | None) -> None:
+    """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
+    more model folders (paired by file name), or the pairs of a --pairs CSV.
+
+    \b
+      likeness compare ref.png out.png
+      likeness compare refs/ outputs/ --metrics ssim,psnr,lpips --out results.csv
+      likeness compare refs/ model_a/ model_b/ --metrics ssim,lpips,fid --out-dir results/
+
+    Folders are searched recursively and paired by relative path without extension
+    (ref/x/a.jpg with out/x/a.png); files without a partner are listed.
+    """
+    from likeness.evaluation.registry import parse_metric_names
+
+    try:
+        names = parse_metric_names(metrics)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--metrics") from None
+    if out is not None and out.suffix.lower() not in (".csv", ".json"):
+        raise click.BadParameter("the file must end in .csv or .json", param_hint="--out")
+    if html_report and out_dir is None:
+        raise click.UsageError("--html writes report.html into the results folder: give "
+                               "--out-dir too")
+    models = parse_models(model_items)
+    reference = paths[0] if paths else None
+    tests = list(paths[1:])
+    weight_files = parse_weights(weights)
+    options = {"gray": gray, "resize": resize, "alpha": alpha, "device": device,
+               "weights": weight_files}
+    try:
+        if (pairs_csv is None and not models and len(tests) == 1 and reference is not None
+                and reference.is_file() and tests[0].is_file()):
+            failed = _compare_two_files(reference, tests[0], names, out, options)
+        else:
+            if pairs_csv is None:
+                if reference is None or not (tests or models):
+                    raise click.UsageError("give REFERENCE and at least one TEST folder (or "
+                                           "--model NAME=DIR, or --pairs CSV)")
+                if any(p.is_file() for p in [reference, *tests]):
+                    raise click.UsageError("REFERENCE and TEST must both be files or all be "
+                                           "folders")
+            failed = _compare_folders(
+                reference, tests, models, pairs_csv, names, out, out_dir,
+                dict(options, workers=workers, batch_size=batch_size, overwrite=overwrite,
+                     strict=strict, bootstrap=bootstrap, seed=seed, confidence=confidence,
+                     ci_method=ci_method, fid_resize=fid_resize,
+                     kid_subset_size=parse_subset_size(kid_subset_size, "--kid-subset-size"),
+                     kid_subsets=kid_subsets, kid_seed=kid_seed, engine=engine,
+                     address=address, cache=False if no_cache else (cache or True)))
+            if html_report and out_dir is not None and (out_dir / "run.json").is_file():
+                from likeness.results.html import write_report
+
+                report = write_report(out_dir, device=device if device != "auto" else "cpu")
+                stderr_console().print(f"report written to {report}", highlight=False,
+                                        markup=False)
+    except LikenessError as error:
+        say("error", str(error))
+        sys.exit(1)
+    if failed:
+        sys.exit(1)
+
+
+def parse_weights(items: tuple[str, ...]) -> dict[str, str]:
+    from likeness.nets.weights import REGISTRY
+
+    weights = {}
+    for item in items:
+        name, _, path = item.partition("=")
+        if not path or name not in REGISTRY:
+            raise click.BadParameter(f"{item!r}: expected NAME=PATH with NAME one of "
+                                     f"{', '.join(REGISTRY)}", param_hint="--weights")
+        weights[name] = path
+    return weights
+
+
+def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path | None,
+                       options: dict[str, Any]) -> bool:
+    from likeness.evaluation.rows import PairRow
+    from likeness.evaluation.single import compare_pair
+
+    result = compare_pair(reference, test, metrics=names, **options)
+    for name in names:
+        click.echo(f"{name}\t{format_cell(name, result.values.get(name))}")
+    row = PairRow("test", result.reference, result.test, result.values, result.error,
+                  result.decisions)
+    report_rows([row], {})
+    if out is not None:
+        write_rows(out, [row], names, {})
+    return row.error is not None
+
+
+def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str, Path],
+                     pairs_csv: Path | None, names: list[str], out: Path | None,
+                     out_dir: Path | None, options: dict[str, Any]) -> bool:
+    from likeness.runs.compare import compare as run_compare
+
+    console = stderr_console()
+    report, stop = progress_bar(describe=str, rate=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the run records them; printed below
+            results = run_compare(reference, tests or None, models=models or None,
+                                  pairs=pairs_csv, metrics=names, out_dir=out_dir,
+                                  progress=report, **options)
+    finally:
+        stop()
+    for message in results.record.get("warnings", []):
+        say("warning", message)
+    for model, (unmatched_reference, unmatched_test) in results.unmatched.items():
+        prefix = f"{model}: " if len(results.models) > 1 else ""
+        for label, files in (("reference", unmatched_reference), ("test", unmatched_test)):
+            if files:
+                console.print(f"{prefix}{len(files)} {label} file(s) without a partner: "
+                              + ", ".join(files), style="yellow", highlight=False,
+                              markup=False)
+    single = len(results.models) == 1
+    if single and results.pair_metrics and not results.set_metrics:
+        print_table(results)
+    else:
+        print_summary(results)
+    report_rows(results.rows, results.record)
+    if out is not None:
+        write_rows(out, results.rows, results.pair_metrics, results.unmatched,
+                    with_model=not single)
+    if out_dir is not None:
+        console.print(f"results written to {out_dir}/ (summary.md, summary.tex, "
+                      "per_image.csv, comparisons.csv, references.bib, methods.md, run.json)",
+                      highlight=False, markup=False)
+    return results.failures > 0

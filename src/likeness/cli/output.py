@@ -1,0 +1,245 @@
+"""What the command line shows and writes: tables, notes, errors, progress, row files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+
+# Digits shown in terminal tables; files keep full precision.
+TABLE_DIGITS = {"psnr": 3, "mse": 3}
+
+
+def format_cell(metric: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    decimals = TABLE_DIGITS.get(metric, 4)
+    if value != 0 and abs(value) < 1e-4:
+        return f"{value:.3g}"
+    if value != 0 and abs(value) < 1:  # three significant digits at least: MSE 0.00213
+        decimals = max(decimals, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
+
+
+def stdout_console() -> Console:
+    """Tables on stdout; wide when piped, so that columns are not wrapped."""
+    from rich.console import Console
+
+    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
+
+
+def stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
+
+
+# The library's messages name Python arguments; the command line names its own options.
+CLI_WORDS = [
+    (r"gray=True", "--gray"),
+    (r"resize='reference'", "--resize reference"),
+    (r"alpha='(white|black|drop)'", r"--alpha \1"),
+    (r"overwrite=True", "--overwrite"),
+    (r"strict=True", "--strict"),
+    (r"cache=PATH", "--cache FILE"),
+    (r"cache=False", "--no-cache"),
+    (r"pairs=CSV", "--pairs CSV"),
+    (r"models=\{NAME: DIR\}", "--model NAME=DIR"),
+    (r"methods=\{NAME: DIR\}", "--method NAME=DIR"),
+    (r"stylized=DIR", "--stylized DIR"),
+    (r"triplets=CSV", "--triplets CSV"),
+    (r"raise cfsd_max_pixels", "raise --cfsd-max-pixels"),
+    (r"weights=\{'(\w+)': PATH\}", r"--weights \1=PATH"),
+    (r"device='(\w+)' or device='(\w+)'", r"--device \1 or \2"),
+    (r"subset_size=None", "{subset} all"),
+    (r"subset_size=(\d+)", r"{subset} \1"),
+    (r"name=NAME", "--name NAME"),
+]
+
+
+def cli_words(text: str, command: str = "compare") -> str:
+    """A library message in the command line's words (its options, not Python arguments)."""
+    subset = "--subset-size" if command == "kid" else "--kid-subset-size"
+    for pattern, replacement in CLI_WORDS:
+        text = re.sub(pattern, replacement.replace("{subset}", subset), text)
+    return text
+
+
+def say(kind: str, text: str, command: str = "compare") -> None:
+    """One line on stderr: ``error:``, ``warning:`` or ``note:``, in the command line's words."""
+    style = {"error": "red", "warning": "yellow"}.get(kind)
+    stderr_console().print(f"{kind}: {cli_words(str(text), command)}", highlight=False,
+                            markup=False, style=style)
+
+
+
+def print_table(results: Any) -> None:
+    """One row per pair and the mean: the run's summary, so that a metric whose values lie
+    on different scales shows no mean here either."""
+    from rich.table import Table
+
+    rows, names = results.rows, results.pair_metrics
+    table = Table(show_edge=False)
+    table.add_column("reference")
+    table.add_column("test")
+    for name in names:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(row.reference, row.test,
+                      *(format_cell(name, row.values.get(name)) for name in names))
+    table.add_section()
+    means = []
+    for name in names:
+        summary = results.summary_of(results.models[0], name)
+        mean = "—" if math.isnan(summary.mean) else format_cell(name, summary.mean)
+        means.append(mean if summary.n == len(rows) else f"{mean} (n={summary.n})")
+    table.add_row(f"mean of {len(rows)} pairs", "", *means)
+    stdout_console().print(table, highlight=False)
+
+
+def print_summary(results: Any) -> None:
+    from rich.table import Table
+
+    from likeness.evaluation.registry import METRICS
+    from likeness.results.tables import format_value
+
+    unit = "method" if results.kind == "style" else "model"
+    table = Table(show_edge=False, title=f"mean [95% CI] per {unit}" if results.pair_metrics
+                  else None)
+    table.add_column(unit)
+    for metric in results.metrics:
+        arrow = "↑" if METRICS[metric].better == "higher" else "↓"
+        table.add_column(f"{metric} {arrow}", justify="right")
+    for model in results.models:
+        cells = []
+        for metric in results.metrics:
+            row = results.summary_of(model, metric)
+            cell = format_value(metric, row.mean)
+            if metric == "kid" and row.std == row.std:
+                cell += f" ± {format_value('kid', row.std)}"
+            elif row.ci_low == row.ci_low:
+                cell += (f" [{format_value(metric, row.ci_low)}, "
+                         f"{format_value(metric, row.ci_high)}]")
+            if row.n_failed:
+                cell += f" (n={row.n})"
+            cells.append(cell)
+        table.add_row(model, *cells)
+    stdout_console().print(table, highlight=False)
+
+
+def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
+    console = stderr_console()
+    several = len({row.model for row in rows}) > 1
+    for row in rows:
+        if row.notes:
+            who = f"{row.model}: {row.test}" if several else row.test
+            say("note", f"{who}: " + "; ".join(row.notes))
+    for metric, why in record.get("not_summarised", {}).items():
+        say("warning", f"{metric} is {why}")
+    for key, info in record.get("infinite_values", {}).items():
+        say("note", f"{key}: {info['count']} value(s) are +inf ({info['why']}); the mean "
+                     "is +inf")
+    for source, files in record.get("skipped_files", {}).items():
+        say("note", f"{source}: {len(files)} file(s) skipped for their extension: "
+                     + ", ".join(files))
+    failures = [row for row in rows if row.error]
+    for row in failures:
+        who = f"{row.model}: " if several else ""
+        say("error", f"{who}{row.reference} vs {row.test}: {row.error}")
+    for error in record.get("set_errors", []):
+        say("error", f"{error['model']}: {error['metric']}: {error['error']}")
+    for error in record.get("file_errors", []):
+        say("error", f"{error['file']}: {error['reason']}")
+    if failures:
+        console.print(f"{len(failures)} of {len(rows)} pair(s) failed", style="bold red")
+
+
+def write_rows(out: Path, rows: list[Any], names: list[str],
+                unmatched: dict[str, tuple[list[str], list[str]]],
+                with_model: bool = False) -> None:
+    from likeness.runs.folder import writing
+
+    with writing(out):  # a full disk or a read-only folder: one message naming --out
+        _write_row_file(out, rows, names, unmatched, with_model)
+
+
+def _write_row_file(out: Path, rows: list[Any], names: list[str],
+                    unmatched: dict[str, tuple[list[str], list[str]]],
+                    with_model: bool) -> None:
+    columns = [*(["model"] if with_model else []), "reference", "test", *names, "error",
+               "notes"]
+    records = [{"model": row.model, "reference": row.reference, "test": row.test,
+                **{name: row.values.get(name) for name in names},
+                "error": row.error, "notes": "; ".join(row.notes) or None} for row in rows]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".json":
+        if not with_model:
+            for record in records:
+                del record["model"]
+        lists = list(unmatched.values())
+        document: dict[str, Any] = {"rows": records}
+        if with_model:
+            document["unmatched"] = {m: {"reference": u[0], "test": u[1]}
+                                     for m, u in unmatched.items()}
+        else:
+            document["unmatched_reference"] = lists[0][0] if lists else []
+            document["unmatched_test"] = lists[0][1] if lists else []
+        out.write_text(json.dumps(document, indent=1, allow_nan=True) + "\n")
+        return
+    with out.open("w", newline="", encoding="utf-8", errors="backslashreplace") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
+                             for k, v in record.items()})
+
+
+
+def progress_bar(describe: Any = lambda label: f"features {Path(label).name}",
+                  rate: bool = False) -> tuple[Any, Any]:
+    """(report, stop): a progress bar on stderr that appears with the first report, so
+    that an error raised before any work is not preceded by the blank line of a bar that
+    never showed.  ``rate`` adds pairs/s (images/s for feature stages)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TimeRemainingColumn,
+    )
+
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Any:
+            from rich.text import Text
+
+            speed = task.finished_speed or task.speed
+            unit = "pairs" if task.description in ("pairs", "triplets") else "images"
+            return Text(f"{speed:.1f} {unit}/s" if speed else "", style="progress.data.speed")
+
+    columns = [BarColumn(), MofNCompleteColumn(), *([Rate()] if rate else []),
+               TimeRemainingColumn()]
+    progress = Progress("[progress.description]{task.description}", *columns,
+                        console=stderr_console(), transient=True)
+    tasks: dict[str, Any] = {}
+
+    def report(label: str, done: int, total: int) -> None:
+        if not tasks:
+            progress.start()
+        if label not in tasks:
+            tasks[label] = progress.add_task(describe(label), total=total)
+        progress.update(tasks[label], completed=done, total=total)
+
+    def stop() -> None:
+        if tasks:
+            progress.stop()
+
+    return report, stop

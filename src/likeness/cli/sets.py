@@ -1,0 +1,212 @@
+"""``likeness fid`` and ``likeness kid``: two folders (or statistics files)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from likeness.errors import LikenessError
+
+if TYPE_CHECKING:
+    pass
+
+from likeness.cli.app import main
+from likeness.cli.compare import parse_subset_size
+from likeness.cli.output import (
+    progress_bar,
+    say,
+    stderr_console,
+)
+
+
+def _set_options(command: Any) -> Any:
+    """Options shared by ``fid`` and ``kid``."""
+    options = [
+        click.option("--weights", "weights", default=None, metavar="PATH",
+                     help="pt_inception checkpoint to use (default: the weights manager's; "
+                          "NAME=PATH is accepted too)."),
+        click.option("--resize", type=click.Choice(["pytorch-fid", "clean"]),
+                     default="pytorch-fid", show_default=True,
+                     help="How images reach 299×299: pytorch-fid's bilinear in the network, "
+                          "or clean-fid's Pillow bicubic."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                     show_default=True),
+        click.option("--batch-size", type=click.IntRange(1, 4096), default=32,
+                     show_default=True),
+        click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+                     help="Decoding threads."),
+        click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
+                     help="Handle transparent images: composite over white/black, or drop."),
+        click.option("--cache", "cache", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="Feature cache database (default: "
+                     "$LIKENESS_CACHE_DIR/cache.sqlite or ~/.cache/likeness/cache.sqlite)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write cached features."),
+        click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="Write the value, the sets and the settings as JSON."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _set_weights_path(weights: str | None) -> str | None:
+    if weights is None:
+        return None
+    name, separator, path = weights.partition("=")
+    if separator:
+        if name != "pt_inception":
+            raise click.BadParameter(f"{weights!r}: FID and KID use pt_inception",
+                                     param_hint="--weights")
+        return path
+    return weights
+
+
+
+def _report_sets(sets: Any) -> bool:
+    """Print each set's size, cache use, decisions and errors on stderr; True if any failed."""
+    console = stderr_console()
+    failed = False
+    for image_set in sets:
+        line = f"{image_set.source}: {image_set.count} images"
+        if image_set.features is not None:
+            line += f" ({image_set.cached} features from the cache)"
+        console.print(line, highlight=False, markup=False)
+        for note, count in image_set.decisions.items():
+            say("note", f"{count} image(s): {note}")
+        if "note" in image_set.settings:
+            say("note", image_set.settings["note"])
+        for name, reason in image_set.errors:
+            failed = True
+            say("error", f"{name}: {reason} (left out of the set)")
+    return failed
+
+
+def _set_record(sets: Any, settings: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    return {**values, "settings": settings,
+            "sets": [{"source": s.source, "count": s.count, "cached": s.cached,
+                      "decisions": s.decisions,
+                      "errors": [{"file": f, "reason": r} for f, r in s.errors]}
+                     for s in sets]}
+
+
+def _write_set_record(out: Path, record: dict[str, Any], command: str) -> None:
+    """``--out`` of fid and kid; a failed write is one message and exit code 1."""
+    from likeness.runs.folder import writing
+
+    try:
+        with writing(out):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(record, indent=1) + "\n")
+    except LikenessError as error:
+        say("error", str(error), command)
+        sys.exit(1)
+
+
+def _run_set_command(action: Any, command: str) -> Any:
+    import warnings
+
+    report, stop = progress_bar()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            result = action(report)
+    except LikenessError as error:
+        stop()
+        say("error", str(error), command)
+        sys.exit(1)
+    stop()
+    for warning in {str(w.message) for w in caught}:
+        say("warning", warning, command)
+    return result
+
+
+@main.command()
+@click.argument("a", type=click.Path(exists=True, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, path_type=Path), required=False)
+@_set_options
+@click.option("--save-stats", "save_stats", multiple=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Write mu/sigma (pytorch-fid's .npz) of A, then of B if given again.")
+def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
+        batch_size: int, workers: int, alpha: str | None, cache: Path | None, no_cache: bool,
+        out: Path | None, save_stats: tuple[Path, ...]) -> None:
+    """FID between A and B: folders (recursive) or .npz statistics files.
+
+    Exactly pytorch-fid's value.  With only A, --save-stats writes its statistics.
+    """
+    from likeness.evaluation.cache import Cache, default_cache_path
+    from likeness.evaluation.set_features import (
+        FeatureExtractor,
+        frechet_between,
+        load_set,
+        save_statistics,
+    )
+
+    sources = [a] if b is None else [a, b]
+    if b is None and not save_stats:
+        raise click.UsageError("give two sets to compare, or one set with --save-stats FILE")
+    if len(save_stats) > len(sources):
+        raise click.UsageError(f"--save-stats given {len(save_stats)} times for "
+                               f"{len(sources)} set(s)")
+
+    def run(report: Any) -> Any:
+        extractor = FeatureExtractor(weights=_set_weights_path(weights), resize=resize,
+                                     device=device, alpha=alpha)
+        with Cache(None if no_cache else cache or default_cache_path()) as store:
+            sets = [load_set(source, extractor, store, batch_size=batch_size,
+                             workers=workers,
+                             progress=functools.partial(report, str(source)))
+                    for source in sources]
+        for image_set, target in zip(sets, save_stats, strict=False):
+            save_statistics(image_set, target)
+        value = frechet_between(*sets) if len(sets) == 2 else None
+        return sets, extractor.settings, value
+
+    sets, settings, value = _run_set_command(run, "fid")
+    failed = _report_sets(sets)
+    for image_set, target in zip(sets, save_stats, strict=False):
+        stderr_console().print(f"statistics of {image_set.source} written to {target}",
+                                highlight=False, markup=False)
+    if value is not None:
+        click.echo(f"FID\t{value:.10g}")
+    if out is not None:
+        _write_set_record(out, _set_record(sets, settings, {"fid": value}), "fid")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_set_options
+@click.option("--subset-size", default="1000", show_default=True,
+              help="Images per subset, or 'all' for the whole sets once.")
+@click.option("--subsets", type=click.IntRange(1, 100000), default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_size: int,
+        workers: int, alpha: str | None, cache: Path | None, no_cache: bool, out: Path | None,
+        subset_size: str, subsets: int, seed: int) -> None:
+    """KID between folders A and B (unbiased MMD², cubic kernel): mean and std over subsets."""
+    from likeness.runs.fid import kid_folders
+
+    size = parse_subset_size(subset_size, "--subset-size")
+
+    def run(report: Any) -> Any:
+        return kid_folders(a, b, subset_size=size, subsets=subsets, seed=seed,
+                           weights=_set_weights_path(weights), resize=resize, device=device,
+                           alpha=alpha, batch_size=batch_size, workers=workers,
+                           cache=False if no_cache else (cache or True), progress=report)
+
+    result = _run_set_command(run, "kid")
+    failed = _report_sets(result.sets)
+    click.echo(f"KID\t{result.mean:.10g}\t± {result.std:.4g}")
+    if out is not None:
+        _write_set_record(out, _set_record(result.sets, result.settings,
+                                           {"kid": result.mean, "kid_std": result.std}), "kid")
+    if failed:
+        sys.exit(1)

@@ -1,0 +1,144 @@
+"""``likeness style``: content, style and stylized folders."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from likeness.errors import LikenessError
+
+if TYPE_CHECKING:
+    pass
+
+from likeness.cli.app import main
+from likeness.cli.compare import parse_models, parse_weights
+from likeness.cli.output import (
+    print_summary,
+    progress_bar,
+    report_rows,
+    say,
+    stderr_console,
+)
+
+
+@main.command()
+@click.option("--content", "content", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of content images.")
+@click.option("--style", "style", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of style images.")
+@click.option("--stylized", "stylized", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of one method's outputs (C__S.ext or S/C.ext); repeatable.")
+@click.option("--method", "method_items", multiple=True, metavar="NAME=DIR",
+              help="A method's output folder under a name of your choice; repeatable.")
+@click.option("--triplets", "triplets_csv", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Manifest CSV: content,style,stylized[,method].")
+@click.option("--metrics", "metrics", default=",".join(
+    ("art_fid", "fid_art", "fid", "lpips_alex", "cfsd", "gram", "adain_style",
+     "content_loss", "ssim", "ssim_gray")), show_default=True, help="Comma-separated.")
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Write the results folder (resumable).")
+@click.option("--overwrite", is_flag=True,
+              help="Allow an --out-dir that holds another run or other files.")
+@click.option("--strict", is_flag=True, help="Stop at the first failure.")
+@click.option("--resize", type=click.Choice(["reference"]), default=None,
+              help="Resize a stylized image to its content's size instead of refusing.")
+@click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--weights", "weights", multiple=True, metavar="NAME=PATH",
+              help="Checkpoint file for a network (alexnet, vgg19, pt_inception, "
+                   "art_inception); repeatable.")
+@click.option("--art-fid-mode", type=click.Choice(["plain", "infinity"]), default="plain",
+              show_default=True, help="infinity: FID∞, needs >= 5,000 stylizations.")
+@click.option("--fid-resize", type=click.Choice(["pytorch-fid", "clean"]),
+              default="pytorch-fid", show_default=True)
+@click.option("--cfsd-max-pixels", type=click.IntRange(1), default=1024 * 1024,
+              show_default=True, help="CFSD refuses larger images (cost grows with (H·W)²).")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
+              help="Images per network pass (VGG19 takes one at a time).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="ray: run on a Ray cluster (pip install 'likeness[ray]').")
+@click.option("--address", default=None,
+              help="Ray cluster address (default: connect to RAY_ADDRESS or start one here).")
+@click.option("--bootstrap", type=click.IntRange(100, 10_000_000), default=2000,
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95,
+              show_default=True)
+@click.option("--ci-method", type=click.Choice(["auto", "bca", "percentile"]), default="auto",
+              show_default=True)
+@click.option("--cache", "cache", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Cache database (default: the user cache).")
+@click.option("--no-cache", is_flag=True, help="Use no shared cache.")
+@click.option("--html", "html_report", is_flag=True,
+              help="Also write the visual report, report.html, into --out-dir.")
+def style(content: Path, style: Path, stylized: tuple[Path, ...],
+          method_items: tuple[str, ...], triplets_csv: Path | None, metrics: str,
+          out_dir: Path | None, overwrite: bool, strict: bool, resize: str | None,
+          alpha: str | None, device: str, weights: tuple[str, ...], art_fid_mode: str,
+          fid_resize: str, cfsd_max_pixels: int, workers: int, batch_size: int, engine: str,
+          address: str | None, bootstrap: int, seed: int, confidence: float,
+          ci_method: str, cache: Path | None, no_cache: bool, html_report: bool) -> None:
+    """Evaluate style transfer: content fidelity (LPIPS, SSIM, CFSD, content loss), style
+    fidelity (FID, FID with ArtFID's Inception, Gram and AdaIN losses) and ArtFID, for one
+    or more methods, with statistics and a results folder."""
+    from likeness.evaluation.registry import parse_metric_names
+    from likeness.runs.style import evaluate_style
+
+    try:
+        names = parse_metric_names(metrics, command="style")
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--metrics") from None
+    methods = {name: path for name, path in parse_models(method_items).items()}
+    if html_report and out_dir is None:
+        raise click.UsageError("--html writes report.html into the results folder: give "
+                               "--out-dir too")
+    if not stylized and not methods:
+        raise click.UsageError("give at least one --stylized DIR (or --method NAME=DIR)")
+    console = stderr_console()
+    report, stop = progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # recorded in run.json and printed below
+            results = evaluate_style(
+                content, style, list(stylized) or None, methods=methods or None,
+                triplets=triplets_csv, metrics=names, out_dir=out_dir,
+                weights=parse_weights(weights), device=device, resize=resize, alpha=alpha,
+                art_fid_mode=art_fid_mode, fid_resize=fid_resize,
+                cfsd_max_pixels=cfsd_max_pixels, workers=workers, batch_size=batch_size,
+                engine=engine, address=address, bootstrap=bootstrap,
+                seed=seed, confidence=confidence, ci_method=ci_method, strict=strict,
+                overwrite=overwrite, cache=False if no_cache else (cache or True),
+                progress=report)
+    except LikenessError as error:
+        stop()
+        say("error", str(error), "style")
+        sys.exit(1)
+    stop()
+    for message in results.record.get("warnings", []):
+        say("warning", message, "style")
+    for method, files in results.record.get("unmatched", {}).items():
+        if files:
+            console.print(f"{method}: {len(files)} stylized file(s) without a content and "
+                          f"style: " + ", ".join(files), style="yellow", highlight=False,
+                          markup=False)
+    print_summary(results)
+    report_rows(results.rows, results.record)
+    if out_dir is not None:
+        console.print(f"results written to {out_dir}/", highlight=False, markup=False)
+        if html_report:
+            from likeness.results.html import write_report
+
+            report_path = write_report(out_dir, device=device if device != "auto" else "cpu")
+            console.print(f"report written to {report_path}", highlight=False, markup=False)
+    if results.failures:
+        sys.exit(1)
