@@ -196,3 +196,32 @@ def test_pixel_metrics_of_two_files_never_import_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_one_pair_loads_no_heavy_module_and_equals_the_compiled_route(tmp_path):
+    # the cold start of `likeness compare a.png b.png`: no torch, no numba, no scipy; the
+    # NumPy route of the exact sums gives the compiled kernels' values bit for bit
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(tmp_path / name)
+    code = ("import sys, likeness; "
+            f"v = likeness.compare_files({str(tmp_path / 'a.png')!r}, "
+            f"{str(tmp_path / 'b.png')!r}, metrics='ssim,psnr,mse'); "
+            "print(repr(v)); print(sorted(m for m in ('torch', 'numba', 'scipy') "
+            "if m in sys.modules))")
+    values = {}
+    for route in ("0", "1"):
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                timeout=300, env={**os.environ, "LIKENESS_COMPILED": route})
+        assert result.returncode == 0, result.stderr
+        values[route], loaded = result.stdout.strip().splitlines()
+        if route == "0":
+            assert loaded == "[]"
+    assert values["0"] == values["1"]

@@ -28,7 +28,8 @@ def valid_box_ssim_sums(x, y, channels, win, c1, c2, cov_norm, zero):  # pragma:
             float64 otherwise).
 
     Returns:
-        (channels,) float64 array of sums; divide by the number of windows for the mean.
+        (rows of full windows, channels) float64 array: each row's sum of the SSIM map,
+        added left to right (``exact_sums.box_ssim_row_sums`` adds them the same way).
     """
     height, row_len = x.shape
     width = row_len // channels
@@ -37,7 +38,7 @@ def valid_box_ssim_sums(x, y, channels, win, c1, c2, cov_norm, zero):  # pragma:
     n_win = win * win
     inv2 = 1.0 / (n_win * n_win)
     n_chunks = min(out_h, 32)
-    partial = np.zeros((n_chunks, channels))
+    rows = np.zeros((out_h, channels))
     z = zero[0]
     for chunk in prange(n_chunks):
         r0 = chunk * out_h // n_chunks
@@ -103,5 +104,5 @@ def valid_box_ssim_sums(x, y, channels, win, c1, c2, cov_norm, zero):  # pragma:
                         hxx += sxx[j_in] - sxx[j_out]
                         hyy += syy[j_in] - syy[j_out]
                         hxy += sxy[j_in] - sxy[j_out]
-                partial[chunk, c] += acc
-    return partial.sum(axis=0)
+                rows[i, c] = acc
+    return rows

@@ -19,7 +19,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["mean_squared_error", "peak_signal_noise_ratio", "structural_similarity"]
 
@@ -79,7 +78,7 @@ def mean_squared_error(image0: np.ndarray, image1: np.ndarray) -> np.float64:
     _check_same_shape(image0, image1)
     if (image0.dtype == image1.dtype and image0.dtype in (np.uint8, np.uint16)
             and image0.size > 0):
-        from likeness.metrics._squared_error_kernel import EXACT_LIMIT, squared_error_sum
+        from likeness.metrics.exact_sums import EXACT_LIMIT, squared_error_sum
 
         total = squared_error_sum(np.ascontiguousarray(image0).reshape(-1),
                                   np.ascontiguousarray(image1).reshape(-1))
@@ -290,7 +289,7 @@ def _window_count(shape: tuple[int, ...], win_size: int) -> int:
 
 def _box_ssim_sums(x: np.ndarray, y: np.ndarray, options: _Options) -> np.ndarray:
     """Per-channel sums of the SSIM map over full windows of (H, W, C) images."""
-    from likeness.metrics._box_ssim_kernel import valid_box_ssim_sums
+    from likeness.metrics.exact_sums import box_ssim_row_sums
 
     height, width, channels = x.shape
     if x.dtype == np.bool_:
@@ -299,11 +298,10 @@ def _box_ssim_sums(x: np.ndarray, y: np.ndarray, options: _Options) -> np.ndarra
     y = np.ascontiguousarray(y).reshape(height, width * channels)
     n_win = options.win_size**2
     cov_norm = n_win / (n_win - 1) if options.sample_covariance else 1.0
-    accumulator = np.zeros(1, np.float64 if x.dtype == np.float64 else np.int64)
     c1 = (options.k1 * options.data_range) ** 2
     c2 = (options.k2 * options.data_range) ** 2
-    return valid_box_ssim_sums(x, y, channels, options.win_size, float(c1), float(c2),
-                               float(cov_norm), accumulator)
+    return box_ssim_row_sums(x, y, channels, options.win_size, float(c1), float(c2),
+                             float(cov_norm)).sum(axis=0)
 
 
 def _multichannel(im1: np.ndarray, im2: np.ndarray, float_type: np.dtype, channel_axis: int,
@@ -349,9 +347,13 @@ def _ssim_reference_algorithm(im1: np.ndarray, im2: np.ndarray, float_type: np.d
     """scikit-image's algorithm on one channel: reflect-padded filters, crop, mean."""
     if options.gaussian:
         def filter_image(image: np.ndarray) -> np.ndarray:
+            from scipy import ndimage
+
             return ndimage.gaussian_filter(image, options.sigma, mode="reflect", truncate=3.5)
     else:
         def filter_image(image: np.ndarray) -> np.ndarray:
+            from scipy import ndimage
+
             return ndimage.uniform_filter(image, size=options.win_size)
 
     im1 = im1.astype(float_type, copy=False)

@@ -1,0 +1,106 @@
+"""Exact integer sums behind SSIM, PSNR and MSE, in NumPy or in compiled kernels.
+
+Both routes compute the same thing with the same floating-point operations in the same
+order, so they give bit-identical values (``tests/test_skimage_compat.py`` checks it):
+
+- ``box_ssim_row_sums``: for every row of full windows, the sum (left to right) of the
+  uniform-window SSIM map, from window sums that are exact in int64;
+- ``squared_error_sum``: Σ (x − y)² in int64.
+
+The compiled kernels (numba, ``_box_ssim_kernel`` and ``_squared_error_kernel``) are
+several times faster per image but cost ~0.6 s per process to import and load from
+numba's on-disk cache (their first compilation, ~5 s once per installation, is cached in
+the package's ``__pycache__``).  So a process uses NumPy for its first
+``COMPILED_AFTER`` images — a one-pair ``likeness compare a.png b.png`` never loads numba —
+and the kernels from then on, or at once when numba is loaded already or
+``LIKENESS_COMPILED=1``; ``LIKENESS_COMPILED=0`` keeps NumPy throughout.  Float images
+always take the kernel: only its running sums reproduce its rounding.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+__all__ = ["COMPILED_AFTER", "EXACT_LIMIT", "box_ssim_row_sums", "squared_error_sum",
+           "use_compiled"]
+
+COMPILED_AFTER = 8
+EXACT_LIMIT = 2**53  # below this every float64 partial sum of integers is exact
+_seen = 0
+
+
+def use_compiled(integer: bool) -> bool:
+    """Whether this call takes the compiled kernel (see the module documentation)."""
+    global _seen
+    _seen += 1
+    choice = os.environ.get("LIKENESS_COMPILED")
+    if not integer or choice == "1":
+        return True
+    if choice == "0":
+        return False
+    return _seen > COMPILED_AFTER or "numba" in sys.modules
+
+
+def box_ssim_row_sums(x: np.ndarray, y: np.ndarray, channels: int, win: int, c1: float,
+                      c2: float, cov_norm: float) -> np.ndarray:
+    """(rows of full windows, channels) sums of the SSIM map, each row left to right.
+
+    Args:
+        x, y: (H, W * channels) contiguous arrays, channels interleaved (HWC reshaped).
+        win: the odd window side; c1, c2: (K1 R)², (K2 R)²; cov_norm: NP / (NP − 1) for
+            the sample covariance, 1 for the population one.
+    """
+    integer = x.dtype.kind in "iub"
+    if use_compiled(integer):
+        from likeness.metrics._box_ssim_kernel import valid_box_ssim_sums
+
+        zero = np.zeros(1, np.int64 if integer else np.float64)
+        return valid_box_ssim_sums(x, y, channels, win, c1, c2, cov_norm, zero)
+    height = x.shape[0]
+    a = x.reshape(height, -1, channels).astype(np.int64)
+    b = y.reshape(height, -1, channels).astype(np.int64)
+    out_h, out_w = height - win + 1, a.shape[1] - win + 1
+    rows = np.zeros((out_h, channels))
+    n_win = win * win
+    inv2 = 1.0 / (n_win * n_win)
+    for c in range(channels):
+        hx, hy = _window_sums(a[:, :, c], win), _window_sums(b[:, :, c], win)
+        hxx = _window_sums(a[:, :, c] * a[:, :, c], win)
+        hyy = _window_sums(b[:, :, c] * b[:, :, c], win)
+        hxy = _window_sums(a[:, :, c] * b[:, :, c], win)
+        ux = hx / n_win
+        uy = hy / n_win
+        vx = cov_norm * ((n_win * hxx - hx * hx) * inv2)
+        vy = cov_norm * ((n_win * hyy - hy * hy) * inv2)
+        vxy = cov_norm * ((n_win * hxy - hx * hy) * inv2)
+        a1 = 2.0 * ux * uy + c1
+        a2 = 2.0 * vxy + c2
+        b1 = ux * ux + uy * uy + c1
+        b2 = vx + vy + c2
+        ssim_map = (a1 * a2) / (b1 * b2)
+        total = np.zeros(out_h)
+        for column in range(out_w):  # left to right, as the kernel adds them
+            total += ssim_map[:, column]
+        rows[:, c] = total
+    return rows
+
+
+def _window_sums(plane: np.ndarray, win: int) -> np.ndarray:
+    """Exact int64 sums over every win × win window inside ``plane`` (integral image)."""
+    integral = np.zeros((plane.shape[0] + 1, plane.shape[1] + 1), np.int64)
+    np.cumsum(np.cumsum(plane, axis=0), axis=1, out=integral[1:, 1:])
+    return (integral[win:, win:] - integral[:-win, win:] - integral[win:, :-win]
+            + integral[:-win, :-win])
+
+
+def squared_error_sum(x: np.ndarray, y: np.ndarray) -> int:
+    """Σ (x − y)² over two flat integer arrays of one length, exactly (int64)."""
+    if use_compiled(True):
+        from likeness.metrics._squared_error_kernel import squared_error_sum as kernel
+
+        return int(kernel(x, y))
+    difference = x.astype(np.int64) - y.astype(np.int64)
+    return int(np.dot(difference, difference))
