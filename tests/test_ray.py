@@ -187,3 +187,59 @@ def test_hostile_pairs_are_the_same_row_errors_on_ray(cluster, tmp_path, stand_i
     assert "smaller than SSIM's 7x7 window" in errors["tiny.png"]
     assert "not an image file" in errors["broken.png"]
     assert errors["fine.png"] is None
+
+
+@pytest.fixture(scope="module")
+def style_weights(golden, golden_weights, tmp_path_factory):
+    import json
+
+    seed = json.loads((golden.root / "style.json").read_text())["seed"]
+    folder = tmp_path_factory.mktemp("style_weights")
+    return {name: str(golden_weights.save_checkpoint(name, seed, folder / f"{name}.pth"))
+            for name in ("alexnet", "vgg19", "pt_inception", "art_inception")}
+
+
+def test_style_on_ray_equals_the_local_engine(cluster, golden, style_weights, tmp_path):
+    # the command line's --engine ray against the local engine through the API: every
+    # per-triplet value bit for bit, set metrics within 1e-8
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    root = golden.root / "style"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a small style set: singular covariances
+        local = likeness.evaluate_style(root / "content", root / "style", root / "stylized",
+                                        weights=style_weights, cache=False,
+                                        out_dir=tmp_path / "local")
+    arguments = ["style", "--content", str(root / "content"), "--style", str(root / "style"),
+                 "--stylized", str(root / "stylized"), "--engine", "ray", "--no-cache",
+                 "--out-dir", str(tmp_path / "ray")]
+    for name, path in style_weights.items():
+        arguments += ["--weights", f"{name}={path}"]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    assert _rows(tmp_path / "ray" / "per_image.csv") == _rows(
+        tmp_path / "local" / "per_image.csv")
+    local_summary = _rows(tmp_path / "local" / "summary.csv")
+    ray_summary = _rows(tmp_path / "ray" / "summary.csv")
+    assert len(local_summary) == len(ray_summary) == len(local.metrics)
+    for a, b in zip(local_summary, ray_summary, strict=True):
+        assert (a["method"], a["metric"], a["n"]) == (b["method"], b["metric"], b["n"])
+        assert float(b["mean"]) == pytest.approx(float(a["mean"]), rel=0, abs=1e-8)
+    assert not (tmp_path / "ray" / "shards").exists()
+
+
+def test_fid_and_kid_on_ray_are_the_local_values_within_1e_8(cluster, folders, fid_weights):
+    weights = {"pt_inception": str(fid_weights)}
+    values = {}
+    for engine in ("local", "ray"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 4-image sets: singular covariances
+            results = likeness.compare(folders / "ref", [folders / m for m in MODELS],
+                                       metrics="fid,kid", kid_subset_size=None,
+                                       weights=weights, cache=False, engine=engine)
+        values[engine] = [(r.model, r.metric, r.value, r.std) for r in results.set_rows]
+    for a, b in zip(values["local"], values["ray"], strict=True):
+        assert a[:2] == b[:2]
+        assert b[2] == pytest.approx(a[2], rel=0, abs=1e-8)

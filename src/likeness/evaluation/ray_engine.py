@@ -37,6 +37,11 @@ from likeness.evaluation.networks import NETWORKS, Networks
 from likeness.evaluation.plan import Plan
 from likeness.evaluation.registry import METRICS
 from likeness.evaluation.rows import PairRow
+from likeness.evaluation.set_features import (
+    SET_BATCH_SIZE,
+    FeatureExtractor,
+    feature_batches,
+)
 from likeness.evaluation.sets import set_networks
 
 __all__ = ["import_ray", "run_on_ray"]
@@ -84,9 +89,10 @@ class ItemActor:
     """Holds the networks; computes decoded groups with the local engine's computer."""
 
     def __init__(self, options: EngineOptions, blobs: dict[str, Any], device: str,
-                 roles: tuple[str, str]) -> None:
+                 roles: tuple[str, str], threads: int | None) -> None:
         import ray
 
+        _use_threads(threads)
         weights = _materialise_weights({k: ray.get(v) if not isinstance(v, tuple) else v
                                         for k, v in blobs.items()})
         self.computer = ItemComputer(options.metrics, options, Networks(device, weights),
@@ -102,42 +108,56 @@ class ItemActor:
 
 
 class FeatureActor:
-    """Holds an Inception network; encodes decoded images (set metrics)."""
+    """Holds an Inception network; encodes each decoded batch as one batch (set metrics)."""
 
     def __init__(self, weights: tuple[bytes, str], resize: str, alpha: str | None,
-                 device: str, network: str = "pt_inception") -> None:
+                 device: str, network: str, threads: int) -> None:
         import ray
 
-        from likeness.evaluation.set_features import FeatureExtractor
-
+        _use_threads(threads)
         blob = ray.get(weights) if not isinstance(weights, tuple) else weights
         path = _materialise_weights({network: blob})[network]
         self.extractor = FeatureExtractor(weights=path, resize=resize, device=device,
                                           alpha=alpha, network=network)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        prepared = [pickle.loads(p) for p in batch["payload"]]
-        good = [(digest, tensor, notes) for digest, tensor, notes in prepared
-                if tensor is not None]
-        features: Any = self.extractor.features([t for _, t, _ in good]) if good else []
-        results = [pickle.dumps((digest, row, notes)) for (digest, _, notes), row
-                   in zip(good, features, strict=True)]
-        results += [pickle.dumps((digest, None, notes)) for digest, tensor, notes in prepared
-                    if tensor is None]
-        return {"payload": results}
+        out = []
+        for payload in batch["payload"]:
+            prepared = pickle.loads(payload)
+            good = [(digest, tensor, notes) for digest, tensor, notes in prepared
+                    if tensor is not None]
+            features: Any = self.extractor.features([t for _, t, _ in good]) if good else []
+            out.append(pickle.dumps([(digest, row, notes) for (digest, _, notes), row
+                                     in zip(good, features, strict=True)]))
+        return {"payload": out}
 
 
-def _prepare_image(row: dict[str, Any]) -> dict[str, Any]:
-    """Ray Data CPU task: decode and resize one image for the Inception network."""
-    from likeness.evaluation.set_features import FeatureExtractor
-
+def _prepare_batch(row: dict[str, Any]) -> dict[str, Any]:
+    """Ray Data CPU task: decode (and resize) one batch of images for the network."""
     spec = pickle.loads(row["payload"])
-    extractor: FeatureExtractor = spec["extractor"]
-    try:
-        tensor, notes = extractor.prepare(Path(spec["path"]))
-        return {"payload": pickle.dumps((spec["digest"], tensor, notes))}
-    except (LikenessError, OSError) as error:
-        return {"payload": pickle.dumps((spec["digest"], None, (f"error: {error}",)))}
+    prepared = []
+    for digest, path in spec["files"]:
+        try:
+            tensor, notes = spec["extractor"].prepare(Path(path))
+            prepared.append((digest, tensor, notes))
+        except (LikenessError, OSError):  # the driver's set pass reports it
+            prepared.append((digest, None, ()))
+    return {"payload": pickle.dumps(prepared)}
+
+
+def _use_threads(threads: int | None) -> None:
+    """Compute with the driver's torch thread count: a float reduction split over another
+    number of threads rounds differently, and a Ray worker starts with one."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _driver_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def _actor_options(ray: Any, device: str) -> tuple[int, dict[str, Any]]:
@@ -182,12 +202,7 @@ def run_on_ray(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
         rows = _items_on_ray(ray, plan, digests, options, networks, cache, shard_dir,
                              progress, unreadable)
     for network in set_networks(options.metrics):
-        files = list(dict.fromkeys(f for name in {n for pair in plan.set_pairs
-                                                  for n in pair[1:]}
-                                   for f in plan.sets.get(name, [])))
-        set_digests, _ = cache.digest_files(files, workers=options.workers)
-        features_on_ray(files, set_digests, options, networks.weights, networks.device,
-                        cache, network=network)
+        features_on_ray(plan, options, networks, cache, network)
     return rows
 
 
@@ -212,7 +227,8 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: En
         ItemActor, batch_size=1, concurrency=actors,
         fn_constructor_kwargs={"options": replace(options, strict=False), "blobs": blobs,
                                "device": "cuda" if "num_gpus" in resources else "cpu",
-                               "roles": plan.roles},
+                               "roles": plan.roles,
+                               "threads": _driver_threads() if blobs else None},
         **resources)  # Ray Data restarts lost actors and retries their tasks
     done: set[int] = set()
     shard: list[dict[str, Any]] = []
@@ -247,48 +263,48 @@ def _write_shard(folder: Path | None, rows: list[dict[str, Any]]) -> None:
     rows.clear()
 
 
-def features_on_ray(files: list[Path], digests: Mapping[Path, str], options: EngineOptions,
-                    weights: Mapping[str, str], device: str, cache: Cache, *,
-                    address: str | None = None, network: str = "pt_inception") -> None:
-    """Encode the set images missing from the feature cache on Ray; store their features."""
+def features_on_ray(plan: Plan, options: EngineOptions, networks: Networks, cache: Cache,
+                    network: str) -> None:
+    """Encode the set images missing from the feature cache on Ray, in the batches the
+    local engine forms (``feature_batches``), and store their features."""
     import json
 
     import numpy as np
 
-    from likeness.evaluation.set_features import FeatureExtractor
-
     ray = import_ray()
-    _connect(ray, address)
-    extractor = FeatureExtractor(weights=weights.get(network), resize=options.fid_resize,
-                                 device="cpu", alpha=options.alpha, network=network)
+    extractor = FeatureExtractor(weights=networks.weights.get(network),
+                                 resize=options.fid_resize, device="cpu", alpha=options.alpha,
+                                 network=network)
     namespace = extractor.namespace
-    known = cache.get_many(namespace, list(digests.values()))
-    todo = {}
-    for path in files:
-        digest = digests.get(path)
-        if digest is not None and digest not in known and digest not in todo:
-            todo[digest] = path
-    if not todo:
+    scheduled: set[str] = set()
+    batches = []
+    for name in dict.fromkeys(name for pair in plan.set_pairs for name in pair[1:]):
+        files = plan.sets.get(name, [])
+        digests, _ = cache.digest_files(files, workers=options.workers)
+        known = set(cache.get_many(namespace, list(digests.values()))) | scheduled
+        for batch in feature_batches(files, digests, known, SET_BATCH_SIZE):
+            batches.append([(digests[path], str(path)) for path in batch])
+            scheduled.update(digest for digest, _ in batches[-1])
+    if not batches:
         return
     blob = ray.put((extractor.weights.path.read_bytes(), extractor.weights.sha256))
-    items = [{"payload": pickle.dumps({"extractor": extractor, "path": str(path),
-                                       "digest": digest})} for digest, path in todo.items()]
-    actors, resources = _actor_options(ray, device)
+    items = [{"payload": pickle.dumps({"extractor": extractor, "files": batch})}
+             for batch in batches]
+    actors, resources = _actor_options(ray, networks.device)
     dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 200))
-    dataset = dataset.map(_prepare_image, num_cpus=1)
+    dataset = dataset.map(_prepare_batch, num_cpus=1)
     dataset = dataset.map_batches(
-        FeatureActor, batch_size=32, concurrency=actors,
+        FeatureActor, batch_size=1, concurrency=actors,
         fn_constructor_kwargs={"weights": blob, "resize": options.fid_resize,
                                "alpha": options.alpha, "network": network,
-                               "device": "cuda" if "num_gpus" in resources else "cpu"},
+                               "device": "cuda" if "num_gpus" in resources else "cpu",
+                               "threads": _driver_threads()},
         **resources)  # Ray Data restarts lost actors and retries their tasks
     features, notes = [], []
     for record in dataset.iter_rows():
-        digest, row, decisions = pickle.loads(record["payload"])
-        if row is None:
-            continue  # an undecodable file: the driver's set pass reports it
-        features.append((digest, np.asarray(row, np.float32)))
-        notes.append((digest, json.dumps(list(decisions)).encode()))
+        for digest, row, decisions in pickle.loads(record["payload"]):
+            features.append((digest, np.asarray(row, np.float32)))
+            notes.append((digest, json.dumps(list(decisions)).encode()))
         if len(features) >= 64:
             cache.put_arrays(namespace, features)
             cache.put_many(namespace + "/decisions", notes)

@@ -14,11 +14,12 @@ A file that cannot be decoded is listed as an error and left out of the set.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,10 @@ from likeness.metrics.fid import (
 from likeness.nets.weights import ResolvedWeights, resolve
 
 __all__ = [
+    "SET_BATCH_SIZE",
     "FeatureExtractor",
     "ImageSet",
+    "feature_batches",
     "features_of_files",
     "frechet_between",
     "load_set",
@@ -52,6 +55,7 @@ __all__ = [
 
 ProgressCallback = Callable[[int, int], None]
 _STATS_SUFFIXES = (".npz",)
+SET_BATCH_SIZE = 32  # images per network pass for set features, on every engine
 ART_NATIVE = "native"  # ArtFID's Inception takes each image at its own size
 
 
@@ -238,7 +242,9 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     decisions_namespace = namespace + "/decisions"
     known_decisions = cache.get_many(decisions_namespace, list(known))
     result.cached = sum(1 for path in digests if digests[path] in known)
-    missing = list(dict.fromkeys(p for p in digests if digests[p] not in known))
+    batches = feature_batches(list(files), digests, set(known), batch_size)
+    order = [path for batch_paths in batches for path in batch_paths]
+    last = {end - 1 for end in itertools.accumulate(len(b) for b in batches)}
     done, total = result.cached, len(digests)
     if progress is not None:
         progress(done, total)
@@ -246,6 +252,7 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     notes_of: dict[str, list[str]] = {key: json.loads(value)
                                       for key, value in known_decisions.items()}
     computed: dict[str, np.ndarray] = {}
+    failed: dict[str, str] = {}
     batch: list[Any] = []
     batch_keys: list[str] = []
 
@@ -263,20 +270,21 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
         if progress is not None:
             progress(done, total)
 
-    for path, prepared, error in ordered_map(extractor.prepare, missing, workers=workers,
-                                             catch=(LikenessError, OSError)):
+    results = ordered_map(extractor.prepare, order, workers=workers,
+                          catch=(LikenessError, OSError))
+    for position, (path, prepared, error) in enumerate(results):
         digest = digests[path]
         if error is not None:
-            result.errors.append((names[path], str(error)))
-        elif digest not in notes_of:  # the same bytes twice: one network pass
+            failed[digest] = str(error)
+        else:
             tensor, notes = prepared  # type: ignore[misc]
             notes_of[digest] = list(notes)
             batch.append(tensor)
             batch_keys.append(digest)
-            if len(batch) >= batch_size:
-                flush()
-    if batch:
-        flush()
+        if position in last and batch:  # the batches every engine forms (feature_batches)
+            flush()
+    result.errors += [(names[path], failed[digests[path]]) for path in dict.fromkeys(files)
+                      if digests.get(path) in failed]
 
     decisions: Counter[str] = Counter()
     rows = []
@@ -292,6 +300,21 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
                        else np.empty((0, extractor.dims), np.float32))
     result.decisions = dict(decisions)
     return result
+
+
+def feature_batches(files: Sequence[Path], digests: Mapping[Path, str], known: set[str],
+                    batch_size: int) -> list[list[Path]]:
+    """The files whose features must be computed, in the batches every engine forms: one
+    file per content not in ``known``, in file order, ``batch_size`` per batch (a file that
+    fails to decode leaves its batch one smaller).  The same batches on every engine give
+    the same features, bit for bit: a network's output can depend on its batch's size."""
+    todo: dict[str, Path] = {}
+    for path in files:
+        digest = digests.get(path)
+        if digest is not None and digest not in known and digest not in todo:
+            todo[digest] = path
+    paths = list(todo.values())
+    return [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
 
 
 def save_statistics(image_set: ImageSet, path: str | os.PathLike[str]) -> Path:

@@ -20,7 +20,12 @@ from likeness.evaluation.cache import Cache
 from likeness.evaluation.plan import Plan
 from likeness.evaluation.registry import METRICS
 from likeness.evaluation.rows import PairRow, SetRow
-from likeness.evaluation.set_features import FeatureExtractor, ImageSet, features_of_files
+from likeness.evaluation.set_features import (
+    SET_BATCH_SIZE,
+    FeatureExtractor,
+    ImageSet,
+    features_of_files,
+)
 
 __all__ = ["SetReport", "run_sets", "set_networks"]
 
@@ -82,7 +87,7 @@ def run_sets(plan: Plan, options: Any, cache: Cache, *, weights: Mapping[str, st
             report_progress = None if progress is None else (
                 lambda done, total, label=f"features {name}": progress(label, done, total))
             image_set = features_of_files(plan.sets.get(name, []), plan.set_names, name,
-                                          extractor, cache, batch_size=32,
+                                          extractor, cache, batch_size=SET_BATCH_SIZE,
                                           workers=options.workers, progress=report_progress)
             if options.strict and image_set.errors:
                 raise _strict_failure(image_set)
