@@ -20,16 +20,16 @@ from PIL import Image
 from scipy import linalg
 
 from likeness import InceptionFeatures, LikenessError, fid, frechet_distance, kid, kid_folders
-from likeness.evaluation.cache import Cache
 from likeness.cli import main
-from likeness.metrics.fid import feature_statistics, frechet_distance_of_features
-from likeness.nets.inception_features import clean_resize, fid_input
+from likeness.evaluation.cache import Cache
 from likeness.evaluation.set_features import (
     FeatureExtractor,
     load_statistics,
     save_statistics,
     set_features,
 )
+from likeness.metrics.fid import feature_statistics, frechet_distance_of_features
+from likeness.nets.inception_features import clean_resize, fid_input
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ from PIL import Image
 
 import likeness
 from likeness import ImageLoadError, LikenessError, PairingError, StorageError
-from likeness.evaluation.cache import Cache, CacheWarning, default_cache_path, file_digest
 from likeness.cli import main
+from likeness.evaluation.cache import Cache, CacheWarning, default_cache_path, file_digest
 
 
 def _image(seed: int, size: tuple[int, int] = (32, 40), channels: int = 3,

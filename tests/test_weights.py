@@ -12,8 +12,8 @@ import torch
 from click.testing import CliRunner
 
 from likeness import WeightsError
-from likeness.nets import weights as manager
 from likeness.cli import main
+from likeness.nets import weights as manager
 
 PAYLOAD = b"likeness test checkpoint " * 40_000  # ~1 MB, streamed in several blocks
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()

@@ -58,7 +58,6 @@ class ItemOutcome:
         notes: the decisions taken; ``data_range`` and ``channels``: as compared.
     """
 
-    index: int
     values: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     failure: str | None = None
@@ -129,7 +128,7 @@ class ItemComputer:
 
     def _pixels(self, item: Item, reference: LoadedImage | Exception,
                 test: LoadedImage | Exception) -> tuple[ItemOutcome, PreparedPair | None]:
-        outcome = ItemOutcome(-1)
+        outcome = ItemOutcome()
         if isinstance(reference, Exception) or isinstance(test, Exception):
             outcome.failure = str(reference if isinstance(reference, Exception) else test)
             return outcome, None

@@ -1,22 +1,25 @@
-"""The same evaluation on Ray: decoding in Ray Data CPU tasks, networks in an actor pool.
+"""Any plan on Ray, with the local engine's code: decoding in Ray Data CPU tasks, the
+networks in an actor pool (``engine="ray"`` of ``likeness.compare`` and
+``likeness.evaluate_style``, ``--engine ray`` on the command line).
 
-``likeness.compare(..., engine="ray")`` / ``likeness compare ... --engine ray``:
-
-1. The driver plans the run, hashes the files and looks every pair up in the cache (the
-   same content-hash keys as the local engine), so a restarted job skips what is recorded.
+1. The driver runs ``ItemEngine.lookup``: the same content-hash keys as the local engine,
+   so a restarted job skips what is recorded.
 2. Weights are resolved and verified once on the driver; their bytes go to the object
    store, and each actor writes them to a local file and checks the SHA-256 — nodes need
    no internet and no shared file system for weights.
-3. Ray Data turns the missing pairs, grouped by reference, into a dataset; a CPU task per
-   group decodes the reference and its test images; an actor pool (one network set per
-   actor, GPU actors when the cluster has GPUs) computes the group's values with the local
-   engine's code.  Actor concurrency leaves a CPU per node for the readers.
-4. Rows stream back to the driver, which deduplicates them by pair (a task retried after a
-   lost worker may deliver twice), commits them to the cache and writes Parquet shards to
-   ``OUT_DIR/shards/``; at the end the shards are merged into ``per_image.csv``.
-5. Set metrics (FID, KID): images missing from the feature cache are decoded in CPU tasks
-   and encoded by Inception actors; their features (8 KB per image) come back to the
-   driver's cache, and FID/KID are computed on the driver exactly as locally.
+3. The missing items' groups (items sharing a reference) become a dataset; a CPU task per
+   group runs ``decode_group``; an actor pool (one ``ItemComputer`` per actor, GPU actors
+   when the cluster has GPUs) computes them.  Actor concurrency leaves a CPU per node for
+   the readers; actors use the driver's torch thread count (reductions split over other
+   thread counts round differently), so values equal the local engine's bit for bit.
+4. Outcomes stream back to the driver, which deduplicates them (a task retried after a
+   lost worker may deliver twice), turns them into rows (``ItemEngine.accept``), commits
+   them to the cache and writes Parquet shards to ``OUT_DIR/shards/``; at the end the
+   shards are merged into ``per_image.csv``.
+5. Set metrics: images missing from the feature cache are decoded in CPU tasks and
+   encoded by feature actors in the batches the local engine forms
+   (``feature_batches``); their features come back to the driver's cache, and the set
+   metrics are computed on the driver exactly as locally.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ class ItemActor:
     """Holds the networks; computes decoded groups with the local engine's computer."""
 
     def __init__(self, options: EngineOptions, blobs: dict[str, Any], device: str,
-                 roles: tuple[str, str], threads: int | None) -> None:
+                 roles: tuple[str, str], threads: int) -> None:
         import ray
 
         _use_threads(threads)
@@ -145,13 +148,12 @@ def _prepare_batch(row: dict[str, Any]) -> dict[str, Any]:
     return {"payload": pickle.dumps(prepared)}
 
 
-def _use_threads(threads: int | None) -> None:
+def _use_threads(threads: int) -> None:
     """Compute with the driver's torch thread count: a float reduction split over another
     number of threads rounds differently, and a Ray worker starts with one."""
-    if threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads)
 
 
 def _driver_threads() -> int:
@@ -228,7 +230,7 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: En
         fn_constructor_kwargs={"options": replace(options, strict=False), "blobs": blobs,
                                "device": "cuda" if "num_gpus" in resources else "cpu",
                                "roles": plan.roles,
-                               "threads": _driver_threads() if blobs else None},
+                               "threads": _driver_threads()},
         **resources)  # Ray Data restarts lost actors and retries their tasks
     done: set[int] = set()
     shard: list[dict[str, Any]] = []

@@ -99,6 +99,11 @@ def methods_paragraph(record: dict[str, Any]) -> str:
                          f"{size} images per set (seed {kid.get('seed')})"
                          if size is not None else ", over the whole sets")
             sentences.append(text)
+        else:  # a metric without its own sentence: its registry description and citations
+            spec = METRICS[metric]
+            cited = "; ".join(f"@{key}" for key in spec.citations)
+            sentences.append(f"`{metric}`: {spec.description}" + (f" [{cited}]" if cited
+                                                                   else ""))
     parts.append(_comparison_space(record) + " We report " + "; ".join(sentences) + ".")
     parts += _value_sentences(record)
     stats = record.get("statistics", {})
