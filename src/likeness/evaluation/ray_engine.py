@@ -174,6 +174,20 @@ def _actor_options(ray: Any, device: str) -> tuple[int, dict[str, Any]]:
     return max(1, cpus - nodes), {"num_cpus": 1}
 
 
+def _pipeline(ray: Any, items: list[dict[str, Any]], decode: Callable[..., Any], actor: type,
+              device: str, arguments: dict[str, Any]) -> Any:
+    """Ray Data: each item decoded by a CPU task, then computed by an actor pool (GPU
+    actors when the cluster has GPUs) running with the driver's torch thread count."""
+    actors, resources = _actor_options(ray, device)
+    dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 200))
+    dataset = dataset.map(decode, num_cpus=1)
+    return dataset.map_batches(
+        actor, batch_size=1, concurrency=actors,
+        fn_constructor_kwargs={**arguments, "threads": _driver_threads(),
+                               "device": "cuda" if "num_gpus" in resources else "cpu"},
+        **resources)  # Ray Data restarts lost actors and retries their tasks
+
+
 def _ship_weights(ray: Any, networks: Networks, names: Sequence[str]) -> dict[str, Any]:
     """The checkpoints of the item metrics' networks, verified here, in the object store."""
     from likeness.nets.weights import resolve
@@ -222,16 +236,8 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: En
         raise LikenessError(f"weights for the Ray workers: {error}") from None
     items = [{"payload": pickle.dumps((group.items, engine.items_of(group), options.alpha))}
              for group in groups]
-    actors, resources = _actor_options(ray, networks.device)
-    dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 200))
-    dataset = dataset.map(_decode_group, num_cpus=1)
-    dataset = dataset.map_batches(
-        ItemActor, batch_size=1, concurrency=actors,
-        fn_constructor_kwargs={"options": replace(options, strict=False), "blobs": blobs,
-                               "device": "cuda" if "num_gpus" in resources else "cpu",
-                               "roles": plan.roles,
-                               "threads": _driver_threads()},
-        **resources)  # Ray Data restarts lost actors and retries their tasks
+    dataset = _pipeline(ray, items, _decode_group, ItemActor, networks.device, {
+        "options": replace(options, strict=False), "blobs": blobs, "roles": plan.roles})
     done: set[int] = set()
     shard: list[dict[str, Any]] = []
     for record in dataset.iter_rows():
@@ -292,16 +298,9 @@ def features_on_ray(plan: Plan, options: EngineOptions, networks: Networks, cach
     blob = ray.put((extractor.weights.path.read_bytes(), extractor.weights.sha256))
     items = [{"payload": pickle.dumps({"extractor": extractor, "files": batch})}
              for batch in batches]
-    actors, resources = _actor_options(ray, networks.device)
-    dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 200))
-    dataset = dataset.map(_prepare_batch, num_cpus=1)
-    dataset = dataset.map_batches(
-        FeatureActor, batch_size=1, concurrency=actors,
-        fn_constructor_kwargs={"weights": blob, "resize": options.fid_resize,
-                               "alpha": options.alpha, "network": network,
-                               "device": "cuda" if "num_gpus" in resources else "cpu",
-                               "threads": _driver_threads()},
-        **resources)  # Ray Data restarts lost actors and retries their tasks
+    dataset = _pipeline(ray, items, _prepare_batch, FeatureActor, networks.device, {
+        "weights": blob, "resize": options.fid_resize, "alpha": options.alpha,
+        "network": network})
     features, notes = [], []
     for record in dataset.iter_rows():
         for digest, row, decisions in pickle.loads(record["payload"]):

@@ -44,8 +44,8 @@ class SetReport:
 
 def set_networks(metrics: Sequence[str]) -> list[str]:
     """The feature networks the set metrics among ``metrics`` need, in order."""
-    return list(dict.fromkeys(METRICS[m].set_network for m in metrics
-                              if METRICS[m].kind == "set" and METRICS[m].set_network))
+    networks = (METRICS[m].set_network for m in metrics if METRICS[m].kind == "set")
+    return list(dict.fromkeys(n for n in networks if n is not None))
 
 
 def _strict_failure(image_set: ImageSet) -> LikenessError:
