@@ -13,13 +13,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# LPIPS joins the demo when its AlexNet checkpoint is cached (nothing is downloaded here)
+# LPIPS joins the demo when its AlexNet checkpoint is cached or can be downloaded now (with
+# a progress bar, verified by SHA-256); offline the demo goes on without it and says how
 demo: $(STAMP)
-	@if $(BIN)/likeness weights path alexnet >/dev/null 2>&1; then \
+	@if $(BIN)/likeness weights path alexnet >/dev/null 2>&1 || \
+		{ test "$$LIKENESS_OFFLINE" != 1 && $(BIN)/likeness weights download alexnet; }; then \
 		metrics=ssim,psnr,ms-ssim,lpips; \
 	else \
 		metrics=ssim,psnr,ms-ssim; \
-		echo "LPIPS left out: its AlexNet weights are not cached; run '$(BIN)/likeness weights download alexnet' (or 'likeness weights import FILE' offline) to add it"; \
+		echo "LPIPS left out: its AlexNet weights are not cached and cannot be downloaded here; run '$(BIN)/likeness weights download alexnet' on a machine with internet (or 'likeness weights import FILE' offline) to add it"; \
 	fi; \
 	$(BIN)/likeness compare samples/reference samples/stylized samples/jpeg --metrics $$metrics \
 		--out-dir demo-results --overwrite

@@ -22,7 +22,9 @@ from likeness.errors import (
 )
 
 if TYPE_CHECKING:
+    from likeness.evaluation.accumulator import Accumulator
     from likeness.evaluation.single import compare_files, compare_folders
+    from likeness.evaluation.tensors import compare_tensors
     from likeness.io import LoadedImage, find_images, load_image, pair_folders
     from likeness.metrics.fid import frechet_distance
     from likeness.metrics.kid import kid
@@ -47,6 +49,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _LAZY = {
+    "Accumulator": "likeness.evaluation.accumulator",
+    "compare_tensors": "likeness.evaluation.tensors",
     "evaluate_style": "likeness.runs.style",
     "compare": "likeness.runs.compare",
     "Results": "likeness.results.summary",
@@ -88,6 +92,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "SSIM_CONVENTIONS",
+    "Accumulator",
     "ImageLoadError",
     "InceptionFeatures",
     "LPIPS",
@@ -103,6 +108,7 @@ __all__ = [
     "compare",
     "compare_files",
     "compare_folders",
+    "compare_tensors",
     "evaluate_style",
     "fid",
     "find_images",

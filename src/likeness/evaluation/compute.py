@@ -83,7 +83,7 @@ class _Pending:
     """An item waiting for its network values."""
 
     outcome: ItemOutcome
-    item: Item
+    item: Item | None  # None: a pair of arrays (no style image)
     prepared: PreparedPair
     group: int
 
@@ -120,6 +120,23 @@ class ItemComputer:
                 outcomes.append(outcome)
                 if prepared is not None and self.feature_metrics:
                     pending.append(_Pending(outcome, item, prepared, number))
+        return self._finish(outcomes, pending)
+
+    def compute_prepared(self, pairs: Sequence[PreparedPair]) -> list[ItemOutcome]:
+        """One outcome per pair already reconciled (arrays in memory: each pair its own
+        reference); item metrics of the reference/test kind only."""
+        outcomes: list[ItemOutcome] = []
+        pending: list[_Pending] = []
+        for number, prepared in enumerate(pairs):
+            outcome = ItemOutcome()
+            self._pixel_values(outcome, prepared, None)
+            outcomes.append(outcome)
+            if self.feature_metrics:
+                pending.append(_Pending(outcome, None, prepared, number))
+        return self._finish(outcomes, pending)
+
+    def _finish(self, outcomes: list[ItemOutcome], pending: list[_Pending]
+                ) -> list[ItemOutcome]:
         if pending:
             self._network_values(pending)
         for outcome in outcomes:
@@ -140,6 +157,14 @@ class ItemComputer:
         except Exception as error:  # noqa: BLE001 - any failure is this item's error
             outcome.failure = describe_failure(error)
             return outcome, None
+        self._pixel_values(outcome, prepared, (reference, test))
+        return outcome, prepared
+
+    def _pixel_values(self, outcome: ItemOutcome, prepared: PreparedPair,
+                      images: tuple[LoadedImage, LoadedImage] | None) -> None:
+        """The pixel metrics of one pair (``images``: the decoded files, for metrics on
+        luma), its notes, data range and channels."""
+        settings = self.settings
         outcome.notes = self._role_notes(prepared.decisions)
         outcome.data_range = prepared.data_range
         outcome.channels = int(prepared.reference.shape[2])
@@ -149,8 +174,10 @@ class ItemComputer:
             try:
                 pair = prepared
                 if spec.luma and not settings.gray:
+                    if images is None:
+                        raise LikenessError(f"{metric} needs the decoded files")
                     if luma is None:
-                        luma = prepare_pair(reference, test, gray=True, resize=settings.resize)
+                        luma = prepare_pair(*images, gray=True, resize=settings.resize)
                     pair = luma
                 assert spec.pixels is not None
                 outcome.values[metric] = spec.pixels(pair)
@@ -160,7 +187,6 @@ class ItemComputer:
             labels = dict.fromkeys(_network_label(METRICS[m].network or "")
                                    for m in self.feature_metrics)
             outcome.notes = (*outcome.notes, f"gray replicated to RGB for {', '.join(labels)}")
-        return outcome, prepared
 
     def _role_notes(self, decisions: tuple[str, ...]) -> tuple[str, ...]:
         reference, test = self.roles
@@ -217,6 +243,7 @@ class ItemComputer:
         for entry in pending:
             for metric in metrics:
                 if METRICS[metric].images[0] == "style":
+                    assert entry.item is not None
                     assert entry.item.style is not None
                     key: Any = ("style", entry.item.style)
                     if (entry.item.style, metric) in self._style_memo or key in sizes:
@@ -277,6 +304,7 @@ class ItemComputer:
                     use = spec.features
                     assert use is not None
                     if spec.images[0] == "style":
+                        assert entry.item is not None
                         assert entry.item.style is not None
                         first = self._style_memo[(entry.item.style, metric)]
                         if isinstance(first, Exception):

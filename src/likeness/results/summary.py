@@ -100,6 +100,32 @@ class Results:
     def summary_of(self, model: str, metric: str) -> SummaryRow:
         return next(s for s in self.summary if s.model == model and s.metric == metric)
 
+    @property
+    def per_image(self) -> Any:
+        """per_image.csv as a pandas DataFrame (``pip install 'likeness[notebook]'``)."""
+        from likeness.results.frames import frame
+
+        return frame(self, "per_image")
+
+    @property
+    def summary_frame(self) -> Any:
+        """summary.csv as a pandas DataFrame (``summary`` is the list of rows)."""
+        from likeness.results.frames import frame
+
+        return frame(self, "summary")
+
+    @property
+    def comparisons_frame(self) -> Any:
+        """comparisons.csv as a pandas DataFrame (``comparisons`` is the list of rows)."""
+        from likeness.results.frames import frame
+
+        return frame(self, "comparisons")
+
+    def _repr_html_(self) -> str:
+        from likeness.results.frames import results_html
+
+        return results_html(self)
+
 
 def value_scales(metrics: list[str], rows: list[PairRow]) -> dict[str, dict[str, int]]:
     """For each scale-dependent metric (MSE), how many values lie on each scale (the

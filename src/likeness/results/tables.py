@@ -11,14 +11,16 @@ import csv
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from likeness.evaluation.registry import METRICS
-from likeness.results.summary import Results, SummaryRow
+
+if TYPE_CHECKING:  # annotations only: Results holds these tables as DataFrames
+    from likeness.results.summary import Results, SummaryRow
 
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
-           "COMPARISON_COLUMNS", "format_value",
-           "markdown_summary", "latex_summary", "write_csv_tables"]
+           "COMPARISON_COLUMNS", "csv_tables", "format_value", "markdown_summary",
+           "latex_summary", "summary_cell", "write_csv_tables"]
 
 # n_infinite and the reasons a metric is not summarised are in run.json and methods.md
 SUMMARY_COLUMNS = ["model", "metric", "n", "mean", "std", "median", "ci_low", "ci_high",
@@ -79,28 +81,38 @@ def _write_csv(path: Path, columns: Sequence[str], records: Iterable[dict[str, A
     temporary.replace(path)
 
 
+def csv_tables(results: Results) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+    """The columns and records of per_image.csv, summary.csv and comparisons.csv (also the
+    DataFrames of ``Results``), keyed by table name."""
+    metrics = results.pair_metrics
+    style = results.kind == "style"
+    per_image: list[dict[str, Any]]
+    if style:
+        per_image = [{"method": r.model, "content": r.reference, "style": r.style,
+                      "stylized": r.test, **r.values, "error": r.error,
+                      "notes": "; ".join(r.notes) or None} for r in results.rows]
+    else:
+        per_image = [{"model": r.model, "reference": r.reference, "test": r.test, **r.values,
+                      "error": r.error, "notes": "; ".join(r.notes) or None}
+                     for r in results.rows]
+    first = STYLE_PER_IMAGE_COLUMNS if style else PER_IMAGE_COLUMNS
+    summary_columns = ["method", *SUMMARY_COLUMNS[1:]] if style else SUMMARY_COLUMNS
+    comparison_columns = (["metric", "method_a", "method_b", *COMPARISON_COLUMNS[3:]]
+                          if style else COMPARISON_COLUMNS)
+    return {
+        "per_image": ([*first, *metrics, "error", "notes"], per_image),
+        "summary": (list(summary_columns),
+                    [{"method": s.model, **vars(s)} for s in results.summary]),
+        "comparisons": (list(comparison_columns),
+                        [{"method_a": c.model_a, "method_b": c.model_b, **vars(c)}
+                         for c in results.comparisons]),
+    }
+
+
 def write_csv_tables(results: Results, folder: Path) -> None:
     """per_image.csv, summary.csv and comparisons.csv."""
-    metrics = results.pair_metrics
-    if results.kind == "style":
-        _write_csv(folder / "per_image.csv",
-                   [*STYLE_PER_IMAGE_COLUMNS, *metrics, "error", "notes"],
-                   ({"method": r.model, "content": r.reference, "style": r.style,
-                     "stylized": r.test, **r.values, "error": r.error,
-                     "notes": "; ".join(r.notes) or None} for r in results.rows))
-    else:
-        _write_csv(folder / "per_image.csv", [*PER_IMAGE_COLUMNS, *metrics, "error", "notes"],
-                   ({"model": r.model, "reference": r.reference, "test": r.test, **r.values,
-                     "error": r.error, "notes": "; ".join(r.notes) or None}
-                    for r in results.rows))
-    columns = SUMMARY_COLUMNS if results.kind != "style" else ["method", *SUMMARY_COLUMNS[1:]]
-    _write_csv(folder / "summary.csv", columns,
-               ({"method": s.model, **vars(s)} for s in results.summary))
-    comparison_columns = COMPARISON_COLUMNS if results.kind != "style" else [
-        "metric", "method_a", "method_b", *COMPARISON_COLUMNS[3:]]
-    _write_csv(folder / "comparisons.csv", comparison_columns,
-               ({"method_a": c.model_a, "method_b": c.model_b, **vars(c)}
-                for c in results.comparisons))
+    for name, (columns, records) in csv_tables(results).items():
+        _write_csv(folder / f"{name}.csv", columns, records)
 
 
 def _best(rows: list[SummaryRow]) -> set[str]:
@@ -113,7 +125,8 @@ def _best(rows: list[SummaryRow]) -> set[str]:
     return {r.model for r in finite if r.mean == target}
 
 
-def _cell(row: SummaryRow, latex: bool) -> str:
+def summary_cell(row: SummaryRow, latex: bool = False) -> str:
+    """A summary row as one cell: mean [CI] (KID: mean ± std)."""
     value = format_value(row.metric, row.mean)
     if row.metric == "kid" and not math.isnan(row.std):
         spread = format_value("kid", row.std)
@@ -139,7 +152,7 @@ def markdown_summary(results: Results) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for model in results.models:
         cells = [_markdown_escape(model)]
-        cells += [_cell(results.summary_of(model, m), False) for m in results.metrics]
+        cells += [summary_cell(results.summary_of(model, m)) for m in results.metrics]
         lines.append("| " + " | ".join(cells) + " |")
     confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
     lines.append("")
@@ -182,7 +195,7 @@ def latex_summary(results: Results) -> str:
         cells = []
         for metric in metrics:
             row = results.summary_of(model, metric)
-            cell = _cell(row, True).replace("—", "--").replace("∞", "$\\infty$")
+            cell = summary_cell(row, True).replace("—", "--").replace("∞", "$\\infty$")
             if model in best[metric]:
                 head, _, tail = cell.partition(" ")
                 cell = f"\\textbf{{{head}}}" + (f" {tail}" if tail else "")

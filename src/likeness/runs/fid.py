@@ -13,6 +13,7 @@ from likeness.errors import LikenessError
 from likeness.evaluation.cache import Cache, default_cache_path
 from likeness.evaluation.set_features import FeatureExtractor, ImageSet, frechet_between, load_set
 from likeness.metrics.kid import kid
+from likeness.results.frames import set_result_html
 
 __all__ = ["FidResult", "KidResult", "fid", "kid_folders"]
 
@@ -39,6 +40,9 @@ class FidResult:
     sets: tuple[ImageSet, ImageSet]
     settings: dict[str, Any]
 
+    def _repr_html_(self) -> str:
+        return set_result_html("fid", self.value, None, self.sets, self.settings)
+
 
 @dataclass
 class KidResult:
@@ -48,6 +52,9 @@ class KidResult:
     std: float
     sets: tuple[ImageSet, ImageSet]
     settings: dict[str, Any]
+
+    def _repr_html_(self) -> str:
+        return set_result_html("kid", self.mean, self.std, self.sets, self.settings)
 
 
 def _two_sets(a: str | os.PathLike[str], b: str | os.PathLike[str], *,

@@ -1,0 +1,127 @@
+"""Per-image metrics of images already in memory (a validation batch in a training loop),
+with the same computation, conventions and decisions as files (``ItemComputer``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from likeness.evaluation.compute import ItemComputer
+from likeness.evaluation.engine import EngineOptions
+from likeness.evaluation.networks import Networks
+from likeness.evaluation.prepare import PreparedPair
+from likeness.evaluation.registry import METRICS, device_for, parse_metric_names
+from likeness.evaluation.single import PairResult
+
+__all__ = ["as_array", "compare_tensors"]
+
+_INTEGER_RANGES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def as_array(images: Any, name: str) -> np.ndarray:
+    """An (N, C, H, W) torch tensor or NumPy array as a NumPy array (on the CPU).
+
+    Raises:
+        ValueError: another shape, or a channel count other than 1 or 3.
+    """
+    if hasattr(images, "detach"):  # a torch tensor, on any device
+        images = images.detach().cpu().numpy()
+    array = np.asarray(images)
+    if array.ndim != 4 or array.shape[1] not in (1, 3):
+        raise ValueError(f"{name} must be (N, C, H, W) with C = 1 or 3, got shape "
+                         f"{tuple(array.shape)}")
+    return array
+
+
+def _data_range(dtype: np.dtype, data_range: float | None) -> float:
+    if dtype in _INTEGER_RANGES:
+        implied = _INTEGER_RANGES[dtype]
+        if data_range is not None and float(data_range) != implied:
+            raise ValueError(f"{dtype} images have data range {implied:g}; pass "
+                             f"data_range={implied:g} or leave it out")
+        return implied
+    if dtype.kind != "f":
+        raise ValueError(f"images of dtype {dtype} are not supported: pass uint8, uint16 or "
+                         "floating-point images")
+    if data_range is None or not float(data_range) > 0:
+        raise ValueError("floating-point images need their data range: pass data_range=1.0 "
+                         "for images in [0, 1] (likeness never guesses it)")
+    return float(data_range)
+
+
+def _problem(image: np.ndarray, data_range: float) -> str | None:
+    """Why an image's values cannot be compared (non-finite, outside [0, range])."""
+    if image.dtype.kind != "f":
+        return None
+    if not np.isfinite(image).all():
+        return "the image holds non-finite values (NaN or infinity)"
+    low, high = float(image.min()), float(image.max())
+    if low < 0 or high > data_range:
+        return (f"values from {low:g} to {high:g} lie outside [0, {data_range:g}] "
+                f"(data_range={data_range:g}); scale the images or pass their data range")
+    return None
+
+
+def compare_tensors(reference: Any, test: Any, *,
+                    metrics: str | Sequence[str] = ("ssim", "psnr"),
+                    data_range: float | None = None, device: str = "auto",
+                    weights: dict[str, str] | None = None) -> list[PairResult]:
+    """Per-image metrics of two batches of images in memory, image i against image i.
+
+    The same computation as ``compare_files`` on the same pixels (pixel metrics bit for
+    bit; network metrics to float32 rounding, since a batch is encoded together and a
+    convolution's rounding can depend on the batch size): uint8 and uint16 images
+    have data range 255 and 65535; floating-point images need ``data_range`` (values
+    outside [0, data_range], NaN or infinity make that image's row an error).  Gray
+    images (C = 1) are compared as gray, and replicated to RGB for LPIPS (recorded).
+
+    Args:
+        reference, test: (N, C, H, W) torch tensors (any device) or NumPy arrays, of one
+            shape and dtype.
+        metrics: per-pair metrics (set metrics take an ``Accumulator``).
+
+    Returns:
+        One ``PairResult`` per image (named by its index): values, error, decisions.
+
+    Raises:
+        ValueError: shapes or dtypes differ, a float batch without ``data_range``, an
+            unknown metric or a set metric.
+
+    Example:
+        >>> rows = likeness.compare_tensors(output, target, metrics="ssim,psnr,lpips",
+        ...                                 data_range=1.0)  # doctest: +SKIP
+        >>> [row.values["ssim"] for row in rows]  # doctest: +SKIP
+    """
+    names = parse_metric_names(metrics)
+    sets = [m for m in names if METRICS[m].kind == "set"]
+    if sets:
+        raise ValueError(f"{', '.join(sets)} compare sets of images: use "
+                         "likeness.Accumulator(metrics=...) for tensors")
+    x, y = as_array(reference, "reference"), as_array(test, "test")
+    if x.shape != y.shape or x.dtype != y.dtype:
+        raise ValueError(f"reference and test differ: {tuple(x.shape)} {x.dtype} and "
+                         f"{tuple(y.shape)} {y.dtype}; pass batches of one shape and dtype")
+    scale = _data_range(x.dtype, data_range)
+    decisions = () if x.dtype in _INTEGER_RANGES else (f"data range {scale:g} as given",)
+    rows = [PairResult(str(i), str(i)) for i in range(x.shape[0])]
+    pairs, indices = [], []
+    for i in range(x.shape[0]):
+        a, b = np.moveaxis(x[i], 0, -1), np.moveaxis(y[i], 0, -1)
+        problem = _problem(a, scale) or _problem(b, scale)
+        if problem is not None:
+            rows[i].error = problem
+            continue
+        if a.dtype.kind == "f":
+            a, b = a.astype(np.float64), b.astype(np.float64)
+        pairs.append(PreparedPair(np.ascontiguousarray(a), np.ascontiguousarray(b), scale,
+                                  decisions))
+        indices.append(i)
+    computer = ItemComputer(names, EngineOptions(tuple(names)),
+                            Networks(device_for(names, device), weights))
+    for i, outcome in zip(indices, computer.compute_prepared(pairs), strict=True):
+        row = rows[i]
+        row.values, row.decisions = outcome.values, outcome.notes
+        row.error = "; ".join(f"{m}: {why}" for m, why in outcome.errors.items()) or None
+    return rows

@@ -1,0 +1,80 @@
+"""Results where researchers read them: pandas DataFrames and HTML in Jupyter.
+
+The DataFrames hold what the results folder's CSV files hold (the same columns and
+values, from ``tables.csv_tables``); pandas is an optional extra
+(``pip install 'likeness[notebook]'``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import TYPE_CHECKING, Any
+
+from likeness.errors import LikenessError
+from likeness.evaluation.registry import METRICS
+from likeness.results.tables import csv_tables, format_value, summary_cell
+
+if TYPE_CHECKING:  # annotations only: Results holds these tables as DataFrames
+    from likeness.results.summary import Results
+
+__all__ = ["frame", "results_html", "set_result_html"]
+
+
+def frame(results: Results, table: str) -> Any:
+    """``per_image``, ``summary`` or ``comparisons`` as a pandas DataFrame.
+
+    Raises:
+        LikenessError: pandas is not installed.
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise LikenessError("DataFrames need pandas: pip install 'likeness[notebook]' (or "
+                            "pip install pandas)") from None
+    columns, records = csv_tables(results)[table]
+    data = pd.DataFrame.from_records([{c: r.get(c) for c in columns} for r in records],
+                                     columns=columns)
+    return data.map(lambda v: math.nan if v is None else v).infer_objects()  # as read_csv
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def results_html(results: Results) -> str:
+    """The summary (mean [CI] per model and metric, arrows for the better direction),
+    counts of pairs, failures and decisions: what a notebook shows for ``Results``."""
+    unit = "method" if results.kind == "style" else "model"
+    header = [unit, *(f"{m} {'↑' if METRICS[m].better == 'higher' else '↓'}"
+                      for m in results.metrics)]
+    rows = [[model, *(summary_cell(results.summary_of(model, m)) for m in results.metrics)]
+            for model in results.models]
+    failed = sum(1 for row in results.rows if row.error)
+    decisions = results.record.get("decisions", {})
+    lines = [f"{len(results.rows)} {'triplets' if results.kind == 'style' else 'pairs'}, "
+             f"{failed} failed; {len(results.set_rows)} set values, "
+             f"{sum(1 for r in results.set_rows if r.error)} failed"]
+    lines += [f"{count}× {note}" for note, count in decisions.items()]
+    if results.out_dir is not None:
+        lines.append(f"results folder: {results.out_dir}")
+    notes = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return (f"<div class='likeness-results'><b>likeness {html.escape(results.kind)}: mean "
+            f"[95% CI] per {unit}</b>{_table(header, rows)}<ul>{notes}</ul></div>")
+
+
+def set_result_html(name: str, value: float, std: float | None, sets: Any,
+                    settings: dict[str, Any]) -> str:
+    """FID or KID of two sets: the value, each set's size, cache use, decisions, errors."""
+    shown = format_value(name, value) if not math.isnan(value) else "—"
+    if std is not None:
+        shown += f" ± {format_value(name, std)}"
+    rows = [[str(s.source), str(s.count), str(s.cached), str(len(s.errors)),
+             "; ".join(f"{c}× {d}" for d, c in s.decisions.items())] for s in sets]
+    network = f"{settings.get('network', '')}, resize {settings.get('resize', '')}"
+    return (f"<div class='likeness-sets'><b>{html.escape(name.upper())} = "
+            f"{html.escape(shown)}</b> ({html.escape(network)})"
+            f"{_table(['set', 'images', 'cached', 'left out', 'decisions'], rows)}</div>")
