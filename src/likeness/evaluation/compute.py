@@ -110,6 +110,14 @@ class ItemComputer:
         self.feature_metrics = [m for m in item_metrics if METRICS[m].kind == "network"]
         self._style_memo: dict[tuple[Path, str], Any] = {}  # style images recur across groups
 
+    @property
+    def batches_groups(self) -> bool:
+        """Whether several groups may be computed together: not when a network encodes one
+        image at a time (VGG19), whose metrics keep large per-reference state (CFSD's
+        content side can take hundreds of MB): then each group is computed alone."""
+        return not any(NETWORKS[METRICS[m].network or ""].max_batch
+                       for m in self.feature_metrics)
+
     def compute(self, work: Sequence[tuple[Sequence[Item], Decoded]]) -> list[ItemOutcome]:
         """One outcome per item of the given decoded groups, in order."""
         outcomes: list[ItemOutcome] = []

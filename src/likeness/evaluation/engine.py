@@ -237,7 +237,8 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
         assert decoded is not None  # decode_group returns failures, it does not raise
         work.append((group, decoded))
         images += 1 + len(group.items)
-        if images >= options.batch_size or not computer.feature_metrics:
+        if (images >= options.batch_size or not computer.feature_metrics
+                or not computer.batches_groups):
             flush()
     if work:
         flush()
