@@ -311,7 +311,7 @@ def test_images_smaller_than_the_ssim_window_are_row_errors(tmp_path, size):
 def test_any_exception_a_metric_raises_is_that_pairs_error(tmp_path, monkeypatch):
     from likeness.evaluation.registry import METRICS
 
-    def boom(pair):
+    def boom(pair, context):
         raise RuntimeError("the metric broke")
 
     monkeypatch.setitem(METRICS, "psnr", replace(METRICS["psnr"], pixels=boom))

@@ -16,7 +16,7 @@ from likeness.cli import main
 from likeness.evaluation.registry import METRICS, MetricSpec
 
 
-def _mae(pair):
+def _mae(pair, settings):
     return float(np.mean(np.abs(pair.reference.astype(np.float64) - pair.test)))
 
 

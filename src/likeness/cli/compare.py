@@ -59,6 +59,16 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="Comma-separated: ssim, psnr, mse, ms-ssim, lpips (= lpips-alex), "
                    "lpips-vgg, lpips-squeeze, fid, kid.")
 @click.option("--gray", is_flag=True, help="Compare ITU-R 601 luma (Pillow's convert('L')).")
+@click.option("--y-channel", is_flag=True,
+              help="PSNR, SSIM, MSE, MS-SSIM on Y of ITU-R BT.601 YCbCr, as restoration papers "
+                   "report them (BasicSR's float Y, range [16, 235]).")
+@click.option("--crop-border", type=click.IntRange(0), default=0, show_default=True,
+              help="Pixels cut from every edge before PSNR, SSIM, MSE, MS-SSIM (BasicSR's "
+                   "crop_border).")
+@click.option("--ssim-convention", type=click.Choice(["skimage", "basicsr"]),
+              default="skimage", show_default=True,
+              help="skimage: 7x7 uniform window; basicsr: BasicSR's calculate_ssim "
+                   "(11-tap gaussian, valid region).")
 @click.option("--resize", type=click.Choice(["reference"]), default=None,
               help="Resize the test image to the reference's size instead of refusing.")
 @click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
@@ -109,7 +119,8 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
             workers: int, batch_size: int, device: str, weights: tuple[str, ...],
             bootstrap: int, seed: int, confidence: float, ci_method: str, fid_resize: str,
             kid_subset_size: str, kid_subsets: int, kid_seed: int, cache: Path | None,
-            no_cache: bool, html_report: bool, engine: str, address: str | None) -> None:
+            no_cache: bool, html_report: bool, engine: str, address: str | None,
+            y_channel: bool, crop_border: int, ssim_convention: str) -> None:
     """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
     more model folders (paired by file name), or the pairs of a --pairs CSV.
 
@@ -129,6 +140,9 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
         raise click.BadParameter(str(error), param_hint="--metrics") from None
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise click.BadParameter("the file must end in .csv or .json", param_hint="--out")
+    if y_channel and gray:
+        raise click.UsageError("--y-channel and --gray convert colour in two different ways; "
+                               "choose one")
     if html_report and out_dir is None:
         raise click.UsageError("--html writes report.html into the results folder: give "
                                "--out-dir too")
@@ -137,6 +151,8 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
     tests = list(paths[1:])
     weight_files = parse_weights(weights)
     options = {"gray": gray, "resize": resize, "alpha": alpha, "device": device,
+               "y_channel": y_channel, "crop_border": crop_border,
+               "ssim_convention": ssim_convention,
                "weights": weight_files}
     try:
         if (pairs_csv is None and not models and len(tests) == 1 and reference is not None

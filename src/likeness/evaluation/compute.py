@@ -24,7 +24,13 @@ from typing import Any
 from likeness.errors import LikenessError
 from likeness.evaluation.networks import NETWORKS, Networks
 from likeness.evaluation.plan import Item
-from likeness.evaluation.prepare import PreparedPair, prepare_pair, same_channels, unit_tensor
+from likeness.evaluation.prepare import (
+    PreparedPair,
+    prepare_pair,
+    restoration_view,
+    same_channels,
+    unit_tensor,
+)
 from likeness.evaluation.registry import METRICS, describe_failure, invalid_values
 from likeness.io import LoadedImage, load_image
 
@@ -177,10 +183,22 @@ class ItemComputer:
         outcome.data_range = prepared.data_range
         outcome.channels = int(prepared.reference.shape[2])
         luma: PreparedPair | None = None
+        restored: PreparedPair | Exception | None = None
         for metric in self.pixel_metrics:
             spec = METRICS[metric]
             try:
                 pair = prepared
+                if spec.restoration and (settings.y_channel or settings.crop_border):
+                    if restored is None:
+                        try:
+                            restored = restoration_view(prepared, y_channel=settings.y_channel,
+                                                        crop=settings.crop_border)
+                            outcome.notes = self._role_notes(restored.decisions)
+                        except LikenessError as error:
+                            restored = error
+                    if isinstance(restored, Exception):
+                        raise restored
+                    pair = restored
                 if spec.luma and not settings.gray:
                     if images is None:
                         raise LikenessError(f"{metric} needs the decoded files")
@@ -188,7 +206,7 @@ class ItemComputer:
                         luma = prepare_pair(*images, gray=True, resize=settings.resize)
                     pair = luma
                 assert spec.pixels is not None
-                outcome.values[metric] = spec.pixels(pair)
+                outcome.values[metric] = spec.pixels(pair, settings)
             except Exception as error:  # noqa: BLE001 - any failure is this item's error
                 outcome.errors[metric] = describe_failure(error)
         if self.feature_metrics and outcome.channels == 1:

@@ -52,6 +52,9 @@ class EngineOptions:
     kid_seed: int = 0
     art_fid_mode: str = "plain"
     cfsd_max_pixels: int = 1024 * 1024
+    y_channel: bool = False  # restoration conventions (MetricSpec.restoration)
+    crop_border: int = 0
+    ssim_convention: str = "skimage"
     workers: int = 4
     batch_size: int = 16  # images per network pass (groups are never split)
     strict: bool = False

@@ -14,7 +14,8 @@ import numpy as np
 from likeness.errors import ImageMismatchError
 from likeness.io import LoadedImage, to_luma
 
-__all__ = ["RESIZE_CHOICES", "PreparedPair", "prepare_pair", "same_channels", "unit_tensor"]
+__all__ = ["RESIZE_CHOICES", "PreparedPair", "prepare_pair", "restoration_view", "same_channels",
+           "unit_tensor"]
 
 RESIZE_CHOICES = ("reference",)
 
@@ -115,3 +116,36 @@ def unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
     unit = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)
                             / np.float32(data_range)).permute(2, 0, 1)
     return unit.expand(3, -1, -1).contiguous() if unit.shape[0] == 1 else unit
+
+
+def restoration_view(pair: PreparedPair, *, y_channel: bool, crop: int) -> PreparedPair:
+    """The pair as restoration papers compare it: the Y channel of ITU-R BT.601 YCbCr
+    (BasicSR's float convention) and/or ``crop`` pixels cut from every edge, recorded.
+
+    Raises:
+        LikenessError: Y of an image that is not 8-bit, or a border that leaves nothing.
+    """
+    from likeness.errors import LikenessError
+    from likeness.metrics.restoration import basicsr_y, crop_border
+
+    if not y_channel and crop == 0:
+        return pair
+    reference, test, decisions = pair.reference, pair.test, list(pair.decisions)
+    height, width = reference.shape[:2]
+    if crop < 0 or 2 * crop >= min(height, width):
+        raise LikenessError(f"crop_border={crop} leaves nothing of images of {width}x{height} "
+                            "px; pass a smaller crop_border")
+    if crop:
+        reference, test = crop_border(reference, crop), crop_border(test, crop)
+        decisions.append(f"{crop}-px border cropped (crop_border={crop})")
+    if y_channel:
+        if pair.data_range != 255 or reference.dtype != np.uint8:
+            raise LikenessError("the Y channel (BasicSR's convention) is defined for 8-bit "
+                                "images; these are not (16-bit or mixed bit depths)")
+        if reference.shape[2] == 3:
+            reference, test = basicsr_y(reference), basicsr_y(test)
+            decisions.append("Y channel of ITU-R BT.601 YCbCr, not rounded (BasicSR)")
+        else:
+            reference, test = reference.astype(np.float64), test.astype(np.float64)
+            decisions.append("gray image: its values are the Y channel (as BasicSR)")
+    return PreparedPair(reference, test, pair.data_range, tuple(decisions))

@@ -48,8 +48,10 @@ class MetricSpec:
     Attributes:
         images: the two images of an item it compares: ``("reference", "test")``, or
             ``("style", "test")`` for the style losses.
-        pixels: pixel metrics: (prepared pair) → value.
+        pixels: pixel metrics: (prepared pair, run settings) → value.
         luma: compare the pair's ITU-R 601 luma, whatever the run's ``gray`` says.
+        restoration: the run's ``y_channel`` and ``crop_border`` apply to it (PSNR, SSIM,
+            MSE, MS-SSIM as restoration papers report them).
         features: network metrics: how it uses a network's features.
         set_value: set metrics: (first set, second set, settings) → (value, std or None);
             ``set_network`` names the per-image feature network.
@@ -63,8 +65,9 @@ class MetricSpec:
     description: str
     commands: tuple[str, ...] = ("compare",)
     images: tuple[str, str] = ("reference", "test")
-    pixels: Callable[[PreparedPair], float] | None = None
+    pixels: Callable[[PreparedPair, Any], float] | None = None
     luma: bool = False
+    restoration: bool = False
     features: FeatureUse | None = None
     set_value: Callable[[Any, Any, Any], tuple[float, float | None]] | None = None
     set_network: str | None = None
@@ -90,9 +93,13 @@ class MetricSpec:
         return self.features.network if self.features is not None else self.set_network
 
 
-def _ssim(pair: PreparedPair) -> float:
+def _ssim(pair: PreparedPair, settings: Any) -> float:
     from likeness.metrics.skimage_compat import structural_similarity
 
+    if getattr(settings, "ssim_convention", "skimage") == "basicsr":
+        from likeness.metrics.restoration import basicsr_ssim
+
+        return basicsr_ssim(pair.reference, pair.test)
     height, width = pair.reference.shape[:2]
     if min(height, width) < 7:
         raise ImageTooSmallError(f"images of {width}x{height} px are smaller than SSIM's 7x7 "
@@ -101,19 +108,19 @@ def _ssim(pair: PreparedPair) -> float:
                                        data_range=pair.data_range))
 
 
-def _psnr(pair: PreparedPair) -> float:
+def _psnr(pair: PreparedPair, settings: Any) -> float:
     from likeness.metrics.skimage_compat import peak_signal_noise_ratio
 
     return float(peak_signal_noise_ratio(pair.reference, pair.test, data_range=pair.data_range))
 
 
-def _mse(pair: PreparedPair) -> float:
+def _mse(pair: PreparedPair, settings: Any) -> float:
     from likeness.metrics.skimage_compat import mean_squared_error
 
     return float(mean_squared_error(pair.reference, pair.test))
 
 
-def _ms_ssim(pair: PreparedPair) -> float:
+def _ms_ssim(pair: PreparedPair, settings: Any) -> float:
     import torch
 
     from likeness.metrics.ms_ssim import ms_ssim
@@ -148,22 +155,27 @@ def _fid_art(first: Any, second: Any, settings: Any) -> tuple[float, float | Non
 
 
 _STYLE_KEY = ("resize", "alpha")
+_RESTORATION_KEY = ("gray", "resize", "alpha", "y_channel", "crop_border")
 
 METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher",
                        "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)",
-                       commands=("compare", "style"), pixels=_ssim,
+                       commands=("compare", "style"), pixels=_ssim, restoration=True,
+                       key_settings=(*_RESTORATION_KEY, "ssim_convention"),
                        citations=("wang2004ssim", "vanderwalt2014skimage")),
     "psnr": MetricSpec("psnr", "higher", "PSNR in dB (scikit-image)", pixels=_psnr,
+                       restoration=True, key_settings=_RESTORATION_KEY,
                        citations=("vanderwalt2014skimage",),
                        infinite_when="identical images (MSE 0) have PSNR +inf, as in "
                                      "scikit-image"),
     "mse": MetricSpec("mse", "lower", "mean squared error (scikit-image), in units of "
                       "the pair's data range squared", pixels=_mse, scale_dependent=True,
+                      restoration=True, key_settings=_RESTORATION_KEY,
                       citations=("vanderwalt2014skimage",)),
     "ms_ssim": MetricSpec("ms_ssim", "higher",
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)",
-                          pixels=_ms_ssim, citations=("wang2003msssim",)),
+                          pixels=_ms_ssim, restoration=True, key_settings=_RESTORATION_KEY,
+                          citations=("wang2003msssim",)),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
                                   commands=("compare", "style") if net == "alex"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from likeness.errors import LikenessError
@@ -17,7 +17,7 @@ from likeness.evaluation.compute import Decoded, ItemComputer
 from likeness.evaluation.engine import EngineOptions, hash_files, run_items
 from likeness.evaluation.networks import Networks
 from likeness.evaluation.plan import Item, make_plan, model_names
-from likeness.evaluation.prepare import prepare_pair
+from likeness.evaluation.prepare import prepare_pair, restoration_view
 from likeness.evaluation.registry import (
     METRICS,
     describe_failure,
@@ -27,7 +27,11 @@ from likeness.evaluation.registry import (
 )
 from likeness.io import LoadedImage, load_image
 
-__all__ = ["FolderComparison", "PairResult", "compare_files", "compare_folders", "compare_pair"]
+__all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "compare_files",
+           "compare_folders", "compare_pair", "restoration_options"]
+
+# how SSIM of files is computed: scikit-image's defaults, or BasicSR's calculate_ssim
+SSIM_FILE_CONVENTIONS = ("skimage", "basicsr")
 
 PathLike = str | os.PathLike[str]
 
@@ -43,9 +47,32 @@ class PairResult:
     decisions: tuple[str, ...] = ()
 
 
-def _computer(names: list[str], gray: bool, resize: str | None, alpha: str | None,
-              device: str, weights: dict[str, str] | None) -> ItemComputer:
-    options = EngineOptions(tuple(names), gray=gray, resize=resize, alpha=alpha)
+def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str | None = None,
+                        alpha: str | None = None, y_channel: bool = False,
+                        crop_border: int = 0, ssim_convention: str = "skimage",
+                        **others: object) -> EngineOptions:
+    """The settings of a comparison, with the restoration conventions checked.
+
+    Raises:
+        ValueError: ``y_channel`` with ``gray``, a negative ``crop_border``, or an unknown
+            ``ssim_convention``.
+    """
+    if y_channel and gray:
+        raise ValueError("y_channel=True and gray=True convert colour in two different ways; "
+                         "choose one")
+    if crop_border < 0:
+        raise ValueError(f"crop_border must be 0 or more, got {crop_border}")
+    if ssim_convention not in SSIM_FILE_CONVENTIONS:
+        raise ValueError(f"ssim_convention must be one of {', '.join(SSIM_FILE_CONVENTIONS)}, "
+                         f"got {ssim_convention!r}")
+    return EngineOptions(tuple(names), gray=gray, resize=resize, alpha=alpha,
+                         y_channel=y_channel, crop_border=crop_border,
+                         ssim_convention=ssim_convention, **others)  # type: ignore[arg-type]
+
+
+def _computer(options: EngineOptions, device: str,
+              weights: dict[str, str] | None) -> ItemComputer:
+    names = list(options.metrics)
     return ItemComputer(names, options, Networks(device_for(names, device), weights))
 
 
@@ -56,12 +83,16 @@ def _pair(reference: PathLike, test: PathLike) -> list[Item]:
 
 def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("ssim", "psnr"),
                   gray: bool = False, resize: str | None = None, alpha: str | None = None,
-                  device: str = "auto", weights: dict[str, str] | None = None
-                  ) -> dict[str, float]:
+                  device: str = "auto", weights: dict[str, str] | None = None,
+                  y_channel: bool = False, crop_border: int = 0,
+                  ssim_convention: str = "skimage") -> dict[str, float]:
     """The metrics of one pair of image files, keyed by canonical metric name.
 
     ``a`` is the reference.  The data range follows the files' bit depths (8-bit: 255,
-    16-bit: 65535, mixed: both scaled to [0, 1]).
+    16-bit: 65535, mixed: both scaled to [0, 1]).  Restoration papers' conventions:
+    ``y_channel`` (PSNR, SSIM, MSE, MS-SSIM on Y of ITU-R BT.601 YCbCr, BasicSR's float
+    Y), ``crop_border`` (pixels cut from every edge) and ``ssim_convention="basicsr"``
+    (BasicSR's ``calculate_ssim``: 11-tap gaussian, valid region).
 
     Raises:
         ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and
@@ -73,16 +104,21 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
         {'ssim': 0.7329..., 'psnr': 21.75...}
     """
     names = parse_metric_names(metrics)
+    options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
+                                  y_channel=y_channel, crop_border=crop_border,
+                                  ssim_convention=ssim_convention)
     reference, test = load_image(a, alpha=alpha), load_image(b, alpha=alpha)
     prepared = prepare_pair(reference, test, gray=gray, resize=resize)  # raises its own type
     values: dict[str, float] = {}
     for name in names:  # a metric's own exception type (ImageTooSmallError, say) is raised
-        pixels = METRICS[name].pixels
-        if pixels is not None:
-            values[name] = pixels(prepared)
+        spec = METRICS[name]
+        if spec.pixels is not None:
+            pair = (restoration_view(prepared, y_channel=y_channel, crop=crop_border)
+                    if spec.restoration else prepared)
+            values[name] = spec.pixels(pair, options)
     networked = [name for name in names if METRICS[name].kind == "network"]
     if networked:
-        computer = _computer(networked, gray, resize, alpha, device, weights)
+        computer = _computer(replace(options, metrics=tuple(networked)), device, weights)
         outcome = computer.compute([(_pair(a, b), Decoded(reference, [test]))])[0]
         if outcome.errors:
             raise LikenessError("; ".join(f"{m}: {why}" for m, why in outcome.errors.items()))
@@ -96,9 +132,13 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
 def compare_pair(reference: PathLike, test: PathLike, *,
                  metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
                  resize: str | None = None, alpha: str | None = None, device: str = "auto",
-                 weights: dict[str, str] | None = None) -> PairResult:
+                 weights: dict[str, str] | None = None, y_channel: bool = False,
+                 crop_border: int = 0, ssim_convention: str = "skimage") -> PairResult:
     """Like ``compare_files``, but failures become the row's ``error`` instead of raising."""
     names = parse_metric_names(metrics)
+    options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
+                                  y_channel=y_channel, crop_border=crop_border,
+                                  ssim_convention=ssim_convention)
     row = PairResult(Path(reference).name, Path(test).name)
     try:
         images: list[LoadedImage | Exception] = []
@@ -107,7 +147,7 @@ def compare_pair(reference: PathLike, test: PathLike, *,
                 images.append(load_image(path, alpha=alpha))
             except (LikenessError, OSError) as error:
                 images.append(error)
-        computer = _computer(names, gray, resize, alpha, device, weights)
+        computer = _computer(options, device, weights)
         outcome = computer.compute([(_pair(reference, test),
                                      Decoded(images[0], [images[1]]))])[0]
     except Exception as error:  # noqa: BLE001 - a row error, never a traceback
@@ -136,7 +176,8 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
                     metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
                     resize: str | None = None, alpha: str | None = None, workers: int = 4,
                     device: str = "auto", weights: dict[str, str] | None = None,
-                    ) -> FolderComparison:
+                    y_channel: bool = False, crop_border: int = 0,
+                    ssim_convention: str = "skimage") -> FolderComparison:
     """Compare every file of ``test_dir`` with its namesake in ``reference_dir``.
 
     One model, no results folder, no cache: ``likeness.compare`` does more (several
@@ -153,8 +194,9 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
         raise ValueError(f"{', '.join(sets)} compare sets of images; use "
                          "likeness.compare(REF, TEST, metrics=...) for them")
     plan = make_plan(reference_dir, model_names([test_dir]))
-    options = EngineOptions(tuple(names), gray=gray, resize=resize, alpha=alpha,
-                            workers=workers)
+    options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
+                                  y_channel=y_channel, crop_border=crop_border,
+                                  ssim_convention=ssim_convention, workers=workers)
     store = Cache(None)
     try:
         paths = [path for item in plan.items for path in item.files]

@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 
 from likeness.evaluation.compute import ItemComputer
-from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.networks import Networks
 from likeness.evaluation.prepare import PreparedPair
 from likeness.evaluation.registry import METRICS, device_for, parse_metric_names
-from likeness.evaluation.single import PairResult
+from likeness.evaluation.single import PairResult, restoration_options
 
 __all__ = ["as_array", "compare_tensors"]
 
@@ -67,7 +66,9 @@ def _problem(image: np.ndarray, data_range: float) -> str | None:
 def compare_tensors(reference: Any, test: Any, *,
                     metrics: str | Sequence[str] = ("ssim", "psnr"),
                     data_range: float | None = None, device: str = "auto",
-                    weights: dict[str, str] | None = None) -> list[PairResult]:
+                    weights: dict[str, str] | None = None, y_channel: bool = False,
+                    crop_border: int = 0, ssim_convention: str = "skimage"
+                    ) -> list[PairResult]:
     """Per-image metrics of two batches of images in memory, image i against image i.
 
     The same computation as ``compare_files`` on the same pixels (pixel metrics bit for
@@ -81,6 +82,7 @@ def compare_tensors(reference: Any, test: Any, *,
         reference, test: (N, C, H, W) torch tensors (any device) or NumPy arrays, of one
             shape and dtype.
         metrics: per-pair metrics (set metrics take an ``Accumulator``).
+        y_channel, crop_border, ssim_convention: as ``compare_files`` (Y needs uint8).
 
     Returns:
         One ``PairResult`` per image (named by its index): values, error, decisions.
@@ -118,8 +120,9 @@ def compare_tensors(reference: Any, test: Any, *,
         pairs.append(PreparedPair(np.ascontiguousarray(a), np.ascontiguousarray(b), scale,
                                   decisions))
         indices.append(i)
-    computer = ItemComputer(names, EngineOptions(tuple(names)),
-                            Networks(device_for(names, device), weights))
+    options = restoration_options(names, y_channel=y_channel, crop_border=crop_border,
+                                  ssim_convention=ssim_convention)
+    computer = ItemComputer(names, options, Networks(device_for(names, device), weights))
     for i, outcome in zip(indices, computer.compute_prepared(pairs), strict=True):
         row = rows[i]
         row.values, row.decisions = outcome.values, outcome.notes

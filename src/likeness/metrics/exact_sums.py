@@ -66,7 +66,7 @@ def box_ssim_row_sums(x: np.ndarray, y: np.ndarray, channels: int, win: int, c1:
     height = x.shape[0]
     a = x.reshape(height, -1, channels).astype(np.int64)
     b = y.reshape(height, -1, channels).astype(np.int64)
-    out_h, out_w = height - win + 1, a.shape[1] - win + 1
+    out_h = height - win + 1
     rows = np.zeros((out_h, channels))
     n_win = win * win
     inv2 = 1.0 / (n_win * n_win)

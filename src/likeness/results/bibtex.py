@@ -158,6 +158,12 @@ BIBTEX: dict[str, str] = {
   pages     = {6070--6079},
   year      = {2020}
 }""",
+    "wang2022basicsr": """@misc{wang2022basicsr,
+  author       = {Wang, Xintao and Xie, Liangbin and Yu, Ke and Chan, Kelvin C.K. and Loy, Chen Change and Dong, Chao},
+  title        = {{BasicSR}: Open Source Image and Video Restoration Toolbox},
+  howpublished = {\\url{https://github.com/XPixelGroup/BasicSR}},
+  year         = {2022}
+}""",
 }
 
 

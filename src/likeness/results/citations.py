@@ -7,7 +7,7 @@ from typing import Any
 from likeness.evaluation.registry import METRICS
 from likeness.results.bibtex import BIBTEX, bibtex_for
 
-__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph",
+__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph", "restoration_keys",
            "style_methods_paragraph"]
 
 _STATISTICS_KEYS = ["efron1987bca", "wilcoxon1945", "holm1979"]
@@ -27,6 +27,12 @@ def citation_keys(metrics: list[str], *, clean_resize: bool = False,
     return list(dict.fromkeys(keys))
 
 
+def restoration_keys(settings: dict[str, Any]) -> list[str]:
+    """BasicSR's citation when its conventions were used."""
+    used = settings.get("y_channel") or settings.get("ssim_convention") == "basicsr"
+    return ["wang2022basicsr"] if used else []
+
+
 _CONVENTIONS = {
     "ssim": ("SSIM [@wang2004ssim] as scikit-image's `structural_similarity` computes it by "
              "default (7×7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03), on "
@@ -44,6 +50,22 @@ _CONVENTIONS = {
             "kernel (x·y/d + 1)³"),
 }
 _BACKBONES = {"lpips_alex": "AlexNet", "lpips_vgg": "VGG16", "lpips_squeeze": "SqueezeNet 1.1"}
+
+
+def _restoration_sentence(settings: dict[str, Any], metrics: list[str]) -> str:
+    """How restoration conventions changed the pixels PSNR, SSIM, MSE and MS-SSIM saw."""
+    affected = [m for m in metrics if METRICS[m].restoration]
+    y_channel, crop = settings.get("y_channel"), settings.get("crop_border") or 0
+    if not affected or not (y_channel or crop):
+        return ""
+    steps = []
+    if y_channel:
+        steps.append("on the Y channel of ITU-R BT.601 YCbCr (range [16, 235], computed in "
+                     "floating point without rounding, as BasicSR does [@wang2022basicsr])")
+    if crop:
+        steps.append(f"after cropping {crop} pixels from every image border")
+    names = ", ".join(f"`{m}`" for m in affected)
+    return f"{names} are computed " + " and ".join(steps) + "."
 
 
 def _weights_phrase(record: dict[str, Any], name: str) -> str:
@@ -83,6 +105,11 @@ def methods_paragraph(record: dict[str, Any]) -> str:
                 f"LPIPS v0.1 [@zhang2018lpips] with the {_BACKBONES[metric]} backbone"
                 f"{_weights_phrase(record, weight_name)} and the lpips package's linear "
                 "heads, on images scaled to [-1, 1]")
+        elif metric == "ssim" and settings.get("ssim_convention") == "basicsr":
+            sentences.append("SSIM [@wang2004ssim] as BasicSR's `calculate_ssim` computes it "
+                             "[@wang2022basicsr] (11×11 Gaussian window, σ = 1.5, applied "
+                             "with OpenCV's `filter2D`, kept where the window lies inside the "
+                             "image, float64, per channel, averaged)")
         elif metric in _CONVENTIONS:
             text = _CONVENTIONS[metric]
             if metric == "fid":
@@ -105,6 +132,9 @@ def methods_paragraph(record: dict[str, Any]) -> str:
             sentences.append(f"`{metric}`: {spec.description}" + (f" [{cited}]" if cited
                                                                    else ""))
     parts.append(_comparison_space(record) + " We report " + "; ".join(sentences) + ".")
+    restoration = _restoration_sentence(settings, metrics)
+    if restoration:
+        parts.append(restoration)
     parts += _value_sentences(record)
     stats = record.get("statistics", {})
     confidence = int(round(100 * stats.get("confidence", 0.95)))

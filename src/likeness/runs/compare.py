@@ -23,6 +23,7 @@ from likeness.errors import LikenessError
 from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.plan import Plan, make_plan, model_names
 from likeness.evaluation.registry import METRICS, parse_metric_names
+from likeness.evaluation.single import restoration_options
 from likeness.results.summary import Results, StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
 from likeness.runs.folder import (
@@ -75,6 +76,8 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
         "pairs_csv": absolute(pairs),
         "metrics": names,
         "gray": options.gray, "resize": options.resize, "alpha": options.alpha,
+        "y_channel": options.y_channel, "crop_border": options.crop_border,
+        "ssim_convention": options.ssim_convention,
         "fid_resize": options.fid_resize,
         "kid": {"subset_size": options.kid_subset_size, "subsets": options.kid_subsets,
                 "seed": options.kid_seed},
@@ -121,6 +124,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             bootstrap: int = 2000, seed: int = 0, confidence: float = 0.95,
             ci_method: str = "auto", strict: bool = False, overwrite: bool = False,
             cache: bool | PathLike = True, engine: str = "local", address: str | None = None,
+            y_channel: bool = False, crop_border: int = 0, ssim_convention: str = "skimage",
             progress: Callable[[str, int, int], None] | None = None) -> Results:
     """Compare one or more models' outputs with the references; optionally write a
     results folder (per_image.csv, summary.csv/.md/.tex, comparisons.csv,
@@ -136,6 +140,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         out_dir: the results folder (resumable; refused if it holds another run).
         weights: {checkpoint name: path} to run a network with a file you supply.
         device, gray, resize, alpha: as ``compare_files``.
+        y_channel, crop_border, ssim_convention: restoration papers' conventions, as
+            ``compare_files`` (recorded in run.json and the methods paragraph).
         workers: decoding threads.  batch_size: images per LPIPS pass.
         fid_resize, kid_subset_size, kid_subsets, kid_seed: FID/KID settings.
         bootstrap, seed, confidence, ci_method: confidence intervals (``stats``).
@@ -165,10 +171,12 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     names = parse_metric_names(metrics)
     test_models = _test_models(tests, models)
     weights = dict(weights or {})
-    options = EngineOptions(tuple(names), gray=gray, resize=resize, alpha=alpha,
-                            fid_resize=fid_resize, kid_subset_size=kid_subset_size,
-                            kid_subsets=kid_subsets, kid_seed=kid_seed, workers=workers,
-                            batch_size=batch_size, strict=strict)
+    options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
+                                  y_channel=y_channel, crop_border=crop_border,
+                                  ssim_convention=ssim_convention, fid_resize=fid_resize,
+                                  kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
+                                  kid_seed=kid_seed, workers=workers, batch_size=batch_size,
+                                  strict=strict)
     stats = StatsOptions(bootstrap, seed, confidence, ci_method)
     settings = _settings(reference, test_models, pairs, names, options, stats, weights)
     folder = None if out_dir is None else Path(out_dir)

@@ -205,6 +205,7 @@ def _write_results_files(results: Results, folder: Path) -> None:
         bibtex_for,
         citation_keys,
         methods_paragraph,
+        restoration_keys,
         style_methods_paragraph,
     )
     from likeness.results.tables import (
@@ -224,6 +225,7 @@ def _write_results_files(results: Results, folder: Path) -> None:
     keys = citation_keys(results.metrics, clean_resize=settings.get("fid_resize") == "clean",
                          comparisons=len(results.models) > 1,
                          fid_infinity=settings.get("art_fid_mode") == "infinity")
+    keys = list(dict.fromkeys([*keys, *restoration_keys(settings)]))
     (folder / "references.bib").write_text(bibtex_for(keys), encoding="utf-8")
     paragraph = (style_methods_paragraph(results.record) if results.kind == "style"
                  else methods_paragraph(results.record))
