@@ -98,8 +98,9 @@ def test_folders_record_the_convention_and_cite_basicsr(tmp_path, golden):
     for folder in ("ref", "out"):
         (tmp_path / folder).mkdir()
     for index, (_, a, b) in enumerate(chosen):
-        Image.open(a).convert("RGB").save(tmp_path / "ref" / f"{index}.png")
-        Image.open(b).convert("RGB").save(tmp_path / "out" / f"{index}.png")
+        for source, folder in ((a, "ref"), (b, "out")):
+            with Image.open(source) as image:
+                image.convert("RGB").save(tmp_path / folder / f"{index}.png")
     result = CliRunner().invoke(main, [
         "compare", str(tmp_path / "ref"), str(tmp_path / "out"), "--metrics", "psnr,ssim",
         "--y-channel", "--crop-border", "4", "--ssim-convention", "basicsr",

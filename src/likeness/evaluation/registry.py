@@ -132,6 +132,28 @@ def _ms_ssim(pair: PreparedPair, settings: Any) -> float:
                          data_range=pair.data_range)[0])
 
 
+def _torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
+    """(test, reference) as float64 (1, C, H, W) tensors: piq's (x, y) order."""
+    import torch
+
+    def as_batch(pixels: np.ndarray) -> Any:
+        return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
+
+    return as_batch(pair.test), as_batch(pair.reference)
+
+
+def _gmsd(pair: PreparedPair, settings: Any) -> float:
+    from likeness.metrics.gmsd import gmsd
+
+    return float(gmsd(*_torch_pair(pair), data_range=pair.data_range)[0])
+
+
+def _ms_gmsd(pair: PreparedPair, settings: Any) -> float:
+    from likeness.metrics.gmsd import ms_gmsd
+
+    return float(ms_gmsd(*_torch_pair(pair), data_range=pair.data_range)[0])
+
+
 def _fid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
     from likeness.evaluation.set_features import frechet_between
 
@@ -176,6 +198,14 @@ METRICS: dict[str, MetricSpec] = {
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)",
                           pixels=_ms_ssim, restoration=True, key_settings=_RESTORATION_KEY,
                           citations=("wang2003msssim",)),
+    "gmsd": MetricSpec("gmsd", "lower",
+                       "GMSD: standard deviation of the gradient-magnitude similarity map "
+                       "(Prewitt, Y of YIQ, 2x downsampled), as piq computes it in float64",
+                       pixels=_gmsd, citations=("xue2014gmsd", "kastryulin2022piq")),
+    "ms_gmsd": MetricSpec("ms_gmsd", "lower",
+                          "MS-GMSD: GMSD over 4 scales with masking (alpha 0.5), weights "
+                          "0.096, 0.596, 0.289, 0.019, as piq computes it in float64",
+                          pixels=_ms_gmsd, citations=("zhang2017msgmsd", "kastryulin2022piq")),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
                                   commands=("compare", "style") if net == "alex"

@@ -164,6 +164,30 @@ BIBTEX: dict[str, str] = {
   howpublished = {\\url{https://github.com/XPixelGroup/BasicSR}},
   year         = {2022}
 }""",
+    "xue2014gmsd": """@article{xue2014gmsd,
+  author  = {Xue, Wufeng and Zhang, Lei and Mou, Xuanqin and Bovik, Alan C.},
+  title   = {Gradient Magnitude Similarity Deviation: A Highly Efficient Perceptual Image Quality Index},
+  journal = {IEEE Transactions on Image Processing},
+  volume  = {23},
+  number  = {2},
+  pages   = {684--695},
+  year    = {2014},
+  doi     = {10.1109/TIP.2013.2293423}
+}""",
+    "zhang2017msgmsd": """@inproceedings{zhang2017msgmsd,
+  author    = {Zhang, Bo and Sander, Pedro V. and Bermak, Amine},
+  title     = {Gradient Magnitude Similarity Deviation on Multiple Scales for Color Image Quality Assessment},
+  booktitle = {IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
+  pages     = {1253--1257},
+  year      = {2017},
+  doi       = {10.1109/ICASSP.2017.7952357}
+}""",
+    "kastryulin2022piq": """@misc{kastryulin2022piq,
+  author       = {Kastryulin, Sergey and Zakirov, Jamil and Prokopenko, Denis and Dylov, Dmitry V.},
+  title        = {{PyTorch} Image Quality: Metrics for Image Quality Assessment},
+  howpublished = {arXiv:2208.14818},
+  year         = {2022}
+}""",
 }
 
 
