@@ -1,4 +1,5 @@
-"""Pinned piq values for likeness's classical full-reference metrics (GMSD, MS-GMSD).
+"""Pinned piq values for likeness's classical full-reference metrics (GMSD, MS-GMSD,
+VIFp).
 
 Run in the reference environment (../shared/reference-env.sh), never by the test suite:
 
@@ -88,8 +89,9 @@ def main() -> None:
             "gmsd": float(piq.gmsd(x, y, data_range=255.0, reduction="none")[0]),
             "ms_gmsd": float(piq.multi_scale_gmsd(x, y, data_range=255.0,
                                                   reduction="none")[0]),
+            "vif_p": float(piq.vif_p(x, y, data_range=255.0, reduction="none")[0]),
         })
-    document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd on float64 "
+    document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / vif_p on float64 "
                              "tensors in [0, 255], data_range=255, x = test, y = reference",
                 "pairs": values}
     (OUT / "piq_values.json").write_text(json.dumps(document, indent=1) + "\n")

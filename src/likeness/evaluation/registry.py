@@ -154,6 +154,12 @@ def _ms_gmsd(pair: PreparedPair, settings: Any) -> float:
     return float(ms_gmsd(*_torch_pair(pair), data_range=pair.data_range)[0])
 
 
+def _vif_p(pair: PreparedPair, settings: Any) -> float:
+    from likeness.metrics.vif import vif_p
+
+    return float(vif_p(*_torch_pair(pair), data_range=pair.data_range)[0])
+
+
 def _fid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
     from likeness.evaluation.set_features import frechet_between
 
@@ -206,6 +212,10 @@ METRICS: dict[str, MetricSpec] = {
                           "MS-GMSD: GMSD over 4 scales with masking (alpha 0.5), weights "
                           "0.096, 0.596, 0.289, 0.019, as piq computes it in float64",
                           pixels=_ms_gmsd, citations=("zhang2017msgmsd", "kastryulin2022piq")),
+    "vif_p": MetricSpec("vif_p", "higher",
+                        "VIFp: visual information fidelity in the pixel domain (4 scales, "
+                        "luma, sigma_n^2 = 2), as piq computes it in float64",
+                        pixels=_vif_p, citations=("sheikh2006vif", "kastryulin2022piq")),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
                                   commands=("compare", "style") if net == "alex"

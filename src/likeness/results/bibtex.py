@@ -188,6 +188,16 @@ BIBTEX: dict[str, str] = {
   howpublished = {arXiv:2208.14818},
   year         = {2022}
 }""",
+    "sheikh2006vif": """@article{sheikh2006vif,
+  author  = {Sheikh, Hamid R. and Bovik, Alan C.},
+  title   = {Image Information and Visual Quality},
+  journal = {IEEE Transactions on Image Processing},
+  volume  = {15},
+  number  = {2},
+  pages   = {430--444},
+  year    = {2006},
+  doi     = {10.1109/TIP.2005.859378}
+}""",
 }
 
 
