@@ -1,5 +1,5 @@
 """Pinned piq values for likeness's classical full-reference metrics (GMSD, MS-GMSD,
-VIFp).
+VIFp, MDSI).
 
 Run in the reference environment (../shared/reference-env.sh), never by the test suite:
 
@@ -14,6 +14,7 @@ with piq's version.
 from __future__ import annotations
 
 import json
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def tensor(pixels: np.ndarray) -> torch.Tensor:
 
 
 def main() -> None:
+    warnings.simplefilter("ignore")  # piq's MDSI warns that gray images are made RGB
     expected = json.loads((GOLDEN / "expected.json").read_text())
     (OUT / "piq_pairs").mkdir(parents=True, exist_ok=True)
     pairs = []
@@ -90,8 +92,10 @@ def main() -> None:
             "ms_gmsd": float(piq.multi_scale_gmsd(x, y, data_range=255.0,
                                                   reduction="none")[0]),
             "vif_p": float(piq.vif_p(x, y, data_range=255.0, reduction="none")[0]),
+            "mdsi": float(piq.mdsi(x, y, data_range=255.0, reduction="none")[0]),
         })
-    document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / vif_p on float64 "
+    document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / vif_p / mdsi "
+                             "on float64 "
                              "tensors in [0, 255], data_range=255, x = test, y = reference",
                 "pairs": values}
     (OUT / "piq_values.json").write_text(json.dumps(document, indent=1) + "\n")

@@ -1,7 +1,7 @@
-"""GMSD, MS-GMSD and VIFp: pinned against piq 0.8.0 on float64 tensors (tests/data/piq_values.json,
-made by references/make_piq_values.py) on the golden colour pairs and on generated pairs
-of 384, 640 and 1024 px and odd sizes, gray and colour; closed forms; properties; the
-command line over folders."""
+"""GMSD, MS-GMSD, VIFp and MDSI: pinned against piq 0.8.0 on float64 tensors
+(tests/data/piq_values.json, made by references/make_piq_values.py) on the golden colour
+pairs and on generated pairs of 384, 640 and 1024 px and odd sizes, gray and colour;
+closed forms; properties; the command line over folders."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import likeness
 from likeness.cli import main
 from likeness.errors import ImageTooSmallError
 from likeness.metrics.gmsd import gmsd, ms_gmsd
+from likeness.metrics.mdsi import mdsi
 from likeness.metrics.vif import vif_p
 
 DATA = Path(__file__).parent / "data"
@@ -28,7 +29,7 @@ def _path(golden, name):
     return DATA / name if name.startswith("piq_pairs/") else golden.image_path(name)
 
 
-@pytest.mark.parametrize("metric", ["gmsd", "ms_gmsd", "vif_p"])
+@pytest.mark.parametrize("metric", ["gmsd", "ms_gmsd", "vif_p", "mdsi"])
 def test_every_pinned_piq_value(golden, metric):
     sizes = set()
     for record in PINNED["pairs"]:
@@ -44,8 +45,9 @@ def test_identical_images_score_zero_and_the_value_is_symmetric():
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.random((2, 3, 33, 47)))
     y = torch.from_numpy(rng.random((2, 3, 33, 47)))
-    for function in (gmsd, ms_gmsd):
+    for function in (gmsd, ms_gmsd, mdsi):
         assert torch.all(function(x, x) == 0)
+    for function in (gmsd, ms_gmsd):  # MDSI is not symmetric: it compares with the average
         assert torch.allclose(function(x, y), function(y, x), rtol=1e-12, atol=0)
         assert function(x, y).dtype == torch.float64
         assert function(x.float(), y.float()).dtype == torch.float32

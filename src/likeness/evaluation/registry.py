@@ -160,6 +160,12 @@ def _vif_p(pair: PreparedPair, settings: Any) -> float:
     return float(vif_p(*_torch_pair(pair), data_range=pair.data_range)[0])
 
 
+def _mdsi(pair: PreparedPair, settings: Any) -> float:
+    from likeness.metrics.mdsi import mdsi
+
+    return float(mdsi(*_torch_pair(pair), data_range=pair.data_range)[0])
+
+
 def _fid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
     from likeness.evaluation.set_features import frechet_between
 
@@ -216,6 +222,10 @@ METRICS: dict[str, MetricSpec] = {
                         "VIFp: visual information fidelity in the pixel domain (4 scales, "
                         "luma, sigma_n^2 = 2), as piq computes it in float64",
                         pixels=_vif_p, citations=("sheikh2006vif", "kastryulin2022piq")),
+    "mdsi": MetricSpec("mdsi", "lower",
+                       "MDSI: mean deviation similarity index (LHM, gradient and chromaticity "
+                       "similarity, sum combination), as piq computes it in float64",
+                       pixels=_mdsi, citations=("nafchi2016mdsi", "kastryulin2022piq")),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
                                   commands=("compare", "style") if net == "alex"

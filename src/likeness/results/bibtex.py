@@ -198,6 +198,15 @@ BIBTEX: dict[str, str] = {
   year    = {2006},
   doi     = {10.1109/TIP.2005.859378}
 }""",
+    "nafchi2016mdsi": """@article{nafchi2016mdsi,
+  author  = {Ziaei Nafchi, Hossein and Shahkolaei, Atena and Hedjam, Rachid and Cheriet, Mohamed},
+  title   = {Mean Deviation Similarity Index: Efficient and Reliable Full-Reference Image Quality Evaluator},
+  journal = {IEEE Access},
+  volume  = {4},
+  pages   = {5579--5590},
+  year    = {2016},
+  doi     = {10.1109/ACCESS.2016.2604042}
+}""",
 }
 
 
