@@ -1,4 +1,4 @@
-"""GMSD, MS-GMSD, VIFp and MDSI against piq, run in the same process on the same float64 tensors.
+"""GMSD, MS-GMSD, VIFp, MDSI and HaarPSI against piq, run in the same process on the same float64 tensors.
 
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_gradient.py
 
@@ -24,6 +24,7 @@ except ImportError:  # `make bench` runs every script with .venv's python: skip,
     sys.exit(0)
 
 from likeness.metrics.gmsd import gmsd, ms_gmsd
+from likeness.metrics.haarpsi import haarpsi
 from likeness.metrics.mdsi import mdsi
 from likeness.metrics.vif import vif_p
 
@@ -36,7 +37,8 @@ def main() -> None:
         x = (y + 0.05 * torch.randn(y.shape, generator=generator, dtype=torch.float64)).clamp(0, 1)
         for name, ours, theirs in (("gmsd", gmsd, piq.gmsd),
                                    ("ms_gmsd", ms_gmsd, piq.multi_scale_gmsd),
-                                   ("vif_p", vif_p, piq.vif_p), ("mdsi", mdsi, piq.mdsi)):
+                                   ("vif_p", vif_p, piq.vif_p), ("mdsi", mdsi, piq.mdsi),
+                                   ("haarpsi", haarpsi, piq.haarpsi)):
             ref_best, _, want = best_of(lambda f=theirs, a=x, b=y: f(a, b, reduction="none"))
             our_best, _, got = best_of(lambda f=ours, a=x, b=y: f(a, b))
             print(f"{name:8s} 8x3x{side}x{side} float64: piq {ref_best * 1e3:7.1f} ms, likeness "

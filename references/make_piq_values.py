@@ -1,5 +1,5 @@
 """Pinned piq values for likeness's classical full-reference metrics (GMSD, MS-GMSD,
-VIFp, MDSI).
+VIFp, MDSI, HaarPSI).
 
 Run in the reference environment (../shared/reference-env.sh), never by the test suite:
 
@@ -93,8 +93,10 @@ def main() -> None:
                                                   reduction="none")[0]),
             "vif_p": float(piq.vif_p(x, y, data_range=255.0, reduction="none")[0]),
             "mdsi": float(piq.mdsi(x, y, data_range=255.0, reduction="none")[0]),
+            "haarpsi": float(piq.haarpsi(x, y, data_range=255.0, reduction="none")[0]),
         })
-    document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / vif_p / mdsi "
+    document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / vif_p / mdsi / "
+                             "haarpsi "
                              "on float64 "
                              "tensors in [0, 255], data_range=255, x = test, y = reference",
                 "pairs": values}

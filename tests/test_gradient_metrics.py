@@ -1,4 +1,4 @@
-"""GMSD, MS-GMSD, VIFp and MDSI: pinned against piq 0.8.0 on float64 tensors
+"""GMSD, MS-GMSD, VIFp, MDSI and HaarPSI: pinned against piq 0.8.0 on float64 tensors
 (tests/data/piq_values.json, made by references/make_piq_values.py) on the golden colour
 pairs and on generated pairs of 384, 640 and 1024 px and odd sizes, gray and colour;
 closed forms; properties; the command line over folders."""
@@ -18,6 +18,7 @@ import likeness
 from likeness.cli import main
 from likeness.errors import ImageTooSmallError
 from likeness.metrics.gmsd import gmsd, ms_gmsd
+from likeness.metrics.haarpsi import haarpsi
 from likeness.metrics.mdsi import mdsi
 from likeness.metrics.vif import vif_p
 
@@ -29,7 +30,7 @@ def _path(golden, name):
     return DATA / name if name.startswith("piq_pairs/") else golden.image_path(name)
 
 
-@pytest.mark.parametrize("metric", ["gmsd", "ms_gmsd", "vif_p", "mdsi"])
+@pytest.mark.parametrize("metric", ["gmsd", "ms_gmsd", "vif_p", "mdsi", "haarpsi"])
 def test_every_pinned_piq_value(golden, metric):
     sizes = set()
     for record in PINNED["pairs"]:
@@ -51,6 +52,16 @@ def test_identical_images_score_zero_and_the_value_is_symmetric():
         assert torch.allclose(function(x, y), function(y, x), rtol=1e-12, atol=0)
         assert function(x, y).dtype == torch.float64
         assert function(x.float(), y.float()).dtype == torch.float32
+
+
+def test_haarpsi_is_one_for_identical_images_and_symmetric():
+    rng = np.random.default_rng(4)
+    x = torch.from_numpy(rng.random((2, 3, 40, 36)))
+    y = torch.from_numpy(rng.random((2, 3, 40, 36)))
+    assert torch.allclose(haarpsi(x, x), torch.ones(2, dtype=torch.float64), rtol=1e-12)
+    assert torch.allclose(haarpsi(x, y), haarpsi(y, x), rtol=1e-12, atol=0)
+    with pytest.raises(ImageTooSmallError, match="16x16"):
+        haarpsi(torch.rand(1, 1, 15, 60), torch.rand(1, 1, 15, 60))
 
 
 def test_vif_p_is_one_for_identical_images_and_needs_41_px():

@@ -57,6 +57,7 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="CSV with columns reference,test[,model] (paths relative to the CSV).")
 @click.option("--metrics", "metrics", default="ssim,psnr", show_default=True,
               help="Comma-separated: ssim, psnr, mse, ms-ssim, gmsd, ms-gmsd, vif-p, mdsi, "
+                   "haarpsi, "
                    "lpips (= lpips-alex), "
                    "lpips-vgg, lpips-squeeze, fid, kid.")
 @click.option("--gray", is_flag=True, help="Compare ITU-R 601 luma (Pillow's convert('L')).")

@@ -166,6 +166,12 @@ def _mdsi(pair: PreparedPair, settings: Any) -> float:
     return float(mdsi(*_torch_pair(pair), data_range=pair.data_range)[0])
 
 
+def _haarpsi(pair: PreparedPair, settings: Any) -> float:
+    from likeness.metrics.haarpsi import haarpsi
+
+    return float(haarpsi(*_torch_pair(pair), data_range=pair.data_range)[0])
+
+
 def _fid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
     from likeness.evaluation.set_features import frechet_between
 
@@ -226,6 +232,11 @@ METRICS: dict[str, MetricSpec] = {
                        "MDSI: mean deviation similarity index (LHM, gradient and chromaticity "
                        "similarity, sum combination), as piq computes it in float64",
                        pixels=_mdsi, citations=("nafchi2016mdsi", "kastryulin2022piq")),
+    "haarpsi": MetricSpec("haarpsi", "higher",
+                          "HaarPSI: Haar wavelet-based perceptual similarity (YIQ, 3 scales, "
+                          "C = 30, alpha = 4.2), as piq computes it in float64",
+                          pixels=_haarpsi,
+                          citations=("reisenhofer2018haarpsi", "kastryulin2022piq")),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
                                   commands=("compare", "style") if net == "alex"

@@ -207,6 +207,15 @@ BIBTEX: dict[str, str] = {
   year    = {2016},
   doi     = {10.1109/ACCESS.2016.2604042}
 }""",
+    "reisenhofer2018haarpsi": """@article{reisenhofer2018haarpsi,
+  author  = {Reisenhofer, Rafael and Bosse, Sebastian and Kutyniok, Gitta and Wiegand, Thomas},
+  title   = {A Haar Wavelet-Based Perceptual Similarity Index for Image Quality Assessment},
+  journal = {Signal Processing: Image Communication},
+  volume  = {61},
+  pages   = {33--43},
+  year    = {2018},
+  doi     = {10.1016/j.image.2017.11.001}
+}""",
 }
 
 
