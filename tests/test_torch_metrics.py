@@ -151,3 +151,54 @@ def test_uint8_tensors_are_accepted_and_data_range_is_explicit():
 def test_ssim_errors(x, y, kwargs, error, match):
     with pytest.raises(error, match=match):
         ssim(x, y, data_range=1.0, **kwargs)
+
+
+# -- issue 14: pytorch-msssim's and torchmetrics' options --------------------------------
+
+@pytest.mark.parametrize(("options", "theirs"), [
+    ({"win_size": 7}, {"win_size": 7}),
+    ({"sigma": 1.0}, {"win_sigma": 1.0}),
+    ({"k1": 0.02, "k2": 0.04}, {"K": (0.02, 0.04)}),
+    ({"win_size": 9, "sigma": 2.0, "k1": 0.015}, {"win_size": 9, "win_sigma": 2.0,
+                                                   "K": (0.015, 0.03)}),
+])
+def test_ssim_and_ms_ssim_options_equal_pytorch_msssim(options, theirs):
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    x, y = _noisy_batch((2, 3, 200, 208), seed=9)
+    want = pytorch_msssim.ssim(x, y, data_range=1.0, size_average=False, **theirs)
+    got = ssim(x, y, data_range=1.0, convention="pytorch-msssim", **options)
+    assert torch.allclose(got, want, rtol=1e-10, atol=0)
+    scales = [0.0448, 0.2856, 0.3001, 0.2363] if options.get("win_size", 11) > 7 else None
+    want = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False,
+                                  weights=scales, **theirs)
+    got = ms_ssim(x, y, data_range=1.0, scale_weights=scales, **options)
+    assert torch.allclose(got, want, rtol=1e-10, atol=0)
+
+
+def test_nonnegative_ssim_and_the_dtype_rules():
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    x, _ = _noisy_batch((2, 3, 32, 32), seed=3)
+    y = 1 - x  # anticorrelated: negative SSIM
+    want = pytorch_msssim.ssim(x, y, data_range=1.0, size_average=False,
+                               nonnegative_ssim=True)
+    got = ssim(x, y, data_range=1.0, convention="pytorch-msssim", nonnegative=True)
+    assert torch.allclose(got, want, rtol=1e-10, atol=0)
+    assert torch.all(got >= 0)
+    assert ssim(x, y, data_range=1.0, convention="pytorch-msssim").min() < 0
+    assert ssim(x.float(), y.float(), data_range=1.0).dtype == torch.float32
+    assert ssim(x, y, data_range=1.0).dtype == torch.float64
+    integers = (x * 255).round().to(torch.uint8)
+    assert ssim(integers, integers, data_range=255).dtype == torch.float64
+
+
+def test_bad_window_options_say_what_is_wrong():
+    x = torch.rand(1, 1, 20, 20)
+    with pytest.raises(ValueError, match="odd"):
+        ssim(x, x, data_range=1.0, win_size=8)
+    with pytest.raises(ValueError, match="sigma applies to a gaussian window"):
+        ssim(x, x, data_range=1.0, sigma=1.0)
+    with pytest.raises(ValueError, match="k1 must lie in"):
+        ssim(x, x, data_range=1.0, k1=1.5)
+    gaussian = ssim(x, x * 0.9, data_range=1.0, window="gaussian")
+    wang = ssim(x, x * 0.9, data_range=1.0, convention="wang2004")
+    assert not torch.equal(gaussian, wang)  # skimage's sample covariance is kept

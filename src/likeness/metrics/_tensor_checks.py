@@ -9,7 +9,8 @@ from torch import Tensor
 def check_image_batches(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Check that x and y are (N, C, H, W) batches of one shape; return them as floats.
 
-    Integer tensors are converted to float32; floating tensors keep their dtype.
+    Integer tensors are converted to float64 (exact for 8- and 16-bit values); floating
+    tensors keep their dtype.
 
     Raises:
         TypeError: if x or y is not a tensor.
@@ -28,9 +29,9 @@ def check_image_batches(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     if x.shape != y.shape:
         raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
     if not x.is_floating_point():
-        x = x.to(torch.float32)
+        x = x.to(torch.float64)
     if not y.is_floating_point():
-        y = y.to(torch.float32)
+        y = y.to(torch.float64)
     return x, y
 
 

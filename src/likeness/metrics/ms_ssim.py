@@ -10,7 +10,11 @@ from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._tensor_checks import check_data_range, check_image_batches
-from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim_and_contrast_structure
+from likeness.metrics.ssim import (
+    SSIM_CONVENTIONS,
+    get_convention,
+    ssim_and_contrast_structure,
+)
 
 __all__ = ["MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_min_side"]
 
@@ -19,13 +23,15 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 _WINDOW = SSIM_CONVENTIONS["pytorch-msssim"]  # 11-tap gaussian, sigma 1.5, population cov.
 
 
-def ms_ssim_min_side(scales: int) -> int:
+def ms_ssim_min_side(scales: int, win_size: int = _WINDOW.win_size) -> int:
     """The shorter side must exceed this many pixels for ``scales`` scales."""
-    return (_WINDOW.win_size - 1) * 2 ** (scales - 1)
+    return (win_size - 1) * 2 ** (scales - 1)
 
 
 def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
-            scale_weights: Sequence[float] | None = None) -> Tensor:
+            scale_weights: Sequence[float] | None = None, win_size: int | None = None,
+            sigma: float | None = None, k1: float | None = None,
+            k2: float | None = None) -> Tensor:
     """Multi-scale structural similarity of each pair in an (N, C, H, W) batch.
 
     pytorch-msssim's ``ms_ssim`` with its defaults: 11-tap gaussian (σ = 1.5), K = (0.01,
@@ -38,6 +44,8 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
         data_range: the distance between the smallest and largest possible values.
         scale_weights: one exponent per scale, finest first (default: Wang et al. 2003's
             five).  Fewer weights mean fewer scales and smaller images allowed.
+        win_size, sigma, k1, k2: pytorch-msssim's ``win_size``, ``win_sigma`` and ``K``
+            (default 11, 1.5, 0.01, 0.03).
 
     Returns:
         (N,) tensor.
@@ -57,16 +65,17 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     """
     x, y = check_image_batches(x, y)
     data_range = check_data_range(data_range)
+    window = get_convention("pytorch-msssim", win_size=win_size, sigma=sigma, k1=k1, k2=k2)
     weights = tuple(MS_SSIM_WEIGHTS if scale_weights is None else scale_weights)
     if not weights:
         raise ValueError("scale_weights must hold at least one weight")
     scales = len(weights)
-    min_side = ms_ssim_min_side(scales)
+    min_side = ms_ssim_min_side(scales, window.win_size)
     height, width = x.shape[-2:]
     if min(height, width) <= min_side:
         fewer = max(1, scales - 1)
         hint = (f"; or pass fewer scales, e.g. scale_weights={list(weights[:fewer])} "
-                f"({fewer} scales need more than {ms_ssim_min_side(fewer)} px)"
+                f"({fewer} scales need more than {ms_ssim_min_side(fewer, window.win_size)} px)"
                 if scales > 1 else "")
         raise ImageTooSmallError(
             f"MS-SSIM with {scales} scales needs images whose shorter side exceeds "
@@ -76,7 +85,7 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     terms = []
     for scale in range(scales):
         ssim_pc, cs_pc = ssim_and_contrast_structure(x, y, data_range=data_range,
-                                                     convention=_WINDOW)
+                                                     convention=window)
         if scale < scales - 1:
             terms.append(torch.relu(cs_pc))
             padding = [side % 2 for side in x.shape[2:]]

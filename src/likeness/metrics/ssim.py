@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -67,12 +67,40 @@ SSIM_CONVENTIONS: dict[str, SsimConvention] = {
 }
 
 
-def get_convention(convention: str) -> SsimConvention:
+def get_convention(convention: str, *, win_size: int | None = None, sigma: float | None = None,
+                   window: str | None = None, k1: float | None = None,
+                   k2: float | None = None) -> SsimConvention:
+    """A named convention, with any of its settings overridden (pytorch-msssim's and
+    torchmetrics' options: window size, σ, uniform or gaussian window, K1, K2).
+
+    Raises:
+        ValueError: an unknown convention, an even or too small window, σ ≤ 0, σ for a
+            uniform window, or K1/K2 outside (0, 1).
+    """
     try:
-        return SSIM_CONVENTIONS[convention]
+        base = SSIM_CONVENTIONS[convention]
     except KeyError:
         names = ", ".join(repr(name) for name in SSIM_CONVENTIONS)
         raise ValueError(f"unknown SSIM convention {convention!r}; choose one of {names}") from None
+    if window is not None and window not in ("uniform", "gaussian"):
+        raise ValueError(f"window must be 'uniform' or 'gaussian', got {window!r}")
+    shape = window or base.window
+    if shape == "uniform" and sigma is not None:
+        raise ValueError("sigma applies to a gaussian window; pass window='gaussian' or leave "
+                         "sigma out")
+    if win_size is not None and (win_size < 3 or win_size % 2 == 0):
+        raise ValueError(f"win_size must be odd and at least 3, got {win_size}")
+    if sigma is not None and not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    for name, value in (("k1", k1), ("k2", k2)):
+        if value is not None and not 0 < value < 1:
+            raise ValueError(f"{name} must lie in (0, 1), got {value}")
+    changes = {key: value for key, value in (("win_size", win_size), ("sigma", sigma),
+                                             ("window", window), ("k1", k1), ("k2", k2))
+               if value is not None}
+    if shape == "gaussian" and base.window == "uniform" and sigma is None:
+        changes["sigma"] = 1.5  # Wang et al.'s σ for a gaussian asked of a uniform convention
+    return replace(base, **changes) if changes else base  # type: ignore[arg-type]
 
 
 def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
@@ -137,17 +165,27 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
     return ssim_map.mean(dim=(-2, -1)), contrast_structure.mean(dim=(-2, -1))
 
 
-def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage") -> Tensor:
+def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage",
+         win_size: int | None = None, sigma: float | None = None, window: str | None = None,
+         k1: float | None = None, k2: float | None = None,
+         nonnegative: bool = False) -> Tensor:
     """Structural similarity of each image pair in an (N, C, H, W) batch.
 
     Differentiable (usable as a training loss: ``1 - ssim(...)``); device and dtype follow
-    the inputs (integer tensors are computed in float32).
+    the inputs: float32 in, float32 out; float64 in, float64 out; integer tensors are
+    computed in float64.
 
     Args:
         x, y: (N, C, H, W) batches of the same shape.
         data_range: the distance between the smallest and largest possible values.
         convention: ``"skimage"`` (default), ``"wang2004"`` or ``"pytorch-msssim"``; see the
             module docstring.
+        win_size, sigma, window, k1, k2: override the convention's window side, gaussian
+            σ, window shape (``"uniform"`` or ``"gaussian"``) and constants — the options
+            of ``pytorch_msssim.ssim`` (``win_size``, ``win_sigma``, ``K``) and of
+            torchmetrics (``kernel_size``, ``sigma``, ``gaussian_kernel``, ``k1``, ``k2``).
+        nonnegative: clamp each channel's SSIM at 0 before averaging
+            (``pytorch_msssim.ssim(nonnegative_ssim=True)``).
 
     Returns:
         (N,) tensor: the SSIM of each pair, averaged over channels.
@@ -166,8 +204,12 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
     """
     x, y = check_image_batches(x, y)
     data_range = check_data_range(data_range)
+    chosen = get_convention(convention, win_size=win_size, sigma=sigma, window=window, k1=k1,
+                            k2=k2)
     per_channel, _ = ssim_and_contrast_structure(x, y, data_range=data_range,
-                                                 convention=get_convention(convention))
+                                                 convention=chosen)
+    if nonnegative:
+        per_channel = torch.relu(per_channel)
     return per_channel.mean(dim=1)
 
 
