@@ -138,3 +138,38 @@ def test_conventions_are_part_of_the_cache_key(tmp_path):
                          y_channel=True)
     assert not y.rows[0].cached
     assert y.rows[0].values["psnr"] != plain.rows[0].values["psnr"]
+
+
+def test_named_ssim_conventions_of_files(golden, tmp_path):
+    # wang2004: the golden `ssim.gaussian` value (scikit-image 0.26 with gaussian_weights,
+    # sigma 1.5, population covariance); pytorch-msssim: its ssim, live, on the same pixels
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    import torch
+
+    checked = 0
+    for pair in golden.pairs:
+        a, b = golden.image_path(pair["reference"]), golden.image_path(pair["test"])
+        images = [load_image(p, alpha="drop") for p in (a, b)]
+        if not all(i.channels == 3 and i.bit_depth == 8 for i in images):
+            continue
+        got = likeness.compare_files(a, b, metrics="ssim", alpha="drop",
+                                     ssim_convention="wang2004")["ssim"]
+        assert got == pytest.approx(pair["ssim"]["gaussian"], abs=1e-6)
+        x, y = (torch.from_numpy(i.pixels.astype(np.float64)).permute(2, 0, 1)[None]
+                for i in images)
+        want = float(pytorch_msssim.ssim(y, x, data_range=255, size_average=False)[0])
+        got = likeness.compare_files(a, b, metrics="ssim", alpha="drop",
+                                     ssim_convention="pytorch-msssim")["ssim"]
+        assert got == pytest.approx(want, rel=1e-10)
+        checked += 1
+    assert checked >= 4
+    ref, out = (tmp_path / "ref", tmp_path / "out")
+    for folder, pixels in ((ref, images[0].pixels), (out, images[1].pixels)):
+        folder.mkdir()
+        Image.fromarray(pixels).save(folder / "x.png")
+    results = likeness.compare(ref, out, metrics="ssim", ssim_convention="wang2004",
+                               out_dir=tmp_path / "run", cache=False)
+    assert "population covariance" in (tmp_path / "run" / "methods.md").read_text()
+    assert results.record["settings"]["ssim_convention"] == "wang2004"
+    with pytest.raises(ValueError, match="ssim_convention must be one of"):
+        likeness.compare_files(a, b, ssim_convention="matlab")

@@ -67,10 +67,12 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--crop-border", type=click.IntRange(0), default=0, show_default=True,
               help="Pixels cut from every edge before PSNR, SSIM, MSE, MS-SSIM (BasicSR's "
                    "crop_border).")
-@click.option("--ssim-convention", type=click.Choice(["skimage", "basicsr"]),
+@click.option("--ssim-convention",
+              type=click.Choice(["skimage", "wang2004", "pytorch-msssim", "basicsr"]),
               default="skimage", show_default=True,
-              help="skimage: 7x7 uniform window; basicsr: BasicSR's calculate_ssim "
-                   "(11-tap gaussian, valid region).")
+              help="skimage: 7x7 uniform window; wang2004: 11-tap gaussian, population "
+                   "covariance; pytorch-msssim: its ssim; basicsr: BasicSR's "
+                   "calculate_ssim.")
 @click.option("--resize", type=click.Choice(["reference"]), default=None,
               help="Resize the test image to the reference's size instead of refusing.")
 @click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,

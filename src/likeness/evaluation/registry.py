@@ -96,14 +96,25 @@ class MetricSpec:
 def _ssim(pair: PreparedPair, settings: Any) -> float:
     from likeness.metrics.skimage_compat import structural_similarity
 
-    if getattr(settings, "ssim_convention", "skimage") == "basicsr":
+    convention = getattr(settings, "ssim_convention", "skimage")
+    if convention == "basicsr":
         from likeness.metrics.restoration import basicsr_ssim
 
         return basicsr_ssim(pair.reference, pair.test)
+    if convention == "pytorch-msssim":
+        from likeness.metrics.ssim import ssim
+
+        test, reference = _torch_pair(pair)
+        return float(ssim(test, reference, data_range=pair.data_range,
+                          convention="pytorch-msssim")[0])
     height, width = pair.reference.shape[:2]
     if min(height, width) < 7:
         raise ImageTooSmallError(f"images of {width}x{height} px are smaller than SSIM's 7x7 "
                                  "window; SSIM needs at least 7 px a side")
+    if convention == "wang2004":
+        return float(structural_similarity(pair.reference, pair.test, channel_axis=-1,
+                                           data_range=pair.data_range, gaussian_weights=True,
+                                           sigma=1.5, use_sample_covariance=False))
     return float(structural_similarity(pair.reference, pair.test, channel_axis=-1,
                                        data_range=pair.data_range))
 

@@ -30,8 +30,9 @@ from likeness.io import LoadedImage, load_image
 __all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "compare_files",
            "compare_folders", "compare_pair", "restoration_options"]
 
-# how SSIM of files is computed: scikit-image's defaults, or BasicSR's calculate_ssim
-SSIM_FILE_CONVENTIONS = ("skimage", "basicsr")
+# how SSIM of files is computed: scikit-image's defaults, Wang et al.'s gaussian window
+# (scikit-image's gaussian options), pytorch-msssim's ssim, or BasicSR's calculate_ssim
+SSIM_FILE_CONVENTIONS = ("skimage", "wang2004", "pytorch-msssim", "basicsr")
 
 PathLike = str | os.PathLike[str]
 

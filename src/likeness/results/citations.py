@@ -110,6 +110,16 @@ def methods_paragraph(record: dict[str, Any]) -> str:
                              "[@wang2022basicsr] (11×11 Gaussian window, σ = 1.5, applied "
                              "with OpenCV's `filter2D`, kept where the window lies inside the "
                              "image, float64, per channel, averaged)")
+        elif metric == "ssim" and settings.get("ssim_convention") == "wang2004":
+            sentences.append("SSIM [@wang2004ssim] with its published window (11×11 Gaussian, "
+                             "σ = 1.5, population covariance, K1 = 0.01, K2 = 0.03), as "
+                             "scikit-image computes it with `gaussian_weights=True, sigma=1.5, "
+                             "use_sample_covariance=False`, averaged over the windows inside "
+                             "the image and over channels")
+        elif metric == "ssim" and settings.get("ssim_convention") == "pytorch-msssim":
+            sentences.append("SSIM [@wang2004ssim] as pytorch-msssim's `ssim` computes it "
+                             "(11-tap Gaussian built in float32, σ = 1.5, population "
+                             "covariance), in float64 from the images' pixels")
         elif metric in _CONVENTIONS:
             text = _CONVENTIONS[metric]
             if metric == "fid":
