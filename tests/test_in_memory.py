@@ -238,3 +238,16 @@ def test_an_accumulator_gathers_two_gloo_ranks(sets, fid_weights, tmp_path):
     got = json.loads(out.read_text())
     assert got["fid"] == pytest.approx(values["fid"], rel=0, abs=1e-10)
     assert got["kid"] == pytest.approx(values["kid"], rel=0, abs=1e-10)
+
+
+def test_empty_batches_and_empty_images_are_handled(fid_weights):
+    accumulator = likeness.Accumulator("fid", weights=fid_weights)
+    accumulator.update(torch.zeros(0, 3, 16, 16), real=True)  # nothing to add
+    assert accumulator.count(True) == 0
+    with pytest.raises(LikenessError, match="at least 2 images"):
+        accumulator.compute()
+    rows = likeness.compare_tensors(torch.zeros(1, 3, 0, 5), torch.zeros(1, 3, 0, 5),
+                                    data_range=1.0)
+    assert rows[0].error == "the image is empty (0 pixels)"
+    assert likeness.compare_tensors(torch.zeros(0, 3, 8, 8), torch.zeros(0, 3, 8, 8),
+                                    data_range=1.0) == []

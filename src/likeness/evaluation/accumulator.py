@@ -94,11 +94,11 @@ class Accumulator:
             self.decisions["gray replicated to RGB"] += batch.shape[0]
         if batch.dtype == np.uint16:
             self.decisions["16-bit scaled to [0, 1] by 65535"] += batch.shape[0]
-        if batch.dtype.kind == "f":
+        if batch.dtype.kind == "f" and batch.size:
             if not np.isfinite(batch).all() or batch.min() < 0 or batch.max() > 1:
                 raise ValueError("floating-point images must lie in [0, 1] (no NaN): scale "
                                  "them, or pass uint8 images")
-        elif batch.dtype not in (np.uint8, np.uint16):
+        elif batch.dtype.kind != "f" and batch.dtype not in (np.uint8, np.uint16):
             raise ValueError(f"images of dtype {batch.dtype} are not supported: pass uint8 or "
                              "floating-point images in [0, 1]")
         if batch.shape[0]:

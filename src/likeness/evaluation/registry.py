@@ -153,34 +153,16 @@ def _torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
     return as_batch(pair.test), as_batch(pair.reference)
 
 
-def _gmsd(pair: PreparedPair, settings: Any) -> float:
-    from likeness.metrics.gmsd import gmsd
+def _on_tensors(module: str, function: str) -> Callable[[PreparedPair, Any], float]:
+    """A batched torch metric (``likeness.metrics.<module>.<function>(x, y, data_range=)``,
+    x the test image, y the reference) as a pixel metric of one pair, in float64."""
+    def compute(pair: PreparedPair, settings: Any) -> float:
+        import importlib
 
-    return float(gmsd(*_torch_pair(pair), data_range=pair.data_range)[0])
+        metric = getattr(importlib.import_module(f"likeness.metrics.{module}"), function)
+        return float(metric(*_torch_pair(pair), data_range=pair.data_range)[0])
 
-
-def _ms_gmsd(pair: PreparedPair, settings: Any) -> float:
-    from likeness.metrics.gmsd import ms_gmsd
-
-    return float(ms_gmsd(*_torch_pair(pair), data_range=pair.data_range)[0])
-
-
-def _vif_p(pair: PreparedPair, settings: Any) -> float:
-    from likeness.metrics.vif import vif_p
-
-    return float(vif_p(*_torch_pair(pair), data_range=pair.data_range)[0])
-
-
-def _mdsi(pair: PreparedPair, settings: Any) -> float:
-    from likeness.metrics.mdsi import mdsi
-
-    return float(mdsi(*_torch_pair(pair), data_range=pair.data_range)[0])
-
-
-def _haarpsi(pair: PreparedPair, settings: Any) -> float:
-    from likeness.metrics.haarpsi import haarpsi
-
-    return float(haarpsi(*_torch_pair(pair), data_range=pair.data_range)[0])
+    return compute
 
 
 def _fid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
@@ -230,23 +212,27 @@ METRICS: dict[str, MetricSpec] = {
     "gmsd": MetricSpec("gmsd", "lower",
                        "GMSD: standard deviation of the gradient-magnitude similarity map "
                        "(Prewitt, Y of YIQ, 2x downsampled), as piq computes it in float64",
-                       pixels=_gmsd, citations=("xue2014gmsd", "kastryulin2022piq")),
+                       pixels=_on_tensors("gmsd", "gmsd"),
+                       citations=("xue2014gmsd", "kastryulin2022piq")),
     "ms_gmsd": MetricSpec("ms_gmsd", "lower",
                           "MS-GMSD: GMSD over 4 scales with masking (alpha 0.5), weights "
                           "0.096, 0.596, 0.289, 0.019, as piq computes it in float64",
-                          pixels=_ms_gmsd, citations=("zhang2017msgmsd", "kastryulin2022piq")),
+                          pixels=_on_tensors("gmsd", "ms_gmsd"),
+                          citations=("zhang2017msgmsd", "kastryulin2022piq")),
     "vif_p": MetricSpec("vif_p", "higher",
                         "VIFp: visual information fidelity in the pixel domain (4 scales, "
                         "luma, sigma_n^2 = 2), as piq computes it in float64",
-                        pixels=_vif_p, citations=("sheikh2006vif", "kastryulin2022piq")),
+                        pixels=_on_tensors("vif", "vif_p"),
+                        citations=("sheikh2006vif", "kastryulin2022piq")),
     "mdsi": MetricSpec("mdsi", "lower",
                        "MDSI: mean deviation similarity index (LHM, gradient and chromaticity "
                        "similarity, sum combination), as piq computes it in float64",
-                       pixels=_mdsi, citations=("nafchi2016mdsi", "kastryulin2022piq")),
+                       pixels=_on_tensors("mdsi", "mdsi"),
+                       citations=("nafchi2016mdsi", "kastryulin2022piq")),
     "haarpsi": MetricSpec("haarpsi", "higher",
                           "HaarPSI: Haar wavelet-based perceptual similarity (YIQ, 3 scales, "
                           "C = 30, alpha = 4.2), as piq computes it in float64",
-                          pixels=_haarpsi,
+                          pixels=_on_tensors("haarpsi", "haarpsi"),
                           citations=("reisenhofer2018haarpsi", "kastryulin2022piq")),
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",

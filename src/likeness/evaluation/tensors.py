@@ -52,6 +52,8 @@ def _data_range(dtype: np.dtype, data_range: float | None) -> float:
 
 def _problem(image: np.ndarray, data_range: float) -> str | None:
     """Why an image's values cannot be compared (non-finite, outside [0, range])."""
+    if image.size == 0:
+        return "the image is empty (0 pixels)"
     if image.dtype.kind != "f":
         return None
     if not np.isfinite(image).all():

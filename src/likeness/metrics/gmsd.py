@@ -16,15 +16,20 @@ Lower is better for both.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
+from likeness.metrics._image_maps import (
+    YIQ,
+    colour_transform,
+    gradient_magnitude,
+    halve,
+    similarity,
+)
 
 __all__ = ["MS_GMSD_WEIGHTS", "gmsd", "ms_gmsd"]
 
 MS_GMSD_WEIGHTS = (0.096, 0.596, 0.289, 0.019)
-_YIQ = ((0.299, 0.587, 0.114), (0.5959, -0.2746, -0.3213), (0.2115, -0.5227, 0.3112))
 
 
 def _check(x: Tensor, y: Tensor, data_range: float) -> None:
@@ -37,28 +42,8 @@ def _check(x: Tensor, y: Tensor, data_range: float) -> None:
         raise ValueError(f"data_range must be positive, got {data_range}")
 
 
-def _yiq(x: Tensor) -> Tensor:
-    weights = torch.tensor(_YIQ, dtype=x.dtype, device=x.device).t()
-    return torch.matmul(x.permute(0, 2, 3, 1), weights).permute(0, 3, 1, 2)
-
-
-def _halve(x: Tensor) -> Tensor:
-    """Zero-pad the bottom and right to even sizes, then 2×2 average pooling."""
-    pad = max(x.shape[2] % 2, x.shape[3] % 2)
-    return F.avg_pool2d(F.pad(x, [0, pad, 0, pad]), kernel_size=2, stride=2, padding=0)
-
-
-def _gradient_magnitude(x: Tensor) -> Tensor:
-    prewitt = torch.tensor([[[-1.0, 0.0, 1.0]] * 3], dtype=x.dtype, device=x.device) / 3
-    kernels = torch.stack([prewitt, prewitt.transpose(-1, -2)])
-    gradients = F.conv2d(x, kernels, padding=1)
-    return torch.sqrt(torch.sum(gradients**2, dim=-3, keepdim=True))
-
-
 def _deviation(x: Tensor, y: Tensor, t: float, alpha: float = 0.0) -> Tensor:
-    mx, my = _gradient_magnitude(x), _gradient_magnitude(y)
-    gms = ((2.0 * mx * my - alpha * mx * my + t)
-           / (mx**2 + my**2 - alpha * mx * my + t))
+    gms = similarity(gradient_magnitude(x), gradient_magnitude(y), t, alpha)
     mean = torch.mean(gms, dim=[1, 2, 3], keepdim=True)
     return torch.pow(gms - mean, 2).mean(dim=[1, 2, 3]).sqrt()
 
@@ -73,8 +58,8 @@ def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
     _check(x, y, data_range)
     x, y = x / float(data_range), y / float(data_range)
     if x.shape[1] == 3:
-        x, y = _yiq(x)[:, :1], _yiq(y)[:, :1]
-    return _deviation(_halve(x), _halve(y), t)
+        x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
+    return _deviation(halve(x), halve(y), t)
 
 
 def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5,
@@ -94,11 +79,11 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
         raise ImageTooSmallError(f"MS-GMSD needs images of at least {smallest}x{smallest} px, "
                                  f"got {x.shape[-1]}x{x.shape[-2]}")
     if x.shape[1] == 3:
-        x, y = _yiq(x), _yiq(y)
+        x, y = colour_transform(x, YIQ), colour_transform(y, YIQ)
     deviations = []
     for scale in range(scales):
         if scale > 0:
-            x, y = _halve(x), _halve(y)
+            x, y = halve(x), halve(y)
         deviations.append(_deviation(x[:, :1], y[:, :1], t, alpha))
     return torch.sqrt(torch.sum(weights.view(1, scales)
                                 * torch.stack(deviations, dim=1) ** 2, dim=1))

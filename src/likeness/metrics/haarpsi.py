@@ -17,25 +17,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
+from likeness.metrics._image_maps import YIQ, colour_transform, halve, similarity
 
 __all__ = ["haarpsi"]
 
-_YIQ = ((0.299, 0.587, 0.114), (0.5959, -0.2746, -0.3213), (0.2115, -0.5227, 0.3112))
 
 
 def _haar(size: int, like: Tensor) -> Tensor:
     kernel = torch.ones((size, size), dtype=like.dtype, device=like.device) / size
     kernel[size // 2:, :] = -kernel[size // 2:, :]
     return kernel.unsqueeze(0)
-
-
-def _similarity(a: Tensor, b: Tensor, constant: float) -> Tensor:
-    return (2.0 * a * b + constant) / (a**2 + b**2 + constant)
-
-
-def _even_halved(x: Tensor) -> Tensor:
-    pad = max(x.shape[2] % 2, x.shape[3] % 2)
-    return F.avg_pool2d(F.pad(x, pad=[0, pad, 0, pad]), kernel_size=2, stride=2, padding=0)
 
 
 def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
@@ -56,10 +47,8 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     colour = x.shape[1] == 3
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     if colour:
-        weights_yiq = torch.tensor(_YIQ, dtype=x.dtype, device=x.device).t()
-        x = torch.matmul(x.permute(0, 2, 3, 1), weights_yiq).permute(0, 3, 1, 2)
-        y = torch.matmul(y.permute(0, 2, 3, 1), weights_yiq).permute(0, 3, 1, 2)
-    x, y = _even_halved(x), _even_halved(y)
+        x, y = colour_transform(x, YIQ), colour_transform(y, YIQ)
+    x, y = halve(x), halve(y)
     coefficients_x, coefficients_y = [], []
     for scale in range(scales):
         size = 2 ** (scale + 1)
@@ -74,15 +63,15 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     for orientation in range(2):
         magnitude_x = torch.abs(all_x[:, (orientation, orientation + 2)])
         magnitude_y = torch.abs(all_y[:, (orientation, orientation + 2)])
-        maps.append(_similarity(magnitude_x, magnitude_y, c).sum(dim=1, keepdim=True) / 2)
+        maps.append(similarity(magnitude_x, magnitude_y, c).sum(dim=1, keepdim=True) / 2)
     if colour:
         x, y = F.pad(x, pad=[0, 1, 0, 1]), F.pad(y, pad=[0, 1, 0, 1])
         chroma_x = torch.abs(F.avg_pool2d(x[:, 1:], kernel_size=2, stride=1, padding=0))
         chroma_y = torch.abs(F.avg_pool2d(y[:, 1:], kernel_size=2, stride=1, padding=0))
         weights = torch.cat([weights, weights.mean(dim=1, keepdim=True)], dim=1)
-        maps.append(_similarity(chroma_x, chroma_y, c).sum(dim=1, keepdim=True) / 2)
-    similarity = torch.cat(maps, dim=1)
-    eps = torch.finfo(similarity.dtype).eps
-    score = ((((similarity * alpha).sigmoid() * weights).sum(dim=[1, 2, 3]) + eps)
+        maps.append(similarity(chroma_x, chroma_y, c).sum(dim=1, keepdim=True) / 2)
+    combined = torch.cat(maps, dim=1)
+    eps = torch.finfo(combined.dtype).eps
+    score = ((((combined * alpha).sigmoid() * weights).sum(dim=[1, 2, 3]) + eps)
              / (torch.sum(weights, dim=[1, 2, 3]) + eps))
     return (torch.log(score / (1 - score)) / alpha) ** 2

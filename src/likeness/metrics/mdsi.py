@@ -16,20 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from likeness.metrics._image_maps import LHM, colour_transform, gradient_magnitude, similarity
+
 __all__ = ["mdsi"]
 
-_LHM = ((0.2989, 0.587, 0.114), (0.3, 0.04, -0.35), (0.34, -0.6, 0.17))
-
-
-def _gradient_magnitude(x: Tensor) -> Tensor:
-    prewitt = torch.tensor([[[-1.0, 0.0, 1.0]] * 3], dtype=x.dtype, device=x.device) / 3
-    kernels = torch.stack([prewitt, prewitt.transpose(1, 2)])
-    gradients = F.conv2d(x, kernels, padding=1)
-    return torch.sqrt(torch.sum(gradients**2, dim=-3, keepdim=True))
-
-
-def _similarity(a: Tensor, b: Tensor, constant: float) -> Tensor:
-    return (2.0 * a * b + constant) / (a**2 + b**2 + constant)
 
 
 def _complex_power(base: Tensor, exponent: float) -> Tensor:
@@ -57,14 +47,12 @@ def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
         pads = [(size - 1) // 2, padding, (size - 1) // 2, padding]
         x, y = F.pad(x, pad=pads), F.pad(y, pad=pads)
     x, y = F.avg_pool2d(x, kernel_size=size), F.avg_pool2d(y, kernel_size=size)
-    weights = torch.tensor(_LHM, dtype=x.dtype, device=x.device).t()
-    x_lhm = torch.matmul(x.permute(0, 2, 3, 1), weights).permute(0, 3, 1, 2)
-    y_lhm = torch.matmul(y.permute(0, 2, 3, 1), weights).permute(0, 3, 1, 2)
-    gm_x = _gradient_magnitude(x_lhm[:, :1])
-    gm_y = _gradient_magnitude(y_lhm[:, :1])
-    gm_average = _gradient_magnitude((x_lhm[:, :1] + y_lhm[:, :1]) / 2.0)
-    gradient = (_similarity(gm_x, gm_y, 140.0) + _similarity(gm_x, gm_average, 55.0)
-                - _similarity(gm_y, gm_average, 55.0))
+    x_lhm, y_lhm = colour_transform(x, LHM), colour_transform(y, LHM)
+    gm_x = gradient_magnitude(x_lhm[:, :1])
+    gm_y = gradient_magnitude(y_lhm[:, :1])
+    gm_average = gradient_magnitude((x_lhm[:, :1] + y_lhm[:, :1]) / 2.0)
+    gradient = (similarity(gm_x, gm_y, 140.0) + similarity(gm_x, gm_average, 55.0)
+                - similarity(gm_y, gm_average, 55.0))
     chroma = ((2 * (x_lhm[:, 1:2] * y_lhm[:, 1:2] + x_lhm[:, 2:] * y_lhm[:, 2:]) + 550.0)
               / (x_lhm[:, 1:2] ** 2 + y_lhm[:, 1:2] ** 2 + x_lhm[:, 2:] ** 2
                  + y_lhm[:, 2:] ** 2 + 550.0))
