@@ -1,5 +1,5 @@
 """Pinned piq values for likeness's classical full-reference metrics (GMSD, MS-GMSD,
-VIFp, MDSI, HaarPSI).
+VIFp, MDSI, HaarPSI, FSIM, FSIMc, SR-SIM, VSI, DSS, IW-SSIM).
 
 Run in the reference environment (../shared/reference-env.sh), never by the test suite:
 
@@ -8,7 +8,8 @@ Run in the reference environment (../shared/reference-env.sh), never by the test
 On the golden colour pairs and on generated pairs of 384, 640 and 1024 px and odd sizes
 (gray and colour, several distortions; written to tests/data/piq_pairs/), piq's functions
 on float64 tensors in [0, 255] with data_range=255.  Writes tests/data/piq_values.json
-with piq's version.
+with piq's version.  A metric the pair is outside the domain of (FSIMc of gray images,
+IW-SSIM below 161 px) is recorded as null.
 """
 
 from __future__ import annotations
@@ -94,11 +95,21 @@ def main() -> None:
             "vif_p": float(piq.vif_p(x, y, data_range=255.0, reduction="none")[0]),
             "mdsi": float(piq.mdsi(x, y, data_range=255.0, reduction="none")[0]),
             "haarpsi": float(piq.haarpsi(x, y, data_range=255.0, reduction="none")[0]),
+            "fsim": float(piq.fsim(x, y, data_range=255.0, chromatic=False,
+                                   reduction="none")[0]),
+            "fsimc": (float(piq.fsim(x, y, data_range=255.0, reduction="none")[0])
+                      if x.shape[1] == 3 else None),
+            "sr_sim": float(piq.srsim(x, y, data_range=255.0, reduction="none")[0]),
+            "vsi": float(piq.vsi(x, y, data_range=255.0, reduction="none")[0]),
+            "dss": float(piq.dss(x, y, data_range=255.0, reduction="none")[0]),
+            "iw_ssim": (float(piq.information_weighted_ssim(x, y, data_range=255.0,
+                                                            reduction="none")[0])
+                        if min(x.shape[-2:]) >= 161 else None),
         })
     document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / vif_p / mdsi / "
-                             "haarpsi "
-                             "on float64 "
-                             "tensors in [0, 255], data_range=255, x = test, y = reference",
+                             "haarpsi / fsim / srsim / vsi / dss / information_weighted_ssim "
+                             "on float64 tensors in [0, 255], data_range=255, "
+                             "x = test, y = reference",
                 "pairs": values}
     (OUT / "piq_values.json").write_text(json.dumps(document, indent=1) + "\n")
     print(f"{len(values)} pairs written")

@@ -38,6 +38,10 @@ class ImageTooSmallError(LikenessError):
     """An image is smaller than a metric needs."""
 
 
+class UnsupportedImageError(LikenessError):
+    """An image is of a kind a metric is not defined for (FSIMc of a gray image)."""
+
+
 class WeightsError(LikenessError):
     """A network checkpoint is missing, fails verification, or does not fit the network."""
 

@@ -16,7 +16,8 @@ from typing import Any
 from likeness.errors import LikenessError
 from likeness.evaluation.networks import VGG_TAPS
 
-__all__ = ["FeatureUse", "cfsd_use", "content_loss_use", "gram_use", "adain_use", "lpips_use"]
+__all__ = ["FeatureUse", "adain_use", "cfsd_use", "content_loss_use", "dists_use", "gram_use",
+           "lpips_use"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,19 @@ def _lpips_distance(first: Any, second: Any, network: Any) -> float:
 
 def lpips_use(net: str) -> FeatureUse:
     return FeatureUse(f"lpips_{net}", _normalized, _normalized, _lpips_distance)
+
+
+def _as_is(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+    return features
+
+
+def _dists_distance(first: Any, second: Any, network: Any) -> float:
+    from likeness.metrics.dists import dists_from_features
+
+    return float(dists_from_features(first, second, network.alpha, network.beta)[0])
+
+
+dists_use = FeatureUse("dists", _as_is, _as_is, _dists_distance)
 
 
 def _cfsd_first(features: list[Any], size: tuple[int, int], settings: Any) -> Any:

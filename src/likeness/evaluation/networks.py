@@ -2,8 +2,8 @@
 
 A network here is "features of an image at named layers": it takes a batch of [0, 1] RGB
 images (N, 3, H, W) and returns the layer outputs the registry's metrics consume.  Every
-metric that needs the same network shares one pass per image (LPIPS, or the VGG19 style
-metrics CFSD, Gram, AdaIN and the content loss).
+metric that needs the same network shares one pass per image (LPIPS, DISTS, or the VGG19
+style metrics CFSD, Gram, AdaIN and the content loss).
 
 torch and the networks are imported only when a network is built, so a run of pixel
 metrics never loads them.
@@ -80,11 +80,22 @@ def _encode_vgg19(network: Any, unit: Any) -> list[Any]:
     return list(network.forward_taps(normalised, VGG_TAPS))
 
 
+def _build_dists(weights: str | None, device: str) -> Any:
+    from likeness.nets.dists import DISTS
+
+    return DISTS(backbone_weights=weights).to(device)
+
+
+def _encode_dists(network: Any, unit: Any) -> list[Any]:
+    return list(network.encode(unit))
+
+
 NETWORKS: dict[str, FeatureNetwork] = {
     **{f"lpips_{net}": FeatureNetwork(f"lpips_{net}", backbone, _build_lpips(net),
                                       _encode_lpips)
        for net, backbone in (("alex", "alexnet"), ("vgg", "vgg16"), ("squeeze", "squeezenet1_1"))},
     "vgg19": FeatureNetwork("vgg19", "vgg19", _build_vgg19, _encode_vgg19, max_batch=1),
+    "dists": FeatureNetwork("dists", "vgg16", _build_dists, _encode_dists),
 }
 
 

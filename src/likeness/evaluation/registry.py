@@ -12,21 +12,22 @@ scales mean.  Adding a metric is an entry here plus a pure function in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from likeness.errors import ImageTooSmallError, LikenessError
+from likeness.evaluation.classical_metrics import CLASSICAL_METRICS
 from likeness.evaluation.feature_metrics import (
-    FeatureUse,
     adain_use,
     cfsd_use,
     content_loss_use,
+    dists_use,
     gram_use,
     lpips_use,
 )
+from likeness.evaluation.metric_spec import MetricSpec, torch_pair
 from likeness.evaluation.prepare import PreparedPair
 
 __all__ = [
@@ -41,58 +42,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """A metric: its name, meaning, what it consumes, and what makes up its cache key.
-
-    Attributes:
-        images: the two images of an item it compares: ``("reference", "test")``, or
-            ``("style", "test")`` for the style losses.
-        pixels: pixel metrics: (prepared pair, run settings) → value.
-        luma: compare the pair's ITU-R 601 luma, whatever the run's ``gray`` says.
-        restoration: the run's ``y_channel`` and ``crop_border`` apply to it (PSNR, SSIM,
-            MSE, MS-SSIM as restoration papers report them).
-        features: network metrics: how it uses a network's features.
-        set_value: set metrics: (first set, second set, settings) → (value, std or None);
-            ``set_network`` names the per-image feature network.
-        needs: the other metrics a set metric is computed from (ArtFID).
-        key_settings: the run settings its values depend on (its cache key).
-        citations: what a paper using it cites (keys of ``likeness.results.bibtex``).
-    """
-
-    name: str
-    better: str  # "higher" or "lower"
-    description: str
-    commands: tuple[str, ...] = ("compare",)
-    images: tuple[str, str] = ("reference", "test")
-    pixels: Callable[[PreparedPair, Any], float] | None = None
-    luma: bool = False
-    restoration: bool = False
-    features: FeatureUse | None = None
-    set_value: Callable[[Any, Any, Any], tuple[float, float | None]] | None = None
-    set_network: str | None = None
-    needs: tuple[str, ...] = ()
-    key_settings: tuple[str, ...] = ("gray", "resize", "alpha")
-    citations: tuple[str, ...] = ()  # BibTeX keys (likeness.results.bibtex)
-    # when +inf is a true value (PSNR of identical images); any other non-finite value is
-    # an error in its row
-    infinite_when: str | None = None
-    # values in units of the pair's data range (MSE: range²): a summary never mixes scales
-    scale_dependent: bool = False
-
-    @property
-    def kind(self) -> str:
-        """``"pixel"``, ``"network"`` (an item metric on features) or ``"set"``."""
-        if self.set_value is not None or self.needs:
-            return "set"
-        return "network" if self.features is not None else "pixel"
-
-    @property
-    def network(self) -> str | None:
-        """The feature network it needs, if any."""
-        return self.features.network if self.features is not None else self.set_network
-
-
 def _ssim(pair: PreparedPair, settings: Any) -> float:
     from likeness.metrics.skimage_compat import structural_similarity
 
@@ -104,7 +53,7 @@ def _ssim(pair: PreparedPair, settings: Any) -> float:
     if convention == "pytorch-msssim":
         from likeness.metrics.ssim import ssim
 
-        test, reference = _torch_pair(pair)
+        test, reference = torch_pair(pair)
         return float(ssim(test, reference, data_range=pair.data_range,
                           convention="pytorch-msssim")[0])
     height, width = pair.reference.shape[:2]
@@ -141,28 +90,6 @@ def _ms_ssim(pair: PreparedPair, settings: Any) -> float:
 
     return float(ms_ssim(as_batch(pair.reference), as_batch(pair.test),
                          data_range=pair.data_range)[0])
-
-
-def _torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
-    """(test, reference) as float64 (1, C, H, W) tensors: piq's (x, y) order."""
-    import torch
-
-    def as_batch(pixels: np.ndarray) -> Any:
-        return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
-
-    return as_batch(pair.test), as_batch(pair.reference)
-
-
-def _on_tensors(module: str, function: str) -> Callable[[PreparedPair, Any], float]:
-    """A batched torch metric (``likeness.metrics.<module>.<function>(x, y, data_range=)``,
-    x the test image, y the reference) as a pixel metric of one pair, in float64."""
-    def compute(pair: PreparedPair, settings: Any) -> float:
-        import importlib
-
-        metric = getattr(importlib.import_module(f"likeness.metrics.{module}"), function)
-        return float(metric(*_torch_pair(pair), data_range=pair.data_range)[0])
-
-    return compute
 
 
 def _fid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
@@ -209,31 +136,7 @@ METRICS: dict[str, MetricSpec] = {
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)",
                           pixels=_ms_ssim, restoration=True, key_settings=_RESTORATION_KEY,
                           citations=("wang2003msssim",)),
-    "gmsd": MetricSpec("gmsd", "lower",
-                       "GMSD: standard deviation of the gradient-magnitude similarity map "
-                       "(Prewitt, Y of YIQ, 2x downsampled), as piq computes it in float64",
-                       pixels=_on_tensors("gmsd", "gmsd"),
-                       citations=("xue2014gmsd", "kastryulin2022piq")),
-    "ms_gmsd": MetricSpec("ms_gmsd", "lower",
-                          "MS-GMSD: GMSD over 4 scales with masking (alpha 0.5), weights "
-                          "0.096, 0.596, 0.289, 0.019, as piq computes it in float64",
-                          pixels=_on_tensors("gmsd", "ms_gmsd"),
-                          citations=("zhang2017msgmsd", "kastryulin2022piq")),
-    "vif_p": MetricSpec("vif_p", "higher",
-                        "VIFp: visual information fidelity in the pixel domain (4 scales, "
-                        "luma, sigma_n^2 = 2), as piq computes it in float64",
-                        pixels=_on_tensors("vif", "vif_p"),
-                        citations=("sheikh2006vif", "kastryulin2022piq")),
-    "mdsi": MetricSpec("mdsi", "lower",
-                       "MDSI: mean deviation similarity index (LHM, gradient and chromaticity "
-                       "similarity, sum combination), as piq computes it in float64",
-                       pixels=_on_tensors("mdsi", "mdsi"),
-                       citations=("nafchi2016mdsi", "kastryulin2022piq")),
-    "haarpsi": MetricSpec("haarpsi", "higher",
-                          "HaarPSI: Haar wavelet-based perceptual similarity (YIQ, 3 scales, "
-                          "C = 30, alpha = 4.2), as piq computes it in float64",
-                          pixels=_on_tensors("haarpsi", "haarpsi"),
-                          citations=("reisenhofer2018haarpsi", "kastryulin2022piq")),
+    **CLASSICAL_METRICS,
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
                                   commands=("compare", "style") if net == "alex"
@@ -242,6 +145,11 @@ METRICS: dict[str, MetricSpec] = {
        for net, backbone, paper in (("alex", "AlexNet", "krizhevsky2012alexnet"),
                                     ("vgg", "VGG16", "simonyan2015vgg"),
                                     ("squeeze", "SqueezeNet 1.1", "iandola2016squeezenet"))},
+    "dists": MetricSpec("dists", "lower",
+                        "DISTS: structure and texture similarity of VGG16 features with L2 "
+                        "pooling (DISTS_pytorch weights, no resizing)",
+                        commands=("compare", "style"), features=dists_use,
+                        citations=("ding2022dists", "simonyan2015vgg")),
     "fid": MetricSpec("fid", "lower",
                       "FID between the model's images and the references (pytorch-fid)",
                       commands=("compare", "style"), set_value=_fid,

@@ -1,6 +1,7 @@
-"""Building blocks piq's gradient and wavelet metrics share (GMSD, MS-GMSD, MDSI, HaarPSI):
-colour transforms, even-size 2×2 pooling, Prewitt gradient magnitudes and the similarity
-map, each with piq's arithmetic."""
+"""Building blocks piq's gradient, wavelet and saliency metrics share (GMSD, MS-GMSD,
+MDSI, HaarPSI, FSIM, SR-SIM, VSI): colour transforms, even-size 2×2 pooling, the
+automatic downsampling of Wang's ``ssim.m``, Prewitt and Scharr gradient magnitudes and
+the similarity map, each with piq's arithmetic."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from torch import Tensor
 
 YIQ = ((0.299, 0.587, 0.114), (0.5959, -0.2746, -0.3213), (0.2115, -0.5227, 0.3112))
 LHM = ((0.2989, 0.587, 0.114), (0.3, 0.04, -0.35), (0.34, -0.6, 0.17))
+LMN = ((0.06, 0.63, 0.27), (0.30, 0.04, -0.35), (0.34, -0.6, 0.17))
+_SRGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375), (0.2126729, 0.7151522, 0.0721750),
+                (0.0193339, 0.1191920, 0.9503041))
+_D50_WHITE = (0.9642119944211994, 1.0, 0.8251882845188288)
+_XYZ_TO_LAB = ((0.0, 116.0, 0.0), (500.0, -500.0, 0.0), (0.0, 200.0, -200.0))
 
 
 def colour_transform(x: Tensor, matrix: tuple[tuple[float, ...], ...]) -> Tensor:
@@ -18,18 +24,42 @@ def colour_transform(x: Tensor, matrix: tuple[tuple[float, ...], ...]) -> Tensor
     return torch.matmul(x.permute(0, 2, 3, 1), weights).permute(0, 3, 1, 2)
 
 
+def rgb_to_lab(x: Tensor) -> Tensor:
+    """(N, 3, H, W) sRGB in [0, 1] → CIELAB (D50 white, 2° observer), as piq's ``rgb2lab``."""
+    linear = torch.where(x <= 0.04045, x / 12.92, torch.pow((x + 0.055) / 1.055, 2.4))
+    xyz = colour_transform(linear, _SRGB_TO_XYZ)
+    white = torch.tensor(_D50_WHITE, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    ratio = xyz / white
+    f = torch.where(ratio > 0.008856, torch.pow(ratio, 1.0 / 3.0), (903.3 * ratio + 16.0) / 116.0)
+    offset = torch.tensor([-16.0, 0.0, 0.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return colour_transform(f, _XYZ_TO_LAB) + offset
+
+
+def downsampling_factor(x: Tensor) -> int:
+    """The automatic downsampling factor of Wang's ``ssim.m`` as piq computes it:
+    max(1, round(min(H, W) / 256)), with Python's rounding (halves to even)."""
+    return max(1, round(min(x.shape[-2:]) / 256))
+
+
 def halve(x: Tensor) -> Tensor:
     """Zero-pad the bottom and right to even sizes, then 2×2 average pooling."""
     pad = max(x.shape[2] % 2, x.shape[3] % 2)
     return F.avg_pool2d(F.pad(x, [0, pad, 0, pad]), kernel_size=2, stride=2, padding=0)
 
 
-def gradient_magnitude(x: Tensor) -> Tensor:
-    """Prewitt gradient magnitude of (N, 1, H, W), zero padding, as piq."""
-    prewitt = torch.tensor([[[-1.0, 0.0, 1.0]] * 3], dtype=x.dtype, device=x.device) / 3
-    kernels = torch.stack([prewitt, prewitt.transpose(-1, -2)])
-    gradients = F.conv2d(x, kernels, padding=1)
-    return torch.sqrt(torch.sum(gradients**2, dim=-3, keepdim=True))
+def gradient_magnitude(x: Tensor, operator: str = "prewitt") -> Tensor:
+    """Prewitt or Scharr gradient magnitude of (N, 1, H, W), zero padding, as piq's 3×3
+    convolutions compute it, done as a difference and a smoothing (float64 convolutions
+    take torch's slow path on CPUs)."""
+    weights, norm = ((1.0, 1.0, 1.0), 3.0) if operator == "prewitt" else ((3.0, 10.0, 3.0), 16.0)
+    padded = torch.nn.functional.pad(x, [1, 1, 1, 1])
+    across = padded[..., :, 2:] - padded[..., :, :-2]  # (H + 2, W)
+    down = padded[..., 2:, :] - padded[..., :-2, :]  # (H, W + 2)
+    gradient_x = (weights[0] * across[..., :-2, :] + weights[1] * across[..., 1:-1, :]
+                  + weights[2] * across[..., 2:, :]) / norm
+    gradient_y = (weights[0] * down[..., :, :-2] + weights[1] * down[..., :, 1:-1]
+                  + weights[2] * down[..., :, 2:]) / norm
+    return torch.sqrt(gradient_x**2 + gradient_y**2)
 
 
 def similarity(a: Tensor, b: Tensor, constant: float, alpha: float = 0.0) -> Tensor:

@@ -89,15 +89,13 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
 
 def _weights_record(names: list[str], weights: Mapping[str, PathLike],
                     set_settings: dict[str, Any]) -> dict[str, Any]:
+    from likeness.evaluation.networks import NETWORKS
     from likeness.nets.weights import REGISTRY, resolve
 
     record: dict[str, Any] = {}
-    wanted = []
-    for metric in names:
-        if metric.startswith("lpips_"):
-            from likeness.nets.lpips import LPIPS_NETS
-
-            wanted.append(LPIPS_NETS[metric.removeprefix("lpips_")][0])
+    # the checkpoints of the item metrics' networks (set metrics' come with their settings)
+    wanted = [NETWORKS[use.network].checkpoint for use in
+              (METRICS[metric].features for metric in names) if use is not None]
     for name in dict.fromkeys(wanted):
         try:
             resolved = resolve(name, weights.get(name))

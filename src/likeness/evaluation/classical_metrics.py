@@ -1,0 +1,68 @@
+"""The registry entries of the classical full-reference metrics as piq defines them (GMSD,
+MS-GMSD, VIFp, MDSI, HaarPSI, FSIM, FSIMc, SR-SIM, VSI, DSS, IW-SSIM): each a batched
+torch function of ``likeness.metrics`` computed in float64 on one pair, x the test image
+and y the reference (piq's order)."""
+
+from __future__ import annotations
+
+from likeness.evaluation.metric_spec import MetricSpec, on_tensors
+
+__all__ = ["CLASSICAL_METRICS"]
+
+CLASSICAL_METRICS: dict[str, MetricSpec] = {
+    "gmsd": MetricSpec("gmsd", "lower",
+                       "GMSD: standard deviation of the gradient-magnitude similarity map "
+                       "(Prewitt, Y of YIQ, 2x downsampled), as piq computes it in float64",
+                       pixels=on_tensors("gmsd", "gmsd"),
+                       citations=("xue2014gmsd", "kastryulin2022piq")),
+    "ms_gmsd": MetricSpec("ms_gmsd", "lower",
+                          "MS-GMSD: GMSD over 4 scales with masking (alpha 0.5), weights "
+                          "0.096, 0.596, 0.289, 0.019, as piq computes it in float64",
+                          pixels=on_tensors("gmsd", "ms_gmsd"),
+                          citations=("zhang2017msgmsd", "kastryulin2022piq")),
+    "vif_p": MetricSpec("vif_p", "higher",
+                        "VIFp: visual information fidelity in the pixel domain (4 scales, "
+                        "luma, sigma_n^2 = 2), as piq computes it in float64",
+                        pixels=on_tensors("vif", "vif_p"),
+                        citations=("sheikh2006vif", "kastryulin2022piq")),
+    "mdsi": MetricSpec("mdsi", "lower",
+                       "MDSI: mean deviation similarity index (LHM, gradient and chromaticity "
+                       "similarity, sum combination), as piq computes it in float64",
+                       pixels=on_tensors("mdsi", "mdsi"),
+                       citations=("nafchi2016mdsi", "kastryulin2022piq")),
+    "haarpsi": MetricSpec("haarpsi", "higher",
+                          "HaarPSI: Haar wavelet-based perceptual similarity (YIQ, 3 scales, "
+                          "C = 30, alpha = 4.2), as piq computes it in float64",
+                          pixels=on_tensors("haarpsi", "haarpsi"),
+                          citations=("reisenhofer2018haarpsi", "kastryulin2022piq")),
+    "fsim": MetricSpec("fsim", "higher",
+                       "FSIM: phase congruency and gradient similarity of luma (YIQ, 4 scales, "
+                       "4 orientations, automatic downsampling), as piq computes it in float64",
+                       pixels=on_tensors("fsim", "fsim"),
+                       citations=("zhang2011fsim", "kastryulin2022piq")),
+    "fsimc": MetricSpec("fsimc", "higher",
+                        "FSIMc: FSIM with the I and Q chromatic similarity (lambda 0.03), as "
+                        "piq computes it in float64; colour images only",
+                        pixels=on_tensors("fsim", "fsimc"),
+                        citations=("zhang2011fsim", "kastryulin2022piq")),
+    "sr_sim": MetricSpec("sr_sim", "higher",
+                         "SR-SIM: spectral-residual saliency and gradient similarity of luma "
+                         "(automatic downsampling), as piq computes it in float64",
+                         pixels=on_tensors("srsim", "sr_sim"),
+                         citations=("zhang2012srsim", "kastryulin2022piq")),
+    "vsi": MetricSpec("vsi", "higher",
+                      "VSI: SDSP visual saliency, gradient and LMN chroma similarity "
+                      "(automatic downsampling), as piq computes it in float64",
+                      pixels=on_tensors("vsi", "vsi"),
+                      citations=("zhang2014vsi", "kastryulin2022piq")),
+    "dss": MetricSpec("dss", "higher",
+                      "DSS: DCT subband similarity of luma (8x8 blocks, 5 % pooling), as piq "
+                      "computes it, in float64 throughout",
+                      pixels=on_tensors("dss", "dss"),
+                      citations=("balanov2015dss", "kastryulin2022piq")),
+    "iw_ssim": MetricSpec("iw_ssim", "higher",
+                          "IW-SSIM: information-weighted SSIM of luma over a 5-level "
+                          "Laplacian pyramid, as piq computes it in float64",
+                          pixels=on_tensors("iw_ssim", "iw_ssim"),
+                          citations=("wang2011iwssim", "kastryulin2022piq")),
+}
