@@ -31,6 +31,7 @@ def _unit(path):
     return torch.from_numpy(pixels).permute(2, 0, 1)[None]
 
 
+@pytest.mark.slow
 def test_every_pinned_value(golden, stand_in):
     assert len(PINNED["pairs"]) >= 20
     metric = DISTS(backbone_weights=stand_in["vgg16"])

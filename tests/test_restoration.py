@@ -172,4 +172,4 @@ def test_named_ssim_conventions_of_files(golden, tmp_path):
     assert "population covariance" in (tmp_path / "run" / "methods.md").read_text()
     assert results.record["settings"]["ssim_convention"] == "wang2004"
     with pytest.raises(ValueError, match="ssim_convention must be one of"):
-        likeness.compare_files(a, b, ssim_convention="matlab")
+        likeness.compare_files(a, b, ssim_convention="ms-ssim")

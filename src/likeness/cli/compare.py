@@ -68,11 +68,12 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="Pixels cut from every edge before PSNR, SSIM, MSE, MS-SSIM (BasicSR's "
                    "crop_border).")
 @click.option("--ssim-convention",
-              type=click.Choice(["skimage", "wang2004", "pytorch-msssim", "basicsr"]),
+              type=click.Choice(["skimage", "wang2004", "pytorch-msssim", "basicsr", "matlab"]),
               default="skimage", show_default=True,
               help="skimage: 7x7 uniform window; wang2004: 11-tap gaussian, population "
                    "covariance; pytorch-msssim: its ssim; basicsr: BasicSR's "
-                   "calculate_ssim.")
+                   "calculate_ssim; matlab: Wang's ssim.m with its downsampling, and "
+                   "--y-channel rounded as MATLAB's rgb2ycbcr (for every metric).")
 @click.option("--resize", type=click.Choice(["reference"]), default=None,
               help="Resize the test image to the reference's size instead of refusing.")
 @click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,

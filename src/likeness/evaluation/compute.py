@@ -191,8 +191,10 @@ class ItemComputer:
                 if spec.restoration and (settings.y_channel or settings.crop_border):
                     if restored is None:
                         try:
-                            restored = restoration_view(prepared, y_channel=settings.y_channel,
-                                                        crop=settings.crop_border)
+                            restored = restoration_view(
+                                prepared, y_channel=settings.y_channel,
+                                crop=settings.crop_border,
+                                rounded_y=settings.ssim_convention == "matlab")
                             outcome.notes = self._role_notes(restored.decisions)
                         except LikenessError as error:
                             restored = error

@@ -118,15 +118,17 @@ def unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
     return unit.expand(3, -1, -1).contiguous() if unit.shape[0] == 1 else unit
 
 
-def restoration_view(pair: PreparedPair, *, y_channel: bool, crop: int) -> PreparedPair:
+def restoration_view(pair: PreparedPair, *, y_channel: bool, crop: int,
+                     rounded_y: bool = False) -> PreparedPair:
     """The pair as restoration papers compare it: the Y channel of ITU-R BT.601 YCbCr
-    (BasicSR's float convention) and/or ``crop`` pixels cut from every edge, recorded.
+    (BasicSR's float convention, or MATLAB's ``rgb2ycbcr`` rounded to integers with
+    ``rounded_y``) and/or ``crop`` pixels cut from every edge, recorded.
 
     Raises:
         LikenessError: Y of an image that is not 8-bit, or a border that leaves nothing.
     """
     from likeness.errors import LikenessError
-    from likeness.metrics.restoration import basicsr_y, crop_border
+    from likeness.metrics.restoration import basicsr_y, crop_border, matlab_y
 
     if not y_channel and crop == 0:
         return pair
@@ -140,9 +142,13 @@ def restoration_view(pair: PreparedPair, *, y_channel: bool, crop: int) -> Prepa
         decisions.append(f"{crop}-px border cropped (crop_border={crop})")
     if y_channel:
         if pair.data_range != 255 or reference.dtype != np.uint8:
-            raise LikenessError("the Y channel (BasicSR's convention) is defined for 8-bit "
-                                "images; these are not (16-bit or mixed bit depths)")
-        if reference.shape[2] == 3:
+            raise LikenessError("the Y channel (BasicSR's and MATLAB's conventions) is defined "
+                                "for 8-bit images; these are not (16-bit or mixed bit depths)")
+        if reference.shape[2] == 3 and rounded_y:
+            reference, test = matlab_y(reference), matlab_y(test)
+            decisions.append("Y channel of ITU-R BT.601 YCbCr, rounded to integers "
+                             "(MATLAB's rgb2ycbcr)")
+        elif reference.shape[2] == 3:
             reference, test = basicsr_y(reference), basicsr_y(test)
             decisions.append("Y channel of ITU-R BT.601 YCbCr, not rounded (BasicSR)")
         else:

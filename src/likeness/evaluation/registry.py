@@ -50,6 +50,14 @@ def _ssim(pair: PreparedPair, settings: Any) -> float:
         from likeness.metrics.restoration import basicsr_ssim
 
         return basicsr_ssim(pair.reference, pair.test)
+    if convention == "matlab":
+        from likeness.metrics.restoration import matlab_ssim
+
+        if pair.reference.shape[2] != 1 or pair.data_range != 255:
+            raise LikenessError("the matlab SSIM convention (Wang's ssim.m) compares one "
+                                "8-bit channel: use the Y channel (y_channel=True, "
+                                "--y-channel) or gray, on 8-bit images")
+        return matlab_ssim(pair.reference, pair.test)
     if convention == "pytorch-msssim":
         from likeness.metrics.ssim import ssim
 
@@ -115,13 +123,14 @@ def _fid_art(first: Any, second: Any, settings: Any) -> tuple[float, float | Non
 
 
 _STYLE_KEY = ("resize", "alpha")
-_RESTORATION_KEY = ("gray", "resize", "alpha", "y_channel", "crop_border")
+# the convention decides how Y is computed too (rounded under ``matlab``)
+_RESTORATION_KEY = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention")
 
 METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher",
                        "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)",
                        commands=("compare", "style"), pixels=_ssim, restoration=True,
-                       key_settings=(*_RESTORATION_KEY, "ssim_convention"),
+                       key_settings=_RESTORATION_KEY,
                        citations=("wang2004ssim", "vanderwalt2014skimage")),
     "psnr": MetricSpec("psnr", "higher", "PSNR in dB (scikit-image)", pixels=_psnr,
                        restoration=True, key_settings=_RESTORATION_KEY,

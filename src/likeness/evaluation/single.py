@@ -32,7 +32,7 @@ __all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "compare_f
 
 # how SSIM of files is computed: scikit-image's defaults, Wang et al.'s gaussian window
 # (scikit-image's gaussian options), pytorch-msssim's ssim, or BasicSR's calculate_ssim
-SSIM_FILE_CONVENTIONS = ("skimage", "wang2004", "pytorch-msssim", "basicsr")
+SSIM_FILE_CONVENTIONS = ("skimage", "wang2004", "pytorch-msssim", "basicsr", "matlab")
 
 PathLike = str | os.PathLike[str]
 
@@ -114,7 +114,8 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     for name in names:  # a metric's own exception type (ImageTooSmallError, say) is raised
         spec = METRICS[name]
         if spec.pixels is not None:
-            pair = (restoration_view(prepared, y_channel=y_channel, crop=crop_border)
+            pair = (restoration_view(prepared, y_channel=y_channel, crop=crop_border,
+                                     rounded_y=ssim_convention == "matlab")
                     if spec.restoration else prepared)
             values[name] = spec.pixels(pair, options)
     networked = [name for name in names if METRICS[name].kind == "network"]

@@ -1,5 +1,5 @@
 """Restoration and super-resolution conventions: the Y channel, a cropped border, and SSIM
-as BasicSR computes them (pure maths on arrays).
+as BasicSR and as MATLAB compute them (pure maths on arrays).
 
 BasicSR (``basicsr.metrics.psnr_ssim``, 1.4.2) reads images with OpenCV (BGR), takes Y
 of ITU-R BT.601 YCbCr in float32 without rounding (range [16, 235]), crops ``crop_border``
@@ -7,6 +7,14 @@ pixels from every edge, and computes PSNR and SSIM in float64; its SSIM is Wang 
 11-tap gaussian window (σ = 1.5) applied with ``cv2.filter2D`` and kept where the window
 lies inside the image, per channel, averaged.  Each step here repeats BasicSR's arithmetic
 in the same order, so the values agree to the last bits.
+
+MATLAB (the ``matlab`` convention): ``rgb2ycbcr`` on uint8 images rounds Y to integers
+(``imlincomb``: 65.481/255 R + 128.553/255 G + 24.966/255 B + 16 in double, rounded half
+away from zero); Wang's ``ssim.m`` (the 2009 version with automatic downsampling) first
+low-passes with an f×f box (``imfilter``, symmetric borders, 'same') and keeps every f-th
+pixel, f = max(1, round(min(H, W) / 256)) with MATLAB's rounding (2.5 → 3), then averages
+the SSIM map of an 11×11 gaussian window (σ = 1.5, ``filter2`` 'valid'), K = (0.01, 0.03),
+L = 255, on one channel.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ import numpy as np
 
 from likeness.errors import ImageTooSmallError
 
-__all__ = ["basicsr_ssim", "basicsr_y", "crop_border"]
+__all__ = ["basicsr_ssim", "basicsr_y", "crop_border", "matlab_downsampling_factor",
+           "matlab_ssim", "matlab_y"]
 
 
 def basicsr_y(rgb: np.ndarray) -> np.ndarray:
@@ -67,3 +76,58 @@ def basicsr_ssim(x: np.ndarray, y: np.ndarray) -> float:
     a, b = x.astype(np.float64), y.astype(np.float64)
     channels = range(a.shape[2] - 1, -1, -1) if a.shape[2] == 3 else range(a.shape[2])
     return float(np.array([_channel_ssim(a[..., c], b[..., c]) for c in channels]).mean())
+
+
+def matlab_y(rgb: np.ndarray) -> np.ndarray:
+    """Y of ITU-R BT.601 YCbCr of an (H, W, 3) uint8 RGB image as MATLAB's ``rgb2ycbcr``
+    returns it for uint8: rounded to integers in [16, 235]; (H, W, 1) float64."""
+    red, green, blue = (rgb[..., i].astype(np.float64) for i in range(3))
+    y = (65.481 / 255) * red + (128.553 / 255) * green + (24.966 / 255) * blue + 16
+    return np.clip(np.floor(y + 0.5), 0, 255)[..., None]  # y > 0: half away from zero
+
+
+def matlab_downsampling_factor(height: int, width: int) -> int:
+    """``ssim.m``'s f = max(1, round(min(M, N) / 256)), MATLAB's round (halves up)."""
+    return max(1, int(np.floor(min(height, width) / 256 + 0.5)))
+
+
+def _box_downsample(image: np.ndarray, f: int) -> np.ndarray:
+    """``imfilter(img, ones(f)/f², 'symmetric', 'same')`` then ``img(1:f:end, 1:f:end)``."""
+    centre = (f + 1) // 2  # MATLAB's kernel centre (1-based) for 'same'
+    before, after = centre - 1, f - centre
+    padded = np.pad(image, ((before, after), (before, after)), mode="symmetric")
+    rows = np.lib.stride_tricks.sliding_window_view(padded, f, axis=0)[::f].sum(axis=-1)
+    boxes = np.lib.stride_tricks.sliding_window_view(rows, f, axis=1)[:, ::f].sum(axis=-1)
+    return boxes / (f * f)
+
+
+def _valid_gaussian(image: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    rows = np.lib.stride_tricks.sliding_window_view(image, len(taps), axis=0) @ taps
+    return np.lib.stride_tricks.sliding_window_view(rows, len(taps), axis=1) @ taps
+
+
+def matlab_ssim(x: np.ndarray, y: np.ndarray) -> float:
+    """SSIM as Wang's ``ssim.m`` on one channel of range 255 ((H, W) or (H, W, 1)).
+
+    Raises:
+        ImageTooSmallError: images smaller than the 11×11 window after downsampling.
+    """
+    a, b = np.asarray(x, np.float64).squeeze(-1), np.asarray(y, np.float64).squeeze(-1)
+    f = matlab_downsampling_factor(*a.shape)
+    if f > 1:
+        a, b = _box_downsample(a, f), _box_downsample(b, f)
+    if min(a.shape) < 11:
+        raise ImageTooSmallError(f"images of {x.shape[1]}x{x.shape[0]} px are smaller than the "
+                                 "11x11 window of ssim.m")
+    half = np.arange(11) - 5.0
+    taps = np.exp(-(half**2) / (2 * 1.5**2))
+    taps /= taps.sum()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu1, mu2 = _valid_gaussian(a, taps), _valid_gaussian(b, taps)
+    mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    sigma1_sq = _valid_gaussian(a * a, taps) - mu1_sq
+    sigma2_sq = _valid_gaussian(b * b, taps) - mu2_sq
+    sigma12 = _valid_gaussian(a * b, taps) - mu1_mu2
+    ssim_map = (((2 * mu1_mu2 + c1) * (2 * sigma12 + c2))
+                / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2)))
+    return float(ssim_map.mean())

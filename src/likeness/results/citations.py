@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from likeness.evaluation.networks import NETWORKS
 from likeness.evaluation.registry import METRICS
 from likeness.results.bibtex import BIBTEX, bibtex_for
+from likeness.results.metric_cards import method_sentence
 
 __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph", "restoration_keys",
            "style_methods_paragraph"]
@@ -29,27 +31,9 @@ def citation_keys(metrics: list[str], *, clean_resize: bool = False,
 
 def restoration_keys(settings: dict[str, Any]) -> list[str]:
     """BasicSR's citation when its conventions were used."""
-    used = settings.get("y_channel") or settings.get("ssim_convention") == "basicsr"
+    convention = settings.get("ssim_convention")
+    used = (settings.get("y_channel") and convention != "matlab") or convention == "basicsr"
     return ["wang2022basicsr"] if used else []
-
-
-_CONVENTIONS = {
-    "ssim": ("SSIM [@wang2004ssim] as scikit-image's `structural_similarity` computes it by "
-             "default (7×7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03), on "
-             "each colour channel, averaged over channels and over the windows inside the "
-             "image"),
-    "psnr": "PSNR in dB as scikit-image's `peak_signal_noise_ratio`",
-    "mse": "the mean squared error over all pixels and channels",
-    "ms_ssim": ("MS-SSIM [@wang2003msssim] as pytorch-msssim's `ms_ssim` (5 scales with "
-                "weights 0.0448, 0.2856, 0.3001, 0.2363, 0.1333; 11-tap Gaussian window, "
-                "σ = 1.5)"),
-    "fid": ("FID [@heusel2017fid] between each model's images and the reference images, "
-            "from the 2048-d pool3 features of the FID Inception-v3 [@szegedy2016inception] "
-            "as pytorch-fid computes them [@seitzer2020pytorchfid]"),
-    "kid": ("KID [@binkowski2018kid] on the same features: the unbiased MMD² with the "
-            "kernel (x·y/d + 1)³"),
-}
-_BACKBONES = {"lpips_alex": "AlexNet", "lpips_vgg": "VGG16", "lpips_squeeze": "SqueezeNet 1.1"}
 
 
 def _restoration_sentence(settings: dict[str, Any], metrics: list[str]) -> str:
@@ -59,13 +43,24 @@ def _restoration_sentence(settings: dict[str, Any], metrics: list[str]) -> str:
     if not affected or not (y_channel or crop):
         return ""
     steps = []
-    if y_channel:
+    if y_channel and settings.get("ssim_convention") == "matlab":
+        steps.append("on the Y channel of ITU-R BT.601 YCbCr (range [16, 235]) rounded to "
+                     "integers, as MATLAB's `rgb2ycbcr` returns it for 8-bit images")
+    elif y_channel:
         steps.append("on the Y channel of ITU-R BT.601 YCbCr (range [16, 235], computed in "
                      "floating point without rounding, as BasicSR does [@wang2022basicsr])")
     if crop:
         steps.append(f"after cropping {crop} pixels from every image border")
     names = ", ".join(f"`{m}`" for m in affected)
     return f"{names} are computed " + " and ".join(steps) + "."
+
+
+def _checkpoint(metric: str) -> str:
+    """The checkpoint whose file a metric's values depend on ("" for pixel metrics)."""
+    network = METRICS[metric].network
+    if network is None:
+        return ""
+    return NETWORKS[network].checkpoint if network in NETWORKS else network
 
 
 def _weights_phrase(record: dict[str, Any], name: str) -> str:
@@ -98,49 +93,22 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     parts += _input_sentences(record, "pairs")
     sentences = []
     for metric in metrics:
-        if metric.startswith("lpips_"):
-            backbone = metric.removeprefix("lpips_")
-            weight_name = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}[backbone]
-            sentences.append(
-                f"LPIPS v0.1 [@zhang2018lpips] with the {_BACKBONES[metric]} backbone"
-                f"{_weights_phrase(record, weight_name)} and the lpips package's linear "
-                "heads, on images scaled to [-1, 1]")
-        elif metric == "ssim" and settings.get("ssim_convention") == "basicsr":
-            sentences.append("SSIM [@wang2004ssim] as BasicSR's `calculate_ssim` computes it "
-                             "[@wang2022basicsr] (11×11 Gaussian window, σ = 1.5, applied "
-                             "with OpenCV's `filter2D`, kept where the window lies inside the "
-                             "image, float64, per channel, averaged)")
-        elif metric == "ssim" and settings.get("ssim_convention") == "wang2004":
-            sentences.append("SSIM [@wang2004ssim] with its published window (11×11 Gaussian, "
-                             "σ = 1.5, population covariance, K1 = 0.01, K2 = 0.03), as "
-                             "scikit-image computes it with `gaussian_weights=True, sigma=1.5, "
-                             "use_sample_covariance=False`, averaged over the windows inside "
-                             "the image and over channels")
-        elif metric == "ssim" and settings.get("ssim_convention") == "pytorch-msssim":
-            sentences.append("SSIM [@wang2004ssim] as pytorch-msssim's `ssim` computes it "
-                             "(11-tap Gaussian built in float32, σ = 1.5, population "
-                             "covariance), in float64 from the images' pixels")
-        elif metric in _CONVENTIONS:
-            text = _CONVENTIONS[metric]
-            if metric == "fid":
-                resize = settings.get("fid_resize", "pytorch-fid")
-                how = ("resized to 299×299 by bilinear interpolation inside the network "
-                       "(pytorch-fid's convention)" if resize == "pytorch-fid" else
-                       "resized to 299×299 per channel in floating point with Pillow's "
-                       "bicubic filter (clean-fid's convention [@parmar2022cleanfid])")
-                text += f"{_weights_phrase(record, 'pt_inception')}, images {how}"
-            if metric == "kid":
-                kid = settings.get("kid", {})
-                size = kid.get("subset_size")
-                text += (f", averaged over {kid.get('subsets')} random subsets of "
-                         f"{size} images per set (seed {kid.get('seed')})"
-                         if size is not None else ", over the whole sets")
-            sentences.append(text)
-        else:  # a metric without its own sentence: its registry description and citations
-            spec = METRICS[metric]
-            cited = "; ".join(f"@{key}" for key in spec.citations)
-            sentences.append(f"`{metric}`: {spec.description}" + (f" [{cited}]" if cited
-                                                                   else ""))
+        text = method_sentence(metric, settings.get("ssim_convention", "skimage"),
+                               _weights_phrase(record, _checkpoint(metric)))
+        if metric == "fid":
+            resize = settings.get("fid_resize", "pytorch-fid")
+            how = ("resized to 299×299 by bilinear interpolation inside the network "
+                   "(pytorch-fid's convention)" if resize == "pytorch-fid" else
+                   "resized to 299×299 per channel in floating point with Pillow's "
+                   "bicubic filter (clean-fid's convention [@parmar2022cleanfid])")
+            text += f"{_weights_phrase(record, 'pt_inception')}, images {how}"
+        if metric == "kid":
+            kid = settings.get("kid", {})
+            size = kid.get("subset_size")
+            text += (f", averaged over {kid.get('subsets')} random subsets of "
+                     f"{size} images per set (seed {kid.get('seed')})"
+                     if size is not None else ", over the whole sets")
+        sentences.append(text)
     parts.append(_comparison_space(record) + " We report " + "; ".join(sentences) + ".")
     restoration = _restoration_sentence(settings, metrics)
     if restoration:
@@ -277,8 +245,9 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     text += "".join(" " + s for s in _input_sentences(record, "stylizations"))
     phrases = {name: _weights_phrase(record, name)
                for name in ("alexnet", "vgg19", "pt_inception", "art_inception")}
-    sentences = [_STYLE_SENTENCES[m].format(**phrases) for m in settings["metrics"]
-                 if m in _STYLE_SENTENCES]
+    sentences = [_STYLE_SENTENCES[m].format(**phrases) if m in _STYLE_SENTENCES
+                 else method_sentence(m, weights=_weights_phrase(record, _checkpoint(m)))
+                 for m in settings["metrics"]]
     text += (" VGG19 features are taken from ImageNet-normalised images at their own size. "
              "We report " + "; ".join(sentences) + ".")
     if settings.get("art_fid_mode") == "infinity":

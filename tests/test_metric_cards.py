@@ -1,0 +1,38 @@
+"""Metric cards: one per built-in metric, the source of docs/metrics.md and of the methods
+paragraph's sentences."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from likeness.evaluation.registry import METRICS
+from likeness.results.bibtex import BIBTEX
+from likeness.results.metric_cards import CARDS, method_sentence, render_cards
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+
+
+def test_every_metric_has_a_card_and_the_docs_are_generated_from_them():
+    assert set(CARDS) == set(METRICS)
+    assert DOCS.read_text() == render_cards(), (
+        "docs/metrics.md is stale: regenerate it with python -c \"from "
+        "likeness.results.metric_cards import render_cards; "
+        "open('docs/metrics.md', 'w').write(render_cards())\"")
+
+
+def test_each_card_states_its_direction_and_cites_known_papers():
+    for name, card in CARDS.items():
+        assert METRICS[name].better + " is better" in card.range, name
+        for key in re.findall(r"@([a-z0-9]+)", card.method):
+            assert key in BIBTEX, (name, key)
+        assert all(key in BIBTEX for key in METRICS[name].citations), name
+
+
+def test_method_sentences_fill_in_the_weights_and_the_ssim_convention():
+    assert method_sentence("dists", weights=" (checkpoint `v.pth`)").startswith(
+        "DISTS [@ding2022dists]")
+    assert "(checkpoint `v.pth`)" in method_sentence("dists", weights=" (checkpoint `v.pth`)")
+    assert "ssim.m" in method_sentence("ssim", "matlab")
+    assert "calculate_ssim" in method_sentence("ssim", "basicsr")
+    assert "7×7 uniform window" in method_sentence("ssim")
