@@ -60,3 +60,10 @@ def valid_filter_2d(images: Tensor, taps_h: tuple[float, ...] | None,
     if taps_h is not None:
         out = _band_matrix(out.shape[-2], taps_h, out.dtype, out.device).T @ out
     return out
+
+
+def valid_filter_axis(images: Tensor, taps: tuple[float, ...], axis: int) -> Tensor:
+    """Filter one axis with ``taps``, keeping only full windows (volumes' time axis)."""
+    moved = torch.movedim(images, axis, -1)
+    filtered = moved @ _band_matrix(moved.shape[-1], taps, moved.dtype, moved.device)
+    return torch.movedim(filtered, -1, axis)

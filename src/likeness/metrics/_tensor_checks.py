@@ -6,8 +6,10 @@ import torch
 from torch import Tensor
 
 
-def check_image_batches(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """Check that x and y are (N, C, H, W) batches of one shape; return them as floats.
+def check_image_batches(x: Tensor, y: Tensor, *,
+                        volumes: bool = False) -> tuple[Tensor, Tensor]:
+    """Check that x and y are (N, C, H, W) batches of one shape — or (N, C, T, H, W)
+    volumes where ``volumes`` — and return them as floats.
 
     Integer tensors are converted to float64 (exact for 8- and 16-bit values); floating
     tensors keep their dtype.
@@ -21,9 +23,12 @@ def check_image_batches(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
             f"expected torch tensors, got {type(x).__name__} and {type(y).__name__}; "
             "use torch.from_numpy(...) or the numpy functions (structural_similarity, ...)"
         )
-    if x.ndim != 4 or y.ndim != 4:
+    allowed = (4, 5) if volumes else (4,)
+    if x.ndim not in allowed or y.ndim not in allowed:
+        kinds = "(N, C, H, W) batches or (N, C, T, H, W) volumes" if volumes else \
+            "(N, C, H, W) batches"
         raise ValueError(
-            f"expected (N, C, H, W) batches, got shapes {tuple(x.shape)} and {tuple(y.shape)}; "
+            f"expected {kinds}, got shapes {tuple(x.shape)} and {tuple(y.shape)}; "
             "add a batch axis with x[None] for a single image"
         )
     if x.shape != y.shape:

@@ -32,7 +32,9 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
             scale_weights: Sequence[float] | None = None, win_size: int | None = None,
             sigma: float | None = None, k1: float | None = None,
             k2: float | None = None) -> Tensor:
-    """Multi-scale structural similarity of each pair in an (N, C, H, W) batch.
+    """Multi-scale structural similarity of each pair in an (N, C, H, W) batch of images or
+    an (N, C, T, H, W) batch of volumes (2×2×2 average pooling between scales, as
+    pytorch-msssim pools 5-D inputs).
 
     pytorch-msssim's ``ms_ssim`` with its defaults: 11-tap gaussian (σ = 1.5), K = (0.01,
     0.03), 2×2 average pooling between scales (zero padding on odd sides, counted), the
@@ -40,7 +42,7 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     raised to the scale weights and multiplied, then averaged over channels.
 
     Args:
-        x, y: (N, C, H, W) batches of the same shape.
+        x, y: (N, C, H, W) or (N, C, T, H, W) batches of the same shape.
         data_range: the distance between the smallest and largest possible values.
         scale_weights: one exponent per scale, finest first (default: Wang et al. 2003's
             five).  Fewer weights mean fewer scales and smaller images allowed.
@@ -63,7 +65,7 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
         Wang, Simoncelli & Bovik (2003), Multiscale structural similarity for image quality
         assessment. Asilomar Conference on Signals, Systems and Computers.
     """
-    x, y = check_image_batches(x, y)
+    x, y = check_image_batches(x, y, volumes=True)
     data_range = check_data_range(data_range)
     window = get_convention("pytorch-msssim", win_size=win_size, sigma=sigma, k1=k1, k2=k2)
     weights = tuple(MS_SSIM_WEIGHTS if scale_weights is None else scale_weights)
@@ -72,14 +74,15 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     scales = len(weights)
     min_side = ms_ssim_min_side(scales, window.win_size)
     height, width = x.shape[-2:]
-    if min(height, width) <= min_side:
+    if min(x.shape[2:]) <= min_side:
         fewer = max(1, scales - 1)
         hint = (f"; or pass fewer scales, e.g. scale_weights={list(weights[:fewer])} "
                 f"({fewer} scales need more than {ms_ssim_min_side(fewer, window.win_size)} px)"
                 if scales > 1 else "")
         raise ImageTooSmallError(
             f"MS-SSIM with {scales} scales needs images whose shorter side exceeds "
-            f"{min_side} px, got {height}x{width} (height x width); use larger images{hint}"
+            f"{min_side} px, got {'x'.join(map(str, x.shape[2:]))} "
+            f"({'depth x ' if x.ndim == 5 else ''}height x width); use larger images{hint}"
         )
     weight_tensor = torch.tensor(weights, dtype=x.dtype, device=x.device).view(-1, 1, 1)
     terms = []
@@ -89,8 +92,9 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
         if scale < scales - 1:
             terms.append(torch.relu(cs_pc))
             padding = [side % 2 for side in x.shape[2:]]
-            x = F.avg_pool2d(x, kernel_size=2, padding=padding)
-            y = F.avg_pool2d(y, kernel_size=2, padding=padding)
+            pool = F.avg_pool3d if x.ndim == 5 else F.avg_pool2d
+            x = pool(x, kernel_size=2, padding=padding)
+            y = pool(y, kernel_size=2, padding=padding)
     terms.append(torch.relu(ssim_pc))
     per_channel = torch.prod(torch.stack(terms) ** weight_tensor, dim=0)
     return per_channel.mean(dim=1)

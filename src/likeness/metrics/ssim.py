@@ -1,4 +1,5 @@
-"""Batched, differentiable SSIM on (N, C, H, W) tensors under named conventions.
+"""Batched, differentiable SSIM on (N, C, H, W) images and (N, C, T, H, W) volumes under
+named conventions (a volume's window spans T too, as pytorch-msssim filters 5-D inputs).
 
 Conventions (``convention=``), each tested against the tool it names:
 
@@ -23,7 +24,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from likeness.metrics._filters import gaussian_taps, uniform_taps, valid_filter_2d
+from likeness.metrics._filters import (
+    gaussian_taps,
+    uniform_taps,
+    valid_filter_2d,
+    valid_filter_axis,
+)
 from likeness.metrics._tensor_checks import check_data_range, check_image_batches
 
 __all__ = ["SSIM_CONVENTIONS", "SsimConvention", "ssim"]
@@ -105,17 +111,22 @@ def get_convention(convention: str, *, win_size: int | None = None, sigma: float
 
 def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
                                 convention: SsimConvention) -> tuple[Tensor, Tensor]:
-    """Per-(image, channel) mean SSIM and mean contrast-structure term, each (N, C).
+    """Per-(image, channel) mean SSIM and mean contrast-structure term, each (N, C), of
+    (N, C, H, W) images or (N, C, T, H, W) volumes.
 
     Means and second moments are taken on inputs centred by their per-channel mean: the
     variance E[x²] − E[x]² then does not lose digits to cancellation in float32, and
     since (co)variances do not depend on that shift the result is the same quantity.
     """
     height, width = x.shape[-2:]
+    volume = x.ndim == 5
     taps = convention.taps()
     taps_h: tuple[float, ...] | None = taps
     taps_w: tuple[float, ...] | None = taps
-    for axis, side in (("height", height), ("width", width)):
+    taps_t: tuple[float, ...] | None = taps if volume else None
+    sides = (("height", height), ("width", width)) + ((("depth", x.shape[2]),) if volume
+                                                      else ())
+    for axis, side in sides:
         if side < convention.win_size:
             if not convention.skip_short_axes:
                 raise ValueError(
@@ -130,27 +141,33 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
             )
             if axis == "height":
                 taps_h = None
-            else:
+            elif axis == "width":
                 taps_w = None
+            else:
+                taps_t = None
     c1 = (convention.k1 * data_range) ** 2
     c2 = (convention.k2 * data_range) ** 2
-    n_win = convention.win_size**2
+    n_win = convention.win_size ** (3 if volume else 2)
     cov_norm = n_win / (n_win - 1) if convention.sample_covariance else 1.0
     needs_graph = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
-    if x.device.type == "cpu" and not needs_graph:
+    if x.device.type == "cpu" and not needs_graph and not volume:
         return _fused_cpu(x, y, taps_h, taps_w, c1, c2, cov_norm)
 
-    shift_x = x.mean(dim=(-2, -1), keepdim=True).detach()
-    shift_y = y.mean(dim=(-2, -1), keepdim=True).detach()
+    spatial = tuple(range(2, x.ndim))
+    shift_x = x.mean(dim=spatial, keepdim=True).detach()
+    shift_y = y.mean(dim=spatial, keepdim=True).detach()
     xc, yc = x - shift_x, y - shift_y
     moments = valid_filter_2d(torch.stack([xc, yc, xc * xc, yc * yc, xc * yc]), taps_h, taps_w)
+    if taps_t is not None:
+        moments = valid_filter_axis(moments, taps_t, axis=-3)
     mean_xc, mean_yc, exx, eyy, exy = moments.unbind(0)
     var_x = exx - mean_xc * mean_xc
     var_y = eyy - mean_yc * mean_yc
     cov_xy = exy - mean_xc * mean_yc
     # filter(x - s) = filter(x) - s * gain: taps built in float32 (pytorch-msssim) do not sum
     # to exactly 1, and then the shift leaves terms in (1 - gain) that the reference has
-    gain = math.fsum(taps_h or (1.0,)) * math.fsum(taps_w or (1.0,))
+    gain = (math.fsum(taps_h or (1.0,)) * math.fsum(taps_w or (1.0,))
+            * math.fsum(taps_t or (1.0,)))
     if gain != 1.0:
         loss = 1.0 - gain
         var_x = var_x + loss * (2 * shift_x * mean_xc + gain * shift_x * shift_x)
@@ -162,21 +179,22 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
     contrast_structure = (2 * cov_xy + c2) / (var_x + var_y + c2)
     luminance = (2 * mu_x * mu_y + c1) / (mu_x * mu_x + mu_y * mu_y + c1)
     ssim_map = luminance * contrast_structure
-    return ssim_map.mean(dim=(-2, -1)), contrast_structure.mean(dim=(-2, -1))
+    return ssim_map.mean(dim=spatial), contrast_structure.mean(dim=spatial)
 
 
 def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage",
          win_size: int | None = None, sigma: float | None = None, window: str | None = None,
          k1: float | None = None, k2: float | None = None,
          nonnegative: bool = False) -> Tensor:
-    """Structural similarity of each image pair in an (N, C, H, W) batch.
+    """Structural similarity of each pair in an (N, C, H, W) batch of images or an
+    (N, C, T, H, W) batch of volumes (the window then spans T too, as pytorch-msssim).
 
     Differentiable (usable as a training loss: ``1 - ssim(...)``); device and dtype follow
     the inputs: float32 in, float32 out; float64 in, float64 out; integer tensors are
     computed in float64.
 
     Args:
-        x, y: (N, C, H, W) batches of the same shape.
+        x, y: (N, C, H, W) or (N, C, T, H, W) batches of the same shape.
         data_range: the distance between the smallest and largest possible values.
         convention: ``"skimage"`` (default), ``"wang2004"`` or ``"pytorch-msssim"``; see the
             module docstring.
@@ -202,7 +220,7 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
     References:
         Wang, Bovik, Sheikh & Simoncelli (2004), IEEE TIP 13(4), 600-612.
     """
-    x, y = check_image_batches(x, y)
+    x, y = check_image_batches(x, y, volumes=True)
     data_range = check_data_range(data_range)
     chosen = get_convention(convention, win_size=win_size, sigma=sigma, window=window, k1=k1,
                             k2=k2)
