@@ -104,8 +104,11 @@ def test_folders_record_the_convention_and_cite_basicsr(tmp_path, golden):
     result = CliRunner().invoke(main, [
         "compare", str(tmp_path / "ref"), str(tmp_path / "out"), "--metrics", "psnr,ssim",
         "--y-channel", "--crop-border", "4", "--ssim-convention", "basicsr",
-        "--out-dir", str(tmp_path / "run"), "--no-cache"])
+        "--out-dir", str(tmp_path / "run"), "--no-cache", "--html"])
     assert result.exit_code == 0, result.output
+    # the report's SSIM maps show the pixels the run's SSIM saw
+    assert "SSIM map, Y channel, 4-px border cropped" in (tmp_path / "run" /
+                                                         "report.html").read_text()
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["settings"]["y_channel"] is True
     assert record["settings"]["crop_border"] == 4

@@ -168,7 +168,7 @@ class _MapMaker:
         return self._network
 
     def figures(self, pair: _Pair) -> dict[str, Any]:
-        from likeness.evaluation.prepare import prepare_pair
+        from likeness.evaluation.prepare import prepare_pair, restoration_view
         from likeness.io import load_image
         from likeness.metrics.skimage_compat import structural_similarity
 
@@ -183,12 +183,21 @@ class _MapMaker:
             return {"error": str(error)}
         out: dict[str, Any] = {"reference": image_uri(reference.pixels, self.thumbnail),
                                "test": image_uri(test.pixels, self.thumbnail)}
-        _, ssim_map = structural_similarity(prepared.reference, prepared.test,
-                                            channel_axis=-1, data_range=prepared.data_range,
-                                            full=True)
+        # the SSIM map of the pixels the run's SSIM saw: its Y channel and cropped border
+        y_channel, crop = bool(settings.get("y_channel")), int(settings.get("crop_border") or 0)
+        try:
+            seen = restoration_view(prepared, y_channel=y_channel, crop=crop,
+                                    rounded_y=settings.get("ssim_convention") == "matlab")
+        except LikenessError as error:
+            return {**out, "error": str(error)}
+        _, ssim_map = structural_similarity(seen.reference, seen.test, channel_axis=-1,
+                                            data_range=seen.data_range, full=True)
         ssim_map = ssim_map.mean(axis=2)
         out["ssim_map"] = heatmap_uri(ssim_map, 0.0, 1.0, self.thumbnail)
         out["ssim_range"] = ("0", "1")
+        out["ssim_caption"] = "SSIM map" + "".join(
+            text for wanted, text in ((y_channel, ", Y channel"),
+                                      (crop, f", {crop}-px border cropped")) if wanted)
         network = self._lpips()
         if network is not None:
             import torch
