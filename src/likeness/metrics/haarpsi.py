@@ -23,10 +23,17 @@ __all__ = ["haarpsi"]
 
 
 
-def _haar(size: int, like: Tensor) -> Tensor:
-    kernel = torch.ones((size, size), dtype=like.dtype, device=like.device) / size
-    kernel[size // 2:, :] = -kernel[size // 2:, :]
-    return kernel.unsqueeze(0)
+def _haar_responses(x: Tensor, size: int) -> Tensor:
+    """(N, 2, H, W): piq's size×size Haar filters (horizontal edge, then vertical) of the
+    zero-padded (N, 1, H, W) image, as differences of box sums (torch's float64
+    convolutions are slow on CPUs)."""
+    half = size // 2
+    padded = F.pad(x, pad=[half - 1, half, half - 1, half], mode="constant")
+    rows = F.avg_pool2d(padded, kernel_size=(half, size), stride=1) * (half * size)
+    columns = F.avg_pool2d(padded, kernel_size=(size, half), stride=1) * (half * size)
+    horizontal = (rows[..., :-half, :] - rows[..., half:, :]) / size
+    vertical = (columns[..., :, :-half] - columns[..., :, half:]) / size
+    return torch.cat([horizontal, vertical], dim=1)
 
 
 def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
@@ -52,11 +59,8 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     coefficients_x, coefficients_y = [], []
     for scale in range(scales):
         size = 2 ** (scale + 1)
-        kernel = _haar(size, x)
-        kernels = torch.stack([kernel, kernel.transpose(-1, -2)])
-        pads = [size // 2 - 1, size // 2, size // 2 - 1, size // 2]
-        coefficients_x.append(F.conv2d(F.pad(x[:, :1], pad=pads, mode="constant"), kernels))
-        coefficients_y.append(F.conv2d(F.pad(y[:, :1], pad=pads, mode="constant"), kernels))
+        coefficients_x.append(_haar_responses(x[:, :1], size))
+        coefficients_y.append(_haar_responses(y[:, :1], size))
     all_x, all_y = torch.cat(coefficients_x, dim=1), torch.cat(coefficients_y, dim=1)
     weights = torch.max(torch.abs(all_x[:, 4:]), torch.abs(all_y[:, 4:]))
     maps = []

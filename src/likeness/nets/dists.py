@@ -75,6 +75,10 @@ class DISTS(nn.Module):
         then relu1_2, relu2_2, relu3_3, relu4_3 and relu5_3."""
         features = [images]
         h = (images - self.mean) / self.std
+        if not (torch.is_grad_enabled() and h.requires_grad):
+            # channels-last convolutions run faster on CPUs (oneDNN); as a loss the
+            # contiguous layout keeps input gradients those of DISTS_pytorch
+            h = h.contiguous(memory_format=torch.channels_last)
         for index, layer in enumerate(self.backbone.features):
             if index > _TAPS[-1]:
                 break
