@@ -251,3 +251,17 @@ def test_empty_batches_and_empty_images_are_handled(fid_weights):
     assert rows[0].error == "the image is empty (0 pixels)"
     assert likeness.compare_tensors(torch.zeros(0, 3, 8, 8), torch.zeros(0, 3, 8, 8),
                                     data_range=1.0) == []
+
+
+def test_an_accumulator_computes_the_manifold_and_diversity_metrics(sets, fid_weights):
+    real, fake, folders, _ = sets
+    names = ["precision", "recall", "density", "coverage", "vendi"]
+    accumulator = likeness.Accumulator(names, weights=fid_weights)
+    accumulator.update(_nchw(real), real=True)
+    accumulator.update(_nchw(fake), real=False)
+    got = accumulator.compute()
+    folder_run = likeness.compare(folders[0], folders[1], metrics=",".join(names),
+                                  weights={"pt_inception": str(fid_weights)}, cache=False)
+    for row in folder_run.set_rows:
+        assert got[row.metric] == pytest.approx(row.value, rel=0, abs=1e-12), row.metric
+    assert got["vendi"] > 1

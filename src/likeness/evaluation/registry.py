@@ -12,7 +12,7 @@ scales mean.  Adding a metric is an entry here plus a pure function in
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -122,6 +122,37 @@ def _fid_art(first: Any, second: Any, settings: Any) -> tuple[float, float | Non
     return _fid(first, second, settings)
 
 
+_PRDC_MEMO: list[Any] = []  # the last (real, fake, k, values): one pass for all four
+
+
+def _nearest_neighbour_value(name: str, k: int) -> Callable[[Any, Any, Any], tuple[float, None]]:
+    """precision / recall (k = 3) or density / coverage (k = 5) of the model's set (second)
+    against the references (first), as the prdc package computes them."""
+    def compute(first: Any, second: Any, settings: Any) -> tuple[float, None]:
+        from likeness.metrics.feature_sets import coverage_density_precision_recall
+
+        if first.features is None or second.features is None:
+            raise LikenessError(f"{name} needs each image's features; a statistics file "
+                                "(mean and covariance only) has none")
+        memo = _PRDC_MEMO[0] if _PRDC_MEMO else None
+        if not (memo and memo[0] is first.features and memo[1] is second.features
+                and memo[2] == k):
+            values = coverage_density_precision_recall(first.features, second.features, k)
+            _PRDC_MEMO[:] = [(first.features, second.features, k, values)]
+        return _PRDC_MEMO[0][3][name], None
+
+    return compute
+
+
+def _vendi(first: Any, second: Any, settings: Any) -> tuple[float, None]:
+    from likeness.metrics.feature_sets import vendi
+
+    if second.features is None:
+        raise LikenessError("vendi needs each image's features; a statistics file (mean and "
+                            "covariance only) has none")
+    return vendi(second.features), None
+
+
 _STYLE_KEY = ("resize", "alpha")
 # the convention decides how Y is computed too (rounded under ``matlab``)
 _RESTORATION_KEY = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention")
@@ -170,6 +201,22 @@ METRICS: dict[str, MetricSpec] = {
                       set_value=_kid, set_network="pt_inception",
                       key_settings=("fid_resize", "alpha"),
                       citations=("binkowski2018kid", "szegedy2016inception")),
+    **{name: MetricSpec(name, "higher",
+                        f"{label} (k = {k}) of the model's Inception pool features against "
+                        "the references' (prdc)", set_value=_nearest_neighbour_value(name, k),
+                        set_network="pt_inception", key_settings=("fid_resize", "alpha"),
+                        citations=(paper, "szegedy2016inception"))
+       for name, label, k, paper in (
+           ("precision", "precision", 3, "kynkaanniemi2019precision"),
+           ("recall", "recall", 3, "kynkaanniemi2019precision"),
+           ("density", "density", 5, "naeem2020prdc"),
+           ("coverage", "coverage", 5, "naeem2020prdc"))},
+    "vendi": MetricSpec("vendi", "higher",
+                        "Vendi score (q = 1, cosine kernel) of the model's Inception pool "
+                        "features: the effective number of distinct images",
+                        set_value=_vendi, set_network="pt_inception",
+                        key_settings=("fid_resize", "alpha"),
+                        citations=("friedman2023vendi", "szegedy2016inception")),
     "ssim_gray": MetricSpec("ssim_gray", "higher",
                             "SSIM of ITU-R 601 luma, scikit-image defaults",
                             commands=("style",), pixels=_ssim, luma=True,

@@ -261,6 +261,33 @@ BIBTEX: dict[str, str] = {
   year    = {2022},
   doi     = {10.1109/TPAMI.2020.3045810}
 }""",
+    "kynkaanniemi2019precision": """@inproceedings{kynkaanniemi2019precision,
+  author    = {Kynk{\\"a}{\\"a}nniemi, Tuomas and Karras, Tero and Laine, Samuli and Lehtinen, Jaakko and Aila, Timo},
+  title     = {Improved Precision and Recall Metric for Assessing Generative Models},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  volume    = {32},
+  year      = {2019}
+}""",
+    "naeem2020prdc": """@inproceedings{naeem2020prdc,
+  author    = {Naeem, Muhammad Ferjad and Oh, Seong Joon and Uh, Youngjung and Choi, Yunjey and Yoo, Jaejun},
+  title     = {Reliable Fidelity and Diversity Metrics for Generative Models},
+  booktitle = {International Conference on Machine Learning (ICML)},
+  pages     = {7176--7185},
+  year      = {2020}
+}""",
+    "friedman2023vendi": """@article{friedman2023vendi,
+  author  = {Friedman, Dan and Dieng, Adji Bousso},
+  title   = {The Vendi Score: A Diversity Evaluation Metric for Machine Learning},
+  journal = {Transactions on Machine Learning Research},
+  year    = {2023}
+}""",
+    "jayasumana2024cmmd": """@inproceedings{jayasumana2024cmmd,
+  author    = {Jayasumana, Sadeep and Ramalingam, Srikumar and Veit, Andreas and Glasner, Daniel and Chakrabarti, Ayan and Kumar, Sanjiv},
+  title     = {Rethinking {FID}: Towards a Better Evaluation Metric for Image Generation},
+  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {9307--9315},
+  year      = {2024}
+}""",
     "reisenhofer2018haarpsi": """@article{reisenhofer2018haarpsi,
   author  = {Reisenhofer, Rafael and Bosse, Sebastian and Kutyniok, Gitta and Wiegand, Thomas},
   title   = {A Haar Wavelet-Based Perceptual Similarity Index for Image Quality Assessment},

@@ -23,7 +23,7 @@ def citation_keys(metrics: list[str], *, clean_resize: bool = False,
         keys += METRICS[metric].citations
     if fid_infinity:
         keys.append("chong2020fidinf")
-    if clean_resize and any(m in ("fid", "kid") for m in metrics):
+    if clean_resize and any(METRICS[m].set_network == "pt_inception" for m in metrics):
         keys.append("parmar2022cleanfid")
     keys += _STATISTICS_KEYS if comparisons else _STATISTICS_KEYS[:1]
     return list(dict.fromkeys(keys))
@@ -80,7 +80,7 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     pairs = sum(c.get("pairs", 0) for c in counts.values())
     parts = []
     model_list = ", ".join(f"`{m}`" for m in models)
-    if any(m not in ("fid", "kid") for m in metrics):
+    if any(METRICS[m].kind != "set" for m in metrics):
         pairing = ("listed in a pairs file" if settings.get("pairs_csv")
                    else "matched by relative file path without extension")
         succeeded = record.get("pairs_succeeded", pairs)
@@ -110,6 +110,14 @@ def methods_paragraph(record: dict[str, Any]) -> str:
                      if size is not None else ", over the whole sets")
         sentences.append(text)
     parts.append(_comparison_space(record) + " We report " + "; ".join(sentences) + ".")
+    sizes = record.get("set_sizes", {})
+    if sizes:
+        parts.append("Set metrics compare " + "; ".join(
+            f"`{model}`'s {size['model']} images with {size['reference']} reference images"
+            for model, size in sizes.items()) + ".")
+    small = [w for w in record.get("warnings", []) if "images for" in w or "need more" in w]
+    if small:
+        parts.append("Small sets: " + "; ".join(dict.fromkeys(small)) + ".")
     restoration = _restoration_sentence(settings, metrics)
     if restoration:
         parts.append(restoration)
@@ -122,7 +130,7 @@ def methods_paragraph(record: dict[str, Any]) -> str:
         f"For per-pair metrics we report the mean over pairs with its {confidence}% "
         f"{method} bootstrap confidence interval [@efron1987bca] ({stats.get('resamples')} "
         f"resamples, seed {stats.get('seed')}).")
-    if len(models) > 1 and any(m not in ("fid", "kid") for m in metrics):
+    if len(models) > 1 and any(METRICS[m].kind != "set" for m in metrics):
         parts.append("Models are compared pairwise on the per-image differences with the "
                      "two-sided Wilcoxon signed-rank test [@wilcoxon1945], with Holm's "
                      "correction [@holm1979] over the model pairs of each metric.")

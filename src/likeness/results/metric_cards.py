@@ -161,6 +161,35 @@ CARDS: dict[str, MetricCard] = {
         "set-level differences", "pairing; unbiased for small sets",
         "KID [@binkowski2018kid] on the same features: the unbiased MMD² with the kernel "
         "(x·y/d + 1)³"),
+    "precision": MetricCard(
+        "Precision", "the share of the model's images that fall inside the references' "
+        "feature manifold (k-nearest-neighbour balls, k = 3)", "0 to 1; higher is better",
+        "images unlike any reference (fidelity)", "missing modes (that is recall's job)",
+        "precision [@kynkaanniemi2019precision] (k = 3) on the 2048-d pool features of the "
+        "FID Inception-v3 [@szegedy2016inception], as the prdc package computes it"),
+    "recall": MetricCard(
+        "Recall", "the share of the references that fall inside the model's feature "
+        "manifold (k = 3)", "0 to 1; higher is better", "modes of the references the "
+        "model misses (diversity)", "unrealistic extra images",
+        "recall [@kynkaanniemi2019precision] (k = 3) on the FID Inception-v3's pool "
+        "features, as prdc"),
+    "density": MetricCard(
+        "Density", "how many reference neighbourhoods (k = 5) contain each model image, "
+        "over k", "0 upwards (1: as dense as the references); higher is better",
+        "fidelity, robust to outlier references", "missing modes",
+        "density [@naeem2020prdc] (k = 5) on the FID Inception-v3's pool features, as prdc"),
+    "coverage": MetricCard(
+        "Coverage", "the share of references whose neighbourhood (k = 5) holds a model "
+        "image", "0 to 1; higher is better", "missing modes, robust to outliers",
+        "unrealistic extra images", "coverage [@naeem2020prdc] (k = 5) on the FID "
+        "Inception-v3's pool features, as prdc"),
+    "vendi": MetricCard(
+        "Vendi score", "the effective number of distinct images in the model's set: exp of "
+        "the entropy of the cosine-similarity kernel's eigenvalues",
+        "1 (all alike) to N; higher is better (more diverse)", "duplicates and mode collapse",
+        "whether the images resemble the references (a diversity-only measure)",
+        "the Vendi score [@friedman2023vendi] (q = 1, cosine kernel) of each model's "
+        "Inception pool features [@szegedy2016inception], as vendi-score's `score_dual`"),
     "ssim_gray": MetricCard(
         "SSIM (luma)", "SSIM of ITU-R BT.601 luma", "−1 to 1 (1: identical); higher is "
         "better", "structure changes", "colour changes of equal luma",

@@ -255,6 +255,7 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
         + [{"file": f, "reason": r} for f, r in done.set_report.file_errors],
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
                        for r in set_rows if r.error],
+        "set_sizes": {r.model: {"reference": r.n_reference, "model": r.n} for r in set_rows},
     })
     record["warnings"] = list(done.warnings)
     if fid_network:

@@ -1,0 +1,81 @@
+"""Pinned precision / recall / density / coverage (prdc), Vendi scores (vendi-score) and
+CMMD (google-research/cmmd's formula evaluated in float64) on generated features.
+
+Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+
+    /tmp/likeness-reference/bin/python references/make_feature_set_values.py
+
+Features: ``features(case)`` below (numpy ``default_rng``), float32 as the encoders give
+them.  Writes tests/data/feature_set_values.json with the packages' versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "feature_set_values.json"
+CASES = {
+    "gaussians_200x150x64": (200, 150, 64, "shifted"),
+    "gaussians_120x130x2048": (120, 130, 2048, "shifted"),
+    "duplicates_60x40x16": (60, 40, 16, "duplicates"),
+    "near_300x300x768": (300, 300, 768, "near"),
+}
+
+
+def features(case: str) -> tuple[np.ndarray, np.ndarray]:
+    real_count, fake_count, dimensions, kind = CASES[case]
+    rng = np.random.default_rng(sum(map(ord, case)))
+    real = rng.normal(size=(real_count, dimensions))
+    if kind == "shifted":
+        fake = rng.normal(size=(fake_count, dimensions)) * 1.1 + 0.2
+    elif kind == "duplicates":  # repeated rows: ties at distance 0
+        real = np.repeat(real[: real_count // 3], 3, axis=0)
+        fake = np.repeat(rng.normal(size=(fake_count // 4, dimensions)), 4, axis=0)
+    else:  # near sets of unit vectors, as CLIP embeddings are
+        fake = real[:fake_count] + 0.05 * rng.normal(size=(fake_count, dimensions))
+        real = real / np.linalg.norm(real, axis=1, keepdims=True)
+        fake = fake / np.linalg.norm(fake, axis=1, keepdims=True)
+    return real.astype(np.float32), fake.astype(np.float32)
+
+
+def cmmd_reference(x: np.ndarray, y: np.ndarray) -> float:
+    """google-research/cmmd distance.py's mmd, in float64."""
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    x_sq, y_sq = np.diag(x @ x.T), np.diag(y @ y.T)
+    gamma = 1 / (2 * 10**2)
+    k_xx = np.mean(np.exp(-gamma * (-2 * x @ x.T + x_sq[:, None] + x_sq[None, :])))
+    k_xy = np.mean(np.exp(-gamma * (-2 * x @ y.T + x_sq[:, None] + y_sq[None, :])))
+    k_yy = np.mean(np.exp(-gamma * (-2 * y @ y.T + y_sq[:, None] + y_sq[None, :])))
+    return float(1000 * (k_xx + k_yy - 2 * k_xy))
+
+
+def main() -> None:
+    from prdc import compute_prdc  # the references: imported here, so that the test suite
+    from vendi_score import vendi  # can import `features` without them
+
+    records = []
+    for case in CASES:
+        real, fake = features(case)
+        record = {"case": case}
+        for k in (3, 5):
+            with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
+                values = compute_prdc(real, fake, nearest_k=k)
+            record[f"k{k}"] = {name: float(value) for name, value in values.items()}
+        record["vendi_real"] = float(vendi.score_X(real.astype(np.float64)))
+        record["vendi_fake"] = float(vendi.score_X(fake.astype(np.float64)))
+        record["cmmd"] = cmmd_reference(real, fake)
+        records.append(record)
+    OUT.write_text(json.dumps({"reference": f"prdc {version('prdc')} compute_prdc; "
+                                            f"vendi-score {version('vendi-score')} score_X; "
+                                            "google-research/cmmd distance.py mmd in float64",
+                               "cases": records}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

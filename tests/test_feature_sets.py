@@ -1,0 +1,75 @@
+"""Precision, recall, density, coverage, Vendi and CMMD on features: pinned against prdc
+0.2, vendi-score 0.0.3 and google-research/cmmd's formula in float64
+(tests/data/feature_set_values.json, references/make_feature_set_values.py); bounded
+memory; small sets refused; the command line over folders."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from likeness.cli import main
+from likeness.metrics import feature_sets
+from likeness.metrics.feature_sets import cmmd, coverage_density_precision_recall, vendi
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "references"))
+from make_feature_set_values import features  # noqa: E402  (the pinned inputs' generator)
+
+PINNED = json.loads((Path(__file__).parent / "data" / "feature_set_values.json").read_text())
+
+
+@pytest.mark.parametrize("record", PINNED["cases"], ids=lambda r: r["case"])
+def test_equal_to_prdc_vendi_score_and_the_cmmd_formula(record, monkeypatch):
+    real, fake = features(record["case"])
+    for blocked in (False, True):
+        if blocked:  # distances in many small blocks: the same values
+            monkeypatch.setattr(feature_sets, "_BLOCK_ELEMENTS", 997)
+        for k in (3, 5):
+            got = coverage_density_precision_recall(real, fake, k)
+            for name, want in record[f"k{k}"].items():
+                assert got[name] == pytest.approx(want, rel=1e-6, abs=1e-12), (k, name)
+        assert vendi(real) == pytest.approx(record["vendi_real"], rel=1e-10)
+        assert vendi(fake) == pytest.approx(record["vendi_fake"], rel=1e-10)
+        assert cmmd(real, fake) == pytest.approx(record["cmmd"], rel=1e-10)
+
+
+def test_closed_forms_and_refusals():
+    x = np.random.default_rng(0).normal(size=(40, 8))
+    assert coverage_density_precision_recall(x, x, 3) == {
+        "precision": 1.0, "recall": 1.0, "density": pytest.approx(1.0), "coverage": 1.0}
+    assert cmmd(x, x) == pytest.approx(0.0, abs=1e-12)
+    assert vendi(np.repeat(x[:1], 10, axis=0)) == pytest.approx(1.0)
+    assert vendi(np.eye(6)) == pytest.approx(6.0)
+    with pytest.raises(ValueError, match="need more than 5"):
+        coverage_density_precision_recall(x, x[:5], 5)
+    with pytest.raises(ValueError, match="zero"):
+        vendi(np.zeros((3, 4)))
+
+
+def test_manifold_metrics_over_folders_end_to_end(tmp_path, golden, fid_weights):
+    reference, model = tmp_path / "ref", tmp_path / "out"
+    for folder, kinds in ((reference, ("blur", "hue")), (model, ("jpeg", "noise"))):
+        folder.mkdir()
+        for base in ("astronaut", "chelsea", "coffee", "rocket"):
+            for kind in kinds:
+                (folder / f"{base}_{kinds.index(kind)}.png").write_bytes(
+                    golden.image_path(f"{base}__{kind}.png").read_bytes())
+    result = CliRunner().invoke(main, [
+        "compare", str(reference), str(model), "--metrics",
+        "precision,recall,density,coverage,vendi", "--out-dir", str(tmp_path / "run"),
+        "--no-cache", "--weights", f"pt_inception={fid_weights}"])
+    assert result.exit_code == 0, result.output
+    summary = (tmp_path / "run" / "summary.csv").read_text()
+    for name in ("precision", "recall", "density", "coverage", "vendi"):
+        assert f",{name}," in summary
+    bib = (tmp_path / "run" / "references.bib").read_text()
+    assert "{kynkaanniemi2019precision," in bib
+    assert "{naeem2020prdc," in bib
+    assert "{friedman2023vendi," in bib
+    methods = (tmp_path / "run" / "methods.md").read_text()
+    assert "@naeem2020prdc" in methods
