@@ -42,6 +42,7 @@ from likeness.evaluation.registry import METRICS
 from likeness.evaluation.rows import PairRow
 from likeness.evaluation.set_features import (
     SET_BATCH_SIZE,
+    SET_NETWORK_CHECKPOINTS,
     FeatureExtractor,
     feature_batches,
 )
@@ -280,7 +281,7 @@ def features_on_ray(plan: Plan, options: EngineOptions, networks: Networks, cach
     import numpy as np
 
     ray = import_ray()
-    extractor = FeatureExtractor(weights=networks.weights.get(network),
+    extractor = FeatureExtractor(weights=networks.weights.get(SET_NETWORK_CHECKPOINTS[network]),
                                  resize=options.fid_resize, device="cpu", alpha=options.alpha,
                                  network=network)
     namespace = extractor.namespace

@@ -153,6 +153,15 @@ def _vendi(first: Any, second: Any, settings: Any) -> tuple[float, None]:
     return vendi(second.features), None
 
 
+def _inception_score(first: Any, second: Any, settings: Any) -> tuple[float, float]:
+    from likeness.metrics.inception_score import inception_score
+
+    if second.features is None:
+        raise LikenessError("inception_score needs each image's logits; a statistics file "
+                            "(mean and covariance only) has none")
+    return inception_score(second.features)
+
+
 _STYLE_KEY = ("resize", "alpha")
 # the convention decides how Y is computed too (rounded under ``matlab``)
 _RESTORATION_KEY = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention")
@@ -217,6 +226,14 @@ METRICS: dict[str, MetricSpec] = {
                         set_value=_vendi, set_network="pt_inception",
                         key_settings=("fid_resize", "alpha"),
                         citations=("friedman2023vendi", "szegedy2016inception")),
+    "inception_score": MetricSpec("inception_score", "higher",
+                                  "Inception Score of the model's images (torch-fidelity: "
+                                  "TF1 bilinear resize of uint8, logits without bias, 10 "
+                                  "splits, seed 2020); mean and std over splits",
+                                  set_value=_inception_score, set_network="isc_inception",
+                                  key_settings=("alpha",),
+                                  citations=("salimans2016improved", "szegedy2016inception",
+                                             "obukhov2020torchfidelity")),
     "ssim_gray": MetricSpec("ssim_gray", "higher",
                             "SSIM of ITU-R 601 luma, scikit-image defaults",
                             commands=("style",), pixels=_ssim, luma=True,

@@ -27,21 +27,19 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError
-from likeness.evaluation.allocator import keep_freed_memory
 from likeness.evaluation.cache import Cache
-from likeness.evaluation.device import resolve_device
+from likeness.evaluation.feature_extractor import SET_NETWORK_CHECKPOINTS, FeatureExtractor
 from likeness.evaluation.pipeline import ordered_map
-from likeness.io import find_images, load_image
+from likeness.io import find_images
 from likeness.metrics.fid import (
-    FID_RESIZE_CONVENTIONS,
     feature_statistics,
     frechet_distance,
     frechet_distance_of_features,
 )
-from likeness.nets.weights import ResolvedWeights, resolve
 
 __all__ = [
     "SET_BATCH_SIZE",
+    "SET_NETWORK_CHECKPOINTS",
     "FeatureExtractor",
     "ImageSet",
     "feature_batches",
@@ -56,115 +54,6 @@ __all__ = [
 ProgressCallback = Callable[[int, int], None]
 _STATS_SUFFIXES = (".npz",)
 SET_BATCH_SIZE = 32  # images per network pass for set features, on every engine
-ART_NATIVE = "native"  # ArtFID's Inception takes each image at its own size
-
-
-class FeatureExtractor:
-    """An Inception feature network on a device, with what its features depend on.
-
-    Args:
-        weights: checkpoint path (None: the weights manager's file for ``network``).
-        resize: ``"pytorch-fid"`` or ``"clean"`` for ``pt_inception``; ArtFID's network
-            always takes images at their own size.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        alpha: how transparent images are flattened (see ``load_image``).
-        network: ``"pt_inception"`` (pytorch-fid's FID Inception) or ``"art_inception"``
-            (ArtFID's art-trained Inception).
-    """
-
-    def __init__(self, weights: str | os.PathLike[str] | None = None,
-                 resize: str = "pytorch-fid", device: str = "auto",
-                 alpha: str | None = None, network: str = "pt_inception") -> None:
-        if network not in ("pt_inception", "art_inception"):
-            raise ValueError(f"network must be 'pt_inception' or 'art_inception', got "
-                             f"{network!r}")
-        if network == "art_inception":
-            resize = ART_NATIVE
-        elif resize not in FID_RESIZE_CONVENTIONS:
-            raise ValueError(f"unknown FID resize convention {resize!r}; "
-                             f"choose from {', '.join(FID_RESIZE_CONVENTIONS)}")
-        if device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-        self.requested_device = device
-        self.kind = network
-        # resolved (and verified) now; the network itself is built only when an image is
-        # not in the cache, so a fully cached run never loads torch
-        self.weights: ResolvedWeights = resolve(network, weights)
-        self.resize, self.alpha = resize, alpha
-        self.dims = 2048
-        self._network: Any = None
-        self.device: str | None = None  # chosen when the network is built
-
-    @property
-    def network(self) -> Any:
-        if self._network is None:
-            from likeness.nets.inception_features import ArtInceptionFeatures, InceptionFeatures
-
-            self.device = resolve_device(self.requested_device)
-            keep_freed_memory()  # see likeness.evaluation.allocator
-            network: Any
-            if self.kind == "art_inception":
-                network = ArtInceptionFeatures(weights=self.weights.path)
-            else:
-                network = InceptionFeatures(weights=self.weights.path, resize=self.resize)
-            self._network = network.to(self.device)
-        return self._network
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """What the features depend on; recorded with every result and statistics file."""
-        weights = self.weights
-        name = ("ArtFID art-trained Inception-v3 pool3" if self.kind == "art_inception"
-                else "pytorch-fid Inception-v3 pool3")
-        return {"network": name, "weights": weights.name,
-                "weights_sha256": weights.sha256, "weights_source": weights.source,
-                "weights_file": str(weights.path),
-                "resize": self.resize, "alpha": self.alpha}
-
-    @property
-    def namespace(self) -> str:
-        s = self.settings
-        return (f"{self.kind}-features/v1/{s['weights_sha256']}/{s['resize']}/"
-                f"alpha={s['alpha']}")
-
-    def prepare(self, path: Path) -> tuple[Any, tuple[str, ...]]:
-        """Decode one file into the network's input (3, H, W) in [0, 1] — resized to
-        299×299 for ``pt_inception`` — and the decisions taken."""
-        import torch
-
-        from likeness.nets.inception_features import fid_input
-
-        image = load_image(path, alpha=self.alpha)
-        pixels, decisions = image.pixels, list(image.decisions)
-        if pixels.shape[2] == 1:
-            pixels = np.repeat(pixels, 3, axis=2)
-            decisions.append("gray replicated to RGB")
-        if image.bit_depth == 16:
-            decisions.append("16-bit scaled to [0, 1] by 65535")
-        if self.kind == "art_inception":
-            scale = np.float32(65535.0 if pixels.dtype == np.uint16 else 255.0)
-            unit = np.ascontiguousarray(pixels).astype(np.float32) / scale
-            return torch.from_numpy(unit).permute(2, 0, 1), tuple(decisions)
-        return fid_input(pixels, self.resize), tuple(decisions)
-
-    def features(self, batch: list[Any]) -> np.ndarray:
-        """Features of a batch; images of different sizes run in groups of one size."""
-        import torch
-
-        network = self.network
-        out = np.empty((len(batch), self.dims), np.float32)
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for index, tensor in enumerate(batch):
-            groups.setdefault(tuple(tensor.shape), []).append(index)
-        with torch.inference_mode():
-            for indices in groups.values():
-                inputs = torch.stack([batch[i] for i in indices]).to(self.device)
-                if self.kind == "art_inception":
-                    values = network(inputs)
-                else:
-                    values = network.features_of_resized(inputs)
-                out[indices] = values.float().cpu().numpy()
-        return out
 
 
 @dataclass

@@ -22,6 +22,7 @@ from likeness.evaluation.registry import METRICS
 from likeness.evaluation.rows import PairRow, SetRow
 from likeness.evaluation.set_features import (
     SET_BATCH_SIZE,
+    SET_NETWORK_CHECKPOINTS,
     FeatureExtractor,
     ImageSet,
     features_of_files,
@@ -74,7 +75,8 @@ def run_sets(plan: Plan, options: Any, cache: Cache, *, weights: Mapping[str, st
     missing: dict[str, str] = {}
     for network in set_networks(computed):
         try:
-            extractor = FeatureExtractor(weights=weights.get(network), resize=options.fid_resize,
+            extractor = FeatureExtractor(weights=weights.get(SET_NETWORK_CHECKPOINTS[network]),
+                                         resize=options.fid_resize,
                                          device=device, alpha=options.alpha, network=network)
         except LikenessError as error:
             if missing_network == "raise":

@@ -288,6 +288,20 @@ BIBTEX: dict[str, str] = {
   pages     = {9307--9315},
   year      = {2024}
 }""",
+    "salimans2016improved": """@inproceedings{salimans2016improved,
+  author    = {Salimans, Tim and Goodfellow, Ian and Zaremba, Wojciech and Cheung, Vicki and Radford, Alec and Chen, Xi},
+  title     = {Improved Techniques for Training {GAN}s},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  volume    = {29},
+  year      = {2016}
+}""",
+    "obukhov2020torchfidelity": """@misc{obukhov2020torchfidelity,
+  author       = {Obukhov, Anton and Seitzer, Maximilian and Wu, Po-Wei and Zhydenko, Semen and Kyl, Jonathan and Lin, Elvis Yu-Jing},
+  title        = {High-fidelity performance metrics for generative models in {PyTorch}},
+  howpublished = {\\url{https://github.com/toshas/torch-fidelity}},
+  year         = {2020},
+  doi          = {10.5281/zenodo.4957738}
+}""",
     "reisenhofer2018haarpsi": """@article{reisenhofer2018haarpsi,
   author  = {Reisenhofer, Rafael and Bosse, Sebastian and Kutyniok, Gitta and Wiegand, Thomas},
   title   = {A Haar Wavelet-Based Perceptual Similarity Index for Image Quality Assessment},

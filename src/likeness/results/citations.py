@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from likeness.evaluation.feature_extractor import SET_NETWORK_CHECKPOINTS
 from likeness.evaluation.networks import NETWORKS
 from likeness.evaluation.registry import METRICS
 from likeness.results.bibtex import BIBTEX, bibtex_for
@@ -60,7 +61,9 @@ def _checkpoint(metric: str) -> str:
     network = METRICS[metric].network
     if network is None:
         return ""
-    return NETWORKS[network].checkpoint if network in NETWORKS else network
+    if network in NETWORKS:
+        return NETWORKS[network].checkpoint
+    return SET_NETWORK_CHECKPOINTS.get(network, network)
 
 
 def _weights_phrase(record: dict[str, Any], name: str) -> str:
@@ -115,7 +118,8 @@ def methods_paragraph(record: dict[str, Any]) -> str:
         parts.append("Set metrics compare " + "; ".join(
             f"`{model}`'s {size['model']} images with {size['reference']} reference images"
             for model, size in sizes.items()) + ".")
-    small = [w for w in record.get("warnings", []) if "images for" in w or "need more" in w]
+    small = [w for w in record.get("warnings", [])
+             if "images for" in w or "need more" in w or "biased downwards" in w]
     if small:
         parts.append("Small sets: " + "; ".join(dict.fromkeys(small)) + ".")
     restoration = _restoration_sentence(settings, metrics)

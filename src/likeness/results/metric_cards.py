@@ -190,6 +190,17 @@ CARDS: dict[str, MetricCard] = {
         "whether the images resemble the references (a diversity-only measure)",
         "the Vendi score [@friedman2023vendi] (q = 1, cosine kernel) of each model's "
         "Inception pool features [@szegedy2016inception], as vendi-score's `score_dual`"),
+    "inception_score": MetricCard(
+        "Inception Score", "how confidently and how variously an ImageNet classifier "
+        "labels the model's images: exp E[KL(p(y|x) ‖ p(y))]",
+        "1 upwards (at most 1,008 classes); higher is better", "unrecognisable images, "
+        "few classes", "whether the images resemble the references (no reference is used); "
+        "biased downwards for small sets",
+        "the Inception Score [@salimans2016improved] of each model's images as "
+        "torch-fidelity computes it [@obukhov2020torchfidelity]: uint8 images resized to "
+        "299×299 with TensorFlow 1.x's bilinear resize, (x − 128)/128, the FID "
+        "Inception-v3 [@szegedy2016inception]{weights}, logits without the final bias, 10 "
+        "splits after a shuffle with seed 2020, mean and standard deviation over splits"),
     "ssim_gray": MetricCard(
         "SSIM (luma)", "SSIM of ITU-R BT.601 luma", "−1 to 1 (1: identical); higher is "
         "better", "structure changes", "colour changes of equal luma",

@@ -238,7 +238,8 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - started, 3),
         "device": done.device,
-        "weights": _weights_record(names, weights, fid_network or {}),
+        "weights": _weights_record(names, weights, fid_network or done.set_report.settings.get(
+            "isc_inception") or {}),
         "conventions": {m: METRICS[m].description for m in names},
         "counts": {model: {
             "pairs": sum(1 for r in rows if r.model == model),

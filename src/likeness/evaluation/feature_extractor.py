@@ -1,0 +1,150 @@
+"""The set metrics' feature networks on a device: decoding a file into a network's input
+and a batch of inputs into features, with everything the features depend on (network,
+weights hash, resize convention, decoding options) — the cache namespace of a set's
+per-image features."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from likeness.evaluation.allocator import keep_freed_memory
+from likeness.evaluation.device import resolve_device
+from likeness.io import load_image
+from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
+from likeness.nets.weights import ResolvedWeights, resolve
+
+__all__ = ["ART_NATIVE", "ISC_RESIZE", "SET_NETWORK_CHECKPOINTS", "FeatureExtractor"]
+
+ART_NATIVE = "native"  # ArtFID's Inception takes each image at its own size
+ISC_RESIZE = "tf1-bilinear"  # torch-fidelity's resize for the Inception Score
+# each set network and the checkpoint file its weights come from
+SET_NETWORK_CHECKPOINTS = {"pt_inception": "pt_inception", "art_inception": "art_inception",
+                           "isc_inception": "pt_inception"}
+
+
+class FeatureExtractor:
+    """An Inception feature network on a device, with what its features depend on.
+
+    Args:
+        weights: checkpoint path (None: the weights manager's file for ``network``).
+        resize: ``"pytorch-fid"`` or ``"clean"`` for ``pt_inception``; ArtFID's network
+            always takes images at their own size, the Inception Score's resizes as
+            torch-fidelity does.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        alpha: how transparent images are flattened (see ``load_image``).
+        network: ``"pt_inception"`` (pytorch-fid's FID Inception: pool features),
+            ``"art_inception"`` (ArtFID's art-trained Inception) or ``"isc_inception"``
+            (torch-fidelity's Inception Score logits, from the ``pt_inception`` file).
+    """
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None,
+                 resize: str = "pytorch-fid", device: str = "auto",
+                 alpha: str | None = None, network: str = "pt_inception") -> None:
+        if network not in SET_NETWORK_CHECKPOINTS:
+            raise ValueError(f"network must be one of {', '.join(SET_NETWORK_CHECKPOINTS)}, "
+                             f"got {network!r}")
+        if network == "art_inception":
+            resize = ART_NATIVE
+        elif network == "isc_inception":
+            resize = ISC_RESIZE
+        elif resize not in FID_RESIZE_CONVENTIONS:
+            raise ValueError(f"unknown FID resize convention {resize!r}; "
+                             f"choose from {', '.join(FID_RESIZE_CONVENTIONS)}")
+        if device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        self.requested_device = device
+        self.kind = network
+        # resolved (and verified) now; the network itself is built only when an image is
+        # not in the cache, so a fully cached run never loads torch
+        self.weights: ResolvedWeights = resolve(SET_NETWORK_CHECKPOINTS[network], weights)
+        self.resize, self.alpha = resize, alpha
+        self.dims = 1008 if network == "isc_inception" else 2048
+        self._network: Any = None
+        self.device: str | None = None  # chosen when the network is built
+
+    @property
+    def network(self) -> Any:
+        if self._network is None:
+            from likeness.nets.inception_features import ArtInceptionFeatures, InceptionFeatures
+            from likeness.nets.inception_logits import InceptionLogits
+
+            self.device = resolve_device(self.requested_device)
+            keep_freed_memory()  # see likeness.evaluation.allocator
+            network: Any
+            if self.kind == "art_inception":
+                network = ArtInceptionFeatures(weights=self.weights.path)
+            elif self.kind == "isc_inception":
+                network = InceptionLogits(weights=self.weights.path)
+            else:
+                network = InceptionFeatures(weights=self.weights.path, resize=self.resize)
+            self._network = network.to(self.device)
+        return self._network
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What the features depend on; recorded with every result and statistics file."""
+        weights = self.weights
+        name = {"art_inception": "ArtFID art-trained Inception-v3 pool3",
+                "isc_inception": "torch-fidelity Inception-v3 logits_unbiased"}.get(
+                    self.kind, "pytorch-fid Inception-v3 pool3")
+        return {"network": name, "weights": weights.name,
+                "weights_sha256": weights.sha256, "weights_source": weights.source,
+                "weights_file": str(weights.path),
+                "resize": self.resize, "alpha": self.alpha}
+
+    @property
+    def namespace(self) -> str:
+        s = self.settings
+        return (f"{self.kind}-features/v1/{s['weights_sha256']}/{s['resize']}/"
+                f"alpha={s['alpha']}")
+
+    def prepare(self, path: Path) -> tuple[Any, tuple[str, ...]]:
+        """Decode one file into the network's input (3, H, W) in [0, 1] — resized to
+        299×299 for ``pt_inception`` — and the decisions taken."""
+        import torch
+
+        from likeness.nets.inception_features import fid_input
+
+        image = load_image(path, alpha=self.alpha)
+        pixels, decisions = image.pixels, list(image.decisions)
+        if pixels.shape[2] == 1:
+            pixels = np.repeat(pixels, 3, axis=2)
+            decisions.append("gray replicated to RGB")
+        if self.kind == "isc_inception":
+            from likeness.nets.inception_logits import isc_input
+
+            if pixels.dtype == np.uint16:  # torch-fidelity takes uint8 images, read by Pillow
+                pixels = (pixels >> 8).astype(np.uint8)
+                decisions.append("16-bit reduced to its high byte, as Pillow reads it for "
+                                 "torch-fidelity (uint8 input)")
+            return isc_input(pixels), tuple(decisions)
+        if image.bit_depth == 16:
+            decisions.append("16-bit scaled to [0, 1] by 65535")
+        if self.kind == "art_inception":
+            scale = np.float32(65535.0 if pixels.dtype == np.uint16 else 255.0)
+            unit = np.ascontiguousarray(pixels).astype(np.float32) / scale
+            return torch.from_numpy(unit).permute(2, 0, 1), tuple(decisions)
+        return fid_input(pixels, self.resize), tuple(decisions)
+
+    def features(self, batch: list[Any]) -> np.ndarray:
+        """Features of a batch; images of different sizes run in groups of one size."""
+        import torch
+
+        network = self.network
+        out = np.empty((len(batch), self.dims), np.float32)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for index, tensor in enumerate(batch):
+            groups.setdefault(tuple(tensor.shape), []).append(index)
+        with torch.inference_mode():
+            for indices in groups.values():
+                inputs = torch.stack([batch[i] for i in indices]).to(self.device)
+                if self.kind in ("art_inception", "isc_inception"):
+                    values = network(inputs)
+                else:
+                    values = network.features_of_resized(inputs)
+                out[indices] = values.float().cpu().numpy()
+        return out
