@@ -17,13 +17,15 @@ from likeness.io import load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.weights import ResolvedWeights, resolve
 
-__all__ = ["ART_NATIVE", "ISC_RESIZE", "SET_NETWORK_CHECKPOINTS", "FeatureExtractor"]
+__all__ = ["ART_NATIVE", "DINOV2_RESIZE", "ISC_RESIZE", "SET_NETWORK_CHECKPOINTS",
+           "FeatureExtractor"]
 
 ART_NATIVE = "native"  # ArtFID's Inception takes each image at its own size
 ISC_RESIZE = "tf1-bilinear"  # torch-fidelity's resize for the Inception Score
 # each set network and the checkpoint file its weights come from
 SET_NETWORK_CHECKPOINTS = {"pt_inception": "pt_inception", "art_inception": "art_inception",
-                           "isc_inception": "pt_inception"}
+                           "isc_inception": "pt_inception", "dinov2_vitl14": "dinov2_vitl14"}
+DINOV2_RESIZE = "pillow-bicubic-224"  # dgm-eval's preprocessing for DINOv2
 
 
 class FeatureExtractor:
@@ -37,8 +39,9 @@ class FeatureExtractor:
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         alpha: how transparent images are flattened (see ``load_image``).
         network: ``"pt_inception"`` (pytorch-fid's FID Inception: pool features),
-            ``"art_inception"`` (ArtFID's art-trained Inception) or ``"isc_inception"``
-            (torch-fidelity's Inception Score logits, from the ``pt_inception`` file).
+            ``"art_inception"`` (ArtFID's art-trained Inception), ``"isc_inception"``
+            (torch-fidelity's Inception Score logits, from the ``pt_inception`` file) or
+            ``"dinov2_vitl14"`` (DINOv2 ViT-L/14's CLS token, dgm-eval's preprocessing).
     """
 
     def __init__(self, weights: str | os.PathLike[str] | None = None,
@@ -51,6 +54,8 @@ class FeatureExtractor:
             resize = ART_NATIVE
         elif network == "isc_inception":
             resize = ISC_RESIZE
+        elif network == "dinov2_vitl14":
+            resize = DINOV2_RESIZE
         elif resize not in FID_RESIZE_CONVENTIONS:
             raise ValueError(f"unknown FID resize convention {resize!r}; "
                              f"choose from {', '.join(FID_RESIZE_CONVENTIONS)}")
@@ -62,13 +67,14 @@ class FeatureExtractor:
         # not in the cache, so a fully cached run never loads torch
         self.weights: ResolvedWeights = resolve(SET_NETWORK_CHECKPOINTS[network], weights)
         self.resize, self.alpha = resize, alpha
-        self.dims = 1008 if network == "isc_inception" else 2048
+        self.dims = {"isc_inception": 1008, "dinov2_vitl14": 1024}.get(network, 2048)
         self._network: Any = None
         self.device: str | None = None  # chosen when the network is built
 
     @property
     def network(self) -> Any:
         if self._network is None:
+            from likeness.nets.dinov2 import DinoV2
             from likeness.nets.inception_features import ArtInceptionFeatures, InceptionFeatures
             from likeness.nets.inception_logits import InceptionLogits
 
@@ -79,6 +85,8 @@ class FeatureExtractor:
                 network = ArtInceptionFeatures(weights=self.weights.path)
             elif self.kind == "isc_inception":
                 network = InceptionLogits(weights=self.weights.path)
+            elif self.kind == "dinov2_vitl14":
+                network = DinoV2(weights=self.weights.path)
             else:
                 network = InceptionFeatures(weights=self.weights.path, resize=self.resize)
             self._network = network.to(self.device)
@@ -89,7 +97,8 @@ class FeatureExtractor:
         """What the features depend on; recorded with every result and statistics file."""
         weights = self.weights
         name = {"art_inception": "ArtFID art-trained Inception-v3 pool3",
-                "isc_inception": "torch-fidelity Inception-v3 logits_unbiased"}.get(
+                "isc_inception": "torch-fidelity Inception-v3 logits_unbiased",
+                "dinov2_vitl14": "DINOv2 ViT-L/14 CLS token (torch.hub model)"}.get(
                     self.kind, "pytorch-fid Inception-v3 pool3")
         return {"network": name, "weights": weights.name,
                 "weights_sha256": weights.sha256, "weights_source": weights.source,
@@ -114,14 +123,16 @@ class FeatureExtractor:
         if pixels.shape[2] == 1:
             pixels = np.repeat(pixels, 3, axis=2)
             decisions.append("gray replicated to RGB")
-        if self.kind == "isc_inception":
+        if self.kind in ("isc_inception", "dinov2_vitl14"):
+            from likeness.nets.dinov2 import dinov2_input
             from likeness.nets.inception_logits import isc_input
 
-            if pixels.dtype == np.uint16:  # torch-fidelity takes uint8 images, read by Pillow
+            if pixels.dtype == np.uint16:  # uint8 images, as Pillow reads 16-bit files
                 pixels = (pixels >> 8).astype(np.uint8)
-                decisions.append("16-bit reduced to its high byte, as Pillow reads it for "
-                                 "torch-fidelity (uint8 input)")
-            return isc_input(pixels), tuple(decisions)
+                decisions.append("16-bit reduced to its high byte, as Pillow reads it "
+                                 "(torch-fidelity's and dgm-eval's uint8 input)")
+            convert = isc_input if self.kind == "isc_inception" else dinov2_input
+            return convert(pixels), tuple(decisions)
         if image.bit_depth == 16:
             decisions.append("16-bit scaled to [0, 1] by 65535")
         if self.kind == "art_inception":
@@ -135,16 +146,18 @@ class FeatureExtractor:
         import torch
 
         network = self.network
-        out = np.empty((len(batch), self.dims), np.float32)
+        out: np.ndarray | None = None
         groups: dict[tuple[int, ...], list[int]] = {}
         for index, tensor in enumerate(batch):
             groups.setdefault(tuple(tensor.shape), []).append(index)
         with torch.inference_mode():
             for indices in groups.values():
                 inputs = torch.stack([batch[i] for i in indices]).to(self.device)
-                if self.kind in ("art_inception", "isc_inception"):
-                    values = network(inputs)
-                else:
+                if self.kind == "pt_inception":
                     values = network.features_of_resized(inputs)
+                else:
+                    values = network(inputs)
+                if out is None:  # the width the checkpoint gives (a ViT-B file: 768)
+                    out = np.empty((len(batch), values.shape[1]), np.float32)
                 out[indices] = values.float().cpu().numpy()
-        return out
+        return out if out is not None else np.empty((0, self.dims), np.float32)

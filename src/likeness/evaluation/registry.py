@@ -220,6 +220,33 @@ METRICS: dict[str, MetricSpec] = {
            ("recall", "recall", 3, "kynkaanniemi2019precision"),
            ("density", "density", 5, "naeem2020prdc"),
            ("coverage", "coverage", 5, "naeem2020prdc"))},
+    # the same set metrics on DINOv2 ViT-L/14 features (Stein et al. 2023's recommendation)
+    "fd_dinov2": MetricSpec("fd_dinov2", "lower",
+                            "Fréchet distance of DINOv2 ViT-L/14 CLS features (dgm-eval's "
+                            "FD_DINOv2)", set_value=_fid, set_network="dinov2_vitl14",
+                            key_settings=("alpha",),
+                            citations=("stein2023exposing", "oquab2023dinov2")),
+    "kd_dinov2": MetricSpec("kd_dinov2", "lower",
+                            "KID's unbiased MMD² on DINOv2 ViT-L/14 CLS features",
+                            set_value=_kid, set_network="dinov2_vitl14", key_settings=("alpha",),
+                            citations=("binkowski2018kid", "oquab2023dinov2",
+                                       "stein2023exposing")),
+    **{f"{name}_dinov2": MetricSpec(f"{name}_dinov2", "higher",
+                                    f"{name} (k = {k}) on DINOv2 ViT-L/14 CLS features (prdc)",
+                                    set_value=_nearest_neighbour_value(name, k),
+                                    set_network="dinov2_vitl14", key_settings=("alpha",),
+                                    citations=(paper, "oquab2023dinov2",
+                                               "stein2023exposing"))
+       for name, k, paper in (("precision", 3, "kynkaanniemi2019precision"),
+                              ("recall", 3, "kynkaanniemi2019precision"),
+                              ("density", 5, "naeem2020prdc"),
+                              ("coverage", 5, "naeem2020prdc"))},
+    "vendi_dinov2": MetricSpec("vendi_dinov2", "higher",
+                               "Vendi score (q = 1, cosine kernel) of DINOv2 ViT-L/14 CLS "
+                               "features", set_value=_vendi, set_network="dinov2_vitl14",
+                               key_settings=("alpha",),
+                               citations=("friedman2023vendi", "oquab2023dinov2",
+                                          "stein2023exposing")),
     "vendi": MetricSpec("vendi", "higher",
                         "Vendi score (q = 1, cosine kernel) of the model's Inception pool "
                         "features: the effective number of distinct images",

@@ -95,6 +95,10 @@ REGISTRY: dict[str, Checkpoint] = {
                    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                    "pt_inception-2015-12-05-6726825d.pth", None, "6726825d",
                    "Apache-2.0 (pytorch-fid)", "FID Inception-v3 (pytorch-fid)"),
+        Checkpoint("dinov2_vitl14", "dinov2_vitl14_pretrain.pth",
+                   "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/"
+                   "dinov2_vitl14_pretrain.pth", None, None, "Apache-2.0 (DINOv2)",
+                   "DINOv2 ViT-L/14 (torch.hub); FD_DINOv2's encoder"),
         Checkpoint("art_inception", "art_inception.pth",
                    "https://huggingface.co/matthias-wright/art_inception/resolve/main/"
                    "art_inception.pth", None, None, "see the model card (ArtFID)",

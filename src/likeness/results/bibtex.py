@@ -302,6 +302,19 @@ BIBTEX: dict[str, str] = {
   year         = {2020},
   doi          = {10.5281/zenodo.4957738}
 }""",
+    "oquab2023dinov2": """@article{oquab2023dinov2,
+  author  = {Oquab, Maxime and Darcet, Timoth{\\'e}e and Moutakanni, Th{\\'e}o and Vo, Huy and Szafraniec, Marc and Khalidov, Vasil and Fernandez, Pierre and Haziza, Daniel and Massa, Francisco and El-Nouby, Alaaeldin and others},
+  title   = {{DINOv2}: Learning Robust Visual Features without Supervision},
+  journal = {Transactions on Machine Learning Research},
+  year    = {2024}
+}""",
+    "stein2023exposing": """@inproceedings{stein2023exposing,
+  author    = {Stein, George and Cresswell, Jesse C. and Hosseinzadeh, Rasa and Sui, Yi and Ross, Brendan Leigh and Villecroze, Valentin and Liu, Zhaoyan and Caterini, Anthony L. and Taylor, J. Eric T. and Loaiza-Ganem, Gabriel},
+  title     = {Exposing Flaws of Generative Model Evaluation Metrics and Their Unfair Treatment of Diffusion Models},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  volume    = {36},
+  year      = {2023}
+}""",
     "reisenhofer2018haarpsi": """@article{reisenhofer2018haarpsi,
   author  = {Reisenhofer, Rafael and Bosse, Sebastian and Kutyniok, Gitta and Wiegand, Thomas},
   title   = {A Haar Wavelet-Based Perceptual Similarity Index for Image Quality Assessment},

@@ -237,6 +237,26 @@ CARDS: dict[str, MetricCard] = {
         "ArtFID = (1 + mean LPIPS)·(1 + FID with ArtFID's Inception) [@wright2022artfid]"),
 }
 
+_DINOV2 = ("DINOv2 ViT-L/14 [@oquab2023dinov2] CLS features{weights} (dgm-eval's "
+           "preprocessing: Pillow bicubic to 224×224, ImageNet normalisation; Stein et al.'s "
+           "recommendation [@stein2023exposing])")
+CARDS["fd_dinov2"] = MetricCard(
+    "FD (DINOv2)", "the Fréchet distance between Gaussians fitted to the two sets' DINOv2 "
+    "features", "0 upwards; lower is better", "set-level differences, judged by a "
+    "self-supervised encoder that ranks diffusion models as people do",
+    "pairing; biased upwards below 1,024 images per set",
+    "the Fréchet distance (FD_DINOv2) on " + _DINOV2)
+CARDS["kd_dinov2"] = MetricCard(
+    "KD (DINOv2)", "KID's unbiased MMD² (cubic kernel) on DINOv2 features",
+    "around 0; lower is better", "set-level differences", "pairing",
+    "KID's unbiased MMD² [@binkowski2018kid] on " + _DINOV2)
+for _name in ("precision", "recall", "density", "coverage", "vendi"):
+    _base = CARDS[_name]
+    CARDS[f"{_name}_dinov2"] = MetricCard(
+        f"{_base.title} (DINOv2)", _base.measures.replace("Inception", "DINOv2"), _base.range,
+        _base.sensitive, _base.insensitive,
+        _base.method.split(" on ")[0].split(" of each")[0] + " on " + _DINOV2)
+
 _SSIM_CONVENTIONS = {
     "basicsr": ("SSIM [@wang2004ssim] as BasicSR's `calculate_ssim` computes it "
                 "[@wang2022basicsr] (11×11 Gaussian window, σ = 1.5, applied with OpenCV's "

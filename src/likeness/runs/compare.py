@@ -88,7 +88,7 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
 
 
 def _weights_record(names: list[str], weights: Mapping[str, PathLike],
-                    set_settings: dict[str, Any]) -> dict[str, Any]:
+                    set_settings: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     from likeness.evaluation.networks import NETWORKS
     from likeness.nets.weights import REGISTRY, resolve
 
@@ -105,10 +105,12 @@ def _weights_record(names: list[str], weights: Mapping[str, PathLike],
         record[name] = {"file": REGISTRY[name].file_name if resolved.source != "user-supplied"
                         else resolved.path.name, "path": str(resolved.path),
                         "sha256": resolved.sha256, "source": resolved.source}
-    if set_settings:
-        record["pt_inception"] = {
-            "file": Path(set_settings["weights_file"]).name, "path": set_settings["weights_file"],
-            "sha256": set_settings["weights_sha256"], "source": set_settings["weights_source"]}
+    from likeness.evaluation.feature_extractor import SET_NETWORK_CHECKPOINTS
+
+    for network, settings in set_settings.items():  # each set network's checkpoint file
+        record[SET_NETWORK_CHECKPOINTS.get(network, network)] = {
+            "file": Path(settings["weights_file"]).name, "path": settings["weights_file"],
+            "sha256": settings["weights_sha256"], "source": settings["weights_source"]}
     return record
 
 
@@ -238,8 +240,7 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - started, 3),
         "device": done.device,
-        "weights": _weights_record(names, weights, fid_network or done.set_report.settings.get(
-            "isc_inception") or {}),
+        "weights": _weights_record(names, weights, done.set_report.settings),
         "conventions": {m: METRICS[m].description for m in names},
         "counts": {model: {
             "pairs": sum(1 for r in rows if r.model == model),

@@ -1,0 +1,170 @@
+"""DINOv2 ViT (Oquab et al. 2023) in plain torch, with the state-dict keys of the
+checkpoints ``torch.hub`` loads (``dinov2_vitl14_pretrain.pth``: ``cls_token``,
+``pos_embed``, ``patch_embed.proj``, ``blocks.N.{norm1, attn.qkv, attn.proj, ls1.gamma,
+norm2, mlp.fc1, mlp.fc2, ls2.gamma}``, ``norm``), so the published file loads unchanged.
+
+The feature is the hub model's output: the CLS token after the final LayerNorm.  Position
+embeddings are interpolated as the hub code does — bicubic with ``scale_factor`` (16 +
+0.1) / 37 for 224-px inputs, not to an exact size as ``transformers``' ``Dinov2Model``
+does (its CLS feature differs by ~2e-3 of the largest).  Width, depth and heads are read
+from the checkpoint (heads: width / 64), so smaller stand-ins with the same key pattern
+load too.  Images: ``dinov2_input`` — dgm-eval's preprocessing: Pillow bicubic to
+224×224 (no crop), [0, 1], ImageNet mean and std.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from likeness.errors import WeightsError
+from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
+
+__all__ = ["DINOV2_SIZE", "DinoV2", "dinov2_input"]
+
+DINOV2_SIZE = 224
+_PATCH = 14
+_HEAD_WIDTH = 64
+_INTERPOLATE_OFFSET = 0.1
+_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+class _PatchEmbed(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(3, width, kernel_size=_PATCH, stride=_PATCH)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class _Attention(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.heads = width // _HEAD_WIDTH
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, tokens, width = x.shape
+        qkv = self.qkv(x).reshape(batch, tokens, 3, self.heads, width // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        attended = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(attended.transpose(1, 2).reshape(batch, tokens, width))
+
+
+class _LayerScale(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(width))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gamma
+
+
+class _Mlp(nn.Module):
+    def __init__(self, width: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(width, hidden)
+        self.fc2 = nn.Linear(hidden, width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class _Block(nn.Module):
+    def __init__(self, width: int, hidden: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, eps=1e-6)
+        self.attn = _Attention(width)
+        self.ls1 = _LayerScale(width)
+        self.norm2 = nn.LayerNorm(width, eps=1e-6)
+        self.mlp = _Mlp(width, hidden)
+        self.ls2 = _LayerScale(width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.ls1(self.attn(self.norm1(x)))
+        return x + self.ls2(self.mlp(self.norm2(x)))
+
+
+def _shape_of(state: dict[str, Any], source: str) -> tuple[int, int, int, int]:
+    """(width, depth, MLP width, positions) of a DINOv2 checkpoint, from its keys."""
+    try:
+        width = int(state["cls_token"].shape[-1])
+        positions = int(state["pos_embed"].shape[1])
+        hidden = int(state["blocks.0.mlp.fc1.weight"].shape[0])
+    except KeyError as missing:
+        raise WeightsError(f"{source} is not a DINOv2 checkpoint: it has no {missing} entry "
+                           "(expected the keys of dinov2_vitl14_pretrain.pth)") from None
+    depth = len({key.split(".")[1] for key in state if key.startswith("blocks.")})
+    return width, depth, hidden, positions
+
+
+class DinoV2(nn.Module):
+    """DINOv2's CLS feature of normalised (N, 3, 224, 224) images: (N, width).
+
+    Args:
+        weights: a checkpoint path, loaded as given; None resolves ``dinov2_vitl14``
+            through the weights manager.
+
+    Raises:
+        WeightsError: the checkpoint is missing, fails verification or does not fit.
+    """
+
+    cls_token: Tensor
+    pos_embed: Tensor
+    mask_token: Tensor
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
+        super().__init__()
+        self.weights: ResolvedWeights = resolve("dinov2_vitl14", weights)
+        state = load_state_dict(self.weights.path)
+        width, depth, hidden, positions = _shape_of(state, str(self.weights.path))
+        self.patch_embed = _PatchEmbed(width)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
+        self.pos_embed = nn.Parameter(torch.zeros(1, positions, width))
+        self.mask_token = nn.Parameter(torch.zeros(1, width))
+        self.blocks = nn.ModuleList(_Block(width, hidden) for _ in range(depth))
+        self.norm = nn.LayerNorm(width, eps=1e-6)
+        try:
+            self.load_state_dict({k: v for k, v in state.items() if k != "register_tokens"})
+        except RuntimeError as error:
+            raise WeightsError(f"{self.weights.path} does not fit DINOv2 ViT: {error}") from None
+        self.requires_grad_(False)
+        self.eval()
+
+    def _position_embeddings(self, grid: int) -> Tensor:
+        side = int(math.sqrt(self.pos_embed.shape[1] - 1))
+        if grid == side:
+            return self.pos_embed
+        patches = self.pos_embed[:, 1:].float().reshape(1, side, side, -1).permute(0, 3, 1, 2)
+        scale = (grid + _INTERPOLATE_OFFSET) / side
+        patches = F.interpolate(patches, scale_factor=(scale, scale), mode="bicubic",
+                                antialias=False)
+        patches = patches.permute(0, 2, 3, 1).reshape(1, grid * grid, -1)
+        return torch.cat([self.pos_embed[:, :1], patches.to(self.pos_embed.dtype)], dim=1)
+
+    def forward(self, images: Tensor) -> Tensor:
+        tokens = self.patch_embed(images)
+        tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
+        tokens = tokens + self._position_embeddings(images.shape[-1] // _PATCH)
+        for block in self.blocks:
+            tokens = block(tokens)
+        return self.norm(tokens)[:, 0]
+
+
+def dinov2_input(pixels: np.ndarray) -> Tensor:
+    """(H, W, 3) uint8 → (3, 224, 224) float32 as dgm-eval feeds DINOv2: Pillow bicubic,
+    ``ToTensor``, ImageNet normalisation."""
+    resized = Image.fromarray(np.ascontiguousarray(pixels)).resize(
+        (DINOV2_SIZE, DINOV2_SIZE), Image.Resampling.BICUBIC)
+    unit = np.asarray(resized, dtype=np.float32) / np.float32(255)
+    return torch.from_numpy((unit - _MEAN) / _STD).permute(2, 0, 1).contiguous()

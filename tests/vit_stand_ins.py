@@ -1,0 +1,53 @@
+"""Seeded stand-in weights for DINOv2 ViT checkpoints, with the key pattern and shapes of
+``dinov2_vitl14_pretrain.pth`` (ViT-L/14: width 1024, MLP 4096, 37×37 + 1 positions) and a
+chosen depth (the published file has 24 blocks; tests use 2).  NumPy's ``default_rng``,
+so the same seed gives the same tensors everywhere; used by the tests and by
+references/make_dinov2_values.py, which loads them into ``transformers``' Dinov2Model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def make_dinov2_state_dict(seed: int, depth: int = 2, width: int = 1024,
+                           hidden: int = 4096, positions: int = 37 * 37 + 1
+                           ) -> dict[str, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+
+    def tensor(*shape: int, scale: float, centre: float = 0.0) -> torch.Tensor:
+        return torch.from_numpy((centre + scale * rng.standard_normal(shape)).astype(np.float32))
+
+    state = {"cls_token": tensor(1, 1, width, scale=0.02),
+             "pos_embed": tensor(1, positions, width, scale=0.02),
+             "mask_token": tensor(1, width, scale=0.02),
+             "patch_embed.proj.weight": tensor(width, 3, 14, 14, scale=(3 * 14 * 14) ** -0.5),
+             "patch_embed.proj.bias": tensor(width, scale=0.02)}
+    for block in range(depth):
+        prefix = f"blocks.{block}."
+        state.update({
+            prefix + "norm1.weight": tensor(width, scale=0.1, centre=1.0),
+            prefix + "norm1.bias": tensor(width, scale=0.02),
+            prefix + "attn.qkv.weight": tensor(3 * width, width, scale=width ** -0.5),
+            prefix + "attn.qkv.bias": tensor(3 * width, scale=0.02),
+            prefix + "attn.proj.weight": tensor(width, width, scale=width ** -0.5),
+            prefix + "attn.proj.bias": tensor(width, scale=0.02),
+            prefix + "ls1.gamma": tensor(width, scale=0.05, centre=0.3),
+            prefix + "norm2.weight": tensor(width, scale=0.1, centre=1.0),
+            prefix + "norm2.bias": tensor(width, scale=0.02),
+            prefix + "mlp.fc1.weight": tensor(hidden, width, scale=width ** -0.5),
+            prefix + "mlp.fc1.bias": tensor(hidden, scale=0.02),
+            prefix + "mlp.fc2.weight": tensor(width, hidden, scale=hidden ** -0.5),
+            prefix + "mlp.fc2.bias": tensor(width, scale=0.02),
+            prefix + "ls2.gamma": tensor(width, scale=0.05, centre=0.3)})
+    state["norm.weight"] = tensor(width, scale=0.1, centre=1.0)
+    state["norm.bias"] = tensor(width, scale=0.02)
+    return state
+
+
+def save_dinov2_checkpoint(seed: int, path: str | Path, depth: int = 2) -> Path:
+    path = Path(path)
+    torch.save(make_dinov2_state_dict(seed, depth), path)
+    return path
