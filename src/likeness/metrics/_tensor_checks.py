@@ -48,3 +48,11 @@ def check_data_range(data_range: float) -> float:
             "smallest and largest possible values (255 for 8-bit images, 1.0 for [0, 1])"
         )
     return float(data_range)
+
+
+def check_gray_or_rgb_pairs(x: Tensor, y: Tensor) -> None:
+    """Raise ``ValueError`` unless x and y are (N, 1 or 3, H, W) tensors of one shape (the
+    classical metrics' inputs: gray or RGB)."""
+    if x.ndim != 4 or x.shape != y.shape or x.shape[1] not in (1, 3):
+        raise ValueError(f"expected two (N, C, H, W) tensors of one shape with 1 or 3 "
+                         f"channels, got {tuple(x.shape)} and {tuple(y.shape)}")

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import YIQ, colour_transform
+from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["dss"]
 
@@ -107,9 +108,7 @@ def dss(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
         ImageTooSmallError: a side shorter than 8 px.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    if x.ndim != 4 or x.shape != y.shape or x.shape[1] not in (1, 3):
-        raise ValueError(f"expected two (N, 1 or 3, H, W) tensors of one shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    check_gray_or_rgb_pairs(x, y)
     if min(x.shape[-2:]) < _BLOCK:
         raise ImageTooSmallError(f"DSS needs images of at least {_BLOCK}x{_BLOCK} px, "
                                  f"got {x.shape[-1]}x{x.shape[-2]}")

@@ -28,6 +28,7 @@ from likeness.metrics._image_maps import (
     gradient_magnitude,
     similarity,
 )
+from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["fsim", "fsimc"]
 
@@ -100,9 +101,7 @@ def _phase_congruency(x: Tensor, filters: Tensor, k: float = 2.0) -> Tensor:
 
 
 def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool) -> Tensor:
-    if x.ndim != 4 or x.shape != y.shape or x.shape[1] not in (1, 3):
-        raise ValueError(f"expected two (N, 1 or 3, H, W) tensors of one shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    check_gray_or_rgb_pairs(x, y)
     if chromatic and x.shape[1] != 3:
         raise UnsupportedImageError("FSIMc compares colour: it needs RGB images; use fsim "
                                     "for gray images")

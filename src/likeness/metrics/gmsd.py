@@ -26,6 +26,7 @@ from likeness.metrics._image_maps import (
     halve,
     similarity,
 )
+from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["MS_GMSD_WEIGHTS", "gmsd", "ms_gmsd"]
 
@@ -33,11 +34,7 @@ MS_GMSD_WEIGHTS = (0.096, 0.596, 0.289, 0.019)
 
 
 def _check(x: Tensor, y: Tensor, data_range: float) -> None:
-    if x.ndim != 4 or x.shape != y.shape:
-        raise ValueError(f"expected two (N, C, H, W) tensors of one shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
-    if x.shape[1] not in (1, 3):
-        raise ValueError(f"expected 1 or 3 channels, got {x.shape[1]}")
+    check_gray_or_rgb_pairs(x, y)
     if not data_range > 0:
         raise ValueError(f"data_range must be positive, got {data_range}")
 

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import YIQ, colour_transform, halve, similarity
+from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["haarpsi"]
 
@@ -44,9 +45,7 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
         ImageTooSmallError: a side shorter than 2^(scales + 1) px.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    if x.ndim != 4 or x.shape != y.shape or x.shape[1] not in (1, 3):
-        raise ValueError(f"expected two (N, 1 or 3, H, W) tensors of one shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    check_gray_or_rgb_pairs(x, y)
     smallest = 2 ** (scales + 1)
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"HaarPSI needs images of at least {smallest}x{smallest} px, "

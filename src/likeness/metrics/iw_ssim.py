@@ -22,6 +22,7 @@ from torch import Tensor
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._filters import gaussian_taps, valid_filter_2d
 from likeness.metrics._image_maps import YIQ, colour_transform
+from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["IW_SSIM_WEIGHTS", "iw_ssim"]
 
@@ -137,9 +138,7 @@ def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
         ImageTooSmallError: a side shorter than 161 px.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    if x.ndim != 4 or x.shape != y.shape or x.shape[1] not in (1, 3):
-        raise ValueError(f"expected two (N, 1 or 3, H, W) tensors of one shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    check_gray_or_rgb_pairs(x, y)
     levels = len(IW_SSIM_WEIGHTS)
     smallest = (_WINDOW - 1) * 2 ** (levels - 1) + 1
     if min(x.shape[-2:]) < smallest:

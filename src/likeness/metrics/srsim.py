@@ -33,6 +33,7 @@ from likeness.metrics._image_maps import (
     similarity,
 )
 from likeness.metrics._matlab_resize import matlab_resize
+from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["sr_sim"]
 
@@ -78,9 +79,7 @@ def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
         ImageTooSmallError: the quarter-size image is smaller than the 10-tap blur.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    if x.ndim != 4 or x.shape != y.shape or x.shape[1] not in (1, 3):
-        raise ValueError(f"expected two (N, 1 or 3, H, W) tensors of one shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    check_gray_or_rgb_pairs(x, y)
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     factor = downsampling_factor(x)
     if factor > 1:

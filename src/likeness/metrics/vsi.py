@@ -26,6 +26,7 @@ from likeness.metrics._image_maps import (
     rgb_to_lab,
     similarity,
 )
+from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["vsi"]
 
@@ -67,9 +68,7 @@ def vsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     Raises:
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    if x.ndim != 4 or x.shape != y.shape or x.shape[1] not in (1, 3):
-        raise ValueError(f"expected two (N, 1 or 3, H, W) tensors of one shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    check_gray_or_rgb_pairs(x, y)
     if x.shape[1] == 1:
         x, y = x.repeat(1, 3, 1, 1), y.repeat(1, 3, 1, 1)
     x, y = x * 255.0 / float(data_range), y * 255.0 / float(data_range)
