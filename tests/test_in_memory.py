@@ -195,7 +195,7 @@ def test_an_accumulator_takes_the_reals_from_a_statistics_file(sets, fid_weights
         accumulator.update(_nchw(fake), real=False)
         got = accumulator.compute()["fid"]
     assert got == pytest.approx(expected, rel=0, abs=1e-10)
-    with pytest.raises(ValueError, match="KID needs the real images' features"):
+    with pytest.raises(ValueError, match="kid needs the real images' features"):
         likeness.Accumulator(["fid", "kid"], weights=fid_weights, reference=stats)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         accumulator.update(_nchw(fake).float(), real=False)
@@ -265,3 +265,31 @@ def test_an_accumulator_computes_the_manifold_and_diversity_metrics(sets, fid_we
     for row in folder_run.set_rows:
         assert got[row.metric] == pytest.approx(row.value, rel=0, abs=1e-12), row.metric
     assert got["vendi"] > 1
+
+
+def test_an_accumulator_takes_each_networks_metrics(sets, fid_weights, tmp_path):
+    from vit_stand_ins import save_dinov2_checkpoint
+
+    real, fake, folders, _ = sets
+    dinov2 = save_dinov2_checkpoint(3, tmp_path / "dinov2.pth")
+    weights = {"pt_inception": str(fid_weights), "dinov2_vitl14": str(dinov2)}
+    names = ["precision", "fd_dinov2", "vendi_dinov2"]
+    accumulator = likeness.Accumulator(names, weights=weights)
+    accumulator.update(_nchw(real), real=True)
+    accumulator.update(_nchw(fake).float() / 255, real=False)  # floats: rounded to 8 bits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 6 images of 1024-d features: singular
+        got = accumulator.compute()
+        folder_run = likeness.compare(folders[0], folders[1], metrics=",".join(names),
+                                      weights=weights, cache=False)
+    for row in folder_run.set_rows:
+        assert got[row.metric] == pytest.approx(row.value, rel=1e-9), row.metric
+    assert accumulator.features(True, "dinov2_vitl14").shape == (6, 1024)
+    assert accumulator.decisions["floating-point images rounded to 8 bits for the uint8 "
+                                 "networks"] == 6
+    with pytest.raises(likeness.LikenessError, match="at least 10 images"):
+        score = likeness.Accumulator("inception_score", weights=fid_weights)
+        score.update(_nchw(fake), real=False)
+        score.compute()
+    with pytest.raises(ValueError, match="art_fid"):
+        likeness.Accumulator("art_fid")

@@ -1,18 +1,19 @@
-"""Set metrics over images in memory, batch by batch (FID, KID every few thousand steps of
-training, without writing images to disk).
+"""Set metrics over images in memory, batch by batch (FID, KID, the Inception Score,
+precision/recall, DINOv2's FD … every few thousand steps of training, without writing
+images to disk).
 
-The state is each image's features, computed exactly as the folder route computes them
-(``FeatureExtractor``: the same resize, the same network, the same float32 arithmetic), so
-the values equal ``likeness.compare(..., metrics="fid,kid")`` over the same pixels; under
-``torch.distributed`` the features of every rank are gathered (in rank order) before
-``compute``.
+The state is each image's features for each network the metrics need, computed exactly
+as the folder route computes them (``FeatureExtractor``: the same resize, the same
+network, the same float32 arithmetic), so the values equal ``likeness.compare(...,
+metrics=...)`` over the same pixels; under ``torch.distributed`` the features of every
+rank are gathered (in rank order) before ``compute``.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,18 +21,26 @@ import numpy as np
 from likeness.errors import LikenessError
 from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.registry import METRICS, parse_metric_names
-from likeness.evaluation.set_features import FeatureExtractor, ImageSet, load_statistics
+from likeness.evaluation.set_features import (
+    SET_NETWORK_CHECKPOINTS,
+    FeatureExtractor,
+    ImageSet,
+    load_statistics,
+)
+from likeness.evaluation.sets import set_networks
 from likeness.evaluation.tensors import as_array
 
 __all__ = ["Accumulator"]
 
 
 class Accumulator:
-    """FID and KID of generated images against real ones, fed batch by batch.
+    """Set metrics of generated images against real ones, fed batch by batch.
 
     Args:
-        metrics: set metrics offered by ``likeness compare`` (``"fid"``, ``"kid"``).
-        weights: a ``pt_inception`` checkpoint path (None: the weights manager's).
+        metrics: set metrics offered by ``likeness compare`` (``"fid"``, ``"kid"``,
+            ``"inception_score"``, ``"precision"``, ``"fd_dinov2"``, …).
+        weights: a ``pt_inception`` checkpoint path, or {checkpoint name: path} (e.g.
+            ``{"pt_inception": ..., "dinov2_vitl14": ...}``); None: the weights manager's.
         device: where the network runs: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         resize: ``"pytorch-fid"`` or ``"clean"``, as ``--fid-resize``.
         kid_subset_size, kid_subsets, kid_seed: as ``likeness.compare``.
@@ -50,36 +59,43 @@ class Accumulator:
                  kid_subsets: int = 100, kid_seed: int = 0,
                  reference: str | os.PathLike[str] | None = None) -> None:
         names = parse_metric_names(metrics)
-        others = [m for m in names if METRICS[m].kind != "set"
-                  or METRICS[m].set_network != "pt_inception"]
+        others = [m for m in names if METRICS[m].kind != "set" or METRICS[m].needs
+                  or METRICS[m].set_network in (None, "art_inception")]
         if others:
-            raise ValueError(f"{', '.join(others)}: an Accumulator computes set metrics "
-                             "(fid, kid); per-image metrics of tensors: "
+            raise ValueError(f"{', '.join(others)}: an Accumulator computes the set metrics "
+                             "of likeness compare (fid, kid, inception_score, precision, "
+                             "fd_dinov2, ...); per-image metrics of tensors: "
                              "likeness.compare_tensors")
         self.metrics = names
         self.settings = EngineOptions(tuple(names), fid_resize=resize,
                                       kid_subset_size=kid_subset_size,
                                       kid_subsets=kid_subsets, kid_seed=kid_seed)
-        self.extractor = FeatureExtractor(weights=weights, resize=resize, device=device)
+        self.extractors = {network: FeatureExtractor(
+            weights=_weights_for(weights, SET_NETWORK_CHECKPOINTS[network]), resize=resize,
+            device=device, network=network) for network in set_networks(names)}
+        self.extractor = next(iter(self.extractors.values()))
         self.reference: ImageSet | None = None
         if reference is not None:
-            if "kid" in names:
-                raise ValueError("KID needs the real images' features, and a statistics file "
-                                 "holds only their mean and covariance: update with real "
-                                 "images instead of reference=")
+            per_image = [m for m in names if m != "fid"]
+            if per_image:
+                verb = "needs" if len(per_image) == 1 else "need"
+                raise ValueError(f"{', '.join(per_image)} {verb} the real images' features, "
+                                 "and a statistics file holds only their mean and "
+                                 "covariance: update with real images instead of reference=")
             self.reference = load_statistics(reference, self.extractor.settings)
         self.stds: dict[str, float] = {}
         self.reset()
 
     def reset(self) -> None:
         """Forget every image (the reference statistics stay)."""
-        self._features: dict[bool, list[np.ndarray]] = {True: [], False: []}
+        self._features: dict[str, dict[bool, list[np.ndarray]]] = {
+            network: {True: [], False: []} for network in self.extractors}
         self.decisions: Counter[str] = Counter()
         self.stds = {}
 
     def count(self, real: bool) -> int:
         """How many real (or generated) images this process has added."""
-        return sum(len(f) for f in self._features[real])
+        return sum(len(f) for f in next(iter(self._features.values()))[real])
 
     def update(self, images: Any, *, real: bool) -> None:
         """Add a batch: (N, 3, H, W) or gray (N, 1, H, W), uint8 (or uint16), or floating
@@ -101,12 +117,19 @@ class Accumulator:
         elif batch.dtype.kind != "f" and batch.dtype not in (np.uint8, np.uint16):
             raise ValueError(f"images of dtype {batch.dtype} are not supported: pass uint8 or "
                              "floating-point images in [0, 1]")
-        if batch.shape[0]:
-            inputs = [self._network_input(np.moveaxis(image, 0, -1)) for image in batch]
-            self._features[real].append(self.extractor.features(inputs))
+        if not batch.shape[0]:
+            return
+        for network, extractor in self.extractors.items():
+            if network != "pt_inception":  # uint8 networks (torch-fidelity, dgm-eval)
+                eight_bit = _as_eight_bit(batch, self.decisions)
+                inputs = [_eight_bit_input(network, np.moveaxis(image, 0, -1))
+                          for image in eight_bit]
+            else:
+                inputs = [self._network_input(np.moveaxis(image, 0, -1)) for image in batch]
+            self._features[network][real].append(extractor.features(inputs))
 
     def _network_input(self, pixels: np.ndarray) -> Any:
-        """One image as the folder route's network input (``fid_input``)."""
+        """One image as the folder route's FID network input (``fid_input``)."""
         import torch
 
         from likeness.nets.inception_features import clean_resize, fid_input
@@ -119,10 +142,13 @@ class Accumulator:
         image = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)
         return fid_input_float(image)
 
-    def features(self, real: bool) -> np.ndarray:
-        """Every image's features, gathered from all ranks under ``torch.distributed``."""
-        local = (np.concatenate(self._features[real]) if self._features[real]
-                 else np.empty((0, self.extractor.dims), np.float32))
+    def features(self, real: bool, network: str | None = None) -> np.ndarray:
+        """Every image's features from ``network`` (default: the first the metrics need),
+        gathered from all ranks under ``torch.distributed``."""
+        network = network or next(iter(self.extractors))
+        parts = self._features[network][real]
+        local = (np.concatenate(parts) if parts
+                 else np.empty((0, self.extractors[network].dims), np.float32))
         return _gathered(local)
 
     def compute(self) -> dict[str, float]:
@@ -131,20 +157,52 @@ class Accumulator:
         Raises:
             LikenessError: too few images for a metric (FID needs 2 per set, KID a subset).
         """
-        real = self.reference or ImageSet("real images", features=self.features(True))
-        fake = ImageSet("generated images", features=self.features(False))
+        reals = {network: self.reference or ImageSet("real images",
+                                                     features=self.features(True, network))
+                 for network in self.extractors}
+        fakes = {network: ImageSet("generated images", features=self.features(False, network))
+                 for network in self.extractors}
         values: dict[str, float] = {}
         for metric in self.metrics:
-            set_value = METRICS[metric].set_value
-            assert set_value is not None
+            spec = METRICS[metric]
+            assert spec.set_value is not None
+            assert spec.set_network is not None
             try:
-                value, std = set_value(real, fake, self.settings)
+                value, std = spec.set_value(reals[spec.set_network], fakes[spec.set_network],
+                                            self.settings)
             except ValueError as error:
                 raise LikenessError(f"{metric}: {error}") from None
             values[metric] = float(value)
             if std is not None:
                 self.stds[metric] = float(std)
         return values
+
+
+def _weights_for(weights: str | os.PathLike[str] | Mapping[str, Any] | None,
+                 checkpoint: str) -> Any:
+    """The user's file for ``checkpoint``: a single path is pt_inception's."""
+    if isinstance(weights, Mapping):
+        return weights.get(checkpoint)
+    return weights if checkpoint == "pt_inception" else None
+
+
+def _as_eight_bit(batch: np.ndarray, decisions: Counter[str]) -> np.ndarray:
+    """(N, 3, H, W) as uint8, as torch-fidelity and dgm-eval take images: 16-bit to the
+    high byte (as Pillow reads files), floats in [0, 1] rounded to 8-bit levels."""
+    if batch.dtype == np.uint8:
+        return batch
+    if batch.dtype == np.uint16:
+        return (batch >> 8).astype(np.uint8)
+    decisions["floating-point images rounded to 8 bits for the uint8 networks"] += len(batch)
+    return np.round(batch.astype(np.float64) * 255).astype(np.uint8)
+
+
+def _eight_bit_input(network: str, pixels: np.ndarray) -> Any:
+    from likeness.nets.dinov2 import dinov2_input
+    from likeness.nets.inception_logits import isc_input
+
+    convert = isc_input if network == "isc_inception" else dinov2_input
+    return convert(np.ascontiguousarray(pixels))
 
 
 def fid_input_float(image: Any) -> Any:
