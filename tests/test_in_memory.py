@@ -287,9 +287,9 @@ def test_an_accumulator_takes_each_networks_metrics(sets, fid_weights, tmp_path)
     assert accumulator.features(True, "dinov2_vitl14").shape == (6, 1024)
     assert accumulator.decisions["floating-point images rounded to 8 bits for the uint8 "
                                  "networks"] == 6
+    score = likeness.Accumulator("inception_score", weights=fid_weights)
+    score.update(_nchw(fake), real=False)
     with pytest.raises(likeness.LikenessError, match="at least 10 images"):
-        score = likeness.Accumulator("inception_score", weights=fid_weights)
-        score.update(_nchw(fake), real=False)
         score.compute()
     with pytest.raises(ValueError, match="art_fid"):
         likeness.Accumulator("art_fid")
