@@ -1,8 +1,11 @@
-"""Seeded stand-in weights for DINOv2 ViT checkpoints, with the key pattern and shapes of
-``dinov2_vitl14_pretrain.pth`` (ViT-L/14: width 1024, MLP 4096, 37×37 + 1 positions) and a
-chosen depth (the published file has 24 blocks; tests use 2).  NumPy's ``default_rng``,
-so the same seed gives the same tensors everywhere; used by the tests and by
-references/make_dinov2_values.py, which loads them into ``transformers``' Dinov2Model."""
+"""Seeded stand-in weights for ViT checkpoints: DINOv2 with the key pattern and shapes of
+``dinov2_vitl14_pretrain.pth`` (ViT-L/14: width 1024, MLP 4096, 37×37 + 1 positions), and
+CLIP's image tower with those of ``openai/clip-vit-large-patch14-336``'s
+``pytorch_model.bin`` (width 1024, MLP 4096, 24×24 + 1 positions, projection 768), each
+with a chosen depth (the published files have 24 layers; tests use 2).  NumPy's
+``default_rng``, so the same seed gives the same tensors everywhere; used by the tests
+and by references/make_dinov2_values.py and make_clip_values.py, which load them into
+``transformers``' models."""
 
 from __future__ import annotations
 
@@ -50,4 +53,47 @@ def make_dinov2_state_dict(seed: int, depth: int = 2, width: int = 1024,
 def save_dinov2_checkpoint(seed: int, path: str | Path, depth: int = 2) -> Path:
     path = Path(path)
     torch.save(make_dinov2_state_dict(seed, depth), path)
+    return path
+
+
+def make_clip_vision_state_dict(seed: int, depth: int = 2, width: int = 1024,
+                                hidden: int = 4096, positions: int = 24 * 24 + 1,
+                                projection: int = 768) -> dict[str, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+
+    def tensor(*shape: int, scale: float, centre: float = 0.0) -> torch.Tensor:
+        return torch.from_numpy((centre + scale * rng.standard_normal(shape)).astype(np.float32))
+
+    prefix = "vision_model."
+    state = {prefix + "embeddings.class_embedding": tensor(width, scale=0.02),
+             prefix + "embeddings.patch_embedding.weight":
+                 tensor(width, 3, 14, 14, scale=(3 * 14 * 14) ** -0.5),
+             prefix + "embeddings.position_embedding.weight": tensor(positions, width,
+                                                                     scale=0.02),
+             prefix + "pre_layrnorm.weight": tensor(width, scale=0.1, centre=1.0),
+             prefix + "pre_layrnorm.bias": tensor(width, scale=0.02)}
+    for layer in range(depth):
+        name = f"{prefix}encoder.layers.{layer}."
+        for part in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            state[name + f"self_attn.{part}.weight"] = tensor(width, width, scale=width ** -0.5)
+            state[name + f"self_attn.{part}.bias"] = tensor(width, scale=0.02)
+        state.update({
+            name + "layer_norm1.weight": tensor(width, scale=0.1, centre=1.0),
+            name + "layer_norm1.bias": tensor(width, scale=0.02),
+            name + "layer_norm2.weight": tensor(width, scale=0.1, centre=1.0),
+            name + "layer_norm2.bias": tensor(width, scale=0.02),
+            name + "mlp.fc1.weight": tensor(hidden, width, scale=width ** -0.5),
+            name + "mlp.fc1.bias": tensor(hidden, scale=0.02),
+            name + "mlp.fc2.weight": tensor(width, hidden, scale=hidden ** -0.5),
+            name + "mlp.fc2.bias": tensor(width, scale=0.02)})
+    state[prefix + "post_layernorm.weight"] = tensor(width, scale=0.1, centre=1.0)
+    state[prefix + "post_layernorm.bias"] = tensor(width, scale=0.02)
+    state["visual_projection.weight"] = tensor(projection, width, scale=width ** -0.5)
+    state["logit_scale"] = torch.tensor(4.6052)  # a text-tower key the image tower ignores
+    return state
+
+
+def save_clip_checkpoint(seed: int, path: str | Path, depth: int = 2) -> Path:
+    path = Path(path)
+    torch.save(make_clip_vision_state_dict(seed, depth), path)
     return path

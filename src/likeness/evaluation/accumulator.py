@@ -198,10 +198,12 @@ def _as_eight_bit(batch: np.ndarray, decisions: Counter[str]) -> np.ndarray:
 
 
 def _eight_bit_input(network: str, pixels: np.ndarray) -> Any:
+    from likeness.nets.clip import clip_input
     from likeness.nets.dinov2 import dinov2_input
     from likeness.nets.inception_logits import isc_input
 
-    convert = isc_input if network == "isc_inception" else dinov2_input
+    convert = {"isc_inception": isc_input, "dinov2_vitl14": dinov2_input,
+               "clip_vit_l14_336": clip_input}[network]
     return convert(np.ascontiguousarray(pixels))
 
 

@@ -17,15 +17,18 @@ from likeness.io import load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.weights import ResolvedWeights, resolve
 
-__all__ = ["ART_NATIVE", "DINOV2_RESIZE", "ISC_RESIZE", "SET_NETWORK_CHECKPOINTS",
-           "FeatureExtractor"]
+__all__ = ["ART_NATIVE", "CLIP_RESIZE", "DINOV2_RESIZE", "ISC_RESIZE",
+           "SET_NETWORK_CHECKPOINTS", "FeatureExtractor"]
 
 ART_NATIVE = "native"  # ArtFID's Inception takes each image at its own size
 ISC_RESIZE = "tf1-bilinear"  # torch-fidelity's resize for the Inception Score
 # each set network and the checkpoint file its weights come from
 SET_NETWORK_CHECKPOINTS = {"pt_inception": "pt_inception", "art_inception": "art_inception",
-                           "isc_inception": "pt_inception", "dinov2_vitl14": "dinov2_vitl14"}
+                           "isc_inception": "pt_inception", "dinov2_vitl14": "dinov2_vitl14",
+                           "clip_vit_l14_336": "clip_vit_l14_336"}
 DINOV2_RESIZE = "pillow-bicubic-224"  # dgm-eval's preprocessing for DINOv2
+CLIP_RESIZE = "square-crop-pillow-bicubic-336"  # CMMD's preprocessing for CLIP
+_EIGHT_BIT = ("isc_inception", "dinov2_vitl14", "clip_vit_l14_336")  # networks fed uint8
 
 
 class FeatureExtractor:
@@ -41,7 +44,8 @@ class FeatureExtractor:
         network: ``"pt_inception"`` (pytorch-fid's FID Inception: pool features),
             ``"art_inception"`` (ArtFID's art-trained Inception), ``"isc_inception"``
             (torch-fidelity's Inception Score logits, from the ``pt_inception`` file) or
-            ``"dinov2_vitl14"`` (DINOv2 ViT-L/14's CLS token, dgm-eval's preprocessing).
+            ``"dinov2_vitl14"`` (DINOv2 ViT-L/14's CLS token, dgm-eval's preprocessing) or
+            ``"clip_vit_l14_336"`` (CLIP's normalised image embedding, CMMD's).
     """
 
     def __init__(self, weights: str | os.PathLike[str] | None = None,
@@ -56,6 +60,8 @@ class FeatureExtractor:
             resize = ISC_RESIZE
         elif network == "dinov2_vitl14":
             resize = DINOV2_RESIZE
+        elif network == "clip_vit_l14_336":
+            resize = CLIP_RESIZE
         elif resize not in FID_RESIZE_CONVENTIONS:
             raise ValueError(f"unknown FID resize convention {resize!r}; "
                              f"choose from {', '.join(FID_RESIZE_CONVENTIONS)}")
@@ -67,13 +73,15 @@ class FeatureExtractor:
         # not in the cache, so a fully cached run never loads torch
         self.weights: ResolvedWeights = resolve(SET_NETWORK_CHECKPOINTS[network], weights)
         self.resize, self.alpha = resize, alpha
-        self.dims = {"isc_inception": 1008, "dinov2_vitl14": 1024}.get(network, 2048)
+        self.dims = {"isc_inception": 1008, "dinov2_vitl14": 1024,
+                     "clip_vit_l14_336": 768}.get(network, 2048)
         self._network: Any = None
         self.device: str | None = None  # chosen when the network is built
 
     @property
     def network(self) -> Any:
         if self._network is None:
+            from likeness.nets.clip import ClipImageEncoder
             from likeness.nets.dinov2 import DinoV2
             from likeness.nets.inception_features import ArtInceptionFeatures, InceptionFeatures
             from likeness.nets.inception_logits import InceptionLogits
@@ -87,6 +95,8 @@ class FeatureExtractor:
                 network = InceptionLogits(weights=self.weights.path)
             elif self.kind == "dinov2_vitl14":
                 network = DinoV2(weights=self.weights.path)
+            elif self.kind == "clip_vit_l14_336":
+                network = ClipImageEncoder(weights=self.weights.path)
             else:
                 network = InceptionFeatures(weights=self.weights.path, resize=self.resize)
             self._network = network.to(self.device)
@@ -98,7 +108,8 @@ class FeatureExtractor:
         weights = self.weights
         name = {"art_inception": "ArtFID art-trained Inception-v3 pool3",
                 "isc_inception": "torch-fidelity Inception-v3 logits_unbiased",
-                "dinov2_vitl14": "DINOv2 ViT-L/14 CLS token (torch.hub model)"}.get(
+                "dinov2_vitl14": "DINOv2 ViT-L/14 CLS token (torch.hub model)",
+                "clip_vit_l14_336": "CLIP ViT-L/14-336 normalised image embedding"}.get(
                     self.kind, "pytorch-fid Inception-v3 pool3")
         return {"network": name, "weights": weights.name,
                 "weights_sha256": weights.sha256, "weights_source": weights.source,
@@ -123,15 +134,17 @@ class FeatureExtractor:
         if pixels.shape[2] == 1:
             pixels = np.repeat(pixels, 3, axis=2)
             decisions.append("gray replicated to RGB")
-        if self.kind in ("isc_inception", "dinov2_vitl14"):
+        if self.kind in _EIGHT_BIT:
+            from likeness.nets.clip import clip_input
             from likeness.nets.dinov2 import dinov2_input
             from likeness.nets.inception_logits import isc_input
 
             if pixels.dtype == np.uint16:  # uint8 images, as Pillow reads 16-bit files
                 pixels = (pixels >> 8).astype(np.uint8)
                 decisions.append("16-bit reduced to its high byte, as Pillow reads it "
-                                 "(torch-fidelity's and dgm-eval's uint8 input)")
-            convert = isc_input if self.kind == "isc_inception" else dinov2_input
+                                 "(the uint8 input of torch-fidelity, dgm-eval and CMMD)")
+            convert = {"isc_inception": isc_input, "dinov2_vitl14": dinov2_input,
+                       "clip_vit_l14_336": clip_input}[self.kind]
             return convert(pixels), tuple(decisions)
         if image.bit_depth == 16:
             decisions.append("16-bit scaled to [0, 1] by 65535")

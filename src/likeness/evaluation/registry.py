@@ -12,7 +12,7 @@ scales mean.  Adding a metric is an entry here plus a pure function in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,15 @@ from likeness.evaluation.feature_metrics import (
 )
 from likeness.evaluation.metric_spec import MetricSpec, torch_pair
 from likeness.evaluation.prepare import PreparedPair
+from likeness.evaluation.set_metric_values import (
+    art_fid_value,
+    cmmd_value,
+    frechet_value,
+    inception_score_value,
+    kid_value,
+    nearest_neighbour_value,
+    vendi_value,
+)
 
 __all__ = [
     "METRICS",
@@ -100,68 +109,6 @@ def _ms_ssim(pair: PreparedPair, settings: Any) -> float:
                          data_range=pair.data_range)[0])
 
 
-def _fid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
-    from likeness.evaluation.set_features import frechet_between
-
-    return frechet_between(first, second), None
-
-
-def _kid(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
-    from likeness.metrics.kid import kid
-
-    mean, std = kid(first.features, second.features, subset_size=settings.kid_subset_size,
-                    subsets=settings.kid_subsets, seed=settings.kid_seed)
-    return mean, std
-
-
-def _fid_art(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
-    if settings.art_fid_mode == "infinity":
-        from likeness.metrics.style import fid_infinity
-
-        return fid_infinity(first.features, second.features), None
-    return _fid(first, second, settings)
-
-
-_PRDC_MEMO: list[Any] = []  # the last (real, fake, k, values): one pass for all four
-
-
-def _nearest_neighbour_value(name: str, k: int) -> Callable[[Any, Any, Any], tuple[float, None]]:
-    """precision / recall (k = 3) or density / coverage (k = 5) of the model's set (second)
-    against the references (first), as the prdc package computes them."""
-    def compute(first: Any, second: Any, settings: Any) -> tuple[float, None]:
-        from likeness.metrics.feature_sets import coverage_density_precision_recall
-
-        if first.features is None or second.features is None:
-            raise LikenessError(f"{name} needs each image's features; a statistics file "
-                                "(mean and covariance only) has none")
-        memo = _PRDC_MEMO[0] if _PRDC_MEMO else None
-        if not (memo and memo[0] is first.features and memo[1] is second.features
-                and memo[2] == k):
-            values = coverage_density_precision_recall(first.features, second.features, k)
-            _PRDC_MEMO[:] = [(first.features, second.features, k, values)]
-        return _PRDC_MEMO[0][3][name], None
-
-    return compute
-
-
-def _vendi(first: Any, second: Any, settings: Any) -> tuple[float, None]:
-    from likeness.metrics.feature_sets import vendi
-
-    if second.features is None:
-        raise LikenessError("vendi needs each image's features; a statistics file (mean and "
-                            "covariance only) has none")
-    return vendi(second.features), None
-
-
-def _inception_score(first: Any, second: Any, settings: Any) -> tuple[float, float]:
-    from likeness.metrics.inception_score import inception_score
-
-    if second.features is None:
-        raise LikenessError("inception_score needs each image's logits; a statistics file "
-                            "(mean and covariance only) has none")
-    return inception_score(second.features)
-
-
 _STYLE_KEY = ("resize", "alpha")
 # the convention decides how Y is computed too (rounded under ``matlab``)
 _RESTORATION_KEY = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention")
@@ -201,18 +148,18 @@ METRICS: dict[str, MetricSpec] = {
                         citations=("ding2022dists", "simonyan2015vgg")),
     "fid": MetricSpec("fid", "lower",
                       "FID between the model's images and the references (pytorch-fid)",
-                      commands=("compare", "style"), set_value=_fid,
+                      commands=("compare", "style"), set_value=frechet_value,
                       set_network="pt_inception", key_settings=("fid_resize", "alpha"),
                       citations=("heusel2017fid", "szegedy2016inception",
                                  "seitzer2020pytorchfid")),
     "kid": MetricSpec("kid", "lower",
                       "KID between the model's images and the references (torch-fidelity)",
-                      set_value=_kid, set_network="pt_inception",
+                      set_value=kid_value, set_network="pt_inception",
                       key_settings=("fid_resize", "alpha"),
                       citations=("binkowski2018kid", "szegedy2016inception")),
     **{name: MetricSpec(name, "higher",
                         f"{label} (k = {k}) of the model's Inception pool features against "
-                        "the references' (prdc)", set_value=_nearest_neighbour_value(name, k),
+                        "the references' (prdc)", set_value=nearest_neighbour_value(name, k),
                         set_network="pt_inception", key_settings=("fid_resize", "alpha"),
                         citations=(paper, "szegedy2016inception"))
        for name, label, k, paper in (
@@ -223,17 +170,18 @@ METRICS: dict[str, MetricSpec] = {
     # the same set metrics on DINOv2 ViT-L/14 features (Stein et al. 2023's recommendation)
     "fd_dinov2": MetricSpec("fd_dinov2", "lower",
                             "Fréchet distance of DINOv2 ViT-L/14 CLS features (dgm-eval's "
-                            "FD_DINOv2)", set_value=_fid, set_network="dinov2_vitl14",
+                            "FD_DINOv2)", set_value=frechet_value, set_network="dinov2_vitl14",
                             key_settings=("alpha",),
                             citations=("stein2023exposing", "oquab2023dinov2")),
     "kd_dinov2": MetricSpec("kd_dinov2", "lower",
                             "KID's unbiased MMD² on DINOv2 ViT-L/14 CLS features",
-                            set_value=_kid, set_network="dinov2_vitl14", key_settings=("alpha",),
+                            set_value=kid_value, set_network="dinov2_vitl14",
+                            key_settings=("alpha",),
                             citations=("binkowski2018kid", "oquab2023dinov2",
                                        "stein2023exposing")),
     **{f"{name}_dinov2": MetricSpec(f"{name}_dinov2", "higher",
                                     f"{name} (k = {k}) on DINOv2 ViT-L/14 CLS features (prdc)",
-                                    set_value=_nearest_neighbour_value(name, k),
+                                    set_value=nearest_neighbour_value(name, k),
                                     set_network="dinov2_vitl14", key_settings=("alpha",),
                                     citations=(paper, "oquab2023dinov2",
                                                "stein2023exposing"))
@@ -243,21 +191,38 @@ METRICS: dict[str, MetricSpec] = {
                               ("coverage", 5, "naeem2020prdc"))},
     "vendi_dinov2": MetricSpec("vendi_dinov2", "higher",
                                "Vendi score (q = 1, cosine kernel) of DINOv2 ViT-L/14 CLS "
-                               "features", set_value=_vendi, set_network="dinov2_vitl14",
+                               "features", set_value=vendi_value, set_network="dinov2_vitl14",
                                key_settings=("alpha",),
                                citations=("friedman2023vendi", "oquab2023dinov2",
                                           "stein2023exposing")),
+    # CLIP ViT-L/14-336 embeddings (Jayasumana et al. 2024)
+    "cmmd": MetricSpec("cmmd", "lower",
+                       "CMMD: 1000 x MMD² with a gaussian RBF kernel (sigma 10) of CLIP "
+                       "ViT-L/14-336 embeddings (google-research/cmmd), float64",
+                       set_value=cmmd_value, set_network="clip_vit_l14_336",
+                       key_settings=("alpha",),
+                       citations=("jayasumana2024cmmd", "radford2021clip")),
+    "fd_clip": MetricSpec("fd_clip", "lower",
+                          "Fréchet distance of CLIP ViT-L/14-336 embeddings",
+                          set_value=frechet_value, set_network="clip_vit_l14_336",
+                          key_settings=("alpha",),
+                          citations=("heusel2017fid", "radford2021clip")),
+    "kd_clip": MetricSpec("kd_clip", "lower",
+                          "KID's unbiased MMD² on CLIP ViT-L/14-336 embeddings",
+                          set_value=kid_value, set_network="clip_vit_l14_336",
+                          key_settings=("alpha",),
+                          citations=("binkowski2018kid", "radford2021clip")),
     "vendi": MetricSpec("vendi", "higher",
                         "Vendi score (q = 1, cosine kernel) of the model's Inception pool "
                         "features: the effective number of distinct images",
-                        set_value=_vendi, set_network="pt_inception",
+                        set_value=vendi_value, set_network="pt_inception",
                         key_settings=("fid_resize", "alpha"),
                         citations=("friedman2023vendi", "szegedy2016inception")),
     "inception_score": MetricSpec("inception_score", "higher",
                                   "Inception Score of the model's images (torch-fidelity: "
                                   "TF1 bilinear resize of uint8, logits without bias, 10 "
                                   "splits, seed 2020); mean and std over splits",
-                                  set_value=_inception_score, set_network="isc_inception",
+                                  set_value=inception_score_value, set_network="isc_inception",
                                   key_settings=("alpha",),
                                   citations=("salimans2016improved", "szegedy2016inception",
                                              "obukhov2020torchfidelity")),
@@ -287,7 +252,7 @@ METRICS: dict[str, MetricSpec] = {
                                citations=("gatys2016style", "simonyan2015vgg")),
     "fid_art": MetricSpec("fid_art", "lower",
                           "FID between the stylized and the style set, ArtFID's Inception",
-                          commands=("style",), set_value=_fid_art,
+                          commands=("style",), set_value=art_fid_value,
                           set_network="art_inception", key_settings=("art_fid_mode", "alpha"),
                           citations=("wright2022artfid", "heusel2017fid")),
     "art_fid": MetricSpec("art_fid", "lower",

@@ -99,6 +99,10 @@ REGISTRY: dict[str, Checkpoint] = {
                    "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/"
                    "dinov2_vitl14_pretrain.pth", None, None, "Apache-2.0 (DINOv2)",
                    "DINOv2 ViT-L/14 (torch.hub); FD_DINOv2's encoder"),
+        Checkpoint("clip_vit_l14_336", "clip-vit-large-patch14-336-pytorch_model.bin",
+                   "https://huggingface.co/openai/clip-vit-large-patch14-336/resolve/main/"
+                   "pytorch_model.bin", None, None, "MIT (OpenAI CLIP)",
+                   "CLIP ViT-L/14 at 336 px (Hugging Face); CMMD's encoder"),
         Checkpoint("art_inception", "art_inception.pth",
                    "https://huggingface.co/matthias-wright/art_inception/resolve/main/"
                    "art_inception.pth", None, None, "see the model card (ArtFID)",

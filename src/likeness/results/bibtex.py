@@ -315,6 +315,13 @@ BIBTEX: dict[str, str] = {
   volume    = {36},
   year      = {2023}
 }""",
+    "radford2021clip": """@inproceedings{radford2021clip,
+  author    = {Radford, Alec and Kim, Jong Wook and Hallacy, Chris and Ramesh, Aditya and Goh, Gabriel and Agarwal, Sandhini and Sastry, Girish and Askell, Amanda and Mishkin, Pamela and Clark, Jack and Krueger, Gretchen and Sutskever, Ilya},
+  title     = {Learning Transferable Visual Models From Natural Language Supervision},
+  booktitle = {International Conference on Machine Learning (ICML)},
+  pages     = {8748--8763},
+  year      = {2021}
+}""",
     "reisenhofer2018haarpsi": """@article{reisenhofer2018haarpsi,
   author  = {Reisenhofer, Rafael and Bosse, Sebastian and Kutyniok, Gitta and Wiegand, Thomas},
   title   = {A Haar Wavelet-Based Perceptual Similarity Index for Image Quality Assessment},

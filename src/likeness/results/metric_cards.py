@@ -257,6 +257,26 @@ for _name in ("precision", "recall", "density", "coverage", "vendi"):
         _base.sensitive, _base.insensitive,
         _base.method.split(" on ")[0].split(" of each")[0] + " on " + _DINOV2)
 
+_CLIP = ("CLIP ViT-L/14-336 [@radford2021clip] image embeddings{weights}, L2-normalised "
+         "(CMMD's preprocessing: the centred square crop, Pillow bicubic to 336×336, CLIP's "
+         "mean and std)")
+CARDS["cmmd"] = MetricCard(
+    "CMMD", "the maximum mean discrepancy between the two sets' CLIP embeddings (Gaussian "
+    "RBF kernel), with no normality assumption", "0 (equal distributions) upwards; lower "
+    "is better", "set-level differences as CLIP sees them, including text-aligned content",
+    "pairing; unbiased by sample size in expectation less than FD is (it is the biased "
+    "MMD², as the authors define it)",
+    "CMMD [@jayasumana2024cmmd]: 1000 × the MMD² with the kernel exp(−‖a − b‖²/(2·10²)) "
+    "(google-research/cmmd's `distance.py`, evaluated in float64) on " + _CLIP)
+CARDS["fd_clip"] = MetricCard(
+    "FD (CLIP)", "the Fréchet distance between Gaussians fitted to the sets' CLIP "
+    "embeddings", "0 upwards; lower is better", "set-level differences", "pairing",
+    "the Fréchet distance [@heusel2017fid] on " + _CLIP)
+CARDS["kd_clip"] = MetricCard(
+    "KD (CLIP)", "KID's unbiased MMD² (cubic kernel) on CLIP embeddings",
+    "around 0; lower is better", "set-level differences", "pairing",
+    "KID's unbiased MMD² [@binkowski2018kid] on " + _CLIP)
+
 _SSIM_CONVENTIONS = {
     "basicsr": ("SSIM [@wang2004ssim] as BasicSR's `calculate_ssim` computes it "
                 "[@wang2022basicsr] (11×11 Gaussian window, σ = 1.5, applied with OpenCV's "

@@ -1,0 +1,85 @@
+"""The values of the set metrics, from the two sets' per-image features (``ImageSet``):
+what each registry entry's ``set_value`` computes — (first set, second set, run settings)
+→ (value, std or None); the first set is the references (or the styles), the second the
+model's images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from likeness.errors import LikenessError
+
+__all__ = ["art_fid_value", "cmmd_value", "frechet_value", "inception_score_value",
+           "kid_value", "nearest_neighbour_value", "vendi_value"]
+
+
+def frechet_value(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
+    from likeness.evaluation.set_features import frechet_between
+
+    return frechet_between(first, second), None
+
+
+def kid_value(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
+    from likeness.metrics.kid import kid
+
+    mean, std = kid(first.features, second.features, subset_size=settings.kid_subset_size,
+                    subsets=settings.kid_subsets, seed=settings.kid_seed)
+    return mean, std
+
+
+def art_fid_value(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
+    if settings.art_fid_mode == "infinity":
+        from likeness.metrics.style import fid_infinity
+
+        return fid_infinity(first.features, second.features), None
+    return frechet_value(first, second, settings)
+
+
+_PRDC_MEMO: list[Any] = []  # the last (real, fake, k, values): one pass for all four
+
+
+def nearest_neighbour_value(name: str, k: int) -> Callable[[Any, Any, Any], tuple[float, None]]:
+    """precision / recall (k = 3) or density / coverage (k = 5) of the model's set (second)
+    against the references (first), as the prdc package computes them."""
+    def compute(first: Any, second: Any, settings: Any) -> tuple[float, None]:
+        from likeness.metrics.feature_sets import coverage_density_precision_recall
+
+        if first.features is None or second.features is None:
+            raise LikenessError(f"{name} needs each image's features; a statistics file "
+                                "(mean and covariance only) has none")
+        memo = _PRDC_MEMO[0] if _PRDC_MEMO else None
+        if not (memo and memo[0] is first.features and memo[1] is second.features
+                and memo[2] == k):
+            values = coverage_density_precision_recall(first.features, second.features, k)
+            _PRDC_MEMO[:] = [(first.features, second.features, k, values)]
+        return _PRDC_MEMO[0][3][name], None
+
+    return compute
+
+
+def cmmd_value(first: Any, second: Any, settings: Any) -> tuple[float, None]:
+    from likeness.metrics.feature_sets import cmmd
+
+    if first.features is None or second.features is None:
+        raise LikenessError("cmmd needs each image's embedding; a statistics file (mean and "
+                            "covariance only) has none")
+    return cmmd(first.features, second.features), None
+
+
+def vendi_value(first: Any, second: Any, settings: Any) -> tuple[float, None]:
+    from likeness.metrics.feature_sets import vendi
+
+    if second.features is None:
+        raise LikenessError("vendi needs each image's features; a statistics file (mean and "
+                            "covariance only) has none")
+    return vendi(second.features), None
+
+
+def inception_score_value(first: Any, second: Any, settings: Any) -> tuple[float, float]:
+    from likeness.metrics.inception_score import inception_score
+
+    if second.features is None:
+        raise LikenessError("inception_score needs each image's logits; a statistics file "
+                            "(mean and covariance only) has none")
+    return inception_score(second.features)
