@@ -11,7 +11,8 @@ num_hidden_layers=2, num_attention_heads=16, image_size=336, patch_size=14,
 projection_dim=768))``.  Images: the golden RGB images read as google-research/cmmd's
 ``io_util`` reads them (the centred square crop, Pillow bicubic to 336×336, float32 / 255),
 normalised with CLIP's mean and std; the embedding is ``image_embeds`` divided by its
-L2 norm.  Writes tests/data/clip_embeddings.npy and clip_values.json.
+L2 norm.  Writes tests/data/clip_embeddings.npy and clip_values.json, and
+clip_embeddings_24.npy: the full-size (24-layer) stand-in on the first two images.
 """
 
 from __future__ import annotations
@@ -49,30 +50,40 @@ def cmmd_read(path: Path) -> np.ndarray:
     return np.asarray(resized).astype(np.float32) / 255.0
 
 
-def main() -> None:
+def reference_model(depth: int) -> CLIPVisionModelWithProjection:
     config = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096,
-                              num_hidden_layers=DEPTH, num_attention_heads=16, image_size=336,
+                              num_hidden_layers=depth, num_attention_heads=16, image_size=336,
                               patch_size=14, projection_dim=768)
     model = CLIPVisionModelWithProjection(config).eval()
-    state = make_clip_vision_state_dict(SEED, DEPTH)
+    state = make_clip_vision_state_dict(SEED, depth)
     state.pop("logit_scale")
     missing = model.load_state_dict(state, strict=False)
     assert not missing.unexpected_keys, missing
     assert all("position_ids" in key for key in missing.missing_keys), missing
+    return model
+
+
+def embed(model: CLIPVisionModelWithProjection, path: Path) -> np.ndarray:
+    normalised = ((cmmd_read(path) - MEAN) / STD).astype(np.float32)
+    batch = torch.from_numpy(normalised).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        embedding = model(pixel_values=batch).image_embeds[0]
+    return (embedding / torch.linalg.vector_norm(embedding)).numpy()
+
+
+def main() -> None:
+    model = reference_model(DEPTH)
     names = []
     for path in sorted((GOLDEN / "images").glob("*.png")):
         with Image.open(path) as image:
             if image.mode == "RGB":
                 names.append(path.name)
-    embeddings = []
-    with torch.no_grad():
-        for name in names:
-            unit = cmmd_read(GOLDEN / "images" / name)
-            normalised = ((unit - MEAN) / STD).astype(np.float32)
-            batch = torch.from_numpy(normalised).permute(2, 0, 1)[None]
-            embedding = model(pixel_values=batch).image_embeds[0]
-            embeddings.append((embedding / torch.linalg.vector_norm(embedding)).numpy())
+    embeddings = [embed(model, GOLDEN / "images" / name) for name in names]
     np.save(DATA / "clip_embeddings.npy", np.stack(embeddings).astype(np.float32))
+    # the full-size network (24 layers, ~1.2 GB of stand-in weights) on the first two images
+    full = reference_model(24)
+    np.save(DATA / "clip_embeddings_24.npy",
+            np.stack([embed(full, GOLDEN / "images" / name) for name in names[:2]]))
     (DATA / "clip_values.json").write_text(json.dumps({
         "reference": f"transformers {version('transformers')} CLIPVisionModelWithProjection, "
                      "CMMD io_util preprocessing (centred square crop, Pillow bicubic 336, "

@@ -13,7 +13,8 @@ intermediate_size=4096, image_size=518, patch_size=14, layer_norm_eps=1e-6))``; 
 (16 + 0.1)/37).  Images: the golden RGB images, Pillow → RGB → torchvision
 ``Resize((224, 224), BICUBIC)``, ``ToTensor``, ``Normalize`` with ImageNet's mean and std
 (dgm-eval's ``DINOv2Encoder.transform``); the feature is ``pooler_output`` (the CLS token
-after the final LayerNorm).  Writes tests/data/dinov2_features.npy and dinov2_values.json.
+after the final LayerNorm).  Writes tests/data/dinov2_features.npy and dinov2_values.json, and
+dinov2_features_24.npy: the full-size (24-block) stand-in on the first two images.
 """
 
 from __future__ import annotations
@@ -57,14 +58,15 @@ def hub_interpolation(self, embeddings: torch.Tensor, height: int, width: int) -
     return torch.cat([positions[:, :1], patches.to(positions.dtype)], dim=1)
 
 
-def to_transformers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def to_transformers(state: dict[str, torch.Tensor], depth: int = DEPTH
+                    ) -> dict[str, torch.Tensor]:
     out = {"embeddings.cls_token": state["cls_token"],
            "embeddings.mask_token": state["mask_token"],
            "embeddings.position_embeddings": state["pos_embed"],
            "embeddings.patch_embeddings.projection.weight": state["patch_embed.proj.weight"],
            "embeddings.patch_embeddings.projection.bias": state["patch_embed.proj.bias"],
            "layernorm.weight": state["norm.weight"], "layernorm.bias": state["norm.bias"]}
-    for block in range(DEPTH):
+    for block in range(depth):
         hub, hf = f"blocks.{block}.", f"encoder.layer.{block}."
         q, k, v = state[hub + "attn.qkv.weight"].chunk(3)
         qb, kb, vb = state[hub + "attn.qkv.bias"].chunk(3)
@@ -87,13 +89,18 @@ def to_transformers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def main() -> None:
+def reference_model(depth: int) -> Dinov2Model:
     modeling_dinov2.Dinov2Embeddings.interpolate_pos_encoding = hub_interpolation
-    config = Dinov2Config(hidden_size=1024, num_hidden_layers=DEPTH, num_attention_heads=16,
+    config = Dinov2Config(hidden_size=1024, num_hidden_layers=depth, num_attention_heads=16,
                           intermediate_size=4096, image_size=518, patch_size=14,
                           layer_norm_eps=1e-6, hidden_act="gelu")
     model = Dinov2Model(config).eval()
-    model.load_state_dict(to_transformers(make_dinov2_state_dict(SEED, DEPTH)))
+    model.load_state_dict(to_transformers(make_dinov2_state_dict(SEED, depth), depth))
+    return model
+
+
+def main() -> None:
+    model = reference_model(DEPTH)
     transform = TF.Compose([TF.Resize((224, 224), TF.InterpolationMode.BICUBIC), TF.ToTensor(),
                             TF.Normalize(np.array([0.485, 0.456, 0.406]),
                                          np.array([0.229, 0.224, 0.225]))])
@@ -109,6 +116,13 @@ def main() -> None:
                 batch = transform(image.convert("RGB"))[None].float()
             features.append(model(pixel_values=batch).pooler_output[0].numpy())
     np.save(DATA / "dinov2_features.npy", np.stack(features).astype(np.float32))
+    # the full-size network (24 blocks, ~1.2 GB of stand-in weights) on the first two images
+    full = reference_model(24)
+    with torch.no_grad():
+        full_features = [full(pixel_values=transform(Image.open(GOLDEN / "images" / name)
+                                                     .convert("RGB"))[None].float())
+                         .pooler_output[0].numpy() for name in names[:2]]
+    np.save(DATA / "dinov2_features_24.npy", np.stack(full_features).astype(np.float32))
     (DATA / "dinov2_values.json").write_text(json.dumps({
         "reference": f"transformers {version('transformers')} Dinov2Model (hub "
                      "interpolation patched in), torchvision "

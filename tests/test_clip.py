@@ -75,3 +75,14 @@ def test_cmmd_and_fd_on_clip_over_folders_end_to_end(tmp_path, golden, clip_weig
     assert "{radford2021clip," in bib
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["weights"]["clip_vit_l14_336"]["source"] == "user-supplied"
+
+
+@pytest.mark.slow
+def test_the_full_size_network_equals_transformers_on_two_images(golden, tmp_path):
+    # 24 layers of ViT-L/14-336 (~1.2 GB of stand-in weights), as the published file has
+    path = save_clip_checkpoint(PINNED["seed"], tmp_path / "full.bin", depth=24)
+    extractor = FeatureExtractor(weights=path, network="clip_vit_l14_336", device="cpu")
+    got = extractor.features([extractor.prepare(golden.image_path(name))[0]
+                              for name in PINNED["images"][:2]])
+    want = np.load(DATA / "clip_embeddings_24.npy")
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()

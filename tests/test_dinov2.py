@@ -85,3 +85,14 @@ def test_dinov2_set_metrics_over_folders_end_to_end(tmp_path, golden, dinov2_wei
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["weights"]["dinov2_vitl14"]["source"] == "user-supplied"
     assert "DINOv2 ViT-L/14" in (tmp_path / "run" / "methods.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_full_size_network_equals_transformers_on_two_images(golden, tmp_path):
+    # 24 blocks of ViT-L (~1.2 GB of stand-in weights), as the published file has
+    path = save_dinov2_checkpoint(PINNED["seed"], tmp_path / "full.pth", depth=24)
+    extractor = FeatureExtractor(weights=path, network="dinov2_vitl14", device="cpu")
+    got = extractor.features([extractor.prepare(golden.image_path(name))[0]
+                              for name in PINNED["images"][:2]])
+    want = np.load(DATA / "dinov2_features_24.npy")
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()

@@ -1,0 +1,89 @@
+"""Encoder throughput: likeness's DINOv2 ViT-L/14 and CLIP ViT-L/14-336 image towers
+against transformers' Dinov2Model and CLIPVisionModelWithProjection, in the same process,
+on the same full-size (24-layer) stand-in weights, images/s and the largest difference.
+
+    PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_encoders.py [BATCH]
+
+transformers is installed only in the reference environment (../shared/reference-env.sh).
+Best of 3 after a warm-up, one batch of preprocessed images (default 4).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from _timing import best_of
+
+try:
+    from transformers import (
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
+        Dinov2Config,
+        Dinov2Model,
+    )
+except ImportError:  # `make bench` runs every script with .venv's python: skip, say why
+    print("bench_encoders: skipped, transformers is not installed here; run it with the "
+          "reference environment's python (see the module docstring)")
+    sys.exit(0)
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "references"))
+from make_dinov2_values import hub_interpolation, to_transformers  # noqa: E402
+from vit_stand_ins import save_clip_checkpoint, save_dinov2_checkpoint  # noqa: E402
+
+from likeness.nets.clip import ClipImageEncoder  # noqa: E402
+from likeness.nets.dinov2 import DinoV2  # noqa: E402
+
+
+def main() -> None:
+    batch = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+    print(f"threads: torch {torch.get_num_threads()}; batch {batch}; 24-layer stand-ins")
+    generator = torch.Generator().manual_seed(0)
+    with tempfile.TemporaryDirectory() as folder:
+        from transformers.models.dinov2 import modeling_dinov2
+
+        modeling_dinov2.Dinov2Embeddings.interpolate_pos_encoding = hub_interpolation
+        path = save_dinov2_checkpoint(1, Path(folder) / "dinov2.pth", depth=24)
+        ours = DinoV2(path)
+        theirs = Dinov2Model(Dinov2Config(hidden_size=1024, num_hidden_layers=24,
+                                          num_attention_heads=16, intermediate_size=4096,
+                                          image_size=518, patch_size=14,
+                                          layer_norm_eps=1e-6)).eval()
+        theirs.load_state_dict(to_transformers(torch.load(path, weights_only=True), 24))
+        images = torch.randn(batch, 3, 224, 224, generator=generator)
+        with torch.inference_mode():
+            ref_best, _, want = best_of(lambda: theirs(pixel_values=images).pooler_output, 3)
+            our_best, _, got = best_of(lambda: ours(images), 3)
+        print(f"dinov2_vitl14 224²: transformers {batch / ref_best:5.2f} images/s, likeness "
+              f"{batch / our_best:5.2f} images/s, ratio {ref_best / our_best:4.2f}x, max "
+              f"|diff| {float((got - want).abs().max()):.1e} of {float(want.abs().max()):.2f}")
+        del ours, theirs
+        path = save_clip_checkpoint(1, Path(folder) / "clip.bin", depth=24)
+        ours_clip = ClipImageEncoder(path)
+        theirs_clip = CLIPVisionModelWithProjection(CLIPVisionConfig(
+            hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+            num_attention_heads=16, image_size=336, patch_size=14, projection_dim=768)).eval()
+        state = torch.load(path, weights_only=True)
+        state.pop("logit_scale")
+        theirs_clip.load_state_dict(state, strict=False)
+        images = torch.randn(batch, 3, 336, 336, generator=generator)
+
+        def reference() -> torch.Tensor:
+            embeds = theirs_clip(pixel_values=images).image_embeds
+            return embeds / torch.linalg.vector_norm(embeds, dim=-1, keepdim=True)
+
+        with torch.inference_mode():
+            ref_best, _, want = best_of(reference, 3)
+            our_best, _, got = best_of(lambda: ours_clip(images), 3)
+        print(f"clip_vit_l14_336 336²: transformers {batch / ref_best:5.2f} images/s, "
+              f"likeness {batch / our_best:5.2f} images/s, ratio {ref_best / our_best:4.2f}x, "
+              f"max |diff| {float((got - want).abs().max()):.1e}")
+
+
+if __name__ == "__main__":
+    main()
