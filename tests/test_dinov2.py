@@ -96,3 +96,32 @@ def test_the_full_size_network_equals_transformers_on_two_images(golden, tmp_pat
                               for name in PINNED["images"][:2]])
     want = np.load(DATA / "dinov2_features_24.npy")
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+
+
+def test_dinov2_statistics_files_are_saved_and_checked(tmp_path, golden, dinov2_weights,
+                                                       fid_weights):
+    reference, model = tmp_path / "ref", tmp_path / "out"
+    for folder, kind in ((reference, "blur"), (model, "jpeg")):
+        folder.mkdir()
+        for base in ("astronaut", "chelsea", "coffee", "rocket"):
+            (folder / f"{base}.png").write_bytes(
+                golden.image_path(f"{base}__{kind}.png").read_bytes())
+    runner, stats = CliRunner(), tmp_path / "ref_dinov2.npz"
+    weights = ["--weights", f"dinov2_vitl14={dinov2_weights}", "--no-cache"]
+    saved = runner.invoke(main, ["fid", str(reference), "--encoder", "dinov2",
+                                 "--save-stats", str(stats), *weights])
+    assert saved.exit_code == 0, saved.output
+    direct = runner.invoke(main, ["fid", str(reference), str(model), "--encoder", "dinov2",
+                                  *weights])
+    from_file = runner.invoke(main, ["fid", str(stats), str(model), "--encoder", "dinov2",
+                                     *weights])
+    assert direct.exit_code == from_file.exit_code == 0, from_file.output
+    value = float(direct.stdout.split("FD_DINOV2\t")[1].split()[0])
+    # 4 images of 1024-d features: singular covariances, which the features route
+    # computes in its low-rank form and a statistics file cannot (so 1e-3, not 1e-9)
+    assert float(from_file.stdout.split("FD_DINOV2\t")[1].split()[0]) == pytest.approx(
+        value, rel=1e-3)
+    other = runner.invoke(main, ["fid", str(stats), str(model), "--weights",
+                                 f"pt_inception={fid_weights}", "--no-cache"])
+    assert other.exit_code != 0
+    assert "network=" in other.output

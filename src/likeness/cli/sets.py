@@ -54,13 +54,18 @@ def _set_options(command: Any) -> Any:
     return command
 
 
-def _set_weights_path(weights: str | None) -> str | None:
+# --encoder: (set network, the value's label)
+_ENCODERS = {"inception": ("pt_inception", "FID"), "dinov2": ("dinov2_vitl14", "FD_DINOV2"),
+             "clip": ("clip_vit_l14_336", "FD_CLIP")}
+
+
+def _set_weights_path(weights: str | None, checkpoint: str = "pt_inception") -> str | None:
     if weights is None:
         return None
     name, separator, path = weights.partition("=")
     if separator:
-        if name != "pt_inception":
-            raise click.BadParameter(f"{weights!r}: FID and KID use pt_inception",
+        if name != checkpoint:
+            raise click.BadParameter(f"{weights!r}: these features use {checkpoint}",
                                      param_hint="--weights")
         return path
     return weights
@@ -132,12 +137,18 @@ def _run_set_command(action: Any, command: str) -> Any:
 @click.option("--save-stats", "save_stats", multiple=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Write mu/sigma (pytorch-fid's .npz) of A, then of B if given again.")
+@click.option("--encoder", type=click.Choice(list(_ENCODERS)), default="inception",
+              show_default=True,
+              help="Features: pytorch-fid's Inception (FID), DINOv2 ViT-L/14 (FD_DINOv2) or "
+                   "CLIP ViT-L/14-336 (FD on CLIP); --weights NAME=PATH names its checkpoint.")
 def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
         batch_size: int, workers: int, alpha: str | None, cache: Path | None, no_cache: bool,
-        out: Path | None, save_stats: tuple[Path, ...]) -> None:
+        out: Path | None, save_stats: tuple[Path, ...], encoder: str) -> None:
     """FID between A and B: folders (recursive) or .npz statistics files.
 
-    Exactly pytorch-fid's value.  With only A, --save-stats writes its statistics.
+    Exactly pytorch-fid's value.  With only A, --save-stats writes its statistics.  With
+    --encoder dinov2 or clip, the Fréchet distance of those features (statistics files
+    record the encoder, and one of another encoder is refused).
     """
     from likeness.evaluation.cache import Cache, default_cache_path
     from likeness.evaluation.set_features import (
@@ -154,9 +165,12 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
         raise click.UsageError(f"--save-stats given {len(save_stats)} times for "
                                f"{len(sources)} set(s)")
 
+    network, label = _ENCODERS[encoder]
+
     def run(report: Any) -> Any:
-        extractor = FeatureExtractor(weights=_set_weights_path(weights), resize=resize,
-                                     device=device, alpha=alpha)
+        extractor = FeatureExtractor(weights=_set_weights_path(weights, network),
+                                     resize=resize, device=device, alpha=alpha,
+                                     network=network)
         with Cache(None if no_cache else cache or default_cache_path()) as store:
             sets = [load_set(source, extractor, store, batch_size=batch_size,
                              workers=workers,
@@ -173,9 +187,9 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
         stderr_console().print(f"statistics of {image_set.source} written to {target}",
                                 highlight=False, markup=False)
     if value is not None:
-        click.echo(f"FID\t{value:.10g}")
+        click.echo(f"{label}\t{value:.10g}")
     if out is not None:
-        _write_set_record(out, _set_record(sets, settings, {"fid": value}), "fid")
+        _write_set_record(out, _set_record(sets, settings, {label.lower(): value}), "fid")
     if failed:
         sys.exit(1)
 

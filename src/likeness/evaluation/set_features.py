@@ -244,12 +244,17 @@ def load_statistics(path: str | os.PathLike[str],
     image_set = ImageSet(source=str(source))
     if "likeness_settings" in contents:
         recorded = json.loads(str(contents["likeness_settings"]))
-        for key in ("weights_sha256", "resize"):
-            if expected is not None and recorded.get(key) != expected.get(key):
+        for key in ("network", "weights_sha256", "resize"):
+            if (expected is not None and key in recorded
+                    and recorded.get(key) != expected.get(key)):
                 raise LikenessError(
                     f"{source} was computed with {key}={recorded.get(key)!r} but this run "
                     f"uses {expected.get(key)!r}; recompute it with the same settings")
         image_set.settings = recorded
+    elif expected is not None and expected.get("network") != "pytorch-fid Inception-v3 pool3":
+        raise LikenessError(f"{source} records no encoder, so it holds pytorch-fid's Inception "
+                            f"statistics; this run uses {expected.get('network')}: recompute "
+                            "it with the same encoder")
     else:
         image_set.settings = {"count": int(contents["count"]) if "count" in contents else 0,
                               "note": "statistics file without recorded settings (pytorch-fid "
