@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "references"))
 from make_dinov2_values import hub_interpolation, to_transformers  # noqa: E402
-from vit_stand_ins import save_clip_checkpoint, save_dinov2_checkpoint  # noqa: E402
 
 from likeness.nets.clip import ClipImageEncoder  # noqa: E402
 from likeness.nets.dinov2 import DinoV2  # noqa: E402
+from vit_stand_ins import save_clip_checkpoint, save_dinov2_checkpoint  # noqa: E402
 
 
 def main() -> None:
@@ -62,7 +62,6 @@ def main() -> None:
         print(f"dinov2_vitl14 224²: transformers {batch / ref_best:5.2f} images/s, likeness "
               f"{batch / our_best:5.2f} images/s, ratio {ref_best / our_best:4.2f}x, max "
               f"|diff| {float((got - want).abs().max()):.1e} of {float(want.abs().max()):.2f}")
-        del ours, theirs
         path = save_clip_checkpoint(1, Path(folder) / "clip.bin", depth=24)
         ours_clip = ClipImageEncoder(path)
         theirs_clip = CLIPVisionModelWithProjection(CLIPVisionConfig(
