@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from likeness.cli import main
 from likeness.errors import WeightsError
 from likeness.evaluation.feature_extractor import FeatureExtractor
-from likeness.metrics.feature_sets import cmmd
+from likeness.metrics.feature_sets import cmmd, vendi
 from likeness.nets.clip import ClipImageEncoder
 from vit_stand_ins import save_clip_checkpoint
 
@@ -58,7 +58,8 @@ def test_cmmd_and_fd_on_clip_over_folders_end_to_end(tmp_path, golden, clip_weig
                 (folder / f"{base}_{index}.png").write_bytes(
                     golden.image_path(f"{base}__{kind}.png").read_bytes())
     result = CliRunner().invoke(main, [
-        "compare", str(reference), str(model), "--metrics", "cmmd,fd_clip,kd_clip",
+        "compare", str(reference), str(model), "--metrics",
+        "cmmd,fd_clip,kd_clip,precision_clip,vendi_clip",
         "--kid-subset-size", "4", "--out-dir", str(tmp_path / "run"), "--no-cache",
         "--weights", f"clip_vit_l14_336={clip_weights}"])
     assert result.exit_code == 0, result.output
@@ -70,6 +71,8 @@ def test_cmmd_and_fd_on_clip_over_folders_end_to_end(tmp_path, golden, clip_weig
         rows = {r["metric"]: r for r in csv.DictReader(handle)}
     assert float(rows["cmmd"]["mean"]) == pytest.approx(cmmd(*features), rel=1e-9)
     assert rows["cmmd"]["better"] == "lower"
+    assert float(rows["vendi_clip"]["mean"]) == pytest.approx(vendi(features[1]), rel=1e-9)
+    assert 0 <= float(rows["precision_clip"]["mean"]) <= 1
     bib = (tmp_path / "run" / "references.bib").read_text()
     assert "{jayasumana2024cmmd," in bib
     assert "{radford2021clip," in bib

@@ -179,22 +179,22 @@ METRICS: dict[str, MetricSpec] = {
                             key_settings=("alpha",),
                             citations=("binkowski2018kid", "oquab2023dinov2",
                                        "stein2023exposing")),
-    **{f"{name}_dinov2": MetricSpec(f"{name}_dinov2", "higher",
-                                    f"{name} (k = {k}) on DINOv2 ViT-L/14 CLS features (prdc)",
-                                    set_value=nearest_neighbour_value(name, k),
-                                    set_network="dinov2_vitl14", key_settings=("alpha",),
-                                    citations=(paper, "oquab2023dinov2",
-                                               "stein2023exposing"))
+    # precision, recall, density, coverage and Vendi on the other encoders' features
+    **{f"{name}_{suffix}": MetricSpec(
+        f"{name}_{suffix}", "higher",
+        f"{name} (k = {k}) on {label} (prdc)" if k else
+        f"Vendi score (q = 1, cosine kernel) of {label}",
+        set_value=nearest_neighbour_value(name, k) if k else vendi_value,
+        set_network=network, key_settings=("alpha",), citations=(paper, *papers))
+       for suffix, network, label, papers in (
+           ("dinov2", "dinov2_vitl14", "DINOv2 ViT-L/14 CLS features",
+            ("oquab2023dinov2", "stein2023exposing")),
+           ("clip", "clip_vit_l14_336", "CLIP ViT-L/14-336 embeddings", ("radford2021clip",)))
        for name, k, paper in (("precision", 3, "kynkaanniemi2019precision"),
                               ("recall", 3, "kynkaanniemi2019precision"),
                               ("density", 5, "naeem2020prdc"),
-                              ("coverage", 5, "naeem2020prdc"))},
-    "vendi_dinov2": MetricSpec("vendi_dinov2", "higher",
-                               "Vendi score (q = 1, cosine kernel) of DINOv2 ViT-L/14 CLS "
-                               "features", set_value=vendi_value, set_network="dinov2_vitl14",
-                               key_settings=("alpha",),
-                               citations=("friedman2023vendi", "oquab2023dinov2",
-                                          "stein2023exposing")),
+                              ("coverage", 5, "naeem2020prdc"),
+                              ("vendi", 0, "friedman2023vendi"))},
     # CLIP ViT-L/14-336 embeddings (Jayasumana et al. 2024)
     "cmmd": MetricSpec("cmmd", "lower",
                        "CMMD: 1000 x MMD² with a gaussian RBF kernel (sigma 10) of CLIP "

@@ -250,13 +250,6 @@ CARDS["kd_dinov2"] = MetricCard(
     "KD (DINOv2)", "KID's unbiased MMD² (cubic kernel) on DINOv2 features",
     "around 0; lower is better", "set-level differences", "pairing",
     "KID's unbiased MMD² [@binkowski2018kid] on " + _DINOV2)
-for _name in ("precision", "recall", "density", "coverage", "vendi"):
-    _base = CARDS[_name]
-    CARDS[f"{_name}_dinov2"] = MetricCard(
-        f"{_base.title} (DINOv2)", _base.measures.replace("Inception", "DINOv2"), _base.range,
-        _base.sensitive, _base.insensitive,
-        _base.method.split(" on ")[0].split(" of each")[0] + " on " + _DINOV2)
-
 _CLIP = ("CLIP ViT-L/14-336 [@radford2021clip] image embeddings{weights}, L2-normalised "
          "(CMMD's preprocessing: the centred square crop, Pillow bicubic to 336×336, CLIP's "
          "mean and std)")
@@ -276,6 +269,13 @@ CARDS["kd_clip"] = MetricCard(
     "KD (CLIP)", "KID's unbiased MMD² (cubic kernel) on CLIP embeddings",
     "around 0; lower is better", "set-level differences", "pairing",
     "KID's unbiased MMD² [@binkowski2018kid] on " + _CLIP)
+for _suffix, _encoder, _features in (("dinov2", "DINOv2", _DINOV2), ("clip", "CLIP", _CLIP)):
+    for _name in ("precision", "recall", "density", "coverage", "vendi"):
+        _base = CARDS[_name]
+        CARDS[f"{_name}_{_suffix}"] = MetricCard(
+            f"{_base.title} ({_encoder})", _base.measures.replace("Inception", _encoder),
+            _base.range, _base.sensitive, _base.insensitive,
+            _base.method.split(" on ")[0].split(" of each")[0] + " on " + _features)
 
 _SSIM_CONVENTIONS = {
     "basicsr": ("SSIM [@wang2004ssim] as BasicSR's `calculate_ssim` computes it "
