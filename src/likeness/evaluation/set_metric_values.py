@@ -5,6 +5,7 @@ model's images."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +37,9 @@ def art_fid_value(first: Any, second: Any, settings: Any) -> tuple[float, float 
     return frechet_value(first, second, settings)
 
 
-_PRDC_MEMO: list[Any] = []  # the last (real, fake, k, values): one pass for all four
+# prdc's four values per (real features, fake features, k), computed once for the four
+# metrics; held by weak references, so a finished run's features are not kept alive
+_PRDC_MEMO: dict[tuple[int, int, int], tuple[Any, Any, dict[str, float]]] = {}
 
 
 def nearest_neighbour_value(name: str, k: int) -> Callable[[Any, Any, Any], tuple[float, None]]:
@@ -48,12 +51,16 @@ def nearest_neighbour_value(name: str, k: int) -> Callable[[Any, Any, Any], tupl
         if first.features is None or second.features is None:
             raise LikenessError(f"{name} needs each image's features; a statistics file "
                                 "(mean and covariance only) has none")
-        memo = _PRDC_MEMO[0] if _PRDC_MEMO else None
-        if not (memo and memo[0] is first.features and memo[1] is second.features
-                and memo[2] == k):
+        for key in [key for key, (real, fake, _) in _PRDC_MEMO.items()
+                    if real() is None or fake() is None]:
+            del _PRDC_MEMO[key]
+        key = (id(first.features), id(second.features), k)
+        held = _PRDC_MEMO.get(key)
+        if held is None or held[0]() is not first.features or held[1]() is not second.features:
             values = coverage_density_precision_recall(first.features, second.features, k)
-            _PRDC_MEMO[:] = [(first.features, second.features, k, values)]
-        return _PRDC_MEMO[0][3][name], None
+            held = (weakref.ref(first.features), weakref.ref(second.features), values)
+            _PRDC_MEMO[key] = held
+        return held[2][name], None
 
     return compute
 
