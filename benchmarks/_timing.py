@@ -39,6 +39,56 @@ def best_of(function: Callable[[], Any], repeats: int = 5) -> tuple[float, float
     return min(times), statistics.median(times), result
 
 
+def alternating(reference: Callable[[], Any], ours: Callable[[], Any], rounds: int = 5
+                ) -> tuple[float, float, Any, Any]:
+    """Warm both up, then time them in turn ``rounds`` times (reference, ours, reference,
+    ...), so that a machine's slow spells fall on both: (median reference seconds, median
+    our seconds, reference result, our result)."""
+    want, got = reference(), ours()
+    theirs, mine = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        want = reference()
+        theirs.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        got = ours()
+        mine.append(time.perf_counter() - start)
+    return statistics.median(theirs), statistics.median(mine), want, got
+
+
+def matmul_peak(side: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix-multiply rate in GFLOP/s (best of ``repeats`` side³
+    products with torch's threads): the roofline the networks' layers are held against."""
+    import torch
+
+    a, b = torch.randn(side, side), torch.randn(side, side)
+    best, _, _ = best_of(lambda: a @ b, repeats)
+    return 2 * side**3 / best / 1e9
+
+
+def convolution_roofline(run: Callable[[], Any], peak: float) -> list[str]:
+    """Run ``run`` once under torch's profiler and describe each convolution (grouped by
+    shape): time, GFLOP/s reached and its fraction of ``peak``; the last line sums them."""
+    import torch
+
+    with torch.profiler.profile(with_flops=True, record_shapes=True) as profile:
+        run()
+    lines, flops, seconds = [], 0.0, 0.0
+    for event in profile.key_averages(group_by_input_shape=True):
+        if event.key != "aten::conv2d" or not event.flops:
+            continue
+        spent = event.cpu_time_total / 1e6
+        flops += event.flops
+        seconds += spent
+        rate = event.flops / spent / 1e9
+        lines.append(f"  conv {str(event.input_shapes[:2]):70s} x{event.count:3d} "
+                     f"{spent * 1e3:8.1f} ms {rate:6.0f} GFLOP/s ({rate / peak:4.0%} of peak)")
+    rate = flops / seconds / 1e9 if seconds else 0.0
+    lines.append(f"  all convolutions: {flops / 1e9:.1f} GFLOP in {seconds * 1e3:.0f} ms, "
+                 f"{rate:.0f} GFLOP/s ({rate / peak:.0%} of the {peak:.0f} GFLOP/s peak)")
+    return lines
+
+
 def sample_pair(side: int, *, noise: float = 10.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A bundled sample image resized to side×side (RGB uint8), and a noisy copy of it."""
     with Image.open(SAMPLES / "reference" / "astronaut.png") as image:

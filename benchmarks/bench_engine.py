@@ -12,13 +12,15 @@ PNGs, with the golden set's stand-in AlexNet weights; likeness runs with no cach
 (``cache=False``), so every value is computed.
 
 Cases: one model (64 pairs), and three models sharing the 64 references (192 pairs: the
-script decodes and encodes each reference three times; likeness once).
+script decodes and encodes each reference three times; likeness once).  Each case runs
+three times, the script and likeness in turn; the medians are compared.
 """
 
 from __future__ import annotations
 
 import copy
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +36,7 @@ from bench_lpips import lpips_package_way
 from likeness import LPIPS, compare
 
 PAIRS = 64
+ROUNDS = 3
 SIDE = 512
 
 
@@ -89,21 +92,28 @@ def main() -> None:
         for index in range(2):
             shutil.copy(data / folder / f"{index:03d}.png", warm / folder)
     compare(warm / "ref", warm / "model0", **options)
-    print(f"threads: torch {torch.get_num_threads()}; {PAIRS} references of {SIDE}x{SIDE} PNG")
+    print(f"threads: torch {torch.get_num_threads()}; {PAIRS} references of {SIDE}x{SIDE} PNG; "
+          f"median of {ROUNDS} alternating runs")
     for models in (1, 3):
-        start = time.perf_counter()
-        script_values = per_pair_script(data, models, metric, backbone)
-        script = time.perf_counter() - start
-        start = time.perf_counter()
-        results = compare(data / "ref", [data / f"model{m}" for m in range(models)], **options)
-        ours = time.perf_counter() - start
+        folders = [data / f"model{m}" for m in range(models)]
+        script_times, our_times = [], []
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            script_values = per_pair_script(data, models, metric, backbone)
+            script_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            results = compare(data / "ref", folders, **options)
+            our_times.append(time.perf_counter() - start)
+        script, ours = statistics.median(script_times), statistics.median(our_times)
         got = [(r.values["ssim"], r.values["psnr"], r.values["lpips_alex"])
                for r in results.rows]
         diff = np.abs(np.array(got) - np.array(script_values)).max(axis=0)
         pairs = PAIRS * models
+        ratios = sorted(s / o for s, o in zip(script_times, our_times, strict=True))
         print(f"{models} model(s), {pairs} pairs: per-pair script {script:6.1f} s "
               f"({pairs / script:5.1f} pairs/s), likeness {ours:6.1f} s "
-              f"({pairs / ours:5.1f} pairs/s), ratio {script / ours:4.2f}x; "
+              f"({pairs / ours:5.1f} pairs/s), ratio {script / ours:4.2f}x "
+              f"(each round: {', '.join(f'{r:.2f}' for r in ratios)}); "
               f"max |diff| ssim {diff[0]:.1e}, psnr {diff[1]:.1e}, lpips {diff[2]:.1e}")
 
 

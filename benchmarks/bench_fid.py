@@ -28,7 +28,14 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import linalg
 
-from _timing import best_of, sample_pair, stand_in_weights
+from _timing import (
+    alternating,
+    best_of,
+    convolution_roofline,
+    matmul_peak,
+    sample_pair,
+    stand_in_weights,
+)
 from likeness import InceptionFeatures, fid, frechet_distance
 
 
@@ -65,12 +72,15 @@ def bench_network(weights: Path) -> None:
         with torch.inference_mode():
             return network(batch)
 
-    _, ref, want = best_of(pytorch_fid_way, repeats=3)
-    _, ours, got = best_of(likeness_way, repeats=3)
+    ref, ours, want, got = alternating(pytorch_fid_way, likeness_way, 5)
     diff = float((got - want).abs().max() / want.abs().max())
     print(f"Inception features, batch 32 at 299x299: pytorch-fid way {32 / ref:5.1f} images/s, "
           f"likeness {32 / ours:5.1f} images/s, ratio {ref / ours:4.2f}x, "
-          f"max |diff| / max |feature| {diff:.1e}")
+          f"max |diff| / max |feature| {diff:.1e} (median of 5 alternating runs)")
+    peak = matmul_peak()
+    print(f"roofline: float32 matrix products reach {peak:.0f} GFLOP/s here; likeness's "
+          f"Inception convolutions, batch 32 (FLOPs as torch's profiler counts them):")
+    print("\n".join(convolution_roofline(likeness_way, peak)))
 
 
 def bench_folder(weights: Path) -> None:

@@ -120,7 +120,7 @@ def test_cfsd_properties_and_its_blocks_equal_the_whole_matrix(monkeypatch):
     log_p = torch.log_softmax(fa @ fa.T, dim=1)
     log_q = torch.log_softmax(fb @ fb.T, dim=1)
     assert whole == pytest.approx(float((log_p.exp() * (log_p - log_q)).sum()), rel=1e-12)
-    monkeypatch.setattr(style_module, "_CFSD_BLOCK_BYTES", 8 * 3 * 120 * 7)  # 7-row blocks
+    monkeypatch.setattr(style_module, "_CFSD_BLOCK_BYTES", 8 * 4 * 7 * 7)  # 7×7 blocks
     assert cfsd(a, b) == pytest.approx(whole, rel=1e-12)
     content = style_module.CfsdContent(a)  # the content side prepared once, reused
     assert content.blocks is not None
@@ -133,6 +133,34 @@ def test_cfsd_properties_and_its_blocks_equal_the_whole_matrix(monkeypatch):
     assert uncached.distance(b) == pytest.approx(whole, rel=1e-12)
     with pytest.raises(ValueError, match="differ in shape"):
         cfsd(a, torch.rand(1, 16, 6, 10))
+
+
+def _cfsd_directly(a, b):
+    fa = a[0].reshape(a.shape[1], -1).T.double() / a.shape[1]
+    fb = b[0].reshape(b.shape[1], -1).T.double() / b.shape[1]
+    log_p = torch.log_softmax(fa @ fa.T, dim=1)
+    log_q = torch.log_softmax(fb @ fb.T, dim=1)
+    return float((log_p.exp() * (log_p - log_q)).sum())
+
+
+@pytest.mark.parametrize("block", [5, 8, 50])  # partial last blocks, one block
+def test_cfsd_symmetric_blocks_with_far_apart_feature_norms(monkeypatch, block):
+    """Rows whose exponential sums underflow in the symmetric form (a zero feature vector
+    beside one 10⁴ times longer) are computed directly: the value is the plain formula's."""
+    import likeness.metrics.style as style_module
+
+    monkeypatch.setattr(style_module, "_CFSD_BLOCK_BYTES", 8 * 4 * block * block)
+    torch.manual_seed(3)
+    a, b = torch.rand(1, 16, 7, 6), torch.rand(1, 16, 7, 6)
+    a[0, :, 0, 0] = 0
+    a[0, :, 3, 2] = 400.0  # |F|²/2 / C² = 5000: exp(h − max h) underflows for the others
+    b[0, :, 1, 1] = 0
+    b[0, :, 5, 5] = 300.0
+    flat = a[0].reshape(16, -1).T.double() / 16
+    assert float(style_module._Blocks(flat, block).weights.min()) == 0.0  # the case at hand
+    want = _cfsd_directly(a, b)
+    assert style_module.cfsd(a, b) == pytest.approx(want, rel=1e-10)
+    assert style_module.cfsd(b, a) == pytest.approx(_cfsd_directly(b, a), rel=1e-10)
 
 
 def test_fid_infinity_needs_5000_images_and_extrapolates():

@@ -16,7 +16,8 @@ relu4_1 = 20, relu4_2 = 22, relu5_1 = 29.  Each image is used at its own size.
   CFSD = Σ_rows Σ_cols P_content (log P_content − log P_stylized) — StyleID's
   ``KLDivLoss(reduction="batchmean")`` on one flattened row per image, i.e. the plain sum.
   S, softmax and KL are computed in float64 (in float32 they are off by up to ~1.5%), in
-  blocks of rows so that memory grows with HW, not (HW)².
+  blocks so that memory grows with HW, not (HW)², through the symmetric form of
+  ``CfsdContent`` (half of S per stylization, one exponential per entry).
 - **ArtFID** (Wright & Ommer 2022): (1 + mean LPIPS(content, stylized)) · (1 + FID(stylized
   set, style set)) with ArtFID's art-trained Inception; ``fid_infinity`` is FID∞ (Chong &
   Forsyth 2020), which needs at least 5,000 images.
@@ -39,7 +40,7 @@ CONTENT_LAYER = 22  # relu4_2
 CFSD_LAYER = 11  # relu3_1 (StyleID's features[:12])
 FID_INFINITY_MIN_IMAGES = 5000
 _ADAIN_EPS = 1e-5
-_CFSD_BLOCK_BYTES = 256 * 1024 * 1024
+_CFSD_BLOCK_BYTES = 8 * 1024 * 1024  # a block of S and its exponential: in cache
 CFSD_CONTENT_CACHE_BYTES = 512 * 1024 * 1024
 
 
@@ -105,38 +106,101 @@ def content_loss(content: Tensor, stylized: Tensor) -> float:
     return float(((a - b) ** 2).mean())
 
 
-def _log_softmax_rows(flat: Tensor, rows: slice) -> Tensor:
-    similarity = flat[rows] @ flat.T
-    return similarity - torch.logsumexp(similarity, dim=1, keepdim=True)
+def _augmented(flat: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(F | −h | −1), (F | 1 | h) and h = |F_i|²/2, so that one matrix product of a block
+    of rows of the first with one of the second gives S_ij − h_i − h_j = −|F_i − F_j|²/2
+    (≤ 0: its exponential never overflows)."""
+    half = (flat * flat).sum(1) / 2
+    ones = torch.ones_like(half)
+    left = torch.cat([flat, -half[:, None], -ones[:, None]], 1)
+    right = torch.cat([flat, ones[:, None], half[:, None]], 1)
+    return left, right, half
+
+
+class _Blocks:
+    """The upper triangle of square blocks of the (HW)×(HW) similarity S = F Fᵀ, block by
+    block, with what the row-wise log-sum-exp of S needs (S is symmetric, so each
+    off-diagonal block serves its rows and, transposed, its columns)."""
+
+    def __init__(self, flat: Tensor, side: int) -> None:
+        self.flat = flat
+        self.left, self.right, self.half = _augmented(flat)
+        top = float(self.half.max()) if len(self.half) else 0.0
+        self.top = top
+        self.weights = torch.exp(self.half - top)  # exp(h_j − max h) ∈ (0, 1]
+        positions = flat.shape[0]
+        self.ranges = [slice(i, min(positions, i + side)) for i in range(0, positions, side)]
+
+    def pairs(self) -> list[tuple[slice, slice]]:
+        return [(rows, cols) for n, rows in enumerate(self.ranges) for cols in self.ranges[n:]]
+
+    def shifted(self, rows: slice, cols: slice) -> Tensor:
+        """S[rows, cols] − h_rows − h_cols, one matrix product."""
+        return self.left[rows] @ self.right[cols].T
+
+    def add_exp_sums(self, exp_block: Tensor, rows: slice, cols: slice, sums: Tensor) -> None:
+        """Add the block's exp(S − h_i − h_j) · exp(h_j − max h) to its rows' sums (and, for
+        an off-diagonal block, transposed, to its columns')."""
+        sums[rows] += exp_block @ self.weights[cols]
+        if rows != cols:
+            sums[cols] += exp_block.T @ self.weights[rows]
+
+    def row_logsumexp(self, sums: Tensor) -> Tensor:
+        """log Σ_j exp(S_ij) from the accumulated sums; rows whose sum underflowed (a
+        feature vector far shorter than the longest) are computed directly."""
+        result = self.half + self.top + torch.log(sums)
+        bad = ~torch.isfinite(result) | (sums < 1e-290)
+        for index in torch.nonzero(bad).flatten().tolist():
+            result[index] = torch.logsumexp(self.flat[index] @ self.flat.T, 0)
+        return result
 
 
 class CfsdContent:
     """The content side of CFSD, prepared once for all of a content image's stylizations.
 
-    Holds the float64 features and, when the content's softmax rows fit in
-    ``CFSD_CONTENT_CACHE_BYTES`` ((H·W)² float64: images up to ~360² at relu3_1's quarter
-    resolution), P and log P themselves, so each stylization costs one similarity matrix,
-    not two.
+    CFSD = Σ_ij P_ij (log P_ij − log Q_ij) with log P_ij = S_ij − lse_i(S) and the same
+    for Q, so CFSD = Σ_ij P_ij (S^c_ij − S^s_ij) + Σ_i (lse_i(S^s) − lse_i(S^c)) (each row
+    of P sums to 1).  S is symmetric, so only the blocks on and above the diagonal are
+    computed, each with one matrix product and one exponential per entry; P enters as
+    W = P + Pᵀ on those blocks.  The content keeps its features, lse_i(S^c),
+    Σ P S^c and, when they fit in ``CFSD_CONTENT_CACHE_BYTES`` (images up to ~500² at
+    relu3_1's quarter resolution), the W blocks themselves; each stylization then costs
+    about half of one similarity matrix.  All in float64 (in float32 CFSD is off by up to
+    ~1.5%), in blocks, so memory grows with HW, not (HW)².
     """
 
     def __init__(self, content: Tensor) -> None:
         a = _single(content)
         self.shape = tuple(a.shape)
         channels = a.shape[0]
-        self.flat = a.reshape(channels, -1).T.to(torch.float64) / channels  # (HW, C)
-        positions = self.flat.shape[0]
-        self.block = max(1, _CFSD_BLOCK_BYTES // (8 * 3 * positions))
-        self.blocks: list[tuple[Tensor, Tensor]] | None = None
-        if 2 * 8 * positions * positions <= CFSD_CONTENT_CACHE_BYTES:
-            self.blocks = []
-            for rows in self._rows():
-                log_p = _log_softmax_rows(self.flat, rows)
-                self.blocks.append((log_p.exp(), log_p))
+        flat = a.reshape(channels, -1).T.to(torch.float64) / channels  # (HW, C)
+        self.side = max(1, math.isqrt(_CFSD_BLOCK_BYTES // (8 * 4)))
+        self.content = _Blocks(flat, self.side)
+        positions = flat.shape[0]
+        sums = torch.zeros(positions, dtype=torch.float64, device=flat.device)
+        for rows, cols in self.content.pairs():
+            block = self.content.shifted(rows, cols).exp_()
+            self.content.add_exp_sums(block, rows, cols, sums)
+        self.lse = self.content.row_logsumexp(sums)
+        keep = 4 * 8 * positions * positions <= CFSD_CONTENT_CACHE_BYTES
+        self.blocks: list[tuple[Tensor, Tensor, Tensor]] | None = [] if keep else None
+        self.p_dot_s = 0.0  # Σ_ij P_ij S^c_ij
+        for rows, cols in self.content.pairs():
+            similarity = self.content.flat[rows] @ self.content.flat[cols].T
+            weight, row_sums, col_sums = self._weights(rows, cols, similarity)
+            self.p_dot_s += float(torch.dot(weight.flatten(), similarity.flatten()))
+            if self.blocks is not None:
+                self.blocks.append((weight, row_sums, col_sums))
 
-    def _rows(self) -> list[slice]:
-        positions = self.flat.shape[0]
-        return [slice(start, min(positions, start + self.block))
-                for start in range(0, positions, self.block)]
+    def _weights(self, rows: slice, cols: slice, similarity: Tensor | None = None
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+        """W = P + Pᵀ on one block (P alone on the diagonal), its row and column sums."""
+        if similarity is None:
+            similarity = self.content.flat[rows] @ self.content.flat[cols].T
+        weight = torch.exp(similarity - self.lse[rows, None])
+        if rows != cols:
+            weight += torch.exp(similarity - self.lse[None, cols])
+        return weight, weight.sum(1), weight.sum(0)
 
     def distance(self, stylized: Tensor) -> float:
         """CFSD between this content and one stylization's relu3_1 features."""
@@ -145,15 +209,20 @@ class CfsdContent:
             raise ValueError(f"content and stylized features differ in shape: {self.shape} "
                              f"and {tuple(b.shape)} (the images must have one size)")
         flat_b = b.reshape(b.shape[0], -1).T.to(torch.float64) / b.shape[0]
-        total = torch.zeros((), dtype=torch.float64, device=flat_b.device)
-        for number, rows in enumerate(self._rows()):
-            if self.blocks is not None:
-                p, log_p = self.blocks[number]
-            else:
-                log_p = _log_softmax_rows(self.flat, rows)
-                p = log_p.exp()
-            total += (p * (log_p - _log_softmax_rows(flat_b, rows))).sum()
-        return float(total)
+        side = _Blocks(flat_b, self.side)
+        sums = torch.zeros(flat_b.shape[0], dtype=torch.float64, device=flat_b.device)
+        p_dot_s = torch.zeros((), dtype=torch.float64, device=flat_b.device)
+        for number, (rows, cols) in enumerate(self.content.pairs()):
+            weight, row_sums, col_sums = (self.blocks[number] if self.blocks is not None
+                                          else self._weights(rows, cols))
+            block = side.shifted(rows, cols)  # S^s − h_i − h_j
+            p_dot_s += (torch.dot(weight.flatten(), block.flatten())
+                        + torch.dot(row_sums, side.half[rows])
+                        + torch.dot(col_sums, side.half[cols]))
+            side.add_exp_sums(block.exp_(), rows, cols, sums)
+        lse = side.row_logsumexp(sums)
+        value = self.p_dot_s - float(p_dot_s) + float((lse - self.lse).sum())
+        return max(value, 0.0)  # KL ≥ 0: a rounding below zero is zero
 
 
 def cfsd(content: Tensor, stylized: Tensor) -> float:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from likeness.nets.winograd import use_winograd, winograd_conv2d
+
 __all__ = ["Backbone", "alexnet_features", "squeezenet1_1_features", "vgg_features"]
 
 
@@ -51,13 +53,26 @@ class Backbone(nn.Module):
         wanted = set(taps)
         outputs: dict[int, Tensor] = {}
         last = max(taps)
-        for index, layer in enumerate(self.features):
-            if index > last:
-                break
-            # a ReLU after a tapped layer must not overwrite the returned tensor in place
-            x = torch.relu(x) if isinstance(layer, nn.ReLU) and index - 1 in wanted else layer(x)
+        layers = list(self.features)
+        index = 0
+        while index <= last:
+            layer = layers[index]
+            if use_winograd(layer, x):
+                # 3×3 convolutions on the CPU without autograd: Winograd F(4, 3), with the
+                # ReLU that follows fused when the convolution's own output is not tapped
+                fuse = (index not in wanted and index + 1 < len(layers)
+                        and isinstance(layers[index + 1], nn.ReLU))
+                x = winograd_conv2d(x, layer, relu=fuse)  # type: ignore[arg-type]
+                if fuse:
+                    index += 1
+            elif isinstance(layer, nn.ReLU) and index - 1 in wanted:
+                # a ReLU after a tapped layer must not overwrite the returned tensor in place
+                x = torch.relu(x)
+            else:
+                x = layer(x)
             if index in wanted:
                 outputs[index] = x
+            index += 1
         return [outputs[index] for index in taps]
 
 

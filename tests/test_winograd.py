@@ -1,0 +1,123 @@
+"""Winograd F(4, r) convolutions (nets/winograd.py): the same convolution, another rounding."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from likeness.nets import winograd
+from likeness.nets.backbones import build_backbone
+from likeness.nets.winograd import use_winograd, winograd_conv2d, winograd_transforms
+
+
+@pytest.mark.parametrize("side", [3, 5])
+def test_transforms_compute_a_correlation_exactly(side):
+    a_t, g, b_t = winograd_transforms(side)
+    assert np.array_equal(a_t.astype(np.float32), a_t)  # exact in float32
+    assert np.array_equal(b_t.astype(np.float32), b_t)
+    rng = np.random.default_rng(0)
+    tile, kernel = rng.normal(size=side + 3), rng.normal(size=side)
+    got = a_t @ ((g @ kernel) * (b_t @ tile))
+    want = np.correlate(tile, kernel, mode="valid")
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_repeated_points_are_refused():
+    with pytest.raises(ValueError, match="distinct points"):
+        winograd_transforms(3, 4, (Fraction(0), Fraction(1), Fraction(1), Fraction(2),
+                                   Fraction(3)))
+
+
+def _conv(c_in, c_out, side, padding, seed=0):
+    torch.manual_seed(seed)
+    conv = torch.nn.Conv2d(c_in, c_out, side, padding=padding)
+    conv.weight.data /= 1.0
+    return conv.requires_grad_(False)
+
+
+@pytest.mark.parametrize(("c_in", "c_out", "side", "padding", "size"), [
+    (192, 192, 3, 1, (2, 13, 17)),   # odd sizes: partial last tiles
+    (192, 256, 3, 0, (1, 9, 8)),     # no padding
+    (96, 160, 5, 2, (3, 11, 6)),
+    (64, 192, 5, 0, (1, 12, 12)),
+])
+@pytest.mark.parametrize("relu", [False, True])
+def test_equals_the_direct_convolution_within_its_own_rounding(c_in, c_out, side, padding,
+                                                               size, relu):
+    conv = _conv(c_in, c_out, side, padding)
+    batch, height, width = size
+    x = torch.randn(batch, c_in, height, width).relu().contiguous(
+        memory_format=torch.channels_last)
+    assert use_winograd(conv, x)
+    exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=padding)
+    exact = exact.relu() if relu else exact
+    direct = conv(x)
+    direct = direct.relu() if relu else direct
+    with torch.inference_mode():
+        got = winograd_conv2d(x, conv, relu=relu)
+    assert got.shape == exact.shape
+    scale = float(exact.abs().max())
+    direct_error = float((direct.double() - exact).abs().mean())
+    error = (got.double() - exact).abs()
+    assert float(error.max()) < 1e-5 * scale
+    # on average within a few times a direct kernel's own rounding
+    assert float(error.mean()) < 5 * direct_error + 1e-7 * scale
+
+
+def test_tiles_split_to_stay_in_cache_give_the_same_values(monkeypatch):
+    conv = _conv(192, 192, 3, 1)
+    x = torch.randn(5, 192, 10, 10).contiguous(memory_format=torch.channels_last)
+    whole = winograd_conv2d(x, conv)
+    monkeypatch.setattr(winograd, "_WORKING_BYTES", 1)  # one tile at a time
+    # the matrix products may add in another order for another number of rows
+    torch.testing.assert_close(winograd_conv2d(x, conv), whole, rtol=0, atol=2e-5)
+
+
+def test_when_it_is_used():
+    conv = _conv(192, 192, 3, 1)
+    x = torch.randn(1, 192, 8, 8)
+    assert use_winograd(conv, x)
+    assert not use_winograd(_conv(16, 16, 3, 1), torch.randn(1, 16, 8, 8))  # too few channels
+    assert not use_winograd(conv, x.double())
+    strided = torch.nn.Conv2d(192, 192, 3, stride=2).requires_grad_(False)
+    assert not use_winograd(strided, x)
+    assert not use_winograd(conv, x.requires_grad_(True))  # autograd: the direct kernel
+    with torch.no_grad():
+        assert use_winograd(conv, x)
+    assert not use_winograd(torch.nn.ReLU(), x)
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    conv = _conv(192, 192, 3, 1)
+    monkeypatch.setenv("LIKENESS_WINOGRAD", "0")
+    assert not use_winograd(conv, torch.randn(1, 192, 8, 8))
+
+
+def test_filters_are_transformed_again_when_the_weights_change():
+    conv = _conv(192, 192, 3, 1)
+    x = torch.randn(1, 192, 8, 8).contiguous(memory_format=torch.channels_last)
+    before = winograd_conv2d(x, conv)
+    with torch.no_grad():  # as an optimiser's step edits them
+        conv.weight.mul_(2)
+        conv.bias.mul_(2)
+    after = winograd_conv2d(x, conv)
+    torch.testing.assert_close(after, 2 * before, rtol=1e-5, atol=1e-5)
+
+
+def test_backbone_taps_equal_the_direct_layers(monkeypatch):
+    torch.manual_seed(1)
+    backbone = build_backbone("alexnet").eval().requires_grad_(False)
+    for parameter in backbone.parameters():
+        parameter.data.normal_(0, 0.05)
+    x = torch.randn(2, 3, 96, 96).contiguous(memory_format=torch.channels_last)
+    taps = (1, 4, 7, 9, 11)
+    with torch.inference_mode():
+        fast = backbone.forward_taps(x, taps)
+        monkeypatch.setenv("LIKENESS_WINOGRAD", "0")
+        direct = backbone.forward_taps(x, taps)
+    for a, b in zip(fast, direct, strict=True):
+        assert float((a - b).abs().max()) < 1e-5 * float(b.abs().max())
