@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,8 +88,12 @@ def test_when_it_is_used():
     strided = torch.nn.Conv2d(192, 192, 3, stride=2).requires_grad_(False)
     assert not use_winograd(strided, x)
     assert not use_winograd(conv, x.requires_grad_(True))  # autograd: the direct kernel
-    with torch.no_grad():
+    with torch.no_grad():  # an input that requires a gradient, with autograd off
         assert use_winograd(conv, x)
+        torch.testing.assert_close(winograd_conv2d(x, conv), conv(x), rtol=0, atol=1e-4)
+    assert not use_winograd(conv, torch.randn(1, 192, 2, 2)[:, :, :, :1][:, :, :0])  # empty
+    unpadded = torch.nn.Conv2d(192, 192, 3).requires_grad_(False)
+    assert not use_winograd(unpadded, torch.randn(1, 192, 2, 8))  # smaller than the kernel
     assert not use_winograd(torch.nn.ReLU(), x)
 
 
@@ -106,6 +112,23 @@ def test_filters_are_transformed_again_when_the_weights_change():
         conv.bias.mul_(2)
     after = winograd_conv2d(x, conv)
     torch.testing.assert_close(after, 2 * before, rtol=1e-5, atol=1e-5)
+
+
+def test_dists_features_equal_the_direct_layers(monkeypatch):
+    from likeness.nets.dists import DISTS
+
+    torch.manual_seed(2)
+    backbone = build_backbone("vgg16")
+    state = {k: torch.randn_like(v) * 0.05 for k, v in backbone.state_dict().items()}
+    path = Path(tempfile.mkdtemp()) / "vgg16.pth"
+    torch.save(state, path)
+    metric = DISTS(backbone_weights=path)
+    x, y = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    with torch.inference_mode():
+        fast = metric(x, y)
+        monkeypatch.setenv("LIKENESS_WINOGRAD", "0")
+        direct = metric(x, y)
+    torch.testing.assert_close(fast, direct, rtol=1e-5, atol=1e-7)
 
 
 def test_backbone_taps_equal_the_direct_layers(monkeypatch):

@@ -163,7 +163,7 @@ class CfsdContent:
     of P sums to 1).  S is symmetric, so only the blocks on and above the diagonal are
     computed, each with one matrix product and one exponential per entry; P enters as
     W = P + Pᵀ on those blocks.  The content keeps its features, lse_i(S^c),
-    Σ P S^c and, when they fit in ``CFSD_CONTENT_CACHE_BYTES`` (images up to ~500² at
+    Σ P S^c and, when they fit in ``CFSD_CONTENT_CACHE_BYTES`` (images up to ~420² at
     relu3_1's quarter resolution), the W blocks themselves; each stylization then costs
     about half of one similarity matrix.  All in float64 (in float32 CFSD is off by up to
     ~1.5%), in blocks, so memory grows with HW, not (HW)².
@@ -182,10 +182,12 @@ class CfsdContent:
             block = self.content.shifted(rows, cols).exp_()
             self.content.add_exp_sums(block, rows, cols, sums)
         self.lse = self.content.row_logsumexp(sums)
-        keep = 4 * 8 * positions * positions <= CFSD_CONTENT_CACHE_BYTES
+        pairs = self.content.pairs()
+        kept_bytes = sum(8 * (r.stop - r.start) * (c.stop - c.start) for r, c in pairs)
+        keep = kept_bytes <= CFSD_CONTENT_CACHE_BYTES
         self.blocks: list[tuple[Tensor, Tensor, Tensor]] | None = [] if keep else None
         self.p_dot_s = 0.0  # Σ_ij P_ij S^c_ij
-        for rows, cols in self.content.pairs():
+        for rows, cols in pairs:
             similarity = self.content.flat[rows] @ self.content.flat[cols].T
             weight, row_sums, col_sums = self._weights(rows, cols, similarity)
             self.p_dot_s += float(torch.dot(weight.flatten(), similarity.flatten()))

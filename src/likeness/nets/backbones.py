@@ -58,8 +58,8 @@ class Backbone(nn.Module):
         while index <= last:
             layer = layers[index]
             if use_winograd(layer, x):
-                # 3×3 convolutions on the CPU without autograd: Winograd F(4, 3), with the
-                # ReLU that follows fused when the convolution's own output is not tapped
+                # 3×3 and 5×5 convolutions on the CPU without autograd: Winograd F(4, r),
+                # with the ReLU that follows fused when the convolution's output is not tapped
                 fuse = (index not in wanted and index + 1 < len(layers)
                         and isinstance(layers[index + 1], nn.ReLU))
                 x = winograd_conv2d(x, layer, relu=fuse)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from likeness.metrics.dists import dists_from_features
 from likeness.nets.backbones import build_backbone
 from likeness.nets.loading import load_matching_weights
 from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
+from likeness.nets.winograd import apply_layer
 
 __all__ = ["DISTS", "dists"]
 
@@ -82,7 +83,7 @@ class DISTS(nn.Module):
         for index, layer in enumerate(self.backbone.features):
             if index > _TAPS[-1]:
                 break
-            h = self._l2_pool(h) if index in _POOLS else layer(h)
+            h = self._l2_pool(h) if index in _POOLS else apply_layer(layer, h)
             if index in _TAPS:
                 features.append(h)
         return features

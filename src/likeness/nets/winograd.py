@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["WinogradWeights", "prepare_winograd", "use_winograd", "winograd_conv2d",
-           "winograd_transforms"]
+__all__ = ["WinogradWeights", "apply_layer", "prepare_winograd", "use_winograd",
+           "winograd_conv2d", "winograd_transforms"]
 
 TILE_OUTPUT = 4
 _HALF = Fraction(1, 2)
@@ -64,6 +64,8 @@ def use_winograd(conv: nn.Module, x: Tensor) -> bool:
             and isinstance(conv.padding, tuple) and conv.padding[0] == conv.padding[1]
             and conv.padding_mode == "zeros"
             and x.device.type == "cpu" and x.dtype == torch.float32 and x.ndim == 4
+            # too small for the kernel: the direct layer raises its own error
+            and min(x.shape[2], x.shape[3]) + 2 * conv.padding[0] >= side
             and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
             and os.environ.get("LIKENESS_WINOGRAD") != "0")
 
@@ -178,7 +180,8 @@ def winograd_conv2d(x: Tensor, conv: nn.Conv2d, *, relu: bool = False) -> Tensor
     pad = weights.padding
     out_h, out_w = height + 2 * pad - side + 1, width + 2 * pad - side + 1
     tiles_h, tiles_w = -(-out_h // m), -(-out_w // m)
-    pixels = x.permute(0, 2, 3, 1).contiguous().numpy()  # a view when x is channels-last
+    # a view when x is channels-last (detached: no autograd here, see use_winograd)
+    pixels = x.detach().permute(0, 2, 3, 1).contiguous().numpy()
     out = np.empty((batch, out_h, out_w, conv.out_channels), np.float32)
     # a few tiles at a time, so that their transforms and products stay in cache
     per_tile = n * n * (conv.in_channels + conv.out_channels) * 4
@@ -193,3 +196,10 @@ def winograd_conv2d(x: Tensor, conv: nn.Conv2d, *, relu: bool = False) -> Tensor
         transform_output_tiles(products, output_transform, weights.bias, relu, tiles_h,
                                tiles_w, first, out)
     return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
+def apply_layer(layer: nn.Module, x: Tensor) -> Tensor:
+    """``layer(x)``, by Winograd when ``use_winograd(layer, x)`` holds."""
+    if use_winograd(layer, x):
+        return winograd_conv2d(x, layer)  # type: ignore[arg-type]
+    return layer(x)
