@@ -125,9 +125,8 @@ class _Blocks:
     def __init__(self, flat: Tensor, side: int) -> None:
         self.flat = flat
         self.left, self.right, self.half = _augmented(flat)
-        top = float(self.half.max()) if len(self.half) else 0.0
-        self.top = top
-        self.weights = torch.exp(self.half - top)  # exp(h_j − max h) ∈ (0, 1]
+        self.top = float(self.half.max()) if len(self.half) else 0.0
+        self.weights = torch.exp(self.half - self.top)  # exp(h_j − max h) ∈ [0, 1]
         positions = flat.shape[0]
         self.ranges = [slice(i, min(positions, i + side)) for i in range(0, positions, side)]
 

@@ -44,9 +44,11 @@ _POINTS = {3: (Fraction(0), Fraction(1), Fraction(-1), _HALF, Fraction(-2)),
                -_HALF)}
 # The tile transforms cost ∝ C_in + C_out per tile, the products ∝ C_in · C_out: below this
 # C_in·C_out / (C_in + C_out) the direct convolution is as fast on this project's CPU
-# (measured: 3×3, 128→128 channels at 128² 1.0×, 192→384 at 31² 2.0×, 512→512 at 32²
-# 2.9×; 5×5 saves more products per output: 64→192 at 63² 1.3–2.2×)
-_MIN_CHANNEL_PRODUCT = {3: 96, 5: 40}
+# (measured alternately, batches of 1, 2 and 8: 3×3, 64→64 at 256² 1.0×, 64→128 at 128²
+# 0.95–1.18×, 128→128 at 128² 1.34–1.50×, 128→256 at 64² 1.65–2.0×, 256→256 at 64²
+# 2.3–2.4×, 512→512 at 32² 2.9–3.1×; 5×5 saves more products per output: 64→192 at 63²
+# 1.3–2.2×)
+_MIN_CHANNEL_PRODUCT = {3: 60, 5: 40}
 _WORKING_BYTES = 24 * 2**20
 
 
