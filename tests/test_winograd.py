@@ -36,9 +36,7 @@ def test_repeated_points_are_refused():
 
 def _conv(c_in, c_out, side, padding, seed=0):
     torch.manual_seed(seed)
-    conv = torch.nn.Conv2d(c_in, c_out, side, padding=padding)
-    conv.weight.data /= 1.0
-    return conv.requires_grad_(False)
+    return torch.nn.Conv2d(c_in, c_out, side, padding=padding).requires_grad_(False)
 
 
 @pytest.mark.parametrize(("c_in", "c_out", "side", "padding", "size"), [
@@ -68,6 +66,20 @@ def test_equals_the_direct_convolution_within_its_own_rounding(c_in, c_out, side
     assert float(error.max()) < 1e-5 * scale
     # on average within a few times a direct kernel's own rounding
     assert float(error.mean()) < 5 * direct_error + 1e-7 * scale
+
+
+@pytest.mark.parametrize("side", [3, 5])
+def test_a_non_finite_input_never_gives_finite_outputs_where_the_direct_one_does_not(side):
+    """A NaN or infinity reaches every output whose window holds it (the tile transforms
+    may spread it further inside its tile, never less far)."""
+    conv = _conv(192, 192, side, side // 2)
+    for bad in (float("nan"), float("inf")):
+        x = torch.randn(1, 192, 12, 12).contiguous(memory_format=torch.channels_last)
+        x[0, 5, 6, 7] = bad
+        direct = ~torch.isfinite(conv(x))
+        got = ~torch.isfinite(winograd_conv2d(x, conv))
+        assert bool(direct.any())
+        assert bool((got | ~direct).all())
 
 
 def test_tiles_split_to_stay_in_cache_give_the_same_values(monkeypatch):
