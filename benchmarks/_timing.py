@@ -84,7 +84,7 @@ def convolution_roofline(run: Callable[[], Any], peak: float) -> list[str]:
         lines.append(f"  conv {str(event.input_shapes[:2]):70s} x{event.count:3d} "
                      f"{spent * 1e3:8.1f} ms {rate:6.0f} GFLOP/s ({rate / peak:4.0%} of peak)")
     rate = flops / seconds / 1e9 if seconds else 0.0
-    lines.append(f"  all convolutions: {flops / 1e9:.1f} GFLOP in {seconds * 1e3:.0f} ms, "
+    lines.append(f"  all listed convolutions: {flops / 1e9:.1f} GFLOP in {seconds * 1e3:.0f} ms, "
                  f"{rate:.0f} GFLOP/s ({rate / peak:.0%} of the {peak:.0f} GFLOP/s peak)")
     return lines
 

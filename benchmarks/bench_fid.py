@@ -81,6 +81,9 @@ def bench_network(weights: Path) -> None:
     print(f"roofline: float32 matrix products reach {peak:.0f} GFLOP/s here; likeness's "
           f"Inception convolutions, batch 32 (FLOPs as torch's profiler counts them):")
     print("\n".join(convolution_roofline(likeness_way, peak)))
+    print("(the layers on the Winograd route — 3x3, 5x5, 1x3 and 3x1 ones with enough "
+          "channels — are not aten convolutions and are not listed; bench_winograd.py times "
+          "them against the direct kernel)")
 
 
 def bench_folder(weights: Path) -> None:

@@ -19,6 +19,7 @@ from likeness import LikenessError
 from likeness.cli import main
 from likeness.metrics.fid import feature_statistics, frechet_distance
 from likeness.metrics.style import (
+    adain_statistics,
     adain_style_loss,
     cfsd,
     fid_infinity,
@@ -105,6 +106,21 @@ def test_gram_is_a_matrix_not_a_scalar():
     assert gram_matrix(a).shape == (4, 4)
     flat = a[0].reshape(4, -1)
     assert torch.allclose(gram_matrix(a), flat @ flat.T / (4 * 64))
+
+
+@pytest.mark.parametrize(("offset", "spread"), [(0.0, 1.0), (1000.0, 0.01), (0.5, 1e-3)])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_adain_statistics_are_exact_even_far_from_zero(offset, spread, channels_last):
+    """The corrected two-pass variance: the float32 mean's error does not leak into it."""
+    torch.manual_seed(0)
+    x = offset + spread * torch.randn(1, 16, 40, 56)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    mean, std = adain_statistics(x)
+    flat = x[0].double().reshape(16, -1)
+    want_std = torch.sqrt(flat.var(dim=1, unbiased=True) + 1e-5)
+    assert float(((std.double() - want_std) / want_std).abs().max()) < 1e-6
+    torch.testing.assert_close(mean.double(), flat.mean(dim=1), rtol=1e-6, atol=1e-6 * spread)
 
 
 def test_cfsd_properties_and_its_blocks_equal_the_whole_matrix(monkeypatch):

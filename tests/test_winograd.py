@@ -16,13 +16,13 @@ from likeness.nets.backbones import build_backbone
 from likeness.nets.winograd import use_winograd, winograd_conv2d, winograd_transforms
 
 
-@pytest.mark.parametrize("side", [3, 5])
+@pytest.mark.parametrize("side", [1, 3, 5, 7])
 def test_transforms_compute_a_correlation_exactly(side):
     a_t, g, b_t = winograd_transforms(side)
     assert np.array_equal(a_t.astype(np.float32), a_t)  # exact in float32
     assert np.array_equal(b_t.astype(np.float32), b_t)
     rng = np.random.default_rng(0)
-    tile, kernel = rng.normal(size=side + 3), rng.normal(size=side)
+    tile, kernel = rng.normal(size=b_t.shape[0]), rng.normal(size=side)
     got = a_t @ ((g @ kernel) * (b_t @ tile))
     want = np.correlate(tile, kernel, mode="valid")
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
@@ -44,6 +44,10 @@ def _conv(c_in, c_out, side, padding, seed=0):
     (192, 256, 3, 0, (1, 9, 8)),     # no padding
     (96, 160, 5, 2, (3, 11, 6)),
     (64, 192, 5, 0, (1, 12, 12)),
+    (48, 96, 3, 1, (5, 7, 9)),       # few channels (VGG's first layers' kind)
+    (384, 384, (1, 3), (0, 1), (2, 8, 8)),   # one side only (Inception's E blocks)
+    (384, 320, (3, 1), (1, 0), (3, 9, 7)),
+    (192, 192, (1, 3), 0, (1, 5, 11)),
 ])
 @pytest.mark.parametrize("relu", [False, True])
 def test_equals_the_direct_convolution_within_its_own_rounding(c_in, c_out, side, padding,
@@ -107,6 +111,9 @@ def test_when_it_is_used():
     unpadded = torch.nn.Conv2d(192, 192, 3).requires_grad_(False)
     assert not use_winograd(unpadded, torch.randn(1, 192, 2, 8))  # smaller than the kernel
     assert not use_winograd(torch.nn.ReLU(), x)
+    # 1×7 and 7×1: the direct kernel is as fast (see nets/winograd.py)
+    for kernel in ((1, 7), (7, 1)):
+        assert not use_winograd(torch.nn.Conv2d(192, 192, kernel), torch.randn(1, 192, 9, 9))
 
 
 def test_switched_off_by_the_environment(monkeypatch):
@@ -141,6 +148,40 @@ def test_dists_features_equal_the_direct_layers(monkeypatch):
         monkeypatch.setenv("LIKENESS_WINOGRAD", "0")
         direct = metric(x, y)
     torch.testing.assert_close(fast, direct, rtol=1e-5, atol=1e-7)
+
+
+def test_inception_takes_the_winograd_route_and_equals_the_direct_layers(monkeypatch):
+    """The folded Inception runs its 3×3, 5×5, 1×3 and 3×1 layers by Winograd, a few
+    images at a time (6 images: parts of 4 and 2); the features equal the direct layers'."""
+    from likeness.nets.inception import InceptionTrunk
+
+    torch.manual_seed(3)
+    trunk = InceptionTrunk("fid").eval()
+    for name, tensor in trunk.state_dict().items():
+        if name.endswith("running_var"):
+            tensor.uniform_(0.5, 1.5)
+        elif tensor.is_floating_point():
+            tensor.normal_(0, 0.05 if "conv" in name else 0.1)
+    trunk.fold()
+    x = torch.rand(6, 3, 107, 93) * 2 - 1
+    kernels = []
+    convolve = winograd.winograd_convolve
+
+    def spy(x, weights, **options):
+        kernels.append(weights.kernel)
+        return convolve(x, weights, **options)
+
+    monkeypatch.setattr("likeness.nets.inception_units.winograd_convolve", spy)
+    with torch.inference_mode():
+        fast = trunk(x)
+        assert {(3, 3), (5, 5), (1, 3), (3, 1)} <= set(kernels)
+        monkeypatch.setenv("LIKENESS_WINOGRAD", "0")
+        direct = trunk(x)
+        one_by_one = torch.cat([trunk(image[None]) for image in x])
+        plain = trunk.reference_forward(x)
+    assert float((fast - direct).abs().max()) < 1e-5 * float(direct.abs().max())
+    assert float((one_by_one - direct).abs().max()) < 1e-5 * float(direct.abs().max())
+    assert float((plain - direct).abs().max()) < 1e-5 * float(direct.abs().max())
 
 
 def test_backbone_taps_equal_the_direct_layers(monkeypatch):

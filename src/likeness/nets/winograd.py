@@ -1,12 +1,13 @@
-"""3×3 and 5×5 convolutions by Winograd's minimal filtering, F(4×4, r×r), for CPU inference.
+"""3×3, 5×5, 1×3 and 3×1 convolutions by Winograd's minimal filtering, for CPU inference.
 
 A stride-1 r×r convolution computes each output from r² products per input channel;
-F(4, r) computes a 4×4 output tile from an n×n input tile (n = r + 3) with n² products
+F(4×4, r×r) computes a 4×4 output tile from an n×n input tile (n = r + 3) with n² products
 (2.25 instead of 9 per output for 3×3, 4 instead of 25 for 5×5), after transforming the
 tile (Bᵀ d B) and the filter (G g Gᵀ, once per network), and transforms the products back
-(Aᵀ M A).  The n² products of all tiles and channels are n² matrix products, which run at
-the machine's matrix-multiply speed; the tile transforms run in fused numba kernels
-(``_winograd_kernel``).
+(Aᵀ M A).  A 1×r or r×1 kernel is the same along one side only: F(1×4, 1×r) (the
+transforms along the other side are the identity).  The n² products of all tiles and
+channels are n² matrix products, which run at the machine's matrix-multiply speed; the
+tile transforms run in fused numba kernels (``_winograd_kernel``).
 
 Exactness: the result is the same convolution with another rounding.  The interpolation
 points (0, 1, −1, ½, −2 for 3×3; and 2, −½ for 5×5) keep the float32 error near a direct
@@ -34,56 +35,67 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["WinogradWeights", "apply_layer", "prepare_winograd", "use_winograd",
-           "winograd_conv2d", "winograd_transforms"]
+           "winograd_conv2d", "winograd_convolve",
+           "winograd_pays", "winograd_transforms"]
 
-TILE_OUTPUT = 4
 _HALF = Fraction(1, 2)
-# kernel side: interpolation points of F(4, r) (n − 1 = r + 2 of them; ∞ is the last)
-_POINTS = {3: (Fraction(0), Fraction(1), Fraction(-1), _HALF, Fraction(-2)),
-           5: (Fraction(0), Fraction(1), Fraction(-1), _HALF, Fraction(-2), Fraction(2),
-               -_HALF)}
+# Interpolation points, in the order they are taken: F(m, r) uses the first m + r − 2 (and
+# ∞).  Small magnitudes and their reciprocals keep the transforms' rounding small.
+_POINTS = (Fraction(0), Fraction(1), Fraction(-1), _HALF, Fraction(-2), Fraction(2), -_HALF)
+# output pixels per tile along a side, by the kernel's side there (1: no transform)
+_TILE_OUTPUT = {1: 1, 3: 4, 5: 4, 7: 2}
 # The tile transforms cost ∝ C_in + C_out per tile, the products ∝ C_in · C_out: below this
-# C_in·C_out / (C_in + C_out) the direct convolution is as fast on this project's CPU
-# (measured alternately, batches of 1, 2 and 8: 3×3, 64→64 at 256² 1.0×, 64→128 at 128²
-# 0.95–1.18×, 128→128 at 128² 1.34–1.50×, 128→256 at 64² 1.65–2.0×, 256→256 at 64²
-# 2.3–2.4×, 512→512 at 32² 2.9–3.1×; 5×5 saves more products per output: 64→192 at 63²
-# 1.3–2.2×)
-_MIN_CHANNEL_PRODUCT = {3: 60, 5: 40}
+# C_in·C_out / (C_in + C_out) the direct convolution is as fast on this project's CPU, by
+# kernel shape (benchmarks/bench_winograd.py, medians of alternating runs after a direct
+# layer: 3×3 32→64 at 147² 0.75×, 64→64 at 256² 1.36×, 80→192 at 71² 1.59×, 256→256 at 64²
+# 2.52×; 5×5 48→64 at 35² 2.01×; 1×3 384→384 at 8² 1.56×).  1×7 and 7×1 kernels are not
+# routed: F(2, 7) measured 0.90–1.12× (its products save only 14 → 8 a pair of outputs),
+# F(4, 7) needs two more points and loses 3–4× the precision for 0.92–1.45×.
+_MIN_CHANNEL_PRODUCT = {(3, 3): 28, (5, 5): 24, (1, 3): 60}
 _WORKING_BYTES = 24 * 2**20
 
 
 def use_winograd(conv: nn.Module, x: Tensor) -> bool:
-    """Whether ``conv`` applied to ``x`` takes the Winograd route: a 3×3 or 5×5, stride-1,
-    ungrouped, undilated ``nn.Conv2d`` with enough channels to pay for the transforms, on
-    a float32 CPU batch, without autograd, unless ``LIKENESS_WINOGRAD=0``."""
-    if not isinstance(conv, nn.Conv2d):
-        return False
-    channels = conv.in_channels * conv.out_channels / (conv.in_channels + conv.out_channels)
-    side = conv.kernel_size[0]
-    return (conv.kernel_size[1] == side and side in _POINTS
-            and channels >= _MIN_CHANNEL_PRODUCT[side]
-            and conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
-            and isinstance(conv.padding, tuple) and conv.padding[0] == conv.padding[1]
-            and conv.padding_mode == "zeros"
-            and x.device.type == "cpu" and x.dtype == torch.float32 and x.ndim == 4
-            # too small for the kernel: the direct layer raises its own error
-            and min(x.shape[2], x.shape[3]) + 2 * conv.padding[0] >= side
+    """Whether ``conv`` applied to ``x`` takes the Winograd route: an ungrouped, undilated,
+    stride-1 ``nn.Conv2d`` with zero padding that ``winograd_pays`` for, unless autograd
+    needs the direct kernel."""
+    return (isinstance(conv, nn.Conv2d) and conv.stride == (1, 1)
+            and conv.dilation == (1, 1) and conv.groups == 1
+            and isinstance(conv.padding, tuple) and conv.padding_mode == "zeros"
             and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+            and winograd_pays(conv.weight, conv.padding, x))
+
+
+def winograd_pays(weight: Tensor, padding: tuple[int, ...], x: Tensor) -> bool:
+    """Whether a stride-1 convolution with ``weight`` (C_out, C_in, r_h, r_w) and
+    ``padding`` applied to ``x`` runs faster by Winograd: a 3×3, 5×5, 1×3 or 3×1 kernel
+    with enough channels to pay for the transforms, on a float32 CPU batch, unless
+    ``LIKENESS_WINOGRAD=0``.  (No autograd there: the caller checks.)"""
+    if weight.ndim != 4 or len(padding) != 2:
+        return False
+    c_out, c_in, r_h, r_w = weight.shape
+    threshold = _MIN_CHANNEL_PRODUCT.get((min(r_h, r_w), max(r_h, r_w)))
+    return (threshold is not None and c_in * c_out >= threshold * (c_in + c_out)
+            and x.device.type == "cpu" and x.dtype == torch.float32 and x.ndim == 4
+            and weight.device.type == "cpu" and weight.dtype == torch.float32
+            # too small for the kernel: the direct layer raises its own error
+            and x.shape[2] + 2 * padding[0] >= r_h and x.shape[3] + 2 * padding[1] >= r_w
             and os.environ.get("LIKENESS_WINOGRAD") != "0")
 
 
 @cache
-def winograd_transforms(r: int = 3, m: int = TILE_OUTPUT,
+def winograd_transforms(r: int = 3, m: int | None = None,
                         points: tuple[Fraction, ...] | None = None) -> tuple[np.ndarray, ...]:
     """Aᵀ (m×n), G (n×r) and Bᵀ (n×n), n = m + r − 1, for F(m, r) by Toom-Cook on
-    ``points`` (by default this module's for an r×r kernel) and ∞, in float64; Bᵀ and Aᵀ
-    are exact in float32.
+    ``points`` (by default the first n − 1 of this module's) and ∞, in float64; Bᵀ and Aᵀ
+    are exact in float32.  ``m`` defaults to this module's tile for a kernel side r.
 
     Aᵀ and G evaluate at the points; Bᵀ is solved exactly in fractions from the condition
     Σ_j Aᵀ[i, j] G[j, k] Bᵀ[j, l] = [l = i + k] (correlation), and checked.
     """
+    m = _TILE_OUTPUT[r] if m is None else m
     n = m + r - 1
-    points = _POINTS[r] if points is None else points
+    points = _POINTS if points is None else points
     if len(points) < n - 1:
         raise ValueError(f"F({m}, {r}) needs {n - 1} finite points, got {len(points)}")
     p = points[:n - 1]
@@ -135,21 +147,25 @@ def _solve_exactly(system: list[list[Fraction]], target: list[Fraction]) -> list
 
 
 class WinogradWeights:
-    """A convolution's filters in the Winograd domain, (n², C_in, C_out) float32, and its
-    bias; ``stamp`` identifies the parameters they were made from."""
+    """A convolution's filters in the Winograd domain, (n_h·n_w, C_in, C_out) float32, its
+    bias, padding and transforms; ``stamp`` identifies the parameters they were made from."""
 
-    def __init__(self, conv: nn.Conv2d) -> None:
-        _, g, _ = winograd_transforms(conv.kernel_size[0])
-        n = g.shape[0]
-        weight = conv.weight.detach().to(torch.float64)
-        transform = torch.from_numpy(g)
-        filters = torch.einsum("ik,ockl,jl->ijco", transform, weight, transform)
-        self.filters = filters.reshape(n * n, conv.in_channels, conv.out_channels).to(
+    def __init__(self, weight: Tensor, bias: Tensor | None, padding: tuple[int, ...],
+                 stamp: tuple[object, ...] = ()) -> None:
+        c_out, c_in, r_h, r_w = weight.shape
+        a_h, g_h, b_h = winograd_transforms(r_h)
+        a_w, g_w, b_w = winograd_transforms(r_w)
+        filters = torch.einsum("ik,ockl,jl->ijco", torch.from_numpy(g_h),
+                               weight.detach().to("cpu", torch.float64), torch.from_numpy(g_w))
+        self.filters = filters.reshape(g_h.shape[0] * g_w.shape[0], c_in, c_out).to(
             torch.float32).contiguous()
-        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
+        bias = bias.detach().to("cpu") if bias is not None else torch.zeros(c_out)
         self.bias = bias.to(torch.float32).contiguous().numpy()
-        self.padding = int(conv.padding[0])
-        self.stamp = parameter_stamp(conv)
+        self.kernel = (r_h, r_w)
+        self.padding = (int(padding[0]), int(padding[1]))
+        self.input_transforms = (b_h.astype(np.float32), b_w.astype(np.float32))
+        self.output_transforms = (a_h.astype(np.float32), a_w.astype(np.float32))
+        self.stamp = stamp
 
 
 def parameter_stamp(conv: nn.Module) -> tuple[object, ...]:
@@ -163,40 +179,47 @@ def prepare_winograd(conv: nn.Conv2d) -> WinogradWeights:
     """The convolution's Winograd filters, made once and made again whenever its
     parameters change (kept on the module, outside its state dict)."""
     held = conv.__dict__.get("_winograd_weights")
-    if held is None or held.stamp != parameter_stamp(conv):
-        held = WinogradWeights(conv)
+    stamp = parameter_stamp(conv)
+    if held is None or held.stamp != stamp:
+        held = WinogradWeights(conv.weight, conv.bias, conv.padding, stamp)  # type: ignore[arg-type]
         conv.__dict__["_winograd_weights"] = held
     return held
 
 
 def winograd_conv2d(x: Tensor, conv: nn.Conv2d, *, relu: bool = False) -> Tensor:
-    """``conv(x)`` (followed by a ReLU when ``relu``) by F(4×4, r×r): (N, C_out, H', W')
+    """``conv(x)`` (followed by a ReLU when ``relu``) by Winograd: (N, C_out, H', W')
     float32 in channels-last memory.  ``use_winograd(conv, x)`` must hold."""
+    return winograd_convolve(x, prepare_winograd(conv), relu=relu)
+
+
+def winograd_convolve(x: Tensor, weights: WinogradWeights, *, relu: bool = False) -> Tensor:
+    """The stride-1 convolution whose Winograd filters are ``weights`` applied to ``x``
+    (``winograd_pays`` must hold), followed by a ReLU when ``relu``."""
     from likeness.nets._winograd_kernel import transform_input_tiles, transform_output_tiles
 
-    weights = prepare_winograd(conv)
-    side = conv.kernel_size[0]
-    a_t, _, b_t = winograd_transforms(side)
-    m, n = a_t.shape
-    batch, _, height, width = x.shape
-    pad = weights.padding
-    out_h, out_w = height + 2 * pad - side + 1, width + 2 * pad - side + 1
-    tiles_h, tiles_w = -(-out_h // m), -(-out_w // m)
+    (a_h, a_w), (b_h, b_w) = weights.output_transforms, weights.input_transforms
+    (m_h, n_h), (m_w, n_w) = a_h.shape, a_w.shape
+    batch, c_in, height, width = x.shape
+    c_out = weights.filters.shape[2]
+    pad_h, pad_w = weights.padding
+    out_h = height + 2 * pad_h - weights.kernel[0] + 1
+    out_w = width + 2 * pad_w - weights.kernel[1] + 1
+    tiles_h, tiles_w = -(-out_h // m_h), -(-out_w // m_w)
     # a view when x is channels-last (detached: no autograd here, see use_winograd)
     pixels = x.detach().permute(0, 2, 3, 1).contiguous().numpy()
-    out = np.empty((batch, out_h, out_w, conv.out_channels), np.float32)
-    # a few tiles at a time, so that their transforms and products stay in cache
-    per_tile = n * n * (conv.in_channels + conv.out_channels) * 4
-    step = max(1, _WORKING_BYTES // per_tile)
-    total = batch * tiles_h * tiles_w
-    input_transform, output_transform = b_t.astype(np.float32), a_t.astype(np.float32)
-    for first in range(0, total, step):
-        count = min(step, total - first)
-        tiles = np.empty((n * n, count, x.shape[1]), np.float32)
-        transform_input_tiles(pixels, pad, m, input_transform, tiles_h, tiles_w, first, tiles)
+    out = np.empty((batch, out_h, out_w, c_out), np.float32)
+    # a few rows of tiles at a time, so that their transforms and products stay in cache
+    per_row = n_h * n_w * (c_in + c_out) * 4 * tiles_w
+    step = max(1, _WORKING_BYTES // per_row)
+    rows = batch * tiles_h
+    for first in range(0, rows, step):
+        count = min(step, rows - first) * tiles_w
+        tiles = np.empty((n_h * n_w, count, c_in), np.float32)
+        transform_input_tiles(pixels, pad_h, pad_w, m_h, m_w, b_h, b_w, tiles_h, tiles_w,
+                              first, tiles)
         products = torch.bmm(torch.from_numpy(tiles), weights.filters).numpy()
-        transform_output_tiles(products, output_transform, weights.bias, relu, tiles_h,
-                               tiles_w, first, out)
+        transform_output_tiles(products, a_h, a_w, weights.bias, relu, tiles_h, tiles_w,
+                               first, out)
     return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
