@@ -225,3 +225,32 @@ def test_gradients_take_the_lpips_layout_and_values_the_fast_one(stand_in):
     with torch.no_grad():  # changed in place (as load_state_dict does): copied again
         metric.backbone.features[0].weight.mul_(2)
     assert metric._backbone_for_gradients() is not copy
+
+
+def test_distances_without_a_gradient_equal_lpips_own_operations():
+    """No gradient asked for: one ``vector_norm`` pass and the square taken in place;
+    with one: lpips' operations.  Same values either way (an all-zero feature vector
+    included), and the features passed in are left as they were."""
+    from likeness.metrics.lpips import lpips_from_features, unit_normalize
+
+    torch.manual_seed(0)
+    fx, fy = torch.randn(2, 8, 5, 6).relu(), torch.randn(2, 8, 5, 6).relu()
+    fx[0, :, 1, 2] = 0
+    heads = [torch.rand(1, 8, 1, 1)]
+    kept = fx.clone(), fy.clone()
+    with torch.no_grad():
+        fast = lpips_from_features([fx], [fy], heads)
+        normalized = unit_normalize(fx)
+    assert torch.equal(fx, kept[0])
+    assert torch.equal(fy, kept[1])
+    graph = lpips_from_features([fx.clone().requires_grad_(True)], [fy], heads)
+    assert graph.requires_grad
+    torch.testing.assert_close(fast, graph.detach(), rtol=1e-6, atol=0)
+
+    def lpips_way(f):
+        return f / (torch.sqrt(torch.sum(f**2, dim=1, keepdim=True)) + 1e-10)
+
+    torch.testing.assert_close(normalized, lpips_way(fx), rtol=1e-6, atol=1e-7)
+    want = (((lpips_way(fx) - lpips_way(fy)) ** 2).mean((2, 3), keepdim=True)
+            * heads[0]).sum(1, keepdim=True)
+    torch.testing.assert_close(fast, want, rtol=1e-6, atol=0)

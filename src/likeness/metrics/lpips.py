@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -17,9 +18,20 @@ __all__ = ["lpips_from_features", "lpips_from_normalized", "unit_normalize"]
 
 
 def unit_normalize(features: Tensor, eps: float = 1e-10) -> Tensor:
-    """Divide each spatial feature vector by its L2 norm (+eps, as lpips does)."""
-    norm = features.pow(2).sum(dim=1, keepdim=True).sqrt()
+    """Divide each spatial feature vector by its L2 norm (+eps, as lpips does).
+
+    Without a gradient the norm is one ``vector_norm`` pass (no squared temporary); with
+    one, lpips' own operations, so that gradients are its own (also at zero vectors).
+    """
+    if _needs_graph(features):
+        norm = features.pow(2).sum(dim=1, keepdim=True).sqrt()
+    else:
+        norm = torch.linalg.vector_norm(features, dim=1, keepdim=True)
     return features / (norm + eps)
+
+
+def _needs_graph(x: Tensor) -> bool:
+    return torch.is_grad_enabled() and x.requires_grad
 
 
 def lpips_from_features(features_x: Sequence[Tensor], features_y: Sequence[Tensor],
@@ -55,7 +67,8 @@ def lpips_from_normalized(normalized_x: Sequence[Tensor], normalized_y: Sequence
     """
     total: Tensor | None = None
     for nx, ny, weight in zip(normalized_x, normalized_y, head_weights, strict=True):
-        squared = (nx - ny) ** 2
+        difference = nx - ny
+        squared = difference**2 if _needs_graph(difference) else difference.square_()
         if spatial_size is None:
             layer = (squared.mean(dim=(2, 3), keepdim=True) * weight).sum(1, keepdim=True)
         else:
