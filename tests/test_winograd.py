@@ -90,7 +90,7 @@ def test_tiles_split_to_stay_in_cache_give_the_same_values(monkeypatch):
     conv = _conv(192, 192, 3, 1)
     x = torch.randn(5, 192, 10, 10).contiguous(memory_format=torch.channels_last)
     whole = winograd_conv2d(x, conv)
-    monkeypatch.setattr(winograd, "_WORKING_BYTES", 1)  # one tile at a time
+    monkeypatch.setattr(winograd, "_WORKING_BYTES", 1)  # a row of tiles per thread at a time
     # the matrix products may add in another order for another number of rows
     torch.testing.assert_close(winograd_conv2d(x, conv), whole, rtol=0, atol=2e-5)
 

@@ -209,8 +209,9 @@ def winograd_convolve(x: Tensor, weights: WinogradWeights, *, relu: bool = False
     pixels = x.detach().permute(0, 2, 3, 1).contiguous().numpy()
     out = np.empty((batch, out_h, out_w, c_out), np.float32)
     # a few rows of tiles at a time, so that their transforms and products stay in cache
+    # (at least a row per thread: the kernels run rows in parallel)
     per_row = n_h * n_w * (c_in + c_out) * 4 * tiles_w
-    step = max(1, _WORKING_BYTES // per_row)
+    step = max(torch.get_num_threads(), _WORKING_BYTES // per_row)
     rows = batch * tiles_h
     for first in range(0, rows, step):
         count = min(step, rows - first) * tiles_w
