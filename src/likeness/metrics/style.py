@@ -159,9 +159,12 @@ class _Blocks:
         """log Σ_j exp(S_ij) from the accumulated sums; rows whose sum underflowed (a
         feature vector far shorter than the longest) are computed directly."""
         result = self.half + self.top + torch.log(sums)
-        bad = ~torch.isfinite(result) | (sums < 1e-290)
-        for index in torch.nonzero(bad).flatten().tolist():
-            result[index] = torch.logsumexp(self.flat[index] @ self.flat.T, 0)
+        bad = torch.nonzero(~torch.isfinite(result) | (sums < 1e-290)).flatten()
+        # in blocks of rows (a hostile image may make most rows underflow)
+        step = max(1, _CFSD_BLOCK_BYTES // (8 * max(1, self.flat.shape[0])))
+        for start in range(0, len(bad), step):
+            index = bad[start:start + step]
+            result[index] = torch.logsumexp(self.flat[index] @ self.flat.T, 1)
         return result
 
 
