@@ -24,8 +24,8 @@ from likeness import LPIPS, InceptionFeatures, compare
 from likeness.evaluation.device import resolve_device
 from likeness.nets.backbones import build_backbone
 from likeness.nets.dists import DISTS
+from likeness.nets.loading import load_state_dict
 from likeness.nets.lpips import load_backbone_weights
-from likeness.nets.weights import load_state_dict
 
 VGG19_TAPS = (1, 6, 11, 20, 22, 29)
 rng = np.random.default_rng(0)

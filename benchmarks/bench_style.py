@@ -64,8 +64,8 @@ def stage_costs(root: Path, weights: dict[str, str]) -> list[tuple[str, float, i
     from likeness.metrics.style import CfsdContent, adain_style_loss, gram_loss
     from likeness.nets.backbones import build_backbone
     from likeness.nets.inception_features import ArtInceptionFeatures, InceptionFeatures
+    from likeness.nets.loading import load_state_dict
     from likeness.nets.lpips import LPIPS, load_backbone_weights
-    from likeness.nets.weights import load_state_dict
 
     path = next((root / "stylized").iterdir())
     image = load_image(path)

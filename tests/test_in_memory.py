@@ -62,7 +62,7 @@ def test_the_notebook_shows_the_summary_with_cis_and_escapes_names(two_models):
     page = two_models._repr_html_()
     summary = two_models.summary_of("a", "ssim")
     assert f"{summary.mean:.4f}" in page
-    assert "ssim ↑" in page
+    assert "SSIM ↑" in page  # the publication label
     assert "b&lt;x&gt;" in page
     assert "b<x>" not in page
     assert "8 pairs, 0 failed" in page

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from likeness import WeightsError
 from likeness.cli import main
 from likeness.nets import weights as manager
+from likeness.nets.loading import load_state_dict
 
 PAYLOAD = b"likeness test checkpoint " * 40_000  # ~1 MB, streamed in several blocks
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
@@ -240,10 +241,10 @@ def test_weights_cli(tmp_path, server, cache, monkeypatch):
 
 def test_load_state_dict_is_safe_and_explains_bad_files(tmp_path):
     torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "ok.pth")
-    assert set(manager.load_state_dict(tmp_path / "ok.pth")) == {"features.0.weight"}
+    assert set(load_state_dict(tmp_path / "ok.pth")) == {"features.0.weight"}
     (tmp_path / "bad.pth").write_bytes(b"garbage")
     with pytest.raises(WeightsError, match="not a loadable checkpoint"):
-        manager.load_state_dict(tmp_path / "bad.pth")
+        load_state_dict(tmp_path / "bad.pth")
 
 
 def test_a_user_supplied_file_is_hashed_once_and_again_when_it_changes(tmp_path, monkeypatch):

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim
     from likeness.nets.inception_features import InceptionFeatures
     from likeness.nets.lpips import LPIPS, lpips
+    from likeness.results.html import write_report
     from likeness.results.summary import Results
     from likeness.runs.compare import compare
     from likeness.runs.fid import fid, kid_folders
@@ -54,6 +55,7 @@ _LAZY = {
     "evaluate_style": "likeness.runs.style",
     "compare": "likeness.runs.compare",
     "Results": "likeness.results.summary",
+    "write_report": "likeness.results.html",
     "fid": "likeness.runs.fid",
     "kid_folders": "likeness.runs.fid",
     "frechet_distance": "likeness.metrics.fid",
@@ -124,4 +126,5 @@ __all__ = [
     "psnr",
     "ssim",
     "structural_similarity",
+    "write_report",
 ]

@@ -13,9 +13,39 @@
 
 ``LikenessError`` derives from ``ValueError`` so that code written against scikit-image,
 which raises ``ValueError`` for bad input, keeps working.
+
+Messages name Python arguments (``gray=True``); the command line names its options
+instead.  A message that is stored (a row's error in ``per_image.csv``, ``run.json``,
+``methods.md``) is written once, in the words of the interface the run was started from:
+the command line runs its commands inside ``callers_words(cli_words)``, and the library
+passes each stored message through ``in_callers_words``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_TRANSLATION: ContextVar[Callable[[str], str] | None] = ContextVar("likeness_words",
+                                                                     default=None)
+
+
+@contextmanager
+def callers_words(translate: Callable[[str], str]) -> Iterator[None]:
+    """Within this block, stored messages are put in the caller's words by ``translate``
+    (the command line's: its options instead of Python arguments)."""
+    token = _TRANSLATION.set(translate)
+    try:
+        yield
+    finally:
+        _TRANSLATION.reset(token)
+
+
+def in_callers_words(text: str) -> str:
+    """``text`` in the words of the interface the caller uses (unchanged from Python)."""
+    translate = _TRANSLATION.get()
+    return text if translate is None else translate(text)
 
 
 class LikenessError(ValueError):
@@ -48,3 +78,11 @@ class WeightsError(LikenessError):
 
 class StorageError(LikenessError):
     """A cache database or a results file cannot be read or written."""
+
+
+def describe_failure(error: BaseException) -> str:
+    """A failure as a row error: likeness's own message, or the exception's type and
+    message for anything else (a metric must never end a run with a traceback)."""
+    if isinstance(error, LikenessError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

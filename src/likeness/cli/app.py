@@ -21,8 +21,18 @@ class Commands(click.Group):
     (``LIKENESS_DEBUG=1`` shows the traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from likeness.cli.output import cli_words
+        from likeness.errors import callers_words
+
+        def in_command_words(text: str) -> str:
+            current = click.get_current_context(silent=True)
+            return cli_words(text, (current.info_name if current else None) or "compare")
+
         try:
-            return super().invoke(ctx)
+            # what runs store (per_image.csv, run.json, methods.md) names this command's
+            # options, not Python arguments
+            with callers_words(in_command_words):
+                return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as error:
@@ -35,6 +45,34 @@ class Commands(click.Group):
                               "likeness: please report it; LIKENESS_DEBUG=1 shows the "
                               "traceback)")
             sys.exit(1)
+
+
+class MetricsOption(click.Option):
+    """``--metrics``: its help lists every metric the command accepts, read from the
+    registry when help is shown (so that starting the command imports no registry)."""
+
+    def __init__(self, *args: Any, command: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.command_name = command
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from likeness.evaluation.registry import DEFAULT_METRICS, metrics_help
+
+        default = ",".join(m.replace("_", "-") for m in DEFAULT_METRICS[self.command_name])
+        self.help = f"{metrics_help(self.command_name)}  [default: {default}]"
+        return super().get_help_record(ctx)
+
+
+def metrics_option(command: str) -> Any:
+    """The ``--metrics`` option of ``command``; its default is the registry's
+    ``DEFAULT_METRICS[command]``."""
+    def default() -> str:
+        from likeness.evaluation.registry import DEFAULT_METRICS
+
+        return ",".join(DEFAULT_METRICS[command])
+
+    return click.option("--metrics", "metrics", cls=MetricsOption, command=command,
+                        default=default)
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,9 +14,8 @@ from likeness.errors import LikenessError
 if TYPE_CHECKING:
     pass
 
-from likeness.cli.app import main
+from likeness.cli.app import main, metrics_option
 from likeness.cli.output import (
-    format_cell,
     print_summary,
     print_table,
     progress_bar,
@@ -25,6 +24,7 @@ from likeness.cli.output import (
     stderr_console,
     write_rows,
 )
+from likeness.cli.report import parse_disagree
 
 
 def parse_subset_size(value: str, hint: str) -> int | None:
@@ -55,11 +55,7 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False,
                                                      path_type=Path), default=None,
               help="CSV with columns reference,test[,model] (paths relative to the CSV).")
-@click.option("--metrics", "metrics", default="ssim,psnr", show_default=True,
-              help="Comma-separated: ssim, psnr, mse, ms-ssim, gmsd, ms-gmsd, vif-p, mdsi, "
-                   "haarpsi, "
-                   "lpips (= lpips-alex), "
-                   "lpips-vgg, lpips-squeeze, fid, kid.")
+@metrics_option("compare")
 @click.option("--gray", is_flag=True, help="Compare ITU-R 601 luma (Pillow's convert('L')).")
 @click.option("--y-channel", is_flag=True,
               help="PSNR, SSIM, MSE, MS-SSIM on Y of ITU-R BT.601 YCbCr, as restoration papers "
@@ -87,6 +83,9 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="Allow an --out-dir that holds another run or other files.")
 @click.option("--html", "html_report", is_flag=True,
               help="Also write the visual report, report.html, into --out-dir.")
+@click.option("--disagree", "disagree", default=None, metavar="A,B",
+              help="The two per-pair metrics the report sets side by side (default: the two "
+                   "whose rankings agree least).")
 @click.option("--strict", is_flag=True, help="Stop at the first failure.")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Decoding threads.")
@@ -125,7 +124,8 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
             bootstrap: int, seed: int, confidence: float, ci_method: str, fid_resize: str,
             kid_subset_size: str, kid_subsets: int, kid_seed: int, cache: Path | None,
             no_cache: bool, html_report: bool, engine: str, address: str | None,
-            y_channel: bool, crop_border: int, ssim_convention: str) -> None:
+            y_channel: bool, crop_border: int, ssim_convention: str,
+            disagree: str | None) -> None:
     """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
     more model folders (paired by file name), or the pairs of a --pairs CSV.
 
@@ -148,6 +148,8 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
     if y_channel and gray:
         raise click.UsageError("--y-channel and --gray convert colour in two different ways; "
                                "choose one")
+    if disagree is not None and not html_report:
+        raise click.UsageError("--disagree chooses what the report shows: give --html too")
     if html_report and out_dir is None:
         raise click.UsageError("--html writes report.html into the results folder: give "
                                "--out-dir too")
@@ -182,7 +184,8 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
             if html_report and out_dir is not None and (out_dir / "run.json").is_file():
                 from likeness.results.html import write_report
 
-                report = write_report(out_dir, device=device if device != "auto" else "cpu")
+                report = write_report(out_dir, device=device if device != "auto" else "cpu",
+                                      disagree=parse_disagree(disagree))
                 stderr_console().print(f"report written to {report}", highlight=False,
                                         markup=False)
     except LikenessError as error:
@@ -209,10 +212,11 @@ def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path 
                        options: dict[str, Any]) -> bool:
     from likeness.evaluation.rows import PairRow
     from likeness.evaluation.single import compare_pair
+    from likeness.results.tables import format_value
 
     result = compare_pair(reference, test, metrics=names, **options)
     for name in names:
-        click.echo(f"{name}\t{format_cell(name, result.values.get(name))}")
+        click.echo(f"{name}\t{format_value(name, result.values.get(name))}")
     row = PairRow("test", result.reference, result.test, result.values, result.error,
                   result.decisions)
     report_rows([row], {})

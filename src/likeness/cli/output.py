@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import re
 import sys
 from pathlib import Path
@@ -13,21 +12,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-
-
-# Digits shown in terminal tables; files keep full precision.
-TABLE_DIGITS = {"psnr": 3, "mse": 3}
-
-
-def format_cell(metric: str, value: float | None) -> str:
-    if value is None:
-        return "—"
-    decimals = TABLE_DIGITS.get(metric, 4)
-    if value != 0 and abs(value) < 1e-4:
-        return f"{value:.3g}"
-    if value != 0 and abs(value) < 1:  # three significant digits at least: MSE 0.00213
-        decimals = max(decimals, 2 - math.floor(math.log10(abs(value))))
-    return f"{value:.{decimals}f}"
 
 
 def stdout_console() -> Console:
@@ -49,6 +33,7 @@ CLI_WORDS = [
     (r"resize='reference'", "--resize reference"),
     (r"alpha='(white|black|drop)'", r"--alpha \1"),
     (r"overwrite=True", "--overwrite"),
+    (r"(?<![\w/.-])out_dir(?![\w/.-])", "--out-dir"),
     (r"strict=True", "--strict"),
     (r"cache=PATH", "--cache FILE"),
     (r"cache=False", "--no-cache"),
@@ -58,7 +43,10 @@ CLI_WORDS = [
     (r"stylized=DIR", "--stylized DIR"),
     (r"triplets=CSV", "--triplets CSV"),
     (r"raise cfsd_max_pixels", "raise --cfsd-max-pixels"),
+    (r"crop_border=(\d+)", r"--crop-border \1"),
+    (r"y_channel=True", "--y-channel"),
     (r"weights=\{'(\w+)': PATH\}", r"--weights \1=PATH"),
+    (r"(?<![\w-])weights=PATH", "--weights PATH"),
     (r"device='(\w+)' or device='(\w+)'", r"--device \1 or \2"),
     (r"subset_size=None", "{subset} all"),
     (r"subset_size=(\d+)", r"{subset} \1"),
@@ -87,20 +75,22 @@ def print_table(results: Any) -> None:
     on different scales shows no mean here either."""
     from rich.table import Table
 
+    from likeness.results.tables import format_value, label
+
     rows, names = results.rows, results.pair_metrics
     table = Table(show_edge=False)
     table.add_column("reference")
     table.add_column("test")
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(label(name), justify="right")
     for row in rows:
         table.add_row(row.reference, row.test,
-                      *(format_cell(name, row.values.get(name)) for name in names))
+                      *(format_value(name, row.values.get(name)) for name in names))
     table.add_section()
     means = []
     for name in names:
         summary = results.summary_of(results.models[0], name)
-        mean = "—" if math.isnan(summary.mean) else format_cell(name, summary.mean)
+        mean = format_value(name, summary.mean)
         means.append(mean if summary.n == len(rows) else f"{mean} (n={summary.n})")
     table.add_row(f"mean of {len(rows)} pairs", "", *means)
     stdout_console().print(table, highlight=False)
@@ -110,25 +100,21 @@ def print_summary(results: Any) -> None:
     from rich.table import Table
 
     from likeness.evaluation.registry import METRICS
-    from likeness.results.tables import format_value
+    from likeness.results.tables import label, summary_cell
 
     unit = "method" if results.kind == "style" else "model"
-    table = Table(show_edge=False, title=f"mean [95% CI] per {unit}" if results.pair_metrics
-                  else None)
+    confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
+    table = Table(show_edge=False, title=f"mean [{confidence}% CI] per {unit}"
+                  if results.pair_metrics else None)
     table.add_column(unit)
     for metric in results.metrics:
         arrow = "↑" if METRICS[metric].better == "higher" else "↓"
-        table.add_column(f"{metric} {arrow}", justify="right")
+        table.add_column(f"{label(metric)} {arrow}", justify="right")
     for model in results.models:
         cells = []
         for metric in results.metrics:
             row = results.summary_of(model, metric)
-            cell = format_value(metric, row.mean)
-            if metric == "kid" and row.std == row.std:
-                cell += f" ± {format_value('kid', row.std)}"
-            elif row.ci_low == row.ci_low:
-                cell += (f" [{format_value(metric, row.ci_low)}, "
-                         f"{format_value(metric, row.ci_high)}]")
+            cell = summary_cell(row)
             if row.n_failed:
                 cell += f" (n={row.n})"
             cells.append(cell)
@@ -139,10 +125,14 @@ def print_summary(results: Any) -> None:
 def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     console = stderr_console()
     several = len({row.model for row in rows}) > 1
-    for row in rows:
-        if row.notes:
-            who = f"{row.model}: {row.test}" if several else row.test
-            say("note", f"{who}: " + "; ".join(row.notes))
+    noted: dict[str, list[str]] = {}
+    for row in rows:  # one line per decision, not per file: the files are in per_image.csv
+        for note in row.notes:
+            noted.setdefault(note, []).append(f"{row.model}: {row.test}" if several
+                                              else row.test)
+    for note, files in noted.items():
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        say("note", f"{note} ({len(files)} file(s): {shown})")
     for metric, why in record.get("not_summarised", {}).items():
         say("warning", f"{metric} is {why}")
     for key, info in record.get("infinite_values", {}).items():

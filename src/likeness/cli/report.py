@@ -19,25 +19,39 @@ from likeness.cli.output import (
 )
 
 
+def parse_disagree(value: str | None) -> tuple[str, ...] | None:
+    """``--disagree A,B`` as two metric names (checked against the run by the report)."""
+    if value is None:
+        return None
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if len(names) != 2:
+        raise click.BadParameter(f"{value!r}: expected two metrics, e.g. ssim,lpips",
+                                 param_hint="--disagree")
+    return names
+
+
 @main.command()
 @click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the report (default: RESULTS_DIR/report.html).")
 @click.option("--worst", type=click.IntRange(1, 100), default=5, show_default=True,
-              help="Pairs shown in detail per metric, and most-disagreeing pairs.")
+              help="Pairs shown in detail: most disagreeing, each model's worst and best.")
 @click.option("--thumbnail", type=click.IntRange(32, 2048), default=160, show_default=True,
               help="Longest side of thumbnails and maps, in pixels.")
+@click.option("--disagree", "disagree", default=None, metavar="A,B",
+              help="The two per-pair metrics the report sets side by side (default: the two "
+                   "whose rankings agree least).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
               show_default=True, help="Where the LPIPS maps are computed.")
 def report(results_dir: Path, output: Path | None, worst: int, thumbnail: int,
-           device: str) -> None:
-    """Write the visual HTML report of RESULTS_DIR (a likeness compare --out-dir folder):
-    one self-contained file showing where and why SSIM and LPIPS disagree."""
+           device: str, disagree: str | None) -> None:
+    """Write the visual HTML report of RESULTS_DIR (a likeness compare or style --out-dir
+    folder): one self-contained file showing where and why its metrics disagree."""
     from likeness.results.html import write_report
 
     try:
         path = write_report(results_dir, output, worst=worst, thumbnail=thumbnail,
-                            device=device)
+                            device=device, disagree=parse_disagree(disagree))
     except LikenessError as error:
         say("error", str(error), "report")
         sys.exit(1)

@@ -14,7 +14,7 @@ from likeness.errors import LikenessError
 if TYPE_CHECKING:
     pass
 
-from likeness.cli.app import main
+from likeness.cli.app import main, metrics_option
 from likeness.cli.compare import parse_models, parse_weights
 from likeness.cli.output import (
     print_summary,
@@ -23,6 +23,7 @@ from likeness.cli.output import (
     say,
     stderr_console,
 )
+from likeness.cli.report import parse_disagree
 
 
 @main.command()
@@ -40,9 +41,7 @@ from likeness.cli.output import (
 @click.option("--triplets", "triplets_csv", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Manifest CSV: content,style,stylized[,method].")
-@click.option("--metrics", "metrics", default=",".join(
-    ("art_fid", "fid_art", "fid", "lpips_alex", "cfsd", "gram", "adain_style",
-     "content_loss", "ssim", "ssim_gray")), show_default=True, help="Comma-separated.")
+@metrics_option("style")
 @click.option("--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Write the results folder (resumable).")
 @click.option("--overwrite", is_flag=True,
@@ -81,13 +80,17 @@ from likeness.cli.output import (
 @click.option("--no-cache", is_flag=True, help="Use no shared cache.")
 @click.option("--html", "html_report", is_flag=True,
               help="Also write the visual report, report.html, into --out-dir.")
+@click.option("--disagree", "disagree", default=None, metavar="A,B",
+              help="The two per-pair metrics the report sets side by side (default: the two "
+                   "whose rankings agree least).")
 def style(content: Path, style: Path, stylized: tuple[Path, ...],
           method_items: tuple[str, ...], triplets_csv: Path | None, metrics: str,
           out_dir: Path | None, overwrite: bool, strict: bool, resize: str | None,
           alpha: str | None, device: str, weights: tuple[str, ...], art_fid_mode: str,
           fid_resize: str, cfsd_max_pixels: int, workers: int, batch_size: int, engine: str,
           address: str | None, bootstrap: int, seed: int, confidence: float,
-          ci_method: str, cache: Path | None, no_cache: bool, html_report: bool) -> None:
+          ci_method: str, cache: Path | None, no_cache: bool, html_report: bool,
+          disagree: str | None) -> None:
     """Evaluate style transfer: content fidelity (LPIPS, SSIM, CFSD, content loss), style
     fidelity (FID, FID with ArtFID's Inception, Gram and AdaIN losses) and ArtFID, for one
     or more methods, with statistics and a results folder."""
@@ -99,6 +102,8 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--metrics") from None
     methods = {name: path for name, path in parse_models(method_items).items()}
+    if disagree is not None and not html_report:
+        raise click.UsageError("--disagree chooses what the report shows: give --html too")
     if html_report and out_dir is None:
         raise click.UsageError("--html writes report.html into the results folder: give "
                                "--out-dir too")
@@ -138,7 +143,8 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
         if html_report:
             from likeness.results.html import write_report
 
-            report_path = write_report(out_dir, device=device if device != "auto" else "cpu")
+            report_path = write_report(out_dir, device=device if device != "auto" else "cpu",
+                                       disagree=parse_disagree(disagree))
             console.print(f"report written to {report_path}", highlight=False, markup=False)
     if results.failures:
         sys.exit(1)

@@ -71,11 +71,12 @@ def weights_verify(names: tuple[str, ...]) -> None:
     """Check cached checkpoints (all cached ones by default) against their hashes."""
     from likeness.nets.weights import REGISTRY, cache_dirs, verify
 
-    failed = False
+    failed, checked = False, 0
     for name in names or tuple(REGISTRY):
         checkpoint = _registered(name, REGISTRY)
         paths = [d / checkpoint.file_name for d in cache_dirs()
                  if (d / checkpoint.file_name).is_file()]
+        checked += len(paths)
         if not paths and names:
             click.echo(f"{name}\tmissing")
             failed = True
@@ -85,6 +86,12 @@ def weights_verify(names: tuple[str, ...]) -> None:
             except LikenessError as error:
                 click.echo(f"{name}\tFAILED\t{error}")
                 failed = True
+    if not checked and not names:  # nothing to verify is not "all verified"
+        folders = " or ".join(str(d) for d in cache_dirs())
+        say("error", f"no checkpoint is cached in {folders}, so none was verified; fetch one "
+                     "with `likeness weights download NAME`, or import a file fetched "
+                     "elsewhere with `likeness weights import FILE`", "weights")
+        failed = True
     if failed:
         sys.exit(1)
 

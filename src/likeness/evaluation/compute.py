@@ -34,7 +34,7 @@ from likeness.evaluation.prepare import (
 from likeness.evaluation.registry import METRICS, describe_failure, invalid_values
 from likeness.io import LoadedImage, load_image
 
-__all__ = ["Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group"]
+__all__ = ["Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group", "network_notes"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,15 @@ class _Pending:
     item: Item | None  # None: a pair of arrays (no style image)
     prepared: PreparedPair
     group: int
+
+
+def network_notes(channels: int | None, feature_metrics: Sequence[str]) -> tuple[str, ...]:
+    """The decision a gray item's networks take: its channel replicated to RGB.  It follows
+    from the item's channels and the run's metrics, so it is derived, never cached."""
+    if channels != 1 or not feature_metrics:
+        return ()
+    labels = dict.fromkeys(_network_label(METRICS[m].network or "") for m in feature_metrics)
+    return (f"gray replicated to RGB for {', '.join(labels)}",)
 
 
 def _network_label(network: str) -> str:
@@ -211,10 +220,7 @@ class ItemComputer:
                 outcome.values[metric] = spec.pixels(pair, settings)
             except Exception as error:  # noqa: BLE001 - any failure is this item's error
                 outcome.errors[metric] = describe_failure(error)
-        if self.feature_metrics and outcome.channels == 1:
-            labels = dict.fromkeys(_network_label(METRICS[m].network or "")
-                                   for m in self.feature_metrics)
-            outcome.notes = (*outcome.notes, f"gray replicated to RGB for {', '.join(labels)}")
+        outcome.notes = (*outcome.notes, *network_notes(outcome.channels, self.feature_metrics))
 
     def _role_notes(self, decisions: tuple[str, ...]) -> tuple[str, ...]:
         reference, test = self.roles

@@ -24,16 +24,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from likeness.errors import LikenessError
+from likeness.errors import LikenessError, in_callers_words
 from likeness.evaluation.cache import Cache
-from likeness.evaluation.compute import Decoded, Group, ItemComputer, ItemOutcome, decode_group
+from likeness.evaluation.compute import (
+    Decoded,
+    Group,
+    ItemComputer,
+    ItemOutcome,
+    decode_group,
+    network_notes,
+)
 from likeness.evaluation.networks import Networks
 from likeness.evaluation.pipeline import ordered_map
 from likeness.evaluation.plan import Item, Plan
 from likeness.evaluation.registry import METRICS, invalid_values
 from likeness.evaluation.rows import PairRow, decode_notes, encode_notes
 
-__all__ = ["EngineOptions", "ItemEngine", "hash_files", "run_items", "unreadable_reason"]
+__all__ = ["EngineOptions", "ItemEngine", "hash_files", "notes_namespace", "run_items",
+           "unreadable_reason"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -64,6 +72,18 @@ class EngineOptions:
         return "/".join(f"{name}={getattr(self, name)}" for name in names)
 
 
+def notes_namespace(kind: str, options: EngineOptions, metrics: Sequence[str]) -> str:
+    """Where an item's decisions are cached: keyed by every setting that takes one — the
+    pair's reconciliation (gray, resize, alpha) and, when the run has a metric they apply
+    to, the restoration conventions (Y channel, border, MATLAB's rounding) — so that a
+    cached row never carries the decisions of a run with other settings."""
+    settings = ["gray", "resize", "alpha"]
+    if (options.y_channel or options.crop_border) and any(METRICS[m].restoration
+                                                          for m in metrics):
+        settings += ["y_channel", "crop_border", "ssim_convention"]
+    return f"item/v5/notes/{kind}/{options.key(settings)}"
+
+
 class ItemEngine:
     """The rows of a plan's items, from the cache or from computed outcomes.
 
@@ -87,8 +107,8 @@ class ItemEngine:
                      for i in plan.items]
         self.stage = "triplets" if plan.kind == "style" else "pairs"
         self.namespaces = {m: self._namespace(m) for m in self.metrics}
-        self.notes_namespace = (f"item/v4/notes/{plan.kind}/"
-                                f"{options.key(('gray', 'resize', 'alpha'))}")
+        self.feature_metrics = [m for m in self.metrics if METRICS[m].kind == "network"]
+        self.notes_namespace = notes_namespace(plan.kind, options, self.metrics)
         self.done = 0
         self.to_store: list[tuple[int, dict[str, str]]] = []
 
@@ -113,9 +133,14 @@ class ItemEngine:
         if self.progress is not None:
             self.progress(self.stage, self.done, len(self.rows))
 
-    def fail(self, index: int, message: str) -> None:
-        """Add ``message`` to the row's error (with ``strict``: raise it)."""
+    def fail(self, index: int, message: str, metric: str | None = None) -> None:
+        """Add ``message`` to the row's error, as ``metric``'s if one is named (with
+        ``strict``: raise it)."""
         row = self.rows[index]
+        message = in_callers_words(message)
+        if metric is not None:
+            row.metric_errors[metric] = message
+            message = f"{metric}: {message}"
         row.error = message if row.error is None else f"{row.error}; {message}"
         if self.options.strict:
             names = " vs ".join(n for n in (row.reference, row.style, row.test) if n)
@@ -150,7 +175,9 @@ class ItemEngine:
                     unavailable: dict[str, str]) -> None:
         row = self.rows[index]
         row.cached = True
-        row.notes, row.data_range, row.channels = decode_notes(notes)
+        notes_of_item, row.data_range, row.channels = decode_notes(notes)
+        row.notes = tuple(in_callers_words(note) for note in
+                          (*notes_of_item, *network_notes(row.channels, self.feature_metrics)))
         errors = {}
         for metric, stored in outcomes.items():
             outcome = json.loads(stored)
@@ -159,7 +186,7 @@ class ItemEngine:
             else:
                 errors[metric] = outcome["e"]
         for metric, message in {**errors, **invalid_values(row.values), **unavailable}.items():
-            self.fail(index, f"{metric}: {message}")
+            self.fail(index, message, metric)
         self.advance()
 
     def items_of(self, group: Group) -> list[Item]:
@@ -168,15 +195,15 @@ class ItemEngine:
     def accept(self, index: int, outcome: ItemOutcome) -> PairRow:
         """Make the row of item ``index`` from its outcome, and queue it for the cache."""
         row = self.rows[index]
-        row.values = dict(outcome.values)
-        row.notes, row.data_range, row.channels = (outcome.notes, outcome.data_range,
-                                                   outcome.channels)
+        row.values, row.metric_errors = dict(outcome.values), {}
+        row.notes = tuple(in_callers_words(note) for note in outcome.notes)
+        row.data_range, row.channels = outcome.data_range, outcome.channels
         if outcome.failure is not None:
             self.fail(index, outcome.failure)
         else:
             unavailable = self._unavailable()
             for metric, message in {**outcome.errors, **unavailable}.items():
-                self.fail(index, f"{metric}: {message}")
+                self.fail(index, message, metric)
             self.to_store.append((index, {m: e for m, e in outcome.errors.items()
                                           if m not in unavailable}))
         self.advance()
@@ -201,7 +228,8 @@ class ItemEngine:
                 else:  # a network that could not be built: not a property of the item
                     continue
                 per_metric[metric].append((key, json.dumps(outcome).encode()))
-            notes.append((key, encode_notes(row)))
+            derived = network_notes(row.channels, self.feature_metrics)
+            notes.append((key, encode_notes(row, without=derived)))
         batches = {self.namespaces[m]: items for m, items in per_metric.items() if items}
         batches[self.notes_namespace] = notes
         self.cache.put_together(batches)  # a kill leaves a row's outcomes whole or absent

@@ -12,7 +12,16 @@ import numpy as np
 from likeness.evaluation.feature_metrics import FeatureUse
 from likeness.evaluation.prepare import PreparedPair
 
-__all__ = ["MetricSpec", "on_tensors", "torch_pair"]
+__all__ = ["MetricSpec", "latex_escape", "on_tensors", "torch_pair"]
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped."""
+    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,13 @@ class MetricSpec:
         needs: the other metrics a set metric is computed from (ArtFID).
         key_settings: the run settings its values depend on (its cache key).
         citations: what a paper using it cites (keys of ``likeness.results.bibtex``).
+        label, latex: its name in a paper's table, plain and in LaTeX (default: the
+            plain label, escaped).
+        digits: decimals in tables (at least three significant digits below 1).
+        scientific: small values (below 0.01) in scientific notation (KID, Gram).
+        spread: what follows the mean in tables: ``"ci"`` (the bootstrap confidence
+            interval of per-item values), ``"std"`` (a set metric's std over subsets or
+            splits), ``"none"``; ``"auto"``: ``"ci"`` for item metrics, ``"none"`` for sets.
     """
 
     name: str
@@ -53,6 +69,28 @@ class MetricSpec:
     infinite_when: str | None = None
     # values in units of the pair's data range (MSE: range²): a summary never mixes scales
     scale_dependent: bool = False
+    label: str = ""
+    latex: str = ""
+    digits: int = 4
+    scientific: bool = False
+    spread: str = "auto"
+
+    @property
+    def plain_label(self) -> str:
+        """Its name in a table (the canonical name if no label was given)."""
+        return self.label or self.name
+
+    @property
+    def latex_label(self) -> str:
+        """Its name in a LaTeX table."""
+        return self.latex or latex_escape(self.plain_label)
+
+    @property
+    def reported_spread(self) -> str:
+        """``"ci"``, ``"std"`` or ``"none"``: what tables show beside the mean."""
+        if self.spread != "auto":
+            return self.spread
+        return "none" if self.kind == "set" else "ci"
 
     @property
     def kind(self) -> str:

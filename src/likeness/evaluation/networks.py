@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from likeness.errors import LikenessError
+from likeness.errors import LikenessError, describe_failure
 
-__all__ = ["NETWORKS", "FeatureNetwork", "Networks", "VGG_TAPS"]
+__all__ = ["NETWORKS", "RUN_WEIGHTS_ARGUMENT", "FeatureNetwork", "Networks", "VGG_TAPS"]
 
 VGG_TAPS = (1, 6, 11, 20, 22, 29)  # relu1_1, relu2_1, relu3_1, relu4_1, relu4_2, relu5_1
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -60,8 +60,9 @@ def _build_vgg19(weights: str | None, device: str) -> Any:
     import torch
 
     from likeness.nets.backbones import build_backbone
+    from likeness.nets.loading import load_state_dict
     from likeness.nets.lpips import load_backbone_weights
-    from likeness.nets.weights import load_state_dict, resolve
+    from likeness.nets.weights import resolve
 
     resolved = resolve("vgg19", weights)
     network = build_backbone("vgg19")
@@ -99,6 +100,10 @@ NETWORKS: dict[str, FeatureNetwork] = {
 }
 
 
+# how a run (compare, style, compare_files, compare_tensors) is given checkpoint files
+RUN_WEIGHTS_ARGUMENT = "weights={'NAME': PATH}"
+
+
 class Networks:
     """The networks of one run on one device, each built once; a network that failed to
     build (missing weights, say) is not retried for every image.
@@ -125,22 +130,28 @@ class Networks:
             raise LikenessError(self.failed[name])
         if name not in self._built:
             spec = NETWORKS[name]
+            from likeness.nets.weights import passing_weights_as
+
             try:
-                self._built[name] = spec.build(self.weights.get(spec.checkpoint), self.device)
-            except LikenessError as error:
-                self.failed[name] = str(error)
-                raise
+                with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
+                    self._built[name] = spec.build(self.weights.get(spec.checkpoint),
+                                                   self.device)
+            except Exception as error:  # noqa: BLE001 - any failure to build: remembered
+                self.failed[name] = describe_failure(error)
+                raise LikenessError(self.failed[name]) from error
         return self._built[name]
 
     def weights_hash(self, name: str) -> str:
         """The SHA-256 of the checkpoint ``name`` would load (part of the cache keys), or
         ``"unavailable"`` when it cannot be resolved (then ``failed`` says why)."""
         if name not in self._hashes:
-            from likeness.nets.weights import resolve
+            from likeness.nets.weights import passing_weights_as, resolve
 
             checkpoint = NETWORKS[name].checkpoint
             try:
-                self._hashes[name] = resolve(checkpoint, self.weights.get(checkpoint)).sha256
+                with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
+                    self._hashes[name] = resolve(checkpoint,
+                                                 self.weights.get(checkpoint)).sha256
             except LikenessError as error:
                 self.failed[name] = str(error)
                 self._hashes[name] = "unavailable"

@@ -11,13 +11,14 @@ scales mean.  Adding a metric is an entry here plus a pure function in
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from likeness.errors import ImageTooSmallError, LikenessError
+from likeness.errors import ImageTooSmallError, LikenessError, describe_failure
 from likeness.evaluation.classical_metrics import CLASSICAL_METRICS
 from likeness.evaluation.feature_metrics import (
     adain_use,
@@ -40,12 +41,14 @@ from likeness.evaluation.set_metric_values import (
 )
 
 __all__ = [
+    "DEFAULT_METRICS",
     "METRICS",
     "METRIC_ALIASES",
     "MetricSpec",
     "describe_failure",
     "device_for",
     "invalid_values",
+    "metrics_help",
     "network_of",
     "parse_metric_names",
 ]
@@ -118,26 +121,27 @@ METRICS: dict[str, MetricSpec] = {
                        "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)",
                        commands=("compare", "style"), pixels=_ssim, restoration=True,
                        key_settings=_RESTORATION_KEY,
-                       citations=("wang2004ssim", "vanderwalt2014skimage")),
+                       citations=("wang2004ssim", "vanderwalt2014skimage"), label="SSIM"),
     "psnr": MetricSpec("psnr", "higher", "PSNR in dB (scikit-image)", pixels=_psnr,
                        restoration=True, key_settings=_RESTORATION_KEY,
                        citations=("vanderwalt2014skimage",),
                        infinite_when="identical images (MSE 0) have PSNR +inf, as in "
-                                     "scikit-image"),
+                                     "scikit-image", label="PSNR", digits=2),
     "mse": MetricSpec("mse", "lower", "mean squared error (scikit-image), in units of "
                       "the pair's data range squared", pixels=_mse, scale_dependent=True,
                       restoration=True, key_settings=_RESTORATION_KEY,
-                      citations=("vanderwalt2014skimage",)),
+                      citations=("vanderwalt2014skimage",), label="MSE", digits=2),
     "ms_ssim": MetricSpec("ms_ssim", "higher",
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)",
                           pixels=_ms_ssim, restoration=True, key_settings=_RESTORATION_KEY,
-                          citations=("wang2003msssim",)),
+                          citations=("wang2003msssim",), label="MS-SSIM"),
     **CLASSICAL_METRICS,
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
                                   commands=("compare", "style") if net == "alex"
                                   else ("compare",), features=lpips_use(net),
-                                  citations=("zhang2018lpips", paper))
+                                  citations=("zhang2018lpips", paper),
+                                  label=f"LPIPS ({net})")
        for net, backbone, paper in (("alex", "AlexNet", "krizhevsky2012alexnet"),
                                     ("vgg", "VGG16", "simonyan2015vgg"),
                                     ("squeeze", "SqueezeNet 1.1", "iandola2016squeezenet"))},
@@ -145,23 +149,24 @@ METRICS: dict[str, MetricSpec] = {
                         "DISTS: structure and texture similarity of VGG16 features with L2 "
                         "pooling (DISTS_pytorch weights, no resizing)",
                         commands=("compare", "style"), features=dists_use,
-                        citations=("ding2022dists", "simonyan2015vgg")),
+                        citations=("ding2022dists", "simonyan2015vgg"), label="DISTS"),
     "fid": MetricSpec("fid", "lower",
                       "FID between the model's images and the references (pytorch-fid)",
                       commands=("compare", "style"), set_value=frechet_value,
                       set_network="pt_inception", key_settings=("fid_resize", "alpha"),
                       citations=("heusel2017fid", "szegedy2016inception",
-                                 "seitzer2020pytorchfid")),
+                                 "seitzer2020pytorchfid"), label="FID", digits=2),
     "kid": MetricSpec("kid", "lower",
                       "KID between the model's images and the references (torch-fidelity)",
                       set_value=kid_value, set_network="pt_inception",
                       key_settings=("fid_resize", "alpha"),
-                      citations=("binkowski2018kid", "szegedy2016inception")),
+                      citations=("binkowski2018kid", "szegedy2016inception"),
+                      label="KID", scientific=True, spread="std"),
     **{name: MetricSpec(name, "higher",
                         f"{label} (k = {k}) of the model's Inception pool features against "
                         "the references' (prdc)", set_value=nearest_neighbour_value(name, k),
                         set_network="pt_inception", key_settings=("fid_resize", "alpha"),
-                        citations=(paper, "szegedy2016inception"))
+                        citations=(paper, "szegedy2016inception"), label=label.capitalize())
        for name, label, k, paper in (
            ("precision", "precision", 3, "kynkaanniemi2019precision"),
            ("recall", "recall", 3, "kynkaanniemi2019precision"),
@@ -172,24 +177,30 @@ METRICS: dict[str, MetricSpec] = {
                             "Fréchet distance of DINOv2 ViT-L/14 CLS features (dgm-eval's "
                             "FD_DINOv2)", set_value=frechet_value, set_network="dinov2_vitl14",
                             key_settings=("alpha",),
-                            citations=("stein2023exposing", "oquab2023dinov2")),
+                            citations=("stein2023exposing", "oquab2023dinov2"),
+                            label="FD (DINOv2)", latex=r"FD$_\text{DINOv2}$", digits=2),
     "kd_dinov2": MetricSpec("kd_dinov2", "lower",
                             "KID's unbiased MMD² on DINOv2 ViT-L/14 CLS features",
                             set_value=kid_value, set_network="dinov2_vitl14",
                             key_settings=("alpha",),
                             citations=("binkowski2018kid", "oquab2023dinov2",
-                                       "stein2023exposing")),
+                                       "stein2023exposing"),
+                            label="KD (DINOv2)", latex=r"KD$_\text{DINOv2}$", scientific=True,
+                            spread="std"),
     # precision, recall, density, coverage and Vendi on the other encoders' features
     **{f"{name}_{suffix}": MetricSpec(
         f"{name}_{suffix}", "higher",
         f"{name} (k = {k}) on {label} (prdc)" if k else
         f"Vendi score (q = 1, cosine kernel) of {label}",
         set_value=nearest_neighbour_value(name, k) if k else vendi_value,
-        set_network=network, key_settings=("alpha",), citations=(paper, *papers))
-       for suffix, network, label, papers in (
-           ("dinov2", "dinov2_vitl14", "DINOv2 ViT-L/14 CLS features",
+        set_network=network, key_settings=("alpha",), citations=(paper, *papers),
+        label=f"{name.capitalize()} ({encoder})",
+        latex=f"{name.capitalize()}$_\\text{{{encoder}}}$", digits=4 if k else 2)
+       for suffix, network, label, encoder, papers in (
+           ("dinov2", "dinov2_vitl14", "DINOv2 ViT-L/14 CLS features", "DINOv2",
             ("oquab2023dinov2", "stein2023exposing")),
-           ("clip", "clip_vit_l14_336", "CLIP ViT-L/14-336 embeddings", ("radford2021clip",)))
+           ("clip", "clip_vit_l14_336", "CLIP ViT-L/14-336 embeddings", "CLIP",
+            ("radford2021clip",)))
        for name, k, paper in (("precision", 3, "kynkaanniemi2019precision"),
                               ("recall", 3, "kynkaanniemi2019precision"),
                               ("density", 5, "naeem2020prdc"),
@@ -201,23 +212,28 @@ METRICS: dict[str, MetricSpec] = {
                        "ViT-L/14-336 embeddings (google-research/cmmd), float64",
                        set_value=cmmd_value, set_network="clip_vit_l14_336",
                        key_settings=("alpha",),
-                       citations=("jayasumana2024cmmd", "radford2021clip")),
+                       citations=("jayasumana2024cmmd", "radford2021clip"), label="CMMD",
+                       digits=3),
     "fd_clip": MetricSpec("fd_clip", "lower",
                           "Fréchet distance of CLIP ViT-L/14-336 embeddings",
                           set_value=frechet_value, set_network="clip_vit_l14_336",
                           key_settings=("alpha",),
-                          citations=("heusel2017fid", "radford2021clip")),
+                          citations=("heusel2017fid", "radford2021clip"),
+                          label="FD (CLIP)", latex=r"FD$_\text{CLIP}$", digits=2),
     "kd_clip": MetricSpec("kd_clip", "lower",
                           "KID's unbiased MMD² on CLIP ViT-L/14-336 embeddings",
                           set_value=kid_value, set_network="clip_vit_l14_336",
                           key_settings=("alpha",),
-                          citations=("binkowski2018kid", "radford2021clip")),
+                          citations=("binkowski2018kid", "radford2021clip"),
+                          label="KD (CLIP)", latex=r"KD$_\text{CLIP}$", scientific=True,
+                          spread="std"),
     "vendi": MetricSpec("vendi", "higher",
                         "Vendi score (q = 1, cosine kernel) of the model's Inception pool "
                         "features: the effective number of distinct images",
                         set_value=vendi_value, set_network="pt_inception",
                         key_settings=("fid_resize", "alpha"),
-                        citations=("friedman2023vendi", "szegedy2016inception")),
+                        citations=("friedman2023vendi", "szegedy2016inception"),
+                        label="Vendi", digits=2),
     "inception_score": MetricSpec("inception_score", "higher",
                                   "Inception Score of the model's images (torch-fidelity: "
                                   "TF1 bilinear resize of uint8, logits without bias, 10 "
@@ -225,44 +241,81 @@ METRICS: dict[str, MetricSpec] = {
                                   set_value=inception_score_value, set_network="isc_inception",
                                   key_settings=("alpha",),
                                   citations=("salimans2016improved", "szegedy2016inception",
-                                             "obukhov2020torchfidelity")),
+                                             "obukhov2020torchfidelity"),
+                                  label="IS", digits=2, spread="std"),
     "ssim_gray": MetricSpec("ssim_gray", "higher",
                             "SSIM of ITU-R 601 luma, scikit-image defaults",
                             commands=("style",), pixels=_ssim, luma=True,
                             key_settings=_STYLE_KEY,
-                            citations=("wang2004ssim", "vanderwalt2014skimage")),
+                            citations=("wang2004ssim", "vanderwalt2014skimage"),
+                            label="SSIM (gray)"),
     "cfsd": MetricSpec("cfsd", "lower",
                        "CFSD (StyleID): KL of relu3_1 patch-similarity softmaxes, VGG19",
                        commands=("style",), features=cfsd_use,
                        key_settings=(*_STYLE_KEY, "cfsd_max_pixels"),
-                       citations=("chung2024styleid", "simonyan2015vgg")),
+                       citations=("chung2024styleid", "simonyan2015vgg"), label="CFSD",
+                       scientific=True),
     "gram": MetricSpec("gram", "lower", "Gram-matrix style loss over VGG19 relu1_1..relu5_1",
                        commands=("style",), images=("style", "test"), features=gram_use,
                        key_settings=_STYLE_KEY,
-                       citations=("gatys2016style", "simonyan2015vgg")),
+                       citations=("gatys2016style", "simonyan2015vgg"), label="Gram",
+                       scientific=True),
     "adain_style": MetricSpec("adain_style", "lower",
                               "AdaIN mean/std style loss over VGG19 relu1_1..relu5_1",
                               commands=("style",), images=("style", "test"),
                               features=adain_use, key_settings=_STYLE_KEY,
-                              citations=("huang2017adain", "simonyan2015vgg")),
+                              citations=("huang2017adain", "simonyan2015vgg"),
+                              label="AdaIN style"),
     "content_loss": MetricSpec("content_loss", "lower",
                                "content loss, MSE of VGG19 relu4_2 features",
                                commands=("style",), features=content_loss_use,
                                key_settings=_STYLE_KEY,
-                               citations=("gatys2016style", "simonyan2015vgg")),
+                               citations=("gatys2016style", "simonyan2015vgg"),
+                               label="Content loss"),
     "fid_art": MetricSpec("fid_art", "lower",
                           "FID between the stylized and the style set, ArtFID's Inception",
                           commands=("style",), set_value=art_fid_value,
                           set_network="art_inception", key_settings=("art_fid_mode", "alpha"),
-                          citations=("wright2022artfid", "heusel2017fid")),
+                          citations=("wright2022artfid", "heusel2017fid"),
+                          label="FID (art)", digits=2),
     "art_fid": MetricSpec("art_fid", "lower",
                           "ArtFID = (1 + mean LPIPS) (1 + FID with ArtFID's Inception)",
                           commands=("style",), needs=("fid_art", "lpips_alex"),
                           set_network="art_inception",
-                          citations=("wright2022artfid", "zhang2018lpips")),
+                          citations=("wright2022artfid", "zhang2018lpips"), label="ArtFID",
+                          digits=2),
 }
 # other spellings the command line and the API accept
 METRIC_ALIASES = {"lpips": "lpips_alex"}
+# what each command computes when no metrics are named
+DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
+    "compare": ("ssim", "psnr"),
+    "style": ("art_fid", "fid_art", "fid", "lpips_alex", "cfsd", "gram", "adain_style",
+              "content_loss", "ssim", "ssim_gray"),
+}
+_KIND_HEADINGS = {"pixel": "pixels", "network": "networks", "set": "image sets"}
+
+
+def metrics_help(command: str) -> str:
+    """The ``--metrics`` help of a command: every metric it accepts, grouped by kind, in
+    the command line's spelling."""
+    groups = []
+    for kind, heading in _KIND_HEADINGS.items():
+        names = [m.replace("_", "-") for m, spec in METRICS.items()
+                 if command in spec.commands and spec.kind == kind]
+        if names:
+            groups.append(f"{heading}: {', '.join(names)}")
+    aliases = [f"{alias} = {name.replace('_', '-')}" for alias, name in METRIC_ALIASES.items()
+               if command in METRICS[name].commands]
+    other = "style" if command == "compare" else "compare"
+    elsewhere = [m.replace("_", "-") for m, spec in METRICS.items()
+                 if other in spec.commands and command not in spec.commands]
+    text = "Comma-separated. " + "; ".join(groups) + "."
+    if aliases:
+        text += f" ({'; '.join(aliases)}.)"
+    if elsewhere:
+        text += f" likeness {other} offers {', '.join(elsewhere)}."
+    return text
 
 
 def network_of(metric: str) -> str | None:
@@ -277,7 +330,8 @@ def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> 
         command: ``"compare"`` or ``"style"``: the metrics offered there.
 
     Raises:
-        ValueError: an unknown metric, naming the known ones, or one of the other command.
+        LikenessError: an unknown metric (with the nearest names and every known one), or
+            one of the other command.
     """
     if isinstance(names, str):
         names = [part for part in names.split(",")]
@@ -289,16 +343,19 @@ def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> 
             continue
         name = METRIC_ALIASES.get(name, name)
         if name not in METRICS:
-            known = ", ".join([*offered, *METRIC_ALIASES])
-            raise ValueError(f"unknown metric {raw.strip()!r}; choose from {known}")
+            known = sorted([*offered, *METRIC_ALIASES])
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise LikenessError(f"unknown metric {raw.strip()!r}; {hint}choose from "
+                                f"{', '.join(known)}")
         if name not in offered:
             other = "likeness style" if command == "compare" else "likeness compare"
-            raise ValueError(f"{name} is offered by {other}, not here; choose from "
-                             f"{', '.join(offered)}")
+            raise LikenessError(f"{name} is offered by {other}, not here; choose from "
+                                f"{', '.join(sorted(offered))}")
         if name not in canonical:
             canonical.append(name)
     if not canonical:
-        raise ValueError("no metric given; choose from " + ", ".join(offered))
+        raise LikenessError("no metric given; choose from " + ", ".join(sorted(offered)))
     return canonical
 
 
@@ -312,14 +369,6 @@ def device_for(metrics: Sequence[str], device: str) -> str:
     from likeness.evaluation.device import resolve_device
 
     return resolve_device(device)
-
-
-def describe_failure(error: BaseException) -> str:
-    """A failure as a row error: likeness's own message, or the exception's type and
-    message for anything else (a metric must never end a run with a traceback)."""
-    if isinstance(error, LikenessError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
 
 
 def invalid_values(values: dict[str, float]) -> dict[str, str]:

@@ -23,6 +23,8 @@ class PairRow:
     style: str | None = None  # style-transfer runs: the style image (reference = content)
     data_range: float | None = None  # the scale of scale-dependent values (MSE: range²)
     channels: int | None = None  # as compared: 1 (gray) or 3 (RGB)
+    # why each metric that failed on this item failed (``error`` says it too, in one line)
+    metric_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -44,9 +46,11 @@ class SetRow:
     notes: tuple[str, ...] = ()
 
 
-def encode_notes(row: PairRow) -> bytes:
-    """A row's decisions, data range and channels, as cached beside its values."""
-    return json.dumps({"notes": list(row.notes), "data_range": row.data_range,
+def encode_notes(row: PairRow, without: tuple[str, ...] = ()) -> bytes:
+    """A row's decisions (but those ``without``: derived from the run's settings, not
+    the item), data range and channels, as cached beside its values."""
+    notes = [note for note in row.notes if note not in without]
+    return json.dumps({"notes": notes, "data_range": row.data_range,
                        "channels": row.channels}).encode()
 
 

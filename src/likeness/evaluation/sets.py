@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from likeness.errors import LikenessError
+from likeness.errors import LikenessError, StorageError, in_callers_words
 from likeness.evaluation.cache import Cache
 from likeness.evaluation.plan import Plan
-from likeness.evaluation.registry import METRICS
+from likeness.evaluation.registry import METRICS, describe_failure
 from likeness.evaluation.rows import PairRow, SetRow
 from likeness.evaluation.set_features import (
     SET_BATCH_SIZE,
@@ -41,6 +41,8 @@ class SetReport:
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     file_errors: list[tuple[str, str]] = field(default_factory=list)
     decisions: dict[str, dict[str, int]] = field(default_factory=dict)
+    # networks that could not be built (missing or refused weights), and why
+    missing: dict[str, str] = field(default_factory=dict)
 
 
 def set_networks(metrics: Sequence[str]) -> list[str]:
@@ -72,32 +74,20 @@ def run_sets(plan: Plan, options: Any, cache: Cache, *, weights: Mapping[str, st
     needed = [n for m in wanted for n in METRICS[m].needs if METRICS[n].kind == "set"]
     computed = sorted(dict.fromkeys([*needed, *wanted]), key=lambda m: bool(METRICS[m].needs))
     sets: dict[tuple[str, str], ImageSet] = {}
-    missing: dict[str, str] = {}
     for network in set_networks(computed):
         try:
-            extractor = FeatureExtractor(weights=weights.get(SET_NETWORK_CHECKPOINTS[network]),
-                                         resize=options.fid_resize,
-                                         device=device, alpha=options.alpha, network=network)
-        except LikenessError as error:
-            if missing_network == "raise":
-                raise
-            missing[network] = str(error)
-            continue
-        report.settings[network] = extractor.settings
-        names = list(dict.fromkeys(name for pair in plan.set_pairs for name in pair[1:]))
-        for name in names:
-            report_progress = None if progress is None else (
-                lambda done, total, label=f"features {name}": progress(label, done, total))
-            image_set = features_of_files(plan.sets.get(name, []), plan.set_names, name,
-                                          extractor, cache, batch_size=SET_BATCH_SIZE,
-                                          workers=options.workers, progress=report_progress)
-            if options.strict and image_set.errors:
-                raise _strict_failure(image_set)
-            sets[(network, name)] = image_set
-            if network == set_networks(computed)[0]:  # files and decisions once per set
-                report.file_errors += [(f"{name}: {file}", reason)
-                                       for file, reason in image_set.errors]
-                report.decisions[name] = image_set.decisions
+            _encode_sets(network, plan, options, cache, weights, device, progress, sets,
+                         report, first=network == set_networks(computed)[0])
+        except StorageError:
+            raise  # the disk, not the metric: the run cannot go on
+        except Exception as error:  # noqa: BLE001 - missing weights, a network that fails
+            if missing_network == "raise" or options.strict:
+                if isinstance(error, LikenessError):
+                    raise
+                raise LikenessError(f"{network}: {describe_failure(error)}") from error
+            report.missing[network] = describe_failure(error)
+            report.settings.pop(network, None)
+    missing = report.missing
     rows = []
     for model, first, second in plan.set_pairs:
         values: dict[str, SetRow] = {}
@@ -106,6 +96,31 @@ def run_sets(plan: Plan, options: Any, cache: Cache, *, weights: Mapping[str, st
                                       item_rows, options)
         rows += [values[metric] for metric in wanted]
     return rows, report
+
+
+def _encode_sets(network: str, plan: Plan, options: Any, cache: Cache,
+                 weights: Mapping[str, str], device: str, progress: Progress | None,
+                 sets: dict[tuple[str, str], ImageSet], report: SetReport, *,
+                 first: bool) -> None:
+    """Every set of the plan encoded by ``network`` (cached per image), into ``sets``."""
+    extractor = FeatureExtractor(weights=weights.get(SET_NETWORK_CHECKPOINTS[network]),
+                                 resize=options.fid_resize, device=device,
+                                 alpha=options.alpha, network=network)
+    report.settings[network] = extractor.settings
+    names = list(dict.fromkeys(name for pair in plan.set_pairs for name in pair[1:]))
+    for name in names:
+        report_progress = None if progress is None else (
+            lambda done, total, label=f"features {name}": progress(label, done, total))
+        image_set = features_of_files(plan.sets.get(name, []), plan.set_names, name,
+                                      extractor, cache, batch_size=SET_BATCH_SIZE,
+                                      workers=options.workers, progress=report_progress)
+        if options.strict and image_set.errors:
+            raise _strict_failure(image_set)
+        sets[(network, name)] = image_set
+        if first:  # files and decisions once per set
+            report.file_errors += [(f"{name}: {file}", reason)
+                                   for file, reason in image_set.errors]
+            report.decisions[name] = image_set.decisions
 
 
 def _set_row(metric: str, model: str, first: str, second: str,
@@ -118,7 +133,7 @@ def _set_row(metric: str, model: str, first: str, second: str,
     row = SetRow(model, metric, None, None, model_set.count if model_set else 0,
                  other_set.count if other_set else 0)
     if network in missing:
-        row.error = missing[network]
+        row.error = in_callers_words(missing[network])
         return row
     assert model_set is not None
     assert other_set is not None
@@ -133,10 +148,10 @@ def _set_row(metric: str, model: str, first: str, second: str,
             assert spec.set_value is not None
             row.value, row.std = spec.set_value(sets[(network, first)], sets[(network, second)],
                                                 options)
-    except (LikenessError, ValueError) as error:
-        row.error = str(error)
+    except Exception as error:  # noqa: BLE001 - any failure is this row's error
+        row.error = in_callers_words(describe_failure(error))
         if options.strict:
-            raise LikenessError(f"{model}: {metric}: {error}") from None
+            raise LikenessError(f"{model}: {metric}: {row.error}") from None
     if row.value is not None and not math.isfinite(row.value):
         row.error = "not finite"
     return row

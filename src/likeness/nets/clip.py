@@ -24,7 +24,8 @@ from PIL import Image
 from torch import Tensor, nn
 
 from likeness.errors import WeightsError
-from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
+from likeness.nets.loading import load_state_dict
+from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["CLIP_SIZE", "ClipImageEncoder", "clip_input"]
 
@@ -141,7 +142,8 @@ class ClipImageEncoder(nn.Module):
 
     def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
-        self.weights: ResolvedWeights = resolve("clip_vit_l14_336", weights)
+        with passing_weights_as("weights=PATH"):
+            self.weights: ResolvedWeights = resolve("clip_vit_l14_336", weights)
         state = load_state_dict(self.weights.path)
         width, depth, hidden, positions, projection = _shape_of(state, str(self.weights.path))
         self.vision_model = _VisionModel(width, depth, hidden, positions)

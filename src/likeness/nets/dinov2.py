@@ -25,7 +25,8 @@ from PIL import Image
 from torch import Tensor, nn
 
 from likeness.errors import WeightsError
-from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
+from likeness.nets.loading import load_state_dict
+from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["DINOV2_SIZE", "DinoV2", "dinov2_input"]
 
@@ -125,7 +126,8 @@ class DinoV2(nn.Module):
 
     def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
-        self.weights: ResolvedWeights = resolve("dinov2_vitl14", weights)
+        with passing_weights_as("weights=PATH"):
+            self.weights: ResolvedWeights = resolve("dinov2_vitl14", weights)
         state = load_state_dict(self.weights.path)
         width, depth, hidden, positions = _shape_of(state, str(self.weights.path))
         self.patch_embed = _PatchEmbed(width)

@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from likeness.metrics.dists import dists_from_features
 from likeness.nets.backbones import build_backbone
-from likeness.nets.loading import load_matching_weights
-from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
+from likeness.nets.loading import load_matching_weights, load_state_dict
+from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 from likeness.nets.winograd import apply_layer
 
 __all__ = ["DISTS", "dists"]
@@ -49,7 +49,8 @@ class DISTS(nn.Module):
     def __init__(self, backbone_weights: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
         self.backbone = build_backbone("vgg16")
-        self.weights: ResolvedWeights = resolve("vgg16", backbone_weights)
+        with passing_weights_as("backbone_weights=PATH"):
+            self.weights: ResolvedWeights = resolve("vgg16", backbone_weights)
         load_matching_weights(self.backbone, load_state_dict(self.weights.path),
                               str(self.weights.path), "vgg16")
         source = resources.files("likeness") / "data" / "dists" / "alpha_beta.pt"

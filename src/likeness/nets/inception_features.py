@@ -27,8 +27,8 @@ from torch import Tensor, nn
 
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.inception import InceptionTrunk
-from likeness.nets.loading import load_matching_weights
-from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
+from likeness.nets.loading import load_matching_weights, load_state_dict
+from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["FID_RESIZE_CONVENTIONS", "FID_SIZE", "ArtInceptionFeatures", "InceptionFeatures",
            "clean_resize",
@@ -84,7 +84,8 @@ def _loaded_trunk(variant: str, checkpoint: str, weights: str | os.PathLike[str]
     """An Inception trunk with its checkpoint loaded (through the weights manager), frozen,
     in inference mode, with the folded fast route prepared."""
     trunk = InceptionTrunk(variant)
-    resolved = resolve(checkpoint, weights)
+    with passing_weights_as("weights=PATH"):
+        resolved = resolve(checkpoint, weights)
     load_matching_weights(trunk, load_state_dict(resolved.path), str(resolved.path), label)
     trunk.requires_grad_(False)
     trunk.eval()

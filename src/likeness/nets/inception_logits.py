@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from likeness.nets.inception import InceptionTrunk
-from likeness.nets.loading import load_matching_weights
-from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
+from likeness.nets.loading import load_matching_weights, load_state_dict
+from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["ISC_SIZE", "InceptionLogits", "tf1_bilinear_resize"]
 
@@ -59,7 +59,8 @@ class InceptionLogits(nn.Module):
     def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
         self.trunk = InceptionTrunk("fid")
-        self.weights: ResolvedWeights = resolve("pt_inception", weights)
+        with passing_weights_as("weights=PATH"):
+            self.weights: ResolvedWeights = resolve("pt_inception", weights)
         state = load_state_dict(self.weights.path)
         load_matching_weights(self.trunk, state, str(self.weights.path),
                               "torch-fidelity's Inception-v3")

@@ -13,8 +13,8 @@ from torch import Tensor, nn
 
 from likeness.metrics.lpips import lpips_from_features
 from likeness.nets.backbones import Backbone, build_backbone
-from likeness.nets.loading import load_matching_weights
-from likeness.nets.weights import ResolvedWeights, load_state_dict, resolve
+from likeness.nets.loading import load_matching_weights, load_state_dict
+from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["LPIPS", "LPIPS_NETS", "load_backbone_weights", "lpips"]
 
@@ -72,7 +72,8 @@ class LPIPS(nn.Module):
         backbone_name, self.taps = LPIPS_NETS[net]
         self.net_name, self.version, self.spatial = net, version, spatial
         self.backbone = build_backbone(backbone_name)
-        self.weights: ResolvedWeights = resolve(backbone_name, backbone_weights)
+        with passing_weights_as("backbone_weights=PATH"):
+            self.weights: ResolvedWeights = resolve(backbone_name, backbone_weights)
         load_backbone_weights(self.backbone, load_state_dict(self.weights.path),
                               str(self.weights.path))
         heads = _shipped_heads(net)

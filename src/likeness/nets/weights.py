@@ -25,7 +25,9 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ __all__ = [
     "download",
     "file_sha256",
     "import_file",
-    "load_state_dict",
+    "passing_weights_as",
     "resolve",
 ]
 
@@ -151,11 +153,30 @@ def _recorded_hash_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
+# how the caller passes a checkpoint file, for messages: the runs' ``weights=`` mapping by
+# default; a class or function that takes one file names its own argument
+_WEIGHTS_ARGUMENT: ContextVar[str | None] = ContextVar("likeness_weights_argument",
+                                                        default=None)
+
+
+@contextmanager
+def passing_weights_as(argument: str) -> Iterator[None]:
+    """Messages inside this block tell the user to pass a checkpoint file as ``argument``
+    (e.g. ``backbone_weights=PATH``), unless an enclosing block already said how: a run
+    that builds an ``LPIPS`` takes its files through ``weights={NAME: PATH}``."""
+    token = _WEIGHTS_ARGUMENT.set(_WEIGHTS_ARGUMENT.get() or argument)
+    try:
+        yield
+    finally:
+        _WEIGHTS_ARGUMENT.reset(token)
+
+
 def _how_to_fix(checkpoint: Checkpoint) -> str:
+    argument = _WEIGHTS_ARGUMENT.get() or "weights={'NAME': PATH}"
     return (f"download {source_url(checkpoint)} on a machine with internet access and run "
             f"`likeness weights import {checkpoint.file_name}`, or put it in "
             f"{download_dir() / checkpoint.file_name} (expected: {checkpoint.hash_description()})"
-            f", or pass the file explicitly: weights={{'{checkpoint.name}': PATH}}")
+            f", or pass the file explicitly: {argument.replace('NAME', checkpoint.name)}")
 
 
 def verify(checkpoint: Checkpoint, path: Path) -> str:
@@ -353,22 +374,3 @@ def import_file(source: str | os.PathLike[str], name: str | None = None) -> Reso
     if not (checkpoint.sha256 or checkpoint.sha256_prefix):
         _recorded_hash_path(target).write_text(digest + "\n")
     return ResolvedWeights(name, target, digest, "import")
-
-
-def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint safely (``torch.load(weights_only=True)``) onto the CPU.
-
-    Raises:
-        WeightsError: the file is not a loadable state dict.
-    """
-    import torch
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a bad file
-        raise WeightsError(f"{path}: not a loadable checkpoint ({error})") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise WeightsError(f"{path}: expected a state dict, found {type(state).__name__}")
-    return state

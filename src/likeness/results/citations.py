@@ -68,7 +68,7 @@ def _checkpoint(metric: str) -> str:
 
 def _weights_phrase(record: dict[str, Any], name: str) -> str:
     info = record.get("weights", {}).get(name)
-    if not info:
+    if not info or "sha256" not in info:  # not resolved: the metric's failure says why
         return ""
     source = " (user-supplied)" if info.get("source") == "user-supplied" else ""
     return f" (checkpoint `{info['file']}`, SHA-256 `{info['sha256']}`{source})"
@@ -95,7 +95,7 @@ def methods_paragraph(record: dict[str, Any]) -> str:
                      "with the reference set.")
     parts += _input_sentences(record, "pairs")
     sentences = []
-    for metric in metrics:
+    for metric in computed_metrics(record):
         text = method_sentence(metric, settings.get("ssim_convention", "skimage"),
                                _weights_phrase(record, _checkpoint(metric)))
         if metric == "fid":
@@ -112,7 +112,9 @@ def methods_paragraph(record: dict[str, Any]) -> str:
                      f"{size} images per set (seed {kid.get('seed')})"
                      if size is not None else ", over the whole sets")
         sentences.append(text)
-    parts.append(_comparison_space(record) + " We report " + "; ".join(sentences) + ".")
+    reported = " We report " + "; ".join(sentences) + "." if sentences else ""
+    parts.append(_comparison_space(record) + reported)
+    parts += failure_sentences(record)
     sizes = record.get("set_sizes", {})
     if sizes:
         parts.append("Set metrics compare " + "; ".join(
@@ -146,6 +148,33 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     software = ", ".join(f"{name} {version}" for name, version in versions.items())
     parts.append(f"All values were computed with {software}.")
     return " ".join(parts)
+
+
+def computed_metrics(record: dict[str, Any]) -> list[str]:
+    """The run's metrics that gave at least one value."""
+    failures = record.get("metric_failures", {})
+    return [m for m in record["settings"]["metrics"]
+            if failures.get(m, {}).get("computed", 1) > 0]
+
+
+def failure_sentences(record: dict[str, Any]) -> list[str]:
+    """Which requested metrics gave no value, or failed on some items, and why."""
+    sentences = []
+    unit = "models" if record.get("kind") != "style" else "methods"
+    for metric, failure in record.get("metric_failures", {}).items():
+        set_metric = METRICS[metric].kind == "set"
+        label = f"{METRICS[metric].plain_label} (`{metric}`)"
+        # the cause, without the advice on fixing it (run.json and per_image.csv have it)
+        reason = failure["reason"].split("; ")[0].rstrip(".")
+        if failure["computed"] == 0:
+            sentences.append(f"{label} was requested but could not be computed: {reason} "
+                             "(the details are in `run.json`).")
+        else:
+            of = failure["computed"] + failure["failed"]
+            sentences.append(f"{label} failed for {failure['failed']} of {of} "
+                             f"{unit if set_metric else 'items'} ({reason}); those are left "
+                             "out of its statistics.")
+    return sentences
 
 
 def _input_sentences(record: dict[str, Any], unit: str) -> list[str]:
@@ -194,6 +223,14 @@ def _comparison_space(record: dict[str, Any]) -> str:
             f"{names.get(r, r)} for {n} pairs" for r, n in ranges.items())
     else:
         span = "with the data range given by their bit depth"
+    metrics = computed_metrics(record)
+    restored = [m for m in metrics if METRICS[m].restoration]
+    if record["settings"].get("y_channel") and restored:
+        y = "the Y channel of ITU-R BT.601 YCbCr (details below)"
+        others = [m for m in metrics if m not in restored and METRICS[m].kind != "set"]
+        colour = (f"{y} for {', '.join(f'`{m}`' for m in restored)} and in {colour} for the "
+                  "others" if others else y)
+        return f"Images are compared on {colour}, {span}."
     return f"Images are compared in {colour}, {span}."
 
 
@@ -257,12 +294,16 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     text += "".join(" " + s for s in _input_sentences(record, "stylizations"))
     phrases = {name: _weights_phrase(record, name)
                for name in ("alexnet", "vgg19", "pt_inception", "art_inception")}
+    metrics = computed_metrics(record)
     sentences = [_STYLE_SENTENCES[m].format(**phrases) if m in _STYLE_SENTENCES
                  else method_sentence(m, weights=_weights_phrase(record, _checkpoint(m)))
-                 for m in settings["metrics"]]
-    text += (" VGG19 features are taken from ImageNet-normalised images at their own size. "
-             "We report " + "; ".join(sentences) + ".")
-    if settings.get("art_fid_mode") == "infinity":
+                 for m in metrics]
+    if any(METRICS[m].network == "vgg19" for m in metrics):
+        text += " VGG19 features are taken from ImageNet-normalised images at their own size."
+    if sentences:
+        text += " We report " + "; ".join(sentences) + "."
+    text += "".join(" " + s for s in failure_sentences(record))
+    if settings.get("art_fid_mode") == "infinity" and "fid_art" in metrics:
         text += (" FID is FID∞ [@chong2020fidinf], extrapolated from subsets of 5,000 images "
                  "upwards.")
     stats = record.get("statistics", {})

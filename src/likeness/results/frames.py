@@ -49,7 +49,7 @@ def results_html(results: Results) -> str:
     """The summary (mean [CI] per model and metric, arrows for the better direction),
     counts of pairs, failures and decisions: what a notebook shows for ``Results``."""
     unit = "method" if results.kind == "style" else "model"
-    header = [unit, *(f"{m} {'↑' if METRICS[m].better == 'higher' else '↓'}"
+    header = [unit, *(f"{METRICS[m].plain_label} {'↑' if METRICS[m].better == 'higher' else '↓'}"
                       for m in results.metrics)]
     rows = [[model, *(summary_cell(results.summary_of(model, m)) for m in results.metrics)]
             for model in results.models]
@@ -62,8 +62,9 @@ def results_html(results: Results) -> str:
     if results.out_dir is not None:
         lines.append(f"results folder: {results.out_dir}")
     notes = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
     return (f"<div class='likeness-results'><b>likeness {html.escape(results.kind)}: mean "
-            f"[95% CI] per {unit}</b>{_table(header, rows)}<ul>{notes}</ul></div>")
+            f"[{confidence}% CI] per {unit}</b>{_table(header, rows)}<ul>{notes}</ul></div>")
 
 
 def set_result_html(name: str, value: float, std: float | None, sets: Any,

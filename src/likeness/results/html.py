@@ -1,17 +1,16 @@
-"""The visual HTML report of a results folder: where and why SSIM and LPIPS disagree.
+"""The visual HTML report of a results folder: where and why metrics disagree.
 
 One self-contained file (images inlined as data URIs, plots as inline SVG, a few lines of
 inline script to sort the table; no network access): the summary and the model
-comparisons, the distribution of each metric per model, SSIM against LPIPS per pair with
-the most-disagreeing pairs highlighted and linked, and for the worst pairs of each metric
-(and the most-disagreeing ones) the reference, the test image, the SSIM map and the LPIPS
-spatial map side by side, then every pair in a sortable table.  Maps are computed only for
-the pairs shown; thumbnails are downscaled, so the report stays small.
-
-Disagreement of a pair: SSIM (higher is better) and LPIPS (lower is better) each rank the
-pairs from worst to best; the disagreement is the difference of the two ranks as a
-fraction of the number of pairs (0: the metrics agree on where the pair stands, 1: one
-calls it the best, the other the worst).
+comparisons, the distribution of each metric per model, two metrics against each other
+per pair — by default the two whose rankings agree least (Kendall's τ,
+``likeness.results.agreement``), or those chosen with ``disagree=`` — with the
+most-disagreeing pairs highlighted and linked, each metric's worst pair per model in one
+table, and in detail the most-disagreeing pairs and each model's worst and best pairs by
+their mean rank over every metric: the reference, the test image, the SSIM map and the
+LPIPS spatial map side by side; then every pair in a sortable table.  Maps are computed
+only for the pairs shown; thumbnails are downscaled, so the report stays small, however
+many metrics the run has.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import csv
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -29,6 +29,13 @@ import numpy as np
 
 from likeness.errors import LikenessError
 from likeness.evaluation.registry import METRICS
+from likeness.results.agreement import (
+    MetricAgreement,
+    agreements,
+    choose_disagreeing,
+    disagreement,
+    overall_ranks,
+)
 from likeness.results.figures import (
     PALETTE,
     box_plot_svg,
@@ -37,7 +44,7 @@ from likeness.results.figures import (
     image_uri,
     scatter_svg,
 )
-from likeness.results.tables import format_value, label
+from likeness.results.tables import format_value, label, table_note
 
 __all__ = ["build_report", "write_report"]
 
@@ -125,21 +132,48 @@ def _worst(pairs: list[_Pair], metric: str, count: int) -> list[_Pair]:
     return sorted(scored, key=lambda p: p.values[metric], reverse=not higher)[:count]
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
+def _sections(pairs: list[_Pair], metrics: list[str], models: list[str], count: int,
+              chosen: MetricAgreement | None) -> list[tuple[str, str, list[_Pair]]]:
+    """The pairs shown in detail: the chosen metrics' most disagreeing, then each model's
+    worst and best by their mean rank over every metric (a page as long for 2 metrics as
+    for 20)."""
+    sections = []
+    if chosen is not None:
+        for index, value in disagreement([p.values for p in pairs], chosen.first,
+                                         chosen.second).items():
+            pairs[index].disagreement = value
+        ranked = sorted((p for p in pairs if p.disagreement is not None),
+                        key=lambda p: -(p.disagreement or 0.0))
+        tau = "" if math.isnan(chosen.tau) else f" (Kendall's τ = {chosen.tau:.2f})"
+        sections.append(("disagree", f"{label(chosen.first)} and {label(chosen.second)} "
+                         f"disagree most{tau}", ranked[:count]))
+    overall = overall_ranks([p.values for p in pairs], metrics)
+    several = len(models) > 1
+    for model in models:
+        own = sorted((p for p in pairs if p.model == model and p.index in overall),
+                     key=lambda p: overall[p.index])
+        prefix = f"{model}: " if several else ""
+        slug = "".join(c if c.isalnum() else "-" for c in model)
+        worst = own[:min(count, (len(own) + 1) // 2)]  # few pairs: half worst, half best
+        best = [p for p in reversed(own) if p not in worst][:count]
+        for key, title, chosen_pairs in (("worst", "worst", worst), ("best", "best", best)):
+            if chosen_pairs:
+                sections.append((f"{key}-{slug}", f"{prefix}{title} {len(chosen_pairs)} by "
+                                 "their mean rank over every metric", chosen_pairs))
+    return sections
 
-    return rankdata(values) / len(values)
 
-
-def _disagreement(pairs: list[_Pair], lpips_metric: str) -> list[_Pair]:
-    both = [p for p in pairs if "ssim" in p.values and lpips_metric in p.values]
-    if len(both) < 2:
-        return []
-    ssim_badness = _ranks(-np.array([p.values["ssim"] for p in both]))
-    lpips_badness = _ranks(np.array([p.values[lpips_metric] for p in both]))
-    for pair, a, b in zip(both, ssim_badness, lpips_badness, strict=True):
-        pair.disagreement = float(abs(a - b))
-    return sorted(both, key=lambda p: -(p.disagreement or 0.0))
+def _worst_by_metric(pairs: list[_Pair], metrics: list[str], models: list[str]
+                     ) -> list[tuple[str, list[_Pair | None]]]:
+    """Per metric, each model's worst pair (one line per metric, not one section)."""
+    table = []
+    for metric in metrics:
+        cells: list[_Pair | None] = []
+        for model in models:
+            worst = _worst([p for p in pairs if p.model == model], metric, 1)
+            cells.append(worst[0] if worst else None)
+        table.append((metric, cells))
+    return table
 
 
 class _MapMaker:
@@ -218,17 +252,21 @@ class _MapMaker:
 
 
 def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbnail: int = 160,
-                 device: str = "cpu") -> str:
+                 device: str = "cpu", disagree: Sequence[str] | None = None) -> str:
     """The HTML report of a results folder, as a string.
 
     Args:
         results_dir: a folder written by ``likeness compare --out-dir``.
-        worst: pairs shown in detail per metric (and most-disagreeing pairs).
+        worst: pairs shown in detail: the most disagreeing, and each model's worst and
+            best.
         thumbnail: the longest side of thumbnails and maps, in pixels.
         device: where the LPIPS maps are computed.
+        disagree: the two per-pair metrics whose disagreement is shown (default: the two
+            whose rankings of the pairs agree least, by Kendall's τ).
 
     Raises:
-        LikenessError: not a complete results folder.
+        LikenessError: not a complete results folder, or ``disagree`` names metrics the
+            run did not compute.
     """
     import jinja2
 
@@ -241,16 +279,11 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
 
     # a metric whose values lie on different scales is neither ranked nor plotted
     mixed = record.get("not_summarised") or {}
-    sections: list[tuple[str, str, list[_Pair]]] = []
-    for metric in (m for m in metrics if m not in mixed):
-        direction = "lowest" if METRICS[metric].better == "higher" else "highest"
-        sections.append((f"worst-{metric}", f"Worst {worst} by {label(metric)} ({direction})",
-                         _worst(pairs, metric, worst)))
-    ranked = _disagreement(pairs, lpips_metric) if lpips_metric and "ssim" in metrics else []
-    disagreeing = ranked[:worst]
-    if disagreeing:
-        sections.insert(0, ("disagree", f"SSIM and {label(lpips_metric or '')} disagree most",
-                            disagreeing))
+    ranked_metrics = [m for m in metrics if m not in mixed]
+    values = [p.values for p in pairs]
+    metric_pair = choose_disagreeing(values, ranked_metrics, disagree)
+    sections = _sections(pairs, ranked_metrics, models, worst, metric_pair)
+    disagreeing = sections[0][2] if metric_pair is not None else []
     shown: dict[int, _Pair] = {}
     for key, _, chosen in sections:
         for pair in chosen:
@@ -262,14 +295,15 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
     model_index = {m: i for i, m in enumerate(models)}
     highlighted = {p.index for p in disagreeing}
     scatter = None
-    if lpips_metric and "ssim" in metrics:
-        points = [(p.values["ssim"], p.values[lpips_metric], model_index[p.model],
-                   f"{p.model}: {p.reference} vs {p.test} (SSIM {p.values['ssim']:.4f}, "
-                   f"{label(lpips_metric)} {p.values[lpips_metric]:.4f})",
+    if metric_pair is not None:
+        x, y = metric_pair.first, metric_pair.second
+        points = [(p.values[x], p.values[y], model_index[p.model],
+                   f"{p.model}: {p.reference} vs {p.test} ({label(x)} "
+                   f"{format_value(x, p.values[x])}, {label(y)} {format_value(y, p.values[y])})",
                    p.anchor if p.index in shown else None, p.index in highlighted)
-                  for p in pairs if "ssim" in p.values and lpips_metric in p.values]
-        scatter = scatter_svg(points, models, "SSIM (higher is better)",
-                              f"{label(lpips_metric)} (lower is better)")
+                  for p in pairs if p.disagreement is not None]
+        scatter = scatter_svg(points, models, f"{label(x)} ({METRICS[x].better} is better)",
+                              f"{label(y)} ({METRICS[y].better} is better)")
     distributions = [box_plot_svg([(m, [p.values[metric] for p in pairs
                                         if p.model == m and metric in p.values])
                                    for m in models], f"{label(metric)} {_arrow(metric)}")
@@ -286,7 +320,11 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
         comparisons=comparisons, distributions=[jinja2.utils.markupsafe.Markup(svg)
                                                 for svg in distributions],
         scatter=jinja2.utils.markupsafe.Markup(scatter) if scatter else None,
-        lpips_metric=lpips_metric, lpips_error=maker.lpips_error,
+        lpips_metric=lpips_metric, lpips_error=maker.lpips_error, metric_pair=metric_pair,
+        agreement=agreements(values, ranked_metrics)[:5],
+        worst_by_metric=_worst_by_metric(pairs, ranked_metrics, models),
+        table_note=table_note(settings["metrics"], kind=record.get("kind", "compare"),
+                              confidence=settings["statistics"]["confidence"]),
         sections=sections, figures=figures, pairs=pairs, shown=shown,
         colour_bar=colour_bar_uri(), label=label, fmt=format_value,
         arrow=_arrow,
@@ -315,9 +353,10 @@ def _summary_table(summary: list[dict[str, str]], models: list[str],
             mean, low, high = (_float(row[k]) for k in ("mean", "ci_low", "ci_high"))
             text = format_value(metric, mean)
             std = _float(row.get("std", ""))
-            if metric == "kid" and std is not None:
+            spread = METRICS[metric].reported_spread
+            if spread == "std" and std is not None:
                 text += f" ± {format_value(metric, std)}"
-            elif low is not None and high is not None:
+            elif spread == "ci" and low is not None and high is not None:
                 text += f" [{format_value(metric, low)}, {format_value(metric, high)}]"
             if row.get("n_failed") not in (None, "", "0"):
                 text += f" (n={row['n']})"

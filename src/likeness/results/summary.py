@@ -59,7 +59,7 @@ class ComparisonRow:
     p_holm: float
 
 
-@dataclass
+@dataclass(repr=False)
 class Results:
     """Everything a comparison run produced.
 
@@ -120,6 +120,14 @@ class Results:
         from likeness.results.frames import frame
 
         return frame(self, "comparisons")
+
+    def __repr__(self) -> str:
+        # one line, however many pairs: the rows are in .rows, the tables in the frames
+        failed = sum(1 for row in self.rows if row.error)
+        folder = f", out_dir={str(self.out_dir)!r}" if self.out_dir is not None else ""
+        return (f"Results(kind={self.kind!r}, models={self.models!r}, metrics={self.metrics!r}, "
+                f"{len(self.rows)} rows ({failed} failed), {len(self.set_rows)} set rows"
+                f"{folder})")
 
     def _repr_html_(self) -> str:
         from likeness.results.frames import results_html

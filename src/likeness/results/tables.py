@@ -13,13 +13,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from likeness.evaluation.metric_spec import latex_escape
 from likeness.evaluation.registry import METRICS
 
 if TYPE_CHECKING:  # annotations only: Results holds these tables as DataFrames
     from likeness.results.summary import Results, SummaryRow
 
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
-           "COMPARISON_COLUMNS", "csv_tables", "format_value", "markdown_summary",
+           "COMPARISON_COLUMNS", "csv_tables", "format_value", "label", "latex_escape",
+           "markdown_summary", "table_note",
            "latex_summary", "summary_cell", "write_csv_tables"]
 
 # n_infinite and the reasons a metric is not summarised are in run.json and methods.md
@@ -30,16 +32,9 @@ COMPARISON_COLUMNS = ["metric", "model_a", "model_b", "n", "mean_diff", "ci_low"
 PER_IMAGE_COLUMNS = ["model", "reference", "test"]  # then the metrics, error, notes
 STYLE_PER_IMAGE_COLUMNS = ["method", "content", "style", "stylized"]
 
-_DIGITS = {"psnr": 2, "mse": 2, "fid": 2, "fid_art": 2, "art_fid": 2}
-_LABELS = {"ssim": "SSIM", "ssim_gray": "SSIM (gray)", "psnr": "PSNR", "mse": "MSE",
-           "ms_ssim": "MS-SSIM", "lpips_alex": "LPIPS (alex)", "lpips_vgg": "LPIPS (vgg)",
-           "lpips_squeeze": "LPIPS (squeeze)", "fid": "FID", "kid": "KID", "cfsd": "CFSD",
-           "gram": "Gram", "adain_style": "AdaIN style", "content_loss": "Content loss",
-           "fid_art": "FID (art)", "art_fid": "ArtFID"}
-
-
 def label(metric: str) -> str:
-    return _LABELS.get(metric, metric)
+    """A metric's name in a table (``MetricSpec.label``)."""
+    return METRICS[metric].plain_label
 
 
 def format_value(metric: str, value: float | None) -> str:
@@ -48,11 +43,12 @@ def format_value(metric: str, value: float | None) -> str:
         return "—"
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
-    if metric in ("kid", "gram", "cfsd") and value != 0 and abs(value) < 1e-2:
+    spec = METRICS.get(metric)
+    if spec is not None and spec.scientific and value != 0 and abs(value) < 1e-2:
         return f"{value:.2e}"
     if value != 0 and abs(value) < 1e-4:
         return f"{value:.3g}"
-    decimals = _DIGITS.get(metric, 4)
+    decimals = spec.digits if spec is not None else 4
     if value != 0 and abs(value) < 1:  # at least three significant digits: MSE 0.00213
         decimals = max(decimals, 2 - math.floor(math.log10(abs(value))))
     return f"{value:.{decimals}f}"
@@ -126,12 +122,13 @@ def _best(rows: list[SummaryRow]) -> set[str]:
 
 
 def summary_cell(row: SummaryRow, latex: bool = False) -> str:
-    """A summary row as one cell: mean [CI] (KID: mean ± std)."""
+    """A summary row as one cell: mean [CI], or mean ± std (``MetricSpec.spread``)."""
     value = format_value(row.metric, row.mean)
-    if row.metric == "kid" and not math.isnan(row.std):
-        spread = format_value("kid", row.std)
-        return f"{value} ± {spread}" if not latex else f"{value} $\\pm$ {spread}"
-    if not math.isnan(row.ci_low):
+    spread = METRICS[row.metric].reported_spread
+    if spread == "std" and not math.isnan(row.std):
+        std = format_value(row.metric, row.std)
+        return f"{value} ± {std}" if not latex else f"{value} $\\pm$ {std}"
+    if spread == "ci" and not math.isnan(row.ci_low):
         low, high = (format_value(row.metric, v) for v in (row.ci_low, row.ci_high))
         return f"{value} [{low}, {high}]" if not latex else \
             f"{value} {{\\scriptsize [{low}, {high}]}}"
@@ -154,27 +151,42 @@ def markdown_summary(results: Results) -> str:
         cells = [_markdown_escape(model)]
         cells += [summary_cell(results.summary_of(model, m)) for m in results.metrics]
         lines.append("| " + " | ".join(cells) + " |")
-    confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
-    lines.append("")
-    sets = ("FID, FID (art) and ArtFID compare each method's stylizations with the style "
-            "images" if results.kind == "style" else "FID and KID compare each model's set "
-            "with the reference set (KID: mean ± std over subsets)")
-    lines.append(f"Mean over pairs with its {confidence}% bootstrap confidence interval in "
-                 f"brackets; {sets}. ↑ higher is better, ↓ lower is better.")
+    confidence = results.record.get("statistics", {}).get("confidence", 0.95)
+    lines += ["", table_note(results.metrics, kind=results.kind, confidence=confidence)]
     return "\n".join(lines) + "\n"
+
+
+def table_note(metrics: Sequence[str], *, kind: str, confidence: float) -> str:
+    """What a summary table's cells mean, for these metrics only (``kind``: ``"compare"``
+    or ``"style"``; ``confidence``: of the intervals, e.g. 0.95)."""
+    percent = int(round(100 * confidence))
+    unit = "stylizations" if kind == "style" else "pairs"
+    parts = []
+    if any(METRICS[m].reported_spread == "ci" for m in metrics):
+        parts.append(f"Mean over {unit} with its {percent}% bootstrap confidence interval "
+                     "in brackets")
+    sets = [m for m in metrics if METRICS[m].kind == "set"]
+    if sets:
+        against = ("each method's stylizations with the style images" if kind == "style"
+                   else "each model's set with the reference set")
+        parts.append(f"{_listed([label(m) for m in sets])} compare{'s' if len(sets) == 1 else ''}"
+                     f" {against}")
+    with_std = [label(m) for m in metrics if METRICS[m].reported_spread == "std"]
+    if with_std:  # over KID's subsets, the Inception Score's splits
+        parts.append(f"{_listed(with_std)}: mean ± std")
+    arrows = {METRICS[m].better for m in metrics}
+    parts.append(", ".join(text for better, text in (("higher", "↑ higher is better"),
+                                                      ("lower", "↓ lower is better"))
+                           if better in arrows))
+    return "; ".join(parts) + "."
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _markdown_escape(text: str) -> str:
     return text.replace("|", "\\|")
-
-
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}"}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
 
 
 def latex_summary(results: Results) -> str:
@@ -187,8 +199,8 @@ def latex_summary(results: Results) -> str:
         "\\begin{tabular}{l" + "c" * len(metrics) + "}",
         "\\toprule",
         ("Method" if results.kind == "style" else "Model") + " & "
-        + " & ".join(f"{latex_escape(label(m))} {_arrow(m, True)}"
-                                for m in metrics) + " \\\\",
+        + " & ".join(f"{METRICS[m].latex_label} {_arrow(m, True)}" for m in metrics)
+        + " \\\\",
         "\\midrule",
     ]
     for model in results.models:

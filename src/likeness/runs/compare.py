@@ -22,7 +22,7 @@ from typing import Any
 from likeness.errors import LikenessError
 from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.plan import Plan, make_plan, model_names
-from likeness.evaluation.registry import METRICS, parse_metric_names
+from likeness.evaluation.registry import DEFAULT_METRICS, METRICS, parse_metric_names
 from likeness.evaluation.single import restoration_options
 from likeness.results.summary import Results, StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -36,6 +36,7 @@ from likeness.runs.folder import (
     version,
     versions,
     warn_of_failures,
+    weights_record,
     write_json,
     write_results_folder,
     writing,
@@ -87,36 +88,33 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
     })
 
 
-def _weights_record(names: list[str], weights: Mapping[str, PathLike],
-                    set_settings: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-    from likeness.evaluation.networks import NETWORKS
-    from likeness.nets.weights import REGISTRY, resolve
+def no_pairs_message(plan: Plan, reference: PathLike | None) -> str:
+    """Why a plan has no pair: what each folder holds (images, files skipped for their
+    extension) and how files are paired."""
+    def listed(names: list[str]) -> str:
+        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
-    record: dict[str, Any] = {}
-    # the checkpoints of the item metrics' networks (set metrics' come with their settings)
-    wanted = [NETWORKS[use.network].checkpoint for use in
-              (METRICS[metric].features for metric in names) if use is not None]
-    for name in dict.fromkeys(wanted):
-        try:
-            resolved = resolve(name, weights.get(name))
-        except LikenessError as error:
-            record[name] = {"error": str(error)}
-            continue
-        record[name] = {"file": REGISTRY[name].file_name if resolved.source != "user-supplied"
-                        else resolved.path.name, "path": str(resolved.path),
-                        "sha256": resolved.sha256, "source": resolved.source}
-    from likeness.evaluation.feature_extractor import SET_NETWORK_CHECKPOINTS
-
-    for network, settings in set_settings.items():  # each set network's checkpoint file
-        record[SET_NETWORK_CHECKPOINTS.get(network, network)] = {
-            "file": Path(settings["weights_file"]).name, "path": settings["weights_file"],
-            "sha256": settings["weights_sha256"], "source": settings["weights_source"]}
-    return record
+    what = []
+    for model in plan.models:
+        unmatched_reference, unmatched_test = plan.unmatched.get(model, ([], []))
+        skipped = plan.skipped.get(model, [])
+        held = (f"{len(unmatched_test)} image(s) ({listed(unmatched_test)})" if unmatched_test
+                else "no image file")
+        if skipped:
+            held += f", {len(skipped)} file(s) skipped for their extension ({listed(skipped)})"
+        what.append(f"{plan.sources.get(model, model)} holds {held}")
+    references = (plan.unmatched.get(plan.models[0], ([], []))[0] if plan.models else [])
+    what.append(f"{reference} holds {len(references)} image(s)"
+                + (f" ({listed(references)})" if references else ""))
+    return (f"no test file has a namesake in {reference}: " + "; ".join(what) + ". Files "
+            "are paired by relative path without extension (ref/x/a.jpg with out/x/a.png); "
+            "name them alike, or list the pairs in a CSV (pairs=CSV)")
 
 
 def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | None = None, *,
             models: Mapping[str, PathLike] | None = None, pairs: PathLike | None = None,
-            metrics: str | Sequence[str] = ("ssim", "psnr"), out_dir: PathLike | None = None,
+            metrics: str | Sequence[str] = DEFAULT_METRICS["compare"],
+            out_dir: PathLike | None = None,
             weights: Mapping[str, PathLike] | None = None, device: str = "auto",
             gray: bool = False, resize: str | None = None, alpha: str | None = None,
             workers: int = 4, batch_size: int = 16, fid_resize: str = "pytorch-fid",
@@ -185,8 +183,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     plan = make_plan(reference, test_models, pairs_csv=pairs, need_pairs=need_pairs,
                      need_sets=need_sets)
     if need_pairs and not plan.items:
-        raise LikenessError(f"no test file has a namesake in {reference}; files are paired "
-                            "by relative path without extension (or give pairs=CSV)")
+        raise LikenessError(no_pairs_message(plan, reference))
     record: dict[str, Any] = {
         "likeness_version": version("likeness"), "status": "running",
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -222,7 +219,8 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
         done = execute(plan, options, store, weights={k: str(v) for k, v in weights.items()},
                        device=device, engine=engine, address=address,
                        shard_dir=None if folder is None else folder / "shards",
-                       by_content=not (cache is False and folder is None), progress=progress)
+                       by_content=not (cache is False and folder is None), progress=progress,
+                       missing_network="record")
     finally:
         store.close()
     rows, set_rows = done.rows, done.set_rows
@@ -240,7 +238,7 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - started, 3),
         "device": done.device,
-        "weights": _weights_record(names, weights, done.set_report.settings),
+        "weights": weights_record(names, weights, done.set_report),
         "conventions": {m: METRICS[m].description for m in names},
         "counts": {model: {
             "pairs": sum(1 for r in rows if r.model == model),
@@ -252,7 +250,7 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
         "unmatched": {m: {"reference": u[0], "test": u[1]} for m, u in plan.unmatched.items()},
         "skipped_files": plan.skipped,
         "decisions": dict(decisions),
-        **value_record(names, rows, summary),
+        **value_record(names, rows, set_rows, summary),
         "file_errors": file_errors(done.unreadable)
         + [{"file": f, "reason": r} for f, r in done.set_report.file_errors],
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}

@@ -62,7 +62,11 @@ def _two_sets(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
               alpha: str | None, batch_size: int, workers: int, cache: CacheOption,
               progress: Callable[[str, int, int], None] | None,
               ) -> tuple[ImageSet, ImageSet, FeatureExtractor]:
-    extractor = FeatureExtractor(weights=weights, resize=resize, device=device, alpha=alpha)
+    from likeness.nets.weights import passing_weights_as
+
+    with passing_weights_as("weights=PATH"):
+        extractor = FeatureExtractor(weights=weights, resize=resize, device=device,
+                                     alpha=alpha)
     store, owned = _open_cache(cache)
     try:
         sets = []

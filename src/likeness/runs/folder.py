@@ -19,14 +19,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from likeness.errors import LikenessError, StorageError
+from likeness.errors import LikenessError, StorageError, in_callers_words
 from likeness.evaluation.cache import Cache, LayeredCache, default_cache_path
 from likeness.evaluation.registry import METRICS
+from likeness.evaluation.sets import SetReport
 from likeness.results.summary import Results, mixed_scales, value_scales
 
 __all__ = ["RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir", "file_errors",
-           "open_cache", "recording_failure", "settings_json", "value_record", "version",
-           "versions", "warn_of_failures", "write_json", "write_results_folder", "writing"]
+           "metric_failures", "open_cache", "recording_failure", "settings_json", "value_record",
+           "version", "versions", "warn_of_failures", "weights_record", "write_json",
+           "write_results_folder", "writing"]
 
 RUN_FILES = ("per_image.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv",
              "references.bib", "methods.md", "run.json")
@@ -67,7 +69,7 @@ def recording_failure(folder: Path | None, record: dict[str, Any]) -> Iterator[N
         if folder is not None:
             interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
             record["status"] = "interrupted" if interrupted else "failed"
-            record["error"] = str(error) or type(error).__name__
+            record["error"] = in_callers_words(str(error) or type(error).__name__)
             with suppress(LikenessError):  # the disk may be what failed
                 write_json(folder / "run.json", record)
         raise
@@ -111,9 +113,10 @@ def check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> N
 
 
 def _computed_nothing(out_dir: Path, record: dict[str, Any]) -> bool:
-    """Whether the run recorded in ``out_dir`` ended without computing any value."""
-    if record.get("status") not in ("failed", "interrupted"):
-        return False
+    """Whether the run recorded in ``out_dir`` ended without computing any value (it
+    failed, or completed with every metric failing: missing weights, say)."""
+    if record.get("status") not in ("failed", "interrupted", "complete"):
+        return False  # running: maybe now, in another process
     database = out_dir / RUN_DATABASE
     if not database.is_file():
         return True
@@ -148,14 +151,17 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 def file_errors(unreadable: Mapping[Path, str]) -> list[dict[str, str]]:
     """The record's list of files that could not be read: the file, and the reason without
     the file's name again (the messages begin with it)."""
-    return [{"file": str(path), "reason": reason.removeprefix(f"{path}: ")}
+    return [{"file": str(path), "reason": in_callers_words(reason.removeprefix(f"{path}: "))}
             for path, reason in unreadable.items()]
 
 
-def value_record(names: list[str], rows: list[Any], summary: list[Any]) -> dict[str, Any]:
-    """What the run record says about the values' scales and non-finite values."""
+def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
+                 summary: list[Any]) -> dict[str, Any]:
+    """What the run record says about the values' scales, non-finite values and the
+    metrics that failed."""
     computed = [row for row in rows if row.data_range is not None]
     return {
+        "metric_failures": metric_failures(names, rows, set_rows),
         "pairs_attempted": len(rows),
         "pairs_succeeded": sum(1 for row in rows if not row.error),
         "pairs_failed": sum(1 for row in rows if row.error),
@@ -169,6 +175,55 @@ def value_record(names: list[str], rows: list[Any], summary: list[Any]) -> dict[
             "summary": "kept: the mean is +inf and its confidence interval undefined"}
             for s in summary if s.n_infinite},
     }
+
+
+def weights_record(names: list[str], weights: Mapping[str, Any],
+                   set_report: SetReport) -> dict[str, Any]:
+    """Each checkpoint the run's metrics depend on: its file, path, SHA-256 and source, or
+    the error that kept it from being used."""
+    from likeness.evaluation.networks import NETWORKS
+    from likeness.evaluation.set_features import SET_NETWORK_CHECKPOINTS
+    from likeness.nets.weights import REGISTRY, resolve
+
+    record: dict[str, Any] = {}
+    uses = [METRICS[m].features for m in names]
+    networks = [use.network for use in uses if use is not None]
+    for name in dict.fromkeys(NETWORKS[n].checkpoint for n in networks):
+        try:
+            resolved = resolve(name, weights.get(name))
+        except LikenessError as error:
+            record[name] = {"error": in_callers_words(str(error))}
+            continue
+        user = resolved.source == "user-supplied"
+        record[name] = {"file": resolved.path.name if user else REGISTRY[name].file_name,
+                        "path": str(resolved.path), "sha256": resolved.sha256,
+                        "source": resolved.source}
+    for network, settings in set_report.settings.items():  # each set network's checkpoint
+        record[SET_NETWORK_CHECKPOINTS.get(network, network)] = {
+            "file": Path(settings["weights_file"]).name, "path": settings["weights_file"],
+            "sha256": settings["weights_sha256"], "source": settings["weights_source"]}
+    for network, why in set_report.missing.items():
+        record[SET_NETWORK_CHECKPOINTS.get(network, network)] = {"error": in_callers_words(why)}
+    return record
+
+
+def metric_failures(names: list[str], rows: list[Any], set_rows: list[Any]
+                    ) -> dict[str, dict[str, Any]]:
+    """Per metric that failed anywhere: how many values it has, how many items (or
+    models, for a set metric) it failed on, and the commonest reason."""
+    failures: dict[str, dict[str, Any]] = {}
+    for metric in names:
+        if METRICS[metric].kind == "set":
+            own = [r for r in set_rows if r.metric == metric]
+            reasons = [r.error for r in own if r.error]
+            computed = sum(1 for r in own if r.value is not None and not r.error)
+        else:
+            reasons = [r.metric_errors[metric] for r in rows if metric in r.metric_errors]
+            computed = sum(1 for r in rows if metric in r.values)
+        if reasons:
+            failures[metric] = {"computed": computed, "failed": len(reasons),
+                                "reason": Counter(reasons).most_common(1)[0][0]}
+    return failures
 
 
 def warn_of_failures(results: Results) -> None:

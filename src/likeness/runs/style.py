@@ -24,8 +24,13 @@ from typing import Any
 from likeness.errors import LikenessError
 from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.plan import model_names
-from likeness.evaluation.registry import METRICS, network_of, parse_metric_names
+from likeness.evaluation.registry import (
+    DEFAULT_METRICS,
+    METRICS,
+    parse_metric_names,
+)
 from likeness.evaluation.rows import PairRow, SetRow
+from likeness.evaluation.sets import SetReport
 from likeness.evaluation.triplets import Triplet, find_triplets, style_plan
 from likeness.results.summary import Results, StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -39,6 +44,7 @@ from likeness.runs.folder import (
     version,
     versions,
     warn_of_failures,
+    weights_record,
     write_json,
     write_results_folder,
     writing,
@@ -47,8 +53,7 @@ from likeness.runs.folder import (
 __all__ = ["DEFAULT_STYLE_METRICS", "evaluate_style", "find_triplets"]
 
 # the usual column order of style-transfer papers
-DEFAULT_STYLE_METRICS = ("art_fid", "fid_art", "fid", "lpips_alex", "cfsd", "gram",
-                         "adain_style", "content_loss", "ssim", "ssim_gray")
+DEFAULT_STYLE_METRICS = DEFAULT_METRICS["style"]
 CFSD_MAX_PIXELS = 1024 * 1024
 PathLike = str | os.PathLike[str]
 Progress = Callable[[str, int, int], None]
@@ -158,9 +163,9 @@ def evaluate_style(content: PathLike, style: PathLike,
         summary = summarize_rows(method_list, names, rows, set_rows, stats)
         comparisons = compare_models(method_list, names, rows, stats)
         record.update(_style_record(found, rows, set_rows, unmatched, done.unreadable, names,
-                                    weight_files, done.set_report.settings, done.device,
+                                    weight_files, done.set_report, done.device,
                                     started))
-        record.update(value_record(names, rows, summary))
+        record.update(value_record(names, rows, set_rows, summary))
         unique_warnings = done.warnings
         record["warnings"] = list(unique_warnings)
         results = Results(method_list, names, rows, set_rows, summary, comparisons, record,
@@ -175,27 +180,8 @@ def evaluate_style(content: PathLike, style: PathLike,
 
 def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[SetRow],
                   unmatched: dict[str, list[str]], unreadable: dict[Path, str],
-                  names: list[str], weights: Mapping[str, str], set_settings: dict[str, Any],
+                  names: list[str], weights: Mapping[str, str], set_report: SetReport,
                   device: str, started: float) -> dict[str, Any]:
-    from likeness.nets.weights import resolve
-
-    weight_record: dict[str, Any] = {}
-    from likeness.evaluation.networks import NETWORKS
-
-    needed = list(dict.fromkeys(NETWORKS[n].checkpoint for n in map(network_of, names)
-                                if n in NETWORKS))
-    for name in needed:
-        try:
-            resolved = resolve(name, weights.get(name))
-            weight_record[name] = {"file": resolved.path.name, "path": str(resolved.path),
-                                   "sha256": resolved.sha256, "source": resolved.source}
-        except LikenessError as error:
-            weight_record[name] = {"error": str(error)}
-    for network, settings in set_settings.items():
-        weight_record[network] = {"file": Path(settings["weights_file"]).name,
-                                  "path": settings["weights_file"],
-                                  "sha256": settings["weights_sha256"],
-                                  "source": settings["weights_source"]}
     sizes: dict[str, int] = {}
     for row in rows:
         for note in row.notes:
@@ -213,14 +199,15 @@ def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[S
         "status": "complete",
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - started, 3), "device": device,
-        "weights": weight_record, "conventions": {m: METRICS[m].description for m in names},
+        "weights": weights_record(names, weights, set_report),
+        "conventions": {m: METRICS[m].description for m in names},
         "protocol": protocol, "counts": {m: {"pairs": p["stylized"]} for m, p in
                                          protocol.items()},
         "stylized_sizes": image_sizes, "unmatched": unmatched, "decisions": sizes,
         "file_errors": file_errors(unreadable),
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
                        for r in set_rows if r.error],
-        "networks": set_settings,
+        "networks": set_report.settings,
     }
 
 
