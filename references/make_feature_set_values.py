@@ -44,6 +44,29 @@ def features(case: str) -> tuple[np.ndarray, np.ndarray]:
     return real.astype(np.float32), fake.astype(np.float32)
 
 
+# ties at the balls' radii: identical sets (one array passed twice, or a copy) and sets
+# of repeated rows, of several sizes, in float32 (as encoders give) and float64
+TIE_CASES = {
+    "identical_12x2048": (12, 2048, "identical"),
+    "identical_30x64": (30, 64, "identical"),
+    "copy_30x64": (30, 64, "copy"),
+    "copy_61x16": (61, 16, "copy"),
+    "duplicated_30x64": (30, 64, "duplicated"),
+    "duplicated_40x8": (40, 8, "duplicated"),
+    "repeated_both_30x64": (30, 64, "repeated_both"),
+}
+
+
+def tie_features(case: str, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """(real, fake) of a tie case; ``real is fake`` for the ``identical`` ones."""
+    count, dimensions, kind = TIE_CASES[case]
+    rng = np.random.default_rng(sum(map(ord, case)))
+    x = rng.standard_normal((count, dimensions)).astype(np.float32).astype(dtype)
+    half = np.concatenate([x[: count // 2]] * 2)
+    return {"identical": (x, x), "copy": (x, x.copy()), "duplicated": (half, x),
+            "repeated_both": (half, half.copy())}[kind]
+
+
 def cmmd_reference(x: np.ndarray, y: np.ndarray) -> float:
     """google-research/cmmd distance.py's mmd, in float64."""
     x, y = x.astype(np.float64), y.astype(np.float64)
@@ -71,10 +94,20 @@ def main() -> None:
         record["vendi_fake"] = float(vendi.score_X(fake.astype(np.float64)))
         record["cmmd"] = cmmd_reference(real, fake)
         records.append(record)
+    ties = []
+    for case in TIE_CASES:
+        for dtype in ("float32", "float64"):
+            real, fake = tie_features(case, dtype)
+            record = {"case": case, "dtype": dtype}
+            for k in (3, 5):
+                with contextlib.redirect_stdout(io.StringIO()):
+                    values = compute_prdc(real, fake, nearest_k=k)
+                record[f"k{k}"] = {name: float(value) for name, value in values.items()}
+            ties.append(record)
     OUT.write_text(json.dumps({"reference": f"prdc {version('prdc')} compute_prdc; "
                                             f"vendi-score {version('vendi-score')} score_X; "
                                             "google-research/cmmd distance.py mmd in float64",
-                               "cases": records}, indent=1) + "\n")
+                               "cases": records, "ties": ties}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ from likeness.metrics import feature_sets
 from likeness.metrics.feature_sets import cmmd, coverage_density_precision_recall, vendi
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "references"))
-from make_feature_set_values import features  # noqa: E402  (the pinned inputs' generator)
+from make_feature_set_values import (  # noqa: E402  (the pinned inputs' generators)
+    features,
+    tie_features,
+)
 
 PINNED = json.loads((Path(__file__).parent / "data" / "feature_set_values.json").read_text())
 
@@ -36,6 +39,21 @@ def test_equal_to_prdc_vendi_score_and_the_cmmd_formula(record, monkeypatch):
         assert vendi(real) == pytest.approx(record["vendi_real"], rel=1e-10)
         assert vendi(fake) == pytest.approx(record["vendi_fake"], rel=1e-10)
         assert cmmd(real, fake) == pytest.approx(record["cmmd"], rel=1e-10)
+
+
+@pytest.mark.parametrize("record", PINNED["ties"], ids=lambda r: f"{r['case']}-{r['dtype']}")
+def test_ties_at_the_radii_are_prdcs(record, monkeypatch):
+    # identical sets (one array twice, or a copy) and repeated rows put points exactly at
+    # a ball's radius: equal to prdc's values exactly, blocked or not
+    # (float64 rows blocked otherwise than prdc's whole matrix can move an exact float64
+    # tie by one bit — as another BLAS moves prdc's own —; float32 ties hold whatever the
+    # blocks, and float64 sets below 4096 images are never split into blocks of rows)
+    real, fake = tie_features(record["case"], record["dtype"])
+    for blocked in (False, True) if record["dtype"] == "float32" else (False,):
+        if blocked:
+            monkeypatch.setattr(feature_sets, "_BLOCK_ELEMENTS", 97)
+        for k in (3, 5):
+            assert coverage_density_precision_recall(real, fake, k) == record[f"k{k}"], k
 
 
 def test_closed_forms_and_refusals():

@@ -303,7 +303,8 @@ def test_statistics_files_round_trip_and_pytorch_fid_format(fid_weights, fid_fol
         warnings.simplefilter("ignore", UserWarning)
         image_set = set_features(fid_folders["b"], extractor, cache)
         saved = save_statistics(image_set, tmp_path / "b.npz")
-    loaded = load_statistics(saved, extractor.settings)
+    with pytest.warns(UserWarning, match="20 images for 2048-dimensional"):  # the count
+        loaded = load_statistics(saved, extractor.settings)
     for got, want in zip(loaded.statistics(), image_set.statistics(), strict=True):
         np.testing.assert_array_equal(got, want)
     assert loaded.count == 20
@@ -313,7 +314,9 @@ def test_statistics_files_round_trip_and_pytorch_fid_format(fid_weights, fid_fol
     assert "pytorch-fid" in load_statistics(plain, extractor.settings).settings["note"]
     # statistics made with another resize convention are refused
     other = {**extractor.settings, "resize": "clean"}
-    with pytest.raises(LikenessError, match="resize='pytorch-fid'.*'clean'"):
+    with pytest.raises(LikenessError, match="resize='pytorch-fid'.*'clean'"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         load_statistics(saved, other)
     bad = tmp_path / "bad.npz"
     np.savez(bad, mean=np.zeros(3))

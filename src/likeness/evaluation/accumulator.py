@@ -82,7 +82,8 @@ class Accumulator:
                 raise ValueError(f"{', '.join(per_image)} {verb} the real images' features, "
                                  "and a statistics file holds only their mean and "
                                  "covariance: update with real images instead of reference=")
-            self.reference = load_statistics(reference, self.extractor.settings)
+            self.reference = load_statistics(reference, self.extractor.settings,
+                                             self.extractor.dims)
         self.stds: dict[str, float] = {}
         self.reset()
 

@@ -16,7 +16,7 @@ Any exception of a metric becomes that item's error for that metric, never the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from likeness.evaluation.prepare import (
     unit_tensor,
 )
 from likeness.evaluation.registry import METRICS, describe_failure, invalid_values
-from likeness.io import LoadedImage, load_image
+from likeness.io import LoadedImage, content_hash, load_image
 
 __all__ = ["Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group", "network_notes"]
 
@@ -72,12 +72,15 @@ class ItemOutcome:
     channels: int | None = None
 
 
-def decode_group(items: Sequence[Item], alpha: str | None) -> Decoded:
+def decode_group(items: Sequence[Item], alpha: str | None,
+                 digests: Mapping[Path, str] | None = None) -> Decoded:
     """Decode the shared reference of ``items`` and each item's test image; a file that
-    cannot be decoded is returned as its error."""
+    cannot be decoded is returned as its error, and so is a file whose bytes are no longer
+    those hashed (``digests``): its values would be cached under another file's hash."""
     def load(path: Path) -> LoadedImage | Exception:
         try:
-            return load_image(path, alpha=alpha)
+            return load_image(path, alpha=alpha,
+                              expect_sha256=content_hash((digests or {}).get(path)))
         except (LikenessError, OSError) as error:
             return error
 
@@ -118,8 +121,10 @@ class ItemComputer:
     """
 
     def __init__(self, metrics: Sequence[str], settings: Any, networks: Networks,
-                 roles: tuple[str, str] = ("reference", "test")) -> None:
+                 roles: tuple[str, str] = ("reference", "test"),
+                 digests: Mapping[Path, str] | None = None) -> None:
         self.settings, self.networks, self.roles = settings, networks, roles
+        self.digests = dict(digests or {})  # the style images are checked against them
         item_metrics = [m for m in metrics if METRICS[m].kind != "set"]
         self.pixel_metrics = [m for m in item_metrics if METRICS[m].kind == "pixel"]
         self.feature_metrics = [m for m in item_metrics if METRICS[m].kind == "network"]
@@ -319,7 +324,8 @@ class ItemComputer:
 
     def _style_unit(self, path: Path) -> Any:
         try:
-            image = load_image(path, alpha=self.settings.alpha)
+            image = load_image(path, alpha=self.settings.alpha,
+                               expect_sha256=content_hash(self.digests.get(path)))
         except (LikenessError, OSError) as error:
             return error
         return unit_tensor(image.pixels, image.data_range)

@@ -243,7 +243,7 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
     if not any(METRICS[m].kind != "set" for m in options.metrics) or not plan.items:
         return []
     engine = ItemEngine(plan, digests, options, networks, cache, progress, unreadable)
-    computer = ItemComputer(options.metrics, options, networks, plan.roles)
+    computer = ItemComputer(options.metrics, options, networks, plan.roles, digests)
     groups = engine.lookup()
     work: list[tuple[Group, Decoded]] = []
     images = 0
@@ -260,7 +260,7 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
             engine.store()  # a killed run loses at most the batch in flight
 
     def decode(group: Group) -> Decoded:
-        return decode_group(engine.items_of(group), options.alpha)
+        return decode_group(engine.items_of(group), options.alpha, digests)
 
     workers = options.workers
     for group, decoded, _error in ordered_map(decode, groups, workers=workers,

@@ -122,14 +122,16 @@ class FeatureExtractor:
         return (f"{self.kind}-features/v1/{s['weights_sha256']}/{s['resize']}/"
                 f"alpha={s['alpha']}")
 
-    def prepare(self, path: Path) -> tuple[Any, tuple[str, ...]]:
+    def prepare(self, path: Path, expect_sha256: str | None = None
+                ) -> tuple[Any, tuple[str, ...]]:
         """Decode one file into the network's input (3, H, W) in [0, 1] — resized to
-        299×299 for ``pt_inception`` — and the decisions taken."""
+        299×299 for ``pt_inception`` — and the decisions taken (``expect_sha256``: the
+        hash the file's features are cached under; other bytes are refused)."""
         import torch
 
         from likeness.nets.inception_features import fid_input
 
-        image = load_image(path, alpha=self.alpha)
+        image = load_image(path, alpha=self.alpha, expect_sha256=expect_sha256)
         pixels, decisions = image.pixels, list(image.decisions)
         if pixels.shape[2] == 1:
             pixels = np.repeat(pixels, 3, axis=2)

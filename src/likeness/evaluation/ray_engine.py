@@ -85,8 +85,8 @@ def _materialise_weights(blobs: dict[str, tuple[bytes, str]]) -> dict[str, str]:
 
 def _decode_group(row: dict[str, Any]) -> dict[str, Any]:
     """Ray Data CPU task: decode one group's reference and test images."""
-    indices, items, alpha = pickle.loads(row["payload"])
-    return {"payload": pickle.dumps((indices, items, decode_group(items, alpha)))}
+    indices, items, alpha, digests = pickle.loads(row["payload"])
+    return {"payload": pickle.dumps((indices, items, decode_group(items, alpha, digests)))}
 
 
 class ItemActor:
@@ -235,7 +235,9 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: En
         blobs = _ship_weights(ray, networks, engine.metrics)
     except LikenessError as error:
         raise LikenessError(f"weights for the Ray workers: {error}") from None
-    items = [{"payload": pickle.dumps((group.items, engine.items_of(group), options.alpha))}
+    items = [{"payload": pickle.dumps((group.items, engine.items_of(group), options.alpha,
+                                       {path: digests[path] for item in engine.items_of(group)
+                                        for path in item.files if path in digests}))}
              for group in groups]
     dataset = _pipeline(ray, items, _decode_group, ItemActor, networks.device, {
         "options": replace(options, strict=False), "blobs": blobs, "roles": plan.roles})

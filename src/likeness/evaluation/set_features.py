@@ -30,11 +30,13 @@ from likeness.errors import LikenessError
 from likeness.evaluation.cache import Cache
 from likeness.evaluation.feature_extractor import SET_NETWORK_CHECKPOINTS, FeatureExtractor
 from likeness.evaluation.pipeline import ordered_map
-from likeness.io import find_images
+from likeness.evaluation.statistics_file import read_statistics_file
+from likeness.io import content_hash, find_images
 from likeness.metrics.fid import (
     feature_statistics,
     frechet_distance,
     frechet_distance_of_features,
+    warn_if_singular,
 )
 
 __all__ = [
@@ -159,8 +161,10 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
         if progress is not None:
             progress(done, total)
 
-    results = ordered_map(extractor.prepare, order, workers=workers,
-                          catch=(LikenessError, OSError))
+    def prepare(path: Path) -> tuple[Any, tuple[str, ...]]:
+        return extractor.prepare(path, content_hash(digests[path]))
+
+    results = ordered_map(prepare, order, workers=workers, catch=(LikenessError, OSError))
     for position, (path, prepared, error) in enumerate(results):
         digest = digests[path]
         if error is not None:
@@ -224,26 +228,21 @@ def save_statistics(image_set: ImageSet, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def load_statistics(path: str | os.PathLike[str],
-                    expected: dict[str, Any] | None = None) -> ImageSet:
-    """Read an ``.npz`` statistics file (pytorch-fid's, or one likeness wrote).
+def load_statistics(path: str | os.PathLike[str], expected: dict[str, Any] | None = None,
+                    dims: int | None = None) -> ImageSet:
+    """Read an ``.npz`` statistics file (pytorch-fid's, or one likeness wrote), validated
+    by ``read_statistics_file`` (``dims``: the run's feature length).
 
     Raises:
-        LikenessError: the file lacks ``mu``/``sigma``, or it records network settings that
-            differ from ``expected`` (another weights file or resize convention).
+        LikenessError: the file is not a valid statistics file, or it records network
+            settings that differ from ``expected`` (another weights file or resize
+            convention).
     """
     source = Path(path)
-    try:
-        with np.load(source, allow_pickle=False) as data:
-            contents = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as error:
-        raise LikenessError(f"{source}: not a readable .npz statistics file ({error})") from None
-    if "mu" not in contents or "sigma" not in contents:
-        raise LikenessError(f"{source}: a statistics file needs arrays 'mu' and 'sigma' "
-                            f"(pytorch-fid's format); found {', '.join(contents) or 'none'}")
+    mu, sigma, extra = read_statistics_file(source, dims)
     image_set = ImageSet(source=str(source))
-    if "likeness_settings" in contents:
-        recorded = json.loads(str(contents["likeness_settings"]))
+    if "likeness_settings" in extra:
+        recorded = extra["likeness_settings"]
         for key in ("network", "weights_sha256", "resize"):
             if (expected is not None and key in recorded
                     and recorded.get(key) != expected.get(key)):
@@ -256,11 +255,13 @@ def load_statistics(path: str | os.PathLike[str],
                             f"statistics; this run uses {expected.get('network')}: recompute "
                             "it with the same encoder")
     else:
-        image_set.settings = {"count": int(contents["count"]) if "count" in contents else 0,
+        image_set.settings = {"count": extra.get("count", 0),
                               "note": "statistics file without recorded settings (pytorch-fid "
                                       "format): assumed to use pytorch-fid's network and resize"}
-    image_set._statistics = (np.asarray(contents["mu"], np.float64),
-                             np.asarray(contents["sigma"], np.float64))
+    count = int(image_set.settings.get("count", 0) or 0)
+    if count:  # pytorch-fid's files do not say how many images they summarise
+        warn_if_singular(count, mu.shape[0])
+    image_set._statistics = (mu, sigma)
     return image_set
 
 
@@ -270,7 +271,7 @@ def load_set(source: str | os.PathLike[str], extractor: FeatureExtractor, cache:
     """A folder's features, or a statistics file's mean and covariance."""
     path = Path(source)
     if path.suffix.lower() in _STATS_SUFFIXES and path.is_file():
-        return load_statistics(path, extractor.settings)
+        return load_statistics(path, extractor.settings, extractor.dims)
     return set_features(path, extractor, cache, batch_size=batch_size, workers=workers,
                         progress=progress)
 

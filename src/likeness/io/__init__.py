@@ -8,6 +8,7 @@ from likeness.io.decode import ALPHA_CHOICES, DEFAULT_MAX_PIXELS, LoadedImage, l
 from likeness.io.files import (
     IMAGE_EXTENSIONS,
     PILLOW_FORMATS,
+    content_hash,
     find_images,
     path_key,
     same_file_key,
@@ -24,6 +25,7 @@ __all__ = [
     "PILLOW_FORMATS",
     "LoadedImage",
     "Pairing",
+    "content_hash",
     "find_images",
     "load_image",
     "pair_folders",

@@ -11,6 +11,8 @@ Decoders: Pillow for everything it reads losslessly; OpenCV for PNG and TIFF fil
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +76,8 @@ class LoadedImage:
 
 
 def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+               max_pixels: int = DEFAULT_MAX_PIXELS,
+               expect_sha256: str | None = None) -> LoadedImage:
     """Decode an image file into an (H, W, C) uint8/uint16 array, faithfully.
 
     PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette; chunk checksums verified), JPEG
@@ -88,6 +91,9 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
             that background, ``"drop"`` ignores the alpha channel.  None (default) refuses
             an image that is not fully opaque.  A fully opaque alpha channel is always dropped.
         max_pixels: refuse files whose header claims more pixels than this.
+        expect_sha256: the SHA-256 the file had when it was hashed: bytes that differ now
+            (the file was rewritten since) are refused, so that a value is never stored
+            under the hash of other bytes.
 
     Returns:
         A :class:`LoadedImage`.
@@ -108,14 +114,21 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         raise ValueError(f"alpha must be one of {ALPHA_CHOICES} or None, got {alpha!r}")
     if stat_regular_file(path).st_size == 0:
         raise ImageLoadError(f"{path}: the file is empty")
-    with open(path, "rb") as handle:
-        head = handle.read(64)
-    claimed = sniff_format(head)
+    # read once: every check and the decoding see the same bytes, whose hash is known
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ImageLoadError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if expect_sha256 is not None and hashlib.sha256(data).hexdigest() != expect_sha256:
+        raise ImageLoadError(f"{path}: the file changed during the run (its bytes are no "
+                             "longer those hashed at its start); run again once it is "
+                             "written")
+    claimed = sniff_format(data[:64])
     Image.init()  # every plugin registered, so that ``formats`` names only known ones
     try:
         # no warnings.catch_warnings here: it is process-wide, and decoding runs in threads
-        with Image.open(path, formats=PILLOW_FORMATS) as image:
-            return _decode(path, image, alpha, max_pixels)
+        with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
+            return _decode(path, image, alpha, max_pixels, data)
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as error:
@@ -136,7 +149,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
 
 
 
-def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) -> LoadedImage:
+def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
+            data: bytes) -> LoadedImage:
     width, height = image.size
     if width <= 0 or height <= 0 or width * height > max_pixels:
         raise ImageLoadError(
@@ -145,14 +159,14 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int) 
         )
     file_format = image.format or path.suffix.lstrip(".").upper()
     decisions: list[str] = []
-    verify_integrity(path, image)
+    verify_integrity(path, image, data)
     frames = getattr(image, "n_frames", 1)
     if frames > 1:
         decisions.append(f"first of {frames} frames used (animated or multi-page "
                          f"{file_format})")
-    deep_channels = _deep_colour_channels(path, image)
+    deep_channels = _deep_colour_channels(path, image, data)
     if deep_channels:
-        pixels, mode = _decode_with_opencv(path, deep_channels), f"{image.mode};16"
+        pixels, mode = _decode_with_opencv(path, deep_channels, data), f"{image.mode};16"
     else:
         pixels, mode = _decode_with_pillow(path, image, decisions)
     key = image.info.get("transparency")
@@ -186,13 +200,12 @@ def _exif_orientation(image: Image.Image, decisions: list[str]) -> int | None:
     return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
 
 
-def _deep_colour_channels(path: Path, image: Image.Image) -> int:
+def _deep_colour_channels(path: Path, image: Image.Image, data: bytes) -> int:
     """The channel count of a 16-bit colour (or gray+alpha) PNG, TIFF or PPM file, which
     Pillow cuts to 8 bits, read from its header (0 for every other file): channels follow
     the file's declared mode, never its content."""
     if image.format == "PNG":
-        with open(path, "rb") as handle:
-            header = handle.read(26)
+        header = data[:26]
         # IHDR: 8-byte signature, length, type, width, height, then bit depth and colour type
         bit_depth, colour_type = header[24], header[25]
         return {2: 3, 4: 2, 6: 4}.get(colour_type, 0) if bit_depth == 16 else 0
@@ -202,7 +215,7 @@ def _deep_colour_channels(path: Path, image: Image.Image) -> int:
         deep = len(samples) > 1 and any(b is not None and b > 8 for b in samples)
         return len(samples) if deep else 0
     if image.format == "PPM":
-        maxval = _pnm_maxval(path)
+        maxval = _pnm_maxval(data)
         if maxval not in (None, 255, 65535) and not (image.mode == "1" or maxval < 255):
             raise ImageLoadError(f"{path}: a PGM/PPM file with maxval {maxval} (neither 8- nor "
                                  "16-bit samples) is not supported; save it with maxval 255 "
@@ -211,10 +224,9 @@ def _deep_colour_channels(path: Path, image: Image.Image) -> int:
     return 0
 
 
-def _pnm_maxval(path: Path) -> int | None:
+def _pnm_maxval(data: bytes) -> int | None:
     """The maxval of a binary or plain PGM/PPM header (None for bitmaps and PAM)."""
-    with open(path, "rb") as handle:
-        head = handle.read(512)
+    head = data[:512]
     if head[1:2] not in b"2356":
         return None
     fields: list[bytes] = []
@@ -228,10 +240,10 @@ def _pnm_maxval(path: Path) -> int | None:
         return None
 
 
-def _decode_with_opencv(path: Path, channels: int) -> np.ndarray:
+def _decode_with_opencv(path: Path, channels: int, data: bytes) -> np.ndarray:
     import cv2
 
-    buffer = np.fromfile(path, dtype=np.uint8)
+    buffer = np.frombuffer(data, dtype=np.uint8)
     pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)  # keeps 16 bits; EXIF applied by us
     if pixels is None:
         raise ImageLoadError(f"{path}: corrupt or truncated image (OpenCV could not decode it)")

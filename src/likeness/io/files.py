@@ -89,3 +89,9 @@ def same_file_key(path: Path) -> str:
         return os.path.realpath(path)
     except (ValueError, OSError):  # a NUL byte or a link loop: the spelling, normalised
         return os.path.normpath(os.path.abspath(path))
+
+
+def content_hash(key: str | None) -> str | None:
+    """The SHA-256 a file key of a run holds (None for a path-and-stamp key, ``file:…``,
+    which a run that keeps nothing uses)."""
+    return key if key is not None and len(key) == 64 and ":" not in key else None

@@ -3,7 +3,6 @@ and what a file's first bytes claim."""
 
 from __future__ import annotations
 
-import os
 import zlib
 from pathlib import Path
 
@@ -29,25 +28,21 @@ def sniff_format(head: bytes) -> str | None:
 
 
 
-def verify_integrity(path: Path, image: Image.Image) -> None:
+def verify_integrity(path: Path, image: Image.Image, data: bytes) -> None:
     """Checks the decoders skip: PNG chunk checksums (Pillow does not verify image-data
     chunks, so damaged bytes near the end decode to wrong pixels), JPEG entropy-coded
     data (libjpeg only *warns* about corrupt data, and Pillow discards its warnings), and
     the end of a GIF (Pillow decodes a GIF cut off after its last frame)."""
     if image.format == "PNG":
-        _verify_png_chunks(path)
+        _verify_png_chunks(path, data)
     elif image.format in ("JPEG", "MPO"):
-        _verify_jpeg_data(path)
-    elif image.format == "GIF":
-        with open(path, "rb") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) != b";":
-                raise ImageLoadError(f"{path}: corrupt or truncated GIF file (it does not end "
-                                     "with the GIF trailer)")
+        _verify_jpeg_data(path, data)
+    elif image.format == "GIF" and data[-1:] != b";":
+        raise ImageLoadError(f"{path}: corrupt or truncated GIF file (it does not end with "
+                             "the GIF trailer)")
 
 
-def _verify_png_chunks(path: Path) -> None:
-    data = path.read_bytes()
+def _verify_png_chunks(path: Path, data: bytes) -> None:
     offset = 8
     while True:
         if offset + 12 > len(data):
@@ -69,10 +64,9 @@ def _verify_png_chunks(path: Path) -> None:
         offset = end + 4
 
 
-def _verify_jpeg_data(path: Path) -> None:
+def _verify_jpeg_data(path: Path, data: bytes) -> None:
     import simplejpeg
 
-    data = path.read_bytes()
     try:
         colourspace = simplejpeg.decode_jpeg_header(data)[2]
         target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(colourspace, "RGB")

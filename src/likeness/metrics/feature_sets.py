@@ -2,10 +2,15 @@
 bounded memory (distances in blocks of rows, never the whole N × N matrix):
 
 - **precision, recall, density, coverage** (Kynkäänniemi et al. 2019; Naeem et al. 2020)
-  exactly as the prdc package 0.2 computes them: Euclidean distances in float64
-  (‖a‖² − 2 a·b + ‖b‖², clipped at 0, square root; a set's distance to itself 0 on the
-  diagonal, as scikit-learn sets it), each point's radius the distance to its k-th nearest
-  neighbour within its own set (the (k + 1)-th smallest distance, itself included);
+  exactly as the prdc package 0.2 computes them, ties included: Euclidean distances as
+  scikit-learn's ``pairwise_distances`` computes them — −2 a·b, then + ‖a‖², then + ‖b‖²
+  in float64, clipped at 0; for float32 features (what encoders give) the squared
+  distances are rounded to float32 and their square roots taken in float32, as
+  scikit-learn's upcast route does, so that points at equal distance compare equal as in
+  prdc; a set's distance to itself 0 on the diagonal (and the two sets' distances too
+  when they are one array, as scikit-learn sets it) — each point's radius the distance
+  to its k-th nearest neighbour within its own set (the (k + 1)-th smallest distance,
+  itself included);
   precision: the share of fake points inside some real point's ball; recall: the share of
   real points inside some fake point's ball; density: the mean number of real balls a
   fake point is in, over k; coverage: the share of real points whose nearest fake point
@@ -39,16 +44,40 @@ def _blocks(rows: int, columns: int) -> Iterator[slice]:
         yield slice(start, min(rows, start + step))
 
 
+# prdc calls scikit-learn's pairwise_distances with n_jobs=8, which computes the products
+# with 8 even column slices; the same slices give the same bits
+_PRDC_JOBS = 8
+
+
+def _even_slices(count: int, parts: int) -> Iterator[slice]:
+    """scikit-learn's ``gen_even_slices``: ``parts`` slices of sizes differing by one."""
+    start = 0
+    for index in range(parts):
+        size = count // parts + (1 if index < count % parts else 0)
+        if size:
+            yield slice(start, start + size)
+            start += size
+
+
 def _squared_norms(x: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", x, x)
 
 
 def _distances(a: np.ndarray, b: np.ndarray, a_norms: np.ndarray, b_norms: np.ndarray,
-               diagonal_from: int | None = None) -> np.ndarray:
-    """Euclidean distances of a block of rows of one set to all rows of another (float64),
-    as scikit-learn computes them; ``diagonal_from``: a's first row's index when b is a's
-    own set (its self-distances are set to 0)."""
-    squared = a_norms[:, None] - 2.0 * (a @ b.T) + b_norms[None, :]
+               diagonal_from: int | None = None, single: bool = False) -> np.ndarray:
+    """Euclidean distances of a block of rows of one set to all rows of another, as
+    scikit-learn computes them (the operations in its order; ``single``: rounded to float32
+    before the square root, its route for float32 features); ``diagonal_from``: a's first
+    row's index when b is a's own set (its self-distances are set to 0)."""
+    squared = np.empty((a.shape[0], b.shape[0]))
+    for part in _even_slices(b.shape[0], _PRDC_JOBS):
+        # never a @ a.T: numpy computes that product by another BLAS routine (syrk), whose
+        # last bits differ, and a tie at a ball's radius would not stay a tie
+        squared[:, part] = -2.0 * (a @ b[part].T)
+    squared += a_norms[:, None]
+    squared += b_norms[None, :]
+    if single:
+        squared = squared.astype(np.float32)
     np.maximum(squared, 0, out=squared)
     distances = np.sqrt(squared)
     if diagonal_from is not None:
@@ -57,35 +86,41 @@ def _distances(a: np.ndarray, b: np.ndarray, a_norms: np.ndarray, b_norms: np.nd
     return distances
 
 
-def _radii(x: np.ndarray, norms: np.ndarray, k: int) -> np.ndarray:
+def _radii(x: np.ndarray, norms: np.ndarray, k: int, single: bool) -> np.ndarray:
     """Each point's distance to its k-th nearest neighbour in its own set."""
-    radii = np.empty(x.shape[0])
+    radii = np.empty(x.shape[0], np.float32 if single else np.float64)
     for block in _blocks(x.shape[0], x.shape[0]):
-        distances = _distances(x[block], x, norms[block], norms, diagonal_from=block.start)
+        distances = _distances(x[block], x, norms[block], norms, diagonal_from=block.start,
+                               single=single)
         radii[block] = np.partition(distances, k, axis=1)[:, k]
     return radii
 
 
 def coverage_density_precision_recall(real: np.ndarray, fake: np.ndarray,
                                       k: int) -> dict[str, float]:
-    """prdc's four values for one k (see the module docs); inputs (N, D), any float dtype.
+    """prdc's four values for one k (see the module docs); inputs (N, D): float32 features
+    are compared at float32 precision, as prdc compares them; any other dtype in float64.
 
     Raises:
         ValueError: a set with k points or fewer (no k-th neighbour besides itself).
     """
+    one_array = real is fake  # scikit-learn zeroes the diagonal of an array with itself
+    single = np.asarray(real).dtype == np.float32 and np.asarray(fake).dtype == np.float32
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     for name, features in (("real", real), ("fake", fake)):
         if features.shape[0] <= k:
             raise ValueError(f"the {name} set has {features.shape[0]} images; k-nearest-"
                              f"neighbour metrics with k = {k} need more than {k}")
     real_norms, fake_norms = _squared_norms(real), _squared_norms(fake)
-    real_radii = _radii(real, real_norms, k)
-    fake_radii = _radii(fake, fake_norms, k)
+    real_radii = _radii(real, real_norms, k, single)
+    fake_radii = _radii(fake, fake_norms, k, single)
     inside_count = np.zeros(fake.shape[0], dtype=np.int64)  # real balls holding each fake
     recalled = np.zeros(real.shape[0], dtype=bool)
-    nearest_fake = np.empty(real.shape[0])
+    nearest_fake = np.empty(real.shape[0], real_radii.dtype)
     for block in _blocks(real.shape[0], fake.shape[0]):
-        distances = _distances(real[block], fake, real_norms[block], fake_norms)
+        distances = _distances(real[block], fake, real_norms[block], fake_norms,
+                               diagonal_from=block.start if one_array else None,
+                               single=single)
         inside_count += (distances < real_radii[block, None]).sum(axis=0)
         recalled[block] = (distances < fake_radii[None, :]).any(axis=1)
         nearest_fake[block] = distances.min(axis=1)

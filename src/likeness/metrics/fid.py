@@ -23,11 +23,18 @@ import warnings
 import numpy as np
 from scipy import linalg
 
-__all__ = ["FID_RESIZE_CONVENTIONS", "feature_statistics", "frechet_distance",
-           "frechet_distance_of_features", "trace_sqrt_product"]
+from likeness.errors import LikenessError
+
+__all__ = ["COVARIANCE_TOLERANCE", "FID_RESIZE_CONVENTIONS", "feature_statistics",
+           "frechet_distance", "frechet_distance_of_features", "trace_sqrt_product"]
 
 # how images reach 299×299 before the FID network (see likeness.nets.inception_features)
 FID_RESIZE_CONVENTIONS = ("pytorch-fid", "clean")
+
+
+# relative asymmetry and negative eigenvalues a covariance may show from rounding (float32
+# rounding is ~6e-8; a covariance of fewer images than dimensions is singular, ~1e-13)
+COVARIANCE_TOLERANCE = 1e-6
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +47,7 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2 or features.shape[0] < 2:
-        raise ValueError(f"need an (N, D) feature matrix with N >= 2 images, got shape "
+        raise LikenessError(f"need an (N, D) feature matrix with N >= 2 images, got shape "
                          f"{features.shape}")
     count, dims = features.shape
     warn_if_singular(count, dims)
@@ -61,18 +68,32 @@ def warn_if_singular(count: int, dims: int) -> None:
 def _check_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
                       sigma2: np.ndarray) -> None:
     if mu1.ndim != 1 or mu1.shape != mu2.shape:
-        raise ValueError(f"means must be vectors of one length, got {mu1.shape} and {mu2.shape}")
+        raise LikenessError(f"means must be vectors of one length, got {mu1.shape} and {mu2.shape}")
     expected = (mu1.shape[0], mu1.shape[0])
     if sigma1.shape != expected or sigma2.shape != expected:
-        raise ValueError(f"covariances must be {expected} to match the means, got "
+        raise LikenessError(f"covariances must be {expected} to match the means, got "
                          f"{sigma1.shape} and {sigma2.shape}")
     for name, array in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
         if not np.isfinite(array).all():
-            raise ValueError(f"{name} holds NaN or infinite values; recompute the statistics")
+            raise LikenessError(f"{name} holds NaN or infinite values; recompute the "
+                                "statistics")
+    for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)):
+        scale = float(np.abs(sigma).max()) if sigma.size else 0.0
+        if sigma.size and float(np.abs(sigma - sigma.T).max()) > COVARIANCE_TOLERANCE * scale:
+            raise LikenessError(f"{name} is not symmetric, so it is not a covariance matrix")
+
+
+def _not_semi_definite(values: np.ndarray) -> bool:
+    """Eigenvalues that a positive semi-definite matrix cannot have (beyond rounding)."""
+    return bool(values.size) and float(values.min()) < (
+        -COVARIANCE_TOLERANCE * max(float(np.abs(values).max()), np.finfo(float).tiny))
 
 
 def _symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
     values, vectors = linalg.eigh(matrix, driver="evd", check_finite=False)
+    if _not_semi_definite(values):
+        raise LikenessError("sigma1 is not positive semi-definite (an eigenvalue of "
+                            f"{values.min():.3g}), so it is not a covariance matrix")
     roots = np.sqrt(np.clip(values, 0.0, None))
     return (vectors * roots) @ vectors.T
 
@@ -93,6 +114,9 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
         root = _symmetric_sqrt(sigma1)
         inner = root @ sigma2 @ root
     values = linalg.eigvalsh(0.5 * (inner + inner.T), driver="evd", check_finite=False)
+    if _not_semi_definite(values):  # Σ₁^½ Σ₂ Σ₁^½ has Σ₂'s signs (Sylvester's inertia)
+        raise LikenessError("sigma2 is not positive semi-definite, so it is not a covariance "
+                            "matrix (pytorch-fid fails on it with 'Imaginary component')")
     return float(np.sqrt(np.clip(values, 0.0, None)).sum())
 
 
@@ -106,7 +130,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
         sigma1, sigma2: feature covariances, shape (D, D).
 
     Raises:
-        ValueError: shapes disagree, or a statistic holds NaN or infinity.
+        LikenessError: shapes disagree, a statistic holds NaN or infinity, or a covariance
+            is not symmetric and positive semi-definite (within ``COVARIANCE_TOLERANCE`` of
+            its largest magnitude).
 
     Example:
         >>> import numpy as np
@@ -141,7 +167,7 @@ def frechet_distance_of_features(features_x: np.ndarray, features_y: np.ndarray)
     x = np.asarray(features_x, dtype=np.float64)
     y = np.asarray(features_y, dtype=np.float64)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"expected two (N, D) feature sets with one D, got shapes "
+        raise LikenessError(f"expected two (N, D) feature sets with one D, got shapes "
                          f"{x.shape} and {y.shape}")
     if min(x.shape[0], y.shape[0]) >= x.shape[1]:
         return frechet_distance(*feature_statistics(x), *feature_statistics(y))

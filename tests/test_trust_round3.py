@@ -1,0 +1,165 @@
+"""Never silently wrong, round 3: one regression test per hostile case of the third sweep
+(files changed during a run, ties at the nearest-neighbour radii, hostile statistics
+files, out-of-range tensors, results written where they must not be, metric domains,
+faults)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import likeness
+from likeness.runs import execute as execute_module
+
+
+def _save(path, pixels):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+
+
+@pytest.fixture
+def pairs(tmp_path):
+    rng = np.random.default_rng(8)
+    for index in range(4):
+        base = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        _save(tmp_path / "ref" / f"{index}.png", base)
+        noisy = np.clip(base + rng.normal(0, 20, base.shape), 0, 255).astype(np.uint8)
+        _save(tmp_path / "out" / f"{index}.png", noisy)
+    return tmp_path
+
+
+# -- 1. a file changed between hashing and decoding ------------------------------------------
+
+def test_a_file_rewritten_during_a_run_never_poisons_the_cache(pairs, monkeypatch):
+    cache = pairs / "cache.sqlite"
+    truth = likeness.compare(pairs / "ref", pairs / "out", cache=False)
+    original = {p: p.read_bytes() for p in (pairs / "out").iterdir()}
+    hash_files = execute_module.hash_files
+
+    def hash_then_rewrite(*args, **kwargs):
+        hashed = hash_files(*args, **kwargs)
+        for name in ("0.png", "1.png"):  # rewritten with their reference's bytes
+            (pairs / "out" / name).write_bytes((pairs / "ref" / name).read_bytes())
+        return hashed
+
+    monkeypatch.setattr(execute_module, "hash_files", hash_then_rewrite)
+    with pytest.warns(likeness.runs.folder.RunWarning):
+        during = likeness.compare(pairs / "ref", pairs / "out", cache=cache)
+    changed = [row for row in during.rows if row.test in ("0.png", "1.png")]
+    assert all("changed during the run" in row.error for row in changed)
+    assert all("ssim" not in row.values for row in changed)
+    monkeypatch.undo()
+    for path, data in original.items():  # the old bytes back: the old hashes again
+        path.write_bytes(data)
+    again = likeness.compare(pairs / "ref", pairs / "out", cache=cache)
+    assert [r.values for r in again.rows] == [r.values for r in truth.rows]
+
+
+def test_load_image_refuses_bytes_other_than_those_hashed(pairs):
+    path = pairs / "ref" / "0.png"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert likeness.load_image(path, expect_sha256=digest).pixels.shape == (32, 32, 3)
+    with pytest.raises(likeness.ImageLoadError, match="changed during the run"):
+        likeness.load_image(path, expect_sha256="0" * 64)
+
+
+# -- 3. hostile statistics files -------------------------------------------------------------
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def _covariance(dims, seed=0):
+    x = np.random.default_rng(seed).normal(size=(3 * dims, dims))
+    return np.cov(x, rowvar=False)
+
+
+def _hostile_statistics(folder):
+    """name -> (file, what the refusal says)."""
+    dims = 8
+    good = _npz(folder / "good.npz", mu=np.zeros(dims), sigma=_covariance(dims))
+    data = good.read_bytes()
+    files = {
+        "empty": (folder / "empty.npz", "empty"),
+        "truncated": (folder / "truncated.npz", "not a readable .npz"),
+        "crc": (folder / "crc.npz", "damaged|not a readable"),
+        "not_psd": (_npz(folder / "not_psd.npz", mu=np.zeros(dims),
+                         sigma=np.diag([1.0] * (dims - 1) + [-1.0])), "positive semi-definite"),
+        "asymmetric": (_npz(folder / "asym.npz", mu=np.zeros(dims),
+                            sigma=_covariance(dims) + np.triu(np.ones((dims, dims)), 1)),
+                       "not symmetric"),
+        "boolean_sigma": (_npz(folder / "bool.npz", mu=np.zeros(dims),
+                               sigma=np.eye(dims, dtype=bool)), "not floating point"),
+        "integer_mu": (_npz(folder / "int.npz", mu=np.zeros(dims, dtype=np.int64),
+                            sigma=np.eye(dims)), "not floating point"),
+        "other_dims": (_npz(folder / "dims.npz", mu=np.zeros(4), sigma=np.eye(4)),
+                       "4-dimensional features, but this run's encoder gives 8"),
+        "shapes": (_npz(folder / "shapes.npz", mu=np.zeros(dims), sigma=np.eye(dims + 1)),
+                   "square matrix of its length"),
+        "nan": (_npz(folder / "nan.npz", mu=np.full(dims, np.nan), sigma=np.eye(dims)),
+                "NaN"),
+        "objects": (folder / "objects.npz", "Python objects"),
+        "count_type": (_npz(folder / "count.npz", mu=np.zeros(dims), sigma=np.eye(dims),
+                            count=np.array("many")), "'count' must be one non-negative"),
+        "bad_json": (_npz(folder / "json.npz", mu=np.zeros(dims), sigma=np.eye(dims),
+                          likeness_settings=np.array("{not json")), "not the JSON object"),
+        "huge_header": (folder / "huge.npz", "claims shape"),
+    }
+    files["empty"][0].write_bytes(b"")
+    files["truncated"][0].write_bytes(data[: len(data) // 2])
+    damaged = bytearray(data)
+    damaged[len(damaged) // 3] ^= 0xFF  # inside sigma's data: its CRC fails
+    files["crc"][0].write_bytes(bytes(damaged))
+    np.savez(files["objects"][0], mu=np.zeros(dims), sigma=np.eye(dims),
+             extra=np.array([{"a": 1}], dtype=object))
+    import zipfile
+
+    with zipfile.ZipFile(files["huge_header"][0], "w") as archive:
+        header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+        for name, shape in (("mu", (8_000_000,)), ("sigma", (8_000_000, 8_000_000))):
+            stream = __import__("io").BytesIO()
+            np.lib.format.write_array_header_1_0(stream, {**header, "shape": shape})
+            archive.writestr(f"{name}.npy", stream.getvalue() + b"\0" * 64)
+    return files
+
+
+def test_every_hostile_statistics_file_is_refused_naming_it(tmp_path):
+    from likeness.evaluation.set_features import load_statistics
+
+    for name, (path, says) in _hostile_statistics(tmp_path).items():
+        for dims in (8, None):  # None: any feature length (the header check still holds)
+            if name == "other_dims" and dims is None:
+                continue
+            with pytest.raises(likeness.LikenessError, match=says) as raised:
+                load_statistics(path, dims=dims)
+            assert str(path) in str(raised.value), name
+
+
+def test_frechet_distance_refuses_what_is_not_a_covariance():
+    sigma = _covariance(6)
+    with pytest.raises(likeness.LikenessError, match="not positive semi-definite"):
+        likeness.frechet_distance(np.zeros(6), sigma, np.zeros(6), np.diag([1.0] * 5 + [-1]))
+    with pytest.raises(likeness.LikenessError, match="not symmetric"):
+        likeness.frechet_distance(np.zeros(6), sigma + np.triu(np.ones((6, 6)), 1),
+                                  np.zeros(6), sigma)
+    assert likeness.frechet_distance(np.zeros(6), sigma, np.zeros(6), sigma) == pytest.approx(
+        0.0, abs=1e-9)
+
+
+def test_the_command_line_names_the_statistics_file(tmp_path, fid_weights):
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    files = _hostile_statistics(tmp_path)
+    good = _npz(tmp_path / "good2048.npz", mu=np.zeros(2048), sigma=np.eye(2048))
+    for name, (path, _) in files.items():
+        result = CliRunner().invoke(main, ["fid", str(path), str(good), "--weights",
+                                           str(fid_weights), "--no-cache"])
+        assert result.exit_code == 1, (name, result.output)
+        assert str(path) in result.output, name
+        assert "a bug in likeness" not in result.output, name
