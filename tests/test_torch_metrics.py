@@ -132,7 +132,7 @@ def test_properties_identity_symmetry_bounds():
 def test_uint8_tensors_are_accepted_and_data_range_is_explicit():
     x = torch.randint(0, 256, (1, 3, 20, 20), dtype=torch.uint8)
     assert ssim(x, x, data_range=255).item() == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="data_range must be positive"):
+    with pytest.raises(ValueError, match="data_range must be finite and positive"):
         ssim(x, x, data_range=0)
 
 

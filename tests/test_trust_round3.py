@@ -163,3 +163,81 @@ def test_the_command_line_names_the_statistics_file(tmp_path, fid_weights):
         assert result.exit_code == 1, (name, result.output)
         assert str(path) in result.output, name
         assert "a bug in likeness" not in result.output, name
+
+
+# -- 4. torch functions refuse what they cannot take ---------------------------------------
+
+def _classical():
+    from likeness.metrics import dss, fsim, gmsd, haarpsi, iw_ssim, mdsi, srsim, vif, vsi
+
+    return {"gmsd": gmsd.gmsd, "ms_gmsd": gmsd.ms_gmsd, "vif_p": vif.vif_p, "mdsi": mdsi.mdsi,
+            "haarpsi": haarpsi.haarpsi, "fsim": fsim.fsim, "fsimc": fsim.fsimc,
+            "sr_sim": srsim.sr_sim, "vsi": vsi.vsi, "dss": dss.dss, "iw_ssim": iw_ssim.iw_ssim}
+
+
+def _torch_functions():
+    from likeness.metrics import ms_ssim, psnr, ssim
+
+    return {**_classical(), "ssim": ssim.ssim, "ms_ssim": ms_ssim.ms_ssim, "psnr": psnr.psnr}
+
+
+@pytest.mark.parametrize("name", sorted(_torch_functions()))
+def test_every_torch_metric_refuses_bad_inputs_with_a_likeness_error(name):
+    import torch
+
+    function = _torch_functions()[name]
+    x = torch.rand(1, 3, 176, 176, dtype=torch.float64)
+    y = (x * 0.9).clamp(0, 1)
+    one_nan = x.clone()
+    one_nan[0, 0, 0, 0] = float("nan")
+    cases = {
+        "values 255x outside data_range": ((x * 255, y * 255), {"data_range": 1.0}),
+        "one NaN pixel": ((one_nan, y), {"data_range": 1.0}),
+        "negative values": ((x - 0.5, y), {"data_range": 1.0}),
+        "infinite data range": ((x, y), {"data_range": float("inf")}),
+        "zero data range": ((x, y), {"data_range": 0.0}),
+        "lists": ((x.tolist(), y.tolist()), {"data_range": 1.0}),
+        "no channel": ((x[:, :0], y[:, :0]), {"data_range": 1.0}),
+        "boolean": ((x > 0.5, y > 0.5), {"data_range": 1.0}),
+    }
+    for args, kwargs in cases.values():  # every case refused, each a LikenessError
+        with pytest.raises(likeness.LikenessError):
+            function(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(_torch_functions()))
+def test_bfloat16_is_computed_in_float32(name):
+    import torch
+
+    function = _torch_functions()[name]
+    x = torch.rand(1, 3, 176, 176).to(torch.bfloat16)
+    y = (x.float() * 0.9).to(torch.bfloat16)
+    got = function(x, y, data_range=1.0)
+    want = function(x.float(), y.float(), data_range=1.0)
+    assert torch.equal(got, want)
+
+
+def test_ssim_of_a_volume_without_channels_is_refused():
+    import torch
+
+    with pytest.raises(likeness.InvalidInputError, match="empty axis"):
+        likeness.ssim(torch.rand(1, 0, 11, 32, 32), torch.rand(1, 0, 11, 32, 32),
+                      data_range=1.0)
+
+
+def test_compare_tensors_and_the_accumulator_refuse_with_likeness_errors(fid_weights):
+    import torch
+
+    x = torch.rand(2, 3, 32, 32)
+    with pytest.raises(likeness.LikenessError, match="data range"):
+        likeness.compare_tensors(x, x, data_range=float("inf"))
+    with pytest.raises(likeness.LikenessError, match="crop_border"):
+        likeness.compare_tensors(x, x, data_range=1.0, crop_border=1.5)
+    results = likeness.compare_tensors(x.to(torch.bfloat16), x.to(torch.bfloat16),
+                                       data_range=1.0)
+    assert results[0].values["ssim"] == pytest.approx(1.0)
+    accumulator = likeness.Accumulator("fid", weights=fid_weights)
+    with pytest.raises(likeness.InvalidInputTypeError, match="real must be True"):
+        accumulator.update(x, real=None)
+    with pytest.raises(TypeError):  # also a TypeError, as Python code expects
+        accumulator.update(x, real="yes")

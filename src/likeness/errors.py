@@ -7,6 +7,9 @@
     ├── PairingError              files could not be paired unambiguously
     ├── ImageMismatchError        two images cannot be compared as they are (size, channels)
     ├── ImageTooSmallError        an image is too small for a metric
+    ├── InvalidInputError         a tensor, array or argument a function cannot take (shape,
+    │   │                         dtype, non-finite or out-of-range values, data range)
+    │   └── InvalidInputTypeError also a TypeError: not a tensor, a boolean tensor, ...
     ├── WeightsError              a checkpoint is missing, fails verification or does not fit
     └── StorageError              a cache or results file cannot be read or written (full
                                   disk, read-only folder, a path that is not a file)
@@ -70,6 +73,17 @@ class ImageTooSmallError(LikenessError):
 
 class UnsupportedImageError(LikenessError):
     """An image is of a kind a metric is not defined for (FSIMc of a gray image)."""
+
+
+class InvalidInputError(LikenessError):
+    """A tensor, array or argument that a function cannot take: wrong shape or dtype,
+    NaN or infinite values, values outside [0, data_range], a data range that is not a
+    finite positive number."""
+
+
+class InvalidInputTypeError(InvalidInputError, TypeError):
+    """An argument of the wrong type (a list where a tensor is needed, a boolean tensor);
+    also a ``TypeError``, as Python code expects."""
 
 
 class WeightsError(LikenessError):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.registry import METRICS, parse_metric_names
 from likeness.evaluation.set_features import (
@@ -62,10 +62,11 @@ class Accumulator:
         others = [m for m in names if METRICS[m].kind != "set" or METRICS[m].needs
                   or METRICS[m].set_network in (None, "art_inception")]
         if others:
-            raise ValueError(f"{', '.join(others)}: an Accumulator computes the set metrics "
-                             "of likeness compare (fid, kid, inception_score, precision, "
-                             "fd_dinov2, ...); per-image metrics of tensors: "
-                             "likeness.compare_tensors")
+            raise InvalidInputError(
+                f"{', '.join(others)}: an Accumulator computes the set metrics "
+                "of likeness compare (fid, kid, inception_score, precision, "
+                "fd_dinov2, ...); per-image metrics of tensors: "
+                "likeness.compare_tensors")
         self.metrics = names
         self.settings = EngineOptions(tuple(names), fid_resize=resize,
                                       kid_subset_size=kid_subset_size,
@@ -79,9 +80,10 @@ class Accumulator:
             per_image = [m for m in names if m != "fid"]
             if per_image:
                 verb = "needs" if len(per_image) == 1 else "need"
-                raise ValueError(f"{', '.join(per_image)} {verb} the real images' features, "
-                                 "and a statistics file holds only their mean and "
-                                 "covariance: update with real images instead of reference=")
+                raise InvalidInputError(
+                    f"{', '.join(per_image)} {verb} the real images' features, "
+                    "and a statistics file holds only their mean and "
+                    "covariance: update with real images instead of reference=")
             self.reference = load_statistics(reference, self.extractor.settings,
                                              self.extractor.dims)
         self.stds: dict[str, float] = {}
@@ -105,6 +107,9 @@ class Accumulator:
         Raises:
             ValueError: another shape or dtype, non-finite values, or values outside [0, 1].
         """
+        if not isinstance(real, bool):
+            raise InvalidInputTypeError(f"real must be True (reference images) or False (the "
+                                        f"model's), got {real!r}")
         batch = as_array(images, "images")
         if batch.shape[1] == 1:
             batch = np.repeat(batch, 3, axis=1)
@@ -113,11 +118,13 @@ class Accumulator:
             self.decisions["16-bit scaled to [0, 1] by 65535"] += batch.shape[0]
         if batch.dtype.kind == "f" and batch.size:
             if not np.isfinite(batch).all() or batch.min() < 0 or batch.max() > 1:
-                raise ValueError("floating-point images must lie in [0, 1] (no NaN): scale "
-                                 "them, or pass uint8 images")
+                raise InvalidInputError(
+                    "floating-point images must lie in [0, 1] (no NaN): scale "
+                    "them, or pass uint8 images")
         elif batch.dtype.kind != "f" and batch.dtype not in (np.uint8, np.uint16):
-            raise ValueError(f"images of dtype {batch.dtype} are not supported: pass uint8 or "
-                             "floating-point images in [0, 1]")
+            raise InvalidInputError(
+                f"images of dtype {batch.dtype} are not supported: pass uint8 or "
+                "floating-point images in [0, 1]")
         if not batch.shape[0]:
             return
         for network, extractor in self.extractors.items():

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from likeness.errors import LikenessError, StorageError
+from likeness.errors import InvalidInputError, LikenessError, StorageError
 from likeness.io import path_key, stat_regular_file
 
 __all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "default_cache_path",
@@ -374,7 +374,7 @@ class LayeredCache(Cache):
 
     def __init__(self, layers: Sequence[Cache]) -> None:  # noqa: D107 - no own connection
         if not layers:
-            raise ValueError("a layered cache needs at least one layer")
+            raise InvalidInputError("a layered cache needs at least one layer")
         self.layers = list(layers)
         self.path = self.layers[0].path
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidInputError, LikenessError
 
 __all__ = ["resolve_device"]
 
@@ -18,7 +18,7 @@ def resolve_device(device: str) -> str:
     ``torch.backends.cuda.matmul.allow_tf32``).
     """
     if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        raise InvalidInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
     if device == "cpu":
         return device
     import torch

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.errors import InvalidInputError
 from likeness.evaluation.allocator import keep_freed_memory
 from likeness.evaluation.device import resolve_device
 from likeness.io import load_image
@@ -52,8 +53,9 @@ class FeatureExtractor:
                  resize: str = "pytorch-fid", device: str = "auto",
                  alpha: str | None = None, network: str = "pt_inception") -> None:
         if network not in SET_NETWORK_CHECKPOINTS:
-            raise ValueError(f"network must be one of {', '.join(SET_NETWORK_CHECKPOINTS)}, "
-                             f"got {network!r}")
+            raise InvalidInputError(
+                f"network must be one of {', '.join(SET_NETWORK_CHECKPOINTS)}, "
+                f"got {network!r}")
         if network == "art_inception":
             resize = ART_NATIVE
         elif network == "isc_inception":
@@ -63,10 +65,11 @@ class FeatureExtractor:
         elif network == "clip_vit_l14_336":
             resize = CLIP_RESIZE
         elif resize not in FID_RESIZE_CONVENTIONS:
-            raise ValueError(f"unknown FID resize convention {resize!r}; "
-                             f"choose from {', '.join(FID_RESIZE_CONVENTIONS)}")
+            raise InvalidInputError(
+                f"unknown FID resize convention {resize!r}; "
+                f"choose from {', '.join(FID_RESIZE_CONVENTIONS)}")
         if device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+            raise InvalidInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
         self.requested_device = device
         self.kind = network
         # resolved (and verified) now; the network itself is built only when an image is

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from likeness.errors import ImageMismatchError
+from likeness.errors import ImageMismatchError, InvalidInputError
 from likeness.io import LoadedImage, to_luma
 
 __all__ = ["RESIZE_CHOICES", "PreparedPair", "prepare_pair", "restoration_view", "same_channels",
@@ -46,7 +46,7 @@ def prepare_pair(reference: LoadedImage, test: LoadedImage, *, gray: bool = Fals
             without ``gray``.
     """
     if resize is not None and resize not in RESIZE_CHOICES:
-        raise ValueError(f"resize must be None or one of {RESIZE_CHOICES}, got {resize!r}")
+        raise InvalidInputError(f"resize must be None or one of {RESIZE_CHOICES}, got {resize!r}")
     decisions = [f"reference: {d}" for d in reference.decisions]
     decisions += [f"test: {d}" for d in test.decisions]
     ref_pixels, test_pixels = reference.pixels, test.pixels

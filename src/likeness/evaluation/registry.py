@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from likeness.errors import ImageTooSmallError, LikenessError, describe_failure
+from likeness.errors import ImageTooSmallError, InvalidInputError, LikenessError, describe_failure
 from likeness.evaluation.classical_metrics import CLASSICAL_METRICS
 from likeness.evaluation.feature_metrics import (
     adain_use,
@@ -363,7 +363,7 @@ def device_for(metrics: Sequence[str], device: str) -> str:
     """Where the networks of ``metrics`` run; without a network nothing is resolved, so a
     run of pixel metrics never imports torch to ask for CUDA."""
     if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        raise InvalidInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
     if all(METRICS[m].kind == "pixel" for m in metrics):
         return "cpu"
     from likeness.evaluation.device import resolve_device

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.cache import Cache
 from likeness.evaluation.compute import Decoded, ItemComputer
 from likeness.evaluation.engine import EngineOptions, hash_files, run_items
@@ -59,13 +59,16 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
             ``ssim_convention``.
     """
     if y_channel and gray:
-        raise ValueError("y_channel=True and gray=True convert colour in two different ways; "
-                         "choose one")
-    if crop_border < 0:
-        raise ValueError(f"crop_border must be 0 or more, got {crop_border}")
+        raise InvalidInputError(
+            "y_channel=True and gray=True convert colour in two different ways; "
+            "choose one")
+    if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
+        raise InvalidInputError(f"crop_border must be a whole number of pixels, 0 or more, got "
+                                f"{crop_border!r}")
     if ssim_convention not in SSIM_FILE_CONVENTIONS:
-        raise ValueError(f"ssim_convention must be one of {', '.join(SSIM_FILE_CONVENTIONS)}, "
-                         f"got {ssim_convention!r}")
+        raise InvalidInputError(
+            f"ssim_convention must be one of {', '.join(SSIM_FILE_CONVENTIONS)}, "
+            f"got {ssim_convention!r}")
     return EngineOptions(tuple(names), gray=gray, resize=resize, alpha=alpha,
                          y_channel=y_channel, crop_border=crop_border,
                          ssim_convention=ssim_convention, **others)  # type: ignore[arg-type]
@@ -193,8 +196,9 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
     names = parse_metric_names(metrics)
     sets = [m for m in names if METRICS[m].kind == "set"]
     if sets:
-        raise ValueError(f"{', '.join(sets)} compare sets of images; use "
-                         "likeness.compare(REF, TEST, metrics=...) for them")
+        raise InvalidInputError(
+            f"{', '.join(sets)} compare sets of images; use "
+            "likeness.compare(REF, TEST, metrics=...) for them")
     plan = make_plan(reference_dir, model_names([test_dir]))
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,

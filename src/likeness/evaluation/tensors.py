@@ -3,11 +3,13 @@ with the same computation, conventions and decisions as files (``ItemComputer``)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from likeness.errors import InvalidInputError
 from likeness.evaluation.compute import ItemComputer
 from likeness.evaluation.networks import Networks
 from likeness.evaluation.prepare import PreparedPair
@@ -26,11 +28,17 @@ def as_array(images: Any, name: str) -> np.ndarray:
         ValueError: another shape, or a channel count other than 1 or 3.
     """
     if hasattr(images, "detach"):  # a torch tensor, on any device
-        images = images.detach().cpu().numpy()
+        import torch
+
+        images = images.detach().cpu()
+        if images.dtype == torch.bfloat16:  # NumPy has no bfloat16: its values, exactly
+            images = images.float()
+        images = images.numpy()
     array = np.asarray(images)
     if array.ndim != 4 or array.shape[1] not in (1, 3):
-        raise ValueError(f"{name} must be (N, C, H, W) with C = 1 or 3, got shape "
-                         f"{tuple(array.shape)}")
+        raise InvalidInputError(
+            f"{name} must be (N, C, H, W) with C = 1 or 3, got shape "
+            f"{tuple(array.shape)}")
     return array
 
 
@@ -38,15 +46,18 @@ def _data_range(dtype: np.dtype, data_range: float | None) -> float:
     if dtype in _INTEGER_RANGES:
         implied = _INTEGER_RANGES[dtype]
         if data_range is not None and float(data_range) != implied:
-            raise ValueError(f"{dtype} images have data range {implied:g}; pass "
-                             f"data_range={implied:g} or leave it out")
+            raise InvalidInputError(
+                f"{dtype} images have data range {implied:g}; pass "
+                f"data_range={implied:g} or leave it out")
         return implied
     if dtype.kind != "f":
-        raise ValueError(f"images of dtype {dtype} are not supported: pass uint8, uint16 or "
-                         "floating-point images")
-    if data_range is None or not float(data_range) > 0:
-        raise ValueError("floating-point images need their data range: pass data_range=1.0 "
-                         "for images in [0, 1] (likeness never guesses it)")
+        raise InvalidInputError(
+            f"images of dtype {dtype} are not supported: pass uint8, uint16 or "
+            "floating-point images")
+    if data_range is None or not (math.isfinite(float(data_range)) and float(data_range) > 0):
+        raise InvalidInputError(
+            "floating-point images need their data range: pass data_range=1.0 "
+            "for images in [0, 1] (likeness never guesses it)")
     return float(data_range)
 
 
@@ -101,12 +112,14 @@ def compare_tensors(reference: Any, test: Any, *,
     names = parse_metric_names(metrics)
     sets = [m for m in names if METRICS[m].kind == "set"]
     if sets:
-        raise ValueError(f"{', '.join(sets)} compare sets of images: use "
-                         "likeness.Accumulator(metrics=...) for tensors")
+        raise InvalidInputError(
+            f"{', '.join(sets)} compare sets of images: use "
+            "likeness.Accumulator(metrics=...) for tensors")
     x, y = as_array(reference, "reference"), as_array(test, "test")
     if x.shape != y.shape or x.dtype != y.dtype:
-        raise ValueError(f"reference and test differ: {tuple(x.shape)} {x.dtype} and "
-                         f"{tuple(y.shape)} {y.dtype}; pass batches of one shape and dtype")
+        raise InvalidInputError(
+            f"reference and test differ: {tuple(x.shape)} {x.dtype} and "
+            f"{tuple(y.shape)} {y.dtype}; pass batches of one shape and dtype")
     scale = _data_range(x.dtype, data_range)
     decisions = () if x.dtype in _INTEGER_RANGES else (f"data range {scale:g} as given",)
     rows = [PairResult(str(i), str(i)) for i in range(x.shape[0])]

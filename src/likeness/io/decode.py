@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from likeness.errors import ImageLoadError
+from likeness.errors import ImageLoadError, InvalidInputError
 from likeness.io.files import IMAGE_EXTENSIONS, PILLOW_FORMATS, stat_regular_file
 from likeness.io.integrity import sniff_format, verify_integrity
 
@@ -111,7 +111,7 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
     """
     path = Path(path)
     if alpha is not None and alpha not in ALPHA_CHOICES:
-        raise ValueError(f"alpha must be one of {ALPHA_CHOICES} or None, got {alpha!r}")
+        raise InvalidInputError(f"alpha must be one of {ALPHA_CHOICES} or None, got {alpha!r}")
     if stat_regular_file(path).st_size == 0:
         raise ImageLoadError(f"{path}: the file is empty")
     # read once: every check and the decoding see the same bytes, whose hash is known
@@ -361,7 +361,7 @@ def to_luma(pixels: np.ndarray) -> np.ndarray:
     if pixels.shape[2] == 1:
         return pixels
     if pixels.shape[2] != 3:
-        raise ValueError(f"expected 1 or 3 channels, got {pixels.shape[2]}")
+        raise InvalidInputError(f"expected 1 or 3 channels, got {pixels.shape[2]}")
     rgb = pixels.astype(np.int64)
     luma = (rgb[:, :, 0] * 19595 + rgb[:, :, 1] * 38470 + rgb[:, :, 2] * 7471 + 0x8000) >> 16
     return luma.astype(pixels.dtype)[:, :, np.newaxis]

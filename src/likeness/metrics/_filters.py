@@ -14,11 +14,13 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
+from likeness.errors import InvalidInputError
+
 
 def gaussian_taps(size: int, sigma: float) -> tuple[float, ...]:
     """Normalised gaussian taps, centred, as scipy.ndimage and pytorch-msssim build them."""
     if size % 2 != 1:
-        raise ValueError(f"window size must be odd, got {size}")
+        raise InvalidInputError(f"window size must be odd, got {size}")
     half = size // 2
     weights = [math.exp(-(i * i) / (2.0 * sigma * sigma)) for i in range(-half, half + 1)]
     total = math.fsum(weights)

@@ -1,25 +1,56 @@
-"""Input checks shared by the batched torch metrics."""
+"""The one input check of every batched torch metric: types, dtypes, shapes, the data range
+and the values, each refusal an ``InvalidInputError`` (a ``LikenessError``) that says what
+to do.
+
+What is accepted, what is converted:
+- torch tensors only (a list, an array: refused, naming the conversion);
+- floating tensors keep their dtype; bfloat16 is computed in float32 (exactly its values;
+  FFTs and the kernels have no bfloat16); integer tensors in float64 (exact for 8- and
+  16-bit values); boolean and complex tensors are refused;
+- (N, C, H, W) batches (or (N, C, T, H, W) volumes where allowed) of one shape, at least
+  one channel and one pixel;
+- a finite, positive ``data_range`` (a number, not a bool);
+- values finite and within [0, data_range] (checked without gradient: the check never
+  changes what autograd sees) — as piq refuses them, so that uint8-valued floats passed
+  with ``data_range=1`` are caught instead of compared at the wrong scale.
+"""
 
 from __future__ import annotations
+
+import math
+from numbers import Real
 
 import torch
 from torch import Tensor
 
+from likeness.errors import InvalidInputError, InvalidInputTypeError
 
-def check_image_batches(x: Tensor, y: Tensor, *,
-                        volumes: bool = False) -> tuple[Tensor, Tensor]:
-    """Check that x and y are (N, C, H, W) batches of one shape — or (N, C, T, H, W)
-    volumes where ``volumes`` — and return them as floats.
+__all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches"]
 
-    Integer tensors are converted to float64 (exact for 8- and 16-bit values); floating
-    tensors keep their dtype.
+
+def _as_computable(tensor: Tensor, name: str) -> Tensor:
+    if tensor.dtype == torch.bool or tensor.is_complex():
+        raise InvalidInputTypeError(f"{name} is a {tensor.dtype} tensor; pass real image "
+                                    "values (float, or integers such as uint8)")
+    if tensor.dtype == torch.bfloat16:
+        return tensor.to(torch.float32)
+    return tensor if tensor.is_floating_point() else tensor.to(torch.float64)
+
+
+def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
+                        data_range: float | None = None) -> tuple[Tensor, Tensor]:
+    """x and y checked (module docs) and returned as floating tensors.
+
+    Args:
+        volumes: also accept (N, C, T, H, W) volumes.
+        data_range: when given, the values must lie within [0, data_range].
 
     Raises:
-        TypeError: if x or y is not a tensor.
-        ValueError: if they are not 4-D or their shapes differ.
+        InvalidInputTypeError: not tensors, or boolean or complex ones.
+        InvalidInputError: shapes, an empty axis, non-finite or out-of-range values.
     """
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(
+        raise InvalidInputTypeError(
             f"expected torch tensors, got {type(x).__name__} and {type(y).__name__}; "
             "use torch.from_numpy(...) or the numpy functions (structural_similarity, ...)"
         )
@@ -27,32 +58,59 @@ def check_image_batches(x: Tensor, y: Tensor, *,
     if x.ndim not in allowed or y.ndim not in allowed:
         kinds = "(N, C, H, W) batches or (N, C, T, H, W) volumes" if volumes else \
             "(N, C, H, W) batches"
-        raise ValueError(
+        raise InvalidInputError(
             f"expected {kinds}, got shapes {tuple(x.shape)} and {tuple(y.shape)}; "
             "add a batch axis with x[None] for a single image"
         )
     if x.shape != y.shape:
-        raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
-    if not x.is_floating_point():
-        x = x.to(torch.float64)
-    if not y.is_floating_point():
-        y = y.to(torch.float64)
+        raise InvalidInputError(f"images differ in shape: {tuple(x.shape)} vs "
+                                f"{tuple(y.shape)}")
+    if any(size == 0 for size in x.shape[1:]):
+        raise InvalidInputError(f"images of shape {tuple(x.shape)} have an empty axis (no "
+                                "channel or no pixel): there is nothing to compare")
+    x, y = _as_computable(x, "x"), _as_computable(y, "y")
+    if data_range is not None:
+        check_values(x, y, check_data_range(data_range))
     return x, y
 
 
+def check_values(x: Tensor, y: Tensor, data_range: float) -> None:
+    """Refuse non-finite values and values outside [0, data_range]."""
+    with torch.no_grad():
+        for name, tensor in (("x", x), ("y", y)):
+            if tensor.numel() == 0:
+                continue
+            if not bool(torch.isfinite(tensor).all()):
+                raise InvalidInputError(f"{name} holds NaN or infinite values; a metric of "
+                                        "them is undefined")
+            low, high = float(tensor.min()), float(tensor.max())
+            if low < 0 or high > data_range:
+                raise InvalidInputError(
+                    f"{name} has values in [{low:.6g}, {high:.6g}], outside [0, data_range] = "
+                    f"[0, {data_range:g}]; pass the data_range of the values (255 for 8-bit "
+                    "values, 1.0 for [0, 1]), or scale them into it")
+
+
 def check_data_range(data_range: float) -> float:
-    """Return data_range as a float, refusing values that are not positive."""
-    if not data_range > 0:
-        raise ValueError(
-            f"data_range must be positive, got {data_range}; it is the distance between the "
-            "smallest and largest possible values (255 for 8-bit images, 1.0 for [0, 1])"
+    """data_range as a float: a finite positive number."""
+    if isinstance(data_range, bool) or not isinstance(data_range, (Real, Tensor)):
+        raise InvalidInputTypeError(f"data_range must be a number, got "
+                                    f"{type(data_range).__name__}")
+    value = float(data_range)
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidInputError(
+            f"data_range must be finite and positive, got {data_range}; it is the distance "
+            "between the smallest and largest possible values (255 for 8-bit images, 1.0 for "
+            "[0, 1])"
         )
-    return float(data_range)
+    return value
 
 
-def check_gray_or_rgb_pairs(x: Tensor, y: Tensor) -> None:
-    """Raise ``ValueError`` unless x and y are (N, 1 or 3, H, W) tensors of one shape (the
-    classical metrics' inputs: gray or RGB)."""
-    if x.ndim != 4 or x.shape != y.shape or x.shape[1] not in (1, 3):
-        raise ValueError(f"expected two (N, C, H, W) tensors of one shape with 1 or 3 "
-                         f"channels, got {tuple(x.shape)} and {tuple(y.shape)}")
+def check_gray_or_rgb_pairs(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
+    """The classical metrics' inputs: two (N, 1 or 3, H, W) tensors of one shape, checked
+    (module docs) and returned as floating tensors."""
+    x, y = check_image_batches(x, y, data_range=data_range)
+    if x.shape[1] not in (1, 3):
+        raise InvalidInputError(f"expected two (N, C, H, W) tensors of one shape with 1 or 3 "
+                                f"channels, got {tuple(x.shape)} and {tuple(y.shape)}")
+    return x, y

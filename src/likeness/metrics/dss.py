@@ -108,7 +108,7 @@ def dss(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
         ImageTooSmallError: a side shorter than 8 px.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    check_gray_or_rgb_pairs(x, y)
+    x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if min(x.shape[-2:]) < _BLOCK:
         raise ImageTooSmallError(f"DSS needs images of at least {_BLOCK}x{_BLOCK} px, "
                                  f"got {x.shape[-1]}x{x.shape[-2]}")

@@ -31,6 +31,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from likeness.errors import InvalidInputError
+
 __all__ = ["CMMD_SCALE", "CMMD_SIGMA", "cmmd", "coverage_density_precision_recall", "vendi"]
 
 CMMD_SIGMA = 10.0
@@ -109,8 +111,9 @@ def coverage_density_precision_recall(real: np.ndarray, fake: np.ndarray,
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     for name, features in (("real", real), ("fake", fake)):
         if features.shape[0] <= k:
-            raise ValueError(f"the {name} set has {features.shape[0]} images; k-nearest-"
-                             f"neighbour metrics with k = {k} need more than {k}")
+            raise InvalidInputError(
+                f"the {name} set has {features.shape[0]} images; k-nearest-"
+                f"neighbour metrics with k = {k} need more than {k}")
     real_norms, fake_norms = _squared_norms(real), _squared_norms(fake)
     real_radii = _radii(real, real_norms, k, single)
     fake_radii = _radii(fake, fake_norms, k, single)
@@ -138,10 +141,10 @@ def vendi(features: np.ndarray) -> float:
     """
     x = np.asarray(features, np.float64)
     if x.shape[0] == 0:
-        raise ValueError("the Vendi score of an empty set is undefined")
+        raise InvalidInputError("the Vendi score of an empty set is undefined")
     lengths = np.sqrt(_squared_norms(x))
     if np.any(lengths == 0):
-        raise ValueError("a feature vector is zero: its cosine similarity is undefined")
+        raise InvalidInputError("a feature vector is zero: its cosine similarity is undefined")
     unit = x / lengths[:, None]
     second_moment = np.zeros((x.shape[1], x.shape[1]))
     for block in _blocks(x.shape[0], x.shape[1]):
@@ -169,7 +172,7 @@ def cmmd(reference: np.ndarray, test: np.ndarray) -> float:
     """
     x, y = np.asarray(reference, np.float64), np.asarray(test, np.float64)
     if x.shape[0] == 0 or y.shape[0] == 0:
-        raise ValueError("CMMD needs two non-empty sets")
+        raise InvalidInputError("CMMD needs two non-empty sets")
     x_norms, y_norms = _squared_norms(x), _squared_norms(y)
     return CMMD_SCALE * (_mean_kernel(x, x, x_norms, x_norms)
                          + _mean_kernel(y, y, y_norms, y_norms)

@@ -101,7 +101,7 @@ def _phase_congruency(x: Tensor, filters: Tensor, k: float = 2.0) -> Tensor:
 
 
 def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool) -> Tensor:
-    check_gray_or_rgb_pairs(x, y)
+    x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if chromatic and x.shape[1] != 3:
         raise UnsupportedImageError("FSIMc compares colour: it needs RGB images; use fsim "
                                     "for gray images")

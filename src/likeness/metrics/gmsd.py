@@ -33,10 +33,8 @@ __all__ = ["MS_GMSD_WEIGHTS", "gmsd", "ms_gmsd"]
 MS_GMSD_WEIGHTS = (0.096, 0.596, 0.289, 0.019)
 
 
-def _check(x: Tensor, y: Tensor, data_range: float) -> None:
-    check_gray_or_rgb_pairs(x, y)
-    if not data_range > 0:
-        raise ValueError(f"data_range must be positive, got {data_range}")
+def _check(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
+    return check_gray_or_rgb_pairs(x, y, data_range)
 
 
 def _deviation(x: Tensor, y: Tensor, t: float, alpha: float = 0.0) -> Tensor:
@@ -52,7 +50,7 @@ def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
     Raises:
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    _check(x, y, data_range)
+    x, y = _check(x, y, data_range)
     x, y = x / float(data_range), y / float(data_range)
     if x.shape[1] == 3:
         x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
@@ -67,7 +65,7 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
         ImageTooSmallError: a side shorter than 17 px.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    _check(x, y, data_range)
+    x, y = _check(x, y, data_range)
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     weights = torch.tensor(MS_GMSD_WEIGHTS, device=x.device, dtype=x.dtype)
     scales = weights.shape[0]

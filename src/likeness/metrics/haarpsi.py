@@ -45,7 +45,7 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
         ImageTooSmallError: a side shorter than 2^(scales + 1) px.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    check_gray_or_rgb_pairs(x, y)
+    x, y = check_gray_or_rgb_pairs(x, y, data_range)
     smallest = 2 ** (scales + 1)
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"HaarPSI needs images of at least {smallest}x{smallest} px, "

@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from likeness.errors import InvalidInputError
+
 __all__ = ["PAPER_SET_SIZE", "inception_score"]
 
 PAPER_SET_SIZE = 50_000  # what papers (and torch-fidelity's examples) score
@@ -30,8 +32,9 @@ def inception_score(logits: np.ndarray, *, splits: int = 10, shuffle: bool = Tru
     values = np.asarray(logits, np.float64)
     count = values.shape[0]
     if count < splits:
-        raise ValueError(f"the Inception Score splits the images into {splits} parts and "
-                         f"needs at least {splits} images, got {count}")
+        raise InvalidInputError(
+            f"the Inception Score splits the images into {splits} parts and "
+            f"needs at least {splits} images, got {count}")
     if count < PAPER_SET_SIZE // 10:
         warnings.warn(f"the Inception Score of {count} images ({count // splits} per split) "
                       f"is biased downwards; papers use {PAPER_SET_SIZE:,} images",

@@ -138,7 +138,7 @@ def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
         ImageTooSmallError: a side shorter than 161 px.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    check_gray_or_rgb_pairs(x, y)
+    x, y = check_gray_or_rgb_pairs(x, y, data_range)
     levels = len(IW_SSIM_WEIGHTS)
     smallest = (_WINDOW - 1) * 2 ** (levels - 1) + 1
     if min(x.shape[-2:]) < smallest:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from likeness.errors import InvalidInputError
+
 __all__ = ["kid", "polynomial_mmd2"]
 
 
@@ -56,22 +58,25 @@ def kid(features_x: np.ndarray, features_y: np.ndarray, *, subset_size: int | No
     x = np.asarray(features_x, dtype=np.float64)
     y = np.asarray(features_y, dtype=np.float64)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"expected two (N, D) feature sets with one D, got shapes "
-                         f"{x.shape} and {y.shape}")
+        raise InvalidInputError(
+            f"expected two (N, D) feature sets with one D, got shapes "
+            f"{x.shape} and {y.shape}")
     smaller = min(x.shape[0], y.shape[0])
     if smaller < 2:
-        raise ValueError(f"KID needs at least 2 images in each set, got {x.shape[0]} and "
-                         f"{y.shape[0]}")
+        raise InvalidInputError(
+            f"KID needs at least 2 images in each set, got {x.shape[0]} and "
+            f"{y.shape[0]}")
     if subset_size is None:
         return polynomial_mmd2(x, y), 0.0
     if subset_size < 2:
-        raise ValueError(f"subset_size must be at least 2, got {subset_size}")
+        raise InvalidInputError(f"subset_size must be at least 2, got {subset_size}")
     if subset_size > smaller:
-        raise ValueError(f"KID subset_size={subset_size} is larger than a set: the sets have "
-                         f"{x.shape[0]} and {y.shape[0]} images; pass subset_size={smaller} "
-                         f"or smaller, or subset_size=None to use the whole sets once")
+        raise InvalidInputError(
+            f"KID subset_size={subset_size} is larger than a set: the sets have "
+            f"{x.shape[0]} and {y.shape[0]} images; pass subset_size={smaller} "
+            f"or smaller, or subset_size=None to use the whole sets once")
     if subsets < 1:
-        raise ValueError(f"subsets must be at least 1, got {subsets}")
+        raise InvalidInputError(f"subsets must be at least 1, got {subsets}")
     generator = np.random.RandomState(seed)
     values = np.empty(subsets)
     for index in range(subsets):

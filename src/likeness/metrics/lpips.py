@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from likeness.errors import InvalidInputError
+
 __all__ = ["lpips_from_features", "lpips_from_normalized", "unit_normalize"]
 
 
@@ -76,5 +78,5 @@ def lpips_from_normalized(normalized_x: Sequence[Tensor], normalized_y: Sequence
                                   mode="bilinear", align_corners=False)
         total = layer if total is None else total + layer
     if total is None:
-        raise ValueError("LPIPS needs at least one layer of features")
+        raise InvalidInputError("LPIPS needs at least one layer of features")
     return total

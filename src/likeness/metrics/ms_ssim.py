@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.errors import ImageTooSmallError
+from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._tensor_checks import check_data_range, check_image_batches
 from likeness.metrics.ssim import (
     SSIM_CONVENTIONS,
@@ -65,12 +65,12 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
         Wang, Simoncelli & Bovik (2003), Multiscale structural similarity for image quality
         assessment. Asilomar Conference on Signals, Systems and Computers.
     """
-    x, y = check_image_batches(x, y, volumes=True)
     data_range = check_data_range(data_range)
+    x, y = check_image_batches(x, y, volumes=True, data_range=data_range)
     window = get_convention("pytorch-msssim", win_size=win_size, sigma=sigma, k1=k1, k2=k2)
     weights = tuple(MS_SSIM_WEIGHTS if scale_weights is None else scale_weights)
     if not weights:
-        raise ValueError("scale_weights must hold at least one weight")
+        raise InvalidInputError("scale_weights must hold at least one weight")
     scales = len(weights)
     min_side = ms_ssim_min_side(scales, window.win_size)
     height, width = x.shape[-2:]

@@ -40,4 +40,5 @@ def psnr(x: Tensor, y: Tensor, *, data_range: float) -> Tensor:
         tensor([20.0000], dtype=torch.float64)
     """
     data_range = check_data_range(data_range)
+    x, y = check_image_batches(x, y, data_range=data_range)
     return 10 * torch.log10(data_range**2 / mse(x, y))

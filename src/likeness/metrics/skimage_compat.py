@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from likeness.errors import InvalidInputError, InvalidInputTypeError
+
 __all__ = ["mean_squared_error", "peak_signal_noise_ratio", "structural_similarity"]
 
 # Integer images whose window sums the fused kernel computes exactly in int64.
@@ -35,7 +37,8 @@ def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
         return int(info.min), int(info.max)
     if np.issubdtype(dtype, np.floating):
         return -1, 1
-    raise TypeError(f"unsupported image dtype {dtype}; pass integer or floating-point arrays")
+    raise InvalidInputTypeError(
+        f"unsupported image dtype {dtype}; pass integer or floating-point arrays")
 
 
 def _float_type(*dtypes: np.dtype) -> np.dtype:
@@ -44,7 +47,7 @@ def _float_type(*dtypes: np.dtype) -> np.dtype:
     for dtype in dtypes:
         dtype = np.dtype(dtype)
         if dtype.kind == "c":
-            raise ValueError("complex valued input is not supported")
+            raise InvalidInputError("complex valued input is not supported")
         if dtype in (np.float32, np.float16):
             chosen.append(np.dtype(np.float32))
         else:
@@ -55,7 +58,7 @@ def _float_type(*dtypes: np.dtype) -> np.dtype:
 def _check_same_shape(*images: np.ndarray) -> None:
     if not all(images[0].shape == image.shape for image in images[1:]):
         shapes = " vs ".join(str(image.shape) for image in images)
-        raise ValueError(f"Input images must have the same dimensions ({shapes}).")
+        raise InvalidInputError(f"Input images must have the same dimensions ({shapes}).")
 
 
 def mean_squared_error(image0: np.ndarray, image1: np.ndarray) -> np.float64:
@@ -125,7 +128,7 @@ def peak_signal_noise_ratio(
         dmin, dmax = _dtype_range(image_true.dtype)
         true_min, true_max = np.min(image_true), np.max(image_true)
         if true_max > dmax or true_min < dmin:
-            raise ValueError(
+            raise InvalidInputError(
                 "image_true has intensity values outside the range expected "
                 "for its data type. Please manually specify the data_range."
             )
@@ -220,17 +223,17 @@ class _Options:
         k2 = kwargs.pop("K2", 0.03)
         sigma = kwargs.pop("sigma", 1.5)
         if k1 < 0:
-            raise ValueError("K1 must be positive")
+            raise InvalidInputError("K1 must be positive")
         if k2 < 0:
-            raise ValueError("K2 must be positive")
+            raise InvalidInputError("K2 must be positive")
         if sigma < 0:
-            raise ValueError("sigma must be positive")
+            raise InvalidInputError("sigma must be positive")
         sample_covariance = kwargs.pop("use_sample_covariance", True)
         if win_size is None:
             # gaussian: the 11-tap filter of Wang et al. at sigma 1.5 (truncate 3.5 as ndimage)
             win_size = 2 * int(3.5 * sigma + 0.5) + 1 if gaussian_weights else 7
         if np.any((np.asarray(im1.shape) - win_size) < 0):
-            raise ValueError(
+            raise InvalidInputError(
                 f"win_size exceeds image extent (win_size {win_size}, image shape "
                 f"{im1.shape}). Either ensure that your images are at least 7x7; or pass "
                 "win_size explicitly in the function call, with an odd value less than or "
@@ -239,7 +242,7 @@ class _Options:
                 "to the channels."
             )
         if win_size % 2 != 1:
-            raise ValueError(f"Window size must be odd (got win_size={win_size}).")
+            raise InvalidInputError(f"Window size must be odd (got win_size={win_size}).")
         if data_range is None:
             data_range = _data_range_from_dtype(im1, im2, warn_stacklevel)
         return cls(win_size, data_range, gaussian_weights, sigma, k1, k2, sample_covariance)
@@ -247,7 +250,7 @@ class _Options:
 
 def _data_range_from_dtype(im1: np.ndarray, im2: np.ndarray, stacklevel: int) -> float:
     if np.issubdtype(im1.dtype, np.floating) or np.issubdtype(im2.dtype, np.floating):
-        raise ValueError(
+        raise InvalidInputError(
             "Since image dtype is floating point, you must specify the data_range "
             "parameter. Please read the documentation carefully (including the note). "
             "It is recommended that you always specify the data_range anyway."

@@ -79,7 +79,7 @@ def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
         ImageTooSmallError: the quarter-size image is smaller than the 10-tap blur.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    check_gray_or_rgb_pairs(x, y)
+    x, y = check_gray_or_rgb_pairs(x, y, data_range)
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     factor = downsampling_factor(x)
     if factor > 1:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from likeness.errors import InvalidInputError
 from likeness.metrics._filters import (
     gaussian_taps,
     uniform_taps,
@@ -87,20 +88,22 @@ def get_convention(convention: str, *, win_size: int | None = None, sigma: float
         base = SSIM_CONVENTIONS[convention]
     except KeyError:
         names = ", ".join(repr(name) for name in SSIM_CONVENTIONS)
-        raise ValueError(f"unknown SSIM convention {convention!r}; choose one of {names}") from None
+        raise InvalidInputError(
+            f"unknown SSIM convention {convention!r}; choose one of {names}") from None
     if window is not None and window not in ("uniform", "gaussian"):
-        raise ValueError(f"window must be 'uniform' or 'gaussian', got {window!r}")
+        raise InvalidInputError(f"window must be 'uniform' or 'gaussian', got {window!r}")
     shape = window or base.window
     if shape == "uniform" and sigma is not None:
-        raise ValueError("sigma applies to a gaussian window; pass window='gaussian' or leave "
-                         "sigma out")
+        raise InvalidInputError(
+            "sigma applies to a gaussian window; pass window='gaussian' or leave "
+            "sigma out")
     if win_size is not None and (win_size < 3 or win_size % 2 == 0):
-        raise ValueError(f"win_size must be odd and at least 3, got {win_size}")
+        raise InvalidInputError(f"win_size must be odd and at least 3, got {win_size}")
     if sigma is not None and not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
+        raise InvalidInputError(f"sigma must be positive, got {sigma}")
     for name, value in (("k1", k1), ("k2", k2)):
         if value is not None and not 0 < value < 1:
-            raise ValueError(f"{name} must lie in (0, 1), got {value}")
+            raise InvalidInputError(f"{name} must lie in (0, 1), got {value}")
     changes = {key: value for key, value in (("win_size", win_size), ("sigma", sigma),
                                              ("window", window), ("k1", k1), ("k2", k2))
                if value is not None}
@@ -129,7 +132,7 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
     for axis, side in sides:
         if side < convention.win_size:
             if not convention.skip_short_axes:
-                raise ValueError(
+                raise InvalidInputError(
                     f"image {axis} {side} is smaller than the {convention.win_size}-pixel SSIM "
                     f"window of convention {convention.name!r}; use larger images"
                 )
@@ -220,8 +223,8 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
     References:
         Wang, Bovik, Sheikh & Simoncelli (2004), IEEE TIP 13(4), 600-612.
     """
-    x, y = check_image_batches(x, y, volumes=True)
     data_range = check_data_range(data_range)
+    x, y = check_image_batches(x, y, volumes=True, data_range=data_range)
     chosen = get_convention(convention, win_size=win_size, sigma=sigma, window=window, k1=k1,
                             k2=k2)
     per_channel, _ = ssim_and_contrast_structure(x, y, data_range=data_range,

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from likeness.errors import InvalidInputError
+
 __all__ = ["STYLE_LAYERS", "CONTENT_LAYER", "CFSD_LAYER", "FID_INFINITY_MIN_IMAGES", "CfsdContent",
            "adain_statistics", "adain_style_loss", "adain_style_loss_to", "art_fid", "cfsd",
            "content_loss", "fid_infinity", "gram_loss", "gram_loss_to", "gram_matrix"]
@@ -47,10 +49,11 @@ CFSD_CONTENT_CACHE_BYTES = 512 * 1024 * 1024
 def _single(features: Tensor) -> Tensor:
     if features.ndim == 4:
         if features.shape[0] != 1:
-            raise ValueError(f"expected one image's features, got a batch of {features.shape[0]}")
+            raise InvalidInputError(
+                f"expected one image's features, got a batch of {features.shape[0]}")
         features = features[0]
     if features.ndim != 3:
-        raise ValueError(f"expected (C, H, W) features, got shape {tuple(features.shape)}")
+        raise InvalidInputError(f"expected (C, H, W) features, got shape {tuple(features.shape)}")
     return features
 
 
@@ -112,8 +115,9 @@ def content_loss(content: Tensor, stylized: Tensor) -> float:
     """mean((F_content − F_stylized)²) at one layer (relu4_2)."""
     a, b = _single(content), _single(stylized)
     if a.shape != b.shape:
-        raise ValueError(f"content and stylized features differ in shape: {tuple(a.shape)} "
-                         f"and {tuple(b.shape)} (the images must have one size)")
+        raise InvalidInputError(
+            f"content and stylized features differ in shape: {tuple(a.shape)} "
+            f"and {tuple(b.shape)} (the images must have one size)")
     return float(((a - b) ** 2).mean())
 
 
@@ -221,8 +225,9 @@ class CfsdContent:
         """CFSD between this content and one stylization's relu3_1 features."""
         b = _single(stylized)
         if tuple(b.shape) != self.shape:
-            raise ValueError(f"content and stylized features differ in shape: {self.shape} "
-                             f"and {tuple(b.shape)} (the images must have one size)")
+            raise InvalidInputError(
+                f"content and stylized features differ in shape: {self.shape} "
+                f"and {tuple(b.shape)} (the images must have one size)")
         flat_b = b.reshape(b.shape[0], -1).T.to(torch.float64) / b.shape[0]
         side = _Blocks(flat_b, self.side)
         sums = torch.zeros(flat_b.shape[0], dtype=torch.float64, device=flat_b.device)
@@ -267,9 +272,10 @@ def fid_infinity(stylized_features: np.ndarray, style_features: np.ndarray, *,
 
     count = stylized_features.shape[0]
     if count < FID_INFINITY_MIN_IMAGES:
-        raise ValueError(f"FID∞ needs at least {FID_INFINITY_MIN_IMAGES} stylized images to "
-                         f"extrapolate from, got {count}; use the plain mode (ArtFID's "
-                         "'art_fid' mode), which is what ArtFID computes below that anyway")
+        raise InvalidInputError(
+            f"FID∞ needs at least {FID_INFINITY_MIN_IMAGES} stylized images to "
+            f"extrapolate from, got {count}; use the plain mode (ArtFID's "
+            "'art_fid' mode), which is what ArtFID computes below that anyway")
     style_stats = feature_statistics(style_features)
     sizes = np.linspace(FID_INFINITY_MIN_IMAGES, count, points).astype(int)
     generator = np.random.default_rng(seed)

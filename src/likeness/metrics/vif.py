@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
+from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["vif_p"]
 
@@ -45,11 +46,10 @@ def vif_p(x: Tensor, y: Tensor, *, data_range: float = 1.0, sigma_n_sq: float = 
 
     Raises:
         ImageTooSmallError: a side shorter than 41 px.
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
+        InvalidInputError: shapes differ, not 4-D, not 1 or 3 channels, non-finite
+            values or values outside [0, data_range].
     """
-    if x.ndim != 4 or x.shape != y.shape or x.shape[1] not in (1, 3):
-        raise ValueError(f"expected two (N, 1 or 3, H, W) tensors of one shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if min(x.shape[-2:]) < 41:
         raise ImageTooSmallError(f"VIFp needs images of at least 41x41 px, got "
                                  f"{x.shape[-1]}x{x.shape[-2]}")

@@ -68,7 +68,7 @@ def vsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     Raises:
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
-    check_gray_or_rgb_pairs(x, y)
+    x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if x.shape[1] == 1:
         x, y = x.repeat(1, 3, 1, 1), y.repeat(1, 3, 1, 1)
     x, y = x * 255.0 / float(data_range), y * 255.0 / float(data_range)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from likeness.errors import InvalidInputError
 from likeness.nets.winograd import use_winograd, winograd_conv2d
 
 __all__ = ["Backbone", "alexnet_features", "squeezenet1_1_features", "vgg_features"]
@@ -137,4 +138,5 @@ def build_backbone(name: str) -> Backbone:
     try:
         return BACKBONES[name]()
     except KeyError:
-        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}") from None
+        raise InvalidInputError(
+            f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}") from None

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from likeness.errors import InvalidInputError
 from likeness.metrics.dists import dists_from_features
 from likeness.nets.backbones import build_backbone
 from likeness.nets.loading import load_matching_weights, load_state_dict
@@ -92,8 +93,9 @@ class DISTS(nn.Module):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """DISTS of each pair of (N, 3, H, W) images in [0, 1]: (N,)."""
         if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected two (N, 3, H, W) batches of one shape, got "
-                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+            raise InvalidInputError(
+                f"expected two (N, 3, H, W) batches of one shape, got "
+                f"{tuple(x.shape)} and {tuple(y.shape)}")
         features = self.encode(torch.cat([x, y]))
         batch = x.shape[0]
         return dists_from_features([f[:batch] for f in features],

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from likeness.errors import InvalidInputError
 from likeness.nets.inception_units import BasicConv2d, FoldedConv, pool_after_conv
 
 __all__ = ["INCEPTION_VARIANTS", "InceptionTrunk"]
@@ -258,8 +259,9 @@ class InceptionTrunk(nn.Module):
     def __init__(self, variant: str = "fid") -> None:
         super().__init__()
         if variant not in INCEPTION_VARIANTS:
-            raise ValueError(f"unknown Inception variant {variant!r}; "
-                             f"choose from {', '.join(INCEPTION_VARIANTS)}")
+            raise InvalidInputError(
+                f"unknown Inception variant {variant!r}; "
+                f"choose from {', '.join(INCEPTION_VARIANTS)}")
         self.variant = variant
         tf = variant == "fid"
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, 3, stride=2)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
+from likeness.errors import InvalidInputError
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.inception import InceptionTrunk
 from likeness.nets.loading import load_matching_weights, load_state_dict
@@ -39,8 +40,9 @@ FID_SIZE = 299
 
 def _check_convention(resize: str) -> None:
     if resize not in FID_RESIZE_CONVENTIONS:
-        raise ValueError(f"unknown FID resize convention {resize!r}; "
-                         f"choose from {', '.join(FID_RESIZE_CONVENTIONS)}")
+        raise InvalidInputError(
+            f"unknown FID resize convention {resize!r}; "
+            f"choose from {', '.join(FID_RESIZE_CONVENTIONS)}")
 
 
 def clean_resize(pixels: np.ndarray, scale: float = 255.0) -> np.ndarray:
@@ -67,7 +69,7 @@ def fid_input(pixels: np.ndarray, resize: str = "pytorch-fid") -> Tensor:
     """
     _check_convention(resize)
     if pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {pixels.shape}")
+        raise InvalidInputError(f"expected an (H, W, 3) RGB image, got shape {pixels.shape}")
     scale = 65535.0 if pixels.dtype == np.uint16 else 255.0
     if resize == "clean":
         return torch.from_numpy(clean_resize(pixels, scale)).permute(2, 0, 1)
@@ -126,7 +128,8 @@ class InceptionFeatures(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"expected an (N, 3, H, W) batch, got shape {tuple(images.shape)}")
+            raise InvalidInputError(
+                f"expected an (N, 3, H, W) batch, got shape {tuple(images.shape)}")
         return self.features_of_resized(self.resize_batch(images))
 
     def resize_batch(self, images: Tensor) -> Tensor:
@@ -164,5 +167,6 @@ class ArtInceptionFeatures(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"expected an (N, 3, H, W) batch, got shape {tuple(images.shape)}")
+            raise InvalidInputError(
+                f"expected an (N, 3, H, W) batch, got shape {tuple(images.shape)}")
         return self.trunk(images)

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from likeness.errors import InvalidInputError
 from likeness.metrics.lpips import lpips_from_features
 from likeness.nets.backbones import Backbone, build_backbone
 from likeness.nets.loading import load_matching_weights, load_state_dict
@@ -66,9 +67,10 @@ class LPIPS(nn.Module):
                  backbone_weights: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
         if net not in LPIPS_NETS:
-            raise ValueError(f"unknown LPIPS net {net!r}; choose from {', '.join(LPIPS_NETS)}")
+            raise InvalidInputError(
+                f"unknown LPIPS net {net!r}; choose from {', '.join(LPIPS_NETS)}")
         if version != "0.1":
-            raise ValueError(f"only LPIPS version '0.1' is available, got {version!r}")
+            raise InvalidInputError(f"only LPIPS version '0.1' is available, got {version!r}")
         backbone_name, self.taps = LPIPS_NETS[net]
         self.net_name, self.version, self.spatial = net, version, spatial
         self.backbone = build_backbone(backbone_name)
@@ -93,8 +95,9 @@ class LPIPS(nn.Module):
             x, y: (N, 3, H, W) in [-1, 1], or in [0, 1] with ``normalize=True``.
         """
         if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected two (N, 3, H, W) batches of one shape, got "
-                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+            raise InvalidInputError(
+                f"expected two (N, 3, H, W) batches of one shape, got "
+                f"{tuple(x.shape)} and {tuple(y.shape)}")
         _warn_if_out_of_range(x, y, normalize)
         if normalize:
             x, y = 2 * x - 1, 2 * y - 1

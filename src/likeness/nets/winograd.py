@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from likeness.errors import InvalidInputError
+
 __all__ = ["WinogradWeights", "apply_layer", "prepare_winograd", "use_winograd",
            "winograd_conv2d", "winograd_convolve",
            "winograd_pays", "winograd_transforms"]
@@ -97,10 +99,10 @@ def winograd_transforms(r: int = 3, m: int | None = None,
     n = m + r - 1
     points = _POINTS if points is None else points
     if len(points) < n - 1:
-        raise ValueError(f"F({m}, {r}) needs {n - 1} finite points, got {len(points)}")
+        raise InvalidInputError(f"F({m}, {r}) needs {n - 1} finite points, got {len(points)}")
     p = points[:n - 1]
     if len(set(p)) < len(p):
-        raise ValueError(f"F({m}, {r}) needs distinct points, got {p}")
+        raise InvalidInputError(f"F({m}, {r}) needs distinct points, got {p}")
     a_t = [[p[j] ** i for j in range(n - 1)] + [Fraction(int(i == m - 1))] for i in range(m)]
     scale = [_product(p[j] - p[k] for k in range(n - 1) if k != j) for j in range(n - 1)]
     g = [[p[j] ** k / scale[j] for k in range(r)] for j in range(n - 1)]
@@ -131,7 +133,7 @@ def _solve_exactly(system: list[list[Fraction]], target: list[Fraction]) -> list
     for col in range(unknowns):
         found = next((r for r in range(pivot_row, len(rows)) if rows[r][col] != 0), None)
         if found is None:
-            raise ValueError("the Winograd system is singular")
+            raise InvalidInputError("the Winograd system is singular")
         rows[pivot_row], rows[found] = rows[found], rows[pivot_row]
         lead = rows[pivot_row][col]
         rows[pivot_row] = [v / lead for v in rows[pivot_row]]
@@ -142,7 +144,7 @@ def _solve_exactly(system: list[list[Fraction]], target: list[Fraction]) -> list
         pivots.append(pivot_row)
         pivot_row += 1
     if any(row[-1] != 0 for row in rows[pivot_row:]):
-        raise ValueError("the Winograd system is inconsistent")
+        raise InvalidInputError("the Winograd system is inconsistent")
     return [rows[p][-1] for p in pivots]
 
 

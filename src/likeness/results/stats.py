@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
+from likeness.errors import InvalidInputError
+
 __all__ = ["Comparison", "Summary", "bootstrap_mean_ci", "holm", "paired_comparison",
            "summarize", "wilcoxon_p"]
 
@@ -79,11 +81,11 @@ def bootstrap_mean_ci(values: Sequence[float] | np.ndarray, *, resamples: int = 
     """
     data = np.asarray(values, dtype=np.float64)
     if method not in ("auto", "bca", "percentile"):
-        raise ValueError(f"method must be 'auto', 'bca' or 'percentile', got {method!r}")
+        raise InvalidInputError(f"method must be 'auto', 'bca' or 'percentile', got {method!r}")
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        raise InvalidInputError(f"confidence must be in (0, 1), got {confidence}")
     if resamples < 100:
-        raise ValueError(f"use at least 100 bootstrap resamples, got {resamples}")
+        raise InvalidInputError(f"use at least 100 bootstrap resamples, got {resamples}")
     n = data.shape[0]
     if n < 2 or not np.isfinite(data).all():
         return math.nan, math.nan, "none"
@@ -148,8 +150,9 @@ def paired_comparison(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.n
     first = np.asarray(a, dtype=np.float64)
     second = np.asarray(b, dtype=np.float64)
     if first.shape != second.shape:
-        raise ValueError(f"paired samples must have one length, got {first.shape} and "
-                         f"{second.shape}")
+        raise InvalidInputError(
+            f"paired samples must have one length, got {first.shape} and "
+            f"{second.shape}")
     both = np.isfinite(first) & np.isfinite(second)
     differences = first[both] - second[both]
     n = int(differences.shape[0])

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.plan import Plan, make_plan, model_names
 from likeness.evaluation.registry import DEFAULT_METRICS, METRICS, parse_metric_names
@@ -161,7 +161,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     """
     started = time.perf_counter()
     if engine not in ("local", "ray"):
-        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+        raise InvalidInputError(f"engine must be 'local' or 'ray', got {engine!r}")
     if engine == "ray":
         from likeness.evaluation.ray_engine import import_ray
 

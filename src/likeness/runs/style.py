@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.plan import model_names
 from likeness.evaluation.registry import (
@@ -95,13 +95,13 @@ def evaluate_style(content: PathLike, style: PathLike,
     """
     started = time.perf_counter()
     if engine not in ("local", "ray"):
-        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+        raise InvalidInputError(f"engine must be 'local' or 'ray', got {engine!r}")
     if engine == "ray":
         from likeness.evaluation.ray_engine import import_ray
 
         import_ray()  # fail early, in one line, when the extra is missing
     if art_fid_mode not in ("plain", "infinity"):
-        raise ValueError(f"art_fid_mode must be 'plain' or 'infinity', got {art_fid_mode!r}")
+        raise InvalidInputError(f"art_fid_mode must be 'plain' or 'infinity', got {art_fid_mode!r}")
     names = parse_metric_names(metrics, command="style")
     if "art_fid" in names and "lpips_alex" not in names:
         names.insert(names.index("art_fid") + 1, "lpips_alex")  # ArtFID's content term
