@@ -241,3 +241,112 @@ def test_compare_tensors_and_the_accumulator_refuse_with_likeness_errors(fid_wei
         accumulator.update(x, real=None)
     with pytest.raises(TypeError):  # also a TypeError, as Python code expects
         accumulator.update(x, real="yes")
+
+
+# -- 5. results written only as files likeness created ------------------------------------
+
+def _foreign_database(path):
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("CREATE TABLE mine (x INTEGER)")
+        connection.execute("INSERT INTO mine VALUES (42)")
+    connection.close()
+
+
+def _tables(path):
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    try:
+        return {row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        connection.close()
+
+
+def test_a_planted_link_is_never_written_through(pairs):
+    out = pairs / "run"
+    likeness.compare(pairs / "ref", pairs / "out", out_dir=out, cache=False)
+    precious = pairs / "precious.txt"
+    precious.write_text("mine")
+    (out / "summary.md").unlink()
+    (out / "summary.md").symlink_to(precious)
+    with pytest.raises(likeness.LikenessError, match="symbolic link"):
+        likeness.compare(pairs / "ref", pairs / "out", out_dir=out, cache=False)
+    assert precious.read_text() == "mine"
+    # a link under the name of a temporary file is not followed either
+    fresh = pairs / "fresh"
+    fresh.mkdir()
+    for name in ("per_image.csv.tmp", "run.json.tmp", "summary.md.tmp"):
+        (fresh / name).symlink_to(precious)
+    likeness.compare(pairs / "ref", pairs / "out", out_dir=fresh, cache=False,
+                     overwrite=True)
+    assert precious.read_text() == "mine"
+    assert not (fresh / "summary.md").is_symlink()
+
+
+def test_another_tools_run_and_database_are_never_touched(pairs):
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    other = pairs / "other"
+    other.mkdir()
+    (other / "run.json").write_text('{"tool": "another", "settings": {}}')
+    _foreign_database(other / "progress.sqlite")
+    for overwrite in ([], ["--overwrite"]):
+        result = CliRunner().invoke(main, ["compare", str(pairs / "ref"), str(pairs / "out"),
+                                           "--out-dir", str(other), "--no-cache", *overwrite])
+        assert result.exit_code == 1
+        assert "likeness did not write" in result.output
+        assert "--overwrite" not in result.output and "differing" not in result.output
+    assert _tables(other / "progress.sqlite") == {"mine"}
+    alone = pairs / "alone"
+    alone.mkdir()
+    _foreign_database(alone / "progress.sqlite")
+    with pytest.raises(likeness.LikenessError, match="likeness did not write"):
+        likeness.compare(pairs / "ref", pairs / "out", out_dir=alone, overwrite=True)
+    assert _tables(alone / "progress.sqlite") == {"mine"}
+
+
+def test_the_users_own_files_are_never_replaced(pairs):
+    home = pairs / "home"
+    home.mkdir()
+    (home / "references.bib").write_text("@book{mine}")
+    (home / "summary.tex").write_text("my thesis")
+    (home / "notes.txt").write_text("notes")
+    with pytest.raises(likeness.LikenessError, match="never replaces files it did not write"):
+        likeness.compare(pairs / "ref", pairs / "out", out_dir=home, overwrite=True)
+    assert (home / "references.bib").read_text() == "@book{mine}"
+    assert (home / "summary.tex").read_text() == "my thesis"
+    beside = pairs / "beside"  # other files, none of the run's names: beside them
+    beside.mkdir()
+    (beside / "notes.txt").write_text("notes")
+    with pytest.raises(likeness.LikenessError, match="pass overwrite=True"):
+        likeness.compare(pairs / "ref", pairs / "out", out_dir=beside)
+    likeness.compare(pairs / "ref", pairs / "out", out_dir=beside, overwrite=True)
+    assert (beside / "notes.txt").read_text() == "notes"
+
+
+def test_overwrite_removes_only_the_files_of_the_run_it_replaces(pairs):
+    out = pairs / "run"
+    likeness.compare(pairs / "ref", pairs / "out", out_dir=out, cache=False)
+    (out / "mine.txt").write_text("kept")
+    likeness.compare(pairs / "ref", pairs / "out", metrics="psnr", out_dir=out, cache=False,
+                     overwrite=True)
+    assert (out / "mine.txt").read_text() == "kept"
+    assert "ssim" not in (out / "per_image.csv").read_text()
+
+
+def test_an_out_dir_name_too_long_is_one_clear_message(pairs):
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    result = CliRunner().invoke(main, ["compare", str(pairs / "ref"), str(pairs / "out"),
+                                       "--out-dir", str(pairs / ("x" * 300)), "--no-cache"])
+    assert result.exit_code == 1
+    assert "a bug in likeness" not in result.output
+    assert "File name too long" in result.output or "too long" in result.output

@@ -95,3 +95,26 @@ def content_hash(key: str | None) -> str | None:
     """The SHA-256 a file key of a run holds (None for a path-and-stamp key, ``file:…``,
     which a run that keeps nothing uses)."""
     return key if key is not None and len(key) == 64 and ":" not in key else None
+
+
+def replace_file(path: str | os.PathLike[str], text: str, *, errors: str = "strict") -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically, never through a link: into a fresh
+    temporary file beside it (created exclusively, so a link planted under a temporary
+    name is not followed), then renamed over ``path`` (which replaces a link at ``path``,
+    not its target).
+
+    Raises:
+        OSError: the folder cannot be written (the caller names the path to the user).
+    """
+    import tempfile
+
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                         dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", errors=errors, newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

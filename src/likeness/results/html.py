@@ -29,6 +29,7 @@ import numpy as np
 
 from likeness.errors import LikenessError
 from likeness.evaluation.registry import METRICS
+from likeness.io import replace_file
 from likeness.results.agreement import (
     MetricAgreement,
     agreements,
@@ -371,7 +372,5 @@ def write_report(results_dir: str | os.PathLike[str],
     target = Path(output) if output is not None else Path(results_dir) / "report.html"
     text = build_report(results_dir, **options)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8", errors="backslashreplace")
-    temporary.replace(target)
+    replace_file(target, text, errors="backslashreplace")  # never through a link
     return target

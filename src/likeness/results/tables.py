@@ -8,6 +8,7 @@ in LaTeX (booktabs) the best model of each metric is bold.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from likeness.evaluation.metric_spec import latex_escape
 from likeness.evaluation.registry import METRICS
+from likeness.io import replace_file
 
 if TYPE_CHECKING:  # annotations only: Results holds these tables as DataFrames
     from likeness.results.summary import Results, SummaryRow
@@ -68,13 +70,12 @@ def _csv_value(value: Any) -> Any:
 
 
 def _write_csv(path: Path, columns: Sequence[str], records: Iterable[dict[str, Any]]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", newline="", encoding="utf-8", errors=TEXT_ERRORS) as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns))
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: _csv_value(record.get(k)) for k in columns})
-    temporary.replace(path)
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(columns))
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _csv_value(record.get(k)) for k in columns})
+    replace_file(path, buffer.getvalue(), errors=TEXT_ERRORS)
 
 
 def csv_tables(results: Results) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:

@@ -41,6 +41,7 @@ from likeness.runs.folder import (
     write_results_folder,
     writing,
 )
+from likeness.runs.out_dir import OWNED_FILES
 
 __all__ = ["compare"]
 
@@ -193,6 +194,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                       "strict": strict, "overwrite": overwrite,
                       "cache": str(cache) if not isinstance(cache, bool) else cache},
         "statistics": settings["statistics"], "versions": versions(),
+        "files": list(OWNED_FILES),  # what overwrite=True may remove, and nothing else
     }
     if folder is not None:
         check_out_dir(folder, settings, overwrite)

@@ -23,16 +23,15 @@ from likeness.errors import LikenessError, StorageError, in_callers_words
 from likeness.evaluation.cache import Cache, LayeredCache, default_cache_path
 from likeness.evaluation.registry import METRICS
 from likeness.evaluation.sets import SetReport
+from likeness.io import replace_file
 from likeness.results.summary import Results, mixed_scales, value_scales
+from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir
 
-__all__ = ["RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir", "file_errors",
+__all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir", "file_errors",
            "metric_failures", "open_cache", "recording_failure", "settings_json", "value_record",
            "version", "versions", "warn_of_failures", "weights_record", "write_json",
            "write_results_folder", "writing"]
 
-RUN_FILES = ("per_image.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv",
-             "references.bib", "methods.md", "run.json")
-RUN_DATABASE = "progress.sqlite"
 _PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
              "opencv": "opencv-python-headless", "numba": "numba"}
 
@@ -86,47 +85,6 @@ def writing(path: Path) -> Iterator[None]:
                            "and a re-run resumes") from None
 
 
-def check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
-    record_path = out_dir / "run.json"
-    if record_path.is_file():
-        try:
-            previous_record = json.loads(record_path.read_text())
-            previous = previous_record.get("settings")
-        except (OSError, ValueError, AttributeError):
-            previous_record, previous = {}, None
-        if previous != settings and _computed_nothing(out_dir, previous_record):
-            # an earlier run that failed before computing anything (missing weights, say)
-            # has nothing to protect: the new run takes the folder
-            (out_dir / RUN_DATABASE).unlink(missing_ok=True)
-            return
-        if previous != settings and not overwrite:
-            changed = sorted(k for k in set(settings) | set(previous or {})
-                             if (previous or {}).get(k) != settings.get(k))
-            raise LikenessError(
-                f"{out_dir} holds a run with other settings (differing: {', '.join(changed)});"
-                " pass overwrite=True to replace it, or choose another out_dir")
-        if previous != settings:  # overwrite: the old progress belongs to other settings
-            (out_dir / RUN_DATABASE).unlink(missing_ok=True)
-    elif out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise LikenessError(f"{out_dir} is not empty and holds no likeness run; choose an "
-                            "empty or new folder, or pass overwrite=True")
-
-
-def _computed_nothing(out_dir: Path, record: dict[str, Any]) -> bool:
-    """Whether the run recorded in ``out_dir`` ended without computing any value (it
-    failed, or completed with every metric failing: missing weights, say)."""
-    if record.get("status") not in ("failed", "interrupted", "complete"):
-        return False  # running: maybe now, in another process
-    database = out_dir / RUN_DATABASE
-    if not database.is_file():
-        return True
-    try:
-        with Cache(database) as progress:
-            return progress.is_empty()
-    except LikenessError:
-        return False
-
-
 def open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
     layers = []
     if out_dir is not None:
@@ -141,11 +99,8 @@ def open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
     with writing(path):
-        temporary.write_text(json.dumps(document, indent=1, default=str, allow_nan=True) + "\n",
-                             encoding="utf-8")
-        temporary.replace(path)
+        replace_file(path, json.dumps(document, indent=1, default=str, allow_nan=True) + "\n")
 
 
 def file_errors(unreadable: Mapping[Path, str]) -> list[dict[str, str]]:
@@ -272,21 +227,18 @@ def _write_results_files(results: Results, folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     write_csv_tables(results, folder)
-    (folder / "summary.md").write_text(markdown_summary(results), encoding="utf-8",
-                                       errors=TEXT_ERRORS)
-    (folder / "summary.tex").write_text(latex_summary(results), encoding="utf-8",
-                                        errors=TEXT_ERRORS)
+    replace_file(folder / "summary.md", markdown_summary(results), errors=TEXT_ERRORS)
+    replace_file(folder / "summary.tex", latex_summary(results), errors=TEXT_ERRORS)
     settings = results.record["settings"]
     keys = citation_keys(results.metrics, clean_resize=settings.get("fid_resize") == "clean",
                          comparisons=len(results.models) > 1,
                          fid_infinity=settings.get("art_fid_mode") == "infinity")
     keys = list(dict.fromkeys([*keys, *restoration_keys(settings)]))
-    (folder / "references.bib").write_text(bibtex_for(keys), encoding="utf-8")
+    replace_file(folder / "references.bib", bibtex_for(keys))
     paragraph = (style_methods_paragraph(results.record) if results.kind == "style"
                  else methods_paragraph(results.record))
-    (folder / "methods.md").write_text(
-        "# Methods\n\n" + paragraph + "\n\nCitation keys refer to "
-        "`references.bib` (Pandoc syntax: `[@key]`).\n", encoding="utf-8", errors=TEXT_ERRORS)
+    replace_file(folder / "methods.md", "# Methods\n\n" + paragraph + "\n\nCitation keys refer "
+                 "to `references.bib` (Pandoc syntax: `[@key]`).\n", errors=TEXT_ERRORS)
     write_json(folder / "run.json", results.record)
     shards = folder / "shards"  # the Ray engine's streamed rows, now merged into the CSV
     if shards.is_dir():

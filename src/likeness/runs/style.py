@@ -49,6 +49,7 @@ from likeness.runs.folder import (
     write_results_folder,
     writing,
 )
+from likeness.runs.out_dir import OWNED_FILES
 
 __all__ = ["DEFAULT_STYLE_METRICS", "evaluate_style", "find_triplets"]
 
@@ -136,6 +137,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         "likeness_version": version("likeness"), "kind": "style", "status": "running",
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": settings, "statistics": settings["statistics"], "versions": versions(),
+        "files": list(OWNED_FILES),  # what overwrite=True may remove, and nothing else
         "arguments": {"device": device, "engine": engine, "address": address,
                       "workers": workers, "batch_size": batch_size, "strict": strict,
                       "overwrite": overwrite,

@@ -1,0 +1,156 @@
+"""Which folders a run may write its results into, and what ``overwrite`` may remove.
+
+A results folder belongs to likeness when its ``run.json`` is one likeness wrote (it
+names ``likeness_version``) and its ``progress.sqlite``, if any, is likeness's database.
+Then a run with equal settings resumes there; a run with other settings is refused unless
+``overwrite=True``, which removes only the files that run's record lists (``files``) and
+its database.  A folder holding another tool's ``run.json`` or database is refused, with
+or without ``overwrite``; a folder holding other files but no run takes a new run only
+with ``overwrite=True`` and only when none of those files bears the name of a file the run
+writes (a ``references.bib`` of the user's is never replaced).  No file of a run is
+written through a symbolic link: links planted in the folder are refused, and every file
+is written to a fresh temporary file and renamed over its name.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from likeness.errors import LikenessError, StorageError
+
+__all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "check_out_dir"]
+
+RUN_FILES = ("per_image.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv",
+             "references.bib", "methods.md", "run.json")
+RUN_DATABASE = "progress.sqlite"
+# every name a run (and its report) writes in the folder: what run.json lists as its own
+OWNED_FILES = (*RUN_FILES, "report.html", RUN_DATABASE, f"{RUN_DATABASE}-wal",
+               f"{RUN_DATABASE}-shm")
+_CACHE_TABLES = {"entries", "file_stamps"}
+
+
+def _foreign(out_dir: Path, why: str) -> LikenessError:
+    return LikenessError(f"{out_dir} holds {why}, which likeness did not write; choose "
+                         "another folder for the results")
+
+
+def _read_record(out_dir: Path) -> dict[str, Any] | None:
+    """The folder's run record if likeness wrote it, None if there is none.
+
+    Raises:
+        LikenessError: a run.json that is not likeness's.
+    """
+    path = out_dir / "run.json"
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict) or "likeness_version" not in record:
+        raise _foreign(out_dir, "a run.json")
+    return record
+
+
+def is_likeness_database(path: Path) -> bool:
+    """Whether ``path`` is a database likeness made (its tables and no others)."""
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            names = {row[0] for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return False
+    return names <= _CACHE_TABLES
+
+
+def _check_links(out_dir: Path) -> None:
+    for name in OWNED_FILES:
+        if (out_dir / name).is_symlink():
+            raise LikenessError(f"{out_dir / name} is a symbolic link; likeness never writes "
+                                "results through a link: remove it, or choose another folder")
+
+
+def _remove_owned(out_dir: Path, record: dict[str, Any]) -> None:
+    """Remove the files a likeness run record lists (older records: the run's files)."""
+    for name in record.get("files", OWNED_FILES):
+        if name in OWNED_FILES:  # never a name the record could smuggle in (../x)
+            (out_dir / name).unlink(missing_ok=True)
+
+
+def check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
+    """Refuse a results folder the run must not write into, or clear it (module docs).
+
+    Raises:
+        LikenessError: the folder holds another run (without ``overwrite``), another
+            tool's files, the user's files under the run's names, or links.
+        StorageError: the path cannot be examined (a name too long, a permission).
+    """
+    try:
+        _check(out_dir, settings, overwrite)
+    except OSError as error:
+        raise StorageError(f"{out_dir}: cannot use it as the results folder "
+                           f"({error.strerror or error}); choose another out_dir") from None
+
+
+def _check(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LikenessError(f"{out_dir} is a file, not a folder; choose a folder for the "
+                            "results")
+    if not out_dir.is_dir():
+        return
+    _check_links(out_dir)
+    record = _read_record(out_dir)
+    database = out_dir / RUN_DATABASE
+    if database.exists() and not is_likeness_database(database):
+        raise _foreign(out_dir, f"a {RUN_DATABASE}")
+    if record is None:
+        present = [p.name for p in out_dir.iterdir()]
+        taken = sorted(set(present) & set(OWNED_FILES))
+        if taken:
+            raise LikenessError(f"{out_dir} holds {', '.join(taken)} but no likeness run: "
+                                "likeness never replaces files it did not write; choose an "
+                                "empty or new folder")
+        if present and not overwrite:
+            raise LikenessError(f"{out_dir} is not empty and holds no likeness run; choose an "
+                                "empty or new folder, or pass overwrite=True to write the "
+                                "results beside its files")
+        return
+    previous = record.get("settings")
+    if previous == settings:
+        return  # the same run: it resumes
+    if _computed_nothing(out_dir, record):
+        # an earlier run that computed nothing (missing weights, say) has nothing to
+        # protect: the new run takes the folder
+        _remove_owned(out_dir, record)
+        return
+    if not overwrite:
+        previous = previous if isinstance(previous, dict) else {}
+        changed = sorted(k for k in set(settings) | set(previous)
+                         if previous.get(k) != settings.get(k))
+        raise LikenessError(
+            f"{out_dir} holds a run with other settings (differing: {', '.join(changed)}); "
+            "pass overwrite=True to replace it, or choose another out_dir")
+    _remove_owned(out_dir, record)
+
+
+def _computed_nothing(out_dir: Path, record: dict[str, Any]) -> bool:
+    """Whether the run recorded in ``out_dir`` ended without computing any value (it
+    failed, or completed with every metric failing: missing weights, say)."""
+    if record.get("status") not in ("failed", "interrupted", "complete"):
+        return False  # running: maybe now, in another process
+    database = out_dir / RUN_DATABASE
+    if not database.is_file():
+        return True
+    from likeness.evaluation.cache import Cache
+
+    try:
+        with Cache(database) as progress:
+            return progress.is_empty()
+    except LikenessError:
+        return False
