@@ -6,6 +6,7 @@ faults)."""
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 import pytest
@@ -350,3 +351,69 @@ def test_an_out_dir_name_too_long_is_one_clear_message(pairs):
     assert result.exit_code == 1
     assert "a bug in likeness" not in result.output
     assert "File name too long" in result.output or "too long" in result.output
+
+
+# -- 6. metric domains: a refusal with the reason, or the metric's defined value ---------------
+
+@pytest.mark.parametrize("name", sorted(_classical()))
+@pytest.mark.parametrize("size", [(1, 64), (2, 64), (9, 9), (24, 24), (31, 31), (40, 80),
+                                  (176, 176)])
+def test_classical_metrics_are_finite_or_refused_with_the_reason(name, size):
+    import torch
+
+    x = torch.rand(1, 3, *size, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    y = x * 0.8 + 0.1
+    try:
+        value = _classical()[name](x, y, data_range=1.0)
+    except (likeness.ImageTooSmallError, likeness.UnsupportedImageError) as error:
+        assert "px" in str(error) or "needs" in str(error)
+    else:
+        assert torch.isfinite(value).all(), (name, size, value)
+
+
+def test_constant_images_have_their_defined_values():
+    import torch
+
+    from likeness.metrics.haarpsi import haarpsi
+    from likeness.metrics.iw_ssim import iw_ssim
+
+    black = torch.zeros(1, 3, 176, 176, dtype=torch.float64)
+    assert float(haarpsi(black, black)[0]) == pytest.approx(1.0, abs=1e-12)  # piq: +inf
+    assert float(iw_ssim(black, black)[0]) == 1.0  # piq: a singular-matrix error
+    with pytest.raises(likeness.UnsupportedImageError, match="flat"):
+        iw_ssim(black, torch.ones_like(black))
+    for name, function in _classical().items():
+        value = float(function(black, black)[0])
+        assert math.isfinite(value), name
+
+
+def test_dss_below_eleven_blocks_is_refused_not_nan(pairs):
+    import torch
+
+    from likeness.metrics.dss import dss
+
+    with pytest.raises(likeness.ImageTooSmallError, match="11 whole blocks"):
+        dss(torch.rand(1, 1, 24, 24), torch.rand(1, 1, 24, 24))
+    assert torch.isfinite(dss(torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32))).all()
+
+
+def test_a_non_finite_pixel_metric_is_not_blamed_on_weights():
+    from likeness.evaluation.registry import invalid_values
+
+    values = {"gmsd": float("nan"), "lpips_alex": float("nan")}
+    reasons = invalid_values(values)
+    assert "checkpoint" not in reasons["gmsd"]
+    assert "checkpoint" in reasons["lpips_alex"]
+
+
+def test_a_pair_outside_a_domain_is_a_row_error_with_the_reason(tmp_path):
+    rng = np.random.default_rng(4)
+    for folder in ("ref", "out"):
+        _save(tmp_path / folder / "small.png", rng.integers(0, 256, (24, 24, 3), np.uint8))
+    results = likeness.compare(tmp_path / "ref", tmp_path / "out",
+                               metrics="psnr,dss,vif_p,fsim", cache=False)
+    row = results.rows[0]
+    assert "dss: DSS needs images of at least 8 px" not in row.error
+    assert "dss: DSS pools the lowest 5%" in row.error
+    assert "vif_p: VIFp needs images of at least 41 px a side" in row.error
+    assert set(row.values) == {"psnr", "fsim"}

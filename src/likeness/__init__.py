@@ -20,6 +20,7 @@ from likeness.errors import (
     LikenessError,
     PairingError,
     StorageError,
+    UnsupportedImageError,
     WeightsError,
 )
 
@@ -109,6 +110,7 @@ __all__ = [
     "PairingError",
     "Results",
     "StorageError",
+    "UnsupportedImageError",
     "WeightsError",
     "__version__",
     "compare",

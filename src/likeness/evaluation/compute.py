@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from likeness.errors import LikenessError
+from likeness.errors import ImageTooSmallError, LikenessError
 from likeness.evaluation.networks import NETWORKS, Networks
 from likeness.evaluation.plan import Item
 from likeness.evaluation.prepare import (
@@ -95,6 +95,15 @@ class _Pending:
     item: Item | None  # None: a pair of arrays (no style image)
     prepared: PreparedPair
     group: int
+
+
+def check_domain(metric: str, pair: PreparedPair) -> None:
+    """Refuse a pair outside the metric's declared domain (``MetricSpec.min_side``)."""
+    spec = METRICS[metric]
+    height, width = pair.reference.shape[:2]
+    if min(height, width) < spec.min_side:
+        raise ImageTooSmallError(f"{spec.plain_label} needs images of at least {spec.min_side} "
+                                 f"px a side; these are {width}x{height}")
 
 
 def network_notes(channels: int | None, feature_metrics: Sequence[str]) -> tuple[str, ...]:
@@ -222,6 +231,7 @@ class ItemComputer:
                         luma = prepare_pair(*images, gray=True, resize=settings.resize)
                     pair = luma
                 assert spec.pixels is not None
+                check_domain(metric, pair)
                 outcome.values[metric] = spec.pixels(pair, settings)
             except Exception as error:  # noqa: BLE001 - any failure is this item's error
                 outcome.errors[metric] = describe_failure(error)

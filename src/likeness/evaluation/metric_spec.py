@@ -48,6 +48,10 @@ class MetricSpec:
         spread: what follows the mean in tables: ``"ci"`` (the bootstrap confidence
             interval of per-item values), ``"std"`` (a set metric's std over subsets or
             splits), ``"none"``; ``"auto"``: ``"ci"`` for item metrics, ``"none"`` for sets.
+        min_side: the shortest side, in pixels, of the images it is defined for; smaller
+            pairs are refused before computing (the function checks what else its domain
+            needs: DSS's number of blocks, FSIMc's colour; SSIM's and MS-SSIM's functions
+            check their windows themselves, per convention).
     """
 
     name: str
@@ -74,6 +78,8 @@ class MetricSpec:
     digits: int = 4
     scientific: bool = False
     spread: str = "auto"
+    # its domain: the shortest image side it is defined for (checked before computing)
+    min_side: int = 1
 
     @property
     def plain_label(self) -> str:

@@ -381,6 +381,10 @@ def invalid_values(values: dict[str, float]) -> dict[str, str]:
                                     and spec.infinite_when is not None):
             continue
         del values[name]
-        invalid[name] = (f"the value is {value}, not a finite number: the images or the "
-                         "network's weights hold non-finite numbers (check the checkpoint)")
+        if spec is not None and spec.kind == "network":
+            invalid[name] = (f"the value is {value}, not a finite number: the images or the "
+                             "network's weights hold non-finite numbers (check the checkpoint)")
+        else:
+            invalid[name] = (f"the value is {value}, not a finite number: the metric is not "
+                             "defined for this pair (a flat or degenerate image?)")
     return invalid

@@ -105,13 +105,17 @@ def dss(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     """DSS of each pair: (N,), in the inputs' float dtype (see the module docs).
 
     Raises:
-        ImageTooSmallError: a side shorter than 8 px.
+        ImageTooSmallError: fewer than 11 whole 8×8 blocks (a side under 8 px, or
+            smaller than 32×32 px in area).
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
-    if min(x.shape[-2:]) < _BLOCK:
-        raise ImageTooSmallError(f"DSS needs images of at least {_BLOCK}x{_BLOCK} px, "
-                                 f"got {x.shape[-1]}x{x.shape[-2]}")
+    blocks = (x.shape[-2] // _BLOCK) * (x.shape[-1] // _BLOCK)
+    if round(_PERCENTILE * blocks) < 1:  # the pooled 5 % of no block: 0/0 (piq's NaN)
+        raise ImageTooSmallError(
+            f"DSS pools the lowest {_PERCENTILE:.0%} of its {_BLOCK}x{_BLOCK} blocks, so it "
+            f"needs at least {math.ceil(0.5 / _PERCENTILE) + 1} whole blocks (32x32 px, or "
+            f"8x88); images of {x.shape[-1]}x{x.shape[-2]} px hold {blocks}")
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     if x.shape[1] == 3:
         x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.errors import UnsupportedImageError
+from likeness.errors import ImageTooSmallError, UnsupportedImageError
 from likeness.metrics._frequency import centred_grid, ifftshift
 from likeness.metrics._image_maps import (
     YIQ,
@@ -105,6 +105,9 @@ def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool
     if chromatic and x.shape[1] != 3:
         raise UnsupportedImageError("FSIMc compares colour: it needs RGB images; use fsim "
                                     "for gray images")
+    if min(x.shape[-2:]) < 2:  # a 1-px-wide image has no phase congruency (piq: NaN)
+        raise ImageTooSmallError(f"FSIM needs images of at least 2x2 px, got "
+                                 f"{x.shape[-1]}x{x.shape[-2]}")
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     factor = downsampling_factor(x)
     x, y = F.avg_pool2d(x, factor), F.avg_pool2d(y, factor)

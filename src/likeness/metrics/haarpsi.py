@@ -74,6 +74,10 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
         weights = torch.cat([weights, weights.mean(dim=1, keepdim=True)], dim=1)
         maps.append(similarity(chroma_x, chroma_y, c).sum(dim=1, keepdim=True) / 2)
     combined = torch.cat(maps, dim=1)
+    # images without any Haar structure (flat: black vs black) weigh every position zero;
+    # their score is the limit under uniform weights (1 for identical images), not 0/0
+    flat = weights.sum(dim=[1, 2, 3], keepdim=True) == 0
+    weights = torch.where(flat, torch.ones_like(weights), weights)
     eps = torch.finfo(combined.dtype).eps
     score = ((((combined * alpha).sigmoid() * weights).sum(dim=[1, 2, 3]) + eps)
              / (torch.sum(weights, dim=[1, 2, 3]) + eps))

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.errors import ImageTooSmallError
+from likeness.errors import ImageTooSmallError, UnsupportedImageError
 from likeness.metrics._filters import gaussian_taps, valid_filter_2d
 from likeness.metrics._image_maps import YIQ, colour_transform
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
@@ -147,6 +147,22 @@ def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     if x.shape[1] == 3:
         x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
+    try:
+        return _iw_ssim_of_luma(x, y, levels)
+    except torch.linalg.LinAlgError:
+        # a flat band (a constant image) has a singular Gaussian-scale-mixture covariance:
+        # identical images are 1, as for every SSIM; any other flat pair has no value
+        identical = (x == y).flatten(1).all(dim=1)
+        if bool(identical.all()):
+            return torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
+        if x.shape[0] > 1:
+            return torch.cat([iw_ssim(x[i:i + 1], y[i:i + 1], data_range=255.0)
+                              for i in range(x.shape[0])])
+        raise UnsupportedImageError("IW-SSIM is undefined for these images: a flat (constant) "
+                                    "image has no texture for its information weights") from None
+
+
+def _iw_ssim_of_luma(x: Tensor, y: Tensor, levels: int) -> Tensor:
     weights = torch.tensor(IW_SSIM_WEIGHTS, dtype=x.dtype, device=x.device)
     weights = weights / weights.sum()
     trim = math.ceil((_WINDOW - 1) / 2) - (_BLOCK - 1) // 2
