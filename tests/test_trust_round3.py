@@ -302,7 +302,8 @@ def test_another_tools_run_and_database_are_never_touched(pairs):
                                            "--out-dir", str(other), "--no-cache", *overwrite])
         assert result.exit_code == 1
         assert "likeness did not write" in result.output
-        assert "--overwrite" not in result.output and "differing" not in result.output
+        assert "--overwrite" not in result.output
+        assert "differing" not in result.output
     assert _tables(other / "progress.sqlite") == {"mine"}
     alone = pairs / "alone"
     alone.mkdir()
@@ -417,3 +418,155 @@ def test_a_pair_outside_a_domain_is_a_row_error_with_the_reason(tmp_path):
     assert "dss: DSS pools the lowest 5%" in row.error
     assert "vif_p: VIFp needs images of at least 41 px a side" in row.error
     assert set(row.values) == {"psnr", "fsim"}
+
+
+# -- 7. faults: a run.json that tells the truth --------------------------------------------
+
+def _record(folder):
+    import json
+
+    return json.loads((folder / "run.json").read_text())
+
+
+def test_sighup_leaves_the_record_interrupted_and_no_journal(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rng = np.random.default_rng(1)
+    for index in range(300):  # long enough to be interrupted (several seconds)
+        base = rng.integers(0, 256, (192, 192, 3), dtype=np.uint8)
+        _save(tmp_path / "ref" / f"{index}.png", base)
+        _save(tmp_path / "out" / f"{index}.png", base // 2)
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "likeness.cli", "compare", str(tmp_path / "ref"),
+               str(tmp_path / "out"), "--metrics", "ssim,ms-ssim", "--no-cache",
+               "--workers", "1", "--out-dir", str(run)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if (run / "progress.sqlite").exists() and (run / "run.json").exists():
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGHUP)
+    process.communicate(timeout=60)
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+    assert not (run / "progress.sqlite-wal").exists()
+
+
+def test_a_full_disk_leaves_the_record_failed_not_running(pairs, monkeypatch):
+    import errno
+
+    from likeness.runs import folder as folder_module
+
+    def full(path, text, **kwargs):  # the results fail; so does the record's new copy
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = pairs / "run"
+    out.mkdir()
+    original = folder_module.replace_file
+    calls = []
+
+    def first_record_then_full(path, text, **kwargs):
+        calls.append(path.name)
+        if len(calls) == 1:  # the run's first record ("running") is written
+            return original(path, text, **kwargs)
+        return full(path, text, **kwargs)
+
+    monkeypatch.setattr(folder_module, "replace_file", first_record_then_full)
+    with pytest.raises(likeness.StorageError, match="No space left"):
+        likeness.compare(pairs / "ref", pairs / "out", out_dir=out, cache=False)
+    record = _record(out)
+    assert record["status"] == "failed"
+    assert "No space left" in record["error"]
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_corrupt_cache_is_said_on_the_terminal_and_in_the_record(pairs):
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    cache = pairs / "cache.sqlite"
+    likeness.compare(pairs / "ref", pairs / "out", cache=cache)
+    data = cache.read_bytes()
+    cache.write_bytes(data[: len(data) // 2])  # half-truncated
+    result = CliRunner().invoke(main, ["compare", str(pairs / "ref"), str(pairs / "out"),
+                                       "--cache", str(cache), "--out-dir", str(pairs / "run")])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output
+    assert "corrupt" in result.output
+    assert any("corrupt" in w for w in _record(pairs / "run")["warnings"])
+
+
+def test_a_truncated_per_image_csv_gives_no_partial_report(pairs):
+    out = pairs / "run"
+    likeness.compare(pairs / "ref", pairs / "out", out_dir=out, cache=False)
+    lines = (out / "per_image.csv").read_text().splitlines(keepends=True)
+    (out / "per_image.csv").write_text("".join(lines[:3]))
+    with pytest.raises(likeness.LikenessError, match="holds 2 rows but run.json records 4"):
+        likeness.write_report(out)
+
+
+def test_an_interrupted_report_is_not_listed_in_a_complete_record(pairs, monkeypatch):
+    from click.testing import CliRunner
+
+    import likeness.results.html as report_module
+    from likeness.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_module, "build_report", interrupted)
+    out = pairs / "run"
+    CliRunner().invoke(main, ["compare", str(pairs / "ref"), str(pairs / "out"), "--out-dir",
+                              str(out), "--html", "--no-cache"])
+    record = _record(out)
+    assert record["status"] == "complete"
+    assert "report.html" not in record["files"]
+    assert all((out / name).is_file() for name in record["files"])
+    monkeypatch.undo()
+    likeness.write_report(out)
+    assert "report.html" in _record(out)["files"]
+
+
+def test_special_paths_are_named_for_what_they_are(tmp_path):
+    import os
+
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    for folder in ("content", "style", "out"):
+        _save(tmp_path / folder / "a.png", np.zeros((16, 16, 3), np.uint8))
+    os.mkfifo(tmp_path / "out" / "fifo.png")
+    (tmp_path / "triplets.csv").write_text("content,style,stylized\na.png,a.png,fifo.png\n")
+    with pytest.raises(likeness.PairingError, match="FIFO"):
+        likeness.evaluate_style(tmp_path / "content", tmp_path / "style", tmp_path / "out",
+                                triplets=tmp_path / "triplets.csv", cache=False)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "loop"),
+                                       str(tmp_path / "out" / "a.png")])
+    assert result.exit_code == 2
+    assert "symbolic link loop" in result.output
+
+
+def test_the_cli_writes_cli_words_in_rows_and_report(pairs):
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    rng = np.random.default_rng(0)
+    _save(pairs / "ref" / "gray.png", rng.integers(0, 256, (32, 32), dtype=np.uint8))
+    _save(pairs / "out" / "gray.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    out = pairs / "run"
+    CliRunner().invoke(main, ["compare", str(pairs / "ref"), str(pairs / "out"), "--out-dir",
+                              str(out), "--html", "--no-cache"])
+    for name in ("per_image.csv", "report.html"):  # run.json holds no row's error
+        text = (out / name).read_text()
+        assert "--gray" in text, name
+        assert "gray=True" not in text, name

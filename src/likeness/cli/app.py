@@ -82,7 +82,9 @@ def main() -> None:
     reference implementations do."""
     # SIGTERM ends the run like Ctrl-C: the results folder's record says "interrupted"
     # instead of "running", and a re-run resumes
-    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+    for name in ("SIGTERM", "SIGHUP"):  # a closed terminal ends the run like SIGTERM
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda number, frame: sys.exit(128 + number))
     # a file name that is not valid UTF-8 is printed escaped, never a UnicodeEncodeError
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

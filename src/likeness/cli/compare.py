@@ -49,7 +49,7 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--model", "model_items", multiple=True, metavar="NAME=DIR",
               help="A model's output folder under a name of your choice; repeatable.")
 @click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False,
@@ -143,6 +143,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
         names = parse_metric_names(metrics)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--metrics") from None
+    check_paths(paths)
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise click.BadParameter("the file must end in .csv or .json", param_hint="--out")
     if y_channel and gray:
@@ -193,6 +194,20 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
         sys.exit(1)
     if failed:
         sys.exit(1)
+
+
+def check_paths(paths: tuple[Path, ...]) -> None:
+    """Each path a folder or a regular file; else what it is (missing, a broken link, a
+    link loop, a FIFO), said before anything is read."""
+    from likeness.io import stat_regular_file
+
+    for path in paths:
+        if path.is_dir():
+            continue
+        try:
+            stat_regular_file(path)
+        except LikenessError as error:
+            raise click.BadParameter(str(error), param_hint="PATHS") from None
 
 
 def parse_weights(items: tuple[str, ...]) -> dict[str, str]:

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from likeness.errors import PairingError
+from likeness.errors import LikenessError, PairingError
 from likeness.evaluation.plan import Item, Plan
-from likeness.io import find_images, read_manifest, same_file_key
+from likeness.io import find_images, read_manifest, same_file_key, stat_regular_file
 
 __all__ = ["Triplet", "find_triplets", "style_plan"]
 
@@ -117,8 +117,10 @@ def _manifest_triplets(manifest: Path, content_root: Path, style_root: Path,
         paths = (content_root / record["content"], style_root / record["style"],
                  Path(methods[method]) / record["stylized"])
         for path in paths:
-            if not path.is_file():
-                raise PairingError(f"{manifest}, line {line}: {path} does not exist")
+            try:
+                stat_regular_file(path)  # says what it is: missing, a FIFO, a link loop
+            except LikenessError as error:
+                raise PairingError(f"{manifest}, line {line}: {error}") from None
         identity = (method, *(same_file_key(p) for p in paths))
         if identity in seen:
             raise PairingError(f"{manifest}, line {line}: the triplet of line {seen[identity]} "

@@ -93,8 +93,12 @@ def _read(folder: Path) -> tuple[dict[str, Any], list[_Pair], list[dict[str, str
         path = folder / name
         if not path.is_file():
             return []
-        with path.open(newline="") as handle:
-            return list(csv.DictReader(handle))
+        try:
+            with path.open(newline="", encoding="utf-8") as handle:
+                return list(csv.DictReader(handle))
+        except (csv.Error, UnicodeDecodeError, OSError) as error:
+            raise LikenessError(f"{path}: cannot be read ({error}); the results folder is "
+                                "damaged: run the same command again to rewrite it") from None
 
     metrics = [m for m in record["settings"]["metrics"] if METRICS[m].kind != "set"]
     style_run = record.get("kind") == "style"
@@ -108,6 +112,11 @@ def _read(folder: Path) -> tuple[dict[str, Any], list[_Pair], list[dict[str, str
             pair = _Pair(index, row["model"], row["reference"], row["test"], values,
                          row.get("error", ""), row.get("notes", ""))
         pairs.append(pair)
+    attempted = record.get("pairs_attempted")
+    if metrics and attempted is not None and len(pairs) != attempted:
+        raise LikenessError(f"{folder}: per_image.csv holds {len(pairs)} rows but run.json "
+                            f"records {attempted}; the results folder is damaged: run the same "
+                            "command again to rewrite it")
     renamed = {"method": "model", "method_a": "model_a", "method_b": "model_b"}
     summary = [{renamed.get(k, k): v for k, v in r.items()} for r in rows("summary.csv")]
     comparisons = [{renamed.get(k, k): v for k, v in r.items()}
@@ -373,4 +382,12 @@ def write_report(results_dir: str | os.PathLike[str],
     text = build_report(results_dir, **options)
     target.parent.mkdir(parents=True, exist_ok=True)
     replace_file(target, text, errors="backslashreplace")  # never through a link
+    record_path = Path(results_dir) / "run.json"
+    if target.resolve() == (Path(results_dir) / "report.html").resolve():
+        # the record lists the report once it exists: "complete" means every listed file is
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if "report.html" not in record.get("files", ["report.html"]):
+            record["files"].append("report.html")
+            replace_file(record_path, json.dumps(record, indent=1, default=str,
+                                                 allow_nan=True) + "\n")
     return target

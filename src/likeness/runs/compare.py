@@ -29,7 +29,7 @@ from likeness.runs.execute import execute
 from likeness.runs.folder import (
     check_out_dir,
     file_errors,
-    open_cache,
+    open_cache_noting,
     recording_failure,
     settings_json,
     value_record,
@@ -41,7 +41,7 @@ from likeness.runs.folder import (
     write_results_folder,
     writing,
 )
-from likeness.runs.out_dir import OWNED_FILES
+from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
 
 __all__ = ["compare"]
 
@@ -194,7 +194,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                       "strict": strict, "overwrite": overwrite,
                       "cache": str(cache) if not isinstance(cache, bool) else cache},
         "statistics": settings["statistics"], "versions": versions(),
-        "files": list(OWNED_FILES),  # what overwrite=True may remove, and nothing else
+        "files": [*RUN_FILES, RUN_DATABASE],  # what it writes: all that overwrite removes
     }
     if folder is not None:
         check_out_dir(folder, settings, overwrite)
@@ -216,7 +216,7 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
          progress: Callable[[str, int, int], None] | None, started: float,
          ) -> tuple[Results, dict[str, type[Warning]]]:
     """The run itself; returns the results and the warnings it caught (message → category)."""
-    store = open_cache(cache, folder)
+    store, opening = open_cache_noting(cache, folder)
     try:
         done = execute(plan, options, store, weights={k: str(v) for k, v in weights.items()},
                        device=device, engine=engine, address=address,
@@ -259,6 +259,7 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
                        for r in set_rows if r.error],
         "set_sizes": {r.model: {"reference": r.n_reference, "model": r.n} for r in set_rows},
     })
+    done.warnings = {**opening, **done.warnings}
     record["warnings"] = list(done.warnings)
     if fid_network:
         record["fid_network"] = fid_network

@@ -27,10 +27,11 @@ from likeness.io import replace_file
 from likeness.results.summary import Results, mixed_scales, value_scales
 from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir
 
-__all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir", "file_errors",
-           "metric_failures", "open_cache", "recording_failure", "settings_json", "value_record",
-           "version", "versions", "warn_of_failures", "weights_record", "write_json",
-           "write_results_folder", "writing"]
+__all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir",
+           "file_errors", "metric_failures", "open_cache", "open_cache_noting",
+           "recording_failure", "settings_json", "value_record", "version", "versions",
+           "warn_of_failures", "weights_record", "write_json", "write_results_folder",
+           "writing"]
 
 _PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
              "opencv": "opencv-python-headless", "numba": "numba"}
@@ -69,9 +70,24 @@ def recording_failure(folder: Path | None, record: dict[str, Any]) -> Iterator[N
             interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
             record["status"] = "interrupted" if interrupted else "failed"
             record["error"] = in_callers_words(str(error) or type(error).__name__)
-            with suppress(LikenessError):  # the disk may be what failed
-                write_json(folder / "run.json", record)
+            _write_record_anyway(folder / "run.json", record)
         raise
+
+
+def _write_record_anyway(path: Path, record: dict[str, Any]) -> None:
+    """Write the record of a failed run; on a full disk, in place of the old one (whose
+    blocks, freed by truncating it, hold the new one), so that it never says ``running``."""
+    text = json.dumps(record, indent=1, default=str, allow_nan=True) + "\n"
+    try:
+        write_json(path, record)
+    except LikenessError:
+        with suppress(OSError):
+            handle = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                os.ftruncate(handle, 0)
+                os.write(handle, text.encode("utf-8"))
+            finally:
+                os.close(handle)
 
 
 @contextmanager
@@ -83,6 +99,16 @@ def writing(path: Path) -> Iterator[None]:
         raise StorageError(f"cannot write {path} ({error.strerror or error}); free some space "
                            "or make the folder writable — values computed so far are kept "
                            "and a re-run resumes") from None
+
+
+def open_cache_noting(cache: bool | PathLike, out_dir: Path | None
+                      ) -> tuple[Cache, dict[str, type[Warning]]]:
+    """``open_cache``, and the warnings opening it gave (a corrupt database moved aside),
+    so that the run record and the terminal carry them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        store = open_cache(cache, out_dir)
+    return store, {str(w.message): w.category for w in caught}
 
 
 def open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:

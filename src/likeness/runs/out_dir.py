@@ -77,8 +77,12 @@ def _check_links(out_dir: Path) -> None:
 
 
 def _remove_owned(out_dir: Path, record: dict[str, Any]) -> None:
-    """Remove the files a likeness run record lists (older records: the run's files)."""
-    for name in record.get("files", OWNED_FILES):
+    """Remove the files a likeness run record lists (older records: the run's files), and
+    its database's journal files."""
+    listed = record.get("files", OWNED_FILES)
+    names = [*(listed if isinstance(listed, list) else []), f"{RUN_DATABASE}-wal",
+             f"{RUN_DATABASE}-shm"]
+    for name in names:
         if name in OWNED_FILES:  # never a name the record could smuggle in (../x)
             (out_dir / name).unlink(missing_ok=True)
 

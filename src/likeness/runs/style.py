@@ -37,7 +37,7 @@ from likeness.runs.execute import execute
 from likeness.runs.folder import (
     check_out_dir,
     file_errors,
-    open_cache,
+    open_cache_noting,
     recording_failure,
     settings_json,
     value_record,
@@ -49,7 +49,7 @@ from likeness.runs.folder import (
     write_results_folder,
     writing,
 )
-from likeness.runs.out_dir import OWNED_FILES
+from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
 
 __all__ = ["DEFAULT_STYLE_METRICS", "evaluate_style", "find_triplets"]
 
@@ -137,7 +137,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         "likeness_version": version("likeness"), "kind": "style", "status": "running",
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": settings, "statistics": settings["statistics"], "versions": versions(),
-        "files": list(OWNED_FILES),  # what overwrite=True may remove, and nothing else
+        "files": [*RUN_FILES, RUN_DATABASE],  # what it writes: all that overwrite removes
         "arguments": {"device": device, "engine": engine, "address": address,
                       "workers": workers, "batch_size": batch_size, "strict": strict,
                       "overwrite": overwrite,
@@ -152,7 +152,7 @@ def evaluate_style(content: PathLike, style: PathLike,
                             workers=workers, batch_size=batch_size, strict=strict)
     plan = style_plan(found, list(method_folders), unmatched)
     with recording_failure(folder, record):
-        store = open_cache(cache, folder)
+        store, opening = open_cache_noting(cache, folder)
         try:
             done = execute(plan, options, store, weights=weight_files, device=device,
                            engine=engine, address=address, missing_network="record",
@@ -168,7 +168,7 @@ def evaluate_style(content: PathLike, style: PathLike,
                                     weight_files, done.set_report, done.device,
                                     started))
         record.update(value_record(names, rows, set_rows, summary))
-        unique_warnings = done.warnings
+        unique_warnings = {**opening, **done.warnings}
         record["warnings"] = list(unique_warnings)
         results = Results(method_list, names, rows, set_rows, summary, comparisons, record,
                           {m: ([], u) for m, u in unmatched.items()}, folder, kind="style")
