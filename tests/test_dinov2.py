@@ -124,4 +124,4 @@ def test_dinov2_statistics_files_are_saved_and_checked(tmp_path, golden, dinov2_
     other = runner.invoke(main, ["fid", str(stats), str(model), "--weights",
                                  f"pt_inception={fid_weights}", "--no-cache"])
     assert other.exit_code != 0
-    assert "network=" in other.output
+    assert "1024-dimensional features, but this run's encoder gives 2048" in other.output

@@ -46,7 +46,8 @@ def _checkpoint(metric: str) -> str:
 def _save(path, seed):
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(path)
+    # large enough for every metric's domain (IW-SSIM: 161 px): the faults are the failures
+    Image.fromarray(rng.integers(0, 256, (176, 176, 3), dtype=np.uint8)).save(path)
 
 
 @pytest.fixture

@@ -216,7 +216,7 @@ def test_triplets_from_names_folders_and_manifests(tmp_path, golden):
     listed, _ = find_triplets(content, style, {"m": out}, manifest)
     assert [(t.content_name, t.style_name) for t in listed] == [("a.png", "c.png")]
     manifest.write_text("content,style,stylized\na.png,c.png,missing.png\n")
-    with pytest.raises(LikenessError, match="does not exist"):
+    with pytest.raises(LikenessError, match="no such file"):
         find_triplets(content, style, {"m": out}, manifest)
 
 
