@@ -5,11 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.likeness-installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-slow lint typecheck bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# the distribution was called "likeness" before 0.2 (a name another project holds)
+	$(BIN)/python -m pip uninstall --quiet --yes likeness 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
@@ -26,8 +28,13 @@ demo: $(STAMP)
 	$(BIN)/likeness compare samples/reference samples/stylized samples/jpeg --metrics $$metrics \
 		--out-dir demo-results --overwrite
 
+# the whole suite but the slow tests (marked ``slow``: full-size networks, minutes each)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow"
+
+# the slow tests alone (CI runs both targets)
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

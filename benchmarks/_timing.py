@@ -12,11 +12,11 @@ import numpy as np
 from PIL import Image
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "golden"
 
 
 def stand_in_weights() -> Any:
-    """../shared/golden/weights.py (deterministic stand-in checkpoints) as a module."""
+    """tests/data/golden/weights.py (deterministic stand-in checkpoints) as a module."""
     import importlib.util
     import sys
 

@@ -4,7 +4,7 @@ Run in the reference environment (../shared/reference-env.sh), never by the test
 
     /tmp/likeness-reference/bin/python references/make_basicsr_values.py
 
-For every golden pair (../shared/golden/expected.json) and for generated odd-sized pairs,
+For every golden pair (tests/data/golden/expected.json) and for generated odd-sized pairs,
 BasicSR's `calculate_psnr` and `calculate_ssim` on the images as cv2 reads them (BGR
 uint8), with crop_border 0 and 4, test_y_channel False and True.  Writes
 tests/data/basicsr_values.json with BasicSR's version.
@@ -21,7 +21,7 @@ import numpy as np
 from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_ssim
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT.parent / "shared" / "golden"
+GOLDEN = ROOT / "tests" / "data" / "golden"
 OUT = ROOT / "tests" / "data"
 
 

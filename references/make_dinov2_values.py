@@ -34,7 +34,7 @@ from transformers import Dinov2Config, Dinov2Model
 from transformers.models.dinov2 import modeling_dinov2
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT.parent / "shared" / "golden"
+GOLDEN = ROOT / "tests" / "data" / "golden"
 DATA = ROOT / "tests" / "data"
 sys.path.insert(0, str(ROOT / "tests"))
 from vit_stand_ins import make_dinov2_state_dict  # noqa: E402

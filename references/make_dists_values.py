@@ -6,7 +6,7 @@ Run in the reference environment (../shared/reference-env.sh), never by the test
 
 DISTS_pytorch builds torchvision's VGG16 with a download; here ``models.vgg16`` returns
 torchvision's VGG16 loaded with the seeded stand-in backbone
-(``../shared/golden/weights.py``, ``make_state_dict("vgg16", seed=expected["lpips_seed"])``),
+(``tests/data/golden/weights.py``, ``make_state_dict("vgg16", seed=expected["lpips_seed"])``),
 and the package's own ``weights.pt`` (α, β) is used.  Images as the authors' example reads
 them: Pillow → RGB → ``ToTensor`` (no resize).  Pairs: the golden colour pairs and the
 generated pairs of tests/data/piq_pairs (gray ones converted to RGB).  Writes
@@ -27,7 +27,7 @@ import torchvision
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT.parent / "shared" / "golden"
+GOLDEN = ROOT / "tests" / "data" / "golden"
 DATA = ROOT / "tests" / "data"
 
 

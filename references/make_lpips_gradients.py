@@ -5,7 +5,7 @@
 Writes tests/data/lpips_gradients.npz: inputs x, y (2, 3, 48, 48) uniform in [-1, 1]
 (numpy default_rng(0)), and for each net the gradient of lpips.LPIPS(net).forward(x, y).sum()
 with respect to x, with the backbone loaded from the golden stand-in weights
-(../shared/golden/weights.py, seed expected["lpips_seed"]) and lpips' shipped v0.1 heads.
+(tests/data/golden/weights.py, seed expected["lpips_seed"]) and lpips' shipped v0.1 heads.
 
 Why noise and not a photograph: on real images, max-pooling meets near-ties, and which
 neighbour wins depends on float32 rounding, so a gradient moves by up to ~1 % of its
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-GOLDEN = HERE.parent.parent / "shared" / "golden"
+GOLDEN = HERE.parent / "tests" / "data" / "golden"
 BACKBONES = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
 
 

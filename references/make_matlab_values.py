@@ -42,7 +42,7 @@ from pyiqa.archs.ssim_arch import SSIM
 from pyiqa.utils.color_util import to_y_channel
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT.parent / "shared" / "golden"
+GOLDEN = ROOT / "tests" / "data" / "golden"
 DATA = ROOT / "tests" / "data"
 
 

@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT.parent / "shared" / "golden"
+GOLDEN = ROOT / "tests" / "data" / "golden"
 OUT = ROOT / "tests" / "data"
 
 

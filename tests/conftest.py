@@ -1,4 +1,5 @@
-"""Shared fixtures: the golden set of reference values (../shared/golden)."""
+"""Shared fixtures: the golden set of reference values (tests/data/golden, committed with
+the project: its README says how each value was made and by which reference)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _golden_dir() -> Path:
     candidates = [Path(os.environ["LIKENESS_GOLDEN"])] if "LIKENESS_GOLDEN" in os.environ else []
-    candidates.append(REPO.parent / "shared" / "golden")
+    candidates.append(REPO / "tests" / "data" / "golden")
     for candidate in candidates:
         if (candidate / "expected.json").is_file():
             return candidate
     raise RuntimeError(
-        "the golden set is missing: expected ../shared/golden beside the repository "
+        "the golden set is missing: expected tests/data/golden in the repository "
         "(or set LIKENESS_GOLDEN to its folder)"
     )
 
@@ -87,7 +88,8 @@ def assert_array_close(got: np.ndarray, want: np.ndarray, *, abs_tol: float,
 
 @pytest.fixture(scope="session")
 def golden_weights(golden):
-    """../shared/golden/weights.py as a module (make_state_dict, save_checkpoint, manifest)."""
+    """The golden set's weights.py as a module (make_state_dict, save_checkpoint, manifest):
+    the seeded stand-in checkpoints the golden network values were computed with."""
     spec = importlib.util.spec_from_file_location("golden_weights", golden.root / "weights.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

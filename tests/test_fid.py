@@ -1,7 +1,7 @@
 """FID and KID: the Inception network against pytorch-fid's features, the distances against
 pytorch-fid's and the golden values, closed forms, and whole folders end to end.
 
-Golden values (../shared/golden/README.md): ``fid_features.npy`` are pytorch-fid 0.3.0
+Golden values (tests/data/golden/README.md): ``fid_features.npy`` are pytorch-fid 0.3.0
 ``InceptionV3([3])`` features with ``make_state_dict("pt_inception", fid_seed)``;
 ``frechet_xy`` is its ``calculate_frechet_distance``; ``kid_xy`` the unbiased MMD².
 """

@@ -12,8 +12,8 @@ import likeness
 
 PACKAGE = Path(likeness.__file__).parent
 # lower layers never import higher ones; the public API (likeness/__init__) sits on top
-LAYERS = {"errors": 0, "io": 1, "metrics": 1, "nets": 2, "evaluation": 3, "results": 4,
-          "runs": 5, "cli": 6, "": 7, "__main__": 7}
+LAYERS = {"_version": 0, "errors": 0, "io": 1, "metrics": 1, "nets": 2, "evaluation": 3,
+          "results": 4, "runs": 5, "cli": 6, "": 7, "__main__": 7}
 MAX_LINES = 400
 
 

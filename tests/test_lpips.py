@@ -1,5 +1,5 @@
-"""LPIPS against the lpips package's values (../shared/golden, lpips 0.1.4 v0.1), with the
-stand-in backbones of ../shared/golden/weights.py loaded through likeness's own loader."""
+"""LPIPS against the lpips package's values (tests/data/golden, lpips 0.1.4 v0.1), with the
+stand-in backbones of tests/data/golden/weights.py loaded through likeness's own loader."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The Ray engine on a multi-node Ray cluster on this machine: the same outputs as the
 local engine, a node lost mid-run, a restarted run that repeats nothing.
 
-Needs the ``ray`` extra (``pip install 'likeness[ray]'``); ``.ci/run`` installs it and sets
+Needs the ``ray`` extra (``pip install 'likeness-metrics[ray]'``); ``.ci/run`` installs it and sets
 ``LIKENESS_REQUIRE_RAY=1`` so that CI always runs these; elsewhere they are skipped with a
 one-line notice when Ray is absent.
 """
@@ -32,7 +32,8 @@ def cluster():
     except ImportError:
         if os.environ.get("LIKENESS_REQUIRE_RAY") == "1":
             pytest.fail("Ray is required here (LIKENESS_REQUIRE_RAY=1) but not installed")
-        pytest.skip("Ray not installed: Ray engine tests skipped (pip install 'likeness[ray]')")
+        pytest.skip("Ray not installed: Ray engine tests skipped "
+                    "(pip install 'likeness-metrics[ray]')")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})

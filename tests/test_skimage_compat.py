@@ -1,6 +1,6 @@
 """scikit-image-compatible SSIM, PSNR and MSE.
 
-Pinned values: ../shared/golden/expected.json (scikit-image 0.26.0; see its README for how
+Pinned values: tests/data/golden/expected.json (scikit-image 0.26.0; see its README for how
 each value was made).  Extra cases compare with scikit-image itself, run in this process.
 """
 

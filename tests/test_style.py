@@ -1,4 +1,4 @@
-"""Style-transfer metrics against ../shared/golden/style.json (ArtFID, StyleID's CFSD, Gram,
+"""Style-transfer metrics against tests/data/golden/style.json (ArtFID, StyleID's CFSD, Gram,
 AdaIN and content losses, made with the stand-in weights of golden/weights.py), closed
 forms of the maths, triplet discovery, and ``likeness style`` end to end."""
 

@@ -1,6 +1,6 @@
 """Batched torch metrics: ssim under each convention, ms_ssim, psnr.
 
-Pinned values: ../shared/golden/expected.json (scikit-image 0.26.0, pytorch-msssim 1.0.0).
+Pinned values: tests/data/golden/expected.json (scikit-image 0.26.0, pytorch-msssim 1.0.0).
 pytorch-msssim itself also runs in this process for cases the golden set does not cover.
 """
 

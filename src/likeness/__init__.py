@@ -8,7 +8,6 @@ for torch until a metric needs it.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from likeness.errors import (
@@ -47,10 +46,7 @@ if TYPE_CHECKING:
     from likeness.runs.fid import fid, kid_folders
     from likeness.runs.style import evaluate_style
 
-try:
-    __version__ = version("likeness")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+from likeness._version import __version__  # noqa: E402  (one source: _version.py)
 
 _LAZY = {
     "Accumulator": "likeness.evaluation.accumulator",

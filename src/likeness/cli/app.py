@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from likeness._version import __version__
+
 if TYPE_CHECKING:
     pass
 
@@ -76,7 +78,7 @@ def metrics_option(command: str) -> Any:
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="likeness")
+@click.version_option(version=__version__, prog_name="likeness")
 def main() -> None:
     """Measure how alike images are: SSIM, MS-SSIM, PSNR, LPIPS, FID, KID, exactly as the
     reference implementations do."""

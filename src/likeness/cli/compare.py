@@ -114,7 +114,8 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--no-cache", is_flag=True,
               help="Use no shared cache (a results folder still keeps its own progress).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
-              show_default=True, help="ray: run on a Ray cluster (pip install 'likeness[ray]').")
+              show_default=True,
+              help="ray: run on a Ray cluster (pip install 'likeness-metrics[ray]').")
 @click.option("--address", default=None,
               help="Ray cluster address (default: connect to RAY_ADDRESS or start one here).")
 def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Path | None,

@@ -65,7 +65,8 @@ from likeness.cli.report import parse_disagree
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
               help="Images per network pass (VGG19 takes one at a time).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
-              show_default=True, help="ray: run on a Ray cluster (pip install 'likeness[ray]').")
+              show_default=True,
+              help="ray: run on a Ray cluster (pip install 'likeness-metrics[ray]').")
 @click.option("--address", default=None,
               help="Ray cluster address (default: connect to RAY_ADDRESS or start one here).")
 @click.option("--bootstrap", type=click.IntRange(100, 10_000_000), default=2000,

@@ -51,7 +51,7 @@ from likeness.evaluation.sets import set_networks
 __all__ = ["import_ray", "run_on_ray"]
 
 Progress = Callable[[str, int, int], None]
-INSTALL_HINT = "the Ray engine needs Ray: pip install 'likeness[ray]'"
+INSTALL_HINT = "the Ray engine needs Ray: pip install 'likeness-metrics[ray]'"
 
 
 def import_ray() -> Any:

@@ -2,7 +2,7 @@
 
 The DataFrames hold what the results folder's CSV files hold (the same columns and
 values, from ``tables.csv_tables``); pandas is an optional extra
-(``pip install 'likeness[notebook]'``).
+(``pip install 'likeness-metrics[notebook]'``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def frame(results: Results, table: str) -> Any:
     try:
         import pandas as pd
     except ImportError:
-        raise LikenessError("DataFrames need pandas: pip install 'likeness[notebook]' (or "
+        raise LikenessError("DataFrames need pandas: pip install 'likeness-metrics[notebook]' (or "
                             "pip install pandas)") from None
     columns, records = csv_tables(results)[table]
     data = pd.DataFrame.from_records([{c: r.get(c) for c in columns} for r in records],

@@ -102,7 +102,7 @@ class Results:
 
     @property
     def per_image(self) -> Any:
-        """per_image.csv as a pandas DataFrame (``pip install 'likeness[notebook]'``)."""
+        """per_image.csv as a pandas DataFrame (``pip install 'likeness-metrics[notebook]'``)."""
         from likeness.results.frames import frame
 
         return frame(self, "per_image")

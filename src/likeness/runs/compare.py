@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from likeness._version import __version__
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.plan import Plan, make_plan, model_names
@@ -33,7 +34,6 @@ from likeness.runs.folder import (
     recording_failure,
     settings_json,
     value_record,
-    version,
     versions,
     warn_of_failures,
     weights_record,
@@ -186,8 +186,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     if need_pairs and not plan.items:
         raise LikenessError(no_pairs_message(plan, reference))
     record: dict[str, Any] = {
-        "likeness_version": version("likeness"), "status": "running",
-        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "likeness_version": __version__, "status": "running",
+        "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "settings": settings,
         "arguments": {"device": device, "engine": engine, "address": address,
                       "workers": workers, "batch_size": batch_size,
@@ -237,7 +237,7 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
     fid_network = done.set_report.settings.get("pt_inception")
     record.update({
         "status": "complete",
-        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - started, 3),
         "device": done.device,
         "weights": weights_record(names, weights, done.set_report),

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from likeness._version import __version__
 from likeness.errors import LikenessError, StorageError, in_callers_words
 from likeness.evaluation.cache import Cache, LayeredCache, default_cache_path
 from likeness.evaluation.registry import METRICS
@@ -40,7 +41,7 @@ PathLike = str | os.PathLike[str]
 
 
 def versions() -> dict[str, str]:
-    versions = {"likeness": version("likeness"), "python": platform.python_version()}
+    versions = {"likeness": __version__, "python": platform.python_version()}
     for label, package in _PACKAGES.items():
         versions[label] = version(package)
     return versions

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from likeness._version import __version__
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.engine import EngineOptions
 from likeness.evaluation.plan import model_names
@@ -41,7 +42,6 @@ from likeness.runs.folder import (
     recording_failure,
     settings_json,
     value_record,
-    version,
     versions,
     warn_of_failures,
     weights_record,
@@ -134,8 +134,8 @@ def evaluate_style(content: PathLike, style: PathLike,
     })
     folder = None if out_dir is None else Path(out_dir)
     record: dict[str, Any] = {
-        "likeness_version": version("likeness"), "kind": "style", "status": "running",
-        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "likeness_version": __version__, "kind": "style", "status": "running",
+        "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "settings": settings, "statistics": settings["statistics"], "versions": versions(),
         "files": [*RUN_FILES, RUN_DATABASE],  # what it writes: all that overwrite removes
         "arguments": {"device": device, "engine": engine, "address": address,
@@ -199,7 +199,7 @@ def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[S
     image_sizes = sorted({f"{w}x{h}" for w, h in _sizes(triplets)})
     return {
         "status": "complete",
-        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - started, 3), "device": device,
         "weights": weights_record(names, weights, set_report),
         "conventions": {m: METRICS[m].description for m in names},
