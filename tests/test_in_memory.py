@@ -77,7 +77,7 @@ def test_dataframes_without_pandas_say_what_to_install(two_models, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_pandas)
-    with pytest.raises(LikenessError, match=r"pip install 'likeness\[notebook\]'"):
+    with pytest.raises(LikenessError, match=r"pip install 'likeness-metrics\[notebook\]'"):
         _ = two_models.per_image
 
 

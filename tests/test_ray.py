@@ -159,7 +159,7 @@ def test_missing_ray_is_one_line_with_the_install_command(monkeypatch, folders):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
-    with pytest.raises(likeness.LikenessError, match=r"pip install 'likeness\[ray\]'"):
+    with pytest.raises(likeness.LikenessError, match=r"pip install 'likeness-metrics\[ray\]'"):
         likeness.compare(folders / "ref", folders / "blur", engine="ray", cache=False)
 
 

@@ -1,0 +1,198 @@
+"""The classical full-reference metrics with piq's call shape: top-level functions
+(``likeness.gmsd(x, y, reduction="mean", data_range=1.0)``, …) and ``nn.Module`` losses
+(``likeness.GMSDLoss()``, …), argument names, defaults and reductions as piq 0.8 has them,
+so that code written for piq runs unchanged.
+
+The values are likeness's (``likeness.metrics.<module>``: one value per image, each image
+checked by the one input check); ``reduction`` is ``"mean"`` (piq's default), ``"sum"`` or
+``"none"`` over the batch.  The losses are piq's: the value itself for metrics where lower
+is better (GMSD, MS-GMSD, MDSI), ``1 − value`` for the others — clamped to [0, 1] first
+where piq clamps (VIFp, FSIM, SR-SIM, DSS).  Options piq has and likeness does not compute
+otherwise (piq's tuning constants) are not offered; ``chromatic=True`` of SR-SIM (piq's
+extension, not the paper's) is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from likeness.errors import InvalidInputError, UnsupportedImageError
+from likeness.metrics import dss as _dss
+from likeness.metrics import fsim as _fsim
+from likeness.metrics import gmsd as _gmsd
+from likeness.metrics import haarpsi as _haarpsi
+from likeness.metrics import iw_ssim as _iw_ssim
+from likeness.metrics import mdsi as _mdsi
+from likeness.metrics import srsim as _srsim
+from likeness.metrics import vif as _vif
+from likeness.metrics import vsi as _vsi
+
+__all__ = ["DSSLoss", "FSIMLoss", "GMSDLoss", "HaarPSILoss", "InformationWeightedSSIMLoss",
+           "MDSILoss", "MultiScaleGMSDLoss", "SRSIMLoss", "VIFLoss", "VSILoss", "dss", "fsim",
+           "gmsd", "haarpsi", "information_weighted_ssim", "mdsi", "multi_scale_gmsd", "srsim",
+           "vif_p", "vsi"]
+
+
+def reduce(values: Tensor, reduction: str) -> Tensor:
+    """piq's reduction of per-image values over the batch."""
+    if reduction == "none":
+        return values
+    if reduction == "mean":
+        return values.mean(dim=0)
+    if reduction == "sum":
+        return values.sum(dim=0)
+    raise InvalidInputError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+
+
+def gmsd(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0) -> Tensor:
+    """GMSD as ``piq.gmsd`` (lower is better); see ``likeness.metrics.gmsd``."""
+    return reduce(_gmsd.gmsd(x, y, data_range=data_range), reduction)
+
+
+def multi_scale_gmsd(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean",
+                     alpha: float = 0.5) -> Tensor:
+    """MS-GMSD as ``piq.multi_scale_gmsd`` (lower is better)."""
+    return reduce(_gmsd.ms_gmsd(x, y, data_range=data_range, alpha=alpha), reduction)
+
+
+def vif_p(x: Tensor, y: Tensor, sigma_n_sq: float = 2.0, data_range: float = 1.0,
+          reduction: str = "mean") -> Tensor:
+    """VIFp as ``piq.vif_p`` (higher is better)."""
+    return reduce(_vif.vif_p(x, y, data_range=data_range, sigma_n_sq=sigma_n_sq), reduction)
+
+
+def mdsi(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean") -> Tensor:
+    """MDSI as ``piq.mdsi`` (lower is better)."""
+    return reduce(_mdsi.mdsi(x, y, data_range=data_range), reduction)
+
+
+def haarpsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
+            scales: int = 3, c: float = 30.0, alpha: float = 4.2) -> Tensor:
+    """HaarPSI as ``piq.haarpsi`` (higher is better)."""
+    return reduce(_haarpsi.haarpsi(x, y, data_range=data_range, scales=scales, c=c,
+                                   alpha=alpha), reduction)
+
+
+def fsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
+         chromatic: bool = True) -> Tensor:
+    """FSIM — FSIMc with ``chromatic=True``, piq's default, which needs RGB — as
+    ``piq.fsim`` (higher is better)."""
+    function = _fsim.fsimc if chromatic else _fsim.fsim
+    return reduce(function(x, y, data_range=data_range), reduction)
+
+
+def srsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
+          chromatic: bool = False) -> Tensor:
+    """SR-SIM as ``piq.srsim`` (higher is better), on luma as the paper defines it."""
+    if chromatic:
+        raise UnsupportedImageError("likeness computes SR-SIM as its paper defines it, on "
+                                    "luma; piq's chromatic extension is not offered: pass "
+                                    "chromatic=False")
+    return reduce(_srsim.sr_sim(x, y, data_range=data_range), reduction)
+
+
+def vsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0) -> Tensor:
+    """VSI as ``piq.vsi`` (higher is better)."""
+    return reduce(_vsi.vsi(x, y, data_range=data_range), reduction)
+
+
+def dss(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0) -> Tensor:
+    """DSS as ``piq.dss`` (higher is better)."""
+    return reduce(_dss.dss(x, y, data_range=data_range), reduction)
+
+
+def information_weighted_ssim(x: Tensor, y: Tensor, data_range: float = 1.0,
+                              reduction: str = "mean") -> Tensor:
+    """IW-SSIM as ``piq.information_weighted_ssim`` (higher is better)."""
+    return reduce(_iw_ssim.iw_ssim(x, y, data_range=data_range), reduction)
+
+
+class _Loss(nn.Module):
+    """A metric as piq's loss: ``forward(x, y)`` (x the prediction, y the target)."""
+
+    function: Callable[..., Tensor]
+    lower_is_better = False
+    clamped = False  # piq clamps some scores to [0, 1] before 1 − score
+
+    def __init__(self, reduction: str = "mean", data_range: float = 1.0, **options: object
+                 ) -> None:
+        super().__init__()
+        reduce(torch.zeros(1), reduction)  # refuse an unknown reduction now, not in forward
+        self.reduction, self.data_range, self.options = reduction, data_range, options
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        score = type(self).function(x, y, reduction=self.reduction, data_range=self.data_range,
+                                    **self.options)
+        if self.lower_is_better:
+            return score
+        return 1 - (torch.clamp(score, 0, 1) if self.clamped else score)
+
+
+class GMSDLoss(_Loss):
+    """``piq.GMSDLoss``: GMSD itself."""
+
+    function = staticmethod(gmsd)
+    lower_is_better = True
+
+
+class MultiScaleGMSDLoss(_Loss):
+    """``piq.MultiScaleGMSDLoss``: MS-GMSD itself."""
+
+    function = staticmethod(multi_scale_gmsd)
+    lower_is_better = True
+
+
+class MDSILoss(_Loss):
+    """``piq.MDSILoss``: MDSI itself."""
+
+    function = staticmethod(mdsi)
+    lower_is_better = True
+
+
+class VIFLoss(_Loss):
+    """``piq.VIFLoss``: 1 − VIFp clamped to [0, 1]."""
+
+    function = staticmethod(vif_p)
+    clamped = True
+
+
+class HaarPSILoss(_Loss):
+    """``piq.HaarPSILoss``: 1 − HaarPSI."""
+
+    function = staticmethod(haarpsi)
+
+
+class FSIMLoss(_Loss):
+    """``piq.FSIMLoss``: 1 − FSIM(c) clamped to [0, 1]."""
+
+    function = staticmethod(fsim)
+    clamped = True
+
+
+class SRSIMLoss(_Loss):
+    """``piq.SRSIMLoss``: 1 − SR-SIM clamped to [0, 1]."""
+
+    function = staticmethod(srsim)
+    clamped = True
+
+
+class VSILoss(_Loss):
+    """``piq.VSILoss``: 1 − VSI."""
+
+    function = staticmethod(vsi)
+
+
+class DSSLoss(_Loss):
+    """``piq.DSSLoss``: 1 − DSS clamped to [0, 1]."""
+
+    function = staticmethod(dss)
+    clamped = True
+
+
+class InformationWeightedSSIMLoss(_Loss):
+    """``piq.InformationWeightedSSIMLoss``: 1 − IW-SSIM."""
+
+    function = staticmethod(information_weighted_ssim)
