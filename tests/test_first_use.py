@@ -264,6 +264,15 @@ def test_the_terminal_prints_one_note_per_decision(photos):
     assert "(6 file(s):" in notes[0]
 
 
+def test_the_terminal_prints_one_error_per_metric_and_cause(photos, offline):
+    result = CliRunner().invoke(main, ["compare", str(photos / "ref"), str(photos / "noise"),
+                                       str(photos / "blur"), "--metrics", "ssim,lpips",
+                                       "--no-cache"])
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1  # 12 pairs, one missing checkpoint: one line
+    assert errors[0].startswith("error: lpips_alex (12: ")
+
+
 def test_per_image_csv_of_a_cli_run_has_cli_words(photos):
     out = photos / "run"
     CliRunner().invoke(main, ["compare", str(photos / "ref"), str(photos / "noise"),

@@ -142,11 +142,22 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         say("note", f"{source}: {len(files)} file(s) skipped for their extension: "
                      + ", ".join(files))
     failures = [row for row in rows if row.error]
+    # one line per metric and cause (a missing checkpoint fails every pair alike), with the
+    # pairs it concerns; a row that failed whole (an unreadable file) has its own line
+    by_cause: dict[tuple[str, str], list[str]] = {}
     for row in failures:
         who = f"{row.model}: " if several else ""
-        say("error", f"{who}{row.reference} vs {row.test}: {row.error}")
+        pair = f"{who}{row.reference} vs {row.test}"
+        if not row.metric_errors:
+            say("error", f"{pair}: {row.error}")
+        for metric, message in row.metric_errors.items():
+            by_cause.setdefault((metric, message), []).append(pair)
     for error in record.get("set_errors", []):
-        say("error", f"{error['model']}: {error['metric']}: {error['error']}")
+        by_cause.setdefault((error["metric"], error["error"]), []).append(error["model"])
+    for (metric, message), where in by_cause.items():
+        shown = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3
+                                         else "")
+        say("error", f"{metric} ({len(where)}: {shown}): {message}")
     for error in record.get("file_errors", []):
         say("error", f"{error['file']}: {error['reason']}")
     if failures:

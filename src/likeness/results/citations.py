@@ -115,7 +115,8 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     reported = " We report " + "; ".join(sentences) + "." if sentences else ""
     parts.append(_comparison_space(record) + reported)
     parts += failure_sentences(record)
-    sizes = record.get("set_sizes", {})
+    sizes = {model: size for model, size in record.get("set_sizes", {}).items()
+             if size.get("model")}  # a set whose encoder could not run has no size to state
     if sizes:
         parts.append("Set metrics compare " + "; ".join(
             f"`{model}`'s {size['model']} images with {size['reference']} reference images"
