@@ -281,3 +281,13 @@ def test_per_image_csv_of_a_cli_run_has_cli_words(photos):
         notes = [row["notes"] for row in csv.DictReader(handle)]
     assert all("--crop-border 2" in note for note in notes)
     assert not any("crop_border=" in note for note in notes)
+
+
+def test_the_cache_keeps_the_librarys_words_each_run_shows_its_own(photos):
+    cache = photos / "cache.sqlite"
+    CliRunner().invoke(main, ["compare", str(photos / "ref"), str(photos / "noise"),
+                              "--crop-border", "2", "--cache", str(cache)])
+    python = likeness.compare(photos / "ref", photos / "noise", crop_border=2, cache=cache)
+    assert all(row.cached for row in python.rows)
+    assert all("crop_border=2" in " ".join(row.notes) for row in python.rows)
+    assert not any("--crop-border" in " ".join(row.notes) for row in python.rows)

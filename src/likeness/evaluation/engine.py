@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,9 @@ class ItemEngine:
         self.feature_metrics = [m for m in self.metrics if METRICS[m].kind == "network"]
         self.notes_namespace = notes_namespace(plan.kind, options, self.metrics)
         self.done = 0
-        self.to_store: list[tuple[int, dict[str, str]]] = []
+        # (row, its metrics' errors, its notes as computed: the cache keeps the library's
+        # words, each run shows them in its own)
+        self.to_store: list[tuple[int, dict[str, str], tuple[str, ...]]] = []
 
     def _namespace(self, metric: str) -> str:
         spec = METRICS[metric]
@@ -205,7 +207,7 @@ class ItemEngine:
             for metric, message in {**outcome.errors, **unavailable}.items():
                 self.fail(index, message, metric)
             self.to_store.append((index, {m: e for m, e in outcome.errors.items()
-                                          if m not in unavailable}))
+                                          if m not in unavailable}, outcome.notes))
         self.advance()
         return row
 
@@ -215,7 +217,7 @@ class ItemEngine:
             return
         per_metric: dict[str, list[tuple[str, bytes]]] = {m: [] for m in self.metrics}
         notes: list[tuple[str, bytes]] = []
-        for index, errors in self.to_store:
+        for index, errors, computed_notes in self.to_store:
             row, key = self.rows[index], self.key(self.plan.items[index])
             if key is None:
                 continue
@@ -229,7 +231,8 @@ class ItemEngine:
                     continue
                 per_metric[metric].append((key, json.dumps(outcome).encode()))
             derived = network_notes(row.channels, self.feature_metrics)
-            notes.append((key, encode_notes(row, without=derived)))
+            notes.append((key, encode_notes(replace(row, notes=computed_notes),
+                                            without=derived)))
         batches = {self.namespaces[m]: items for m, items in per_metric.items() if items}
         batches[self.notes_namespace] = notes
         self.cache.put_together(batches)  # a kill leaves a row's outcomes whole or absent
