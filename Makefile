@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.likeness-installed
 
-.PHONY: demo test test-slow lint typecheck bench clean
+.PHONY: demo test test-slow docs lint typecheck bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# the documentation site, strictly (a broken link or docstring is an error): site/
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
@@ -46,4 +50,4 @@ bench: $(STAMP)
 	cd benchmarks && for script in bench_*.py; do ../$(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache demo-results
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache demo-results site

@@ -105,16 +105,20 @@ def test_cli_report_and_compare_html(results_dir, tmp_path, golden):
     assert "not a likeness results folder" in missing.stderr
 
 
-@pytest.fixture(scope="module")
-def chromium():
+def chromium_path() -> str:
+    """The system's chromium; a failure where CI requires it, else the test is skipped."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
         found = shutil.which(name)
         if found:
             return found
     if os.environ.get("LIKENESS_REQUIRE_CHROMIUM") == "1":
         pytest.fail("chromium is required here (LIKENESS_REQUIRE_CHROMIUM=1) but not found")
-    pytest.skip("chromium not installed: browser tests of the HTML report skipped "
-                "(apt-get install chromium)")
+    pytest.skip("chromium not installed: browser tests skipped (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    return chromium_path()
 
 
 def _browser(chromium, *arguments, cwd):
