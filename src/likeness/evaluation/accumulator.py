@@ -48,9 +48,12 @@ class Accumulator:
             the real images (FID only: KID needs per-image features).
 
     Example:
+        Needs the Inception checkpoint, so it is not run as a doctest:
+
         >>> acc = likeness.Accumulator(metrics=["fid", "kid"])  # doctest: +SKIP
-        >>> acc.update(real_batch, real=True); acc.update(fake_batch, real=False)
-        >>> acc.compute()  # {'fid': ..., 'kid': ...}; acc.stds: {'kid': ...}
+        >>> acc.update(real_batch, real=True)  # doctest: +SKIP
+        >>> acc.update(fake_batch, real=False)  # doctest: +SKIP
+        >>> acc.compute()  # {'fid': ..., 'kid': ...}; acc.stds: {'kid': ...}  # doctest: +SKIP
     """
 
     def __init__(self, metrics: str | Sequence[str] = ("fid",), *,

@@ -105,7 +105,7 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
             choice.
 
     Example:
-        >>> image = load_image("samples/reference/astronaut.png")  # doctest: +SKIP
+        >>> image = load_image("samples/reference/astronaut.png")  # from the clone's root
         >>> image.pixels.shape, image.bit_depth
         ((256, 256, 3), 8)
     """
