@@ -93,14 +93,16 @@ class ItemActor:
     """Holds the networks; computes decoded groups with the local engine's computer."""
 
     def __init__(self, options: EngineOptions, blobs: dict[str, Any], device: str,
-                 roles: tuple[str, str], threads: int) -> None:
+                 roles: tuple[str, str], threads: int,
+                 style_digests: dict[Path, str] | None = None) -> None:
         import ray
 
         _use_threads(threads)
         weights = _materialise_weights({k: ray.get(v) if not isinstance(v, tuple) else v
                                         for k, v in blobs.items()})
+        # the style images the actor decodes itself are checked against the run's hashes
         self.computer = ItemComputer(options.metrics, options, Networks(device, weights),
-                                     roles)
+                                     roles, style_digests)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         out = []
@@ -240,7 +242,9 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: En
                                         for path in item.files if path in digests}))}
              for group in groups]
     dataset = _pipeline(ray, items, _decode_group, ItemActor, networks.device, {
-        "options": replace(options, strict=False), "blobs": blobs, "roles": plan.roles})
+        "options": replace(options, strict=False), "blobs": blobs, "roles": plan.roles,
+        "style_digests": {item.style: digests[item.style] for item in plan.items
+                          if item.style is not None and item.style in digests}})
     done: set[int] = set()
     shard: list[dict[str, Any]] = []
     for record in dataset.iter_rows():
