@@ -4,7 +4,7 @@ on the same stand-in VGG16 weights.
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_dists.py
 
 DISTS_pytorch needs torchvision, installed only in the reference environment
-(../shared/reference-env.sh; add numba, which likeness's Winograd kernels need); there its
+(references/reference-env.sh; add numba, which likeness's Winograd kernels need); there its
 ``models.vgg16`` is patched to return torchvision's
 VGG16 with the golden stand-in weights (speed does not depend on the weights' values).
 Prints the best of 5 after a warm-up for pairs at 256² and 512², batch 1 and 4, and the

@@ -4,7 +4,7 @@ on the same full-size (24-layer) stand-in weights, images/s and the largest diff
 
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_encoders.py [BATCH]
 
-transformers is installed only in the reference environment (../shared/reference-env.sh).
+transformers is installed only in the reference environment (references/reference-env.sh).
 Best of 3 after a warm-up, one batch of preprocessed images (default 4).
 """
 

@@ -4,7 +4,7 @@ in the same process, time and peak memory (tracemalloc: numpy's allocations).
 
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_feature_sets.py [N]
 
-The references are installed only in the reference environment (../shared/reference-env.sh).
+The references are installed only in the reference environment (references/reference-env.sh).
 One run each (the reference runs are minutes long); N defaults to 10,000.
 """
 

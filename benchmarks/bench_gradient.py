@@ -5,7 +5,7 @@ tensors.
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_gradient.py
 
 piq is a reference implementation, installed only in the reference environment
-(../shared/reference-env.sh), so this benchmark runs there with likeness's source on the
+(references/reference-env.sh), so this benchmark runs there with likeness's source on the
 path.  Prints both timings (best of 5 after a warm-up), the ratio and the largest
 difference, for a batch of 8 RGB images at 256² and 512² (4 for IW-SSIM, the slowest).
 """

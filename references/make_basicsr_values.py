@@ -1,6 +1,6 @@
 """Pinned BasicSR values for likeness's `basicsr` restoration convention.
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_basicsr_values.py
 

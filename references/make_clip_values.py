@@ -1,6 +1,6 @@
 """Pinned CLIP ViT-L/14-336 image embeddings from transformers, with CMMD's preprocessing.
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_clip_values.py
 

@@ -1,7 +1,7 @@
 """Pinned DINOv2 ViT-L/14 features from transformers' Dinov2Model, with dgm-eval's
 preprocessing and the hub code's position-embedding interpolation.
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_dinov2_values.py
 

@@ -1,6 +1,6 @@
 """Pinned DISTS values and gradients from the authors' package, DISTS_pytorch.
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_dists_values.py
 

@@ -1,7 +1,7 @@
 """Pinned precision / recall / density / coverage (prdc), Vendi scores (vendi-score) and
 CMMD (google-research/cmmd's formula evaluated in float64) on generated features.
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_feature_set_values.py
 

@@ -1,7 +1,7 @@
 """The golden set's reference values (tests/data/golden/expected.json), recomputed from its
 committed images and arrays with the reference implementations themselves.
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_golden_values.py          # check
     /tmp/likeness-reference/bin/python references/make_golden_values.py --write  # rewrite

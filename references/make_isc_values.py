@@ -1,6 +1,6 @@
 """Pinned Inception Score inputs and values from torch-fidelity.
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_isc_values.py
 

@@ -1,4 +1,4 @@
-"""Pinned LPIPS input gradients from the lpips package (run in ../shared/reference-env.sh).
+"""Pinned LPIPS input gradients from the lpips package (run in references/reference-env.sh).
 
     "$REFERENCE_VENV/bin/python" references/make_lpips_gradients.py
 

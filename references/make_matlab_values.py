@@ -1,6 +1,6 @@
 """Reference values for likeness's `matlab` restoration convention, from pyiqa.
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_matlab_values.py
 

@@ -1,7 +1,7 @@
 """Pinned piq values for likeness's classical full-reference metrics (GMSD, MS-GMSD,
 VIFp, MDSI, HaarPSI, FSIM, FSIMc, SR-SIM, VSI, DSS, IW-SSIM).
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_piq_values.py
 

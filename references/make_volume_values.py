@@ -1,7 +1,7 @@
 """Pinned SSIM and MS-SSIM of 5-D volumes (N, C, T, H, W) from pytorch-msssim, and SSIM of
 volumes from scikit-image (its n-dimensional windows).
 
-Run in the reference environment (../shared/reference-env.sh), never by the test suite:
+Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_volume_values.py
 

@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_METRICS",
     "METRICS",
     "METRIC_ALIASES",
+    "canonical_name",
     "MetricSpec",
     "describe_failure",
     "device_for",
@@ -323,6 +324,12 @@ def network_of(metric: str) -> str | None:
     return METRICS[metric].network
 
 
+def canonical_name(raw: str) -> str:
+    """A metric's canonical name from how a user spells it (hyphens, case, aliases)."""
+    name = raw.strip().lower().replace("-", "_")
+    return METRIC_ALIASES.get(name, name)
+
+
 def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> list[str]:
     """Canonical metric names from a comma-separated string or a list; hyphens accepted.
 
@@ -338,10 +345,9 @@ def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> 
     canonical: list[str] = []
     offered = [m for m, spec in METRICS.items() if command in spec.commands]
     for raw in names:
-        name = raw.strip().lower().replace("-", "_")
+        name = canonical_name(raw)
         if not name:
             continue
-        name = METRIC_ALIASES.get(name, name)
         if name not in METRICS:
             known = sorted([*offered, *METRIC_ALIASES])
             close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)

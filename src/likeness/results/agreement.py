@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from likeness.errors import LikenessError
-from likeness.evaluation.registry import METRIC_ALIASES, METRICS
+from likeness.evaluation.registry import METRICS, canonical_name
 
 __all__ = ["MetricAgreement", "agreements", "choose_disagreeing", "disagreement",
            "overall_ranks"]
@@ -71,8 +71,7 @@ def choose_disagreeing(values: Values, metrics: Sequence[str],
         LikenessError: ``wanted`` is not two different metrics of the run.
     """
     if wanted is not None:
-        names = [METRIC_ALIASES.get(w, w) for w in (n.strip().lower().replace("-", "_")
-                                                      for n in wanted)]
+        names = [canonical_name(name) for name in wanted]
         if len(names) != 2 or names[0] == names[1]:
             raise LikenessError(f"disagree needs two different metrics, got {list(wanted)}")
         missing = [n for n in names if n not in metrics]

@@ -58,7 +58,8 @@ def _read_record(out_dir: Path) -> dict[str, Any] | None:
 def is_likeness_database(path: Path) -> bool:
     """Whether ``path`` is a database likeness made (its tables and no others)."""
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # a URI from the path (a name with '?' or '#' stays a name), read-only
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             names = {row[0] for row in connection.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
