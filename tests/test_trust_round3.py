@@ -573,3 +573,14 @@ def test_the_cli_writes_cli_words_in_rows_and_report(pairs):
         text = (out / name).read_text()
         assert "--gray" in text, name
         assert "gray=True" not in text, name
+
+
+def test_a_record_cut_short_by_a_full_disk_is_still_likenesss(pairs):
+    out = pairs / "run"
+    out.mkdir()
+    (out / "run.json").write_text('{\n "likeness_version": "0.2.0",\n "sta')
+    with pytest.raises(likeness.LikenessError, match="pass overwrite=True"):
+        likeness.compare(pairs / "ref", pairs / "out", out_dir=out, cache=False)
+    again = likeness.compare(pairs / "ref", pairs / "out", out_dir=out, cache=False,
+                             overwrite=True)
+    assert again.record["status"] == "complete"

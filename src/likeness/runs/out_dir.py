@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,14 @@ def _read_record(out_dir: Path) -> dict[str, Any] | None:
     path = out_dir / "run.json"
     if not path.exists() and not path.is_symlink():
         return None
+    text = ""
+    with suppress(OSError):
+        text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = json.loads(text)
+    except ValueError:
+        if text.startswith('{\n "likeness_version"'):  # ours, cut short (a full disk)
+            return {"likeness_version": "unknown", "status": "damaged"}
         record = None
     if not isinstance(record, dict) or "likeness_version" not in record:
         raise _foreign(out_dir, "a run.json")
