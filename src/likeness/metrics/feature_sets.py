@@ -71,11 +71,14 @@ def _distances(a: np.ndarray, b: np.ndarray, a_norms: np.ndarray, b_norms: np.nd
     scikit-learn computes them (the operations in its order; ``single``: rounded to float32
     before the square root, its route for float32 features); ``diagonal_from``: a's first
     row's index when b is a's own set (its self-distances are set to 0)."""
-    squared = np.empty((a.shape[0], b.shape[0]))
-    for part in _even_slices(b.shape[0], _PRDC_JOBS):
-        # never a @ a.T: numpy computes that product by another BLAS routine (syrk), whose
-        # last bits differ, and a tie at a ball's radius would not stay a tie
-        squared[:, part] = -2.0 * (a @ b[part].T)
+    if single:  # rounded to float32 below: the product's last float64 bits do not matter
+        squared = -2.0 * (a @ b.T)
+    else:
+        squared = np.empty((a.shape[0], b.shape[0]))
+        for part in _even_slices(b.shape[0], _PRDC_JOBS):
+            # never a @ a.T: numpy computes that product by another BLAS routine (syrk),
+            # whose last bits differ, and a float64 tie at a radius would not stay a tie
+            squared[:, part] = -2.0 * (a @ b[part].T)
     squared += a_norms[:, None]
     squared += b_norms[None, :]
     if single:
