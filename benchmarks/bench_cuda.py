@@ -21,7 +21,7 @@ from PIL import Image
 
 from _timing import stand_in_weights
 from likeness import LPIPS, InceptionFeatures, compare
-from likeness.evaluation.device import resolve_device
+from likeness.evaluation.infra.device import resolve_device
 from likeness.nets.backbones import build_backbone
 from likeness.nets.dists import DISTS
 from likeness.nets.loading import load_state_dict

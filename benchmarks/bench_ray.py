@@ -45,7 +45,7 @@ def make_pairs(root: Path, count: int) -> None:
 
 def stage_costs(root: Path, weights: str) -> dict[str, float]:
     """Seconds per unit of each stage, measured on this machine."""
-    from likeness.evaluation.cache import Cache, file_digest
+    from likeness.evaluation.infra.cache import Cache, file_digest
     from likeness.io import load_image
     from likeness.metrics.lpips import unit_normalize
     from likeness.metrics.skimage_compat import peak_signal_noise_ratio, structural_similarity

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from likeness.cli import main
 from likeness.errors import WeightsError
-from likeness.evaluation.feature_extractor import FeatureExtractor
+from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.metrics.feature_sets import cmmd, vendi
 from likeness.nets.clip import ClipImageEncoder
 from vit_stand_ins import save_clip_checkpoint

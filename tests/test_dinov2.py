@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from likeness.cli import main
 from likeness.errors import WeightsError
-from likeness.evaluation.feature_extractor import FeatureExtractor
+from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.nets.dinov2 import DinoV2
 from vit_stand_ins import save_dinov2_checkpoint
 

@@ -23,11 +23,12 @@ from PIL import Image
 
 import likeness
 from likeness.cli import main
-from likeness.evaluation import networks as networks_module
-from likeness.evaluation import sets as sets_module
-from likeness.evaluation.networks import NETWORKS
-from likeness.evaluation.registry import METRICS
-from likeness.evaluation.set_features import SET_NETWORK_CHECKPOINTS, ImageSet
+from likeness.evaluation.catalog import networks as networks_module
+from likeness.evaluation.catalog.networks import NETWORKS
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.engines import set_runs as sets_module
+from likeness.evaluation.items.image_set import ImageSet
+from likeness.evaluation.sets.features import SET_NETWORK_CHECKPOINTS
 from likeness.runs.folder import RUN_FILES
 
 STYLE_ONLY = [m for m, spec in METRICS.items() if "compare" not in spec.commands]

@@ -21,8 +21,8 @@ from scipy import linalg
 
 from likeness import InceptionFeatures, LikenessError, fid, frechet_distance, kid, kid_folders
 from likeness.cli import main
-from likeness.evaluation.cache import Cache
-from likeness.evaluation.set_features import (
+from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.sets.features import (
     FeatureExtractor,
     load_statistics,
     save_statistics,

@@ -16,7 +16,7 @@ from PIL import Image
 
 import likeness
 from likeness.cli import main
-from likeness.evaluation.registry import METRICS, metrics_help
+from likeness.evaluation.catalog.registry import METRICS, metrics_help
 from likeness.nets.loading import load_state_dict
 from likeness.results.html import build_report
 from likeness.results.summary import SummaryRow

@@ -27,7 +27,7 @@ from PIL import Image
 import likeness
 from likeness import ImageLoadError, LikenessError, PairingError, StorageError
 from likeness.cli import main
-from likeness.evaluation.cache import Cache, CacheWarning, default_cache_path, file_digest
+from likeness.evaluation.infra.cache import Cache, CacheWarning, default_cache_path, file_digest
 
 
 def _image(seed: int, size: tuple[int, int] = (32, 40), channels: int = 3,
@@ -67,7 +67,7 @@ def _rewrite_keeping_size_and_mtime(path: Path, pixels: np.ndarray) -> None:
 
 
 def test_a_file_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_path, monkeypatch):
-    import likeness.evaluation.cache as cache_module
+    import likeness.evaluation.infra.cache as cache_module
 
     monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)  # isolate the stamp check
     path = _save(tmp_path / "a.bmp", _image(0))
@@ -79,7 +79,7 @@ def test_a_file_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_path, 
 
 
 def test_a_hash_taken_right_after_a_change_is_not_trusted():
-    from likeness.evaluation.cache import _settled
+    from likeness.evaluation.infra.cache import _settled
 
     now = 10**18
     assert _settled((1, now - 5 * 10**9, now - 5 * 10**9, 1, 1), now)
@@ -309,7 +309,7 @@ def test_images_smaller_than_the_ssim_window_are_row_errors(tmp_path, size):
 
 
 def test_any_exception_a_metric_raises_is_that_pairs_error(tmp_path, monkeypatch):
-    from likeness.evaluation.registry import METRICS
+    from likeness.evaluation.catalog.registry import METRICS
 
     def boom(pair, context):
         raise RuntimeError("the metric broke")

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from likeness.cli import main
-from likeness.evaluation.feature_extractor import FeatureExtractor
+from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.metrics.inception_score import inception_score
 
 DATA = Path(__file__).parent / "data"

@@ -14,6 +14,13 @@ PACKAGE = Path(likeness.__file__).parent
 # lower layers never import higher ones; the public API (likeness/__init__) sits on top
 LAYERS = {"_version": 0, "errors": 0, "io": 1, "metrics": 1, "nets": 2, "evaluation": 3,
           "results": 4, "runs": 5, "cli": 6, "": 7, "__main__": 7}
+# inside evaluation/, the sub-packages are layers of their own
+SUBLAYERS = {"evaluation": {"": 0, "infra": 1, "items": 2, "catalog": 3, "sets": 4,
+                            "engines": 5}}
+# orchestration folders: no more modules side by side than a reader can tell apart
+# (metrics/ and nets/ keep one module per metric or network)
+ORCHESTRATION = ("evaluation", "results", "runs", "cli", "io")
+MAX_MODULES = 12
 MAX_LINES = 400
 
 
@@ -28,6 +35,17 @@ MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 def _layer(module: str) -> str:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else ""
+
+
+def _sublayer(module: str) -> str | None:
+    """The sub-package of a layer that has them (None for other layers): "" for the
+    layer's own modules."""
+    parts = module.split(".")
+    if len(parts) < 2 or parts[1] not in SUBLAYERS:
+        return None
+    inner = parts[2] if len(parts) > 3 or (len(parts) == 3 and MODULES[module].name
+                                            == "__init__.py") else ""
+    return inner if inner in SUBLAYERS[parts[1]] else ""
 
 
 def _imports(module: str) -> list[tuple[str, str | None, int]]:
@@ -54,23 +72,12 @@ def _imports(module: str) -> list[tuple[str, str | None, int]]:
             if target == "likeness" or target.startswith("likeness.")]
 
 
-def _type_checking_lines(module: str) -> set[int]:
-    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
-    lines: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
-            for child in node.body:
-                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
-    return lines
-
-
 def _graph() -> dict[str, set[str]]:
-    graph: dict[str, set[str]] = {}
-    for module in MODULES:
-        skip = _type_checking_lines(module)
-        graph[module] = {target for target, _, line in _imports(module)
-                         if line not in skip and target in MODULES and target != module}
-    return graph
+    """Every import, type-only ones included: a cycle through ``TYPE_CHECKING`` is still
+    a cycle for a reader (and for a type checker)."""
+    return {module: {target for target, _, _ in _imports(module)
+                     if target in MODULES and target != module}
+            for module in MODULES}
 
 
 def test_every_import_names_a_module_of_the_package():
@@ -116,15 +123,46 @@ def test_no_module_imports_another_modules_private_names():
 
 def test_imports_point_down_the_layers():
     for module in MODULES:
-        skip = _type_checking_lines(module)
         here = _layer(module)
         for target, _, line in _imports(module):
             there = _layer(target)
-            if line in skip or there == here:
+            if there == here:
                 continue
             assert LAYERS[there] < LAYERS[here], (
                 f"{module}:{line} imports {target}: {here or 'likeness'} (layer "
                 f"{LAYERS[here]}) may not depend on {there} (layer {LAYERS[there]})")
+
+
+def test_imports_point_down_the_sub_packages():
+    for module in MODULES:
+        inner = _sublayer(module)
+        if inner is None:
+            continue
+        order = SUBLAYERS[_layer(module)]
+        for target, _, line in _imports(module):
+            if _layer(target) != _layer(module) or _sublayer(target) == inner:
+                continue
+            there = _sublayer(target)
+            assert there is not None and order[there] < order[inner], (
+                f"{module}:{line} imports {target}: {_layer(module)}/{inner or '.'} may not "
+                f"depend on {_layer(module)}/{there or '.'}")
+
+
+def test_sub_packages_are_the_declared_ones():
+    for layer, order in SUBLAYERS.items():
+        found = {path.name for path in (PACKAGE / layer).iterdir()
+                 if (path / "__init__.py").is_file()}
+        assert found == set(order) - {""}, f"{layer}/ has sub-packages {sorted(found)}"
+
+
+def test_no_orchestration_folder_holds_more_modules_than_a_reader_can_tell_apart():
+    for layer in ORCHESTRATION:
+        for folder in [PACKAGE / layer, *(p for p in (PACKAGE / layer).rglob("*")
+                                          if (p / "__init__.py").is_file())]:
+            modules = [p.name for p in folder.glob("*.py") if p.name != "__init__.py"]
+            assert len(modules) <= MAX_MODULES, (
+                f"{folder.relative_to(PACKAGE)} holds {len(modules)} modules: split it by "
+                "concern")
 
 
 def test_no_module_is_longer_than_a_reader_can_hold():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from likeness.evaluation.registry import METRICS
+from likeness.evaluation.catalog.registry import METRICS
 from likeness.results.bibtex import BIBTEX
 from likeness.results.metric_cards import CARDS, method_sentence, render_cards
 

@@ -131,7 +131,7 @@ def test_a_lost_node_still_gives_every_row_once(cluster, tmp_path, stand_in):
 
 
 def test_a_restarted_run_repeats_nothing(cluster, folders, stand_in, monkeypatch):
-    import likeness.evaluation.ray_engine as ray_engine
+    import likeness.evaluation.engines.ray_engine as ray_engine
 
     weights = {"alexnet": str(stand_in["alexnet"])}
     arguments = {"metrics": "ssim,lpips", "weights": weights, "cache": False,

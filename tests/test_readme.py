@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from likeness.cli import main
-from likeness.evaluation.registry import METRICS, parse_metric_names
+from likeness.evaluation.catalog.registry import METRICS, parse_metric_names
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")

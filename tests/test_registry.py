@@ -13,7 +13,7 @@ from PIL import Image
 
 import likeness
 from likeness.cli import main
-from likeness.evaluation.registry import METRICS, MetricSpec
+from likeness.evaluation.catalog.registry import METRICS, MetricSpec
 
 
 def _mae(pair, settings):

@@ -15,8 +15,8 @@ from PIL import Image
 
 import likeness
 from likeness.cli import main
-from likeness.evaluation.single import compare_pair
 from likeness.io import load_image
+from likeness.runs.single import compare_pair
 
 DATA = Path(__file__).parent / "data"
 PINNED = json.loads((DATA / "basicsr_values.json").read_text())

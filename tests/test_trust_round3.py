@@ -129,7 +129,7 @@ def _hostile_statistics(folder):
 
 
 def test_every_hostile_statistics_file_is_refused_naming_it(tmp_path):
-    from likeness.evaluation.set_features import load_statistics
+    from likeness.evaluation.sets.features import load_statistics
 
     for name, (path, says) in _hostile_statistics(tmp_path).items():
         for dims in (8, None):  # None: any feature length (the header check still holds)
@@ -402,7 +402,7 @@ def test_dss_below_eleven_blocks_is_refused_not_nan(pairs):
 
 
 def test_a_non_finite_pixel_metric_is_not_blamed_on_weights():
-    from likeness.evaluation.registry import invalid_values
+    from likeness.evaluation.catalog.registry import invalid_values
 
     values = {"gmsd": float("nan"), "lpips_alex": float("nan")}
     reasons = invalid_values(values)

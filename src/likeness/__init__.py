@@ -24,9 +24,6 @@ from likeness.errors import (
 )
 
 if TYPE_CHECKING:
-    from likeness.evaluation.accumulator import Accumulator
-    from likeness.evaluation.single import compare_files, compare_folders
-    from likeness.evaluation.tensors import compare_tensors
     from likeness.io import LoadedImage, find_images, load_image, pair_folders
     from likeness.metrics.catalogue import (
         DSSLoss,
@@ -62,20 +59,23 @@ if TYPE_CHECKING:
     from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim
     from likeness.nets.inception_features import InceptionFeatures
     from likeness.nets.lpips import LPIPS, lpips
+    from likeness.results.frames import Results
     from likeness.results.html import write_report
-    from likeness.results.summary import Results
+    from likeness.runs.accumulator import Accumulator
     from likeness.runs.compare import compare
     from likeness.runs.fid import fid, kid_folders
+    from likeness.runs.single import compare_files, compare_folders
     from likeness.runs.style import evaluate_style
+    from likeness.runs.tensors import compare_tensors
 
 from likeness._version import __version__  # noqa: E402  (one source: _version.py)
 
 _LAZY = {
-    "Accumulator": "likeness.evaluation.accumulator",
-    "compare_tensors": "likeness.evaluation.tensors",
+    "Accumulator": "likeness.runs.accumulator",
+    "compare_tensors": "likeness.runs.tensors",
     "evaluate_style": "likeness.runs.style",
     "compare": "likeness.runs.compare",
-    "Results": "likeness.results.summary",
+    "Results": "likeness.results.frames",
     "write_report": "likeness.results.html",
     "fid": "likeness.runs.fid",
     "kid_folders": "likeness.runs.fid",
@@ -102,8 +102,8 @@ _LAZY = {
     "frechet_distance": "likeness.metrics.fid",
     "kid": "likeness.metrics.kid",
     "InceptionFeatures": "likeness.nets.inception_features",
-    "compare_files": "likeness.evaluation.single",
-    "compare_folders": "likeness.evaluation.single",
+    "compare_files": "likeness.runs.single",
+    "compare_folders": "likeness.runs.single",
     "LoadedImage": "likeness.io",
     "find_images": "likeness.io",
     "load_image": "likeness.io",

@@ -58,7 +58,7 @@ class MetricsOption(click.Option):
         self.command_name = command
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from likeness.evaluation.registry import DEFAULT_METRICS, metrics_help
+        from likeness.evaluation.catalog.registry import DEFAULT_METRICS, metrics_help
 
         default = ",".join(m.replace("_", "-") for m in DEFAULT_METRICS[self.command_name])
         self.help = f"{metrics_help(self.command_name)}  [default: {default}]"
@@ -69,7 +69,7 @@ def metrics_option(command: str) -> Any:
     """The ``--metrics`` option of ``command``; its default is the registry's
     ``DEFAULT_METRICS[command]``."""
     def default() -> str:
-        from likeness.evaluation.registry import DEFAULT_METRICS
+        from likeness.evaluation.catalog.registry import DEFAULT_METRICS
 
         return ",".join(DEFAULT_METRICS[command])
 

@@ -138,7 +138,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
     Folders are searched recursively and paired by relative path without extension
     (ref/x/a.jpg with out/x/a.png); files without a partner are listed.
     """
-    from likeness.evaluation.registry import parse_metric_names
+    from likeness.evaluation.catalog.registry import parse_metric_names
 
     try:
         names = parse_metric_names(metrics)
@@ -226,9 +226,9 @@ def parse_weights(items: tuple[str, ...]) -> dict[str, str]:
 
 def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path | None,
                        options: dict[str, Any]) -> bool:
-    from likeness.evaluation.rows import PairRow
-    from likeness.evaluation.single import compare_pair
+    from likeness.evaluation.items.rows import PairRow
     from likeness.results.tables import format_value
+    from likeness.runs.single import compare_pair
 
     result = compare_pair(reference, test, metrics=names, **options)
     for name in names:

@@ -99,7 +99,7 @@ def print_table(results: Any) -> None:
 def print_summary(results: Any) -> None:
     from rich.table import Table
 
-    from likeness.evaluation.registry import METRICS
+    from likeness.evaluation.catalog.registry import METRICS
     from likeness.results.tables import label, summary_cell
 
     unit = "method" if results.kind == "style" else "model"

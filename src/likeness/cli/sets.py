@@ -150,8 +150,8 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
     --encoder dinov2 or clip, the Fréchet distance of those features (statistics files
     record the encoder, and one of another encoder is refused).
     """
-    from likeness.evaluation.cache import Cache, default_cache_path
-    from likeness.evaluation.set_features import (
+    from likeness.evaluation.infra.cache import Cache, default_cache_path
+    from likeness.evaluation.sets.features import (
         FeatureExtractor,
         frechet_between,
         load_set,

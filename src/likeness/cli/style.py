@@ -95,7 +95,7 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
     """Evaluate style transfer: content fidelity (LPIPS, SSIM, CFSD, content loss), style
     fidelity (FID, FID with ArtFID's Inception, Gram and AdaIN losses) and ArtFID, for one
     or more methods, with statistics and a results folder."""
-    from likeness.evaluation.registry import parse_metric_names
+    from likeness.evaluation.catalog.registry import parse_metric_names
     from likeness.runs.style import evaluate_style
 
     try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from likeness.errors import LikenessError
-from likeness.evaluation.registry import METRICS, canonical_name
+from likeness.evaluation.catalog.registry import METRICS, canonical_name
 
 __all__ = ["MetricAgreement", "agreements", "choose_disagreeing", "disagreement",
            "overall_ranks"]

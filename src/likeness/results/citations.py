@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from likeness.evaluation.feature_extractor import SET_NETWORK_CHECKPOINTS
-from likeness.evaluation.networks import NETWORKS
-from likeness.evaluation.registry import METRICS
+from likeness.evaluation.catalog.networks import NETWORKS
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.sets.extractor import SET_NETWORK_CHECKPOINTS
 from likeness.results.bibtex import BIBTEX, bibtex_for
 from likeness.results.metric_cards import method_sentence
 

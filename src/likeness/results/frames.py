@@ -9,19 +9,51 @@ from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from likeness.errors import LikenessError
-from likeness.evaluation.registry import METRICS
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.results.summary import ResultsData
 from likeness.results.tables import csv_tables, format_value, summary_cell
 
-if TYPE_CHECKING:  # annotations only: Results holds these tables as DataFrames
-    from likeness.results.summary import Results
-
-__all__ = ["frame", "results_html", "set_result_html"]
+__all__ = ["Results", "frame", "results_html", "set_result_html"]
 
 
-def frame(results: Results, table: str) -> Any:
+@dataclass(repr=False)
+class Results(ResultsData):
+    """Everything a comparison run produced, and its views: the results folder's tables
+    as pandas DataFrames, and HTML in Jupyter.
+
+    Attributes:
+        rows: one per (model, reference, test) pair, in plan order.
+        set_rows: FID / KID per model.
+        summary: per model and metric: n, mean, std, median, bootstrap CI, better.
+        comparisons: every pair of models on every per-pair metric (Wilcoxon, Holm).
+        record: the run record (``run.json``): settings, versions, weights, decisions.
+        out_dir: the results folder, if one was written.
+    """
+
+    @property
+    def per_image(self) -> Any:
+        """per_image.csv as a pandas DataFrame (``pip install 'likeness-metrics[notebook]'``)."""
+        return frame(self, "per_image")
+
+    @property
+    def summary_frame(self) -> Any:
+        """summary.csv as a pandas DataFrame (``summary`` is the list of rows)."""
+        return frame(self, "summary")
+
+    @property
+    def comparisons_frame(self) -> Any:
+        """comparisons.csv as a pandas DataFrame (``comparisons`` is the list of rows)."""
+        return frame(self, "comparisons")
+
+    def _repr_html_(self) -> str:
+        return results_html(self)
+
+
+def frame(results: ResultsData, table: str) -> Any:
     """``per_image``, ``summary`` or ``comparisons`` as a pandas DataFrame.
 
     Raises:
@@ -45,7 +77,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def results_html(results: Results) -> str:
+def results_html(results: ResultsData) -> str:
     """The summary (mean [CI] per model and metric, arrows for the better direction),
     counts of pairs, failures and decisions: what a notebook shows for ``Results``."""
     unit = "method" if results.kind == "style" else "model"

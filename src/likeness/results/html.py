@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError
-from likeness.evaluation.registry import METRICS
+from likeness.evaluation.catalog.registry import METRICS
 from likeness.io import replace_file
 from likeness.results.agreement import (
     MetricAgreement,
@@ -212,7 +212,7 @@ class _MapMaker:
         return self._network
 
     def figures(self, pair: _Pair) -> dict[str, Any]:
-        from likeness.evaluation.prepare import prepare_pair, restoration_view
+        from likeness.evaluation.items.prepare import prepare_pair, restoration_view
         from likeness.io import load_image
         from likeness.metrics.skimage_compat import structural_similarity
 

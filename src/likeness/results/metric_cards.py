@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from likeness.evaluation.registry import METRICS
+from likeness.evaluation.catalog.registry import METRICS
 
 __all__ = ["CARDS", "MetricCard", "method_sentence", "render_cards"]
 

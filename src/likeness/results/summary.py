@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from likeness.evaluation.registry import METRICS
-from likeness.evaluation.rows import PairRow, SetRow
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.results.stats import holm, paired_comparison, summarize
 
-__all__ = ["ComparisonRow", "Results", "StatsOptions", "SummaryRow", "compare_models",
+__all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compare_models",
            "mixed_scales", "summarize_rows", "value_scales"]
 
 
@@ -60,8 +60,8 @@ class ComparisonRow:
 
 
 @dataclass(repr=False)
-class Results:
-    """Everything a comparison run produced.
+class ResultsData:
+    """Everything a comparison run produced (its views: ``likeness.Results``).
 
     Attributes:
         rows: one per (model, reference, test) pair, in plan order.
@@ -100,39 +100,14 @@ class Results:
     def summary_of(self, model: str, metric: str) -> SummaryRow:
         return next(s for s in self.summary if s.model == model and s.metric == metric)
 
-    @property
-    def per_image(self) -> Any:
-        """per_image.csv as a pandas DataFrame (``pip install 'likeness-metrics[notebook]'``)."""
-        from likeness.results.frames import frame
-
-        return frame(self, "per_image")
-
-    @property
-    def summary_frame(self) -> Any:
-        """summary.csv as a pandas DataFrame (``summary`` is the list of rows)."""
-        from likeness.results.frames import frame
-
-        return frame(self, "summary")
-
-    @property
-    def comparisons_frame(self) -> Any:
-        """comparisons.csv as a pandas DataFrame (``comparisons`` is the list of rows)."""
-        from likeness.results.frames import frame
-
-        return frame(self, "comparisons")
-
     def __repr__(self) -> str:
         # one line, however many pairs: the rows are in .rows, the tables in the frames
         failed = sum(1 for row in self.rows if row.error)
         folder = f", out_dir={str(self.out_dir)!r}" if self.out_dir is not None else ""
-        return (f"Results(kind={self.kind!r}, models={self.models!r}, metrics={self.metrics!r}, "
+        return (f"{type(self).__name__}(kind={self.kind!r}, models={self.models!r}, "
+                f"metrics={self.metrics!r}, "
                 f"{len(self.rows)} rows ({failed} failed), {len(self.set_rows)} set rows"
                 f"{folder})")
-
-    def _repr_html_(self) -> str:
-        from likeness.results.frames import results_html
-
-        return results_html(self)
 
 
 def value_scales(metrics: list[str], rows: list[PairRow]) -> dict[str, dict[str, int]]:

@@ -12,14 +12,12 @@ import io
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from likeness.evaluation.metric_spec import latex_escape
-from likeness.evaluation.registry import METRICS
+from likeness.evaluation.catalog.metric_spec import latex_escape
+from likeness.evaluation.catalog.registry import METRICS
 from likeness.io import replace_file
-
-if TYPE_CHECKING:  # annotations only: Results holds these tables as DataFrames
-    from likeness.results.summary import Results, SummaryRow
+from likeness.results.summary import ResultsData, SummaryRow
 
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "csv_tables", "format_value", "label", "latex_escape",
@@ -78,7 +76,7 @@ def _write_csv(path: Path, columns: Sequence[str], records: Iterable[dict[str, A
     replace_file(path, buffer.getvalue(), errors=TEXT_ERRORS)
 
 
-def csv_tables(results: Results) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+def csv_tables(results: ResultsData) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
     """The columns and records of per_image.csv, summary.csv and comparisons.csv (also the
     DataFrames of ``Results``), keyed by table name."""
     metrics = results.pair_metrics
@@ -106,7 +104,7 @@ def csv_tables(results: Results) -> dict[str, tuple[list[str], list[dict[str, An
     }
 
 
-def write_csv_tables(results: Results, folder: Path) -> None:
+def write_csv_tables(results: ResultsData, folder: Path) -> None:
     """per_image.csv, summary.csv and comparisons.csv."""
     for name, (columns, records) in csv_tables(results).items():
         _write_csv(folder / f"{name}.csv", columns, records)
@@ -143,7 +141,7 @@ def _arrow(metric: str, latex: bool) -> str:
     return "↑" if higher else "↓"
 
 
-def markdown_summary(results: Results) -> str:
+def markdown_summary(results: ResultsData) -> str:
     """A Markdown table: one row per model, one column per metric (mean [95% CI])."""
     first = "method" if results.kind == "style" else "model"
     header = [first, *(f"{label(m)} {_arrow(m, False)}" for m in results.metrics)]
@@ -190,7 +188,7 @@ def _markdown_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def latex_summary(results: Results) -> str:
+def latex_summary(results: ResultsData) -> str:
     """A booktabs table (needs ``\\usepackage{booktabs}``); best model per metric bold."""
     metrics = results.metrics
     best = {m: _best([results.summary_of(model, m) for model in results.models])

@@ -21,11 +21,11 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.evaluation.engine import EngineOptions
-from likeness.evaluation.plan import Plan, make_plan, model_names
-from likeness.evaluation.registry import DEFAULT_METRICS, METRICS, parse_metric_names
-from likeness.evaluation.single import restoration_options
-from likeness.results.summary import Results, StatsOptions, compare_models, summarize_rows
+from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
+from likeness.evaluation.engines.local import EngineOptions
+from likeness.evaluation.items.plan import Plan, make_plan, model_names
+from likeness.results.frames import Results
+from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
 from likeness.runs.folder import (
     check_out_dir,
@@ -42,6 +42,7 @@ from likeness.runs.folder import (
     writing,
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
+from likeness.runs.single import restoration_options
 
 __all__ = ["compare"]
 
@@ -166,7 +167,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     if engine not in ("local", "ray"):
         raise InvalidInputError(f"engine must be 'local' or 'ray', got {engine!r}")
     if engine == "ray":
-        from likeness.evaluation.ray_engine import import_ray
+        from likeness.evaluation.engines.ray_engine import import_ray
 
         import_ray()  # fail early, in one line, when the extra is missing
     names = parse_metric_names(metrics)

@@ -1,7 +1,7 @@
 """Run a plan on an engine: hash its files, its items' rows, its set metrics.
 
 ``compare`` and ``style`` build plans and records; this is the one path both take, on the
-local engine or on Ray (the same code, through ``likeness.evaluation.ray_engine``).
+local engine or on Ray (the same code, through ``likeness.evaluation.engines.ray_engine``).
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from likeness.evaluation.allocator import keep_freed_memory
-from likeness.evaluation.cache import Cache
-from likeness.evaluation.engine import EngineOptions, hash_files, run_items
-from likeness.evaluation.networks import Networks
-from likeness.evaluation.plan import Plan
-from likeness.evaluation.registry import device_for
-from likeness.evaluation.rows import PairRow, SetRow
-from likeness.evaluation.sets import SetReport, run_sets
+from likeness.evaluation.catalog.networks import Networks
+from likeness.evaluation.catalog.registry import device_for
+from likeness.evaluation.engines.local import EngineOptions, hash_files, run_items
+from likeness.evaluation.engines.set_runs import SetReport, run_sets
+from likeness.evaluation.infra.allocator import keep_freed_memory
+from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.items.plan import Plan
+from likeness.evaluation.items.rows import PairRow, SetRow
 
 __all__ = ["Execution", "execute"]
 
@@ -48,14 +48,14 @@ def execute(plan: Plan, options: EngineOptions, store: Cache, *, weights: Mappin
         missing_network: what a set metric whose weights are missing does (``run_sets``).
     """
     resolved = device_for(options.metrics, device)
-    keep_freed_memory()  # see likeness.evaluation.allocator
+    keep_freed_memory()  # see likeness.evaluation.infra.allocator
     paths = [path for item in plan.items for path in item.files]
     digests, unreadable = hash_files(paths, store, options.workers, by_content=by_content)
     networks = Networks(resolved, weights)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if engine == "ray":
-            from likeness.evaluation.ray_engine import run_on_ray
+            from likeness.evaluation.engines.ray_engine import run_on_ray
 
             rows = run_on_ray(plan, digests, options, networks, store, address=address,
                               shard_dir=shard_dir, progress=progress, unreadable=unreadable)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError
-from likeness.evaluation.cache import Cache, default_cache_path
-from likeness.evaluation.set_features import FeatureExtractor, ImageSet, frechet_between, load_set
+from likeness.evaluation.infra.cache import Cache, default_cache_path
+from likeness.evaluation.items.image_set import ImageSet, frechet_between
+from likeness.evaluation.sets.features import FeatureExtractor, load_set
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
 

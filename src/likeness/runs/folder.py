@@ -21,11 +21,12 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.errors import LikenessError, StorageError, in_callers_words
-from likeness.evaluation.cache import Cache, LayeredCache, default_cache_path
-from likeness.evaluation.registry import METRICS
-from likeness.evaluation.sets import SetReport
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.engines.set_runs import SetReport
+from likeness.evaluation.infra.cache import Cache, LayeredCache, default_cache_path
 from likeness.io import replace_file
-from likeness.results.summary import Results, mixed_scales, value_scales
+from likeness.results.frames import Results
+from likeness.results.summary import mixed_scales, value_scales
 from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir
 
 __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir",
@@ -163,8 +164,8 @@ def weights_record(names: list[str], weights: Mapping[str, Any],
                    set_report: SetReport) -> dict[str, Any]:
     """Each checkpoint the run's metrics depend on: its file, path, SHA-256 and source, or
     the error that kept it from being used."""
-    from likeness.evaluation.networks import NETWORKS
-    from likeness.evaluation.set_features import SET_NETWORK_CHECKPOINTS
+    from likeness.evaluation.catalog.networks import NETWORKS
+    from likeness.evaluation.sets.features import SET_NETWORK_CHECKPOINTS
     from likeness.nets.weights import REGISTRY, resolve
 
     record: dict[str, Any] = {}

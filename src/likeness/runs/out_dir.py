@@ -158,7 +158,7 @@ def _computed_nothing(out_dir: Path, record: dict[str, Any]) -> bool:
     database = out_dir / RUN_DATABASE
     if not database.is_file():
         return True
-    from likeness.evaluation.cache import Cache
+    from likeness.evaluation.infra.cache import Cache
 
     try:
         with Cache(database) as progress:

@@ -6,7 +6,7 @@ term), ``ssim`` and ``ssim_gray`` (C vs X, scikit-image), ``cfsd`` and ``content
 (pytorch-fid's Inception) and ``fid_art`` (ArtFID's Inception) between the stylized set
 and the style set, and ``art_fid`` = (1 + mean LPIPS)·(1 + FID_art).
 
-The triplets are a plan (``likeness.evaluation.triplets``) that the same engine as
+The triplets are a plan (``likeness.evaluation.items.triplets``) that the same engine as
 ``compare`` runs: every content and style image is decoded and encoded once, per-triplet
 values are cached by the three files' content hashes and every setting, batch by batch.
 """
@@ -23,17 +23,18 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.evaluation.engine import EngineOptions
-from likeness.evaluation.plan import model_names
-from likeness.evaluation.registry import (
+from likeness.evaluation.catalog.registry import (
     DEFAULT_METRICS,
     METRICS,
     parse_metric_names,
 )
-from likeness.evaluation.rows import PairRow, SetRow
-from likeness.evaluation.sets import SetReport
-from likeness.evaluation.triplets import Triplet, find_triplets, style_plan
-from likeness.results.summary import Results, StatsOptions, compare_models, summarize_rows
+from likeness.evaluation.engines.local import EngineOptions
+from likeness.evaluation.engines.set_runs import SetReport
+from likeness.evaluation.items.plan import model_names
+from likeness.evaluation.items.rows import PairRow, SetRow
+from likeness.evaluation.items.triplets import Triplet, find_triplets, style_plan
+from likeness.results.frames import Results
+from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
 from likeness.runs.folder import (
     check_out_dir,
@@ -98,7 +99,7 @@ def evaluate_style(content: PathLike, style: PathLike,
     if engine not in ("local", "ray"):
         raise InvalidInputError(f"engine must be 'local' or 'ray', got {engine!r}")
     if engine == "ray":
-        from likeness.evaluation.ray_engine import import_ray
+        from likeness.evaluation.engines.ray_engine import import_ray
 
         import_ray()  # fail early, in one line, when the extra is missing
     if art_fid_mode not in ("plain", "infinity"):

@@ -17,27 +17,21 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from likeness.errors import LikenessError
-from likeness.evaluation.cache import Cache
-from likeness.evaluation.feature_extractor import SET_NETWORK_CHECKPOINTS, FeatureExtractor
-from likeness.evaluation.pipeline import ordered_map
-from likeness.evaluation.statistics_file import read_statistics_file
+from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.infra.pipeline import ordered_map
+from likeness.evaluation.items.image_set import ImageSet
+from likeness.evaluation.sets.extractor import SET_NETWORK_CHECKPOINTS, FeatureExtractor
+from likeness.evaluation.sets.statistics_file import read_statistics_file
 from likeness.io import content_hash, find_images
-from likeness.metrics.fid import (
-    feature_statistics,
-    frechet_distance,
-    frechet_distance_of_features,
-    warn_if_singular,
-)
+from likeness.metrics.fid import warn_if_singular
 
 __all__ = [
     "SET_BATCH_SIZE",
@@ -46,7 +40,6 @@ __all__ = [
     "ImageSet",
     "feature_batches",
     "features_of_files",
-    "frechet_between",
     "load_set",
     "load_statistics",
     "save_statistics",
@@ -56,49 +49,6 @@ __all__ = [
 ProgressCallback = Callable[[int, int], None]
 _STATS_SUFFIXES = (".npz",)
 SET_BATCH_SIZE = 32  # images per network pass for set features, on every engine
-
-
-@dataclass
-class ImageSet:
-    """A set's features or statistics, and how they were obtained.
-
-    Attributes:
-        source: the folder or statistics file.
-        files: the files whose features are in the set (relative to the folder).
-        features: (N, 2048) float32, or None for a statistics file.
-        errors: (file, reason) for each file left out.
-        decisions: how many images each decision was taken for.
-        cached: how many features came from the cache.
-        settings: what the features or statistics depend on.
-    """
-
-    source: str
-    files: list[str] = field(default_factory=list)
-    features: np.ndarray | None = None
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    decisions: dict[str, int] = field(default_factory=dict)
-    cached: int = 0
-    settings: dict[str, Any] = field(default_factory=dict)
-    _statistics: tuple[np.ndarray, np.ndarray] | None = None
-
-    @property
-    def count(self) -> int:
-        if self.features is not None:
-            return int(self.features.shape[0])
-        return int(self.settings.get("count", 0))
-
-    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and covariance (float64), computed once."""
-        if self._statistics is None:
-            if self.features is None:
-                raise LikenessError(f"{self.source}: the set has no features")
-            if self.features.shape[0] < 2:
-                raise LikenessError(f"{self.source}: FID needs at least 2 images, the set has "
-                                    f"{self.features.shape[0]}")
-            with warnings.catch_warnings():  # frechet_between warns once per comparison
-                warnings.simplefilter("ignore", UserWarning)
-                self._statistics = feature_statistics(self.features)
-        return self._statistics
 
 
 def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
@@ -274,17 +224,3 @@ def load_set(source: str | os.PathLike[str], extractor: FeatureExtractor, cache:
         return load_statistics(path, extractor.settings, extractor.dims)
     return set_features(path, extractor, cache, batch_size=batch_size, workers=workers,
                         progress=progress)
-
-
-def frechet_between(set_a: ImageSet, set_b: ImageSet) -> float:
-    """FID of two sets: from features where both have them (exact and fast for small
-    sets), else from the statistics."""
-    for image_set in (set_a, set_b):
-        if image_set.features is not None and image_set.features.shape[0] < 2:
-            raise LikenessError(f"{image_set.source}: FID needs at least 2 images, the set "
-                                f"has {image_set.features.shape[0]}")
-    if set_a.features is not None and set_b.features is not None:
-        return frechet_distance_of_features(set_a.features, set_b.features)
-    return frechet_distance(*set_a.statistics(), *set_b.statistics())
-
-

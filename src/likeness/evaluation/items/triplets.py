@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from likeness.errors import LikenessError, PairingError
-from likeness.evaluation.plan import Item, Plan
+from likeness.evaluation.items.plan import Item, Plan
 from likeness.io import find_images, read_manifest, same_file_key, stat_regular_file
 
 __all__ = ["Triplet", "find_triplets", "style_plan"]

@@ -5,7 +5,7 @@ and y the reference (piq's order)."""
 
 from __future__ import annotations
 
-from likeness.evaluation.metric_spec import MetricSpec, on_tensors
+from likeness.evaluation.catalog.metric_spec import MetricSpec, on_tensors
 
 __all__ = ["CLASSICAL_METRICS"]
 

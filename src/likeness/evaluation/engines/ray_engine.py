@@ -33,20 +33,20 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError
-from likeness.evaluation.cache import Cache
-from likeness.evaluation.compute import ItemComputer, decode_group
-from likeness.evaluation.engine import EngineOptions, ItemEngine
-from likeness.evaluation.networks import NETWORKS, Networks
-from likeness.evaluation.plan import Plan
-from likeness.evaluation.registry import METRICS
-from likeness.evaluation.rows import PairRow
-from likeness.evaluation.set_features import (
+from likeness.evaluation.catalog.networks import NETWORKS, Networks
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.engines.compute import ItemComputer, decode_group
+from likeness.evaluation.engines.local import EngineOptions, ItemEngine
+from likeness.evaluation.engines.set_runs import set_networks
+from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.items.plan import Plan
+from likeness.evaluation.items.rows import PairRow
+from likeness.evaluation.sets.features import (
     SET_BATCH_SIZE,
     SET_NETWORK_CHECKPOINTS,
     FeatureExtractor,
     feature_batches,
 )
-from likeness.evaluation.sets import set_networks
 
 __all__ = ["import_ray", "run_on_ray"]
 

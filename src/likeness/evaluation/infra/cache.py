@@ -278,7 +278,7 @@ class Cache:
                      ) -> tuple[dict[Path, str], dict[Path, Exception]]:
         """Content hashes of many files (remembered ones reused, the rest hashed in
         threads and remembered in one transaction), and why each other file failed."""
-        from likeness.evaluation.pipeline import ordered_map
+        from likeness.evaluation.infra.pipeline import ordered_map
 
         stamps: dict[Path, tuple[str, tuple[int, ...]]] = {}
         errors: dict[Path, Exception] = {}

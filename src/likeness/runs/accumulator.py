@@ -19,16 +19,16 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
-from likeness.evaluation.engine import EngineOptions
-from likeness.evaluation.registry import METRICS, parse_metric_names
-from likeness.evaluation.set_features import (
+from likeness.evaluation.catalog.registry import METRICS, parse_metric_names
+from likeness.evaluation.engines.local import EngineOptions
+from likeness.evaluation.engines.set_runs import set_networks
+from likeness.evaluation.sets.features import (
     SET_NETWORK_CHECKPOINTS,
     FeatureExtractor,
     ImageSet,
     load_statistics,
 )
-from likeness.evaluation.sets import set_networks
-from likeness.evaluation.tensors import as_array
+from likeness.runs.tensors import as_array
 
 __all__ = ["Accumulator"]
 

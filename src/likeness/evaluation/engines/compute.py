@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import ImageTooSmallError, LikenessError
-from likeness.evaluation.networks import NETWORKS, Networks
-from likeness.evaluation.plan import Item
-from likeness.evaluation.prepare import (
+from likeness.evaluation.catalog.networks import NETWORKS, Networks
+from likeness.evaluation.catalog.registry import METRICS, describe_failure, invalid_values
+from likeness.evaluation.items.plan import Item
+from likeness.evaluation.items.prepare import (
     PreparedPair,
     prepare_pair,
     restoration_view,
     same_channels,
     unit_tensor,
 )
-from likeness.evaluation.registry import METRICS, describe_failure, invalid_values
 from likeness.io import LoadedImage, content_hash, load_image
 
 __all__ = ["Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group", "network_notes"]

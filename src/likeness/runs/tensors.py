@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import InvalidInputError
-from likeness.evaluation.compute import ItemComputer
-from likeness.evaluation.networks import Networks
-from likeness.evaluation.prepare import PreparedPair
-from likeness.evaluation.registry import METRICS, device_for, parse_metric_names
-from likeness.evaluation.single import PairResult, restoration_options
+from likeness.evaluation.catalog.networks import Networks
+from likeness.evaluation.catalog.registry import METRICS, device_for, parse_metric_names
+from likeness.evaluation.engines.compute import ItemComputer
+from likeness.evaluation.items.prepare import PreparedPair
+from likeness.runs.single import PairResult, restoration_options
 
 __all__ = ["as_array", "compare_tensors"]
 

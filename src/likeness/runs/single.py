@@ -12,19 +12,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.evaluation.cache import Cache
-from likeness.evaluation.compute import Decoded, ItemComputer
-from likeness.evaluation.engine import EngineOptions, hash_files, run_items
-from likeness.evaluation.networks import Networks
-from likeness.evaluation.plan import Item, make_plan, model_names
-from likeness.evaluation.prepare import prepare_pair, restoration_view
-from likeness.evaluation.registry import (
+from likeness.evaluation.catalog.networks import Networks
+from likeness.evaluation.catalog.registry import (
     METRICS,
     describe_failure,
     device_for,
     invalid_values,
     parse_metric_names,
 )
+from likeness.evaluation.engines.compute import Decoded, ItemComputer
+from likeness.evaluation.engines.local import EngineOptions, hash_files, run_items
+from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.items.plan import Item, make_plan, model_names
+from likeness.evaluation.items.prepare import prepare_pair, restoration_view
 from likeness.io import LoadedImage, load_image
 
 __all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "compare_files",

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import InvalidInputError
-from likeness.evaluation.allocator import keep_freed_memory
-from likeness.evaluation.device import resolve_device
+from likeness.evaluation.infra.allocator import keep_freed_memory
+from likeness.evaluation.infra.device import resolve_device
 from likeness.io import load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.weights import ResolvedWeights, resolve
@@ -90,7 +90,7 @@ class FeatureExtractor:
             from likeness.nets.inception_logits import InceptionLogits
 
             self.device = resolve_device(self.requested_device)
-            keep_freed_memory()  # see likeness.evaluation.allocator
+            keep_freed_memory()  # see likeness.evaluation.infra.allocator
             network: Any
             if self.kind == "art_inception":
                 network = ArtInceptionFeatures(weights=self.weights.path)

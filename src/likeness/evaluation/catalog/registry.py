@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import ImageTooSmallError, InvalidInputError, LikenessError, describe_failure
-from likeness.evaluation.classical_metrics import CLASSICAL_METRICS
-from likeness.evaluation.feature_metrics import (
+from likeness.evaluation.catalog.classical_metrics import CLASSICAL_METRICS
+from likeness.evaluation.catalog.feature_metrics import (
     adain_use,
     cfsd_use,
     content_loss_use,
@@ -28,9 +28,8 @@ from likeness.evaluation.feature_metrics import (
     gram_use,
     lpips_use,
 )
-from likeness.evaluation.metric_spec import MetricSpec, torch_pair
-from likeness.evaluation.prepare import PreparedPair
-from likeness.evaluation.set_metric_values import (
+from likeness.evaluation.catalog.metric_spec import MetricSpec, torch_pair
+from likeness.evaluation.catalog.set_metric_values import (
     art_fid_value,
     cmmd_value,
     frechet_value,
@@ -39,6 +38,7 @@ from likeness.evaluation.set_metric_values import (
     nearest_neighbour_value,
     vendi_value,
 )
+from likeness.evaluation.items.prepare import PreparedPair
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -372,7 +372,7 @@ def device_for(metrics: Sequence[str], device: str) -> str:
         raise InvalidInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
     if all(METRICS[m].kind == "pixel" for m in metrics):
         return "cpu"
-    from likeness.evaluation.device import resolve_device
+    from likeness.evaluation.infra.device import resolve_device
 
     return resolve_device(device)
 

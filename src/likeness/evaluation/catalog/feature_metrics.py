@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from likeness.errors import LikenessError
-from likeness.evaluation.networks import VGG_TAPS
+from likeness.evaluation.catalog.networks import VGG_TAPS
 
 __all__ = ["FeatureUse", "adain_use", "cfsd_use", "content_loss_use", "dists_use", "gram_use",
            "lpips_use"]
@@ -25,7 +25,7 @@ class FeatureUse:
     """How an item metric consumes one network's features.
 
     Attributes:
-        network: a key of ``likeness.evaluation.networks.NETWORKS``.
+        network: a key of ``likeness.evaluation.catalog.networks.NETWORKS``.
         first, second: (layer outputs of one image, (height, width), settings) → what the
             metric keeps of the first and of the second image; raising makes the error
             the value of every item that needs that image.

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from likeness.evaluation.feature_metrics import FeatureUse
-from likeness.evaluation.prepare import PreparedPair
+from likeness.evaluation.catalog.feature_metrics import FeatureUse
+from likeness.evaluation.items.prepare import PreparedPair
 
 __all__ = ["MetricSpec", "latex_escape", "on_tensors", "torch_pair"]
 

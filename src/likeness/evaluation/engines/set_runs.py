@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError, StorageError, in_callers_words
-from likeness.evaluation.cache import Cache
-from likeness.evaluation.plan import Plan
-from likeness.evaluation.registry import METRICS, describe_failure
-from likeness.evaluation.rows import PairRow, SetRow
-from likeness.evaluation.set_features import (
+from likeness.evaluation.catalog.registry import METRICS, describe_failure
+from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.items.plan import Plan
+from likeness.evaluation.items.rows import PairRow, SetRow
+from likeness.evaluation.sets.features import (
     SET_BATCH_SIZE,
     SET_NETWORK_CHECKPOINTS,
     FeatureExtractor,

@@ -16,7 +16,7 @@ __all__ = ["art_fid_value", "cmmd_value", "frechet_value", "inception_score_valu
 
 
 def frechet_value(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
-    from likeness.evaluation.set_features import frechet_between
+    from likeness.evaluation.items.image_set import frechet_between
 
     return frechet_between(first, second), None
 

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError, in_callers_words
-from likeness.evaluation.cache import Cache
-from likeness.evaluation.compute import (
+from likeness.evaluation.catalog.networks import Networks
+from likeness.evaluation.catalog.registry import METRICS, invalid_values
+from likeness.evaluation.engines.compute import (
     Decoded,
     Group,
     ItemComputer,
@@ -34,11 +35,10 @@ from likeness.evaluation.compute import (
     decode_group,
     network_notes,
 )
-from likeness.evaluation.networks import Networks
-from likeness.evaluation.pipeline import ordered_map
-from likeness.evaluation.plan import Item, Plan
-from likeness.evaluation.registry import METRICS, invalid_values
-from likeness.evaluation.rows import PairRow, decode_notes, encode_notes
+from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.infra.pipeline import ordered_map
+from likeness.evaluation.items.plan import Item, Plan
+from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
 
 __all__ = ["EngineOptions", "ItemEngine", "hash_files", "notes_namespace", "run_items",
            "unreadable_reason"]

@@ -1,0 +1,77 @@
+"""An image set as the set metrics see it: its per-image features (or a statistics
+file's mean and covariance), the files behind them, what was left out and why, and the
+decisions taken on its images."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from likeness.errors import LikenessError
+from likeness.metrics.fid import (
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_of_features,
+)
+
+__all__ = ["ImageSet", "frechet_between"]
+
+
+@dataclass
+class ImageSet:
+    """A set's features or statistics, and how they were obtained.
+
+    Attributes:
+        source: the folder or statistics file.
+        files: the files whose features are in the set (relative to the folder).
+        features: (N, 2048) float32, or None for a statistics file.
+        errors: (file, reason) for each file left out.
+        decisions: how many images each decision was taken for.
+        cached: how many features came from the cache.
+        settings: what the features or statistics depend on.
+    """
+
+    source: str
+    files: list[str] = field(default_factory=list)
+    features: np.ndarray | None = None
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    decisions: dict[str, int] = field(default_factory=dict)
+    cached: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    _statistics: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def count(self) -> int:
+        if self.features is not None:
+            return int(self.features.shape[0])
+        return int(self.settings.get("count", 0))
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance (float64), computed once."""
+        if self._statistics is None:
+            if self.features is None:
+                raise LikenessError(f"{self.source}: the set has no features")
+            if self.features.shape[0] < 2:
+                raise LikenessError(f"{self.source}: FID needs at least 2 images, the set has "
+                                    f"{self.features.shape[0]}")
+            with warnings.catch_warnings():  # frechet_between warns once per comparison
+                warnings.simplefilter("ignore", UserWarning)
+                self._statistics = feature_statistics(self.features)
+        return self._statistics
+
+
+def frechet_between(set_a: ImageSet, set_b: ImageSet) -> float:
+    """FID of two sets: from features where both have them (exact and fast for small
+    sets), else from the statistics."""
+    for image_set in (set_a, set_b):
+        if image_set.features is not None and image_set.features.shape[0] < 2:
+            raise LikenessError(f"{image_set.source}: FID needs at least 2 images, the set "
+                                f"has {image_set.features.shape[0]}")
+    if set_a.features is not None and set_b.features is not None:
+        return frechet_distance_of_features(set_a.features, set_b.features)
+    return frechet_distance(*set_a.statistics(), *set_b.statistics())
+
+
