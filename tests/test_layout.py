@@ -143,7 +143,8 @@ def test_imports_point_down_the_sub_packages():
             if _layer(target) != _layer(module) or _sublayer(target) == inner:
                 continue
             there = _sublayer(target)
-            assert there is not None and order[there] < order[inner], (
+            assert there is not None
+            assert order[there] < order[inner], (
                 f"{module}:{line} imports {target}: {_layer(module)}/{inner or '.'} may not "
                 f"depend on {_layer(module)}/{there or '.'}")
 

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-
-from likeness.errors import LikenessError
-
-if TYPE_CHECKING:
-    pass
 
 from likeness.cli.app import main
 from likeness.cli.compare import parse_subset_size
@@ -22,6 +15,8 @@ from likeness.cli.output import (
     say,
     stderr_console,
 )
+from likeness.errors import LikenessError
+from likeness.evaluation.catalog.defaults import FID_ENCODERS
 
 
 def _set_options(command: Any) -> Any:
@@ -54,12 +49,8 @@ def _set_options(command: Any) -> Any:
     return command
 
 
-# --encoder: (set network, the value's label)
-_ENCODERS = {"inception": ("pt_inception", "FID"), "dinov2": ("dinov2_vitl14", "FD_DINOV2"),
-             "clip": ("clip_vit_l14_336", "FD_CLIP")}
-
-
-def _set_weights_path(weights: str | None, checkpoint: str = "pt_inception") -> str | None:
+def _set_weights_path(weights: str | None, checkpoint: str) -> str | None:
+    """``--weights PATH`` or ``--weights NAME=PATH`` (NAME must be the encoder's)."""
     if weights is None:
         return None
     name, separator, path = weights.partition("=")
@@ -69,7 +60,6 @@ def _set_weights_path(weights: str | None, checkpoint: str = "pt_inception") -> 
                                      param_hint="--weights")
         return path
     return weights
-
 
 
 def _report_sets(sets: Any) -> bool:
@@ -91,22 +81,12 @@ def _report_sets(sets: Any) -> bool:
     return failed
 
 
-def _set_record(sets: Any, settings: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    return {**values, "settings": settings,
-            "sets": [{"source": s.source, "count": s.count, "cached": s.cached,
-                      "decisions": s.decisions,
-                      "errors": [{"file": f, "reason": r} for f, r in s.errors]}
-                     for s in sets]}
-
-
-def _write_set_record(out: Path, record: dict[str, Any], command: str) -> None:
-    """``--out`` of fid and kid; a failed write is one message and exit code 1."""
-    from likeness.runs.folder import writing
+def _write_out(out: Path, record: dict[str, Any], command: str) -> None:
+    """``--out``; a failed write is one message and exit code 1."""
+    from likeness.runs.fid import write_set_record
 
     try:
-        with writing(out):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(record, indent=1) + "\n")
+        write_set_record(out, record)
     except LikenessError as error:
         say("error", str(error), command)
         sys.exit(1)
@@ -137,7 +117,7 @@ def _run_set_command(action: Any, command: str) -> Any:
 @click.option("--save-stats", "save_stats", multiple=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Write mu/sigma (pytorch-fid's .npz) of A, then of B if given again.")
-@click.option("--encoder", type=click.Choice(list(_ENCODERS)), default="inception",
+@click.option("--encoder", type=click.Choice(list(FID_ENCODERS)), default="inception",
               show_default=True,
               help="Features: pytorch-fid's Inception (FID), DINOv2 ViT-L/14 (FD_DINOv2) or "
                    "CLIP ViT-L/14-336 (FD on CLIP); --weights NAME=PATH names its checkpoint.")
@@ -150,46 +130,31 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
     --encoder dinov2 or clip, the Fréchet distance of those features (statistics files
     record the encoder, and one of another encoder is refused).
     """
-    from likeness.evaluation.infra.cache import Cache, default_cache_path
-    from likeness.evaluation.sets.features import (
-        FeatureExtractor,
-        frechet_between,
-        load_set,
-        save_statistics,
-    )
+    from likeness.runs.fid import checkpoint_of
+    from likeness.runs.fid import fid as fid_of
 
-    sources = [a] if b is None else [a, b]
     if b is None and not save_stats:
         raise click.UsageError("give two sets to compare, or one set with --save-stats FILE")
-    if len(save_stats) > len(sources):
+    if len(save_stats) > (1 if b is None else 2):
         raise click.UsageError(f"--save-stats given {len(save_stats)} times for "
-                               f"{len(sources)} set(s)")
-
-    network, label = _ENCODERS[encoder]
+                               f"{1 if b is None else 2} set(s)")
+    path = _set_weights_path(weights, checkpoint_of(encoder))
 
     def run(report: Any) -> Any:
-        extractor = FeatureExtractor(weights=_set_weights_path(weights, network),
-                                     resize=resize, device=device, alpha=alpha,
-                                     network=network)
-        with Cache(None if no_cache else cache or default_cache_path()) as store:
-            sets = [load_set(source, extractor, store, batch_size=batch_size,
-                             workers=workers,
-                             progress=functools.partial(report, str(source)))
-                    for source in sources]
-        for image_set, target in zip(sets, save_stats, strict=False):
-            save_statistics(image_set, target)
-        value = frechet_between(*sets) if len(sets) == 2 else None
-        return sets, extractor.settings, value
+        return fid_of(a, b, encoder=encoder, save_stats=save_stats, weights=path,
+                      resize=resize, device=device, alpha=alpha, batch_size=batch_size,
+                      workers=workers, cache=False if no_cache else (cache or True),
+                      progress=report)
 
-    sets, settings, value = _run_set_command(run, "fid")
-    failed = _report_sets(sets)
-    for image_set, target in zip(sets, save_stats, strict=False):
+    result = _run_set_command(run, "fid")
+    failed = _report_sets(result.sets)
+    for image_set, target in zip(result.sets, result.saved, strict=False):
         stderr_console().print(f"statistics of {image_set.source} written to {target}",
                                 highlight=False, markup=False)
-    if value is not None:
-        click.echo(f"{label}\t{value:.10g}")
+    if result.value is not None:
+        click.echo(f"{result.label}\t{result.value:.10g}")
     if out is not None:
-        _write_set_record(out, _set_record(sets, settings, {label.lower(): value}), "fid")
+        _write_out(out, result.record(), "fid")
     if failed:
         sys.exit(1)
 
@@ -206,13 +171,14 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
         workers: int, alpha: str | None, cache: Path | None, no_cache: bool, out: Path | None,
         subset_size: str, subsets: int, seed: int) -> None:
     """KID between folders A and B (unbiased MMD², cubic kernel): mean and std over subsets."""
-    from likeness.runs.fid import kid_folders
+    from likeness.runs.fid import checkpoint_of, kid_folders
 
     size = parse_subset_size(subset_size, "--subset-size")
 
     def run(report: Any) -> Any:
         return kid_folders(a, b, subset_size=size, subsets=subsets, seed=seed,
-                           weights=_set_weights_path(weights), resize=resize, device=device,
+                           weights=_set_weights_path(weights, checkpoint_of("inception")),
+                           resize=resize, device=device,
                            alpha=alpha, batch_size=batch_size, workers=workers,
                            cache=False if no_cache else (cache or True), progress=report)
 
@@ -220,7 +186,6 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
     failed = _report_sets(result.sets)
     click.echo(f"KID\t{result.mean:.10g}\t± {result.std:.4g}")
     if out is not None:
-        _write_set_record(out, _set_record(result.sets, result.settings,
-                                           {"kid": result.mean, "kid_std": result.std}), "kid")
+        _write_out(out, result.record(), "kid")
     if failed:
         sys.exit(1)

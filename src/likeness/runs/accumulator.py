@@ -62,8 +62,7 @@ class Accumulator:
                  kid_subsets: int = 100, kid_seed: int = 0,
                  reference: str | os.PathLike[str] | None = None) -> None:
         names = parse_metric_names(metrics)
-        others = [m for m in names if METRICS[m].kind != "set" or METRICS[m].needs
-                  or METRICS[m].set_network in (None, "art_inception")]
+        others = [m for m in names if METRICS[m].kind != "set" or METRICS[m].needs]
         if others:
             raise InvalidInputError(
                 f"{', '.join(others)}: an Accumulator computes the set metrics "
@@ -114,11 +113,6 @@ class Accumulator:
             raise InvalidInputTypeError(f"real must be True (reference images) or False (the "
                                         f"model's), got {real!r}")
         batch = as_array(images, "images")
-        if batch.shape[1] == 1:
-            batch = np.repeat(batch, 3, axis=1)
-            self.decisions["gray replicated to RGB"] += batch.shape[0]
-        if batch.dtype == np.uint16:
-            self.decisions["16-bit scaled to [0, 1] by 65535"] += batch.shape[0]
         if batch.dtype.kind == "f" and batch.size:
             if not np.isfinite(batch).all() or batch.min() < 0 or batch.max() > 1:
                 raise InvalidInputError(
@@ -130,28 +124,17 @@ class Accumulator:
                 "floating-point images in [0, 1]")
         if not batch.shape[0]:
             return
+        taken: list[set[str]] = [set() for _ in batch]
         for network, extractor in self.extractors.items():
-            if network != "pt_inception":  # uint8 networks (torch-fidelity, dgm-eval)
-                eight_bit = _as_eight_bit(batch, self.decisions)
-                inputs = [_eight_bit_input(network, np.moveaxis(image, 0, -1))
-                          for image in eight_bit]
-            else:
-                inputs = [self._network_input(np.moveaxis(image, 0, -1)) for image in batch]
+            inputs = []
+            for image, notes in zip(batch, taken, strict=True):
+                # the folder route's preparation (network_input), on the image in memory
+                network_in, decisions = extractor.input_of(np.moveaxis(image, 0, -1))
+                inputs.append(network_in)
+                notes.update(decisions)
             self._features[network][real].append(extractor.features(inputs))
-
-    def _network_input(self, pixels: np.ndarray) -> Any:
-        """One image as the folder route's FID network input (``fid_input``)."""
-        import torch
-
-        from likeness.nets.inception_features import clean_resize, fid_input
-
-        if pixels.dtype.kind != "f":
-            return fid_input(np.ascontiguousarray(pixels), self.extractor.resize)
-        if self.extractor.resize == "clean":
-            unit = np.ascontiguousarray(pixels, dtype=np.float32)
-            return torch.from_numpy(clean_resize(unit * np.float32(255), 255.0)).permute(2, 0, 1)
-        image = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)
-        return fid_input_float(image)
+        for notes in taken:
+            self.decisions.update(notes)
 
     def features(self, real: bool, network: str | None = None) -> np.ndarray:
         """Every image's features from ``network`` (default: the first the metrics need),
@@ -195,39 +178,6 @@ def _weights_for(weights: str | os.PathLike[str] | Mapping[str, Any] | None,
     if isinstance(weights, Mapping):
         return weights.get(checkpoint)
     return weights if checkpoint == "pt_inception" else None
-
-
-def _as_eight_bit(batch: np.ndarray, decisions: Counter[str]) -> np.ndarray:
-    """(N, 3, H, W) as uint8, as torch-fidelity and dgm-eval take images: 16-bit to the
-    high byte (as Pillow reads files), floats in [0, 1] rounded to 8-bit levels."""
-    if batch.dtype == np.uint8:
-        return batch
-    if batch.dtype == np.uint16:
-        return (batch >> 8).astype(np.uint8)
-    decisions["floating-point images rounded to 8 bits for the uint8 networks"] += len(batch)
-    return np.round(batch.astype(np.float64) * 255).astype(np.uint8)
-
-
-def _eight_bit_input(network: str, pixels: np.ndarray) -> Any:
-    from likeness.nets.clip import clip_input
-    from likeness.nets.dinov2 import dinov2_input
-    from likeness.nets.inception_logits import isc_input
-
-    convert = {"isc_inception": isc_input, "dinov2_vitl14": dinov2_input,
-               "clip_vit_l14_336": clip_input}[network]
-    return convert(np.ascontiguousarray(pixels))
-
-
-def fid_input_float(image: Any) -> Any:
-    """A float (3, H, W) image in [0, 1] resized to 299×299 as ``fid_input`` resizes."""
-    import torch.nn.functional as F
-
-    from likeness.nets.inception_features import FID_SIZE
-
-    if tuple(image.shape[1:]) == (FID_SIZE, FID_SIZE):
-        return image
-    return F.interpolate(image[None], size=(FID_SIZE, FID_SIZE), mode="bilinear",
-                         align_corners=False)[0]
 
 
 def _gathered(local: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from likeness.evaluation.catalog.networks import Networks
 from likeness.evaluation.catalog.registry import device_for
+from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.local import EngineOptions, hash_files, run_items
 from likeness.evaluation.engines.set_runs import SetReport, run_sets
 from likeness.evaluation.infra.allocator import keep_freed_memory

@@ -1,48 +1,70 @@
 """``likeness.fid`` and ``likeness.kid_folders``: two folders (or statistics files) → one
-distance, through the set engine's cached per-image features."""
+distance, through the set engine's cached per-image features.  ``likeness fid`` and
+``likeness kid`` call them and only print what they return."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from likeness.errors import LikenessError
-from likeness.evaluation.infra.cache import Cache, default_cache_path
+from likeness.errors import InvalidInputError, LikenessError
+from likeness.evaluation.catalog.networks import NETWORKS
+from likeness.evaluation.catalog.registry import FID_ENCODERS, METRICS
+from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.items.image_set import ImageSet, frechet_between
-from likeness.evaluation.sets.features import FeatureExtractor, load_set
+from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
+from likeness.io import replace_file
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
+from likeness.runs.folder import open_cache, writing
 
-__all__ = ["FidResult", "KidResult", "fid", "kid_folders"]
+__all__ = ["FidResult", "KidResult", "fid", "kid_folders", "write_set_record"]
 
 CacheOption = bool | str | os.PathLike[str] | Cache | None
+PathLike = str | os.PathLike[str]
 _STATS_SUFFIXES = (".npz",)
 
 
-def _open_cache(cache: CacheOption) -> tuple[Cache, bool]:
-    """The cache to use and whether this call owns (and so closes) it."""
-    if isinstance(cache, Cache):
-        return cache, False
-    if cache is True:
-        return Cache(default_cache_path()), True
-    if cache is False or cache is None:
-        return Cache(None), True
-    return Cache(cache), True
+def _sets_record(sets: Sequence[ImageSet]) -> list[dict[str, Any]]:
+    return [{"source": s.source, "count": s.count, "cached": s.cached,
+             "decisions": s.decisions, "errors": [{"file": f, "reason": r} for f, r in s.errors]}
+            for s in sets]
 
 
 @dataclass
 class FidResult:
-    """FID between two sets, with the sets (files, errors, decisions) and the settings."""
+    """A Fréchet distance between two sets (None when one set was only summarised into
+    a statistics file), with the sets (files, errors, decisions) and the settings.
 
-    value: float
-    sets: tuple[ImageSet, ImageSet]
+    Attributes:
+        metric: the registry's name of the distance: ``"fid"`` (Inception),
+            ``"fd_dinov2"`` or ``"fd_clip"``.
+        saved: the statistics files written (``save_stats=``), one per set.
+    """
+
+    value: float | None
+    sets: tuple[ImageSet, ...]
     settings: dict[str, Any]
+    metric: str = "fid"
+    saved: tuple[Path, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How the command line prints the value's name: ``FID``, ``FD_DINOV2``, …"""
+        return self.metric.upper()
+
+    def record(self) -> dict[str, Any]:
+        """What ``likeness fid --out`` writes: the value, the settings and the sets."""
+        return {self.metric: self.value, "settings": self.settings,
+                "sets": _sets_record(self.sets)}
 
     def _repr_html_(self) -> str:
-        return set_result_html("fid", self.value, None, self.sets, self.settings)
+        value = float("nan") if self.value is None else self.value
+        return set_result_html(self.metric, value, None, self.sets, self.settings)
 
 
 @dataclass
@@ -53,25 +75,40 @@ class KidResult:
     std: float
     sets: tuple[ImageSet, ImageSet]
     settings: dict[str, Any]
+    metric: str = "kid"
+
+    def record(self) -> dict[str, Any]:
+        """What ``likeness kid --out`` writes."""
+        return {self.metric: self.mean, f"{self.metric}_std": self.std,
+                "settings": self.settings, "sets": _sets_record(self.sets)}
 
     def _repr_html_(self) -> str:
-        return set_result_html("kid", self.mean, self.std, self.sets, self.settings)
+        return set_result_html(self.metric, self.mean, self.std, self.sets, self.settings)
 
 
-def _two_sets(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
-              weights: str | os.PathLike[str] | None, resize: str, device: str,
-              alpha: str | None, batch_size: int, workers: int, cache: CacheOption,
-              progress: Callable[[str, int, int], None] | None,
-              ) -> tuple[ImageSet, ImageSet, FeatureExtractor]:
-    from likeness.nets.weights import passing_weights_as
+def write_set_record(path: PathLike, record: dict[str, Any]) -> Path:
+    """Write a ``record()`` as JSON (replacing the file in one step).
 
-    with passing_weights_as("weights=PATH"):
-        extractor = FeatureExtractor(weights=weights, resize=resize, device=device,
-                                     alpha=alpha)
-    store, owned = _open_cache(cache)
+    Raises:
+        StorageError: the file cannot be written.
+    """
+    target = Path(path)
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(target, json.dumps(record, indent=1) + "\n")
+    return target
+
+
+def _load_sets(sources: Sequence[PathLike], extractor: FeatureExtractor, *, batch_size: int,
+               workers: int, cache: CacheOption,
+               progress: Callable[[str, int, int], None] | None) -> list[ImageSet]:
+    if isinstance(cache, Cache):
+        store, owned = cache, False
+    else:
+        store, owned = open_cache(False if cache is None else cache, None), True
     try:
         sets = []
-        for source in (a, b):
+        for source in sources:
             report = None if progress is None else (
                 lambda done, total, label=str(source): progress(label, done, total))
             sets.append(load_set(source, extractor, store, batch_size=batch_size,
@@ -79,25 +116,44 @@ def _two_sets(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
     finally:
         if owned:
             store.close()
-    return sets[0], sets[1], extractor
+    return sets
 
 
-def fid(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
-        weights: str | os.PathLike[str] | None = None, resize: str = "pytorch-fid",
-        device: str = "auto", alpha: str | None = None, batch_size: int = 32,
-        workers: int = 4, cache: CacheOption = True,
+def _extractor(metric: str, weights: PathLike | None, resize: str, device: str,
+               alpha: str | None) -> FeatureExtractor:
+    from likeness.nets.weights import passing_weights_as
+
+    network = METRICS[metric].set_network
+    assert network is not None
+    with passing_weights_as("weights=PATH"):
+        return FeatureExtractor(weights=weights, resize=resize, device=device, alpha=alpha,
+                                network=network)
+
+
+def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
+        save_stats: PathLike | Sequence[PathLike] | None = None,
+        weights: PathLike | None = None, resize: str = "pytorch-fid", device: str = "auto",
+        alpha: str | None = None, batch_size: int = 32, workers: int = 4,
+        cache: CacheOption = True,
         progress: Callable[[str, int, int], None] | None = None) -> FidResult:
     """FID between two folders (recursive) or ``.npz`` statistics files, as pytorch-fid.
 
     Args:
-        a, b: folders of images, or statistics files (``mu``, ``sigma``).
-        weights: a ``pt_inception`` checkpoint path (None: the weights manager).
-        resize: ``"pytorch-fid"`` (bilinear in the network) or ``"clean"`` (clean-fid's).
+        a, b: folders of images, or statistics files (``mu``, ``sigma``); with ``b``
+            None, ``save_stats`` writes ``a``'s statistics and no distance is computed.
+        encoder: ``"inception"`` (pytorch-fid's, FID), ``"dinov2"`` (DINOv2 ViT-L/14:
+            ``fd_dinov2``) or ``"clip"`` (CLIP ViT-L/14-336: ``fd_clip``); statistics files
+            record it, and one of another encoder is refused.
+        save_stats: a path for ``a``'s statistics (pytorch-fid's ``.npz``), or a path for
+            each set, in order.
+        weights: the encoder's checkpoint path (None: the weights manager).
+        resize: ``"pytorch-fid"`` (bilinear in the network) or ``"clean"`` (clean-fid's);
+            the other encoders resize as their reference implementations.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         alpha: how transparent images are flattened (``"white"``, ``"black"``, ``"drop"``).
         batch_size: images per network pass.
         workers: decoding threads.
-        cache: True (the user cache), False (none), or a database path.
+        cache: True (the user cache), False (none), a database path, or a ``Cache``.
         progress: called with (set, images done, images in set).
 
     Raises:
@@ -108,18 +164,32 @@ def fid(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
         >>> likeness.fid("real/", "generated/").value  # doctest: +SKIP
         12.3...
     """
-    set_a, set_b, extractor = _two_sets(a, b, weights=weights, resize=resize, device=device,
-                                        alpha=alpha, batch_size=batch_size, workers=workers,
-                                        cache=cache, progress=progress)
-    value = frechet_between(set_a, set_b)
-    return FidResult(value, (set_a, set_b), extractor.settings)
+    if encoder not in FID_ENCODERS:
+        raise InvalidInputError(f"encoder must be one of {', '.join(map(repr, FID_ENCODERS))}, "
+                                f"got {encoder!r}")
+    targets = ([] if save_stats is None else [save_stats]
+               if isinstance(save_stats, str | os.PathLike) else list(save_stats))
+    sources = [a] if b is None else [a, b]
+    if b is None and not targets:
+        raise InvalidInputError("give two sets to compare (a and b), or one set and "
+                                "save_stats=PATH to write its statistics")
+    if len(targets) > len(sources):
+        raise InvalidInputError(f"save_stats names {len(targets)} files for {len(sources)} "
+                                "set(s)")
+    metric = FID_ENCODERS[encoder]
+    extractor = _extractor(metric, weights, resize, device, alpha)
+    sets = _load_sets(sources, extractor, batch_size=batch_size, workers=workers, cache=cache,
+                      progress=progress)
+    saved = tuple(save_statistics(image_set, target)
+                  for image_set, target in zip(sets, targets, strict=False))
+    value = frechet_between(sets[0], sets[1]) if len(sets) == 2 else None
+    return FidResult(value, tuple(sets), extractor.settings, metric, saved)
 
 
-def kid_folders(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
-                subset_size: int | None = 1000, subsets: int = 100, seed: int = 0,
-                weights: str | os.PathLike[str] | None = None, resize: str = "pytorch-fid",
-                device: str = "auto", alpha: str | None = None, batch_size: int = 32,
-                workers: int = 4, cache: CacheOption = True,
+def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
+                subsets: int = 100, seed: int = 0, weights: PathLike | None = None,
+                resize: str = "pytorch-fid", device: str = "auto", alpha: str | None = None,
+                batch_size: int = 32, workers: int = 4, cache: CacheOption = True,
                 progress: Callable[[str, int, int], None] | None = None) -> KidResult:
     """KID between two folders of images (see ``likeness.kid`` and ``fid``).
 
@@ -132,9 +202,9 @@ def kid_folders(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
             raise LikenessError(f"{source}: KID needs per-image features, and a statistics "
                                 f"file holds only their mean and covariance; pass the folder "
                                 f"(its features are cached, so this is fast)")
-    set_a, set_b, extractor = _two_sets(a, b, weights=weights, resize=resize, device=device,
-                                        alpha=alpha, batch_size=batch_size, workers=workers,
-                                        cache=cache, progress=progress)
+    extractor = _extractor("kid", weights, resize, device, alpha)
+    set_a, set_b = _load_sets([a, b], extractor, batch_size=batch_size, workers=workers,
+                              cache=cache, progress=progress)
     assert set_a.features is not None
     assert set_b.features is not None
     try:
@@ -145,3 +215,10 @@ def kid_folders(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
     settings = {**extractor.settings, "kid_subset_size": subset_size, "kid_subsets": subsets,
                 "kid_seed": seed}
     return KidResult(mean, std, (set_a, set_b), settings)
+
+
+def checkpoint_of(encoder: str) -> str:
+    """The checkpoint name ``encoder``'s weights are registered under."""
+    network = METRICS[FID_ENCODERS[encoder]].set_network
+    assert network is not None
+    return NETWORKS[network].checkpoint

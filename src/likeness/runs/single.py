@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.evaluation.catalog.networks import Networks
 from likeness.evaluation.catalog.registry import (
     METRICS,
     describe_failure,
@@ -20,6 +19,7 @@ from likeness.evaluation.catalog.registry import (
     invalid_values,
     parse_metric_names,
 )
+from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import Decoded, ItemComputer
 from likeness.evaluation.engines.local import EngineOptions, hash_files, run_items
 from likeness.evaluation.infra.cache import Cache

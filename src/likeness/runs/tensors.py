@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import InvalidInputError
-from likeness.evaluation.catalog.networks import Networks
 from likeness.evaluation.catalog.registry import METRICS, device_for, parse_metric_names
+from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer
 from likeness.evaluation.items.prepare import PreparedPair
 from likeness.runs.single import PairResult, restoration_options

@@ -1,50 +1,82 @@
-"""The feature networks item metrics share: each built once per run, on first use.
+"""Every feature network, item and set alike, as one record each: the checkpoint its
+weights come from, how it is built, how an image becomes its input, what it returns, and
+how results name it.
 
-A network here is "features of an image at named layers": it takes a batch of [0, 1] RGB
-images (N, 3, H, W) and returns the layer outputs the registry's metrics consume.  Every
-metric that needs the same network shares one pass per image (LPIPS, DISTS, or the VGG19
-style metrics CFSD, Gram, AdaIN and the content loss).
+Item networks (LPIPS, DISTS, VGG19) give the layer outputs that the item metrics of the
+registry consume (``encode``); every metric that needs the same network shares one pass
+per image.  Set networks (the Inception networks, DINOv2, CLIP) give one feature vector
+per image (``features``), and ``network_input`` turns a decoded image — from a file or
+from a tensor in memory, the one preparation of both routes — into their input.
 
-torch and the networks are imported only when a network is built, so a run of pixel
-metrics never loads them.
+torch and the networks are imported only when a network is built or an image prepared,
+so a run of pixel metrics never loads them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from likeness.errors import LikenessError, describe_failure
+import numpy as np
 
-__all__ = ["NETWORKS", "RUN_WEIGHTS_ARGUMENT", "FeatureNetwork", "Networks", "VGG_TAPS"]
+from likeness.errors import InvalidInputError
+
+__all__ = ["NETWORKS", "NetworkSpec", "VGG_TAPS", "network_input", "set_network_names"]
 
 VGG_TAPS = (1, 6, 11, 20, 22, 29)  # relu1_1, relu2_1, relu3_1, relu4_1, relu4_2, relu5_1
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
+# the decisions a set network's preparation records (counted per set)
+GRAY_TO_RGB = "gray replicated to RGB"
+SIXTEEN_BIT_SCALED = "16-bit scaled to [0, 1] by 65535"
+SIXTEEN_BIT_HIGH_BYTE = ("16-bit reduced to its high byte, as Pillow reads it (the uint8 input "
+                         "of torch-fidelity, dgm-eval and CMMD)")
+FLOAT_ROUNDED = "floating-point images rounded to 8 bits for the uint8 networks"
 
 
 @dataclass(frozen=True)
-class FeatureNetwork:
-    """How to build a network and encode images with it.
+class NetworkSpec:
+    """How to build a network, feed it and read it.
 
     Attributes:
-        checkpoint: the weights registry name whose file (and hash) the features depend on.
+        checkpoint: the weights registry name whose file (and hash) its outputs depend on.
         build: (checkpoint path or None, device) → the module, ready for inference.
-        encode: (module, (N, 3, H, W) float32 in [0, 1]) → list of layer outputs.
-        max_batch: the most images per pass (None: the run's batch size); VGG19's early
-            layers are large, so the style metrics encode one image at a time.
+        label: how results and statistics files name it.
+        encode: item networks: (module, (N, 3, H, W) float32 in [0, 1]) → layer outputs.
+        max_batch: item networks: the most images per pass (None: the run's batch size);
+            VGG19's early layers are large, so the style metrics encode one at a time.
+        prepare: set networks: (an (H, W, 3) RGB image: uint8, uint16 — or uint8 only for
+            ``eight_bit`` networks — or float32 in [0, 1]; the run's resize convention) →
+            the network's (3, h, w) input.
+        features: set networks: (module, (N, 3, h, w) batch of inputs) → (N, dims).
+        dims: set networks: the feature length of the published checkpoint.
+        resize: set networks: the resize convention it always uses (None: the run's
+            ``fid_resize``, pytorch-fid's or clean-fid's).
+        eight_bit: set networks fed uint8 images, as their reference implementations.
     """
 
     name: str
     checkpoint: str
-    build: Callable[[str | None, str], Any]
-    encode: Callable[[Any, Any], list[Any]]
+    build: Callable[[Any, str], Any]
+    label: str
+    encode: Callable[[Any, Any], list[Any]] | None = None
     max_batch: int | None = None
+    prepare: Callable[[np.ndarray, str], Any] | None = None
+    features: Callable[[Any, Any], Any] | None = None
+    dims: int = 0
+    resize: str | None = None
+    eight_bit: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``"item"`` (layer outputs of an item's images) or ``"set"`` (one vector per
+        image of a set)."""
+        return "item" if self.encode is not None else "set"
 
 
-def _build_lpips(net: str) -> Callable[[str | None, str], Any]:
-    def build(weights: str | None, device: str) -> Any:
+def _build_lpips(net: str) -> Callable[[Any, str], Any]:
+    def build(weights: Any, device: str) -> Any:
         from likeness.nets.lpips import LPIPS
 
         return LPIPS(net=net, backbone_weights=weights).to(device)
@@ -56,7 +88,7 @@ def _encode_lpips(network: Any, unit: Any) -> list[Any]:
     return list(network.encode(unit * 2 - 1))
 
 
-def _build_vgg19(weights: str | None, device: str) -> Any:
+def _build_vgg19(weights: Any, device: str) -> Any:
     import torch
 
     from likeness.nets.backbones import build_backbone
@@ -81,7 +113,7 @@ def _encode_vgg19(network: Any, unit: Any) -> list[Any]:
     return list(network.forward_taps(normalised, VGG_TAPS))
 
 
-def _build_dists(weights: str | None, device: str) -> Any:
+def _build_dists(weights: Any, device: str) -> Any:
     from likeness.nets.dists import DISTS
 
     return DISTS(backbone_weights=weights).to(device)
@@ -91,76 +123,133 @@ def _encode_dists(network: Any, unit: Any) -> list[Any]:
     return list(network.encode(unit))
 
 
-NETWORKS: dict[str, FeatureNetwork] = {
-    **{f"lpips_{net}": FeatureNetwork(f"lpips_{net}", backbone, _build_lpips(net),
-                                      _encode_lpips)
-       for net, backbone in (("alex", "alexnet"), ("vgg", "vgg16"), ("squeeze", "squeezenet1_1"))},
-    "vgg19": FeatureNetwork("vgg19", "vgg19", _build_vgg19, _encode_vgg19, max_batch=1),
-    "dists": FeatureNetwork("dists", "vgg16", _build_dists, _encode_dists),
+def _build(module: str, cls: str) -> Callable[[Any, str], Any]:
+    """A set network's builder: ``likeness.nets.<module>.<cls>(weights=...)`` on a device."""
+    def build(weights: Any, device: str) -> Any:
+        import importlib
+
+        from likeness.evaluation.infra.allocator import keep_freed_memory
+
+        keep_freed_memory()  # see likeness.evaluation.infra.allocator
+        network = getattr(importlib.import_module(f"likeness.nets.{module}"), cls)
+        return network(weights=weights).to(device)
+
+    return build
+
+
+def _called(network: Any, inputs: Any) -> Any:
+    return network(inputs)
+
+
+def _fid_features(network: Any, inputs: Any) -> Any:
+    return network.features_of_resized(inputs)
+
+
+def _fid_prepare(pixels: np.ndarray, resize: str) -> Any:
+    """pytorch-fid's input: [0, 1] at 299×299 (bilinear in the network, or clean-fid's
+    Pillow bicubic); floats in [0, 1] as given, integers divided by their range."""
+    import torch
+
+    from likeness.nets.inception_features import FID_SIZE, clean_resize, fid_input
+
+    if pixels.dtype.kind != "f":
+        return fid_input(np.ascontiguousarray(pixels), resize)
+    unit = np.ascontiguousarray(pixels, dtype=np.float32)
+    if resize == "clean":
+        return torch.from_numpy(clean_resize(unit * np.float32(255), 255.0)).permute(2, 0, 1)
+    image = torch.from_numpy(unit).permute(2, 0, 1)
+    if tuple(image.shape[1:]) == (FID_SIZE, FID_SIZE):  # bilinear to the same size
+        return image
+    import torch.nn.functional as F
+
+    return F.interpolate(image[None], size=(FID_SIZE, FID_SIZE), mode="bilinear",
+                         align_corners=False)[0]
+
+
+def _unit_prepare(pixels: np.ndarray, resize: str) -> Any:
+    """[0, 1] at the image's own size (ArtFID's Inception)."""
+    import torch
+
+    if pixels.dtype.kind == "f":
+        unit = np.ascontiguousarray(pixels, dtype=np.float32)
+    else:
+        scale = np.float32(65535.0 if pixels.dtype == np.uint16 else 255.0)
+        unit = np.ascontiguousarray(pixels).astype(np.float32) / scale
+    return torch.from_numpy(unit).permute(2, 0, 1)
+
+
+def _eight_bit_prepare(module: str, function: str) -> Callable[[np.ndarray, str], Any]:
+    def prepare(pixels: np.ndarray, resize: str) -> Any:
+        import importlib
+
+        convert = getattr(importlib.import_module(f"likeness.nets.{module}"), function)
+        return convert(np.ascontiguousarray(pixels))
+
+    return prepare
+
+
+NETWORKS: dict[str, NetworkSpec] = {
+    **{f"lpips_{net}": NetworkSpec(f"lpips_{net}", backbone, _build_lpips(net),
+                                   f"LPIPS v0.1 {label}", encode=_encode_lpips)
+       for net, backbone, label in (("alex", "alexnet", "AlexNet"), ("vgg", "vgg16", "VGG16"),
+                                    ("squeeze", "squeezenet1_1", "SqueezeNet 1.1"))},
+    "vgg19": NetworkSpec("vgg19", "vgg19", _build_vgg19, "VGG19 (ImageNet)",
+                         encode=_encode_vgg19, max_batch=1),
+    "dists": NetworkSpec("dists", "vgg16", _build_dists, "DISTS VGG16 (L2 pooling)",
+                         encode=_encode_dists),
+    "pt_inception": NetworkSpec("pt_inception", "pt_inception",
+                                _build("inception_features", "InceptionFeatures"),
+                                "pytorch-fid Inception-v3 pool3", prepare=_fid_prepare,
+                                features=_fid_features, dims=2048),
+    "art_inception": NetworkSpec("art_inception", "art_inception",
+                                 _build("inception_features", "ArtInceptionFeatures"),
+                                 "ArtFID art-trained Inception-v3 pool3",
+                                 prepare=_unit_prepare, features=_called, dims=2048,
+                                 resize="native"),
+    "isc_inception": NetworkSpec("isc_inception", "pt_inception",
+                                 _build("inception_logits", "InceptionLogits"),
+                                 "torch-fidelity Inception-v3 logits_unbiased",
+                                 prepare=_eight_bit_prepare("inception_logits", "isc_input"),
+                                 features=_called, dims=1008, resize="tf1-bilinear",
+                                 eight_bit=True),
+    "dinov2_vitl14": NetworkSpec("dinov2_vitl14", "dinov2_vitl14", _build("dinov2", "DinoV2"),
+                                 "DINOv2 ViT-L/14 CLS token (torch.hub model)",
+                                 prepare=_eight_bit_prepare("dinov2", "dinov2_input"),
+                                 features=_called, dims=1024, resize="pillow-bicubic-224",
+                                 eight_bit=True),
+    "clip_vit_l14_336": NetworkSpec("clip_vit_l14_336", "clip_vit_l14_336",
+                                    _build("clip", "ClipImageEncoder"),
+                                    "CLIP ViT-L/14-336 normalised image embedding",
+                                    prepare=_eight_bit_prepare("clip", "clip_input"),
+                                    features=_called, dims=768,
+                                    resize="square-crop-pillow-bicubic-336", eight_bit=True),
 }
 
 
-# how a run (compare, style, compare_files, compare_tensors) is given checkpoint files
-RUN_WEIGHTS_ARGUMENT = "weights={'NAME': PATH}"
+def set_network_names() -> list[str]:
+    """The networks that give one feature vector per image (set metrics)."""
+    return [name for name, spec in NETWORKS.items() if spec.kind == "set"]
 
 
-class Networks:
-    """The networks of one run on one device, each built once; a network that failed to
-    build (missing weights, say) is not retried for every image.
-
-    Args:
-        device: ``"cpu"`` or ``"cuda"`` (already resolved).
-        weights: {checkpoint name: path} supplied by the user.
-    """
-
-    def __init__(self, device: str = "cpu", weights: Mapping[str, str] | None = None) -> None:
-        self.device = device
-        self.weights = dict(weights or {})
-        self.failed: dict[str, str] = {}
-        self._built: dict[str, Any] = {}
-        self._hashes: dict[str, str] = {}
-
-    def get(self, name: str) -> Any:
-        """The built network ``name`` (a key of ``NETWORKS``).
-
-        Raises:
-            LikenessError: its weights are missing or unusable (remembered).
-        """
-        if name in self.failed:
-            raise LikenessError(self.failed[name])
-        if name not in self._built:
-            spec = NETWORKS[name]
-            from likeness.nets.weights import passing_weights_as
-
-            try:
-                with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
-                    self._built[name] = spec.build(self.weights.get(spec.checkpoint),
-                                                   self.device)
-            except Exception as error:  # noqa: BLE001 - any failure to build: remembered
-                self.failed[name] = describe_failure(error)
-                raise LikenessError(self.failed[name]) from error
-        return self._built[name]
-
-    def weights_hash(self, name: str) -> str:
-        """The SHA-256 of the checkpoint ``name`` would load (part of the cache keys), or
-        ``"unavailable"`` when it cannot be resolved (then ``failed`` says why)."""
-        if name not in self._hashes:
-            from likeness.nets.weights import passing_weights_as, resolve
-
-            checkpoint = NETWORKS[name].checkpoint
-            try:
-                with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
-                    self._hashes[name] = resolve(checkpoint,
-                                                 self.weights.get(checkpoint)).sha256
-            except LikenessError as error:
-                self.failed[name] = str(error)
-                self._hashes[name] = "unavailable"
-        return self._hashes[name]
-
-    def encode(self, name: str, unit: Any) -> list[Any]:
-        """Layer outputs of ``unit`` ((N, 3, H, W) in [0, 1]) through network ``name``."""
-        import torch
-
-        network = self.get(name)
-        with torch.inference_mode():
-            return NETWORKS[name].encode(network, unit.to(self.device))
+def network_input(network: str, pixels: np.ndarray, resize: str) -> tuple[Any, tuple[str, ...]]:
+    """One decoded image (H, W, C) — from a file or a tensor in memory — as set network
+    ``network``'s input, and the decisions taken: gray replicated to RGB; for the uint8
+    networks 16-bit reduced to its high byte (as Pillow reads 16-bit files) and floats in
+    [0, 1] rounded to 8-bit levels; for the others 16-bit scaled by 65535."""
+    spec = NETWORKS[network]
+    if spec.prepare is None:
+        raise InvalidInputError(f"{network} is not a set network; choose from "
+                                f"{', '.join(set_network_names())}")
+    decisions: list[str] = []
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+        decisions.append(GRAY_TO_RGB)
+    if spec.eight_bit and pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+        decisions.append(SIXTEEN_BIT_HIGH_BYTE)
+    elif spec.eight_bit and pixels.dtype.kind == "f":
+        pixels = np.round(pixels.astype(np.float64) * 255).astype(np.uint8)
+        decisions.append(FLOAT_ROUNDED)
+    elif pixels.dtype == np.uint16:
+        decisions.append(SIXTEEN_BIT_SCALED)
+    return spec.prepare(pixels, spec.resize or resize), tuple(decisions)

@@ -20,6 +20,7 @@ import numpy as np
 
 from likeness.errors import ImageTooSmallError, InvalidInputError, LikenessError, describe_failure
 from likeness.evaluation.catalog.classical_metrics import CLASSICAL_METRICS
+from likeness.evaluation.catalog.defaults import DEFAULT_METRICS, FID_ENCODERS, METRIC_ALIASES
 from likeness.evaluation.catalog.feature_metrics import (
     adain_use,
     cfsd_use,
@@ -42,6 +43,7 @@ from likeness.evaluation.items.prepare import PreparedPair
 
 __all__ = [
     "DEFAULT_METRICS",
+    "FID_ENCODERS",
     "METRICS",
     "METRIC_ALIASES",
     "canonical_name",
@@ -285,14 +287,6 @@ METRICS: dict[str, MetricSpec] = {
                           set_network="art_inception",
                           citations=("wright2022artfid", "zhang2018lpips"), label="ArtFID",
                           digits=2),
-}
-# other spellings the command line and the API accept
-METRIC_ALIASES = {"lpips": "lpips_alex"}
-# what each command computes when no metrics are named
-DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
-    "compare": ("ssim", "psnr"),
-    "style": ("art_fid", "fid_art", "fid", "lpips_alex", "cfsd", "gram", "adain_style",
-              "content_loss", "ssim", "ssim_gray"),
 }
 _KIND_HEADINGS = {"pixel": "pixels", "network": "networks", "set": "image sets"}
 

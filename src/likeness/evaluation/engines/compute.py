@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import ImageTooSmallError, LikenessError
-from likeness.evaluation.catalog.networks import NETWORKS, Networks
+from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, describe_failure, invalid_values
+from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import (
     PreparedPair,

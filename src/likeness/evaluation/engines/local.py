@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError, in_callers_words
-from likeness.evaluation.catalog.networks import Networks
 from likeness.evaluation.catalog.registry import METRICS, invalid_values
+from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import (
     Decoded,
     Group,

@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError
-from likeness.evaluation.catalog.networks import NETWORKS, Networks
+from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer, decode_group
 from likeness.evaluation.engines.local import EngineOptions, ItemEngine
 from likeness.evaluation.engines.set_runs import set_networks

@@ -1,0 +1,19 @@
+"""The catalog's named sets of metrics: what each command computes when none are named,
+the other spellings of a metric the command line and the API accept, and the distance
+each ``likeness fid --encoder`` gives.  Plain data, so that the command line reads it
+without loading the registry (and NumPy) for ``--help``."""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_METRICS", "FID_ENCODERS", "METRIC_ALIASES"]
+
+# other spellings the command line and the API accept
+METRIC_ALIASES = {"lpips": "lpips_alex"}
+# what each command computes when no metrics are named
+DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
+    "compare": ("ssim", "psnr"),
+    "style": ("art_fid", "fid_art", "fid", "lpips_alex", "cfsd", "gram", "adain_style",
+              "content_loss", "ssim", "ssim_gray"),
+}
+# ``likeness fid --encoder`` / ``likeness.fid(encoder=)``: the Fréchet distance each gives
+FID_ENCODERS = {"inception": "fid", "dinov2": "fd_dinov2", "clip": "fd_clip"}

@@ -1,0 +1,83 @@
+"""The networks of one run, each built once on first use; a network that failed to build
+(missing or corrupt weights, any error of its builder) is remembered, not retried for
+every image."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from likeness.errors import LikenessError, describe_failure
+from likeness.evaluation.catalog.networks import NETWORKS
+
+__all__ = ["RUN_WEIGHTS_ARGUMENT", "Networks"]
+
+
+# how a run (compare, style, compare_files, compare_tensors) is given checkpoint files
+RUN_WEIGHTS_ARGUMENT = "weights={'NAME': PATH}"
+
+
+class Networks:
+    """The networks of one run on one device, each built once; a network that failed to
+    build (missing weights, say) is not retried for every image.
+
+    Args:
+        device: ``"cpu"`` or ``"cuda"`` (already resolved).
+        weights: {checkpoint name: path} supplied by the user.
+    """
+
+    def __init__(self, device: str = "cpu", weights: Mapping[str, str] | None = None) -> None:
+        self.device = device
+        self.weights = dict(weights or {})
+        self.failed: dict[str, str] = {}
+        self._built: dict[str, Any] = {}
+        self._hashes: dict[str, str] = {}
+
+    def get(self, name: str) -> Any:
+        """The built network ``name`` (a key of ``NETWORKS``).
+
+        Raises:
+            LikenessError: its weights are missing or unusable (remembered).
+        """
+        if name in self.failed:
+            raise LikenessError(self.failed[name])
+        if name not in self._built:
+            spec = NETWORKS[name]
+            from likeness.nets.weights import passing_weights_as
+
+            try:
+                with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
+                    self._built[name] = spec.build(self.weights.get(spec.checkpoint),
+                                                   self.device)
+            except Exception as error:  # noqa: BLE001 - any failure to build: remembered
+                self.failed[name] = describe_failure(error)
+                raise LikenessError(self.failed[name]) from error
+        return self._built[name]
+
+    def weights_hash(self, name: str) -> str:
+        """The SHA-256 of the checkpoint ``name`` would load (part of the cache keys), or
+        ``"unavailable"`` when it cannot be resolved (then ``failed`` says why)."""
+        if name not in self._hashes:
+            from likeness.nets.weights import passing_weights_as, resolve
+
+            checkpoint = NETWORKS[name].checkpoint
+            try:
+                with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
+                    self._hashes[name] = resolve(checkpoint,
+                                                 self.weights.get(checkpoint)).sha256
+            except LikenessError as error:
+                self.failed[name] = str(error)
+                self._hashes[name] = "unavailable"
+        return self._hashes[name]
+
+    def encode(self, name: str, unit: Any) -> list[Any]:
+        """Layer outputs of ``unit`` ((N, 3, H, W) in [0, 1]) through network ``name``."""
+        import torch
+
+        encode = NETWORKS[name].encode
+        if encode is None:
+            raise LikenessError(f"{name} gives one feature vector per image (a set network), "
+                                "not layer outputs")
+        network = self.get(name)
+        with torch.inference_mode():
+            return encode(network, unit.to(self.device))
