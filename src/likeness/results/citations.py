@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.evaluation.sets.extractor import SET_NETWORK_CHECKPOINTS
 from likeness.results.bibtex import BIBTEX, bibtex_for
 from likeness.results.metric_cards import method_sentence
 
@@ -16,16 +16,13 @@ __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph", "restor
 _STATISTICS_KEYS = ["efron1987bca", "wilcoxon1945", "holm1979"]
 
 
-def citation_keys(metrics: list[str], *, clean_resize: bool = False,
-                  comparisons: bool = True, fid_infinity: bool = False) -> list[str]:
-    """The BibTeX keys for these metrics (and the statistics used), without repeats."""
+def citation_keys(metrics: list[str], settings: Mapping[str, Any] | None = None, *,
+                  comparisons: bool = True) -> list[str]:
+    """The BibTeX keys for these metrics under a run's ``settings`` (the conventions they
+    cite) and for the statistics used, without repeats."""
     keys: list[str] = []
     for metric in metrics:
-        keys += METRICS[metric].citations
-    if fid_infinity:
-        keys.append("chong2020fidinf")
-    if clean_resize and any(METRICS[m].set_network == "pt_inception" for m in metrics):
-        keys.append("parmar2022cleanfid")
+        keys += METRICS[metric].citations_for(settings or {})
     keys += _STATISTICS_KEYS if comparisons else _STATISTICS_KEYS[:1]
     return list(dict.fromkeys(keys))
 
@@ -59,11 +56,7 @@ def _restoration_sentence(settings: dict[str, Any], metrics: list[str]) -> str:
 def _checkpoint(metric: str) -> str:
     """The checkpoint whose file a metric's values depend on ("" for pixel metrics)."""
     network = METRICS[metric].network
-    if network is None:
-        return ""
-    if network in NETWORKS:
-        return NETWORKS[network].checkpoint
-    return SET_NETWORK_CHECKPOINTS.get(network, network)
+    return "" if network is None else NETWORKS[network].checkpoint
 
 
 def _weights_phrase(record: dict[str, Any], name: str) -> str:
@@ -96,21 +89,7 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     parts += _input_sentences(record, "pairs")
     sentences = []
     for metric in computed_metrics(record):
-        text = method_sentence(metric, settings.get("ssim_convention", "skimage"),
-                               _weights_phrase(record, _checkpoint(metric)))
-        if metric == "fid":
-            resize = settings.get("fid_resize", "pytorch-fid")
-            how = ("resized to 299×299 by bilinear interpolation inside the network "
-                   "(pytorch-fid's convention)" if resize == "pytorch-fid" else
-                   "resized to 299×299 per channel in floating point with Pillow's "
-                   "bicubic filter (clean-fid's convention [@parmar2022cleanfid])")
-            text += f"{_weights_phrase(record, 'pt_inception')}, images {how}"
-        if metric == "kid":
-            kid = settings.get("kid", {})
-            size = kid.get("subset_size")
-            text += (f", averaged over {kid.get('subsets')} random subsets of "
-                     f"{size} images per set (seed {kid.get('seed')})"
-                     if size is not None else ", over the whole sets")
+        text = method_sentence(metric, settings, _weights_phrase(record, _checkpoint(metric)))
         sentences.append(text)
     reported = " We report " + "; ".join(sentences) + "." if sentences else ""
     parts.append(_comparison_space(record) + reported)
@@ -240,41 +219,17 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
     sentences = []
     for metric in record.get("scales", {}):
         if metric not in record.get("not_summarised", {}):
-            sentences.append(f"{metric.upper()} is in units of the squared data range.")
+            sentences.append(f"{METRICS[metric].plain_label} is in units of the squared data "
+                             "range.")
     for metric, why in record.get("not_summarised", {}).items():
-        sentences.append(f"{metric.upper()} is {why}.")
+        sentences.append(f"{METRICS[metric].plain_label} is {why}.")
     for key, info in record.get("infinite_values", {}).items():
         model, _, metric = key.rpartition("/")
-        sentences.append(f"For `{model}`, {info['count']} pair(s) have {metric.upper()} = +∞ "
+        sentences.append(f"For `{model}`, {info['count']} pair(s) have "
+                         f"{METRICS[metric].plain_label} = +∞ "
                          f"({info['why']}); its mean is therefore +∞ and has no confidence "
                          "interval.")
     return sentences
-
-
-_STYLE_SENTENCES = {
-    "lpips_alex": ("LPIPS v0.1 [@zhang2018lpips] (AlexNet backbone{alexnet}) between each "
-                   "content image and its stylization, images scaled to [-1, 1] (ArtFID's "
-                   "content term)"),
-    "ssim": "SSIM [@wang2004ssim] between content and stylization (scikit-image defaults, RGB)",
-    "ssim_gray": "the same SSIM on ITU-R BT.601 luma",
-    "cfsd": ("CFSD [@chung2024styleid]: the KL divergence between the row-wise softmaxes of "
-             "the relu3_1 patch-similarity matrices (VGG19 [@simonyan2015vgg]{vgg19}, "
-             "features divided by the channel count, similarity, softmax and KL in float64, "
-             "summed over all rows) of content and stylization"),
-    "gram": ("the Gram loss [@gatys2016style]: the sum over relu1_1, relu2_1, relu3_1, "
-             "relu4_1 and relu5_1 of the mean squared difference of the style's and the "
-             "stylization's Gram matrices F Fᵀ / (C·H·W)"),
-    "adain_style": ("the AdaIN style loss [@huang2017adain]: over the same layers, the mean "
-                    "squared differences of per-channel means and of per-channel standard "
-                    "deviations (sqrt of unbiased variance + 1e-5)"),
-    "content_loss": "the content loss: mean squared difference of relu4_2 features",
-    "fid": ("FID [@heusel2017fid] between the set of stylizations and the set of style "
-            "images with pytorch-fid's Inception-v3{pt_inception}"),
-    "fid_art": ("FID between the stylizations and the style images with ArtFID's "
-                "art-trained Inception-v3 [@wright2022artfid]{art_inception}, images at "
-                "their own size"),
-    "art_fid": "ArtFID = (1 + mean LPIPS)·(1 + FID with ArtFID's Inception) [@wright2022artfid]",
-}
 
 
 def style_methods_paragraph(record: dict[str, Any]) -> str:
@@ -293,20 +248,15 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
         text += (f" {record.get('pairs_succeeded', attempted)} of {attempted} stylizations "
                  "were evaluated.")
     text += "".join(" " + s for s in _input_sentences(record, "stylizations"))
-    phrases = {name: _weights_phrase(record, name)
-               for name in ("alexnet", "vgg19", "pt_inception", "art_inception")}
     metrics = computed_metrics(record)
-    sentences = [_STYLE_SENTENCES[m].format(**phrases) if m in _STYLE_SENTENCES
-                 else method_sentence(m, weights=_weights_phrase(record, _checkpoint(m)))
-                 for m in metrics]
-    if any(METRICS[m].network == "vgg19" for m in metrics):
-        text += " VGG19 features are taken from ImageNet-normalised images at their own size."
+    sentences = [method_sentence(m, settings, _weights_phrase(record, _checkpoint(m)),
+                                 style=True) for m in metrics]
+    networks = dict.fromkeys(METRICS[m].network for m in metrics if METRICS[m].network)
+    text += "".join(f" {NETWORKS[n].methods_note}" for n in networks
+                    if n is not None and NETWORKS[n].methods_note)
     if sentences:
         text += " We report " + "; ".join(sentences) + "."
     text += "".join(" " + s for s in failure_sentences(record))
-    if settings.get("art_fid_mode") == "infinity" and "fid_art" in metrics:
-        text += (" FID is FID∞ [@chong2020fidinf], extrapolated from subsets of 5,000 images "
-                 "upwards.")
     stats = record.get("statistics", {})
     text += (f" Per-image metrics are reported as the mean with its "
              f"{int(round(100 * stats.get('confidence', 0.95)))}% bootstrap confidence "

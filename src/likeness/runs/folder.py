@@ -258,9 +258,7 @@ def _write_results_files(results: Results, folder: Path) -> None:
     replace_file(folder / "summary.md", markdown_summary(results), errors=TEXT_ERRORS)
     replace_file(folder / "summary.tex", latex_summary(results), errors=TEXT_ERRORS)
     settings = results.record["settings"]
-    keys = citation_keys(results.metrics, clean_resize=settings.get("fid_resize") == "clean",
-                         comparisons=len(results.models) > 1,
-                         fid_infinity=settings.get("art_fid_mode") == "infinity")
+    keys = citation_keys(results.metrics, settings, comparisons=len(results.models) > 1)
     keys = list(dict.fromkeys([*keys, *restoration_keys(settings)]))
     replace_file(folder / "references.bib", bibtex_for(keys))
     paragraph = (style_methods_paragraph(results.record) if results.kind == "style"

@@ -27,6 +27,7 @@ from likeness.evaluation.catalog.registry import (
     DEFAULT_METRICS,
     METRICS,
     parse_metric_names,
+    with_item_needs,
 )
 from likeness.evaluation.engines.local import EngineOptions
 from likeness.evaluation.engines.set_runs import SetReport
@@ -104,9 +105,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         import_ray()  # fail early, in one line, when the extra is missing
     if art_fid_mode not in ("plain", "infinity"):
         raise InvalidInputError(f"art_fid_mode must be 'plain' or 'infinity', got {art_fid_mode!r}")
-    names = parse_metric_names(metrics, command="style")
-    if "art_fid" in names and "lpips_alex" not in names:
-        names.insert(names.index("art_fid") + 1, "lpips_alex")  # ArtFID's content term
+    names = with_item_needs(parse_metric_names(metrics, command="style"))
     folders: list[PathLike] = ([] if stylized is None else [stylized]
                                if isinstance(stylized, (str, os.PathLike)) else list(stylized))
     method_folders: dict[str, Path] = dict(model_names(folders)) if folders else {}

@@ -3,8 +3,8 @@ batched torch metric of ``likeness.metrics`` a pixel metric of one prepared pair
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,7 @@ import numpy as np
 from likeness.evaluation.catalog.feature_metrics import FeatureUse
 from likeness.evaluation.items.prepare import PreparedPair
 
-__all__ = ["MetricSpec", "latex_escape", "on_tensors", "torch_pair"]
+__all__ = ["MetricCard", "MetricSpec", "latex_escape", "on_tensors", "torch_pair"]
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
@@ -22,6 +22,45 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 def latex_escape(text: str) -> str:
     """``text`` with LaTeX's special characters escaped."""
     return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
+
+
+@dataclass(frozen=True)
+class MetricCard:
+    """What a reader of a paper needs to know about one metric, and how a methods
+    paragraph states it.
+
+    Attributes:
+        title: its name on the card (docs/metrics.md).
+        measures, range, sensitive, insensitive: what it measures, its range and
+            direction, what moves it and what it tolerates.
+        method: its sentence in ``methods.md`` (``{weights}``: the run's checkpoint).
+        convention: the run setting that picks another sentence (``ssim_convention``),
+            and ``by_convention`` the sentence for each of its values.
+        in_style_runs: its sentence in a style run's paragraph (default: ``method``).
+        details: (run settings) → what follows the sentence (FID's resize, KID's subsets).
+    """
+
+    title: str
+    measures: str
+    range: str
+    sensitive: str
+    insensitive: str
+    method: str
+    convention: str | None = None
+    by_convention: Mapping[str, str] = field(default_factory=dict)
+    in_style_runs: str | None = None
+    details: Callable[[Mapping[str, Any]], str] | None = None
+
+    def sentence(self, settings: Mapping[str, Any], weights: str = "",
+                 style: bool = False) -> str:
+        """How a methods paragraph states the metric under a run's ``settings``."""
+        text = (self.in_style_runs if style and self.in_style_runs else self.method)
+        chosen = settings.get(self.convention) if self.convention else None
+        if isinstance(chosen, str) and chosen in self.by_convention:
+            text = self.by_convention[chosen]
+        if self.details is not None:
+            text += self.details(settings)
+        return text.replace("{weights}", weights)
 
 
 @dataclass(frozen=True)
@@ -48,6 +87,10 @@ class MetricSpec:
         spread: what follows the mean in tables: ``"ci"`` (the bootstrap confidence
             interval of per-item values), ``"std"`` (a set metric's std over subsets or
             splits), ``"none"``; ``"auto"``: ``"ci"`` for item metrics, ``"none"`` for sets.
+        card: its card (what it measures, its methods sentences); without one, the
+            methods paragraph states its ``description``.
+        cited_when: citations a setting's value adds (``{"fid_resize": {"clean":
+            ("parmar2022cleanfid",)}}``).
         min_side: the shortest side, in pixels, of the images it is defined for; smaller
             pairs are refused before computing (the function checks what else its domain
             needs: DSS's number of blocks, FSIMc's colour; SSIM's and MS-SSIM's functions
@@ -80,6 +123,14 @@ class MetricSpec:
     spread: str = "auto"
     # its domain: the shortest image side it is defined for (checked before computing)
     min_side: int = 1
+    card: MetricCard | None = None
+    cited_when: Mapping[str, Mapping[Any, tuple[str, ...]]] = field(default_factory=dict)
+
+    def citations_for(self, settings: Mapping[str, Any]) -> tuple[str, ...]:
+        """Its citations under a run's ``settings`` (the conventions it cites)."""
+        extra = [key for setting, keys in self.cited_when.items()
+                 for key in keys.get(settings.get(setting), ())]
+        return (*self.citations, *extra)
 
     @property
     def plain_label(self) -> str:

@@ -54,6 +54,7 @@ class NetworkSpec:
         resize: set networks: the resize convention it always uses (None: the run's
             ``fid_resize``, pytorch-fid's or clean-fid's).
         eight_bit: set networks fed uint8 images, as their reference implementations.
+        methods_note: what a methods paragraph says of its input when a metric uses it.
     """
 
     name: str
@@ -67,6 +68,7 @@ class NetworkSpec:
     dims: int = 0
     resize: str | None = None
     eight_bit: bool = False
+    methods_note: str = ""
 
     @property
     def kind(self) -> str:
@@ -194,7 +196,9 @@ NETWORKS: dict[str, NetworkSpec] = {
        for net, backbone, label in (("alex", "alexnet", "AlexNet"), ("vgg", "vgg16", "VGG16"),
                                     ("squeeze", "squeezenet1_1", "SqueezeNet 1.1"))},
     "vgg19": NetworkSpec("vgg19", "vgg19", _build_vgg19, "VGG19 (ImageNet)",
-                         encode=_encode_vgg19, max_batch=1),
+                         encode=_encode_vgg19, max_batch=1,
+                         methods_note="VGG19 features are taken from ImageNet-normalised "
+                                      "images at their own size."),
     "dists": NetworkSpec("dists", "vgg16", _build_dists, "DISTS VGG16 (L2 pooling)",
                          encode=_encode_dists),
     "pt_inception": NetworkSpec("pt_inception", "pt_inception",

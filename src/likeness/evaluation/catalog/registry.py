@@ -14,11 +14,10 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
 
-import numpy as np
-
-from likeness.errors import ImageTooSmallError, InvalidInputError, LikenessError, describe_failure
+from likeness.errors import InvalidInputError, LikenessError, describe_failure
+from likeness.evaluation.catalog.cards import CARDS
 from likeness.evaluation.catalog.classical_metrics import CLASSICAL_METRICS
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS, FID_ENCODERS, METRIC_ALIASES
 from likeness.evaluation.catalog.feature_metrics import (
@@ -29,7 +28,13 @@ from likeness.evaluation.catalog.feature_metrics import (
     gram_use,
     lpips_use,
 )
-from likeness.evaluation.catalog.metric_spec import MetricSpec, torch_pair
+from likeness.evaluation.catalog.metric_spec import MetricSpec
+from likeness.evaluation.catalog.pixel_metric_values import (
+    ms_ssim_value,
+    mse_value,
+    psnr_value,
+    ssim_value,
+)
 from likeness.evaluation.catalog.set_metric_values import (
     art_fid_value,
     cmmd_value,
@@ -39,7 +44,6 @@ from likeness.evaluation.catalog.set_metric_values import (
     nearest_neighbour_value,
     vendi_value,
 )
-from likeness.evaluation.items.prepare import PreparedPair
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -54,89 +58,35 @@ __all__ = [
     "metrics_help",
     "network_of",
     "parse_metric_names",
+    "with_item_needs",
 ]
 
 
-def _ssim(pair: PreparedPair, settings: Any) -> float:
-    from likeness.metrics.skimage_compat import structural_similarity
-
-    convention = getattr(settings, "ssim_convention", "skimage")
-    if convention == "basicsr":
-        from likeness.metrics.restoration import basicsr_ssim
-
-        return basicsr_ssim(pair.reference, pair.test)
-    if convention == "matlab":
-        from likeness.metrics.restoration import matlab_ssim
-
-        if pair.reference.shape[2] != 1 or pair.data_range != 255:
-            raise LikenessError("the matlab SSIM convention (Wang's ssim.m) compares one "
-                                "8-bit channel: use the Y channel (y_channel=True, "
-                                "--y-channel) or gray, on 8-bit images")
-        return matlab_ssim(pair.reference, pair.test)
-    if convention == "pytorch-msssim":
-        from likeness.metrics.ssim import ssim
-
-        test, reference = torch_pair(pair)
-        return float(ssim(test, reference, data_range=pair.data_range,
-                          convention="pytorch-msssim")[0])
-    height, width = pair.reference.shape[:2]
-    if min(height, width) < 7:
-        raise ImageTooSmallError(f"images of {width}x{height} px are smaller than SSIM's 7x7 "
-                                 "window; SSIM needs at least 7 px a side")
-    if convention == "wang2004":
-        return float(structural_similarity(pair.reference, pair.test, channel_axis=-1,
-                                           data_range=pair.data_range, gaussian_weights=True,
-                                           sigma=1.5, use_sample_covariance=False))
-    return float(structural_similarity(pair.reference, pair.test, channel_axis=-1,
-                                       data_range=pair.data_range))
-
-
-def _psnr(pair: PreparedPair, settings: Any) -> float:
-    from likeness.metrics.skimage_compat import peak_signal_noise_ratio
-
-    return float(peak_signal_noise_ratio(pair.reference, pair.test, data_range=pair.data_range))
-
-
-def _mse(pair: PreparedPair, settings: Any) -> float:
-    from likeness.metrics.skimage_compat import mean_squared_error
-
-    return float(mean_squared_error(pair.reference, pair.test))
-
-
-def _ms_ssim(pair: PreparedPair, settings: Any) -> float:
-    import torch
-
-    from likeness.metrics.ms_ssim import ms_ssim
-
-    def as_batch(pixels: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
-
-    return float(ms_ssim(as_batch(pair.reference), as_batch(pair.test),
-                         data_range=pair.data_range)[0])
-
-
 _STYLE_KEY = ("resize", "alpha")
+# the FID Inception's features: the resize convention is part of the value
+_FID_KEY = ("fid_resize", "alpha")
+_CLEAN_FID = {"fid_resize": {"clean": ("parmar2022cleanfid",)}}
 # the convention decides how Y is computed too (rounded under ``matlab``)
 _RESTORATION_KEY = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention")
 
 METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher",
                        "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)",
-                       commands=("compare", "style"), pixels=_ssim, restoration=True,
+                       commands=("compare", "style"), pixels=ssim_value, restoration=True,
                        key_settings=_RESTORATION_KEY,
                        citations=("wang2004ssim", "vanderwalt2014skimage"), label="SSIM"),
-    "psnr": MetricSpec("psnr", "higher", "PSNR in dB (scikit-image)", pixels=_psnr,
+    "psnr": MetricSpec("psnr", "higher", "PSNR in dB (scikit-image)", pixels=psnr_value,
                        restoration=True, key_settings=_RESTORATION_KEY,
                        citations=("vanderwalt2014skimage",),
                        infinite_when="identical images (MSE 0) have PSNR +inf, as in "
                                      "scikit-image", label="PSNR", digits=2),
     "mse": MetricSpec("mse", "lower", "mean squared error (scikit-image), in units of "
-                      "the pair's data range squared", pixels=_mse, scale_dependent=True,
+                      "the pair's data range squared", pixels=mse_value, scale_dependent=True,
                       restoration=True, key_settings=_RESTORATION_KEY,
                       citations=("vanderwalt2014skimage",), label="MSE", digits=2),
     "ms_ssim": MetricSpec("ms_ssim", "higher",
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)",
-                          pixels=_ms_ssim, restoration=True, key_settings=_RESTORATION_KEY,
+                          pixels=ms_ssim_value, restoration=True, key_settings=_RESTORATION_KEY,
                           citations=("wang2003msssim",), label="MS-SSIM"),
     **CLASSICAL_METRICS,
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
@@ -156,19 +106,19 @@ METRICS: dict[str, MetricSpec] = {
     "fid": MetricSpec("fid", "lower",
                       "FID between the model's images and the references (pytorch-fid)",
                       commands=("compare", "style"), set_value=frechet_value,
-                      set_network="pt_inception", key_settings=("fid_resize", "alpha"),
+                      set_network="pt_inception", key_settings=_FID_KEY, cited_when=_CLEAN_FID,
                       citations=("heusel2017fid", "szegedy2016inception",
                                  "seitzer2020pytorchfid"), label="FID", digits=2),
     "kid": MetricSpec("kid", "lower",
                       "KID between the model's images and the references (torch-fidelity)",
                       set_value=kid_value, set_network="pt_inception",
-                      key_settings=("fid_resize", "alpha"),
+                      key_settings=_FID_KEY, cited_when=_CLEAN_FID,
                       citations=("binkowski2018kid", "szegedy2016inception"),
                       label="KID", scientific=True, spread="std"),
     **{name: MetricSpec(name, "higher",
                         f"{label} (k = {k}) of the model's Inception pool features against "
                         "the references' (prdc)", set_value=nearest_neighbour_value(name, k),
-                        set_network="pt_inception", key_settings=("fid_resize", "alpha"),
+                        set_network="pt_inception", key_settings=_FID_KEY, cited_when=_CLEAN_FID,
                         citations=(paper, "szegedy2016inception"), label=label.capitalize())
        for name, label, k, paper in (
            ("precision", "precision", 3, "kynkaanniemi2019precision"),
@@ -234,7 +184,7 @@ METRICS: dict[str, MetricSpec] = {
                         "Vendi score (q = 1, cosine kernel) of the model's Inception pool "
                         "features: the effective number of distinct images",
                         set_value=vendi_value, set_network="pt_inception",
-                        key_settings=("fid_resize", "alpha"),
+                        key_settings=_FID_KEY, cited_when=_CLEAN_FID,
                         citations=("friedman2023vendi", "szegedy2016inception"),
                         label="Vendi", digits=2),
     "inception_score": MetricSpec("inception_score", "higher",
@@ -248,7 +198,7 @@ METRICS: dict[str, MetricSpec] = {
                                   label="IS", digits=2, spread="std"),
     "ssim_gray": MetricSpec("ssim_gray", "higher",
                             "SSIM of ITU-R 601 luma, scikit-image defaults",
-                            commands=("style",), pixels=_ssim, luma=True,
+                            commands=("style",), pixels=ssim_value, luma=True,
                             key_settings=_STYLE_KEY,
                             citations=("wang2004ssim", "vanderwalt2014skimage"),
                             label="SSIM (gray)"),
@@ -279,6 +229,7 @@ METRICS: dict[str, MetricSpec] = {
                           "FID between the stylized and the style set, ArtFID's Inception",
                           commands=("style",), set_value=art_fid_value,
                           set_network="art_inception", key_settings=("art_fid_mode", "alpha"),
+                          cited_when={"art_fid_mode": {"infinity": ("chong2020fidinf",)}},
                           citations=("wright2022artfid", "heusel2017fid"),
                           label="FID (art)", digits=2),
     "art_fid": MetricSpec("art_fid", "lower",
@@ -288,6 +239,9 @@ METRICS: dict[str, MetricSpec] = {
                           citations=("wright2022artfid", "zhang2018lpips"), label="ArtFID",
                           digits=2),
 }
+# each entry with its card (catalog/cards.py); a metric registered at run time brings its own
+METRICS.update({name: replace(spec, card=spec.card or CARDS.get(name))
+                for name, spec in METRICS.items()})
 _KIND_HEADINGS = {"pixel": "pixels", "network": "networks", "set": "image sets"}
 
 
@@ -357,6 +311,19 @@ def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> 
     if not canonical:
         raise LikenessError("no metric given; choose from " + ", ".join(sorted(offered)))
     return canonical
+
+
+def with_item_needs(names: Sequence[str]) -> list[str]:
+    """``names`` with the per-item metrics a derived metric is computed from added after
+    it (ArtFID's mean LPIPS): their values are the run's rows."""
+    ordered: list[str] = []
+    for name in names:
+        if name not in ordered:
+            ordered.append(name)
+        for needed in METRICS[name].needs:
+            if METRICS[needed].kind != "set" and needed not in ordered and needed not in names:
+                ordered.append(needed)
+    return ordered
 
 
 def device_for(metrics: Sequence[str], device: str) -> str:
