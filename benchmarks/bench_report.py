@@ -19,7 +19,7 @@ from PIL import Image
 
 from _timing import sample_pair, stand_in_weights
 from likeness import compare
-from likeness.results.html import write_report
+from likeness.runs.report import write_report
 
 
 def make_pairs(root: Path, count: int, side: int) -> None:

@@ -18,9 +18,9 @@ import likeness
 from likeness.cli import main
 from likeness.evaluation.catalog.registry import METRICS, metrics_help
 from likeness.nets.loading import load_state_dict
-from likeness.results.html import build_report
 from likeness.results.summary import SummaryRow
 from likeness.results.tables import summary_cell
+from likeness.runs.report import build_report
 
 CLASSICAL = ["ssim", "psnr", "mse", "gmsd", "ms_gmsd", "vif_p", "mdsi", "haarpsi", "fsim",
              "fsimc", "sr_sim", "vsi", "dss"]

@@ -566,7 +566,7 @@ def test_methods_state_pairs_succeeded_of_attempted_and_gray_pairs(tmp_path):
 
 
 def test_the_html_report_shows_decisions_and_unmatched_files(tmp_path):
-    from likeness.results.html import build_report
+    from likeness.runs.report import build_report
 
     ref, out = _folders(tmp_path, count=2)
     _save(ref / "lonely.png", _image(2))
@@ -581,7 +581,7 @@ def test_the_html_report_shows_decisions_and_unmatched_files(tmp_path):
 def test_the_html_report_neither_plots_nor_ranks_values_on_different_scales(tmp_path):
     import cv2
 
-    from likeness.results.html import build_report
+    from likeness.runs.report import build_report
 
     ref, out = _folders(tmp_path, count=2)
     cv2.imwrite(str(ref / "deep.png"), _image(5, dtype=np.uint16))

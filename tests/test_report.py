@@ -19,7 +19,7 @@ from PIL import Image
 
 import likeness
 from likeness.cli import main
-from likeness.results.html import build_report, write_report
+from likeness.runs.report import build_report, write_report
 
 MODELS = ("blur", "noise", "jpeg")
 BASES = ("astronaut", "coffee", "rocket")
@@ -66,16 +66,17 @@ def test_report_has_every_section_and_escapes_file_names(results_dir):
 
 
 def test_maps_are_computed_only_for_the_pairs_shown(results_dir, monkeypatch):
-    import likeness.results.html as report_html
+    import likeness.evaluation.engines.maps as maps_module
+    import likeness.runs.report as report_module
 
     computed = []
-    original = report_html._MapMaker.figures
+    original = maps_module.pair_maps
 
-    def counting(self, pair):
-        computed.append(pair.index)
-        return original(self, pair)
+    def counting(computer, item, metrics):
+        computed.append((item.model, item.test_name))
+        return original(computer, item, metrics)
 
-    monkeypatch.setattr(report_html._MapMaker, "figures", counting)
+    monkeypatch.setattr(report_module, "pair_maps", counting)
     text = build_report(results_dir, worst=1)
     assert len(computed) == len(set(computed))
     # one per section at most: the disagreement, and each model's worst and best

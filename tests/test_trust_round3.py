@@ -518,7 +518,7 @@ def test_a_truncated_per_image_csv_gives_no_partial_report(pairs):
 def test_an_interrupted_report_is_not_listed_in_a_complete_record(pairs, monkeypatch):
     from click.testing import CliRunner
 
-    import likeness.results.html as report_module
+    import likeness.runs.report as report_module
     from likeness.cli import main
 
     def interrupted(*args, **kwargs):

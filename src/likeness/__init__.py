@@ -60,10 +60,10 @@ if TYPE_CHECKING:
     from likeness.nets.inception_features import InceptionFeatures
     from likeness.nets.lpips import LPIPS, lpips
     from likeness.results.frames import Results
-    from likeness.results.html import write_report
     from likeness.runs.accumulator import Accumulator
     from likeness.runs.compare import compare
     from likeness.runs.fid import fid, kid_folders
+    from likeness.runs.report import write_report
     from likeness.runs.single import compare_files, compare_folders
     from likeness.runs.style import evaluate_style
     from likeness.runs.tensors import compare_tensors
@@ -76,7 +76,7 @@ _LAZY = {
     "evaluate_style": "likeness.runs.style",
     "compare": "likeness.runs.compare",
     "Results": "likeness.results.frames",
-    "write_report": "likeness.results.html",
+    "write_report": "likeness.runs.report",
     "fid": "likeness.runs.fid",
     "kid_folders": "likeness.runs.fid",
     "DSSLoss": "likeness.metrics.catalogue",

@@ -184,7 +184,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
                      kid_subsets=kid_subsets, kid_seed=kid_seed, engine=engine,
                      address=address, cache=False if no_cache else (cache or True)))
             if html_report and out_dir is not None and (out_dir / "run.json").is_file():
-                from likeness.results.html import write_report
+                from likeness.runs.report import write_report
 
                 report = write_report(out_dir, device=device if device != "auto" else "cpu",
                                       disagree=parse_disagree(disagree))

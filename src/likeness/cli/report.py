@@ -47,7 +47,7 @@ def report(results_dir: Path, output: Path | None, worst: int, thumbnail: int,
            device: str, disagree: str | None) -> None:
     """Write the visual HTML report of RESULTS_DIR (a likeness compare or style --out-dir
     folder): one self-contained file showing where and why its metrics disagree."""
-    from likeness.results.html import write_report
+    from likeness.runs.report import write_report
 
     try:
         path = write_report(results_dir, output, worst=worst, thumbnail=thumbnail,

@@ -142,7 +142,7 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
     if out_dir is not None:
         console.print(f"results written to {out_dir}/", highlight=False, markup=False)
         if html_report:
-            from likeness.results.html import write_report
+            from likeness.runs.report import write_report
 
             report_path = write_report(out_dir, device=device if device != "auto" else "cpu",
                                        disagree=parse_disagree(disagree))

@@ -23,8 +23,8 @@ import numpy as np
 
 from likeness.errors import ImageTooSmallError
 
-__all__ = ["basicsr_ssim", "basicsr_y", "crop_border", "matlab_downsampling_factor",
-           "matlab_ssim", "matlab_y"]
+__all__ = ["basicsr_ssim", "basicsr_ssim_map", "basicsr_y", "crop_border",
+           "matlab_downsampling_factor", "matlab_ssim", "matlab_ssim_map", "matlab_y"]
 
 
 def basicsr_y(rgb: np.ndarray) -> np.ndarray:
@@ -44,6 +44,10 @@ def crop_border(image: np.ndarray, border: int) -> np.ndarray:
 
 
 def _channel_ssim(x: np.ndarray, y: np.ndarray) -> float:
+    return float(_channel_ssim_map(x, y).mean())
+
+
+def _channel_ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     import cv2
 
     c1 = (0.01 * 255) ** 2
@@ -58,9 +62,15 @@ def _channel_ssim(x: np.ndarray, y: np.ndarray) -> float:
     sigma1_sq = cv2.filter2D(x**2, -1, window)[5:-5, 5:-5] - mu1_sq
     sigma2_sq = cv2.filter2D(y**2, -1, window)[5:-5, 5:-5] - mu2_sq
     sigma12 = cv2.filter2D(x * y, -1, window)[5:-5, 5:-5] - mu1_mu2
-    ssim_map = (((2 * mu1_mu2 + c1) * (2 * sigma12 + c2))
-                / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2)))
-    return float(ssim_map.mean())
+    return (((2 * mu1_mu2 + c1) * (2 * sigma12 + c2))
+            / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2)))
+
+
+def basicsr_ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The map behind ``basicsr_ssim``: the windows inside the image, (H − 10, W − 10),
+    averaged over channels."""
+    a, b = x.astype(np.float64), y.astype(np.float64)
+    return np.mean([_channel_ssim_map(a[..., c], b[..., c]) for c in range(a.shape[2])], axis=0)
 
 
 def basicsr_ssim(x: np.ndarray, y: np.ndarray) -> float:
@@ -112,6 +122,15 @@ def matlab_ssim(x: np.ndarray, y: np.ndarray) -> float:
     Raises:
         ImageTooSmallError: images smaller than the 11×11 window after downsampling.
     """
+    return float(matlab_ssim_map(x, y).mean())
+
+
+def matlab_ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The map behind ``matlab_ssim``: the windows inside the downsampled image.
+
+    Raises:
+        ImageTooSmallError: images smaller than the 11×11 window after downsampling.
+    """
     a, b = np.asarray(x, np.float64).squeeze(-1), np.asarray(y, np.float64).squeeze(-1)
     f = matlab_downsampling_factor(*a.shape)
     if f > 1:
@@ -128,6 +147,5 @@ def matlab_ssim(x: np.ndarray, y: np.ndarray) -> float:
     sigma1_sq = _valid_gaussian(a * a, taps) - mu1_sq
     sigma2_sq = _valid_gaussian(b * b, taps) - mu2_sq
     sigma12 = _valid_gaussian(a * b, taps) - mu1_mu2
-    ssim_map = (((2 * mu1_mu2 + c1) * (2 * sigma12 + c2))
-                / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2)))
-    return float(ssim_map.mean())
+    return (((2 * mu1_mu2 + c1) * (2 * sigma12 + c2))
+            / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2)))

@@ -19,7 +19,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -47,11 +47,14 @@ from likeness.results.figures import (
 )
 from likeness.results.tables import format_value, label, table_note
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["ReportPair", "render_report", "save_report"]
 
 
 @dataclass
-class _Pair:
+class ReportPair:
+    """A row of ``per_image.csv`` as the report reads it (a style run's content plays the
+    reference, its stylization the test)."""
+
     index: int
     model: str
     reference: str
@@ -77,7 +80,7 @@ def _float(text: str) -> float | None:
         return None
 
 
-def _read(folder: Path) -> tuple[dict[str, Any], list[_Pair], list[dict[str, str]],
+def _read(folder: Path) -> tuple[dict[str, Any], list[ReportPair], list[dict[str, str]],
                                  list[dict[str, str]]]:
     try:
         record = json.loads((folder / "run.json").read_text())
@@ -106,10 +109,10 @@ def _read(folder: Path) -> tuple[dict[str, Any], list[_Pair], list[dict[str, str
     for index, row in enumerate(rows("per_image.csv")):
         values = {m: v for m in metrics if (v := _float(row.get(m, ""))) is not None}
         if style_run:  # (method, content, style, stylized): content plays the reference
-            pair = _Pair(index, row["method"], row["content"], row["stylized"], values,
+            pair = ReportPair(index, row["method"], row["content"], row["stylized"], values,
                          row.get("error", ""), row.get("notes", ""), style=row["style"])
         else:
-            pair = _Pair(index, row["model"], row["reference"], row["test"], values,
+            pair = ReportPair(index, row["model"], row["reference"], row["test"], values,
                          row.get("error", ""), row.get("notes", ""))
         pairs.append(pair)
     attempted = record.get("pairs_attempted")
@@ -124,26 +127,14 @@ def _read(folder: Path) -> tuple[dict[str, Any], list[_Pair], list[dict[str, str
     return record, pairs, summary, comparisons
 
 
-def _pair_paths(record: dict[str, Any], pair: _Pair) -> tuple[Path, Path]:
-    settings = record["settings"]
-    if record.get("kind") == "style":
-        return (Path(settings["content"]) / pair.reference,
-                Path(settings["models"][pair.model]) / pair.test)
-    if settings.get("pairs_csv"):
-        base = Path(settings["pairs_csv"]).parent
-        return base / pair.reference, base / pair.test
-    return (Path(settings["reference"]) / pair.reference,
-            Path(settings["models"][pair.model]) / pair.test)
-
-
-def _worst(pairs: list[_Pair], metric: str, count: int) -> list[_Pair]:
+def _worst(pairs: list[ReportPair], metric: str, count: int) -> list[ReportPair]:
     scored = [p for p in pairs if metric in p.values and math.isfinite(p.values[metric])]
     higher = METRICS[metric].better == "higher"
     return sorted(scored, key=lambda p: p.values[metric], reverse=not higher)[:count]
 
 
-def _sections(pairs: list[_Pair], metrics: list[str], models: list[str], count: int,
-              chosen: MetricAgreement | None) -> list[tuple[str, str, list[_Pair]]]:
+def _sections(pairs: list[ReportPair], metrics: list[str], models: list[str], count: int,
+              chosen: MetricAgreement | None) -> list[tuple[str, str, list[ReportPair]]]:
     """The pairs shown in detail: the chosen metrics' most disagreeing, then each model's
     worst and best by their mean rank over every metric (a page as long for 2 metrics as
     for 20)."""
@@ -173,12 +164,12 @@ def _sections(pairs: list[_Pair], metrics: list[str], models: list[str], count: 
     return sections
 
 
-def _worst_by_metric(pairs: list[_Pair], metrics: list[str], models: list[str]
-                     ) -> list[tuple[str, list[_Pair | None]]]:
+def _worst_by_metric(pairs: list[ReportPair], metrics: list[str], models: list[str]
+                     ) -> list[tuple[str, list[ReportPair | None]]]:
     """Per metric, each model's worst pair (one line per metric, not one section)."""
     table = []
     for metric in metrics:
-        cells: list[_Pair | None] = []
+        cells: list[ReportPair | None] = []
         for model in models:
             worst = _worst([p for p in pairs if p.model == model], metric, 1)
             cells.append(worst[0] if worst else None)
@@ -186,91 +177,38 @@ def _worst_by_metric(pairs: list[_Pair], metrics: list[str], models: list[str]
     return table
 
 
-class _MapMaker:
-    """SSIM and LPIPS maps of the shown pairs, as the run computed them."""
-
-    def __init__(self, record: dict[str, Any], lpips_metric: str | None, device: str,
-                 thumbnail: int) -> None:
-        self.record, self.thumbnail, self.device = record, thumbnail, device
-        self.lpips_metric = lpips_metric
-        self._network: Any = None
-        self.lpips_error: str | None = None
-
-    def _lpips(self) -> Any:
-        if self._network is None and self.lpips_error is None and self.lpips_metric:
-            from likeness.nets.lpips import LPIPS, LPIPS_NETS
-
-            net = self.lpips_metric.removeprefix("lpips_")
-            backbone = LPIPS_NETS[net][0]
-            info = self.record.get("weights", {}).get(backbone, {})
-            path = info.get("path") if info.get("source") == "user-supplied" else None
-            try:
-                self._network = LPIPS(net=net, spatial=True,
-                                      backbone_weights=path).to(self.device)
-            except LikenessError as error:
-                self.lpips_error = str(error)
-        return self._network
-
-    def figures(self, pair: _Pair) -> dict[str, Any]:
-        from likeness.evaluation.items.prepare import prepare_pair, restoration_view
-        from likeness.io import load_image
-        from likeness.metrics.skimage_compat import structural_similarity
-
-        settings = self.record["settings"]
-        reference_path, test_path = _pair_paths(self.record, pair)
-        try:
-            reference = load_image(reference_path, alpha=settings.get("alpha"))
-            test = load_image(test_path, alpha=settings.get("alpha"))
-            prepared = prepare_pair(reference, test, gray=settings.get("gray", False),
-                                    resize=settings.get("resize"))
-        except LikenessError as error:
-            return {"error": str(error)}
-        out: dict[str, Any] = {"reference": image_uri(reference.pixels, self.thumbnail),
-                               "test": image_uri(test.pixels, self.thumbnail)}
-        # the SSIM map of the pixels the run's SSIM saw: its Y channel and cropped border
-        y_channel, crop = bool(settings.get("y_channel")), int(settings.get("crop_border") or 0)
-        try:
-            seen = restoration_view(prepared, y_channel=y_channel, crop=crop,
-                                    rounded_y=settings.get("ssim_convention") == "matlab")
-        except LikenessError as error:
-            return {**out, "error": str(error)}
-        _, ssim_map = structural_similarity(seen.reference, seen.test, channel_axis=-1,
-                                            data_range=seen.data_range, full=True)
-        ssim_map = ssim_map.mean(axis=2)
-        out["ssim_map"] = heatmap_uri(ssim_map, 0.0, 1.0, self.thumbnail)
-        out["ssim_range"] = ("0", "1")
-        out["ssim_caption"] = "SSIM map" + "".join(
-            text for wanted, text in ((y_channel, ", Y channel"),
-                                      (crop, f", {crop}-px border cropped")) if wanted)
-        network = self._lpips()
-        if network is not None:
-            import torch
-
-            def unit(pixels: np.ndarray) -> torch.Tensor:
-                tensor = torch.from_numpy(np.ascontiguousarray(pixels, np.float32)
-                                          / np.float32(prepared.data_range)).permute(2, 0, 1)
-                tensor = tensor.expand(3, -1, -1) if tensor.shape[0] == 1 else tensor
-                return tensor[None].to(self.device)
-
-            with torch.inference_mode():
-                lpips_map = network(unit(prepared.reference), unit(prepared.test),
-                                    normalize=True)[0, 0].float().cpu().numpy()
-            high = float(lpips_map.max()) or 1.0
-            out["lpips_map"] = heatmap_uri(lpips_map, 0.0, high, self.thumbnail)
-            out["lpips_range"] = ("0", f"{high:.3g}")
-        return out
+def _figures(maps: Any, thumbnail: int) -> dict[str, Any]:
+    """A pair's thumbnails and each metric's map as images, with their captions and
+    colour-bar ends (similarities from 0 to 1, distances from 0 to the map's largest)."""
+    if maps.failure is not None:
+        return {"error": maps.failure}
+    shown = []
+    for metric, local in maps.maps.items():
+        spec = METRICS[metric]
+        high = 1.0 if spec.better == "higher" else (float(np.max(local)) or 1.0)
+        caption = f"{label(metric)} map" + "".join(f", {words}"
+                                                   for words in maps.views.get(metric, ()))
+        shown.append({"metric": metric, "caption": caption,
+                      "uri": heatmap_uri(local, 0.0, high, thumbnail),
+                      "range": ("0", "1" if high == 1.0 and spec.better == "higher"
+                                else f"{high:.3g}")})
+    return {"reference": image_uri(maps.reference, thumbnail),
+            "test": image_uri(maps.test, thumbnail), "maps": shown, "errors": maps.errors}
 
 
-def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbnail: int = 160,
-                 device: str = "cpu", disagree: Sequence[str] | None = None) -> str:
-    """The HTML report of a results folder, as a string.
+def render_report(results_dir: str | os.PathLike[str],
+                  maps_of: Callable[[dict[str, Any], ReportPair], Any], *, worst: int = 5,
+                  thumbnail: int = 160, disagree: Sequence[str] | None = None) -> str:
+    """The HTML report of a results folder, as a string; ``likeness.write_report`` gives
+    it the maps of the run's computer.
 
     Args:
         results_dir: a folder written by ``likeness compare --out-dir``.
+        maps_of: (run record, a pair shown) → its ``PairMaps`` (called for the pairs shown
+            only).
         worst: pairs shown in detail: the most disagreeing, and each model's worst and
             best.
         thumbnail: the longest side of thumbnails and maps, in pixels.
-        device: where the LPIPS maps are computed.
         disagree: the two per-pair metrics whose disagreement is shown (default: the two
             whose rankings of the pairs agree least, by Kendall's τ).
 
@@ -285,7 +223,6 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
     settings = record["settings"]
     metrics = [m for m in settings["metrics"] if METRICS[m].kind != "set"]
     models = list(dict.fromkeys([r["model"] for r in summary] + [p.model for p in pairs]))
-    lpips_metric = next((m for m in metrics if m.startswith("lpips_")), None)
 
     # a metric whose values lie on different scales is neither ranked nor plotted
     mixed = record.get("not_summarised") or {}
@@ -294,13 +231,17 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
     metric_pair = choose_disagreeing(values, ranked_metrics, disagree)
     sections = _sections(pairs, ranked_metrics, models, worst, metric_pair)
     disagreeing = sections[0][2] if metric_pair is not None else []
-    shown: dict[int, _Pair] = {}
+    shown: dict[int, ReportPair] = {}
     for key, _, chosen in sections:
         for pair in chosen:
             pair.sections.append(key)
             shown[pair.index] = pair
-    maker = _MapMaker(record, lpips_metric, device, thumbnail)
-    figures = {index: maker.figures(pair) for index, pair in shown.items()}
+    figures = {index: _figures(maps_of(record, pair), thumbnail)
+               for index, pair in shown.items()}
+    map_errors: dict[str, str] = {}
+    for figure in figures.values():
+        for metric, why in figure.get("errors", {}).items():
+            map_errors.setdefault(metric, why)
 
     model_index = {m: i for i, m in enumerate(models)}
     highlighted = {p.index for p in disagreeing}
@@ -330,7 +271,7 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
         comparisons=comparisons, distributions=[jinja2.utils.markupsafe.Markup(svg)
                                                 for svg in distributions],
         scatter=jinja2.utils.markupsafe.Markup(scatter) if scatter else None,
-        lpips_metric=lpips_metric, lpips_error=maker.lpips_error, metric_pair=metric_pair,
+        map_errors=map_errors, metric_pair=metric_pair,
         agreement=agreements(values, ranked_metrics)[:5],
         worst_by_metric=_worst_by_metric(pairs, ranked_metrics, models),
         table_note=table_note(settings["metrics"], kind=record.get("kind", "compare"),
@@ -375,11 +316,10 @@ def _summary_table(summary: list[dict[str, str]], models: list[str],
     return table
 
 
-def write_report(results_dir: str | os.PathLike[str],
-                 output: str | os.PathLike[str] | None = None, **options: Any) -> Path:
-    """Write the report (default ``RESULTS_DIR/report.html``); returns its path."""
+def save_report(results_dir: str | os.PathLike[str], text: str,
+                output: str | os.PathLike[str] | None = None) -> Path:
+    """Write a rendered report (default ``RESULTS_DIR/report.html``); returns its path."""
     target = Path(output) if output is not None else Path(results_dir) / "report.html"
-    text = build_report(results_dir, **options)
     target.parent.mkdir(parents=True, exist_ok=True)
     replace_file(target, text, errors="backslashreplace")  # never through a link
     record_path = Path(results_dir) / "run.json"

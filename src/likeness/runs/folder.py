@@ -165,7 +165,6 @@ def weights_record(names: list[str], weights: Mapping[str, Any],
     """Each checkpoint the run's metrics depend on: its file, path, SHA-256 and source, or
     the error that kept it from being used."""
     from likeness.evaluation.catalog.networks import NETWORKS
-    from likeness.evaluation.sets.features import SET_NETWORK_CHECKPOINTS
     from likeness.nets.weights import REGISTRY, resolve
 
     record: dict[str, Any] = {}
@@ -182,11 +181,11 @@ def weights_record(names: list[str], weights: Mapping[str, Any],
                         "path": str(resolved.path), "sha256": resolved.sha256,
                         "source": resolved.source}
     for network, settings in set_report.settings.items():  # each set network's checkpoint
-        record[SET_NETWORK_CHECKPOINTS.get(network, network)] = {
+        record[NETWORKS[network].checkpoint] = {
             "file": Path(settings["weights_file"]).name, "path": settings["weights_file"],
             "sha256": settings["weights_sha256"], "source": settings["weights_source"]}
     for network, why in set_report.missing.items():
-        record[SET_NETWORK_CHECKPOINTS.get(network, network)] = {"error": in_callers_words(why)}
+        record[NETWORKS[network].checkpoint] = {"error": in_callers_words(why)}
     return record
 
 

@@ -14,6 +14,8 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "compare": ("ssim", "psnr"),
     "style": ("art_fid", "fid_art", "fid", "lpips_alex", "cfsd", "gram", "adain_style",
               "content_loss", "ssim", "ssim_gray"),
+    # the map a report shows when none of the run's metrics has one of the pixels
+    "report": ("ssim",),
 }
 # ``likeness fid --encoder`` / ``likeness.fid(encoder=)``: the Fréchet distance each gives
 FID_ENCODERS = {"inception": "fid", "dinov2": "fd_dinov2", "clip": "fd_clip"}

@@ -30,12 +30,15 @@ class FeatureUse:
             metric keeps of the first and of the second image; raising makes the error
             the value of every item that needs that image.
         distance: (kept first, kept second, network) → the value.
+        spatial: (kept first, kept second, network, (height, width)) → the metric's map
+            at the image's size, for the report (None: it has none).
     """
 
     network: str
     first: Callable[[list[Any], tuple[int, int], Any], Any]
     second: Callable[[list[Any], tuple[int, int], Any], Any]
     distance: Callable[[Any, Any, Any], float]
+    spatial: Callable[[Any, Any, Any, tuple[int, int]], Any] | None = None
 
 
 def _taps(*layers: int) -> Callable[[list[Any], tuple[int, int], Any], Any]:
@@ -59,8 +62,14 @@ def _lpips_distance(first: Any, second: Any, network: Any) -> float:
     return float(lpips_from_normalized(first, second, list(network.heads)))
 
 
+def _lpips_map(first: Any, second: Any, network: Any, size: tuple[int, int]) -> Any:
+    from likeness.metrics.lpips import lpips_from_normalized
+
+    return lpips_from_normalized(first, second, list(network.heads), spatial_size=size)[0, 0]
+
+
 def lpips_use(net: str) -> FeatureUse:
-    return FeatureUse(f"lpips_{net}", _normalized, _normalized, _lpips_distance)
+    return FeatureUse(f"lpips_{net}", _normalized, _normalized, _lpips_distance, _lpips_map)
 
 
 def _as_is(features: list[Any], size: tuple[int, int], settings: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.errors import ImageTooSmallError
 from likeness.evaluation.catalog.feature_metrics import FeatureUse
 from likeness.evaluation.items.prepare import PreparedPair
 
@@ -71,6 +72,8 @@ class MetricSpec:
         images: the two images of an item it compares: ``("reference", "test")``, or
             ``("style", "test")`` for the style losses.
         pixels: pixel metrics: (prepared pair, run settings) → value.
+        map: pixel metrics with local values: (prepared pair, run settings) → the (H, W)
+            map the report shows (SSIM's, under the run's convention).
         luma: compare the pair's ITU-R 601 luma, whatever the run's ``gray`` says.
         restoration: the run's ``y_channel`` and ``crop_border`` apply to it (PSNR, SSIM,
             MSE, MS-SSIM as restoration papers report them).
@@ -103,6 +106,7 @@ class MetricSpec:
     commands: tuple[str, ...] = ("compare",)
     images: tuple[str, str] = ("reference", "test")
     pixels: Callable[[PreparedPair, Any], float] | None = None
+    map: Callable[[PreparedPair, Any], np.ndarray] | None = None
     luma: bool = False
     restoration: bool = False
     features: FeatureUse | None = None
@@ -125,6 +129,13 @@ class MetricSpec:
     min_side: int = 1
     card: MetricCard | None = None
     cited_when: Mapping[str, Mapping[Any, tuple[str, ...]]] = field(default_factory=dict)
+
+    def check_domain(self, pair: PreparedPair) -> None:
+        """Refuse a pair outside its declared domain (``min_side``)."""
+        height, width = pair.reference.shape[:2]
+        if min(height, width) < self.min_side:
+            raise ImageTooSmallError(f"{self.plain_label} needs images of at least "
+                                     f"{self.min_side} px a side; these are {width}x{height}")
 
     def citations_for(self, settings: Mapping[str, Any]) -> tuple[str, ...]:
         """Its citations under a run's ``settings`` (the conventions it cites)."""
@@ -155,6 +166,12 @@ class MetricSpec:
         if self.set_value is not None or self.needs:
             return "set"
         return "network" if self.features is not None else "pixel"
+
+    @property
+    def has_map(self) -> bool:
+        """Whether the report can show where its value comes from (a per-pixel map)."""
+        return self.map is not None or (self.features is not None
+                                        and self.features.spatial is not None)
 
     @property
     def network(self) -> str | None:

@@ -12,7 +12,7 @@ from likeness.errors import ImageTooSmallError, LikenessError
 from likeness.evaluation.catalog.metric_spec import torch_pair
 from likeness.evaluation.items.prepare import PreparedPair
 
-__all__ = ["ms_ssim_value", "mse_value", "psnr_value", "ssim_value"]
+__all__ = ["ms_ssim_value", "mse_value", "psnr_value", "ssim_map", "ssim_value"]
 
 
 def ssim_value(pair: PreparedPair, settings: Any) -> float:
@@ -71,3 +71,28 @@ def ms_ssim_value(pair: PreparedPair, settings: Any) -> float:
 
     return float(ms_ssim(as_batch(pair.reference), as_batch(pair.test),
                          data_range=pair.data_range)[0])
+
+
+def ssim_map(pair: PreparedPair, settings: Any) -> np.ndarray:
+    """SSIM's local values under the run's convention, averaged over channels: the map
+    whose mean is the value (scikit-image's 7×7 uniform window; Wang et al.'s 11×11
+    Gaussian window; BasicSR's and ``ssim.m``'s windows inside the image, ``ssim.m``'s after
+    its downsampling).  pytorch-msssim's convention is shown with its window as
+    scikit-image computes it (float64, reflected borders)."""
+    from likeness.metrics.skimage_compat import structural_similarity
+
+    convention = getattr(settings, "ssim_convention", "skimage")
+    if convention == "basicsr":
+        from likeness.metrics.restoration import basicsr_ssim_map
+
+        return basicsr_ssim_map(pair.reference, pair.test)
+    if convention == "matlab":
+        from likeness.metrics.restoration import matlab_ssim_map
+
+        return matlab_ssim_map(pair.reference, pair.test)
+    gaussian: dict[str, Any] = ({} if convention == "skimage" else
+                                {"gaussian_weights": True, "sigma": 1.5,
+                                 "use_sample_covariance": False})
+    _, local = structural_similarity(pair.reference, pair.test, channel_axis=-1,
+                                     data_range=pair.data_range, full=True, **gaussian)
+    return np.asarray(local).mean(axis=2)

@@ -33,6 +33,7 @@ from likeness.evaluation.catalog.pixel_metric_values import (
     ms_ssim_value,
     mse_value,
     psnr_value,
+    ssim_map,
     ssim_value,
 )
 from likeness.evaluation.catalog.set_metric_values import (
@@ -72,7 +73,8 @@ _RESTORATION_KEY = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim
 METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher",
                        "SSIM, scikit-image defaults (7x7 uniform window, sample covariance)",
-                       commands=("compare", "style"), pixels=ssim_value, restoration=True,
+                       commands=("compare", "style"), pixels=ssim_value, map=ssim_map,
+                       restoration=True,
                        key_settings=_RESTORATION_KEY,
                        citations=("wang2004ssim", "vanderwalt2014skimage"), label="SSIM"),
     "psnr": MetricSpec("psnr", "higher", "PSNR in dB (scikit-image)", pixels=psnr_value,
@@ -198,7 +200,7 @@ METRICS: dict[str, MetricSpec] = {
                                   label="IS", digits=2, spread="std"),
     "ssim_gray": MetricSpec("ssim_gray", "higher",
                             "SSIM of ITU-R 601 luma, scikit-image defaults",
-                            commands=("style",), pixels=ssim_value, luma=True,
+                            commands=("style",), pixels=ssim_value, map=ssim_map, luma=True,
                             key_settings=_STYLE_KEY,
                             citations=("wang2004ssim", "vanderwalt2014skimage"),
                             label="SSIM (gray)"),

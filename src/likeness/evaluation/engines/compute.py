@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from likeness.errors import ImageTooSmallError, LikenessError
+from likeness.errors import LikenessError
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, describe_failure, invalid_values
 from likeness.evaluation.engines.built_networks import Networks
@@ -96,15 +96,6 @@ class _Pending:
     item: Item | None  # None: a pair of arrays (no style image)
     prepared: PreparedPair
     group: int
-
-
-def check_domain(metric: str, pair: PreparedPair) -> None:
-    """Refuse a pair outside the metric's declared domain (``MetricSpec.min_side``)."""
-    spec = METRICS[metric]
-    height, width = pair.reference.shape[:2]
-    if min(height, width) < spec.min_side:
-        raise ImageTooSmallError(f"{spec.plain_label} needs images of at least {spec.min_side} "
-                                 f"px a side; these are {width}x{height}")
 
 
 def network_notes(channels: int | None, feature_metrics: Sequence[str]) -> tuple[str, ...]:
@@ -183,10 +174,21 @@ class ItemComputer:
 
     def _pixels(self, item: Item, reference: LoadedImage | Exception,
                 test: LoadedImage | Exception) -> tuple[ItemOutcome, PreparedPair | None]:
+        outcome, prepared, images = self.prepare(item, reference, test)
+        if prepared is not None:
+            self._pixel_values(outcome, prepared, images)
+        return outcome, prepared
+
+    def prepare(self, item: Item, reference: LoadedImage | Exception,
+                test: LoadedImage | Exception
+                ) -> tuple[ItemOutcome, PreparedPair | None,
+                           tuple[LoadedImage, LoadedImage] | None]:
+        """An item's decoded images reconciled by the run's settings (gray, resize; in a
+        style run, channels), or its outcome's ``failure``."""
         outcome = ItemOutcome()
         if isinstance(reference, Exception) or isinstance(test, Exception):
             outcome.failure = str(reference if isinstance(reference, Exception) else test)
-            return outcome, None
+            return outcome, None, None
         if self.roles != ("reference", "test"):
             reference, test = same_channels(reference, test)
         settings = self.settings
@@ -194,46 +196,58 @@ class ItemComputer:
             prepared = prepare_pair(reference, test, gray=settings.gray, resize=settings.resize)
         except Exception as error:  # noqa: BLE001 - any failure is this item's error
             outcome.failure = describe_failure(error)
-            return outcome, None
-        self._pixel_values(outcome, prepared, (reference, test))
-        return outcome, prepared
+            return outcome, None, (reference, test)
+        return outcome, prepared, (reference, test)
+
+    def view(self, metric: str, prepared: PreparedPair,
+             images: tuple[LoadedImage, LoadedImage] | None,
+             views: dict[str, PreparedPair | Exception]) -> PreparedPair:
+        """The pixels pixel metric ``metric`` sees of a pair: its Y channel and cropped
+        border (restoration conventions), or its luma; ``views`` keeps each view once.
+
+        Raises:
+            LikenessError: the view cannot be made (a border larger than the image).
+        """
+        settings, spec = self.settings, METRICS[metric]
+        if spec.restoration and (settings.y_channel or settings.crop_border):
+            if "restored" not in views:
+                try:
+                    views["restored"] = restoration_view(
+                        prepared, y_channel=settings.y_channel, crop=settings.crop_border,
+                        rounded_y=settings.ssim_convention == "matlab")
+                except LikenessError as error:
+                    views["restored"] = error
+            restored = views["restored"]
+            if isinstance(restored, Exception):
+                raise restored
+            return restored
+        if spec.luma and not settings.gray:
+            if images is None:
+                raise LikenessError(f"{metric} needs the decoded files")
+            if "luma" not in views:
+                views["luma"] = prepare_pair(*images, gray=True, resize=settings.resize)
+            luma = views["luma"]
+            assert not isinstance(luma, Exception)
+            return luma
+        return prepared
 
     def _pixel_values(self, outcome: ItemOutcome, prepared: PreparedPair,
                       images: tuple[LoadedImage, LoadedImage] | None) -> None:
         """The pixel metrics of one pair (``images``: the decoded files, for metrics on
         luma), its notes, data range and channels."""
-        settings = self.settings
         outcome.notes = self._role_notes(prepared.decisions)
         outcome.data_range = prepared.data_range
         outcome.channels = int(prepared.reference.shape[2])
-        luma: PreparedPair | None = None
-        restored: PreparedPair | Exception | None = None
+        views: dict[str, PreparedPair | Exception] = {}
         for metric in self.pixel_metrics:
             spec = METRICS[metric]
             try:
-                pair = prepared
-                if spec.restoration and (settings.y_channel or settings.crop_border):
-                    if restored is None:
-                        try:
-                            restored = restoration_view(
-                                prepared, y_channel=settings.y_channel,
-                                crop=settings.crop_border,
-                                rounded_y=settings.ssim_convention == "matlab")
-                            outcome.notes = self._role_notes(restored.decisions)
-                        except LikenessError as error:
-                            restored = error
-                    if isinstance(restored, Exception):
-                        raise restored
-                    pair = restored
-                if spec.luma and not settings.gray:
-                    if images is None:
-                        raise LikenessError(f"{metric} needs the decoded files")
-                    if luma is None:
-                        luma = prepare_pair(*images, gray=True, resize=settings.resize)
-                    pair = luma
+                pair = self.view(metric, prepared, images, views)
+                if pair is views.get("restored"):
+                    outcome.notes = self._role_notes(pair.decisions)
                 assert spec.pixels is not None
-                check_domain(metric, pair)
-                outcome.values[metric] = spec.pixels(pair, settings)
+                spec.check_domain(pair)
+                outcome.values[metric] = spec.pixels(pair, self.settings)
             except Exception as error:  # noqa: BLE001 - any failure is this item's error
                 outcome.errors[metric] = describe_failure(error)
         outcome.notes = (*outcome.notes, *network_notes(outcome.channels, self.feature_metrics))

@@ -1,0 +1,99 @@
+"""``likeness.write_report``: the visual report of a results folder.  Its maps (SSIM's
+windows, LPIPS's spatial distances) come from the run's own computer — an
+``ItemComputer`` with the settings, conventions and checkpoints the run recorded — so a
+map shows what the values measured; ``likeness.results.html`` only renders them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from likeness.evaluation.catalog.defaults import DEFAULT_METRICS
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.engines.built_networks import RUN_WEIGHTS_ARGUMENT, Networks
+from likeness.evaluation.engines.compute import ItemComputer
+from likeness.evaluation.engines.local import EngineOptions
+from likeness.evaluation.engines.maps import PairMaps, pair_maps
+from likeness.evaluation.items.plan import Item
+from likeness.results.html import ReportPair, render_report, save_report
+
+__all__ = ["build_report", "write_report"]
+
+# the recorded settings that decide what an item's computer sees
+_ITEM_SETTINGS = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention",
+                  "cfsd_max_pixels")
+
+
+class _RunMaps:
+    """The maps of the pairs a report shows, by a computer rebuilt from the run record."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self._computer: ItemComputer | None = None
+        self.metrics: list[str] = []
+
+    def _computer_for(self, record: dict[str, Any]) -> ItemComputer:
+        if self._computer is None:
+            settings = record["settings"]
+            run = [m for m in settings["metrics"] if m in METRICS and METRICS[m].has_map]
+            if not any(METRICS[m].map is not None for m in run):
+                run = [*DEFAULT_METRICS["report"], *run]
+            self.metrics = run
+            options = EngineOptions(tuple(run), **{name: settings[name] for name in
+                                                   _ITEM_SETTINGS if name in settings})
+            from likeness.nets.weights import passing_weights_as
+
+            with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
+                networks = Networks(self.device, settings.get("weights") or {})
+            roles = ("content", "stylized") if record.get("kind") == "style" else (
+                "reference", "test")
+            self._computer = ItemComputer(run, options, networks, roles)
+        return self._computer
+
+    def __call__(self, record: dict[str, Any], pair: ReportPair) -> PairMaps:
+        computer = self._computer_for(record)
+        reference, test = _pair_paths(record, pair)
+        item = Item(pair.model, reference, test, pair.reference, pair.test)
+        return pair_maps(computer, item, self.metrics)
+
+
+def _pair_paths(record: dict[str, Any], pair: ReportPair) -> tuple[Path, Path]:
+    settings = record["settings"]
+    if record.get("kind") == "style":
+        return (Path(settings["content"]) / pair.reference,
+                Path(settings["models"][pair.model]) / pair.test)
+    if settings.get("pairs_csv"):
+        base = Path(settings["pairs_csv"]).parent
+        return base / pair.reference, base / pair.test
+    return (Path(settings["reference"]) / pair.reference,
+            Path(settings["models"][pair.model]) / pair.test)
+
+
+def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbnail: int = 160,
+                 device: str = "cpu", disagree: Sequence[str] | None = None) -> str:
+    """The HTML report of a results folder, as a string.
+
+    Args:
+        results_dir: a folder written by ``likeness compare --out-dir`` (or ``style``).
+        worst: pairs shown in detail: the most disagreeing, and each model's worst and
+            best.
+        thumbnail: the longest side of thumbnails and maps, in pixels.
+        device: where the network maps (LPIPS) are computed.
+        disagree: the two per-pair metrics whose disagreement is shown (default: the two
+            whose rankings of the pairs agree least, by Kendall's τ).
+
+    Raises:
+        LikenessError: not a complete results folder, or ``disagree`` names metrics the
+            run did not compute.
+    """
+    return render_report(results_dir, _RunMaps(device), worst=worst, thumbnail=thumbnail,
+                         disagree=disagree)
+
+
+def write_report(results_dir: str | os.PathLike[str],
+                 output: str | os.PathLike[str] | None = None, **options: Any) -> Path:
+    """Write the report (default ``RESULTS_DIR/report.html``); returns its path.  Options
+    as ``build_report``."""
+    return save_report(results_dir, build_report(results_dir, **options), output)
