@@ -29,6 +29,7 @@ import numpy as np
 
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.items.rows import PairRow
 from likeness.io import replace_file
 from likeness.results.agreement import (
     MetricAgreement,
@@ -51,24 +52,24 @@ __all__ = ["ReportPair", "render_report", "save_report"]
 
 
 @dataclass
-class ReportPair:
+class ReportPair(PairRow):
     """A row of ``per_image.csv`` as the report reads it (a style run's content plays the
-    reference, its stylization the test)."""
+    reference, its stylization the test), with where the report shows it: its position,
+    its disagreement between the chosen metrics, and the sections that show it."""
 
-    index: int
-    model: str
-    reference: str
-    test: str
-    values: dict[str, float]
-    error: str
-    notes: str
-    style: str | None = None  # style-transfer runs
+    index: int = -1
     disagreement: float | None = None
     sections: list[str] = field(default_factory=list)
 
     @property
     def anchor(self) -> str:
         return f"pair-{self.index}"
+
+
+def _notes(row: dict[str, str]) -> tuple[str, ...]:
+    """The notes column of ``per_image.csv`` (joined by "; ") as a row's notes."""
+    text = row.get("notes") or ""
+    return tuple(text.split("; ")) if text else ()
 
 
 def _float(text: str) -> float | None:
@@ -109,11 +110,12 @@ def _read(folder: Path) -> tuple[dict[str, Any], list[ReportPair], list[dict[str
     for index, row in enumerate(rows("per_image.csv")):
         values = {m: v for m in metrics if (v := _float(row.get(m, ""))) is not None}
         if style_run:  # (method, content, style, stylized): content plays the reference
-            pair = ReportPair(index, row["method"], row["content"], row["stylized"], values,
-                         row.get("error", ""), row.get("notes", ""), style=row["style"])
+            pair = ReportPair(row["method"], row["content"], row["stylized"], values,
+                              row.get("error") or None, _notes(row), style=row["style"],
+                              index=index)
         else:
-            pair = ReportPair(index, row["model"], row["reference"], row["test"], values,
-                         row.get("error", ""), row.get("notes", ""))
+            pair = ReportPair(row["model"], row["reference"], row["test"], values,
+                              row.get("error") or None, _notes(row), index=index)
         pairs.append(pair)
     attempted = record.get("pairs_attempted")
     if metrics and attempted is not None and len(pairs) != attempted:

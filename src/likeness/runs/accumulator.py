@@ -20,8 +20,8 @@ import numpy as np
 
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.catalog.registry import METRICS, parse_metric_names
-from likeness.evaluation.engines.local import EngineOptions
 from likeness.evaluation.engines.set_runs import set_networks
+from likeness.evaluation.items.settings import RunSettings
 from likeness.evaluation.sets.features import (
     SET_NETWORK_CHECKPOINTS,
     FeatureExtractor,
@@ -70,9 +70,9 @@ class Accumulator:
                 "fd_dinov2, ...); per-image metrics of tensors: "
                 "likeness.compare_tensors")
         self.metrics = names
-        self.settings = EngineOptions(tuple(names), fid_resize=resize,
-                                      kid_subset_size=kid_subset_size,
-                                      kid_subsets=kid_subsets, kid_seed=kid_seed)
+        self.settings = RunSettings(tuple(names), fid_resize=resize,
+                                    kid_subset_size=kid_subset_size,
+                                    kid_subsets=kid_subsets, kid_seed=kid_seed)
         self.extractors = {network: FeatureExtractor(
             weights=_weights_for(weights, SET_NETWORK_CHECKPOINTS[network]), resize=resize,
             device=device, network=network) for network in set_networks(names)}

@@ -22,8 +22,8 @@ from typing import Any
 from likeness._version import __version__
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
-from likeness.evaluation.engines.local import EngineOptions
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -67,7 +67,7 @@ def _test_models(tests: PathLike | Sequence[PathLike] | None,
 
 
 def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLike | None,
-              names: list[str], options: EngineOptions, stats: StatsOptions,
+              names: list[str], options: RunSettings, stats: StatsOptions,
               weights: Mapping[str, PathLike]) -> dict[str, Any]:
     """What the values depend on: a run folder resumes only under equal settings."""
     def absolute(path: PathLike | None) -> str | None:
@@ -177,8 +177,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                                   y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention, fid_resize=fid_resize,
                                   kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
-                                  kid_seed=kid_seed, workers=workers, batch_size=batch_size,
-                                  strict=strict)
+                                  kid_seed=kid_seed)
+    execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict)
     stats = StatsOptions(bootstrap, seed, confidence, ci_method)
     settings = _settings(reference, test_models, pairs, names, options, stats, weights)
     folder = None if out_dir is None else Path(out_dir)
@@ -205,15 +205,16 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / "run.json", record)
     with recording_failure(folder, record):
-        results, caught = _run(plan, names, options, stats, record, folder, weights, device,
-                               engine, address, cache, progress, started)
+        results, caught = _run(plan, names, options, execution, stats, record, folder,
+                               weights, device, engine, address, cache, progress, started)
     warn_of_failures(results)
     for message, category in caught.items():
         warnings.warn(message, category, stacklevel=2)  # once each, after the run
     return results
 
 
-def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptions,
+def _run(plan: Plan, names: list[str], options: RunSettings, execution: ExecutionOptions,
+         stats: StatsOptions,
          record: dict[str, Any], folder: Path | None, weights: dict[str, PathLike],
          device: str, engine: str, address: str | None, cache: bool | PathLike,
          progress: Callable[[str, int, int], None] | None, started: float,
@@ -221,7 +222,8 @@ def _run(plan: Plan, names: list[str], options: EngineOptions, stats: StatsOptio
     """The run itself; returns the results and the warnings it caught (message → category)."""
     store, opening = open_cache_noting(cache, folder)
     try:
-        done = execute(plan, options, store, weights={k: str(v) for k, v in weights.items()},
+        done = execute(plan, options, execution, store,
+                       weights={k: str(v) for k, v in weights.items()},
                        device=device, engine=engine, address=address,
                        shard_dir=None if folder is None else folder / "shards",
                        by_content=not (cache is False and folder is None), progress=progress,

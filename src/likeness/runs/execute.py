@@ -13,12 +13,13 @@ from pathlib import Path
 
 from likeness.evaluation.catalog.registry import device_for
 from likeness.evaluation.engines.built_networks import Networks
-from likeness.evaluation.engines.local import EngineOptions, hash_files, run_items
+from likeness.evaluation.engines.local import hash_files, run_items
 from likeness.evaluation.engines.set_runs import SetReport, run_sets
 from likeness.evaluation.infra.allocator import keep_freed_memory
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 
 __all__ = ["Execution", "execute"]
 
@@ -35,9 +36,9 @@ class Execution:
     warnings: dict[str, type[Warning]] = field(default_factory=dict)
 
 
-def execute(plan: Plan, options: EngineOptions, store: Cache, *, weights: Mapping[str, str],
-            device: str, engine: str = "local", address: str | None = None,
-            shard_dir: Path | None = None, by_content: bool = True,
+def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store: Cache, *,
+            weights: Mapping[str, str], device: str, engine: str = "local",
+            address: str | None = None, shard_dir: Path | None = None, by_content: bool = True,
             missing_network: str = "raise",
             progress: Callable[[str, int, int], None] | None = None) -> Execution:
     """Rows of every item and set metric of ``plan`` (warnings caught, returned once each).
@@ -50,19 +51,21 @@ def execute(plan: Plan, options: EngineOptions, store: Cache, *, weights: Mappin
     resolved = device_for(options.metrics, device)
     keep_freed_memory()  # see likeness.evaluation.infra.allocator
     paths = [path for item in plan.items for path in item.files]
-    digests, unreadable = hash_files(paths, store, options.workers, by_content=by_content)
+    digests, unreadable = hash_files(paths, store, execution.workers, by_content=by_content)
     networks = Networks(resolved, weights)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if engine == "ray":
             from likeness.evaluation.engines.ray_engine import run_on_ray
 
-            rows = run_on_ray(plan, digests, options, networks, store, address=address,
+            rows = run_on_ray(plan, digests, options, execution, networks, store,
+                              address=address,
                               shard_dir=shard_dir, progress=progress, unreadable=unreadable)
         else:
-            rows = run_items(plan, digests, options, networks, store, progress,
+            rows = run_items(plan, digests, options, execution, networks, store, progress,
                              unreadable=unreadable)
-        set_rows, report = run_sets(plan, options, store, weights=weights, device=device,
+        set_rows, report = run_sets(plan, options, execution, store, weights=weights,
+                                    device=device,
                                     progress=progress, item_rows=rows,
                                     missing_network=missing_network)
     return Execution(rows, set_rows, report, unreadable, resolved,

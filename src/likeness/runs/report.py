@@ -14,9 +14,9 @@ from likeness.evaluation.catalog.defaults import DEFAULT_METRICS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import RUN_WEIGHTS_ARGUMENT, Networks
 from likeness.evaluation.engines.compute import ItemComputer
-from likeness.evaluation.engines.local import EngineOptions
 from likeness.evaluation.engines.maps import PairMaps, pair_maps
 from likeness.evaluation.items.plan import Item
+from likeness.evaluation.items.settings import RunSettings
 from likeness.results.html import ReportPair, render_report, save_report
 
 __all__ = ["build_report", "write_report"]
@@ -41,8 +41,8 @@ class _RunMaps:
             if not any(METRICS[m].map is not None for m in run):
                 run = [*DEFAULT_METRICS["report"], *run]
             self.metrics = run
-            options = EngineOptions(tuple(run), **{name: settings[name] for name in
-                                                   _ITEM_SETTINGS if name in settings})
+            options = RunSettings(tuple(run), **{name: settings[name] for name in
+                                                 _ITEM_SETTINGS if name in settings})
             from likeness.nets.weights import passing_weights_as
 
             with passing_weights_as(RUN_WEIGHTS_ARGUMENT):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from likeness.errors import InvalidInputError, LikenessError
@@ -16,15 +16,15 @@ from likeness.evaluation.catalog.registry import (
     METRICS,
     describe_failure,
     device_for,
-    invalid_values,
     parse_metric_names,
 )
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import Decoded, ItemComputer
-from likeness.evaluation.engines.local import EngineOptions, hash_files, run_items
+from likeness.evaluation.engines.local import hash_files, run_items
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.items.plan import Item, make_plan, model_names
-from likeness.evaluation.items.prepare import prepare_pair, restoration_view
+from likeness.evaluation.items.rows import PairRow
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import LoadedImage, load_image
 
 __all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "compare_files",
@@ -37,21 +37,14 @@ SSIM_FILE_CONVENTIONS = ("skimage", "wang2004", "pytorch-msssim", "basicsr", "ma
 PathLike = str | os.PathLike[str]
 
 
-@dataclass
-class PairResult:
-    """The metrics of one reference/test pair, or why some could not be computed."""
-
-    reference: str
-    test: str
-    values: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    decisions: tuple[str, ...] = ()
+# compare_pair, compare_folders and compare_tensors return the runs' rows
+PairResult = PairRow
 
 
 def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str | None = None,
                         alpha: str | None = None, y_channel: bool = False,
                         crop_border: int = 0, ssim_convention: str = "skimage",
-                        **others: object) -> EngineOptions:
+                        **others: object) -> RunSettings:
     """The settings of a comparison, with the restoration conventions checked.
 
     Raises:
@@ -69,15 +62,16 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
         raise InvalidInputError(
             f"ssim_convention must be one of {', '.join(SSIM_FILE_CONVENTIONS)}, "
             f"got {ssim_convention!r}")
-    return EngineOptions(tuple(names), gray=gray, resize=resize, alpha=alpha,
-                         y_channel=y_channel, crop_border=crop_border,
-                         ssim_convention=ssim_convention, **others)  # type: ignore[arg-type]
+    return RunSettings(tuple(names), gray=gray, resize=resize, alpha=alpha,
+                       y_channel=y_channel, crop_border=crop_border,
+                       ssim_convention=ssim_convention, **others)  # type: ignore[arg-type]
 
 
-def _computer(options: EngineOptions, device: str,
-              weights: dict[str, str] | None) -> ItemComputer:
+def _computer(options: RunSettings, device: str, weights: dict[str, str] | None,
+              raising: bool = False) -> ItemComputer:
     names = list(options.metrics)
-    return ItemComputer(names, options, Networks(device_for(names, device), weights))
+    return ItemComputer(names, options, Networks(device_for(names, device), weights),
+                        raising=raising)
 
 
 def _pair(reference: PathLike, test: PathLike) -> list[Item]:
@@ -113,39 +107,25 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
                                   y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention)
     reference, test = load_image(a, alpha=alpha), load_image(b, alpha=alpha)
-    prepared = prepare_pair(reference, test, gray=gray, resize=resize)  # raises its own type
-    values: dict[str, float] = {}
-    for name in names:  # a metric's own exception type (ImageTooSmallError, say) is raised
-        spec = METRICS[name]
-        if spec.pixels is not None:
-            pair = (restoration_view(prepared, y_channel=y_channel, crop=crop_border,
-                                     rounded_y=ssim_convention == "matlab")
-                    if spec.restoration else prepared)
-            values[name] = spec.pixels(pair, options)
-    networked = [name for name in names if METRICS[name].kind == "network"]
-    if networked:
-        computer = _computer(replace(options, metrics=tuple(networked)), device, weights)
-        outcome = computer.compute([(_pair(a, b), Decoded(reference, [test]))])[0]
-        if outcome.errors:
-            raise LikenessError("; ".join(f"{m}: {why}" for m, why in outcome.errors.items()))
-        values.update(outcome.values)
-    invalid = invalid_values(values)
-    if invalid:
-        raise LikenessError("; ".join(f"{name}: {why}" for name, why in invalid.items()))
-    return {name: values[name] for name in names}
+    # the run's computation, each failure raised as it is (ImageTooSmallError, say)
+    computer = _computer(options, device, weights, raising=True)
+    outcome = computer.compute([(_pair(a, b), Decoded(reference, [test]))])[0]
+    if outcome.errors:  # a network's failure, or a value that is not a number
+        raise LikenessError("; ".join(f"{m}: {why}" for m, why in outcome.errors.items()))
+    return {name: outcome.values[name] for name in names}
 
 
 def compare_pair(reference: PathLike, test: PathLike, *,
                  metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
                  resize: str | None = None, alpha: str | None = None, device: str = "auto",
                  weights: dict[str, str] | None = None, y_channel: bool = False,
-                 crop_border: int = 0, ssim_convention: str = "skimage") -> PairResult:
+                 crop_border: int = 0, ssim_convention: str = "skimage") -> PairRow:
     """Like ``compare_files``, but failures become the row's ``error`` instead of raising."""
     names = parse_metric_names(metrics)
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention)
-    row = PairResult(Path(reference).name, Path(test).name)
+    row = PairRow("test", Path(reference).name, Path(test).name)
     try:
         images: list[LoadedImage | Exception] = []
         for path in (reference, test):
@@ -159,7 +139,7 @@ def compare_pair(reference: PathLike, test: PathLike, *,
     except Exception as error:  # noqa: BLE001 - a row error, never a traceback
         row.error = describe_failure(error)
         return row
-    row.values, row.decisions = outcome.values, outcome.notes
+    row.values, row.notes = outcome.values, outcome.notes
     errors = [f"{m}: {why}" for m, why in outcome.errors.items()]
     row.error = outcome.failure or "; ".join(errors) or None
     return row
@@ -169,7 +149,7 @@ def compare_pair(reference: PathLike, test: PathLike, *,
 class FolderComparison:
     """Every pair's result, and the files that had no partner."""
 
-    rows: list[PairResult]
+    rows: list[PairRow]
     unmatched_reference: list[str]
     unmatched_test: list[str]
 
@@ -203,15 +183,15 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
     plan = make_plan(reference_dir, model_names([test_dir]))
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
-                                  ssim_convention=ssim_convention, workers=workers)
+                                  ssim_convention=ssim_convention)
     store = Cache(None)
     try:
         paths = [path for item in plan.items for path in item.files]
         digests, unreadable = hash_files(paths, store, workers, by_content=False)
         networks = Networks(device_for(names, device), weights)
-        rows = run_items(plan, digests, options, networks, store, unreadable=unreadable)
+        rows = run_items(plan, digests, options, ExecutionOptions(workers=workers), networks,
+                         store, unreadable=unreadable)
     finally:
         store.close()
     unmatched_reference, unmatched_test = next(iter(plan.unmatched.values()), ([], []))
-    return FolderComparison([PairResult(r.reference, r.test, r.values, r.error, r.notes)
-                             for r in rows], unmatched_reference, unmatched_test)
+    return FolderComparison(rows, unmatched_reference, unmatched_test)

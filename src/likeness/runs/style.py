@@ -29,10 +29,10 @@ from likeness.evaluation.catalog.registry import (
     parse_metric_names,
     with_item_needs,
 )
-from likeness.evaluation.engines.local import EngineOptions
 from likeness.evaluation.engines.set_runs import SetReport
 from likeness.evaluation.items.plan import model_names
 from likeness.evaluation.items.rows import PairRow, SetRow
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.evaluation.items.triplets import Triplet, find_triplets, style_plan
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
@@ -147,14 +147,15 @@ def evaluate_style(content: PathLike, style: PathLike,
         with writing(folder):
             folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / "run.json", record)
-    options = EngineOptions(tuple(names), resize=resize, alpha=alpha, fid_resize=fid_resize,
-                            art_fid_mode=art_fid_mode, cfsd_max_pixels=cfsd_max_pixels,
-                            workers=workers, batch_size=batch_size, strict=strict)
+    options = RunSettings(tuple(names), resize=resize, alpha=alpha, fid_resize=fid_resize,
+                          art_fid_mode=art_fid_mode, cfsd_max_pixels=cfsd_max_pixels)
+    execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict)
     plan = style_plan(found, list(method_folders), unmatched)
     with recording_failure(folder, record):
         store, opening = open_cache_noting(cache, folder)
         try:
-            done = execute(plan, options, store, weights=weight_files, device=device,
+            done = execute(plan, options, execution, store, weights=weight_files,
+                           device=device,
                            engine=engine, address=address, missing_network="record",
                            shard_dir=None if folder is None else folder / "shards",
                            progress=progress)

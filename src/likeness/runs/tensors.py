@@ -14,7 +14,8 @@ from likeness.evaluation.catalog.registry import METRICS, device_for, parse_metr
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer
 from likeness.evaluation.items.prepare import PreparedPair
-from likeness.runs.single import PairResult, restoration_options
+from likeness.evaluation.items.rows import PairRow
+from likeness.runs.single import restoration_options
 
 __all__ = ["as_array", "compare_tensors"]
 
@@ -81,7 +82,7 @@ def compare_tensors(reference: Any, test: Any, *,
                     data_range: float | None = None, device: str = "auto",
                     weights: dict[str, str] | None = None, y_channel: bool = False,
                     crop_border: int = 0, ssim_convention: str = "skimage"
-                    ) -> list[PairResult]:
+                    ) -> list[PairRow]:
     """Per-image metrics of two batches of images in memory, image i against image i.
 
     The same computation as ``compare_files`` on the same pixels (pixel metrics bit for
@@ -98,7 +99,7 @@ def compare_tensors(reference: Any, test: Any, *,
         y_channel, crop_border, ssim_convention: as ``compare_files`` (Y needs uint8).
 
     Returns:
-        One ``PairResult`` per image (named by its index): values, error, decisions.
+        One ``PairRow`` per image (named by its index): values, error, decisions.
 
     Raises:
         ValueError: shapes or dtypes differ, a float batch without ``data_range``, an
@@ -125,7 +126,7 @@ def compare_tensors(reference: Any, test: Any, *,
             f"{tuple(y.shape)} {y.dtype}; pass batches of one shape and dtype")
     scale = _data_range(x.dtype, data_range)
     decisions = () if x.dtype in _INTEGER_RANGES else (f"data range {scale:g} as given",)
-    rows = [PairResult(str(i), str(i)) for i in range(x.shape[0])]
+    rows = [PairRow("tensors", str(i), str(i)) for i in range(x.shape[0])]
     pairs, indices = [], []
     for i in range(x.shape[0]):
         a, b = np.moveaxis(x[i], 0, -1), np.moveaxis(y[i], 0, -1)
@@ -143,6 +144,6 @@ def compare_tensors(reference: Any, test: Any, *,
     computer = ItemComputer(names, options, Networks(device_for(names, device), weights))
     for i, outcome in zip(indices, computer.compute_prepared(pairs), strict=True):
         row = rows[i]
-        row.values, row.decisions = outcome.values, outcome.notes
+        row.values, row.notes = outcome.values, outcome.notes
         row.error = "; ".join(f"{m}: {why}" for m, why in outcome.errors.items()) or None
     return rows

@@ -15,6 +15,7 @@ from typing import Any
 
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.networks import VGG_TAPS
+from likeness.evaluation.items.settings import RunSettings
 
 __all__ = ["FeatureUse", "adain_use", "cfsd_use", "content_loss_use", "dists_use", "gram_use",
            "lpips_use"]
@@ -44,13 +45,13 @@ class FeatureUse:
 def _taps(*layers: int) -> Callable[[list[Any], tuple[int, int], Any], Any]:
     positions = [VGG_TAPS.index(layer) for layer in layers]
 
-    def keep(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+    def keep(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:
         return [features[i] for i in positions]
 
     return keep
 
 
-def _normalized(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+def _normalized(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:
     from likeness.metrics.lpips import unit_normalize
 
     return [unit_normalize(f) for f in features]
@@ -72,7 +73,7 @@ def lpips_use(net: str) -> FeatureUse:
     return FeatureUse(f"lpips_{net}", _normalized, _normalized, _lpips_distance, _lpips_map)
 
 
-def _as_is(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+def _as_is(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:
     return features
 
 
@@ -85,7 +86,7 @@ def _dists_distance(first: Any, second: Any, network: Any) -> float:
 dists_use = FeatureUse("dists", _as_is, _as_is, _dists_distance)
 
 
-def _cfsd_first(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+def _cfsd_first(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:
     from likeness.metrics.style import CFSD_LAYER, CfsdContent
 
     height, width = size
@@ -113,7 +114,7 @@ def _content_distance(first: Any, second: Any, network: Any) -> float:
 content_loss_use = FeatureUse("vgg19", _taps(22), _taps(22), _content_distance)
 
 
-def _grams(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+def _grams(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:
     from likeness.metrics.style import gram_matrix
 
     return [gram_matrix(f) for f in _taps(1, 6, 11, 20, 29)(features, size, settings)]
@@ -128,7 +129,7 @@ def _gram_distance(first: Any, second: Any, network: Any) -> float:
 gram_use = FeatureUse("vgg19", _grams, _taps(1, 6, 11, 20, 29), _gram_distance)
 
 
-def _adain_statistics(features: list[Any], size: tuple[int, int], settings: Any) -> Any:
+def _adain_statistics(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:
     from likeness.metrics.style import adain_statistics
 
     return [adain_statistics(f) for f in _taps(1, 6, 11, 20, 29)(features, size, settings)]

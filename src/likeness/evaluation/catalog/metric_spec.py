@@ -11,7 +11,9 @@ import numpy as np
 
 from likeness.errors import ImageTooSmallError
 from likeness.evaluation.catalog.feature_metrics import FeatureUse
+from likeness.evaluation.items.image_set import ImageSet
 from likeness.evaluation.items.prepare import PreparedPair
+from likeness.evaluation.items.settings import RunSettings
 
 __all__ = ["MetricCard", "MetricSpec", "latex_escape", "on_tensors", "torch_pair"]
 
@@ -105,12 +107,13 @@ class MetricSpec:
     description: str
     commands: tuple[str, ...] = ("compare",)
     images: tuple[str, str] = ("reference", "test")
-    pixels: Callable[[PreparedPair, Any], float] | None = None
-    map: Callable[[PreparedPair, Any], np.ndarray] | None = None
+    pixels: Callable[[PreparedPair, RunSettings], float] | None = None
+    map: Callable[[PreparedPair, RunSettings], np.ndarray] | None = None
     luma: bool = False
     restoration: bool = False
     features: FeatureUse | None = None
-    set_value: Callable[[Any, Any, Any], tuple[float, float | None]] | None = None
+    set_value: Callable[[ImageSet, ImageSet, RunSettings],
+                        tuple[float, float | None]] | None = None
     set_network: str | None = None
     needs: tuple[str, ...] = ()
     key_settings: tuple[str, ...] = ("gray", "resize", "alpha")
@@ -192,7 +195,7 @@ def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
 def on_tensors(module: str, function: str) -> Callable[[PreparedPair, Any], float]:
     """A batched torch metric (``likeness.metrics.<module>.<function>(x, y, data_range=)``,
     x the test image, y the reference) as a pixel metric of one pair, in float64."""
-    def compute(pair: PreparedPair, settings: Any) -> float:
+    def compute(pair: PreparedPair, settings: RunSettings) -> float:
         import importlib
 
         metric = getattr(importlib.import_module(f"likeness.metrics.{module}"), function)

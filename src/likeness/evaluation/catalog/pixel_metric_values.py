@@ -11,11 +11,12 @@ import numpy as np
 from likeness.errors import ImageTooSmallError, LikenessError
 from likeness.evaluation.catalog.metric_spec import torch_pair
 from likeness.evaluation.items.prepare import PreparedPair
+from likeness.evaluation.items.settings import RunSettings
 
 __all__ = ["ms_ssim_value", "mse_value", "psnr_value", "ssim_map", "ssim_value"]
 
 
-def ssim_value(pair: PreparedPair, settings: Any) -> float:
+def ssim_value(pair: PreparedPair, settings: RunSettings) -> float:
     from likeness.metrics.skimage_compat import structural_similarity
 
     convention = getattr(settings, "ssim_convention", "skimage")
@@ -49,19 +50,19 @@ def ssim_value(pair: PreparedPair, settings: Any) -> float:
                                        data_range=pair.data_range))
 
 
-def psnr_value(pair: PreparedPair, settings: Any) -> float:
+def psnr_value(pair: PreparedPair, settings: RunSettings) -> float:
     from likeness.metrics.skimage_compat import peak_signal_noise_ratio
 
     return float(peak_signal_noise_ratio(pair.reference, pair.test, data_range=pair.data_range))
 
 
-def mse_value(pair: PreparedPair, settings: Any) -> float:
+def mse_value(pair: PreparedPair, settings: RunSettings) -> float:
     from likeness.metrics.skimage_compat import mean_squared_error
 
     return float(mean_squared_error(pair.reference, pair.test))
 
 
-def ms_ssim_value(pair: PreparedPair, settings: Any) -> float:
+def ms_ssim_value(pair: PreparedPair, settings: RunSettings) -> float:
     import torch
 
     from likeness.metrics.ms_ssim import ms_ssim
@@ -73,7 +74,7 @@ def ms_ssim_value(pair: PreparedPair, settings: Any) -> float:
                          data_range=pair.data_range)[0])
 
 
-def ssim_map(pair: PreparedPair, settings: Any) -> np.ndarray:
+def ssim_map(pair: PreparedPair, settings: RunSettings) -> np.ndarray:
     """SSIM's local values under the run's convention, averaged over channels: the map
     whose mean is the value (scikit-image's 7×7 uniform window; Wang et al.'s 11×11
     Gaussian window; BasicSR's and ``ssim.m``'s windows inside the image, ``ssim.m``'s after

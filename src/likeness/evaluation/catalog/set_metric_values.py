@@ -10,30 +10,36 @@ from collections.abc import Callable
 from typing import Any
 
 from likeness.errors import LikenessError
+from likeness.evaluation.items.image_set import ImageSet
+from likeness.evaluation.items.settings import RunSettings
 
 __all__ = ["art_fid_value", "cmmd_value", "frechet_value", "inception_score_value",
            "kid_value", "nearest_neighbour_value", "vendi_value"]
 
 
-def frechet_value(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
+def frechet_value(first: ImageSet, second: ImageSet,
+                  settings: RunSettings) -> tuple[float, float | None]:
     from likeness.evaluation.items.image_set import frechet_between
 
     return frechet_between(first, second), None
 
 
-def kid_value(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
+def kid_value(first: ImageSet, second: ImageSet,
+              settings: RunSettings) -> tuple[float, float | None]:
     from likeness.metrics.kid import kid
 
-    mean, std = kid(first.features, second.features, subset_size=settings.kid_subset_size,
-                    subsets=settings.kid_subsets, seed=settings.kid_seed)
+    mean, std = kid(first.per_image("kid"), second.per_image("kid"),
+                    subset_size=settings.kid_subset_size, subsets=settings.kid_subsets,
+                    seed=settings.kid_seed)
     return mean, std
 
 
-def art_fid_value(first: Any, second: Any, settings: Any) -> tuple[float, float | None]:
+def art_fid_value(first: ImageSet, second: ImageSet,
+                  settings: RunSettings) -> tuple[float, float | None]:
     if settings.art_fid_mode == "infinity":
         from likeness.metrics.style import fid_infinity
 
-        return fid_infinity(first.features, second.features), None
+        return fid_infinity(first.per_image("FID∞"), second.per_image("FID∞")), None
     return frechet_value(first, second, settings)
 
 
@@ -45,7 +51,8 @@ _PRDC_MEMO: dict[tuple[int, int, int], tuple[Any, Any, dict[str, float]]] = {}
 def nearest_neighbour_value(name: str, k: int) -> Callable[[Any, Any, Any], tuple[float, None]]:
     """precision / recall (k = 3) or density / coverage (k = 5) of the model's set (second)
     against the references (first), as the prdc package computes them."""
-    def compute(first: Any, second: Any, settings: Any) -> tuple[float, None]:
+    def compute(first: ImageSet, second: ImageSet,
+                settings: RunSettings) -> tuple[float, None]:
         from likeness.metrics.feature_sets import coverage_density_precision_recall
 
         if first.features is None or second.features is None:
@@ -65,7 +72,8 @@ def nearest_neighbour_value(name: str, k: int) -> Callable[[Any, Any, Any], tupl
     return compute
 
 
-def cmmd_value(first: Any, second: Any, settings: Any) -> tuple[float, None]:
+def cmmd_value(first: ImageSet, second: ImageSet,
+               settings: RunSettings) -> tuple[float, None]:
     from likeness.metrics.feature_sets import cmmd
 
     if first.features is None or second.features is None:
@@ -74,7 +82,8 @@ def cmmd_value(first: Any, second: Any, settings: Any) -> tuple[float, None]:
     return cmmd(first.features, second.features), None
 
 
-def vendi_value(first: Any, second: Any, settings: Any) -> tuple[float, None]:
+def vendi_value(first: ImageSet, second: ImageSet,
+                settings: RunSettings) -> tuple[float, None]:
     from likeness.metrics.feature_sets import vendi
 
     if second.features is None:
@@ -83,7 +92,8 @@ def vendi_value(first: Any, second: Any, settings: Any) -> tuple[float, None]:
     return vendi(second.features), None
 
 
-def inception_score_value(first: Any, second: Any, settings: Any) -> tuple[float, float]:
+def inception_score_value(first: ImageSet, second: ImageSet,
+                          settings: RunSettings) -> tuple[float, float]:
     from likeness.metrics.inception_score import inception_score
 
     if second.features is None:

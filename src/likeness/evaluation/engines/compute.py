@@ -33,6 +33,7 @@ from likeness.evaluation.items.prepare import (
     same_channels,
     unit_tensor,
 )
+from likeness.evaluation.items.settings import RunSettings
 from likeness.io import LoadedImage, content_hash, load_image
 
 __all__ = ["Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group", "network_notes"]
@@ -116,15 +117,20 @@ class ItemComputer:
 
     Args:
         metrics: the item metrics to compute (set metrics are ignored).
-        settings: the run's ``EngineOptions``.
+        settings: the run's ``RunSettings``.
+        batch_size: images per network pass (a network's ``max_batch`` may cap it).
+        raising: raise a pair's or a pixel metric's failure as it is (its own exception
+            type: ``compare_files``) instead of recording it in the outcome.
         networks: where networks are built and kept.
         roles: what the reference and the test are called in notes (``plan.roles``).
     """
 
-    def __init__(self, metrics: Sequence[str], settings: Any, networks: Networks,
+    def __init__(self, metrics: Sequence[str], settings: RunSettings, networks: Networks,
                  roles: tuple[str, str] = ("reference", "test"),
-                 digests: Mapping[Path, str] | None = None) -> None:
+                 digests: Mapping[Path, str] | None = None, batch_size: int = 16,
+                 raising: bool = False) -> None:
         self.settings, self.networks, self.roles = settings, networks, roles
+        self.batch_size, self.raising = batch_size, raising
         self.digests = dict(digests or {})  # the style images are checked against them
         item_metrics = [m for m in metrics if METRICS[m].kind != "set"]
         self.pixel_metrics = [m for m in item_metrics if METRICS[m].kind == "pixel"]
@@ -195,6 +201,8 @@ class ItemComputer:
         try:
             prepared = prepare_pair(reference, test, gray=settings.gray, resize=settings.resize)
         except Exception as error:  # noqa: BLE001 - any failure is this item's error
+            if self.raising:
+                raise
             outcome.failure = describe_failure(error)
             return outcome, None, (reference, test)
         return outcome, prepared, (reference, test)
@@ -249,6 +257,8 @@ class ItemComputer:
                 spec.check_domain(pair)
                 outcome.values[metric] = spec.pixels(pair, self.settings)
             except Exception as error:  # noqa: BLE001 - any failure is this item's error
+                if self.raising:
+                    raise
                 outcome.errors[metric] = describe_failure(error)
         outcome.notes = (*outcome.notes, *network_notes(outcome.channels, self.feature_metrics))
 
@@ -279,7 +289,7 @@ class ItemComputer:
 
     def _batches(self, network: str, images: list[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
         """(key, unit tensor) pairs in batches of one size, at most the batch size each."""
-        limit = NETWORKS[network].max_batch or self.settings.batch_size
+        limit = NETWORKS[network].max_batch or self.batch_size
         by_shape: dict[tuple[int, ...], list[tuple[Any, Any]]] = {}
         for key, unit in images:
             by_shape.setdefault(tuple(unit.shape), []).append((key, unit))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,40 +39,15 @@ from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import ordered_map
 from likeness.evaluation.items.plan import Item, Plan
 from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 
-__all__ = ["EngineOptions", "ItemEngine", "hash_files", "notes_namespace", "run_items",
+__all__ = ["ItemEngine", "hash_files", "notes_namespace", "run_items",
            "unreadable_reason"]
 
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass(frozen=True)
-class EngineOptions:
-    """Everything that changes a value (and so the cache keys), plus how to run."""
-
-    metrics: tuple[str, ...]
-    gray: bool = False
-    resize: str | None = None
-    alpha: str | None = None
-    fid_resize: str = "pytorch-fid"
-    kid_subset_size: int | None = 1000
-    kid_subsets: int = 100
-    kid_seed: int = 0
-    art_fid_mode: str = "plain"
-    cfsd_max_pixels: int = 1024 * 1024
-    y_channel: bool = False  # restoration conventions (MetricSpec.restoration)
-    crop_border: int = 0
-    ssim_convention: str = "skimage"
-    workers: int = 4
-    batch_size: int = 16  # images per network pass (groups are never split)
-    strict: bool = False
-
-    def key(self, names: Sequence[str]) -> str:
-        """The named settings as a cache-key fragment."""
-        return "/".join(f"{name}={getattr(self, name)}" for name in names)
-
-
-def notes_namespace(kind: str, options: EngineOptions, metrics: Sequence[str]) -> str:
+def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str]) -> str:
     """Where an item's decisions are cached: keyed by every setting that takes one — the
     pair's reconciliation (gray, resize, alpha) and, when the run has a metric they apply
     to, the restoration conventions (Y channel, border, MATLAB's rounding) — so that a
@@ -90,18 +65,19 @@ class ItemEngine:
     Args:
         plan: the items.
         digests: each file's key (``hash_files``); ``unreadable``: why the others failed.
-        options: the run's settings.
+        options: the run's settings (what changes a value).
         networks: where the networks' weights are resolved (their hashes key the cache).
         cache: where values are looked up and committed.
         progress: called with ("pairs" or "triplets", done, total).
     """
 
-    def __init__(self, plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
+    def __init__(self, plan: Plan, digests: Mapping[Path, str], options: RunSettings,
                  networks: Networks, cache: Cache, progress: Progress | None = None,
-                 unreadable: Mapping[Path, str] | None = None) -> None:
+                 unreadable: Mapping[Path, str] | None = None, strict: bool = False) -> None:
         self.plan, self.digests, self.options = plan, digests, options
         self.networks, self.cache, self.progress = networks, cache, progress
         self.unreadable = dict(unreadable or {})
+        self.strict = strict
         self.metrics = [m for m in options.metrics if METRICS[m].kind != "set"]
         self.rows = [PairRow(i.model, i.reference_name, i.test_name, style=i.style_name)
                      for i in plan.items]
@@ -144,7 +120,7 @@ class ItemEngine:
             row.metric_errors[metric] = message
             message = f"{metric}: {message}"
         row.error = message if row.error is None else f"{row.error}; {message}"
-        if self.options.strict:
+        if self.strict:
             names = " vs ".join(n for n in (row.reference, row.style, row.test) if n)
             raise LikenessError(f"{row.model}: {names}: {message} (strict=True stops at the "
                                 "first failure)")
@@ -239,14 +215,17 @@ class ItemEngine:
         self.to_store.clear()
 
 
-def run_items(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
-              networks: Networks, cache: Cache, progress: Progress | None = None, *,
+def run_items(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
+              execution: ExecutionOptions, networks: Networks, cache: Cache,
+              progress: Progress | None = None, *,
               unreadable: Mapping[Path, str] | None = None) -> list[PairRow]:
     """Every item's row, in plan order (see the module documentation)."""
     if not any(METRICS[m].kind != "set" for m in options.metrics) or not plan.items:
         return []
-    engine = ItemEngine(plan, digests, options, networks, cache, progress, unreadable)
-    computer = ItemComputer(options.metrics, options, networks, plan.roles, digests)
+    engine = ItemEngine(plan, digests, options, networks, cache, progress, unreadable,
+                        strict=execution.strict)
+    computer = ItemComputer(options.metrics, options, networks, plan.roles, digests,
+                            batch_size=execution.batch_size)
     groups = engine.lookup()
     work: list[tuple[Group, Decoded]] = []
     images = 0
@@ -259,19 +238,19 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
             engine.accept(index, outcome)
         work.clear()
         images = 0
-        if computer.feature_metrics or len(engine.to_store) >= options.batch_size:
+        if computer.feature_metrics or len(engine.to_store) >= execution.batch_size:
             engine.store()  # a killed run loses at most the batch in flight
 
     def decode(group: Group) -> Decoded:
         return decode_group(engine.items_of(group), options.alpha, digests)
 
-    workers = options.workers
+    workers = execution.workers
     for group, decoded, _error in ordered_map(decode, groups, workers=workers,
                                               window=2 * workers):
         assert decoded is not None  # decode_group returns failures, it does not raise
         work.append((group, decoded))
         images += 1 + len(group.items)
-        if (images >= options.batch_size or not computer.feature_metrics
+        if (images >= execution.batch_size or not computer.feature_metrics
                 or not computer.batches_groups):
             flush()
     if work:

@@ -28,7 +28,6 @@ import hashlib
 import pickle
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +36,14 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer, decode_group
-from likeness.evaluation.engines.local import EngineOptions, ItemEngine
+from likeness.evaluation.engines.local import ItemEngine
 from likeness.evaluation.engines.set_runs import set_networks
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.evaluation.sets.features import (
     SET_BATCH_SIZE,
-    SET_NETWORK_CHECKPOINTS,
     FeatureExtractor,
     feature_batches,
 )
@@ -93,8 +92,8 @@ def _decode_group(row: dict[str, Any]) -> dict[str, Any]:
 class ItemActor:
     """Holds the networks; computes decoded groups with the local engine's computer."""
 
-    def __init__(self, options: EngineOptions, blobs: dict[str, Any], device: str,
-                 roles: tuple[str, str], threads: int,
+    def __init__(self, options: RunSettings, blobs: dict[str, Any], device: str,
+                 roles: tuple[str, str], threads: int, batch_size: int,
                  style_digests: dict[Path, str] | None = None) -> None:
         import ray
 
@@ -103,7 +102,7 @@ class ItemActor:
                                         for k, v in blobs.items()})
         # the style images the actor decodes itself are checked against the run's hashes
         self.computer = ItemComputer(options.metrics, options, Networks(device, weights),
-                                     roles, style_digests)
+                                     roles, style_digests, batch_size=batch_size)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         out = []
@@ -209,8 +208,9 @@ def _ship_weights(ray: Any, networks: Networks, names: Sequence[str]) -> dict[st
     return blobs
 
 
-def run_on_ray(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
-               networks: Networks, cache: Cache, *, address: str | None = None,
+def run_on_ray(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
+               execution: ExecutionOptions, networks: Networks, cache: Cache, *,
+               address: str | None = None,
                shard_dir: Path | None = None, progress: Progress | None = None,
                unreadable: Mapping[Path, str] | None = None) -> list[PairRow]:
     """Every item's row computed on Ray (see the module documentation), in plan order; the
@@ -219,18 +219,20 @@ def run_on_ray(plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
     _connect(ray, address)
     rows: list[PairRow] = []
     if any(METRICS[m].kind != "set" for m in options.metrics) and plan.items:
-        rows = _items_on_ray(ray, plan, digests, options, networks, cache, shard_dir,
-                             progress, unreadable)
+        rows = _items_on_ray(ray, plan, digests, options, execution, networks, cache,
+                             shard_dir, progress, unreadable)
     for network in set_networks(options.metrics):
-        features_on_ray(plan, options, networks, cache, network)
+        features_on_ray(plan, options, execution, networks, cache, network)
     return rows
 
 
-def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: EngineOptions,
-                  networks: Networks, cache: Cache, shard_dir: Path | None,
+def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: RunSettings,
+                  execution: ExecutionOptions, networks: Networks, cache: Cache,
+                  shard_dir: Path | None,
                   progress: Progress | None,
                   unreadable: Mapping[Path, str] | None) -> list[PairRow]:
-    engine = ItemEngine(plan, digests, options, networks, cache, progress, unreadable)
+    engine = ItemEngine(plan, digests, options, networks, cache, progress, unreadable,
+                        strict=execution.strict)
     groups = engine.lookup()
     if not groups:
         return engine.rows
@@ -243,7 +245,8 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: En
                                         for path in item.files if path in digests}))}
              for group in groups]
     dataset = _pipeline(ray, items, _decode_group, ItemActor, networks.device, {
-        "options": replace(options, strict=False), "blobs": blobs, "roles": plan.roles,
+        "options": options, "blobs": blobs, "roles": plan.roles,
+        "batch_size": execution.batch_size,
         "style_digests": {item.style: digests[item.style] for item in plan.items
                           if item.style is not None and item.style in digests}})
     done: set[int] = set()
@@ -257,7 +260,7 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: En
             shard.append({"model": row.model, "reference": row.reference, "test": row.test,
                           **({"style": row.style} if row.style is not None else {}),
                           **row.values, "error": row.error})
-        if len(engine.to_store) >= options.batch_size:
+        if len(engine.to_store) >= execution.batch_size:
             engine.store()
             _write_shard(shard_dir, shard)
     engine.store()
@@ -279,8 +282,8 @@ def _write_shard(folder: Path | None, rows: list[dict[str, Any]]) -> None:
     rows.clear()
 
 
-def features_on_ray(plan: Plan, options: EngineOptions, networks: Networks, cache: Cache,
-                    network: str) -> None:
+def features_on_ray(plan: Plan, options: RunSettings, execution: ExecutionOptions,
+                    networks: Networks, cache: Cache, network: str) -> None:
     """Encode the set images missing from the feature cache on Ray, in the batches the
     local engine forms (``feature_batches``), and store their features."""
     import json
@@ -288,7 +291,7 @@ def features_on_ray(plan: Plan, options: EngineOptions, networks: Networks, cach
     import numpy as np
 
     ray = import_ray()
-    extractor = FeatureExtractor(weights=networks.weights.get(SET_NETWORK_CHECKPOINTS[network]),
+    extractor = FeatureExtractor(weights=networks.weights.get(NETWORKS[network].checkpoint),
                                  resize=options.fid_resize, device="cpu", alpha=options.alpha,
                                  network=network)
     namespace = extractor.namespace
@@ -296,7 +299,7 @@ def features_on_ray(plan: Plan, options: EngineOptions, networks: Networks, cach
     batches = []
     for name in dict.fromkeys(name for pair in plan.set_pairs for name in pair[1:]):
         files = plan.sets.get(name, [])
-        digests, _ = cache.digest_files(files, workers=options.workers)
+        digests, _ = cache.digest_files(files, workers=execution.workers)
         known = set(cache.get_many(namespace, list(digests.values()))) | scheduled
         for batch in feature_batches(files, digests, known, SET_BATCH_SIZE):
             batches.append([(digests[path], str(path)) for path in batch])

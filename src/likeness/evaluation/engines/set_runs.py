@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError, StorageError, in_callers_words
+from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, describe_failure
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.evaluation.sets.features import (
     SET_BATCH_SIZE,
-    SET_NETWORK_CHECKPOINTS,
     FeatureExtractor,
     ImageSet,
     features_of_files,
@@ -56,7 +57,8 @@ def _strict_failure(image_set: ImageSet) -> LikenessError:
     return LikenessError(f"{name}: {reason} (strict=True stops at the first failure)")
 
 
-def run_sets(plan: Plan, options: Any, cache: Cache, *, weights: Mapping[str, str],
+def run_sets(plan: Plan, options: RunSettings, execution: ExecutionOptions, cache: Cache, *,
+             weights: Mapping[str, str],
              device: str, progress: Progress | None = None,
              item_rows: Sequence[PairRow] = (), missing_network: str = "raise",
              ) -> tuple[list[SetRow], SetReport]:
@@ -76,12 +78,12 @@ def run_sets(plan: Plan, options: Any, cache: Cache, *, weights: Mapping[str, st
     sets: dict[tuple[str, str], ImageSet] = {}
     for network in set_networks(computed):
         try:
-            _encode_sets(network, plan, options, cache, weights, device, progress, sets,
-                         report, first=network == set_networks(computed)[0])
+            _encode_sets(network, plan, options, execution, cache, weights, device,
+                         progress, sets, report, first=network == set_networks(computed)[0])
         except StorageError:
             raise  # the disk, not the metric: the run cannot go on
         except Exception as error:  # noqa: BLE001 - missing weights, a network that fails
-            if missing_network == "raise" or options.strict:
+            if missing_network == "raise" or execution.strict:
                 if isinstance(error, LikenessError):
                     raise
                 raise LikenessError(f"{network}: {describe_failure(error)}") from error
@@ -93,17 +95,18 @@ def run_sets(plan: Plan, options: Any, cache: Cache, *, weights: Mapping[str, st
         values: dict[str, SetRow] = {}
         for metric in computed:
             values[metric] = _set_row(metric, model, first, second, sets, missing, values,
-                                      item_rows, options)
+                                      item_rows, options, execution.strict)
         rows += [values[metric] for metric in wanted]
     return rows, report
 
 
-def _encode_sets(network: str, plan: Plan, options: Any, cache: Cache,
+def _encode_sets(network: str, plan: Plan, options: RunSettings, execution: ExecutionOptions,
+                 cache: Cache,
                  weights: Mapping[str, str], device: str, progress: Progress | None,
                  sets: dict[tuple[str, str], ImageSet], report: SetReport, *,
                  first: bool) -> None:
     """Every set of the plan encoded by ``network`` (cached per image), into ``sets``."""
-    extractor = FeatureExtractor(weights=weights.get(SET_NETWORK_CHECKPOINTS[network]),
+    extractor = FeatureExtractor(weights=weights.get(NETWORKS[network].checkpoint),
                                  resize=options.fid_resize, device=device,
                                  alpha=options.alpha, network=network)
     report.settings[network] = extractor.settings
@@ -113,8 +116,8 @@ def _encode_sets(network: str, plan: Plan, options: Any, cache: Cache,
             lambda done, total, label=f"features {name}": progress(label, done, total))
         image_set = features_of_files(plan.sets.get(name, []), plan.set_names, name,
                                       extractor, cache, batch_size=SET_BATCH_SIZE,
-                                      workers=options.workers, progress=report_progress)
-        if options.strict and image_set.errors:
+                                      workers=execution.workers, progress=report_progress)
+        if execution.strict and image_set.errors:
             raise _strict_failure(image_set)
         sets[(network, name)] = image_set
         if first:  # files and decisions once per set
@@ -125,7 +128,8 @@ def _encode_sets(network: str, plan: Plan, options: Any, cache: Cache,
 
 def _set_row(metric: str, model: str, first: str, second: str,
              sets: dict[tuple[str, str], ImageSet], missing: dict[str, str],
-             done: dict[str, SetRow], item_rows: Sequence[PairRow], options: Any) -> SetRow:
+             done: dict[str, SetRow], item_rows: Sequence[PairRow], options: RunSettings,
+             strict: bool) -> SetRow:
     spec = METRICS[metric]
     network = spec.set_network or ""
     other = second if first == model else first
@@ -150,7 +154,7 @@ def _set_row(metric: str, model: str, first: str, second: str,
                                                 options)
     except Exception as error:  # noqa: BLE001 - any failure is this row's error
         row.error = in_callers_words(describe_failure(error))
-        if options.strict:
+        if strict:
             raise LikenessError(f"{model}: {metric}: {row.error}") from None
     if row.value is not None and not math.isfinite(row.value):
         row.error = "not finite"

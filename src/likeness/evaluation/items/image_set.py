@@ -49,6 +49,17 @@ class ImageSet:
             return int(self.features.shape[0])
         return int(self.settings.get("count", 0))
 
+    def per_image(self, metric: str) -> np.ndarray:
+        """The per-image features ``metric`` needs.
+
+        Raises:
+            LikenessError: the set is a statistics file (mean and covariance only).
+        """
+        if self.features is None:
+            raise LikenessError(f"{metric} needs each image's features; {self.source} is a "
+                                "statistics file (mean and covariance only): pass the folder")
+        return self.features
+
     def statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and covariance (float64), computed once."""
         if self._statistics is None:

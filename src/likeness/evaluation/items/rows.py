@@ -11,7 +11,8 @@ __all__ = ["PairRow", "SetRow", "decode_notes", "encode_notes"]
 @dataclass
 class PairRow:
     """One item of one model (a reference/test pair, or a style run's triplet): values,
-    error, decisions."""
+    error, decisions.  The one row type of every route: runs, ``compare_pair``,
+    ``compare_folders``, ``compare_tensors`` and the report."""
 
     model: str
     reference: str
@@ -25,6 +26,11 @@ class PairRow:
     channels: int | None = None  # as compared: 1 (gray) or 3 (RGB)
     # why each metric that failed on this item failed (``error`` says it too, in one line)
     metric_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def decisions(self) -> tuple[str, ...]:
+        """The decisions taken on the item (``notes``)."""
+        return self.notes
 
     @property
     def key(self) -> str:

@@ -1,0 +1,60 @@
+"""A run's two kinds of options: what changes a value (``RunSettings``: the metrics and
+every setting a metric's ``key_settings`` may name — the cache keys are made of them) and
+how the run executes (``ExecutionOptions``: threads, batch sizes, strictness — never
+part of a value or a key)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["ExecutionOptions", "RunSettings"]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that changes a value, and so the cache keys.
+
+    Attributes:
+        metrics: the run's metrics (canonical names).
+        gray, resize, alpha: how an item's two images are reconciled.
+        fid_resize: how images reach the FID Inception's 299×299.
+        kid_subset_size, kid_subsets, kid_seed: KID's subsets.
+        art_fid_mode: ``"plain"`` or ``"infinity"`` (FID∞).
+        cfsd_max_pixels: the largest image CFSD's similarity matrix is built for.
+        y_channel, crop_border, ssim_convention: the restoration conventions.
+    """
+
+    metrics: tuple[str, ...]
+    gray: bool = False
+    resize: str | None = None
+    alpha: str | None = None
+    fid_resize: str = "pytorch-fid"
+    kid_subset_size: int | None = 1000
+    kid_subsets: int = 100
+    kid_seed: int = 0
+    art_fid_mode: str = "plain"
+    cfsd_max_pixels: int = 1024 * 1024
+    y_channel: bool = False  # restoration conventions (MetricSpec.restoration)
+    crop_border: int = 0
+    ssim_convention: str = "skimage"
+
+    def key(self, names: Sequence[str]) -> str:
+        """The named settings as a cache-key fragment."""
+        return "/".join(f"{name}={getattr(self, name)}" for name in names)
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How a run executes: never part of a value or a cache key.
+
+    Attributes:
+        workers: decoding (and hashing) threads.
+        batch_size: images per network pass (an item's group is never split), and rows
+            per cache commit.
+        strict: stop at the first failure instead of recording it.
+    """
+
+    workers: int = 4
+    batch_size: int = 16
+    strict: bool = False
