@@ -28,7 +28,6 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines import set_runs as sets_module
 from likeness.evaluation.items.image_set import ImageSet
-from likeness.evaluation.sets.features import SET_NETWORK_CHECKPOINTS
 from likeness.runs.folder import RUN_FILES
 
 STYLE_ONLY = [m for m, spec in METRICS.items() if "compare" not in spec.commands]
@@ -41,7 +40,7 @@ def _checkpoint(metric: str) -> str:
     spec = METRICS[metric]
     if spec.features is not None:
         return NETWORKS[spec.features.network].checkpoint
-    return SET_NETWORK_CHECKPOINTS[spec.set_network or ""]
+    return NETWORKS[spec.set_network or ""].checkpoint
 
 
 def _save(path, seed):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from likeness.evaluation.catalog.bibtex import BIBTEX
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.results.bibtex import BIBTEX
 from likeness.results.metric_cards import method_sentence, render_cards
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"

@@ -148,3 +148,32 @@ def test_report_renders_in_a_headless_browser(chromium, results_dir, tmp_path):
     assert pixels.shape[:2] == (2400, 1200)
     assert pixels.std() > 20  # not blank
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 500  # photographs and heatmaps
+
+
+@pytest.mark.parametrize(("convention", "y_channel", "border"), [
+    ("skimage", False, 3), ("wang2004", False, 5), ("basicsr", False, 0),
+    ("basicsr", True, 0), ("matlab", True, 0)])
+def test_the_ssim_map_is_the_runs_convention(golden, convention, y_channel, border):
+    """The report's SSIM map comes from the run's computer: under each convention (and
+    the Y channel) the mean of its windows inside the image is the run's SSIM."""
+    from likeness.evaluation.catalog.registry import METRICS
+    from likeness.evaluation.engines.built_networks import Networks
+    from likeness.evaluation.engines.compute import ItemComputer
+    from likeness.evaluation.engines.maps import pair_maps
+    from likeness.evaluation.items.plan import Item
+    from likeness.evaluation.items.settings import RunSettings
+
+    pair = golden.pairs[0]
+    reference, test = golden.image_path(pair["reference"]), golden.image_path(pair["test"])
+    settings = RunSettings(("ssim",), y_channel=y_channel, ssim_convention=convention)
+    computer = ItemComputer(["ssim"], settings, Networks())
+    maps = pair_maps(computer, Item("m", reference, test, "r", "t"), ["ssim"])
+    assert maps.failure is None
+    assert maps.errors == {}
+    local = maps.maps["ssim"]
+    inside = local[border:-border, border:-border] if border else local
+    value = likeness.compare_files(reference, test, metrics="ssim", y_channel=y_channel,
+                                   ssim_convention=convention)["ssim"]
+    assert abs(float(inside.mean()) - value) < 1e-9
+    assert maps.views["ssim"] == (("Y channel",) if y_channel else ())
+    assert METRICS["ssim"].has_map

@@ -24,6 +24,8 @@ from likeness.errors import (
 )
 
 if TYPE_CHECKING:
+    from likeness.evaluation.catalog.metric_spec import MetricCard, MetricSpec
+    from likeness.evaluation.catalog.registry import register_metric, unregister_metric
     from likeness.io import LoadedImage, find_images, load_image, pair_folders
     from likeness.metrics.catalogue import (
         DSSLoss,
@@ -102,6 +104,10 @@ _LAZY = {
     "frechet_distance": "likeness.metrics.fid",
     "kid": "likeness.metrics.kid",
     "InceptionFeatures": "likeness.nets.inception_features",
+    "MetricCard": "likeness.evaluation.catalog.metric_spec",
+    "MetricSpec": "likeness.evaluation.catalog.metric_spec",
+    "register_metric": "likeness.evaluation.catalog.registry",
+    "unregister_metric": "likeness.evaluation.catalog.registry",
     "compare_files": "likeness.runs.single",
     "compare_folders": "likeness.runs.single",
     "LoadedImage": "likeness.io",
@@ -151,6 +157,8 @@ __all__ = [
     "LikenessError",
     "LoadedImage",
     "MDSILoss",
+    "MetricCard",
+    "MetricSpec",
     "MultiScaleGMSDLoss",
     "PairingError",
     "Results",
@@ -185,9 +193,11 @@ __all__ = [
     "pair_folders",
     "peak_signal_noise_ratio",
     "psnr",
+    "register_metric",
     "srsim",
     "ssim",
     "structural_similarity",
+    "unregister_metric",
     "vif_p",
     "vsi",
     "write_report",

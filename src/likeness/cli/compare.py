@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from likeness.errors import LikenessError
+from likeness.evaluation.catalog.defaults import CONVENTIONS
 
 if TYPE_CHECKING:
     pass
@@ -64,7 +65,7 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="Pixels cut from every edge before PSNR, SSIM, MSE, MS-SSIM (BasicSR's "
                    "crop_border).")
 @click.option("--ssim-convention",
-              type=click.Choice(["skimage", "wang2004", "pytorch-msssim", "basicsr", "matlab"]),
+              type=click.Choice(CONVENTIONS["ssim_convention"]),
               default="skimage", show_default=True,
               help="skimage: 7x7 uniform window; wang2004: 11-tap gaussian, population "
                    "covariance; pytorch-msssim: its ssim; basicsr: BasicSR's "
@@ -102,7 +103,7 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               show_default=True)
 @click.option("--ci-method", type=click.Choice(["auto", "bca", "percentile"]), default="auto",
               show_default=True, help="auto: BCa up to 100,000 values, percentile above.")
-@click.option("--fid-resize", type=click.Choice(["pytorch-fid", "clean"]),
+@click.option("--fid-resize", type=click.Choice(CONVENTIONS["fid_resize"]),
               default="pytorch-fid", show_default=True)
 @click.option("--kid-subset-size", default="1000", show_default=True,
               help="Images per KID subset, or 'all'.")

@@ -16,7 +16,7 @@ from likeness.cli.output import (
     stderr_console,
 )
 from likeness.errors import LikenessError
-from likeness.evaluation.catalog.defaults import FID_ENCODERS
+from likeness.evaluation.catalog.defaults import CONVENTIONS, FID_ENCODERS
 
 
 def _set_options(command: Any) -> Any:
@@ -25,7 +25,7 @@ def _set_options(command: Any) -> Any:
         click.option("--weights", "weights", default=None, metavar="PATH",
                      help="pt_inception checkpoint to use (default: the weights manager's; "
                           "NAME=PATH is accepted too)."),
-        click.option("--resize", type=click.Choice(["pytorch-fid", "clean"]),
+        click.option("--resize", type=click.Choice(CONVENTIONS["fid_resize"]),
                      default="pytorch-fid", show_default=True,
                      help="How images reach 299×299: pytorch-fid's bilinear in the network, "
                           "or clean-fid's Pillow bicubic."),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from likeness.errors import LikenessError
+from likeness.evaluation.catalog.defaults import CONVENTIONS
 
 if TYPE_CHECKING:
     pass
@@ -55,9 +56,9 @@ from likeness.cli.report import parse_disagree
 @click.option("--weights", "weights", multiple=True, metavar="NAME=PATH",
               help="Checkpoint file for a network (alexnet, vgg19, pt_inception, "
                    "art_inception); repeatable.")
-@click.option("--art-fid-mode", type=click.Choice(["plain", "infinity"]), default="plain",
+@click.option("--art-fid-mode", type=click.Choice(CONVENTIONS["art_fid_mode"]), default="plain",
               show_default=True, help="infinity: FID∞, needs >= 5,000 stylizations.")
-@click.option("--fid-resize", type=click.Choice(["pytorch-fid", "clean"]),
+@click.option("--fid-resize", type=click.Choice(CONVENTIONS["fid_resize"]),
               default="pytorch-fid", show_default=True)
 @click.option("--cfsd-max-pixels", type=click.IntRange(1), default=1024 * 1024,
               show_default=True, help="CFSD refuses larger images (cost grows with (H·W)²).")

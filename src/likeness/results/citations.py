@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from likeness.evaluation.catalog.bibtex import BIBTEX, bibtex_for
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.results.bibtex import BIBTEX, bibtex_for
 from likeness.results.metric_cards import method_sentence
 
 __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph", "restoration_keys",
@@ -219,8 +219,8 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
     sentences = []
     for metric in record.get("scales", {}):
         if metric not in record.get("not_summarised", {}):
-            sentences.append(f"{METRICS[metric].plain_label} is in units of the squared data "
-                             "range.")
+            spec = METRICS[metric]
+            sentences.append(f"{spec.plain_label} is in units of {spec.scale_unit}.")
     for metric, why in record.get("not_summarised", {}).items():
         sentences.append(f"{METRICS[metric].plain_label} is {why}.")
     for key, info in record.get("infinite_values", {}).items():

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
+from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, parse_metric_names
 from likeness.evaluation.engines.set_runs import set_networks
 from likeness.evaluation.items.settings import RunSettings
 from likeness.evaluation.sets.features import (
-    SET_NETWORK_CHECKPOINTS,
     FeatureExtractor,
     ImageSet,
     load_statistics,
@@ -74,7 +74,7 @@ class Accumulator:
                                     kid_subset_size=kid_subset_size,
                                     kid_subsets=kid_subsets, kid_seed=kid_seed)
         self.extractors = {network: FeatureExtractor(
-            weights=_weights_for(weights, SET_NETWORK_CHECKPOINTS[network]), resize=resize,
+            weights=_weights_for(weights, NETWORKS[network].checkpoint), resize=resize,
             device=device, network=network) for network in set_networks(names)}
         self.extractor = next(iter(self.extractors.values()))
         self.reference: ImageSet | None = None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from likeness.errors import InvalidInputError, LikenessError
+from likeness.evaluation.catalog.defaults import CONVENTIONS
 from likeness.evaluation.catalog.registry import (
     METRICS,
     describe_failure,
@@ -32,7 +33,7 @@ __all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "compare_f
 
 # how SSIM of files is computed: scikit-image's defaults, Wang et al.'s gaussian window
 # (scikit-image's gaussian options), pytorch-msssim's ssim, or BasicSR's calculate_ssim
-SSIM_FILE_CONVENTIONS = ("skimage", "wang2004", "pytorch-msssim", "basicsr", "matlab")
+SSIM_FILE_CONVENTIONS = CONVENTIONS["ssim_convention"]
 
 PathLike = str | os.PathLike[str]
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.errors import InvalidInputError, LikenessError
+from likeness.evaluation.catalog.defaults import CONVENTIONS
 from likeness.evaluation.catalog.registry import (
     DEFAULT_METRICS,
     METRICS,
@@ -103,7 +104,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         from likeness.evaluation.engines.ray_engine import import_ray
 
         import_ray()  # fail early, in one line, when the extra is missing
-    if art_fid_mode not in ("plain", "infinity"):
+    if art_fid_mode not in CONVENTIONS["art_fid_mode"]:
         raise InvalidInputError(f"art_fid_mode must be 'plain' or 'infinity', got {art_fid_mode!r}")
     names = with_item_needs(parse_metric_names(metrics, command="style"))
     folders: list[PathLike] = ([] if stylized is None else [stylized]

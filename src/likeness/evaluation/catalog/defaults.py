@@ -5,7 +5,7 @@ without loading the registry (and NumPy) for ``--help``."""
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_METRICS", "FID_ENCODERS", "METRIC_ALIASES"]
+__all__ = ["CONVENTIONS", "DEFAULT_METRICS", "FID_ENCODERS", "METRIC_ALIASES"]
 
 # other spellings the command line and the API accept
 METRIC_ALIASES = {"lpips": "lpips_alex"}
@@ -16,6 +16,13 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
               "content_loss", "ssim", "ssim_gray"),
     # the map a report shows when none of the run's metrics has one of the pixels
     "report": ("ssim",),
+}
+# the named conventions a run accepts, per setting (the first is the default); the cards
+# state each (``MetricCard.by_convention``), the command line offers them as choices
+CONVENTIONS: dict[str, tuple[str, ...]] = {
+    "ssim_convention": ("skimage", "wang2004", "pytorch-msssim", "basicsr", "matlab"),
+    "fid_resize": ("pytorch-fid", "clean"),
+    "art_fid_mode": ("plain", "infinity"),
 }
 # ``likeness fid --encoder`` / ``likeness.fid(encoder=)``: the Fréchet distance each gives
 FID_ENCODERS = {"inception": "fid", "dinov2": "fd_dinov2", "clip": "fd_clip"}

@@ -82,9 +82,11 @@ class MetricSpec:
         features: network metrics: how it uses a network's features.
         set_value: set metrics: (first set, second set, settings) → (value, std or None);
             ``set_network`` names the per-image feature network.
-        needs: the other metrics a set metric is computed from (ArtFID).
+        needs: the other metrics a derived set metric is computed from (ArtFID), and
+            ``combine`` how: (each needed metric's value — a set metric's, or an item
+            metric's mean over the model's items) → its value.
         key_settings: the run settings its values depend on (its cache key).
-        citations: what a paper using it cites (keys of ``likeness.results.bibtex``).
+        citations: what a paper using it cites (keys of ``likeness.evaluation.catalog.bibtex``).
         label, latex: its name in a paper's table, plain and in LaTeX (default: the
             plain label, escaped).
         digits: decimals in tables (at least three significant digits below 1).
@@ -96,6 +98,8 @@ class MetricSpec:
             methods paragraph states its ``description``.
         cited_when: citations a setting's value adds (``{"fid_resize": {"clean":
             ("parmar2022cleanfid",)}}``).
+        bibtex: the BibTeX entries of its citations that likeness does not hold yet
+            (key → entry); ``register_metric`` adds them to the library.
         min_side: the shortest side, in pixels, of the images it is defined for; smaller
             pairs are refused before computing (the function checks what else its domain
             needs: DSS's number of blocks, FSIMc's colour; SSIM's and MS-SSIM's functions
@@ -116,13 +120,16 @@ class MetricSpec:
                         tuple[float, float | None]] | None = None
     set_network: str | None = None
     needs: tuple[str, ...] = ()
+    combine: Callable[[Mapping[str, float]], float] | None = None
     key_settings: tuple[str, ...] = ("gray", "resize", "alpha")
-    citations: tuple[str, ...] = ()  # BibTeX keys (likeness.results.bibtex)
+    citations: tuple[str, ...] = ()  # BibTeX keys (likeness.evaluation.catalog.bibtex)
     # when +inf is a true value (PSNR of identical images); any other non-finite value is
     # an error in its row
     infinite_when: str | None = None
-    # values in units of the pair's data range (MSE: range²): a summary never mixes scales
+    # values in units of the pair's data range (MSE: range²): a summary never mixes scales;
+    # ``scale_unit`` says which power of it (stated in the methods paragraph)
     scale_dependent: bool = False
+    scale_unit: str = "the data range"
     label: str = ""
     latex: str = ""
     digits: int = 4
@@ -132,6 +139,7 @@ class MetricSpec:
     min_side: int = 1
     card: MetricCard | None = None
     cited_when: Mapping[str, Mapping[Any, tuple[str, ...]]] = field(default_factory=dict)
+    bibtex: Mapping[str, str] = field(default_factory=dict)
 
     def check_domain(self, pair: PreparedPair) -> None:
         """Refuse a pair outside its declared domain (``min_side``)."""

@@ -77,13 +77,16 @@ class NetworkSpec:
         return "item" if self.encode is not None else "set"
 
 
-def _build_lpips(net: str) -> Callable[[Any, str], Any]:
-    def build(weights: Any, device: str) -> Any:
+@dataclass(frozen=True)
+class _LpipsBuilder:
+    """LPIPS of one backbone (a picklable builder: Ray ships the records to its workers)."""
+
+    net: str
+
+    def __call__(self, weights: Any, device: str) -> Any:
         from likeness.nets.lpips import LPIPS
 
-        return LPIPS(net=net, backbone_weights=weights).to(device)
-
-    return build
+        return LPIPS(net=self.net, backbone_weights=weights).to(device)
 
 
 def _encode_lpips(network: Any, unit: Any) -> list[Any]:
@@ -125,18 +128,22 @@ def _encode_dists(network: Any, unit: Any) -> list[Any]:
     return list(network.encode(unit))
 
 
-def _build(module: str, cls: str) -> Callable[[Any, str], Any]:
-    """A set network's builder: ``likeness.nets.<module>.<cls>(weights=...)`` on a device."""
-    def build(weights: Any, device: str) -> Any:
+@dataclass(frozen=True)
+class _SetNetworkBuilder:
+    """A set network's builder: ``likeness.nets.<module>.<cls>(weights=...)`` on a device
+    (picklable: Ray ships the records to its workers)."""
+
+    module: str
+    cls: str
+
+    def __call__(self, weights: Any, device: str) -> Any:
         import importlib
 
         from likeness.evaluation.infra.allocator import keep_freed_memory
 
         keep_freed_memory()  # see likeness.evaluation.infra.allocator
-        network = getattr(importlib.import_module(f"likeness.nets.{module}"), cls)
+        network = getattr(importlib.import_module(f"likeness.nets.{self.module}"), self.cls)
         return network(weights=weights).to(device)
-
-    return build
 
 
 def _called(network: Any, inputs: Any) -> Any:
@@ -180,18 +187,23 @@ def _unit_prepare(pixels: np.ndarray, resize: str) -> Any:
     return torch.from_numpy(unit).permute(2, 0, 1)
 
 
-def _eight_bit_prepare(module: str, function: str) -> Callable[[np.ndarray, str], Any]:
-    def prepare(pixels: np.ndarray, resize: str) -> Any:
+@dataclass(frozen=True)
+class _EightBitInput:
+    """A uint8 network's input: ``likeness.nets.<module>.<function>(pixels)`` (picklable)."""
+
+    module: str
+    function: str
+
+    def __call__(self, pixels: np.ndarray, resize: str) -> Any:
         import importlib
 
-        convert = getattr(importlib.import_module(f"likeness.nets.{module}"), function)
+        convert = getattr(importlib.import_module(f"likeness.nets.{self.module}"),
+                          self.function)
         return convert(np.ascontiguousarray(pixels))
-
-    return prepare
 
 
 NETWORKS: dict[str, NetworkSpec] = {
-    **{f"lpips_{net}": NetworkSpec(f"lpips_{net}", backbone, _build_lpips(net),
+    **{f"lpips_{net}": NetworkSpec(f"lpips_{net}", backbone, _LpipsBuilder(net),
                                    f"LPIPS v0.1 {label}", encode=_encode_lpips)
        for net, backbone, label in (("alex", "alexnet", "AlexNet"), ("vgg", "vgg16", "VGG16"),
                                     ("squeeze", "squeezenet1_1", "SqueezeNet 1.1"))},
@@ -202,29 +214,30 @@ NETWORKS: dict[str, NetworkSpec] = {
     "dists": NetworkSpec("dists", "vgg16", _build_dists, "DISTS VGG16 (L2 pooling)",
                          encode=_encode_dists),
     "pt_inception": NetworkSpec("pt_inception", "pt_inception",
-                                _build("inception_features", "InceptionFeatures"),
+                                _SetNetworkBuilder("inception_features", "InceptionFeatures"),
                                 "pytorch-fid Inception-v3 pool3", prepare=_fid_prepare,
                                 features=_fid_features, dims=2048),
     "art_inception": NetworkSpec("art_inception", "art_inception",
-                                 _build("inception_features", "ArtInceptionFeatures"),
+                                 _SetNetworkBuilder("inception_features", "ArtInceptionFeatures"),
                                  "ArtFID art-trained Inception-v3 pool3",
                                  prepare=_unit_prepare, features=_called, dims=2048,
                                  resize="native"),
     "isc_inception": NetworkSpec("isc_inception", "pt_inception",
-                                 _build("inception_logits", "InceptionLogits"),
+                                 _SetNetworkBuilder("inception_logits", "InceptionLogits"),
                                  "torch-fidelity Inception-v3 logits_unbiased",
-                                 prepare=_eight_bit_prepare("inception_logits", "isc_input"),
+                                 prepare=_EightBitInput("inception_logits", "isc_input"),
                                  features=_called, dims=1008, resize="tf1-bilinear",
                                  eight_bit=True),
-    "dinov2_vitl14": NetworkSpec("dinov2_vitl14", "dinov2_vitl14", _build("dinov2", "DinoV2"),
+    "dinov2_vitl14": NetworkSpec("dinov2_vitl14", "dinov2_vitl14",
+                                 _SetNetworkBuilder("dinov2", "DinoV2"),
                                  "DINOv2 ViT-L/14 CLS token (torch.hub model)",
-                                 prepare=_eight_bit_prepare("dinov2", "dinov2_input"),
+                                 prepare=_EightBitInput("dinov2", "dinov2_input"),
                                  features=_called, dims=1024, resize="pillow-bicubic-224",
                                  eight_bit=True),
     "clip_vit_l14_336": NetworkSpec("clip_vit_l14_336", "clip_vit_l14_336",
-                                    _build("clip", "ClipImageEncoder"),
+                                    _SetNetworkBuilder("clip", "ClipImageEncoder"),
                                     "CLIP ViT-L/14-336 normalised image embedding",
-                                    prepare=_eight_bit_prepare("clip", "clip_input"),
+                                    prepare=_EightBitInput("clip", "clip_input"),
                                     features=_called, dims=768,
                                     resize="square-crop-pillow-bicubic-336", eight_bit=True),
 }

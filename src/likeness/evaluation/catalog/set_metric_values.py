@@ -6,15 +6,15 @@ model's images."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from likeness.errors import LikenessError
 from likeness.evaluation.items.image_set import ImageSet
 from likeness.evaluation.items.settings import RunSettings
 
-__all__ = ["art_fid_value", "cmmd_value", "frechet_value", "inception_score_value",
-           "kid_value", "nearest_neighbour_value", "vendi_value"]
+__all__ = ["art_fid_combined", "art_fid_value", "cmmd_value", "frechet_value",
+           "inception_score_value", "kid_value", "nearest_neighbour_value", "vendi_value"]
 
 
 def frechet_value(first: ImageSet, second: ImageSet,
@@ -41,6 +41,13 @@ def art_fid_value(first: ImageSet, second: ImageSet,
 
         return fid_infinity(first.per_image("FID∞"), second.per_image("FID∞")), None
     return frechet_value(first, second, settings)
+
+
+def art_fid_combined(values: Mapping[str, float]) -> float:
+    """ArtFID = (1 + mean LPIPS) (1 + FID with ArtFID's Inception) of one method."""
+    from likeness.metrics.style import art_fid
+
+    return art_fid(values["lpips_alex"], values["fid_art"])
 
 
 # prdc's four values per (real features, fake features, k), computed once for the four

@@ -163,15 +163,21 @@ def _set_row(metric: str, model: str, first: str, second: str,
 
 def _derived(metric: str, model: str, done: dict[str, SetRow],
              item_rows: Sequence[PairRow]) -> float:
-    """ArtFID = (1 + mean LPIPS) (1 + FID_art) of one method."""
-    from likeness.metrics.style import art_fid
-
-    set_metric, item_metric = METRICS[metric].needs
-    art = done.get(set_metric)
-    if art is None or art.value is None:
-        raise LikenessError(f"needs {set_metric}: {art.error if art else 'not computed'}")
-    values = [r.values[item_metric] for r in item_rows
-              if r.model == model and item_metric in r.values]
-    if not values:
-        raise LikenessError(f"needs {item_metric} values (content vs stylized)")
-    return art_fid(float(np.mean(values)), art.value)
+    """A derived metric of one model (``MetricSpec.combine``) from the values of its needs:
+    a set metric's row, an item metric's mean over the model's items."""
+    spec = METRICS[metric]
+    assert spec.combine is not None
+    values: dict[str, float] = {}
+    for needed in spec.needs:
+        if METRICS[needed].kind == "set":
+            row = done.get(needed)
+            if row is None or row.value is None:
+                raise LikenessError(f"needs {needed}: {row.error if row else 'not computed'}")
+            values[needed] = row.value
+        else:
+            found = [r.values[needed] for r in item_rows
+                     if r.model == model and needed in r.values]
+            if not found:
+                raise LikenessError(f"needs {needed} values of {model}'s items")
+            values[needed] = float(np.mean(found))
+    return spec.combine(values)

@@ -11,11 +11,6 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError
-from likeness.metrics.fid import (
-    feature_statistics,
-    frechet_distance,
-    frechet_distance_of_features,
-)
 
 __all__ = ["ImageSet", "frechet_between"]
 
@@ -68,6 +63,8 @@ class ImageSet:
             if self.features.shape[0] < 2:
                 raise LikenessError(f"{self.source}: FID needs at least 2 images, the set has "
                                     f"{self.features.shape[0]}")
+            from likeness.metrics.fid import feature_statistics  # scipy: only when needed
+
             with warnings.catch_warnings():  # frechet_between warns once per comparison
                 warnings.simplefilter("ignore", UserWarning)
                 self._statistics = feature_statistics(self.features)
@@ -81,6 +78,8 @@ def frechet_between(set_a: ImageSet, set_b: ImageSet) -> float:
         if image_set.features is not None and image_set.features.shape[0] < 2:
             raise LikenessError(f"{image_set.source}: FID needs at least 2 images, the set "
                                 f"has {image_set.features.shape[0]}")
+    from likeness.metrics.fid import frechet_distance, frechet_distance_of_features
+
     if set_a.features is not None and set_b.features is not None:
         return frechet_distance_of_features(set_a.features, set_b.features)
     return frechet_distance(*set_a.statistics(), *set_b.statistics())

@@ -19,10 +19,7 @@ from likeness.io import load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.weights import ResolvedWeights, resolve
 
-__all__ = ["SET_NETWORK_CHECKPOINTS", "FeatureExtractor"]
-
-# each set network and the checkpoint file its weights come from
-SET_NETWORK_CHECKPOINTS = {name: NETWORKS[name].checkpoint for name in set_network_names()}
+__all__ = ["FeatureExtractor"]
 
 
 class FeatureExtractor:
@@ -46,10 +43,9 @@ class FeatureExtractor:
     def __init__(self, weights: str | os.PathLike[str] | None = None,
                  resize: str = "pytorch-fid", device: str = "auto",
                  alpha: str | None = None, network: str = "pt_inception") -> None:
-        if network not in SET_NETWORK_CHECKPOINTS:
+        if network not in set_network_names():
             raise InvalidInputError(
-                f"network must be one of {', '.join(SET_NETWORK_CHECKPOINTS)}, "
-                f"got {network!r}")
+                f"network must be one of {', '.join(set_network_names())}, got {network!r}")
         self.spec = NETWORKS[network]
         if self.spec.resize is not None:
             resize = self.spec.resize

@@ -28,14 +28,13 @@ from likeness.errors import LikenessError
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import ordered_map
 from likeness.evaluation.items.image_set import ImageSet
-from likeness.evaluation.sets.extractor import SET_NETWORK_CHECKPOINTS, FeatureExtractor
+from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.evaluation.sets.statistics_file import read_statistics_file
 from likeness.io import content_hash, find_images
 from likeness.metrics.fid import warn_if_singular
 
 __all__ = [
     "SET_BATCH_SIZE",
-    "SET_NETWORK_CHECKPOINTS",
     "FeatureExtractor",
     "ImageSet",
     "feature_batches",
