@@ -23,7 +23,6 @@ from likeness.cli.output import (
     report_rows,
     say,
     stderr_console,
-    write_rows,
 )
 from likeness.cli.report import parse_disagree
 
@@ -227,15 +226,13 @@ def parse_weights(items: tuple[str, ...]) -> dict[str, str]:
 
 def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path | None,
                        options: dict[str, Any]) -> bool:
-    from likeness.evaluation.items.rows import PairRow
     from likeness.results.tables import format_value
+    from likeness.runs.rows_file import write_rows
     from likeness.runs.single import compare_pair
 
-    result = compare_pair(reference, test, metrics=names, **options)
+    row = compare_pair(reference, test, metrics=names, **options)
     for name in names:
-        click.echo(f"{name}\t{format_value(name, result.values.get(name))}")
-    row = PairRow("test", result.reference, result.test, result.values, result.error,
-                  result.decisions)
+        click.echo(f"{name}\t{format_value(name, row.values.get(name))}")
     report_rows([row], {})
     if out is not None:
         write_rows(out, [row], names, {})
@@ -246,6 +243,7 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
                      pairs_csv: Path | None, names: list[str], out: Path | None,
                      out_dir: Path | None, options: dict[str, Any]) -> bool:
     from likeness.runs.compare import compare as run_compare
+    from likeness.runs.rows_file import write_rows
 
     console = stderr_console()
     report, stop = progress_bar(describe=str, rate=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import re
 import sys
 from pathlib import Path
@@ -162,47 +160,6 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         say("error", f"{error['file']}: {error['reason']}")
     if failures:
         console.print(f"{len(failures)} of {len(rows)} pair(s) failed", style="bold red")
-
-
-def write_rows(out: Path, rows: list[Any], names: list[str],
-                unmatched: dict[str, tuple[list[str], list[str]]],
-                with_model: bool = False) -> None:
-    from likeness.runs.folder import writing
-
-    with writing(out):  # a full disk or a read-only folder: one message naming --out
-        _write_row_file(out, rows, names, unmatched, with_model)
-
-
-def _write_row_file(out: Path, rows: list[Any], names: list[str],
-                    unmatched: dict[str, tuple[list[str], list[str]]],
-                    with_model: bool) -> None:
-    columns = [*(["model"] if with_model else []), "reference", "test", *names, "error",
-               "notes"]
-    records = [{"model": row.model, "reference": row.reference, "test": row.test,
-                **{name: row.values.get(name) for name in names},
-                "error": row.error, "notes": "; ".join(row.notes) or None} for row in rows]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".json":
-        if not with_model:
-            for record in records:
-                del record["model"]
-        lists = list(unmatched.values())
-        document: dict[str, Any] = {"rows": records}
-        if with_model:
-            document["unmatched"] = {m: {"reference": u[0], "test": u[1]}
-                                     for m, u in unmatched.items()}
-        else:
-            document["unmatched_reference"] = lists[0][0] if lists else []
-            document["unmatched_test"] = lists[0][1] if lists else []
-        out.write_text(json.dumps(document, indent=1, allow_nan=True) + "\n")
-        return
-    with out.open("w", newline="", encoding="utf-8", errors="backslashreplace") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
-                             for k, v in record.items()})
-
 
 
 def progress_bar(describe: Any = lambda label: f"features {Path(label).name}",

@@ -22,17 +22,9 @@ __all__ = ["Results", "frame", "results_html", "set_result_html"]
 
 @dataclass(repr=False)
 class Results(ResultsData):
-    """Everything a comparison run produced, and its views: the results folder's tables
-    as pandas DataFrames, and HTML in Jupyter.
-
-    Attributes:
-        rows: one per (model, reference, test) pair, in plan order.
-        set_rows: FID / KID per model.
-        summary: per model and metric: n, mean, std, median, bootstrap CI, better.
-        comparisons: every pair of models on every per-pair metric (Wilcoxon, Holm).
-        record: the run record (``run.json``): settings, versions, weights, decisions.
-        out_dir: the results folder, if one was written.
-    """
+    """Everything a comparison run produced (the attributes of ``ResultsData``: rows,
+    set rows, summaries, comparisons, the run record, the results folder), and its views:
+    the results folder's tables as pandas DataFrames, and HTML in Jupyter."""
 
     @property
     def per_image(self) -> Any:
