@@ -5,9 +5,13 @@ the similarity map, each with piq's arithmetic."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from likeness.metrics._safe_roots import safe_sqrt
 
 YIQ = ((0.299, 0.587, 0.114), (0.5959, -0.2746, -0.3213), (0.2115, -0.5227, 0.3112))
 LHM = ((0.2989, 0.587, 0.114), (0.3, 0.04, -0.35), (0.34, -0.6, 0.17))
@@ -30,9 +34,19 @@ def rgb_to_lab(x: Tensor) -> Tensor:
     xyz = colour_transform(linear, _SRGB_TO_XYZ)
     white = torch.tensor(_D50_WHITE, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     ratio = xyz / white
-    f = torch.where(ratio > 0.008856, torch.pow(ratio, 1.0 / 3.0), (903.3 * ratio + 16.0) / 116.0)
+    above = ratio > 0.008856
+    # the cube root only where it is taken: its derivative at 0 (the other branch) would
+    # turn the masked gradient into NaN
+    cube_root = torch.pow(torch.where(above, ratio, torch.ones_like(ratio)), 1.0 / 3.0)
+    f = torch.where(above, cube_root, (903.3 * ratio + 16.0) / 116.0)
     offset = torch.tensor([-16.0, 0.0, 0.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return colour_transform(f, _XYZ_TO_LAB) + offset
+
+
+def real_angle(x: Tensor) -> Tensor:
+    """The angle of a real number as a complex one: π where it is negative, else 0 (the
+    values of ``atan2(0, x)``, without its 0/0 gradient at x = 0)."""
+    return torch.where(x < 0, torch.full_like(x, math.pi), torch.zeros_like(x))
 
 
 def downsampling_factor(x: Tensor) -> int:
@@ -59,7 +73,7 @@ def gradient_magnitude(x: Tensor, operator: str = "prewitt") -> Tensor:
                   + weights[2] * across[..., 2:, :]) / norm
     gradient_y = (weights[0] * down[..., :, :-2] + weights[1] * down[..., :, 1:-1]
                   + weights[2] * down[..., :, 2:]) / norm
-    return torch.sqrt(gradient_x**2 + gradient_y**2)
+    return safe_sqrt(gradient_x**2 + gradient_y**2)  # a flat pixel: gradient 0, not NaN
 
 
 def similarity(a: Tensor, b: Tensor, constant: float, alpha: float = 0.0) -> Tensor:

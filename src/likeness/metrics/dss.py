@@ -25,6 +25,7 @@ from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import YIQ, colour_transform
+from likeness.metrics._safe_roots import safe_sqrt
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["dss"]
@@ -87,7 +88,7 @@ def _subband_similarities(x: Tensor, y: Tensor, dc: Tensor) -> Tensor:
     mean_x, mean_y = _local_mean(x), _local_mean(y)
     variance_x = torch.clamp(_local_mean(x * x) - mean_x**2, min=0)
     variance_y = torch.clamp(_local_mean(y * y) - mean_y**2, min=0)
-    deviations = torch.sqrt(variance_x * variance_y)
+    deviations = safe_sqrt(variance_x * variance_y)  # a flat block: 0, gradient 0
     count = round(_PERCENTILE * x.shape[-2] * x.shape[-1])
     pooled = _lowest_mean((2 * deviations + c) / (variance_x + variance_y + c), count)
     if bool(dc.any()):

@@ -26,6 +26,7 @@ from likeness.metrics._image_maps import (
     halve,
     similarity,
 )
+from likeness.metrics._safe_roots import safe_sqrt
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["MS_GMSD_WEIGHTS", "gmsd", "ms_gmsd"]
@@ -40,7 +41,7 @@ def _check(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
 def _deviation(x: Tensor, y: Tensor, t: float, alpha: float = 0.0) -> Tensor:
     gms = similarity(gradient_magnitude(x), gradient_magnitude(y), t, alpha)
     mean = torch.mean(gms, dim=[1, 2, 3], keepdim=True)
-    return torch.pow(gms - mean, 2).mean(dim=[1, 2, 3]).sqrt()
+    return safe_sqrt(torch.pow(gms - mean, 2).mean(dim=[1, 2, 3]))  # 0 for identical images
 
 
 def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
@@ -80,5 +81,5 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
         if scale > 0:
             x, y = halve(x), halve(y)
         deviations.append(_deviation(x[:, :1], y[:, :1], t, alpha))
-    return torch.sqrt(torch.sum(weights.view(1, scales)
-                                * torch.stack(deviations, dim=1) ** 2, dim=1))
+    return safe_sqrt(torch.sum(weights.view(1, scales)
+                               * torch.stack(deviations, dim=1) ** 2, dim=1))

@@ -16,7 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.metrics._image_maps import LHM, colour_transform, gradient_magnitude, similarity
+from likeness.metrics._image_maps import (
+    LHM,
+    colour_transform,
+    gradient_magnitude,
+    real_angle,
+    similarity,
+)
+from likeness.metrics._safe_roots import safe_pow, safe_sqrt
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["mdsi"]
@@ -25,8 +32,8 @@ __all__ = ["mdsi"]
 
 def _complex_power(base: Tensor, exponent: float) -> Tensor:
     """A real tensor to a real power as complex numbers: (…, 2) real and imaginary parts."""
-    radius = base.abs() ** exponent
-    angle = torch.atan2(torch.zeros_like(base), base) * exponent
+    radius = safe_pow(base.abs(), exponent)
+    angle = real_angle(base) * exponent
     return torch.stack((radius * torch.cos(angle), radius * torch.sin(angle)), dim=-1)
 
 
@@ -58,5 +65,5 @@ def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     combined = 0.6 * gradient + (1 - 0.6) * chroma
     powered = _complex_power(combined, 0.25)
     mean = powered.mean(dim=2, keepdim=True).mean(dim=3, keepdim=True)
-    score = (_complex_power(combined, 0.25) - mean).pow(2).sum(dim=-1).sqrt()
+    score = safe_sqrt((_complex_power(combined, 0.25) - mean).pow(2).sum(dim=-1))
     return ((score**1.0).mean(dim=(-1, -2)) ** (0.25 / 1.0)).squeeze(1)

@@ -23,9 +23,11 @@ from likeness.metrics._image_maps import (
     colour_transform,
     downsampling_factor,
     gradient_magnitude,
+    real_angle,
     rgb_to_lab,
     similarity,
 )
+from likeness.metrics._safe_roots import safe_pow
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["vsi"]
@@ -85,8 +87,7 @@ def vsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     chroma = (similarity(lmn_x[:, 1:2], lmn_y[:, 1:2], 130.0)
               * similarity(lmn_x[:, 2:], lmn_y[:, 2:], 130.0))
     # the real part of chroma^0.02 for negative similarities too, as MATLAB's power does
-    chroma_power = chroma.abs() ** 0.02 * torch.cos(
-        torch.atan2(torch.zeros_like(chroma), chroma) * 0.02)
+    chroma_power = safe_pow(chroma.abs(), 0.02) * torch.cos(real_angle(chroma) * 0.02)
     saliency_max = torch.max(saliency_x, saliency_y)
     score = similarity(saliency_x, saliency_y, 1.27) * gradients**0.4 * chroma_power
     eps = torch.finfo(saliency_max.dtype).eps
