@@ -70,6 +70,11 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
                    "covariance; pytorch-msssim: its ssim; basicsr: BasicSR's "
                    "calculate_ssim; matlab: Wang's ssim.m with its downsampling, and "
                    "--y-channel rounded as MATLAB's rgb2ycbcr (for every metric).")
+@click.option("--convention", type=click.Choice(CONVENTIONS["convention"]), default="piq",
+              show_default=True,
+              help="GMSD, MS-GMSD, HaarPSI, FSIM and FSIMc as piq computes them, or as their "
+                   "authors' MATLAB code (GMSD.m's std2, HaarPSI.m's and FeatureSIM.m's YIQ, "
+                   "FeatureSIM.m's real power); SSIM's: --ssim-convention.")
 @click.option("--resize", type=click.Choice(["reference"]), default=None,
               help="Resize the test image to the reference's size instead of refusing.")
 @click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
@@ -125,7 +130,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
             bootstrap: int, seed: int, confidence: float, ci_method: str, fid_resize: str,
             kid_subset_size: str, kid_subsets: int, kid_seed: int, cache: Path | None,
             no_cache: bool, html_report: bool, engine: str, address: str | None,
-            y_channel: bool, crop_border: int, ssim_convention: str,
+            y_channel: bool, crop_border: int, ssim_convention: str, convention: str,
             disagree: str | None) -> None:
     """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
     more model folders (paired by file name), or the pairs of a --pairs CSV.
@@ -161,7 +166,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
     weight_files = parse_weights(weights)
     options = {"gray": gray, "resize": resize, "alpha": alpha, "device": device,
                "y_channel": y_channel, "crop_border": crop_border,
-               "ssim_convention": ssim_convention,
+               "ssim_convention": ssim_convention, "convention": convention,
                "weights": weight_files}
     try:
         if (pairs_csv is None and not models and len(tests) == 1 and reference is not None

@@ -11,9 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from likeness.errors import InvalidInputError
 from likeness.metrics._safe_roots import safe_sqrt
 
 YIQ = ((0.299, 0.587, 0.114), (0.5959, -0.2746, -0.3213), (0.2115, -0.5227, 0.3112))
+# the authors' MATLAB code (HaarPSI.m, FeatureSIM.m) writes I and Q with three digits
+YIQ_MATLAB = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322), (0.211, -0.523, 0.312))
+# whose arithmetic a classical metric follows: piq's (the default) or its authors' MATLAB code
+CONVENTIONS = ("piq", "matlab")
 LHM = ((0.2989, 0.587, 0.114), (0.3, 0.04, -0.35), (0.34, -0.6, 0.17))
 LMN = ((0.06, 0.63, 0.27), (0.30, 0.04, -0.35), (0.34, -0.6, 0.17))
 _SRGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375), (0.2126729, 0.7151522, 0.0721750),
@@ -41,6 +46,18 @@ def rgb_to_lab(x: Tensor) -> Tensor:
     f = torch.where(above, cube_root, (903.3 * ratio + 16.0) / 116.0)
     offset = torch.tensor([-16.0, 0.0, 0.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return colour_transform(f, _XYZ_TO_LAB) + offset
+
+
+def check_convention(convention: str) -> bool:
+    """True for ``"matlab"``, False for ``"piq"``.
+
+    Raises:
+        InvalidInputError: another name.
+    """
+    if convention not in CONVENTIONS:
+        raise InvalidInputError(f"convention must be one of {', '.join(map(repr, CONVENTIONS))}, "
+                                f"got {convention!r}")
+    return convention == "matlab"
 
 
 def real_angle(x: Tensor) -> Tensor:

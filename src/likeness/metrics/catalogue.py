@@ -47,15 +47,19 @@ def reduce(values: Tensor, reduction: str) -> Tensor:
     raise InvalidInputError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
 
 
-def gmsd(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0) -> Tensor:
-    """GMSD as ``piq.gmsd`` (lower is better); see ``likeness.metrics.gmsd``."""
-    return reduce(_gmsd.gmsd(x, y, data_range=data_range), reduction)
+def gmsd(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0, *,
+         convention: str = "piq") -> Tensor:
+    """GMSD as ``piq.gmsd`` (lower is better), or as the authors' ``GMSD.m`` with
+    ``convention="matlab"``; see ``likeness.metrics.gmsd``."""
+    return reduce(_gmsd.gmsd(x, y, data_range=data_range, convention=convention), reduction)
 
 
 def multi_scale_gmsd(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean",
-                     alpha: float = 0.5) -> Tensor:
-    """MS-GMSD as ``piq.multi_scale_gmsd`` (lower is better)."""
-    return reduce(_gmsd.ms_gmsd(x, y, data_range=data_range, alpha=alpha), reduction)
+                     alpha: float = 0.5, *, convention: str = "piq") -> Tensor:
+    """MS-GMSD as ``piq.multi_scale_gmsd`` (lower is better); ``convention="matlab"``:
+    MATLAB's ``std2``."""
+    return reduce(_gmsd.ms_gmsd(x, y, data_range=data_range, alpha=alpha,
+                                convention=convention), reduction)
 
 
 def vif_p(x: Tensor, y: Tensor, sigma_n_sq: float = 2.0, data_range: float = 1.0,
@@ -70,18 +74,20 @@ def mdsi(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean")
 
 
 def haarpsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
-            scales: int = 3, c: float = 30.0, alpha: float = 4.2) -> Tensor:
-    """HaarPSI as ``piq.haarpsi`` (higher is better)."""
+            scales: int = 3, c: float = 30.0, alpha: float = 4.2, *,
+            convention: str = "piq") -> Tensor:
+    """HaarPSI as ``piq.haarpsi`` (higher is better), or as ``HaarPSI.m`` with
+    ``convention="matlab"``."""
     return reduce(_haarpsi.haarpsi(x, y, data_range=data_range, scales=scales, c=c,
-                                   alpha=alpha), reduction)
+                                   alpha=alpha, convention=convention), reduction)
 
 
 def fsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
-         chromatic: bool = True) -> Tensor:
+         chromatic: bool = True, *, convention: str = "piq") -> Tensor:
     """FSIM — FSIMc with ``chromatic=True``, piq's default, which needs RGB — as
-    ``piq.fsim`` (higher is better)."""
+    ``piq.fsim`` (higher is better), or as ``FeatureSIM.m`` with ``convention="matlab"``."""
     function = _fsim.fsimc if chromatic else _fsim.fsim
-    return reduce(function(x, y, data_range=data_range), reduction)
+    return reduce(function(x, y, data_range=data_range, convention=convention), reduction)
 
 
 def srsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,

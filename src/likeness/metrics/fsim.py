@@ -23,11 +23,15 @@ from likeness.errors import ImageTooSmallError, UnsupportedImageError
 from likeness.metrics._frequency import centred_grid, ifftshift
 from likeness.metrics._image_maps import (
     YIQ,
+    YIQ_MATLAB,
+    check_convention,
     colour_transform,
     downsampling_factor,
     gradient_magnitude,
+    real_angle,
     similarity,
 )
+from likeness.metrics._safe_roots import safe_pow
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["fsim", "fsimc"]
@@ -100,7 +104,9 @@ def _phase_congruency(x: Tensor, filters: Tensor, k: float = 2.0) -> Tensor:
     return congruency.unsqueeze(1)
 
 
-def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool) -> Tensor:
+def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool,
+                        convention: str = "piq") -> Tensor:
+    matlab = check_convention(convention)
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if chromatic and x.shape[1] != 3:
         raise UnsupportedImageError("FSIMc compares colour: it needs RGB images; use fsim "
@@ -112,7 +118,8 @@ def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool
     factor = downsampling_factor(x)
     x, y = F.avg_pool2d(x, factor), F.avg_pool2d(y, factor)
     if x.shape[1] == 3:
-        x, y = colour_transform(x, YIQ), colour_transform(y, YIQ)
+        yiq = YIQ_MATLAB if matlab else YIQ  # FeatureSIM.m: three-digit I and Q
+        x, y = colour_transform(x, yiq), colour_transform(y, yiq)
     luma_x, luma_y = x[:, :1], y[:, :1]
     filters = _log_gabor_filters(x.shape[-2], x.shape[-1], x).unsqueeze(0)
     pc_x, pc_y = _phase_congruency(torch.cat([luma_x, luma_y]), filters).chunk(2)
@@ -122,24 +129,35 @@ def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool
              * similarity(pc_x, pc_y, 0.85) * pc_max)
     if chromatic:
         chroma = similarity(x[:, 1:2], y[:, 1:2], 200.0) * similarity(x[:, 2:], y[:, 2:], 200.0)
-        score = score * torch.abs(chroma) ** 0.03
+        powered = safe_pow(torch.abs(chroma), 0.03)
+        if matlab:  # FeatureSIM.m: real((S_I .* S_Q) .^ 0.03), negative products too
+            powered = powered * torch.cos(real_angle(chroma) * 0.03)
+        score = score * powered
     return score.sum(dim=[1, 2, 3]) / pc_max.sum(dim=[1, 2, 3])
 
 
-def fsim(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
+def fsim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
     """FSIM of each pair (luma only): (N,), in the inputs' float dtype (see the module docs).
 
+    Args:
+        convention: ``"piq"`` or ``"matlab"`` (``FeatureSIM.m``; the same luma: its value
+            equals piq's).
+
     Raises:
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
-    return _feature_similarity(x, y, data_range, chromatic=False)
+    return _feature_similarity(x, y, data_range, chromatic=False, convention=convention)
 
 
-def fsimc(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
+def fsimc(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
     """FSIMc of each pair of RGB images: (N,), in the inputs' float dtype.
+
+    Args:
+        convention: ``"piq"`` (|S_I S_Q|^0.03, four-digit YIQ) or ``"matlab"``
+            (``FeatureSIM.m``: real((S_I S_Q)^0.03), three-digit I and Q).
 
     Raises:
         UnsupportedImageError: the images are gray.
-        ValueError: shapes differ or not 4-D.
+        ValueError: shapes differ or not 4-D; another convention.
     """
-    return _feature_similarity(x, y, data_range, chromatic=True)
+    return _feature_similarity(x, y, data_range, chromatic=True, convention=convention)

@@ -21,6 +21,7 @@ from torch import Tensor
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import (
     YIQ,
+    check_convention,
     colour_transform,
     gradient_magnitude,
     halve,
@@ -38,34 +39,53 @@ def _check(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
     return check_gray_or_rgb_pairs(x, y, data_range)
 
 
-def _deviation(x: Tensor, y: Tensor, t: float, alpha: float = 0.0) -> Tensor:
+def _deviation(x: Tensor, y: Tensor, t: float, alpha: float = 0.0,
+               unbiased: bool = False) -> Tensor:
+    """The standard deviation of the similarity map: the population's (piq), or with
+    N − 1 as MATLAB's ``std2`` (the authors' ``GMSD.m``)."""
     gms = similarity(gradient_magnitude(x), gradient_magnitude(y), t, alpha)
     mean = torch.mean(gms, dim=[1, 2, 3], keepdim=True)
-    return safe_sqrt(torch.pow(gms - mean, 2).mean(dim=[1, 2, 3]))  # 0 for identical images
+    squares = torch.pow(gms - mean, 2)
+    count = squares[0].numel()
+    if unbiased:
+        variance = squares.sum(dim=[1, 2, 3]) / max(count - 1, 1)
+    else:
+        variance = squares.mean(dim=[1, 2, 3])
+    return safe_sqrt(variance)  # 0 for identical images
 
 
 def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
-         t: float = 170 / (255.0**2)) -> Tensor:
+         t: float = 170 / (255.0**2), convention: str = "piq") -> Tensor:
     """GMSD of each image pair: (N,), in the inputs' float dtype (see the module docs).
 
+    Args:
+        convention: ``"piq"`` (the population standard deviation) or ``"matlab"`` (the
+            authors' ``GMSD.m``: ``std2``, with N − 1).
+
     Raises:
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
+    unbiased = check_convention(convention)
     x, y = _check(x, y, data_range)
     x, y = x / float(data_range), y / float(data_range)
     if x.shape[1] == 3:
         x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
-    return _deviation(halve(x), halve(y), t)
+    return _deviation(halve(x), halve(y), t, unbiased=unbiased)
 
 
 def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5,
-            t: float = 170.0) -> Tensor:
+            t: float = 170.0, convention: str = "piq") -> Tensor:
     """MS-GMSD of each image pair: (N,), in the inputs' float dtype (see the module docs).
+
+    Args:
+        convention: ``"piq"`` or ``"matlab"`` (each scale's deviation with N − 1, as
+            MATLAB's ``std2``).
 
     Raises:
         ImageTooSmallError: a side shorter than 17 px.
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
+    unbiased = check_convention(convention)
     x, y = _check(x, y, data_range)
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     weights = torch.tensor(MS_GMSD_WEIGHTS, device=x.device, dtype=x.dtype)
@@ -80,6 +100,6 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
     for scale in range(scales):
         if scale > 0:
             x, y = halve(x), halve(y)
-        deviations.append(_deviation(x[:, :1], y[:, :1], t, alpha))
+        deviations.append(_deviation(x[:, :1], y[:, :1], t, alpha, unbiased))
     return safe_sqrt(torch.sum(weights.view(1, scales)
                                * torch.stack(deviations, dim=1) ** 2, dim=1))

@@ -17,7 +17,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
-from likeness.metrics._image_maps import YIQ, colour_transform, halve, similarity
+from likeness.metrics._image_maps import (
+    YIQ,
+    YIQ_MATLAB,
+    check_convention,
+    colour_transform,
+    halve,
+    similarity,
+)
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["haarpsi"]
@@ -38,13 +45,18 @@ def _haar_responses(x: Tensor, size: int) -> Tensor:
 
 
 def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
-            c: float = 30.0, alpha: float = 4.2) -> Tensor:
+            c: float = 30.0, alpha: float = 4.2, convention: str = "piq") -> Tensor:
     """HaarPSI of each pair: (N,), in the inputs' float dtype (see the module docs).
+
+    Args:
+        convention: ``"piq"`` (YIQ with four-digit I and Q coefficients) or ``"matlab"``
+            (the authors' ``HaarPSI.m``: 0.596, −0.274, −0.322; 0.211, −0.523, 0.312).
 
     Raises:
         ImageTooSmallError: a side shorter than 2^(scales + 1) px.
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
+    yiq = YIQ_MATLAB if check_convention(convention) else YIQ
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     smallest = 2 ** (scales + 1)
     if min(x.shape[-2:]) < smallest:
@@ -53,7 +65,7 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     colour = x.shape[1] == 3
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     if colour:
-        x, y = colour_transform(x, YIQ), colour_transform(y, YIQ)
+        x, y = colour_transform(x, yiq), colour_transform(y, yiq)
     x, y = halve(x), halve(y)
     coefficients_x, coefficients_y = [], []
     for scale in range(scales):

@@ -80,7 +80,7 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
         "metrics": names,
         "gray": options.gray, "resize": options.resize, "alpha": options.alpha,
         "y_channel": options.y_channel, "crop_border": options.crop_border,
-        "ssim_convention": options.ssim_convention,
+        "ssim_convention": options.ssim_convention, "convention": options.convention,
         "fid_resize": options.fid_resize,
         "kid": {"subset_size": options.kid_subset_size, "subsets": options.kid_subsets,
                 "seed": options.kid_seed},
@@ -125,6 +125,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             ci_method: str = "auto", strict: bool = False, overwrite: bool = False,
             cache: bool | PathLike = True, engine: str = "local", address: str | None = None,
             y_channel: bool = False, crop_border: int = 0, ssim_convention: str = "skimage",
+            convention: str = "piq",
             progress: Callable[[str, int, int], None] | None = None) -> Results:
     """Compare one or more models' outputs with the references; optionally write a
     results folder (per_image.csv, summary.csv/.md/.tex, comparisons.csv,
@@ -142,6 +143,9 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         device, gray, resize, alpha: as ``compare_files``.
         y_channel, crop_border, ssim_convention: restoration papers' conventions, as
             ``compare_files`` (recorded in run.json and the methods paragraph).
+        convention: ``"piq"`` (default) or ``"matlab"``: GMSD, MS-GMSD, HaarPSI, FSIM and
+            FSIMc as their authors' MATLAB code computes them (recorded, stated in
+            methods.md).
         workers: decoding threads.  batch_size: images per LPIPS pass.
         fid_resize, kid_subset_size, kid_subsets, kid_seed: FID/KID settings.
         bootstrap, seed, confidence, ci_method: confidence intervals (``stats``).
@@ -175,7 +179,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     weights = dict(weights or {})
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
-                                  ssim_convention=ssim_convention, fid_resize=fid_resize,
+                                  ssim_convention=ssim_convention, convention=convention,
+                                  fid_resize=fid_resize,
                                   kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
                                   kid_seed=kid_seed)
     execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict)
@@ -246,7 +251,7 @@ def _run(plan: Plan, names: list[str], options: RunSettings, execution: Executio
         "elapsed_s": round(time.perf_counter() - started, 3),
         "device": done.device,
         "weights": weights_record(names, weights, done.set_report),
-        "conventions": {m: METRICS[m].description for m in names},
+        "conventions": {m: METRICS[m].described(options) for m in names},
         "counts": {model: {
             "pairs": sum(1 for r in rows if r.model == model),
             "failed_pairs": sum(1 for r in rows if r.model == model and r.error),

@@ -45,7 +45,7 @@ PairResult = PairRow
 def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str | None = None,
                         alpha: str | None = None, y_channel: bool = False,
                         crop_border: int = 0, ssim_convention: str = "skimage",
-                        **others: object) -> RunSettings:
+                        convention: str = "piq", **others: object) -> RunSettings:
     """The settings of a comparison, with the restoration conventions checked.
 
     Raises:
@@ -63,9 +63,15 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
         raise InvalidInputError(
             f"ssim_convention must be one of {', '.join(SSIM_FILE_CONVENTIONS)}, "
             f"got {ssim_convention!r}")
+    if convention not in CONVENTIONS["convention"]:
+        raise InvalidInputError(
+            f"convention must be one of {', '.join(CONVENTIONS['convention'])} (the classical "
+            f"metrics as piq computes them, or as their authors' MATLAB code), got "
+            f"{convention!r}")
     return RunSettings(tuple(names), gray=gray, resize=resize, alpha=alpha,
                        y_channel=y_channel, crop_border=crop_border,
-                       ssim_convention=ssim_convention, **others)  # type: ignore[arg-type]
+                       ssim_convention=ssim_convention, convention=convention,
+                       **others)  # type: ignore[arg-type]
 
 
 def _computer(options: RunSettings, device: str, weights: dict[str, str] | None,
@@ -84,14 +90,16 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
                   gray: bool = False, resize: str | None = None, alpha: str | None = None,
                   device: str = "auto", weights: dict[str, str] | None = None,
                   y_channel: bool = False, crop_border: int = 0,
-                  ssim_convention: str = "skimage") -> dict[str, float]:
+                  ssim_convention: str = "skimage", convention: str = "piq") -> dict[str, float]:
     """The metrics of one pair of image files, keyed by canonical metric name.
 
     ``a`` is the reference.  The data range follows the files' bit depths (8-bit: 255,
     16-bit: 65535, mixed: both scaled to [0, 1]).  Restoration papers' conventions:
     ``y_channel`` (PSNR, SSIM, MSE, MS-SSIM on Y of ITU-R BT.601 YCbCr, BasicSR's float
     Y), ``crop_border`` (pixels cut from every edge) and ``ssim_convention="basicsr"``
-    (BasicSR's ``calculate_ssim``: 11-tap gaussian, valid region).
+    (BasicSR's ``calculate_ssim``: 11-tap gaussian, valid region); ``convention="matlab"``:
+    GMSD, MS-GMSD, HaarPSI, FSIM and FSIMc as their authors' MATLAB code computes them
+    (default ``"piq"``).
 
     Raises:
         ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and
@@ -106,7 +114,7 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     names = parse_metric_names(metrics)
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
-                                  ssim_convention=ssim_convention)
+                                  ssim_convention=ssim_convention, convention=convention)
     reference, test = load_image(a, alpha=alpha), load_image(b, alpha=alpha)
     # the run's computation, each failure raised as it is (ImageTooSmallError, say)
     computer = _computer(options, device, weights, raising=True)
@@ -120,12 +128,13 @@ def compare_pair(reference: PathLike, test: PathLike, *,
                  metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
                  resize: str | None = None, alpha: str | None = None, device: str = "auto",
                  weights: dict[str, str] | None = None, y_channel: bool = False,
-                 crop_border: int = 0, ssim_convention: str = "skimage") -> PairRow:
+                 crop_border: int = 0, ssim_convention: str = "skimage",
+                 convention: str = "piq") -> PairRow:
     """Like ``compare_files``, but failures become the row's ``error`` instead of raising."""
     names = parse_metric_names(metrics)
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
-                                  ssim_convention=ssim_convention)
+                                  ssim_convention=ssim_convention, convention=convention)
     row = PairRow("test", Path(reference).name, Path(test).name)
     try:
         images: list[LoadedImage | Exception] = []
@@ -164,7 +173,8 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
                     resize: str | None = None, alpha: str | None = None, workers: int = 4,
                     device: str = "auto", weights: dict[str, str] | None = None,
                     y_channel: bool = False, crop_border: int = 0,
-                    ssim_convention: str = "skimage") -> FolderComparison:
+                    ssim_convention: str = "skimage", convention: str = "piq"
+                    ) -> FolderComparison:
     """Compare every file of ``test_dir`` with its namesake in ``reference_dir``.
 
     One model, no results folder, no cache: ``likeness.compare`` does more (several
@@ -184,7 +194,7 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
     plan = make_plan(reference_dir, model_names([test_dir]))
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
-                                  ssim_convention=ssim_convention)
+                                  ssim_convention=ssim_convention, convention=convention)
     store = Cache(None)
     try:
         paths = [path for item in plan.items for path in item.files]

@@ -334,3 +334,30 @@ CARDS["fid_art"] = replace(CARDS["fid_art"], convention="art_fid_mode", by_conve
                 "from subsets of 5,000 images upwards"})
 CARDS["fid"] = replace(CARDS["fid"], details=_fid_details)
 CARDS["kid"] = replace(CARDS["kid"], details=_kid_details)
+
+# convention="matlab": the authors' MATLAB code where it departs from piq's, with the
+# measured size of the departure (piq's test pairs: goldhill / its JPEG, TID2013's I01 /
+# i01_01_5, 512×384; tests/test_matlab_conventions.py)
+_MATLAB = {
+    "gmsd": ("GMSD [@xue2014gmsd] as the authors' `GMSD.m` computes it: Prewitt gradients "
+             "of the Y of YIQ after 2× average pooling, T = 170, pooled by MATLAB's `std2` "
+             "(the N − 1 deviation; piq's population deviation is 9.6e-7 to 1.1e-6 lower "
+             "on 512-px pairs)"),
+    "ms_gmsd": ("MS-GMSD [@zhang2017msgmsd] (4 scales, weights 0.096, 0.596, 0.289, 0.019, "
+                "masking α = 0.5) with each scale's deviation by MATLAB's `std2` (N − 1), as "
+                "`GMSD.m` pools (piq's: 8e-7 to 1.2e-6 lower on 512-px pairs)"),
+    "haarpsi": ("HaarPSI [@reisenhofer2018haarpsi] as the authors' `HaarPSI.m` computes it "
+                "(YIQ with its three-digit I and Q coefficients 0.596, −0.274, −0.322; "
+                "0.211, −0.523, 0.312; piq's four-digit ones move it by up to 3e-5)"),
+    "fsim": ("FSIM [@zhang2011fsim] as the authors' `FeatureSIM.m` computes it (phase "
+             "congruency from log-Gabor filters, 4 scales × 4 orientations, Scharr "
+             "gradients, T1 = 0.85, T2 = 160, luma, automatic downsampling; the same luma "
+             "as piq's, so the same value)"),
+    "fsimc": ("FSIMc [@zhang2011fsim] as the authors' `FeatureSIM.m` computes it (FSIM "
+              "times real((S_I S_Q)^0.03), T3 = T4 = 200, YIQ with three-digit I and Q "
+              "coefficients; piq's |S_I S_Q|^0.03 and four-digit YIQ differ by 2.5e-5 on "
+              "TID2013's I01)"),
+}
+for _name, _sentence in _MATLAB.items():
+    CARDS[_name] = replace(CARDS[_name], convention="convention",
+                           by_convention={"matlab": _sentence})

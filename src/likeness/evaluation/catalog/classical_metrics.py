@@ -1,7 +1,8 @@
 """The registry entries of the classical full-reference metrics as piq defines them (GMSD,
 MS-GMSD, VIFp, MDSI, HaarPSI, FSIM, FSIMc, SR-SIM, VSI, DSS, IW-SSIM): each a batched
 torch function of ``likeness.metrics`` computed in float64 on one pair, x the test image
-and y the reference (piq's order)."""
+and y the reference (piq's order).  GMSD, MS-GMSD, HaarPSI, FSIM and FSIMc also follow
+their authors' MATLAB code where it departs from piq's (the run's ``convention``)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,23 @@ from likeness.evaluation.catalog.metric_spec import MetricSpec, on_tensors
 
 __all__ = ["CLASSICAL_METRICS"]
 
+# the metrics whose authors' MATLAB code departs from piq's: the run's ``convention``
+# (``"piq"`` or ``"matlab"``) is part of their cache key
+_CONVENTIONAL = ("gray", "resize", "alpha", "convention")
+
 CLASSICAL_METRICS: dict[str, MetricSpec] = {
     "gmsd": MetricSpec("gmsd", "lower",
                        "GMSD: standard deviation of the gradient-magnitude similarity map "
                        "(Prewitt, Y of YIQ, 2x downsampled), as piq computes it in float64",
-                       pixels=on_tensors("gmsd", "gmsd"),
+                       pixels=on_tensors("gmsd", "gmsd", conventional=True),
+                       key_settings=_CONVENTIONAL,
                        citations=("xue2014gmsd", "kastryulin2022piq"),
                        label="GMSD"),
     "ms_gmsd": MetricSpec("ms_gmsd", "lower",
                           "MS-GMSD: GMSD over 4 scales with masking (alpha 0.5), weights "
                           "0.096, 0.596, 0.289, 0.019, as piq computes it in float64",
-                          pixels=on_tensors("gmsd", "ms_gmsd"),
+                          pixels=on_tensors("gmsd", "ms_gmsd", conventional=True),
+                          key_settings=_CONVENTIONAL,
                           citations=("zhang2017msgmsd", "kastryulin2022piq"),
                           min_side=17, label="MS-GMSD"),
     "vif_p": MetricSpec("vif_p", "higher",
@@ -37,19 +44,22 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
     "haarpsi": MetricSpec("haarpsi", "higher",
                           "HaarPSI: Haar wavelet-based perceptual similarity (YIQ, 3 scales, "
                           "C = 30, alpha = 4.2), as piq computes it in float64",
-                          pixels=on_tensors("haarpsi", "haarpsi"),
+                          pixels=on_tensors("haarpsi", "haarpsi", conventional=True),
+                          key_settings=_CONVENTIONAL,
                           citations=("reisenhofer2018haarpsi", "kastryulin2022piq"),
                           min_side=16, label="HaarPSI"),
     "fsim": MetricSpec("fsim", "higher",
                        "FSIM: phase congruency and gradient similarity of luma (YIQ, 4 scales, "
                        "4 orientations, automatic downsampling), as piq computes it in float64",
-                       pixels=on_tensors("fsim", "fsim"),
+                       pixels=on_tensors("fsim", "fsim", conventional=True),
+                       key_settings=_CONVENTIONAL,
                        citations=("zhang2011fsim", "kastryulin2022piq"),
                        min_side=2, label="FSIM"),
     "fsimc": MetricSpec("fsimc", "higher",
                         "FSIMc: FSIM with the I and Q chromatic similarity (lambda 0.03), as "
                         "piq computes it in float64; colour images only",
-                        pixels=on_tensors("fsim", "fsimc"),
+                        pixels=on_tensors("fsim", "fsimc", conventional=True),
+                        key_settings=_CONVENTIONAL,
                         citations=("zhang2011fsim", "kastryulin2022piq"),
                         min_side=2, label="FSIMc", latex=r"FSIM$_c$"),
     "sr_sim": MetricSpec("sr_sim", "higher",

@@ -23,6 +23,7 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "ssim_convention": ("skimage", "wang2004", "pytorch-msssim", "basicsr", "matlab"),
     "fid_resize": ("pytorch-fid", "clean"),
     "art_fid_mode": ("plain", "infinity"),
+    "convention": ("piq", "matlab"),
 }
 # ``likeness fid --encoder`` / ``likeness.fid(encoder=)``: the Fréchet distance each gives
 FID_ENCODERS = {"inception": "fid", "dinov2": "fd_dinov2", "clip": "fd_clip"}

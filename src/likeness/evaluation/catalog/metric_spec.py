@@ -154,6 +154,16 @@ class MetricSpec:
                  for key in keys.get(settings.get(setting), ())]
         return (*self.citations, *extra)
 
+    def described(self, settings: Any) -> str:
+        """Its description, with the named conventions of ``settings`` it depends on that
+        are not the default (``convention=matlab``): what ``run.json`` records."""
+        from likeness.evaluation.catalog.defaults import CONVENTIONS
+
+        chosen = [f"{name}={getattr(settings, name)}" for name in self.key_settings
+                  if name in CONVENTIONS and getattr(settings, name, None) is not None
+                  and getattr(settings, name) != CONVENTIONS[name][0]]
+        return self.description + (f" ({', '.join(chosen)})" if chosen else "")
+
     @property
     def plain_label(self) -> str:
         """Its name in a table (the canonical name if no label was given)."""
@@ -200,13 +210,16 @@ def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
     return as_batch(pair.test), as_batch(pair.reference)
 
 
-def on_tensors(module: str, function: str) -> Callable[[PreparedPair, Any], float]:
+def on_tensors(module: str, function: str,
+               conventional: bool = False) -> Callable[[PreparedPair, Any], float]:
     """A batched torch metric (``likeness.metrics.<module>.<function>(x, y, data_range=)``,
-    x the test image, y the reference) as a pixel metric of one pair, in float64."""
+    x the test image, y the reference) as a pixel metric of one pair, in float64;
+    ``conventional``: it takes the run's ``convention`` (piq's or the authors' MATLAB)."""
     def compute(pair: PreparedPair, settings: RunSettings) -> float:
         import importlib
 
         metric = getattr(importlib.import_module(f"likeness.metrics.{module}"), function)
-        return float(metric(*torch_pair(pair), data_range=pair.data_range)[0])
+        options = {"convention": settings.convention} if conventional else {}
+        return float(metric(*torch_pair(pair), data_range=pair.data_range, **options)[0])
 
     return compute

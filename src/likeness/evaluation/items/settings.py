@@ -23,6 +23,8 @@ class RunSettings:
         art_fid_mode: ``"plain"`` or ``"infinity"`` (FID∞).
         cfsd_max_pixels: the largest image CFSD's similarity matrix is built for.
         y_channel, crop_border, ssim_convention: the restoration conventions.
+        convention: whose arithmetic the classical metrics follow: ``"piq"`` or
+            ``"matlab"`` (their authors' code, where it departs from piq's).
     """
 
     metrics: tuple[str, ...]
@@ -38,6 +40,7 @@ class RunSettings:
     y_channel: bool = False  # restoration conventions (MetricSpec.restoration)
     crop_border: int = 0
     ssim_convention: str = "skimage"
+    convention: str = "piq"
 
     def key(self, names: Sequence[str]) -> str:
         """The named settings as a cache-key fragment."""
