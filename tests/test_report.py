@@ -60,6 +60,10 @@ def test_report_has_every_section_and_escapes_file_names(results_dir):
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in text
     assert len(re.findall(r'<img src="data:image/', text)) >= 3 * 4
+    # each of the run's metrics with a map, by the run's computer: SSIM's and LPIPS's
+    assert "<figcaption>SSIM map</figcaption>" in text
+    assert "<figcaption>LPIPS (alex) map</figcaption>" in text
+    assert "maps unavailable" not in text
     assert text.count('<tr id="row-') >= 12  # every pair in the table
     for model in MODELS:
         assert model in text

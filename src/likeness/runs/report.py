@@ -12,7 +12,7 @@ from typing import Any
 
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.evaluation.engines.built_networks import RUN_WEIGHTS_ARGUMENT, Networks
+from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer
 from likeness.evaluation.engines.maps import PairMaps, pair_maps
 from likeness.evaluation.items.plan import Item
@@ -23,7 +23,7 @@ __all__ = ["build_report", "write_report"]
 
 # the recorded settings that decide what an item's computer sees
 _ITEM_SETTINGS = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention",
-                  "cfsd_max_pixels")
+                  "convention", "cfsd_max_pixels")
 
 
 class _RunMaps:
@@ -43,10 +43,8 @@ class _RunMaps:
             self.metrics = run
             options = RunSettings(tuple(run), **{name: settings[name] for name in
                                                  _ITEM_SETTINGS if name in settings})
-            from likeness.nets.weights import passing_weights_as
-
-            with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
-                networks = Networks(self.device, settings.get("weights") or {})
+            # built on first use, in the run's words for a missing checkpoint (Networks.get)
+            networks = Networks(self.device, settings.get("weights") or {})
             roles = ("content", "stylized") if record.get("kind") == "style" else (
                 "reference", "test")
             self._computer = ItemComputer(run, options, networks, roles)
