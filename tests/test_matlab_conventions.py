@@ -34,6 +34,35 @@ PUBLISHED = [
 ]
 
 
+# published MATLAB values that piq's arithmetic (the default) already reproduces: these
+# metrics compute the same in both conventions (x, y as piq's tests pass them; tolerance:
+# the printed precision, or the measured difference where MATLAB's imresize, run in
+# double, and likeness's differ in the last printed digit)
+SAME_IN_BOTH = [
+    ("mdsi", GRAY, 0.395910876130775, 1e-14, "MDSI.m (sum); piq tests/test_mdsi.py"),
+    ("mdsi", RGB, 0.338972600511665, 1e-14, "MDSI.m (sum); piq tests/test_mdsi.py"),
+    ("information_weighted_ssim", GRAY, 0.886297251092821, 1e-14,
+     "iwssim.m; piq tests/test_iw_ssim.py"),
+    ("information_weighted_ssim", RGB[::-1], 0.946804801436296, 1e-14,
+     "iwssim.m on YIQ's Y; piq tests/test_iw_ssim.py"),
+    ("srsim", GRAY[::-1], 0.94652679, 5e-9, "SR_SIM.m (10-tap gaussian); piq tests/test_srsim.py"),
+    ("srsim", RGB[::-1], 0.9659730, 1e-7, "SR_SIM.m; piq tests/test_srsim.py (6.8e-8 off)"),
+    ("vsi", RGB[::-1], 0.96405, 5e-6, "VSI.m; piq tests/test_vsi.py"),
+    ("vif_p", GRAY, 0.2665, 5e-5, "vifp_mscale.m; piq tests/test_vif.py"),
+    ("vif_p", RGB, 0.3147, 5e-5, "vifp_mscale.m on YIQ's Y; piq tests/test_vif.py"),
+    ("dss", GRAY[::-1], 0.45217181, 2e-8, "DSS.m; piq tests/test_dss.py (1.3e-8 off)"),
+]
+
+
+@pytest.mark.parametrize(("metric", "pair", "value", "precision", "source"), SAME_IN_BOTH,
+                         ids=[f"{m}-{p[0]}" for m, p, *_ in SAME_IN_BOTH])
+def test_published_matlab_values_piq_already_reproduces(metric, pair, value, precision,
+                                                        source):
+    x, y = (_tensor(name) for name in pair)
+    got = float(getattr(likeness, metric)(x, y, data_range=255))
+    assert abs(got - value) <= precision, (source, got)
+
+
 def _tensor(name: str) -> torch.Tensor:
     with Image.open(PAIRS / name) as image:
         pixels = torch.from_numpy(np.array(image)).to(torch.float64)
