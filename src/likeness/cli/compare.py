@@ -75,6 +75,10 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="GMSD, MS-GMSD, HaarPSI, FSIM and FSIMc as piq computes them, or as their "
                    "authors' MATLAB code (GMSD.m's std2, HaarPSI.m's and FeatureSIM.m's YIQ, "
                    "FeatureSIM.m's real power); SSIM's: --ssim-convention.")
+@click.option("--ms-ssim-convention", type=click.Choice(CONVENTIONS["ms_ssim_convention"]),
+              default="pytorch-msssim", show_default=True,
+              help="MS-SSIM as pytorch-msssim computes it, or as piq's multi_scale_ssim "
+                   "(odd sides padded by replication: up to 3e-3 apart).")
 @click.option("--resize", type=click.Choice(["reference"]), default=None,
               help="Resize the test image to the reference's size instead of refusing.")
 @click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
@@ -131,7 +135,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
             kid_subset_size: str, kid_subsets: int, kid_seed: int, cache: Path | None,
             no_cache: bool, html_report: bool, engine: str, address: str | None,
             y_channel: bool, crop_border: int, ssim_convention: str, convention: str,
-            disagree: str | None) -> None:
+            ms_ssim_convention: str, disagree: str | None) -> None:
     """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
     more model folders (paired by file name), or the pairs of a --pairs CSV.
 
@@ -167,6 +171,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
     options = {"gray": gray, "resize": resize, "alpha": alpha, "device": device,
                "y_channel": y_channel, "crop_border": crop_border,
                "ssim_convention": ssim_convention, "convention": convention,
+               "ms_ssim_convention": ms_ssim_convention,
                "weights": weight_files}
     try:
         if (pairs_csv is None and not models and len(tests) == 1 and reference is not None

@@ -16,7 +16,10 @@ from likeness.metrics.ssim import (
     ssim_and_contrast_structure,
 )
 
-__all__ = ["MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_min_side"]
+__all__ = ["MS_SSIM_CONVENTIONS", "MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_min_side"]
+
+# whose MS-SSIM: pytorch-msssim's (the default) or piq's (``piq.multi_scale_ssim``)
+MS_SSIM_CONVENTIONS = ("pytorch-msssim", "piq")
 
 # Wang, Simoncelli & Bovik (2003), the exponents of the five scales, finest first.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -31,7 +34,7 @@ def ms_ssim_min_side(scales: int, win_size: int = _WINDOW.win_size) -> int:
 def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
             scale_weights: Sequence[float] | None = None, win_size: int | None = None,
             sigma: float | None = None, k1: float | None = None,
-            k2: float | None = None) -> Tensor:
+            k2: float | None = None, convention: str = "pytorch-msssim") -> Tensor:
     """Multi-scale structural similarity of each pair in an (N, C, H, W) batch of images or
     an (N, C, T, H, W) batch of volumes (2×2×2 average pooling between scales, as
     pytorch-msssim pools 5-D inputs).
@@ -48,6 +51,11 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
             five).  Fewer weights mean fewer scales and smaller images allowed.
         win_size, sigma, k1, k2: pytorch-msssim's ``win_size``, ``win_sigma`` and ``K``
             (default 11, 1.5, 0.01, 0.03).
+        convention: ``"pytorch-msssim"`` (default) or ``"piq"`` (``piq.multi_scale_ssim``:
+            odd sides padded by replicating the top row and left column, both sides
+            whenever one is odd; images of at least 10·2^(scales−1) + 1 px; custom
+            ``scale_weights`` normalised to sum 1; 2-D images only).  The two differ by up
+            to ~1e-2 on odd sizes.
 
     Returns:
         (N,) tensor.
@@ -65,12 +73,18 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
         Wang, Simoncelli & Bovik (2003), Multiscale structural similarity for image quality
         assessment. Asilomar Conference on Signals, Systems and Computers.
     """
+    if convention not in MS_SSIM_CONVENTIONS:
+        raise InvalidInputError(f"convention must be one of "
+                                f"{', '.join(map(repr, MS_SSIM_CONVENTIONS))}, got {convention!r}")
     data_range = check_data_range(data_range)
-    x, y = check_image_batches(x, y, volumes=True, data_range=data_range)
+    x, y = check_image_batches(x, y, volumes=convention != "piq", data_range=data_range)
     window = get_convention("pytorch-msssim", win_size=win_size, sigma=sigma, k1=k1, k2=k2)
     weights = tuple(MS_SSIM_WEIGHTS if scale_weights is None else scale_weights)
     if not weights:
         raise InvalidInputError("scale_weights must hold at least one weight")
+    if convention == "piq":
+        return _piq_ms_ssim(x, y, data_range, weights, window.win_size, window.sigma,
+                            window.k1, window.k2, normalise=scale_weights is not None)
     scales = len(weights)
     min_side = ms_ssim_min_side(scales, window.win_size)
     height, width = x.shape[-2:]
@@ -98,3 +112,56 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     terms.append(torch.relu(ssim_pc))
     per_channel = torch.prod(torch.stack(terms) ** weight_tensor, dim=0)
     return per_channel.mean(dim=1)
+
+
+def _gaussian_window(size: int, sigma: float, like: Tensor) -> Tensor:
+    """piq's ``gaussian_filter``: the 2-D Gaussian built in the input's dtype, summing to
+    one, as a depthwise (C, 1, size, size) kernel."""
+    coordinates = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2.0
+    squared = coordinates**2
+    window = (-(squared[None, :] + squared[:, None]) / (2 * sigma**2)).exp()
+    window = window / window.sum()
+    return window.expand(like.shape[1], 1, size, size)
+
+
+def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[float],
+                 win_size: int, sigma: float, k1: float, k2: float,
+                 normalise: bool) -> Tensor:
+    """``piq.multi_scale_ssim`` (piq 0.8): on x / data_range, a valid-region 2-D Gaussian
+    window, each coarser scale after replicating the top row and left column when a side
+    is odd, the contrast-structure terms and the last SSIM clipped at 0, raised to the
+    weights, multiplied, averaged over channels."""
+    scales = len(weights)
+    smallest = (win_size - 1) * 2 ** (scales - 1) + 1
+    if min(x.shape[-2:]) < smallest:
+        raise ImageTooSmallError(
+            f"MS-SSIM (piq's convention) with {scales} scales needs images of at least "
+            f"{smallest}x{smallest} px, got {x.shape[-1]}x{x.shape[-2]}")
+    if x.ndim != 4:
+        raise InvalidInputError("piq's MS-SSIM takes (N, C, H, W) images; volumes: "
+                                "convention='pytorch-msssim'")
+    weight_tensor = torch.tensor(weights, dtype=x.dtype, device=x.device)
+    if normalise:
+        weight_tensor = weight_tensor / weight_tensor.sum()
+    x, y = x / float(data_range), y / float(data_range)
+    c1, c2 = k1**2, k2**2
+    window = _gaussian_window(win_size, sigma, x)
+    channels = x.shape[1]
+    terms = []
+    ssim_value = x.new_zeros(())
+    for scale in range(scales):
+        if scale > 0:
+            padding = max(x.shape[2] % 2, x.shape[3] % 2)
+            x = F.avg_pool2d(F.pad(x, [padding, 0, padding, 0], mode="replicate"), 2)
+            y = F.avg_pool2d(F.pad(y, [padding, 0, padding, 0], mode="replicate"), 2)
+        mu_x = F.conv2d(x, window, groups=channels)
+        mu_y = F.conv2d(y, window, groups=channels)
+        mu_xx, mu_yy, mu_xy = mu_x**2, mu_y**2, mu_x * mu_y
+        sigma_xx = F.conv2d(x**2, window, groups=channels) - mu_xx
+        sigma_yy = F.conv2d(y**2, window, groups=channels) - mu_yy
+        sigma_xy = F.conv2d(x * y, window, groups=channels) - mu_xy
+        cs = (2.0 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)
+        ssim_value = ((2.0 * mu_xy + c1) / (mu_xx + mu_yy + c1) * cs).mean(dim=(-1, -2))
+        terms.append(cs.mean(dim=(-1, -2)))
+    stacked = torch.relu(torch.stack(terms[:-1] + [ssim_value], dim=0))
+    return torch.prod(stacked ** weight_tensor.view(-1, 1, 1), dim=0).mean(dim=1)

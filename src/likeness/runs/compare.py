@@ -81,6 +81,7 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
         "gray": options.gray, "resize": options.resize, "alpha": options.alpha,
         "y_channel": options.y_channel, "crop_border": options.crop_border,
         "ssim_convention": options.ssim_convention, "convention": options.convention,
+        "ms_ssim_convention": options.ms_ssim_convention,
         "fid_resize": options.fid_resize,
         "kid": {"subset_size": options.kid_subset_size, "subsets": options.kid_subsets,
                 "seed": options.kid_seed},
@@ -125,7 +126,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             ci_method: str = "auto", strict: bool = False, overwrite: bool = False,
             cache: bool | PathLike = True, engine: str = "local", address: str | None = None,
             y_channel: bool = False, crop_border: int = 0, ssim_convention: str = "skimage",
-            convention: str = "piq",
+            convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim",
             progress: Callable[[str, int, int], None] | None = None) -> Results:
     """Compare one or more models' outputs with the references; optionally write a
     results folder (per_image.csv, summary.csv/.md/.tex, comparisons.csv,
@@ -146,6 +147,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         convention: ``"piq"`` (default) or ``"matlab"``: GMSD, MS-GMSD, HaarPSI, FSIM and
             FSIMc as their authors' MATLAB code computes them (recorded, stated in
             methods.md).
+        ms_ssim_convention: ``"pytorch-msssim"`` (default) or ``"piq"``: whose MS-SSIM.
         workers: decoding threads.  batch_size: images per LPIPS pass.
         fid_resize, kid_subset_size, kid_subsets, kid_seed: FID/KID settings.
         bootstrap, seed, confidence, ci_method: confidence intervals (``stats``).
@@ -180,7 +182,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention, convention=convention,
-                                  fid_resize=fid_resize,
+                                  ms_ssim_convention=ms_ssim_convention, fid_resize=fid_resize,
                                   kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
                                   kid_seed=kid_seed)
     execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict)

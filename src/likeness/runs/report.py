@@ -23,7 +23,7 @@ __all__ = ["build_report", "write_report"]
 
 # the recorded settings that decide what an item's computer sees
 _ITEM_SETTINGS = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention",
-                  "convention", "cfsd_max_pixels")
+                  "convention", "ms_ssim_convention", "cfsd_max_pixels")
 
 
 class _RunMaps:

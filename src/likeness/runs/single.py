@@ -45,7 +45,8 @@ PairResult = PairRow
 def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str | None = None,
                         alpha: str | None = None, y_channel: bool = False,
                         crop_border: int = 0, ssim_convention: str = "skimage",
-                        convention: str = "piq", **others: object) -> RunSettings:
+                        convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim",
+                        **others: object) -> RunSettings:
     """The settings of a comparison, with the restoration conventions checked.
 
     Raises:
@@ -68,9 +69,14 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
             f"convention must be one of {', '.join(CONVENTIONS['convention'])} (the classical "
             f"metrics as piq computes them, or as their authors' MATLAB code), got "
             f"{convention!r}")
+    if ms_ssim_convention not in CONVENTIONS["ms_ssim_convention"]:
+        raise InvalidInputError(
+            f"ms_ssim_convention must be one of "
+            f"{', '.join(CONVENTIONS['ms_ssim_convention'])}, got {ms_ssim_convention!r}")
     return RunSettings(tuple(names), gray=gray, resize=resize, alpha=alpha,
                        y_channel=y_channel, crop_border=crop_border,
                        ssim_convention=ssim_convention, convention=convention,
+                       ms_ssim_convention=ms_ssim_convention,
                        **others)  # type: ignore[arg-type]
 
 
@@ -90,7 +96,8 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
                   gray: bool = False, resize: str | None = None, alpha: str | None = None,
                   device: str = "auto", weights: dict[str, str] | None = None,
                   y_channel: bool = False, crop_border: int = 0,
-                  ssim_convention: str = "skimage", convention: str = "piq") -> dict[str, float]:
+                  ssim_convention: str = "skimage", convention: str = "piq",
+                  ms_ssim_convention: str = "pytorch-msssim") -> dict[str, float]:
     """The metrics of one pair of image files, keyed by canonical metric name.
 
     ``a`` is the reference.  The data range follows the files' bit depths (8-bit: 255,
@@ -99,7 +106,8 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     Y), ``crop_border`` (pixels cut from every edge) and ``ssim_convention="basicsr"``
     (BasicSR's ``calculate_ssim``: 11-tap gaussian, valid region); ``convention="matlab"``:
     GMSD, MS-GMSD, HaarPSI, FSIM and FSIMc as their authors' MATLAB code computes them
-    (default ``"piq"``).
+    (default ``"piq"``); ``ms_ssim_convention="piq"``: MS-SSIM as piq (default
+    ``"pytorch-msssim"``).
 
     Raises:
         ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and
@@ -114,7 +122,8 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     names = parse_metric_names(metrics)
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
-                                  ssim_convention=ssim_convention, convention=convention)
+                                  ssim_convention=ssim_convention, convention=convention,
+                                  ms_ssim_convention=ms_ssim_convention)
     reference, test = load_image(a, alpha=alpha), load_image(b, alpha=alpha)
     # the run's computation, each failure raised as it is (ImageTooSmallError, say)
     computer = _computer(options, device, weights, raising=True)
@@ -129,12 +138,14 @@ def compare_pair(reference: PathLike, test: PathLike, *,
                  resize: str | None = None, alpha: str | None = None, device: str = "auto",
                  weights: dict[str, str] | None = None, y_channel: bool = False,
                  crop_border: int = 0, ssim_convention: str = "skimage",
-                 convention: str = "piq") -> PairRow:
+                 convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim"
+                 ) -> PairRow:
     """Like ``compare_files``, but failures become the row's ``error`` instead of raising."""
     names = parse_metric_names(metrics)
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
-                                  ssim_convention=ssim_convention, convention=convention)
+                                  ssim_convention=ssim_convention, convention=convention,
+                                  ms_ssim_convention=ms_ssim_convention)
     row = PairRow("test", Path(reference).name, Path(test).name)
     try:
         images: list[LoadedImage | Exception] = []
@@ -173,8 +184,8 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
                     resize: str | None = None, alpha: str | None = None, workers: int = 4,
                     device: str = "auto", weights: dict[str, str] | None = None,
                     y_channel: bool = False, crop_border: int = 0,
-                    ssim_convention: str = "skimage", convention: str = "piq"
-                    ) -> FolderComparison:
+                    ssim_convention: str = "skimage", convention: str = "piq",
+                    ms_ssim_convention: str = "pytorch-msssim") -> FolderComparison:
     """Compare every file of ``test_dir`` with its namesake in ``reference_dir``.
 
     One model, no results folder, no cache: ``likeness.compare`` does more (several
@@ -194,7 +205,8 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
     plan = make_plan(reference_dir, model_names([test_dir]))
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
-                                  ssim_convention=ssim_convention, convention=convention)
+                                  ssim_convention=ssim_convention, convention=convention,
+                                  ms_ssim_convention=ms_ssim_convention)
     store = Cache(None)
     try:
         paths = [path for item in plan.items for path in item.files]

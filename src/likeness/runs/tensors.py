@@ -82,7 +82,8 @@ def compare_tensors(reference: Any, test: Any, *,
                     data_range: float | None = None, device: str = "auto",
                     weights: dict[str, str] | None = None, y_channel: bool = False,
                     crop_border: int = 0, ssim_convention: str = "skimage",
-                    convention: str = "piq") -> list[PairRow]:
+                    convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim"
+                    ) -> list[PairRow]:
     """Per-image metrics of two batches of images in memory, image i against image i.
 
     The same computation as ``compare_files`` on the same pixels (pixel metrics bit for
@@ -96,8 +97,8 @@ def compare_tensors(reference: Any, test: Any, *,
         reference, test: (N, C, H, W) torch tensors (any device) or NumPy arrays, of one
             shape and dtype.
         metrics: per-pair metrics (set metrics take an ``Accumulator``).
-        y_channel, crop_border, ssim_convention, convention: as ``compare_files`` (Y needs
-            uint8).
+        y_channel, crop_border, ssim_convention, convention, ms_ssim_convention: as
+            ``compare_files`` (Y needs uint8).
 
     Returns:
         One ``PairRow`` per image (named by its index): values, error, decisions.
@@ -141,7 +142,8 @@ def compare_tensors(reference: Any, test: Any, *,
                                   decisions))
         indices.append(i)
     options = restoration_options(names, y_channel=y_channel, crop_border=crop_border,
-                                  ssim_convention=ssim_convention, convention=convention)
+                                  ssim_convention=ssim_convention, convention=convention,
+                                  ms_ssim_convention=ms_ssim_convention)
     computer = ItemComputer(names, options, Networks(device_for(names, device), weights))
     for i, outcome in zip(indices, computer.compute_prepared(pairs), strict=True):
         row = rows[i]

@@ -361,3 +361,9 @@ _MATLAB = {
 for _name, _sentence in _MATLAB.items():
     CARDS[_name] = replace(CARDS[_name], convention="convention",
                            by_convention={"matlab": _sentence})
+CARDS["ms_ssim"] = replace(CARDS["ms_ssim"], convention="ms_ssim_convention", by_convention={
+    "piq": ("MS-SSIM [@wang2003msssim] as piq's `multi_scale_ssim` computes it "
+            "[@kastryulin2022piq] (5 scales with weights 0.0448, 0.2856, 0.3001, 0.2363, "
+            "0.1333; 11×11 Gaussian window, σ = 1.5, inside the image; an odd side padded by "
+            "replicating the first row and column before each 2× pooling — pytorch-msssim "
+            "pads with zeros: up to 3e-3 apart on odd sizes)")})

@@ -24,6 +24,7 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "fid_resize": ("pytorch-fid", "clean"),
     "art_fid_mode": ("plain", "infinity"),
     "convention": ("piq", "matlab"),
+    "ms_ssim_convention": ("pytorch-msssim", "piq"),
 }
 # ``likeness fid --encoder`` / ``likeness.fid(encoder=)``: the Fréchet distance each gives
 FID_ENCODERS = {"inception": "fid", "dinov2": "fd_dinov2", "clip": "fd_clip"}

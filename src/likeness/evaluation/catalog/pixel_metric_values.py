@@ -71,7 +71,9 @@ def ms_ssim_value(pair: PreparedPair, settings: RunSettings) -> float:
         return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
 
     return float(ms_ssim(as_batch(pair.reference), as_batch(pair.test),
-                         data_range=pair.data_range)[0])
+                         data_range=pair.data_range,
+                         convention=getattr(settings, "ms_ssim_convention",
+                                            "pytorch-msssim"))[0])
 
 
 def ssim_map(pair: PreparedPair, settings: RunSettings) -> np.ndarray:

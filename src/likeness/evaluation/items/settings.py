@@ -25,6 +25,7 @@ class RunSettings:
         y_channel, crop_border, ssim_convention: the restoration conventions.
         convention: whose arithmetic the classical metrics follow: ``"piq"`` or
             ``"matlab"`` (their authors' code, where it departs from piq's).
+        ms_ssim_convention: whose MS-SSIM: ``"pytorch-msssim"`` or ``"piq"``.
     """
 
     metrics: tuple[str, ...]
@@ -41,6 +42,7 @@ class RunSettings:
     crop_border: int = 0
     ssim_convention: str = "skimage"
     convention: str = "piq"
+    ms_ssim_convention: str = "pytorch-msssim"
 
     def key(self, names: Sequence[str]) -> str:
         """The named settings as a cache-key fragment."""

@@ -1,0 +1,98 @@
+"""MS-SSIM in the conventions users compare against: pytorch-msssim's (the default) and
+piq's ``multi_scale_ssim`` (``convention="piq"``, ``--ms-ssim-convention piq``), pinned to
+piq 0.8.0's values (tests/data/piq_ms_ssim_values.json, made by
+references/make_piq_ms_ssim_values.py) and live against piq where it is installed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import likeness
+from likeness.cli import main
+from likeness.metrics.ms_ssim import ms_ssim
+
+DATA = Path(__file__).parent / "data"
+PINNED = json.loads((DATA / "piq_ms_ssim_values.json").read_text())
+
+
+def _path(golden, name: str) -> Path:
+    for folder in (DATA, DATA / "matlab_pairs"):
+        if (folder / name).is_file():
+            return folder / name
+    return golden.image_path(name)
+
+
+def test_every_pinned_piq_value(golden):
+    sizes = set()
+    for record in PINNED["pairs"]:
+        reference, test = _path(golden, record["reference"]), _path(golden, record["test"])
+        got = likeness.compare_files(reference, test, metrics="ms_ssim",
+                                     ms_ssim_convention="piq")["ms_ssim"]
+        assert got == pytest.approx(record["ms_ssim"], abs=1e-12), record
+        sizes.add(likeness.load_image(reference).pixels.shape)
+    assert any(side % 2 for shape in sizes for side in shape[:2])  # odd sides are covered
+
+
+def test_the_conventions_differ_where_piq_pads_odd_sides():
+    generator = torch.Generator().manual_seed(3)
+    x = torch.rand(1, 3, 177, 203, generator=generator, dtype=torch.float64)
+    y = (0.7 * x + 0.3 * torch.rand(x.shape, generator=generator, dtype=torch.float64))
+    piq_value = ms_ssim(x, y, data_range=1.0, convention="piq")
+    default = ms_ssim(x, y, data_range=1.0)
+    assert 1e-4 < float((piq_value - default).abs()) < 1e-2
+    # even at every scale: no padding, and only the window differs (pytorch-msssim builds
+    # its taps in float32, piq in the input's dtype)
+    even = x[..., :176, :176], y[..., :176, :176]
+    gap = float((ms_ssim(*even, data_range=1.0, convention="piq")
+                 - ms_ssim(*even, data_range=1.0)).abs())
+    assert gap < 1e-6
+
+
+def test_piq_live_on_odd_sizes_and_custom_weights():
+    piq = pytest.importorskip("piq")
+    generator = torch.Generator().manual_seed(5)
+    for shape in ((2, 3, 161, 161), (1, 1, 255, 321), (1, 3, 383, 512)):
+        for dtype in (torch.float64, torch.float32):
+            x = torch.rand(shape, generator=generator, dtype=dtype)
+            y = (0.8 * x + 0.2 * torch.rand(shape, generator=generator, dtype=dtype))
+            assert torch.equal(ms_ssim(x, y, data_range=1.0, convention="piq"),
+                               piq.multi_scale_ssim(x, y, data_range=1.0, reduction="none"))
+    weights = [3.0, 4.0, 2.0, 1.0, 2.0]
+    assert torch.equal(
+        ms_ssim(x, y, data_range=1.0, convention="piq", scale_weights=weights),
+        piq.multi_scale_ssim(x, y, data_range=1.0, reduction="none",
+                             scale_weights=torch.tensor(weights, dtype=dtype)))
+
+
+def test_an_unknown_ms_ssim_convention_and_small_images_are_refused():
+    x = torch.rand(1, 1, 200, 200)
+    with pytest.raises(likeness.InvalidInputError, match="convention must be one of"):
+        ms_ssim(x, x, data_range=1.0, convention="tensorflow")
+    with pytest.raises(likeness.ImageTooSmallError, match="at least 161x161"):
+        ms_ssim(x[..., :160, :160], x[..., :160, :160], data_range=1.0, convention="piq")
+
+
+def test_a_run_records_and_states_the_ms_ssim_convention(golden, tmp_path):
+    record = PINNED["pairs"][0]
+    reference, test = _path(golden, record["reference"]), _path(golden, record["test"])
+    out = tmp_path / "run"
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "ref" / "a.png").write_bytes(reference.read_bytes())
+    (tmp_path / "out" / "a.png").write_bytes(test.read_bytes())
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+                                       "--metrics", "ms-ssim", "--ms-ssim-convention", "piq",
+                                       "--out-dir", str(out), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["ms_ssim_convention"] == "piq"
+    assert run["conventions"]["ms_ssim"].endswith("(ms_ssim_convention=piq)")
+    assert "as piq's `multi_scale_ssim` computes it" in (out / "methods.md").read_text()
+    assert "kastryulin2022piq" in (out / "references.bib").read_text()
+    rows = (out / "per_image.csv").read_text().splitlines()
+    assert float(rows[1].split(",")[3]) == pytest.approx(record["ms_ssim"], abs=1e-12)
