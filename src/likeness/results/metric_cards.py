@@ -44,7 +44,7 @@ def render_cards() -> str:
                   f"- **Convention:** {spec.description}.",
                   f"- **Commands:** {', '.join(f'`likeness {c}`' for c in spec.commands)}.",
                   f"- **Cite:** {', '.join(f'`{key}`' for key in spec.citations)}.",
-                  f"- **Methods sentence:** {card.method.format(weights='')}.", ""]
+                  f"- **Methods sentence:** {card.method.replace('{weights}', '')}.", ""]
         if card.convention is not None and card.by_convention:
             option = card.convention.replace("_", "-")
             lines += [f"Other conventions (`--{option}`, `{card.convention}=`):", ""]
