@@ -96,3 +96,38 @@ def test_a_run_records_and_states_the_ms_ssim_convention(golden, tmp_path):
     assert "kastryulin2022piq" in (out / "references.bib").read_text()
     rows = (out / "per_image.csv").read_text().splitlines()
     assert float(rows[1].split(",")[3]) == pytest.approx(record["ms_ssim"], abs=1e-12)
+
+
+def test_torchmetrics_ssim_live_and_through_files(golden):
+    tm = pytest.importorskip("torchmetrics.functional.image")
+    generator = torch.Generator().manual_seed(8)
+    for shape in ((2, 3, 64, 64), (1, 1, 37, 53), (1, 3, 200, 311)):
+        x = torch.rand(shape, generator=generator, dtype=torch.float64)
+        y = 0.8 * x + 0.2 * torch.rand(shape, generator=generator, dtype=torch.float64)
+        for theirs, ours in (({}, {}), ({"sigma": 1.0}, {"sigma": 1.0}),
+                             ({"gaussian_kernel": False, "kernel_size": 7},
+                              {"window": "uniform", "win_size": 7})):
+            expected = tm.structural_similarity_index_measure(x, y, data_range=1.0,
+                                                              reduction="none", **theirs)
+            got = likeness.ssim(x, y, data_range=1.0, convention="torchmetrics", **ours)
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-15)
+
+
+def test_torchmetrics_ssim_averages_its_reflect_padded_map(golden):
+    """Without torchmetrics here: the convention's map has the image's size, its mean is
+    the value, and it differs from scikit-image's SSIM (windows inside the image only)."""
+    from likeness.metrics._torchmetrics_ssim import torchmetrics_ssim
+
+    pair = golden.pairs[0]
+    reference, test = golden.image_path(pair["reference"]), golden.image_path(pair["test"])
+    value = likeness.compare_files(reference, test, metrics="ssim",
+                                   ssim_convention="torchmetrics")["ssim"]
+    skimage = likeness.compare_files(reference, test, metrics="ssim")["ssim"]
+    assert 1e-3 < abs(value - skimage) < 2e-2
+    x = torch.rand(1, 3, 40, 50, dtype=torch.float64)
+    local = torchmetrics_ssim(x, x.flip(-1), 1.0, full=True)
+    assert local.shape == x.shape
+    torch.testing.assert_close(local.mean(dim=(-1, -2)), torchmetrics_ssim(x, x.flip(-1), 1.0),
+                               rtol=0, atol=1e-15)
+    with pytest.raises(likeness.InvalidInputError, match="derives a Gaussian window"):
+        likeness.ssim(x, x, data_range=1.0, convention="torchmetrics", win_size=7)

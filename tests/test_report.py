@@ -156,7 +156,7 @@ def test_report_renders_in_a_headless_browser(chromium, results_dir, tmp_path):
 
 @pytest.mark.parametrize(("convention", "y_channel", "border"), [
     ("skimage", False, 3), ("wang2004", False, 5), ("basicsr", False, 0),
-    ("basicsr", True, 0), ("matlab", True, 0)])
+    ("basicsr", True, 0), ("matlab", True, 0), ("torchmetrics", False, 0)])
 def test_the_ssim_map_is_the_runs_convention(golden, convention, y_channel, border):
     """The report's SSIM map comes from the run's computer: under each convention (and
     the Y channel) the mean of its windows inside the image is the run's SSIM."""

@@ -69,7 +69,8 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="skimage: 7x7 uniform window; wang2004: 11-tap gaussian, population "
                    "covariance; pytorch-msssim: its ssim; basicsr: BasicSR's "
                    "calculate_ssim; matlab: Wang's ssim.m with its downsampling, and "
-                   "--y-channel rounded as MATLAB's rgb2ycbcr (for every metric).")
+                   "--y-channel rounded as MATLAB's rgb2ycbcr (for every metric); "
+                   "torchmetrics: its reflect-padded map, averaged whole.")
 @click.option("--convention", type=click.Choice(CONVENTIONS["convention"]), default="piq",
               show_default=True,
               help="GMSD, MS-GMSD, HaarPSI, FSIM and FSIMc as piq computes them, or as their "

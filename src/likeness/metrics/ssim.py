@@ -200,7 +200,10 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
         x, y: (N, C, H, W) or (N, C, T, H, W) batches of the same shape.
         data_range: the distance between the smallest and largest possible values.
         convention: ``"skimage"`` (default), ``"wang2004"`` or ``"pytorch-msssim"``; see the
-            module docstring.
+            module docstring — or ``"torchmetrics"``: torchmetrics'
+            ``structural_similarity_index_measure`` (its Gaussian of int(3.5σ + 0.5)·2 + 1
+            taps, or a uniform ``win_size`` window, over the image reflect-padded by half a
+            window, the whole map averaged; variances clamped at 0; 2-D images).
         win_size, sigma, window, k1, k2: override the convention's window side, gaussian
             σ, window shape (``"uniform"`` or ``"gaussian"``) and constants — the options
             of ``pytorch_msssim.ssim`` (``win_size``, ``win_sigma``, ``K``) and of
@@ -224,6 +227,13 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
         Wang, Bovik, Sheikh & Simoncelli (2004), IEEE TIP 13(4), 600-612.
     """
     data_range = check_data_range(data_range)
+    if convention == "torchmetrics":
+        from likeness.metrics._torchmetrics_ssim import torchmetrics_ssim
+
+        x, y = check_image_batches(x, y, data_range=data_range)
+        per_channel = torchmetrics_ssim(x, y, data_range, sigma=sigma, win_size=win_size,
+                                        window=window, k1=k1, k2=k2)
+        return (torch.relu(per_channel) if nonnegative else per_channel).mean(dim=1)
     x, y = check_image_batches(x, y, volumes=True, data_range=data_range)
     chosen = get_convention(convention, win_size=win_size, sigma=sigma, window=window, k1=k1,
                             k2=k2)

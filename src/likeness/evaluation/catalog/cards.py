@@ -281,6 +281,10 @@ _SSIM_CONVENTIONS = {
                "filter with symmetric borders and every f-th pixel; then the 11×11 Gaussian "
                "window, σ = 1.5, K1 = 0.01, K2 = 0.03, L = 255, over the windows inside the "
                "image), on one channel"),
+    "torchmetrics": ("SSIM [@wang2004ssim] as torchmetrics' "
+                     "`structural_similarity_index_measure` computes it (11×11 Gaussian "
+                     "window, σ = 1.5, over the image reflect-padded by 5 px, the whole map "
+                     "averaged, variances clamped at 0), in float64 from the images' pixels"),
 }
 
 

@@ -20,7 +20,8 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
 # the named conventions a run accepts, per setting (the first is the default); the cards
 # state each (``MetricCard.by_convention``), the command line offers them as choices
 CONVENTIONS: dict[str, tuple[str, ...]] = {
-    "ssim_convention": ("skimage", "wang2004", "pytorch-msssim", "basicsr", "matlab"),
+    "ssim_convention": ("skimage", "wang2004", "pytorch-msssim", "basicsr", "matlab",
+                        "torchmetrics"),
     "fid_resize": ("pytorch-fid", "clean"),
     "art_fid_mode": ("plain", "infinity"),
     "convention": ("piq", "matlab"),

@@ -32,6 +32,11 @@ def ssim_value(pair: PreparedPair, settings: RunSettings) -> float:
                                 "8-bit channel: use the Y channel (y_channel=True, "
                                 "--y-channel) or gray, on 8-bit images")
         return matlab_ssim(pair.reference, pair.test)
+    if convention == "torchmetrics":
+        from likeness.metrics._torchmetrics_ssim import torchmetrics_ssim
+
+        test, reference = torch_pair(pair)
+        return float(torchmetrics_ssim(test, reference, pair.data_range).mean())
     if convention == "pytorch-msssim":
         from likeness.metrics.ssim import ssim
 
@@ -80,8 +85,8 @@ def ssim_map(pair: PreparedPair, settings: RunSettings) -> np.ndarray:
     """SSIM's local values under the run's convention, averaged over channels: the map
     whose mean is the value (scikit-image's 7×7 uniform window; Wang et al.'s 11×11
     Gaussian window; BasicSR's and ``ssim.m``'s windows inside the image, ``ssim.m``'s after
-    its downsampling).  pytorch-msssim's convention is shown with its window as
-    scikit-image computes it (float64, reflected borders)."""
+    its downsampling; torchmetrics' whole reflect-padded map).  pytorch-msssim's convention
+    is shown with its window as scikit-image computes it (float64, reflected borders)."""
     from likeness.metrics.skimage_compat import structural_similarity
 
     convention = getattr(settings, "ssim_convention", "skimage")
@@ -93,6 +98,12 @@ def ssim_map(pair: PreparedPair, settings: RunSettings) -> np.ndarray:
         from likeness.metrics.restoration import matlab_ssim_map
 
         return matlab_ssim_map(pair.reference, pair.test)
+    if convention == "torchmetrics":
+        from likeness.metrics._torchmetrics_ssim import torchmetrics_ssim
+
+        test, reference = torch_pair(pair)
+        return torchmetrics_ssim(test, reference, pair.data_range, full=True)[0].mean(
+            dim=0).numpy()
     gaussian: dict[str, Any] = ({} if convention == "skimage" else
                                 {"gaussian_weights": True, "sigma": 1.5,
                                  "use_sample_covariance": False})
