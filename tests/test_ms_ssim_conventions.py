@@ -116,7 +116,7 @@ def test_torchmetrics_ssim_live_and_through_files(golden):
 def test_torchmetrics_ssim_averages_its_reflect_padded_map(golden):
     """Without torchmetrics here: the convention's map has the image's size, its mean is
     the value, and it differs from scikit-image's SSIM (windows inside the image only)."""
-    from likeness.metrics._torchmetrics_ssim import torchmetrics_ssim
+    from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim
 
     pair = golden.pairs[0]
     reference, test = golden.image_path(pair["reference"]), golden.image_path(pair["test"])

@@ -228,7 +228,7 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
     """
     data_range = check_data_range(data_range)
     if convention == "torchmetrics":
-        from likeness.metrics._torchmetrics_ssim import torchmetrics_ssim
+        from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim
 
         x, y = check_image_batches(x, y, data_range=data_range)
         per_channel = torchmetrics_ssim(x, y, data_range, sigma=sigma, win_size=win_size,

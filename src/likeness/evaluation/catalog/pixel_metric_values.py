@@ -33,7 +33,7 @@ def ssim_value(pair: PreparedPair, settings: RunSettings) -> float:
                                 "--y-channel) or gray, on 8-bit images")
         return matlab_ssim(pair.reference, pair.test)
     if convention == "torchmetrics":
-        from likeness.metrics._torchmetrics_ssim import torchmetrics_ssim
+        from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim
 
         test, reference = torch_pair(pair)
         return float(torchmetrics_ssim(test, reference, pair.data_range).mean())
@@ -99,7 +99,7 @@ def ssim_map(pair: PreparedPair, settings: RunSettings) -> np.ndarray:
 
         return matlab_ssim_map(pair.reference, pair.test)
     if convention == "torchmetrics":
-        from likeness.metrics._torchmetrics_ssim import torchmetrics_ssim
+        from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim
 
         test, reference = torch_pair(pair)
         return torchmetrics_ssim(test, reference, pair.data_range, full=True)[0].mean(
