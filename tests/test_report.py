@@ -181,3 +181,20 @@ def test_the_ssim_map_is_the_runs_convention(golden, convention, y_channel, bord
     assert abs(float(inside.mean()) - value) < 1e-9
     assert maps.views["ssim"] == (("Y channel",) if y_channel else ())
     assert METRICS["ssim"].has_map
+
+
+def test_a_report_that_cannot_be_written_is_one_message(results_dir, tmp_path, monkeypatch):
+    import errno
+
+    import likeness.runs.report as report_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report_module, "replace_file", full_disk)
+    result = CliRunner().invoke(main, ["report", str(results_dir), "-o",
+                                       str(tmp_path / "report.html")])
+    assert result.exit_code == 1
+    assert "cannot write" in result.output
+    assert "No space left on device" in result.output
+    assert "Traceback" not in result.output

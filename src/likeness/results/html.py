@@ -30,7 +30,6 @@ import numpy as np
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.items.rows import PairRow
-from likeness.io import replace_file
 from likeness.results.agreement import (
     MetricAgreement,
     agreements,
@@ -48,7 +47,7 @@ from likeness.results.figures import (
 )
 from likeness.results.tables import format_value, label, table_note
 
-__all__ = ["ReportPair", "render_report", "save_report"]
+__all__ = ["ReportPair", "render_report"]
 
 
 @dataclass
@@ -316,20 +315,3 @@ def _summary_table(summary: list[dict[str, str]], models: list[str],
             cells.append(text)
         table.append(cells)
     return table
-
-
-def save_report(results_dir: str | os.PathLike[str], text: str,
-                output: str | os.PathLike[str] | None = None) -> Path:
-    """Write a rendered report (default ``RESULTS_DIR/report.html``); returns its path."""
-    target = Path(output) if output is not None else Path(results_dir) / "report.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    replace_file(target, text, errors="backslashreplace")  # never through a link
-    record_path = Path(results_dir) / "run.json"
-    if target.resolve() == (Path(results_dir) / "report.html").resolve():
-        # the record lists the report once it exists: "complete" means every listed file is
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        if "report.html" not in record.get("files", ["report.html"]):
-            record["files"].append("report.html")
-            replace_file(record_path, json.dumps(record, indent=1, default=str,
-                                                 allow_nan=True) + "\n")
-    return target

@@ -4,7 +4,6 @@ distance, through the set engine's cached per-image features.  ``likeness fid`` 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,12 +16,11 @@ from likeness.evaluation.catalog.registry import FID_ENCODERS, METRICS
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.items.image_set import ImageSet, frechet_between
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
-from likeness.io import replace_file
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
-from likeness.runs.folder import open_cache, writing
+from likeness.runs.folder import open_cache, write_json, writing
 
-__all__ = ["FidResult", "KidResult", "fid", "kid_folders", "write_set_record"]
+__all__ = ["FidResult", "KidResult", "checkpoint_of", "fid", "kid_folders", "write_set_record"]
 
 CacheOption = bool | str | os.PathLike[str] | Cache | None
 PathLike = str | os.PathLike[str]
@@ -95,7 +93,7 @@ def write_set_record(path: PathLike, record: dict[str, Any]) -> Path:
     target = Path(path)
     with writing(target):
         target.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(target, json.dumps(record, indent=1) + "\n")
+    write_json(target, record)
     return target
 
 

@@ -5,6 +5,7 @@ map shows what the values measured; ``likeness.results.html`` only renders them.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,9 @@ from likeness.evaluation.engines.compute import ItemComputer
 from likeness.evaluation.engines.maps import PairMaps, pair_maps
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.settings import RunSettings
-from likeness.results.html import ReportPair, render_report, save_report
+from likeness.io import replace_file
+from likeness.results.html import ReportPair, render_report
+from likeness.runs.folder import write_json, writing
 
 __all__ = ["build_report", "write_report"]
 
@@ -92,6 +95,22 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
 
 def write_report(results_dir: str | os.PathLike[str],
                  output: str | os.PathLike[str] | None = None, **options: Any) -> Path:
-    """Write the report (default ``RESULTS_DIR/report.html``); returns its path.  Options
-    as ``build_report``."""
-    return save_report(results_dir, build_report(results_dir, **options), output)
+    """Write the report (default ``RESULTS_DIR/report.html``, never through a link) and
+    list it in the run record; returns its path.  Options as ``build_report``.
+
+    Raises:
+        LikenessError: as ``build_report``; StorageError: the file cannot be written.
+    """
+    text = build_report(results_dir, **options)
+    target = Path(output) if output is not None else Path(results_dir) / "report.html"
+    with writing(target):  # a full disk, a read-only folder: one message naming the file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(target, text, errors="backslashreplace")
+    record_path = Path(results_dir) / "run.json"
+    if target.resolve() == (Path(results_dir) / "report.html").resolve():
+        # the record lists the report once it exists: "complete" means every listed file is
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if "report.html" not in record.get("files", ["report.html"]):
+            record["files"].append("report.html")
+            write_json(record_path, record)
+    return target

@@ -51,7 +51,7 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
 
     Raises:
         ValueError: ``y_channel`` with ``gray``, a negative ``crop_border``, or an unknown
-            ``ssim_convention``.
+            ``ssim_convention``, ``convention`` or ``ms_ssim_convention``.
     """
     if y_channel and gray:
         raise InvalidInputError(
@@ -60,19 +60,12 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
     if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
         raise InvalidInputError(f"crop_border must be a whole number of pixels, 0 or more, got "
                                 f"{crop_border!r}")
-    if ssim_convention not in SSIM_FILE_CONVENTIONS:
-        raise InvalidInputError(
-            f"ssim_convention must be one of {', '.join(SSIM_FILE_CONVENTIONS)}, "
-            f"got {ssim_convention!r}")
-    if convention not in CONVENTIONS["convention"]:
-        raise InvalidInputError(
-            f"convention must be one of {', '.join(CONVENTIONS['convention'])} (the classical "
-            f"metrics as piq computes them, or as their authors' MATLAB code), got "
-            f"{convention!r}")
-    if ms_ssim_convention not in CONVENTIONS["ms_ssim_convention"]:
-        raise InvalidInputError(
-            f"ms_ssim_convention must be one of "
-            f"{', '.join(CONVENTIONS['ms_ssim_convention'])}, got {ms_ssim_convention!r}")
+    chosen = {"ssim_convention": ssim_convention, "convention": convention,
+              "ms_ssim_convention": ms_ssim_convention}
+    for name, value in chosen.items():  # the named conventions of the catalog
+        if value not in CONVENTIONS[name]:
+            raise InvalidInputError(f"{name} must be one of {', '.join(CONVENTIONS[name])}, "
+                                    f"got {value!r}")
     return RunSettings(tuple(names), gray=gray, resize=resize, alpha=alpha,
                        y_channel=y_channel, crop_border=crop_border,
                        ssim_convention=ssim_convention, convention=convention,
