@@ -1,7 +1,9 @@
-"""MS-SSIM in the conventions users compare against: pytorch-msssim's (the default) and
-piq's ``multi_scale_ssim`` (``convention="piq"``, ``--ms-ssim-convention piq``), pinned to
-piq 0.8.0's values (tests/data/piq_ms_ssim_values.json, made by
-references/make_piq_ms_ssim_values.py) and live against piq where it is installed."""
+"""MS-SSIM in the conventions users compare against: pytorch-msssim's (the default),
+piq's ``multi_scale_ssim`` (``convention="piq"``, ``--ms-ssim-convention piq``) and
+torchmetrics' (``"torchmetrics"``), pinned to piq 0.8.0's and torchmetrics 1.9.0's values
+(tests/data/piq_ms_ssim_values.json, made by references/make_piq_ms_ssim_values.py) and
+live against them where they are installed; Wang's ``msssim.m`` (``"matlab"``) is pinned
+in tests/test_matlab_conventions.py."""
 
 from __future__ import annotations
 
@@ -96,6 +98,42 @@ def test_a_run_records_and_states_the_ms_ssim_convention(golden, tmp_path):
     assert "kastryulin2022piq" in (out / "references.bib").read_text()
     rows = (out / "per_image.csv").read_text().splitlines()
     assert float(rows[1].split(",")[3]) == pytest.approx(record["ms_ssim"], abs=1e-12)
+
+
+def test_every_pinned_torchmetrics_value(golden):
+    for record in PINNED["pairs"]:
+        reference, test = _path(golden, record["reference"]), _path(golden, record["test"])
+        got = likeness.compare_files(reference, test, metrics="ms_ssim",
+                                     ms_ssim_convention="torchmetrics")["ms_ssim"]
+        assert got == pytest.approx(record["torchmetrics_ms_ssim"], abs=1e-12), record
+
+
+def test_torchmetrics_ms_ssim_live():
+    tm = pytest.importorskip("torchmetrics.functional.image")
+    generator = torch.Generator().manual_seed(3)
+    for shape in ((2, 3, 256, 256), (1, 3, 301, 257), (1, 1, 200, 190)):
+        x = torch.rand(shape, generator=generator, dtype=torch.float64)
+        y = (x + 0.2 * torch.rand(shape, generator=generator, dtype=torch.float64)).clamp(0, 1)
+        expected = tm.multiscale_structural_similarity_index_measure(x, y, data_range=1.0,
+                                                                     reduction="none")
+        got = ms_ssim(x, y, data_range=1.0, convention="torchmetrics")
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_the_four_ms_ssim_conventions_are_refused_and_named_alike(golden):
+    x = torch.rand(1, 1, 160, 160, dtype=torch.float64)
+    with pytest.raises(likeness.ImageTooSmallError, match="torchmetrics' convention"):
+        ms_ssim(x, x, data_range=1.0, convention="torchmetrics")
+    with pytest.raises(likeness.ImageTooSmallError, match=r"msssim\.m"):
+        ms_ssim(x[..., :150, :150], x[..., :150, :150], data_range=1.0, convention="matlab")
+    with pytest.raises(likeness.InvalidInputError, match="convention must be one of"):
+        ms_ssim(x, x, data_range=1.0, convention="octave")
+    flipped = torch.rand(1, 1, 200, 200, dtype=torch.float64)
+    with pytest.raises(likeness.UnsupportedImageError, match="complex number"):
+        ms_ssim(flipped, 1 - flipped, data_range=1.0, convention="matlab")
+    result = CliRunner().invoke(main, ["compare", "--help"])
+    for name in ("pytorch-msssim", "piq", "torchmetrics", "matlab"):
+        assert name in result.output
 
 
 def test_torchmetrics_ssim_live_and_through_files(golden):

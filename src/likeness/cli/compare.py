@@ -56,7 +56,9 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
                                                      path_type=Path), default=None,
               help="CSV with columns reference,test[,model] (paths relative to the CSV).")
 @metrics_option("compare")
-@click.option("--gray", is_flag=True, help="Compare ITU-R 601 luma (Pillow's convert('L')).")
+@click.option("--gray", is_flag=True,
+              help="Compare ITU-R 601 luma: Pillow's convert('L'), or MATLAB's rgb2gray with "
+                   "--convention matlab.")
 @click.option("--y-channel", is_flag=True,
               help="PSNR, SSIM, MSE, MS-SSIM on Y of ITU-R BT.601 YCbCr, as restoration papers "
                    "report them (BasicSR's float Y, range [16, 235]).")
@@ -73,13 +75,17 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
                    "torchmetrics: its reflect-padded map, averaged whole.")
 @click.option("--convention", type=click.Choice(CONVENTIONS["convention"]), default="piq",
               show_default=True,
-              help="GMSD, MS-GMSD, HaarPSI, FSIM and FSIMc as piq computes them, or as their "
-                   "authors' MATLAB code (GMSD.m's std2, HaarPSI.m's and FeatureSIM.m's YIQ, "
-                   "FeatureSIM.m's real power); SSIM's: --ssim-convention.")
+              help="The classical metrics as piq computes them, or as their authors' MATLAB "
+                   "code (GMSD.m's std2, HaarPSI.m's and FeatureSIM.m's YIQ, FeatureSIM.m's "
+                   "real power, MATLAB's rounding and borders when downsampling, rgb2gray for "
+                   "colour where the .m file takes gray images and for --gray); SSIM's: "
+                   "--ssim-convention, MS-SSIM's: --ms-ssim-convention.")
 @click.option("--ms-ssim-convention", type=click.Choice(CONVENTIONS["ms_ssim_convention"]),
               default="pytorch-msssim", show_default=True,
               help="MS-SSIM as pytorch-msssim computes it, or as piq's multi_scale_ssim "
-                   "(odd sides padded by replication: up to 3e-3 apart).")
+                   "(odd sides padded by replication: up to 3e-3 apart), torchmetrics' "
+                   "(reflect-padded maps: 1e-3 to 3e-3 apart) or Wang's msssim.m (rgb2gray, "
+                   "symmetric borders, nothing clipped).")
 @click.option("--resize", type=click.Choice(["reference"]), default=None,
               help="Resize the test image to the reference's size instead of refusing.")
 @click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
@@ -177,6 +183,10 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
     try:
         if (pairs_csv is None and not models and len(tests) == 1 and reference is not None
                 and reference.is_file() and tests[0].is_file()):
+            if out_dir is not None:
+                raise click.UsageError(
+                    "--out-dir writes a results folder for folders of images; for two files "
+                    "give --out FILE.csv (or .json), or put each file in a folder of its own")
             failed = _compare_two_files(reference, tests[0], names, out, options)
         else:
             if pairs_csv is None:

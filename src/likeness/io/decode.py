@@ -351,17 +351,35 @@ def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     }[orientation]
 
 
-def to_luma(pixels: np.ndarray) -> np.ndarray:
-    """ITU-R 601 luma of an (H, W, 3) image, as Pillow's ``convert("L")`` computes it.
+GRAY_CONVERSIONS = ("pillow", "matlab")
 
-    Integer arithmetic (weights 19595, 38470, 7471 over 2**16, rounded), so 8-bit input gives
-    exactly Pillow's values; 16-bit input uses the same weights at 16 bits.  One-channel
-    input is returned unchanged.
+
+def to_luma(pixels: np.ndarray, conversion: str = "pillow") -> np.ndarray:
+    """ITU-R 601 luma of an (H, W, 3) image, as Pillow's ``convert("L")`` computes it, or
+    (``conversion="matlab"``) as MATLAB's ``rgb2gray``.
+
+    Pillow: integer arithmetic (weights 19595, 38470, 7471 over 2**16, rounded), so 8-bit
+    input gives exactly Pillow's values; 16-bit input uses the same weights at 16 bits.
+    MATLAB: the first row of the inverse of its YIQ → RGB matrix (0.298936…, 0.587043…,
+    0.114020…) in double, R + G + B in that order, rounded half away from zero to the
+    image's integer type.  One-channel input is returned unchanged.
     """
+    if conversion not in GRAY_CONVERSIONS:
+        raise InvalidInputError(f"conversion must be one of {GRAY_CONVERSIONS}, got "
+                                f"{conversion!r}")
     if pixels.shape[2] == 1:
         return pixels
     if pixels.shape[2] != 3:
         raise InvalidInputError(f"expected 1 or 3 channels, got {pixels.shape[2]}")
+    if conversion == "matlab":
+        weights = np.linalg.inv(np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647],
+                                          [1.0, -1.106, 1.703]]))[0]
+        channels = pixels.astype(np.float64)
+        gray = (weights[0] * channels[:, :, 0] + weights[1] * channels[:, :, 1]
+                + weights[2] * channels[:, :, 2])
+        if np.issubdtype(pixels.dtype, np.integer):
+            gray = np.clip(np.floor(gray + 0.5), 0, np.iinfo(pixels.dtype).max)
+        return gray.astype(pixels.dtype)[:, :, np.newaxis]
     rgb = pixels.astype(np.int64)
     luma = (rgb[:, :, 0] * 19595 + rgb[:, :, 1] * 38470 + rgb[:, :, 2] * 7471 + 0x8000) >> 16
     return luma.astype(pixels.dtype)[:, :, np.newaxis]

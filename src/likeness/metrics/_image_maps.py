@@ -24,6 +24,8 @@ LMN = ((0.06, 0.63, 0.27), (0.30, 0.04, -0.35), (0.34, -0.6, 0.17))
 _SRGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375), (0.2126729, 0.7151522, 0.0721750),
                 (0.0193339, 0.1191920, 0.9503041))
 _D50_WHITE = (0.9642119944211994, 1.0, 0.8251882845188288)
+# the D50 white as the authors' MATLAB code writes it (VSI.m's RGB2Lab)
+D50_WHITE_MATLAB = (0.9642, 1.0, 0.8251)
 _XYZ_TO_LAB = ((0.0, 116.0, 0.0), (500.0, -500.0, 0.0), (0.0, 200.0, -200.0))
 
 
@@ -33,12 +35,37 @@ def colour_transform(x: Tensor, matrix: tuple[tuple[float, ...], ...]) -> Tensor
     return torch.matmul(x.permute(0, 2, 3, 1), weights).permute(0, 3, 1, 2)
 
 
-def rgb_to_lab(x: Tensor) -> Tensor:
+def _ntsc_luma_row() -> tuple[float, float, float]:
+    """The first row of the inverse of MATLAB's YIQ → RGB matrix: ``rgb2gray``'s weights
+    (0.298936…, 0.587043…, 0.114020…)."""
+    matrix = torch.tensor([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]],
+                          dtype=torch.float64)
+    red, green, blue = torch.linalg.inv(matrix)[0].tolist()
+    return red, green, blue
+
+
+RGB2GRAY_MATLAB = _ntsc_luma_row()
+
+
+def matlab_gray(x: Tensor, data_range: float) -> Tensor:
+    """(N, 3, H, W) → (N, 1, H, W) as MATLAB's ``rgb2gray``: ``RGB2GRAY_MATLAB`` weights
+    summed R, G, B in that order; on integer images (``data_range`` 255 or 65535: uint8,
+    uint16) rounded half away from zero as MATLAB rounds them, the gradient passing
+    through the rounding unchanged; a [0, 1] image (MATLAB's double) is not rounded."""
+    red, green, blue = RGB2GRAY_MATLAB
+    gray = red * x[:, 0:1] + green * x[:, 1:2] + blue * x[:, 2:3]
+    if float(data_range) in (255.0, 65535.0):
+        rounded = torch.floor(gray + 0.5)  # non-negative values: half away from zero
+        gray = rounded.detach() + (gray - gray.detach())  # exactly the rounded values
+    return gray
+
+
+def rgb_to_lab(x: Tensor, white: tuple[float, float, float] = _D50_WHITE) -> Tensor:
     """(N, 3, H, W) sRGB in [0, 1] → CIELAB (D50 white, 2° observer), as piq's ``rgb2lab``."""
     linear = torch.where(x <= 0.04045, x / 12.92, torch.pow((x + 0.055) / 1.055, 2.4))
     xyz = colour_transform(linear, _SRGB_TO_XYZ)
-    white = torch.tensor(_D50_WHITE, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    ratio = xyz / white
+    white_point = torch.tensor(white, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    ratio = xyz / white_point
     above = ratio > 0.008856
     # the cube root only where it is taken: its derivative at 0 (the other branch) would
     # turn the masked gradient into NaN
@@ -70,6 +97,26 @@ def downsampling_factor(x: Tensor) -> int:
     """The automatic downsampling factor of Wang's ``ssim.m`` as piq computes it:
     max(1, round(min(H, W) / 256)), with Python's rounding (halves to even)."""
     return max(1, round(min(x.shape[-2:]) / 256))
+
+
+def matlab_downsampling_factor(x: Tensor) -> int:
+    """The same factor as the authors' MATLAB code computes it: MATLAB's ``round`` takes
+    halves up (640 px → 3, where Python's rounding gives 2)."""
+    return max(1, math.floor(min(x.shape[-2:]) / 256 + 0.5))
+
+
+def matlab_box_downsample(x: Tensor, factor: int) -> Tensor:
+    """``conv2(x, fspecial('average', f), 'same')`` sampled at ``1:f:end``, as the
+    authors' MATLAB code downsamples (FeatureSIM.m, VSI.m, SR_SIM.m, GMSD.m): f×f means
+    of blocks starting ⌊(f − 1)/2⌋ pixels before each sample, zeros beyond the borders."""
+    if factor == 1:
+        return x
+    before = (factor - 1) // 2
+    height, width = x.shape[-2:]
+    after_rows = math.ceil(height / factor) * factor - before - height
+    after_columns = math.ceil(width / factor) * factor - before - width
+    padded = F.pad(x, [before, max(after_columns, 0), before, max(after_rows, 0)])
+    return F.avg_pool2d(padded, kernel_size=factor, stride=factor)
 
 
 def halve(x: Tensor) -> Tensor:

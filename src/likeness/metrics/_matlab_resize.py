@@ -1,5 +1,6 @@
-"""MATLAB's ``imresize`` (bicubic, a = −0.5, antialiased when shrinking, symmetric
-borders) as two matrix products, with the sampling positions piq's ``imresize`` uses."""
+"""MATLAB's ``imresize`` (bicubic, a = −0.5, or bilinear; antialiased when shrinking;
+symmetric borders) as two matrix products, with MATLAB's sampling positions (those piq's
+``imresize`` uses)."""
 
 from __future__ import annotations
 
@@ -17,17 +18,25 @@ def _cubic(distance: Tensor) -> Tensor:
     return near + far
 
 
-def _weights(size_in: int, size_out: int, scale: float, like: Tensor) -> Tensor:
+def _triangle(distance: Tensor) -> Tensor:
+    d = distance.abs()
+    return (1 - d) * (d <= 1)
+
+
+_KERNELS = {"bicubic": (_cubic, 4), "bilinear": (_triangle, 2)}
+
+
+def _weights(size_in: int, size_out: int, scale: float, like: Tensor,
+             method: str = "bicubic") -> Tensor:
     """(size_out, size_in) interpolation matrix along one axis."""
-    taps = 4
+    kernel, support = _KERNELS[method]
     shrink = min(scale, 1.0)
-    if scale < 1:
-        taps = math.ceil(taps / scale)
-    taps += 2
+    width = support / shrink
+    taps = math.ceil(width) + 2
     position = (torch.arange(size_out, dtype=like.dtype, device=like.device) + 0.5) / scale - 0.5
-    first = torch.floor(position) - taps // 2 + 1
+    first = torch.floor(position - width / 2)
     offsets = torch.arange(taps, dtype=like.dtype, device=like.device)
-    weights = _cubic(((position - first)[:, None] - offsets[None, :]) * shrink)
+    weights = kernel(((position - first)[:, None] - offsets[None, :]) * shrink)
     weights = weights / weights.sum(dim=1, keepdim=True)
     index = (first[:, None] + offsets[None, :]).long()
     # symmetric borders: -1 → 0, size → size - 1 (the edge pixel repeated), period 2·size
@@ -38,11 +47,13 @@ def _weights(size_in: int, size_out: int, scale: float, like: Tensor) -> Tensor:
                               .expand_as(index), index), weights, accumulate=True)
 
 
-def matlab_resize(x: Tensor, height: int, width: int, scale: float | None = None) -> Tensor:
-    """Resize (N, C, H, W) to (N, C, height, width) as MATLAB's ``imresize`` (bicubic);
-    ``scale`` (``imresize(x, scale)``) sets the sampling step instead of the size ratio."""
+def matlab_resize(x: Tensor, height: int, width: int, scale: float | None = None,
+                  method: str = "bicubic") -> Tensor:
+    """Resize (N, C, H, W) to (N, C, height, width) as MATLAB's ``imresize`` (``method``
+    ``"bicubic"`` or ``"bilinear"``); ``scale`` (``imresize(x, scale)``) sets the sampling
+    step instead of the size ratio."""
     if (height, width) == tuple(x.shape[-2:]):
         return x
-    rows = _weights(x.shape[-2], height, scale or height / x.shape[-2], x)
-    columns = _weights(x.shape[-1], width, scale or width / x.shape[-1], x)
+    rows = _weights(x.shape[-2], height, scale or height / x.shape[-2], x, method)
+    columns = _weights(x.shape[-1], width, scale or width / x.shape[-1], x, method)
     return rows @ x @ columns.t()

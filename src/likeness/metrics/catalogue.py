@@ -63,14 +63,18 @@ def multi_scale_gmsd(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: s
 
 
 def vif_p(x: Tensor, y: Tensor, sigma_n_sq: float = 2.0, data_range: float = 1.0,
-          reduction: str = "mean") -> Tensor:
-    """VIFp as ``piq.vif_p`` (higher is better)."""
-    return reduce(_vif.vif_p(x, y, data_range=data_range, sigma_n_sq=sigma_n_sq), reduction)
+          reduction: str = "mean", *, convention: str = "piq") -> Tensor:
+    """VIFp as ``piq.vif_p`` (higher is better); ``convention="matlab"``: colour through
+    MATLAB's ``rgb2gray``, as ``vifp_mscale.m`` is given it."""
+    return reduce(_vif.vif_p(x, y, data_range=data_range, sigma_n_sq=sigma_n_sq,
+                             convention=convention), reduction)
 
 
-def mdsi(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean") -> Tensor:
-    """MDSI as ``piq.mdsi`` (lower is better)."""
-    return reduce(_mdsi.mdsi(x, y, data_range=data_range), reduction)
+def mdsi(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean", *,
+         convention: str = "piq") -> Tensor:
+    """MDSI as ``piq.mdsi`` (lower is better), or as ``MDSI.m`` with
+    ``convention="matlab"``."""
+    return reduce(_mdsi.mdsi(x, y, data_range=data_range, convention=convention), reduction)
 
 
 def haarpsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
@@ -91,13 +95,15 @@ def fsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
 
 
 def srsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
-          chromatic: bool = False) -> Tensor:
-    """SR-SIM as ``piq.srsim`` (higher is better), on luma as the paper defines it."""
+          chromatic: bool = False, *, convention: str = "piq") -> Tensor:
+    """SR-SIM as ``piq.srsim`` (higher is better), on luma as the paper defines it, or as
+    ``SR_SIM.m`` with ``convention="matlab"``."""
     if chromatic:
         raise UnsupportedImageError("likeness computes SR-SIM as its paper defines it, on "
                                     "luma; piq's chromatic extension is not offered: pass "
                                     "chromatic=False")
-    return reduce(_srsim.sr_sim(x, y, data_range=data_range), reduction)
+    return reduce(_srsim.sr_sim(x, y, data_range=data_range, convention=convention),
+                  reduction)
 
 
 def vsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0) -> Tensor:
@@ -111,9 +117,12 @@ def dss(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0) 
 
 
 def information_weighted_ssim(x: Tensor, y: Tensor, data_range: float = 1.0,
-                              reduction: str = "mean") -> Tensor:
-    """IW-SSIM as ``piq.information_weighted_ssim`` (higher is better)."""
-    return reduce(_iw_ssim.iw_ssim(x, y, data_range=data_range), reduction)
+                              reduction: str = "mean", *, convention: str = "piq") -> Tensor:
+    """IW-SSIM as ``piq.information_weighted_ssim`` (higher is better); with
+    ``convention="matlab"`` colour goes through MATLAB's ``rgb2gray``, as ``iwssim.m``
+    is given it."""
+    return reduce(_iw_ssim.iw_ssim(x, y, data_range=data_range, convention=convention),
+                  reduction)
 
 
 class _Loss(nn.Module):

@@ -28,6 +28,8 @@ from likeness.metrics._image_maps import (
     colour_transform,
     downsampling_factor,
     gradient_magnitude,
+    matlab_box_downsample,
+    matlab_downsampling_factor,
     real_angle,
     similarity,
 )
@@ -115,8 +117,12 @@ def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool
         raise ImageTooSmallError(f"FSIM needs images of at least 2x2 px, got "
                                  f"{x.shape[-1]}x{x.shape[-2]}")
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
-    factor = downsampling_factor(x)
-    x, y = F.avg_pool2d(x, factor), F.avg_pool2d(y, factor)
+    if matlab:  # FeatureSIM.m: conv2(…, 'same') of an f×f average, sampled at 1:f:end
+        factor = matlab_downsampling_factor(x)
+        x, y = matlab_box_downsample(x, factor), matlab_box_downsample(y, factor)
+    else:
+        factor = downsampling_factor(x)
+        x, y = F.avg_pool2d(x, factor), F.avg_pool2d(y, factor)
     if x.shape[1] == 3:
         yiq = YIQ_MATLAB if matlab else YIQ  # FeatureSIM.m: three-digit I and Q
         x, y = colour_transform(x, yiq), colour_transform(y, yiq)

@@ -10,7 +10,9 @@ batched torch on (N, C, H, W), differentiable, as piq 0.8 computes them.
   T = 170 and masking α = 0.5; the square root of Σ w_s GMSD_s² with w = (0.096, 0.596,
   0.289, 0.019).  Images need at least 2⁴ + 1 = 17 px a side.
 
-Lower is better for both.
+Lower is better for both.  ``convention="matlab"`` follows the authors' MATLAB code
+where piq departs from it: MATLAB's ``std2`` (N − 1) and, for colour, MATLAB's
+``rgb2gray`` (rounded on 8- and 16-bit images) instead of YIQ's Y.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from likeness.metrics._image_maps import (
     colour_transform,
     gradient_magnitude,
     halve,
+    matlab_gray,
     similarity,
 )
 from likeness.metrics._safe_roots import safe_sqrt
@@ -37,6 +40,16 @@ MS_GMSD_WEIGHTS = (0.096, 0.596, 0.289, 0.019)
 
 def _check(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
     return check_gray_or_rgb_pairs(x, y, data_range)
+
+
+def _luma(x: Tensor, y: Tensor, data_range: float, matlab: bool) -> tuple[Tensor, Tensor]:
+    """Colour → the Y of YIQ (piq), or MATLAB's ``rgb2gray`` (``GMSD.m`` takes gray
+    images; the published values were computed on ``rgb2gray`` of 8-bit files)."""
+    if x.shape[1] != 3:
+        return x, y
+    if matlab:
+        return matlab_gray(x, data_range), matlab_gray(y, data_range)
+    return colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
 
 
 def _deviation(x: Tensor, y: Tensor, t: float, alpha: float = 0.0,
@@ -60,16 +73,15 @@ def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
 
     Args:
         convention: ``"piq"`` (the population standard deviation) or ``"matlab"`` (the
-            authors' ``GMSD.m``: ``std2``, with N − 1).
+            authors' ``GMSD.m``: ``std2``, with N − 1; colour through MATLAB's
+            ``rgb2gray``).
 
     Raises:
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
     unbiased = check_convention(convention)
-    x, y = _check(x, y, data_range)
+    x, y = _luma(*_check(x, y, data_range), data_range, unbiased)
     x, y = x / float(data_range), y / float(data_range)
-    if x.shape[1] == 3:
-        x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
     return _deviation(halve(x), halve(y), t, unbiased=unbiased)
 
 
@@ -79,14 +91,14 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
 
     Args:
         convention: ``"piq"`` or ``"matlab"`` (each scale's deviation with N − 1, as
-            MATLAB's ``std2``).
+            MATLAB's ``std2``; colour through MATLAB's ``rgb2gray``).
 
     Raises:
         ImageTooSmallError: a side shorter than 17 px.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
     unbiased = check_convention(convention)
-    x, y = _check(x, y, data_range)
+    x, y = _luma(*_check(x, y, data_range), data_range, unbiased)
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     weights = torch.tensor(MS_GMSD_WEIGHTS, device=x.device, dtype=x.dtype)
     scales = weights.shape[0]
@@ -94,8 +106,6 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"MS-GMSD needs images of at least {smallest}x{smallest} px, "
                                  f"got {x.shape[-1]}x{x.shape[-2]}")
-    if x.shape[1] == 3:
-        x, y = colour_transform(x, YIQ), colour_transform(y, YIQ)
     deviations = []
     for scale in range(scales):
         if scale > 0:

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from likeness.errors import ImageTooSmallError, UnsupportedImageError
 from likeness.metrics._filters import gaussian_taps, valid_filter_2d
-from likeness.metrics._image_maps import YIQ, colour_transform
+from likeness.metrics._image_maps import YIQ, check_convention, colour_transform, matlab_gray
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["IW_SSIM_WEIGHTS", "iw_ssim"]
@@ -131,14 +131,22 @@ def _information_content(x: Tensor, y: Tensor, parent: Tensor | None) -> Tensor:
     return weights.masked_fill(weights < eps, 0)
 
 
-def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
+def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0,
+            convention: str = "piq") -> Tensor:
     """IW-SSIM of each pair: (N,), in the inputs' float dtype (see the module docs).
+
+    Args:
+        convention: ``"piq"`` (colour → the Y of YIQ) or ``"matlab"`` (``iwssim.m`` takes
+            gray images: colour through MATLAB's ``rgb2gray``; the same arithmetic).
 
     Raises:
         ImageTooSmallError: a side shorter than 161 px.
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
+    matlab = check_convention(convention)
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
+    if matlab and x.shape[1] == 3:
+        x, y = matlab_gray(x, data_range), matlab_gray(y, data_range)
     levels = len(IW_SSIM_WEIGHTS)
     smallest = (_WINDOW - 1) * 2 ** (levels - 1) + 1
     if min(x.shape[-2:]) < smallest:

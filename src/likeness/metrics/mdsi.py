@@ -18,8 +18,11 @@ from torch import Tensor
 
 from likeness.metrics._image_maps import (
     LHM,
+    check_convention,
     colour_transform,
     gradient_magnitude,
+    matlab_box_downsample,
+    matlab_downsampling_factor,
     real_angle,
     similarity,
 )
@@ -37,22 +40,31 @@ def _complex_power(base: Tensor, exponent: float) -> Tensor:
     return torch.stack((radius * torch.cos(angle), radius * torch.sin(angle)), dim=-1)
 
 
-def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
+def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
     """MDSI of each pair: (N,), in the inputs' float dtype (see the module docs).
 
+    Args:
+        convention: ``"piq"`` or ``"matlab"`` (``MDSI.m``: f rounded as MATLAB rounds,
+            halves up — 640 px a side gives 3, not piq's 2).
+
     Raises:
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
+    matlab = check_convention(convention)
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if x.shape[1] == 1:
         x, y = x.repeat(1, 3, 1, 1), y.repeat(1, 3, 1, 1)
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
-    size = max(1, round(min(x.shape[-2:]) / 256))
-    padding = size // 2
-    if padding:
-        pads = [(size - 1) // 2, padding, (size - 1) // 2, padding]
-        x, y = F.pad(x, pad=pads), F.pad(y, pad=pads)
-    x, y = F.avg_pool2d(x, kernel_size=size), F.avg_pool2d(y, kernel_size=size)
+    if matlab:  # MDSI.m: conv2(…, 'same') of an f×f average, sampled at 1:f:end
+        size = matlab_downsampling_factor(x)
+        x, y = matlab_box_downsample(x, size), matlab_box_downsample(y, size)
+    else:
+        size = max(1, round(min(x.shape[-2:]) / 256))
+        padding = size // 2
+        if padding:
+            pads = [(size - 1) // 2, padding, (size - 1) // 2, padding]
+            x, y = F.pad(x, pad=pads), F.pad(y, pad=pads)
+        x, y = F.avg_pool2d(x, kernel_size=size), F.avg_pool2d(y, kernel_size=size)
     x_lhm, y_lhm = colour_transform(x, LHM), colour_transform(y, LHM)
     gm_x = gradient_magnitude(x_lhm[:, :1])
     gm_y = gradient_magnitude(y_lhm[:, :1])

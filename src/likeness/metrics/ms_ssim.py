@@ -1,4 +1,5 @@
-"""Multi-scale SSIM on (N, C, H, W) tensors, as ``pytorch_msssim.ms_ssim`` computes it."""
+"""Multi-scale SSIM on (N, C, H, W) tensors, as ``pytorch_msssim.ms_ssim`` computes it, or
+as piq, torchmetrics or Wang's ``msssim.m`` compute it (the ``convention``)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.errors import ImageTooSmallError, InvalidInputError
+from likeness.errors import ImageTooSmallError, InvalidInputError, UnsupportedImageError
+from likeness.metrics._image_maps import matlab_gray
 from likeness.metrics._tensor_checks import check_data_range, check_image_batches
 from likeness.metrics.ssim import (
     SSIM_CONVENTIONS,
     get_convention,
     ssim_and_contrast_structure,
 )
+from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim_and_contrast_structure
 
 __all__ = ["MS_SSIM_CONVENTIONS", "MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_min_side"]
 
-# whose MS-SSIM: pytorch-msssim's (the default) or piq's (``piq.multi_scale_ssim``)
-MS_SSIM_CONVENTIONS = ("pytorch-msssim", "piq")
+# whose MS-SSIM: pytorch-msssim's (the default), piq's (``piq.multi_scale_ssim``),
+# torchmetrics' (``multiscale_structural_similarity_index_measure``) or Wang's ``msssim.m``
+MS_SSIM_CONVENTIONS = ("pytorch-msssim", "piq", "torchmetrics", "matlab")
 
 # Wang, Simoncelli & Bovik (2003), the exponents of the five scales, finest first.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -55,13 +59,22 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
             odd sides padded by replicating the top row and left column, both sides
             whenever one is odd; images of at least 10·2^(scales−1) + 1 px; custom
             ``scale_weights`` normalised to sum 1; 2-D images only).  The two differ by up
-            to ~1e-2 on odd sizes.
+            to ~1e-2 on odd sizes.  ``"torchmetrics"``: torchmetrics'
+            ``multiscale_structural_similarity_index_measure`` with its defaults (each
+            scale's SSIM the mean of the whole reflect-padded map, its contrast-structure
+            term without the padded border, both over channels and pixels together;
+            floor 2×2 pooling; ReLU; the weights as float32).  ``"matlab"``: Wang's
+            ``msssim.m`` (colour through MATLAB's ``rgb2gray``; windows inside the image;
+            2×2 means of ``imfilter(…, 'symmetric')`` sampled at ``1:2:end``; nothing
+            clipped: a negative contrast-structure mean, a complex number in MATLAB, is
+            refused).  2-D images only for both.
 
     Returns:
         (N,) tensor.
 
     Raises:
         ImageTooSmallError: the shorter side is not larger than 10·2^(scales−1) pixels.
+        UnsupportedImageError: ``msssim.m`` would give a complex number.
         ValueError: shapes differ or data_range is not positive.
 
     Example:
@@ -77,7 +90,8 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
         raise InvalidInputError(f"convention must be one of "
                                 f"{', '.join(map(repr, MS_SSIM_CONVENTIONS))}, got {convention!r}")
     data_range = check_data_range(data_range)
-    x, y = check_image_batches(x, y, volumes=convention != "piq", data_range=data_range)
+    x, y = check_image_batches(x, y, volumes=convention == "pytorch-msssim",
+                               data_range=data_range)
     window = get_convention("pytorch-msssim", win_size=win_size, sigma=sigma, k1=k1, k2=k2)
     weights = tuple(MS_SSIM_WEIGHTS if scale_weights is None else scale_weights)
     if not weights:
@@ -85,6 +99,12 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     if convention == "piq":
         return _piq_ms_ssim(x, y, data_range, weights, window.win_size, window.sigma,
                             window.k1, window.k2, normalise=scale_weights is not None)
+    if convention == "torchmetrics":
+        return _torchmetrics_ms_ssim(x, y, data_range, weights, window.sigma, window.k1,
+                                     window.k2)
+    if convention == "matlab":
+        return _matlab_ms_ssim(x, y, data_range, weights, window.win_size, window.sigma,
+                               window.k1, window.k2)
     scales = len(weights)
     min_side = ms_ssim_min_side(scales, window.win_size)
     height, width = x.shape[-2:]
@@ -165,3 +185,74 @@ def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[floa
         terms.append(cs.mean(dim=(-1, -2)))
     stacked = torch.relu(torch.stack(terms[:-1] + [ssim_value], dim=0))
     return torch.prod(stacked ** weight_tensor.view(-1, 1, 1), dim=0).mean(dim=1)
+
+
+def _torchmetrics_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[float],
+                          sigma: float, k1: float, k2: float) -> Tensor:
+    """torchmetrics' ``multiscale_structural_similarity_index_measure`` (1.x) with its
+    defaults, per image."""
+    scales = len(weights)
+    divisor = max(1, scales - 1) ** 2  # torchmetrics' own size rule
+    size = int(3.5 * sigma + 0.5) * 2 + 1
+    if min(x.shape[-2:]) < 2**scales or min(x.shape[-2:]) // divisor <= size - 1:
+        smallest = max(2**scales, (size - 1) * divisor + divisor)
+        raise ImageTooSmallError(
+            f"MS-SSIM (torchmetrics' convention) with {scales} scales needs images of at "
+            f"least {smallest}x{smallest} px, got {x.shape[-1]}x{x.shape[-2]}")
+    if x.ndim != 4:
+        raise InvalidInputError("torchmetrics' MS-SSIM is offered for (N, C, H, W) images; "
+                                "volumes: convention='pytorch-msssim'")
+    terms = []
+    ssim_value = x.new_zeros(())
+    for _ in weights:
+        ssim_value, contrast_structure = torchmetrics_ssim_and_contrast_structure(
+            x, y, data_range, sigma=sigma, k1=k1, k2=k2)
+        terms.append(torch.relu(contrast_structure))
+        x, y = F.avg_pool2d(x, (2, 2)), F.avg_pool2d(y, (2, 2))
+    terms[-1] = torch.relu(ssim_value)
+    exponents = torch.tensor(weights, dtype=torch.float32, device=x.device).view(-1, 1)
+    return torch.prod(torch.stack(terms) ** exponents, dim=0)
+
+
+def _matlab_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[float],
+                    win_size: int, sigma: float, k1: float, k2: float) -> Tensor:
+    """Wang's ``msssim.m`` (``ssim_index_new`` at each scale, L = data_range), per image."""
+    if x.ndim != 4:
+        raise InvalidInputError("msssim.m takes 2-D images; volumes: "
+                                "convention='pytorch-msssim'")
+    if x.shape[1] == 3:
+        x, y = matlab_gray(x, data_range), matlab_gray(y, data_range)
+    elif x.shape[1] != 1:
+        raise InvalidInputError(f"msssim.m takes gray images (colour through rgb2gray): "
+                                f"expected 1 or 3 channels, got {x.shape[1]}")
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    window = _gaussian_window(win_size, sigma, x)
+    contrast_structures, ssim_value = [], x.new_zeros(())
+    for scale in range(len(weights)):
+        if min(x.shape[-2:]) < win_size:
+            raise ImageTooSmallError(
+                f"MS-SSIM (msssim.m) with {len(weights)} scales needs the image at scale "
+                f"{scale + 1} to hold an {win_size}x{win_size} window: got "
+                f"{x.shape[-1]}x{x.shape[-2]} there")
+        mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)
+        sigma_xx = F.conv2d(x * x, window) - mu_x * mu_x
+        sigma_yy = F.conv2d(y * y, window) - mu_y * mu_y
+        sigma_xy = F.conv2d(x * y, window) - mu_x * mu_y
+        cs = (2 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)
+        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2)) / (
+            (mu_x * mu_x + mu_y * mu_y + c1) * (sigma_xx + sigma_yy + c2))
+        contrast_structures.append(cs.mean(dim=(1, 2, 3)))
+        ssim_value = ssim_map.mean(dim=(1, 2, 3))
+        # imfilter(ones(2)/4, 'symmetric', 'same') then 1:2:end: the 2×2 block starting at
+        # each sample, an odd side's last row or column repeated
+        rows, columns = x.shape[-2] % 2, x.shape[-1] % 2
+        x = F.avg_pool2d(F.pad(x, [0, columns, 0, rows], mode="replicate"), 2)
+        y = F.avg_pool2d(F.pad(y, [0, columns, 0, rows], mode="replicate"), 2)
+    terms = torch.stack(contrast_structures[:-1] + [ssim_value])
+    if bool((terms < 0).any()):
+        raise UnsupportedImageError(
+            "msssim.m gives a complex number for these images (a negative mean "
+            "contrast-structure or SSIM term raised to a fractional weight); likeness's "
+            "other MS-SSIM conventions clip such terms at 0")
+    exponents = torch.tensor(weights, dtype=x.dtype, device=x.device).view(-1, 1)
+    return torch.prod(terms ** exponents, dim=0)

@@ -27,9 +27,12 @@ from torch import Tensor
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import (
     YIQ,
+    check_convention,
     colour_transform,
     downsampling_factor,
     gradient_magnitude,
+    matlab_box_downsample,
+    matlab_downsampling_factor,
     similarity,
 )
 from likeness.metrics._matlab_resize import matlab_resize
@@ -72,20 +75,29 @@ def _spectral_residual_saliency(x: Tensor) -> Tensor:
     return matlab_resize(saliency, height, width)
 
 
-def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
+def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
     """SR-SIM of each pair: (N,), in the inputs' float dtype (see the module docs).
+
+    Args:
+        convention: ``"piq"`` or ``"matlab"`` (``SR_SIM.m``: f rounded as MATLAB rounds,
+            halves up — 640 px a side gives 3, not piq's 2).
 
     Raises:
         ImageTooSmallError: the quarter-size image is smaller than the 10-tap blur.
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
+    matlab = check_convention(convention)
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
-    factor = downsampling_factor(x)
-    if factor > 1:
-        pads = [(factor - 1) // 2, factor // 2] * 2
-        x, y = F.pad(x, pads), F.pad(y, pads)
-    x, y = F.avg_pool2d(x, factor), F.avg_pool2d(y, factor)
+    if matlab:  # SR_SIM.m: conv2(…, 'same') of an f×f average, sampled at 1:f:end
+        factor = matlab_downsampling_factor(x)
+        x, y = matlab_box_downsample(x, factor), matlab_box_downsample(y, factor)
+    else:
+        factor = downsampling_factor(x)
+        if factor > 1:
+            pads = [(factor - 1) // 2, factor // 2] * 2
+            x, y = F.pad(x, pads), F.pad(y, pads)
+        x, y = F.avg_pool2d(x, factor), F.avg_pool2d(y, factor)
     if min(x.shape[-2:]) * _SALIENCY_SCALE < _BLUR_TAPS:
         raise ImageTooSmallError(
             f"SR-SIM needs images of at least {int(_BLUR_TAPS / _SALIENCY_SCALE)} px a side "

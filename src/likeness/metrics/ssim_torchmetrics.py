@@ -14,7 +14,7 @@ from torch import Tensor
 
 from likeness.errors import ImageTooSmallError, InvalidInputError
 
-__all__ = ["torchmetrics_ssim"]
+__all__ = ["torchmetrics_ssim", "torchmetrics_ssim_and_contrast_structure"]
 
 
 def _gaussian_taps(size: int, sigma: float, like: Tensor) -> Tensor:
@@ -60,6 +60,30 @@ def torchmetrics_ssim(x: Tensor, y: Tensor, data_range: float, *, sigma: float |
         raise ImageTooSmallError(f"torchmetrics' SSIM reflects {pad} px at each border: "
                                  f"images need sides over {pad} px, got "
                                  f"{x.shape[-1]}x{x.shape[-2]}")
+    local, _, _ = _local_terms(x, y, data_range, shape, size, sigma, k1, k2)
+    return local if full else local.mean(dim=(-1, -2))
+
+
+def torchmetrics_ssim_and_contrast_structure(x: Tensor, y: Tensor, data_range: float, *,
+                                             sigma: float = 1.5, k1: float = 0.01,
+                                             k2: float = 0.03) -> tuple[Tensor, Tensor]:
+    """One scale of torchmetrics' MS-SSIM (``_ssim_update(...,
+    return_contrast_sensitivity=True)``): the mean of the whole reflect-padded SSIM map
+    and of the contrast-structure map without its padded border, each over channels and
+    pixels together: two (N,) tensors."""
+    size = int(3.5 * sigma + 0.5) * 2 + 1
+    pad = (size - 1) // 2
+    local, upper, lower = _local_terms(x, y, data_range, "gaussian", size, sigma, k1, k2)
+    contrast_structure = (upper / lower)[..., pad:-pad, pad:-pad]
+    return (local.reshape(local.shape[0], -1).mean(-1),
+            contrast_structure.reshape(contrast_structure.shape[0], -1).mean(-1))
+
+
+def _local_terms(x: Tensor, y: Tensor, data_range: float, shape: str, size: int,
+                 sigma: float | None, k1: float | None, k2: float | None
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+    """The SSIM map and the numerator and denominator of its contrast-structure term."""
+    pad = (size - 1) // 2
     k1 = 0.01 if k1 is None else float(k1)
     k2 = 0.03 if k2 is None else float(k2)
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
@@ -81,4 +105,4 @@ def torchmetrics_ssim(x: Tensor, y: Tensor, data_range: float, *, sigma: float |
     upper = 2 * sigma_xy + c2
     lower = sigma_x_sq + sigma_y_sq + c2
     local = ((2 * mu_xy + c1) * upper) / ((mu_x_sq + mu_y_sq + c1) * lower)
-    return local if full else local.mean(dim=(-1, -2))
+    return local, upper, lower

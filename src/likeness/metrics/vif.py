@@ -19,11 +19,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
+from likeness.metrics._image_maps import check_convention, matlab_gray
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["vif_p"]
 
-_EPS = 1e-8
+_EPS = 1e-8  # piq's threshold for flat windows and its guard in the final ratio
 
 
 def _gaussian(size: int, sigma: float, like: Tensor) -> Tensor:
@@ -41,15 +42,24 @@ def _filter(x: Tensor, kernel: Tensor) -> Tensor:
     return F.conv2d(F.conv2d(x, kernel.view(1, 1, size, 1)), kernel.view(1, 1, 1, size))
 
 
-def vif_p(x: Tensor, y: Tensor, *, data_range: float = 1.0, sigma_n_sq: float = 2.0) -> Tensor:
+def vif_p(x: Tensor, y: Tensor, *, data_range: float = 1.0, sigma_n_sq: float = 2.0,
+          convention: str = "piq") -> Tensor:
     """VIFp of each pair: x distorted, y reference; (N,) in the inputs' float dtype.
+
+    Args:
+        convention: ``"piq"`` (colour → 0.299 R + 0.587 G + 0.114 B) or ``"matlab"``
+            (``vifp_mscale.m``: its thresholds of 1e-10 instead of piq's 1e-8; it takes
+            gray images: colour through MATLAB's ``rgb2gray``).
 
     Raises:
         ImageTooSmallError: a side shorter than 41 px.
         InvalidInputError: shapes differ, not 4-D, not 1 or 3 channels, non-finite
             values or values outside [0, data_range].
     """
+    matlab = check_convention(convention)
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
+    if matlab and x.shape[1] == 3:
+        x, y = matlab_gray(x, data_range), matlab_gray(y, data_range)
     if min(x.shape[-2:]) < 41:
         raise ImageTooSmallError(f"VIFp needs images of at least 41x41 px, got "
                                  f"{x.shape[-1]}x{x.shape[-2]}")
@@ -57,6 +67,7 @@ def vif_p(x: Tensor, y: Tensor, *, data_range: float = 1.0, sigma_n_sq: float = 
     if x.shape[1] == 3:
         x = (0.299 * x[:, 0, :, :] + 0.587 * x[:, 1, :, :] + 0.114 * x[:, 2, :, :])[:, None]
         y = (0.299 * y[:, 0, :, :] + 0.587 * y[:, 1, :, :] + 0.114 * y[:, 2, :, :])[:, None]
+    eps = 1e-10 if matlab else _EPS  # vifp_mscale.m's thresholds; piq's are 1e-8
     x_vif: Tensor | float = 0
     y_vif: Tensor | float = 0
     for scale in range(4):
@@ -70,18 +81,18 @@ def vif_p(x: Tensor, y: Tensor, *, data_range: float = 1.0, sigma_n_sq: float = 
         sigma_x_sq = torch.relu(_filter(x**2, kernel) - mu_x_sq)
         sigma_y_sq = torch.relu(_filter(y**2, kernel) - mu_y_sq)
         sigma_xy = _filter(x * y, kernel) - mu_xy
-        g = sigma_xy / (sigma_y_sq + _EPS)
+        g = sigma_xy / (sigma_y_sq + eps)
         sigma_v_sq = sigma_x_sq - g * sigma_xy
-        g = torch.where(sigma_y_sq >= _EPS, g, torch.zeros_like(g))
-        sigma_v_sq = torch.where(sigma_y_sq >= _EPS, sigma_v_sq, sigma_x_sq)
-        sigma_y_sq = torch.where(sigma_y_sq >= _EPS, sigma_y_sq, torch.zeros_like(sigma_y_sq))
-        g = torch.where(sigma_x_sq >= _EPS, g, torch.zeros_like(g))
-        sigma_v_sq = torch.where(sigma_x_sq >= _EPS, sigma_v_sq, torch.zeros_like(sigma_v_sq))
+        g = torch.where(sigma_y_sq >= eps, g, torch.zeros_like(g))
+        sigma_v_sq = torch.where(sigma_y_sq >= eps, sigma_v_sq, sigma_x_sq)
+        sigma_y_sq = torch.where(sigma_y_sq >= eps, sigma_y_sq, torch.zeros_like(sigma_y_sq))
+        g = torch.where(sigma_x_sq >= eps, g, torch.zeros_like(g))
+        sigma_v_sq = torch.where(sigma_x_sq >= eps, sigma_v_sq, torch.zeros_like(sigma_v_sq))
         sigma_v_sq = torch.where(g >= 0, sigma_v_sq, sigma_x_sq)
         g = torch.relu(g)
-        sigma_v_sq = torch.where(sigma_v_sq > _EPS, sigma_v_sq,
-                                 torch.ones_like(sigma_v_sq) * _EPS)
+        sigma_v_sq = torch.where(sigma_v_sq > eps, sigma_v_sq,
+                                 torch.ones_like(sigma_v_sq) * eps)
         x_vif = x_vif + torch.sum(
             torch.log10(1.0 + (g**2.0) * sigma_y_sq / (sigma_v_sq + sigma_n_sq)), dim=[1, 2, 3])
         y_vif = y_vif + torch.sum(torch.log10(1.0 + sigma_y_sq / sigma_n_sq), dim=[1, 2, 3])
-    return (x_vif + _EPS) / (y_vif + _EPS)  # type: ignore[return-value]
+    return (x_vif + eps) / (y_vif + eps)  # type: ignore[return-value]

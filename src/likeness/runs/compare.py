@@ -144,10 +144,11 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         device, gray, resize, alpha: as ``compare_files``.
         y_channel, crop_border, ssim_convention: restoration papers' conventions, as
             ``compare_files`` (recorded in run.json and the methods paragraph).
-        convention: ``"piq"`` (default) or ``"matlab"``: GMSD, MS-GMSD, HaarPSI, FSIM and
-            FSIMc as their authors' MATLAB code computes them (recorded, stated in
-            methods.md).
-        ms_ssim_convention: ``"pytorch-msssim"`` (default) or ``"piq"``: whose MS-SSIM.
+        convention: ``"piq"`` (default) or ``"matlab"``: the classical metrics as their
+            authors' MATLAB code computes them, ``gray`` as MATLAB's ``rgb2gray``
+            (recorded, stated in methods.md).
+        ms_ssim_convention: ``"pytorch-msssim"`` (default), ``"piq"``, ``"torchmetrics"``
+            or ``"matlab"`` (Wang's ``msssim.m``): whose MS-SSIM.
         workers: decoding threads.  batch_size: images per LPIPS pass.
         fid_resize, kid_subset_size, kid_subsets, kid_seed: FID/KID settings.
         bootstrap, seed, confidence, ci_method: confidence intervals (``stats``).

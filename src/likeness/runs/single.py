@@ -98,9 +98,10 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     ``y_channel`` (PSNR, SSIM, MSE, MS-SSIM on Y of ITU-R BT.601 YCbCr, BasicSR's float
     Y), ``crop_border`` (pixels cut from every edge) and ``ssim_convention="basicsr"``
     (BasicSR's ``calculate_ssim``: 11-tap gaussian, valid region); ``convention="matlab"``:
-    GMSD, MS-GMSD, HaarPSI, FSIM and FSIMc as their authors' MATLAB code computes them
-    (default ``"piq"``); ``ms_ssim_convention="piq"``: MS-SSIM as piq (default
-    ``"pytorch-msssim"``).
+    the classical metrics as their authors' MATLAB code computes them, and ``gray`` as
+    MATLAB's ``rgb2gray`` (default ``"piq"``); ``ms_ssim_convention``: MS-SSIM as
+    ``"pytorch-msssim"`` (default), ``"piq"``, ``"torchmetrics"`` or ``"matlab"``
+    (``msssim.m``).
 
     Raises:
         ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and

@@ -1,8 +1,8 @@
 """The registry entries of the classical full-reference metrics as piq defines them (GMSD,
 MS-GMSD, VIFp, MDSI, HaarPSI, FSIM, FSIMc, SR-SIM, VSI, DSS, IW-SSIM): each a batched
 torch function of ``likeness.metrics`` computed in float64 on one pair, x the test image
-and y the reference (piq's order).  GMSD, MS-GMSD, HaarPSI, FSIM and FSIMc also follow
-their authors' MATLAB code where it departs from piq's (the run's ``convention``)."""
+and y the reference (piq's order).  All but VSI and DSS also follow their authors' MATLAB
+code where it departs from piq's (the run's ``convention``)."""
 
 from __future__ import annotations
 
@@ -32,13 +32,15 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
     "vif_p": MetricSpec("vif_p", "higher",
                         "VIFp: visual information fidelity in the pixel domain (4 scales, "
                         "luma, sigma_n^2 = 2), as piq computes it in float64",
-                        pixels=on_tensors("vif", "vif_p"),
+                        pixels=on_tensors("vif", "vif_p", conventional=True),
+                        key_settings=_CONVENTIONAL,
                         citations=("sheikh2006vif", "kastryulin2022piq"),
                         min_side=41, label="VIFp", latex=r"VIF$_p$"),
     "mdsi": MetricSpec("mdsi", "lower",
                        "MDSI: mean deviation similarity index (LHM, gradient and chromaticity "
                        "similarity, sum combination), as piq computes it in float64",
-                       pixels=on_tensors("mdsi", "mdsi"),
+                       pixels=on_tensors("mdsi", "mdsi", conventional=True),
+                       key_settings=_CONVENTIONAL,
                        citations=("nafchi2016mdsi", "kastryulin2022piq"),
                        label="MDSI"),
     "haarpsi": MetricSpec("haarpsi", "higher",
@@ -65,7 +67,8 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
     "sr_sim": MetricSpec("sr_sim", "higher",
                          "SR-SIM: spectral-residual saliency and gradient similarity of luma "
                          "(automatic downsampling), as piq computes it in float64",
-                         pixels=on_tensors("srsim", "sr_sim"),
+                         pixels=on_tensors("srsim", "sr_sim", conventional=True),
+                         key_settings=_CONVENTIONAL,
                          citations=("zhang2012srsim", "kastryulin2022piq"),
                          min_side=40, label="SR-SIM"),
     "vsi": MetricSpec("vsi", "higher",
@@ -83,7 +86,8 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
     "iw_ssim": MetricSpec("iw_ssim", "higher",
                           "IW-SSIM: information-weighted SSIM of luma over a 5-level "
                           "Laplacian pyramid, as piq computes it in float64",
-                          pixels=on_tensors("iw_ssim", "iw_ssim"),
+                          pixels=on_tensors("iw_ssim", "iw_ssim", conventional=True),
+                          key_settings=_CONVENTIONAL,
                           citations=("wang2011iwssim", "kastryulin2022piq"),
                           min_side=161, label="IW-SSIM"),
 }

@@ -25,7 +25,7 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "fid_resize": ("pytorch-fid", "clean"),
     "art_fid_mode": ("plain", "infinity"),
     "convention": ("piq", "matlab"),
-    "ms_ssim_convention": ("pytorch-msssim", "piq"),
+    "ms_ssim_convention": ("pytorch-msssim", "piq", "torchmetrics", "matlab"),
 }
 # ``likeness fid --encoder`` / ``likeness.fid(encoder=)``: the Fréchet distance each gives
 FID_ENCODERS = {"inception": "fid", "dinov2": "fd_dinov2", "clip": "fd_clip"}

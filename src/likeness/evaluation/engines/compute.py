@@ -199,7 +199,8 @@ class ItemComputer:
             reference, test = same_channels(reference, test)
         settings = self.settings
         try:
-            prepared = prepare_pair(reference, test, gray=settings.gray, resize=settings.resize)
+            prepared = prepare_pair(reference, test, gray=settings.gray, resize=settings.resize,
+                                    gray_conversion=settings.gray_conversion)
         except Exception as error:  # noqa: BLE001 - any failure is this item's error
             if self.raising:
                 raise

@@ -31,12 +31,13 @@ class PreparedPair:
 
 
 def prepare_pair(reference: LoadedImage, test: LoadedImage, *, gray: bool = False,
-                 resize: str | None = None) -> PreparedPair:
+                 resize: str | None = None, gray_conversion: str = "pillow") -> PreparedPair:
     """Reconcile two decoded images into arrays of one shape and one data range.
 
     Args:
         reference, test: the decoded files.
-        gray: convert both to ITU-R 601 luma (as Pillow's ``convert("L")``).
+        gray: convert both to ITU-R 601 luma: as Pillow's ``convert("L")``, or as MATLAB's
+            ``rgb2gray`` with ``gray_conversion="matlab"``.
         resize: None refuses images of different sizes; ``"reference"`` resizes the test
             image to the reference's size (OpenCV: area averaging when shrinking, Lanczos
             otherwise), and records it.
@@ -51,8 +52,12 @@ def prepare_pair(reference: LoadedImage, test: LoadedImage, *, gray: bool = Fals
     decisions += [f"test: {d}" for d in test.decisions]
     ref_pixels, test_pixels = reference.pixels, test.pixels
     if gray:
-        ref_pixels, test_pixels = to_luma(ref_pixels), to_luma(test_pixels)
-        decisions.append("both converted to luma (ITU-R 601, as Pillow convert('L'))")
+        ref_pixels = to_luma(ref_pixels, gray_conversion)
+        test_pixels = to_luma(test_pixels, gray_conversion)
+        decisions.append("both converted to luma (ITU-R 601, as Pillow convert('L'))"
+                         if gray_conversion == "pillow" else
+                         "both converted to luma as MATLAB's rgb2gray (0.298936 R + 0.587043 "
+                         "G + 0.114021 B, rounded)")
     elif reference.channels != test.channels:
         raise ImageMismatchError(
             f"{reference.path} has {reference.channels} channel(s) and {test.path} has "

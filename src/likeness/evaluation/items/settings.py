@@ -25,7 +25,8 @@ class RunSettings:
         y_channel, crop_border, ssim_convention: the restoration conventions.
         convention: whose arithmetic the classical metrics follow: ``"piq"`` or
             ``"matlab"`` (their authors' code, where it departs from piq's).
-        ms_ssim_convention: whose MS-SSIM: ``"pytorch-msssim"`` or ``"piq"``.
+        ms_ssim_convention: whose MS-SSIM: ``"pytorch-msssim"``, ``"piq"``,
+            ``"torchmetrics"`` or ``"matlab"`` (Wang's ``msssim.m``).
     """
 
     metrics: tuple[str, ...]
@@ -44,9 +45,22 @@ class RunSettings:
     convention: str = "piq"
     ms_ssim_convention: str = "pytorch-msssim"
 
+    @property
+    def gray_conversion(self) -> str:
+        """How ``gray`` converts colour: as Pillow's ``convert("L")``, or as MATLAB's
+        ``rgb2gray`` in the ``matlab`` convention (the authors' code is given gray images
+        made by it)."""
+        return "matlab" if self.convention == "matlab" else "pillow"
+
     def key(self, names: Sequence[str]) -> str:
-        """The named settings as a cache-key fragment."""
-        return "/".join(f"{name}={getattr(self, name)}" for name in names)
+        """The named settings as a cache-key fragment (``gray=matlab`` for MATLAB's gray
+        conversion, so its values are never taken for Pillow's)."""
+        return "/".join(f"{name}={self._key_value(name)}" for name in names)
+
+    def _key_value(self, name: str) -> object:
+        if name == "gray" and self.gray and self.gray_conversion != "pillow":
+            return self.gray_conversion
+        return getattr(self, name)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,307 @@
+"""The authors' MATLAB files transcribed line by line in NumPy, and their values on pairs of
+several sizes, for likeness's ``matlab`` convention.
+
+Run from the repository root with any Python that has NumPy, SciPy and Pillow (the
+project's own environment will do), never by the test suite:
+
+    .venv/bin/python references/make_matlab_transcriptions.py
+
+MATLAB is not available here, so each function below follows the text of a ``.m`` file
+statement by statement, with MATLAB's own semantics written out:
+
+- ``conv2(A, B, shape)``: true convolution (B rotated by 180°); 'same' keeps the central
+  part starting at index ceil((size(B) − 1)/2) of the full result (for even kernels the
+  later of the two middles); 'valid' the part computed without zero padding.
+- ``filter2(B, A, shape)`` = ``conv2(A, rot90(B, 2), shape)``: correlation.
+- ``imfilter(A, h, 'symmetric', 'same')``: correlation with the kernel's centre at
+  floor((size(h) + 1)/2), the borders mirrored with the edge pixel repeated.
+- ``fspecial('gaussian', n, s)`` and ``fspecial('average', n)``; ``std2`` (N − 1);
+  ``mad`` (mean absolute deviation from the mean, MATLAB's default flag 0); ``round``
+  (halves away from zero); ``rgb2gray`` (the first row of inv([1 0.956 0.621; 1 −0.272
+  −0.647; 1 −1.106 1.703]) applied to uint8 R, G, B in double and rounded to uint8).
+
+The files and where their text was read (public copies of the authors' releases):
+
+- ``GMSD.m`` — Xue, Zhang, Mou & Bovik (2014), www.comp.polyu.edu.hk/~cslzhang/IQA/GMSD.
+- ``MDSI.m`` — Nafchi, Shahkolaei, Hedjam & Cheriet (2016), the authors' release
+  (default combination 'sum').
+- ``msssim.m`` — Wang's MS-SSIM (the release in ece.uwaterloo.ca/~z70wang/research/iwssim
+  /msssim.zip: ``im = double(img)``, ``imfilter(im, ones(2)./4, 'symmetric', 'same')``
+  sampled at ``1:2:end``, ``prod(mcs(1:4).^w(1:4)) * mssim(5)^w(5)``; an older copy
+  downsamples with ``filter2(…, 'valid')`` and leaves the last scale unweighted — not the
+  one transcribed) with ``ssim_index_new``.
+- ``vifp_mscale.m`` — Sheikh & Bovik (2006), LIVE's pixel-domain VIF release.
+- the downsampling block shared by ``FeatureSIM.m``, ``SR_SIM.m``, ``VSI.m`` and
+  ``MDSI.m``: ``F = max(1, round(min(rows, cols)/256)); aveKernel = fspecial('average',
+  F); ave = conv2(Y, aveKernel, 'same'); Y = ave(1:F:rows, 1:F:cols)``.
+
+Pairs (tests/data/matlab_pairs): TID2013's I03 and I19 pairs (512×384 colour, from
+IQA-PyTorch's ResultsCalibra), an odd 509×383 crop of I19, piq's goldhill pair (512×512
+gray) and an odd 301×257 crop of it, and the generated noise pair (800×768 colour) with a
+700×640 crop (min(H, W)/256 = 2.5: MATLAB's round gives 3).  Colour images go through
+``rgb2gray`` first for the files that take gray images (GMSD, msssim, vifp_mscale);
+``MDSI.m`` takes RGB.
+
+Writes tests/data/matlab_transcriptions.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy.signal import convolve2d
+
+ROOT = Path(__file__).resolve().parents[1]
+PAIRS = ROOT / "tests" / "data" / "matlab_pairs"
+OUT = ROOT / "tests" / "data" / "matlab_transcriptions.json"
+
+
+# --- MATLAB built-ins ---------------------------------------------------------------------
+
+def matlab_round(x: np.ndarray | float) -> np.ndarray:
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def rgb2gray(rgb: np.ndarray) -> np.ndarray:
+    coefficients = np.linalg.inv(np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647],
+                                           [1.0, -1.106, 1.703]]))[0]
+    channels = rgb.astype(np.float64)
+    gray = (coefficients[0] * channels[:, :, 0] + coefficients[1] * channels[:, :, 1]
+            + coefficients[2] * channels[:, :, 2])
+    return np.clip(matlab_round(gray), 0, 255)
+
+
+def conv2(a: np.ndarray, b: np.ndarray, shape: str = "full") -> np.ndarray:
+    full = convolve2d(a, b, mode="full")
+    if shape == "full":
+        return full
+    if shape == "same":
+        top, left = math.ceil((b.shape[0] - 1) / 2), math.ceil((b.shape[1] - 1) / 2)
+        return full[top:top + a.shape[0], left:left + a.shape[1]]
+    if shape == "valid":
+        return full[b.shape[0] - 1:a.shape[0], b.shape[1] - 1:a.shape[1]]
+    raise ValueError(shape)
+
+
+def filter2(b: np.ndarray, a: np.ndarray, shape: str = "same") -> np.ndarray:
+    return conv2(a, np.rot90(b, 2), shape)
+
+
+def imfilter_symmetric_same(a: np.ndarray, h: np.ndarray) -> np.ndarray:
+    centre = ((h.shape[0] + 1) // 2 - 1, (h.shape[1] + 1) // 2 - 1)
+    padded = np.pad(a, ((centre[0], h.shape[0] - 1 - centre[0]),
+                        (centre[1], h.shape[1] - 1 - centre[1])), mode="symmetric")
+    return filter2(h, padded, "valid")
+
+
+def fspecial_gaussian(size: int, sigma: float) -> np.ndarray:
+    half = (size - 1) / 2
+    x, y = np.meshgrid(np.arange(-half, half + 1), np.arange(-half, half + 1))
+    h = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+    h[h < np.finfo(float).eps * h.max()] = 0
+    return h / h.sum()
+
+
+def fspecial_average(size: int) -> np.ndarray:
+    return np.ones((size, size)) / (size * size)
+
+
+def std2(a: np.ndarray) -> float:
+    return float(np.std(a, ddof=1))
+
+
+def mad(a: np.ndarray) -> float:
+    return float(np.mean(np.abs(a - np.mean(a))))
+
+
+# --- the .m files -------------------------------------------------------------------------
+
+def gmsd_m(y1: np.ndarray, y2: np.ndarray) -> float:
+    """GMSD.m: Y1 the reference, Y2 the distorted image, gray, 0–255."""
+    t = 170
+    down_step = 2
+    dx = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]]) / 3
+    dy = dx.T
+    ave_kernel = fspecial_average(2)
+    ave_y1 = conv2(y1, ave_kernel, "same")
+    ave_y2 = conv2(y2, ave_kernel, "same")
+    y1 = ave_y1[::down_step, ::down_step]
+    y2 = ave_y2[::down_step, ::down_step]
+    gradient_map1 = np.sqrt(conv2(y1, dx, "same") ** 2 + conv2(y1, dy, "same") ** 2)
+    gradient_map2 = np.sqrt(conv2(y2, dx, "same") ** 2 + conv2(y2, dy, "same") ** 2)
+    quality_map = (2 * gradient_map1 * gradient_map2 + t) / (
+        gradient_map1**2 + gradient_map2**2 + t)
+    return std2(quality_map)
+
+
+def downsample_m(y: np.ndarray) -> np.ndarray:
+    """The downsampling block of FeatureSIM.m, SR_SIM.m, VSI.m and MDSI.m."""
+    rows, cols = y.shape
+    f = int(max(1, matlab_round(min(rows, cols) / 256)))
+    ave = conv2(y, fspecial_average(f), "same")
+    return ave[0:rows:f, 0:cols:f]
+
+
+def mdsi_m(ref: np.ndarray, dist: np.ndarray) -> float:
+    """MDSI.m with combMethod 'sum'; RGB uint8 images."""
+    c1, c2, c3 = 140, 55, 550
+    dx = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]]) / 3
+    dy = dx.T
+    r1, r2 = downsample_m(ref[:, :, 0].astype(float)), downsample_m(dist[:, :, 0].astype(float))
+    g1, g2 = downsample_m(ref[:, :, 1].astype(float)), downsample_m(dist[:, :, 1].astype(float))
+    b1, b2 = downsample_m(ref[:, :, 2].astype(float)), downsample_m(dist[:, :, 2].astype(float))
+    l1 = 0.2989 * r1 + 0.5870 * g1 + 0.1140 * b1
+    l2 = 0.2989 * r2 + 0.5870 * g2 + 0.1140 * b2
+    fused = 0.5 * (l1 + l2)
+    h1 = 0.30 * r1 + 0.04 * g1 - 0.35 * b1
+    h2 = 0.30 * r2 + 0.04 * g2 - 0.35 * b2
+    m1 = 0.34 * r1 - 0.60 * g1 + 0.17 * b1
+    m2 = 0.34 * r2 - 0.60 * g2 + 0.17 * b2
+
+    def gradient(image: np.ndarray) -> np.ndarray:
+        return np.sqrt(conv2(image, dx, "same") ** 2 + conv2(image, dy, "same") ** 2)
+
+    g_r, g_d, g_f = gradient(l1), gradient(l2), gradient(fused)
+    gs12 = (2 * g_r * g_d + c1) / (g_r**2 + g_d**2 + c1)
+    gs13 = (2 * g_r * g_f + c2) / (g_r**2 + g_f**2 + c2)
+    gs23 = (2 * g_d * g_f + c2) / (g_d**2 + g_f**2 + c2)
+    gs_hvs = gs12 + gs23 - gs13
+    cs = (2 * (h1 * h2 + m1 * m2) + c3) / (h1**2 + h2**2 + m1**2 + m2**2 + c3)
+    alpha = 0.6
+    gcs = alpha * gs_hvs + (1 - alpha) * cs
+    powered = (gcs.ravel(order="F").astype(complex) ** 0.5) ** 0.5
+    return mad(powered) ** 0.25
+
+
+def ssim_index_new(img1: np.ndarray, img2: np.ndarray, k: tuple[float, float],
+                   window: np.ndarray) -> tuple[float, float]:
+    """msssim.m's ssim_index_new (L = 255): (mssim, mcs)."""
+    c1, c2 = (k[0] * 255) ** 2, (k[1] * 255) ** 2
+    window = window / window.sum()
+    mu1, mu2 = filter2(window, img1, "valid"), filter2(window, img2, "valid")
+    mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    sigma1_sq = filter2(window, img1 * img1, "valid") - mu1_sq
+    sigma2_sq = filter2(window, img2 * img2, "valid") - mu2_sq
+    sigma12 = filter2(window, img1 * img2, "valid") - mu1_mu2
+    ssim_map = ((2 * mu1_mu2 + c1) * (2 * sigma12 + c2)) / (
+        (mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2))
+    cs_map = (2 * sigma12 + c2) / (sigma1_sq + sigma2_sq + c2)
+    return float(np.mean(ssim_map)), float(np.mean(cs_map))
+
+
+def msssim_m(img1: np.ndarray, img2: np.ndarray) -> float:
+    """msssim.m with its defaults (K = [0.01 0.03], 11×11 gaussian σ 1.5, 5 levels,
+    'product')."""
+    k = (0.01, 0.03)
+    window = fspecial_gaussian(11, 1.5)
+    level = 5
+    weight = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
+    downsample_filter = np.ones((2, 2)) / 4
+    im1, im2 = img1.astype(float), img2.astype(float)
+    mssim_array, mcs_array = np.zeros(level), np.zeros(level)
+    for index in range(level):
+        mssim_array[index], mcs_array[index] = ssim_index_new(im1, im2, k, window)
+        filtered_im1 = imfilter_symmetric_same(im1, downsample_filter)
+        filtered_im2 = imfilter_symmetric_same(im2, downsample_filter)
+        im1, im2 = filtered_im1[::2, ::2], filtered_im2[::2, ::2]
+    return float(np.prod(mcs_array[:level - 1] ** weight[:level - 1])
+                 * mssim_array[level - 1] ** weight[level - 1])
+
+
+def vifp_mscale_m(ref: np.ndarray, dist: np.ndarray) -> float:
+    """vifp_mscale.m: ref, dist gray, 0–255."""
+    sigma_nsq = 2
+    num = den = 0.0
+    ref, dist = ref.astype(float), dist.astype(float)
+    for scale in range(1, 5):
+        n = 2 ** (4 - scale + 1) + 1
+        win = fspecial_gaussian(n, n / 5)
+        if scale > 1:
+            ref = filter2(win, ref, "valid")[::2, ::2]
+            dist = filter2(win, dist, "valid")[::2, ::2]
+        mu1, mu2 = filter2(win, ref, "valid"), filter2(win, dist, "valid")
+        mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+        sigma1_sq = filter2(win, ref * ref, "valid") - mu1_sq
+        sigma2_sq = filter2(win, dist * dist, "valid") - mu2_sq
+        sigma12 = filter2(win, ref * dist, "valid") - mu1_mu2
+        sigma1_sq[sigma1_sq < 0] = 0
+        sigma2_sq[sigma2_sq < 0] = 0
+        g = sigma12 / (sigma1_sq + 1e-10)
+        sv_sq = sigma2_sq - g * sigma12
+        small1 = sigma1_sq < 1e-10
+        g[small1] = 0
+        sv_sq[small1] = sigma2_sq[small1]
+        sigma1_sq[small1] = 0
+        small2 = sigma2_sq < 1e-10
+        g[small2] = 0
+        sv_sq[small2] = 0
+        negative = g < 0
+        sv_sq[negative] = sigma2_sq[negative]
+        g[negative] = 0
+        sv_sq[sv_sq <= 1e-10] = 1e-10
+        num += float(np.sum(np.log10(1 + g**2 * sigma1_sq / (sv_sq + sigma_nsq))))
+        den += float(np.sum(np.log10(1 + sigma1_sq / sigma_nsq)))
+    return num / den
+
+
+# --- the pairs ----------------------------------------------------------------------------
+
+def _read(name: str) -> np.ndarray:
+    with Image.open(PAIRS / name) as image:
+        return np.asarray(image)
+
+
+def pairs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{name: (reference, distorted)} as the tests build them from the committed files."""
+    tid03 = (_read("tid2013_I03_reference.png"), _read("tid2013_I03_distorted.png"))
+    tid19 = (_read("tid2013_I19_reference.png"), _read("tid2013_I19_distorted.png"))
+    goldhill = (_read("goldhill.gif"), _read("goldhill_jpeg.gif"))
+    noise = (_read("noise_768x800_ref.png"), _read("noise_768x800_test.png"))
+    return {
+        "tid2013_I03": tid03,
+        "tid2013_I19": tid19,
+        "tid2013_I19_crop_383x509": (tid19[0][:383, :509], tid19[1][:383, :509]),
+        "goldhill": goldhill,
+        "goldhill_crop_257x301": (goldhill[0][:257, :301], goldhill[1][:257, :301]),
+        "noise_768x800": noise,
+        "noise_crop_640x700": (noise[0][:640, :700], noise[1][:640, :700]),
+    }
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return rgb2gray(image) if image.ndim == 3 else image.astype(float)
+
+
+def main() -> None:
+    values: dict[str, dict[str, float]] = {}
+    downsampled: dict[str, list[float]] = {}
+    for name, (reference, distorted) in pairs().items():
+        gray_reference, gray_distorted = _gray(reference), _gray(distorted)
+        row = {
+            "gmsd": gmsd_m(gray_reference, gray_distorted),
+            "ms_ssim": msssim_m(gray_reference, gray_distorted),
+            "vif_p": vifp_mscale_m(gray_reference, gray_distorted),
+        }
+        if reference.ndim == 3:
+            row["mdsi"] = mdsi_m(reference, distorted)
+        values[name] = row
+        small = downsample_m(gray_distorted)
+        downsampled[name] = [float(small.sum()), float((small**2).sum()), *small.shape]
+    OUT.write_text(json.dumps({
+        "reference": ("NumPy transcriptions of GMSD.m, msssim.m, vifp_mscale.m, MDSI.m and "
+                      "the FeatureSIM.m/SR_SIM.m/VSI.m/MDSI.m downsampling block "
+                      "(references/make_matlab_transcriptions.py), on colour pairs through "
+                      "rgb2gray where the .m file takes gray images; NumPy "
+                      f"{version('numpy')}, SciPy {version('scipy')}"),
+        "values": values,
+        "downsampled_distorted": downsampled,
+    }, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
