@@ -1,10 +1,10 @@
 """The authors' MATLAB files transcribed line by line in NumPy, and their values on pairs of
 several sizes, for likeness's ``matlab`` convention.
 
-Run from the repository root with any Python that has NumPy, SciPy and Pillow (the
-project's own environment will do), never by the test suite:
+Run in the reference environment (references/reference-env.sh: NumPy, SciPy, Pillow and
+pyrtools for the sp5 filter tables), never by the test suite:
 
-    .venv/bin/python references/make_matlab_transcriptions.py
+    /tmp/likeness-reference/bin/python references/make_matlab_transcriptions.py
 
 MATLAB is not available here, so each function below follows the text of a ``.m`` file
 statement by statement, with MATLAB's own semantics written out:
@@ -31,6 +31,9 @@ The files and where their text was read (public copies of the authors' releases)
   downsamples with ``filter2(…, 'valid')`` and leaves the last scale unweighted — not the
   one transcribed) with ``ssim_index_new``.
 - ``vifp_mscale.m`` — Sheikh & Bovik (2006), LIVE's pixel-domain VIF release.
+- ``vifvec.m`` — Sheikh & Bovik (2006), LIVE's wavelet-domain VIF release (``vifvec_release``:
+  ``vifsub_est_M`` with tol = 1e-15, ``refparams_vecgsm``, ``ind2wtree``), with
+  matlabPyrTools' ``buildSpyr``/``corrDn`` ('reflect1') and ``sp5Filters``.
 - the downsampling block shared by ``FeatureSIM.m``, ``SR_SIM.m``, ``VSI.m`` and
   ``MDSI.m``: ``F = max(1, round(min(rows, cols)/256)); aveKernel = fspecial('average',
   F); ave = conv2(Y, aveKernel, 'same'); Y = ave(1:F:rows, 1:F:cols)``.
@@ -39,7 +42,8 @@ Pairs (tests/data/matlab_pairs): TID2013's I03 and I19 pairs (512×384 colour, f
 IQA-PyTorch's ResultsCalibra), an odd 509×383 crop of I19, piq's goldhill pair (512×512
 gray) and an odd 301×257 crop of it, and the generated noise pair (800×768 colour) with a
 700×640 crop (min(H, W)/256 = 2.5: MATLAB's round gives 3).  Colour images go through
-``rgb2gray`` first for the files that take gray images (GMSD, msssim, vifp_mscale);
+``rgb2gray`` first for the files that take gray images (GMSD, msssim, vifp_mscale,
+vifvec);
 ``MDSI.m`` takes RGB.
 
 Writes tests/data/matlab_transcriptions.json.
@@ -249,6 +253,118 @@ def vifp_mscale_m(ref: np.ndarray, dist: np.ndarray) -> float:
     return num / den
 
 
+def sp5_filters() -> dict[str, np.ndarray]:
+    """matlabPyrTools' sp5Filters as the lab's own Python port publishes them (pyrtools
+    1.1.1, installed in the reference environment)."""
+    from pyrtools.pyramids.filters import steerable_filters
+
+    filters = steerable_filters("sp5_filters")
+    return {name: np.asarray(filters[name], dtype=float)
+            for name in ("hi0filt", "lo0filt", "lofilt", "bfilts")}
+
+
+def corr_dn_reflect1(image: np.ndarray, filt: np.ndarray, step: int = 1,
+                     start: tuple[int, int] = (1, 1),
+                     stop: tuple[int, int] | None = None) -> np.ndarray:
+    """corrDn(image, filt, 'reflect1', [step step], start, stop) (1-based start/stop):
+    correlation, the filter centred at floor(size/2) + 1, borders mirrored about the edge
+    pixel (not repeated)."""
+    from scipy.signal import correlate2d
+
+    rows, cols = filt.shape
+    padded = np.pad(image, ((rows // 2, rows // 2), (cols // 2, cols // 2)), mode="reflect")
+    full = correlate2d(padded, filt, mode="valid")
+    stop = stop or image.shape
+    return full[start[0] - 1:stop[0]:step, start[1] - 1:stop[1]:step]
+
+
+def build_spyr_wtree(image: np.ndarray, height: int = 4) -> list[np.ndarray]:
+    """buildSpyr(image, height, 'sp5Filters', 'reflect1') then ind2wtree (reversed)."""
+    filters = sp5_filters()
+    bands = [corr_dn_reflect1(image, filters["hi0filt"])]
+    low = corr_dn_reflect1(image, filters["lo0filt"])
+    size = round(math.sqrt(filters["bfilts"].shape[0]))
+    for _ in range(height):
+        for b in range(filters["bfilts"].shape[1]):
+            filt = filters["bfilts"][:, b].reshape(size, size, order="F")
+            bands.append(corr_dn_reflect1(low, filt))
+        low = corr_dn_reflect1(low, filters["lofilt"], step=2)
+    bands.append(low)
+    return bands[::-1]
+
+
+def vifvec_m(imorg: np.ndarray, imdist: np.ndarray) -> float:
+    """vifvec.m with vifsub_est_M (tol 1e-15) and refparams_vecgsm: gray, 0–255."""
+    m = 3
+    subbands = [4, 7, 10, 13, 16, 19, 22, 25]
+    sigma_nsq = 0.4
+    tol = 1e-15
+    org = build_spyr_wtree(imorg.astype(float))
+    dist = build_spyr_wtree(imdist.astype(float))
+    num, den = [], []
+    for sub in subbands:
+        y, yn = org[sub - 1], dist[sub - 1]
+        lev = math.ceil((sub - 1) / 6)
+        winsize = 2**lev + 1
+        win = np.ones((winsize, winsize))
+        newsize = (y.shape[0] // m * m, y.shape[1] // m * m)
+        y, yn = y[:newsize[0], :newsize[1]], yn[:newsize[0], :newsize[1]]
+        winstart = (m // 2 + 1, m // 2 + 1)
+        winstop = (y.shape[0] - math.ceil(m / 2) + 1, y.shape[1] - math.ceil(m / 2) + 1)
+
+        def corr(a: np.ndarray, f: np.ndarray) -> np.ndarray:
+            return corr_dn_reflect1(a, f, m, winstart, winstop)  # noqa: B023
+
+        total = win.sum()
+        mean_x, mean_y = corr(y, win / total), corr(yn, win / total)
+        cov_xy = corr(y * yn, win) - total * mean_x * mean_y
+        ss_x = corr(y**2, win) - total * mean_x**2
+        ss_y = corr(yn**2, win) - total * mean_y**2
+        ss_x[ss_x < 0] = 0
+        ss_y[ss_y < 0] = 0
+        g = cov_xy / (ss_x + tol)
+        vv = (ss_y - g * cov_xy) / total
+        small = ss_x < tol
+        g[small] = 0
+        vv[small] = ss_y[small]
+        ss_x[small] = 0
+        small = ss_y < tol
+        g[small] = 0
+        vv[small] = 0
+        negative = g < 0
+        vv[negative] = ss_y[negative]
+        g[negative] = 0
+        vv[vv <= tol] = tol
+        # refparams_vecgsm
+        rows = []
+        for j in range(1, m + 1):
+            for k in range(1, m + 1):
+                rows.append(y[k - 1:y.shape[0] - (m - k), j - 1:y.shape[1] - (m - j)]
+                            .ravel(order="F"))
+        temp = np.array(rows)
+        mcu = temp.mean(axis=1, keepdims=True)
+        cu = (temp - mcu) @ (temp - mcu).T / temp.shape[1]
+        rows = []
+        for j in range(1, m + 1):
+            for k in range(1, m + 1):
+                rows.append(y[k - 1::m, j - 1::m].ravel(order="F"))
+        temp = np.array(rows)
+        ss = np.linalg.inv(cu) @ temp
+        ss = (ss * temp).sum(axis=0) / (m * m)
+        ss = ss.reshape((newsize[0] // m, newsize[1] // m), order="F")
+        lam = np.linalg.eigvalsh(cu)
+        offset = math.ceil(((winsize - 1) / 2) / m)
+        inner = (slice(offset, -offset), slice(offset, -offset))
+        g, vv, ss = g[inner], vv[inner], ss[inner]
+        temp1 = temp2 = 0.0
+        for value in lam:
+            temp1 += float(np.sum(np.log2(1 + g * g * ss * value / (vv + sigma_nsq))))
+            temp2 += float(np.sum(np.log2(1 + ss * value / sigma_nsq)))
+        num.append(temp1)
+        den.append(temp2)
+    return sum(num) / sum(den)
+
+
 # --- the pairs ----------------------------------------------------------------------------
 
 def _read(name: str) -> np.ndarray:
@@ -286,6 +402,7 @@ def main() -> None:
             "gmsd": gmsd_m(gray_reference, gray_distorted),
             "ms_ssim": msssim_m(gray_reference, gray_distorted),
             "vif_p": vifp_mscale_m(gray_reference, gray_distorted),
+            "vif": vifvec_m(gray_reference, gray_distorted),
         }
         if reference.ndim == 3:
             row["mdsi"] = mdsi_m(reference, distorted)
@@ -293,11 +410,13 @@ def main() -> None:
         small = downsample_m(gray_distorted)
         downsampled[name] = [float(small.sum()), float((small**2).sum()), *small.shape]
     OUT.write_text(json.dumps({
-        "reference": ("NumPy transcriptions of GMSD.m, msssim.m, vifp_mscale.m, MDSI.m and "
+        "reference": ("NumPy transcriptions of GMSD.m, msssim.m, vifp_mscale.m, vifvec.m, "
+                      "MDSI.m and "
                       "the FeatureSIM.m/SR_SIM.m/VSI.m/MDSI.m downsampling block "
                       "(references/make_matlab_transcriptions.py), on colour pairs through "
                       "rgb2gray where the .m file takes gray images; NumPy "
-                      f"{version('numpy')}, SciPy {version('scipy')}"),
+                      f"{version('numpy')}, SciPy {version('scipy')}, pyrtools "
+                      f"{version('pyrtools')} (sp5Filters)"),
         "values": values,
         "downsampled_distorted": downsampled,
     }, indent=1) + "\n")

@@ -67,6 +67,10 @@ PUBLISHED += [("gmsd", {}, _tid(name), value, 2e-14, "GMSD.m on rgb2gray; IQA-Py
 PUBLISHED += [("fsim", {"chromatic": True}, _tid(name), value, 5e-4 if name == "I03" else 5e-5,
                "FeatureSIM.m (FSIMc); IQA-PyTorch ResultsCalibra")
               for name, value in zip(TID, (0.689, 0.9702, 0.9927, 0.9575, 0.822), strict=True)]
+# the wavelet-domain VIF has one convention, the authors': the same values either way
+PUBLISHED += [("vif", {"convention-free": True}, _tid(name), value, 5e-5,
+               "vifvec.m on rgb2gray; IQA-PyTorch ResultsCalibra")
+              for name, value in zip(TID, (0.0172, 0.9891, 0.9924, 0.9103, 0.1745), strict=True)]
 
 
 # published MATLAB values that piq's arithmetic (the default) already reproduces: these
@@ -112,7 +116,9 @@ def test_the_matlab_convention_gives_the_published_values(metric, options, pair,
     options = dict(options)
     if options.pop("yiq-luma", False):
         x, y = _yiq_luma(x), _yiq_luma(y)
-    got = getattr(likeness, metric)(x, y, data_range=255, convention="matlab", **options)
+    if not options.pop("convention-free", False):
+        options["convention"] = "matlab"
+    got = getattr(likeness, metric)(x, y, data_range=255, **options)
     assert abs(float(got) - value) <= precision, (source, float(got))
 
 
@@ -200,6 +206,7 @@ _BY_METRIC = {
     "ms_ssim": lambda x, y: ms_ssim(x, y, data_range=255, convention="matlab"),
     "vif_p": lambda x, y: likeness.vif_p(x, y, data_range=255, convention="matlab"),
     "mdsi": lambda x, y: likeness.mdsi(x, y, data_range=255, convention="matlab"),
+    "vif": lambda x, y: likeness.vif(x, y, data_range=255),
 }
 # the pairs references/make_matlab_transcriptions.py builds: (reference, distorted) files
 # and the crop (rows, columns) taken from their top-left corner
@@ -227,8 +234,9 @@ def _transcribed_pair(name: str) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize(("pair", "metric"), [(pair, metric) for pair, row in
                                               TRANSCRIBED["values"].items() for metric in row])
 def test_the_matlab_convention_equals_the_transcribed_m_files(pair, metric):
-    """GMSD.m, msssim.m, vifp_mscale.m and MDSI.m transcribed line by line in NumPy, on
-    odd sizes, > 512 px, gray and colour (through rgb2gray where the file takes gray)."""
+    """GMSD.m, msssim.m, vifp_mscale.m, vifvec.m and MDSI.m transcribed line by line in
+    NumPy, on odd sizes, > 512 px, gray and colour (through rgb2gray where the file takes
+    gray)."""
     x, y = _transcribed_pair(pair)
     got = float(_BY_METRIC[metric](x, y))
     assert got == pytest.approx(TRANSCRIBED["values"][pair][metric], abs=1e-10)

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         mdsi,
         multi_scale_gmsd,
         srsim,
+        vif,
         vif_p,
         vsi,
     )
@@ -99,6 +100,7 @@ _LAZY = {
     "mdsi": "likeness.metrics.catalogue",
     "multi_scale_gmsd": "likeness.metrics.catalogue",
     "srsim": "likeness.metrics.catalogue",
+    "vif": "likeness.metrics.catalogue",
     "vif_p": "likeness.metrics.catalogue",
     "vsi": "likeness.metrics.catalogue",
     "frechet_distance": "likeness.metrics.fid",
@@ -198,6 +200,7 @@ __all__ = [
     "ssim",
     "structural_similarity",
     "unregister_metric",
+    "vif",
     "vif_p",
     "vsi",
     "write_report",

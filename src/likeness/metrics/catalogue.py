@@ -28,12 +28,13 @@ from likeness.metrics import iw_ssim as _iw_ssim
 from likeness.metrics import mdsi as _mdsi
 from likeness.metrics import srsim as _srsim
 from likeness.metrics import vif as _vif
+from likeness.metrics import vif_wavelet as _vif_wavelet
 from likeness.metrics import vsi as _vsi
 
 __all__ = ["DSSLoss", "FSIMLoss", "GMSDLoss", "HaarPSILoss", "InformationWeightedSSIMLoss",
            "MDSILoss", "MultiScaleGMSDLoss", "SRSIMLoss", "VIFLoss", "VSILoss", "dss", "fsim",
            "gmsd", "haarpsi", "information_weighted_ssim", "mdsi", "multi_scale_gmsd", "srsim",
-           "vif_p", "vsi"]
+           "vif", "vif_p", "vsi"]
 
 
 def reduce(values: Tensor, reduction: str) -> Tensor:
@@ -68,6 +69,13 @@ def vif_p(x: Tensor, y: Tensor, sigma_n_sq: float = 2.0, data_range: float = 1.0
     MATLAB's ``rgb2gray``, as ``vifp_mscale.m`` is given it."""
     return reduce(_vif.vif_p(x, y, data_range=data_range, sigma_n_sq=sigma_n_sq,
                              convention=convention), reduction)
+
+
+def vif(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean") -> Tensor:
+    """VIF in the wavelet domain as Sheikh & Bovik's ``vifvec.m`` computes it (higher is
+    better; x distorted, y reference).  piq has no such function: its ``vif_p`` is the
+    pixel-domain VIFp (``likeness.vif_p``)."""
+    return reduce(_vif_wavelet.vif(x, y, data_range=data_range), reduction)
 
 
 def mdsi(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean", *,

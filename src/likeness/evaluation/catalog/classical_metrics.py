@@ -36,6 +36,12 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
                         key_settings=_CONVENTIONAL,
                         citations=("sheikh2006vif", "kastryulin2022piq"),
                         min_side=41, label="VIFp", latex=r"VIF$_p$"),
+    "vif": MetricSpec("vif", "higher",
+                      "VIF: visual information fidelity in the wavelet domain (steerable "
+                      "pyramid, 4 levels x 6 orientations, vector GSM, sigma_n^2 = 0.4), as "
+                      "vifvec.m computes it, in float64",
+                      pixels=on_tensors("vif_wavelet", "vif"),
+                      citations=("sheikh2006vif",), min_side=72, label="VIF"),
     "mdsi": MetricSpec("mdsi", "lower",
                        "MDSI: mean deviation similarity index (LHM, gradient and chromaticity "
                        "similarity, sum combination), as piq computes it in float64",

@@ -189,8 +189,7 @@ class ItemComputer:
                 test: LoadedImage | Exception
                 ) -> tuple[ItemOutcome, PreparedPair | None,
                            tuple[LoadedImage, LoadedImage] | None]:
-        """An item's decoded images reconciled by the run's settings (gray, resize; in a
-        style run, channels), or its outcome's ``failure``."""
+        """An item's images reconciled (gray, resize; style runs: channels), or its failure."""
         outcome = ItemOutcome()
         if isinstance(reference, Exception) or isinstance(test, Exception):
             outcome.failure = str(reference if isinstance(reference, Exception) else test)
@@ -236,7 +235,7 @@ class ItemComputer:
             if "luma" not in views:
                 views["luma"] = prepare_pair(*images, gray=True, resize=settings.resize)
             luma = views["luma"]
-            assert not isinstance(luma, Exception)
+            assert not isinstance(luma, Exception)  # prepare_pair raises, never stores one
             return luma
         return prepared
 

@@ -1,0 +1,84 @@
+"""The wavelet-domain VIF (``vif``: Sheikh & Bovik's ``vifvec.m``): its published MATLAB
+values and the NumPy transcription are pinned in tests/test_matlab_conventions.py; here its
+properties, its input checks and its run end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import likeness
+from likeness.cli import main
+from likeness.evaluation.catalog.registry import METRICS
+
+PAIRS = Path(__file__).parent / "data" / "matlab_pairs"
+
+
+def _tensor(name: str) -> torch.Tensor:
+    with Image.open(PAIRS / name) as image:
+        pixels = torch.from_numpy(np.array(image)).to(torch.float64)
+    return pixels[None, None] if pixels.ndim == 2 else pixels.permute(2, 0, 1)[None]
+
+
+def test_identical_images_give_one_and_distortion_less():
+    reference = _tensor("goldhill.gif")[..., :160, :200]
+    assert float(likeness.vif(reference, reference, data_range=255)) == pytest.approx(1.0,
+                                                                                      abs=1e-12)
+    generator = torch.Generator().manual_seed(0)
+    noisy = (reference + 20 * torch.randn(reference.shape, generator=generator,
+                                          dtype=torch.float64)).clamp(0, 255)
+    blurred = torch.nn.functional.avg_pool2d(reference, 3, stride=1, padding=1,
+                                             count_include_pad=False)
+    assert 0 < float(likeness.vif(noisy, reference, data_range=255)) < 1
+    assert 0 < float(likeness.vif(blurred, reference, data_range=255)) < 1
+    # a contrast stretch carries more information than the reference: above 1, as VIF allows
+    stretched = ((reference - 128) * 1.2 + 128).clamp(0, 255)
+    assert float(likeness.vif(stretched, reference, data_range=255)) > 1
+
+
+def test_a_batch_is_each_image_alone_and_the_scale_is_the_data_range():
+    x = torch.cat([_tensor("goldhill_jpeg.gif"), _tensor("goldhill.gif")])[..., :128, :128]
+    y = torch.cat([_tensor("goldhill.gif"), _tensor("goldhill_jpeg.gif")])[..., :128, :128]
+    batch = likeness.vif(x, y, data_range=255, reduction="none")
+    alone = torch.cat([likeness.vif(x[i:i + 1], y[i:i + 1], data_range=255, reduction="none")
+                       for i in range(2)])
+    torch.testing.assert_close(batch, alone, rtol=0, atol=1e-13)
+    torch.testing.assert_close(likeness.vif(x / 255, y / 255, reduction="none"), batch,
+                               rtol=0, atol=1e-12)
+
+
+def test_inputs_are_checked_in_the_words_of_the_interface():
+    x = torch.rand(1, 1, 80, 80, dtype=torch.float64)
+    with pytest.raises(likeness.ImageTooSmallError, match="at least 72x72"):
+        likeness.vif(x[..., :71, :], x[..., :71, :])
+    with pytest.raises(likeness.InvalidInputError):
+        likeness.vif(x * 2, x)  # outside [0, data_range]
+    with pytest.raises(likeness.InvalidInputError):
+        likeness.vif(x, x[..., :79])
+    with pytest.raises(likeness.InvalidInputError):
+        likeness.vif([[0.0]], x)  # type: ignore[arg-type]
+    flat = torch.full((1, 1, 80, 80), 0.5, dtype=torch.float64)
+    with pytest.raises(likeness.UnsupportedImageError, match="flat"):
+        likeness.vif(x, flat)
+
+
+def test_vif_in_a_run_with_its_card_and_citation(tmp_path):
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "ref" / "a.png").write_bytes((PAIRS / "tid2013_I19_reference.png").read_bytes())
+    (tmp_path / "out" / "a.png").write_bytes((PAIRS / "tid2013_I19_distorted.png").read_bytes())
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+                                       "--metrics", "vif,vif_p", "--out-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = (out / "per_image.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert float(lines[1].split(",")[header.index("vif")]) == pytest.approx(0.1745, abs=5e-5)
+    assert "`vifvec.m`" in (out / "methods.md").read_text()
+    assert "sheikh2006vif" in (out / "references.bib").read_text()
+    assert METRICS["vif"].better == "higher"
