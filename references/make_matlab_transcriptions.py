@@ -23,6 +23,9 @@ statement by statement, with MATLAB's own semantics written out:
 The files and where their text was read (public copies of the authors' releases):
 
 - ``GMSD.m`` — Xue, Zhang, Mou & Bovik (2014), www.comp.polyu.edu.hk/~cslzhang/IQA/GMSD.
+- ``cwssim_index.m`` — Sampat, Wang et al. (2009), MATLAB Central 43017 (level 4,
+  8 orientations, guardb 0, K 0, IQA-PyTorch's calibration parameters), with
+  matlabPyrTools' ``buildSCFpyr`` (checked here against pyrtools' ``SteerablePyramidFreq``).
 - ``MDSI.m`` — Nafchi, Shahkolaei, Hedjam & Cheriet (2016), the authors' release
   (default combination 'sum').
 - ``msssim.m`` — Wang's MS-SSIM (the release in ece.uwaterloo.ca/~z70wang/research/iwssim
@@ -365,6 +368,113 @@ def vifvec_m(imorg: np.ndarray, imdist: np.ndarray) -> float:
     return sum(num) / sum(den)
 
 
+def point_op(image: np.ndarray, lut: np.ndarray, origin: float, increment: float) -> np.ndarray:
+    """pointOp (its C code): linear interpolation, index = (int) pos clamped to the table."""
+    pos = (image - origin) / increment
+    index = np.clip(np.trunc(pos), 0, lut.size - 2).astype(int)
+    return lut[index] + (lut[index + 1] - lut[index]) * (pos - index)
+
+
+def rcos_fn(width: float, position: float, values: tuple[float, float]) -> tuple[np.ndarray,
+                                                                                 np.ndarray]:
+    sz = 256
+    x = np.pi * np.arange(-sz - 1, 2) / (2 * sz)
+    y = values[0] + (values[1] - values[0]) * np.cos(x) ** 2
+    y[0] = y[1]
+    y[sz + 2] = y[sz + 1]
+    x = position + (2 * width / np.pi) * (x + np.pi / 4)
+    return x, y
+
+
+def build_scf_pyr(im: np.ndarray, ht: int, order: int, twidth: float = 1) -> list:
+    """buildSCFpyr.m / buildSCFpyrLevs.m: [hi0 (real), level 1 bands (complex), …, lo]."""
+    nbands = order + 1
+    dims = np.array(im.shape)
+    ctr = np.ceil((dims + 0.5) / 2).astype(int)
+    xramp, yramp = np.meshgrid((np.arange(1, dims[1] + 1) - ctr[1]) / (dims[1] / 2),
+                               (np.arange(1, dims[0] + 1) - ctr[0]) / (dims[0] / 2))
+    angle = np.arctan2(yramp, xramp)
+    log_rad = np.sqrt(xramp**2 + yramp**2)
+    log_rad[ctr[0] - 1, ctr[1] - 1] = log_rad[ctr[0] - 1, ctr[1] - 2]
+    log_rad = np.log2(log_rad)
+    xrcos, yrcos = rcos_fn(twidth, -twidth / 2, (0, 1))
+    yrcos = np.sqrt(yrcos)
+    yircos = np.sqrt(1.0 - yrcos**2)
+    lo0mask = point_op(log_rad, yircos, xrcos[0], xrcos[1] - xrcos[0])
+    imdft = np.fft.fftshift(np.fft.fft2(im))
+    lodft = imdft * lo0mask
+    pyr = []
+    for _ in range(ht):
+        xrcos = xrcos - np.log2(2)
+        lutsize = 1024
+        xcosn = np.pi * np.arange(-(2 * lutsize + 1), lutsize + 2) / lutsize
+        const = (2 ** (2 * order)) * (math.factorial(order) ** 2) / (
+            nbands * math.factorial(2 * order))
+        alfa = np.mod(np.pi + xcosn, 2 * np.pi) - np.pi
+        ycosn = 2 * np.sqrt(const) * (np.cos(xcosn) ** order) * (np.abs(alfa) < np.pi / 2)
+        himask = point_op(log_rad, yrcos, xrcos[0], xrcos[1] - xrcos[0])
+        bands = []
+        for b in range(1, nbands + 1):
+            anglemask = point_op(angle, ycosn, xcosn[0] + np.pi * (b - 1) / nbands,
+                                 xcosn[1] - xcosn[0])
+            banddft = ((-1j) ** (nbands - 1)) * lodft * anglemask * himask
+            bands.append(np.fft.ifft2(np.fft.ifftshift(banddft)))
+        pyr.append(bands)
+        dims = np.array(lodft.shape)
+        ctr = np.ceil((dims + 0.5) / 2).astype(int)
+        lodims = np.ceil((dims - 0.5) / 2).astype(int)
+        loctr = np.ceil((lodims + 0.5) / 2).astype(int)
+        lostart = ctr - loctr + 1
+        loend = lostart + lodims - 1
+        rows = slice(lostart[0] - 1, loend[0])
+        cols = slice(lostart[1] - 1, loend[1])
+        log_rad, angle, lodft = log_rad[rows, cols], angle[rows, cols], lodft[rows, cols]
+        yircos = np.abs(np.sqrt(1.0 - yrcos**2))
+        lomask = point_op(log_rad, yircos, xrcos[0], xrcos[1] - xrcos[0])
+        lodft = lomask * lodft
+    return pyr
+
+
+def cwssim_index_m(img1: np.ndarray, img2: np.ndarray, level: int = 4, orientations: int = 8,
+                   guardb: int = 0, k: float = 0) -> float:
+    """cwssim_index.m (Sampat, Wang et al. 2009) with guardb = 0: the coarsest level's
+    bands, 7×7 windows, weighted by fspecial('gaussian', s − 6, s(1)/4)."""
+    pyr1 = build_scf_pyr(img1.astype(float), level, orientations - 1)
+    pyr2 = build_scf_pyr(img2.astype(float), level, orientations - 1)
+    winsize = 7
+    window = np.ones((winsize, winsize)) / winsize**2
+    s = np.array(pyr1[level - 1][0].shape)
+    sigma = s[0] / 4
+    rows, cols = s - winsize + 1
+    yy, xx = np.meshgrid(np.arange(rows) - (rows - 1) / 2, np.arange(cols) - (cols - 1) / 2,
+                         indexing="ij")
+    w = np.exp(-(xx**2 + yy**2) / (2 * sigma**2))
+    w[w < np.finfo(float).eps * w.max()] = 0
+    w = w / w.sum()
+    scores = []
+    for i in range(orientations):
+        band1, band2 = pyr1[level - 1][i], pyr2[level - 1][i]
+        corr = band1 * np.conj(band2)
+        varr = np.abs(band1) ** 2 + np.abs(band2) ** 2
+        corr_band = filter2(window, corr.real, "valid") + 1j * filter2(window, corr.imag,
+                                                                        "valid")
+        varr_band = filter2(window, varr, "valid")
+        cssim_map = (2 * np.abs(corr_band) + k) / (varr_band + k)
+        scores.append(float(np.sum(cssim_map * w)))
+    return float(np.mean(scores))
+
+
+def check_scf_pyramid_against_pyrtools(image: np.ndarray) -> float:
+    """The largest difference between build_scf_pyr's bands and pyrtools'
+    SteerablePyramidFreq(is_complex=True), the lab's own port of buildSCFpyr."""
+    from pyrtools.pyramids import SteerablePyramidFreq
+
+    ours = build_scf_pyr(image, 4, 7)
+    theirs = SteerablePyramidFreq(image, height=4, order=7, is_complex=True).pyr_coeffs
+    return max(float(np.abs(ours[level][band] - theirs[(level, band)]).max())
+               for level in range(4) for band in range(8))
+
+
 # --- the pairs ----------------------------------------------------------------------------
 
 def _read(name: str) -> np.ndarray:
@@ -403,15 +513,24 @@ def main() -> None:
             "ms_ssim": msssim_m(gray_reference, gray_distorted),
             "vif_p": vifp_mscale_m(gray_reference, gray_distorted),
             "vif": vifvec_m(gray_reference, gray_distorted),
+            "cw_ssim": cwssim_index_m(gray_distorted, gray_reference),
         }
         if reference.ndim == 3:
             row["mdsi"] = mdsi_m(reference, distorted)
         values[name] = row
         small = downsample_m(gray_distorted)
         downsampled[name] = [float(small.sum()), float((small**2).sum()), *small.shape]
+    # on even sizes only: for odd ones pyrtools builds its frequency ramps with
+    # linspace(-1, 1, n + 1)[:-1] (no sample at DC; it warns), buildSCFpyr.m with
+    # ((1:n) − ceil((n + 0.5)/2)) / (n/2), which this transcription follows
+    gap = max(check_scf_pyramid_against_pyrtools(_gray(reference))
+              for reference, _ in pairs().values()
+              if reference.shape[0] % 2 == 0 and reference.shape[1] % 2 == 0)
+    assert gap < 1e-9, gap
+    print(f"buildSCFpyr transcription vs pyrtools' SteerablePyramidFreq: {gap:.1e}")
     OUT.write_text(json.dumps({
         "reference": ("NumPy transcriptions of GMSD.m, msssim.m, vifp_mscale.m, vifvec.m, "
-                      "MDSI.m and "
+                      "cwssim_index.m, MDSI.m and "
                       "the FeatureSIM.m/SR_SIM.m/VSI.m/MDSI.m downsampling block "
                       "(references/make_matlab_transcriptions.py), on colour pairs through "
                       "rgb2gray where the .m file takes gray images; NumPy "

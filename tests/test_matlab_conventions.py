@@ -71,6 +71,9 @@ PUBLISHED += [("fsim", {"chromatic": True}, _tid(name), value, 5e-4 if name == "
 PUBLISHED += [("vif", {"convention-free": True}, _tid(name), value, 5e-5,
                "vifvec.m on rgb2gray; IQA-PyTorch ResultsCalibra")
               for name, value in zip(TID, (0.0172, 0.9891, 0.9924, 0.9103, 0.1745), strict=True)]
+PUBLISHED += [("cw_ssim", {"convention-free": True}, _tid(name), value, 5e-5,
+               "cwssim_index.m (level 4, 8 orientations); IQA-PyTorch ResultsCalibra")
+              for name, value in zip(TID, (0.2763, 0.9996, 1.0, 0.9068, 0.8658), strict=True)]
 
 
 # published MATLAB values that piq's arithmetic (the default) already reproduces: these
@@ -207,6 +210,7 @@ _BY_METRIC = {
     "vif_p": lambda x, y: likeness.vif_p(x, y, data_range=255, convention="matlab"),
     "mdsi": lambda x, y: likeness.mdsi(x, y, data_range=255, convention="matlab"),
     "vif": lambda x, y: likeness.vif(x, y, data_range=255),
+    "cw_ssim": lambda x, y: likeness.cw_ssim(x, y, data_range=255),
 }
 # the pairs references/make_matlab_transcriptions.py builds: (reference, distorted) files
 # and the crop (rows, columns) taken from their top-left corner
@@ -234,9 +238,9 @@ def _transcribed_pair(name: str) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize(("pair", "metric"), [(pair, metric) for pair, row in
                                               TRANSCRIBED["values"].items() for metric in row])
 def test_the_matlab_convention_equals_the_transcribed_m_files(pair, metric):
-    """GMSD.m, msssim.m, vifp_mscale.m, vifvec.m and MDSI.m transcribed line by line in
-    NumPy, on odd sizes, > 512 px, gray and colour (through rgb2gray where the file takes
-    gray)."""
+    """GMSD.m, msssim.m, vifp_mscale.m, vifvec.m, cwssim_index.m and MDSI.m transcribed line
+    by line in NumPy, on odd sizes, > 512 px, gray and colour (through rgb2gray where the
+    file takes gray)."""
     x, y = _transcribed_pair(pair)
     got = float(_BY_METRIC[metric](x, y))
     assert got == pytest.approx(TRANSCRIBED["values"][pair][metric], abs=1e-10)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, UnsupportedImageError
+from likeness.metrics import cw_ssim as _cw_ssim
 from likeness.metrics import dss as _dss
 from likeness.metrics import fsim as _fsim
 from likeness.metrics import gmsd as _gmsd
@@ -32,7 +33,8 @@ from likeness.metrics import vif_wavelet as _vif_wavelet
 from likeness.metrics import vsi as _vsi
 
 __all__ = ["DSSLoss", "FSIMLoss", "GMSDLoss", "HaarPSILoss", "InformationWeightedSSIMLoss",
-           "MDSILoss", "MultiScaleGMSDLoss", "SRSIMLoss", "VIFLoss", "VSILoss", "dss", "fsim",
+           "MDSILoss", "MultiScaleGMSDLoss", "SRSIMLoss", "VIFLoss", "VSILoss", "cw_ssim", "dss",
+           "fsim",
            "gmsd", "haarpsi", "information_weighted_ssim", "mdsi", "multi_scale_gmsd", "srsim",
            "vif", "vif_p", "vsi"]
 
@@ -69,6 +71,14 @@ def vif_p(x: Tensor, y: Tensor, sigma_n_sq: float = 2.0, data_range: float = 1.0
     MATLAB's ``rgb2gray``, as ``vifp_mscale.m`` is given it."""
     return reduce(_vif.vif_p(x, y, data_range=data_range, sigma_n_sq=sigma_n_sq,
                              convention=convention), reduction)
+
+
+def cw_ssim(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean", *,
+            levels: int = 4, orientations: int = 8, k: float = 0.0) -> Tensor:
+    """Complex-wavelet SSIM as Sampat, Wang et al.'s ``cwssim_index.m`` computes it (higher
+    is better); piq has no such function."""
+    return reduce(_cw_ssim.cw_ssim(x, y, data_range=data_range, levels=levels,
+                                   orientations=orientations, k=k), reduction)
 
 
 def vif(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean") -> Tensor:

@@ -188,6 +188,17 @@ BIBTEX: dict[str, str] = {
   howpublished = {arXiv:2208.14818},
   year         = {2022}
 }""",
+    "sampat2009cwssim": """@article{sampat2009cwssim,
+  author  = {Sampat, Mehul P. and Wang, Zhou and Gupta, Shalini and Bovik, Alan Conrad and
+             Markey, Mia K.},
+  title   = {Complex Wavelet Structural Similarity: A New Image Similarity Index},
+  journal = {IEEE Transactions on Image Processing},
+  volume  = {18},
+  number  = {11},
+  pages   = {2385--2401},
+  year    = {2009},
+  doi     = {10.1109/TIP.2009.2025923}
+}""",
     "sheikh2006vif": """@article{sheikh2006vif,
   author  = {Sheikh, Hamid R. and Bovik, Alan C.},
   title   = {Image Information and Visual Quality},

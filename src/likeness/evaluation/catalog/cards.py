@@ -80,6 +80,19 @@ CARDS: dict[str, MetricCard] = {
         "orientations 1 and 4 of each level; 3×3 blocks, σ_n² = 0.4; colour through "
         "MATLAB's `rgb2gray`); it reproduces the five MATLAB values published on TID2013 "
         "pairs to their four digits"),
+    "cw_ssim": MetricCard(
+        "CW-SSIM", "structural similarity of the phase of complex wavelet coefficients: "
+        "whether local structure is kept, whatever small shift carries it",
+        "0 to 1 (1: identical); higher is better",
+        "structural changes at the coarsest scale (blur, noise, lost detail of that size)",
+        "small translations, rotations and scalings, uniform brightness and contrast "
+        "changes (the phase is kept), fine detail below the coarsest scale, chroma (gray "
+        "only: colour through `rgb2gray`)",
+        "CW-SSIM [@sampat2009cwssim] as the authors' `cwssim_index.m` computes it (complex "
+        "steerable pyramid of matlabPyrTools' `buildSCFpyr`, 4 levels, 8 orientations; on "
+        "the coarsest level's bands, 7×7 windows, K = 0, a Gaussian weight of σ = rows/4; "
+        "colour through MATLAB's `rgb2gray`); it reproduces the five MATLAB values "
+        "published on TID2013 pairs to their four digits"),
     "mdsi": MetricCard(
         "MDSI", "the deviation of joint gradient and chromaticity similarity",
         "0 (identical) upwards; lower is better", "edges and colour changes",

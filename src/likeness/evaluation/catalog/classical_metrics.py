@@ -42,6 +42,12 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
                       "vifvec.m computes it, in float64",
                       pixels=on_tensors("vif_wavelet", "vif"),
                       citations=("sheikh2006vif",), min_side=72, label="VIF"),
+    "cw_ssim": MetricSpec("cw_ssim", "higher",
+                          "CW-SSIM: complex-wavelet SSIM on the coarsest level of a complex "
+                          "steerable pyramid (4 levels, 8 orientations, K = 0), as "
+                          "cwssim_index.m computes it, in float64",
+                          pixels=on_tensors("cw_ssim", "cw_ssim"),
+                          citations=("sampat2009cwssim",), min_side=64, label="CW-SSIM"),
     "mdsi": MetricSpec("mdsi", "lower",
                        "MDSI: mean deviation similarity index (LHM, gradient and chromaticity "
                        "similarity, sum combination), as piq computes it in float64",

@@ -1,6 +1,7 @@
-"""The wavelet-domain VIF (``vif``: Sheikh & Bovik's ``vifvec.m``): its published MATLAB
-values and the NumPy transcription are pinned in tests/test_matlab_conventions.py; here its
-properties, its input checks and its run end to end."""
+"""The wavelet-domain metrics: VIF (``vif``, Sheikh & Bovik's ``vifvec.m``) and CW-SSIM
+(``cw_ssim``, Sampat, Wang et al.'s ``cwssim_index.m``).  Their published MATLAB values and
+the NumPy transcriptions are pinned in tests/test_matlab_conventions.py; here their
+properties, their input checks and their run end to end."""
 
 from __future__ import annotations
 
@@ -67,6 +68,39 @@ def test_inputs_are_checked_in_the_words_of_the_interface():
         likeness.vif(x, flat)
 
 
+def test_cw_ssim_is_one_for_identical_images_and_tolerates_a_small_shift():
+    reference = _tensor("goldhill.gif")[..., :256, :256]
+    assert float(likeness.cw_ssim(reference, reference, data_range=255)) == pytest.approx(
+        1.0, abs=1e-12)
+    shifted = torch.roll(reference, shifts=1, dims=-1)
+    generator = torch.Generator().manual_seed(0)
+    noisy = (reference + 5 * torch.randn(reference.shape, generator=generator,
+                                          dtype=torch.float64)).clamp(0, 255)
+    shift = float(likeness.cw_ssim(shifted, reference, data_range=255))
+    noise = float(likeness.cw_ssim(noisy, reference, data_range=255))
+    assert 0 < noise < shift < 1
+    # SSIM sees the one-pixel shift as worse than the noise: CW-SSIM does not
+    assert float(likeness.ssim(shifted, reference, data_range=255)) < float(
+        likeness.ssim(noisy, reference, data_range=255))
+    # fewer levels: smaller images allowed; a batch is each image alone
+    small = reference[..., :40, :40]
+    assert float(likeness.cw_ssim(small, small, data_range=255, levels=2)) == pytest.approx(1.0)
+    batch = likeness.cw_ssim(torch.cat([noisy, shifted]), torch.cat([reference, reference]),
+                             data_range=255, reduction="none")
+    torch.testing.assert_close(batch, torch.tensor([noise, shift], dtype=torch.float64),
+                               rtol=0, atol=1e-13)
+
+
+def test_cw_ssim_inputs_are_checked():
+    x = torch.rand(1, 1, 70, 70, dtype=torch.float64)
+    with pytest.raises(likeness.ImageTooSmallError, match="at least 64x64"):
+        likeness.cw_ssim(x[..., :63, :], x[..., :63, :])
+    with pytest.raises(likeness.InvalidInputError, match="levels and orientations"):
+        likeness.cw_ssim(x, x, levels=0)
+    with pytest.raises(likeness.InvalidInputError):
+        likeness.cw_ssim(x * 2, x)
+
+
 def test_vif_in_a_run_with_its_card_and_citation(tmp_path):
     for folder in ("ref", "out"):
         (tmp_path / folder).mkdir()
@@ -74,11 +108,18 @@ def test_vif_in_a_run_with_its_card_and_citation(tmp_path):
     (tmp_path / "out" / "a.png").write_bytes((PAIRS / "tid2013_I19_distorted.png").read_bytes())
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"), str(tmp_path / "out"),
-                                       "--metrics", "vif,vif_p", "--out-dir", str(out)])
+                                       "--metrics", "vif,vif_p,cw_ssim", "--out-dir", str(out)])
     assert result.exit_code == 0, result.output
     lines = (out / "per_image.csv").read_text().splitlines()
     header = lines[0].split(",")
     assert float(lines[1].split(",")[header.index("vif")]) == pytest.approx(0.1745, abs=5e-5)
-    assert "`vifvec.m`" in (out / "methods.md").read_text()
-    assert "sheikh2006vif" in (out / "references.bib").read_text()
+    assert float(lines[1].split(",")[header.index("cw_ssim")]) == pytest.approx(0.8658,
+                                                                                abs=5e-5)
+    methods = (out / "methods.md").read_text()
+    assert "`vifvec.m`" in methods
+    assert "`cwssim_index.m`" in methods
+    bibliography = (out / "references.bib").read_text()
+    assert "sheikh2006vif" in bibliography
+    assert "sampat2009cwssim" in bibliography
+    assert "CW-SSIM" in (out / "summary.md").read_text()
     assert METRICS["vif"].better == "higher"
