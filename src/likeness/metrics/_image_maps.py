@@ -24,8 +24,6 @@ LMN = ((0.06, 0.63, 0.27), (0.30, 0.04, -0.35), (0.34, -0.6, 0.17))
 _SRGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375), (0.2126729, 0.7151522, 0.0721750),
                 (0.0193339, 0.1191920, 0.9503041))
 _D50_WHITE = (0.9642119944211994, 1.0, 0.8251882845188288)
-# the D50 white as the authors' MATLAB code writes it (VSI.m's RGB2Lab)
-D50_WHITE_MATLAB = (0.9642, 1.0, 0.8251)
 _XYZ_TO_LAB = ((0.0, 116.0, 0.0), (500.0, -500.0, 0.0), (0.0, 200.0, -200.0))
 
 
@@ -60,12 +58,20 @@ def matlab_gray(x: Tensor, data_range: float) -> Tensor:
     return gray
 
 
-def rgb_to_lab(x: Tensor, white: tuple[float, float, float] = _D50_WHITE) -> Tensor:
+def matlab_gray_pair(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
+    """The gray images on the [0, 255] scale that the authors' ``.m`` files take (colour
+    through ``matlab_gray``)."""
+    if x.shape[1] == 3:
+        x, y = matlab_gray(x, data_range), matlab_gray(y, data_range)
+    return x / float(data_range) * 255, y / float(data_range) * 255
+
+
+def rgb_to_lab(x: Tensor) -> Tensor:
     """(N, 3, H, W) sRGB in [0, 1] → CIELAB (D50 white, 2° observer), as piq's ``rgb2lab``."""
     linear = torch.where(x <= 0.04045, x / 12.92, torch.pow((x + 0.055) / 1.055, 2.4))
     xyz = colour_transform(linear, _SRGB_TO_XYZ)
-    white_point = torch.tensor(white, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    ratio = xyz / white_point
+    white = torch.tensor(_D50_WHITE, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    ratio = xyz / white
     above = ratio > 0.008856
     # the cube root only where it is taken: its derivative at 0 (the other branch) would
     # turn the masked gradient into NaN
@@ -107,8 +113,9 @@ def matlab_downsampling_factor(x: Tensor) -> int:
 
 def matlab_box_downsample(x: Tensor, factor: int) -> Tensor:
     """``conv2(x, fspecial('average', f), 'same')`` sampled at ``1:f:end``, as the
-    authors' MATLAB code downsamples (FeatureSIM.m, VSI.m, SR_SIM.m, GMSD.m): f×f means
-    of blocks starting ⌊(f − 1)/2⌋ pixels before each sample, zeros beyond the borders."""
+    authors' MATLAB code downsamples (FeatureSIM.m, SR_SIM.m, MDSI.m; GMSD.m's f = 2 is
+    ``halve``): f×f means of blocks starting ⌊(f − 1)/2⌋ pixels before each sample, zeros
+    beyond the borders."""
     if factor == 1:
         return x
     before = (factor - 1) // 2

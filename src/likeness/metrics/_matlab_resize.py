@@ -1,6 +1,5 @@
-"""MATLAB's ``imresize`` (bicubic, a = −0.5, or bilinear; antialiased when shrinking;
-symmetric borders) as two matrix products, with MATLAB's sampling positions (those piq's
-``imresize`` uses)."""
+"""MATLAB's ``imresize`` (bicubic, a = −0.5, antialiased when shrinking, symmetric
+borders) as two matrix products, with the sampling positions piq's ``imresize`` uses."""
 
 from __future__ import annotations
 
@@ -18,25 +17,17 @@ def _cubic(distance: Tensor) -> Tensor:
     return near + far
 
 
-def _triangle(distance: Tensor) -> Tensor:
-    d = distance.abs()
-    return (1 - d) * (d <= 1)
-
-
-_KERNELS = {"bicubic": (_cubic, 4), "bilinear": (_triangle, 2)}
-
-
-def _weights(size_in: int, size_out: int, scale: float, like: Tensor,
-             method: str = "bicubic") -> Tensor:
+def _weights(size_in: int, size_out: int, scale: float, like: Tensor) -> Tensor:
     """(size_out, size_in) interpolation matrix along one axis."""
-    kernel, support = _KERNELS[method]
+    taps = 4
     shrink = min(scale, 1.0)
-    width = support / shrink
-    taps = math.ceil(width) + 2
+    if scale < 1:
+        taps = math.ceil(taps / scale)
+    taps += 2
     position = (torch.arange(size_out, dtype=like.dtype, device=like.device) + 0.5) / scale - 0.5
-    first = torch.floor(position - width / 2)
+    first = torch.floor(position) - taps // 2 + 1
     offsets = torch.arange(taps, dtype=like.dtype, device=like.device)
-    weights = kernel(((position - first)[:, None] - offsets[None, :]) * shrink)
+    weights = _cubic(((position - first)[:, None] - offsets[None, :]) * shrink)
     weights = weights / weights.sum(dim=1, keepdim=True)
     index = (first[:, None] + offsets[None, :]).long()
     # symmetric borders: -1 → 0, size → size - 1 (the edge pixel repeated), period 2·size
@@ -47,13 +38,11 @@ def _weights(size_in: int, size_out: int, scale: float, like: Tensor,
                               .expand_as(index), index), weights, accumulate=True)
 
 
-def matlab_resize(x: Tensor, height: int, width: int, scale: float | None = None,
-                  method: str = "bicubic") -> Tensor:
-    """Resize (N, C, H, W) to (N, C, height, width) as MATLAB's ``imresize`` (``method``
-    ``"bicubic"`` or ``"bilinear"``); ``scale`` (``imresize(x, scale)``) sets the sampling
-    step instead of the size ratio."""
+def matlab_resize(x: Tensor, height: int, width: int, scale: float | None = None) -> Tensor:
+    """Resize (N, C, H, W) to (N, C, height, width) as MATLAB's ``imresize`` (bicubic);
+    ``scale`` (``imresize(x, scale)``) sets the sampling step instead of the size ratio."""
     if (height, width) == tuple(x.shape[-2:]):
         return x
-    rows = _weights(x.shape[-2], height, scale or height / x.shape[-2], x, method)
-    columns = _weights(x.shape[-1], width, scale or width / x.shape[-1], x, method)
+    rows = _weights(x.shape[-2], height, scale or height / x.shape[-2], x)
+    columns = _weights(x.shape[-1], width, scale or width / x.shape[-1], x)
     return rows @ x @ columns.t()

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError, InvalidInputError
-from likeness.metrics._image_maps import matlab_gray
+from likeness.metrics._image_maps import matlab_gray_pair
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["cw_ssim", "cw_ssim_min_side"]
@@ -146,9 +146,7 @@ def cw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0, levels: int = 4,
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"CW-SSIM with {levels} levels needs images of at least "
                                  f"{smallest}x{smallest} px, got {x.shape[-1]}x{x.shape[-2]}")
-    if x.shape[1] == 3:
-        x, y = matlab_gray(x, data_range), matlab_gray(y, data_range)
-    x, y = x / float(data_range) * 255, y / float(data_range) * 255
+    x, y = matlab_gray_pair(x, y, data_range)
     band_x = _coarsest_bands(x, levels, orientations)
     band_y = _coarsest_bands(y, levels, orientations)
     rows, columns = band_x.shape[-2:]

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError, UnsupportedImageError
-from likeness.metrics._image_maps import matlab_gray
+from likeness.metrics._image_maps import matlab_gray_pair
 from likeness.metrics._sp5_filters import BFILTS, HI0FILT, LO0FILT, LOFILT_HALF
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
@@ -133,9 +133,7 @@ def vif(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     if min(x.shape[-2:]) < VIF_MIN_SIDE:
         raise ImageTooSmallError(f"VIF needs images of at least {VIF_MIN_SIDE}x{VIF_MIN_SIDE} "
                                  f"px (four pyramid levels), got {x.shape[-1]}x{x.shape[-2]}")
-    if x.shape[1] == 3:
-        x, y = matlab_gray(x, data_range), matlab_gray(y, data_range)
-    x, y = x / float(data_range) * 255, y / float(data_range) * 255
+    x, y = matlab_gray_pair(x, y, data_range)
     reference_bands, distorted_bands = _steerable_pyramid(y), _steerable_pyramid(x)
     information = x.new_zeros(x.shape[0])
     reference_information = x.new_zeros(x.shape[0])
