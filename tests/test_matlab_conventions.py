@@ -304,7 +304,8 @@ def test_tid2013_ms_ssim_departs_from_the_published_msssim_values(name, value, g
     the table prints 0.6733 and 0.8462; not explained by the gray conversion (rgb2gray,
     unrounded, Pillow's), the downsampling (even sizes: every variant gives the same
     blocks; MATLAB's imresize), clipping, rounding between scales, the older msssim.m
-    (last scale unweighted) or a Laplacian pyramid."""
+    (last scale unweighted), image-sized maps with replicated borders or a Laplacian
+    pyramid."""
     x, y = (_tensor(file) for file in _tid(name))
     got = float(ms_ssim(x, y, data_range=255, convention="matlab"))
     assert abs(got - value) <= gap
