@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from likeness.runs.fid import fid, kid_folders
     from likeness.runs.report import write_report
     from likeness.runs.single import compare_files, compare_folders
+    from likeness.runs.study import analyze_study
     from likeness.runs.style import evaluate_style
     from likeness.runs.tensors import compare_tensors
 
@@ -79,6 +80,7 @@ _LAZY = {
     "compare_tensors": "likeness.runs.tensors",
     "evaluate_style": "likeness.runs.style",
     "compare": "likeness.runs.compare",
+    "analyze_study": "likeness.runs.study",
     "Results": "likeness.results.frames",
     "write_report": "likeness.runs.report",
     "fid": "likeness.runs.fid",
@@ -173,6 +175,7 @@ __all__ = [
     "VSILoss",
     "WeightsError",
     "__version__",
+    "analyze_study",
     "compare",
     "compare_files",
     "compare_folders",

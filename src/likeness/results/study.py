@@ -1,0 +1,263 @@
+"""The analysis of a two-alternative forced-choice (2AFC) study: judgments read and checked,
+exclusions decided and recorded, scores per model with confidence intervals, pairwise
+preference tests.
+
+A judgments file is CSV, one row per judgment, with the columns ``participant``, ``item``,
+``a``, ``b`` (the two models shown, ``a`` first / on the left) and ``choice`` (the model
+chosen); optional ``question`` (each question is analysed on its own), ``trial``,
+``rt_ms`` and ``expected`` (filled on attention checks: the answer a participant paying
+attention gives).  Decisions, each recorded with its count and never silent:
+
+- a row without a choice is left out ("no answer"); a choice of ``tie`` (or ``equal``,
+  ``=``) is left out (2AFC has no ties); any other choice that is neither ``a`` nor ``b``,
+  ``a`` equal to ``b``, or a missing column is an error naming the line;
+- attention checks are not scored; a participant who fails one is excluded;
+- a participant who chose the same side (``a`` or ``b``) in every one of at least 10
+  judgments is excluded (answering one side only).
+
+Scores: Bradley–Terry log-strengths by maximum likelihood (``pairwise_scaling``) with
+percentile bootstrap intervals that resample participants (a participant's judgments stay
+together), their distances from the estimate widened by sqrt(n / (n − 1)) for n
+participants (resampling n of n understates the variance by (n − 1)/n); resamples whose
+judgments have no maximum-likelihood scale are counted and left out.  Pairwise: each
+pair's win rate with an exact two-sided binomial test against 0.5, Holm-corrected over the
+pairs of a question.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from likeness.errors import InvalidInputError, LikenessError
+from likeness.results.pairwise_scaling import bradley_terry, win_matrix
+from likeness.results.stats import holm
+
+__all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
+           "read_judgments"]
+
+REQUIRED = ("participant", "item", "a", "b", "choice")
+TIES = ("tie", "equal", "=")
+ONE_SIDED_MINIMUM = 10
+
+
+@dataclass(frozen=True)
+class Judgment:
+    participant: str
+    item: str
+    a: str
+    b: str
+    choice: str
+    question: str = ""
+    expected: str = ""  # an attention check's right answer
+
+
+@dataclass(frozen=True)
+class PairTest:
+    first: str
+    second: str
+    n: int
+    first_wins: int
+    p_value: float
+    p_holm: float
+
+
+@dataclass
+class QuestionAnalysis:
+    question: str
+    models: list[str]
+    judgments: int
+    participants: int
+    wins: dict[str, int]
+    counts: dict[str, int]
+    bradley_terry: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+    pairs: list[PairTest]
+    resamples_used: int
+    resamples_undefined: int
+
+
+@dataclass
+class StudyAnalysis:
+    questions: list[QuestionAnalysis]
+    exclusions: list[tuple[str, str]] = field(default_factory=list)  # (who or what, why)
+    decisions: list[str] = field(default_factory=list)
+    confidence: float = 0.95
+    resamples: int = 2000
+    seed: int = 0
+
+
+def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
+    """The judgments of a CSV file and the decisions taken reading it.
+
+    Raises:
+        LikenessError: unreadable, not UTF-8, empty, a required column missing, or a row
+            that is not a judgment (naming its line).
+    """
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise LikenessError(f"{path} is not UTF-8 text (byte {error.start}): save the "
+                            "judgments as UTF-8 CSV") from None
+    except OSError as error:
+        raise LikenessError(f"cannot read {path}: {error.strerror or error}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    columns = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in REQUIRED if name not in columns]
+    if not columns:
+        raise LikenessError(f"{path} is empty: expected a header with the columns "
+                            f"{', '.join(REQUIRED)}")
+    if missing:
+        raise LikenessError(f"{path} lacks the column(s) {', '.join(missing)} (it has "
+                            f"{', '.join(columns)}); a judgments file has one row per "
+                            f"judgment with {', '.join(REQUIRED)}")
+    judgments, no_answer, ties = [], 0, 0
+    for line, raw in enumerate(reader, start=2):
+        row = {key.strip(): (value or "").strip() for key, value in raw.items() if key}
+        if not any(row.values()):
+            continue
+        a, b, choice = row["a"], row["b"], row["choice"]
+        if not row["participant"] or not row["item"] or not a or not b:
+            raise LikenessError(f"{path}, line {line}: participant, item, a and b must all "
+                                "be given")
+        if a == b:
+            raise LikenessError(f"{path}, line {line}: a and b are the same model ({a!r})")
+        if not choice:
+            no_answer += 1
+            continue
+        if choice.lower() in TIES:
+            ties += 1
+            continue
+        if choice not in (a, b):
+            raise LikenessError(f"{path}, line {line}: choice {choice!r} is neither a "
+                                f"({a!r}) nor b ({b!r})")
+        expected = row.get("expected", "")
+        if expected and expected not in (a, b):
+            raise LikenessError(f"{path}, line {line}: expected {expected!r} is neither a "
+                                f"nor b")
+        judgments.append(Judgment(row["participant"], row["item"], a, b, choice,
+                                  row.get("question", ""), expected))
+    if not judgments:
+        raise LikenessError(f"{path} holds no judgment with a choice")
+    decisions = []
+    if no_answer:
+        decisions.append(f"{no_answer} row(s) without a choice left out (no answer)")
+    if ties:
+        decisions.append(f"{ties} tie(s) left out (a 2AFC judgment chooses one of two)")
+    return judgments, decisions
+
+
+def _exclusions(judgments: list[Judgment]) -> list[tuple[str, str]]:
+    """(participant, why) for each participant the study excludes."""
+    by_participant: dict[str, list[Judgment]] = defaultdict(list)
+    for judgment in judgments:
+        by_participant[judgment.participant].append(judgment)
+    excluded = []
+    for participant, own in by_participant.items():
+        failed = sum(1 for j in own if j.expected and j.choice != j.expected)
+        if failed:
+            checks = sum(1 for j in own if j.expected)
+            excluded.append((participant, f"failed {failed} of {checks} attention check(s)"))
+            continue
+        scored = [j for j in own if not j.expected]
+        sides = Counter("a" if j.choice == j.a else "b" for j in scored)
+        if len(scored) >= ONE_SIDED_MINIMUM and len(sides) == 1:
+            side = next(iter(sides))
+            excluded.append((participant, f"chose side {side} in all {len(scored)} judgments"))
+    return excluded
+
+
+def _pair_tests(models: list[str], wins: np.ndarray) -> list[PairTest]:
+    tests = []
+    for i in range(len(models)):
+        for j in range(i + 1, len(models)):
+            n = int(wins[i, j] + wins[j, i])
+            if n == 0:
+                continue
+            p = float(scipy_stats.binomtest(int(wins[i, j]), n, 0.5).pvalue)
+            tests.append(PairTest(models[i], models[j], n, int(wins[i, j]), p, p))
+    corrected = holm([test.p_value for test in tests])
+    return [PairTest(t.first, t.second, t.n, t.first_wins, t.p_value, p)
+            for t, p in zip(tests, corrected, strict=True)]
+
+
+def _analyze_question(question: str, judgments: list[Judgment], resamples: int, seed: int,
+                      confidence: float) -> QuestionAnalysis:
+    models = sorted({j.a for j in judgments} | {j.b for j in judgments})
+    index = {model: i for i, model in enumerate(models)}
+    participants = sorted({j.participant for j in judgments})
+    by_participant = {p: [] for p in participants}  # type: dict[str, list[tuple[int, int]]]
+    for j in judgments:
+        loser = j.b if j.choice == j.a else j.a
+        by_participant[j.participant].append((index[j.choice], index[loser]))
+    all_pairs = [pair for p in participants for pair in by_participant[p]]
+    wins = win_matrix(len(models), all_pairs)
+    try:
+        theta = bradley_terry(wins, models)
+    except InvalidInputError as error:
+        raise LikenessError(f"question {question!r}: {error}" if question else str(error)) \
+            from None
+    generator = np.random.default_rng(seed)
+    draws, undefined = [], 0
+    per_participant = [win_matrix(len(models), by_participant[p]) for p in participants]
+    for _ in range(resamples):
+        chosen = generator.integers(0, len(participants), size=len(participants))
+        try:
+            draws.append(bradley_terry(sum(per_participant[c] for c in chosen)))
+        except InvalidInputError:
+            undefined += 1
+    alpha = (1 - confidence) / 2
+    # the resampled participants' spread is (n − 1)/n of the true variance: the
+    # percentile interval's distances from the estimate are widened by sqrt(n / (n − 1))
+    widen = math.sqrt(len(participants) / (len(participants) - 1)) \
+        if len(participants) > 1 else float("nan")
+    ci = {}
+    for i, model in enumerate(models):
+        values = np.array([draw[i] for draw in draws])
+        if values.size == 0:
+            ci[model] = (float("nan"), float("nan"))
+            continue
+        low, high = np.quantile(values, alpha), np.quantile(values, 1 - alpha)
+        ci[model] = (float(theta[i] - widen * (theta[i] - low)),
+                     float(theta[i] + widen * (high - theta[i])))
+    games = wins + wins.T
+    return QuestionAnalysis(
+        question, models, len(judgments), len(participants),
+        {m: int(wins[i].sum()) for i, m in enumerate(models)},
+        {m: int(games[i].sum()) for i, m in enumerate(models)},
+        {m: float(theta[i]) for i, m in enumerate(models)}, ci,
+        _pair_tests(models, wins), len(draws), undefined)
+
+
+def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
+            confidence: float = 0.95, decisions: list[str] | None = None) -> StudyAnalysis:
+    """Exclusions, then each question's scores and pairwise tests (see the module docs).
+
+    Raises:
+        LikenessError: nothing left to analyse after the exclusions, or a question whose
+            judgments have no Bradley–Terry scale.
+        InvalidInputError: resamples below 1 or confidence outside (0, 1).
+    """
+    if resamples < 1 or not 0 < confidence < 1:
+        raise InvalidInputError(f"resamples must be at least 1 and confidence in (0, 1); "
+                                f"got {resamples}, {confidence}")
+    exclusions = _exclusions(judgments)
+    excluded = {participant for participant, _ in exclusions}
+    scored = [j for j in judgments if j.participant not in excluded and not j.expected]
+    if not scored:
+        raise LikenessError("no judgment is left to analyse after the exclusions: "
+                            + "; ".join(f"{p}: {why}" for p, why in exclusions))
+    by_question: dict[str, list[Judgment]] = defaultdict(list)
+    for judgment in scored:
+        by_question[judgment.question].append(judgment)
+    questions = [_analyze_question(q, by_question[q], resamples, seed, confidence)
+                 for q in sorted(by_question)]
+    return StudyAnalysis(questions, exclusions, list(decisions or []), confidence, resamples,
+                         seed)

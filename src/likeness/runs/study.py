@@ -1,0 +1,178 @@
+"""``likeness study analyze``: a 2AFC study's judgments analysed into a folder — scores per
+model with confidence intervals (``scores.csv``), pairwise preference tests
+(``pairwise.csv``), the excluded participants and why (``exclusions.csv``), Markdown tables
+(``summary.md``), a methods paragraph (``methods.md``) and the record (``study.json``).
+
+The folder is new, empty, or one this command wrote before (its ``study.json``): then its
+files are replaced.  A folder holding anything else is refused; no file is written through
+a symbolic link (each is written to a temporary file and renamed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from likeness._version import __version__
+from likeness.errors import LikenessError
+from likeness.io.files import replace_file
+from likeness.results.study import StudyAnalysis, analyze, read_judgments
+from likeness.runs.folder import write_json, writing
+
+__all__ = ["STUDY_FILES", "analyze_study"]
+
+STUDY_FILES = ("scores.csv", "pairwise.csv", "exclusions.csv", "summary.md", "methods.md",
+               "study.json")
+
+
+def _check_folder(out_dir: Path) -> None:
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise LikenessError(f"{out_dir} is not a folder: choose a folder for the analysis")
+    if not out_dir.exists():
+        return
+    record = out_dir / "study.json"
+    ours = False
+    if record.is_file() and not record.is_symlink():
+        try:
+            ours = json.loads(record.read_text(encoding="utf-8")).get("kind") == "study"
+        except (ValueError, OSError, AttributeError):
+            ours = False
+    others = [p.name for p in out_dir.iterdir() if p.name not in STUDY_FILES]
+    if not ours and any(out_dir.iterdir()):
+        raise LikenessError(f"{out_dir} holds files likeness's study analysis did not write; "
+                            "choose an empty or new folder")
+    if others:
+        raise LikenessError(f"{out_dir} holds other files besides a study analysis "
+                            f"({', '.join(sorted(others)[:5])}); choose another folder")
+    for name in STUDY_FILES:
+        if (out_dir / name).is_symlink():
+            raise LikenessError(f"{out_dir / name} is a symbolic link: likeness does not "
+                                "write through links; remove it")
+
+
+def _csv(rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _number(value: float, digits: int = 4) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _scores(analysis: StudyAnalysis) -> str:
+    low, high = _bounds(analysis)
+    rows: list[list[Any]] = [["question", "model", "judgments", "wins", "bradley_terry",
+                              f"bradley_terry_{low}", f"bradley_terry_{high}"]]
+    for question in analysis.questions:
+        for model in sorted(question.models, key=lambda m: -question.bradley_terry[m]):
+            ci = question.ci[model]
+            rows.append([question.question, model, question.counts[model],
+                         question.wins[model], repr(question.bradley_terry[model]),
+                         repr(ci[0]), repr(ci[1])])
+    return _csv(rows)
+
+
+def _bounds(analysis: StudyAnalysis) -> tuple[str, str]:
+    percent = analysis.confidence * 100
+    label = f"{percent:g}"
+    return f"ci{label}_low", f"ci{label}_high"
+
+
+def _pairwise(analysis: StudyAnalysis) -> str:
+    rows: list[list[Any]] = [["question", "first", "second", "judgments", "first_wins",
+                              "first_win_rate", "p_value", "p_holm"]]
+    for question in analysis.questions:
+        for test in question.pairs:
+            rows.append([question.question, test.first, test.second, test.n, test.first_wins,
+                         repr(test.first_wins / test.n), repr(test.p_value),
+                         repr(test.p_holm)])
+    return _csv(rows)
+
+
+def _summary(analysis: StudyAnalysis) -> str:
+    percent = f"{analysis.confidence * 100:g} %"
+    lines = []
+    for question in analysis.questions:
+        title = f"## {question.question}" if question.question else "## Scores"
+        lines += [title, "", f"{question.judgments} judgments by {question.participants} "
+                  f"participant(s); Bradley–Terry log-strengths (mean 0) with {percent} "
+                  "bootstrap intervals over participants.", "",
+                  "| model | Bradley–Terry | CI | wins / judgments |", "| --- | --- | --- | --- |"]
+        for model in sorted(question.models, key=lambda m: -question.bradley_terry[m]):
+            low, high = question.ci[model]
+            lines.append(f"| {model} | {_number(question.bradley_terry[model], 3)} | "
+                         f"[{_number(low, 3)}, {_number(high, 3)}] | "
+                         f"{question.wins[model]} / {question.counts[model]} |")
+        lines += ["", "| pair | win rate of the first | judgments | p (Holm) |",
+                  "| --- | --- | --- | --- |"]
+        for test in question.pairs:
+            lines.append(f"| {test.first} vs {test.second} | "
+                         f"{_number(test.first_wins / test.n, 3)} | {test.n} | "
+                         f"{test.p_holm:.3g} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _methods(analysis: StudyAnalysis) -> str:
+    participants = max(q.participants for q in analysis.questions)
+    judgments = sum(q.judgments for q in analysis.questions)
+    excluded = (f" {len(analysis.exclusions)} participant(s) were excluded ("
+                + "; ".join(f"{who}: {why}" for who, why in analysis.exclusions) + ")."
+                if analysis.exclusions else " No participant was excluded.")
+    decided = (" " + "; ".join(d[0].upper() + d[1:] for d in analysis.decisions) + "."
+               if analysis.decisions else "")
+    undefined = sum(q.resamples_undefined for q in analysis.questions)
+    return (f"In a two-alternative forced-choice study, {participants} participant(s) made "
+            f"{judgments} judgment(s) that were analysed.{excluded}{decided} Each model's "
+            "score is its Bradley–Terry log-strength estimated by maximum likelihood "
+            "(Bradley & Terry 1952; mean zero over the models), with "
+            f"{analysis.confidence * 100:g} % percentile bootstrap intervals from "
+            f"{analysis.resamples} resamples of the participants (seed {analysis.seed}"
+            + (f"; {undefined} resample(s) without a maximum-likelihood scale left out"
+               if undefined else "")
+            + "). Each pair of models was compared by an exact two-sided binomial test of "
+            "its win rate against 0.5, Holm-corrected over the pairs (Holm 1979). "
+            f"Analysed with likeness {__version__}.\n")
+
+
+def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: int = 2000,
+                  seed: int = 0, confidence: float = 0.95) -> StudyAnalysis:
+    """Analyse a judgments CSV (see ``likeness.results.study``) and, with ``out_dir``,
+    write the analysis folder.
+
+    Raises:
+        LikenessError: an unreadable or malformed judgments file, nothing left after the
+            exclusions, a question without a Bradley–Terry scale, or a folder that is not
+            the analysis's to write.
+    """
+    rows, decisions = read_judgments(Path(judgments))
+    if out_dir is not None:
+        _check_folder(Path(out_dir))
+    analysis = analyze(rows, resamples=resamples, seed=seed, confidence=confidence,
+                       decisions=decisions)
+    if out_dir is None:
+        return analysis
+    folder = Path(out_dir)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+    exclusions = _csv([["participant", "reason"], *map(list, analysis.exclusions)])
+    for name, text in (("scores.csv", _scores(analysis)), ("pairwise.csv", _pairwise(analysis)),
+                       ("exclusions.csv", exclusions), ("summary.md", _summary(analysis)),
+                       ("methods.md", _methods(analysis))):
+        with writing(folder / name):
+            replace_file(folder / name, text)
+    write_json(folder / "study.json", {
+        "kind": "study", "likeness_version": __version__, "judgments": str(judgments),
+        "resamples": resamples, "seed": seed, "confidence": confidence,
+        "decisions": analysis.decisions,
+        "exclusions": [{"participant": p, "reason": r} for p, r in analysis.exclusions],
+        "questions": [{"question": q.question, "models": q.models, "judgments": q.judgments,
+                       "participants": q.participants,
+                       "resamples_undefined": q.resamples_undefined}
+                      for q in analysis.questions],
+        "files": list(STUDY_FILES)})
+    return analysis

@@ -1,0 +1,190 @@
+"""The analysis of 2AFC studies (issue 29, first part): Bradley–Terry scores equal to
+choix's (pinned by references/make_study_values.py), recovered from simulated studies with
+known preferences with intervals that cover the truth, exact binomial tests with Holm's
+correction, every decision about the judgments recorded, hostile files refused in the
+command line's words, and the folder written end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy import stats
+
+from likeness.cli import main
+from likeness.errors import InvalidInputError, LikenessError
+from likeness.results.pairwise_scaling import bradley_terry, win_matrix
+from likeness.results.stats import holm
+from likeness.results.study import Judgment, analyze, read_judgments
+from likeness.runs.study import analyze_study
+
+PINNED = json.loads((Path(__file__).parent / "data" / "study_values.json").read_text())
+MODELS = ("ours", "adain", "wct", "gatys")
+
+
+@pytest.mark.parametrize("dataset", PINNED["datasets"], ids=lambda d: f"seed{d['seed']}")
+def test_bradley_terry_equals_choix(dataset):
+    wins = win_matrix(len(dataset["strengths"]), dataset["judgments"])
+    ours = bradley_terry(wins)
+    np.testing.assert_allclose(ours, dataset["bradley_terry"], rtol=0, atol=1e-6)
+    assert abs(float(ours.sum())) < 1e-12  # mean zero
+
+
+def test_two_models_have_the_closed_form():
+    # P(first wins) = w / n at the maximum: θ1 − θ2 = log(w / l), split around zero
+    theta = bradley_terry(np.array([[0.0, 7.0], [3.0, 0.0]]))
+    assert theta[0] == pytest.approx(math.log(7 / 3) / 2, abs=1e-12)
+    assert theta[1] == pytest.approx(-math.log(7 / 3) / 2, abs=1e-12)
+
+
+def test_no_maximum_is_refused_with_the_models_that_break_it():
+    wins = np.array([[0.0, 3.0, 2.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    with pytest.raises(InvalidInputError, match="never lost: ours"):
+        bradley_terry(wins, ["ours", "adain", "wct"])
+    with pytest.raises(InvalidInputError, match="with itself"):
+        win_matrix(2, [(1, 1)])
+
+
+def _simulate(generator: np.random.Generator, strengths: np.ndarray, participants: int,
+              per_participant: int) -> list[Judgment]:
+    judgments = []
+    for participant in range(participants):
+        for trial in range(per_participant):
+            i, j = generator.choice(strengths.size, 2, replace=False)
+            chosen = i if generator.random() < 1 / (1 + np.exp(strengths[j] - strengths[i])) \
+                else j
+            judgments.append(Judgment(f"p{participant}", f"img{trial}.png", MODELS[i],
+                                      MODELS[j], MODELS[chosen]))
+    return judgments
+
+
+def test_a_simulated_study_is_recovered_and_its_intervals_cover_the_truth():
+    """Known log-strengths (mean zero); 100 simulated studies of 15 participants × 24
+    judgments: the estimates centre on the truth, and each model's 90 % interval covers
+    its true strength in about 90 of the 100 studies (the studies are independent, so the
+    count is binomial: 81 to 98 holds it with probability > 0.99; a model's intervals,
+    not all four pooled, because the four of one study are tied by the mean-zero scale)."""
+    truth = np.array([0.6, 0.2, -0.2, -0.6])
+    generator = np.random.default_rng(29)
+    covered = np.zeros(4)
+    estimates = []
+    for _ in range(100):
+        analysis = analyze(_simulate(generator, truth, 15, 24), resamples=200,
+                           seed=int(generator.integers(1 << 30)), confidence=0.9)
+        question = analysis.questions[0]
+        for index, model in enumerate(MODELS):
+            low, high = question.ci[model]
+            covered[index] += low <= truth[index] <= high
+        estimates.append([question.bradley_terry[model] for model in MODELS])
+    np.testing.assert_allclose(np.mean(estimates, axis=0), truth, atol=0.05)
+    assert np.all((covered >= 81) & (covered <= 98)), covered
+
+
+def test_pairwise_tests_are_exact_binomial_with_holm():
+    generator = np.random.default_rng(3)
+    analysis = analyze(_simulate(generator, np.array([0.5, 0.0, -0.2, -0.3]), 8, 30),
+                       resamples=50)
+    tests = analysis.questions[0].pairs
+    assert len(tests) == 6
+    for test in tests:
+        expected = stats.binomtest(test.first_wins, test.n, 0.5).pvalue
+        assert test.p_value == pytest.approx(expected, rel=1e-12)
+    assert [t.p_holm for t in tests] == pytest.approx(holm([t.p_value for t in tests]))
+
+
+def _write(path: Path, rows: list[list[str]], header: list[str] | None = None) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header or ["participant", "item", "a", "b", "choice", "expected"])
+        writer.writerows(rows)
+    return path
+
+
+def _study_rows(generator: np.random.Generator) -> list[list[str]]:
+    rows = [[j.participant, j.item, j.a, j.b, j.choice, ""] for j in
+            _simulate(generator, np.array([0.8, 0.2, -0.3, -0.7]), 12, 20)]
+    rows += [[f"p{p}", "check.png", "ours", "gatys", "ours", "ours"] for p in range(12)]
+    return rows
+
+
+def test_every_decision_about_the_judgments_is_recorded(tmp_path):
+    rows = _study_rows(np.random.default_rng(1))
+    rows.append(["p0", "img0.png", "ours", "wct", "", ""])  # no answer
+    rows.append(["p1", "img0.png", "ours", "wct", "tie", ""])  # a tie
+    rows.append(["careless", "check.png", "ours", "gatys", "gatys", "ours"])
+    rows += [["careless", f"img{t}.png", "wct", "adain", "wct", ""] for t in range(3)]
+    rows += [["left", f"img{t}.png", MODELS[t % 4], MODELS[(t + 1) % 4], MODELS[t % 4], ""]
+             for t in range(12)]
+    judgments, decisions = read_judgments(_write(tmp_path / "j.csv", rows))
+    assert decisions == ["1 row(s) without a choice left out (no answer)",
+                         "1 tie(s) left out (a 2AFC judgment chooses one of two)"]
+    analysis = analyze(judgments, resamples=100, decisions=decisions)
+    assert dict(analysis.exclusions) == {"careless": "failed 1 of 1 attention check(s)",
+                                         "left": "chose side a in all 12 judgments"}
+    assert analysis.questions[0].judgments == 12 * 20  # attention checks are not scored
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "is empty"),
+    (b"participant,item,a,b\n", r"lacks the column\(s\) choice"),
+    (b"participant,item,a,b,choice\np1,x.png,m1,m2,m3\n", "line 2: choice 'm3' is neither"),
+    (b"participant,item,a,b,choice\np1,x.png,m1,m1,m1\n", "line 2: a and b are the same"),
+    (b"participant,item,a,b,choice\np1,,m1,m2,m1\n", "line 2: participant, item, a and b"),
+    (b"participant,item,a,b,choice\np1,x.png,m1,m2,\n", "holds no judgment with a choice"),
+    ("participant,item,a,b,choice\np1,x.png,m\xe9,m2,m2\n".encode("latin-1"),
+     "is not UTF-8"),
+])
+def test_hostile_judgment_files_are_refused_clearly(tmp_path, content, message):
+    path = tmp_path / "j.csv"
+    path.write_bytes(content)
+    with pytest.raises(LikenessError, match=message):
+        read_judgments(path)
+    result = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
+                                       "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_model_that_never_lost_is_named(tmp_path):
+    rows = [["p1", "x.png", "ours", "wct", "ours"], ["p1", "y.png", "ours", "adain", "ours"],
+            ["p2", "x.png", "wct", "adain", "adain"], ["p2", "y.png", "adain", "wct", "wct"]]
+    path = _write(tmp_path / "j.csv", rows, ["participant", "item", "a", "b", "choice"])
+    with pytest.raises(LikenessError, match="never lost: ours"):
+        analyze_study(path)
+
+
+def test_the_command_writes_the_analysis_folder(tmp_path):
+    path = _write(tmp_path / "j.csv", _study_rows(np.random.default_rng(5)))
+    out = tmp_path / "study"
+    result = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
+                                       "--out-dir", str(out), "--bootstrap", "300"])
+    assert result.exit_code == 0, result.output
+    with (out / "scores.csv").open(newline="") as handle:
+        scores = list(csv.DictReader(handle))
+    assert [row["model"] for row in scores] == ["ours", "adain", "wct", "gatys"]
+    assert sum(float(row["bradley_terry"]) for row in scores) == pytest.approx(0, abs=1e-12)
+    for row in scores:
+        assert float(row["bradley_terry_ci95_low"]) < float(row["bradley_terry"]) < float(
+            row["bradley_terry_ci95_high"])
+    assert len((out / "pairwise.csv").read_text().splitlines()) == 7
+    methods = (out / "methods.md").read_text()
+    assert "12 participant(s) made 240 judgment(s)" in methods
+    assert "Bradley" in methods
+    assert json.loads((out / "study.json").read_text())["kind"] == "study"
+    # a second analysis replaces its own folder; a folder of other files is refused
+    again = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
+                                      "--out-dir", str(out), "--bootstrap", "50"])
+    assert again.exit_code == 0, again.output
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    refused = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
+                                        "--out-dir", str(tmp_path / "other")])
+    assert refused.exit_code == 1
+    assert "choose an empty or new folder" in refused.output
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
