@@ -18,7 +18,7 @@ from scipy import stats
 
 from likeness.cli import main
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.results.pairwise_scaling import bradley_terry, win_matrix
+from likeness.results.pairwise_scaling import JOD_SIGMA, bradley_terry, thurstone_jod, win_matrix
 from likeness.results.stats import holm
 from likeness.results.study import Judgment, analyze, read_judgments
 from likeness.runs.study import analyze_study
@@ -28,11 +28,20 @@ MODELS = ("ours", "adain", "wct", "gatys")
 
 
 @pytest.mark.parametrize("dataset", PINNED["datasets"], ids=lambda d: f"seed{d['seed']}")
-def test_bradley_terry_equals_choix(dataset):
+def test_bradley_terry_equals_choix_and_jod_equals_pw_scale(dataset):
     wins = win_matrix(len(dataset["strengths"]), dataset["judgments"])
+    np.testing.assert_allclose(thurstone_jod(wins), dataset["jod"], rtol=0, atol=1e-6)
+    if dataset["bradley_terry"] is None:  # choix found no maximum: neither does likeness
+        with pytest.raises(InvalidInputError, match="no maximum"):
+            bradley_terry(wins)
+        with pytest.raises(InvalidInputError, match="no maximum"):
+            thurstone_jod(wins, use_prior=False)
+        return
     ours = bradley_terry(wins)
     np.testing.assert_allclose(ours, dataset["bradley_terry"], rtol=0, atol=1e-6)
     assert abs(float(ours.sum())) < 1e-12  # mean zero
+    np.testing.assert_allclose(thurstone_jod(wins, use_prior=False),
+                               dataset["jod_without_prior"], rtol=0, atol=1e-6)
 
 
 def test_two_models_have_the_closed_form():
@@ -75,7 +84,8 @@ def test_a_simulated_study_is_recovered_and_its_intervals_cover_the_truth():
     estimates = []
     for _ in range(100):
         analysis = analyze(_simulate(generator, truth, 15, 24), resamples=200,
-                           seed=int(generator.integers(1 << 30)), confidence=0.9)
+                           seed=int(generator.integers(1 << 30)), confidence=0.9,
+                           with_jod=False)
         question = analysis.questions[0]
         for index, model in enumerate(MODELS):
             low, high = question.ci[model]
@@ -85,10 +95,27 @@ def test_a_simulated_study_is_recovered_and_its_intervals_cover_the_truth():
     assert np.all((covered >= 81) & (covered <= 98)), covered
 
 
+def test_jod_recovers_a_thurstone_study_and_one_jod_is_75_percent():
+    """Judgments simulated from Thurstone Case V with known JOD scores: recovered (the
+    prior pulls unanimous-looking pairs in, so within 0.15 JOD), the first model at 0."""
+    truth = np.array([0.0, 1.0, -0.5, 2.0])
+    generator = np.random.default_rng(4)
+    pairs = []
+    for _ in range(3000):
+        i, j = generator.choice(4, 2, replace=False)
+        first = generator.random() < stats.norm.cdf((truth[i] - truth[j]) / JOD_SIGMA)
+        pairs.append((i, j) if first else (j, i))
+    np.testing.assert_allclose(thurstone_jod(win_matrix(4, pairs)), truth, atol=0.15)
+    assert stats.norm.cdf(1 / JOD_SIGMA) == pytest.approx(0.75, abs=1e-4)
+    with pytest.raises(InvalidInputError, match="no comparison connects"):
+        thurstone_jod(np.array([[0, 2, 0, 0], [1, 0, 0, 0], [0, 0, 0, 3], [0, 0, 1, 0]]),
+                      ["a", "b", "c", "d"])
+
+
 def test_pairwise_tests_are_exact_binomial_with_holm():
     generator = np.random.default_rng(3)
     analysis = analyze(_simulate(generator, np.array([0.5, 0.0, -0.2, -0.3]), 8, 30),
-                       resamples=50)
+                       resamples=20)
     tests = analysis.questions[0].pairs
     assert len(tests) == 6
     for test in tests:
@@ -151,12 +178,21 @@ def test_hostile_judgment_files_are_refused_clearly(tmp_path, content, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_model_that_never_lost_is_named(tmp_path):
+def test_a_model_that_never_lost_has_no_bradley_terry_score_but_a_jod(tmp_path):
     rows = [["p1", "x.png", "ours", "wct", "ours"], ["p1", "y.png", "ours", "adain", "ours"],
-            ["p2", "x.png", "wct", "adain", "adain"], ["p2", "y.png", "adain", "wct", "wct"]]
+            ["p2", "x.png", "wct", "adain", "adain"], ["p2", "y.png", "adain", "wct", "wct"],
+            ["p3", "z.png", "wct", "ours", "ours"]]
     path = _write(tmp_path / "j.csv", rows, ["participant", "item", "a", "b", "choice"])
-    with pytest.raises(LikenessError, match="never lost: ours"):
-        analyze_study(path)
+    analysis = analyze_study(path, tmp_path / "out", resamples=30)
+    assert any("never lost: ours" in decision for decision in analysis.decisions)
+    question = analysis.questions[0]
+    assert all(math.isnan(value) for value in question.bradley_terry.values())
+    assert question.jod["ours"] == 0  # the first model of the file
+    assert question.jod["adain"] < 0
+    assert question.jod["wct"] < 0
+    scores = (tmp_path / "out" / "scores.csv").read_text().splitlines()
+    assert scores[1].startswith(",ours,3,3,,,,")  # no Bradley–Terry value: empty cells
+    assert "never lost: ours" in (tmp_path / "out" / "methods.md").read_text()
 
 
 def test_the_command_writes_the_analysis_folder(tmp_path):

@@ -29,10 +29,12 @@ def study() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=0.95, show_default=True)
-def analyze(judgments: Path, out_dir: Path, bootstrap: int, seed: int,
-            confidence: float) -> None:
-    """Scores per model (Bradley–Terry, bootstrap CIs over participants), pairwise
-    binomial tests with Holm correction, and the exclusions, written to --out-dir.
+@click.option("--jod-zero", default=None, metavar="MODEL",
+              help="The model at 0 on the JOD scale (default: the first in the file).")
+def analyze(judgments: Path, out_dir: Path, bootstrap: int, seed: int, confidence: float,
+            jod_zero: str | None) -> None:
+    """Scores per model (Bradley–Terry and JOD, bootstrap CIs over participants),
+    pairwise binomial tests with Holm correction, and the exclusions, written to --out-dir.
 
     \b
       likeness study analyze --judgments judgments.csv --out-dir study/
@@ -43,7 +45,7 @@ def analyze(judgments: Path, out_dir: Path, bootstrap: int, seed: int,
         raise click.BadParameter(f"{judgments} is not a file", param_hint="--judgments")
     try:
         analysis = analyze_study(judgments, out_dir, resamples=bootstrap, seed=seed,
-                                 confidence=confidence)
+                                 confidence=confidence, jod_zero=jod_zero)
     except LikenessError as error:
         say("error", str(error), "study analyze")
         sys.exit(1)
@@ -54,8 +56,7 @@ def analyze(judgments: Path, out_dir: Path, bootstrap: int, seed: int,
         say("note", decision, "study analyze")
     for question in analysis.questions:
         heading = f"{question.question}: " if question.question else ""
-        ranking = ", ".join(f"{m} {question.bradley_terry[m]:+.3f}"
-                            for m in sorted(question.models,
-                                            key=lambda m: -question.bradley_terry[m]))
+        ranking = ", ".join(f"{m} {question.jod[m]:+.2f} JOD"
+                            for m in sorted(question.models, key=lambda m: -question.jod[m]))
         console.print(f"{heading}{ranking}", highlight=False, markup=False)
     console.print(f"analysis written to {out_dir}", highlight=False, markup=False)

@@ -7,6 +7,16 @@ with natural-log strengths θ, no prior, mean zero over the models — the norma
 1e-10 per judgment.  The maximum exists only when every model can be reached from every
 other through "was preferred to" — otherwise a model that never lost (or never won) has an
 infinite strength — and is refused then, with the models that break it.
+
+**Thurstone Case V in JOD units** as ``pw_scale.m`` of Perez-Ortiz & Mantiuk's ``pwcmp``
+computes it with its defaults: P(i preferred to j) = Φ((q_i − q_j) / 1.4826), so that a
+difference of 1 JOD is 75 % preference; the first model fixed at 0; the negative
+log-likelihood of the counts (binomial terms, ``binopdf`` above 30 comparisons of a pair)
+times pwcmp's distance prior — the likelihood of every observed (n, k), unanimous answers
+moved one step in, evaluated at every compared pair's current distance, normalised — with
+pwcmp's own ordering of the two kinds of terms; minimised by BFGS from zeros to a gradient
+below 1e-9.  A comparison graph in more than one piece is refused (pwcmp links the best
+conditions of the pieces and warns; their relative scores are then arbitrary).
 """
 
 from __future__ import annotations
@@ -14,12 +24,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import optimize, special
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.stats import binom, norm
 
 from likeness.errors import InvalidInputError
 
-__all__ = ["bradley_terry", "win_matrix"]
+__all__ = ["JOD_SIGMA", "bradley_terry", "thurstone_jod", "win_matrix"]
+
+JOD_SIGMA = 1.4826  # Φ(1 / 1.4826) = 0.75: one JOD is 75 % preference
 
 _MAX_ITERATIONS = 200
 
@@ -111,3 +125,97 @@ def bradley_terry(wins: np.ndarray, names: Sequence[str] | None = None) -> np.nd
             scale /= 2
         theta = theta - theta.mean()
     return theta - theta.mean()
+
+
+def _fortran(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values(mask)`` as MATLAB orders it: column by column."""
+    return values.ravel(order="F")[mask.ravel(order="F")]
+
+
+def _prior_rows(wins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) of each row of pw_scale's prior: every ordered pair compared, row by row,
+    unanimous answers moved one step in (k = n − 1 or 1)."""
+    totals, counts = [], []
+    models = wins.shape[0]
+    for i in range(models):
+        for j in range(models):
+            n = wins[i, j] + wins[j, i]
+            if n <= 0:
+                continue
+            k = wins[i, j]
+            if min(wins[i, j], wins[j, i]) == 0:
+                k = wins[i, j] - 1 if wins[j, i] < wins[i, j] else 1
+            totals.append(n)
+            counts.append(k)
+    return np.array(totals), np.array(counts)
+
+
+def thurstone_jod(wins: np.ndarray, names: Sequence[str] | None = None, *,
+                  use_prior: bool = True, start: np.ndarray | None = None) -> np.ndarray:
+    """Scores in JOD units, the first model at 0, as ``pw_scale.m`` computes them (see the
+    module docs).
+
+    Args:
+        use_prior: pwcmp's distance prior (its default); without it the scale has a
+            maximum only under Bradley–Terry's condition, and is refused otherwise.
+        start: where the minimisation starts (default zeros, as pwcmp; a bootstrap starts
+            from the full data's scores, which only shortens the search).
+
+    Raises:
+        InvalidInputError: fewer than two models, negative or non-integer counts, models
+            no comparison connects, or (without the prior) no maximum.
+    """
+    wins = np.asarray(wins, dtype=np.float64)
+    models = wins.shape[0]
+    if wins.ndim != 2 or wins.shape[1] != models or models < 2:
+        raise InvalidInputError("the JOD scale needs a square count matrix of two or more "
+                                "models")
+    if np.any(wins < 0) or np.any(wins != np.round(wins)):
+        raise InvalidInputError("judgment counts must be non-negative integers")
+    labels = list(names) if names is not None else [str(i) for i in range(models)]
+    totals = wins + wins.T
+    linked = coo_matrix(totals > 0)
+    count, groups = connected_components(linked, directed=False)
+    if count > 1:
+        pieces = "; ".join("{" + ", ".join(labels[int(i)] for i in np.flatnonzero(groups == g))
+                           + "}" for g in range(count))
+        raise InvalidInputError(f"no comparison connects these groups of models: {pieces}; "
+                                "their scores on one scale would be arbitrary")
+    if not use_prior and (reason := _unreachable(wins, labels)) is not None:
+        raise InvalidInputError(f"the JOD scale without its prior has no maximum: {reason}")
+    compared = totals > 0
+    binomial_terms = compared & (totals <= 30)
+    gaussian_terms = compared & (totals > 30)
+    won_b, lost_b = _fortran(wins, binomial_terms), _fortran(wins.T, binomial_terms)
+    log_choose = _fortran(special.gammaln(totals + 1) - special.gammaln(wins + 1)
+                          - special.gammaln(totals - wins + 1), binomial_terms)
+    won_g, total_g = _fortran(wins, gaussian_terms), _fortran(totals, gaussian_terms)
+    prior_n, prior_k = _prior_rows(wins)
+    prior_choose = (special.gammaln(prior_n + 1) - special.gammaln(prior_k + 1)
+                    - special.gammaln(prior_n - prior_k + 1))
+
+    def negative_log_likelihood(free: np.ndarray) -> float:
+        q = np.concatenate([[0.0], free])
+        # kept off exact 0 and 1 (distances beyond ~12 JOD, far from any optimum): there
+        # MATLAB's objective is +inf, which SciPy's line search cannot difference
+        probability = np.clip(norm.cdf(q[:, None] - q[None, :], 0.0, JOD_SIGMA),
+                              1e-300, 1 - 1e-16)
+        p_b = _fortran(probability, binomial_terms)
+        # 0 ** 0 is 1, as in MATLAB: xlogy gives 0 · log 0 = 0
+        first = np.exp(log_choose + special.xlogy(won_b, p_b) + special.xlog1py(lost_b, -p_b))
+        second = binom.pmf(won_g, total_g, _fortran(probability, gaussian_terms))
+        likelihood = np.maximum(np.concatenate([first, second]), 1e-200)
+        if not use_prior:
+            return float(-np.sum(np.log(likelihood)))
+        p = _fortran(probability, compared)[None, :]
+        log_rows = (prior_choose[:, None] + special.xlogy(prior_k[:, None], p)
+                    + special.xlog1py((prior_n - prior_k)[:, None], -p))
+        rows = np.exp(log_rows - log_rows.max(axis=1, keepdims=True))
+        rows = rows / rows.sum(axis=1, keepdims=True)
+        prior = rows.sum(axis=0) / rows.sum()
+        return float(-np.sum(np.log(np.maximum(likelihood * prior, 1e-300))))
+
+    initial = np.zeros(models - 1) if start is None else np.asarray(start, float)[1:]
+    result = optimize.minimize(negative_log_likelihood, initial, method="BFGS",
+                               options={"gtol": 1e-9, "maxiter": 10_000})
+    return np.concatenate([[0.0], result.x])

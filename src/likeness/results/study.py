@@ -15,11 +15,13 @@ attention gives).  Decisions, each recorded with its count and never silent:
 - a participant who chose the same side (``a`` or ``b``) in every one of at least 10
   judgments is excluded (answering one side only).
 
-Scores: Bradley–Terry log-strengths by maximum likelihood (``pairwise_scaling``) with
+Scores (``pairwise_scaling``): Bradley–Terry log-strengths by maximum likelihood (none when
+a model never lost or never won: recorded) and Thurstone Case V scores in JOD units as
+pwcmp's ``pw_scale`` (the first model judged — or ``jod_zero`` — at 0), each with
 percentile bootstrap intervals that resample participants (a participant's judgments stay
 together), their distances from the estimate widened by sqrt(n / (n − 1)) for n
 participants (resampling n of n understates the variance by (n − 1)/n); resamples whose
-judgments have no maximum-likelihood scale are counted and left out.  Pairwise: each
+judgments cannot be scaled are counted and left out.  Pairwise: each
 pair's win rate with an exact two-sided binomial test against 0.5, Holm-corrected over the
 pairs of a question.
 """
@@ -37,7 +39,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.results.pairwise_scaling import bradley_terry, win_matrix
+from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_matrix
 from likeness.results.stats import holm
 
 __all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
@@ -77,11 +79,14 @@ class QuestionAnalysis:
     participants: int
     wins: dict[str, int]
     counts: dict[str, int]
-    bradley_terry: dict[str, float]
+    bradley_terry: dict[str, float]  # NaN where it has no maximum (see ``decisions``)
     ci: dict[str, tuple[float, float]]
+    jod: dict[str, float]
+    jod_ci: dict[str, tuple[float, float]]
     pairs: list[PairTest]
     resamples_used: int
     resamples_undefined: int
+    decisions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -188,57 +193,87 @@ def _pair_tests(models: list[str], wins: np.ndarray) -> list[PairTest]:
             for t, p in zip(tests, corrected, strict=True)]
 
 
+def _interval(estimate: float, draws: list[float], confidence: float,
+              participants: int) -> tuple[float, float]:
+    """The percentile interval of the resampled estimates, its distances from the estimate
+    widened by sqrt(n / (n − 1)): resampling n of n participants understates the variance
+    by (n − 1)/n."""
+    if not draws or participants < 2 or not np.isfinite(estimate):
+        return float("nan"), float("nan")
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(draws, alpha), np.quantile(draws, 1 - alpha)
+    widen = math.sqrt(participants / (participants - 1))
+    return float(estimate - widen * (estimate - low)), float(estimate + widen * (high - estimate))
+
+
 def _analyze_question(question: str, judgments: list[Judgment], resamples: int, seed: int,
-                      confidence: float) -> QuestionAnalysis:
-    models = sorted({j.a for j in judgments} | {j.b for j in judgments})
+                      confidence: float, jod_zero: str | None,
+                      with_jod: bool) -> QuestionAnalysis:
+    models = list(dict.fromkeys(m for j in judgments for m in (j.a, j.b)))
+    if jod_zero is not None:
+        if jod_zero not in models:
+            raise LikenessError(f"the model scored 0 on the JOD scale, {jod_zero!r}, is not "
+                                f"among the judged models ({', '.join(models)})")
+        models.remove(jod_zero)
+        models.insert(0, jod_zero)
     index = {model: i for i, model in enumerate(models)}
-    participants = sorted({j.participant for j in judgments})
-    by_participant = {p: [] for p in participants}  # type: dict[str, list[tuple[int, int]]]
+    participants = list(dict.fromkeys(j.participant for j in judgments))
+    by_participant: dict[str, list[tuple[int, int]]] = {p: [] for p in participants}
     for j in judgments:
         loser = j.b if j.choice == j.a else j.a
         by_participant[j.participant].append((index[j.choice], index[loser]))
-    all_pairs = [pair for p in participants for pair in by_participant[p]]
-    wins = win_matrix(len(models), all_pairs)
-    try:
-        theta = bradley_terry(wins, models)
-    except InvalidInputError as error:
-        raise LikenessError(f"question {question!r}: {error}" if question else str(error)) \
-            from None
-    generator = np.random.default_rng(seed)
-    draws, undefined = [], 0
     per_participant = [win_matrix(len(models), by_participant[p]) for p in participants]
+    wins = np.sum(per_participant, axis=0)
+    prefix = f"question {question!r}: " if question else ""
+    decisions = []
+    try:
+        theta: np.ndarray | None = bradley_terry(wins, models)
+    except InvalidInputError as error:
+        theta = None
+        decisions.append(f"{prefix}{error}; no Bradley–Terry scores (the JOD scale's prior "
+                         "keeps it finite)")
+    try:
+        jod = thurstone_jod(wins, models) if with_jod else np.full(len(models), np.nan)
+    except InvalidInputError as error:
+        raise LikenessError(f"{prefix}{error}") from None
+    generator = np.random.default_rng(seed)
+    bt_draws: list[np.ndarray] = []
+    jod_draws: list[np.ndarray] = []
+    undefined = 0
     for _ in range(resamples):
         chosen = generator.integers(0, len(participants), size=len(participants))
+        resampled = np.sum([per_participant[c] for c in chosen], axis=0)
         try:
-            draws.append(bradley_terry(sum(per_participant[c] for c in chosen)))
+            jod_draw = thurstone_jod(resampled, start=jod) if with_jod else jod
+            bt_draw = bradley_terry(resampled) if theta is not None else None
         except InvalidInputError:
             undefined += 1
-    alpha = (1 - confidence) / 2
-    # the resampled participants' spread is (n − 1)/n of the true variance: the
-    # percentile interval's distances from the estimate are widened by sqrt(n / (n − 1))
-    widen = math.sqrt(len(participants) / (len(participants) - 1)) \
-        if len(participants) > 1 else float("nan")
-    ci = {}
-    for i, model in enumerate(models):
-        values = np.array([draw[i] for draw in draws])
-        if values.size == 0:
-            ci[model] = (float("nan"), float("nan"))
             continue
-        low, high = np.quantile(values, alpha), np.quantile(values, 1 - alpha)
-        ci[model] = (float(theta[i] - widen * (theta[i] - low)),
-                     float(theta[i] + widen * (high - theta[i])))
+        jod_draws.append(jod_draw)
+        if bt_draw is not None:
+            bt_draws.append(bt_draw)
     games = wins + wins.T
+    n = len(participants)
+    bt = {m: float(theta[i]) if theta is not None else float("nan")
+          for i, m in enumerate(models)}
     return QuestionAnalysis(
-        question, models, len(judgments), len(participants),
+        question, models, len(judgments), n,
         {m: int(wins[i].sum()) for i, m in enumerate(models)},
         {m: int(games[i].sum()) for i, m in enumerate(models)},
-        {m: float(theta[i]) for i, m in enumerate(models)}, ci,
-        _pair_tests(models, wins), len(draws), undefined)
+        bt, {m: _interval(bt[m], [d[i] for d in bt_draws], confidence, n)
+             for i, m in enumerate(models)},
+        {m: float(jod[i]) for i, m in enumerate(models)},
+        {m: _interval(float(jod[i]), [d[i] for d in jod_draws], confidence, n)
+         for i, m in enumerate(models)},
+        _pair_tests(models, wins), len(jod_draws), undefined, decisions)
 
 
 def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
-            confidence: float = 0.95, decisions: list[str] | None = None) -> StudyAnalysis:
-    """Exclusions, then each question's scores and pairwise tests (see the module docs).
+            confidence: float = 0.95, decisions: list[str] | None = None,
+            jod_zero: str | None = None, with_jod: bool = True) -> StudyAnalysis:
+    """Exclusions, then each question's scores and pairwise tests (see the module docs);
+    ``with_jod=False`` leaves the JOD scale out (NaN: simulations that need only
+    Bradley–Terry run ~50× faster).
 
     Raises:
         LikenessError: nothing left to analyse after the exclusions, or a question whose
@@ -257,7 +292,7 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
     by_question: dict[str, list[Judgment]] = defaultdict(list)
     for judgment in scored:
         by_question[judgment.question].append(judgment)
-    questions = [_analyze_question(q, by_question[q], resamples, seed, confidence)
-                 for q in sorted(by_question)]
-    return StudyAnalysis(questions, exclusions, list(decisions or []), confidence, resamples,
-                         seed)
+    questions = [_analyze_question(q, by_question[q], resamples, seed, confidence, jod_zero,
+                                   with_jod) for q in sorted(by_question)]
+    recorded = list(decisions or []) + [d for q in questions for d in q.decisions]
+    return StudyAnalysis(questions, exclusions, recorded, confidence, resamples, seed)

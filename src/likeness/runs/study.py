@@ -63,16 +63,22 @@ def _number(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
+def _cell(value: float) -> str:
+    return repr(value) if value == value else ""  # NaN (no value): an empty cell
+
+
 def _scores(analysis: StudyAnalysis) -> str:
     low, high = _bounds(analysis)
     rows: list[list[Any]] = [["question", "model", "judgments", "wins", "bradley_terry",
-                              f"bradley_terry_{low}", f"bradley_terry_{high}"]]
+                              f"bradley_terry_{low}", f"bradley_terry_{high}", "jod",
+                              f"jod_{low}", f"jod_{high}"]]
     for question in analysis.questions:
-        for model in sorted(question.models, key=lambda m: -question.bradley_terry[m]):
-            ci = question.ci[model]
+        for model in sorted(question.models, key=lambda m: -question.jod[m]):
+            ci, jod_ci = question.ci[model], question.jod_ci[model]
             rows.append([question.question, model, question.counts[model],
-                         question.wins[model], repr(question.bradley_terry[model]),
-                         repr(ci[0]), repr(ci[1])])
+                         question.wins[model], _cell(question.bradley_terry[model]),
+                         _cell(ci[0]), _cell(ci[1]), _cell(question.jod[model]),
+                         _cell(jod_ci[0]), _cell(jod_ci[1])])
     return _csv(rows)
 
 
@@ -99,13 +105,18 @@ def _summary(analysis: StudyAnalysis) -> str:
     for question in analysis.questions:
         title = f"## {question.question}" if question.question else "## Scores"
         lines += [title, "", f"{question.judgments} judgments by {question.participants} "
-                  f"participant(s); Bradley–Terry log-strengths (mean 0) with {percent} "
+                  f"participant(s).  Bradley–Terry log-strengths (mean 0) and JOD scores "
+                  f"({question.models[0]} at 0; 1 JOD = 75 % preference), with {percent} "
                   "bootstrap intervals over participants.", "",
-                  "| model | Bradley–Terry | CI | wins / judgments |", "| --- | --- | --- | --- |"]
-        for model in sorted(question.models, key=lambda m: -question.bradley_terry[m]):
+                  "| model | Bradley–Terry | CI | JOD | CI | wins / judgments |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for model in sorted(question.models, key=lambda m: -question.jod[m]):
             low, high = question.ci[model]
+            jod_low, jod_high = question.jod_ci[model]
             lines.append(f"| {model} | {_number(question.bradley_terry[model], 3)} | "
                          f"[{_number(low, 3)}, {_number(high, 3)}] | "
+                         f"{_number(question.jod[model], 3)} | "
+                         f"[{_number(jod_low, 3)}, {_number(jod_high, 3)}] | "
                          f"{question.wins[model]} / {question.counts[model]} |")
         lines += ["", "| pair | win rate of the first | judgments | p (Holm) |",
                   "| --- | --- | --- | --- |"]
@@ -129,10 +140,13 @@ def _methods(analysis: StudyAnalysis) -> str:
     return (f"In a two-alternative forced-choice study, {participants} participant(s) made "
             f"{judgments} judgment(s) that were analysed.{excluded}{decided} Each model's "
             "score is its Bradley–Terry log-strength estimated by maximum likelihood "
-            "(Bradley & Terry 1952; mean zero over the models), with "
+            "(Bradley & Terry 1952; mean zero over the models) and its Thurstone Case V score "
+            "in JOD units (1 JOD = 75 % preference), computed as pwcmp's pw_scale computes it "
+            "with its distance prior (Perez-Ortiz & Mantiuk 2017), each with "
             f"{analysis.confidence * 100:g} % percentile bootstrap intervals from "
             f"{analysis.resamples} resamples of the participants (seed {analysis.seed}"
-            + (f"; {undefined} resample(s) without a maximum-likelihood scale left out"
+            + ("; distances from the estimate widened by sqrt(n/(n − 1))")
+            + (f"; {undefined} resample(s) that could not be scaled left out"
                if undefined else "")
             + "). Each pair of models was compared by an exact two-sided binomial test of "
             "its win rate against 0.5, Holm-corrected over the pairs (Holm 1979). "
@@ -140,9 +154,11 @@ def _methods(analysis: StudyAnalysis) -> str:
 
 
 def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: int = 2000,
-                  seed: int = 0, confidence: float = 0.95) -> StudyAnalysis:
+                  seed: int = 0, confidence: float = 0.95,
+                  jod_zero: str | None = None) -> StudyAnalysis:
     """Analyse a judgments CSV (see ``likeness.results.study``) and, with ``out_dir``,
-    write the analysis folder.
+    write the analysis folder; ``jod_zero``: the model at 0 on the JOD scale (default: the
+    first model of the file).
 
     Raises:
         LikenessError: an unreadable or malformed judgments file, nothing left after the
@@ -153,7 +169,7 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     if out_dir is not None:
         _check_folder(Path(out_dir))
     analysis = analyze(rows, resamples=resamples, seed=seed, confidence=confidence,
-                       decisions=decisions)
+                       decisions=decisions, jod_zero=jod_zero)
     if out_dir is None:
         return analysis
     folder = Path(out_dir)
@@ -168,6 +184,7 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     write_json(folder / "study.json", {
         "kind": "study", "likeness_version": __version__, "judgments": str(judgments),
         "resamples": resamples, "seed": seed, "confidence": confidence,
+        "jod_zero": jod_zero,
         "decisions": analysis.decisions,
         "exclusions": [{"participant": p, "reason": r} for p, r in analysis.exclusions],
         "questions": [{"question": q.question, "models": q.models, "judgments": q.judgments,
