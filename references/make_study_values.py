@@ -1,14 +1,15 @@
 """Bradley–Terry strengths from ``choix``, and JOD scores from a transcription of
 ``pwcmp``'s ``pw_scale.m``, for likeness's study analysis.
 
-Run in the reference environment (references/reference-env.sh, which installs choix),
+Run in the reference environment (references/reference-env.sh, which installs choix and
+krippendorff),
 never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_study_values.py
 
-Simulated 2AFC judgments (numpy's default_rng with the seeds below; the tests rebuild the
-same judgments with ``simulated_judgments``): for each dataset the (winner, loser) index
-pairs and ``choix.ilsr_pairwise(n, data, alpha=0)`` (maximum likelihood, no prior, log
+Simulated 2AFC judgments (numpy's default_rng with the seeds below; the judgments are
+stored with the values, and the tests read them from there): for each dataset the
+(winner, loser) index pairs and ``choix.ilsr_pairwise(n, data, alpha=0)`` (maximum likelihood, no prior, log
 strengths normalised to mean zero).  ``pw_scale_m`` below transcribes ``pw_scale.m``
 (github.com/mantiuk/pwcmp, MIT; ``use_prior`` = 1, its default) statement by statement
 with loops, as MATLAB runs it, and minimises with SciPy's BFGS (``fminunc``'s
@@ -23,6 +24,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import choix
+import krippendorff
 import numpy as np
 from scipy import optimize
 from scipy.special import comb
@@ -116,10 +118,24 @@ def main() -> None:
                         "judgments": pairs, "bradley_terry": theirs,
                         "jod": [float(v) for v in pw_scale_m(wins)],
                         "jod_without_prior": [float(v) for v in pw_scale_m(wins, False)]})
+    agreement = []
+    for seed in (0, 1, 2):
+        generator = np.random.default_rng(seed)
+        # 6 participants × 30 units, values from 3 models, 30 % missing; the first half
+        # copied from participant 0 where given (agreement above chance)
+        data = generator.integers(0, 3, (6, 30)).astype(float)
+        data[generator.random(data.shape) < 0.3] = np.nan
+        data[:, :15] = np.where(np.isnan(data[:, :15]), np.nan, data[0:1, :15])
+        units = [[f"m{int(v)}" for v in data[:, u] if not np.isnan(v)] for u in range(30)]
+        agreement.append({"units": units, "alpha": float(krippendorff.alpha(
+            reliability_data=data, level_of_measurement="nominal"))})
     OUT.write_text(json.dumps({"reference": f"choix {version('choix')}, "
                                             "ilsr_pairwise(alpha=0, tol=1e-12); pw_scale.m "
                                             f"transcribed, SciPy {version('scipy')} BFGS",
-                               "datasets": records}) + "\n")
+                               "datasets": records, "krippendorff": agreement,
+                               "krippendorff_reference": f"krippendorff "
+                                                         f"{version('krippendorff')}"})
+                   + "\n")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ pip=("$venv/bin/pip" install -q -c "$pin")
 "${pip[@]}" torch==2.13.0 numpy scipy scikit-image scikit-learn pillow opencv-python-headless tqdm requests \
   packaging typing_extensions addict future lmdb yapf einops pyyaml huggingface_hub safetensors transformers timm pytest
 "${pip[@]}" --no-deps torchvision lpips piq pytorch-msssim torchmetrics lightning-utilities pytorch-fid clean-fid \
-  torch-fidelity pyiqa basicsr DISTS-pytorch prdc vendi-score pyrtools==1.1.1 choix
+  torch-fidelity pyiqa basicsr DISTS-pytorch prdc vendi-score pyrtools==1.1.1 choix krippendorff
 tv=$("$venv/bin/python" -c 'import importlib.util,os;print(os.path.dirname(importlib.util.find_spec("torchvision").origin))')
 for f in _meta_registrations.py _autograd_registrations.py; do : >"$tv/$f"; done
 [ -f "$tv/transforms/functional_tensor.py" ] || \

@@ -224,3 +224,32 @@ def test_the_command_writes_the_analysis_folder(tmp_path):
     assert refused.exit_code == 1
     assert "choose an empty or new folder" in refused.output
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def test_krippendorff_alpha_equals_the_krippendorff_package():
+    """Pinned from krippendorff 0.9.0 (``alpha(reliability_data, "nominal")``) on units
+    built by references/make_study_values.py's rule, and closed forms."""
+    from likeness.results.reliability import krippendorff_alpha_nominal
+
+    for record in PINNED["krippendorff"]:
+        assert krippendorff_alpha_nominal(record["units"]) == pytest.approx(record["alpha"],
+                                                                             abs=1e-12)
+    assert krippendorff_alpha_nominal([["x", "x"], ["y", "y"], ["x", "x"]]) == 1.0
+    assert math.isnan(krippendorff_alpha_nominal([["x"], ["y"]]))  # nothing paired
+
+
+def test_the_study_reports_agreement_and_repeated_trials():
+    judgments = [Judgment("p1", "i1", "ours", "wct", "ours"),
+                 Judgment("p2", "i1", "wct", "ours", "ours"),
+                 Judgment("p3", "i1", "ours", "wct", "wct"),
+                 Judgment("p1", "i2", "ours", "wct", "wct"),
+                 Judgment("p2", "i2", "ours", "wct", "wct"),
+                 Judgment("p1", "i1", "wct", "ours", "ours"),  # a repeat, same answer
+                 Judgment("p2", "i2", "wct", "ours", "ours")]  # a repeat, another answer
+    question = analyze(judgments, resamples=10).questions[0]
+    from likeness.results.reliability import krippendorff_alpha_nominal
+
+    assert question.alpha == pytest.approx(krippendorff_alpha_nominal(
+        [["ours", "ours", "wct"], ["wct", "wct"]]), abs=1e-12)
+    assert question.repeats == 2
+    assert question.consistency == 0.5

@@ -23,7 +23,9 @@ together), their distances from the estimate widened by sqrt(n / (n − 1)) for 
 participants (resampling n of n understates the variance by (n − 1)/n); resamples whose
 judgments cannot be scaled are counted and left out.  Pairwise: each
 pair's win rate with an exact two-sided binomial test against 0.5, Holm-corrected over the
-pairs of a question.
+pairs of a question.  Agreement: Krippendorff's α between participants (``reliability``;
+a unit is an item and a pair of models) and, for repeated trials, the share of repeats
+that give the participant's first answer again.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from scipy import stats as scipy_stats
 
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_matrix
+from likeness.results.reliability import krippendorff_alpha_nominal
 from likeness.results.stats import holm
 
 __all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
@@ -87,6 +90,9 @@ class QuestionAnalysis:
     resamples_used: int
     resamples_undefined: int
     decisions: list[str] = field(default_factory=list)
+    alpha: float = float("nan")  # Krippendorff's α between participants
+    repeats: int = 0  # judgments repeating a participant's earlier item and pair
+    consistency: float = float("nan")  # the share of them that repeat its answer
 
 
 @dataclass
@@ -193,6 +199,26 @@ def _pair_tests(models: list[str], wins: np.ndarray) -> list[PairTest]:
             for t, p in zip(tests, corrected, strict=True)]
 
 
+def _agreement(judgments: list[Judgment]) -> tuple[float, int, float]:
+    """(Krippendorff's α between participants — a unit is an item and a pair of models,
+    one value per participant: their first answer —, the number of repeated judgments,
+    the share of them that give the participant's first answer again)."""
+    first: dict[tuple[str, str, frozenset[str]], str] = {}
+    repeats = agreeing = 0
+    for j in judgments:
+        key = (j.participant, j.item, frozenset((j.a, j.b)))
+        if key in first:
+            repeats += 1
+            agreeing += j.choice == first[key]
+        else:
+            first[key] = j.choice
+    units: dict[tuple[str, frozenset[str]], list[str]] = defaultdict(list)
+    for (_, item, pair), choice in first.items():
+        units[(item, pair)].append(choice)
+    alpha = krippendorff_alpha_nominal(units.values())
+    return alpha, repeats, agreeing / repeats if repeats else float("nan")
+
+
 def _interval(estimate: float, draws: list[float], confidence: float,
               participants: int) -> tuple[float, float]:
     """The percentile interval of the resampled estimates, its distances from the estimate
@@ -254,6 +280,7 @@ def _analyze_question(question: str, judgments: list[Judgment], resamples: int, 
             bt_draws.append(bt_draw)
     games = wins + wins.T
     n = len(participants)
+    alpha, repeats, consistency = _agreement(judgments)
     bt = {m: float(theta[i]) if theta is not None else float("nan")
           for i, m in enumerate(models)}
     return QuestionAnalysis(
@@ -265,7 +292,8 @@ def _analyze_question(question: str, judgments: list[Judgment], resamples: int, 
         {m: float(jod[i]) for i, m in enumerate(models)},
         {m: _interval(float(jod[i]), [d[i] for d in jod_draws], confidence, n)
          for i, m in enumerate(models)},
-        _pair_tests(models, wins), len(jod_draws), undefined, decisions)
+        _pair_tests(models, wins), len(jod_draws), undefined, decisions, alpha, repeats,
+        consistency)
 
 
 def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,

@@ -118,7 +118,15 @@ def _summary(analysis: StudyAnalysis) -> str:
                          f"{_number(question.jod[model], 3)} | "
                          f"[{_number(jod_low, 3)}, {_number(jod_high, 3)}] | "
                          f"{question.wins[model]} / {question.counts[model]} |")
-        lines += ["", "| pair | win rate of the first | judgments | p (Holm) |",
+        agreement = (f"Agreement between participants: Krippendorff's α = "
+                     f"{_number(question.alpha, 3)}" if question.alpha == question.alpha
+                     else "Agreement between participants: no item and pair was judged by "
+                          "two participants (Krippendorff's α undefined)")
+        if question.repeats:
+            agreement += (f"; {question.repeats} repeated trial(s), "
+                          f"{_number(question.consistency * 100, 1)} % answered as before")
+        lines += ["", agreement + ".", "",
+                  "| pair | win rate of the first | judgments | p (Holm) |",
                   "| --- | --- | --- | --- |"]
         for test in question.pairs:
             lines.append(f"| {test.first} vs {test.second} | "
@@ -150,7 +158,21 @@ def _methods(analysis: StudyAnalysis) -> str:
                if undefined else "")
             + "). Each pair of models was compared by an exact two-sided binomial test of "
             "its win rate against 0.5, Holm-corrected over the pairs (Holm 1979). "
+            + _agreement_sentence(analysis) +
             f"Analysed with likeness {__version__}.\n")
+
+
+def _agreement_sentence(analysis: StudyAnalysis) -> str:
+    alphas = [q.alpha for q in analysis.questions if q.alpha == q.alpha]
+    sentence = ("Agreement between participants was measured by Krippendorff's α for nominal "
+                "data (Krippendorff 2011; a unit is an item and a pair of models): "
+                + ", ".join(_number(a, 3) for a in alphas) + ". ") if alphas else ""
+    repeats = sum(q.repeats for q in analysis.questions)
+    if repeats:
+        same = sum(q.repeats * q.consistency for q in analysis.questions if q.repeats)
+        sentence += (f"Of {repeats} repeated trial(s), {_number(same / repeats * 100, 1)} % "
+                     "gave the participant's earlier answer. ")
+    return sentence
 
 
 def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: int = 2000,
@@ -189,6 +211,9 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
         "exclusions": [{"participant": p, "reason": r} for p, r in analysis.exclusions],
         "questions": [{"question": q.question, "models": q.models, "judgments": q.judgments,
                        "participants": q.participants,
+                       "krippendorff_alpha": q.alpha if q.alpha == q.alpha else None,
+                       "repeated_trials": q.repeats,
+                       "consistency": q.consistency if q.repeats else None,
                        "resamples_undefined": q.resamples_undefined}
                       for q in analysis.questions],
         "files": list(STUDY_FILES)})
