@@ -9,10 +9,10 @@ never by the test suite:
 
 Simulated 2AFC judgments (numpy's default_rng with the seeds below; the judgments are
 stored with the values, and the tests read them from there): for each dataset the
-(winner, loser) index pairs and ``choix.ilsr_pairwise(n, data, alpha=0)`` (maximum likelihood, no prior, log
-strengths normalised to mean zero).  ``pw_scale_m`` below transcribes ``pw_scale.m``
-(github.com/mantiuk/pwcmp, MIT; ``use_prior`` = 1, its default) statement by statement
-with loops, as MATLAB runs it, and minimises with SciPy's BFGS (``fminunc``'s
+(winner, loser) index pairs and ``choix.ilsr_pairwise(n, data, alpha=0)`` (maximum
+likelihood, no prior, log strengths normalised to mean zero).  ``pw_scale_m`` below
+transcribes ``pw_scale.m`` (github.com/mantiuk/pwcmp, MIT; ``use_prior`` = 1, its default)
+statement by statement with loops, as MATLAB runs it, and minimises with SciPy's BFGS (``fminunc``'s
 quasi-Newton) to a gradient below 1e-10.  Writes tests/data/study_values.json with choix's
 and SciPy's versions.
 """
