@@ -253,3 +253,76 @@ def test_the_study_reports_agreement_and_repeated_trials():
         [["ours", "ours", "wct"], ["wct", "wct"]]), abs=1e-12)
     assert question.repeats == 2
     assert question.consistency == 0.5
+
+
+SAMPLES = Path(__file__).parents[1] / "samples"
+
+
+@pytest.fixture(scope="module")
+def sample_results(tmp_path_factory):
+    """likeness compare on the bundled samples: two models (jpeg, stylized), three items."""
+    out = tmp_path_factory.mktemp("samples") / "results"
+    result = CliRunner().invoke(main, ["compare", str(SAMPLES / "reference"),
+                                       str(SAMPLES / "jpeg"), str(SAMPLES / "stylized"),
+                                       "--metrics", "ssim,psnr,mse", "--out-dir", str(out),
+                                       "--no-cache"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_each_metric_agrees_with_simulated_participants_as_computed_by_hand(tmp_path,
+                                                                            sample_results):
+    generator = np.random.default_rng(11)
+    rows = []
+    for participant in range(10):
+        for item in ("astronaut.png", "coffee.png", "rocket.png"):
+            for _ in range(2):
+                a, b = ("jpeg", "stylized") if generator.random() < 0.5 else ("stylized", "jpeg")
+                choice = "jpeg" if generator.random() < 0.8 else "stylized"
+                rows.append([f"p{participant}", item, a, b, choice])
+    path = _write(tmp_path / "j.csv", rows, ["participant", "item", "a", "b", "choice"])
+    out = tmp_path / "study"
+    result = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
+                                       "--out-dir", str(out), "--results", str(sample_results),
+                                       "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    with (sample_results / "per_image.csv").open(newline="") as handle:
+        values = {(r["model"], r["reference"]): r for r in csv.DictReader(handle)}
+    with (out / "agreement.csv").open(newline="") as handle:
+        agreement = {r["metric"]: r for r in csv.DictReader(handle)}
+    assert set(agreement) == {"ssim", "psnr", "mse"}
+    for metric, higher in (("ssim", True), ("psnr", True), ("mse", False)):
+        agree = 0.0
+        for _, item, a, b, choice in rows:
+            va, vb = float(values[(a, item)][metric]), float(values[(b, item)][metric])
+            if va == vb:
+                agree += 0.5
+                continue
+            preferred = a if (va > vb) == higher else b
+            agree += preferred == choice
+        assert float(agreement[metric]["two_afc"]) == pytest.approx(agree / len(rows),
+                                                                    abs=1e-12)
+        assert float(agreement[metric]["two_afc_ci95_low"]) <= float(
+            agreement[metric]["two_afc"]) <= float(agreement[metric]["two_afc_ci95_high"])
+    # the human ceiling: pairs of judgments of the same item agreeing, per item
+    ceiling = []
+    for item in ("astronaut.png", "coffee.png", "rocket.png"):
+        choices = [r[4] for r in rows if r[1] == item]
+        n, k = len(choices), choices.count("jpeg")
+        ceiling.append((k * (k - 1) + (n - k) * (n - k - 1)) / (n * (n - 1)))
+    assert float(agreement["ssim"]["human_ceiling"]) == pytest.approx(np.mean(ceiling),
+                                                                     abs=1e-12)
+    assert "2AFC score" in (out / "methods.md").read_text()
+    assert "| SSIM |" in (out / "summary.md").read_text()
+
+
+def test_judgments_that_name_what_the_results_do_not_hold_are_refused(tmp_path,
+                                                                      sample_results):
+    path = _write(tmp_path / "j.csv", [["p1", "astronaut.png", "jpeg", "gan", "gan"],
+                                       ["p1", "lena.png", "jpeg", "stylized", "jpeg"]],
+                  ["participant", "item", "a", "b", "choice"])
+    result = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
+                                       "--out-dir", str(tmp_path / "o"), "--results",
+                                       str(sample_results)])
+    assert result.exit_code == 1
+    assert "models gan; items lena.png" in result.output

@@ -31,8 +31,11 @@ def study() -> None:
               default=0.95, show_default=True)
 @click.option("--jod-zero", default=None, metavar="MODEL",
               help="The model at 0 on the JOD scale (default: the first in the file).")
+@click.option("--results", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="The compare results folder of the same items and models: "
+                                 "each metric's agreement with the participants.")
 def analyze(judgments: Path, out_dir: Path, bootstrap: int, seed: int, confidence: float,
-            jod_zero: str | None) -> None:
+            jod_zero: str | None, results: Path | None) -> None:
     """Scores per model (Bradley–Terry and JOD, bootstrap CIs over participants),
     pairwise binomial tests with Holm correction, and the exclusions, written to --out-dir.
 
@@ -45,7 +48,7 @@ def analyze(judgments: Path, out_dir: Path, bootstrap: int, seed: int, confidenc
         raise click.BadParameter(f"{judgments} is not a file", param_hint="--judgments")
     try:
         analysis = analyze_study(judgments, out_dir, resamples=bootstrap, seed=seed,
-                                 confidence=confidence, jod_zero=jod_zero)
+                                 confidence=confidence, jod_zero=jod_zero, results=results)
     except LikenessError as error:
         say("error", str(error), "study analyze")
         sys.exit(1)

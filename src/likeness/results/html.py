@@ -47,7 +47,7 @@ from likeness.results.figures import (
 )
 from likeness.results.tables import format_value, label, table_note
 
-__all__ = ["ReportPair", "render_report"]
+__all__ = ["ReportPair", "read_results_folder", "render_report"]
 
 
 @dataclass
@@ -80,8 +80,14 @@ def _float(text: str) -> float | None:
         return None
 
 
-def _read(folder: Path) -> tuple[dict[str, Any], list[ReportPair], list[dict[str, str]],
-                                 list[dict[str, str]]]:
+def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
+                                              list[dict[str, str]], list[dict[str, str]]]:
+    """A complete results folder's record, its pairs (model, reference, test, values), its
+    summary and comparisons rows.
+
+    Raises:
+        LikenessError: not a likeness results folder, an incomplete run, or damaged files.
+    """
     try:
         record = json.loads((folder / "run.json").read_text())
     except (OSError, ValueError) as error:
@@ -220,7 +226,7 @@ def render_report(results_dir: str | os.PathLike[str],
     import jinja2
 
     folder = Path(results_dir)
-    record, pairs, summary, comparisons = _read(folder)
+    record, pairs, summary, comparisons = read_results_folder(folder)
     settings = record["settings"]
     metrics = [m for m in settings["metrics"] if METRICS[m].kind != "set"]
     models = list(dict.fromkeys([r["model"] for r in summary] + [p.model for p in pairs]))

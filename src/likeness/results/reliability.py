@@ -1,4 +1,6 @@
-"""How far participants agree with one another: Krippendorff's α for nominal data
+"""How far participants agree with one another, and a metric with them.
+
+Krippendorff's α for nominal data
 (Krippendorff 2011, "Computing Krippendorff's alpha-reliability"), the statistic the
 ``krippendorff`` package computes with ``level_of_measurement="nominal"``.
 
@@ -14,9 +16,9 @@ paired or a single value occurs throughout.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["krippendorff_alpha_nominal"]
+__all__ = ["krippendorff_alpha_nominal", "two_afc_agreement"]
 
 
 def krippendorff_alpha_nominal(units: Iterable[Sequence[str]]) -> float:
@@ -40,3 +42,42 @@ def krippendorff_alpha_nominal(units: Iterable[Sequence[str]]) -> float:
     if n <= 1 or expected == 0:
         return float("nan")
     return 1.0 - (n - 1) * observed / expected
+
+
+def two_afc_agreement(judgments: Sequence[tuple[str, str, str, str]],
+                      values: Mapping[tuple[str, str], float],
+                      higher_is_better: bool) -> tuple[float, float, int]:
+    """How often a metric prefers what the participants preferred: (the 2AFC score, the
+    human ceiling, the judgments scored).
+
+    ``judgments``: (item, a, b, choice); ``values``: the metric's value per (model, item).
+    A judgment is scored when the metric has both models' values for its item: 1 when the
+    metric prefers the chosen model, 0 when the other, ½ on equal values — the mean is
+    Zhang et al. (2018)'s 2AFC score (over an item and pair judged n times with k for one
+    model, the metric scores k/n or 1 − k/n).  The ceiling is how often two participants
+    agree on the same item and pair, over those judged at least twice:
+    (k(k − 1) + (n − k)(n − k − 1)) / (n(n − 1)) weighted by n (NaN when none is).
+    """
+    groups: dict[tuple[str, frozenset[str]], list[tuple[str, str, str]]] = {}
+    for item, a, b, choice in judgments:
+        groups.setdefault((item, frozenset((a, b))), []).append((a, b, choice))
+    score = scored = 0.0
+    agreeing = weight = 0.0
+    for (item, pair), rows in groups.items():
+        first, second = sorted(pair)
+        if (first, item) not in values or (second, item) not in values:
+            continue
+        difference = values[(first, item)] - values[(second, item)]
+        if not higher_is_better:
+            difference = -difference
+        preferred = 0.5 if difference == 0 else (1.0 if difference > 0 else 0.0)
+        n = len(rows)
+        k = sum(1 for _, _, choice in rows if choice == first)
+        score += preferred * k + (1 - preferred) * (n - k)
+        scored += n
+        if n >= 2:
+            agreeing += (k * (k - 1) + (n - k) * (n - k - 1)) / (n * (n - 1)) * n
+            weight += n
+    if scored == 0:
+        return float("nan"), float("nan"), 0
+    return score / scored, agreeing / weight if weight else float("nan"), int(scored)

@@ -25,7 +25,9 @@ judgments cannot be scaled are counted and left out.  Pairwise: each
 pair's win rate with an exact two-sided binomial test against 0.5, Holm-corrected over the
 pairs of a question.  Agreement: Krippendorff's α between participants (``reliability``;
 a unit is an item and a pair of models) and, for repeated trials, the share of repeats
-that give the participant's first answer again.
+that give the participant's first answer again; with the metrics of the same items, each
+metric's 2AFC score (how often it prefers what the participants preferred) with a bootstrap
+interval over items, and the human ceiling.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from scipy import stats as scipy_stats
 
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_matrix
-from likeness.results.reliability import krippendorff_alpha_nominal
+from likeness.results.reliability import krippendorff_alpha_nominal, two_afc_agreement
 from likeness.results.stats import holm
 
 __all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
@@ -93,6 +95,9 @@ class QuestionAnalysis:
     alpha: float = float("nan")  # Krippendorff's α between participants
     repeats: int = 0  # judgments repeating a participant's earlier item and pair
     consistency: float = float("nan")  # the share of them that repeat its answer
+    # per metric: (2AFC score, its interval, the human ceiling, judgments scored)
+    metrics: dict[str, tuple[float, tuple[float, float], float, int]] = field(
+        default_factory=dict)
 
 
 @dataclass
@@ -296,12 +301,51 @@ def _analyze_question(question: str, judgments: list[Judgment], resamples: int, 
         consistency)
 
 
+MetricValues = dict[str, tuple[bool, dict[tuple[str, str], float]]]
+
+
+def _metric_agreement(judgments: list[Judgment], metrics: MetricValues, resamples: int,
+                      seed: int, confidence: float
+                      ) -> dict[str, tuple[float, tuple[float, float], float, int]]:
+    """Each metric's 2AFC score with a percentile bootstrap interval over items (an item's
+    judgments stay together), and the human ceiling."""
+    rows = [(j.item, j.a, j.b, j.choice) for j in judgments]
+    items = sorted({j.item for j in judgments})
+    by_item: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
+    for row in rows:
+        by_item[row[0]].append(row)
+    generator = np.random.default_rng(seed)
+    samples = [generator.integers(0, len(items), size=len(items)) for _ in range(resamples)]
+    alpha = (1 - confidence) / 2
+    found = {}
+    for name, (higher, values) in metrics.items():
+        score, ceiling, scored = two_afc_agreement(rows, values, higher)
+        draws = []
+        for sample in samples:
+            # an item drawn twice is two items: its judgments are relabelled per draw
+            drawn = [(f"{draw}:{item}", a, b, choice) for draw, index in enumerate(sample)
+                     for item, a, b, choice in by_item[items[index]]]
+            relabelled = {(model, f"{draw}:{items[index]}"): values[(model, items[index])]
+                          for draw, index in enumerate(sample)
+                          for model in {m for _, a, b, _ in by_item[items[index]] for m in (a, b)}
+                          if (model, items[index]) in values}
+            value = two_afc_agreement(drawn, relabelled, higher)[0]
+            if value == value:
+                draws.append(value)
+        interval = ((float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha)))
+                    if draws else (float("nan"), float("nan")))
+        found[name] = (score, interval, ceiling, scored)
+    return found
+
+
 def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
             confidence: float = 0.95, decisions: list[str] | None = None,
-            jod_zero: str | None = None, with_jod: bool = True) -> StudyAnalysis:
+            jod_zero: str | None = None, with_jod: bool = True,
+            metrics: MetricValues | None = None) -> StudyAnalysis:
     """Exclusions, then each question's scores and pairwise tests (see the module docs);
     ``with_jod=False`` leaves the JOD scale out (NaN: simulations that need only
-    Bradley–Terry run ~50× faster).
+    Bradley–Terry run ~50× faster); ``metrics``: {name: (higher is better, {(model, item):
+    value})}, each metric's agreement with the participants (``reliability``).
 
     Raises:
         LikenessError: nothing left to analyse after the exclusions, or a question whose
@@ -322,5 +366,9 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
         by_question[judgment.question].append(judgment)
     questions = [_analyze_question(q, by_question[q], resamples, seed, confidence, jod_zero,
                                    with_jod) for q in sorted(by_question)]
+    for question in questions:
+        if metrics:
+            question.metrics = _metric_agreement(by_question[question.question], metrics,
+                                                 resamples, seed, confidence)
     recorded = list(decisions or []) + [d for q in questions for d in q.decisions]
     return StudyAnalysis(questions, exclusions, recorded, confidence, resamples, seed)

@@ -1,6 +1,8 @@
 """``likeness study analyze``: a 2AFC study's judgments analysed into a folder — scores per
 model with confidence intervals (``scores.csv``), pairwise preference tests
-(``pairwise.csv``), the excluded participants and why (``exclusions.csv``), Markdown tables
+(``pairwise.csv``), the excluded participants and why (``exclusions.csv``), each metric's
+agreement with the participants when a results folder is given (``agreement.csv``), Markdown
+tables
 (``summary.md``), a methods paragraph (``methods.md``) and the record (``study.json``).
 
 The folder is new, empty, or one this command wrote before (its ``study.json``): then its
@@ -18,14 +20,16 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.errors import LikenessError
+from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
-from likeness.results.study import StudyAnalysis, analyze, read_judgments
+from likeness.results.html import read_results_folder
+from likeness.results.study import Judgment, MetricValues, StudyAnalysis, analyze, read_judgments
 from likeness.runs.folder import write_json, writing
 
 __all__ = ["STUDY_FILES", "analyze_study"]
 
-STUDY_FILES = ("scores.csv", "pairwise.csv", "exclusions.csv", "summary.md", "methods.md",
-               "study.json")
+STUDY_FILES = ("scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv", "summary.md",
+               "methods.md", "study.json")
 
 
 def _check_folder(out_dir: Path) -> None:
@@ -125,6 +129,12 @@ def _summary(analysis: StudyAnalysis) -> str:
         if question.repeats:
             agreement += (f"; {question.repeats} repeated trial(s), "
                           f"{_number(question.consistency * 100, 1)} % answered as before")
+        if question.metrics:
+            lines += ["", "| metric | 2AFC score | CI | judgments |", "| --- | --- | --- | --- |"]
+            for name, (score, (lo, hi), _, scored) in question.metrics.items():
+                lines.append(f"| {METRICS[name].label if name in METRICS else name} | "
+                             f"{_number(score, 3)} | [{_number(lo, 3)}, {_number(hi, 3)}] | "
+                             f"{scored} |")
         lines += ["", agreement + ".", "",
                   "| pair | win rate of the first | judgments | p (Holm) |",
                   "| --- | --- | --- | --- |"]
@@ -162,11 +172,58 @@ def _methods(analysis: StudyAnalysis) -> str:
             f"Analysed with likeness {__version__}.\n")
 
 
+def _metric_values(results: Path, judgments: list[Judgment]) -> MetricValues:
+    """Each per-pair metric's values per (model, item) from a results folder, checked
+    against the models and items the judgments name."""
+    record, pairs, _, _ = read_results_folder(results)
+    names = [m for m in record["settings"]["metrics"] if m in METRICS
+             and METRICS[m].kind != "set" and METRICS[m].better in ("higher", "lower")]
+    models = {pair.model for pair in pairs}
+    items = {pair.reference for pair in pairs}
+    unknown_models = sorted({m for j in judgments for m in (j.a, j.b)} - models)
+    unknown_items = sorted({j.item for j in judgments} - items)
+    if unknown_models or unknown_items:
+        raise LikenessError(
+            f"the judgments name what {results} does not hold: "
+            + "; ".join(part for part in (
+                f"models {', '.join(unknown_models[:5])}" if unknown_models else "",
+                f"items {', '.join(unknown_items[:5])}" if unknown_items else "") if part)
+            + f" (its models: {', '.join(sorted(models))}; an item is a reference file's "
+            "path as per_image.csv writes it)")
+    return {name: (METRICS[name].better == "higher",
+                   {(pair.model, pair.reference): pair.values[name] for pair in pairs
+                    if name in pair.values}) for name in names}
+
+
+def _agreement_csv(analysis: StudyAnalysis) -> str:
+    low, high = _bounds(analysis)
+    rows: list[list[Any]] = [["question", "metric", "judgments", "two_afc",
+                              f"two_afc_{low}", f"two_afc_{high}", "human_ceiling"]]
+    for question in analysis.questions:
+        for name, (score, (lo, hi), ceiling, scored) in question.metrics.items():
+            rows.append([question.question, name, scored, _cell(score), _cell(lo), _cell(hi),
+                         _cell(ceiling)])
+    return _csv(rows)
+
+
 def _agreement_sentence(analysis: StudyAnalysis) -> str:
     alphas = [q.alpha for q in analysis.questions if q.alpha == q.alpha]
     sentence = ("Agreement between participants was measured by Krippendorff's α for nominal "
                 "data (Krippendorff 2011; a unit is an item and a pair of models): "
                 + ", ".join(_number(a, 3) for a in alphas) + ". ") if alphas else ""
+    for question in analysis.questions:
+        scores = [f"{METRICS[name].label if name in METRICS else name} "
+                  f"{_number(score, 3)} [{_number(lo, 3)}, {_number(hi, 3)}]"
+                  for name, (score, (lo, hi), _, _) in question.metrics.items()]
+        if scores:
+            ceiling = next(iter(question.metrics.values()))[2]
+            sentence += ("Each metric's agreement with the participants is its 2AFC score "
+                         "(Zhang et al. 2018: the share of judgments in which it prefers the "
+                         "model the participant chose; bootstrap intervals over items): "
+                         + "; ".join(scores)
+                         + (f"; two participants agree in {_number(ceiling, 3)} of "
+                            "their judgments of the same item and pair (the human ceiling). "
+                            if ceiling == ceiling else ". "))
     repeats = sum(q.repeats for q in analysis.questions)
     if repeats:
         same = sum(q.repeats * q.consistency for q in analysis.questions if q.repeats)
@@ -176,11 +233,12 @@ def _agreement_sentence(analysis: StudyAnalysis) -> str:
 
 
 def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: int = 2000,
-                  seed: int = 0, confidence: float = 0.95,
-                  jod_zero: str | None = None) -> StudyAnalysis:
+                  seed: int = 0, confidence: float = 0.95, jod_zero: str | None = None,
+                  results: Path | None = None) -> StudyAnalysis:
     """Analyse a judgments CSV (see ``likeness.results.study``) and, with ``out_dir``,
     write the analysis folder; ``jod_zero``: the model at 0 on the JOD scale (default: the
-    first model of the file).
+    first model of the file); ``results``: the ``compare`` results folder of the same
+    items and models, whose metrics' agreement with the participants is measured.
 
     Raises:
         LikenessError: an unreadable or malformed judgments file, nothing left after the
@@ -190,8 +248,9 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     rows, decisions = read_judgments(Path(judgments))
     if out_dir is not None:
         _check_folder(Path(out_dir))
+    metrics = _metric_values(Path(results), rows) if results is not None else None
     analysis = analyze(rows, resamples=resamples, seed=seed, confidence=confidence,
-                       decisions=decisions, jod_zero=jod_zero)
+                       decisions=decisions, jod_zero=jod_zero, metrics=metrics)
     if out_dir is None:
         return analysis
     folder = Path(out_dir)
@@ -199,14 +258,14 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
         folder.mkdir(parents=True, exist_ok=True)
     exclusions = _csv([["participant", "reason"], *map(list, analysis.exclusions)])
     for name, text in (("scores.csv", _scores(analysis)), ("pairwise.csv", _pairwise(analysis)),
-                       ("exclusions.csv", exclusions), ("summary.md", _summary(analysis)),
-                       ("methods.md", _methods(analysis))):
+                       ("exclusions.csv", exclusions), ("agreement.csv", _agreement_csv(analysis)),
+                       ("summary.md", _summary(analysis)), ("methods.md", _methods(analysis))):
         with writing(folder / name):
             replace_file(folder / name, text)
     write_json(folder / "study.json", {
         "kind": "study", "likeness_version": __version__, "judgments": str(judgments),
         "resamples": resamples, "seed": seed, "confidence": confidence,
-        "jod_zero": jod_zero,
+        "jod_zero": jod_zero, "results": str(results) if results is not None else None,
         "decisions": analysis.decisions,
         "exclusions": [{"participant": p, "reason": r} for p, r in analysis.exclusions],
         "questions": [{"question": q.question, "models": q.models, "judgments": q.judgments,
