@@ -326,3 +326,23 @@ def test_judgments_that_name_what_the_results_do_not_hold_are_refused(tmp_path,
                                        str(sample_results)])
     assert result.exit_code == 1
     assert "models gan; items lena.png" in result.output
+
+
+def test_two_metrics_agreement_differs_by_a_paired_bootstrap():
+    """A metric that always prefers the chosen model against one that never does: their
+    difference is 1 with a tiny p; a metric against itself (a copy): 0, p = 1."""
+    judgments = [Judgment(f"p{p}", f"i{i}", "x", "y", "x" if (p + i) % 4 else "y")
+                 for p in range(6) for i in range(12)]
+    right = {("x", f"i{i}"): 1.0 for i in range(12)} | {("y", f"i{i}"): 0.0 for i in range(12)}
+    wrong = {key: 1.0 - value for key, value in right.items()}
+    question = analyze(judgments, resamples=300, with_jod=False, metrics={
+        "right": (True, right), "wrong": (True, wrong), "copy": (True, dict(right))}).questions[0]
+    differences = {(d.first, d.second): d for d in question.metric_differences}
+    chosen_x = sum(j.choice == "x" for j in judgments) / len(judgments)
+    assert question.metrics["right"][0] == pytest.approx(chosen_x)
+    assert differences[("right", "wrong")].difference == pytest.approx(2 * chosen_x - 1)
+    # no resample puts them the other way: the smallest p 300 resamples give, 2/301
+    assert differences[("right", "wrong")].p_value == pytest.approx(2 / 301)
+    assert differences[("right", "wrong")].p_holm == pytest.approx(3 * 2 / 301)
+    assert differences[("right", "copy")].difference == 0
+    assert differences[("right", "copy")].p_value == 1.0

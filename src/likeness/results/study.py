@@ -36,7 +36,7 @@ import csv
 import io
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +47,8 @@ from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_
 from likeness.results.reliability import krippendorff_alpha_nominal, two_afc_agreement
 from likeness.results.stats import holm
 
-__all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
-           "read_judgments"]
+__all__ = ["Judgment", "MetricDifference", "MetricValues", "PairTest", "QuestionAnalysis",
+           "StudyAnalysis", "analyze", "read_judgments"]
 
 REQUIRED = ("participant", "item", "a", "b", "choice")
 TIES = ("tie", "equal", "=")
@@ -98,6 +98,7 @@ class QuestionAnalysis:
     # per metric: (2AFC score, its interval, the human ceiling, judgments scored)
     metrics: dict[str, tuple[float, tuple[float, float], float, int]] = field(
         default_factory=dict)
+    metric_differences: list[MetricDifference] = field(default_factory=list)
 
 
 @dataclass
@@ -304,38 +305,61 @@ def _analyze_question(question: str, judgments: list[Judgment], resamples: int, 
 MetricValues = dict[str, tuple[bool, dict[tuple[str, str], float]]]
 
 
+@dataclass(frozen=True)
+class MetricDifference:
+    first: str
+    second: str
+    difference: float  # first's 2AFC score minus second's
+    interval: tuple[float, float]
+    p_value: float
+    p_holm: float
+
+
 def _metric_agreement(judgments: list[Judgment], metrics: MetricValues, resamples: int,
                       seed: int, confidence: float
-                      ) -> dict[str, tuple[float, tuple[float, float], float, int]]:
+                      ) -> tuple[dict[str, tuple[float, tuple[float, float], float, int]],
+                                 list[MetricDifference]]:
     """Each metric's 2AFC score with a percentile bootstrap interval over items (an item's
-    judgments stay together), and the human ceiling."""
+    judgments stay together), the human ceiling, and each pair of metrics' difference in
+    score with its interval and a two-sided bootstrap p-value (the same resamples for every
+    metric: paired), Holm-corrected over the pairs."""
     rows = [(j.item, j.a, j.b, j.choice) for j in judgments]
     items = sorted({j.item for j in judgments})
     by_item: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
     for row in rows:
         by_item[row[0]].append(row)
-    generator = np.random.default_rng(seed)
-    samples = [generator.integers(0, len(items), size=len(items)) for _ in range(resamples)]
+    samples = np.random.default_rng(seed).integers(0, len(items), size=(resamples, len(items)))
     alpha = (1 - confidence) / 2
-    found = {}
+    found, draws = {}, {}
     for name, (higher, values) in metrics.items():
         score, ceiling, scored = two_afc_agreement(rows, values, higher)
-        draws = []
-        for sample in samples:
-            # an item drawn twice is two items: its judgments are relabelled per draw
-            drawn = [(f"{draw}:{item}", a, b, choice) for draw, index in enumerate(sample)
-                     for item, a, b, choice in by_item[items[index]]]
-            relabelled = {(model, f"{draw}:{items[index]}"): values[(model, items[index])]
-                          for draw, index in enumerate(sample)
-                          for model in {m for _, a, b, _ in by_item[items[index]] for m in (a, b)}
-                          if (model, items[index]) in values}
-            value = two_afc_agreement(drawn, relabelled, higher)[0]
-            if value == value:
-                draws.append(value)
-        interval = ((float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha)))
-                    if draws else (float("nan"), float("nan")))
+        # per item: (agreeing judgments, judgments scored), summed over each resample's items
+        per_item = np.array([[result[0] * result[2] if result[2] else 0.0, result[2]]
+                             for result in (two_afc_agreement(by_item[item], values, higher)
+                                            for item in items)])
+        totals = per_item[samples].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            draws[name] = totals[:, 0] / totals[:, 1]
+        valid = draws[name][np.isfinite(draws[name])]
+        interval = ((float(np.quantile(valid, alpha)), float(np.quantile(valid, 1 - alpha)))
+                    if valid.size else (float("nan"), float("nan")))
         found[name] = (score, interval, ceiling, scored)
-    return found
+    differences = []
+    names = list(metrics)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            spread = draws[first] - draws[second]
+            spread = spread[np.isfinite(spread)]
+            if not spread.size:
+                continue
+            tail = min(np.sum(spread <= 0), np.sum(spread >= 0))
+            p = min(1.0, 2 * (tail + 1) / (spread.size + 1))
+            differences.append(MetricDifference(
+                first, second, found[first][0] - found[second][0],
+                (float(np.quantile(spread, alpha)), float(np.quantile(spread, 1 - alpha))),
+                p, p))
+    corrected = holm([d.p_value for d in differences])
+    return found, [replace(d, p_holm=q) for d, q in zip(differences, corrected, strict=True)]
 
 
 def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
@@ -368,7 +392,7 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
                                    with_jod) for q in sorted(by_question)]
     for question in questions:
         if metrics:
-            question.metrics = _metric_agreement(by_question[question.question], metrics,
-                                                 resamples, seed, confidence)
+            question.metrics, question.metric_differences = _metric_agreement(
+                by_question[question.question], metrics, resamples, seed, confidence)
     recorded = list(decisions or []) + [d for q in questions for d in q.decisions]
     return StudyAnalysis(questions, exclusions, recorded, confidence, resamples, seed)

@@ -1,8 +1,8 @@
 """``likeness study analyze``: a 2AFC study's judgments analysed into a folder — scores per
 model with confidence intervals (``scores.csv``), pairwise preference tests
 (``pairwise.csv``), the excluded participants and why (``exclusions.csv``), each metric's
-agreement with the participants when a results folder is given (``agreement.csv``), Markdown
-tables
+agreement with the participants when a results folder is given (``agreement.csv``; two
+metrics' difference in it, ``agreement_differences.csv``), Markdown tables
 (``summary.md``), a methods paragraph (``methods.md``) and the record (``study.json``).
 
 The folder is new, empty, or one this command wrote before (its ``study.json``): then its
@@ -28,8 +28,8 @@ from likeness.runs.folder import write_json, writing
 
 __all__ = ["STUDY_FILES", "analyze_study"]
 
-STUDY_FILES = ("scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv", "summary.md",
-               "methods.md", "study.json")
+STUDY_FILES = ("scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv",
+               "agreement_differences.csv", "summary.md", "methods.md", "study.json")
 
 
 def _check_folder(out_dir: Path) -> None:
@@ -135,6 +135,10 @@ def _summary(analysis: StudyAnalysis) -> str:
                 lines.append(f"| {METRICS[name].label if name in METRICS else name} | "
                              f"{_number(score, 3)} | [{_number(lo, 3)}, {_number(hi, 3)}] | "
                              f"{scored} |")
+            for d in question.metric_differences:
+                lines.append(f"| {d.first} − {d.second} | {_number(d.difference, 3)} | "
+                             f"[{_number(d.interval[0], 3)}, {_number(d.interval[1], 3)}] | "
+                             f"p (Holm) {d.p_holm:.3g} |")
         lines += ["", agreement + ".", "",
                   "| pair | win rate of the first | judgments | p (Holm) |",
                   "| --- | --- | --- | --- |"]
@@ -206,6 +210,18 @@ def _agreement_csv(analysis: StudyAnalysis) -> str:
     return _csv(rows)
 
 
+def _differences_csv(analysis: StudyAnalysis) -> str:
+    low, high = _bounds(analysis)
+    rows: list[list[Any]] = [["question", "first", "second", "difference", f"difference_{low}",
+                              f"difference_{high}", "p_value", "p_holm"]]
+    for question in analysis.questions:
+        for d in question.metric_differences:
+            rows.append([question.question, d.first, d.second, _cell(d.difference),
+                         _cell(d.interval[0]), _cell(d.interval[1]), repr(d.p_value),
+                         repr(d.p_holm)])
+    return _csv(rows)
+
+
 def _agreement_sentence(analysis: StudyAnalysis) -> str:
     alphas = [q.alpha for q in analysis.questions if q.alpha == q.alpha]
     sentence = ("Agreement between participants was measured by Krippendorff's α for nominal "
@@ -224,6 +240,9 @@ def _agreement_sentence(analysis: StudyAnalysis) -> str:
                          + (f"; two participants agree in {_number(ceiling, 3)} of "
                             "their judgments of the same item and pair (the human ceiling). "
                             if ceiling == ceiling else ". "))
+            if question.metric_differences:
+                sentence += ("Two metrics' scores were compared by a paired bootstrap over "
+                             "items (two-sided, Holm-corrected; `agreement_differences.csv`). ")
     repeats = sum(q.repeats for q in analysis.questions)
     if repeats:
         same = sum(q.repeats * q.consistency for q in analysis.questions if q.repeats)
@@ -259,6 +278,7 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     exclusions = _csv([["participant", "reason"], *map(list, analysis.exclusions)])
     for name, text in (("scores.csv", _scores(analysis)), ("pairwise.csv", _pairwise(analysis)),
                        ("exclusions.csv", exclusions), ("agreement.csv", _agreement_csv(analysis)),
+                       ("agreement_differences.csv", _differences_csv(analysis)),
                        ("summary.md", _summary(analysis)), ("methods.md", _methods(analysis))):
         with writing(folder / name):
             replace_file(folder / name, text)
