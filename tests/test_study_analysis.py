@@ -165,6 +165,7 @@ def test_every_decision_about_the_judgments_is_recorded(tmp_path):
     (b"participant,item,a,b,choice\np1,x.png,m1,m2,\n", "holds no judgment with a choice"),
     ("participant,item,a,b,choice\np1,x.png,m\xe9,m2,m2\n".encode("latin-1"),
      "is not UTF-8"),
+    (b'participant,item,a,b,choice\np1,x.png,m1,m2,m1\np2,"y.png,m1,m2,m1\n', "not CSV"),
 ])
 def test_hostile_judgment_files_are_refused_clearly(tmp_path, content, message):
     path = tmp_path / "j.csv"
@@ -346,3 +347,12 @@ def test_two_metrics_agreement_differs_by_a_paired_bootstrap():
     assert differences[("right", "wrong")].p_holm == pytest.approx(3 * 2 / 301)
     assert differences[("right", "copy")].difference == 0
     assert differences[("right", "copy")].p_value == 1.0
+
+
+def test_a_model_named_tie_is_a_model(tmp_path):
+    rows = [["p1", "x.png", "tie", "wct", "tie"], ["p1", "y.png", "tie", "wct", "wct"],
+            ["p2", "x.png", "wct", "tie", "tie"], ["p2", "y.png", "ours", "wct", "equal"]]
+    judgments, decisions = read_judgments(_write(tmp_path / "j.csv", rows,
+                                                 ["participant", "item", "a", "b", "choice"]))
+    assert [j.choice for j in judgments] == ["tie", "wct", "tie"]
+    assert decisions == ["1 tie(s) left out (a 2AFC judgment chooses one of two)"]

@@ -15,10 +15,16 @@ paired or a single value occurs throughout.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
-__all__ = ["krippendorff_alpha_nominal", "two_afc_agreement"]
+import numpy as np
+
+from likeness.results.stats import holm
+
+__all__ = ["MetricDifference", "MetricValues", "krippendorff_alpha_nominal",
+           "metric_agreement", "two_afc_agreement"]
 
 
 def krippendorff_alpha_nominal(units: Iterable[Sequence[str]]) -> float:
@@ -81,3 +87,62 @@ def two_afc_agreement(judgments: Sequence[tuple[str, str, str, str]],
     if scored == 0:
         return float("nan"), float("nan"), 0
     return score / scored, agreeing / weight if weight else float("nan"), int(scored)
+
+
+MetricValues = dict[str, tuple[bool, dict[tuple[str, str], float]]]
+
+
+@dataclass(frozen=True)
+class MetricDifference:
+    first: str
+    second: str
+    difference: float  # first's 2AFC score minus second's
+    interval: tuple[float, float]
+    p_value: float
+    p_holm: float
+
+
+def metric_agreement(rows: Sequence[tuple[str, str, str, str]], metrics: MetricValues,
+                     resamples: int, seed: int, confidence: float
+                     ) -> tuple[dict[str, tuple[float, tuple[float, float], float, int]],
+                                list[MetricDifference]]:
+    """Each metric's 2AFC score with a percentile bootstrap interval over items (an item's
+    judgments stay together), the human ceiling, and each pair of metrics' difference in
+    score with its interval and a two-sided bootstrap p-value (the same resamples for every
+    metric: paired), Holm-corrected over the pairs.  ``rows``: (item, a, b, choice)."""
+    items = sorted({row[0] for row in rows})
+    by_item: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
+    for row in rows:
+        by_item[row[0]].append(row)
+    samples = np.random.default_rng(seed).integers(0, len(items), size=(resamples, len(items)))
+    alpha = (1 - confidence) / 2
+    found, draws = {}, {}
+    for name, (higher, values) in metrics.items():
+        score, ceiling, scored = two_afc_agreement(rows, values, higher)
+        # per item: (agreeing judgments, judgments scored), summed over each resample's items
+        per_item = np.array([[result[0] * result[2] if result[2] else 0.0, result[2]]
+                             for result in (two_afc_agreement(by_item[item], values, higher)
+                                            for item in items)])
+        totals = per_item[samples].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            draws[name] = totals[:, 0] / totals[:, 1]
+        valid = draws[name][np.isfinite(draws[name])]
+        interval = ((float(np.quantile(valid, alpha)), float(np.quantile(valid, 1 - alpha)))
+                    if valid.size else (float("nan"), float("nan")))
+        found[name] = (score, interval, ceiling, scored)
+    differences = []
+    names = list(metrics)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            spread = draws[first] - draws[second]
+            spread = spread[np.isfinite(spread)]
+            if not spread.size:
+                continue
+            tail = min(np.sum(spread <= 0), np.sum(spread >= 0))
+            p = min(1.0, 2 * (tail + 1) / (spread.size + 1))
+            differences.append(MetricDifference(
+                first, second, found[first][0] - found[second][0],
+                (float(np.quantile(spread, alpha)), float(np.quantile(spread, 1 - alpha))),
+                p, p))
+    corrected = holm([d.p_value for d in differences])
+    return found, [replace(d, p_holm=q) for d, q in zip(differences, corrected, strict=True)]

@@ -36,7 +36,7 @@ import csv
 import io
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +44,16 @@ from scipy import stats as scipy_stats
 
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_matrix
-from likeness.results.reliability import krippendorff_alpha_nominal, two_afc_agreement
+from likeness.results.reliability import (
+    MetricDifference,
+    MetricValues,
+    krippendorff_alpha_nominal,
+    metric_agreement,
+)
 from likeness.results.stats import holm
 
-__all__ = ["Judgment", "MetricDifference", "MetricValues", "PairTest", "QuestionAnalysis",
-           "StudyAnalysis", "analyze", "read_judgments"]
+__all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
+           "read_judgments"]
 
 REQUIRED = ("participant", "item", "a", "b", "choice")
 TIES = ("tie", "equal", "=")
@@ -125,7 +130,7 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
                             "judgments as UTF-8 CSV") from None
     except OSError as error:
         raise LikenessError(f"cannot read {path}: {error.strerror or error}") from None
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text), strict=True)
     columns = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED if name not in columns]
     if not columns:
@@ -136,7 +141,11 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
                             f"{', '.join(columns)}); a judgments file has one row per "
                             f"judgment with {', '.join(REQUIRED)}")
     judgments, no_answer, ties = [], 0, 0
-    for line, raw in enumerate(reader, start=2):
+    try:
+        records = [(reader.line_num, raw) for raw in reader]
+    except csv.Error as error:
+        raise LikenessError(f"{path}, line {reader.line_num}: not CSV ({error})") from None
+    for line, raw in records:
         row = {key.strip(): (value or "").strip() for key, value in raw.items() if key}
         if not any(row.values()):
             continue
@@ -149,7 +158,7 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
         if not choice:
             no_answer += 1
             continue
-        if choice.lower() in TIES:
+        if choice not in (a, b) and choice.lower() in TIES:  # (a model may be named "tie")
             ties += 1
             continue
         if choice not in (a, b):
@@ -302,66 +311,6 @@ def _analyze_question(question: str, judgments: list[Judgment], resamples: int, 
         consistency)
 
 
-MetricValues = dict[str, tuple[bool, dict[tuple[str, str], float]]]
-
-
-@dataclass(frozen=True)
-class MetricDifference:
-    first: str
-    second: str
-    difference: float  # first's 2AFC score minus second's
-    interval: tuple[float, float]
-    p_value: float
-    p_holm: float
-
-
-def _metric_agreement(judgments: list[Judgment], metrics: MetricValues, resamples: int,
-                      seed: int, confidence: float
-                      ) -> tuple[dict[str, tuple[float, tuple[float, float], float, int]],
-                                 list[MetricDifference]]:
-    """Each metric's 2AFC score with a percentile bootstrap interval over items (an item's
-    judgments stay together), the human ceiling, and each pair of metrics' difference in
-    score with its interval and a two-sided bootstrap p-value (the same resamples for every
-    metric: paired), Holm-corrected over the pairs."""
-    rows = [(j.item, j.a, j.b, j.choice) for j in judgments]
-    items = sorted({j.item for j in judgments})
-    by_item: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
-    for row in rows:
-        by_item[row[0]].append(row)
-    samples = np.random.default_rng(seed).integers(0, len(items), size=(resamples, len(items)))
-    alpha = (1 - confidence) / 2
-    found, draws = {}, {}
-    for name, (higher, values) in metrics.items():
-        score, ceiling, scored = two_afc_agreement(rows, values, higher)
-        # per item: (agreeing judgments, judgments scored), summed over each resample's items
-        per_item = np.array([[result[0] * result[2] if result[2] else 0.0, result[2]]
-                             for result in (two_afc_agreement(by_item[item], values, higher)
-                                            for item in items)])
-        totals = per_item[samples].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            draws[name] = totals[:, 0] / totals[:, 1]
-        valid = draws[name][np.isfinite(draws[name])]
-        interval = ((float(np.quantile(valid, alpha)), float(np.quantile(valid, 1 - alpha)))
-                    if valid.size else (float("nan"), float("nan")))
-        found[name] = (score, interval, ceiling, scored)
-    differences = []
-    names = list(metrics)
-    for i, first in enumerate(names):
-        for second in names[i + 1:]:
-            spread = draws[first] - draws[second]
-            spread = spread[np.isfinite(spread)]
-            if not spread.size:
-                continue
-            tail = min(np.sum(spread <= 0), np.sum(spread >= 0))
-            p = min(1.0, 2 * (tail + 1) / (spread.size + 1))
-            differences.append(MetricDifference(
-                first, second, found[first][0] - found[second][0],
-                (float(np.quantile(spread, alpha)), float(np.quantile(spread, 1 - alpha))),
-                p, p))
-    corrected = holm([d.p_value for d in differences])
-    return found, [replace(d, p_holm=q) for d, q in zip(differences, corrected, strict=True)]
-
-
 def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
             confidence: float = 0.95, decisions: list[str] | None = None,
             jod_zero: str | None = None, with_jod: bool = True,
@@ -392,7 +341,8 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
                                    with_jod) for q in sorted(by_question)]
     for question in questions:
         if metrics:
-            question.metrics, question.metric_differences = _metric_agreement(
-                by_question[question.question], metrics, resamples, seed, confidence)
+            question.metrics, question.metric_differences = metric_agreement(
+                [(j.item, j.a, j.b, j.choice) for j in by_question[question.question]],
+                metrics, resamples, seed, confidence)
     recorded = list(decisions or []) + [d for q in questions for d in q.decisions]
     return StudyAnalysis(questions, exclusions, recorded, confidence, resamples, seed)

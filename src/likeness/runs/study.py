@@ -23,7 +23,8 @@ from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
 from likeness.results.html import read_results_folder
-from likeness.results.study import Judgment, MetricValues, StudyAnalysis, analyze, read_judgments
+from likeness.results.reliability import MetricValues
+from likeness.results.study import Judgment, StudyAnalysis, analyze, read_judgments
 from likeness.runs.folder import write_json, writing
 
 __all__ = ["STUDY_FILES", "analyze_study"]
