@@ -356,3 +356,21 @@ def test_a_model_named_tie_is_a_model(tmp_path):
                                                  ["participant", "item", "a", "b", "choice"]))
     assert [j.choice for j in judgments] == ["tie", "wct", "tie"]
     assert decisions == ["1 tie(s) left out (a 2AFC judgment chooses one of two)"]
+
+
+def test_rank_correlations_between_metric_and_human_scores():
+    """Four models with known strengths; a metric ordered as the participants: ρ = τ = 1;
+    one ordered the other way: −1; a lower-is-better metric is turned before ranking."""
+    generator = np.random.default_rng(8)
+    judgments = _simulate(generator, np.array([1.5, 0.5, -0.5, -1.5]), 20, 30)
+    items = {j.item for j in judgments}
+    quality = dict(zip(MODELS, (4.0, 3.0, 2.0, 1.0), strict=True))
+    good = {(m, item): quality[m] for m in MODELS for item in items}
+    bad = {key: -value for key, value in good.items()}
+    question = analyze(judgments, resamples=100, with_jod=False, metrics={
+        "good": (True, good), "bad": (True, bad), "distance": (False, bad)}).questions[0]
+    rho, rho_ci, tau, tau_ci = question.correlations["good"]
+    assert (rho, tau) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert rho_ci[0] <= rho <= rho_ci[1]
+    assert question.correlations["bad"][0] == pytest.approx(-1.0)
+    assert question.correlations["distance"][0] == pytest.approx(1.0)

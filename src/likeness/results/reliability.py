@@ -20,11 +20,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import stats as scipy_stats
 
+from likeness.errors import InvalidInputError
+from likeness.results.pairwise_scaling import bradley_terry, win_matrix
 from likeness.results.stats import holm
 
 __all__ = ["MetricDifference", "MetricValues", "krippendorff_alpha_nominal",
-           "metric_agreement", "two_afc_agreement"]
+           "metric_agreement", "rank_correlations", "two_afc_agreement"]
 
 
 def krippendorff_alpha_nominal(units: Iterable[Sequence[str]]) -> float:
@@ -146,3 +149,52 @@ def metric_agreement(rows: Sequence[tuple[str, str, str, str]], metrics: MetricV
                 p, p))
     corrected = holm([d.p_value for d in differences])
     return found, [replace(d, p_holm=q) for d, q in zip(differences, corrected, strict=True)]
+
+
+def rank_correlations(rows: Sequence[tuple[str, str, str, str]], metrics: MetricValues,
+                      resamples: int, seed: int, confidence: float
+                      ) -> dict[str, tuple[float, tuple[float, float], float, tuple[float, float]]]:
+    """Per metric: (Spearman's ρ, its interval, Kendall's τ-b, its interval) between the
+    models' mean metric value over the judged items (sign-flipped where lower is better)
+    and their Bradley–Terry scores, with percentile bootstrap intervals over items (the
+    scores refitted on each resample; resamples without a scale are left out).  NaN with
+    fewer than three models or without a Bradley–Terry scale."""
+    models = sorted({m for _, a, b, _ in rows for m in (a, b)})
+    index = {m: i for i, m in enumerate(models)}
+    items = sorted({row[0] for row in rows})
+    by_item: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for item, a, b, choice in rows:
+        by_item[item].append((index[choice], index[b if choice == a else a]))
+    per_item = np.array([win_matrix(len(models), by_item[item]) for item in items])
+
+    def correlations(sample: np.ndarray, name: str) -> tuple[float, float]:
+        higher, values = metrics[name]
+        means = np.array([np.mean([values[(m, items[i])] for i in sample
+                                   if (m, items[i]) in values] or [np.nan]) for m in models])
+        try:
+            scores = bradley_terry(per_item[sample].sum(axis=0))
+        except InvalidInputError:  # no scale on this resample
+            return float("nan"), float("nan")
+        if np.any(~np.isfinite(means)):
+            return float("nan"), float("nan")
+        means = means if higher else -means
+        return (float(scipy_stats.spearmanr(means, scores).statistic),
+                float(scipy_stats.kendalltau(means, scores).statistic))
+
+    nan = float("nan")
+    if len(models) < 3:
+        return {name: (nan, (nan, nan), nan, (nan, nan)) for name in metrics}
+    generator = np.random.default_rng(seed)
+    samples = generator.integers(0, len(items), size=(resamples, len(items)))
+    alpha = (1 - confidence) / 2
+    found = {}
+    for name in metrics:
+        rho, tau = correlations(np.arange(len(items)), name)
+        draws = np.array([correlations(sample, name) for sample in samples])
+        bounds = []
+        for column in range(2):
+            valid = draws[:, column][np.isfinite(draws[:, column])]
+            bounds.append((float(np.quantile(valid, alpha)), float(np.quantile(valid, 1 - alpha)))
+                          if valid.size else (nan, nan))
+        found[name] = (rho, bounds[0], tau, bounds[1])
+    return found

@@ -49,6 +49,7 @@ from likeness.results.reliability import (
     MetricValues,
     krippendorff_alpha_nominal,
     metric_agreement,
+    rank_correlations,
 )
 from likeness.results.stats import holm
 
@@ -104,6 +105,9 @@ class QuestionAnalysis:
     metrics: dict[str, tuple[float, tuple[float, float], float, int]] = field(
         default_factory=dict)
     metric_differences: list[MetricDifference] = field(default_factory=list)
+    # per metric: Spearman's ρ, its interval, Kendall's τ, its interval (vs Bradley–Terry)
+    correlations: dict[str, tuple[float, tuple[float, float], float, tuple[float, float]]] = \
+        field(default_factory=dict)
 
 
 @dataclass
@@ -341,8 +345,10 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
                                    with_jod) for q in sorted(by_question)]
     for question in questions:
         if metrics:
+            rows = [(j.item, j.a, j.b, j.choice) for j in by_question[question.question]]
             question.metrics, question.metric_differences = metric_agreement(
-                [(j.item, j.a, j.b, j.choice) for j in by_question[question.question]],
-                metrics, resamples, seed, confidence)
+                rows, metrics, resamples, seed, confidence)
+            question.correlations = rank_correlations(rows, metrics, resamples, seed,
+                                                      confidence)
     recorded = list(decisions or []) + [d for q in questions for d in q.decisions]
     return StudyAnalysis(questions, exclusions, recorded, confidence, resamples, seed)

@@ -45,8 +45,13 @@ def _check_folder(out_dir: Path) -> None:
             ours = json.loads(record.read_text(encoding="utf-8")).get("kind") == "study"
         except (ValueError, OSError, AttributeError):
             ours = False
-    others = [p.name for p in out_dir.iterdir() if p.name not in STUDY_FILES]
-    if not ours and any(out_dir.iterdir()):
+    try:
+        present = [p.name for p in out_dir.iterdir()]
+    except OSError as error:
+        raise LikenessError(f"cannot read the folder {out_dir} ({error.strerror or error}); "
+                            "choose a folder likeness can read and write") from None
+    others = [name for name in present if name not in STUDY_FILES]
+    if not ours and present:
         raise LikenessError(f"{out_dir} holds files likeness's study analysis did not write; "
                             "choose an empty or new folder")
     if others:
@@ -203,11 +208,16 @@ def _metric_values(results: Path, judgments: list[Judgment]) -> MetricValues:
 def _agreement_csv(analysis: StudyAnalysis) -> str:
     low, high = _bounds(analysis)
     rows: list[list[Any]] = [["question", "metric", "judgments", "two_afc",
-                              f"two_afc_{low}", f"two_afc_{high}", "human_ceiling"]]
+                              f"two_afc_{low}", f"two_afc_{high}", "human_ceiling",
+                              "spearman", f"spearman_{low}", f"spearman_{high}", "kendall",
+                              f"kendall_{low}", f"kendall_{high}"]]
     for question in analysis.questions:
         for name, (score, (lo, hi), ceiling, scored) in question.metrics.items():
+            rho, rho_ci, tau, tau_ci = question.correlations.get(
+                name, (float("nan"), (float("nan"),) * 2, float("nan"), (float("nan"),) * 2))
             rows.append([question.question, name, scored, _cell(score), _cell(lo), _cell(hi),
-                         _cell(ceiling)])
+                         _cell(ceiling), _cell(rho), _cell(rho_ci[0]), _cell(rho_ci[1]),
+                         _cell(tau), _cell(tau_ci[0]), _cell(tau_ci[1])])
     return _csv(rows)
 
 
@@ -244,6 +254,9 @@ def _agreement_sentence(analysis: StudyAnalysis) -> str:
             if question.metric_differences:
                 sentence += ("Two metrics' scores were compared by a paired bootstrap over "
                              "items (two-sided, Holm-corrected; `agreement_differences.csv`). ")
+            sentence += ("The rank correlation between each metric's mean over the judged "
+                         "items and the models' Bradley–Terry scores (Spearman's ρ, Kendall's "
+                         "τ-b, bootstrap intervals over items) is in `agreement.csv`. ")
     repeats = sum(q.repeats for q in analysis.questions)
     if repeats:
         same = sum(q.repeats * q.consistency for q in analysis.questions if q.repeats)
