@@ -214,6 +214,9 @@ def test_the_command_writes_the_analysis_folder(tmp_path):
     assert "12 participant(s) made 240 judgment(s)" in methods
     assert "Bradley" in methods
     assert json.loads((out / "study.json").read_text())["kind"] == "study"
+    latex = (out / "summary.tex").read_text()
+    assert "\\begin{tabular}{lccc}" in latex
+    assert latex.count("\\\\") == 5  # the header and four models
     # a second analysis replaces its own folder; a folder of other files is refused
     again = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
                                       "--out-dir", str(out), "--bootstrap", "50"])

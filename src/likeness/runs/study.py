@@ -2,8 +2,9 @@
 model with confidence intervals (``scores.csv``), pairwise preference tests
 (``pairwise.csv``), the excluded participants and why (``exclusions.csv``), each metric's
 agreement with the participants when a results folder is given (``agreement.csv``; two
-metrics' difference in it, ``agreement_differences.csv``), Markdown tables
-(``summary.md``), a methods paragraph (``methods.md``) and the record (``study.json``).
+metrics' difference in it, ``agreement_differences.csv``), Markdown and LaTeX tables
+(``summary.md``, ``summary.tex``), a methods paragraph (``methods.md``) and the record
+(``study.json``).
 
 The folder is new, empty, or one this command wrote before (its ``study.json``): then its
 files are replaced.  A folder holding anything else is refused; no file is written through
@@ -20,6 +21,7 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.errors import LikenessError
+from likeness.evaluation.catalog.metric_spec import latex_escape
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
 from likeness.results.html import read_results_folder
@@ -30,7 +32,8 @@ from likeness.runs.folder import write_json, writing
 __all__ = ["STUDY_FILES", "analyze_study"]
 
 STUDY_FILES = ("scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv",
-               "agreement_differences.csv", "summary.md", "methods.md", "study.json")
+               "agreement_differences.csv", "summary.md", "summary.tex", "methods.md",
+               "study.json")
 
 
 def _check_folder(out_dir: Path) -> None:
@@ -153,6 +156,26 @@ def _summary(analysis: StudyAnalysis) -> str:
                          f"{_number(test.first_wins / test.n, 3)} | {test.n} | "
                          f"{test.p_holm:.3g} |")
         lines.append("")
+    return "\n".join(lines)
+
+
+def _latex(analysis: StudyAnalysis) -> str:
+    """One booktabs table per question: each model's scores with their intervals (needs
+    ``\\usepackage{booktabs}``)."""
+    lines = ["% likeness study table; needs \\usepackage{booktabs}"]
+    for question in analysis.questions:
+        if question.question:
+            lines.append(f"% {latex_escape(question.question)}")
+        lines += ["\\begin{tabular}{lccc}", "\\toprule",
+                  "Model & Bradley--Terry & JOD & Wins / judgments \\\\", "\\midrule"]
+        for model in sorted(question.models, key=lambda m: -question.jod[m]):
+            bt, (bt_low, bt_high) = question.bradley_terry[model], question.ci[model]
+            jod, (jod_low, jod_high) = question.jod[model], question.jod_ci[model]
+            cells = [f"{bt:.2f} [{bt_low:.2f}, {bt_high:.2f}]" if bt == bt else "--",
+                     f"{jod:.2f} [{jod_low:.2f}, {jod_high:.2f}]" if jod == jod else "--"]
+            lines.append(f"{latex_escape(model)} & {cells[0]} & {cells[1]} & "
+                         f"{question.wins[model]} / {question.counts[model]} \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}", ""]
     return "\n".join(lines)
 
 
@@ -293,7 +316,8 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     for name, text in (("scores.csv", _scores(analysis)), ("pairwise.csv", _pairwise(analysis)),
                        ("exclusions.csv", exclusions), ("agreement.csv", _agreement_csv(analysis)),
                        ("agreement_differences.csv", _differences_csv(analysis)),
-                       ("summary.md", _summary(analysis)), ("methods.md", _methods(analysis))):
+                       ("summary.md", _summary(analysis)), ("summary.tex", _latex(analysis)),
+                       ("methods.md", _methods(analysis))):
         with writing(folder / name):
             replace_file(folder / name, text)
     write_json(folder / "study.json", {
