@@ -318,6 +318,10 @@ def test_each_metric_agrees_with_simulated_participants_as_computed_by_hand(tmp_
                                                                      abs=1e-12)
     assert "2AFC score" in (out / "methods.md").read_text()
     assert "| SSIM |" in (out / "summary.md").read_text()
+    page = (out / "report.html").read_text()
+    assert "Where SSIM disagrees most with the participants" in page
+    assert page.count("<img src='data:image/jpeg;base64,") >= 3  # reference and both outputs
+    assert "<script" not in page
 
 
 def test_judgments_that_name_what_the_results_do_not_hold_are_refused(tmp_path,

@@ -27,7 +27,7 @@ from likeness.results.pairwise_scaling import bradley_terry, win_matrix
 from likeness.results.stats import holm
 
 __all__ = ["MetricDifference", "MetricValues", "krippendorff_alpha_nominal",
-           "metric_agreement", "rank_correlations", "two_afc_agreement"]
+           "metric_agreement", "most_disagreeing", "rank_correlations", "two_afc_agreement"]
 
 
 def krippendorff_alpha_nominal(units: Iterable[Sequence[str]]) -> float:
@@ -198,3 +198,28 @@ def rank_correlations(rows: Sequence[tuple[str, str, str, str]], metrics: Metric
                           if valid.size else (nan, nan))
         found[name] = (rho, bounds[0], tau, bounds[1])
     return found
+
+
+def most_disagreeing(rows: Sequence[tuple[str, str, str, str]],
+                     values: Mapping[tuple[str, str], float], higher_is_better: bool,
+                     count: int) -> list[tuple[str, str, str, float, float]]:
+    """The item-and-pair groups where a metric agrees least with the participants: (item,
+    the model the metric prefers, the other, the share of participants choosing the
+    preferred one, its judgments), most disagreeing first, at most ``count``."""
+    groups: dict[tuple[str, frozenset[str]], list[str]] = defaultdict(list)
+    for item, a, b, choice in rows:
+        groups[(item, frozenset((a, b)))].append(choice)
+    found = []
+    for (item, pair), choices in groups.items():
+        first, second = sorted(pair)
+        if (first, item) not in values or (second, item) not in values:
+            continue
+        difference = values[(first, item)] - values[(second, item)]
+        if difference == 0:
+            continue
+        preferred, other = ((first, second) if (difference > 0) == higher_is_better
+                            else (second, first))
+        share = choices.count(preferred) / len(choices)
+        found.append((item, preferred, other, share, float(len(choices))))
+    found.sort(key=lambda entry: (entry[3], -entry[4], entry[0]))
+    return found[:count]

@@ -22,7 +22,7 @@ from likeness.io import replace_file
 from likeness.results.html import ReportPair, render_report
 from likeness.runs.folder import write_json, writing
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["build_report", "study_report", "write_report"]
 
 # the recorded settings that decide what an item's computer sees
 _ITEM_SETTINGS = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention",
@@ -114,3 +114,91 @@ def write_report(results_dir: str | os.PathLike[str],
             record["files"].append("report.html")
             write_json(record_path, record)
     return target
+
+
+def study_report(analysis: Any, judgments: dict[str, list[tuple[str, str, str, str]]],
+                 metrics: dict[str, tuple[bool, dict[tuple[str, str], float]]],
+                 results_dir: Path | None, methods: str, *, worst: int = 3,
+                 thumbnail: int = 160) -> str:
+    """A study's HTML page (self-contained): each question's scores with their intervals,
+    each metric's agreement with the participants, and the item-and-pair groups where
+    each metric disagrees most with them, with the reference and both outputs.
+    ``judgments``: each question's scored (item, a, b, choice) rows."""
+    from html import escape
+
+    from likeness.errors import LikenessError
+    from likeness.io import load_image
+    from likeness.results.figures import image_uri
+    from likeness.results.html import read_results_folder
+    from likeness.results.reliability import most_disagreeing
+
+    record: dict[str, Any] = {}
+    pairs: dict[tuple[str, str], ReportPair] = {}
+    if results_dir is not None:
+        record, found, _, _ = read_results_folder(results_dir)
+        pairs = {(pair.model, pair.reference): pair for pair in found}
+
+    def picture(model: str, item: str, reference: bool) -> str:
+        pair = pairs.get((model, item))
+        if pair is None:
+            return "<div class='missing'>no image</div>"
+        path = _pair_paths(record, pair)[0 if reference else 1]
+        try:
+            uri = image_uri(load_image(path).pixels, thumbnail)
+        except (LikenessError, OSError) as error:
+            return f"<div class='missing'>{escape(str(error))}</div>"
+        return f"<img src='{uri}' alt='{escape(str(path))}'>"
+
+    def number(value: float) -> str:
+        return f"{value:.3f}" if value == value else "—"
+
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>likeness: user study"
+             "</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+             "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid "
+             "#ddd}.bar{background:#4a7ebb;height:10px}.missing{color:#a00}figure{display:"
+             "inline-block;margin:6px}img{max-width:160px}</style></head><body>",
+             "<h1>User study</h1>", f"<p>{escape(methods)}</p>"]
+    for question in analysis.questions:
+        parts.append(f"<h2>{escape(question.question or 'Scores')}</h2>")
+        parts.append("<table><tr><th>model</th><th>Bradley–Terry [CI]</th><th>JOD [CI]</th>"
+                     "<th>wins / judgments</th></tr>")
+        for model in sorted(question.models, key=lambda m: -question.jod[m]):
+            low, high = question.ci[model]
+            jod_low, jod_high = question.jod_ci[model]
+            parts.append(f"<tr><td>{escape(model)}</td><td>{number(question.bradley_terry[model])}"
+                         f" [{number(low)}, {number(high)}]</td><td>{number(question.jod[model])}"
+                         f" [{number(jod_low)}, {number(jod_high)}]</td><td>"
+                         f"{question.wins[model]} / {question.counts[model]}</td></tr>")
+        parts.append("</table>")
+        if not question.metrics:
+            continue
+        parts.append("<h3>Agreement of each metric with the participants</h3><table><tr>"
+                     "<th>metric</th><th>2AFC score [CI]</th><th></th><th>Spearman ρ</th>"
+                     "<th>Kendall τ</th></tr>")
+        for name, (score, (low, high), _, _) in question.metrics.items():
+            rho, _, tau, _ = question.correlations.get(name, (float("nan"),) * 4)
+            width = int(max(score, 0.0) * 200) if score == score else 0
+            parts.append(f"<tr><td>{escape(METRICS[name].label if name in METRICS else name)}"
+                         f"</td><td>{number(score)} [{number(low)}, {number(high)}]</td>"
+                         f"<td><div class='bar' style='width:{width}px'></div></td>"
+                         f"<td>{number(rho)}</td><td>{number(tau)}</td></tr>")
+        parts.append("</table>")
+        rows = judgments.get(question.question, [])
+        for name, (higher, values) in metrics.items():
+            cases = most_disagreeing(rows, values, higher, worst)
+            if not cases:
+                continue
+            label = METRICS[name].label if name in METRICS else name
+            parts.append(f"<h3>Where {escape(label)} disagrees most with the participants</h3>")
+            for item, preferred, other, share, judged in cases:
+                parts.append(
+                    f"<div><p>{escape(item)}: {escape(label)} prefers {escape(preferred)}; "
+                    f"{share * 100:.0f} % of {int(judged)} judgment(s) chose it</p>"
+                    f"<figure>{picture(preferred, item, True)}<figcaption>reference"
+                    f"</figcaption></figure><figure>{picture(preferred, item, False)}"
+                    f"<figcaption>{escape(preferred)} ({label} {number(values[(preferred, item)])})"
+                    f"</figcaption></figure><figure>{picture(other, item, False)}<figcaption>"
+                    f"{escape(other)} ({label} {number(values[(other, item)])})</figcaption>"
+                    "</figure></div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

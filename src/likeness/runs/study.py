@@ -3,8 +3,9 @@ model with confidence intervals (``scores.csv``), pairwise preference tests
 (``pairwise.csv``), the excluded participants and why (``exclusions.csv``), each metric's
 agreement with the participants when a results folder is given (``agreement.csv``; two
 metrics' difference in it, ``agreement_differences.csv``), Markdown and LaTeX tables
-(``summary.md``, ``summary.tex``), a methods paragraph (``methods.md``) and the record
-(``study.json``).
+(``summary.md``, ``summary.tex``), a methods paragraph (``methods.md``), a page
+(``report.html``: the scores, each metric's agreement and where it disagrees most with the
+participants, with the images) and the record (``study.json``).
 
 The folder is new, empty, or one this command wrote before (its ``study.json``): then its
 files are replaced.  A folder holding anything else is refused; no file is written through
@@ -28,12 +29,13 @@ from likeness.results.html import read_results_folder
 from likeness.results.reliability import MetricValues
 from likeness.results.study import Judgment, StudyAnalysis, analyze, read_judgments
 from likeness.runs.folder import write_json, writing
+from likeness.runs.report import study_report
 
 __all__ = ["STUDY_FILES", "analyze_study"]
 
 STUDY_FILES = ("scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv",
                "agreement_differences.csv", "summary.md", "summary.tex", "methods.md",
-               "study.json")
+               "report.html", "study.json")
 
 
 def _check_folder(out_dir: Path) -> None:
@@ -313,11 +315,19 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     with writing(folder):
         folder.mkdir(parents=True, exist_ok=True)
     exclusions = _csv([["participant", "reason"], *map(list, analysis.exclusions)])
+    excluded = {participant for participant, _ in analysis.exclusions}
+    scored: dict[str, list[tuple[str, str, str, str]]] = {}
+    for j in rows:
+        if j.participant not in excluded and not j.expected:
+            scored.setdefault(j.question, []).append((j.item, j.a, j.b, j.choice))
+    page = study_report(analysis, scored, metrics or {},
+                        Path(results) if results is not None else None,
+                        _methods(analysis).strip())
     for name, text in (("scores.csv", _scores(analysis)), ("pairwise.csv", _pairwise(analysis)),
                        ("exclusions.csv", exclusions), ("agreement.csv", _agreement_csv(analysis)),
                        ("agreement_differences.csv", _differences_csv(analysis)),
                        ("summary.md", _summary(analysis)), ("summary.tex", _latex(analysis)),
-                       ("methods.md", _methods(analysis))):
+                       ("methods.md", _methods(analysis)), ("report.html", page)):
         with writing(folder / name):
             replace_file(folder / name, text)
     write_json(folder / "study.json", {
