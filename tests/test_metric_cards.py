@@ -41,3 +41,14 @@ def test_method_sentences_fill_in_the_weights_and_the_ssim_convention():
     assert "ssim.m" in method_sentence("ssim", {"ssim_convention": "matlab"})
     assert "calculate_ssim" in method_sentence("ssim", {"ssim_convention": "basicsr"})
     assert "7×7 uniform window" in method_sentence("ssim")
+
+
+def test_the_cards_carry_the_published_agreement_with_its_source():
+    """piq 0.8.0's README benchmark table (SRCC on TID2013, KADID-10k, PIPAL), "PIQ" column."""
+    from likeness.evaluation.catalog.registry import METRICS
+
+    card = METRICS["ssim"].card
+    assert dict(card.agreement) == {"TID2013": 0.72, "KADID-10k": 0.72, "PIPAL": 0.50}
+    assert "piq 0.8.0" in card.agreement_source
+    assert METRICS["haarpsi"].card.agreement["TID2013"] == 0.87
+    assert not METRICS["cfsd"].card.agreement  # none published: left blank

@@ -44,6 +44,10 @@ def render_cards() -> str:
                   f"- **Convention:** {spec.description}.",
                   f"- **Commands:** {', '.join(f'`likeness {c}`' for c in spec.commands)}.",
                   f"- **Cite:** {', '.join(f'`{key}`' for key in spec.citations)}.",
+                  "- **Agreement with people (published SRCC):** "
+                  + (", ".join(f"{dataset} {value:.2f}" for dataset, value
+                               in card.agreement.items()) + f" ({card.agreement_source})"
+                     if card.agreement else "none found") + ".",
                   f"- **Methods sentence:** {card.method.replace('{weights}', '')}.", ""]
         if card.convention is not None and card.by_convention:
             option = card.convention.replace("_", "-")

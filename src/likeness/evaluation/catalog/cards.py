@@ -351,3 +351,23 @@ for _name, _sentence in MATLAB_SENTENCES.items():
                            by_convention={"matlab": _sentence})
 CARDS["ms_ssim"] = replace(CARDS["ms_ssim"], convention="ms_ssim_convention",
                          by_convention=MS_SSIM_SENTENCES)
+
+# Spearman's rank correlation with human scores on the full-reference benchmarks, as piq
+# 0.8.0 measured it with its implementations — which likeness equals in the piq convention
+# (its README's "Benchmark" table, the "PIQ" column; docs/metrics.md shows them)
+_PIQ_BENCHMARK = ("piq 0.8.0's README benchmark table, measured with piq's implementations: "
+                  "likeness's piq convention; its default SSIM and MS-SSIM differ slightly")
+_SRCC = {  # metric: (TID2013, KADID-10k, PIPAL)
+    "psnr": (0.69, 0.68, 0.41), "ssim": (0.72, 0.72, 0.50), "ms_ssim": (0.80, 0.80, 0.55),
+    "iw_ssim": (0.78, 0.85, 0.60), "vif_p": (0.61, 0.65, 0.50), "fsim": (0.80, 0.83, 0.59),
+    "fsimc": (0.85, 0.85, 0.59), "sr_sim": (0.81, 0.84, 0.57), "gmsd": (0.80, 0.85, 0.58),
+    "vsi": (0.90, 0.88, 0.54), "dss": (0.79, 0.86, 0.63), "haarpsi": (0.87, 0.89, 0.59),
+    "mdsi": (0.89, 0.89, 0.59), "ms_gmsd": (0.81, 0.85, 0.59), "lpips_vgg": (0.67, 0.72, 0.57),
+    "dists": (0.81, 0.88, 0.62),
+}
+for _name, _values in _SRCC.items():
+    if _name in CARDS:
+        CARDS[_name] = replace(CARDS[_name], agreement=dict(zip(
+            ("TID2013", "KADID-10k", "PIPAL"), _values, strict=True)),
+            agreement_source=_PIQ_BENCHMARK)
+

@@ -41,6 +41,8 @@ class MetricCard:
             and ``by_convention`` the sentence for each of its values.
         in_style_runs: its sentence in a style run's paragraph (default: ``method``).
         details: (run settings) → what follows the sentence (FID's resize, KID's subsets).
+        agreement: its published rank correlation (SRCC) with human scores per benchmark
+            dataset, and ``agreement_source`` where it was published (empty: none found).
     """
 
     title: str
@@ -53,6 +55,8 @@ class MetricCard:
     by_convention: Mapping[str, str] = field(default_factory=dict)
     in_style_runs: str | None = None
     details: Callable[[Mapping[str, Any]], str] | None = None
+    agreement: Mapping[str, float] = field(default_factory=dict)
+    agreement_source: str = ""
 
     def sentence(self, settings: Mapping[str, Any], weights: str = "",
                  style: bool = False) -> str:
