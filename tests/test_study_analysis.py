@@ -214,6 +214,11 @@ def test_the_command_writes_the_analysis_folder(tmp_path):
     assert "12 participant(s) made 240 judgment(s)" in methods
     assert "Bradley" in methods
     assert json.loads((out / "study.json").read_text())["kind"] == "study"
+    bibliography = (out / "references.bib").read_text()
+    for key in ("bradley1952", "thurstone1927", "perezortiz2017pwcmp", "holm1979",
+                "krippendorff2011alpha"):
+        assert f"{{{key}," in bibliography
+    assert "zhang2018lpips" not in bibliography  # no metric agreement without --results
     latex = (out / "summary.tex").read_text()
     assert "\\begin{tabular}{lccc}" in latex
     assert latex.count("\\\\") == 5  # the header and four models

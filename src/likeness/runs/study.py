@@ -22,6 +22,7 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.errors import LikenessError
+from likeness.evaluation.catalog.bibtex import bibtex_for
 from likeness.evaluation.catalog.metric_spec import latex_escape
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
@@ -35,7 +36,7 @@ __all__ = ["STUDY_FILES", "analyze_study"]
 
 STUDY_FILES = ("scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv",
                "agreement_differences.csv", "summary.md", "summary.tex", "methods.md",
-               "report.html", "study.json")
+               "references.bib", "report.html", "study.json")
 
 
 def _check_folder(out_dir: Path) -> None:
@@ -181,6 +182,15 @@ def _latex(analysis: StudyAnalysis) -> str:
     return "\n".join(lines)
 
 
+def _citations(analysis: StudyAnalysis) -> list[str]:
+    keys = ["bradley1952", "thurstone1927", "perezortiz2017pwcmp", "holm1979"]
+    if any(q.alpha == q.alpha for q in analysis.questions):
+        keys.append("krippendorff2011alpha")
+    if any(q.metrics for q in analysis.questions):
+        keys.append("zhang2018lpips")
+    return keys
+
+
 def _methods(analysis: StudyAnalysis) -> str:
     participants = max(q.participants for q in analysis.questions)
     judgments = sum(q.judgments for q in analysis.questions)
@@ -194,7 +204,8 @@ def _methods(analysis: StudyAnalysis) -> str:
             f"{judgments} judgment(s) that were analysed.{excluded}{decided} Each model's "
             "score is its Bradley–Terry log-strength estimated by maximum likelihood "
             "(Bradley & Terry 1952; mean zero over the models) and its Thurstone Case V score "
-            "in JOD units (1 JOD = 75 % preference), computed as pwcmp's pw_scale computes it "
+            "(Thurstone 1927) in JOD units (1 JOD = 75 % preference), computed as pwcmp's "
+            "pw_scale computes it "
             "with its distance prior (Perez-Ortiz & Mantiuk 2017), each with "
             f"{analysis.confidence * 100:g} % percentile bootstrap intervals from "
             f"{analysis.resamples} resamples of the participants (seed {analysis.seed}"
@@ -204,7 +215,8 @@ def _methods(analysis: StudyAnalysis) -> str:
             + "). Each pair of models was compared by an exact two-sided binomial test of "
             "its win rate against 0.5, Holm-corrected over the pairs (Holm 1979). "
             + _agreement_sentence(analysis) +
-            f"Analysed with likeness {__version__}.\n")
+            f"Analysed with likeness {__version__}; the references are in references.bib "
+            f"({', '.join(_citations(analysis))}).\n")
 
 
 def _metric_values(results: Path, judgments: list[Judgment]) -> MetricValues:
@@ -327,7 +339,8 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
                        ("exclusions.csv", exclusions), ("agreement.csv", _agreement_csv(analysis)),
                        ("agreement_differences.csv", _differences_csv(analysis)),
                        ("summary.md", _summary(analysis)), ("summary.tex", _latex(analysis)),
-                       ("methods.md", _methods(analysis)), ("report.html", page)):
+                       ("methods.md", _methods(analysis)), ("report.html", page),
+                       ("references.bib", bibtex_for(_citations(analysis)))):
         with writing(folder / name):
             replace_file(folder / name, text)
     write_json(folder / "study.json", {
