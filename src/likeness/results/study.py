@@ -325,8 +325,8 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
     value})}, each metric's agreement with the participants (``reliability``).
 
     Raises:
-        LikenessError: nothing left to analyse after the exclusions, or a question whose
-            judgments have no Bradley–Terry scale.
+        LikenessError: nothing left to analyse after the exclusions, a question whose
+            models no comparison connects, or a ``jod_zero`` that is not a judged model.
         InvalidInputError: resamples below 1 or confidence outside (0, 1).
     """
     if resamples < 1 or not 0 < confidence < 1:

@@ -312,8 +312,8 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
 
     Raises:
         LikenessError: an unreadable or malformed judgments file, nothing left after the
-            exclusions, a question without a Bradley–Terry scale, or a folder that is not
-            the analysis's to write.
+            exclusions, models no comparison connects, judgments naming models or items the
+            results folder does not hold, or a folder that is not the analysis's to write.
     """
     rows, decisions = read_judgments(Path(judgments))
     if out_dir is not None:
