@@ -386,3 +386,17 @@ def test_rank_correlations_between_metric_and_human_scores():
     assert rho_ci[0] <= rho <= rho_ci[1]
     assert question.correlations["bad"][0] == pytest.approx(-1.0)
     assert question.correlations["distance"][0] == pytest.approx(1.0)
+
+
+def test_the_jod_bootstrap_is_bounded_in_time_and_says_so(monkeypatch):
+    import likeness.results.study as study
+
+    monkeypatch.setattr(study, "JOD_BUDGET_S", 0.0)  # every refit "too slow": 200 resamples
+    judgments = _simulate(np.random.default_rng(2), np.array([0.5, 0.0, -0.2, -0.3]), 6, 20)
+    analysis = analyze(judgments, resamples=300)
+    assert any("JOD intervals from the first 200 of the 300 resamples" in d
+               for d in analysis.decisions)
+    question = analysis.questions[0]
+    assert question.resamples_used == 300
+    assert all(low <= question.jod[m] <= high or m == question.models[0]
+               for m, (low, high) in question.jod_ci.items())

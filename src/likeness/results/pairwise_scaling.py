@@ -194,28 +194,46 @@ def thurstone_jod(wins: np.ndarray, names: Sequence[str] | None = None, *,
     prior_choose = (special.gammaln(prior_n + 1) - special.gammaln(prior_k + 1)
                     - special.gammaln(prior_n - prior_k + 1))
 
-    def negative_log_likelihood(free: np.ndarray) -> float:
+    rows_i, rows_j = np.nonzero(compared.T)  # F-order: column j first, then row i
+    entry_i, entry_j = rows_j, rows_i
+    won_e, lost_e = wins[entry_i, entry_j], wins[entry_j, entry_i]
+
+    def objective(free: np.ndarray) -> tuple[float, np.ndarray]:
+        """pw_scale's negative log-likelihood and its gradient (the gradient of the sum of
+        the log terms; pwcmp's floors, active only far from any optimum, are left out)."""
         q = np.concatenate([[0.0], free])
+        distance = q[:, None] - q[None, :]
         # kept off exact 0 and 1 (distances beyond ~12 JOD, far from any optimum): there
-        # MATLAB's objective is +inf, which SciPy's line search cannot difference
-        probability = np.clip(norm.cdf(q[:, None] - q[None, :], 0.0, JOD_SIGMA),
-                              1e-300, 1 - 1e-16)
+        # MATLAB's objective is +inf, which a line search cannot difference
+        probability = np.clip(norm.cdf(distance, 0.0, JOD_SIGMA), 1e-300, 1 - 1e-16)
         p_b = _fortran(probability, binomial_terms)
         # 0 ** 0 is 1, as in MATLAB: xlogy gives 0 · log 0 = 0
         first = np.exp(log_choose + special.xlogy(won_b, p_b) + special.xlog1py(lost_b, -p_b))
         second = binom.pmf(won_g, total_g, _fortran(probability, gaussian_terms))
         likelihood = np.maximum(np.concatenate([first, second]), 1e-200)
-        if not use_prior:
-            return float(-np.sum(np.log(likelihood)))
-        p = _fortran(probability, compared)[None, :]
-        log_rows = (prior_choose[:, None] + special.xlogy(prior_k[:, None], p)
-                    + special.xlog1py((prior_n - prior_k)[:, None], -p))
-        rows = np.exp(log_rows - log_rows.max(axis=1, keepdims=True))
-        rows = rows / rows.sum(axis=1, keepdims=True)
-        prior = rows.sum(axis=0) / rows.sum()
-        return float(-np.sum(np.log(np.maximum(likelihood * prior, 1e-300))))
+        p = probability[entry_i, entry_j]
+        slope = -(won_e / p - lost_e / (1 - p))  # d(−log L_e)/dp_e
+        if use_prior:
+            log_rows = (prior_choose[:, None] + special.xlogy(prior_k[:, None], p[None, :])
+                        + special.xlog1py((prior_n - prior_k)[:, None], -p[None, :]))
+            rows = np.exp(log_rows - log_rows.max(axis=1, keepdims=True))
+            rows = rows / rows.sum(axis=1, keepdims=True)
+            prior = rows.sum(axis=0) / rows.shape[0]
+            value = float(-np.sum(np.log(np.maximum(likelihood * prior, 1e-300))))
+            steepness = prior_k[:, None] / p[None, :] - (prior_n - prior_k)[:, None] / (
+                1 - p[None, :])  # d log P_re / dp_e
+            weight = (rows / (rows.shape[0] * prior[None, :])).sum(axis=1, keepdims=True)
+            slope = slope - np.sum(rows * steepness * (1 / (rows.shape[0] * prior[None, :])
+                                                       - weight), axis=0)
+        else:
+            value = float(-np.sum(np.log(likelihood)))
+        slope = slope * norm.pdf(distance[entry_i, entry_j], 0.0, JOD_SIGMA)
+        gradient = np.zeros(models)
+        np.add.at(gradient, entry_i, slope)
+        np.add.at(gradient, entry_j, -slope)
+        return value, gradient[1:]
 
     initial = np.zeros(models - 1) if start is None else np.asarray(start, float)[1:]
-    result = optimize.minimize(negative_log_likelihood, initial, method="BFGS",
+    result = optimize.minimize(objective, initial, jac=True, method="BFGS",
                                options={"gtol": 1e-9, "maxiter": 10_000})
     return np.concatenate([[0.0], result.x])

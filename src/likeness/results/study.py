@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ __all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze
 REQUIRED = ("participant", "item", "a", "b", "choice")
 TIES = ("tie", "equal", "=")
 ONE_SIDED_MINIMUM = 10
+JOD_BUDGET_S = 300.0  # the JOD bootstrap's time bound (a refit per resample)
 
 
 @dataclass(frozen=True)
@@ -277,24 +279,36 @@ def _analyze_question(question: str, judgments: list[Judgment], resamples: int, 
         theta = None
         decisions.append(f"{prefix}{error}; no Bradley–Terry scores (the JOD scale's prior "
                          "keeps it finite)")
+    started = time.perf_counter()
     try:
         jod = thurstone_jod(wins, models) if with_jod else np.full(len(models), np.nan)
     except InvalidInputError as error:
         raise LikenessError(f"{prefix}{error}") from None
+    # the JOD intervals refit pw_scale per resample: bounded to ~JOD_BUDGET_S seconds
+    jod_resamples = resamples
+    if with_jod:
+        per_fit = time.perf_counter() - started
+        jod_resamples = min(resamples, max(200, int(JOD_BUDGET_S / max(per_fit, 1e-9))))
+        if jod_resamples < resamples:
+            decisions.append(f"{prefix}JOD intervals from the first {jod_resamples} of the "
+                             f"{resamples} resamples (each refit takes {per_fit:.2f} s)")
     generator = np.random.default_rng(seed)
     bt_draws: list[np.ndarray] = []
     jod_draws: list[np.ndarray] = []
-    undefined = 0
-    for _ in range(resamples):
+    undefined = used = 0
+    for draw in range(resamples):
         chosen = generator.integers(0, len(participants), size=len(participants))
         resampled = np.sum([per_participant[c] for c in chosen], axis=0)
         try:
-            jod_draw = thurstone_jod(resampled, start=jod) if with_jod else jod
+            jod_draw = (thurstone_jod(resampled, start=jod) if with_jod
+                        and draw < jod_resamples else None)
             bt_draw = bradley_terry(resampled) if theta is not None else None
         except InvalidInputError:
             undefined += 1
             continue
-        jod_draws.append(jod_draw)
+        used += 1
+        if jod_draw is not None:
+            jod_draws.append(jod_draw)
         if bt_draw is not None:
             bt_draws.append(bt_draw)
     games = wins + wins.T
@@ -311,7 +325,7 @@ def _analyze_question(question: str, judgments: list[Judgment], resamples: int, 
         {m: float(jod[i]) for i, m in enumerate(models)},
         {m: _interval(float(jod[i]), [d[i] for d in jod_draws], confidence, n)
          for i, m in enumerate(models)},
-        _pair_tests(models, wins), len(jod_draws), undefined, decisions, alpha, repeats,
+        _pair_tests(models, wins), used, undefined, decisions, alpha, repeats,
         consistency)
 
 
