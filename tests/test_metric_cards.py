@@ -52,3 +52,21 @@ def test_the_cards_carry_the_published_agreement_with_its_source():
     assert "piq 0.8.0" in card.agreement_source
     assert METRICS["haarpsi"].card.agreement["TID2013"] == 0.87
     assert not METRICS["cfsd"].card.agreement  # none published: left blank
+
+
+def test_methods_md_says_why_the_metrics_were_chosen(tmp_path):
+    """The published agreement of the run's metrics, with its source, in methods.md."""
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    samples = Path(__file__).parents[1] / "samples"
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["compare", str(samples / "reference"),
+                                       str(samples / "jpeg"), "--metrics", "ssim,psnr",
+                                       "--out-dir", str(out), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    methods = (out / "methods.md").read_text()
+    assert "published rank correlations with human scores" in methods
+    assert "SSIM 0.72 / 0.72 / 0.50; PSNR 0.69 / 0.68 / 0.41" in methods
+    assert "piq 0.8.0's README benchmark table" in methods

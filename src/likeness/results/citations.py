@@ -67,6 +67,22 @@ def _weights_phrase(record: dict[str, Any], name: str) -> str:
     return f" (checkpoint `{info['file']}`, SHA-256 `{info['sha256']}`{source})"
 
 
+def _published_agreement(record: dict[str, Any]) -> str:
+    """Why the metrics were chosen: their published rank correlations with human scores,
+    as their cards hold them (with the source); empty when none of them has one."""
+    cards = [(METRICS[m].label, card) for m in computed_metrics(record)
+             if (card := METRICS[m].card) is not None and card.agreement]
+    if not cards:
+        return ""
+    datasets = list(cards[0][1].agreement)
+    sources = sorted({card.agreement_source for _, card in cards})
+    return (f" Their published rank correlations with human scores (Spearman's ρ on "
+            f"{' / '.join(datasets)}; {'; '.join(sources)}): "
+            + "; ".join(f"{label} " + " / ".join(f"{card.agreement.get(d, float('nan')):.2f}"
+                                                 for d in datasets) for label, card in cards)
+            + ".")
+
+
 def methods_paragraph(record: dict[str, Any]) -> str:
     """A methods paragraph, in Markdown with [@key] citations, from a run record."""
     settings = record["settings"]
@@ -92,7 +108,7 @@ def methods_paragraph(record: dict[str, Any]) -> str:
         text = method_sentence(metric, settings, _weights_phrase(record, _checkpoint(metric)))
         sentences.append(text)
     reported = " We report " + "; ".join(sentences) + "." if sentences else ""
-    parts.append(_comparison_space(record) + reported)
+    parts.append(_comparison_space(record) + reported + _published_agreement(record))
     parts += failure_sentences(record)
     sizes = {model: size for model, size in record.get("set_sizes", {}).items()
              if size.get("model")}  # a set whose encoder could not run has no size to state
