@@ -70,3 +70,18 @@ def test_methods_md_says_why_the_metrics_were_chosen(tmp_path):
     assert "published rank correlations with human scores" in methods
     assert "SSIM 0.72 / 0.72 / 0.50; PSNR 0.69 / 0.68 / 0.41" in methods
     assert "piq 0.8.0's README benchmark table" in methods
+
+
+def test_a_style_run_states_the_published_agreement_too(tmp_path):
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    samples = Path(__file__).parents[1] / "samples" / "style-transfer"
+    out = tmp_path / "style"
+    result = CliRunner().invoke(main, ["style", "--content", str(samples / "content"),
+                                       "--style", str(samples / "style"), "--stylized",
+                                       str(samples / "stylized"), "--metrics", "ssim",
+                                       "--out-dir", str(out), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "SSIM 0.72 / 0.72 / 0.50" in (out / "methods.md").read_text()

@@ -271,7 +271,7 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     text += "".join(f" {NETWORKS[n].methods_note}" for n in networks
                     if n is not None and NETWORKS[n].methods_note)
     if sentences:
-        text += " We report " + "; ".join(sentences) + "."
+        text += " We report " + "; ".join(sentences) + "." + _published_agreement(record)
     text += "".join(" " + s for s in failure_sentences(record))
     stats = record.get("statistics", {})
     text += (f" Per-image metrics are reported as the mean with its "
