@@ -400,3 +400,24 @@ def test_the_jod_bootstrap_is_bounded_in_time_and_says_so(monkeypatch):
     assert question.resamples_used == 300
     assert all(low <= question.jod[m] <= high or m == question.models[0]
                for m, (low, high) in question.jod_ci.items())
+
+
+def test_a_metric_that_failed_in_the_results_is_left_out_and_said(tmp_path, monkeypatch):
+    """A results folder whose LPIPS could not run (no checkpoint, offline): the study
+    compares the metrics that have values and records why LPIPS is not among them."""
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch"))
+    results = tmp_path / "results"
+    run = CliRunner().invoke(main, ["compare", str(SAMPLES / "reference"), str(SAMPLES / "jpeg"),
+                                    str(SAMPLES / "stylized"), "--metrics", "ssim,lpips_alex",
+                                    "--out-dir", str(results), "--no-cache"])
+    assert "lpips_alex" in run.output  # the run says it could not compute it
+    path = _write(tmp_path / "j.csv", [["p1", "astronaut.png", "jpeg", "stylized", "jpeg"],
+                                       ["p2", "astronaut.png", "stylized", "jpeg", "stylized"],
+                                       ["p2", "coffee.png", "jpeg", "stylized", "jpeg"]],
+                  ["participant", "item", "a", "b", "choice"])
+    analysis = analyze_study(path, tmp_path / "study", results=results, resamples=20)
+    assert set(analysis.questions[0].metrics) == {"ssim"}
+    assert any("(`lpips_alex`) has no values" in d for d in analysis.decisions)
+    assert "(`lpips_alex`) has no values" in (tmp_path / "study" / "methods.md").read_text()

@@ -60,6 +60,6 @@ def analyze(judgments: Path, out_dir: Path, bootstrap: int, seed: int, confidenc
     for question in analysis.questions:
         heading = f"{question.question}: " if question.question else ""
         ranking = ", ".join(f"{m} {question.jod[m]:+.2f} JOD"
-                            for m in sorted(question.models, key=lambda m: -question.jod[m]))
+                            for m in question.ranking)
         console.print(f"{heading}{ranking}", highlight=False, markup=False)
     console.print(f"analysis written to {out_dir}", highlight=False, markup=False)

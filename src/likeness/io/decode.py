@@ -352,6 +352,9 @@ def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
 
 
 GRAY_CONVERSIONS = ("pillow", "matlab")
+# MATLAB's rgb2gray weights: the first row of the inverse of its YIQ → RGB matrix
+_MATLAB_GRAY = np.linalg.inv(np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647],
+                                       [1.0, -1.106, 1.703]]))[0]
 
 
 def to_luma(pixels: np.ndarray, conversion: str = "pillow") -> np.ndarray:
@@ -372,11 +375,9 @@ def to_luma(pixels: np.ndarray, conversion: str = "pillow") -> np.ndarray:
     if pixels.shape[2] != 3:
         raise InvalidInputError(f"expected 1 or 3 channels, got {pixels.shape[2]}")
     if conversion == "matlab":
-        weights = np.linalg.inv(np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647],
-                                          [1.0, -1.106, 1.703]]))[0]
         channels = pixels.astype(np.float64)
-        gray = (weights[0] * channels[:, :, 0] + weights[1] * channels[:, :, 1]
-                + weights[2] * channels[:, :, 2])
+        gray = (_MATLAB_GRAY[0] * channels[:, :, 0] + _MATLAB_GRAY[1] * channels[:, :, 1]
+                + _MATLAB_GRAY[2] * channels[:, :, 2])
         if np.issubdtype(pixels.dtype, np.integer):
             gray = np.clip(np.floor(gray + 0.5), 0, np.iinfo(pixels.dtype).max)
         return gray.astype(pixels.dtype)[:, :, np.newaxis]

@@ -166,37 +166,44 @@ def rank_correlations(rows: Sequence[tuple[str, str, str, str]], metrics: Metric
     for item, a, b, choice in rows:
         by_item[item].append((index[choice], index[b if choice == a else a]))
     per_item = np.array([win_matrix(len(models), by_item[item]) for item in items])
-
-    def correlations(sample: np.ndarray, name: str) -> tuple[float, float]:
-        higher, values = metrics[name]
-        means = np.array([np.mean([values[(m, items[i])] for i in sample
-                                   if (m, items[i]) in values] or [np.nan]) for m in models])
-        try:
-            scores = bradley_terry(per_item[sample].sum(axis=0))
-        except InvalidInputError:  # no scale on this resample
-            return float("nan"), float("nan")
-        if np.any(~np.isfinite(means)):
-            return float("nan"), float("nan")
-        means = means if higher else -means
-        return (float(scipy_stats.spearmanr(means, scores).statistic),
-                float(scipy_stats.kendalltau(means, scores).statistic))
-
     nan = float("nan")
     if len(models) < 3:
         return {name: (nan, (nan, nan), nan, (nan, nan)) for name in metrics}
     generator = np.random.default_rng(seed)
-    samples = generator.integers(0, len(items), size=(resamples, len(items)))
+    # the full data first, then the resamples: each item's multiplicity in the draw
+    counts = np.vstack([np.ones(len(items)), np.stack([
+        np.bincount(generator.integers(0, len(items), size=len(items)), minlength=len(items))
+        for _ in range(resamples)])])
+
+    def human_scores(weights: np.ndarray) -> np.ndarray | None:
+        try:  # one Bradley–Terry fit per draw, shared by every metric
+            return bradley_terry(np.tensordot(weights, per_item, axes=1))
+        except InvalidInputError:  # no scale on this draw
+            return None
+
+    scores = [human_scores(weights) for weights in counts]
     alpha = (1 - confidence) / 2
     found = {}
-    for name in metrics:
-        rho, tau = correlations(np.arange(len(items)), name)
-        draws = np.array([correlations(sample, name) for sample in samples])
+    for name, (higher, values) in metrics.items():
+        table = np.array([[values.get((m, item), nan) for item in items] for m in models])
+        present = np.isfinite(table)
+        # each model's mean over the drawn items it has a value for (NaN: none)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = ((counts @ np.where(present, table, 0.0).T)
+                     / (counts @ present.T.astype(float)))
+        draws = np.full((counts.shape[0], 2), nan)
+        for row, (mean, score) in enumerate(zip(means, scores, strict=True)):
+            if score is None or not np.all(np.isfinite(mean)):
+                continue
+            mean = mean if higher else -mean
+            draws[row] = (scipy_stats.spearmanr(mean, score).statistic,
+                          scipy_stats.kendalltau(mean, score).statistic)
         bounds = []
         for column in range(2):
-            valid = draws[:, column][np.isfinite(draws[:, column])]
+            valid = draws[1:, column][np.isfinite(draws[1:, column])]
             bounds.append((float(np.quantile(valid, alpha)), float(np.quantile(valid, 1 - alpha)))
                           if valid.size else (nan, nan))
-        found[name] = (rho, bounds[0], tau, bounds[1])
+        found[name] = (float(draws[0, 0]), bounds[0], float(draws[0, 1]), bounds[1])
     return found
 
 

@@ -111,6 +111,13 @@ class QuestionAnalysis:
     correlations: dict[str, tuple[float, tuple[float, float], float, tuple[float, float]]] = \
         field(default_factory=dict)
 
+    @property
+    def ranking(self) -> list[str]:
+        """The models, the highest JOD score first (Bradley–Terry's without the JOD scale),
+        the order every table of the study lists them in."""
+        scores = self.jod if any(v == v for v in self.jod.values()) else self.bradley_terry
+        return sorted(self.models, key=lambda model: -scores[model])
+
 
 @dataclass
 class StudyAnalysis:

@@ -162,7 +162,7 @@ def study_report(analysis: Any, judgments: dict[str, list[tuple[str, str, str, s
         parts.append(f"<h2>{escape(question.question or 'Scores')}</h2>")
         parts.append("<table><tr><th>model</th><th>Bradley–Terry [CI]</th><th>JOD [CI]</th>"
                      "<th>wins / judgments</th></tr>")
-        for model in sorted(question.models, key=lambda m: -question.jod[m]):
+        for model in question.ranking:
             low, high = question.ci[model]
             jod_low, jod_high = question.jod_ci[model]
             parts.append(f"<tr><td>{escape(model)}</td><td>{number(question.bradley_terry[model])}"

@@ -89,7 +89,7 @@ def _scores(analysis: StudyAnalysis) -> str:
                               f"bradley_terry_{low}", f"bradley_terry_{high}", "jod",
                               f"jod_{low}", f"jod_{high}"]]
     for question in analysis.questions:
-        for model in sorted(question.models, key=lambda m: -question.jod[m]):
+        for model in question.ranking:
             ci, jod_ci = question.ci[model], question.jod_ci[model]
             rows.append([question.question, model, question.counts[model],
                          question.wins[model], _cell(question.bradley_terry[model]),
@@ -126,7 +126,7 @@ def _summary(analysis: StudyAnalysis) -> str:
                   "bootstrap intervals over participants.", "",
                   "| model | Bradley–Terry | CI | JOD | CI | wins / judgments |",
                   "| --- | --- | --- | --- | --- | --- |"]
-        for model in sorted(question.models, key=lambda m: -question.jod[m]):
+        for model in question.ranking:
             low, high = question.ci[model]
             jod_low, jod_high = question.jod_ci[model]
             lines.append(f"| {model} | {_number(question.bradley_terry[model], 3)} | "
@@ -171,7 +171,7 @@ def _latex(analysis: StudyAnalysis) -> str:
             lines.append(f"% {latex_escape(question.question)}")
         lines += ["\\begin{tabular}{lccc}", "\\toprule",
                   "Model & Bradley--Terry & JOD & Wins / judgments \\\\", "\\midrule"]
-        for model in sorted(question.models, key=lambda m: -question.jod[m]):
+        for model in question.ranking:
             bt, (bt_low, bt_high) = question.bradley_terry[model], question.ci[model]
             jod, (jod_low, jod_high) = question.jod[model], question.jod_ci[model]
             cells = [f"{bt:.2f} [{bt_low:.2f}, {bt_high:.2f}]" if bt == bt else "--",
@@ -219,9 +219,11 @@ def _methods(analysis: StudyAnalysis) -> str:
             f"({', '.join(_citations(analysis))}).\n")
 
 
-def _metric_values(results: Path, judgments: list[Judgment]) -> MetricValues:
+def _metric_values(results: Path, judgments: list[Judgment],
+                   decisions: list[str]) -> MetricValues:
     """Each per-pair metric's values per (model, item) from a results folder, checked
-    against the models and items the judgments name."""
+    against the models and items the judgments name; a metric without any value there (it
+    failed in that run: a missing checkpoint) is left out, and ``decisions`` says so."""
     record, pairs, _, _ = read_results_folder(results)
     names = [m for m in record["settings"]["metrics"] if m in METRICS
              and METRICS[m].kind != "set" and METRICS[m].better in ("higher", "lower")]
@@ -237,9 +239,16 @@ def _metric_values(results: Path, judgments: list[Judgment]) -> MetricValues:
                 f"items {', '.join(unknown_items[:5])}" if unknown_items else "") if part)
             + f" (its models: {', '.join(sorted(models))}; an item is a reference file's "
             "path as per_image.csv writes it)")
-    return {name: (METRICS[name].better == "higher",
-                   {(pair.model, pair.reference): pair.values[name] for pair in pairs
-                    if name in pair.values}) for name in names}
+    found: MetricValues = {}
+    for name in names:
+        values = {(pair.model, pair.reference): pair.values[name] for pair in pairs
+                  if name in pair.values}
+        if values:
+            found[name] = (METRICS[name].better == "higher", values)
+        else:
+            decisions.append(f"{METRICS[name].label} (`{name}`) has no values in {results} "
+                             "(it failed in that run): not compared with the participants")
+    return found
 
 
 def _agreement_csv(analysis: StudyAnalysis) -> str:
@@ -318,7 +327,8 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     rows, decisions = read_judgments(Path(judgments))
     if out_dir is not None:
         _check_folder(Path(out_dir))
-    metrics = _metric_values(Path(results), rows) if results is not None else None
+    metrics = (_metric_values(Path(results), rows, decisions) if results is not None
+               else None)
     analysis = analyze(rows, resamples=resamples, seed=seed, confidence=confidence,
                        decisions=decisions, jod_zero=jod_zero, metrics=metrics)
     if out_dir is None:
