@@ -13,13 +13,13 @@ import likeness
 PACKAGE = Path(likeness.__file__).parent
 # lower layers never import higher ones; the public API (likeness/__init__) sits on top
 LAYERS = {"_version": 0, "errors": 0, "io": 1, "metrics": 1, "nets": 2, "evaluation": 3,
-          "results": 4, "runs": 5, "cli": 6, "": 7, "__main__": 7}
+          "results": 4, "runs": 5, "study": 5, "cli": 6, "": 7, "__main__": 7}
 # inside evaluation/, the sub-packages are layers of their own
 SUBLAYERS = {"evaluation": {"": 0, "infra": 1, "items": 2, "catalog": 3, "sets": 4,
                             "engines": 5}}
 # orchestration folders: no more modules side by side than a reader can tell apart
 # (metrics/ and nets/ keep one module per metric or network)
-ORCHESTRATION = ("evaluation", "results", "runs", "cli", "io")
+ORCHESTRATION = ("evaluation", "results", "runs", "study", "cli", "io")
 MAX_MODULES = 12
 MAX_LINES = 400
 

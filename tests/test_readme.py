@@ -17,6 +17,8 @@ from click.testing import CliRunner
 
 from likeness.cli import main
 from likeness.evaluation.catalog.registry import METRICS, parse_metric_names
+from likeness.study import open_study
+from study_support import complete, free_port, prefer, start_serve_process
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -61,7 +63,8 @@ def test_the_readme_has_runnable_examples():
     assert _blocks("python")
 
 
-@pytest.mark.parametrize("arguments", [c for c in COMMANDS if not _needs_weights(c)],
+@pytest.mark.parametrize("arguments", [c for c in COMMANDS if not _needs_weights(c)
+                                       and c[0] != "study"],
                          ids=lambda c: " ".join(c[:2]))
 def test_every_readme_command_runs(arguments, clone_root):
     result = CliRunner().invoke(main, [*arguments, "--no-cache"])
@@ -78,3 +81,26 @@ def test_every_readme_python_example_runs(number, clone_root):
                             timeout=240, cwd=clone_root,
                             env={**os.environ, "LIKENESS_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_readme_study_runs_in_order_with_participants_in_between(clone_root):
+    """create → serve (three participants answer over HTTP) → export → analyze."""
+    steps = [c for c in COMMANDS if c[0] == "study"]
+    assert [c[1] for c in steps] == ["create", "serve", "export", "analyze"]
+    runner = CliRunner()
+    for arguments in steps:
+        if arguments[1] != "serve":
+            result = runner.invoke(main, arguments)
+            assert result.exit_code == 0, result.output
+            continue
+        folder = clone_root / arguments[2]
+        port = free_port()  # the README's port may be taken here
+        server = start_serve_process(folder, port)
+        try:
+            for _ in range(3):
+                complete(port, prefer(open_study(folder), "jpeg"))
+        finally:
+            server.kill()
+            server.wait(timeout=30)
+    folder = clone_root / steps[-1][steps[-1].index("--out-dir") + 1]
+    assert (folder / "methods.md").is_file()

@@ -7,7 +7,6 @@ with a one-line notice when chromium is absent.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -18,18 +17,13 @@ from click.testing import CliRunner
 from PIL import Image
 
 import likeness
+from browser_support import CHROMIUM_FLAGS, chromium_path
 from likeness.cli import main
 from likeness.runs.report import build_report, write_report
 
 MODELS = ("blur", "noise", "jpeg")
 BASES = ("astronaut", "coffee", "rocket")
 ODD_NAME = "x<script>alert(1)&y"  # "/" cannot be in a file name
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-default-apps", "--disable-sync", "--disable-extensions",
-                  "--no-first-run", "--hide-scrollbars"]
-
-
 @pytest.fixture(scope="module")
 def results_dir(golden, stand_in, tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
@@ -108,17 +102,6 @@ def test_cli_report_and_compare_html(results_dir, tmp_path, golden):
     missing = runner.invoke(main, ["report", str(tmp_path)])
     assert missing.exit_code == 1
     assert "not a likeness results folder" in missing.stderr
-
-
-def chromium_path() -> str:
-    """The system's chromium; a failure where CI requires it, else the test is skipped."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    if os.environ.get("LIKENESS_REQUIRE_CHROMIUM") == "1":
-        pytest.fail("chromium is required here (LIKENESS_REQUIRE_CHROMIUM=1) but not found")
-    pytest.skip("chromium not installed: browser tests skipped (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")

@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from likeness.runs.study import analyze_study
     from likeness.runs.style import evaluate_style
     from likeness.runs.tensors import compare_tensors
+    from likeness.study.folder import create_study, open_study
 
 from likeness._version import __version__  # noqa: E402  (one source: _version.py)
 
@@ -81,6 +82,8 @@ _LAZY = {
     "evaluate_style": "likeness.runs.style",
     "compare": "likeness.runs.compare",
     "analyze_study": "likeness.runs.study",
+    "create_study": "likeness.study.folder",
+    "open_study": "likeness.study.folder",
     "Results": "likeness.results.frames",
     "write_report": "likeness.runs.report",
     "fid": "likeness.runs.fid",
@@ -180,6 +183,7 @@ __all__ = [
     "compare_files",
     "compare_folders",
     "compare_tensors",
+    "create_study",
     "cw_ssim",
     "dss",
     "evaluate_style",
@@ -198,6 +202,7 @@ __all__ = [
     "mean_squared_error",
     "ms_ssim",
     "multi_scale_gmsd",
+    "open_study",
     "pair_folders",
     "peak_signal_noise_ratio",
     "psnr",

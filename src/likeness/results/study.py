@@ -55,7 +55,7 @@ from likeness.results.reliability import (
 from likeness.results.stats import holm
 
 __all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
-           "read_judgments"]
+           "find_exclusions", "read_judgments"]
 
 REQUIRED = ("participant", "item", "a", "b", "choice")
 TIES = ("tie", "equal", "=")
@@ -193,7 +193,7 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
     return judgments, decisions
 
 
-def _exclusions(judgments: list[Judgment]) -> list[tuple[str, str]]:
+def find_exclusions(judgments: list[Judgment]) -> list[tuple[str, str]]:
     """(participant, why) for each participant the study excludes."""
     by_participant: dict[str, list[Judgment]] = defaultdict(list)
     for judgment in judgments:
@@ -353,7 +353,7 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
     if resamples < 1 or not 0 < confidence < 1:
         raise InvalidInputError(f"resamples must be at least 1 and confidence in (0, 1); "
                                 f"got {resamples}, {confidence}")
-    exclusions = _exclusions(judgments)
+    exclusions = find_exclusions(judgments)
     excluded = {participant for participant, _ in exclusions}
     scored = [j for j in judgments if j.participant not in excluded and not j.expected]
     if not scored:

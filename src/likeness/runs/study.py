@@ -224,6 +224,7 @@ def _metric_values(results: Path, judgments: list[Judgment],
     """Each per-pair metric's values per (model, item) from a results folder, checked
     against the models and items the judgments name; a metric without any value there (it
     failed in that run: a missing checkpoint) is left out, and ``decisions`` says so."""
+    judgments = [j for j in judgments if not j.expected]  # attention checks: not scored
     record, pairs, _, _ = read_results_folder(results)
     names = [m for m in record["settings"]["metrics"] if m in METRICS
              and METRICS[m].kind != "set" and METRICS[m].better in ("higher", "lower")]

@@ -1,0 +1,363 @@
+"""A study folder: created from the folders a run knows (``create_study``), read back
+(``open_study``).
+
+::
+
+    STUDY/study.json     the manifest: questions, models, items, design, decisions
+    STUDY/images/        every image shown, as 8-bit PNG named by its content
+    STUDY/admin-token    the admin page's token (readable by its owner only)
+    STUDY/answers.sqlite the answers (written by ``likeness study serve``)
+
+Images are decoded as every run decodes them (orientation applied, corrupt files refused,
+transparency only with an ``alpha`` choice) and written as 8-bit PNG — what the metrics
+measured is what participants see; 16-bit images are rounded to 8 bits (browsers show 8),
+recorded.  Image names are content hashes: no path of the user's disk reaches a browser.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from likeness._version import __version__
+from likeness.errors import ImageLoadError, LikenessError, StorageError
+from likeness.evaluation.items.plan import make_plan
+from likeness.evaluation.items.triplets import find_triplets
+from likeness.io import load_image
+from likeness.study.design import QUESTIONS, Design
+
+__all__ = ["ANSWERS_FILE", "Study", "create_study", "open_study", "parse_question"]
+
+MANIFEST = "study.json"
+ANSWERS_FILE = "answers.sqlite"
+TOKEN_FILE = "admin-token"
+FORMAT = "likeness-study"
+ATTENTION_POOL = 6  # (item, model) pairs given a degraded copy for attention checks
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study folder read back: its manifest, design and images."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    design: Design
+
+    @property
+    def study_id(self) -> str:
+        return str(self.manifest["study_id"])
+
+    @cached_property
+    def items_by_id(self) -> dict[str, dict[str, Any]]:
+        return {item["id"]: item for item in self.manifest["items"]}
+
+    @property
+    def images(self) -> dict[str, Path]:
+        """Every image a participant may be sent: name → file (nothing else is served)."""
+        folder = self.folder / "images"
+        return {name: folder / name for name in self.manifest["images"]}
+
+    def question_text(self, question: str) -> str:
+        return next(q["text"] for q in self.manifest["questions"] if q["id"] == question)
+
+    def admin_token(self) -> str:
+        try:
+            return (self.folder / TOKEN_FILE).read_text(encoding="ascii").strip()
+        except OSError as error:
+            raise StorageError(f"cannot read {self.folder / TOKEN_FILE} "
+                               f"({error.strerror or error}): it is written by `likeness "
+                               "study create`") from None
+
+
+def parse_question(text: str) -> tuple[str, str, str | None]:
+    """(id, words, image shown above the outputs) of a preset id (``closer``, ``content``,
+    ``style``, ``quality``) or of ``ID=QUESTION`` (shown with the reference)."""
+    if text in QUESTIONS:
+        words, shows = QUESTIONS[text]
+        return text, words, shows
+    key, equals, words = text.partition("=")
+    key, words = key.strip(), words.strip()
+    if not equals or not key or not words or not key.replace("-", "").replace("_", "").isalnum():
+        raise LikenessError(f"question {text!r} is neither a preset ({', '.join(QUESTIONS)}) "
+                            "nor ID=QUESTION (an id of letters, digits, - or _, then the "
+                            "words participants read)")
+    return key, words, "reference"
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+class _ImageWriter:
+    """Writes each distinct image once, as 8-bit PNG named by its content."""
+
+    def __init__(self, folder: Path, alpha: str | None, decisions: list[str]) -> None:
+        self.folder, self.alpha, self.decisions = folder, alpha, decisions
+        self.names: dict[str, str] = {}
+        self.deep = 0
+
+    def pixels(self, path: Path) -> np.ndarray:
+        loaded = load_image(path, alpha=self.alpha)
+        for decision in loaded.decisions:
+            self.decisions.append(f"{path.name}: {decision}")
+        pixels = loaded.pixels
+        if loaded.bit_depth == 16:
+            self.deep += 1
+            pixels = np.round(pixels.astype(np.float64) / 257.0).astype(np.uint8)
+        return pixels
+
+    def write(self, pixels: np.ndarray) -> str:
+        data = _png(pixels)
+        name = hashlib.sha256(data).hexdigest()[:24] + ".png"
+        if name not in self.names:
+            (self.folder / name).write_bytes(data)
+            self.names[name] = name
+        return name
+
+    def file(self, path: Path) -> str:
+        key = str(path.resolve())
+        if key not in self.names:
+            self.names[key] = self.write(self.pixels(path))
+        return self.names[key]
+
+
+def _degraded(pixels: np.ndarray, seed: int) -> np.ndarray:
+    """A copy no attentive participant prefers: strongly blurred, then noisy."""
+    sigma = max(3.0, min(pixels.shape[:2]) / 40)
+    blurred = ndimage.gaussian_filter(pixels.astype(np.float64), sigma=(sigma, sigma, 0))
+    noise = np.random.default_rng(seed).normal(0.0, 40.0, size=pixels.shape)
+    return np.clip(np.round(blurred + noise), 0, 255).astype(np.uint8)
+
+
+def _compare_items(reference: PathLike, models: Mapping[str, PathLike]
+                   ) -> tuple[dict[str, dict[str, Path]], dict[str, Path], dict[str, Path]]:
+    plan = make_plan(reference, models)
+    outputs: dict[str, dict[str, Path]] = {}
+    references: dict[str, Path] = {}
+    for item in plan.items:
+        outputs.setdefault(item.reference_name, {})[item.model] = item.test
+        references[item.reference_name] = item.reference
+    return outputs, references, {}
+
+
+def _style_items(content: PathLike, style: PathLike, models: Mapping[str, PathLike]
+                 ) -> tuple[dict[str, dict[str, Path]], dict[str, Path], dict[str, Path]]:
+    triplets, _ = find_triplets(content, style, models)
+    outputs: dict[str, dict[str, Path]] = {}
+    contents: dict[str, Path] = {}
+    styles: dict[str, Path] = {}
+    for triplet in triplets:
+        item = f"{triplet.content_name} + {triplet.style_name}"
+        outputs.setdefault(item, {})[triplet.method] = triplet.stylized
+        contents[item], styles[item] = triplet.content, triplet.style
+    return outputs, contents, styles
+
+
+def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise LikenessError(f"{out_dir} exists and is not a folder: choose a new study folder")
+    entries = list(out_dir.iterdir())
+    if not entries:
+        return
+    if (out_dir / ANSWERS_FILE).exists():
+        raise LikenessError(f"{out_dir} holds a study with answers ({ANSWERS_FILE}): a new "
+                            "study needs a new folder; nothing was changed")
+    if not (out_dir / MANIFEST).is_file() or not overwrite:
+        raise LikenessError(f"{out_dir} is not empty: choose a new folder"
+                            + (" (overwrite replaces only a study folder without answers)"
+                               if overwrite else ", or overwrite a study without answers"))
+    for entry in entries:
+        if entry.is_dir() and entry.name == "images":
+            for image in entry.iterdir():
+                image.unlink()
+            entry.rmdir()
+        elif entry.name in (MANIFEST, TOKEN_FILE):
+            entry.unlink()
+
+
+def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
+                 reference: PathLike | None = None, content: PathLike | None = None,
+                 style: PathLike | None = None, questions: Sequence[str] = ("closer",),
+                 title: str = "Which image is better?", instructions: str | None = None,
+                 consent: str | None = None, seed: int = 0,
+                 per_participant: int | None = None, repeats: int = 2,
+                 attention_checks: int = 2, max_items: int | None = None,
+                 alpha: str | None = None, overwrite: bool = False) -> Study:
+    """Write a 2AFC study folder for ``models`` ({name: folder}): with ``reference`` (a
+    compare study) or ``content`` and ``style`` (a style study, paired as ``likeness
+    style`` pairs), ``questions`` (preset ids or ``ID=QUESTION``), the design's settings
+    (``design.Design``) and the pages' texts.
+
+    Raises:
+        LikenessError: fewer than two models, no item every model has, a folder that is
+            missing or not empty, an unreadable image, a bad question or setting.
+    """
+    folder = Path(out_dir)
+    if (reference is None) == (content is None and style is None):
+        raise LikenessError("give reference (a compare study) or content and style "
+                            "(a style study)")
+    if len(models) < 2:
+        raise LikenessError(f"a 2AFC study compares at least two models, got {len(models)}")
+    parsed = [parse_question(question) for question in questions]
+    if len({key for key, _, _ in parsed}) != len(parsed):
+        raise LikenessError("two questions share an id: give each its own")
+    if reference is not None:
+        outputs, shown, styles = _compare_items(reference, models)
+        kind = "compare"
+    elif content is None or style is None:
+        raise LikenessError("a style study needs both content and style folders")
+    else:
+        outputs, shown, styles = _style_items(content, style, models)
+        kind = "style"
+    decisions: list[str] = []
+    complete = sorted(item for item, by_model in outputs.items() if len(by_model) == len(models))
+    partial = sorted(set(outputs) - set(complete))
+    if partial:
+        decisions.append(f"{len(partial)} item(s) left out: not every model has an output "
+                         f"for them ({', '.join(partial[:5])}{', …' if len(partial) > 5 else ''})")
+    if not complete:
+        raise LikenessError("no item has an output of every model: check that the folders "
+                            "pair (as `likeness compare` pairs them)")
+    if max_items is not None and max_items < len(complete):
+        chosen = np.random.default_rng([seed, 2]).choice(len(complete), max_items,
+                                                         replace=False)
+        decisions.append(f"{max_items} of the {len(complete)} items drawn at random "
+                         f"(seed {seed})")
+        complete = sorted(complete[i] for i in chosen)
+    _check_out_dir(folder, overwrite)
+    try:
+        (folder / "images").mkdir(parents=True, exist_ok=True)
+        manifest = _write_images(folder, kind, complete, models, outputs, shown, styles,
+                                 alpha, seed, attention_checks, decisions)
+    except ImageLoadError as error:
+        raise LikenessError(f"{error} (no study was written: fix or remove the file)") from None
+    except OSError as error:
+        raise StorageError(f"cannot write the study to {folder}: "
+                           f"{error.strerror or error}") from None
+    manifest.update({
+        "format": FORMAT, "format_version": 1, "study_id": secrets.token_hex(8),
+        "likeness_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "kind": kind,
+        "title": title,
+        "instructions": instructions or _instructions(kind),
+        "consent": consent or _CONSENT,
+        "questions": [{"id": key, "text": words, "shows": shows}
+                      for key, words, shows in parsed],
+        "models": list(models),
+        "sources": {"reference": _absolute(reference), "content": _absolute(content),
+                    "style": _absolute(style),
+                    "models": {name: _absolute(path) for name, path in models.items()}},
+        "decisions": decisions,
+    })
+    manifest["design"] = {"seed": seed, "per_participant": per_participant,
+                          "repeats": repeats, "attention_checks": attention_checks,
+                          "attention_pool": manifest.pop("attention_pool")}
+    study = Study(folder, manifest, _design(manifest))  # checks the settings
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    token_path = folder / TOKEN_FILE
+    token_path.write_text(secrets.token_urlsafe(24) + "\n", encoding="ascii")
+    token_path.chmod(0o600)
+    return study
+
+
+def _write_images(folder: Path, kind: str, items: list[str], models: Mapping[str, PathLike],
+                  outputs: dict[str, dict[str, Path]], shown: dict[str, Path],
+                  styles: dict[str, Path], alpha: str | None, seed: int,
+                  attention_checks: int, decisions: list[str]) -> dict[str, Any]:
+    writer = _ImageWriter(folder / "images", alpha, decisions)
+    records = []
+    for item in items:
+        records.append({"id": item, "reference": writer.file(shown[item]),
+                        "style": writer.file(styles[item]) if item in styles else None,
+                        "outputs": {m: writer.file(outputs[item][m]) for m in models}})
+    rng = np.random.default_rng([seed, 3])
+    cells = [(item, model) for item in items for model in models]
+    pool = [cells[i] for i in sorted(rng.choice(len(cells), min(ATTENTION_POOL, len(cells)),
+                                                replace=False).tolist())]
+    degraded = []
+    if attention_checks:
+        for number, (item, model) in enumerate(pool):
+            pixels = writer.pixels(outputs[item][model])
+            degraded.append({"item": item, "model": model,
+                             "image": writer.write(_degraded(pixels, seed + number))})
+    if writer.deep:
+        decisions.append(f"{writer.deep} 16-bit image(s) shown rounded to 8 bits (browsers "
+                         "show 8 bits per channel)")
+    role = "content" if kind == "style" else "reference"
+    return {"items": records, "degraded": degraded,
+            "attention_pool": [[item, model] for item, model in pool] if attention_checks
+            else [],
+            "images": sorted({n for n in writer.names.values()}), "role": role}
+
+
+def _absolute(path: PathLike | None) -> str | None:
+    return None if path is None else str(Path(path).resolve())
+
+
+_CONSENT = ("This study is anonymous: no name, e-mail or address is asked or stored, only "
+            "your answers and how long each took, under a random code. Taking part is "
+            "voluntary; you may stop at any time by closing the page.")
+
+
+def _instructions(kind: str) -> str:
+    shown = ("the content and style images above them" if kind == "style"
+             else "the reference above them")
+    return ("You will see two images side by side, and, for most questions, "
+            f"{shown}. Click the image that answers the question better (or press the left "
+            "or right arrow key). There are no right or wrong answers, except for a few "
+            "checks whose answer is obvious. If you cannot decide, choose the one you lean "
+            "towards.")
+
+
+def _design(manifest: dict[str, Any]) -> Design:
+    settings = manifest["design"]
+    return Design(tuple(q["id"] for q in manifest["questions"]),
+                  tuple(item["id"] for item in manifest["items"]),
+                  tuple(manifest["models"]), int(settings["seed"]),
+                  settings["per_participant"], int(settings["repeats"]),
+                  int(settings["attention_checks"]),
+                  tuple((item, model) for item, model in settings["attention_pool"]))
+
+
+def open_study(folder: PathLike) -> Study:
+    """The study in ``folder`` (written by ``create_study``).
+
+    Raises:
+        LikenessError: no study there, or its manifest is not one likeness wrote.
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LikenessError(f"{folder} holds no study ({MANIFEST} is missing): create one "
+                            "with `likeness study create`") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise LikenessError(f"{path} cannot be read as a study manifest ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise LikenessError(f"{path} is not a likeness study manifest")
+    try:
+        return Study(folder, manifest, _design(manifest))
+    except (KeyError, TypeError, ValueError) as error:
+        raise LikenessError(f"{path} is damaged ({type(error).__name__}: {error}); create "
+                            "the study again") from None

@@ -1,0 +1,109 @@
+"""A study served by two servers sharing one PostgreSQL database (``--database``): no
+answer lost or duplicated when participants' requests alternate between the servers, and
+the export reads the database."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from click.testing import CliRunner
+
+from likeness.cli import main
+from likeness.errors import LikenessError, StorageError
+from likeness.study.store import open_store
+from study_support import call, make_study, postgres_server, server_thread
+
+pytest.importorskip("psycopg")
+pytest.importorskip("uvicorn")
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with postgres_server() as new_database:
+        yield new_database
+
+
+@pytest.fixture
+def database(postgres):
+    return postgres()
+
+
+def test_two_servers_share_one_database_and_lose_nothing(database, tmp_path):
+    study = make_study(tmp_path / "study", repeats=1, attention_checks=1)
+    stores = [open_store(study.folder, study.study_id, database) for _ in range(2)]
+    trials = study.design.trials_per_participant
+    sent: dict[str, list[str]] = {}
+    lock = threading.Lock()
+    with server_thread(study, stores[0], rate=0) as first, \
+            server_thread(study, stores[1], rate=0) as second:
+        def participant(number: int) -> None:
+            ports = (first, second) if number % 2 else (second, first)
+            connections = [http.client.HTTPConnection("127.0.0.1", p, timeout=120)
+                           for p in ports]
+            token = call(ports[0], "POST", "/api/participants", {},
+                         connection=connections[0])[1]["token"]
+            sides = []
+            for trial in range(trials):
+                side = "right" if (number + trial) % 2 else "left"
+                answer = {"token": token, "trial": trial, "side": side}
+                statuses = [call(p, "POST", "/api/answers", answer, connection=c)[0]
+                            for p, c in zip(ports, connections, strict=True)]
+                assert statuses == [201, 200]  # the second server knows the first's answer
+                sides.append(side)
+            for connection in connections:
+                connection.close()
+            with lock:
+                sent[token] = sides
+
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            list(pool.map(participant, range(40)))
+    answers = stores[0].answers()
+    assert len(answers) == 40 * trials
+    assert len({(a.participant, a.trial) for a in answers}) == len(answers)
+    tokens = stores[0].tokens()
+    stored: dict[str, list[str]] = {}
+    for answer in answers:
+        stored.setdefault(tokens[answer.participant], []).append(answer.side)
+    assert stored == sent
+    out = tmp_path / "judgments.csv"
+    result = CliRunner().invoke(main, ["study", "export", str(study.folder), "--out", str(out),
+                                       "--database", database])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 1 + 40 * trials
+    for store in stores:
+        store.close()
+
+
+def test_concurrent_different_answers_to_one_trial_keep_exactly_one(database, tmp_path):
+    study = make_study(tmp_path / "study")
+    store = open_store(study.folder, study.study_id, database)
+    number = store.add_participant("t" * 32)
+    trial = study.design.trials(number - 1)[0]
+    barrier = threading.Barrier(8)
+
+    def answer(index: int) -> str:
+        side = "left" if index % 2 else "right"
+        barrier.wait()
+        return store.record(number, 0, side, trial.model(side), None)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(answer, range(8)))
+    assert outcomes.count("recorded") == 1
+    assert set(outcomes) <= {"recorded", "repeated", "conflict"}
+    assert len(store.answers()) == 1
+    store.close()
+
+
+def test_a_database_of_another_study_and_a_bad_url_are_refused(database, tmp_path):
+    first = make_study(tmp_path / "first")
+    second = make_study(tmp_path / "second")
+    open_store(first.folder, first.study_id, database).close()
+    with pytest.raises(LikenessError, match="answers of another study"):
+        open_store(second.folder, second.study_id, database)
+    with pytest.raises(LikenessError, match="give a postgresql:// URL"):
+        open_store(second.folder, second.study_id, "mysql://x")
+    with pytest.raises(StorageError, match="cannot connect"):
+        open_store(second.folder, second.study_id, "postgresql://nobody@127.0.0.1:1/none")

@@ -1,0 +1,276 @@
+"""``likeness study serve``: a real server on loopback — participants, hostile requests,
+200 concurrent participants, a server killed mid-study — and the export that ``likeness
+study analyze`` reads."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import sqlite3
+import sys
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from click.testing import CliRunner
+
+from likeness.cli import main
+from likeness.study.store import open_store
+from study_support import (
+    call,
+    complete,
+    free_port,
+    make_study,
+    prefer,
+    server_thread,
+    start_serve_process,
+)
+
+pytest.importorskip("uvicorn")
+
+
+@pytest.fixture
+def study(tmp_path):
+    return make_study(tmp_path / "study", repeats=2, attention_checks=2)
+
+
+@pytest.fixture
+def served(study):
+    store = open_store(study.folder, study.study_id)
+    with server_thread(study, store) as port:
+        yield study, store, port
+    store.close()
+
+
+def _rows(folder):
+    with sqlite3.connect(folder / "answers.sqlite") as connection:
+        return connection.execute("SELECT participant, trial, side FROM answers "
+                                  "ORDER BY participant, trial").fetchall()
+
+
+def test_participants_complete_the_study_and_analyze_reads_the_export(served, tmp_path):
+    study, _, port = served
+    for _ in range(4):
+        complete(port, prefer(study, "jpeg"))
+    assert len(_rows(study.folder)) == 4 * study.design.trials_per_participant
+    runner = CliRunner()
+    judgments = tmp_path / "judgments.csv"
+    result = runner.invoke(main, ["study", "export", str(study.folder), "--out", str(judgments)])
+    assert result.exit_code == 0, result.output
+    lines = judgments.read_text().splitlines()
+    assert lines[0] == "participant,item,a,b,choice,question,trial,rt_ms,expected,kind,source"
+    assert len(lines) == 1 + 4 * study.design.trials_per_participant
+    result = runner.invoke(main, ["study", "analyze", "--judgments", str(judgments),
+                                  "--out-dir", str(tmp_path / "analysis"), "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    scores = (tmp_path / "analysis" / "scores.csv").read_text()
+    assert "jpeg" in scores
+    assert "stylized" in scores
+    assert "degraded" not in scores  # attention checks are not scored
+
+
+def test_the_same_answer_again_is_kept_once_and_a_different_one_refused(served):
+    study, _, port = served
+    _, started = call(port, "POST", "/api/participants", {})
+    token = started["token"]
+    answer = {"token": token, "trial": 0, "side": "left", "rt_ms": 10}
+    assert call(port, "POST", "/api/answers", answer)[0] == 201
+    assert call(port, "POST", "/api/answers", answer)[0] == 200  # a double click
+    assert call(port, "POST", "/api/answers", {**answer, "side": "right"})[0] == 409
+    assert call(port, "POST", "/api/answers", {**answer, "trial": 2})[0] == 409  # skipping
+    assert call(port, "GET", f"/api/next?token={token}")[1]["trial"] == 1
+    assert _rows(study.folder) == [(1, 0, "left")]
+
+
+HOSTILE = [
+    ("GET", "/images/../study.json", None, {}, 404),
+    ("GET", "/images/..%2fstudy.json", None, {}, 404),
+    ("GET", "/images/%2e%2e%2fadmin-token", None, {}, 404),
+    ("GET", "/images/admin-token", None, {}, 404),
+    ("GET", "/images/" + "0" * 24 + ".png", None, {}, 404),
+    ("GET", "/../../etc/passwd", None, {}, 404),
+    ("GET", "/study.json", None, {}, 404),
+    ("GET", "/answers.sqlite", None, {}, 404),
+    ("POST", "/api/answers", b"{not json", {}, 400),
+    ("POST", "/api/answers", b"[1, 2]", {}, 400),
+    ("POST", "/api/answers", b'{"token": 5}', {}, 400),
+    ("POST", "/api/answers", b'{"token": "short", "trial": 0, "side": "left"}', {}, 400),
+    ("POST", "/api/answers", b'{"token": "' + b"a" * 32 + b'", "trial": 0, "side": "left"}',
+     {}, 404),
+    ("POST", "/api/answers", b"x" * 5000, {}, 413),
+    ("POST", "/api/answers", b'{"a": 1}', {"Content-Type": "text/plain"}, 415),
+    ("POST", "/api/participants", b"{}", {"Content-Length": "99999999999"}, 413),
+    ("GET", "/api/next?token=" + "a" * 32, None, {}, 404),
+    ("GET", "/api/next?token=../../etc", None, {}, 400),
+    ("GET", "/api/next", None, {}, 400),
+    ("GET", "/admin", None, {}, 403),
+    ("GET", "/admin?token=wrong", None, {}, 403),
+    ("GET", "/admin/judgments.csv", None, {"Authorization": "Bearer wrong"}, 403),
+    ("DELETE", "/api/answers", None, {}, 405),
+    ("PUT", "/api/participants", b"{}", {}, 405),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "raw", "headers", "status"), HOSTILE)
+def test_hostile_requests_are_refused_and_record_nothing(served, method, path, raw, headers,
+                                                         status):
+    study, _, port = served
+    got, body = call(port, method, path, raw=raw, headers=headers)
+    assert got == status, body
+    assert "Traceback" not in str(body)
+    assert _rows(study.folder) == []
+    assert call(port, "GET", "/")[0] == 200  # still serving
+
+
+@pytest.mark.parametrize("field", [{"trial": "0"}, {"trial": True}, {"trial": -1},
+                                   {"trial": 10**9}, {"side": "middle"}, {"side": None}])
+def test_malformed_answers_of_a_real_participant_are_refused(served, field):
+    study, _, port = served
+    token = call(port, "POST", "/api/participants", {})[1]["token"]
+    status, body = call(port, "POST", "/api/answers",
+                        {"token": token, "trial": 0, "side": "left", **field})
+    assert status == 400, body
+    assert _rows(study.folder) == []
+
+
+def test_a_chunked_body_over_the_limit_is_refused(served):
+    _, _, port = served
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.putrequest("POST", "/api/participants")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    for _ in range(3):
+        connection.send(b"800\r\n" + b" " * 0x800 + b"\r\n")
+    connection.send(b"0\r\n\r\n")
+    assert connection.getresponse().status == 413
+    connection.close()
+
+
+def test_images_are_served_and_the_page_has_a_strict_policy(served):
+    study, _, port = served
+    name = next(iter(study.images))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", f"/images/{name}")
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.read()[:8] == b"\x89PNG\r\n\x1a\n"
+    connection.request("GET", "/")
+    response = connection.getresponse()
+    response.read()
+    assert "script-src 'nonce-" in response.getheader("Content-Security-Policy")
+    connection.close()
+
+
+def test_the_admin_page_shows_progress_and_exports_with_its_token(served):
+    study, _, port = served
+    complete(port, prefer(study, "jpeg"))
+    token = study.admin_token()
+    status, page = call(port, "GET", f"/admin?token={token}")
+    assert status == 200
+    assert "1 participant(s), 1 finished" in page
+    status, text = call(port, "GET", "/admin/judgments.csv",
+                        headers={"Authorization": f"Bearer {token}"})
+    assert status == 200
+    assert text.startswith("participant,item,a,b,choice")
+
+
+def test_too_many_requests_from_one_address_are_refused(study):
+    store = open_store(study.folder, study.study_id)
+    with server_thread(study, store, rate=0.5, burst=3) as port:
+        statuses = [call(port, "GET", "/")[0] for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200]
+    assert statuses[3:] == [429, 429]
+
+
+def test_a_full_study_refuses_new_participants(study):
+    store = open_store(study.folder, study.study_id)
+    with server_thread(study, store, max_participants=2) as port:
+        statuses = [call(port, "POST", "/api/participants", {})[0] for _ in range(3)]
+    assert statuses == [201, 201, 403]
+
+
+def test_a_database_of_another_study_is_refused(study, tmp_path):
+    other = make_study(tmp_path / "other")
+    open_store(study.folder, study.study_id).close()
+    (other.folder / "answers.sqlite").write_bytes((study.folder / "answers.sqlite")
+                                                  .read_bytes())
+    result = CliRunner().invoke(main, ["study", "export", str(other.folder), "--out",
+                                       str(tmp_path / "j.csv")])
+    assert result.exit_code == 1
+    assert "answers of another study" in result.output
+
+
+def test_two_hundred_concurrent_participants_lose_and_duplicate_nothing(study):
+    """Each participant answers every trial on its own connection and sends every answer
+    twice (a double click); all at once."""
+    store = open_store(study.folder, study.study_id)
+    trials = study.design.trials_per_participant
+    sent: dict[str, list[str]] = {}
+    lock = threading.Lock()
+    with server_thread(study, store, rate=0) as port:
+        def participant(number: int) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            token = call(port, "POST", "/api/participants", {}, connection=connection)[1]
+            token = token["token"]
+            sides = []
+            for trial in range(trials):
+                side = "left" if (number + trial) % 3 else "right"
+                for expected in (201, 200):
+                    status, _ = call(port, "POST", "/api/answers",
+                                     {"token": token, "trial": trial, "side": side},
+                                     connection=connection)
+                    assert status == expected
+                sides.append(side)
+            connection.close()
+            with lock:
+                sent[token] = sides
+
+        with ThreadPoolExecutor(max_workers=200) as pool:
+            list(pool.map(participant, range(200)))
+    assert len(sent) == 200
+    rows = _rows(study.folder)
+    assert len(rows) == 200 * trials
+    assert Counter((p, t) for p, t, _ in rows).most_common(1)[0][1] == 1
+    tokens = store.tokens()
+    stored = {tokens[p]: [] for p, _, _ in rows}
+    for p, _, side in rows:
+        stored[tokens[p]].append(side)
+    assert stored == sent
+    store.close()
+
+
+def test_killing_the_server_mid_study_loses_no_answer(study):
+    port = free_port()
+    process = start_serve_process(study.folder, port)
+    try:
+        token = call(port, "POST", "/api/participants", {})[1]["token"]
+        for trial in range(3):
+            assert call(port, "POST", "/api/answers",
+                        {"token": token, "trial": trial, "side": "right"})[0] == 201
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert len(_rows(study.folder)) == 3
+        process = start_serve_process(study.folder, port)
+        assert call(port, "GET", f"/api/next?token={token}")[1]["trial"] == 3
+        assert call(port, "POST", "/api/answers",
+                    {"token": token, "trial": 3, "side": "left"})[0] == 201
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert [side for _, _, side in _rows(study.folder)] == ["right"] * 3 + ["left"]
+
+
+def test_serve_without_the_study_extra_says_what_to_install(study, monkeypatch):
+    monkeypatch.setitem(sys.modules, "likeness.study.server", None)  # as if not installed
+    result = CliRunner().invoke(main, ["study", "serve", str(study.folder)])
+    assert result.exit_code == 1
+    assert "pip install 'likeness-metrics[study]'" in result.output
+
+
+def test_serve_refuses_a_folder_without_a_study(tmp_path):
+    result = CliRunner().invoke(main, ["study", "serve", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "holds no study" in result.output
+    assert "likeness study create" in result.output
