@@ -110,9 +110,10 @@ def prefer(study: Any, model: str) -> Any:
     preferred = {item["outputs"][model] for item in study.manifest["items"]}
 
     def choose(view: dict[str, Any]) -> str:
-        if view["left"] in degraded or view["right"] in degraded:
-            return "right" if view["left"] in degraded else "left"
-        return "left" if view["left"] in preferred else "right"
+        left, right = view["options"][0], view["options"][-1]
+        if left in degraded or right in degraded:
+            return "right" if left in degraded else "left"
+        return "left" if left in preferred else "right"
     return choose
 
 
@@ -130,7 +131,7 @@ def complete(port: int, choose: Any = None,
             return token, sides
         side = choose(view) if choose else "left"
         status, reply = call(port, "POST", "/api/answers",
-                             {"token": token, "trial": view["trial"], "side": side,
+                             {"token": token, "trial": view["trial"], "choice": side,
                               "rt_ms": 300}, connection=connection)
         assert status == 201, reply
         sides.append(side)

@@ -5,6 +5,7 @@ downloaded and exported."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 
@@ -156,3 +157,51 @@ def test_the_offline_form_resumes_and_downloads_answers_that_export_reads(browse
     first = [line.split(",") for line in lines[1:] if line.split(",")[0].startswith(
         "offline-")][:len(trials)]
     assert [row[2] for row in first] == [t.left for t in trials]
+
+
+def test_a_ranking_study_is_ranked_by_clicks_in_a_browser(browser, tmp_path):
+    third = tmp_path / "third"
+    shutil.copytree(SAMPLES / "jpeg", third)
+    folder = tmp_path / "ranking"
+    result = CliRunner().invoke(main, ["study", "create", str(SAMPLES / "reference"),
+                                       str(SAMPLES / "jpeg"), str(SAMPLES / "stylized"),
+                                       str(third), "--out-dir", str(folder), "--ranking",
+                                       "--repeats", "1", "--attention-checks", "1"])
+    assert result.exit_code == 0, result.output
+    study = open_study(folder)
+    total = study.design.trials_per_participant
+    port = free_port()
+    server = start_serve_process(folder, port)
+    try:
+        for _ in range(2):
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.click("#start")
+            for trial in range(total):
+                page.wait_for_selector(f"#trial[data-trial='{trial}']:not([hidden]) "
+                                       ".choice:not([disabled])")
+                if page.locator("#option-0").count() == 0:  # an attention check: a pair
+                    page.click(f"#{_choose(page, study)}")
+                    continue
+                page.click("#option-2")  # changed their mind: start again
+                assert page.locator("#option-2 .rank").inner_text() == "1"
+                page.click("#undo")
+                assert page.locator("#option-2 .rank").inner_text() == ""
+                page.click("#option-1")
+                page.click("#option-0")  # the last one is ranked by itself
+            page.wait_for_selector("#done:not([hidden])")
+            context.close()
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+    with sqlite3.connect(folder / "answers.sqlite") as connection:
+        choices = [row[0] for row in connection.execute("SELECT choice FROM answers")]
+    assert choices.count("1,0,2") == 2 * (total - 1)
+    judgments = tmp_path / "judgments.csv"
+    runner = CliRunner()
+    assert runner.invoke(main, ["study", "export", str(folder), "--out",
+                                str(judgments)]).exit_code == 0
+    result = runner.invoke(main, ["study", "analyze", "--judgments", str(judgments),
+                                  "--out-dir", str(tmp_path / "analysis"), "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ from PIL import Image
 
 from likeness.cli import main
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.study import Design, create_study, open_study
+from likeness.study import Design, Trial, create_study, open_study
 from likeness.study.export import judgments, read_offline_answers
 from likeness.study.pages import offline_form
 from study_support import SAMPLES, make_study
@@ -30,7 +30,7 @@ def _design(**settings):
 
 def test_the_complete_design_shows_every_comparison_once_to_every_participant():
     design = _design(seed=3)
-    every = {(q, i, frozenset((a, b))) for q, i, a, b in design.comparisons()}
+    every = {(q, i, frozenset(group)) for q, i, group in design.comparisons()}
     assert len(every) == 5 * 6
     for participant in range(4):
         shown = [(t.question, t.item, frozenset((t.left, t.right)))
@@ -219,7 +219,7 @@ def _answer_file(study, tmp_path, participant="0123abcd", slot=0, sides=None, **
     sides = sides or ["left"] * len(trials)
     document = {"format": "likeness-study-answers", "study_id": study.study_id,
                 "participant": participant, "slot": slot,
-                "answers": [{"trial": n, "side": s, "rt_ms": 100}
+                "answers": [{"trial": n, "choice": s, "rt_ms": 100}
                             for n, s in enumerate(sides)], **changes}
     path = tmp_path / f"answers-{len(list(tmp_path.iterdir()))}.json"
     path.write_text(json.dumps(document))
@@ -246,11 +246,12 @@ def test_offline_answers_become_judgments_of_their_slot(tmp_path):
     ({"participant": "../../x"}, "participant id is malformed"),
     ({"slot": -1}, "design slot is malformed"),
     ({"slot": True}, "design slot is malformed"),
-    ({"answers": [{"trial": 0, "side": "up"}]}, "malformed answer"),
-    ({"answers": [{"trial": 99, "side": "left"}]}, "not a trial of this study"),
-    ({"answers": [{"trial": 0, "side": "left"}, {"trial": 0, "side": "right"}]},
+    ({"answers": [{"trial": 0, "choice": "up"}]}, "a pair's choice is left or right"),
+    ({"answers": [{"trial": 0, "choice": 5}]}, "malformed answer"),
+    ({"answers": [{"trial": 99, "choice": "left"}]}, "not a trial of this study"),
+    ({"answers": [{"trial": 0, "choice": "left"}, {"trial": 0, "choice": "right"}]},
      "answered twice"),
-    ({"answers": [{"trial": 0, "side": "left", "rt_ms": -5}]}, "response time"),
+    ({"answers": [{"trial": 0, "choice": "left", "rt_ms": -5}]}, "response time"),
 ])
 def test_forged_or_damaged_answer_files_are_refused(tmp_path, changes, words):
     study = make_study(tmp_path / "study")
@@ -318,7 +319,7 @@ def test_the_offline_form_carries_every_image_and_slot(tmp_path):
 
 def test_pairs_of_models_are_every_pair():
     design = _design()
-    pairs = {(a, b) for _, _, a, b in design.comparisons()}
+    pairs = {group for _, _, group in design.comparisons()}
     assert pairs == set(combinations(MODELS, 2))
 
 
@@ -350,3 +351,68 @@ def test_a_compare_study_is_analysed_with_the_metrics_of_the_same_folders(tmp_pa
     agreement = (tmp_path / "analysis" / "agreement.csv").read_text()
     assert "ssim" in agreement
     assert "psnr" in agreement
+
+
+def test_a_ranking_design_shows_all_models_in_balanced_positions():
+    design = Design(("quality",), ITEMS, MODELS, seed=7, ranking=True, repeats=1)
+    assert len(design.comparisons()) == len(ITEMS)
+    positions = Counter()
+    for participant in range(4):  # every model at every position once per comparison
+        trials = design.trials(participant)
+        assert {t.kind for t in trials} == {"ranking", "repeat"}
+        for trial in trials:
+            assert sorted(trial.shown) == sorted(MODELS)
+            if trial.kind == "ranking":
+                positions.update((trial.item, model, place)
+                                 for place, model in enumerate(trial.shown))
+        repeat = next(t for t in trials if t.kind == "repeat")
+        assert any(t.shown == repeat.shown[::-1] and t.item == repeat.item for t in trials
+                   if t.kind == "ranking")
+    assert set(positions.values()) == {1}
+    assert len(positions) == len(ITEMS) * 4 * 4
+
+
+@pytest.mark.parametrize(("choice", "ranked"), [("2,0,1,3", ("c", "a", "b", "d")),
+                                                ("3,2,1,0", ("d", "c", "b", "a"))])
+def test_a_ranking_choice_is_the_positions_best_first(choice, ranked):
+    trial = Trial(0, "closer", "x", ("a", "b", "c", "d"), "ranking")
+    assert trial.ranked(choice) == ranked
+    assert trial.recorded(choice) == ">".join(ranked)
+
+
+@pytest.mark.parametrize("choice", ["0,0,1,2", "0,1,2", "0,1,2,3,4", "a,b,c,d", "", "left",
+                                    "0,1,2,4", "-1,0,1,2"])
+def test_impossible_rankings_are_refused(choice):
+    trial = Trial(0, "closer", "x", ("a", "b", "c", "d"), "ranking")
+    with pytest.raises(InvalidInputError, match="positions 0-3, best first, each once"):
+        trial.ranked(choice)
+
+
+def test_a_ranking_is_exported_as_the_pairs_it_implies(tmp_path):
+    third = tmp_path / "third"
+    shutil.copytree(SAMPLES / "jpeg", third)
+    study = create_study(tmp_path / "study", {"jpeg": SAMPLES / "jpeg", "stylized":
+                                              SAMPLES / "stylized", "third": third},
+                         reference=SAMPLES / "reference", ranking=True, repeats=0,
+                         attention_checks=1)
+    trials = study.design.trials(0)
+    choices = ["left" if t.kind == "attention" and t.left == t.expected
+               else "right" if t.kind == "attention" else "1,2,0" for t in trials]
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    rows = judgments(study, None, [_answer_file(study, answers, sides=choices)])
+    ranking_rows = [r for r in rows if r["kind"] == "ranking"]
+    assert len(ranking_rows) == 3 * 3
+    assert len(rows) == 3 * 3 + 1
+    for trial in trials:
+        if trial.kind != "ranking":
+            continue
+        best, middle, worst = trial.shown[1], trial.shown[2], trial.shown[0]
+        own = [r for r in ranking_rows if r["trial"] == str(trial.number)]
+        assert {(r["a"], r["b"]) for r in own} == {(trial.shown[0], trial.shown[1]),
+                                                   (trial.shown[0], trial.shown[2]),
+                                                   (trial.shown[1], trial.shown[2])}
+        chosen = {frozenset((r["a"], r["b"])): r["choice"] for r in own}
+        assert chosen[frozenset((best, middle))] == best
+        assert chosen[frozenset((best, worst))] == best
+        assert chosen[frozenset((middle, worst))] == middle

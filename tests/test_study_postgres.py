@@ -48,7 +48,7 @@ def test_two_servers_share_one_database_and_lose_nothing(database, tmp_path):
             sides = []
             for trial in range(trials):
                 side = "right" if (number + trial) % 2 else "left"
-                answer = {"token": token, "trial": trial, "side": side}
+                answer = {"token": token, "trial": trial, "choice": side}
                 statuses = [call(p, "POST", "/api/answers", answer, connection=c)[0]
                             for p, c in zip(ports, connections, strict=True)]
                 assert statuses == [201, 200]  # the second server knows the first's answer
@@ -66,7 +66,7 @@ def test_two_servers_share_one_database_and_lose_nothing(database, tmp_path):
     tokens = stores[0].tokens()
     stored: dict[str, list[str]] = {}
     for answer in answers:
-        stored.setdefault(tokens[answer.participant], []).append(answer.side)
+        stored.setdefault(tokens[answer.participant], []).append(answer.choice)
     assert stored == sent
     out = tmp_path / "judgments.csv"
     result = CliRunner().invoke(main, ["study", "export", str(study.folder), "--out", str(out),
@@ -87,7 +87,7 @@ def test_concurrent_different_answers_to_one_trial_keep_exactly_one(database, tm
     def answer(index: int) -> str:
         side = "left" if index % 2 else "right"
         barrier.wait()
-        return store.record(number, 0, side, trial.model(side), None)
+        return store.record(number, 0, side, trial.recorded(side), None)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = list(pool.map(answer, range(8)))

@@ -5,6 +5,7 @@ study analyze`` reads."""
 from __future__ import annotations
 
 import http.client
+import shutil
 import signal
 import sqlite3
 import sys
@@ -16,8 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from likeness.cli import main
+from likeness.study import create_study
 from likeness.study.store import open_store
 from study_support import (
+    SAMPLES,
     call,
     complete,
     free_port,
@@ -45,7 +48,7 @@ def served(study):
 
 def _rows(folder):
     with sqlite3.connect(folder / "answers.sqlite") as connection:
-        return connection.execute("SELECT participant, trial, side FROM answers "
+        return connection.execute("SELECT participant, trial, choice FROM answers "
                                   "ORDER BY participant, trial").fetchall()
 
 
@@ -74,10 +77,10 @@ def test_the_same_answer_again_is_kept_once_and_a_different_one_refused(served):
     study, _, port = served
     _, started = call(port, "POST", "/api/participants", {})
     token = started["token"]
-    answer = {"token": token, "trial": 0, "side": "left", "rt_ms": 10}
+    answer = {"token": token, "trial": 0, "choice": "left", "rt_ms": 10}
     assert call(port, "POST", "/api/answers", answer)[0] == 201
     assert call(port, "POST", "/api/answers", answer)[0] == 200  # a double click
-    assert call(port, "POST", "/api/answers", {**answer, "side": "right"})[0] == 409
+    assert call(port, "POST", "/api/answers", {**answer, "choice": "right"})[0] == 409
     assert call(port, "POST", "/api/answers", {**answer, "trial": 2})[0] == 409  # skipping
     assert call(port, "GET", f"/api/next?token={token}")[1]["trial"] == 1
     assert _rows(study.folder) == [(1, 0, "left")]
@@ -95,10 +98,16 @@ HOSTILE = [
     ("POST", "/api/answers", b"{not json", {}, 400),
     ("POST", "/api/answers", b"[1, 2]", {}, 400),
     ("POST", "/api/answers", b'{"token": 5}', {}, 400),
-    ("POST", "/api/answers", b'{"token": "short", "trial": 0, "side": "left"}', {}, 400),
-    ("POST", "/api/answers", b'{"token": "' + b"a" * 32 + b'", "trial": 0, "side": "left"}',
+    ("POST", "/api/answers", b'{"token": "short", "trial": 0, "choice": "left"}', {}, 400),
+    ("POST", "/api/answers", b'{"token": "' + b"a" * 32 + b'", "trial": 0, "choice": "left"}',
      {}, 404),
     ("POST", "/api/answers", b"x" * 5000, {}, 413),
+    ("POST", "/api/answers", b"[" * 2000 + b"]" * 2000, {}, 400),
+    ("POST", "/api/answers", b'{"trial": ' + b"9" * 4000 + b"}", {}, 400),
+    ("POST", "/api/answers", b'{"token": "\xff\xfe"}', {}, 400),
+    ("GET", "/api/next?token=" + "a" * 20000, None, {}, 400),
+    ("GET", "/images/%2F..%2F..%2Fetc%2Fpasswd", None, {}, 404),
+    ("GET", "/admin/judgments.csv?token=%00", None, {}, 403),
     ("POST", "/api/answers", b'{"a": 1}', {"Content-Type": "text/plain"}, 415),
     ("POST", "/api/participants", b"{}", {"Content-Length": "99999999999"}, 413),
     ("GET", "/api/next?token=" + "a" * 32, None, {}, 404),
@@ -124,12 +133,12 @@ def test_hostile_requests_are_refused_and_record_nothing(served, method, path, r
 
 
 @pytest.mark.parametrize("field", [{"trial": "0"}, {"trial": True}, {"trial": -1},
-                                   {"trial": 10**9}, {"side": "middle"}, {"side": None}])
+                                   {"trial": 10**9}, {"choice": "middle"}, {"choice": None}])
 def test_malformed_answers_of_a_real_participant_are_refused(served, field):
     study, _, port = served
     token = call(port, "POST", "/api/participants", {})[1]["token"]
     status, body = call(port, "POST", "/api/answers",
-                        {"token": token, "trial": 0, "side": "left", **field})
+                        {"token": token, "trial": 0, "choice": "left", **field})
     assert status == 400, body
     assert _rows(study.folder) == []
 
@@ -184,11 +193,15 @@ def test_too_many_requests_from_one_address_are_refused(study):
     assert statuses[3:] == [429, 429]
 
 
-def test_a_full_study_refuses_new_participants(study):
+def test_a_full_study_refuses_new_participants_even_when_they_come_at_once(study):
     store = open_store(study.folder, study.study_id)
-    with server_thread(study, store, max_participants=2) as port:
-        statuses = [call(port, "POST", "/api/participants", {})[0] for _ in range(3)]
-    assert statuses == [201, 201, 403]
+    with server_thread(study, store, max_participants=5, rate=0) as port, \
+            ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda _: call(port, "POST", "/api/participants", {})[0],
+                                 range(20)))
+    assert sorted(statuses) == [201] * 5 + [403] * 15
+    assert len(store.participants()) == 5
+    store.close()
 
 
 def test_a_database_of_another_study_is_refused(study, tmp_path):
@@ -219,7 +232,7 @@ def test_two_hundred_concurrent_participants_lose_and_duplicate_nothing(study):
                 side = "left" if (number + trial) % 3 else "right"
                 for expected in (201, 200):
                     status, _ = call(port, "POST", "/api/answers",
-                                     {"token": token, "trial": trial, "side": side},
+                                     {"token": token, "trial": trial, "choice": side},
                                      connection=connection)
                     assert status == expected
                 sides.append(side)
@@ -248,14 +261,14 @@ def test_killing_the_server_mid_study_loses_no_answer(study):
         token = call(port, "POST", "/api/participants", {})[1]["token"]
         for trial in range(3):
             assert call(port, "POST", "/api/answers",
-                        {"token": token, "trial": trial, "side": "right"})[0] == 201
+                        {"token": token, "trial": trial, "choice": "right"})[0] == 201
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         assert len(_rows(study.folder)) == 3
         process = start_serve_process(study.folder, port)
         assert call(port, "GET", f"/api/next?token={token}")[1]["trial"] == 3
         assert call(port, "POST", "/api/answers",
-                    {"token": token, "trial": 3, "side": "left"})[0] == 201
+                    {"token": token, "trial": 3, "choice": "left"})[0] == 201
     finally:
         process.kill()
         process.wait(timeout=30)
@@ -274,3 +287,29 @@ def test_serve_refuses_a_folder_without_a_study(tmp_path):
     assert result.exit_code == 1
     assert "holds no study" in result.output
     assert "likeness study create" in result.output
+
+
+def test_a_ranking_is_recorded_once_and_impossible_rankings_refused(tmp_path):
+    third = tmp_path / "third"
+    shutil.copytree(SAMPLES / "jpeg", third)
+    study = create_study(tmp_path / "study", {"jpeg": SAMPLES / "jpeg",
+                                              "stylized": SAMPLES / "stylized",
+                                              "third": third},
+                         reference=SAMPLES / "reference", ranking=True, attention_checks=0,
+                         repeats=0)
+    store = open_store(study.folder, study.study_id)
+    with server_thread(study, store) as port:
+        token = call(port, "POST", "/api/participants", {})[1]["token"]
+        view = call(port, "GET", f"/api/next?token={token}")[1]
+        assert view["ranking"] is True
+        assert len(view["options"]) == 3
+        for bad in ("0,1", "0,0,1", "left", "0,1,3", "x"):
+            status, body = call(port, "POST", "/api/answers",
+                                {"token": token, "trial": 0, "choice": bad})
+            assert status == 400, body
+        answer = {"token": token, "trial": 0, "choice": "2,0,1"}
+        assert call(port, "POST", "/api/answers", answer)[0] == 201
+        assert call(port, "POST", "/api/answers", answer)[0] == 200
+        assert call(port, "POST", "/api/answers", {**answer, "choice": "0,1,2"})[0] == 409
+    store.close()
+    assert _rows(study.folder) == [(1, 0, "2,0,1")]

@@ -62,6 +62,9 @@ def _text_file(path: Path | None, option: str) -> str | None:
               help="Checks per participant: an output against a degraded copy of itself.")
 @click.option("--items", "max_items", type=click.IntRange(1), default=None,
               help="Draw this many items at random (default: all).")
+@click.option("--ranking", is_flag=True,
+              help="Participants order all the models of an item (best first) instead of "
+                   "choosing one of two; exported as the pairs it implies.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
               help="Transparent images: composite over white or black, or drop alpha.")
@@ -69,8 +72,8 @@ def _text_file(path: Path | None, option: str) -> str | None:
 def create(paths: tuple[Path, ...], model_items: tuple[str, ...], content: Path | None,
            style: Path | None, out_dir: Path, questions: tuple[str, ...], title: str,
            instructions: Path | None, consent: Path | None, per_participant: int | None,
-           repeats: int, attention_checks: int, max_items: int | None, seed: int,
-           alpha: str | None, overwrite: bool) -> None:
+           repeats: int, attention_checks: int, max_items: int | None, ranking: bool,
+           seed: int, alpha: str | None, overwrite: bool) -> None:
     """Create a 2AFC study: which of two models' outputs answers the question better.
 
     \b
@@ -105,8 +108,8 @@ def create(paths: tuple[Path, ...], model_items: tuple[str, ...], content: Path 
             instructions=_text_file(instructions, "--instructions"),
             consent=_text_file(consent, "--consent"), seed=seed,
             per_participant=per_participant, repeats=repeats,
-            attention_checks=attention_checks, max_items=max_items, alpha=alpha,
-            overwrite=overwrite)
+            attention_checks=attention_checks, max_items=max_items, ranking=ranking,
+            alpha=alpha, overwrite=overwrite)
     except LikenessError as error:
         _fail(error, "create")
     for decision in created.manifest["decisions"]:
@@ -126,9 +129,9 @@ def create(paths: tuple[Path, ...], model_items: tuple[str, ...], content: Path 
 @click.option("--database", default=None, metavar="URL",
               help="postgresql://… to share the answers between several servers "
                    "(default: answers.sqlite in the study folder).")
-@click.option("--rate", type=click.FloatRange(0), default=20.0, show_default=True,
+@click.option("--rate", type=click.FloatRange(0), default=50.0, show_default=True,
               help="Requests per second per address (0: no limit).")
-@click.option("--burst", type=click.IntRange(1), default=200, show_default=True,
+@click.option("--burst", type=click.IntRange(1), default=500, show_default=True,
               help="Requests an address may send at once beyond --rate.")
 @click.option("--max-participants", type=click.IntRange(1), default=None,
               help="Refuse new participants beyond this many.")

@@ -1,11 +1,13 @@
 """A study's answers as judgments — the CSV ``likeness study analyze`` reads — from its
 database and from the answer files of the offline form.
 
-Each answer is checked against the design it was given under (the model shown on the
-chosen side), so a damaged or forged row is refused, never analysed.  Participants are
-``p1``, ``p2``, … (the server's order of arrival) and ``offline-<id>`` (the offline form's
-random id); attention checks carry ``expected``; ``kind`` says whether a trial was a
-comparison, a repeat or a check, and ``source`` where it was answered.
+Each answer is checked against the design it was given under (the model it chose, or its
+ranking), so a damaged or forged row is refused, never analysed.  A ranking of m models
+becomes its m(m − 1)/2 pairs (full rank breaking: each pair in the order shown, the better
+ranked chosen; they share the trial's number).  Participants are ``p1``, ``p2``, … (the
+server's order of arrival) and ``offline-<id>`` (the offline form's random id); attention
+checks carry ``expected``; ``kind`` says whether a trial was a pair (``compare``), a
+ranking, a repeat or a check, and ``source`` where it was answered.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import io
 import json
 import re
 from collections.abc import Sequence
+from itertools import combinations
 from pathlib import Path
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidInputError, LikenessError
 from likeness.results.study import Judgment
+from likeness.study.design import Trial
 from likeness.study.folder import Study
 from likeness.study.store import Answer, AnswerStore
 
@@ -34,18 +38,25 @@ MAX_OFFLINE_BYTES = 16 * 1024 * 1024
 
 def _rows(study: Study, participant: str, design_number: int, source: str,
           answers: Sequence[tuple[int, str, int | None]], where: str) -> list[dict[str, str]]:
+    """Judgment rows: one per pair, and on a ranking one per pair of its models (the pair
+    in the order shown, the better ranked chosen)."""
     trials = study.design.trials(design_number)
     rows = []
-    for trial_number, side, rt_ms in answers:
-        if not 0 <= trial_number < len(trials) or side not in ("left", "right"):
-            raise LikenessError(f"{where}: trial {trial_number} ({side!r}) is not a trial of "
-                                "this study's design")
+    for trial_number, choice, rt_ms in answers:
+        if not 0 <= trial_number < len(trials):
+            raise LikenessError(f"{where}: trial {trial_number} is not a trial of this "
+                                "study's design")
         trial = trials[trial_number]
-        rows.append({"participant": participant, "item": trial.item, "a": trial.left,
-                     "b": trial.right, "choice": trial.model(side),
-                     "question": trial.question, "trial": str(trial_number),
-                     "rt_ms": "" if rt_ms is None else str(rt_ms),
-                     "expected": trial.expected, "kind": trial.kind, "source": source})
+        try:
+            rank = {model: place for place, model in enumerate(trial.ranked(choice))}
+        except InvalidInputError as error:
+            raise LikenessError(f"{where}, trial {trial_number}: {error}") from None
+        for a, b in combinations(trial.shown, 2):
+            rows.append({"participant": participant, "item": trial.item, "a": a, "b": b,
+                         "choice": a if rank[a] < rank[b] else b,
+                         "question": trial.question, "trial": str(trial_number),
+                         "rt_ms": "" if rt_ms is None else str(rt_ms),
+                         "expected": trial.expected, "kind": trial.kind, "source": source})
     return rows
 
 
@@ -58,14 +69,21 @@ def _database_rows(study: Study, answers: list[Answer]) -> list[dict[str, str]]:
         where = f"the database's participant {number}"
         trials = study.design.trials(number - 1)
         for answer in own:
-            if answer.trial < len(trials) and trials[answer.trial].model(answer.side) \
-                    != answer.model:
-                raise LikenessError(f"{where}, trial {answer.trial}: stored model "
-                                    f"{answer.model!r} is not the design's; the database "
+            if answer.trial < len(trials) and _recorded(trials[answer.trial],
+                                                        answer.choice) != answer.chosen:
+                raise LikenessError(f"{where}, trial {answer.trial}: stored choice "
+                                    f"{answer.chosen!r} is not the design's; the database "
                                     "belongs to another version of the study")
         rows += _rows(study, f"p{number}", number - 1, own[0].source,
-                      [(a.trial, a.side, a.rt_ms) for a in own], where)
+                      [(a.trial, a.choice, a.rt_ms) for a in own], where)
     return rows
+
+
+def _recorded(trial: Trial, choice: str) -> str | None:
+    try:
+        return trial.recorded(choice)
+    except InvalidInputError:
+        return None
 
 
 def read_offline_answers(study: Study, paths: Sequence[Path],
@@ -121,15 +139,15 @@ def _offline_answers(study: Study, document: object, path: Path
     answers: list[tuple[int, str, int | None]] = []
     for entry in raw:
         trial = entry.get("trial") if isinstance(entry, dict) else None
-        side = entry.get("side") if isinstance(entry, dict) else None
+        choice = entry.get("choice") if isinstance(entry, dict) else None
         rt_ms = entry.get("rt_ms") if isinstance(entry, dict) else None
-        if not isinstance(trial, int) or isinstance(trial, bool) or side not in ("left",
-                                                                                "right"):
-            raise refuse(f"a malformed answer {entry!r}")
+        if not isinstance(trial, int) or isinstance(trial, bool) \
+                or not isinstance(choice, str) or not choice or len(choice) > 200:
+            raise refuse(f"a malformed answer {str(entry)[:80]}")
         if rt_ms is not None and (not isinstance(rt_ms, int) or isinstance(rt_ms, bool)
                                   or rt_ms < 0):
             raise refuse(f"a malformed response time {rt_ms!r}")
-        answers.append((trial, side, rt_ms))
+        answers.append((trial, choice, rt_ms))
     if len({trial for trial, _, _ in answers}) != len(answers):
         raise refuse("a trial answered twice")
     return sorted(answers)

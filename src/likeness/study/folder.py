@@ -201,11 +201,13 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
                  consent: str | None = None, seed: int = 0,
                  per_participant: int | None = None, repeats: int = 2,
                  attention_checks: int = 2, max_items: int | None = None,
-                 alpha: str | None = None, overwrite: bool = False) -> Study:
+                 ranking: bool = False, alpha: str | None = None,
+                 overwrite: bool = False) -> Study:
     """Write a 2AFC study folder for ``models`` ({name: folder}): with ``reference`` (a
     compare study) or ``content`` and ``style`` (a style study, paired as ``likeness
     style`` pairs), ``questions`` (preset ids or ``ID=QUESTION``), the design's settings
-    (``design.Design``) and the pages' texts.
+    (``design.Design``; ``ranking``: participants order all the models of an item instead
+    of choosing one of two) and the pages' texts.
 
     Raises:
         LikenessError: fewer than two models, no item every model has, a folder that is
@@ -258,7 +260,7 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
         "likeness_version": __version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "kind": kind,
         "title": title,
-        "instructions": instructions or _instructions(kind),
+        "instructions": instructions or _instructions(kind, ranking),
         "consent": consent or _CONSENT,
         "questions": [{"id": key, "text": words, "shows": shows}
                       for key, words, shows in parsed],
@@ -270,6 +272,7 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
     })
     manifest["design"] = {"seed": seed, "per_participant": per_participant,
                           "repeats": repeats, "attention_checks": attention_checks,
+                          "ranking": ranking,
                           "attention_pool": manifest.pop("attention_pool")}
     study = Study(folder, manifest, _design(manifest))  # checks the settings
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
@@ -319,14 +322,16 @@ _CONSENT = ("This study is anonymous: no name, e-mail or address is asked or sto
             "voluntary; you may stop at any time by closing the page.")
 
 
-def _instructions(kind: str) -> str:
+def _instructions(kind: str, ranking: bool) -> str:
     shown = ("the content and style images above them" if kind == "style"
              else "the reference above them")
-    return ("You will see two images side by side, and, for most questions, "
-            f"{shown}. Click the image that answers the question better (or press the left "
-            "or right arrow key). There are no right or wrong answers, except for a few "
-            "checks whose answer is obvious. If you cannot decide, choose the one you lean "
-            "towards.")
+    task = ("Click the images in order, from the one that answers the question best to the "
+            "one that answers it worst" if ranking else "Click the image that answers the "
+            "question better (or press the left or right arrow key)")
+    return (f"You will see {'several images' if ranking else 'two images side by side'} "
+            f"and, for most questions, {shown}. {task}. There are no right or wrong "
+            "answers, except for a few checks whose answer is obvious. If you cannot "
+            "decide, choose the one you lean towards.")
 
 
 def _design(manifest: dict[str, Any]) -> Design:
@@ -336,7 +341,8 @@ def _design(manifest: dict[str, Any]) -> Design:
                   tuple(manifest["models"]), int(settings["seed"]),
                   settings["per_participant"], int(settings["repeats"]),
                   int(settings["attention_checks"]),
-                  tuple((item, model) for item, model in settings["attention_pool"]))
+                  tuple((item, model) for item, model in settings["attention_pool"]),
+                  bool(settings.get("ranking", False)))
 
 
 def open_study(folder: PathLike) -> Study:

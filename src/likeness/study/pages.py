@@ -38,8 +38,8 @@ def completion_code(secret: str, token: str) -> str:
 
 
 def trial_view(study: Study, trial: Trial, total: int) -> dict[str, Any]:
-    """What the page shows for ``trial``: the question, the images above the two outputs
-    (by image name), and the two outputs."""
+    """What the page shows for ``trial``: the question, the images above the outputs (by
+    image name), and the outputs left to right (two, or a ranking's all)."""
     item = study.items_by_id[trial.item]
     question = next(q for q in study.manifest["questions"] if q["id"] == trial.question)
     context = []
@@ -50,8 +50,8 @@ def trial_view(study: Study, trial: Trial, total: int) -> dict[str, Any]:
             context.append({"label": "Style", "image": item["style"]})
     return {"trial": trial.number, "total": total, "question": trial.question,
             "text": question["text"], "context": context,
-            "left": _image(study, item, trial.item, trial.left),
-            "right": _image(study, item, trial.item, trial.right)}
+            "ranking": trial.is_ranking,
+            "options": [_image(study, item, trial.item, model) for model in trial.shown]}
 
 
 def _image(study: Study, item: dict[str, Any], item_id: str, model: str) -> str:

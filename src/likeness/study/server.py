@@ -5,7 +5,8 @@
     GET  /                        the participant page (consent, instructions, trials)
     POST /api/participants        a new anonymous participant: {"token": …}
     GET  /api/next?token=T        the participant's next trial, or {"done": true, "code": …}
-    POST /api/answers             {"token", "trial", "side": "left"|"right", "rt_ms"}
+    POST /api/answers             {"token", "trial", "choice", "rt_ms"}: "left" or "right",
+                                  or a ranking's positions best first ("2,0,1")
     GET  /images/NAME             an image of the study (nothing else is served)
     GET  /admin?token=A           progress, exclusions, the export link
     GET  /admin/judgments.csv?token=A   the judgments, for ``likeness study analyze``
@@ -14,7 +15,8 @@ Every answer is committed to the store before it is acknowledged (``store.record
 participant's next trial only, the same answer again acknowledged once).  Refused: request
 bodies over ``MAX_BODY`` bytes (413), malformed JSON or fields (400), unknown tokens
 (404 for participants, 403 for the admin), more than ``rate`` requests per second from one
-address beyond a burst (429), new participants beyond ``max_participants`` (403).
+address beyond a burst (429; images not counted), new participants beyond
+``max_participants`` (403).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from likeness.errors import InvalidInputError
 from likeness.results.study import find_exclusions
 from likeness.study.export import as_judgments, judgments, judgments_csv
 from likeness.study.folder import Study
@@ -57,14 +60,16 @@ def _error(status: int, message: str) -> JSONResponse:
 
 class _RateLimit:
     """A token bucket per client address: ``rate`` requests a second, ``burst`` at once
-    (an ASGI middleware; rate 0: no limit)."""
+    (an ASGI middleware; rate 0: no limit).  Images are not counted: they are the study's
+    own small files, and a lab's participants behind one address load several per trial."""
 
     def __init__(self, app: Any, rate: float, burst: int) -> None:
         self.app, self.rate, self.burst = app, rate, burst
         self.buckets: dict[str, tuple[float, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.rate > 0:
+        if scope["type"] == "http" and self.rate > 0 \
+                and not scope.get("path", "").startswith("/images/"):
             address = (scope.get("client") or ("unknown", 0))[0]
             now = time.monotonic()
             tokens, then = self.buckets.get(address, (float(self.burst), now))
@@ -96,14 +101,14 @@ async def _json_body(request: Request) -> dict[str, Any] | Response:
         return _error(415, "send JSON (Content-Type: application/json)")
     try:
         document = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past any use
         return _error(400, "the request is not JSON")
     if not isinstance(document, dict):
         return _error(400, "send a JSON object")
     return document
 
 
-def make_app(study: Study, store: AnswerStore, *, rate: float = 20.0, burst: int = 200,
+def make_app(study: Study, store: AnswerStore, *, rate: float = 50.0, burst: int = 500,
              max_participants: int | None = None) -> Any:
     """The ASGI application of ``study``, storing in ``store``."""
     secret = study.admin_token()
@@ -136,12 +141,10 @@ def make_app(study: Study, store: AnswerStore, *, rate: float = 20.0, burst: int
         body = await _json_body(request)
         if isinstance(body, Response):
             return body
-        if max_participants is not None:
-            count = len(await run_in_threadpool(store.participants))
-            if count >= max_participants:
-                return _error(403, "the study is full: thank you for your interest")
         token = secrets.token_urlsafe(24)
-        await run_in_threadpool(store.add_participant, token)
+        if await run_in_threadpool(store.add_participant, token, "web",
+                                   max_participants) is None:
+            return _error(403, "the study is full: thank you for your interest")
         return JSONResponse({"token": token}, status_code=201, headers=HEADERS)
 
     async def next_trial(request: Request) -> Response:
@@ -162,23 +165,27 @@ def make_app(study: Study, store: AnswerStore, *, rate: float = 20.0, burst: int
         number = await participant(body.get("token"))
         if isinstance(number, Response):
             return number
-        trial, side, rt_ms = body.get("trial"), body.get("side"), body.get("rt_ms")
+        trial, choice, rt_ms = body.get("trial"), body.get("choice"), body.get("rt_ms")
         own = trials(number)
         if not isinstance(trial, int) or isinstance(trial, bool) or not 0 <= trial < len(own):
             return _error(400, f"trial must be a trial number from 0 to {len(own) - 1}")
-        if side not in ("left", "right"):
-            return _error(400, "side must be \"left\" or \"right\"")
+        if not isinstance(choice, str):
+            return _error(400, "choice must be \"left\", \"right\" or a ranking")
+        try:
+            chosen = own[trial].recorded(choice)
+        except InvalidInputError as error:
+            return _error(400, str(error))
         if rt_ms is not None and (not isinstance(rt_ms, int) or isinstance(rt_ms, bool)
                                   or not 0 <= rt_ms < 86_400_000):
             rt_ms = None  # a response time the browser cannot have measured: not kept
-        outcome = await run_in_threadpool(store.record, number, trial, side,
-                                          own[trial].model(side), rt_ms)
+        outcome = await run_in_threadpool(store.record, number, trial, choice, chosen, rt_ms)
         status = {"recorded": 201, "repeated": 200, "conflict": 409, "not next": 409}[outcome]
         return JSONResponse({"outcome": outcome}, status_code=status, headers=HEADERS)
 
+    images = study.images
+
     async def image(request: Request) -> Response:
         name = request.path_params["name"]
-        images = study.images
         if not IMAGE.match(name) or name not in images:
             return _error(404, "no such image")
         return FileResponse(images[name], media_type="image/png",
@@ -201,7 +208,7 @@ def make_app(study: Study, store: AnswerStore, *, rate: float = 20.0, burst: int
         tokens = await run_in_threadpool(store.tokens)
         listed = [(n, s, t, c, completion_code(secret, tokens.get(n, ""))) for n, s, t, c
                   in people]
-        return HTMLResponse(admin_page(study, listed, len(rows),
+        return HTMLResponse(admin_page(study, listed, sum(p[3] for p in people),
                                        find_exclusions(as_judgments(rows)),
                                        f"admin/judgments.csv?token={secret}"), headers=HEADERS)
 
@@ -230,7 +237,7 @@ def make_app(study: Study, store: AnswerStore, *, rate: float = 20.0, burst: int
 
 
 def serve(study: Study, store: AnswerStore, *, host: str = "127.0.0.1", port: int = 8000,
-          rate: float = 20.0, burst: int = 200, max_participants: int | None = None) -> None:
+          rate: float = 50.0, burst: int = 500, max_participants: int | None = None) -> None:
     """Serve ``study`` until interrupted (uvicorn; Ctrl-C or SIGTERM stop it: every
     acknowledged answer is already committed)."""
     import uvicorn

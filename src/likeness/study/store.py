@@ -2,8 +2,9 @@
 committed before it is acknowledged) or PostgreSQL (a database URL, for a study served by
 several servers at once; needs ``psycopg``).
 
-An answer is a participant's side ("left" or "right") on one trial number, with the model
-it showed and the response time.  ``record`` is the one write path: it accepts a
+An answer is a participant's choice on one trial number ("left" or "right" on a pair, the
+positions best first on a ranking: ``design.Trial``), with what it chose (the model, or the
+ranking of the models) and the response time.  ``record`` is the one write path: it accepts a
 participant's next trial only, so no trial is skipped, answered twice or answered out of
 order, whatever the requests; giving the same answer again (a double click, a retried
 request) is acknowledged without a second row.
@@ -29,8 +30,8 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS participants (number {serial}, token TEXT UNIQUE NOT NULL, "
     "source TEXT NOT NULL, started TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS answers (participant INTEGER NOT NULL REFERENCES "
-    "participants(number), trial INTEGER NOT NULL, side TEXT NOT NULL CHECK (side IN "
-    "('left', 'right')), model TEXT NOT NULL, rt_ms INTEGER, answered TEXT NOT NULL, "
+    "participants(number), trial INTEGER NOT NULL, choice TEXT NOT NULL, "
+    "chosen TEXT NOT NULL, rt_ms INTEGER, answered TEXT NOT NULL, "
     "PRIMARY KEY (participant, trial))",
 )
 
@@ -40,8 +41,8 @@ class Answer:
     participant: int  # from 1, in order of arrival
     source: str  # "web" or "offline:<file's participant id>"
     trial: int
-    side: str
-    model: str
+    choice: str
+    chosen: str  # the model chosen, or the ranking best>…>worst
     rt_ms: int | None
     answered: str
 
@@ -108,9 +109,17 @@ class AnswerStore:
                                     f"({found[0]}, this one is {study_id}): give each study "
                                     "its own database")
 
-    def add_participant(self, token: str, source: str = "web") -> int:
-        """A new participant's number (1, 2, … in order of arrival)."""
+    def add_participant(self, token: str, source: str = "web",
+                        limit: int | None = None) -> int | None:
+        """A new participant's number (1, 2, … in order of arrival); None when ``limit``
+        participants have started already (checked in the same transaction)."""
         with self._transaction(write=True) as cursor:
+            if limit is not None:
+                if self._lock_schema:  # PostgreSQL: one new participant at a time
+                    cursor.execute(self._lock_schema)
+                cursor.execute("SELECT COUNT(*) FROM participants")
+                if int(cursor.fetchone()[0]) >= limit:
+                    return None
             cursor.execute(self._sql("INSERT INTO participants (token, source, started) "
                                      "VALUES (?, ?, ?)"), (token, source, _now()))
             cursor.execute(self._sql("SELECT number FROM participants WHERE token = ?"),
@@ -131,7 +140,7 @@ class AnswerStore:
                            (participant,))
             return int(cursor.fetchone()[0])
 
-    def record(self, participant: int, trial: int, side: str, model: str,
+    def record(self, participant: int, trial: int, choice: str, chosen: str,
                rt_ms: int | None) -> str:
         """Store an answer: "recorded"; "repeated" (the same answer was stored already:
         nothing written); "conflict" (this trial has another answer); "not next" (the
@@ -139,24 +148,24 @@ class AnswerStore:
         with self._transaction(write=True) as cursor:
             if self._lock_row:
                 cursor.execute(self._sql(self._lock_row), (participant,))
-            cursor.execute(self._sql("SELECT side FROM answers WHERE participant = ? AND "
+            cursor.execute(self._sql("SELECT choice FROM answers WHERE participant = ? AND "
                                      "trial = ?"), (participant, trial))
             found = cursor.fetchone()
             if found is not None:
-                return "repeated" if found[0] == side else "conflict"
+                return "repeated" if found[0] == choice else "conflict"
             cursor.execute(self._sql("SELECT COUNT(*) FROM answers WHERE participant = ?"),
                            (participant,))
             if int(cursor.fetchone()[0]) != trial:
                 return "not next"
-            cursor.execute(self._sql("INSERT INTO answers (participant, trial, side, model, "
-                                     "rt_ms, answered) VALUES (?, ?, ?, ?, ?, ?)"),
-                           (participant, trial, side, model, rt_ms, _now()))
+            cursor.execute(self._sql("INSERT INTO answers (participant, trial, choice, "
+                                     "chosen, rt_ms, answered) VALUES (?, ?, ?, ?, ?, ?)"),
+                           (participant, trial, choice, chosen, rt_ms, _now()))
             return "recorded"
 
     def answers(self) -> list[Answer]:
         """Every answer, by participant and trial."""
         with self._transaction() as cursor:
-            cursor.execute("SELECT a.participant, p.source, a.trial, a.side, a.model, "
+            cursor.execute("SELECT a.participant, p.source, a.trial, a.choice, a.chosen, "
                            "a.rt_ms, a.answered FROM answers a JOIN participants p ON "
                            "p.number = a.participant ORDER BY a.participant, a.trial")
             return [Answer(int(r[0]), r[1], int(r[2]), r[3], r[4],
