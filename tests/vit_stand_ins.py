@@ -9,7 +9,10 @@ and by references/make_dinov2_values.py and make_clip_values.py, which load them
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,6 +59,26 @@ def save_dinov2_checkpoint(seed: int, path: str | Path, depth: int = 2) -> Path:
     return path
 
 
+def _clip_layers(tensor: Any, prefix: str, depth: int, width: int,
+                 hidden: int) -> dict[str, torch.Tensor]:
+    state = {}
+    for layer in range(depth):
+        name = f"{prefix}encoder.layers.{layer}."
+        for part in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            state[name + f"self_attn.{part}.weight"] = tensor(width, width, scale=width ** -0.5)
+            state[name + f"self_attn.{part}.bias"] = tensor(width, scale=0.02)
+        state.update({
+            name + "layer_norm1.weight": tensor(width, scale=0.1, centre=1.0),
+            name + "layer_norm1.bias": tensor(width, scale=0.02),
+            name + "layer_norm2.weight": tensor(width, scale=0.1, centre=1.0),
+            name + "layer_norm2.bias": tensor(width, scale=0.02),
+            name + "mlp.fc1.weight": tensor(hidden, width, scale=width ** -0.5),
+            name + "mlp.fc1.bias": tensor(hidden, scale=0.02),
+            name + "mlp.fc2.weight": tensor(width, hidden, scale=hidden ** -0.5),
+            name + "mlp.fc2.bias": tensor(width, scale=0.02)})
+    return state
+
+
 def make_clip_vision_state_dict(seed: int, depth: int = 2, width: int = 1024,
                                 hidden: int = 4096, positions: int = 24 * 24 + 1,
                                 projection: int = 768) -> dict[str, torch.Tensor]:
@@ -72,20 +95,7 @@ def make_clip_vision_state_dict(seed: int, depth: int = 2, width: int = 1024,
                                                                      scale=0.02),
              prefix + "pre_layrnorm.weight": tensor(width, scale=0.1, centre=1.0),
              prefix + "pre_layrnorm.bias": tensor(width, scale=0.02)}
-    for layer in range(depth):
-        name = f"{prefix}encoder.layers.{layer}."
-        for part in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            state[name + f"self_attn.{part}.weight"] = tensor(width, width, scale=width ** -0.5)
-            state[name + f"self_attn.{part}.bias"] = tensor(width, scale=0.02)
-        state.update({
-            name + "layer_norm1.weight": tensor(width, scale=0.1, centre=1.0),
-            name + "layer_norm1.bias": tensor(width, scale=0.02),
-            name + "layer_norm2.weight": tensor(width, scale=0.1, centre=1.0),
-            name + "layer_norm2.bias": tensor(width, scale=0.02),
-            name + "mlp.fc1.weight": tensor(hidden, width, scale=width ** -0.5),
-            name + "mlp.fc1.bias": tensor(hidden, scale=0.02),
-            name + "mlp.fc2.weight": tensor(width, hidden, scale=hidden ** -0.5),
-            name + "mlp.fc2.bias": tensor(width, scale=0.02)})
+    state.update(_clip_layers(tensor, prefix, depth, width, hidden))
     state[prefix + "post_layernorm.weight"] = tensor(width, scale=0.1, centre=1.0)
     state[prefix + "post_layernorm.bias"] = tensor(width, scale=0.02)
     state["visual_projection.weight"] = tensor(projection, width, scale=width ** -0.5)
@@ -96,4 +106,60 @@ def make_clip_vision_state_dict(seed: int, depth: int = 2, width: int = 1024,
 def save_clip_checkpoint(seed: int, path: str | Path, depth: int = 2) -> Path:
     path = Path(path)
     torch.save(make_clip_vision_state_dict(seed, depth), path)
+    return path
+
+
+# ViT-B/32 (openai/clip-vit-base-patch32): the image tower 768 wide, MLP 3072, 32-pixel
+# patches at 224 px (7×7 + 1 positions); the text tower 512 wide, MLP 2048, 77 positions,
+# CLIP's 49,408 tokens; both projected to 512
+CLIP_B32 = {"width": 768, "hidden": 3072, "patch": 32, "positions": 7 * 7 + 1,
+            "text_width": 512, "text_hidden": 2048, "projection": 512}
+
+
+def make_clip_state_dict(seed: int, depth: int = 2, text_depth: int = 2,
+                         shape: dict[str, int] = CLIP_B32) -> dict[str, torch.Tensor]:
+    """Both towers of a CLIP checkpoint with the keys of the Hugging Face files."""
+    rng = np.random.default_rng(seed)
+
+    def tensor(*size: int, scale: float, centre: float = 0.0) -> torch.Tensor:
+        return torch.from_numpy((centre + scale * rng.standard_normal(size)).astype(np.float32))
+
+    width, patch, text_width = shape["width"], shape["patch"], shape["text_width"]
+    vision, text = "vision_model.", "text_model."
+    state = {vision + "embeddings.class_embedding": tensor(width, scale=0.02),
+             vision + "embeddings.patch_embedding.weight":
+                 tensor(width, 3, patch, patch, scale=(3 * patch * patch) ** -0.5),
+             vision + "embeddings.position_embedding.weight":
+                 tensor(shape["positions"], width, scale=0.02),
+             vision + "pre_layrnorm.weight": tensor(width, scale=0.1, centre=1.0),
+             vision + "pre_layrnorm.bias": tensor(width, scale=0.02)}
+    state.update(_clip_layers(tensor, vision, depth, width, shape["hidden"]))
+    state[vision + "post_layernorm.weight"] = tensor(width, scale=0.1, centre=1.0)
+    state[vision + "post_layernorm.bias"] = tensor(width, scale=0.02)
+    state["visual_projection.weight"] = tensor(shape["projection"], width, scale=width ** -0.5)
+    state[text + "embeddings.token_embedding.weight"] = tensor(49408, text_width, scale=0.02)
+    state[text + "embeddings.position_embedding.weight"] = tensor(77, text_width, scale=0.01)
+    state.update(_clip_layers(tensor, text, text_depth, text_width, shape["text_hidden"]))
+    state[text + "final_layer_norm.weight"] = tensor(text_width, scale=0.1, centre=1.0)
+    state[text + "final_layer_norm.bias"] = tensor(text_width, scale=0.02)
+    state["text_projection.weight"] = tensor(shape["projection"], text_width,
+                                             scale=text_width ** -0.5)
+    state["logit_scale"] = torch.tensor(4.6052)
+    return state
+
+
+def save_safetensors(state: dict[str, torch.Tensor], path: str | Path) -> Path:
+    """``state`` as a safetensors file (the format's header and little-endian data,
+    written here so that the tests need no other package)."""
+    names = {torch.float32: "F32", torch.int64: "I64"}
+    header, blobs, offset = {}, [], 0
+    for key, value in state.items():
+        data = value.contiguous().numpy().tobytes()
+        header[key] = {"dtype": names[value.dtype], "shape": list(value.shape),
+                       "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    encoded = json.dumps(header).encode()
+    path = Path(path)
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + b"".join(blobs))
     return path

@@ -61,6 +61,12 @@ if TYPE_CHECKING:
         structural_similarity,
     )
     from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim
+    from likeness.nets.clip import ClipModel
+    from likeness.nets.clip_metrics import (
+        clip_directional_similarity,
+        clip_image_similarity,
+        clip_score,
+    )
     from likeness.nets.inception_features import InceptionFeatures
     from likeness.nets.lpips import LPIPS, lpips
     from likeness.results.frames import Results
@@ -82,6 +88,10 @@ _LAZY = {
     "evaluate_style": "likeness.runs.style",
     "compare": "likeness.runs.compare",
     "analyze_study": "likeness.runs.study",
+    "ClipModel": "likeness.nets.clip",
+    "clip_directional_similarity": "likeness.nets.clip_metrics",
+    "clip_image_similarity": "likeness.nets.clip_metrics",
+    "clip_score": "likeness.nets.clip_metrics",
     "create_study": "likeness.study.folder",
     "open_study": "likeness.study.folder",
     "Results": "likeness.results.frames",
@@ -149,6 +159,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ClipModel",
     "LPIPS",
     "SSIM_CONVENTIONS",
     "Accumulator",
@@ -179,6 +190,9 @@ __all__ = [
     "WeightsError",
     "__version__",
     "analyze_study",
+    "clip_directional_similarity",
+    "clip_image_similarity",
+    "clip_score",
     "compare",
     "compare_files",
     "compare_folders",

@@ -1,19 +1,29 @@
-"""CLIP's image tower (Radford et al. 2021) in plain torch, with the state-dict keys of
-the Hugging Face checkpoint ``openai/clip-vit-large-patch14-336`` (``pytorch_model.bin``:
-``vision_model.embeddings.*``, ``vision_model.pre_layrnorm``,
-``vision_model.encoder.layers.N.{layer_norm1, self_attn.{q,k,v,out}_proj, layer_norm2,
-mlp.fc1, mlp.fc2}``, ``vision_model.post_layernorm``, ``visual_projection``; the text
-tower's keys are ignored), so the published file loads unchanged.
+"""CLIP (Radford et al. 2021) in plain torch, with the state-dict keys of the Hugging Face
+checkpoints (``openai/clip-vit-base-patch32``, ``openai/clip-vit-large-patch14``,
+``openai/clip-vit-large-patch14-336``: ``vision_model.embeddings.*``,
+``vision_model.pre_layrnorm``, ``vision_model.encoder.layers.N.{layer_norm1,
+self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1, mlp.fc2}``, ``vision_model.post_layernorm``,
+``visual_projection``; ``text_model.embeddings.{token,position}_embedding``,
+``text_model.encoder.layers.N.*``, ``text_model.final_layer_norm``, ``text_projection``), so
+the published files (``pytorch_model.bin`` or ``model.safetensors``) load unchanged.
 
-The embedding is the projected CLS token after the final LayerNorm, L2-normalised, as
-CMMD uses it.  Width, depth and projection are read from the checkpoint (heads: width /
-64), so smaller stand-ins with the same key pattern load too.  Images: ``clip_input`` —
-CMMD's preprocessing (google-research/cmmd ``io_util``): the centred square crop, Pillow
-bicubic to 336×336, [0, 1], CLIP's mean and std.
+An image embedding is the projected CLS token after the final LayerNorm; a text embedding
+the projected hidden state at the first ``<|endoftext|>`` token (the first highest id)
+after the final LayerNorm
+(the text tower is causal, so what follows it changes nothing); both L2-normalised.
+Widths, depths, patch size, positions, vocabulary and projections are read from the
+checkpoint (heads: width / 64), so smaller stand-ins with the same key pattern load too.
+
+``ClipImageEncoder`` is the image tower alone (CMMD's encoder, ViT-L/14 at 336 px, with
+``clip_input``: CMMD's preprocessing — the centred square crop, Pillow bicubic to 336×336,
+[0, 1], CLIP's mean and std); ``ClipModel`` has both towers (CLIP-I, CLIP-T, CLIPScore,
+directional similarity), with ``clip_preprocess``: CLIP's resize of the shorter side and
+centre crop, named after whose code it follows (``openai``, ``huggingface``).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -23,14 +33,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from likeness.errors import WeightsError
+from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.loading import load_state_dict
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
-__all__ = ["CLIP_SIZE", "ClipImageEncoder", "clip_input"]
+__all__ = ["CLIP_MODELS", "CLIP_PREPROCESSING", "CLIP_SIZE", "ClipImageEncoder", "ClipModel",
+           "clip_input", "clip_preprocess"]
 
 CLIP_SIZE = 336
-_PATCH = 14
+CLIP_PREPROCESSING = ("openai", "huggingface")
 _HEAD_WIDTH = 64
 _MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 _STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
@@ -38,9 +49,9 @@ _PREFIX = "vision_model."
 
 
 class _Attention(nn.Module):
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, causal: bool) -> None:
         super().__init__()
-        self.heads = width // _HEAD_WIDTH
+        self.heads, self.causal = width // _HEAD_WIDTH, causal
         self.q_proj = nn.Linear(width, width)
         self.k_proj = nn.Linear(width, width)
         self.v_proj = nn.Linear(width, width)
@@ -53,7 +64,7 @@ class _Attention(nn.Module):
             return projection(x).view(batch, tokens, self.heads, -1).transpose(1, 2)
 
         attended = F.scaled_dot_product_attention(heads(self.q_proj), heads(self.k_proj),
-                                                  heads(self.v_proj))
+                                                  heads(self.v_proj), is_causal=self.causal)
         return self.out_proj(attended.transpose(1, 2).reshape(batch, tokens, width))
 
 
@@ -69,10 +80,10 @@ class _Mlp(nn.Module):
 
 
 class _Layer(nn.Module):
-    def __init__(self, width: int, hidden: int) -> None:
+    def __init__(self, width: int, hidden: int, causal: bool) -> None:
         super().__init__()
         self.layer_norm1 = nn.LayerNorm(width, eps=1e-5)
-        self.self_attn = _Attention(width)
+        self.self_attn = _Attention(width, causal)
         self.layer_norm2 = nn.LayerNorm(width, eps=1e-5)
         self.mlp = _Mlp(width, hidden)
 
@@ -82,10 +93,10 @@ class _Layer(nn.Module):
 
 
 class _Embeddings(nn.Module):
-    def __init__(self, width: int, positions: int) -> None:
+    def __init__(self, width: int, positions: int, patch: int) -> None:
         super().__init__()
         self.class_embedding = nn.Parameter(torch.zeros(width))
-        self.patch_embedding = nn.Conv2d(3, width, _PATCH, stride=_PATCH, bias=False)
+        self.patch_embedding = nn.Conv2d(3, width, patch, stride=patch, bias=False)
         self.position_embedding = nn.Embedding(positions, width)
 
     def forward(self, images: Tensor) -> Tensor:
@@ -95,9 +106,9 @@ class _Embeddings(nn.Module):
 
 
 class _Encoder(nn.Module):
-    def __init__(self, width: int, depth: int, hidden: int) -> None:
+    def __init__(self, width: int, depth: int, hidden: int, causal: bool = False) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(_Layer(width, hidden) for _ in range(depth))
+        self.layers = nn.ModuleList(_Layer(width, hidden, causal) for _ in range(depth))
 
     def forward(self, tokens: Tensor) -> Tensor:
         for layer in self.layers:
@@ -106,27 +117,82 @@ class _Encoder(nn.Module):
 
 
 class _VisionModel(nn.Module):
-    def __init__(self, width: int, depth: int, hidden: int, positions: int) -> None:
+    def __init__(self, width: int, depth: int, hidden: int, positions: int,
+                 patch: int) -> None:
         super().__init__()
-        self.embeddings = _Embeddings(width, positions)
+        self.embeddings = _Embeddings(width, positions, patch)
         self.pre_layrnorm = nn.LayerNorm(width, eps=1e-5)  # (sic: the checkpoint's name)
         self.encoder = _Encoder(width, depth, hidden)
         self.post_layernorm = nn.LayerNorm(width, eps=1e-5)
 
 
-def _shape_of(state: dict[str, Any], source: str) -> tuple[int, int, int, int, int]:
+class _TextEmbeddings(nn.Module):
+    def __init__(self, vocabulary: int, width: int, positions: int) -> None:
+        super().__init__()
+        self.token_embedding = nn.Embedding(vocabulary, width)
+        self.position_embedding = nn.Embedding(positions, width)
+
+
+class _TextModel(nn.Module):
+    def __init__(self, vocabulary: int, width: int, depth: int, hidden: int,
+                 positions: int) -> None:
+        super().__init__()
+        self.embeddings = _TextEmbeddings(vocabulary, width, positions)
+        self.encoder = _Encoder(width, depth, hidden, causal=True)
+        self.final_layer_norm = nn.LayerNorm(width, eps=1e-5)
+
+
+def _depth(state: dict[str, Any], prefix: str) -> int:
+    return len({key.split(".")[3] for key in state if key.startswith(prefix + "encoder.layers.")})
+
+
+def _vision_shape(state: dict[str, Any], source: str) -> tuple[int, int, int, int, int, int]:
+    """(width, depth, hidden, positions, patch, projection) of the image tower."""
     try:
         width = int(state[_PREFIX + "embeddings.class_embedding"].shape[0])
         positions = int(state[_PREFIX + "embeddings.position_embedding.weight"].shape[0])
+        patch = int(state[_PREFIX + "embeddings.patch_embedding.weight"].shape[-1])
         hidden = int(state[_PREFIX + "encoder.layers.0.mlp.fc1.weight"].shape[0])
         projection = int(state["visual_projection.weight"].shape[0])
     except KeyError as missing:
         raise WeightsError(f"{source} is not a CLIP checkpoint: it has no {missing} entry "
-                           "(expected the keys of openai/clip-vit-large-patch14-336's "
-                           "pytorch_model.bin)") from None
-    depth = len({key.split(".")[3] for key in state
-                 if key.startswith(_PREFIX + "encoder.layers.")})
-    return width, depth, hidden, positions, projection
+                           "(expected the keys of the Hugging Face CLIP checkpoints)") from None
+    return width, _depth(state, _PREFIX), hidden, positions, patch, projection
+
+
+def _text_shape(state: dict[str, Any], source: str) -> tuple[int, int, int, int, int, int]:
+    """(vocabulary, width, depth, hidden, positions, projection) of the text tower."""
+    prefix = "text_model."
+    try:
+        vocabulary, width = state[prefix + "embeddings.token_embedding.weight"].shape
+        positions = int(state[prefix + "embeddings.position_embedding.weight"].shape[0])
+        hidden = int(state[prefix + "encoder.layers.0.mlp.fc1.weight"].shape[0])
+        projection = int(state["text_projection.weight"].shape[0])
+    except KeyError as missing:
+        raise WeightsError(f"{source} has no text tower ({missing} is missing): CLIP-T and "
+                           "CLIPScore need a checkpoint with both towers, e.g. "
+                           "openai/clip-vit-base-patch32's model.safetensors") from None
+    return (int(vocabulary), int(width), _depth(state, prefix), hidden, positions,
+            projection)
+
+
+def _load(module: nn.Module, state: dict[str, Any], source: str, what: str) -> None:
+    own = module.state_dict()
+    try:
+        module.load_state_dict({key: value for key, value in state.items() if key in own})
+    except RuntimeError as error:
+        raise WeightsError(f"{source} does not fit {what}: {error}") from None
+    module.requires_grad_(False)
+    module.eval()
+
+
+def _unit(embedding: Tensor) -> Tensor:
+    return embedding / torch.linalg.vector_norm(embedding, dim=-1, keepdim=True)
+
+
+def _encode_images(model: _VisionModel, projection: nn.Linear, images: Tensor) -> Tensor:
+    tokens = model.encoder(model.pre_layrnorm(model.embeddings(images)))
+    return _unit(projection(model.post_layernorm(tokens[:, 0])))
 
 
 class ClipImageEncoder(nn.Module):
@@ -145,25 +211,14 @@ class ClipImageEncoder(nn.Module):
         with passing_weights_as("weights=PATH"):
             self.weights: ResolvedWeights = resolve("clip_vit_l14_336", weights)
         state = load_state_dict(self.weights.path)
-        width, depth, hidden, positions, projection = _shape_of(state, str(self.weights.path))
-        self.vision_model = _VisionModel(width, depth, hidden, positions)
+        width, depth, hidden, positions, patch, projection = _vision_shape(
+            state, str(self.weights.path))
+        self.vision_model = _VisionModel(width, depth, hidden, positions, patch)
         self.visual_projection = nn.Linear(width, projection, bias=False)
-        wanted = {key: value for key, value in state.items()
-                  if key.startswith(_PREFIX) or key == "visual_projection.weight"}
-        wanted.pop(_PREFIX + "embeddings.position_ids", None)
-        try:
-            self.load_state_dict(wanted)
-        except RuntimeError as error:
-            raise WeightsError(f"{self.weights.path} does not fit CLIP's image tower: "
-                               f"{error}") from None
-        self.requires_grad_(False)
-        self.eval()
+        _load(self, state, str(self.weights.path), "CLIP's image tower")
 
     def forward(self, images: Tensor) -> Tensor:
-        model = self.vision_model
-        tokens = model.encoder(model.pre_layrnorm(model.embeddings(images)))
-        embedding = self.visual_projection(model.post_layernorm(tokens[:, 0]))
-        return embedding / torch.linalg.vector_norm(embedding, dim=-1, keepdim=True)
+        return _encode_images(self.vision_model, self.visual_projection, images)
 
 
 def clip_input(pixels: np.ndarray) -> Tensor:
@@ -176,4 +231,84 @@ def clip_input(pixels: np.ndarray) -> Tensor:
     resized = Image.fromarray(square).resize((CLIP_SIZE, CLIP_SIZE),
                                              Image.Resampling.BICUBIC)
     unit = np.asarray(resized, dtype=np.float32) / np.float32(255)
+    return torch.from_numpy((unit - _MEAN) / _STD).permute(2, 0, 1).contiguous()
+
+
+CLIP_MODELS = {"vit-b32": "clip_vit_b32", "vit-l14": "clip_vit_l14"}
+
+
+class ClipModel(nn.Module):
+    """CLIP's image and text towers: L2-normalised embeddings of normalised images
+    (``encode_images``) and of token ids (``encode_texts``, from ``clip_tokenize``).
+
+    Args:
+        model: ``"vit-b32"`` (``openai/clip-vit-base-patch32``) or ``"vit-l14"``
+            (``openai/clip-vit-large-patch14``): the checkpoint the weights manager resolves.
+        weights: a checkpoint path, loaded as given.
+
+    Raises:
+        WeightsError: the checkpoint is missing, fails verification, has no text tower or
+            does not fit.
+    """
+
+    def __init__(self, model: str = "vit-b32",
+                 weights: str | os.PathLike[str] | None = None) -> None:
+        super().__init__()
+        if model not in CLIP_MODELS:
+            raise InvalidInputError(f"model must be one of {', '.join(CLIP_MODELS)}, got {model!r}")
+        self.model = model
+        with passing_weights_as("weights=PATH"):
+            self.weights: ResolvedWeights = resolve(CLIP_MODELS[model], weights)
+        source = str(self.weights.path)
+        state = load_state_dict(self.weights.path)
+        width, depth, hidden, positions, patch, projection = _vision_shape(state, source)
+        vocabulary, text_width, text_depth, text_hidden, context, text_projection = \
+            _text_shape(state, source)
+        self.image_size = round(math.sqrt(positions - 1)) * patch
+        self.vision_model = _VisionModel(width, depth, hidden, positions, patch)
+        self.visual_projection = nn.Linear(width, projection, bias=False)
+        self.text_model = _TextModel(vocabulary, text_width, text_depth, text_hidden, context)
+        self.text_projection = nn.Linear(text_width, text_projection, bias=False)
+        _load(self, state, source, "CLIP (both towers)")
+
+    def encode_images(self, images: Tensor) -> Tensor:
+        """(N, 3, S, S) normalised images (``clip_preprocess``) → (N, D) unit vectors."""
+        return _encode_images(self.vision_model, self.visual_projection, images)
+
+    def encode_texts(self, tokens: Tensor) -> Tensor:
+        """(N, 77) token ids → (N, D) unit vectors: the hidden state at each text's first
+        highest id (its first ``<|endoftext|>``, as OpenAI's and Hugging Face's CLIP read
+        it)."""
+        model = self.text_model
+        embedded = (model.embeddings.token_embedding(tokens)
+                    + model.embeddings.position_embedding.weight[:tokens.shape[1]])
+        hidden = model.final_layer_norm(model.encoder(embedded))
+        ends = tokens.argmax(dim=1)  # the first highest id: the first <|endoftext|>
+        return _unit(self.text_projection(hidden[torch.arange(len(tokens)), ends]))
+
+
+def clip_preprocess(pixels: np.ndarray, size: int, convention: str = "openai") -> Tensor:
+    """(H, W, 3) uint8 → (3, size, size) float32 as CLIP's published preprocessing makes
+    it: the shorter side resized to ``size`` (Pillow bicubic; the longer side truncated),
+    the centred ``size``×``size`` crop, /255, CLIP's mean and std.  ``openai`` (OpenAI's
+    ``clip.load`` transform, torchvision's ``CenterCrop``) places the crop at
+    round((side − size) / 2); ``huggingface`` (``CLIPImageProcessor``) at
+    ⌊(side − size) / 2⌋ — one pixel apart where the difference is odd.
+    """
+    if convention not in CLIP_PREPROCESSING:
+        raise InvalidInputError(f"preprocessing must be one of {', '.join(CLIP_PREPROCESSING)}, "
+                           f"got {convention!r}")
+    height, width = pixels.shape[:2]
+    if width <= height:
+        new_width, new_height = size, int(size * height / width)
+    else:
+        new_width, new_height = int(size * width / height), size
+    resized = np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).resize(
+        (new_width, new_height), Image.Resampling.BICUBIC))
+    if convention == "openai":
+        top, left = int(round((new_height - size) / 2.0)), int(round((new_width - size) / 2.0))
+    else:
+        top, left = (new_height - size) // 2, (new_width - size) // 2
+    crop = resized[top:top + size, left:left + size]
+    unit = crop.astype(np.float32) / np.float32(255)
     return torch.from_numpy((unit - _MEAN) / _STD).permute(2, 0, 1).contiguous()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from typing import Any
 
@@ -43,14 +45,75 @@ def _why_unloadable(error: Exception) -> str:
     return first if len(first) <= 200 else first[:200] + "…"
 
 
+_SAFETENSORS_TYPES = {"F64": "float64", "F32": "float32", "F16": "float16",
+                      "BF16": "bfloat16", "I64": "int64", "I32": "int32", "I16": "int16",
+                      "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+
+
+def _safetensors_header(path: str | os.PathLike[str]) -> tuple[int, dict[str, Any]] | None:
+    """(the header's length, the header) of a safetensors file; None for another format."""
+    with open(path, "rb") as file:
+        prefix = file.read(8)
+        if len(prefix) < 8:
+            return None
+        length = int.from_bytes(prefix, "little")
+        if not 2 <= length <= 100_000_000:
+            return None
+        header = file.read(length)
+    if not header.startswith(b"{"):
+        return None
+    try:
+        parsed = json.loads(header)
+    except ValueError:
+        return None
+    return (length, parsed) if isinstance(parsed, dict) else None
+
+
+def _load_safetensors(path: str | os.PathLike[str], length: int,
+                      header: dict[str, Any]) -> dict[str, Any]:
+    """The tensors of a safetensors file (the format of Hugging Face's
+    ``model.safetensors``: an 8-byte little-endian header length, a JSON header of names,
+    dtypes, shapes and byte offsets, then the raw little-endian data)."""
+    import torch
+
+    with open(path, "rb") as file:
+        file.seek(8 + length)
+        data = bytearray(file.read())
+    state = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = getattr(torch, _SAFETENSORS_TYPES[entry["dtype"]])
+            start, end = (int(v) for v in entry["data_offsets"])
+            shape = [int(v) for v in entry["shape"]]
+            size = torch.empty((), dtype=dtype).element_size()
+            count = (end - start) // size
+            if not 0 <= start <= end <= len(data) or count != math.prod(shape):
+                raise ValueError("its offsets do not match its shape")
+            tensor = torch.frombuffer(data, dtype=dtype, count=count, offset=start)
+        except (KeyError, TypeError, ValueError) as error:
+            raise WeightsError(f"{path}: a damaged safetensors file ({name}: {error}); fetch "
+                               "it again") from None
+        state[name] = tensor.reshape(shape).clone()
+    return state
+
+
 def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint safely (``torch.load(weights_only=True)``) onto the CPU.
+    """Load a checkpoint safely onto the CPU: a safetensors file, or a torch file with
+    ``torch.load(weights_only=True)``.
 
     Raises:
         WeightsError: the file is not a loadable state dict.
     """
     import torch
 
+    try:
+        safetensors = _safetensors_header(path)
+    except OSError as error:
+        raise WeightsError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if safetensors is not None:
+        return _load_safetensors(path, *safetensors)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a bad file

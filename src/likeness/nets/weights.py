@@ -105,6 +105,14 @@ REGISTRY: dict[str, Checkpoint] = {
                    "https://huggingface.co/openai/clip-vit-large-patch14-336/resolve/main/"
                    "pytorch_model.bin", None, None, "MIT (OpenAI CLIP)",
                    "CLIP ViT-L/14 at 336 px (Hugging Face); CMMD's encoder"),
+        Checkpoint("clip_vit_b32", "clip-vit-base-patch32-model.safetensors",
+                   "https://huggingface.co/openai/clip-vit-base-patch32/resolve/main/"
+                   "model.safetensors", None, None, "MIT (OpenAI CLIP)",
+                   "CLIP ViT-B/32 (Hugging Face); CLIP-S (Hessel et al. 2021), CLIP-I, CLIP-T"),
+        Checkpoint("clip_vit_l14", "clip-vit-large-patch14-model.safetensors",
+                   "https://huggingface.co/openai/clip-vit-large-patch14/resolve/main/"
+                   "model.safetensors", None, None, "MIT (OpenAI CLIP)",
+                   "CLIP ViT-L/14 (Hugging Face); torchmetrics' CLIPScore"),
         Checkpoint("art_inception", "art_inception.pth",
                    "https://huggingface.co/matthias-wright/art_inception/resolve/main/"
                    "art_inception.pth", None, None, "see the model card (ArtFID)",
