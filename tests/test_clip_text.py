@@ -210,3 +210,53 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
     with pytest.raises(WeightsError, match="clip_vit_b32") as raised:
         clip_score(IMAGES[:1], PROMPTS[:1])
     assert "likeness weights" in str(raised.value)
+
+
+def test_clip_i_in_a_compare_run_is_the_cosine_of_each_pair(tmp_path, stand_in):
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    weights = save_safetensors(make_clip_state_dict(SEED), tmp_path / "clip.safetensors")
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    result = CliRunner().invoke(main, [
+        "compare", str(samples / "reference"), str(samples / "jpeg"), str(samples / "stylized"),
+        "--metrics", "clip_i", "--weights", f"clip_vit_b32={weights}", "--out-dir",
+        str(tmp_path / "run"), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "run" / "per_image.csv").read_text().splitlines()[1:]
+    names = ("astronaut", "coffee", "rocket")
+    for model in ("jpeg", "stylized"):
+        def read(folder, name):
+            with Image.open(samples / folder / f"{name}.png") as image:
+                return np.asarray(image.convert("RGB"))
+
+        expected = clip_image_similarity([read("reference", n) for n in names],
+                                         [read(model, n) for n in names], model=stand_in)
+        found = [float(row.split(",")[3]) for row in rows if row.startswith(model + ",")]
+        # the run encodes its images in other batches: float32 rounding apart
+        np.testing.assert_allclose(found, expected.numpy(), rtol=0, atol=1e-7)
+    methods = (tmp_path / "run" / "methods.md").read_text()
+    assert "CLIP-I [@ruiz2023dreambooth]" in methods
+    assert "ruiz2023dreambooth" in (tmp_path / "run" / "references.bib").read_text()
+
+
+def test_clip_i_without_its_checkpoint_is_an_error_row_saying_what_to_do(tmp_path,
+                                                                        monkeypatch):
+    from click.testing import CliRunner
+
+    from likeness.cli import main
+
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    result = CliRunner().invoke(main, [
+        "compare", str(samples / "reference"), str(samples / "jpeg"), "--metrics", "clip_i,psnr",
+        "--out-dir", str(tmp_path / "run"), "--no-cache"])
+    assert "run `likeness weights import clip-vit-base-patch32-model.safetensors`" \
+        in result.output
+    assert "--weights clip_vit_b32=PATH" in result.output
+    methods = (tmp_path / "run" / "methods.md").read_text()
+    assert "CLIP-I (`clip_i`) was requested but could not be computed" in methods
+    assert "PSNR" in methods

@@ -367,6 +367,13 @@ BIBTEX: dict[str, str] = {
   pages     = {8748--8763},
   year      = {2021}
 }""",
+    "ruiz2023dreambooth": """@inproceedings{ruiz2023dreambooth,
+  author    = {Ruiz, Nataniel and Li, Yuanzhen and Jampani, Varun and Pritch, Yael and Rubinstein, Michael and Aberman, Kfir},
+  title     = {{DreamBooth}: Fine Tuning Text-to-Image Diffusion Models for Subject-Driven Generation},
+  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {22500--22510},
+  year      = {2023}
+}""",
     "reisenhofer2018haarpsi": """@article{reisenhofer2018haarpsi,
   author  = {Reisenhofer, Rafael and Bosse, Sebastian and Kutyniok, Gitta and Wiegand, Thomas},
   title   = {A Haar Wavelet-Based Perceptual Similarity Index for Image Quality Assessment},

@@ -279,6 +279,20 @@ CARDS["cmmd"] = MetricCard(
     "MMD², as the authors define it)",
     "CMMD [@jayasumana2024cmmd]: 1000 × the MMD² with the kernel exp(−‖a − b‖²/(2·10²)) "
     "(google-research/cmmd's `distance.py`, evaluated in float64) on " + _CLIP)
+CARDS["clip_i"] = MetricCard(
+    "CLIP-I", "how alike two images are to CLIP: the cosine of their image embeddings "
+    "(subject and content preservation in DreamBooth-style papers)", "−1 to 1 (1: the "
+    "same embedding); higher is better", "what the image shows: objects, scene, style to "
+    "some degree", "exact positions, fine texture, colour shifts; the 224×224 centre crop "
+    "leaves the margins of non-square images out",
+    "CLIP-I [@ruiz2023dreambooth]: the cosine of the CLIP ViT-B/32 [@radford2021clip] image "
+    "embeddings{weights} of each output and its reference, each image read at 8 bits, its "
+    "shorter side resized to 224 pixels (Pillow bicubic) and centre-cropped as OpenAI's "
+    "preprocessing does",
+    in_style_runs="CLIP-I [@ruiz2023dreambooth] for content preservation: the cosine of the "
+    "CLIP ViT-B/32 [@radford2021clip] image embeddings{weights} of each stylized image and "
+    "its content image, each read at 8 bits, its shorter side resized to 224 pixels (Pillow "
+    "bicubic) and centre-cropped as OpenAI's preprocessing does")
 CARDS["fd_clip"] = MetricCard(
     "FD (CLIP)", "the Fréchet distance between Gaussians fitted to the sets' CLIP "
     "embeddings", "0 upwards; lower is better", "set-level differences", "pairing",

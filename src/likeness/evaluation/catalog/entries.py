@@ -12,6 +12,7 @@ from likeness.evaluation.catalog.classical_metrics import CLASSICAL_METRICS
 from likeness.evaluation.catalog.feature_metrics import (
     adain_use,
     cfsd_use,
+    clip_i_use,
     content_loss_use,
     dists_use,
     gram_use,
@@ -83,6 +84,11 @@ METRICS: dict[str, MetricSpec] = {
                         "pooling (DISTS_pytorch weights, no resizing)",
                         commands=("compare", "style"), features=dists_use,
                         citations=("ding2022dists", "simonyan2015vgg"), label="DISTS"),
+    "clip_i": MetricSpec("clip_i", "higher",
+                         "CLIP-I: the cosine of the CLIP ViT-B/32 image embeddings of the "
+                         "output and its reference (OpenAI's preprocessing)",
+                         commands=("compare", "style"), features=clip_i_use,
+                         citations=("radford2021clip", "ruiz2023dreambooth"), label="CLIP-I"),
     "fid": MetricSpec("fid", "lower",
                       "FID between the model's images and the references (pytorch-fid)",
                       commands=("compare", "style"), set_value=frechet_value,

@@ -17,8 +17,8 @@ from likeness.errors import LikenessError
 from likeness.evaluation.catalog.networks import VGG_TAPS
 from likeness.evaluation.items.settings import RunSettings
 
-__all__ = ["FeatureUse", "adain_use", "cfsd_use", "content_loss_use", "dists_use", "gram_use",
-           "lpips_use"]
+__all__ = ["FeatureUse", "adain_use", "cfsd_use", "clip_i_use", "content_loss_use", "dists_use",
+           "gram_use", "lpips_use"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,19 @@ def _dists_distance(first: Any, second: Any, network: Any) -> float:
 
 
 dists_use = FeatureUse("dists", _as_is, _as_is, _dists_distance)
+
+
+def _embedding(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:
+    return features[0]
+
+
+def _cosine(first: Any, second: Any, network: Any) -> float:
+    from likeness.metrics.clip_scores import cosine
+
+    return float(cosine(first.double(), second.double()).sum())
+
+
+clip_i_use = FeatureUse("clip_vit_b32", _embedding, _embedding, _cosine)
 
 
 def _cfsd_first(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:

@@ -2,7 +2,7 @@
 weights come from, how it is built, how an image becomes its input, what it returns, and
 how results name it.
 
-Item networks (LPIPS, DISTS, VGG19) give the layer outputs that the item metrics of the
+Item networks (LPIPS, DISTS, VGG19, CLIP ViT-B/32) give the layer outputs that the item metrics of the
 registry consume (``encode``); every metric that needs the same network shares one pass
 per image.  Set networks (the Inception networks, DINOv2, CLIP) give one feature vector
 per image (``features``), and ``network_input`` turns a decoded image — from a file or
@@ -128,6 +128,26 @@ def _encode_dists(network: Any, unit: Any) -> list[Any]:
     return list(network.encode(unit))
 
 
+def _build_clip_b32(weights: Any, device: str) -> Any:
+    from likeness.nets.clip import ClipModel
+
+    return ClipModel("vit-b32", weights).to(device)
+
+
+def _encode_clip(network: Any, unit: Any) -> list[Any]:
+    """CLIP's image embeddings of [0, 1] images read as 8-bit files are (OpenAI's
+    preprocessing: the shorter side to 224, Pillow bicubic, the centred crop)."""
+    import torch
+
+    from likeness.nets.clip import clip_preprocess
+
+    eight_bit = (unit.clamp(0, 1) * 255).round().to(torch.uint8)
+    pixels = eight_bit.permute(0, 2, 3, 1).cpu().numpy()
+    batch = torch.stack([clip_preprocess(image, network.image_size, "openai")
+                         for image in pixels]).to(unit.device)
+    return [network.encode_images(batch)]
+
+
 @dataclass(frozen=True)
 class _SetNetworkBuilder:
     """A set network's builder: ``likeness.nets.<module>.<cls>(weights=...)`` on a device
@@ -213,6 +233,13 @@ NETWORKS: dict[str, NetworkSpec] = {
                                       "images at their own size."),
     "dists": NetworkSpec("dists", "vgg16", _build_dists, "DISTS VGG16 (L2 pooling)",
                          encode=_encode_dists),
+    "clip_vit_b32": NetworkSpec("clip_vit_b32", "clip_vit_b32", _build_clip_b32,
+                                "CLIP ViT-B/32 normalised image embedding",
+                                encode=_encode_clip,
+                                methods_note="CLIP reads each image at 8 bits as OpenAI's "
+                                             "preprocessing does: the shorter side resized "
+                                             "to 224 pixels (Pillow bicubic), the centred "
+                                             "224×224 crop."),
     "pt_inception": NetworkSpec("pt_inception", "pt_inception",
                                 _SetNetworkBuilder("inception_features", "InceptionFeatures"),
                                 "pytorch-fid Inception-v3 pool3", prepare=_fid_prepare,
