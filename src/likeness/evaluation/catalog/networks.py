@@ -2,11 +2,12 @@
 weights come from, how it is built, how an image becomes its input, what it returns, and
 how results name it.
 
-Item networks (LPIPS, DISTS, VGG19, CLIP ViT-B/32) give the layer outputs that the item metrics of the
-registry consume (``encode``); every metric that needs the same network shares one pass
-per image.  Set networks (the Inception networks, DINOv2, CLIP) give one feature vector
-per image (``features``), and ``network_input`` turns a decoded image — from a file or
-from a tensor in memory, the one preparation of both routes — into their input.
+Item networks (LPIPS, DISTS, VGG19, CLIP ViT-B/32) give the layer outputs that the item
+metrics of the registry consume (``encode``); every metric that needs the same network
+shares one pass per image.  Set networks (the Inception networks, DINOv2, CLIP) give one
+feature vector per image (``features``), and ``network_input`` turns a decoded image —
+from a file or from a tensor in memory, the one preparation of both routes — into their
+input.
 
 torch and the networks are imported only when a network is built or an image prepared,
 so a run of pixel metrics never loads them.
