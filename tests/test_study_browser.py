@@ -92,6 +92,22 @@ def test_participants_in_a_browser_reload_double_click_and_are_analysed(browser,
                 if not page.locator("#done").is_hidden():
                     break
             assert "Your completion code:" in page.locator("#code").inner_text()
+            # from inside the page: the last answer replayed, another answer to it, a
+            # malformed body and a forged token — none is recorded
+            statuses = page.evaluate("""async (total) => {
+                const token = localStorage.getItem(Object.keys(localStorage)[0]);
+                const send = (body, type) => fetch("api/answers", {method: "POST",
+                    headers: {"Content-Type": type || "application/json"}, body});
+                const replies = [
+                    await send(JSON.stringify({token, trial: total - 1, choice: "left"})),
+                    await send(JSON.stringify({token, trial: total - 1, choice: "right"})),
+                    await send("{not json"),
+                    await send(JSON.stringify({token: "x".repeat(32), trial: 0,
+                                               choice: "left"}))];
+                return replies.map((reply) => reply.status);
+            }""", total)
+            assert statuses[0] in (200, 409) and statuses[1] in (200, 409)
+            assert statuses[2:] == [400, 404]
             answers = _answers(study_folder)
             assert len(answers) == (participant + 1) * total == len(set(answers))
             context.close()
