@@ -58,6 +58,15 @@ def _trial(page) -> int:
     return int(page.locator("#trial").get_attribute("data-trial"))
 
 
+def _participant(browser, port):
+    """A new participant (a browser context of their own) past the consent page."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"http://127.0.0.1:{port}/")
+    page.click("#start")
+    return context, page
+
+
 def _answers(folder):
     with sqlite3.connect(folder / "answers.sqlite") as connection:
         return connection.execute("SELECT participant, trial FROM answers").fetchall()
@@ -71,10 +80,7 @@ def test_participants_in_a_browser_reload_double_click_and_are_analysed(browser,
     server = start_serve_process(study_folder, port)
     try:
         for participant in range(3):
-            context = browser.new_context()
-            page = context.new_page()
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.click("#start")
+            context, page = _participant(browser, port)
             while (trial := _trial(page)) < total:
                 side = _choose(page, study)
                 if trial == 1:  # a reload mid-way resumes at the same trial
@@ -191,10 +197,7 @@ def test_a_ranking_study_is_ranked_by_clicks_in_a_browser(browser, tmp_path):
     server = start_serve_process(folder, port)
     try:
         for _ in range(2):
-            context = browser.new_context()
-            page = context.new_page()
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.click("#start")
+            context, page = _participant(browser, port)
             for trial in range(total):
                 page.wait_for_selector(f"#trial[data-trial='{trial}']:not([hidden]) "
                                        ".choice:not([disabled])")
