@@ -212,6 +212,7 @@ def test_a_corrupt_image_stops_create_with_its_name(tmp_path):
     assert result.exit_code == 1
     assert "coffee.png" in result.output
     assert "no study was written" in result.output
+    assert not (tmp_path / "study").exists()  # nothing half-written stays
 
 
 def _answer_file(study, tmp_path, participant="0123abcd", slot=0, sides=None, **changes):

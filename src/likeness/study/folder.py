@@ -22,6 +22,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -246,13 +247,18 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
                          f"(seed {seed})")
         complete = sorted(complete[i] for i in chosen)
     _check_out_dir(folder, overwrite)
+    new_folder = not folder.exists()
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
         manifest = _write_images(folder, kind, complete, models, outputs, shown, styles,
                                  alpha, seed, attention_checks, decisions)
-    except ImageLoadError as error:
-        raise LikenessError(f"{error} (no study was written: fix or remove the file)") from None
-    except OSError as error:
+    except (ImageLoadError, OSError) as error:
+        shutil.rmtree(folder / "images", ignore_errors=True)  # nothing half-written stays
+        if new_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(error, ImageLoadError):
+            raise LikenessError(f"{error} (no study was written: fix or remove the "
+                                "file)") from None
         raise StorageError(f"cannot write the study to {folder}: "
                            f"{error.strerror or error}") from None
     manifest.update({
