@@ -207,8 +207,11 @@ def offline(folder: Path, out: Path, slots: int) -> None:
               help="The postgresql://… database the study was served with.")
 def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
            database: str | None) -> None:
-    """Write every answer as judgments: participant,item,a,b,choice,question,trial,rt_ms,
-    expected,kind,source."""
+    """Write every answer (served and offline) as the judgments `study analyze` reads.
+
+    Columns: participant, item, a, b, choice, question, trial, rt_ms, expected, kind,
+    source; a ranking becomes the pairs it implies.
+    """
     from likeness.study import open_study
     from likeness.study.export import judgments, judgments_csv
     from likeness.study.folder import ANSWERS_FILE
