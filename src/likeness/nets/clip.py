@@ -280,10 +280,12 @@ class ClipModel(nn.Module):
         highest id (its first ``<|endoftext|>``, as OpenAI's and Hugging Face's CLIP read
         it)."""
         model = self.text_model
+        ends = tokens.argmax(dim=1)  # the first highest id: the first <|endoftext|>
+        # attention is causal: nothing after the last text's end changes what is read
+        tokens = tokens[:, :int(ends.max()) + 1]
         embedded = (model.embeddings.token_embedding(tokens)
                     + model.embeddings.position_embedding.weight[:tokens.shape[1]])
         hidden = model.final_layer_norm(model.encoder(embedded))
-        ends = tokens.argmax(dim=1)  # the first highest id: the first <|endoftext|>
         return _unit(self.text_projection(hidden[torch.arange(len(tokens)), ends]))
 
 
