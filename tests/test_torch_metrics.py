@@ -192,7 +192,8 @@ def test_nonnegative_ssim_and_the_dtype_rules():
 
 
 def test_bad_window_options_say_what_is_wrong():
-    x = torch.rand(1, 1, 20, 20)
+    # seeded: for ~2.5 % of random images the two conventions round to the same float32
+    x = torch.rand(1, 1, 20, 20, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="odd"):
         ssim(x, x, data_range=1.0, win_size=8)
     with pytest.raises(ValueError, match="sigma applies to a gaussian window"):
