@@ -1,6 +1,7 @@
 """Encoder throughput: likeness's DINOv2 ViT-L/14 and CLIP ViT-L/14-336 image towers
-against transformers' Dinov2Model and CLIPVisionModelWithProjection, in the same process,
-on the same full-size (24-layer) stand-in weights, images/s and the largest difference.
+against transformers' Dinov2Model and CLIPVisionModelWithProjection, and DINO ViT-S/16
+against timm's VisionTransformer, in the same process, on the same full-size stand-in
+weights (24 layers; DINO 12), images/s and the largest difference.
 
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_encoders.py [BATCH]
 
@@ -37,7 +38,11 @@ from make_dinov2_values import hub_interpolation, to_transformers  # noqa: E402
 
 from likeness.nets.clip import ClipImageEncoder  # noqa: E402
 from likeness.nets.dinov2 import DinoV2  # noqa: E402
-from vit_stand_ins import save_clip_checkpoint, save_dinov2_checkpoint  # noqa: E402
+from vit_stand_ins import (  # noqa: E402
+    make_dino_state_dict,
+    save_clip_checkpoint,
+    save_dinov2_checkpoint,
+)
 
 
 def main() -> None:
@@ -82,6 +87,26 @@ def main() -> None:
         print(f"clip_vit_l14_336 336²: transformers {batch / ref_best:5.2f} images/s, "
               f"likeness {batch / our_best:5.2f} images/s, ratio {ref_best / our_best:4.2f}x, "
               f"max |diff| {float((got - want).abs().max()):.1e}")
+        from functools import partial
+
+        from timm.models.vision_transformer import VisionTransformer
+
+        from likeness.nets.dino import Dino
+
+        path = Path(folder) / "dino.pth"
+        torch.save(make_dino_state_dict(1, 12), path)
+        ours_dino = Dino(path)
+        theirs_dino = VisionTransformer(img_size=224, patch_size=16, embed_dim=384, depth=12,
+                                        num_heads=6, qkv_bias=True, num_classes=0,
+                                        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6)).eval()
+        theirs_dino.load_state_dict(torch.load(path, weights_only=True))
+        images = torch.randn(batch, 3, 224, 224, generator=generator)
+        with torch.inference_mode():
+            ref_best, _, want = best_of(lambda: theirs_dino.forward_features(images)[:, 0], 3)
+            our_best, _, got = best_of(lambda: ours_dino(images), 3)
+        print(f"dino_vits16 224²: timm {batch / ref_best:5.2f} images/s, likeness "
+              f"{batch / our_best:5.2f} images/s, ratio {ref_best / our_best:4.2f}x, max "
+              f"|diff| {float((got - want).abs().max()):.1e}")
 
 
 if __name__ == "__main__":

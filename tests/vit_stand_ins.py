@@ -163,3 +163,38 @@ def save_safetensors(state: dict[str, torch.Tensor], path: str | Path) -> Path:
     path = Path(path)
     path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + b"".join(blobs))
     return path
+
+
+def make_dino_state_dict(seed: int, depth: int = 2, width: int = 384, hidden: int = 1536,
+                         patch: int = 16, positions: int = 14 * 14 + 1
+                         ) -> dict[str, torch.Tensor]:
+    """DINO ViT-S/16 (``dino_deitsmall16_pretrain.pth``): width 384, MLP 1536, 16-pixel
+    patches, 14×14 + 1 positions; the published file has 12 layers."""
+    rng = np.random.default_rng(seed)
+
+    def tensor(*shape: int, scale: float, centre: float = 0.0) -> torch.Tensor:
+        return torch.from_numpy((centre + scale * rng.standard_normal(shape)).astype(np.float32))
+
+    state = {"cls_token": tensor(1, 1, width, scale=0.02),
+             "pos_embed": tensor(1, positions, width, scale=0.02),
+             "patch_embed.proj.weight": tensor(width, 3, patch, patch,
+                                               scale=(3 * patch * patch) ** -0.5),
+             "patch_embed.proj.bias": tensor(width, scale=0.02)}
+    for block in range(depth):
+        prefix = f"blocks.{block}."
+        state.update({
+            prefix + "norm1.weight": tensor(width, scale=0.1, centre=1.0),
+            prefix + "norm1.bias": tensor(width, scale=0.02),
+            prefix + "attn.qkv.weight": tensor(3 * width, width, scale=width ** -0.5),
+            prefix + "attn.qkv.bias": tensor(3 * width, scale=0.02),
+            prefix + "attn.proj.weight": tensor(width, width, scale=width ** -0.5),
+            prefix + "attn.proj.bias": tensor(width, scale=0.02),
+            prefix + "norm2.weight": tensor(width, scale=0.1, centre=1.0),
+            prefix + "norm2.bias": tensor(width, scale=0.02),
+            prefix + "mlp.fc1.weight": tensor(hidden, width, scale=width ** -0.5),
+            prefix + "mlp.fc1.bias": tensor(hidden, scale=0.02),
+            prefix + "mlp.fc2.weight": tensor(width, hidden, scale=hidden ** -0.5),
+            prefix + "mlp.fc2.bias": tensor(width, scale=0.02)})
+    state["norm.weight"] = tensor(width, scale=0.1, centre=1.0)
+    state["norm.bias"] = tensor(width, scale=0.02)
+    return state

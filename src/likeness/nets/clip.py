@@ -35,13 +35,14 @@ from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.loading import load_state_dict
+from likeness.nets.preprocess import CROPS, resize_centre_crop
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["CLIP_MODELS", "CLIP_PREPROCESSING", "CLIP_SIZE", "ClipImageEncoder", "ClipModel",
            "clip_input", "clip_preprocess"]
 
 CLIP_SIZE = 336
-CLIP_PREPROCESSING = ("openai", "huggingface")
+CLIP_PREPROCESSING = CROPS
 _HEAD_WIDTH = 64
 _MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 _STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
@@ -291,26 +292,9 @@ class ClipModel(nn.Module):
 
 def clip_preprocess(pixels: np.ndarray, size: int, convention: str = "openai") -> Tensor:
     """(H, W, 3) uint8 → (3, size, size) float32 as CLIP's published preprocessing makes
-    it: the shorter side resized to ``size`` (Pillow bicubic; the longer side truncated),
-    the centred ``size``×``size`` crop, /255, CLIP's mean and std.  ``openai`` (OpenAI's
-    ``clip.load`` transform, torchvision's ``CenterCrop``) places the crop at
-    round((side − size) / 2); ``huggingface`` (``CLIPImageProcessor``) at
-    ⌊(side − size) / 2⌋ — one pixel apart where the difference is odd.
+    it: ``resize_centre_crop`` to ``size`` (``openai``: OpenAI's ``clip.load`` transform;
+    ``huggingface``: ``CLIPImageProcessor``, one pixel apart where the margin is odd), then
+    CLIP's mean and std.
     """
-    if convention not in CLIP_PREPROCESSING:
-        raise InvalidInputError(f"preprocessing must be one of {', '.join(CLIP_PREPROCESSING)}, "
-                           f"got {convention!r}")
-    height, width = pixels.shape[:2]
-    if width <= height:
-        new_width, new_height = size, int(size * height / width)
-    else:
-        new_width, new_height = int(size * width / height), size
-    resized = np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).resize(
-        (new_width, new_height), Image.Resampling.BICUBIC))
-    if convention == "openai":
-        top, left = int(round((new_height - size) / 2.0)), int(round((new_width - size) / 2.0))
-    else:
-        top, left = (new_height - size) // 2, (new_width - size) // 2
-    crop = resized[top:top + size, left:left + size]
-    unit = crop.astype(np.float32) / np.float32(255)
+    unit = resize_centre_crop(pixels, size, size, convention)
     return torch.from_numpy((unit - _MEAN) / _STD).permute(2, 0, 1).contiguous()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
 
 import numpy as np
 import torch
@@ -26,87 +25,16 @@ from torch import Tensor, nn
 
 from likeness.errors import WeightsError
 from likeness.nets.loading import load_state_dict
+from likeness.nets.vit import PatchEmbed, ViTBlock, vit_shape
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["DINOV2_SIZE", "DinoV2", "dinov2_input"]
 
 DINOV2_SIZE = 224
 _PATCH = 14
-_HEAD_WIDTH = 64
 _INTERPOLATE_OFFSET = 0.1
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-
-class _PatchEmbed(nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.proj = nn.Conv2d(3, width, kernel_size=_PATCH, stride=_PATCH)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)
-
-
-class _Attention(nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.heads = width // _HEAD_WIDTH
-        self.qkv = nn.Linear(width, 3 * width)
-        self.proj = nn.Linear(width, width)
-
-    def forward(self, x: Tensor) -> Tensor:
-        batch, tokens, width = x.shape
-        qkv = self.qkv(x).reshape(batch, tokens, 3, self.heads, width // self.heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        attended = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(attended.transpose(1, 2).reshape(batch, tokens, width))
-
-
-class _LayerScale(nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.gamma = nn.Parameter(torch.ones(width))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.gamma
-
-
-class _Mlp(nn.Module):
-    def __init__(self, width: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(width, hidden)
-        self.fc2 = nn.Linear(hidden, width)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
-
-
-class _Block(nn.Module):
-    def __init__(self, width: int, hidden: int) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(width, eps=1e-6)
-        self.attn = _Attention(width)
-        self.ls1 = _LayerScale(width)
-        self.norm2 = nn.LayerNorm(width, eps=1e-6)
-        self.mlp = _Mlp(width, hidden)
-        self.ls2 = _LayerScale(width)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.ls1(self.attn(self.norm1(x)))
-        return x + self.ls2(self.mlp(self.norm2(x)))
-
-
-def _shape_of(state: dict[str, Any], source: str) -> tuple[int, int, int, int]:
-    """(width, depth, MLP width, positions) of a DINOv2 checkpoint, from its keys."""
-    try:
-        width = int(state["cls_token"].shape[-1])
-        positions = int(state["pos_embed"].shape[1])
-        hidden = int(state["blocks.0.mlp.fc1.weight"].shape[0])
-    except KeyError as missing:
-        raise WeightsError(f"{source} is not a DINOv2 checkpoint: it has no {missing} entry "
-                           "(expected the keys of dinov2_vitl14_pretrain.pth)") from None
-    depth = len({key.split(".")[1] for key in state if key.startswith("blocks.")})
-    return width, depth, hidden, positions
 
 
 class DinoV2(nn.Module):
@@ -129,12 +57,14 @@ class DinoV2(nn.Module):
         with passing_weights_as("weights=PATH"):
             self.weights: ResolvedWeights = resolve("dinov2_vitl14", weights)
         state = load_state_dict(self.weights.path)
-        width, depth, hidden, positions = _shape_of(state, str(self.weights.path))
-        self.patch_embed = _PatchEmbed(width)
+        width, depth, hidden, positions, _ = vit_shape(
+            state, str(self.weights.path), "DINOv2 (dinov2_vitl14_pretrain.pth)")
+        self.patch_embed = PatchEmbed(width, _PATCH)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
         self.pos_embed = nn.Parameter(torch.zeros(1, positions, width))
         self.mask_token = nn.Parameter(torch.zeros(1, width))
-        self.blocks = nn.ModuleList(_Block(width, hidden) for _ in range(depth))
+        self.blocks = nn.ModuleList(ViTBlock(width, hidden, layer_scale=True)
+                                    for _ in range(depth))
         self.norm = nn.LayerNorm(width, eps=1e-6)
         try:
             self.load_state_dict({k: v for k, v in state.items() if k != "register_tokens"})

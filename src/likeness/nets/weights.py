@@ -113,6 +113,10 @@ REGISTRY: dict[str, Checkpoint] = {
                    "https://huggingface.co/openai/clip-vit-large-patch14/resolve/main/"
                    "model.safetensors", None, None, "MIT (OpenAI CLIP)",
                    "CLIP ViT-L/14 (Hugging Face); torchmetrics' CLIPScore"),
+        Checkpoint("dino_vits16", "dino_deitsmall16_pretrain.pth",
+                   "https://dl.fbaipublicfiles.com/dino/dino_deitsmall16_pretrain/"
+                   "dino_deitsmall16_pretrain.pth", None, None, "Apache-2.0 (DINO)",
+                   "DINO ViT-S/16 (torch.hub); DreamBooth's DINO score"),
         Checkpoint("art_inception", "art_inception.pth",
                    "https://huggingface.co/matthias-wright/art_inception/resolve/main/"
                    "art_inception.pth", None, None, "see the model card (ArtFID)",

@@ -367,6 +367,13 @@ BIBTEX: dict[str, str] = {
   pages     = {8748--8763},
   year      = {2021}
 }""",
+    "caron2021dino": """@inproceedings{caron2021dino,
+  author    = {Caron, Mathilde and Touvron, Hugo and Misra, Ishan and J{\'e}gou, Herv{\'e} and Mairal, Julien and Bojanowski, Piotr and Joulin, Armand},
+  title     = {Emerging Properties in Self-Supervised Vision Transformers},
+  booktitle = {IEEE/CVF International Conference on Computer Vision (ICCV)},
+  pages     = {9650--9660},
+  year      = {2021}
+}""",
     "ruiz2023dreambooth": """@inproceedings{ruiz2023dreambooth,
   author    = {Ruiz, Nataniel and Li, Yuanzhen and Jampani, Varun and Pritch, Yael and Rubinstein, Michael and Aberman, Kfir},
   title     = {{DreamBooth}: Fine Tuning Text-to-Image Diffusion Models for Subject-Driven Generation},

@@ -17,8 +17,8 @@ from likeness.errors import LikenessError
 from likeness.evaluation.catalog.networks import VGG_TAPS
 from likeness.evaluation.items.settings import RunSettings
 
-__all__ = ["FeatureUse", "adain_use", "cfsd_use", "clip_i_use", "content_loss_use", "dists_use",
-           "gram_use", "lpips_use"]
+__all__ = ["FeatureUse", "adain_use", "cfsd_use", "clip_i_use", "content_loss_use",
+           "dino_use", "dists_use", "gram_use", "lpips_use"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,7 @@ def _cosine(first: Any, second: Any, network: Any) -> float:
 
 
 clip_i_use = FeatureUse("clip_vit_b32", _embedding, _embedding, _cosine)
+dino_use = FeatureUse("dino_vits16", _embedding, _embedding, _cosine)
 
 
 def _cfsd_first(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:

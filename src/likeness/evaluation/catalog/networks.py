@@ -2,8 +2,8 @@
 weights come from, how it is built, how an image becomes its input, what it returns, and
 how results name it.
 
-Item networks (LPIPS, DISTS, VGG19, CLIP ViT-B/32) give the layer outputs that the item
-metrics of the registry consume (``encode``); every metric that needs the same network
+Item networks (LPIPS, DISTS, VGG19, CLIP ViT-B/32, DINO ViT-S/16) give the layer outputs
+that the item metrics of the registry consume (``encode``); every metric that needs the same network
 shares one pass per image.  Set networks (the Inception networks, DINOv2, CLIP) give one
 feature vector per image (``features``), and ``network_input`` turns a decoded image —
 from a file or from a tensor in memory, the one preparation of both routes — into their
@@ -149,6 +149,24 @@ def _encode_clip(network: Any, unit: Any) -> list[Any]:
     return [network.encode_images(batch)]
 
 
+def _build_dino(weights: Any, device: str) -> Any:
+    from likeness.nets.dino import Dino
+
+    return Dino(weights).to(device)
+
+
+def _encode_dino(network: Any, unit: Any) -> list[Any]:
+    """DINO's unit-length CLS features of [0, 1] images read as 8-bit files are (the DINO
+    repository's evaluation transform: the shorter side to 256, the centred 224 crop)."""
+    import torch
+
+    from likeness.nets.dino import dino_input
+
+    pixels = (unit.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    features = network(torch.stack([dino_input(image) for image in pixels]).to(unit.device))
+    return [features / torch.linalg.vector_norm(features, dim=-1, keepdim=True)]
+
+
 @dataclass(frozen=True)
 class _SetNetworkBuilder:
     """A set network's builder: ``likeness.nets.<module>.<cls>(weights=...)`` on a device
@@ -241,6 +259,13 @@ NETWORKS: dict[str, NetworkSpec] = {
                                              "preprocessing does: the shorter side resized "
                                              "to 224 pixels (Pillow bicubic), the centred "
                                              "224×224 crop."),
+    "dino_vits16": NetworkSpec("dino_vits16", "dino_vits16", _build_dino,
+                               "DINO ViT-S/16 CLS token (torch.hub model)",
+                               encode=_encode_dino,
+                               methods_note="DINO reads each image at 8 bits through the "
+                                            "DINO repository's evaluation transform: the "
+                                            "shorter side resized to 256 pixels (Pillow "
+                                            "bicubic), the centred 224×224 crop."),
     "pt_inception": NetworkSpec("pt_inception", "pt_inception",
                                 _SetNetworkBuilder("inception_features", "InceptionFeatures"),
                                 "pytorch-fid Inception-v3 pool3", prepare=_fid_prepare,

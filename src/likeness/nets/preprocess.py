@@ -1,0 +1,38 @@
+"""The evaluation transforms of torchvision and Hugging Face that the encoders' reference
+scripts use: the shorter side resized with Pillow's bicubic (the longer side truncated),
+then the centred square crop."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from likeness.errors import InvalidInputError
+
+__all__ = ["CROPS", "resize_centre_crop"]
+
+CROPS = ("openai", "huggingface")  # torchvision's CenterCrop, Hugging Face's center_crop
+
+
+def resize_centre_crop(pixels: np.ndarray, resize: int, crop: int,
+                       convention: str = "openai") -> np.ndarray:
+    """(H, W, 3) uint8 → (crop, crop, 3) float32 in [0, 1]: the shorter side to ``resize``
+    (torchvision's ``Resize(resize, BICUBIC)`` on a Pillow image: the longer side
+    int(resize · long / short)), then the centred ``crop``×``crop`` window, placed at
+    round((side − crop) / 2) (torchvision's ``CenterCrop``: ``openai``) or
+    ⌊(side − crop) / 2⌋ (Hugging Face's image processors: ``huggingface``)."""
+    if convention not in CROPS:
+        raise InvalidInputError(f"preprocessing must be one of {', '.join(CROPS)}, got "
+                                f"{convention!r}")
+    height, width = pixels.shape[:2]
+    if width <= height:
+        new_width, new_height = resize, int(resize * height / width)
+    else:
+        new_width, new_height = int(resize * width / height), resize
+    resized = np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).resize(
+        (new_width, new_height), Image.Resampling.BICUBIC))
+    if convention == "openai":
+        top, left = int(round((new_height - crop) / 2.0)), int(round((new_width - crop) / 2.0))
+    else:
+        top, left = (new_height - crop) // 2, (new_width - crop) // 2
+    return resized[top:top + crop, left:left + crop].astype(np.float32) / np.float32(255)
