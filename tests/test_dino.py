@@ -13,11 +13,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
-from vit_stand_ins import make_dino_state_dict
 
 from likeness.cli import main
 from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.dino import Dino, dino_input
+from vit_stand_ins import make_dino_state_dict
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden" / "images"
