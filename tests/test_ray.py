@@ -249,3 +249,25 @@ def test_set_metrics_on_ray_are_the_local_values_within_1e_8(cluster, folders, f
         assert a[4] == b[4]  # the same refusals (4 images: no Inception Score)
         if a[2] is not None:
             assert b[2] == pytest.approx(a[2], rel=0, abs=1e-8)
+
+
+def test_the_content_encoders_on_ray_equal_the_local_engine(cluster, folders, tmp_path):
+    """CLIP-I and the DINO score (item networks fed 8-bit crops) on Ray: every value the
+    local engine's (batches of one image on both)."""
+    import torch
+    from vit_stand_ins import make_clip_state_dict, make_dino_state_dict, save_safetensors
+
+    dino = tmp_path / "dino.pth"
+    torch.save(make_dino_state_dict(13), dino)
+    weights = {"clip_vit_b32": str(save_safetensors(make_clip_state_dict(11),
+                                                    tmp_path / "clip.safetensors")),
+               "dino_vits16": str(dino)}
+    for engine in ("local", "ray"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Ray's own deprecation warnings
+            likeness.compare(folders / "ref", [folders / m for m in MODELS],
+                             metrics="clip_i,dino", weights=weights, out_dir=folders / engine,
+                             cache=False, batch_size=1, engine=engine)
+    local = _rows(folders / "local" / "per_image.csv")
+    assert _rows(folders / "ray" / "per_image.csv") == local
+    assert all(row["error"] == "" and float(row["dino"]) <= 1 for row in local)
