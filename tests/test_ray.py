@@ -255,6 +255,7 @@ def test_the_content_encoders_on_ray_equal_the_local_engine(cluster, folders, tm
     """CLIP-I and the DINO score (item networks fed 8-bit crops) on Ray: every value the
     local engine's (batches of one image on both)."""
     import torch
+
     from vit_stand_ins import make_clip_state_dict, make_dino_state_dict, save_safetensors
 
     dino = tmp_path / "dino.pth"
