@@ -44,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torchvision import transforms
 from transformers import (
     CLIPConfig,
@@ -56,11 +55,10 @@ from transformers import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT / "tests" / "data" / "golden" / "images"
 DATA = ROOT / "tests" / "data"
 BPE = ROOT / "src" / "likeness" / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"
 sys.path.insert(0, str(ROOT / "tests"))
-from vit_stand_ins import make_clip_state_dict  # noqa: E402
+from vit_stand_ins import golden_image, make_clip_state_dict  # noqa: E402
 
 SEED = 11
 PROMPTS = [
@@ -80,14 +78,6 @@ IMAGES = ["astronaut", "chelsea", "coffee", "rocket", "small_gray", "astronaut-2
 DIRECTIONS = [("astronaut", "astronaut__stylized", "a photo", "an oil painting"),
               ("coffee", "coffee__hue", "a photo of coffee", "a purple photo of coffee"),
               ("rocket", "rocket__blur", "a sharp photo", "a blurry photo")]
-
-
-def load_image(name: str) -> Image.Image:
-    if name == "astronaut-221":
-        with Image.open(GOLDEN / "astronaut.png") as image:
-            return image.convert("RGB").crop((0, 0, 256, 221))
-    with Image.open(GOLDEN / f"{name}.png") as image:
-        return image.convert("RGB")
 
 
 def simple_tokenizer():
@@ -174,7 +164,7 @@ def main() -> None:
         transforms.CenterCrop(224), transforms.ToTensor(),
         transforms.Normalize((0.48145466, 0.4578275, 0.40821073),
                              (0.26862954, 0.26130258, 0.27577711))])
-    images = {name: load_image(name) for name in IMAGES}
+    images = {name: golden_image(name) for name in IMAGES}
     hf_pixels = processor([images[n] for n in IMAGES], return_tensors="pt")["pixel_values"]
     fast_pixels = fast([images[n] for n in IMAGES], return_tensors="pt")["pixel_values"]
     openai_pixels = torch.stack([openai_transform(images[n]) for n in IMAGES])
@@ -216,8 +206,8 @@ def main() -> None:
                         .tolist()}
     directions = []
     for source, edited, before, after in DIRECTIONS:
-        pixels = torch.stack([openai_transform(load_image(source)),
-                              openai_transform(load_image(edited))])
+        pixels = torch.stack([openai_transform(golden_image(source)),
+                              openai_transform(golden_image(edited))])
         with torch.no_grad():
             features = unit(built.get_image_features(pixel_values=pixels))
             texts = unit(built.get_text_features(input_ids=openai_tokenizer([before, after],

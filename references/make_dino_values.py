@@ -26,28 +26,18 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
-from PIL import Image
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from torchvision import transforms
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT / "tests" / "data" / "golden" / "images"
 DATA = ROOT / "tests" / "data"
 sys.path.insert(0, str(ROOT / "tests"))
-from vit_stand_ins import make_dino_state_dict  # noqa: E402
+from vit_stand_ins import golden_image, make_dino_state_dict  # noqa: E402
 
 SEED = 13
 IMAGES = ["astronaut", "chelsea", "coffee", "rocket", "small_gray", "astronaut-221",
           "astronaut__stylized", "coffee__jpeg"]
-
-
-def load_image(name: str) -> Image.Image:
-    if name == "astronaut-221":
-        with Image.open(GOLDEN / "astronaut.png") as image:
-            return image.convert("RGB").crop((0, 0, 256, 221))
-    with Image.open(GOLDEN / f"{name}.png") as image:
-        return image.convert("RGB")
 
 
 def main() -> None:
@@ -55,7 +45,7 @@ def main() -> None:
         transforms.Resize(256, interpolation=3), transforms.CenterCrop(224),
         transforms.ToTensor(),
         transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
-    pixels = torch.stack([transform(load_image(name)) for name in IMAGES])
+    pixels = torch.stack([transform(golden_image(name)) for name in IMAGES])
     values: dict = {"images": IMAGES, "seed": SEED,
                     "pixel_sums": pixels.double().sum(dim=(2, 3)).tolist()}
     for depth in (2, 12):

@@ -22,21 +22,21 @@ from likeness.nets.clip_metrics import (
     clip_score,
 )
 from likeness.nets.clip_tokenizer import END, clip_tokenize
-from vit_stand_ins import make_clip_state_dict, make_clip_vision_state_dict, save_safetensors
+from vit_stand_ins import (
+    golden_image,
+    make_clip_state_dict,
+    make_clip_vision_state_dict,
+    save_safetensors,
+)
 
 DATA = Path(__file__).parent / "data"
-GOLDEN = DATA / "golden" / "images"
 VALUES = json.loads((DATA / "clip_text_values.json").read_text(encoding="utf-8"))
 PROMPTS = VALUES["tokens"]["prompts"]
 SEED = 11
 
 
 def _image(name: str) -> np.ndarray:
-    if name == "astronaut-221":
-        with Image.open(GOLDEN / "astronaut.png") as image:
-            return np.asarray(image.convert("RGB").crop((0, 0, 256, 221)))
-    with Image.open(GOLDEN / f"{name}.png") as image:
-        return np.asarray(image.convert("RGB"))
+    return np.asarray(golden_image(name))
 
 
 IMAGES = [_image(name) for name in VALUES["images"]]

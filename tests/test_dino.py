@@ -17,20 +17,15 @@ from PIL import Image
 from likeness.cli import main
 from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.dino import Dino, dino_input
-from vit_stand_ins import make_dino_state_dict
+from vit_stand_ins import golden_image, make_dino_state_dict
 
 DATA = Path(__file__).parent / "data"
-GOLDEN = DATA / "golden" / "images"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 VALUES = json.loads((DATA / "dino_values.json").read_text(encoding="utf-8"))
 
 
 def _image(name: str) -> np.ndarray:
-    if name == "astronaut-221":
-        with Image.open(GOLDEN / "astronaut.png") as image:
-            return np.asarray(image.convert("RGB").crop((0, 0, 256, 221)))
-    with Image.open(GOLDEN / f"{name}.png") as image:
-        return np.asarray(image.convert("RGB"))
+    return np.asarray(golden_image(name))
 
 
 def _weights(tmp_path: Path, depth: int = 2) -> Path:

@@ -31,6 +31,17 @@ def make_dinov2_state_dict(seed: int, depth: int = 2, width: int = 1024,
              "mask_token": tensor(1, width, scale=0.02),
              "patch_embed.proj.weight": tensor(width, 3, 14, 14, scale=(3 * 14 * 14) ** -0.5),
              "patch_embed.proj.bias": tensor(width, scale=0.02)}
+    state.update(_vit_blocks(tensor, depth, width, hidden, layer_scale=True))
+    state["norm.weight"] = tensor(width, scale=0.1, centre=1.0)
+    state["norm.bias"] = tensor(width, scale=0.02)
+    return state
+
+
+def _vit_blocks(tensor: Any, depth: int, width: int, hidden: int,
+                layer_scale: bool) -> dict[str, torch.Tensor]:
+    """The blocks of a DINO-family ViT, drawn in the keys' order (DINOv2 with layer
+    scale, DINO without)."""
+    state: dict[str, torch.Tensor] = {}
     for block in range(depth):
         prefix = f"blocks.{block}."
         state.update({
@@ -39,17 +50,18 @@ def make_dinov2_state_dict(seed: int, depth: int = 2, width: int = 1024,
             prefix + "attn.qkv.weight": tensor(3 * width, width, scale=width ** -0.5),
             prefix + "attn.qkv.bias": tensor(3 * width, scale=0.02),
             prefix + "attn.proj.weight": tensor(width, width, scale=width ** -0.5),
-            prefix + "attn.proj.bias": tensor(width, scale=0.02),
-            prefix + "ls1.gamma": tensor(width, scale=0.05, centre=0.3),
+            prefix + "attn.proj.bias": tensor(width, scale=0.02)})
+        if layer_scale:
+            state[prefix + "ls1.gamma"] = tensor(width, scale=0.05, centre=0.3)
+        state.update({
             prefix + "norm2.weight": tensor(width, scale=0.1, centre=1.0),
             prefix + "norm2.bias": tensor(width, scale=0.02),
             prefix + "mlp.fc1.weight": tensor(hidden, width, scale=width ** -0.5),
             prefix + "mlp.fc1.bias": tensor(hidden, scale=0.02),
             prefix + "mlp.fc2.weight": tensor(width, hidden, scale=hidden ** -0.5),
-            prefix + "mlp.fc2.bias": tensor(width, scale=0.02),
-            prefix + "ls2.gamma": tensor(width, scale=0.05, centre=0.3)})
-    state["norm.weight"] = tensor(width, scale=0.1, centre=1.0)
-    state["norm.bias"] = tensor(width, scale=0.02)
+            prefix + "mlp.fc2.bias": tensor(width, scale=0.02)})
+        if layer_scale:
+            state[prefix + "ls2.gamma"] = tensor(width, scale=0.05, centre=0.3)
     return state
 
 
@@ -180,21 +192,22 @@ def make_dino_state_dict(seed: int, depth: int = 2, width: int = 384, hidden: in
              "patch_embed.proj.weight": tensor(width, 3, patch, patch,
                                                scale=(3 * patch * patch) ** -0.5),
              "patch_embed.proj.bias": tensor(width, scale=0.02)}
-    for block in range(depth):
-        prefix = f"blocks.{block}."
-        state.update({
-            prefix + "norm1.weight": tensor(width, scale=0.1, centre=1.0),
-            prefix + "norm1.bias": tensor(width, scale=0.02),
-            prefix + "attn.qkv.weight": tensor(3 * width, width, scale=width ** -0.5),
-            prefix + "attn.qkv.bias": tensor(3 * width, scale=0.02),
-            prefix + "attn.proj.weight": tensor(width, width, scale=width ** -0.5),
-            prefix + "attn.proj.bias": tensor(width, scale=0.02),
-            prefix + "norm2.weight": tensor(width, scale=0.1, centre=1.0),
-            prefix + "norm2.bias": tensor(width, scale=0.02),
-            prefix + "mlp.fc1.weight": tensor(hidden, width, scale=width ** -0.5),
-            prefix + "mlp.fc1.bias": tensor(hidden, scale=0.02),
-            prefix + "mlp.fc2.weight": tensor(width, hidden, scale=hidden ** -0.5),
-            prefix + "mlp.fc2.bias": tensor(width, scale=0.02)})
+    state.update(_vit_blocks(tensor, depth, width, hidden, layer_scale=False))
     state["norm.weight"] = tensor(width, scale=0.1, centre=1.0)
     state["norm.bias"] = tensor(width, scale=0.02)
     return state
+
+
+GOLDEN_IMAGES = Path(__file__).resolve().parent / "data" / "golden" / "images"
+
+
+def golden_image(name: str) -> Any:
+    """A golden image as RGB (Pillow); ``astronaut-221`` is astronaut.png's top 256×221,
+    whose centre crops fall between pixels."""
+    from PIL import Image
+
+    if name == "astronaut-221":
+        with Image.open(GOLDEN_IMAGES / "astronaut.png") as image:
+            return image.convert("RGB").crop((0, 0, 256, 221))
+    with Image.open(GOLDEN_IMAGES / f"{name}.png") as image:
+        return image.convert("RGB")
