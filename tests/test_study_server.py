@@ -5,6 +5,7 @@ study analyze`` reads."""
 from __future__ import annotations
 
 import http.client
+import json
 import shutil
 import signal
 import sqlite3
@@ -70,6 +71,19 @@ def test_participants_complete_the_study_and_analyze_reads_the_export(served, tm
     scores = (tmp_path / "analysis" / "scores.csv").read_text()
     assert "jpeg" in scores
     assert "stylized" in scores
+    # in one step from the study folder: the export kept beside the analysis
+    result = runner.invoke(main, ["study", "analyze", "--study", str(study.folder),
+                                  "--out-dir", str(tmp_path / "direct"), "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "direct" / "judgments.csv").read_text() == judgments.read_text()
+    assert (tmp_path / "direct" / "scores.csv").read_text() == scores
+    record = json.loads((tmp_path / "direct" / "study.json").read_text())
+    assert record["judgments"] == f"exported from {study.folder}"
+    result = runner.invoke(main, ["study", "analyze", "--study", str(study.folder),
+                                  "--judgments", str(judgments), "--out-dir",
+                                  str(tmp_path / "both")])
+    assert result.exit_code == 2
+    assert "one of them" in result.output
     assert "degraded" not in scores  # attention checks are not scored
 
 

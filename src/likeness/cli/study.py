@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import NoReturn
 
@@ -212,6 +213,87 @@ def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
     Columns: participant, item, a, b, choice, question, trial, rt_ms, expected, kind,
     source; a ranking becomes the pairs it implies.
     """
+    rows = _export(folder, out, offline_files, database, "export")
+    people = len({row["participant"] for row in rows})
+    stderr_console().print(f"{len(rows)} judgment(s) of {people} participant(s) written to "
+                           f"{out}; analyse them with `likeness study analyze --judgments "
+                           f"{out} --out-dir …`", highlight=False, markup=False)
+
+
+@study.command()
+@click.option("--judgments", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV, one row per judgment: participant,item,a,b,choice (optional "
+                   "question, trial, rt_ms, expected for attention checks).")
+@click.option("--study", "study_folder", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="A study folder (likeness study create): its answers, "
+                                 "exported and analysed in one step (instead of "
+                                 "--judgments; the export is kept as judgments.csv).")
+@click.option("--offline", "offline_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --study: an answers file of the offline form (repeatable).")
+@click.option("--database", default=None, metavar="URL",
+              help="With --study: the postgresql://… database it was served with.")
+@click.option("--out-dir", type=click.Path(file_okay=True, path_type=Path), required=True,
+              help="Folder for scores.csv, pairwise.csv, exclusions.csv, summary.md, "
+                   "methods.md and study.json (new, empty, or an earlier analysis).")
+@click.option("--bootstrap", type=click.IntRange(1, 1_000_000), default=2000,
+              show_default=True, help="Bootstrap resamples of the participants.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.95, show_default=True)
+@click.option("--jod-zero", default=None, metavar="MODEL",
+              help="The model at 0 on the JOD scale (default: the first in the file).")
+@click.option("--results", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="The compare results folder of the same items and models: "
+                                 "each metric's agreement with the participants.")
+def analyze(judgments: Path | None, study_folder: Path | None,
+            offline_files: tuple[Path, ...], database: str | None, out_dir: Path,
+            bootstrap: int, seed: int, confidence: float, jod_zero: str | None,
+            results: Path | None) -> None:
+    """Scores per model (Bradley–Terry and JOD, bootstrap CIs over participants),
+    pairwise binomial tests with Holm correction, and the exclusions, written to --out-dir.
+
+    \b
+      likeness study analyze --judgments judgments.csv --out-dir analysis/
+      likeness study analyze --study study/ --out-dir analysis/
+    """
+    from likeness.runs.study import analyze_study
+
+    if (judgments is None) == (study_folder is None):
+        raise click.UsageError("give --judgments FILE or --study FOLDER (one of them)")
+    if study_folder is None and (offline_files or database):
+        raise click.UsageError("--offline and --database go with --study")
+    if judgments is not None and not judgments.is_file():
+        raise click.BadParameter(f"{judgments} is not a file", param_hint="--judgments")
+    with tempfile.TemporaryDirectory() as scratch:
+        source = None
+        if study_folder is not None:
+            judgments, source = Path(scratch) / "judgments.csv", f"exported from {study_folder}"
+            _export(study_folder, judgments, offline_files, database, "analyze")
+        assert judgments is not None
+        try:
+            analysis = analyze_study(judgments, out_dir, resamples=bootstrap, seed=seed,
+                                     confidence=confidence, jod_zero=jod_zero,
+                                     results=results, keep_judgments=source)
+        except LikenessError as error:
+            say("error", str(error), "study analyze")
+            sys.exit(1)
+    console = stderr_console()
+    for who, why in analysis.exclusions:
+        say("note", f"participant {who} excluded: {why}", "study analyze")
+    for decision in analysis.decisions:
+        say("note", decision, "study analyze")
+    for question in analysis.questions:
+        heading = f"{question.question}: " if question.question else ""
+        ranking = ", ".join(f"{m} {question.jod[m]:+.2f} JOD"
+                            for m in question.ranking)
+        console.print(f"{heading}{ranking}", highlight=False, markup=False)
+    console.print(f"analysis written to {out_dir}", highlight=False, markup=False)
+
+
+def _export(folder: Path, out: Path, offline_files: tuple[Path, ...], database: str | None,
+            command: str) -> list[dict[str, str]]:
+    """The study's answers written to ``out`` as judgments (the rows); decisions said."""
     from likeness.study import open_study
     from likeness.study.export import judgments, judgments_csv
     from likeness.study.folder import ANSWERS_FILE
@@ -229,63 +311,12 @@ def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
                                 "answer files)")
         out.write_text(judgments_csv(rows), encoding="utf-8")
     except LikenessError as error:
-        _fail(error, "export")
+        _fail(error, command)
     except OSError as error:
-        _fail(LikenessError(f"cannot write {out} ({error.strerror or error})"), "export")
+        _fail(LikenessError(f"cannot write {out} ({error.strerror or error})"), command)
     finally:
         if store is not None:
             store.close()
     for decision in decisions:
-        say("note", decision, "study export")
-    people = len({row["participant"] for row in rows})
-    stderr_console().print(f"{len(rows)} judgment(s) of {people} participant(s) written to "
-                           f"{out}; analyse them with `likeness study analyze --judgments "
-                           f"{out} --out-dir …`", highlight=False, markup=False)
-
-
-@study.command()
-@click.option("--judgments", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CSV, one row per judgment: participant,item,a,b,choice (optional "
-                   "question, trial, rt_ms, expected for attention checks).")
-@click.option("--out-dir", type=click.Path(file_okay=True, path_type=Path), required=True,
-              help="Folder for scores.csv, pairwise.csv, exclusions.csv, summary.md, "
-                   "methods.md and study.json (new, empty, or an earlier analysis).")
-@click.option("--bootstrap", type=click.IntRange(1, 1_000_000), default=2000,
-              show_default=True, help="Bootstrap resamples of the participants.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.95, show_default=True)
-@click.option("--jod-zero", default=None, metavar="MODEL",
-              help="The model at 0 on the JOD scale (default: the first in the file).")
-@click.option("--results", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=None, help="The compare results folder of the same items and models: "
-                                 "each metric's agreement with the participants.")
-def analyze(judgments: Path, out_dir: Path, bootstrap: int, seed: int, confidence: float,
-            jod_zero: str | None, results: Path | None) -> None:
-    """Scores per model (Bradley–Terry and JOD, bootstrap CIs over participants),
-    pairwise binomial tests with Holm correction, and the exclusions, written to --out-dir.
-
-    \b
-      likeness study analyze --judgments judgments.csv --out-dir study/
-    """
-    from likeness.runs.study import analyze_study
-
-    if not judgments.is_file():
-        raise click.BadParameter(f"{judgments} is not a file", param_hint="--judgments")
-    try:
-        analysis = analyze_study(judgments, out_dir, resamples=bootstrap, seed=seed,
-                                 confidence=confidence, jod_zero=jod_zero, results=results)
-    except LikenessError as error:
-        say("error", str(error), "study analyze")
-        sys.exit(1)
-    console = stderr_console()
-    for who, why in analysis.exclusions:
-        say("note", f"participant {who} excluded: {why}", "study analyze")
-    for decision in analysis.decisions:
-        say("note", decision, "study analyze")
-    for question in analysis.questions:
-        heading = f"{question.question}: " if question.question else ""
-        ranking = ", ".join(f"{m} {question.jod[m]:+.2f} JOD"
-                            for m in question.ranking)
-        console.print(f"{heading}{ranking}", highlight=False, markup=False)
-    console.print(f"analysis written to {out_dir}", highlight=False, markup=False)
+        say("note", decision, f"study {command}")
+    return rows

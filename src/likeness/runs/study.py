@@ -34,7 +34,7 @@ from likeness.runs.report import study_report
 
 __all__ = ["STUDY_FILES", "analyze_study"]
 
-STUDY_FILES = ("scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv",
+STUDY_FILES = ("judgments.csv", "scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv",
                "agreement_differences.csv", "summary.md", "summary.tex", "methods.md",
                "references.bib", "report.html", "study.json")
 
@@ -314,11 +314,14 @@ def _agreement_sentence(analysis: StudyAnalysis) -> str:
 
 def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: int = 2000,
                   seed: int = 0, confidence: float = 0.95, jod_zero: str | None = None,
-                  results: Path | None = None) -> StudyAnalysis:
+                  results: Path | None = None, keep_judgments: str | None = None
+                  ) -> StudyAnalysis:
     """Analyse a judgments CSV (see ``likeness.results.study``) and, with ``out_dir``,
     write the analysis folder; ``jod_zero``: the model at 0 on the JOD scale (default: the
     first model of the file); ``results``: the ``compare`` results folder of the same
-    items and models, whose metrics' agreement with the participants is measured.
+    items and models, whose metrics' agreement with the participants is measured;
+    ``keep_judgments``: where the judgments came from (a study folder's export): the file
+    is then copied into the folder as ``judgments.csv``.
 
     Raises:
         LikenessError: an unreadable or malformed judgments file, nothing left after the
@@ -351,11 +354,14 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
                        ("agreement_differences.csv", _differences_csv(analysis)),
                        ("summary.md", _summary(analysis)), ("summary.tex", _latex(analysis)),
                        ("methods.md", _methods(analysis)), ("report.html", page),
-                       ("references.bib", bibtex_for(_citations(analysis)))):
+                       ("references.bib", bibtex_for(_citations(analysis))),
+                       *((("judgments.csv", Path(judgments).read_text(encoding="utf-8")),)
+                         if keep_judgments else ())):
         with writing(folder / name):
             replace_file(folder / name, text)
     write_json(folder / "study.json", {
-        "kind": "study", "likeness_version": __version__, "judgments": str(judgments),
+        "kind": "study", "likeness_version": __version__,
+        "judgments": keep_judgments or str(judgments),
         "resamples": resamples, "seed": seed, "confidence": confidence,
         "jod_zero": jod_zero, "results": str(results) if results is not None else None,
         "decisions": analysis.decisions,
