@@ -327,3 +327,23 @@ def test_a_ranking_is_recorded_once_and_impossible_rankings_refused(tmp_path):
         assert call(port, "POST", "/api/answers", {**answer, "choice": "0,1,2"})[0] == 409
     store.close()
     assert _rows(study.folder) == [(1, 0, "2,0,1")]
+
+
+@pytest.mark.parametrize(("trusted", "second_address_served"), [("127.0.0.1", True),
+                                                                  ("", False)])
+def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_limit(
+        study, trusted, second_address_served):
+    port = free_port()
+    process = start_serve_process(study.folder, port, "--rate", "0.01", "--burst", "5",
+                                  "--trusted-proxies", trusted)
+    try:
+        def status(address: str) -> int:
+            return call(port, "GET", "/", headers={"X-Forwarded-For": address})[0]
+
+        first = [status("198.51.100.7") for _ in range(6)]
+        assert first[-1] == 429  # a burst of 5, then refused
+        second = status("203.0.113.9")
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert (second == 200) is second_address_served

@@ -136,8 +136,12 @@ def create(paths: tuple[Path, ...], model_items: tuple[str, ...], content: Path 
               help="Requests an address may send at once beyond --rate.")
 @click.option("--max-participants", type=click.IntRange(1), default=None,
               help="Refuse new participants beyond this many.")
+@click.option("--trusted-proxies", default="127.0.0.1", show_default=True, metavar="IPS",
+              help="Reverse proxies (comma-separated addresses or networks) whose "
+                   "X-Forwarded-For names each participant's address for --rate; '' "
+                   "trusts none.")
 def serve(folder: Path, host: str, port: int, database: str | None, rate: float, burst: int,
-          max_participants: int | None) -> None:
+          max_participants: int | None, trusted_proxies: str) -> None:
     """Serve a study to participants in their browsers until Ctrl-C.
 
     \b
@@ -165,7 +169,7 @@ def serve(folder: Path, host: str, port: int, database: str | None, rate: float,
                   highlight=False, markup=False)
     try:
         serve_app(opened, store, host=host, port=port, rate=rate, burst=burst,
-                  max_participants=max_participants)
+                  max_participants=max_participants, trusted_proxies=trusted_proxies)
     except OSError as error:
         _fail(LikenessError(f"cannot listen on {host}:{port} ({error.strerror or error}): "
                             "choose another --port"), "serve")

@@ -237,11 +237,17 @@ def make_app(study: Study, store: AnswerStore, *, rate: float = 50.0, burst: int
 
 
 def serve(study: Study, store: AnswerStore, *, host: str = "127.0.0.1", port: int = 8000,
-          rate: float = 50.0, burst: int = 500, max_participants: int | None = None) -> None:
+          rate: float = 50.0, burst: int = 500, max_participants: int | None = None,
+          trusted_proxies: str = "127.0.0.1") -> None:
     """Serve ``study`` until interrupted (uvicorn; Ctrl-C or SIGTERM stop it: every
-    acknowledged answer is already committed)."""
+    acknowledged answer is already committed).  ``trusted_proxies``: the addresses
+    (comma-separated; networks too) whose ``X-Forwarded-For`` names the participant's
+    address — for the rate limit behind a reverse proxy; "" trusts none.  Given
+    explicitly, so that uvicorn's ``FORWARDED_ALLOW_IPS`` variable never changes it."""
     import uvicorn
 
     app = make_app(study, store, rate=rate, burst=burst, max_participants=max_participants)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False,
-                timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024)
+                timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
+                proxy_headers=bool(trusted_proxies),
+                forwarded_allow_ips=trusted_proxies or "127.0.0.1")
