@@ -36,11 +36,10 @@ OFFLINE_ID = re.compile(r"^[0-9a-f]{8,64}$")
 MAX_OFFLINE_BYTES = 16 * 1024 * 1024
 
 
-def _rows(study: Study, participant: str, design_number: int, source: str,
+def _rows(trials: list[Trial], participant: str, source: str,
           answers: Sequence[tuple[int, str, int | None]], where: str) -> list[dict[str, str]]:
-    """Judgment rows: one per pair, and on a ranking one per pair of its models (the pair
-    in the order shown, the better ranked chosen)."""
-    trials = study.design.trials(design_number)
+    """Judgment rows of one participant's ``trials``: one per pair, and on a ranking one
+    per pair of its models (the pair in the order shown, the better ranked chosen)."""
     rows = []
     for trial_number, choice, rt_ms in answers:
         if not 0 <= trial_number < len(trials):
@@ -74,7 +73,7 @@ def _database_rows(study: Study, answers: list[Answer]) -> list[dict[str, str]]:
                 raise LikenessError(f"{where}, trial {answer.trial}: stored choice "
                                     f"{answer.chosen!r} is not the design's; the database "
                                     "belongs to another version of the study")
-        rows += _rows(study, f"p{number}", number - 1, own[0].source,
+        rows += _rows(trials, f"p{number}", own[0].source,
                       [(a.trial, a.choice, a.rt_ms) for a in own], where)
     return rows
 
@@ -113,7 +112,7 @@ def read_offline_answers(study: Study, paths: Sequence[Path],
                              "(read once)")
             continue
         seen[participant] = answers
-        rows += _rows(study, f"offline-{participant}", int(document["slot"]),
+        rows += _rows(study.design.trials(int(document["slot"])), f"offline-{participant}",
                       "offline", answers, str(path))
     return rows
 
