@@ -107,36 +107,39 @@ def _png(pixels: np.ndarray) -> bytes:
 
 
 class _ImageWriter:
-    """Writes each distinct image once, as 8-bit PNG named by its content."""
+    """Writes each distinct image once, as 8-bit PNG named by its content; each file's
+    decisions are recorded once, however often it is read."""
 
     def __init__(self, folder: Path, alpha: str | None, decisions: list[str]) -> None:
         self.folder, self.alpha, self.decisions = folder, alpha, decisions
-        self.names: dict[str, str] = {}
+        self.by_path: dict[str, str] = {}  # a source file → its image's name
+        self.written: set[str] = set()
         self.deep = 0
 
     def pixels(self, path: Path) -> np.ndarray:
         loaded = load_image(path, alpha=self.alpha)
-        for decision in loaded.decisions:
-            self.decisions.append(f"{path.name}: {decision}")
+        first_read = str(path.resolve()) not in self.by_path
+        if first_read:
+            self.decisions.extend(f"{path.name}: {decision}" for decision in loaded.decisions)
         pixels = loaded.pixels
         if loaded.bit_depth == 16:
-            self.deep += 1
+            self.deep += first_read
             pixels = np.round(pixels.astype(np.float64) / 257.0).astype(np.uint8)
         return pixels
 
     def write(self, pixels: np.ndarray) -> str:
         data = _png(pixels)
         name = hashlib.sha256(data).hexdigest()[:24] + ".png"
-        if name not in self.names:
+        if name not in self.written:
             (self.folder / name).write_bytes(data)
-            self.names[name] = name
+            self.written.add(name)
         return name
 
     def file(self, path: Path) -> str:
         key = str(path.resolve())
-        if key not in self.names:
-            self.names[key] = self.write(self.pixels(path))
-        return self.names[key]
+        if key not in self.by_path:
+            self.by_path[key] = self.write(self.pixels(path))
+        return self.by_path[key]
 
 
 def _degraded(pixels: np.ndarray, seed: int) -> np.ndarray:
@@ -316,7 +319,7 @@ def _write_images(folder: Path, kind: str, items: list[str], models: Mapping[str
     return {"items": records, "degraded": degraded,
             "attention_pool": [[item, model] for item, model in pool] if attention_checks
             else [],
-            "images": sorted({n for n in writer.names.values()}), "role": role}
+            "images": sorted(writer.written), "role": role}
 
 
 def _absolute(path: PathLike | None) -> str | None:
