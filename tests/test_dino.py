@@ -118,3 +118,16 @@ def test_a_missing_checkpoint_says_how_to_get_it(tmp_path, monkeypatch):
     assert "run `likeness weights import dino_deitsmall16_pretrain.pth`" in result.output
     assert "DINO (`dino`) was requested but could not be computed" in \
         (tmp_path / "run" / "methods.md").read_text()
+
+
+def test_a_gray_pair_says_it_was_replicated_for_dino(tmp_path):
+    for folder in ("reference", "jpeg"):
+        (tmp_path / folder).mkdir()
+        with Image.open(SAMPLES / folder / "coffee.png") as image:
+            image.convert("L").save(tmp_path / folder / "coffee.png")
+    result = CliRunner().invoke(main, [
+        "compare", str(tmp_path / "reference"), str(tmp_path / "jpeg"), "--metrics", "dino",
+        "--weights", f"dino_vits16={_weights(tmp_path)}", "--out-dir", str(tmp_path / "run"),
+        "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "gray replicated to RGB for DINO" in (tmp_path / "run" / "per_image.csv").read_text()

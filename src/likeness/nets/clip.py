@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.loading import load_state_dict
-from likeness.nets.preprocess import CROPS, resize_centre_crop
+from likeness.nets.preprocess import CROPS, normalised_tensor, resize_centre_crop
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["CLIP_MODELS", "CLIP_PREPROCESSING", "CLIP_SIZE", "ClipImageEncoder", "ClipModel",
@@ -232,7 +232,7 @@ def clip_input(pixels: np.ndarray) -> Tensor:
     resized = Image.fromarray(square).resize((CLIP_SIZE, CLIP_SIZE),
                                              Image.Resampling.BICUBIC)
     unit = np.asarray(resized, dtype=np.float32) / np.float32(255)
-    return torch.from_numpy((unit - _MEAN) / _STD).permute(2, 0, 1).contiguous()
+    return normalised_tensor(unit, _MEAN, _STD)
 
 
 CLIP_MODELS = {"vit-b32": "clip_vit_b32", "vit-l14": "clip_vit_l14"}
@@ -297,4 +297,4 @@ def clip_preprocess(pixels: np.ndarray, size: int, convention: str = "openai") -
     CLIP's mean and std.
     """
     unit = resize_centre_crop(pixels, size, size, convention)
-    return torch.from_numpy((unit - _MEAN) / _STD).permute(2, 0, 1).contiguous()
+    return normalised_tensor(unit, _MEAN, _STD)

@@ -22,15 +22,18 @@ from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.loading import load_state_dict
-from likeness.nets.preprocess import resize_centre_crop
+from likeness.nets.preprocess import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    normalised_tensor,
+    resize_centre_crop,
+)
 from likeness.nets.vit import PatchEmbed, ViTBlock, vit_shape
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["DINO_CROP", "DINO_RESIZE", "Dino", "dino_input"]
 
 DINO_RESIZE, DINO_CROP = 256, 224
-_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 class Dino(nn.Module):
@@ -85,4 +88,4 @@ def dino_input(pixels: np.ndarray) -> Tensor:
     """(H, W, 3) uint8 → (3, 224, 224) float32: the DINO repository's evaluation
     transform (see the module docs)."""
     unit = resize_centre_crop(pixels, DINO_RESIZE, DINO_CROP, "openai")
-    return torch.from_numpy((unit - _MEAN) / _STD).permute(2, 0, 1).contiguous()
+    return normalised_tensor(unit, IMAGENET_MEAN, IMAGENET_STD)

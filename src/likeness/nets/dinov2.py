@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from likeness.errors import WeightsError
 from likeness.nets.loading import load_state_dict
+from likeness.nets.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalised_tensor
 from likeness.nets.vit import PatchEmbed, ViTBlock, vit_shape
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
@@ -33,8 +34,6 @@ __all__ = ["DINOV2_SIZE", "DinoV2", "dinov2_input"]
 DINOV2_SIZE = 224
 _PATCH = 14
 _INTERPOLATE_OFFSET = 0.1
-_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 class DinoV2(nn.Module):
@@ -99,4 +98,4 @@ def dinov2_input(pixels: np.ndarray) -> Tensor:
     resized = Image.fromarray(np.ascontiguousarray(pixels)).resize(
         (DINOV2_SIZE, DINOV2_SIZE), Image.Resampling.BICUBIC)
     unit = np.asarray(resized, dtype=np.float32) / np.float32(255)
-    return torch.from_numpy((unit - _MEAN) / _STD).permute(2, 0, 1).contiguous()
+    return normalised_tensor(unit, IMAGENET_MEAN, IMAGENET_STD)

@@ -1,15 +1,20 @@
 """The evaluation transforms of torchvision and Hugging Face that the encoders' reference
 scripts use: the shorter side resized with Pillow's bicubic (the longer side truncated),
-then the centred square crop."""
+then the centred square crop; and the per-channel normalisation that follows."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image
 
 from likeness.errors import InvalidInputError
 
-__all__ = ["CROPS", "resize_centre_crop"]
+__all__ = ["CROPS", "IMAGENET_MEAN", "IMAGENET_STD", "normalised_tensor",
+           "resize_centre_crop"]
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 CROPS = ("openai", "huggingface")  # torchvision's CenterCrop, Hugging Face's center_crop
 
@@ -36,3 +41,9 @@ def resize_centre_crop(pixels: np.ndarray, resize: int, crop: int,
     else:
         top, left = (new_height - crop) // 2, (new_width - crop) // 2
     return resized[top:top + crop, left:left + crop].astype(np.float32) / np.float32(255)
+
+
+def normalised_tensor(unit: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) float32 in [0, 1] → a (3, H, W) tensor, (x − mean) / std per channel, in
+    float32 as torchvision's ``Normalize`` computes it."""
+    return torch.from_numpy((unit - mean) / std).permute(2, 0, 1).contiguous()

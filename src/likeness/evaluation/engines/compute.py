@@ -108,8 +108,8 @@ def network_notes(channels: int | None, feature_metrics: Sequence[str]) -> tuple
     return (f"gray replicated to RGB for {', '.join(labels)}",)
 
 
-def _network_label(network: str) -> str:
-    return "LPIPS" if network.startswith("lpips_") else network.upper()
+def _network_label(network: str) -> str:  # LPIPS, DISTS, VGG19, CLIP, DINO
+    return NETWORKS[network].label.split()[0]
 
 
 class ItemComputer:
