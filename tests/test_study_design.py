@@ -418,3 +418,24 @@ def test_a_ranking_is_exported_as_the_pairs_it_implies(tmp_path):
         assert chosen[frozenset((best, middle))] == best
         assert chosen[frozenset((best, worst))] == best
         assert chosen[frozenset((middle, worst))] == middle
+
+
+def test_special_files_neither_hang_nor_are_written_through(tmp_path):
+    import os
+
+    study = make_study(tmp_path / "study")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    runner = CliRunner()
+    result = runner.invoke(main, ["study", "export", str(study.folder), "--out",
+                                  str(tmp_path / "j.csv"), "--offline", str(fifo)])
+    assert result.exit_code == 1
+    assert "not a regular file" in result.output
+    result = runner.invoke(main, ["study", "create", str(SAMPLES / "reference"),
+                                  str(SAMPLES / "jpeg"), str(SAMPLES / "stylized"),
+                                  "--out-dir", str(tmp_path / "other"), "--consent", str(fifo)])
+    assert result.exit_code == 2
+    assert "not a regular file" in result.output
+    result = runner.invoke(main, ["study", "offline", str(study.folder), "--out", str(fifo)])
+    assert result.exit_code == 0, result.output
+    assert fifo.is_file()  # the FIFO was replaced, never opened

@@ -26,11 +26,14 @@ def _fail(error: Exception, command: str) -> NoReturn:
 
 
 def _text_file(path: Path | None, option: str) -> str | None:
+    from likeness.io import stat_regular_file
+
     if path is None:
         return None
     try:
+        stat_regular_file(path)  # a FIFO or a device would hang or never end
         return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, LikenessError) as error:
         raise click.BadParameter(f"{path} cannot be read as UTF-8 text ({error})",
                                  param_hint=option) from None
 
@@ -192,7 +195,9 @@ def offline(folder: Path, out: Path, slots: int) -> None:
 
     try:
         html = offline_form(open_study(folder), slots)
-        out.write_text(html, encoding="utf-8")
+        from likeness.io import replace_file
+
+        replace_file(out, html)  # atomically, never through a link or into a FIFO
     except LikenessError as error:
         _fail(error, "offline")
     except OSError as error:
@@ -313,7 +318,9 @@ def _export(folder: Path, out: Path, offline_files: tuple[Path, ...], database: 
         if not rows:
             raise LikenessError(f"{folder} has no answers yet (serve it, or give --offline "
                                 "answer files)")
-        out.write_text(judgments_csv(rows), encoding="utf-8")
+        from likeness.io import replace_file
+
+        replace_file(out, judgments_csv(rows))
     except LikenessError as error:
         _fail(error, command)
     except OSError as error:

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
 
-from likeness.errors import InvalidInputError, LikenessError
+from likeness.errors import ImageLoadError, InvalidInputError, LikenessError
+from likeness.io import stat_regular_file
 from likeness.results.study import Judgment
 from likeness.study.design import Trial
 from likeness.study.folder import Study
@@ -97,10 +98,11 @@ def read_offline_answers(study: Study, paths: Sequence[Path],
     rows = []
     for path in paths:
         try:
-            if Path(path).stat().st_size > MAX_OFFLINE_BYTES:
+            if stat_regular_file(Path(path)).st_size > MAX_OFFLINE_BYTES:
                 raise LikenessError(f"{path} is larger than an answer file can be")
             document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError,
+                ImageLoadError) as error:
             raise LikenessError(f"{path} cannot be read as an answer file ({error})") from None
         answers = _offline_answers(study, document, path)
         participant = str(document["participant"])
