@@ -196,6 +196,19 @@ def test_bad_inputs_are_refused_with_what_to_do(stand_in, call, words):
         call(stand_in)
 
 
+def test_a_model_built_for_images_only_skips_the_text_tower(tmp_path):
+    weights = save_safetensors(make_clip_state_dict(SEED), tmp_path / "clip.safetensors")
+    images_only = ClipModel("vit-b32", weights=weights, text=False)
+    both = ClipModel("vit-b32", weights=weights)
+    pixels = torch.stack([clip_preprocess(IMAGES[0], 224, "openai")])
+    with torch.no_grad():
+        assert torch.equal(images_only.encode_images(pixels), both.encode_images(pixels))
+    assert sum(p.numel() for p in images_only.parameters()) < \
+        sum(p.numel() for p in both.parameters()) / 1.5
+    with pytest.raises(InvalidInputError, match="built without its text tower"):
+        images_only.encode_texts(torch.tensor(clip_tokenize(PROMPTS[:1])))
+
+
 def test_an_image_tower_alone_cannot_score_text(tmp_path):
     path = tmp_path / "vision.bin"
     torch.save(make_clip_vision_state_dict(5), path)

@@ -246,6 +246,7 @@ class ClipModel(nn.Module):
         model: ``"vit-b32"`` (``openai/clip-vit-base-patch32``) or ``"vit-l14"``
             (``openai/clip-vit-large-patch14``): the checkpoint the weights manager resolves.
         weights: a checkpoint path, loaded as given.
+        text: build the text tower too (False: images only, as CLIP-I needs).
 
     Raises:
         WeightsError: the checkpoint is missing, fails verification, has no text tower or
@@ -253,7 +254,7 @@ class ClipModel(nn.Module):
     """
 
     def __init__(self, model: str = "vit-b32",
-                 weights: str | os.PathLike[str] | None = None) -> None:
+                 weights: str | os.PathLike[str] | None = None, *, text: bool = True) -> None:
         super().__init__()
         if model not in CLIP_MODELS:
             raise InvalidInputError(f"model must be one of {', '.join(CLIP_MODELS)}, got {model!r}")
@@ -263,14 +264,17 @@ class ClipModel(nn.Module):
         source = str(self.weights.path)
         state = load_state_dict(self.weights.path)
         width, depth, hidden, positions, patch, projection = _vision_shape(state, source)
-        vocabulary, text_width, text_depth, text_hidden, context, text_projection = \
-            _text_shape(state, source)
         self.image_size = round(math.sqrt(positions - 1)) * patch
         self.vision_model = _VisionModel(width, depth, hidden, positions, patch)
         self.visual_projection = nn.Linear(width, projection, bias=False)
-        self.text_model = _TextModel(vocabulary, text_width, text_depth, text_hidden, context)
-        self.text_projection = nn.Linear(text_width, text_projection, bias=False)
-        _load(self, state, source, "CLIP (both towers)")
+        self.text_model: _TextModel | None = None
+        if text:
+            vocabulary, text_width, text_depth, text_hidden, context, text_projection = \
+                _text_shape(state, source)
+            self.text_model = _TextModel(vocabulary, text_width, text_depth, text_hidden,
+                                         context)
+            self.text_projection = nn.Linear(text_width, text_projection, bias=False)
+        _load(self, state, source, "CLIP (both towers)" if text else "CLIP's image tower")
 
     def encode_images(self, images: Tensor) -> Tensor:
         """(N, 3, S, S) normalised images (``clip_preprocess``) → (N, D) unit vectors."""
@@ -281,6 +285,9 @@ class ClipModel(nn.Module):
         highest id (its first ``<|endoftext|>``, as OpenAI's and Hugging Face's CLIP read
         it)."""
         model = self.text_model
+        if model is None:
+            raise InvalidInputError("this ClipModel was built without its text tower "
+                                    "(text=False): build it with text=True")
         ends = tokens.argmax(dim=1)  # the first highest id: the first <|endoftext|>
         # attention is causal: nothing after the last text's end changes what is read
         tokens = tokens[:, :int(ends.max()) + 1]

@@ -132,7 +132,7 @@ def _encode_dists(network: Any, unit: Any) -> list[Any]:
 def _build_clip_b32(weights: Any, device: str) -> Any:
     from likeness.nets.clip import ClipModel
 
-    return ClipModel("vit-b32", weights).to(device)
+    return ClipModel("vit-b32", weights, text=False).to(device)
 
 
 def _encode_clip(network: Any, unit: Any) -> list[Any]:
