@@ -252,8 +252,9 @@ def test_set_metrics_on_ray_are_the_local_values_within_1e_8(cluster, folders, f
 
 
 def test_the_content_encoders_on_ray_equal_the_local_engine(cluster, folders, tmp_path):
-    """CLIP-I and the DINO score (item networks fed 8-bit crops) on Ray: every value the
-    local engine's (batches of one image on both)."""
+    """CLIP-I, CLIP-T, the directional similarity and the DINO score (item networks fed
+    8-bit crops, prompts from sidecar files) on Ray: every value the local engine's
+    (batches of one image on both)."""
     import torch
 
     from vit_stand_ins import make_clip_state_dict, make_dino_state_dict, save_safetensors
@@ -263,12 +264,18 @@ def test_the_content_encoders_on_ray_equal_the_local_engine(cluster, folders, tm
     weights = {"clip_vit_b32": str(save_safetensors(make_clip_state_dict(11),
                                                     tmp_path / "clip.safetensors")),
                "dino_vits16": str(dino)}
+    for number, image in enumerate(sorted((folders / "ref").iterdir())):
+        image.with_suffix(".txt").write_text(f"a photo of image {number}", encoding="utf-8")
+    for image in (folders / MODELS[1]).iterdir():
+        image.with_suffix(".txt").write_text(f"a noisy {image.stem}", encoding="utf-8")
     for engine in ("local", "ray"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Ray's own deprecation warnings
             likeness.compare(folders / "ref", [folders / m for m in MODELS],
-                             metrics="clip_i,dino", weights=weights, out_dir=folders / engine,
-                             cache=False, batch_size=1, engine=engine)
+                             metrics="clip_i,dino,clip_t,clip_direction", weights=weights,
+                             out_dir=folders / engine, cache=False, batch_size=1,
+                             engine=engine, source_prompt="a photo")
     local = _rows(folders / "local" / "per_image.csv")
     assert _rows(folders / "ray" / "per_image.csv") == local
     assert all(row["error"] == "" and float(row["dino"]) <= 1 for row in local)
+    assert {row["prompt"].split()[1] for row in local} == {"photo", "noisy"}

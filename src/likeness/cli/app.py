@@ -77,6 +77,24 @@ def metrics_option(command: str) -> Any:
                         default=default)
 
 
+def prompt_options(command: Any) -> Any:
+    """``--clip-t-convention`` and ``--source-prompt``: how the metrics that read prompts
+    (CLIP-T, the directional similarity) read them."""
+    from likeness.evaluation.catalog.defaults import CONVENTIONS
+
+    command = click.option(
+        "--source-prompt", default=None, metavar="TEXT",
+        help="clip-direction's source prompt (what the references show) for every item; "
+             "else a source_prompt column, or a sidecar .txt beside each reference.")(command)
+    return click.option(
+        "--clip-t-convention", type=click.Choice(CONVENTIONS["clip_t_convention"]),
+        default="hessel", show_default=True,
+        help="CLIP-T as Hessel et al.'s CLIP-S (2.5·max(cos, 0), ViT-B/32, 'A photo "
+             "depicts ' prefix), torchmetrics' CLIPScore (100·cos, ViT-L/14) or the plain "
+             "cosine (ViT-B/32). Each image's prompt: a prompt column of --pairs/--triplets, "
+             "else IMAGE.txt beside it, else beside its reference.")(command)
+
+
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=__version__, prog_name="likeness")
 def main() -> None:

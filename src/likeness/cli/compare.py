@@ -15,7 +15,7 @@ from likeness.evaluation.catalog.defaults import CONVENTIONS
 if TYPE_CHECKING:
     pass
 
-from likeness.cli.app import main, metrics_option
+from likeness.cli.app import main, metrics_option, prompt_options
 from likeness.cli.output import (
     print_summary,
     print_table,
@@ -86,6 +86,7 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
                    "(odd sides padded by replication: up to 3e-3 apart), torchmetrics' "
                    "(reflect-padded maps: 1e-3 to 3e-3 apart) or Wang's msssim.m (rgb2gray, "
                    "symmetric borders, nothing clipped).")
+@prompt_options
 @click.option("--resize", type=click.Choice(["reference"]), default=None,
               help="Resize the test image to the reference's size instead of refusing.")
 @click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
@@ -142,7 +143,8 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
             kid_subset_size: str, kid_subsets: int, kid_seed: int, cache: Path | None,
             no_cache: bool, html_report: bool, engine: str, address: str | None,
             y_channel: bool, crop_border: int, ssim_convention: str, convention: str,
-            ms_ssim_convention: str, disagree: str | None) -> None:
+            ms_ssim_convention: str, clip_t_convention: str, source_prompt: str | None,
+            disagree: str | None) -> None:
     """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
     more model folders (paired by file name), or the pairs of a --pairs CSV.
 
@@ -179,6 +181,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
                "y_channel": y_channel, "crop_border": crop_border,
                "ssim_convention": ssim_convention, "convention": convention,
                "ms_ssim_convention": ms_ssim_convention,
+               "clip_t_convention": clip_t_convention, "source_prompt": source_prompt,
                "weights": weight_files}
     try:
         if (pairs_csv is None and not models and len(tests) == 1 and reference is not None

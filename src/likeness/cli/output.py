@@ -49,6 +49,7 @@ CLI_WORDS = [
     (r"subset_size=None", "{subset} all"),
     (r"subset_size=(\d+)", r"{subset} \1"),
     (r"name=NAME", "--name NAME"),
+    (r"source_prompt=TEXT", "--source-prompt TEXT"),
 ]
 
 

@@ -15,7 +15,7 @@ from likeness.evaluation.catalog.defaults import CONVENTIONS
 if TYPE_CHECKING:
     pass
 
-from likeness.cli.app import main, metrics_option
+from likeness.cli.app import main, metrics_option, prompt_options
 from likeness.cli.compare import parse_models, parse_weights
 from likeness.cli.output import (
     print_summary,
@@ -85,6 +85,7 @@ from likeness.cli.report import parse_disagree
 @click.option("--disagree", "disagree", default=None, metavar="A,B",
               help="The two per-pair metrics the report sets side by side (default: the two "
                    "whose rankings agree least).")
+@prompt_options
 def style(content: Path, style: Path, stylized: tuple[Path, ...],
           method_items: tuple[str, ...], triplets_csv: Path | None, metrics: str,
           out_dir: Path | None, overwrite: bool, strict: bool, resize: str | None,
@@ -92,7 +93,7 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
           fid_resize: str, cfsd_max_pixels: int, workers: int, batch_size: int, engine: str,
           address: str | None, bootstrap: int, seed: int, confidence: float,
           ci_method: str, cache: Path | None, no_cache: bool, html_report: bool,
-          disagree: str | None) -> None:
+          disagree: str | None, clip_t_convention: str, source_prompt: str | None) -> None:
     """Evaluate style transfer: content fidelity (LPIPS, SSIM, CFSD, content loss), style
     fidelity (FID, FID with ArtFID's Inception, Gram and AdaIN losses) and ArtFID, for one
     or more methods, with statistics and a results folder."""
@@ -125,6 +126,7 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
                 engine=engine, address=address, bootstrap=bootstrap,
                 seed=seed, confidence=confidence, ci_method=ci_method, strict=strict,
                 overwrite=overwrite, cache=False if no_cache else (cache or True),
+                clip_t_convention=clip_t_convention, source_prompt=source_prompt,
                 progress=report)
     except LikenessError as error:
         stop()

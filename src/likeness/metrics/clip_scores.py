@@ -16,15 +16,24 @@ the directional similarity of Gal et al. (2022).
 
 from __future__ import annotations
 
-from torch import Tensor
-from torch.nn import functional as F
+from typing import TYPE_CHECKING
 
 from likeness.errors import InvalidInputError
 
-__all__ = ["CLIP_T_CONVENTIONS", "clip_t_aggregate", "clip_t_values", "cosine",
-           "directional_similarity"]
+if TYPE_CHECKING:  # torch is imported when a value is computed, not with the catalog
+    from torch import Tensor
+
+__all__ = ["CLIP_T_CONVENTIONS", "CLIP_T_SETTINGS", "DIRECTION_TEXTS", "clip_t_aggregate",
+           "clip_t_values", "cosine", "directional_similarity"]
 
 CLIP_T_CONVENTIONS = ("hessel", "torchmetrics", "cosine")
+# what each convention's reference script fixes: convention → (model, preprocessing and
+# text cleaning, a prompt over 77 tokens, prompt prefix) (likeness.nets.clip_metrics)
+CLIP_T_SETTINGS = {"hessel": ("vit-b32", "openai", "truncate", "A photo depicts "),
+                   "torchmetrics": ("vit-l14", "huggingface", "cut", ""),
+                   "cosine": ("vit-b32", "openai", "error", "")}
+# the prompts of the directional similarity: OpenAI's cleaning, truncated at 77 tokens
+DIRECTION_TEXTS = ("openai", "truncate")
 
 
 def cosine(first: Tensor, second: Tensor) -> Tensor:
@@ -55,4 +64,6 @@ def clip_t_aggregate(values: Tensor, convention: str) -> float:
 def directional_similarity(source: Tensor, edited: Tensor, source_texts: Tensor,
                            target_texts: Tensor) -> Tensor:
     """Per row: the cosine of (edited − source) and (target text − source text)."""
+    from torch.nn import functional as F
+
     return F.cosine_similarity(edited - source, target_texts - source_texts, dim=-1)

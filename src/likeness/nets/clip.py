@@ -246,7 +246,8 @@ class ClipModel(nn.Module):
         model: ``"vit-b32"`` (``openai/clip-vit-base-patch32``) or ``"vit-l14"``
             (``openai/clip-vit-large-patch14``): the checkpoint the weights manager resolves.
         weights: a checkpoint path, loaded as given.
-        text: build the text tower too (False: images only, as CLIP-I needs).
+        text: build the text tower (False: images only, as CLIP-I needs).
+        image: build the image tower (False: texts only, as a run's prompts need).
 
     Raises:
         WeightsError: the checkpoint is missing, fails verification, has no text tower or
@@ -254,8 +255,13 @@ class ClipModel(nn.Module):
     """
 
     def __init__(self, model: str = "vit-b32",
-                 weights: str | os.PathLike[str] | None = None, *, text: bool = True) -> None:
+                 weights: str | os.PathLike[str] | None = None, *, text: bool = True,
+                 image: bool = True) -> None:
         super().__init__()
+        towers = {(True, True): "CLIP (both towers)", (True, False): "CLIP's image tower",
+                  (False, True): "CLIP's text tower"}
+        if (image, text) not in towers:
+            raise InvalidInputError("build at least one tower (image=True or text=True)")
         if model not in CLIP_MODELS:
             raise InvalidInputError(f"model must be one of {', '.join(CLIP_MODELS)}, got {model!r}")
         self.model = model
@@ -265,8 +271,10 @@ class ClipModel(nn.Module):
         state = load_state_dict(self.weights.path)
         width, depth, hidden, positions, patch, projection = _vision_shape(state, source)
         self.image_size = round(math.sqrt(positions - 1)) * patch
-        self.vision_model = _VisionModel(width, depth, hidden, positions, patch)
-        self.visual_projection = nn.Linear(width, projection, bias=False)
+        self.vision_model: _VisionModel | None = None
+        if image:
+            self.vision_model = _VisionModel(width, depth, hidden, positions, patch)
+            self.visual_projection = nn.Linear(width, projection, bias=False)
         self.text_model: _TextModel | None = None
         if text:
             vocabulary, text_width, text_depth, text_hidden, context, text_projection = \
@@ -274,10 +282,13 @@ class ClipModel(nn.Module):
             self.text_model = _TextModel(vocabulary, text_width, text_depth, text_hidden,
                                          context)
             self.text_projection = nn.Linear(text_width, text_projection, bias=False)
-        _load(self, state, source, "CLIP (both towers)" if text else "CLIP's image tower")
+        _load(self, state, source, towers[(image, text)])
 
     def encode_images(self, images: Tensor) -> Tensor:
         """(N, 3, S, S) normalised images (``clip_preprocess``) → (N, D) unit vectors."""
+        if self.vision_model is None:
+            raise InvalidInputError("this ClipModel was built without its image tower "
+                                    "(image=False): build it with image=True")
         return _encode_images(self.vision_model, self.visual_projection, images)
 
     def encode_texts(self, tokens: Tensor) -> Tensor:

@@ -34,6 +34,8 @@ from torch import Tensor
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.metrics.clip_scores import (
     CLIP_T_CONVENTIONS,
+    CLIP_T_SETTINGS,
+    DIRECTION_TEXTS,
     clip_t_values,
     cosine,
     directional_similarity,
@@ -44,10 +46,6 @@ from likeness.nets.clip_tokenizer import clip_tokenize
 __all__ = ["CLIP_T_SETTINGS", "clip_directional_similarity", "clip_image_similarity",
            "clip_score"]
 
-# convention → (model, preprocessing and text cleaning, too_long, prompt prefix)
-CLIP_T_SETTINGS = {"hessel": ("vit-b32", "openai", "truncate", "A photo depicts "),
-                   "torchmetrics": ("vit-l14", "huggingface", "cut", ""),
-                   "cosine": ("vit-b32", "openai", "error", "")}
 Weights = str | os.PathLike[str] | None
 
 
@@ -177,8 +175,9 @@ def clip_directional_similarity(source: Any, edited: Any, source_prompts: str | 
                                 "pairs")
     texts = _prompts(source_prompts, len(before), "source_prompts")
     targets = _prompts(target_prompts, len(before), "target_prompts")
+    cleaning, too_long = DIRECTION_TEXTS
     network = _model(model, weights)
     return directional_similarity(_embed_images(network, before, preprocessing).double(),
                                   _embed_images(network, after, preprocessing).double(),
-                                  _embed_texts(network, texts, "truncate").double(),
-                                  _embed_texts(network, targets, "truncate").double())
+                                  _embed_texts(network, texts, too_long, cleaning).double(),
+                                  _embed_texts(network, targets, too_long, cleaning).double())

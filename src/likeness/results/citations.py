@@ -53,9 +53,10 @@ def _restoration_sentence(settings: dict[str, Any], metrics: list[str]) -> str:
     return f"{names} are computed " + " and ".join(steps) + "."
 
 
-def _checkpoint(metric: str) -> str:
-    """The checkpoint whose file a metric's values depend on ("" for pixel metrics)."""
-    network = METRICS[metric].network
+def _checkpoint(metric: str, settings: Mapping[str, Any]) -> str:
+    """The checkpoint whose file a metric's values depend on under a run's ``settings``
+    ("" for pixel metrics)."""
+    network = METRICS[metric].network_in(settings)
     return "" if network is None else NETWORKS[network].checkpoint
 
 
@@ -105,8 +106,8 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     parts += _input_sentences(record, "pairs")
     sentences = []
     for metric in computed_metrics(record):
-        text = method_sentence(metric, settings, _weights_phrase(record, _checkpoint(metric)))
-        sentences.append(text)
+        phrase = _weights_phrase(record, _checkpoint(metric, settings))
+        sentences.append(method_sentence(metric, settings, phrase))
     reported = " We report " + "; ".join(sentences) + "." if sentences else ""
     parts.append(_comparison_space(record) + reported + _published_agreement(record))
     parts += failure_sentences(record)
@@ -265,9 +266,9 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
                  "were evaluated.")
     text += "".join(" " + s for s in _input_sentences(record, "stylizations"))
     metrics = computed_metrics(record)
-    sentences = [method_sentence(m, settings, _weights_phrase(record, _checkpoint(m)),
+    sentences = [method_sentence(m, settings, _weights_phrase(record, _checkpoint(m, settings)),
                                  style=True) for m in metrics]
-    networks = dict.fromkeys(METRICS[m].network for m in metrics if METRICS[m].network)
+    networks = dict.fromkeys(METRICS[m].network_in(settings) for m in metrics)
     text += "".join(f" {NETWORKS[n].methods_note}" for n in networks
                     if n is not None and NETWORKS[n].methods_note)
     if sentences:

@@ -29,6 +29,7 @@ import numpy as np
 
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.items.prompts import PROMPT_ROLES
 from likeness.evaluation.items.rows import PairRow
 from likeness.results.agreement import (
     MetricAgreement,
@@ -114,13 +115,15 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
     pairs = []
     for index, row in enumerate(rows("per_image.csv")):
         values = {m: v for m in metrics if (v := _float(row.get(m, ""))) is not None}
+        prompts = {role: text for role in PROMPT_ROLES if (text := row.get(role))}
         if style_run:  # (method, content, style, stylized): content plays the reference
             pair = ReportPair(row["method"], row["content"], row["stylized"], values,
                               row.get("error") or None, _notes(row), style=row["style"],
-                              index=index)
+                              prompts=prompts, index=index)
         else:
             pair = ReportPair(row["model"], row["reference"], row["test"], values,
-                              row.get("error") or None, _notes(row), index=index)
+                              row.get("error") or None, _notes(row), prompts=prompts,
+                              index=index)
         pairs.append(pair)
     attempted = record.get("pairs_attempted")
     if metrics and attempted is not None and len(pairs) != attempted:

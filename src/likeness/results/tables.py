@@ -16,12 +16,14 @@ from typing import Any
 
 from likeness.evaluation.catalog.metric_spec import latex_escape
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.items.prompts import PROMPT_ROLES
+from likeness.evaluation.items.rows import PairRow
 from likeness.io import replace_file
 from likeness.results.summary import ResultsData, SummaryRow
 
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "csv_tables", "format_value", "label", "latex_escape",
-           "markdown_summary", "table_note",
+           "markdown_summary", "prompt_columns", "table_note",
            "latex_summary", "summary_cell", "write_csv_tables"]
 
 # n_infinite and the reasons a metric is not summarised are in run.json and methods.md
@@ -31,6 +33,11 @@ COMPARISON_COLUMNS = ["metric", "model_a", "model_b", "n", "mean_diff", "ci_low"
                       "p_value", "p_holm"]
 PER_IMAGE_COLUMNS = ["model", "reference", "test"]  # then the metrics, error, notes
 STYLE_PER_IMAGE_COLUMNS = ["method", "content", "style", "stylized"]
+
+def prompt_columns(rows: Sequence[PairRow]) -> list[str]:
+    """The prompt columns of a run's per-item tables: each role its metrics read."""
+    return [role for role in PROMPT_ROLES if any(role in row.prompts for row in rows)]
+
 
 def label(metric: str) -> str:
     """A metric's name in a table (``MetricSpec.label``)."""
@@ -84,13 +91,15 @@ def csv_tables(results: ResultsData) -> dict[str, tuple[list[str], list[dict[str
     per_image: list[dict[str, Any]]
     if style:
         per_image = [{"method": r.model, "content": r.reference, "style": r.style,
-                      "stylized": r.test, **r.values, "error": r.error,
+                      "stylized": r.test, **r.prompts, **r.values, "error": r.error,
                       "notes": "; ".join(r.notes) or None} for r in results.rows]
     else:
-        per_image = [{"model": r.model, "reference": r.reference, "test": r.test, **r.values,
-                      "error": r.error, "notes": "; ".join(r.notes) or None}
+        per_image = [{"model": r.model, "reference": r.reference, "test": r.test,
+                      **r.prompts, **r.values, "error": r.error,
+                      "notes": "; ".join(r.notes) or None}
                      for r in results.rows]
-    first = STYLE_PER_IMAGE_COLUMNS if style else PER_IMAGE_COLUMNS
+    first = [*(STYLE_PER_IMAGE_COLUMNS if style else PER_IMAGE_COLUMNS),
+             *prompt_columns(results.rows)]
     summary_columns = ["method", *SUMMARY_COLUMNS[1:]] if style else SUMMARY_COLUMNS
     comparison_columns = (["metric", "method_a", "method_b", *COMPARISON_COLUMNS[3:]]
                           if style else COMPARISON_COLUMNS)

@@ -42,7 +42,7 @@ from likeness.runs.folder import (
     writing,
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
-from likeness.runs.single import restoration_options
+from likeness.runs.single import restoration_options, with_prompts
 
 __all__ = ["compare"]
 
@@ -68,7 +68,7 @@ def _test_models(tests: PathLike | Sequence[PathLike] | None,
 
 def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLike | None,
               names: list[str], options: RunSettings, stats: StatsOptions,
-              weights: Mapping[str, PathLike]) -> dict[str, Any]:
+              weights: Mapping[str, PathLike], source_prompt: str | None) -> dict[str, Any]:
     """What the values depend on: a run folder resumes only under equal settings."""
     def absolute(path: PathLike | None) -> str | None:
         return None if path is None else str(Path(path).resolve())
@@ -82,6 +82,7 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
         "y_channel": options.y_channel, "crop_border": options.crop_border,
         "ssim_convention": options.ssim_convention, "convention": options.convention,
         "ms_ssim_convention": options.ms_ssim_convention,
+        "clip_t_convention": options.clip_t_convention, "source_prompt": source_prompt,
         "fid_resize": options.fid_resize,
         "kid": {"subset_size": options.kid_subset_size, "subsets": options.kid_subsets,
                 "seed": options.kid_seed},
@@ -127,6 +128,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             cache: bool | PathLike = True, engine: str = "local", address: str | None = None,
             y_channel: bool = False, crop_border: int = 0, ssim_convention: str = "skimage",
             convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim",
+            clip_t_convention: str = "hessel", source_prompt: str | None = None,
             progress: Callable[[str, int, int], None] | None = None) -> Results:
     """Compare one or more models' outputs with the references; optionally write a
     results folder (per_image.csv, summary.csv/.md/.tex, comparisons.csv,
@@ -136,7 +138,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         reference: the folder of reference images (may be None with ``pairs``).
         tests: a test folder or a list of them, one per model (named by folder name).
         models: more models as {name: folder}.
-        pairs: a CSV with columns ``reference,test[,model]`` (paths relative to the CSV).
+        pairs: a CSV with columns reference and test and, optionally, model, prompt and
+            source_prompt (paths relative to the CSV).
         metrics: canonical names or a comma-separated string; ``fid`` and ``kid`` compare
             each model's set with the reference set.
         out_dir: the results folder (resumable; refused if it holds another run).
@@ -149,6 +152,12 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             (recorded, stated in methods.md).
         ms_ssim_convention: ``"pytorch-msssim"`` (default), ``"piq"``, ``"torchmetrics"``
             or ``"matlab"`` (Wang's ``msssim.m``): whose MS-SSIM.
+        clip_t_convention: ``"hessel"`` (default: CLIP-S, ViT-B/32), ``"torchmetrics"``
+            (CLIPScore, ViT-L/14) or ``"cosine"``: whose CLIP-T.  A test image's prompt is
+            the pairs CSV's ``prompt`` column, else its sidecar ``.txt`` file, else its
+            reference's (``likeness.evaluation.items.prompts``).
+        source_prompt: the directional similarity's source prompt for every pair (else
+            a ``source_prompt`` column, or the reference's sidecar ``.txt`` file).
         workers: decoding threads.  batch_size: images per LPIPS pass.
         fid_resize, kid_subset_size, kid_subsets, kid_seed: FID/KID settings.
         bootstrap, seed, confidence, ci_method: confidence intervals (``stats``).
@@ -184,16 +193,19 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                                   y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention, convention=convention,
                                   ms_ssim_convention=ms_ssim_convention, fid_resize=fid_resize,
+                                  clip_t_convention=clip_t_convention,
                                   kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
                                   kid_seed=kid_seed)
     execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict)
     stats = StatsOptions(bootstrap, seed, confidence, ci_method)
-    settings = _settings(reference, test_models, pairs, names, options, stats, weights)
+    settings = _settings(reference, test_models, pairs, names, options, stats, weights,
+                         source_prompt)
     folder = None if out_dir is None else Path(out_dir)
     need_pairs = any(METRICS[m].kind != "set" for m in names)
     need_sets = any(METRICS[m].kind == "set" for m in names)
-    plan = make_plan(reference, test_models, pairs_csv=pairs, need_pairs=need_pairs,
-                     need_sets=need_sets)
+    plan = with_prompts(make_plan(reference, test_models, pairs_csv=pairs,
+                                  need_pairs=need_pairs, need_sets=need_sets), options,
+                        source_prompt)
     if need_pairs and not plan.items:
         raise LikenessError(no_pairs_message(plan, reference))
     record: dict[str, Any] = {
@@ -253,7 +265,7 @@ def _run(plan: Plan, names: list[str], options: RunSettings, execution: Executio
         "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - started, 3),
         "device": done.device,
-        "weights": weights_record(names, weights, done.set_report),
+        "weights": weights_record(names, weights, done.set_report, options),
         "conventions": {m: METRICS[m].described(options) for m in names},
         "counts": {model: {
             "pairs": sum(1 for r in rows if r.model == model),

@@ -24,6 +24,7 @@ from likeness.errors import LikenessError, StorageError, in_callers_words
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.set_runs import SetReport
 from likeness.evaluation.infra.cache import Cache, LayeredCache, default_cache_path
+from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.frames import Results
 from likeness.results.summary import mixed_scales, value_scales
@@ -160,15 +161,15 @@ def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
     }
 
 
-def weights_record(names: list[str], weights: Mapping[str, Any],
-                   set_report: SetReport) -> dict[str, Any]:
-    """Each checkpoint the run's metrics depend on: its file, path, SHA-256 and source, or
-    the error that kept it from being used."""
+def weights_record(names: list[str], weights: Mapping[str, Any], set_report: SetReport,
+                   options: RunSettings) -> dict[str, Any]:
+    """Each checkpoint the run's metrics depend on (under its ``options``): its file, path,
+    SHA-256 and source, or the error that kept it from being used."""
     from likeness.evaluation.catalog.networks import NETWORKS
     from likeness.nets.weights import REGISTRY, resolve
 
     record: dict[str, Any] = {}
-    uses = [METRICS[m].features for m in names]
+    uses = [METRICS[m].use_in(options) for m in names]
     networks = [use.network for use in uses if use is not None]
     for name in dict.fromkeys(NETWORKS[n].checkpoint for n in networks):
         try:

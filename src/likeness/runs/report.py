@@ -26,7 +26,7 @@ __all__ = ["build_report", "study_report", "write_report"]
 
 # the recorded settings that decide what an item's computer sees
 _ITEM_SETTINGS = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention",
-                  "convention", "ms_ssim_convention", "cfsd_max_pixels")
+                  "convention", "ms_ssim_convention", "cfsd_max_pixels", "clip_t_convention")
 
 
 class _RunMaps:

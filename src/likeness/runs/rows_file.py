@@ -12,6 +12,7 @@ from typing import Any
 
 from likeness.evaluation.items.rows import PairRow
 from likeness.io import replace_file
+from likeness.results.tables import prompt_columns
 from likeness.runs.folder import writing
 
 __all__ = ["write_rows"]
@@ -34,10 +35,10 @@ def write_rows(out: Path, rows: Sequence[PairRow], names: Sequence[str],
 
 def _rows_text(out: Path, rows: Sequence[PairRow], names: Sequence[str],
                unmatched: dict[str, tuple[list[str], list[str]]], with_model: bool) -> str:
-    columns = [*(["model"] if with_model else []), "reference", "test", *names, "error",
-               "notes"]
+    columns = [*(["model"] if with_model else []), "reference", "test",
+               *prompt_columns(rows), *names, "error", "notes"]
     records: list[dict[str, Any]] = [
-        {"model": row.model, "reference": row.reference, "test": row.test,
+        {"model": row.model, "reference": row.reference, "test": row.test, **row.prompts,
          **{name: row.values.get(name) for name in names},
          "error": row.error, "notes": "; ".join(row.notes) or None} for row in rows]
     if out.suffix.lower() == ".json":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from likeness.errors import InvalidInputError, LikenessError
@@ -23,13 +23,14 @@ from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import Decoded, ItemComputer
 from likeness.evaluation.engines.local import hash_files, run_items
 from likeness.evaluation.infra.cache import Cache
-from likeness.evaluation.items.plan import Item, make_plan, model_names
+from likeness.evaluation.items.plan import Item, Plan, make_plan, model_names
+from likeness.evaluation.items.prompts import attach_prompts
 from likeness.evaluation.items.rows import PairRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import LoadedImage, load_image
 
 __all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "compare_files",
-           "compare_folders", "compare_pair", "restoration_options"]
+           "compare_folders", "compare_pair", "restoration_options", "with_prompts"]
 
 # how SSIM of files is computed: scikit-image's defaults, Wang et al.'s gaussian window
 # (scikit-image's gaussian options), pytorch-msssim's ssim, or BasicSR's calculate_ssim
@@ -46,12 +47,13 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
                         alpha: str | None = None, y_channel: bool = False,
                         crop_border: int = 0, ssim_convention: str = "skimage",
                         convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim",
-                        **others: object) -> RunSettings:
+                        clip_t_convention: str = "hessel", **others: object) -> RunSettings:
     """The settings of a comparison, with the restoration conventions checked.
 
     Raises:
         ValueError: ``y_channel`` with ``gray``, a negative ``crop_border``, or an unknown
-            ``ssim_convention``, ``convention`` or ``ms_ssim_convention``.
+            ``ssim_convention``, ``convention``, ``ms_ssim_convention`` or
+            ``clip_t_convention``.
     """
     if y_channel and gray:
         raise InvalidInputError(
@@ -61,7 +63,7 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
         raise InvalidInputError(f"crop_border must be a whole number of pixels, 0 or more, got "
                                 f"{crop_border!r}")
     chosen = {"ssim_convention": ssim_convention, "convention": convention,
-              "ms_ssim_convention": ms_ssim_convention}
+              "ms_ssim_convention": ms_ssim_convention, "clip_t_convention": clip_t_convention}
     for name, value in chosen.items():  # the named conventions of the catalog
         if value not in CONVENTIONS[name]:
             raise InvalidInputError(f"{name} must be one of {', '.join(CONVENTIONS[name])}, "
@@ -70,7 +72,24 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
                        y_channel=y_channel, crop_border=crop_border,
                        ssim_convention=ssim_convention, convention=convention,
                        ms_ssim_convention=ms_ssim_convention,
+                       clip_t_convention=clip_t_convention,
                        **others)  # type: ignore[arg-type]
+
+
+def with_prompts(plan: Plan, options: RunSettings, source_prompt: str | None = None) -> Plan:
+    """``plan`` with each item's prompts that the run's metrics read (under its
+    conventions) found (``likeness.evaluation.items.prompts``).
+
+    Raises:
+        PairingError: ``source_prompt`` beside a ``source_prompt`` column.
+    """
+    roles = {role for metric in options.metrics
+             if (use := METRICS[metric].use_in(options)) is not None and use.prompts
+             for role in use.prompts.roles}
+    if not roles:
+        return plan
+    items = attach_prompts(plan.items, roles, source_prompt, first=plan.roles[0])
+    return replace(plan, items=items)
 
 
 def _computer(options: RunSettings, device: str, weights: dict[str, str] | None,
@@ -80,9 +99,13 @@ def _computer(options: RunSettings, device: str, weights: dict[str, str] | None,
                         raising=raising)
 
 
-def _pair(reference: PathLike, test: PathLike) -> list[Item]:
+def _pair(reference: PathLike, test: PathLike, options: RunSettings,
+          source_prompt: str | None) -> list[Item]:
+    """The item of two files, with the prompts its metrics read (sidecar files)."""
     a, b = Path(reference), Path(test)
-    return [Item("test", a, b, a.name, b.name)]
+    plan = Plan(models=["test"], items=[Item("test", a, b, a.name, b.name)], sets={},
+                set_names={})
+    return with_prompts(plan, options, source_prompt).items
 
 
 def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("ssim", "psnr"),
@@ -90,7 +113,8 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
                   device: str = "auto", weights: dict[str, str] | None = None,
                   y_channel: bool = False, crop_border: int = 0,
                   ssim_convention: str = "skimage", convention: str = "piq",
-                  ms_ssim_convention: str = "pytorch-msssim") -> dict[str, float]:
+                  ms_ssim_convention: str = "pytorch-msssim", clip_t_convention: str = "hessel",
+                  source_prompt: str | None = None) -> dict[str, float]:
     """The metrics of one pair of image files, keyed by canonical metric name.
 
     ``a`` is the reference.  The data range follows the files' bit depths (8-bit: 255,
@@ -101,7 +125,8 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     the classical metrics as their authors' MATLAB code computes them, and ``gray`` as
     MATLAB's ``rgb2gray`` (default ``"piq"``); ``ms_ssim_convention``: MS-SSIM as
     ``"pytorch-msssim"`` (default), ``"piq"``, ``"torchmetrics"`` or ``"matlab"``
-    (``msssim.m``).
+    (``msssim.m``); ``clip_t_convention`` and ``source_prompt``: as ``likeness.compare``
+    (the prompt of ``b`` is the text file beside it, else beside ``a``).
 
     Raises:
         ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and
@@ -117,11 +142,13 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention, convention=convention,
-                                  ms_ssim_convention=ms_ssim_convention)
+                                  ms_ssim_convention=ms_ssim_convention,
+                                  clip_t_convention=clip_t_convention)
     reference, test = load_image(a, alpha=alpha), load_image(b, alpha=alpha)
     # the run's computation, each failure raised as it is (ImageTooSmallError, say)
     computer = _computer(options, device, weights, raising=True)
-    outcome = computer.compute([(_pair(a, b), Decoded(reference, [test]))])[0]
+    outcome = computer.compute([(_pair(a, b, options, source_prompt),
+                                 Decoded(reference, [test]))])[0]
     if outcome.errors:  # a network's failure, or a value that is not a number
         raise LikenessError("; ".join(f"{m}: {why}" for m, why in outcome.errors.items()))
     return {name: outcome.values[name] for name in names}
@@ -132,14 +159,16 @@ def compare_pair(reference: PathLike, test: PathLike, *,
                  resize: str | None = None, alpha: str | None = None, device: str = "auto",
                  weights: dict[str, str] | None = None, y_channel: bool = False,
                  crop_border: int = 0, ssim_convention: str = "skimage",
-                 convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim"
+                 convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim",
+                 clip_t_convention: str = "hessel", source_prompt: str | None = None
                  ) -> PairRow:
     """Like ``compare_files``, but failures become the row's ``error`` instead of raising."""
     names = parse_metric_names(metrics)
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention, convention=convention,
-                                  ms_ssim_convention=ms_ssim_convention)
+                                  ms_ssim_convention=ms_ssim_convention,
+                                  clip_t_convention=clip_t_convention)
     row = PairRow("test", Path(reference).name, Path(test).name)
     try:
         images: list[LoadedImage | Exception] = []
@@ -149,7 +178,7 @@ def compare_pair(reference: PathLike, test: PathLike, *,
             except (LikenessError, OSError) as error:
                 images.append(error)
         computer = _computer(options, device, weights)
-        outcome = computer.compute([(_pair(reference, test),
+        outcome = computer.compute([(_pair(reference, test, options, source_prompt),
                                      Decoded(images[0], [images[1]]))])[0]
     except Exception as error:  # noqa: BLE001 - a row error, never a traceback
         row.error = describe_failure(error)
@@ -179,7 +208,9 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
                     device: str = "auto", weights: dict[str, str] | None = None,
                     y_channel: bool = False, crop_border: int = 0,
                     ssim_convention: str = "skimage", convention: str = "piq",
-                    ms_ssim_convention: str = "pytorch-msssim") -> FolderComparison:
+                    ms_ssim_convention: str = "pytorch-msssim",
+                    clip_t_convention: str = "hessel",
+                    source_prompt: str | None = None) -> FolderComparison:
     """Compare every file of ``test_dir`` with its namesake in ``reference_dir``.
 
     One model, no results folder, no cache: ``likeness.compare`` does more (several
@@ -196,11 +227,13 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
         raise InvalidInputError(
             f"{', '.join(sets)} compare sets of images; use "
             "likeness.compare(REF, TEST, metrics=...) for them")
-    plan = make_plan(reference_dir, model_names([test_dir]))
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention, convention=convention,
-                                  ms_ssim_convention=ms_ssim_convention)
+                                  ms_ssim_convention=ms_ssim_convention,
+                                  clip_t_convention=clip_t_convention)
+    plan = with_prompts(make_plan(reference_dir, model_names([test_dir])), options,
+                        source_prompt)
     store = Cache(None)
     try:
         paths = [path for item in plan.items for path in item.files]

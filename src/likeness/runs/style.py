@@ -53,6 +53,7 @@ from likeness.runs.folder import (
     writing,
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
+from likeness.runs.single import with_prompts
 
 __all__ = ["DEFAULT_STYLE_METRICS", "evaluate_style", "find_triplets"]
 
@@ -76,6 +77,7 @@ def evaluate_style(content: PathLike, style: PathLike,
                    ci_method: str = "auto", strict: bool = False, overwrite: bool = False,
                    cache: bool | PathLike = True, engine: str = "local",
                    address: str | None = None, batch_size: int = 16,
+                   clip_t_convention: str = "hessel", source_prompt: str | None = None,
                    progress: Progress | None = None) -> Results:
     """Evaluate style-transfer outputs: per-triplet metrics, per-method set metrics,
     statistics, and (with ``out_dir``) the results folder.
@@ -84,7 +86,8 @@ def evaluate_style(content: PathLike, style: PathLike,
         content, style: folders of content and style images.
         stylized: a stylized folder or a list of them, one per method (named by folder).
         methods: more methods as {name: folder}.
-        triplets: a manifest CSV (content, style, stylized[, method]).
+        triplets: a manifest CSV: columns content, style, stylized and, optionally,
+            method, prompt and source_prompt.
         metrics: from ``DEFAULT_STYLE_METRICS`` (the default: all of them).
         art_fid_mode: ``"plain"`` (ArtFID's ``art_fid`` mode) or ``"infinity"`` (FID∞,
             only with at least 5,000 stylized images per method).
@@ -92,6 +95,10 @@ def evaluate_style(content: PathLike, style: PathLike,
             with (H·W)²).
         engine, address: ``"local"`` or ``"ray"`` (a Ray cluster: ``address``, or a
             local one); the same values either way.
+        clip_t_convention, source_prompt: CLIP-T's convention and the directional
+            similarity's source prompt, as ``likeness.compare``; a stylized image's prompt
+            is the manifest's ``prompt`` column, else its sidecar ``.txt`` file, else its
+            content image's.
         Other arguments: as ``likeness.compare``.
 
     Raises:
@@ -106,6 +113,10 @@ def evaluate_style(content: PathLike, style: PathLike,
         import_ray()  # fail early, in one line, when the extra is missing
     if art_fid_mode not in CONVENTIONS["art_fid_mode"]:
         raise InvalidInputError(f"art_fid_mode must be 'plain' or 'infinity', got {art_fid_mode!r}")
+    if clip_t_convention not in CONVENTIONS["clip_t_convention"]:
+        raise InvalidInputError("clip_t_convention must be one of "
+                                f"{', '.join(CONVENTIONS['clip_t_convention'])}, got "
+                                f"{clip_t_convention!r}")
     names = with_item_needs(parse_metric_names(metrics, command="style"))
     folders: list[PathLike] = ([] if stylized is None else [stylized]
                                if isinstance(stylized, (str, os.PathLike)) else list(stylized))
@@ -129,6 +140,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         "triplets_csv": None if triplets is None else str(Path(triplets).resolve()),
         "metrics": names, "resize": resize, "alpha": alpha, "art_fid_mode": art_fid_mode,
         "fid_resize": fid_resize, "cfsd_max_pixels": cfsd_max_pixels,
+        "clip_t_convention": clip_t_convention, "source_prompt": source_prompt,
         "statistics": {"resamples": bootstrap, "seed": seed, "confidence": confidence,
                        "method": ci_method},
         "weights": dict(sorted(weight_files.items())),
@@ -149,9 +161,11 @@ def evaluate_style(content: PathLike, style: PathLike,
             folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / "run.json", record)
     options = RunSettings(tuple(names), resize=resize, alpha=alpha, fid_resize=fid_resize,
-                          art_fid_mode=art_fid_mode, cfsd_max_pixels=cfsd_max_pixels)
+                          art_fid_mode=art_fid_mode, cfsd_max_pixels=cfsd_max_pixels,
+                          clip_t_convention=clip_t_convention)
     execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict)
-    plan = style_plan(found, list(method_folders), unmatched)
+    plan = with_prompts(style_plan(found, list(method_folders), unmatched), options,
+                        source_prompt)
     with recording_failure(folder, record):
         store, opening = open_cache_noting(cache, folder)
         try:
@@ -166,8 +180,8 @@ def evaluate_style(content: PathLike, style: PathLike,
         method_list = list(method_folders)
         summary = summarize_rows(method_list, names, rows, set_rows, stats)
         comparisons = compare_models(method_list, names, rows, stats)
-        record.update(_style_record(found, rows, set_rows, unmatched, done.unreadable, names,
-                                    weight_files, done.set_report, done.device,
+        record.update(_style_record(found, rows, set_rows, unmatched, done.unreadable,
+                                    options, weight_files, done.set_report, done.device,
                                     started))
         record.update(value_record(names, rows, set_rows, summary))
         unique_warnings = {**opening, **done.warnings}
@@ -184,8 +198,9 @@ def evaluate_style(content: PathLike, style: PathLike,
 
 def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[SetRow],
                   unmatched: dict[str, list[str]], unreadable: dict[Path, str],
-                  names: list[str], weights: Mapping[str, str], set_report: SetReport,
+                  options: RunSettings, weights: Mapping[str, str], set_report: SetReport,
                   device: str, started: float) -> dict[str, Any]:
+    names = list(options.metrics)
     sizes: dict[str, int] = {}
     for row in rows:
         for note in row.notes:
@@ -203,8 +218,8 @@ def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[S
         "status": "complete",
         "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - started, 3), "device": device,
-        "weights": weights_record(names, weights, set_report),
-        "conventions": {m: METRICS[m].description for m in names},
+        "weights": weights_record(names, weights, set_report, options),
+        "conventions": {m: METRICS[m].described(options) for m in names},
         "protocol": protocol, "counts": {m: {"pairs": p["stylized"]} for m, p in
                                          protocol.items()},
         "stylized_sizes": image_sizes, "unmatched": unmatched, "decisions": sizes,

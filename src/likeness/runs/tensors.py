@@ -105,7 +105,7 @@ def compare_tensors(reference: Any, test: Any, *,
 
     Raises:
         ValueError: shapes or dtypes differ, a float batch without ``data_range``, an
-            unknown metric or a set metric.
+            unknown metric, a set metric or a metric of prompts.
 
     Example:
         >>> import likeness, torch
@@ -121,6 +121,11 @@ def compare_tensors(reference: Any, test: Any, *,
         raise InvalidInputError(
             f"{', '.join(sets)} compare sets of images: use "
             "likeness.Accumulator(metrics=...) for tensors")
+    texts = [m for m in names if (use := METRICS[m].features) is not None and use.prompts]
+    if texts:
+        raise InvalidInputError(
+            f"{', '.join(texts)} read each image's prompt: use likeness.clip_score or "
+            "likeness.clip_directional_similarity for tensors and prompts")
     x, y = as_array(reference, "reference"), as_array(test, "test")
     if x.shape != y.shape or x.dtype != y.dtype:
         raise InvalidInputError(

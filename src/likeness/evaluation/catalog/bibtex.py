@@ -360,27 +360,6 @@ BIBTEX: dict[str, str] = {
   volume    = {36},
   year      = {2023}
 }""",
-    "radford2021clip": """@inproceedings{radford2021clip,
-  author    = {Radford, Alec and Kim, Jong Wook and Hallacy, Chris and Ramesh, Aditya and Goh, Gabriel and Agarwal, Sandhini and Sastry, Girish and Askell, Amanda and Mishkin, Pamela and Clark, Jack and Krueger, Gretchen and Sutskever, Ilya},
-  title     = {Learning Transferable Visual Models From Natural Language Supervision},
-  booktitle = {International Conference on Machine Learning (ICML)},
-  pages     = {8748--8763},
-  year      = {2021}
-}""",
-    "caron2021dino": """@inproceedings{caron2021dino,
-  author    = {Caron, Mathilde and Touvron, Hugo and Misra, Ishan and J{\'e}gou, Herv{\'e} and Mairal, Julien and Bojanowski, Piotr and Joulin, Armand},
-  title     = {Emerging Properties in Self-Supervised Vision Transformers},
-  booktitle = {IEEE/CVF International Conference on Computer Vision (ICCV)},
-  pages     = {9650--9660},
-  year      = {2021}
-}""",
-    "ruiz2023dreambooth": """@inproceedings{ruiz2023dreambooth,
-  author    = {Ruiz, Nataniel and Li, Yuanzhen and Jampani, Varun and Pritch, Yael and Rubinstein, Michael and Aberman, Kfir},
-  title     = {{DreamBooth}: Fine Tuning Text-to-Image Diffusion Models for Subject-Driven Generation},
-  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
-  pages     = {22500--22510},
-  year      = {2023}
-}""",
     "reisenhofer2018haarpsi": """@article{reisenhofer2018haarpsi,
   author  = {Reisenhofer, Rafael and Bosse, Sebastian and Kutyniok, Gitta and Wiegand, Thomas},
   title   = {A Haar Wavelet-Based Perceptual Similarity Index for Image Quality Assessment},
@@ -391,6 +370,12 @@ BIBTEX: dict[str, str] = {
   doi     = {10.1016/j.image.2017.11.001}
 }""",
 }
+
+
+# the entries of the embedding metrics (CLIP, DINO), beside their cards
+from likeness.evaluation.catalog.embedding_cards import EMBEDDING_BIBTEX  # noqa: E402
+
+BIBTEX.update(EMBEDDING_BIBTEX)
 
 
 def bibtex_for(keys: list[str]) -> str:

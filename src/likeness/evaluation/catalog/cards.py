@@ -16,6 +16,7 @@ from likeness.evaluation.catalog.convention_cards import (
     MS_SSIM_SENTENCES,
     SSIM_SENTENCES,
 )
+from likeness.evaluation.catalog.embedding_cards import EMBEDDING_CARDS
 from likeness.evaluation.catalog.metric_spec import MetricCard
 
 __all__ = ["CARDS"]
@@ -279,31 +280,7 @@ CARDS["cmmd"] = MetricCard(
     "MMD², as the authors define it)",
     "CMMD [@jayasumana2024cmmd]: 1000 × the MMD² with the kernel exp(−‖a − b‖²/(2·10²)) "
     "(google-research/cmmd's `distance.py`, evaluated in float64) on " + _CLIP)
-_CLIP_I_INPUT = ("CLIP ViT-B/32 [@radford2021clip] image embeddings{weights}, each image read "
-                 "at 8 bits, its shorter side resized to 224 pixels (Pillow bicubic) and "
-                 "centre-cropped as OpenAI's preprocessing does")
-_DINO_INPUT = ("DINO ViT-S/16 [@caron2021dino] CLS features{weights}, each image read at 8 "
-               "bits through the DINO repository's evaluation transform (the shorter side "
-               "resized to 256 pixels, Pillow bicubic; the centred 224×224 crop)")
-CARDS["clip_i"] = MetricCard(
-    "CLIP-I", "how alike two images are to CLIP: the cosine of their image embeddings "
-    "(subject and content preservation in DreamBooth-style papers)", "−1 to 1 (1: the "
-    "same embedding); higher is better", "what the image shows: objects, scene, style to "
-    "some degree", "exact positions, fine texture, colour shifts; the 224×224 centre crop "
-    "leaves the margins of non-square images out",
-    "CLIP-I [@ruiz2023dreambooth]: the cosine of each output's and its reference's "
-    + _CLIP_I_INPUT, in_style_runs="CLIP-I [@ruiz2023dreambooth] for content "
-    "preservation: the cosine of each stylized image's and its content image's "
-    + _CLIP_I_INPUT)
-CARDS["dino"] = MetricCard(
-    "DINO score", "how alike two images are to self-supervised DINO features: the cosine "
-    "of their CLS tokens (subject and content preservation in DreamBooth-style papers)",
-    "−1 to 1 (1: the same feature); higher is better", "object identity and layout, "
-    "texture more than CLIP-I", "colour shifts to some degree; the centre crop leaves the "
-    "margins out", "the DINO score [@ruiz2023dreambooth]: the cosine of each output's and "
-    "its reference's " + _DINO_INPUT, in_style_runs="the DINO score [@ruiz2023dreambooth] "
-    "for content preservation: the cosine of each stylized image's and its content "
-    "image's " + _DINO_INPUT)
+CARDS.update(EMBEDDING_CARDS)
 CARDS["fd_clip"] = MetricCard(
     "FD (CLIP)", "the Fréchet distance between Gaussians fitted to the sets' CLIP "
     "embeddings", "0 upwards; lower is better", "set-level differences", "pairing",

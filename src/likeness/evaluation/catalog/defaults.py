@@ -26,6 +26,7 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "art_fid_mode": ("plain", "infinity"),
     "convention": ("piq", "matlab"),
     "ms_ssim_convention": ("pytorch-msssim", "piq", "torchmetrics", "matlab"),
+    "clip_t_convention": ("hessel", "torchmetrics", "cosine"),
 }
 # ``likeness fid --encoder`` / ``likeness.fid(encoder=)``: the Fréchet distance each gives
 FID_ENCODERS = {"inception": "fid", "dinov2": "fd_dinov2", "clip": "fd_clip"}

@@ -12,7 +12,9 @@ from likeness.evaluation.catalog.classical_metrics import CLASSICAL_METRICS
 from likeness.evaluation.catalog.feature_metrics import (
     adain_use,
     cfsd_use,
+    clip_direction_use,
     clip_i_use,
+    clip_t_uses,
     content_loss_use,
     dino_use,
     dists_use,
@@ -20,21 +22,19 @@ from likeness.evaluation.catalog.feature_metrics import (
     lpips_use,
 )
 from likeness.evaluation.catalog.metric_spec import MetricSpec
-from likeness.evaluation.catalog.pixel_metric_values import (
-    ms_ssim_value,
-    mse_value,
-    psnr_value,
-    ssim_map,
-    ssim_value,
-)
-from likeness.evaluation.catalog.set_metric_values import (
+from likeness.evaluation.catalog.metric_values import (
     art_fid_combined,
     art_fid_value,
     cmmd_value,
     frechet_value,
     inception_score_value,
     kid_value,
+    ms_ssim_value,
+    mse_value,
     nearest_neighbour_value,
+    psnr_value,
+    ssim_map,
+    ssim_value,
     vendi_value,
 )
 
@@ -90,6 +90,26 @@ METRICS: dict[str, MetricSpec] = {
                          "output and its reference (OpenAI's preprocessing)",
                          commands=("compare", "style"), features=clip_i_use,
                          citations=("radford2021clip", "ruiz2023dreambooth"), label="CLIP-I"),
+    "clip_t": MetricSpec("clip_t", "higher",
+                         "CLIP-T: how well each output shows its prompt, to CLIP (CLIP-S on "
+                         "ViT-B/32 by default)",
+                         commands=("compare", "style"), images=("prompt", "test"),
+                         features=clip_t_uses()["hessel"],
+                         features_by=("clip_t_convention", clip_t_uses()),
+                         key_settings=("gray", "resize", "alpha", "clip_t_convention"),
+                         citations=("radford2021clip",),
+                         cited_when={"clip_t_convention": {
+                             "hessel": ("hessel2021clipscore",),
+                             "torchmetrics": ("detlefsen2022torchmetrics",),
+                             "cosine": ("ruiz2023dreambooth",)}},
+                         label="CLIP-T"),
+    "clip_direction": MetricSpec("clip_direction", "higher",
+                                 "directional CLIP similarity: the cosine of the image "
+                                 "embedding's change (reference to output) and the text "
+                                 "embedding's change (source prompt to prompt), ViT-B/32",
+                                 commands=("compare", "style"), features=clip_direction_use,
+                                 citations=("radford2021clip", "gal2022stylegannada"),
+                                 label="CLIP-Dir"),
     "dino": MetricSpec("dino", "higher",
                        "DINO score: the cosine of the DINO ViT-S/16 CLS features of the "
                        "output and its reference (the DINO repository's evaluation transform)",

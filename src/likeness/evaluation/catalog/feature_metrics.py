@@ -3,7 +3,9 @@ outputs, and the distance between what it kept of two images.
 
 Each metric has a ``first`` side (the image an item's others are measured against — the
 reference, or the style image), prepared once per image however many items share it, and
-a ``second`` side (the test image).  The maths is in ``likeness.metrics``; torch is
+a ``second`` side (the test image).  A metric that reads the item's prompts
+(``PromptUse``: CLIP-T, the directional similarity) is given their embeddings beside its
+first side.  The maths is in ``likeness.metrics``; torch is
 imported by those modules only when a value is computed.
 """
 
@@ -17,8 +19,29 @@ from likeness.errors import LikenessError
 from likeness.evaluation.catalog.networks import VGG_TAPS
 from likeness.evaluation.items.settings import RunSettings
 
-__all__ = ["FeatureUse", "adain_use", "cfsd_use", "clip_i_use", "content_loss_use",
-           "dino_use", "dists_use", "gram_use", "lpips_use"]
+__all__ = ["FeatureUse", "PromptUse", "adain_use", "cfsd_use", "clip_direction_use",
+           "clip_i_use", "clip_t_uses", "content_loss_use", "dino_use", "dists_use",
+           "gram_use", "lpips_use"]
+
+
+@dataclass(frozen=True)
+class PromptUse:
+    """How an item metric reads the item's prompts.
+
+    Attributes:
+        network: the text network (a key of ``NETWORKS`` of kind ``"text"``).
+        roles: the prompts it reads, in order: ``"prompt"`` (what the test image should
+            show) and ``"source_prompt"`` (what its reference shows).
+        prefix: put before each prompt (CLIP-S's "A photo depicts ").
+        too_long, cleaning: ``clip_tokenize``'s handling of a prompt over 77 tokens and
+            its text cleaning.
+    """
+
+    network: str
+    roles: tuple[str, ...]
+    prefix: str = ""
+    too_long: str = "error"
+    cleaning: str = "openai"
 
 
 @dataclass(frozen=True)
@@ -33,6 +56,9 @@ class FeatureUse:
         distance: (kept first, kept second, network) → the value.
         spatial: (kept first, kept second, network, (height, width)) → the metric's map
             at the image's size, for the report (None: it has none).
+        prompts: how it reads the item's prompts; then ``distance``'s first argument is
+            (what it kept of the first image — None when it reads no first image —, each
+            prompt's embedding in ``prompts.roles`` order).
     """
 
     network: str
@@ -40,6 +66,7 @@ class FeatureUse:
     second: Callable[[list[Any], tuple[int, int], Any], Any]
     distance: Callable[[Any, Any, Any], float]
     spatial: Callable[[Any, Any, Any, tuple[int, int]], Any] | None = None
+    prompts: PromptUse | None = None
 
 
 def _taps(*layers: int) -> Callable[[list[Any], tuple[int, int], Any], Any]:
@@ -98,6 +125,62 @@ def _cosine(first: Any, second: Any, network: Any) -> float:
 
 clip_i_use = FeatureUse("clip_vit_b32", _embedding, _embedding, _cosine)
 dino_use = FeatureUse("dino_vits16", _embedding, _embedding, _cosine)
+
+
+@dataclass(frozen=True)
+class _ClipT:
+    """CLIP-T of the test image and its prompt under one convention."""
+
+    convention: str
+
+    def __call__(self, first: Any, second: Any, network: Any) -> float:
+        from likeness.metrics.clip_scores import clip_t_values
+
+        _, prompt = first
+        return float(clip_t_values(second.double(), prompt.double(), self.convention)[0])
+
+
+def _clip_t_use(convention: str) -> FeatureUse:
+    from likeness.metrics.clip_scores import CLIP_T_SETTINGS
+
+    model, preprocessing, too_long, prefix = CLIP_T_SETTINGS[convention]
+    network = "clip_vit_" + model.removeprefix("vit-")
+    return FeatureUse(network, _embedding, _embedding, _ClipT(convention),
+                      prompts=PromptUse(f"{network}_text", ("prompt",), prefix, too_long,
+                                        preprocessing))
+
+
+def clip_t_uses() -> dict[str, FeatureUse]:
+    """CLIP-T's use of CLIP under each convention (``clip_t_convention``)."""
+    from likeness.metrics.clip_scores import CLIP_T_CONVENTIONS
+
+    return {convention: _clip_t_use(convention) for convention in CLIP_T_CONVENTIONS}
+
+
+def _direction(first: Any, second: Any, network: Any) -> float:
+    import torch
+
+    from likeness.metrics.clip_scores import directional_similarity
+
+    source, source_prompt, prompt = first
+    if torch.equal(source_prompt, prompt):
+        raise LikenessError("the source prompt and the prompt are the same text, so the "
+                            "text direction is zero: give the edit's target as the prompt "
+                            "and what the reference shows as the source prompt")
+    return float(directional_similarity(source.double(), second.double(),
+                                        source_prompt.double(), prompt.double())[0])
+
+
+def _direction_use() -> FeatureUse:
+    from likeness.metrics.clip_scores import DIRECTION_TEXTS
+
+    cleaning, too_long = DIRECTION_TEXTS
+    return FeatureUse("clip_vit_b32", _embedding, _embedding, _direction,
+                      prompts=PromptUse("clip_vit_b32_text", ("source_prompt", "prompt"),
+                                        too_long=too_long, cleaning=cleaning))
+
+
+clip_direction_use = _direction_use()
 
 
 def _cfsd_first(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:

@@ -75,15 +75,18 @@ class MetricSpec:
     """A metric: its name, meaning, what it consumes, and what makes up its cache key.
 
     Attributes:
-        images: the two images of an item it compares: ``("reference", "test")``, or
-            ``("style", "test")`` for the style losses.
+        images: what of an item it compares: ``("reference", "test")``,
+            ``("style", "test")`` for the style losses, ``("prompt", "test")`` for a test
+            image and its prompt (CLIP-T).
         pixels: pixel metrics: (prepared pair, run settings) → value.
         map: pixel metrics with local values: (prepared pair, run settings) → the (H, W)
             map the report shows (SSIM's, under the run's convention).
         luma: compare the pair's ITU-R 601 luma, whatever the run's ``gray`` says.
         restoration: the run's ``y_channel`` and ``crop_border`` apply to it (PSNR, SSIM,
             MSE, MS-SSIM as restoration papers report them).
-        features: network metrics: how it uses a network's features.
+        features: network metrics: how it uses a network's features; ``features_by``
+            (setting, {its value: use}): another use under a named convention (CLIP-T's
+            ``clip_t_convention`` picks the model).
         set_value: set metrics: (first set, second set, settings) → (value, std or None);
             ``set_network`` names the per-image feature network.
         needs: the other metrics a derived set metric is computed from (ArtFID), and
@@ -120,6 +123,7 @@ class MetricSpec:
     luma: bool = False
     restoration: bool = False
     features: FeatureUse | None = None
+    features_by: tuple[str, Mapping[str, FeatureUse]] | None = None
     set_value: Callable[[ImageSet, ImageSet, RunSettings],
                         tuple[float, float | None]] | None = None
     set_network: str | None = None
@@ -200,8 +204,29 @@ class MetricSpec:
 
     @property
     def network(self) -> str | None:
-        """The feature network it needs, if any."""
+        """The feature network it needs under the default conventions, if any."""
         return self.features.network if self.features is not None else self.set_network
+
+    def use_in(self, settings: Any) -> FeatureUse | None:
+        """How it uses a network under a run's ``settings`` (``RunSettings`` or the
+        mapping ``run.json`` records)."""
+        if self.features_by is not None:
+            setting, uses = self.features_by
+            chosen = (settings.get(setting) if isinstance(settings, Mapping)
+                      else getattr(settings, setting, None))
+            if isinstance(chosen, str) and chosen in uses:
+                return uses[chosen]
+        return self.features
+
+    def network_in(self, settings: Any) -> str | None:
+        """The feature network it needs under a run's ``settings``, if any."""
+        use = self.use_in(settings)
+        return use.network if use is not None else self.set_network
+
+    def text_network_in(self, settings: Any) -> str | None:
+        """The text network that encodes its prompts under ``settings``, if any."""
+        use = self.use_in(settings)
+        return use.prompts.network if use is not None and use.prompts is not None else None
 
 
 def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:

@@ -2,12 +2,13 @@
 weights come from, how it is built, how an image becomes its input, what it returns, and
 how results name it.
 
-Item networks (LPIPS, DISTS, VGG19, CLIP ViT-B/32, DINO ViT-S/16) give the layer outputs
-that the item metrics of the registry consume (``encode``); every metric that needs the same network
-shares one pass per image.  Set networks (the Inception networks, DINOv2, CLIP) give one
-feature vector per image (``features``), and ``network_input`` turns a decoded image —
-from a file or from a tensor in memory, the one preparation of both routes — into their
-input.
+Item networks (LPIPS, DISTS, VGG19, CLIP ViT-B/32 and ViT-L/14, DINO ViT-S/16) give the
+layer outputs that the item metrics of the registry consume (``encode``); every metric
+that needs the same network shares one pass per image. Text networks (CLIP's text towers)
+give the embeddings of an item's prompts (``encode_texts``), each prompt encoded once. Set
+networks (the Inception networks, DINOv2, CLIP) give one feature vector per image
+(``features``), and ``network_input`` turns a decoded image — from a file or from a tensor
+in memory, the one preparation of both routes — into their input.
 
 torch and the networks are imported only when a network is built or an image prepared,
 so a run of pixel metrics never loads them.
@@ -45,6 +46,8 @@ class NetworkSpec:
         build: (checkpoint path or None, device) → the module, ready for inference.
         label: how results and statistics files name it.
         encode: item networks: (module, (N, 3, H, W) float32 in [0, 1]) → layer outputs.
+        encode_texts: text networks: (module, prompts, too_long, cleaning) → (N, D) unit
+            embeddings (``clip_tokenize``'s ``too_long`` and ``cleaning``).
         max_batch: item networks: the most images per pass (None: the run's batch size);
             VGG19's early layers are large, so the style metrics encode one at a time.
         prepare: set networks: (an (H, W, 3) RGB image: uint8, uint16 — or uint8 only for
@@ -63,6 +66,7 @@ class NetworkSpec:
     build: Callable[[Any, str], Any]
     label: str
     encode: Callable[[Any, Any], list[Any]] | None = None
+    encode_texts: Callable[[Any, list[str], str, str], Any] | None = None
     max_batch: int | None = None
     prepare: Callable[[np.ndarray, str], Any] | None = None
     features: Callable[[Any, Any], Any] | None = None
@@ -73,9 +77,11 @@ class NetworkSpec:
 
     @property
     def kind(self) -> str:
-        """``"item"`` (layer outputs of an item's images) or ``"set"`` (one vector per
-        image of a set)."""
-        return "item" if self.encode is not None else "set"
+        """``"item"`` (layer outputs of an item's images), ``"text"`` (an item's prompts'
+        embeddings) or ``"set"`` (one vector per image of a set)."""
+        if self.encode is not None:
+            return "item"
+        return "text" if self.encode_texts is not None else "set"
 
 
 @dataclass(frozen=True)
@@ -129,24 +135,69 @@ def _encode_dists(network: Any, unit: Any) -> list[Any]:
     return list(network.encode(unit))
 
 
-def _build_clip_b32(weights: Any, device: str) -> Any:
-    from likeness.nets.clip import ClipModel
+@dataclass(frozen=True)
+class _ClipBuilder:
+    """One CLIP tower of one model (picklable: Ray ships the records to its workers)."""
 
-    return ClipModel("vit-b32", weights, text=False).to(device)
+    model: str
+    tower: str  # "image" or "text"
+
+    def __call__(self, weights: Any, device: str) -> Any:
+        from likeness.nets.clip import ClipModel
+
+        image = self.tower == "image"
+        return ClipModel(self.model, weights, image=image, text=not image).to(device)
 
 
-def _encode_clip(network: Any, unit: Any) -> list[Any]:
-    """CLIP's image embeddings of [0, 1] images read as 8-bit files are (OpenAI's
-    preprocessing: the shorter side to 224, Pillow bicubic, the centred crop)."""
+@dataclass(frozen=True)
+class _ClipImages:
+    """CLIP's image embeddings of [0, 1] images read as 8-bit files are, through a named
+    preprocessing (``clip_preprocess``: the shorter side to the model's size, Pillow
+    bicubic, the centred crop)."""
+
+    preprocessing: str
+
+    def __call__(self, network: Any, unit: Any) -> list[Any]:
+        import torch
+
+        from likeness.nets.clip import clip_preprocess
+
+        eight_bit = (unit.clamp(0, 1) * 255).round().to(torch.uint8)
+        pixels = eight_bit.permute(0, 2, 3, 1).cpu().numpy()
+        batch = torch.stack([clip_preprocess(image, network.image_size, self.preprocessing)
+                             for image in pixels]).to(unit.device)
+        return [network.encode_images(batch)]
+
+
+def _encode_clip_texts(network: Any, prompts: list[str], too_long: str,
+                       cleaning: str) -> Any:
     import torch
 
-    from likeness.nets.clip import clip_preprocess
+    from likeness.nets.clip_tokenizer import clip_tokenize
 
-    eight_bit = (unit.clamp(0, 1) * 255).round().to(torch.uint8)
-    pixels = eight_bit.permute(0, 2, 3, 1).cpu().numpy()
-    batch = torch.stack([clip_preprocess(image, network.image_size, "openai")
-                         for image in pixels]).to(unit.device)
-    return [network.encode_images(batch)]
+    tokens = torch.tensor(clip_tokenize(prompts, too_long=too_long, cleaning=cleaning))
+    return network.encode_texts(tokens.to(network.text_projection.weight.device))
+
+
+def _clip_networks() -> dict[str, NetworkSpec]:
+    """CLIP's image tower of ViT-B/32 (OpenAI's preprocessing: CLIP-I, CLIP-S, the
+    direction) and of ViT-L/14 (Hugging Face's: torchmetrics' CLIPScore), and each
+    one's text tower (the prompts)."""
+    records = {}
+    for model, name, title, preprocessing, whose in (
+            ("vit-b32", "clip_vit_b32", "ViT-B/32", "openai", "OpenAI's preprocessing"),
+            ("vit-l14", "clip_vit_l14", "ViT-L/14", "huggingface",
+             "Hugging Face's CLIPImageProcessor")):
+        records[name] = NetworkSpec(
+            name, name, _ClipBuilder(model, "image"),
+            f"CLIP {title} normalised image embedding", encode=_ClipImages(preprocessing),
+            methods_note=f"CLIP {title} reads each image at 8 bits as {whose} does: the "
+                         "shorter side resized to 224 pixels (Pillow bicubic), the "
+                         "centred 224×224 crop.")
+        records[f"{name}_text"] = NetworkSpec(
+            f"{name}_text", name, _ClipBuilder(model, "text"),
+            f"CLIP {title} normalised text embedding", encode_texts=_encode_clip_texts)
+    return records
 
 
 def _build_dino(weights: Any, device: str) -> Any:
@@ -252,13 +303,7 @@ NETWORKS: dict[str, NetworkSpec] = {
                                       "images at their own size."),
     "dists": NetworkSpec("dists", "vgg16", _build_dists, "DISTS VGG16 (L2 pooling)",
                          encode=_encode_dists),
-    "clip_vit_b32": NetworkSpec("clip_vit_b32", "clip_vit_b32", _build_clip_b32,
-                                "CLIP ViT-B/32 normalised image embedding",
-                                encode=_encode_clip,
-                                methods_note="CLIP reads each image at 8 bits as OpenAI's "
-                                             "preprocessing does: the shorter side resized "
-                                             "to 224 pixels (Pillow bicubic), the centred "
-                                             "224×224 crop."),
+    **_clip_networks(),
     "dino_vits16": NetworkSpec("dino_vits16", "dino_vits16", _build_dino,
                                "DINO ViT-S/16 CLS token (torch.hub model)",
                                encode=_encode_dino,

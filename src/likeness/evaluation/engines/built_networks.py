@@ -81,3 +81,15 @@ class Networks:
         network = self.get(name)
         with torch.inference_mode():
             return encode(network, unit.to(self.device))
+
+    def encode_texts(self, name: str, prompts: list[str], too_long: str,
+                     cleaning: str) -> Any:
+        """(N, D) unit embeddings of ``prompts`` through text network ``name``."""
+        import torch
+
+        encode = NETWORKS[name].encode_texts
+        if encode is None:
+            raise LikenessError(f"{name} encodes images, not prompts")
+        network = self.get(name)
+        with torch.inference_mode():
+            return encode(network, prompts, too_long, cleaning)

@@ -6,10 +6,10 @@ decoded groups into one ``ItemOutcome`` per item:
 
 1. each item's pair is reconciled (``prepare_pair``: sizes, channels, bit depths, every
    decision recorded) and its pixel metrics computed;
-2. for each network its metrics need, the images are encoded once each — a group's
-   reference once for all of its items, a style image once per run — in batches of one
-   size, and each metric keeps what it needs of each image (``FeatureUse``);
-3. each item's network values are the distances between what was kept of its images.
+2. for each network its metrics need, the images (and prompts) are encoded once each — a
+   group's reference once for all of its items, a style image once per run — and each
+   item's network values are the distances between what was kept of its images
+   (``likeness.evaluation.engines.network_values``).
 
 Any exception of a metric becomes that item's error for that metric, never the run's.
 """
@@ -19,19 +19,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, describe_failure, invalid_values
 from likeness.evaluation.engines.built_networks import Networks
+from likeness.evaluation.engines.network_values import NetworkStage, Pending
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import (
     PreparedPair,
     prepare_pair,
     restoration_view,
     same_channels,
-    unit_tensor,
 )
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import LoadedImage, content_hash, load_image
@@ -89,16 +88,6 @@ def decode_group(items: Sequence[Item], alpha: str | None,
     return Decoded(load(items[0].reference), [load(item.test) for item in items])
 
 
-@dataclass
-class _Pending:
-    """An item waiting for its network values."""
-
-    outcome: ItemOutcome
-    item: Item | None  # None: a pair of arrays (no style image)
-    prepared: PreparedPair
-    group: int
-
-
 def network_notes(channels: int | None, feature_metrics: Sequence[str]) -> tuple[str, ...]:
     """The decision a gray item's networks take: its channel replicated to RGB.  It follows
     from the item's channels and the run's metrics, so it is derived, never cached."""
@@ -130,50 +119,51 @@ class ItemComputer:
                  digests: Mapping[Path, str] | None = None, batch_size: int = 16,
                  raising: bool = False) -> None:
         self.settings, self.networks, self.roles = settings, networks, roles
-        self.batch_size, self.raising = batch_size, raising
-        self.digests = dict(digests or {})  # the style images are checked against them
+        self.raising = raising
         item_metrics = [m for m in metrics if METRICS[m].kind != "set"]
         self.pixel_metrics = [m for m in item_metrics if METRICS[m].kind == "pixel"]
         self.feature_metrics = [m for m in item_metrics if METRICS[m].kind == "network"]
-        self._style_memo: dict[tuple[Path, str], Any] = {}  # style images recur across groups
+        # the style images are checked against the run's hashes
+        self.network_stage = NetworkStage(self.feature_metrics, settings, networks,
+                                          batch_size, dict(digests or {}))
 
     @property
     def batches_groups(self) -> bool:
         """Whether several groups may be computed together: not when a network encodes one
         image at a time (VGG19), whose metrics keep large per-reference state (CFSD's
         content side can take hundreds of MB): then each group is computed alone."""
-        return not any(NETWORKS[METRICS[m].network or ""].max_batch
+        return not any(NETWORKS[METRICS[m].network_in(self.settings) or ""].max_batch
                        for m in self.feature_metrics)
 
     def compute(self, work: Sequence[tuple[Sequence[Item], Decoded]]) -> list[ItemOutcome]:
         """One outcome per item of the given decoded groups, in order."""
         outcomes: list[ItemOutcome] = []
-        pending: list[_Pending] = []
+        pending: list[Pending] = []
         for number, (items, decoded) in enumerate(work):
             for item, test in zip(items, decoded.tests, strict=True):
                 outcome, prepared = self._pixels(item, decoded.reference, test)
                 outcomes.append(outcome)
                 if prepared is not None and self.feature_metrics:
-                    pending.append(_Pending(outcome, item, prepared, number))
+                    pending.append(Pending(outcome, item, prepared, number))
         return self._finish(outcomes, pending)
 
     def compute_prepared(self, pairs: Sequence[PreparedPair]) -> list[ItemOutcome]:
         """One outcome per pair already reconciled (arrays in memory: each pair its own
         reference); item metrics of the reference/test kind only."""
         outcomes: list[ItemOutcome] = []
-        pending: list[_Pending] = []
+        pending: list[Pending] = []
         for number, prepared in enumerate(pairs):
             outcome = ItemOutcome()
             self._pixel_values(outcome, prepared, None)
             outcomes.append(outcome)
             if self.feature_metrics:
-                pending.append(_Pending(outcome, None, prepared, number))
+                pending.append(Pending(outcome, None, prepared, number))
         return self._finish(outcomes, pending)
 
-    def _finish(self, outcomes: list[ItemOutcome], pending: list[_Pending]
+    def _finish(self, outcomes: list[ItemOutcome], pending: list[Pending]
                 ) -> list[ItemOutcome]:
         if pending:
-            self._network_values(pending)
+            self.network_stage.compute(pending)
         for outcome in outcomes:
             outcome.errors.update(invalid_values(outcome.values))
         return outcomes
@@ -268,133 +258,3 @@ class ItemComputer:
             return decisions
         return tuple(n.replace("test", test, 1).replace("reference", reference, 1)
                      for n in decisions)
-
-    def _network_values(self, pending: list[_Pending]) -> None:
-        import torch
-
-        by_network: dict[str, list[str]] = {}
-        for metric in self.feature_metrics:
-            by_network.setdefault(METRICS[metric].network or "", []).append(metric)
-        with torch.inference_mode():
-            for network, metrics in by_network.items():
-                try:
-                    module = self.networks.get(network)
-                except LikenessError as error:  # missing weights: every item, not cached
-                    for entry in pending:
-                        for metric in metrics:
-                            entry.outcome.errors[metric] = str(error)
-                    continue
-                firsts = self._first_sides(network, metrics, pending)
-                self._second_sides(network, module, metrics, pending, firsts)
-
-    def _batches(self, network: str, images: list[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
-        """(key, unit tensor) pairs in batches of one size, at most the batch size each."""
-        limit = NETWORKS[network].max_batch or self.batch_size
-        by_shape: dict[tuple[int, ...], list[tuple[Any, Any]]] = {}
-        for key, unit in images:
-            by_shape.setdefault(tuple(unit.shape), []).append((key, unit))
-        return [same[i:i + limit] for same in by_shape.values()
-                for i in range(0, len(same), limit)]
-
-    def _encode(self, network: str, batch: list[tuple[Any, Any]]) -> list[list[Any]] | Exception:
-        """Each image's layer outputs (one-image slices), or the failure of the pass."""
-        import torch
-
-        try:
-            layers = self.networks.encode(network, torch.stack([unit for _, unit in batch]))
-        except Exception as error:  # noqa: BLE001 - the batch's items fail, not the run
-            return error
-        return [[layer[i:i + 1] for layer in layers] for i in range(len(batch))]
-
-    def _first_sides(self, network: str, metrics: list[str],
-                     pending: list[_Pending]) -> dict[tuple[Any, str], Any]:
-        """What each metric keeps of each first image (a group's reference, or a style
-        image), each encoded once."""
-        settings = self.settings
-        kept: dict[tuple[Any, str], Any] = {}
-        images: list[tuple[Any, Any]] = []
-        sizes: dict[Any, tuple[int, int]] = {}
-        for entry in pending:
-            for metric in metrics:
-                if METRICS[metric].images[0] == "style":
-                    assert entry.item is not None
-                    assert entry.item.style is not None
-                    key: Any = ("style", entry.item.style)
-                    if (entry.item.style, metric) in self._style_memo or key in sizes:
-                        continue
-                    unit = self._style_unit(entry.item.style)
-                else:
-                    key = ("reference", entry.group)
-                    if key in sizes:
-                        continue
-                    unit = unit_tensor(entry.prepared.reference, entry.prepared.data_range)
-                if isinstance(unit, Exception):
-                    for other in metrics:
-                        if METRICS[other].images[0] == "style":
-                            self._style_memo[(key[1], other)] = unit
-                    continue
-                sizes[key] = (int(unit.shape[1]), int(unit.shape[2]))
-                images.append((key, unit))
-        for batch in self._batches(network, images):
-            encoded = self._encode(network, batch)
-            for number, (key, _) in enumerate(batch):
-                for metric in metrics:
-                    if (METRICS[metric].images[0] == "style") != (key[0] == "style"):
-                        continue
-                    use = METRICS[metric].features
-                    assert use is not None
-                    value: Any
-                    if isinstance(encoded, Exception):
-                        value = encoded
-                    else:
-                        try:
-                            value = use.first(encoded[number], sizes[key], settings)
-                        except Exception as error:  # noqa: BLE001 - this image's items fail
-                            value = error
-                    if key[0] == "style":
-                        self._style_memo[(key[1], metric)] = value
-                    else:
-                        kept[(key, metric)] = value
-        return kept
-
-    def _style_unit(self, path: Path) -> Any:
-        try:
-            image = load_image(path, alpha=self.settings.alpha,
-                               expect_sha256=content_hash(self.digests.get(path)))
-        except (LikenessError, OSError) as error:
-            return error
-        return unit_tensor(image.pixels, image.data_range)
-
-    def _second_sides(self, network: str, module: Any, metrics: list[str],
-                      pending: list[_Pending], firsts: dict[tuple[Any, str], Any]) -> None:
-        settings = self.settings
-        images = [(number, unit_tensor(entry.prepared.test, entry.prepared.data_range))
-                  for number, entry in enumerate(pending)]
-        for batch in self._batches(network, images):
-            encoded = self._encode(network, batch)
-            for position, (number, unit) in enumerate(batch):
-                entry = pending[number]
-                for metric in metrics:
-                    spec = METRICS[metric]
-                    use = spec.features
-                    assert use is not None
-                    if spec.images[0] == "style":
-                        assert entry.item is not None
-                        assert entry.item.style is not None
-                        first = self._style_memo[(entry.item.style, metric)]
-                        if isinstance(first, Exception):
-                            first = LikenessError(f"{entry.item.style_name}: "
-                                                  f"{describe_failure(first)}")
-                    else:
-                        first = firsts[(("reference", entry.group), metric)]
-                    failure = encoded if isinstance(encoded, Exception) else first
-                    if isinstance(failure, Exception):
-                        entry.outcome.errors[metric] = describe_failure(failure)
-                        continue
-                    assert not isinstance(encoded, Exception)
-                    try:
-                        size = (int(unit.shape[1]), int(unit.shape[2]))
-                        second = use.second(encoded[position], size, settings)
-                        entry.outcome.values[metric] = use.distance(first, second, module)
-                    except Exception as error:  # noqa: BLE001 - this item's error
-                        entry.outcome.errors[metric] = describe_failure(error)

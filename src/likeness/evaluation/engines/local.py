@@ -38,6 +38,7 @@ from likeness.evaluation.engines.compute import (
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import ordered_map
 from likeness.evaluation.items.plan import Item, Plan
+from likeness.evaluation.items.prompts import prompt_key
 from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 
@@ -79,10 +80,16 @@ class ItemEngine:
         self.unreadable = dict(unreadable or {})
         self.strict = strict
         self.metrics = [m for m in options.metrics if METRICS[m].kind != "set"]
-        self.rows = [PairRow(i.model, i.reference_name, i.test_name, style=i.style_name)
-                     for i in plan.items]
         self.stage = "triplets" if plan.kind == "style" else "pairs"
         self.namespaces = {m: self._namespace(m) for m in self.metrics}
+        self.prompt_roles = {m: use.prompts.roles for m in self.metrics
+                             if (use := METRICS[m].use_in(options)) is not None
+                             and use.prompts is not None}
+        read = {role for roles in self.prompt_roles.values() for role in roles}
+        self.rows = [PairRow(i.model, i.reference_name, i.test_name, style=i.style_name,
+                             prompts={p.role: p.text for p in i.prompts
+                                      if p.role in read and p.text is not None})
+                     for i in plan.items]
         self.feature_metrics = [m for m in self.metrics if METRICS[m].kind == "network"]
         self.notes_namespace = notes_namespace(plan.kind, options, self.metrics)
         self.done = 0
@@ -92,19 +99,51 @@ class ItemEngine:
 
     def _namespace(self, metric: str) -> str:
         spec = METRICS[metric]
-        network = spec.network
+        network = spec.network_in(self.options)
         weights = f"/weights={self.networks.weights_hash(network)}" if network else ""
         return f"item/v4/{metric}/{self.options.key(spec.key_settings)}{weights}"
 
     def _unavailable(self) -> dict[str, str]:
         """Metrics whose network cannot be built here, and why (never cached)."""
-        return {m: self.networks.failed[METRICS[m].network or ""] for m in self.metrics
-                if METRICS[m].network in self.networks.failed}
+        failed = self.networks.failed
+        return {m: failed[network] for m in self.metrics
+                if (network := METRICS[m].network_in(self.options)) in failed}
 
     def key(self, item: Item) -> str | None:
         """The item's cache key: its files' hashes (None when one could not be read)."""
         keys = [self.digests.get(path) for path in item.files]
         return None if None in keys else ":".join(keys)  # type: ignore[arg-type]
+
+    def metric_key(self, index: int, metric: str, key: str) -> str | None:
+        """The key of item ``index``'s value of ``metric``: its files' ``key`` and, for a
+        metric that reads prompts, the prompts' text; None when a prompt is missing (its
+        error is the sidecar's, never cached: the file may be fixed)."""
+        roles = self.prompt_roles.get(metric)
+        if roles is None:
+            return key
+        item = self.plan.items[index]
+        texts = {role: getattr(item.prompt(role), "text", None) for role in roles}
+        if None in texts.values():
+            return None
+        return f"{key}:prompts={prompt_key(texts)}"  # type: ignore[arg-type]
+
+    def prompt_notes(self, index: int) -> tuple[str, ...]:
+        """The decision taken on item ``index``'s prompt: read beside its reference (it
+        follows from the files, so it is derived, never cached)."""
+        if not self.prompt_roles:
+            return ()
+        prompt = self.plan.items[index].prompt("prompt")
+        if prompt is None or not prompt.from_reference:
+            return ()
+        first = self.plan.roles[0]
+        return (f"prompt read from the {first} image's sidecar {Path(prompt.origin).name}",)
+
+    def prompt_failure(self, index: int, metric: str) -> str:
+        """Why item ``index`` has no prompt ``metric`` reads."""
+        item = self.plan.items[index]
+        prompts = [item.prompt(role) for role in self.prompt_roles[metric]]
+        return next((p.error for p in prompts if p is not None and p.error),
+                    f"{item.test_name}: no prompt")
 
     def advance(self) -> None:
         self.done += 1
@@ -135,15 +174,20 @@ class ItemEngine:
         present = [k for k in keys if k is not None]
         unavailable = self._unavailable()
         usable = [m for m in self.metrics if m not in unavailable]
-        stored = {m: self.cache.get_many(self.namespaces[m], present) for m in usable}
+        metric_keys = [{m: self.metric_key(i, m, k) for m in usable} if k is not None else {}
+                       for i, k in enumerate(keys)]
+        stored = {m: self.cache.get_many(self.namespaces[m], [
+            mk for own in metric_keys if (mk := own.get(m)) is not None]) for m in usable}
         notes = self.cache.get_many(self.notes_namespace, present)
         groups: dict[Path, list[int]] = {}
         for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+            own = metric_keys[index]
             if key is None:
                 self.fail(index, unreadable_reason(item.files, self.digests, self.unreadable))
                 self.advance()
-            elif key in notes and all(key in stored[m] for m in usable):
-                self._from_cache(index, notes[key], {m: stored[m][key] for m in usable},
+            elif key in notes and all(own[m] is None or own[m] in stored[m] for m in usable):
+                self._from_cache(index, notes[key], {m: stored[m][mk] for m in usable
+                                                     if (mk := own[m]) is not None},
                                  unavailable)
             else:
                 groups.setdefault(item.reference, []).append(index)
@@ -151,11 +195,14 @@ class ItemEngine:
 
     def _from_cache(self, index: int, notes: bytes, outcomes: dict[str, bytes],
                     unavailable: dict[str, str]) -> None:
+        """Fill row ``index`` from the cache (a metric absent from ``outcomes`` lacks a
+        prompt)."""
         row = self.rows[index]
         row.cached = True
         notes_of_item, row.data_range, row.channels = decode_notes(notes)
         row.notes = tuple(in_callers_words(note) for note in
-                          (*notes_of_item, *network_notes(row.channels, self.feature_metrics)))
+                          (*notes_of_item, *network_notes(row.channels, self.feature_metrics),
+                           *self.prompt_notes(index)))
         errors = {}
         for metric, stored in outcomes.items():
             outcome = json.loads(stored)
@@ -163,6 +210,8 @@ class ItemEngine:
                 row.values[metric] = float(outcome["v"])
             else:
                 errors[metric] = outcome["e"]
+        errors.update({m: self.prompt_failure(index, m) for m in self.prompt_roles
+                       if m not in outcomes and m not in unavailable})
         for metric, message in {**errors, **invalid_values(row.values), **unavailable}.items():
             self.fail(index, message, metric)
         self.advance()
@@ -174,7 +223,8 @@ class ItemEngine:
         """Make the row of item ``index`` from its outcome, and queue it for the cache."""
         row = self.rows[index]
         row.values, row.metric_errors = dict(outcome.values), {}
-        row.notes = tuple(in_callers_words(note) for note in outcome.notes)
+        row.notes = tuple(in_callers_words(note) for note in
+                          (*outcome.notes, *self.prompt_notes(index)))
         row.data_range, row.channels = outcome.data_range, outcome.channels
         if outcome.failure is not None:
             self.fail(index, outcome.failure)
@@ -198,6 +248,9 @@ class ItemEngine:
             if key is None:
                 continue
             for metric in self.metrics:
+                metric_key = self.metric_key(index, metric, key)
+                if metric_key is None:  # a missing prompt: not a property of the files
+                    continue
                 outcome: dict[str, Any]
                 if metric in row.values:
                     outcome = {"v": row.values[metric]}
@@ -205,7 +258,7 @@ class ItemEngine:
                     outcome = {"e": errors[metric]}
                 else:  # a network that could not be built: not a property of the item
                     continue
-                per_metric[metric].append((key, json.dumps(outcome).encode()))
+                per_metric[metric].append((metric_key, json.dumps(outcome).encode()))
             derived = network_notes(row.channels, self.feature_metrics)
             notes.append((key, encode_notes(replace(row, notes=computed_notes),
                                             without=derived)))

@@ -191,13 +191,14 @@ def _pipeline(ray: Any, items: list[dict[str, Any]], decode: Callable[..., Any],
         **resources)  # Ray Data restarts lost actors and retries their tasks
 
 
-def _ship_weights(ray: Any, networks: Networks, names: Sequence[str]) -> dict[str, Any]:
+def _ship_weights(ray: Any, networks: Networks, names: Sequence[str],
+                  options: RunSettings) -> dict[str, Any]:
     """The checkpoints of the item metrics' networks, verified here, in the object store."""
     from likeness.nets.weights import resolve
 
     blobs: dict[str, Any] = {}
     for metric in names:
-        network = METRICS[metric].network
+        network = METRICS[metric].network_in(options)
         if METRICS[metric].kind != "network" or network is None:
             continue
         checkpoint = NETWORKS[network].checkpoint
@@ -237,7 +238,7 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: Ru
     if not groups:
         return engine.rows
     try:
-        blobs = _ship_weights(ray, networks, engine.metrics)
+        blobs = _ship_weights(ray, networks, engine.metrics, options)
     except LikenessError as error:
         raise LikenessError(f"weights for the Ray workers: {error}") from None
     items = [{"payload": pickle.dumps((group.items, engine.items_of(group), options.alpha,

@@ -1,11 +1,12 @@
 """What a comparison run will do: which models, which (reference, test) pairs, which sets.
 
-Models are the test folders (named by their folder name, or ``--model NAME=DIR``).  Pairs
+Models are the test folders (named by their folder name, or ``--model NAME=DIR``). Pairs
 come from the folders (relative path without extension, as ``pair_folders``) or from a
-pairs CSV with columns ``reference,test[,model]``; relative paths in the CSV are resolved
-against the CSV file's own folder.  Set metrics (FID, KID) use every image of the
-reference folder and of each model's folder (or, with a CSV, the distinct files it names),
-so a generative model whose outputs pair with nothing still gets its FID.
+pairs CSV with columns ``reference,test[,model][,prompt][,source_prompt]``; relative paths
+in the CSV are resolved against the CSV file's own folder. Set metrics (FID, KID) use
+every image of the reference folder and of each model's folder (or, with a CSV, the
+distinct files it names), so a generative model whose outputs pair with nothing still gets
+its FID.
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from likeness.errors import PairingError
+from likeness.evaluation.items.prompts import (
+    PROMPT_ROLES,
+    Prompt,
+    table_prompt,
+    without_sidecars,
+)
 from likeness.io import pair_scanned, read_manifest, same_file_key, scan_folder
 
-__all__ = ["Item", "Plan", "make_plan", "model_names"]
+__all__ = ["Item", "Plan", "make_plan", "model_names", "table_prompts"]
 
 
 @dataclass(frozen=True)
 class Item:
     """One item of a plan: a test image of one model (or method) and the images it is
     measured against — its reference (a style run's content) and, in a style run, its
-    style image."""
+    style image — and its prompts, for the metrics that read text
+    (``likeness.evaluation.items.prompts``)."""
 
     model: str
     reference: Path
@@ -34,6 +42,11 @@ class Item:
     test_name: str
     style: Path | None = None
     style_name: str | None = None
+    prompts: tuple[Prompt, ...] = ()
+
+    def prompt(self, role: str) -> Prompt | None:
+        """Its prompt of ``role`` (``"prompt"``, ``"source_prompt"``), if it has one."""
+        return next((p for p in self.prompts if p.role == role), None)
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -115,26 +128,30 @@ def _plan_folders(reference: Path, models: Mapping[str, Path], need_pairs: bool,
             plan.unmatched[name] = (
                 [_relative(p, reference) for p in pairing.unmatched_reference],
                 [_relative(p, folder) for p in pairing.unmatched_test])
-        _note_skipped(plan, name, folder, skipped)
+        _note_skipped(plan, name, folder, (files, skipped))
         if need_sets:
             plan.sets[name] = files
             plan.set_names.update((f, _relative(f, folder)) for f in files)
-    files, skipped = reference_scan
-    _note_skipped(plan, "reference", reference, skipped)
+    files, _ = reference_scan
+    _note_skipped(plan, "reference", reference, reference_scan)
     if need_sets:
         plan.sets["reference"] = files
         plan.set_names.update((f, _relative(f, reference)) for f in files)
     return plan
 
 
-def _note_skipped(plan: Plan, source: str, folder: Path, skipped: list[Path]) -> None:
-    if skipped:
-        plan.skipped[source] = [_relative(p, folder) for p in skipped]
+def _note_skipped(plan: Plan, source: str, folder: Path,
+                  scanned: tuple[list[Path], list[Path]]) -> None:
+    """Record the files skipped for their extension, but the images' prompt files."""
+    images, skipped = scanned
+    if listed := without_sidecars(skipped, images):
+        plan.skipped[source] = [_relative(p, folder) for p in listed]
 
 
 def _plan_csv(pairs_csv: Path, reference: Path | None, models: Mapping[str, Path]) -> Plan:
     base = pairs_csv.resolve().parent
-    records = read_manifest(pairs_csv, ("reference", "test"), ("model",), what="pairs CSV")
+    records = read_manifest(pairs_csv, ("reference", "test"), ("model", *PROMPT_ROLES),
+                            what="pairs CSV")
     plan = Plan(models=[], items=[], sets={"reference": []}, set_names={})
     default_model = next(iter(models), "test")
     seen: dict[tuple[str, str, str], int] = {}
@@ -154,7 +171,8 @@ def _plan_csv(pairs_csv: Path, reference: Path | None, models: Mapping[str, Path
             plan.models.append(model)
             plan.sets[model] = []
             plan.sources[model] = str(pairs_csv)
-        plan.items.append(Item(model, ref, test, reference_name, test_name))
+        plan.items.append(Item(model, ref, test, reference_name, test_name,
+                               prompts=table_prompts(record, f"{pairs_csv}, line {line}")))
         if ref not in plan.sets["reference"]:
             plan.sets["reference"].append(ref)
         if test not in plan.sets[model]:
@@ -164,6 +182,12 @@ def _plan_csv(pairs_csv: Path, reference: Path | None, models: Mapping[str, Path
         raise PairingError(f"{pairs_csv}: the pairs CSV lists no pair")
     del reference
     return plan
+
+
+def table_prompts(record: Mapping[str, str | None], where: str) -> tuple[Prompt, ...]:
+    """The prompts a row of a pairs CSV or style manifest gives (its prompt columns)."""
+    return tuple(table_prompt(role, record[role] or "", where) for role in PROMPT_ROLES
+                 if role in record and record[role] is not None)
 
 
 def make_plan(reference: str | os.PathLike[str] | None,

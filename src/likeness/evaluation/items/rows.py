@@ -26,6 +26,8 @@ class PairRow:
     channels: int | None = None  # as compared: 1 (gray) or 3 (RGB)
     # why each metric that failed on this item failed (``error`` says it too, in one line)
     metric_errors: dict[str, str] = field(default_factory=dict)
+    # the prompts its metrics read, by role ("prompt", "source_prompt"), as read
+    prompts: dict[str, str] = field(default_factory=dict)
 
     @property
     def decisions(self) -> tuple[str, ...]:

@@ -27,6 +27,8 @@ class RunSettings:
             ``"matlab"`` (their authors' code, where it departs from piq's).
         ms_ssim_convention: whose MS-SSIM: ``"pytorch-msssim"``, ``"piq"``,
             ``"torchmetrics"`` or ``"matlab"`` (Wang's ``msssim.m``).
+        clip_t_convention: whose CLIP-T: ``"hessel"`` (CLIP-S), ``"torchmetrics"``
+            (CLIPScore) or ``"cosine"`` (``likeness.metrics.clip_scores``).
     """
 
     metrics: tuple[str, ...]
@@ -44,6 +46,7 @@ class RunSettings:
     ssim_convention: str = "skimage"
     convention: str = "piq"
     ms_ssim_convention: str = "pytorch-msssim"
+    clip_t_convention: str = "hessel"
 
     @property
     def gray_conversion(self) -> str:

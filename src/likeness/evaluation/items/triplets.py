@@ -2,9 +2,10 @@
 
 Triplets: a stylized file names its content and its style, as ``C__S.ext`` (content stem,
 two underscores, style stem), or as ``S/C.ext`` inside the stylized folder, or through a
-manifest CSV (``content,style,stylized[,method]``, paths relative to the content, style
-and stylized folders).  Anything unmatched is listed.  Several stylized folders (one per
-method) are evaluated in one run, against the same contents and styles.
+manifest CSV (``content,style,stylized[,method][,prompt][,source_prompt]``, paths relative
+to the content, style and stylized folders). Anything unmatched is listed. Several
+stylized folders (one per method) are evaluated in one run, against the same contents and
+styles.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from likeness.errors import LikenessError, PairingError
-from likeness.evaluation.items.plan import Item, Plan
+from likeness.evaluation.items.plan import Item, Plan, table_prompts
+from likeness.evaluation.items.prompts import PROMPT_ROLES, Prompt
 from likeness.io import find_images, read_manifest, same_file_key, stat_regular_file
 
 __all__ = ["Triplet", "find_triplets", "style_plan"]
@@ -32,6 +34,7 @@ class Triplet:
     content_name: str
     style_name: str
     stylized_name: str
+    prompts: tuple[Prompt, ...] = ()  # the manifest's prompt columns
 
 
 def _index(folder: Path) -> dict[str, Path]:
@@ -104,8 +107,8 @@ def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[s
 
 def _manifest_triplets(manifest: Path, content_root: Path, style_root: Path,
                        methods: Mapping[str, PathLike]) -> list[Triplet]:
-    records = read_manifest(manifest, ("content", "style", "stylized"), ("method",),
-                            what="manifest")
+    records = read_manifest(manifest, ("content", "style", "stylized"),
+                            ("method", *PROMPT_ROLES), what="manifest")
     default = next(iter(methods)) if len(methods) == 1 else None
     triplets = []
     seen: dict[tuple[str, ...], int] = {}
@@ -128,7 +131,8 @@ def _manifest_triplets(manifest: Path, content_root: Path, style_root: Path,
                                "after resolving '.', '..' and links)")
         seen[identity] = line
         triplets.append(Triplet(method, *paths, record["content"], record["style"],
-                                record["stylized"]))
+                                record["stylized"],
+                                table_prompts(record, f"{manifest}, line {line}")))
     return triplets
 
 
@@ -137,7 +141,8 @@ def style_plan(triplets: list[Triplet], methods: list[str],
     """The plan of a style run: one item per triplet (reference = content); sets: the
     style images and each method's stylized images (FID of each method against styles)."""
     items = [Item(t.method, t.content, t.stylized, t.content_name, t.stylized_name,
-                  style=t.style, style_name=t.style_name) for t in triplets]
+                  style=t.style, style_name=t.style_name, prompts=t.prompts)
+             for t in triplets]
     sets: dict[str, list[Path]] = {"style": list(dict.fromkeys(t.style for t in triplets))}
     names = {t.style: f"style/{t.style_name}" for t in triplets}
     for method in methods:

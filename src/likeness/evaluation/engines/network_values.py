@@ -1,0 +1,283 @@
+"""The network stage of ``ItemComputer``: items' network values from their reconciled
+pairs.
+
+For each network the run's metrics need (under the run's conventions:
+``MetricSpec.use_in``):
+
+1. each first image — a group's reference, or a style image — is encoded once, however
+   many items share it, and each metric keeps what it needs of it (``FeatureUse.first``);
+2. each prompt a metric reads (``FeatureUse.prompts``) is encoded once by its text
+   network, whatever number of items, models and runs of the computer share it;
+3. each test image is encoded, and each item's value is the distance between what was
+   kept of its images (and its prompts' embeddings).
+
+Images are encoded in batches of one size, at most the batch size (or the network's
+``max_batch``); a failure — of a pass, of an image, of a prompt — is the error of the items
+that need it, never the run's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from likeness.errors import LikenessError, describe_failure
+from likeness.evaluation.catalog.feature_metrics import FeatureUse, PromptUse
+from likeness.evaluation.catalog.networks import NETWORKS
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.engines.built_networks import Networks
+from likeness.evaluation.items.plan import Item
+from likeness.evaluation.items.prepare import PreparedPair, unit_tensor
+from likeness.evaluation.items.settings import RunSettings
+from likeness.io import content_hash, load_image
+
+__all__ = ["NetworkStage", "Pending"]
+
+
+@dataclass
+class Pending:
+    """An item waiting for its network values: its outcome's ``values`` and ``errors``
+    (an ``ItemOutcome``) are filled in."""
+
+    outcome: Any
+    item: Item | None  # None: a pair of arrays (no style image, no prompts)
+    prepared: PreparedPair
+    group: int
+
+
+class NetworkStage:
+    """Computes pending items' network metrics (see the module documentation); style
+    images and prompts are remembered across calls, as they recur across groups.
+
+    Args:
+        metrics: the run's network metrics.
+        settings: the run's settings (which use of a network each metric makes).
+        networks: where networks are built and kept.
+        batch_size: images (prompts) per pass.
+        digests: the run's file hashes (style images are checked against them).
+    """
+
+    def __init__(self, metrics: Sequence[str], settings: RunSettings, networks: Networks,
+                 batch_size: int, digests: Mapping[Path, str]) -> None:
+        self.settings, self.networks, self.batch_size = settings, networks, batch_size
+        self.digests = digests
+        self.uses: dict[str, FeatureUse] = {}
+        for metric in metrics:
+            use = METRICS[metric].use_in(settings)
+            assert use is not None
+            self.uses[metric] = use
+        self._style_memo: dict[tuple[Path, str], Any] = {}
+        self._text_memo: dict[tuple[str, str, str, str], Any] = {}
+
+    def compute(self, pending: list[Pending]) -> None:
+        """Fill each pending item's network values (or errors)."""
+        import torch
+
+        by_network: dict[str, list[str]] = {}
+        for metric, use in self.uses.items():
+            by_network.setdefault(use.network, []).append(metric)
+        with torch.inference_mode():
+            for network, metrics in by_network.items():
+                try:
+                    module = self.networks.get(network)
+                except LikenessError as error:  # missing weights: every item, not cached
+                    for entry in pending:
+                        for metric in metrics:
+                            entry.outcome.errors[metric] = str(error)
+                    continue
+                prompts = self._prompt_sides(metrics, pending)
+                firsts = self._first_sides(network, metrics, pending)
+                self._second_sides(network, module, metrics, pending, firsts, prompts)
+
+    def _batches(self, network: str, images: list[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
+        """(key, unit tensor) pairs in batches of one size, at most the batch size each."""
+        limit = NETWORKS[network].max_batch or self.batch_size
+        by_shape: dict[tuple[int, ...], list[tuple[Any, Any]]] = {}
+        for key, unit in images:
+            by_shape.setdefault(tuple(unit.shape), []).append((key, unit))
+        return [same[i:i + limit] for same in by_shape.values()
+                for i in range(0, len(same), limit)]
+
+    def _encode(self, network: str, batch: list[tuple[Any, Any]]) -> list[list[Any]] | Exception:
+        """Each image's layer outputs (one-image slices), or the failure of the pass."""
+        import torch
+
+        try:
+            layers = self.networks.encode(network, torch.stack([unit for _, unit in batch]))
+        except Exception as error:  # noqa: BLE001 - the batch's items fail, not the run
+            return error
+        return [[layer[i:i + 1] for layer in layers] for i in range(len(batch))]
+
+    def _reads_style(self, metric: str) -> bool:
+        return METRICS[metric].images[0] == "style"
+
+    def _first_sides(self, network: str, metrics: list[str],
+                     pending: list[Pending]) -> dict[tuple[Any, str], Any]:
+        """What each metric keeps of each first image (a group's reference, or a style
+        image), each encoded once; metrics of a test image and its prompt have none."""
+        settings = self.settings
+        metrics = [m for m in metrics if METRICS[m].images[0] != "prompt"]
+        kept: dict[tuple[Any, str], Any] = {}
+        images: list[tuple[Any, Any]] = []
+        sizes: dict[Any, tuple[int, int]] = {}
+        for entry in pending:
+            for metric in metrics:
+                if self._reads_style(metric):
+                    assert entry.item is not None
+                    assert entry.item.style is not None
+                    key: Any = ("style", entry.item.style)
+                    if (entry.item.style, metric) in self._style_memo or key in sizes:
+                        continue
+                    unit = self._style_unit(entry.item.style)
+                else:
+                    key = ("reference", entry.group)
+                    if key in sizes:
+                        continue
+                    unit = unit_tensor(entry.prepared.reference, entry.prepared.data_range)
+                if isinstance(unit, Exception):
+                    for other in metrics:
+                        if self._reads_style(other):
+                            self._style_memo[(key[1], other)] = unit
+                    continue
+                sizes[key] = (int(unit.shape[1]), int(unit.shape[2]))
+                images.append((key, unit))
+        for batch in self._batches(network, images):
+            encoded = self._encode(network, batch)
+            for number, (key, _) in enumerate(batch):
+                for metric in metrics:
+                    if self._reads_style(metric) != (key[0] == "style"):
+                        continue
+                    value: Any
+                    if isinstance(encoded, Exception):
+                        value = encoded
+                    else:
+                        try:
+                            value = self.uses[metric].first(encoded[number], sizes[key],
+                                                            settings)
+                        except Exception as error:  # noqa: BLE001 - this image's items fail
+                            value = error
+                    if key[0] == "style":
+                        self._style_memo[(key[1], metric)] = value
+                    else:
+                        kept[(key, metric)] = value
+        return kept
+
+    def _style_unit(self, path: Path) -> Any:
+        try:
+            image = load_image(path, alpha=self.settings.alpha,
+                               expect_sha256=content_hash(self.digests.get(path)))
+        except (LikenessError, OSError) as error:
+            return error
+        return unit_tensor(image.pixels, image.data_range)
+
+    def _prompt_sides(self, metrics: list[str], pending: list[Pending]
+                      ) -> dict[tuple[int, str], tuple[Any, ...] | Exception]:
+        """Each item's prompts' embeddings per metric that reads them (or why it has
+        none), each distinct prompt encoded once."""
+        wanted: dict[tuple[int, str], list[tuple[str, str, str, str]] | Exception] = {}
+        for number, entry in enumerate(pending):
+            for metric in metrics:
+                reads = self.uses[metric].prompts
+                if reads is not None:
+                    wanted[(number, metric)] = self._prompt_keys(metric, reads, entry.item)
+        missing = list(dict.fromkeys(key for keys in wanted.values()
+                                     if not isinstance(keys, Exception) for key in keys
+                                     if key not in self._text_memo))
+        self._encode_prompts(missing)
+        sides: dict[tuple[int, str], tuple[Any, ...] | Exception] = {}
+        for place, keys in wanted.items():
+            if isinstance(keys, Exception):
+                sides[place] = keys
+                continue
+            embeddings = tuple(self._text_memo[key] for key in keys)
+            failed = next((e for e in embeddings if isinstance(e, Exception)), None)
+            sides[place] = failed if failed is not None else embeddings
+        return sides
+
+    def _prompt_keys(self, metric: str, reads: PromptUse, item: Item | None
+                     ) -> list[tuple[str, str, str, str]] | Exception:
+        """(text network, prompt as encoded, too_long, cleaning) of each prompt ``metric``
+        reads of ``item``, or why one is missing."""
+        label = METRICS[metric].plain_label
+        if item is None:
+            return LikenessError(f"{label} reads each image's prompt: give prompts in a "
+                                 "folder run (a prompt column or sidecar text files), or use "
+                                 "likeness.clip_score on tensors")
+        keys = []
+        for role in reads.roles:
+            prompt = item.prompt(role)
+            if prompt is None or prompt.text is None:
+                why = prompt.error if prompt is not None else None
+                return LikenessError(why or f"{item.test_name}: no {role.replace('_', ' ')}")
+            keys.append((reads.network, reads.prefix + prompt.text, reads.too_long,
+                         reads.cleaning))
+        return keys
+
+    def _encode_prompts(self, keys: list[tuple[str, str, str, str]]) -> None:
+        """Encode ``keys``' prompts into the memo, a batch per text network and handling;
+        a batch that fails is encoded a prompt at a time, so one prompt's failure (too
+        long under ``cosine``) is its own."""
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for network, text, too_long, cleaning in keys:
+            groups.setdefault((network, too_long, cleaning), []).append(text)
+        for (network, too_long, cleaning), texts in groups.items():
+            for start in range(0, len(texts), self.batch_size):
+                batch = texts[start:start + self.batch_size]
+                for text, embedding in zip(batch, self._embed(network, batch, too_long,
+                                                              cleaning), strict=True):
+                    self._text_memo[(network, text, too_long, cleaning)] = embedding
+
+    def _embed(self, network: str, texts: list[str], too_long: str, cleaning: str
+               ) -> list[Any]:
+        try:
+            embeddings = self.networks.encode_texts(network, texts, too_long, cleaning)
+            return [embeddings[i:i + 1] for i in range(len(texts))]
+        except Exception as error:  # noqa: BLE001 - the prompts' items fail, not the run
+            if len(texts) == 1:
+                return [error]
+        return [self._embed(network, [text], too_long, cleaning)[0] for text in texts]
+
+    def _second_sides(self, network: str, module: Any, metrics: list[str],
+                      pending: list[Pending], firsts: dict[tuple[Any, str], Any],
+                      prompts: dict[tuple[int, str], tuple[Any, ...] | Exception]) -> None:
+        settings = self.settings
+        images = [(number, unit_tensor(entry.prepared.test, entry.prepared.data_range))
+                  for number, entry in enumerate(pending)]
+        for batch in self._batches(network, images):
+            encoded = self._encode(network, batch)
+            for position, (number, unit) in enumerate(batch):
+                entry = pending[number]
+                for metric in metrics:
+                    use = self.uses[metric]
+                    first = self._first(metric, entry, firsts)
+                    if use.prompts is not None and not isinstance(first, Exception):
+                        texts = prompts[(number, metric)]
+                        first = texts if isinstance(texts, Exception) else (first, *texts)
+                    failure = encoded if isinstance(encoded, Exception) else first
+                    if isinstance(failure, Exception):
+                        entry.outcome.errors[metric] = describe_failure(failure)
+                        continue
+                    assert not isinstance(encoded, Exception)
+                    try:
+                        size = (int(unit.shape[1]), int(unit.shape[2]))
+                        second = use.second(encoded[position], size, settings)
+                        entry.outcome.values[metric] = use.distance(first, second, module)
+                    except Exception as error:  # noqa: BLE001 - this item's error
+                        entry.outcome.errors[metric] = describe_failure(error)
+
+    def _first(self, metric: str, entry: Pending,
+               firsts: dict[tuple[Any, str], Any]) -> Any:
+        """What ``metric`` kept of the item's first image (None: it reads none)."""
+        images = METRICS[metric].images[0]
+        if images == "prompt":
+            return None
+        if images != "style":
+            return firsts[(("reference", entry.group), metric)]
+        assert entry.item is not None
+        assert entry.item.style is not None
+        first = self._style_memo[(entry.item.style, metric)]
+        if isinstance(first, Exception):
+            return LikenessError(f"{entry.item.style_name}: {describe_failure(first)}")
+        return first
