@@ -135,7 +135,7 @@ def test_clipscore_equals_torchmetrics(stand_in):
     values = clip_score(IMAGES[:len(captions)], captions, convention="torchmetrics",
                         model=stand_in)
     assert clip_t_aggregate(values, "torchmetrics") == pytest.approx(
-        VALUES["torchmetrics"]["score"], abs=1e-5)
+        VALUES["torchmetrics"]["score"], abs=1e-6)  # measured: 6e-8
 
 
 def test_clip_s_equals_hessels_script(stand_in):
