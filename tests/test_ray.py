@@ -252,18 +252,32 @@ def test_set_metrics_on_ray_are_the_local_values_within_1e_8(cluster, folders, f
 
 
 def test_the_content_encoders_on_ray_equal_the_local_engine(cluster, folders, tmp_path):
-    """CLIP-I, CLIP-T, the directional similarity and the DINO score (item networks fed
-    8-bit crops, prompts from sidecar files) on Ray: every value the local engine's
-    (batches of one image on both)."""
+    """CLIP-I, CLIP-T, the directional similarity, the DINO score, CSD and the aesthetic
+    score (item networks fed 8-bit crops, prompts from sidecar files, a network of two
+    checkpoints) on Ray: every value the local engine's (batches of one image on both)."""
     import torch
 
-    from vit_stand_ins import make_clip_state_dict, make_dino_state_dict, save_safetensors
+    from vit_stand_ins import (
+        make_aesthetic_state_dict,
+        make_clip_state_dict,
+        make_clip_vision_state_dict,
+        make_csd_state_dict,
+        make_dino_state_dict,
+        save_safetensors,
+    )
 
-    dino = tmp_path / "dino.pth"
-    torch.save(make_dino_state_dict(13), dino)
+    for name, state in (("dino.pth", make_dino_state_dict(13)),
+                        ("csd.pth", make_csd_state_dict(17)),
+                        ("head.pth", make_aesthetic_state_dict(23))):
+        torch.save(state, tmp_path / name)
     weights = {"clip_vit_b32": str(save_safetensors(make_clip_state_dict(11),
                                                     tmp_path / "clip.safetensors")),
-               "dino_vits16": str(dino)}
+               "dino_vits16": str(tmp_path / "dino.pth"),
+               "csd_vit_l": str(tmp_path / "csd.pth"),
+               "laion_aesthetic": str(tmp_path / "head.pth"),  # a network of two checkpoints
+               "clip_vit_l14": str(save_safetensors(
+                   make_clip_vision_state_dict(19, 2, positions=16 * 16 + 1),
+                   tmp_path / "clip-l14.safetensors"))}
     for number, image in enumerate(sorted((folders / "ref").iterdir())):
         image.with_suffix(".txt").write_text(f"a photo of image {number}", encoding="utf-8")
     for image in (folders / MODELS[1]).iterdir():
@@ -272,7 +286,8 @@ def test_the_content_encoders_on_ray_equal_the_local_engine(cluster, folders, tm
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Ray's own deprecation warnings
             likeness.compare(folders / "ref", [folders / m for m in MODELS],
-                             metrics="clip_i,dino,clip_t,clip_direction", weights=weights,
+                             metrics="clip_i,dino,clip_t,clip_direction,csd,aesthetic",
+                             weights=weights,
                              out_dir=folders / engine, cache=False, batch_size=1,
                              engine=engine, source_prompt="a photo")
     local = _rows(folders / "local" / "per_image.csv")

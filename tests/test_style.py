@@ -299,3 +299,49 @@ def test_a_gray_content_image_is_replicated_and_recorded(golden, style_weights, 
     with Image.open(content / "coffee.png") as a, Image.open(stylized / "coffee__brick.png") as b:
         gray = sk_ssim(np.asarray(a), np.asarray(b.convert("L")), data_range=255)
     assert row.values["ssim_gray"] == pytest.approx(gray, abs=1e-9)
+
+
+def test_the_2024_protocol_adds_the_diffusion_papers_metrics_to_2023s(golden, style_weights,
+                                                                      tmp_path):
+    from vit_stand_ins import (
+        make_clip_state_dict,
+        make_csd_state_dict,
+        make_dino_state_dict,
+        save_safetensors,
+    )
+
+    root = tmp_path / "style"
+    shutil.copytree(golden.root / "style", root)
+    for image in (root / "content").iterdir():  # CLIP-T's prompts, beside the contents
+        image.with_suffix(".txt").write_text(f"a photo of {image.stem}", encoding="utf-8")
+    torch.save(make_csd_state_dict(17), tmp_path / "csd.pth")
+    torch.save(make_dino_state_dict(13), tmp_path / "dino.pth")
+    weights = {**style_weights, "csd_vit_l": tmp_path / "csd.pth",
+               "dino_vits16": tmp_path / "dino.pth",
+               "clip_vit_b32": save_safetensors(make_clip_state_dict(11),
+                                                tmp_path / "clip.safetensors")}
+    folders = ["--content", str(root / "content"), "--style", str(root / "style"),
+               "--stylized", str(root / "stylized")]
+    result = CliRunner().invoke(main, [
+        "style", *folders, "--protocol", "2024", "--out-dir", str(tmp_path / "run"),
+        "--no-cache", *(part for name, path in weights.items()
+                        for part in ("--weights", f"{name}={path}"))])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert record["settings"]["protocol"] == "2024"
+    assert record["settings"]["metrics"] == ["art_fid", "fid_art", "lpips_alex", "cfsd", "csd",
+                                             "dino", "clip_i", "clip_t"]
+    methods = (tmp_path / "run" / "methods.md").read_text(encoding="utf-8")
+    assert "We report the metrics style-transfer papers of 2024 report together " \
+           "(likeness's `2024` protocol):" in methods
+    assert "was requested but could not be computed" not in methods
+    summary = (tmp_path / "run" / "summary.md").read_text(encoding="utf-8")
+    for label in ("ArtFID", "CFSD", "CSD", "DINO", "CLIP-I", "CLIP-T"):
+        assert label in summary
+    both = CliRunner().invoke(main, ["style", *folders, "--protocol", "2023", "--metrics",
+                                     "ssim"])
+    assert both.exit_code == 2
+    assert "give --metrics or --protocol, not both" in both.output
+    with pytest.raises(LikenessError, match="give metrics or protocol, not both"):
+        evaluate_style(root / "content", root / "style", root / "stylized", metrics="ssim",
+                       protocol="2023")

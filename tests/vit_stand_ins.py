@@ -211,3 +211,60 @@ def golden_image(name: str) -> Any:
             return image.convert("RGB").crop((0, 0, 256, 221))
     with Image.open(GOLDEN_IMAGES / f"{name}.png") as image:
         return image.convert("RGB")
+
+
+def make_csd_state_dict(seed: int, depth: int = 2, width: int = 1024, hidden: int = 4096,
+                        patch: int = 14, positions: int = 16 * 16 + 1,
+                        projection: int = 768) -> dict[str, Any]:
+    """CSD ViT-L (``CSD_CLIP``) as the authors' training script saves it:
+    ``{"model_state_dict": {"module.backbone.…", "module.last_layer_style", …}}`` — OpenAI
+    CLIP's ViT-L/14 image tower (width 1024, MLP 4096, 14-pixel patches, 16×16 + 1
+    positions; the published file has 24 layers) without its projection, and the style and
+    content heads (1024 × 768)."""
+    rng = np.random.default_rng(seed)
+
+    def tensor(*shape: int, scale: float, centre: float = 0.0) -> torch.Tensor:
+        return torch.from_numpy((centre + scale * rng.standard_normal(shape)).astype(np.float32))
+
+    def norm(name: str) -> dict[str, torch.Tensor]:
+        return {name + ".weight": tensor(width, scale=0.1, centre=1.0),
+                name + ".bias": tensor(width, scale=0.02)}
+
+    state = {"backbone.class_embedding": tensor(width, scale=0.02),
+             "backbone.positional_embedding": tensor(positions, width, scale=0.02),
+             "backbone.conv1.weight": tensor(width, 3, patch, patch,
+                                             scale=(3 * patch * patch) ** -0.5),
+             **norm("backbone.ln_pre")}
+    for block in range(depth):
+        prefix = f"backbone.transformer.resblocks.{block}."
+        state.update({
+            prefix + "attn.in_proj_weight": tensor(3 * width, width, scale=width ** -0.5),
+            prefix + "attn.in_proj_bias": tensor(3 * width, scale=0.02),
+            prefix + "attn.out_proj.weight": tensor(width, width, scale=width ** -0.5),
+            prefix + "attn.out_proj.bias": tensor(width, scale=0.02),
+            **norm(prefix + "ln_1"),
+            prefix + "mlp.c_fc.weight": tensor(hidden, width, scale=width ** -0.5),
+            prefix + "mlp.c_fc.bias": tensor(hidden, scale=0.02),
+            prefix + "mlp.c_proj.weight": tensor(width, hidden, scale=hidden ** -0.5),
+            prefix + "mlp.c_proj.bias": tensor(width, scale=0.02),
+            **norm(prefix + "ln_2")})
+    state.update(norm("backbone.ln_post"))
+    state["last_layer_style"] = tensor(width, projection, scale=width ** -0.5)
+    state["last_layer_content"] = tensor(width, projection, scale=width ** -0.5)
+    return {"model_state_dict": {"module." + key: value for key, value in state.items()},
+            "epoch": 1}
+
+
+def make_aesthetic_state_dict(seed: int, width: int = 768) -> dict[str, torch.Tensor]:
+    """The LAION aesthetic predictor's MLP (``sac+logos+ava1-l14-linearMSE.pth``'s keys
+    ``layers.{0,2,4,6,7}``: 768 → 1024 → 128 → 64 → 16 → 1), centred near AVA's 5."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for position, (inputs, outputs) in zip((0, 2, 4, 6, 7), ((width, 1024), (1024, 128),
+                                                            (128, 64), (64, 16), (16, 1))):
+        state[f"layers.{position}.weight"] = torch.from_numpy(
+            (rng.standard_normal((outputs, inputs)) * inputs ** -0.5).astype(np.float32))
+        state[f"layers.{position}.bias"] = torch.from_numpy(
+            (rng.standard_normal(outputs) * 0.02 + (5.0 if outputs == 1 else 0.0))
+            .astype(np.float32))
+    return state

@@ -43,6 +43,11 @@ from likeness.cli.report import parse_disagree
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Manifest CSV: content,style,stylized[,method].")
 @metrics_option("style")
+@click.option("--protocol", type=click.Choice(["2023", "2024"]), default=None,
+              help="Instead of --metrics, the set the papers of a period report together: "
+                   "2023 (ArtFID, its FID, LPIPS, CFSD, as StyleID tabulates them) or 2024 "
+                   "(and CSD, DINO, CLIP-I, CLIP-T; CLIP-T reads each stylized image's "
+                   "prompt).")
 @click.option("--out-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Write the results folder (resumable).")
 @click.option("--overwrite", is_flag=True,
@@ -93,15 +98,20 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
           fid_resize: str, cfsd_max_pixels: int, workers: int, batch_size: int, engine: str,
           address: str | None, bootstrap: int, seed: int, confidence: float,
           ci_method: str, cache: Path | None, no_cache: bool, html_report: bool,
-          disagree: str | None, clip_t_convention: str, source_prompt: str | None) -> None:
+          disagree: str | None, clip_t_convention: str, source_prompt: str | None,
+          protocol: str | None) -> None:
     """Evaluate style transfer: content fidelity (LPIPS, SSIM, CFSD, content loss), style
     fidelity (FID, FID with ArtFID's Inception, Gram and AdaIN losses) and ArtFID, for one
     or more methods, with statistics and a results folder."""
     from likeness.evaluation.catalog.registry import parse_metric_names
     from likeness.runs.style import evaluate_style
 
+    given = click.get_current_context().get_parameter_source("metrics")
+    if protocol is not None and given is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("give --metrics or --protocol, not both: a protocol is a set "
+                               "of metrics")
     try:
-        names = parse_metric_names(metrics, command="style")
+        names = None if protocol else parse_metric_names(metrics, command="style")
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--metrics") from None
     methods = {name: path for name, path in parse_models(method_items).items()}
@@ -119,7 +129,7 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
             warnings.simplefilter("ignore")  # recorded in run.json and printed below
             results = evaluate_style(
                 content, style, list(stylized) or None, methods=methods or None,
-                triplets=triplets_csv, metrics=names, out_dir=out_dir,
+                triplets=triplets_csv, metrics=names, protocol=protocol, out_dir=out_dir,
                 weights=parse_weights(weights), device=device, resize=resize, alpha=alpha,
                 art_fid_mode=art_fid_mode, fid_resize=fid_resize,
                 cfsd_max_pixels=cfsd_max_pixels, workers=workers, batch_size=batch_size,

@@ -55,11 +55,12 @@ class Checkpoint:
 
     name: str
     file_name: str
-    url: str
+    url: str  # "": import-only (the authors publish it behind a page: ``page``)
     sha256: str | None  # full hash where it is known
     sha256_prefix: str | None  # else the prefix published in the file name
     licence: str
     description: str
+    page: str = ""  # where a person fetches an import-only file
 
     def hash_description(self) -> str:
         if self.sha256:
@@ -117,6 +118,16 @@ REGISTRY: dict[str, Checkpoint] = {
                    "https://dl.fbaipublicfiles.com/dino/dino_deitsmall16_pretrain/"
                    "dino_deitsmall16_pretrain.pth", None, None, "Apache-2.0 (DINO)",
                    "DINO ViT-S/16 (torch.hub); DreamBooth's DINO score"),
+        Checkpoint("csd_vit_l", "csd_vit_l.pth", "", None, None, "MIT (CSD)",
+                   "CSD ViT-L (Somepalli et al. 2024): the CSD style descriptor",
+                   page="the link of the CSD repository's README "
+                        "(https://github.com/learn2phoenix/CSD: a Google Drive file, "
+                        "checkpoint.pth)"),
+        Checkpoint("laion_aesthetic", "sac+logos+ava1-l14-linearMSE.pth",
+                   "https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/"
+                   "main/sac+logos+ava1-l14-linearMSE.pth", None, None,
+                   "Apache-2.0 (improved-aesthetic-predictor)",
+                   "LAION aesthetic predictor v2: the MLP head on CLIP ViT-L/14 embeddings"),
         Checkpoint("art_inception", "art_inception.pth",
                    "https://huggingface.co/matthias-wright/art_inception/resolve/main/"
                    "art_inception.pth", None, None, "see the model card (ArtFID)",
@@ -185,6 +196,12 @@ def passing_weights_as(argument: str) -> Iterator[None]:
 
 def _how_to_fix(checkpoint: Checkpoint) -> str:
     argument = _WEIGHTS_ARGUMENT.get() or "weights={'NAME': PATH}"
+    if not source_url(checkpoint):
+        return (f"download it from {checkpoint.page} and run `likeness weights import FILE "
+                f"--name {checkpoint.name}` (the SHA-256 of the first file imported is "
+                f"recorded and checked from then on), or put it in "
+                f"{download_dir() / checkpoint.file_name}, or pass the file explicitly: "
+                f"{argument.replace('NAME', checkpoint.name)}")
     return (f"download {source_url(checkpoint)} on a machine with internet access and run "
             f"`likeness weights import {checkpoint.file_name}`, or put it in "
             f"{download_dir() / checkpoint.file_name} (expected: {checkpoint.hash_description()})"
@@ -297,6 +314,11 @@ def download(checkpoint: Checkpoint, target: Path, *,
             mismatch; nothing is left at ``target`` then.
     """
     url = source_url(checkpoint)
+    if not url:
+        raise WeightsError(
+            f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "
+            f"{' or '.join(str(d) for d in cache_dirs())}, and likeness does not download it: "
+            f"its authors publish it behind a web page; {_how_to_fix(checkpoint)}")
     if os.environ.get("LIKENESS_OFFLINE", "") not in ("", "0"):
         raise WeightsError(
             f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "

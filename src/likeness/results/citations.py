@@ -53,19 +53,22 @@ def _restoration_sentence(settings: dict[str, Any], metrics: list[str]) -> str:
     return f"{names} are computed " + " and ".join(steps) + "."
 
 
-def _checkpoint(metric: str, settings: Mapping[str, Any]) -> str:
-    """The checkpoint whose file a metric's values depend on under a run's ``settings``
-    ("" for pixel metrics)."""
+def _checkpoint(metric: str, settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """The checkpoints whose files a metric's values depend on under a run's ``settings``
+    (none for pixel metrics)."""
     network = METRICS[metric].network_in(settings)
-    return "" if network is None else NETWORKS[network].checkpoint
+    return () if network is None else NETWORKS[network].checkpoints
 
 
-def _weights_phrase(record: dict[str, Any], name: str) -> str:
-    info = record.get("weights", {}).get(name)
-    if not info or "sha256" not in info:  # not resolved: the metric's failure says why
-        return ""
-    source = " (user-supplied)" if info.get("source") == "user-supplied" else ""
-    return f" (checkpoint `{info['file']}`, SHA-256 `{info['sha256']}`{source})"
+def _weights_phrase(record: dict[str, Any], names: tuple[str, ...]) -> str:
+    infos = [record.get("weights", {}).get(name) for name in names]
+    if not infos or not all(info and "sha256" in info for info in infos):
+        return ""  # not resolved: the metric's failure says why
+    files = "; ".join(
+        f"`{info['file']}`, SHA-256 `{info['sha256']}`"
+        + (" (user-supplied)" if info.get("source") == "user-supplied" else "")
+        for info in infos if info)
+    return f" (checkpoint{'s' if len(infos) > 1 else ''} {files})"
 
 
 def _published_agreement(record: dict[str, Any]) -> str:
@@ -272,7 +275,11 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     text += "".join(f" {NETWORKS[n].methods_note}" for n in networks
                     if n is not None and NETWORKS[n].methods_note)
     if sentences:
-        text += " We report " + "; ".join(sentences) + "." + _published_agreement(record)
+        period = settings.get("protocol")
+        chosen = (f" the metrics style-transfer papers of {period} report together "
+                  f"(likeness's `{period}` protocol):" if period else "")
+        text += (" We report" + chosen + " " + "; ".join(sentences) + "."
+                 + _published_agreement(record))
     text += "".join(" " + s for s in failure_sentences(record))
     stats = record.get("statistics", {})
     text += (f" Per-image metrics are reported as the mean with its "

@@ -171,7 +171,7 @@ def weights_record(names: list[str], weights: Mapping[str, Any], set_report: Set
     record: dict[str, Any] = {}
     uses = [METRICS[m].use_in(options) for m in names]
     networks = [use.network for use in uses if use is not None]
-    for name in dict.fromkeys(NETWORKS[n].checkpoint for n in networks):
+    for name in dict.fromkeys(c for n in networks for c in NETWORKS[n].checkpoints):
         try:
             resolved = resolve(name, weights.get(name))
         except LikenessError as error:

@@ -23,7 +23,7 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.evaluation.catalog.defaults import CONVENTIONS
+from likeness.evaluation.catalog.defaults import CONVENTIONS, STYLE_PROTOCOLS
 from likeness.evaluation.catalog.registry import (
     DEFAULT_METRICS,
     METRICS,
@@ -68,7 +68,7 @@ def evaluate_style(content: PathLike, style: PathLike,
                    stylized: PathLike | Sequence[PathLike] | None = None, *,
                    methods: Mapping[str, PathLike] | None = None,
                    triplets: PathLike | None = None,
-                   metrics: str | Sequence[str] = DEFAULT_STYLE_METRICS,
+                   metrics: str | Sequence[str] | None = None, protocol: str | None = None,
                    out_dir: PathLike | None = None, weights: Mapping[str, PathLike] | None = None,
                    device: str = "auto", resize: str | None = None, alpha: str | None = None,
                    art_fid_mode: str = "plain", fid_resize: str = "pytorch-fid",
@@ -89,6 +89,9 @@ def evaluate_style(content: PathLike, style: PathLike,
         triplets: a manifest CSV: columns content, style, stylized and, optionally,
             method, prompt and source_prompt.
         metrics: from ``DEFAULT_STYLE_METRICS`` (the default: all of them).
+        protocol: instead of ``metrics``, the set the papers of a period report together:
+            ``"2023"`` (ArtFID, its FID, LPIPS, CFSD) or ``"2024"`` (and CSD, DINO,
+            CLIP-I, CLIP-T); ``likeness.evaluation.catalog.defaults.STYLE_PROTOCOLS``.
         art_fid_mode: ``"plain"`` (ArtFID's ``art_fid`` mode) or ``"infinity"`` (FID∞,
             only with at least 5,000 stylized images per method).
         cfsd_max_pixels: images larger than this are refused for CFSD (its cost grows
@@ -117,7 +120,14 @@ def evaluate_style(content: PathLike, style: PathLike,
         raise InvalidInputError("clip_t_convention must be one of "
                                 f"{', '.join(CONVENTIONS['clip_t_convention'])}, got "
                                 f"{clip_t_convention!r}")
-    names = with_item_needs(parse_metric_names(metrics, command="style"))
+    if protocol is not None and protocol not in STYLE_PROTOCOLS:
+        raise InvalidInputError(f"protocol must be one of {', '.join(STYLE_PROTOCOLS)}, got "
+                                f"{protocol!r}")
+    if protocol is not None and metrics is not None:
+        raise InvalidInputError("give metrics or protocol, not both: a protocol is a set of "
+                                "metrics")
+    chosen = STYLE_PROTOCOLS[protocol] if protocol else metrics or DEFAULT_STYLE_METRICS
+    names = with_item_needs(parse_metric_names(chosen, command="style"))
     folders: list[PathLike] = ([] if stylized is None else [stylized]
                                if isinstance(stylized, (str, os.PathLike)) else list(stylized))
     method_folders: dict[str, Path] = dict(model_names(folders)) if folders else {}
@@ -138,7 +148,8 @@ def evaluate_style(content: PathLike, style: PathLike,
         "content": str(Path(content).resolve()), "style": str(Path(style).resolve()),
         "models": {m: str(f.resolve()) for m, f in method_folders.items()},
         "triplets_csv": None if triplets is None else str(Path(triplets).resolve()),
-        "metrics": names, "resize": resize, "alpha": alpha, "art_fid_mode": art_fid_mode,
+        "metrics": names, "protocol": protocol, "resize": resize, "alpha": alpha,
+        "art_fid_mode": art_fid_mode,
         "fid_resize": fid_resize, "cfsd_max_pixels": cfsd_max_pixels,
         "clip_t_convention": clip_t_convention, "source_prompt": source_prompt,
         "statistics": {"resamples": bootstrap, "seed": seed, "confidence": confidence,

@@ -5,7 +5,8 @@ without loading the registry (and NumPy) for ``--help``."""
 
 from __future__ import annotations
 
-__all__ = ["CONVENTIONS", "DEFAULT_METRICS", "FID_ENCODERS", "METRIC_ALIASES"]
+__all__ = ["CONVENTIONS", "DEFAULT_METRICS", "FID_ENCODERS", "METRIC_ALIASES",
+           "STYLE_PROTOCOLS"]
 
 # other spellings the command line and the API accept
 METRIC_ALIASES = {"lpips": "lpips_alex"}
@@ -16,6 +17,14 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
               "content_loss", "ssim", "ssim_gray"),
     # the map a report shows when none of the run's metrics has one of the pixels
     "report": ("ssim",),
+}
+# ``likeness style --protocol``: the metrics the style-transfer papers of a period report
+# together — 2023: ArtFID, its FID (ArtFID's Inception), LPIPS and CFSD, as StyleID
+# (Chung et al. 2024) tabulates them; 2024: and CSD, the DINO score, CLIP-I and CLIP-T of
+# the diffusion-based and text-guided papers
+STYLE_PROTOCOLS: dict[str, tuple[str, ...]] = {
+    "2023": ("art_fid", "fid_art", "lpips_alex", "cfsd"),
+    "2024": ("art_fid", "fid_art", "lpips_alex", "cfsd", "csd", "dino", "clip_i", "clip_t"),
 }
 # the named conventions a run accepts, per setting (the first is the default); the cards
 # state each (``MetricCard.by_convention``), the command line offers them as choices

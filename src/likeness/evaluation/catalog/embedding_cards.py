@@ -1,6 +1,6 @@
-"""The cards of the metrics on CLIP and DINO embeddings (CLIP-I, the DINO score, CLIP-T
-in its three conventions, the directional CLIP similarity), and the BibTeX entries that
-they alone cite (``bibtex.BIBTEX`` holds them too)."""
+"""The cards of the metrics on image and text embeddings (CLIP-I, the DINO score, CLIP-T
+in its three conventions, the directional CLIP similarity, CSD, the aesthetic score), and
+the BibTeX entries that they alone cite (``bibtex.BIBTEX`` holds them too)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,39 @@ EMBEDDING_CARDS["clip_direction"] = MetricCard(
     "[@radford2021clip] image embeddings{weights} and the difference of the text "
     "embeddings of its prompt and its source prompt (prompts over 77 tokens truncated), "
     + _OPENAI_INPUT)
+_CSD_INPUT = ("CSD style descriptors (CLIP ViT-L/14 [@radford2021clip] features through the "
+              "style head, L2-normalised){weights}, each image read at 8 bits, its shorter "
+              "side resized to 224 pixels (Pillow bicubic) and centre-cropped (the authors' "
+              "evaluation transform)")
+EMBEDDING_CARDS["csd"] = MetricCard(
+    "CSD style similarity", "how alike two images' styles are to CSD, a CLIP ViT-L tuned "
+    "to match images in one artist's style and to ignore what they show: the cosine of "
+    "their style descriptors (the style metric of 2024–26 style-transfer papers)",
+    "−1 to 1 (1: the same descriptor); higher is better", "style: palette, brushwork, "
+    "texture, medium", "content, by training (a content head is trained against the style "
+    "head); the margins the centre crop leaves out.  The authors' README notes a "
+    "discrepancy between the released weights and the paper's numbers: `methods.md` "
+    "records the checkpoint's hash",
+    "CSD [@somepalli2024csd]: the cosine of each output's and its reference's " + _CSD_INPUT,
+    in_style_runs="CSD [@somepalli2024csd] for style: the cosine of each stylized image's "
+    "and its style image's " + _CSD_INPUT)
+EMBEDDING_CARDS["aesthetic"] = MetricCard(
+    "Aesthetic score", "how pleasing an image looks to a model of human ratings: the LAION "
+    "aesthetic predictor v2, an MLP on the image's CLIP ViT-L/14 embedding trained on the "
+    "SAC, LAION-Logos and AVA ratings", "about 1 to 10 (AVA's rating scale); higher is "
+    "better", "composition, lighting, sharpness, and the subjects its raters liked",
+    "the reference, content and style: it scores the output alone, so it says nothing of "
+    "fidelity; the tastes of its raters; the margins the centre crop leaves out",
+    "the aesthetic score [@schuhmann2022aesthetic]: the LAION aesthetic predictor v2's MLP "
+    "head on each output's L2-normalised CLIP ViT-L/14 [@radford2021clip] image "
+    "embedding{weights}, each image read at 8 bits, its shorter side resized to 224 "
+    "pixels (Pillow bicubic) and centre-cropped as OpenAI's preprocessing does "
+    "(`simple_inference.py`)",
+    in_style_runs="the aesthetic score [@schuhmann2022aesthetic] of each stylized image: "
+    "the LAION aesthetic predictor v2's MLP head on its L2-normalised CLIP ViT-L/14 "
+    "[@radford2021clip] image embedding{weights}, each image read at 8 bits, its shorter "
+    "side resized to 224 pixels (Pillow bicubic) and centre-cropped as OpenAI's "
+    "preprocessing does (`simple_inference.py`)")
 
 EMBEDDING_BIBTEX: dict[str, str] = {
     "radford2021clip": """@inproceedings{radford2021clip,
@@ -118,6 +151,18 @@ EMBEDDING_BIBTEX: dict[str, str] = {
   pages   = {4101},
   year    = {2022},
   doi     = {10.21105/joss.04101}
+}""",
+    "somepalli2024csd": """@article{somepalli2024csd,
+  author  = {Somepalli, Gowthami and Gupta, Anubhav and Gupta, Kamal and Palta, Shramay and Goldblum, Micah and Geiping, Jonas and Shrivastava, Abhinav and Goldstein, Tom},
+  title   = {Measuring Style Similarity in Diffusion Models},
+  journal = {arXiv preprint arXiv:2404.01292},
+  year    = {2024}
+}""",
+    "schuhmann2022aesthetic": """@misc{schuhmann2022aesthetic,
+  author       = {Schuhmann, Christoph},
+  title        = {{LAION}-Aesthetics Predictor V2 (improved-aesthetic-predictor)},
+  howpublished = {\\url{https://github.com/christophschuhmann/improved-aesthetic-predictor}},
+  year         = {2022}
 }""",
     "gal2022stylegannada": """@article{gal2022stylegannada,
   author  = {Gal, Rinon and Patashnik, Or and Maron, Haggai and Bermano, Amit H. and Chechik, Gal and Cohen-Or, Daniel},

@@ -11,11 +11,13 @@ from likeness.evaluation.catalog.cards import CARDS
 from likeness.evaluation.catalog.classical_metrics import CLASSICAL_METRICS
 from likeness.evaluation.catalog.feature_metrics import (
     adain_use,
+    aesthetic_use,
     cfsd_use,
     clip_direction_use,
     clip_i_use,
     clip_t_uses,
     content_loss_use,
+    csd_use,
     dino_use,
     dists_use,
     gram_use,
@@ -110,6 +112,18 @@ METRICS: dict[str, MetricSpec] = {
                                  commands=("compare", "style"), features=clip_direction_use,
                                  citations=("radford2021clip", "gal2022stylegannada"),
                                  label="CLIP-Dir"),
+    "csd": MetricSpec("csd", "higher",
+                      "CSD style similarity: the cosine of the CSD ViT-L style descriptors "
+                      "of the output and its style image (its reference in compare runs)",
+                      commands=("compare", "style"), images=("style", "test"),
+                      features=csd_use, citations=("somepalli2024csd",), label="CSD"),
+    "aesthetic": MetricSpec("aesthetic", "higher",
+                            "aesthetic score: the LAION aesthetic predictor v2 on the "
+                            "output's CLIP ViT-L/14 embedding",
+                            commands=("compare", "style"), images=("none", "test"),
+                            features=aesthetic_use,
+                            citations=("schuhmann2022aesthetic", "radford2021clip"),
+                            label="Aesthetic", digits=3),
     "dino": MetricSpec("dino", "higher",
                        "DINO score: the cosine of the DINO ViT-S/16 CLS features of the "
                        "output and its reference (the DINO repository's evaluation transform)",

@@ -19,9 +19,9 @@ from likeness.errors import LikenessError
 from likeness.evaluation.catalog.networks import VGG_TAPS
 from likeness.evaluation.items.settings import RunSettings
 
-__all__ = ["FeatureUse", "PromptUse", "adain_use", "cfsd_use", "clip_direction_use",
-           "clip_i_use", "clip_t_uses", "content_loss_use", "dino_use", "dists_use",
-           "gram_use", "lpips_use"]
+__all__ = ["FeatureUse", "PromptUse", "adain_use", "aesthetic_use", "cfsd_use",
+           "clip_direction_use", "clip_i_use", "clip_t_uses", "content_loss_use", "csd_use",
+           "dino_use", "dists_use", "gram_use", "lpips_use"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,14 @@ def _cosine(first: Any, second: Any, network: Any) -> float:
 
 clip_i_use = FeatureUse("clip_vit_b32", _embedding, _embedding, _cosine)
 dino_use = FeatureUse("dino_vits16", _embedding, _embedding, _cosine)
+csd_use = FeatureUse("csd_vit_l", _embedding, _embedding, _cosine)
+
+
+def _score(first: Any, second: Any, network: Any) -> float:
+    return float(second.double().sum())  # the test image's own (1, 1) score
+
+
+aesthetic_use = FeatureUse("laion_aesthetic", _embedding, _embedding, _score)
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,10 @@ class MetricSpec:
 
     Attributes:
         images: what of an item it compares: ``("reference", "test")``,
-            ``("style", "test")`` for the style losses, ``("prompt", "test")`` for a test
-            image and its prompt (CLIP-T).
+            ``("style", "test")`` for the style losses and CSD (in a compare run, which has
+            no style image, the reference plays it), ``("prompt", "test")`` for a test
+            image and its prompt (CLIP-T), ``("none", "test")`` for the test image alone
+            (the aesthetic score).
         pixels: pixel metrics: (prepared pair, run settings) → value.
         map: pixel metrics with local values: (prepared pair, run settings) → the (H, W)
             map the report shows (SSIM's, under the run's convention).
@@ -201,6 +203,12 @@ class MetricSpec:
         """Whether the report can show where its value comes from (a per-pixel map)."""
         return self.map is not None or (self.features is not None
                                         and self.features.spatial is not None)
+
+    @property
+    def reads_first_image(self) -> bool:
+        """Whether it compares the test image with another image (its reference or its
+        style image), not with a prompt or with nothing."""
+        return self.images[0] in ("reference", "style")
 
     @property
     def network(self) -> str | None:

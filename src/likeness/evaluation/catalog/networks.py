@@ -42,8 +42,10 @@ class NetworkSpec:
     """How to build a network, feed it and read it.
 
     Attributes:
-        checkpoint: the weights registry name whose file (and hash) its outputs depend on.
-        build: (checkpoint path or None, device) → the module, ready for inference.
+        checkpoint: the weights registry name whose file (and hash) its outputs depend on;
+            ``also``: the others it loads (the aesthetic head's CLIP).
+        build: (checkpoint path or None, device) → the module, ready for inference; with
+            ``also``: ({checkpoint name: path or None}, device).
         label: how results and statistics files name it.
         encode: item networks: (module, (N, 3, H, W) float32 in [0, 1]) → layer outputs.
         encode_texts: text networks: (module, prompts, too_long, cleaning) → (N, D) unit
@@ -74,6 +76,12 @@ class NetworkSpec:
     resize: str | None = None
     eight_bit: bool = False
     methods_note: str = ""
+    also: tuple[str, ...] = ()
+
+    @property
+    def checkpoints(self) -> tuple[str, ...]:
+        """Every checkpoint whose file its outputs depend on."""
+        return (self.checkpoint, *self.also)
 
     @property
     def kind(self) -> str:
@@ -162,10 +170,8 @@ class _ClipImages:
 
         from likeness.nets.clip import clip_preprocess
 
-        eight_bit = (unit.clamp(0, 1) * 255).round().to(torch.uint8)
-        pixels = eight_bit.permute(0, 2, 3, 1).cpu().numpy()
         batch = torch.stack([clip_preprocess(image, network.image_size, self.preprocessing)
-                             for image in pixels]).to(unit.device)
+                             for image in _eight_bit_pixels(unit)]).to(unit.device)
         return [network.encode_images(batch)]
 
 
@@ -200,6 +206,46 @@ def _clip_networks() -> dict[str, NetworkSpec]:
     return records
 
 
+def _build_csd(weights: Any, device: str) -> Any:
+    from likeness.nets.csd import Csd
+
+    return Csd(weights).to(device)
+
+
+def _eight_bit_pixels(unit: Any) -> Any:
+    """[0, 1] images as the 8-bit (N, H, W, 3) arrays their files are."""
+    import torch
+
+    return (unit.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _encode_csd(network: Any, unit: Any) -> list[Any]:
+    """CSD's style descriptors of [0, 1] images read as 8-bit files are."""
+    import torch
+
+    from likeness.nets.csd import csd_input
+
+    inputs = torch.stack([csd_input(image) for image in _eight_bit_pixels(unit)])
+    return [network(inputs.to(unit.device))]
+
+
+def _build_aesthetic(weights: Any, device: str) -> Any:
+    from likeness.nets.aesthetic import AestheticPredictor
+
+    return AestheticPredictor(weights["laion_aesthetic"], weights["clip_vit_l14"]).to(device)
+
+
+def _encode_aesthetic(network: Any, unit: Any) -> list[Any]:
+    """The LAION aesthetic scores of [0, 1] images read as 8-bit files are, (N, 1)."""
+    import torch
+
+    from likeness.nets.aesthetic import aesthetic_input
+
+    size = network.clip.image_size
+    inputs = torch.stack([aesthetic_input(image, size) for image in _eight_bit_pixels(unit)])
+    return [network(inputs.to(unit.device))[:, None]]
+
+
 def _build_dino(weights: Any, device: str) -> Any:
     from likeness.nets.dino import Dino
 
@@ -213,8 +259,8 @@ def _encode_dino(network: Any, unit: Any) -> list[Any]:
 
     from likeness.nets.dino import dino_input
 
-    pixels = (unit.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    features = network(torch.stack([dino_input(image) for image in pixels]).to(unit.device))
+    inputs = torch.stack([dino_input(image) for image in _eight_bit_pixels(unit)])
+    features = network(inputs.to(unit.device))
     return [features / torch.linalg.vector_norm(features, dim=-1, keepdim=True)]
 
 
@@ -304,6 +350,21 @@ NETWORKS: dict[str, NetworkSpec] = {
     "dists": NetworkSpec("dists", "vgg16", _build_dists, "DISTS VGG16 (L2 pooling)",
                          encode=_encode_dists),
     **_clip_networks(),
+    "csd_vit_l": NetworkSpec("csd_vit_l", "csd_vit_l", _build_csd,
+                             "CSD ViT-L style descriptor (Somepalli et al. 2024)",
+                             encode=_encode_csd,
+                             methods_note="CSD reads each image at 8 bits through its "
+                                          "authors' evaluation transform: the shorter side "
+                                          "resized to 224 pixels (Pillow bicubic), the "
+                                          "centred 224×224 crop."),
+    "laion_aesthetic": NetworkSpec("laion_aesthetic", "laion_aesthetic", _build_aesthetic,
+                                   "LAION aesthetic predictor v2 on CLIP ViT-L/14",
+                                   encode=_encode_aesthetic, also=("clip_vit_l14",),
+                                   methods_note="The aesthetic predictor's CLIP reads each "
+                                                "image at 8 bits as OpenAI's preprocessing "
+                                                "does: the shorter side resized to 224 "
+                                                "pixels (Pillow bicubic), the centred "
+                                                "224×224 crop."),
     "dino_vits16": NetworkSpec("dino_vits16", "dino_vits16", _build_dino,
                                "DINO ViT-S/16 CLS token (torch.hub model)",
                                encode=_encode_dino,

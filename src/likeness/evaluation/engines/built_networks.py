@@ -46,25 +46,28 @@ class Networks:
             from likeness.nets.weights import passing_weights_as
 
             try:
+                weights: Any = self.weights.get(spec.checkpoint)
+                if spec.also:
+                    weights = {c: self.weights.get(c) for c in spec.checkpoints}
                 with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
-                    self._built[name] = spec.build(self.weights.get(spec.checkpoint),
-                                                   self.device)
+                    self._built[name] = spec.build(weights, self.device)
             except Exception as error:  # noqa: BLE001 - any failure to build: remembered
                 self.failed[name] = describe_failure(error)
                 raise LikenessError(self.failed[name]) from error
         return self._built[name]
 
     def weights_hash(self, name: str) -> str:
-        """The SHA-256 of the checkpoint ``name`` would load (part of the cache keys), or
-        ``"unavailable"`` when it cannot be resolved (then ``failed`` says why)."""
+        """The SHA-256 of the checkpoint ``name`` would load (part of the cache keys; of
+        each, joined by ``+``, for a network of several), or ``"unavailable"`` when one
+        cannot be resolved (then ``failed`` says why)."""
         if name not in self._hashes:
             from likeness.nets.weights import passing_weights_as, resolve
 
-            checkpoint = NETWORKS[name].checkpoint
             try:
                 with passing_weights_as(RUN_WEIGHTS_ARGUMENT):
-                    self._hashes[name] = resolve(checkpoint,
-                                                 self.weights.get(checkpoint)).sha256
+                    self._hashes[name] = "+".join(
+                        resolve(checkpoint, self.weights.get(checkpoint)).sha256
+                        for checkpoint in NETWORKS[name].checkpoints)
             except LikenessError as error:
                 self.failed[name] = str(error)
                 self._hashes[name] = "unavailable"

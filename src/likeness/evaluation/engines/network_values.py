@@ -110,35 +110,44 @@ class NetworkStage:
             return error
         return [[layer[i:i + 1] for layer in layers] for i in range(len(batch))]
 
-    def _reads_style(self, metric: str) -> bool:
-        return METRICS[metric].images[0] == "style"
+    @staticmethod
+    def _style_of(metric: str, entry: Pending) -> Path | None:
+        """The style image ``metric`` compares the item's test image with; None where it
+        reads the reference (a compare run's items have no style image: the reference
+        plays it)."""
+        if METRICS[metric].images[0] != "style" or entry.item is None:
+            return None
+        return entry.item.style
 
     def _first_sides(self, network: str, metrics: list[str],
                      pending: list[Pending]) -> dict[tuple[Any, str], Any]:
         """What each metric keeps of each first image (a group's reference, or a style
-        image), each encoded once; metrics of a test image and its prompt have none."""
+        image), each encoded once; metrics of a test image alone or with its prompt have
+        none."""
         settings = self.settings
-        metrics = [m for m in metrics if METRICS[m].images[0] != "prompt"]
+        metrics = [m for m in metrics if METRICS[m].reads_first_image]
         kept: dict[tuple[Any, str], Any] = {}
         images: list[tuple[Any, Any]] = []
         sizes: dict[Any, tuple[int, int]] = {}
+        readers: dict[Any, set[str]] = {}  # which metrics keep what of each first image
         for entry in pending:
             for metric in metrics:
-                if self._reads_style(metric):
-                    assert entry.item is not None
-                    assert entry.item.style is not None
-                    key: Any = ("style", entry.item.style)
-                    if (entry.item.style, metric) in self._style_memo or key in sizes:
+                style = self._style_of(metric, entry)
+                if style is not None:
+                    key: Any = ("style", style)
+                    readers.setdefault(key, set()).add(metric)
+                    if (style, metric) in self._style_memo or key in sizes:
                         continue
-                    unit = self._style_unit(entry.item.style)
+                    unit = self._style_unit(style)
                 else:
                     key = ("reference", entry.group)
+                    readers.setdefault(key, set()).add(metric)
                     if key in sizes:
                         continue
                     unit = unit_tensor(entry.prepared.reference, entry.prepared.data_range)
                 if isinstance(unit, Exception):
                     for other in metrics:
-                        if self._reads_style(other):
+                        if METRICS[other].images[0] == "style":
                             self._style_memo[(key[1], other)] = unit
                     continue
                 sizes[key] = (int(unit.shape[1]), int(unit.shape[2]))
@@ -147,7 +156,7 @@ class NetworkStage:
             encoded = self._encode(network, batch)
             for number, (key, _) in enumerate(batch):
                 for metric in metrics:
-                    if self._reads_style(metric) != (key[0] == "style"):
+                    if metric not in readers[key]:
                         continue
                     value: Any
                     if isinstance(encoded, Exception):
@@ -270,14 +279,13 @@ class NetworkStage:
     def _first(self, metric: str, entry: Pending,
                firsts: dict[tuple[Any, str], Any]) -> Any:
         """What ``metric`` kept of the item's first image (None: it reads none)."""
-        images = METRICS[metric].images[0]
-        if images == "prompt":
+        if not METRICS[metric].reads_first_image:
             return None
-        if images != "style":
+        style = self._style_of(metric, entry)
+        if style is None:
             return firsts[(("reference", entry.group), metric)]
         assert entry.item is not None
-        assert entry.item.style is not None
-        first = self._style_memo[(entry.item.style, metric)]
+        first = self._style_memo[(style, metric)]
         if isinstance(first, Exception):
             return LikenessError(f"{entry.item.style_name}: {describe_failure(first)}")
         return first

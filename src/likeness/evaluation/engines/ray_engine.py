@@ -201,11 +201,11 @@ def _ship_weights(ray: Any, networks: Networks, names: Sequence[str],
         network = METRICS[metric].network_in(options)
         if METRICS[metric].kind != "network" or network is None:
             continue
-        checkpoint = NETWORKS[network].checkpoint
-        if checkpoint in blobs:
-            continue
-        resolved = resolve(checkpoint, networks.weights.get(checkpoint))  # verified here
-        blobs[checkpoint] = ray.put((resolved.path.read_bytes(), resolved.sha256))
+        for checkpoint in NETWORKS[network].checkpoints:
+            if checkpoint in blobs:
+                continue
+            resolved = resolve(checkpoint, networks.weights.get(checkpoint))  # verified here
+            blobs[checkpoint] = ray.put((resolved.path.read_bytes(), resolved.sha256))
     return blobs
 
 
