@@ -1,9 +1,11 @@
 """Encoder throughput: likeness's DINOv2 ViT-L/14 and CLIP ViT-L/14-336 image towers
 against transformers' Dinov2Model and CLIPVisionModelWithProjection, and DINO ViT-S/16
-against timm's VisionTransformer, in the same process, on the same full-size stand-in
-weights (24 layers; DINO 12), images/s and the largest difference.
+against timm's VisionTransformer, and CSD ViT-L against the authors' CSD_CLIP (with
+CSD_REPO=a checkout of learn2phoenix/CSD), in the same process, on the same full-size
+stand-in weights (24 layers; DINO 12), images/s and the largest difference.
 
-    PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_encoders.py [BATCH]
+    PYTHONPATH=src CSD_REPO=CSD/ /tmp/likeness-reference/bin/python \
+        benchmarks/bench_encoders.py [BATCH]
 
 transformers is installed only in the reference environment (references/reference-env.sh).
 Best of 3 after a warm-up, one batch of preprocessed images (default 4).
@@ -107,6 +109,34 @@ def main() -> None:
         print(f"dino_vits16 224²: timm {batch / ref_best:5.2f} images/s, likeness "
               f"{batch / our_best:5.2f} images/s, ratio {ref_best / our_best:4.2f}x, max "
               f"|diff| {float((got - want).abs().max()):.1e}")
+        _csd(batch, Path(folder), generator)
+
+
+def _csd(batch: int, folder: Path, generator: torch.Generator) -> None:
+    """CSD ViT-L (24 layers) against the authors' CSD_CLIP on OpenAI's clip ViT, when
+    CSD_REPO names a checkout of learn2phoenix/CSD (references/make_csd_values.py)."""
+    import os
+
+    repo = os.environ.get("CSD_REPO")
+    if not repo:
+        print("csd_vit_l: skipped, set CSD_REPO to a checkout of learn2phoenix/CSD")
+        return
+    from make_csd_values import authors_csd
+
+    from likeness.nets.csd import Csd
+    from vit_stand_ins import make_csd_state_dict
+
+    checkpoint = make_csd_state_dict(1, 24)
+    torch.save(checkpoint, folder / "csd.pth")
+    ours = Csd(folder / "csd.pth")
+    theirs = authors_csd(Path(repo), checkpoint, 24)
+    images = torch.randn(batch, 3, 224, 224, generator=generator)
+    with torch.inference_mode():
+        ref_best, _, want = best_of(lambda: theirs(images)[2], 3)
+        our_best, _, got = best_of(lambda: ours(images), 3)
+    print(f"csd_vit_l 224²: the authors' CSD_CLIP {batch / ref_best:5.2f} images/s, likeness "
+          f"{batch / our_best:5.2f} images/s, ratio {ref_best / our_best:4.2f}x, max |diff| "
+          f"{float((got - want).abs().max()):.1e}")
 
 
 if __name__ == "__main__":

@@ -55,34 +55,42 @@ IMAGES = ["astronaut", "chelsea", "coffee", "rocket", "small_gray", "astronaut-2
           "astronaut__stylized", "coffee__jpeg"]
 
 
-def _csd_values(repo: Path) -> dict:
-    sys.path.insert(0, str(repo))
+def authors_csd(repo: Path, checkpoint: dict, layers: int) -> nn.Module:
+    """The authors' ``CSD_CLIP("vit_large")`` with OpenAI CLIP's own ViT-L/14 image tower
+    of ``layers`` blocks (``clip.load`` would download it), loaded from ``checkpoint`` as
+    ``main_sim.py`` loads it."""
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
     import clip
     from clip.model import VisionTransformer
-
-    depth = {"layers": 2}
 
     def load(name: str, *args: object, **kwargs: object) -> tuple[object, None]:
         assert name == "ViT-L/14"
         model = types.SimpleNamespace(visual=VisionTransformer(
-            input_resolution=224, patch_size=14, width=1024, layers=depth["layers"], heads=16,
+            input_resolution=224, patch_size=14, width=1024, layers=layers, heads=16,
             output_dim=768))
         return model, None
 
     clip.load = load  # the authors' constructor calls clip.load("ViT-L/14")
-    from CSD.loss_utils import transforms_branch0
     from CSD.model import CSD_CLIP
     from CSD.utils import convert_state_dict
+
+    model = CSD_CLIP("vit_large", "default").eval()
+    message = model.load_state_dict(convert_state_dict(checkpoint["model_state_dict"]),
+                                    strict=False)
+    assert not message.missing_keys, message
+    assert not message.unexpected_keys, message
+    return model
+
+
+def _csd_values(repo: Path) -> dict:
+    sys.path.insert(0, str(repo))
+    from CSD.loss_utils import transforms_branch0
 
     pixels = torch.stack([transforms_branch0(golden_image(name)) for name in IMAGES])
     values: dict = {"pixel_sums": pixels.double().sum(dim=(2, 3)).tolist()}
     for layers in (2, 24):
-        depth["layers"] = layers
-        model = CSD_CLIP("vit_large", "default").eval()
-        checkpoint = make_csd_state_dict(CSD_SEED, layers)
-        message = model.load_state_dict(convert_state_dict(checkpoint["model_state_dict"]),
-                                        strict=False)
-        assert not message.missing_keys and not message.unexpected_keys, message
+        model = authors_csd(repo, make_csd_state_dict(CSD_SEED, layers), layers)
         with torch.no_grad():
             _, content, style = model(pixels)
         values[f"style_{layers}"] = style.double().tolist()

@@ -163,7 +163,8 @@ def test_a_fifo_or_an_oversized_prompt_file_is_refused_without_reading_it(folder
     results = likeness.compare(folders / "reference", folders / "jpeg", metrics="clip_t",
                                weights={"clip_vit_b32": weights}, cache=False)
     errors = {row.test: row.metric_errors.get("clip_t", "") for row in results.rows}
-    assert "coffee.txt" in errors["coffee.png"] and "FIFO" in errors["coffee.png"]
+    assert "coffee.txt" in errors["coffee.png"]
+    assert "FIFO" in errors["coffee.png"]
     assert "a prompt file of 70000 bytes" in errors["rocket.png"]
 
 
@@ -266,7 +267,8 @@ def test_two_files_read_the_sidecar_and_tensors_say_where_prompts_go(folders, we
     assert values["clip_t"] == pytest.approx(float(expected[0]), abs=ATOL)
     import torch
 
-    with pytest.raises(likeness.LikenessError, match="read each image's prompt: use likeness.clip_score"):
+    with pytest.raises(likeness.LikenessError,
+                       match="read each image's prompt: use likeness.clip_score"):
         likeness.compare_tensors(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32),
                                  metrics="clip_t", weights={"clip_vit_b32": weights},
                                  data_range=1.0)

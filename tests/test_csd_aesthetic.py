@@ -141,7 +141,8 @@ def test_csd_and_the_aesthetic_score_in_a_style_run(tmp_path):
     assert "`sac+logos+ava1-l14-linearMSE.pth`, SHA-256" in methods  # both files named
     assert "`clip-l14.safetensors`, SHA-256" in methods
     bibliography = (tmp_path / "run" / "references.bib").read_text(encoding="utf-8")
-    assert "somepalli2024csd" in bibliography and "schuhmann2022aesthetic" in bibliography
+    assert "somepalli2024csd" in bibliography
+    assert "schuhmann2022aesthetic" in bibliography
 
 
 def test_csd_in_a_compare_run_compares_each_output_with_its_reference(tmp_path):

@@ -36,11 +36,12 @@ CASES = ([(m, "missing") for m in NETWORKED] + [(m, "corrupt") for m in NETWORKE
          + [(m, "raising") for m in METRICS])
 
 
-def _checkpoint(metric: str) -> str:
+def _checkpoints(metric: str) -> tuple[str, ...]:
+    """Every checkpoint file the metric's network loads (the aesthetic head: two)."""
     spec = METRICS[metric]
     if spec.features is not None:
-        return NETWORKS[spec.features.network].checkpoint
-    return NETWORKS[spec.set_network or ""].checkpoint
+        return NETWORKS[spec.features.network].checkpoints
+    return NETWORKS[spec.set_network or ""].checkpoints
 
 
 def _save(path, seed):
@@ -86,12 +87,16 @@ def fault(request, folders, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(folders / "no-torch"))
     weights = {}
     if kind == "missing":
-        cause = "LIKENESS_OFFLINE is set"
+        from likeness.nets.weights import REGISTRY
+
+        import_only = any(not REGISTRY[c].url for m in (metric, *METRICS[metric].needs)
+                          if METRICS[m].network for c in _checkpoints(m))
+        cause = "likeness does not download it" if import_only else "LIKENESS_OFFLINE is set"
     elif kind == "corrupt":
         garbage = folders / "garbage.pth"
         garbage.write_bytes(b"not a checkpoint at all")
-        weights = {_checkpoint(m): str(garbage)
-                   for m in (metric, *METRICS[metric].needs) if METRICS[m].network}
+        weights = {c: str(garbage) for m in (metric, *METRICS[metric].needs)
+                   if METRICS[m].network for c in _checkpoints(m)}
         cause = "not a loadable checkpoint"
     else:
         cause = "boom"
@@ -101,7 +106,8 @@ def fault(request, folders, monkeypatch):
         # features are stand-ins: the failure is the metric's own
         dummy = folders / "dummy.pth"
         dummy.write_bytes(b"never loaded")
-        weights = {_checkpoint(m): str(dummy) for m in targets if METRICS[m].network}
+        weights = {c: str(dummy) for m in targets if METRICS[m].network
+                   for c in _checkpoints(m)}
         monkeypatch.setattr(sets_module, "features_of_files", _random_features)
         for name in targets:
             own = METRICS[name]

@@ -136,7 +136,9 @@ def test_a_restarted_run_repeats_nothing(cluster, folders, stand_in, monkeypatch
     weights = {"alexnet": str(stand_in["alexnet"])}
     arguments = {"metrics": "ssim,lpips", "weights": weights, "cache": False,
                  "engine": "ray", "out_dir": folders / "results", "batch_size": 1}
-    first = likeness.compare(folders / "ref", [folders / m for m in MODELS], **arguments)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Ray's own deprecation warnings, passed on once
+        first = likeness.compare(folders / "ref", [folders / m for m in MODELS], **arguments)
     assert not any(r.cached for r in first.rows)
     shipped = []
     original = ray_engine._ship_weights

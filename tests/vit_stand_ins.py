@@ -260,8 +260,8 @@ def make_aesthetic_state_dict(seed: int, width: int = 768) -> dict[str, torch.Te
     ``layers.{0,2,4,6,7}``: 768 → 1024 → 128 → 64 → 16 → 1), centred near AVA's 5."""
     rng = np.random.default_rng(seed)
     state = {}
-    for position, (inputs, outputs) in zip((0, 2, 4, 6, 7), ((width, 1024), (1024, 128),
-                                                            (128, 64), (64, 16), (16, 1))):
+    widths = ((width, 1024), (1024, 128), (128, 64), (64, 16), (16, 1))
+    for position, (inputs, outputs) in zip((0, 2, 4, 6, 7), widths, strict=True):
         state[f"layers.{position}.weight"] = torch.from_numpy(
             (rng.standard_normal((outputs, inputs)) * inputs ** -0.5).astype(np.float32))
         state[f"layers.{position}.bias"] = torch.from_numpy(

@@ -22,9 +22,10 @@ from torch import Tensor, nn
 from likeness.errors import WeightsError
 from likeness.nets.clip import ClipModel, clip_preprocess
 from likeness.nets.loading import load_matching_weights, load_state_dict
+from likeness.nets.preprocess import stacked
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
-__all__ = ["AestheticPredictor", "aesthetic_input"]
+__all__ = ["AestheticPredictor", "aesthetic_input", "aesthetic_scores"]
 
 _LINEAR_LAYERS = (0, 2, 4, 6, 7)  # the Sequential's Linear modules; 1, 3, 5: Dropout
 
@@ -83,3 +84,10 @@ class AestheticPredictor(nn.Module):
 def aesthetic_input(pixels: np.ndarray, size: int = 224) -> Tensor:
     """(H, W, 3) uint8 → (3, size, size) float32: OpenAI's CLIP preprocessing."""
     return clip_preprocess(pixels, size, "openai")
+
+
+def aesthetic_scores(network: AestheticPredictor, pixels: np.ndarray) -> Tensor:
+    """(N, 1) aesthetic scores of (N, H, W, 3) uint8 images."""
+    size = network.clip.image_size
+    return network(stacked(lambda image: aesthetic_input(image, size), pixels,
+                           network))[:, None]

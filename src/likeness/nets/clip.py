@@ -35,11 +35,11 @@ from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.loading import load_state_dict
-from likeness.nets.preprocess import CROPS, normalised_tensor, resize_centre_crop
+from likeness.nets.preprocess import CROPS, normalised_tensor, resize_centre_crop, stacked
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["CLIP_MODELS", "CLIP_PREPROCESSING", "CLIP_SIZE", "ClipImageEncoder", "ClipModel",
-           "clip_input", "clip_preprocess"]
+           "clip_embeddings", "clip_input", "clip_preprocess"]
 
 CLIP_SIZE = 336
 CLIP_PREPROCESSING = CROPS
@@ -316,3 +316,11 @@ def clip_preprocess(pixels: np.ndarray, size: int, convention: str = "openai") -
     """
     unit = resize_centre_crop(pixels, size, size, convention)
     return normalised_tensor(unit, _MEAN, _STD)
+
+
+def clip_embeddings(network: ClipModel, pixels: np.ndarray, preprocessing: str) -> Tensor:
+    """(N, D) unit image embeddings of (N, H, W, 3) uint8 images through ``preprocessing``
+    (``clip_preprocess``)."""
+    return network.encode_images(stacked(
+        lambda image: clip_preprocess(image, network.image_size, preprocessing), pixels,
+        network))

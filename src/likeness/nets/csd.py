@@ -28,9 +28,10 @@ from torch import Tensor, nn
 from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.clip import clip_preprocess
 from likeness.nets.loading import load_matching_weights, load_state_dict
+from likeness.nets.preprocess import stacked
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
-__all__ = ["CSD_SIZE", "Csd", "csd_input"]
+__all__ = ["CSD_SIZE", "Csd", "csd_descriptors", "csd_input"]
 
 CSD_SIZE = 224
 _HEAD_WIDTH = 64
@@ -176,3 +177,8 @@ def csd_input(pixels: np.ndarray) -> Tensor:
     """(H, W, 3) uint8 → (3, 224, 224) float32: CSD's evaluation transform (see the module
     documentation)."""
     return clip_preprocess(pixels, CSD_SIZE, "openai")
+
+
+def csd_descriptors(network: Csd, pixels: np.ndarray) -> Tensor:
+    """(N, 768) style descriptors of (N, H, W, 3) uint8 images."""
+    return network(stacked(csd_input, pixels, network))

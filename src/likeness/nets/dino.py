@@ -27,11 +27,12 @@ from likeness.nets.preprocess import (
     IMAGENET_STD,
     normalised_tensor,
     resize_centre_crop,
+    stacked,
 )
 from likeness.nets.vit import PatchEmbed, ViTBlock, vit_shape
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
-__all__ = ["DINO_CROP", "DINO_RESIZE", "Dino", "dino_input"]
+__all__ = ["DINO_CROP", "DINO_RESIZE", "Dino", "dino_input", "dino_unit_features"]
 
 DINO_RESIZE, DINO_CROP = 256, 224
 
@@ -89,3 +90,10 @@ def dino_input(pixels: np.ndarray) -> Tensor:
     transform (see the module docs)."""
     unit = resize_centre_crop(pixels, DINO_RESIZE, DINO_CROP, "openai")
     return normalised_tensor(unit, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def dino_unit_features(network: Dino, pixels: np.ndarray) -> Tensor:
+    """(N, width) unit-length CLS features of (N, H, W, 3) uint8 images (the DINO score
+    is the cosine of two)."""
+    features = network(stacked(dino_input, pixels, network))
+    return features / torch.linalg.vector_norm(features, dim=-1, keepdim=True)

@@ -158,21 +158,23 @@ class _ClipBuilder:
 
 
 @dataclass(frozen=True)
-class _ClipImages:
-    """CLIP's image embeddings of [0, 1] images read as 8-bit files are, through a named
-    preprocessing (``clip_preprocess``: the shorter side to the model's size, Pillow
-    bicubic, the centred crop)."""
+class _EightBitImages:
+    """An item network's output of [0, 1] images read as the 8-bit files they are:
+    ``likeness.nets.<module>.<function>(network, (N, H, W, 3) uint8, *arguments)``, each
+    network's own preprocessing (picklable: Ray ships the records to its workers)."""
 
-    preprocessing: str
+    module: str
+    function: str
+    arguments: tuple[Any, ...] = ()
 
     def __call__(self, network: Any, unit: Any) -> list[Any]:
-        import torch
+        import importlib
 
-        from likeness.nets.clip import clip_preprocess
+        from likeness.nets.preprocess import eight_bit_images
 
-        batch = torch.stack([clip_preprocess(image, network.image_size, self.preprocessing)
-                             for image in _eight_bit_pixels(unit)]).to(unit.device)
-        return [network.encode_images(batch)]
+        encode = getattr(importlib.import_module(f"likeness.nets.{self.module}"),
+                         self.function)
+        return [encode(network, eight_bit_images(unit), *self.arguments)]
 
 
 def _encode_clip_texts(network: Any, prompts: list[str], too_long: str,
@@ -196,7 +198,8 @@ def _clip_networks() -> dict[str, NetworkSpec]:
              "Hugging Face's CLIPImageProcessor")):
         records[name] = NetworkSpec(
             name, name, _ClipBuilder(model, "image"),
-            f"CLIP {title} normalised image embedding", encode=_ClipImages(preprocessing),
+            f"CLIP {title} normalised image embedding",
+            encode=_EightBitImages("clip", "clip_embeddings", (preprocessing,)),
             methods_note=f"CLIP {title} reads each image at 8 bits as {whose} does: the "
                          "shorter side resized to 224 pixels (Pillow bicubic), the "
                          "centred 224×224 crop.")
@@ -212,56 +215,16 @@ def _build_csd(weights: Any, device: str) -> Any:
     return Csd(weights).to(device)
 
 
-def _eight_bit_pixels(unit: Any) -> Any:
-    """[0, 1] images as the 8-bit (N, H, W, 3) arrays their files are."""
-    import torch
-
-    return (unit.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
-def _encode_csd(network: Any, unit: Any) -> list[Any]:
-    """CSD's style descriptors of [0, 1] images read as 8-bit files are."""
-    import torch
-
-    from likeness.nets.csd import csd_input
-
-    inputs = torch.stack([csd_input(image) for image in _eight_bit_pixels(unit)])
-    return [network(inputs.to(unit.device))]
-
-
 def _build_aesthetic(weights: Any, device: str) -> Any:
     from likeness.nets.aesthetic import AestheticPredictor
 
     return AestheticPredictor(weights["laion_aesthetic"], weights["clip_vit_l14"]).to(device)
 
 
-def _encode_aesthetic(network: Any, unit: Any) -> list[Any]:
-    """The LAION aesthetic scores of [0, 1] images read as 8-bit files are, (N, 1)."""
-    import torch
-
-    from likeness.nets.aesthetic import aesthetic_input
-
-    size = network.clip.image_size
-    inputs = torch.stack([aesthetic_input(image, size) for image in _eight_bit_pixels(unit)])
-    return [network(inputs.to(unit.device))[:, None]]
-
-
 def _build_dino(weights: Any, device: str) -> Any:
     from likeness.nets.dino import Dino
 
     return Dino(weights).to(device)
-
-
-def _encode_dino(network: Any, unit: Any) -> list[Any]:
-    """DINO's unit-length CLS features of [0, 1] images read as 8-bit files are (the DINO
-    repository's evaluation transform: the shorter side to 256, the centred 224 crop)."""
-    import torch
-
-    from likeness.nets.dino import dino_input
-
-    inputs = torch.stack([dino_input(image) for image in _eight_bit_pixels(unit)])
-    features = network(inputs.to(unit.device))
-    return [features / torch.linalg.vector_norm(features, dim=-1, keepdim=True)]
 
 
 @dataclass(frozen=True)
@@ -352,14 +315,15 @@ NETWORKS: dict[str, NetworkSpec] = {
     **_clip_networks(),
     "csd_vit_l": NetworkSpec("csd_vit_l", "csd_vit_l", _build_csd,
                              "CSD ViT-L style descriptor (Somepalli et al. 2024)",
-                             encode=_encode_csd,
+                             encode=_EightBitImages("csd", "csd_descriptors"),
                              methods_note="CSD reads each image at 8 bits through its "
                                           "authors' evaluation transform: the shorter side "
                                           "resized to 224 pixels (Pillow bicubic), the "
                                           "centred 224×224 crop."),
     "laion_aesthetic": NetworkSpec("laion_aesthetic", "laion_aesthetic", _build_aesthetic,
                                    "LAION aesthetic predictor v2 on CLIP ViT-L/14",
-                                   encode=_encode_aesthetic, also=("clip_vit_l14",),
+                                   encode=_EightBitImages("aesthetic", "aesthetic_scores"),
+                                   also=("clip_vit_l14",),
                                    methods_note="The aesthetic predictor's CLIP reads each "
                                                 "image at 8 bits as OpenAI's preprocessing "
                                                 "does: the shorter side resized to 224 "
@@ -367,7 +331,7 @@ NETWORKS: dict[str, NetworkSpec] = {
                                                 "224×224 crop."),
     "dino_vits16": NetworkSpec("dino_vits16", "dino_vits16", _build_dino,
                                "DINO ViT-S/16 CLS token (torch.hub model)",
-                               encode=_encode_dino,
+                               encode=_EightBitImages("dino", "dino_unit_features"),
                                methods_note="DINO reads each image at 8 bits through the "
                                             "DINO repository's evaluation transform: the "
                                             "shorter side resized to 256 pixels (Pillow "
