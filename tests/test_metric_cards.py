@@ -8,7 +8,7 @@ from pathlib import Path
 
 from likeness.evaluation.catalog.bibtex import BIBTEX
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.results.metric_cards import method_sentence, render_cards
+from likeness.results.citations import method_sentence, render_cards
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 
@@ -17,7 +17,7 @@ def test_every_metric_has_a_card_and_the_docs_are_generated_from_them():
     assert [name for name, spec in METRICS.items() if spec.card is None] == []
     assert DOCS.read_text() == render_cards(), (
         "docs/metrics.md is stale: regenerate it with python -c \"from "
-        "likeness.results.metric_cards import render_cards; "
+        "likeness.results.citations import render_cards; "
         "open('docs/metrics.md', 'w').write(render_cards())\"")
 
 

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from likeness.runs.accumulator import Accumulator
     from likeness.runs.compare import compare
     from likeness.runs.fid import fid, kid_folders
+    from likeness.runs.ratings import analyze_rating_study
     from likeness.runs.report import write_report
     from likeness.runs.single import compare_files, compare_folders
     from likeness.runs.study import analyze_study
@@ -88,6 +89,7 @@ _LAZY = {
     "evaluate_style": "likeness.runs.style",
     "compare": "likeness.runs.compare",
     "analyze_study": "likeness.runs.study",
+    "analyze_rating_study": "likeness.runs.ratings",
     "ClipModel": "likeness.nets.clip",
     "clip_directional_similarity": "likeness.nets.clip_metrics",
     "clip_image_similarity": "likeness.nets.clip_metrics",
@@ -189,6 +191,7 @@ __all__ = [
     "VSILoss",
     "WeightsError",
     "__version__",
+    "analyze_rating_study",
     "analyze_study",
     "clip_directional_similarity",
     "clip_image_similarity",

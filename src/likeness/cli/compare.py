@@ -251,7 +251,7 @@ def parse_weights(items: tuple[str, ...]) -> dict[str, str]:
 def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path | None,
                        options: dict[str, Any]) -> bool:
     from likeness.results.tables import format_value
-    from likeness.runs.rows_file import write_rows
+    from likeness.runs.folder import write_rows
     from likeness.runs.single import compare_pair
 
     row = compare_pair(reference, test, metrics=names, **options)
@@ -267,7 +267,7 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
                      pairs_csv: Path | None, names: list[str], out: Path | None,
                      out_dir: Path | None, options: dict[str, Any]) -> bool:
     from likeness.runs.compare import compare as run_compare
-    from likeness.runs.rows_file import write_rows
+    from likeness.runs.folder import write_rows
 
     console = stderr_console()
     report, stop = progress_bar(describe=str, rate=True)

@@ -233,6 +233,10 @@ def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
 @click.option("--judgments", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV, one row per judgment: participant,item,a,b,choice (optional "
                    "question, trial, rt_ms, expected for attention checks).")
+@click.option("--ratings", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Instead of 2AFC judgments, a rating (MOS) study's CSV, one row per "
+                   "rating: participant,item,model,rating (optional question, expected "
+                   "for attention checks): MOS and z-MOS per model.")
 @click.option("--study", "study_folder", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="A study folder (likeness study create): its answers, "
                                  "exported and analysed in one step (instead of "
@@ -255,21 +259,30 @@ def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
 @click.option("--results", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="The compare results folder of the same items and models: "
                                  "each metric's agreement with the participants.")
-def analyze(judgments: Path | None, study_folder: Path | None,
+def analyze(judgments: Path | None, ratings: Path | None, study_folder: Path | None,
             offline_files: tuple[Path, ...], database: str | None, out_dir: Path,
             bootstrap: int, seed: int, confidence: float, jod_zero: str | None,
             results: Path | None) -> None:
     """Scores per model (Bradley–Terry and JOD, bootstrap CIs over participants),
-    pairwise binomial tests with Holm correction, and the exclusions, written to --out-dir.
+    pairwise binomial tests with Holm correction, and the exclusions, written to --out-dir;
+    for a rating study (--ratings), MOS and z-MOS with Wilcoxon tests.
 
     \b
       likeness study analyze --judgments judgments.csv --out-dir analysis/
       likeness study analyze --study study/ --out-dir analysis/
+      likeness study analyze --ratings ratings.csv --results results/ --out-dir mos/
     """
     from likeness.runs.study import analyze_study
 
-    if (judgments is None) == (study_folder is None):
-        raise click.UsageError("give --judgments FILE or --study FOLDER (one of them)")
+    if sum(given is not None for given in (judgments, ratings, study_folder)) != 1:
+        raise click.UsageError("give --judgments FILE, --ratings FILE or --study FOLDER (one "
+                               "of them)")
+    if ratings is not None:
+        if jod_zero is not None:
+            raise click.UsageError("--jod-zero scales 2AFC judgments; a rating study has "
+                                   "no JOD scale")
+        _analyze_ratings(ratings, out_dir, bootstrap, seed, confidence, results)
+        return
     if study_folder is None and (offline_files or database):
         raise click.UsageError("--offline and --database go with --study")
     if judgments is not None and not judgments.is_file():
@@ -331,3 +344,28 @@ def _export(folder: Path, out: Path, offline_files: tuple[Path, ...], database: 
     for decision in decisions:
         say("note", decision, f"study {command}")
     return rows
+
+
+def _analyze_ratings(ratings: Path, out_dir: Path, bootstrap: int, seed: int,
+                     confidence: float, results: Path | None) -> None:
+    from likeness.runs.ratings import analyze_rating_study
+
+    if not ratings.is_file():
+        raise click.BadParameter(f"{ratings} is not a file", param_hint="--ratings")
+    try:
+        analysis = analyze_rating_study(ratings, out_dir, resamples=bootstrap, seed=seed,
+                                        confidence=confidence, results=results)
+    except LikenessError as error:
+        say("error", str(error), "study analyze")
+        sys.exit(1)
+    for who, why in analysis.exclusions:
+        say("note", f"participant {who} excluded: {why}", "study analyze")
+    for decision in analysis.decisions:
+        say("note", decision, "study analyze")
+    console = stderr_console()
+    for question in analysis.questions:
+        heading = f"{question.question}: " if question.question else ""
+        ranking = ", ".join(f"{s.model} MOS {s.mos:.3f}"
+                            for s in sorted(question.scores, key=lambda s: -s.mos))
+        console.print(f"{heading}{ranking}", highlight=False, markup=False)
+    console.print(f"analysis written to {out_dir}", highlight=False, markup=False)

@@ -1,4 +1,7 @@
-"""BibTeX for the metrics a run used, and a methods paragraph stating its exact settings."""
+"""BibTeX for the metrics a run used, a methods paragraph stating its exact settings, and
+the metric cards as readers meet them: each metric's sentence in ``methods.md``
+(``method_sentence``) and docs/metrics.md (``render_cards``; a test keeps the file equal to
+it).  A metric registered without a card is stated by its registry description."""
 
 from __future__ import annotations
 
@@ -8,10 +11,9 @@ from typing import Any
 from likeness.evaluation.catalog.bibtex import BIBTEX, bibtex_for
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.results.metric_cards import method_sentence
 
-__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "methods_paragraph", "restoration_keys",
-           "style_methods_paragraph"]
+__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "method_sentence", "methods_paragraph",
+           "render_cards", "restoration_keys", "style_methods_paragraph"]
 
 _STATISTICS_KEYS = ["efron1987bca", "wilcoxon1945", "holm1979"]
 
@@ -298,3 +300,47 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     text += " All values were computed with " + ", ".join(
         f"{name} {version}" for name, version in versions.items()) + "."
     return text
+
+
+def method_sentence(metric: str, settings: Mapping[str, Any] | None = None, weights: str = "",
+                    style: bool = False) -> str:
+    """How the methods paragraph states ``metric`` under a run's ``settings`` (``weights``:
+    the checkpoint phrase; ``style``: in a style run's paragraph)."""
+    spec = METRICS[metric]
+    if spec.card is None:
+        cited = "; ".join(f"@{key}" for key in spec.citations)
+        return f"`{metric}`: {spec.description}" + (f" [{cited}]" if cited else "")
+    return spec.card.sentence(settings or {}, weights, style)
+
+
+def render_cards() -> str:
+    """docs/metrics.md: every card, in the registry's order, with its citations."""
+    lines = ["# Metric cards", "",
+             "Generated from the catalog's cards (`src/likeness/evaluation/catalog/cards.py`, "
+             "each metric's `MetricSpec.card`: the source of its sentence in `methods.md`); "
+             "`tests/test_metric_cards.py` keeps this file equal to it.  Citation keys are "
+             "those of `references.bib`.", ""]
+    for name, spec in METRICS.items():
+        card = spec.card
+        if card is None:
+            continue
+        lines += [f"## {card.title} — `{name}`", "",
+                  f"- **Measures:** {card.measures}.",
+                  f"- **Range and direction:** {card.range}.",
+                  f"- **Sensitive to:** {card.sensitive}.",
+                  f"- **Tolerates:** {card.insensitive}.",
+                  f"- **Convention:** {spec.description}.",
+                  f"- **Commands:** {', '.join(f'`likeness {c}`' for c in spec.commands)}.",
+                  f"- **Cite:** {', '.join(f'`{key}`' for key in spec.citations)}.",
+                  "- **Agreement with people (published SRCC):** "
+                  + (", ".join(f"{dataset} {value:.2f}" for dataset, value
+                               in card.agreement.items()) + f" ({card.agreement_source})"
+                     if card.agreement else "none found") + ".",
+                  f"- **Methods sentence:** {card.method.replace('{weights}', '')}.", ""]
+        if card.convention is not None and card.by_convention:
+            option = card.convention.replace("_", "-")
+            lines += [f"Other conventions (`--{option}`, `{card.convention}=`):", ""]
+            lines += [f"- `{key}`: {text.replace('{weights}', '')}."
+                      for key, text in card.by_convention.items()]
+            lines.append("")
+    return "\n".join(lines)

@@ -3,17 +3,20 @@
 ``run.json`` exists from the start of a run (status ``running``) and says ``failed`` or
 ``interrupted`` if the run ends by any exception; ``progress.sqlite`` beside it holds the
 values computed so far, so a run resumes under equal settings; a folder holding another
-run is refused unless overwritten.
+run is refused unless overwritten.  ``write_rows``: ``likeness compare --out FILE``, the
+rows of a run (or of one pair) as one CSV or JSON file.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import platform
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
@@ -24,17 +27,19 @@ from likeness.errors import LikenessError, StorageError, in_callers_words
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.set_runs import SetReport
 from likeness.evaluation.infra.cache import Cache, LayeredCache, default_cache_path
+from likeness.evaluation.items.rows import PairRow
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.frames import Results
 from likeness.results.summary import mixed_scales, value_scales
+from likeness.results.tables import prompt_columns
 from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir
 
 __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir",
            "file_errors", "metric_failures", "open_cache", "open_cache_noting",
            "recording_failure", "settings_json", "value_record", "version", "versions",
            "warn_of_failures", "weights_record", "write_json", "write_results_folder",
-           "writing"]
+           "write_rows", "writing"]
 
 _PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
              "opencv": "opencv-python-headless", "numba": "numba"}
@@ -271,3 +276,48 @@ def _write_results_files(results: Results, folder: Path) -> None:
         for shard in shards.glob("part-*.parquet"):
             shard.unlink()
         shards.rmdir()
+
+
+def write_rows(out: Path, rows: Sequence[PairRow], names: Sequence[str],
+               unmatched: dict[str, tuple[list[str], list[str]]],
+               with_model: bool = False) -> None:
+    """Write ``rows`` to ``out`` (``.json``: a document; else CSV), replacing the file in
+    one step.
+
+    Raises:
+        StorageError: the file cannot be written (a full disk, a read-only folder).
+    """
+    with writing(out):  # a full disk or a read-only folder: one message naming the file
+        out.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(out, _rows_text(out, rows, names, unmatched, with_model),
+                     errors="backslashreplace")
+
+
+def _rows_text(out: Path, rows: Sequence[PairRow], names: Sequence[str],
+               unmatched: dict[str, tuple[list[str], list[str]]], with_model: bool) -> str:
+    columns = [*(["model"] if with_model else []), "reference", "test",
+               *prompt_columns(rows), *names, "error", "notes"]
+    records: list[dict[str, Any]] = [
+        {"model": row.model, "reference": row.reference, "test": row.test, **row.prompts,
+         **{name: row.values.get(name) for name in names},
+         "error": row.error, "notes": "; ".join(row.notes) or None} for row in rows]
+    if out.suffix.lower() == ".json":
+        if not with_model:
+            for record in records:
+                del record["model"]
+        lists = list(unmatched.values())
+        document: dict[str, Any] = {"rows": records}
+        if with_model:
+            document["unmatched"] = {m: {"reference": u[0], "test": u[1]}
+                                     for m, u in unmatched.items()}
+        else:
+            document["unmatched_reference"] = lists[0][0] if lists else []
+            document["unmatched_test"] = lists[0][1] if lists else []
+        return json.dumps(document, indent=1, allow_nan=True) + "\n"
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
+                         for k, v in record.items()})
+    return buffer.getvalue()

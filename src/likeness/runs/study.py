@@ -28,18 +28,21 @@ from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
 from likeness.results.html import read_results_folder
 from likeness.results.reliability import MetricValues
-from likeness.results.study import Judgment, StudyAnalysis, analyze, read_judgments
+from likeness.results.study import StudyAnalysis, analyze, read_judgments
 from likeness.runs.folder import write_json, writing
 from likeness.runs.report import study_report
 
-__all__ = ["STUDY_FILES", "analyze_study"]
+__all__ = ["STUDY_FILES", "analyze_study", "check_analysis_folder", "metric_values"]
 
 STUDY_FILES = ("judgments.csv", "scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv",
                "agreement_differences.csv", "summary.md", "summary.tex", "methods.md",
                "references.bib", "report.html", "study.json")
 
 
-def _check_folder(out_dir: Path) -> None:
+def check_analysis_folder(out_dir: Path, kind: str = "study",
+                          files: tuple[str, ...] = STUDY_FILES) -> None:
+    """Refuse an analysis folder that is not new, empty or one this analysis (``kind`` in
+    its ``study.json``) wrote before, and any of ``files`` that is a symbolic link."""
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise LikenessError(f"{out_dir} is not a folder: choose a folder for the analysis")
     if not out_dir.exists():
@@ -48,7 +51,7 @@ def _check_folder(out_dir: Path) -> None:
     ours = False
     if record.is_file() and not record.is_symlink():
         try:
-            ours = json.loads(record.read_text(encoding="utf-8")).get("kind") == "study"
+            ours = json.loads(record.read_text(encoding="utf-8")).get("kind") == kind
         except (ValueError, OSError, AttributeError):
             ours = False
     try:
@@ -56,14 +59,14 @@ def _check_folder(out_dir: Path) -> None:
     except OSError as error:
         raise LikenessError(f"cannot read the folder {out_dir} ({error.strerror or error}); "
                             "choose a folder likeness can read and write") from None
-    others = [name for name in present if name not in STUDY_FILES]
+    others = [name for name in present if name not in files]
     if not ours and present:
         raise LikenessError(f"{out_dir} holds files likeness's study analysis did not write; "
                             "choose an empty or new folder")
     if others:
         raise LikenessError(f"{out_dir} holds other files besides a study analysis "
                             f"({', '.join(sorted(others)[:5])}); choose another folder")
-    for name in STUDY_FILES:
+    for name in files:
         if (out_dir / name).is_symlink():
             raise LikenessError(f"{out_dir / name} is a symbolic link: likeness does not "
                                 "write through links; remove it")
@@ -219,22 +222,21 @@ def _methods(analysis: StudyAnalysis) -> str:
             f"({', '.join(_citations(analysis))}).\n")
 
 
-def _metric_values(results: Path, judgments: list[Judgment],
-                   decisions: list[str]) -> MetricValues:
+def metric_values(results: Path, named: set[tuple[str, str]], decisions: list[str],
+                  what: str = "judgments") -> MetricValues:
     """Each per-pair metric's values per (model, item) from a results folder, checked
-    against the models and items the judgments name; a metric without any value there (it
+    against the (model, item) pairs the study names; a metric without any value there (it
     failed in that run: a missing checkpoint) is left out, and ``decisions`` says so."""
-    judgments = [j for j in judgments if not j.expected]  # attention checks: not scored
     record, pairs, _, _ = read_results_folder(results)
     names = [m for m in record["settings"]["metrics"] if m in METRICS
              and METRICS[m].kind != "set" and METRICS[m].better in ("higher", "lower")]
     models = {pair.model for pair in pairs}
     items = {pair.reference for pair in pairs}
-    unknown_models = sorted({m for j in judgments for m in (j.a, j.b)} - models)
-    unknown_items = sorted({j.item for j in judgments} - items)
+    unknown_models = sorted({model for model, _ in named} - models)
+    unknown_items = sorted({item for _, item in named} - items)
     if unknown_models or unknown_items:
         raise LikenessError(
-            f"the judgments name what {results} does not hold: "
+            f"the {what} name what {results} does not hold: "
             + "; ".join(part for part in (
                 f"models {', '.join(unknown_models[:5])}" if unknown_models else "",
                 f"items {', '.join(unknown_items[:5])}" if unknown_items else "") if part)
@@ -330,8 +332,10 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     """
     rows, decisions = read_judgments(Path(judgments))
     if out_dir is not None:
-        _check_folder(Path(out_dir))
-    metrics = (_metric_values(Path(results), rows, decisions) if results is not None
+        check_analysis_folder(Path(out_dir))
+    named = {(model, j.item) for j in rows if not j.expected  # checks are not scored
+             for model in (j.a, j.b)}
+    metrics = (metric_values(Path(results), named, decisions) if results is not None
                else None)
     analysis = analyze(rows, resamples=resamples, seed=seed, confidence=confidence,
                        decisions=decisions, jod_zero=jod_zero, metrics=metrics)

@@ -1,7 +1,7 @@
 """Each metric's card: what it measures, its range and direction, what moves it and what
 it tolerates, and the sentences a methods paragraph states it with — per convention, in a
 style run, with the run's settings.  ``registry.METRICS`` hands each entry its card
-(``MetricSpec.card``); ``likeness.results.metric_cards`` renders them (docs/metrics.md,
+(``MetricSpec.card``); ``likeness.results.citations`` renders them (docs/metrics.md,
 ``methods.md``).  A ``{weights}`` field is filled with the run's checkpoint file and
 SHA-256."""
 

@@ -1,0 +1,198 @@
+"""``likeness study analyze --ratings``: a rating (MOS) study's ratings analysed into a
+folder — each model's MOS and z-MOS with bootstrap intervals (``mos.csv``), pairwise tests
+(``pairwise.csv``), the excluded participants and why (``exclusions.csv``), each metric's
+correlation with the ratings when a results folder is given (``agreement.csv``), Markdown
+and LaTeX tables (``summary.md``, ``summary.tex``), a methods paragraph (``methods.md``),
+its references (``references.bib``) and the record (``study.json``, kind ``ratings``).
+The maths is ``likeness.results.ratings``; the folder rules are the 2AFC analysis's
+(a new, empty or earlier ratings-analysis folder; nothing written through a link).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from likeness._version import __version__
+from likeness.evaluation.catalog.bibtex import bibtex_for
+from likeness.evaluation.catalog.metric_spec import latex_escape
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.io.files import replace_file
+from likeness.results.ratings import RatingsAnalysis, analyze_ratings, read_ratings
+from likeness.runs.folder import write_json, writing
+from likeness.runs.study import check_analysis_folder, metric_values
+
+__all__ = ["RATINGS_FILES", "analyze_rating_study"]
+
+RATINGS_FILES = ("mos.csv", "pairwise.csv", "exclusions.csv", "agreement.csv", "summary.md",
+                 "summary.tex", "methods.md", "references.bib", "study.json")
+
+
+def _cell(value: float) -> str:
+    return repr(value) if value == value else ""  # NaN (no value): an empty cell
+
+
+def _csv(header: list[str], rows: list[list[object]]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([header, *rows])
+    return buffer.getvalue()
+
+
+def _bounds(analysis: RatingsAnalysis) -> tuple[str, str]:
+    label = f"{analysis.confidence * 100:g}"
+    return f"ci{label}_low", f"ci{label}_high"
+
+
+def _mos_csv(analysis: RatingsAnalysis) -> str:
+    low, high = _bounds(analysis)
+    return _csv(["question", "model", "ratings", "mos", f"mos_{low}", f"mos_{high}", "z_mos",
+                 f"z_mos_{low}", f"z_mos_{high}"],
+                [[q.question, s.model, s.ratings, _cell(s.mos), _cell(s.ci[0]), _cell(s.ci[1]),
+                  _cell(s.z_mos), _cell(s.z_ci[0]), _cell(s.z_ci[1])]
+                 for q in analysis.questions for s in q.scores])
+
+
+def _pairwise_csv(analysis: RatingsAnalysis) -> str:
+    return _csv(["question", "first", "second", "items", "mean_difference", "p_value",
+                 "p_holm"],
+                [[q.question, p.first, p.second, p.items, _cell(p.difference),
+                  _cell(p.p_value), _cell(p.p_holm)]
+                 for q in analysis.questions for p in q.pairs])
+
+
+def _agreement_csv(analysis: RatingsAnalysis) -> str:
+    low, high = _bounds(analysis)
+    header = ["question", "metric", "stimuli"]
+    for name in ("spearman", "kendall", "pearson"):
+        header += [name, f"{name}_{low}", f"{name}_{high}"]
+    rows = []
+    for q in analysis.questions:
+        for metric, (stimuli, *coefficients) in q.correlations.items():
+            rows.append([q.question, metric, stimuli,
+                         *(_cell(v) for estimate, (a, b) in coefficients
+                           for v in (estimate, a, b))])
+    return _csv(header, rows)
+
+
+def _number(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "–"
+
+
+def _summary(analysis: RatingsAnalysis, latex: bool = False) -> str:
+    percent = f"{analysis.confidence * 100:g}"
+    blocks = []
+    for q in analysis.questions:
+        ranked = sorted(q.scores, key=lambda s: -s.mos)
+        if latex:
+            lines = [r"\begin{tabular}{lrrr}", r"\toprule",
+                     rf"Model & Ratings & MOS [{percent}\,\% CI] & z-MOS [{percent}\,\% CI] \\",
+                     r"\midrule"]
+            lines += [rf"{latex_escape(s.model)} & {s.ratings} & {_number(s.mos)} "
+                      rf"[{_number(s.ci[0])}, {_number(s.ci[1])}] & {_number(s.z_mos)} "
+                      rf"[{_number(s.z_ci[0])}, {_number(s.z_ci[1])}] \\" for s in ranked]
+            lines += [r"\bottomrule", r"\end{tabular}"]
+        else:
+            title = f"## {q.question or 'Ratings'}"
+            lines = [title, "", f"| model | ratings | MOS [{percent} % CI] | "
+                     f"z-MOS [{percent} % CI] |", "| --- | ---: | ---: | ---: |"]
+            lines += [f"| {s.model} | {s.ratings} | {_number(s.mos)} [{_number(s.ci[0])}, "
+                      f"{_number(s.ci[1])}] | {_number(s.z_mos)} [{_number(s.z_ci[0])}, "
+                      f"{_number(s.z_ci[1])}] |" for s in ranked]
+            lines += ["", f"{q.participants} participant(s), {q.ratings} rating(s); "
+                      f"Krippendorff's α (interval) {_number(q.alpha)}."]
+            if q.correlations:
+                lines += ["", "| metric | stimuli | SRCC | KRCC | PLCC |",
+                          "| --- | ---: | ---: | ---: | ---: |"]
+                lines += [f"| {METRICS[m].plain_label if m in METRICS else m} | {n} | "
+                          f"{_number(rho[0])} | {_number(tau[0])} | {_number(r[0])} |"
+                          for m, (n, rho, tau, r) in q.correlations.items()]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _citations(analysis: RatingsAnalysis) -> list[str]:
+    keys = ["efron1987bca", "wilcoxon1945", "holm1979"]
+    if any(q.alpha == q.alpha for q in analysis.questions):
+        keys.append("krippendorff2011alpha")
+    return keys
+
+
+def _methods(analysis: RatingsAnalysis) -> str:
+    participants = max(q.participants for q in analysis.questions)
+    ratings = sum(q.ratings for q in analysis.questions)
+    excluded = (f" {len(analysis.exclusions)} participant(s) were excluded ("
+                + "; ".join(f"{who}: {why}" for who, why in analysis.exclusions) + ")."
+                if analysis.exclusions else " No participant was excluded.")
+    decided = (" " + "; ".join(d[0].upper() + d[1:] for d in analysis.decisions) + "."
+               if analysis.decisions else "")
+    text = (f"In a rating study, {participants} participant(s) gave {ratings} rating(s) that "
+            f"were analysed.{excluded}{decided} Each model's mean opinion score (MOS) is the "
+            "mean of its ratings, and its z-MOS the mean after each participant's ratings are "
+            "standardised (their mean subtracted, divided by their standard deviation); both "
+            f"with {analysis.confidence * 100:g} % percentile bootstrap intervals from "
+            f"{analysis.resamples} resamples of the participants (seed {analysis.seed}; "
+            "Efron 1987; distances from the estimate widened by sqrt(n/(n − 1))). Each pair "
+            "of models was compared by a two-sided Wilcoxon "
+            "signed-rank test (Wilcoxon 1945) of their per-item mean ratings over the items "
+            "both were rated on, Holm-corrected over the pairs (Holm 1979). Agreement "
+            "between participants is Krippendorff's α for interval data (Krippendorff 2011; "
+            "each output a unit, a participant's repeated ratings of it averaged).")
+    if any(q.correlations for q in analysis.questions):
+        text += (" Each metric's agreement with the ratings is the correlation of its "
+                 "value with each output's MOS — Spearman's ρ, Kendall's τ-b and Pearson's "
+                 "r, a metric where lower is better negated so that a positive value is "
+                 "agreement — with percentile bootstrap intervals over items "
+                 "(`agreement.csv`).")
+    return (text + f" Analysed with likeness {__version__}; the references are in "
+            f"references.bib ({', '.join(_citations(analysis))}).\n")
+
+
+def analyze_rating_study(ratings: Path, out_dir: Path | None = None, *,
+                         resamples: int = 2000, seed: int = 0, confidence: float = 0.95,
+                         results: Path | None = None) -> RatingsAnalysis:
+    """Analyse a ratings CSV (``likeness.results.ratings``) and, with ``out_dir``, write the
+    analysis folder; ``results``: the ``compare`` (or ``style``) results folder of the same
+    items and models, whose metrics' correlation with the ratings is measured.
+
+    Raises:
+        LikenessError: an unreadable or malformed ratings file, nothing left after the
+            exclusions, ratings naming models or items the results folder does not hold,
+            or a folder that is not the analysis's to write.
+    """
+    rows, decisions = read_ratings(Path(ratings))
+    if out_dir is not None:
+        check_analysis_folder(Path(out_dir), "ratings", RATINGS_FILES)
+    named = {(r.model, r.item) for r in rows if r.expected is None}
+    metrics = (metric_values(Path(results), named, decisions, "ratings")
+               if results is not None else None)
+    analysis = analyze_ratings(rows, resamples=resamples, seed=seed, confidence=confidence,
+                               decisions=decisions, metrics=metrics)
+    if out_dir is None:
+        return analysis
+    folder = Path(out_dir)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+    exclusions = _csv(["participant", "reason"], [list(e) for e in analysis.exclusions])
+    for name, text in (("mos.csv", _mos_csv(analysis)), ("pairwise.csv", _pairwise_csv(analysis)),
+                       ("exclusions.csv", exclusions), ("agreement.csv", _agreement_csv(analysis)),
+                       ("summary.md", _summary(analysis)),
+                       ("summary.tex", _summary(analysis, latex=True)),
+                       ("methods.md", _methods(analysis)),
+                       ("references.bib", bibtex_for(_citations(analysis)))):
+        with writing(folder / name):
+            replace_file(folder / name, text)
+    write_json(folder / "study.json", {
+        "kind": "ratings", "likeness_version": __version__, "ratings": str(ratings),
+        "resamples": resamples, "seed": seed, "confidence": confidence,
+        "results": str(results) if results is not None else None,
+        "decisions": analysis.decisions,
+        "exclusions": [{"participant": p, "reason": r} for p, r in analysis.exclusions],
+        "questions": [{"question": q.question, "participants": q.participants,
+                       "ratings": q.ratings,
+                       "krippendorff_alpha": q.alpha if q.alpha == q.alpha else None}
+                      for q in analysis.questions],
+        "files": list(RATINGS_FILES)})
+    return analysis
