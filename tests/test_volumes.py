@@ -52,3 +52,20 @@ def test_volumes_keep_dtype_gradients_and_refuse_small_or_other_shapes():
                 data_range=1.0)
     with pytest.raises(ValueError, match="volumes"):
         ssim(torch.rand(1, 1, 2, 8, 8, 8), torch.rand(1, 1, 2, 8, 8, 8), data_range=1.0)
+
+
+@pytest.mark.filterwarnings("ignore:image depth 5 is shorter")
+@pytest.mark.parametrize("shape", [(2, 3, 11, 40, 36), (1, 2, 5, 33, 30)])
+@pytest.mark.parametrize("convention", ["pytorch-msssim", "skimage"])
+def test_the_fused_volume_kernel_equals_the_differentiable_route(shape, convention):
+    """Without a gradient, volumes on the CPU take the fused kernel (float64 sums); with
+    one, the filters of torch: the same values (depth 5 < 11: pytorch-msssim leaves it
+    unfiltered)."""
+    if convention == "skimage" and shape[2] < 7:
+        return
+    rng = np.random.default_rng(11)
+    x = torch.from_numpy(rng.random(shape)).float()
+    y = (x + torch.from_numpy(rng.normal(0, 0.1, shape)).float()).clamp(0, 1)
+    fused = ssim(x, y, data_range=1.0, convention=convention)
+    graph = ssim(x.clone().requires_grad_(True), y, data_range=1.0, convention=convention)
+    np.testing.assert_allclose(fused.numpy(), graph.detach().numpy(), rtol=0, atol=2e-6)

@@ -96,3 +96,80 @@ def valid_separable_ssim_sums(x, y, taps_h, taps_w, c1, c2, cov_norm):  # pragma
         out[item // chunks_per_plane, 0] += partial[item, 0]
         out[item // chunks_per_plane, 1] += partial[item, 1]
     return out
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def valid_separable_ssim_sums_3d(x, y, taps_t, taps_h, taps_w, c1, c2,
+                                 cov_norm):  # pragma: no cover
+    """``valid_separable_ssim_sums`` of volumes: (P, T, H, W) planes, the window spanning
+    T too.  Each work item (a plane, an output depth, a band of rows) first filters the
+    five moments along T for the rows it needs (the float64 sums of ``taps_t``-weighted
+    values and products), then along H and W as the 2-D kernel does.
+
+    Returns:
+        (P, 2) float64 array: [sum of SSIM map, sum of contrast-structure map].
+    """
+    planes, depth, height, width = x.shape
+    kt = taps_t.shape[0]
+    kh = taps_h.shape[0]
+    kw = taps_w.shape[0]
+    out_t = depth - kt + 1
+    out_h = height - kh + 1
+    out_w = width - kw + 1
+    slices = planes * out_t
+    chunks = max(1, min(out_h, 32 // slices + 1))
+    n_items = slices * chunks
+    partial = np.zeros((n_items, 2))
+    for item in prange(n_items):
+        slab = item // chunks
+        plane = slab // out_t
+        d = slab % out_t
+        chunk = item % chunks
+        r0 = chunk * out_h // chunks
+        r1 = (chunk + 1) * out_h // chunks
+        rows = r1 - r0 + kh - 1
+        moments = np.zeros((5, rows, width))
+        for t in range(kt):
+            w = taps_t[t]
+            for r in range(rows):
+                for j in range(width):
+                    a = np.float64(x[plane, d + t, r0 + r, j])
+                    b = np.float64(y[plane, d + t, r0 + r, j])
+                    moments[0, r, j] += w * a
+                    moments[1, r, j] += w * b
+                    moments[2, r, j] += w * (a * a)
+                    moments[3, r, j] += w * (b * b)
+                    moments[4, r, j] += w * (a * b)
+        vertical = np.empty((5, width))
+        horizontal = np.empty((5, out_w))
+        sum_ssim = 0.0
+        sum_cs = 0.0
+        for i in range(r1 - r0):
+            vertical[:] = 0.0
+            for s in range(kh):
+                w = taps_h[s]
+                for k in range(5):
+                    for j in range(width):
+                        vertical[k, j] += w * moments[k, i + s, j]
+            horizontal[:] = 0.0
+            for s in range(kw):
+                w = taps_w[s]
+                for k in range(5):
+                    for j in range(out_w):
+                        horizontal[k, j] += w * vertical[k, j + s]
+            for j in range(out_w):
+                ux = horizontal[0, j]
+                uy = horizontal[1, j]
+                var_x = cov_norm * (horizontal[2, j] - ux * ux)
+                var_y = cov_norm * (horizontal[3, j] - uy * uy)
+                cov = cov_norm * (horizontal[4, j] - ux * uy)
+                cs = (2.0 * cov + c2) / (var_x + var_y + c2)
+                sum_cs += cs
+                sum_ssim += cs * (2.0 * ux * uy + c1) / (ux * ux + uy * uy + c1)
+        partial[item, 0] = sum_ssim
+        partial[item, 1] = sum_cs
+    out = np.zeros((planes, 2))
+    for item in range(n_items):
+        out[item // (chunks * out_t), 0] += partial[item, 0]
+        out[item // (chunks * out_t), 1] += partial[item, 1]
+    return out
