@@ -26,7 +26,8 @@ class Checkpoint:
             return f"SHA-256 {self.sha256}"
         if self.sha256_prefix:
             return f"SHA-256 starting with {self.sha256_prefix}"
-        return "no published hash (the SHA-256 of the first verified download is recorded)"
+        return ("no published hash (the SHA-256 of the first verified download or import is "
+                "recorded)")
 
     def matches(self, digest: str) -> bool:
         if self.sha256:

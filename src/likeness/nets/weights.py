@@ -138,7 +138,7 @@ def verify(checkpoint: Checkpoint, path: Path) -> str:
         recorded_file = _recorded_hash_path(path)
         recorded = recorded_file.read_text().strip() if recorded_file.is_file() else None
         ok = recorded is None or digest == recorded
-        expected = f"SHA-256 {recorded} (recorded at its first download)"
+        expected = f"SHA-256 {recorded} (recorded at its first download or import)"
     if not ok:
         raise WeightsError(
             f"{path} does not match checkpoint {checkpoint.name!r}: its SHA-256 is {digest}, "
