@@ -50,6 +50,7 @@ CLI_WORDS = [
     (r"subset_size=(\d+)", r"{subset} \1"),
     (r"name=NAME", "--name NAME"),
     (r"source_prompt=TEXT", "--source-prompt TEXT"),
+    (r"too_long='truncate'; CLIP-T's hessel convention", "--clip-t-convention hessel"),
 ]
 
 

@@ -144,8 +144,9 @@ def clip_tokenize(texts: str | list[str], *, too_long: str = "error",
             if too_long == "error":
                 raise InvalidInputError(
                     f"the prompt {text[:60]!r}… is {len(ids)} CLIP tokens, more than the "
-                    f"{CONTEXT_LENGTH} CLIP reads; shorten it, or too_long='truncate' keeps "
-                    "its first 75")
+                    f"{CONTEXT_LENGTH} CLIP reads; shorten it, or truncate it to its first "
+                    f"{CONTEXT_LENGTH - 2} (too_long='truncate'; CLIP-T's hessel convention "
+                    "truncates, its cosine convention refuses)")
             ids = ids[:CONTEXT_LENGTH] if too_long == "cut" else [*ids[:CONTEXT_LENGTH - 1],
                                                                   END]
         rows.append(ids + [0] * (CONTEXT_LENGTH - len(ids)))
