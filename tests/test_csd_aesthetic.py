@@ -183,3 +183,25 @@ def test_the_csd_checkpoint_is_import_only_and_says_where_to_get_it(tmp_path, mo
     results = likeness.compare(SAMPLES / "reference", SAMPLES / "jpeg", metrics="csd",
                                cache=False)
     assert all("csd" in row.values for row in results.rows)
+
+
+def test_the_torch_api_gives_the_pinned_descriptors_cosines_and_scores(tmp_path):
+    expected = np.asarray(VALUES["csd"]["style_2"])
+    images = [_image(name) for name in VALUES["images"]]
+    model = Csd(_csd_weights(tmp_path))
+    similarity = likeness.csd_similarity(images[:4], images[4:], model=model)
+    np.testing.assert_allclose(similarity.numpy(), np.sum(expected[:4] * expected[4:], axis=1),
+                               rtol=0, atol=1e-6)
+    as_tensor = torch.from_numpy(np.stack([images[0]] * 2)).permute(0, 3, 1, 2).float() / 255
+    same = likeness.csd_similarity(as_tensor, as_tensor, model=model, data_range=1.0)
+    np.testing.assert_allclose(same.numpy(), 1.0, atol=1e-6)
+    weights = _aesthetic_weights(tmp_path)
+    scores = likeness.aesthetic_score(images, weights=weights["laion_aesthetic"],
+                                      clip_weights=weights["clip_vit_l14"])
+    np.testing.assert_allclose(scores.numpy(), VALUES["aesthetic"]["scores"], rtol=0,
+                               atol=1e-5)
+    with pytest.raises(InvalidInputError, match="give pairs"):
+        likeness.csd_similarity(images[:2], images[:1], model=model)
+    with pytest.raises(InvalidInputError, match="need data_range"):
+        likeness.aesthetic_score(as_tensor, model=AestheticPredictor(
+            weights["laion_aesthetic"], weights["clip_vit_l14"]))

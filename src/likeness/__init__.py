@@ -61,12 +61,14 @@ if TYPE_CHECKING:
         structural_similarity,
     )
     from likeness.metrics.ssim import SSIM_CONVENTIONS, ssim
+    from likeness.nets.aesthetic import AestheticPredictor, aesthetic_score
     from likeness.nets.clip import ClipModel
     from likeness.nets.clip_metrics import (
         clip_directional_similarity,
         clip_image_similarity,
         clip_score,
     )
+    from likeness.nets.csd import Csd, csd_similarity
     from likeness.nets.inception_features import InceptionFeatures
     from likeness.nets.lpips import LPIPS, lpips
     from likeness.results.frames import Results
@@ -91,6 +93,10 @@ _LAZY = {
     "analyze_study": "likeness.runs.study",
     "analyze_rating_study": "likeness.runs.ratings",
     "ClipModel": "likeness.nets.clip",
+    "Csd": "likeness.nets.csd",
+    "csd_similarity": "likeness.nets.csd",
+    "AestheticPredictor": "likeness.nets.aesthetic",
+    "aesthetic_score": "likeness.nets.aesthetic",
     "clip_directional_similarity": "likeness.nets.clip_metrics",
     "clip_image_similarity": "likeness.nets.clip_metrics",
     "clip_score": "likeness.nets.clip_metrics",
@@ -161,7 +167,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AestheticPredictor",
     "ClipModel",
+    "Csd",
     "LPIPS",
     "SSIM_CONVENTIONS",
     "Accumulator",
@@ -191,6 +199,7 @@ __all__ = [
     "VSILoss",
     "WeightsError",
     "__version__",
+    "aesthetic_score",
     "analyze_rating_study",
     "analyze_study",
     "clip_directional_similarity",
@@ -200,6 +209,7 @@ __all__ = [
     "compare_files",
     "compare_folders",
     "compare_tensors",
+    "csd_similarity",
     "create_study",
     "cw_ssim",
     "dss",

@@ -15,17 +15,19 @@ OpenAI's ``ViT-L-14.pt``.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from likeness.errors import WeightsError
 from likeness.nets.clip import ClipModel, clip_preprocess
 from likeness.nets.loading import load_matching_weights, load_state_dict
-from likeness.nets.preprocess import stacked
+from likeness.nets.preprocess import eight_bit_images_of, stacked
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
-__all__ = ["AestheticPredictor", "aesthetic_input", "aesthetic_scores"]
+__all__ = ["AestheticPredictor", "aesthetic_input", "aesthetic_score", "aesthetic_scores"]
 
 _LINEAR_LAYERS = (0, 2, 4, 6, 7)  # the Sequential's Linear modules; 1, 3, 5: Dropout
 
@@ -86,8 +88,26 @@ def aesthetic_input(pixels: np.ndarray, size: int = 224) -> Tensor:
     return clip_preprocess(pixels, size, "openai")
 
 
-def aesthetic_scores(network: AestheticPredictor, pixels: np.ndarray) -> Tensor:
-    """(N, 1) aesthetic scores of (N, H, W, 3) uint8 images."""
+def aesthetic_scores(network: AestheticPredictor, pixels: Any) -> Tensor:
+    """(N, 1) aesthetic scores of (N, H, W, 3) uint8 images (or a list of (H, W, 3))."""
     size = network.clip.image_size
     return network(stacked(lambda image: aesthetic_input(image, size), pixels,
                            network))[:, None]
+
+
+def aesthetic_score(images: Any, *, model: AestheticPredictor | None = None,
+                    weights: str | os.PathLike[str] | None = None,
+                    clip_weights: str | os.PathLike[str] | None = None,
+                    data_range: float | None = None) -> Tensor:
+    """The LAION aesthetic predictor's score of each image, an (N,) float64 tensor.
+    Images as ``clip_score`` takes them; ``model``: an ``AestheticPredictor`` built once,
+    else one is built from ``weights`` and ``clip_weights``.
+
+    Raises:
+        InvalidInputError: bad images.
+        WeightsError: a checkpoint is missing (with what to do) or does not fit.
+    """
+    pixels = eight_bit_images_of(images, data_range, "images")
+    network = model if model is not None else AestheticPredictor(weights, clip_weights)
+    with torch.no_grad():
+        return aesthetic_scores(network, pixels)[:, 0].double()

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from likeness.errors import InvalidInputError, InvalidInputTypeError
+from likeness.errors import InvalidInputError
 from likeness.metrics.clip_scores import (
     CLIP_T_CONVENTIONS,
     CLIP_T_SETTINGS,
@@ -42,6 +42,7 @@ from likeness.metrics.clip_scores import (
 )
 from likeness.nets.clip import ClipModel, clip_preprocess
 from likeness.nets.clip_tokenizer import clip_tokenize
+from likeness.nets.preprocess import eight_bit_images_of
 
 __all__ = ["CLIP_T_SETTINGS", "clip_directional_similarity", "clip_image_similarity",
            "clip_score"]
@@ -51,44 +52,6 @@ Weights = str | os.PathLike[str] | None
 
 def _model(model: str | ClipModel, weights: Weights) -> ClipModel:
     return model if isinstance(model, ClipModel) else ClipModel(model, weights)
-
-
-def _eight_bit(image: Any, data_range: float | None, name: str) -> np.ndarray:
-    array = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
-    if isinstance(image, Tensor):
-        if array.ndim != 3 or array.shape[0] not in (1, 3):
-            raise InvalidInputError(f"{name}: expected (3, H, W) or (N, 3, H, W) tensors, got "
-                                    f"shape {tuple(image.shape)}")
-        array = np.moveaxis(array, 0, -1)
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[2] not in (1, 3):
-        raise InvalidInputError(f"{name}: expected (H, W, 3) images, got shape {array.shape}")
-    if array.dtype == np.uint8:
-        pixels = array
-    elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
-        if data_range is None:
-            raise InvalidInputError(f"{name}: {array.dtype} images need data_range (1.0 for "
-                                    "[0, 1], 255 for [0, 255])")
-        values = array.astype(np.float64)
-        if not np.isfinite(values).all() or values.min() < 0 or values.max() > data_range:
-            raise InvalidInputError(f"{name}: values outside [0, {data_range}] (or not finite)")
-        pixels = np.round(values * (255.0 / data_range)).astype(np.uint8)
-    else:
-        raise InvalidInputTypeError(f"{name}: images of dtype {array.dtype} are not images")
-    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
-
-
-def _images(images: Any, data_range: float | None, name: str) -> list[np.ndarray]:
-    if isinstance(images, Tensor) and images.ndim == 4:
-        return [_eight_bit(image, data_range, name) for image in images]
-    if isinstance(images, (Tensor, np.ndarray)) and not (isinstance(images, np.ndarray)
-                                                         and images.ndim == 4):
-        return [_eight_bit(images, data_range, name)]
-    if isinstance(images, (list, tuple, np.ndarray)):
-        return [_eight_bit(image, data_range, name) for image in images]
-    raise InvalidInputTypeError(f"{name}: expected images (a tensor, an array or a list of "
-                                f"them), got {type(images).__name__}")
 
 
 def _prompts(prompts: str | Sequence[str], count: int, name: str) -> list[str]:
@@ -134,7 +97,7 @@ def clip_score(images: Any, prompts: str | Sequence[str], *, convention: str = "
         raise InvalidInputError(f"convention must be one of {', '.join(CLIP_T_CONVENTIONS)}, "
                                 f"got {convention!r}")
     default_model, default_preprocessing, too_long, prefix = CLIP_T_SETTINGS[convention]
-    pixels = _images(images, data_range, "images")
+    pixels = eight_bit_images_of(images, data_range, "images")
     texts = [prefix + p for p in _prompts(prompts, len(pixels), "prompts")]
     network = _model(model or default_model, weights)
     image_embeddings = _embed_images(network, pixels, preprocessing or default_preprocessing)
@@ -150,7 +113,8 @@ def clip_image_similarity(first: Any, second: Any, *, model: str | ClipModel = "
     Raises:
         InvalidInputError: bad images, or not as many first as second images.
     """
-    a, b = _images(first, data_range, "first"), _images(second, data_range, "second")
+    a = eight_bit_images_of(first, data_range, "first")
+    b = eight_bit_images_of(second, data_range, "second")
     if len(a) != len(b):
         raise InvalidInputError(f"{len(a)} first and {len(b)} second images: give pairs")
     network = _model(model, weights)
@@ -169,7 +133,8 @@ def clip_directional_similarity(source: Any, edited: Any, source_prompts: str | 
     Raises:
         InvalidInputError: bad images or prompts, or counts that differ.
     """
-    before, after = _images(source, data_range, "source"), _images(edited, data_range, "edited")
+    before = eight_bit_images_of(source, data_range, "source")
+    after = eight_bit_images_of(edited, data_range, "edited")
     if len(before) != len(after):
         raise InvalidInputError(f"{len(before)} source and {len(after)} edited images: give "
                                 "pairs")

@@ -28,10 +28,10 @@ from torch import Tensor, nn
 from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.clip import clip_preprocess
 from likeness.nets.loading import load_matching_weights, load_state_dict
-from likeness.nets.preprocess import stacked
+from likeness.nets.preprocess import eight_bit_images_of, stacked
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
-__all__ = ["CSD_SIZE", "Csd", "csd_descriptors", "csd_input"]
+__all__ = ["CSD_SIZE", "Csd", "csd_descriptors", "csd_input", "csd_similarity"]
 
 CSD_SIZE = 224
 _HEAD_WIDTH = 64
@@ -179,6 +179,28 @@ def csd_input(pixels: np.ndarray) -> Tensor:
     return clip_preprocess(pixels, CSD_SIZE, "openai")
 
 
-def csd_descriptors(network: Csd, pixels: np.ndarray) -> Tensor:
-    """(N, 768) style descriptors of (N, H, W, 3) uint8 images."""
+def csd_descriptors(network: Csd, pixels: Any) -> Tensor:
+    """(N, 768) style descriptors of (N, H, W, 3) uint8 images (or a list of (H, W, 3))."""
     return network(stacked(csd_input, pixels, network))
+
+
+def csd_similarity(first: Any, second: Any, *, model: Csd | None = None,
+                   weights: str | os.PathLike[str] | None = None,
+                   data_range: float | None = None) -> Tensor:
+    """CSD's style similarity of each pair of images (a stylized image and its style image,
+    as the CSD paper's style metric): the cosine of their style descriptors, an (N,)
+    float64 tensor.  Images as ``clip_score`` takes them; ``model``: a ``Csd`` built once,
+    else one is built from ``weights`` (default: the ``csd_vit_l`` checkpoint).
+
+    Raises:
+        InvalidInputError: bad images, or not as many first as second images.
+        WeightsError: the checkpoint is missing (with where to get it) or does not fit.
+    """
+    a = eight_bit_images_of(first, data_range, "first")
+    b = eight_bit_images_of(second, data_range, "second")
+    if len(a) != len(b):
+        raise InvalidInputError(f"{len(a)} first and {len(b)} second images: give pairs")
+    network = model if model is not None else Csd(weights)
+    with torch.no_grad():
+        return (csd_descriptors(network, a).double()
+                * csd_descriptors(network, b).double()).sum(dim=1)

@@ -5,15 +5,16 @@ then the centred square crop; and the per-channel normalisation that follows."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from likeness.errors import InvalidInputError
+from likeness.errors import InvalidInputError, InvalidInputTypeError
 
-__all__ = ["CROPS", "IMAGENET_MEAN", "IMAGENET_STD", "eight_bit_images", "normalised_tensor",
-           "resize_centre_crop", "stacked"]
+__all__ = ["CROPS", "IMAGENET_MEAN", "IMAGENET_STD", "eight_bit_images", "eight_bit_images_of",
+           "normalised_tensor", "resize_centre_crop", "stacked"]
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -64,3 +65,51 @@ def stacked(convert: Callable[[np.ndarray], torch.Tensor], pixels: np.ndarray,
     network's device."""
     device = next(network.parameters()).device
     return torch.stack([convert(image) for image in pixels]).to(device)
+
+
+def _eight_bit_image(image: Any, data_range: float | None, name: str) -> np.ndarray:
+    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if isinstance(image, torch.Tensor):
+        if array.ndim != 3 or array.shape[0] not in (1, 3):
+            raise InvalidInputError(f"{name}: expected (3, H, W) or (N, 3, H, W) tensors, got "
+                                    f"shape {tuple(image.shape)}")
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3):
+        raise InvalidInputError(f"{name}: expected (H, W, 3) images, got shape {array.shape}")
+    if array.dtype == np.uint8:
+        pixels = array
+    elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
+        if data_range is None:
+            raise InvalidInputError(f"{name}: {array.dtype} images need data_range (1.0 for "
+                                    "[0, 1], 255 for [0, 255])")
+        values = array.astype(np.float64)
+        if not np.isfinite(values).all() or values.min() < 0 or values.max() > data_range:
+            raise InvalidInputError(f"{name}: values outside [0, {data_range}] (or not finite)")
+        pixels = np.round(values * (255.0 / data_range)).astype(np.uint8)
+    else:
+        raise InvalidInputTypeError(f"{name}: images of dtype {array.dtype} are not images")
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+
+
+def eight_bit_images_of(images: Any, data_range: float | None,
+                        name: str) -> list[np.ndarray]:
+    """Images as the encoders' reference scripts read them: (H, W, 3) uint8 arrays —
+    ``images`` one (H, W, 3) array or a list of them, or (3, H, W) / (N, 3, H, W) tensors;
+    uint8 as given, other numbers in [0, ``data_range``] rounded to 8 bits, one channel
+    repeated three times.
+
+    Raises:
+        InvalidInputError: a shape that is not an image, numbers without ``data_range`` or
+            outside it; ``InvalidInputTypeError`` for what is not an image at all.
+    """
+    if isinstance(images, torch.Tensor) and images.ndim == 4:
+        return [_eight_bit_image(image, data_range, name) for image in images]
+    if isinstance(images, (torch.Tensor, np.ndarray)) and not (isinstance(images, np.ndarray)
+                                                         and images.ndim == 4):
+        return [_eight_bit_image(images, data_range, name)]
+    if isinstance(images, (list, tuple, np.ndarray)):
+        return [_eight_bit_image(image, data_range, name) for image in images]
+    raise InvalidInputTypeError(f"{name}: expected images (a tensor, an array or a list of "
+                                f"them), got {type(images).__name__}")
