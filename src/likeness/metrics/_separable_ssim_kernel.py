@@ -13,6 +13,16 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(inline="always", cache=True, nogil=True)
+def _pixel(ux, uy, exx, eyy, exy, c1, c2, cov_norm):  # pragma: no cover
+    """(SSIM, contrast-structure) of one window from its filtered moments."""
+    var_x = cov_norm * (exx - ux * ux)
+    var_y = cov_norm * (eyy - uy * uy)
+    cov = cov_norm * (exy - ux * uy)
+    cs = (2.0 * cov + c2) / (var_x + var_y + c2)
+    return cs * (2.0 * ux * uy + c1) / (ux * ux + uy * uy + c1), cs
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def valid_separable_ssim_sums(x, y, taps_h, taps_w, c1, c2, cov_norm):  # pragma: no cover
     """Sums of the SSIM and contrast-structure maps over full windows, per plane.
@@ -81,14 +91,9 @@ def valid_separable_ssim_sums(x, y, taps_h, taps_w, c1, c2, cov_norm):  # pragma
                     hyy[j] += w * vyy[j + t]
                     hxy[j] += w * vxy[j + t]
             for j in range(out_w):
-                ux = hx[j]
-                uy = hy[j]
-                var_x = cov_norm * (hxx[j] - ux * ux)
-                var_y = cov_norm * (hyy[j] - uy * uy)
-                cov = cov_norm * (hxy[j] - ux * uy)
-                cs = (2.0 * cov + c2) / (var_x + var_y + c2)
+                ssim, cs = _pixel(hx[j], hy[j], hxx[j], hyy[j], hxy[j], c1, c2, cov_norm)
+                sum_ssim += ssim
                 sum_cs += cs
-                sum_ssim += cs * (2.0 * ux * uy + c1) / (ux * ux + uy * uy + c1)
         partial[item, 0] = sum_ssim
         partial[item, 1] = sum_cs
     out = np.zeros((planes, 2))
@@ -158,14 +163,10 @@ def valid_separable_ssim_sums_3d(x, y, taps_t, taps_h, taps_w, c1, c2,
                     for j in range(out_w):
                         horizontal[k, j] += w * vertical[k, j + s]
             for j in range(out_w):
-                ux = horizontal[0, j]
-                uy = horizontal[1, j]
-                var_x = cov_norm * (horizontal[2, j] - ux * ux)
-                var_y = cov_norm * (horizontal[3, j] - uy * uy)
-                cov = cov_norm * (horizontal[4, j] - ux * uy)
-                cs = (2.0 * cov + c2) / (var_x + var_y + c2)
+                ssim, cs = _pixel(horizontal[0, j], horizontal[1, j], horizontal[2, j],
+                                  horizontal[3, j], horizontal[4, j], c1, c2, cov_norm)
+                sum_ssim += ssim
                 sum_cs += cs
-                sum_ssim += cs * (2.0 * ux * uy + c1) / (ux * ux + uy * uy + c1)
         partial[item, 0] = sum_ssim
         partial[item, 1] = sum_cs
     out = np.zeros((planes, 2))

@@ -20,7 +20,13 @@ from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
 from likeness.results.ratings import RatingsAnalysis, analyze_ratings, read_ratings
 from likeness.runs.folder import write_json, writing
-from likeness.runs.study import check_analysis_folder, metric_values
+from likeness.runs.study import (
+    cell,
+    check_analysis_folder,
+    csv_text,
+    exclusions_and_decisions,
+    metric_values,
+)
 
 __all__ = ["RATINGS_FILES", "analyze_rating_study"]
 
@@ -28,17 +34,8 @@ RATINGS_FILES = ("mos.csv", "pairwise.csv", "exclusions.csv", "agreement.csv", "
                  "summary.tex", "methods.md", "references.bib", "study.json")
 
 
-def _cell(value: float) -> str:
-    return repr(value) if value == value else ""  # NaN (no value): an empty cell
-
-
 def _csv(header: list[str], rows: list[list[object]]) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows([header, *rows])
-    return buffer.getvalue()
+    return csv_text([header, *rows])
 
 
 def _bounds(analysis: RatingsAnalysis) -> tuple[str, str]:
@@ -50,16 +47,16 @@ def _mos_csv(analysis: RatingsAnalysis) -> str:
     low, high = _bounds(analysis)
     return _csv(["question", "model", "ratings", "mos", f"mos_{low}", f"mos_{high}", "z_mos",
                  f"z_mos_{low}", f"z_mos_{high}"],
-                [[q.question, s.model, s.ratings, _cell(s.mos), _cell(s.ci[0]), _cell(s.ci[1]),
-                  _cell(s.z_mos), _cell(s.z_ci[0]), _cell(s.z_ci[1])]
+                [[q.question, s.model, s.ratings, cell(s.mos), cell(s.ci[0]), cell(s.ci[1]),
+                  cell(s.z_mos), cell(s.z_ci[0]), cell(s.z_ci[1])]
                  for q in analysis.questions for s in q.scores])
 
 
 def _pairwise_csv(analysis: RatingsAnalysis) -> str:
     return _csv(["question", "first", "second", "items", "mean_difference", "p_value",
                  "p_holm"],
-                [[q.question, p.first, p.second, p.items, _cell(p.difference),
-                  _cell(p.p_value), _cell(p.p_holm)]
+                [[q.question, p.first, p.second, p.items, cell(p.difference),
+                  cell(p.p_value), cell(p.p_holm)]
                  for q in analysis.questions for p in q.pairs])
 
 
@@ -72,7 +69,7 @@ def _agreement_csv(analysis: RatingsAnalysis) -> str:
     for q in analysis.questions:
         for metric, (stimuli, *coefficients) in q.correlations.items():
             rows.append([q.question, metric, stimuli,
-                         *(_cell(v) for estimate, (a, b) in coefficients
+                         *(cell(v) for estimate, (a, b) in coefficients
                            for v in (estimate, a, b))])
     return _csv(header, rows)
 
@@ -123,13 +120,10 @@ def _citations(analysis: RatingsAnalysis) -> list[str]:
 def _methods(analysis: RatingsAnalysis) -> str:
     participants = max(q.participants for q in analysis.questions)
     ratings = sum(q.ratings for q in analysis.questions)
-    excluded = (f" {len(analysis.exclusions)} participant(s) were excluded ("
-                + "; ".join(f"{who}: {why}" for who, why in analysis.exclusions) + ")."
-                if analysis.exclusions else " No participant was excluded.")
-    decided = (" " + "; ".join(d[0].upper() + d[1:] for d in analysis.decisions) + "."
-               if analysis.decisions else "")
     text = (f"In a rating study, {participants} participant(s) gave {ratings} rating(s) that "
-            f"were analysed.{excluded}{decided} Each model's mean opinion score (MOS) is the "
+            "were analysed."
+            f"{exclusions_and_decisions(analysis.exclusions, analysis.decisions)} Each "
+            "model's mean opinion score (MOS) is the "
             "mean of its ratings, and its z-MOS the mean after each participant's ratings are "
             "standardised (their mean subtracted, divided by their standard deviation); both "
             f"with {analysis.confidence * 100:g} % percentile bootstrap intervals from "

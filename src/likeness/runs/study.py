@@ -32,7 +32,8 @@ from likeness.results.study import StudyAnalysis, analyze, read_judgments
 from likeness.runs.folder import write_json, writing
 from likeness.runs.report import study_report
 
-__all__ = ["STUDY_FILES", "analyze_study", "check_analysis_folder", "metric_values"]
+__all__ = ["STUDY_FILES", "analyze_study", "cell", "check_analysis_folder", "csv_text",
+           "exclusions_and_decisions", "metric_values"]
 
 STUDY_FILES = ("judgments.csv", "scores.csv", "pairwise.csv", "exclusions.csv", "agreement.csv",
                "agreement_differences.csv", "summary.md", "summary.tex", "methods.md",
@@ -72,7 +73,8 @@ def check_analysis_folder(out_dir: Path, kind: str = "study",
                                 "write through links; remove it")
 
 
-def _csv(rows: list[list[Any]]) -> str:
+def csv_text(rows: list[list[Any]]) -> str:
+    """Rows as CSV text."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()
@@ -82,7 +84,8 @@ def _number(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def _cell(value: float) -> str:
+def cell(value: float) -> str:
+    """A number as a CSV cell: exact, or empty for NaN (no value)."""
     return repr(value) if value == value else ""  # NaN (no value): an empty cell
 
 
@@ -95,10 +98,10 @@ def _scores(analysis: StudyAnalysis) -> str:
         for model in question.ranking:
             ci, jod_ci = question.ci[model], question.jod_ci[model]
             rows.append([question.question, model, question.counts[model],
-                         question.wins[model], _cell(question.bradley_terry[model]),
-                         _cell(ci[0]), _cell(ci[1]), _cell(question.jod[model]),
-                         _cell(jod_ci[0]), _cell(jod_ci[1])])
-    return _csv(rows)
+                         question.wins[model], cell(question.bradley_terry[model]),
+                         cell(ci[0]), cell(ci[1]), cell(question.jod[model]),
+                         cell(jod_ci[0]), cell(jod_ci[1])])
+    return csv_text(rows)
 
 
 def _bounds(analysis: StudyAnalysis) -> tuple[str, str]:
@@ -115,7 +118,7 @@ def _pairwise(analysis: StudyAnalysis) -> str:
             rows.append([question.question, test.first, test.second, test.n, test.first_wins,
                          repr(test.first_wins / test.n), repr(test.p_value),
                          repr(test.p_holm)])
-    return _csv(rows)
+    return csv_text(rows)
 
 
 def _summary(analysis: StudyAnalysis) -> str:
@@ -194,17 +197,24 @@ def _citations(analysis: StudyAnalysis) -> list[str]:
     return keys
 
 
+def exclusions_and_decisions(exclusions: list[tuple[str, str]], decisions: list[str]) -> str:
+    """A methods paragraph's sentences on the participants excluded and the decisions
+    taken reading the study's file (each starting with a space)."""
+    excluded = (f" {len(exclusions)} participant(s) were excluded ("
+                + "; ".join(f"{who}: {why}" for who, why in exclusions) + ")."
+                if exclusions else " No participant was excluded.")
+    decided = (" " + "; ".join(d[0].upper() + d[1:] for d in decisions) + "."
+               if decisions else "")
+    return excluded + decided
+
+
 def _methods(analysis: StudyAnalysis) -> str:
     participants = max(q.participants for q in analysis.questions)
     judgments = sum(q.judgments for q in analysis.questions)
-    excluded = (f" {len(analysis.exclusions)} participant(s) were excluded ("
-                + "; ".join(f"{who}: {why}" for who, why in analysis.exclusions) + ")."
-                if analysis.exclusions else " No participant was excluded.")
-    decided = (" " + "; ".join(d[0].upper() + d[1:] for d in analysis.decisions) + "."
-               if analysis.decisions else "")
     undefined = sum(q.resamples_undefined for q in analysis.questions)
     return (f"In a two-alternative forced-choice study, {participants} participant(s) made "
-            f"{judgments} judgment(s) that were analysed.{excluded}{decided} Each model's "
+            f"{judgments} judgment(s) that were analysed."
+            f"{exclusions_and_decisions(analysis.exclusions, analysis.decisions)} Each model's "
             "score is its Bradley–Terry log-strength estimated by maximum likelihood "
             "(Bradley & Terry 1952; mean zero over the models) and its Thurstone Case V score "
             "(Thurstone 1927) in JOD units (1 JOD = 75 % preference), computed as pwcmp's "
@@ -264,10 +274,10 @@ def _agreement_csv(analysis: StudyAnalysis) -> str:
         for name, (score, (lo, hi), ceiling, scored) in question.metrics.items():
             rho, rho_ci, tau, tau_ci = question.correlations.get(
                 name, (float("nan"), (float("nan"),) * 2, float("nan"), (float("nan"),) * 2))
-            rows.append([question.question, name, scored, _cell(score), _cell(lo), _cell(hi),
-                         _cell(ceiling), _cell(rho), _cell(rho_ci[0]), _cell(rho_ci[1]),
-                         _cell(tau), _cell(tau_ci[0]), _cell(tau_ci[1])])
-    return _csv(rows)
+            rows.append([question.question, name, scored, cell(score), cell(lo), cell(hi),
+                         cell(ceiling), cell(rho), cell(rho_ci[0]), cell(rho_ci[1]),
+                         cell(tau), cell(tau_ci[0]), cell(tau_ci[1])])
+    return csv_text(rows)
 
 
 def _differences_csv(analysis: StudyAnalysis) -> str:
@@ -276,10 +286,10 @@ def _differences_csv(analysis: StudyAnalysis) -> str:
                               f"difference_{high}", "p_value", "p_holm"]]
     for question in analysis.questions:
         for d in question.metric_differences:
-            rows.append([question.question, d.first, d.second, _cell(d.difference),
-                         _cell(d.interval[0]), _cell(d.interval[1]), repr(d.p_value),
+            rows.append([question.question, d.first, d.second, cell(d.difference),
+                         cell(d.interval[0]), cell(d.interval[1]), repr(d.p_value),
                          repr(d.p_holm)])
-    return _csv(rows)
+    return csv_text(rows)
 
 
 def _agreement_sentence(analysis: StudyAnalysis) -> str:
@@ -344,7 +354,7 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     folder = Path(out_dir)
     with writing(folder):
         folder.mkdir(parents=True, exist_ok=True)
-    exclusions = _csv([["participant", "reason"], *map(list, analysis.exclusions)])
+    exclusions = csv_text([["participant", "reason"], *map(list, analysis.exclusions)])
     excluded = {participant for participant, _ in analysis.exclusions}
     scored: dict[str, list[tuple[str, str, str, str]]] = {}
     for j in rows:
