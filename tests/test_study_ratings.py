@@ -164,6 +164,10 @@ def test_the_metrics_correlation_with_ratings_of_a_compare_run(tmp_path):
     assert float(agreement["mse"]["spearman"]) > 0.8  # lower is better: negated
     assert float(agreement["psnr"]["spearman_ci95_low"]) <= float(agreement["psnr"]["spearman"])
     assert "| PSNR |" in (tmp_path / "mos" / "summary.md").read_text(encoding="utf-8")
+    page = (tmp_path / "mos" / "report.html").read_text(encoding="utf-8")
+    assert "<h3>PSNR</h3>" in page
+    assert "The outputs it ranks furthest from the ratings" in page
+    assert "stylized" in page
     unknown = [Rating("p0", "astronaut.png", "nobody", 3.0)]
     wrong = CliRunner().invoke(main, [
         "study", "analyze", "--ratings", str(_write(tmp_path / "unknown.csv", unknown)),

@@ -86,6 +86,7 @@ class RatingsQuestion:
     participants: int
     ratings: int
     alpha: float
+    stimuli: dict[Stimulus, float]  # each rated (model, item)'s MOS
     # per metric: (stimuli, Spearman's ρ and interval, Kendall's τ-b and interval,
     # Pearson's r and interval)
     correlations: dict[str, tuple[int, tuple[float, tuple[float, float]],
@@ -309,6 +310,6 @@ def analyze_ratings(ratings: Sequence[Rating], *, resamples: int = 2000, seed: i
         analysis.questions.append(RatingsQuestion(
             question, _scores(own, z, models, resamples, rng, confidence),
             _pairs(item_means, models), len({r.participant for r in own}), len(own),
-            krippendorff_alpha_interval(units),
+            krippendorff_alpha_interval(units), item_means,
             _correlations(item_means, metrics or {}, resamples, rng, confidence)))
     return analysis

@@ -3,7 +3,9 @@ folder — each model's MOS and z-MOS with bootstrap intervals (``mos.csv``), pa
 (``pairwise.csv``), the excluded participants and why (``exclusions.csv``), each metric's
 correlation with the ratings when a results folder is given (``agreement.csv``), Markdown
 and LaTeX tables (``summary.md``, ``summary.tex``), a methods paragraph (``methods.md``),
-its references (``references.bib``) and the record (``study.json``, kind ``ratings``).
+its references (``references.bib``), a page (``report.html``: the scores with their
+intervals, the tests, each metric's correlation and the outputs where it disagrees most
+with the ratings) and the record (``study.json``, kind ``ratings``).
 The maths is ``likeness.results.ratings``; the folder rules are the 2AFC analysis's
 (a new, empty or earlier ratings-analysis folder; nothing written through a link).
 """
@@ -31,7 +33,7 @@ from likeness.runs.study import (
 __all__ = ["RATINGS_FILES", "analyze_rating_study"]
 
 RATINGS_FILES = ("mos.csv", "pairwise.csv", "exclusions.csv", "agreement.csv", "summary.md",
-                 "summary.tex", "methods.md", "references.bib", "study.json")
+                 "summary.tex", "methods.md", "references.bib", "report.html", "study.json")
 
 
 def _csv(header: list[str], rows: list[list[object]]) -> str:
@@ -144,6 +146,70 @@ def _methods(analysis: RatingsAnalysis) -> str:
             f"references.bib ({', '.join(_citations(analysis))}).\n")
 
 
+def _disagreeing(stimuli: dict[tuple[str, str], float], higher_better: bool,
+                 values: dict[tuple[str, str], float], count: int = 3
+                 ) -> list[tuple[tuple[str, str], float, float]]:
+    """The rated outputs whose rank by the metric is furthest from their rank by MOS:
+    ((model, item), MOS, the metric's value)."""
+    shared = [s for s in stimuli if s in values and math.isfinite(values[s])]
+    if len(shared) < 3:
+        return []
+    by_people = {s: rank for rank, s in enumerate(sorted(shared, key=lambda s: stimuli[s]))}
+    by_metric = {s: rank for rank, s in enumerate(sorted(
+        shared, key=lambda s: values[s] if higher_better else -values[s]))}
+    worst = sorted(shared, key=lambda s: -abs(by_people[s] - by_metric[s]))[:count]
+    return [(s, stimuli[s], values[s]) for s in worst]
+
+
+def _page(analysis: RatingsAnalysis,
+          metrics: dict[str, tuple[bool, dict[tuple[str, str], float]]]) -> str:
+    """The analysis as one self-contained HTML page."""
+    from html import escape
+
+    percent = f"{analysis.confidence * 100:g} %"
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>likeness: rating "
+             "study</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em "
+             "auto}table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 10px;"
+             "border-bottom:1px solid #ddd}.bar{background:#4a7ebb;height:10px}</style>"
+             "</head><body><h1>Rating study</h1>",
+             f"<p>{escape(_methods(analysis))}</p>"]
+    for q in analysis.questions:
+        scores = sorted(q.scores, key=lambda s: -s.mos)
+        top = max((s.ci[1] for s in scores if math.isfinite(s.ci[1])), default=1.0) or 1.0
+        parts.append(f"<h2>{escape(q.question or 'Ratings')}</h2><table><tr><th>model</th>"
+                     f"<th>ratings</th><th>MOS [{percent} CI]</th><th></th><th>z-MOS "
+                     f"[{percent} CI]</th></tr>")
+        for s in scores:
+            width = max(0.0, 200 * s.mos / top) if math.isfinite(s.mos) else 0.0
+            parts.append(f"<tr><td>{escape(s.model)}</td><td>{s.ratings}</td><td>"
+                         f"{_number(s.mos)} [{_number(s.ci[0])}, {_number(s.ci[1])}]</td>"
+                         f"<td><div class='bar' style='width:{width:.0f}px'></div></td><td>"
+                         f"{_number(s.z_mos)} [{_number(s.z_ci[0])}, {_number(s.z_ci[1])}]"
+                         "</td></tr>")
+        parts.append("</table><table><tr><th>first</th><th>second</th><th>items</th>"
+                     "<th>mean difference</th><th>p (Holm)</th></tr>")
+        parts += [f"<tr><td>{escape(p.first)}</td><td>{escape(p.second)}</td><td>{p.items}"
+                  f"</td><td>{_number(p.difference)}</td><td>{_number(p.p_holm)}</td></tr>"
+                  for p in q.pairs]
+        parts.append("</table>")
+        for metric, (count, rho, tau, r) in q.correlations.items():
+            label = escape(METRICS[metric].plain_label if metric in METRICS else metric)
+            parts.append(f"<h3>{label}</h3><p>{count} outputs: Spearman's ρ {_number(rho[0])} "
+                         f"[{_number(rho[1][0])}, {_number(rho[1][1])}], Kendall's τ "
+                         f"{_number(tau[0])} [{_number(tau[1][0])}, {_number(tau[1][1])}], "
+                         f"Pearson's r {_number(r[0])} [{_number(r[1][0])}, "
+                         f"{_number(r[1][1])}]. The outputs it ranks furthest from the "
+                         "ratings:</p><table><tr><th>model</th><th>item</th>"
+                         f"<th>MOS</th><th>{label}</th></tr>")
+            higher, values = metrics[metric]
+            parts += [f"<tr><td>{escape(model)}</td><td>{escape(item)}</td><td>"
+                      f"{_number(mos)}</td><td>{_number(value, 4)}</td></tr>"
+                      for (model, item), mos, value in _disagreeing(q.stimuli, higher, values)]
+            parts.append("</table>")
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
 def analyze_rating_study(ratings: Path, out_dir: Path | None = None, *,
                          resamples: int = 2000, seed: int = 0, confidence: float = 0.95,
                          results: Path | None = None) -> RatingsAnalysis:
@@ -175,6 +241,7 @@ def analyze_rating_study(ratings: Path, out_dir: Path | None = None, *,
                        ("summary.md", _summary(analysis)),
                        ("summary.tex", _summary(analysis, latex=True)),
                        ("methods.md", _methods(analysis)),
+                       ("report.html", _page(analysis, metrics or {})),
                        ("references.bib", bibtex_for(_citations(analysis)))):
         with writing(folder / name):
             replace_file(folder / name, text)
