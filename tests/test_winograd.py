@@ -44,7 +44,7 @@ def _conv(c_in, c_out, side, padding, seed=0):
     (192, 256, 3, 0, (1, 9, 8)),     # no padding
     (96, 160, 5, 2, (3, 11, 6)),
     (64, 192, 5, 0, (1, 12, 12)),
-    (48, 96, 3, 1, (5, 7, 9)),       # few channels (VGG's first layers' kind)
+    (64, 128, 3, 1, (5, 7, 9)),      # few channels (VGG's early layers' kind)
     (384, 384, (1, 3), (0, 1), (2, 8, 8)),   # one side only (Inception's E blocks)
     (384, 320, (3, 1), (1, 0), (3, 9, 7)),
     (192, 192, (1, 3), 0, (1, 5, 11)),
@@ -197,3 +197,15 @@ def test_backbone_taps_equal_the_direct_layers(monkeypatch):
         direct = backbone.forward_taps(x, taps)
     for a, b in zip(fast, direct, strict=True):
         assert float((a - b).abs().max()) < 1e-5 * float(b.abs().max())
+
+
+def test_the_thresholds_follow_the_cpus_instruction_set(monkeypatch):
+    from likeness.nets import winograd
+
+    conv = _conv(64, 64, 3, 1)  # C_in·C_out/(C_in + C_out) = 32
+    x = torch.randn(1, 64, 16, 16)
+    for capability, routed in (("AVX512", False), ("AVX2", True), ("DEFAULT", True)):
+        winograd.channel_thresholds.cache_clear()
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        assert use_winograd(conv, x) is routed, capability
+    winograd.channel_thresholds.cache_clear()

@@ -36,7 +36,8 @@ from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError
 
-__all__ = ["WinogradWeights", "apply_layer", "prepare_winograd", "use_winograd",
+__all__ = ["WinogradWeights", "apply_layer", "channel_thresholds", "prepare_winograd",
+           "use_winograd",
            "winograd_conv2d", "winograd_convolve",
            "winograd_pays", "winograd_transforms"]
 
@@ -54,6 +55,13 @@ _TILE_OUTPUT = {1: 1, 3: 4, 5: 4, 7: 2}
 # routed: F(2, 7) measured 0.90–1.12× (its products save only 14 → 8 a pair of outputs),
 # F(4, 7) needs two more points and loses 3–4× the precision for 0.92–1.45×.
 _MIN_CHANNEL_PRODUCT = {(3, 3): 28, (5, 5): 24, (1, 3): 60}
+# By the CPU's instruction set, as torch reports it: oneDNN's direct AVX-512 kernels are
+# faster, so on those CPUs a 3×3 layer needs more channels before Winograd pays (measured on
+# an AVX-512 Intel Xeon, 2026-12-04, medians of 7 alternating runs: 3×3 64→64 at 256²
+# 0.81–0.90×, 64→80 at 71² 1.04×, 64→96 1.13–1.16×, 64→128 at 128² 1.28×; 5×5 48→64
+# 1.26× and 32→48 0.88×, 1×3 384→384 1.45×: those thresholds hold there too).  The choice
+# depends only on the machine, so every process of a run takes the same routes.
+_MIN_CHANNEL_PRODUCT_BY_CPU = {"AVX512": {(3, 3): 36, (5, 5): 24, (1, 3): 60}}
 _WORKING_BYTES = 24 * 2**20
 
 
@@ -68,15 +76,27 @@ def use_winograd(conv: nn.Module, x: Tensor) -> bool:
             and winograd_pays(conv.weight, conv.padding, x))
 
 
+@cache
+def channel_thresholds() -> dict[tuple[int, int], int]:
+    """The least C_in·C_out / (C_in + C_out) for which each kernel shape takes the
+    Winograd route on this CPU (by torch's ``get_cpu_capability``: ``AVX512`` or not)."""
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):  # an older torch: the default thresholds
+        capability = "DEFAULT"
+    return _MIN_CHANNEL_PRODUCT_BY_CPU.get(capability, _MIN_CHANNEL_PRODUCT)
+
+
 def winograd_pays(weight: Tensor, padding: tuple[int, ...], x: Tensor) -> bool:
     """Whether a stride-1 convolution with ``weight`` (C_out, C_in, r_h, r_w) and
     ``padding`` applied to ``x`` runs faster by Winograd: a 3×3, 5×5, 1×3 or 3×1 kernel
-    with enough channels to pay for the transforms, on a float32 CPU batch, unless
+    with enough channels to pay for the transforms on this CPU (``channel_thresholds``), on
+    a float32 CPU batch, unless
     ``LIKENESS_WINOGRAD=0``.  (No autograd there: the caller checks.)"""
     if weight.ndim != 4 or len(padding) != 2:
         return False
     c_out, c_in, r_h, r_w = weight.shape
-    threshold = _MIN_CHANNEL_PRODUCT.get((min(r_h, r_w), max(r_h, r_w)))
+    threshold = channel_thresholds().get((min(r_h, r_w), max(r_h, r_w)))
     return (threshold is not None and c_in * c_out >= threshold * (c_in + c_out)
             and x.device.type == "cpu" and x.dtype == torch.float32 and x.ndim == 4
             and weight.device.type == "cpu" and weight.dtype == torch.float32
