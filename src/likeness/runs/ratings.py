@@ -113,7 +113,7 @@ def _summary(analysis: RatingsAnalysis, latex: bool = False) -> str:
 
 
 def _citations(analysis: RatingsAnalysis) -> list[str]:
-    keys = ["efron1987bca", "wilcoxon1945", "holm1979"]
+    keys = ["wilcoxon1945", "holm1979"]
     if any(q.alpha == q.alpha for q in analysis.questions):
         keys.append("krippendorff2011alpha")
     return keys
@@ -130,7 +130,7 @@ def _methods(analysis: RatingsAnalysis) -> str:
             "standardised (their mean subtracted, divided by their standard deviation); both "
             f"with {analysis.confidence * 100:g} % percentile bootstrap intervals from "
             f"{analysis.resamples} resamples of the participants (seed {analysis.seed}; "
-            "Efron 1987; distances from the estimate widened by sqrt(n/(n − 1))). Each pair "
+            "distances from the estimate widened by sqrt(n/(n − 1))). Each pair "
             "of models was compared by a two-sided Wilcoxon "
             "signed-rank test (Wilcoxon 1945) of their per-item mean ratings over the items "
             "both were rated on, Holm-corrected over the pairs (Holm 1979). Agreement "
