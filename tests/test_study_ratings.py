@@ -168,6 +168,7 @@ def test_the_metrics_correlation_with_ratings_of_a_compare_run(tmp_path):
     assert "<h3>PSNR</h3>" in page
     assert "The outputs it ranks furthest from the ratings" in page
     assert "stylized" in page
+    assert page.count("<img src='data:image/") >= 6  # each listed output and its reference
     unknown = [Rating("p0", "astronaut.png", "nobody", 3.0)]
     wrong = CliRunner().invoke(main, [
         "study", "analyze", "--ratings", str(_write(tmp_path / "unknown.csv", unknown)),

@@ -22,6 +22,7 @@ from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
 from likeness.results.ratings import RatingsAnalysis, analyze_ratings, read_ratings
 from likeness.runs.folder import write_json, writing
+from likeness.runs.report import results_pictures
 from likeness.runs.study import (
     cell,
     check_analysis_folder,
@@ -162,15 +163,20 @@ def _disagreeing(stimuli: dict[tuple[str, str], float], higher_better: bool,
 
 
 def _page(analysis: RatingsAnalysis,
-          metrics: dict[str, tuple[bool, dict[tuple[str, str], float]]]) -> str:
-    """The analysis as one self-contained HTML page."""
+          metrics: dict[str, tuple[bool, dict[tuple[str, str], float]]],
+          results: Path | None) -> str:
+    """The analysis as one self-contained HTML page (the disagreeing outputs with their
+    images when the results folder is given)."""
     from html import escape
+
+    picture = results_pictures(results, 120)
 
     percent = f"{analysis.confidence * 100:g} %"
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>likeness: rating "
              "study</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em "
              "auto}table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 10px;"
-             "border-bottom:1px solid #ddd}.bar{background:#4a7ebb;height:10px}</style>"
+             "border-bottom:1px solid #ddd}.bar{background:#4a7ebb;height:10px}.missing{color:"
+             "#a00}img{max-width:120px}</style>"
              "</head><body><h1>Rating study</h1>",
              f"<p>{escape(_methods(analysis))}</p>"]
     for q in analysis.questions:
@@ -199,11 +205,13 @@ def _page(analysis: RatingsAnalysis,
                          f"{_number(tau[0])} [{_number(tau[1][0])}, {_number(tau[1][1])}], "
                          f"Pearson's r {_number(r[0])} [{_number(r[1][0])}, "
                          f"{_number(r[1][1])}]. The outputs it ranks furthest from the "
-                         "ratings:</p><table><tr><th>model</th><th>item</th>"
-                         f"<th>MOS</th><th>{label}</th></tr>")
+                         "ratings:</p><table><tr><th>reference</th><th>output</th>"
+                         f"<th>model</th><th>item</th><th>MOS</th><th>{label}</th></tr>")
             higher, values = metrics[metric]
-            parts += [f"<tr><td>{escape(model)}</td><td>{escape(item)}</td><td>"
-                      f"{_number(mos)}</td><td>{_number(value, 4)}</td></tr>"
+            parts += [f"<tr><td>{picture(model, item, True)}</td><td>"
+                      f"{picture(model, item, False)}</td><td>{escape(model)}</td><td>"
+                      f"{escape(item)}</td><td>{_number(mos)}</td><td>{_number(value, 4)}"
+                      "</td></tr>"
                       for (model, item), mos, value in _disagreeing(q.stimuli, higher, values)]
             parts.append("</table>")
     parts.append("</body></html>\n")
@@ -241,7 +249,8 @@ def analyze_rating_study(ratings: Path, out_dir: Path | None = None, *,
                        ("summary.md", _summary(analysis)),
                        ("summary.tex", _summary(analysis, latex=True)),
                        ("methods.md", _methods(analysis)),
-                       ("report.html", _page(analysis, metrics or {})),
+                       ("report.html", _page(analysis, metrics or {},
+                                             Path(results) if results is not None else None)),
                        ("references.bib", bibtex_for(_citations(analysis)))):
         with writing(folder / name):
             replace_file(folder / name, text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from likeness.io import replace_file
 from likeness.results.html import ReportPair, render_report
 from likeness.runs.folder import write_json, writing
 
-__all__ = ["build_report", "study_report", "write_report"]
+__all__ = ["build_report", "results_pictures", "study_report", "write_report"]
 
 # the recorded settings that decide what an item's computer sees
 _ITEM_SETTINGS = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention",
@@ -116,21 +116,17 @@ def write_report(results_dir: str | os.PathLike[str],
     return target
 
 
-def study_report(analysis: Any, judgments: dict[str, list[tuple[str, str, str, str]]],
-                 metrics: dict[str, tuple[bool, dict[tuple[str, str], float]]],
-                 results_dir: Path | None, methods: str, *, worst: int = 3,
-                 thumbnail: int = 160) -> str:
-    """A study's HTML page (self-contained): each question's scores with their intervals,
-    each metric's agreement with the participants, and the item-and-pair groups where
-    each metric disagrees most with them, with the reference and both outputs.
-    ``judgments``: each question's scored (item, a, b, choice) rows."""
+def results_pictures(results_dir: Path | None, thumbnail: int = 160
+                     ) -> Callable[[str, str, bool], str]:
+    """(model, item, reference?) → an ``<img>`` of that output (or of its reference) as the
+    results folder ``results_dir`` names it, a thumbnail inlined; a missing image or a
+    folder not given is said in its place."""
     from html import escape
 
     from likeness.errors import LikenessError
     from likeness.io import load_image
     from likeness.results.figures import image_uri
     from likeness.results.html import read_results_folder
-    from likeness.results.reliability import most_disagreeing
 
     record: dict[str, Any] = {}
     pairs: dict[tuple[str, str], ReportPair] = {}
@@ -148,6 +144,23 @@ def study_report(analysis: Any, judgments: dict[str, list[tuple[str, str, str, s
         except (LikenessError, OSError) as error:
             return f"<div class='missing'>{escape(str(error))}</div>"
         return f"<img src='{uri}' alt='{escape(str(path))}'>"
+
+    return picture
+
+
+def study_report(analysis: Any, judgments: dict[str, list[tuple[str, str, str, str]]],
+                 metrics: dict[str, tuple[bool, dict[tuple[str, str], float]]],
+                 results_dir: Path | None, methods: str, *, worst: int = 3,
+                 thumbnail: int = 160) -> str:
+    """A study's HTML page (self-contained): each question's scores with their intervals,
+    each metric's agreement with the participants, and the item-and-pair groups where
+    each metric disagrees most with them, with the reference and both outputs.
+    ``judgments``: each question's scored (item, a, b, choice) rows."""
+    from html import escape
+
+    from likeness.results.reliability import most_disagreeing
+
+    picture = results_pictures(results_dir, thumbnail)
 
     def number(value: float) -> str:
         return f"{value:.3f}" if value == value else "—"
