@@ -40,7 +40,7 @@ from scipy import stats as scipy_stats
 
 from likeness.errors import PairingError
 from likeness.io import read_manifest
-from likeness.results.stats import holm, wilcoxon_p
+from likeness.results.stats import holm, percentile_interval, wilcoxon_p
 
 __all__ = ["Rating", "RatingsAnalysis", "RatingsQuestion", "analyze_ratings",
            "krippendorff_alpha_interval", "read_ratings"]
@@ -192,21 +192,6 @@ def _z_scores(ratings: Sequence[Rating], decisions: list[str]) -> list[float]:
             if moments[r.participant][1] > 0 else 0.0 for r in ratings]
 
 
-def _interval(draws: list[float], confidence: float, estimate: float | None = None,
-              widen: float = 1.0) -> tuple[float, float]:
-    """The percentile interval of ``draws``; its distances from ``estimate`` multiplied by
-    ``widen`` (sqrt(n/(n − 1)) for n resampled participants: the bootstrap's variance is
-    (n − 1)/n of the sample's, too narrow for a few participants)."""
-    finite = np.asarray([d for d in draws if math.isfinite(d)])
-    if finite.shape[0] == 0:
-        return (math.nan, math.nan)
-    tail = (1 - confidence) / 2 * 100
-    low, high = (float(v) for v in np.percentile(finite, [tail, 100 - tail]))
-    if estimate is None or not math.isfinite(estimate):
-        return (low, high)
-    return (estimate - widen * (estimate - low), estimate + widen * (high - estimate))
-
-
 def _scores(ratings: Sequence[Rating], z: Sequence[float], models: list[str],
             resamples: int, rng: np.random.Generator, confidence: float) -> list[ModelScore]:
     participants = sorted({r.participant for r in ratings})
@@ -216,8 +201,6 @@ def _scores(ratings: Sequence[Rating], z: Sequence[float], models: list[str],
     for r, score in zip(ratings, z, strict=True):
         sums[models.index(r.model), index[r.participant]] += (r.rating, score, 1.0)
     draws = rng.integers(0, len(participants), (resamples, len(participants)))
-    widen = math.sqrt(len(participants) / (len(participants) - 1)) if len(
-        participants) > 1 else 1.0
     scores = []
     for m, model in enumerate(models):
         totals = sums[m].sum(axis=0)
@@ -226,9 +209,11 @@ def _scores(ratings: Sequence[Rating], z: Sequence[float], models: list[str],
             mos_draws = resampled[:, 0] / resampled[:, 2]
             z_draws = resampled[:, 1] / resampled[:, 2]
         mos, z_mos = totals[0] / totals[2], totals[1] / totals[2]
-        scores.append(ModelScore(model, int(totals[2]), mos,
-                                 _interval(list(mos_draws), confidence, mos, widen), z_mos,
-                                 _interval(list(z_draws), confidence, z_mos, widen)))
+        n = len(participants)
+        scores.append(ModelScore(
+            model, int(totals[2]), mos,
+            percentile_interval(mos_draws, confidence, estimate=mos, units=n), z_mos,
+            percentile_interval(z_draws, confidence, estimate=z_mos, units=n)))
     return scores
 
 
@@ -272,7 +257,7 @@ def _correlations(item_means: Mapping[Stimulus, float],
                     chosen = [i for item in draw for i in by_item[item]]
                     if len(set(human[chosen])) > 1 and len(set(machine[chosen])) > 1:
                         boot.append(float(correlate(human[chosen], machine[chosen])))
-            results.append((estimate, _interval(boot, confidence)))
+            results.append((estimate, percentile_interval(boot, confidence)))
         found[metric] = (len(stimuli), *results)
     return found
 

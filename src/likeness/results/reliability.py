@@ -24,7 +24,7 @@ from scipy import stats as scipy_stats
 
 from likeness.errors import InvalidInputError
 from likeness.results.pairwise_scaling import bradley_terry, win_matrix
-from likeness.results.stats import holm
+from likeness.results.stats import holm, percentile_interval
 
 __all__ = ["MetricDifference", "MetricValues", "krippendorff_alpha_nominal",
            "metric_agreement", "most_disagreeing", "rank_correlations", "two_afc_agreement"]
@@ -118,7 +118,6 @@ def metric_agreement(rows: Sequence[tuple[str, str, str, str]], metrics: MetricV
     for row in rows:
         by_item[row[0]].append(row)
     samples = np.random.default_rng(seed).integers(0, len(items), size=(resamples, len(items)))
-    alpha = (1 - confidence) / 2
     found, draws = {}, {}
     for name, (higher, values) in metrics.items():
         score, ceiling, scored = two_afc_agreement(rows, values, higher)
@@ -129,10 +128,7 @@ def metric_agreement(rows: Sequence[tuple[str, str, str, str]], metrics: MetricV
         totals = per_item[samples].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             draws[name] = totals[:, 0] / totals[:, 1]
-        valid = draws[name][np.isfinite(draws[name])]
-        interval = ((float(np.quantile(valid, alpha)), float(np.quantile(valid, 1 - alpha)))
-                    if valid.size else (float("nan"), float("nan")))
-        found[name] = (score, interval, ceiling, scored)
+        found[name] = (score, percentile_interval(draws[name], confidence), ceiling, scored)
     differences = []
     names = list(metrics)
     for i, first in enumerate(names):
@@ -145,8 +141,7 @@ def metric_agreement(rows: Sequence[tuple[str, str, str, str]], metrics: MetricV
             p = min(1.0, 2 * (tail + 1) / (spread.size + 1))
             differences.append(MetricDifference(
                 first, second, found[first][0] - found[second][0],
-                (float(np.quantile(spread, alpha)), float(np.quantile(spread, 1 - alpha))),
-                p, p))
+                percentile_interval(spread, confidence), p, p))
     corrected = holm([d.p_value for d in differences])
     return found, [replace(d, p_holm=q) for d, q in zip(differences, corrected, strict=True)]
 
@@ -182,7 +177,6 @@ def rank_correlations(rows: Sequence[tuple[str, str, str, str]], metrics: Metric
             return None
 
     scores = [human_scores(weights) for weights in counts]
-    alpha = (1 - confidence) / 2
     found = {}
     for name, (higher, values) in metrics.items():
         table = np.array([[values.get((m, item), nan) for item in items] for m in models])
@@ -198,11 +192,7 @@ def rank_correlations(rows: Sequence[tuple[str, str, str, str]], metrics: Metric
             mean = mean if higher else -mean
             draws[row] = (scipy_stats.spearmanr(mean, score).statistic,
                           scipy_stats.kendalltau(mean, score).statistic)
-        bounds = []
-        for column in range(2):
-            valid = draws[1:, column][np.isfinite(draws[1:, column])]
-            bounds.append((float(np.quantile(valid, alpha)), float(np.quantile(valid, 1 - alpha)))
-                          if valid.size else (nan, nan))
+        bounds = [percentile_interval(draws[1:, column], confidence) for column in range(2)]
         found[name] = (float(draws[0, 0]), bounds[0], float(draws[0, 1]), bounds[1])
     return found
 

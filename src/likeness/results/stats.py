@@ -29,7 +29,7 @@ from scipy import special, stats
 from likeness.errors import InvalidInputError
 
 __all__ = ["Comparison", "Summary", "bootstrap_mean_ci", "holm", "paired_comparison",
-           "summarize", "wilcoxon_p"]
+           "percentile_interval", "summarize", "wilcoxon_p"]
 
 BCA_MAX_N = 100_000
 _CHUNK_ELEMENTS = 4_000_000  # resampling memory bound: rows × n per chunk
@@ -175,3 +175,24 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * values[index]))
         adjusted[index] = running
     return [float(v) for v in adjusted]
+
+
+def percentile_interval(draws: Sequence[float] | np.ndarray, confidence: float, *,
+                        estimate: float | None = None,
+                        units: int | None = None) -> tuple[float, float]:
+    """The percentile interval of the finite resampled ``draws`` (NaN, NaN without any).
+    With ``estimate`` and ``units`` (the n units resampled: participants), its distances
+    from the estimate are widened by sqrt(n / (n − 1)), since resampling n of n units
+    understates the variance by (n − 1)/n; NaN when n < 2 or the estimate is not finite."""
+    values = np.asarray(draws, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return math.nan, math.nan
+    alpha = (1 - confidence) / 2
+    low, high = float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+    if units is None:
+        return low, high
+    if estimate is None or units < 2 or not math.isfinite(estimate):
+        return math.nan, math.nan
+    widen = math.sqrt(units / (units - 1))
+    return estimate - widen * (estimate - low), estimate + widen * (high - estimate)

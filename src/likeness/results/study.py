@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ from likeness.results.reliability import (
     metric_agreement,
     rank_correlations,
 )
-from likeness.results.stats import holm
+from likeness.results.stats import holm, percentile_interval
 
 __all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
            "find_exclusions", "read_judgments"]
@@ -247,19 +246,6 @@ def _agreement(judgments: list[Judgment]) -> tuple[float, int, float]:
     return alpha, repeats, agreeing / repeats if repeats else float("nan")
 
 
-def _interval(estimate: float, draws: list[float], confidence: float,
-              participants: int) -> tuple[float, float]:
-    """The percentile interval of the resampled estimates, its distances from the estimate
-    widened by sqrt(n / (n − 1)): resampling n of n participants understates the variance
-    by (n − 1)/n."""
-    if not draws or participants < 2 or not np.isfinite(estimate):
-        return float("nan"), float("nan")
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(draws, alpha), np.quantile(draws, 1 - alpha)
-    widen = math.sqrt(participants / (participants - 1))
-    return float(estimate - widen * (estimate - low)), float(estimate + widen * (high - estimate))
-
-
 def _analyze_question(question: str, judgments: list[Judgment], resamples: int, seed: int,
                       confidence: float, jod_zero: str | None,
                       with_jod: bool) -> QuestionAnalysis:
@@ -327,10 +313,11 @@ def _analyze_question(question: str, judgments: list[Judgment], resamples: int, 
         question, models, len(judgments), n,
         {m: int(wins[i].sum()) for i, m in enumerate(models)},
         {m: int(games[i].sum()) for i, m in enumerate(models)},
-        bt, {m: _interval(bt[m], [d[i] for d in bt_draws], confidence, n)
+        bt, {m: percentile_interval([d[i] for d in bt_draws], confidence, estimate=bt[m], units=n)
              for i, m in enumerate(models)},
         {m: float(jod[i]) for i, m in enumerate(models)},
-        {m: _interval(float(jod[i]), [d[i] for d in jod_draws], confidence, n)
+        {m: percentile_interval([d[i] for d in jod_draws], confidence, estimate=float(jod[i]),
+                                units=n)
          for i, m in enumerate(models)},
         _pair_tests(models, wins), used, undefined, decisions, alpha, repeats,
         consistency)
