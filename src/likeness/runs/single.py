@@ -83,9 +83,7 @@ def with_prompts(plan: Plan, options: RunSettings, source_prompt: str | None = N
     Raises:
         PairingError: ``source_prompt`` beside a ``source_prompt`` column.
     """
-    roles = {role for metric in options.metrics
-             if (use := METRICS[metric].use_in(options)) is not None and use.prompts
-             for role in use.prompts.roles}
+    roles = {role for metric in options.metrics for role in METRICS[metric].prompts_in(options)}
     if not roles:
         return plan
     items = attach_prompts(plan.items, roles, source_prompt, first=plan.roles[0])

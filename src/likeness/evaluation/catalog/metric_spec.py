@@ -226,15 +226,15 @@ class MetricSpec:
                 return uses[chosen]
         return self.features
 
+    def prompts_in(self, settings: Any) -> tuple[str, ...]:
+        """The prompts of an item it reads under ``settings`` (``PromptUse.roles``)."""
+        use = self.use_in(settings)
+        return use.prompts.roles if use is not None and use.prompts is not None else ()
+
     def network_in(self, settings: Any) -> str | None:
         """The feature network it needs under a run's ``settings``, if any."""
         use = self.use_in(settings)
         return use.network if use is not None else self.set_network
-
-    def text_network_in(self, settings: Any) -> str | None:
-        """The text network that encodes its prompts under ``settings``, if any."""
-        use = self.use_in(settings)
-        return use.prompts.network if use is not None and use.prompts is not None else None
 
 
 def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:

@@ -82,9 +82,8 @@ class ItemEngine:
         self.metrics = [m for m in options.metrics if METRICS[m].kind != "set"]
         self.stage = "triplets" if plan.kind == "style" else "pairs"
         self.namespaces = {m: self._namespace(m) for m in self.metrics}
-        self.prompt_roles = {m: use.prompts.roles for m in self.metrics
-                             if (use := METRICS[m].use_in(options)) is not None
-                             and use.prompts is not None}
+        self.prompt_roles = {m: roles for m in self.metrics
+                             if (roles := METRICS[m].prompts_in(options))}
         read = {role for roles in self.prompt_roles.values() for role in roles}
         self.rows = [PairRow(i.model, i.reference_name, i.test_name, style=i.style_name,
                              prompts={p.role: p.text for p in i.prompts
