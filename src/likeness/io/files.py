@@ -48,7 +48,7 @@ def stat_regular_file(path: Path) -> os.stat_result:
     for test, kind in _SPECIAL_FILES:
         if test(status.st_mode):
             raise ImageLoadError(f"{path}: {kind}, not a regular file; likeness reads "
-                                 "only regular image files")
+                                 "only regular files")
     return status
 
 
