@@ -22,12 +22,27 @@ statement by statement, with MATLAB's own semantics written out:
 
 The files and where their text was read (public copies of the authors' releases):
 
+- ``FeatureSIM.m`` — Zhang, Zhang, Mou & Zhang (2011), FSIM with automatic downsampling,
+  version 1.0 (sse.tongji.edu.cn/linzhang/IQA/FSIM), with its ``phasecong2`` (Kovesi's
+  phase congruency, 4 scales × 4 orientations, ``ifftshift`` frequency grids with their
+  odd-size ranges) and ``lowpassfilter``; YIQ as the file writes it (Y = 0.299 R + 0.587 G
+  + 0.114 B unrounded, I and Q with three digits), ``real((S_I .* S_Q) .^ 0.03)``.
+- ``HaarPSI.m`` — Reisenhofer, Bosse, Kutyniok & Wiegand (2018), the authors' release
+  built on 08/05/2017 (www.haarpsi.org), with subsampling: ``HaarPSISubsample`` (``conv2``
+  of a 2×2 mean, 'same', at ``1:2:end``), ``HaarPSIDec`` (3 scales of ``conv2(X,
+  haarFilter, 'same')``), YIQ as the file writes it, C = 30, α = 4.2.
 - ``GMSD.m`` — Xue, Zhang, Mou & Bovik (2014), www.comp.polyu.edu.hk/~cslzhang/IQA/GMSD.
 - ``cwssim_index.m`` — Sampat, Wang et al. (2009), MATLAB Central 43017 (level 4,
   8 orientations, guardb 0, K 0, IQA-PyTorch's calibration parameters), with
   matlabPyrTools' ``buildSCFpyr`` (checked here against pyrtools' ``SteerablePyramidFreq``).
 - ``MDSI.m`` — Nafchi, Shahkolaei, Hedjam & Cheriet (2016), the authors' release
   (default combination 'sum').
+- ``NLP_dist.m`` — Laparra, Ballé, Berardino & Simoncelli (2016), www.cns.nyu.edu/~lcv/NLPyr
+  (the text read from the copy in github.com/SMBU-MM/OF_BIQA, FR-IQAs/NLP_dist.m, commit
+  0b1fe93: ``DN_filters`` learned on McGill, ``laplacian_pyramid_s`` with ``downsample``
+  and ``upsample``), given [0, 1] gray images: gray files / 255, colour files through the Y
+  of ``rgb2ycbcr`` for double images (16/255 + (65.481 R + 128.553 G + 24.966 B)/255,
+  unrounded), the input of IQA-PyTorch's calibration ("ycbcr input").
 - ``msssim.m`` — Wang's MS-SSIM (the release in ece.uwaterloo.ca/~z70wang/research/iwssim
   /msssim.zip: ``im = double(img)``, ``imfilter(im, ones(2)./4, 'symmetric', 'same')``
   sampled at ``1:2:end``, ``prod(mcs(1:4).^w(1:4)) * mssim(5)^w(5)``; an older copy
@@ -46,8 +61,8 @@ IQA-PyTorch's ResultsCalibra), an odd 509×383 crop of I19, piq's goldhill pair 
 gray) and an odd 301×257 crop of it, and the generated noise pair (800×768 colour) with a
 700×640 crop (min(H, W)/256 = 2.5: MATLAB's round gives 3).  Colour images go through
 ``rgb2gray`` first for the files that take gray images (GMSD, msssim, vifp_mscale,
-vifvec);
-``MDSI.m`` takes RGB.
+vifvec, cwssim_index); ``FeatureSIM.m`` and ``HaarPSI.m`` take the files as they are
+(their own YIQ); ``NLP_dist.m`` is given rgb2ycbcr's Y (above); ``MDSI.m`` takes RGB.
 
 Writes tests/data/matlab_transcriptions.json.
 """
@@ -183,6 +198,256 @@ def mdsi_m(ref: np.ndarray, dist: np.ndarray) -> float:
     gcs = alpha * gs_hvs + (1 - alpha) * cs
     powered = (gcs.ravel(order="F").astype(complex) ** 0.5) ** 0.5
     return mad(powered) ** 0.25
+
+
+def _frequency_ranges(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """phasecong2's and lowpassfilter's [x, y] = meshgrid(xrange, yrange), odd and even."""
+    def axis(n: int) -> np.ndarray:
+        if n % 2:
+            return np.arange(-(n - 1) / 2, (n - 1) / 2 + 1) / (n - 1)
+        return np.arange(-n / 2, n / 2) / n
+    return np.meshgrid(axis(cols), axis(rows))
+
+
+def lowpassfilter(rows: int, cols: int, cutoff: float, n: int) -> np.ndarray:
+    x, y = _frequency_ranges(rows, cols)
+    radius = np.sqrt(x**2 + y**2)
+    return np.fft.ifftshift(1 / (1.0 + (radius / cutoff) ** (2 * n)))
+
+
+def phasecong2(im: np.ndarray) -> np.ndarray:
+    """FeatureSIM.m's phasecong2 (Kovesi): the phase congruency map ResultPC."""
+    nscale, norient, min_wave_length, mult = 4, 4, 6, 2
+    sigma_onf, d_theta_on_sigma, k, epsilon = 0.55, 1.2, 2.0, 0.0001
+    theta_sigma = np.pi / norient / d_theta_on_sigma
+    rows, cols = im.shape
+    imagefft = np.fft.fft2(im)
+    zero = np.zeros((rows, cols))
+    x, y = _frequency_ranges(rows, cols)
+    radius = np.fft.ifftshift(np.sqrt(x**2 + y**2))
+    theta = np.fft.ifftshift(np.arctan2(-y, x))
+    radius[0, 0] = 1
+    sintheta, costheta = np.sin(theta), np.cos(theta)
+    lp = lowpassfilter(rows, cols, 0.45, 15)
+    log_gabor = []
+    for s in range(1, nscale + 1):
+        wavelength = min_wave_length * mult ** (s - 1)
+        fo = 1.0 / wavelength
+        band = np.exp((-(np.log(radius / fo)) ** 2) / (2 * np.log(sigma_onf) ** 2)) * lp
+        band[0, 0] = 0
+        log_gabor.append(band)
+    spread = []
+    for o in range(1, norient + 1):
+        angl = (o - 1) * np.pi / norient
+        ds = sintheta * np.cos(angl) - costheta * np.sin(angl)
+        dc = costheta * np.cos(angl) + sintheta * np.sin(angl)
+        dtheta = np.abs(np.arctan2(ds, dc))
+        spread.append(np.exp((-dtheta**2) / (2 * theta_sigma**2)))
+    energy_all, an_all = np.zeros((rows, cols)), np.zeros((rows, cols))
+    for o in range(norient):
+        sum_e, sum_o, sum_an, energy = zero.copy(), zero.copy(), zero.copy(), zero.copy()
+        eo, ifft_filters = [], []
+        em_n = 0.0
+        for s in range(nscale):
+            filt = log_gabor[s] * spread[o]
+            ifft_filters.append(np.real(np.fft.ifft2(filt)) * np.sqrt(rows * cols))
+            eo.append(np.fft.ifft2(imagefft * filt))
+            an = np.abs(eo[s])
+            sum_an = sum_an + an
+            sum_e = sum_e + np.real(eo[s])
+            sum_o = sum_o + np.imag(eo[s])
+            if s == 0:
+                em_n = float(np.sum(filt**2))
+        x_energy = np.sqrt(sum_e**2 + sum_o**2) + epsilon
+        mean_e, mean_o = sum_e / x_energy, sum_o / x_energy
+        for s in range(nscale):
+            e, odd = np.real(eo[s]), np.imag(eo[s])
+            energy = energy + e * mean_e + odd * mean_o - np.abs(e * mean_o - odd * mean_e)
+        median_e2n = float(np.median(np.abs(eo[0]).reshape(-1) ** 2))
+        mean_e2n = -median_e2n / np.log(0.5)
+        noise_power = mean_e2n / em_n
+        est_sum_an2 = zero.copy()
+        for s in range(nscale):
+            est_sum_an2 = est_sum_an2 + ifft_filters[s] ** 2
+        est_sum_ai_aj = zero.copy()
+        for si in range(nscale - 1):
+            for sj in range(si + 1, nscale):
+                est_sum_ai_aj = est_sum_ai_aj + ifft_filters[si] * ifft_filters[sj]
+        est_noise_energy2 = (2 * noise_power * np.sum(est_sum_an2)
+                             + 4 * noise_power * np.sum(est_sum_ai_aj))
+        tau = np.sqrt(est_noise_energy2 / 2)
+        est_noise_energy = tau * np.sqrt(np.pi / 2)
+        est_noise_energy_sigma = np.sqrt((2 - np.pi / 2) * tau**2)
+        t = (est_noise_energy + k * est_noise_energy_sigma) / 1.7
+        energy = np.maximum(energy - t, zero)
+        energy_all = energy_all + energy
+        an_all = an_all + sum_an
+    return energy_all / an_all
+
+
+def featuresim_m(image_ref: np.ndarray, image_dis: np.ndarray) -> tuple[float, float]:
+    """FeatureSIM.m: (FSIM, FSIMc) of uint8 images, gray or RGB."""
+    rows, cols = image_ref.shape[:2]
+    i1, i2, q1, q2 = (np.ones((rows, cols)) for _ in range(4))
+    if image_ref.ndim == 3:
+        a, b = image_ref.astype(np.float64), image_dis.astype(np.float64)
+        y1 = 0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]
+        y2 = 0.299 * b[..., 0] + 0.587 * b[..., 1] + 0.114 * b[..., 2]
+        i1 = 0.596 * a[..., 0] - 0.274 * a[..., 1] - 0.322 * a[..., 2]
+        i2 = 0.596 * b[..., 0] - 0.274 * b[..., 1] - 0.322 * b[..., 2]
+        q1 = 0.211 * a[..., 0] - 0.523 * a[..., 1] + 0.312 * a[..., 2]
+        q2 = 0.211 * b[..., 0] - 0.523 * b[..., 1] + 0.312 * b[..., 2]
+    else:
+        y1, y2 = image_ref.astype(np.float64), image_dis.astype(np.float64)
+    f = max(1, int(matlab_round(min(rows, cols) / 256)))
+    ave_kernel = fspecial_average(f)
+
+    def down(channel: np.ndarray) -> np.ndarray:
+        return conv2(channel, ave_kernel, "same")[0:rows:f, 0:cols:f]
+
+    i1, i2, q1, q2, y1, y2 = (down(c) for c in (i1, i2, q1, q2, y1, y2))
+    pc1, pc2 = phasecong2(y1), phasecong2(y2)
+    dx = np.array([[3, 0, -3], [10, 0, -10], [3, 0, -3]]) / 16
+    dy = np.array([[3, 10, 3], [0, 0, 0], [-3, -10, -3]]) / 16
+    gradient_1 = np.sqrt(conv2(y1, dx, "same") ** 2 + conv2(y1, dy, "same") ** 2)
+    gradient_2 = np.sqrt(conv2(y2, dx, "same") ** 2 + conv2(y2, dy, "same") ** 2)
+    t1, t2, t3, t4, lam = 0.85, 160, 200, 200, 0.03
+    pc_sim = (2 * pc1 * pc2 + t1) / (pc1**2 + pc2**2 + t1)
+    gradient_sim = (2 * gradient_1 * gradient_2 + t2) / (gradient_1**2 + gradient_2**2 + t2)
+    pcm = np.maximum(pc1, pc2)
+    fsim = float(np.sum(gradient_sim * pc_sim * pcm) / np.sum(pcm))
+    i_sim = (2 * i1 * i2 + t3) / (i1**2 + i2**2 + t3)
+    q_sim = (2 * q1 * q2 + t4) / (q1**2 + q2**2 + t4)
+    chroma = np.real(np.power((i_sim * q_sim).astype(complex), lam))  # MATLAB: complex power
+    fsimc = float(np.sum(gradient_sim * pc_sim * chroma * pcm) / np.sum(pcm))
+    return fsim, fsimc
+
+
+def haarpsi_m(img_ref: np.ndarray, img_dist: np.ndarray) -> float:
+    """HaarPSI.m with preprocessWithSubsampling = 1, images in [0, 255]."""
+    colour = img_ref.ndim == 3
+    ref, dist = img_ref.astype(np.float64), img_dist.astype(np.float64)
+    c, alpha, n_scales = 30, 4.2, 3
+    if colour:
+        ref_y = 0.299 * ref[..., 0] + 0.587 * ref[..., 1] + 0.114 * ref[..., 2]
+        dist_y = 0.299 * dist[..., 0] + 0.587 * dist[..., 1] + 0.114 * dist[..., 2]
+        ref_i = 0.596 * ref[..., 0] - 0.274 * ref[..., 1] - 0.322 * ref[..., 2]
+        dist_i = 0.596 * dist[..., 0] - 0.274 * dist[..., 1] - 0.322 * dist[..., 2]
+        ref_q = 0.211 * ref[..., 0] - 0.523 * ref[..., 1] + 0.312 * ref[..., 2]
+        dist_q = 0.211 * dist[..., 0] - 0.523 * dist[..., 1] + 0.312 * dist[..., 2]
+    else:
+        ref_y, dist_y = ref, dist
+    box = np.ones((2, 2)) / 4
+
+    def subsample(img: np.ndarray) -> np.ndarray:
+        return conv2(img, box, "same")[0::2, 0::2]
+
+    def dec(x: np.ndarray) -> list[np.ndarray]:
+        coeffs = [np.empty(0)] * (2 * n_scales)
+        for k in range(1, n_scales + 1):
+            haar = 2.0 ** (-k) * np.ones((2**k, 2**k))
+            haar[: haar.shape[0] // 2, :] = -haar[: haar.shape[0] // 2, :]
+            coeffs[k - 1] = conv2(x, haar, "same")
+            coeffs[k - 1 + n_scales] = conv2(x, haar.T, "same")
+        return coeffs
+
+    ref_y, dist_y = subsample(ref_y), subsample(dist_y)
+    coeffs_ref, coeffs_dist = dec(ref_y), dec(dist_y)
+    similarities, weights = [], []
+    for ori in range(2):
+        weights.append(np.maximum(np.abs(coeffs_ref[2 + ori * n_scales]),
+                                  np.abs(coeffs_dist[2 + ori * n_scales])))
+        magnitudes = [(np.abs(coeffs_ref[s + ori * n_scales]),
+                       np.abs(coeffs_dist[s + ori * n_scales])) for s in range(2)]
+        terms = [(2 * a * b + c) / (a**2 + b**2 + c) for a, b in magnitudes]
+        similarities.append((terms[0] + terms[1]) / 2)
+    if colour:
+        ref_q, dist_q = subsample(ref_q), subsample(dist_q)
+        ref_i, dist_i = subsample(ref_i), subsample(dist_i)
+        cq_ref, cq_dist = np.abs(conv2(ref_q, box, "same")), np.abs(conv2(dist_q, box, "same"))
+        ci_ref, ci_dist = np.abs(conv2(ref_i, box, "same")), np.abs(conv2(dist_i, box, "same"))
+        similarity_i = (2 * ci_ref * ci_dist + c) / (ci_ref**2 + ci_dist**2 + c)
+        similarity_q = (2 * cq_ref * cq_dist + c) / (cq_ref**2 + cq_dist**2 + c)
+        similarities.append((similarity_i + similarity_q) / 2)
+        weights.append((weights[0] + weights[1]) / 2)
+    # MATLAB's (:) runs down the columns of each map, maps one after another
+    local = np.concatenate([m.flatten(order="F") for m in similarities])
+    weight = np.concatenate([w.flatten(order="F") for w in weights])
+    logistic = 1 / (1 + np.exp(-alpha * local))
+    pooled = np.sum(logistic * weight) / np.sum(weight)
+    return float((np.log(pooled / (1 - pooled)) / alpha) ** 2)
+
+
+def _nlp_dn_filters() -> list[tuple[float, np.ndarray]]:
+    """NLP_dist.m's DN_filters: (sigma, F2) of each level."""
+    sigmas = [0.0248, 0.0185, 0.0179, 0.0191, 0.0220, 0.2782]
+    first = np.array([[0, 0, 0, 0, 0],
+                      [0, 0, 0.1011, 0, 0],
+                      [0, 0.1493, 0, 0.1460, 0.0072],
+                      [0, 0, 0.1015, 0, 0],
+                      [0, 0, 0, 0, 0]])
+    centres = [[[0, 0.0757, 0], [0.1986, 0, 0.1846], [0, 0.0837, 0]],
+               [[0, 0.0477, 0], [0.2138, 0, 0.2243], [0, 0.0467, 0]],
+               [[0, 0, 0], [0.2503, 0, 0.2616], [0, 0, 0]],
+               [[0, 0, 0], [0.2598, 0, 0.2552], [0, 0, 0]],
+               [[0, 0, 0], [0.2215, 0, 0.0717], [0, 0, 0]]]
+    filters = [first]
+    for centre in centres:  # DN_filts(n).F2(2:4,2:4) = ...; DN_filts(n).F2(5,5) = 0
+        f2 = np.zeros((5, 5))
+        f2[1:4, 1:4] = centre
+        filters.append(f2)
+    return list(zip(sigmas, filters, strict=True))
+
+
+def imfilter_zero_same(a: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """imfilter(A, h) with its defaults: correlation, zero borders, 'same' (odd h)."""
+    top, left = (h.shape[0] - 1) // 2, (h.shape[1] - 1) // 2
+    padded = np.pad(a, ((top, h.shape[0] - 1 - top), (left, h.shape[1] - 1 - left)))
+    return filter2(h, padded, "valid")
+
+
+def laplacian_pyramid_s(image: np.ndarray, nlev: int = 6) -> list[np.ndarray]:
+    """NLP_dist.m's laplacian_pyramid_s with its downsample and upsample."""
+    f = np.array([0.05, 0.25, 0.4, 0.25, 0.05])
+    kernel = np.outer(f, f)
+    pyr, j = [], image
+    for _ in range(nlev - 1):
+        low = imfilter_symmetric_same(j, kernel)[0::2, 0::2]  # downsample
+        odd = (2 * low.shape[0] - j.shape[0], 2 * low.shape[1] - j.shape[1])
+        padded = np.pad(low, 1, mode="edge")  # padarray(I, [1 1 0], 'replicate')
+        r, c = 2 * padded.shape[0], 2 * padded.shape[1]
+        spread = np.zeros((r, c))
+        spread[0:r:2, 0:c:2] = 4 * padded
+        up = imfilter_zero_same(spread, kernel)[2:r - 2 - odd[0], 2:c - 2 - odd[1]]
+        pyr.append(j - up)
+        j = low
+    pyr.append(j)
+    return pyr
+
+
+def nlp_dist_m(im_1: np.ndarray, im_2: np.ndarray) -> tuple[float, float]:
+    """NLP_dist.m: (DMOS_Lap_dn2, DMOS_Lap) of gray images in [0, 1]."""
+    filters = _nlp_dn_filters()
+
+    def nlp(image: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        lap = laplacian_pyramid_s(image, 6)
+        dn = [band / (sigma + conv2(np.abs(band), f2, "same"))
+              for band, (sigma, f2) in zip(lap, filters, strict=True)]
+        return dn, lap
+
+    y_ori, lap_ori = nlp(im_1)
+    y_dist, lap_dist = nlp(im_2)
+    rr_lap = [np.sqrt(np.mean((a - b) ** 2)) for a, b in zip(lap_ori, lap_dist, strict=True)]
+    rr = [np.sqrt(np.mean((a - b) ** 2)) for a, b in zip(y_ori, y_dist, strict=True)]
+    return float(np.mean(rr)), float(np.mean(rr_lap))
+
+
+def nlp_input(image: np.ndarray) -> np.ndarray:
+    """The [0, 1] gray image NLP_dist.m is given: rgb2ycbcr's Y for double RGB."""
+    if image.ndim == 2:
+        return image.astype(np.float64) / 255
+    rgb = image.astype(np.float64) / 255
+    return 16 / 255 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255
 
 
 def ssim_index_new(img1: np.ndarray, img2: np.ndarray, k: tuple[float, float],
@@ -515,6 +780,12 @@ def main() -> None:
             "vif": vifvec_m(gray_reference, gray_distorted),
             "cw_ssim": cwssim_index_m(gray_distorted, gray_reference),
         }
+        row["haarpsi"] = haarpsi_m(reference, distorted)
+        row["fsim"], fsimc = featuresim_m(reference, distorted)
+        if reference.ndim == 3:
+            row["fsimc"] = fsimc
+        row["nlpd"], row["nlpd_laplacian"] = nlp_dist_m(nlp_input(reference),
+                                                        nlp_input(distorted))
         if reference.ndim == 3:
             row["mdsi"] = mdsi_m(reference, distorted)
         values[name] = row
@@ -530,10 +801,11 @@ def main() -> None:
     print(f"buildSCFpyr transcription vs pyrtools' SteerablePyramidFreq: {gap:.1e}")
     OUT.write_text(json.dumps({
         "reference": ("NumPy transcriptions of GMSD.m, msssim.m, vifp_mscale.m, vifvec.m, "
-                      "cwssim_index.m, MDSI.m and "
+                      "cwssim_index.m, MDSI.m, NLP_dist.m, FeatureSIM.m, HaarPSI.m and "
                       "the FeatureSIM.m/SR_SIM.m/VSI.m/MDSI.m downsampling block "
                       "(references/make_matlab_transcriptions.py), on colour pairs through "
-                      "rgb2gray where the .m file takes gray images; NumPy "
+                      "rgb2gray where the .m file takes gray images (NLP_dist.m: rgb2ycbcr's "
+                      "Y of double images, in [0, 1]); NumPy "
                       f"{version('numpy')}, SciPy {version('scipy')}, pyrtools "
                       f"{version('pyrtools')} (sp5Filters)"),
         "values": values,

@@ -15,7 +15,7 @@ import likeness
 from likeness.metrics._safe_roots import safe_pow, safe_sqrt
 
 DIFFERENTIABLE = ["gmsd", "multi_scale_gmsd", "mdsi", "vsi", "dss", "haarpsi", "fsim", "srsim",
-                  "cw_ssim", "vif", "vif_p", "information_weighted_ssim", "ssim", "ms_ssim"]
+                  "cw_ssim", "vif", "vif_p", "nlpd", "information_weighted_ssim", "ssim", "ms_ssim"]
 
 
 def _blocks(seed: int, channels: int = 3) -> torch.Tensor:

@@ -27,6 +27,7 @@ from likeness.metrics import gmsd as _gmsd
 from likeness.metrics import haarpsi as _haarpsi
 from likeness.metrics import iw_ssim as _iw_ssim
 from likeness.metrics import mdsi as _mdsi
+from likeness.metrics import nlpd as _nlpd
 from likeness.metrics import srsim as _srsim
 from likeness.metrics import vif as _vif
 from likeness.metrics import vif_wavelet as _vif_wavelet
@@ -34,9 +35,8 @@ from likeness.metrics import vsi as _vsi
 
 __all__ = ["DSSLoss", "FSIMLoss", "GMSDLoss", "HaarPSILoss", "InformationWeightedSSIMLoss",
            "MDSILoss", "MultiScaleGMSDLoss", "SRSIMLoss", "VIFLoss", "VSILoss", "cw_ssim", "dss",
-           "fsim",
-           "gmsd", "haarpsi", "information_weighted_ssim", "mdsi", "multi_scale_gmsd", "srsim",
-           "vif", "vif_p", "vsi"]
+           "fsim", "gmsd", "haarpsi", "information_weighted_ssim", "mdsi", "multi_scale_gmsd",
+           "nlpd", "srsim", "vif", "vif_p", "vsi"]
 
 
 def reduce(values: Tensor, reduction: str) -> Tensor:
@@ -86,6 +86,13 @@ def vif(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean") 
     better; x distorted, y reference).  piq has no such function: its ``vif_p`` is the
     pixel-domain VIFp (``likeness.vif_p``)."""
     return reduce(_vif_wavelet.vif(x, y, data_range=data_range), reduction)
+
+
+def nlpd(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean") -> Tensor:
+    """The normalized Laplacian pyramid distance as Laparra et al.'s ``NLP_dist.m``
+    computes it (lower is better; symmetric); piq has no such function.  Differentiable,
+    with a finite gradient everywhere (a loss as it is)."""
+    return reduce(_nlpd.nlpd(x, y, data_range=data_range), reduction)
 
 
 def mdsi(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean", *,

@@ -41,13 +41,18 @@ __all__ = ["fsim", "fsimc"]
 SCALES, ORIENTATIONS = 4, 4
 
 
-def _log_gabor_filters(height: int, width: int, like: Tensor, min_wavelength: float = 6.0,
-                       mult: float = 2.0, sigma_f: float = 0.55,
+def _log_gabor_filters(height: int, width: int, like: Tensor, matlab: bool,
+                       min_wavelength: float = 6.0, mult: float = 2.0, sigma_f: float = 0.55,
                        delta_theta: float = 1.2) -> Tensor:
-    """(ORIENTATIONS · SCALES, H, W) filters, orientation-major, zero frequency at [0, 0]."""
+    """(ORIENTATIONS · SCALES, H, W) filters, orientation-major, zero frequency at [0, 0].
+
+    ``matlab``: the angle as ``phasecong2`` takes it, atan2(−y, x) of the row and column
+    frequencies; piq takes atan2(−x, y), which turns the filters to −θ − 90° — the same
+    responses up to conjugation where the grid is symmetric, not on even sizes (the
+    frequency −1/2 has no +1/2), where PC differs by up to ~1e-5."""
     rows, columns = centred_grid(height, width, like)
     radius = torch.sqrt(rows**2 + columns**2)
-    theta = ifftshift(torch.atan2(-columns, rows))
+    theta = ifftshift(torch.atan2(-rows, columns) if matlab else torch.atan2(-columns, rows))
     low_pass = ifftshift(1.0 / (1.0 + (radius / 0.45) ** 30))
     radius = ifftshift(radius)
     radius[0, 0] = 1
@@ -71,15 +76,30 @@ def _log_gabor_filters(height: int, width: int, like: Tensor, min_wavelength: fl
             * torch.stack(radial).repeat(ORIENTATIONS, 1, 1))
 
 
-def _phase_congruency(x: Tensor, filters: Tensor, k: float = 2.0) -> Tensor:
-    """Phase congruency (N, 1, H, W) of gray images (N, 1, H, W) (Kovesi's PC₂)."""
+def _median(values: Tensor, matlab: bool) -> Tensor:
+    """The median over the last axis: MATLAB's (the mean of the two middle values of an
+    even count) or torch's (the lower of them, as piq takes it)."""
+    if not matlab or values.shape[-1] % 2:
+        return torch.median(values, dim=-1, keepdim=True).values
+    middle = values.shape[-1] // 2
+    ordered = torch.sort(values, dim=-1).values
+    return (ordered[..., middle - 1:middle] + ordered[..., middle:middle + 1]) / 2
+
+
+def _phase_congruency(x: Tensor, filters: Tensor, matlab: bool, k: float = 2.0) -> Tensor:
+    """Phase congruency (N, 1, H, W) of gray images (N, 1, H, W) (Kovesi's PC₂).
+
+    ``matlab``: as ``phasecong2`` of ``FeatureSIM.m`` computes it — the mean phase vector
+    divided by its length + 1e-4 (its ``epsilon``; piq: + machine epsilon) and MATLAB's
+    median."""
     eps = torch.finfo(x.dtype).eps
+    phase_eps = 1e-4 if matlab else eps
     n, _, height, width = x.shape
     responses = torch.fft.ifft2(torch.fft.fft2(x) * filters)
     responses = responses.view(n, ORIENTATIONS, SCALES, height, width)  # even + i·odd
     amplitude = torch.sqrt(responses.real**2 + responses.imag**2)
     total = responses.sum(dim=2, keepdim=True)
-    mean_phase = total / (total.abs() + eps)
+    mean_phase = total / (total.abs() + phase_eps)
     # Σ_s A_s (cos Δφ_s − |sin Δφ_s|): the real and imaginary parts of z_s · conj(mean)
     aligned = torch.view_as_real(responses * mean_phase.conj())
     energy = (aligned[..., 0] - aligned[..., 1].abs()).sum(dim=2, keepdim=True)
@@ -87,7 +107,7 @@ def _phase_congruency(x: Tensor, filters: Tensor, k: float = 2.0) -> Tensor:
     grid = filters.view(1, ORIENTATIONS, SCALES, height, width)
     smallest_power = (grid[:, :, :1] ** 2).sum(dim=[-2, -1], keepdim=True)
     smallest = amplitude[:, :, :1].reshape(n, ORIENTATIONS, 1, 1, height * width)
-    median = torch.median(smallest**2, dim=-1, keepdim=True).values
+    median = _median(smallest**2, matlab)
     noise_power = (-median / math.log(0.5)) / smallest_power
     spatial = torch.fft.ifft2(filters).real.view(1, ORIENTATIONS, SCALES, height, width)
     spatial = spatial * math.sqrt(height * width)
@@ -127,8 +147,8 @@ def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool
         yiq = YIQ_MATLAB if matlab else YIQ  # FeatureSIM.m: three-digit I and Q
         x, y = colour_transform(x, yiq), colour_transform(y, yiq)
     luma_x, luma_y = x[:, :1], y[:, :1]
-    filters = _log_gabor_filters(x.shape[-2], x.shape[-1], x).unsqueeze(0)
-    pc_x, pc_y = _phase_congruency(torch.cat([luma_x, luma_y]), filters).chunk(2)
+    filters = _log_gabor_filters(x.shape[-2], x.shape[-1], x, matlab).unsqueeze(0)
+    pc_x, pc_y = _phase_congruency(torch.cat([luma_x, luma_y]), filters, matlab).chunk(2)
     pc_max = torch.where(pc_x > pc_y, pc_x, pc_y)
     score = (similarity(gradient_magnitude(luma_x, "scharr"),
                         gradient_magnitude(luma_y, "scharr"), 160.0)

@@ -222,6 +222,15 @@ BIBTEX: dict[str, str] = {
   howpublished = {arXiv:2208.14818},
   year         = {2022}
 }""",
+    "laparra2016nlpd": """@inproceedings{laparra2016nlpd,
+  author    = {Laparra, Valero and Ball{\\'e}, Johannes and Berardino, Alexander and
+               Simoncelli, Eero P.},
+  title     = {Perceptual Image Quality Assessment Using a Normalized {L}aplacian Pyramid},
+  booktitle = {Human Vision and Electronic Imaging (IS\\&T Electronic Imaging)},
+  pages     = {1--6},
+  year      = {2016},
+  doi       = {10.2352/ISSN.2470-1173.2016.16.HVEI-103}
+}""",
     "sampat2009cwssim": """@article{sampat2009cwssim,
   author  = {Sampat, Mehul P. and Wang, Zhou and Gupta, Shalini and Bovik, Alan Conrad and
              Markey, Mia K.},

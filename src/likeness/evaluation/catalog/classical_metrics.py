@@ -48,6 +48,11 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
                           "cwssim_index.m computes it, in float64",
                           pixels=on_tensors("cw_ssim", "cw_ssim"),
                           citations=("sampat2009cwssim",), min_side=64, label="CW-SSIM"),
+    "nlpd": MetricSpec("nlpd", "lower",
+                       "NLPD: normalized Laplacian pyramid distance (6 levels, divisive "
+                       "normalization, Y of YCbCr), as NLP_dist.m computes it, in float64",
+                       pixels=on_tensors("nlpd", "nlpd"),
+                       citations=("laparra2016nlpd",), min_side=32, label="NLPD"),
     "mdsi": MetricSpec("mdsi", "lower",
                        "MDSI: mean deviation similarity index (LHM, gradient and chromaticity "
                        "similarity, sum combination), as piq computes it in float64",

@@ -47,16 +47,19 @@ MATLAB_SENTENCES = {
                 "TID2013 pairs)"),
     "haarpsi": ("HaarPSI [@reisenhofer2018haarpsi] as the authors' `HaarPSI.m` computes it "
                 "(YIQ with its three-digit I and Q coefficients 0.596, −0.274, −0.322; "
-                "0.211, −0.523, 0.312; piq's four-digit ones move it by up to 3e-5)"),
+                "0.211, −0.523, 0.312; piq's four-digit ones move it by 6e-6 to 1.6e-4 on "
+                "TID2013 pairs)"),
     "fsim": ("FSIM [@zhang2011fsim] as the authors' `FeatureSIM.m` computes it (phase "
-             "congruency from log-Gabor filters, 4 scales × 4 orientations, Scharr "
-             f"gradients, T1 = 0.85, T2 = 160, luma; {_DOWNSAMPLING}: the same value as "
-             "piq's below 640 px a side, up to 1e-2 apart at 640 px, where piq takes f = 2 "
-             "and MATLAB 3)"),
+             "congruency from log-Gabor filters, 4 scales × 4 orientations, as its "
+             "`phasecong2` computes it: the angle atan2(−y, x), MATLAB's median, ε = 1e-4; "
+             f"Scharr gradients, T1 = 0.85, T2 = 160, luma; {_DOWNSAMPLING}; piq's phase "
+             "congruency differs by up to 5e-6 on TID2013 pairs, its downsampling by up to "
+             "1e-2 at 640 px a side, where piq takes f = 2 and MATLAB 3)"),
     "fsimc": ("FSIMc [@zhang2011fsim] as the authors' `FeatureSIM.m` computes it (FSIM "
               "times real((S_I S_Q)^0.03), T3 = T4 = 200, YIQ with three-digit I and Q "
-              f"coefficients, {_DOWNSAMPLING}; piq's |S_I S_Q|^0.03 and four-digit YIQ "
-              "differ by 2e-6 to 4e-5 on TID2013 pairs, up to 1e-2 at 640 px)"),
+              f"coefficients, `phasecong2` as written, {_DOWNSAMPLING}; piq's |S_I S_Q|^0.03, "
+              "four-digit YIQ and phase congruency differ by 2e-6 to 4.7e-5 on TID2013 "
+              "pairs, up to 1e-2 at 640 px)"),
     "vif_p": ("VIFp [@sheikh2006vif] as `vifp_mscale.m` computes it (4 scales, σ_n² = 2, "
               "its thresholds of 1e-10 for flat windows where piq's are 1e-8) on colour "
               "through MATLAB's `rgb2gray` (the .m file takes gray images); piq's "
