@@ -31,6 +31,11 @@ The files and where their text was read (public copies of the authors' releases)
   built on 08/05/2017 (www.haarpsi.org), with subsampling: ``HaarPSISubsample`` (``conv2``
   of a 2×2 mean, 'same', at ``1:2:end``), ``HaarPSIDec`` (3 scales of ``conv2(X,
   haarFilter, 'same')``), YIQ as the file writes it, C = 30, α = 4.2.
+- ``iwssim.m`` — Wang & Li (2011), the release in ece.uwaterloo.ca/~z70wang/research/iwssim
+  (``iw_flag`` 1, 5 scales, ``scale_quality_maps``, ``info_content_weight_map`` with tol
+  1e-15, ``imenlarge2``), with matlabPyrTools' ``buildLpyr`` ('binom5', 'reflect1')
+  transcribed on the lab's own C ``corrDn``/``upConv`` (pyrtools' wrapper of the same C
+  code as the MEX files) and MATLAB's ``imresize(…, 'bilinear')`` written out.
 - ``GMSD.m`` — Xue, Zhang, Mou & Bovik (2014), www.comp.polyu.edu.hk/~cslzhang/IQA/GMSD.
 - ``cwssim_index.m`` — Sampat, Wang et al. (2009), MATLAB Central 43017 (level 4,
   8 orientations, guardb 0, K 0, IQA-PyTorch's calibration parameters), with
@@ -61,7 +66,7 @@ IQA-PyTorch's ResultsCalibra), an odd 509×383 crop of I19, piq's goldhill pair 
 gray) and an odd 301×257 crop of it, and the generated noise pair (800×768 colour) with a
 700×640 crop (min(H, W)/256 = 2.5: MATLAB's round gives 3).  Colour images go through
 ``rgb2gray`` first for the files that take gray images (GMSD, msssim, vifp_mscale,
-vifvec, cwssim_index); ``FeatureSIM.m`` and ``HaarPSI.m`` take the files as they are
+vifvec, cwssim_index, iwssim); ``FeatureSIM.m`` and ``HaarPSI.m`` take the files as they are
 (their own YIQ); ``NLP_dist.m`` is given rgb2ycbcr's Y (above); ``MDSI.m`` takes RGB.
 
 Writes tests/data/matlab_transcriptions.json.
@@ -376,6 +381,154 @@ def haarpsi_m(img_ref: np.ndarray, img_dist: np.ndarray) -> float:
     logistic = 1 / (1 + np.exp(-alpha * local))
     pooled = np.sum(logistic * weight) / np.sum(weight)
     return float((np.log(pooled / (1 - pooled)) / alpha) ** 2)
+
+
+def build_lpyr(image: np.ndarray, height: int) -> list[np.ndarray]:
+    """buildLpyr.m (a 2-D image, filt1 = filt2 = 'binom5', edges 'reflect1'): bands fine
+    to coarse; corrDn/upConv are matlabPyrTools' C functions (0-based start here)."""
+    from pyrtools.pyramids.c.wrapper import corrDn, upConv
+    from pyrtools.pyramids.filters import named_filter
+
+    filt = named_filter("binom5").reshape(-1, 1)  # filt1(:)
+    if height <= 1:
+        return [image]
+    lo = corrDn(image, filt.T, "reflect1", (1, 2), (0, 0))
+    int_sz = lo.shape
+    lo2 = corrDn(lo, filt, "reflect1", (2, 1), (0, 0))
+    coarser = build_lpyr(lo2, height - 1)
+    hi = upConv(lo2, filt, "reflect1", (2, 1), (0, 0), int_sz)
+    hi2 = upConv(hi, filt.T, "reflect1", (1, 2), (0, 0), image.shape)
+    return [image - hi2, *coarser]
+
+
+def imresize_bilinear(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """MATLAB's imresize(image, [rows cols], 'bilinear') for enlargement (no antialiasing):
+    u = x/scale + 0.5(1 − 1/scale), triangle weights normalised per output sample, indices
+    beyond the borders mirrored (aux = [1:n, n:-1:1]); the dimension of the smaller scale
+    first."""
+    def resize_axis(values: np.ndarray, out_len: int, axis: int) -> np.ndarray:
+        in_len = values.shape[axis]
+        scale = out_len / in_len
+        u = np.arange(1, out_len + 1) / scale + 0.5 * (1 - 1 / scale)
+        left = np.floor(u - 1)  # kernel width 2
+        indices = left[:, None] + np.arange(4)[None, :]
+        distance = u[:, None] - indices
+        weights = np.where(np.abs(distance) <= 1, 1 - np.abs(distance), 0.0)
+        weights = weights / weights.sum(axis=1, keepdims=True)
+        aux = np.concatenate([np.arange(1, in_len + 1), np.arange(in_len, 0, -1)])
+        indices = aux[np.mod(indices - 1, aux.size).astype(int)] - 1
+        moved = np.moveaxis(values, axis, 0)
+        out = np.einsum("ok,ok...->o...", weights, moved[indices])
+        return np.moveaxis(out, 0, axis)
+
+    scales = (rows / image.shape[0], cols / image.shape[1])
+    sizes = (rows, cols)
+    for axis in sorted((0, 1), key=lambda a: scales[a]):
+        image = resize_axis(image, sizes[axis], axis)
+    return image
+
+
+def imenlarge2(im: np.ndarray) -> np.ndarray:
+    m, n = im.shape
+    t1 = imresize_bilinear(im, 4 * m - 3, 4 * n - 3)
+    t2 = np.zeros((4 * m - 1, 4 * n - 1))
+    t2[1:-1, 1:-1] = t1
+    t2[0, :] = 2 * t2[1, :] - t2[2, :]
+    t2[-1, :] = 2 * t2[-2, :] - t2[-3, :]
+    t2[:, 0] = 2 * t2[:, 1] - t2[:, 2]
+    t2[:, -1] = 2 * t2[:, -2] - t2[:, -3]
+    return t2[0::2, 0::2]
+
+
+def info_content_weight_map(pyro: list[np.ndarray], pyrd: list[np.ndarray],
+                            nsc: int = 5) -> list[np.ndarray]:
+    """iwssim.m's info_content_weight_map with parent 1, 3×3 blocks, sigma_nsq 0.4."""
+    tol, sigma_nsq, blk = 1e-15, 0.4, 3
+    win = np.ones((3, 3)) / 9
+    maps = []
+    for nband in range(1, nsc):
+        y, yn = pyro[nband - 1], pyrd[nband - 1]
+        mean_x, mean_y = filter2(win, y, "same"), filter2(win, yn, "same")
+        cov_xy = filter2(win, y * yn, "same") - mean_x * mean_y
+        ss_x = filter2(win, y**2, "same") - mean_x**2
+        ss_y = filter2(win, yn**2, "same") - mean_y**2
+        ss_x[ss_x < 0] = 0
+        ss_y[ss_y < 0] = 0
+        g = cov_xy / (ss_x + tol)
+        vv = ss_y - g * cov_xy
+        g[ss_x < tol] = 0
+        vv[ss_x < tol] = ss_y[ss_x < tol]
+        ss_x[ss_x < tol] = 0
+        g[ss_y < tol] = 0
+        vv[ss_y < tol] = 0
+        nsy, nsx = y.shape
+        prnt = nband < nsc - 1
+        bands = [y]
+        if prnt:
+            bands.append(np.real(imenlarge2(pyro[nband]))[:nsy, :nsx])
+        nblv, nblh = nsy - blk + 1, nsx - blk + 1
+        ly = lx = (blk - 1) // 2
+        columns = []
+        for ny in range(-ly, ly + 1):
+            for nx in range(-lx, lx + 1):
+                foo = np.roll(bands[0], (ny, nx), axis=(0, 1))  # shift(y, [ny nx])
+                columns.append(foo[ly:ly + nblv, lx:lx + nblh].flatten(order="F"))
+        if prnt:
+            columns.append(bands[1][ly:ly + nblv, lx:lx + nblh].flatten(order="F"))
+        big_y = np.stack(columns, axis=1)
+        n = blk * blk + int(prnt)
+        c_u = big_y.T @ big_y / (nblv * nblh)
+        eigenvalues, q = np.linalg.eigh(c_u)
+        positive = eigenvalues * (eigenvalues > 0)
+        eigenvalues = positive * np.sum(eigenvalues) / (np.sum(positive) + (np.sum(positive) == 0))
+        c_u = q @ np.diag(eigenvalues) @ q.T
+        ss = np.sum((big_y @ np.linalg.inv(c_u)) * big_y / n, axis=1)
+        ss = ss.reshape((nblv, nblh), order="F")
+        g = g[ly:ly + nblv, lx:lx + nblh]
+        vv = vv[ly:ly + nblv, lx:lx + nblh]
+        infow = np.zeros(g.shape)
+        for eigenvalue in eigenvalues:
+            infow = infow + np.log2(1 + ((vv + (1 + g * g) * sigma_nsq) * ss * eigenvalue
+                                         + sigma_nsq * vv) / (sigma_nsq * sigma_nsq))
+        infow[infow < tol] = 0
+        maps.append(infow)
+    return maps
+
+
+def iwssim_m(oimg: np.ndarray, img: np.ndarray) -> float:
+    """iwssim.m with its defaults: oimg the reference, img the distorted image, gray, 0–255."""
+    nsc, k, big_l = 5, (0.01, 0.03), 255
+    weight = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
+    weight = weight / weight.sum()
+    win = fspecial_gaussian(11, 1.5)
+    win = win / win.sum()
+    bound = math.ceil((11 - 1) / 2)
+    bound1 = bound - (3 - 1) // 2
+    pyro, pyrd = build_lpyr(oimg.astype(np.float64), nsc), build_lpyr(img.astype(np.float64), nsc)
+    c1, c2 = (k[0] * big_l) ** 2, (k[1] * big_l) ** 2
+    cs_map, l_map = [], None
+    for i in range(nsc):  # scale_quality_maps
+        y, yn = pyro[i], pyrd[i]
+        mu1, mu2 = filter2(win, y, "valid"), filter2(win, yn, "valid")
+        sigma12 = filter2(win, y * yn, "valid") - mu1 * mu2
+        sigma1_sq = np.maximum(0, filter2(win, y**2, "valid") - mu1**2)
+        sigma2_sq = np.maximum(0, filter2(win, yn**2, "valid") - mu2**2)
+        cs_map.append((2 * sigma12 + c2) / (sigma1_sq + sigma2_sq + c2))
+        if i == nsc - 1:
+            l_map = (2 * mu1 * mu2 + c1) / (mu1**2 + mu2**2 + c1)
+    iw_map = info_content_weight_map(pyro, pyrd, nsc)
+    wmcs = []
+    for s in range(nsc):
+        cs = cs_map[s]
+        if s == nsc - 1:
+            cs = cs * l_map
+            iw = np.ones(cs.shape)
+        else:
+            iw = iw_map[s][bound1:-bound1, bound1:-bound1]
+        wmcs.append(np.sum(cs * iw) / np.sum(iw))
+    # a negative term is complex in MATLAB: refused here as in likeness
+    assert min(wmcs) > 0, wmcs
+    return float(np.prod(np.array(wmcs) ** weight))
 
 
 def _nlp_dn_filters() -> list[tuple[float, np.ndarray]]:
@@ -779,6 +932,7 @@ def main() -> None:
             "vif_p": vifp_mscale_m(gray_reference, gray_distorted),
             "vif": vifvec_m(gray_reference, gray_distorted),
             "cw_ssim": cwssim_index_m(gray_distorted, gray_reference),
+            "iw_ssim": iwssim_m(gray_reference, gray_distorted),
         }
         row["haarpsi"] = haarpsi_m(reference, distorted)
         row["fsim"], fsimc = featuresim_m(reference, distorted)
@@ -801,7 +955,7 @@ def main() -> None:
     print(f"buildSCFpyr transcription vs pyrtools' SteerablePyramidFreq: {gap:.1e}")
     OUT.write_text(json.dumps({
         "reference": ("NumPy transcriptions of GMSD.m, msssim.m, vifp_mscale.m, vifvec.m, "
-                      "cwssim_index.m, MDSI.m, NLP_dist.m, FeatureSIM.m, HaarPSI.m and "
+                      "cwssim_index.m, MDSI.m, NLP_dist.m, FeatureSIM.m, HaarPSI.m, iwssim.m and "
                       "the FeatureSIM.m/SR_SIM.m/VSI.m/MDSI.m downsampling block "
                       "(references/make_matlab_transcriptions.py), on colour pairs through "
                       "rgb2gray where the .m file takes gray images (NLP_dist.m: rgb2ycbcr's "

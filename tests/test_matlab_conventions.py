@@ -217,6 +217,8 @@ _BY_METRIC = {
                                        convention="matlab"),
     "fsimc": lambda x, y: likeness.fsim(x, y, data_range=255, convention="matlab"),
     "haarpsi": lambda x, y: likeness.haarpsi(x, y, data_range=255, convention="matlab"),
+    "iw_ssim": lambda x, y: likeness.information_weighted_ssim(x, y, data_range=255,
+                                                               convention="matlab"),
     "nlpd_laplacian": lambda x, y: nlp_distances(x, y, data_range=255).laplacian,
 }
 # the pairs references/make_matlab_transcriptions.py builds: (reference, distorted) files
@@ -246,10 +248,10 @@ def _transcribed_pair(name: str) -> tuple[torch.Tensor, torch.Tensor]:
                                               TRANSCRIBED["values"].items() for metric in row])
 def test_the_matlab_convention_equals_the_transcribed_m_files(pair, metric):
     """GMSD.m, msssim.m, vifp_mscale.m, vifvec.m, cwssim_index.m, MDSI.m, HaarPSI.m,
-    FeatureSIM.m (FSIM, and FSIMc of colour pairs) and NLP_dist.m (both of its outputs)
-    transcribed line by line in NumPy, on odd sizes, > 512 px, gray and colour (through
-    rgb2gray where the file takes gray; FeatureSIM.m, HaarPSI.m: their own YIQ;
-    NLP_dist.m: rgb2ycbcr's Y)."""
+    iwssim.m (with buildLpyr), FeatureSIM.m (FSIM, and FSIMc of colour pairs) and
+    NLP_dist.m (both of its outputs) transcribed line by line in NumPy, on odd sizes,
+    > 512 px, gray and colour (through rgb2gray where the file takes gray; FeatureSIM.m,
+    HaarPSI.m: their own YIQ; NLP_dist.m: rgb2ycbcr's Y)."""
     x, y = _transcribed_pair(pair)
     got = float(_BY_METRIC[metric](x, y))
     assert got == pytest.approx(TRANSCRIBED["values"][pair][metric], abs=1e-10)
@@ -368,3 +370,14 @@ def test_two_files_with_a_results_folder_are_refused_not_ignored(tmp_path):
     assert result.exit_code == 2
     assert "--out-dir writes a results folder for folders" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_iw_ssim_refuses_what_iwssim_m_makes_complex():
+    """A negative pooled contrast-structure term (an inverted image) is complex in
+    iwssim.m: refused in the matlab convention, its absolute value taken in piq's."""
+    _, reference = (_tensor(name) for name in GRAY)
+    inverted = 255 - reference
+    assert float(likeness.information_weighted_ssim(inverted, reference, data_range=255)) > 0
+    with pytest.raises(likeness.UnsupportedImageError, match="complex"):
+        likeness.information_weighted_ssim(inverted, reference, data_range=255,
+                                           convention="matlab")

@@ -8,7 +8,9 @@ K2 = 0.03; the full SSIM map at the coarsest level) pooled with information-cont
 weights from a Gaussian scale mixture model of 3×3 neighbourhoods plus the parent band
 (σ_n² = 0.4; levels 1–3 with parent, level 4 without, level 5 uniform); IW-SSIM =
 Π |pooled_s|^w_s with w = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333).  1 for identical
-images, higher is better.  Images need at least 161 px a side.
+images, higher is better.  Images need at least 161 px a side.  ``convention="matlab"``:
+as ``iwssim.m`` with matlabPyrTools' ``buildLpyr`` computes it (equal within 1e-15 to a
+transcription of both, odd sides included).
 """
 
 from __future__ import annotations
@@ -36,18 +38,27 @@ def _binomial(like: Tensor) -> Tensor:
                         device=like.device).view(1, 1, 1, 5) / 16 * 2**0.5
 
 
-def _pyramid_step(x: Tensor) -> tuple[Tensor, Tensor]:
-    """One Laplacian-pyramid step: (the blurred, decimated image, the band-pass residual)."""
+def _pyramid_step(x: Tensor, matlab: bool = False) -> tuple[Tensor, Tensor]:
+    """One Laplacian-pyramid step: (the blurred, decimated image, the band-pass residual).
+
+    ``matlab``: the upsampling of matlabPyrTools' ``upConv`` (``buildLpyr``): the samples
+    with zeros between them cut to the image's size before the mirrored border is added;
+    piq mirrors about one zero more on odd sides (up to ~6 apart at the last row or column
+    of a 0–255 image)."""
     kernel = _binomial(x)
     low = F.conv2d(F.pad(x, [2, 2, 0, 0], mode="reflect"), kernel)[..., ::2]
     low = F.conv2d(F.pad(low, [0, 0, 2, 2], mode="reflect"), kernel.transpose(-2, -1))[..., ::2, :]
     # upsample by inserting zeros, then the same filter
     wide = torch.zeros(*low.shape[:-1], 2 * low.shape[-1], dtype=x.dtype, device=x.device)
     wide[..., ::2] = low
+    if matlab:
+        wide = wide[..., :x.shape[-1]]
     up = F.conv2d(F.pad(wide, [2, 2, 0, 0], mode="reflect"), kernel)[..., :x.shape[-1]]
     tall = torch.zeros(*up.shape[:-2], 2 * up.shape[-2], up.shape[-1], dtype=x.dtype,
                        device=x.device)
     tall[..., ::2, :] = up
+    if matlab:
+        tall = tall[..., :x.shape[-2], :]
     up = F.conv2d(F.pad(tall, [0, 0, 2, 2], mode="reflect"),
                   kernel.transpose(-2, -1))[..., :x.shape[-2], :]
     return low, x - up
@@ -81,9 +92,11 @@ def _enlarge(x: Tensor) -> Tensor:
     return big[..., ::2, ::2]
 
 
-def _information_content(x: Tensor, y: Tensor, parent: Tensor | None) -> Tensor:
-    """Information-content weights of one band (N, 1, h − 2 · 4, w − 2 · 4)."""
-    eps = torch.finfo(x.dtype).eps
+def _information_content(x: Tensor, y: Tensor, parent: Tensor | None,
+                         matlab: bool = False) -> Tensor:
+    """Information-content weights of one band (N, 1, h − 2 · 4, w − 2 · 4); ``matlab``:
+    ``iwssim.m``'s tolerance 1e-15 (piq: machine epsilon)."""
+    eps = 1e-15 if matlab else torch.finfo(x.dtype).eps
     pads = [_BLOCK // 2, _BLOCK - _BLOCK // 2] * 2
 
     def local_mean(image: Tensor) -> Tensor:  # 3×3 box on piq's (1, 2)-padded image
@@ -137,10 +150,13 @@ def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0,
 
     Args:
         convention: ``"piq"`` (colour → the Y of YIQ) or ``"matlab"`` (``iwssim.m`` takes
-            gray images: colour through MATLAB's ``rgb2gray``; the same arithmetic).
+            gray images: colour through MATLAB's ``rgb2gray``; ``buildLpyr``'s upsampling on
+            odd sides, the tolerance 1e-15; a negative pooled term, complex in MATLAB, is
+            refused).
 
     Raises:
         ImageTooSmallError: a side shorter than 161 px.
+        UnsupportedImageError: ``iwssim.m`` would give a complex number (``"matlab"``).
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
     """
     matlab = check_convention(convention)
@@ -156,7 +172,7 @@ def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0,
     if x.shape[1] == 3:
         x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
     try:
-        return _iw_ssim_of_luma(x, y, levels)
+        return _iw_ssim_of_luma(x, y, levels, matlab)
     except torch.linalg.LinAlgError:
         # a flat band (a constant image) has a singular Gaussian-scale-mixture covariance:
         # identical images are 1, as for every SSIM; any other flat pair has no value
@@ -164,23 +180,23 @@ def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0,
         if bool(identical.all()):
             return torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
         if x.shape[0] > 1:
-            return torch.cat([iw_ssim(x[i:i + 1], y[i:i + 1], data_range=255.0)
-                              for i in range(x.shape[0])])
+            return torch.cat([iw_ssim(x[i:i + 1], y[i:i + 1], data_range=255.0,
+                                      convention=convention) for i in range(x.shape[0])])
         raise UnsupportedImageError("IW-SSIM is undefined for these images: a flat (constant) "
                                     "image has no texture for its information weights") from None
 
 
-def _iw_ssim_of_luma(x: Tensor, y: Tensor, levels: int) -> Tensor:
+def _iw_ssim_of_luma(x: Tensor, y: Tensor, levels: int, matlab: bool) -> Tensor:
     weights = torch.tensor(IW_SSIM_WEIGHTS, dtype=x.dtype, device=x.device)
     weights = weights / weights.sum()
     trim = math.ceil((_WINDOW - 1) / 2) - (_BLOCK - 1) // 2
-    low_x, band_x = _pyramid_step(x)
-    low_y, band_y = _pyramid_step(y)
+    low_x, band_x = _pyramid_step(x, matlab)
+    low_y, band_y = _pyramid_step(y, matlab)
     pooled = []
     for level in range(levels):
         if level < levels - 2:
-            low_x, next_x = _pyramid_step(low_x)
-            low_y, next_y = _pyramid_step(low_y)
+            low_x, next_x = _pyramid_step(low_x, matlab)
+            low_y, next_y = _pyramid_step(low_y, matlab)
         else:
             next_x, next_y = low_x, low_y
         ssim_map, contrast_structure = _ssim_maps(band_x, band_y)
@@ -188,10 +204,16 @@ def _iw_ssim_of_luma(x: Tensor, y: Tensor, levels: int) -> Tensor:
             information, contrast_structure = torch.ones_like(ssim_map), ssim_map
         else:
             parent = next_y if level < levels - 2 else None
-            information = _information_content(band_x, band_y, parent)
+            information = _information_content(band_x, band_y, parent, matlab)
             information = information[..., trim:-trim, trim:-trim]
         pooled.append(torch.sum(contrast_structure * information, dim=(-2, -1))
                       / torch.sum(information, dim=(-2, -1)))
         band_x, band_y = next_x, next_y
-    stacked = torch.stack(pooled, dim=0).abs()
+    stacked = torch.stack(pooled, dim=0)
+    if matlab and bool((stacked < 0).any()):
+        raise UnsupportedImageError(
+            "iwssim.m gives a complex number for these images (a negative pooled "
+            "contrast-structure or SSIM term raised to a fractional weight); piq's convention "
+            "takes its absolute value")
+    stacked = stacked.abs()
     return torch.prod(stacked ** weights.view(-1, 1, 1), dim=0)[:, 0]

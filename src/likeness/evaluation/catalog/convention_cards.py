@@ -70,9 +70,10 @@ MATLAB_SENTENCES = {
     "sr_sim": ("SR-SIM [@zhang2012srsim] as the authors' `SR_SIM.m` computes it, with "
                f"{_DOWNSAMPLING} (the same value as piq's except where min(H, W)/256 ends "
                "in .5: up to 6e-2 apart at 640 px)"),
-    "iw_ssim": ("IW-SSIM [@wang2011iwssim] as `iwssim.m` is given it: colour through MATLAB's "
-                "`rgb2gray` (the .m file takes gray images); the same arithmetic as piq's, "
-                "whose YIQ luma moves it by up to 1.9e-3 on TID2013 pairs"),
+    "iw_ssim": ("IW-SSIM [@wang2011iwssim] as `iwssim.m` computes it, with matlabPyrTools' "
+                "`buildLpyr`: colour through MATLAB's `rgb2gray` (the .m file takes gray "
+                "images; piq's YIQ luma moves it by up to 1.9e-3 on TID2013 pairs); on odd "
+                "sides `upConv`'s upsampling, where piq's differs by up to 2e-5"),
 }
 
 MS_SSIM_SENTENCES = {
