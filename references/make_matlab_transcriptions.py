@@ -36,6 +36,10 @@ The files and where their text was read (public copies of the authors' releases)
   1e-15, ``imenlarge2``), with matlabPyrTools' ``buildLpyr`` ('binom5', 'reflect1')
   transcribed on the lab's own C ``corrDn``/``upConv`` (pyrtools' wrapper of the same C
   code as the MEX files) and MATLAB's ``imresize(…, 'bilinear')`` written out.
+- ``SR_SIM.m`` — Zhang & Li (2012), SR-SIM with automatic downsampling, version 1.0
+  (sse.tongji.edu.cn/linzhang/IQA/SR-SIM), with its ``spectralResidueSaliency`` (MATLAB's
+  ``imresize`` — bicubic, antialiased when shrinking — written out; ``mat2gray``; the
+  10×10 gaussian by ``imfilter`` with zero borders); YIQ's Y as the file writes it.
 - ``GMSD.m`` — Xue, Zhang, Mou & Bovik (2014), www.comp.polyu.edu.hk/~cslzhang/IQA/GMSD.
 - ``cwssim_index.m`` — Sampat, Wang et al. (2009), MATLAB Central 43017 (level 4,
   8 orientations, guardb 0, K 0, IQA-PyTorch's calibration parameters), with
@@ -66,8 +70,8 @@ IQA-PyTorch's ResultsCalibra), an odd 509×383 crop of I19, piq's goldhill pair 
 gray) and an odd 301×257 crop of it, and the generated noise pair (800×768 colour) with a
 700×640 crop (min(H, W)/256 = 2.5: MATLAB's round gives 3).  Colour images go through
 ``rgb2gray`` first for the files that take gray images (GMSD, msssim, vifp_mscale,
-vifvec, cwssim_index, iwssim); ``FeatureSIM.m`` and ``HaarPSI.m`` take the files as they are
-(their own YIQ); ``NLP_dist.m`` is given rgb2ycbcr's Y (above); ``MDSI.m`` takes RGB.
+vifvec, cwssim_index, iwssim); ``FeatureSIM.m``, ``HaarPSI.m`` and ``SR_SIM.m`` take the files as
+they are (their own YIQ); ``NLP_dist.m`` is given rgb2ycbcr's Y (above); ``MDSI.m`` takes RGB.
 
 Writes tests/data/matlab_transcriptions.json.
 """
@@ -401,19 +405,37 @@ def build_lpyr(image: np.ndarray, height: int) -> list[np.ndarray]:
     return [image - hi2, *coarser]
 
 
-def imresize_bilinear(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """MATLAB's imresize(image, [rows cols], 'bilinear') for enlargement (no antialiasing):
-    u = x/scale + 0.5(1 − 1/scale), triangle weights normalised per output sample, indices
-    beyond the borders mirrored (aux = [1:n, n:-1:1]); the dimension of the smaller scale
-    first."""
-    def resize_axis(values: np.ndarray, out_len: int, axis: int) -> np.ndarray:
+def _triangle(x: np.ndarray) -> np.ndarray:
+    return (x + 1) * ((x >= -1) & (x < 0)) + (1 - x) * ((x >= 0) & (x <= 1))
+
+
+def _cubic(x: np.ndarray) -> np.ndarray:
+    absx = np.abs(x)
+    return ((1.5 * absx**3 - 2.5 * absx**2 + 1) * (absx <= 1)
+            + (-0.5 * absx**3 + 2.5 * absx**2 - 4 * absx + 2) * ((absx > 1) & (absx <= 2)))
+
+
+def imresize(image: np.ndarray, rows: int, cols: int, method: str = "bicubic",
+             scale: float | None = None) -> np.ndarray:
+    """MATLAB's imresize (``imresize(image, scale)`` with ``scale``, else ``imresize(image,
+    [rows cols], method)``), antialiased when shrinking, as its ``contributions``
+    computes the weights: u = x/scale + 0.5(1 − 1/scale), left = floor(u − width/2),
+    P = ceil(width) + 2 taps, h(x) = scale·kernel(scale·x) with width/scale when
+    shrinking, weights normalised per output sample, indices mirrored (aux = [1:n, n:-1:1]);
+    the dimension of the smaller scale first."""
+    kernel, width = (_cubic, 4.0) if method == "bicubic" else (_triangle, 2.0)
+
+    def resize_axis(values: np.ndarray, out_len: int, axis_scale: float,
+                    axis: int) -> np.ndarray:
         in_len = values.shape[axis]
-        scale = out_len / in_len
-        u = np.arange(1, out_len + 1) / scale + 0.5 * (1 - 1 / scale)
-        left = np.floor(u - 1)  # kernel width 2
-        indices = left[:, None] + np.arange(4)[None, :]
-        distance = u[:, None] - indices
-        weights = np.where(np.abs(distance) <= 1, 1 - np.abs(distance), 0.0)
+        kernel_width = width / axis_scale if axis_scale < 1 else width
+        u = np.arange(1, out_len + 1) / axis_scale + 0.5 * (1 - 1 / axis_scale)
+        left = np.floor(u - kernel_width / 2)
+        indices = left[:, None] + np.arange(math.ceil(kernel_width) + 2)[None, :]
+        if axis_scale < 1:
+            weights = axis_scale * kernel(axis_scale * (u[:, None] - indices))
+        else:
+            weights = kernel(u[:, None] - indices)
         weights = weights / weights.sum(axis=1, keepdims=True)
         aux = np.concatenate([np.arange(1, in_len + 1), np.arange(in_len, 0, -1)])
         indices = aux[np.mod(indices - 1, aux.size).astype(int)] - 1
@@ -421,11 +443,73 @@ def imresize_bilinear(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
         out = np.einsum("ok,ok...->o...", weights, moved[indices])
         return np.moveaxis(out, 0, axis)
 
-    scales = (rows / image.shape[0], cols / image.shape[1])
+    scales = (scale or rows / image.shape[0], scale or cols / image.shape[1])
     sizes = (rows, cols)
     for axis in sorted((0, 1), key=lambda a: scales[a]):
-        image = resize_axis(image, sizes[axis], axis)
+        image = resize_axis(image, sizes[axis], scales[axis], axis)
     return image
+
+
+def imresize_bilinear(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    return imresize(image, rows, cols, "bilinear")
+
+
+def imfilter_zero_same_centred(a: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """imfilter(A, h) (correlation, zero borders, 'same') for any h: its centre at
+    floor((size(h) + 1)/2)."""
+    centre = ((h.shape[0] + 1) // 2 - 1, (h.shape[1] + 1) // 2 - 1)
+    padded = np.pad(a, ((centre[0], h.shape[0] - 1 - centre[0]),
+                        (centre[1], h.shape[1] - 1 - centre[1])))
+    return filter2(h, padded, "valid")
+
+
+def fspecial_gaussian_2(rows: int, cols: int, sigma: float) -> np.ndarray:
+    """fspecial('gaussian', [rows cols], sigma)."""
+    y, x = np.meshgrid(np.arange(rows) - (rows - 1) / 2, np.arange(cols) - (cols - 1) / 2,
+                       indexing="ij")
+    h = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+    h[h < np.finfo(float).eps * h.max()] = 0
+    return h / h.sum()
+
+
+def spectral_residue_saliency(image: np.ndarray) -> np.ndarray:
+    """SR_SIM.m's spectralResidueSaliency."""
+    in_img = imresize(image, math.ceil(0.25 * image.shape[0]),
+                      math.ceil(0.25 * image.shape[1]), "bicubic", scale=0.25)
+    spectrum = np.fft.fft2(in_img)
+    log_amplitude = np.log(np.abs(spectrum))
+    phase = np.angle(spectrum)
+    replicate = np.pad(log_amplitude, 1, mode="edge")  # imfilter(…, 'replicate')
+    residual = log_amplitude - filter2(fspecial_average(3), replicate, "valid")
+    saliency = np.abs(np.fft.ifft2(np.exp(residual + 1j * phase))) ** 2
+    saliency = imfilter_zero_same_centred(saliency, fspecial_gaussian_2(10, 10, 3.8))
+    saliency = (saliency - saliency.min()) / (saliency.max() - saliency.min())  # mat2gray
+    return imresize(saliency, image.shape[0], image.shape[1], "bicubic")
+
+
+def sr_sim_m(image1: np.ndarray, image2: np.ndarray) -> float:
+    """SR_SIM.m of uint8 images, gray or RGB."""
+    rows, cols = image1.shape[:2]
+    if image1.ndim == 3:
+        a, b = image1.astype(np.float64), image2.astype(np.float64)
+        y1 = 0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]
+        y2 = 0.299 * b[..., 0] + 0.587 * b[..., 1] + 0.114 * b[..., 2]
+    else:
+        y1, y2 = image1.astype(np.float64), image2.astype(np.float64)
+    f = max(1, int(matlab_round(min(rows, cols) / 256)))
+    ave_kernel = fspecial_average(f)
+    y1 = conv2(y1, ave_kernel, "same")[0:rows:f, 0:cols:f]
+    y2 = conv2(y2, ave_kernel, "same")[0:rows:f, 0:cols:f]
+    saliency_1, saliency_2 = spectral_residue_saliency(y1), spectral_residue_saliency(y2)
+    dx = np.array([[3, 0, -3], [10, 0, -10], [3, 0, -3]]) / 16
+    dy = np.array([[3, 10, 3], [0, 0, 0], [-3, -10, -3]]) / 16
+    gradient_1 = np.sqrt(conv2(y1, dx, "same") ** 2 + conv2(y1, dy, "same") ** 2)
+    gradient_2 = np.sqrt(conv2(y2, dx, "same") ** 2 + conv2(y2, dy, "same") ** 2)
+    c1, c2, alpha = 0.40, 225, 0.50
+    saliency_sim = (2 * saliency_1 * saliency_2 + c1) / (saliency_1**2 + saliency_2**2 + c1)
+    gradient_sim = (2 * gradient_1 * gradient_2 + c2) / (gradient_1**2 + gradient_2**2 + c2)
+    weight = np.maximum(saliency_1, saliency_2)
+    return float(np.sum(saliency_sim * gradient_sim**alpha * weight) / np.sum(weight))
 
 
 def imenlarge2(im: np.ndarray) -> np.ndarray:
@@ -935,6 +1019,7 @@ def main() -> None:
             "iw_ssim": iwssim_m(gray_reference, gray_distorted),
         }
         row["haarpsi"] = haarpsi_m(reference, distorted)
+        row["sr_sim"] = sr_sim_m(distorted, reference)
         row["fsim"], fsimc = featuresim_m(reference, distorted)
         if reference.ndim == 3:
             row["fsimc"] = fsimc
@@ -955,7 +1040,8 @@ def main() -> None:
     print(f"buildSCFpyr transcription vs pyrtools' SteerablePyramidFreq: {gap:.1e}")
     OUT.write_text(json.dumps({
         "reference": ("NumPy transcriptions of GMSD.m, msssim.m, vifp_mscale.m, vifvec.m, "
-                      "cwssim_index.m, MDSI.m, NLP_dist.m, FeatureSIM.m, HaarPSI.m, iwssim.m and "
+                      "cwssim_index.m, MDSI.m, NLP_dist.m, FeatureSIM.m, HaarPSI.m, iwssim.m, "
+                      "SR_SIM.m and "
                       "the FeatureSIM.m/SR_SIM.m/VSI.m/MDSI.m downsampling block "
                       "(references/make_matlab_transcriptions.py), on colour pairs through "
                       "rgb2gray where the .m file takes gray images (NLP_dist.m: rgb2ycbcr's "

@@ -217,6 +217,7 @@ _BY_METRIC = {
                                        convention="matlab"),
     "fsimc": lambda x, y: likeness.fsim(x, y, data_range=255, convention="matlab"),
     "haarpsi": lambda x, y: likeness.haarpsi(x, y, data_range=255, convention="matlab"),
+    "sr_sim": lambda x, y: likeness.srsim(x, y, data_range=255, convention="matlab"),
     "iw_ssim": lambda x, y: likeness.information_weighted_ssim(x, y, data_range=255,
                                                                convention="matlab"),
     "nlpd_laplacian": lambda x, y: nlp_distances(x, y, data_range=255).laplacian,
@@ -248,10 +249,10 @@ def _transcribed_pair(name: str) -> tuple[torch.Tensor, torch.Tensor]:
                                               TRANSCRIBED["values"].items() for metric in row])
 def test_the_matlab_convention_equals_the_transcribed_m_files(pair, metric):
     """GMSD.m, msssim.m, vifp_mscale.m, vifvec.m, cwssim_index.m, MDSI.m, HaarPSI.m,
-    iwssim.m (with buildLpyr), FeatureSIM.m (FSIM, and FSIMc of colour pairs) and
-    NLP_dist.m (both of its outputs) transcribed line by line in NumPy, on odd sizes,
+    iwssim.m (with buildLpyr), SR_SIM.m, FeatureSIM.m (FSIM, and FSIMc of colour pairs)
+    and NLP_dist.m (both of its outputs) transcribed line by line in NumPy, on odd sizes,
     > 512 px, gray and colour (through rgb2gray where the file takes gray; FeatureSIM.m,
-    HaarPSI.m: their own YIQ; NLP_dist.m: rgb2ycbcr's Y)."""
+    HaarPSI.m, SR_SIM.m: their own YIQ; NLP_dist.m: rgb2ycbcr's Y)."""
     x, y = _transcribed_pair(pair)
     got = float(_BY_METRIC[metric](x, y))
     assert got == pytest.approx(TRANSCRIBED["values"][pair][metric], abs=1e-10)
