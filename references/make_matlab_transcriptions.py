@@ -54,7 +54,8 @@ The files and where their text was read (public copies of the authors' releases)
   unrounded), the input of IQA-PyTorch's calibration ("ycbcr input").
 - ``msssim.m`` — Wang's MS-SSIM (the release in ece.uwaterloo.ca/~z70wang/research/iwssim
   /msssim.zip: ``im = double(img)``, ``imfilter(im, ones(2)./4, 'symmetric', 'same')``
-  sampled at ``1:2:end``, ``prod(mcs(1:4).^w(1:4)) * mssim(5)^w(5)``; an older copy
+  sampled at ``1:2:end``, ``prod(mcs(1:4).^w(1:4)) * mssim(5)^w(5)``, and with method
+  'wtd_sum' ``w = w./sum(w); sum(mcs(1:4).*w(1:4)) + mssim(5).*w(5)``; an older copy
   downsamples with ``filter2(…, 'valid')`` and leaves the last scale unweighted — not the
   one transcribed) with ``ssim_index_new``.
 - ``vifp_mscale.m`` — Sheikh & Bovik (2006), LIVE's pixel-domain VIF release.
@@ -703,9 +704,9 @@ def ssim_index_new(img1: np.ndarray, img2: np.ndarray, k: tuple[float, float],
     return float(np.mean(ssim_map)), float(np.mean(cs_map))
 
 
-def msssim_m(img1: np.ndarray, img2: np.ndarray) -> float:
-    """msssim.m with its defaults (K = [0.01 0.03], 11×11 gaussian σ 1.5, 5 levels,
-    'product')."""
+def msssim_m(img1: np.ndarray, img2: np.ndarray, method: str = "product") -> float:
+    """msssim.m with its defaults (K = [0.01 0.03], 11×11 gaussian σ 1.5, 5 levels) and
+    ``method`` 'product' (its default) or 'wtd_sum'."""
     k = (0.01, 0.03)
     window = fspecial_gaussian(11, 1.5)
     level = 5
@@ -718,8 +719,12 @@ def msssim_m(img1: np.ndarray, img2: np.ndarray) -> float:
         filtered_im1 = imfilter_symmetric_same(im1, downsample_filter)
         filtered_im2 = imfilter_symmetric_same(im2, downsample_filter)
         im1, im2 = filtered_im1[::2, ::2], filtered_im2[::2, ::2]
-    return float(np.prod(mcs_array[:level - 1] ** weight[:level - 1])
-                 * mssim_array[level - 1] ** weight[level - 1])
+    if method == "product":
+        return float(np.prod(mcs_array[:level - 1] ** weight[:level - 1])
+                     * mssim_array[level - 1] ** weight[level - 1])
+    weight = weight / np.sum(weight)
+    return float(np.sum(mcs_array[:level - 1] * weight[:level - 1])
+                 + mssim_array[level - 1] * weight[level - 1])
 
 
 def vifp_mscale_m(ref: np.ndarray, dist: np.ndarray) -> float:
@@ -1013,6 +1018,7 @@ def main() -> None:
         row = {
             "gmsd": gmsd_m(gray_reference, gray_distorted),
             "ms_ssim": msssim_m(gray_reference, gray_distorted),
+            "ms_ssim_wtd_sum": msssim_m(gray_reference, gray_distorted, "wtd_sum"),
             "vif_p": vifp_mscale_m(gray_reference, gray_distorted),
             "vif": vifvec_m(gray_reference, gray_distorted),
             "cw_ssim": cwssim_index_m(gray_distorted, gray_reference),

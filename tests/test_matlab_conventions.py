@@ -208,6 +208,7 @@ TRANSCRIBED = json.loads((DATA / "matlab_transcriptions.json").read_text())
 _BY_METRIC = {
     "gmsd": lambda x, y: likeness.gmsd(x, y, data_range=255, convention="matlab"),
     "ms_ssim": lambda x, y: ms_ssim(x, y, data_range=255, convention="matlab"),
+    "ms_ssim_wtd_sum": lambda x, y: ms_ssim(x, y, data_range=255, convention="matlab-wtd-sum"),
     "vif_p": lambda x, y: likeness.vif_p(x, y, data_range=255, convention="matlab"),
     "mdsi": lambda x, y: likeness.mdsi(x, y, data_range=255, convention="matlab"),
     "vif": lambda x, y: likeness.vif(x, y, data_range=255),
@@ -306,21 +307,34 @@ def test_tid2013_ssim_and_psnr_as_published(name, ssim_value, psnr_value):
     assert colour["psnr"] == pytest.approx(psnr_value, abs=5e-3)
 
 
-# published MATLAB values likeness does not reproduce, with the measured gap (the cause
-# is not known: see the README's "MATLAB conventions"); a change in either shows here
-@pytest.mark.parametrize(("name", "value", "gap"), [
+# IQA-PyTorch's ResultsCalibra/results_official.csv (commit 01ae427, rgb2gray): msssim.m with
+# its method 'wtd_sum' — the product (its default) is up to 4.4e-3 below these
+@pytest.mark.parametrize(("name", "value", "product_gap"), [
     ("I03", 0.6733, 3.4e-3), ("I04", 0.9996, 5e-5), ("I06", 0.9998, 5e-5),
     ("I08", 0.9566, 1e-4), ("I19", 0.8462, 4.5e-3)])
-def test_tid2013_ms_ssim_departs_from_the_published_msssim_values(name, value, gap):
-    """Wang's msssim.m transcribed (the matlab convention) gives 0.66998 and 0.84179 where
-    the table prints 0.6733 and 0.8462; not explained by the gray conversion (rgb2gray,
-    unrounded, Pillow's), the downsampling (even sizes: every variant gives the same
-    blocks; MATLAB's imresize), clipping, rounding between scales, the older msssim.m
-    (last scale unweighted), image-sized maps with replicated borders or a Laplacian
-    pyramid."""
+def test_tid2013_ms_ssim_as_published_is_msssim_m_with_wtd_sum(name, value, product_gap):
+    """The table's MS-SSIM is msssim.m's method 'wtd_sum' (weights normalised to sum 1;
+    Σ w·cs over the finer scales + w₅·SSIM₅), all five to their four digits — found after
+    the gray conversions, downsampling variants, imresize, clipping, rounding between
+    scales, the older msssim.m, image-sized maps and a Laplacian pyramid were ruled out."""
     x, y = (_tensor(file) for file in _tid(name))
+    got = float(ms_ssim(x, y, data_range=255, convention="matlab-wtd-sum"))
+    assert abs(got - value) <= 5e-5
+    product = float(ms_ssim(x, y, data_range=255, convention="matlab"))
+    assert abs(product - value) <= product_gap
+
+
+# IQA-PyTorch's ResultsCalibra/ms_ssim_org_result.txt (commit 3f32343, "# ycbcr input"): an
+# earlier table of msssim.m (method 'product') on the Y of rgb2ycbcr for double images
+@pytest.mark.parametrize(("name", "value"), list(zip(
+    TID, (0.6981, 0.9998, 0.9999, 0.9570, 0.8547), strict=True)))
+def test_tid2013_ms_ssim_on_ycbcr_y_as_published(name, value):
+    def y_of(rgb: torch.Tensor) -> torch.Tensor:  # rgb2ycbcr's Y, unrounded, 0–255 scale
+        return 16 + (65.481 * rgb[:, 0:1] + 128.553 * rgb[:, 1:2] + 24.966 * rgb[:, 2:3]) / 255
+
+    x, y = (y_of(_tensor(file)) for file in _tid(name))
     got = float(ms_ssim(x, y, data_range=255, convention="matlab"))
-    assert abs(got - value) <= gap
+    assert abs(got - value) <= 5e-5
 
 
 @pytest.mark.parametrize(("name", "value"), list(zip(
@@ -382,3 +396,23 @@ def test_iw_ssim_refuses_what_iwssim_m_makes_complex():
     with pytest.raises(likeness.UnsupportedImageError, match="complex"):
         likeness.information_weighted_ssim(inverted, reference, data_range=255,
                                            convention="matlab")
+
+
+def test_a_run_with_msssim_m_wtd_sum_records_and_states_it(tmp_path):
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+    reference, distorted = (PAIRS / f"tid2013_I19_{role}.png" for role in ("reference",
+                                                                          "distorted"))
+    (tmp_path / "ref" / "a.png").write_bytes(reference.read_bytes())
+    (tmp_path / "out" / "a.png").write_bytes(distorted.read_bytes())
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+                                       "--metrics", "ms-ssim", "--ms-ssim-convention",
+                                       "matlab-wtd-sum", "--out-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["ms_ssim_convention"] == "matlab-wtd-sum"
+    assert "`method = 'wtd_sum'`" in (out / "methods.md").read_text()
+    rows = (out / "per_image.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert float(rows[1].split(",")[header.index("ms_ssim")]) == pytest.approx(0.8462, abs=5e-5)

@@ -85,7 +85,8 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="MS-SSIM as pytorch-msssim computes it, or as piq's multi_scale_ssim "
                    "(odd sides padded by replication: up to 3e-3 apart), torchmetrics' "
                    "(reflect-padded maps: 1e-3 to 3e-3 apart) or Wang's msssim.m (rgb2gray, "
-                   "symmetric borders, nothing clipped).")
+                   "symmetric borders, nothing clipped; matlab-wtd-sum: its method "
+                   "'wtd_sum', the weighted sum of the scales' terms).")
 @prompt_options
 @click.option("--resize", type=click.Choice(["reference"]), default=None,
               help="Resize the test image to the reference's size instead of refusing.")

@@ -23,7 +23,8 @@ __all__ = ["MS_SSIM_CONVENTIONS", "MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_min_sid
 
 # whose MS-SSIM: pytorch-msssim's (the default), piq's (``piq.multi_scale_ssim``),
 # torchmetrics' (``multiscale_structural_similarity_index_measure``) or Wang's ``msssim.m``
-MS_SSIM_CONVENTIONS = ("pytorch-msssim", "piq", "torchmetrics", "matlab")
+# with its default method 'product' or its method 'wtd_sum'
+MS_SSIM_CONVENTIONS = ("pytorch-msssim", "piq", "torchmetrics", "matlab", "matlab-wtd-sum")
 
 # Wang, Simoncelli & Bovik (2003), the exponents of the five scales, finest first.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -67,14 +68,17 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
             ``msssim.m`` (colour through MATLAB's ``rgb2gray``; windows inside the image;
             2×2 means of ``imfilter(…, 'symmetric')`` sampled at ``1:2:end``; nothing
             clipped: a negative contrast-structure mean, a complex number in MATLAB, is
-            refused).  2-D images only for both.
+            refused).  ``"matlab-wtd-sum"``: the same ``msssim.m`` with ``method =
+            'wtd_sum'`` — the weights normalised to sum 1, Σ w_s · cs_s over the finer scales
+            + w_last · SSIM_last (the values IQA-PyTorch's calibration table publishes).
+            2-D images only for these.
 
     Returns:
         (N,) tensor.
 
     Raises:
         ImageTooSmallError: the shorter side is not larger than 10·2^(scales−1) pixels.
-        UnsupportedImageError: ``msssim.m`` would give a complex number.
+        UnsupportedImageError: ``msssim.m`` would give a complex number (``"matlab"``).
         ValueError: shapes differ or data_range is not positive.
 
     Example:
@@ -102,9 +106,9 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     if convention == "torchmetrics":
         return _torchmetrics_ms_ssim(x, y, data_range, weights, window.sigma, window.k1,
                                      window.k2)
-    if convention == "matlab":
+    if convention in ("matlab", "matlab-wtd-sum"):
         return _matlab_ms_ssim(x, y, data_range, weights, window.win_size, window.sigma,
-                               window.k1, window.k2)
+                               window.k1, window.k2, weighted_sum=convention != "matlab")
     scales = len(weights)
     min_side = ms_ssim_min_side(scales, window.win_size)
     height, width = x.shape[-2:]
@@ -215,8 +219,10 @@ def _torchmetrics_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequ
 
 
 def _matlab_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[float],
-                    win_size: int, sigma: float, k1: float, k2: float) -> Tensor:
-    """Wang's ``msssim.m`` (``ssim_index_new`` at each scale, L = data_range), per image."""
+                    win_size: int, sigma: float, k1: float, k2: float,
+                    weighted_sum: bool = False) -> Tensor:
+    """Wang's ``msssim.m`` (``ssim_index_new`` at each scale, L = data_range), per image;
+    ``weighted_sum``: its ``method = 'wtd_sum'``."""
     if x.ndim != 4:
         raise InvalidInputError("msssim.m takes 2-D images; volumes: "
                                 "convention='pytorch-msssim'")
@@ -249,6 +255,10 @@ def _matlab_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[f
         x = F.avg_pool2d(F.pad(x, [0, columns, 0, rows], mode="replicate"), 2)
         y = F.avg_pool2d(F.pad(y, [0, columns, 0, rows], mode="replicate"), 2)
     terms = torch.stack(contrast_structures[:-1] + [ssim_value])
+    if weighted_sum:  # weight = weight./sum(weight); sum(mcs .* weight) + mssim .* weight
+        normalised = torch.tensor(weights, dtype=x.dtype, device=x.device)
+        normalised = (normalised / normalised.sum()).view(-1, 1)
+        return (terms[:-1] * normalised[:-1]).sum(dim=0) + terms[-1] * normalised[-1]
     if bool((terms < 0).any()):
         raise UnsupportedImageError(
             "msssim.m gives a complex number for these images (a negative mean "

@@ -150,8 +150,9 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         convention: ``"piq"`` (default) or ``"matlab"``: the classical metrics as their
             authors' MATLAB code computes them, ``gray`` as MATLAB's ``rgb2gray``
             (recorded, stated in methods.md).
-        ms_ssim_convention: ``"pytorch-msssim"`` (default), ``"piq"``, ``"torchmetrics"``
-            or ``"matlab"`` (Wang's ``msssim.m``): whose MS-SSIM.
+        ms_ssim_convention: ``"pytorch-msssim"`` (default), ``"piq"``, ``"torchmetrics"``,
+            ``"matlab"`` (Wang's ``msssim.m``) or ``"matlab-wtd-sum"`` (its method
+            ``'wtd_sum'``): whose MS-SSIM.
         clip_t_convention: ``"hessel"`` (default: CLIP-S, ViT-B/32), ``"torchmetrics"``
             (CLIPScore, ViT-L/14) or ``"cosine"``: whose CLIP-T.  A test image's prompt is
             the pairs CSV's ``prompt`` column, else its sidecar ``.txt`` file, else its

@@ -34,7 +34,7 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "fid_resize": ("pytorch-fid", "clean"),
     "art_fid_mode": ("plain", "infinity"),
     "convention": ("piq", "matlab"),
-    "ms_ssim_convention": ("pytorch-msssim", "piq", "torchmetrics", "matlab"),
+    "ms_ssim_convention": ("pytorch-msssim", "piq", "torchmetrics", "matlab", "matlab-wtd-sum"),
     "clip_t_convention": ("hessel", "torchmetrics", "cosine"),
 }
 # ``likeness fid --encoder`` / ``likeness.fid(encoder=)``: the Fréchet distance each gives

@@ -26,7 +26,8 @@ class RunSettings:
         convention: whose arithmetic the classical metrics follow: ``"piq"`` or
             ``"matlab"`` (their authors' code, where it departs from piq's).
         ms_ssim_convention: whose MS-SSIM: ``"pytorch-msssim"``, ``"piq"``,
-            ``"torchmetrics"`` or ``"matlab"`` (Wang's ``msssim.m``).
+            ``"torchmetrics"``, ``"matlab"`` (Wang's ``msssim.m``) or ``"matlab-wtd-sum"``
+            (its method ``'wtd_sum'``).
         clip_t_convention: whose CLIP-T: ``"hessel"`` (CLIP-S), ``"torchmetrics"``
             (CLIPScore) or ``"cosine"`` (``likeness.metrics.clip_scores``).
     """
