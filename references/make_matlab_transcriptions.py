@@ -49,9 +49,8 @@ The files and where their text was read (public copies of the authors' releases)
 - ``NLP_dist.m`` — Laparra, Ballé, Berardino & Simoncelli (2016), www.cns.nyu.edu/~lcv/NLPyr
   (the text read from the copy in github.com/SMBU-MM/OF_BIQA, FR-IQAs/NLP_dist.m, commit
   0b1fe93: ``DN_filters`` learned on McGill, ``laplacian_pyramid_s`` with ``downsample``
-  and ``upsample``), given [0, 1] gray images: gray files / 255, colour files through the Y
-  of ``rgb2ycbcr`` for double images (16/255 + (65.481 R + 128.553 G + 24.966 B)/255,
-  unrounded), the input of IQA-PyTorch's calibration ("ycbcr input").
+  and ``upsample``), given ``double(rgb2gray(I))/255`` (the input of IQA-PyTorch's
+  calibration table).
 - ``msssim.m`` — Wang's MS-SSIM (the release in ece.uwaterloo.ca/~z70wang/research/iwssim
   /msssim.zip: ``im = double(img)``, ``imfilter(im, ones(2)./4, 'symmetric', 'same')``
   sampled at ``1:2:end``, ``prod(mcs(1:4).^w(1:4)) * mssim(5)^w(5)``, and with method
@@ -72,7 +71,7 @@ gray) and an odd 301×257 crop of it, and the generated noise pair (800×768 col
 700×640 crop (min(H, W)/256 = 2.5: MATLAB's round gives 3).  Colour images go through
 ``rgb2gray`` first for the files that take gray images (GMSD, msssim, vifp_mscale,
 vifvec, cwssim_index, iwssim); ``FeatureSIM.m``, ``HaarPSI.m`` and ``SR_SIM.m`` take the files as
-they are (their own YIQ); ``NLP_dist.m`` is given rgb2ycbcr's Y (above); ``MDSI.m`` takes RGB.
+they are (their own YIQ); ``NLP_dist.m`` is given rgb2gray's image / 255; ``MDSI.m`` takes RGB.
 
 Writes tests/data/matlab_transcriptions.json.
 """
@@ -681,11 +680,8 @@ def nlp_dist_m(im_1: np.ndarray, im_2: np.ndarray) -> tuple[float, float]:
 
 
 def nlp_input(image: np.ndarray) -> np.ndarray:
-    """The [0, 1] gray image NLP_dist.m is given: rgb2ycbcr's Y for double RGB."""
-    if image.ndim == 2:
-        return image.astype(np.float64) / 255
-    rgb = image.astype(np.float64) / 255
-    return 16 / 255 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255
+    """The [0, 1] gray image NLP_dist.m is given: double(rgb2gray(I))/255."""
+    return _gray(image) / 255
 
 
 def ssim_index_new(img1: np.ndarray, img2: np.ndarray, k: tuple[float, float],
@@ -1050,8 +1046,7 @@ def main() -> None:
                       "SR_SIM.m and "
                       "the FeatureSIM.m/SR_SIM.m/VSI.m/MDSI.m downsampling block "
                       "(references/make_matlab_transcriptions.py), on colour pairs through "
-                      "rgb2gray where the .m file takes gray images (NLP_dist.m: rgb2ycbcr's "
-                      "Y of double images, in [0, 1]); NumPy "
+                      "rgb2gray where the .m file takes gray images (NLP_dist.m: ÷ 255); NumPy "
                       f"{version('numpy')}, SciPy {version('scipy')}, pyrtools "
                       f"{version('pyrtools')} (sp5Filters)"),
         "values": values,

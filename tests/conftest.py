@@ -71,6 +71,20 @@ class Golden:
         return root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_user_cache(tmp_path_factory):
+    """The runs of the tests use a cache of their own, never the developer's user cache:
+    values a developer's earlier code cached would otherwise be read (and the tests'
+    values left behind)."""
+    before = os.environ.get("LIKENESS_CACHE_DIR")
+    os.environ["LIKENESS_CACHE_DIR"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if before is None:
+        os.environ.pop("LIKENESS_CACHE_DIR", None)
+    else:
+        os.environ["LIKENESS_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def golden() -> Golden:
     root = _golden_dir()

@@ -341,8 +341,10 @@ def test_tid2013_ms_ssim_on_ycbcr_y_as_published(name, value):
     TID, (0.9139, 0.9620, 0.9922, 0.9571, 0.9262), strict=True)))
 def test_tid2013_vsi_departs_from_the_table_by_what_the_readme_says(name, value):
     """piq's VSI reproduces VSI.m's published value on piq's pair (0.96405, SAME_IN_BOTH)
-    but misses IQA-PyTorch's table by up to 1.24e-2 (as IQA-PyTorch's own VSI does: its
-    module says the official MATLAB code was not available to it)."""
+    but misses IQA-PyTorch's table by up to 1.24e-2: the table's VSI values are not MATLAB
+    values — they equal, to their 8 digits, the outputs of IQA-optimization's PyTorch port
+    that IQA-PyTorch lists beside them (ResultsCalibra/results_compare/vsi_opt_result.txt,
+    commit f39658d: 0.91382939, 0.96196967, 0.99220151, 0.95711297, 0.92621893)."""
     x, y = (_tensor(file) for file in _tid(name))
     assert abs(float(likeness.vsi(x, y, data_range=255)) - value) <= 1.25e-2
 

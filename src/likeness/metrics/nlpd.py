@@ -1,9 +1,9 @@
 """The normalized Laplacian pyramid distance (NLPD), batched torch on (N, C, H, W), as
 Laparra, Ballé, Berardino & Simoncelli's ``NLP_dist.m`` computes it.
 
-Laparra et al. (2016): a gray image in [0, 1] (colour through the Y of MATLAB's
-``rgb2ycbcr`` for double images, 16/255 + (65.481 R + 128.553 G + 24.966 B)/255, unrounded —
-the input of IQA-PyTorch's MATLAB calibration and of its port) is split into a Laplacian
+Laparra et al. (2016): a gray image in [0, 1] (colour through MATLAB's ``rgb2gray``, rounded
+on 8- and 16-bit images, then ÷ 255 — ``double(rgb2gray(I))/255``, the input of IQA-PyTorch's
+MATLAB calibration table) is split into a Laplacian
 pyramid of 6 levels (Burt & Adelson's 5-tap filter [.05 .25 .4 .25 .05]; each low pass
 filtered with mirrored borders — ``imfilter(…, 'symmetric')`` — and sampled at every
 second pixel; the upsampled low pass: the image with a replicated 1-pixel border, zeros
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
+from likeness.metrics._image_maps import matlab_gray_pair
 from likeness.metrics._safe_roots import safe_sqrt
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
@@ -43,8 +44,6 @@ _FILTERS = (
     ((2, 1, 0.2598), (2, 3, 0.2552)),
     ((2, 1, 0.2215), (2, 3, 0.0717)),
 )
-# the Y of rgb2ycbcr for double images
-_YCBCR_Y = (65.481 / 255, 128.553 / 255, 24.966 / 255)
 
 
 class NlpDistances(NamedTuple):
@@ -121,15 +120,6 @@ def normalized_pyramid(levels: list[Tensor]) -> list[Tensor]:
             for index, level in enumerate(levels)]
 
 
-def _gray(x: Tensor, data_range: float) -> Tensor:
-    """The [0, 1] gray image ``NLP_dist.m`` takes; colour through rgb2ycbcr's Y."""
-    x = x / float(data_range)
-    if x.shape[1] == 1:
-        return x
-    red, green, blue = _YCBCR_Y
-    return 16 / 255 + (red * x[:, 0:1] + green * x[:, 1:2] + blue * x[:, 2:3])
-
-
 def _mean_rms(first: list[Tensor], second: list[Tensor]) -> Tensor:
     return torch.stack([safe_sqrt(((a - b) ** 2).mean(dim=(1, 2, 3)))
                         for a, b in zip(first, second, strict=True)], dim=1).mean(dim=1)
@@ -148,8 +138,8 @@ def nlp_distances(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> NlpDistan
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"NLPD's {LEVELS}-level pyramid needs images of at least "
                                  f"{smallest}x{smallest} px, got {x.shape[-1]}x{x.shape[-2]}")
-    levels_x = laplacian_pyramid(_gray(x, data_range))
-    levels_y = laplacian_pyramid(_gray(y, data_range))
+    x, y = matlab_gray_pair(x, y, data_range)  # gray on the [0, 255] scale
+    levels_x, levels_y = laplacian_pyramid(x / 255), laplacian_pyramid(y / 255)
     return NlpDistances(
         normalized=_mean_rms(normalized_pyramid(levels_x), normalized_pyramid(levels_y)),
         laplacian=_mean_rms(levels_x, levels_y))

@@ -122,9 +122,10 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     (BasicSR's ``calculate_ssim``: 11-tap gaussian, valid region); ``convention="matlab"``:
     the classical metrics as their authors' MATLAB code computes them, and ``gray`` as
     MATLAB's ``rgb2gray`` (default ``"piq"``); ``ms_ssim_convention``: MS-SSIM as
-    ``"pytorch-msssim"`` (default), ``"piq"``, ``"torchmetrics"`` or ``"matlab"``
-    (``msssim.m``); ``clip_t_convention`` and ``source_prompt``: as ``likeness.compare``
-    (the prompt of ``b`` is the text file beside it, else beside ``a``).
+    ``"pytorch-msssim"`` (default), ``"piq"``, ``"torchmetrics"``, ``"matlab"``
+    (``msssim.m``) or ``"matlab-wtd-sum"`` (its method ``'wtd_sum'``);
+    ``clip_t_convention`` and ``source_prompt``: as ``likeness.compare`` (the prompt of
+    ``b`` is the text file beside it, else beside ``a``).
 
     Raises:
         ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and

@@ -11,7 +11,9 @@ from likeness.evaluation.catalog.metric_spec import MetricSpec, on_tensors
 __all__ = ["CLASSICAL_METRICS"]
 
 # the metrics whose authors' MATLAB code departs from piq's: the run's ``convention``
-# (``"piq"`` or ``"matlab"``) is part of their cache key
+# (``"piq"`` or ``"matlab"``) is part of their cache key.  Revision 2 of FSIM, FSIMc
+# (phasecong2's angle, median and ε) and IW-SSIM (buildLpyr's upsampling, tolerance 1e-15)
+# changed their matlab convention
 _CONVENTIONAL = ("gray", "resize", "alpha", "convention")
 
 CLASSICAL_METRICS: dict[str, MetricSpec] = {
@@ -50,7 +52,7 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
                           citations=("sampat2009cwssim",), min_side=64, label="CW-SSIM"),
     "nlpd": MetricSpec("nlpd", "lower",
                        "NLPD: normalized Laplacian pyramid distance (6 levels, divisive "
-                       "normalization, Y of YCbCr), as NLP_dist.m computes it, in float64",
+                       "normalization, rgb2gray), as NLP_dist.m computes it, in float64",
                        pixels=on_tensors("nlpd", "nlpd"),
                        citations=("laparra2016nlpd",), min_side=32, label="NLPD"),
     "mdsi": MetricSpec("mdsi", "lower",
@@ -73,14 +75,14 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
                        pixels=on_tensors("fsim", "fsim", conventional=True),
                        key_settings=_CONVENTIONAL,
                        citations=("zhang2011fsim", "kastryulin2022piq"),
-                       min_side=2, label="FSIM"),
+                       min_side=2, revision=2, label="FSIM"),
     "fsimc": MetricSpec("fsimc", "higher",
                         "FSIMc: FSIM with the I and Q chromatic similarity (lambda 0.03), as "
                         "piq computes it in float64; colour images only",
                         pixels=on_tensors("fsim", "fsimc", conventional=True),
                         key_settings=_CONVENTIONAL,
                         citations=("zhang2011fsim", "kastryulin2022piq"),
-                        min_side=2, label="FSIMc", latex=r"FSIM$_c$"),
+                        min_side=2, revision=2, label="FSIMc", latex=r"FSIM$_c$"),
     "sr_sim": MetricSpec("sr_sim", "higher",
                          "SR-SIM: spectral-residual saliency and gradient similarity of luma "
                          "(automatic downsampling), as piq computes it in float64",
@@ -106,5 +108,5 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
                           pixels=on_tensors("iw_ssim", "iw_ssim", conventional=True),
                           key_settings=_CONVENTIONAL,
                           citations=("wang2011iwssim", "kastryulin2022piq"),
-                          min_side=161, label="IW-SSIM"),
+                          min_side=161, revision=2, label="IW-SSIM"),
 }

@@ -95,6 +95,10 @@ class MetricSpec:
             ``combine`` how: (each needed metric's value — a set metric's, or an item
             metric's mean over the model's items) → its value.
         key_settings: the run settings its values depend on (its cache key).
+        revision: the revision of its arithmetic, part of its cache key: bumped whenever a
+            release changes its values (under any of its conventions), so values an earlier
+            likeness cached are recomputed, never served (``tests/test_cache_revisions.py``
+            fails when a value changes and the revision does not).
         citations: what a paper using it cites (keys of ``likeness.evaluation.catalog.bibtex``).
         label, latex: its name in a paper's table, plain and in LaTeX (default: the
             plain label, escaped).
@@ -132,6 +136,7 @@ class MetricSpec:
     needs: tuple[str, ...] = ()
     combine: Callable[[Mapping[str, float]], float] | None = None
     key_settings: tuple[str, ...] = ("gray", "resize", "alpha")
+    revision: int = 1
     citations: tuple[str, ...] = ()  # BibTeX keys (likeness.evaluation.catalog.bibtex)
     # when +inf is a true value (PSNR of identical images); any other non-finite value is
     # an error in its row

@@ -100,7 +100,8 @@ class ItemEngine:
         spec = METRICS[metric]
         network = spec.network_in(self.options)
         weights = f"/weights={self.networks.weights_hash(network)}" if network else ""
-        return f"item/v4/{metric}/{self.options.key(spec.key_settings)}{weights}"
+        revision = f"/revision={spec.revision}" if spec.revision > 1 else ""
+        return f"item/v4/{metric}/{self.options.key(spec.key_settings)}{weights}{revision}"
 
     def _unavailable(self) -> dict[str, str]:
         """Metrics whose network cannot be built here, and why (never cached)."""

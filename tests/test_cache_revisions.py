@@ -1,0 +1,77 @@
+"""The cache never serves values of an earlier arithmetic: a metric's cache key holds its
+``MetricSpec.revision``, and this test fails when a pixel metric's value changed (under any
+of its conventions) while its revision did not — the snapshot is likeness's own values,
+made by references/make_cache_revisions.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import likeness
+from likeness.evaluation.catalog.registry import METRICS
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = json.loads((ROOT / "tests" / "data" / "cache_revisions.json").read_text())
+
+
+def _maker():
+    spec = importlib.util.spec_from_file_location(
+        "make_cache_revisions", ROOT / "references" / "make_cache_revisions.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MAKER = _maker()
+
+
+def test_every_pixel_metric_is_in_the_snapshot():
+    assert sorted(SNAPSHOT["metrics"]) == MAKER.pixel_metrics(), (
+        "run references/make_cache_revisions.py to add the new metric")
+
+
+@pytest.mark.parametrize("metric", MAKER.pixel_metrics())
+def test_a_changed_value_comes_with_a_new_revision(metric):
+    pinned = SNAPSHOT["metrics"][metric]
+    revision = METRICS[metric].revision
+    if revision != pinned["revision"]:
+        pytest.fail(f"{metric}'s revision is {revision}, the snapshot's "
+                    f"{pinned['revision']}: run references/make_cache_revisions.py")
+    for settings, value in MAKER.values_of(metric).items():
+        expected = pinned["values"][settings]
+        changed = (value != expected if isinstance(expected, str) or isinstance(value, str)
+                   else abs(value - expected) > 1e-12 * max(1.0, abs(expected)))
+        assert not changed, (
+            f"{metric} ({settings}) gives {value}, the snapshot {expected}, under the same "
+            f"revision {revision}: values cached by an earlier likeness would be served as "
+            f"this one's — bump revision= in its catalog entry, then run "
+            f"references/make_cache_revisions.py")
+
+
+def test_the_revision_is_part_of_the_cache_key(tmp_path):
+    """Values are stored under a key with the revision (above 1), so a cache an earlier
+    likeness wrote (revision 1: no revision in the key) is not read for them."""
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+    for folder, role in (("ref", "reference"), ("out", "distorted")):
+        source = ROOT / "tests" / "data" / "matlab_pairs" / f"tid2013_I19_{role}.png"
+        (tmp_path / folder / "a.png").write_bytes(source.read_bytes())
+    cache = tmp_path / "cache.sqlite"
+    likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="ssim,fsim",
+                     convention="matlab", cache=cache)
+    with sqlite3.connect(cache) as connection:
+        namespaces = {row[0] for row in connection.execute("SELECT namespace FROM entries")}
+    assert METRICS["fsim"].revision > 1
+    fsim = [n for n in namespaces if n.startswith("item/v4/fsim/")]
+    ssim = [n for n in namespaces if n.startswith("item/v4/ssim/")]
+    assert fsim
+    assert all(n.endswith(f"/revision={METRICS['fsim'].revision}") for n in fsim)
+    assert ssim
+    assert not any("/revision=" in n for n in ssim)
