@@ -75,3 +75,40 @@ def test_the_revision_is_part_of_the_cache_key(tmp_path):
     assert all(n.endswith(f"/revision={METRICS['fsim'].revision}") for n in fsim)
     assert ssim
     assert not any("/revision=" in n for n in ssim)
+
+
+def test_a_network_revision_is_part_of_its_features_key(fid_weights, monkeypatch):
+    """A network whose arithmetic changed (revision 2) keys its cached set features apart
+    from an earlier release's; revision 1 keeps the keys as before."""
+    from dataclasses import replace
+
+    from likeness.evaluation.catalog import networks
+    from likeness.evaluation.sets.extractor import FeatureExtractor
+
+    before = FeatureExtractor(weights=fid_weights, device="cpu").namespace
+    assert "revision" not in before
+    monkeypatch.setitem(networks.NETWORKS, "pt_inception",
+                        replace(networks.NETWORKS["pt_inception"], revision=2))
+    after = FeatureExtractor(weights=fid_weights, device="cpu").namespace
+    assert after == before + "/revision=2"
+
+
+def test_a_network_revision_is_part_of_its_metrics_keys(stand_in, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from likeness.evaluation.catalog import networks
+
+    for folder, role in (("ref", "reference"), ("out", "distorted")):
+        (tmp_path / folder).mkdir()
+        source = ROOT / "tests" / "data" / "matlab_pairs" / f"tid2013_I19_{role}.png"
+        (tmp_path / folder / "a.png").write_bytes(source.read_bytes())
+    monkeypatch.setitem(networks.NETWORKS, "lpips_alex",
+                        replace(networks.NETWORKS["lpips_alex"], revision=3))
+    cache = tmp_path / "cache.sqlite"
+    likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="lpips_alex", cache=cache,
+                     weights={"alexnet": str(stand_in["alexnet"])})
+    with sqlite3.connect(cache) as connection:
+        namespaces = {row[0] for row in connection.execute("SELECT namespace FROM entries")}
+    lpips = [n for n in namespaces if n.startswith("item/v4/lpips_alex/")]
+    assert lpips
+    assert all("/network-revision=3" in n for n in lpips)

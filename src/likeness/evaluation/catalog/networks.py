@@ -61,6 +61,8 @@ class NetworkSpec:
             ``fid_resize``, pytorch-fid's or clean-fid's).
         eight_bit: set networks fed uint8 images, as their reference implementations.
         methods_note: what a methods paragraph says of its input when a metric uses it.
+        revision: of its arithmetic, in the cache keys of its outputs from 2 on (bumped
+            when a release changes them, as ``MetricSpec.revision``).
     """
 
     name: str
@@ -77,6 +79,7 @@ class NetworkSpec:
     eight_bit: bool = False
     methods_note: str = ""
     also: tuple[str, ...] = ()
+    revision: int = 1
 
     @property
     def checkpoints(self) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError, in_callers_words
+from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, invalid_values
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import (
@@ -100,6 +101,8 @@ class ItemEngine:
         spec = METRICS[metric]
         network = spec.network_in(self.options)
         weights = f"/weights={self.networks.weights_hash(network)}" if network else ""
+        if network and NETWORKS[network].revision > 1:
+            weights += f"/network-revision={NETWORKS[network].revision}"
         revision = f"/revision={spec.revision}" if spec.revision > 1 else ""
         return f"item/v4/{metric}/{self.options.key(spec.key_settings)}{weights}{revision}"
 

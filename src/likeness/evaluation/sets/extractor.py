@@ -84,8 +84,9 @@ class FeatureExtractor:
     @property
     def namespace(self) -> str:
         s = self.settings
+        revision = f"/revision={self.spec.revision}" if self.spec.revision > 1 else ""
         return (f"{self.kind}-features/v1/{s['weights_sha256']}/{s['resize']}/"
-                f"alpha={s['alpha']}")
+                f"alpha={s['alpha']}{revision}")
 
     def input_of(self, pixels: np.ndarray) -> tuple[Any, tuple[str, ...]]:
         """One decoded image (H, W, C), from a file or from memory, as the network's input,
