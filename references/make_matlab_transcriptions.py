@@ -294,18 +294,23 @@ def phasecong2(im: np.ndarray) -> np.ndarray:
     return energy_all / an_all
 
 
+def yiq_as_written(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y, I, Q as FeatureSIM.m, HaarPSI.m and SR_SIM.m write them (each file has the same
+    three lines): 0.299/0.587/0.114 and three-digit I and Q, in double."""
+    rgb = image.astype(np.float64)
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return (0.299 * red + 0.587 * green + 0.114 * blue,
+            0.596 * red - 0.274 * green - 0.322 * blue,
+            0.211 * red - 0.523 * green + 0.312 * blue)
+
+
 def featuresim_m(image_ref: np.ndarray, image_dis: np.ndarray) -> tuple[float, float]:
     """FeatureSIM.m: (FSIM, FSIMc) of uint8 images, gray or RGB."""
     rows, cols = image_ref.shape[:2]
     i1, i2, q1, q2 = (np.ones((rows, cols)) for _ in range(4))
     if image_ref.ndim == 3:
-        a, b = image_ref.astype(np.float64), image_dis.astype(np.float64)
-        y1 = 0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]
-        y2 = 0.299 * b[..., 0] + 0.587 * b[..., 1] + 0.114 * b[..., 2]
-        i1 = 0.596 * a[..., 0] - 0.274 * a[..., 1] - 0.322 * a[..., 2]
-        i2 = 0.596 * b[..., 0] - 0.274 * b[..., 1] - 0.322 * b[..., 2]
-        q1 = 0.211 * a[..., 0] - 0.523 * a[..., 1] + 0.312 * a[..., 2]
-        q2 = 0.211 * b[..., 0] - 0.523 * b[..., 1] + 0.312 * b[..., 2]
+        y1, i1, q1 = yiq_as_written(image_ref)
+        y2, i2, q2 = yiq_as_written(image_dis)
     else:
         y1, y2 = image_ref.astype(np.float64), image_dis.astype(np.float64)
     f = max(1, int(matlab_round(min(rows, cols) / 256)))
@@ -338,12 +343,8 @@ def haarpsi_m(img_ref: np.ndarray, img_dist: np.ndarray) -> float:
     ref, dist = img_ref.astype(np.float64), img_dist.astype(np.float64)
     c, alpha, n_scales = 30, 4.2, 3
     if colour:
-        ref_y = 0.299 * ref[..., 0] + 0.587 * ref[..., 1] + 0.114 * ref[..., 2]
-        dist_y = 0.299 * dist[..., 0] + 0.587 * dist[..., 1] + 0.114 * dist[..., 2]
-        ref_i = 0.596 * ref[..., 0] - 0.274 * ref[..., 1] - 0.322 * ref[..., 2]
-        dist_i = 0.596 * dist[..., 0] - 0.274 * dist[..., 1] - 0.322 * dist[..., 2]
-        ref_q = 0.211 * ref[..., 0] - 0.523 * ref[..., 1] + 0.312 * ref[..., 2]
-        dist_q = 0.211 * dist[..., 0] - 0.523 * dist[..., 1] + 0.312 * dist[..., 2]
+        ref_y, ref_i, ref_q = yiq_as_written(ref)
+        dist_y, dist_i, dist_q = yiq_as_written(dist)
     else:
         ref_y, dist_y = ref, dist
     box = np.ones((2, 2)) / 4
@@ -491,9 +492,7 @@ def sr_sim_m(image1: np.ndarray, image2: np.ndarray) -> float:
     """SR_SIM.m of uint8 images, gray or RGB."""
     rows, cols = image1.shape[:2]
     if image1.ndim == 3:
-        a, b = image1.astype(np.float64), image2.astype(np.float64)
-        y1 = 0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]
-        y2 = 0.299 * b[..., 0] + 0.587 * b[..., 1] + 0.114 * b[..., 2]
+        y1, y2 = yiq_as_written(image1)[0], yiq_as_written(image2)[0]
     else:
         y1, y2 = image1.astype(np.float64), image2.astype(np.float64)
     f = max(1, int(matlab_round(min(rows, cols) / 256)))

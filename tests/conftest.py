@@ -85,6 +85,18 @@ def _own_user_cache(tmp_path_factory):
         os.environ["LIKENESS_CACHE_DIR"] = before
 
 
+@pytest.fixture
+def tid2013_folders(tmp_path) -> tuple[Path, Path]:
+    """``ref/a.png`` and ``out/a.png`` under tmp_path: TID2013's I19 reference and its
+    distorted image (tests/data/matlab_pairs), a colour pair with published MATLAB values."""
+    pairs = REPO / "tests" / "data" / "matlab_pairs"
+    folders = (tmp_path / "ref", tmp_path / "out")
+    for folder, role in zip(folders, ("reference", "distorted"), strict=True):
+        folder.mkdir()
+        (folder / "a.png").write_bytes((pairs / f"tid2013_I19_{role}.png").read_bytes())
+    return folders
+
+
 @pytest.fixture(scope="session")
 def golden() -> Golden:
     root = _golden_dir()

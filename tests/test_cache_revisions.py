@@ -55,17 +55,11 @@ def test_a_changed_value_comes_with_a_new_revision(metric):
             f"references/make_cache_revisions.py")
 
 
-def test_the_revision_is_part_of_the_cache_key(tmp_path):
+def test_the_revision_is_part_of_the_cache_key(tid2013_folders, tmp_path):
     """Values are stored under a key with the revision (above 1), so a cache an earlier
     likeness wrote (revision 1: no revision in the key) is not read for them."""
-    for folder in ("ref", "out"):
-        (tmp_path / folder).mkdir()
-    for folder, role in (("ref", "reference"), ("out", "distorted")):
-        source = ROOT / "tests" / "data" / "matlab_pairs" / f"tid2013_I19_{role}.png"
-        (tmp_path / folder / "a.png").write_bytes(source.read_bytes())
     cache = tmp_path / "cache.sqlite"
-    likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="ssim,fsim",
-                     convention="matlab", cache=cache)
+    likeness.compare(*tid2013_folders, metrics="ssim,fsim", convention="matlab", cache=cache)
     with sqlite3.connect(cache) as connection:
         namespaces = {row[0] for row in connection.execute("SELECT namespace FROM entries")}
     assert METRICS["fsim"].revision > 1
@@ -93,19 +87,16 @@ def test_a_network_revision_is_part_of_its_features_key(fid_weights, monkeypatch
     assert after == before + "/revision=2"
 
 
-def test_a_network_revision_is_part_of_its_metrics_keys(stand_in, tmp_path, monkeypatch):
+def test_a_network_revision_is_part_of_its_metrics_keys(stand_in, tid2013_folders, tmp_path,
+                                                        monkeypatch):
     from dataclasses import replace
 
     from likeness.evaluation.catalog import networks
 
-    for folder, role in (("ref", "reference"), ("out", "distorted")):
-        (tmp_path / folder).mkdir()
-        source = ROOT / "tests" / "data" / "matlab_pairs" / f"tid2013_I19_{role}.png"
-        (tmp_path / folder / "a.png").write_bytes(source.read_bytes())
     monkeypatch.setitem(networks.NETWORKS, "lpips_alex",
                         replace(networks.NETWORKS["lpips_alex"], revision=3))
     cache = tmp_path / "cache.sqlite"
-    likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="lpips_alex", cache=cache,
+    likeness.compare(*tid2013_folders, metrics="lpips_alex", cache=cache,
                      weights={"alexnet": str(stand_in["alexnet"])})
     with sqlite3.connect(cache) as connection:
         namespaces = {row[0] for row in connection.execute("SELECT namespace FROM entries")}

@@ -400,15 +400,9 @@ def test_iw_ssim_refuses_what_iwssim_m_makes_complex():
                                            convention="matlab")
 
 
-def test_a_run_with_msssim_m_wtd_sum_records_and_states_it(tmp_path):
-    for folder in ("ref", "out"):
-        (tmp_path / folder).mkdir()
-    reference, distorted = (PAIRS / f"tid2013_I19_{role}.png" for role in ("reference",
-                                                                          "distorted"))
-    (tmp_path / "ref" / "a.png").write_bytes(reference.read_bytes())
-    (tmp_path / "out" / "a.png").write_bytes(distorted.read_bytes())
+def test_a_run_with_msssim_m_wtd_sum_records_and_states_it(tid2013_folders, tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+    result = CliRunner().invoke(main, ["compare", *map(str, tid2013_folders),
                                        "--metrics", "ms-ssim", "--ms-ssim-convention",
                                        "matlab-wtd-sum", "--out-dir", str(out)])
     assert result.exit_code == 0, result.output

@@ -101,13 +101,9 @@ def test_cw_ssim_inputs_are_checked():
         likeness.cw_ssim(x * 2, x)
 
 
-def test_vif_in_a_run_with_its_card_and_citation(tmp_path):
-    for folder in ("ref", "out"):
-        (tmp_path / folder).mkdir()
-    (tmp_path / "ref" / "a.png").write_bytes((PAIRS / "tid2013_I19_reference.png").read_bytes())
-    (tmp_path / "out" / "a.png").write_bytes((PAIRS / "tid2013_I19_distorted.png").read_bytes())
+def test_vif_in_a_run_with_its_card_and_citation(tid2013_folders, tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+    result = CliRunner().invoke(main, ["compare", *map(str, tid2013_folders),
                                        "--metrics", "vif,vif_p,cw_ssim", "--out-dir", str(out)])
     assert result.exit_code == 0, result.output
     lines = (out / "per_image.csv").read_text().splitlines()
