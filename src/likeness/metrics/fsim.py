@@ -166,8 +166,8 @@ def fsim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "pi
     """FSIM of each pair (luma only): (N,), in the inputs' float dtype (see the module docs).
 
     Args:
-        convention: ``"piq"`` or ``"matlab"`` (``FeatureSIM.m``; the same luma: its value
-            equals piq's).
+        convention: ``"piq"`` or ``"matlab"`` (``FeatureSIM.m`` with its ``phasecong2``:
+            the frequency angle, MATLAB's median and ε = 1e-4; its downsampling).
 
     Raises:
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
@@ -180,7 +180,8 @@ def fsimc(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "p
 
     Args:
         convention: ``"piq"`` (|S_I S_Q|^0.03, four-digit YIQ) or ``"matlab"``
-            (``FeatureSIM.m``: real((S_I S_Q)^0.03), three-digit I and Q).
+            (``FeatureSIM.m``: real((S_I S_Q)^0.03), three-digit I and Q, and ``fsim``'s
+            ``"matlab"`` phase congruency and downsampling).
 
     Raises:
         UnsupportedImageError: the images are gray.
