@@ -55,6 +55,24 @@ def test_a_changed_value_comes_with_a_new_revision(metric):
             f"references/make_cache_revisions.py")
 
 
+@pytest.mark.parametrize("metric", list(MAKER.STAND_IN_METRICS))
+def test_a_changed_network_value_comes_with_a_new_revision(metric, stand_in):
+    """The LPIPS metrics on the golden stand-in backbones: a value that moves by more than
+    float32 arithmetic does across CPUs (1e-5 relative) needs a new metric or network
+    revision."""
+    pinned = SNAPSHOT["network_metrics"][metric]
+    revisions = (METRICS[metric].revision, MAKER.network_revision(metric))
+    if revisions != (pinned["revision"], pinned["network_revision"]):
+        pytest.fail(f"{metric}'s revisions are {revisions}, the snapshot's "
+                    f"{(pinned['revision'], pinned['network_revision'])}: run "
+                    f"references/make_cache_revisions.py")
+    value = MAKER.network_value(metric, stand_in)
+    assert value == pytest.approx(pinned["value"], rel=1e-5), (
+        f"{metric} gives {value}, the snapshot {pinned['value']}, under the same revisions: "
+        f"bump revision= in its catalog entry or its network's record, then run "
+        f"references/make_cache_revisions.py")
+
+
 def test_the_revision_is_part_of_the_cache_key(tid2013_folders, tmp_path):
     """Values are stored under a key with the revision (above 1), so a cache an earlier
     likeness wrote (revision 1: no revision in the key) is not read for them."""
