@@ -23,6 +23,17 @@ def _pixel(ux, uy, exx, eyy, exy, c1, c2, cov_norm):  # pragma: no cover
     return cs * (2.0 * ux * uy + c1) / (ux * ux + uy * uy + c1), cs
 
 
+@njit(cache=True, nogil=True)
+def _per_plane(partial, planes, items_per_plane):  # pragma: no cover
+    """The work items' partial (SSIM, contrast-structure) sums added up per plane, in item
+    order (the items of a plane are consecutive)."""
+    out = np.zeros((planes, 2))
+    for item in range(partial.shape[0]):
+        out[item // items_per_plane, 0] += partial[item, 0]
+        out[item // items_per_plane, 1] += partial[item, 1]
+    return out
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def valid_separable_ssim_sums(x, y, taps_h, taps_w, c1, c2, cov_norm):  # pragma: no cover
     """Sums of the SSIM and contrast-structure maps over full windows, per plane.
@@ -96,11 +107,7 @@ def valid_separable_ssim_sums(x, y, taps_h, taps_w, c1, c2, cov_norm):  # pragma
                 sum_cs += cs
         partial[item, 0] = sum_ssim
         partial[item, 1] = sum_cs
-    out = np.zeros((planes, 2))
-    for item in range(n_items):
-        out[item // chunks_per_plane, 0] += partial[item, 0]
-        out[item // chunks_per_plane, 1] += partial[item, 1]
-    return out
+    return _per_plane(partial, planes, chunks_per_plane)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -169,8 +176,4 @@ def valid_separable_ssim_sums_3d(x, y, taps_t, taps_h, taps_w, c1, c2,
                 sum_cs += cs
         partial[item, 0] = sum_ssim
         partial[item, 1] = sum_cs
-    out = np.zeros((planes, 2))
-    for item in range(n_items):
-        out[item // (chunks * out_t), 0] += partial[item, 0]
-        out[item // (chunks * out_t), 1] += partial[item, 1]
-    return out
+    return _per_plane(partial, planes, chunks * out_t)
