@@ -106,7 +106,10 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
                    "whose rankings agree least).")
 @click.option("--strict", is_flag=True, help="Stop at the first failure.")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Decoding threads.")
+              help="Decoding threads (on CUDA at least one per core but one).")
+@click.option("--decoding", type=click.Choice(["auto", "threads", "processes"]),
+              default="auto", show_default=True,
+              help="Decode files in threads or in --workers processes (auto: threads).")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
               help="Images per LPIPS pass.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
@@ -145,7 +148,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
             no_cache: bool, html_report: bool, engine: str, address: str | None,
             y_channel: bool, crop_border: int, ssim_convention: str, convention: str,
             ms_ssim_convention: str, clip_t_convention: str, source_prompt: str | None,
-            disagree: str | None) -> None:
+            disagree: str | None, decoding: str) -> None:
     """Compare REFERENCE with TEST...: two image files, or a reference folder with one or
     more model folders (paired by file name), or the pairs of a --pairs CSV.
 
@@ -203,6 +206,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
             failed = _compare_folders(
                 reference, tests, models, pairs_csv, names, out, out_dir,
                 dict(options, workers=workers, batch_size=batch_size, overwrite=overwrite,
+                     decoding=decoding,
                      strict=strict, bootstrap=bootstrap, seed=seed, confidence=confidence,
                      ci_method=ci_method, fid_resize=fid_resize,
                      kid_subset_size=parse_subset_size(kid_subset_size, "--kid-subset-size"),

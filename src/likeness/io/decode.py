@@ -165,16 +165,27 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         decisions.append(f"first of {frames} frames used (animated or multi-page "
                          f"{file_format})")
     deep_channels = _deep_colour_channels(path, image, data)
+    plain = None
     if deep_channels:
         pixels, mode = _decode_with_opencv(path, deep_channels, data), f"{image.mode};16"
-    else:
+    elif file_format == "PNG" and image.mode in ("L", "LA", "RGB", "RGBA"):
+        from likeness.io.plain_png import decode_plain_png
+
+        plain = decode_plain_png(data)  # Pillow's pixels, faster; None: not a plain PNG
+    if plain is not None:
+        pixels, mode = plain, image.mode
+    elif not deep_channels:
         pixels, mode = _decode_with_pillow(path, image, decisions)
     key = image.info.get("transparency")
     if key is not None and (mode in ("L", "RGB", "I", "RGB;16") or mode.startswith("I;16")):
         pixels = _with_colour_key_alpha(pixels, key, decisions)
     # after decoding: Pillow's getexif() may decode the image itself, and a decoding error
     # must surface as such, not be taken for a broken EXIF block
-    orientation = _exif_orientation(image, decisions)
+    # (a PNG decoded by decode_plain_png has no EXIF after its pixels, and Pillow's
+    # getexif() would decode it again to look there)
+    orientation = (None if plain is not None and "exif" not in image.info
+                   and "Raw profile type exif" not in image.info
+                   else _exif_orientation(image, decisions))
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
     had_alpha = pixels.shape[2] in (2, 4)

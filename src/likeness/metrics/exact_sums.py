@@ -7,6 +7,9 @@ order, so they give bit-identical values (``tests/test_skimage_compat.py`` check
   uniform-window SSIM map, from window sums that are exact in int64;
 - ``squared_error_sum``: Σ (x − y)² in int64.
 
+``box_ssim_sums_torch`` and ``squared_error_sums_torch`` compute the same exact sums on a
+batch of tensors on any device (a run on CUDA: ``MetricSpec.on_device``).
+
 The compiled kernels (numba, ``_box_ssim_kernel`` and ``_squared_error_kernel``) are
 several times faster per image but cost ~0.6 s per process to import and load from
 numba's on-disk cache (their first compilation, ~5 s once per installation, is cached in
@@ -22,11 +25,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
-__all__ = ["COMPILED_AFTER", "EXACT_LIMIT", "box_ssim_row_sums", "squared_error_sum",
-           "use_compiled"]
+__all__ = ["COMPILED_AFTER", "EXACT_LIMIT", "box_ssim_row_sums", "box_ssim_sums_torch",
+           "squared_error_sum", "squared_error_sums_torch", "true_divide", "use_compiled"]
 
 # samples (pixels × channels) a process computes in NumPy before loading the kernels:
 # ~0.15 s of NumPy work, about a quarter of what loading numba costs
@@ -106,3 +110,59 @@ def squared_error_sum(x: np.ndarray, y: np.ndarray) -> int:
         return int(kernel(x, y))
     difference = x.astype(np.int64) - y.astype(np.int64)
     return int(np.dot(difference, difference))
+
+
+def box_ssim_sums_torch(x: Any, y: Any, win: int, c1: float, c2: float,
+                        cov_norm: float) -> Any:
+    """(N, C) sums of the uniform-window SSIM map over the full windows of integer
+    (N, C, H, W) tensors, on their device: the window sums exact in int64 (integral
+    images), each window's value with ``box_ssim_row_sums``' float64 operations in its
+    order — the same map, bit for bit; only the order of the final sum differs."""
+    import torch
+
+    a, b = x.to(torch.int64), y.to(torch.int64)
+    n_win = win * win
+    inv2 = 1.0 / (n_win * n_win)
+
+    def window_sums(plane: Any) -> Any:
+        integral = torch.nn.functional.pad(plane.cumsum(-2).cumsum(-1), (1, 0, 1, 0))
+        return (integral[..., win:, win:] - integral[..., :-win, win:]
+                - integral[..., win:, :-win] + integral[..., :-win, :-win])
+
+    hx, hy = window_sums(a), window_sums(b)
+    hxx, hyy, hxy = window_sums(a * a), window_sums(b * b), window_sums(a * b)
+    ux = true_divide(hx.to(torch.float64), n_win)
+    uy = true_divide(hy.to(torch.float64), n_win)
+    vx = cov_norm * ((n_win * hxx - hx * hx).to(torch.float64) * inv2)
+    vy = cov_norm * ((n_win * hyy - hy * hy).to(torch.float64) * inv2)
+    vxy = cov_norm * ((n_win * hxy - hx * hy).to(torch.float64) * inv2)
+    a1 = 2.0 * ux * uy + c1
+    a2 = 2.0 * vxy + c2
+    b1 = ux * ux + uy * uy + c1
+    b2 = vx + vy + c2
+    return ((a1 * a2) / (b1 * b2)).sum(dim=(-2, -1))
+
+
+def true_divide(numerator: Any, denominator: Any) -> Any:
+    """``numerator / denominator`` rounded once, as NumPy divides: on CUDA, torch divides
+    by a Python number as a product with its reciprocal (and computes ``number / tensor``
+    likewise), which can differ in the last bit; a tensor divisor on the same device is
+    divided exactly."""
+    import torch
+
+    def on_device(value: Any, like: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value
+        return torch.tensor(value, dtype=like.dtype, device=like.device)
+
+    like = numerator if isinstance(numerator, torch.Tensor) else denominator
+    return torch.div(on_device(numerator, like), on_device(denominator, like))
+
+
+def squared_error_sums_torch(x: Any, y: Any) -> Any:
+    """(N,) Σ (x − y)² of each image of two integer (N, ...) tensors, exactly (int64), on
+    their device."""
+    import torch
+
+    difference = (x.to(torch.int64) - y.to(torch.int64)).flatten(1)
+    return (difference * difference).sum(dim=1)

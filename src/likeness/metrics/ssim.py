@@ -113,9 +113,11 @@ def get_convention(convention: str, *, win_size: int | None = None, sigma: float
 
 
 def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
-                                convention: SsimConvention) -> tuple[Tensor, Tensor]:
+                                convention: SsimConvention,
+                                fused: bool = True) -> tuple[Tensor, Tensor]:
     """Per-(image, channel) mean SSIM and mean contrast-structure term, each (N, C), of
-    (N, C, H, W) images or (N, C, T, H, W) volumes.
+    (N, C, H, W) images or (N, C, T, H, W) volumes (``fused``: through the CPU's fused
+    kernels where they apply; False: the tensor operations every device runs).
 
     Means and second moments are taken on inputs centred by their per-channel mean: the
     variance E[x²] − E[x]² then does not lose digits to cancellation in float32, and
@@ -153,7 +155,7 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
     n_win = convention.win_size ** (3 if volume else 2)
     cov_norm = n_win / (n_win - 1) if convention.sample_covariance else 1.0
     needs_graph = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
-    if x.device.type == "cpu" and not needs_graph:
+    if fused and x.device.type == "cpu" and not needs_graph:
         return _fused_cpu(x, y, taps_h, taps_w, taps_t if volume else None, c1, c2, cov_norm)
 
     spatial = tuple(range(2, x.ndim))

@@ -23,7 +23,7 @@ from likeness._version import __version__
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
-from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings, check_decoding
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -129,6 +129,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             y_channel: bool = False, crop_border: int = 0, ssim_convention: str = "skimage",
             convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim",
             clip_t_convention: str = "hessel", source_prompt: str | None = None,
+            decoding: str = "auto",
             progress: Callable[[str, int, int], None] | None = None) -> Results:
     """Compare one or more models' outputs with the references; optionally write a
     results folder (per_image.csv, summary.csv/.md/.tex, comparisons.csv,
@@ -159,7 +160,10 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             reference's (``likeness.evaluation.items.prompts``).
         source_prompt: the directional similarity's source prompt for every pair (else
             a ``source_prompt`` column, or the reference's sidecar ``.txt`` file).
-        workers: decoding threads.  batch_size: images per LPIPS pass.
+        workers: decoding threads (or processes).  batch_size: images per LPIPS pass.
+        decoding: ``"auto"`` (threads: on CUDA one per core but one, at least
+            ``workers``), ``"threads"`` (``workers``) or ``"processes"`` (``workers``):
+            how files are decoded (the same values either way).
         fid_resize, kid_subset_size, kid_subsets, kid_seed: FID/KID settings.
         bootstrap, seed, confidence, ci_method: confidence intervals (``stats``).
         strict: raise at the first failure instead of recording it.
@@ -197,7 +201,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                                   clip_t_convention=clip_t_convention,
                                   kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
                                   kid_seed=kid_seed)
-    execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict)
+    execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict,
+                                 decoding=check_decoding(decoding))
     stats = StatsOptions(bootstrap, seed, confidence, ci_method)
     settings = _settings(reference, test_models, pairs, names, options, stats, weights,
                          source_prompt)
@@ -214,7 +219,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "settings": settings,
         "arguments": {"device": device, "engine": engine, "address": address,
-                      "workers": workers, "batch_size": batch_size,
+                      "workers": workers, "batch_size": batch_size, "decoding": decoding,
                       "strict": strict, "overwrite": overwrite,
                       "cache": str(cache) if not isinstance(cache, bool) else cache},
         "statistics": settings["statistics"], "versions": versions(),

@@ -54,6 +54,9 @@ class FeatureUse:
             metric keeps of the first and of the second image; raising makes the error
             the value of every item that needs that image.
         distance: (kept first, kept second, network) → the value.
+        distances: the same for many items at once — (kept firsts, kept seconds, network)
+            → their values — one pass and one read-back for a batch (None: ``distance``
+            item by item).
         spatial: (kept first, kept second, network, (height, width)) → the metric's map
             at the image's size, for the report (None: it has none).
         prompts: how it reads the item's prompts; then ``distance``'s first argument is
@@ -67,6 +70,7 @@ class FeatureUse:
     distance: Callable[[Any, Any, Any], float]
     spatial: Callable[[Any, Any, Any, tuple[int, int]], Any] | None = None
     prompts: PromptUse | None = None
+    distances: Callable[[list[Any], list[Any], Any], list[float]] | None = None
 
 
 def _taps(*layers: int) -> Callable[[list[Any], tuple[int, int], Any], Any]:
@@ -90,6 +94,18 @@ def _lpips_distance(first: Any, second: Any, network: Any) -> float:
     return float(lpips_from_normalized(first, second, list(network.heads)))
 
 
+def _lpips_distances(firsts: list[Any], seconds: list[Any], network: Any) -> list[float]:
+    import torch
+
+    from likeness.metrics.lpips import lpips_from_normalized
+
+    def stacked(kept: list[Any]) -> list[Any]:
+        return [torch.cat(layers) for layers in zip(*kept, strict=True)]
+
+    values = lpips_from_normalized(stacked(firsts), stacked(seconds), list(network.heads))
+    return [float(v) for v in values.flatten().tolist()]
+
+
 def _lpips_map(first: Any, second: Any, network: Any, size: tuple[int, int]) -> Any:
     from likeness.metrics.lpips import lpips_from_normalized
 
@@ -97,7 +113,8 @@ def _lpips_map(first: Any, second: Any, network: Any, size: tuple[int, int]) -> 
 
 
 def lpips_use(net: str) -> FeatureUse:
-    return FeatureUse(f"lpips_{net}", _normalized, _normalized, _lpips_distance, _lpips_map)
+    return FeatureUse(f"lpips_{net}", _normalized, _normalized, _lpips_distance, _lpips_map,
+                      distances=_lpips_distances)
 
 
 def _as_is(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:

@@ -81,6 +81,11 @@ class MetricSpec:
             image and its prompt (CLIP-T), ``("none", "test")`` for the test image alone
             (the aesthetic score).
         pixels: pixel metrics: (prepared pair, run settings) → value.
+        on_device: the same values for a batch of pairs on the run's accelerator: (test
+            images, reference images — (N, C, H, W) tensors of the pairs' own dtype on the
+            device —, data range, settings) → (N,) values, or None where the settings'
+            conventions are computed on the CPU only (``pixels`` then computes each pair).
+            Used when a run's device is CUDA (``likeness.evaluation.engines.on_device``).
         map: pixel metrics with local values: (prepared pair, run settings) → the (H, W)
             map the report shows (SSIM's, under the run's convention).
         luma: compare the pair's ITU-R 601 luma, whatever the run's ``gray`` says.
@@ -125,6 +130,7 @@ class MetricSpec:
     commands: tuple[str, ...] = ("compare",)
     images: tuple[str, str] = ("reference", "test")
     pixels: Callable[[PreparedPair, RunSettings], float] | None = None
+    on_device: Callable[[Any, Any, float, RunSettings], Any] | None = None
     map: Callable[[PreparedPair, RunSettings], np.ndarray] | None = None
     luma: bool = False
     restoration: bool = False
@@ -252,16 +258,27 @@ def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
     return as_batch(pair.test), as_batch(pair.reference)
 
 
-def on_tensors(module: str, function: str,
-               conventional: bool = False) -> Callable[[PreparedPair, Any], float]:
+def on_tensors(module: str, function: str, conventional: bool = False) -> dict[str, Any]:
     """A batched torch metric (``likeness.metrics.<module>.<function>(x, y, data_range=)``,
-    x the test image, y the reference) as a pixel metric of one pair, in float64;
-    ``conventional``: it takes the run's ``convention`` (piq's or the authors' MATLAB)."""
-    def compute(pair: PreparedPair, settings: RunSettings) -> float:
+    x the test image, y the reference) as a pixel metric: ``pixels`` computes one pair in
+    float64, ``on_device`` a batch of pairs in float64 on the run's accelerator (the same
+    function); ``conventional``: it takes the run's ``convention`` (piq's or the authors'
+    MATLAB).  Spread it into the entry: ``MetricSpec(..., **on_tensors("gmsd", "gmsd"))``."""
+    def metric_and_options(settings: RunSettings) -> tuple[Any, dict[str, Any]]:
         import importlib
 
         metric = getattr(importlib.import_module(f"likeness.metrics.{module}"), function)
-        options = {"convention": settings.convention} if conventional else {}
+        return metric, {"convention": settings.convention} if conventional else {}
+
+    def compute(pair: PreparedPair, settings: RunSettings) -> float:
+        metric, options = metric_and_options(settings)
         return float(metric(*torch_pair(pair), data_range=pair.data_range, **options)[0])
 
-    return compute
+    def on_device(test: Any, reference: Any, data_range: float, settings: RunSettings) -> Any:
+        import torch
+
+        metric, options = metric_and_options(settings)
+        return metric(test.to(torch.float64), reference.to(torch.float64),
+                      data_range=data_range, **options)
+
+    return {"pixels": compute, "on_device": on_device}

@@ -21,9 +21,9 @@ from likeness.evaluation.items.prepare import PreparedPair
 from likeness.evaluation.items.settings import RunSettings
 
 __all__ = ["art_fid_combined", "art_fid_value", "cmmd_value", "frechet_value",
-           "inception_score_value", "kid_value", "ms_ssim_value", "mse_value",
-           "nearest_neighbour_value", "psnr_value", "ssim_map", "ssim_value",
-           "vendi_value"]
+           "inception_score_value", "kid_value", "ms_ssim_on_device", "ms_ssim_value",
+           "mse_on_device", "mse_value", "nearest_neighbour_value", "psnr_on_device",
+           "psnr_value", "ssim_map", "ssim_on_device", "ssim_value", "vendi_value"]
 
 
 def ssim_value(pair: PreparedPair, settings: RunSettings) -> float:
@@ -89,6 +89,91 @@ def ms_ssim_value(pair: PreparedPair, settings: RunSettings) -> float:
                          data_range=pair.data_range,
                          convention=getattr(settings, "ms_ssim_convention",
                                             "pytorch-msssim"))[0])
+
+
+def ssim_on_device(test: Any, reference: Any, data_range: float,
+                   settings: RunSettings) -> Any:
+    """``ssim_value`` of a batch on its device (None: BasicSR's and ``ssim.m``'s
+    conventions, and images smaller than the window, whose errors the CPU gives).
+
+    scikit-image's convention on integer images takes its exact window sums
+    (``box_ssim_sums_torch``); the other conventions the tensor operations in float64."""
+    import torch
+
+    from likeness.metrics.ssim import get_convention, ssim_and_contrast_structure
+
+    convention = getattr(settings, "ssim_convention", "skimage")
+    test, reference = _as_float64_if_float(test), _as_float64_if_float(reference)
+    if convention == "torchmetrics":
+        from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim
+
+        return torchmetrics_ssim(test.to(torch.float64), reference.to(torch.float64),
+                                 data_range).mean(dim=1)
+    if convention not in ("skimage", "wang2004", "pytorch-msssim"):
+        return None
+    chosen = get_convention(convention)
+    if convention != "pytorch-msssim" and min(test.shape[-2:]) < chosen.win_size:
+        return None
+    if convention == "skimage" and not test.dtype.is_floating_point:
+        from likeness.metrics.exact_sums import box_ssim_sums_torch, true_divide
+
+        n_win = chosen.win_size**2
+        sums = box_ssim_sums_torch(reference, test, chosen.win_size,
+                                   (chosen.k1 * data_range) ** 2, (chosen.k2 * data_range) ** 2,
+                                   n_win / (n_win - 1))
+        windows = ((test.shape[-2] - chosen.win_size + 1)
+                   * (test.shape[-1] - chosen.win_size + 1))
+        return true_divide(sums, windows).mean(dim=1)
+    per_channel, _ = ssim_and_contrast_structure(
+        test.to(torch.float64), reference.to(torch.float64), data_range=data_range,
+        convention=chosen, fused=False)
+    return per_channel.mean(dim=1)
+
+
+def mse_on_device(test: Any, reference: Any, data_range: float, settings: RunSettings) -> Any:
+    """``mse_value`` of a batch on its device: 8- and 16-bit pairs from exact int64 sums
+    (the CPU's value, bit for bit), others in float64."""
+    import torch
+
+    from likeness.metrics.exact_sums import EXACT_LIMIT, squared_error_sums_torch, true_divide
+
+    samples = test[0].numel()
+    if test.dtype in (torch.uint8, torch.int16, torch.int32) and test.dtype == reference.dtype:
+        total = squared_error_sums_torch(reference, test)
+        exact = true_divide(total.to(torch.float64), float(samples))
+        difference = (reference.to(torch.float64) - test.to(torch.float64)).flatten(1)
+        return torch.where(total < EXACT_LIMIT, exact, (difference * difference).mean(dim=1))
+    difference = (_as_float64_if_float(reference).to(torch.float64)
+                  - _as_float64_if_float(test).to(torch.float64)).flatten(1)
+    return (difference * difference).mean(dim=1)
+
+
+def psnr_on_device(test: Any, reference: Any, data_range: float,
+                   settings: RunSettings) -> Any:
+    """``psnr_value`` of a batch on its device (its MSE by ``mse_on_device``)."""
+    import torch
+
+    from likeness.metrics.exact_sums import true_divide
+
+    mse = mse_on_device(test, reference, data_range, settings)
+    return 10 * torch.log10(true_divide(float(data_range) ** 2, mse))
+
+
+def ms_ssim_on_device(test: Any, reference: Any, data_range: float,
+                      settings: RunSettings) -> Any:
+    """``ms_ssim_value`` of a batch on its device, in float64."""
+    import torch
+
+    from likeness.metrics.ms_ssim import ms_ssim
+
+    return ms_ssim(reference.to(torch.float64), test.to(torch.float64), data_range=data_range,
+                   convention=getattr(settings, "ms_ssim_convention", "pytorch-msssim"))
+
+
+def _as_float64_if_float(images: Any) -> Any:
+    import torch
+
+    return images.to(torch.float64) if images.dtype.is_floating_point else images
 
 
 def ssim_map(pair: PreparedPair, settings: RunSettings) -> np.ndarray:

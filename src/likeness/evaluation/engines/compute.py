@@ -25,6 +25,7 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, describe_failure, invalid_values
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.network_values import NetworkStage, Pending
+from likeness.evaluation.engines.on_device import Deferred, DeviceBatches
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import (
     PreparedPair,
@@ -35,7 +36,8 @@ from likeness.evaluation.items.prepare import (
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import LoadedImage, content_hash, load_image
 
-__all__ = ["Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group", "network_notes"]
+__all__ = ["DecodeJob", "Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group",
+           "network_notes", "run_job"]
 
 
 @dataclass(frozen=True)
@@ -78,14 +80,42 @@ def decode_group(items: Sequence[Item], alpha: str | None,
     """Decode the shared reference of ``items`` and each item's test image; a file that
     cannot be decoded is returned as its error, and so is a file whose bytes are no longer
     those hashed (``digests``): its values would be cached under another file's hash."""
-    def load(path: Path) -> LoadedImage | Exception:
-        try:
-            return load_image(path, alpha=alpha,
-                              expect_sha256=content_hash((digests or {}).get(path)))
-        except (LikenessError, OSError) as error:
-            return error
+    return DecodeJob.of(items, alpha, digests or {})()
 
-    return Decoded(load(items[0].reference), [load(item.test) for item in items])
+
+@dataclass(frozen=True)
+class DecodeJob:
+    """What decoding one group reads — its files, how alpha is handled, their hashes —
+    picklable, for a decoding process; calling it decodes them (``decode_group``)."""
+
+    reference: Path
+    tests: tuple[Path, ...]
+    alpha: str | None
+    digests: tuple[tuple[Path, str], ...]
+
+    @classmethod
+    def of(cls, items: Sequence[Item], alpha: str | None,
+           digests: Mapping[Path, str]) -> DecodeJob:
+        files = (items[0].reference, *(item.test for item in items))
+        return cls(files[0], files[1:], alpha,
+                   tuple((path, digests[path]) for path in files if path in digests))
+
+    def __call__(self) -> Decoded:
+        digests = dict(self.digests)
+
+        def load(path: Path) -> LoadedImage | Exception:
+            try:
+                return load_image(path, alpha=self.alpha,
+                                  expect_sha256=content_hash(digests.get(path)))
+            except (LikenessError, OSError) as error:
+                return error
+
+        return Decoded(load(self.reference), [load(path) for path in self.tests])
+
+
+def run_job(job: DecodeJob) -> Decoded:
+    """``job()``: a module-level function, as a process pool needs."""
+    return job()
 
 
 def network_notes(channels: int | None, feature_metrics: Sequence[str]) -> tuple[str, ...]:
@@ -112,17 +142,24 @@ class ItemComputer:
             type: ``compare_files``) instead of recording it in the outcome.
         networks: where networks are built and kept.
         roles: what the reference and the test are called in notes (``plan.roles``).
+        pixel_device: where the pixel metrics with an ``on_device`` form are computed, in
+            batches (``DeviceBatches``); None: on CUDA when the networks' device is CUDA,
+            else pair by pair on the CPU.
     """
 
     def __init__(self, metrics: Sequence[str], settings: RunSettings, networks: Networks,
                  roles: tuple[str, str] = ("reference", "test"),
                  digests: Mapping[Path, str] | None = None, batch_size: int = 16,
-                 raising: bool = False) -> None:
+                 raising: bool = False, pixel_device: str | None = None) -> None:
         self.settings, self.networks, self.roles = settings, networks, roles
         self.raising = raising
         item_metrics = [m for m in metrics if METRICS[m].kind != "set"]
         self.pixel_metrics = [m for m in item_metrics if METRICS[m].kind == "pixel"]
         self.feature_metrics = [m for m in item_metrics if METRICS[m].kind == "network"]
+        if pixel_device is None and networks.device.startswith("cuda"):
+            pixel_device = networks.device
+        self.device_batches = (DeviceBatches(pixel_device, settings)
+                               if pixel_device is not None else None)
         # the style images are checked against the run's hashes
         self.network_stage = NetworkStage(self.feature_metrics, settings, networks,
                                           batch_size, dict(digests or {}))
@@ -160,8 +197,17 @@ class ItemComputer:
                 pending.append(Pending(outcome, None, prepared, number))
         return self._finish(outcomes, pending)
 
+    @property
+    def batches_pixels(self) -> bool:
+        """Whether pixel metrics are computed in batches on a device (then several groups
+        are worth computing together)."""
+        return self.device_batches is not None and any(
+            METRICS[m].on_device is not None for m in self.pixel_metrics)
+
     def _finish(self, outcomes: list[ItemOutcome], pending: list[Pending]
                 ) -> list[ItemOutcome]:
+        if self.device_batches is not None:
+            self.device_batches.compute(self._on_cpu)
         if pending:
             self.network_stage.compute(pending)
         for outcome in outcomes:
@@ -245,12 +291,28 @@ class ItemComputer:
                     outcome.notes = self._role_notes(pair.decisions)
                 assert spec.pixels is not None
                 spec.check_domain(pair)
+                if (self.device_batches is not None
+                        and self.device_batches.defer(outcome, metric, pair)):
+                    continue
                 outcome.values[metric] = spec.pixels(pair, self.settings)
             except Exception as error:  # noqa: BLE001 - any failure is this item's error
                 if self.raising:
                     raise
                 outcome.errors[metric] = describe_failure(error)
         outcome.notes = (*outcome.notes, *network_notes(outcome.channels, self.feature_metrics))
+
+    def _on_cpu(self, deferred: Deferred) -> None:
+        """A deferred pixel metric computed on the CPU after all (its batch could not be),
+        its failure the item's error for it."""
+        spec = METRICS[deferred.metric]
+        assert spec.pixels is not None
+        try:
+            deferred.outcome.values[deferred.metric] = spec.pixels(deferred.pair,
+                                                                   self.settings)
+        except Exception as error:  # noqa: BLE001 - any failure is this item's error
+            if self.raising:
+                raise
+            deferred.outcome.errors[deferred.metric] = describe_failure(error)
 
     def _role_notes(self, decisions: tuple[str, ...]) -> tuple[str, ...]:
         reference, test = self.roles

@@ -4,8 +4,9 @@
 2. each item's values are looked up in the cache by its files' hashes and each metric's
    settings (``MetricSpec.key_settings``, and the network's weights hash): a re-run, a
    resumed run or a run over a grown folder computes only what is missing;
-3. the missing items are grouped by reference; a thread pool decodes groups a bounded
-   window ahead of the computation (memory stays bounded by that window);
+3. the missing items are grouped by reference; a pool decodes groups a bounded window
+   ahead of the computation (memory stays bounded by that window): threads, one per core
+   on a CUDA run, or processes (``ExecutionOptions.decoders``);
 4. ``ItemComputer`` computes decoded groups — pixel metrics per item, each image encoded
    once per network, groups batched up to ``batch_size`` images;
 5. outcomes are committed batch by batch, so a killed run loses at most the batch in
@@ -30,18 +31,20 @@ from likeness.evaluation.catalog.registry import METRICS, invalid_values
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import (
     Decoded,
+    DecodeJob,
     Group,
     ItemComputer,
     ItemOutcome,
-    decode_group,
     network_notes,
+    run_job,
 )
 from likeness.evaluation.infra.cache import Cache
-from likeness.evaluation.infra.pipeline import ordered_map
+from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
 from likeness.evaluation.items.plan import Item, Plan
 from likeness.evaluation.items.prompts import prompt_key
 from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
+from likeness.io.plain_png import load_kernel
 
 __all__ = ["ItemEngine", "hash_files", "notes_namespace", "run_items",
            "unreadable_reason"]
@@ -297,17 +300,24 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
         if computer.feature_metrics or len(engine.to_store) >= execution.batch_size:
             engine.store()  # a killed run loses at most the batch in flight
 
-    def decode(group: Group) -> Decoded:
-        return decode_group(engine.items_of(group), options.alpha, digests)
-
-    workers = execution.workers
-    for group, decoded, _error in ordered_map(decode, groups, workers=workers,
-                                              window=2 * workers):
-        assert decoded is not None  # decode_group returns failures, it does not raise
+    workers, processes = execution.decoders(networks.device, usable_cores())
+    if len(groups) < 2 * workers:  # starting processes costs more than it gains
+        processes = False
+    if processes:
+        load_kernel()  # forked decoders start with the PNG kernel loaded
+    jobs = (DecodeJob.of(engine.items_of(group), options.alpha, digests) for group in groups)
+    # ahead: enough groups to fill the next batch while this one computes
+    decoded_groups = ordered_map(run_job, jobs, workers=workers,
+                                 window=2 * workers + execution.batch_size,
+                                 processes=processes)
+    batches = computer.feature_metrics or computer.batches_pixels
+    for group, (job, decoded, error) in zip(groups, decoded_groups, strict=True):
+        if decoded is None:  # a decoding process died on these files
+            decoded = Decoded(error or LikenessError("not decoded"),
+                              [error or LikenessError("not decoded")] * len(job.tests))
         work.append((group, decoded))
         images += 1 + len(group.items)
-        if (images >= execution.batch_size or not computer.feature_metrics
-                or not computer.batches_groups):
+        if images >= execution.batch_size or not batches or not computer.batches_groups:
             flush()
     if work:
         flush()

@@ -144,7 +144,8 @@ class NetworkStage:
                     readers.setdefault(key, set()).add(metric)
                     if key in sizes:
                         continue
-                    unit = unit_tensor(entry.prepared.reference, entry.prepared.data_range)
+                    unit = unit_tensor(entry.prepared.reference, entry.prepared.data_range,
+                                       self.networks.device)
                 if isinstance(unit, Exception):
                     for other in metrics:
                         if METRICS[other].images[0] == "style":
@@ -252,10 +253,12 @@ class NetworkStage:
                       pending: list[Pending], firsts: dict[tuple[Any, str], Any],
                       prompts: dict[tuple[int, str], tuple[Any, ...] | Exception]) -> None:
         settings = self.settings
-        images = [(number, unit_tensor(entry.prepared.test, entry.prepared.data_range))
+        images = [(number, unit_tensor(entry.prepared.test, entry.prepared.data_range,
+                                       self.networks.device))
                   for number, entry in enumerate(pending)]
         for batch in self._batches(network, images):
             encoded = self._encode(network, batch)
+            together: dict[str, list[tuple[Pending, Any, Any]]] = {}
             for position, (number, unit) in enumerate(batch):
                 entry = pending[number]
                 for metric in metrics:
@@ -272,9 +275,32 @@ class NetworkStage:
                     try:
                         size = (int(unit.shape[1]), int(unit.shape[2]))
                         second = use.second(encoded[position], size, settings)
+                        if use.distances is not None:
+                            together.setdefault(metric, []).append((entry, first, second))
+                            continue
                         entry.outcome.values[metric] = use.distance(first, second, module)
                     except Exception as error:  # noqa: BLE001 - this item's error
                         entry.outcome.errors[metric] = describe_failure(error)
+            for metric, triples in together.items():
+                self._distances(metric, module, triples)
+
+    def _distances(self, metric: str, module: Any,
+                   triples: list[tuple[Pending, Any, Any]]) -> None:
+        """``metric``'s values of a batch's items at once (``FeatureUse.distances``); if
+        that fails, item by item, each failure its item's error."""
+        use = self.uses[metric]
+        assert use.distances is not None
+        try:
+            values = use.distances([f for _, f, _ in triples], [s for _, _, s in triples],
+                                   module)
+        except Exception:  # noqa: BLE001 - each item's own error comes item by item
+            values = None
+        for number, (entry, first, second) in enumerate(triples):
+            try:
+                entry.outcome.values[metric] = (values[number] if values is not None
+                                                else use.distance(first, second, module))
+            except Exception as error:  # noqa: BLE001 - this item's error
+                entry.outcome.errors[metric] = describe_failure(error)
 
     def _first(self, metric: str, entry: Pending,
                firsts: dict[tuple[Any, str], Any]) -> Any:

@@ -116,7 +116,8 @@ def _encode_sets(network: str, plan: Plan, options: RunSettings, execution: Exec
             lambda done, total, label=f"features {name}": progress(label, done, total))
         image_set = features_of_files(plan.sets.get(name, []), plan.set_names, name,
                                       extractor, cache, batch_size=SET_BATCH_SIZE,
-                                      workers=execution.workers, progress=report_progress)
+                                      workers=execution.workers, progress=report_progress,
+                                      decoding=execution.decoding)
         if execution.strict and image_set.errors:
             raise _strict_failure(image_set)
         sets[(network, name)] = image_set

@@ -1,47 +1,122 @@
-"""Running a function over many items in a thread pool, in order, a bounded window ahead.
+"""Running a function over many items in a pool, in order, a bounded window ahead.
 
 Decoding (Pillow, OpenCV) and hashing release the GIL, so threads decode in parallel with
 the network that consumes the results; the window bounds the memory held by decoded images.
+Where decoding alone must keep an accelerator busy, threads are held back by the Python
+work around each decode (checks, conversions, the GIL): ``processes=True`` runs the
+function in worker processes instead (forked on Linux, as PyTorch's ``DataLoader`` does;
+spawned elsewhere), its function and items picklable.  A worker that dies (a decoder
+crashing on a hostile file) fails no other item: the items then in flight are run again
+one at a time, each in a process of its own — the one that kills it gets
+``WorkerDiedError`` — and a new pool takes the rest.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
-__all__ = ["Outcome", "ordered_map"]
+from likeness.errors import LikenessError
+
+__all__ = ["Outcome", "WorkerDiedError", "ordered_map", "usable_cores"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 Outcome = tuple[T, "R | None", "Exception | None"]
 
 
+class WorkerDiedError(LikenessError):
+    """A worker process died running this item alone (its decoder crashed)."""
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
                 window: int | None = None,
                 catch: tuple[type[Exception], ...] = (Exception,),
+                processes: bool = False,
                 ) -> Iterator[tuple[T, R | None, Exception | None]]:
     """Yield ``(item, result, None)`` or ``(item, None, error)`` for each item, in order.
 
     At most ``window`` (default ``4 × workers``) items are submitted ahead of the consumer.
-    Exceptions of the ``catch`` types are returned, others propagate.
+    Exceptions of the ``catch`` types are returned, others propagate.  ``processes``: run
+    ``function`` in ``workers`` processes (see the module documentation).
     """
     workers = max(1, workers)
     window = max(1, window or 4 * workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[tuple[T, Future[R]]] = deque()
-
+    pool: Executor = _process_pool(workers) if processes else ThreadPoolExecutor(workers)
+    pending: deque[tuple[T, Future[R]]] = deque()
+    try:
         def drain_one() -> tuple[T, R | None, Exception | None]:
-            item, future = pending.popleft()
+            nonlocal pool
+            item, future = pending[0]
             try:
-                return item, future.result(), None
+                result = future.result()
+            except BrokenProcessPool:
+                pool = _isolate(pool, workers, pending, function)
+                item, future = pending[0]
+                try:
+                    result = future.result()
+                except catch as error:
+                    pending.popleft()
+                    return item, None, error
             except catch as error:
+                pending.popleft()
                 return item, None, error
+            pending.popleft()
+            return item, result, None
+
+        def submit(item: T) -> Future[R]:
+            try:
+                return pool.submit(function, item)
+            except BrokenProcessPool as error:  # broke since the last drain: drained below
+                broken: Future[R] = Future()
+                broken.set_exception(error)
+                return broken
 
         for item in items:
-            pending.append((item, pool.submit(function, item)))
+            pending.append((item, submit(item)))
             if len(pending) >= window:
                 yield drain_one()
         while pending:
             yield drain_one()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+
+
+def _isolate(pool: Executor, workers: int, pending: deque[tuple[T, Future[R]]],
+             function: Callable[[T], R]) -> Executor:
+    """After a worker died: each item in flight run again alone in a process of its own
+    (its outcome, or ``WorkerDiedError`` if it kills that one too, put in its place), and a
+    new pool for the items to come."""
+    pool.shutdown(wait=True, cancel_futures=True)
+    for position, (item, _) in enumerate(pending):
+        outcome: Future[R] = Future()
+        with _process_pool(1) as alone:
+            try:
+                outcome.set_result(alone.submit(function, item).result())
+            except BrokenProcessPool:
+                outcome.set_exception(WorkerDiedError(
+                    "a decoding process died while reading this file alone (its decoder "
+                    "crashed: is the file damaged?)"))
+            except Exception as error:  # noqa: BLE001 - returned or raised by the caller
+                outcome.set_exception(error)
+        pending[position] = (item, outcome)
+    return _process_pool(workers)

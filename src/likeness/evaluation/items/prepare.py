@@ -114,12 +114,23 @@ def same_channels(reference: LoadedImage, test: LoadedImage
     return as_rgb(reference), as_rgb(test)
 
 
-def unit_tensor(pixels: np.ndarray, data_range: float) -> Any:
-    """(3, H, W) float32 in [0, 1] for a network; one channel is replicated (RGB)."""
+def unit_tensor(pixels: np.ndarray, data_range: float, device: str = "cpu") -> Any:
+    """(3, H, W) float32 in [0, 1] for a network, on ``device``; one channel is replicated
+    (RGB).  On an accelerator the integers travel as they are (a quarter of the bytes) and
+    are converted there, with the same roundings: float32, then one exact division."""
     import torch
 
-    unit = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)
-                            / np.float32(data_range)).permute(2, 0, 1)
+    if device == "cpu":
+        unit = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)
+                                / np.float32(data_range)).permute(2, 0, 1)
+    else:
+        host = np.ascontiguousarray(pixels)
+        if host.dtype == np.uint16:  # torch computes little on uint16
+            host = host.astype(np.int32)
+        moved = torch.from_numpy(host).to(device).to(torch.float32)
+        unit = torch.div(moved, torch.tensor(float(np.float32(data_range)),
+                                             dtype=torch.float32, device=device))
+        unit = unit.permute(2, 0, 1)
     return unit.expand(3, -1, -1).contiguous() if unit.shape[0] == 1 else unit
 
 

@@ -7,19 +7,26 @@ per-image features.  What each network is, builds and takes comes from its recor
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from likeness.errors import InvalidInputError
-from likeness.evaluation.catalog.networks import NETWORKS, network_input, set_network_names
+from likeness.evaluation.catalog.networks import (
+    GRAY_TO_RGB,
+    NETWORKS,
+    SIXTEEN_BIT_SCALED,
+    network_input,
+    set_network_names,
+)
 from likeness.evaluation.infra.device import resolve_device
 from likeness.io import load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.weights import ResolvedWeights, resolve
 
-__all__ = ["FeatureExtractor"]
+__all__ = ["FeatureExtractor", "FilePreparer"]
 
 
 class FeatureExtractor:
@@ -93,14 +100,24 @@ class FeatureExtractor:
         and the decisions taken (``network_input``)."""
         return network_input(self.kind, pixels, self.resize)
 
+    def preparer(self, device: str) -> FilePreparer:
+        """What decodes a file into this network's input (``prepare``), picklable for a
+        decoding process.  For pytorch-fid's Inception on CUDA it keeps the decoded
+        integers (a quarter of the bytes): ``features`` scales and resizes them on the
+        device."""
+        raw = (device.startswith("cuda") and self.kind == "pt_inception"
+               and self.resize == "pytorch-fid")
+        return FilePreparer(self.kind, self.resize, self.alpha, raw)
+
     def prepare(self, path: Path, expect_sha256: str | None = None
                 ) -> tuple[Any, tuple[str, ...]]:
         """Decode one file into the network's input (3, H, W) — resized to 299×299 for
         ``pt_inception`` — and the decisions taken (``expect_sha256``: the hash the file's
         features are cached under; other bytes are refused)."""
-        image = load_image(path, alpha=self.alpha, expect_sha256=expect_sha256)
-        network_in, decisions = self.input_of(image.pixels)
-        return network_in, (*image.decisions, *decisions)
+        import torch
+
+        network_in, decisions = self.preparer("cpu")((path, expect_sha256))
+        return torch.from_numpy(network_in), decisions
 
     def features(self, batch: list[Any]) -> np.ndarray:
         """Features of a batch; images of different sizes run in groups of one size."""
@@ -109,14 +126,64 @@ class FeatureExtractor:
         assert self.spec.features is not None
         network = self.network
         out: np.ndarray | None = None
-        groups: dict[tuple[int, ...], list[int]] = {}
+        batch = [torch.from_numpy(x) if isinstance(x, np.ndarray) else x for x in batch]
+        groups: dict[tuple[Any, ...], list[int]] = {}
         for index, tensor in enumerate(batch):
-            groups.setdefault(tuple(tensor.shape), []).append(index)
+            groups.setdefault((tuple(tensor.shape), str(tensor.dtype)), []).append(index)
         with torch.inference_mode():
             for indices in groups.values():
-                inputs = torch.stack([batch[i] for i in indices]).to(self.device)
+                inputs = _on_device([batch[i] for i in indices], self.device or "cpu")
                 values = self.spec.features(network, inputs)
                 if out is None:  # the width the checkpoint gives (a ViT-B file: 768)
                     out = np.empty((len(batch), values.shape[1]), np.float32)
                 out[indices] = values.float().cpu().numpy()
         return out if out is not None else np.empty((0, self.dims), np.float32)
+
+
+@dataclass(frozen=True)
+class FilePreparer:
+    """Decodes a file into a set network's input, as an array (a decoding process returns
+    it through a pipe: torch would share a tensor's memory between processes instead), and
+    the decisions taken; ``raw``: the decoded integers (3, H, W) (RGB; 16-bit as int32),
+    which ``_on_device`` turns into pytorch-fid's input on the device."""
+
+    kind: str
+    resize: str
+    alpha: str | None
+    raw: bool = False
+
+    def __call__(self, job: tuple[Path, str | None]) -> tuple[np.ndarray, tuple[str, ...]]:
+        path, expect_sha256 = job
+        image = load_image(path, alpha=self.alpha, expect_sha256=expect_sha256)
+        if not self.raw:
+            network_in, decisions = network_input(self.kind, image.pixels, self.resize)
+            return np.asarray(network_in), (*image.decisions, *decisions)
+        pixels, taken = image.pixels, list(image.decisions)
+        if pixels.shape[2] == 1:
+            pixels = np.repeat(pixels, 3, axis=2)
+            taken.append(GRAY_TO_RGB)
+        if pixels.dtype == np.uint16:
+            pixels = pixels.astype(np.int32)
+            taken.append(SIXTEEN_BIT_SCALED)
+        return np.ascontiguousarray(pixels.transpose(2, 0, 1)), tuple(taken)
+
+
+def _on_device(inputs: list[Any], device: str) -> Any:
+    """A batch of one shape on ``device``: decoded integers (``FilePreparer.raw``) become
+    pytorch-fid's input there — divided by their range (8-bit: 255, 16-bit: 65535),
+    bilinear to 299×299 — the others travel as they are."""
+    import torch
+
+    batch = torch.stack(inputs)
+    if batch.dtype.is_floating_point:
+        return batch.to(device)
+    from likeness.metrics.exact_sums import true_divide
+    from likeness.nets.inception_features import FID_SIZE
+
+    scale = 255.0 if batch.dtype == torch.uint8 else 65535.0
+    moved = batch.pin_memory().to(device, non_blocking=True) if device != "cpu" else batch
+    unit = true_divide(moved.to(torch.float32), scale)
+    if tuple(unit.shape[2:]) == (FID_SIZE, FID_SIZE):
+        return unit
+    return torch.nn.functional.interpolate(unit, size=(FID_SIZE, FID_SIZE), mode="bilinear",
+                                           align_corners=False)

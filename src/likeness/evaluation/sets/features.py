@@ -3,9 +3,10 @@
 A set is a folder, searched recursively, or a statistics file (``.npz`` with ``mu`` and
 ``sigma``, pytorch-fid's format).  Each file is hashed; features already in the cache under
 that hash (and the network, weights hash, resize convention and decoding options) are
-reused; the rest are decoded in a thread pool, resized as the convention says, run through
-the network in batches, and stored per batch, so a folder that grows by ten images costs
-ten images and a killed run keeps what it computed.
+reused; the rest are decoded in a thread pool (on CUDA, one thread per core), resized as the
+convention says (pytorch-fid's bilinear resize on CUDA: on the device), run through the
+network in batches, and stored per batch, so a folder that grows by ten images costs ten
+images and a killed run keeps what it computed.
 
 Decisions taken on the user's behalf are counted and recorded: gray images replicated to
 RGB, 16-bit images scaled by 65535, transparent images composited as ``alpha=`` says.
@@ -26,11 +27,14 @@ import numpy as np
 
 from likeness.errors import LikenessError
 from likeness.evaluation.infra.cache import Cache
-from likeness.evaluation.infra.pipeline import ordered_map
+from likeness.evaluation.infra.device import resolve_device
+from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
 from likeness.evaluation.items.image_set import ImageSet
+from likeness.evaluation.items.settings import ExecutionOptions
 from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.evaluation.sets.statistics_file import read_statistics_file
 from likeness.io import content_hash, find_images
+from likeness.io.plain_png import load_kernel
 from likeness.metrics.fid import warn_if_singular
 
 __all__ = [
@@ -72,8 +76,10 @@ def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, ca
 
 def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str,
                       extractor: FeatureExtractor, cache: Cache, *, batch_size: int = 32,
-                      workers: int = 4, progress: ProgressCallback | None = None) -> ImageSet:
-    """Features of the given files (``names``: how each is listed), cached by content hash."""
+                      workers: int = 4, progress: ProgressCallback | None = None,
+                      decoding: str = "auto") -> ImageSet:
+    """Features of the given files (``names``: how each is listed), cached by content hash
+    (``decoding``: ``ExecutionOptions.decoding``: on CUDA, files are decoded in processes)."""
     result = ImageSet(source=source, settings=extractor.settings)
     digests, failures = cache.digest_files(list(files), workers=workers)
     result.errors += [(names[path], str(error)) for path, error in failures.items()]
@@ -110,11 +116,17 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
         if progress is not None:
             progress(done, total)
 
-    def prepare(path: Path) -> tuple[Any, tuple[str, ...]]:
-        return extractor.prepare(path, content_hash(digests[path]))
-
-    results = ordered_map(prepare, order, workers=workers, catch=(LikenessError, OSError))
-    for position, (path, prepared, error) in enumerate(results):
+    device = resolve_device(extractor.requested_device) if order else "cpu"
+    decoders, processes = ExecutionOptions(workers=workers, decoding=decoding).decoders(
+        device, usable_cores())
+    processes = processes and len(order) >= 4 * decoders
+    if processes:
+        load_kernel()  # forked decoders start with the PNG kernel loaded
+    jobs = ((path, content_hash(digests[path])) for path in order)
+    results = ordered_map(extractor.preparer(device), jobs, workers=decoders,
+                          window=4 * decoders + batch_size, catch=(LikenessError, OSError),
+                          processes=processes)
+    for position, ((path, _), prepared, error) in enumerate(results):
         digest = digests[path]
         if error is not None:
             failed[digest] = str(error)

@@ -1,0 +1,144 @@
+"""Pixel metrics on the run's accelerator: the pairs of one computation, in batches.
+
+When a run's device is CUDA, ``ItemComputer`` hands each pixel metric that has an
+``on_device`` form (``MetricSpec.on_device``) to ``DeviceBatches`` instead of computing
+it pair by pair on the CPU.  ``compute`` then
+
+1. groups the deferred pairs by shape, dtypes and data range;
+2. copies each group's arrays to the device once (pinned host memory, asynchronously), for
+   every metric that reads them;
+3. computes each metric on its pairs in one call, and reads all the values back with one
+   synchronisation — none per pair.
+
+A group a metric does not compute there (its ``on_device`` gives None: a convention kept
+on the CPU) or whose batch fails is computed pair by pair on the CPU by the ``fallback``
+given, which records each pair's own error: the values and errors a pair gets never
+depend on the batch it was in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.items.prepare import PreparedPair
+from likeness.evaluation.items.settings import RunSettings
+
+__all__ = ["Deferred", "DeviceBatches"]
+
+
+@dataclass
+class Deferred:
+    """A pixel metric of one pair, waiting for its batch: its value goes into
+    ``outcome.values`` (an ``ItemOutcome``)."""
+
+    outcome: Any
+    metric: str
+    pair: PreparedPair
+
+
+class DeviceBatches:
+    """The deferred pixel metrics of one computation (see the module documentation).
+
+    Args:
+        device: the torch device the batches run on (``"cuda"``; ``"cpu"`` runs the same
+            tensor code on the CPU, as the tests do).
+        settings: the run's settings (each metric's conventions).
+    """
+
+    def __init__(self, device: str, settings: RunSettings) -> None:
+        self.device, self.settings = device, settings
+        self.pending: list[Deferred] = []
+
+    def defer(self, outcome: Any, metric: str, pair: PreparedPair) -> bool:
+        """Queue ``metric`` of ``pair`` if it has an ``on_device`` form; False: compute
+        it on the CPU now."""
+        if METRICS[metric].on_device is None:
+            return False
+        self.pending.append(Deferred(outcome, metric, pair))
+        return True
+
+    def compute(self, fallback: Callable[[Deferred], None]) -> None:
+        """Fill every deferred value; ``fallback`` computes one on the CPU."""
+        import torch
+
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        groups: dict[tuple[Any, ...], list[Deferred]] = {}
+        for entry in pending:
+            pair = entry.pair
+            key = (pair.reference.shape, pair.reference.dtype.str, pair.test.dtype.str,
+                   pair.data_range)
+            groups.setdefault(key, []).append(entry)
+        results: list[tuple[list[Deferred], Any]] = []
+        with torch.inference_mode():
+            for entries in groups.values():
+                results += self._group(entries, fallback)
+            if not results:
+                return
+            values = torch.cat([v.reshape(-1).to(torch.float64)
+                                for _, v in results]).cpu().tolist()
+        position = 0
+        for entries, _ in results:
+            for entry in entries:
+                entry.outcome.values[entry.metric] = values[position]
+                position += 1
+
+    def _group(self, entries: list[Deferred], fallback: Callable[[Deferred], None]
+               ) -> list[tuple[list[Deferred], Any]]:
+        """The queued values of one group of like pairs (computed on the device, not yet
+        read back); the entries it could not compute go to ``fallback``."""
+        pairs: dict[int, int] = {}  # id(pair) → its row in the batch
+        unique: list[PreparedPair] = []
+        for entry in entries:
+            if id(entry.pair) not in pairs:
+                pairs[id(entry.pair)] = len(unique)
+                unique.append(entry.pair)
+        references = self._to_device([p.reference for p in unique])
+        tests = self._to_device([p.test for p in unique])
+        data_range = unique[0].data_range
+        by_metric: dict[str, list[Deferred]] = {}
+        for entry in entries:
+            by_metric.setdefault(entry.metric, []).append(entry)
+        queued = []
+        for metric, own in by_metric.items():
+            rows = [pairs[id(entry.pair)] for entry in own]
+            test, reference = tests, references
+            if rows != list(range(len(unique))):
+                index = self._index(rows)
+                test, reference = tests[index], references[index]
+            on_device = METRICS[metric].on_device
+            assert on_device is not None
+            try:
+                values = on_device(test, reference, data_range, self.settings)
+            except Exception:  # noqa: BLE001 - each pair's own error comes from the CPU
+                values = None
+            if values is None or tuple(values.shape) != (len(own),):
+                for entry in own:
+                    fallback(entry)
+                continue
+            queued.append((own, values))
+        return queued
+
+    def _to_device(self, arrays: list[np.ndarray]) -> Any:
+        """(N, C, H, W) tensor on the device of (H, W, C) arrays of one shape (16-bit
+        values as int32: torch computes little on uint16)."""
+        import torch
+
+        stacked = np.stack(arrays)
+        if stacked.dtype == np.uint16:
+            stacked = stacked.astype(np.int32)
+        host = torch.from_numpy(stacked)
+        if self.device != "cpu":
+            host = host.pin_memory()
+        return host.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+
+    def _index(self, rows: list[int]) -> Any:
+        import torch
+
+        return torch.tensor(rows, device=self.device)

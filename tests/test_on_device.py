@@ -1,0 +1,404 @@
+"""The accelerator's paths, run on the CPU: pixel metrics in batches (``DeviceBatches``,
+``MetricSpec.on_device``), decoding in processes (``ordered_map(processes=True)``), the
+plain-PNG decoder, batched LPIPS distances and pytorch-fid's input made from decoded
+integers.  On CUDA the same code runs on the GPU (benchmarks/bench_cuda.py compares its
+values with the CPU's there)."""
+
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import likeness
+from likeness.errors import InvalidInputError
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.engines.built_networks import Networks
+from likeness.evaluation.engines.compute import ItemComputer
+from likeness.evaluation.engines.on_device import DeviceBatches
+from likeness.evaluation.infra.pipeline import WorkerDiedError, ordered_map
+from likeness.evaluation.items.prepare import PreparedPair
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
+from likeness.io import load_image
+from likeness.io.plain_png import decode_plain_png
+from likeness.metrics.exact_sums import true_divide
+
+PAIRS = Path(__file__).resolve().parent / "data" / "matlab_pairs"
+ON_DEVICE = [name for name, spec in METRICS.items() if spec.on_device is not None]
+SETTINGS = [{}, {"convention": "matlab"}, {"ssim_convention": "wang2004"},
+            {"ssim_convention": "pytorch-msssim"}, {"ssim_convention": "torchmetrics"},
+            {"ms_ssim_convention": "piq"}, {"ms_ssim_convention": "torchmetrics"},
+            {"ms_ssim_convention": "matlab-wtd-sum"}]
+
+
+class _Outcome:
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+        self.errors: dict[str, str] = {}
+
+
+def _tid_pairs() -> list[PreparedPair]:
+    """TID2013 crops: even and odd sizes, colour, gray, 16-bit."""
+    reference = np.asarray(Image.open(PAIRS / "tid2013_I19_reference.png"))
+    distorted = np.asarray(Image.open(PAIRS / "tid2013_I19_distorted.png"))
+    pairs = []
+    for top, left, height, width in ((0, 0, 192, 256), (37, 11, 191, 253)):
+        crop = (slice(top, top + height), slice(left, left + width))
+        pairs.append(PreparedPair(reference[crop], distorted[crop], 255.0, ()))
+    pairs.append(PreparedPair(reference[:200, :240, :1].copy(), distorted[:200, :240, :1].copy(),
+                              255.0, ()))
+    pairs.append(PreparedPair(reference[:160, :200].astype(np.uint16) * 257,
+                              distorted[:160, :200].astype(np.uint16) * 257, 65535.0, ()))
+    return pairs
+
+
+def _on_device(settings: RunSettings, pairs: list[PreparedPair], metrics: list[str]
+               ) -> tuple[list[_Outcome], list[str]]:
+    outcomes = [_Outcome() for _ in pairs]
+    batches = DeviceBatches("cpu", settings)
+    on_cpu: list[str] = []
+    for outcome, pair in zip(outcomes, pairs, strict=True):
+        for metric in metrics:
+            assert batches.defer(outcome, metric, pair)
+
+    def fallback(deferred):
+        on_cpu.append(deferred.metric)
+        try:
+            deferred.outcome.values[deferred.metric] = METRICS[deferred.metric].pixels(
+                deferred.pair, settings)
+        except Exception as error:  # noqa: BLE001 - recorded, as the engine does
+            deferred.outcome.errors[deferred.metric] = str(error)
+
+    batches.compute(fallback)
+    return outcomes, on_cpu
+
+
+@pytest.mark.parametrize("conventions", SETTINGS, ids=lambda s: ",".join(
+    f"{k}={v}" for k, v in s.items()) or "defaults")
+def test_every_pixel_metric_in_batches_equals_its_value_pair_by_pair(conventions):
+    settings = RunSettings(metrics=tuple(ON_DEVICE), **conventions)
+    pairs = _tid_pairs()
+    outcomes, _ = _on_device(settings, pairs, ON_DEVICE)
+    for outcome, pair in zip(outcomes, pairs, strict=True):
+        for metric in ON_DEVICE:
+            try:
+                want = METRICS[metric].pixels(pair, settings)
+            except Exception:  # noqa: BLE001 - the batch path must fail it too
+                want = None
+            if want is None:
+                assert metric in outcome.errors, metric
+                assert metric not in outcome.values, metric
+                continue
+            got = outcome.values[metric]
+            if metric == "mse":  # exact int64 sums: the CPU's value, bit for bit
+                assert got == want
+            else:
+                assert got == pytest.approx(want, rel=1e-12, abs=1e-14), metric
+
+
+def test_integer_ssim_and_psnr_take_the_exact_sums():
+    """scikit-image's SSIM of 8-bit images: the same window map, summed in another order;
+    PSNR: the CPU's MSE exactly, its log10 within an ulp."""
+    settings = RunSettings(metrics=("ssim", "psnr"))
+    pairs = _tid_pairs()[:2]
+    outcomes, on_cpu = _on_device(settings, pairs, ["ssim", "psnr"])
+    assert on_cpu == []
+    for outcome, pair in zip(outcomes, pairs, strict=True):
+        assert outcome.values["ssim"] == pytest.approx(METRICS["ssim"].pixels(pair, settings),
+                                                       rel=2e-15)
+        assert outcome.values["psnr"] == pytest.approx(METRICS["psnr"].pixels(pair, settings),
+                                                       rel=2e-15)
+
+
+def test_a_pair_the_device_cannot_compute_gets_the_cpu_error():
+    """Images smaller than the window: the device hands them back, and the CPU's own error
+    is the item's — the batch they were in changes nothing."""
+    settings = RunSettings(metrics=("ssim", "ms_ssim"))
+    tiny = PreparedPair(np.zeros((5, 6, 3), np.uint8), np.ones((5, 6, 3), np.uint8), 255.0, ())
+    outcomes, on_cpu = _on_device(settings, [tiny], ["ssim", "ms_ssim"])
+    assert sorted(on_cpu) == ["ms_ssim", "ssim"]
+    assert "7x7" in outcomes[0].errors["ssim"]
+    assert "MS-SSIM" in outcomes[0].errors["ms_ssim"]
+
+
+def test_the_basicsr_and_matlab_ssim_conventions_stay_on_the_cpu():
+    pair = _tid_pairs()[2]
+    for convention in ("basicsr", "matlab"):
+        settings = RunSettings(metrics=("ssim",), ssim_convention=convention)
+        outcomes, on_cpu = _on_device(settings, [pair], ["ssim"])
+        assert on_cpu == ["ssim"]
+        assert outcomes[0].values["ssim"] == METRICS["ssim"].pixels(pair, settings)
+
+
+def test_true_divide_rounds_once():
+    numerator = torch.arange(1, 10_000, dtype=torch.float64) * 7.3
+    want = numerator.numpy() / 255.0
+    assert np.array_equal(true_divide(numerator, 255.0).numpy(), want)
+    assert np.array_equal(true_divide(255.0, numerator).numpy(), 255.0 / numerator.numpy())
+
+
+def test_an_item_computer_with_a_pixel_device_gives_the_cpu_outcomes(tid2013_folders):
+    from likeness.evaluation.items.plan import Item
+
+    reference, test = tid2013_folders
+    item = Item("out", reference / "a.png", test / "a.png", "a.png", "a.png")
+    metrics = ("ssim", "psnr", "mse", "ms_ssim", "gmsd")
+    settings = RunSettings(metrics=metrics)
+    image, other = load_image(item.reference), load_image(item.test)
+    results = []
+    for device in (None, "cpu"):
+        computer = ItemComputer(metrics, settings, Networks("cpu"), pixel_device=device)
+        assert computer.batches_pixels == (device is not None)
+        results.append(computer.compute([([item], _decoded(image, other))])[0])
+    plain, batched = results
+    assert batched.notes == plain.notes
+    assert batched.errors == plain.errors
+    assert batched.values["mse"] == plain.values["mse"]
+    for metric in metrics:
+        assert batched.values[metric] == pytest.approx(plain.values[metric], rel=1e-12)
+
+
+def _decoded(reference, test):
+    from likeness.evaluation.engines.compute import Decoded
+
+    return Decoded(reference, [test])
+
+
+# decoding in processes -------------------------------------------------------------------
+
+def _square(value: int) -> int:
+    if value == 3:
+        raise InvalidInputError("three")
+    return value * value
+
+
+def _die_on_five(value: int) -> int:
+    if value == 5:
+        os._exit(1)  # a decoder crashing: the worker process dies
+    return value
+
+
+def test_processes_keep_the_order_and_return_errors():
+    results = list(ordered_map(_square, range(8), workers=2, processes=True))
+    assert [item for item, _, _ in results] == list(range(8))
+    assert [value for _, value, error in results if error is None] == [
+        0, 1, 4, 16, 25, 36, 49]
+    assert isinstance(results[3][2], InvalidInputError)
+
+
+def test_a_dying_worker_fails_only_its_own_item():
+    results = list(ordered_map(_die_on_five, range(10), workers=2, window=3, processes=True))
+    assert [item for item, _, _ in results] == list(range(10))
+    for item, value, error in results:
+        if item == 5:
+            assert isinstance(error, WorkerDiedError)
+            assert "died while reading this file alone" in str(error)
+        else:
+            assert error is None
+            assert value == item
+
+
+def test_the_decoders_follow_the_device():
+    options = ExecutionOptions(workers=4)
+    assert options.decoders("cpu", 16) == (4, False)
+    assert options.decoders("cuda", 16) == (15, False)
+    assert options.decoders("cuda", 2) == (4, False)
+    assert ExecutionOptions(workers=3, decoding="threads").decoders("cuda", 16) == (3, False)
+    assert ExecutionOptions(workers=3, decoding="processes").decoders("cpu", 16) == (3, True)
+
+
+def test_compare_decoding_in_processes_gives_the_same_rows(golden, tmp_path):
+    root = golden.arrange_models(tmp_path / "data", ("blur", "jpeg"), ("astronaut", "chelsea"))
+    runs = [likeness.compare(root / "ref", [root / "blur", root / "jpeg"],
+                             metrics="ssim,psnr", cache=False, workers=2, decoding=decoding)
+            for decoding in ("threads", "processes")]
+    threads, processes = ([(r.model, r.test, r.values, r.notes) for r in run.rows]
+                          for run in runs)
+    assert threads == processes
+
+
+def test_an_unknown_decoding_is_refused(tmp_path):
+    with pytest.raises(InvalidInputError, match="decoding must be one of"):
+        likeness.compare(tmp_path, tmp_path, decoding="gpu")
+
+
+# the plain-PNG decoder -------------------------------------------------------------------
+
+def _png(pixels: np.ndarray, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", **options)
+    return buffer.getvalue()
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return (len(body).to_bytes(4, "big") + kind + body
+            + zlib.crc32(kind + body).to_bytes(4, "big"))
+
+
+def _png_with_filters(pixels: np.ndarray) -> bytes:
+    """An 8-bit PNG whose rows use every filter type in turn (Pillow's encoder picks
+    one), filtered here as the standard says."""
+    height, width = pixels.shape[:2]
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    rows = pixels.reshape(height, width * channels).astype(np.int32)
+    out = bytearray()
+    for y in range(height):
+        kind = y % 5
+        row, above = rows[y], rows[y - 1] if y else np.zeros_like(rows[0])
+        left = np.concatenate([np.zeros(channels, np.int32), row[:-channels]])
+        corner = np.concatenate([np.zeros(channels, np.int32), above[:-channels]])
+        estimate = left + above - corner
+        paeth = np.where((abs(estimate - left) <= abs(estimate - above))
+                         & (abs(estimate - left) <= abs(estimate - corner)), left,
+                         np.where(abs(estimate - above) <= abs(estimate - corner), above,
+                                  corner))
+        predicted = [0, left, above, (left + above) // 2, paeth][kind]
+        out.append(kind)
+        out += ((row - predicted) % 256).astype(np.uint8).tobytes()
+    colour = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    header = (width.to_bytes(4, "big") + height.to_bytes(4, "big")
+              + bytes([8, colour, 0, 0, 0]))
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
+            + _chunk(b"IDAT", zlib.compress(bytes(out))) + _chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    monkeypatch.setenv("LIKENESS_COMPILED", "1")
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_the_plain_png_decoder_gives_pillows_pixels(compiled, channels):
+    rng = np.random.default_rng(channels)
+    for height, width in ((1, 1), (7, 3), (64, 77)):
+        shape = (height, width) if channels == 1 else (height, width, channels)
+        noise = rng.integers(0, 256, shape, dtype=np.uint8)
+        smooth = np.cumsum(rng.integers(0, 3, shape), axis=0).astype(np.uint8)
+        for pixels in (noise, smooth):
+            for data in (_png_with_filters(pixels), _png(pixels), _png(pixels, optimize=True)):
+                decoded = decode_plain_png(data)
+                assert decoded is not None
+                assert np.array_equal(decoded, np.array(Image.open(io.BytesIO(data))))
+
+
+def test_other_pngs_are_left_to_pillow(compiled):
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    assert decode_plain_png(_png(pixels)) is not None
+    palette = Image.fromarray(pixels).convert("P")
+    for other in (_png(pixels[:, :, 0].astype(np.uint16) * 300),  # 16-bit
+                  _png_of(palette), _interlaced(_png(pixels))):
+        assert decode_plain_png(other) is None
+    with_text = _png_with_filters(pixels)
+    late_text = with_text[:-12] + _chunk(b"tEXt", b"Comment\x00late") + with_text[-12:]
+    assert decode_plain_png(late_text) is None  # Pillow reads it only while decoding
+    wrong_filter = bytearray(zlib.decompress(_idat(_png_with_filters(pixels))))
+    wrong_filter[0] = 9
+    assert decode_plain_png(_replace_idat(with_text, bytes(wrong_filter))) is None
+    short = zlib.decompress(_idat(with_text))[:-5]
+    assert decode_plain_png(_replace_idat(with_text, short)) is None
+
+
+def _interlaced(data: bytes) -> bytes:
+    """The PNG with its header's interlace method set to Adam7 (Pillow writes none)."""
+    header = data[16:28] + b"\x01"
+    return data[:8] + _chunk(b"IHDR", header) + data[33:]
+
+
+def _png_of(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **options)
+    return buffer.getvalue()
+
+
+def _idat(data: bytes) -> bytes:
+    start = data.index(b"IDAT")
+    length = int.from_bytes(data[start - 4:start], "big")
+    return data[start + 4:start + 4 + length]
+
+
+def _replace_idat(data: bytes, raw: bytes) -> bytes:
+    start = data.index(b"IDAT") - 4
+    length = int.from_bytes(data[start:start + 4], "big")
+    return data[:start] + _chunk(b"IDAT", zlib.compress(raw)) + data[start + 12 + length:]
+
+
+def test_load_image_decodes_plain_pngs_with_the_fast_path_and_the_same_result(
+        compiled, tmp_path, monkeypatch):
+    pixels = np.random.default_rng(1).integers(0, 256, (33, 45, 4), dtype=np.uint8)
+    path = tmp_path / "a.png"
+    path.write_bytes(_png(pixels))
+    calls = []
+    import likeness.io.plain_png as plain_png
+
+    original = plain_png.decode_plain_png
+    monkeypatch.setattr(plain_png, "decode_plain_png",
+                        lambda data: calls.append(1) or original(data))
+    fast = load_image(path, alpha="white")
+    monkeypatch.setenv("LIKENESS_COMPILED", "0")
+    slow = load_image(path, alpha="white")
+    assert calls == [1, 1]
+    assert np.array_equal(fast.pixels, slow.pixels)
+    assert fast.decisions == slow.decisions
+
+
+# networks --------------------------------------------------------------------------------
+
+def test_batched_lpips_distances_equal_the_item_by_item_ones(stand_in):
+    from likeness.evaluation.catalog.feature_metrics import lpips_use
+    from likeness.evaluation.engines.built_networks import Networks
+
+    networks = Networks("cpu", {"alexnet": str(stand_in["alexnet"])})
+    use = lpips_use("alex")
+    module = networks.get("lpips_alex")
+    images = torch.rand(6, 3, 64, 80)
+    layers = networks.encode("lpips_alex", images)
+    kept = [use.first([layer[i:i + 1] for layer in layers], (64, 80), None)
+            for i in range(6)]
+    assert use.distances is not None
+    together = use.distances(kept[:3], kept[3:], module)
+    one_by_one = [use.distance(a, b, module) for a, b in zip(kept[:3], kept[3:], strict=True)]
+    assert together == pytest.approx(one_by_one, rel=1e-6)
+
+
+def test_fid_input_from_decoded_integers_equals_the_cpu_input(tmp_path, compiled):
+    import cv2
+
+    from likeness.evaluation.sets.extractor import FilePreparer, _on_device
+
+    rng = np.random.default_rng(2)
+    for pixels in (rng.integers(0, 256, (40, 52, 3), dtype=np.uint8),
+                   rng.integers(0, 65536, (40, 52, 3), dtype=np.uint16),
+                   rng.integers(0, 256, (299, 299), dtype=np.uint8)):
+        path = tmp_path / "a.png"
+        cv2.imwrite(str(path), pixels[:, :, ::-1] if pixels.ndim == 3 else pixels)
+        raw, raw_decisions = FilePreparer("pt_inception", "pytorch-fid", None, raw=True)(
+            (path, None))
+        cpu, cpu_decisions = FilePreparer("pt_inception", "pytorch-fid", None)((path, None))
+        assert raw_decisions == cpu_decisions
+        made = _on_device([torch.from_numpy(raw)], "cpu")[0]
+        assert torch.allclose(made, torch.from_numpy(cpu), rtol=0, atol=1e-7)
+
+
+def test_the_command_line_decodes_in_processes(tid2013_folders, tmp_path):
+    from click.testing import CliRunner
+
+    from likeness.cli.main import main
+
+    reference, test = tid2013_folders
+    runs = [CliRunner().invoke(main, ["compare", str(reference), str(test), "--metrics",
+                                      "ssim,psnr", "--no-cache", "--out",
+                                      str(tmp_path / f"{decoding}.csv"), "--decoding",
+                                      decoding, "--workers", "2"])
+            for decoding in ("threads", "processes")]
+    assert [run.exit_code for run in runs] == [0, 0], runs[1].output
+    assert (tmp_path / "threads.csv").read_text() == (tmp_path / "processes.csv").read_text()
+    refused = CliRunner().invoke(main, ["compare", str(reference), str(test),
+                                        "--decoding", "gpu"])
+    assert refused.exit_code == 2
+    assert "--decoding" in refused.output
