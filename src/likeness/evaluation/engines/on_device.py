@@ -76,7 +76,9 @@ class DeviceBatches:
                    pair.data_range)
             groups.setdefault(key, []).append(entry)
         results: list[tuple[list[Deferred], Any]] = []
-        with torch.inference_mode():
+        # no_grad, not inference_mode: the metrics memoise windows and filters, which
+        # would become inference tensors that a later differentiable call cannot use
+        with torch.no_grad():
             for entries in groups.values():
                 results += self._group(entries, fallback)
             if not results:
