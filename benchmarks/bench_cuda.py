@@ -8,7 +8,8 @@ reference tools' own way on the same machine (issue 33).
    against the CPU (largest relative difference; MSE must be equal bit for bit);
 2. each network's CPU and device values and its throughput (stand-in weights);
 3. ``compare`` (ssim, psnr, lpips) over folders of 512² PNGs in pairs/s — decoding in
-   processes (the CUDA default) and in threads — against lpips in a DataLoader loop
+   threads (the default) and in processes, no cache and a fresh one — against lpips in a
+   DataLoader loop
    (PSNR and SSIM by torchmetrics on the GPU: a usual script), and the rooflines: decoding
    alone (processes) and the device work alone (tensors already there);
 4. FID features from the same PNG folders in images/s (fresh cache) against pytorch-fid's

@@ -206,18 +206,23 @@ def test_a_dying_worker_fails_only_its_own_item():
 
 def test_the_decoders_follow_the_device():
     options = ExecutionOptions(workers=4)
-    assert options.decoders("cpu", 16) == (4, False)
-    assert options.decoders("cuda", 16) == (15, False)
-    assert options.decoders("cuda", 2) == (4, False)
-    assert ExecutionOptions(workers=3, decoding="threads").decoders("cuda", 16) == (3, False)
-    assert ExecutionOptions(workers=3, decoding="processes").decoders("cpu", 16) == (3, True)
+    assert options.decoders("cpu", 16, 100) == (4, False)
+    assert options.decoders("cuda", 16, 100) == (15, False)
+    assert options.decoders("cuda", 2, 100) == (4, False)
+    threads = ExecutionOptions(workers=3, decoding="threads")
+    assert threads.decoders("cuda", 16, 100) == (3, False)
+    processes = ExecutionOptions(workers=3, decoding="processes")
+    assert processes.decoders("cpu", 16, 100) == (3, True)
+    assert processes.decoders("cpu", 16, 5) == (3, False)  # too few jobs to start them
 
 
 def test_compare_decoding_in_processes_gives_the_same_rows(golden, tmp_path):
     root = golden.arrange_models(tmp_path / "data", ("blur", "jpeg"), ("astronaut", "chelsea"))
+    # two groups (one per reference): one process decodes both, two threads one each
     runs = [likeness.compare(root / "ref", [root / "blur", root / "jpeg"],
-                             metrics="ssim,psnr", cache=False, workers=2, decoding=decoding)
-            for decoding in ("threads", "processes")]
+                             metrics="ssim,psnr", cache=False, workers=workers,
+                             decoding=decoding)
+            for decoding, workers in (("threads", 2), ("processes", 1))]
     threads, processes = ([(r.model, r.test, r.values, r.notes) for r in run.rows]
                           for run in runs)
     assert threads == processes
@@ -297,6 +302,8 @@ def test_other_pngs_are_left_to_pillow(compiled):
     with_text = _png_with_filters(pixels)
     late_text = with_text[:-12] + _chunk(b"tEXt", b"Comment\x00late") + with_text[-12:]
     assert decode_plain_png(late_text) is None  # Pillow reads it only while decoding
+    animated = with_text[:33] + _chunk(b"acTL", bytes(8)) + with_text[33:]
+    assert decode_plain_png(animated) is None  # its first frame may not be the IDAT
     wrong_filter = bytearray(zlib.decompress(_idat(_png_with_filters(pixels))))
     wrong_filter[0] = 9
     assert decode_plain_png(_replace_idat(with_text, bytes(wrong_filter))) is None
@@ -333,6 +340,7 @@ def test_load_image_decodes_plain_pngs_with_the_fast_path_and_the_same_result(
     pixels = np.random.default_rng(1).integers(0, 256, (33, 45, 4), dtype=np.uint8)
     path = tmp_path / "a.png"
     path.write_bytes(_png(pixels))
+    assert decode_plain_png(path.read_bytes()) is not None  # the fast path takes this file
     calls = []
     import likeness.io.plain_png as plain_png
 
@@ -391,10 +399,12 @@ def test_the_command_line_decodes_in_processes(tid2013_folders, tmp_path):
     from likeness.cli.main import main
 
     reference, test = tid2013_folders
+    for folder in (reference, test):  # two groups: one decoding process takes both
+        (folder / "b.png").write_bytes((folder / "a.png").read_bytes())
     runs = [CliRunner().invoke(main, ["compare", str(reference), str(test), "--metrics",
                                       "ssim,psnr", "--no-cache", "--out",
                                       str(tmp_path / f"{decoding}.csv"), "--decoding",
-                                      decoding, "--workers", "2"])
+                                      decoding, "--workers", "1"])
             for decoding in ("threads", "processes")]
     assert [run.exit_code for run in runs] == [0, 0], runs[1].output
     assert (tmp_path / "threads.csv").read_text() == (tmp_path / "processes.csv").read_text()

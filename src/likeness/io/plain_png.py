@@ -9,8 +9,8 @@ zlib's speed; zlib where it is missing) and unfilters with a numba kernel, ~2.5�
 in all — what lets decoding processes keep a GPU fed (issue 33).
 
 It is only ever a shortcut: anything it does not expect — another bit depth or colour
-type, interlacing, inflated data of the wrong length, an unknown filter type, EXIF or
-text after the image data (Pillow reads those only while decoding) — returns None, and
+type, interlacing, animation, inflated data of the wrong length, an unknown filter type,
+EXIF or text after the image data (Pillow reads those only while decoding) — returns None, and
 Pillow decodes the file (with its own errors, as before).  The file's chunk checksums
 have been verified before (``likeness.io.integrity``).  numba is loaded for it only where
 loading pays: once numba is loaded anyway, after ``COMPILED_AFTER`` images in the
@@ -88,8 +88,8 @@ def decode_plain_png(data: bytes) -> np.ndarray | None:
 
 def _image_data(data: bytes) -> bytes | None:
     """The IDAT chunks' contents, concatenated (the checksums were verified already); None
-    when metadata follows them (EXIF or text, which Pillow reads only by decoding: the
-    caller would decode twice)."""
+    for an animated PNG, and when metadata follows them (EXIF or text, which Pillow reads
+    only by decoding: the caller would decode twice)."""
     parts = []
     offset = 8
     while offset + 8 <= len(data):
@@ -99,8 +99,8 @@ def _image_data(data: bytes) -> bytes | None:
             parts.append(data[offset + 8:offset + 8 + length])
         elif kind == b"IEND":
             break
-        elif parts and kind in _LATE_METADATA:
-            return None
+        elif kind == b"acTL" or (parts and kind in _LATE_METADATA):
+            return None  # an animated PNG's first frame may not be its IDAT: Pillow's
         offset += 12 + length
     return b"".join(parts)
 

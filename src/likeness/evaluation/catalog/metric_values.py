@@ -103,7 +103,6 @@ def ssim_on_device(test: Any, reference: Any, data_range: float,
     from likeness.metrics.ssim import get_convention, ssim_and_contrast_structure
 
     convention = getattr(settings, "ssim_convention", "skimage")
-    test, reference = _as_float64_if_float(test), _as_float64_if_float(reference)
     if convention == "torchmetrics":
         from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim
 
@@ -131,20 +130,23 @@ def ssim_on_device(test: Any, reference: Any, data_range: float,
 
 
 def mse_on_device(test: Any, reference: Any, data_range: float, settings: RunSettings) -> Any:
-    """``mse_value`` of a batch on its device: 8- and 16-bit pairs from exact int64 sums
-    (the CPU's value, bit for bit), others in float64."""
+    """``mse_value`` of a batch on its device: 8- and 16-bit pairs (16-bit as int32, as
+    ``DeviceBatches`` sends them) from exact int64 sums (the CPU's value, bit for bit),
+    others in float64."""
     import torch
 
     from likeness.metrics.exact_sums import EXACT_LIMIT, squared_error_sums_torch, true_divide
 
     samples = test[0].numel()
-    if test.dtype in (torch.uint8, torch.int16, torch.int32) and test.dtype == reference.dtype:
+    if test.dtype in (torch.uint8, torch.int32) and test.dtype == reference.dtype:
         total = squared_error_sums_torch(reference, test)
         exact = true_divide(total.to(torch.float64), float(samples))
+        largest = 255 if test.dtype == torch.uint8 else 65535  # int32: 16-bit pixels
+        if samples * largest**2 < EXACT_LIMIT:  # no total can reach the limit
+            return exact
         difference = (reference.to(torch.float64) - test.to(torch.float64)).flatten(1)
         return torch.where(total < EXACT_LIMIT, exact, (difference * difference).mean(dim=1))
-    difference = (_as_float64_if_float(reference).to(torch.float64)
-                  - _as_float64_if_float(test).to(torch.float64)).flatten(1)
+    difference = (reference.to(torch.float64) - test.to(torch.float64)).flatten(1)
     return (difference * difference).mean(dim=1)
 
 
@@ -168,12 +170,6 @@ def ms_ssim_on_device(test: Any, reference: Any, data_range: float,
 
     return ms_ssim(reference.to(torch.float64), test.to(torch.float64), data_range=data_range,
                    convention=getattr(settings, "ms_ssim_convention", "pytorch-msssim"))
-
-
-def _as_float64_if_float(images: Any) -> Any:
-    import torch
-
-    return images.to(torch.float64) if images.dtype.is_floating_point else images
 
 
 def ssim_map(pair: PreparedPair, settings: RunSettings) -> np.ndarray:

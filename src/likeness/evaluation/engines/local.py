@@ -300,9 +300,7 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
         if computer.feature_metrics or len(engine.to_store) >= execution.batch_size:
             engine.store()  # a killed run loses at most the batch in flight
 
-    workers, processes = execution.decoders(networks.device, usable_cores())
-    if len(groups) < 2 * workers:  # starting processes costs more than it gains
-        processes = False
+    workers, processes = execution.decoders(networks.device, usable_cores(), len(groups))
     if processes:
         load_kernel()  # forked decoders start with the PNG kernel loaded
     jobs = (DecodeJob.of(engine.items_of(group), options.alpha, digests) for group in groups)

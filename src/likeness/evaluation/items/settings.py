@@ -106,11 +106,12 @@ class ExecutionOptions:
     strict: bool = False
     decoding: str = "auto"
 
-    def decoders(self, device: str, cores: int) -> tuple[int, bool]:
-        """(how many decoders, whether they are processes) for a run on ``device`` on a
-        machine of ``cores`` usable cores."""
+    def decoders(self, device: str, cores: int, jobs: int) -> tuple[int, bool]:
+        """(how many decoders, whether they are processes) for ``jobs`` decoding jobs of a
+        run on ``device`` on a machine of ``cores`` usable cores (processes only for at
+        least two jobs a process: starting them costs more than a few jobs gain)."""
         if self.decoding == "processes":
-            return self.workers, True
+            return self.workers, jobs >= 2 * self.workers
         if self.decoding == "auto" and device.startswith("cuda"):
             return max(self.workers, cores - 1), False
         return self.workers, False

@@ -118,8 +118,7 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
 
     device = resolve_device(extractor.requested_device) if order else "cpu"
     decoders, processes = ExecutionOptions(workers=workers, decoding=decoding).decoders(
-        device, usable_cores())
-    processes = processes and len(order) >= 4 * decoders
+        device, usable_cores(), len(order))
     if processes:
         load_kernel()  # forked decoders start with the PNG kernel loaded
     jobs = ((path, content_hash(digests[path])) for path in order)
