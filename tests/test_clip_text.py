@@ -135,7 +135,9 @@ def test_clipscore_equals_torchmetrics(stand_in):
     values = clip_score(IMAGES[:len(captions)], captions, convention="torchmetrics",
                         model=stand_in)
     assert clip_t_aggregate(values, "torchmetrics") == pytest.approx(
-        VALUES["torchmetrics"]["score"], abs=1e-6)  # measured: 6e-8
+        VALUES["torchmetrics"]["score"], abs=1e-5)
+    # 100 × float32 cosines: measured 6e-8 off on an AVX2 CPU, 1.8e-6 on an AVX-512 one
+    # (AMD EPYC Zen 4), i.e. 1.8e-8 of the cosine; the other CLIP tests hold cosines to 1e-6
 
 
 def test_clip_s_equals_hessels_script(stand_in):

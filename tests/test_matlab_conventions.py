@@ -93,7 +93,8 @@ SAME_IN_BOTH = [
     ("vsi", RGB[::-1], 0.96405, 5e-6, "VSI.m; piq tests/test_vsi.py"),
     ("vif_p", GRAY, 0.2665, 5e-5, "vifp_mscale.m; piq tests/test_vif.py"),
     ("vif_p", RGB, 0.3147, 5e-5, "vifp_mscale.m on YIQ's Y; piq tests/test_vif.py"),
-    ("dss", GRAY[::-1], 0.45217181, 2e-8, "DSS.m; piq tests/test_dss.py (1.3e-8 off)"),
+    ("dss", GRAY[::-1], 0.45217181, 5e-9,
+     "DSS.m; piq tests/test_dss.py (piq 1.3e-8 off; likeness 1.7e-9: centred variances)"),
 ]
 
 

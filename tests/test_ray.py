@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,10 +67,18 @@ def _run(folders, engine, out, weights, **extra):
                                 cache=False, batch_size=1, engine=engine, **extra)
 
 
+def _weights_folders():
+    return {path.name for path in Path(tempfile.gettempdir()).glob("likeness-weights-*")}
+
+
 def test_ray_equals_the_local_engine(cluster, folders, stand_in, fid_weights):
     weights = {"alexnet": str(stand_in["alexnet"]), "pt_inception": str(fid_weights)}
     _run(folders, "local", folders / "local", weights)
+    before = _weights_folders()
     _run(folders, "ray", folders / "ray", weights)
+    # the actors wrote the checkpoints to one folder of files named by their hashes, which
+    # later actors and runs reuse (a copy per actor, never removed, filled CI's disk)
+    assert _weights_folders() - before <= {f"likeness-weights-{os.getuid()}"}
     local, on_ray = _rows(folders / "local" / "per_image.csv"), _rows(
         folders / "ray" / "per_image.csv")
     assert on_ray == local  # every value, error and note, bit for bit
@@ -296,3 +306,39 @@ def test_the_content_encoders_on_ray_equal_the_local_engine(cluster, folders, tm
     assert _rows(folders / "ray" / "per_image.csv") == local
     assert all(row["error"] == "" and float(row["dino"]) <= 1 for row in local)
     assert {row["prompt"].split()[1] for row in local} == {"photo", "noisy"}
+
+
+def test_shipped_checkpoints_are_one_verified_file_per_hash(tmp_path, monkeypatch):
+    import hashlib
+
+    from likeness.evaluation.engines.ray_engine import _materialise_weights
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    blob = b"checkpoint bytes" * 1000
+    sha256 = hashlib.sha256(blob).hexdigest()
+    first = _materialise_weights({"alexnet": (blob, sha256)})["alexnet"]
+    assert Path(first).read_bytes() == blob
+    assert Path(first).name == f"{sha256}.pth"
+    assert _materialise_weights({"alexnet": (blob, sha256)})["alexnet"] == first
+    Path(first).write_bytes(b"damaged")  # a file that fails its hash is written anew
+    assert Path(_materialise_weights({"alexnet": (blob, sha256)})["alexnet"]).read_bytes() == blob
+    assert [p.name for p in Path(first).parent.iterdir()] == [f"{sha256}.pth"]  # no .part left
+    with pytest.raises(likeness.LikenessError, match="alexnet arrived corrupted"):
+        _materialise_weights({"alexnet": (blob + b"!", sha256)})
+
+
+def test_a_weights_folder_that_is_not_this_users_is_not_used(tmp_path, monkeypatch):
+    import hashlib
+
+    from likeness.evaluation.engines.ray_engine import _materialise_weights
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / f"likeness-weights-{os.getuid()}").symlink_to(elsewhere)
+    blob = b"weights"
+    path = Path(_materialise_weights({"vgg": (blob, hashlib.sha256(blob).hexdigest())})["vgg"])
+    assert path.read_bytes() == blob
+    assert not list(elsewhere.iterdir())
+    assert path.parent.name.startswith("likeness-weights-")
+    assert not path.parent.is_symlink()

@@ -113,6 +113,22 @@ def test_gradients_flow(metric):
     assert x.grad.abs().sum() > 0
 
 
+def test_dss_depends_on_deviations_not_on_the_brightness_they_sit_on():
+    # its similarities use local variances and a covariance only, so lifting both images
+    # by a constant leaves DSS as it was; from E[x²] − μ², as DSS.m and piq compute them,
+    # the DC subband's larger squares cancel to noise that moved it by 1e-8 (and by
+    # ~5e-8 between CPUs)
+    x, y = (_matlab_pair_image(name)[None, None] / 2
+            for name in ("goldhill.gif", "goldhill_jpeg.gif"))
+    assert float(dss(x + 120, y + 120, data_range=255)) == pytest.approx(
+        float(dss(x, y, data_range=255)), rel=1e-14)
+
+
+def _matlab_pair_image(name):
+    with Image.open(Path(__file__).parent / "data" / "matlab_pairs" / name) as image:
+        return torch.from_numpy(np.array(image, dtype=np.float64))
+
+
 def test_domains_are_refused_with_the_reason():
     with pytest.raises(ImageTooSmallError, match="161x161"):
         iw_ssim(torch.rand(1, 1, 160, 300), torch.rand(1, 1, 160, 300))

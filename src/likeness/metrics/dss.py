@@ -12,7 +12,12 @@ better.
 
 likeness computes in the inputs' dtype throughout; piq stores the 64 subband similarities
 in float32 whatever the input, so its float64 values differ from likeness's by up to
-about 1e-7 relative.
+about 1e-7 relative.  The local variances and the covariance are the gaussian means of
+the deviations from the local mean, as defined; piq and DSS.m subtract μ² from E[x²],
+which cancels to rounding noise on flat DC maps and moved DSS by ~5e-8 between CPUs
+(likeness's own values too, until revision 2): from the deviations likeness's value is
+the same to the last bits on every CPU and 1.7e-9 from DSS.m's published 0.45217181
+(goldhill, printed to 8 digits; piq 1.3e-8).
 """
 
 from __future__ import annotations
@@ -62,23 +67,46 @@ def _lowest_mean(values: Tensor, count: int) -> Tensor:
     return torch.sort(values.flatten(start_dim=2)).values[..., :count].mean(dim=-1)
 
 
-def _local_mean(x: Tensor) -> Tensor:
-    """The 3×3 gaussian (σ = 1.5) mean of every (N, S, h, w) map, zero padding."""
-    squared = (torch.arange(_SIMILARITY_TAPS, dtype=x.dtype, device=x.device)
+def _gaussian_taps(like: Tensor) -> Tensor:
+    """The 3×3 gaussian (σ = 1.5) weights, summing to 1."""
+    squared = (torch.arange(_SIMILARITY_TAPS, dtype=like.dtype, device=like.device)
                - (_SIMILARITY_TAPS - 1) / 2.0) ** 2
     kernel = torch.exp(-(squared[None, :] + squared[:, None]) / (2 * _SIMILARITY_SIGMA**2))
-    kernel = (kernel / kernel.sum()).view(1, 1, _SIMILARITY_TAPS, _SIMILARITY_TAPS)
-    n, subbands, height, width = x.shape
-    flat = x.reshape(n * subbands, 1, height, width)
-    if x.dtype == torch.float64:  # torch's float64 convolution is slow: nine shifted sums
-        padded = F.pad(flat, [1, 1, 1, 1])
-        out = torch.zeros_like(flat)
-        for a in range(_SIMILARITY_TAPS):
-            for b in range(_SIMILARITY_TAPS):
-                out = out + kernel[0, 0, a, b] * padded[..., a:a + height, b:b + width]
-    else:
-        out = F.conv2d(flat, kernel, padding=_SIMILARITY_TAPS // 2)
-    return out.reshape(n, subbands, height, width)
+    return kernel / kernel.sum()
+
+
+def _shifted(x: Tensor) -> list[tuple[int, int, Tensor]]:
+    """Each tap (a, b) of the 3×3 window with the zero-padded maps seen from it."""
+    height, width = x.shape[-2:]
+    padded = F.pad(x, [1, 1, 1, 1])
+    return [(a, b, padded[..., a:a + height, b:b + width])
+            for a in range(_SIMILARITY_TAPS) for b in range(_SIMILARITY_TAPS)]
+
+
+def _local_mean(x: Tensor) -> Tensor:
+    """The gaussian mean of every (N, S, h, w) map, zero padding (padded zeros count)."""
+    kernel = _gaussian_taps(x)
+    out = torch.zeros_like(x)
+    for a, b, window in _shifted(x):
+        out = out + kernel[a, b] * window
+    return out
+
+
+def _local_covariance(x: Tensor, mean_x: Tensor, y: Tensor, mean_y: Tensor) -> Tensor:
+    """The gaussian mean of (x − μ_x)(y − μ_y) around every position: the paper's
+    E[xy] − μ_x μ_y (the weights sum to 1, padded zeros included), computed from the
+    deviations — the difference of E[x²] and μ² cancels to rounding noise where a map is
+    flat (the DC subband's squares are ~1e6), which the square root of the similarity
+    then lifts to ~1e-8 of DSS, different on every CPU; from the deviations it is exact
+    to the last bits (piq and DSS.m subtract, so their values carry that noise)."""
+    kernel = _gaussian_taps(x)
+    out = torch.zeros_like(x)
+    windows_y = _shifted(y) if y is not x else [None] * _SIMILARITY_TAPS**2
+    for (a, b, window_x), shifted_y in zip(_shifted(x), windows_y, strict=True):
+        deviation_x = window_x - mean_x
+        deviation_y = deviation_x if shifted_y is None else shifted_y[2] - mean_y
+        out = out + kernel[a, b] * (deviation_x * deviation_y)
+    return out
 
 
 def _subband_similarities(x: Tensor, y: Tensor, dc: Tensor) -> Tensor:
@@ -86,15 +114,16 @@ def _subband_similarities(x: Tensor, y: Tensor, dc: Tensor) -> Tensor:
     marks the DC subband."""
     c = torch.where(dc, 1000.0, 300.0).to(x.dtype).view(1, -1, 1, 1)
     mean_x, mean_y = _local_mean(x), _local_mean(y)
-    variance_x = torch.clamp(_local_mean(x * x) - mean_x**2, min=0)
-    variance_y = torch.clamp(_local_mean(y * y) - mean_y**2, min=0)
+    variance_x = _local_covariance(x, mean_x, x, mean_x)  # ≥ 0: a sum of squares
+    variance_y = _local_covariance(y, mean_y, y, mean_y)
     deviations = safe_sqrt(variance_x * variance_y)  # a flat block: 0, gradient 0
     count = round(_PERCENTILE * x.shape[-2] * x.shape[-1])
     pooled = _lowest_mean((2 * deviations + c) / (variance_x + variance_y + c), count)
     if bool(dc.any()):
         first = int(torch.nonzero(dc)[0])
         part = slice(first, first + 1)
-        covariance = _local_mean(x[:, part] * y[:, part]) - mean_x[:, part] * mean_y[:, part]
+        covariance = _local_covariance(x[:, part], mean_x[:, part], y[:, part],
+                                       mean_y[:, part])
         structure = (covariance + c[:, part]) / (deviations[:, part] + c[:, part])
         pooled = torch.cat([pooled[:, :first],
                             pooled[:, part] * _lowest_mean(structure, count),

@@ -98,10 +98,10 @@ CLASSICAL_METRICS: dict[str, MetricSpec] = {
                       label="VSI"),
     "dss": MetricSpec("dss", "higher",
                       "DSS: DCT subband similarity of luma (8x8 blocks, 5 % pooling), as piq "
-                      "computes it, in float64 throughout",
+                      "computes it, in float64 throughout, local variances from deviations",
                       **on_tensors("dss", "dss"),
                       citations=("balanov2015dss", "kastryulin2022piq"),
-                      min_side=8, label="DSS"),
+                      min_side=8, revision=2, label="DSS"),
     "iw_ssim": MetricSpec("iw_ssim", "higher",
                           "IW-SSIM: information-weighted SSIM of luma over a 5-level "
                           "Laplacian pyramid, as piq computes it in float64",

@@ -5,8 +5,9 @@ networks in an actor pool (``engine="ray"`` of ``likeness.compare`` and
 1. The driver runs ``ItemEngine.lookup``: the same content-hash keys as the local engine,
    so a restarted job skips what is recorded.
 2. Weights are resolved and verified once on the driver; their bytes go to the object
-   store, and each actor writes them to a local file and checks the SHA-256 — nodes need
-   no internet and no shared file system for weights.
+   store, and each actor checks the SHA-256 and writes them to a file named by it, once
+   per node (``_materialise_weights``) — nodes need no internet and no shared file
+   system for weights.
 3. The missing items' groups (items sharing a reference) become a dataset; a CPU task per
    group runs ``decode_group``; an actor pool (one ``ItemComputer`` per actor, GPU actors
    when the cluster has GPUs) computes them.  Actor concurrency leaves a CPU per node for
@@ -24,8 +25,12 @@ networks in an actor pool (``engine="ray"`` of ``likeness.compare`` and
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
 import pickle
+import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -47,6 +52,7 @@ from likeness.evaluation.sets.features import (
     FeatureExtractor,
     feature_batches,
 )
+from likeness.nets.weights import file_sha256
 
 __all__ = ["import_ray", "run_on_ray"]
 
@@ -71,16 +77,46 @@ def _connect(ray: Any, address: str | None) -> None:
 
 
 def _materialise_weights(blobs: dict[str, tuple[bytes, str]]) -> dict[str, str]:
-    """Write shipped checkpoints to local files; check each one's SHA-256."""
-    folder = Path(tempfile.mkdtemp(prefix="likeness-weights-"))
+    """Local files of shipped checkpoints, each checked against its SHA-256: one file per
+    checkpoint and node, named by its hash, in a folder of this user's under the system's
+    temporary folder — written once and reused by every actor and run after it, so that
+    actors that come and go leave no copies behind (a copy per actor filled the disk)."""
+    folder = _weights_folder()
     paths = {}
     for name, (blob, sha256) in blobs.items():
         if hashlib.sha256(blob).hexdigest() != sha256:
             raise LikenessError(f"checkpoint {name} arrived corrupted (SHA-256 mismatch)")
-        path = folder / f"{name}.pth"
-        path.write_bytes(blob)
+        path = folder / f"{sha256}.pth"
+        if not (path.is_file() and file_sha256(path) == sha256):
+            handle, temporary = tempfile.mkstemp(prefix=f".{sha256}.", suffix=".part",
+                                                 dir=folder)
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(blob)
+                os.replace(temporary, path)  # whole or absent, for actors running beside
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
         paths[name] = str(path)
     return paths
+
+
+def _weights_folder() -> Path:
+    """``likeness-weights-<user id>`` in the temporary folder, made private to this user;
+    a folder of that name that is a link or another user's is not used (a fresh private
+    folder is, removed when the process ends)."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    folder = Path(tempfile.gettempdir()) / f"likeness-weights-{uid if uid is not None else 'user'}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        status = folder.lstat()
+        if stat.S_ISDIR(status.st_mode) and (uid is None or status.st_uid == uid):
+            return folder
+    except OSError:
+        pass
+    private = tempfile.mkdtemp(prefix="likeness-weights-")
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+    return Path(private)
 
 
 def _decode_group(row: dict[str, Any]) -> dict[str, Any]:
