@@ -15,9 +15,11 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
 import likeness
@@ -311,34 +313,83 @@ def test_the_content_encoders_on_ray_equal_the_local_engine(cluster, folders, tm
 def test_shipped_checkpoints_are_one_verified_file_per_hash(tmp_path, monkeypatch):
     import hashlib
 
-    from likeness.evaluation.engines.ray_engine import _materialise_weights
+    from likeness.evaluation.engines.ray_cluster import materialise_weights
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     blob = b"checkpoint bytes" * 1000
     sha256 = hashlib.sha256(blob).hexdigest()
-    first = _materialise_weights({"alexnet": (blob, sha256)})["alexnet"]
+    first = materialise_weights({"alexnet": (blob, sha256)})["alexnet"]
     assert Path(first).read_bytes() == blob
     assert Path(first).name == f"{sha256}.pth"
-    assert _materialise_weights({"alexnet": (blob, sha256)})["alexnet"] == first
+    assert materialise_weights({"alexnet": (blob, sha256)})["alexnet"] == first
     Path(first).write_bytes(b"damaged")  # a file that fails its hash is written anew
-    assert Path(_materialise_weights({"alexnet": (blob, sha256)})["alexnet"]).read_bytes() == blob
+    assert Path(materialise_weights({"alexnet": (blob, sha256)})["alexnet"]).read_bytes() == blob
     assert [p.name for p in Path(first).parent.iterdir()] == [f"{sha256}.pth"]  # no .part left
     with pytest.raises(likeness.LikenessError, match="alexnet arrived corrupted"):
-        _materialise_weights({"alexnet": (blob + b"!", sha256)})
+        materialise_weights({"alexnet": (blob + b"!", sha256)})
 
 
 def test_a_weights_folder_that_is_not_this_users_is_not_used(tmp_path, monkeypatch):
     import hashlib
 
-    from likeness.evaluation.engines.ray_engine import _materialise_weights
+    from likeness.evaluation.engines.ray_cluster import materialise_weights
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / f"likeness-weights-{os.getuid()}").symlink_to(elsewhere)
     blob = b"weights"
-    path = Path(_materialise_weights({"vgg": (blob, hashlib.sha256(blob).hexdigest())})["vgg"])
+    path = Path(materialise_weights({"vgg": (blob, hashlib.sha256(blob).hexdigest())})["vgg"])
     assert path.read_bytes() == blob
     assert not list(elsewhere.iterdir())
     assert path.parent.name.startswith("likeness-weights-")
     assert not path.parent.is_symlink()
+
+
+def _ray_exceptions():
+    if os.environ.get("LIKENESS_REQUIRE_RAY") != "1":
+        pytest.importorskip("ray", reason="Ray not installed")
+    import ray.exceptions
+
+    return ray.exceptions
+
+
+@pytest.mark.parametrize(("failure", "advice"), [
+    ("OutOfDiskError", "free disk space on the nodes"),
+    ("ObjectStoreFullError", "larger one"),
+    ("OutOfMemoryError", "smaller --batch-size N"),
+])
+def test_a_cluster_out_of_resources_is_one_line_that_says_what_to_do(
+        folders, monkeypatch, failure, advice):
+    exceptions = _ray_exceptions()
+    from likeness.cli import main
+
+    def out_of(*_):
+        raise getattr(exceptions, failure)("a node says so")
+
+    monkeypatch.setattr("likeness.evaluation.engines.ray_engine.connect", out_of)
+    result = CliRunner().invoke(main, ["compare", str(folders / "ref"), str(folders / "blur"),
+                                       "--metrics", "ssim", "--engine", "ray", "--no-cache"])
+    assert result.exit_code == 1
+    assert f"error: the Ray cluster ran out of resources ({failure})" in result.output
+    assert advice in result.output
+    assert "a re-run resumes" in result.output
+    assert "bug" not in result.output
+
+
+def test_cluster_failures_name_the_cluster_and_leave_likeness_bugs_as_they_are():
+    exceptions = _ray_exceptions()
+    from likeness.evaluation.engines.ray_cluster import cluster_failures
+
+    ray = SimpleNamespace(exceptions=exceptions)
+    task = exceptions.RayTaskError("decode", "Traceback ...", exceptions.OutOfDiskError())
+    with pytest.raises(likeness.LikenessError, match=r"out of resources \(OutOfDiskError\)"), \
+            cluster_failures(ray):
+        raise task  # Ray Data reports a node out of disk as a failed task
+    with pytest.raises(likeness.LikenessError,
+                       match=r"could not finish the run \(NodeDiedError: node 3 died\)"), \
+            cluster_failures(ray):
+        raise exceptions.NodeDiedError("node 3 died")
+    bug = exceptions.RayTaskError("compute", "Traceback ...", ZeroDivisionError("oops"))
+    with pytest.raises(exceptions.RayTaskError), cluster_failures(ray):
+        raise bug  # an exception of likeness's own code in a task: reported as a bug

@@ -42,6 +42,7 @@ CLI_WORDS = [
     (r"triplets=CSV", "--triplets CSV"),
     (r"raise cfsd_max_pixels", "raise --cfsd-max-pixels"),
     (r"crop_border=(\d+)", r"--crop-border \1"),
+    (r"(?<![\w-])batch_size=N", "--batch-size N"),
     (r"y_channel=True", "--y-channel"),
     (r"weights=\{'(\w+)': PATH\}", r"--weights \1=PATH"),
     (r"(?<![\w-])weights=PATH", "--weights PATH"),

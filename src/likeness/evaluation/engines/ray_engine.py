@@ -6,7 +6,7 @@ networks in an actor pool (``engine="ray"`` of ``likeness.compare`` and
    so a restarted job skips what is recorded.
 2. Weights are resolved and verified once on the driver; their bytes go to the object
    store, and each actor checks the SHA-256 and writes them to a file named by it, once
-   per node (``_materialise_weights``) — nodes need no internet and no shared file
+   per node (``ray_cluster.materialise_weights``) — nodes need no internet and no shared file
    system for weights.
 3. The missing items' groups (items sharing a reference) become a dataset; a CPU task per
    group runs ``decode_group``; an actor pool (one ``ItemComputer`` per actor, GPU actors
@@ -25,13 +25,7 @@ networks in an actor pool (``engine="ray"`` of ``likeness.compare`` and
 
 from __future__ import annotations
 
-import atexit
-import hashlib
-import os
 import pickle
-import shutil
-import stat
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +36,12 @@ from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer, decode_group
 from likeness.evaluation.engines.local import ItemEngine
+from likeness.evaluation.engines.ray_cluster import (
+    cluster_failures,
+    connect,
+    import_ray,
+    materialise_weights,
+)
 from likeness.evaluation.engines.set_runs import set_networks
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.items.plan import Plan
@@ -52,71 +52,10 @@ from likeness.evaluation.sets.features import (
     FeatureExtractor,
     feature_batches,
 )
-from likeness.nets.weights import file_sha256
 
 __all__ = ["import_ray", "run_on_ray"]
 
 Progress = Callable[[str, int, int], None]
-INSTALL_HINT = "the Ray engine needs Ray: pip install 'likeness-metrics[ray]'"
-
-
-def import_ray() -> Any:
-    """Ray, or a one-line error saying how to install it."""
-    try:
-        import ray
-        import ray.data  # noqa: F401 - Ray Data is part of the extra
-    except ImportError:
-        raise LikenessError(INSTALL_HINT) from None
-    return ray
-
-
-def _connect(ray: Any, address: str | None) -> None:
-    if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
-                 include_dashboard=False, configure_logging=False)
-
-
-def _materialise_weights(blobs: dict[str, tuple[bytes, str]]) -> dict[str, str]:
-    """Local files of shipped checkpoints, each checked against its SHA-256: one file per
-    checkpoint and node, named by its hash, in a folder of this user's under the system's
-    temporary folder — written once and reused by every actor and run after it, so that
-    actors that come and go leave no copies behind (a copy per actor filled the disk)."""
-    folder = _weights_folder()
-    paths = {}
-    for name, (blob, sha256) in blobs.items():
-        if hashlib.sha256(blob).hexdigest() != sha256:
-            raise LikenessError(f"checkpoint {name} arrived corrupted (SHA-256 mismatch)")
-        path = folder / f"{sha256}.pth"
-        if not (path.is_file() and file_sha256(path) == sha256):
-            handle, temporary = tempfile.mkstemp(prefix=f".{sha256}.", suffix=".part",
-                                                 dir=folder)
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(blob)
-                os.replace(temporary, path)  # whole or absent, for actors running beside
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        paths[name] = str(path)
-    return paths
-
-
-def _weights_folder() -> Path:
-    """``likeness-weights-<user id>`` in the temporary folder, made private to this user;
-    a folder of that name that is a link or another user's is not used (a fresh private
-    folder is, removed when the process ends)."""
-    uid = os.getuid() if hasattr(os, "getuid") else None
-    folder = Path(tempfile.gettempdir()) / f"likeness-weights-{uid if uid is not None else 'user'}"
-    try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-        status = folder.lstat()
-        if stat.S_ISDIR(status.st_mode) and (uid is None or status.st_uid == uid):
-            return folder
-    except OSError:
-        pass
-    private = tempfile.mkdtemp(prefix="likeness-weights-")
-    atexit.register(shutil.rmtree, private, ignore_errors=True)
-    return Path(private)
 
 
 def _decode_group(row: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +73,7 @@ class ItemActor:
         import ray
 
         _use_threads(threads)
-        weights = _materialise_weights({k: ray.get(v) if not isinstance(v, tuple) else v
+        weights = materialise_weights({k: ray.get(v) if not isinstance(v, tuple) else v
                                         for k, v in blobs.items()})
         # the style images the actor decodes itself are checked against the run's hashes
         self.computer = ItemComputer(options.metrics, options, Networks(device, weights),
@@ -158,7 +97,7 @@ class FeatureActor:
 
         _use_threads(threads)
         blob = ray.get(weights) if not isinstance(weights, tuple) else weights
-        path = _materialise_weights({network: blob})[network]
+        path = materialise_weights({network: blob})[network]
         self.extractor = FeatureExtractor(weights=path, resize=resize, device=device,
                                           alpha=alpha, network=network)
 
@@ -253,14 +192,16 @@ def run_on_ray(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
     """Every item's row computed on Ray (see the module documentation), in plan order; the
     set images' features too (into the cache, where the driver's set pass finds them)."""
     ray = import_ray()
-    _connect(ray, address)
-    rows: list[PairRow] = []
-    if any(METRICS[m].kind != "set" for m in options.metrics) and plan.items:
-        rows = _items_on_ray(ray, plan, digests, options, execution, networks, cache,
-                             shard_dir, progress, unreadable)
-    for network in set_networks(options.metrics):
-        features_on_ray(plan, options, execution, networks, cache, network)
+    with cluster_failures(ray):
+        connect(ray, address)
+        rows: list[PairRow] = []
+        if any(METRICS[m].kind != "set" for m in options.metrics) and plan.items:
+            rows = _items_on_ray(ray, plan, digests, options, execution, networks, cache,
+                                 shard_dir, progress, unreadable)
+        for network in set_networks(options.metrics):
+            features_on_ray(plan, options, execution, networks, cache, network)
     return rows
+
 
 
 def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: RunSettings,

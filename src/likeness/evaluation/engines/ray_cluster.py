@@ -1,0 +1,119 @@
+"""What the Ray engine needs of Ray itself (``ray_engine``): Ray imported with a one-line
+hint when the extra is missing, the connection, shipped checkpoints as one checked file per
+node, and the cluster's own failures (a node out of disk, object store or memory; nodes,
+workers or objects lost beyond retries) as one-line errors that say what to do."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from likeness.errors import LikenessError
+from likeness.nets.weights import file_sha256
+
+__all__ = ["INSTALL_HINT", "cluster_failures", "connect", "import_ray", "materialise_weights"]
+
+INSTALL_HINT = "the Ray engine needs Ray: pip install 'likeness-metrics[ray]'"
+
+
+def import_ray() -> Any:
+    """Ray, or a one-line error saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401 - Ray Data is part of the extra
+    except ImportError:
+        raise LikenessError(INSTALL_HINT) from None
+    return ray
+
+
+def connect(ray: Any, address: str | None) -> None:
+    """Join the cluster at ``address`` (None: a running one, else a local one) unless joined."""
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
+                 include_dashboard=False, configure_logging=False)
+
+
+def materialise_weights(blobs: dict[str, tuple[bytes, str]]) -> dict[str, str]:
+    """Local files of shipped checkpoints, each checked against its SHA-256: one file per
+    checkpoint and node, named by its hash, in a folder of this user's under the system's
+    temporary folder — written once and reused by every actor and run after it, so that
+    actors that come and go leave no copies behind (a copy per actor filled the disk)."""
+    folder = _weights_folder()
+    paths = {}
+    for name, (blob, sha256) in blobs.items():
+        if hashlib.sha256(blob).hexdigest() != sha256:
+            raise LikenessError(f"checkpoint {name} arrived corrupted (SHA-256 mismatch)")
+        path = folder / f"{sha256}.pth"
+        if not (path.is_file() and file_sha256(path) == sha256):
+            handle, temporary = tempfile.mkstemp(prefix=f".{sha256}.", suffix=".part",
+                                                 dir=folder)
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(blob)
+                os.replace(temporary, path)  # whole or absent, for actors running beside
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        paths[name] = str(path)
+    return paths
+
+
+def _weights_folder() -> Path:
+    """``likeness-weights-<user id>`` in the temporary folder, made private to this user;
+    a folder of that name that is a link or another user's is not used (a fresh private
+    folder is, removed when the process ends)."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    folder = Path(tempfile.gettempdir()) / f"likeness-weights-{uid if uid is not None else 'user'}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        status = folder.lstat()
+        if stat.S_ISDIR(status.st_mode) and (uid is None or status.st_uid == uid):
+            return folder
+    except OSError:
+        pass
+    private = tempfile.mkdtemp(prefix="likeness-weights-")
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+    return Path(private)
+
+
+_KEPT = "values already stored in the cache or a results folder are kept, so a re-run resumes"
+_RESOURCE_ADVICE = {
+    "OutOfDiskError": "a node's object store was full and its disk over Ray's limit (95 % by "
+                      "default), so Ray could not spill objects to disk: free disk space on "
+                      "the nodes (Ray's temporary folder, /tmp/ray by default), or start Ray "
+                      "with a larger object store (ray start --object-store-memory)",
+    "ObjectStoreFullError": "a node's object store was full: start Ray with a larger one (ray "
+                            "start --object-store-memory) or give it disk to spill to",
+    "OutOfMemoryError": "a node ran out of memory and Ray stopped a worker: use a smaller "
+                        "batch_size=N, fewer workers per node or nodes with more memory",
+}
+
+
+@contextlib.contextmanager
+def cluster_failures(ray: Any) -> Iterator[None]:
+    """The cluster's own failures as one-line errors that say what to do: a node out of disk,
+    object store or memory (raised as such or as the cause of a failed task), nodes, workers
+    or objects lost beyond Ray's retries.  A task that failed by an exception of likeness's
+    own code stays what it is (a bug, reported as one)."""
+    try:
+        yield
+    except ray.exceptions.RayError as error:
+        task_failed = isinstance(error, ray.exceptions.RayTaskError)
+        cause = (getattr(error, "cause", None) or error) if task_failed else error
+        kind = type(cause).__name__
+        if kind in _RESOURCE_ADVICE:
+            raise LikenessError(f"the Ray cluster ran out of resources ({kind}): "
+                                f"{_RESOURCE_ADVICE[kind]}; {_KEPT}") from error
+        if task_failed:
+            raise  # likeness's own code failed in a task: not the cluster's doing
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise LikenessError(f"the Ray cluster could not finish the run ({kind}: {first_line}); "
+                            f"check its nodes (ray status); {_KEPT}") from error
