@@ -812,6 +812,27 @@ def test_an_unexpected_exception_is_one_line_not_a_traceback(tmp_path, monkeypat
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(("failure", "expected"), [
+    (MemoryError(), "error: out of memory (MemoryError): free memory, use a smaller --batch-size"),
+    (OSError(28, "No space left on device", "/data/features.npy"),
+     "error: no space left on the device writing /data/features.npy (No space left on device)"),
+])
+def test_the_machine_running_out_is_said_as_such_not_as_a_bug(tmp_path, monkeypatch, failure,
+                                                               expected):
+    import likeness.runs.compare
+
+    def runs_out(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(likeness.runs.compare, "compare", runs_out)
+    ref, out = _folders(tmp_path, count=1)
+    result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--no-cache"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(expected)
+    assert "a re-run resumes" in result.stderr
+    assert "bug" not in result.stderr
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 1 MiB filesystem of its own (tmpfs; needs root, skipped elsewhere)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -42,11 +43,27 @@ class Commands(click.Group):
                 raise
             if isinstance(error, ValueError):  # bad input a library below us refused
                 say("error", f"{error}")
+            elif _out_of_resources(error):
+                say("error", _out_of_resources(error))
             else:
                 say("error", f"unexpected {type(error).__name__}: {error} (a bug in "
                               "likeness: please report it; LIKENESS_DEBUG=1 shows the "
                               "traceback)")
             sys.exit(1)
+
+
+def _out_of_resources(error: Exception) -> str:
+    """What to do when the machine, not likeness, ran out: memory, or space on a disk that a
+    command writes where it does not say so itself (the results folder and the cache do);
+    empty for any other error."""
+    kept = "values already stored in the cache or a results folder are kept, so a re-run resumes"
+    if isinstance(error, MemoryError):
+        return ("out of memory (MemoryError): free memory, use a smaller --batch-size where the "
+                f"command takes one, or a machine with more memory; {kept}")
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {error.filename}" if error.filename else ""
+        return f"no space left on the device{where} ({error.strerror}): free some space; {kept}"
+    return ""
 
 
 class MetricsOption(click.Option):
