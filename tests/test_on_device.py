@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 import likeness
-from likeness.errors import InvalidInputError
+from likeness.errors import ImageLoadError, InvalidInputError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer
@@ -309,6 +309,39 @@ def test_other_pngs_are_left_to_pillow(compiled):
     assert decode_plain_png(_replace_idat(with_text, bytes(wrong_filter))) is None
     short = zlib.decompress(_idat(with_text))[:-5]
     assert decode_plain_png(_replace_idat(with_text, short)) is None
+
+
+def _with_stream(data: bytes, stream: bytes) -> bytes:
+    """The PNG with its IDAT's zlib stream replaced as it is (chunk checksums made anew)."""
+    start = data.index(b"IDAT") - 4
+    length = int.from_bytes(data[start:start + 4], "big")
+    return data[:start] + _chunk(b"IDAT", stream) + data[start + 12 + length:]
+
+
+def _dictionary_stream(raw: bytes) -> bytes:
+    compressor = zlib.compressobj(zdict=b"a preset dictionary")
+    return compressor.compress(raw) + compressor.flush()
+
+
+@pytest.mark.parametrize("broken", [
+    lambda stream, raw: stream[:-4] + bytes(4),  # a wrong Adler-32
+    lambda stream, raw: stream[2:-4],  # raw deflate, no zlib wrapper
+    lambda stream, raw: _dictionary_stream(raw),  # needs a preset dictionary
+    lambda stream, raw: zlib.compress(raw[:-1]),  # one byte short
+], ids=["adler32", "raw-deflate", "preset-dictionary", "short"])
+def test_a_broken_stream_gets_pillows_own_error(compiled, tmp_path, monkeypatch, broken):
+    pixels = np.random.default_rng(2).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    plain = _png_with_filters(pixels)
+    raw = zlib.decompress(_idat(plain))
+    path = tmp_path / "broken.png"
+    path.write_bytes(_with_stream(plain, broken(_idat(plain), raw)))
+    assert decode_plain_png(path.read_bytes()) is None  # ISA-L's errors too: not its words
+    with pytest.raises(ImageLoadError) as fast:
+        load_image(path)
+    monkeypatch.setenv("LIKENESS_COMPILED", "0")
+    with pytest.raises(ImageLoadError) as slow:
+        load_image(path)
+    assert str(fast.value) == str(slow.value)
 
 
 def _interlaced(data: bytes) -> bytes:

@@ -71,12 +71,9 @@ def decode_plain_png(data: bytes) -> np.ndarray | None:
         return None
     stride = width * channels
     expected = height * (stride + 1)
-    try:
-        inflated = _inflate(compressed, expected)
-    except (zlib.error, ValueError, OSError):  # Pillow reports it in its own words
-        return None
-    if len(inflated) != expected:
-        return None
+    inflated = _inflate(compressed, expected)
+    if inflated is None or len(inflated) != expected:
+        return None  # a broken stream: Pillow reports it in its own words
     from likeness.io._png_unfilter_kernel import unfilter
 
     pixels = unfilter(np.frombuffer(inflated, np.uint8), height, stride, channels)
@@ -105,9 +102,10 @@ def _image_data(data: bytes) -> bytes | None:
     return b"".join(parts)
 
 
-def _inflate(compressed: bytes, expected: int) -> bytes:
+def _inflate(compressed: bytes, expected: int) -> bytes | None:
     """The zlib stream inflated (ISA-L's inflate where installed), at most ``expected`` + 1
-    bytes (a longer stream is not the image its header describes)."""
+    bytes (a longer stream is not the image its header describes); None when either library
+    finds it broken (ISA-L's errors are not zlib's)."""
     inflater: types.ModuleType = zlib
     try:
         from isal import isal_zlib
@@ -115,5 +113,7 @@ def _inflate(compressed: bytes, expected: int) -> bytes:
         inflater = isal_zlib
     except ImportError:  # pragma: no cover - isal is a dependency; zlib is its stand-in
         pass
-    decompressor = inflater.decompressobj()
-    return decompressor.decompress(compressed, expected + 1)
+    try:
+        return inflater.decompressobj().decompress(compressed, expected + 1)
+    except (inflater.error, zlib.error, ValueError, OSError):
+        return None
