@@ -16,7 +16,7 @@ about 1e-7 relative.  The local variances and the covariance are the gaussian me
 the deviations from the local mean, as defined; piq and DSS.m subtract μ² from E[x²],
 which cancels to rounding noise on flat DC maps and moved DSS by ~5e-8 between CPUs
 (likeness's own values too, until revision 2): from the deviations likeness's value is
-the same to the last bits on every CPU and 1.7e-9 from DSS.m's published 0.45217181
+the same within ~1e-15 on every CPU and 1.7e-9 from DSS.m's published 0.45217181
 (goldhill, printed to 8 digits; piq 1.3e-8).
 """
 
@@ -98,7 +98,7 @@ def _local_covariance(x: Tensor, mean_x: Tensor, y: Tensor, mean_y: Tensor) -> T
     deviations — the difference of E[x²] and μ² cancels to rounding noise where a map is
     flat (the DC subband's squares are ~1e6), which the square root of the similarity
     then lifts to ~1e-8 of DSS, different on every CPU; from the deviations it is exact
-    to the last bits (piq and DSS.m subtract, so their values carry that noise)."""
+    to its last bits (piq and DSS.m subtract, so their values carry that noise)."""
     kernel = _gaussian_taps(x)
     out = torch.zeros_like(x)
     windows_y = _shifted(y) if y is not x else [None] * _SIMILARITY_TAPS**2

@@ -203,7 +203,6 @@ def run_on_ray(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
     return rows
 
 
-
 def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: RunSettings,
                   execution: ExecutionOptions, networks: Networks, cache: Cache,
                   shard_dir: Path | None,
