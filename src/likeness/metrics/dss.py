@@ -97,8 +97,8 @@ def _local_covariance(x: Tensor, mean_x: Tensor, y: Tensor, mean_y: Tensor) -> T
     E[xy] − μ_x μ_y (the weights sum to 1, padded zeros included), computed from the
     deviations — the difference of E[x²] and μ² cancels to rounding noise where a map is
     flat (the DC subband's squares are ~1e6), which the square root of the similarity
-    then lifts to ~1e-8 of DSS, different on every CPU; from the deviations it is exact
-    to its last bits (piq and DSS.m subtract, so their values carry that noise)."""
+    then lifts to ~1e-8 of DSS, different on every CPU; from the deviations it keeps its
+    precision (piq and DSS.m subtract, so their values carry that noise)."""
     kernel = _gaussian_taps(x)
     out = torch.zeros_like(x)
     windows_y = _shifted(y) if y is not x else [None] * _SIMILARITY_TAPS**2
