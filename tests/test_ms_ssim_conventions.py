@@ -17,6 +17,7 @@ from click.testing import CliRunner
 import likeness
 from likeness.cli import main
 from likeness.metrics.ms_ssim import ms_ssim
+from likeness.metrics.ssim import ssim
 
 DATA = Path(__file__).parent / "data"
 PINNED = json.loads((DATA / "piq_ms_ssim_values.json").read_text())
@@ -169,3 +170,22 @@ def test_torchmetrics_ssim_averages_its_reflect_padded_map(golden):
                                rtol=0, atol=1e-15)
     with pytest.raises(likeness.InvalidInputError, match="derives a Gaussian window"):
         likeness.ssim(x, x, data_range=1.0, convention="torchmetrics", win_size=7)
+
+
+@pytest.mark.parametrize("convention", ["piq", "torchmetrics", "matlab", "matlab-wtd-sum"])
+def test_the_fused_cpu_route_equals_the_tensor_route(convention):
+    # without a gradient on the CPU, the separable window runs in the fused numba kernel;
+    # with one (and on a GPU) through torch's tensor operations: the same values
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 200, 230, generator=generator, dtype=torch.float64)
+    y = (x + 0.1 * torch.rand(x.shape, generator=generator, dtype=torch.float64)).clamp(0, 1)
+    fused = ms_ssim(x, y, data_range=1.0, convention=convention)
+    tensors = ms_ssim(x.clone().requires_grad_(True), y, data_range=1.0,
+                      convention=convention).detach()
+    assert torch.allclose(fused, tensors, rtol=1e-13, atol=0)
+    if convention == "torchmetrics":
+        for window in ({}, {"window": "uniform", "win_size": 7}):
+            single = ssim(x, y, data_range=1.0, convention="torchmetrics", **window)
+            graph = ssim(x.clone().requires_grad_(True), y, data_range=1.0,
+                         convention="torchmetrics", **window).detach()
+            assert torch.allclose(single, graph, rtol=1e-13, atol=0)

@@ -4,6 +4,7 @@ as piq, torchmetrics or Wang's ``msssim.m`` compute it (the ``convention``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,7 @@ from likeness.metrics._image_maps import matlab_gray
 from likeness.metrics._tensor_checks import check_data_range, check_image_batches
 from likeness.metrics.ssim import (
     SSIM_CONVENTIONS,
+    SsimConvention,
     get_convention,
     ssim_and_contrast_structure,
 )
@@ -138,14 +140,13 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     return per_channel.mean(dim=1)
 
 
-def _gaussian_window(size: int, sigma: float, like: Tensor) -> Tensor:
-    """piq's ``gaussian_filter``: the 2-D Gaussian built in the input's dtype, summing to
-    one, as a depthwise (C, 1, size, size) kernel."""
-    coordinates = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2.0
-    squared = coordinates**2
-    window = (-(squared[None, :] + squared[:, None]) / (2 * sigma**2)).exp()
-    window = window / window.sum()
-    return window.expand(like.shape[1], 1, size, size)
+def _gaussian_convention(win_size: int, sigma: float, k1: float, k2: float) -> SsimConvention:
+    """The valid-window SSIM that piq's MS-SSIM and ``msssim.m`` take at each scale: a 2-D
+    gaussian of ``win_size`` taps summing to one, population covariance.  Computed as a
+    separable window (the fused CPU kernel, or the separable filters elsewhere): the same
+    quantity as their 2-D convolution, within rounding (~1e-15), and ~20x faster in
+    float64, where torch's 2-D convolution is slow."""
+    return replace(SSIM_CONVENTIONS["wang2004"], win_size=win_size, sigma=sigma, k1=k1, k2=k2)
 
 
 def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[float],
@@ -168,9 +169,7 @@ def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[floa
     if normalise:
         weight_tensor = weight_tensor / weight_tensor.sum()
     x, y = x / float(data_range), y / float(data_range)
-    c1, c2 = k1**2, k2**2
-    window = _gaussian_window(win_size, sigma, x)
-    channels = x.shape[1]
+    window = _gaussian_convention(win_size, sigma, k1, k2)
     terms = []
     ssim_value = x.new_zeros(())
     for scale in range(scales):
@@ -178,15 +177,9 @@ def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[floa
             padding = max(x.shape[2] % 2, x.shape[3] % 2)
             x = F.avg_pool2d(F.pad(x, [padding, 0, padding, 0], mode="replicate"), 2)
             y = F.avg_pool2d(F.pad(y, [padding, 0, padding, 0], mode="replicate"), 2)
-        mu_x = F.conv2d(x, window, groups=channels)
-        mu_y = F.conv2d(y, window, groups=channels)
-        mu_xx, mu_yy, mu_xy = mu_x**2, mu_y**2, mu_x * mu_y
-        sigma_xx = F.conv2d(x**2, window, groups=channels) - mu_xx
-        sigma_yy = F.conv2d(y**2, window, groups=channels) - mu_yy
-        sigma_xy = F.conv2d(x * y, window, groups=channels) - mu_xy
-        cs = (2.0 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)
-        ssim_value = ((2.0 * mu_xy + c1) / (mu_xx + mu_yy + c1) * cs).mean(dim=(-1, -2))
-        terms.append(cs.mean(dim=(-1, -2)))
+        ssim_value, contrast_structure = ssim_and_contrast_structure(
+            x, y, data_range=1.0, convention=window)
+        terms.append(contrast_structure)
     stacked = torch.relu(torch.stack(terms[:-1] + [ssim_value], dim=0))
     return torch.prod(stacked ** weight_tensor.view(-1, 1, 1), dim=0).mean(dim=1)
 
@@ -231,8 +224,7 @@ def _matlab_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[f
     elif x.shape[1] != 1:
         raise InvalidInputError(f"msssim.m takes gray images (colour through rgb2gray): "
                                 f"expected 1 or 3 channels, got {x.shape[1]}")
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    window = _gaussian_window(win_size, sigma, x)
+    window = _gaussian_convention(win_size, sigma, k1, k2)
     contrast_structures, ssim_value = [], x.new_zeros(())
     for scale in range(len(weights)):
         if min(x.shape[-2:]) < win_size:
@@ -240,15 +232,10 @@ def _matlab_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[f
                 f"MS-SSIM (msssim.m) with {len(weights)} scales needs the image at scale "
                 f"{scale + 1} to hold an {win_size}x{win_size} window: got "
                 f"{x.shape[-1]}x{x.shape[-2]} there")
-        mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)
-        sigma_xx = F.conv2d(x * x, window) - mu_x * mu_x
-        sigma_yy = F.conv2d(y * y, window) - mu_y * mu_y
-        sigma_xy = F.conv2d(x * y, window) - mu_x * mu_y
-        cs = (2 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)
-        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2)) / (
-            (mu_x * mu_x + mu_y * mu_y + c1) * (sigma_xx + sigma_yy + c2))
-        contrast_structures.append(cs.mean(dim=(1, 2, 3)))
-        ssim_value = ssim_map.mean(dim=(1, 2, 3))
+        ssim_means, cs_means = ssim_and_contrast_structure(x, y, data_range=data_range,
+                                                           convention=window)
+        contrast_structures.append(cs_means[:, 0])
+        ssim_value = ssim_means[:, 0]
         # imfilter(ones(2)/4, 'symmetric', 'same') then 1:2:end: the 2×2 block starting at
         # each sample, an odd side's last row or column repeated
         rows, columns = x.shape[-2] % 2, x.shape[-1] % 2
