@@ -1,7 +1,7 @@
 """MS-SSIM under piq's and torchmetrics' conventions against piq and torchmetrics themselves,
 run in this process, in float64 (the arithmetic likeness's folder runs use).
 
-    ../shared/reference-env.sh /tmp/likeness-reference            # piq, torchmetrics
+    references/reference-env.sh /tmp/likeness-reference           # piq, torchmetrics
     /tmp/likeness-reference/bin/pip install -c constraints.txt numba isal filelock rich click
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_ms_ssim.py
 
