@@ -1,5 +1,7 @@
-"""MS-SSIM under piq's and torchmetrics' conventions against piq and torchmetrics themselves,
-run in this process, in float64 (the arithmetic likeness's folder runs use).
+"""SSIM and MS-SSIM under torchmetrics' and piq's conventions against torchmetrics and piq
+themselves, run in this process, in float64 (the arithmetic likeness's folder runs use):
+torchmetrics' SSIM through the fused separable kernel (within 1e-15), the MS-SSIMs through
+the references' own 2-D convolutions (bit for bit, so about their speed).
 
     references/reference-env.sh /tmp/likeness-reference           # piq, torchmetrics
     /tmp/likeness-reference/bin/pip install -c constraints.txt numba isal filelock rich click
@@ -20,6 +22,7 @@ from typing import Any
 import torch
 
 from likeness.metrics.ms_ssim import ms_ssim
+from likeness.metrics.ssim import ssim
 
 
 def median_time(function: Callable[[], Any], repeats: int = 5) -> tuple[float, Any]:
@@ -38,6 +41,9 @@ def main() -> None:
         from torchmetrics.functional.image import (
             multiscale_structural_similarity_index_measure as torchmetrics_ms_ssim,
         )
+        from torchmetrics.functional.image import (
+            structural_similarity_index_measure as torchmetrics_ssim,
+        )
     except ImportError as missing:  # the project's environment (make bench): say how
         print(f"bench_ms_ssim: skipped ({missing}); run it with the reference environment, "
               "as its docstring says")
@@ -45,19 +51,24 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(1, 3, 384, 512, generator=generator, dtype=torch.float64)
     y = (x + 0.1 * torch.rand(x.shape, generator=generator, dtype=torch.float64)).clamp(0, 1)
-    references = {
-        "piq": lambda: piq.multi_scale_ssim(x, y, data_range=1.0, reduction="none"),
-        "torchmetrics": lambda: torchmetrics_ms_ssim(x, y, data_range=1.0, reduction="none"),
+    cases = {
+        "SSIM, torchmetrics": (
+            lambda: torchmetrics_ssim(x, y, data_range=1.0, reduction="none"),
+            lambda: ssim(x, y, data_range=1.0, convention="torchmetrics"), "torchmetrics"),
+        "MS-SSIM, piq": (
+            lambda: piq.multi_scale_ssim(x, y, data_range=1.0, reduction="none"),
+            lambda: ms_ssim(x, y, data_range=1.0, convention="piq"), "piq"),
+        "MS-SSIM, torchmetrics": (
+            lambda: torchmetrics_ms_ssim(x, y, data_range=1.0, reduction="none"),
+            lambda: ms_ssim(x, y, data_range=1.0, convention="torchmetrics"), "torchmetrics"),
     }
-    print(f"threads: torch {torch.get_num_threads()}")
-    for name, reference in references.items():
+    print(f"threads: torch {torch.get_num_threads()}; float64 RGB 512x384, median of 5")
+    for name, (reference, ours_call, package) in cases.items():
         theirs, want = median_time(reference)
-        ours, got = median_time(lambda name=name: ms_ssim(x, y, data_range=1.0,
-                                                          convention=name))
-        version = importlib.metadata.version(name)
-        print(f"MS-SSIM float64 RGB 512x384: {name} {version} {theirs * 1e3:7.1f} ms, "
-              f"likeness (convention {name}) {ours * 1e3:5.1f} ms, ratio {theirs / ours:5.1f}x, "
-              f"|diff| {float((got - want).abs().max()):.1e}")
+        ours, got = median_time(ours_call)
+        version = importlib.metadata.version(package)
+        print(f"{name} {version}: theirs {theirs * 1e3:7.1f} ms, likeness {ours * 1e3:7.1f} ms, "
+              f"ratio {theirs / ours:5.1f}x, |diff| {float((got - want).abs().max()):.1e}")
 
 
 if __name__ == "__main__":

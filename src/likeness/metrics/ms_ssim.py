@@ -140,13 +140,14 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     return per_channel.mean(dim=1)
 
 
-def _gaussian_convention(win_size: int, sigma: float, k1: float, k2: float) -> SsimConvention:
-    """The valid-window SSIM that piq's MS-SSIM and ``msssim.m`` take at each scale: a 2-D
-    gaussian of ``win_size`` taps summing to one, population covariance.  Computed as a
-    separable window (the fused CPU kernel, or the separable filters elsewhere): the same
-    quantity as their 2-D convolution, within rounding (~1e-15), and 50-110x faster in
-    float64 on the CPU, where torch's 2-D convolution is slow (benchmarks/bench_ms_ssim.py)."""
-    return replace(SSIM_CONVENTIONS["wang2004"], win_size=win_size, sigma=sigma, k1=k1, k2=k2)
+def _gaussian_window(size: int, sigma: float, like: Tensor) -> Tensor:
+    """piq's ``gaussian_filter``: the 2-D Gaussian built in the input's dtype, summing to
+    one, as a depthwise (C, 1, size, size) kernel."""
+    coordinates = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2.0
+    squared = coordinates**2
+    window = (-(squared[None, :] + squared[:, None]) / (2 * sigma**2)).exp()
+    window = window / window.sum()
+    return window.expand(like.shape[1], 1, size, size)
 
 
 def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[float],
@@ -169,7 +170,9 @@ def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[floa
     if normalise:
         weight_tensor = weight_tensor / weight_tensor.sum()
     x, y = x / float(data_range), y / float(data_range)
-    window = _gaussian_convention(win_size, sigma, k1, k2)
+    c1, c2 = k1**2, k2**2
+    window = _gaussian_window(win_size, sigma, x)
+    channels = x.shape[1]
     terms = []
     ssim_value = x.new_zeros(())
     for scale in range(scales):
@@ -177,11 +180,28 @@ def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[floa
             padding = max(x.shape[2] % 2, x.shape[3] % 2)
             x = F.avg_pool2d(F.pad(x, [padding, 0, padding, 0], mode="replicate"), 2)
             y = F.avg_pool2d(F.pad(y, [padding, 0, padding, 0], mode="replicate"), 2)
-        ssim_value, contrast_structure = ssim_and_contrast_structure(
-            x, y, data_range=1.0, convention=window)
-        terms.append(contrast_structure)
+        mu_x = F.conv2d(x, window, groups=channels)
+        mu_y = F.conv2d(y, window, groups=channels)
+        mu_xx, mu_yy, mu_xy = mu_x**2, mu_y**2, mu_x * mu_y
+        sigma_xx = F.conv2d(x**2, window, groups=channels) - mu_xx
+        sigma_yy = F.conv2d(y**2, window, groups=channels) - mu_yy
+        sigma_xy = F.conv2d(x * y, window, groups=channels) - mu_xy
+        cs = (2.0 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)
+        ssim_value = ((2.0 * mu_xy + c1) / (mu_xx + mu_yy + c1) * cs).mean(dim=(-1, -2))
+        terms.append(cs.mean(dim=(-1, -2)))
     stacked = torch.relu(torch.stack(terms[:-1] + [ssim_value], dim=0))
     return torch.prod(stacked ** weight_tensor.view(-1, 1, 1), dim=0).mean(dim=1)
+
+
+def _gaussian_convention(win_size: int, sigma: float, k1: float, k2: float) -> SsimConvention:
+    """The valid-window SSIM ``msssim.m`` takes at each scale: a 2-D gaussian of
+    ``win_size`` taps summing to one, population covariance.  Computed as a separable
+    window (the fused CPU kernel, or the separable filters elsewhere): the same quantity as
+    its 2-D filter within rounding (~1e-15, held to the MATLAB emulation at 1e-10), ~50x
+    faster in float64 on the CPU than torch's 2-D convolution.  piq's convention keeps
+    piq's own 2-D convolutions: its values are piq's bit for bit, which a separable window
+    (~3e-15 away) would not be."""
+    return replace(SSIM_CONVENTIONS["wang2004"], win_size=win_size, sigma=sigma, k1=k1, k2=k2)
 
 
 def _torchmetrics_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[float],

@@ -20,7 +20,6 @@ import math
 import warnings
 from dataclasses import dataclass, replace
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -31,6 +30,7 @@ from likeness.metrics._filters import (
     valid_filter_2d,
     valid_filter_axis,
 )
+from likeness.metrics._fused_ssim import fusable, fused_cpu_means
 from likeness.metrics._tensor_checks import check_data_range, check_image_batches
 
 __all__ = ["SSIM_CONVENTIONS", "SsimConvention", "ssim"]
@@ -154,9 +154,9 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
     c2 = (convention.k2 * data_range) ** 2
     n_win = convention.win_size ** (3 if volume else 2)
     cov_norm = n_win / (n_win - 1) if convention.sample_covariance else 1.0
-    needs_graph = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
-    if fused and x.device.type == "cpu" and not needs_graph:
-        return _fused_cpu(x, y, taps_h, taps_w, taps_t if volume else None, c1, c2, cov_norm)
+    if fused and fusable(x, y):
+        return fused_cpu_means(x, y, taps_h, taps_w, taps_t if volume else None, c1, c2,
+                               cov_norm)
 
     spatial = tuple(range(2, x.ndim))
     shift_x = x.mean(dim=spatial, keepdim=True).detach()
@@ -244,31 +244,3 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
     if nonnegative:
         per_channel = torch.relu(per_channel)
     return per_channel.mean(dim=1)
-
-
-def _fused_cpu(x: Tensor, y: Tensor, taps_h: tuple[float, ...] | None,
-               taps_w: tuple[float, ...] | None, taps_t: tuple[float, ...] | None,
-               c1: float, c2: float, cov_norm: float) -> tuple[Tensor, Tensor]:
-    """The same quantities through the fused numba kernels (CPU, no gradient), in float64:
-    images, or volumes (``x.ndim == 5``; ``taps_t`` None leaves their depth unfiltered)."""
-    from likeness.metrics._separable_ssim_kernel import (
-        valid_separable_ssim_sums,
-        valid_separable_ssim_sums_3d,
-    )
-
-    batch, channels = x.shape[:2]
-    as_array = lambda taps: np.asarray(taps if taps is not None else (1.0,), np.float64)  # noqa: E731
-    kernel_h, kernel_w, kernel_t = as_array(taps_h), as_array(taps_w), as_array(taps_t)
-    planes_x = x.detach().contiguous().reshape(batch * channels, *x.shape[2:]).numpy()
-    planes_y = y.detach().contiguous().reshape(batch * channels, *x.shape[2:]).numpy()
-    height, width = x.shape[-2:]
-    windows = (height - len(kernel_h) + 1) * (width - len(kernel_w) + 1)
-    if x.ndim == 5:
-        sums = valid_separable_ssim_sums_3d(planes_x, planes_y, kernel_t, kernel_h, kernel_w,
-                                            c1, c2, cov_norm)
-        windows *= x.shape[2] - len(kernel_t) + 1
-    else:
-        sums = valid_separable_ssim_sums(planes_x, planes_y, kernel_h, kernel_w, c1, c2,
-                                         cov_norm)
-    means = torch.from_numpy(sums / windows).to(x.dtype).view(batch, channels, 2)
-    return means[..., 0], means[..., 1]
