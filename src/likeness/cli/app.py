@@ -41,10 +41,11 @@ class Commands(click.Group):
         except Exception as error:
             if os.environ.get("LIKENESS_DEBUG"):
                 raise
+            ran_out = _out_of_resources(error)
             if isinstance(error, ValueError):  # bad input a library below us refused
                 say("error", f"{error}")
-            elif _out_of_resources(error):
-                say("error", _out_of_resources(error))
+            elif ran_out:
+                say("error", ran_out)
             else:
                 say("error", f"unexpected {type(error).__name__}: {error} (a bug in "
                               "likeness: please report it; LIKENESS_DEBUG=1 shows the "
