@@ -11,7 +11,9 @@ reference tools' own way on the same machine (issue 33).
    threads (the default) and in processes, no cache and a fresh one — against lpips in a
    DataLoader loop
    (PSNR and SSIM by torchmetrics on the GPU: a usual script), and the rooflines: decoding
-   alone (processes) and the device work alone (tensors already there);
+   alone (processes) and the device work alone (tensors already there); what the cores
+   decode in 1 and N threads and N processes; where a run waits for the device (torch's
+   synchronisation debug mode);
 4. FID features from the same PNG folders in images/s (fresh cache) against pytorch-fid's
    ``get_activations`` and torch-fidelity's feature extraction (their own loaders).
 
@@ -30,7 +32,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -298,6 +300,69 @@ def rooflines(reference: Path, test: Path, weights: dict[str, str], device: str,
         f"{per_second(device_work, batch, device):.0f} pairs/s")
 
 
+def _decode_file(path: Path) -> tuple[int, ...]:
+    from likeness.io import load_image
+
+    return tuple(load_image(path).pixels.shape)
+
+
+def decode_scaling(reference: Path, count: int) -> None:
+    """What the machine's cores decode: images/s of ``load_image`` in 1 and in N threads,
+    and in N processes that return only the shape (no pixels through pipes) — whether
+    threads are held back by the GIL or the cores by their own speed."""
+    from likeness.evaluation.infra.pipeline import usable_cores
+    from likeness.io.plain_png import load_kernel
+
+    load_kernel()
+    files = sorted(reference.iterdir())[:count]
+    workers = max(1, usable_cores() - 1)
+    rates = []
+    for label, pool in (("1 thread", ThreadPoolExecutor(1)),
+                        (f"{workers} threads", ThreadPoolExecutor(workers)),
+                        (f"{workers} processes, shapes back",
+                         ProcessPoolExecutor(workers))):
+        with pool:
+            list(pool.map(_decode_file, files[:2 * workers]))  # warm: kernels loaded
+            start = time.perf_counter()
+            list(pool.map(_decode_file, files, chunksize=4))
+            rates.append(f"{label} {len(files) / (time.perf_counter() - start):.0f}")
+    say(f"  decoding alone, images/s: {', '.join(rates)}")
+
+
+def sync_points(reference: Path, test: Path, weights: dict[str, str], device: str) -> None:
+    """Where a CUDA ``compare`` waits for the device (torch's synchronisation debug
+    mode): each place that synchronises, and how often, over one run of 32 pairs."""
+    import collections
+    import traceback
+
+    if not device.startswith("cuda"):
+        return
+    places: collections.Counter[str] = collections.Counter()
+
+    def seen(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+             line: Any = None) -> None:
+        if "synchroniz" not in str(message):
+            return
+        frames = [f for f in traceback.extract_stack()[:-1] if "likeness" in f.filename]
+        where = (f"{Path(frames[-1].filename).name}:{frames[-1].lineno} {frames[-1].name}"
+                 if frames else f"{Path(filename).name}:{lineno}")
+        places[where] += 1
+
+    previous = warnings.showwarning
+    warnings.showwarning = seen  # type: ignore[assignment]
+    warnings.simplefilter("always", UserWarning)
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        likeness_compare(reference, test, weights, device, 32, cache=False, batch_size=64)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+        warnings.showwarning = previous
+        warnings.filterwarnings("ignore", category=UserWarning)
+    say(f"  synchronisations in one compare of 32 pairs (batch 64): {sum(places.values())}")
+    for where, times in places.most_common(12):
+        say(f"    {times:5d}  {where}")
+
+
 def usual_script(reference: Path, test: Path, device: str, count: int) -> float | None:
     """lpips in a DataLoader loop (PNG decoding in its workers), PSNR and SSIM by
     torchmetrics on the same device: pairs/s."""
@@ -380,6 +445,8 @@ def whole_job(root: Path, weights: dict[str, str], device: str, count: int,
         gap = max(abs(a.values[metric] - b.values[metric]) for a, b in pairs)
         say(f"  {metric}: max |cpu - {device}| over 32 pairs {gap:.1e}")
     rooflines(reference, test, weights, device, count)
+    decode_scaling(reference, min(count, 600))
+    sync_points(warm / "ref", warm / "out", weights, device)
     usual_script(warm / "ref", warm / "out", device, 32)  # warm-up
     theirs = usual_script(reference, test, device, count)
     if theirs is not None:

@@ -430,6 +430,64 @@ def test_batched_lpips_distances_equal_the_item_by_item_ones(stand_in):
     assert together == pytest.approx(one_by_one, rel=1e-6)
 
 
+def test_a_batched_use_keeps_of_each_image_what_it_keeps_alone(stand_in):
+    from likeness.evaluation.catalog.feature_metrics import lpips_use
+    from likeness.evaluation.engines.network_values import NetworkStage
+
+    networks = Networks("cpu", {"alexnet": str(stand_in["alexnet"])})
+    stage = NetworkStage(["lpips_alex"], RunSettings(metrics=("lpips_alex",)), networks, 8, {})
+    use = lpips_use("alex")
+    assert use.batched
+    layers = list(networks.encode("lpips_alex", torch.rand(5, 3, 64, 80)))
+    together = stage._kept(use.second, True, layers, 5, (64, 80))
+    alone = stage._kept(use.second, False, layers, 5, (64, 80))
+    for whole, single in zip(together, alone, strict=True):
+        for a, b in zip(whole, single, strict=True):
+            assert a.shape == b.shape
+            assert torch.allclose(a, b, rtol=1e-6, atol=0)
+
+    def fails_on_the_third(features, size, settings):
+        if features[0].shape[0] > 1 or torch.equal(features[0][0], layers[0][2]):
+            raise ValueError("not this one")
+        return features
+
+    kept = stage._kept(fails_on_the_third, True, layers, 5, (64, 80))
+    assert [isinstance(k, ValueError) for k in kept] == [False, False, True, False, False]
+    failed = RuntimeError("the pass failed")
+    assert stage._kept(use.second, True, failed, 3, (64, 80)) == [failed] * 3
+
+
+def test_kept_slices_are_joined_as_torch_cat_joins_them():
+    from likeness.evaluation.catalog.feature_metrics import _joined
+
+    whole = torch.rand(4, 3, 5, 6)
+    other = torch.rand(1, 3, 5, 6)
+    slices = [whole[i:i + 1] for i in range(4)]
+    cases = (slices, slices[1:3], slices[::-1], [slices[0], slices[2]], [slices[1], other],
+             [whole[:, 1:2][i:i + 1] for i in range(4)], [other] * 3)
+    for parts in cases:
+        assert torch.equal(_joined(parts, torch), torch.cat(parts))
+    assert _joined(slices, torch).data_ptr() == whole.data_ptr()  # no copy
+
+
+def test_device_images_copies_each_array_once_and_keeps_its_values():
+    from likeness.evaluation.engines.on_device import DeviceImages
+
+    rng = np.random.default_rng(4)
+    eight = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    wide = rng.integers(0, 65536, (6, 7, 1), dtype=np.uint16)
+    images = DeviceImages("cpu")
+    images.put([eight, eight, wide, eight[1:]])
+    assert len(images._kept) == 3  # one entry per array object
+    assert images.get(eight).dtype == torch.uint8
+    assert images.get(wide).dtype == torch.int32  # torch computes little on uint16
+    assert np.array_equal(images.get(wide).numpy(), wide.astype(np.int32))
+    later = eight.copy()
+    assert np.array_equal(images.get(later).numpy(), eight)  # copied when first asked
+    images.clear()
+    assert not images._kept
+
+
 def test_fid_input_from_decoded_integers_equals_the_cpu_input(tmp_path, compiled):
     import cv2
 

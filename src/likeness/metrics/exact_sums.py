@@ -147,13 +147,14 @@ def true_divide(numerator: Any, denominator: Any) -> Any:
     """``numerator / denominator`` rounded once, as NumPy divides: on CUDA, torch divides
     by a Python number as a product with its reciprocal (and computes ``number / tensor``
     likewise), which can differ in the last bit; a tensor divisor on the same device is
-    divided exactly."""
+    divided exactly.  The number becomes a tensor there by a fill, not a copy from the
+    host, which would wait for the device's queued work."""
     import torch
 
     def on_device(value: Any, like: Any) -> Any:
         if isinstance(value, torch.Tensor):
             return value
-        return torch.tensor(value, dtype=like.dtype, device=like.device)
+        return torch.full((), value, dtype=like.dtype, device=like.device)
 
     like = numerator if isinstance(numerator, torch.Tensor) else denominator
     return torch.div(on_device(numerator, like), on_device(denominator, like))

@@ -62,6 +62,9 @@ class FeatureUse:
         prompts: how it reads the item's prompts; then ``distance``'s first argument is
             (what it kept of the first image — None when it reads no first image —, each
             prompt's embedding in ``prompts.roles`` order).
+        batched: ``first`` and ``second`` treat each image of a batch alone and keep a
+            list of tensors with the batch first, so that they may be given a whole pass's
+            layer outputs at once (what each image keeps is then its slice).
     """
 
     network: str
@@ -71,6 +74,7 @@ class FeatureUse:
     spatial: Callable[[Any, Any, Any, tuple[int, int]], Any] | None = None
     prompts: PromptUse | None = None
     distances: Callable[[list[Any], list[Any], Any], list[float]] | None = None
+    batched: bool = False
 
 
 def _taps(*layers: int) -> Callable[[list[Any], tuple[int, int], Any], Any]:
@@ -100,10 +104,25 @@ def _lpips_distances(firsts: list[Any], seconds: list[Any], network: Any) -> lis
     from likeness.metrics.lpips import lpips_from_normalized
 
     def stacked(kept: list[Any]) -> list[Any]:
-        return [torch.cat(layers) for layers in zip(*kept, strict=True)]
+        return [_joined(list(layers), torch) for layers in zip(*kept, strict=True)]
 
     values = lpips_from_normalized(stacked(firsts), stacked(seconds), list(network.heads))
     return [float(v) for v in values.flatten().tolist()]
+
+
+def _joined(parts: list[Any], torch: Any) -> Any:
+    """``torch.cat(parts)``, without the copy when the parts are consecutive one-image
+    slices of one tensor (a batched use's, ``FeatureUse.batched``)."""
+    first = parts[0]
+    step = first.stride(0) if first.dim() else 0
+    consecutive = first.dim() > 0 and all(
+        part.shape == first.shape and part.stride() == first.stride()
+        and part.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+        and part.storage_offset() == first.storage_offset() + i * step
+        for i, part in enumerate(parts))
+    if not consecutive or first.shape[0] != 1:
+        return torch.cat(parts)
+    return first.as_strided((len(parts), *first.shape[1:]), first.stride())
 
 
 def _lpips_map(first: Any, second: Any, network: Any, size: tuple[int, int]) -> Any:
@@ -114,7 +133,7 @@ def _lpips_map(first: Any, second: Any, network: Any, size: tuple[int, int]) -> 
 
 def lpips_use(net: str) -> FeatureUse:
     return FeatureUse(f"lpips_{net}", _normalized, _normalized, _lpips_distance, _lpips_map,
-                      distances=_lpips_distances)
+                      distances=_lpips_distances, batched=True)
 
 
 def _as_is(features: list[Any], size: tuple[int, int], settings: RunSettings) -> Any:

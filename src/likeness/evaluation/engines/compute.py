@@ -25,7 +25,7 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, describe_failure, invalid_values
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.network_values import NetworkStage, Pending
-from likeness.evaluation.engines.on_device import Deferred, DeviceBatches
+from likeness.evaluation.engines.on_device import Deferred, DeviceBatches, DeviceImages
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import (
     PreparedPair,
@@ -158,11 +158,15 @@ class ItemComputer:
         self.feature_metrics = [m for m in item_metrics if METRICS[m].kind == "network"]
         if pixel_device is None and networks.device.startswith("cuda"):
             pixel_device = networks.device
-        self.device_batches = (DeviceBatches(pixel_device, settings)
-                               if pixel_device is not None else None)
+        # on an accelerator a computation's images are copied there once, for the pixel
+        # metrics and the networks both
+        self.images = DeviceImages(networks.device) if networks.device != "cpu" else None
+        self.device_batches = (DeviceBatches(pixel_device, settings, images=(
+            self.images if pixel_device == networks.device else None))
+            if pixel_device is not None else None)
         # the style images are checked against the run's hashes
         self.network_stage = NetworkStage(self.feature_metrics, settings, networks,
-                                          batch_size, dict(digests or {}))
+                                          batch_size, dict(digests or {}), self.images)
 
     @property
     def batches_groups(self) -> bool:
@@ -206,10 +210,24 @@ class ItemComputer:
 
     def _finish(self, outcomes: list[ItemOutcome], pending: list[Pending]
                 ) -> list[ItemOutcome]:
-        if self.device_batches is not None:
-            self.device_batches.compute(self._on_cpu)
-        if pending:
-            self.network_stage.compute(pending)
+        """Compute the deferred pixel metrics and the network values: every image copied
+        to the device at once, the pixel metrics queued there first and read back after
+        the networks' work (one wait, not one per stage)."""
+        batches = self.device_batches
+        if self.images is not None:
+            shared = (batches.arrays() if batches is not None
+                      and batches.images is self.images else [])
+            self.images.put([*shared, *(array for entry in pending for array in
+                                        (entry.prepared.reference, entry.prepared.test))])
+        try:
+            collect = batches.launch(self._on_cpu) if batches is not None else None
+            if pending:
+                self.network_stage.compute(pending)
+            if collect is not None:
+                collect()
+        finally:
+            if self.images is not None:
+                self.images.clear()
         for outcome in outcomes:
             outcome.errors.update(invalid_values(outcome.values))
         return outcomes

@@ -28,6 +28,7 @@ from likeness.evaluation.catalog.feature_metrics import FeatureUse, PromptUse
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
+from likeness.evaluation.engines.on_device import DeviceImages
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import PreparedPair, unit_tensor
 from likeness.evaluation.items.settings import RunSettings
@@ -57,12 +58,15 @@ class NetworkStage:
         networks: where networks are built and kept.
         batch_size: images (prompts) per pass.
         digests: the run's file hashes (style images are checked against them).
+        images: the computation's images already on the networks' device (None: each
+            image is copied there as it is encoded).
     """
 
     def __init__(self, metrics: Sequence[str], settings: RunSettings, networks: Networks,
-                 batch_size: int, digests: Mapping[Path, str]) -> None:
+                 batch_size: int, digests: Mapping[Path, str],
+                 images: DeviceImages | None = None) -> None:
         self.settings, self.networks, self.batch_size = settings, networks, batch_size
-        self.digests = digests
+        self.digests, self.images = digests, images
         self.uses: dict[str, FeatureUse] = {}
         for metric in metrics:
             use = METRICS[metric].use_in(settings)
@@ -100,15 +104,38 @@ class NetworkStage:
         return [same[i:i + limit] for same in by_shape.values()
                 for i in range(0, len(same), limit)]
 
-    def _encode(self, network: str, batch: list[tuple[Any, Any]]) -> list[list[Any]] | Exception:
-        """Each image's layer outputs (one-image slices), or the failure of the pass."""
+    def _encode(self, network: str, batch: list[tuple[Any, Any]]) -> list[Any] | Exception:
+        """The pass's layer outputs (each of the batch's size), or its failure."""
         import torch
 
         try:
-            layers = self.networks.encode(network, torch.stack([unit for _, unit in batch]))
+            return list(self.networks.encode(network,
+                                             torch.stack([unit for _, unit in batch])))
         except Exception as error:  # noqa: BLE001 - the batch's items fail, not the run
             return error
-        return [[layer[i:i + 1] for layer in layers] for i in range(len(batch))]
+
+    def _kept(self, side: Any, batched: bool, layers: list[Any] | Exception, count: int,
+              size: tuple[int, int]) -> list[Any]:
+        """What ``side`` (a use's ``first`` or ``second``) keeps of each image of a pass
+        (the exception where it fails on that image, or the pass failed): for a
+        ``batched`` use, of the whole pass at once, then sliced per image (a few kernels
+        instead of a few per image); image by image if that fails, so that a failure
+        stays its image's."""
+        if isinstance(layers, Exception):
+            return [layers] * count
+        if batched and count > 1:
+            try:
+                whole = side(layers, size, self.settings)
+                return [[part[i:i + 1] for part in whole] for i in range(count)]
+            except Exception:  # noqa: BLE001 - each image's own failure comes below
+                pass
+        kept: list[Any] = []
+        for i in range(count):
+            try:
+                kept.append(side([layer[i:i + 1] for layer in layers], size, self.settings))
+            except Exception as error:  # noqa: BLE001 - this image's items fail
+                kept.append(error)
+        return kept
 
     @staticmethod
     def _style_of(metric: str, entry: Pending) -> Path | None:
@@ -124,7 +151,6 @@ class NetworkStage:
         """What each metric keeps of each first image (a group's reference, or a style
         image), each encoded once; metrics of a test image alone or with its prompt have
         none."""
-        settings = self.settings
         metrics = [m for m in metrics if METRICS[m].reads_first_image]
         kept: dict[tuple[Any, str], Any] = {}
         images: list[tuple[Any, Any]] = []
@@ -144,8 +170,7 @@ class NetworkStage:
                     readers.setdefault(key, set()).add(metric)
                     if key in sizes:
                         continue
-                    unit = unit_tensor(entry.prepared.reference, entry.prepared.data_range,
-                                       self.networks.device)
+                    unit = self._unit(entry.prepared.reference, entry.prepared.data_range)
                 if isinstance(unit, Exception):
                     for other in metrics:
                         if METRICS[other].images[0] == "style":
@@ -155,24 +180,25 @@ class NetworkStage:
                 images.append((key, unit))
         for batch in self._batches(network, images):
             encoded = self._encode(network, batch)
+            size = sizes[batch[0][0]]  # a batch's images are of one size
+            firsts = {metric: self._kept(self.uses[metric].first, self.uses[metric].batched,
+                                         encoded, len(batch), size)
+                      for metric in metrics if any(metric in readers[key] for key, _ in batch)}
             for number, (key, _) in enumerate(batch):
                 for metric in metrics:
                     if metric not in readers[key]:
                         continue
-                    value: Any
-                    if isinstance(encoded, Exception):
-                        value = encoded
-                    else:
-                        try:
-                            value = self.uses[metric].first(encoded[number], sizes[key],
-                                                            settings)
-                        except Exception as error:  # noqa: BLE001 - this image's items fail
-                            value = error
+                    value = firsts[metric][number]
                     if key[0] == "style":
                         self._style_memo[(key[1], metric)] = value
                     else:
                         kept[(key, metric)] = value
         return kept
+
+    def _unit(self, pixels: Any, data_range: float) -> Any:
+        """An image as the networks take it, from its copy on the device if it has one."""
+        moved = self.images.get(pixels) if self.images is not None else None
+        return unit_tensor(pixels, data_range, self.networks.device, moved=moved)
 
     def _style_unit(self, path: Path) -> Any:
         try:
@@ -252,14 +278,16 @@ class NetworkStage:
     def _second_sides(self, network: str, module: Any, metrics: list[str],
                       pending: list[Pending], firsts: dict[tuple[Any, str], Any],
                       prompts: dict[tuple[int, str], tuple[Any, ...] | Exception]) -> None:
-        settings = self.settings
-        images = [(number, unit_tensor(entry.prepared.test, entry.prepared.data_range,
-                                       self.networks.device))
+        images = [(number, self._unit(entry.prepared.test, entry.prepared.data_range))
                   for number, entry in enumerate(pending)]
         for batch in self._batches(network, images):
             encoded = self._encode(network, batch)
+            unit = batch[0][1]
+            size = (int(unit.shape[1]), int(unit.shape[2]))  # a batch's images: one size
+            seconds = {metric: self._kept(self.uses[metric].second, self.uses[metric].batched,
+                                          encoded, len(batch), size) for metric in metrics}
             together: dict[str, list[tuple[Pending, Any, Any]]] = {}
-            for position, (number, unit) in enumerate(batch):
+            for position, (number, _) in enumerate(batch):
                 entry = pending[number]
                 for metric in metrics:
                     use = self.uses[metric]
@@ -267,14 +295,14 @@ class NetworkStage:
                     if use.prompts is not None and not isinstance(first, Exception):
                         texts = prompts[(number, metric)]
                         first = texts if isinstance(texts, Exception) else (first, *texts)
+                    second = seconds[metric][position]
                     failure = encoded if isinstance(encoded, Exception) else first
+                    if not isinstance(failure, Exception) and isinstance(second, Exception):
+                        failure = second
                     if isinstance(failure, Exception):
                         entry.outcome.errors[metric] = describe_failure(failure)
                         continue
-                    assert not isinstance(encoded, Exception)
                     try:
-                        size = (int(unit.shape[1]), int(unit.shape[2]))
-                        second = use.second(encoded[position], size, settings)
                         if use.distances is not None:
                             together.setdefault(metric, []).append((entry, first, second))
                             continue

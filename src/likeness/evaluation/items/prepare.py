@@ -114,22 +114,27 @@ def same_channels(reference: LoadedImage, test: LoadedImage
     return as_rgb(reference), as_rgb(test)
 
 
-def unit_tensor(pixels: np.ndarray, data_range: float, device: str = "cpu") -> Any:
+def unit_tensor(pixels: np.ndarray, data_range: float, device: str = "cpu",
+                moved: Any = None) -> Any:
     """(3, H, W) float32 in [0, 1] for a network, on ``device``; one channel is replicated
     (RGB).  On an accelerator the integers travel as they are (a quarter of the bytes) and
-    are converted there, with the same roundings: float32, then one exact division."""
+    are converted there, with the same roundings: float32, then one exact division;
+    ``moved``: the (H, W, C) integers already there (``DeviceImages``)."""
     import torch
 
     if device == "cpu":
         unit = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)
                                 / np.float32(data_range)).permute(2, 0, 1)
     else:
-        host = np.ascontiguousarray(pixels)
-        if host.dtype == np.uint16:  # torch computes little on uint16
-            host = host.astype(np.int32)
-        moved = torch.from_numpy(host).to(device).to(torch.float32)
-        unit = torch.div(moved, torch.tensor(float(np.float32(data_range)),
-                                             dtype=torch.float32, device=device))
+        if moved is None:
+            host = np.ascontiguousarray(pixels)
+            if host.dtype == np.uint16:  # torch computes little on uint16
+                host = host.astype(np.int32)
+            moved = torch.from_numpy(host).to(device)
+        # a divisor made there (a copy of one from the host would wait for the device)
+        unit = torch.div(moved.to(torch.float32),
+                         torch.full((), float(np.float32(data_range)), dtype=torch.float32,
+                                    device=device))
         unit = unit.permute(2, 0, 1)
     return unit.expand(3, -1, -1).contiguous() if unit.shape[0] == 1 else unit
 

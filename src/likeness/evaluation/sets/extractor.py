@@ -174,14 +174,20 @@ def _on_device(inputs: list[Any], device: str) -> Any:
     bilinear to 299×299 — the others travel as they are."""
     import torch
 
-    batch = torch.stack(inputs)
-    if batch.dtype.is_floating_point:
-        return batch.to(device)
+    if device == "cpu" or inputs[0].dtype.is_floating_point:
+        batch = torch.stack(inputs)
+        if batch.dtype.is_floating_point:
+            return batch.to(device)
+        moved = batch
+    else:  # stacked into pinned memory the allocator reuses: no freshly faulted pages
+        batch = torch.empty((len(inputs), *inputs[0].shape), dtype=inputs[0].dtype,
+                            pin_memory=True)
+        torch.stack(inputs, out=batch)
+        moved = batch.to(device, non_blocking=True)
     from likeness.metrics.exact_sums import true_divide
     from likeness.nets.inception_features import FID_SIZE
 
     scale = 255.0 if batch.dtype == torch.uint8 else 65535.0
-    moved = batch.pin_memory().to(device, non_blocking=True) if device != "cpu" else batch
     unit = true_divide(moved.to(torch.float32), scale)
     if tuple(unit.shape[2:]) == (FID_SIZE, FID_SIZE):
         return unit
