@@ -164,6 +164,37 @@ def test_an_item_computer_with_a_pixel_device_gives_the_cpu_outcomes(tid2013_fol
         assert batched.values[metric] == pytest.approx(plain.values[metric], rel=1e-12)
 
 
+def test_images_shared_on_the_device_give_the_same_outcomes(tid2013_folders, stand_in):
+    # the wiring a CUDA run makes (one copy of each image for the pixel metrics and the
+    # networks, inputs made a batch at a time), run on the CPU
+    from likeness.evaluation.engines.on_device import DeviceImages
+    from likeness.evaluation.items.plan import Item
+
+    reference, test = tid2013_folders
+    (test / "b.png").write_bytes((reference / "a.png").read_bytes())
+    items = [Item("out", reference / "a.png", test / name, "a.png", name)
+             for name in ("a.png", "b.png")]
+    metrics = ("ssim", "psnr", "lpips_alex")
+    settings = RunSettings(metrics=metrics)
+    decoded = _decoded(load_image(items[0].reference), load_image(items[0].test))
+    decoded.tests.append(load_image(items[1].test))
+    results = []
+    for shared in (False, True):
+        computer = ItemComputer(metrics, settings,
+                                Networks("cpu", {"alexnet": str(stand_in["alexnet"])}),
+                                pixel_device="cpu", batch_size=4)
+        if shared:
+            computer.images = DeviceImages("cpu")
+            computer.device_batches.images = computer.images
+            computer.network_stage.images = computer.images
+        results.append(computer.compute([(items, decoded)]))
+        assert not shared or not computer.images._kept  # let go after the computation
+    for plain, together in zip(*results, strict=True):
+        assert together.errors == plain.errors == {}
+        assert together.values == plain.values
+    assert results[1][1].values["lpips_alex"] == 0.0  # the reference against itself
+
+
 def _decoded(reference, test):
     from likeness.evaluation.engines.compute import Decoded
 
@@ -468,6 +499,22 @@ def test_kept_slices_are_joined_as_torch_cat_joins_them():
     for parts in cases:
         assert torch.equal(_joined(parts, torch), torch.cat(parts))
     assert _joined(slices, torch).data_ptr() == whole.data_ptr()  # no copy
+
+
+def test_graphed_calls_run_eagerly_off_cuda():
+    from likeness.evaluation.infra.graphs import GraphedCalls
+
+    calls = []
+
+    def double(x):
+        calls.append(tuple(x.shape))
+        return 2 * x
+
+    graphed = GraphedCalls(double)
+    for _ in range(3):
+        assert torch.equal(graphed(torch.ones(2, 3)), torch.full((2, 3), 2.0))
+    assert calls == [(2, 3)] * 3
+    assert graphed.captured == 0
 
 
 def test_device_images_copies_each_array_once_and_keeps_its_values():

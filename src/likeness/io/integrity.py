@@ -43,6 +43,7 @@ def verify_integrity(path: Path, image: Image.Image, data: bytes) -> None:
 
 
 def _verify_png_chunks(path: Path, data: bytes) -> None:
+    view = memoryview(data)  # checksums of slices without copying them (under the GIL)
     offset = 8
     while True:
         if offset + 12 > len(data):
@@ -55,7 +56,7 @@ def _verify_png_chunks(path: Path, data: bytes) -> None:
             raise ImageLoadError(f"{path}: corrupt or truncated PNG file (chunk "
                                  f"{kind.decode('latin-1')!r} at byte {offset} is cut off)")
         stored = int.from_bytes(data[end:end + 4], "big")
-        if zlib.crc32(data[offset + 4:end]) != stored:
+        if zlib.crc32(view[offset + 4:end]) != stored:
             raise ImageLoadError(f"{path}: corrupt or truncated PNG file (chunk "
                                  f"{kind.decode('latin-1')!r} at byte {offset} fails its "
                                  "CRC check)")

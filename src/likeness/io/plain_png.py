@@ -88,12 +88,13 @@ def _image_data(data: bytes) -> bytes | None:
     for an animated PNG, and when metadata follows them (EXIF or text, which Pillow reads
     only by decoding: the caller would decode twice)."""
     parts = []
+    view = memoryview(data)  # one copy (the join), not two: copies hold the GIL
     offset = 8
     while offset + 8 <= len(data):
         length = int.from_bytes(data[offset:offset + 4], "big")
         kind = data[offset + 4:offset + 8]
         if kind == b"IDAT":
-            parts.append(data[offset + 8:offset + 8 + length])
+            parts.append(view[offset + 8:offset + 8 + length])
         elif kind == b"IEND":
             break
         elif kind == b"acTL" or (parts and kind in _LATE_METADATA):

@@ -30,7 +30,7 @@ from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.on_device import DeviceImages
 from likeness.evaluation.items.plan import Item
-from likeness.evaluation.items.prepare import PreparedPair, unit_tensor
+from likeness.evaluation.items.prepare import PreparedPair, unit_tensor, units_there
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import content_hash, load_image
 
@@ -46,6 +46,19 @@ class Pending:
     item: Item | None  # None: a pair of arrays (no style image, no prompts)
     prepared: PreparedPair
     group: int
+
+
+@dataclass(frozen=True)
+class _OnDevice:
+    """An image waiting to become a network's input on the device (``NetworkStage._unit``):
+    its integers, held by the computation's ``DeviceImages``."""
+
+    pixels: Any
+    data_range: float
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (3, int(self.pixels.shape[0]), int(self.pixels.shape[1]))
 
 
 class NetworkStage:
@@ -106,11 +119,8 @@ class NetworkStage:
 
     def _encode(self, network: str, batch: list[tuple[Any, Any]]) -> list[Any] | Exception:
         """The pass's layer outputs (each of the batch's size), or its failure."""
-        import torch
-
         try:
-            return list(self.networks.encode(network,
-                                             torch.stack([unit for _, unit in batch])))
+            return list(self.networks.encode(network, self._stack([u for _, u in batch])))
         except Exception as error:  # noqa: BLE001 - the batch's items fail, not the run
             return error
 
@@ -196,9 +206,25 @@ class NetworkStage:
         return kept
 
     def _unit(self, pixels: Any, data_range: float) -> Any:
-        """An image as the networks take it, from its copy on the device if it has one."""
-        moved = self.images.get(pixels) if self.images is not None else None
-        return unit_tensor(pixels, data_range, self.networks.device, moved=moved)
+        """An image as the networks take it — on an accelerator, its integers there, made
+        a network's input a batch at a time by ``_stack`` (a few operations a batch, not a
+        few an image: each waits for the GIL while threads decode)."""
+        if self.images is not None:
+            return _OnDevice(pixels, data_range)
+        return unit_tensor(pixels, data_range, self.networks.device)
+
+    def _stack(self, units: list[Any]) -> Any:
+        """The (N, 3, H, W) batch of units of one shape."""
+        import torch
+
+        if self.images is not None and all(isinstance(u, _OnDevice) for u in units) and len(
+                {(u.data_range, u.pixels.dtype.str) for u in units}) == 1:
+            self.images.put([u.pixels for u in units])
+            return units_there(torch.stack([self.images.get(u.pixels) for u in units]),
+                               units[0].data_range)
+        return torch.stack([unit_tensor(u.pixels, u.data_range, self.networks.device,
+                                        moved=self.images and self.images.get(u.pixels))
+                            if isinstance(u, _OnDevice) else u for u in units])
 
     def _style_unit(self, path: Path) -> Any:
         try:

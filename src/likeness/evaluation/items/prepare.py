@@ -15,7 +15,7 @@ from likeness.errors import ImageMismatchError, InvalidInputError
 from likeness.io import LoadedImage, to_luma
 
 __all__ = ["RESIZE_CHOICES", "PreparedPair", "prepare_pair", "restoration_view", "same_channels",
-           "unit_tensor"]
+           "unit_tensor", "units_there"]
 
 RESIZE_CHOICES = ("reference",)
 
@@ -118,25 +118,32 @@ def unit_tensor(pixels: np.ndarray, data_range: float, device: str = "cpu",
                 moved: Any = None) -> Any:
     """(3, H, W) float32 in [0, 1] for a network, on ``device``; one channel is replicated
     (RGB).  On an accelerator the integers travel as they are (a quarter of the bytes) and
-    are converted there, with the same roundings: float32, then one exact division;
-    ``moved``: the (H, W, C) integers already there (``DeviceImages``)."""
+    are converted there (``units_there``); ``moved``: the (H, W, C) integers already there
+    (``DeviceImages``)."""
     import torch
 
     if device == "cpu":
         unit = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)
                                 / np.float32(data_range)).permute(2, 0, 1)
-    else:
-        if moved is None:
-            host = np.ascontiguousarray(pixels)
-            if host.dtype == np.uint16:  # torch computes little on uint16
-                host = host.astype(np.int32)
-            moved = torch.from_numpy(host).to(device)
-        # a divisor made there (a copy of one from the host would wait for the device)
-        unit = torch.div(moved.to(torch.float32),
-                         torch.full((), float(np.float32(data_range)), dtype=torch.float32,
-                                    device=device))
-        unit = unit.permute(2, 0, 1)
-    return unit.expand(3, -1, -1).contiguous() if unit.shape[0] == 1 else unit
+        return unit.expand(3, -1, -1).contiguous() if unit.shape[0] == 1 else unit
+    if moved is None:
+        host = np.ascontiguousarray(pixels)
+        if host.dtype == np.uint16:  # torch computes little on uint16
+            host = host.astype(np.int32)
+        moved = torch.from_numpy(host).to(device)
+    return units_there(moved[None], data_range)[0]
+
+
+def units_there(moved: Any, data_range: float) -> Any:
+    """(N, 3, H, W) float32 in [0, 1], contiguous, of (N, H, W, C) integers on a device,
+    with the CPU's roundings: float32, then one exact division (by a divisor made there: a
+    copy of one from the host would wait for the device); one channel replicated."""
+    import torch
+
+    divisor = torch.full((), float(np.float32(data_range)), dtype=torch.float32,
+                         device=moved.device)
+    unit = torch.div(moved.to(torch.float32), divisor).permute(0, 3, 1, 2)
+    return (unit.expand(-1, 3, -1, -1) if unit.shape[1] == 1 else unit).contiguous()
 
 
 def restoration_view(pair: PreparedPair, *, y_channel: bool, crop: int,

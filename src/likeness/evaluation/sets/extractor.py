@@ -6,6 +6,7 @@ per-image features.  What each network is, builds and takes comes from its recor
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from likeness.evaluation.catalog.networks import (
     set_network_names,
 )
 from likeness.evaluation.infra.device import resolve_device
+from likeness.evaluation.infra.graphs import GraphedCalls
 from likeness.io import load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.weights import ResolvedWeights, resolve
@@ -71,6 +73,7 @@ class FeatureExtractor:
         self.dims = self.spec.dims
         self._network: Any = None
         self.device: str | None = None  # chosen when the network is built
+        self._graphed: GraphedCalls | None = None  # made with the network (``features``)
 
     @property
     def network(self) -> Any:
@@ -125,6 +128,11 @@ class FeatureExtractor:
 
         assert self.spec.features is not None
         network = self.network
+        if self._graphed is None and self.kind == "pt_inception":
+            # on CUDA, FID's Inception replayed as CUDA graphs (one launch a batch, not
+            # ~250 that each wait for the GIL while threads decode); measured there, on
+            # this network only
+            self._graphed = GraphedCalls(functools.partial(self.spec.features, network))
         out: np.ndarray | None = None
         batch = [torch.from_numpy(x) if isinstance(x, np.ndarray) else x for x in batch]
         groups: dict[tuple[Any, ...], list[int]] = {}
@@ -133,7 +141,8 @@ class FeatureExtractor:
         with torch.inference_mode():
             for indices in groups.values():
                 inputs = _on_device([batch[i] for i in indices], self.device or "cpu")
-                values = self.spec.features(network, inputs)
+                values = (self._graphed(inputs) if self._graphed is not None
+                          else self.spec.features(network, inputs))
                 if out is None:  # the width the checkpoint gives (a ViT-B file: 768)
                     out = np.empty((len(batch), values.shape[1]), np.float32)
                 out[indices] = values.float().cpu().numpy()
