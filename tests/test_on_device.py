@@ -223,6 +223,69 @@ def test_processes_keep_the_order_and_return_errors():
     assert isinstance(results[3][2], InvalidInputError)
 
 
+def _image_of(value: int):
+    from likeness.evaluation.engines.compute import Decoded
+
+    pixels = np.full((300, 200, 3), value, np.uint8)
+    small = np.full((4, 4), value, np.uint16)
+    return Decoded(InvalidInputError("kept as it is"), [pixels, (small, pixels[:, :, 0])])
+
+
+def _shared_files():
+    from likeness.evaluation.infra.shared_arrays import SHARED_FOLDER
+
+    return sorted(SHARED_FOLDER.glob(f"likeness-{os.getpid()}-*"))
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm here")
+def test_images_from_processes_come_through_shared_memory():
+    results = list(ordered_map(_image_of, range(3), workers=2, processes=True))
+    for value, (item, decoded, error) in zip(range(3), results, strict=True):
+        assert item == value
+        assert error is None
+        assert str(decoded.reference) == "kept as it is"
+        pixels, (small, plane) = decoded.tests
+        assert np.array_equal(pixels, np.full((300, 200, 3), value, np.uint8))
+        assert np.array_equal(plane, pixels[:, :, 0])
+        assert small.dtype == np.uint16
+        assert np.array_equal(small, np.full((4, 4), value, np.uint16))
+        # a slice that is not contiguous, and a small array, come through the pipe
+        assert [_mapped(a) for a in (pixels, plane, small)] == [True, False, False]
+    assert _shared_files() == []  # each file's name removed once mapped
+
+
+def _mapped(array) -> bool:
+    """Whether the array's memory is a mapped file (not a pipe's bytes)."""
+    import mmap
+
+    while array is not None:
+        if isinstance(array, mmap.mmap):
+            return True
+        array = array.obj if isinstance(array, memoryview) else getattr(array, "base", None)
+    return False
+
+
+def test_images_go_through_the_pipes_where_shared_memory_cannot_be_written(monkeypatch,
+                                                                          tmp_path):
+    from likeness.evaluation.infra import shared_arrays
+
+    monkeypatch.setattr(shared_arrays, "SHARED_FOLDER", tmp_path / "missing")
+    results = list(ordered_map(_image_of, range(2), workers=2, processes=True))
+    assert [int(decoded.tests[0][0, 0, 0]) for _, decoded, _ in results] == [0, 1]
+    assert not any(_mapped(decoded.tests[0]) for _, decoded, _ in results)
+
+
+def test_files_a_dead_worker_left_are_removed():
+    from likeness.evaluation.infra.shared_arrays import SHARED_FOLDER, remove_leftovers
+
+    if not SHARED_FOLDER.is_dir():
+        pytest.skip("no /dev/shm here")
+    left = SHARED_FOLDER / f"likeness-{os.getpid()}-left"
+    left.write_bytes(b"x")
+    remove_leftovers(os.getpid())
+    assert not left.exists()
+
+
 def test_a_dying_worker_fails_only_its_own_item():
     results = list(ordered_map(_die_on_five, range(10), workers=2, window=3, processes=True))
     assert [item for item, _, _ in results] == list(range(10))
@@ -235,11 +298,16 @@ def test_a_dying_worker_fails_only_its_own_item():
             assert value == item
 
 
-def test_the_decoders_follow_the_device():
+def test_the_decoders_follow_the_device(monkeypatch):
+    from likeness.evaluation.items import settings
+
     options = ExecutionOptions(workers=4)
     assert options.decoders("cpu", 16, 100) == (4, False)
-    assert options.decoders("cuda", 16, 100) == (15, False)
-    assert options.decoders("cuda", 2, 100) == (4, False)
+    for usable in (True, False):
+        monkeypatch.setattr(settings, "shared_memory_usable", lambda usable=usable: usable)
+        assert options.decoders("cuda", 16, 100) == ((15, True) if usable else (8, False))
+        assert options.decoders("cuda", 16, 20) == (8, False)  # too few jobs for processes
+        assert options.decoders("cuda", 2, 100) == (4, False)
     threads = ExecutionOptions(workers=3, decoding="threads")
     assert threads.decoders("cuda", 16, 100) == (3, False)
     processes = ExecutionOptions(workers=3, decoding="processes")

@@ -5,9 +5,10 @@ the network that consumes the results; the window bounds the memory held by deco
 Where decoding alone must keep an accelerator busy, threads are held back by the Python
 work around each decode (checks, conversions, the GIL): ``processes=True`` runs the
 function in worker processes instead (forked on Linux, as PyTorch's ``DataLoader`` does;
-spawned elsewhere), its function and items picklable.  A worker that dies (a decoder
-crashing on a hostile file) fails no other item: the items then in flight are run again
-one at a time, each in a process of its own — the one that kills it gets
+spawned elsewhere), its function and items picklable, the images of its results handed
+over through shared memory (``likeness.evaluation.infra.shared_arrays``).  A worker that
+dies (a decoder crashing on a hostile file) fails no other item: the items then in flight
+are run again one at a time, each in a process of its own — the one that kills it gets
 ``WorkerDiedError`` — and a new pool takes the rest.
 """
 
@@ -23,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from likeness.errors import LikenessError
+from likeness.evaluation.infra.shared_arrays import in_shared_memory, remove_leftovers
 
 __all__ = ["Outcome", "WorkerDiedError", "ordered_map", "usable_cores"]
 
@@ -56,6 +58,8 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
     """
     workers = max(1, workers)
     window = max(1, window or 4 * workers)
+    if processes:  # their results' images come through shared memory, not the pipes
+        function = in_shared_memory(function, os.getpid())
     pool: Executor = _process_pool(workers) if processes else ThreadPoolExecutor(workers)
     pending: deque[tuple[T, Future[R]]] = deque()
     try:
@@ -94,6 +98,8 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
             yield drain_one()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if processes:
+            remove_leftovers(os.getpid())
 
 
 def _process_pool(workers: int) -> ProcessPoolExecutor:
