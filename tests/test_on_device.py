@@ -195,6 +195,17 @@ def test_images_shared_on_the_device_give_the_same_outcomes(tid2013_folders, sta
     assert results[1][1].values["lpips_alex"] == 0.0  # the reference against itself
 
 
+def test_device_batches_let_go_of_their_own_images():
+    settings = RunSettings(metrics=("psnr",))
+    batches = DeviceBatches("cpu", settings)
+    outcome = _Outcome()
+    pixels = np.zeros((8, 8, 3), np.uint8)
+    batches.defer(outcome, "psnr", PreparedPair(pixels, pixels + 1, 255.0, ()))
+    batches.compute(lambda deferred: None)
+    assert outcome.values["psnr"] == pytest.approx(48.1308036086791)
+    assert not batches.images._kept
+
+
 def _decoded(reference, test):
     from likeness.evaluation.engines.compute import Decoded
 
@@ -529,9 +540,12 @@ def test_batched_lpips_distances_equal_the_item_by_item_ones(stand_in):
     assert together == pytest.approx(one_by_one, rel=1e-6)
 
 
-def test_a_batched_use_keeps_of_each_image_what_it_keeps_alone(stand_in):
+def test_a_batched_use_keeps_of_each_image_what_it_keeps_alone(stand_in, monkeypatch):
     from likeness.evaluation.catalog.feature_metrics import lpips_use
+    from likeness.evaluation.engines import network_values
     from likeness.evaluation.engines.network_values import NetworkStage
+
+    monkeypatch.setattr(network_values, "_whole_passes", lambda layer: True)  # as on CUDA
 
     networks = Networks("cpu", {"alexnet": str(stand_in["alexnet"])})
     stage = NetworkStage(["lpips_alex"], RunSettings(metrics=("lpips_alex",)), networks, 8, {})

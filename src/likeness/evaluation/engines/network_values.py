@@ -128,12 +128,12 @@ class NetworkStage:
               size: tuple[int, int]) -> list[Any]:
         """What ``side`` (a use's ``first`` or ``second``) keeps of each image of a pass
         (the exception where it fails on that image, or the pass failed): for a
-        ``batched`` use, of the whole pass at once, then sliced per image (a few kernels
-        instead of a few per image); image by image if that fails, so that a failure
-        stays its image's."""
+        ``batched`` use on an accelerator, of the whole pass at once, then sliced per image
+        (a few kernels instead of a few per image); image by image if that fails, so that
+        a failure stays its image's."""
         if isinstance(layers, Exception):
             return [layers] * count
-        if batched and count > 1:
+        if batched and count > 1 and _whole_passes(layers[0]):
             try:
                 whole = side(layers, size, self.settings)
                 return [[part[i:i + 1] for part in whole] for i in range(count)]
@@ -369,3 +369,10 @@ class NetworkStage:
         if isinstance(first, Exception):
             return LikenessError(f"{entry.item.style_name}: {describe_failure(first)}")
         return first
+
+
+def _whole_passes(layer: Any) -> bool:
+    """Whether a batched use takes a whole pass at once here: on an accelerator (launches
+    saved); not on the CPU, where one image's layer stays in the caches between the passes
+    a normalisation makes and a whole batch's does not."""
+    return bool(layer.device.type != "cpu")

@@ -98,14 +98,16 @@ class DeviceBatches:
         device: the torch device the batches run on (``"cuda"``; ``"cpu"`` runs the same
             tensor code on the CPU, as the tests do).
         settings: the run's settings (each metric's conventions).
-        images: where the pairs' arrays are copied to the device (shared with the
-            networks); a new one by default.
+        images: where the pairs' arrays are copied to the device, shared with the
+            networks (whoever gave it clears it); by default one of its own, cleared
+            after each launch.
     """
 
     def __init__(self, device: str, settings: RunSettings,
                  images: DeviceImages | None = None) -> None:
         self.device, self.settings = device, settings
         self.images = images if images is not None else DeviceImages(device)
+        self._own_images = images is None
         self.pending: list[Deferred] = []
 
     def defer(self, outcome: Any, metric: str, pair: PreparedPair) -> bool:
@@ -144,8 +146,12 @@ class DeviceBatches:
         # no_grad, not inference_mode: the metrics memoise windows and filters, which
         # would become inference tensors that a later differentiable call cannot use
         with torch.no_grad():
-            for entries in groups.values():
-                results += self._group(entries, fallback)
+            try:
+                for entries in groups.values():
+                    results += self._group(entries, fallback)
+            finally:
+                if self._own_images:
+                    self.images.clear()
             if not results:
                 return _nothing
             together = torch.cat([v.reshape(-1).to(torch.float64) for _, v in results])

@@ -33,6 +33,7 @@ __all__ = ["SHARED_FOLDER", "in_shared_memory", "remove_leftovers", "shared_memo
 
 SHARED_FOLDER = Path("/dev/shm")
 SMALLEST = 1 << 16  # bytes: smaller arrays go through the pipe (a file costs more)
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -122,7 +123,9 @@ def _attach(path: str, shape: tuple[int, ...], dtype: str) -> np.ndarray:
     descriptor = os.open(path, os.O_RDWR)
     try:
         size = os.fstat(descriptor).st_size
-        mapped = mmap.mmap(descriptor, size, mmap.MAP_SHARED,
+        # its pages mapped at once (where the system can), here in the pool's thread
+        # that receives results, not one fault at a time where the run first reads them
+        mapped = mmap.mmap(descriptor, size, mmap.MAP_SHARED | _POPULATE,
                            mmap.PROT_READ | mmap.PROT_WRITE)
     finally:
         os.close(descriptor)
