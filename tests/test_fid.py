@@ -276,6 +276,27 @@ def test_a_growing_folder_costs_only_its_new_images(golden, fid_weights, fid_fol
     assert grown.cached == 21
 
 
+def test_batches_in_flight_give_each_image_its_features_and_the_progress(fid_weights,
+                                                                         fid_folders):
+    # a batch is read back after the next one is launched (one on the device while the
+    # next is made ready): the features, the cache and the progress as one at a time
+    extractor = FeatureExtractor(weights=fid_weights)
+    seen = []
+    with Cache(None) as cache:
+        small = set_features(fid_folders["b"], extractor, cache, batch_size=3,
+                             progress=lambda done, total: seen.append((done, total)))
+    with Cache(None) as cache:
+        whole = set_features(fid_folders["b"], extractor, cache, batch_size=32)
+        assert set_features(fid_folders["b"], extractor, cache).cached == 20
+    assert small.files == whole.files
+    _assert_features_close(small.features, whole.features)
+    assert seen[0] == (0, 20)
+    assert seen[-1] == (20, 20)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    read = extractor.launch([])
+    assert read().shape == (0, 2048)
+
+
 def test_failures_decisions_and_mixed_sizes(golden, fid_weights, tmp_path):
     folder = tmp_path / "mixed"
     (folder / "nested").mkdir(parents=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,12 @@ class FeatureExtractor:
 
     def features(self, batch: list[Any]) -> np.ndarray:
         """Features of a batch; images of different sizes run in groups of one size."""
+        return self.launch(batch)()
+
+    def launch(self, batch: list[Any]) -> Callable[[], np.ndarray]:
+        """Queue a batch's features on the device; the function returned reads them back
+        (``features``), so that the next batch can be made ready while the device works
+        (on the CPU they are computed here)."""
         import torch
 
         assert self.spec.features is not None
@@ -133,20 +140,30 @@ class FeatureExtractor:
             # ~250 that each wait for the GIL while threads decode); measured there, on
             # this network only
             self._graphed = GraphedCalls(functools.partial(self.spec.features, network))
-        out: np.ndarray | None = None
-        batch = [torch.from_numpy(x) if isinstance(x, np.ndarray) else x for x in batch]
+        tensors = [torch.from_numpy(x) if isinstance(x, np.ndarray) else x for x in batch]
         groups: dict[tuple[Any, ...], list[int]] = {}
-        for index, tensor in enumerate(batch):
+        for index, tensor in enumerate(tensors):
             groups.setdefault((tuple(tensor.shape), str(tensor.dtype)), []).append(index)
+        queued = []
         with torch.inference_mode():
             for indices in groups.values():
-                inputs = _on_device([batch[i] for i in indices], self.device or "cpu")
+                inputs = _on_device([tensors[i] for i in indices], self.device or "cpu")
                 values = (self._graphed(inputs) if self._graphed is not None
                           else self.spec.features(network, inputs))
-                if out is None:  # the width the checkpoint gives (a ViT-B file: 768)
-                    out = np.empty((len(batch), values.shape[1]), np.float32)
-                out[indices] = values.float().cpu().numpy()
-        return out if out is not None else np.empty((0, self.dims), np.float32)
+                queued.append((indices, values.float()))
+
+        count = len(tensors)
+
+        def read() -> np.ndarray:
+            if not queued:
+                return np.empty((0, self.dims), np.float32)
+            # the width the checkpoint gives (a ViT-B file: 768)
+            out = np.empty((count, queued[0][1].shape[1]), np.float32)
+            for indices, values in queued:
+                out[indices] = values.cpu().numpy()
+            return out
+
+        return read
 
 
 @dataclass(frozen=True)

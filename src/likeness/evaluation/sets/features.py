@@ -102,19 +102,30 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     batch: list[Any] = []
     batch_keys: list[str] = []
 
+    # one batch on the device while the next is made ready (a killed run loses at most
+    # those two)
+    in_flight: list[tuple[list[str], Callable[[], np.ndarray]]] = []
+
     def flush() -> None:
-        nonlocal done
-        features = extractor.features(batch)
-        pairs = list(zip(batch_keys, features, strict=True))
-        cache.put_arrays(namespace, pairs)
-        cache.put_many(decisions_namespace,
-                       [(key, json.dumps(notes_of[key]).encode()) for key in batch_keys])
-        computed.update(pairs)
-        done += len(batch)
+        read = extractor.launch(batch)
+        keys = list(batch_keys)
         batch.clear()
         batch_keys.clear()
-        if progress is not None:
-            progress(done, total)
+        finish()
+        in_flight.append((keys, read))
+
+    def finish() -> None:
+        nonlocal done
+        while in_flight:
+            keys, read = in_flight.pop()
+            pairs = list(zip(keys, read(), strict=True))
+            cache.put_arrays(namespace, pairs)
+            cache.put_many(decisions_namespace,
+                           [(key, json.dumps(notes_of[key]).encode()) for key in keys])
+            computed.update(pairs)
+            done += len(keys)
+            if progress is not None:
+                progress(done, total)
 
     device = resolve_device(extractor.requested_device) if order else "cpu"
     decoders, processes = ExecutionOptions(workers=workers, decoding=decoding).decoders(
@@ -136,6 +147,7 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
             batch_keys.append(digest)
         if position in last and batch:  # the batches every engine forms (feature_batches)
             flush()
+    finish()
     result.errors += [(names[path], failed[digests[path]]) for path in dict.fromkeys(files)
                       if digests.get(path) in failed]
 
