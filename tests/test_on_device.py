@@ -195,6 +195,23 @@ def test_images_shared_on_the_device_give_the_same_outcomes(tid2013_folders, sta
     assert results[1][1].values["lpips_alex"] == 0.0  # the reference against itself
 
 
+def test_a_batch_s_distances_are_read_back_when_collected(tid2013_folders, stand_in):
+    # what lets a run queue the next batch before reading this one back
+    from likeness.evaluation.engines.network_values import NetworkStage, Pending
+    from likeness.evaluation.items.prepare import prepare_pair
+
+    reference, test = tid2013_folders
+    pair = prepare_pair(load_image(reference / "a.png"), load_image(test / "a.png"))
+    networks = Networks("cpu", {"alexnet": str(stand_in["alexnet"])})
+    stage = NetworkStage(["lpips_alex"], RunSettings(metrics=("lpips_alex",)), networks, 4, {})
+    outcomes = [_Outcome(), _Outcome()]
+    collect = stage.compute([Pending(outcome, None, pair, 0) for outcome in outcomes])
+    assert [o.values for o in outcomes] == [{}, {}]
+    collect()
+    assert outcomes[0].values["lpips_alex"] == outcomes[1].values["lpips_alex"] > 0
+    assert outcomes[0].errors == {}
+
+
 def test_device_batches_let_go_of_their_own_images():
     settings = RunSettings(metrics=("psnr",))
     batches = DeviceBatches("cpu", settings)
@@ -535,7 +552,7 @@ def test_batched_lpips_distances_equal_the_item_by_item_ones(stand_in):
     kept = [use.first([layer[i:i + 1] for layer in layers], (64, 80), None)
             for i in range(6)]
     assert use.distances is not None
-    together = use.distances(kept[:3], kept[3:], module)
+    together = use.distances(kept[:3], kept[3:], module).tolist()
     one_by_one = [use.distance(a, b, module) for a, b in zip(kept[:3], kept[3:], strict=True)]
     assert together == pytest.approx(one_by_one, rel=1e-6)
 

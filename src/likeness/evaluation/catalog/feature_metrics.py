@@ -55,8 +55,9 @@ class FeatureUse:
             the value of every item that needs that image.
         distance: (kept first, kept second, network) → the value.
         distances: the same for many items at once — (kept firsts, kept seconds, network)
-            → their values — one pass and one read-back for a batch (None: ``distance``
-            item by item).
+            → their values, a sequence or a 1-D tensor (read back with the batch's other
+            values) — one pass and one read-back for a batch (None: ``distance`` item by
+            item).
         spatial: (kept first, kept second, network, (height, width)) → the metric's map
             at the image's size, for the report (None: it has none).
         prompts: how it reads the item's prompts; then ``distance``'s first argument is
@@ -73,7 +74,7 @@ class FeatureUse:
     distance: Callable[[Any, Any, Any], float]
     spatial: Callable[[Any, Any, Any, tuple[int, int]], Any] | None = None
     prompts: PromptUse | None = None
-    distances: Callable[[list[Any], list[Any], Any], list[float]] | None = None
+    distances: Callable[[list[Any], list[Any], Any], Any] | None = None
     batched: bool = False
 
 
@@ -98,7 +99,7 @@ def _lpips_distance(first: Any, second: Any, network: Any) -> float:
     return float(lpips_from_normalized(first, second, list(network.heads)))
 
 
-def _lpips_distances(firsts: list[Any], seconds: list[Any], network: Any) -> list[float]:
+def _lpips_distances(firsts: list[Any], seconds: list[Any], network: Any) -> Any:
     import torch
 
     from likeness.metrics.lpips import lpips_from_normalized
@@ -106,8 +107,8 @@ def _lpips_distances(firsts: list[Any], seconds: list[Any], network: Any) -> lis
     def stacked(kept: list[Any]) -> list[Any]:
         return [_joined(list(layers), torch) for layers in zip(*kept, strict=True)]
 
-    values = lpips_from_normalized(stacked(firsts), stacked(seconds), list(network.heads))
-    return [float(v) for v in values.flatten().tolist()]
+    return lpips_from_normalized(stacked(firsts), stacked(seconds), list(network.heads)
+                                 ).flatten()
 
 
 def _joined(parts: list[Any], torch: Any) -> Any:

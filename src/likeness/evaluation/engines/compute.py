@@ -16,7 +16,7 @@ Any exception of a metric becomes that item's error for that metric, never the r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,6 +178,13 @@ class ItemComputer:
 
     def compute(self, work: Sequence[tuple[Sequence[Item], Decoded]]) -> list[ItemOutcome]:
         """One outcome per item of the given decoded groups, in order."""
+        return self.launch(work)()
+
+    def launch(self, work: Sequence[tuple[Sequence[Item], Decoded]]
+               ) -> Callable[[], list[ItemOutcome]]:
+        """``compute``, its device work queued: the function returned reads the values
+        back and gives the outcomes, so that the caller can make the next batch ready while
+        the device works (on the CPU everything is computed here)."""
         outcomes: list[ItemOutcome] = []
         pending: list[Pending] = []
         for number, (items, decoded) in enumerate(work):
@@ -186,7 +193,7 @@ class ItemComputer:
                 outcomes.append(outcome)
                 if prepared is not None and self.feature_metrics:
                     pending.append(Pending(outcome, item, prepared, number))
-        return self._finish(outcomes, pending)
+        return self._launch(outcomes, pending)
 
     def compute_prepared(self, pairs: Sequence[PreparedPair]) -> list[ItemOutcome]:
         """One outcome per pair already reconciled (arrays in memory: each pair its own
@@ -199,7 +206,7 @@ class ItemComputer:
             outcomes.append(outcome)
             if self.feature_metrics:
                 pending.append(Pending(outcome, None, prepared, number))
-        return self._finish(outcomes, pending)
+        return self._launch(outcomes, pending)()
 
     @property
     def batches_pixels(self) -> bool:
@@ -208,11 +215,11 @@ class ItemComputer:
         return self.device_batches is not None and any(
             METRICS[m].on_device is not None for m in self.pixel_metrics)
 
-    def _finish(self, outcomes: list[ItemOutcome], pending: list[Pending]
-                ) -> list[ItemOutcome]:
-        """Compute the deferred pixel metrics and the network values: every image copied
-        to the device at once, the pixel metrics queued there first and read back after
-        the networks' work (one wait, not one per stage)."""
+    def _launch(self, outcomes: list[ItemOutcome], pending: list[Pending]
+                ) -> Callable[[], list[ItemOutcome]]:
+        """Queue the deferred pixel metrics and the network values: every image copied to
+        the device at once, the pixel metrics queued there first; the function returned
+        reads them all back (one wait, not one per stage) and gives the outcomes."""
         batches = self.device_batches
         if self.images is not None:
             shared = (batches.arrays() if batches is not None
@@ -220,17 +227,21 @@ class ItemComputer:
             self.images.put([*shared, *(array for entry in pending for array in
                                         (entry.prepared.reference, entry.prepared.test))])
         try:
-            collect = batches.launch(self._on_cpu) if batches is not None else None
-            if pending:
-                self.network_stage.compute(pending)
-            if collect is not None:
-                collect()
+            pixels = batches.launch(self._on_cpu) if batches is not None else None
+            networks = self.network_stage.compute(pending) if pending else None
         finally:
-            if self.images is not None:
+            if self.images is not None:  # what is queued keeps what it reads
                 self.images.clear()
-        for outcome in outcomes:
-            outcome.errors.update(invalid_values(outcome.values))
-        return outcomes
+
+        def finish() -> list[ItemOutcome]:
+            for collect in (networks, pixels):
+                if collect is not None:
+                    collect()
+            for outcome in outcomes:
+                outcome.errors.update(invalid_values(outcome.values))
+            return outcomes
+
+        return finish
 
     def _pixels(self, item: Item, reference: LoadedImage | Exception,
                 test: LoadedImage | Exception) -> tuple[ItemOutcome, PreparedPair | None]:

@@ -5,12 +5,13 @@
    settings (``MetricSpec.key_settings``, and the network's weights hash): a re-run, a
    resumed run or a run over a grown folder computes only what is missing;
 3. the missing items are grouped by reference; a pool decodes groups a bounded window
-   ahead of the computation (memory stays bounded by that window): threads, one per core
-   on a CUDA run, or processes (``ExecutionOptions.decoders``);
+   ahead of the computation (memory stays bounded by that window): threads, or
+   processes — on a CUDA run by default (``ExecutionOptions.decoders``);
 4. ``ItemComputer`` computes decoded groups — pixel metrics per item, each image encoded
-   once per network, groups batched up to ``batch_size`` images;
-5. outcomes are committed batch by batch, so a killed run loses at most the batch in
-   flight.
+   once per network, groups batched up to ``batch_size`` images — a batch's device work
+   queued (``ItemComputer.launch``) and read back once the next batch is queued behind it;
+5. outcomes are committed batch by batch, so a killed run loses at most the two batches
+   in flight.
 
 ``ItemEngine`` exposes the steps (``lookup``, ``accept``, ``store``) so that the Ray engine
 runs the same plans with the same code; ``run_items`` is the local loop.
@@ -288,17 +289,25 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
     groups = engine.lookup()
     work: list[tuple[Group, Decoded]] = []
     images = 0
+    # one batch on the device while the next is made ready
+    in_flight: list[tuple[list[int], Callable[[], list[ItemOutcome]]]] = []
 
     def flush() -> None:
         nonlocal images
-        outcomes = computer.compute([(engine.items_of(g), d) for g, d in work])
+        finish = computer.launch([(engine.items_of(g), d) for g, d in work])
         indices = [index for group, _ in work for index in group.items]
-        for index, outcome in zip(indices, outcomes, strict=True):
-            engine.accept(index, outcome)
         work.clear()
         images = 0
-        if computer.feature_metrics or len(engine.to_store) >= execution.batch_size:
-            engine.store()  # a killed run loses at most the batch in flight
+        settle()
+        in_flight.append((indices, finish))
+
+    def settle() -> None:
+        while in_flight:
+            indices, finish = in_flight.pop()
+            for index, outcome in zip(indices, finish(), strict=True):
+                engine.accept(index, outcome)
+            if computer.feature_metrics or len(engine.to_store) >= execution.batch_size:
+                engine.store()  # a killed run loses at most the two batches in flight
 
     workers, processes = execution.decoders(networks.device, usable_cores(), len(groups))
     if processes:
@@ -319,6 +328,7 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
             flush()
     if work:
         flush()
+    settle()
     engine.store()
     return engine.rows
 

@@ -18,7 +18,7 @@ that need it, never the run's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,11 +87,17 @@ class NetworkStage:
             self.uses[metric] = use
         self._style_memo: dict[tuple[Path, str], Any] = {}
         self._text_memo: dict[tuple[str, str, str, str], Any] = {}
+        self._later: list[Callable[[], None]] = []  # the values ``compute`` reads back
 
-    def compute(self, pending: list[Pending]) -> None:
-        """Fill each pending item's network values (or errors)."""
+    def compute(self, pending: list[Pending]) -> Callable[[], None]:
+        """Fill each pending item's network values (or errors): those a batch computes at
+        once (``FeatureUse.distances``) are queued on the device and filled in by the
+        function returned, which reads them back — so that the caller can make the next
+        batch ready while the device works."""
         import torch
 
+        later: list[Callable[[], None]] = []
+        self._later = later
         by_network: dict[str, list[str]] = {}
         for metric, use in self.uses.items():
             by_network.setdefault(use.network, []).append(metric)
@@ -107,6 +113,12 @@ class NetworkStage:
                 prompts = self._prompt_sides(metrics, pending)
                 firsts = self._first_sides(network, metrics, pending)
                 self._second_sides(network, module, metrics, pending, firsts, prompts)
+
+        def collect() -> None:
+            for fill in later:
+                fill()
+
+        return collect
 
     def _batches(self, network: str, images: list[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
         """(key, unit tensor) pairs in batches of one size, at most the batch size each."""
@@ -349,12 +361,20 @@ class NetworkStage:
                                    module)
         except Exception:  # noqa: BLE001 - each item's own error comes item by item
             values = None
-        for number, (entry, first, second) in enumerate(triples):
-            try:
-                entry.outcome.values[metric] = (values[number] if values is not None
-                                                else use.distance(first, second, module))
-            except Exception as error:  # noqa: BLE001 - this item's error
-                entry.outcome.errors[metric] = describe_failure(error)
+
+        def fill() -> None:
+            read = values.tolist() if hasattr(values, "tolist") else values
+            for number, (entry, first, second) in enumerate(triples):
+                try:
+                    entry.outcome.values[metric] = (float(read[number]) if read is not None
+                                                    else use.distance(first, second, module))
+                except Exception as error:  # noqa: BLE001 - this item's error
+                    entry.outcome.errors[metric] = describe_failure(error)
+
+        if values is None:
+            fill()
+        else:  # read back with the batch's other values
+            self._later.append(fill)
 
     def _first(self, metric: str, entry: Pending,
                firsts: dict[tuple[Any, str], Any]) -> Any:
