@@ -100,10 +100,11 @@ class ExecutionOptions:
             missing or for fewer than two jobs a process, half the cores' threads (at
             least ``workers``) — else ``workers`` threads.  Threads decode with the GIL let
             go (Pillow's decoders, ``likeness.io.plain_png``'s), but each takes it between
-            its C calls, and so does every kernel launch of the run's own thread: on the
-            lent H200 machine (16 cores) 15 threads decoded 1,035 images/s of 512² PNGs and
-            15 processes 1,599, and ``compare`` ran at 358 pairs/s with 15 threads against
-            440 with 8.
+            its C calls, and so does every kernel launch of the run's own thread.  On lent
+            H200 machines (16 cores), decoding 512² PNGs alone: 15 threads 1,306 images/s,
+            15 processes 1,889; ``compare`` ssim,psnr,lpips: 15 processes through shared
+            memory 423 pairs/s, 8 threads 378, 15 threads 364 (another machine: 8 threads
+            440, 15 threads 358).
     """
 
     workers: int = 4

@@ -137,8 +137,8 @@ class FeatureExtractor:
         network = self.network
         if self._graphed is None and self.kind == "pt_inception":
             # on CUDA, FID's Inception replayed as CUDA graphs (one launch a batch, not
-            # ~250 that each wait for the GIL while threads decode); measured there, on
-            # this network only
+            # ~250 that each wait for the GIL while threads decode); on this network only,
+            # the one whose graph was checked against its eager passes there
             self._graphed = GraphedCalls(functools.partial(self.spec.features, network))
         tensors = [torch.from_numpy(x) if isinstance(x, np.ndarray) else x for x in batch]
         groups: dict[tuple[Any, ...], list[int]] = {}
