@@ -326,6 +326,62 @@ def test_a_dying_worker_fails_only_its_own_item():
             assert value == item
 
 
+def _interrupt_handler(_: int):
+    import signal
+
+    return signal.getsignal(signal.SIGINT)
+
+
+def test_workers_leave_ctrl_c_to_the_run():
+    import signal
+
+    results = list(ordered_map(_interrupt_handler, range(2), workers=2, processes=True))
+    assert [value for _, value, _ in results] == [signal.SIG_IGN] * 2
+
+
+_INTERRUPTED_RUN = """
+import sys, time
+from likeness.evaluation.infra.pipeline import ordered_map
+
+def same(value):
+    return value
+
+if __name__ == "__main__":
+    try:  # the workers wait for work most of the time, as decoders do for a slow network
+        for item, _, _ in ordered_map(same, range(400), workers=2, window=2, processes=True):
+            if item == 0:
+                print("started", flush=True)
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        sys.exit(130)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs process groups")
+def test_ctrl_c_stops_a_run_decoding_in_processes_without_tracebacks(tmp_path):
+    """Ctrl-C reaches every process of the run (a terminal signals its process group): the
+    run stops within a decode, and no worker prints a traceback."""
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(_INTERRUPTED_RUN)
+    run = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert run.stdout is not None
+        assert run.stdout.readline() == "started\n"
+        os.killpg(run.pid, signal.SIGINT)
+        _, errors = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130
+    assert "Traceback" not in errors
+    assert errors == ""
+
+
 def test_the_decoders_follow_the_device(monkeypatch):
     from likeness.evaluation.items import settings
 

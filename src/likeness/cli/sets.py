@@ -34,7 +34,9 @@ def _set_options(command: Any) -> Any:
         click.option("--batch-size", type=click.IntRange(1, 4096), default=32,
                      show_default=True),
         click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
-                     help="Decoding threads."),
+                     help="Decoding threads (a CUDA run decodes in one process per core "
+                          "but one, or in half the cores' threads where /dev/shm is "
+                          "missing or the images are few)."),
         click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
                      help="Handle transparent images: composite over white/black, or drop."),
         click.option("--cache", "cache", type=click.Path(dir_okay=False, path_type=Path),

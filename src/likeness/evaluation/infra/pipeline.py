@@ -9,13 +9,16 @@ spawned elsewhere), its function and items picklable, the images of its results 
 over through shared memory (``likeness.evaluation.infra.shared_arrays``).  A worker that
 dies (a decoder crashing on a hostile file) fails no other item: the items then in flight
 are run again one at a time, each in a process of its own — the one that kills it gets
-``WorkerDiedError`` — and a new pool takes the rest.
+``WorkerDiedError`` — and a new pool takes the rest.  Workers ignore Ctrl-C (SIGINT, which
+a terminal sends to every process of the run): the run's process stops, lets the decodes
+under way finish and shuts the pool down, and no worker prints a traceback of its own.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -104,7 +107,13 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
 
 def _process_pool(workers: int) -> ProcessPoolExecutor:
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                               initializer=_ignore_interrupts)
+
+
+def _ignore_interrupts() -> None:
+    """In a worker: Ctrl-C is the run's process's to handle (see the module documentation)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _isolate(pool: Executor, workers: int, pending: deque[tuple[T, Future[R]]],
