@@ -382,6 +382,123 @@ def test_ctrl_c_stops_a_run_decoding_in_processes_without_tracebacks(tmp_path):
     assert errors == ""
 
 
+def _stopped(*args, **kwargs):
+    raise KeyboardInterrupt  # or SIGTERM's SystemExit: the run stops mid-way
+
+
+def _while_stopping(run) -> tuple[list, list]:
+    """The processes and shared-memory files left while the stop propagates (its traceback
+    holds the stopped frames and their generators, as the interpreter's exit does)."""
+    import multiprocessing
+
+    try:
+        run()
+    except KeyboardInterrupt:  # still propagating: its frames are alive
+        return multiprocessing.active_children(), _shared_files()
+    raise AssertionError("the run was not stopped")
+
+
+def test_a_stopped_compare_shuts_its_decoding_processes_down(tid2013_folders, monkeypatch):
+    """A run stopped mid-way (Ctrl-C; SIGTERM from a scheduler, which the command line turns
+    into an exit) shuts its pool down as the stop leaves the loop — not when the interpreter
+    exits, when images in transit were left in /dev/shm."""
+    reference, test = tid2013_folders
+    for name in "bcdef":
+        for folder in (reference, test):
+            (folder / f"{name}.png").write_bytes((folder / "a.png").read_bytes())
+    monkeypatch.setattr(ItemComputer, "launch", _stopped)
+    assert _while_stopping(lambda: likeness.compare(
+        reference, test, metrics="ssim,psnr", cache=False, workers=2, decoding="processes",
+        batch_size=1)) == ([], [])
+
+
+def test_stopped_set_features_shut_their_decoding_processes_down(tid2013_folders,
+                                                                 fid_weights, monkeypatch):
+    from likeness.evaluation.infra.cache import Cache
+    from likeness.evaluation.sets.features import FeatureExtractor, features_of_files
+
+    reference, _ = tid2013_folders
+    files = []
+    for name in "abcdef":
+        files.append(reference / f"{name}.png")
+        files[-1].write_bytes((reference / "a.png").read_bytes() + name.encode())
+    extractor = FeatureExtractor(weights=fid_weights, device="cpu")
+    monkeypatch.setattr(extractor, "launch", _stopped)
+    assert _while_stopping(lambda: features_of_files(
+        files, {path: path.name for path in files}, "set", extractor, Cache(None),
+        batch_size=2, workers=2, decoding="processes")) == ([], [])
+
+
+def test_files_of_killed_runs_are_removed(monkeypatch):
+    """A run killed outright (SIGKILL, out of memory) cannot remove its images in transit;
+    the next run that decodes in processes removes them — only those of processes that are
+    gone, once older than a file in transit ever is."""
+    import subprocess
+    import sys
+    import time
+
+    from likeness.evaluation.infra import shared_arrays
+
+    if not shared_arrays.SHARED_FOLDER.is_dir():
+        pytest.skip("no /dev/shm here")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(gone.stdout)
+    old = time.time() - 60
+    files = {name: shared_arrays.SHARED_FOLDER / f"likeness-{owner}-{name}"
+             for name, owner in (("killed", dead), ("fresh", dead), ("alive", os.getppid()))}
+    try:
+        for name, path in files.items():
+            path.write_bytes(b"x")
+            if name != "fresh":
+                os.utime(path, (old, old))
+        list(ordered_map(_square, range(4), workers=2, processes=True))
+        assert {name for name, path in files.items() if path.exists()} == {"fresh", "alive"}
+        monkeypatch.setattr(shared_arrays, "STALE_AFTER", 0.0)
+        assert shared_arrays.remove_stale() == [str(files["fresh"])]
+    finally:
+        for path in files.values():
+            path.unlink(missing_ok=True)
+
+
+_TORCH_IN_WORKERS = """
+import torch
+from likeness.evaluation.infra.pipeline import ordered_map
+
+def divided(size):
+    return float((torch.ones(size) / 4).sum()), torch.get_num_threads()
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    divided(10_000_000)  # the run's own thread has used OpenMP's threads before the fork
+    print(sorted({value for _, value, _ in ordered_map(divided, [10_000_000] * 4, workers=2,
+                                                      processes=True)}))
+"""
+
+
+def test_workers_compute_with_torch_after_the_run_used_its_threads(tmp_path):
+    """A set network's input made in a decoding process (``FilePreparer`` off pytorch-fid's
+    CUDA path) runs torch there: in a forked worker that waited for ever on OpenMP threads
+    the fork did not copy, once the run's process had used them."""
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(_TORCH_IN_WORKERS)
+    run = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, errors = run.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a worker hung in a torch operation")
+    finally:
+        if run.poll() is None:  # the run and its hung workers
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 0, errors
+    assert out.strip() == "[(2500000.0, 1)]"
+
+
 def test_the_decoders_follow_the_device(monkeypatch):
     from likeness.evaluation.items import settings
 

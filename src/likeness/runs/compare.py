@@ -161,9 +161,11 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         source_prompt: the directional similarity's source prompt for every pair (else
             a ``source_prompt`` column, or the reference's sidecar ``.txt`` file).
         workers: decoding threads (or processes).  batch_size: images per LPIPS pass.
-        decoding: ``"auto"`` (threads: on CUDA one per core but one, at least
-            ``workers``), ``"threads"`` (``workers``) or ``"processes"`` (``workers``):
-            how files are decoded (the same values either way).
+        decoding: ``"auto"`` (``workers`` threads on the CPU; on CUDA one process per
+            core but one, their images handed over through ``/dev/shm`` — or half the
+            cores' threads, at least ``workers``, where it is missing or the pairs are
+            few), ``"threads"`` (``workers``) or ``"processes"`` (``workers``): how files
+            are decoded (the same values either way).
         fid_resize, kid_subset_size, kid_subsets, kid_seed: FID/KID settings.
         bootstrap, seed, confidence, ci_method: confidence intervals (``stats``).
         strict: raise at the first failure instead of recording it.

@@ -150,7 +150,8 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         alpha: how transparent images are flattened (``"white"``, ``"black"``, ``"drop"``).
         batch_size: images per network pass.
-        workers: decoding threads.
+        workers: decoding threads (a CUDA run decodes as ``compare``'s ``decoding="auto"``
+            does).
         cache: True (the user cache), False (none), a database path, or a ``Cache``.
         progress: called with (set, images done, images in set).
 

@@ -19,6 +19,7 @@ runs the same plans with the same code; ``run_items`` is the local loop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -318,14 +319,15 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
                                  window=2 * workers + execution.batch_size,
                                  processes=processes)
     batches = computer.feature_metrics or computer.batches_pixels
-    for group, (job, decoded, error) in zip(groups, decoded_groups, strict=True):
-        if decoded is None:  # a decoding process died on these files
-            decoded = Decoded(error or LikenessError("not decoded"),
-                              [error or LikenessError("not decoded")] * len(job.tests))
-        work.append((group, decoded))
-        images += 1 + len(group.items)
-        if images >= execution.batch_size or not batches or not computer.batches_groups:
-            flush()
+    with contextlib.closing(decoded_groups):  # its pool shut down even when interrupted
+        for group, (job, decoded, error) in zip(groups, decoded_groups, strict=True):
+            if decoded is None:  # a decoding process died on these files
+                decoded = Decoded(error or LikenessError("not decoded"),
+                                  [error or LikenessError("not decoded")] * len(job.tests))
+            work.append((group, decoded))
+            images += 1 + len(group.items)
+            if images >= execution.batch_size or not batches or not computer.batches_groups:
+                flush()
     if work:
         flush()
     settle()

@@ -21,13 +21,17 @@ import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from likeness.errors import LikenessError
-from likeness.evaluation.infra.shared_arrays import in_shared_memory, remove_leftovers
+from likeness.evaluation.infra.shared_arrays import (
+    in_shared_memory,
+    remove_leftovers,
+    remove_stale,
+)
 
 __all__ = ["Outcome", "WorkerDiedError", "ordered_map", "usable_cores"]
 
@@ -52,16 +56,20 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
                 window: int | None = None,
                 catch: tuple[type[Exception], ...] = (Exception,),
                 processes: bool = False,
-                ) -> Iterator[tuple[T, R | None, Exception | None]]:
+                ) -> Generator[tuple[T, R | None, Exception | None], None, None]:
     """Yield ``(item, result, None)`` or ``(item, None, error)`` for each item, in order.
 
     At most ``window`` (default ``4 × workers``) items are submitted ahead of the consumer.
     Exceptions of the ``catch`` types are returned, others propagate.  ``processes``: run
-    ``function`` in ``workers`` processes (see the module documentation).
+    ``function`` in ``workers`` processes (see the module documentation).  A consumer that
+    may stop early closes the generator (``contextlib.closing``): its pool is shut down
+    then, not when the generator is collected (at exit, perhaps never: a run stopped by
+    SIGTERM left images in transit in ``/dev/shm``).
     """
     workers = max(1, workers)
     window = max(1, window or 4 * workers)
     if processes:  # their results' images come through shared memory, not the pipes
+        remove_stale()  # what killed runs left there
         function = in_shared_memory(function, os.getpid())
     pool: Executor = _process_pool(workers) if processes else ThreadPoolExecutor(workers)
     pending: deque[tuple[T, Future[R]]] = deque()
@@ -87,7 +95,7 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
 
         def submit(item: T) -> Future[R]:
             try:
-                return pool.submit(function, item)
+                return _submit(pool, function, item)
             except BrokenProcessPool as error:  # broke since the last drain: drained below
                 broken: Future[R] = Future()
                 broken.set_exception(error)
@@ -108,12 +116,35 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
 def _process_pool(workers: int) -> ProcessPoolExecutor:
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_ignore_interrupts)
+                               initializer=_start_worker)
 
 
-def _ignore_interrupts() -> None:
-    """In a worker: Ctrl-C is the run's process's to handle (see the module documentation)."""
+def _submit(pool: Executor, function: Callable[[T], R], item: T) -> Future[R]:
+    """``pool.submit``, with Ctrl-C held back while it runs: a process pool starts its
+    workers there, and a worker must not be interrupted before it ignores Ctrl-C
+    (``_start_worker``); the run's process gets a Ctrl-C held back once it returns."""
+    if not isinstance(pool, ProcessPoolExecutor) or not hasattr(signal, "pthread_sigmask"):
+        return pool.submit(function, item)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(function, item)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _start_worker() -> None:
+    """In a worker: Ctrl-C is the run's process's to handle (see the module documentation;
+    it was held back while the worker started, ``_submit``), and torch computes in this
+    thread alone.  A forked process inherits OpenMP's state but not its threads: the first
+    parallel torch operation would wait for them forever (PyTorch's ``DataLoader`` workers
+    take one thread for the same reason)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    os.environ["OMP_NUM_THREADS"] = "1"  # for a torch loaded later (a spawned worker)
+    torch = sys.modules.get("torch")
+    if torch is not None:  # loaded before the fork (never loaded here just for this)
+        torch.set_num_threads(1)
 
 
 def _isolate(pool: Executor, workers: int, pending: deque[tuple[T, Future[R]]],
@@ -126,7 +157,7 @@ def _isolate(pool: Executor, workers: int, pending: deque[tuple[T, Future[R]]],
         outcome: Future[R] = Future()
         with _process_pool(1) as alone:
             try:
-                outcome.set_result(alone.submit(function, item).result())
+                outcome.set_result(_submit(alone, function, item).result())
             except BrokenProcessPool:
                 outcome.set_exception(WorkerDiedError(
                     "a decoding process died while reading this file alone (its decoder "

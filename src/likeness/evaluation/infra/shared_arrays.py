@@ -12,7 +12,9 @@ file (no copy) and removes its name at once, so the memory goes when the array d
 
 Where ``/dev/shm`` is missing or full (a container's 64 MB default), or a file cannot be
 written, the array travels through the pipe as before.  Files are named after the
-receiving process, and ``remove_leftovers`` removes those a dead worker left behind.
+receiving process: ``remove_leftovers`` removes those a dead worker left behind, and
+``remove_stale`` those of runs that were killed (SIGKILL, the kernel's out-of-memory
+killer) with images in transit — files in ``/dev/shm`` hold memory until they are removed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import dataclasses
 import glob
 import mmap
 import os
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -29,18 +32,25 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-__all__ = ["SHARED_FOLDER", "in_shared_memory", "remove_leftovers", "shared_memory_usable"]
+__all__ = ["SHARED_FOLDER", "in_shared_memory", "remove_leftovers", "remove_stale",
+           "shared_memory_usable"]
 
 SHARED_FOLDER = Path("/dev/shm")
 SMALLEST = 1 << 16  # bytes: smaller arrays go through the pipe (a file costs more)
+# seconds: a file in transit lives for milliseconds (its receiver maps and removes it when
+# it arrives); an older one whose receiver is gone was left by a killed run
+STALE_AFTER = 10.0
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
+_NAMES = "likeness"  # files are named likeness-<receiving process>-<uuid>
+
+
 def _prefix(owner: int) -> str:
-    return f"likeness-{owner}-"
+    return f"{_NAMES}-{owner}-"
 
 
 class in_shared_memory(Generic[T, R]):  # noqa: N801 - used as a function
@@ -69,6 +79,30 @@ def remove_leftovers(owner: int) -> None:
     for name in glob.glob(str(SHARED_FOLDER / f"{_prefix(owner)}*")):
         with contextlib.suppress(OSError):
             os.unlink(name)
+
+
+def remove_stale() -> list[str]:
+    """Remove the files of runs that no longer exist (their receiving process is not
+    running, and the file is older than ``STALE_AFTER``); the names removed."""
+    removed = []
+    now = time.time()
+    for name in glob.glob(str(SHARED_FOLDER / f"{_NAMES}-*-*")):
+        owner = Path(name).name.split("-")[1]
+        with contextlib.suppress(OSError, ValueError):  # gone meanwhile; not ours
+            if not _running(int(owner)) and now - os.stat(name).st_mtime > STALE_AFTER:
+                os.unlink(name)
+                removed.append(name)
+    return removed
+
+
+def _running(process: int) -> bool:
+    try:
+        os.kill(process, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _shared(value: Any, prefix: str) -> Any:

@@ -15,6 +15,7 @@ A file that cannot be decoded is listed as an error and left out of the set.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -136,17 +137,18 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     results = ordered_map(extractor.preparer(device), jobs, workers=decoders,
                           window=4 * decoders + batch_size, catch=(LikenessError, OSError),
                           processes=processes)
-    for position, ((path, _), prepared, error) in enumerate(results):
-        digest = digests[path]
-        if error is not None:
-            failed[digest] = str(error)
-        else:
-            tensor, notes = prepared  # type: ignore[misc]
-            notes_of[digest] = list(notes)
-            batch.append(tensor)
-            batch_keys.append(digest)
-        if position in last and batch:  # the batches every engine forms (feature_batches)
-            flush()
+    with contextlib.closing(results):  # its pool shut down even when interrupted
+        for position, ((path, _), prepared, error) in enumerate(results):
+            digest = digests[path]
+            if error is not None:
+                failed[digest] = str(error)
+            else:
+                tensor, notes = prepared  # type: ignore[misc]
+                notes_of[digest] = list(notes)
+                batch.append(tensor)
+                batch_keys.append(digest)
+            if position in last and batch:  # the batches every engine forms
+                flush()
     finish()
     result.errors += [(names[path], failed[digests[path]]) for path in dict.fromkeys(files)
                       if digests.get(path) in failed]
