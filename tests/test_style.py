@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from PIL import Image
 from skimage.metrics import structural_similarity as sk_ssim
 
-from likeness import LikenessError
+from likeness import InvalidInputError, LikenessError
 from likeness.cli import main
 from likeness.metrics.fid import feature_statistics, frechet_distance
 from likeness.metrics.style import (
@@ -345,3 +345,25 @@ def test_the_2024_protocol_adds_the_diffusion_papers_metrics_to_2023s(golden, st
     with pytest.raises(LikenessError, match="give metrics or protocol, not both"):
         evaluate_style(root / "content", root / "style", root / "stylized", metrics="ssim",
                        protocol="2023")
+
+
+def test_style_decodes_in_processes_as_in_threads(golden, tmp_path):
+    root = golden.root / "style"
+    folders = [part for name in ("content", "style", "stylized")
+               for part in (f"--{name}", str(root / name))]
+    runs = {}
+    for decoding in ("threads", "processes"):
+        done = CliRunner().invoke(main, ["style", *folders, "--metrics", "ssim",
+                                         "--no-cache", "--workers", "2", "--decoding",
+                                         decoding, "--out-dir", str(tmp_path / decoding)])
+        assert done.exit_code == 0, done.output
+        record = json.loads((tmp_path / decoding / "run.json").read_text())
+        assert record["arguments"]["decoding"] == decoding
+        runs[decoding] = (tmp_path / decoding / "per_image.csv").read_text()
+    assert runs["threads"] == runs["processes"]
+    refused = CliRunner().invoke(main, ["style", *folders, "--decoding", "gpu"])
+    assert refused.exit_code == 2
+    assert "--decoding" in refused.output
+    with pytest.raises(InvalidInputError, match="decoding must be one of"):
+        evaluate_style(root / "content", root / "style", root / "stylized", metrics="ssim",
+                       decoding="gpu")

@@ -95,6 +95,21 @@ def metrics_option(command: str) -> Any:
                         default=default)
 
 
+def decoding_options(command: Any) -> Any:
+    """``--workers`` and ``--decoding``: how a command decodes its files (the same values
+    either way)."""
+    command = click.option(
+        "--decoding", type=click.Choice(["auto", "threads", "processes"]), default="auto",
+        show_default=True,
+        help="Decode files in --workers threads or in --workers processes (auto: threads on "
+             "the CPU; on CUDA one process per core but one, or half the cores' threads "
+             "where /dev/shm is missing or the files are few).")(command)
+    return click.option(
+        "--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+        help="Decoding threads, or processes with --decoding processes (a CUDA run with "
+             "--decoding auto takes more: see --decoding).")(command)
+
+
 def prompt_options(command: Any) -> Any:
     """``--clip-t-convention`` and ``--source-prompt``: how the metrics that read prompts
     (CLIP-T, the directional similarity) read them."""

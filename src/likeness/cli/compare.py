@@ -15,7 +15,7 @@ from likeness.evaluation.catalog.defaults import CONVENTIONS
 if TYPE_CHECKING:
     pass
 
-from likeness.cli.app import main, metrics_option, prompt_options
+from likeness.cli.app import decoding_options, main, metrics_option, prompt_options
 from likeness.cli.output import (
     print_summary,
     print_table,
@@ -105,14 +105,7 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="The two per-pair metrics the report sets side by side (default: the two "
                    "whose rankings agree least).")
 @click.option("--strict", is_flag=True, help="Stop at the first failure.")
-@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Decoding threads, or processes with --decoding processes (a CUDA run "
-                   "with --decoding auto takes more: see --decoding).")
-@click.option("--decoding", type=click.Choice(["auto", "threads", "processes"]),
-              default="auto", show_default=True,
-              help="Decode files in --workers threads or in --workers processes (auto: "
-                   "threads on the CPU; on CUDA one process per core but one, or half the "
-                   "cores' threads where /dev/shm is missing or the pairs are few).")
+@decoding_options
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
               help="Images per LPIPS pass.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from likeness.cli.app import main
+from likeness.cli.app import decoding_options, main
 from likeness.cli.compare import parse_subset_size
 from likeness.cli.output import (
     progress_bar,
@@ -21,7 +22,7 @@ from likeness.evaluation.catalog.defaults import CONVENTIONS, FID_ENCODERS
 
 def _set_options(command: Any) -> Any:
     """Options shared by ``fid`` and ``kid``."""
-    options = [
+    options: list[Callable[[Any], Any]] = [
         click.option("--weights", "weights", default=None, metavar="PATH",
                      help="pt_inception checkpoint to use (default: the weights manager's; "
                           "NAME=PATH is accepted too)."),
@@ -33,10 +34,7 @@ def _set_options(command: Any) -> Any:
                      show_default=True),
         click.option("--batch-size", type=click.IntRange(1, 4096), default=32,
                      show_default=True),
-        click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
-                     help="Decoding threads (a CUDA run decodes in one process per core "
-                          "but one, or in half the cores' threads where /dev/shm is "
-                          "missing or the images are few)."),
+        decoding_options,
         click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
                      help="Handle transparent images: composite over white/black, or drop."),
         click.option("--cache", "cache", type=click.Path(dir_okay=False, path_type=Path),
@@ -124,8 +122,8 @@ def _run_set_command(action: Any, command: str) -> Any:
               help="Features: pytorch-fid's Inception (FID), DINOv2 ViT-L/14 (FD_DINOv2) or "
                    "CLIP ViT-L/14-336 (FD on CLIP); --weights NAME=PATH names its checkpoint.")
 def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
-        batch_size: int, workers: int, alpha: str | None, cache: Path | None, no_cache: bool,
-        out: Path | None, save_stats: tuple[Path, ...], encoder: str) -> None:
+        batch_size: int, workers: int, decoding: str, alpha: str | None, cache: Path | None,
+        no_cache: bool, out: Path | None, save_stats: tuple[Path, ...], encoder: str) -> None:
     """FID between A and B: folders (recursive) or .npz statistics files.
 
     Exactly pytorch-fid's value.  With only A, --save-stats writes its statistics.  With
@@ -145,8 +143,8 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
     def run(report: Any) -> Any:
         return fid_of(a, b, encoder=encoder, save_stats=save_stats, weights=path,
                       resize=resize, device=device, alpha=alpha, batch_size=batch_size,
-                      workers=workers, cache=False if no_cache else (cache or True),
-                      progress=report)
+                      workers=workers, decoding=decoding,
+                      cache=False if no_cache else (cache or True), progress=report)
 
     result = _run_set_command(run, "fid")
     failed = _report_sets(result.sets)
@@ -170,8 +168,8 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
 @click.option("--subsets", type=click.IntRange(1, 100000), default=100, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_size: int,
-        workers: int, alpha: str | None, cache: Path | None, no_cache: bool, out: Path | None,
-        subset_size: str, subsets: int, seed: int) -> None:
+        workers: int, decoding: str, alpha: str | None, cache: Path | None, no_cache: bool,
+        out: Path | None, subset_size: str, subsets: int, seed: int) -> None:
     """KID between folders A and B (unbiased MMD², cubic kernel): mean and std over subsets."""
     from likeness.runs.fid import checkpoint_of, kid_folders
 
@@ -182,7 +180,8 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
                            weights=_set_weights_path(weights, checkpoint_of("inception")),
                            resize=resize, device=device,
                            alpha=alpha, batch_size=batch_size, workers=workers,
-                           cache=False if no_cache else (cache or True), progress=report)
+                           decoding=decoding, cache=False if no_cache else (cache or True),
+                           progress=report)
 
     result = _run_set_command(run, "kid")
     failed = _report_sets(result.sets)

@@ -15,7 +15,7 @@ from likeness.evaluation.catalog.defaults import CONVENTIONS
 if TYPE_CHECKING:
     pass
 
-from likeness.cli.app import main, metrics_option, prompt_options
+from likeness.cli.app import decoding_options, main, metrics_option, prompt_options
 from likeness.cli.compare import parse_models, parse_weights
 from likeness.cli.output import (
     print_summary,
@@ -67,7 +67,7 @@ from likeness.cli.report import parse_disagree
               default="pytorch-fid", show_default=True)
 @click.option("--cfsd-max-pixels", type=click.IntRange(1), default=1024 * 1024,
               show_default=True, help="CFSD refuses larger images (cost grows with (H·W)²).")
-@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True)
+@decoding_options
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
               help="Images per network pass (VGG19 takes one at a time).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
@@ -95,7 +95,8 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
           method_items: tuple[str, ...], triplets_csv: Path | None, metrics: str,
           out_dir: Path | None, overwrite: bool, strict: bool, resize: str | None,
           alpha: str | None, device: str, weights: tuple[str, ...], art_fid_mode: str,
-          fid_resize: str, cfsd_max_pixels: int, workers: int, batch_size: int, engine: str,
+          fid_resize: str, cfsd_max_pixels: int, workers: int, decoding: str,
+          batch_size: int, engine: str,
           address: str | None, bootstrap: int, seed: int, confidence: float,
           ci_method: str, cache: Path | None, no_cache: bool, html_report: bool,
           disagree: str | None, clip_t_convention: str, source_prompt: str | None,
@@ -132,7 +133,8 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
                 triplets=triplets_csv, metrics=names, protocol=protocol, out_dir=out_dir,
                 weights=parse_weights(weights), device=device, resize=resize, alpha=alpha,
                 art_fid_mode=art_fid_mode, fid_resize=fid_resize,
-                cfsd_max_pixels=cfsd_max_pixels, workers=workers, batch_size=batch_size,
+                cfsd_max_pixels=cfsd_max_pixels, workers=workers, decoding=decoding,
+                batch_size=batch_size,
                 engine=engine, address=address, bootstrap=bootstrap,
                 seed=seed, confidence=confidence, ci_method=ci_method, strict=strict,
                 overwrite=overwrite, cache=False if no_cache else (cache or True),

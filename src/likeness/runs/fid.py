@@ -15,6 +15,7 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import FID_ENCODERS, METRICS
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.items.image_set import ImageSet, frechet_between
+from likeness.evaluation.items.settings import check_decoding
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
@@ -98,7 +99,7 @@ def write_set_record(path: PathLike, record: dict[str, Any]) -> Path:
 
 
 def _load_sets(sources: Sequence[PathLike], extractor: FeatureExtractor, *, batch_size: int,
-               workers: int, cache: CacheOption,
+               workers: int, decoding: str, cache: CacheOption,
                progress: Callable[[str, int, int], None] | None) -> list[ImageSet]:
     if isinstance(cache, Cache):
         store, owned = cache, False
@@ -110,7 +111,7 @@ def _load_sets(sources: Sequence[PathLike], extractor: FeatureExtractor, *, batc
             report = None if progress is None else (
                 lambda done, total, label=str(source): progress(label, done, total))
             sets.append(load_set(source, extractor, store, batch_size=batch_size,
-                                 workers=workers, progress=report))
+                                 workers=workers, decoding=decoding, progress=report))
     finally:
         if owned:
             store.close()
@@ -132,7 +133,7 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
         save_stats: PathLike | Sequence[PathLike] | None = None,
         weights: PathLike | None = None, resize: str = "pytorch-fid", device: str = "auto",
         alpha: str | None = None, batch_size: int = 32, workers: int = 4,
-        cache: CacheOption = True,
+        decoding: str = "auto", cache: CacheOption = True,
         progress: Callable[[str, int, int], None] | None = None) -> FidResult:
     """FID between two folders (recursive) or ``.npz`` statistics files, as pytorch-fid.
 
@@ -150,8 +151,8 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         alpha: how transparent images are flattened (``"white"``, ``"black"``, ``"drop"``).
         batch_size: images per network pass.
-        workers: decoding threads (a CUDA run decodes as ``compare``'s ``decoding="auto"``
-            does).
+        workers, decoding: how files are decoded, as ``likeness.compare``'s (the same
+            features either way).
         cache: True (the user cache), False (none), a database path, or a ``Cache``.
         progress: called with (set, images done, images in set).
 
@@ -177,8 +178,8 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
                                 "set(s)")
     metric = FID_ENCODERS[encoder]
     extractor = _extractor(metric, weights, resize, device, alpha)
-    sets = _load_sets(sources, extractor, batch_size=batch_size, workers=workers, cache=cache,
-                      progress=progress)
+    sets = _load_sets(sources, extractor, batch_size=batch_size, workers=workers,
+                      decoding=check_decoding(decoding), cache=cache, progress=progress)
     saved = tuple(save_statistics(image_set, target)
                   for image_set, target in zip(sets, targets, strict=False))
     value = frechet_between(sets[0], sets[1]) if len(sets) == 2 else None
@@ -188,7 +189,8 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
 def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
                 subsets: int = 100, seed: int = 0, weights: PathLike | None = None,
                 resize: str = "pytorch-fid", device: str = "auto", alpha: str | None = None,
-                batch_size: int = 32, workers: int = 4, cache: CacheOption = True,
+                batch_size: int = 32, workers: int = 4, decoding: str = "auto",
+                cache: CacheOption = True,
                 progress: Callable[[str, int, int], None] | None = None) -> KidResult:
     """KID between two folders of images (see ``likeness.kid`` and ``fid``).
 
@@ -203,7 +205,8 @@ def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
                                 f"(its features are cached, so this is fast)")
     extractor = _extractor("kid", weights, resize, device, alpha)
     set_a, set_b = _load_sets([a, b], extractor, batch_size=batch_size, workers=workers,
-                              cache=cache, progress=progress)
+                              decoding=check_decoding(decoding), cache=cache,
+                              progress=progress)
     assert set_a.features is not None
     assert set_b.features is not None
     try:

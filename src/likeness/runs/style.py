@@ -33,7 +33,7 @@ from likeness.evaluation.catalog.registry import (
 from likeness.evaluation.engines.set_runs import SetReport
 from likeness.evaluation.items.plan import model_names
 from likeness.evaluation.items.rows import PairRow, SetRow
-from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings, check_decoding
 from likeness.evaluation.items.triplets import Triplet, find_triplets, style_plan
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
@@ -72,8 +72,9 @@ def evaluate_style(content: PathLike, style: PathLike,
                    out_dir: PathLike | None = None, weights: Mapping[str, PathLike] | None = None,
                    device: str = "auto", resize: str | None = None, alpha: str | None = None,
                    art_fid_mode: str = "plain", fid_resize: str = "pytorch-fid",
-                   workers: int = 4, cfsd_max_pixels: int = CFSD_MAX_PIXELS,
-                   bootstrap: int = 2000, seed: int = 0, confidence: float = 0.95,
+                   workers: int = 4, decoding: str = "auto",
+                   cfsd_max_pixels: int = CFSD_MAX_PIXELS, bootstrap: int = 2000,
+                   seed: int = 0, confidence: float = 0.95,
                    ci_method: str = "auto", strict: bool = False, overwrite: bool = False,
                    cache: bool | PathLike = True, engine: str = "local",
                    address: str | None = None, batch_size: int = 16,
@@ -114,6 +115,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         from likeness.evaluation.engines.ray_engine import import_ray
 
         import_ray()  # fail early, in one line, when the extra is missing
+    check_decoding(decoding)
     if art_fid_mode not in CONVENTIONS["art_fid_mode"]:
         raise InvalidInputError(f"art_fid_mode must be 'plain' or 'infinity', got {art_fid_mode!r}")
     if clip_t_convention not in CONVENTIONS["clip_t_convention"]:
@@ -163,8 +165,8 @@ def evaluate_style(content: PathLike, style: PathLike,
         "settings": settings, "statistics": settings["statistics"], "versions": versions(),
         "files": [*RUN_FILES, RUN_DATABASE],  # what it writes: all that overwrite removes
         "arguments": {"device": device, "engine": engine, "address": address,
-                      "workers": workers, "batch_size": batch_size, "strict": strict,
-                      "overwrite": overwrite,
+                      "workers": workers, "decoding": decoding, "batch_size": batch_size,
+                      "strict": strict, "overwrite": overwrite,
                       "cache": str(cache) if not isinstance(cache, bool) else cache}}
     if folder is not None:
         check_out_dir(folder, settings, overwrite)
@@ -174,7 +176,8 @@ def evaluate_style(content: PathLike, style: PathLike,
     options = RunSettings(tuple(names), resize=resize, alpha=alpha, fid_resize=fid_resize,
                           art_fid_mode=art_fid_mode, cfsd_max_pixels=cfsd_max_pixels,
                           clip_t_convention=clip_t_convention)
-    execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict)
+    execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict,
+                                 decoding=decoding)
     plan = with_prompts(style_plan(found, list(method_folders), unmatched), options,
                         source_prompt)
     with recording_failure(folder, record):

@@ -57,8 +57,9 @@ SET_BATCH_SIZE = 32  # images per network pass for set features, on every engine
 
 def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
                  batch_size: int = 32, workers: int = 4,
-                 progress: ProgressCallback | None = None) -> ImageSet:
-    """Features of every image under ``folder`` (recursively), cached by content hash.
+                 progress: ProgressCallback | None = None, decoding: str = "auto") -> ImageSet:
+    """Features of every image under ``folder`` (recursively), cached by content hash
+    (``decoding``: as ``features_of_files``).
 
     Raises:
         LikenessError: the folder does not exist or holds no images.
@@ -72,7 +73,8 @@ def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, ca
         raise LikenessError(f"{root}: no images found (searched recursively)")
     names = {path: path.relative_to(root).as_posix() for path in files}
     return features_of_files(files, names, str(root), extractor, cache,
-                             batch_size=batch_size, workers=workers, progress=progress)
+                             batch_size=batch_size, workers=workers, progress=progress,
+                             decoding=decoding)
 
 
 def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str,
@@ -241,10 +243,10 @@ def load_statistics(path: str | os.PathLike[str], expected: dict[str, Any] | Non
 
 def load_set(source: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
              batch_size: int = 32, workers: int = 4,
-             progress: ProgressCallback | None = None) -> ImageSet:
+             progress: ProgressCallback | None = None, decoding: str = "auto") -> ImageSet:
     """A folder's features, or a statistics file's mean and covariance."""
     path = Path(source)
     if path.suffix.lower() in _STATS_SUFFIXES and path.is_file():
         return load_statistics(path, extractor.settings, extractor.dims)
     return set_features(path, extractor, cache, batch_size=batch_size, workers=workers,
-                        progress=progress)
+                        progress=progress, decoding=decoding)
