@@ -96,8 +96,7 @@ def metrics_option(command: str) -> Any:
 
 
 def decoding_options(command: Any) -> Any:
-    """``--workers`` and ``--decoding``: how a command decodes its files (the same values
-    either way)."""
+    """``--workers`` and ``--decoding``: how a command decodes its files."""
     command = click.option(
         "--decoding", type=click.Choice(["auto", "threads", "processes"]), default="auto",
         show_default=True,

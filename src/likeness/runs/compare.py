@@ -165,7 +165,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
             core but one, their images handed over through ``/dev/shm`` — or half the
             cores' threads, at least ``workers``, where it is missing or the pairs are
             few), ``"threads"`` (``workers``) or ``"processes"`` (``workers``): how files
-            are decoded (the same values either way).
+            are decoded (the same values either way; FID's input resized on the CPU: see
+            ``likeness.fid``).
         fid_resize, kid_subset_size, kid_subsets, kid_seed: FID/KID settings.
         bootstrap, seed, confidence, ci_method: confidence intervals (``stats``).
         strict: raise at the first failure instead of recording it.

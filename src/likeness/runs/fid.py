@@ -151,8 +151,9 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         alpha: how transparent images are flattened (``"white"``, ``"black"``, ``"drop"``).
         batch_size: images per network pass.
-        workers, decoding: how files are decoded, as ``likeness.compare``'s (the same
-            features either way).
+        workers, decoding: how files are decoded, as ``likeness.compare``'s (on the CPU,
+            pytorch-fid's resize made in a decoding process rounds by one thread's share
+            of the image: features within ~2e-7 of those decoded in threads).
         cache: True (the user cache), False (none), a database path, or a ``Cache``.
         progress: called with (set, images done, images in set).
 

@@ -41,12 +41,10 @@ SMALLEST = 1 << 16  # bytes: smaller arrays go through the pipe (a file costs mo
 # it arrives); an older one whose receiver is gone was left by a killed run
 STALE_AFTER = 10.0
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+_NAMES = "likeness"  # files are named likeness-<receiving process>-<uuid>
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-_NAMES = "likeness"  # files are named likeness-<receiving process>-<uuid>
 
 
 def _prefix(owner: int) -> str:
