@@ -265,8 +265,7 @@ def _shared_files():
     return sorted(SHARED_FOLDER.glob(f"likeness-{os.getpid()}-*"))
 
 
-@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm here")
-def test_images_from_processes_come_through_shared_memory():
+def test_images_from_processes_come_through_shared_slots():
     results = list(ordered_map(_image_of, range(3), workers=2, processes=True))
     for value, (item, decoded, error) in zip(range(3), results, strict=True):
         assert item == value
@@ -278,29 +277,47 @@ def test_images_from_processes_come_through_shared_memory():
         assert small.dtype == np.uint16
         assert np.array_equal(small, np.full((4, 4), value, np.uint16))
         # a slice that is not contiguous, and a small array, come through the pipe
-        assert [_mapped(a) for a in (pixels, plane, small)] == [True, False, False]
+        assert [_where(a) for a in (pixels, plane, small)] == ["slot", "pipe", "pipe"]
+    assert _shared_files() == []
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm here")
+def test_images_come_through_files_where_no_slot_serves(monkeypatch):
+    from likeness.evaluation.infra.shared_slots import SharedSlots
+
+    monkeypatch.setattr(SharedSlots, "create", classmethod(lambda cls, count: None))
+    results = list(ordered_map(_image_of, range(3), workers=2, processes=True))
+    assert [int(decoded.tests[0][0, 0, 0]) for _, decoded, _ in results] == [0, 1, 2]
+    assert [_where(decoded.tests[0]) for _, decoded, _ in results] == ["file"] * 3
     assert _shared_files() == []  # each file's name removed once mapped
 
 
-def _mapped(array) -> bool:
-    """Whether the array's memory is a mapped file (not a pipe's bytes)."""
+def _where(array) -> str:
+    """How an array came from a decoding process: in a slot of the pool's shared mapping,
+    in a mapped file of its own, or through the pipe."""
     import mmap
 
+    from likeness.evaluation.infra.shared_slots import Lease
+
     while array is not None:
+        if isinstance(getattr(array, "_lease", None), Lease):
+            return "slot"
         if isinstance(array, mmap.mmap):
-            return True
+            return "file"
         array = array.obj if isinstance(array, memoryview) else getattr(array, "base", None)
-    return False
+    return "pipe"
 
 
 def test_images_go_through_the_pipes_where_shared_memory_cannot_be_written(monkeypatch,
                                                                           tmp_path):
     from likeness.evaluation.infra import shared_arrays
+    from likeness.evaluation.infra.shared_slots import SharedSlots
 
+    monkeypatch.setattr(SharedSlots, "create", classmethod(lambda cls, count: None))
     monkeypatch.setattr(shared_arrays, "SHARED_FOLDER", tmp_path / "missing")
     results = list(ordered_map(_image_of, range(2), workers=2, processes=True))
     assert [int(decoded.tests[0][0, 0, 0]) for _, decoded, _ in results] == [0, 1]
-    assert not any(_mapped(decoded.tests[0]) for _, decoded, _ in results)
+    assert [_where(decoded.tests[0]) for _, decoded, _ in results] == ["pipe"] * 2
 
 
 def test_files_a_dead_worker_left_are_removed():

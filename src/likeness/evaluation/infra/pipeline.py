@@ -6,7 +6,9 @@ Where decoding alone must keep an accelerator busy, threads are held back by the
 work around each decode (checks, conversions, the GIL): ``processes=True`` runs the
 function in worker processes instead (forked on Linux, as PyTorch's ``DataLoader`` does;
 spawned elsewhere), its function and items picklable, the images of its results handed
-over through shared memory (``likeness.evaluation.infra.shared_arrays``).  A worker that
+over through shared memory (``shared_slots``: slots of one mapping the forked workers
+inherit, each item in flight holding one; ``shared_arrays``: a file an image where no
+slot serves).  A worker that
 dies (a decoder crashing on a hostile file) fails no other item: the items then in flight
 are run again one at a time, each in a process of its own — the one that kills it gets
 ``WorkerDiedError`` — and a new pool takes the rest.  Workers ignore Ctrl-C (SIGINT, which
@@ -24,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from likeness.errors import LikenessError
 from likeness.evaluation.infra.shared_arrays import (
@@ -32,6 +34,7 @@ from likeness.evaluation.infra.shared_arrays import (
     remove_leftovers,
     remove_stale,
 )
+from likeness.evaluation.infra.shared_slots import Lease, SharedSlots
 
 __all__ = ["Outcome", "WorkerDiedError", "ordered_map", "usable_cores"]
 
@@ -68,20 +71,28 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
     """
     workers = max(1, workers)
     window = max(1, window or 4 * workers)
+    slots = None
     if processes:  # their results' images come through shared memory, not the pipes
         remove_stale()  # what killed runs left there
-        function = in_shared_memory(function, os.getpid())
+        # made before the workers fork, who inherit them; the consumer may hold as many
+        # results again as are in flight
+        slots = SharedSlots.create(2 * window) if _forks() else None
+        run: Callable[[Any], R] = in_shared_memory(
+            function, os.getpid(), slots.token if slots is not None else None)
+    else:
+        run = function
     pool: Executor = _process_pool(workers) if processes else ThreadPoolExecutor(workers)
-    pending: deque[tuple[T, Future[R]]] = deque()
+    # (item, its result to come, what was submitted, the slot it holds)
+    pending: deque[tuple[T, Future[R], Any, Lease | None]] = deque()
     try:
         def drain_one() -> tuple[T, R | None, Exception | None]:
             nonlocal pool
-            item, future = pending[0]
+            item, future, _, _ = pending[0]
             try:
                 result = future.result()
             except BrokenProcessPool:
-                pool = _isolate(pool, workers, pending, function)
-                item, future = pending[0]
+                pool = _isolate(pool, workers, pending, run)
+                item, future, _, _ = pending[0]
                 try:
                     result = future.result()
                 except catch as error:
@@ -93,16 +104,18 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
             pending.popleft()
             return item, result, None
 
-        def submit(item: T) -> Future[R]:
+        def submit(item: T) -> None:
+            lease = slots.take() if slots is not None else None
+            job = (item, lease.number if lease is not None else None) if processes else item
             try:
-                return _submit(pool, function, item)
+                future = _submit(pool, run, job)
             except BrokenProcessPool as error:  # broke since the last drain: drained below
-                broken: Future[R] = Future()
-                broken.set_exception(error)
-                return broken
+                future = Future()
+                future.set_exception(error)
+            pending.append((item, future, job, lease))
 
         for item in items:
-            pending.append((item, submit(item)))
+            submit(item)
             if len(pending) >= window:
                 yield drain_one()
         while pending:
@@ -111,15 +124,22 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
         pool.shutdown(wait=True, cancel_futures=True)
         if processes:
             remove_leftovers(os.getpid())
+        if slots is not None:
+            slots.close()
+
+
+def _forks() -> bool:
+    """Whether worker processes are forked here (and so inherit the run's mappings)."""
+    return sys.platform.startswith("linux")
 
 
 def _process_pool(workers: int) -> ProcessPoolExecutor:
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    method = "fork" if _forks() else "spawn"
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
                                initializer=_start_worker)
 
 
-def _submit(pool: Executor, function: Callable[[T], R], item: T) -> Future[R]:
+def _submit(pool: Executor, function: Callable[[Any], R], item: Any) -> Future[R]:
     """``pool.submit``, with Ctrl-C held back while it runs: a process pool starts its
     workers there, and a worker must not be interrupted before it ignores Ctrl-C
     (``_start_worker``); the run's process gets a Ctrl-C held back once it returns."""
@@ -147,22 +167,23 @@ def _start_worker() -> None:
         torch.set_num_threads(1)
 
 
-def _isolate(pool: Executor, workers: int, pending: deque[tuple[T, Future[R]]],
-             function: Callable[[T], R]) -> Executor:
+def _isolate(pool: Executor, workers: int,
+             pending: deque[tuple[T, Future[R], Any, Lease | None]],
+             function: Callable[[Any], R]) -> Executor:
     """After a worker died: each item in flight run again alone in a process of its own
     (its outcome, or ``WorkerDiedError`` if it kills that one too, put in its place), and a
     new pool for the items to come."""
     pool.shutdown(wait=True, cancel_futures=True)
-    for position, (item, _) in enumerate(pending):
+    for position, (item, _, job, lease) in enumerate(pending):
         outcome: Future[R] = Future()
         with _process_pool(1) as alone:
             try:
-                outcome.set_result(_submit(alone, function, item).result())
+                outcome.set_result(_submit(alone, function, job).result())
             except BrokenProcessPool:
                 outcome.set_exception(WorkerDiedError(
                     "a decoding process died while reading this file alone (its decoder "
                     "crashed: is the file damaged?)"))
             except Exception as error:  # noqa: BLE001 - returned or raised by the caller
                 outcome.set_exception(error)
-        pending[position] = (item, outcome)
+        pending[position] = (item, outcome, job, lease)
     return _process_pool(workers)

@@ -6,9 +6,11 @@ every pixel copied twice more, and unpickled in the receiving process under its 
 the lent H200 machine, 15 decoding processes decoded 1,599 images/s when they returned
 only the shapes, and fed ``compare`` 266 pairs/s when the pixels went through pipes).
 ``in_shared_memory`` wraps the function a process runs: each large array of its result
-(in tuples, lists and dataclasses) is written to a file of its own in ``/dev/shm`` (one
-copy) and travels as that file's name; unpickling it in the receiving process maps the
-file (no copy) and removes its name at once, so the memory goes when the array does.
+(in tuples, lists and dataclasses) is copied into the item's slot of the pool's
+``SharedSlots`` (``shared_slots``: reused memory, the common case) or else written to a
+file of its own in ``/dev/shm`` (one copy) and travels as where it lies; unpickling it in
+the receiving process reads it there (no copy): a file is mapped and its name removed at
+once, so the memory goes when the array does.
 
 Where ``/dev/shm`` is missing or full (a container's 64 MB default), or a file cannot be
 written, the array travels through the pipe as before.  Files are named after the
@@ -32,6 +34,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from likeness.evaluation.infra.shared_slots import SlotWriter
+
 __all__ = ["SHARED_FOLDER", "in_shared_memory", "remove_leftovers", "remove_stale",
            "shared_memory_usable"]
 
@@ -53,18 +57,31 @@ def _prefix(owner: int) -> str:
 
 class in_shared_memory(Generic[T, R]):  # noqa: N801 - used as a function
     """``function`` whose result's large arrays travel through shared memory (see the
-    module documentation); picklable when ``function`` is.
+    module documentation), called with ``(item, slot)``: the number of the item's slot in
+    the pool's slots (``slots``: their token), or None; picklable when ``function`` is.
 
     Args:
         function: what the worker runs.
         owner: the receiving process's id (names its files).
+        slots: the token of the pool's ``SharedSlots``, if it has them.
     """
 
-    def __init__(self, function: Callable[[T], R], owner: int) -> None:
-        self.function, self.owner = function, owner
+    def __init__(self, function: Callable[[T], R], owner: int, slots: str | None = None
+                 ) -> None:
+        self.function, self.owner, self.slots = function, owner, slots
 
-    def __call__(self, item: T) -> R:
-        return _shared(self.function(item), _prefix(self.owner))
+    def __call__(self, job: tuple[T, int | None]) -> R:
+        item, slot = job
+        result = self.function(item)
+        writer = (SlotWriter(self.slots, slot) if self.slots is not None and slot is not None
+                  else None)
+        prefix = _prefix(self.owner)
+
+        def place(array: np.ndarray) -> Any:
+            return ((writer.put(array) if writer is not None else None)
+                    or _SharedArray.of(array, prefix) or array)
+
+        return _shared(result, place)
 
 
 def shared_memory_usable() -> bool:
@@ -103,15 +120,18 @@ def _running(process: int) -> bool:
     return True
 
 
-def _shared(value: Any, prefix: str) -> Any:
+def _shared(value: Any, place: Callable[[np.ndarray], Any]) -> Any:
+    """``value`` with each large array replaced by where ``place`` put it."""
     if isinstance(value, np.ndarray):
-        return _SharedArray.of(value, prefix) or value
+        small = (value.nbytes < SMALLEST or not value.flags.c_contiguous
+                 or value.dtype.hasobject)
+        return value if small else place(value)
     if isinstance(value, tuple):
-        return tuple(_shared(v, prefix) for v in value)
+        return tuple(_shared(v, place) for v in value)
     if isinstance(value, list):
-        return [_shared(v, prefix) for v in value]
+        return [_shared(v, place) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: _shared(getattr(value, f.name), prefix)
+        changes = {f.name: _shared(getattr(value, f.name), place)
                    for f in dataclasses.fields(value) if f.init}
         return dataclasses.replace(value, **changes)
     return value
@@ -125,9 +145,7 @@ class _SharedArray:
 
     @classmethod
     def of(cls, array: np.ndarray, prefix: str) -> _SharedArray | None:
-        """``array`` written to shared memory; None where it is small or cannot be."""
-        if array.nbytes < SMALLEST or not array.flags.c_contiguous or array.dtype.hasobject:
-            return None
+        """``array`` (C-contiguous) written to shared memory; None where it cannot be."""
         path = str(SHARED_FOLDER / f"{prefix}{uuid.uuid4().hex}")
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
