@@ -533,6 +533,15 @@ def test_the_decoders_follow_the_device(monkeypatch):
     assert processes.decoders("cpu", 16, 5) == (3, False)  # too few jobs to start them
 
 
+def test_the_files_are_hashed_by_as_many_threads_as_decode_on_cuda():
+    assert ExecutionOptions(workers=4).hashers("cpu", 16) == 4
+    assert ExecutionOptions(workers=4).hashers("cuda", 16) == 15
+    assert ExecutionOptions(workers=4).hashers("cuda", 2) == 4
+    assert ExecutionOptions(workers=20).hashers("cuda", 16) == 20
+    assert ExecutionOptions(workers=3, decoding="threads").hashers("cuda", 16) == 3
+    assert ExecutionOptions(workers=3, decoding="processes").hashers("cuda", 16) == 3
+
+
 def test_compare_decoding_in_processes_gives_the_same_rows(golden, tmp_path):
     root = golden.arrange_models(tmp_path / "data", ("blur", "jpeg"), ("astronaut", "chelsea"))
     # two groups (one per reference): one process decodes both, two threads one each

@@ -105,8 +105,9 @@ def decoding_options(command: Any) -> Any:
              "where /dev/shm is missing or the files are few).")(command)
     return click.option(
         "--workers", type=click.IntRange(1, 64), default=4, show_default=True,
-        help="Decoding threads, or processes with --decoding processes (a CUDA run with "
-             "--decoding auto takes more: see --decoding).")(command)
+        help="Decoding (and hashing) threads, or processes with --decoding processes (a "
+             "CUDA run with --decoding auto takes more: see --decoding, and hashes with as "
+             "many threads).")(command)
 
 
 def prompt_options(command: Any) -> Any:

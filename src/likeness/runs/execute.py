@@ -17,6 +17,7 @@ from likeness.evaluation.engines.local import hash_files, run_items
 from likeness.evaluation.engines.set_runs import SetReport, run_sets
 from likeness.evaluation.infra.allocator import keep_freed_memory
 from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.infra.pipeline import usable_cores
 from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
@@ -51,7 +52,8 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
     resolved = device_for(options.metrics, device)
     keep_freed_memory()  # see likeness.evaluation.infra.allocator
     paths = [path for item in plan.items for path in item.files]
-    digests, unreadable = hash_files(paths, store, execution.workers, by_content=by_content)
+    digests, unreadable = hash_files(paths, store, execution.hashers(resolved, usable_cores()),
+                                     by_content=by_content)
     networks = Networks(resolved, weights)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

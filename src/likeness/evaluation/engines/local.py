@@ -10,8 +10,9 @@
 4. ``ItemComputer`` computes decoded groups — pixel metrics per item, each image encoded
    once per network, groups batched up to ``batch_size`` images — a batch's device work
    queued (``ItemComputer.launch``) and read back once the next batch is queued behind it;
-5. outcomes are committed batch by batch, so a killed run loses at most the two batches
-   in flight.
+5. outcomes are committed batch by batch, by a thread of their own (``write_behind``: the
+   run does not wait for the disk), so a killed run loses at most the two batches in
+   flight and the two commits waiting.
 
 ``ItemEngine`` exposes the steps (``lookup``, ``accept``, ``store``) so that the Ray engine
 runs the same plans with the same code; ``run_items`` is the local loop.
@@ -42,6 +43,7 @@ from likeness.evaluation.engines.compute import (
 )
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
+from likeness.evaluation.infra.write_behind import write_behind
 from likeness.evaluation.items.plan import Item, Plan
 from likeness.evaluation.items.prompts import prompt_key
 from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
@@ -283,6 +285,15 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
     """Every item's row, in plan order (see the module documentation)."""
     if not any(METRICS[m].kind != "set" for m in options.metrics) or not plan.items:
         return []
+    with write_behind(cache) as writes:  # commits off the critical path
+        return _computed_rows(plan, digests, options, execution, networks, writes,
+                              progress, unreadable)
+
+
+def _computed_rows(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
+                   execution: ExecutionOptions, networks: Networks, cache: Cache,
+                   progress: Progress | None, unreadable: Mapping[Path, str] | None
+                   ) -> list[PairRow]:
     engine = ItemEngine(plan, digests, options, networks, cache, progress, unreadable,
                         strict=execution.strict)
     computer = ItemComputer(options.metrics, options, networks, plan.roles, digests,
@@ -308,7 +319,7 @@ def run_items(plan: Plan, digests: Mapping[Path, str], options: RunSettings,
             for index, outcome in zip(indices, finish(), strict=True):
                 engine.accept(index, outcome)
             if computer.feature_metrics or len(engine.to_store) >= execution.batch_size:
-                engine.store()  # a killed run loses at most the two batches in flight
+                engine.store()  # committed behind: see the module documentation
 
     workers, processes = execution.decoders(networks.device, usable_cores(), len(groups))
     if processes:

@@ -90,7 +90,8 @@ class ExecutionOptions:
     """How a run executes: never part of a value or a cache key.
 
     Attributes:
-        workers: decoding (and hashing) threads, or decoding processes.
+        workers: decoding (and hashing) threads, or decoding processes (``decoders``,
+            ``hashers``: a CUDA run decoding as ``auto`` says takes more).
         batch_size: images per network pass (an item's group is never split), and rows
             per cache commit.
         strict: stop at the first failure instead of recording it.
@@ -111,6 +112,14 @@ class ExecutionOptions:
     batch_size: int = 16
     strict: bool = False
     decoding: str = "auto"
+
+    def hashers(self, device: str, cores: int) -> int:
+        """Threads that hash a run's files for the cache before it decodes them: on a
+        CUDA run decoding as ``auto`` says, one per core but one, as many as decode (the
+        device waits for them, and nothing else runs then); else ``workers``."""
+        if self.decoding == "auto" and device.startswith("cuda") and cores > 2:
+            return max(self.workers, cores - 1)
+        return self.workers
 
     def decoders(self, device: str, cores: int, jobs: int) -> tuple[int, bool]:
         """(how many decoders, whether they are processes) for ``jobs`` decoding jobs of a

@@ -30,6 +30,7 @@ from likeness.errors import LikenessError
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.device import resolve_device
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
+from likeness.evaluation.infra.write_behind import write_behind
 from likeness.evaluation.items.image_set import ImageSet
 from likeness.evaluation.items.settings import ExecutionOptions
 from likeness.evaluation.sets.extractor import FeatureExtractor
@@ -84,7 +85,12 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     """Features of the given files (``names``: how each is listed), cached by content hash
     (``decoding``: ``ExecutionOptions.decoding``: on CUDA, files are decoded in processes)."""
     result = ImageSet(source=source, settings=extractor.settings)
-    digests, failures = cache.digest_files(list(files), workers=workers)
+    execution = ExecutionOptions(workers=workers, decoding=decoding)
+    # the device the files would be decoded for (a device asked for but missing is
+    # refused below, when something is to be decoded)
+    hashing_for = "cpu" if extractor.requested_device == "cpu" else resolve_device("auto")
+    digests, failures = cache.digest_files(
+        list(files), workers=execution.hashers(hashing_for, usable_cores()))
     result.errors += [(names[path], str(error)) for path, error in failures.items()]
     namespace = extractor.namespace
     known = cache.get_arrays(namespace, list(digests.values()))
@@ -122,24 +128,28 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
         while in_flight:
             keys, read = in_flight.pop()
             pairs = list(zip(keys, read(), strict=True))
-            cache.put_arrays(namespace, pairs)
-            cache.put_many(decisions_namespace,
-                           [(key, json.dumps(notes_of[key]).encode()) for key in keys])
+            # a batch's features and decisions in one transaction, committed off the
+            # critical path (``write_behind``)
+            writes.put_together({
+                namespace: [(key, np.ascontiguousarray(row, np.float32).tobytes())
+                            for key, row in pairs],
+                decisions_namespace: [(key, json.dumps(notes_of[key]).encode())
+                                      for key in keys]})
             computed.update(pairs)
             done += len(keys)
             if progress is not None:
                 progress(done, total)
 
     device = resolve_device(extractor.requested_device) if order else "cpu"
-    decoders, processes = ExecutionOptions(workers=workers, decoding=decoding).decoders(
-        device, usable_cores(), len(order))
+    decoders, processes = execution.decoders(device, usable_cores(), len(order))
     if processes:
         load_kernel()  # forked decoders start with the PNG kernel loaded
     jobs = ((path, content_hash(digests[path])) for path in order)
     results = ordered_map(extractor.preparer(device), jobs, workers=decoders,
                           window=4 * decoders + batch_size, catch=(LikenessError, OSError),
                           processes=processes)
-    with contextlib.closing(results):  # its pool shut down even when interrupted
+    # the pool shut down even when interrupted, after it every write committed
+    with write_behind(cache) as writes, contextlib.closing(results):
         for position, ((path, _), prepared, error) in enumerate(results):
             digest = digests[path]
             if error is not None:
@@ -151,7 +161,7 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
                 batch_keys.append(digest)
             if position in last and batch:  # the batches every engine forms
                 flush()
-    finish()
+        finish()
     result.errors += [(names[path], failed[digests[path]]) for path in dict.fromkeys(files)
                       if digests.get(path) in failed]
 
