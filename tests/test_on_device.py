@@ -871,3 +871,14 @@ def test_the_command_line_decodes_in_processes(tid2013_folders, tmp_path):
                                         "--decoding", "gpu"])
     assert refused.exit_code == 2
     assert "--decoding" in refused.output
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_arrays_stacked_on_the_device_keep_their_values():
+    from likeness.evaluation.infra.device import stacked_on_device
+
+    arrays = [np.full((5, 4, 3), value, np.uint16) for value in (0, 7, 65535)]
+    moved = stacked_on_device(arrays, "cuda", np.dtype(np.int32))
+    assert moved.device.type == "cuda"
+    assert moved.dtype == torch.int32
+    assert np.array_equal(moved.cpu().numpy(), np.stack(arrays).astype(np.int32))

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.infra.device import stacked_on_device
 from likeness.evaluation.items.prepare import PreparedPair
 from likeness.evaluation.items.settings import RunSettings
 
@@ -74,10 +75,7 @@ class DeviceImages:
                     self._kept[id(array)] = (array, torch.from_numpy(
                         np.ascontiguousarray(array, dtype=dtype)))
                 continue
-            host = torch.empty((len(same), *same[0].shape), pin_memory=True,
-                               dtype=torch.from_numpy(np.empty(0, dtype)).dtype)
-            np.stack(same, out=host.numpy())
-            moved = host.to(self.device, non_blocking=True)
+            moved = stacked_on_device(same, self.device, dtype)
             for row, array in enumerate(same):
                 self._kept[id(array)] = (array, moved[row])
 

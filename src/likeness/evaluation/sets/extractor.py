@@ -23,7 +23,7 @@ from likeness.evaluation.catalog.networks import (
     network_input,
     set_network_names,
 )
-from likeness.evaluation.infra.device import resolve_device
+from likeness.evaluation.infra.device import resolve_device, stacked_on_device
 from likeness.evaluation.infra.graphs import GraphedCalls
 from likeness.io import load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
@@ -201,19 +201,15 @@ def _on_device(inputs: list[Any], device: str) -> Any:
     import torch
 
     if device == "cpu" or inputs[0].dtype.is_floating_point:
-        batch = torch.stack(inputs)
-        if batch.dtype.is_floating_point:
-            return batch.to(device)
-        moved = batch
-    else:  # stacked into pinned memory the allocator reuses: no freshly faulted pages
-        batch = torch.empty((len(inputs), *inputs[0].shape), dtype=inputs[0].dtype,
-                            pin_memory=True)
-        torch.stack(inputs, out=batch)
-        moved = batch.to(device, non_blocking=True)
+        moved = torch.stack(inputs)
+        if moved.dtype.is_floating_point:
+            return moved.to(device)
+    else:
+        moved = stacked_on_device([tensor.numpy() for tensor in inputs], device)
     from likeness.metrics.exact_sums import true_divide
     from likeness.nets.inception_features import FID_SIZE
 
-    scale = 255.0 if batch.dtype == torch.uint8 else 65535.0
+    scale = 255.0 if moved.dtype == torch.uint8 else 65535.0
     unit = true_divide(moved.to(torch.float32), scale)
     if tuple(unit.shape[2:]) == (FID_SIZE, FID_SIZE):
         return unit
