@@ -49,6 +49,7 @@ from likeness.evaluation.items.prompts import prompt_key
 from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io.plain_png import load_kernel
+from likeness.metrics.kernel_threads import cores_shared
 
 __all__ = ["ItemEngine", "hash_files", "notes_namespace", "run_items",
            "unreadable_reason"]
@@ -330,7 +331,9 @@ def _computed_rows(plan: Plan, digests: Mapping[Path, str], options: RunSettings
                                  window=2 * workers + execution.batch_size,
                                  processes=processes)
     batches = computer.feature_metrics or computer.batches_pixels
-    with contextlib.closing(decoded_groups):  # its pool shut down even when interrupted
+    # the decoders keep the cores busy while this thread computes (short kernels unsplit);
+    # the pool shut down even when interrupted
+    with cores_shared(), contextlib.closing(decoded_groups):
         for group, (job, decoded, error) in zip(groups, decoded_groups, strict=True):
             if decoded is None:  # a decoding process died on these files
                 decoded = Decoded(error or LikenessError("not decoded"),
