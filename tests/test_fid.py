@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -447,3 +449,20 @@ def test_fid_and_kid_decode_in_processes(golden, fid_weights, fid_folders):
         refused = runner.invoke(main, args[:-1] + ["gpu"])
         assert refused.exit_code == 2
         assert "--decoding" in refused.output
+
+
+def test_a_fully_cached_folder_never_loads_torch(fid_weights, fid_folders, tmp_path):
+    database = tmp_path / "cache.sqlite"
+    with Cache(database) as cache:
+        set_features(fid_folders["b"], FeatureExtractor(weights=fid_weights), cache)
+    script = ("import sys\n"
+              "from likeness.evaluation.infra.cache import Cache\n"
+              "from likeness.evaluation.sets.features import FeatureExtractor, set_features\n"
+              f"with Cache({str(database)!r}) as cache:\n"
+              f"    found = set_features({str(fid_folders['b'])!r}, "
+              f"FeatureExtractor(weights={str(fid_weights)!r}), cache)\n"
+              "print(found.cached, 'torch' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["20", "False"]

@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -86,9 +87,12 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     (``decoding``: ``ExecutionOptions.decoding``: on CUDA, files are decoded in processes)."""
     result = ImageSet(source=source, settings=extractor.settings)
     execution = ExecutionOptions(workers=workers, decoding=decoding)
-    # the device the files would be decoded for (a device asked for but missing is
-    # refused below, when something is to be decoded)
-    hashing_for = "cpu" if extractor.requested_device == "cpu" else resolve_device("auto")
+    # the device the files would be decoded for, as far as it is known without loading
+    # torch (a fully cached run never loads it; a device asked for but missing is refused
+    # below, when something is to be decoded)
+    wants_cuda = extractor.requested_device == "cuda" or (
+        extractor.requested_device == "auto" and "torch" in sys.modules)
+    hashing_for = resolve_device("auto") if wants_cuda else "cpu"
     digests, failures = cache.digest_files(
         list(files), workers=execution.hashers(hashing_for, usable_cores()))
     result.errors += [(names[path], str(error)) for path, error in failures.items()]
