@@ -169,9 +169,11 @@ class FeatureExtractor:
 @dataclass(frozen=True)
 class FilePreparer:
     """Decodes a file into a set network's input, as an array (a decoding process returns
-    it through a pipe: torch would share a tensor's memory between processes instead), and
-    the decisions taken; ``raw``: the decoded integers (3, H, W) (RGB; 16-bit as int32),
-    which ``_on_device`` turns into pytorch-fid's input on the device."""
+    it through shared memory: torch would share a tensor's memory between processes
+    instead), and the decisions taken; ``raw``: the decoded integers as they are, (H, W, 3)
+    (RGB; 16-bit as int32), which ``_on_device`` turns into pytorch-fid's input on the
+    device (channels first there: a copy that cost the decoder 0.21 ms of a 2.6 ms 512²
+    PNG here)."""
 
     kind: str
     resize: str
@@ -191,13 +193,13 @@ class FilePreparer:
         if pixels.dtype == np.uint16:
             pixels = pixels.astype(np.int32)
             taken.append(SIXTEEN_BIT_SCALED)
-        return np.ascontiguousarray(pixels.transpose(2, 0, 1)), tuple(taken)
+        return np.ascontiguousarray(pixels), tuple(taken)
 
 
 def _on_device(inputs: list[Any], device: str) -> Any:
-    """A batch of one shape on ``device``: decoded integers (``FilePreparer.raw``) become
-    pytorch-fid's input there — divided by their range (8-bit: 255, 16-bit: 65535),
-    bilinear to 299×299 — the others travel as they are."""
+    """A batch of one shape on ``device``: decoded integers (``FilePreparer.raw``, (H, W, 3))
+    become pytorch-fid's input there — channels first, divided by their range (8-bit: 255,
+    16-bit: 65535), bilinear to 299×299 — the others travel as they are."""
     import torch
 
     if device == "cpu" or inputs[0].dtype.is_floating_point:
@@ -206,6 +208,7 @@ def _on_device(inputs: list[Any], device: str) -> Any:
             return moved.to(device)
     else:
         moved = stacked_on_device([tensor.numpy() for tensor in inputs], device)
+    moved = moved.permute(0, 3, 1, 2).contiguous()  # the layout the resize had before
     from likeness.metrics.exact_sums import true_divide
     from likeness.nets.inception_features import FID_SIZE
 
