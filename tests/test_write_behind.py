@@ -132,3 +132,12 @@ def test_a_cache_without_a_file_is_written_as_it_is():
     cache = Cache(None)
     with write_behind(cache) as writes:
         assert writes is cache
+
+
+def test_writes_after_closing_are_committed_at_once(tmp_path):
+    cache = Cache(tmp_path / "cache.sqlite")
+    writes = WriteBehind(cache, ahead=1)
+    writes.close()
+    for key in ("a", "b", "c"):  # more than the queue holds: none waits for a thread
+        writes.put_many("n", [(key, key.encode())])
+    assert cache.get_many("n", ["a", "b", "c"]) == {"a": b"a", "b": b"b", "c": b"c"}

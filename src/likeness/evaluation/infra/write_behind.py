@@ -79,6 +79,9 @@ class WriteBehind(Cache):
 
     def put_together(self, batches: dict[str, list[tuple[str, bytes]]]) -> None:
         self._raise_failure()
+        if not self._thread.is_alive():  # closed: written here (a queue nobody reads hangs)
+            self.cache.put_together(batches)
+            return
         self._writes.put(lambda: self.cache.put_together(batches))
 
     def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
