@@ -242,28 +242,56 @@ def profile_compare(reference: Path, test: Path, weights: dict[str, str], device
                                       cache=False, batch_size=64), "compare")
 
 
-def profiled(function: Callable[[], Any], label: str) -> None:
-    """Run ``function`` under cProfile; print the functions of most own time (the whole
-    table goes to $OUT/profile-<label>.txt when OUT is set)."""
-    import cProfile
-    import io
-    import pstats
+def profiled(function: Callable[[], Any], label: str, every: float = 0.001) -> None:
+    """Run ``function`` while a thread samples the run's (main) thread's stack every
+    ``every`` seconds: where its wall time goes, waits included (cProfile on Python 3.12
+    counts every thread's time together, so its own-times are not the main thread's).
+    Prints the functions the samples were in (own) and under (cumulative); the whole
+    tables go to $OUT/profile-<label>.txt when OUT is set."""
+    import collections
+    import threading
 
-    profiler = cProfile.Profile()
+    main = threading.get_ident()
+    own: collections.Counter[str] = collections.Counter()
+    under: collections.Counter[str] = collections.Counter()
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(every):
+            frame = sys._current_frames().get(main)
+            names = []
+            while frame is not None:
+                code = frame.f_code
+                names.append(f"{Path(code.co_filename).name}:{code.co_firstlineno}"
+                             f"({code.co_name})")
+                frame = frame.f_back
+            if names:
+                own[names[0]] += 1
+                under.update(set(names))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     start = time.perf_counter()
-    profiler.enable()
-    function()
-    profiler.disable()
+    try:
+        function()
+    finally:
+        done.set()
+        sampler.join()
     seconds = time.perf_counter() - start
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(40)
+    total = max(1, sum(own.values()))
+    tables = []
+    for title, counts in (("own", own), ("cumulative", under)):
+        rows = [f"    {100 * n / total:5.1f}%  {name}" for name, n in counts.most_common(40)]
+        tables.append(f"  {title}:\n" + "\n".join(rows))
     if os.environ.get("OUT"):
-        Path(os.environ["OUT"], f"profile-{label}.txt").write_text(text.getvalue())
-    say(f"  profile of one {label} run ({seconds:.2f} s; own time, top 12):")
-    lines = [line for line in text.getvalue().splitlines() if line.strip()]
-    first = next(i for i, line in enumerate(lines) if "ncalls" in line)
-    for line in lines[first:first + 13]:
-        say("    " + line[:150])
+        Path(os.environ["OUT"], f"profile-{label}.txt").write_text("\n".join(tables))
+    say(f"  the run's thread during one {label} run ({seconds:.2f} s, {total} samples); "
+        f"own, top 12:")
+    for line in tables[0].splitlines()[1:13]:
+        say(line)
+    say("  cumulative, top 12:")
+    for line in tables[1].splitlines()[1:13]:
+        say(line)
 
 
 def rooflines(reference: Path, test: Path, weights: dict[str, str], device: str,
