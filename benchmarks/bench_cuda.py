@@ -229,8 +229,7 @@ def likeness_compare(reference: Path, test: Path, weights: dict[str, str], devic
 
 def profile_compare(reference: Path, test: Path, weights: dict[str, str], device: str,
                     count: int) -> None:
-    """Where the main process spends a run (cProfile, the functions of most own time);
-    the whole table goes to $OUT/profile.txt when OUT is set."""
+    """Where the run's thread spends a run of ``count`` pairs (``profiled``)."""
     import shutil
 
     part = reference.parent / "profiled"
