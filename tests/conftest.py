@@ -18,15 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _golden_dir() -> Path:
-    candidates = [Path(os.environ["LIKENESS_GOLDEN"])] if "LIKENESS_GOLDEN" in os.environ else []
-    candidates.append(REPO / "tests" / "data" / "golden")
-    for candidate in candidates:
-        if (candidate / "expected.json").is_file():
-            return candidate
-    raise RuntimeError(
-        "the golden set is missing: expected tests/data/golden in the repository "
-        "(or set LIKENESS_GOLDEN to its folder)"
-    )
+    """The committed golden set: the tests read nothing outside the repository."""
+    golden = REPO / "tests" / "data" / "golden"
+    if not (golden / "expected.json").is_file():
+        raise RuntimeError("the golden set is missing: expected tests/data/golden in the "
+                           "repository (made by the scripts in references/)")
+    return golden
 
 
 @dataclass

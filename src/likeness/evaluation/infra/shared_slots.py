@@ -54,7 +54,7 @@ class SharedSlots:
     documentation); ``create`` gives None where the mapping cannot be made."""
 
     def __init__(self, count: int, size: int) -> None:
-        self.token, self.count, self.size = uuid.uuid4().hex, count, size
+        self.token, self.size = uuid.uuid4().hex, size
         self.mapping = mmap.mmap(-1, count * size, flags=mmap.MAP_SHARED,
                                  prot=mmap.PROT_READ | mmap.PROT_WRITE)
         # the slot freed last is taken first: pages of as few slots as are in use at once
