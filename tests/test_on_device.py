@@ -343,6 +343,74 @@ def test_a_dying_worker_fails_only_its_own_item():
             assert value == item
 
 
+def test_a_submission_carries_a_chunk_of_items_with_two_chunks_a_worker_in_the_window():
+    from likeness.evaluation.infra.pipeline import MOST_A_CHUNK, chunk_size
+
+    assert chunk_size(15, 2 * 15 + 64) == 3  # a CUDA run's compare on 16 cores
+    assert chunk_size(2, 2 * 2 + 16) == MOST_A_CHUNK == 4
+    assert chunk_size(2, 8) == 2
+    assert chunk_size(2, 3) == chunk_size(1, 1) == 1
+
+
+def test_items_in_chunks_keep_their_order_their_own_errors_and_their_slots():
+    results = list(ordered_map(_image_of_or_error, range(10), workers=1, window=8,
+                               processes=True))  # chunks of 4
+    assert [item for item, _, _ in results] == list(range(10))
+    for item, decoded, error in results:
+        if item == 3:
+            assert isinstance(error, InvalidInputError)
+            assert str(error) == "three"
+            # raised in a worker: its traceback's text comes back as the cause
+            assert "_image_of_or_error" in str(error.__cause__)
+        else:
+            assert error is None
+            assert np.array_equal(decoded.tests[0], np.full((300, 200, 3), item, np.uint8))
+            assert _where(decoded.tests[0]) == "slot"
+
+
+def _image_of_or_error(value: int):
+    if value == 3:
+        raise InvalidInputError("three")
+    return _image_of(value)
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("cannot pickle this")
+
+
+def _unpicklable_on_two(value: int) -> int:
+    if value == 2:
+        raise _Unpicklable("a lock inside")
+    return value
+
+
+def test_an_error_that_cannot_travel_comes_back_named_and_fails_only_its_item():
+    results = list(ordered_map(_unpicklable_on_two, range(6), workers=1, window=8,
+                               processes=True))
+    assert [value for _, value, error in results if error is None] == [0, 1, 3, 4, 5]
+    assert isinstance(results[2][2], RuntimeError)
+    assert str(results[2][2]) == "_Unpicklable: a lock inside"
+
+
+def test_an_error_outside_catch_stops_the_run_at_its_turn():
+    stream = ordered_map(_square, range(8), workers=1, window=8, catch=(OSError,),
+                         processes=True)
+    assert [next(stream)[0] for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(InvalidInputError, match="three"):
+        next(stream)
+
+
+def test_a_dying_worker_fails_only_its_own_item_of_a_chunk():
+    results = list(ordered_map(_die_on_five, range(10), workers=1, window=8,
+                               processes=True))  # 5 dies in the chunk 4–7
+    assert [item for item, _, _ in results] == list(range(10))
+    assert isinstance(results[5][2], WorkerDiedError)
+    assert [value for item, value, error in results if item != 5] == [
+        0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert all(error is None for item, _, error in results if item != 5)
+
+
 def _interrupt_handler(_: int):
     import signal
 
