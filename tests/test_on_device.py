@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import zlib
 from pathlib import Path
 
@@ -590,7 +591,7 @@ def test_the_decoders_follow_the_device(monkeypatch):
     options = ExecutionOptions(workers=4)
     assert options.decoders("cpu", 16, 100) == (4, False)
     for usable in (True, False):
-        monkeypatch.setattr(settings, "shared_memory_usable", lambda usable=usable: usable)
+        monkeypatch.setattr(settings, "processes_share_images", lambda usable=usable: usable)
         assert options.decoders("cuda", 16, 100) == ((15, True) if usable else (8, False))
         assert options.decoders("cuda", 16, 20) == (8, False)  # too few jobs for processes
         assert options.decoders("cuda", 2, 100) == (4, False)
@@ -599,6 +600,28 @@ def test_the_decoders_follow_the_device(monkeypatch):
     processes = ExecutionOptions(workers=3, decoding="processes")
     assert processes.decoders("cpu", 16, 100) == (3, True)
     assert processes.decoders("cpu", 16, 5) == (3, False)  # too few jobs to start them
+
+
+def test_forked_decoders_share_images_without_dev_shm(monkeypatch, tmp_path):
+    from likeness.evaluation.infra import pipeline, shared_arrays
+
+    monkeypatch.setattr(shared_arrays, "SHARED_FOLDER", tmp_path / "missing")
+    monkeypatch.setattr(pipeline, "_forks", lambda: True)
+    assert pipeline.processes_share_images()  # the slots of a mapping they inherit
+    monkeypatch.setattr(pipeline, "_forks", lambda: False)
+    assert not pipeline.processes_share_images()  # spawned, and no /dev/shm: pipes
+    monkeypatch.setattr(shared_arrays, "SHARED_FOLDER", tmp_path)
+    assert pipeline.processes_share_images()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks its workers on Linux")
+def test_images_come_through_the_slots_where_dev_shm_is_missing(monkeypatch, tmp_path):
+    from likeness.evaluation.infra import shared_arrays
+
+    monkeypatch.setattr(shared_arrays, "SHARED_FOLDER", tmp_path / "missing")
+    results = list(ordered_map(_image_of, range(3), workers=2, processes=True))
+    assert [int(decoded.tests[0][0, 0, 0]) for _, decoded, _ in results] == [0, 1, 2]
+    assert [_where(decoded.tests[0]) for _, decoded, _ in results] == ["slot"] * 3
 
 
 def test_the_files_are_hashed_by_as_many_threads_as_decode_on_cuda():

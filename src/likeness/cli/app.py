@@ -102,7 +102,7 @@ def decoding_options(command: Any) -> Any:
         show_default=True,
         help="Decode files in --workers threads or in --workers processes (auto: threads on "
              "the CPU; on CUDA one process per core but one, or half the cores' threads "
-             "where /dev/shm is missing or the files are few).")(command)
+             "where no shared memory serves or the files are few).")(command)
     return click.option(
         "--workers", type=click.IntRange(1, 64), default=4, show_default=True,
         help="Decoding (and hashing) threads, or processes with --decoding processes (a "

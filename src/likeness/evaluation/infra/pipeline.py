@@ -37,11 +37,12 @@ from likeness.evaluation.infra.shared_arrays import (
     in_shared_memory,
     remove_leftovers,
     remove_stale,
+    shared_memory_usable,
 )
 from likeness.evaluation.infra.shared_slots import Lease, SharedSlots
 
 __all__ = ["MOST_A_CHUNK", "Outcome", "WorkerDiedError", "chunk_size", "ordered_map",
-           "usable_cores"]
+           "processes_share_images", "usable_cores"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -211,6 +212,13 @@ class _Pending:
         except Exception as error:  # noqa: BLE001 - the chunk's failure, each item's
             return None, error
         return outcomes[self.position]
+
+
+def processes_share_images() -> bool:
+    """Whether decoding processes hand their images over through shared memory here: the
+    slots of a mapping forked workers inherit (Linux: no ``/dev/shm`` needed for an image
+    a slot holds), or files in ``/dev/shm`` — else through their pipes."""
+    return _forks() or shared_memory_usable()
 
 
 def _forks() -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from likeness.evaluation.infra.shared_arrays import shared_memory_usable
+from likeness.evaluation.infra.pipeline import processes_share_images
 
 __all__ = ["DECODING_CHOICES", "ExecutionOptions", "RunSettings", "check_decoding"]
 
@@ -128,7 +128,7 @@ class ExecutionOptions:
         if self.decoding == "processes":
             return self.workers, jobs >= 2 * self.workers
         if self.decoding == "auto" and device.startswith("cuda"):
-            if shared_memory_usable() and jobs >= 2 * (cores - 1) and cores > 2:
+            if processes_share_images() and jobs >= 2 * (cores - 1) and cores > 2:
                 return cores - 1, True
             return max(self.workers, cores // 2), False
         return self.workers, False
