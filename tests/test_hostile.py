@@ -321,6 +321,33 @@ def test_any_exception_a_metric_raises_is_that_pairs_error(tmp_path, monkeypatch
     assert all("ssim" in r.values for r in results.rows)
 
 
+def test_a_run_records_the_warnings_its_user_can_act_on_not_deprecations(tmp_path,
+                                                                         monkeypatch):
+    """A library's deprecation notices (Python 3.12's warning that a process with threads
+    forks, say) are for whoever maintains the code, not the run's record or terminal."""
+    from likeness.evaluation.catalog.registry import METRICS
+
+    psnr = METRICS["psnr"].pixels
+
+    def noisy(pair, context):
+        warnings.warn("an interface the library calls is deprecated", DeprecationWarning,
+                      stacklevel=1)
+        warnings.warn("soon deprecated", PendingDeprecationWarning, stacklevel=1)
+        warnings.warn("something about these pixels", UserWarning, stacklevel=1)
+        return psnr(pair, context)
+
+    monkeypatch.setitem(METRICS, "psnr", replace(METRICS["psnr"], pixels=noisy))
+    ref, out = _folders(tmp_path, count=2)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        results = likeness.compare(ref, out, metrics="psnr", cache=False,
+                                   out_dir=tmp_path / "run")
+    assert results.record["warnings"] == ["something about these pixels"]
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["warnings"] == ["something about these pixels"]
+    assert [str(w.message) for w in shown] == ["something about these pixels"]
+
+
 def test_a_tiny_style_triplet_is_an_error_row(tmp_path):
     for folder, seed in (("content", 0), ("style", 1), ("stylized", 2)):
         _save(tmp_path / folder / "x.png", _image(seed, (5, 5)))

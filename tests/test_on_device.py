@@ -412,6 +412,27 @@ def test_a_dying_worker_fails_only_its_own_item_of_a_chunk():
     assert all(error is None for item, _, error in results if item != 5)
 
 
+def test_forking_workers_from_a_process_with_threads_warns_nobody(monkeypatch):
+    """Python 3.12 warns when a process with threads forks; forking the decoders is
+    ordered_map's choice (as DataLoader's), not something its user can act on."""
+    import warnings
+
+    fork = os.fork
+
+    def warning_fork():
+        warnings.warn(f"This process (pid={os.getpid()}) is multi-threaded, use of fork() "
+                      "may lead to deadlocks in the child.", DeprecationWarning, stacklevel=2)
+        return fork()
+
+    monkeypatch.setattr(os, "fork", warning_fork)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        results = list(ordered_map(_square, range(4), workers=2, catch=(InvalidInputError,),
+                                   processes=True))
+    assert [value for _, value, _ in results] == [0, 1, 4, None]
+    assert [str(w.message) for w in shown] == []
+
+
 def _interrupt_handler(_: int):
     import signal
 

@@ -21,11 +21,13 @@ Messages name Python arguments (``gray=True``); the command line names its optio
 instead.  A message that is stored (a row's error in ``per_image.csv``, ``run.json``,
 ``methods.md``) is written once, in the words of the interface the run was started from:
 the command line runs its commands inside ``callers_words(cli_words)``, and the library
-passes each stored message through ``in_callers_words``.
+passes each stored message through ``in_callers_words``.  The warnings a run gives are
+recorded with it (``recording_warnings``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -49,6 +51,24 @@ def in_callers_words(text: str) -> str:
     """``text`` in the words of the interface the caller uses (unchanged from Python)."""
     translate = _TRANSLATION.get()
     return text if translate is None else translate(text)
+
+
+@contextmanager
+def recording_warnings() -> Iterator[dict[str, type[Warning]]]:
+    """Within this block, warnings are recorded (message → category, each once), for a
+    run's record and the terminal: every category but those Python itself hides by default,
+    ``DeprecationWarning`` and ``PendingDeprecationWarning`` — meant for whoever maintains
+    the code calling a deprecated interface (a library, likeness), nothing a run's user can
+    act on (Python 3.12's warning that a process with threads forks, say)."""
+    recorded: dict[str, type[Warning]] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        try:
+            yield recorded
+        finally:
+            recorded.update({str(w.message): w.category for w in caught})
 
 
 class LikenessError(ValueError):

@@ -6,11 +6,11 @@ local engine or on Ray (the same code, through ``likeness.evaluation.engines.ray
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from likeness.errors import recording_warnings
 from likeness.evaluation.catalog.registry import device_for
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.local import hash_files, run_items
@@ -55,8 +55,7 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
     digests, unreadable = hash_files(paths, store, execution.hashers(resolved, usable_cores()),
                                      by_content=by_content)
     networks = Networks(resolved, weights)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recording_warnings() as caught:
         if engine == "ray":
             from likeness.evaluation.engines.ray_engine import run_on_ray
 
@@ -70,5 +69,4 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
                                     device=device,
                                     progress=progress, item_rows=rows,
                                     missing_network=missing_network)
-    return Execution(rows, set_rows, report, unreadable, resolved,
-                     {str(w.message): w.category for w in caught})
+    return Execution(rows, set_rows, report, unreadable, resolved, caught)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
-from likeness.errors import LikenessError, StorageError, in_callers_words
+from likeness.errors import LikenessError, StorageError, in_callers_words, recording_warnings
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.set_runs import SetReport
 from likeness.evaluation.infra.cache import Cache, LayeredCache, default_cache_path
@@ -113,10 +113,9 @@ def open_cache_noting(cache: bool | PathLike, out_dir: Path | None
                       ) -> tuple[Cache, dict[str, type[Warning]]]:
     """``open_cache``, and the warnings opening it gave (a corrupt database moved aside),
     so that the run record and the terminal carry them."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recording_warnings() as caught:
         store = open_cache(cache, out_dir)
-    return store, {str(w.message): w.category for w in caught}
+    return store, caught
 
 
 def open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:

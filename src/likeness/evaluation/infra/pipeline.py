@@ -26,6 +26,7 @@ import pickle
 import signal
 import sys
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -48,6 +49,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 Outcome = tuple[T, "R | None", "Exception | None"]
 MOST_A_CHUNK = 4  # items a worker process runs a submission (``chunk_size``)
+# what Python 3.12 and later warn when a process with threads forks
+_FORK_WITH_THREADS = r"This process \(pid=\d+\) is multi-threaded, use of fork\(\)"
 
 
 class WorkerDiedError(LikenessError):
@@ -233,16 +236,24 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _submit(pool: Executor, function: Callable[[Any], R], item: Any) -> Future[R]:
-    """``pool.submit``, with Ctrl-C held back while it runs: a process pool starts its
-    workers there, and a worker must not be interrupted before it ignores Ctrl-C
-    (``_start_worker``); the run's process gets a Ctrl-C held back once it returns."""
-    if not isinstance(pool, ProcessPoolExecutor) or not hasattr(signal, "pthread_sigmask"):
+    """``pool.submit``.  A process pool starts its workers there: with Ctrl-C held back (a
+    worker must not be interrupted before it ignores Ctrl-C, ``_start_worker``; the run's
+    process gets a Ctrl-C held back once it returns), and without Python 3.12's warning
+    that the process forking has threads — forking is this module's choice, as it is
+    PyTorch's ``DataLoader``'s: a worker takes none of the locks the run's other threads
+    hold (OpenMP's state: ``_start_worker``), and the warning is nothing a user can act on.
+    """
+    if not isinstance(pool, ProcessPoolExecutor):
         return pool.submit(function, item)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        return pool.submit(function, item)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _FORK_WITH_THREADS, DeprecationWarning)
+        if not hasattr(signal, "pthread_sigmask"):
+            return pool.submit(function, item)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return pool.submit(function, item)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _start_worker() -> None:
