@@ -412,6 +412,29 @@ def test_a_dying_worker_fails_only_its_own_item_of_a_chunk():
     assert all(error is None for item, _, error in results if item != 5)
 
 
+def _die_on_zero(value: int) -> int:
+    if value == 0:
+        os._exit(1)
+    return value
+
+
+def _after_a_pause(count: int):
+    import time
+
+    for value in range(count):
+        if value == 4:  # the worker that ran 0 is dead and its pool broken by now
+            time.sleep(0.5)
+        yield value
+
+
+def test_items_submitted_to_a_pool_already_broken_are_run_again():
+    results = list(ordered_map(_die_on_zero, _after_a_pause(10), workers=1, window=8,
+                               processes=True))
+    assert isinstance(results[0][2], WorkerDiedError)
+    assert [(item, value, error) for item, value, error in results[1:]] == [
+        (item, item, None) for item in range(1, 10)]
+
+
 def test_forking_workers_from_a_process_with_threads_warns_nobody(monkeypatch):
     """Python 3.12 warns when a process with threads forks; forking the decoders is
     ordered_map's choice (as DataLoader's), not something its user can act on."""

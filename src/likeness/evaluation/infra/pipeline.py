@@ -110,7 +110,11 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
             return item, result, error
 
         def submit_chunk() -> None:
-            future = _submit(pool, run, tuple(job for _, job, _ in chunk_items))
+            try:
+                future = _submit(pool, run, tuple(job for _, job, _ in chunk_items))
+            except BrokenProcessPool as error:  # broke since the last drain: drained below
+                future = Future()
+                future.set_exception(error)
             pending.extend(_Pending(item, future, position, job, lease)
                            for position, (item, job, lease) in enumerate(chunk_items))
             chunk_items.clear()
