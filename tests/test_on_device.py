@@ -380,18 +380,26 @@ class _Unpicklable(Exception):
         raise TypeError("cannot pickle this")
 
 
-def _unpicklable_on_two(value: int) -> int:
+class _Unrebuildable(Exception):
+    def __init__(self, file: str, reason: str) -> None:
+        super().__init__(f"{file}: {reason}")
+
+
+def _errors_that_cannot_travel(value: int) -> int:
     if value == 2:
         raise _Unpicklable("a lock inside")
+    if value == 4:
+        raise _Unrebuildable("x.png", "bad")  # pickled, but not unpickled: args differ
     return value
 
 
 def test_an_error_that_cannot_travel_comes_back_named_and_fails_only_its_item():
-    results = list(ordered_map(_unpicklable_on_two, range(6), workers=1, window=8,
+    results = list(ordered_map(_errors_that_cannot_travel, range(6), workers=1, window=8,
                                processes=True))
-    assert [value for _, value, error in results if error is None] == [0, 1, 3, 4, 5]
-    assert isinstance(results[2][2], RuntimeError)
-    assert str(results[2][2]) == "_Unpicklable: a lock inside"
+    assert [value for _, value, error in results if error is None] == [0, 1, 3, 5]
+    assert [(type(results[i][2]), str(results[i][2])) for i in (2, 4)] == [
+        (RuntimeError, "_Unpicklable: a lock inside"),
+        (RuntimeError, "_Unrebuildable: x.png: bad")]
 
 
 def test_an_error_outside_catch_stops_the_run_at_its_turn():

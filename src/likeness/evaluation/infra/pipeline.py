@@ -90,9 +90,10 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
         # results again as are in flight
         slots = SharedSlots.create(2 * (window + chunk - 1)) if _forks() else None
         run = _RunEach(in_shared_memory(function, os.getpid(),
-                                        slots.token if slots is not None else None))
+                                        slots.token if slots is not None else None),
+                       in_processes=True)
     else:
-        run = _RunEach(function)
+        run = _RunEach(function, in_processes=False)
     pool: Executor = _process_pool(workers) if processes else ThreadPoolExecutor(workers)
     pending: deque[_Pending] = deque()
     chunk_items: list[tuple[T, Any, Lease | None]] = []  # (item, its job, its slot)
@@ -153,8 +154,8 @@ class _RunEach:
     is its own (an error from a process carries its traceback's text, as
     concurrent.futures gives it)."""
 
-    def __init__(self, function: Callable[[Any], Any]) -> None:
-        self.function = function
+    def __init__(self, function: Callable[[Any], Any], *, in_processes: bool) -> None:
+        self.function, self.in_processes = function, in_processes
 
     def __call__(self, jobs: tuple[Any, ...]) -> list[tuple[Any, Exception | None]]:
         outcomes: list[tuple[Any, Exception | None]] = []
@@ -162,27 +163,26 @@ class _RunEach:
             try:
                 outcomes.append((self.function(job), None))
             except Exception as error:  # noqa: BLE001 - the caller's to return or raise
-                outcomes.append((None, _Raised.of(error)))
+                outcomes.append((None, _Raised.of(error) if self.in_processes else error))
         return outcomes
 
 
 class _Raised(Exception):
     """An error raised in a worker, on its way back: unpickled, the error itself, its
-    traceback's text as its cause; an error that cannot be pickled comes back as a
-    ``RuntimeError`` that names it."""
+    traceback's text as its cause; an error that cannot be pickled or unpickled (an
+    exception whose ``__init__`` takes other arguments than its ``args``) comes back as a
+    ``RuntimeError`` that names it — else it would break the pool."""
 
     def __init__(self, error: Exception, text: str) -> None:
         super().__init__(error, text)
         self.error, self.text = error, text
 
     @classmethod
-    def of(cls, error: Exception) -> Exception:
-        if multiprocessing.parent_process() is None:  # a thread: the error as it is
-            return error
+    def of(cls, error: Exception) -> _Raised:
         text = "".join(traceback.format_exception(error))
         try:
-            pickle.dumps(error)
-        except Exception:  # noqa: BLE001 - any error pickling it
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # noqa: BLE001 - any error pickling or unpickling it
             error = RuntimeError(f"{type(error).__name__}: {error}")
         return cls(error, text)
 
