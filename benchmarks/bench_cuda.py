@@ -3,6 +3,8 @@ reference tools' own way on the same machine (issue 33).
 
     python benchmarks/bench_cuda.py                 (on a machine with a CUDA GPU)
     python benchmarks/bench_cuda.py --device cpu --pairs 24 --quick    (a dry run)
+    python benchmarks/bench_cuda.py --device cpu --only decoding --pairs 400 --root DIR
+                                     (decoding alone, 3 rounds: any machine)
 
 1. every pixel metric with an ``on_device`` form, under each convention, on the device
    against the CPU (largest relative difference; MSE must be equal bit for bit);
@@ -297,25 +299,10 @@ def rooflines(reference: Path, test: Path, weights: dict[str, str], device: str,
               count: int) -> None:
     """Decoding alone, in processes (what the CPU can feed), and the device work alone on
     tensors already there (what the GPU can take)."""
-    from likeness.evaluation.engines.compute import DecodeJob, run_job
-    from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
-    from likeness.evaluation.items.plan import Item
     from likeness.metrics.psnr import psnr
     from likeness.metrics.ssim import ssim
 
-    files = sorted(reference.iterdir())
-    jobs = [DecodeJob.of([Item("m", path, test / path.name, path.name, path.name)], None, {})
-            for path in files[:count]]
-    workers = max(1, usable_cores() - 1)
-    for processes in (True, False):
-        start, used = time.perf_counter(), _own_cpu_seconds()
-        for _ in ordered_map(run_job, jobs, workers=workers, window=2 * workers,
-                             processes=processes):
-            pass
-        seconds, used = time.perf_counter() - start, _own_cpu_seconds() - used
-        say(f"  roofline, decoding alone ({workers} {'processes' if processes else 'threads'}):"
-            f" {len(jobs) / seconds:.0f} pairs/s; the run's process "
-            f"{1e3 * used / len(jobs):.2f} ms CPU a pair")
+    decoding_alone(reference, test, count)
     metric = LPIPS(net="alex", backbone_weights=weights["alexnet"]).to(device)
     batch = 64
     x = (images(batch, 512) * 255).round().to(device)
@@ -329,6 +316,31 @@ def rooflines(reference: Path, test: Path, weights: dict[str, str], device: str,
 
     say(f"  roofline, device work alone (ssim+psnr in float64, lpips; batches of {batch}): "
         f"{per_second(device_work, batch, device):.0f} pairs/s")
+
+
+def decoding_alone(reference: Path, test: Path, count: int, rounds: int = 1) -> None:
+    """Pairs/s of decoding alone in processes and in threads (one per core but one, the
+    window of a CUDA run's ``compare`` at batch 64), and what the run's process spends a
+    pair receiving them (``--only decoding``: on any machine)."""
+    from likeness.evaluation.engines.compute import DecodeJob, run_job
+    from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
+    from likeness.evaluation.items.plan import Item
+    from likeness.io.plain_png import load_kernel
+
+    load_kernel()
+    files = sorted(reference.iterdir())
+    jobs = [DecodeJob.of([Item("m", path, test / path.name, path.name, path.name)], None, {})
+            for path in files[:count]]
+    workers = max(1, usable_cores() - 1)
+    for processes in (True, False) * rounds:
+        start, used = time.perf_counter(), _own_cpu_seconds()
+        for _ in ordered_map(run_job, jobs, workers=workers, window=2 * workers + 64,
+                             processes=processes):
+            pass
+        seconds, used = time.perf_counter() - start, _own_cpu_seconds() - used
+        say(f"  roofline, decoding alone ({workers} {'processes' if processes else 'threads'}):"
+            f" {len(jobs) / seconds:.0f} pairs/s; the run's process "
+            f"{1e3 * used / len(jobs):.2f} ms CPU a pair")
 
 
 def _own_cpu_seconds() -> float:
@@ -598,7 +610,9 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--pairs", type=int, default=1500)
     parser.add_argument("--quick", action="store_true", help="fewer settings and sizes")
-    parser.add_argument("--only", default="pixels,networks,job")
+    parser.add_argument("--only", default="pixels,networks,job",
+                        help="parts, comma-separated: pixels, networks, job, job-lite, "
+                             "decoding")
     parser.add_argument("--root", help="a folder for the PNGs, kept for the next run")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)  # the reference tools' notices
@@ -621,6 +635,9 @@ def main() -> None:
     if "networks" in parts:
         with torch.inference_mode():
             networks(weights, device, args.quick)
+    if "decoding" in parts:
+        reference, test = make_folders(root / "pairs", args.pairs)
+        decoding_alone(reference, test, args.pairs, rounds=3)
     if "job" in parts or "job-lite" in parts:
         whole_job(root, weights, device, args.pairs, lite="job-lite" in parts)
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -271,6 +272,29 @@ def test_fid_of_folders_matches_pytorch_fid_and_caches(golden, fid_weights, fid_
     order = {n: i for i, n in enumerate(golden.expected["fid_feature_order"])}
     want = golden.array("fid_features")[[order[n] for n in second.sets[1].files]]
     _assert_features_close(second.sets[1].features, want)
+
+
+def test_a_second_fid_run_does_not_hash_its_checkpoint_again(fid_weights, fid_folders,
+                                                              tmp_path, monkeypatch):
+    import likeness.evaluation.infra.cache as cache_module
+    import likeness.nets.weights as weights_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)  # the stand-in was just written
+    hashed: list[Path] = []
+    original = cache_module.file_digest
+    monkeypatch.setattr(cache_module, "file_digest",
+                        lambda path: (hashed.append(Path(path)), original(path))[1])
+    monkeypatch.setattr(weights_module, "file_sha256", lambda path: pytest.fail(
+        f"{path} hashed outside the run's cache"))
+    database = tmp_path / "cache.sqlite"
+    for run in range(2):  # each as a new process: nothing remembered in memory
+        monkeypatch.setattr(weights_module, "_hashed", {})
+        with pytest.warns(UserWarning, match="singular"):
+            result = fid(fid_folders["a"], fid_folders["b"], weights=fid_weights,
+                         cache=database)
+        assert (Path(fid_weights) in hashed) == (run == 0)
+        assert result.settings["weights_sha256"] == original(fid_weights)
+        hashed.clear()
 
 
 def test_a_growing_folder_costs_only_its_new_images(golden, fid_weights, fid_folders):

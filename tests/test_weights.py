@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import torch
@@ -262,3 +264,93 @@ def test_a_user_supplied_file_is_hashed_once_and_again_when_it_changes(tmp_path,
     path.write_bytes(b"second version, longer")
     assert weights_module.resolve("alexnet", path).sha256 != first.sha256
     assert len(calls) == 2
+
+
+def _new_process(monkeypatch) -> None:
+    """What a new process starts with: no checkpoint hash remembered in memory."""
+    monkeypatch.setattr(manager, "_hashed", {})
+    monkeypatch.setattr(manager, "_verified", {})
+
+
+def _hashed_files(monkeypatch) -> list:
+    """Every file hashed from now on, by the weights manager or by a cache."""
+    import likeness.evaluation.infra.cache as cache_module
+
+    hashed: list = []
+    for module, name in ((manager, "file_sha256"), (cache_module, "file_digest")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda path, original=original: (
+            hashed.append(Path(path)), original(path))[1])
+    return hashed
+
+
+def test_a_runs_cache_remembers_its_checkpoints_hashes_from_run_to_run(
+        tmp_path, monkeypatch, stand_in):
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    import likeness
+    import likeness.evaluation.infra.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)  # the checkpoint was just written
+    checkpoint = tmp_path / "alexnet.pth"
+    shutil.copy(stand_in["alexnet"], checkpoint)
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.full((64, 64, 3), 90 if folder == "ref" else 100, np.uint8)).save(
+            tmp_path / folder / "a.png")
+
+    def run() -> tuple[str, list]:
+        _new_process(monkeypatch)
+        hashed = _hashed_files(monkeypatch)
+        result = likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="lpips",
+                                  weights={"alexnet": str(checkpoint)},
+                                  cache=tmp_path / "cache.sqlite")
+        assert result.rows[0].error is None
+        return result.record["weights"]["alexnet"]["sha256"], hashed
+
+    first, hashed = run()
+    assert first == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert checkpoint in hashed
+    again, hashed = run()  # a new process, the same cache: nothing hashed again
+    assert (again, hashed) == (first, [])
+    # what cp -p or rsync -t leave: other bytes, the same size and modification time
+    stamp = checkpoint.stat()
+    state = torch.load(checkpoint, weights_only=True)
+    state["features.0.bias"] = state["features.0.bias"] + 1
+    torch.save(state, checkpoint)
+    assert checkpoint.stat().st_size == stamp.st_size
+    os.utime(checkpoint, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    changed, hashed = run()
+    assert changed == hashlib.sha256(checkpoint.read_bytes()).hexdigest() != first
+    assert checkpoint in hashed
+
+
+def test_a_cache_that_cannot_remember_a_checkpoints_hash_leaves_it_hashed(tmp_path,
+                                                                        monkeypatch):
+    from likeness.errors import StorageError
+
+    path = tmp_path / "mine.pth"
+    path.write_bytes(b"weights")
+
+    def broken(_):
+        raise StorageError("cannot write the cache (disk full)")
+
+    _new_process(monkeypatch)
+    with manager.hashing_by(broken):
+        resolved = manager.resolve("alexnet", path)
+    assert resolved.sha256 == hashlib.sha256(b"weights").hexdigest()
+
+
+def test_weights_verify_and_imports_always_hash_the_file(tmp_path, monkeypatch):
+    checkpoint = manager.Checkpoint("testnet", "good.pth", "", DIGEST, None, "test", "file")
+    monkeypatch.setitem(manager.REGISTRY, "testnet", checkpoint)
+    path = tmp_path / "good.pth"
+    path.write_bytes(PAYLOAD + b"changed")
+    with manager.hashing_by(lambda _: DIGEST):  # a cache that remembered the old bytes
+        with pytest.raises(WeightsError, match="does not match"):
+            manager.verify(checkpoint, path)
+        with pytest.raises(WeightsError, match="does not match"):
+            manager.import_file(path)

@@ -21,6 +21,7 @@ from likeness.evaluation.infra.pipeline import usable_cores
 from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
+from likeness.nets.weights import hashing_by
 
 __all__ = ["Execution", "execute"]
 
@@ -42,7 +43,8 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
             address: str | None = None, shard_dir: Path | None = None, by_content: bool = True,
             missing_network: str = "raise",
             progress: Callable[[str, int, int], None] | None = None) -> Execution:
-    """Rows of every item and set metric of ``plan`` (warnings caught, returned once each).
+    """Rows of every item and set metric of ``plan`` (warnings caught, returned once each;
+    checkpoint files hashed through ``store``, which remembers them from run to run).
 
     Args:
         by_content: key files by content hash (False: by path and stamp, for a run that
@@ -55,7 +57,7 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
     digests, unreadable = hash_files(paths, store, execution.hashers(resolved, usable_cores()),
                                      by_content=by_content)
     networks = Networks(resolved, weights)
-    with recording_warnings() as caught:
+    with recording_warnings() as caught, hashing_by(store.digest):
         if engine == "ray":
             from likeness.evaluation.engines.ray_engine import run_on_ray
 

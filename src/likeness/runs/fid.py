@@ -98,14 +98,22 @@ def write_set_record(path: PathLike, record: dict[str, Any]) -> Path:
     return target
 
 
-def _load_sets(sources: Sequence[PathLike], extractor: FeatureExtractor, *, batch_size: int,
-               workers: int, decoding: str, cache: CacheOption,
-               progress: Callable[[str, int, int], None] | None) -> list[ImageSet]:
+def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | None,
+               resize: str, device: str, alpha: str | None, batch_size: int, workers: int,
+               decoding: str, cache: CacheOption,
+               progress: Callable[[str, int, int], None] | None
+               ) -> tuple[FeatureExtractor, list[ImageSet]]:
+    """The extractor of ``metric`` (its checkpoint hashed through the cache, which
+    remembers it from run to run) and each source's set."""
+    from likeness.nets.weights import hashing_by
+
     if isinstance(cache, Cache):
         store, owned = cache, False
     else:
         store, owned = open_cache(False if cache is None else cache, None), True
     try:
+        with hashing_by(store.digest):
+            extractor = _extractor(metric, weights, resize, device, alpha)
         sets = []
         for source in sources:
             report = None if progress is None else (
@@ -115,7 +123,7 @@ def _load_sets(sources: Sequence[PathLike], extractor: FeatureExtractor, *, batc
     finally:
         if owned:
             store.close()
-    return sets
+    return extractor, sets
 
 
 def _extractor(metric: str, weights: PathLike | None, resize: str, device: str,
@@ -178,9 +186,10 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
         raise InvalidInputError(f"save_stats names {len(targets)} files for {len(sources)} "
                                 "set(s)")
     metric = FID_ENCODERS[encoder]
-    extractor = _extractor(metric, weights, resize, device, alpha)
-    sets = _load_sets(sources, extractor, batch_size=batch_size, workers=workers,
-                      decoding=check_decoding(decoding), cache=cache, progress=progress)
+    extractor, sets = _load_sets(sources, metric, weights=weights, resize=resize,
+                                 device=device, alpha=alpha, batch_size=batch_size,
+                                 workers=workers, decoding=check_decoding(decoding),
+                                 cache=cache, progress=progress)
     saved = tuple(save_statistics(image_set, target)
                   for image_set, target in zip(sets, targets, strict=False))
     value = frechet_between(sets[0], sets[1]) if len(sets) == 2 else None
@@ -204,10 +213,10 @@ def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
             raise LikenessError(f"{source}: KID needs per-image features, and a statistics "
                                 f"file holds only their mean and covariance; pass the folder "
                                 f"(its features are cached, so this is fast)")
-    extractor = _extractor("kid", weights, resize, device, alpha)
-    set_a, set_b = _load_sets([a, b], extractor, batch_size=batch_size, workers=workers,
-                              decoding=check_decoding(decoding), cache=cache,
-                              progress=progress)
+    extractor, (set_a, set_b) = _load_sets(
+        [a, b], "kid", weights=weights, resize=resize, device=device, alpha=alpha,
+        batch_size=batch_size, workers=workers, decoding=check_decoding(decoding),
+        cache=cache, progress=progress)
     assert set_a.features is not None
     assert set_b.features is not None
     try:
