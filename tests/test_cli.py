@@ -178,6 +178,53 @@ def test_console_script_runs_as_a_real_process(folders, tmp_path):
     assert (tmp_path / "r.csv").read_text().startswith("reference,test,ssim,psnr")
 
 
+def test_a_network_run_whose_values_are_all_cached_never_imports_torch(tmp_path, stand_in):
+    # a re-run to write the tables again costs no torch import (~1 s) and says that nothing
+    # ran on a device; the run that computed says where it did
+    for folder, level in (("ref", 90), ("out", 100)):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.full((64, 64, 3), level, np.uint8)).save(
+            tmp_path / folder / "a.png")
+    arguments = ["compare", str(tmp_path / "ref"), str(tmp_path / "out"), "--metrics",
+                 "ssim,lpips", "--weights", f"alexnet={stand_in['alexnet']}", "--cache",
+                 str(tmp_path / "cache.sqlite")]
+    code = ("import sys; from click.testing import CliRunner; from likeness.cli import main; "
+            "r = CliRunner().invoke(main, sys.argv[1:]); assert r.exit_code == 0, r.output; "
+            "print('torch' in sys.modules)")
+    loaded = []
+    for run in ("computed", "cached"):
+        result = subprocess.run([sys.executable, "-c", code, *arguments, "--out-dir",
+                                 str(tmp_path / run)], capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr
+        loaded.append(result.stdout.strip())
+        assert (tmp_path / run / "per_image.csv").read_text().count("a.png") == 2
+    assert loaded == ["True", "False"]
+    devices = [json.loads((tmp_path / run / "run.json").read_text())["device"]
+               for run in ("computed", "cached")]
+    assert devices == ["cpu" if not _cuda() else "cuda", None]
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(_cuda(), reason="this machine has CUDA")
+def test_cuda_asked_for_without_it_is_one_message_before_anything_is_computed(tmp_path,
+                                                                            stand_in):
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.full((64, 64, 3), 7, np.uint8)).save(tmp_path / folder / "a.png")
+    result = CliRunner().invoke(main, [
+        "compare", str(tmp_path / "ref"), str(tmp_path / "out"), "--metrics", "lpips",
+        "--weights", f"alexnet={stand_in['alexnet']}", "--device", "cuda", "--no-cache"])
+    assert result.exit_code == 1
+    assert "torch sees no CUDA device; use --device cpu or auto" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_pixel_metrics_of_two_files_never_import_torch(tmp_path):
     # torch takes seconds to import: a run of SSIM/PSNR must not pay for it (cold start)
     import subprocess

@@ -679,6 +679,7 @@ def test_images_come_through_the_slots_where_dev_shm_is_missing(monkeypatch, tmp
 def test_the_files_are_hashed_by_as_many_threads_as_decode_on_cuda():
     assert ExecutionOptions(workers=4).hashers("cpu", 16) == 4
     assert ExecutionOptions(workers=4).hashers("cuda", 16) == 15
+    assert ExecutionOptions(workers=4).hashers("auto", 16) == 15  # not resolved for this
     assert ExecutionOptions(workers=4).hashers("cuda", 2) == 4
     assert ExecutionOptions(workers=20).hashers("cuda", 16) == 20
     assert ExecutionOptions(workers=3, decoding="threads").hashers("cuda", 16) == 3

@@ -6,6 +6,7 @@ local engine or on Ray (the same code, through ``likeness.evaluation.engines.ray
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ class Execution:
     set_rows: list[SetRow]
     set_report: SetReport
     unreadable: dict[Path, str]
-    device: str
+    device: str | None  # None: every value came from the cache
     warnings: dict[str, type[Warning]] = field(default_factory=dict)
 
 
@@ -51,12 +52,12 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
             keeps nothing).
         missing_network: what a set metric whose weights are missing does (``run_sets``).
     """
-    resolved = device_for(options.metrics, device)
+    requested = device_for(options.metrics, device)  # resolved when a network is needed
     keep_freed_memory()  # see likeness.evaluation.infra.allocator
     paths = [path for item in plan.items for path in item.files]
-    digests, unreadable = hash_files(paths, store, execution.hashers(resolved, usable_cores()),
+    digests, unreadable = hash_files(paths, store, execution.hashers(requested, usable_cores()),
                                      by_content=by_content)
-    networks = Networks(resolved, weights)
+    networks = Networks(requested, weights)
     with recording_warnings() as caught, hashing_by(store.digest):
         if engine == "ray":
             from likeness.evaluation.engines.ray_engine import run_on_ray
@@ -71,4 +72,13 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
                                     device=device,
                                     progress=progress, item_rows=rows,
                                     missing_network=missing_network)
-    return Execution(rows, set_rows, report, unreadable, resolved, caught)
+    return Execution(rows, set_rows, report, unreadable, _device_used(networks), caught)
+
+
+def _device_used(networks: Networks) -> str | None:
+    """Where the run computed: its networks' device; None when its values all came from
+    the cache (torch never loaded: nothing ran on a device); resolved now when a set
+    network loaded torch without the item networks."""
+    if networks.resolved_device is None and "torch" not in sys.modules:
+        return None
+    return networks.device

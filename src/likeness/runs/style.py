@@ -213,7 +213,7 @@ def evaluate_style(content: PathLike, style: PathLike,
 def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[SetRow],
                   unmatched: dict[str, list[str]], unreadable: dict[Path, str],
                   options: RunSettings, weights: Mapping[str, str], set_report: SetReport,
-                  device: str, started: float) -> dict[str, Any]:
+                  device: str | None, started: float) -> dict[str, Any]:
     names = list(options.metrics)
     sizes: dict[str, int] = {}
     for row in rows:

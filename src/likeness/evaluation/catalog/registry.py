@@ -184,15 +184,18 @@ def with_item_needs(names: Sequence[str]) -> list[str]:
 
 
 def device_for(metrics: Sequence[str], device: str) -> str:
-    """Where the networks of ``metrics`` run; without a network nothing is resolved, so a
-    run of pixel metrics never imports torch to ask for CUDA."""
+    """Where the networks of ``metrics`` run, as asked (``"auto"`` is resolved by
+    ``Networks`` when a network is first needed, so a run whose values all come from the
+    cache never imports torch); ``"cpu"`` for a run without a network.
+
+    Raises:
+        InvalidInputError: ``device`` is not ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
     if device not in ("auto", "cpu", "cuda"):
         raise InvalidInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
     if all(METRICS[m].kind == "pixel" for m in metrics):
         return "cpu"
-    from likeness.evaluation.infra.device import resolve_device
-
-    return resolve_device(device)
+    return device
 
 
 def invalid_values(values: dict[str, float]) -> dict[str, str]:

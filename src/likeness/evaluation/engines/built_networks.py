@@ -22,16 +22,33 @@ class Networks:
     build (missing weights, say) is not retried for every image.
 
     Args:
-        device: ``"cpu"`` or ``"cuda"`` (already resolved).
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``: resolved (torch imported to look for
+            CUDA) when a network is built or ``device`` is first read — a run whose values
+            all come from the cache never loads torch.
         weights: {checkpoint name: path} supplied by the user.
     """
 
     def __init__(self, device: str = "cpu", weights: Mapping[str, str] | None = None) -> None:
-        self.device = device
+        self.requested_device = device
+        self._device: str | None = "cpu" if device == "cpu" else None
         self.weights = dict(weights or {})
         self.failed: dict[str, str] = {}
         self._built: dict[str, Any] = {}
         self._hashes: dict[str, str] = {}
+
+    @property
+    def device(self) -> str:
+        """The device the networks run on (resolved now if it was not yet)."""
+        if self._device is None:
+            from likeness.evaluation.infra.device import resolve_device
+
+            self._device = resolve_device(self.requested_device)
+        return self._device
+
+    @property
+    def resolved_device(self) -> str | None:
+        """``device`` if anything has asked for it, else None (nothing ran on a device)."""
+        return self._device
 
     def get(self, name: str) -> Any:
         """The built network ``name`` (a key of ``NETWORKS``).

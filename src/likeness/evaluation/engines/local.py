@@ -297,9 +297,11 @@ def _computed_rows(plan: Plan, digests: Mapping[Path, str], options: RunSettings
                    ) -> list[PairRow]:
     engine = ItemEngine(plan, digests, options, networks, cache, progress, unreadable,
                         strict=execution.strict)
+    groups = engine.lookup()
+    if not groups:  # every row from the cache: no network, no device (torch never loaded)
+        return engine.rows
     computer = ItemComputer(options.metrics, options, networks, plan.roles, digests,
                             batch_size=execution.batch_size)
-    groups = engine.lookup()
     work: list[tuple[Group, Decoded]] = []
     images = 0
     # one batch on the device while the next is made ready

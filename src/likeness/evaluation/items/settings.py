@@ -114,10 +114,13 @@ class ExecutionOptions:
     decoding: str = "auto"
 
     def hashers(self, device: str, cores: int) -> int:
-        """Threads that hash a run's files for the cache before it decodes them: on a
-        CUDA run decoding as ``auto`` says, one per core but one, as many as decode (the
-        device waits for them, and nothing else runs then); else ``workers``."""
-        if self.decoding == "auto" and device.startswith("cuda") and cores > 2:
+        """Threads that hash a run's files for the cache before it decodes them: for a run
+        that may take CUDA (``device`` ``"cuda"``, or ``"auto"`` — not resolved for this,
+        so that a run whose values are all cached never loads torch) decoding as ``auto``
+        says, one per core but one, as many as decode on CUDA (the device waits for them,
+        and nothing else runs then; on the CPU, hashing too runs before decoding); else
+        ``workers``."""
+        if self.decoding == "auto" and device != "cpu" and cores > 2:
             return max(self.workers, cores - 1)
         return self.workers
 

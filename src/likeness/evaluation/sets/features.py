@@ -19,7 +19,6 @@ import contextlib
 import itertools
 import json
 import os
-import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -87,14 +86,10 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     (``decoding``: ``ExecutionOptions.decoding``: on CUDA, files are decoded in processes)."""
     result = ImageSet(source=source, settings=extractor.settings)
     execution = ExecutionOptions(workers=workers, decoding=decoding)
-    # the device the files would be decoded for, as far as it is known without loading
-    # torch (a fully cached run never loads it; a device asked for but missing is refused
-    # below, when something is to be decoded)
-    wants_cuda = extractor.requested_device == "cuda" or (
-        extractor.requested_device == "auto" and "torch" in sys.modules)
-    hashing_for = resolve_device("auto") if wants_cuda else "cpu"
+    # as the device asked for (not resolved: a fully cached run never loads torch; a device
+    # asked for but missing is refused below, when something is to be decoded)
     digests, failures = cache.digest_files(
-        list(files), workers=execution.hashers(hashing_for, usable_cores()))
+        list(files), workers=execution.hashers(extractor.requested_device, usable_cores()))
     result.errors += [(names[path], str(error)) for path, error in failures.items()]
     namespace = extractor.namespace
     known = cache.get_arrays(namespace, list(digests.values()))
