@@ -21,7 +21,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import linalg
 
 from likeness.errors import LikenessError
 
@@ -90,6 +89,8 @@ def _not_semi_definite(values: np.ndarray) -> bool:
 
 
 def _symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
+    from scipy import linalg  # imported where used: 0.2 s a command that needs none
+
     values, vectors = linalg.eigh(matrix, driver="evd", check_finite=False)
     if _not_semi_definite(values):
         raise LikenessError("sigma1 is not positive semi-definite (an eigenvalue of "
@@ -105,6 +106,8 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     Σ₁Σ₂ are those of Lᵀ Σ₂ L; otherwise (a singular Σ₁: fewer samples than dimensions)
     L is replaced by the symmetric square root from an eigendecomposition.
     """
+    from scipy import linalg
+
     sigma1 = 0.5 * (sigma1 + sigma1.T)
     sigma2 = 0.5 * (sigma2 + sigma2.T)
     try:
@@ -176,6 +179,8 @@ def frechet_distance_of_features(features_x: np.ndarray, features_y: np.ndarray)
     centred_x, centred_y = x - mean_x, y - mean_y
     scale_x, scale_y = x.shape[0] - 1, y.shape[0] - 1
     cross = centred_x @ centred_y.T / np.sqrt(scale_x * scale_y)
+    from scipy import linalg
+
     trace_sqrt = float(linalg.svdvals(cross, check_finite=False).sum())
     diff = mean_x - mean_y
     trace_x = float((centred_x * centred_x).sum() / scale_x)

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
 
 from likeness.errors import InvalidInputError
 
@@ -68,7 +67,15 @@ def _bootstrap_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarra
 
 
 def _phi(z: np.ndarray | float) -> np.ndarray | float:
+    from scipy import special  # imported where used: 0.2 s a command that needs none
+
     return special.ndtr(z)
+
+
+def _probit(p: np.ndarray | float) -> np.ndarray | float:
+    from scipy import special
+
+    return special.ndtri(p)
 
 
 def bootstrap_mean_ci(values: Sequence[float] | np.ndarray, *, resamples: int = 2000,
@@ -100,12 +107,12 @@ def bootstrap_mean_ci(values: Sequence[float] | np.ndarray, *, resamples: int = 
     observed = data.mean()
     below = np.mean(means < observed) + 0.5 * np.mean(means == observed)
     below = min(max(below, 1 / (2 * resamples)), 1 - 1 / (2 * resamples))
-    z0 = special.ndtri(below)
+    z0 = _probit(below)
     leave_one_out = (data.sum() - data) / (n - 1)
     spread = leave_one_out.mean() - leave_one_out
     denominator = 6.0 * (spread ** 2).sum() ** 1.5
     acceleration = (spread ** 3).sum() / denominator if denominator > 0 else 0.0
-    z = special.ndtri(np.array([alpha, 1 - alpha]))
+    z = _probit(np.array([alpha, 1 - alpha]))
     adjusted = _phi(z0 + (z0 + z) / (1 - acceleration * (z0 + z)))
     low, high = np.quantile(means, np.clip(adjusted, 0, 1))
     return float(low), float(high), "bca"
@@ -137,6 +144,8 @@ def wilcoxon_p(differences: Sequence[float] | np.ndarray) -> float:
     data = data[np.isfinite(data)]
     if data.shape[0] == 0 or np.all(data == 0):
         return 1.0 if data.shape[0] else math.nan
+    from scipy import stats  # imported where used: 0.6 s a command that needs none
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy notes when it switches to the approximation
         result = stats.wilcoxon(data, zero_method="wilcox", alternative="two-sided")
