@@ -26,6 +26,7 @@ from likeness import (
     InceptionFeatures,
     InvalidInputError,
     LikenessError,
+    __version__,
     fid,
     frechet_distance,
     kid,
@@ -295,6 +296,22 @@ def test_a_second_fid_run_does_not_hash_its_checkpoint_again(fid_weights, fid_fo
         assert (Path(fid_weights) in hashed) == (run == 0)
         assert result.settings["weights_sha256"] == original(fid_weights)
         hashed.clear()
+
+
+def test_a_fid_record_says_how_its_features_were_computed(fid_weights, fid_folders,
+                                                         tmp_path):
+    database = tmp_path / "cache.sqlite"
+    records = []
+    for _ in range(2):  # computed, then every feature from the cache
+        with pytest.warns(UserWarning, match="singular"):
+            result = fid(fid_folders["a"], fid_folders["b"], weights=fid_weights,
+                         cache=database, device="cpu", workers=2, decoding="threads")
+        records.append(result.record())
+    assert [r["device"] for r in records] == ["cpu", None]
+    assert records[0]["arguments"] == {"device": "cpu", "decoding": "threads", "workers": 2,
+                                       "batch_size": 32}
+    assert records[0]["versions"]["likeness"] == __version__
+    assert records[0]["settings"] == records[1]["settings"]  # what the features depend on
 
 
 def test_a_growing_folder_costs_only_its_new_images(golden, fid_weights, fid_folders):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from likeness.evaluation.items.settings import check_decoding
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
-from likeness.runs.folder import open_cache, write_json, writing
+from likeness.runs.folder import open_cache, versions, write_json, writing
 
 __all__ = ["FidResult", "KidResult", "checkpoint_of", "fid", "kid_folders", "write_set_record"]
 
@@ -43,6 +43,8 @@ class FidResult:
         metric: the registry's name of the distance: ``"fid"`` (Inception),
             ``"fd_dinov2"`` or ``"fd_clip"``.
         saved: the statistics files written (``save_stats=``), one per set.
+        execution: how the features were computed (``_execution``): the device (None when
+            every feature came from the cache), the arguments and the versions.
     """
 
     value: float | None
@@ -50,6 +52,7 @@ class FidResult:
     settings: dict[str, Any]
     metric: str = "fid"
     saved: tuple[Path, ...] = ()
+    execution: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -59,7 +62,7 @@ class FidResult:
     def record(self) -> dict[str, Any]:
         """What ``likeness fid --out`` writes: the value, the settings and the sets."""
         return {self.metric: self.value, "settings": self.settings,
-                "sets": _sets_record(self.sets)}
+                "sets": _sets_record(self.sets), **self.execution}
 
     def _repr_html_(self) -> str:
         value = float("nan") if self.value is None else self.value
@@ -75,11 +78,12 @@ class KidResult:
     sets: tuple[ImageSet, ImageSet]
     settings: dict[str, Any]
     metric: str = "kid"
+    execution: dict[str, Any] = field(default_factory=dict)  # as ``FidResult``'s
 
     def record(self) -> dict[str, Any]:
         """What ``likeness kid --out`` writes."""
         return {self.metric: self.mean, f"{self.metric}_std": self.std,
-                "settings": self.settings, "sets": _sets_record(self.sets)}
+                "settings": self.settings, "sets": _sets_record(self.sets), **self.execution}
 
     def _repr_html_(self) -> str:
         return set_result_html(self.metric, self.mean, self.std, self.sets, self.settings)
@@ -124,6 +128,13 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
         if owned:
             store.close()
     return extractor, sets
+
+
+def _execution(extractor: FeatureExtractor, **arguments: Any) -> dict[str, Any]:
+    """What a set record says of how its features were computed, beside the settings they
+    depend on: the device (None: every feature came from the cache), the arguments that
+    chose how (device, decoding, workers, batch size) and the versions."""
+    return {"device": extractor.device, "arguments": arguments, "versions": versions()}
 
 
 def _extractor(metric: str, weights: PathLike | None, resize: str, device: str,
@@ -193,7 +204,8 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
     saved = tuple(save_statistics(image_set, target)
                   for image_set, target in zip(sets, targets, strict=False))
     value = frechet_between(sets[0], sets[1]) if len(sets) == 2 else None
-    return FidResult(value, tuple(sets), extractor.settings, metric, saved)
+    return FidResult(value, tuple(sets), extractor.settings, metric, saved, _execution(
+        extractor, device=device, decoding=decoding, workers=workers, batch_size=batch_size))
 
 
 def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
@@ -226,7 +238,8 @@ def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
         raise LikenessError(str(error)) from None
     settings = {**extractor.settings, "kid_subset_size": subset_size, "kid_subsets": subsets,
                 "kid_seed": seed}
-    return KidResult(mean, std, (set_a, set_b), settings)
+    return KidResult(mean, std, (set_a, set_b), settings, execution=_execution(
+        extractor, device=device, decoding=decoding, workers=workers, batch_size=batch_size))
 
 
 def checkpoint_of(encoder: str) -> str:
