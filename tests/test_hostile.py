@@ -308,6 +308,23 @@ def test_images_smaller_than_the_ssim_window_are_row_errors(tmp_path, size):
     assert sum(1 for r in results.rows if r.error) == 1
 
 
+def test_images_too_small_for_ms_ssim_say_so_in_the_runs_words(tmp_path):
+    """A run computes MS-SSIM's five published scales: its message does not advise the
+    ``scale_weights`` that only ``likeness.ms_ssim`` takes."""
+    import torch
+
+    ref, out = _folders(tmp_path, count=2)  # 32x40 px
+    results = likeness.compare(ref, out, metrics="ms_ssim,psnr", cache=False)
+    for row in results.rows:
+        assert row.metric_errors["ms_ssim"] == (
+            "MS-SSIM with 5 scales needs images whose shorter side exceeds 160 px, got 32x40 "
+            "(height x width); use larger images")
+        assert "psnr" in row.values
+    with pytest.raises(likeness.ImageTooSmallError, match=r"or pass fewer scales, e\.g\. "
+                       r"scale_weights=\[0\.0448, 0\.2856, 0\.3001, 0\.2363\]"):
+        likeness.ms_ssim(torch.rand(1, 3, 32, 40), torch.rand(1, 3, 32, 40), data_range=1.0)
+
+
 def test_any_exception_a_metric_raises_is_that_pairs_error(tmp_path, monkeypatch):
     from likeness.evaluation.catalog.registry import METRICS
 

@@ -21,7 +21,8 @@ from likeness.metrics.ssim import (
 )
 from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim_and_contrast_structure
 
-__all__ = ["MS_SSIM_CONVENTIONS", "MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_min_side"]
+__all__ = ["MS_SSIM_CONVENTIONS", "MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_min_side",
+           "ms_ssim_too_small"]
 
 # whose MS-SSIM: pytorch-msssim's (the default), piq's (``piq.multi_scale_ssim``),
 # torchmetrics' (``multiscale_structural_similarity_index_measure``) or Wang's ``msssim.m``
@@ -36,6 +37,18 @@ _WINDOW = SSIM_CONVENTIONS["pytorch-msssim"]  # 11-tap gaussian, sigma 1.5, popu
 def ms_ssim_min_side(scales: int, win_size: int = _WINDOW.win_size) -> int:
     """The shorter side must exceed this many pixels for ``scales`` scales."""
     return (win_size - 1) * 2 ** (scales - 1)
+
+
+def ms_ssim_too_small(sides: Sequence[int], scales: int = len(MS_SSIM_WEIGHTS),
+                      win_size: int = _WINDOW.win_size) -> str | None:
+    """Why an image of these spatial ``sides`` ((H, W), or (T, H, W) for a volume) is too
+    small for MS-SSIM with ``scales`` scales under pytorch-msssim's convention, or None."""
+    min_side = ms_ssim_min_side(scales, win_size)
+    if min(sides) > min_side:
+        return None
+    return (f"MS-SSIM with {scales} scales needs images whose shorter side exceeds "
+            f"{min_side} px, got {'x'.join(map(str, sides))} "
+            f"({'depth x ' if len(sides) == 3 else ''}height x width); use larger images")
 
 
 def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
@@ -112,18 +125,14 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
         return _matlab_ms_ssim(x, y, data_range, weights, window.win_size, window.sigma,
                                window.k1, window.k2, weighted_sum=convention != "matlab")
     scales = len(weights)
-    min_side = ms_ssim_min_side(scales, window.win_size)
     height, width = x.shape[-2:]
-    if min(x.shape[2:]) <= min_side:
+    too_small = ms_ssim_too_small(tuple(x.shape[2:]), scales, window.win_size)
+    if too_small is not None:
         fewer = max(1, scales - 1)
         hint = (f"; or pass fewer scales, e.g. scale_weights={list(weights[:fewer])} "
                 f"({fewer} scales need more than {ms_ssim_min_side(fewer, window.win_size)} px)"
                 if scales > 1 else "")
-        raise ImageTooSmallError(
-            f"MS-SSIM with {scales} scales needs images whose shorter side exceeds "
-            f"{min_side} px, got {'x'.join(map(str, x.shape[2:]))} "
-            f"({'depth x ' if x.ndim == 5 else ''}height x width); use larger images{hint}"
-        )
+        raise ImageTooSmallError(too_small + hint)
     weight_tensor = torch.tensor(weights, dtype=x.dtype, device=x.device).view(-1, 1, 1)
     terms = []
     for scale in range(scales):

@@ -80,15 +80,21 @@ def mse_value(pair: PreparedPair, settings: RunSettings) -> float:
 def ms_ssim_value(pair: PreparedPair, settings: RunSettings) -> float:
     import torch
 
-    from likeness.metrics.ms_ssim import ms_ssim
+    from likeness.errors import ImageTooSmallError
+    from likeness.metrics.ms_ssim import ms_ssim, ms_ssim_too_small
+
+    convention = getattr(settings, "ms_ssim_convention", "pytorch-msssim")
+    # a run has MS-SSIM's published five scales: said without ms_ssim's advice to pass fewer
+    too_small = (ms_ssim_too_small(pair.reference.shape[:2])
+                 if convention == "pytorch-msssim" else None)
+    if too_small is not None:
+        raise ImageTooSmallError(too_small)
 
     def as_batch(pixels: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
 
     return float(ms_ssim(as_batch(pair.reference), as_batch(pair.test),
-                         data_range=pair.data_range,
-                         convention=getattr(settings, "ms_ssim_convention",
-                                            "pytorch-msssim"))[0])
+                         data_range=pair.data_range, convention=convention)[0])
 
 
 def ssim_on_device(test: Any, reference: Any, data_range: float,
