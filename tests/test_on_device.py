@@ -654,6 +654,29 @@ def test_the_decoders_follow_the_device(monkeypatch):
     assert processes.decoders("cpu", 16, 5) == (3, False)  # too few jobs to start them
 
 
+def test_networks_resolve_their_device_when_first_needed_tf32_off_on_cuda(monkeypatch):
+    """Every route to a network's device goes through resolve_device (which turns
+    TensorFloat-32 off on CUDA): the runs' "auto", and the "cuda" a Ray actor is given —
+    it was set directly there, leaving cuDNN's TF32 on in the actors."""
+    from likeness.evaluation.infra import device as device_module
+
+    asked = []
+
+    def resolve(device):
+        asked.append(device)
+        return "cuda"
+
+    monkeypatch.setattr(device_module, "resolve_device", resolve)
+    for requested in ("auto", "cuda"):
+        networks = Networks(requested)
+        assert networks.resolved_device is None  # nothing has needed it yet
+        assert networks.device == networks.device == "cuda"
+        assert networks.resolved_device == "cuda"
+    assert asked == ["auto", "cuda"]  # once each
+    assert Networks("cpu").device == "cpu"
+    assert asked == ["auto", "cuda"]
+
+
 def test_forked_decoders_share_images_without_dev_shm(monkeypatch, tmp_path):
     from likeness.evaluation.infra import pipeline, shared_arrays
 
