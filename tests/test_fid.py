@@ -27,6 +27,7 @@ from likeness import (
     InvalidInputError,
     LikenessError,
     __version__,
+    compare,
     fid,
     frechet_distance,
     kid,
@@ -312,6 +313,18 @@ def test_a_fid_record_says_how_its_features_were_computed(fid_weights, fid_folde
                                        "batch_size": 32}
     assert records[0]["versions"]["likeness"] == __version__
     assert records[0]["settings"] == records[1]["settings"]  # what the features depend on
+
+
+def test_a_compare_run_of_a_set_metric_records_where_it_computed(fid_weights, fid_folders,
+                                                                 tmp_path):
+    devices = []
+    for _ in range(2):  # computed, then every feature from the cache
+        with pytest.warns(UserWarning, match="singular"):
+            results = compare(fid_folders["a"], fid_folders["b"], metrics="fid",
+                              weights={"pt_inception": str(fid_weights)},
+                              device="cpu", cache=tmp_path / "cache.sqlite")
+        devices.append(results.record["device"])
+    assert devices == ["cpu", None]
 
 
 def test_a_growing_folder_costs_only_its_new_images(golden, fid_weights, fid_folders):

@@ -664,7 +664,7 @@ def test_networks_resolve_their_device_when_first_needed_tf32_off_on_cuda(monkey
 
     def resolve(device):
         asked.append(device)
-        return "cuda"
+        return "cpu" if device == "cpu" else "cuda"
 
     monkeypatch.setattr(device_module, "resolve_device", resolve)
     for requested in ("auto", "cuda"):
@@ -673,8 +673,10 @@ def test_networks_resolve_their_device_when_first_needed_tf32_off_on_cuda(monkey
         assert networks.device == networks.device == "cuda"
         assert networks.resolved_device == "cuda"
     assert asked == ["auto", "cuda"]  # once each
-    assert Networks("cpu").device == "cpu"
-    assert asked == ["auto", "cuda"]
+    cpu = Networks("cpu")
+    assert cpu.resolved_device is None  # nothing computed yet, on whatever device
+    assert cpu.device == "cpu"
+    assert asked == ["auto", "cuda", "cpu"]
 
 
 def test_forked_decoders_share_images_without_dev_shm(monkeypatch, tmp_path):

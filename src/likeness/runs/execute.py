@@ -6,7 +6,6 @@ local engine or on Ray (the same code, through ``likeness.evaluation.engines.ray
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,13 +71,6 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
                                     device=device,
                                     progress=progress, item_rows=rows,
                                     missing_network=missing_network)
-    return Execution(rows, set_rows, report, unreadable, _device_used(networks), caught)
-
-
-def _device_used(networks: Networks) -> str | None:
-    """Where the run computed: its networks' device; None when its values all came from
-    the cache (torch never loaded: nothing ran on a device); resolved now when a set
-    network loaded torch without the item networks."""
-    if networks.resolved_device is None and "torch" not in sys.modules:
-        return None
-    return networks.device
+    # where the run computed: None when every value came from the cache
+    return Execution(rows, set_rows, report, unreadable,
+                     networks.resolved_device or report.device, caught)

@@ -30,7 +30,7 @@ class Networks:
 
     def __init__(self, device: str = "cpu", weights: Mapping[str, str] | None = None) -> None:
         self.requested_device = device
-        self._device: str | None = "cpu" if device == "cpu" else None
+        self._device: str | None = None  # resolved when first read: nothing computed before
         self.weights = dict(weights or {})
         self.failed: dict[str, str] = {}
         self._built: dict[str, Any] = {}
@@ -47,7 +47,8 @@ class Networks:
 
     @property
     def resolved_device(self) -> str | None:
-        """``device`` if anything has asked for it, else None (nothing ran on a device)."""
+        """``device`` if anything has asked for it — a computation of the run, whatever the
+        device — else None (nothing was computed)."""
         return self._device
 
     def get(self, name: str) -> Any:

@@ -44,6 +44,8 @@ class SetReport:
     decisions: dict[str, dict[str, int]] = field(default_factory=dict)
     # networks that could not be built (missing or refused weights), and why
     missing: dict[str, str] = field(default_factory=dict)
+    # where a set network computed features (None: every feature came from the cache)
+    device: str | None = None
 
 
 def set_networks(metrics: Sequence[str]) -> list[str]:
@@ -121,6 +123,7 @@ def _encode_sets(network: str, plan: Plan, options: RunSettings, execution: Exec
         if execution.strict and image_set.errors:
             raise _strict_failure(image_set)
         sets[(network, name)] = image_set
+        report.device = extractor.device or report.device  # set when the network was built
         if first:  # files and decisions once per set
             report.file_errors += [(f"{name}: {file}", reason)
                                    for file, reason in image_set.errors]
