@@ -351,6 +351,23 @@ def _own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def fork_cost(label: str, tries: int = 5) -> None:
+    """What forking this process costs now (a decoding pool forks one worker per core but
+    one, in the run's thread): median of ``tries``, with the process's resident memory."""
+    spent = []
+    for _ in range(tries):
+        start = time.perf_counter()
+        child = os.fork()
+        if child == 0:
+            os._exit(0)
+        spent.append(time.perf_counter() - start)
+        os.waitpid(child, 0)
+    with open("/proc/self/statm") as statm:
+        resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    say(f"  forking this process {label}: {1e3 * sorted(spent)[tries // 2]:.1f} ms a worker "
+        f"(resident {resident:.0f} MiB)")
+
+
 def _decode_file(path: Path) -> tuple[int, ...]:
     from likeness.io import load_image
 
@@ -515,6 +532,7 @@ def whole_job(root: Path, weights: dict[str, str], device: str, count: int,
 def fid_features(reference: Path, test: Path, weights: dict[str, str], device: str,
                  root: Path, warm: Path, lite: bool = False) -> None:
     from likeness.evaluation.infra.cache import Cache
+    from likeness.evaluation.infra.pipeline import keeping_processes
     from likeness.evaluation.sets.features import FeatureExtractor, set_features
 
     count = sum(1 for _ in reference.iterdir()) + sum(1 for _ in test.iterdir())
@@ -522,11 +540,13 @@ def fid_features(reference: Path, test: Path, weights: dict[str, str], device: s
     set_features(warm / "ref", extractor, Cache(root / "fid-warm-cache"), batch_size=64)
     cache = Cache(root / f"fid-cache-{time.time()}")
     start = time.perf_counter()
-    ours = [set_features(folder, extractor, cache, batch_size=64) for folder in (reference,
-                                                                                  test)]
+    with keeping_processes():  # as likeness.fid: one pool of decoders for both folders
+        ours = [set_features(folder, extractor, cache, batch_size=64)
+                for folder in (reference, test)]
     rate = count / (time.perf_counter() - start)
     say(f"\nFID features of {count} 512² PNGs (two folders), likeness, fresh cache: "
         f"{rate:.0f} images/s")
+    fork_cost("after FID (Inception on the device)")
     if lite:
         return
     from likeness.evaluation.sets.features import features_of_files

@@ -17,7 +17,7 @@ from likeness.evaluation.engines.local import hash_files, run_items
 from likeness.evaluation.engines.set_runs import SetReport, run_sets
 from likeness.evaluation.infra.allocator import keep_freed_memory
 from likeness.evaluation.infra.cache import Cache
-from likeness.evaluation.infra.pipeline import usable_cores
+from likeness.evaluation.infra.pipeline import keeping_processes, usable_cores
 from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
@@ -57,7 +57,8 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
     digests, unreadable = hash_files(paths, store, execution.hashers(requested, usable_cores()),
                                      by_content=by_content)
     networks = Networks(requested, weights)
-    with recording_warnings() as caught, hashing_by(store.digest):
+    # one pool of decoding processes for the items and every set (forked once)
+    with recording_warnings() as caught, hashing_by(store.digest), keeping_processes():
         if engine == "ray":
             from likeness.evaluation.engines.ray_engine import run_on_ray
 

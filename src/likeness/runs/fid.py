@@ -14,6 +14,7 @@ from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import FID_ENCODERS, METRICS
 from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.infra.pipeline import keeping_processes
 from likeness.evaluation.items.image_set import ImageSet, frechet_between
 from likeness.evaluation.items.settings import check_decoding
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
@@ -119,11 +120,12 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
         with hashing_by(store.digest):
             extractor = _extractor(metric, weights, resize, device, alpha)
         sets = []
-        for source in sources:
-            report = None if progress is None else (
-                lambda done, total, label=str(source): progress(label, done, total))
-            sets.append(load_set(source, extractor, store, batch_size=batch_size,
-                                 workers=workers, decoding=decoding, progress=report))
+        with keeping_processes():  # the sets' decoding processes forked once
+            for source in sources:
+                report = None if progress is None else (
+                    lambda done, total, label=str(source): progress(label, done, total))
+                sets.append(load_set(source, extractor, store, batch_size=batch_size,
+                                     workers=workers, decoding=decoding, progress=report))
     finally:
         if owned:
             store.close()

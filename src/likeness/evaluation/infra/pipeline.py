@@ -15,11 +15,15 @@ flight without a result are run again one at a time, each in a process of its ow
 one that kills it gets ``WorkerDiedError`` — and a new pool takes the rest.  Workers
 ignore Ctrl-C (SIGINT, which a terminal sends to every process of the run): the run's
 process stops, lets the decodes under way finish and shuts the pool down, and no worker
-prints a traceback of its own.
+prints a traceback of its own.  Within ``keeping_processes`` (a run's items and sets), a
+pool whose map took every item is kept for the next map of as many workers (``_Kept``):
+its workers fork once a run, not once a set (forking the lent H200's CUDA process took
+20–30 ms a worker).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -28,9 +32,10 @@ import sys
 import traceback
 import warnings
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from likeness.errors import LikenessError
@@ -42,8 +47,8 @@ from likeness.evaluation.infra.shared_arrays import (
 )
 from likeness.evaluation.infra.shared_slots import Lease, SharedSlots
 
-__all__ = ["MOST_A_CHUNK", "Outcome", "WorkerDiedError", "chunk_size", "ordered_map",
-           "processes_share_images", "usable_cores"]
+__all__ = ["MOST_A_CHUNK", "Outcome", "WorkerDiedError", "chunk_size", "keeping_processes",
+           "ordered_map", "processes_share_images", "usable_cores"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,27 +88,30 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
     workers = max(1, workers)
     window = max(1, window or 4 * workers)
     chunk = chunk_size(workers, window) if processes else 1
+    kept = _KEPT.get() if processes else None
+    workforce: _Processes | _Threads
     slots = None
     if processes:  # their results' images come through shared memory, not the pipes
         remove_stale()  # what killed runs left there
-        # made before the workers fork, who inherit them; the consumer may hold as many
-        # results again as are in flight
-        slots = SharedSlots.create(2 * (window + chunk - 1)) if _forks() else None
+        in_flight = window + chunk - 1
+        workforce = (kept.take(workers, in_flight) if kept is not None
+                     else _Processes(workers, in_flight))
+        slots = workforce.slots
         run = _RunEach(in_shared_memory(function, os.getpid(),
                                         slots.token if slots is not None else None),
                        in_processes=True)
     else:
+        workforce = _Threads(workers)
         run = _RunEach(function, in_processes=False)
-    pool: Executor = _process_pool(workers) if processes else ThreadPoolExecutor(workers)
     pending: deque[_Pending] = deque()
     chunk_items: list[tuple[T, Any, Lease | None]] = []  # (item, its job, its slot)
+    every_item_taken = False
     try:
         def drain_one() -> tuple[T, R | None, Exception | None]:
-            nonlocal pool
             try:
                 result, error = pending[0].outcome()
             except BrokenProcessPool:
-                pool = _isolate(pool, workers, pending, run)
+                workforce.pool = _isolate(workforce.pool, workers, pending, run)
                 result, error = pending[0].outcome()
             item = pending.popleft().item
             if error is not None and not isinstance(error, catch):
@@ -112,7 +120,7 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
 
         def submit_chunk() -> None:
             try:
-                future = _submit(pool, run, tuple(job for _, job, _ in chunk_items))
+                future = _submit(workforce.pool, run, tuple(job for _, job, _ in chunk_items))
             except BrokenProcessPool as error:  # broke since the last drain: drained below
                 future = Future()
                 future.set_exception(error)
@@ -132,12 +140,30 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
             submit_chunk()
         while pending:
             yield drain_one()
+        every_item_taken = True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # kept only with nothing in flight: a worker still writing an item given up
+        # would write into a slot the next map may have taken
+        if kept is not None and every_item_taken and isinstance(workforce, _Processes):
+            kept.keep(workforce)
+        else:
+            workforce.close()
         if processes:
             remove_leftovers(os.getpid())
-        if slots is not None:
-            slots.close()
+
+
+@contextlib.contextmanager
+def keeping_processes() -> Iterator[None]:
+    """Within: a pool of worker processes whose map took every item is kept for the next
+    ``ordered_map`` of as many workers (``_Kept``), instead of being shut down; shut down
+    when the block ends."""
+    kept = _Kept()
+    token = _KEPT.set(kept)
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+        kept.close()
 
 
 def chunk_size(workers: int, window: int) -> int:
@@ -219,6 +245,65 @@ class _Pending:
         except Exception as error:  # noqa: BLE001 - the chunk's failure, each item's
             return None, error
         return outcomes[self.position]
+
+
+class _Threads:
+    """A map's thread pool."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool: Executor = ThreadPoolExecutor(workers)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Processes:
+    """A pool of worker processes and the slots they inherit (made before they fork, at
+    the pool's first submission): twice the items ``in_flight`` (the consumer may hold as
+    many results again), rounded up to a power of two — address space only: the pages of a
+    slot never taken are never touched."""
+
+    def __init__(self, workers: int, in_flight: int) -> None:
+        self.workers, self.slot_count = workers, 1 << (2 * in_flight - 1).bit_length()
+        self.slots = SharedSlots.create(self.slot_count) if _forks() else None
+        self.pool: Executor = _process_pool(workers)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.slots is not None:
+            self.slots.close()
+
+
+class _Kept:
+    """The pool ``keeping_processes`` keeps between maps: taken by a map (no other map uses
+    it meanwhile) and kept again when that map took every item.  It serves a map of as many
+    workers whose items in flight its slots hold (the results that map's consumer holds
+    beyond them come through files, as any result no slot serves): a run's items and its
+    sets, whose windows differ."""
+
+    def __init__(self) -> None:
+        self.processes: _Processes | None = None
+
+    def take(self, workers: int, in_flight: int) -> _Processes:
+        kept, self.processes = self.processes, None
+        if kept is not None and kept.workers == workers and kept.slot_count >= in_flight:
+            return kept
+        if kept is not None:
+            kept.close()
+        return _Processes(workers, in_flight)
+
+    def keep(self, processes: _Processes) -> None:
+        if self.processes is not None:  # kept by a map that ran inside this one's
+            self.processes.close()
+        self.processes = processes
+
+    def close(self) -> None:
+        if self.processes is not None:
+            self.processes.close()
+            self.processes = None
+
+
+_KEPT: ContextVar[_Kept | None] = ContextVar("likeness_kept_processes", default=None)
 
 
 def processes_share_images() -> bool:
