@@ -351,6 +351,30 @@ def _own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cpu_and_hashing() -> str:
+    """The CPU's model, whether it has SHA instructions, and SHA-256's speed on one core
+    (every file a run has not seen settled is hashed, once, by it)."""
+    import hashlib
+
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    data = os.urandom(64 << 20)
+    start = time.perf_counter()
+    hashlib.sha256(data).digest()
+    speed = len(data) / (time.perf_counter() - start) / 2**30
+    return (f"{model}, SHA instructions {'yes' if 'sha_ni' in flags else 'no'}, "
+            f"SHA-256 {speed:.2f} GiB/s on one core")
+
+
 def fork_cost(label: str, tries: int = 5) -> None:
     """What forking this process costs now (a decoding pool forks one worker per core but
     one, in the run's thread): median of ``tries``, with the process's resident memory."""
@@ -649,6 +673,7 @@ def main() -> None:
     name = torch.cuda.get_device_name(0) if device.startswith("cuda") else "CPU"
     say(f"torch {torch.__version__}, {name}, {os.cpu_count()} cores, "
         f"TF32 cuDNN {torch.backends.cudnn.allow_tf32} (off after resolve_device)")
+    say(cpu_and_hashing())
     parts = args.only.split(",")
     if "pixels" in parts:
         pixel_metrics(device, args.quick)

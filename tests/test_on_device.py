@@ -1014,8 +1014,8 @@ def test_fid_input_from_decoded_integers_equals_the_cpu_input(tmp_path, compiled
         path = tmp_path / "a.png"
         cv2.imwrite(str(path), pixels[:, :, ::-1] if pixels.ndim == 3 else pixels)
         raw, raw_decisions = FilePreparer("pt_inception", "pytorch-fid", None, raw=True)(
-            (path, None))
-        cpu, cpu_decisions = FilePreparer("pt_inception", "pytorch-fid", None)((path, None))
+            (path, None, None))
+        cpu, cpu_decisions = FilePreparer("pt_inception", "pytorch-fid", None)((path, None, None))
         assert raw_decisions == cpu_decisions
         made = _on_device([torch.from_numpy(raw)], "cpu")[0]
         assert torch.allclose(made, torch.from_numpy(cpu), rtol=0, atol=1e-7)

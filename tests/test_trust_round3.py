@@ -67,6 +67,76 @@ def test_load_image_refuses_bytes_other_than_those_hashed(pairs):
         likeness.load_image(path, expect_sha256="0" * 64)
 
 
+def test_a_settled_file_rewritten_during_a_run_is_refused_and_the_others_not_rehashed(
+        pairs, monkeypatch):
+    """Files that last changed clearly before they were hashed (here: at once, the racy
+    window set to nothing) are decoded without hashing their bytes again while they keep
+    the stamp they were hashed at; a file rewritten since has another stamp: hashed, and
+    refused."""
+    import likeness.evaluation.infra.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)
+    hashed = []
+    sha256 = hashlib.sha256  # hashlib's own: numba's cache hashes its sources too
+    monkeypatch.setattr(hashlib, "sha256", lambda data=b"": (
+        hashed.append(bytes(data[:4])), sha256(data))[1])
+    hash_files = execute_module.hash_files
+
+    def hash_then_rewrite(*args, **kwargs):
+        found = hash_files(*args, **kwargs)
+        assert set(found[0].settled) == set(found[0])  # every file settled
+        path = pairs / "out" / "0.png"
+        data = path.read_bytes()  # the same size, other bytes
+        path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+        return found
+
+    monkeypatch.setattr(execute_module, "hash_files", hash_then_rewrite)
+    with pytest.warns(likeness.runs.folder.RunWarning):
+        during = likeness.compare(pairs / "ref", pairs / "out", cache=pairs / "c.sqlite",
+                                  workers=1)
+    assert ["changed during the run" in (row.error or "") for row in during.rows] == [
+        True, False, False, False]
+    assert hashed.count(b"\x89PNG") == 1  # the rewritten file alone
+
+
+def test_set_features_read_settled_files_without_hashing_them_again(pairs, fid_weights,
+                                                                    monkeypatch):
+    import likeness.evaluation.infra.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)
+    sha256 = hashlib.sha256  # hashlib's own: numba's cache hashes its sources too
+
+    def images_not_hashed(data=b""):
+        assert bytes(data[:4]) != b"\x89PNG", "a settled file hashed again"
+        return sha256(data)
+
+    monkeypatch.setattr(hashlib, "sha256", images_not_hashed)
+    with pytest.warns(UserWarning, match="singular"):
+        result = likeness.fid(pairs / "ref", pairs / "out", weights=fid_weights,
+                              device="cpu", cache=False, decoding="threads")
+    assert [image_set.count for image_set in result.sets] == [4, 4]
+
+
+def test_load_image_trusts_the_stamp_a_file_was_hashed_at_and_no_other(pairs):
+    import time
+
+    from likeness.io import file_stamp
+
+    path = pairs / "ref" / "0.png"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    stamp = file_stamp(path.stat())
+    # kept since it was hashed: its bytes are not hashed again (a wrong hash goes unseen)
+    assert likeness.load_image(path, expect_sha256="0" * 64, hashed_stamp=stamp)
+    elsewhere = (stamp[0], stamp[1], stamp[2], stamp[3] + 1, stamp[4])  # another inode
+    with pytest.raises(likeness.ImageLoadError, match="changed during the run"):
+        likeness.load_image(path, expect_sha256="0" * 64, hashed_stamp=elsewhere)
+    time.sleep(0.05)  # past the file system clock's tick
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, same inode
+    with pytest.raises(likeness.ImageLoadError, match="changed during the run"):
+        likeness.load_image(path, expect_sha256=digest, hashed_stamp=stamp)
+
+
 # -- 3. hostile statistics files -------------------------------------------------------------
 
 def _npz(path, **arrays):

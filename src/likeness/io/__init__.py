@@ -1,19 +1,24 @@
 """Files in, arrays out: which files are images, faithful decoding, pairing and manifests.
 
-One job per module: ``files`` (paths, special files, folder scans), ``integrity`` (the
-checks decoders skip), ``decode`` (``load_image``), ``pairing`` (folders and manifests).
+One job per module: ``files`` (paths, special files, folder scans, a file's bytes read as
+hashed), ``integrity`` (the checks decoders skip), ``decode`` (``load_image``),
+``pairing`` (folders and manifests).
 """
 
 from likeness.io.decode import ALPHA_CHOICES, DEFAULT_MAX_PIXELS, LoadedImage, load_image, to_luma
 from likeness.io.files import (
     IMAGE_EXTENSIONS,
     PILLOW_FORMATS,
+    Digests,
+    FileStamp,
     content_hash,
+    file_stamp,
     find_images,
     path_key,
     replace_file,
     same_file_key,
     scan_folder,
+    settled_stamps,
     stat_regular_file,
 )
 from likeness.io.integrity import sniff_format, verify_integrity
@@ -22,11 +27,14 @@ from likeness.io.pairing import Pairing, pair_folders, pair_scanned, read_manife
 __all__ = [
     "ALPHA_CHOICES",
     "DEFAULT_MAX_PIXELS",
+    "Digests",
+    "FileStamp",
     "IMAGE_EXTENSIONS",
     "PILLOW_FORMATS",
     "LoadedImage",
     "Pairing",
     "content_hash",
+    "file_stamp",
     "find_images",
     "load_image",
     "pair_folders",
@@ -37,6 +45,7 @@ __all__ = [
     "same_file_key",
     "scan_folder",
     "sniff_format",
+    "settled_stamps",
     "stat_regular_file",
     "to_luma",
     "verify_integrity",

@@ -11,7 +11,6 @@ Decoders: Pillow for everything it reads losslessly; OpenCV for PNG and TIFF fil
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from dataclasses import dataclass, field
@@ -21,7 +20,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from likeness.errors import ImageLoadError, InvalidInputError
-from likeness.io.files import IMAGE_EXTENSIONS, PILLOW_FORMATS, stat_regular_file
+from likeness.io.files import (
+    IMAGE_EXTENSIONS,
+    PILLOW_FORMATS,
+    FileStamp,
+    read_as_hashed,
+    stat_regular_file,
+)
 from likeness.io.integrity import sniff_format, verify_integrity
 
 # Pillow's own decompression-bomb limit: a header claiming more pixels is refused unread.
@@ -77,7 +82,8 @@ class LoadedImage:
 
 def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
                max_pixels: int = DEFAULT_MAX_PIXELS,
-               expect_sha256: str | None = None) -> LoadedImage:
+               expect_sha256: str | None = None,
+               hashed_stamp: FileStamp | None = None) -> LoadedImage:
     """Decode an image file into an (H, W, C) uint8/uint16 array, faithfully.
 
     PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette; chunk checksums verified), JPEG
@@ -94,6 +100,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         expect_sha256: the SHA-256 the file had when it was hashed: bytes that differ now
             (the file was rewritten since) are refused, so that a value is never stored
             under the hash of other bytes.
+        hashed_stamp: the file's stamp when it was hashed, where settled (``Digests``):
+            bytes read while the file keeps that stamp are not hashed again.
 
     Returns:
         A :class:`LoadedImage`.
@@ -114,15 +122,7 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         raise InvalidInputError(f"alpha must be one of {ALPHA_CHOICES} or None, got {alpha!r}")
     if stat_regular_file(path).st_size == 0:
         raise ImageLoadError(f"{path}: the file is empty")
-    # read once: every check and the decoding see the same bytes, whose hash is known
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ImageLoadError(f"{path}: cannot be read ({error.strerror or error})") from None
-    if expect_sha256 is not None and hashlib.sha256(data).hexdigest() != expect_sha256:
-        raise ImageLoadError(f"{path}: the file changed during the run (its bytes are no "
-                             "longer those hashed at its start); run again once it is "
-                             "written")
+    data = read_as_hashed(path, expect_sha256, hashed_stamp)
     claimed = sniff_format(data[:64])
     Image.init()  # every plugin registered, so that ``formats`` names only known ones
     try:

@@ -4,6 +4,7 @@ folders scanned, paths keyed."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat as stat_module
 from pathlib import Path
@@ -89,6 +90,60 @@ def same_file_key(path: Path) -> str:
         return os.path.realpath(path)
     except (ValueError, OSError):  # a NUL byte or a link loop: the spelling, normalised
         return os.path.normpath(os.path.abspath(path))
+
+
+FileStamp = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
+
+
+def file_stamp(status: os.stat_result) -> FileStamp:
+    """What changes whenever a file's bytes do (its status-change time on every write, and
+    no one can set it back)."""
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino,
+            status.st_dev)
+
+
+class Digests(dict[Path, str]):
+    """Files' content hashes by path (a dict), and ``settled``: the stamp each file had when
+    it was hashed, for the files whose last change lies clearly before their hashing (the
+    cache's racy window).  Bytes read while such a file keeps that stamp are the bytes
+    hashed, as surely as the cache trusts a hash it remembers from run to run: the decoders
+    read them without hashing them again (``load_image``'s ``hashed_stamp``)."""
+
+    def __init__(self, digests: dict[Path, str] | None = None,
+                 settled: dict[Path, FileStamp] | None = None) -> None:
+        super().__init__(digests or {})
+        self.settled: dict[Path, FileStamp] = settled or {}
+
+
+def settled_stamps(digests: object) -> dict[Path, FileStamp]:
+    """The settled stamps ``digests`` carries (``Digests``), or none."""
+    return digests.settled if isinstance(digests, Digests) else {}
+
+
+def read_as_hashed(path: Path, expect_sha256: str | None = None,
+                   hashed_stamp: FileStamp | None = None) -> bytes:
+    """A file's bytes, read once: every check and the decoding see the bytes whose hash
+    is known (``load_image``).
+
+    Raises:
+        ImageLoadError: the file cannot be read, or its bytes are no longer those hashed:
+            their SHA-256 is not ``expect_sha256`` — not hashed again when the file kept,
+            from before its bytes were read to after, the settled stamp it was hashed at
+            (``hashed_stamp``, ``Digests``).
+    """
+    try:
+        with open(path, "rb") as handle:
+            stamp = file_stamp(os.fstat(handle.fileno()))
+            data = handle.read()
+            as_hashed = stamp == hashed_stamp == file_stamp(os.fstat(handle.fileno()))
+    except OSError as error:
+        raise ImageLoadError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if (expect_sha256 is not None and not as_hashed
+            and hashlib.sha256(data).hexdigest() != expect_sha256):
+        raise ImageLoadError(f"{path}: the file changed during the run (its bytes are no "
+                             "longer those hashed at its start); run again once it is "
+                             "written")
+    return data
 
 
 def content_hash(key: str | None) -> str | None:

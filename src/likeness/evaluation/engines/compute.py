@@ -34,7 +34,7 @@ from likeness.evaluation.items.prepare import (
     same_channels,
 )
 from likeness.evaluation.items.settings import RunSettings
-from likeness.io import LoadedImage, content_hash, load_image
+from likeness.io import FileStamp, LoadedImage, content_hash, load_image, settled_stamps
 
 __all__ = ["DecodeJob", "Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group",
            "network_notes", "run_job"]
@@ -85,28 +85,33 @@ def decode_group(items: Sequence[Item], alpha: str | None,
 
 @dataclass(frozen=True)
 class DecodeJob:
-    """What decoding one group reads — its files, how alpha is handled, their hashes —
-    picklable, for a decoding process; calling it decodes them (``decode_group``)."""
+    """What decoding one group reads — its files, how alpha is handled, their hashes and
+    settled stamps (``Digests``) — picklable, for a decoding process; calling it decodes
+    them (``decode_group``)."""
 
     reference: Path
     tests: tuple[Path, ...]
     alpha: str | None
     digests: tuple[tuple[Path, str], ...]
+    stamps: tuple[tuple[Path, FileStamp], ...] = ()
 
     @classmethod
     def of(cls, items: Sequence[Item], alpha: str | None,
            digests: Mapping[Path, str]) -> DecodeJob:
         files = (items[0].reference, *(item.test for item in items))
+        settled = settled_stamps(digests)
         return cls(files[0], files[1:], alpha,
-                   tuple((path, digests[path]) for path in files if path in digests))
+                   tuple((path, digests[path]) for path in files if path in digests),
+                   tuple((path, settled[path]) for path in files if path in settled))
 
     def __call__(self) -> Decoded:
-        digests = dict(self.digests)
+        digests, stamps = dict(self.digests), dict(self.stamps)
 
         def load(path: Path) -> LoadedImage | Exception:
             try:
                 return load_image(path, alpha=self.alpha,
-                                  expect_sha256=content_hash(digests.get(path)))
+                                  expect_sha256=content_hash(digests.get(path)),
+                                  hashed_stamp=stamps.get(path))
             except (LikenessError, OSError) as error:
                 return error
 

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from likeness.errors import InvalidInputError, LikenessError, StorageError
-from likeness.io import path_key, stat_regular_file
+from likeness.io import Digests, FileStamp, file_stamp, path_key, stat_regular_file
 
 __all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "default_cache_path",
            "file_digest"]
@@ -76,10 +76,6 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     stat_regular_file(Path(path))
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _stamp(stat: os.stat_result) -> tuple[int, int, int, int, int]:
-    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev
 
 
 class Cache:
@@ -275,12 +271,13 @@ class Cache:
         return digests[path]
 
     def digest_files(self, paths: Sequence[Path], *, workers: int = 4
-                     ) -> tuple[dict[Path, str], dict[Path, Exception]]:
+                     ) -> tuple[Digests, dict[Path, Exception]]:
         """Content hashes of many files (remembered ones reused, the rest hashed in
-        threads and remembered in one transaction), and why each other file failed."""
+        threads and remembered in one transaction), with the stamps they were hashed at
+        where settled (``Digests``), and why each other file failed."""
         from likeness.evaluation.infra.pipeline import ordered_map
 
-        stamps: dict[Path, tuple[str, tuple[int, ...]]] = {}
+        stamps: dict[Path, tuple[str, FileStamp]] = {}
         errors: dict[Path, Exception] = {}
         for path in dict.fromkeys(paths):
             try:
@@ -288,14 +285,15 @@ class Cache:
             except (LikenessError, OSError) as error:
                 errors[path] = error
                 continue
-            stamps[path] = (path_key(os.path.realpath(path)), _stamp(stat))
+            stamps[path] = (path_key(os.path.realpath(path)), file_stamp(stat))
         remembered = self._remembered([key for key, _ in stamps.values()])
-        digests: dict[Path, str] = {}
+        digests = Digests()
         to_hash = []
         for path, (key, stamp) in stamps.items():
             known = remembered.get(key)
             if known is not None and known[0] == stamp and _settled(stamp, known[1]):
                 digests[path] = known[2]
+                digests.settled[path] = stamp
             else:
                 to_hash.append(path)
         fresh = []
@@ -306,6 +304,8 @@ class Cache:
                 continue
             hashed_ns, stamp, value = hashed  # type: ignore[misc]
             digests[path] = value
+            if _settled(stamp, hashed_ns):
+                digests.settled[path] = stamp
             fresh.append((stamps[path][0], *stamp, hashed_ns, value))
         if fresh and self.path is not None:
             def write(connection: sqlite3.Connection) -> None:
@@ -342,14 +342,14 @@ def _settled(stamp: tuple[int, ...], hashed_ns: int) -> bool:
     return stamp[1] < hashed_ns - margin and stamp[2] < hashed_ns - margin
 
 
-def _hash_checked(path: Path) -> tuple[int, tuple[int, ...], str]:
+def _hash_checked(path: Path) -> tuple[int, FileStamp, str]:
     """(time of hashing, stamp after hashing, digest); a file that changed while it was
     read is hashed again, so the stamp stored always belongs to the bytes hashed."""
     for _ in range(3):
-        before = _stamp(stat_regular_file(path))
+        before = file_stamp(stat_regular_file(path))
         hashed_ns = time.time_ns()
         digest = file_digest(path)
-        after = _stamp(os.stat(path))
+        after = file_stamp(os.stat(path))
         if after == before:
             return hashed_ns, after, digest
     raise OSError(f"{path}: the file keeps changing while it is read")
@@ -396,5 +396,5 @@ class LayeredCache(Cache):
             layer.put_together(batches)
 
     def digest_files(self, paths: Sequence[Path], *, workers: int = 4
-                     ) -> tuple[dict[Path, str], dict[Path, Exception]]:
+                     ) -> tuple[Digests, dict[Path, Exception]]:
         return self.layers[0].digest_files(paths, workers=workers)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from likeness.evaluation.infra.cache import Cache
+from likeness.io import Digests
 
 __all__ = ["WriteBehind", "write_behind"]
 
@@ -93,7 +94,7 @@ class WriteBehind(Cache):
         return self.cache.is_empty()
 
     def digest_files(self, paths: Sequence[Path], *, workers: int = 4
-                     ) -> tuple[dict[Path, str], dict[Path, Exception]]:
+                     ) -> tuple[Digests, dict[Path, Exception]]:
         self.wait()
         return self.cache.digest_files(paths, workers=workers)
 

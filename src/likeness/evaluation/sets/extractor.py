@@ -25,7 +25,7 @@ from likeness.evaluation.catalog.networks import (
 )
 from likeness.evaluation.infra.device import resolve_device, stacked_on_device
 from likeness.evaluation.infra.graphs import GraphedCalls
-from likeness.io import load_image
+from likeness.io import FileStamp, load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.weights import ResolvedWeights, resolve
 
@@ -120,7 +120,7 @@ class FeatureExtractor:
         features are cached under; other bytes are refused)."""
         import torch
 
-        network_in, decisions = self.preparer("cpu")((path, expect_sha256))
+        network_in, decisions = self.preparer("cpu")((path, expect_sha256, None))
         return torch.from_numpy(network_in), decisions
 
     def features(self, batch: list[Any]) -> np.ndarray:
@@ -180,9 +180,11 @@ class FilePreparer:
     alpha: str | None
     raw: bool = False
 
-    def __call__(self, job: tuple[Path, str | None]) -> tuple[np.ndarray, tuple[str, ...]]:
-        path, expect_sha256 = job
-        image = load_image(path, alpha=self.alpha, expect_sha256=expect_sha256)
+    def __call__(self, job: tuple[Path, str | None, FileStamp | None]
+                 ) -> tuple[np.ndarray, tuple[str, ...]]:
+        path, expect_sha256, hashed_stamp = job  # as ``load_image`` takes them
+        image = load_image(path, alpha=self.alpha, expect_sha256=expect_sha256,
+                           hashed_stamp=hashed_stamp)
         if not self.raw:
             network_in, decisions = network_input(self.kind, image.pixels, self.resize)
             return np.asarray(network_in), (*image.decisions, *decisions)

@@ -143,13 +143,13 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     decoders, processes = execution.decoders(device, usable_cores(), len(order))
     if processes:
         load_kernel()  # forked decoders start with the PNG kernel loaded
-    jobs = ((path, content_hash(digests[path])) for path in order)
+    jobs = ((path, content_hash(digests[path]), digests.settled.get(path)) for path in order)
     results = ordered_map(extractor.preparer(device), jobs, workers=decoders,
                           window=4 * decoders + batch_size, catch=(LikenessError, OSError),
                           processes=processes)
     # the pool shut down even when interrupted, after it every write committed
     with write_behind(cache) as writes, contextlib.closing(results):
-        for position, ((path, _), prepared, error) in enumerate(results):
+        for position, ((path, *_), prepared, error) in enumerate(results):
             digest = digests[path]
             if error is not None:
                 failed[digest] = str(error)
