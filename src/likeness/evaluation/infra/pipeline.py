@@ -260,11 +260,10 @@ class _Threads:
 class _Processes:
     """A pool of worker processes and the slots they inherit (made before they fork, at
     the pool's first submission): twice the items ``in_flight`` (the consumer may hold as
-    many results again), rounded up to a power of two — address space only: the pages of a
-    slot never taken are never touched."""
+    many results again)."""
 
     def __init__(self, workers: int, in_flight: int) -> None:
-        self.workers, self.slot_count = workers, 1 << (2 * in_flight - 1).bit_length()
+        self.workers, self.slot_count = workers, 2 * in_flight
         self.slots = SharedSlots.create(self.slot_count) if _forks() else None
         self.pool: Executor = _process_pool(workers)
 
