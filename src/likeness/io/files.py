@@ -109,10 +109,9 @@ class Digests(dict[Path, str]):
     hashed, as surely as the cache trusts a hash it remembers from run to run: the decoders
     read them without hashing them again (``load_image``'s ``hashed_stamp``)."""
 
-    def __init__(self, digests: dict[Path, str] | None = None,
-                 settled: dict[Path, FileStamp] | None = None) -> None:
-        super().__init__(digests or {})
-        self.settled: dict[Path, FileStamp] = settled or {}
+    def __init__(self) -> None:
+        super().__init__()
+        self.settled: dict[Path, FileStamp] = {}
 
 
 def settled_stamps(digests: object) -> dict[Path, FileStamp]:
