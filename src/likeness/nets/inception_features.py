@@ -138,12 +138,24 @@ class InceptionFeatures(nn.Module):
             planes = images.detach().float().cpu().permute(0, 2, 3, 1).numpy()
             return torch.stack([torch.from_numpy(clean_resize(p * np.float32(255), 255.0))
                                 for p in planes]).permute(0, 3, 1, 2).to(images.device)
+        if images.shape[2:] == (FID_SIZE, FID_SIZE):  # bilinear to the same size: identity
+            return images
         return F.interpolate(images, size=(FID_SIZE, FID_SIZE), mode="bilinear",
                              align_corners=False)
 
     def features_of_resized(self, images: Tensor) -> Tensor:
         """Features of images already at 299×299 in [0, 1] (what ``fid_input`` returns)."""
-        return self.trunk(2 * images - 1)
+        return self.trunk(to_signed_range(images))
+
+
+def to_signed_range(images: Tensor) -> Tensor:
+    """``2 * images - 1`` (the same roundings) written once, into channels-last memory as the
+    trunk reads it (without a gradient: two passes over one new tensor instead of two new
+    tensors and a copy)."""
+    if torch.is_grad_enabled() and images.requires_grad:
+        return 2 * images - 1
+    out = torch.empty_like(images, memory_format=torch.channels_last)
+    return torch.mul(images, 2, out=out).sub_(1)
 
 
 class ArtInceptionFeatures(nn.Module):
