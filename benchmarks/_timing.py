@@ -68,20 +68,36 @@ def matmul_peak(side: int = 2048, repeats: int = 5) -> float:
 
 def convolution_roofline(run: Callable[[], Any], peak: float) -> list[str]:
     """Run ``run`` once under torch's profiler and describe each convolution (grouped by
-    shape): time, GFLOP/s reached and its fraction of ``peak``; the last line sums them."""
+    shape): time, GFLOP/s reached and its fraction of ``peak``; the last line sums them.
+    Both ``aten::conv2d`` (FLOPs as the profiler counts them) and oneDNN's fused operator
+    (``mkldnn::_convolution_pointwise``, likeness's CPU route; FLOPs from its shapes,
+    stride and padding) are listed."""
     import torch
 
     with torch.profiler.profile(with_flops=True, record_shapes=True) as profile:
         run()
-    lines, flops, seconds = [], 0.0, 0.0
-    for event in profile.key_averages(group_by_input_shape=True):
-        if event.key != "aten::conv2d" or not event.flops:
+    groups: dict[str, list[float]] = {}
+    for event in profile.events():
+        if event.name == "aten::conv2d" and event.flops:
+            work = float(event.flops)
+        elif event.name == "mkldnn::_convolution_pointwise":
+            (n, c_in, h, w), (c_out, _, r_h, r_w) = event.input_shapes[:2]
+            padding, stride = event.concrete_inputs[3], event.concrete_inputs[4]
+            out_h = (h + 2 * padding[0] - r_h) // stride[0] + 1
+            out_w = (w + 2 * padding[1] - r_w) // stride[1] + 1
+            work = 2.0 * n * c_out * out_h * out_w * c_in * r_h * r_w
+        else:
             continue
-        spent = event.cpu_time_total / 1e6
-        flops += event.flops
+        group = groups.setdefault(str(event.input_shapes[:2]), [0, 0.0, 0.0])
+        group[0] += 1
+        group[1] += work
+        group[2] += event.cpu_time_total / 1e6
+    lines, flops, seconds = [], 0.0, 0.0
+    for shapes, (count, work, spent) in groups.items():
+        flops += work
         seconds += spent
-        rate = event.flops / spent / 1e9
-        lines.append(f"  conv {str(event.input_shapes[:2]):70s} x{event.count:3d} "
+        rate = work / spent / 1e9
+        lines.append(f"  conv {shapes:70s} x{int(count):3d} "
                      f"{spent * 1e3:8.1f} ms {rate:6.0f} GFLOP/s ({rate / peak:4.0%} of peak)")
     rate = flops / seconds / 1e9 if seconds else 0.0
     lines.append(f"  all listed convolutions: {flops / 1e9:.1f} GFLOP in {seconds * 1e3:.0f} ms, "

@@ -79,7 +79,7 @@ def bench_network(weights: Path) -> None:
           f"max |diff| / max |feature| {diff:.1e} (median of 5 alternating runs)")
     peak = matmul_peak()
     print(f"roofline: float32 matrix products reach {peak:.0f} GFLOP/s here; likeness's "
-          f"Inception convolutions, batch 32 (FLOPs as torch's profiler counts them):")
+          f"Inception convolutions, batch 32 (FLOPs from their shapes):")
     print("\n".join(convolution_roofline(likeness_way, peak)))
     print("(the layers on the Winograd route — 3x3, 5x5, 1x3 and 3x1 ones with enough "
           "channels — are not aten convolutions and are not listed; bench_winograd.py times "

@@ -134,3 +134,25 @@ def fid_weights(golden, golden_weights, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fid_weights")
     return golden_weights.save_checkpoint("pt_inception", golden.expected["fid_seed"],
                                           folder / "pt_inception-2015-12-05-6726825d.pth")
+
+
+@pytest.fixture
+def random_inception_trunk():
+    """``make(seed)``: pytorch-fid's Inception trunk with random weights and batch-norm
+    statistics (variances in [0.5, 1.5]), folded for its fast route."""
+    import torch
+
+    from likeness.nets.inception import InceptionTrunk
+
+    def make(seed: int) -> InceptionTrunk:
+        torch.manual_seed(seed)
+        trunk = InceptionTrunk("fid").eval()
+        for name, tensor in trunk.state_dict().items():
+            if name.endswith("running_var"):
+                tensor.uniform_(0.5, 1.5)
+            elif tensor.is_floating_point():
+                tensor.normal_(0, 0.05 if "conv" in name else 0.1)
+        trunk.fold()
+        return trunk
+
+    return make

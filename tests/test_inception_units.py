@@ -1,4 +1,4 @@
-"""Inception's folded units on the CPU: oneDNN's fused convolution with packed weights
+"""Inception's folded units on the CPU: oneDNN's convolution on packed weights
 gives the plain convolution's values, and the network's input scaling and identity resize
 are exact."""
 
@@ -12,13 +12,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from likeness.nets import inception_units
-from likeness.nets.inception import InceptionTrunk
 from likeness.nets.inception_features import InceptionFeatures, to_signed_range
 from likeness.nets.inception_units import FoldedConv
+from likeness.nets.onednn import onednn_built
 
-needs_onednn = pytest.mark.skipif(not inception_units._onednn_built(),
-                                  reason="oneDNN's fused convolution needs an x86 CPU build")
+needs_onednn = pytest.mark.skipif(not onednn_built(),
+                                  reason="oneDNN's packed convolution needs an x86 CPU build")
 
 
 def _folded(c_in: int, c_out: int, kernel: tuple[int, int], stride: int,
@@ -31,32 +30,19 @@ def _folded(c_in: int, c_out: int, kernel: tuple[int, int], stride: int,
     return conv
 
 
-# the layers that stay off the Winograd route: strided, 1×1, few channels, 1×7/7×1
-CASES = [(3, 32, (3, 3), 2, (0, 0)), (32, 64, (3, 3), 1, (1, 1)), (64, 80, (1, 1), 1, (0, 0)),
-         (96, 96, (3, 3), 2, (0, 0)), (48, 40, (1, 7), 1, (0, 3)), (40, 48, (7, 1), 1, (3, 0))]
-
-
 @needs_onednn
-@pytest.mark.parametrize(("c_in", "c_out", "kernel", "stride", "padding"), CASES)
 @pytest.mark.parametrize("relu", [True, False])
-def test_onednn_route_equals_the_plain_convolution(c_in, c_out, kernel, stride, padding, relu):
-    """Bit for bit at the shape the weights were packed for (a few images, as the network
-    runs them); within float32 rounding at others (for a single small image torch's own
-    convolution takes another kernel)."""
-    conv = _folded(c_in, c_out, kernel, stride, padding, seed=c_in + c_out)
-    with torch.inference_mode():
-        for index, shape in enumerate([(4, c_in, 37, 41), (3, c_in, 37, 41),
-                                       (1, c_in, 23, 19), (6, c_in, 12, 30)]):
-            x = (torch.rand(shape) * 2 - 1).contiguous(memory_format=torch.channels_last)
+def test_units_off_the_winograd_route_take_the_packed_one(relu):
+    """A strided and a 1×7 unit: oneDNN on packed weights, ``F.conv2d``'s values."""
+    for conv in (_folded(32, 48, (3, 3), 2, (0, 0), seed=1),
+                 _folded(64, 64, (1, 7), 1, (0, 3), seed=2)):
+        x = (torch.rand(4, conv.weight.shape[1], 35, 35) * 2 - 1).contiguous(
+            memory_format=torch.channels_last)
+        with torch.inference_mode():
             got = conv(x, relu=relu)
-            assert conv._packed is not None
-            assert conv._packed.is_mkldnn
-            plain = F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding)
-            want = F.relu(plain) if relu else plain
-            assert got.is_contiguous(memory_format=torch.channels_last)
-            if index == 0:
-                assert torch.equal(got, want)
-            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+        assert conv._packed.tensor is not None
+        plain = F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding)
+        assert torch.equal(got, F.relu(plain) if relu else plain)
 
 
 def test_without_onednn_the_plain_convolution_runs():
@@ -69,25 +55,13 @@ def test_without_onednn_the_plain_convolution_runs():
             got = conv(x)
     finally:
         torch._C._set_mkldnn_enabled(enabled)
-    assert conv._packed is None
+    assert conv._packed.tensor is None
     assert torch.equal(got, F.relu(F.conv2d(x, conv.weight, conv.bias, 2)))
 
 
-def _random_trunk() -> InceptionTrunk:
-    torch.manual_seed(7)
-    trunk = InceptionTrunk("fid").eval()
-    for name, tensor in trunk.state_dict().items():
-        if name.endswith("running_var"):
-            tensor.uniform_(0.5, 1.5)
-        elif tensor.is_floating_point():
-            tensor.normal_(0, 0.05 if "conv" in name else 0.1)
-    trunk.fold()
-    return trunk
-
-
-def test_a_used_network_copies_pickles_and_moves_with_its_values():
+def test_a_used_network_copies_pickles_and_moves_with_its_values(random_inception_trunk):
     """Packed weights (opaque oneDNN tensors) are made again, never copied or saved."""
-    trunk = _random_trunk()
+    trunk = random_inception_trunk(7)
     x = torch.rand(2, 3, 91, 87) * 2 - 1
     with torch.inference_mode():
         want = trunk(x)
@@ -124,3 +98,17 @@ def test_images_already_299_square_are_not_resized_and_the_values_are_the_same(f
     interpolated = F.interpolate(images, size=(299, 299), mode="bilinear",
                                  align_corners=False)
     assert torch.equal(interpolated, images)
+
+
+def test_a_nan_weight_reaches_the_features_as_on_the_layer_by_layer_route(
+        random_inception_trunk):
+    """Every fast route keeps NaN through its ReLU (oneDNN's own fused ReLU would not)."""
+    trunk = random_inception_trunk(11)
+    with torch.no_grad():
+        trunk.Conv2d_1a_3x3.conv.weight[0, 0, 0, 0] = float("nan")
+    trunk.fold()
+    x = torch.rand(2, 3, 91, 87) * 2 - 1
+    with torch.inference_mode():
+        fast, plain = trunk(x), trunk.reference_forward(x)
+    assert bool(plain.isnan().any())
+    assert torch.equal(fast.isnan(), plain.isnan())

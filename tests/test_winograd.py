@@ -150,19 +150,11 @@ def test_dists_features_equal_the_direct_layers(monkeypatch):
     torch.testing.assert_close(fast, direct, rtol=1e-5, atol=1e-7)
 
 
-def test_inception_takes_the_winograd_route_and_equals_the_direct_layers(monkeypatch):
+def test_inception_takes_the_winograd_route_and_equals_the_direct_layers(
+        monkeypatch, random_inception_trunk):
     """The folded Inception runs its 3×3, 5×5, 1×3 and 3×1 layers by Winograd, a few
     images at a time (6 images: parts of 4 and 2); the features equal the direct layers'."""
-    from likeness.nets.inception import InceptionTrunk
-
-    torch.manual_seed(3)
-    trunk = InceptionTrunk("fid").eval()
-    for name, tensor in trunk.state_dict().items():
-        if name.endswith("running_var"):
-            tensor.uniform_(0.5, 1.5)
-        elif tensor.is_floating_point():
-            tensor.normal_(0, 0.05 if "conv" in name else 0.1)
-    trunk.fold()
+    trunk = random_inception_trunk(3)
     x = torch.rand(6, 3, 107, 93) * 2 - 1
     kernels = []
     convolve = winograd.winograd_convolve
