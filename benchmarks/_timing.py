@@ -69,9 +69,9 @@ def matmul_peak(side: int = 2048, repeats: int = 5) -> float:
 def convolution_roofline(run: Callable[[], Any], peak: float) -> list[str]:
     """Run ``run`` once under torch's profiler and describe each convolution (grouped by
     shape): time, GFLOP/s reached and its fraction of ``peak``; the last line sums them.
-    Both ``aten::conv2d`` (FLOPs as the profiler counts them) and oneDNN's fused operator
-    (``mkldnn::_convolution_pointwise``, likeness's CPU route; FLOPs from its shapes,
-    stride and padding) are listed."""
+    Both ``aten::conv2d`` (FLOPs as the profiler counts them) and oneDNN's convolution on
+    packed weights (``mkldnn::_convolution_pointwise``, Inception's CPU route; FLOPs from
+    its shapes, stride and padding) are listed."""
     import torch
 
     with torch.profiler.profile(with_flops=True, record_shapes=True) as profile:
