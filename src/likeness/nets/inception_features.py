@@ -33,7 +33,7 @@ from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["FID_RESIZE_CONVENTIONS", "FID_SIZE", "ArtInceptionFeatures", "InceptionFeatures",
            "clean_resize",
-           "fid_input"]
+           "fid_input", "to_signed_range"]
 
 FID_SIZE = 299
 
