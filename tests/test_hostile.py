@@ -720,6 +720,24 @@ def test_compare_warns_once_when_pairs_fail_or_files_are_unmatched(tmp_path):
                         "and results.record['file_errors']"]
 
 
+
+def test_pairs_that_kept_other_metrics_values_are_said_to_have_them(tmp_path):
+    """A pair whose MS-SSIM failed still has its SSIM: the warning (and the command's
+    closing line) says the failures are per metric, not lost pairs."""
+    from likeness.runs.folder import RunWarning
+
+    ref, out = _folders(tmp_path, count=2)
+    _save(ref / "big.png", _image(5, (180, 180)))
+    _save(out / "big.png", _image(6, (180, 180)))
+    (out / "1.png").write_text("broken")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = likeness.compare(ref, out, metrics="ssim,ms-ssim", cache=False)
+    assert [row.values.keys() for row in results.rows if row.test == "0.png"] == [{"ssim"}]
+    messages = [str(w.message) for w in caught if w.category is RunWarning]
+    assert messages[0].startswith("2 of 3 pair(s) failed in at least one metric (1 of them "
+                                  "with other metrics' values), 0 file(s) had no partner")
+
 # -- 20, 22. exactness found by the peers' own tests ---------------------------------------
 
 @pytest.mark.parametrize("channel_axis", [None, -1])

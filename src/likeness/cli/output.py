@@ -162,7 +162,9 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     for error in record.get("file_errors", []):
         say("error", f"{error['file']}: {error['reason']}")
     if failures:
-        console.print(f"{len(failures)} of {len(rows)} pair(s) failed", style="bold red")
+        from likeness.evaluation.items.rows import failed_rows_phrase
+
+        console.print(failed_rows_phrase(rows), style="bold red")
 
 
 def progress_bar(describe: Any = lambda label: f"features {Path(label).name}",

@@ -27,7 +27,7 @@ from likeness.errors import LikenessError, StorageError, in_callers_words, recor
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.set_runs import SetReport
 from likeness.evaluation.infra.cache import Cache, LayeredCache, default_cache_path
-from likeness.evaluation.items.rows import PairRow
+from likeness.evaluation.items.rows import PairRow, failed_rows_phrase
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.frames import Results
@@ -223,7 +223,7 @@ def warn_of_failures(results: Results) -> None:
     where = ("per_image.csv and run.json in " + str(results.out_dir) if results.out_dir
              else "the rows' error fields (results.rows), results.unmatched and "
                   "results.record['file_errors']")
-    warnings.warn(f"{failed} of {len(results.rows)} pair(s) failed, {unmatched} file(s) had "
+    warnings.warn(f"{failed_rows_phrase(results.rows)}, {unmatched} file(s) had "
                   f"no partner, {set_failed} set metric(s) failed; see {where}",
                   RunWarning, stacklevel=3)
 

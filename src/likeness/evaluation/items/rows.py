@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["PairRow", "SetRow", "decode_notes", "encode_notes"]
+__all__ = ["PairRow", "SetRow", "decode_notes", "encode_notes", "failed_rows_phrase"]
 
 
 @dataclass
@@ -38,6 +38,18 @@ class PairRow:
     def key(self) -> str:
         """What pairs this row with another model's row: its reference (and style)."""
         return self.reference if self.style is None else f"{self.reference}\n{self.style}"
+
+
+def failed_rows_phrase(rows: list[PairRow]) -> str:
+    """How many rows failed, said so that a table full of values does not read as lost:
+    "3 of 4 pair(s) failed", and where failed rows have other metrics' values, "… failed
+    in at least one metric (2 of them with other metrics' values)"."""
+    failed = [row for row in rows if row.error]
+    text = f"{len(failed)} of {len(rows)} pair(s) failed"
+    kept = sum(1 for row in failed if row.values)
+    if kept:
+        text += f" in at least one metric ({kept} of them with other metrics' values)"
+    return text
 
 
 @dataclass
