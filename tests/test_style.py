@@ -276,6 +276,8 @@ def test_cli_style_end_to_end_with_two_methods(golden, style_weights, tmp_path):
     methods = (out / "methods.md").read_text()
     assert "4 content images × 2 style images, 8 stylizations" in methods
     record = json.loads((out / "run.json").read_text())
+    assert (f"{record['pairs_succeeded']} of 16 stylizations were evaluated without any "
+            "error.") in methods
     assert record["kind"] == "style"
     report = (out / "report.html").read_text()
     assert "Distributions per method" in report

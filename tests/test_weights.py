@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -214,6 +215,25 @@ def test_import_verifies_then_copies(tmp_path, server, cache, monkeypatch):
     with pytest.raises(WeightsError, match="not a published checkpoint file name"):
         manager.import_file(mystery)
 
+
+
+def test_downloaded_and_imported_checkpoints_take_the_umask(tmp_path, server, cache,
+                                                            monkeypatch):
+    """Checkpoints in a shared cache are readable as any file the user makes (mkstemp's
+    temporary files were the owner's alone)."""
+    _register(monkeypatch, server, "good.pth")
+    source = tmp_path / "good.pth"
+    source.write_bytes(PAYLOAD)
+    previous = os.umask(0o022)
+    try:
+        downloaded = manager.resolve("testnet").path
+        modes = [stat.S_IMODE(downloaded.stat().st_mode)]
+        downloaded.unlink()
+        modes.append(stat.S_IMODE(manager.import_file(source).path.stat().st_mode))
+    finally:
+        os.umask(previous)
+    assert modes == [0o644, 0o644]
+    assert sorted(p.name for p in cache.iterdir()) == ["good.pth", "good.pth.lock"]
 
 def test_weights_cli(tmp_path, server, cache, monkeypatch):
     _register(monkeypatch, server, "good.pth")

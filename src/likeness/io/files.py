@@ -6,8 +6,12 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import secrets
 import stat as stat_module
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from likeness.errors import ImageLoadError
 
@@ -151,24 +155,55 @@ def content_hash(key: str | None) -> str | None:
     return key if key is not None and len(key) == 64 and ":" not in key else None
 
 
-def replace_file(path: str | os.PathLike[str], text: str, *, errors: str = "strict") -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically, never through a link: into a fresh
-    temporary file beside it (created exclusively, so a link planted under a temporary
-    name is not followed), then renamed over ``path`` (which replaces a link at ``path``,
-    not its target).
+def new_file_beside(target: Path, suffix: str, mode: int = 0o666) -> tuple[int, Path]:
+    """A new, empty file beside ``target`` under a random hidden name: (descriptor, path).
+    Created exclusively (``O_EXCL``, so a link planted under that name is not followed),
+    with ``mode`` as the process's umask allows — as any file the user creates, where
+    ``tempfile.mkstemp`` makes every file readable by its owner only (a results folder a
+    group or a web server could not read).
 
     Raises:
         OSError: the folder cannot be written (the caller names the path to the user).
     """
-    import tempfile
+    flags = (os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    for _ in range(100):
+        path = target.parent / f".{target.name}.{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(path, flags, mode), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(target.parent))
 
+
+@contextmanager
+def replacing(path: str | os.PathLike[str], *, mode: int = 0o666) -> Iterator[BinaryIO]:
+    """A binary stream whose bytes replace ``path`` atomically when the block ends without
+    an error, never through a link: written into a new file beside it
+    (``new_file_beside``: ``mode`` as the umask allows), then renamed over ``path`` (which
+    replaces a link at ``path``, not its target).  On an error ``path`` is left as it was.
+
+    Raises:
+        OSError: the folder cannot be written (the caller names the path to the user).
+    """
     target = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                         dir=target.parent)
+    handle, temporary = new_file_beside(target, ".tmp", mode)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", errors=errors, newline="") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+
+
+def replace_file(path: str | os.PathLike[str], text: str, *, errors: str = "strict",
+                 mode: int = 0o666) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically, never through a link (``replacing``).
+
+    Raises:
+        OSError: the folder cannot be written (the caller names the path to the user).
+    """
+    data = text.encode("utf-8", errors=errors)
+    with replacing(path, mode=mode) as stream:
+        stream.write(data)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -274,9 +273,9 @@ def download(checkpoint: Checkpoint, target: Path, *,
     with FileLock(str(target) + ".lock"):
         if target.is_file():  # another process finished the download while we waited
             return _verified_digest(checkpoint, target)
-        handle, temporary_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                                  dir=target.parent)
-        temporary = Path(temporary_name)
+        from likeness.io.files import new_file_beside  # not at import: PIL and numpy
+
+        handle, temporary = new_file_beside(target, ".part")
         try:
             with os.fdopen(handle, "wb") as sink:
                 digest = _stream(url, sink, progress, timeout, checkpoint)
@@ -340,14 +339,15 @@ def import_file(source: str | os.PathLike[str], name: str | None = None) -> Reso
     digest = verify(checkpoint, source)
     target = download_dir() / checkpoint.file_name
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                              dir=target.parent)
-    os.close(handle)
+    from likeness.io.files import new_file_beside  # not at import: PIL and numpy
+
+    handle, temporary = new_file_beside(target, ".part")
     try:
-        shutil.copyfile(source, temporary_name)
-        os.replace(temporary_name, target)
+        with os.fdopen(handle, "wb") as sink, open(source, "rb") as stream:
+            shutil.copyfileobj(stream, sink, 2**20)
+        os.replace(temporary, target)
     finally:
-        Path(temporary_name).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
     if not (checkpoint.sha256 or checkpoint.sha256_prefix):
         _recorded_hash_path(target).write_text(digest + "\n")
     return ResolvedWeights(name, target, digest, "import")

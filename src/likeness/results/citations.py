@@ -268,7 +268,7 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     attempted = record.get("pairs_attempted")
     if attempted is not None:
         text += (f" {record.get('pairs_succeeded', attempted)} of {attempted} stylizations "
-                 "were evaluated.")
+                 "were evaluated without any error.")
     text += "".join(" " + s for s in _input_sentences(record, "stylizations"))
     metrics = computed_metrics(record)
     sentences = [method_sentence(m, settings, _weights_phrase(record, _checkpoint(m, settings)),

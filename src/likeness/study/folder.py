@@ -37,7 +37,7 @@ from likeness._version import __version__
 from likeness.errors import ImageLoadError, LikenessError, StorageError
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
-from likeness.io import load_image
+from likeness.io import load_image, replace_file
 from likeness.study.design import QUESTIONS, Design
 
 __all__ = ["ANSWERS_FILE", "Study", "create_study", "open_study", "parse_question"]
@@ -286,9 +286,8 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
     study = Study(folder, manifest, _design(manifest))  # checks the settings
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                    encoding="utf-8")
-    token_path = folder / TOKEN_FILE
-    token_path.write_text(secrets.token_urlsafe(24) + "\n", encoding="ascii")
-    token_path.chmod(0o600)
+    # readable by its owner only from the first byte (not written, then restricted)
+    replace_file(folder / TOKEN_FILE, secrets.token_urlsafe(24) + "\n", mode=0o600)
     return study
 
 

@@ -35,7 +35,7 @@ from likeness.evaluation.items.image_set import ImageSet
 from likeness.evaluation.items.settings import ExecutionOptions
 from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.evaluation.sets.statistics_file import read_statistics_file
-from likeness.io import content_hash, find_images
+from likeness.io import content_hash, find_images, replacing
 from likeness.io.plain_png import load_kernel
 from likeness.metrics.fid import warn_if_singular
 
@@ -207,7 +207,7 @@ def save_statistics(image_set: ImageSet, path: str | os.PathLike[str]) -> Path:
     mean, covariance = image_set.statistics()
     settings = {**image_set.settings, "count": image_set.count}
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as handle:
+    with replacing(target) as handle:  # whole or as it was: a killed run leaves no stub
         np.savez(handle, mu=mean, sigma=covariance, count=np.int64(image_set.count),
                  likeness_settings=np.array(json.dumps(settings)))
     return target
