@@ -233,6 +233,39 @@ def test_a_triplet_listed_twice_in_a_style_manifest_is_refused(tmp_path):
                                 cache=False)
 
 
+
+def test_one_folder_for_two_models_or_for_a_model_and_the_reference_is_refused(tmp_path):
+    """However the folder is given (positional, --model, another spelling, a link), in
+    every command that takes model folders: compare, style, study create."""
+    ref, out = _folders(tmp_path, count=2)
+    (tmp_path / "link").symlink_to(ref)
+    runner = CliRunner()
+    for arguments, message in (
+            (["compare", ref, "--model", f"x={out}", "--model", f"y={out}/."],
+             "models 'x' and 'y' are the same folder"),
+            (["compare", ref, tmp_path / "link"],
+             "the folder of model 'ref' is the reference folder itself"),
+            (["compare", ref, "--model", f"same={ref}"],
+             "the folder of model 'same' is the reference folder itself"),
+            (["study", "create", ref, "--model", f"p={out}", "--model", f"q={out}",
+              "--out-dir", tmp_path / "study"], "models 'p' and 'q' are the same folder")):
+        result = runner.invoke(main, [str(a) for a in arguments] + ["--no-cache"] * (
+            arguments[0] == "compare"))
+        assert result.exit_code != 0
+        assert message in " ".join(result.output.split()), result.output
+        assert "Traceback" not in result.output
+    with pytest.raises(PairingError, match="models 'a' and 'b' are the same folder"):
+        likeness.compare(ref, models={"a": out, "b": tmp_path / "out"}, cache=False)
+    for folder, seed in (("content", 0), ("style", 1)):
+        _save(tmp_path / folder / "x.png", _image(seed))
+    _save(tmp_path / "stylized" / "x__x.png", _image(2))
+    with pytest.raises(PairingError, match="methods 'one' and 'two' are the same folder"):
+        likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
+                                methods={"one": tmp_path / "stylized",
+                                         "two": tmp_path / "stylized"},
+                                metrics="ssim", cache=False)
+    assert not (tmp_path / "study").exists()
+
 def test_pairs_csv_paths_are_taken_verbatim(tmp_path):
     _save(tmp_path / "a.png", _image(0))
     _save(tmp_path / "a.png ", _image(1), format="PNG")  # another file: its name ends in " "

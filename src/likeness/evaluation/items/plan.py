@@ -25,7 +25,8 @@ from likeness.evaluation.items.prompts import (
 )
 from likeness.io import pair_scanned, read_manifest, same_file_key, scan_folder
 
-__all__ = ["Item", "Plan", "make_plan", "model_names", "table_prompts"]
+__all__ = ["Item", "Plan", "check_distinct_folders", "make_plan", "model_names",
+           "table_prompts"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,29 @@ def model_names(tests: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
             name = "/".join(parts[-depth:])
         names[name] = folder
     return names
+
+
+def check_distinct_folders(folders: Mapping[str, str | os.PathLike[str]], role: str = "model",
+                           reference: str | os.PathLike[str] | None = None) -> None:
+    """Refuse one folder given for two models (however its path is spelt: ``./a``, a link)
+    and a model folder that is the reference folder itself: neither compares what its
+    user meant, and every value would look fine (``role``: what the folders are called).
+
+    Raises:
+        PairingError: saying which names share a folder.
+    """
+    seen: dict[str, str] = {}
+    reference_key = None if reference is None else same_file_key(Path(reference))
+    for name, folder in folders.items():
+        key = same_file_key(Path(folder))
+        if key == reference_key:
+            raise PairingError(f"the folder of {role} {name!r} is the reference folder itself "
+                               f"({folder}): every pair would compare a file with itself; "
+                               f"give the {role}'s own output folder")
+        if key in seen:
+            raise PairingError(f"{role}s {seen[key]!r} and {name!r} are the same folder "
+                               f"({folder}): give each {role} its own output folder")
+        seen[key] = name
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -208,6 +232,7 @@ def make_plan(reference: str | os.PathLike[str] | None,
     elif not models:
         raise PairingError("give at least one test folder (or models={NAME: DIR})")
     else:
+        check_distinct_folders(models, reference=reference)
         plan = _plan_folders(Path(reference), models, need_pairs, need_sets)
     plan.set_pairs = [(model, "reference", model) for model in plan.models]
     return plan

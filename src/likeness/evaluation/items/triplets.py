@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from likeness.errors import LikenessError, PairingError
-from likeness.evaluation.items.plan import Item, Plan, table_prompts
+from likeness.evaluation.items.plan import Item, Plan, check_distinct_folders, table_prompts
 from likeness.evaluation.items.prompts import PROMPT_ROLES, Prompt
 from likeness.io import find_images, read_manifest, same_file_key, stat_regular_file
 
@@ -85,6 +85,8 @@ def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[s
         if not folder.is_dir():
             raise PairingError(f"{folder}: the {label} folder does not exist")
     contents, styles = _index(content_root), _index(style_root)
+    if manifest is None:
+        check_distinct_folders(methods, role="method")
     triplets: list[Triplet] = []
     unmatched: dict[str, list[str]] = {m: [] for m in methods}
     if manifest is not None:
