@@ -234,37 +234,51 @@ def test_a_triplet_listed_twice_in_a_style_manifest_is_refused(tmp_path):
 
 
 
-def test_one_folder_for_two_models_or_for_a_model_and_the_reference_is_refused(tmp_path):
-    """However the folder is given (positional, --model, another spelling, a link), in
-    every command that takes model folders: compare, style, study create."""
+def test_folders_that_overlap_are_refused(tmp_path):
+    """One folder for two models, for a model and the reference, or one inside another
+    (folders are searched recursively: its files would count twice), however given
+    (positional, --model, another spelling, a link), in every command that takes folders:
+    compare, style, study create, fid, kid (where one folder twice is a set with itself)."""
     ref, out = _folders(tmp_path, count=2)
     (tmp_path / "link").symlink_to(ref)
+    _save(out / "sub" / "0.png", _image(7))
     runner = CliRunner()
     for arguments, message in (
             (["compare", ref, "--model", f"x={out}", "--model", f"y={out}/."],
-             "models 'x' and 'y' are the same folder"),
+             "the folder of model 'y' (" + str(out) + ") is the folder of model 'x' too"),
             (["compare", ref, tmp_path / "link"],
-             "the folder of model 'ref' is the reference folder itself"),
+             "the folder of model 'ref' (" + str(tmp_path / "link") + ") is the reference "
+             "folder too: every pair would compare a file with itself"),
             (["compare", ref, "--model", f"same={ref}"],
-             "the folder of model 'same' is the reference folder itself"),
+             "the folder of model 'same' (" + str(ref) + ") is the reference folder too"),
+            (["compare", tmp_path, out], f"the folder of model 'out' ({out}) is inside the "
+                                         f"reference folder ({tmp_path}), which is searched "
+                                         "recursively"),
+            (["compare", out, tmp_path], "the reference folder"),
+            (["compare", ref, out, out / "sub"], "the folder of model 'sub'"),
+            (["fid", out, out / "sub"], f"B ({out / 'sub'}) is inside A ({out})"),
+            (["kid", out / "sub", out], f"A ({out / 'sub'}) is inside B ({out})"),
             (["study", "create", ref, "--model", f"p={out}", "--model", f"q={out}",
-              "--out-dir", tmp_path / "study"], "models 'p' and 'q' are the same folder")):
+              "--out-dir", tmp_path / "study"], "model 'q' (" + str(out) + ") is the folder "
+             "of model 'p' too")):
         result = runner.invoke(main, [str(a) for a in arguments] + ["--no-cache"] * (
             arguments[0] == "compare"))
         assert result.exit_code != 0
         assert message in " ".join(result.output.split()), result.output
         assert "Traceback" not in result.output
-    with pytest.raises(PairingError, match="models 'a' and 'b' are the same folder"):
+    with pytest.raises(PairingError, match="model 'b' .* is the folder of model 'a' too"):
         likeness.compare(ref, models={"a": out, "b": tmp_path / "out"}, cache=False)
     for folder, seed in (("content", 0), ("style", 1)):
         _save(tmp_path / folder / "x.png", _image(seed))
     _save(tmp_path / "stylized" / "x__x.png", _image(2))
-    with pytest.raises(PairingError, match="methods 'one' and 'two' are the same folder"):
+    with pytest.raises(PairingError, match="the folder of method 'two' .* is the folder of "
+                                           "method 'one' too"):
         likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
                                 methods={"one": tmp_path / "stylized",
                                          "two": tmp_path / "stylized"},
                                 metrics="ssim", cache=False)
     assert not (tmp_path / "study").exists()
+
 
 def test_pairs_csv_paths_are_taken_verbatim(tmp_path):
     _save(tmp_path / "a.png", _image(0))

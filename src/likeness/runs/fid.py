@@ -16,6 +16,7 @@ from likeness.evaluation.catalog.registry import FID_ENCODERS, METRICS
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import keeping_processes
 from likeness.evaluation.items.image_set import ImageSet, frechet_between
+from likeness.evaluation.items.plan import check_distinct_folders
 from likeness.evaluation.items.settings import check_decoding
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
 from likeness.metrics.kid import kid
@@ -117,6 +118,10 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
     else:
         store, owned = open_cache(False if cache is None else cache, None), True
     try:
+        folders = [Path(source) for source in sources if Path(source).is_dir()]
+        if len(folders) == 2:  # the same folder twice is a set with itself; nested ones not
+            check_distinct_folders({"B": folders[1]}, "", {"A": folders[0]},
+                                   same_allowed=True)
         with hashing_by(store.digest):
             extractor = _extractor(metric, weights, resize, device, alpha)
         sets = []

@@ -104,26 +104,46 @@ def model_names(tests: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
 
 
 def check_distinct_folders(folders: Mapping[str, str | os.PathLike[str]], role: str = "model",
-                           reference: str | os.PathLike[str] | None = None) -> None:
-    """Refuse one folder given for two models (however its path is spelt: ``./a``, a link)
-    and a model folder that is the reference folder itself: neither compares what its
-    user meant, and every value would look fine (``role``: what the folders are called).
+                           roots: Mapping[str, str | os.PathLike[str]] | None = None, *,
+                           same_allowed: bool = False) -> None:
+    """Refuse folders that overlap: one folder given for two models, a model's folder inside
+    another's, and a model's folder that is one of ``roots`` ({"reference": folder}, or the
+    content and style folders), inside one, or holding one.  Folders are searched
+    recursively, so an overlap makes one's files count as the other's (a reference set
+    holding the model's outputs, a model compared with itself), while every value looks
+    fine.  Paths are compared however spelt (``./a``, ``x/../a``, links); ``role``: what
+    the folders are called (empty: the names alone, as ``A`` and ``B``); ``same_allowed``:
+    one folder twice passes (an FID of a set with itself, a sanity check), only nesting is
+    refused.
 
     Raises:
-        PairingError: saying which names share a folder.
+        PairingError: naming the folders that overlap.
     """
-    seen: dict[str, str] = {}
-    reference_key = None if reference is None else same_file_key(Path(reference))
+    def inside(inner: str, outer: str) -> bool:
+        return Path(outer) in Path(inner).parents
+
+    # (what the folder is called, the folder as given, what it is, its real path)
+    placed = [(root if not role else f"the {root} folder", folder, root,
+               same_file_key(Path(folder))) for root, folder in (roots or {}).items()]
     for name, folder in folders.items():
         key = same_file_key(Path(folder))
-        if key == reference_key:
-            raise PairingError(f"the folder of {role} {name!r} is the reference folder itself "
-                               f"({folder}): every pair would compare a file with itself; "
-                               f"give the {role}'s own output folder")
-        if key in seen:
-            raise PairingError(f"{role}s {seen[key]!r} and {name!r} are the same folder "
-                               f"({folder}): give each {role} its own output folder")
-        seen[key] = name
+        this = name if not role else f"the folder of {role} {name!r}"
+        for other, other_folder, what, other_key in placed:
+            if key == other_key and not same_allowed:
+                itself = (": every pair would compare a file with itself"
+                          if what == "reference" else "")
+                raise PairingError(f"{this} ({folder}) is {other} too{itself}; give each "
+                                   f"{role or 'set'} its own folder, apart from the others")
+            if inside(key, other_key):
+                inner, outer = (this, folder), (other, other_folder)
+            elif inside(other_key, key):
+                inner, outer = (other, other_folder), (this, folder)
+            else:
+                continue
+            raise PairingError(f"{inner[0]} ({inner[1]}) is inside {outer[0]} ({outer[1]}), "
+                               "which is searched recursively: its files would count twice; "
+                               "give folders side by side")
+        placed.append((this, folder, role, key))
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -232,7 +252,7 @@ def make_plan(reference: str | os.PathLike[str] | None,
     elif not models:
         raise PairingError("give at least one test folder (or models={NAME: DIR})")
     else:
-        check_distinct_folders(models, reference=reference)
+        check_distinct_folders(models, roots={"reference": reference})
         plan = _plan_folders(Path(reference), models, need_pairs, need_sets)
     plan.set_pairs = [(model, "reference", model) for model in plan.models]
     return plan

@@ -86,7 +86,7 @@ def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[s
             raise PairingError(f"{folder}: the {label} folder does not exist")
     contents, styles = _index(content_root), _index(style_root)
     if manifest is None:
-        check_distinct_folders(methods, role="method")
+        check_distinct_folders(methods, "method", {"content": content_root, "style": style_root})
     triplets: list[Triplet] = []
     unmatched: dict[str, list[str]] = {m: [] for m in methods}
     if manifest is not None:
