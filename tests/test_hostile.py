@@ -220,6 +220,10 @@ def test_a_pair_spelt_twice_in_a_pairs_csv_is_refused(tmp_path):
         pairs.write_text(f"reference,test\nimgs/a.png,imgs/b.png\n{twin},imgs/b.png\n")
         with pytest.raises(PairingError, match=r"line 3: the pair of line 2 again"):
             likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
+    pairs.write_text("reference,test\nimgs/a.png,imgs/b.png\nimgs/b.png,./imgs/b.png\n")
+    with pytest.raises(PairingError, match=r"line 3: the reference and the test are the same "
+                                           r"file \(imgs/b.png, ./imgs/b.png\)"):
+        likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
 
 
 def test_a_triplet_listed_twice_in_a_style_manifest_is_refused(tmp_path):
@@ -228,6 +232,12 @@ def test_a_triplet_listed_twice_in_a_style_manifest_is_refused(tmp_path):
     manifest = tmp_path / "triplets.csv"
     manifest.write_text("content,style,stylized\nx.png,x.png,x.png\n./x.png,x.png,x.png\n")
     with pytest.raises(PairingError, match="line 3: the triplet of line 2 again"):
+        likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
+                                tmp_path / "stylized", triplets=manifest, metrics="ssim",
+                                cache=False)
+    manifest.write_text("content,style,stylized\nx.png,x.png,../content/x.png\n")
+    with pytest.raises(PairingError, match=r"line 2: the stylized image is the content image "
+                                           r"itself \(../content/x.png\)"):
         likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
                                 tmp_path / "stylized", triplets=manifest, metrics="ssim",
                                 cache=False)

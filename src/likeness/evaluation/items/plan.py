@@ -205,6 +205,10 @@ def _plan_csv(pairs_csv: Path, reference: Path | None, models: Mapping[str, Path
         reference_name, test_name = record["reference"], record["test"]
         ref, test = base / reference_name, base / test_name
         identity = (model, same_file_key(ref), same_file_key(test))
+        if identity[1] == identity[2]:
+            raise PairingError(f"{pairs_csv}, line {line}: the reference and the test are the "
+                               f"same file ({reference_name}, {test_name}): the pair would "
+                               "compare it with itself; name the model's output as the test")
         if identity in seen:
             raise PairingError(f"{pairs_csv}, line {line}: the pair of line {seen[identity]} "
                                f"again for model {model!r} ({reference_name}, {test_name}); "

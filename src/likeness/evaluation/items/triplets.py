@@ -127,6 +127,10 @@ def _manifest_triplets(manifest: Path, content_root: Path, style_root: Path,
             except LikenessError as error:
                 raise PairingError(f"{manifest}, line {line}: {error}") from None
         identity = (method, *(same_file_key(p) for p in paths))
+        if identity[3] in identity[1:3]:
+            raise PairingError(f"{manifest}, line {line}: the stylized image is the "
+                               f"{'content' if identity[3] == identity[1] else 'style'} "
+                               f"image itself ({record['stylized']}); name the method's output")
         if identity in seen:
             raise PairingError(f"{manifest}, line {line}: the triplet of line {seen[identity]} "
                                f"again for method {method!r}; remove one (paths are compared "
