@@ -10,6 +10,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import likeness
@@ -121,3 +122,65 @@ def test_a_network_revision_is_part_of_its_metrics_keys(stand_in, tid2013_folder
     lpips = [n for n in namespaces if n.startswith("item/v4/lpips_alex/")]
     assert lpips
     assert all("/network-revision=3" in n for n in lpips)
+
+
+# -- decisions cached before a new decision existed ---------------------------------------
+
+def _eight_and_sixteen_bit(folder: Path, seed: int) -> Path:
+    """a.png, 8-bit; b.png, 16-bit holding 8-bit values (the decision v6 added)."""
+    from PIL import Image
+
+    folder.mkdir()
+    pixels = np.random.default_rng(seed).integers(0, 256, (16, 16))
+    Image.fromarray(pixels.astype(np.uint8)).save(folder / "a.png")
+    Image.fromarray(pixels.astype(np.uint16)).save(folder / "b.png")
+    return folder
+
+
+def _as_before(cache: Path, new: str, old: str) -> None:
+    """Move the entries of namespaces containing ``new`` to ``old``, without the decision
+    earlier versions never took: the cache an earlier likeness left."""
+    from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
+
+    with sqlite3.connect(cache) as db:
+        found = db.execute("SELECT namespace, key, value FROM entries WHERE instr(namespace, ?)",
+                           (new,)).fetchall()
+        assert found
+        db.execute("DELETE FROM entries WHERE instr(namespace, ?)", (new,))
+        for namespace, key, value in found:
+            record = json.loads(value)
+            notes = record["notes"] if isinstance(record, dict) else record
+            notes[:] = [n for n in notes if EIGHT_BIT_VALUES_IN_16_BITS not in n]
+            db.execute("INSERT INTO entries VALUES (?, ?, ?)",
+                       (namespace.replace(new, old), key, json.dumps(record).encode()))
+
+
+def test_item_decisions_of_an_earlier_version_are_reused_only_where_still_whole(tmp_path):
+    ref = _eight_and_sixteen_bit(tmp_path / "ref", 0)
+    out = _eight_and_sixteen_bit(tmp_path / "out", 1)
+    cache = tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    _as_before(cache, "item/v6/notes/", "item/v5/notes/")
+    rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
+                                                      cache=cache).rows}
+    assert rows["a.png"].cached  # 8-bit: its v5 decisions are whole
+    assert not rows["b.png"].cached  # 16-bit: computed again, with the decision
+    assert any("8-bit values in 16 bits" in note for note in rows["b.png"].notes)
+
+
+def test_feature_decisions_of_an_earlier_version_are_reused_only_where_still_whole(
+        tmp_path, fid_weights):
+    from likeness.evaluation.infra.cache import Cache
+    from likeness.evaluation.sets.features import FeatureExtractor, set_features
+    from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
+
+    folder = _eight_and_sixteen_bit(tmp_path / "set", 0)
+    extractor = FeatureExtractor(weights=fid_weights)
+    with Cache(tmp_path / "cache.sqlite") as cache:
+        first = set_features(folder, extractor, cache)
+    _as_before(tmp_path / "cache.sqlite", "/decisions/v2", "/decisions")
+    with Cache(tmp_path / "cache.sqlite") as cache:
+        again = set_features(folder, extractor, cache)
+    assert (first.cached, again.cached) == (0, 1)  # the 8-bit image's features reused
+    assert again.decisions[EIGHT_BIT_VALUES_IN_16_BITS] == 1
+    np.testing.assert_array_equal(again.features, first.features)

@@ -232,3 +232,28 @@ def test_pairing_refuses_ambiguous_names_and_missing_folders(tmp_path):
         pair_folders(tmp_path / "ref", tmp_path / "out")
     with pytest.raises(PairingError, match="no such folder"):
         pair_folders(tmp_path / "nope", tmp_path / "out")
+
+
+# -- 8-bit values in a 16-bit file: kept, and said ----------------------------------------
+
+@pytest.mark.parametrize(("mode", "channels", "top", "noted"), [
+    ("I;16", 1, 255, True), ("I;16", 1, 256, False), ("RGB;16", 3, 255, True),
+    ("RGBA;16", 4, 200, True), ("L", 1, 255, False)])
+def test_a_16_bit_file_of_8_bit_values_is_kept_and_noted(tmp_path, mode, channels, top,
+                                                         noted):
+    from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
+
+    sixteen = mode != "L"
+    pixels = np.random.default_rng(0).integers(0, top + 1, (12, 10, channels))
+    pixels[0, 0] = top
+    if channels == 4:
+        pixels[..., 3] = 65535  # an opaque alpha is not a sample of the image
+    path = tmp_path / "x.png"
+    if channels == 1:
+        Image.fromarray(pixels[..., 0].astype(np.uint16 if sixteen else np.uint8)).save(path)
+    else:
+        assert cv2.imwrite(str(path), pixels[..., [2, 1, 0, 3][:channels]].astype(np.uint16))
+    image = load_image(path)
+    assert image.bit_depth == (16 if sixteen else 8)
+    assert int(image.pixels.max()) == top  # the values as the file holds them
+    assert (EIGHT_BIT_VALUES_IN_16_BITS in image.decisions) is noted

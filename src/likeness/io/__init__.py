@@ -1,11 +1,17 @@
 """Files in, arrays out: which files are images, faithful decoding, pairing and manifests.
 
 One job per module: ``files`` (paths, special files, folder scans, a file's bytes read as
-hashed), ``integrity`` (the checks decoders skip), ``decode`` (``load_image``),
-``pairing`` (folders and manifests).
+hashed; files written whole), ``integrity`` (the checks decoders skip), ``decode``
+(``load_image``), ``luma`` (gray from colour), ``pairing`` (folders and manifests).
 """
 
-from likeness.io.decode import ALPHA_CHOICES, DEFAULT_MAX_PIXELS, LoadedImage, load_image, to_luma
+from likeness.io.decode import (
+    ALPHA_CHOICES,
+    DEFAULT_MAX_PIXELS,
+    EIGHT_BIT_VALUES_IN_16_BITS,
+    LoadedImage,
+    load_image,
+)
 from likeness.io.files import (
     IMAGE_EXTENSIONS,
     PILLOW_FORMATS,
@@ -24,11 +30,13 @@ from likeness.io.files import (
     stat_regular_file,
 )
 from likeness.io.integrity import sniff_format, verify_integrity
+from likeness.io.luma import to_luma
 from likeness.io.pairing import Pairing, pair_folders, pair_scanned, read_manifest
 
 __all__ = [
     "ALPHA_CHOICES",
     "DEFAULT_MAX_PIXELS",
+    "EIGHT_BIT_VALUES_IN_16_BITS",
     "Digests",
     "FileStamp",
     "IMAGE_EXTENSIONS",

@@ -296,8 +296,8 @@ def features_on_ray(plan: Plan, options: RunSettings, execution: ExecutionOption
             notes.append((digest, json.dumps(list(decisions)).encode()))
         if len(features) >= 64:
             cache.put_arrays(namespace, features)
-            cache.put_many(namespace + "/decisions", notes)
+            cache.put_many(extractor.decisions_namespace, notes)
             features, notes = [], []
     if features:
         cache.put_arrays(namespace, features)
-        cache.put_many(namespace + "/decisions", notes)
+        cache.put_many(extractor.decisions_namespace, notes)

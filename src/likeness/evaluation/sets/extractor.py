@@ -99,6 +99,12 @@ class FeatureExtractor:
         return (f"{self.kind}-features/v1/{s['weights_sha256']}/{s['resize']}/"
                 f"alpha={s['alpha']}{revision}")
 
+    @property
+    def decisions_namespace(self) -> str:
+        """Where each image's decisions are cached beside its features (v2: a 16-bit file
+        can take a decision v1 never recorded, ``io.EIGHT_BIT_VALUES_IN_16_BITS``)."""
+        return self.namespace + "/decisions/v2"
+
     def input_of(self, pixels: np.ndarray) -> tuple[Any, tuple[str, ...]]:
         """One decoded image (H, W, C), from a file or from memory, as the network's input,
         and the decisions taken (``network_input``)."""

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError
+from likeness.evaluation.catalog.networks import SIXTEEN_BIT_HIGH_BYTE, SIXTEEN_BIT_SCALED
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.device import resolve_device
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
@@ -41,6 +42,7 @@ from likeness.metrics.fid import warn_if_singular
 
 __all__ = [
     "SET_BATCH_SIZE",
+    "decisions_still_whole",
     "FeatureExtractor",
     "ImageSet",
     "feature_batches",
@@ -93,8 +95,12 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     result.errors += [(names[path], str(error)) for path, error in failures.items()]
     namespace = extractor.namespace
     known = cache.get_arrays(namespace, list(digests.values()))
-    decisions_namespace = namespace + "/decisions"
+    decisions_namespace = extractor.decisions_namespace
     known_decisions = cache.get_many(decisions_namespace, list(known))
+    known_decisions.update(decisions_still_whole(cache.get_many(
+        namespace + "/decisions", [key for key in known if key not in known_decisions])))
+    # a feature without its decisions (a 16-bit image cached before v2) is computed again
+    known = {key: row for key, row in known.items() if key in known_decisions}
     result.cached = sum(1 for path in digests if digests[path] in known)
     batches = feature_batches(list(files), digests, set(known), batch_size)
     order = [path for batch_paths in batches for path in batch_paths]
@@ -178,6 +184,15 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
                        else np.empty((0, extractor.dims), np.float32))
     result.decisions = dict(decisions)
     return result
+
+
+def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Of an image's decisions cached under the first decisions namespace, those still
+    whole: an 8-bit image's (no 16-bit decision), which v2's only new decision — 8-bit
+    values in a 16-bit file — cannot concern."""
+    sixteen = (SIXTEEN_BIT_SCALED, SIXTEEN_BIT_HIGH_BYTE)
+    return {key: value for key, value in stored.items()
+            if not any(note in sixteen for note in json.loads(value))}
 
 
 def feature_batches(files: Sequence[Path], digests: Mapping[Path, str], known: set[str],
