@@ -113,6 +113,18 @@ def test_tensors_give_the_files_values(tmp_path, stand_in):
         assert row.values == files
 
 
+
+def test_uint16_tensors_of_8_bit_values_are_noted():
+    from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
+
+    low = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.int32).to(torch.uint16)
+    high = low.clone()
+    high[1, 0, 0, 0] = 4000  # the second test image uses the 16-bit range
+    rows = likeness.compare_tensors(low, high, metrics="psnr")
+    assert rows[0].decisions == (f"reference: {EIGHT_BIT_VALUES_IN_16_BITS}",
+                                 f"test: {EIGHT_BIT_VALUES_IN_16_BITS}")
+    assert rows[1].decisions == (f"reference: {EIGHT_BIT_VALUES_IN_16_BITS}",)
+
 def test_float_tensors_need_their_data_range_and_bad_values_are_row_errors():
     x = torch.rand(3, 3, 16, 16, dtype=torch.float64)
     y = x.clone()
@@ -287,6 +299,11 @@ def test_an_accumulator_takes_each_networks_metrics(sets, fid_weights, tmp_path)
     assert accumulator.features(True, "dinov2_vitl14").shape == (6, 1024)
     assert accumulator.decisions["floating-point images rounded to 8 bits for the uint8 "
                                  "networks"] == 6
+    sixteen = likeness.Accumulator("fid", weights=fid_weights)
+    sixteen.update(_nchw(real).to(torch.int32).to(torch.uint16), real=True)  # 8-bit values
+    from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
+
+    assert sixteen.decisions[EIGHT_BIT_VALUES_IN_16_BITS] == 6
     score = likeness.Accumulator("inception_score", weights=fid_weights)
     score.update(_nchw(fake), real=False)
     with pytest.raises(likeness.LikenessError, match="at least 10 images"):

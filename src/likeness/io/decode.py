@@ -34,9 +34,9 @@ DEFAULT_MAX_PIXELS = 178_956_970
 ALPHA_CHOICES = ("white", "black", "drop")
 # 8-bit values widened into a 16-bit file: kept as the file says, on range 65535 (SSIM ~1,
 # PSNR ~48 dB too high, FID on near-black images); the decision says so
-EIGHT_BIT_VALUES_IN_16_BITS = ("16-bit file whose samples all lie in 0-255 (8-bit values in 16 "
-                               "bits?): data range 65535, as its bit depth says; save it as "
-                               "8-bit if it holds 8-bit values")
+EIGHT_BIT_VALUES_IN_16_BITS = ("16-bit image whose samples all lie in 0-255 (8-bit values in "
+                               "16 bits?): data range 65535, as its bit depth says; if it "
+                               "holds 8-bit values, store it as 8-bit")
 _EXIF_ORIENTATION = 0x0112
 
 

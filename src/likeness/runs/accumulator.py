@@ -28,6 +28,7 @@ from likeness.evaluation.sets.features import (
     ImageSet,
     load_statistics,
 )
+from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
 from likeness.runs.tensors import as_array
 
 __all__ = ["Accumulator"]
@@ -124,7 +125,8 @@ class Accumulator:
                 "floating-point images in [0, 1]")
         if not batch.shape[0]:
             return
-        taken: list[set[str]] = [set() for _ in batch]
+        taken: list[set[str]] = [{EIGHT_BIT_VALUES_IN_16_BITS} if image.dtype == np.uint16
+                                 and int(image.max()) <= 255 else set() for image in batch]
         for network, extractor in self.extractors.items():
             inputs = []
             for image, notes in zip(batch, taken, strict=True):
