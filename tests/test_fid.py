@@ -381,6 +381,24 @@ def test_failures_decisions_and_mixed_sizes(golden, fid_weights, tmp_path):
     _assert_features_close(result.features[1:2], want)
 
 
+
+def test_a_file_whose_content_another_file_has_is_counted_and_said(fid_weights, fid_folders):
+    """As pytorch-fid counts files (its statistics over every file), with a decision."""
+    from likeness.evaluation.sets.features import SAME_CONTENT_TWICE
+
+    folder = fid_folders["b"]
+    first = sorted(folder.iterdir())[0]
+    shutil.copy(first, folder / f"copy-{first.name}")
+    shutil.copy(first, folder / f"another-{first.name}")
+    extractor = FeatureExtractor(weights=fid_weights)
+    with Cache(None) as cache, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        image_set = set_features(folder, extractor, cache)
+    assert image_set.count == 22
+    assert image_set.decisions[SAME_CONTENT_TWICE] == 2
+    rows = {name: row for name, row in zip(image_set.files, image_set.features, strict=True)}
+    np.testing.assert_array_equal(rows[f"copy-{first.name}"], rows[first.name])
+
 def test_statistics_files_round_trip_and_pytorch_fid_format(fid_weights, fid_folders,
                                                              tmp_path):
     extractor = FeatureExtractor(weights=fid_weights)

@@ -41,6 +41,7 @@ from likeness.io.plain_png import load_kernel
 from likeness.metrics.fid import warn_if_singular
 
 __all__ = [
+    "SAME_CONTENT_TWICE",
     "SET_BATCH_SIZE",
     "decisions_still_whole",
     "FeatureExtractor",
@@ -54,6 +55,9 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[[int, int], None]
+# a file whose bytes another file of the set has: kept, as pytorch-fid keeps every file
+SAME_CONTENT_TWICE = ("the same content as another file of the set, counted each time (as "
+                      "pytorch-fid counts files)")
 _STATS_SUFFIXES = (".npz",)
 SET_BATCH_SIZE = 32  # images per network pass for set features, on every engine
 
@@ -171,7 +175,7 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
                       if digests.get(path) in failed]
 
     decisions: Counter[str] = Counter()
-    rows = []
+    rows, contents = [], set()
     for path in files:
         found = digests.get(path)
         row = None if found is None else known.get(found, computed.get(found))
@@ -180,6 +184,9 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
         rows.append(row)
         result.files.append(names[path])
         decisions.update(notes_of.get(found, []))
+        if found in contents:
+            decisions[SAME_CONTENT_TWICE] += 1
+        contents.add(found)
     result.features = (np.stack(rows).astype(np.float32) if rows
                        else np.empty((0, extractor.dims), np.float32))
     result.decisions = dict(decisions)
