@@ -223,6 +223,37 @@ def test_pairing_by_relative_path_without_extension(tmp_path, rgb8):
     assert [p.name for p in pairing.unmatched_test] == ["only_out.png"]
 
 
+
+def test_names_pair_however_their_accents_are_encoded(tmp_path):
+    """macOS writes "é" decomposed (NFD), Linux keeps what it is given: both pair, in
+    folders and in a style run's C__S names; a folder holding both spellings is refused."""
+    import unicodedata
+
+    composed, decomposed = (unicodedata.normalize(form, "café") for form in ("NFC", "NFD"))
+    assert composed != decomposed
+    for path in (f"ref/{composed}.png", f"out/{decomposed}.png", f"out/x/{decomposed}.png",
+                 f"ref/x/{composed}.jpg"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"")
+    pairing = pair_folders(tmp_path / "ref", tmp_path / "out")
+    assert pairing.relative(tmp_path / "ref", tmp_path / "out") == [
+        (f"{composed}.png", f"{decomposed}.png"), (f"x/{composed}.jpg", f"x/{decomposed}.png")]
+    assert (pairing.unmatched_reference, pairing.unmatched_test) == ([], [])
+    (tmp_path / "out" / f"{composed}.jpg").write_bytes(b"")
+    with pytest.raises(PairingError, match="share the name"):
+        pair_folders(tmp_path / "ref", tmp_path / "out")
+
+    from likeness.evaluation.items.triplets import find_triplets
+
+    for folder, name in (("content", composed), ("style", "ink"),
+                         ("stylized", f"{decomposed}__ink")):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / folder / f"{name}.png")
+    triplets, unmatched = find_triplets(tmp_path / "content", tmp_path / "style",
+                                        {"m": tmp_path / "stylized"})
+    assert [t.content.name for t in triplets] == [f"{composed}.png"]
+    assert unmatched == {"m": []}
+
 def test_pairing_refuses_ambiguous_names_and_missing_folders(tmp_path):
     (tmp_path / "ref").mkdir()
     (tmp_path / "out").mkdir()

@@ -31,7 +31,7 @@ from likeness.io.files import (
 )
 from likeness.io.integrity import sniff_format, verify_integrity
 from likeness.io.luma import to_luma
-from likeness.io.pairing import Pairing, pair_folders, pair_scanned, read_manifest
+from likeness.io.pairing import Pairing, name_key, pair_folders, pair_scanned, read_manifest
 
 __all__ = [
     "ALPHA_CHOICES",
@@ -47,6 +47,7 @@ __all__ = [
     "file_stamp",
     "find_images",
     "load_image",
+    "name_key",
     "pair_folders",
     "pair_scanned",
     "new_file_beside",

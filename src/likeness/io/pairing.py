@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io as io_module
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +29,22 @@ class Pairing:
                 for r, t in self.pairs]
 
 
+def name_key(path: Path, folder: Path) -> str:
+    """What pairs a file with its partners: its path relative to ``folder``, without its
+    extension, in Unicode's composed form (NFC) — macOS writes ``é`` as ``e`` and an
+    accent (NFD), Linux keeps what it is given, and both must pair."""
+    return unicodedata.normalize("NFC", path.relative_to(folder).with_suffix("").as_posix())
+
+
 def _index_by_stem(folder: Path, files: Iterable[Path]) -> dict[str, Path]:
     index: dict[str, Path] = {}
     for file in files:
-        key = file.relative_to(folder).with_suffix("").as_posix()
+        key = name_key(file, folder)
         if key in index:
             raise PairingError(
                 f"two files in {folder} share the name {key!r}: {index[key].name} and "
-                f"{file.name}; pairing ignores extensions, so rename or remove one"
+                f"{file.name}; pairing ignores extensions (and how accents are encoded), so "
+                "rename or remove one"
             )
         index[key] = file
     return index

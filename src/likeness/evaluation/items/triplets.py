@@ -18,7 +18,7 @@ from pathlib import Path
 from likeness.errors import LikenessError, PairingError
 from likeness.evaluation.items.plan import Item, Plan, check_distinct_folders, table_prompts
 from likeness.evaluation.items.prompts import PROMPT_ROLES, Prompt
-from likeness.io import find_images, read_manifest, same_file_key, stat_regular_file
+from likeness.io import find_images, name_key, read_manifest, same_file_key, stat_regular_file
 
 __all__ = ["Triplet", "find_triplets", "style_plan"]
 
@@ -40,7 +40,7 @@ class Triplet:
 def _index(folder: Path) -> dict[str, Path]:
     index: dict[str, Path] = {}
     for path in find_images(folder):
-        stem = path.relative_to(folder).with_suffix("").as_posix()
+        stem = name_key(path, folder)
         if stem in index:
             raise PairingError(f"{folder}: {index[stem].name} and {path.name} differ only in "
                                "extension; keep one")
@@ -94,7 +94,7 @@ def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[s
     for method, method_folder in methods.items():
         root = Path(method_folder)
         for path in find_images(root):
-            stem = path.relative_to(root).with_suffix("").as_posix()
+            stem = name_key(path, root)
             matched = _match_name(stem, contents, styles)
             if isinstance(matched, str):
                 unmatched[method].append(f"{path.relative_to(root).as_posix()} ({matched})")
