@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -253,6 +255,42 @@ def test_names_pair_however_their_accents_are_encoded(tmp_path):
                                         {"m": tmp_path / "stylized"})
     assert [t.content.name for t in triplets] == [f"{composed}.png"]
     assert unmatched == {"m": []}
+
+
+def test_links_to_folders_are_followed_and_folders_reached_twice_refused(tmp_path,
+                                                                          monkeypatch):
+    """A set or a pairing over a folder whose images sit behind a link to a folder had
+    silently lost them (os.walk does not follow such links by default)."""
+    from likeness.io import find_images, scan_folder
+
+    store = tmp_path / "store" / "sub"
+    store.mkdir(parents=True)
+    (store / "b.png").write_bytes(b"")
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "a.png").write_bytes(b"")
+    (tmp_path / "set" / "linked").symlink_to(store)
+    assert [p.relative_to(tmp_path / "set").as_posix()
+            for p in find_images(tmp_path / "set")] == ["a.png", "linked/b.png"]
+    (tmp_path / "set" / "again").symlink_to(store)
+    with pytest.raises(PairingError, match="again, through a link: its images would count "
+                                           "twice"):
+        scan_folder(tmp_path / "set")
+    (tmp_path / "set" / "again").unlink()
+    (store / "loop").symlink_to(tmp_path / "set")
+    with pytest.raises(PairingError, match="through a link"):
+        scan_folder(tmp_path / "set")
+    (store / "loop").unlink()
+    real_scandir = os.scandir
+
+    def locked(path=".", *args):
+        if Path(os.path.realpath(path)) == store.resolve():
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path, *args)
+
+    monkeypatch.setattr(os, "scandir", locked)
+    with pytest.raises(PairingError, match="linked: this folder cannot be read \\(Permission "
+                                           "denied\\); its images would be left out"):
+        scan_folder(tmp_path / "set")
 
 def test_pairing_refuses_ambiguous_names_and_missing_folders(tmp_path):
     (tmp_path / "ref").mkdir()

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from likeness.errors import ImageLoadError
+from likeness.errors import ImageLoadError, PairingError
 
 # What the loader reads (Pillow's names; JPEG includes multi-picture MPO files), and the
 # extensions folder discovery picks up: the same list, so no readable file is skipped unseen.
@@ -58,12 +58,31 @@ def stat_regular_file(path: Path) -> os.stat_result:
 
 
 def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
-    """The image files below ``folder`` (recursive, hidden files and folders skipped), and
-    the other files found there, skipped because of their extension; both sorted."""
+    """The image files below ``folder`` (recursive, hidden files and folders skipped, links
+    to folders followed), and the other files found there, skipped because of their
+    extension; both sorted.
+
+    Raises:
+        PairingError: a folder below cannot be read, or is reached twice (a link to a folder
+            already scanned, or a loop of links): its images would be missing, or counted
+            twice.
+    """
     folder = Path(folder)
     found: list[Path] = []
     skipped: list[Path] = []
-    for root, dirs, files in os.walk(folder):
+    reached: dict[str, Path] = {}
+
+    def unreadable(error: OSError) -> None:
+        raise PairingError(f"{error.filename}: this folder cannot be read "
+                           f"({error.strerror or error}); its images would be left out")
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(root)
+        if real in reached:
+            raise PairingError(f"{root} is {reached[real]} again, through a link: its images "
+                               "would count twice (in a loop of links, without end); remove "
+                               "the link")
+        reached[real] = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             if name.startswith("."):
