@@ -860,6 +860,29 @@ def test_file_names_that_are_not_utf8_are_compared_and_written_escaped(tmp_path)
         assert (out_dir / "report.html").is_file()
 
 
+
+def test_control_characters_in_names_reach_the_terminal_as_escapes(tmp_path):
+    """A file named to clear the screen, split a table row or read backwards is shown
+    escaped in tables and messages (a real process: what a terminal would receive)."""
+    names = ["\x1b[2Jclear.png", "a\nb.png", "\u202egnp.png", "\x9bc.png"]
+    for index, name in enumerate(names):
+        _save(tmp_path / "ref" / name, _image(index))
+        _save(tmp_path / "out" / name, _image(10 + index))
+    _save(tmp_path / "out" / "\x1b]0;title\x07only.png", _image(20))
+    result = _run_cli(["compare", str(tmp_path / "ref"), str(tmp_path / "out"), "--no-cache",
+                       "--metrics", "ssim"])
+    assert result.returncode == 0, result.stderr
+    for stream in (result.stdout, result.stderr):
+        assert not any(ord(c) < 32 and c != "\n" or 127 <= ord(c) < 160 or c == "\u202e"
+                       for c in stream), repr(stream)
+    for shown in ("\\x1b[2Jclear.png", "a\\nb.png", "\\u202egnp.png", "\\x9bc.png"):
+        assert shown in result.stdout
+    assert "\\x1b]0;title\\x07only.png" in result.stderr  # the unmatched file's note
+    likeness.compare(tmp_path / "ref", models={"two\nlines": tmp_path / "out"}, metrics="ssim",
+                     cache=False, out_dir=tmp_path / "run")
+    table = (tmp_path / "run" / "summary.md").read_text().splitlines()
+    assert [line for line in table if "two" in line][0].startswith("| two lines |")
+
 @pytest.mark.parametrize(("format", "options"), [
     ("PNG", {}), ("JPEG", {}), ("JPEG", {"progressive": True}), ("GIF", {}), ("BMP", {}),
     ("TIFF", {"compression": "tiff_lzw"}), ("TIFF", {}), ("WEBP", {}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -12,17 +13,44 @@ if TYPE_CHECKING:
 
 
 
-def stdout_console() -> Console:
-    """Tables on stdout; wide when piped, so that columns are not wrapped."""
+# Control characters shown as escapes, never sent to the terminal: a file named
+# "\x1b[2J…" would clear the screen, "a\nb.png" split a table row in two, a bidi override
+# (U+202E) show a name backwards.  Rich strips only a few of them.
+_ESCAPES = {**{code: f"\\x{code:02x}" for code in (*range(32), *range(127, 160))},
+            **{ord(c): repr(c)[1:-1] for c in "\n\t\r"},
+            **{code: f"\\u{code:04x}" for code in (0x200E, 0x200F, *range(0x202A, 0x202F),
+                                                   *range(0x2066, 0x206A))}}
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters as escapes (``\\n``, ``\\x1b``, ``\\u202e``)."""
+    return text.translate(_ESCAPES)
+
+
+@functools.cache
+def _printable_console() -> type[Console]:
+    """A rich console whose every string (messages, table cells) is shown ``printable``:
+    file and model names come from the user's disk."""
     from rich.console import Console
 
-    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
+    class PrintableConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(printable(text), **kwargs)
+
+    return PrintableConsole
+
+
+def _console(**options: Any) -> Console:
+    return _printable_console()(**options)
+
+
+def stdout_console() -> Console:
+    """Tables on stdout; wide when piped, so that columns are not wrapped."""
+    return _console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 
 
 def stderr_console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True, soft_wrap=True)
+    return _console(stderr=True, soft_wrap=True)
 
 
 # The library's messages name Python arguments; the command line names its own options.
@@ -188,6 +216,8 @@ def progress_bar(describe: Any = lambda label: f"features {Path(label).name}",
             unit = "pairs" if task.description in ("pairs", "triplets") else "images"
             return Text(f"{speed:.1f} {unit}/s" if speed else "", style="progress.data.speed")
 
+    from rich.markup import escape
+
     columns = [BarColumn(), MofNCompleteColumn(), *([Rate()] if rate else []),
                TimeRemainingColumn()]
     progress = Progress("[progress.description]{task.description}", *columns,
@@ -198,7 +228,8 @@ def progress_bar(describe: Any = lambda label: f"features {Path(label).name}",
         if not tasks:
             progress.start()
         if label not in tasks:
-            tasks[label] = progress.add_task(describe(label), total=total)
+            # a file name is neither markup nor control characters
+            tasks[label] = progress.add_task(escape(printable(describe(label))), total=total)
         progress.update(tasks[label], completed=done, total=total)
 
     def stop() -> None:

@@ -166,10 +166,11 @@ def serve(folder: Path, host: str, port: int, database: str | None, rate: float,
         _fail(error, "serve")
     console = stderr_console()
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    console.print(f"participants: http://{shown}:{port}/\nadmin: http://{shown}:{port}/admin"
-                  f"?token={token}\nanswers: {database or folder / 'answers.sqlite'} "
-                  "(Ctrl-C stops the server; every answer given is kept)",
-                  highlight=False, markup=False)
+    for line in (f"participants: http://{shown}:{port}/",
+                 f"admin: http://{shown}:{port}/admin?token={token}",
+                 f"answers: {database or folder / 'answers.sqlite'} (Ctrl-C stops the server; "
+                 "every answer given is kept)"):
+        console.print(line, highlight=False, markup=False)
     try:
         serve_app(opened, store, host=host, port=port, rate=rate, burst=burst,
                   max_participants=max_participants, trusted_proxies=trusted_proxies)

@@ -194,7 +194,9 @@ def _listed(names: list[str]) -> str:
 
 
 def _markdown_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    """A cell of a Markdown table: its bars escaped, a line break (a folder named so) a
+    space, so that the row stays one row."""
+    return " ".join(text.replace("|", "\\|").splitlines())
 
 
 def latex_summary(results: ResultsData) -> str:
