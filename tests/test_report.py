@@ -181,3 +181,22 @@ def test_a_report_that_cannot_be_written_is_one_message(results_dir, tmp_path, m
     assert "cannot write" in result.output
     assert "No space left on device" in result.output
     assert "Traceback" not in result.output
+
+
+def test_tables_changed_since_the_run_are_refused_not_reported(results_dir, tmp_path):
+    """run.json keeps each table's SHA-256: a per_image.csv a spreadsheet saved again (or
+    anyone edited) is refused, never shown as the run's values."""
+    import shutil
+
+    copy = tmp_path / "results"
+    shutil.copytree(results_dir, copy)
+    for name in ("per_image.csv", "summary.csv"):
+        table = copy / name
+        original = table.read_bytes()
+        table.write_bytes(original.replace(b"\n", b"\r\n"))  # as a spreadsheet saves it
+        result = CliRunner().invoke(main, ["report", str(copy)])
+        assert result.exit_code == 1
+        assert f"{name} changed since the run wrote it" in " ".join(result.output.split())
+        assert "Traceback" not in result.output
+        table.write_bytes(original)
+    assert CliRunner().invoke(main, ["report", str(copy)]).exit_code == 0

@@ -29,6 +29,7 @@ import numpy as np
 
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.infra.cache import file_digest
 from likeness.evaluation.items.prompts import PROMPT_ROLES
 from likeness.evaluation.items.rows import PairRow
 from likeness.results.agreement import (
@@ -103,6 +104,12 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
         path = folder / name
         if not path.is_file():
             return []
+        written = record.get("tables_sha256", {}).get(name)
+        if written is not None and file_digest(path) != written:
+            raise LikenessError(f"{path} changed since the run wrote it (its SHA-256 is not "
+                                "run.json's; a spreadsheet program that saves it rewrites "
+                                "it): the report shows only the run's own values — run the "
+                                "same command again to rewrite the folder")
         try:
             with path.open(newline="", encoding="utf-8") as handle:
                 return list(csv.DictReader(handle))

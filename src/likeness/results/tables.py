@@ -16,6 +16,7 @@ from typing import Any
 
 from likeness.evaluation.catalog.metric_spec import latex_escape
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.infra.cache import file_digest
 from likeness.evaluation.items.prompts import PROMPT_ROLES
 from likeness.evaluation.items.rows import PairRow
 from likeness.io import replace_file
@@ -113,10 +114,14 @@ def csv_tables(results: ResultsData) -> dict[str, tuple[list[str], list[dict[str
     }
 
 
-def write_csv_tables(results: ResultsData, folder: Path) -> None:
-    """per_image.csv, summary.csv and comparisons.csv."""
+def write_csv_tables(results: ResultsData, folder: Path) -> dict[str, str]:
+    """per_image.csv, summary.csv and comparisons.csv; each one's SHA-256 as written
+    (run.json keeps them: what reads the tables back knows them unchanged)."""
+    written = {}
     for name, (columns, records) in csv_tables(results).items():
         _write_csv(folder / f"{name}.csv", columns, records)
+        written[f"{name}.csv"] = file_digest(folder / f"{name}.csv")
+    return written
 
 
 def _best(rows: list[SummaryRow]) -> set[str]:

@@ -258,7 +258,7 @@ def _write_results_files(results: Results, folder: Path) -> None:
     )
 
     folder.mkdir(parents=True, exist_ok=True)
-    write_csv_tables(results, folder)
+    results.record["tables_sha256"] = write_csv_tables(results, folder)
     replace_file(folder / "summary.md", markdown_summary(results), errors=TEXT_ERRORS)
     replace_file(folder / "summary.tex", latex_summary(results), errors=TEXT_ERRORS)
     settings = results.record["settings"]
