@@ -290,6 +290,32 @@ def test_folders_that_overlap_are_refused(tmp_path):
     assert not (tmp_path / "study").exists()
 
 
+
+def test_a_model_named_as_the_runs_own_set_is_refused(tmp_path):
+    """A model called "reference" (a style method called "style") was the reference set
+    itself to the set metrics: FID 0 against the references, without a word."""
+    ref, out = _folders(tmp_path, count=2)
+    with pytest.raises(PairingError, match="a model cannot be called 'reference'"):
+        likeness.compare(ref, models={"reference": out}, metrics="ssim", cache=False)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("reference,test,model\nref/0.png,out/0.png,reference\n")
+    result = CliRunner().invoke(main, ["compare", "--pairs", str(pairs), "--no-cache"])
+    assert result.exit_code == 1
+    assert "a model cannot be called 'reference'" in result.output
+    named = tmp_path / "runs" / "reference"  # a folder so called is named by its parent too
+    named.mkdir(parents=True)
+    for path in out.iterdir():
+        (named / path.name).write_bytes(path.read_bytes())
+    assert [r.model for r in likeness.compare(ref, named, metrics="ssim", cache=False).rows
+            ] == ["runs/reference"] * 2
+    for folder, seed in (("content", 0), ("style", 1)):
+        _save(tmp_path / folder / "x.png", _image(seed))
+    _save(tmp_path / "stylized" / "x__x.png", _image(2))
+    with pytest.raises(PairingError, match="a method cannot be called 'style'"):
+        likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
+                                methods={"style": tmp_path / "stylized"}, metrics="ssim",
+                                cache=False)
+
 def test_pairs_csv_paths_are_taken_verbatim(tmp_path):
     _save(tmp_path / "a.png", _image(0))
     _save(tmp_path / "a.png ", _image(1), format="PNG")  # another file: its name ends in " "

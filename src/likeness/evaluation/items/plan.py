@@ -26,7 +26,7 @@ from likeness.evaluation.items.prompts import (
 from likeness.io import pair_scanned, read_manifest, same_file_key, scan_folder
 
 __all__ = ["Item", "Plan", "check_distinct_folders", "make_plan", "model_names",
-           "table_prompts"]
+           "refuse_set_names", "table_prompts"]
 
 
 @dataclass(frozen=True)
@@ -85,16 +85,20 @@ class Plan:
         return ("content", "stylized") if self.kind == "style" else ("reference", "test")
 
 
+_SET_NAMES = ("reference", "style")  # the runs' own sets (``refuse_set_names``)
+
+
 def model_names(tests: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
-    """Name each test folder by its folder name; equal names get their parent prepended."""
+    """Name each test folder by its folder name; equal names, and the names of the runs'
+    own sets (a folder called ``reference``), get their parent prepended."""
     folders = [Path(t) for t in tests]
     names: dict[str, Path] = {}
     for folder in folders:
         parts = folder.resolve().parts
         depth = 1
         name = parts[-1]
-        while name in names or sum(1 for f in folders if f.resolve().parts[-depth:]
-                                   == parts[-depth:]) > 1:
+        while name in names or name in _SET_NAMES or sum(
+                1 for f in folders if f.resolve().parts[-depth:] == parts[-depth:]) > 1:
             depth += 1
             if depth > len(parts):
                 raise PairingError(f"two test folders are the same folder: {folder}")
@@ -258,5 +262,20 @@ def make_plan(reference: str | os.PathLike[str] | None,
     else:
         check_distinct_folders(models, roots={"reference": reference})
         plan = _plan_folders(Path(reference), models, need_pairs, need_sets)
+    refuse_set_names(plan.models, "model", "reference")
     plan.set_pairs = [(model, "reference", model) for model in plan.models]
     return plan
+
+
+def refuse_set_names(models: Sequence[str], role: str, taken: str) -> None:
+    """Refuse a model named as the run's own set (``taken``: the reference images, or a
+    style run's style images): its images and that set would be one set, and a set
+    metric of it the set against itself (FID 0).
+
+    Raises:
+        PairingError: saying to choose another name.
+    """
+    if taken in models:
+        raise PairingError(f"a {role} cannot be called {taken!r}: that is the name of the "
+                           f"{taken} images' set (FID, KID and the other set metrics compare "
+                           f"each {role} with it); give that {role} another name")

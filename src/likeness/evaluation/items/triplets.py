@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from likeness.errors import LikenessError, PairingError
-from likeness.evaluation.items.plan import Item, Plan, check_distinct_folders, table_prompts
+from likeness.evaluation.items.plan import (
+    Item,
+    Plan,
+    check_distinct_folders,
+    refuse_set_names,
+    table_prompts,
+)
 from likeness.evaluation.items.prompts import PROMPT_ROLES, Prompt
 from likeness.io import find_images, name_key, read_manifest, same_file_key, stat_regular_file
 
@@ -146,6 +152,7 @@ def style_plan(triplets: list[Triplet], methods: list[str],
                unmatched: Mapping[str, list[str]]) -> Plan:
     """The plan of a style run: one item per triplet (reference = content); sets: the
     style images and each method's stylized images (FID of each method against styles)."""
+    refuse_set_names(methods, "method", "style")
     items = [Item(t.method, t.content, t.stylized, t.content_name, t.stylized_name,
                   style=t.style, style_name=t.style_name, prompts=t.prompts)
              for t in triplets]
