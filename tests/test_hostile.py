@@ -605,6 +605,23 @@ def test_a_pairs_csv_with_a_byte_order_mark_is_read(tmp_path):
     assert results.rows[0].error is None
 
 
+
+def test_a_pairs_csv_a_spreadsheet_separated_by_semicolons_or_tabs_is_read(tmp_path):
+    """As spreadsheets save "CSV" in many locales: the header says which separator."""
+    _save(tmp_path / "a;1.png", _image(0))
+    _save(tmp_path / "b.png", _image(1))
+    for separator in (";", "\t"):
+        pairs = tmp_path / "pairs.csv"
+        pairs.write_text(f'reference{separator}test\r\n"a;1.png"{separator}b.png\r\n')
+        rows = likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False).rows
+        assert [(r.reference, r.test, r.error) for r in rows] == [("a;1.png", "b.png", None)]
+    pairs.write_text("reference;test\na;1.png;b.png\n")
+    with pytest.raises(PairingError, match="quote paths that contain semicolons"):
+        likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
+    pairs.write_text("Reference;Test\na.png;b.png\n")  # no separator names the columns
+    with pytest.raises(PairingError, match="needs columns 'reference' and 'test'"):
+        likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
+
 def test_non_utf8_csvs_and_short_manifest_rows_are_named(tmp_path):
     _save(tmp_path / "a.png", _image(0))
     pairs = tmp_path / "pairs.csv"

@@ -86,8 +86,9 @@ def pair_scanned(reference_dir: Path, reference_scan: tuple[list[Path], list[Pat
 
 def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] = (), *,
                   what: str) -> list[tuple[int, dict[str, str]]]:
-    """The rows of a UTF-8 CSV manifest (a byte-order mark accepted) as (line, record),
-    each with every required column filled; values verbatim, spaces included.
+    """The rows of a UTF-8 CSV manifest (a byte-order mark accepted; separated by commas,
+    or by semicolons or tabs where its header says so) as (line, record), each with every
+    required column filled; values verbatim, spaces included.
 
     Raises:
         PairingError: unreadable, not UTF-8, missing columns, or a row with missing, empty
@@ -105,7 +106,8 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
         line = error.object[:error.start].count(b"\n") + 1
         raise PairingError(f"{path}, line {line}: the {what} is not UTF-8 text (byte "
                            f"0x{error.object[error.start]:02x}); save it as UTF-8") from None
-    reader = csv.DictReader(io_module.StringIO(text, newline=""))
+    delimiter = _delimiter(text, required)
+    reader = csv.DictReader(io_module.StringIO(text, newline=""), delimiter=delimiter)
     try:
         columns = list(reader.fieldnames or [])
     except csv.Error as error:
@@ -128,7 +130,8 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
         line = reader.line_num
         if None in record:
             raise PairingError(f"{path}, line {line}: more fields than the header has "
-                               "columns (quote paths that contain commas)")
+                               f"columns (quote paths that contain "
+                               f"{ {',': 'commas', ';': 'semicolons'}.get(delimiter, 'tabs')})")
         missing = [c for c in required if not record.get(c)]
         if missing:
             raise PairingError(f"{path}, line {line}: no {' or '.join(missing)} given")
@@ -136,3 +139,16 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
     return rows
 
 
+def _delimiter(text: str, required: Sequence[str]) -> str:
+    """A comma — or a semicolon or a tab where only with it does the header name the
+    required columns (spreadsheets save "CSV" so in many locales): no guess, the header
+    says which."""
+    header = text.split("\n", 1)[0].rstrip("\r")
+    for candidate in (",", ";", "\t"):
+        try:
+            names = next(csv.reader([header], delimiter=candidate), [])
+        except csv.Error:
+            continue
+        if set(required) <= set(names):
+            return candidate
+    return ","
