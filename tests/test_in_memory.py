@@ -304,6 +304,8 @@ def test_an_accumulator_takes_each_networks_metrics(sets, fid_weights, tmp_path)
     from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
 
     assert sixteen.decisions[EIGHT_BIT_VALUES_IN_16_BITS] == 6
+    with pytest.raises(ValueError, match="at least one pixel"):  # not torch's own error
+        sixteen.update(np.zeros((1, 3, 0, 5), np.uint16), real=True)
     score = likeness.Accumulator("inception_score", weights=fid_weights)
     score.update(_nchw(fake), real=False)
     with pytest.raises(likeness.LikenessError, match="at least 10 images"):

@@ -125,8 +125,12 @@ class Accumulator:
                 "floating-point images in [0, 1]")
         if not batch.shape[0]:
             return
+        if not batch.shape[2] or not batch.shape[3]:
+            raise InvalidInputError(f"images must have at least one pixel, got shape "
+                                    f"{tuple(batch.shape)}")
         taken: list[set[str]] = [{EIGHT_BIT_VALUES_IN_16_BITS} if image.dtype == np.uint16
-                                 and int(image.max()) <= 255 else set() for image in batch]
+                                 and image.size and int(image.max()) <= 255 else set()
+                                 for image in batch]
         for network, extractor in self.extractors.items():
             inputs = []
             for image, notes in zip(batch, taken, strict=True):
