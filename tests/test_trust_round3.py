@@ -6,6 +6,7 @@ faults)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 
 import numpy as np
@@ -276,16 +277,19 @@ def test_every_torch_metric_refuses_bad_inputs_with_a_likeness_error(name):
             function(*args, **kwargs)
 
 
+@pytest.mark.parametrize("half", ["bfloat16", "float16"])
 @pytest.mark.parametrize("name", sorted(_torch_functions()))
-def test_bfloat16_is_computed_in_float32(name):
+def test_16_bit_floats_are_computed_in_float32(name, half):
     import torch
 
     function = _torch_functions()[name]
-    x = torch.rand(1, 3, 176, 176).to(torch.bfloat16)
-    y = (x.float() * 0.9).to(torch.bfloat16)
+    x = torch.rand(1, 3, 176, 176).to(getattr(torch, half))
+    y = (x.float() * 0.9).to(getattr(torch, half))
     got = function(x, y, data_range=1.0)
     want = function(x.float(), y.float(), data_range=1.0)
     assert torch.equal(got, want)
+    with pytest.raises(likeness.InvalidInputError, match="no image, no channel or no pixel"):
+        function(x[:0], y[:0], data_range=1.0)  # an empty batch
 
 
 def test_ssim_of_a_volume_without_channels_is_refused():
@@ -581,6 +585,12 @@ def test_a_truncated_per_image_csv_gives_no_partial_report(pairs):
     likeness.compare(pairs / "ref", pairs / "out", out_dir=out, cache=False)
     lines = (out / "per_image.csv").read_text().splitlines(keepends=True)
     (out / "per_image.csv").write_text("".join(lines[:3]))
+    with pytest.raises(likeness.LikenessError, match="per_image.csv changed since the run "
+                                                     "wrote it"):
+        likeness.write_report(out)
+    record = json.loads((out / "run.json").read_text())
+    del record["tables_sha256"]  # a folder written before run.json kept the tables' hashes
+    (out / "run.json").write_text(json.dumps(record))
     with pytest.raises(likeness.LikenessError, match="holds 2 rows but run.json records 4"):
         likeness.write_report(out)
 

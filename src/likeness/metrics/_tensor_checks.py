@@ -4,11 +4,11 @@ to do.
 
 What is accepted, what is converted:
 - torch tensors only (a list, an array: refused, naming the conversion);
-- floating tensors keep their dtype; bfloat16 is computed in float32 (exactly its values;
-  FFTs and the kernels have no bfloat16); integer tensors in float64 (exact for 8- and
-  16-bit values); boolean and complex tensors are refused;
+- floating tensors keep their dtype; bfloat16 and float16 are computed in float32 (exactly
+  their values; FFTs and the kernels have no 16-bit floats on the CPU); integer tensors in
+  float64 (exact for 8- and 16-bit values); boolean and complex tensors are refused;
 - (N, C, H, W) batches (or (N, C, T, H, W) volumes where allowed) of one shape, at least
-  one channel and one pixel;
+  one image, one channel and one pixel;
 - a finite, positive ``data_range`` (a number, not a bool);
 - values finite and within [0, data_range] (checked without gradient: the check never
   changes what autograd sees) — as piq refuses them, so that uint8-valued floats passed
@@ -32,7 +32,7 @@ def _as_computable(tensor: Tensor, name: str) -> Tensor:
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise InvalidInputTypeError(f"{name} is a {tensor.dtype} tensor; pass real image "
                                     "values (float, or integers such as uint8)")
-    if tensor.dtype == torch.bfloat16:
+    if tensor.dtype in (torch.bfloat16, torch.float16):
         return tensor.to(torch.float32)
     return tensor if tensor.is_floating_point() else tensor.to(torch.float64)
 
@@ -65,9 +65,9 @@ def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
     if x.shape != y.shape:
         raise InvalidInputError(f"images differ in shape: {tuple(x.shape)} vs "
                                 f"{tuple(y.shape)}")
-    if any(size == 0 for size in x.shape[1:]):
+    if any(size == 0 for size in x.shape):
         raise InvalidInputError(f"images of shape {tuple(x.shape)} have an empty axis (no "
-                                "channel or no pixel): there is nothing to compare")
+                                "image, no channel or no pixel): there is nothing to compare")
     x, y = _as_computable(x, "x"), _as_computable(y, "y")
     if data_range is not None:
         check_values(x, y, check_data_range(data_range))

@@ -9,6 +9,7 @@ LPIPS and the style metrics read them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -16,7 +17,8 @@ from torch import Tensor, nn
 from likeness.errors import InvalidInputError
 from likeness.nets.winograd import use_winograd, winograd_conv2d
 
-__all__ = ["Backbone", "alexnet_features", "squeezenet1_1_features", "vgg_features"]
+__all__ = ["Backbone", "alexnet_features", "smallest_side", "squeezenet1_1_features",
+           "vgg_features"]
 
 
 class Fire(nn.Module):
@@ -55,6 +57,11 @@ class Backbone(nn.Module):
         outputs: dict[int, Tensor] = {}
         last = max(taps)
         layers = list(self.features)
+        need = smallest_side(layers[:last + 1])
+        if x.ndim != 4 or not x.shape[0] or min(x.shape[2:]) < need:
+            raise InvalidInputError(
+                f"{self.name} needs (N, C, H, W) batches of at least one image of at least "
+                f"{need}x{need} pixels (the layers read), got shape {tuple(x.shape)}")
         index = 0
         while index <= last:
             layer = layers[index]
@@ -75,6 +82,36 @@ class Backbone(nn.Module):
                 outputs[index] = x
             index += 1
         return [outputs[index] for index in taps]
+
+
+def smallest_side(layers: Sequence[nn.Module]) -> int:
+    """The least height (and width) from which each of ``layers`` — convolutions and pools
+    by their geometry, other modules keeping the size, as the Fire modules do — leaves at
+    least one pixel."""
+    for side in range(1, 4096):
+        size = side
+        for layer in layers:
+            if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+                size = _output_side(layer, size)
+            if size < 1:
+                break
+        else:
+            return side
+    raise InvalidInputError("no input size suits these layers")  # pragma: no cover
+
+
+def _output_side(layer: nn.Module, size: int) -> int:
+    """One side of ``layer``'s output for an input side of ``size`` (torch's rule)."""
+    def first(value: Any) -> int:
+        return int(value[0] if isinstance(value, tuple) else value)
+
+    kernel, stride = first(layer.kernel_size), first(layer.stride or layer.kernel_size)
+    padding, dilation = first(layer.padding), first(getattr(layer, "dilation", 1))
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if not getattr(layer, "ceil_mode", False):
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + padding else out  # starts inside
 
 
 def alexnet_features() -> Backbone:

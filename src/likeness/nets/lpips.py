@@ -94,10 +94,10 @@ class LPIPS(nn.Module):
         Args:
             x, y: (N, 3, H, W) in [-1, 1], or in [0, 1] with ``normalize=True``.
         """
-        if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3:
+        if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3 or not x.numel():
             raise InvalidInputError(
-                f"expected two (N, 3, H, W) batches of one shape, got "
-                f"{tuple(x.shape)} and {tuple(y.shape)}")
+                f"expected two (N, 3, H, W) batches of one shape, at least one image of at "
+                f"least a pixel, got {tuple(x.shape)} and {tuple(y.shape)}")
         _warn_if_out_of_range(x, y, normalize)
         if normalize:
             x, y = 2 * x - 1, 2 * y - 1
@@ -114,7 +114,8 @@ class LPIPS(nn.Module):
         With ``distance``, this lets an image shared by many pairs (a reference compared
         with several outputs) be encoded once.
         """
-        scaled = (images - self.shift) / self.scale
+        # in the network's precision (float64 images too; 16-bit ones are promoted)
+        scaled = ((images - self.shift) / self.scale).to(self.shift.dtype)
         if torch.is_grad_enabled() and scaled.requires_grad:
             # as a training loss: the lpips package's layout, so that input gradients equal
             # its own (the channels-last kernels round float32 gradients differently)
