@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from likeness import LPIPS, WeightsError, compare_files
+from likeness import LPIPS, InvalidInputError, WeightsError, compare_files
 from likeness.cli import main
 from likeness.nets.backbones import build_backbone
 
@@ -254,3 +254,28 @@ def test_distances_without_a_gradient_equal_lpips_own_operations():
     want = (((lpips_way(fx) - lpips_way(fy)) ** 2).mean((2, 3), keepdim=True)
             * heads[0]).sum(1, keepdim=True)
     torch.testing.assert_close(fast, want, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg", "squeeze"])
+def test_inputs_the_network_cannot_take_are_one_clear_error(stand_in, net):
+    """Images smaller than the layers LPIPS reads (the least side, from their geometry: a
+    side one pixel less fails in torch itself), an empty batch; float64 images are computed
+    in the network's precision, as float16 ones already were."""
+    from likeness.nets.backbones import smallest_side
+    from likeness.nets.lpips import LPIPS_NETS
+
+    backbone_name, taps = LPIPS_NETS[net]
+    metric = LPIPS(net=net, backbone_weights=stand_in[backbone_name])
+    need = smallest_side(list(metric.backbone.features)[:max(taps) + 1])
+    x = torch.rand(2, 3, need, need + 3) * 2 - 1
+    y = (x * 0.9).clamp(-1, 1)
+    with torch.no_grad():
+        metric(x, y)
+        with pytest.raises(InvalidInputError, match=f"at least {need}x{need} pixels"):
+            metric(x[:, :, :need - 1], y[:, :, :need - 1])
+        with pytest.raises(InvalidInputError, match="at least one image"):
+            metric(x[:0], y[:0])
+        assert torch.equal(metric(x.double(), y.double()), metric(x, y))
+        with pytest.raises(RuntimeError):  # the network itself: one pixel less fails
+            torch.nn.Sequential(*list(metric.backbone.features)[:max(taps) + 1])(
+                x[:, :, :need - 1])

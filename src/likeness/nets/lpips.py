@@ -115,7 +115,7 @@ class LPIPS(nn.Module):
         with several outputs) be encoded once.
         """
         # in the network's precision (float64 images too; 16-bit ones are promoted)
-        scaled = ((images - self.shift) / self.scale).to(self.shift.dtype)
+        scaled = (images.to(self.shift.dtype) - self.shift) / self.scale
         if torch.is_grad_enabled() and scaled.requires_grad:
             # as a training loss: the lpips package's layout, so that input gradients equal
             # its own (the channels-last kernels round float32 gradients differently)
