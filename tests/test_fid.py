@@ -80,6 +80,20 @@ def test_forward_resizes_inside_the_network_as_pytorch_fid(golden, network):
     _assert_features_close(got, golden.array("fid_features")[:3])
 
 
+
+def test_inputs_the_network_cannot_take_are_one_clear_error(network):
+    """Integer images are not in [0, 1] (the user divides by 255, as pytorch-fid's loader
+    does); an empty side has nothing to resize; float64 and float16 are computed in the
+    network's float32."""
+    x = torch.rand(2, 3, 40, 36)
+    with torch.no_grad():
+        with pytest.raises(InvalidInputError, match="pass images.float\\(\\) / 255"):
+            network((x * 255).to(torch.uint8))
+        with pytest.raises(InvalidInputError, match="at least a pixel"):
+            network(x[:, :, :0])
+        assert torch.equal(network(x.double()), network(x))
+        assert torch.equal(network(x.half()), network(x.half().float()))
+
 def test_folded_route_equals_the_layer_by_layer_route(golden, network):
     x = _unit_batch(golden, golden.expected["fid_feature_order"][:2])
     with torch.inference_mode():

@@ -32,8 +32,7 @@ from likeness.nets.loading import load_matching_weights, load_state_dict
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
 __all__ = ["FID_RESIZE_CONVENTIONS", "FID_SIZE", "ArtInceptionFeatures", "InceptionFeatures",
-           "clean_resize",
-           "fid_input", "to_signed_range"]
+           "clean_resize", "fid_input", "network_batch", "to_signed_range"]
 
 FID_SIZE = 299
 
@@ -95,6 +94,22 @@ def _loaded_trunk(variant: str, checkpoint: str, weights: str | os.PathLike[str]
     return trunk, resolved
 
 
+def network_batch(images: Tensor, network: nn.Module) -> Tensor:
+    """``images`` checked as an (N, 3, H, W) batch of floating-point images of at least a
+    pixel, in the network's precision (float64 and 16-bit floats cast to it).
+
+    Raises:
+        InvalidInputError: another shape, an empty side, or integer images (not in [0, 1]).
+    """
+    if images.ndim != 4 or images.shape[1] != 3 or 0 in images.shape[2:]:
+        raise InvalidInputError(f"expected an (N, 3, H, W) batch of images of at least a "
+                                f"pixel, got shape {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise InvalidInputError(f"expected floating-point images in [0, 1], got {images.dtype}; "
+                                "pass images.float() / 255 for 8-bit ones")
+    return images.to(next(network.parameters()).dtype)
+
+
 class InceptionFeatures(nn.Module):
     """pytorch-fid's Inception-v3 pool3 features: (N, 3, H, W) in [0, 1] → (N, 2048).
 
@@ -127,10 +142,7 @@ class InceptionFeatures(nn.Module):
         self.eval()
 
     def forward(self, images: Tensor) -> Tensor:
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise InvalidInputError(
-                f"expected an (N, 3, H, W) batch, got shape {tuple(images.shape)}")
-        return self.features_of_resized(self.resize_batch(images))
+        return self.features_of_resized(self.resize_batch(network_batch(images, self.trunk)))
 
     def resize_batch(self, images: Tensor) -> Tensor:
         """Images in [0, 1] resized to 299×299 by this module's convention."""
@@ -178,7 +190,4 @@ class ArtInceptionFeatures(nn.Module):
         self.eval()
 
     def forward(self, images: Tensor) -> Tensor:
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise InvalidInputError(
-                f"expected an (N, 3, H, W) batch, got shape {tuple(images.shape)}")
-        return self.trunk(images)
+        return self.trunk(network_batch(images, self.trunk))
