@@ -57,7 +57,8 @@ class Backbone(nn.Module):
         outputs: dict[int, Tensor] = {}
         last = max(taps)
         layers = list(self.features)
-        need = smallest_side(layers[:last + 1])
+        known = self.__dict__.setdefault("_smallest_sides", {})  # the geometry never changes
+        need = known.get(last) or known.setdefault(last, smallest_side(layers[:last + 1]))
         if x.ndim != 4 or not x.shape[0] or min(x.shape[2:]) < need:
             raise InvalidInputError(
                 f"{self.name} needs (N, C, H, W) batches of at least one image of at least "
