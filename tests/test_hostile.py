@@ -27,7 +27,8 @@ from PIL import Image
 import likeness
 from likeness import ImageLoadError, LikenessError, PairingError, StorageError
 from likeness.cli import main
-from likeness.evaluation.infra.cache import Cache, CacheWarning, default_cache_path, file_digest
+from likeness.evaluation.infra.cache import Cache, CacheWarning, file_digest
+from likeness.evaluation.infra.cache_location import default_cache_path
 
 
 def _image(seed: int, size: tuple[int, int] = (32, 40), channels: int = 3,

@@ -15,8 +15,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import likeness
 from likeness.cli import main
 from likeness.io import new_file_beside, replace_file, replacing
+from likeness.runs.fid import write_set_record
+from likeness.runs.folder import write_rows
 from study_support import make_study
 
 
@@ -121,3 +124,44 @@ def test_a_study_s_admin_token_is_its_owner_s_alone_from_the_start(tmp_path):
     with umask(0):
         make_study(tmp_path / "study", per_participant=2)
     assert _mode(tmp_path / "study" / "admin-token") == 0o600
+
+
+def test_an_output_option_never_replaces_a_file_of_another_kind(golden, tmp_path):
+    """A mistyped output path (an input image) is refused before anything is written, in
+    every command and function that writes one file: compare --out, fid/kid --out, report
+    -o, study offline/export --out; and a --cache path naming an image or a file that is
+    not a database is left as it is (it was moved aside and replaced)."""
+    from likeness.errors import InvalidInputError, StorageError
+
+    folder, model = tmp_path / "images", tmp_path / "model"
+    for place in (folder, model):
+        place.mkdir()
+        for name in ("astronaut.png", "coffee.png"):
+            shutil.copy(golden.image_path(name), place / name)
+    image = folder / "astronaut.png"
+    before = image.read_bytes()
+    runner = CliRunner()
+    for arguments in (["compare", folder, model, "--out", image],
+                      ["fid", folder, "--out", image], ["kid", folder, folder, "--out", image],
+                      ["report", tmp_path, "-o", image],
+                      ["study", "offline", tmp_path, "--out", image],
+                      ["study", "export", tmp_path, "--out", image]):
+        result = runner.invoke(main, [str(a) for a in arguments])
+        assert result.exit_code == 2, (arguments, result.output)
+        assert "the file must end in" in result.output
+    likeness_calls = (lambda: likeness.write_report(tmp_path, image),
+                      lambda: write_set_record(image, {}),
+                      lambda: write_rows(image, [], [], {}))
+    for call in likeness_calls:
+        with pytest.raises(InvalidInputError, match="must end in"):
+            call()
+    assert image.read_bytes() == before
+    for cache in (image, tmp_path / "new.jpg"):
+        with pytest.raises(StorageError, match="an image's extension"):
+            likeness.compare(folder, model, cache=cache)
+    other = tmp_path / "notes"
+    other.write_bytes(before)  # a PNG under a name that is not a database's
+    with pytest.raises(StorageError, match="is not a cache database \\(it is a PNG file\\)"):
+        likeness.compare(folder, model, cache=other)
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "model", "notes"]

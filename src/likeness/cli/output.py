@@ -91,6 +91,20 @@ def cli_words(text: str, command: str = "compare") -> str:
     return text
 
 
+def output_file(option: str, *suffixes: str) -> Any:
+    """A click callback refusing an output file of another kind than ``suffixes``: a
+    mistyped ``--out`` must not replace an image (or any other file) with a table."""
+    import click
+
+    def check(context: Any, parameter: Any, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() not in suffixes:
+            raise click.BadParameter(f"the file must end in {' or '.join(suffixes)}, got "
+                                     f"{value.name!r}", param_hint=option)
+        return value
+
+    return check
+
+
 def say(kind: str, text: str, command: str = "compare") -> None:
     """One line on stderr: ``error:``, ``warning:`` or ``note:``, in the command line's words."""
     style = {"error": "red", "warning": "yellow"}.get(kind)

@@ -14,9 +14,7 @@ if TYPE_CHECKING:
     pass
 
 from likeness.cli.app import main
-from likeness.cli.output import (
-    say,
-)
+from likeness.cli.output import output_file, say
 
 
 def parse_disagree(value: str | None) -> tuple[str, ...] | None:
@@ -33,6 +31,7 @@ def parse_disagree(value: str | None) -> tuple[str, ...] | None:
 @main.command()
 @click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=output_file("--output", ".html", ".htm"),
               help="Where to write the report (default: RESULTS_DIR/report.html).")
 @click.option("--worst", type=click.IntRange(1, 100), default=5, show_default=True,
               help="Pairs shown in detail: most disagreeing, each model's worst and best.")

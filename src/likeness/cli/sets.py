@@ -12,6 +12,7 @@ import click
 from likeness.cli.app import decoding_options, main
 from likeness.cli.compare import parse_subset_size
 from likeness.cli.output import (
+    output_file,
     progress_bar,
     say,
     stderr_console,
@@ -42,7 +43,8 @@ def _set_options(command: Any) -> Any:
                      "$LIKENESS_CACHE_DIR/cache.sqlite or ~/.cache/likeness/cache.sqlite)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write cached features."),
         click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-                     default=None, help="Write the value, the sets and the settings as JSON."),
+                     default=None, callback=output_file("--out", ".json"),
+                     help="Write the value, the sets and the settings as JSON (FILE.json)."),
     ]
     for option in reversed(options):
         command = option(command)

@@ -10,7 +10,7 @@ from typing import NoReturn
 import click
 
 from likeness.cli.app import main
-from likeness.cli.output import say, stderr_console
+from likeness.cli.output import output_file, say, stderr_console
 from likeness.errors import LikenessError
 
 
@@ -184,7 +184,7 @@ def serve(folder: Path, host: str, port: int, database: str | None, rate: float,
 @study.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The HTML file to write.")
+              callback=output_file("--out", ".html", ".htm"), help="The HTML file to write.")
 @click.option("--slots", type=click.IntRange(1, 10_000), default=20, show_default=True,
               help="Design slots in the file (a participant opening FILE#slot=K gets slot "
                    "K, otherwise one at random).")
@@ -210,6 +210,7 @@ def offline(folder: Path, out: Path, slots: int) -> None:
 @study.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              callback=output_file("--out", ".csv"),
               help="The judgments CSV to write (what `likeness study analyze` reads).")
 @click.option("--offline", "offline_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),

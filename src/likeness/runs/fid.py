@@ -21,7 +21,7 @@ from likeness.evaluation.items.settings import check_decoding
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
-from likeness.runs.folder import open_cache, versions, write_json, writing
+from likeness.runs.folder import open_cache, output_path, versions, write_json, writing
 
 __all__ = ["FidResult", "KidResult", "checkpoint_of", "fid", "kid_folders", "write_set_record"]
 
@@ -97,7 +97,7 @@ def write_set_record(path: PathLike, record: dict[str, Any]) -> Path:
     Raises:
         StorageError: the file cannot be written.
     """
-    target = Path(path)
+    target = output_path(path, "out", ".json")
     with writing(target):
         target.parent.mkdir(parents=True, exist_ok=True)
     write_json(target, record)

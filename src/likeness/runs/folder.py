@@ -23,10 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
-from likeness.errors import LikenessError, StorageError, in_callers_words, recording_warnings
+from likeness.errors import (
+    InvalidInputError,
+    LikenessError,
+    StorageError,
+    in_callers_words,
+    recording_warnings,
+)
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.set_runs import SetReport
-from likeness.evaluation.infra.cache import Cache, LayeredCache, default_cache_path
+from likeness.evaluation.infra.cache import Cache, LayeredCache
+from likeness.evaluation.infra.cache_location import default_cache_path
 from likeness.evaluation.items.rows import PairRow, failed_rows_phrase
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
@@ -36,7 +43,7 @@ from likeness.results.tables import prompt_columns
 from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir
 
 __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir",
-           "file_errors", "metric_failures", "open_cache", "open_cache_noting",
+           "file_errors", "metric_failures", "open_cache", "open_cache_noting", "output_path",
            "recording_failure", "settings_json", "value_record", "version", "versions",
            "warn_of_failures", "weights_record", "write_json", "write_results_folder",
            "write_rows", "writing"]
@@ -107,6 +114,20 @@ def writing(path: Path) -> Iterator[None]:
         raise StorageError(f"cannot write {path} ({error.strerror or error}); free some space "
                            "or make the folder writable — values computed so far are kept "
                            "and a re-run resumes") from None
+
+
+def output_path(path: PathLike, argument: str, *suffixes: str) -> Path:
+    """``path``, if it ends in one of ``suffixes``: a mistyped output must not replace an
+    image (or any file of another kind) with a table.
+
+    Raises:
+        InvalidInputError: another ending.
+    """
+    target = Path(path)
+    if target.suffix.lower() not in suffixes:
+        raise InvalidInputError(f"{argument} must end in {' or '.join(suffixes)}, got "
+                                f"{target.name!r}")
+    return target
 
 
 def open_cache_noting(cache: bool | PathLike, out_dir: Path | None
@@ -286,6 +307,7 @@ def write_rows(out: Path, rows: Sequence[PairRow], names: Sequence[str],
     Raises:
         StorageError: the file cannot be written (a full disk, a read-only folder).
     """
+    output_path(out, "out", ".csv", ".json")
     with writing(out):  # a full disk or a read-only folder: one message naming the file
         out.parent.mkdir(parents=True, exist_ok=True)
         replace_file(out, _rows_text(out, rows, names, unmatched, with_model),

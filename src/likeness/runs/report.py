@@ -20,7 +20,7 @@ from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.html import ReportPair, render_report
-from likeness.runs.folder import write_json, writing
+from likeness.runs.folder import output_path, write_json, writing
 
 __all__ = ["build_report", "results_pictures", "study_report", "write_report"]
 
@@ -101,8 +101,9 @@ def write_report(results_dir: str | os.PathLike[str],
     Raises:
         LikenessError: as ``build_report``; StorageError: the file cannot be written.
     """
+    target = (output_path(output, "output", ".html", ".htm") if output is not None
+              else Path(results_dir) / "report.html")
     text = build_report(results_dir, **options)
-    target = Path(output) if output is not None else Path(results_dir) / "report.html"
     with writing(target):  # a full disk, a read-only folder: one message naming the file
         target.parent.mkdir(parents=True, exist_ok=True)
         replace_file(target, text, errors="backslashreplace")

@@ -36,10 +36,13 @@ from typing import Any, TypeVar
 import numpy as np
 
 from likeness.errors import InvalidInputError, LikenessError, StorageError
+from likeness.evaluation.infra.cache_location import (
+    check_cache_location,
+    refuse_a_file_of_another_kind,
+)
 from likeness.io import Digests, FileStamp, file_stamp, path_key, stat_regular_file
 
-__all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "default_cache_path",
-           "file_digest"]
+__all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "file_digest"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -58,17 +61,6 @@ T = TypeVar("T")
 
 class CacheWarning(UserWarning):
     """A cache database was corrupt and has been replaced by a new one."""
-
-
-def default_cache_path() -> Path:
-    """``$LIKENESS_CACHE_DIR/cache.sqlite``; else ``$XDG_CACHE_HOME/likeness/cache.sqlite``;
-    else ``~/.cache/likeness/cache.sqlite``."""
-    folder = os.environ.get("LIKENESS_CACHE_DIR")
-    if folder:
-        return Path(folder).expanduser() / "cache.sqlite"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "likeness" / "cache.sqlite"
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -100,12 +92,13 @@ class Cache:
             connection = sqlite3.connect(":memory:", check_same_thread=False)
             connection.executescript(_SCHEMA)
             return connection
-        self._check_location()
+        check_cache_location(self.path)
         try:
             return self._open_file()
         except sqlite3.DatabaseError as error:
             if not _is_corrupt(error):
                 raise self._storage_error(error, "open") from None
+            refuse_a_file_of_another_kind(self.path)
             self._set_aside(error)
             try:
                 return self._open_file()
@@ -123,22 +116,6 @@ class Cache:
             connection.close()
             raise
         return connection
-
-    def _check_location(self) -> None:
-        assert self.path is not None
-        parent = self.path.parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StorageError(
-                f"cannot create the cache folder {parent} ({error.strerror or error}); "
-                "choose another cache file with cache=PATH (or $LIKENESS_CACHE_DIR), or run "
-                "without one: cache=False") from None
-        if os.path.lexists(self.path) and not self.path.is_file():
-            raise StorageError(
-                f"the cache path {self.path} is not a file (it is a folder or a special "
-                "file); remove it, or choose another cache file with cache=PATH (or "
-                "$LIKENESS_CACHE_DIR), or run without one: cache=False")
 
     def _set_aside(self, error: sqlite3.DatabaseError) -> None:
         """Move a corrupt database (and its WAL files) aside, with a warning."""
