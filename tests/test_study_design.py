@@ -436,6 +436,8 @@ def test_special_files_neither_hang_nor_are_written_through(tmp_path):
                                   "--out-dir", str(tmp_path / "other"), "--consent", str(fifo)])
     assert result.exit_code == 2
     assert "not a regular file" in result.output
-    result = runner.invoke(main, ["study", "offline", str(study.folder), "--out", str(fifo)])
+    form = tmp_path / "form.html"
+    os.mkfifo(form)
+    result = runner.invoke(main, ["study", "offline", str(study.folder), "--out", str(form)])
     assert result.exit_code == 0, result.output
-    assert fifo.is_file()  # the FIFO was replaced, never opened
+    assert form.is_file()  # the FIFO was replaced, never opened
