@@ -10,6 +10,7 @@ from likeness.io.decode import (
     DEFAULT_MAX_PIXELS,
     EIGHT_BIT_VALUES_IN_16_BITS,
     LoadedImage,
+    holds_8_bit_values,
     load_image,
 )
 from likeness.io.files import (
@@ -46,6 +47,7 @@ __all__ = [
     "content_hash",
     "file_stamp",
     "find_images",
+    "holds_8_bit_values",
     "load_image",
     "name_key",
     "pair_folders",

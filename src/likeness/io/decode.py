@@ -37,6 +37,12 @@ ALPHA_CHOICES = ("white", "black", "drop")
 EIGHT_BIT_VALUES_IN_16_BITS = ("16-bit image whose samples all lie in 0-255 (8-bit values in "
                                "16 bits?): data range 65535, as its bit depth says; if it "
                                "holds 8-bit values, store it as 8-bit")
+
+
+def holds_8_bit_values(samples: np.ndarray) -> bool:
+    """Whether 16-bit ``samples`` (an image's colour or gray values, without alpha) all lie
+    in 0-255: the case ``EIGHT_BIT_VALUES_IN_16_BITS`` notes, wherever images come from."""
+    return samples.dtype == np.uint16 and samples.size > 0 and int(samples.max()) <= 255
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -192,8 +198,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
     had_alpha = pixels.shape[2] in (2, 4)
-    colour = pixels[:, :, :pixels.shape[2] - had_alpha]
-    if pixels.dtype == np.uint16 and colour.size and int(colour.max()) <= 255:
+    if holds_8_bit_values(pixels[:, :, :pixels.shape[2] - had_alpha]):
         decisions.append(EIGHT_BIT_VALUES_IN_16_BITS)
     if had_alpha:
         pixels = _resolve_alpha(path, pixels, alpha, decisions)

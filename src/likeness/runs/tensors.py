@@ -15,7 +15,7 @@ from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer
 from likeness.evaluation.items.prepare import PreparedPair
 from likeness.evaluation.items.rows import PairRow
-from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
+from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS, holds_8_bit_values
 from likeness.runs.single import restoration_options
 
 __all__ = ["as_array", "compare_tensors"]
@@ -146,7 +146,7 @@ def compare_tensors(reference: Any, test: Any, *,
             a, b = a.astype(np.float64), b.astype(np.float64)
         sixteen = [f"{role}: {EIGHT_BIT_VALUES_IN_16_BITS}" for role, image in
                    (("reference", a), ("test", b))
-                   if image.dtype == np.uint16 and int(image.max()) <= 255]
+                   if holds_8_bit_values(image)]
         pairs.append(PreparedPair(np.ascontiguousarray(a), np.ascontiguousarray(b), scale,
                                   (*decisions, *sixteen)))
         indices.append(i)
