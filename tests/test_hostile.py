@@ -292,6 +292,52 @@ def test_folders_that_overlap_are_refused(tmp_path):
 
 
 
+def test_a_file_two_sets_reach_through_a_link_is_refused(tmp_path):
+    """Folders apart, but a link inside one to a file or folder of another: the file would
+    count in both sets (a reference set holding the model's output; a pair of a file with
+    itself) — refused in compare, style, fid and kid; content and style images may be one
+    file (some protocols draw both from one pool)."""
+    ref, out = _folders(tmp_path, count=3)
+    _save(out / "more" / "9.png", _image(9))
+    runner = CliRunner()
+
+    def refused(arguments: list[object], message: str) -> None:
+        result = runner.invoke(main, [str(a) for a in arguments])
+        assert result.exit_code != 0
+        assert message in " ".join(result.output.split()), result.output
+        assert "Traceback" not in result.output
+
+    (ref / "extra.png").symlink_to(out / "0.png")  # a link to a file of the model
+    refused(["compare", ref, out, "--no-cache"], f"{ref / 'extra.png'} (the reference set) "
+            f"and {out / '0.png'} (model 'out') are one file")
+    refused(["fid", ref, out], f"{ref / 'extra.png'} (A) and {out / '0.png'} (B) are one file")
+    refused(["kid", out, ref], "(A) and")
+    (ref / "extra.png").unlink()
+    (ref / "deeper").symlink_to(out / "more")  # a link to a folder of the model
+    refused(["compare", ref, out, "--no-cache", "--metrics", "fid"],
+            f"{ref / 'deeper' / '9.png'} (the reference set) and {out / 'more' / '9.png'} "
+            "(model 'out') are one file")
+    (ref / "deeper").unlink()
+    result = runner.invoke(main, ["compare", str(ref), str(out), "--no-cache"])
+    assert result.exit_code == 0, result.output
+
+    for folder, seed in (("content", 0), ("style", 1)):
+        _save(tmp_path / folder / "x.png", _image(seed))
+    (tmp_path / "style" / "y.png").symlink_to(tmp_path / "content" / "x.png")  # allowed
+    (tmp_path / "stylized").mkdir()
+    (tmp_path / "stylized" / "x__x.png").symlink_to(tmp_path / "content" / "x.png")
+    with pytest.raises(PairingError, match="the content and style images.* and .*x__x.png "
+                                           "\\(method 'stylized'\\) are one file"):
+        likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
+                                methods={"stylized": tmp_path / "stylized"}, metrics="ssim",
+                                cache=False)
+    (tmp_path / "stylized" / "x__x.png").unlink()
+    _save(tmp_path / "stylized" / "x__y.png", _image(3))
+    likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
+                            methods={"stylized": tmp_path / "stylized"}, metrics="ssim",
+                            cache=False)
+
+
 def test_a_model_named_as_the_runs_own_set_is_refused(tmp_path):
     """A model called "reference" (a style method called "style") was the reference set
     itself to the set metrics: FID 0 against the references, without a word."""

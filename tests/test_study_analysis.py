@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,26 @@ def test_hostile_judgment_files_are_refused_clearly(tmp_path, content, message):
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_judgments_a_spreadsheet_separated_by_semicolons_or_tabs_are_read(tmp_path, separator):
+    """As the pairs CSV and the ratings CSV are read (the header says which separator)."""
+    rows = _study_rows(np.random.default_rng(1))
+    with_commas = read_judgments(_write(tmp_path / "commas.csv", rows))
+    other = tmp_path / "other.csv"
+    with other.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=separator)
+        writer.writerow(["participant", "item", "a", "b", "choice", "expected"])
+        writer.writerows(rows)
+    assert read_judgments(other) == with_commas
+
+
+def test_a_judgments_path_that_is_a_fifo_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "judgments.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(LikenessError, match="FIFO"):
+        read_judgments(fifo)
 
 
 def test_a_model_that_never_lost_has_no_bradley_terry_score_but_a_jod(tmp_path):

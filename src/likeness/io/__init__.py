@@ -23,6 +23,7 @@ from likeness.io.files import (
     find_images,
     new_file_beside,
     path_key,
+    real_paths,
     replace_file,
     replacing,
     same_file_key,
@@ -32,7 +33,14 @@ from likeness.io.files import (
 )
 from likeness.io.integrity import sniff_format, verify_integrity
 from likeness.io.luma import to_luma
-from likeness.io.pairing import Pairing, name_key, pair_folders, pair_scanned, read_manifest
+from likeness.io.pairing import (
+    Pairing,
+    header_delimiter,
+    name_key,
+    pair_folders,
+    pair_scanned,
+    read_manifest,
+)
 
 __all__ = [
     "ALPHA_CHOICES",
@@ -47,6 +55,7 @@ __all__ = [
     "content_hash",
     "file_stamp",
     "find_images",
+    "header_delimiter",
     "holds_8_bit_values",
     "load_image",
     "name_key",
@@ -55,6 +64,7 @@ __all__ = [
     "new_file_beside",
     "path_key",
     "read_manifest",
+    "real_paths",
     "replace_file",
     "replacing",
     "same_file_key",

@@ -8,7 +8,7 @@ import hashlib
 import os
 import secrets
 import stat as stat_module
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -90,6 +90,23 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
             path = Path(root) / name
             (found if path.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(path)
     return sorted(found), sorted(skipped)
+
+
+def real_paths(files: Iterable[Path]) -> dict[str, Path]:
+    """Each file by its real path, links resolved (the first file of each): its folder's
+    real path, resolved once a folder, with its name — a link to a file resolved on its
+    own (``os.path.realpath`` of every file would cost a system call per part of its path).
+    """
+    folders: dict[Path, str] = {}
+    found: dict[str, Path] = {}
+    for path in files:
+        folder = folders.get(path.parent)
+        if folder is None:
+            folder = folders[path.parent] = os.path.realpath(path.parent)
+        real = os.path.realpath(path) if os.path.islink(path) else os.path.join(folder,
+                                                                                 path.name)
+        found.setdefault(real, path)
+    return found
 
 
 def find_images(folder: str | os.PathLike[str]) -> list[Path]:

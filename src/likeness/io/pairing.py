@@ -106,7 +106,7 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
         line = error.object[:error.start].count(b"\n") + 1
         raise PairingError(f"{path}, line {line}: the {what} is not UTF-8 text (byte "
                            f"0x{error.object[error.start]:02x}); save it as UTF-8") from None
-    delimiter = _delimiter(text, required)
+    delimiter = header_delimiter(text, required)
     reader = csv.DictReader(io_module.StringIO(text, newline=""), delimiter=delimiter)
     try:
         columns = list(reader.fieldnames or [])
@@ -139,16 +139,16 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
     return rows
 
 
-def _delimiter(text: str, required: Sequence[str]) -> str:
-    """A comma — or a semicolon or a tab where only with it does the header name the
-    required columns (spreadsheets save "CSV" so in many locales): no guess, the header
-    says which."""
+def header_delimiter(text: str, required: Sequence[str]) -> str:
+    """A CSV text's separator: a comma — or a semicolon or a tab where only with it does
+    the header name the required columns (spreadsheets save "CSV" so in many locales): no
+    guess, the header says which."""
     header = text.split("\n", 1)[0].rstrip("\r")
     for candidate in (",", ";", "\t"):
         try:
             names = next(csv.reader([header], delimiter=candidate), [])
         except csv.Error:
             continue
-        if set(required) <= set(names):
+        if set(required) <= {name.strip() for name in names}:
             return candidate
     return ","

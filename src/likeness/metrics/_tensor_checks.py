@@ -7,8 +7,8 @@ What is accepted, what is converted:
 - floating tensors keep their dtype; bfloat16 and float16 are computed in float32 (exactly
   their values; FFTs and the kernels have no 16-bit floats on the CPU); integer tensors in
   float64 (exact for 8- and 16-bit values); boolean and complex tensors are refused;
-- (N, C, H, W) batches (or (N, C, T, H, W) volumes where allowed) of one shape, at least
-  one image, one channel and one pixel;
+- (N, C, H, W) batches (or (N, C, T, H, W) volumes where allowed) of one shape, one dtype
+  and one device (not the meta device), at least one image, one channel and one pixel;
 - a finite, positive ``data_range`` (a number, not a bool);
 - values finite and within [0, data_range] (checked without gradient: the check never
   changes what autograd sees) — as piq refuses them, so that uint8-valued floats passed
@@ -46,8 +46,9 @@ def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
         data_range: when given, the values must lie within [0, data_range].
 
     Raises:
-        InvalidInputTypeError: not tensors, or boolean or complex ones.
-        InvalidInputError: shapes, an empty axis, non-finite or out-of-range values.
+        InvalidInputTypeError: not tensors, boolean or complex ones, or two dtypes.
+        InvalidInputError: shapes, an empty axis, two devices, meta tensors, non-finite or
+            out-of-range values.
     """
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise InvalidInputTypeError(
@@ -68,6 +69,15 @@ def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
     if any(size == 0 for size in x.shape):
         raise InvalidInputError(f"images of shape {tuple(x.shape)} have an empty axis (no "
                                 "image, no channel or no pixel): there is nothing to compare")
+    if x.dtype != y.dtype:
+        raise InvalidInputTypeError(f"x is a {x.dtype} tensor and y a {y.dtype} one; pass both "
+                                    "in one dtype (y.to(x.dtype)): the value depends on the "
+                                    "precision it is computed in")
+    if x.device != y.device:
+        raise InvalidInputError(f"x is on {x.device} and y on {y.device}; move both to one "
+                                "device")
+    if x.device.type == "meta":
+        raise InvalidInputError("x and y are meta tensors: they hold no values to compare")
     x, y = _as_computable(x, "x"), _as_computable(y, "y")
     if data_range is not None:
         check_values(x, y, check_data_range(data_range))

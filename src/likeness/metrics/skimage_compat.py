@@ -61,6 +61,13 @@ def _check_same_shape(*images: np.ndarray) -> None:
         raise InvalidInputError(f"Input images must have the same dimensions ({shapes}).")
 
 
+def _check_has_pixels(image: np.ndarray) -> None:
+    """scikit-image gives NaN (MSE) or numpy's reduction error (PSNR) here."""
+    if image.size == 0:
+        raise InvalidInputError(f"images of shape {image.shape} hold no pixels: there is "
+                                "nothing to compare")
+
+
 def mean_squared_error(image0: np.ndarray, image1: np.ndarray) -> np.float64:
     """Mean squared error between two images, as ``skimage.metrics.mean_squared_error``.
 
@@ -71,7 +78,7 @@ def mean_squared_error(image0: np.ndarray, image1: np.ndarray) -> np.float64:
         The MSE, computed in the images' common float type and averaged in float64.
 
     Raises:
-        ValueError: if the shapes differ.
+        ValueError: if the shapes differ, or the images hold no pixels.
 
     Example:
         >>> mean_squared_error(np.zeros((2, 2)), np.ones((2, 2)))
@@ -79,6 +86,7 @@ def mean_squared_error(image0: np.ndarray, image1: np.ndarray) -> np.float64:
     """
     image0, image1 = np.asarray(image0), np.asarray(image1)
     _check_same_shape(image0, image1)
+    _check_has_pixels(image0)
     if (image0.dtype == image1.dtype and image0.dtype in (np.uint8, np.uint16)
             and image0.size > 0):
         from likeness.metrics.exact_sums import EXACT_LIMIT, squared_error_sum
@@ -108,8 +116,8 @@ def peak_signal_noise_ratio(
         10·log10(data_range² / MSE); ``inf`` for identical images.
 
     Raises:
-        ValueError: shapes differ, or data_range is None and ``image_true`` holds values
-            outside its dtype's range.
+        ValueError: shapes differ, the images hold no pixels, or data_range is None and
+            ``image_true`` holds values outside its dtype's range.
 
     Example:
         >>> a = np.zeros((4, 4), np.uint8); b = a.copy(); b[0, 0] = 255
@@ -118,6 +126,7 @@ def peak_signal_noise_ratio(
     """
     image_true, image_test = np.asarray(image_true), np.asarray(image_test)
     _check_same_shape(image_true, image_test)
+    _check_has_pixels(image_true)
     if data_range is None:
         if image_true.dtype != image_test.dtype:
             warnings.warn(
@@ -172,8 +181,8 @@ def structural_similarity(
         ask, exactly as scikit-image returns them.
 
     Raises:
-        ValueError: shapes differ; the window is even or larger than the image; K1, K2 or
-            sigma negative; a float image without ``data_range``.
+        ValueError: shapes differ; no spatial axis; the window is even or larger than the
+            image; K1, K2 or sigma negative; a float image without ``data_range``.
 
     Example:
         >>> img = (np.arange(64 * 64) % 251).astype(np.uint8).reshape(64, 64)
@@ -185,6 +194,10 @@ def structural_similarity(
     """
     im1, im2 = np.asarray(im1), np.asarray(im2)
     _check_same_shape(im1, im2)
+    if im1.ndim < (1 if channel_axis is None else 2):  # scikit-image divides by zero here
+        besides = "" if channel_axis is None else f" besides channel_axis={channel_axis}"
+        raise InvalidInputError(f"images of shape {im1.shape} have no spatial axis{besides}; "
+                                "pass (H, W) images, or (H, W, C) with channel_axis=-1")
     float_type = _float_type(im1.dtype)
     if channel_axis is not None:
         return _multichannel(

@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from likeness.errors import InvalidInputError, WeightsError
+from likeness.errors import InvalidInputError, InvalidInputTypeError, WeightsError
+from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_state_dict
 from likeness.nets.preprocess import CROPS, normalised_tensor, resize_centre_crop, stacked
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
@@ -62,7 +63,8 @@ class _Attention(nn.Module):
         batch, tokens, width = x.shape
 
         def heads(projection: nn.Linear) -> Tensor:
-            return projection(x).view(batch, tokens, self.heads, -1).transpose(1, 2)
+            return projection(x).view(batch, tokens, self.heads,
+                                      width // self.heads).transpose(1, 2)
 
         attended = F.scaled_dot_product_attention(heads(self.q_proj), heads(self.k_proj),
                                                   heads(self.v_proj), is_causal=self.causal)
@@ -187,6 +189,31 @@ def _load(module: nn.Module, state: dict[str, Any], source: str, what: str) -> N
     module.eval()
 
 
+def _checked_tokens(tokens: object, model: _TextModel) -> Tensor:
+    """``tokens`` as the text tower reads them: an (N, L) integer tensor of ids below the
+    vocabulary's size, L from 1 to the context's length, on the tower's device."""
+    embeddings = model.embeddings
+    vocabulary, context = embeddings.token_embedding.num_embeddings, \
+        embeddings.position_embedding.num_embeddings
+    if (not isinstance(tokens, Tensor) or tokens.ndim != 2 or tokens.is_floating_point()
+            or tokens.is_complex() or tokens.dtype == torch.bool):
+        described = (f"a {tokens.dtype} tensor of shape {tuple(tokens.shape)}"
+                     if isinstance(tokens, Tensor) else type(tokens).__name__)
+        raise InvalidInputTypeError(f"encode_texts takes an (N, L) integer tensor of token ids "
+                                    f"(torch.tensor(clip_tokenize(texts))), got {described}")
+    if not 1 <= tokens.shape[1] <= context:
+        raise InvalidInputError(f"encode_texts takes 1 to {context} tokens a text (CLIP's "
+                                f"context), got {tokens.shape[1]}")
+    weight = embeddings.token_embedding.weight
+    if tokens.device != weight.device:
+        raise InvalidInputError(f"the tokens are on {tokens.device} and CLIP's text tower on "
+                                f"{weight.device}; move one of them")
+    if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocabulary):
+        raise InvalidInputError(f"token ids must lie in [0, {vocabulary}) (clip_tokenize's), "
+                                f"got [{int(tokens.min())}, {int(tokens.max())}]")
+    return tokens
+
+
 def _unit(embedding: Tensor) -> Tensor:
     return embedding / torch.linalg.vector_norm(embedding, dim=-1, keepdim=True)
 
@@ -214,11 +241,16 @@ class ClipImageEncoder(nn.Module):
         state = load_state_dict(self.weights.path)
         width, depth, hidden, positions, patch, projection = _vision_shape(
             state, str(self.weights.path))
+        self.image_size = round(math.sqrt(positions - 1)) * patch
         self.vision_model = _VisionModel(width, depth, hidden, positions, patch)
         self.visual_projection = nn.Linear(width, projection, bias=False)
         _load(self, state, str(self.weights.path), "CLIP's image tower")
 
     def forward(self, images: Tensor) -> Tensor:
+        images = network_batch(images, self, name="CLIP's image tower",
+                               takes="images prepared by clip_input",
+                               convert="prepare each (H, W, 3) uint8 image with clip_input",
+                               side=self.image_size)
         return _encode_images(self.vision_model, self.visual_projection, images)
 
 
@@ -289,6 +321,10 @@ class ClipModel(nn.Module):
         if self.vision_model is None:
             raise InvalidInputError("this ClipModel was built without its image tower "
                                     "(image=False): build it with image=True")
+        images = network_batch(images, self.vision_model, name="CLIP's image tower",
+                               takes="images prepared by clip_preprocess",
+                               convert="prepare each (H, W, 3) uint8 image with "
+                                       "clip_preprocess", side=self.image_size)
         return _encode_images(self.vision_model, self.visual_projection, images)
 
     def encode_texts(self, tokens: Tensor) -> Tensor:
@@ -299,6 +335,10 @@ class ClipModel(nn.Module):
         if model is None:
             raise InvalidInputError("this ClipModel was built without its text tower "
                                     "(text=False): build it with text=True")
+        tokens = _checked_tokens(tokens, model)
+        if not len(tokens):
+            return torch.empty(0, self.text_projection.out_features,
+                               dtype=self.text_projection.weight.dtype, device=tokens.device)
         ends = tokens.argmax(dim=1)  # the first highest id: the first <|endoftext|>
         # attention is causal: nothing after the last text's end changes what is read
         tokens = tokens[:, :int(ends.max()) + 1]

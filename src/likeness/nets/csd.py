@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, WeightsError
 from likeness.nets.clip import clip_preprocess
+from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_matching_weights, load_state_dict
 from likeness.nets.preprocess import eight_bit_images_of, stacked
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
@@ -53,7 +54,7 @@ class _Attention(nn.Module):
         q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
 
         def heads(t: Tensor) -> Tensor:
-            return t.view(batch, tokens, self.heads, -1).transpose(1, 2)
+            return t.view(batch, tokens, self.heads, width // self.heads).transpose(1, 2)
 
         attended = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
         return self.out_proj(attended.transpose(1, 2).reshape(batch, tokens, width))
@@ -168,6 +169,9 @@ class Csd(nn.Module):
         self.eval()
 
     def forward(self, images: Tensor, content: bool = False) -> Tensor:
+        images = network_batch(images, self, name="CSD", takes="images prepared by csd_input",
+                               convert="prepare each (H, W, 3) uint8 image with csd_input",
+                               side=CSD_SIZE)
         feature = self.backbone(images)
         head = self.last_layer_content if content else self.last_layer_style
         return F.normalize(feature @ head, dim=1, p=2)

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, WeightsError
+from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_state_dict
 from likeness.nets.preprocess import (
     IMAGENET_MEAN,
@@ -74,6 +75,9 @@ class Dino(nn.Module):
         self.eval()
 
     def forward(self, images: Tensor) -> Tensor:
+        images = network_batch(images, self, name="DINO", takes="images prepared by dino_input",
+                               convert="prepare each (H, W, 3) uint8 image with dino_input",
+                               side=DINO_CROP)
         tokens = self.patch_embed(images)
         if tokens.shape[1] + 1 != self.pos_embed.shape[1]:
             raise InvalidInputError(f"DINO takes {DINO_CROP}×{DINO_CROP} inputs (dino_input), "

@@ -24,6 +24,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from likeness.errors import WeightsError
+from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_state_dict
 from likeness.nets.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalised_tensor
 from likeness.nets.vit import PatchEmbed, ViTBlock, vit_shape
@@ -84,6 +85,10 @@ class DinoV2(nn.Module):
         return torch.cat([self.pos_embed[:, :1], patches.to(self.pos_embed.dtype)], dim=1)
 
     def forward(self, images: Tensor) -> Tensor:
+        images = network_batch(images, self, name="DINOv2",
+                               takes="images prepared by dinov2_input",
+                               convert="prepare each (H, W, 3) uint8 image with dinov2_input",
+                               patch=_PATCH)
         tokens = self.patch_embed(images)
         tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
         tokens = tokens + self._position_embeddings(images.shape[-1] // _PATCH)

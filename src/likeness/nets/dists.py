@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from likeness.errors import InvalidInputError
 from likeness.metrics.dists import dists_from_features
 from likeness.nets.backbones import build_backbone
+from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_matching_weights, load_state_dict
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 from likeness.nets.winograd import apply_layer
@@ -92,10 +93,12 @@ class DISTS(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """DISTS of each pair of (N, 3, H, W) images in [0, 1]: (N,)."""
-        if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3:
-            raise InvalidInputError(
-                f"expected two (N, 3, H, W) batches of one shape, got "
-                f"{tuple(x.shape)} and {tuple(y.shape)}")
+        x, y = (network_batch(images, self.backbone, name="DISTS", takes="images in [0, 1]",
+                              convert="pass images.float() / 255 for 8-bit ones")
+                for images in (x, y))
+        if x.shape != y.shape:
+            raise InvalidInputError(f"expected two (N, 3, H, W) batches of one shape, got "
+                                    f"{tuple(x.shape)} and {tuple(y.shape)}")
         features = self.encode(torch.cat([x, y]))
         batch = x.shape[0]
         return dists_from_features([f[:batch] for f in features],

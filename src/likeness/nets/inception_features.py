@@ -25,16 +25,22 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from likeness.errors import InvalidInputError
+from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.inception import InceptionTrunk
+from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_matching_weights, load_state_dict
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
-__all__ = ["FID_RESIZE_CONVENTIONS", "FID_SIZE", "ArtInceptionFeatures", "InceptionFeatures",
-           "clean_resize", "fid_input", "network_batch", "to_signed_range"]
+__all__ = ["ART_INCEPTION_SMALLEST_SIDE", "FID_RESIZE_CONVENTIONS", "FID_SIZE",
+           "ArtInceptionFeatures", "InceptionFeatures", "check_art_inception_size",
+           "clean_resize", "fid_input", "to_signed_range"]
 
 FID_SIZE = 299
+# ArtFID reads images at their own size: torchvision's Inception-v3 takes 75 px a side at
+# least (its stride-2 layers leave nothing of 74; tested against torch)
+ART_INCEPTION_SMALLEST_SIDE = 75
+_FROM_EIGHT_BITS = "pass images.float() / 255 for 8-bit ones"
 
 
 def _check_convention(resize: str) -> None:
@@ -94,22 +100,6 @@ def _loaded_trunk(variant: str, checkpoint: str, weights: str | os.PathLike[str]
     return trunk, resolved
 
 
-def network_batch(images: Tensor, network: nn.Module) -> Tensor:
-    """``images`` checked as an (N, 3, H, W) batch of floating-point images of at least a
-    pixel, in the network's precision (float64 and 16-bit floats cast to it).
-
-    Raises:
-        InvalidInputError: another shape, an empty side, or integer images (not in [0, 1]).
-    """
-    if images.ndim != 4 or images.shape[1] != 3 or 0 in images.shape[2:]:
-        raise InvalidInputError(f"expected an (N, 3, H, W) batch of images of at least a "
-                                f"pixel, got shape {tuple(images.shape)}")
-    if not images.is_floating_point():
-        raise InvalidInputError(f"expected floating-point images in [0, 1], got {images.dtype}; "
-                                "pass images.float() / 255 for 8-bit ones")
-    return images.to(next(network.parameters()).dtype)
-
-
 class InceptionFeatures(nn.Module):
     """pytorch-fid's Inception-v3 pool3 features: (N, 3, H, W) in [0, 1] → (N, 2048).
 
@@ -142,7 +132,9 @@ class InceptionFeatures(nn.Module):
         self.eval()
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.features_of_resized(self.resize_batch(network_batch(images, self.trunk)))
+        batch = network_batch(images, self.trunk, name="Inception", takes="images in [0, 1]",
+                              convert=_FROM_EIGHT_BITS)
+        return self.features_of_resized(self.resize_batch(batch))
 
     def resize_batch(self, images: Tensor) -> Tensor:
         """Images in [0, 1] resized to 299×299 by this module's convention."""
@@ -190,4 +182,19 @@ class ArtInceptionFeatures(nn.Module):
         self.eval()
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.trunk(network_batch(images, self.trunk))
+        batch = network_batch(images, self.trunk, name="ArtFID's Inception",
+                              takes="images in [0, 1]", convert=_FROM_EIGHT_BITS)
+        check_art_inception_size(*batch.shape[2:])
+        return self.trunk(batch)
+
+
+def check_art_inception_size(height: int, width: int) -> None:
+    """Refuse an image ArtFID's Inception cannot read at its own size.
+
+    Raises:
+        ImageTooSmallError: a side under ``ART_INCEPTION_SMALLEST_SIDE`` pixels.
+    """
+    if min(height, width) < ART_INCEPTION_SMALLEST_SIDE:
+        side = ART_INCEPTION_SMALLEST_SIDE
+        raise ImageTooSmallError(f"ArtFID's Inception reads images at their own size and "
+                                 f"needs at least {side}x{side} pixels, got {height}x{width}")

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from likeness.errors import InvalidInputError
 from likeness.metrics.lpips import lpips_from_features
 from likeness.nets.backbones import Backbone, build_backbone
+from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_matching_weights, load_state_dict
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
@@ -94,7 +95,11 @@ class LPIPS(nn.Module):
         Args:
             x, y: (N, 3, H, W) in [-1, 1], or in [0, 1] with ``normalize=True``.
         """
-        if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3 or not x.numel():
+        x, y = (network_batch(images, self.backbone, name="LPIPS",
+                              takes="images in [-1, 1] (in [0, 1] with normalize=True)",
+                              convert="pass images.float() / 255 with normalize=True for 8-bit "
+                                      "ones") for images in (x, y))
+        if x.shape != y.shape or not len(x):
             raise InvalidInputError(
                 f"expected two (N, 3, H, W) batches of one shape, at least one image of at "
                 f"least a pixel, got {tuple(x.shape)} and {tuple(y.shape)}")

@@ -78,6 +78,8 @@ def _eight_bit_image(image: Any, data_range: float | None, name: str) -> np.ndar
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 3):
         raise InvalidInputError(f"{name}: expected (H, W, 3) images, got shape {array.shape}")
+    if 0 in array.shape[:2]:
+        raise InvalidInputError(f"{name}: an image of shape {array.shape} has no pixels")
     if array.dtype == np.uint8:
         pixels = array
     elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
@@ -101,15 +103,20 @@ def eight_bit_images_of(images: Any, data_range: float | None,
     repeated three times.
 
     Raises:
-        InvalidInputError: a shape that is not an image, numbers without ``data_range`` or
-            outside it; ``InvalidInputTypeError`` for what is not an image at all.
+        InvalidInputError: no images, a shape that is not an image or has no pixels,
+            numbers without ``data_range`` or outside it; ``InvalidInputTypeError`` for what
+            is not an image at all.
     """
     if isinstance(images, torch.Tensor) and images.ndim == 4:
-        return [_eight_bit_image(image, data_range, name) for image in images]
-    if isinstance(images, (torch.Tensor, np.ndarray)) and not (isinstance(images, np.ndarray)
-                                                         and images.ndim == 4):
-        return [_eight_bit_image(images, data_range, name)]
-    if isinstance(images, (list, tuple, np.ndarray)):
-        return [_eight_bit_image(image, data_range, name) for image in images]
-    raise InvalidInputTypeError(f"{name}: expected images (a tensor, an array or a list of "
-                                f"them), got {type(images).__name__}")
+        found = [_eight_bit_image(image, data_range, name) for image in images]
+    elif isinstance(images, (torch.Tensor, np.ndarray)) and not (
+            isinstance(images, np.ndarray) and images.ndim == 4):
+        found = [_eight_bit_image(images, data_range, name)]
+    elif isinstance(images, (list, tuple, np.ndarray)):
+        found = [_eight_bit_image(image, data_range, name) for image in images]
+    else:
+        raise InvalidInputTypeError(f"{name}: expected images (a tensor, an array or a list "
+                                    f"of them), got {type(images).__name__}")
+    if not found:
+        raise InvalidInputError(f"{name}: no images given; pass at least one")
+    return found

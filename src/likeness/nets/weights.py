@@ -232,7 +232,7 @@ def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
     if path is not None:
         explicit = Path(path).expanduser()
         if not explicit.is_file():
-            raise WeightsError(f"{explicit}: no such checkpoint file (given for {name!r})")
+            raise WeightsError(f"{explicit}: {_not_a_file(explicit)} (given for {name!r})")
         return ResolvedWeights(name, explicit, _remembered_sha256(explicit), "user-supplied")
     for folder in cache_dirs():
         candidate = folder / checkpoint.file_name
@@ -316,6 +316,17 @@ def _stream(url: str, sink: Any, progress: ProgressCallback | None, timeout: flo
     return digest.hexdigest()
 
 
+def _not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be a checkpoint."""
+    if not os.path.lexists(path):
+        return "no such checkpoint file"
+    if path.is_dir():
+        return "a folder, not a checkpoint file"
+    if path.is_symlink() and not path.exists():
+        return "a broken link, not a checkpoint file"
+    return "not a regular file (a FIFO, socket or device): give the checkpoint file itself"
+
+
 def import_file(source: str | os.PathLike[str], name: str | None = None) -> ResolvedWeights:
     """Verify a checkpoint obtained elsewhere and copy it into the download folder.
 
@@ -326,7 +337,7 @@ def import_file(source: str | os.PathLike[str], name: str | None = None) -> Reso
     """
     source = Path(source).expanduser()
     if not source.is_file():
-        raise WeightsError(f"{source}: no such file")
+        raise WeightsError(f"{source}: {_not_a_file(source)}")
     if name is None:
         matches = [c for c in REGISTRY.values() if c.file_name == source.name]
         if not matches:

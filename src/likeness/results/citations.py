@@ -198,7 +198,9 @@ def _input_sentences(record: dict[str, Any], unit: str) -> list[str]:
         sentences.append(f"{skipped} file(s) without an image extension were skipped.")
     errors = record.get("file_errors", [])
     if errors:
-        sentences.append(f"{len(errors)} file(s) could not be read (listed in `run.json`).")
+        sentences.append(f"{len(errors)} file(s) could not be read, or not by a set metric's "
+                         "network, and are left out of what needs them (listed in "
+                         "`run.json`).")
     return sentences
 
 

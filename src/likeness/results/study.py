@@ -43,6 +43,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from likeness.errors import InvalidInputError, LikenessError
+from likeness.io import header_delimiter, stat_regular_file
 from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_matrix
 from likeness.results.reliability import (
     MetricDifference,
@@ -132,17 +133,19 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
     """The judgments of a CSV file and the decisions taken reading it.
 
     Raises:
-        LikenessError: unreadable, not UTF-8, empty, a required column missing, or a row
-            that is not a judgment (naming its line).
+        LikenessError: unreadable or not a regular file, not UTF-8, empty, a required
+            column missing, or a row that is not a judgment (naming its line).
     """
     try:
+        stat_regular_file(Path(path))  # a FIFO would block the read forever
         text = Path(path).read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise LikenessError(f"{path} is not UTF-8 text (byte {error.start}): save the "
                             "judgments as UTF-8 CSV") from None
     except OSError as error:
         raise LikenessError(f"cannot read {path}: {error.strerror or error}") from None
-    reader = csv.DictReader(io.StringIO(text), strict=True)
+    reader = csv.DictReader(io.StringIO(text), strict=True,
+                            delimiter=header_delimiter(text, REQUIRED))
     columns = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED if name not in columns]
     if not columns:

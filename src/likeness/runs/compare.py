@@ -32,6 +32,7 @@ from likeness.runs.folder import (
     file_errors,
     open_cache_noting,
     recording_failure,
+    set_inputs_record,
     settings_json,
     value_record,
     versions,
@@ -264,10 +265,8 @@ def _run(plan: Plan, names: list[str], options: RunSettings, execution: Executio
     summary = summarize_rows(models_in_order, names, rows, set_rows, stats)
     comparisons = compare_models(models_in_order, names, rows, stats)
     decisions: Counter[str] = Counter(note for row in rows for note in row.notes)
-    for name, counts in done.set_report.decisions.items():
-        if name != "reference":
-            decisions.update({f"{name} set: {count} image(s): {note}": 1
-                              for note, count in counts.items()})
+    set_files_left_out, set_decisions = set_inputs_record(done.set_report)
+    decisions.update(set_decisions)
     fid_network = done.set_report.settings.get("pt_inception")
     record.update({
         "status": "complete",
@@ -287,8 +286,7 @@ def _run(plan: Plan, names: list[str], options: RunSettings, execution: Executio
         "skipped_files": plan.skipped,
         "decisions": dict(decisions),
         **value_record(names, rows, set_rows, summary),
-        "file_errors": file_errors(done.unreadable)
-        + [{"file": f, "reason": r} for f, r in done.set_report.file_errors],
+        "file_errors": file_errors(done.unreadable) + set_files_left_out,
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
                        for r in set_rows if r.error],
         "set_sizes": {r.model: {"reference": r.n_reference, "model": r.n} for r in set_rows},

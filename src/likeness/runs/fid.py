@@ -16,9 +16,10 @@ from likeness.evaluation.catalog.registry import FID_ENCODERS, METRICS
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import keeping_processes
 from likeness.evaluation.items.image_set import ImageSet, frechet_between
-from likeness.evaluation.items.plan import check_distinct_folders
+from likeness.evaluation.items.plan import check_distinct_folders, check_no_shared_files
 from likeness.evaluation.items.settings import check_decoding
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
+from likeness.io import find_images, same_file_key
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
 from likeness.runs.folder import open_cache, output_path, versions, write_json, writing
@@ -122,6 +123,9 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
         if len(folders) == 2:  # the same folder twice is a set with itself; nested ones not
             check_distinct_folders({"B": folders[1]}, "", {"A": folders[0]},
                                    same_allowed=True)
+            if same_file_key(folders[0]) != same_file_key(folders[1]):
+                check_no_shared_files({"A": find_images(folders[0]),
+                                       "B": find_images(folders[1])})
         with hashing_by(store.digest):
             extractor = _extractor(metric, weights, resize, device, alpha)
         sets = []

@@ -44,9 +44,9 @@ from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_ou
 
 __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir",
            "file_errors", "metric_failures", "open_cache", "open_cache_noting", "output_path",
-           "recording_failure", "settings_json", "value_record", "version", "versions",
-           "warn_of_failures", "weights_record", "write_json", "write_results_folder",
-           "write_rows", "writing"]
+           "recording_failure", "set_inputs_record", "settings_json", "value_record",
+           "version", "versions", "warn_of_failures", "weights_record", "write_json",
+           "write_results_folder", "write_rows", "writing"]
 
 _PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
              "opencv": "opencv-python-headless", "numba": "numba"}
@@ -162,6 +162,16 @@ def file_errors(unreadable: Mapping[Path, str]) -> list[dict[str, str]]:
     the file's name again (the messages begin with it)."""
     return [{"file": str(path), "reason": in_callers_words(reason.removeprefix(f"{path}: "))}
             for path, reason in unreadable.items()]
+
+
+def set_inputs_record(report: SetReport) -> tuple[list[dict[str, str]], dict[str, int]]:
+    """What the record says of the image sets' inputs: the files a set network could not
+    read (left out of that set), and each set's decisions — the reference's too — as
+    ``decisions`` lists them ("NAME set: COUNT image(s): DECISION")."""
+    left_out = [{"file": file, "reason": reason} for file, reason in report.file_errors]
+    decisions = {f"{name} set: {count} image(s): {note}": 1
+                 for name, counts in report.decisions.items() for note, count in counts.items()}
+    return left_out, decisions
 
 
 def value_record(names: list[str], rows: list[Any], set_rows: list[Any],

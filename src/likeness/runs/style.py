@@ -43,6 +43,7 @@ from likeness.runs.folder import (
     file_errors,
     open_cache_noting,
     recording_failure,
+    set_inputs_record,
     settings_json,
     value_record,
     versions,
@@ -215,10 +216,10 @@ def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[S
                   options: RunSettings, weights: Mapping[str, str], set_report: SetReport,
                   device: str | None, started: float) -> dict[str, Any]:
     names = list(options.metrics)
-    sizes: dict[str, int] = {}
+    set_files_left_out, decisions = set_inputs_record(set_report)
     for row in rows:
         for note in row.notes:
-            sizes[note] = sizes.get(note, 0) + 1
+            decisions[note] = decisions.get(note, 0) + 1
     methods = list(dict.fromkeys(t.method for t in triplets))
     protocol = {method: {
         "contents": len({t.content for t in triplets if t.method == method}),
@@ -236,8 +237,8 @@ def _style_record(triplets: list[Triplet], rows: list[PairRow], set_rows: list[S
         "conventions": {m: METRICS[m].described(options) for m in names},
         "protocol": protocol, "counts": {m: {"pairs": p["stylized"]} for m, p in
                                          protocol.items()},
-        "stylized_sizes": image_sizes, "unmatched": unmatched, "decisions": sizes,
-        "file_errors": file_errors(unreadable),
+        "stylized_sizes": image_sizes, "unmatched": unmatched, "decisions": decisions,
+        "file_errors": file_errors(unreadable) + set_files_left_out,
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
                        for r in set_rows if r.error],
         "networks": set_report.settings,

@@ -32,6 +32,8 @@ def as_array(images: Any, name: str) -> np.ndarray:
     if hasattr(images, "detach"):  # a torch tensor, on any device
         import torch
 
+        if images.device.type == "meta":
+            raise InvalidInputError(f"{name}: meta tensors hold no values to compare")
         images = images.detach().cpu()
         if images.dtype == torch.bfloat16:  # NumPy has no bfloat16: its values, exactly
             images = images.float()

@@ -175,8 +175,7 @@ class _EightBitImages:
 
         from likeness.nets.preprocess import eight_bit_images
 
-        encode = getattr(importlib.import_module(f"likeness.nets.{self.module}"),
-                         self.function)
+        encode = getattr(importlib.import_module(f"likeness.nets.{self.module}"), self.function)
         return [encode(network, eight_bit_images(unit), *self.arguments)]
 
 
@@ -278,9 +277,12 @@ def _fid_prepare(pixels: np.ndarray, resize: str) -> Any:
 
 
 def _unit_prepare(pixels: np.ndarray, resize: str) -> Any:
-    """[0, 1] at the image's own size (ArtFID's Inception)."""
+    """[0, 1] at the image's own size (ArtFID's Inception), which must be large enough."""
     import torch
 
+    from likeness.nets.inception_features import check_art_inception_size
+
+    check_art_inception_size(*pixels.shape[:2])
     if pixels.dtype.kind == "f":
         unit = np.ascontiguousarray(pixels, dtype=np.float32)
     else:

@@ -81,7 +81,7 @@ def run_sets(plan: Plan, options: RunSettings, execution: ExecutionOptions, cach
     for network in set_networks(computed):
         try:
             _encode_sets(network, plan, options, execution, cache, weights, device,
-                         progress, sets, report, first=network == set_networks(computed)[0])
+                         progress, sets, report)
         except StorageError:
             raise  # the disk, not the metric: the run cannot go on
         except Exception as error:  # noqa: BLE001 - missing weights, a network that fails
@@ -105,9 +105,11 @@ def run_sets(plan: Plan, options: RunSettings, execution: ExecutionOptions, cach
 def _encode_sets(network: str, plan: Plan, options: RunSettings, execution: ExecutionOptions,
                  cache: Cache,
                  weights: Mapping[str, str], device: str, progress: Progress | None,
-                 sets: dict[tuple[str, str], ImageSet], report: SetReport, *,
-                 first: bool) -> None:
-    """Every set of the plan encoded by ``network`` (cached per image), into ``sets``."""
+                 sets: dict[tuple[str, str], ImageSet], report: SetReport) -> None:
+    """Every set of the plan encoded by ``network`` (cached per image), into ``sets``; its
+    files left out and its decisions into ``report``, merged with other networks' (a file
+    one network cannot read — too small for ArtFID's Inception, read at its own size — is
+    left out of that network's set only, and said)."""
     extractor = FeatureExtractor(weights=weights.get(NETWORKS[network].checkpoint),
                                  resize=options.fid_resize, device=device,
                                  alpha=options.alpha, network=network)
@@ -124,10 +126,12 @@ def _encode_sets(network: str, plan: Plan, options: RunSettings, execution: Exec
             raise _strict_failure(image_set)
         sets[(network, name)] = image_set
         report.device = extractor.device or report.device  # set when the network was built
-        if first:  # files and decisions once per set
-            report.file_errors += [(f"{name}: {file}", reason)
-                                   for file, reason in image_set.errors]
-            report.decisions[name] = image_set.decisions
+        for file, reason in image_set.errors:  # one failure in several networks: said once
+            if (f"{name}: {file}", reason) not in report.file_errors:
+                report.file_errors.append((f"{name}: {file}", reason))
+        decisions = report.decisions.setdefault(name, {})
+        for decision, count in image_set.decisions.items():  # the files it concerned
+            decisions[decision] = max(count, decisions.get(decision, 0))
 
 
 def _set_row(metric: str, model: str, first: str, second: str,

@@ -23,7 +23,7 @@ from likeness.evaluation.items.prompts import (
     table_prompt,
     without_sidecars,
 )
-from likeness.io import pair_scanned, read_manifest, same_file_key, scan_folder
+from likeness.io import pair_scanned, read_manifest, real_paths, same_file_key, scan_folder
 
 __all__ = ["Item", "Plan", "check_distinct_folders", "make_plan", "model_names",
            "refuse_set_names", "table_prompts"]
@@ -150,6 +150,27 @@ def check_distinct_folders(folders: Mapping[str, str | os.PathLike[str]], role: 
         placed.append((this, folder, role, key))
 
 
+def check_no_shared_files(sets: Mapping[str, Sequence[Path]]) -> None:
+    """Refuse a file that two sets reach (``sets``: each set's files by what it is called:
+    "the reference set", "model 'x'"): a link inside one folder to a file, or a folder,
+    of another's.  The folders themselves are apart (``check_distinct_folders``), yet the
+    file would count in both — a reference set holding a model's output, a pair comparing
+    a file with itself — while every value looks fine.
+
+    Raises:
+        PairingError: naming the file both ways, and its real path.
+    """
+    owner: dict[str, tuple[str, Path]] = {}
+    for name, files in sets.items():
+        for real, path in real_paths(files).items():
+            other, other_path = owner.setdefault(real, (name, path))
+            if other != name:
+                raise PairingError(
+                    f"{other_path} ({other}) and {path} ({name}) are one file, {real}, "
+                    "reached through a link: it would count in both; remove the link (or "
+                    "copy the file, if both are meant to hold it)")
+
+
 def _relative(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()
@@ -163,11 +184,13 @@ def _plan_folders(reference: Path, models: Mapping[str, Path], need_pairs: bool,
         raise PairingError(f"{reference}: the reference must be a folder (or give pairs=CSV)")
     plan = Plan(models=list(models), items=[], sets={}, set_names={})
     reference_scan = scan_folder(reference)  # each folder is walked once
+    model_files: dict[str, list[Path]] = {}
     for name, folder in models.items():
         if not folder.is_dir():
             raise PairingError(f"{folder}: the test folder of model {name!r} does not exist")
         plan.sources[name] = str(folder)
         files, skipped = scan_folder(folder)
+        model_files[name] = files
         if need_pairs:
             pairing = pair_scanned(reference, reference_scan, folder, (files, skipped))
             for (ref, test), (ref_name, test_name) in zip(
@@ -181,6 +204,8 @@ def _plan_folders(reference: Path, models: Mapping[str, Path], need_pairs: bool,
             plan.sets[name] = files
             plan.set_names.update((f, _relative(f, folder)) for f in files)
     files, _ = reference_scan
+    check_no_shared_files({"the reference set": files, **{
+        f"model {name!r}": scanned for name, scanned in model_files.items()}})
     _note_skipped(plan, "reference", reference, reference_scan)
     if need_sets:
         plan.sets["reference"] = files

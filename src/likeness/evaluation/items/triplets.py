@@ -20,6 +20,7 @@ from likeness.evaluation.items.plan import (
     Item,
     Plan,
     check_distinct_folders,
+    check_no_shared_files,
     refuse_set_names,
     table_prompts,
 )
@@ -97,9 +98,14 @@ def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[s
     unmatched: dict[str, list[str]] = {m: [] for m in methods}
     if manifest is not None:
         return _manifest_triplets(Path(manifest), content_root, style_root, methods), unmatched
+    stylized = {method: find_images(folder) for method, folder in methods.items()}
+    # (content and style images may be the same: some protocols draw both from one pool)
+    check_no_shared_files({"the content and style images": [*contents.values(),
+                                                              *styles.values()],
+                           **{f"method {m!r}": files for m, files in stylized.items()}})
     for method, method_folder in methods.items():
         root = Path(method_folder)
-        for path in find_images(root):
+        for path in stylized[method]:
             stem = name_key(path, root)
             matched = _match_name(stem, contents, styles)
             if isinstance(matched, str):

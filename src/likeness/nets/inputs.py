@@ -1,0 +1,67 @@
+"""The one check of what a network module's ``forward`` takes: a batch of floating-point
+images, on the network's device, each refusal an ``InvalidInputError`` that says what to
+pass instead of the error torch would raise from deep inside a layer.
+
+What is accepted, what is converted:
+- a torch tensor of shape (N, 3, H, W), every side at least a pixel (N may be 0: no
+  features), on the device of the network's parameters (not a meta tensor);
+- floating-point values, computed in the network's precision (float64 and 16-bit floats
+  cast to it, as ``InceptionFeatures`` and ``LPIPS`` always did); integer and boolean
+  images are refused (their scale is not the network's: 8-bit values are not [0, 1]);
+- where the network has a fixed input size (a ViT's position embeddings), exactly that size,
+  or (DINOv2) a square whose side is a whole number of patches.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from likeness.errors import InvalidInputError, InvalidInputTypeError
+
+__all__ = ["network_batch"]
+
+
+def network_batch(images: object, network: nn.Module, *, name: str, takes: str, convert: str,
+                  side: int | None = None, patch: int | None = None) -> Tensor:
+    """``images`` checked (module docs) and returned in the network's precision.
+
+    Args:
+        name: the network's name, for messages ("DINO", "CLIP's image tower").
+        takes: what the network takes, for messages ("images in [0, 1]", "images prepared
+            by dino_input").
+        convert: how to make such images from 8-bit ones, for the message refusing integers.
+        side: the only height and width the network takes (with ``takes`` naming the
+            function that prepares them).
+        patch: the height and width must be equal and a multiple of it.
+
+    Raises:
+        InvalidInputTypeError: not a tensor, or integer or boolean images.
+        InvalidInputError: another shape or size, an empty side, a meta tensor, or images
+            on another device than the network.
+    """
+    if not isinstance(images, Tensor):
+        raise InvalidInputTypeError(f"{name} takes a torch tensor of {takes}, got "
+                                    f"{type(images).__name__}")
+    shape = tuple(images.shape)
+    if images.ndim != 4 or shape[1] != 3 or 0 in shape[2:]:
+        hint = "; add a batch axis with images[None] for one image" if images.ndim == 3 else ""
+        raise InvalidInputError(f"{name} takes an (N, 3, H, W) batch of {takes}, at least a "
+                                f"pixel each, got shape {shape}{hint}")
+    if not images.is_floating_point():
+        raise InvalidInputTypeError(f"{name} takes floating-point {takes}, got "
+                                    f"{images.dtype}; {convert}")
+    if images.device.type == "meta":
+        raise InvalidInputError("the images are meta tensors: they hold no values to encode")
+    height, width = shape[2:]
+    if side is not None and (height, width) != (side, side):
+        raise InvalidInputError(f"{name} takes {side}×{side} inputs ({takes}), got "
+                                f"{height}×{width}")
+    if patch is not None and (height != width or height % patch):
+        raise InvalidInputError(f"{name} takes square inputs whose side is a multiple of "
+                                f"{patch} ({takes}), got {height}×{width}")
+    parameter = next(network.parameters())
+    if images.device != parameter.device:
+        raise InvalidInputError(f"the images are on {images.device} and {name} on "
+                                f"{parameter.device}; move one of them (network.to(images."
+                                "device), or images.to(...))")
+    return images.to(parameter.dtype)
