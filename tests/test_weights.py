@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import threading
 import time
@@ -374,3 +375,24 @@ def test_weights_verify_and_imports_always_hash_the_file(tmp_path, monkeypatch):
             manager.verify(checkpoint, path)
         with pytest.raises(WeightsError, match="does not match"):
             manager.import_file(path)
+
+
+def test_a_path_that_is_no_checkpoint_file_is_named_for_what_it_is(tmp_path):
+    """A folder, a FIFO (which would block a read forever) or a broken link given as a
+    checkpoint is said to be one, in the Python API and on the command line."""
+    fifo = tmp_path / "fifo.pth"
+    os.mkfifo(fifo)
+    (tmp_path / "broken.pth").symlink_to(tmp_path / "nowhere.pth")
+    cases = {tmp_path: "a folder, not a checkpoint file",
+             fifo: "not a regular file (a FIFO, socket or device)",
+             tmp_path / "broken.pth": "a broken link, not a checkpoint file",
+             tmp_path / "missing.pth": "no such checkpoint file"}
+    for path, message in cases.items():
+        with pytest.raises(WeightsError, match=re.escape(message)):
+            manager.resolve("alexnet", path)
+        with pytest.raises(WeightsError, match=re.escape(message)):
+            manager.import_file(path, "alexnet")
+    result = CliRunner().invoke(main, ["fid", str(tmp_path), str(tmp_path), "--weights",
+                                       f"pt_inception={fifo}"])
+    assert "not a regular file" in result.output
+    assert "Traceback" not in result.output
