@@ -97,14 +97,18 @@ def real_paths(files: Iterable[Path]) -> dict[str, Path]:
     real path, resolved once a folder, with its name — a link to a file resolved on its
     own (``os.path.realpath`` of every file would cost a system call per part of its path).
     """
-    folders: dict[Path, str] = {}
+    folders: dict[str, str] = {}
     found: dict[str, Path] = {}
     for path in files:
-        folder = folders.get(path.parent)
-        if folder is None:
-            folder = folders[path.parent] = os.path.realpath(path.parent)
-        real = os.path.realpath(path) if os.path.islink(path) else os.path.join(folder,
-                                                                                 path.name)
+        text = os.fspath(path)
+        if os.path.islink(text):
+            real = os.path.realpath(text)
+        else:
+            parent, name = os.path.split(text)
+            folder = folders.get(parent)
+            if folder is None:
+                folder = folders[parent] = os.path.realpath(parent)
+            real = os.path.join(folder, name)
         found.setdefault(real, path)
     return found
 
