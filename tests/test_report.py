@@ -200,3 +200,34 @@ def test_tables_changed_since_the_run_are_refused_not_reported(results_dir, tmp_
         assert "Traceback" not in result.output
         table.write_bytes(original)
     assert CliRunner().invoke(main, ["report", str(copy)]).exit_code == 0
+
+
+def test_a_run_record_that_is_not_one_or_from_a_later_version_is_one_message(results_dir,
+                                                                             tmp_path):
+    """run.json of another shape (a list, settings emptied), naming a metric this likeness
+    does not know — written by a later version, or edited — or a later version's record
+    this one cannot read is one message saying which."""
+    import json
+
+    copy = tmp_path / "results"
+    shutil.copytree(results_dir, copy)
+    record_path = copy / "run.json"
+    original = json.loads(record_path.read_text(encoding="utf-8"))
+    later = {**original, "likeness_version": "9.0.0",
+             "settings": {**original["settings"], "metrics": [*original["settings"]["metrics"],
+                                                              "ssim_9"]}}
+    edited = {**later, "likeness_version": likeness.__version__}
+    for record, message in (([], "run.json is not a likeness run record"),
+                            ({**original, "settings": None}, "is not a likeness run record"),
+                            (later, "names metric(s) ssim_9, which likeness "
+                                    f"{likeness.__version__} does not know (the folder was "
+                                    "written by likeness 9.0.0)"),
+                            (edited, "it was edited or damaged"),
+                            ({**original, "likeness_version": "9.0.0", "decisions": 5},
+                             "run.json was written by likeness 9.0.0, whose record likeness "
+                             f"{likeness.__version__} cannot read")):
+        record_path.write_text(json.dumps(record), encoding="utf-8")
+        result = CliRunner().invoke(main, ["report", str(copy)])
+        assert result.exit_code == 1
+        assert message in " ".join(result.output.split()), result.output
+        assert "a bug in likeness" not in result.output

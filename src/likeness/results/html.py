@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness._version import __version__
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.infra.cache import file_digest
@@ -82,6 +83,32 @@ def _float(text: str) -> float | None:
         return None
 
 
+def check_run_record(folder: Path, record: Any) -> None:
+    """Refuse a ``run.json`` that is no likeness run record, or that names metrics this
+    likeness does not know (a folder written by a later version).
+
+    Raises:
+        LikenessError: saying which, and what to do.
+    """
+    settings = record.get("settings") if isinstance(record, dict) else None
+    metrics = settings.get("metrics") if isinstance(settings, dict) else None
+    if not (isinstance(metrics, list) and all(isinstance(m, str) for m in metrics)):
+        raise LikenessError(f"{folder}: run.json is not a likeness run record (it records no "
+                            "settings and metrics); run the command again to rewrite the "
+                            "folder")
+    unknown = ", ".join(m for m in metrics if m not in METRICS)
+    written = record.get("likeness_version")
+    if unknown and written != __version__:
+        raise LikenessError(f"{folder}: run.json names metric(s) {unknown}, which likeness "
+                            f"{__version__} does not know (the folder was written by likeness "
+                            f"{written}): use that version, or run the command again with "
+                            "this one")
+    if unknown:
+        raise LikenessError(f"{folder}: run.json names metric(s) {unknown}, which likeness "
+                            "does not know: it was edited or damaged; run the command again "
+                            "to rewrite the folder")
+
+
 def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
                                               list[dict[str, str]], list[dict[str, str]]]:
     """A complete results folder's record, its pairs (model, reference, test, values), its
@@ -95,6 +122,7 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
     except (OSError, ValueError) as error:
         raise LikenessError(f"{folder}: not a likeness results folder (run.json: {error}); "
                             "write one with likeness compare ... --out-dir") from None
+    check_run_record(folder, record)
     if record.get("status") != "complete":
         raise LikenessError(f"{folder}: the run is not complete (status "
                             f"{record.get('status')!r}); run the same compare command again "

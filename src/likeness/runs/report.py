@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from likeness._version import __version__
+from likeness.errors import LikenessError
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
@@ -89,8 +91,28 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
         LikenessError: not a complete results folder, or ``disagree`` names metrics the
             run did not compute.
     """
-    return render_report(results_dir, _RunMaps(device), worst=worst, thumbnail=thumbnail,
-                         disagree=disagree)
+    from jinja2 import UndefinedError
+
+    try:
+        return render_report(results_dir, _RunMaps(device), worst=worst, thumbnail=thumbnail,
+                             disagree=disagree)
+    except (KeyError, TypeError, AttributeError, UndefinedError) as error:
+        written = _written_by(Path(results_dir))
+        if written in (None, __version__):
+            raise  # this version's own record: a bug, said as one
+        raise LikenessError(f"{results_dir}: run.json was written by likeness {written}, whose "
+                            f"record likeness {__version__} cannot read ({type(error).__name__}: "
+                            f"{error}); write the report with likeness {written}") from error
+
+
+def _written_by(folder: Path) -> str | None:
+    """The likeness version a results folder's run.json names, if it can be read."""
+    try:
+        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = record.get("likeness_version") if isinstance(record, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def write_report(results_dir: str | os.PathLike[str],
@@ -124,7 +146,6 @@ def results_pictures(results_dir: Path | None, thumbnail: int = 160
     folder not given is said in its place."""
     from html import escape
 
-    from likeness.errors import LikenessError
     from likeness.io import load_image
     from likeness.results.figures import image_uri
     from likeness.results.html import read_results_folder
