@@ -137,11 +137,13 @@ def _eight_and_sixteen_bit(folder: Path, seed: int) -> Path:
     return folder
 
 
-def _as_before(cache: Path, new: str, old: str) -> None:
+def _as_before(cache: Path, new: str, old: str, untaken: str = "") -> None:
     """Move the entries of namespaces containing ``new`` to ``old``, without the decision
-    earlier versions never took: the cache an earlier likeness left."""
+    earlier versions never took (``untaken``; by default 8-bit values in 16 bits): the
+    cache an earlier likeness left."""
     from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
 
+    untaken = untaken or EIGHT_BIT_VALUES_IN_16_BITS
     with sqlite3.connect(cache) as db:
         found = db.execute("SELECT namespace, key, value FROM entries WHERE instr(namespace, ?)",
                            (new,)).fetchall()
@@ -150,7 +152,7 @@ def _as_before(cache: Path, new: str, old: str) -> None:
         for namespace, key, value in found:
             record = json.loads(value)
             notes = record["notes"] if isinstance(record, dict) else record
-            notes[:] = [n for n in notes if EIGHT_BIT_VALUES_IN_16_BITS not in n]
+            notes[:] = [n for n in notes if untaken not in n]
             db.execute("INSERT INTO entries VALUES (?, ?, ?)",
                        (namespace.replace(new, old), key, json.dumps(record).encode()))
 
@@ -160,7 +162,7 @@ def test_item_decisions_of_an_earlier_version_are_reused_only_where_still_whole(
     out = _eight_and_sixteen_bit(tmp_path / "out", 1)
     cache = tmp_path / "cache.sqlite"
     likeness.compare(ref, out, metrics="ssim", cache=cache)
-    _as_before(cache, "item/v6/notes/", "item/v5/notes/")
+    _as_before(cache, "item/v7/notes/", "item/v5/notes/")
     rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
                                                       cache=cache).rows}
     assert rows["a.png"].cached  # 8-bit: its v5 decisions are whole
@@ -178,9 +180,50 @@ def test_feature_decisions_of_an_earlier_version_are_reused_only_where_still_who
     extractor = FeatureExtractor(weights=fid_weights)
     with Cache(tmp_path / "cache.sqlite") as cache:
         first = set_features(folder, extractor, cache)
-    _as_before(tmp_path / "cache.sqlite", "/decisions/v2", "/decisions")
+    _as_before(tmp_path / "cache.sqlite", "/decisions/v3", "/decisions")
     with Cache(tmp_path / "cache.sqlite") as cache:
         again = set_features(folder, extractor, cache)
     assert (first.cached, again.cached) == (0, 1)  # the 8-bit image's features reused
     assert again.decisions[EIGHT_BIT_VALUES_IN_16_BITS] == 1
+    np.testing.assert_array_equal(again.features, first.features)
+
+
+def _with_a_turned_tiff(folder: Path, seed: int) -> Path:
+    """a.png, and b.tif whose own orientation tag (6) its decoders apply (the decision v7
+    of the notes and v3 of the feature decisions record)."""
+    from PIL import Image
+
+    folder.mkdir()
+    pixels = np.random.default_rng(seed).integers(0, 256, (16, 24, 3)).astype(np.uint8)
+    Image.fromarray(pixels).save(folder / "a.png")
+    Image.fromarray(pixels).save(folder / "b.tif", tiffinfo={0x0112: 6})
+    return folder
+
+
+def test_decisions_cached_before_tiff_orientation_was_recorded_serve_no_tiff(tmp_path,
+                                                                             fid_weights):
+    """A TIFF item or image is computed again (values and all: a 16-bit colour TIFF was
+    turned twice before), the others' decisions are reused."""
+    from likeness.evaluation.infra.cache import Cache
+    from likeness.evaluation.sets.features import FeatureExtractor, set_features
+
+    ref = _with_a_turned_tiff(tmp_path / "ref", 0)
+    out = _with_a_turned_tiff(tmp_path / "out", 1)
+    cache = tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    _as_before(cache, "item/v7/notes/", "item/v6/notes/", "EXIF orientation")
+    rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
+                                                      cache=cache).rows}
+    assert rows["a.png"].cached
+    assert not rows["b.tif"].cached
+    assert any("orientation 6 applied" in note for note in rows["b.tif"].notes)
+
+    extractor = FeatureExtractor(weights=fid_weights)
+    with Cache(cache) as store:
+        first = set_features(ref, extractor, store)
+    _as_before(cache, "/decisions/v3", "/decisions/v2", "EXIF orientation")
+    with Cache(cache) as store:
+        again = set_features(ref, extractor, store)
+    assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
+    assert again.decisions["EXIF orientation 6 applied"] == 1
     np.testing.assert_array_equal(again.features, first.features)

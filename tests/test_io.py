@@ -158,6 +158,47 @@ def test_exif_orientation_is_applied_like_pillow(tmp_path, rgb8, orientation):
         assert f"EXIF orientation {orientation} applied" in loaded.decisions
 
 
+def _tiff_16_bit_rgb(path: Path, pixels: np.ndarray, orientation: int) -> Path:
+    """An uncompressed 16-bit RGB TIFF with an orientation tag (Pillow cannot write one)."""
+    import struct
+
+    height, width, _ = pixels.shape
+    data = pixels.astype("<u2").tobytes()
+    bits_at = 8 + 2 + 13 * 12 + 4  # after the header and the one IFD of 13 tags
+    tags = [(256, 3, width), (257, 3, height), (258, 3, bits_at), (259, 3, 1), (262, 3, 2),
+            (273, 4, bits_at + 6), (274, 3, orientation), (277, 3, 3), (278, 3, height),
+            (279, 4, len(data)), (284, 3, 1), (296, 3, 1), (339, 3, 1)]
+    entries = b"".join(struct.pack("<HHII", tag, kind, 3 if tag == 258 else 1, value)
+                       if kind == 4 or tag == 258 else
+                       struct.pack("<HHIHH", tag, kind, 1, value, 0)
+                       for tag, kind, value in tags)
+    path.write_bytes(b"II*\x00" + struct.pack("<IH", 8, len(tags)) + entries
+                     + struct.pack("<I3H", 0, 16, 16, 16) + data)
+    return path
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_tiffs_own_orientation_is_applied_once_and_recorded(tmp_path, rgb8, orientation):
+    """Both of a TIFF's decoders (Pillow's for 8 bits, OpenCV's for 16-bit colour) turn it
+    upright themselves: likeness records it, and no longer turned a 16-bit colour TIFF a
+    second time."""
+    Image.fromarray(rgb8).save(tmp_path / "o8.tif", tiffinfo={0x0112: orientation})
+    with Image.open(tmp_path / "o8.tif") as reopened:
+        upright = np.array(reopened)  # Pillow applies a TIFF's orientation itself
+    deep = rgb8.astype(np.uint16) * 257 + 3
+    for path, want in ((tmp_path / "o8.tif", upright),
+                       (_tiff_16_bit_rgb(tmp_path / "o16.tif", deep, orientation),
+                        upright.astype(np.uint16) * 257 + 3)):
+        loaded = load_image(path)
+        np.testing.assert_array_equal(loaded.pixels, want)
+        if orientation == 1:
+            assert loaded.orientation is None
+            assert not any("orientation" in note for note in loaded.decisions)
+        else:
+            assert loaded.orientation == orientation
+            assert f"EXIF orientation {orientation} applied" in loaded.decisions
+
+
 def test_cmyk_jpeg_is_converted_to_rgb(tmp_path, rgb8):
     cmyk = Image.fromarray(rgb8).convert("CMYK")
     cmyk.save(tmp_path / "c.jpg", quality=95)

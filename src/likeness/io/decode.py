@@ -174,6 +174,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         decisions.append(f"first of {frames} frames used (animated or multi-page "
                          f"{file_format})")
     deep_channels = _deep_colour_channels(path, image, data)
+    # a TIFF's decoders (Pillow's, OpenCV's) turn it upright themselves: read before they do
+    tiff_orientation = _tiff_orientation(image) if image.format == "TIFF" else None
     plain = None
     if deep_channels:
         pixels, mode = _decode_with_opencv(path, deep_channels, data), f"{image.mode};16"
@@ -192,9 +194,9 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     # must surface as such, not be taken for a broken EXIF block
     # (a PNG decoded by decode_plain_png has no EXIF after its pixels, and Pillow's
     # getexif() would decode it again to look there)
-    orientation = (None if plain is not None and "exif" not in image.info
-                   and "Raw profile type exif" not in image.info
-                   else _exif_orientation(image, decisions))
+    orientation = (None if (plain is not None and "exif" not in image.info
+                            and "Raw profile type exif" not in image.info)
+                   or image.format == "TIFF" else _exif_orientation(image, decisions))
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
     had_alpha = pixels.shape[2] in (2, 4)
@@ -204,11 +206,19 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         pixels = _resolve_alpha(path, pixels, alpha, decisions)
     if orientation is not None:
         pixels = _apply_orientation(pixels, orientation)
+    orientation = orientation or tiff_orientation
+    if orientation is not None:
         decisions.append(f"EXIF orientation {orientation} applied")
     bit_depth = 16 if pixels.dtype == np.uint16 else 8
     return LoadedImage(path=path, pixels=np.ascontiguousarray(pixels), format=file_format,
                        mode=mode, bit_depth=bit_depth, had_alpha=had_alpha,
                        orientation=orientation, decisions=tuple(decisions))
+
+
+def _tiff_orientation(image: Image.Image) -> int | None:
+    """The orientation (2-8) a TIFF's own tag gives, which its decoder applies."""
+    value = getattr(image, "tag_v2", {}).get(_EXIF_ORIENTATION)
+    return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
 
 
 def _exif_orientation(image: Image.Image, decisions: list[str]) -> int | None:

@@ -92,6 +92,12 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
     return sorted(found), sorted(skipped)
 
 
+def may_be_tiff(path: Path) -> bool:
+    """Whether ``path`` is named as a TIFF (what a cache written before likeness read TIFFs'
+    own orientation cannot serve; a TIFF named otherwise is not caught)."""
+    return path.suffix.lower() in (".tif", ".tiff")
+
+
 def real_paths(files: Iterable[Path]) -> dict[str, Path]:
     """Each file by its real path, links resolved (the first file of each): its folder's
     real path, resolved once a folder, with its name — a link to a file resolved on its

@@ -21,6 +21,7 @@ runs the same plans with the same code; ``run_items`` is the local loop.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -41,35 +42,21 @@ from likeness.evaluation.engines.compute import (
     network_notes,
     run_job,
 )
+from likeness.evaluation.engines.notes_cache import earlier_notes, notes_namespace
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
 from likeness.evaluation.infra.write_behind import write_behind
 from likeness.evaluation.items.plan import Item, Plan
 from likeness.evaluation.items.prompts import prompt_key
-from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes, notes_still_whole
+from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
+from likeness.io import may_be_tiff
 from likeness.io.plain_png import load_kernel
 from likeness.metrics.kernel_threads import cores_shared
 
-__all__ = ["ItemEngine", "hash_files", "notes_namespace", "run_items",
-           "unreadable_reason"]
+__all__ = ["ItemEngine", "hash_files", "run_items", "unreadable_reason"]
 
 Progress = Callable[[str, int, int], None]
-
-_NOTES_VERSION, _NOTES_BEFORE = "v6", "v5"  # v6: ``rows.notes_still_whole``
-
-
-def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str],
-                    version: str = _NOTES_VERSION) -> str:
-    """Where an item's decisions are cached: keyed by every setting that takes one — the
-    pair's reconciliation (gray, resize, alpha) and, when the run has a metric they apply
-    to, the restoration conventions (Y channel, border, MATLAB's rounding) — so that a
-    cached row never carries the decisions of a run with other settings."""
-    settings = ["gray", "resize", "alpha"]
-    if (options.y_channel or options.crop_border) and any(METRICS[m].restoration
-                                                          for m in metrics):
-        settings += ["y_channel", "crop_border", "ssim_convention"]
-    return f"item/{version}/notes/{kind}/{options.key(settings)}"
 
 
 class ItemEngine:
@@ -103,7 +90,7 @@ class ItemEngine:
                      for i in plan.items]
         self.feature_metrics = [m for m in self.metrics if METRICS[m].kind == "network"]
         self.notes_namespace = notes_namespace(plan.kind, options, self.metrics)
-        self.notes_before = notes_namespace(plan.kind, options, self.metrics, _NOTES_BEFORE)
+        self.notes_before = functools.partial(notes_namespace, plan.kind, options, self.metrics)
         self.done = 0
         # (row, its metrics' errors, its notes as computed: the cache keeps the library's
         # words, each run shows them in its own)
@@ -194,8 +181,9 @@ class ItemEngine:
         stored = {m: self.cache.get_many(self.namespaces[m], [
             mk for own in metric_keys if (mk := own.get(m)) is not None]) for m in usable}
         notes = self.cache.get_many(self.notes_namespace, present)
-        notes.update(notes_still_whole(self.cache.get_many(self.notes_before, [
-            k for k in present if k not in notes])))
+        notes.update(earlier_notes(self.cache.get_many, self.notes_before, [
+            k for item, k in zip(items, keys, strict=True) if k is not None and k not in notes
+            and not any(may_be_tiff(path) for path in item.files)]))
         groups: dict[Path, list[int]] = {}
         for index, (item, key) in enumerate(zip(items, keys, strict=True)):
             own = metric_keys[index]

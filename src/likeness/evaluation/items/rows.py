@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["PairRow", "SetRow", "decode_notes", "encode_notes", "failed_rows_phrase",
-           "notes_still_whole"]
+__all__ = ["PairRow", "SetRow", "decode_notes", "encode_notes", "failed_rows_phrase"]
 
 
 @dataclass
@@ -78,11 +77,3 @@ def encode_notes(row: PairRow, without: tuple[str, ...] = ()) -> bytes:
 def decode_notes(stored: bytes) -> tuple[tuple[str, ...], float | None, int | None]:
     record = json.loads(stored)
     return tuple(record["notes"]), record.get("data_range"), record.get("channels")
-
-
-def notes_still_whole(notes: dict[str, bytes]) -> dict[str, bytes]:
-    """Of an item's decisions cached under the previous notes namespace (v5), those still
-    whole: an 8-bit item's (data range 255).  v6 added a decision only 16-bit files take
-    (``io.EIGHT_BIT_VALUES_IN_16_BITS``), so 16-bit and mixed-depth items are computed
-    again rather than shown without it."""
-    return {key: stored for key, stored in notes.items() if decode_notes(stored)[1] == 255}

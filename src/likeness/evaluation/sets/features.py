@@ -36,7 +36,7 @@ from likeness.evaluation.items.image_set import ImageSet
 from likeness.evaluation.items.settings import ExecutionOptions
 from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.evaluation.sets.statistics_file import read_statistics_file
-from likeness.io import content_hash, find_images, replacing
+from likeness.io import content_hash, find_images, may_be_tiff, replacing
 from likeness.io.plain_png import load_kernel
 from likeness.metrics.fid import warn_if_singular
 
@@ -101,9 +101,11 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     known = cache.get_arrays(namespace, list(digests.values()))
     decisions_namespace = extractor.decisions_namespace
     known_decisions = cache.get_many(decisions_namespace, list(known))
-    known_decisions.update(decisions_still_whole(cache.get_many(
-        namespace + "/decisions", [key for key in known if key not in known_decisions])))
-    # a feature without its decisions (a 16-bit image cached before v2) is computed again
+    tiffs = {digest for path, digest in digests.items() if may_be_tiff(path)}
+    known_decisions.update(earlier_decisions(cache, namespace, [
+        key for key in known if key not in known_decisions and key not in tiffs]))
+    # a feature without its decisions (cached before v3 of a TIFF, before v2 of a 16-bit
+    # image) is computed again
     known = {key: row for key, row in known.items() if key in known_decisions}
     result.cached = sum(1 for path in digests if digests[path] in known)
     batches = feature_batches(list(files), digests, set(known), batch_size)
@@ -191,6 +193,16 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
                        else np.empty((0, extractor.dims), np.float32))
     result.decisions = dict(decisions)
     return result
+
+
+def earlier_decisions(cache: Cache, namespace: str, keys: list[str]) -> dict[str, bytes]:
+    """Of the images ``keys`` (none a TIFF, which v3 reads otherwise), the decisions
+    earlier versions cached beside the features of ``namespace`` that are still whole:
+    v2's, and v1's of 8-bit images (``decisions_still_whole``)."""
+    found = cache.get_many(namespace + "/decisions/v2", keys)
+    found.update(decisions_still_whole(cache.get_many(
+        namespace + "/decisions", [key for key in keys if key not in found])))
+    return found
 
 
 def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:

@@ -1,0 +1,48 @@
+"""Where an item's decisions are cached, and which decisions earlier versions cached are
+still whole: a row served from the cache carries the decisions this version takes, or is
+computed again, values and all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.items.rows import decode_notes
+from likeness.evaluation.items.settings import RunSettings
+
+__all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_whole"]
+
+# v6: ``io.EIGHT_BIT_VALUES_IN_16_BITS``; v7: a TIFF's own orientation recorded (and a 16-bit
+# colour TIFF no longer turned twice: OpenCV turns it upright itself)
+NOTES_VERSION = "v7"
+
+
+def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str],
+                    version: str = NOTES_VERSION) -> str:
+    """Where an item's decisions are cached: keyed by every setting that takes one — the
+    pair's reconciliation (gray, resize, alpha) and, when the run has a metric they apply
+    to, the restoration conventions (Y channel, border, MATLAB's rounding) — so that a
+    cached row never carries the decisions of a run with other settings."""
+    settings = ["gray", "resize", "alpha"]
+    if (options.y_channel or options.crop_border) and any(METRICS[m].restoration
+                                                          for m in metrics):
+        settings += ["y_channel", "crop_border", "ssim_convention"]
+    return f"item/{version}/notes/{kind}/{options.key(settings)}"
+
+
+def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
+                  namespace: Callable[[str], str], keys: list[str]) -> dict[str, bytes]:
+    """Of the items ``keys`` — none with a TIFF file, which v7 reads otherwise —, the
+    decisions earlier versions cached that are still whole (``read(namespace(version),
+    keys)``): v6's, and v5's of 8-bit items (``notes_still_whole``)."""
+    found = read(namespace("v6"), keys)
+    found.update(notes_still_whole(read(namespace("v5"), [k for k in keys if k not in found])))
+    return found
+
+
+def notes_still_whole(notes: dict[str, bytes]) -> dict[str, bytes]:
+    """Of an item's decisions cached under v5, those still whole: an 8-bit item's (data
+    range 255).  v6 added a decision only 16-bit files take
+    (``io.EIGHT_BIT_VALUES_IN_16_BITS``), so 16-bit and mixed-depth items are computed
+    again rather than shown without it."""
+    return {key: stored for key, stored in notes.items() if decode_notes(stored)[1] == 255}
