@@ -275,7 +275,9 @@ def _decode_with_opencv(path: Path, channels: int, data: bytes) -> np.ndarray:
     import cv2
 
     buffer = np.frombuffer(data, dtype=np.uint8)
-    pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)  # keeps 16 bits; EXIF applied by us
+    # keeps 16 bits; a PNG's EXIF orientation is applied by us (OpenCV turns a TIFF upright
+    # whatever the flags: ``_tiff_orientation``)
+    pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if pixels is None:
         raise ImageLoadError(f"{path}: corrupt or truncated image (OpenCV could not decode it)")
     if pixels.dtype not in (np.uint8, np.uint16):
