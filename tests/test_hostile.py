@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -830,6 +831,33 @@ def test_command_line_messages_name_options_not_arguments(tmp_path):
     assert "gray=True" not in result.stderr
     python = likeness.compare(ref, out, cache=False)
     assert any("gray=True" in (r.error or "") for r in python.rows)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"seed": -1}, "seed must be a non-negative whole number"),
+    ({"seed": 1.5}, "seed must be a non-negative whole number"),
+    ({"confidence": math.nan}, "confidence must be in (0, 1)"),
+    ({"bootstrap": 10.5}, "bootstrap must be a whole number of at least 100"),
+    ({"ci_method": "bootstrap"}, "ci_method must be 'auto', 'bca' or 'percentile'")])
+def test_statistics_options_are_checked_before_anything_is_computed(tmp_path, monkeypatch,
+                                                                    arguments, message):
+    """numpy's own errors ("expected non-negative integer") reached the Python API after
+    every value was computed; NaN passed the command line's ranges."""
+    ref, out = _folders(tmp_path, count=1)
+    from likeness.runs import execute
+
+    with monkeypatch.context() as patched:
+        patched.setattr(execute, "run_items", lambda *a, **k: pytest.fail("computed first"))
+        with pytest.raises(LikenessError, match=re.escape(message)):
+            likeness.compare(ref, out, metrics="ssim", cache=False, **arguments)
+    likeness.compare(ref, out, metrics="ssim", cache=False, seed=np.int64(3),
+                     bootstrap=np.int64(200), confidence=np.float32(0.9),
+                     out_dir=tmp_path / "numpy")  # numpy's numbers, written as JSON
+    for option, value in (("--seed", "-1"), ("--confidence", "nan")):
+        result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--no-cache",
+                                           option, value])
+        assert result.exit_code == 2
+        assert f"Invalid value for '{option}'" in result.output
 
 
 def test_weights_import_of_an_unknown_file_leads_with_name(tmp_path):

@@ -17,6 +17,21 @@ if TYPE_CHECKING:
 
 from likeness.cli.output import say
 
+SEED = click.IntRange(min=0)  # numpy's generators take non-negative seeds
+
+
+class NumberRange(click.FloatRange):
+    """A ``click.FloatRange`` that refuses NaN (which passes every bound's comparison)."""
+
+    name = "float range"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
 
 class Commands(click.Group):
     """The command group, with a last line of defence: an exception no command turned into

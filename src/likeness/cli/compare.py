@@ -15,7 +15,14 @@ from likeness.evaluation.catalog.defaults import CONVENTIONS
 if TYPE_CHECKING:
     pass
 
-from likeness.cli.app import decoding_options, main, metrics_option, prompt_options
+from likeness.cli.app import (
+    SEED,
+    NumberRange,
+    decoding_options,
+    main,
+    metrics_option,
+    prompt_options,
+)
 from likeness.cli.output import (
     print_summary,
     print_table,
@@ -114,8 +121,8 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
               help="Use this checkpoint file for a network (e.g. alexnet=my.pth); repeatable.")
 @click.option("--bootstrap", type=click.IntRange(100, 10_000_000), default=2000,
               show_default=True, help="Bootstrap resamples for confidence intervals.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95,
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--confidence", type=NumberRange(0.5, 0.999), default=0.95,
               show_default=True)
 @click.option("--ci-method", type=click.Choice(["auto", "bca", "percentile"]), default="auto",
               show_default=True, help="auto: BCa up to 100,000 values, percentile above.")

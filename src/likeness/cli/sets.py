@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from likeness.cli.app import decoding_options, main
+from likeness.cli.app import SEED, decoding_options, main
 from likeness.cli.compare import parse_subset_size
 from likeness.cli.output import (
     output_file,
@@ -168,7 +168,7 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
 @click.option("--subset-size", default="1000", show_default=True,
               help="Images per subset, or 'all' for the whole sets once.")
 @click.option("--subsets", type=click.IntRange(1, 100000), default=100, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_size: int,
         workers: int, decoding: str, alpha: str | None, cache: Path | None, no_cache: bool,
         out: Path | None, subset_size: str, subsets: int, seed: int) -> None:

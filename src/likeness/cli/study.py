@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from likeness.cli.app import main
+from likeness.cli.app import SEED, NumberRange, main
 from likeness.cli.output import output_file, say, stderr_console
 from likeness.errors import LikenessError
 
@@ -69,7 +69,7 @@ def _text_file(path: Path | None, option: str) -> str | None:
 @click.option("--ranking", is_flag=True,
               help="Participants order all the models of an item (best first) instead of "
                    "choosing one of two; exported as the pairs it implies.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--alpha", type=click.Choice(["white", "black", "drop"]), default=None,
               help="Transparent images: composite over white or black, or drop alpha.")
 @click.option("--overwrite", is_flag=True, help="Replace a study folder that has no answers.")
@@ -133,7 +133,7 @@ def create(paths: tuple[Path, ...], model_items: tuple[str, ...], content: Path 
 @click.option("--database", default=None, metavar="URL",
               help="postgresql://… to share the answers between several servers "
                    "(default: answers.sqlite in the study folder).")
-@click.option("--rate", type=click.FloatRange(0), default=50.0, show_default=True,
+@click.option("--rate", type=NumberRange(0), default=50.0, show_default=True,
               help="Requests per second per address (0: no limit).")
 @click.option("--burst", type=click.IntRange(1), default=500, show_default=True,
               help="Requests an address may send at once beyond --rate.")
@@ -253,8 +253,8 @@ def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
                    "methods.md and study.json (new, empty, or an earlier analysis).")
 @click.option("--bootstrap", type=click.IntRange(1, 1_000_000), default=2000,
               show_default=True, help="Bootstrap resamples of the participants.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--confidence", type=NumberRange(0, 1, min_open=True, max_open=True),
               default=0.95, show_default=True)
 @click.option("--jod-zero", default=None, metavar="MODEL",
               help="The model at 0 on the JOD scale (default: the first in the file).")

@@ -15,7 +15,14 @@ from likeness.evaluation.catalog.defaults import CONVENTIONS
 if TYPE_CHECKING:
     pass
 
-from likeness.cli.app import decoding_options, main, metrics_option, prompt_options
+from likeness.cli.app import (
+    SEED,
+    NumberRange,
+    decoding_options,
+    main,
+    metrics_option,
+    prompt_options,
+)
 from likeness.cli.compare import parse_models, parse_weights
 from likeness.cli.output import (
     print_summary,
@@ -77,8 +84,8 @@ from likeness.cli.report import parse_disagree
               help="Ray cluster address (default: connect to RAY_ADDRESS or start one here).")
 @click.option("--bootstrap", type=click.IntRange(100, 10_000_000), default=2000,
               show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95,
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--confidence", type=NumberRange(0.5, 0.999), default=0.95,
               show_default=True)
 @click.option("--ci-method", type=click.Choice(["auto", "bca", "percentile"]), default="auto",
               show_default=True)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from likeness.errors import InvalidInputError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.results.stats import holm, paired_comparison, summarize
@@ -23,10 +25,34 @@ __all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compar
 
 @dataclass(frozen=True)
 class StatsOptions:
+    """How summaries are computed: ``resamples`` bootstrap resamples (the ``bootstrap=``
+    argument), their ``seed``, the intervals' ``confidence`` and ``method``; checked when
+    made, before anything is computed."""
+
     resamples: int = 2000
     seed: int = 0
     confidence: float = 0.95
     method: str = "auto"
+
+    def __post_init__(self) -> None:
+        def whole(value: Any) -> bool:
+            return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+        if not (whole(self.resamples) and self.resamples >= 100):
+            raise InvalidInputError(f"bootstrap must be a whole number of at least 100 "
+                                    f"resamples, got {self.resamples!r}")
+        if not (whole(self.seed) and self.seed >= 0):
+            raise InvalidInputError(f"seed must be a non-negative whole number, got "
+                                    f"{self.seed!r}")
+        if not (isinstance(self.confidence, numbers.Real) and not isinstance(
+                self.confidence, bool) and 0 < self.confidence < 1):
+            raise InvalidInputError(f"confidence must be in (0, 1), got {self.confidence!r}")
+        # numpy's numbers as Python's: the record is JSON
+        for name, kind in (("resamples", int), ("seed", int), ("confidence", float)):
+            object.__setattr__(self, name, kind(getattr(self, name)))
+        if self.method not in ("auto", "bca", "percentile"):
+            raise InvalidInputError(f"ci_method must be 'auto', 'bca' or 'percentile', got "
+                                    f"{self.method!r}")
 
 
 @dataclass(frozen=True)
