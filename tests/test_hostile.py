@@ -834,8 +834,9 @@ def test_command_line_messages_name_options_not_arguments(tmp_path):
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
-    ({"seed": -1}, "seed must be a non-negative whole number"),
-    ({"seed": 1.5}, "seed must be a non-negative whole number"),
+    ({"seed": -1}, "seed must be a whole number from 0 to 4294967295"),
+    ({"seed": 1.5}, "seed must be a whole number from 0 to 4294967295"),
+    ({"kid_seed": 2**32}, "kid_seed must be a whole number from 0 to 4294967295"),
     ({"confidence": math.nan}, "confidence must be in (0, 1)"),
     ({"bootstrap": 10.5}, "bootstrap must be a whole number of at least 100"),
     ({"ci_method": "bootstrap"}, "ci_method must be 'auto', 'bca' or 'percentile'")])
@@ -853,7 +854,8 @@ def test_statistics_options_are_checked_before_anything_is_computed(tmp_path, mo
     likeness.compare(ref, out, metrics="ssim", cache=False, seed=np.int64(3),
                      bootstrap=np.int64(200), confidence=np.float32(0.9),
                      out_dir=tmp_path / "numpy")  # numpy's numbers, written as JSON
-    for option, value in (("--seed", "-1"), ("--confidence", "nan")):
+    for option, value in (("--seed", "-1"), ("--kid-seed", "4294967296"),
+                          ("--confidence", "nan")):
         result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--no-cache",
                                            option, value])
         assert result.exit_code == 2

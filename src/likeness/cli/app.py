@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from likeness.cli.output import say
 
-SEED = click.IntRange(min=0)  # numpy's generators take non-negative seeds
+SEED = click.IntRange(0, 2**32 - 1)  # as both of numpy's generators take them
 
 
 class NumberRange(click.FloatRange):

@@ -131,7 +131,7 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--kid-subset-size", default="1000", show_default=True,
               help="Images per KID subset, or 'all'.")
 @click.option("--kid-subsets", type=click.IntRange(1, 100000), default=100, show_default=True)
-@click.option("--kid-seed", type=int, default=0, show_default=True)
+@click.option("--kid-seed", type=SEED, default=0, show_default=True)
 @click.option("--cache", "cache", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Cache database (default: ~/.cache/likeness/cache.sqlite "
                                  "or $LIKENESS_CACHE_DIR).")

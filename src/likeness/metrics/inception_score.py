@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from likeness.errors import InvalidInputError
+from likeness.metrics.seeds import check_seed
 
 __all__ = ["PAPER_SET_SIZE", "inception_score"]
 
@@ -40,7 +41,7 @@ def inception_score(logits: np.ndarray, *, splits: int = 10, shuffle: bool = Tru
                       f"is biased downwards; papers use {PAPER_SET_SIZE:,} images",
                       UserWarning, stacklevel=2)
     if shuffle:
-        values = values[np.random.RandomState(seed).permutation(count)]
+        values = values[np.random.RandomState(check_seed(seed)).permutation(count)]
     shifted = values - values.max(axis=1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     p = np.exp(log_p)

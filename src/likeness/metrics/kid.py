@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from likeness.errors import InvalidInputError
+from likeness.metrics.seeds import check_seed
 
 __all__ = ["kid", "polynomial_mmd2"]
 
@@ -77,7 +78,7 @@ def kid(features_x: np.ndarray, features_y: np.ndarray, *, subset_size: int | No
             f"or smaller, or subset_size=None to use the whole sets once")
     if subsets < 1:
         raise InvalidInputError(f"subsets must be at least 1, got {subsets}")
-    generator = np.random.RandomState(seed)
+    generator = np.random.RandomState(check_seed(seed))
     values = np.empty(subsets)
     for index in range(subsets):
         chosen_x = x[generator.choice(x.shape[0], subset_size, replace=False)]

@@ -44,6 +44,7 @@ from scipy import stats as scipy_stats
 
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.io import header_delimiter, stat_regular_file
+from likeness.metrics.seeds import check_seed
 from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_matrix
 from likeness.results.reliability import (
     MetricDifference,
@@ -343,6 +344,7 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
     if resamples < 1 or not 0 < confidence < 1:
         raise InvalidInputError(f"resamples must be at least 1 and confidence in (0, 1); "
                                 f"got {resamples}, {confidence}")
+    check_seed(seed)
     exclusions = find_exclusions(judgments)
     excluded = {participant for participant, _ in exclusions}
     scored = [j for j in judgments if j.participant not in excluded and not j.expected]

@@ -17,6 +17,7 @@ from typing import Any
 from likeness.errors import InvalidInputError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.items.rows import PairRow, SetRow
+from likeness.metrics.seeds import check_seed
 from likeness.results.stats import holm, paired_comparison, summarize
 
 __all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compare_models",
@@ -41,9 +42,7 @@ class StatsOptions:
         if not (whole(self.resamples) and self.resamples >= 100):
             raise InvalidInputError(f"bootstrap must be a whole number of at least 100 "
                                     f"resamples, got {self.resamples!r}")
-        if not (whole(self.seed) and self.seed >= 0):
-            raise InvalidInputError(f"seed must be a non-negative whole number, got "
-                                    f"{self.seed!r}")
+        check_seed(self.seed)
         if not (isinstance(self.confidence, numbers.Real) and not isinstance(
                 self.confidence, bool) and 0 < self.confidence < 1):
             raise InvalidInputError(f"confidence must be in (0, 1), got {self.confidence!r}")

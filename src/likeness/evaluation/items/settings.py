@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from likeness.errors import InvalidInputError
 from likeness.evaluation.infra.pipeline import processes_share_images
+from likeness.metrics.seeds import check_seed
 
 __all__ = ["DECODING_CHOICES", "ExecutionOptions", "RunSettings", "check_decoding"]
 
@@ -22,8 +24,6 @@ def check_decoding(decoding: str) -> str:
         InvalidInputError: it is not.
     """
     if decoding not in DECODING_CHOICES:
-        from likeness.errors import InvalidInputError
-
         raise InvalidInputError(f"decoding must be one of {', '.join(map(repr, DECODING_CHOICES))}"
                                 f", got {decoding!r}")
     return decoding
@@ -73,6 +73,11 @@ class RunSettings:
         ``rgb2gray`` in the ``matlab`` convention (the authors' code is given gray images
         made by it)."""
         return "matlab" if self.convention == "matlab" else "pillow"
+
+    def __post_init__(self) -> None:
+        check_seed(self.kid_seed, "kid_seed")  # before anything is computed
+        if self.kid_subsets < 1:
+            raise InvalidInputError(f"kid_subsets must be at least 1, got {self.kid_subsets}")
 
     def key(self, names: Sequence[str]) -> str:
         """The named settings as a cache-key fragment (``gray=matlab`` for MATLAB's gray
