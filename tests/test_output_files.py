@@ -165,3 +165,25 @@ def test_an_output_option_never_replaces_a_file_of_another_kind(golden, tmp_path
         likeness.compare(folder, model, cache=other)
     assert other.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "model", "notes"]
+
+
+def test_latex_tables_escape_every_special_character_on_one_line(tmp_path):
+    """A model's name in summary.tex: LaTeX's specials escaped, the characters its default
+    (OT1) encoding sets as other glyphs (| as —, < as ¡) named, a line break a space (it
+    would end a table row, or a study table's comment)."""
+    from likeness.evaluation.catalog.metric_spec import latex_escape
+
+    assert latex_escape("a&b_c%d$e#f~g^h\\i{j}") == (
+        r"a\&b\_c\%d\$e\#f\textasciitilde{}g\textasciicircum{}h\textbackslash{}i\{j\}")
+    assert latex_escape("p|q<r>s\nt\r\tu") == r"p\textbar{}q\textless{}r\textgreater{}s t  u"
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for folder in ("ref", "p|q<r>"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+            tmp_path / folder / "a.png")
+    likeness.compare(tmp_path / "ref", models={"p|q<r>": tmp_path / "p|q<r>"},
+                     metrics="psnr", cache=False, out_dir=tmp_path / "results")
+    table = (tmp_path / "results" / "summary.tex").read_text(encoding="utf-8")
+    assert r"p\textbar{}q\textless{}r\textgreater{} & " in table

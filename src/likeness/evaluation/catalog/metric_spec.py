@@ -19,11 +19,15 @@ __all__ = ["MetricCard", "MetricSpec", "latex_escape", "on_tensors", "torch_pair
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}"}
+                  "^": r"\textasciicircum{}",
+                  # OT1, LaTeX's default encoding, sets these as other glyphs (—, ¡, ¿)
+                  "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}",
+                  # a line break would end a comment or a table row: a space
+                  **{chr(code): " " for code in (*range(32), 127)}}
 
 
 def latex_escape(text: str) -> str:
-    """``text`` with LaTeX's special characters escaped."""
+    """``text`` with LaTeX's special characters escaped, on one line."""
     return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
 
 
