@@ -862,6 +862,42 @@ def test_statistics_options_are_checked_before_anything_is_computed(tmp_path, mo
         assert f"Invalid value for '{option}'" in result.output
 
 
+def test_a_results_folder_another_run_is_writing_is_refused(tmp_path):
+    """Two runs into one folder at once (two terminals, a job array) raced between the
+    folder's check and their run.json: both wrote it, the tables one's, the record the
+    other's.  A run holds its folder from its check to its last file (an advisory lock on
+    the folder, no file added); a run that failed releases it."""
+    import fcntl
+
+    ref, out = _folders(tmp_path, count=1)
+    results = tmp_path / "results"
+    results.mkdir()
+    handle = os.open(results, os.O_RDONLY)  # as a run under way holds it
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(LikenessError, match="another likeness run is writing its "
+                                                "results there; .* another out_dir"):
+            likeness.compare(ref, out, metrics="ssim", cache=False, out_dir=results)
+        _save(tmp_path / "style" / "s.png", _image(5))
+        _save(tmp_path / "stylized" / "0__s.png", _image(6))
+        result = CliRunner().invoke(main, [
+            "style", "--content", str(ref), "--style", str(tmp_path / "style"), "--stylized",
+            str(tmp_path / "stylized"), "--metrics", "ssim", "--out-dir", str(results),
+            "--no-cache"])
+        assert "another likeness run is writing" in result.output
+        assert "choose another --out-dir" in " ".join(result.output.split())
+        assert list(results.iterdir()) == []  # nothing written, nothing marked failed
+    finally:
+        os.close(handle)
+    _save(tmp_path / "smaller" / "0.png", _image(7, (16, 16)))
+    with pytest.raises(LikenessError, match="differ in size"):  # fails inside the run
+        likeness.compare(ref, tmp_path / "smaller", metrics="ssim", cache=False,
+                         out_dir=results, strict=True)
+    assert json.loads((results / "run.json").read_text())["status"] == "failed"
+    likeness.compare(ref, out, metrics="ssim", cache=False, out_dir=results,
+                     overwrite=True)  # released
+
+
 def test_weights_import_of_an_unknown_file_leads_with_name(tmp_path):
     (tmp_path / "mystery.pth").write_bytes(b"x")
     result = CliRunner().invoke(main, ["weights", "import", str(tmp_path / "mystery.pth")])

@@ -28,19 +28,17 @@ from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
 from likeness.runs.folder import (
-    check_out_dir,
     file_errors,
     open_cache_noting,
     recording_failure,
     set_inputs_record,
     settings_json,
+    starting_run,
     value_record,
     versions,
     warn_of_failures,
     weights_record,
-    write_json,
     write_results_folder,
-    writing,
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
 from likeness.runs.single import restoration_options, with_prompts
@@ -229,12 +227,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         "statistics": settings["statistics"], "versions": versions(),
         "files": [*RUN_FILES, RUN_DATABASE],  # what it writes: all that overwrite removes
     }
-    if folder is not None:
-        check_out_dir(folder, settings, overwrite)
-        with writing(folder):
-            folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "run.json", record)
-    with recording_failure(folder, record):
+    with starting_run(folder, settings, overwrite, record), recording_failure(folder, record):
         results, caught = _run(plan, names, options, execution, stats, record, folder,
                                weights, device, engine, address, cache, progress, started)
     warn_of_failures(results)

@@ -40,13 +40,13 @@ from likeness.io import replace_file
 from likeness.results.frames import Results
 from likeness.results.summary import mixed_scales, value_scales
 from likeness.results.tables import prompt_columns
-from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir
+from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir, holding
 
 __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir",
            "file_errors", "metric_failures", "open_cache", "open_cache_noting", "output_path",
-           "recording_failure", "set_inputs_record", "settings_json", "value_record",
-           "version", "versions", "warn_of_failures", "weights_record", "write_json",
-           "write_results_folder", "write_rows", "writing"]
+           "recording_failure", "set_inputs_record", "settings_json", "starting_run",
+           "value_record", "version", "versions", "warn_of_failures", "weights_record",
+           "write_json", "write_results_folder", "write_rows", "writing"]
 
 _PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
              "opencv": "opencv-python-headless", "numba": "numba"}
@@ -71,6 +71,22 @@ def version(package: str) -> str:
 def settings_json(settings: dict[str, Any]) -> dict[str, Any]:
     """Settings as they read back from run.json (so that equal settings compare equal)."""
     return json.loads(json.dumps(settings))
+
+
+@contextmanager
+def starting_run(folder: Path | None, settings: dict[str, Any], overwrite: bool,
+                 record: dict[str, Any]) -> Iterator[None]:
+    """The results folder, if any, held by this run to its end (``out_dir.holding``),
+    checked (``check_out_dir``) and its ``run.json`` written before the run starts."""
+    if folder is None:
+        yield
+        return
+    with holding(folder):
+        check_out_dir(folder, settings, overwrite)
+        with writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "run.json", record)
+        yield
 
 
 @contextmanager

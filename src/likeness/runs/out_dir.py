@@ -15,14 +15,16 @@ is written to a fresh temporary file and renamed over its name.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError, StorageError
 
-__all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "check_out_dir"]
+__all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "check_out_dir", "holding"]
 
 RUN_FILES = ("per_image.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv",
              "references.bib", "methods.md", "run.json")
@@ -92,6 +94,44 @@ def _remove_owned(out_dir: Path, record: dict[str, Any]) -> None:
     for name in names:
         if name in OWNED_FILES:  # never a name the record could smuggle in (../x)
             (out_dir / name).unlink(missing_ok=True)
+
+
+@contextmanager
+def holding(out_dir: Path) -> Iterator[None]:
+    """``out_dir`` made and held by this run alone: another run asking for it meanwhile
+    is refused (an advisory lock on the folder itself — no file added —, released when the
+    run ends or its process dies; where the system or the filesystem has no such locks,
+    runs are not kept apart, as before).
+
+    Raises:
+        LikenessError: another likeness run holds the folder.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        fcntl = None  # type: ignore[assignment]
+    if fcntl is None or (out_dir.exists() and not out_dir.is_dir()):  # a file: refused next
+        yield
+        return
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        handle = os.open(out_dir, os.O_RDONLY)
+    except OSError:  # cannot be made or opened: the run's own writing says why, next
+        handle = None
+    if handle is None:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LikenessError(f"{out_dir}: another likeness run is writing its results "
+                                "there; let it finish, or choose another out_dir") from None
+        except OSError:  # a filesystem without locks
+            pass
+        yield
+    finally:
+        os.close(handle)
 
 
 def check_out_dir(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:

@@ -39,19 +39,17 @@ from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
 from likeness.runs.folder import (
-    check_out_dir,
     file_errors,
     open_cache_noting,
     recording_failure,
     set_inputs_record,
     settings_json,
+    starting_run,
     value_record,
     versions,
     warn_of_failures,
     weights_record,
-    write_json,
     write_results_folder,
-    writing,
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
 from likeness.runs.single import with_prompts
@@ -169,11 +167,6 @@ def evaluate_style(content: PathLike, style: PathLike,
                       "workers": workers, "decoding": decoding, "batch_size": batch_size,
                       "strict": strict, "overwrite": overwrite,
                       "cache": str(cache) if not isinstance(cache, bool) else cache}}
-    if folder is not None:
-        check_out_dir(folder, settings, overwrite)
-        with writing(folder):
-            folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "run.json", record)
     options = RunSettings(tuple(names), resize=resize, alpha=alpha, fid_resize=fid_resize,
                           art_fid_mode=art_fid_mode, cfsd_max_pixels=cfsd_max_pixels,
                           clip_t_convention=clip_t_convention)
@@ -181,7 +174,7 @@ def evaluate_style(content: PathLike, style: PathLike,
                                  decoding=decoding)
     plan = with_prompts(style_plan(found, list(method_folders), unmatched), options,
                         source_prompt)
-    with recording_failure(folder, record):
+    with starting_run(folder, settings, overwrite, record), recording_failure(folder, record):
         store, opening = open_cache_noting(cache, folder)
         try:
             done = execute(plan, options, execution, store, weights=weight_files,
