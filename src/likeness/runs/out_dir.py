@@ -110,14 +110,13 @@ def holding(out_dir: Path) -> Iterator[None]:
         import fcntl
     except ImportError:  # Windows
         fcntl = None  # type: ignore[assignment]
-    if fcntl is None or (out_dir.exists() and not out_dir.is_dir()):  # a file: refused next
-        yield
-        return
+    handle = None
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        handle = os.open(out_dir, os.O_RDONLY)
-    except OSError:  # cannot be made or opened: the run's own writing says why, next
-        handle = None
+        if fcntl is not None and not (out_dir.exists() and not out_dir.is_dir()):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            handle = os.open(out_dir, os.O_RDONLY)
+    except OSError:  # a file, a name too long, no permission: the run's check says so next
+        pass
     if handle is None:
         yield
         return
