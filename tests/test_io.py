@@ -367,3 +367,24 @@ def test_a_16_bit_file_of_8_bit_values_is_kept_and_noted(tmp_path, mode, channel
     assert image.bit_depth == (16 if sixteen else 8)
     assert int(image.pixels.max()) == top  # the values as the file holds them
     assert (EIGHT_BIT_VALUES_IN_16_BITS in image.decisions) is noted
+
+
+def test_signed_integer_samples_are_refused_naming_their_range(tmp_path):
+    """A signed 16-bit TIFF (SampleFormat 2, which Pillow reads as 32-bit integers) with
+    negative samples: refused with the range found, never wrapped to 16 bits."""
+    import struct
+
+    pixels = (np.arange(24).reshape(4, 6) * 100 - 1000).astype("<i2")
+    data = pixels.tobytes()
+    tags = [(256, 3, 6), (257, 3, 4), (258, 3, 16), (259, 3, 1), (262, 3, 1),
+            (273, 4, 8 + 2 + 11 * 12 + 4), (277, 3, 1), (278, 3, 4), (279, 4, len(data)),
+            (284, 3, 1), (339, 3, 2)]
+    entries = b"".join(struct.pack("<HHII", tag, kind, 1, value) if kind == 4 else
+                       struct.pack("<HHIHH", tag, kind, 1, value, 0)
+                       for tag, kind, value in tags)
+    path = tmp_path / "signed.tif"
+    path.write_bytes(b"II*\x00" + struct.pack("<IH", 8, len(tags)) + entries
+                     + struct.pack("<I", 0) + data)
+    with pytest.raises(ImageLoadError, match="integer samples from -1000 to 1300 .* only "
+                                             "0..65535; save the image with unsigned"):
+        load_image(path)

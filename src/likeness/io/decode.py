@@ -317,8 +317,10 @@ def _decode_with_pillow(path: Path, image: Image.Image,
     if mode == "I":
         pixels = np.array(image)
         if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
-            raise ImageLoadError(f"{path}: 32-bit integer samples outside 0..65535 are not "
-                                 "supported; save the image with 8 or 16 bits per sample")
+            raise ImageLoadError(f"{path}: integer samples from {pixels.min()} to "
+                                 f"{pixels.max()} (signed or 32-bit) are not supported: only "
+                                 "0..65535; save the image with unsigned 8 or 16 bits per "
+                                 "sample")
         return pixels.astype(np.uint16), mode
     raise ImageLoadError(
         f"{path}: unsupported pixel mode {mode!r} (floating-point or exotic images); "
