@@ -223,6 +223,8 @@ def test_a_run_record_that_is_not_one_or_from_a_later_version_is_one_message(res
                                     f"{likeness.__version__} does not know (the folder was "
                                     "written by likeness 9.0.0)"),
                             (edited, "it was edited or damaged"),
+                            ({**original, "decisions": 5}, "run.json was edited or damaged "
+                                                           "(decisions is int, not dict)"),
                             ({**original, "likeness_version": "9.0.0", "decisions": 5},
                              "run.json was written by likeness 9.0.0, whose record likeness "
                              f"{likeness.__version__} cannot read")):

@@ -83,6 +83,17 @@ def _float(text: str) -> float | None:
         return None
 
 
+# what a run record's parts are (where present), as this version writes them
+_RECORD_KINDS: dict[str, type] = {
+    **dict.fromkeys(("settings", "arguments", "statistics", "versions", "weights",
+                     "conventions", "counts", "unmatched", "skipped_files", "decisions",
+                     "metric_failures", "data_ranges", "channels", "scales", "not_summarised",
+                     "infinite_values", "set_sizes", "tables_sha256", "protocol", "networks"),
+                    dict),
+    **dict.fromkeys(("files", "file_errors", "set_errors", "warnings", "stylized_sizes"), list),
+    **dict.fromkeys(("pairs_attempted", "pairs_succeeded", "pairs_failed"), int)}
+
+
 def check_run_record(folder: Path, record: Any) -> None:
     """Refuse a ``run.json`` that is no likeness run record, or that names metrics this
     likeness does not know (a folder written by a later version).
@@ -98,6 +109,12 @@ def check_run_record(folder: Path, record: Any) -> None:
                             "folder")
     unknown = ", ".join(m for m in metrics if m not in METRICS)
     written = record.get("likeness_version")
+    wrong = [f"{key} is {type(record[key]).__name__}, not {kind.__name__}"
+             for key, kind in _RECORD_KINDS.items() if not isinstance(record.get(key, kind()),
+                                                                       kind)]
+    if wrong and written == __version__:
+        raise LikenessError(f"{folder}: run.json was edited or damaged ({'; '.join(wrong)}); "
+                            "run the command again to rewrite the folder")
     if unknown and written != __version__:
         raise LikenessError(f"{folder}: run.json names metric(s) {unknown}, which likeness "
                             f"{__version__} does not know (the folder was written by likeness "
