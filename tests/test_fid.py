@@ -290,6 +290,24 @@ def test_fid_of_folders_matches_pytorch_fid_and_caches(golden, fid_weights, fid_
     _assert_features_close(second.sets[1].features, want)
 
 
+def test_fid_walks_each_folder_once(fid_weights, fid_folders, tmp_path, monkeypatch):
+    """The check that no file reaches both sets through a link reads the folders' files;
+    the sets are built from that same scan, not a second one."""
+    from likeness.io import files as io_files
+
+    walked: list[str] = []
+    scan = io_files.scan_folder
+
+    def counting(folder):
+        walked.append(str(folder))
+        return scan(folder)
+
+    monkeypatch.setattr(io_files, "scan_folder", counting)
+    with pytest.warns(UserWarning, match="singular"):
+        fid(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=False)
+    assert sorted(walked) == sorted([str(fid_folders["a"]), str(fid_folders["b"])])
+
+
 def test_a_second_fid_run_does_not_hash_its_checkpoint_again(fid_weights, fid_folders,
                                                               tmp_path, monkeypatch):
     import likeness.evaluation.infra.cache as cache_module

@@ -43,6 +43,8 @@ def holds_8_bit_values(samples: np.ndarray) -> bool:
     """Whether 16-bit ``samples`` (an image's colour or gray values, without alpha) all lie
     in 0-255: the case ``EIGHT_BIT_VALUES_IN_16_BITS`` notes, wherever images come from."""
     return samples.dtype == np.uint16 and samples.size > 0 and int(samples.max()) <= 255
+
+
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -206,7 +208,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         pixels = _resolve_alpha(path, pixels, alpha, decisions)
     if orientation is not None:
         pixels = _apply_orientation(pixels, orientation)
-    orientation = orientation or tiff_orientation
+    orientation = orientation or tiff_orientation  # (a TIFF's decoder turned it itself)
     if orientation is not None:
         decisions.append(f"EXIF orientation {orientation} applied")
     bit_depth = 16 if pixels.dtype == np.uint16 else 8

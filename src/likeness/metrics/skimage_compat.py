@@ -87,8 +87,7 @@ def mean_squared_error(image0: np.ndarray, image1: np.ndarray) -> np.float64:
     image0, image1 = np.asarray(image0), np.asarray(image1)
     _check_same_shape(image0, image1)
     _check_has_pixels(image0)
-    if (image0.dtype == image1.dtype and image0.dtype in (np.uint8, np.uint16)
-            and image0.size > 0):
+    if image0.dtype == image1.dtype and image0.dtype in (np.uint8, np.uint16):
         from likeness.metrics.exact_sums import EXACT_LIMIT, squared_error_sum
 
         total = squared_error_sum(np.ascontiguousarray(image0).reshape(-1),

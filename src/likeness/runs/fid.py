@@ -120,12 +120,13 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
         store, owned = open_cache(False if cache is None else cache, None), True
     try:
         folders = [Path(source) for source in sources if Path(source).is_dir()]
+        scanned: dict[Path, list[Path]] = {}  # each folder walked once
         if len(folders) == 2:  # the same folder twice is a set with itself; nested ones not
             check_distinct_folders({"B": folders[1]}, "", {"A": folders[0]},
                                    same_allowed=True)
             if same_file_key(folders[0]) != same_file_key(folders[1]):
-                check_no_shared_files({"A": find_images(folders[0]),
-                                       "B": find_images(folders[1])})
+                scanned = {folder: find_images(folder) for folder in folders}
+                check_no_shared_files({"A": scanned[folders[0]], "B": scanned[folders[1]]})
         with hashing_by(store.digest):
             extractor = _extractor(metric, weights, resize, device, alpha)
         sets = []
@@ -134,7 +135,8 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
                 report = None if progress is None else (
                     lambda done, total, label=str(source): progress(label, done, total))
                 sets.append(load_set(source, extractor, store, batch_size=batch_size,
-                                     workers=workers, decoding=decoding, progress=report))
+                                     workers=workers, decoding=decoding, progress=report,
+                                     files=scanned.get(Path(source))))
     finally:
         if owned:
             store.close()

@@ -41,9 +41,7 @@ def check_cache_location(path: Path) -> None:
                            f"({error.strerror or error}); {_ELSEWHERE}") from None
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise StorageError(f"the cache path {path} ends in {path.suffix}, an image's "
-                           "extension; choose a cache file such as cache.sqlite with "
-                           "cache=PATH (or $LIKENESS_CACHE_DIR), or run without one: "
-                           "cache=False")
+                           f"extension (cache.sqlite, say, is a database's); {_ELSEWHERE}")
     if os.path.lexists(path) and not path.is_file():
         raise StorageError(f"the cache path {path} is not a file (it is a folder or a special "
                            f"file); remove it, or {_ELSEWHERE}")

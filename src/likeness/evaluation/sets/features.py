@@ -64,9 +64,11 @@ SET_BATCH_SIZE = 32  # images per network pass for set features, on every engine
 
 def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
                  batch_size: int = 32, workers: int = 4,
-                 progress: ProgressCallback | None = None, decoding: str = "auto") -> ImageSet:
+                 progress: ProgressCallback | None = None, decoding: str = "auto",
+                 files: Sequence[Path] | None = None) -> ImageSet:
     """Features of every image under ``folder`` (recursively), cached by content hash
-    (``decoding``: as ``features_of_files``).
+    (``decoding``: as ``features_of_files``; ``files``: the folder's images, when the
+    caller has already scanned it).
 
     Raises:
         LikenessError: the folder does not exist or holds no images.
@@ -75,7 +77,7 @@ def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, ca
     if not root.is_dir():
         raise LikenessError(f"{root}: not a folder (pass a folder of images or an .npz "
                             f"statistics file)")
-    files = find_images(root)
+    files = list(files) if files is not None else find_images(root)
     if not files:
         raise LikenessError(f"{root}: no images found (searched recursively)")
     names = {path: path.relative_to(root).as_posix() for path in files}
@@ -286,10 +288,12 @@ def load_statistics(path: str | os.PathLike[str], expected: dict[str, Any] | Non
 
 def load_set(source: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
              batch_size: int = 32, workers: int = 4,
-             progress: ProgressCallback | None = None, decoding: str = "auto") -> ImageSet:
-    """A folder's features, or a statistics file's mean and covariance."""
+             progress: ProgressCallback | None = None, decoding: str = "auto",
+             files: Sequence[Path] | None = None) -> ImageSet:
+    """A folder's features (``files``: its images, if already scanned), or a statistics
+    file's mean and covariance."""
     path = Path(source)
     if path.suffix.lower() in _STATS_SUFFIXES and path.is_file():
         return load_statistics(path, extractor.settings, extractor.dims)
     return set_features(path, extractor, cache, batch_size=batch_size, workers=workers,
-                        progress=progress, decoding=decoding)
+                        progress=progress, decoding=decoding, files=files)
