@@ -293,16 +293,16 @@ def test_fid_of_folders_matches_pytorch_fid_and_caches(golden, fid_weights, fid_
 def test_fid_walks_each_folder_once(fid_weights, fid_folders, tmp_path, monkeypatch):
     """The check that no file reaches both sets through a link reads the folders' files;
     the sets are built from that same scan, not a second one."""
-    from likeness.io import files as io_files
+    import os
 
     walked: list[str] = []
-    scan = io_files.scan_folder
+    walk = os.walk
 
-    def counting(folder):
+    def counting(folder, *args, **kwargs):
         walked.append(str(folder))
-        return scan(folder)
+        return walk(folder, *args, **kwargs)
 
-    monkeypatch.setattr(io_files, "scan_folder", counting)
+    monkeypatch.setattr(os, "walk", counting)
     with pytest.warns(UserWarning, match="singular"):
         fid(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=False)
     assert sorted(walked) == sorted([str(fid_folders["a"]), str(fid_folders["b"])])

@@ -193,7 +193,9 @@ def test_an_unknown_metric_is_a_likeness_error_with_a_suggestion(photos):
 def test_a_test_folder_without_namesakes_lists_what_it_holds(photos):
     (photos / "notes").mkdir()
     (photos / "notes" / "notes.txt").write_text("to do")
-    with pytest.raises(likeness.LikenessError, match=r"skipped for their extension \(notes.txt"):
+    with pytest.raises(likeness.LikenessError,
+                       match=r"1 file\(s\) skipped: 1 not in an image format likeness reads "
+                             r"\(notes.txt"):
         likeness.compare(photos / "ref", photos / "notes")
     (photos / "empty").mkdir()
     with pytest.raises(likeness.LikenessError, match="empty holds no image file"):

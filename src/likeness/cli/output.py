@@ -166,6 +166,8 @@ def print_summary(results: Any) -> None:
 
 
 def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
+    from likeness.io.files import describe_skipped
+
     console = stderr_console()
     several = len({row.model for row in rows}) > 1
     noted: dict[str, list[str]] = {}
@@ -182,8 +184,7 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         say("note", f"{key}: {info['count']} value(s) are +inf ({info['why']}); the mean "
                      "is +inf")
     for source, files in record.get("skipped_files", {}).items():
-        say("note", f"{source}: {len(files)} file(s) skipped for their extension: "
-                     + ", ".join(files))
+        say("note", f"{source}: {len(files)} file(s) skipped: {describe_skipped(files)}")
     failures = [row for row in rows if row.error]
     # one line per metric and cause (a missing checkpoint fails every pair alike), with the
     # pairs it concerns; a row that failed whole (an unreadable file) has its own line

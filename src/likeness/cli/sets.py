@@ -65,7 +65,10 @@ def _set_weights_path(weights: str | None, checkpoint: str) -> str | None:
 
 
 def _report_sets(sets: Any) -> bool:
-    """Print each set's size, cache use, decisions and errors on stderr; True if any failed."""
+    """Print each set's size, cache use, decisions, skipped files and errors on stderr;
+    True if any failed."""
+    from likeness.io.files import describe_skipped
+
     console = stderr_console()
     failed = False
     for image_set in sets:
@@ -77,6 +80,9 @@ def _report_sets(sets: Any) -> bool:
             say("note", f"{count} image(s): {note}")
         if "note" in image_set.settings:
             say("note", image_set.settings["note"])
+        if image_set.skipped:
+            say("note", f"{len(image_set.skipped)} file(s) skipped: "
+                        f"{describe_skipped(image_set.skipped)}")
         for name, reason in image_set.errors:
             failed = True
             say("error", f"{name}: {reason} (left out of the set)")

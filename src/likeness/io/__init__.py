@@ -19,6 +19,7 @@ from likeness.io.files import (
     Digests,
     FileStamp,
     content_hash,
+    describe_skipped,
     file_stamp,
     find_images,
     may_be_tiff,
@@ -30,6 +31,7 @@ from likeness.io.files import (
     same_file_key,
     scan_folder,
     settled_stamps,
+    split_skipped,
     stat_regular_file,
 )
 from likeness.io.integrity import sniff_format, verify_integrity
@@ -54,6 +56,7 @@ __all__ = [
     "LoadedImage",
     "Pairing",
     "content_hash",
+    "describe_skipped",
     "file_stamp",
     "find_images",
     "header_delimiter",
@@ -73,6 +76,7 @@ __all__ = [
     "scan_folder",
     "sniff_format",
     "settled_stamps",
+    "split_skipped",
     "stat_regular_file",
     "to_luma",
     "verify_integrity",

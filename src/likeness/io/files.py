@@ -58,9 +58,10 @@ def stat_regular_file(path: Path) -> os.stat_result:
 
 
 def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
-    """The image files below ``folder`` (recursive, hidden files and folders skipped, links
-    to folders followed), and the other files found there, skipped because of their
-    extension; both sorted.
+    """The image files below ``folder`` (recursive, links to folders followed), and what
+    the scan left out there: hidden files and folders (a name starting with ``.``; a hidden
+    folder is not walked into) and files of a format likeness does not read (by their
+    extension); both sorted.  ``describe_skipped`` says which is which.
 
     Raises:
         PairingError: a folder below cannot be read, or is reached twice (a link to a folder
@@ -83,13 +84,41 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
                                "would count twice (in a loop of links, without end); remove "
                                "the link")
         reached[real] = Path(root)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        skipped.extend(Path(root) / name for name in dirs if name.startswith("."))
+        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
         for name in files:
-            if name.startswith("."):
-                continue
             path = Path(root) / name
-            (found if path.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(path)
+            readable = not name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
+            (found if readable else skipped).append(path)
     return sorted(found), sorted(skipped)
+
+
+def split_skipped(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """What a scan left out (``scan_folder``'s second list, as names relative to the
+    folder), in two: the hidden entries, and the files not in an image format likeness
+    reads."""
+    hidden: list[str] = []
+    others: list[str] = []
+    for name in names:
+        is_hidden = any(part.startswith(".") for part in name.split("/"))
+        (hidden if is_hidden else others).append(name)
+    return hidden, others
+
+
+def describe_skipped(names: Iterable[str], shown: int = 3) -> str:
+    """What a scan left out, for a message: ``"2 hidden (.DS_Store, .cache) and 1 not in
+    an image format likeness reads (a.heic)"``, the first ``shown`` of each kind named."""
+    def listed(group: list[str]) -> str:
+        more = len(group) - shown
+        return ", ".join(group[:shown]) + (f" and {more} more" if more > 0 else "")
+
+    hidden, others = split_skipped(names)
+    parts = []
+    if hidden:
+        parts.append(f"{len(hidden)} hidden ({listed(hidden)})")
+    if others:
+        parts.append(f"{len(others)} not in an image format likeness reads ({listed(others)})")
+    return " and ".join(parts)
 
 
 def may_be_tiff(path: Path) -> bool:
@@ -120,7 +149,8 @@ def real_paths(files: Iterable[Path]) -> dict[str, Path]:
 
 
 def find_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Every image file below ``folder`` (recursive, hidden files skipped), sorted."""
+    """Every image file below ``folder`` (recursive, hidden files and folders skipped),
+    sorted; ``scan_folder`` also says what was left out."""
     return scan_folder(folder)[0]
 
 

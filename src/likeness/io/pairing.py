@@ -21,7 +21,7 @@ class Pairing:
     pairs: list[tuple[Path, Path]]
     unmatched_reference: list[Path]
     unmatched_test: list[Path]
-    skipped_reference: list[Path] = field(default_factory=list)  # not image extensions
+    skipped_reference: list[Path] = field(default_factory=list)  # hidden, or not images
     skipped_test: list[Path] = field(default_factory=list)
 
     def relative(self, reference_dir: Path, test_dir: Path) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from typing import Any
 from likeness.evaluation.catalog.bibtex import BIBTEX, bibtex_for
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.io.files import split_skipped
 
 __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "method_sentence", "methods_paragraph",
            "render_cards", "restoration_keys", "style_methods_paragraph"]
@@ -193,9 +194,14 @@ def _input_sentences(record: dict[str, Any], unit: str) -> list[str]:
     if count:
         sentences.append(f"{count} file(s) had no partner and were not compared (listed in "
                          "`run.json`).")
-    skipped = sum(len(v) for v in record.get("skipped_files", {}).values())
-    if skipped:
-        sentences.append(f"{skipped} file(s) without an image extension were skipped.")
+    hidden, others = split_skipped(name for names in record.get("skipped_files", {}).values()
+                                   for name in names)
+    if hidden or others:
+        kinds = " and ".join(part for part in (
+            f"{len(hidden)} hidden" if hidden else "",
+            f"{len(others)} not in an image format likeness reads" if others else "") if part)
+        sentences.append(f"{len(hidden) + len(others)} file(s) in the folders were skipped "
+                         f"({kinds}; listed in `run.json`).")
     errors = record.get("file_errors", [])
     if errors:
         sentences.append(f"{len(errors)} file(s) could not be read, or not by a set metric's "

@@ -24,6 +24,7 @@ from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings, check_decoding
+from likeness.io import describe_skipped
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -92,8 +93,8 @@ def _settings(reference: PathLike | None, tests: dict[str, Path], pairs: PathLik
 
 
 def no_pairs_message(plan: Plan, reference: PathLike | None) -> str:
-    """Why a plan has no pair: what each folder holds (images, files skipped for their
-    extension) and how files are paired."""
+    """Why a plan has no pair: what each folder holds (images, files skipped: hidden or
+    not in an image format likeness reads) and how files are paired."""
     def listed(names: list[str]) -> str:
         return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
@@ -104,7 +105,7 @@ def no_pairs_message(plan: Plan, reference: PathLike | None) -> str:
         held = (f"{len(unmatched_test)} image(s) ({listed(unmatched_test)})" if unmatched_test
                 else "no image file")
         if skipped:
-            held += f", {len(skipped)} file(s) skipped for their extension ({listed(skipped)})"
+            held += f", {len(skipped)} file(s) skipped: {describe_skipped(skipped)}"
         what.append(f"{plan.sources.get(model, model)} holds {held}")
     references = (plan.unmatched.get(plan.models[0], ([], []))[0] if plan.models else [])
     what.append(f"{reference} holds {len(references)} image(s)"

@@ -19,7 +19,7 @@ from likeness.evaluation.items.image_set import ImageSet, frechet_between
 from likeness.evaluation.items.plan import check_distinct_folders, check_no_shared_files
 from likeness.evaluation.items.settings import check_decoding
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
-from likeness.io import find_images, same_file_key
+from likeness.io import same_file_key, scan_folder
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
 from likeness.runs.folder import open_cache, output_path, versions, write_json, writing
@@ -33,7 +33,8 @@ _STATS_SUFFIXES = (".npz",)
 
 def _sets_record(sets: Sequence[ImageSet]) -> list[dict[str, Any]]:
     return [{"source": s.source, "count": s.count, "cached": s.cached,
-             "decisions": s.decisions, "errors": [{"file": f, "reason": r} for f, r in s.errors]}
+             "decisions": s.decisions, "errors": [{"file": f, "reason": r} for f, r in s.errors],
+             "skipped": s.skipped}
             for s in sets]
 
 
@@ -120,13 +121,14 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
         store, owned = open_cache(False if cache is None else cache, None), True
     try:
         folders = [Path(source) for source in sources if Path(source).is_dir()]
-        scanned: dict[Path, list[Path]] = {}  # each folder walked once
+        scanned: dict[Path, tuple[list[Path], list[Path]]] = {}  # each folder walked once
         if len(folders) == 2:  # the same folder twice is a set with itself; nested ones not
             check_distinct_folders({"B": folders[1]}, "", {"A": folders[0]},
                                    same_allowed=True)
             if same_file_key(folders[0]) != same_file_key(folders[1]):
-                scanned = {folder: find_images(folder) for folder in folders}
-                check_no_shared_files({"A": scanned[folders[0]], "B": scanned[folders[1]]})
+                scanned = {folder: scan_folder(folder) for folder in folders}
+                check_no_shared_files({"A": scanned[folders[0]][0],
+                                       "B": scanned[folders[1]][0]})
         with hashing_by(store.digest):
             extractor = _extractor(metric, weights, resize, device, alpha)
         sets = []
@@ -136,7 +138,7 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
                     lambda done, total, label=str(source): progress(label, done, total))
                 sets.append(load_set(source, extractor, store, batch_size=batch_size,
                                      workers=workers, decoding=decoding, progress=report,
-                                     files=scanned.get(Path(source))))
+                                     scan=scanned.get(Path(source))))
     finally:
         if owned:
             store.close()

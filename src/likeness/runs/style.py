@@ -139,7 +139,8 @@ def evaluate_style(content: PathLike, style: PathLike,
     if not method_folders:
         raise LikenessError("give at least one stylized folder (stylized=DIR or "
                             "methods={NAME: DIR})")
-    found, unmatched = find_triplets(content, style, method_folders, triplets)
+    skipped: dict[str, list[str]] = {}
+    found, unmatched = find_triplets(content, style, method_folders, triplets, skipped=skipped)
     if not found:
         raise LikenessError("no stylized file names a content and a style: name them C__S.ext "
                             "or S/C.ext, or give a manifest (triplets=CSV)")
@@ -191,6 +192,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         record.update(_style_record(found, rows, set_rows, unmatched, done.unreadable,
                                     options, weight_files, done.set_report, done.device,
                                     started))
+        record["skipped_files"] = skipped
         record.update(value_record(names, rows, set_rows, summary))
         unique_warnings = {**opening, **done.warnings}
         record["warnings"] = list(unique_warnings)

@@ -37,7 +37,7 @@ from likeness._version import __version__
 from likeness.errors import ImageLoadError, LikenessError, StorageError
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
-from likeness.io import load_image, replace_file
+from likeness.io import describe_skipped, load_image, replace_file
 from likeness.study.design import QUESTIONS, Design
 
 __all__ = ["ANSWERS_FILE", "Study", "create_study", "open_study", "parse_question"]
@@ -150,20 +150,39 @@ def _degraded(pixels: np.ndarray, seed: int) -> np.ndarray:
     return np.clip(np.round(blurred + noise), 0, 255).astype(np.uint8)
 
 
-def _compare_items(reference: PathLike, models: Mapping[str, PathLike]
-                   ) -> tuple[dict[str, dict[str, Path]], dict[str, Path], dict[str, Path]]:
+# items (name → model → output), their reference or content and their style images, and
+# what pairing left out (decisions)
+_Items = tuple[dict[str, dict[str, Path]], dict[str, Path], dict[str, Path], list[str]]
+
+
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+
+
+def _compare_items(reference: PathLike, models: Mapping[str, PathLike]) -> _Items:
     plan = make_plan(reference, models)
     outputs: dict[str, dict[str, Path]] = {}
     references: dict[str, Path] = {}
     for item in plan.items:
         outputs.setdefault(item.reference_name, {})[item.model] = item.test
         references[item.reference_name] = item.reference
-    return outputs, references, {}
+    left_out = [f"{model}: {len(tests)} output(s) without a reference of the same name "
+                f"left out ({_listed(tests)})" for model, (_, tests) in plan.unmatched.items()
+                if tests]
+    unpaired = sorted({name for references_left, _ in plan.unmatched.values()
+                       for name in references_left} - set(outputs))
+    if unpaired:
+        left_out.append(f"{len(unpaired)} reference image(s) without any model's output "
+                        f"left out ({_listed(unpaired)})")
+    left_out += [f"{source}: {len(names)} file(s) skipped: {describe_skipped(names)}"
+                 for source, names in plan.skipped.items()]
+    return outputs, references, {}, left_out
 
 
 def _style_items(content: PathLike, style: PathLike, models: Mapping[str, PathLike]
-                 ) -> tuple[dict[str, dict[str, Path]], dict[str, Path], dict[str, Path]]:
-    triplets, _ = find_triplets(content, style, models)
+                 ) -> _Items:
+    skipped: dict[str, list[str]] = {}
+    triplets, unmatched = find_triplets(content, style, models, skipped=skipped)
     outputs: dict[str, dict[str, Path]] = {}
     contents: dict[str, Path] = {}
     styles: dict[str, Path] = {}
@@ -171,7 +190,11 @@ def _style_items(content: PathLike, style: PathLike, models: Mapping[str, PathLi
         item = f"{triplet.content_name} + {triplet.style_name}"
         outputs.setdefault(item, {})[triplet.method] = triplet.stylized
         contents[item], styles[item] = triplet.content, triplet.style
-    return outputs, contents, styles
+    left_out = [f"{model}: {len(files)} stylized file(s) without a content and style image "
+                f"left out ({_listed(files)})" for model, files in unmatched.items() if files]
+    left_out += [f"{source}: {len(names)} file(s) skipped: {describe_skipped(names)}"
+                 for source, names in skipped.items()]
+    return outputs, contents, styles, left_out
 
 
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
@@ -227,22 +250,22 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
     if len({key for key, _, _ in parsed}) != len(parsed):
         raise LikenessError("two questions share an id: give each its own")
     if reference is not None:
-        outputs, shown, styles = _compare_items(reference, models)
+        outputs, shown, styles, decisions = _compare_items(reference, models)
         kind = "compare"
     elif content is None or style is None:
         raise LikenessError("a style study needs both content and style folders")
     else:
-        outputs, shown, styles = _style_items(content, style, models)
+        outputs, shown, styles, decisions = _style_items(content, style, models)
         kind = "style"
-    decisions: list[str] = []
     complete = sorted(item for item, by_model in outputs.items() if len(by_model) == len(models))
     partial = sorted(set(outputs) - set(complete))
     if partial:
         decisions.append(f"{len(partial)} item(s) left out: not every model has an output "
-                         f"for them ({', '.join(partial[:5])}{', …' if len(partial) > 5 else ''})")
+                         f"for them ({_listed(partial)})")
     if not complete:
         raise LikenessError("no item has an output of every model: check that the folders "
-                            "pair (as `likeness compare` pairs them)")
+                            "pair (as `likeness compare` pairs them)"
+                            + "".join(f"; {decision}" for decision in decisions))
     if max_items is not None and max_items < len(complete):
         chosen = np.random.default_rng([seed, 2]).choice(len(complete), max_items,
                                                          replace=False)

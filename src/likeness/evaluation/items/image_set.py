@@ -27,6 +27,8 @@ class ImageSet:
         decisions: how many images each decision was taken for.
         cached: how many features came from the cache.
         settings: what the features or statistics depend on.
+        skipped: what the folder's scan left out (relative to the folder): hidden files
+            and folders, and files not in an image format likeness reads.
     """
 
     source: str
@@ -36,6 +38,7 @@ class ImageSet:
     decisions: dict[str, int] = field(default_factory=dict)
     cached: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
     _statistics: tuple[np.ndarray, np.ndarray] | None = None
 
     @property

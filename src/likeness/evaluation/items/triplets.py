@@ -24,8 +24,8 @@ from likeness.evaluation.items.plan import (
     refuse_set_names,
     table_prompts,
 )
-from likeness.evaluation.items.prompts import PROMPT_ROLES, Prompt
-from likeness.io import find_images, name_key, read_manifest, same_file_key, stat_regular_file
+from likeness.evaluation.items.prompts import PROMPT_ROLES, Prompt, without_sidecars
+from likeness.io import name_key, read_manifest, same_file_key, scan_folder, stat_regular_file
 
 __all__ = ["Triplet", "find_triplets", "style_plan"]
 
@@ -44,9 +44,12 @@ class Triplet:
     prompts: tuple[Prompt, ...] = ()  # the manifest's prompt columns
 
 
-def _index(folder: Path) -> dict[str, Path]:
+def _index(folder: Path, skipped: list[Path]) -> dict[str, Path]:
+    """A folder's images by name key (``skipped`` extended by what its scan left out)."""
+    images, left_out = scan_folder(folder)
+    skipped += without_sidecars(left_out, images)
     index: dict[str, Path] = {}
-    for path in find_images(folder):
+    for path in images:
         stem = name_key(path, folder)
         if stem in index:
             raise PairingError(f"{folder}: {index[stem].name} and {path.name} differ only in "
@@ -78,9 +81,15 @@ def _match_name(stem: str, contents: Mapping[str, Path],
 
 
 def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[str, PathLike],
-                  manifest: PathLike | None = None,
+                  manifest: PathLike | None = None, *,
+                  skipped: dict[str, list[str]] | None = None,
                   ) -> tuple[list[Triplet], dict[str, list[str]]]:
     """The triplets of each method and, per method, the stylized files left unmatched.
+
+    ``skipped``, when given, is filled with what the folders' scans left out (hidden, or
+    not in an image format likeness reads; relative to each folder) under ``"content
+    folder"``, ``"style folder"`` and each method's name — without a manifest (one names
+    its files).
 
     Raises:
         PairingError: a missing folder, a malformed manifest, or a manifest naming an
@@ -91,14 +100,24 @@ def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[s
                           *((f"stylized ({m})", Path(f)) for m, f in methods.items())):
         if not folder.is_dir():
             raise PairingError(f"{folder}: the {label} folder does not exist")
-    contents, styles = _index(content_root), _index(style_root)
+    left_out: dict[str, list[Path]] = {"content folder": [], "style folder": []}
+    contents = _index(content_root, left_out["content folder"])
+    styles = _index(style_root, left_out["style folder"])
     if manifest is None:
         check_distinct_folders(methods, "method", {"content": content_root, "style": style_root})
     triplets: list[Triplet] = []
     unmatched: dict[str, list[str]] = {m: [] for m in methods}
     if manifest is not None:
         return _manifest_triplets(Path(manifest), content_root, style_root, methods), unmatched
-    stylized = {method: find_images(folder) for method, folder in methods.items()}
+    stylized: dict[str, list[Path]] = {}
+    for method, method_dir in methods.items():
+        stylized[method], others = scan_folder(method_dir)
+        left_out[method] = without_sidecars(others, stylized[method])
+    if skipped is not None:
+        roots = {"content folder": content_root, "style folder": style_root,
+                 **{method: Path(method_dir) for method, method_dir in methods.items()}}
+        skipped.update({role: [path.relative_to(roots[role]).as_posix() for path in paths]
+                        for role, paths in left_out.items() if paths})
     # (content and style images may be the same: some protocols draw both from one pool)
     check_no_shared_files({"the content and style images": [*contents.values(),
                                                               *styles.values()],

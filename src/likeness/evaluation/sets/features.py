@@ -36,7 +36,7 @@ from likeness.evaluation.items.image_set import ImageSet
 from likeness.evaluation.items.settings import ExecutionOptions
 from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.evaluation.sets.statistics_file import read_statistics_file
-from likeness.io import content_hash, find_images, may_be_tiff, replacing
+from likeness.io import content_hash, describe_skipped, may_be_tiff, replacing, scan_folder
 from likeness.io.plain_png import load_kernel
 from likeness.metrics.fid import warn_if_singular
 
@@ -65,10 +65,11 @@ SET_BATCH_SIZE = 32  # images per network pass for set features, on every engine
 def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
                  batch_size: int = 32, workers: int = 4,
                  progress: ProgressCallback | None = None, decoding: str = "auto",
-                 files: Sequence[Path] | None = None) -> ImageSet:
+                 scan: tuple[list[Path], list[Path]] | None = None) -> ImageSet:
     """Features of every image under ``folder`` (recursively), cached by content hash
-    (``decoding``: as ``features_of_files``; ``files``: the folder's images, when the
-    caller has already scanned it).
+    (``decoding``: as ``features_of_files``; ``scan``: the folder's ``scan_folder``, when
+    the caller has already scanned it).  The set lists what the scan left out (hidden, or
+    not in an image format likeness reads) as ``skipped``.
 
     Raises:
         LikenessError: the folder does not exist or holds no images.
@@ -77,13 +78,18 @@ def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, ca
     if not root.is_dir():
         raise LikenessError(f"{root}: not a folder (pass a folder of images or an .npz "
                             f"statistics file)")
-    files = list(files) if files is not None else find_images(root)
+    files, skipped = scan if scan is not None else scan_folder(root)
+    skipped_names = [path.relative_to(root).as_posix() for path in skipped]
     if not files:
-        raise LikenessError(f"{root}: no images found (searched recursively)")
+        raise LikenessError(f"{root}: no images found (searched recursively)"
+                            + (f"; skipped: {describe_skipped(skipped_names)}"
+                               if skipped_names else ""))
     names = {path: path.relative_to(root).as_posix() for path in files}
-    return features_of_files(files, names, str(root), extractor, cache,
-                             batch_size=batch_size, workers=workers, progress=progress,
-                             decoding=decoding)
+    image_set = features_of_files(files, names, str(root), extractor, cache,
+                                  batch_size=batch_size, workers=workers, progress=progress,
+                                  decoding=decoding)
+    image_set.skipped = skipped_names
+    return image_set
 
 
 def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str,
@@ -289,11 +295,11 @@ def load_statistics(path: str | os.PathLike[str], expected: dict[str, Any] | Non
 def load_set(source: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
              batch_size: int = 32, workers: int = 4,
              progress: ProgressCallback | None = None, decoding: str = "auto",
-             files: Sequence[Path] | None = None) -> ImageSet:
-    """A folder's features (``files``: its images, if already scanned), or a statistics
-    file's mean and covariance."""
+             scan: tuple[list[Path], list[Path]] | None = None) -> ImageSet:
+    """A folder's features (``scan``: its ``scan_folder``, if already scanned), or a
+    statistics file's mean and covariance."""
     path = Path(source)
     if path.suffix.lower() in _STATS_SUFFIXES and path.is_file():
         return load_statistics(path, extractor.settings, extractor.dims)
     return set_features(path, extractor, cache, batch_size=batch_size, workers=workers,
-                        progress=progress, decoding=decoding, files=files)
+                        progress=progress, decoding=decoding, scan=scan)
