@@ -750,11 +750,14 @@ def test_methods_state_pairs_succeeded_of_attempted_and_gray_pairs(tmp_path):
     _save(ref / "lonely.png", _image(2))
     likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
     methods = (tmp_path / "run" / "methods.md").read_text()
-    assert "over 5 image pairs (matched by relative file path without extension), 4 of them "\
-           "without any error" in methods
-    assert "1 pairs failed in at least one metric" in methods
-    assert "1 file(s) had no partner" in methods
-    assert "RGB (3 pairs) and in one gray channel (1 pairs of gray files)" in methods
+    # a paragraph to paste into a paper: counted as English counts, no "1 pairs", no "(s)"
+    assert "We compare 1 model (`out`) with the reference images over 5 image pairs "\
+           "(matched by relative file path without extension), 4 of them without any "\
+           "error" in methods
+    assert "(s)" not in methods
+    assert "1 pair failed in at least one metric and is left out" in methods
+    assert "1 file had no partner and was not compared" in methods
+    assert "RGB (3 pairs) and in one gray channel (1 pair of gray files)" in methods
 
 
 def test_the_html_report_shows_decisions_and_unmatched_files(tmp_path):

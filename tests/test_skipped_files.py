@@ -66,7 +66,7 @@ def test_compare_records_and_says_what_it_skipped(tmp_path):
     assert record["skipped_files"] == {"reference": ["._a.png", ".hidden.png",
                                                      ".ipynb_checkpoints", "photo.heic"]}
     methods = (tmp_path / "run" / "methods.md").read_text()
-    assert ("4 file(s) in the folders were skipped (3 hidden and 1 not in an image format "
+    assert ("4 files in the folders were skipped (3 hidden and 1 not in an image format "
             "likeness reads; listed in `run.json`)." in methods)
 
 

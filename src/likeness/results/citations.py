@@ -90,6 +90,15 @@ def _published_agreement(record: dict[str, Any]) -> str:
             + ".")
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun`` as a paper writes them: "1 pair", "2 pairs"."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
 def methods_paragraph(record: dict[str, Any]) -> str:
     """A methods paragraph, in Markdown with [@key] citations, from a run record."""
     settings = record["settings"]
@@ -103,13 +112,13 @@ def methods_paragraph(record: dict[str, Any]) -> str:
         pairing = ("listed in a pairs file" if settings.get("pairs_csv")
                    else "matched by relative file path without extension")
         succeeded = record.get("pairs_succeeded", pairs)
-        parts.append(f"We compare {len(models)} model(s) ({model_list}) with the reference "
-                     f"images over {pairs} image pairs ({pairing}), {succeeded} of them "
-                     "without any error.")
+        parts.append(f"We compare {counted(len(models), 'model')} ({model_list}) with the "
+                     f"reference images over {counted(pairs, 'image pair')} ({pairing}), "
+                     f"{succeeded} of them without any error.")
     else:
-        parts.append(f"We compare the image sets of {len(models)} model(s) ({model_list}) "
-                     "with the reference set.")
-    parts += _input_sentences(record, "pairs")
+        parts.append(f"We compare the image sets of {counted(len(models), 'model')} "
+                     f"({model_list}) with the reference set.")
+    parts += _input_sentences(record, "pair")
     sentences = []
     for metric in computed_metrics(record):
         phrase = _weights_phrase(record, _checkpoint(metric, settings))
@@ -121,7 +130,8 @@ def methods_paragraph(record: dict[str, Any]) -> str:
              if size.get("model")}  # a set whose encoder could not run has no size to state
     if sizes:
         parts.append("Set metrics compare " + "; ".join(
-            f"`{model}`'s {size['model']} images with {size['reference']} reference images"
+            f"`{model}`'s {counted(size['model'], 'image')} with "
+            f"{counted(size['reference'], 'reference image')}"
             for model, size in sizes.items()) + ".")
     small = [w for w in record.get("warnings", [])
              if "images for" in w or "need more" in w or "biased downwards" in w]
@@ -185,14 +195,15 @@ def _input_sentences(record: dict[str, Any], unit: str) -> list[str]:
     sentences = []
     failed = record.get("pairs_failed", 0)
     if failed:
-        sentences.append(f"{failed} {unit} failed in at least one metric and are left out "
-                         "of that metric's statistics (the errors are listed in "
-                         "`per_image.csv`).")
+        sentences.append(f"{counted(failed, unit)} failed in at least one metric and "
+                         f"{_are(failed)} left out of that metric's statistics (the errors "
+                         "are listed in `per_image.csv`).")
     unmatched = record.get("unmatched", {})
     count = sum(len(v) if isinstance(v, list) else len(v.get("reference", []))
                 + len(v.get("test", [])) for v in unmatched.values())
     if count:
-        sentences.append(f"{count} file(s) had no partner and were not compared (listed in "
+        sentences.append(f"{counted(count, 'file')} had no partner and "
+                         f"{'was' if count == 1 else 'were'} not compared (listed in "
                          "`run.json`).")
     hidden, others = split_skipped(name for names in record.get("skipped_files", {}).values()
                                    for name in names)
@@ -200,13 +211,15 @@ def _input_sentences(record: dict[str, Any], unit: str) -> list[str]:
         kinds = " and ".join(part for part in (
             f"{len(hidden)} hidden" if hidden else "",
             f"{len(others)} not in an image format likeness reads" if others else "") if part)
-        sentences.append(f"{len(hidden) + len(others)} file(s) in the folders were skipped "
-                         f"({kinds}; listed in `run.json`).")
+        total = len(hidden) + len(others)
+        sentences.append(f"{counted(total, 'file')} in the folders "
+                         f"{'was' if total == 1 else 'were'} skipped ({kinds}; listed in "
+                         "`run.json`).")
     errors = record.get("file_errors", [])
     if errors:
-        sentences.append(f"{len(errors)} file(s) could not be read, or not by a set metric's "
-                         "network, and are left out of what needs them (listed in "
-                         "`run.json`).")
+        sentences.append(f"{counted(len(errors), 'file')} could not be read, or not by a "
+                         f"set metric's network, and {_are(len(errors))} left out of what "
+                         "needs them (listed in `run.json`).")
     return sentences
 
 
@@ -217,8 +230,8 @@ def _comparison_space(record: dict[str, Any]) -> str:
     else:
         channels = record.get("channels", {})
         if channels.get("gray") and channels.get("RGB"):
-            colour = (f"RGB ({channels['RGB']} pairs) and in one gray channel "
-                      f"({channels['gray']} pairs of gray files)")
+            colour = (f"RGB ({counted(channels['RGB'], 'pair')}) and in one gray channel "
+                      f"({counted(channels['gray'], 'pair')} of gray files)")
         elif channels.get("gray"):
             colour = "one gray channel (gray files)"
         else:
@@ -230,7 +243,7 @@ def _comparison_space(record: dict[str, Any]) -> str:
         span = f"with data range {names.get(next(iter(ranges)), next(iter(ranges)))}"
     elif ranges:
         span = "with the data range of their bit depths: " + ", ".join(
-            f"{names.get(r, r)} for {n} pairs" for r, n in ranges.items())
+            f"{names.get(r, r)} for {counted(n, 'pair')}" for r, n in ranges.items())
     else:
         span = "with the data range given by their bit depth"
     metrics = computed_metrics(record)
@@ -255,7 +268,8 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
         sentences.append(f"{METRICS[metric].plain_label} is {why}.")
     for key, info in record.get("infinite_values", {}).items():
         model, _, metric = key.rpartition("/")
-        sentences.append(f"For `{model}`, {info['count']} pair(s) have "
+        sentences.append(f"For `{model}`, {counted(info['count'], 'pair')} "
+                         f"{'has' if info['count'] == 1 else 'have'} "
                          f"{METRICS[metric].plain_label} = +∞ "
                          f"({info['why']}); its mean is therefore +∞ and has no confidence "
                          "interval.")
@@ -268,8 +282,9 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     protocol = record.get("protocol", {})
     parts = []
     for method, counts in protocol.items():
-        parts.append(f"`{method}`: {counts['contents']} content images × {counts['styles']} "
-                     f"style images, {counts['stylized']} stylizations")
+        parts.append(f"`{method}`: {counted(counts['contents'], 'content image')} × "
+                     f"{counted(counts['styles'], 'style image')}, "
+                     f"{counted(counts['stylized'], 'stylization')}")
     sizes = record.get("stylized_sizes", [])
     text = ("We evaluate " + "; ".join(parts) + "."
             + (f" Stylizations are {', '.join(sizes)} pixels." if sizes else ""))
@@ -277,7 +292,7 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     if attempted is not None:
         text += (f" {record.get('pairs_succeeded', attempted)} of {attempted} stylizations "
                  "were evaluated without any error.")
-    text += "".join(" " + s for s in _input_sentences(record, "stylizations"))
+    text += "".join(" " + s for s in _input_sentences(record, "stylization"))
     metrics = computed_metrics(record)
     sentences = [method_sentence(m, settings, _weights_phrase(record, _checkpoint(m, settings)),
                                  style=True) for m in metrics]
