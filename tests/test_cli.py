@@ -123,7 +123,17 @@ def test_size_mismatch_is_an_error_unless_resize_is_asked(tmp_path, golden):
     result = _run("compare", golden.image_path("astronaut.png"), tmp_path / "small.png",
                   "--resize", "reference", "--out", tmp_path / "r.csv")
     assert result.exit_code == 0, result.output
-    assert "resized from 128x100 to 256x256" in (tmp_path / "r.csv").read_text()
+    assert ("resized from 128x100 to 256x256 (OpenCV Lanczos-4, its aspect ratio changed "
+            "from 1.28 to 1)") in (tmp_path / "r.csv").read_text()
+
+
+def test_a_pair_with_its_sides_swapped_asks_whether_one_is_turned(tmp_path, golden):
+    Image.open(golden.image_path("astronaut.png")).resize((256, 128)).save(tmp_path / "a.png")
+    Image.open(golden.image_path("astronaut.png")).resize((128, 256)).save(tmp_path / "b.png")
+    result = _run("compare", tmp_path / "a.png", tmp_path / "b.png")
+    assert result.exit_code == 1
+    assert ("b.png is 128x256 (width x height; its sides swapped: is one turned, or its EXIF "
+            "orientation lost?); pass --resize reference") in " ".join(result.stderr.split())
 
 
 def test_a_failing_pair_is_reported_and_the_run_goes_on(folders, golden, tmp_path):

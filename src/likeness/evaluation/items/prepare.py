@@ -64,15 +64,20 @@ def prepare_pair(reference: LoadedImage, test: LoadedImage, *, gray: bool = Fals
             f"{test.channels}; pass gray=True to compare their luma"
         )
     if ref_pixels.shape[:2] != test_pixels.shape[:2]:
+        turned = ref_pixels.shape[:2] == test_pixels.shape[1::-1]
         if resize is None:
             raise ImageMismatchError(
                 f"images differ in size: {reference.path} is {reference.width}x{reference.height}"
-                f", {test.path} is {test.width}x{test.height} (width x height); pass "
-                "resize='reference' to resize the test image"
+                f", {test.path} is {test.width}x{test.height} (width x height"
+                + ("; its sides swapped: is one turned, or its EXIF orientation lost?"
+                   if turned else "") + "); pass resize='reference' to resize the test image"
             )
         test_pixels, how = _resize_to(test_pixels, ref_pixels.shape[:2])
+        ratios = (test.width / test.height, reference.width / reference.height)
+        stretched = (f", its aspect ratio changed from {ratios[0]:.3g} to {ratios[1]:.3g}"
+                     if abs(ratios[0] / ratios[1] - 1) > 0.01 else "")
         decisions.append(f"test resized from {test.width}x{test.height} to "
-                         f"{reference.width}x{reference.height} ({how})")
+                         f"{reference.width}x{reference.height} ({how}{stretched})")
     data_range: float
     if reference.bit_depth == test.bit_depth:
         data_range = float(reference.data_range)
