@@ -212,7 +212,9 @@ def test_a_run_record_that_is_not_one_or_from_a_later_version_is_one_message(res
     copy = tmp_path / "results"
     shutil.copytree(results_dir, copy)
     record_path = copy / "run.json"
-    original = json.loads(record_path.read_text(encoding="utf-8"))
+    signed = json.loads(record_path.read_text(encoding="utf-8"))
+    # as a record written before likeness signed them (the checks a signature cannot make)
+    original = {key: value for key, value in signed.items() if key != "record_sha256"}
     later = {**original, "likeness_version": "9.0.0",
              "settings": {**original["settings"], "metrics": [*original["settings"]["metrics"],
                                                               "ssim_9"]}}
@@ -227,9 +229,46 @@ def test_a_run_record_that_is_not_one_or_from_a_later_version_is_one_message(res
                                                            "(decisions is int, not dict)"),
                             ({**original, "likeness_version": "9.0.0", "decisions": 5},
                              "run.json was written by likeness 9.0.0, whose record likeness "
-                             f"{likeness.__version__} cannot read")):
+                             f"{likeness.__version__} cannot read"),
+                            ({**original, "unmatched": {"ref": None}},
+                             "run.json has a part likeness cannot read (UndefinedError: "
+                             "'None' has no attribute 'reference'): it was edited, or written "
+                             "before likeness signed its records")):
         record_path.write_text(json.dumps(record), encoding="utf-8")
         result = CliRunner().invoke(main, ["report", str(copy)])
         assert result.exit_code == 1
         assert message in " ".join(result.output.split()), result.output
         assert "a bug in likeness" not in result.output
+
+
+def test_a_signed_run_record_changed_anywhere_after_the_run_is_refused(results_dir, tmp_path):
+    """run.json carries the digest of its parts: an edit at any depth (a decision's
+    count, a path in the settings, a part of another kind) is refused with one message;
+    the same record laid out otherwise (indented, keys reordered) still reads."""
+    import json
+
+    copy = tmp_path / "results"
+    shutil.copytree(results_dir, copy)
+    record_path = copy / "run.json"
+    signed = json.loads(record_path.read_text(encoding="utf-8"))
+    assert len(signed["record_sha256"]) == 64
+    relaid = json.dumps(dict(reversed(list(signed.items()))), indent=4)
+    record_path.write_text(relaid, encoding="utf-8")
+    assert CliRunner().invoke(main, ["report", str(copy)]).exit_code == 0
+    signed = json.loads(record_path.read_text(encoding="utf-8"))  # now listing report.html
+    assert "report.html" in signed["files"]
+    model = next(iter(signed["unmatched"]))
+    judgments = tmp_path / "judgments.csv"
+    judgments.write_text("participant,item,a,b,choice\np1,x.png,one,two,one\n")
+    for edit in ({"unmatched": {model: None}}, {"pairs_failed": signed["pairs_failed"] + 1},
+                 {"settings": {**signed["settings"], "reference": 1.5}},
+                 {"decisions": {"a decision the run never took": 3}}):
+        record_path.write_text(json.dumps({**signed, **edit}), encoding="utf-8")
+        for command in (["report", str(copy)],
+                        ["study", "analyze", "--judgments", str(judgments), "--out-dir",
+                         str(tmp_path / "analysis"), "--results", str(copy)]):
+            result = CliRunner().invoke(main, command)
+            said = " ".join(result.output.split())
+            assert result.exit_code != 0
+            assert "run.json was changed after the run" in said, (edit, said)
+            assert "a bug in likeness" not in said

@@ -16,6 +16,7 @@ many metrics the run has.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -50,7 +51,8 @@ from likeness.results.figures import (
 )
 from likeness.results.tables import format_value, label, table_note
 
-__all__ = ["ReportPair", "read_results_folder", "render_report"]
+__all__ = ["RECORD_DIGEST", "ReportPair", "read_results_folder", "record_digest",
+           "record_is_signed", "render_report"]
 
 
 @dataclass
@@ -94,13 +96,39 @@ _RECORD_KINDS: dict[str, type] = {
     **dict.fromkeys(("pairs_attempted", "pairs_succeeded", "pairs_failed"), int)}
 
 
+RECORD_DIGEST = "record_sha256"  # the part of run.json that signs the rest
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """The SHA-256 of a run record as JSON reads it back (keys sorted, the digest itself
+    left out): what ``run.json`` keeps under ``RECORD_DIGEST``, so that an edit is known
+    however the file is laid out."""
+    parts = {key: value for key, value in record.items() if key != RECORD_DIGEST}
+    as_read = json.loads(json.dumps(parts, default=str, allow_nan=True))
+    text = json.dumps(as_read, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def record_is_signed(record: Any) -> bool:
+    """Whether ``record`` holds its digest, and its parts still match it."""
+    return (isinstance(record, dict) and isinstance(record.get(RECORD_DIGEST), str)
+            and record[RECORD_DIGEST] == record_digest(record))
+
+
 def check_run_record(folder: Path, record: Any) -> None:
-    """Refuse a ``run.json`` that is no likeness run record, or that names metrics this
-    likeness does not know (a folder written by a later version).
+    """Refuse a ``run.json`` that is no likeness run record, that was changed after the run
+    (this version's digest no longer matches), or that names metrics this likeness does
+    not know (a folder written by a later version).
 
     Raises:
         LikenessError: saying which, and what to do.
     """
+    if (isinstance(record, dict) and RECORD_DIGEST in record
+            and record.get("likeness_version") == __version__ and not record_is_signed(record)):
+        raise LikenessError(f"{folder}: run.json was changed after the run (it no longer "
+                            "matches the digest likeness wrote into it), so it may record "
+                            "what the run did not do; run the command again to rewrite the "
+                            "folder, or restore the file")
     settings = record.get("settings") if isinstance(record, dict) else None
     metrics = settings.get("metrics") if isinstance(settings, dict) else None
     if not (isinstance(metrics, list) and all(isinstance(m, str) for m in metrics)):

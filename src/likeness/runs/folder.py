@@ -85,7 +85,7 @@ def starting_run(folder: Path | None, settings: dict[str, Any], overwrite: bool,
         check_out_dir(folder, settings, overwrite)
         with writing(folder):
             folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "run.json", record)
+        write_run_record(folder / "run.json", record)
         yield
 
 
@@ -108,7 +108,7 @@ def recording_failure(folder: Path | None, record: dict[str, Any]) -> Iterator[N
 def _write_record_anyway(path: Path, record: dict[str, Any]) -> None:
     """Write the record of a failed run; on a full disk, in place of the old one (whose
     blocks, freed by truncating it, hold the new one), so that it never says ``running``."""
-    text = json.dumps(record, indent=1, default=str, allow_nan=True) + "\n"
+    text = json.dumps(sign_record(record), indent=1, default=str, allow_nan=True) + "\n"
     try:
         write_json(path, record)
     except LikenessError:
@@ -171,6 +171,20 @@ def open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
 def write_json(path: Path, document: dict[str, Any]) -> None:
     with writing(path):
         replace_file(path, json.dumps(document, indent=1, default=str, allow_nan=True) + "\n")
+
+
+def write_run_record(path: Path, record: dict[str, Any]) -> None:
+    """Write a run's ``run.json``, signed: its digest (``results.html.record_digest``) in
+    it, so that what reads it back knows it unchanged."""
+    write_json(path, sign_record(record))
+
+
+def sign_record(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its digest under ``RECORD_DIGEST`` (set in place, and returned)."""
+    from likeness.results.html import RECORD_DIGEST, record_digest
+
+    record[RECORD_DIGEST] = record_digest(record)
+    return record
 
 
 def file_errors(unreadable: Mapping[Path, str]) -> list[dict[str, str]]:
@@ -316,7 +330,7 @@ def _write_results_files(results: Results, folder: Path) -> None:
                  else methods_paragraph(results.record))
     replace_file(folder / "methods.md", "# Methods\n\n" + paragraph + "\n\nCitation keys refer "
                  "to `references.bib` (Pandoc syntax: `[@key]`).\n", errors=TEXT_ERRORS)
-    write_json(folder / "run.json", results.record)
+    write_run_record(folder / "run.json", results.record)
     shards = folder / "shards"  # the Ray engine's streamed rows, now merged into the CSV
     if shards.is_dir():
         for shard in shards.glob("part-*.parquet"):

@@ -21,8 +21,8 @@ from likeness.evaluation.engines.maps import PairMaps, pair_maps
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
-from likeness.results.html import ReportPair, render_report
-from likeness.runs.folder import output_path, write_json, writing
+from likeness.results.html import RECORD_DIGEST, ReportPair, render_report
+from likeness.runs.folder import output_path, sign_record, write_json, writing
 
 __all__ = ["build_report", "results_pictures", "study_report", "write_report"]
 
@@ -97,22 +97,30 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
         return render_report(results_dir, _RunMaps(device), worst=worst, thumbnail=thumbnail,
                              disagree=disagree)
     except (KeyError, TypeError, AttributeError, UndefinedError) as error:
-        written = _written_by(Path(results_dir))
-        if written in (None, __version__):
-            raise  # this version's own record: a bug, said as one
+        written, signed = _written_by(Path(results_dir))
+        if signed or written is None:
+            raise  # a record this version wrote, unchanged: a bug, said as one
+        if written == __version__:
+            raise LikenessError(f"{results_dir}: run.json has a part likeness cannot read "
+                                f"({type(error).__name__}: {error}): it was edited, or "
+                                "written before likeness signed its records; run the command "
+                                "again to rewrite the folder") from error
         raise LikenessError(f"{results_dir}: run.json was written by likeness {written}, whose "
                             f"record likeness {__version__} cannot read ({type(error).__name__}: "
                             f"{error}); write the report with likeness {written}") from error
 
 
-def _written_by(folder: Path) -> str | None:
-    """The likeness version a results folder's run.json names, if it can be read."""
+def _written_by(folder: Path) -> tuple[str | None, bool]:
+    """The likeness version a results folder's run.json names, if it can be read, and
+    whether the record is signed and unchanged."""
+    from likeness.results.html import record_is_signed
+
     try:
         record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return None, False
     version = record.get("likeness_version") if isinstance(record, dict) else None
-    return version if isinstance(version, str) else None
+    return (version if isinstance(version, str) else None), record_is_signed(record)
 
 
 def write_report(results_dir: str | os.PathLike[str],
@@ -135,7 +143,9 @@ def write_report(results_dir: str | os.PathLike[str],
         record = json.loads(record_path.read_text(encoding="utf-8"))
         if "report.html" not in record.get("files", ["report.html"]):
             record["files"].append("report.html")
-            write_json(record_path, record)
+            # signed again only if it was signed (and so checked by build_report)
+            write_json(record_path, sign_record(record) if RECORD_DIGEST in record
+                       else record)
     return target
 
 
