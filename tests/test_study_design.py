@@ -441,3 +441,32 @@ def test_special_files_neither_hang_nor_are_written_through(tmp_path):
     result = runner.invoke(main, ["study", "offline", str(study.folder), "--out", str(form)])
     assert result.exit_code == 0, result.output
     assert form.is_file()  # the FIFO was replaced, never opened
+
+
+def test_a_manifest_edited_after_creation_is_refused_but_its_words_may_change(tmp_path):
+    """The structure answers are filed against is signed: an output moved to another
+    model, an item removed, a question showing something else are refused by name; the
+    words participants read may be edited, but must stay text."""
+    study = create_study(tmp_path / "study", {"jpeg": SAMPLES / "jpeg",
+                                              "stylized": SAMPLES / "stylized"},
+                         reference=SAMPLES / "reference")
+    path = study.folder / "study.json"
+    signed = json.loads(path.read_text(encoding="utf-8"))
+    assert len(signed["structure_sha256"]) == 64
+    item = signed["items"][0]
+    swapped = {**item, "outputs": {"jpeg": item["outputs"]["stylized"],
+                                   "stylized": item["outputs"]["jpeg"]}}
+    question = {**signed["questions"][0], "shows": None}
+    for edit in ({"items": [swapped, *signed["items"][1:]]}, {"items": signed["items"][1:]},
+                 {"questions": [question]}, {"images": [1]}):
+        path.write_text(json.dumps({**signed, **edit}), encoding="utf-8")
+        with pytest.raises(LikenessError, match="structure .* changed after it was created"):
+            open_study(study.folder)
+    for edit in ({"title": None}, {"consent": ["a"]}, {"questions": [{"id": "closer"}]}):
+        path.write_text(json.dumps({**signed, **edit}), encoding="utf-8")
+        with pytest.raises(LikenessError, match="must be text"):
+            open_study(study.folder)
+    reworded = {**signed, "title": "Which looks more like the photo?",
+                "questions": [{**signed["questions"][0], "text": "Which is closer?"}]}
+    path.write_text(json.dumps(reworded), encoding="utf-8")
+    assert open_study(study.folder).question_text("closer") == "Which is closer?"

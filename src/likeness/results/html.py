@@ -52,7 +52,7 @@ from likeness.results.figures import (
 from likeness.results.tables import format_value, label, table_note
 
 __all__ = ["RECORD_DIGEST", "ReportPair", "read_results_folder", "record_digest",
-           "record_is_signed", "render_report"]
+           "render_report"]
 
 
 @dataclass
@@ -94,8 +94,6 @@ _RECORD_KINDS: dict[str, type] = {
                     dict),
     **dict.fromkeys(("files", "file_errors", "set_errors", "warnings", "stylized_sizes"), list),
     **dict.fromkeys(("pairs_attempted", "pairs_succeeded", "pairs_failed"), int)}
-
-
 RECORD_DIGEST = "record_sha256"  # the part of run.json that signs the rest
 
 
@@ -109,12 +107,6 @@ def record_digest(record: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def record_is_signed(record: Any) -> bool:
-    """Whether ``record`` holds its digest, and its parts still match it."""
-    return (isinstance(record, dict) and isinstance(record.get(RECORD_DIGEST), str)
-            and record[RECORD_DIGEST] == record_digest(record))
-
-
 def check_run_record(folder: Path, record: Any) -> None:
     """Refuse a ``run.json`` that is no likeness run record, that was changed after the run
     (this version's digest no longer matches), or that names metrics this likeness does
@@ -124,7 +116,8 @@ def check_run_record(folder: Path, record: Any) -> None:
         LikenessError: saying which, and what to do.
     """
     if (isinstance(record, dict) and RECORD_DIGEST in record
-            and record.get("likeness_version") == __version__ and not record_is_signed(record)):
+            and record.get("likeness_version") == __version__
+            and record[RECORD_DIGEST] != record_digest(record)):
         raise LikenessError(f"{folder}: run.json was changed after the run (it no longer "
                             "matches the digest likeness wrote into it), so it may record "
                             "what the run did not do; run the command again to rewrite the "

@@ -113,14 +113,17 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
 def _written_by(folder: Path) -> tuple[str | None, bool]:
     """The likeness version a results folder's run.json names, if it can be read, and
     whether the record is signed and unchanged."""
-    from likeness.results.html import record_is_signed
+    from likeness.results.html import record_digest
 
     try:
         record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None, False
-    version = record.get("likeness_version") if isinstance(record, dict) else None
-    return (version if isinstance(version, str) else None), record_is_signed(record)
+    if not isinstance(record, dict):
+        return None, False
+    version = record.get("likeness_version")
+    return (version if isinstance(version, str) else None,
+            record.get(RECORD_DIGEST) == record_digest(record))
 
 
 def write_report(results_dir: str | os.PathLike[str],

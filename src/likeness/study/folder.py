@@ -39,6 +39,7 @@ from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
 from likeness.io import describe_skipped, load_image, replace_file
 from likeness.study.design import QUESTIONS, Design
+from likeness.study.manifest import check_manifest, manifest_design, sign_manifest
 
 __all__ = ["ANSWERS_FILE", "Study", "create_study", "open_study", "parse_question"]
 
@@ -306,8 +307,9 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
                           "repeats": repeats, "attention_checks": attention_checks,
                           "ranking": ranking,
                           "attention_pool": manifest.pop("attention_pool")}
-    study = Study(folder, manifest, _design(manifest))  # checks the settings
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+    study = Study(folder, manifest, manifest_design(manifest))  # checks the settings
+    (folder / MANIFEST).write_text(json.dumps(sign_manifest(manifest), indent=2,
+                                              ensure_ascii=False) + "\n",
                                    encoding="utf-8")
     # readable by its owner only from the first byte (not written, then restricted)
     replace_file(folder / TOKEN_FILE, secrets.token_urlsafe(24) + "\n", mode=0o600)
@@ -365,17 +367,6 @@ def _instructions(kind: str, ranking: bool) -> str:
             "decide, choose the one you lean towards.")
 
 
-def _design(manifest: dict[str, Any]) -> Design:
-    settings = manifest["design"]
-    return Design(tuple(q["id"] for q in manifest["questions"]),
-                  tuple(item["id"] for item in manifest["items"]),
-                  tuple(manifest["models"]), int(settings["seed"]),
-                  settings["per_participant"], int(settings["repeats"]),
-                  int(settings["attention_checks"]),
-                  tuple((item, model) for item, model in settings["attention_pool"]),
-                  bool(settings.get("ranking", False)))
-
-
 def open_study(folder: PathLike) -> Study:
     """The study in ``folder`` (written by ``create_study``).
 
@@ -393,8 +384,9 @@ def open_study(folder: PathLike) -> Study:
         raise LikenessError(f"{path} cannot be read as a study manifest ({error})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise LikenessError(f"{path} is not a likeness study manifest")
+    check_manifest(path, manifest)
     try:
-        return Study(folder, manifest, _design(manifest))
+        return Study(folder, manifest, manifest_design(manifest))
     except (KeyError, TypeError, ValueError) as error:
         raise LikenessError(f"{path} is damaged ({type(error).__name__}: {error}); create "
                             "the study again") from None
