@@ -162,7 +162,7 @@ def test_item_decisions_of_an_earlier_version_are_reused_only_where_still_whole(
     out = _eight_and_sixteen_bit(tmp_path / "out", 1)
     cache = tmp_path / "cache.sqlite"
     likeness.compare(ref, out, metrics="ssim", cache=cache)
-    _as_before(cache, "item/v7/notes/", "item/v5/notes/")
+    _as_before(cache, "item/v8/notes/", "item/v5/notes/")
     rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
                                                       cache=cache).rows}
     assert rows["a.png"].cached  # 8-bit: its v5 decisions are whole
@@ -180,7 +180,7 @@ def test_feature_decisions_of_an_earlier_version_are_reused_only_where_still_who
     extractor = FeatureExtractor(weights=fid_weights)
     with Cache(tmp_path / "cache.sqlite") as cache:
         first = set_features(folder, extractor, cache)
-    _as_before(tmp_path / "cache.sqlite", "/decisions/v3", "/decisions")
+    _as_before(tmp_path / "cache.sqlite", "/decisions/v4", "/decisions")
     with Cache(tmp_path / "cache.sqlite") as cache:
         again = set_features(folder, extractor, cache)
     assert (first.cached, again.cached) == (0, 1)  # the 8-bit image's features reused
@@ -211,7 +211,7 @@ def test_decisions_cached_before_tiff_orientation_was_recorded_serve_no_tiff(tmp
     out = _with_a_turned_tiff(tmp_path / "out", 1)
     cache = tmp_path / "cache.sqlite"
     likeness.compare(ref, out, metrics="ssim", cache=cache)
-    _as_before(cache, "item/v7/notes/", "item/v6/notes/", "EXIF orientation")
+    _as_before(cache, "item/v8/notes/", "item/v6/notes/", "EXIF orientation")
     rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
                                                       cache=cache).rows}
     assert rows["a.png"].cached
@@ -221,9 +221,54 @@ def test_decisions_cached_before_tiff_orientation_was_recorded_serve_no_tiff(tmp
     extractor = FeatureExtractor(weights=fid_weights)
     with Cache(cache) as store:
         first = set_features(ref, extractor, store)
-    _as_before(cache, "/decisions/v3", "/decisions/v2", "EXIF orientation")
+    _as_before(cache, "/decisions/v4", "/decisions/v2", "EXIF orientation")
     with Cache(cache) as store:
         again = set_features(ref, extractor, store)
     assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
     assert again.decisions["EXIF orientation 6 applied"] == 1
+    np.testing.assert_array_equal(again.features, first.features)
+
+
+def _with_a_profiled_jpeg(folder: Path, seed: int) -> Path:
+    """a.png, and b.jpg carrying a profile other than sRGB (the decision v8 of the notes
+    and v4 of the feature decisions record)."""
+    from PIL import Image, ImageCms
+
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    folder.mkdir()
+    pixels = np.random.default_rng(seed).integers(0, 256, (16, 24, 3)).astype(np.uint8)
+    Image.fromarray(pixels).save(folder / "a.png")
+    Image.fromarray(pixels).save(folder / "b.jpg", icc_profile=lab)
+    return folder
+
+
+def test_decisions_cached_before_profiles_were_recorded_serve_no_profiled_file(tmp_path,
+                                                                             fid_weights):
+    """An item or image with a profile other than sRGB is computed again (its decision
+    was never cached); the others' decisions are reused — from v7, and from v6 for the
+    files that are no TIFF."""
+    from likeness.evaluation.infra.cache import Cache
+    from likeness.evaluation.sets.features import FeatureExtractor, set_features
+
+    ref = _with_a_profiled_jpeg(tmp_path / "ref", 0)
+    out = _with_a_profiled_jpeg(tmp_path / "out", 1)
+    for earlier in ("item/v7/notes/", "item/v6/notes/"):
+        cache = tmp_path / f"cache-{earlier.split('/')[1]}.sqlite"
+        likeness.compare(ref, out, metrics="ssim", cache=cache)
+        _as_before(cache, "item/v8/notes/", earlier, "ICC profile")
+        rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
+                                                          cache=cache).rows}
+        assert rows["a.png"].cached
+        assert not rows["b.jpg"].cached
+        assert any("ICC profile 'Lab identity built-in'" in note for note in rows["b.jpg"].notes)
+
+    cache = tmp_path / "cache.sqlite"
+    extractor = FeatureExtractor(weights=fid_weights)
+    with Cache(cache) as store:
+        first = set_features(ref, extractor, store)
+    _as_before(cache, "/decisions/v4", "/decisions/v3", "ICC profile")
+    with Cache(cache) as store:
+        again = set_features(ref, extractor, store)
+    assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
+    assert sum(count for note, count in again.decisions.items() if "ICC" in note) == 1
     np.testing.assert_array_equal(again.features, first.features)

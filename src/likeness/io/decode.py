@@ -28,6 +28,7 @@ from likeness.io.files import (
     stat_regular_file,
 )
 from likeness.io.integrity import sniff_format, verify_integrity
+from likeness.io.profiles import profile_decision
 
 # Pillow's own decompression-bomb limit: a header claiming more pixels is refused unread.
 DEFAULT_MAX_PIXELS = 178_956_970
@@ -175,6 +176,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     if frames > 1:
         decisions.append(f"first of {frames} frames used (animated or multi-page "
                          f"{file_format})")
+    if (profile := image.info.get("icc_profile")) and (note := profile_decision(profile)):
+        decisions.append(note)
     deep_channels = _deep_colour_channels(path, image, data)
     # a TIFF's decoders (Pillow's, OpenCV's) turn it upright themselves: read before they do
     tiff_orientation = _tiff_orientation(image) if image.format == "TIFF" else None

@@ -52,6 +52,7 @@ from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import may_be_tiff
 from likeness.io.plain_png import load_kernel
+from likeness.io.profiles import foreign_profile
 from likeness.metrics.kernel_threads import cores_shared
 
 __all__ = ["ItemEngine", "hash_files", "run_items", "unreadable_reason"]
@@ -181,9 +182,12 @@ class ItemEngine:
         stored = {m: self.cache.get_many(self.namespaces[m], [
             mk for own in metric_keys if (mk := own.get(m)) is not None]) for m in usable}
         notes = self.cache.get_many(self.notes_namespace, present)
-        notes.update(earlier_notes(self.cache.get_many, self.notes_before, [
-            k for item, k in zip(items, keys, strict=True) if k is not None and k not in notes
-            and not any(may_be_tiff(path) for path in item.files)]))
+        missing = {k: item for item, k in zip(items, keys, strict=True)
+                   if k is not None and k not in notes}
+        notes.update(earlier_notes(
+            self.cache.get_many, self.notes_before, list(missing),
+            tiff=lambda key: any(may_be_tiff(path) for path in missing[key].files),
+            profiled=lambda key: any(foreign_profile(path) for path in missing[key].files)))
         groups: dict[Path, list[int]] = {}
         for index, (item, key) in enumerate(zip(items, keys, strict=True)):
             own = metric_keys[index]

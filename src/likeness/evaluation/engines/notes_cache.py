@@ -13,8 +13,9 @@ from likeness.evaluation.items.settings import RunSettings
 __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_whole"]
 
 # v6: ``io.EIGHT_BIT_VALUES_IN_16_BITS``; v7: a TIFF's own orientation recorded (and a 16-bit
-# colour TIFF no longer turned twice: OpenCV turns it upright itself)
-NOTES_VERSION = "v7"
+# colour TIFF no longer turned twice: OpenCV turns it upright itself); v8: a colour profile
+# other than sRGB recorded (``io.profiles``)
+NOTES_VERSION = "v8"
 
 
 def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str],
@@ -31,13 +32,20 @@ def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str],
 
 
 def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
-                  namespace: Callable[[str], str], keys: list[str]) -> dict[str, bytes]:
-    """Of the items ``keys`` — none with a TIFF file, which v7 reads otherwise —, the
-    decisions earlier versions cached that are still whole (``read(namespace(version),
-    keys)``): v6's, and v5's of 8-bit items (``notes_still_whole``)."""
-    found = read(namespace("v6"), keys)
-    found.update(notes_still_whole(read(namespace("v5"), [k for k in keys if k not in found])))
-    return found
+                  namespace: Callable[[str], str], keys: list[str],
+                  tiff: Callable[[str], bool],
+                  profiled: Callable[[str], bool]) -> dict[str, bytes]:
+    """Of the items ``keys``, the decisions earlier versions cached that are still whole
+    (``read(namespace(version), keys)``): v7's; for an item without a TIFF file (which v7
+    reads otherwise: ``tiff``), v6's, and v5's of 8-bit items (``notes_still_whole``) —
+    none of an item with a colour profile other than sRGB (``profiled``: its files'
+    headers, read for the items found alone), whose decision v8 added."""
+    found = read(namespace("v7"), keys)
+    older = [key for key in keys if key not in found and not tiff(key)]
+    found.update(read(namespace("v6"), older))
+    found.update(notes_still_whole(read(namespace("v5"), [k for k in older
+                                                          if k not in found])))
+    return {key: stored for key, stored in found.items() if not profiled(key)}
 
 
 def notes_still_whole(notes: dict[str, bytes]) -> dict[str, bytes]:

@@ -38,6 +38,7 @@ from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.evaluation.sets.statistics_file import read_statistics_file
 from likeness.io import content_hash, describe_skipped, may_be_tiff, replacing, scan_folder
 from likeness.io.plain_png import load_kernel
+from likeness.io.profiles import foreign_profile
 from likeness.metrics.fid import warn_if_singular
 
 __all__ = [
@@ -109,11 +110,13 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     known = cache.get_arrays(namespace, list(digests.values()))
     decisions_namespace = extractor.decisions_namespace
     known_decisions = cache.get_many(decisions_namespace, list(known))
-    tiffs = {digest for path, digest in digests.items() if may_be_tiff(path)}
-    known_decisions.update(earlier_decisions(cache, namespace, [
-        key for key in known if key not in known_decisions and key not in tiffs]))
-    # a feature without its decisions (cached before v3 of a TIFF, before v2 of a 16-bit
-    # image) is computed again
+    file_of = {digest: path for path, digest in digests.items()}
+    known_decisions.update(earlier_decisions(
+        cache, namespace, [key for key in known if key not in known_decisions],
+        tiff=lambda key: may_be_tiff(file_of[key]),
+        profiled=lambda key: foreign_profile(file_of[key])))
+    # a feature without its decisions (cached before v4 of an image with a colour profile,
+    # before v3 of a TIFF, before v2 of a 16-bit image) is computed again
     known = {key: row for key, row in known.items() if key in known_decisions}
     result.cached = sum(1 for path in digests if digests[path] in known)
     batches = feature_batches(list(files), digests, set(known), batch_size)
@@ -203,14 +206,20 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     return result
 
 
-def earlier_decisions(cache: Cache, namespace: str, keys: list[str]) -> dict[str, bytes]:
-    """Of the images ``keys`` (none a TIFF, which v3 reads otherwise), the decisions
-    earlier versions cached beside the features of ``namespace`` that are still whole:
-    v2's, and v1's of 8-bit images (``decisions_still_whole``)."""
-    found = cache.get_many(namespace + "/decisions/v2", keys)
+def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
+                      tiff: Callable[[str], bool],
+                      profiled: Callable[[str], bool]) -> dict[str, bytes]:
+    """Of the images ``keys``, the decisions earlier versions cached beside the features
+    of ``namespace`` that are still whole: v3's; for an image that is no TIFF (which v3
+    reads otherwise: ``tiff``), v2's, and v1's of 8-bit images (``decisions_still_whole``)
+    — none of an image with a colour profile other than sRGB (``profiled``: its header,
+    read for the images found alone), whose decision v4 added."""
+    found = cache.get_many(namespace + "/decisions/v3", keys)
+    older = [key for key in keys if key not in found and not tiff(key)]
+    found.update(cache.get_many(namespace + "/decisions/v2", older))
     found.update(decisions_still_whole(cache.get_many(
-        namespace + "/decisions", [key for key in keys if key not in found])))
-    return found
+        namespace + "/decisions", [key for key in older if key not in found])))
+    return {key: stored for key, stored in found.items() if not profiled(key)}
 
 
 def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:
