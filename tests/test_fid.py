@@ -9,6 +9,7 @@ Golden values (tests/data/golden/README.md): ``fid_features.npy`` are pytorch-fi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -570,3 +571,23 @@ def test_a_fully_cached_folder_never_loads_torch(fid_weights, fid_folders, tmp_p
                          timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["20", "False"]
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+    ({"batch_size": 1.5}, "batch_size must be a whole number, got 1.5"),
+    ({"workers": "4"}, "workers must be a whole number, got '4'"),
+    # every image failed on it, then "FID needs at least 2 images, the set has 0"
+    ({"alpha": "transparent"}, "alpha must be None or one of 'white', 'black', 'drop'"),
+    ({"cache": 0}, "cache must be True, False, None, a path or a Cache, got 0"),
+    ({"weights": 5}, "weights must be a path or None, got 5"),
+    ({"progress": "bar"}, "progress must be a function (stage, done, total) or None")])
+def test_fid_and_kid_arguments_are_checked_before_any_image_is_read(fid_folders, fid_weights,
+                                                                    arguments, message):
+    for function in (fid, kid_folders):
+        with pytest.raises(LikenessError, match=re.escape(message)):
+            function(fid_folders["a"], fid_folders["b"],
+                     **{"weights": fid_weights, "cache": False, **arguments})
+    with pytest.raises(LikenessError, match="save_stats must be a path, a list of paths or "
+                                            "None, got 5"):
+        fid(fid_folders["a"], save_stats=5)

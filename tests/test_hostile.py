@@ -841,21 +841,47 @@ def test_command_line_messages_name_options_not_arguments(tmp_path):
     ({"seed": 1.5}, "seed must be a whole number from 0 to 4294967295"),
     ({"kid_seed": 2**32}, "kid_seed must be a whole number from 0 to 4294967295"),
     ({"confidence": math.nan}, "confidence must be in (0, 1)"),
-    ({"bootstrap": 10.5}, "bootstrap must be a whole number of at least 100"),
-    ({"ci_method": "bootstrap"}, "ci_method must be 'auto', 'bca' or 'percentile'")])
+    ({"bootstrap": 10.5}, "bootstrap must be a whole number of resamples from 100 to "
+                          "10,000,000, got 10.5"),
+    ({"bootstrap": 10**12}, "bootstrap must be a whole number of resamples from 100"),
+    ({"ci_method": "bootstrap"}, "ci_method must be 'auto', 'bca' or 'percentile'"),
+    # every argument, not only the statistics': "no" was true, 1.5 workers failed deep
+    # inside, a misspelt checkpoint ran the default one
+    ({"gray": "no"}, "gray must be True or False, got 'no'"),
+    ({"y_channel": 1}, "y_channel must be True or False, got 1"),
+    ({"strict": "yes"}, "strict must be True or False, got 'yes'"),
+    ({"overwrite": "yes"}, "overwrite must be True or False, got 'yes'"),
+    ({"workers": 0}, "workers must be at least 1, got 0"),
+    ({"batch_size": 2.5}, "batch_size must be a whole number, got 2.5"),
+    ({"resize": "ref"}, "resize must be one of None, 'reference', got 'ref'"),
+    ({"alpha": "transparent"}, "alpha must be one of None, 'white', 'black', 'drop'"),
+    ({"fid_resize": "bicubic"}, "fid_resize must be one of 'pytorch-fid', 'clean'"),
+    ({"kid_subset_size": 0}, "kid_subset_size must be at least 1, got 0"),
+    ({"metrics": ["ssim", 5]}, "metrics must be a comma-separated string or a list"),
+    ({"weights": {"alexnt": "a.pth"}}, "weights names 'alexnt', a checkpoint likeness does "
+                                       "not know: use one of alexnet"),
+    ({"weights": {"alexnet": 5}}, "weights['alexnet'] must be a path, got 5"),
+    ({"weights": ["a.pth"]}, "weights must be a mapping {checkpoint name: path} or None"),
+    ({"cache": 0}, "cache must be True, False or a path, got 0"),
+    ({"out_dir": 5}, "out_dir must be a path or None, got 5"),
+    ({"source_prompt": " "}, "source_prompt is empty"),
+    ({"progress": "bar"}, "progress must be a function (stage, done, total) or None"),
+    ({"address": "auto"}, "address is a Ray cluster's address (a string) for engine='ray'")])
 def test_statistics_options_are_checked_before_anything_is_computed(tmp_path, monkeypatch,
                                                                     arguments, message):
     """numpy's own errors ("expected non-negative integer") reached the Python API after
-    every value was computed; NaN passed the command line's ranges."""
+    every value was computed; NaN passed the command line's ranges.  So does every other
+    argument of the kind it must be."""
     ref, out = _folders(tmp_path, count=1)
     from likeness.runs import execute
 
     with monkeypatch.context() as patched:
         patched.setattr(execute, "run_items", lambda *a, **k: pytest.fail("computed first"))
         with pytest.raises(LikenessError, match=re.escape(message)):
-            likeness.compare(ref, out, metrics="ssim", cache=False, **arguments)
+            likeness.compare(ref, out, **{"metrics": "ssim", "cache": False, **arguments})
     likeness.compare(ref, out, metrics="ssim", cache=False, seed=np.int64(3),
                      bootstrap=np.int64(200), confidence=np.float32(0.9),
+                     gray=np.bool_(False), workers=np.int64(2),
                      out_dir=tmp_path / "numpy")  # numpy's numbers, written as JSON
     for option, value in (("--seed", "-1"), ("--kid-seed", "4294967296"),
                           ("--confidence", "nan")):

@@ -183,7 +183,8 @@ def test_a_stylization_too_small_for_art_inception_is_left_out_and_said(tmp_path
     assert left_out == ["out: out/c0__s0.png", "out: out/c0__s1.png"]
     assert record["pairs_succeeded"] == 6  # SSIM compares the small ones too
     methods = (tmp_path / "results" / "methods.md").read_text(encoding="utf-8")
-    assert "2 files could not be read, or not by a set metric's network, and are left out" in methods
+    assert ("2 files could not be read, or not by a set metric's network, and are "
+            "left out") in methods
 
 
 def test_clip_text_tower_refuses_what_is_not_token_ids(tmp_path):

@@ -24,6 +24,9 @@ __all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compar
            "mixed_scales", "summarize_rows", "value_scales"]
 
 
+MAX_RESAMPLES = 10_000_000  # as `--bootstrap`: beyond, the resampled means fill the memory
+
+
 @dataclass(frozen=True)
 class StatsOptions:
     """How summaries are computed: ``resamples`` bootstrap resamples (the ``bootstrap=``
@@ -39,9 +42,9 @@ class StatsOptions:
         def whole(value: Any) -> bool:
             return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
-        if not (whole(self.resamples) and self.resamples >= 100):
-            raise InvalidInputError(f"bootstrap must be a whole number of at least 100 "
-                                    f"resamples, got {self.resamples!r}")
+        if not (whole(self.resamples) and 100 <= self.resamples <= MAX_RESAMPLES):
+            raise InvalidInputError(f"bootstrap must be a whole number of resamples from 100 "
+                                    f"to {MAX_RESAMPLES:,}, got {self.resamples!r}")
         check_seed(self.seed)
         if not (isinstance(self.confidence, numbers.Real) and not isinstance(
                 self.confidence, bool) and 0 < self.confidence < 1):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
-from likeness.errors import InvalidInputError, LikenessError
+from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings, check_decoding
@@ -42,7 +42,7 @@ from likeness.runs.folder import (
     write_results_folder,
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
-from likeness.runs.single import restoration_options, with_prompts
+from likeness.runs.single import check_run_arguments, restoration_options, with_prompts
 
 __all__ = ["compare"]
 
@@ -188,15 +188,11 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         0.7827
     """
     started = time.perf_counter()
-    if engine not in ("local", "ray"):
-        raise InvalidInputError(f"engine must be 'local' or 'ray', got {engine!r}")
-    if engine == "ray":
-        from likeness.evaluation.engines.ray_engine import import_ray
-
-        import_ray()  # fail early, in one line, when the extra is missing
+    weights = check_run_arguments(engine=engine, address=address, out_dir=out_dir, cache=cache,
+                                  overwrite=overwrite, source_prompt=source_prompt,
+                                  progress=progress, weights=weights)
     names = parse_metric_names(metrics)
     test_models = _test_models(tests, models)
-    weights = dict(weights or {})
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention, convention=convention,

@@ -17,12 +17,13 @@ from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import keeping_processes
 from likeness.evaluation.items.image_set import ImageSet, frechet_between
 from likeness.evaluation.items.plan import check_distinct_folders, check_no_shared_files
-from likeness.evaluation.items.settings import check_decoding
+from likeness.evaluation.items.settings import ExecutionOptions, check_decoding
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
-from likeness.io import same_file_key, scan_folder
+from likeness.io import ALPHA_CHOICES, same_file_key, scan_folder
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
 from likeness.runs.folder import open_cache, output_path, versions, write_json, writing
+from likeness.runs.single import check_argument_kinds
 
 __all__ = ["FidResult", "KidResult", "checkpoint_of", "fid", "kid_folders", "write_set_record"]
 
@@ -112,8 +113,19 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
                progress: Callable[[str, int, int], None] | None
                ) -> tuple[FeatureExtractor, list[ImageSet]]:
     """The extractor of ``metric`` (its checkpoint hashed through the cache, which
-    remembers it from run to run) and each source's set."""
+    remembers it from run to run) and each source's set; the arguments checked first."""
     from likeness.nets.weights import hashing_by
+
+    ExecutionOptions(workers=workers, batch_size=batch_size, decoding=decoding)  # checks them
+    check_argument_kinds({
+        "weights": (weights, "a path or None", (str, os.PathLike, type(None))),
+        "cache": (cache, "True, False, None, a path or a Cache",
+                  (bool, str, os.PathLike, Cache, type(None))),
+        "alpha": (alpha, "None or one of 'white', 'black', 'drop'", (str, type(None)))},
+        progress)
+    if alpha is not None and alpha not in ALPHA_CHOICES:
+        raise InvalidInputError(f"alpha must be None or one of "
+                                f"{', '.join(map(repr, ALPHA_CHOICES))}, got {alpha!r}")
 
     if isinstance(cache, Cache):
         store, owned = cache, False
@@ -202,6 +214,8 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
     if encoder not in FID_ENCODERS:
         raise InvalidInputError(f"encoder must be one of {', '.join(map(repr, FID_ENCODERS))}, "
                                 f"got {encoder!r}")
+    check_argument_kinds({"save_stats": (save_stats, "a path, a list of paths or None",
+                                         (str, os.PathLike, Sequence, type(None)))})
     targets = ([] if save_stats is None else [save_stats]
                if isinstance(save_stats, str | os.PathLike) else list(save_stats))
     sources = [a] if b is None else [a, b]

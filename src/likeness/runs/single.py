@@ -7,11 +7,11 @@ The same computation as every run (``ItemComputer``): a pair's values here are t
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from likeness.errors import InvalidInputError, LikenessError
+from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.catalog.defaults import CONVENTIONS
 from likeness.evaluation.catalog.registry import (
     METRICS,
@@ -29,8 +29,9 @@ from likeness.evaluation.items.rows import PairRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import LoadedImage, load_image
 
-__all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "compare_files",
-           "compare_folders", "compare_pair", "restoration_options", "with_prompts"]
+__all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "check_argument_kinds",
+           "check_run_arguments", "checked_weights", "compare_files", "compare_folders",
+           "compare_pair", "restoration_options", "with_prompts"]
 
 # how SSIM of files is computed: scikit-image's defaults, Wang et al.'s gaussian window
 # (scikit-image's gaussian options), pytorch-msssim's ssim, or BasicSR's calculate_ssim
@@ -76,6 +77,77 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
                        **others)  # type: ignore[arg-type]
 
 
+def check_run_arguments(*, engine: str, address: str | None, out_dir: object,
+                        cache: object, overwrite: object, source_prompt: object,
+                        progress: object, weights: object) -> dict[str, PathLike]:
+    """The arguments ``compare`` and ``evaluate_style`` share beyond their settings,
+    checked before anything is read; returns ``weights`` as {checkpoint: path}
+    (``checked_weights``).
+
+    Raises:
+        InvalidInputError: naming the argument, what it must be and what it got
+            (``InvalidInputTypeError`` where it is of another type).
+    """
+    if engine not in ("local", "ray"):
+        raise InvalidInputError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if address is not None and (engine != "ray" or not isinstance(address, str)):
+        raise InvalidInputError(f"address is a Ray cluster's address (a string) for "
+                                f"engine='ray', got {address!r} with engine={engine!r}")
+    check_argument_kinds({
+        "out_dir": (out_dir, "a path or None", (str, os.PathLike, type(None))),
+        "cache": (cache, "True, False or a path", (bool, str, os.PathLike)),
+        "overwrite": (overwrite, "True or False", (bool,)),
+        "source_prompt": (source_prompt, "a string or None", (str, type(None)))}, progress)
+    if isinstance(source_prompt, str) and not source_prompt.strip():
+        raise InvalidInputError("source_prompt is empty: give the words, or None")
+    checked = checked_weights(weights)
+    if engine == "ray":
+        from likeness.evaluation.engines.ray_engine import import_ray
+
+        import_ray()  # fail early, in one line, when the extra is missing
+    return checked
+
+
+def check_argument_kinds(kinds: Mapping[str, tuple[object, str, tuple[type, ...]]],
+                         progress: object = None) -> None:
+    """Refuse an argument of another kind: ``kinds`` maps each name to (its value, what it
+    must be in words, the types accepted); ``progress`` must be callable or None.
+
+    Raises:
+        InvalidInputTypeError: naming the argument, what it must be and what it got.
+    """
+    for name, (value, words, accepted) in kinds.items():
+        if not isinstance(value, accepted):
+            raise InvalidInputTypeError(f"{name} must be {words}, got {value!r}")
+    if progress is not None and not callable(progress):
+        raise InvalidInputTypeError(f"progress must be a function (stage, done, total) or "
+                                    f"None, got {progress!r}")
+
+
+def checked_weights(weights: object) -> dict[str, PathLike]:
+    """``weights`` ({checkpoint name: path}, or None) as a dict, each name one likeness
+    knows (a misspelt name would otherwise run the default checkpoint without a word).
+
+    Raises:
+        InvalidInputError: an unknown name; ``InvalidInputTypeError``: not a mapping of
+            paths.
+    """
+    from likeness.nets.weights import REGISTRY
+
+    if not isinstance(weights, (Mapping, type(None))):
+        raise InvalidInputTypeError(f"weights must be a mapping {{checkpoint name: path}} or "
+                                    f"None, got {weights!r}")
+    checked: dict[str, PathLike] = {}
+    for name, path in (weights or {}).items():
+        if name not in REGISTRY:
+            raise InvalidInputError(f"weights names {name!r}, a checkpoint likeness does not "
+                                    f"know: use one of {', '.join(REGISTRY)}")
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidInputTypeError(f"weights[{name!r}] must be a path, got {path!r}")
+        checked[name] = path
+    return checked
+
+
 def with_prompts(plan: Plan, options: RunSettings, source_prompt: str | None = None) -> Plan:
     """``plan`` with each item's prompts that the run's metrics read (under its
     conventions) found (``likeness.evaluation.items.prompts``).
@@ -93,7 +165,8 @@ def with_prompts(plan: Plan, options: RunSettings, source_prompt: str | None = N
 def _computer(options: RunSettings, device: str, weights: dict[str, str] | None,
               raising: bool = False) -> ItemComputer:
     names = list(options.metrics)
-    return ItemComputer(names, options, Networks(device_for(names, device), weights),
+    files = {name: str(path) for name, path in checked_weights(weights).items()}
+    return ItemComputer(names, options, Networks(device_for(names, device), files),
                         raising=raising)
 
 
@@ -221,6 +294,7 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
         ValueError: a set metric (FID, KID: use ``likeness.compare``).
     """
     names = parse_metric_names(metrics)
+    weight_files = {name: str(path) for name, path in checked_weights(weights).items()}
     sets = [m for m in names if METRICS[m].kind == "set"]
     if sets:
         raise InvalidInputError(
@@ -237,7 +311,7 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
     try:
         paths = [path for item in plan.items for path in item.files]
         digests, unreadable = hash_files(paths, store, workers, by_content=False)
-        networks = Networks(device_for(names, device), weights)
+        networks = Networks(device_for(names, device), weight_files)
         rows = run_items(plan, digests, options, ExecutionOptions(workers=workers), networks,
                          store, unreadable=unreadable)
     finally:

@@ -52,7 +52,7 @@ from likeness.runs.folder import (
     write_results_folder,
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
-from likeness.runs.single import with_prompts
+from likeness.runs.single import check_run_arguments, with_prompts
 
 __all__ = ["DEFAULT_STYLE_METRICS", "evaluate_style", "find_triplets"]
 
@@ -108,12 +108,9 @@ def evaluate_style(content: PathLike, style: PathLike,
         LikenessError: bad inputs, or any failure with ``strict``.
     """
     started = time.perf_counter()
-    if engine not in ("local", "ray"):
-        raise InvalidInputError(f"engine must be 'local' or 'ray', got {engine!r}")
-    if engine == "ray":
-        from likeness.evaluation.engines.ray_engine import import_ray
-
-        import_ray()  # fail early, in one line, when the extra is missing
+    weights = check_run_arguments(engine=engine, address=address, out_dir=out_dir, cache=cache,
+                                  overwrite=overwrite, source_prompt=source_prompt,
+                                  progress=progress, weights=weights)
     check_decoding(decoding)
     if art_fid_mode not in CONVENTIONS["art_fid_mode"]:
         raise InvalidInputError(f"art_fid_mode must be 'plain' or 'infinity', got {art_fid_mode!r}")

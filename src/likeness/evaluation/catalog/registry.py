@@ -15,7 +15,12 @@ import difflib
 import math
 from collections.abc import Sequence
 
-from likeness.errors import InvalidInputError, LikenessError, describe_failure
+from likeness.errors import (
+    InvalidInputError,
+    InvalidInputTypeError,
+    LikenessError,
+    describe_failure,
+)
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS, FID_ENCODERS, METRIC_ALIASES
 from likeness.evaluation.catalog.entries import METRICS
 from likeness.evaluation.catalog.metric_spec import MetricSpec
@@ -87,6 +92,9 @@ def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> 
     """
     if isinstance(names, str):
         names = [part for part in names.split(",")]
+    if not (isinstance(names, Sequence) and all(isinstance(name, str) for name in names)):
+        raise InvalidInputTypeError(f"metrics must be a comma-separated string or a list of "
+                                    f"metric names, got {names!r}")
     canonical: list[str] = []
     offered = [m for m, spec in METRICS.items() if command in spec.commands]
     for raw in names:

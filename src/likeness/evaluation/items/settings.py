@@ -6,15 +6,56 @@ part of a value or a key)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from likeness.errors import InvalidInputError
+import numpy as np
+
+from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.evaluation.infra.pipeline import processes_share_images
+from likeness.io import ALPHA_CHOICES
 from likeness.metrics.seeds import check_seed
 
-__all__ = ["DECODING_CHOICES", "ExecutionOptions", "RunSettings", "check_decoding"]
+__all__ = ["DECODING_CHOICES", "ExecutionOptions", "RunSettings", "check_decoding",
+           "check_field_kinds"]
 
 DECODING_CHOICES = ("auto", "threads", "processes")
+# the settings a run takes from a closed list (the catalog's conventions are checked by
+# ``runs.single.restoration_options``)
+_CHOICES: dict[str, tuple[str | None, ...]] = {
+    "resize": (None, "reference"), "alpha": (None, *ALPHA_CHOICES),
+    "fid_resize": ("pytorch-fid", "clean"), "art_fid_mode": ("plain", "infinity"),
+    "decoding": DECODING_CHOICES}
+_KIND_WORDS = {"bool": "True or False", "int": "a whole number", "str": "a string"}
+
+
+def check_field_kinds(options: object) -> None:
+    """Refuse a dataclass field whose value is not of its annotated kind (``bool``, ``int``,
+    ``str``, each maybe ``| None``): ``gray="no"`` would be true, ``workers=1.5`` would
+    fail deep inside the run.  numpy's booleans and integers are taken as Python's.
+
+    Raises:
+        InvalidInputTypeError: naming the argument, what it must be and what it got.
+    """
+    for field in fields(options):  # type: ignore[arg-type]
+        annotation = str(field.type)
+        kind = annotation.removesuffix(" | None")
+        value = getattr(options, field.name)
+        if kind not in _KIND_WORDS or (value is None and kind != annotation):
+            continue
+        if kind == "bool" and isinstance(value, np.bool_):
+            value = bool(value)
+        elif kind == "int" and isinstance(value, np.integer):
+            value = int(value)
+        wanted = {"bool": bool, "int": int, "str": str}[kind]
+        if not isinstance(value, wanted) or (kind == "int" and isinstance(value, bool)):
+            raise InvalidInputTypeError(
+                f"{field.name} must be {_KIND_WORDS[kind]}"
+                f"{' or None' if kind != annotation else ''}, got {value!r}")
+        object.__setattr__(options, field.name, value)  # numpy's scalar as Python's
+        choices = _CHOICES.get(field.name)
+        if choices is not None and value not in choices:
+            raise InvalidInputError(f"{field.name} must be one of "
+                                    f"{', '.join(map(repr, choices))}, got {value!r}")
 
 
 def check_decoding(decoding: str) -> str:
@@ -74,10 +115,12 @@ class RunSettings:
         made by it)."""
         return "matlab" if self.convention == "matlab" else "pillow"
 
-    def __post_init__(self) -> None:
-        check_seed(self.kid_seed, "kid_seed")  # before anything is computed
-        if self.kid_subsets < 1:
-            raise InvalidInputError(f"kid_subsets must be at least 1, got {self.kid_subsets}")
+    def __post_init__(self) -> None:  # before anything is computed
+        check_field_kinds(self)
+        check_seed(self.kid_seed, "kid_seed")
+        for name in ("kid_subsets", "kid_subset_size", "cfsd_max_pixels"):
+            if (value := getattr(self, name)) is not None and value < 1:
+                raise InvalidInputError(f"{name} must be at least 1, got {value}")
 
     def key(self, names: Sequence[str]) -> str:
         """The named settings as a cache-key fragment (``gray=matlab`` for MATLAB's gray
@@ -117,6 +160,12 @@ class ExecutionOptions:
     batch_size: int = 16
     strict: bool = False
     decoding: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_field_kinds(self)
+        for name in ("workers", "batch_size"):
+            if (value := getattr(self, name)) < 1:
+                raise InvalidInputError(f"{name} must be at least 1, got {value}")
 
     def hashers(self, device: str, cores: int) -> int:
         """Threads that hash a run's files for the cache before it decodes them: for a run
