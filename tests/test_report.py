@@ -272,3 +272,16 @@ def test_a_signed_run_record_changed_anywhere_after_the_run_is_refused(results_d
             assert result.exit_code != 0
             assert "run.json was changed after the run" in said, (edit, said)
             assert "a bug in likeness" not in said
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"worst": 0}, "worst must be a whole number from 1 to 100, got 0"),
+    ({"worst": 2.5}, "worst must be a whole number, got 2.5"),
+    ({"thumbnail": 0}, "thumbnail must be a whole number from 32 to 2048, got 0"),
+    ({"disagree": "ssim"}, "disagree must be two metric names or None, got 'ssim'"),
+    ({"output": 5}, "output must be a path or None, got 5")])
+def test_report_options_are_bounded_as_the_command_line_bounds_them(results_dir, arguments,
+                                                                    message):
+    """A thumbnail of 0 px divided by zero, a worst of 2.5 failed in a slice."""
+    with pytest.raises(likeness.LikenessError, match=re.escape(message)):
+        likeness.write_report(results_dir, **arguments)

@@ -4,6 +4,7 @@ folder; the offline form's answer files and ``likeness study export``."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 from itertools import combinations
@@ -470,3 +471,36 @@ def test_a_manifest_edited_after_creation_is_refused_but_its_words_may_change(tm
                 "questions": [{**signed["questions"][0], "text": "Which is closer?"}]}
     path.write_text(json.dumps(reworded), encoding="utf-8")
     assert open_study(study.folder).question_text("closer") == "Which is closer?"
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"repeats": "2"}, "repeats must be a whole number, got '2'"),
+    ({"per_participant": 1.5}, "per_participant must be a whole number, got 1.5"),
+    ({"attention_checks": -1}, "attention_checks must be at least 0, got -1"),
+    ({"max_items": 0}, "max_items must be at least 1, got 0"),
+    ({"seed": -1}, "seed must be a whole number from 0 to 4294967295"),
+    ({"ranking": "yes"}, "ranking must be True or False, got 'yes'"),
+    ({"overwrite": "yes"}, "overwrite must be True or False, got 'yes'"),
+    ({"questions": [5]}, "questions must be a question or a list of them"),
+    ({"questions": ["closer", "closer"]}, "two questions share an id"),
+    ({"title": None}, "title must be text, got None"),
+    ({"instructions": 5}, "instructions must be text or None, got 5")])
+def test_study_arguments_are_checked_before_any_image_is_written(tmp_path, arguments,
+                                                                  message):
+    """They failed with int()'s or numpy's errors, after the images were written, or were
+    taken ("yes" as true; a title that crashed the page when served)."""
+    folder = tmp_path / "study"
+    with pytest.raises(LikenessError, match=re.escape(message)):
+        create_study(folder, {"jpeg": SAMPLES / "jpeg", "stylized": SAMPLES / "stylized"},
+                     reference=SAMPLES / "reference", **arguments)
+    assert not folder.exists()
+
+
+def test_one_question_may_be_a_string_and_numpy_numbers_are_python_numbers(tmp_path):
+    study = create_study(tmp_path / "study", {"jpeg": SAMPLES / "jpeg",
+                                              "stylized": SAMPLES / "stylized"},
+                         reference=SAMPLES / "reference", questions="quality",
+                         seed=np.int64(3), repeats=np.int64(1), ranking=np.bool_(False))
+    again = open_study(study.folder)
+    assert [q["id"] for q in again.manifest["questions"]] == ["quality"]
+    assert (again.design.seed, again.design.repeats) == (3, 1)

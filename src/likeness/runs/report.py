@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
-from likeness.errors import LikenessError
+from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
@@ -23,6 +23,7 @@ from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.html import RECORD_DIGEST, ReportPair, render_report
 from likeness.runs.folder import output_path, sign_record, write_json, writing
+from likeness.runs.single import check_argument_kinds
 
 __all__ = ["build_report", "results_pictures", "study_report", "write_report"]
 
@@ -93,6 +94,7 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
     """
     from jinja2 import UndefinedError
 
+    _check_report_arguments(worst, thumbnail, disagree)
     try:
         return render_report(results_dir, _RunMaps(device), worst=worst, thumbnail=thumbnail,
                              disagree=disagree)
@@ -108,6 +110,25 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
         raise LikenessError(f"{results_dir}: run.json was written by likeness {written}, whose "
                             f"record likeness {__version__} cannot read ({type(error).__name__}: "
                             f"{error}); write the report with likeness {written}") from error
+
+
+def _check_report_arguments(worst: object, thumbnail: object, disagree: object) -> None:
+    """The report's options as `likeness report` bounds them (``--worst``, ``--thumbnail``,
+    ``--disagree``), checked before the folder is read.
+
+    Raises:
+        InvalidInputError: naming the argument (``InvalidInputTypeError`` for its kind).
+    """
+    for name, value, least, most in (("worst", worst, 1, 100), ("thumbnail", thumbnail, 32,
+                                                                   2048)):
+        check_argument_kinds({name: (value, "a whole number", (int,))})
+        if isinstance(value, bool) or not least <= value <= most:  # type: ignore[operator]
+            raise InvalidInputError(f"{name} must be a whole number from {least} to {most}, "
+                                    f"got {value!r}")
+    if disagree is not None and not (isinstance(disagree, (list, tuple)) and all(
+            isinstance(name, str) for name in disagree)):
+        raise InvalidInputTypeError(f"disagree must be two metric names or None, got "
+                                    f"{disagree!r}")
 
 
 def _written_by(folder: Path) -> tuple[str | None, bool]:
@@ -134,6 +155,7 @@ def write_report(results_dir: str | os.PathLike[str],
     Raises:
         LikenessError: as ``build_report``; StorageError: the file cannot be written.
     """
+    check_argument_kinds({"output": (output, "a path or None", (str, os.PathLike, type(None)))})
     target = (output_path(output, "output", ".html", ".htm") if output is not None
               else Path(results_dir) / "report.html")
     text = build_report(results_dir, **options)

@@ -38,8 +38,15 @@ from likeness.errors import ImageLoadError, LikenessError, StorageError
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
 from likeness.io import describe_skipped, load_image, replace_file
-from likeness.study.design import QUESTIONS, Design
-from likeness.study.manifest import check_manifest, manifest_design, sign_manifest
+from likeness.study.design import Design
+from likeness.study.manifest import (
+    check_manifest,
+    check_study_arguments,
+    manifest_design,
+    parse_question,
+    plain_json,
+    sign_manifest,
+)
 
 __all__ = ["ANSWERS_FILE", "Study", "create_study", "open_study", "parse_question"]
 
@@ -83,21 +90,6 @@ class Study:
             raise StorageError(f"cannot read {self.folder / TOKEN_FILE} "
                                f"({error.strerror or error}): it is written by `likeness "
                                "study create`") from None
-
-
-def parse_question(text: str) -> tuple[str, str, str | None]:
-    """(id, words, image shown above the outputs) of a preset id (``closer``, ``content``,
-    ``style``, ``quality``) or of ``ID=QUESTION`` (shown with the reference)."""
-    if text in QUESTIONS:
-        words, shows = QUESTIONS[text]
-        return text, words, shows
-    key, equals, words = text.partition("=")
-    key, words = key.strip(), words.strip()
-    if not equals or not key or not words or not key.replace("-", "").replace("_", "").isalnum():
-        raise LikenessError(f"question {text!r} is neither a preset ({', '.join(QUESTIONS)}) "
-                            "nor ID=QUESTION (an id of letters, digits, - or _, then the "
-                            "words participants read)")
-    return key, words, "reference"
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -247,9 +239,11 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
                             "(a style study)")
     if len(models) < 2:
         raise LikenessError(f"a 2AFC study compares at least two models, got {len(models)}")
-    parsed = [parse_question(question) for question in questions]
-    if len({key for key, _, _ in parsed}) != len(parsed):
-        raise LikenessError("two questions share an id: give each its own")
+    parsed = check_study_arguments(
+        questions=questions, title=title, instructions=instructions, consent=consent,
+        seed=seed, per_participant=per_participant, repeats=repeats,
+        attention_checks=attention_checks, max_items=max_items, ranking=ranking,
+        overwrite=overwrite)
     if reference is not None:
         outputs, shown, styles, decisions = _compare_items(reference, models)
         kind = "compare"
@@ -308,9 +302,8 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
                           "ranking": ranking,
                           "attention_pool": manifest.pop("attention_pool")}
     study = Study(folder, manifest, manifest_design(manifest))  # checks the settings
-    (folder / MANIFEST).write_text(json.dumps(sign_manifest(manifest), indent=2,
-                                              ensure_ascii=False) + "\n",
-                                   encoding="utf-8")
+    text = json.dumps(sign_manifest(manifest), indent=2, ensure_ascii=False, default=plain_json)
+    (folder / MANIFEST).write_text(text + "\n", encoding="utf-8")
     # readable by its owner only from the first byte (not written, then restricted)
     replace_file(folder / TOKEN_FILE, secrets.token_urlsafe(24) + "\n", mode=0o600)
     return study

@@ -1,5 +1,6 @@
-"""A study manifest (``study.json``) read back: its design, the digest of its structure,
-and the checks that keep an edited manifest from being served.
+"""A study manifest (``study.json``): the arguments it is made from checked, and read back
+its design, the digest of its structure, and the checks that keep an edited manifest from
+being served.
 
 The structure — the items, their images, the models, the design and what each question
 shows — is signed when the study is created (``STRUCTURE_DIGEST``): answers are recorded
@@ -16,11 +17,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from likeness.errors import LikenessError
-from likeness.study.design import Design
+import numpy as np
 
-__all__ = ["STRUCTURE_DIGEST", "check_manifest", "manifest_design", "sign_manifest",
-           "structure_digest"]
+from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
+from likeness.metrics.seeds import check_seed
+from likeness.study.design import QUESTIONS, Design
+
+__all__ = ["STRUCTURE_DIGEST", "check_manifest", "check_study_arguments", "manifest_design",
+           "parse_question", "plain_json", "sign_manifest", "structure_digest"]
 
 STRUCTURE_DIGEST = "structure_sha256"
 _STRUCTURE = ("format", "format_version", "study_id", "kind", "role", "items", "degraded",
@@ -34,8 +38,17 @@ def structure_digest(manifest: dict[str, Any]) -> str:
     questions = [[question.get("id"), question.get("shows")]
                  for question in manifest.get("questions", [])]
     parts = {key: manifest.get(key) for key in _STRUCTURE}
-    text = json.dumps([parts, questions], sort_keys=True, separators=(",", ":"))
+    text = json.dumps([parts, questions], sort_keys=True, separators=(",", ":"),
+                      default=plain_json)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def plain_json(value: object) -> object:
+    """``json.dumps``'s ``default`` for a manifest: numpy's numbers (a seed or a count
+    given as ``np.int64``) as Python's."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def sign_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +81,62 @@ def check_manifest(path: Path, manifest: dict[str, Any]) -> None:
                             "would be filed under trials participants did not see; restore "
                             "the file, or create the study again (the title, instructions, "
                             "consent and questions' wording may be edited)")
+
+
+def check_study_arguments(*, questions: object, title: object, instructions: object,
+                          consent: object, seed: object, per_participant: object,
+                          repeats: object, attention_checks: object, max_items: object,
+                          ranking: object, overwrite: object
+                          ) -> list[tuple[str, str, str | None]]:
+    """``create_study``'s arguments checked before any image is written; returns the
+    questions parsed (``parse_question``; one question may be given as a string).
+
+    Raises:
+        InvalidInputError: naming the argument (``InvalidInputTypeError`` for its kind).
+    """
+    questions = [questions] if isinstance(questions, str) else questions
+    if not (isinstance(questions, (list, tuple))
+            and all(isinstance(question, str) for question in questions)):
+        raise InvalidInputTypeError(f"questions must be a question or a list of them (preset "
+                                    f"ids or ID=QUESTION), got {questions!r}")
+    texts = {"title": (title, False), "instructions": (instructions, True),
+             "consent": (consent, True)}
+    for name, (value, optional) in texts.items():
+        if not (isinstance(value, str) or (optional and value is None)):
+            raise InvalidInputTypeError(f"{name} must be text{' or None' if optional else ''}, "
+                                        f"got {value!r}")
+    check_seed(seed)
+    counts = {"per_participant": (per_participant, 1), "repeats": (repeats, 0),
+              "attention_checks": (attention_checks, 0), "max_items": (max_items, 1)}
+    for name, (value, least) in counts.items():
+        if value is None and name in ("per_participant", "max_items"):
+            continue
+        if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+            raise InvalidInputTypeError(f"{name} must be a whole number, got {value!r}")
+        if value < least:
+            raise InvalidInputError(f"{name} must be at least {least}, got {value}")
+    for name, flag in (("ranking", ranking), ("overwrite", overwrite)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise InvalidInputTypeError(f"{name} must be True or False, got {flag!r}")
+    parsed = [parse_question(question) for question in questions]
+    if len({key for key, _, _ in parsed}) != len(parsed):
+        raise InvalidInputError("two questions share an id: give each its own")
+    return parsed
+
+
+def parse_question(text: str) -> tuple[str, str, str | None]:
+    """(id, words, image shown above the outputs) of a preset id (``closer``, ``content``,
+    ``style``, ``quality``) or of ``ID=QUESTION`` (shown with the reference)."""
+    if text in QUESTIONS:
+        words, shows = QUESTIONS[text]
+        return text, words, shows
+    key, equals, words = text.partition("=")
+    key, words = key.strip(), words.strip()
+    if not equals or not key or not words or not key.replace("-", "").replace("_", "").isalnum():
+        raise LikenessError(f"question {text!r} is neither a preset ({', '.join(QUESTIONS)}) "
+                            "nor ID=QUESTION (an id of letters, digits, - or _, then the "
+                            "words participants read)")
+    return key, words, "reference"
 
 
 def manifest_design(manifest: dict[str, Any]) -> Design:
