@@ -15,7 +15,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from likeness import WeightsError
+from likeness import LikenessError, WeightsError
 from likeness.cli import main
 from likeness.nets import weights as manager
 from likeness.nets.loading import load_state_dict
@@ -396,3 +396,39 @@ def test_a_path_that_is_no_checkpoint_file_is_named_for_what_it_is(tmp_path):
                                        f"pt_inception={fifo}"])
     assert "not a regular file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_weights_folder_that_cannot_be_written_is_one_message(tmp_path, server, cache,
+                                                                monkeypatch):
+    """LIKENESS_WEIGHTS_DIR naming a file (or a folder without write permission) ended in
+    "unexpected FileExistsError … a bug in likeness" when a download or an import began."""
+    _register(monkeypatch, server, "good.pth")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(blocked))
+    source = tmp_path / "good.pth"
+    source.write_bytes(PAYLOAD)
+    for attempt in (lambda: manager.resolve("testnet"), lambda: manager.import_file(source)):
+        with pytest.raises(WeightsError, match="cannot write checkpoints into .*a-file .*a "
+                                               "file, not a folder, is there.*set "
+                                               "LIKENESS_WEIGHTS_DIR to a folder you can write"):
+            attempt()
+    assert server.requests == []  # refused before anything was downloaded
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "offline"])
+def test_a_switch_set_to_a_word_it_does_not_take_is_refused(cache, monkeypatch, value):
+    """LIKENESS_OFFLINE=false was taken as set (offline); any other word is now refused."""
+    from likeness.switches import check_switches, switch
+
+    for word, meaning in (("false", False), ("No", False), ("on", True), (" 1 ", True),
+                          ("", None)):
+        monkeypatch.setenv("LIKENESS_OFFLINE", word)
+        assert switch("LIKENESS_OFFLINE") is meaning
+    monkeypatch.setenv("LIKENESS_OFFLINE", value)
+    with pytest.raises(LikenessError, match=f"LIKENESS_OFFLINE='{value}' is not a switch: "
+                                            "set it to 1 or 0"):
+        check_switches()
+    result = CliRunner().invoke(main, ["weights", "list"])
+    assert result.exit_code == 1
+    assert "is not a switch" in result.output

@@ -46,7 +46,10 @@ class Commands(click.Group):
             current = click.get_current_context(silent=True)
             return cli_words(text, (current.info_name if current else None) or "compare")
 
+        from likeness.switches import check_switches
+
         try:
+            check_switches()  # a switch set to a word it does not take: refused, not guessed
             # what runs store (per_image.csv, run.json, methods.md) names this command's
             # options, not Python arguments
             with callers_words(in_command_words):

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from likeness.errors import ImageLoadError, InvalidInputError
+from likeness.errors import ImageLoadError, InvalidInputError, LikenessError
 from likeness.io.files import (
     IMAGE_EXTENSIONS,
     PILLOW_FORMATS,
@@ -142,7 +142,7 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         # no warnings.catch_warnings here: it is process-wide, and decoding runs in threads
         with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
             return _decode(path, image, alpha, max_pixels, data)
-    except ImageLoadError:
+    except LikenessError:  # ImageLoadError, or a switch set to a word it does not take
         raise
     except Image.DecompressionBombError as error:
         raise ImageLoadError(f"{path}: the header claims an absurd size ({error})") from None

@@ -20,12 +20,13 @@ never loads it.
 
 from __future__ import annotations
 
-import os
 import sys
 import types
 import zlib
 
 import numpy as np
+
+from likeness.switches import switch
 
 __all__ = ["COMPILED_AFTER", "decode_plain_png", "load_kernel"]
 
@@ -38,16 +39,16 @@ _decoded = 0
 def _use_kernel() -> bool:
     global _decoded
     _decoded += 1
-    choice = os.environ.get("LIKENESS_COMPILED")
-    if choice in ("0", "1"):
-        return choice == "1"
+    choice = switch("LIKENESS_COMPILED")
+    if choice is not None:
+        return choice
     return "numba" in sys.modules or _decoded > COMPILED_AFTER
 
 
 def load_kernel() -> None:
     """Load (compile, the first time) the unfiltering kernel now: before decoding
     processes are forked, so that each starts with it instead of loading it itself."""
-    if os.environ.get("LIKENESS_COMPILED") == "0":
+    if switch("LIKENESS_COMPILED") is False:
         return
     from likeness.io._png_unfilter_kernel import unfilter
 

@@ -23,13 +23,13 @@ always take the kernel: only its running sums reproduce its rounding.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 import numpy as np
 
 from likeness.metrics.kernel_threads import kernel_threads
+from likeness.switches import switch
 
 __all__ = ["COMPILED_AFTER", "EXACT_LIMIT", "box_ssim_row_sums", "box_ssim_sums_torch",
            "squared_error_sum", "squared_error_sums_torch", "true_divide", "use_compiled"]
@@ -50,10 +50,10 @@ def use_compiled(integer: bool, samples: int) -> bool:
     documentation)."""
     global _samples
     _samples += samples
-    choice = os.environ.get("LIKENESS_COMPILED")
-    if not integer or choice == "1":
+    choice = switch("LIKENESS_COMPILED")
+    if not integer or choice is True:
         return True
-    if choice == "0":
+    if choice is False:
         return False
     return _samples > COMPILED_AFTER or "numba" in sys.modules
 

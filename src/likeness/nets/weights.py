@@ -33,6 +33,7 @@ from typing import Any
 
 from likeness.errors import StorageError, WeightsError
 from likeness.nets.checkpoints import REGISTRY, Checkpoint
+from likeness.switches import switch
 
 __all__ = [
     "REGISTRY",
@@ -132,6 +133,20 @@ def passing_weights_as(argument: str) -> Iterator[None]:
         yield
     finally:
         _WEIGHTS_ARGUMENT.reset(token)
+
+
+@contextmanager
+def _writing_into(folder: Path) -> Iterator[None]:
+    """Writing a checkpoint into ``folder``: one that cannot be made or written (a file
+    in its place, no permission, a full disk) is one message saying what to do."""
+    try:
+        yield
+    except OSError as error:
+        blocked = "; a file, not a folder, is there" if folder.is_file() else ""
+        argument = _WEIGHTS_ARGUMENT.get() or "weights={'NAME': PATH}"
+        raise WeightsError(f"cannot write checkpoints into {folder} ({error.strerror or error}"
+                           f"{blocked}): set LIKENESS_WEIGHTS_DIR to a folder you can write, "
+                           f"or pass the file itself: {argument}") from None
 
 
 def _how_to_fix(checkpoint: Checkpoint) -> str:
@@ -261,7 +276,7 @@ def download(checkpoint: Checkpoint, target: Path, *,
             f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "
             f"{' or '.join(str(d) for d in cache_dirs())}, and likeness does not download it: "
             f"its authors publish it behind a web page; {_how_to_fix(checkpoint)}")
-    if os.environ.get("LIKENESS_OFFLINE", "") not in ("", "0"):
+    if switch("LIKENESS_OFFLINE"):
         raise WeightsError(
             f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "
             f"{' or '.join(str(d) for d in cache_dirs())} and LIKENESS_OFFLINE is set, so it "
@@ -269,28 +284,29 @@ def download(checkpoint: Checkpoint, target: Path, *,
         )
     from filelock import FileLock
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if target.is_file():  # another process finished the download while we waited
-            return _verified_digest(checkpoint, target)
-        from likeness.io.files import new_file_beside  # not at import: PIL and numpy
+    with _writing_into(target.parent):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(target) + ".lock"):
+            if target.is_file():  # another process finished the download while we waited
+                return _verified_digest(checkpoint, target)
+            from likeness.io.files import new_file_beside  # not at import: PIL and numpy
 
-        handle, temporary = new_file_beside(target, ".part")
-        try:
-            with os.fdopen(handle, "wb") as sink:
-                digest = _stream(url, sink, progress, timeout, checkpoint)
-            if not checkpoint.matches(digest):
-                raise WeightsError(
-                    f"the file downloaded from {url} has SHA-256 {digest}, expected "
-                    f"{checkpoint.hash_description()}; it was discarded. "
-                    f"{_how_to_fix(checkpoint)}"
-                )
-            os.replace(temporary, target)
-            if not (checkpoint.sha256 or checkpoint.sha256_prefix):
-                _recorded_hash_path(target).write_text(digest + "\n")
-            return digest
-        finally:
-            temporary.unlink(missing_ok=True)
+            handle, temporary = new_file_beside(target, ".part")
+            try:
+                with os.fdopen(handle, "wb") as sink:
+                    digest = _stream(url, sink, progress, timeout, checkpoint)
+                if not checkpoint.matches(digest):
+                    raise WeightsError(
+                        f"the file downloaded from {url} has SHA-256 {digest}, expected "
+                        f"{checkpoint.hash_description()}; it was discarded. "
+                        f"{_how_to_fix(checkpoint)}"
+                    )
+                os.replace(temporary, target)
+                if not (checkpoint.sha256 or checkpoint.sha256_prefix):
+                    _recorded_hash_path(target).write_text(digest + "\n")
+                return digest
+            finally:
+                temporary.unlink(missing_ok=True)
 
 
 def _stream(url: str, sink: Any, progress: ProgressCallback | None, timeout: float,
@@ -349,16 +365,17 @@ def import_file(source: str | os.PathLike[str], name: str | None = None) -> Reso
     checkpoint = _checkpoint(name)
     digest = verify(checkpoint, source)
     target = download_dir() / checkpoint.file_name
-    target.parent.mkdir(parents=True, exist_ok=True)
     from likeness.io.files import new_file_beside  # not at import: PIL and numpy
 
-    handle, temporary = new_file_beside(target, ".part")
-    try:
-        with os.fdopen(handle, "wb") as sink, open(source, "rb") as stream:
-            shutil.copyfileobj(stream, sink, 2**20)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    if not (checkpoint.sha256 or checkpoint.sha256_prefix):
-        _recorded_hash_path(target).write_text(digest + "\n")
+    with _writing_into(target.parent):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = new_file_beside(target, ".part")
+        try:
+            with os.fdopen(handle, "wb") as sink, open(source, "rb") as stream:
+                shutil.copyfileobj(stream, sink, 2**20)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        if not (checkpoint.sha256 or checkpoint.sha256_prefix):
+            _recorded_hash_path(target).write_text(digest + "\n")
     return ResolvedWeights(name, target, digest, "import")

@@ -25,7 +25,6 @@ References:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from fractions import Fraction
 from functools import cache
@@ -35,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError
+from likeness.switches import switch
 
 __all__ = ["WinogradWeights", "apply_layer", "channel_thresholds", "prepare_winograd",
            "use_winograd",
@@ -102,7 +102,7 @@ def winograd_pays(weight: Tensor, padding: tuple[int, ...], x: Tensor) -> bool:
             and weight.device.type == "cpu" and weight.dtype == torch.float32
             # too small for the kernel: the direct layer raises its own error
             and x.shape[2] + 2 * padding[0] >= r_h and x.shape[3] + 2 * padding[1] >= r_w
-            and os.environ.get("LIKENESS_WINOGRAD") != "0")
+            and switch("LIKENESS_WINOGRAD") is not False)
 
 
 @cache

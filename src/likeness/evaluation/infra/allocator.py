@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import sys
+
+from likeness.switches import switch
 
 __all__ = ["keep_freed_memory"]
 
@@ -31,8 +32,7 @@ def keep_freed_memory() -> bool:
     global _done
     if _done:
         return True
-    if os.environ.get("LIKENESS_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith(
-            "linux"):
+    if switch("LIKENESS_MALLOC_TUNING") is False or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
