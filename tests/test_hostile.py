@@ -1067,6 +1067,12 @@ def test_control_characters_in_names_reach_the_terminal_as_escapes(tmp_path):
                      cache=False, out_dir=tmp_path / "run")
     table = (tmp_path / "run" / "summary.md").read_text().splitlines()
     assert [line for line in table if "two" in line][0].startswith("| two lines |")
+    # Markdown's markup in a name is escaped: not italics, not a second cell
+    likeness.compare(tmp_path / "ref", models={"*ours*_v2|b": tmp_path / "out"},
+                     metrics="ssim", cache=False, out_dir=tmp_path / "marked")
+    table = (tmp_path / "marked" / "summary.md").read_text().splitlines()
+    assert [line for line in table if "ours" in line][0].startswith(
+        "| \\*ours\\*\\_v2\\|b |")
 
 @pytest.mark.parametrize(("format", "options"), [
     ("PNG", {}), ("JPEG", {}), ("JPEG", {"progressive": True}), ("GIF", {}), ("BMP", {}),

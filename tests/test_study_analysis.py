@@ -442,3 +442,21 @@ def test_a_metric_that_failed_in_the_results_is_left_out_and_said(tmp_path, monk
     assert set(analysis.questions[0].metrics) == {"ssim"}
     assert any("(`lpips_alex`) has no values" in d for d in analysis.decisions)
     assert "(`lpips_alex`) has no values" in (tmp_path / "study" / "methods.md").read_text()
+
+
+def test_names_and_questions_are_escaped_in_the_markdown_summary(tmp_path):
+    """A model called "*a*|b" in a judgments file split its row in two cells and set the
+    rest in italics; a question with a line break ended its heading."""
+    rows = [[f"p{participant}", f"item{item}", "*a*|b", "c_d_", "*a*|b" if item % 3 else "c_d_",
+             "Which\nlooks better?"]
+            for participant in range(4) for item in range(6)]
+    path = _write(tmp_path / "j.csv", rows, ["participant", "item", "a", "b", "choice",
+                                             "question"])
+    out = tmp_path / "study"
+    result = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
+                                       "--out-dir", str(out), "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    summary = (out / "summary.md").read_text(encoding="utf-8").splitlines()
+    assert "## Which looks better?" in summary
+    assert any(line.startswith("| \\*a\\*\\|b | ") for line in summary)
+    assert any(line.startswith("| c\\_d\\_ | ") for line in summary)

@@ -24,7 +24,7 @@ from likeness.results.summary import ResultsData, SummaryRow
 
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "csv_tables", "format_value", "label", "latex_escape",
-           "markdown_summary", "prompt_columns", "table_note",
+           "markdown_summary", "markdown_text", "prompt_columns", "table_note",
            "latex_summary", "summary_cell", "write_csv_tables"]
 
 # n_infinite and the reasons a metric is not summarised are in run.json and methods.md
@@ -161,7 +161,7 @@ def markdown_summary(results: ResultsData) -> str:
     header = [first, *(f"{label(m)} {_arrow(m, False)}" for m in results.metrics)]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for model in results.models:
-        cells = [_markdown_escape(model)]
+        cells = [markdown_text(model)]
         cells += [summary_cell(results.summary_of(model, m)) for m in results.metrics]
         lines.append("| " + " | ".join(cells) + " |")
     confidence = results.record.get("statistics", {}).get("confidence", 0.95)
@@ -198,10 +198,15 @@ def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _markdown_escape(text: str) -> str:
-    """A cell of a Markdown table: its bars escaped, a line break (a folder named so) a
-    space, so that the row stays one row."""
-    return " ".join(text.replace("|", "\\|").splitlines())
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|*_`[]<>~"})
+
+
+def markdown_text(text: str) -> str:
+    """A name as Markdown shows it (a table cell, a heading): the characters Markdown reads
+    as markup (``|``, ``*``, ``_``, backquotes, brackets, ``<``, ``>``, ``~``, ``\\``)
+    escaped, line breaks (a folder named so) spaces, so that a row stays one row and a
+    model called ``*ours*`` is not set in italics."""
+    return " ".join(str(text).translate(_MARKDOWN_SPECIAL).splitlines())
 
 
 def latex_summary(results: ResultsData) -> str:

@@ -21,6 +21,7 @@ from likeness.evaluation.catalog.metric_spec import latex_escape
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
 from likeness.results.ratings import RatingsAnalysis, analyze_ratings, read_ratings
+from likeness.results.tables import markdown_text
 from likeness.runs.folder import write_json, writing
 from likeness.runs.report import results_pictures
 from likeness.runs.study import (
@@ -95,12 +96,12 @@ def _summary(analysis: RatingsAnalysis, latex: bool = False) -> str:
                       rf"[{_number(s.z_ci[0])}, {_number(s.z_ci[1])}] \\" for s in ranked]
             lines += [r"\bottomrule", r"\end{tabular}"]
         else:
-            title = f"## {q.question or 'Ratings'}"
+            title = f"## {markdown_text(q.question) if q.question else 'Ratings'}"
             lines = [title, "", f"| model | ratings | MOS [{percent} % CI] | "
                      f"z-MOS [{percent} % CI] |", "| --- | ---: | ---: | ---: |"]
-            lines += [f"| {s.model} | {s.ratings} | {_number(s.mos)} [{_number(s.ci[0])}, "
-                      f"{_number(s.ci[1])}] | {_number(s.z_mos)} [{_number(s.z_ci[0])}, "
-                      f"{_number(s.z_ci[1])}] |" for s in ranked]
+            lines += [f"| {markdown_text(s.model)} | {s.ratings} | {_number(s.mos)} "
+                      f"[{_number(s.ci[0])}, {_number(s.ci[1])}] | {_number(s.z_mos)} "
+                      f"[{_number(s.z_ci[0])}, {_number(s.z_ci[1])}] |" for s in ranked]
             lines += ["", f"{q.participants} participant(s), {q.ratings} rating(s); "
                       f"Krippendorff's α (interval) {_number(q.alpha)}."]
             if q.correlations:

@@ -29,6 +29,7 @@ from likeness.io.files import replace_file
 from likeness.results.html import read_results_folder
 from likeness.results.reliability import MetricValues
 from likeness.results.study import StudyAnalysis, analyze, read_judgments
+from likeness.results.tables import markdown_text
 from likeness.runs.folder import write_json, writing
 from likeness.runs.report import study_report
 
@@ -125,17 +126,18 @@ def _summary(analysis: StudyAnalysis) -> str:
     percent = f"{analysis.confidence * 100:g} %"
     lines = []
     for question in analysis.questions:
-        title = f"## {question.question}" if question.question else "## Scores"
+        title = f"## {markdown_text(question.question)}" if question.question else "## Scores"
         lines += [title, "", f"{question.judgments} judgments by {question.participants} "
                   f"participant(s).  Bradley–Terry log-strengths (mean 0) and JOD scores "
-                  f"({question.models[0]} at 0; 1 JOD = 75 % preference), with {percent} "
-                  "bootstrap intervals over participants.", "",
+                  f"({markdown_text(question.models[0])} at 0; 1 JOD = 75 % preference), with "
+                  f"{percent} bootstrap intervals over participants.", "",
                   "| model | Bradley–Terry | CI | JOD | CI | wins / judgments |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for model in question.ranking:
             low, high = question.ci[model]
             jod_low, jod_high = question.jod_ci[model]
-            lines.append(f"| {model} | {_number(question.bradley_terry[model], 3)} | "
+            lines.append(f"| {markdown_text(model)} | "
+                         f"{_number(question.bradley_terry[model], 3)} | "
                          f"[{_number(low, 3)}, {_number(high, 3)}] | "
                          f"{_number(question.jod[model], 3)} | "
                          f"[{_number(jod_low, 3)}, {_number(jod_high, 3)}] | "
@@ -154,14 +156,15 @@ def _summary(analysis: StudyAnalysis) -> str:
                              f"{_number(score, 3)} | [{_number(lo, 3)}, {_number(hi, 3)}] | "
                              f"{scored} |")
             for d in question.metric_differences:
-                lines.append(f"| {d.first} − {d.second} | {_number(d.difference, 3)} | "
+                lines.append(f"| {markdown_text(d.first)} − {markdown_text(d.second)} | "
+                             f"{_number(d.difference, 3)} | "
                              f"[{_number(d.interval[0], 3)}, {_number(d.interval[1], 3)}] | "
                              f"p (Holm) {d.p_holm:.3g} |")
         lines += ["", agreement + ".", "",
                   "| pair | win rate of the first | judgments | p (Holm) |",
                   "| --- | --- | --- | --- |"]
         for test in question.pairs:
-            lines.append(f"| {test.first} vs {test.second} | "
+            lines.append(f"| {markdown_text(test.first)} vs {markdown_text(test.second)} | "
                          f"{_number(test.first_wins / test.n, 3)} | {test.n} | "
                          f"{test.p_holm:.3g} |")
         lines.append("")
