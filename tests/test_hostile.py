@@ -1073,6 +1073,9 @@ def test_control_characters_in_names_reach_the_terminal_as_escapes(tmp_path):
     table = (tmp_path / "marked" / "summary.md").read_text().splitlines()
     assert [line for line in table if "ours" in line][0].startswith(
         "| \\*ours\\*\\_v2\\|b |")
+    likeness.compare(tmp_path / "ref", models={"a`b": tmp_path / "out"}, metrics="ssim",
+                     cache=False, out_dir=tmp_path / "quoted")
+    assert "We compare 1 model (`` a`b ``)" in (tmp_path / "quoted" / "methods.md").read_text()
 
 @pytest.mark.parametrize(("format", "options"), [
     ("PNG", {}), ("JPEG", {}), ("JPEG", {"progressive": True}), ("GIF", {}), ("BMP", {}),

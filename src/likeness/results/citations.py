@@ -13,8 +13,8 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import split_skipped
 
-__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "method_sentence", "methods_paragraph",
-           "render_cards", "restoration_keys", "style_methods_paragraph"]
+__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "code_span", "counted", "method_sentence",
+           "methods_paragraph", "render_cards", "restoration_keys", "style_methods_paragraph"]
 
 _STATISTICS_KEYS = ["efron1987bca", "wilcoxon1945", "holm1979"]
 
@@ -90,6 +90,13 @@ def _published_agreement(record: dict[str, Any]) -> str:
             + ".")
 
 
+def code_span(name: str) -> str:
+    """A model's or method's name as Markdown code, whatever it holds: a backquote in it
+    takes a double fence, a line break a space."""
+    text = " ".join(str(name).splitlines())
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def counted(count: int, noun: str) -> str:
     """``count`` and ``noun`` as a paper writes them: "1 pair", "2 pairs"."""
     return f"{count} {noun}" + ("" if count == 1 else "s")
@@ -107,7 +114,7 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     counts = record.get("counts", {})
     pairs = sum(c.get("pairs", 0) for c in counts.values())
     parts = []
-    model_list = ", ".join(f"`{m}`" for m in models)
+    model_list = ", ".join(code_span(m) for m in models)
     if any(METRICS[m].kind != "set" for m in metrics):
         pairing = ("listed in a pairs file" if settings.get("pairs_csv")
                    else "matched by relative file path without extension")
@@ -130,7 +137,7 @@ def methods_paragraph(record: dict[str, Any]) -> str:
              if size.get("model")}  # a set whose encoder could not run has no size to state
     if sizes:
         parts.append("Set metrics compare " + "; ".join(
-            f"`{model}`'s {counted(size['model'], 'image')} with "
+            f"{code_span(model)}'s {counted(size['model'], 'image')} with "
             f"{counted(size['reference'], 'reference image')}"
             for model, size in sizes.items()) + ".")
     small = [w for w in record.get("warnings", [])
@@ -268,7 +275,7 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
         sentences.append(f"{METRICS[metric].plain_label} is {why}.")
     for key, info in record.get("infinite_values", {}).items():
         model, _, metric = key.rpartition("/")
-        sentences.append(f"For `{model}`, {counted(info['count'], 'pair')} "
+        sentences.append(f"For {code_span(model)}, {counted(info['count'], 'pair')} "
                          f"{'has' if info['count'] == 1 else 'have'} "
                          f"{METRICS[metric].plain_label} = +∞ "
                          f"({info['why']}); its mean is therefore +∞ and has no confidence "
@@ -282,7 +289,7 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     protocol = record.get("protocol", {})
     parts = []
     for method, counts in protocol.items():
-        parts.append(f"`{method}`: {counted(counts['contents'], 'content image')} × "
+        parts.append(f"{code_span(method)}: {counted(counts['contents'], 'content image')} × "
                      f"{counted(counts['styles'], 'style image')}, "
                      f"{counted(counts['stylized'], 'stylization')}")
     sizes = record.get("stylized_sizes", [])
