@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -460,3 +461,23 @@ def test_names_and_questions_are_escaped_in_the_markdown_summary(tmp_path):
     assert "## Which looks better?" in summary
     assert any(line.startswith("| \\*a\\*\\|b | ") for line in summary)
     assert any(line.startswith("| c\\_d\\_ | ") for line in summary)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"resamples": 0}, "resamples must be from 1 to 1,000,000, got 0"),
+    ({"resamples": 2.5}, "resamples must be a whole number, got 2.5"),
+    ({"confidence": "0.9"}, "confidence must be a number, got '0.9'"),
+    ({"confidence": 1}, "confidence must be in (0, 1), got 1"),
+    ({"results": 5}, "results must be a path or None, got 5"),
+    ({"out_dir": 5}, "out_dir must be a path or None, got 5"),
+    ({"jod_zero": 5}, "jod_zero must be a string or None, got 5")])
+def test_analysis_arguments_are_checked_before_any_file_is_read(tmp_path, arguments, message):
+    """They failed inside the analysis with Python's errors ("'<' not supported …")."""
+    from likeness.runs.ratings import analyze_rating_study
+
+    missing = tmp_path / "not-read.csv"  # never opened: the arguments are refused first
+    with pytest.raises(LikenessError, match=re.escape(message)):
+        analyze_study(missing, **arguments)
+    if "jod_zero" not in arguments:
+        with pytest.raises(LikenessError, match=re.escape(message)):
+            analyze_rating_study(missing, **arguments)

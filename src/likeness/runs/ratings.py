@@ -24,6 +24,7 @@ from likeness.results.ratings import RatingsAnalysis, analyze_ratings, read_rati
 from likeness.results.tables import markdown_text
 from likeness.runs.folder import write_json, writing
 from likeness.runs.report import results_pictures
+from likeness.runs.single import check_analysis_arguments
 from likeness.runs.study import (
     cell,
     check_analysis_folder,
@@ -231,6 +232,8 @@ def analyze_rating_study(ratings: Path, out_dir: Path | None = None, *,
             exclusions, ratings naming models or items the results folder does not hold,
             or a folder that is not the analysis's to write.
     """
+    check_analysis_arguments(ratings=ratings, out_dir=out_dir, results=results,
+                             resamples=resamples, confidence=confidence)
     rows, decisions = read_ratings(Path(ratings))
     if out_dir is not None:
         check_analysis_folder(Path(out_dir), "ratings", RATINGS_FILES)

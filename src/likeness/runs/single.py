@@ -29,9 +29,9 @@ from likeness.evaluation.items.rows import PairRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import LoadedImage, load_image
 
-__all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "check_argument_kinds",
-           "check_run_arguments", "checked_weights", "compare_files", "compare_folders",
-           "compare_pair", "restoration_options", "with_prompts"]
+__all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "check_analysis_arguments",
+           "check_argument_kinds", "check_run_arguments", "checked_weights", "compare_files",
+           "compare_folders", "compare_pair", "restoration_options", "with_prompts"]
 
 # how SSIM of files is computed: scikit-image's defaults, Wang et al.'s gaussian window
 # (scikit-image's gaussian options), pytorch-msssim's ssim, or BasicSR's calculate_ssim
@@ -122,6 +122,26 @@ def check_argument_kinds(kinds: Mapping[str, tuple[object, str, tuple[type, ...]
     if progress is not None and not callable(progress):
         raise InvalidInputTypeError(f"progress must be a function (stage, done, total) or "
                                     f"None, got {progress!r}")
+
+
+def check_analysis_arguments(*, resamples: object, confidence: object,
+                             **paths: object) -> None:
+    """A study analysis's arguments, checked before any file is read, as `likeness study
+    analyze` bounds them: ``resamples`` 1 to 1,000,000, ``confidence`` in (0, 1), each of
+    ``paths`` a path or None (``jod_zero``: a model's name).
+
+    Raises:
+        InvalidInputError: naming the argument (``InvalidInputTypeError`` for its kind).
+    """
+    kinds = {name: (value, "a string or None" if name == "jod_zero" else "a path or None",
+                    (str, type(None)) if name == "jod_zero" else
+                    (str, os.PathLike, type(None))) for name, value in paths.items()}
+    check_argument_kinds({**kinds, "resamples": (resamples, "a whole number", (int,)),
+                          "confidence": (confidence, "a number", (int, float))})
+    if isinstance(resamples, bool) or not 1 <= resamples <= 1_000_000:  # type: ignore[operator]
+        raise InvalidInputError(f"resamples must be from 1 to 1,000,000, got {resamples!r}")
+    if isinstance(confidence, bool) or not 0 < confidence < 1:  # type: ignore[operator]
+        raise InvalidInputError(f"confidence must be in (0, 1), got {confidence!r}")
 
 
 def checked_weights(weights: object) -> dict[str, PathLike]:

@@ -32,6 +32,7 @@ from likeness.results.study import StudyAnalysis, analyze, read_judgments
 from likeness.results.tables import markdown_text
 from likeness.runs.folder import write_json, writing
 from likeness.runs.report import study_report
+from likeness.runs.single import check_analysis_arguments
 
 __all__ = ["STUDY_FILES", "analyze_study", "cell", "check_analysis_folder", "csv_text",
            "exclusions_and_decisions", "metric_values"]
@@ -343,6 +344,9 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
             exclusions, models no comparison connects, judgments naming models or items the
             results folder does not hold, or a folder that is not the analysis's to write.
     """
+    check_analysis_arguments(judgments=judgments, out_dir=out_dir, results=results,
+                             keep_judgments=keep_judgments, resamples=resamples,
+                             confidence=confidence, jod_zero=jod_zero)
     rows, decisions = read_judgments(Path(judgments))
     if out_dir is not None:
         check_analysis_folder(Path(out_dir))
