@@ -6,6 +6,7 @@ map shows what the values measured; ``likeness.results.html`` only renders them.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -121,7 +122,7 @@ def _check_report_arguments(worst: object, thumbnail: object, disagree: object) 
     """
     for name, value, least, most in (("worst", worst, 1, 100), ("thumbnail", thumbnail, 32,
                                                                    2048)):
-        check_argument_kinds({name: (value, "a whole number", (int,))})
+        check_argument_kinds({name: (value, "a whole number", (numbers.Integral,))})
         if isinstance(value, bool) or not least <= value <= most:  # type: ignore[operator]
             raise InvalidInputError(f"{name} must be a whole number from {least} to {most}, "
                                     f"got {value!r}")

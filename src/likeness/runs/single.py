@@ -6,6 +6,7 @@ The same computation as every run (``ItemComputer``): a pair's values here are t
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -125,19 +126,20 @@ def check_argument_kinds(kinds: Mapping[str, tuple[object, str, tuple[type, ...]
 
 
 def check_analysis_arguments(*, resamples: object, confidence: object,
-                             **paths: object) -> None:
+                             jod_zero: object = None, **paths: object) -> None:
     """A study analysis's arguments, checked before any file is read, as `likeness study
-    analyze` bounds them: ``resamples`` 1 to 1,000,000, ``confidence`` in (0, 1), each of
-    ``paths`` a path or None (``jod_zero``: a model's name).
+    analyze` bounds them: ``resamples`` 1 to 1,000,000, ``confidence`` in (0, 1),
+    ``jod_zero`` a model's name or None, each of ``paths`` a path or None.
 
     Raises:
         InvalidInputError: naming the argument (``InvalidInputTypeError`` for its kind).
     """
-    kinds = {name: (value, "a string or None" if name == "jod_zero" else "a path or None",
-                    (str, type(None)) if name == "jod_zero" else
-                    (str, os.PathLike, type(None))) for name, value in paths.items()}
-    check_argument_kinds({**kinds, "resamples": (resamples, "a whole number", (int,)),
-                          "confidence": (confidence, "a number", (int, float))})
+    check_argument_kinds({
+        **{name: (value, "a path or None", (str, os.PathLike, type(None)))
+           for name, value in paths.items()},
+        "jod_zero": (jod_zero, "a string or None", (str, type(None))),
+        "resamples": (resamples, "a whole number", (numbers.Integral,)),
+        "confidence": (confidence, "a number", (numbers.Real,))})
     if isinstance(resamples, bool) or not 1 <= resamples <= 1_000_000:  # type: ignore[operator]
         raise InvalidInputError(f"resamples must be from 1 to 1,000,000, got {resamples!r}")
     if isinstance(confidence, bool) or not 0 < confidence < 1:  # type: ignore[operator]
