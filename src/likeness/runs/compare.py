@@ -23,7 +23,7 @@ from likeness._version import __version__
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
-from likeness.evaluation.items.settings import ExecutionOptions, RunSettings, check_decoding
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import describe_skipped
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
@@ -201,7 +201,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                                   kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
                                   kid_seed=kid_seed)
     execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict,
-                                 decoding=check_decoding(decoding))
+                                 decoding=decoding)
     stats = StatsOptions(bootstrap, seed, confidence, ci_method)
     settings = _settings(reference, test_models, pairs, names, options, stats, weights,
                          source_prompt)

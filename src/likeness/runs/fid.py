@@ -17,7 +17,7 @@ from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import keeping_processes
 from likeness.evaluation.items.image_set import ImageSet, frechet_between
 from likeness.evaluation.items.plan import check_distinct_folders, check_no_shared_files
-from likeness.evaluation.items.settings import ExecutionOptions, check_decoding
+from likeness.evaluation.items.settings import ExecutionOptions
 from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
 from likeness.io import ALPHA_CHOICES, same_file_key, scan_folder
 from likeness.metrics.kid import kid
@@ -228,7 +228,7 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
     metric = FID_ENCODERS[encoder]
     extractor, sets = _load_sets(sources, metric, weights=weights, resize=resize,
                                  device=device, alpha=alpha, batch_size=batch_size,
-                                 workers=workers, decoding=check_decoding(decoding),
+                                 workers=workers, decoding=decoding,
                                  cache=cache, progress=progress)
     saved = tuple(save_statistics(image_set, target)
                   for image_set, target in zip(sets, targets, strict=False))
@@ -256,7 +256,7 @@ def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
                                 f"(its features are cached, so this is fast)")
     extractor, (set_a, set_b) = _load_sets(
         [a, b], "kid", weights=weights, resize=resize, device=device, alpha=alpha,
-        batch_size=batch_size, workers=workers, decoding=check_decoding(decoding),
+        batch_size=batch_size, workers=workers, decoding=decoding,
         cache=cache, progress=progress)
     assert set_a.features is not None
     assert set_b.features is not None

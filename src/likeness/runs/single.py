@@ -31,7 +31,8 @@ from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import LoadedImage, load_image
 
 __all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "check_analysis_arguments",
-           "check_argument_kinds", "check_run_arguments", "checked_weights", "compare_files",
+           "check_argument_kinds", "check_conventions", "check_run_arguments",
+           "checked_weights", "compare_files",
            "compare_folders", "compare_pair", "restoration_options", "with_prompts"]
 
 # how SSIM of files is computed: scikit-image's defaults, Wang et al.'s gaussian window
@@ -43,6 +44,19 @@ PathLike = str | os.PathLike[str]
 
 # compare_pair, compare_folders and compare_tensors return the runs' rows
 PairResult = PairRow
+
+
+def check_conventions(**chosen: object) -> None:
+    """Refuse a value that is none of its setting's named conventions in the catalog
+    (``CONVENTIONS``: ``ssim_convention``, ``fid_resize``, ``art_fid_mode``, …).
+
+    Raises:
+        InvalidInputError: naming the setting, its conventions and the value given.
+    """
+    for name, value in chosen.items():
+        if value not in CONVENTIONS[name]:
+            raise InvalidInputError(f"{name} must be one of "
+                                    f"{', '.join(map(repr, CONVENTIONS[name]))}, got {value!r}")
 
 
 def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str | None = None,
@@ -64,12 +78,10 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
     if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
         raise InvalidInputError(f"crop_border must be a whole number of pixels, 0 or more, got "
                                 f"{crop_border!r}")
-    chosen = {"ssim_convention": ssim_convention, "convention": convention,
-              "ms_ssim_convention": ms_ssim_convention, "clip_t_convention": clip_t_convention}
-    for name, value in chosen.items():  # the named conventions of the catalog
-        if value not in CONVENTIONS[name]:
-            raise InvalidInputError(f"{name} must be one of {', '.join(CONVENTIONS[name])}, "
-                                    f"got {value!r}")
+    check_conventions(ssim_convention=ssim_convention, convention=convention,
+                      ms_ssim_convention=ms_ssim_convention,
+                      clip_t_convention=clip_t_convention,
+                      **{name: value for name, value in others.items() if name in CONVENTIONS})
     return RunSettings(tuple(names), gray=gray, resize=resize, alpha=alpha,
                        y_channel=y_channel, crop_border=crop_border,
                        ssim_convention=ssim_convention, convention=convention,

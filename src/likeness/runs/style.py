@@ -23,7 +23,7 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.evaluation.catalog.defaults import CONVENTIONS, STYLE_PROTOCOLS
+from likeness.evaluation.catalog.defaults import STYLE_PROTOCOLS
 from likeness.evaluation.catalog.registry import (
     DEFAULT_METRICS,
     METRICS,
@@ -33,7 +33,7 @@ from likeness.evaluation.catalog.registry import (
 from likeness.evaluation.engines.set_runs import SetReport
 from likeness.evaluation.items.plan import model_names
 from likeness.evaluation.items.rows import PairRow, SetRow
-from likeness.evaluation.items.settings import ExecutionOptions, RunSettings, check_decoding
+from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.evaluation.items.triplets import Triplet, find_triplets, style_plan
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
@@ -52,7 +52,7 @@ from likeness.runs.folder import (
     write_results_folder,
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
-from likeness.runs.single import check_run_arguments, with_prompts
+from likeness.runs.single import check_conventions, check_run_arguments, with_prompts
 
 __all__ = ["DEFAULT_STYLE_METRICS", "evaluate_style", "find_triplets"]
 
@@ -111,13 +111,10 @@ def evaluate_style(content: PathLike, style: PathLike,
     weights = check_run_arguments(engine=engine, address=address, out_dir=out_dir, cache=cache,
                                   overwrite=overwrite, source_prompt=source_prompt,
                                   progress=progress, weights=weights)
-    check_decoding(decoding)
-    if art_fid_mode not in CONVENTIONS["art_fid_mode"]:
-        raise InvalidInputError(f"art_fid_mode must be 'plain' or 'infinity', got {art_fid_mode!r}")
-    if clip_t_convention not in CONVENTIONS["clip_t_convention"]:
-        raise InvalidInputError("clip_t_convention must be one of "
-                                f"{', '.join(CONVENTIONS['clip_t_convention'])}, got "
-                                f"{clip_t_convention!r}")
+    execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict,
+                                 decoding=decoding)
+    check_conventions(art_fid_mode=art_fid_mode, clip_t_convention=clip_t_convention,
+                      fid_resize=fid_resize)
     if protocol is not None and protocol not in STYLE_PROTOCOLS:
         raise InvalidInputError(f"protocol must be one of {', '.join(STYLE_PROTOCOLS)}, got "
                                 f"{protocol!r}")
@@ -168,8 +165,6 @@ def evaluate_style(content: PathLike, style: PathLike,
     options = RunSettings(tuple(names), resize=resize, alpha=alpha, fid_resize=fid_resize,
                           art_fid_mode=art_fid_mode, cfsd_max_pixels=cfsd_max_pixels,
                           clip_t_convention=clip_t_convention)
-    execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict,
-                                 decoding=decoding)
     plan = with_prompts(style_plan(found, list(method_folders), unmatched), options,
                         source_prompt)
     with starting_run(folder, settings, overwrite, record), recording_failure(folder, record):

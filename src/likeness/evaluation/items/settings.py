@@ -15,15 +15,14 @@ from likeness.evaluation.infra.pipeline import processes_share_images
 from likeness.io import ALPHA_CHOICES
 from likeness.metrics.seeds import check_seed
 
-__all__ = ["DECODING_CHOICES", "ExecutionOptions", "RunSettings", "check_decoding",
-           "check_field_kinds"]
+__all__ = ["DECODING_CHOICES", "ExecutionOptions", "RunSettings", "check_field_kinds"]
 
 DECODING_CHOICES = ("auto", "threads", "processes")
-# the settings a run takes from a closed list (the catalog's conventions are checked by
-# ``runs.single.restoration_options``)
+# the settings a run takes from a closed list the catalog does not name (its conventions —
+# ssim_convention, fid_resize, art_fid_mode, … — are checked by ``runs.single.
+# check_conventions``)
 _CHOICES: dict[str, tuple[str | None, ...]] = {
     "resize": (None, "reference"), "alpha": (None, *ALPHA_CHOICES),
-    "fid_resize": ("pytorch-fid", "clean"), "art_fid_mode": ("plain", "infinity"),
     "decoding": DECODING_CHOICES}
 _KIND_WORDS = {"bool": "True or False", "int": "a whole number", "str": "a string"}
 
@@ -56,18 +55,6 @@ def check_field_kinds(options: object) -> None:
         if choices is not None and value not in choices:
             raise InvalidInputError(f"{field.name} must be one of "
                                     f"{', '.join(map(repr, choices))}, got {value!r}")
-
-
-def check_decoding(decoding: str) -> str:
-    """``decoding`` if it is one of ``DECODING_CHOICES``.
-
-    Raises:
-        InvalidInputError: it is not.
-    """
-    if decoding not in DECODING_CHOICES:
-        raise InvalidInputError(f"decoding must be one of {', '.join(map(repr, DECODING_CHOICES))}"
-                                f", got {decoding!r}")
-    return decoding
 
 
 @dataclass(frozen=True)
