@@ -153,7 +153,7 @@ def test_a_failing_pair_is_reported_and_the_run_goes_on(folders, golden, tmp_pat
     assert float(rows["astronaut.png"]["ssim"]) == pytest.approx(
         golden.pairs[0]["ssim"]["default"], abs=1e-6)
     # the cat pair kept its SSIM: the line says so
-    assert ("2 of 4 pair(s) failed in at least one metric (1 of them with other metrics' "
+    assert ("2 of 4 pairs failed in at least one metric (1 of them with other metrics' "
             "values)") in " ".join(result.stderr.split())
 
 

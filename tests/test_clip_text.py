@@ -180,7 +180,7 @@ def test_float_tensors_are_read_as_eight_bit_images(stand_in):
 
 
 @pytest.mark.parametrize(("call", "words"), [
-    (lambda m: clip_score(IMAGES[:2], PROMPTS[:1], model=m), "1 prompt(s) for 2 image(s)"),
+    (lambda m: clip_score(IMAGES[:2], PROMPTS[:1], model=m), "1 prompt for 2 images"),
     (lambda m: clip_score(IMAGES[:1], [""], model=m), "non-empty text"),
     (lambda m: clip_score(IMAGES[:1], PROMPTS[9:10], convention="cosine", model=m),
      "more than the 77"),

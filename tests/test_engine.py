@@ -237,7 +237,7 @@ def test_failures_are_rows_and_strict_stops(models):
     summary = {(r["model"], r["metric"]): r for r in _read_csv(models / "out" / "summary.csv")}
     assert summary[("noise", "ssim")]["n"] == "3"
     assert summary[("noise", "ssim")]["n_failed"] == "1"
-    assert "1 of 8 pair(s) failed" in result.stderr
+    assert "1 of 8 pairs failed" in result.stderr
 
     strict = runner.invoke(main, ["compare", str(models / "ref"), str(models / "noise"),
                                   "--strict", "--no-cache"])

@@ -194,7 +194,7 @@ def test_a_test_folder_without_namesakes_lists_what_it_holds(photos):
     (photos / "notes").mkdir()
     (photos / "notes" / "notes.txt").write_text("to do")
     with pytest.raises(likeness.LikenessError,
-                       match=r"1 file\(s\) skipped: 1 not in an image format likeness reads "
+                       match=r"1 file skipped: 1 not in an image format likeness reads "
                              r"\(notes.txt"):
         likeness.compare(photos / "ref", photos / "notes")
     (photos / "empty").mkdir()
@@ -263,7 +263,7 @@ def test_the_terminal_prints_one_note_per_decision(photos):
                                        "--no-cache"])
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
     assert len(notes) == 2  # reference and test: one line each, not one per file
-    assert "(6 file(s):" in notes[0]
+    assert "(6 files:" in notes[0]
 
 
 def test_the_terminal_prints_one_error_per_metric_and_cause(photos, offline):

@@ -19,6 +19,7 @@ import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -531,7 +532,7 @@ def test_fifo_and_device_links_named_png_are_refused_without_hanging(tmp_path):
         assert "zero.png: a character device, not a regular file" in result.stderr
         assert "loop.png: a symbolic link loop" in result.stderr
         assert "Traceback" not in result.stderr
-        assert "3 of 4 pair(s) failed" in result.stderr
+        assert "3 of 4 pairs failed" in result.stderr
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
@@ -629,6 +630,51 @@ def test_a_full_disk_is_one_message_and_the_run_resumes_later(tmp_path, monkeypa
     monkeypatch.setattr(Cache, "_connect", original)
     results = likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
     assert all(r.error is None for r in results.rows)
+
+
+def test_a_file_that_cannot_be_read_is_said_in_words_not_python_s(tmp_path, monkeypatch):
+    """A file without read permission (measured as another user) was "[Errno 13]
+    Permission denied: 'out/1.png'", in compare and fid alike; root reads every file, so
+    the hashing is made to fail as it fails for that user."""
+    import errno as errors
+
+    from likeness.evaluation.infra import cache as cache_module
+
+    ref, out = _folders(tmp_path)
+    original = cache_module.file_digest
+
+    def denied(path):
+        if Path(path).name == "1.png" and Path(path).parent == out:
+            raise PermissionError(errors.EACCES, "Permission denied", str(path))
+        return original(path)
+
+    monkeypatch.setattr(cache_module, "file_digest", denied)
+    results = likeness.compare(ref, out, metrics="ssim", cache=tmp_path / "c.sqlite")
+    failed = [row.error for row in results.rows if row.error]
+    assert failed == [f"{out / '1.png'}: cannot be read (Permission denied)"]
+    assert "Errno" not in json.dumps(results.record["file_errors"])
+
+
+def _disk_with(monkeypatch, free: int) -> None:
+    """``os.statvfs`` reporting ``free`` bytes left (a writable disk)."""
+    monkeypatch.setattr(os, "statvfs", lambda path: SimpleNamespace(
+        f_bavail=free // 4096, f_frsize=4096, f_flag=0))
+
+
+def test_sqlite_s_disk_i_o_error_on_a_nearly_full_disk_is_called_a_full_disk(tmp_path,
+                                                                            monkeypatch):
+    """SQLite says "disk I/O error" when its WAL index cannot grow on a full disk (measured
+    on a tmpfs with 12 and 24 KiB left): the message says the disk is full, not "delete it"."""
+    cache = Cache(tmp_path / "c.sqlite")
+    error = sqlite3.OperationalError("disk I/O error")
+    _disk_with(monkeypatch, 12 * 1024)
+    message = str(cache._storage_error(error, "open"))
+    assert "disk I/O error; its disk is full (12 KiB free)" in message
+    assert "free some space" in message
+    assert "delete it" not in message
+    _disk_with(monkeypatch, 10 << 30)
+    assert "delete it" in str(cache._storage_error(error, "open"))
+    cache.close()
 
 
 def test_an_unwritable_out_dir_is_one_message(tmp_path):
@@ -770,7 +816,7 @@ def test_the_html_report_shows_decisions_and_unmatched_files(tmp_path):
     likeness.compare(ref, out, metrics="ssim,mse", out_dir=tmp_path / "run", cache=False)
     page = build_report(tmp_path / "run")
     assert "test: fully opaque alpha channel dropped" in page
-    assert "1 file(s) without a partner: lonely.png" in page
+    assert "1 file without a partner: lonely.png" in page
 
 
 def test_the_html_report_neither_plots_nor_ranks_values_on_different_scales(tmp_path):
@@ -957,7 +1003,7 @@ def test_compare_warns_once_when_pairs_fail_or_files_are_unmatched(tmp_path):
         warnings.simplefilter("always")
         likeness.compare(ref, out, metrics="ssim", cache=False)
     messages = [str(w.message) for w in caught if w.category is RunWarning]
-    assert messages == ["1 of 2 pair(s) failed, 1 file(s) had no partner, 0 set metric(s) "
+    assert messages == ["1 of 2 pairs failed, 1 file had no partner, 0 set metrics "
                         "failed; see the rows' error fields (results.rows), results.unmatched "
                         "and results.record['file_errors']"]
 
@@ -977,8 +1023,8 @@ def test_pairs_that_kept_other_metrics_values_are_said_to_have_them(tmp_path):
         results = likeness.compare(ref, out, metrics="ssim,ms-ssim", cache=False)
     assert [row.values.keys() for row in results.rows if row.test == "0.png"] == [{"ssim"}]
     messages = [str(w.message) for w in caught if w.category is RunWarning]
-    assert messages[0].startswith("2 of 3 pair(s) failed in at least one metric (1 of them "
-                                  "with other metrics' values), 0 file(s) had no partner")
+    assert messages[0].startswith("2 of 3 pairs failed in at least one metric (1 of them "
+                                  "with other metrics' values), 0 files had no partner")
 
 # -- 20, 22. exactness found by the peers' own tests ---------------------------------------
 
@@ -1125,9 +1171,12 @@ def test_sigterm_leaves_the_record_interrupted_and_the_run_resumable(tmp_path, s
             break
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=60)
-    status = json.loads(record.read_text())["status"]
-    assert status == "interrupted", status  # never "running"
+    _, stderr = process.communicate(timeout=60)
+    written = json.loads(record.read_text())
+    assert written["status"] == "interrupted", written["status"]  # never "running"
+    assert written["error"] == "stopped by SIGTERM"  # it said "143", the exit code
+    assert process.returncode == 143
+    assert b"error: stopped by SIGTERM: values already stored" in stderr
     resumed = _run_cli(command[3:])
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(record.read_text())["status"] == "complete"
@@ -1146,6 +1195,25 @@ def test_an_unexpected_exception_is_one_line_not_a_traceback(tmp_path, monkeypat
     assert result.stderr.startswith("error: unexpected RuntimeError: something nobody")
     assert "LIKENESS_DEBUG=1" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_ctrl_c_is_said_as_an_interruption_and_recorded_so(tmp_path, monkeypatch):
+    """Click said "Aborted!" and run.json "KeyboardInterrupt"."""
+    import likeness.runs.execute
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(likeness.runs.execute, "run_items", interrupted)
+    ref, out = _folders(tmp_path, count=1)
+    result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--no-cache",
+                                       "--out-dir", str(tmp_path / "run")])
+    assert result.exit_code == 130
+    assert result.stderr.startswith("error: interrupted (Ctrl-C): values already stored in the "
+                                    "cache or a results folder are kept, so a re-run resumes")
+    assert "Aborted" not in result.output
+    written = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (written["status"], written["error"]) == ("interrupted", "interrupted (Ctrl-C)")
 
 
 @pytest.mark.parametrize(("failure", "expected"), [

@@ -285,4 +285,4 @@ def test_every_set_networks_decisions_are_recorded_the_references_too(tmp_path, 
 
     for name in ("reference", "out"):
         for decision in (SIXTEEN_BIT_SCALED, SIXTEEN_BIT_HIGH_BYTE):
-            assert f"{name} set: 3 image(s): {decision}" in record["decisions"]
+            assert f"{name} set: 3 images: {decision}" in record["decisions"]

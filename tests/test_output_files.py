@@ -5,6 +5,7 @@ their owner only from the first byte, and every file whole or as it was."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -118,6 +119,46 @@ def test_statistics_files_take_the_umask(fid_weights, golden, tmp_path):
     assert result.exit_code == 0, result.output
     assert _mode(stats) == 0o644
     assert set(np.load(stats)) >= {"mu", "sigma"}
+
+
+def test_a_statistics_file_on_a_full_disk_is_named_in_the_message(fid_weights, golden,
+                                                                   tmp_path, monkeypatch):
+    """It said "no space left on the device" without saying which file (numpy writes
+    through a stream, so the error carries no file name)."""
+    from likeness.evaluation.sets import features
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for name in ("astronaut.png", "coffee.png"):
+        shutil.copy(golden.image_path(name), folder / name)
+
+    def full(handle: object, **arrays: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(features.np, "savez", full)
+    stats = tmp_path / "set.npz"
+    result = CliRunner().invoke(main, ["fid", str(folder), "--weights", str(fid_weights),
+                                       "--save-stats", str(stats), "--no-cache"])
+    assert result.exit_code == 1
+    assert f"error: cannot write {stats} (No space left on device); free some space" in \
+        result.output
+    assert not stats.exists()
+    assert list(tmp_path.iterdir()) == [folder]
+
+
+@pytest.mark.parametrize(("code", "advice"), [
+    (errno.ENOSPC, "free some space — values"), (errno.EACCES, "make the folder writable — "),
+    (errno.EROFS, "make the folder writable — "), (errno.EIO, "free some space or make the "
+                                                               "folder writable — ")])
+def test_a_failed_write_advises_what_fits_its_cause(tmp_path, code, advice):
+    """A folder without write permission was told to "free some space"."""
+    from likeness.errors import StorageError
+    from likeness.runs.folder import writing
+
+    with pytest.raises(StorageError) as raised, writing(tmp_path / "run.json"):
+        raise OSError(code, os.strerror(code))
+    assert f"cannot write {tmp_path / 'run.json'} ({os.strerror(code)}); {advice}" in \
+        str(raised.value)
 
 
 def test_a_study_s_admin_token_is_its_owner_s_alone_from_the_start(tmp_path):

@@ -221,7 +221,7 @@ def test_a_run_record_that_is_not_one_or_from_a_later_version_is_one_message(res
     edited = {**later, "likeness_version": likeness.__version__}
     for record, message in (([], "run.json is not a likeness run record"),
                             ({**original, "settings": None}, "is not a likeness run record"),
-                            (later, "names metric(s) ssim_9, which likeness "
+                            (later, "names metric ssim_9, which likeness "
                                     f"{likeness.__version__} does not know (the folder was "
                                     "written by likeness 9.0.0)"),
                             (edited, "it was edited or damaged"),

@@ -59,7 +59,7 @@ def test_compare_records_and_says_what_it_skipped(tmp_path):
     result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--metrics", "psnr",
                                        "--out-dir", str(tmp_path / "run"), "--no-cache"])
     assert result.exit_code == 0, result.output
-    assert ("reference: 4 file(s) skipped: 3 hidden (._a.png, .hidden.png, "
+    assert ("reference: 4 files skipped: 3 hidden (._a.png, .hidden.png, "
             ".ipynb_checkpoints) and 1 not in an image format likeness reads (photo.heic)"
             in " ".join(result.output.split()))
     record = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -80,7 +80,7 @@ def test_fid_sets_record_and_say_what_they_skipped(tmp_path, fid_weights):
                                        "--no-cache", "--out", str(out)])
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
-    assert ("note: 4 file(s) skipped: 3 hidden (._a.png, .hidden.png, .ipynb_checkpoints) "
+    assert ("note: 4 files skipped: 3 hidden (._a.png, .hidden.png, .ipynb_checkpoints) "
             "and 1 not in an image format likeness reads (photo.heic)") in said
     sets = json.loads(out.read_text())["sets"]
     assert [s["skipped"] for s in sets] == [
@@ -121,6 +121,6 @@ def test_study_create_says_what_pairing_and_the_scan_left_out(tmp_path):
     _save(two / ".b.png", 22)
     study = create_study(tmp_path / "study", {"one": one, "two": two}, reference=ref)
     assert study.manifest["decisions"] == [
-        "one: 1 output(s) without a reference of the same name left out (extra.png)",
-        "1 reference image(s) without any model's output left out (only_ref.png)",
-        "two: 1 file(s) skipped: 1 hidden (.b.png)"]
+        "one: 1 output without a reference of the same name left out (extra.png)",
+        "1 reference image without any model's output left out (only_ref.png)",
+        "two: 1 file skipped: 1 hidden (.b.png)"]

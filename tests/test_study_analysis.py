@@ -150,17 +150,17 @@ def test_every_decision_about_the_judgments_is_recorded(tmp_path):
     rows += [["left", f"img{t}.png", MODELS[t % 4], MODELS[(t + 1) % 4], MODELS[t % 4], ""]
              for t in range(12)]
     judgments, decisions = read_judgments(_write(tmp_path / "j.csv", rows))
-    assert decisions == ["1 row(s) without a choice left out (no answer)",
-                         "1 tie(s) left out (a 2AFC judgment chooses one of two)"]
+    assert decisions == ["1 row without a choice left out (no answer)",
+                         "1 tie left out (a 2AFC judgment chooses one of two)"]
     analysis = analyze(judgments, resamples=100, decisions=decisions)
-    assert dict(analysis.exclusions) == {"careless": "failed 1 of 1 attention check(s)",
+    assert dict(analysis.exclusions) == {"careless": "failed 1 of 1 attention check",
                                          "left": "chose side a in all 12 judgments"}
     assert analysis.questions[0].judgments == 12 * 20  # attention checks are not scored
 
 
 @pytest.mark.parametrize(("content", "message"), [
     (b"", "is empty"),
-    (b"participant,item,a,b\n", r"lacks the column\(s\) choice"),
+    (b"participant,item,a,b\n", r"lacks the column choice"),
     (b"participant,item,a,b,choice\np1,x.png,m1,m2,m3\n", "line 2: choice 'm3' is neither"),
     (b"participant,item,a,b,choice\np1,x.png,m1,m1,m1\n", "line 2: a and b are the same"),
     (b"participant,item,a,b,choice\np1,,m1,m2,m1\n", "line 2: participant, item, a and b"),
@@ -233,7 +233,7 @@ def test_the_command_writes_the_analysis_folder(tmp_path):
             row["bradley_terry_ci95_high"])
     assert len((out / "pairwise.csv").read_text().splitlines()) == 7
     methods = (out / "methods.md").read_text()
-    assert "12 participant(s) made 240 judgment(s)" in methods
+    assert "12 participants made 240 judgments" in methods
     assert "Bradley" in methods
     assert json.loads((out / "study.json").read_text())["kind"] == "study"
     bibliography = (out / "references.bib").read_text()
@@ -389,7 +389,7 @@ def test_a_model_named_tie_is_a_model(tmp_path):
     judgments, decisions = read_judgments(_write(tmp_path / "j.csv", rows,
                                                  ["participant", "item", "a", "b", "choice"]))
     assert [j.choice for j in judgments] == ["tie", "wct", "tie"]
-    assert decisions == ["1 tie(s) left out (a 2AFC judgment chooses one of two)"]
+    assert decisions == ["1 tie left out (a 2AFC judgment chooses one of two)"]
 
 
 def test_rank_correlations_between_metric_and_human_scores():

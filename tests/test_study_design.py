@@ -133,7 +133,7 @@ def test_items_missing_a_model_are_left_out_and_recorded(tmp_path):
                                        str(partial), str(SAMPLES / "stylized"), "--out-dir",
                                        str(tmp_path / "study")])
     assert result.exit_code == 0, result.output
-    assert "1 item(s) left out: not every model has an output for them (rocket.png)" \
+    assert "1 item left out: not every model has an output for them (rocket.png)" \
         in result.output
     assert open_study(tmp_path / "study").design.items == ("astronaut.png", "coffee.png")
 
@@ -147,7 +147,7 @@ def test_sixteen_bit_images_are_shown_in_eight_bits_and_recorded(tmp_path):
     created = create_study(tmp_path / "study2", {"deep": deep, "jpeg": SAMPLES / "jpeg"},
                            reference=SAMPLES / "reference")
     # each file once, although the attention checks read the outputs again
-    assert "3 16-bit image(s) shown rounded to 8 bits (browsers show 8 bits per channel)" \
+    assert "3 16-bit images shown rounded to 8 bits (browsers show 8 bits per channel)" \
         in created.manifest["decisions"]
 
 

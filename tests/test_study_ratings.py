@@ -110,7 +110,7 @@ def test_attention_checks_exclude_participants_and_the_folder_says_so(tmp_path):
     for name in RATINGS_FILES:
         assert (tmp_path / "out" / name).is_file(), name
     methods = (tmp_path / "out" / "methods.md").read_text(encoding="utf-8")
-    assert "1 participant(s) were excluded (p1: rated an attention check" in methods
+    assert "1 participant was excluded (p1: rated an attention check" in methods
     assert "Krippendorff's α for interval data" in methods
     record = json.loads((tmp_path / "out" / "study.json").read_text(encoding="utf-8"))
     assert record["kind"] == "ratings"

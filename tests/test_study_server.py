@@ -192,7 +192,7 @@ def test_the_admin_page_shows_progress_and_exports_with_its_token(served):
     token = study.admin_token()
     status, page = call(port, "GET", f"/admin?token={token}")
     assert status == 200
-    assert "1 participant(s), 1 finished" in page
+    assert "1 participant, 1 finished" in page
     status, text = call(port, "GET", "/admin/judgments.csv",
                         headers={"Authorization": f"Bearer {token}"})
     assert status == 200
@@ -347,3 +347,75 @@ def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_limit(
         process.kill()
         process.wait(timeout=30)
     assert (second == 200) is second_address_served
+
+
+class _FailingConnection:
+    """A SQLite connection whose writes fail while ``failing["now"]`` says so, as they do on
+    a full disk (measured: "database or disk is full" on a tmpfs with no space left)."""
+
+    def __init__(self, connection: sqlite3.Connection, failing: dict[str, bool]) -> None:
+        self.connection, self.failing = connection, failing
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.connection, name)
+
+    def cursor(self) -> object:
+        cursor, failing = self.connection.cursor(), self.failing
+
+        class Cursor:
+            def __getattr__(self, name: str) -> object:
+                return getattr(cursor, name)
+
+            def execute(self, sql: str, *args: object) -> object:
+                if failing["now"] and sql.startswith("INSERT"):
+                    raise sqlite3.OperationalError("database or disk is full")
+                return cursor.execute(sql, *args)
+
+        return Cursor()
+
+
+def test_a_full_disk_is_503_for_participants_and_one_line_for_the_operator(
+        served, caplog, capfd):
+    """It was a 500 and uvicorn's traceback on the operator's terminal, once per answer."""
+    study, store, port = served
+    failing = {"now": False}
+    connect = store._connect
+    store._connect = lambda: _FailingConnection(connect(), failing)
+    store.close()  # every thread opens its connection anew, through the failing one
+    token = call(port, "POST", "/api/participants", {})[1]["token"]
+    assert call(port, "POST", "/api/answers", {"token": token, "trial": 0,
+                                                "choice": "left"})[0] == 201
+    failing["now"] = True
+    for _ in range(3):
+        status, body = call(port, "POST", "/api/answers", {"token": token, "trial": 1,
+                                                            "choice": "left"})
+        assert status == 503
+        assert body == {"error": "the server cannot store answers at the moment: please try "
+                                 "again in a minute"}
+    assert call(port, "POST", "/api/participants", {})[0] == 503
+    told = [r.getMessage() for r in caplog.records if r.name == "likeness.study"]
+    assert told == [f"the answers database {study.folder / 'answers.sqlite'} failed (database "
+                    "or disk is full): free some space on its disk; every answer acknowledged "
+                    "so far is kept"]
+    failing["now"] = False  # space freed: the same server goes on
+    assert call(port, "POST", "/api/answers", {"token": token, "trial": 1,
+                                                "choice": "left"})[0] == 201
+    assert _rows(study.folder) == [(1, 0, "left"), (1, 1, "left")]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_unexpected_failure_is_one_line_for_the_operator_not_a_traceback(
+        served, caplog, capfd, monkeypatch):
+    study, store, port = served
+
+    def broken() -> None:
+        raise RuntimeError("something no test foresaw")
+
+    monkeypatch.setattr(store, "participants", broken)
+    monkeypatch.delenv("LIKENESS_DEBUG", raising=False)
+    status, _ = call(port, "GET", f"/admin?token={study.admin_token()}")
+    assert status == 500
+    told = [r.getMessage() for r in caplog.records if r.name == "likeness.study"]
+    assert told == ["unexpected RuntimeError answering /admin: something no test foresaw (a "
+                    "bug in likeness: please report it; LIKENESS_DEBUG=1 shows the traceback)"]
+    assert "Traceback" not in capfd.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -414,6 +415,38 @@ def test_a_weights_folder_that_cannot_be_written_is_one_message(tmp_path, server
                                                "LIKENESS_WEIGHTS_DIR to a folder you can write"):
             attempt()
     assert server.requests == []  # refused before anything was downloaded
+
+
+class _FullDiskFile:
+    """A file whose writes fail as they do on a full disk."""
+
+    def __init__(self, handle: int, mode: str) -> None:
+        os.close(handle)
+
+    def __enter__(self) -> _FullDiskFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_during_a_download_is_not_called_a_failed_download(server, cache,
+                                                                       monkeypatch):
+    """It said "downloading … failed ([Errno 28] …); download … on a machine with internet
+    access": the disk, not the network, is what to fix (measured on a full tmpfs)."""
+    _register(monkeypatch, server, "good.pth")
+    monkeypatch.setattr(manager.os, "fdopen", _FullDiskFile)
+    with pytest.raises(WeightsError) as error:
+        manager.resolve("testnet")
+    assert str(error.value).startswith(f"cannot write checkpoints into {cache} (No space left "
+                                       "on device): free some space, or set "
+                                       "LIKENESS_WEIGHTS_DIR to a folder you can write")
+    assert "internet" not in str(error.value)
+    assert not list(cache.glob("*.part"))
+    assert not (cache / "good.pth").exists()
 
 
 @pytest.mark.parametrize("value", ["maybe", "2", "offline"])

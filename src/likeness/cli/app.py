@@ -33,6 +33,21 @@ class NumberRange(click.FloatRange):
         return number
 
 
+_KEPT = "values already stored in the cache or a results folder are kept, so a re-run resumes"
+
+
+class _Stopped(SystemExit):
+    """A signal that ends the run as Ctrl-C does (exit code 128 + its number)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(128 + number)
+        self.signal_name = signal.Signals(number).name
+
+
+def _stop(number: int, frame: object) -> None:
+    raise _Stopped(number)
+
+
 class Commands(click.Group):
     """The command group, with a last line of defence: an exception no command turned into
     a message (a bug) is one line on stderr and exit code 1, not a traceback
@@ -56,6 +71,12 @@ class Commands(click.Group):
                 return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except KeyboardInterrupt:  # click would say "Aborted!"
+            say("error", f"interrupted (Ctrl-C): {_KEPT}")
+            sys.exit(130)
+        except _Stopped as stopped:  # SIGTERM, SIGHUP: a job scheduler, a closed terminal
+            say("error", f"stopped by {stopped.signal_name}: {_KEPT}")
+            raise
         except Exception as error:
             if os.environ.get("LIKENESS_DEBUG"):
                 raise
@@ -75,7 +96,7 @@ def _out_of_resources(error: Exception) -> str:
     """What to do when the machine, not likeness, ran out: memory, or space on a disk that a
     command writes where it does not say so itself (the results folder and the cache do);
     empty for any other error."""
-    kept = "values already stored in the cache or a results folder are kept, so a re-run resumes"
+    kept = _KEPT
     if isinstance(error, MemoryError):
         return ("out of memory (MemoryError): free memory, use a smaller --batch-size where the "
                 f"command takes one, or a machine with more memory; {kept}")
@@ -155,7 +176,7 @@ def main() -> None:
     # instead of "running", and a re-run resumes
     for name in ("SIGTERM", "SIGHUP"):  # a closed terminal ends the run like SIGTERM
         if hasattr(signal, name):
-            signal.signal(getattr(signal, name), lambda number, frame: sys.exit(128 + number))
+            signal.signal(getattr(signal, name), _stop)
     # a file name that is not valid UTF-8 is printed escaped, never a UnicodeEncodeError
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

@@ -32,6 +32,7 @@ from likeness.cli.output import (
     stderr_console,
 )
 from likeness.cli.report import parse_disagree
+from likeness.wording import counted
 
 
 def parse_subset_size(value: str, hint: str) -> int | None:
@@ -293,8 +294,8 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
         prefix = f"{model}: " if len(results.models) > 1 else ""
         for label, files in (("reference", unmatched_reference), ("test", unmatched_test)):
             if files:
-                console.print(f"{prefix}{len(files)} {label} file(s) without a partner: "
-                              + ", ".join(files), style="yellow", highlight=False,
+                console.print(f"{prefix}{counted(len(files), label + ' file')} without a "
+                              "partner: " + ", ".join(files), style="yellow", highlight=False,
                               markup=False)
     single = len(results.models) == 1
     if single and results.pair_metrics and not results.set_metrics:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from likeness.wording import counted, is_are
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -177,14 +179,15 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
                                               else row.test)
     for note, files in noted.items():
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        say("note", f"{note} ({len(files)} file(s): {shown})")
+        say("note", f"{note} ({counted(len(files), 'file')}: {shown})")
     for metric, why in record.get("not_summarised", {}).items():
         say("warning", f"{metric} is {why}")
     for key, info in record.get("infinite_values", {}).items():
-        say("note", f"{key}: {info['count']} value(s) are +inf ({info['why']}); the mean "
-                     "is +inf")
+        count = info["count"]
+        say("note", f"{key}: {counted(count, 'value')} {is_are(count)} +inf ({info['why']}); "
+                     "the mean is +inf")
     for source, files in record.get("skipped_files", {}).items():
-        say("note", f"{source}: {len(files)} file(s) skipped: {describe_skipped(files)}")
+        say("note", f"{source}: {counted(len(files), 'file')} skipped: {describe_skipped(files)}")
     failures = [row for row in rows if row.error]
     # one line per metric and cause (a missing checkpoint fails every pair alike), with the
     # pairs it concerns; a row that failed whole (an unreadable file) has its own line

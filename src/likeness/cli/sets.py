@@ -19,6 +19,7 @@ from likeness.cli.output import (
 )
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.defaults import CONVENTIONS, FID_ENCODERS
+from likeness.wording import counted
 
 
 def _set_options(command: Any) -> Any:
@@ -77,11 +78,11 @@ def _report_sets(sets: Any) -> bool:
             line += f" ({image_set.cached} features from the cache)"
         console.print(line, highlight=False, markup=False)
         for note, count in image_set.decisions.items():
-            say("note", f"{count} image(s): {note}")
+            say("note", f"{counted(count, 'image')}: {note}")
         if "note" in image_set.settings:
             say("note", image_set.settings["note"])
         if image_set.skipped:
-            say("note", f"{len(image_set.skipped)} file(s) skipped: "
+            say("note", f"{counted(len(image_set.skipped), 'file')} skipped: "
                         f"{describe_skipped(image_set.skipped)}")
         for name, reason in image_set.errors:
             failed = True
@@ -145,7 +146,7 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
         raise click.UsageError("give two sets to compare, or one set with --save-stats FILE")
     if len(save_stats) > (1 if b is None else 2):
         raise click.UsageError(f"--save-stats given {len(save_stats)} times for "
-                               f"{1 if b is None else 2} set(s)")
+                               f"{counted(1 if b is None else 2, 'set')}")
     path = _set_weights_path(weights, checkpoint_of(encoder))
 
     def run(report: Any) -> Any:

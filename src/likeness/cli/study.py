@@ -12,6 +12,7 @@ import click
 from likeness.cli.app import SEED, NumberRange, main
 from likeness.cli.output import output_file, say, stderr_console
 from likeness.errors import LikenessError
+from likeness.wording import counted
 
 
 @main.group()
@@ -120,8 +121,9 @@ def create(paths: tuple[Path, ...], model_items: tuple[str, ...], content: Path 
         say("note", decision, "study create")
     design = created.design
     stderr_console().print(
-        f"study written to {out_dir}: {len(design.items)} item(s), {len(design.models)} "
-        f"models, {design.trials_per_participant} trials per participant; serve it with "
+        f"study written to {out_dir}: {counted(len(design.items), 'item')}, "
+        f"{counted(len(design.models), 'model')}, "
+        f"{counted(design.trials_per_participant, 'trial')} per participant; serve it with "
         f"`likeness study serve {out_dir}`", highlight=False, markup=False)
 
 
@@ -226,9 +228,10 @@ def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
     """
     rows = _export(folder, out, offline_files, database, "export")
     people = len({row["participant"] for row in rows})
-    stderr_console().print(f"{len(rows)} judgment(s) of {people} participant(s) written to "
-                           f"{out}; analyse them with `likeness study analyze --judgments "
-                           f"{out} --out-dir …`", highlight=False, markup=False)
+    stderr_console().print(f"{counted(len(rows), 'judgment')} of "
+                           f"{counted(people, 'participant')} written to {out}; analyse "
+                           f"them with `likeness study analyze --judgments {out} --out-dir …`",
+                           highlight=False, markup=False)
 
 
 @study.command()

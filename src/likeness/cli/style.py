@@ -32,6 +32,7 @@ from likeness.cli.output import (
     stderr_console,
 )
 from likeness.cli.report import parse_disagree
+from likeness.wording import counted
 
 
 @main.command()
@@ -156,7 +157,7 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
         say("warning", message, "style")
     for method, files in results.record.get("unmatched", {}).items():
         if files:
-            console.print(f"{method}: {len(files)} stylized file(s) without a content and "
+            console.print(f"{method}: {counted(len(files), 'stylized file')} without a content and "
                           f"style: " + ", ".join(files), style="yellow", highlight=False,
                           markup=False)
     print_summary(results)

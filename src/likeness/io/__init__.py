@@ -20,6 +20,7 @@ from likeness.io.files import (
     FileStamp,
     content_hash,
     describe_skipped,
+    disk_is_full,
     file_stamp,
     find_images,
     may_be_tiff,
@@ -33,6 +34,7 @@ from likeness.io.files import (
     settled_stamps,
     split_skipped,
     stat_regular_file,
+    unreadable,
 )
 from likeness.io.integrity import sniff_format, verify_integrity
 from likeness.io.luma import to_luma
@@ -58,6 +60,7 @@ __all__ = [
     "content_hash",
     "describe_skipped",
     "file_stamp",
+    "disk_is_full",
     "find_images",
     "header_delimiter",
     "holds_8_bit_values",
@@ -78,6 +81,7 @@ __all__ = [
     "settled_stamps",
     "split_skipped",
     "stat_regular_file",
+    "unreadable",
     "to_luma",
     "verify_integrity",
 ]

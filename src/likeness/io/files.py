@@ -231,6 +231,30 @@ def content_hash(key: str | None) -> str | None:
     return key if key is not None and len(key) == 64 and ":" not in key else None
 
 
+def unreadable(path: Path, error: Exception) -> str:
+    """Why ``path`` could not be read, as one message: likeness's own words, or the
+    system's reason ("PATH: cannot be read (Permission denied)", not Python's "[Errno 13]
+    Permission denied: 'PATH'")."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{path}: cannot be read ({error.strerror})"
+    return str(error)
+
+
+NEARLY_FULL = 1 << 20  # bytes left under which a failed write is put down to a full disk
+
+
+def disk_is_full(folder: Path) -> str:
+    """"; its disk is full (N KiB free)" when ``folder``'s disk has under ``NEARLY_FULL``
+    bytes left for an unprivileged writer, else "": SQLite says only "disk I/O error" when
+    its WAL index cannot grow on a full disk."""
+    try:
+        status = os.statvfs(folder)
+    except (OSError, AttributeError):  # a missing folder; Windows has no statvfs
+        return ""
+    free = status.f_bavail * status.f_frsize
+    return f"; its disk is full ({free // 1024} KiB free)" if free < NEARLY_FULL else ""
+
+
 def new_file_beside(target: Path, suffix: str, mode: int = 0o666) -> tuple[int, Path]:
     """A new, empty file beside ``target`` under a random hidden name: (descriptor, path).
     Created exclusively (``O_EXCL``, so a link planted under that name is not followed),

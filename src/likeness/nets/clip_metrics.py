@@ -43,6 +43,7 @@ from likeness.metrics.clip_scores import (
 from likeness.nets.clip import ClipModel, clip_preprocess
 from likeness.nets.clip_tokenizer import clip_tokenize
 from likeness.nets.preprocess import eight_bit_images_of
+from likeness.wording import counted
 
 __all__ = ["CLIP_T_SETTINGS", "clip_directional_similarity", "clip_image_similarity",
            "clip_score"]
@@ -57,8 +58,8 @@ def _model(model: str | ClipModel, weights: Weights) -> ClipModel:
 def _prompts(prompts: str | Sequence[str], count: int, name: str) -> list[str]:
     listed = [prompts] if isinstance(prompts, str) else list(prompts)
     if len(listed) != count:
-        raise InvalidInputError(f"{name}: {len(listed)} prompt(s) for {count} image(s); give "
-                                "one per image")
+        raise InvalidInputError(f"{name}: {counted(len(listed), 'prompt')} for "
+                                f"{counted(count, 'image')}; give one per image")
     for prompt in listed:
         if not isinstance(prompt, str) or not prompt.strip():
             raise InvalidInputError(f"{name}: every prompt must be non-empty text, got "

@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from likeness.errors import WeightsError
+from likeness.wording import counted
 
 __all__ = ["load_matching_weights", "load_state_dict"]
 
@@ -25,7 +26,7 @@ def load_matching_weights(module: nn.Module, state: dict[str, Any], source: str,
     own = module.state_dict()
     missing = [key for key in own if key not in state]
     if missing:
-        raise WeightsError(f"{source} lacks {len(missing)} key(s) that {network} needs, "
+        raise WeightsError(f"{source} lacks {counted(len(missing), 'key')} that {network} needs, "
                            f"e.g. {', '.join(missing[:3])}; is it a {network} checkpoint?")
     for key, tensor in own.items():
         if tuple(state[key].shape) != tuple(tensor.shape):

@@ -19,6 +19,7 @@ elsewhere (``likeness weights import FILE``).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -144,9 +145,10 @@ def _writing_into(folder: Path) -> Iterator[None]:
     except OSError as error:
         blocked = "; a file, not a folder, is there" if folder.is_file() else ""
         argument = _WEIGHTS_ARGUMENT.get() or "weights={'NAME': PATH}"
+        free = "free some space, or " if error.errno == errno.ENOSPC else ""
         raise WeightsError(f"cannot write checkpoints into {folder} ({error.strerror or error}"
-                           f"{blocked}): set LIKENESS_WEIGHTS_DIR to a folder you can write, "
-                           f"or pass the file itself: {argument}") from None
+                           f"{blocked}): {free}set LIKENESS_WEIGHTS_DIR to a folder you can "
+                           f"write, or pass the file itself: {argument}") from None
 
 
 def _how_to_fix(checkpoint: Checkpoint) -> str:
@@ -294,7 +296,10 @@ def download(checkpoint: Checkpoint, target: Path, *,
             handle, temporary = new_file_beside(target, ".part")
             try:
                 with os.fdopen(handle, "wb") as sink:
-                    digest = _stream(url, sink, progress, timeout, checkpoint)
+                    try:
+                        digest = _stream(url, sink, progress, timeout, checkpoint)
+                    except _SinkFailed as failed:  # the disk, not the network
+                        raise failed.error from None
                 if not checkpoint.matches(digest):
                     raise WeightsError(
                         f"the file downloaded from {url} has SHA-256 {digest}, expected "
@@ -309,6 +314,14 @@ def download(checkpoint: Checkpoint, target: Path, *,
                 temporary.unlink(missing_ok=True)
 
 
+class _SinkFailed(Exception):
+    """Writing the downloaded bytes failed (a full disk): not the download's fault."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _stream(url: str, sink: Any, progress: ProgressCallback | None, timeout: float,
             checkpoint: Checkpoint) -> str:
     digest = hashlib.sha256()
@@ -318,7 +331,10 @@ def _stream(url: str, sink: Any, progress: ProgressCallback | None, timeout: flo
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             while block := response.read(1 << 20):
-                sink.write(block)
+                try:
+                    sink.write(block)
+                except OSError as error:
+                    raise _SinkFailed(error) from None
                 digest.update(block)
                 done += len(block)
                 if progress is not None:

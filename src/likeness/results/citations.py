@@ -12,8 +12,9 @@ from likeness.evaluation.catalog.bibtex import BIBTEX, bibtex_for
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import split_skipped
+from likeness.wording import counted, is_are
 
-__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "code_span", "counted", "method_sentence",
+__all__ = ["BIBTEX", "bibtex_for", "citation_keys", "code_span", "method_sentence",
            "methods_paragraph", "render_cards", "restoration_keys", "style_methods_paragraph"]
 
 _STATISTICS_KEYS = ["efron1987bca", "wilcoxon1945", "holm1979"]
@@ -95,15 +96,6 @@ def code_span(name: str) -> str:
     takes a double fence, a line break a space."""
     text = " ".join(str(name).splitlines())
     return f"`` {text} ``" if "`" in text else f"`{text}`"
-
-
-def counted(count: int, noun: str) -> str:
-    """``count`` and ``noun`` as a paper writes them: "1 pair", "2 pairs"."""
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
-def _are(count: int) -> str:
-    return "is" if count == 1 else "are"
 
 
 def methods_paragraph(record: dict[str, Any]) -> str:
@@ -203,7 +195,7 @@ def _input_sentences(record: dict[str, Any], unit: str) -> list[str]:
     failed = record.get("pairs_failed", 0)
     if failed:
         sentences.append(f"{counted(failed, unit)} failed in at least one metric and "
-                         f"{_are(failed)} left out of that metric's statistics (the errors "
+                         f"{is_are(failed)} left out of that metric's statistics (the errors "
                          "are listed in `per_image.csv`).")
     unmatched = record.get("unmatched", {})
     count = sum(len(v) if isinstance(v, list) else len(v.get("reference", []))
@@ -225,7 +217,7 @@ def _input_sentences(record: dict[str, Any], unit: str) -> list[str]:
     errors = record.get("file_errors", [])
     if errors:
         sentences.append(f"{counted(len(errors), 'file')} could not be read, or not by a "
-                         f"set metric's network, and {_are(len(errors))} left out of what "
+                         f"set metric's network, and {is_are(len(errors))} left out of what "
                          "needs them (listed in `run.json`).")
     return sentences
 

@@ -128,7 +128,8 @@ def check_run_record(folder: Path, record: Any) -> None:
         raise LikenessError(f"{folder}: run.json is not a likeness run record (it records no "
                             "settings and metrics); run the command again to rewrite the "
                             "folder")
-    unknown = ", ".join(m for m in metrics if m not in METRICS)
+    unknown_names = [m for m in metrics if m not in METRICS]
+    unknown = f"{'metric' if len(unknown_names) == 1 else 'metrics'} {', '.join(unknown_names)}"
     written = record.get("likeness_version")
     wrong = [f"{key} is {type(record[key]).__name__}, not {kind.__name__}"
              for key, kind in _RECORD_KINDS.items() if not isinstance(record.get(key, kind()),
@@ -136,15 +137,15 @@ def check_run_record(folder: Path, record: Any) -> None:
     if wrong and written == __version__:
         raise LikenessError(f"{folder}: run.json was edited or damaged ({'; '.join(wrong)}); "
                             "run the command again to rewrite the folder")
-    if unknown and written != __version__:
-        raise LikenessError(f"{folder}: run.json names metric(s) {unknown}, which likeness "
-                            f"{__version__} does not know (the folder was written by likeness "
-                            f"{written}): use that version, or run the command again with "
-                            "this one")
-    if unknown:
-        raise LikenessError(f"{folder}: run.json names metric(s) {unknown}, which likeness "
-                            "does not know: it was edited or damaged; run the command again "
-                            "to rewrite the folder")
+    if unknown_names and written != __version__:
+        raise LikenessError(f"{folder}: run.json names {unknown}, which "
+                            f"likeness {__version__} does not know (the folder was written "
+                            f"by likeness {written}): use that version, or run the command "
+                            "again with this one")
+    if unknown_names:
+        raise LikenessError(f"{folder}: run.json names {unknown}, which "
+                            "likeness does not know: it was edited or damaged; run the "
+                            "command again to rewrite the folder")
 
 
 def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],

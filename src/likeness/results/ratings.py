@@ -41,6 +41,7 @@ from scipy import stats as scipy_stats
 from likeness.errors import PairingError
 from likeness.io import read_manifest
 from likeness.results.stats import holm, percentile_interval, wilcoxon_p
+from likeness.wording import counted
 
 __all__ = ["Rating", "RatingsAnalysis", "RatingsQuestion", "analyze_ratings",
            "krippendorff_alpha_interval", "read_ratings"]
@@ -143,9 +144,10 @@ def read_ratings(path: Path) -> tuple[list[Rating], list[str]]:
             seen[(r.participant, r.question, r.model, r.item)] += 1
     repeated = sum(count - 1 for count in seen.values() if count > 1)
     if repeated:
-        decisions.append(f"{repeated} rating(s) repeat a participant's rating of the same "
-                         "output: each is kept as an observation (averaged per participant "
-                         "for Krippendorff's α)")
+        repeat = "repeats" if repeated == 1 else "repeat"
+        decisions.append(f"{counted(repeated, 'rating')} {repeat} a participant's rating of "
+                         "the same output: each is kept as an observation (averaged per "
+                         "participant for Krippendorff's α)")
     return ratings, decisions
 
 
@@ -186,7 +188,7 @@ def _z_scores(ratings: Sequence[Rating], decisions: list[str]) -> list[float]:
         if spread == 0:
             flat.append(participant)
     if flat:
-        decisions.append(f"{len(flat)} participant(s) gave one rating to everything they "
+        decisions.append(f"{counted(len(flat), 'participant')} gave one rating to everything they "
                          f"rated ({', '.join(sorted(flat)[:5])}): their z-scores are 0")
     return [(r.rating - moments[r.participant][0]) / moments[r.participant][1]
             if moments[r.participant][1] > 0 else 0.0 for r in ratings]

@@ -54,6 +54,7 @@ from likeness.results.reliability import (
     rank_correlations,
 )
 from likeness.results.stats import holm, percentile_interval
+from likeness.wording import counted
 
 __all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
            "find_exclusions", "read_judgments"]
@@ -153,7 +154,8 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
         raise LikenessError(f"{path} is empty: expected a header with the columns "
                             f"{', '.join(REQUIRED)}")
     if missing:
-        raise LikenessError(f"{path} lacks the column(s) {', '.join(missing)} (it has "
+        raise LikenessError(f"{path} lacks the {'column' if len(missing) == 1 else 'columns'} "
+                            f"{', '.join(missing)} (it has "
                             f"{', '.join(columns)}); a judgments file has one row per "
                             f"judgment with {', '.join(REQUIRED)}")
     judgments, no_answer, ties = [], 0, 0
@@ -190,9 +192,9 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
         raise LikenessError(f"{path} holds no judgment with a choice")
     decisions = []
     if no_answer:
-        decisions.append(f"{no_answer} row(s) without a choice left out (no answer)")
+        decisions.append(f"{counted(no_answer, 'row')} without a choice left out (no answer)")
     if ties:
-        decisions.append(f"{ties} tie(s) left out (a 2AFC judgment chooses one of two)")
+        decisions.append(f"{counted(ties, 'tie')} left out (a 2AFC judgment chooses one of two)")
     return judgments, decisions
 
 
@@ -206,7 +208,8 @@ def find_exclusions(judgments: list[Judgment]) -> list[tuple[str, str]]:
         failed = sum(1 for j in own if j.expected and j.choice != j.expected)
         if failed:
             checks = sum(1 for j in own if j.expected)
-            excluded.append((participant, f"failed {failed} of {checks} attention check(s)"))
+            excluded.append((participant,
+                             f"failed {failed} of {counted(checks, 'attention check')}"))
             continue
         scored = [j for j in own if not j.expected]
         sides = Counter("a" if j.choice == j.a else "b" for j in scored)

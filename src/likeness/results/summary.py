@@ -19,6 +19,7 @@ from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.metrics.seeds import check_seed
 from likeness.results.stats import holm, paired_comparison, summarize
+from likeness.wording import counted
 
 __all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compare_models",
            "mixed_scales", "summarize_rows", "value_scales"]
@@ -158,7 +159,8 @@ def mixed_scales(metrics: list[str], rows: list[PairRow]) -> dict[str, str]:
     reasons = {}
     for metric, counts in value_scales(metrics, rows).items():
         if len(counts) > 1:
-            listed = ", ".join(f"data range {scale}: {n} pair(s)" for scale, n in counts.items())
+            listed = ", ".join(f"data range {scale}: {counted(n, 'pair')}"
+                               for scale, n in counts.items())
             reasons[metric] = (f"not summarised: its values lie on different scales ({listed}); "
                                f"compare files of one bit depth, or use a scale-free metric "
                                "such as psnr")

@@ -43,6 +43,7 @@ from likeness.runs.folder import (
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
 from likeness.runs.single import check_run_arguments, restoration_options, with_prompts
+from likeness.wording import counted
 
 __all__ = ["compare"]
 
@@ -102,13 +103,13 @@ def no_pairs_message(plan: Plan, reference: PathLike | None) -> str:
     for model in plan.models:
         unmatched_reference, unmatched_test = plan.unmatched.get(model, ([], []))
         skipped = plan.skipped.get(model, [])
-        held = (f"{len(unmatched_test)} image(s) ({listed(unmatched_test)})" if unmatched_test
-                else "no image file")
+        held = (f"{counted(len(unmatched_test), 'image')} ({listed(unmatched_test)})"
+                if unmatched_test else "no image file")
         if skipped:
-            held += f", {len(skipped)} file(s) skipped: {describe_skipped(skipped)}"
+            held += f", {counted(len(skipped), 'file')} skipped: {describe_skipped(skipped)}"
         what.append(f"{plan.sources.get(model, model)} holds {held}")
     references = (plan.unmatched.get(plan.models[0], ([], []))[0] if plan.models else [])
-    what.append(f"{reference} holds {len(references)} image(s)"
+    what.append(f"{reference} holds {counted(len(references), 'image')}"
                 + (f" ({listed(references)})" if references else ""))
     return (f"no test file has a namesake in {reference}: " + "; ".join(what) + ". Files "
             "are paired by relative path without extension (ref/x/a.jpg with out/x/a.png); "

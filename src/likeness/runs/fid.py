@@ -24,6 +24,7 @@ from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
 from likeness.runs.folder import open_cache, output_path, versions, write_json, writing
 from likeness.runs.single import check_argument_kinds
+from likeness.wording import counted
 
 __all__ = ["FidResult", "KidResult", "checkpoint_of", "fid", "kid_folders", "write_set_record"]
 
@@ -223,18 +224,23 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
         raise InvalidInputError("give two sets to compare (a and b), or one set and "
                                 "save_stats=PATH to write its statistics")
     if len(targets) > len(sources):
-        raise InvalidInputError(f"save_stats names {len(targets)} files for {len(sources)} "
-                                "set(s)")
+        raise InvalidInputError(f"save_stats names {counted(len(targets), 'file')} for "
+                                f"{counted(len(sources), 'set')}")
     metric = FID_ENCODERS[encoder]
     extractor, sets = _load_sets(sources, metric, weights=weights, resize=resize,
                                  device=device, alpha=alpha, batch_size=batch_size,
                                  workers=workers, decoding=decoding,
                                  cache=cache, progress=progress)
-    saved = tuple(save_statistics(image_set, target)
+    saved = tuple(_saved(image_set, Path(target))
                   for image_set, target in zip(sets, targets, strict=False))
     value = frechet_between(sets[0], sets[1]) if len(sets) == 2 else None
     return FidResult(value, tuple(sets), extractor.settings, metric, saved, _execution(
         extractor, device=device, decoding=decoding, workers=workers, batch_size=batch_size))
+
+
+def _saved(image_set: ImageSet, target: Path) -> Path:
+    with writing(target):  # a full disk, a read-only folder: one message naming the file
+        return save_statistics(image_set, target)
 
 
 def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,

@@ -10,10 +10,12 @@ rows of a run (or of one pair) as one CSV or JSON file.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import platform
+import signal
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,6 +43,7 @@ from likeness.results.frames import Results
 from likeness.results.summary import mixed_scales, value_scales
 from likeness.results.tables import prompt_columns
 from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir, holding
+from likeness.wording import counted
 
 __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir",
            "file_errors", "metric_failures", "open_cache", "open_cache_noting", "output_path",
@@ -48,6 +51,7 @@ __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_
            "value_record", "version", "versions", "warn_of_failures", "weights_record",
            "write_json", "write_results_folder", "write_rows", "writing"]
 
+_NOT_PERMITTED = (errno.EACCES, errno.EPERM, errno.EROFS)
 _PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
              "opencv": "opencv-python-headless", "numba": "numba"}
 
@@ -100,9 +104,19 @@ def recording_failure(folder: Path | None, record: dict[str, Any]) -> Iterator[N
         if folder is not None:
             interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
             record["status"] = "interrupted" if interrupted else "failed"
-            record["error"] = in_callers_words(str(error) or type(error).__name__)
+            record["error"] = in_callers_words(_why_it_ended(error))
             _write_record_anyway(folder / "run.json", record)
         raise
+
+
+def _why_it_ended(error: BaseException) -> str:
+    """How a run ended, in words: "stopped by SIGTERM", not a SystemExit's code ("143")."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    if isinstance(error, SystemExit) and isinstance(error.code, int) and error.code > 128:
+        with suppress(ValueError):
+            return f"stopped by {signal.Signals(error.code - 128).name}"
+    return str(error) or type(error).__name__
 
 
 def _write_record_anyway(path: Path, record: dict[str, Any]) -> None:
@@ -127,9 +141,11 @@ def writing(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise StorageError(f"cannot write {path} ({error.strerror or error}); free some space "
-                           "or make the folder writable — values computed so far are kept "
-                           "and a re-run resumes") from None
+        fix = ("free some space" if error.errno in (errno.ENOSPC, errno.EDQUOT)
+               else "make the folder writable" if error.errno in _NOT_PERMITTED
+               else "free some space or make the folder writable")
+        raise StorageError(f"cannot write {path} ({error.strerror or error}); {fix} — values "
+                           "computed so far are kept and a re-run resumes") from None
 
 
 def output_path(path: PathLike, argument: str, *suffixes: str) -> Path:
@@ -197,9 +213,9 @@ def file_errors(unreadable: Mapping[Path, str]) -> list[dict[str, str]]:
 def set_inputs_record(report: SetReport) -> tuple[list[dict[str, str]], dict[str, int]]:
     """What the record says of the image sets' inputs: the files a set network could not
     read (left out of that set), and each set's decisions — the reference's too — as
-    ``decisions`` lists them ("NAME set: COUNT image(s): DECISION")."""
+    ``decisions`` lists them ("NAME set: COUNT images: DECISION")."""
     left_out = [{"file": file, "reason": reason} for file, reason in report.file_errors]
-    decisions = {f"{name} set: {count} image(s): {note}": 1
+    decisions = {f"{name} set: {counted(count, 'image')}: {note}": 1
                  for name, counts in report.decisions.items() for note, count in counts.items()}
     return left_out, decisions
 
@@ -284,8 +300,8 @@ def warn_of_failures(results: Results) -> None:
     where = ("per_image.csv and run.json in " + str(results.out_dir) if results.out_dir
              else "the rows' error fields (results.rows), results.unmatched and "
                   "results.record['file_errors']")
-    warnings.warn(f"{failed_rows_phrase(results.rows)}, {unmatched} file(s) had "
-                  f"no partner, {set_failed} set metric(s) failed; see {where}",
+    warnings.warn(f"{failed_rows_phrase(results.rows)}, {counted(unmatched, 'file')} "
+                  f"had no partner, {counted(set_failed, 'set metric')} failed; see {where}",
                   RunWarning, stacklevel=3)
 
 

@@ -32,6 +32,7 @@ from likeness.runs.study import (
     exclusions_and_decisions,
     metric_values,
 )
+from likeness.wording import counted, was_were
 
 __all__ = ["RATINGS_FILES", "analyze_rating_study"]
 
@@ -103,8 +104,9 @@ def _summary(analysis: RatingsAnalysis, latex: bool = False) -> str:
             lines += [f"| {markdown_text(s.model)} | {s.ratings} | {_number(s.mos)} "
                       f"[{_number(s.ci[0])}, {_number(s.ci[1])}] | {_number(s.z_mos)} "
                       f"[{_number(s.z_ci[0])}, {_number(s.z_ci[1])}] |" for s in ranked]
-            lines += ["", f"{q.participants} participant(s), {q.ratings} rating(s); "
-                      f"Krippendorff's α (interval) {_number(q.alpha)}."]
+            lines += ["", f"{counted(q.participants, 'participant')}, "
+                      f"{counted(q.ratings, 'rating')}; Krippendorff's α (interval) "
+                      f"{_number(q.alpha)}."]
             if q.correlations:
                 lines += ["", "| metric | stimuli | SRCC | KRCC | PLCC |",
                           "| --- | ---: | ---: | ---: | ---: |"]
@@ -125,8 +127,8 @@ def _citations(analysis: RatingsAnalysis) -> list[str]:
 def _methods(analysis: RatingsAnalysis) -> str:
     participants = max(q.participants for q in analysis.questions)
     ratings = sum(q.ratings for q in analysis.questions)
-    text = (f"In a rating study, {participants} participant(s) gave {ratings} rating(s) that "
-            "were analysed."
+    text = (f"In a rating study, {counted(participants, 'participant')} gave "
+            f"{counted(ratings, 'rating')} that {was_were(ratings)} analysed."
             f"{exclusions_and_decisions(analysis.exclusions, analysis.decisions)} Each "
             "model's mean opinion score (MOS) is the "
             "mean of its ratings, and its z-MOS the mean after each participant's ratings are "

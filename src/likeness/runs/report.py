@@ -25,6 +25,7 @@ from likeness.io import replace_file
 from likeness.results.html import RECORD_DIGEST, ReportPair, render_report
 from likeness.runs.folder import output_path, sign_record, write_json, writing
 from likeness.runs.single import check_argument_kinds
+from likeness.wording import counted
 
 __all__ = ["build_report", "results_pictures", "study_report", "write_report"]
 
@@ -264,7 +265,7 @@ def study_report(analysis: Any, judgments: dict[str, list[tuple[str, str, str, s
             for item, preferred, other, share, judged in cases:
                 parts.append(
                     f"<div><p>{escape(item)}: {escape(label)} prefers {escape(preferred)}; "
-                    f"{share * 100:.0f} % of {int(judged)} judgment(s) chose it</p>"
+                    f"{share * 100:.0f} % of {counted(int(judged), 'judgment')} chose it</p>"
                     f"<figure>{picture(preferred, item, True)}<figcaption>reference"
                     f"</figcaption></figure><figure>{picture(preferred, item, False)}"
                     f"<figcaption>{escape(preferred)} ({label} {number(values[(preferred, item)])})"

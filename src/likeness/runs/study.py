@@ -33,6 +33,7 @@ from likeness.results.tables import markdown_text
 from likeness.runs.folder import write_json, writing
 from likeness.runs.report import study_report
 from likeness.runs.single import check_analysis_arguments
+from likeness.wording import counted, was_were
 
 __all__ = ["STUDY_FILES", "analyze_study", "cell", "check_analysis_folder", "csv_text",
            "exclusions_and_decisions", "metric_values"]
@@ -128,8 +129,9 @@ def _summary(analysis: StudyAnalysis) -> str:
     lines = []
     for question in analysis.questions:
         title = f"## {markdown_text(question.question)}" if question.question else "## Scores"
-        lines += [title, "", f"{question.judgments} judgments by {question.participants} "
-                  f"participant(s).  Bradley–Terry log-strengths (mean 0) and JOD scores "
+        lines += [title, "", f"{counted(question.judgments, 'judgment')} by "
+                  f"{counted(question.participants, 'participant')}.  Bradley–Terry "
+                  "log-strengths (mean 0) and JOD scores "
                   f"({markdown_text(question.models[0])} at 0; 1 JOD = 75 % preference), with "
                   f"{percent} bootstrap intervals over participants.", "",
                   "| model | Bradley–Terry | CI | JOD | CI | wins / judgments |",
@@ -148,7 +150,7 @@ def _summary(analysis: StudyAnalysis) -> str:
                      else "Agreement between participants: no item and pair was judged by "
                           "two participants (Krippendorff's α undefined)")
         if question.repeats:
-            agreement += (f"; {question.repeats} repeated trial(s), "
+            agreement += (f"; {counted(question.repeats, 'repeated trial')}, "
                           f"{_number(question.consistency * 100, 1)} % answered as before")
         if question.metrics:
             lines += ["", "| metric | 2AFC score | CI | judgments |", "| --- | --- | --- | --- |"]
@@ -204,7 +206,7 @@ def _citations(analysis: StudyAnalysis) -> list[str]:
 def exclusions_and_decisions(exclusions: list[tuple[str, str]], decisions: list[str]) -> str:
     """A methods paragraph's sentences on the participants excluded and the decisions
     taken reading the study's file (each starting with a space)."""
-    excluded = (f" {len(exclusions)} participant(s) were excluded ("
+    excluded = (f" {counted(len(exclusions), 'participant')} {was_were(len(exclusions))} excluded ("
                 + "; ".join(f"{who}: {why}" for who, why in exclusions) + ")."
                 if exclusions else " No participant was excluded.")
     decided = (" " + "; ".join(d[0].upper() + d[1:] for d in decisions) + "."
@@ -216,8 +218,8 @@ def _methods(analysis: StudyAnalysis) -> str:
     participants = max(q.participants for q in analysis.questions)
     judgments = sum(q.judgments for q in analysis.questions)
     undefined = sum(q.resamples_undefined for q in analysis.questions)
-    return (f"In a two-alternative forced-choice study, {participants} participant(s) made "
-            f"{judgments} judgment(s) that were analysed."
+    return (f"In a two-alternative forced-choice study, {counted(participants, 'participant')} "
+            f"made {counted(judgments, 'judgment')} that {was_were(judgments)} analysed."
             f"{exclusions_and_decisions(analysis.exclusions, analysis.decisions)} Each model's "
             "score is its Bradley–Terry log-strength estimated by maximum likelihood "
             "(Bradley & Terry 1952; mean zero over the models) and its Thurstone Case V score "
@@ -227,7 +229,7 @@ def _methods(analysis: StudyAnalysis) -> str:
             f"{analysis.confidence * 100:g} % percentile bootstrap intervals from "
             f"{analysis.resamples} resamples of the participants (seed {analysis.seed}"
             + ("; distances from the estimate widened by sqrt(n/(n − 1))")
-            + (f"; {undefined} resample(s) that could not be scaled left out"
+            + (f"; {counted(undefined, 'resample')} that could not be scaled left out"
                if undefined else "")
             + "). Each pair of models was compared by an exact two-sided binomial test of "
             "its win rate against 0.5, Holm-corrected over the pairs (Holm 1979). "
@@ -322,8 +324,8 @@ def _agreement_sentence(analysis: StudyAnalysis) -> str:
                          "τ-b, bootstrap intervals over items) is in `agreement.csv`. ")
     repeats = sum(q.repeats for q in analysis.questions)
     if repeats:
-        same = sum(q.repeats * q.consistency for q in analysis.questions if q.repeats)
-        sentence += (f"Of {repeats} repeated trial(s), {_number(same / repeats * 100, 1)} % "
+        same = sum(q.repeats * q.consistency for q in analysis.questions if q.repeats) / repeats
+        sentence += (f"Of {counted(repeats, 'repeated trial')}, {_number(same * 100, 1)} % "
                      "gave the participant's earlier answer. ")
     return sentence
 

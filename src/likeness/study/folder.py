@@ -47,6 +47,7 @@ from likeness.study.manifest import (
     plain_json,
     sign_manifest,
 )
+from likeness.wording import counted
 
 __all__ = ["ANSWERS_FILE", "Study", "create_study", "open_study", "parse_question"]
 
@@ -159,15 +160,15 @@ def _compare_items(reference: PathLike, models: Mapping[str, PathLike]) -> _Item
     for item in plan.items:
         outputs.setdefault(item.reference_name, {})[item.model] = item.test
         references[item.reference_name] = item.reference
-    left_out = [f"{model}: {len(tests)} output(s) without a reference of the same name "
+    left_out = [f"{model}: {counted(len(tests), 'output')} without a reference of the same name "
                 f"left out ({_listed(tests)})" for model, (_, tests) in plan.unmatched.items()
                 if tests]
     unpaired = sorted({name for references_left, _ in plan.unmatched.values()
                        for name in references_left} - set(outputs))
     if unpaired:
-        left_out.append(f"{len(unpaired)} reference image(s) without any model's output "
+        left_out.append(f"{counted(len(unpaired), 'reference image')} without any model's output "
                         f"left out ({_listed(unpaired)})")
-    left_out += [f"{source}: {len(names)} file(s) skipped: {describe_skipped(names)}"
+    left_out += [f"{source}: {counted(len(names), 'file')} skipped: {describe_skipped(names)}"
                  for source, names in plan.skipped.items()]
     return outputs, references, {}, left_out
 
@@ -183,9 +184,10 @@ def _style_items(content: PathLike, style: PathLike, models: Mapping[str, PathLi
         item = f"{triplet.content_name} + {triplet.style_name}"
         outputs.setdefault(item, {})[triplet.method] = triplet.stylized
         contents[item], styles[item] = triplet.content, triplet.style
-    left_out = [f"{model}: {len(files)} stylized file(s) without a content and style image "
-                f"left out ({_listed(files)})" for model, files in unmatched.items() if files]
-    left_out += [f"{source}: {len(names)} file(s) skipped: {describe_skipped(names)}"
+    left_out = [f"{model}: {counted(len(files), 'stylized file')} without a content and "
+                f"style image left out ({_listed(files)})"
+                for model, files in unmatched.items() if files]
+    left_out += [f"{source}: {counted(len(names), 'file')} skipped: {describe_skipped(names)}"
                  for source, names in skipped.items()]
     return outputs, contents, styles, left_out
 
@@ -255,7 +257,7 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
     complete = sorted(item for item, by_model in outputs.items() if len(by_model) == len(models))
     partial = sorted(set(outputs) - set(complete))
     if partial:
-        decisions.append(f"{len(partial)} item(s) left out: not every model has an output "
+        decisions.append(f"{counted(len(partial), 'item')} left out: not every model has an output "
                          f"for them ({_listed(partial)})")
     if not complete:
         raise LikenessError("no item has an output of every model: check that the folders "
@@ -330,8 +332,8 @@ def _write_images(folder: Path, kind: str, items: list[str], models: Mapping[str
             degraded.append({"item": item, "model": model,
                              "image": writer.write(_degraded(pixels, seed + number))})
     if writer.deep:
-        decisions.append(f"{writer.deep} 16-bit image(s) shown rounded to 8 bits (browsers "
-                         "show 8 bits per channel)")
+        decisions.append(f"{counted(writer.deep, '16-bit image')} shown rounded to 8 bits "
+                         "(browsers show 8 bits per channel)")
     role = "content" if kind == "style" else "reference"
     return {"items": records, "degraded": degraded,
             "attention_pool": [[item, model] for item, model in pool] if attention_checks

@@ -23,6 +23,7 @@ from likeness._version import __version__
 from likeness.study.design import Trial, degraded_name
 from likeness.study.export import OFFLINE_FORMAT
 from likeness.study.folder import Study
+from likeness.wording import counted
 
 __all__ = ["admin_page", "completion_code", "offline_form", "participant_page", "trial_view"]
 
@@ -116,8 +117,8 @@ def admin_page(study: Study, participants: list[tuple[int, str, str, int, str]],
         f"{html.escape(study.manifest['title'])}</title><style>body{{font-family:sans-serif;"
         "margin:2em}td,th{padding:.2em .8em;text-align:left}</style></head><body>"
         f"<h1>{html.escape(study.manifest['title'])}</h1>"
-        f"<p id='progress'>{len(participants)} participant(s), {finished} finished; "
-        f"{answers} answer(s); {total} trials per participant.</p>"
+        f"<p id='progress'>{counted(len(participants), 'participant')}, {finished} finished; "
+        f"{counted(answers, 'answer')}; {counted(total, 'trial')} per participant.</p>"
         f"<p><a id='export' href='{html.escape(export_url)}'>Download the judgments (CSV for "
         "<code>likeness study analyze</code>)</a></p><h2>Exclusions</h2>"
         f"<ul id='exclusions'>{excluded}</ul><h2>Participants</h2><table><tr><th>id</th>"

@@ -16,13 +16,19 @@ participant's next trial only, the same answer again acknowledged once).  Refuse
 bodies over ``MAX_BODY`` bytes (413), malformed JSON or fields (400), unknown tokens
 (404 for participants, 403 for the admin), more than ``rate`` requests per second from one
 address beyond a burst (429; images not counted), new participants beyond
-``max_participants`` (403).
+``max_participants`` (403).  When the answers database fails (a full disk, a lost
+connection) the request is answered 503 (the participant page asks to try again) and the
+operator is told on the ``likeness.study`` logger, once a minute for the same message; any
+other failure is one line there too, not a traceback (``LIKENESS_DEBUG=1`` shows it).
 """
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
+import logging
+import os
 import re
 import secrets
 import time
@@ -35,14 +41,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from likeness.errors import InvalidInputError
+from likeness.errors import InvalidInputError, StorageError
 from likeness.results.study import find_exclusions
 from likeness.study.export import as_judgments, judgments, judgments_csv
 from likeness.study.folder import Study
 from likeness.study.pages import admin_page, completion_code, participant_page, trial_view
 from likeness.study.store import AnswerStore
 
-__all__ = ["MAX_BODY", "make_app", "serve"]
+__all__ = ["LOG", "MAX_BODY", "make_app", "serve"]
 
 MAX_BODY = 4096
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -54,8 +60,46 @@ HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"
            "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
 
 
+LOG = logging.getLogger("likeness.study")
+_REPEAT_AFTER = 60.0  # seconds before the same failure is told to the operator again
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=HEADERS)
+
+
+class _Operator:
+    """Tells whoever runs the server what failed: each message once a minute at most (a
+    full disk fails every participant's answers alike)."""
+
+    def __init__(self) -> None:
+        self.told: dict[str, float] = {}
+
+    def tell(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self.told.get(message, -_REPEAT_AFTER) >= _REPEAT_AFTER:
+            if len(self.told) > 1000:
+                self.told.clear()
+            self.told[message] = now
+            LOG.error(message)
+
+
+class _OneLineFailures:
+    """An unexpected exception (Starlette has answered 500 already) becomes one line for
+    the operator instead of uvicorn's traceback; ``LIKENESS_DEBUG=1`` keeps the traceback."""
+
+    def __init__(self, app: Any, operator: _Operator) -> None:
+        self.app, self.operator = app, operator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception as error:
+            if os.environ.get("LIKENESS_DEBUG"):
+                raise
+            self.operator.tell(f"unexpected {type(error).__name__} answering "
+                               f"{scope.get('path', '')}: {error} (a bug in likeness: please "
+                               "report it; LIKENESS_DEBUG=1 shows the traceback)")
 
 
 class _RateLimit:
@@ -113,6 +157,7 @@ def make_app(study: Study, store: AnswerStore, *, rate: float = 50.0, burst: int
     """The ASGI application of ``study``, storing in ``store``."""
     secret = study.admin_token()
     trials_cache: dict[int, list[Any]] = {}
+    operator = _Operator()
 
     def trials(number: int) -> list[Any]:
         if number not in trials_cache:
@@ -227,13 +272,20 @@ def make_app(study: Study, store: AnswerStore, *, rate: float = 50.0, burst: int
     async def not_allowed(request: Request, exc: Exception) -> Response:
         return _error(405, "method not allowed")
 
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        operator.tell(str(exc))
+        response = _error(503, "the server cannot store answers at the moment: please try "
+                               "again in a minute")
+        response.headers["Retry-After"] = "60"
+        return response
+
     app = Starlette(routes=[
         Route("/", page), Route("/api/participants", start, methods=["POST"]),
         Route("/api/next", next_trial), Route("/api/answers", answer, methods=["POST"]),
         Route("/images/{name}", image), Route("/admin", admin),
         Route("/admin/judgments.csv", export)],
-        exception_handlers={404: not_found, 405: not_allowed})
-    return _RateLimit(app, rate, burst)
+        exception_handlers={404: not_found, 405: not_allowed, StorageError: unavailable})
+    return _OneLineFailures(_RateLimit(app, rate, burst), operator)
 
 
 def serve(study: Study, store: AnswerStore, *, host: str = "127.0.0.1", port: int = 8000,
@@ -247,7 +299,11 @@ def serve(study: Study, store: AnswerStore, *, host: str = "127.0.0.1", port: in
     import uvicorn
 
     app = make_app(study, store, rate=rate, burst=burst, max_participants=max_participants)
+    logging_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)  # its format, ours too
+    logging_config["loggers"][LOG.name] = {"handlers": ["default"], "level": "INFO",
+                                           "propagate": False}
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False,
+                log_config=logging_config,
                 timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
                 proxy_headers=bool(trusted_proxies),
                 forwarded_allow_ips=trusted_proxies or "127.0.0.1")

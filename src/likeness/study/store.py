@@ -16,12 +16,13 @@ import datetime as _dt
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError, StorageError
+from likeness.io import disk_is_full
 
 __all__ = ["Answer", "AnswerStore", "open_store"]
 
@@ -55,8 +56,10 @@ class AnswerStore:
     """A study's answers in SQLite or PostgreSQL (see the module docs)."""
 
     def __init__(self, connect: Any, placeholder: str, serial: str, lock_row: str,
-                 begin: str, lock_schema: str, errors: tuple[type[Exception], ...]) -> None:
+                 begin: str, lock_schema: str, errors: tuple[type[Exception], ...],
+                 where: str, folder: Path | None = None) -> None:
         self._connect, self._placeholder, self._lock_row = connect, placeholder, lock_row
+        self.where, self._folder = where, folder  # for messages: the database, its folder
         self._begin, self._lock_schema = begin, lock_schema
         self._local = threading.local()
         self._opened: list[Any] = []  # every thread's connection, closed by ``close``
@@ -78,19 +81,53 @@ class AnswerStore:
     @contextmanager
     def _transaction(self, write: bool = False) -> Iterator[Any]:
         """A transaction: SQLite's writers take the lock at once (``BEGIN IMMEDIATE``), so
-        that two writers never both read before either writes; readers do not wait."""
-        connection = self._connection()
-        cursor = connection.cursor()
+        that two writers never both read before either writes; readers do not wait.
+
+        Raises:
+            StorageError: the database failed (a full disk, a lost connection); the
+                thread's connection is dropped, so the next transaction opens a new one.
+        """
+        connection = None
         try:
-            if self._begin:
-                cursor.execute(self._begin if write else "BEGIN")
-            yield cursor
-            connection.commit()
+            connection = self._connection()
+            cursor = connection.cursor()
+            try:
+                if self._begin:
+                    cursor.execute(self._begin if write else "BEGIN")
+                yield cursor
+                connection.commit()
+            finally:
+                with suppress(*self.errors):
+                    cursor.close()
+        except self.errors as error:
+            if connection is not None:
+                self._drop(connection)
+            raise self._failed(error) from None
         except BaseException:
-            connection.rollback()
+            if connection is not None:
+                with suppress(*self.errors):
+                    connection.rollback()
             raise
-        finally:
-            cursor.close()
+
+    def _drop(self, connection: Any) -> None:
+        with suppress(*self.errors):
+            connection.rollback()
+        with suppress(*self.errors):
+            connection.close()
+        with self._opened_lock:
+            self._opened = [c for c in self._opened if c is not connection]
+        self._local.connection = None
+
+    def _failed(self, error: Exception) -> StorageError:
+        message = " ".join(str(error).split())  # PostgreSQL's messages span lines
+        if self._folder is not None and "full" not in message:
+            message += disk_is_full(self._folder)
+        if "full" in message:
+            advice = "free some space on its disk"
+        else:
+            advice = "check the database and the disk it is on"
+        return StorageError(f"the answers database {self.where} failed ({message}): {advice}; "
+                            "every answer acknowledged so far is kept")
 
     def initialise(self, study_id: str) -> None:
         """Create the tables; refuse a database that holds another study's answers."""
@@ -206,7 +243,7 @@ def _sqlite(path: Path) -> AnswerStore:
         return connection
 
     return AnswerStore(connect, "?", "INTEGER PRIMARY KEY AUTOINCREMENT", "",
-                       "BEGIN IMMEDIATE", "", (sqlite3.Error,))
+                       "BEGIN IMMEDIATE", "", (sqlite3.Error,), str(path), path.parent)
 
 
 def _postgres(url: str) -> AnswerStore:
@@ -224,7 +261,8 @@ def _postgres(url: str) -> AnswerStore:
 
     return AnswerStore(connect, "%s", "SERIAL PRIMARY KEY",
                        "SELECT number FROM participants WHERE number = ? FOR UPDATE", "",
-                       "SELECT pg_advisory_xact_lock(72540)", (psycopg.Error,))
+                       "SELECT pg_advisory_xact_lock(72540)", (psycopg.Error,),
+                       url.split("@")[-1])  # the host and database, not the password
 
 
 def open_store(study_folder: Path, study_id: str, database: str | None = None) -> AnswerStore:
@@ -247,8 +285,4 @@ def open_store(study_folder: Path, study_id: str, database: str | None = None) -
     except LikenessError:
         store.close()
         raise
-    except store.errors as error:
-        store.close()
-        where = database.split("@")[-1] if database else study_folder / "answers.sqlite"
-        raise StorageError(f"cannot open the answers database {where}: {error}") from None
     return store

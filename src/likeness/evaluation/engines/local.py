@@ -50,7 +50,7 @@ from likeness.evaluation.items.plan import Item, Plan
 from likeness.evaluation.items.prompts import prompt_key
 from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
-from likeness.io import may_be_tiff
+from likeness.io import may_be_tiff, unreadable
 from likeness.io.plain_png import load_kernel
 from likeness.io.profiles import foreign_profile
 from likeness.metrics.kernel_threads import cores_shared
@@ -381,12 +381,12 @@ def hash_files(paths: Sequence[Path], cache: Cache, workers: int, *,
     unique = list(dict.fromkeys(paths))
     if by_content:
         digests, failures = cache.digest_files(unique, workers=workers)
-        return digests, {path: str(error) for path, error in failures.items()}
+        return digests, {path: unreadable(path, error) for path, error in failures.items()}
     keys: dict[Path, str] = {}
     errors: dict[Path, str] = {}
     for path in unique:
         try:
             keys[path] = _identity_key(path)
         except (LikenessError, OSError) as error:
-            errors[path] = str(error)
+            errors[path] = unreadable(path, error)
     return keys, errors

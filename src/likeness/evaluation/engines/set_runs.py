@@ -28,6 +28,7 @@ from likeness.evaluation.sets.features import (
     ImageSet,
     features_of_files,
 )
+from likeness.wording import counted
 
 __all__ = ["SetReport", "run_sets", "set_networks"]
 
@@ -149,7 +150,7 @@ def _set_row(metric: str, model: str, first: str, second: str,
         return row
     assert model_set is not None
     assert other_set is not None
-    row.notes = tuple(f"{count} image(s): {note}"
+    row.notes = tuple(f"{counted(count, 'image')}: {note}"
                       for note, count in model_set.decisions.items())
     row.notes += tuple(f"{file}: {reason} (left out)"
                        for file, reason in (*other_set.errors, *model_set.errors))

@@ -40,7 +40,14 @@ from likeness.evaluation.infra.cache_location import (
     check_cache_location,
     refuse_a_file_of_another_kind,
 )
-from likeness.io import Digests, FileStamp, file_stamp, path_key, stat_regular_file
+from likeness.io import (
+    Digests,
+    FileStamp,
+    disk_is_full,
+    file_stamp,
+    path_key,
+    stat_regular_file,
+)
 
 __all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "file_digest"]
 
@@ -139,6 +146,8 @@ class Cache:
         where = self.path if self.path is not None else "the in-memory cache"
         if self.path is not None and _read_only(self.path.parent):
             message += "; its folder is read-only"  # SQLite says "unable to open" there
+        elif self.path is not None and "full" not in message:
+            message += disk_is_full(self.path.parent)
         if "full" in message:
             advice = ("free some space, or move the cache (cache=PATH or "
                       "$LIKENESS_CACHE_DIR); what was computed so far is kept and a re-run "

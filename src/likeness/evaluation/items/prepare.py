@@ -13,6 +13,7 @@ import numpy as np
 
 from likeness.errors import ImageMismatchError, InvalidInputError
 from likeness.io import LoadedImage, to_luma
+from likeness.wording import counted
 
 __all__ = ["RESIZE_CHOICES", "PreparedPair", "prepare_pair", "restoration_view", "same_channels",
            "unit_tensor", "units_there"]
@@ -60,8 +61,8 @@ def prepare_pair(reference: LoadedImage, test: LoadedImage, *, gray: bool = Fals
                          "G + 0.114021 B, rounded)")
     elif reference.channels != test.channels:
         raise ImageMismatchError(
-            f"{reference.path} has {reference.channels} channel(s) and {test.path} has "
-            f"{test.channels}; pass gray=True to compare their luma"
+            f"{reference.path} has {counted(reference.channels, 'channel')} and {test.path} "
+            f"has {test.channels}; pass gray=True to compare their luma"
         )
     if ref_pixels.shape[:2] != test_pixels.shape[:2]:
         turned = ref_pixels.shape[:2] == test_pixels.shape[1::-1]

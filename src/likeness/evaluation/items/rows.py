@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from likeness.wording import counted
+
 __all__ = ["PairRow", "SetRow", "decode_notes", "encode_notes", "failed_rows_phrase"]
 
 
@@ -42,10 +44,10 @@ class PairRow:
 
 def failed_rows_phrase(rows: list[PairRow]) -> str:
     """How many rows failed, said so that a table full of values does not read as lost:
-    "3 of 4 pair(s) failed", and where failed rows have other metrics' values, "… failed
+    "3 of 4 pairs failed", and where failed rows have other metrics' values, "… failed
     in at least one metric (2 of them with other metrics' values)"."""
     failed = [row for row in rows if row.error]
-    text = f"{len(failed)} of {len(rows)} pair(s) failed"
+    text = f"{len(failed)} of {counted(len(rows), 'pair')} failed"
     kept = sum(1 for row in failed if row.values)
     if kept:
         text += f" in at least one metric ({kept} of them with other metrics' values)"

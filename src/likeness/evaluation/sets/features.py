@@ -36,7 +36,14 @@ from likeness.evaluation.items.image_set import ImageSet
 from likeness.evaluation.items.settings import ExecutionOptions
 from likeness.evaluation.sets.extractor import FeatureExtractor
 from likeness.evaluation.sets.statistics_file import read_statistics_file
-from likeness.io import content_hash, describe_skipped, may_be_tiff, replacing, scan_folder
+from likeness.io import (
+    content_hash,
+    describe_skipped,
+    may_be_tiff,
+    replacing,
+    scan_folder,
+    unreadable,
+)
 from likeness.io.plain_png import load_kernel
 from likeness.io.profiles import foreign_profile
 from likeness.metrics.fid import warn_if_singular
@@ -105,7 +112,8 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     # asked for but missing is refused below, when something is to be decoded)
     digests, failures = cache.digest_files(
         list(files), workers=execution.hashers(extractor.requested_device, usable_cores()))
-    result.errors += [(names[path], str(error)) for path, error in failures.items()]
+    result.errors += [(names[path], unreadable(path, error))
+                      for path, error in failures.items()]
     namespace = extractor.namespace
     known = cache.get_arrays(namespace, list(digests.values()))
     decisions_namespace = extractor.decisions_namespace
