@@ -389,7 +389,7 @@ def test_cli_several_models_print_a_summary_and_write_rows(models, tmp_path):
                         f"{models / 'jpeg' / 'rocket.png'}\n")
     from_csv = runner.invoke(main, ["compare", "--pairs", str(manifest), "--no-cache"])
     assert from_csv.exit_code == 0, from_csv.output
-    assert "mean of 1 pairs" in from_csv.stdout
+    assert "mean of 1 pair " in from_csv.stdout  # not "1 pairs"
     usage = runner.invoke(main, ["compare", str(models / "ref")])
     assert usage.exit_code == 2
     assert "at least one TEST folder" in usage.output

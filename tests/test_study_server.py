@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import sys
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -415,7 +416,23 @@ def test_an_unexpected_failure_is_one_line_for_the_operator_not_a_traceback(
     monkeypatch.delenv("LIKENESS_DEBUG", raising=False)
     status, _ = call(port, "GET", f"/admin?token={study.admin_token()}")
     assert status == 500
+    deadline = time.monotonic() + 10  # told once the 500 has been sent: it may come after
+    while not any(r.name == "likeness.study" for r in caplog.records) \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
     told = [r.getMessage() for r in caplog.records if r.name == "likeness.study"]
     assert told == ["unexpected RuntimeError answering /admin: something no test foresaw (a "
                     "bug in likeness: please report it; LIKENESS_DEBUG=1 shows the traceback)"]
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_image_removed_while_the_study_is_served_is_told_to_the_operator(served, caplog):
+    """Starlette's FileResponse failed on it: a 500 and "a bug in likeness"."""
+    study, _, port = served
+    name = sorted(study.images)[0]
+    study.images[name].unlink()
+    status, body = call(port, "GET", f"/images/{name}")
+    assert (status, body) == (404, {"error": "no such image"})
+    told = [r.getMessage() for r in caplog.records if r.name == "likeness.study"]
+    assert told == [f"{study.images[name]}: an image of the study is missing from its folder; "
+                    "restore the folder, or create the study again"]

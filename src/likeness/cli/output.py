@@ -137,7 +137,7 @@ def print_table(results: Any) -> None:
         summary = results.summary_of(results.models[0], name)
         mean = format_value(name, summary.mean)
         means.append(mean if summary.n == len(rows) else f"{mean} (n={summary.n})")
-    table.add_row(f"mean of {len(rows)} pairs", "", *means)
+    table.add_row(f"mean of {counted(len(rows), 'pair')}", "", *means)
     stdout_console().print(table, highlight=False)
 
 

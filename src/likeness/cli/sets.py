@@ -73,9 +73,9 @@ def _report_sets(sets: Any) -> bool:
     console = stderr_console()
     failed = False
     for image_set in sets:
-        line = f"{image_set.source}: {image_set.count} images"
+        line = f"{image_set.source}: {counted(image_set.count, 'image')}"
         if image_set.features is not None:
-            line += f" ({image_set.cached} features from the cache)"
+            line += f" ({counted(image_set.cached, 'feature')} from the cache)"
         console.print(line, highlight=False, markup=False)
         for note, count in image_set.decisions.items():
             say("note", f"{counted(count, 'image')}: {note}")

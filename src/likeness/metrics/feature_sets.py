@@ -32,6 +32,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from likeness.errors import InvalidInputError
+from likeness.wording import counted
 
 __all__ = ["CMMD_SCALE", "CMMD_SIGMA", "cmmd", "coverage_density_precision_recall", "vendi"]
 
@@ -115,7 +116,7 @@ def coverage_density_precision_recall(real: np.ndarray, fake: np.ndarray,
     for name, features in (("real", real), ("fake", fake)):
         if features.shape[0] <= k:
             raise InvalidInputError(
-                f"the {name} set has {features.shape[0]} images; k-nearest-"
+                f"the {name} set has {counted(features.shape[0], 'image')}; k-nearest-"
                 f"neighbour metrics with k = {k} need more than {k}")
     real_norms, fake_norms = _squared_norms(real), _squared_norms(fake)
     real_radii = _radii(real, real_norms, k, single)

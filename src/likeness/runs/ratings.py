@@ -134,7 +134,7 @@ def _methods(analysis: RatingsAnalysis) -> str:
             "mean of its ratings, and its z-MOS the mean after each participant's ratings are "
             "standardised (their mean subtracted, divided by their standard deviation); both "
             f"with {analysis.confidence * 100:g} % percentile bootstrap intervals from "
-            f"{analysis.resamples} resamples of the participants (seed {analysis.seed}; "
+            f"{counted(analysis.resamples, 'resample')} of the participants (seed {analysis.seed}; "
             "distances from the estimate widened by sqrt(n/(n − 1))). Each pair "
             "of models was compared by a two-sided Wilcoxon "
             "signed-rank test (Wilcoxon 1945) of their per-item mean ratings over the items "

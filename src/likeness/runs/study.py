@@ -227,7 +227,7 @@ def _methods(analysis: StudyAnalysis) -> str:
             "pw_scale computes it "
             "with its distance prior (Perez-Ortiz & Mantiuk 2017), each with "
             f"{analysis.confidence * 100:g} % percentile bootstrap intervals from "
-            f"{analysis.resamples} resamples of the participants (seed {analysis.seed}"
+            f"{counted(analysis.resamples, 'resample')} of the participants (seed {analysis.seed}"
             + ("; distances from the estimate widened by sqrt(n/(n − 1))")
             + (f"; {counted(undefined, 'resample')} that could not be scaled left out"
                if undefined else "")

@@ -233,6 +233,10 @@ def make_app(study: Study, store: AnswerStore, *, rate: float = 50.0, burst: int
         name = request.path_params["name"]
         if not IMAGE.match(name) or name not in images:
             return _error(404, "no such image")
+        if not images[name].is_file():  # the study folder changed while it is served
+            operator.tell(f"{images[name]}: an image of the study is missing from its folder; "
+                          "restore the folder, or create the study again")
+            return _error(404, "no such image")
         return FileResponse(images[name], media_type="image/png",
                             headers={"Cache-Control": "private, max-age=86400",
                                      "X-Content-Type-Options": "nosniff"})
