@@ -672,6 +672,8 @@ def test_sqlite_s_disk_i_o_error_on_a_nearly_full_disk_is_called_a_full_disk(tmp
     assert "disk I/O error; its disk is full (12 KiB free)" in message
     assert "free some space" in message
     assert "delete it" not in message
+    locked = str(cache._storage_error(sqlite3.OperationalError("database is locked"), "read"))
+    assert "another process holds it locked" in locked  # the disk's state is not the cause
     _disk_with(monkeypatch, 10 << 30)
     assert "delete it" in str(cache._storage_error(error, "open"))
     cache.close()

@@ -107,3 +107,36 @@ def test_a_database_of_another_study_and_a_bad_url_are_refused(database, tmp_pat
         open_store(second.folder, second.study_id, "mysql://x")
     with pytest.raises(StorageError, match="cannot connect"):
         open_store(second.folder, second.study_id, "postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_connections_the_database_server_ends_are_opened_anew(database, tmp_path, caplog):
+    """A PostgreSQL restart or failover ends every connection: each server thread kept its
+    broken one, so every later request of that thread was a 500 with a traceback."""
+    import psycopg
+
+    study = make_study(tmp_path / "study")
+    store = open_store(study.folder, study.study_id, database)
+    with server_thread(study, store) as port:
+        token = call(port, "POST", "/api/participants", {})[1]["token"]
+        assert call(port, "POST", "/api/answers", {"token": token, "trial": 0,
+                                                    "choice": "left"})[0] == 201
+        name = database.rsplit("/", 1)[1]
+        with psycopg.connect(database.rsplit("/", 1)[0] + "/postgres",
+                             autocommit=True) as admin:
+            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM "
+                                  "pg_stat_activity WHERE datname = %s AND pid <> "
+                                  "pg_backend_pid()", (name,)).fetchone()[0]
+        assert ended >= 1
+        statuses = [call(port, "POST", "/api/answers", {"token": token, "trial": 1,
+                                                         "choice": "left"})[0]
+                    for _ in range(ended + 8)]  # each thread's broken connection fails once
+        assert set(statuses) <= {503, 201, 200}
+        assert statuses[-1] in (200, 201)  # and is then opened anew
+        assert 201 in statuses
+    told = [r.getMessage() for r in caplog.records if r.name == "likeness.study"]
+    assert all(line.startswith(f"the answers database {database.split('@')[1]} failed (")
+               for line in told)
+    with pytest.raises(StorageError, match="terminating connection"):
+        store.answers()  # this thread's connection was ended too: it fails once, then
+    assert [(a.trial, a.choice) for a in store.answers()] == [(0, "left"), (1, "left")]
+    store.close()

@@ -120,7 +120,7 @@ class AnswerStore:
 
     def _failed(self, error: Exception) -> StorageError:
         message = " ".join(str(error).split())  # PostgreSQL's messages span lines
-        if self._folder is not None and "full" not in message:
+        if self._folder is not None and "full" not in message and "locked" not in message:
             message += disk_is_full(self._folder)
         if "full" in message:
             advice = "free some space on its disk"

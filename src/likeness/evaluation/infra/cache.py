@@ -146,7 +146,7 @@ class Cache:
         where = self.path if self.path is not None else "the in-memory cache"
         if self.path is not None and _read_only(self.path.parent):
             message += "; its folder is read-only"  # SQLite says "unable to open" there
-        elif self.path is not None and "full" not in message:
+        elif self.path is not None and "full" not in message and "locked" not in message:
             message += disk_is_full(self.path.parent)
         if "full" in message:
             advice = ("free some space, or move the cache (cache=PATH or "
