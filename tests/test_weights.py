@@ -449,6 +449,38 @@ def test_a_full_disk_during_a_download_is_not_called_a_failed_download(server, c
     assert not (cache / "good.pth").exists()
 
 
+def test_a_checkpoint_that_cannot_be_read_is_one_message_not_a_bug(server, cache, monkeypatch):
+    """A cached or given checkpoint without read permission (measured as another user) was
+    "unexpected PermissionError … a bug in likeness" in compare, fid and weights verify.
+    Root reads every file, so the module's ``open`` fails as it fails for that user."""
+    _register(monkeypatch, server, "good.pth")
+    manager.resolve("testnet")  # downloaded and cached
+    real_open = open
+
+    def denied(path, *args, **kwargs):
+        if Path(path).name == "good.pth":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(manager, "open", denied, raising=False)
+    manager._verified.clear()
+    expected = (f"{cache / 'good.pth'}: the checkpoint cannot be read (Permission denied): "
+                "make it readable, or pass a readable copy")
+    with pytest.raises(WeightsError, match=re.escape(expected)):
+        manager.resolve("testnet")
+    with pytest.raises(WeightsError, match=re.escape(expected)):
+        manager.resolve("testnet", cache / "good.pth")  # given explicitly
+    def hasher(path):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    with manager.hashing_by(hasher), pytest.raises(WeightsError, match=re.escape(expected)):
+        manager.resolve("testnet", cache / "good.pth")
+    result = CliRunner().invoke(main, ["weights", "verify", "testnet"])
+    assert result.exit_code == 1
+    assert f"testnet\tFAILED\t{expected}: --weights NAME=PATH" in result.output
+    assert "bug" not in result.output
+
+
 @pytest.mark.parametrize("value", ["maybe", "2", "offline"])
 def test_a_switch_set_to_a_word_it_does_not_take_is_refused(cache, monkeypatch, value):
     """LIKENESS_OFFLINE=false was taken as set (offline); any other word is now refused."""

@@ -69,6 +69,7 @@ def weights_download(names: tuple[str, ...]) -> None:
 @click.argument("names", nargs=-1)
 def weights_verify(names: tuple[str, ...]) -> None:
     """Check cached checkpoints (all cached ones by default) against their hashes."""
+    from likeness.errors import in_callers_words
     from likeness.nets.weights import REGISTRY, cache_dirs, verify
 
     failed, checked = False, 0
@@ -84,7 +85,7 @@ def weights_verify(names: tuple[str, ...]) -> None:
             try:
                 click.echo(f"{name}\tok\t{verify(checkpoint, path)}\t{path}")
             except LikenessError as error:
-                click.echo(f"{name}\tFAILED\t{error}")
+                click.echo(f"{name}\tFAILED\t{in_callers_words(str(error))}")
                 failed = True
     if not checked and not names:  # nothing to verify is not "all verified"
         folders = " or ".join(str(d) for d in cache_dirs())

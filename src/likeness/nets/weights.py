@@ -81,8 +81,18 @@ def source_url(checkpoint: Checkpoint) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    """The file's SHA-256; a file that cannot be read is a ``WeightsError`` saying so."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as error:
+        raise _unreadable(path, error) from None
+
+
+def _unreadable(path: Path, error: OSError) -> WeightsError:
+    argument = _WEIGHTS_ARGUMENT.get() or "weights={'NAME': PATH}"
+    return WeightsError(f"{path}: the checkpoint cannot be read ({error.strerror or error}): "
+                        f"make it readable, or pass a readable copy: {argument}")
 
 
 # how a checkpoint file in use is hashed: by a run's cache (``hashing_by``), else plainly
@@ -111,6 +121,8 @@ def _sha256_in_use(path: Path) -> str:
             return hasher(path)
         except StorageError:  # the cache only remembers: its failure is not the file's
             pass
+        except OSError as error:
+            raise _unreadable(path, error) from None
     return file_sha256(path)
 
 
@@ -180,7 +192,10 @@ def verify(checkpoint: Checkpoint, path: Path, *, remembered: bool = False) -> s
         ok, expected = checkpoint.matches(digest), checkpoint.hash_description()
     else:
         recorded_file = _recorded_hash_path(path)
-        recorded = recorded_file.read_text().strip() if recorded_file.is_file() else None
+        try:
+            recorded = recorded_file.read_text().strip() if recorded_file.is_file() else None
+        except OSError as error:
+            raise _unreadable(recorded_file, error) from None
         ok = recorded is None or digest == recorded
         expected = f"SHA-256 {recorded} (recorded at its first download or import)"
     if not ok:
