@@ -202,6 +202,48 @@ def test_tables_changed_since_the_run_are_refused_not_reported(results_dir, tmp_
     assert CliRunner().invoke(main, ["report", str(copy)]).exit_code == 0
 
 
+def test_a_results_folder_s_file_without_read_permission_is_one_message(results_dir, tmp_path,
+                                                                         monkeypatch):
+    """A per_image.csv without read permission (measured as another user) ended `report` in
+    "unexpected PermissionError … a bug"; an unreadable run.json was called "not a likeness
+    results folder" by `report` and "a run.json which likeness did not write" by `compare`.
+    Root reads every file, so reading those names fails as it fails for that user."""
+    import errno
+    import pathlib
+
+    import likeness.results.html as html
+
+    copy = tmp_path / "results"
+    shutil.copytree(results_dir, copy)
+    denied = {"run.json"}
+
+    def deny(path):
+        if pathlib.Path(path).name in denied:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    for method in ("read_text", "open"):
+        original = getattr(pathlib.Path, method)
+
+        def guarded(self, *args, _original=original, **kwargs):
+            deny(self)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(pathlib.Path, method, guarded)
+    file_digest = html.file_digest
+    monkeypatch.setattr(html, "file_digest", lambda path: deny(path) or file_digest(path))
+    for name, command in (("run.json", ["report", str(copy)]),
+                          ("run.json", ["compare", str(results_dir.parent / "ref"),
+                                        str(results_dir.parent / "blur"), "--no-cache",
+                                        "--out-dir", str(copy)]),
+                          ("per_image.csv", ["report", str(copy)])):
+        denied = {name}
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, result.output
+        assert " ".join(result.stderr.split()).startswith(
+            f"error: {copy / name}: cannot be read (Permission denied): make it readable")
+        assert "bug" not in result.output
+
+
 def test_a_run_record_that_is_not_one_or_from_a_later_version_is_one_message(results_dir,
                                                                              tmp_path):
     """run.json of another shape (a list, settings emptied), naming a metric this likeness

@@ -34,6 +34,7 @@ from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.infra.cache import file_digest
 from likeness.evaluation.items.prompts import PROMPT_ROLES
 from likeness.evaluation.items.rows import PairRow
+from likeness.io import unreadable
 from likeness.results.agreement import (
     MetricAgreement,
     agreements,
@@ -72,15 +73,12 @@ class ReportPair(PairRow):
 
 def _notes(row: dict[str, str]) -> tuple[str, ...]:
     """The notes column of ``per_image.csv`` (joined by "; ") as a row's notes."""
-    text = row.get("notes") or ""
-    return tuple(text.split("; ")) if text else ()
+    return tuple(text.split("; ")) if (text := row.get("notes")) else ()
 
 
 def _float(text: str) -> float | None:
-    if text in ("", None):
-        return None
     try:
-        return float(text)
+        return None if text in ("", None) else float(text)
     except ValueError:
         return None
 
@@ -137,15 +135,12 @@ def check_run_record(folder: Path, record: Any) -> None:
     if wrong and written == __version__:
         raise LikenessError(f"{folder}: run.json was edited or damaged ({'; '.join(wrong)}); "
                             "run the command again to rewrite the folder")
-    if unknown_names and written != __version__:
-        raise LikenessError(f"{folder}: run.json names {unknown}, which "
-                            f"likeness {__version__} does not know (the folder was written "
-                            f"by likeness {written}): use that version, or run the command "
-                            "again with this one")
     if unknown_names:
-        raise LikenessError(f"{folder}: run.json names {unknown}, which "
-                            "likeness does not know: it was edited or damaged; run the "
-                            "command again to rewrite the folder")
+        why = (f"likeness {__version__} does not know (the folder was written by likeness "
+               f"{written}): use that version, or run the command again with this one"
+               if written != __version__ else "likeness does not know: it was edited or "
+               "damaged; run the command again to rewrite the folder")
+        raise LikenessError(f"{folder}: run.json names {unknown}, which {why}")
 
 
 def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
@@ -159,6 +154,9 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
     try:
         record = json.loads((folder / "run.json").read_text())
     except (OSError, ValueError) as error:
+        if isinstance(error, OSError) and (folder / "run.json").is_file():  # no permission
+            raise LikenessError(f"{unreadable(folder / 'run.json', error)}: make it "
+                                "readable") from None
         raise LikenessError(f"{folder}: not a likeness results folder (run.json: {error}); "
                             "write one with likeness compare ... --out-dir") from None
     check_run_record(folder, record)
@@ -172,15 +170,17 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
         if not path.is_file():
             return []
         written = record.get("tables_sha256", {}).get(name)
-        if written is not None and file_digest(path) != written:
-            raise LikenessError(f"{path} changed since the run wrote it (its SHA-256 is not "
-                                "run.json's; a spreadsheet program that saves it rewrites "
-                                "it): the report shows only the run's own values — run the "
-                                "same command again to rewrite the folder")
         try:
+            if written is not None and file_digest(path) != written:
+                raise LikenessError(f"{path} changed since the run wrote it (its SHA-256 is "
+                                    "not run.json's; a spreadsheet program that saves it "
+                                    "rewrites it): the report shows only the run's own values "
+                                    "— run the same command again to rewrite the folder")
             with path.open(newline="", encoding="utf-8") as handle:
                 return list(csv.DictReader(handle))
-        except (csv.Error, UnicodeDecodeError, OSError) as error:
+        except OSError as error:  # no permission
+            raise LikenessError(f"{unreadable(path, error)}: make it readable") from None
+        except (csv.Error, UnicodeDecodeError) as error:
             raise LikenessError(f"{path}: cannot be read ({error}); the results folder is "
                                 "damaged: run the same command again to rewrite it") from None
 

@@ -18,11 +18,12 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError, StorageError
+from likeness.io import unreadable
 
 __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "check_out_dir", "holding"]
 
@@ -50,8 +51,12 @@ def _read_record(out_dir: Path) -> dict[str, Any] | None:
     if not path.exists() and not path.is_symlink():
         return None
     text = ""
-    with suppress(OSError):
+    try:
         text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        if path.is_file():  # no permission: whose it is cannot be told
+            raise LikenessError(f"{unreadable(path, error)}: make it readable, or choose "
+                                "another folder for the results") from None
     try:
         record = json.loads(text)
     except ValueError:

@@ -376,7 +376,8 @@ def open_study(folder: PathLike) -> Study:
         raise LikenessError(f"{folder} holds no study ({MANIFEST} is missing): create one "
                             "with `likeness study create`") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LikenessError(f"{path} cannot be read as a study manifest ({error})") from None
+        why = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise LikenessError(f"{path} cannot be read as a study manifest ({why})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise LikenessError(f"{path} is not a likeness study manifest")
     check_manifest(path, manifest)
