@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 import likeness
 from likeness.cli import main
@@ -159,6 +160,30 @@ def test_a_failed_write_advises_what_fits_its_cause(tmp_path, code, advice):
         raise OSError(code, os.strerror(code))
     assert f"cannot write {tmp_path / 'run.json'} ({os.strerror(code)}); {advice}" in \
         str(raised.value)
+
+
+def test_a_results_folder_the_user_cannot_write_is_said_so_before_anything_else(
+        tmp_path, monkeypatch):
+    """SQLite cannot open a WAL database read-only where it cannot make the -shm file (a
+    folder without write permission, measured as another user): `compare` then called the
+    run's own progress.sqlite one "which likeness did not write".  Root writes every
+    folder, so ``os.access`` answers as it does for that user."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "progress.sqlite").write_bytes(b"")
+    for side in ("ref", "out"):
+        (tmp_path / side).mkdir()
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / side / "a.png")
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: False
+                        if Path(path) == folder and mode == os.W_OK else access(path, mode))
+    for overwrite in ([], ["--overwrite"]):
+        result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"),
+                                           str(tmp_path / "out"), "--no-cache",
+                                           "--out-dir", str(folder), *overwrite])
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"error: cannot write into {folder} (no permission, or "
+                                        "a read-only disk): make the folder writable")
 
 
 def test_a_study_s_admin_token_is_its_owner_s_alone_from_the_start(tmp_path):

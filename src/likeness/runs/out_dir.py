@@ -159,6 +159,10 @@ def _check(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
                             "results")
     if not out_dir.is_dir():
         return
+    if not os.access(out_dir, os.W_OK):  # (its database could not be read either)
+        raise StorageError(f"cannot write into {out_dir} (no permission, or a read-only "
+                           "disk): make the folder writable, or choose another folder for "
+                           "the results")
     _check_links(out_dir)
     record = _read_record(out_dir)
     database = out_dir / RUN_DATABASE
