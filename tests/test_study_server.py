@@ -436,3 +436,17 @@ def test_an_image_removed_while_the_study_is_served_is_told_to_the_operator(serv
     told = [r.getMessage() for r in caplog.records if r.name == "likeness.study"]
     assert told == [f"{study.images[name]}: an image of the study is missing from its folder; "
                     "restore the folder, or create the study again"]
+
+
+def test_a_study_folder_the_user_cannot_write_says_what_to_do(study):
+    """SQLite writes beside a database even to read it: exporting a study folder of another
+    user (measured as that user) said only "attempt to write a readonly database"."""
+    store = open_store(study.folder, study.study_id)
+    message = str(store._failed(sqlite3.OperationalError("attempt to write a readonly "
+                                                          "database")))
+    assert message == (f"the answers database {study.folder / 'answers.sqlite'} failed "
+                       "(attempt to write a readonly database): it or its folder is not "
+                       "writable for you, and SQLite writes beside a database even to read "
+                       "it: run as the study's owner, or copy the study folder; every answer "
+                       "acknowledged so far is kept")
+    store.close()

@@ -230,7 +230,8 @@ def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
     people = len({row["participant"] for row in rows})
     stderr_console().print(f"{counted(len(rows), 'judgment')} of "
                            f"{counted(people, 'participant')} written to {out}; analyse "
-                           f"them with `likeness study analyze --judgments {out} --out-dir …`",
+                           f"{'it' if len(rows) == 1 else 'them'} with `likeness study "
+                           f"analyze --judgments {out} --out-dir …`",
                            highlight=False, markup=False)
 
 

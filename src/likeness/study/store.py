@@ -124,6 +124,10 @@ class AnswerStore:
             message += disk_is_full(self._folder)
         if "full" in message:
             advice = "free some space on its disk"
+        elif "readonly" in message or "unable to open" in message:
+            advice = ("it or its folder is not writable for you, and SQLite writes beside a "
+                      "database even to read it: run as the study's owner, or copy the study "
+                      "folder")
         else:
             advice = "check the database and the disk it is on"
         return StorageError(f"the answers database {self.where} failed ({message}): {advice}; "
