@@ -655,6 +655,73 @@ def test_a_file_that_cannot_be_read_is_said_in_words_not_python_s(tmp_path, monk
     assert "Errno" not in json.dumps(results.record["file_errors"])
 
 
+def _damage(cache: Path, like: str, value: bytes) -> None:
+    with sqlite3.connect(cache) as connection:
+        namespace, key = connection.execute(
+            "SELECT namespace, key FROM entries WHERE namespace LIKE ? ORDER BY key LIMIT 1",
+            (like,)).fetchone()
+        connection.execute("UPDATE entries SET value = ? WHERE namespace = ? AND key = ?",
+                           (value, namespace, key))
+
+
+@pytest.mark.parametrize(("like", "value"), [
+    ("item/v4/ssim/%", b'{"v": "0.5"}'), ("item/v4/ssim/%", b'{"v": 0.5'),
+    ("item/v8/notes/%", b"\xff\x00 not JSON"), ("item/v8/notes/%", b'{"notes": 3}')])
+def test_a_damaged_cached_value_is_computed_again_not_shown_or_a_crash(tmp_path, like, value):
+    """A cache entry whose bytes are whole to SQLite but not what likeness wrote (a disk's
+    error, an edit) ended the run in "'utf-16-le' codec can't decode …"."""
+    ref, out = _folders(tmp_path)
+    cache = tmp_path / "cache.sqlite"
+    clean = likeness.compare(ref, out, metrics="ssim,psnr", cache=cache)
+    _damage(cache, like, value)
+    with pytest.warns(CacheWarning, match="1 cached value of .* could not be read \\(a "
+                                          "damaged cache entry\\): computed again"):
+        again = likeness.compare(ref, out, metrics="ssim,psnr", cache=cache)
+    assert [(r.values, r.notes, r.error) for r in again.rows] == \
+        [(r.values, r.notes, r.error) for r in clean.rows]
+    assert sum(not r.cached for r in again.rows) == 1
+
+
+def test_a_damaged_remembered_file_hash_is_hashed_again(tmp_path, monkeypatch):
+    """A remembered hash that is no SHA-256 (a damaged row) would have been the file's key."""
+    from likeness.evaluation.infra import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)  # files just written: settled
+    ref, out = _folders(tmp_path)
+    cache = tmp_path / "cache.sqlite"
+    clean = likeness.compare(ref, out, metrics="ssim", cache=cache)
+    with sqlite3.connect(cache) as connection:
+        connection.execute("UPDATE file_stamps SET digest = 'damaged'")
+    again = likeness.compare(ref, out, metrics="ssim", cache=cache)
+    assert [r.values for r in again.rows] == [r.values for r in clean.rows]
+    assert all(r.cached for r in again.rows)  # the same keys, found again by hashing
+    with sqlite3.connect(cache) as connection:
+        assert "damaged" not in {d for (d,) in connection.execute("SELECT digest FROM "
+                                                                  "file_stamps")}
+
+
+@pytest.mark.parametrize(("like", "value"), [
+    ("%-features/v1/%/alpha=None", b"\0" * 102), ("%-features/v1/%/alpha=None", b"\0" * 400),
+    ("%/decisions/v4", b'{"x": 1}')])
+def test_a_damaged_cached_feature_is_computed_again(tmp_path, fid_weights, like, value):
+    """A feature vector of another length ended FID in "all input arrays must have the
+    same shape"."""
+    ref, out = _folders(tmp_path)
+    cache = tmp_path / "cache.sqlite"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # 3 images: a singular covariance
+        clean = likeness.fid(ref, out, weights=fid_weights, cache=cache)
+    _damage(cache, like, value)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = likeness.fid(ref, out, weights=fid_weights, cache=cache)
+    what = "the images' decisions" if "decisions" in like else "features"
+    assert [str(w.message) for w in caught if w.category is CacheWarning] == [
+        f"1 cached value of {what} could not be read (a damaged cache entry): computed again"]
+    assert again.value == clean.value
+    assert sum(s.cached for s in again.sets) == 5
+
+
 def _disk_with(monkeypatch, free: int) -> None:
     """``os.statvfs`` reporting ``free`` bytes left (a writable disk)."""
     monkeypatch.setattr(os, "statvfs", lambda path: SimpleNamespace(

@@ -30,24 +30,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from likeness.errors import StorageError, WeightsError
 from likeness.nets.checkpoints import REGISTRY, Checkpoint
 from likeness.switches import switch
 
-__all__ = [
-    "REGISTRY",
-    "Checkpoint",
-    "ResolvedWeights",
-    "cache_dirs",
-    "download",
-    "file_sha256",
-    "hashing_by",
-    "import_file",
-    "passing_weights_as",
-    "resolve",
-]
+__all__ = ["REGISTRY", "Checkpoint", "ResolvedWeights", "cache_dirs", "download", "file_sha256",
+           "hashing_by", "import_file", "passing_weights_as", "resolve"]
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -310,11 +299,15 @@ def download(checkpoint: Checkpoint, target: Path, *,
 
             handle, temporary = new_file_beside(target, ".part")
             try:
+                hasher, done = hashlib.sha256(), 0
                 with os.fdopen(handle, "wb") as sink:
-                    try:
-                        digest = _stream(url, sink, progress, timeout, checkpoint)
-                    except _SinkFailed as failed:  # the disk, not the network
-                        raise failed.error from None
+                    for block, total in _blocks(url, timeout, checkpoint):
+                        sink.write(block)  # a full disk: _writing_into's message, not ours
+                        hasher.update(block)
+                        done += len(block)
+                        if progress is not None:
+                            progress(done, total)
+                digest = hasher.hexdigest()
                 if not checkpoint.matches(digest):
                     raise WeightsError(
                         f"the file downloaded from {url} has SHA-256 {digest}, expected "
@@ -329,38 +322,24 @@ def download(checkpoint: Checkpoint, target: Path, *,
                 temporary.unlink(missing_ok=True)
 
 
-class _SinkFailed(Exception):
-    """Writing the downloaded bytes failed (a full disk): not the download's fault."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _stream(url: str, sink: Any, progress: ProgressCallback | None, timeout: float,
-            checkpoint: Checkpoint) -> str:
-    digest = hashlib.sha256()
+def _blocks(url: str, timeout: float, checkpoint: Checkpoint
+            ) -> Iterator[tuple[bytes, int | None]]:
+    """The download's blocks, each with the length the server announced; the network's
+    failures as one ``WeightsError`` (the writer's are the writer's)."""
     done = 0
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             while block := response.read(1 << 20):
-                try:
-                    sink.write(block)
-                except OSError as error:
-                    raise _SinkFailed(error) from None
-                digest.update(block)
                 done += len(block)
-                if progress is not None:
-                    progress(done, total)
+                yield block, total
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise WeightsError(f"downloading {url} failed ({error}); "
                            f"{_how_to_fix(checkpoint)}") from None
     if total is not None and done != total:
         raise WeightsError(f"the download of {url} was interrupted after {done} of {total} "
                            f"bytes; try again, or {_how_to_fix(checkpoint)}")
-    return digest.hexdigest()
 
 
 def _not_a_file(path: Path) -> str:

@@ -44,11 +44,17 @@ from likeness.evaluation.engines.compute import (
 )
 from likeness.evaluation.engines.notes_cache import earlier_notes, notes_namespace
 from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.infra.cached_values import decoded
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
 from likeness.evaluation.infra.write_behind import write_behind
 from likeness.evaluation.items.plan import Item, Plan
 from likeness.evaluation.items.prompts import prompt_key
-from likeness.evaluation.items.rows import PairRow, decode_notes, encode_notes
+from likeness.evaluation.items.rows import (
+    PairRow,
+    decode_notes,
+    decode_outcome,
+    encode_notes,
+)
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import may_be_tiff, unreadable
 from likeness.io.plain_png import load_kernel
@@ -179,15 +185,18 @@ class ItemEngine:
         usable = [m for m in self.metrics if m not in unavailable]
         metric_keys = [{m: self.metric_key(i, m, k) for m in usable} if k is not None else {}
                        for i, k in enumerate(keys)]
-        stored = {m: self.cache.get_many(self.namespaces[m], [
-            mk for own in metric_keys if (mk := own.get(m)) is not None]) for m in usable}
-        notes = self.cache.get_many(self.notes_namespace, present)
+        stored = {m: decoded(self.cache.get_many(self.namespaces[m], [
+            mk for own in metric_keys if (mk := own.get(m)) is not None]), decode_outcome, m)
+            for m in usable}
+        notes = decoded(self.cache.get_many(self.notes_namespace, present), decode_notes,
+                        "the items' decisions")
         missing = {k: item for item, k in zip(items, keys, strict=True)
                    if k is not None and k not in notes}
-        notes.update(earlier_notes(
+        notes.update(decoded(earlier_notes(
             self.cache.get_many, self.notes_before, list(missing),
             tiff=lambda key: any(may_be_tiff(path) for path in missing[key].files),
-            profiled=lambda key: any(foreign_profile(path) for path in missing[key].files)))
+            profiled=lambda key: any(foreign_profile(path) for path in missing[key].files)),
+            decode_notes, "the items' decisions"))
         groups: dict[Path, list[int]] = {}
         for index, (item, key) in enumerate(zip(items, keys, strict=True)):
             own = metric_keys[index]
@@ -202,23 +211,22 @@ class ItemEngine:
                 groups.setdefault(item.reference, []).append(index)
         return [Group(reference, tuple(indices)) for reference, indices in groups.items()]
 
-    def _from_cache(self, index: int, notes: bytes, outcomes: dict[str, bytes],
-                    unavailable: dict[str, str]) -> None:
+    def _from_cache(self, index: int, notes: tuple[tuple[str, ...], float | None, int | None],
+                    outcomes: dict[str, float | str], unavailable: dict[str, str]) -> None:
         """Fill row ``index`` from the cache (a metric absent from ``outcomes`` lacks a
-        prompt)."""
+        prompt; an outcome is a value or an error)."""
         row = self.rows[index]
         row.cached = True
-        notes_of_item, row.data_range, row.channels = decode_notes(notes)
+        notes_of_item, row.data_range, row.channels = notes
         row.notes = tuple(in_callers_words(note) for note in
                           (*notes_of_item, *network_notes(row.channels, self.feature_metrics),
                            *self.prompt_notes(index)))
         errors = {}
-        for metric, stored in outcomes.items():
-            outcome = json.loads(stored)
-            if "v" in outcome:
-                row.values[metric] = float(outcome["v"])
+        for metric, outcome in outcomes.items():
+            if isinstance(outcome, str):
+                errors[metric] = outcome
             else:
-                errors[metric] = outcome["e"]
+                row.values[metric] = outcome
         errors.update({m: self.prompt_failure(index, m) for m in self.prompt_roles
                        if m not in outcomes and m not in unavailable})
         for metric, message in {**errors, **invalid_values(row.values), **unavailable}.items():

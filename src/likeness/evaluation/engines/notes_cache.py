@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.infra.cached_values import decoded
 from likeness.evaluation.items.rows import decode_notes
 from likeness.evaluation.items.settings import RunSettings
 
@@ -53,4 +54,5 @@ def notes_still_whole(notes: dict[str, bytes]) -> dict[str, bytes]:
     range 255).  v6 added a decision only 16-bit files take
     (``io.EIGHT_BIT_VALUES_IN_16_BITS``), so 16-bit and mixed-depth items are computed
     again rather than shown without it."""
-    return {key: stored for key, stored in notes.items() if decode_notes(stored)[1] == 255}
+    whole = decoded(notes, decode_notes, "the items' decisions")
+    return {key: notes[key] for key, (_, data_range, _) in whole.items() if data_range == 255}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -63,11 +64,13 @@ CREATE TABLE IF NOT EXISTS file_stamps (
 _CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
 RACY_SECONDS = 2.0  # FAT's modification times have a 2-second granularity
 _CORRUPT = ("not a database", "malformed", "corrupt")
+_SHA256 = re.compile("[0-9a-f]{64}")  # a remembered hash damaged in the database: none
 T = TypeVar("T")
 
 
 class CacheWarning(UserWarning):
-    """A cache database was corrupt and has been replaced by a new one."""
+    """A cache database was corrupt and has been replaced by a new one, or cached values
+    could not be read and are computed again."""
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -316,7 +319,8 @@ class Cache:
                     "SELECT path, size, mtime_ns, ctime_ns, inode, device, hashed_ns, digest "
                     f"FROM file_stamps WHERE path IN ({','.join('?' * len(chunk))})", chunk)
                 for path, size, mtime, ctime, inode, device, hashed, digest in rows:
-                    found[path] = ((size, mtime, ctime, inode, device), hashed, digest)
+                    if isinstance(digest, str) and _SHA256.fullmatch(digest):  # else hashed
+                        found[path] = ((size, mtime, ctime, inode, device), hashed, digest)
             return found
 
         return self._run("read", read)

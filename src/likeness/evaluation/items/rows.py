@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from likeness.wording import counted
 
-__all__ = ["PairRow", "SetRow", "decode_notes", "encode_notes", "failed_rows_phrase"]
+__all__ = ["PairRow", "SetRow", "decode_notes", "decode_outcome", "encode_notes",
+           "failed_rows_phrase"]
 
 
 @dataclass
@@ -77,5 +78,30 @@ def encode_notes(row: PairRow, without: tuple[str, ...] = ()) -> bytes:
 
 
 def decode_notes(stored: bytes) -> tuple[tuple[str, ...], float | None, int | None]:
+    """What ``encode_notes`` cached.
+
+    Raises:
+        ValueError: not what it writes (a damaged cache entry).
+    """
     record = json.loads(stored)
-    return tuple(record["notes"]), record.get("data_range"), record.get("channels")
+    notes, data_range, channels = (record["notes"], record.get("data_range"),
+                                   record.get("channels"))
+    if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)
+            and (data_range is None or isinstance(data_range, int | float))
+            and (channels is None or isinstance(channels, int))):
+        raise ValueError("not an item's cached decisions")
+    return tuple(notes), data_range, channels
+
+
+def decode_outcome(stored: bytes) -> float | str:
+    """A metric's cached outcome for an item: its value, or the error it failed with.
+
+    Raises:
+        ValueError: not a cached outcome (a damaged cache entry).
+    """
+    outcome = json.loads(stored)
+    if isinstance(outcome.get("e"), str):
+        return str(outcome["e"])
+    if isinstance(outcome.get("v"), int | float) and not isinstance(outcome["v"], bool):
+        return float(outcome["v"])
+    raise ValueError("not a cached outcome")

@@ -29,6 +29,7 @@ import numpy as np
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.networks import SIXTEEN_BIT_HIGH_BYTE, SIXTEEN_BIT_SCALED
 from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.infra.cached_values import decoded
 from likeness.evaluation.infra.device import resolve_device
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
 from likeness.evaluation.infra.write_behind import write_behind
@@ -115,7 +116,7 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     result.errors += [(names[path], unreadable(path, error))
                       for path, error in failures.items()]
     namespace = extractor.namespace
-    known = cache.get_arrays(namespace, list(digests.values()))
+    known = _whole_features(cache.get_many(namespace, list(digests.values())))
     decisions_namespace = extractor.decisions_namespace
     known_decisions = cache.get_many(decisions_namespace, list(known))
     file_of = {digest: path for path, digest in digests.items()}
@@ -125,7 +126,9 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
         profiled=lambda key: foreign_profile(file_of[key])))
     # a feature without its decisions (cached before v4 of an image with a colour profile,
     # before v3 of a TIFF, before v2 of a 16-bit image) is computed again
-    known = {key: row for key, row in known.items() if key in known_decisions}
+    notes_of: dict[str, list[str]] = decoded(known_decisions, _decisions, "the images' "
+                                              "decisions")
+    known = {key: row for key, row in known.items() if key in notes_of}
     result.cached = sum(1 for path in digests if digests[path] in known)
     batches = feature_batches(list(files), digests, set(known), batch_size)
     order = [path for batch_paths in batches for path in batch_paths]
@@ -134,8 +137,6 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     if progress is not None:
         progress(done, total)
 
-    notes_of: dict[str, list[str]] = {key: json.loads(value)
-                                      for key, value in known_decisions.items()}
     computed: dict[str, np.ndarray] = {}
     failed: dict[str, str] = {}
     batch: list[Any] = []
@@ -235,8 +236,30 @@ def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:
     whole: an 8-bit image's (no 16-bit decision), which v2's only new decision — 8-bit
     values in a 16-bit file — cannot concern."""
     sixteen = (SIXTEEN_BIT_SCALED, SIXTEEN_BIT_HIGH_BYTE)
-    return {key: value for key, value in stored.items()
-            if not any(note in sixteen for note in json.loads(value))}
+    whole = decoded(stored, _decisions, "the images' decisions")
+    return {key: stored[key] for key, notes in whole.items()
+            if not any(note in sixteen for note in notes)}
+
+
+def _whole_features(stored: Mapping[str, bytes]) -> dict[str, np.ndarray]:
+    """Cached feature vectors (float32); one of a length the others do not share (a
+    damaged entry: one network writes one length) is left out, with a ``CacheWarning``."""
+    lengths = Counter(len(value) for value in stored.values())
+    length = lengths.most_common(1)[0][0] if lengths else 0
+
+    def row(value: bytes) -> np.ndarray:
+        if len(value) != length or not length:
+            raise ValueError("a feature vector of another length")
+        return np.frombuffer(value, np.float32)
+
+    return decoded(stored, row, "features")
+
+
+def _decisions(value: bytes) -> list[str]:
+    notes = json.loads(value)
+    if not (isinstance(notes, list) and all(isinstance(note, str) for note in notes)):
+        raise ValueError("not an image's cached decisions")
+    return notes
 
 
 def feature_batches(files: Sequence[Path], digests: Mapping[Path, str], known: set[str],
