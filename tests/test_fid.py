@@ -591,3 +591,33 @@ def test_fid_and_kid_arguments_are_checked_before_any_image_is_read(fid_folders,
     with pytest.raises(LikenessError, match="save_stats must be a path, a list of paths or "
                                             "None, got 5"):
         fid(fid_folders["a"], save_stats=5)
+
+
+def test_statistics_files_that_would_replace_one_another_or_an_input_are_refused(
+        fid_folders, fid_weights, tmp_path, monkeypatch):
+    """--save-stats given one file twice wrote the second set over the first and said
+    both were written; a statistics file named as the other set's input was replaced."""
+    import likeness.runs.fid as fid_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("refused before any image is read")
+
+    monkeypatch.setattr(fid_module, "_load_sets", never)
+    stats = tmp_path / "a.npz"
+    stats.write_bytes(b"")
+    same = tmp_path / "sub" / ".." / "x.npz"
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(LikenessError, match=re.escape(
+            f"save_stats names {tmp_path / 'x.npz'} and {same}, one file")):
+        fid(fid_folders["a"], fid_folders["b"], save_stats=[tmp_path / "x.npz", same],
+            weights=fid_weights, cache=False)
+    for sources, targets in (((stats, fid_folders["b"]), [tmp_path / "y.npz", stats]),
+                             ((stats, None), [stats])):
+        with pytest.raises(LikenessError, match=re.escape(
+                f"save_stats {stats} is the input {stats}: its statistics would replace it")):
+            fid(*sources, save_stats=targets, weights=fid_weights, cache=False)
+    result = CliRunner().invoke(main, ["fid", str(fid_folders["a"]), str(fid_folders["b"]),
+                                       "--save-stats", str(tmp_path / "x.npz"),
+                                       "--save-stats", str(same), "--no-cache"])
+    assert result.exit_code == 1
+    assert "error: --save-stats names" in result.stderr

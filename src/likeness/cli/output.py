@@ -62,6 +62,7 @@ CLI_WORDS = [
     (r"alpha='(white|black|drop)'", r"--alpha \1"),
     (r"overwrite=True", "--overwrite"),
     (r"(?<![\w/.-])out_dir(?![\w/.-])", "--out-dir"),
+    (r"(?<![\w/.-])save_stats(?![\w/.-])", "--save-stats"),
     (r"strict=True", "--strict"),
     (r"cache=PATH", "--cache FILE"),
     (r"cache=False", "--no-cache"),

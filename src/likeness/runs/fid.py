@@ -226,6 +226,7 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
     if len(targets) > len(sources):
         raise InvalidInputError(f"save_stats names {counted(len(targets), 'file')} for "
                                 f"{counted(len(sources), 'set')}")
+    _check_targets([Path(target) for target in targets], [Path(source) for source in sources])
     metric = FID_ENCODERS[encoder]
     extractor, sets = _load_sets(sources, metric, weights=weights, resize=resize,
                                  device=device, alpha=alpha, batch_size=batch_size,
@@ -236,6 +237,26 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
     value = frechet_between(sets[0], sets[1]) if len(sets) == 2 else None
     return FidResult(value, tuple(sets), extractor.settings, metric, saved, _execution(
         extractor, device=device, decoding=decoding, workers=workers, batch_size=batch_size))
+
+
+def _check_targets(targets: list[Path], sources: list[Path]) -> None:
+    """Refuse statistics files that would replace one another (one set's lost, though both
+    were said written) or an input (a set's own statistics file, or the other set's).
+
+    Raises:
+        InvalidInputError: naming the file.
+    """
+    seen: dict[str, Path] = {}
+    inputs = {os.path.realpath(source): source for source in sources}
+    for target in targets:
+        real = os.path.realpath(target)
+        if real in seen:
+            raise InvalidInputError(f"save_stats names {seen[real]} and {target}, one file: "
+                                    "each set's statistics need a file of their own")
+        if real in inputs:
+            raise InvalidInputError(f"save_stats {target} is the input {inputs[real]}: its "
+                                    "statistics would replace it; choose another file")
+        seen[real] = target
 
 
 def _saved(image_set: ImageSet, target: Path) -> Path:
