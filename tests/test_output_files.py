@@ -253,3 +253,25 @@ def test_latex_tables_escape_every_special_character_on_one_line(tmp_path):
                      metrics="psnr", cache=False, out_dir=tmp_path / "results")
     table = (tmp_path / "results" / "summary.tex").read_text(encoding="utf-8")
     assert r"p\textbar{}q\textless{}r\textgreater{} & " in table
+
+
+def test_compare_s_out_never_replaces_its_pairs_file_or_a_results_folder_table(golden,
+                                                                               tmp_path):
+    """--out pairs.csv with --pairs pairs.csv replaced the user's pairs file with the
+    results; --out DIR/per_image.csv with --out-dir DIR replaced the run's own table."""
+    for side in ("ref", "out"):
+        (tmp_path / side).mkdir()
+        shutil.copy(golden.image_path("astronaut.png"), tmp_path / side / "a.png")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("reference,test\nref/a.png,out/a.png\n")
+    for command, named in (
+            (["--pairs", str(pairs), "--out", str(tmp_path / "." / "pairs.csv")],
+             "is the --pairs file"),
+            ([str(tmp_path / "ref"), str(tmp_path / "out"), "--out-dir", str(tmp_path / "run"),
+              "--out", str(tmp_path / "run" / "per_image.csv")],
+             "is a file of the results folder --out-dir")):
+        result = CliRunner().invoke(main, ["compare", *command, "--no-cache"])
+        assert result.exit_code == 2
+        assert named in result.output
+    assert pairs.read_text() == "reference,test\nref/a.png,out/a.png\n"
+    assert not (tmp_path / "run").exists()

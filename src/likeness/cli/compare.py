@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -173,6 +174,8 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
     check_paths(paths)
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise click.BadParameter("the file must end in .csv or .json", param_hint="--out")
+    if out is not None:
+        _check_out_file(out, pairs_csv, out_dir)
     if y_channel and gray:
         raise click.UsageError("--y-channel and --gray convert colour in two different ways; "
                                "choose one")
@@ -255,6 +258,22 @@ def parse_weights(items: tuple[str, ...]) -> dict[str, str]:
                                      f"{', '.join(REGISTRY)}", param_hint="--weights")
         weights[name] = path
     return weights
+
+
+def _check_out_file(out: Path, pairs_csv: Path | None, out_dir: Path | None) -> None:
+    """Refuse an ``--out`` that would replace the ``--pairs`` file, or a table of the
+    results folder (whose record keeps its SHA-256: the report would refuse it)."""
+    from likeness.runs.out_dir import OWNED_FILES
+
+    real = os.path.realpath(out)
+    if pairs_csv is not None and real == os.path.realpath(pairs_csv):
+        raise click.BadParameter(f"{out} is the --pairs file, which it would replace; "
+                                 "choose another file", param_hint="--out")
+    if out_dir is not None and any(real == os.path.realpath(out_dir / name)
+                                   for name in OWNED_FILES):
+        raise click.BadParameter(f"{out} is a file of the results folder --out-dir "
+                                 f"{out_dir}, which it would replace; choose another file",
+                                 param_hint="--out")
 
 
 def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path | None,
