@@ -481,3 +481,25 @@ def test_analysis_arguments_are_checked_before_any_file_is_read(tmp_path, argume
     if "jod_zero" not in arguments:
         with pytest.raises(LikenessError, match=re.escape(message)):
             analyze_rating_study(missing, **arguments)
+
+
+def test_an_analysis_cut_short_can_be_run_again_into_its_folder(tmp_path, monkeypatch):
+    """Ctrl-C (or a full disk) after the first files but before study.json left a folder
+    the next analysis refused: "holds files likeness's study analysis did not write"."""
+    import likeness.runs.study as study_module
+
+    path = _write(tmp_path / "j.csv", _study_rows(np.random.default_rng(5)))
+    replace = study_module.replace_file
+
+    def cut_short(target, text, **kwargs):
+        if Path(target).name == "summary.md":
+            raise KeyboardInterrupt
+        return replace(target, text, **kwargs)
+
+    monkeypatch.setattr(study_module, "replace_file", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        analyze_study(path, tmp_path / "out", resamples=30)
+    assert json.loads((tmp_path / "out" / "study.json").read_text())["status"] == "writing"
+    monkeypatch.undo()
+    analyze_study(path, tmp_path / "out", resamples=30)
+    assert json.loads((tmp_path / "out" / "study.json").read_text())["status"] == "complete"

@@ -504,3 +504,28 @@ def test_one_question_may_be_a_string_and_numpy_numbers_are_python_numbers(tmp_p
     again = open_study(study.folder)
     assert [q["id"] for q in again.manifest["questions"]] == ["quality"]
     assert (again.design.seed, again.design.repeats) == (3, 1)
+
+
+@pytest.mark.parametrize(("where", "failure", "raised"), [
+    ("replace_file", OSError(28, "No space left on device"), "cannot write the study to"),
+    ("_degraded", KeyboardInterrupt(), None)])
+def test_a_study_not_written_whole_leaves_no_folder(tmp_path, monkeypatch, where, failure,
+                                                    raised):
+    """A full disk at the manifest, or Ctrl-C among the images, left a folder of images
+    without a manifest, which `study create` then refused even with --overwrite ("not
+    empty"); the manifest was written in place, so a full disk could cut it short."""
+    import likeness.study.folder as folder_module
+
+    def fails(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(folder_module, where, fails)
+    out = tmp_path / "study"
+    with pytest.raises(LikenessError if raised else KeyboardInterrupt,
+                       match=raised and re.escape(raised)):
+        create_study(out, {"jpeg": SAMPLES / "jpeg", "stylized": SAMPLES / "stylized"},
+                     reference=SAMPLES / "reference")
+    assert not out.exists()
+    monkeypatch.undo()
+    assert create_study(out, {"jpeg": SAMPLES / "jpeg", "stylized": SAMPLES / "stylized"},
+                        reference=SAMPLES / "reference").design.items

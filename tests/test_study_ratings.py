@@ -188,3 +188,25 @@ def test_the_command_line_takes_one_source(tmp_path):
                                     "a", "--out-dir", str(tmp_path / "out")])
     assert jod.exit_code == 2
     assert "no JOD scale" in jod.output
+
+
+def test_a_rating_analysis_cut_short_can_be_run_again_into_its_folder(tmp_path, monkeypatch):
+    import json
+
+    import likeness.runs.ratings as ratings_module
+
+    ratings = _write(tmp_path / "ratings.csv", _simulate(1, {"a": 0.5, "b": -0.5}, items=4,
+                                                          participants=5))
+    replace = ratings_module.replace_file
+
+    def cut_short(target, text, **kwargs):
+        if Path(target).name == "summary.md":
+            raise KeyboardInterrupt
+        return replace(target, text, **kwargs)
+
+    monkeypatch.setattr(ratings_module, "replace_file", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        analyze_rating_study(ratings, tmp_path / "out", resamples=50)
+    monkeypatch.undo()
+    analyze_rating_study(ratings, tmp_path / "out", resamples=50)
+    assert json.loads((tmp_path / "out" / "study.json").read_text())["status"] == "complete"

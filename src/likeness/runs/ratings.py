@@ -249,6 +249,7 @@ def analyze_rating_study(ratings: Path, out_dir: Path | None = None, *,
     folder = Path(out_dir)
     with writing(folder):
         folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "study.json", {"kind": "ratings", "status": "writing"})  # ours already
     exclusions = _csv(["participant", "reason"], [list(e) for e in analysis.exclusions])
     for name, text in (("mos.csv", _mos_csv(analysis)), ("pairwise.csv", _pairwise_csv(analysis)),
                        ("exclusions.csv", exclusions), ("agreement.csv", _agreement_csv(analysis)),
@@ -261,7 +262,8 @@ def analyze_rating_study(ratings: Path, out_dir: Path | None = None, *,
         with writing(folder / name):
             replace_file(folder / name, text)
     write_json(folder / "study.json", {
-        "kind": "ratings", "likeness_version": __version__, "ratings": str(ratings),
+        "kind": "ratings", "status": "complete", "likeness_version": __version__,
+        "ratings": str(ratings),
         "resamples": resamples, "seed": seed, "confidence": confidence,
         "results": str(results) if results is not None else None,
         "decisions": analysis.decisions,

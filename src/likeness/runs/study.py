@@ -224,8 +224,7 @@ def _methods(analysis: StudyAnalysis) -> str:
             "score is its Bradley–Terry log-strength estimated by maximum likelihood "
             "(Bradley & Terry 1952; mean zero over the models) and its Thurstone Case V score "
             "(Thurstone 1927) in JOD units (1 JOD = 75 % preference), computed as pwcmp's "
-            "pw_scale computes it "
-            "with its distance prior (Perez-Ortiz & Mantiuk 2017), each with "
+            "pw_scale computes it with its distance prior (Perez-Ortiz & Mantiuk 2017), each with "
             f"{analysis.confidence * 100:g} % percentile bootstrap intervals from "
             f"{counted(analysis.resamples, 'resample')} of the participants (seed {analysis.seed}"
             + ("; distances from the estimate widened by sqrt(n/(n − 1))")
@@ -363,6 +362,7 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
     folder = Path(out_dir)
     with writing(folder):
         folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "study.json", {"kind": "study", "status": "writing"})  # ours already
     exclusions = csv_text([["participant", "reason"], *map(list, analysis.exclusions)])
     excluded = {participant for participant, _ in analysis.exclusions}
     scored: dict[str, list[tuple[str, str, str, str]]] = {}
@@ -383,7 +383,7 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
         with writing(folder / name):
             replace_file(folder / name, text)
     write_json(folder / "study.json", {
-        "kind": "study", "likeness_version": __version__,
+        "kind": "study", "status": "complete", "likeness_version": __version__,
         "judgments": keep_judgments or str(judgments),
         "resamples": resamples, "seed": seed, "confidence": confidence,
         "jod_zero": jod_zero, "results": str(results) if results is not None else None,

@@ -271,43 +271,46 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
         complete = sorted(complete[i] for i in chosen)
     _check_out_dir(folder, overwrite)
     new_folder = not folder.exists()
-    try:
+    try:  # the whole study or nothing: a failure or Ctrl-C leaves no half-written folder
         (folder / "images").mkdir(parents=True, exist_ok=True)
         manifest = _write_images(folder, kind, complete, models, outputs, shown, styles,
                                  alpha, seed, attention_checks, decisions)
-    except (ImageLoadError, OSError) as error:
-        shutil.rmtree(folder / "images", ignore_errors=True)  # nothing half-written stays
+        manifest.update({
+            "format": FORMAT, "format_version": 1, "study_id": secrets.token_hex(8),
+            "likeness_version": __version__,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "kind": kind, "title": title,
+            "instructions": instructions or _instructions(kind, ranking),
+            "consent": consent or _CONSENT,
+            "questions": [{"id": key, "text": words, "shows": shows}
+                          for key, words, shows in parsed],
+            "models": list(models),
+            "sources": {"reference": _absolute(reference), "content": _absolute(content),
+                        "style": _absolute(style),
+                        "models": {name: _absolute(path) for name, path in models.items()}},
+            "decisions": decisions,
+            "design": {"seed": seed, "per_participant": per_participant, "repeats": repeats,
+                       "attention_checks": attention_checks, "ranking": ranking,
+                       "attention_pool": manifest.pop("attention_pool")}})
+        study = Study(folder, manifest, manifest_design(manifest))  # checks the settings
+        text = json.dumps(sign_manifest(manifest), indent=2, ensure_ascii=False,
+                          default=plain_json)
+        replace_file(folder / MANIFEST, text + "\n")  # whole or not at all
+        # readable by its owner only from the first byte (not written, then restricted)
+        replace_file(folder / TOKEN_FILE, secrets.token_urlsafe(24) + "\n", mode=0o600)
+    except BaseException as error:
+        shutil.rmtree(folder / "images", ignore_errors=True)
+        for name in (MANIFEST, TOKEN_FILE):
+            (folder / name).unlink(missing_ok=True)
         if new_folder:
             shutil.rmtree(folder, ignore_errors=True)
         if isinstance(error, ImageLoadError):
             raise LikenessError(f"{error} (no study was written: fix or remove the "
                                 "file)") from None
-        raise StorageError(f"cannot write the study to {folder}: "
-                           f"{error.strerror or error}") from None
-    manifest.update({
-        "format": FORMAT, "format_version": 1, "study_id": secrets.token_hex(8),
-        "likeness_version": __version__,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "kind": kind,
-        "title": title,
-        "instructions": instructions or _instructions(kind, ranking),
-        "consent": consent or _CONSENT,
-        "questions": [{"id": key, "text": words, "shows": shows}
-                      for key, words, shows in parsed],
-        "models": list(models),
-        "sources": {"reference": _absolute(reference), "content": _absolute(content),
-                    "style": _absolute(style),
-                    "models": {name: _absolute(path) for name, path in models.items()}},
-        "decisions": decisions,
-    })
-    manifest["design"] = {"seed": seed, "per_participant": per_participant,
-                          "repeats": repeats, "attention_checks": attention_checks,
-                          "ranking": ranking,
-                          "attention_pool": manifest.pop("attention_pool")}
-    study = Study(folder, manifest, manifest_design(manifest))  # checks the settings
-    text = json.dumps(sign_manifest(manifest), indent=2, ensure_ascii=False, default=plain_json)
-    (folder / MANIFEST).write_text(text + "\n", encoding="utf-8")
-    # readable by its owner only from the first byte (not written, then restricted)
-    replace_file(folder / TOKEN_FILE, secrets.token_urlsafe(24) + "\n", mode=0o600)
+        if isinstance(error, OSError):
+            raise StorageError(f"cannot write the study to {folder}: "
+                               f"{error.strerror or error}") from None
+        raise
     return study
 
 
