@@ -145,6 +145,12 @@ def test_mirror_replaces_the_origin(server, cache, monkeypatch):
     monkeypatch.setenv("LIKENESS_WEIGHTS_MIRROR", f"{server.base}/mirror/")
     assert manager.resolve("testnet").sha256 == DIGEST
     assert server.requests == ["/mirror/good.pth"]
+    (cache / "good.pth").unlink()
+    monkeypatch.setenv("LIKENESS_WEIGHTS_MIRROR", "http://127.0.0.1:9/mirror")  # no server
+    with pytest.raises(WeightsError, match=re.escape(
+            "downloading http://127.0.0.1:9/mirror/good.pth from LIKENESS_WEIGHTS_MIRROR "
+            "(check it, or unset it to fetch http://127.0.0.1:9/unreachable.pth) failed")):
+        manager.resolve("testnet")
 
 
 def test_torch_hub_cache_is_reused_without_network(server, tmp_path, cache, monkeypatch):

@@ -335,7 +335,9 @@ def _blocks(url: str, timeout: float, checkpoint: Checkpoint
                 done += len(block)
                 yield block, total
     except (urllib.error.URLError, OSError, ValueError) as error:
-        raise WeightsError(f"downloading {url} failed ({error}); "
+        mirror = (f" from LIKENESS_WEIGHTS_MIRROR (check it, or unset it to fetch "
+                  f"{checkpoint.url})" if os.environ.get("LIKENESS_WEIGHTS_MIRROR") else "")
+        raise WeightsError(f"downloading {url}{mirror} failed ({error}); "
                            f"{_how_to_fix(checkpoint)}") from None
     if total is not None and done != total:
         raise WeightsError(f"the download of {url} was interrupted after {done} of {total} "
