@@ -202,6 +202,26 @@ def test_a_test_folder_without_namesakes_lists_what_it_holds(photos):
         likeness.compare(photos / "ref", photos / "empty")
 
 
+def test_names_that_differ_only_in_letter_case_are_said_to(photos):
+    """`Img.PNG` beside `img.png` (files from another system) were listed as without a
+    partner, with nothing saying why."""
+    import shutil
+
+    (photos / "ref" / "0.png").rename(photos / "ref" / "Photo.png")
+    shutil.copytree(photos / "noise", photos / "cased")
+    (photos / "cased" / "0.png").rename(photos / "cased" / "PHOTO.png")
+    result = CliRunner().invoke(main, ["compare", str(photos / "ref"), str(photos / "cased"),
+                                       "--no-cache"])
+    assert ("note: Photo.png and PHOTO.png differ only in letter case, which pairing tells "
+            "apart: rename one to pair them") in result.stderr
+    only = photos / "only"
+    only.mkdir()
+    shutil.copy(photos / "cased" / "PHOTO.png", only / "PHOTO.png")
+    with pytest.raises(likeness.LikenessError,
+                       match="letter case told apart \\(Photo.png and PHOTO.png differ only"):
+        likeness.compare(photos / "ref", only)
+
+
 def test_weights_verify_with_nothing_cached_says_so(offline):
     result = CliRunner().invoke(main, ["weights", "verify"])
     assert result.exit_code == 1

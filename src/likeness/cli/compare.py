@@ -294,6 +294,7 @@ def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path 
 def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str, Path],
                      pairs_csv: Path | None, names: list[str], out: Path | None,
                      out_dir: Path | None, options: dict[str, Any]) -> bool:
+    from likeness.io import differ_in_case_only
     from likeness.runs.compare import compare as run_compare
     from likeness.runs.folder import write_rows
 
@@ -316,6 +317,9 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
                 console.print(f"{prefix}{counted(len(files), label + ' file')} without a "
                               "partner: " + ", ".join(files), style="yellow", highlight=False,
                               markup=False)
+        for ref_name, test_name in differ_in_case_only(unmatched_reference, unmatched_test):
+            say("note", f"{prefix}{ref_name} and {test_name} differ only in letter case, "
+                        "which pairing tells apart: rename one to pair them")
     single = len(results.models) == 1
     if single and results.pair_metrics and not results.set_metrics:
         print_table(results)

@@ -40,6 +40,7 @@ from likeness.io.integrity import sniff_format, verify_integrity
 from likeness.io.luma import to_luma
 from likeness.io.pairing import (
     Pairing,
+    differ_in_case_only,
     header_delimiter,
     name_key,
     pair_folders,
@@ -59,6 +60,7 @@ __all__ = [
     "Pairing",
     "content_hash",
     "describe_skipped",
+    "differ_in_case_only",
     "file_stamp",
     "disk_is_full",
     "find_images",

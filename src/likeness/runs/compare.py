@@ -24,7 +24,7 @@ from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
-from likeness.io import describe_skipped
+from likeness.io import describe_skipped, differ_in_case_only
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -111,9 +111,12 @@ def no_pairs_message(plan: Plan, reference: PathLike | None) -> str:
     references = (plan.unmatched.get(plan.models[0], ([], []))[0] if plan.models else [])
     what.append(f"{reference} holds {counted(len(references), 'image')}"
                 + (f" ({listed(references)})" if references else ""))
+    cased = [f"{a} and {b}" for model in plan.models
+             for a, b in differ_in_case_only(*plan.unmatched.get(model, ([], [])))][:3]
     return (f"no test file has a namesake in {reference}: " + "; ".join(what) + ". Files "
-            "are paired by relative path without extension (ref/x/a.jpg with out/x/a.png); "
-            "name them alike, or list the pairs in a CSV (pairs=CSV)")
+            "are paired by relative path without extension (ref/x/a.jpg with out/x/a.png)"
+            + (f", letter case told apart ({'; '.join(cased)} differ only in it)"
+               if cased else "") + "; name them alike, or list the pairs in a CSV (pairs=CSV)")
 
 
 def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | None = None, *,
