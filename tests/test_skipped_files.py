@@ -114,13 +114,16 @@ def test_study_create_says_what_pairing_and_the_scan_left_out(tmp_path):
     ref, one, two = tmp_path / "ref", tmp_path / "one", tmp_path / "two"
     for index, name in enumerate(("a.png", "b.png", "only_ref.png")):
         _save(ref / name, index)
-    for index, name in enumerate(("a.png", "b.png", "extra.png")):
+    for index, name in enumerate(("a.png", "b.png", "extra.png", "Only_Ref.png")):
         _save(one / name, 10 + index)
     _save(two / "a.png", 20)
     _save(two / "b.png", 21)
     _save(two / ".b.png", 22)
     study = create_study(tmp_path / "study", {"one": one, "two": two}, reference=ref)
     assert study.manifest["decisions"] == [
-        "one: 1 output without a reference of the same name left out (extra.png)",
+        "one: 2 outputs without a reference of the same name left out (Only_Ref.png, "
+        "extra.png)",
         "1 reference image without any model's output left out (only_ref.png)",
-        "two: 1 file skipped: 1 hidden (.b.png)"]
+        "two: 1 file skipped: 1 hidden (.b.png)",
+        "one: only_ref.png and Only_Ref.png differ only in letter case, which pairing tells "
+        "apart: rename one to pair them"]

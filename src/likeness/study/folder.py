@@ -37,7 +37,7 @@ from likeness._version import __version__
 from likeness.errors import ImageLoadError, LikenessError, StorageError
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
-from likeness.io import describe_skipped, load_image, replace_file
+from likeness.io import describe_skipped, differ_in_case_only, load_image, replace_file
 from likeness.study.design import Design
 from likeness.study.manifest import (
     check_manifest,
@@ -170,6 +170,9 @@ def _compare_items(reference: PathLike, models: Mapping[str, PathLike]) -> _Item
                         f"left out ({_listed(unpaired)})")
     left_out += [f"{source}: {counted(len(names), 'file')} skipped: {describe_skipped(names)}"
                  for source, names in plan.skipped.items()]
+    left_out += [f"{model}: {a} and {b} differ only in letter case, which pairing tells "
+                 "apart: rename one to pair them" for model, unmatched in plan.unmatched.items()
+                 for a, b in differ_in_case_only(*unmatched)]
     return outputs, references, {}, left_out
 
 
