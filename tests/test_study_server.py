@@ -450,3 +450,37 @@ def test_a_study_folder_the_user_cannot_write_says_what_to_do(study):
                        "it: run as the study's owner, or copy the study folder; every answer "
                        "acknowledged so far is kept")
     store.close()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_the_server_is_a_stop_not_an_error(study, stop):
+    """Ctrl-C printed click's "Aborted!" (exit 1); uvicorn re-raises the signal it ends on,
+    which the command line would have called an interrupted run."""
+    port = free_port()
+    process = start_serve_process(study.folder, port)
+    process.send_signal(stop)
+    process.wait(timeout=30)
+    log = (study.folder.parent / f"serve-{port}.log").read_text()
+    assert process.returncode == 0, log
+    assert log.rstrip().endswith("server stopped; every answer given is kept")
+    assert "error" not in log
+    assert "Aborted" not in log
+
+
+def test_an_address_the_server_cannot_listen_on_is_refused_before_it_is_announced(study):
+    """Another program's port and a host that is not this machine's were uvicorn's "ERROR:
+    [Errno 98] …" (exit 3), after the participants' address had been printed."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for host, why in (("127.0.0.1", "choose another port"),
+                          ("999.1.1.1", "give an address of this machine")):
+            result = CliRunner().invoke(main, ["study", "serve", str(study.folder), "--host",
+                                               host, "--port", str(port)])
+            assert result.exit_code == 1
+            assert result.stderr.startswith(f"error: cannot listen on {host}:{port} (")
+            assert why in result.stderr
+            assert "participants:" not in result.output

@@ -156,11 +156,13 @@ def serve(folder: Path, host: str, port: int, database: str | None, rate: float,
     from likeness.study.store import open_store
 
     try:
+        from likeness.study.server import check_address
         from likeness.study.server import serve as serve_app
     except ImportError:
         _fail(LikenessError("serving a study needs Starlette and uvicorn: pip install "
                             "'likeness-metrics[study]'"), "serve")
     try:
+        check_address(host, port)
         opened = open_study(folder)
         store = open_store(folder, opened.study_id, database)
         token = opened.admin_token()
@@ -179,8 +181,12 @@ def serve(folder: Path, host: str, port: int, database: str | None, rate: float,
     except OSError as error:
         _fail(LikenessError(f"cannot listen on {host}:{port} ({error.strerror or error}): "
                             "choose another --port"), "serve")
+    except (KeyboardInterrupt, SystemExit) as stop:  # uvicorn re-raises the signal it ends on
+        if isinstance(stop, SystemExit) and not (isinstance(stop.code, int) and stop.code > 128):
+            raise  # uvicorn's own exit (a failed start), not a signal's
     finally:
         store.close()
+    console.print("server stopped; every answer given is kept", highlight=False, markup=False)
 
 
 @study.command()

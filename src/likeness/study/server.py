@@ -25,12 +25,14 @@ other failure is one line there too, not a traceback (``LIKENESS_DEBUG=1`` shows
 from __future__ import annotations
 
 import copy
+import errno
 import hmac
 import json
 import logging
 import os
 import re
 import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -41,14 +43,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from likeness.errors import InvalidInputError, StorageError
+from likeness.errors import InvalidInputError, LikenessError, StorageError
 from likeness.results.study import find_exclusions
 from likeness.study.export import as_judgments, judgments, judgments_csv
 from likeness.study.folder import Study
 from likeness.study.pages import admin_page, completion_code, participant_page, trial_view
 from likeness.study.store import AnswerStore
 
-__all__ = ["LOG", "MAX_BODY", "make_app", "serve"]
+__all__ = ["LOG", "MAX_BODY", "check_address", "make_app", "serve"]
 
 MAX_BODY = 4096
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -290,6 +292,27 @@ def make_app(study: Study, store: AnswerStore, *, rate: float = 50.0, burst: int
         Route("/admin/judgments.csv", export)],
         exception_handlers={404: not_found, 405: not_allowed, StorageError: unavailable})
     return _OneLineFailures(_RateLimit(app, rate, burst), operator)
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse an address the server could not listen on (another program's port, a host
+    that is not this machine's), before anything says it serves there.
+
+    Raises:
+        LikenessError: saying which, and what to choose instead.
+    """
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as error:
+        fix = ("choose another port" if error.errno == errno.EADDRINUSE
+               else "give an address of this machine (127.0.0.1, 0.0.0.0 for every network "
+                    "interface)")
+        raise LikenessError(f"cannot listen on {host}:{port} ({error.strerror or error}): "
+                            f"{fix}") from None
 
 
 def serve(study: Study, store: AnswerStore, *, host: str = "127.0.0.1", port: int = 8000,
