@@ -169,7 +169,8 @@ def serve(folder: Path, host: str, port: int, database: str | None, rate: float,
     except LikenessError as error:
         _fail(error, "serve")
     console = stderr_console()
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    shown = ("localhost" if host in ("127.0.0.1", "0.0.0.0", "::")
+             else f"[{host}]" if ":" in host else host)  # an IPv6 address, as URLs write it
     for line in (f"participants: http://{shown}:{port}/",
                  f"admin: http://{shown}:{port}/admin?token={token}",
                  f"answers: {database or folder / 'answers.sqlite'} (Ctrl-C stops the server; "

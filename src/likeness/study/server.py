@@ -301,12 +301,11 @@ def check_address(host: str, port: int) -> None:
     Raises:
         LikenessError: saying which, and what to choose instead.
     """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn binds it
     try:
-        family, kind, protocol, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        with socket.socket(family, kind, protocol) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            probe.bind(address)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     except OSError as error:
         fix = ("choose another port" if error.errno == errno.EADDRINUSE
                else "give an address of this machine (127.0.0.1, 0.0.0.0 for every network "
