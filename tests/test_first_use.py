@@ -218,7 +218,8 @@ def test_names_that_differ_only_in_letter_case_are_said_to(photos):
     only.mkdir()
     shutil.copy(photos / "cased" / "PHOTO.png", only / "PHOTO.png")
     with pytest.raises(likeness.LikenessError,
-                       match="letter case told apart \\(Photo.png and PHOTO.png differ only"):
+                       match="out/x/a.png\\); Photo.png and PHOTO.png differ only in letter "
+                             "case, which pairing tells apart: rename one to pair them;"):
         likeness.compare(photos / "ref", only)
 
 

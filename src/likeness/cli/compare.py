@@ -317,9 +317,8 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
                 console.print(f"{prefix}{counted(len(files), label + ' file')} without a "
                               "partner: " + ", ".join(files), style="yellow", highlight=False,
                               markup=False)
-        for ref_name, test_name in differ_in_case_only(unmatched_reference, unmatched_test):
-            say("note", f"{prefix}{ref_name} and {test_name} differ only in letter case, "
-                        "which pairing tells apart: rename one to pair them")
+        for sentence in differ_in_case_only(unmatched_reference, unmatched_test):
+            say("note", f"{prefix}{sentence}")
     single = len(results.models) == 1
     if single and results.pair_metrics and not results.set_metrics:
         print_table(results)

@@ -216,7 +216,7 @@ def read_as_hashed(path: Path, expect_sha256: str | None = None,
             data = handle.read()
             as_hashed = stamp == hashed_stamp == file_stamp(os.fstat(handle.fileno()))
     except OSError as error:
-        raise ImageLoadError(f"{path}: cannot be read ({error.strerror or error})") from None
+        raise ImageLoadError(unreadable(path, error)) from None
     if (expect_sha256 is not None and not as_hashed
             and hashlib.sha256(data).hexdigest() != expect_sha256):
         raise ImageLoadError(f"{path}: the file changed during the run (its bytes are no "

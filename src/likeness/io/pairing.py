@@ -36,15 +36,17 @@ def name_key(path: Path, folder: Path) -> str:
     return unicodedata.normalize("NFC", path.relative_to(folder).with_suffix("").as_posix())
 
 
-def differ_in_case_only(references: Sequence[str], tests: Sequence[str]
-                        ) -> list[tuple[str, str]]:
-    """Unpaired names that would pair but for their letters' case (``Img_1.PNG`` and
-    ``img_1.png``): pairing, as Linux's file names, tells the cases apart."""
+def differ_in_case_only(references: Sequence[str], tests: Sequence[str]) -> list[str]:
+    """Of unpaired names, those that would pair but for their letters' case (``Img_1.PNG``
+    and ``img_1.png``: pairing, as Linux's file names, tells the cases apart), each as the
+    sentence that says so."""
     def folded(name: str) -> str:
         return unicodedata.normalize("NFC", Path(name).with_suffix("").as_posix()).casefold()
 
     by_fold = {folded(name): name for name in references}
-    return [(by_fold[fold], name) for name in tests if (fold := folded(name)) in by_fold]
+    return [f"{by_fold[fold]} and {name} differ only in letter case, which pairing tells "
+            "apart: rename one to pair them" for name in tests
+            if (fold := folded(name)) in by_fold]
 
 
 def _index_by_stem(folder: Path, files: Iterable[Path]) -> dict[str, Path]:

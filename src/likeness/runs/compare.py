@@ -111,12 +111,12 @@ def no_pairs_message(plan: Plan, reference: PathLike | None) -> str:
     references = (plan.unmatched.get(plan.models[0], ([], []))[0] if plan.models else [])
     what.append(f"{reference} holds {counted(len(references), 'image')}"
                 + (f" ({listed(references)})" if references else ""))
-    cased = [f"{a} and {b}" for model in plan.models
-             for a, b in differ_in_case_only(*plan.unmatched.get(model, ([], [])))][:3]
+    cased = [sentence for model in plan.models
+             for sentence in differ_in_case_only(*plan.unmatched.get(model, ([], [])))][:3]
     return (f"no test file has a namesake in {reference}: " + "; ".join(what) + ". Files "
             "are paired by relative path without extension (ref/x/a.jpg with out/x/a.png)"
-            + (f", letter case told apart ({'; '.join(cased)} differ only in it)"
-               if cased else "") + "; name them alike, or list the pairs in a CSV (pairs=CSV)")
+            + "".join(f"; {sentence}" for sentence in cased)
+            + "; name them alike, or list the pairs in a CSV (pairs=CSV)")
 
 
 def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | None = None, *,

@@ -170,9 +170,8 @@ def _compare_items(reference: PathLike, models: Mapping[str, PathLike]) -> _Item
                         f"left out ({_listed(unpaired)})")
     left_out += [f"{source}: {counted(len(names), 'file')} skipped: {describe_skipped(names)}"
                  for source, names in plan.skipped.items()]
-    left_out += [f"{model}: {a} and {b} differ only in letter case, which pairing tells "
-                 "apart: rename one to pair them" for model, unmatched in plan.unmatched.items()
-                 for a, b in differ_in_case_only(*unmatched)]
+    left_out += [f"{model}: {sentence}" for model, unmatched in plan.unmatched.items()
+                 for sentence in differ_in_case_only(*unmatched)]
     return outputs, references, {}, left_out
 
 
