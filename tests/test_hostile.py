@@ -8,6 +8,7 @@ values, altered paths, special files, broken caches, full disks, hostile CSVs.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -720,6 +721,55 @@ def test_a_damaged_cached_feature_is_computed_again(tmp_path, fid_weights, like,
         f"1 cached value of {what} could not be read (a damaged cache entry): computed again"]
     assert again.value == clean.value
     assert sum(s.cached for s in again.sets) == 5
+
+
+def _damage_features(cache: Path, files: list[Path]) -> None:
+    """The cached features of ``files`` replaced by 100 zeros (a whole entry of a wrong
+    length)."""
+    keys = [file_digest(path) for path in files]
+    with sqlite3.connect(cache) as connection:
+        connection.executemany(
+            "UPDATE entries SET value = ? WHERE key = ? AND namespace LIKE "
+            "'%-features/v1/%/alpha=None'", [(b"\0" * 400, key) for key in keys])
+
+
+def test_cached_features_of_two_lengths_equally_often_are_all_computed_again(tmp_path,
+                                                                            fid_weights):
+    """No length is the most common: nothing tells the whole entries from the damaged
+    ones (a tie was settled by whichever came first)."""
+    ref, out = _folders(tmp_path, count=2)
+    cache = tmp_path / "cache.sqlite"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # 2 images: a singular covariance
+        clean = likeness.fid(ref, out, weights=fid_weights, cache=cache)
+        _damage_features(cache, [ref / "0.png", out / "0.png"])  # one of each set's two
+        with pytest.warns(CacheWarning, match="2 cached values of features could not be "
+                                              "read"):
+            again = likeness.fid(ref, out, weights=fid_weights, cache=cache)
+    assert again.value == clean.value
+    assert sum(s.cached for s in again.sets) == 0
+
+
+def test_cached_features_of_the_published_checkpoint_have_its_length(tmp_path, fid_weights,
+                                                                     monkeypatch):
+    """A set whose every cached feature had one wrong length was taken whole (nothing to
+    outvote them): the published checkpoint's length is known, and decides."""
+    from likeness.nets import weights as manager
+
+    published = manager.REGISTRY["pt_inception"]
+    monkeypatch.setitem(manager.REGISTRY, "pt_inception", dataclasses.replace(
+        published, sha256=manager.file_sha256(Path(fid_weights)), sha256_prefix=None))
+    ref, out = _folders(tmp_path, count=2)
+    cache = tmp_path / "cache.sqlite"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # 2 images: a singular covariance
+        clean = likeness.fid(ref, out, weights=fid_weights, cache=cache)
+        _damage_features(cache, [ref / "0.png", ref / "1.png"])  # the whole reference set
+        with pytest.warns(CacheWarning, match="2 cached values of features could not be "
+                                              "read"):
+            again = likeness.fid(ref, out, weights=fid_weights, cache=cache)
+    assert again.value == clean.value
+    assert [s.cached for s in again.sets] == [0, 2]
 
 
 def _disk_with(monkeypatch, free: int) -> None:

@@ -27,7 +27,7 @@ from likeness.evaluation.infra.device import resolve_device, stacked_on_device
 from likeness.evaluation.infra.graphs import GraphedCalls
 from likeness.io import FileStamp, load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
-from likeness.nets.weights import ResolvedWeights, resolve
+from likeness.nets.weights import REGISTRY, ResolvedWeights, resolve
 
 __all__ = ["FeatureExtractor", "FilePreparer"]
 
@@ -98,6 +98,15 @@ class FeatureExtractor:
         revision = f"/revision={self.spec.revision}" if self.spec.revision > 1 else ""
         return (f"{self.kind}-features/v1/{s['weights_sha256']}/{s['resize']}/"
                 f"alpha={s['alpha']}{revision}")
+
+    @property
+    def published_dims(self) -> int | None:
+        """The length every feature of these weights has, where they are the published
+        checkpoint (by its published hash): ``spec.dims``; None for another file (a ViT-B
+        CLIP gives 768 values, say) or a checkpoint published without a hash."""
+        checkpoint = REGISTRY[self.spec.checkpoint]
+        published = bool(checkpoint.sha256 or checkpoint.sha256_prefix)
+        return self.dims if published and checkpoint.matches(self.weights.sha256) else None
 
     @property
     def decisions_namespace(self) -> str:

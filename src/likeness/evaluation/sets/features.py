@@ -116,7 +116,8 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     result.errors += [(names[path], unreadable(path, error))
                       for path, error in failures.items()]
     namespace = extractor.namespace
-    known = _whole_features(cache.get_many(namespace, list(digests.values())))
+    known = _whole_features(cache.get_many(namespace, list(digests.values())),
+                            extractor.published_dims)
     decisions_namespace = extractor.decisions_namespace
     known_decisions = cache.get_many(decisions_namespace, list(known))
     file_of = {digest: path for path, digest in digests.items()}
@@ -241,11 +242,17 @@ def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:
             if not any(note in sixteen for note in notes)}
 
 
-def _whole_features(stored: Mapping[str, bytes]) -> dict[str, np.ndarray]:
-    """Cached feature vectors (float32); one of a length the others do not share (a
-    damaged entry: one network writes one length) is left out, with a ``CacheWarning``."""
-    lengths = Counter(len(value) for value in stored.values())
-    length = lengths.most_common(1)[0][0] if lengths else 0
+def _whole_features(stored: Mapping[str, bytes], dims: int | None) -> dict[str, np.ndarray]:
+    """Cached feature vectors (float32); one of another length than ``dims`` (the
+    published checkpoint's) — or, where that is unknown, than most of them share (one
+    network writes one length; no length is trusted on a tie) — is a damaged entry, left
+    out with a ``CacheWarning``."""
+    if dims is not None:
+        length = 4 * dims
+    else:
+        ranked = Counter(len(value) for value in stored.values()).most_common(2)
+        length = (ranked[0][0] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1])
+                  else 0)
 
     def row(value: bytes) -> np.ndarray:
         if len(value) != length or not length:
