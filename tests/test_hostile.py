@@ -984,6 +984,30 @@ def test_a_run_that_failed_before_computing_anything_does_not_block_its_folder(
     assert results.record["status"] == "complete"
 
 
+def test_a_run_whose_values_came_from_the_user_cache_still_guards_its_folder(tmp_path):
+    # every value read from the user cache, none written to the folder's own database:
+    # the folder looked empty, and a run with other settings silently replaced it
+    ref, out = _folders(tmp_path)
+    cache, run = tmp_path / "cache.sqlite", tmp_path / "run"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    first = likeness.compare(ref, out, metrics="ssim", cache=cache, out_dir=run)
+    assert first.record["values_computed"] == 3
+    assert Cache(run / "progress.sqlite").is_empty()
+    with pytest.raises(LikenessError, match="other settings"):
+        likeness.compare(ref, out, metrics="psnr", cache=cache, out_dir=run)
+    assert json.loads((run / "run.json").read_text())["settings"]["metrics"] == ["ssim"]
+    # a record written before values were counted: judged by its metrics' failures
+    record = json.loads((run / "run.json").read_text())
+    del record["values_computed"]
+    (run / "run.json").write_text(json.dumps(record))
+    with pytest.raises(LikenessError, match="other settings"):
+        likeness.compare(ref, out, metrics="psnr", cache=cache, out_dir=run)
+    record["metric_failures"] = {"ssim": {"computed": 0, "failed": 3, "reason": "weights"}}
+    (run / "run.json").write_text(json.dumps(record))
+    taken = likeness.compare(ref, out, metrics="psnr", cache=cache, out_dir=run)
+    assert taken.record["status"] == "complete"
+
+
 # -- 18. the command line's words ----------------------------------------------------------
 
 def test_command_line_messages_name_options_not_arguments(tmp_path):

@@ -91,7 +91,8 @@ _RECORD_KINDS: dict[str, type] = {
                      "infinite_values", "set_sizes", "tables_sha256", "protocol", "networks"),
                     dict),
     **dict.fromkeys(("files", "file_errors", "set_errors", "warnings", "stylized_sizes"), list),
-    **dict.fromkeys(("pairs_attempted", "pairs_succeeded", "pairs_failed"), int)}
+    **dict.fromkeys(("pairs_attempted", "pairs_succeeded", "pairs_failed", "values_computed"),
+                    int)}
 RECORD_DIGEST = "record_sha256"  # the part of run.json that signs the rest
 
 
@@ -124,8 +125,7 @@ def check_run_record(folder: Path, record: Any) -> None:
     metrics = settings.get("metrics") if isinstance(settings, dict) else None
     if not (isinstance(metrics, list) and all(isinstance(m, str) for m in metrics)):
         raise LikenessError(f"{folder}: run.json is not a likeness run record (it records no "
-                            "settings and metrics); run the command again to rewrite the "
-                            "folder")
+                            "settings and metrics); run the command again to rewrite the folder")
     unknown_names = [m for m in metrics if m not in METRICS]
     unknown = f"{'metric' if len(unknown_names) == 1 else 'metrics'} {', '.join(unknown_names)}"
     written = record.get("likeness_version")

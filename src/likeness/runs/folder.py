@@ -230,6 +230,9 @@ def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
         "pairs_attempted": len(rows),
         "pairs_succeeded": sum(1 for row in rows if not row.error),
         "pairs_failed": sum(1 for row in rows if row.error),
+        # what the tables hold: a folder with values is never taken without overwrite
+        "values_computed": sum(len(row.values) for row in rows)
+        + sum(1 for row in set_rows if row.value is not None and not row.error),
         "data_ranges": dict(Counter(f"{row.data_range:g}" for row in computed)),
         "channels": dict(Counter("gray" if row.channels == 1 else "RGB" for row in computed)),
         "scales": {metric: {"unit": "(data range)^2", "pairs_per_data_range": counts}
@@ -320,32 +323,20 @@ def write_results_folder(results: Results, folder: Path) -> None:
 
 
 def _write_results_files(results: Results, folder: Path) -> None:
-    from likeness.results.citations import (
-        bibtex_for,
-        citation_keys,
-        methods_paragraph,
-        restoration_keys,
-        style_methods_paragraph,
-    )
-    from likeness.results.tables import (
-        TEXT_ERRORS,
-        latex_summary,
-        markdown_summary,
-        write_csv_tables,
-    )
+    from likeness.results import citations, tables
 
     folder.mkdir(parents=True, exist_ok=True)
-    results.record["tables_sha256"] = write_csv_tables(results, folder)
-    replace_file(folder / "summary.md", markdown_summary(results), errors=TEXT_ERRORS)
-    replace_file(folder / "summary.tex", latex_summary(results), errors=TEXT_ERRORS)
+    results.record["tables_sha256"] = tables.write_csv_tables(results, folder)
+    replace_file(folder / "summary.md", tables.markdown_summary(results), errors=tables.TEXT_ERRORS)
+    replace_file(folder / "summary.tex", tables.latex_summary(results), errors=tables.TEXT_ERRORS)
     settings = results.record["settings"]
-    keys = citation_keys(results.metrics, settings, comparisons=len(results.models) > 1)
-    keys = list(dict.fromkeys([*keys, *restoration_keys(settings)]))
-    replace_file(folder / "references.bib", bibtex_for(keys))
-    paragraph = (style_methods_paragraph(results.record) if results.kind == "style"
-                 else methods_paragraph(results.record))
+    keys = citations.citation_keys(results.metrics, settings, comparisons=len(results.models) > 1)
+    keys = list(dict.fromkeys([*keys, *citations.restoration_keys(settings)]))
+    replace_file(folder / "references.bib", citations.bibtex_for(keys))
+    paragraph = (citations.style_methods_paragraph(results.record) if results.kind == "style"
+                 else citations.methods_paragraph(results.record))
     replace_file(folder / "methods.md", "# Methods\n\n" + paragraph + "\n\nCitation keys refer "
-                 "to `references.bib` (Pandoc syntax: `[@key]`).\n", errors=TEXT_ERRORS)
+                 "to `references.bib` (Pandoc syntax: `[@key]`).\n", errors=tables.TEXT_ERRORS)
     write_run_record(folder / "run.json", results.record)
     shards = folder / "shards"  # the Ray engine's streamed rows, now merged into the CSV
     if shards.is_dir():

@@ -199,10 +199,15 @@ def _check(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
 
 
 def _computed_nothing(out_dir: Path, record: dict[str, Any]) -> bool:
-    """Whether the run recorded in ``out_dir`` ended without computing any value (it
-    failed, or completed with every metric failing: missing weights, say)."""
-    if record.get("status") not in ("failed", "interrupted", "complete"):
+    """Whether the run recorded in ``out_dir`` ended without a value to lose: it failed, or
+    completed with every metric failing (missing weights, say), and its database holds no
+    value either.  A complete run's tables are judged by its record: values the run read
+    from the user cache are not copied into its database."""
+    status = record.get("status")
+    if status not in ("failed", "interrupted", "complete"):
         return False  # running: maybe now, in another process
+    if status == "complete" and _tables_hold_values(record):
+        return False
     database = out_dir / RUN_DATABASE
     if not database.is_file():
         return True
@@ -213,3 +218,17 @@ def _computed_nothing(out_dir: Path, record: dict[str, Any]) -> bool:
             return progress.is_empty()
     except LikenessError:
         return False
+
+
+def _tables_hold_values(record: dict[str, Any]) -> bool:
+    """Whether a complete run's tables hold a value: its count of them, or (a record
+    written before they were counted) a metric not failing everywhere."""
+    counted = record.get("values_computed")
+    if isinstance(counted, int) and not isinstance(counted, bool):
+        return counted > 0
+    settings, failures = record.get("settings"), record.get("metric_failures")
+    metrics = settings.get("metrics") if isinstance(settings, dict) else None
+    if not isinstance(metrics, list) or not isinstance(failures, dict):
+        return True  # cannot tell: kept
+    return any(not isinstance(failures.get(m), dict) or failures[m].get("computed") != 0
+               for m in metrics)
