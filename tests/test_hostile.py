@@ -1232,6 +1232,11 @@ def test_file_names_that_are_not_utf8_are_compared_and_written_escaped(tmp_path)
         assert sorted(r["test"] for r in rows) == ["\\udcff\\udcfe.png", "ok.png"]
         assert all(r["ssim"] == "1.0" for r in rows)
         assert (out_dir / "report.html").is_file()
+        # the terminal's table: escaped as in the CSV, its columns still aligned (rich
+        # measured the surrogates as one column each, the stream then wrote six)
+        lines = [line for line in result.stdout.splitlines() if "│" in line]
+        assert any("\\udcff\\udcfe.png" in line for line in lines), result.stdout
+        assert len({line.index("│") for line in lines}) == 1, result.stdout
 
 
 
