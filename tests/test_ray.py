@@ -204,6 +204,29 @@ def test_hostile_pairs_are_the_same_row_errors_on_ray(cluster, tmp_path, stand_i
     assert errors["fine.png"] is None
 
 
+def test_a_file_name_that_is_not_utf8_reaches_the_results_on_ray(cluster, tmp_path):
+    # the rows streamed to Parquet shards: Arrow's strings are UTF-8, and the name's
+    # lone surrogate ended the run in "surrogates not allowed"
+    odd = os.fsdecode(b"odd\xff.png")
+    rng = np.random.default_rng(6)
+    try:
+        for folder in ("ref", "out"):
+            (tmp_path / folder).mkdir()
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / folder / odd)
+    except UnicodeError:
+        pytest.skip("this filesystem refuses names that are not UTF-8")
+    tables = {}
+    for engine in ("local", "ray"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Ray's own deprecation notices
+            likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="ssim", cache=False,
+                             engine=engine, out_dir=tmp_path / engine)
+        tables[engine] = (tmp_path / engine / "per_image.csv").read_text()
+    assert "odd\\udcff.png" in tables["ray"]
+    assert tables["ray"] == tables["local"]
+
+
 @pytest.fixture(scope="module")
 def style_weights(golden, golden_weights, tmp_path_factory):
     import json

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -18,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from click.testing import CliRunner
 
+import likeness
 from likeness.cli import main
 from likeness.study import create_study
 from likeness.study.store import open_store
@@ -495,3 +497,42 @@ def test_an_ipv6_address_is_announced_as_urls_write_it(study, monkeypatch):
                                        "--port", "8123"])
     assert result.exit_code == 0, result.output
     assert "participants: http://[::1]:8123/" in result.output  # it said http://::1:8123/
+
+
+def test_file_and_model_names_that_are_not_utf8_are_studied_served_and_analysed(tmp_path):
+    # a name's bytes that are not UTF-8 reached the manifest as lone surrogates, and
+    # "'utf-8' codec can't encode character '\udcff' … surrogates not allowed" ended
+    # `study create`; every file and database now holds the name as the results folders
+    # write it (\udcff), so the analysis matches the compare results of the same files
+    odd, model = os.fsdecode(b"odd\xff"), os.fsdecode(b"ours\xfe")
+    folders = {"reference": tmp_path / "ref", model: tmp_path / "a", "base": tmp_path / "b"}
+    try:
+        for number, folder in enumerate(folders.values()):
+            folder.mkdir()
+            for name, sample in ((odd, "coffee"), ("plain", "rocket")):
+                source = SAMPLES / ("jpeg" if number else "reference") / f"{sample}.png"
+                shutil.copy(source, folder / f"{name}.png")
+    except UnicodeError:
+        pytest.skip("this filesystem refuses names that are not UTF-8")
+    results = tmp_path / "results"
+    likeness.compare(folders["reference"], models={model: folders[model],
+                                                   "base": folders["base"]},
+                     metrics="ssim", cache=False, out_dir=results)
+    study = create_study(tmp_path / "study", {model: folders[model], "base": folders["base"]},
+                         reference=folders["reference"], attention_checks=0, repeats=0)
+    assert "odd\\udcff.png" in study.items_by_id
+    assert study.manifest["models"] == ["ours\\udcfe", "base"]
+    store = open_store(study.folder, study.study_id)
+    try:
+        with server_thread(study, store) as port:
+            for _ in range(3):
+                complete(port)
+    finally:
+        store.close()
+    result = CliRunner().invoke(main, ["study", "analyze", "--study", str(study.folder),
+                                       "--results", str(results), "--out-dir",
+                                       str(tmp_path / "analysis"), "--bootstrap", "100"])
+    assert result.exit_code == 0, result.output
+    judgments = (tmp_path / "analysis" / "judgments.csv").read_text(encoding="utf-8")
+    assert "odd\\udcff" in judgments
+    assert "ours\\udcfe" in (tmp_path / "analysis" / "scores.csv").read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ import stat as stat_module
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from likeness.errors import ImageLoadError, PairingError
 
@@ -297,9 +297,24 @@ def replacing(path: str | os.PathLike[str], *, mode: int = 0o666) -> Iterator[Bi
         raise
 
 
-def replace_file(path: str | os.PathLike[str], text: str, *, errors: str = "strict",
-                 mode: int = 0o666) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically, never through a link (``replacing``).
+def escaped_text(value: Any) -> Any:
+    """``value`` (text, or the lists and dicts of a JSON document) with each byte of a file
+    name that is not UTF-8 (Python decodes it as a lone surrogate) written as an escape,
+    ``\\udcff``: as every file likeness writes shows such a name, so that a database or
+    another file given the text never meets a character UTF-8 cannot encode."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [escaped_text(part) for part in value]
+    if isinstance(value, dict):
+        return {escaped_text(key): escaped_text(part) for key, part in value.items()}
+    return value
+
+
+def replace_file(path: str | os.PathLike[str], text: str, *,
+                 errors: str = "backslashreplace", mode: int = 0o666) -> None:
+    """Write ``text`` (UTF-8; a byte of a name that is not UTF-8 as an escape, ``\\udcff``)
+    to ``path`` atomically, never through a link (``replacing``).
 
     Raises:
         OSError: the folder cannot be written (the caller names the path to the user).

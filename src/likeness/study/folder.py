@@ -37,7 +37,13 @@ from likeness._version import __version__
 from likeness.errors import ImageLoadError, LikenessError, StorageError
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
-from likeness.io import describe_skipped, differ_in_case_only, load_image, replace_file
+from likeness.io import (
+    describe_skipped,
+    differ_in_case_only,
+    escaped_text,
+    load_image,
+    replace_file,
+)
 from likeness.study.design import Design
 from likeness.study.manifest import (
     check_manifest,
@@ -294,6 +300,7 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
             "design": {"seed": seed, "per_participant": per_participant, "repeats": repeats,
                        "attention_checks": attention_checks, "ranking": ranking,
                        "attention_pool": manifest.pop("attention_pool")}})
+        manifest = escaped_text(manifest)  # names not UTF-8: as the results folders write them
         study = Study(folder, manifest, manifest_design(manifest))  # checks the settings
         text = json.dumps(sign_manifest(manifest), indent=2, ensure_ascii=False,
                           default=plain_json)

@@ -52,6 +52,7 @@ from likeness.evaluation.sets.features import (
     FeatureExtractor,
     feature_batches,
 )
+from likeness.io import escaped_text
 
 __all__ = ["import_ray", "run_on_ray"]
 
@@ -246,7 +247,8 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: Ru
 
 
 def _write_shard(folder: Path | None, rows: list[dict[str, Any]]) -> None:
-    """Append the rows received since the last shard as one Parquet file."""
+    """Append the rows received since the last shard as one Parquet file (names that are
+    not UTF-8 escaped as the CSV tables write them: Arrow's strings are UTF-8)."""
     if folder is None or not rows:
         rows.clear()
         return
@@ -255,7 +257,8 @@ def _write_shard(folder: Path | None, rows: list[dict[str, Any]]) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     number = len(list(folder.glob("part-*.parquet")))
-    pq.write_table(pa.Table.from_pylist(rows), folder / f"part-{number:05d}.parquet")
+    pq.write_table(pa.Table.from_pylist(escaped_text(rows)),
+                   folder / f"part-{number:05d}.parquet")
     rows.clear()
 
 
