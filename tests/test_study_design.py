@@ -204,6 +204,29 @@ def test_create_never_overwrites_answers_or_other_files(tmp_path):
     assert "holds a study with answers" in result.output
 
 
+def test_create_never_replaces_a_study_made_into_an_offline_form(tmp_path):
+    # its answers come back as files naming its study id, read against its manifest: a
+    # folder without answers.sqlite was replaced by --overwrite, and they could no longer
+    # be exported ("the answers of another study")
+    folder = tmp_path / "study"
+    arguments = ["study", "create", str(SAMPLES / "reference"), str(SAMPLES / "jpeg"),
+                 str(SAMPLES / "stylized"), "--out-dir", str(folder)]
+    assert CliRunner().invoke(main, arguments).exit_code == 0
+    manifest = (folder / "study.json").read_text()
+    offline = CliRunner().invoke(main, ["study", "offline", str(folder), "--out",
+                                        str(tmp_path / "form.html")])
+    assert offline.exit_code == 0, offline.output
+    result = CliRunner().invoke(main, [*arguments, "--overwrite", "--seed", "7"])
+    assert result.exit_code == 1
+    assert "handed out to participants (made into an offline form" in result.stderr
+    assert (folder / "study.json").read_text() == manifest
+    # a record that cannot be read still protects the study
+    (folder / "handouts.json").write_text("{")
+    result = CliRunner().invoke(main, [*arguments, "--overwrite", "--seed", "7"])
+    assert result.exit_code == 1
+    assert "handouts.json cannot be read" in result.stderr
+
+
 def test_a_corrupt_image_stops_create_with_its_name(tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(SAMPLES / "jpeg", broken)

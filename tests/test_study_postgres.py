@@ -5,6 +5,8 @@ the export reads the database."""
 from __future__ import annotations
 
 import http.client
+import json
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +16,16 @@ from click.testing import CliRunner
 from likeness.cli import main
 from likeness.errors import LikenessError, StorageError
 from likeness.study.store import open_store
-from study_support import call, make_study, postgres_server, server_thread
+from study_support import (
+    SAMPLES,
+    call,
+    complete,
+    free_port,
+    make_study,
+    postgres_server,
+    server_thread,
+    start_serve_process,
+)
 
 pytest.importorskip("psycopg")
 pytest.importorskip("uvicorn")
@@ -140,3 +151,37 @@ def test_connections_the_database_server_ends_are_opened_anew(database, tmp_path
         store.answers()  # this thread's connection was ended too: it fails once, then
     assert [(a.trial, a.choice) for a in store.answers()] == [(0, "left"), (1, "left")]
     store.close()
+
+
+def test_a_study_served_from_a_database_is_never_replaced_and_its_export_says_where(
+        database, tmp_path):
+    # its folder holds no answers.sqlite: it looked like a study nobody answered, and
+    # --overwrite replaced the manifest its answers are read against; an export without
+    # --database said only "no answers yet"
+    study = make_study(tmp_path / "study", repeats=0, attention_checks=0)
+    port = free_port()
+    process = start_serve_process(study.folder, port, "--database", database)
+    try:
+        complete(port)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert not (study.folder / "answers.sqlite").exists()
+    where = database.split("@")[-1]
+    runner = CliRunner()
+    created = runner.invoke(main, ["study", "create", str(SAMPLES / "reference"),
+                                   str(SAMPLES / "jpeg"), str(SAMPLES / "stylized"),
+                                   "--out-dir", str(study.folder), "--overwrite"])
+    assert created.exit_code == 1
+    assert f"handed out to participants (served with answers in {where})" in created.stderr
+    assert json.loads((study.folder / "study.json").read_text())["study_id"] == study.study_id
+    out = tmp_path / "judgments.csv"
+    exported = runner.invoke(main, ["study", "export", str(study.folder), "--out", str(out)])
+    assert exported.exit_code == 1
+    assert f"served with answers in {where}: pass --database" in exported.stderr
+    exported = runner.invoke(main, ["study", "export", str(study.folder), "--out", str(out),
+                                    "--database", database])
+    assert exported.exit_code == 0, exported.output
+    assert "answers left out" not in exported.stderr
+    trials = study.design.trials_per_participant
+    assert len(out.read_text().splitlines()) == 1 + trials

@@ -332,6 +332,7 @@ def _export(folder: Path, out: Path, offline_files: tuple[Path, ...], database: 
     from likeness.study import open_study
     from likeness.study.export import judgments, judgments_csv
     from likeness.study.folder import ANSWERS_FILE
+    from likeness.study.handouts import unread_answers
     from likeness.study.store import open_store
 
     decisions: list[str] = []
@@ -341,9 +342,14 @@ def _export(folder: Path, out: Path, offline_files: tuple[Path, ...], database: 
         has_answers = database is not None or (folder / ANSWERS_FILE).exists()
         store = open_store(folder, opened.study_id, database) if has_answers else None
         rows = judgments(opened, store, offline_files, decisions)
+        unread = unread_answers(folder, None if store is None or database is None
+                                else store.where)
         if not rows:
             raise LikenessError(f"{folder} has no answers yet (serve it, or give --offline "
-                                "answer files)")
+                                "answer files)" if unread is None
+                                else f"no answers read from {folder}: {unread}")
+        if unread is not None:
+            decisions.append(f"answers left out: {unread}")
         from likeness.io import replace_file
 
         replace_file(out, judgments_csv(rows))

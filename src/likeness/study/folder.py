@@ -7,6 +7,7 @@
     STUDY/images/        every image shown, as 8-bit PNG named by its content
     STUDY/admin-token    the admin page's token (readable by its owner only)
     STUDY/answers.sqlite the answers (written by ``likeness study serve``)
+    STUDY/handouts.json  each time it was served or made an offline form (``handouts``)
 
 Images are decoded as every run decodes them (orientation applied, corrupt files refused,
 transparency only with an ``alpha`` choice) and written as 8-bit PNG — what the metrics
@@ -37,14 +38,10 @@ from likeness._version import __version__
 from likeness.errors import ImageLoadError, LikenessError, StorageError
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
-from likeness.io import (
-    describe_skipped,
-    differ_in_case_only,
-    escaped_text,
-    load_image,
-    replace_file,
-)
+from likeness.io import describe_skipped, differ_in_case_only, load_image, replace_file
+from likeness.io.files import escaped_text
 from likeness.study.design import Design
+from likeness.study.handouts import describe_handouts, handouts
 from likeness.study.manifest import (
     check_manifest,
     check_study_arguments,
@@ -211,6 +208,10 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
     if (out_dir / ANSWERS_FILE).exists():
         raise LikenessError(f"{out_dir} holds a study with answers ({ANSWERS_FILE}): a new "
                             "study needs a new folder; nothing was changed")
+    if handed_out := handouts(out_dir):
+        raise LikenessError(f"{out_dir} holds a study handed out to participants "
+                            f"({describe_handouts(handed_out)}): its answers belong to it; a "
+                            "new study needs a new folder; nothing was changed")
     if not (out_dir / MANIFEST).is_file() or not overwrite:
         raise LikenessError(f"{out_dir} is not empty: choose a new folder"
                             + (" (overwrite replaces only a study folder without answers)"
@@ -347,10 +348,9 @@ def _write_images(folder: Path, kind: str, items: list[str], models: Mapping[str
         decisions.append(f"{counted(writer.deep, '16-bit image')} shown rounded to 8 bits "
                          "(browsers show 8 bits per channel)")
     role = "content" if kind == "style" else "reference"
-    return {"items": records, "degraded": degraded,
-            "attention_pool": [[item, model] for item, model in pool] if attention_checks
-            else [],
-            "images": sorted(writer.written), "role": role}
+    return {"items": records, "degraded": degraded, "images": sorted(writer.written),
+            "attention_pool": [list(cell) for cell in pool] if attention_checks else [],
+            "role": role}
 
 
 def _absolute(path: PathLike | None) -> str | None:

@@ -23,6 +23,7 @@ from likeness._version import __version__
 from likeness.study.design import Trial, degraded_name
 from likeness.study.export import OFFLINE_FORMAT
 from likeness.study.folder import Study
+from likeness.study.handouts import OFFLINE, record_handout
 from likeness.wording import counted
 
 __all__ = ["admin_page", "completion_code", "offline_form", "participant_page", "trial_view"]
@@ -87,7 +88,9 @@ def participant_page(study: Study, nonce: str) -> str:
 
 def offline_form(study: Study, slots: int) -> str:
     """One self-contained HTML file: the study for ``slots`` design slots (a participant
-    gets slot ``#slot=K`` of the address, else one at random)."""
+    gets slot ``#slot=K`` of the address, else one at random).  The study is recorded as
+    handed out (``handouts``): the answers files name it, so it is never replaced."""
+    record_handout(study.folder, OFFLINE)
     images = {}
     for name, path in study.images.items():
         images[name] = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()

@@ -46,7 +46,8 @@ from starlette.routing import Route
 from likeness.errors import InvalidInputError, LikenessError, StorageError
 from likeness.results.study import find_exclusions
 from likeness.study.export import as_judgments, judgments, judgments_csv
-from likeness.study.folder import Study
+from likeness.study.folder import ANSWERS_FILE, Study
+from likeness.study.handouts import SERVED, record_handout
 from likeness.study.pages import admin_page, completion_code, participant_page, trial_view
 from likeness.study.store import AnswerStore
 
@@ -321,9 +322,12 @@ def serve(study: Study, store: AnswerStore, *, host: str = "127.0.0.1", port: in
     acknowledged answer is already committed).  ``trusted_proxies``: the addresses
     (comma-separated; networks too) whose ``X-Forwarded-For`` names the participant's
     address — for the rate limit behind a reverse proxy; "" trusts none.  Given
-    explicitly, so that uvicorn's ``FORWARDED_ALLOW_IPS`` variable never changes it."""
+    explicitly, so that uvicorn's ``FORWARDED_ALLOW_IPS`` variable never changes it.  The
+    study is recorded as served (``handouts``): never replaced by a new study."""
     import uvicorn
 
+    own = os.path.realpath(store.where) == os.path.realpath(study.folder / ANSWERS_FILE)
+    record_handout(study.folder, SERVED, None if own else store.where)
     app = make_app(study, store, rate=rate, burst=burst, max_participants=max_participants)
     logging_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)  # its format, ours too
     logging_config["loggers"][LOG.name] = {"handlers": ["default"], "level": "INFO",
