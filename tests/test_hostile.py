@@ -1010,6 +1010,26 @@ def test_a_run_whose_values_came_from_the_user_cache_still_guards_its_folder(tmp
 
 # -- 18. the command line's words ----------------------------------------------------------
 
+def test_options_checked_late_are_named_as_options(tmp_path):
+    # checked by the library, not by click: their messages named Python's arguments
+    ref, out = _folders(tmp_path)
+    runner = CliRunner()
+    cropped = runner.invoke(main, ["compare", str(ref), str(out), "--no-cache",
+                                   "--crop-border", "40", "--metrics", "psnr"])
+    assert "pass a smaller --crop-border" in cropped.stderr
+    empty = runner.invoke(main, ["compare", str(ref), str(out), "--no-cache", "--metrics",
+                                 "clip-direction", "--source-prompt", ""])
+    assert empty.exit_code == 1
+    assert "--source-prompt is empty: give the words, or leave the option out" in empty.stderr
+    assert runner.invoke(main, ["compare", str(ref), str(out), "--no-cache", "--metrics",
+                                "psnr", "--out-dir", str(tmp_path / "run")]).exit_code == 0
+    for pair, words in (("ssim,psnr", "--disagree: ssim is not a per-pair metric"),
+                        ("psnr,psnr", "--disagree needs two different metrics")):
+        report = runner.invoke(main, ["report", str(tmp_path / "run"), "--disagree", pair])
+        assert report.exit_code == 1
+        assert words in report.stderr
+
+
 def test_command_line_messages_name_options_not_arguments(tmp_path):
     ref, out = tmp_path / "ref", tmp_path / "out"
     _save(ref / "size.png", _image(0, (32, 40)))

@@ -76,6 +76,8 @@ CLI_WORDS = [
     (r"triplets=CSV", "--triplets CSV"),
     (r"raise cfsd_max_pixels", "raise --cfsd-max-pixels"),
     (r"crop_border=(\d+)", r"--crop-border \1"),
+    (r"a smaller crop_border", "a smaller --crop-border"),
+    (r"(?<![\w-])disagree(?= needs|: )", "--disagree"),
     (r"(?<![\w-])batch_size=N", "--batch-size N"),
     (r"y_channel=True", "--y-channel"),
     (r"weights=\{'(\w+)': PATH\}", r"--weights \1=PATH"),
@@ -85,6 +87,8 @@ CLI_WORDS = [
     (r"subset_size=(\d+)", r"{subset} \1"),
     (r"name=NAME", "--name NAME"),
     (r"source_prompt=TEXT", "--source-prompt TEXT"),
+    (r"source_prompt is empty: give the words, or None",
+     "--source-prompt is empty: give the words, or leave the option out"),
     (r"too_long='truncate'; CLIP-T's hessel convention", "--clip-t-convention hessel"),
 ]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +31,12 @@ from likeness.io.files import (
 from likeness.io.integrity import sniff_format, verify_integrity
 from likeness.io.profiles import profile_decision
 
-# Pillow's own decompression-bomb limit: a header claiming more pixels is refused unread.
+# Pillow's own decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS): a header claiming
+# more pixels is refused unread.
 DEFAULT_MAX_PIXELS = 178_956_970
+# what a file over the limit is, and what to do (the command line has no max_pixels)
+_GENUINE = (" (a guard against decompression bombs, as in the reference tools, which "
+            "decode with Pillow too); if the file is genuine, tile or downscale it")
 ALPHA_CHOICES = ("white", "black", "drop")
 # 8-bit values widened into a 16-bit file: kept as the file says, on range 65535 (SSIM ~1,
 # PSNR ~48 dB too high, FID on near-black images); the decision says so
@@ -109,7 +114,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         alpha: what to do with real transparency: ``"white"`` or ``"black"`` composites over
             that background, ``"drop"`` ignores the alpha channel.  None (default) refuses
             an image that is not fully opaque.  A fully opaque alpha channel is always dropped.
-        max_pixels: refuse files whose header claims more pixels than this.
+        max_pixels: refuse files whose header claims more pixels than this (Pillow
+            refuses more than 2 × ``PIL.Image.MAX_IMAGE_PIXELS`` whatever this says).
         expect_sha256: the SHA-256 the file had when it was hashed: bytes that differ now
             (the file was rewritten since) are refused, so that a value is never stored
             under the hash of other bytes.
@@ -145,7 +151,11 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
     except LikenessError:  # ImageLoadError, or a switch set to a word it does not take
         raise
     except Image.DecompressionBombError as error:
-        raise ImageLoadError(f"{path}: the header claims an absurd size ({error})") from None
+        # "Image size (N pixels) exceeds limit of L pixels, could be decompression bomb …"
+        sizes = re.findall(r"(\d+) pixels", str(error))
+        claims = f"{sizes[0]} pixels, more than Pillow's limit of {sizes[1]}" if len(
+            sizes) == 2 else f"an absurd size ({error})"
+        raise ImageLoadError(f"{path}: the header claims {claims}{_GENUINE}") from None
     except UnidentifiedImageError:
         if claimed is not None:
             raise ImageLoadError(f"{path}: corrupt or truncated {claimed} file (its header "
@@ -167,7 +177,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     if width <= 0 or height <= 0 or width * height > max_pixels:
         raise ImageLoadError(
             f"{path}: the header claims {width}x{height} pixels, more than the limit of "
-            f"{max_pixels}; if the file is genuine, pass a larger max_pixels"
+            f"{max_pixels}{_GENUINE}"
         )
     file_format = image.format or path.suffix.lstrip(".").upper()
     decisions: list[str] = []
