@@ -202,6 +202,37 @@ def test_tables_changed_since_the_run_are_refused_not_reported(results_dir, tmp_
     assert CliRunner().invoke(main, ["report", str(copy)]).exit_code == 0
 
 
+def test_images_changed_since_the_run_are_not_pictured_beside_its_values(golden, stand_in,
+                                                                         tmp_path):
+    """The maps and thumbnails are computed from the files as they are now: an output
+    rewritten since the run (a model trained further, same names) was pictured beside the
+    values of the old one.  The run's database keeps the hashes it measured."""
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        for base in BASES:
+            name = f"{base}.png" if folder == "ref" else f"{base}__blur.png"
+            shutil.copy(golden.image_path(name), tmp_path / folder / f"{base}.png")
+    likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="ssim,psnr",
+                     out_dir=tmp_path / "results", cache=False)
+    clean = CliRunner().invoke(main, ["report", str(tmp_path / "results")])
+    assert clean.exit_code == 0
+    assert "changed since the run" not in clean.stderr
+    assert "changed since the run" not in (tmp_path / "results" / "report.html").read_text()
+    changed = tmp_path / "out" / "coffee.png"
+    shutil.copy(golden.image_path("coffee__noise.png"), changed)
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.stderr.split())
+    assert (f"note: 1 file shown without pictures: changed since the run measured it "
+            f"({changed}); run `likeness compare` again") in words
+    page = (tmp_path / "results" / "report.html").read_text()
+    assert f"{changed} changed since the run measured it" in page
+    # a folder whose database is gone is reported as before, unjudged
+    (tmp_path / "results" / "progress.sqlite").unlink()
+    assert "changed since" not in CliRunner().invoke(
+        main, ["report", str(tmp_path / "results")]).stderr
+
+
 def test_a_results_folder_s_file_without_read_permission_is_one_message(results_dir, tmp_path,
                                                                          monkeypatch):
     """A per_image.csv without read permission (measured as another user) ended `report` in

@@ -32,7 +32,7 @@ from likeness.cli.output import (
     say,
     stderr_console,
 )
-from likeness.cli.report import parse_disagree
+from likeness.cli.report import parse_disagree, write_report_noting
 from likeness.wording import counted
 
 
@@ -220,10 +220,9 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
                      kid_subsets=kid_subsets, kid_seed=kid_seed, engine=engine,
                      address=address, cache=False if no_cache else (cache or True)))
             if html_report and out_dir is not None and (out_dir / "run.json").is_file():
-                from likeness.runs.report import write_report
-
-                report = write_report(out_dir, device=device if device != "auto" else "cpu",
-                                      disagree=parse_disagree(disagree))
+                report = write_report_noting(
+                    out_dir, command="compare", device=device if device != "auto" else "cpu",
+                    disagree=parse_disagree(disagree))
                 stderr_console().print(f"report written to {report}", highlight=False,
                                         markup=False)
     except LikenessError as error:

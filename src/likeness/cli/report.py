@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -46,12 +46,24 @@ def report(results_dir: Path, output: Path | None, worst: int, thumbnail: int,
            device: str, disagree: str | None) -> None:
     """Write the visual HTML report of RESULTS_DIR (a likeness compare or style --out-dir
     folder): one self-contained file showing where and why its metrics disagree."""
-    from likeness.runs.report import write_report
-
     try:
-        path = write_report(results_dir, output, worst=worst, thumbnail=thumbnail,
-                            device=device, disagree=parse_disagree(disagree))
+        path = write_report_noting(results_dir, output, worst=worst, thumbnail=thumbnail,
+                                   device=device, disagree=parse_disagree(disagree))
     except LikenessError as error:
         say("error", str(error), "report")
         sys.exit(1)
     click.echo(str(path))
+
+
+def write_report_noting(results_dir: Path, output: Path | None = None,
+                        command: str = "report", **options: Any) -> Path:
+    """``write_report``, each warning it gives (files changed since the run) said as a
+    note on the terminal."""
+    from likeness.errors import recording_warnings
+    from likeness.runs.report import write_report
+
+    with recording_warnings() as caught:
+        path = write_report(results_dir, output, **options)
+    for message in caught:
+        say("note", message, command)
+    return path

@@ -31,7 +31,7 @@ from likeness.cli.output import (
     say,
     stderr_console,
 )
-from likeness.cli.report import parse_disagree
+from likeness.cli.report import parse_disagree, write_report_noting
 from likeness.wording import counted
 
 
@@ -165,10 +165,9 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
     if out_dir is not None:
         console.print(f"results written to {out_dir}/", highlight=False, markup=False)
         if html_report:
-            from likeness.runs.report import write_report
-
-            report_path = write_report(out_dir, device=device if device != "auto" else "cpu",
-                                       disagree=parse_disagree(disagree))
+            report_path = write_report_noting(
+                out_dir, command="style", device=device if device != "auto" else "cpu",
+                disagree=parse_disagree(disagree))
             console.print(f"report written to {report_path}", highlight=False, markup=False)
     if results.failures:
         sys.exit(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,14 @@ from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.html import RECORD_DIGEST, ReportPair, render_report
-from likeness.runs.folder import output_path, sign_record, write_json, writing
+from likeness.runs.folder import (
+    RUN_DATABASE,
+    RunWarning,
+    output_path,
+    sign_record,
+    write_json,
+    writing,
+)
 from likeness.runs.single import check_argument_kinds
 from likeness.wording import counted
 
@@ -34,11 +42,39 @@ _ITEM_SETTINGS = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_c
                   "convention", "ms_ssim_convention", "cfsd_max_pixels", "clip_t_convention")
 
 
-class _RunMaps:
-    """The maps of the pairs a report shows, by a computer rebuilt from the run record."""
+def changed_since_the_run(results_dir: Path, paths: Sequence[Path],
+                          command: str = "the run's command") -> dict[Path, str]:
+    """Of ``paths``, the files whose bytes are no longer those the run of ``results_dir``
+    measured (the hashes its ``progress.sqlite`` keeps), each with why: a report must not
+    show other pixels beside the values.  A file the run kept no hash of is not judged."""
+    from likeness.evaluation.infra.cache import Cache, file_digest
 
-    def __init__(self, device: str) -> None:
-        self.device = device
+    database = results_dir / RUN_DATABASE
+    if not database.is_file():
+        return {}
+    with Cache(database) as run:
+        measured = run.measured_digests(paths)
+    changed = {}
+    for path, digest in measured.items():
+        try:
+            now = file_digest(path)
+        except (LikenessError, OSError):
+            continue  # missing or unreadable: said where it is decoded
+        if now != digest:
+            changed[path] = (f"{path} changed since the run measured it (its SHA-256 is not "
+                             "the one measured), so its pictures would not show what the "
+                             f"values measured; run {command} again to measure it")
+    return changed
+
+
+class _RunMaps:
+    """The maps of the pairs a report shows, by a computer rebuilt from the run record, of
+    files unchanged since the run (``changed_since_the_run``)."""
+
+    def __init__(self, device: str, results_dir: Path) -> None:
+        self.device, self.results_dir = device, results_dir
+        self.changed: dict[Path, str] = {}  # files shown without pictures, and why
+        self.command = "the run's command"
         self._computer: ItemComputer | None = None
         self.metrics: list[str] = []
 
@@ -61,6 +97,10 @@ class _RunMaps:
     def __call__(self, record: dict[str, Any], pair: ReportPair) -> PairMaps:
         computer = self._computer_for(record)
         reference, test = _pair_paths(record, pair)
+        self.command = f"`likeness {'style' if record.get('kind') == 'style' else 'compare'}`"
+        if changed := changed_since_the_run(self.results_dir, (reference, test), self.command):
+            self.changed.update(changed)
+            return PairMaps(failure="; ".join(changed.values()))
         item = Item(pair.model, reference, test, pair.reference, pair.test)
         return pair_maps(computer, item, self.metrics)
 
@@ -98,7 +138,8 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
 
     _check_report_arguments(worst, thumbnail, disagree)
     try:
-        return render_report(results_dir, _RunMaps(device), worst=worst, thumbnail=thumbnail,
+        maps = _RunMaps(device, Path(results_dir))
+        page = render_report(results_dir, maps, worst=worst, thumbnail=thumbnail,
                              disagree=disagree)
     except (KeyError, TypeError, AttributeError, UndefinedError) as error:
         written, signed = _written_by(Path(results_dir))
@@ -112,6 +153,14 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
         raise LikenessError(f"{results_dir}: run.json was written by likeness {written}, whose "
                             f"record likeness {__version__} cannot read ({type(error).__name__}: "
                             f"{error}); write the report with likeness {written}") from error
+    if maps.changed:
+        one = len(maps.changed) == 1
+        warnings.warn(f"{counted(len(maps.changed), 'file')} shown without pictures: changed "
+                      f"since the run measured {'it' if one else 'them'} "
+                      f"({', '.join(map(str, maps.changed))}); run {maps.command} again to "
+                      f"measure {'it as it is' if one else 'them as they are'} now",
+                      RunWarning, stacklevel=2)
+    return page
 
 
 def _check_report_arguments(worst: object, thumbnail: object, disagree: object) -> None:
@@ -198,6 +247,9 @@ def results_pictures(results_dir: Path | None, thumbnail: int = 160
         if pair is None:
             return "<div class='missing'>no image</div>"
         path = _pair_paths(record, pair)[0 if reference else 1]
+        assert results_dir is not None  # (pairs come from it)
+        if changed := changed_since_the_run(results_dir, (path,)):
+            return f"<div class='missing'>{escape(changed[path])}</div>"
         try:
             uri = image_uri(load_image(path).pixels, thumbnail)
         except (LikenessError, OSError) as error:

@@ -41,14 +41,7 @@ from likeness.evaluation.infra.cache_location import (
     check_cache_location,
     refuse_a_file_of_another_kind,
 )
-from likeness.io import (
-    Digests,
-    FileStamp,
-    disk_is_full,
-    file_stamp,
-    path_key,
-    stat_regular_file,
-)
+from likeness.io import Digests, FileStamp, disk_is_full, file_stamp, path_key, stat_regular_file
 
 __all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "file_digest"]
 
@@ -306,6 +299,13 @@ class Cache:
 
             self._run("write", write)
         return digests, errors
+
+    def measured_digests(self, paths: Sequence[Path]) -> dict[Path, str]:
+        """The hashes remembered for ``paths`` (by their real paths), not checked against
+        the files as they are now: in a run's own database, what the run measured."""
+        keys = {path: path_key(os.path.realpath(path)) for path in paths}
+        known = self._remembered(list(dict.fromkeys(keys.values())))
+        return {path: known[key][2] for path, key in keys.items() if key in known}
 
     def _remembered(self, keys: list[str]) -> dict[str, tuple[tuple[int, ...], int, str]]:
         if self.path is None or not keys:
