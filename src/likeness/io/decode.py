@@ -32,9 +32,8 @@ from likeness.io.integrity import sniff_format, verify_integrity
 from likeness.io.profiles import profile_decision
 
 # Pillow's own decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS): a header claiming
-# more pixels is refused unread.
+# more pixels is refused unread, saying what to do (the command line has no max_pixels)
 DEFAULT_MAX_PIXELS = 178_956_970
-# what a file over the limit is, and what to do (the command line has no max_pixels)
 _GENUINE = (" (a guard against decompression bombs, as in the reference tools, which "
             "decode with Pillow too); if the file is genuine, tile or downscale it")
 ALPHA_CHOICES = ("white", "black", "drop")
