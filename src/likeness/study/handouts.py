@@ -35,14 +35,14 @@ def handouts(folder: Path) -> list[dict[str, Any]]:
             return entries
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    return [{"how": "handed out", "where": f"unknown: {path} cannot be read"}]
+    return [{"how": "unknown", "where": f"its record {path} cannot be read"}]
 
 
 def record_handout(folder: Path, how: str, where: str | None = None) -> None:
     """Record that the study in ``folder`` was handed out ``how`` (``SERVED`` with answers
     in the database ``where``, None for its own ``answers.sqlite``, or as an ``OFFLINE``
-    form), once per kind and place.  Best effort: a
-    folder this user cannot write is one they cannot replace either."""
+    form), once per kind and place.  Best effort: a folder this user cannot write is one
+    they cannot replace either."""
     entries = handouts(folder)
     if any(e.get("how") == how and e.get("where") == where for e in entries):
         return
@@ -53,8 +53,8 @@ def record_handout(folder: Path, how: str, where: str | None = None) -> None:
 
 
 def describe_handouts(entries: list[dict[str, Any]]) -> str:
-    """The handouts in words: "served with answers in db.example.org/study; as an offline
-    form"."""
+    """The handouts in words: "served with answers in db.example.org/study; made into an
+    offline form, whose answers come back as files"."""
     words = []
     for entry in entries:
         how, where = entry.get("how"), entry.get("where")
@@ -63,7 +63,7 @@ def describe_handouts(entries: list[dict[str, Any]]) -> str:
         elif how == OFFLINE:
             words.append("made into an offline form, whose answers come back as files")
         else:
-            words.append(f"{how} ({where})")
+            words.append(str(where))
     return "; ".join(dict.fromkeys(words))
 
 
@@ -75,8 +75,9 @@ def served_with(folder: Path) -> list[str | None]:
 
 def unread_answers(folder: Path, reading: str | None) -> str | None:
     """Where the study was served with answers that a read of ``reading`` (a database's
-    ``where``, None for the folder's own file) leaves out, and what to pass to read
-    them; None if nothing is left out."""
+    ``where``, None for the folder's own file) leaves out, and which option of ``likeness
+    study export`` reads them (in the command line's words: its export calls this); None
+    if nothing is left out."""
     unread = [where for where in served_with(folder) if where != reading]
     if not unread:
         return None
