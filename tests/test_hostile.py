@@ -1251,13 +1251,20 @@ def test_file_names_that_are_not_utf8_are_compared_and_written_escaped(tmp_path)
         rows = _rows(out_dir / "per_image.csv")
         assert sorted(r["test"] for r in rows) == ["\\udcff\\udcfe.png", "ok.png"]
         assert all(r["ssim"] == "1.0" for r in rows)
-        assert (out_dir / "report.html").is_file()
+        # the report finds the file again from the name its table writes escaped
+        assert "no such file" not in (out_dir / "report.html").read_text()
         # the terminal's table: escaped as in the CSV, its columns still aligned (rich
         # measured the surrogates as one column each, the stream then wrote six)
         lines = [line for line in result.stdout.splitlines() if "│" in line]
         assert any("\\udcff\\udcfe.png" in line for line in lines), result.stdout
         assert len({line.index("│") for line in lines}) == 1, result.stdout
-
+    # a model's name that is not UTF-8: the report finds its folder from the escaped name
+    model = os.fsdecode(b"m\xfe")
+    likeness.compare(tmp_path / "ref", models={model: tmp_path / "out"}, metrics="ssim",
+                     cache=False, out_dir=tmp_path / "named")
+    result = _run_cli(["report", str(tmp_path / "named")])
+    assert result.returncode == 0, result.stderr
+    assert "no such file" not in (tmp_path / "named" / "report.html").read_text()
 
 
 def test_control_characters_in_names_reach_the_terminal_as_escapes(tmp_path):

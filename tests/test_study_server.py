@@ -536,3 +536,45 @@ def test_file_and_model_names_that_are_not_utf8_are_studied_served_and_analysed(
     judgments = (tmp_path / "analysis" / "judgments.csv").read_text(encoding="utf-8")
     assert "odd\\udcff" in judgments
     assert "ours\\udcfe" in (tmp_path / "analysis" / "scores.csv").read_text(encoding="utf-8")
+
+
+def test_analyze_refuses_results_that_measured_other_images_than_the_study_shows(tmp_path):
+    # the metrics were scored by judgments of other pixels: an output regenerated after
+    # `likeness compare` (or between it and `study create`) under the same name
+    folders = {"reference": tmp_path / "ref", "jpeg": tmp_path / "jpeg",
+               "stylized": tmp_path / "stylized"}
+    for name, folder in folders.items():
+        shutil.copytree(SAMPLES / name, folder)
+    runner = CliRunner()
+    compare = ["compare", *map(str, folders.values()), "--metrics", "ssim,psnr", "--no-cache",
+               "--out-dir", str(tmp_path / "results")]
+    assert runner.invoke(main, compare).exit_code == 0
+    study = create_study(tmp_path / "study", {"jpeg": folders["jpeg"],
+                                              "stylized": folders["stylized"]},
+                         reference=folders["reference"], attention_checks=0, repeats=0)
+    store = open_store(study.folder, study.study_id)
+    try:
+        with server_thread(study, store) as port:
+            for _ in range(3):
+                complete(port)
+    finally:
+        store.close()
+    analyze = ["study", "analyze", "--study", str(study.folder), "--results",
+               str(tmp_path / "results"), "--bootstrap", "100", "--out-dir"]
+    result = runner.invoke(main, [*analyze, str(tmp_path / "same")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "same" / "agreement.csv").is_file()
+    regenerated = folders["jpeg"] / "coffee.png"
+    shutil.copy(SAMPLES / "stylized" / "coffee.png", regenerated)
+    result = runner.invoke(main, [*analyze, str(tmp_path / "changed")])
+    assert result.exit_code == 1
+    words = " ".join(result.stderr.split())
+    assert "measured other images than the study" in words
+    assert f"{regenerated} changed since the run measured it" in words
+    assert not (tmp_path / "changed").exists()
+    # measured again, the results hold the new file; the study still shows the old one
+    assert runner.invoke(main, [*compare, "--overwrite"]).exit_code == 0
+    result = runner.invoke(main, [*analyze, str(tmp_path / "unlike")])
+    assert result.exit_code == 1
+    assert (f"{regenerated} is not the image the study shows for it"
+            in " ".join(result.stderr.split()))

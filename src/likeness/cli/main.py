@@ -4,7 +4,15 @@ Exit codes: 0 success, 1 error (including pairs that failed), 2 usage error.  On
 per command; importing them registers the commands on the group.
 """
 
-from likeness.cli import compare, report, sets, study, style, weights  # noqa: F401 - registers
+from likeness.cli import (  # noqa: F401 - registers the commands
+    compare,
+    report,
+    sets,
+    study,
+    study_analysis,
+    style,
+    weights,
+)
 from likeness.cli.app import main
 
 __all__ = ["main"]

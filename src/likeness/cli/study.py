@@ -1,9 +1,10 @@
-"""``likeness study analyze``: a 2AFC study's judgments analysed into a folder."""
+"""``likeness study create | serve | offline | export``: a 2AFC study made from the user's
+folders, handed out to participants, and its answers exported (``study analyze``:
+``study_analysis``)."""
 
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from typing import NoReturn
 
@@ -21,7 +22,7 @@ def study() -> None:
     serve it to participants (or run it offline), export and analyse the judgments."""
 
 
-def _fail(error: Exception, command: str) -> NoReturn:
+def fail(error: Exception, command: str) -> NoReturn:
     say("error", str(error), f"study {command}")
     sys.exit(1)
 
@@ -116,7 +117,7 @@ def create(paths: tuple[Path, ...], model_items: tuple[str, ...], content: Path 
             attention_checks=attention_checks, max_items=max_items, ranking=ranking,
             alpha=alpha, overwrite=overwrite)
     except LikenessError as error:
-        _fail(error, "create")
+        fail(error, "create")
     for decision in created.manifest["decisions"]:
         say("note", decision, "study create")
     design = created.design
@@ -159,7 +160,7 @@ def serve(folder: Path, host: str, port: int, database: str | None, rate: float,
         from likeness.study.server import check_address
         from likeness.study.server import serve as serve_app
     except ImportError:
-        _fail(LikenessError("serving a study needs Starlette and uvicorn: pip install "
+        fail(LikenessError("serving a study needs Starlette and uvicorn: pip install "
                             "'likeness-metrics[study]'"), "serve")
     try:
         check_address(host, port)
@@ -167,7 +168,7 @@ def serve(folder: Path, host: str, port: int, database: str | None, rate: float,
         store = open_store(folder, opened.study_id, database)
         token = opened.admin_token()
     except LikenessError as error:
-        _fail(error, "serve")
+        fail(error, "serve")
     console = stderr_console()
     shown = ("localhost" if host in ("127.0.0.1", "0.0.0.0", "::")
              else f"[{host}]" if ":" in host else host)  # an IPv6 address, as URLs write it
@@ -180,7 +181,7 @@ def serve(folder: Path, host: str, port: int, database: str | None, rate: float,
         serve_app(opened, store, host=host, port=port, rate=rate, burst=burst,
                   max_participants=max_participants, trusted_proxies=trusted_proxies)
     except OSError as error:
-        _fail(LikenessError(f"cannot listen on {host}:{port} ({error.strerror or error}): "
+        fail(LikenessError(f"cannot listen on {host}:{port} ({error.strerror or error}): "
                             "choose another --port"), "serve")
     except (KeyboardInterrupt, SystemExit) as stop:  # uvicorn re-raises the signal it ends on
         if isinstance(stop, SystemExit) and not (isinstance(stop.code, int) and stop.code > 128):
@@ -209,9 +210,9 @@ def offline(folder: Path, out: Path, slots: int) -> None:
 
         replace_file(out, html)  # atomically, never through a link or into a FIFO
     except LikenessError as error:
-        _fail(error, "offline")
+        fail(error, "offline")
     except OSError as error:
-        _fail(LikenessError(f"cannot write {out} ({error.strerror or error})"), "offline")
+        fail(LikenessError(f"cannot write {out} ({error.strerror or error})"), "offline")
     stderr_console().print(f"offline form written to {out} ({len(html) // 1024} KiB)",
                            highlight=False, markup=False)
 
@@ -233,7 +234,7 @@ def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
     Columns: participant, item, a, b, choice, question, trial, rt_ms, expected, kind,
     source; a ranking becomes the pairs it implies.
     """
-    rows = _export(folder, out, offline_files, database, "export")
+    rows = export_answers(folder, out, offline_files, database, "export")
     people = len({row["participant"] for row in rows})
     stderr_console().print(f"{counted(len(rows), 'judgment')} of "
                            f"{counted(people, 'participant')} written to {out}; analyse "
@@ -242,91 +243,7 @@ def export(folder: Path, out: Path, offline_files: tuple[Path, ...],
                            highlight=False, markup=False)
 
 
-@study.command()
-@click.option("--judgments", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV, one row per judgment: participant,item,a,b,choice (optional "
-                   "question, trial, rt_ms, expected for attention checks).")
-@click.option("--ratings", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Instead of 2AFC judgments, a rating (MOS) study's CSV, one row per "
-                   "rating: participant,item,model,rating (optional question, expected "
-                   "for attention checks): MOS and z-MOS per model.")
-@click.option("--study", "study_folder", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="A study folder (likeness study create): its answers, "
-                                 "exported and analysed in one step (instead of "
-                                 "--judgments; the export is kept as judgments.csv).")
-@click.option("--offline", "offline_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="With --study: an answers file of the offline form (repeatable).")
-@click.option("--database", default=None, metavar="URL",
-              help="With --study: the postgresql://… database it was served with.")
-@click.option("--out-dir", type=click.Path(file_okay=True, path_type=Path), required=True,
-              help="Folder for scores.csv, pairwise.csv, exclusions.csv, summary.md, "
-                   "methods.md and study.json (new, empty, or an earlier analysis).")
-@click.option("--bootstrap", type=click.IntRange(1, 1_000_000), default=2000,
-              show_default=True, help="Bootstrap resamples of the participants.")
-@click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--confidence", type=NumberRange(0, 1, min_open=True, max_open=True),
-              default=0.95, show_default=True)
-@click.option("--jod-zero", default=None, metavar="MODEL",
-              help="The model at 0 on the JOD scale (default: the first in the file).")
-@click.option("--results", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=None, help="The compare results folder of the same items and models: "
-                                 "each metric's agreement with the participants.")
-def analyze(judgments: Path | None, ratings: Path | None, study_folder: Path | None,
-            offline_files: tuple[Path, ...], database: str | None, out_dir: Path,
-            bootstrap: int, seed: int, confidence: float, jod_zero: str | None,
-            results: Path | None) -> None:
-    """Scores per model (Bradley–Terry and JOD, bootstrap CIs over participants),
-    pairwise binomial tests with Holm correction, and the exclusions, written to --out-dir;
-    for a rating study (--ratings), MOS and z-MOS with Wilcoxon tests.
-
-    \b
-      likeness study analyze --judgments judgments.csv --out-dir analysis/
-      likeness study analyze --study study/ --out-dir analysis/
-      likeness study analyze --ratings ratings.csv --results results/ --out-dir mos/
-    """
-    from likeness.runs.study import analyze_study
-
-    if sum(given is not None for given in (judgments, ratings, study_folder)) != 1:
-        raise click.UsageError("give --judgments FILE, --ratings FILE or --study FOLDER (one "
-                               "of them)")
-    if ratings is not None:
-        if jod_zero is not None:
-            raise click.UsageError("--jod-zero scales 2AFC judgments; a rating study has "
-                                   "no JOD scale")
-        _analyze_ratings(ratings, out_dir, bootstrap, seed, confidence, results)
-        return
-    if study_folder is None and (offline_files or database):
-        raise click.UsageError("--offline and --database go with --study")
-    if judgments is not None and not judgments.is_file():
-        raise click.BadParameter(f"{judgments} is not a file", param_hint="--judgments")
-    with tempfile.TemporaryDirectory() as scratch:
-        source = None
-        if study_folder is not None:
-            judgments, source = Path(scratch) / "judgments.csv", f"exported from {study_folder}"
-            _export(study_folder, judgments, offline_files, database, "analyze")
-        assert judgments is not None
-        try:
-            analysis = analyze_study(judgments, out_dir, resamples=bootstrap, seed=seed,
-                                     confidence=confidence, jod_zero=jod_zero,
-                                     results=results, keep_judgments=source)
-        except LikenessError as error:
-            say("error", str(error), "study analyze")
-            sys.exit(1)
-    console = stderr_console()
-    for who, why in analysis.exclusions:
-        say("note", f"participant {who} excluded: {why}", "study analyze")
-    for decision in analysis.decisions:
-        say("note", decision, "study analyze")
-    for question in analysis.questions:
-        heading = f"{question.question}: " if question.question else ""
-        ranking = ", ".join(f"{m} {question.jod[m]:+.2f} JOD"
-                            for m in question.ranking)
-        console.print(f"{heading}{ranking}", highlight=False, markup=False)
-    console.print(f"analysis written to {out_dir}", highlight=False, markup=False)
-
-
-def _export(folder: Path, out: Path, offline_files: tuple[Path, ...], database: str | None,
+def export_answers(folder: Path, out: Path, offline_files: tuple[Path, ...], database: str | None,
             command: str) -> list[dict[str, str]]:
     """The study's answers written to ``out`` as judgments (the rows); decisions said."""
     from likeness.study import open_study
@@ -354,37 +271,12 @@ def _export(folder: Path, out: Path, offline_files: tuple[Path, ...], database: 
 
         replace_file(out, judgments_csv(rows))
     except LikenessError as error:
-        _fail(error, command)
+        fail(error, command)
     except OSError as error:
-        _fail(LikenessError(f"cannot write {out} ({error.strerror or error})"), command)
+        fail(LikenessError(f"cannot write {out} ({error.strerror or error})"), command)
     finally:
         if store is not None:
             store.close()
     for decision in decisions:
         say("note", decision, f"study {command}")
     return rows
-
-
-def _analyze_ratings(ratings: Path, out_dir: Path, bootstrap: int, seed: int,
-                     confidence: float, results: Path | None) -> None:
-    from likeness.runs.ratings import analyze_rating_study
-
-    if not ratings.is_file():
-        raise click.BadParameter(f"{ratings} is not a file", param_hint="--ratings")
-    try:
-        analysis = analyze_rating_study(ratings, out_dir, resamples=bootstrap, seed=seed,
-                                        confidence=confidence, results=results)
-    except LikenessError as error:
-        say("error", str(error), "study analyze")
-        sys.exit(1)
-    for who, why in analysis.exclusions:
-        say("note", f"participant {who} excluded: {why}", "study analyze")
-    for decision in analysis.decisions:
-        say("note", decision, "study analyze")
-    console = stderr_console()
-    for question in analysis.questions:
-        heading = f"{question.question}: " if question.question else ""
-        ranking = ", ".join(f"{s.model} MOS {s.mos:.3f}"
-                            for s in sorted(question.scores, key=lambda s: -s.mos))
-        console.print(f"{heading}{ranking}", highlight=False, markup=False)
-    console.print(f"analysis written to {out_dir}", highlight=False, markup=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import secrets
 import stat as stat_module
 from collections.abc import Iterable, Iterator
@@ -309,6 +310,17 @@ def escaped_text(value: Any) -> Any:
     if isinstance(value, dict):
         return {escaped_text(key): escaped_text(part) for key, part in value.items()}
     return value
+
+
+def escaped_path(folder: Path, name: str) -> Path:
+    """The file ``folder / name`` where ``name`` was written escaped (``escaped_text``):
+    the name as written if such a file exists, else with its escapes of bytes that are not
+    UTF-8 (``\\udcff``) turned back into those bytes."""
+    path = folder / name
+    if "\\udc" not in name or path.exists():
+        return path
+    return folder / re.sub(r"\\u(dc[89a-f][0-9a-f])", lambda m: chr(int(m.group(1), 16)),
+                           name)
 
 
 def replace_file(path: str | os.PathLike[str], text: str, *,

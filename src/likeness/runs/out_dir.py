@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError, StorageError
+from likeness.evaluation.infra.measured import RUN_DATABASE
 from likeness.io import unreadable
 
 __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "check_out_dir", "holding"]
 
 RUN_FILES = ("per_image.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv",
              "references.bib", "methods.md", "run.json")
-RUN_DATABASE = "progress.sqlite"
 # every name a run (and its report) writes in the folder: what run.json lists as its own
 OWNED_FILES = (*RUN_FILES, "report.html", RUN_DATABASE, f"{RUN_DATABASE}-wal",
                f"{RUN_DATABASE}-shm")

@@ -20,12 +20,12 @@ from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer
 from likeness.evaluation.engines.maps import PairMaps, pair_maps
-from likeness.evaluation.items.plan import Item
+from likeness.evaluation.infra.measured import changed_since_the_run
+from likeness.evaluation.items.plan import Item, item_paths
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.html import RECORD_DIGEST, ReportPair, render_report
 from likeness.runs.folder import (
-    RUN_DATABASE,
     RunWarning,
     output_path,
     sign_record,
@@ -42,29 +42,9 @@ _ITEM_SETTINGS = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_c
                   "convention", "ms_ssim_convention", "cfsd_max_pixels", "clip_t_convention")
 
 
-def changed_since_the_run(results_dir: Path, paths: Sequence[Path],
-                          command: str = "the run's command") -> dict[Path, str]:
-    """Of ``paths``, the files whose bytes are no longer those the run of ``results_dir``
-    measured (the hashes its ``progress.sqlite`` keeps), each with why: a report must not
-    show other pixels beside the values.  A file the run kept no hash of is not judged."""
-    from likeness.evaluation.infra.cache import Cache, file_digest
-
-    database = results_dir / RUN_DATABASE
-    if not database.is_file():
-        return {}
-    with Cache(database) as run:
-        measured = run.measured_digests(paths)
-    changed = {}
-    for path, digest in measured.items():
-        try:
-            now = file_digest(path)
-        except (LikenessError, OSError):
-            continue  # missing or unreadable: said where it is decoded
-        if now != digest:
-            changed[path] = (f"{path} changed since the run measured it (its SHA-256 is not "
-                             "the one measured), so its pictures would not show what the "
-                             f"values measured; run {command} again to measure it")
-    return changed
+def _pair_paths(record: dict[str, Any], pair: ReportPair) -> tuple[Path, Path]:
+    return item_paths(record["settings"], str(record.get("kind")), pair.model, pair.reference,
+                      pair.test)
 
 
 class _RunMaps:
@@ -98,23 +78,12 @@ class _RunMaps:
         computer = self._computer_for(record)
         reference, test = _pair_paths(record, pair)
         self.command = f"`likeness {'style' if record.get('kind') == 'style' else 'compare'}`"
-        if changed := changed_since_the_run(self.results_dir, (reference, test), self.command):
+        if changed := changed_since_the_run(self.results_dir, (reference, test),
+                                            self.command):
             self.changed.update(changed)
             return PairMaps(failure="; ".join(changed.values()))
         item = Item(pair.model, reference, test, pair.reference, pair.test)
         return pair_maps(computer, item, self.metrics)
-
-
-def _pair_paths(record: dict[str, Any], pair: ReportPair) -> tuple[Path, Path]:
-    settings = record["settings"]
-    if record.get("kind") == "style":
-        return (Path(settings["content"]) / pair.reference,
-                Path(settings["models"][pair.model]) / pair.test)
-    if settings.get("pairs_csv"):
-        base = Path(settings["pairs_csv"]).parent
-        return base / pair.reference, base / pair.test
-    return (Path(settings["reference"]) / pair.reference,
-            Path(settings["models"][pair.model]) / pair.test)
 
 
 def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbnail: int = 160,

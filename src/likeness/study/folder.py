@@ -50,6 +50,7 @@ from likeness.study.manifest import (
     plain_json,
     sign_manifest,
 )
+from likeness.study.provenance import shown_pixels
 from likeness.wording import counted
 
 __all__ = ["ANSWERS_FILE", "Study", "create_study", "open_study", "parse_question"]
@@ -118,11 +119,9 @@ class _ImageWriter:
         first_read = str(path.resolve()) not in self.by_path
         if first_read:
             self.decisions.extend(f"{path.name}: {decision}" for decision in loaded.decisions)
-        pixels = loaded.pixels
         if loaded.bit_depth == 16:
             self.deep += first_read
-            pixels = np.round(pixels.astype(np.float64) / 257.0).astype(np.uint8)
-        return pixels
+        return shown_pixels(loaded)
 
     def write(self, pixels: np.ndarray) -> str:
         data = _png(pixels)

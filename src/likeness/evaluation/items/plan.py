@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from likeness.errors import PairingError
 from likeness.evaluation.items.prompts import (
@@ -23,9 +24,17 @@ from likeness.evaluation.items.prompts import (
     table_prompt,
     without_sidecars,
 )
-from likeness.io import pair_scanned, read_manifest, real_paths, same_file_key, scan_folder
+from likeness.io import (
+    escaped_path,
+    escaped_text,
+    pair_scanned,
+    read_manifest,
+    real_paths,
+    same_file_key,
+    scan_folder,
+)
 
-__all__ = ["Item", "Plan", "check_distinct_folders", "make_plan", "model_names",
+__all__ = ["Item", "Plan", "check_distinct_folders", "item_paths", "make_plan", "model_names",
            "refuse_set_names", "table_prompts"]
 
 
@@ -290,6 +299,21 @@ def make_plan(reference: str | os.PathLike[str] | None,
     refuse_set_names(plan.models, "model", "reference")
     plan.set_pairs = [(model, "reference", model) for model in plan.models]
     return plan
+
+
+def item_paths(settings: Mapping[str, Any], kind: str, model: str, reference: str,
+               test: str) -> tuple[Path, Path]:
+    """The files of a run's pair as its record's ``settings`` plan them (its ``kind``: a
+    style run's content plays the reference), from the names its tables write (escaped
+    where not UTF-8): the inverse of ``make_plan``'s names."""
+    if settings.get("pairs_csv"):
+        base = Path(settings["pairs_csv"]).parent
+        return escaped_path(base, reference), escaped_path(base, test)
+    first = settings["content"] if kind == "style" else settings["reference"]
+    folders = settings["models"]  # under the models' own names; the tables escape them
+    folder = folders.get(model) or next(
+        path for name, path in folders.items() if escaped_text(name) == model)
+    return escaped_path(Path(first), reference), escaped_path(Path(folder), test)
 
 
 def refuse_set_names(models: Sequence[str], role: str, taken: str) -> None:

@@ -1,0 +1,93 @@
+"""Whether a results folder measured the images a study shows.  ``likeness study analyze
+--study STUDY --results RESULTS`` scores each metric by the participants' judgments, which
+is sound only where both saw the same pixels: each reference and output the study shows is
+read from the file the results folder measured — checked first to be unchanged since that
+run — decoded as ``create_study`` decoded it, and compared pixel for pixel with the
+study's copy.  An output regenerated between ``likeness compare`` and ``study create``
+(same name, other pixels) is found so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from likeness.errors import ImageLoadError
+from likeness.evaluation.infra.measured import changed_since_the_run
+from likeness.evaluation.items.plan import item_paths
+from likeness.io import ALPHA_CHOICES, LoadedImage, load_image
+from likeness.results.html import read_results_folder
+
+__all__ = ["shown_pixels", "unlike_the_results"]
+
+
+class ShownStudy(Protocol):
+    """What the check reads of a study (``likeness.study.Study``)."""
+
+    @property
+    def folder(self) -> Path: ...
+
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+
+
+def shown_pixels(loaded: LoadedImage) -> np.ndarray:
+    """An image's pixels as a study shows them: 8 bits per channel, as browsers show them
+    (a 16-bit file rounded)."""
+    if loaded.bit_depth == 16:
+        return np.round(loaded.pixels.astype(np.float64) / 257.0).astype(np.uint8)
+    return loaded.pixels
+
+
+def unlike_the_results(study: ShownStudy, results_dir: Path) -> list[str]:
+    """Why images ``study`` shows are not those the results folder ``results_dir``
+    measured for the same model and item (one sentence per file); empty when every one
+    is.  Items and models the results do not hold are not judged here (the analysis
+    refuses judgments that name them)."""
+    record, pairs, _, _ = read_results_folder(results_dir)
+    kind = str(record.get("kind"))
+    by_key = {(pair.model, pair.reference): pair for pair in pairs}
+    shown: dict[Path, str] = {}  # a file the results measured → its image in the study
+    for item in study.manifest["items"]:
+        for model, image in item["outputs"].items():
+            pair = by_key.get((model, item["id"]))
+            if pair is not None:
+                reference, test = item_paths(record["settings"], kind, model, pair.reference,
+                                             pair.test)
+                shown.setdefault(reference, item["reference"])
+                shown.setdefault(test, image)
+    command = f"`likeness {'style' if kind == 'style' else 'compare'}`"
+    changed = changed_since_the_run(results_dir, list(shown), command)
+    unlike = list(changed.values())
+    for path, image in shown.items():
+        if path not in changed and (why := _unlike(path, study.folder / "images" / image)):
+            unlike.append(why)
+    return unlike
+
+
+def _unlike(path: Path, image: Path) -> str | None:
+    """Why the file ``path`` is not the study's ``image``; None when it is (decoded with
+    any of the alpha choices a study may have been created with)."""
+    try:
+        with Image.open(image) as opened:
+            wanted = np.asarray(opened)
+    except OSError as error:
+        return f"{image}: the study's copy cannot be read ({error})"
+    failures = []
+    for alpha in (None, *ALPHA_CHOICES):
+        try:
+            pixels = shown_pixels(load_image(path, alpha=alpha))
+        except ImageLoadError as error:
+            failures.append(str(error))
+            continue
+        if pixels.shape[2] == 1:
+            pixels = pixels[..., 0]
+        if pixels.shape == wanted.shape and np.array_equal(pixels, wanted):
+            return None
+    if len(failures) == 1 + len(ALPHA_CHOICES):  # never decoded: missing, unreadable
+        return failures[0]
+    return (f"{path} is not the image the study shows for it (the file changed between the "
+            "run and `likeness study create`)")
