@@ -499,6 +499,17 @@ def test_an_ipv6_address_is_announced_as_urls_write_it(study, monkeypatch):
     assert "participants: http://[::1]:8123/" in result.output  # it said http://::1:8123/
 
 
+def _answered_by_three(study):
+    """Three participants answer every trial of ``study``, served from its folder."""
+    store = open_store(study.folder, study.study_id)
+    try:
+        with server_thread(study, store) as port:
+            for _ in range(3):
+                complete(port)
+    finally:
+        store.close()
+
+
 def test_file_and_model_names_that_are_not_utf8_are_studied_served_and_analysed(tmp_path):
     # a name's bytes that are not UTF-8 reached the manifest as lone surrogates, and
     # "'utf-8' codec can't encode character '\udcff' … surrogates not allowed" ended
@@ -522,13 +533,7 @@ def test_file_and_model_names_that_are_not_utf8_are_studied_served_and_analysed(
                          reference=folders["reference"], attention_checks=0, repeats=0)
     assert "odd\\udcff.png" in study.items_by_id
     assert study.manifest["models"] == ["ours\\udcfe", "base"]
-    store = open_store(study.folder, study.study_id)
-    try:
-        with server_thread(study, store) as port:
-            for _ in range(3):
-                complete(port)
-    finally:
-        store.close()
+    _answered_by_three(study)
     result = CliRunner().invoke(main, ["study", "analyze", "--study", str(study.folder),
                                        "--results", str(results), "--out-dir",
                                        str(tmp_path / "analysis"), "--bootstrap", "100"])
@@ -552,13 +557,7 @@ def test_analyze_refuses_results_that_measured_other_images_than_the_study_shows
     study = create_study(tmp_path / "study", {"jpeg": folders["jpeg"],
                                               "stylized": folders["stylized"]},
                          reference=folders["reference"], attention_checks=0, repeats=0)
-    store = open_store(study.folder, study.study_id)
-    try:
-        with server_thread(study, store) as port:
-            for _ in range(3):
-                complete(port)
-    finally:
-        store.close()
+    _answered_by_three(study)
     analyze = ["study", "analyze", "--study", str(study.folder), "--results",
                str(tmp_path / "results"), "--bootstrap", "100", "--out-dir"]
     result = runner.invoke(main, [*analyze, str(tmp_path / "same")])
