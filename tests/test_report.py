@@ -227,6 +227,24 @@ def test_images_changed_since_the_run_are_not_pictured_beside_its_values(golden,
             f"({changed}); run `likeness compare` again") in words
     page = (tmp_path / "results" / "report.html").read_text()
     assert f"{changed} changed since the run measured it" in page
+    # a results folder that cannot be written (read-only, another user's): its database
+    # is read without a byte written — SQLite's ordinary open failed there ("attempt to
+    # write a readonly database"), and with it the report
+    import sqlite3
+
+    connect = sqlite3.connect
+
+    def read_only_folder(database, *args, **kwargs):
+        if str(database).endswith("progress.sqlite") and not kwargs.get("uri"):
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        return connect(database, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sqlite3, "connect", read_only_folder)
+        result = CliRunner().invoke(main, ["report", str(tmp_path / "results"), "-o",
+                                           str(tmp_path / "elsewhere.html")])
+    assert result.exit_code == 0, result.output
+    assert "note: 1 file shown without pictures" in " ".join(result.stderr.split())
     # a folder whose database is gone is reported as before, unjudged
     (tmp_path / "results" / "progress.sqlite").unlink()
     assert "changed since" not in CliRunner().invoke(

@@ -32,7 +32,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from likeness.evaluation.infra.cache_location import (
 )
 from likeness.io import Digests, FileStamp, disk_is_full, file_stamp, path_key, stat_regular_file
 
-__all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "file_digest"]
+__all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "file_digest", "remembered_in"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -300,30 +300,26 @@ class Cache:
             self._run("write", write)
         return digests, errors
 
-    def measured_digests(self, paths: Sequence[Path]) -> dict[Path, str]:
-        """The hashes remembered for ``paths`` (by their real paths), not checked against
-        the files as they are now: in a run's own database, what the run measured."""
-        keys = {path: path_key(os.path.realpath(path)) for path in paths}
-        known = self._remembered(list(dict.fromkeys(keys.values())))
-        return {path: known[key][2] for path, key in keys.items() if key in known}
-
     def _remembered(self, keys: list[str]) -> dict[str, tuple[tuple[int, ...], int, str]]:
         if self.path is None or not keys:
             return {}
+        return self._run("read", lambda connection: remembered_in(connection, keys))
 
-        def read(connection: sqlite3.Connection) -> dict[str, Any]:
-            found = {}
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start:start + _CHUNK]
-                rows = connection.execute(
-                    "SELECT path, size, mtime_ns, ctime_ns, inode, device, hashed_ns, digest "
-                    f"FROM file_stamps WHERE path IN ({','.join('?' * len(chunk))})", chunk)
-                for path, size, mtime, ctime, inode, device, hashed, digest in rows:
-                    if isinstance(digest, str) and _SHA256.fullmatch(digest):  # else hashed
-                        found[path] = ((size, mtime, ctime, inode, device), hashed, digest)
-            return found
 
-        return self._run("read", read)
+def remembered_in(connection: sqlite3.Connection, keys: Sequence[str]
+                  ) -> dict[str, tuple[tuple[int, ...], int, str]]:
+    """The stamps and hashes a cache's database remembers for the file ``keys``
+    (``path_key`` of each real path): key → (stamp, when hashed, SHA-256)."""
+    found: dict[str, tuple[tuple[int, ...], int, str]] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        rows = connection.execute(
+            "SELECT path, size, mtime_ns, ctime_ns, inode, device, hashed_ns, digest "
+            f"FROM file_stamps WHERE path IN ({','.join('?' * len(chunk))})", chunk)
+        for path, size, mtime, ctime, inode, device, hashed, digest in rows:
+            if isinstance(digest, str) and _SHA256.fullmatch(digest):  # else hashed again
+                found[path] = ((size, mtime, ctime, inode, device), hashed, digest)
+    return found
 
 
 def _settled(stamp: tuple[int, ...], hashed_ns: int) -> bool:
