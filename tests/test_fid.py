@@ -35,6 +35,7 @@ from likeness import (
     kid_folders,
 )
 from likeness.cli import main
+from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.sets.features import (
     FeatureExtractor,
@@ -456,6 +457,42 @@ def test_statistics_files_round_trip_and_pytorch_fid_format(fid_weights, fid_fol
     np.savez(bad, mean=np.zeros(3))
     with pytest.raises(LikenessError, match="'mu' and 'sigma'"):
         load_statistics(bad)
+
+
+def test_fid_of_two_statistics_files_needs_no_checkpoint(tmp_path, monkeypatch):
+    """Nothing is encoded: the distance of two statistics files is arithmetic, and a
+    machine without the encoder's weights (offline) gave "downloading … failed"."""
+    rng = np.random.default_rng(3)
+    settings = {"network": NETWORKS["pt_inception"].label, "weights": "pt_inception",
+                "weights_sha256": "ab" * 32, "alpha": None}
+    statistics = {}
+    for name, resize in (("a", "pytorch-fid"), ("b", "pytorch-fid"), ("clean", "clean")):
+        features = rng.normal(size=(40, 2048)) + (name == "b")
+        mu, sigma = features.mean(axis=0), np.cov(features, rowvar=False)
+        statistics[name] = (mu, sigma)
+        recorded = {**settings, "resize": resize, "count": 40}
+        np.savez(tmp_path / f"{name}.npz", mu=mu, sigma=sigma, count=np.int64(40),
+                 likeness_settings=np.array(json.dumps(recorded)))
+        np.savez(tmp_path / f"plain_{name}.npz", mu=mu, sigma=sigma)  # pytorch-fid's own
+    want = frechet_distance(*statistics["a"], *statistics["b"])
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch"))
+    runner = CliRunner()
+    for a, b in (("a", "b"), ("plain_a", "plain_b"), ("a", "plain_b")):
+        result = runner.invoke(main, ["fid", str(tmp_path / f"{a}.npz"),
+                                      str(tmp_path / f"{b}.npz")])
+        assert result.exit_code == 0, result.output
+        assert float(result.stdout.split()[-1]) == pytest.approx(want, rel=1e-8)  # printed
+    assert "images not counted in the file" in result.stderr  # not "0 images"
+    mixed = runner.invoke(main, ["fid", str(tmp_path / "a.npz"), str(tmp_path / "clean.npz")])
+    assert mixed.exit_code == 1
+    assert "was computed with --resize clean but this run uses --resize pytorch-fid" in (
+        " ".join(mixed.stderr.split()))
+    other = runner.invoke(main, ["fid", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"),
+                                 "--encoder", "dinov2"])
+    assert other.exit_code == 1
+    assert "2048-dimensional features" in other.stderr
 
 
 def test_kid_folders_and_its_errors(golden, fid_weights, fid_folders, tmp_path):

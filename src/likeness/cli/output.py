@@ -62,6 +62,8 @@ def stderr_console() -> Console:
 CLI_WORDS = [
     (r"gray=True", "--gray"),
     (r"resize='reference'", "--resize reference"),
+    (r"resize='(pytorch-fid|clean)' but this run uses '(pytorch-fid|clean)'",
+     r"--resize \1 but this run uses --resize \2"),
     (r"alpha='(white|black|drop)'", r"--alpha \1"),
     (r"overwrite=True", "--overwrite"),
     (r"(?<![\w/.-])out_dir(?![\w/.-])", "--out-dir"),

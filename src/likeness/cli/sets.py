@@ -73,7 +73,10 @@ def _report_sets(sets: Any) -> bool:
     console = stderr_console()
     failed = False
     for image_set in sets:
-        line = f"{image_set.source}: {counted(image_set.count, 'image')}"
+        # pytorch-fid's statistics files do not record how many images they summarise
+        line = f"{image_set.source}: " + (counted(image_set.count, "image") if image_set.count
+                                          or image_set.features is not None
+                                          else "images not counted in the file")
         if image_set.features is not None:
             line += f" ({counted(image_set.cached, 'feature')} from the cache)"
         console.print(line, highlight=False, markup=False)

@@ -18,7 +18,12 @@ from likeness.evaluation.infra.pipeline import keeping_processes
 from likeness.evaluation.items.image_set import ImageSet, frechet_between
 from likeness.evaluation.items.plan import check_distinct_folders, check_no_shared_files
 from likeness.evaluation.items.settings import ExecutionOptions
-from likeness.evaluation.sets.features import FeatureExtractor, load_set, save_statistics
+from likeness.evaluation.sets.features import (
+    FeatureExtractor,
+    load_set,
+    load_statistics,
+    save_statistics,
+)
 from likeness.io import ALPHA_CHOICES, same_file_key, scan_folder
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
@@ -228,6 +233,9 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
                                 f"{counted(len(sources), 'set')}")
     _check_targets([Path(target) for target in targets], [Path(source) for source in sources])
     metric = FID_ENCODERS[encoder]
+    if weights is None and not targets and all(
+            Path(source).suffix.lower() in _STATS_SUFFIXES for source in sources):
+        return _between_statistics_files(sources, metric, resize, alpha)
     extractor, sets = _load_sets(sources, metric, weights=weights, resize=resize,
                                  device=device, alpha=alpha, batch_size=batch_size,
                                  workers=workers, decoding=decoding,
@@ -237,6 +245,42 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
     value = frechet_between(sets[0], sets[1]) if len(sets) == 2 else None
     return FidResult(value, tuple(sets), extractor.settings, metric, saved, _execution(
         extractor, device=device, decoding=decoding, workers=workers, batch_size=batch_size))
+
+
+def _between_statistics_files(sources: Sequence[PathLike], metric: str, resize: str,
+                              alpha: str | None) -> FidResult:
+    """The distance of two statistics files without their encoder's checkpoint (nothing is
+    encoded: pytorch-fid loads its network even so, and asks for its weights): the files'
+    recorded settings checked against each other and against the encoder asked for.
+
+    Raises:
+        LikenessError: a file of another encoder, feature length or resize convention than
+            the other, or than the encoder asked for.
+    """
+    spec = NETWORKS[METRICS[metric].set_network or ""]
+    sets = [load_statistics(source, dims=spec.dims) for source in sources]
+    # a file without settings is pytorch-fid's: its Inception, its resize
+    plain = {"network": NETWORKS["pt_inception"].label, "resize": "pytorch-fid"}
+    recorded = [s.settings if "network" in s.settings else {**plain, **s.settings}
+                for s in sets]
+    for source, settings in zip(sources, recorded, strict=True):
+        if settings["network"] != spec.label:
+            raise LikenessError(f"{source} holds {settings['network']} statistics; this "
+                                f"distance asks for {spec.label}: recompute it with that "
+                                "encoder")
+        if spec.resize is None and settings.get("resize") != resize:
+            raise LikenessError(f"{source} was computed with resize={settings.get('resize')!r}"
+                                f" but this run uses {resize!r}; recompute it with the same "
+                                "settings")
+    for key in ("weights_sha256", "alpha"):
+        if all(key in r for r in recorded) and recorded[0][key] != recorded[1][key]:
+            raise LikenessError(f"{sources[0]} and {sources[1]} were computed with other "
+                                f"{key.removesuffix('_sha256')} ({recorded[0][key]!r} and "
+                                f"{recorded[1][key]!r}); recompute one with the other's")
+    settings = {k: v for k, v in recorded[0].items() if k not in ("count", "note")}
+    return FidResult(frechet_between(sets[0], sets[1]), tuple(sets),
+                     {**settings, "alpha": settings.get("alpha", alpha)}, metric, (),
+                     {"device": None, "arguments": {"device": None}, "versions": versions()})
 
 
 def _check_targets(targets: list[Path], sources: list[Path]) -> None:
