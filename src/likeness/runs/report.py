@@ -25,13 +25,7 @@ from likeness.evaluation.items.plan import Item, item_paths
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.html import RECORD_DIGEST, ReportPair, render_report
-from likeness.runs.folder import (
-    RunWarning,
-    output_path,
-    sign_record,
-    write_json,
-    writing,
-)
+from likeness.runs.folder import RunWarning, output_path, sign_record, write_json, writing
 from likeness.runs.single import check_argument_kinds
 from likeness.wording import counted
 
