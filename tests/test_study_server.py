@@ -16,8 +16,10 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 import likeness
 from likeness.cli import main
@@ -577,3 +579,32 @@ def test_analyze_refuses_results_that_measured_other_images_than_the_study_shows
     assert result.exit_code == 1
     assert (f"{regenerated} is not the image the study shows for it"
             in " ".join(result.stderr.split()))
+
+
+def test_analyze_refuses_results_that_flattened_transparency_otherwise_than_the_study(
+        tmp_path):
+    """The same files, decoded otherwise: the run composited the outputs' transparency
+    over white, the study over black, so participants judged other pixels."""
+    rng = np.random.default_rng(8)
+    for folder in ("ref", "a", "b"):
+        (tmp_path / folder).mkdir()
+        for name in ("one", "two"):
+            pixels = rng.integers(0, 256, (40, 40, 4), dtype=np.uint8)
+            pixels[..., 3] = 255 if folder == "ref" else np.where(pixels[..., 3] > 128, 255, 0)
+            Image.fromarray(pixels, "RGBA").save(tmp_path / folder / f"{name}.png")
+    compare = ["compare", str(tmp_path / "ref"), str(tmp_path / "a"), str(tmp_path / "b"),
+               "--alpha", "white", "--no-cache", "--out-dir", str(tmp_path / "results")]
+    assert CliRunner().invoke(main, compare).exit_code == 0
+    for alpha, exit_code in (("black", 1), ("white", 0)):
+        study = create_study(tmp_path / f"study-{alpha}", {"a": tmp_path / "a",
+                                                           "b": tmp_path / "b"},
+                             reference=tmp_path / "ref", alpha=alpha, attention_checks=0,
+                             repeats=0)
+        _answered_by_three(study)
+        result = CliRunner().invoke(main, [
+            "study", "analyze", "--study", str(study.folder), "--results",
+            str(tmp_path / "results"), "--bootstrap", "100", "--out-dir",
+            str(tmp_path / f"analysis-{alpha}")])
+        assert result.exit_code == exit_code, result.output
+        assert ("flattened its transparency otherwise than the run's --alpha"
+                in " ".join(result.stderr.split())) == (exit_code == 1)

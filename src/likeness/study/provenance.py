@@ -2,9 +2,10 @@
 --study STUDY --results RESULTS`` scores each metric by the participants' judgments, which
 is sound only where both saw the same pixels: each reference and output the study shows is
 read from the file the results folder measured — checked first to be unchanged since that
-run — decoded as ``create_study`` decoded it, and compared pixel for pixel with the
-study's copy.  An output regenerated between ``likeness compare`` and ``study create``
-(same name, other pixels) is found so.
+run — decoded as that run decoded it (its ``alpha``), rounded to 8 bits as ``create_study``
+rounds, and compared pixel for pixel with the study's copy.  An output regenerated between
+``likeness compare`` and ``study create`` (same name, other pixels) is found so, and so is
+transparency the study flattened otherwise than the run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from PIL import Image
 from likeness.errors import ImageLoadError
 from likeness.evaluation.infra.measured import changed_since_the_run
 from likeness.evaluation.items.plan import item_paths
-from likeness.io import ALPHA_CHOICES, LoadedImage, load_image
+from likeness.io import LoadedImage, load_image
 from likeness.results.html import read_results_folder
 
 __all__ = ["shown_pixels", "unlike_the_results"]
@@ -54,7 +55,7 @@ def unlike_the_results(study: ShownStudy, results_dir: Path) -> list[str]:
     for item in study.manifest["items"]:
         for model, image in item["outputs"].items():
             pair = by_key.get((model, item["id"]))
-            if pair is not None:
+            if pair is not None and pair.values:  # (a pair without values is not scored)
                 reference, test = item_paths(record["settings"], kind, model, pair.reference,
                                              pair.test)
                 shown.setdefault(reference, item["reference"])
@@ -62,32 +63,29 @@ def unlike_the_results(study: ShownStudy, results_dir: Path) -> list[str]:
     command = f"`likeness {'style' if kind == 'style' else 'compare'}`"
     changed = changed_since_the_run(results_dir, list(shown), command)
     unlike = list(changed.values())
+    alpha = record["settings"].get("alpha")
     for path, image in shown.items():
-        if path not in changed and (why := _unlike(path, study.folder / "images" / image)):
+        if path not in changed and (why := _unlike(path, study.folder / "images" / image,
+                                                   alpha)):
             unlike.append(why)
     return unlike
 
 
-def _unlike(path: Path, image: Path) -> str | None:
-    """Why the file ``path`` is not the study's ``image``; None when it is (decoded with
-    any of the alpha choices a study may have been created with)."""
+def _unlike(path: Path, image: Path, alpha: str | None) -> str | None:
+    """Why the file ``path``, decoded as the results' run decoded it (its ``alpha``), is
+    not the study's ``image``; None when it is."""
     try:
         with Image.open(image) as opened:
             wanted = np.asarray(opened)
+        pixels = shown_pixels(load_image(path, alpha=alpha))
+    except ImageLoadError as error:
+        return str(error)
     except OSError as error:
         return f"{image}: the study's copy cannot be read ({error})"
-    failures = []
-    for alpha in (None, *ALPHA_CHOICES):
-        try:
-            pixels = shown_pixels(load_image(path, alpha=alpha))
-        except ImageLoadError as error:
-            failures.append(str(error))
-            continue
-        if pixels.shape[2] == 1:
-            pixels = pixels[..., 0]
-        if pixels.shape == wanted.shape and np.array_equal(pixels, wanted):
-            return None
-    if len(failures) == 1 + len(ALPHA_CHOICES):  # never decoded: missing, unreadable
-        return failures[0]
+    if pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    if pixels.shape == wanted.shape and np.array_equal(pixels, wanted):
+        return None
     return (f"{path} is not the image the study shows for it (the file changed between the "
-            "run and `likeness study create`)")
+            "run and `likeness study create`, or the study flattened its transparency "
+            "otherwise than the run's --alpha)")
