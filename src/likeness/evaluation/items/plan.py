@@ -311,9 +311,9 @@ def item_paths(settings: Mapping[str, Any], kind: str, model: str, reference: st
         return escaped_path(base, reference), escaped_path(base, test)
     first = settings["content"] if kind == "style" else settings["reference"]
     folders = settings["models"]  # under the models' own names; the tables escape them
-    folder = folders.get(model) or next(
-        path for name, path in folders.items() if escaped_text(name) == model)
-    return escaped_path(Path(first), reference), escaped_path(Path(folder), test)
+    named = {escaped_text(name): path for name, path in folders.items()}
+    return (escaped_path(Path(first), reference),
+            escaped_path(Path(folders[model] if model in folders else named[model]), test))
 
 
 def refuse_set_names(models: Sequence[str], role: str, taken: str) -> None:
