@@ -185,3 +185,16 @@ def postgres_server() -> Iterator[Any]:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def interrupt_writing(monkeypatch: Any, module: Any, name: str = "summary.md") -> None:
+    """Ctrl-C (a ``KeyboardInterrupt``) when ``module`` writes its file ``name``: an
+    analysis cut short after its first files (``monkeypatch.undo()`` ends it)."""
+    replace = module.replace_file
+
+    def cut_short(target: Any, text: str, **kwargs: Any) -> Any:
+        if Path(target).name == name:
+            raise KeyboardInterrupt
+        return replace(target, text, **kwargs)
+
+    monkeypatch.setattr(module, "replace_file", cut_short)

@@ -24,6 +24,7 @@ from likeness.results.pairwise_scaling import JOD_SIGMA, bradley_terry, thurston
 from likeness.results.stats import holm
 from likeness.results.study import Judgment, analyze, read_judgments
 from likeness.runs.study import analyze_study
+from study_support import interrupt_writing
 
 PINNED = json.loads((Path(__file__).parent / "data" / "study_values.json").read_text())
 MODELS = ("ours", "adain", "wct", "gatys")
@@ -489,14 +490,7 @@ def test_an_analysis_cut_short_can_be_run_again_into_its_folder(tmp_path, monkey
     import likeness.runs.study as study_module
 
     path = _write(tmp_path / "j.csv", _study_rows(np.random.default_rng(5)))
-    replace = study_module.replace_file
-
-    def cut_short(target, text, **kwargs):
-        if Path(target).name == "summary.md":
-            raise KeyboardInterrupt
-        return replace(target, text, **kwargs)
-
-    monkeypatch.setattr(study_module, "replace_file", cut_short)
+    interrupt_writing(monkeypatch, study_module)
     with pytest.raises(KeyboardInterrupt):
         analyze_study(path, tmp_path / "out", resamples=30)
     assert json.loads((tmp_path / "out" / "study.json").read_text())["status"] == "writing"

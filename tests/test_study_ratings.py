@@ -23,6 +23,7 @@ from likeness.results.ratings import (
     krippendorff_alpha_interval,
 )
 from likeness.runs.ratings import RATINGS_FILES, analyze_rating_study
+from study_support import interrupt_writing
 
 DATA = Path(__file__).parent / "data"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -197,14 +198,7 @@ def test_a_rating_analysis_cut_short_can_be_run_again_into_its_folder(tmp_path, 
 
     ratings = _write(tmp_path / "ratings.csv", _simulate(1, {"a": 0.5, "b": -0.5}, items=4,
                                                           participants=5))
-    replace = ratings_module.replace_file
-
-    def cut_short(target, text, **kwargs):
-        if Path(target).name == "summary.md":
-            raise KeyboardInterrupt
-        return replace(target, text, **kwargs)
-
-    monkeypatch.setattr(ratings_module, "replace_file", cut_short)
+    interrupt_writing(monkeypatch, ratings_module)
     with pytest.raises(KeyboardInterrupt):
         analyze_rating_study(ratings, tmp_path / "out", resamples=50)
     monkeypatch.undo()
