@@ -1,13 +1,11 @@
-"""Decode image files into arrays that are exactly what the file holds, and pair files.
+"""Decode image files into arrays that are exactly what the file holds.
 
 ``load_image`` never guesses: a file it cannot decode faithfully raises
 :class:`~likeness.errors.ImageLoadError` naming the file and the cause, and every decision
 it takes on the user's behalf (alpha dropped, EXIF orientation applied, palette expanded,
-CMYK converted) is listed in the result's ``decisions``.
-
-Decoders: Pillow for everything it reads losslessly; OpenCV for PNG and TIFF files with
-16-bit colour (or gray+alpha) samples, which Pillow silently truncates to 8 bits.
-"""
+CMYK converted) is listed in the result's ``decisions``.  Decoders: Pillow for everything
+it reads losslessly; OpenCV for PNG and TIFF files with 16-bit colour (or gray+alpha)
+samples, which Pillow silently truncates to 8 bits."""
 
 from __future__ import annotations
 
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, InvalidInputError, LikenessError
 from likeness.io.files import (
     IMAGE_EXTENSIONS,
@@ -135,6 +134,7 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         >>> image.pixels.shape, image.bit_depth
         ((256, 256, 3), 8)
     """
+    check_paths(path=path)
     path = Path(path)
     if alpha is not None and alpha not in ALPHA_CHOICES:
         raise InvalidInputError(f"alpha must be one of {ALPHA_CHOICES} or None, got {alpha!r}")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, PairingError
 
 # What the loader reads (Pillow's names; JPEG includes multi-picture MPO files), and the
@@ -152,6 +153,7 @@ def real_paths(files: Iterable[Path]) -> dict[str, Path]:
 def find_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Every image file below ``folder`` (recursive, hidden files and folders skipped),
     sorted; ``scan_folder`` also says what was left out."""
+    check_paths(folder=folder)
     return scan_folder(folder)[0]
 
 

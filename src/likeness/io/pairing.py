@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, PairingError
 from likeness.io.files import scan_folder, stat_regular_file
 
@@ -73,6 +74,7 @@ def pair_folders(reference_dir: str | os.PathLike[str],
     Raises:
         PairingError: a folder is missing, or two files of one folder differ only in extension.
     """
+    check_paths(reference_dir=reference_dir, test_dir=test_dir)
     reference_dir, test_dir = Path(reference_dir), Path(test_dir)
     for folder in (reference_dir, test_dir):
         if not folder.is_dir():

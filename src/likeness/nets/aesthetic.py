@@ -70,7 +70,8 @@ class AestheticPredictor(nn.Module):
         state = load_state_dict(self.weights.path)
         self.layers = _head(state, source)
         load_matching_weights(self, state, source, "the LAION aesthetic predictor's MLP")
-        self.clip = ClipModel("vit-l14", clip_weights, text=False)
+        with passing_weights_as("clip_weights=PATH"):  # not CLIP's own weights=PATH
+            self.clip = ClipModel("vit-l14", clip_weights, text=False)
         width = self.clip.visual_projection.weight.shape[0]
         if self.layers[0].in_features != width:
             raise WeightsError(f"{source}: the head takes {self.layers[0].in_features}-wide "

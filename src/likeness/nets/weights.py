@@ -31,6 +31,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
+from likeness.arguments import PATH, check_argument_kinds
 from likeness.errors import StorageError, WeightsError
 from likeness.nets.checkpoints import REGISTRY, Checkpoint
 from likeness.switches import switch
@@ -250,6 +251,8 @@ def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
         WeightsError: the file is missing and cannot be downloaded, or fails verification.
     """
     checkpoint = _checkpoint(name)
+    argument = (_WEIGHTS_ARGUMENT.get() or "weights=PATH").split("=")[0]
+    check_argument_kinds({argument: (path, "a path or None", (*PATH, type(None)))})
     if path is not None:
         explicit = Path(path).expanduser()
         if not explicit.is_file():

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.arguments import check_paths, described
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, parse_metric_names
@@ -62,6 +63,7 @@ class Accumulator:
                  resize: str = "pytorch-fid", kid_subset_size: int | None = 1000,
                  kid_subsets: int = 100, kid_seed: int = 0,
                  reference: str | os.PathLike[str] | None = None) -> None:
+        check_paths(reference=reference, optional=("reference",))
         names = parse_metric_names(metrics)
         others = [m for m in names if METRICS[m].kind != "set" or METRICS[m].needs]
         if others:
@@ -112,7 +114,7 @@ class Accumulator:
         """
         if not isinstance(real, bool):
             raise InvalidInputTypeError(f"real must be True (reference images) or False (the "
-                                        f"model's), got {real!r}")
+                                        f"model's), got {described(real)}")
         batch = as_array(images, "images")
         if batch.dtype.kind == "f" and batch.size:
             if not np.isfinite(batch).all() or batch.min() < 0 or batch.max() > 1:

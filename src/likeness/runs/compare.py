@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
+from likeness.arguments import check_named_paths, check_path_list, check_paths
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
@@ -192,6 +193,9 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         0.7827
     """
     started = time.perf_counter()
+    check_paths(reference=reference, pairs=pairs, optional=("reference", "pairs"))
+    check_path_list("tests", tests)
+    check_named_paths("models", models)
     weights = check_run_arguments(engine=engine, address=address, out_dir=out_dir, cache=cache,
                                   overwrite=overwrite, source_prompt=source_prompt,
                                   progress=progress, weights=weights)

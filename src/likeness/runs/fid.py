@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from likeness.arguments import check_argument_kinds, check_path_list, check_paths
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import FID_ENCODERS, METRICS
@@ -28,7 +29,6 @@ from likeness.io import ALPHA_CHOICES, same_file_key, scan_folder
 from likeness.metrics.kid import kid
 from likeness.results.frames import set_result_html
 from likeness.runs.folder import open_cache, output_path, versions, write_json, writing
-from likeness.runs.single import check_argument_kinds
 from likeness.wording import counted
 
 __all__ = ["FidResult", "KidResult", "checkpoint_of", "fid", "kid_folders", "write_set_record"]
@@ -220,8 +220,8 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
     if encoder not in FID_ENCODERS:
         raise InvalidInputError(f"encoder must be one of {', '.join(map(repr, FID_ENCODERS))}, "
                                 f"got {encoder!r}")
-    check_argument_kinds({"save_stats": (save_stats, "a path, a list of paths or None",
-                                         (str, os.PathLike, Sequence, type(None)))})
+    check_paths(a=a, b=b, optional=("b",))
+    check_path_list("save_stats", save_stats)
     targets = ([] if save_stats is None else [save_stats]
                if isinstance(save_stats, str | os.PathLike) else list(save_stats))
     sources = [a] if b is None else [a, b]
@@ -320,6 +320,7 @@ def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
         LikenessError: a source is a statistics file (KID needs per-image features), or a
             set is smaller than ``subset_size``.
     """
+    check_paths(a=a, b=b)
     for source in (a, b):
         if Path(source).suffix.lower() in _STATS_SUFFIXES:
             raise LikenessError(f"{source}: KID needs per-image features, and a statistics "

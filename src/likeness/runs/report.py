@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
+from likeness.arguments import check_argument_kinds, check_paths, described
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS
 from likeness.evaluation.catalog.registry import METRICS
@@ -26,7 +27,6 @@ from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.html import RECORD_DIGEST, ReportPair, render_report
 from likeness.runs.folder import RunWarning, output_path, sign_record, write_json, writing
-from likeness.runs.single import check_argument_kinds
 from likeness.wording import counted
 
 __all__ = ["build_report", "results_pictures", "study_report", "write_report"]
@@ -99,6 +99,7 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
     """
     from jinja2 import UndefinedError
 
+    check_paths(results_dir=results_dir)
     _check_report_arguments(worst, thumbnail, disagree)
     try:
         maps = _RunMaps(device, Path(results_dir))
@@ -142,7 +143,7 @@ def _check_report_arguments(worst: object, thumbnail: object, disagree: object) 
     if disagree is not None and not (isinstance(disagree, (list, tuple)) and all(
             isinstance(name, str) for name in disagree)):
         raise InvalidInputTypeError(f"disagree must be two metric names or None, got "
-                                    f"{disagree!r}")
+                                    f"{described(disagree)}")
 
 
 def _written_by(folder: Path) -> tuple[str | None, bool]:
@@ -169,7 +170,7 @@ def write_report(results_dir: str | os.PathLike[str],
     Raises:
         LikenessError: as ``build_report``; StorageError: the file cannot be written.
     """
-    check_argument_kinds({"output": (output, "a path or None", (str, os.PathLike, type(None)))})
+    check_paths(results_dir=results_dir, output=output, optional=("output",))
     target = (output_path(output, "output", ".html", ".htm") if output is not None
               else Path(results_dir) / "report.html")
     text = build_report(results_dir, **options)

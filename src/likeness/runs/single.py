@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from likeness.arguments import check_argument_kinds, check_paths, described
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.catalog.defaults import CONVENTIONS
 from likeness.evaluation.catalog.registry import (
@@ -31,7 +32,7 @@ from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import LoadedImage, load_image
 
 __all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "check_analysis_arguments",
-           "check_argument_kinds", "check_conventions", "check_run_arguments",
+           "check_conventions", "check_run_arguments",
            "checked_weights", "compare_files",
            "compare_folders", "compare_pair", "restoration_options", "with_prompts"]
 
@@ -121,34 +122,18 @@ def check_run_arguments(*, engine: str, address: str | None, out_dir: object,
     return checked
 
 
-def check_argument_kinds(kinds: Mapping[str, tuple[object, str, tuple[type, ...]]],
-                         progress: object = None) -> None:
-    """Refuse an argument of another kind: ``kinds`` maps each name to (its value, what it
-    must be in words, the types accepted); ``progress`` must be callable or None.
-
-    Raises:
-        InvalidInputTypeError: naming the argument, what it must be and what it got.
-    """
-    for name, (value, words, accepted) in kinds.items():
-        if not isinstance(value, accepted):
-            raise InvalidInputTypeError(f"{name} must be {words}, got {value!r}")
-    if progress is not None and not callable(progress):
-        raise InvalidInputTypeError(f"progress must be a function (stage, done, total) or "
-                                    f"None, got {progress!r}")
-
-
 def check_analysis_arguments(*, resamples: object, confidence: object,
                              jod_zero: object = None, **paths: object) -> None:
     """A study analysis's arguments, checked before any file is read, as `likeness study
     analyze` bounds them: ``resamples`` 1 to 1,000,000, ``confidence`` in (0, 1),
-    ``jod_zero`` a model's name or None, each of ``paths`` a path or None.
+    ``jod_zero`` a model's name or None; the first of ``paths`` (the file analysed) a
+    path, each other a path or None.
 
     Raises:
         InvalidInputError: naming the argument (``InvalidInputTypeError`` for its kind).
     """
+    check_paths(**paths, optional=tuple(paths)[1:])
     check_argument_kinds({
-        **{name: (value, "a path or None", (str, os.PathLike, type(None)))
-           for name, value in paths.items()},
         "jod_zero": (jod_zero, "a string or None", (str, type(None))),
         "resamples": (resamples, "a whole number", (numbers.Integral,)),
         "confidence": (confidence, "a number", (numbers.Real,))})
@@ -170,14 +155,14 @@ def checked_weights(weights: object) -> dict[str, PathLike]:
 
     if not isinstance(weights, (Mapping, type(None))):
         raise InvalidInputTypeError(f"weights must be a mapping {{checkpoint name: path}} or "
-                                    f"None, got {weights!r}")
+                                    f"None, got {described(weights)}")
     checked: dict[str, PathLike] = {}
     for name, path in (weights or {}).items():
         if name not in REGISTRY:
             raise InvalidInputError(f"weights names {name!r}, a checkpoint likeness does not "
                                     f"know: use one of {', '.join(REGISTRY)}")
         if not isinstance(path, (str, os.PathLike)):
-            raise InvalidInputTypeError(f"weights[{name!r}] must be a path, got {path!r}")
+            raise InvalidInputTypeError(f"weights[{name!r}] must be a path, got {described(path)}")
         checked[name] = path
     return checked
 
@@ -244,6 +229,7 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
         ...               metrics=["ssim", "psnr"])
         {'ssim': 0.73490..., 'psnr': 26.297...}
     """
+    check_paths(a=a, b=b)
     names = parse_metric_names(metrics)
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,
@@ -327,6 +313,7 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
         PairingError: a folder is missing or holds two files that differ only in extension.
         ValueError: a set metric (FID, KID: use ``likeness.compare``).
     """
+    check_paths(reference_dir=reference_dir, test_dir=test_dir)
     names = parse_metric_names(metrics)
     weight_files = {name: str(path) for name, path in checked_weights(weights).items()}
     sets = [m for m in names if METRICS[m].kind == "set"]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
+from likeness.arguments import check_named_paths, check_path_list, check_paths
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.catalog.defaults import STYLE_PROTOCOLS
 from likeness.evaluation.catalog.registry import (
@@ -108,6 +109,9 @@ def evaluate_style(content: PathLike, style: PathLike,
         LikenessError: bad inputs, or any failure with ``strict``.
     """
     started = time.perf_counter()
+    check_paths(content=content, style=style, triplets=triplets, optional=("triplets",))
+    check_path_list("stylized", stylized)
+    check_named_paths("methods", methods)
     weights = check_run_arguments(engine=engine, address=address, out_dir=out_dir, cache=cache,
                                   overwrite=overwrite, source_prompt=source_prompt,
                                   progress=progress, weights=weights)

@@ -1,7 +1,5 @@
-"""A study folder: created from the folders a run knows (``create_study``), read back
-(``open_study``).
-
-::
+"""A study folder: made from the folders a run knows (``create_study``), read back
+(``open_study``)::
 
     STUDY/study.json     the manifest: questions, models, items, design, decisions
     STUDY/images/        every image shown, as 8-bit PNG named by its content
@@ -35,6 +33,7 @@ from PIL import Image
 from scipy import ndimage
 
 from likeness._version import __version__
+from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, LikenessError, StorageError
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
@@ -243,17 +242,18 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
         LikenessError: fewer than two models, no item every model has, a folder that is
             missing or not empty, an unreadable image, a bad question or setting.
     """
+    parsed = check_study_arguments(
+        folders={"out_dir": out_dir, "reference": reference, "content": content,
+                 "style": style}, models=models, questions=questions, title=title,
+        instructions=instructions, consent=consent, seed=seed,
+        per_participant=per_participant, repeats=repeats, attention_checks=attention_checks,
+        max_items=max_items, ranking=ranking, overwrite=overwrite)
     folder = Path(out_dir)
     if (reference is None) == (content is None and style is None):
         raise LikenessError("give reference (a compare study) or content and style "
                             "(a style study)")
     if len(models) < 2:
         raise LikenessError(f"a 2AFC study compares at least two models, got {len(models)}")
-    parsed = check_study_arguments(
-        questions=questions, title=title, instructions=instructions, consent=consent,
-        seed=seed, per_participant=per_participant, repeats=repeats,
-        attention_checks=attention_checks, max_items=max_items, ranking=ranking,
-        overwrite=overwrite)
     if reference is not None:
         outputs, shown, styles, decisions = _compare_items(reference, models)
         kind = "compare"
@@ -379,6 +379,7 @@ def open_study(folder: PathLike) -> Study:
     Raises:
         LikenessError: no study there, or its manifest is not one likeness wrote.
     """
+    check_paths(folder=folder)
     folder = Path(folder)
     path = folder / MANIFEST
     try:

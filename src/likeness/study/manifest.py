@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.arguments import check_named_paths, check_paths, described
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.metrics.seeds import check_seed
 from likeness.study.design import QUESTIONS, Design
@@ -83,28 +84,31 @@ def check_manifest(path: Path, manifest: dict[str, Any]) -> None:
                             "consent and questions' wording may be edited)")
 
 
-def check_study_arguments(*, questions: object, title: object, instructions: object,
-                          consent: object, seed: object, per_participant: object,
-                          repeats: object, attention_checks: object, max_items: object,
-                          ranking: object, overwrite: object
+def check_study_arguments(*, folders: dict[str, object], models: object, questions: object,
+                          title: object, instructions: object, consent: object, seed: object,
+                          per_participant: object, repeats: object, attention_checks: object,
+                          max_items: object, ranking: object, overwrite: object
                           ) -> list[tuple[str, str, str | None]]:
-    """``create_study``'s arguments checked before any image is written; returns the
-    questions parsed (``parse_question``; one question may be given as a string).
+    """``create_study``'s arguments checked before any image is written: ``folders`` (its
+    ``out_dir`` a path, the image folders paths or None) and ``models`` ({name: folder}) by
+    kind; returns the questions parsed (``parse_question``; one may be given as a string).
 
     Raises:
         InvalidInputError: naming the argument (``InvalidInputTypeError`` for its kind).
     """
+    check_paths(**folders, optional=tuple(name for name in folders if name != "out_dir"))
+    check_named_paths("models", models, optional=False)
     questions = [questions] if isinstance(questions, str) else questions
     if not (isinstance(questions, (list, tuple))
             and all(isinstance(question, str) for question in questions)):
         raise InvalidInputTypeError(f"questions must be a question or a list of them (preset "
-                                    f"ids or ID=QUESTION), got {questions!r}")
+                                    f"ids or ID=QUESTION), got {described(questions)}")
     texts = {"title": (title, False), "instructions": (instructions, True),
              "consent": (consent, True)}
     for name, (value, optional) in texts.items():
         if not (isinstance(value, str) or (optional and value is None)):
             raise InvalidInputTypeError(f"{name} must be text{' or None' if optional else ''}, "
-                                        f"got {value!r}")
+                                        f"got {described(value)}")
     check_seed(seed)
     counts = {"per_participant": (per_participant, 1), "repeats": (repeats, 0),
               "attention_checks": (attention_checks, 0), "max_items": (max_items, 1)}
@@ -112,12 +116,13 @@ def check_study_arguments(*, questions: object, title: object, instructions: obj
         if value is None and name in ("per_participant", "max_items"):
             continue
         if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
-            raise InvalidInputTypeError(f"{name} must be a whole number, got {value!r}")
+            raise InvalidInputTypeError(f"{name} must be a whole number, got "
+                                        f"{described(value)}")
         if value < least:
             raise InvalidInputError(f"{name} must be at least {least}, got {value}")
     for name, flag in (("ranking", ranking), ("overwrite", overwrite)):
         if not isinstance(flag, (bool, np.bool_)):
-            raise InvalidInputTypeError(f"{name} must be True or False, got {flag!r}")
+            raise InvalidInputTypeError(f"{name} must be True or False, got {described(flag)}")
     parsed = [parse_question(question) for question in questions]
     if len({key for key, _, _ in parsed}) != len(parsed):
         raise InvalidInputError("two questions share an id: give each its own")

@@ -15,6 +15,7 @@ import difflib
 import math
 from collections.abc import Sequence
 
+from likeness.arguments import described
 from likeness.errors import (
     InvalidInputError,
     InvalidInputTypeError,
@@ -94,7 +95,7 @@ def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> 
         names = [part for part in names.split(",")]
     if not (isinstance(names, Sequence) and all(isinstance(name, str) for name in names)):
         raise InvalidInputTypeError(f"metrics must be a comma-separated string or a list of "
-                                    f"metric names, got {names!r}")
+                                    f"metric names, got {described(names)}")
     canonical: list[str] = []
     offered = [m for m, spec in METRICS.items() if command in spec.commands]
     for raw in names:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from likeness.arguments import described
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.evaluation.infra.pipeline import processes_share_images
 from likeness.io import ALPHA_CHOICES
@@ -49,7 +50,7 @@ def check_field_kinds(options: object) -> None:
         if not isinstance(value, wanted) or (kind == "int" and isinstance(value, bool)):
             raise InvalidInputTypeError(
                 f"{field.name} must be {_KIND_WORDS[kind]}"
-                f"{' or None' if kind != annotation else ''}, got {value!r}")
+                f"{' or None' if kind != annotation else ''}, got {described(value)}")
         object.__setattr__(options, field.name, value)  # numpy's scalar as Python's
         choices = _CHOICES.get(field.name)
         if choices is not None and value not in choices:

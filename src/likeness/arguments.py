@@ -1,0 +1,90 @@
+"""The Python API's arguments checked by kind before anything is read: a message that names
+the argument, what it must be and what it got, never a ``TypeError`` from deep inside
+``pathlib`` or numpy (an array given where a folder is expected, say)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from likeness.errors import InvalidInputTypeError
+
+__all__ = ["PATH", "check_argument_kinds", "check_named_paths", "check_path_list", "check_paths",
+           "described"]
+
+PATH = (str, os.PathLike)
+_SHORT = 60  # a value's repr up to this length is shown whole
+_IN_MEMORY = ("; images in memory go to likeness.compare_tensors or the metric functions "
+              "(likeness.ssim, likeness.lpips, ...), features to likeness.frechet_distance")
+
+
+def described(value: object) -> str:
+    """``value`` as a message shows it: its repr when short, an array or tensor by its type
+    and shape (never its numbers), anything else by its type and the repr's start."""
+    shape = getattr(value, "shape", None)
+    if shape and not isinstance(value, str | bytes):  # a scalar (shape ()) by its repr
+        kind = type(value)
+        return f"a {kind.__module__.split('.')[0]}.{kind.__name__} of shape {tuple(shape)}"
+    text = repr(value)
+    if len(text) <= _SHORT:
+        return text
+    return f"a {type(value).__name__} ({text[:_SHORT - 20]}...)"
+
+
+def check_argument_kinds(kinds: Mapping[str, tuple[object, str, tuple[type, ...]]],
+                         progress: object = None) -> None:
+    """Refuse an argument of another kind: ``kinds`` maps each name to (its value, what it
+    must be in words, the types accepted); ``progress`` must be callable or None.
+
+    Raises:
+        InvalidInputTypeError: naming the argument, what it must be and what it got.
+    """
+    for name, (value, words, accepted) in kinds.items():
+        if not isinstance(value, accepted):
+            hint = _IN_MEMORY if "path" in words and hasattr(value, "shape") else ""
+            raise InvalidInputTypeError(f"{name} must be {words}, got {described(value)}{hint}")
+    if progress is not None and not callable(progress):
+        raise InvalidInputTypeError(f"progress must be a function (stage, done, total) or "
+                                    f"None, got {described(progress)}")
+
+
+def check_paths(*, optional: tuple[str, ...] = (), **paths: object) -> None:
+    """Each of ``paths`` (name → value) a path: a ``str`` or an ``os.PathLike``; the names in
+    ``optional`` may also be None.
+
+    Raises:
+        InvalidInputTypeError: naming the first argument that is not.
+    """
+    check_argument_kinds({
+        name: (value, "a path or None", (*PATH, type(None))) if name in optional
+        else (value, "a path (str or os.PathLike)", PATH)
+        for name, value in paths.items()})
+
+
+def check_path_list(name: str, value: object) -> None:
+    """``value`` a path, a list of paths or None (a model's folder each, say).
+
+    Raises:
+        InvalidInputTypeError: naming the argument, or its item, that is not.
+    """
+    if value is None or isinstance(value, PATH):
+        return
+    check_argument_kinds({name: (value, "a path, a list of paths or None", (Sequence,))})
+    assert isinstance(value, Sequence)
+    check_paths(**{f"{name}[{index}]": item for index, item in enumerate(value)})
+
+
+def check_named_paths(name: str, value: object, *, optional: bool = True) -> None:
+    """``value`` a mapping of names (str) to paths, or (where ``optional``) None.
+
+    Raises:
+        InvalidInputTypeError: naming the argument, or its entry, that is not.
+    """
+    if value is None and optional:
+        return
+    words = "a mapping of names to paths" + (", or None" if optional else "")
+    check_argument_kinds({name: (value, words, (Mapping,))})
+    assert isinstance(value, Mapping)
+    for key, path in value.items():
+        check_argument_kinds({f"each key of {name}": (key, "text", (str,)),
+                              f"{name}[{key!r}]": (path, "a path (str or os.PathLike)", PATH)})

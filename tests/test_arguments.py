@@ -1,0 +1,117 @@
+"""The Python API refuses an argument of another kind before reading anything, naming the
+argument and what it got (an array by its type and shape, never its numbers): a path given
+as an array, a number or None, in every public function that takes files or folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import likeness
+from likeness.arguments import check_named_paths, check_path_list, described
+from likeness.errors import InvalidInputTypeError, WeightsError
+from likeness.nets.aesthetic import AestheticPredictor
+from vit_stand_ins import make_aesthetic_state_dict
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+IMAGE = np.zeros((64, 64, 3), np.uint8)
+TENSOR = torch.zeros(1, 3, 8, 8)
+FOLDER = str(SAMPLES / "reference")
+
+CALLS = {
+    "compare reference": (lambda: likeness.compare(TENSOR, FOLDER), "reference"),
+    "compare tests": (lambda: likeness.compare(FOLDER, [FOLDER, 5]), "tests[1]"),
+    "compare models": (lambda: likeness.compare(FOLDER, models={"a": IMAGE}), "models['a']"),
+    "compare models' names": (lambda: likeness.compare(FOLDER, models={5: FOLDER}),
+                              "each key of models"),
+    "compare pairs": (lambda: likeness.compare(None, pairs=3), "pairs"),
+    "compare_files": (lambda: likeness.compare_files(IMAGE, IMAGE), "a"),
+    "compare_folders": (lambda: likeness.compare_folders(FOLDER, TENSOR), "test_dir"),
+    "fid": (lambda: likeness.fid(TENSOR, TENSOR), "a"),
+    "fid's second set": (lambda: likeness.fid(FOLDER, IMAGE), "b"),
+    "fid save_stats": (lambda: likeness.fid(FOLDER, save_stats=[IMAGE]), "save_stats[0]"),
+    "kid_folders": (lambda: likeness.kid_folders(FOLDER, 7), "b"),
+    "evaluate_style": (lambda: likeness.evaluate_style(IMAGE, FOLDER, FOLDER), "content"),
+    "evaluate_style methods": (lambda: likeness.evaluate_style(FOLDER, FOLDER, methods=5),
+                               "methods"),
+    "write_report": (lambda: likeness.write_report(5), "results_dir"),
+    "create_study": (lambda: likeness.create_study(IMAGE, {"a": FOLDER}), "out_dir"),
+    "create_study models": (lambda: likeness.create_study("study", None, reference=FOLDER),
+                            "models"),
+    "open_study": (lambda: likeness.open_study(None), "folder"),
+    "analyze_study": (lambda: likeness.analyze_study(None), "judgments"),
+    "analyze_rating_study": (lambda: likeness.analyze_rating_study(IMAGE), "ratings"),
+    "load_image": (lambda: likeness.load_image(IMAGE), "path"),
+    "find_images": (lambda: likeness.find_images(3), "folder"),
+    "pair_folders": (lambda: likeness.pair_folders([FOLDER], FOLDER), "reference_dir"),
+    "Accumulator": (lambda: likeness.Accumulator(reference=IMAGE), "reference"),
+    "InceptionFeatures": (lambda: likeness.InceptionFeatures(weights=IMAGE), "weights"),
+    "LPIPS": (lambda: likeness.LPIPS(backbone_weights=5), "backbone_weights"),
+    "clip_score": (lambda: likeness.clip_score(TENSOR, "a", weights=5, data_range=1.0),
+                   "weights"),
+}
+
+
+@pytest.mark.parametrize(("call", "argument"), CALLS.values(), ids=CALLS)
+def test_an_argument_of_another_kind_is_named_before_anything_is_read(call, argument,
+                                                                      tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may be written; a study folder would land here
+    with pytest.raises(InvalidInputTypeError) as raised:
+        call()
+    assert str(raised.value).startswith(f"{argument} must be "), raised.value
+    assert "array(" not in str(raised.value)
+    assert "tensor(" not in str(raised.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_array_given_for_a_path_points_to_the_functions_that_take_arrays():
+    with pytest.raises(InvalidInputTypeError) as raised:
+        likeness.fid(IMAGE, IMAGE)
+    assert str(raised.value) == (
+        "a must be a path (str or os.PathLike), got a numpy.ndarray of shape (64, 64, 3); "
+        "images in memory go to likeness.compare_tensors or the metric functions "
+        "(likeness.ssim, likeness.lpips, ...), features to likeness.frechet_distance")
+
+
+def test_values_are_described_by_their_repr_when_short_and_by_their_kind_otherwise():
+    assert described(5) == "5"
+    assert described("results/") == "'results/'"
+    assert described(None) == "None"
+    assert described(torch.zeros(2, 3)) == "a torch.Tensor of shape (2, 3)"
+    assert described(np.float32(1.5)) == "np.float32(1.5)"
+    long = described(list(range(100)))
+    assert long.startswith("a list ([0, 1, 2,")
+    assert long.endswith("...)")
+    assert len(long) < 60
+
+
+def test_lists_and_mappings_of_paths_name_the_item_that_is_not_a_path():
+    check_path_list("tests", None)
+    check_path_list("tests", "a")
+    check_path_list("tests", [Path("a"), "b"])
+    with pytest.raises(InvalidInputTypeError, match=r"^tests must be a path, a list of paths "
+                                                    r"or None, got 5$"):
+        check_path_list("tests", 5)
+    check_named_paths("models", {"a": Path("a")})
+    check_named_paths("models", None)
+    with pytest.raises(InvalidInputTypeError, match=r"^models must be a mapping of names to "
+                                                    r"paths, got None$"):
+        check_named_paths("models", None, optional=False)
+    with pytest.raises(InvalidInputTypeError, match=r"^models\['b'\] must be a path"):
+        check_named_paths("models", {"a": "x", "b": 1.0})
+
+
+def test_a_missing_clip_checkpoint_of_the_aesthetic_predictor_names_clip_weights(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    head = tmp_path / "head.pth"
+    torch.save(make_aesthetic_state_dict(0), head)
+    with pytest.raises(WeightsError, match=r"pass the file explicitly: clip_weights=PATH$"):
+        AestheticPredictor(head)
+    with pytest.raises(WeightsError, match=r"pass the file explicitly: clip_weights=PATH$"):
+        likeness.aesthetic_score(TENSOR, weights=head, data_range=1.0)
