@@ -420,6 +420,24 @@ def test_psnr_of_identical_images_is_inf_and_recorded(tmp_path):
     assert "+∞" in (tmp_path / "run" / "methods.md").read_text()
 
 
+def test_a_model_identical_to_its_references_wins_the_paired_comparison(tmp_path):
+    """Pairs with PSNR +inf are the model's best, not gaps: the comparison counts them."""
+    ref, exact, lossy = tmp_path / "ref", tmp_path / "exact", tmp_path / "lossy"
+    for index in range(8):
+        _save(ref / f"{index}.png", _image(index))
+        _save(exact / f"{index}.png", _image(index if index else 70))  # one pair differs
+        _save(lossy / f"{index}.png", _image(50 + index))
+    likeness.compare(ref, [exact, lossy], metrics="psnr,ssim", out_dir=tmp_path / "run",
+                     cache=False)
+    comparisons = {r["metric"]: r for r in _rows(tmp_path / "run" / "comparisons.csv")}
+    assert comparisons["psnr"]["n"] == "8"  # it was 1: the 7 identical pairs left out
+    assert comparisons["psnr"]["mean_diff"] == "inf"
+    assert comparisons["psnr"]["ci_low"] == comparisons["psnr"]["ci_high"] == ""
+    # ranks: the exact model is better on every pair but the one both got wrong
+    assert float(comparisons["psnr"]["p_value"]) < 0.05
+    assert "+∞ ranks above every finite value" in (tmp_path / "run" / "methods.md").read_text()
+
+
 def test_compare_files_refuses_a_nan_value(tmp_path, nan_alexnet):
     a, b = _save(tmp_path / "a.png", _image(0)), _save(tmp_path / "b.png", _image(1))
     with pytest.raises(LikenessError, match="lpips_alex: the value is nan"):

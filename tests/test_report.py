@@ -376,3 +376,22 @@ def test_report_options_are_bounded_as_the_command_line_bounds_them(results_dir,
     """A thumbnail of 0 px divided by zero, a worst of 2.5 failed in a slice."""
     with pytest.raises(likeness.LikenessError, match=re.escape(message)):
         likeness.write_report(results_dir, **arguments)
+
+
+def test_psnr_of_identical_images_takes_part_in_the_metrics_agreement():
+    """Pairs whose PSNR is +inf (an output identical to its reference) are PSNR's best,
+    and SSIM's (1.0): they count in Kendall's τ and in the overall ranks, not left out."""
+    from scipy.stats import kendalltau
+
+    from likeness.results.agreement import agreements, disagreement, overall_ranks
+
+    values = [{"psnr": np.inf, "ssim": 1.0}, {"psnr": np.inf, "ssim": 1.0},
+              {"psnr": 30.0, "ssim": 0.9}, {"psnr": 25.0, "ssim": 0.8},
+              {"psnr": 20.0, "ssim": 0.85}]
+    (found,) = agreements(values, ["psnr", "ssim"])
+    assert found.n == 5  # was 3: the exact outputs left out
+    assert found.tau == pytest.approx(
+        kendalltau([9, 9, 3, 2, 1], [1.0, 1.0, 0.9, 0.8, 0.85]).statistic)
+    assert set(disagreement(values, "psnr", "ssim")) == set(range(5))
+    ranks = overall_ranks(values, ["psnr", "ssim"])
+    assert ranks[0] == ranks[1] == max(ranks.values())  # the exact outputs are the best

@@ -67,12 +67,26 @@ def test_wilcoxon_matches_scipy_and_handles_zeros():
     assert math.isnan(wilcoxon_p([]))
 
 
-def test_paired_comparison_uses_pairs_where_both_are_finite():
+def test_paired_comparison_ranks_infinite_values_and_leaves_out_only_nan():
     a = np.array([1.0, 2.0, 3.0, np.nan, 5.0])
-    b = np.array([0.5, 1.0, 2.0, 1.0, np.inf])
+    b = np.array([0.5, 1.0, 2.0, 1.0, np.inf])  # b identical to its reference on one pair
     result = paired_comparison(a, b)
-    assert result.n == 3
-    assert result.mean_diff == pytest.approx(np.mean([0.5, 1.0, 1.0]))
+    assert result.n == 4  # the pair where b is +inf counts: b is better there
+    assert result.mean_diff == -math.inf
+    assert math.isnan(result.ci_low)
+    assert math.isnan(result.ci_high)
+    # ranks only: -inf is the largest difference, as any value beyond the finite ones
+    expected = scipy_stats.wilcoxon([0.5, 1.0, 1.0, -100.0], zero_method="wilcox").pvalue
+    assert result.p_value == pytest.approx(expected)
+    both_identical = paired_comparison([np.inf, 2.0, 3.0, 5.0], [np.inf, 1.0, 2.0, 4.5])
+    assert both_identical.n == 4  # +inf and +inf: equal, a difference of 0
+    assert both_identical.mean_diff == pytest.approx(np.mean([0.0, 1.0, 1.0, 0.5]))
+    assert both_identical.ci_low < both_identical.mean_diff < both_identical.ci_high
+    assert both_identical.p_value == pytest.approx(scipy_stats.wilcoxon(
+        [0.0, 1.0, 1.0, 0.5], zero_method="wilcox").pvalue)
+    opposite = paired_comparison([np.inf, 1.0], [1.0, np.inf])
+    assert math.isnan(opposite.mean_diff)
+    assert opposite.p_value == 1.0
     with pytest.raises(ValueError, match="one length"):
         paired_comparison([1.0], [1.0, 2.0])
 

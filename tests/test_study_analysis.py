@@ -497,3 +497,31 @@ def test_an_analysis_cut_short_can_be_run_again_into_its_folder(tmp_path, monkey
     monkeypatch.undo()
     analyze_study(path, tmp_path / "out", resamples=30)
     assert json.loads((tmp_path / "out" / "study.json").read_text())["status"] == "complete"
+
+
+def test_a_hidden_reference_with_psnr_inf_is_ranked_not_dropped():
+    """A study that shows the reference itself as a model (a hidden reference): its PSNR is
+    +inf on every item.  The metric prefers it over every other model, scores two models
+    both identical to the reference as a tie, and ranks it first in the correlations (they
+    were NaN: its mean over no finite value)."""
+    generator = np.random.default_rng(8)
+    judgments = _simulate(generator, np.array([1.5, 0.5, -0.5, -1.5]), 20, 30)
+    items = sorted({j.item for j in judgments})
+    quality = dict(zip(MODELS, (math.inf, 30.0, 25.0, 20.0), strict=True))  # ours: exact
+    psnr = {(m, item): quality[m] + (0.0 if m == "ours" else 0.01 * index)
+            for m in MODELS for index, item in enumerate(items)}
+    question = analyze(judgments, resamples=100, with_jod=False,
+                       metrics={"psnr": (True, psnr)}).questions[0]
+    rho, rho_ci, tau, _ = question.correlations["psnr"]
+    assert (rho, tau) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert rho_ci[0] <= rho <= rho_ci[1]
+    ours = [j for j in judgments if "ours" in (j.a, j.b)]
+    chosen = sum(j.choice == "ours" for j in ours) / len(ours)
+    only_ours = analyze(ours, resamples=20, with_jod=False,
+                        metrics={"psnr": (True, psnr)}).questions[0]
+    assert only_ours.metrics["psnr"][0] == pytest.approx(chosen)
+    twins = [Judgment(f"p{p}", "i0", "x", "y", "x" if p % 4 else "y") for p in range(8)]
+    both_exact = {("x", "i0"): math.inf, ("y", "i0"): math.inf}
+    tie = analyze(twins, resamples=20, with_jod=False,
+                  metrics={"psnr": (True, both_exact)}).questions[0]
+    assert tie.metrics["psnr"][0] == 0.5  # was 0 or 1: inf − inf is NaN, "not better"

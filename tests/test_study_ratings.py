@@ -204,3 +204,18 @@ def test_a_rating_analysis_cut_short_can_be_run_again_into_its_folder(tmp_path, 
     monkeypatch.undo()
     analyze_rating_study(ratings, tmp_path / "out", resamples=50)
     assert json.loads((tmp_path / "out" / "study.json").read_text())["status"] == "complete"
+
+
+def test_an_anchor_identical_to_the_reference_is_ranked_and_its_plcc_said_undefined():
+    rows = _simulate(4, {"anchor": 1.5, "good": 0.5, "poor": -1.0})
+    items = sorted({r.item for r in rows})
+    level = {"anchor": float("inf"), "good": 32.0, "poor": 24.0}
+    psnr = {(m, item): level[m] + 0.1 * i for m in level for i, item in enumerate(items)}
+    analysis = analyze_ratings(rows, resamples=100, metrics={"psnr": (True, psnr)})
+    stimuli, rho, tau, plcc = analysis.questions[0].correlations["psnr"]
+    assert stimuli == 3 * len(items)  # the anchor's outputs counted (they were left out)
+    assert rho[0] > 0.8
+    assert tau[0] > 0.6
+    assert np.isnan(plcc[0])
+    assert any(d.startswith("psnr: 12 outputs with an infinite value ranked beyond every "
+                            "finite one") for d in analysis.decisions)

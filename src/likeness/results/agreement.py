@@ -42,8 +42,10 @@ def _goodness(metric: str, value: float) -> float:
 
 
 def _shared(values: Values, first: str, second: str) -> list[int]:
+    """The pairs with both metrics' values (an infinite one ranks: PSNR of identical images
+    is the best PSNR, not a gap)."""
     return [i for i, v in enumerate(values)
-            if math.isfinite(v.get(first, math.nan)) and math.isfinite(v.get(second, math.nan))]
+            if not math.isnan(v.get(first, math.nan)) and not math.isnan(v.get(second, math.nan))]
 
 
 def agreements(values: Values, metrics: Sequence[str]) -> list[MetricAgreement]:
@@ -109,7 +111,7 @@ def overall_ranks(values: Values, metrics: Sequence[str]) -> dict[int, float]:
 
     totals: dict[int, list[float]] = {}
     for metric in metrics:
-        have = [i for i, v in enumerate(values) if math.isfinite(v.get(metric, math.nan))]
+        have = [i for i, v in enumerate(values) if not math.isnan(v.get(metric, math.nan))]
         if len(have) < 2:
             continue
         ranks = rankdata([_goodness(metric, values[i][metric]) for i in have])

@@ -272,6 +272,10 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
                          f"{METRICS[metric].plain_label} = +∞ "
                          f"({info['why']}); its mean is therefore +∞ and has no confidence "
                          "interval.")
+    if record.get("infinite_values") and len(record["settings"].get("models") or {}) > 1:
+        sentences.append("In the paired comparisons, +∞ ranks above every finite value and "
+                         "two values of +∞ are equal; a mean difference that involves one is "
+                         "infinite and has no confidence interval.")
     return sentences
 
 

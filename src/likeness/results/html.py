@@ -212,7 +212,7 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
 
 
 def _worst(pairs: list[ReportPair], metric: str, count: int) -> list[ReportPair]:
-    scored = [p for p in pairs if metric in p.values and math.isfinite(p.values[metric])]
+    scored = [p for p in pairs if metric in p.values and not math.isnan(p.values[metric])]
     higher = METRICS[metric].better == "higher"
     return sorted(scored, key=lambda p: p.values[metric], reverse=not higher)[:count]
 

@@ -234,13 +234,24 @@ def _pairs(item_means: Mapping[Stimulus, float], models: list[str]) -> list[Rati
     return [RatingPair(*row, p_holm) for row, p_holm in zip(found, adjusted, strict=True)]
 
 
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    return float(scipy_stats.pearsonr(a, b).statistic)
+
+
+def _undefined(a: np.ndarray, b: np.ndarray) -> float:
+    return math.nan
+
+
 def _correlations(item_means: Mapping[Stimulus, float],
                   metrics: Mapping[str, tuple[bool, Mapping[Stimulus, float]]],
-                  resamples: int, rng: np.random.Generator, confidence: float
-                  ) -> dict[str, tuple]:
+                  resamples: int, rng: np.random.Generator, confidence: float,
+                  decisions: list[str]) -> dict[str, tuple]:
+    """Each metric's (stimuli, SRCC, KRCC, PLCC) with the ratings' means, an interval each.
+    An infinite value (PSNR of identical images) is ranked; PLCC is then undefined (NaN),
+    which ``decisions`` records."""
     found = {}
     for metric, (higher_better, values) in metrics.items():
-        stimuli = [s for s in item_means if s in values and math.isfinite(values[s])]
+        stimuli = [s for s in item_means if s in values and not math.isnan(values[s])]
         if len(stimuli) < 3:
             continue
         human = np.asarray([item_means[s] for s in stimuli])
@@ -248,10 +259,15 @@ def _correlations(item_means: Mapping[Stimulus, float],
         items = sorted({item for _, item in stimuli})
         by_item = [[i for i, s in enumerate(stimuli) if s[1] == item] for item in items]
         draws = rng.integers(0, len(items), (resamples, len(items)))
+        infinite = int(np.isinf(machine).sum())
+        if infinite:
+            decisions.append(f"{metric}: {counted(infinite, 'output')} with an infinite value "
+                             "ranked beyond every finite one in SRCC and KRCC; PLCC, a linear "
+                             "correlation, is undefined with them")
         results = []
         for correlate in (lambda a, b: scipy_stats.spearmanr(a, b).statistic,
                           lambda a, b: scipy_stats.kendalltau(a, b).statistic,
-                          lambda a, b: scipy_stats.pearsonr(a, b).statistic):
+                          _undefined if infinite else _pearson):
             with np.errstate(invalid="ignore", divide="ignore"):
                 estimate = float(correlate(human, machine))
                 boot = []
@@ -298,5 +314,6 @@ def analyze_ratings(ratings: Sequence[Rating], *, resamples: int = 2000, seed: i
             question, _scores(own, z, models, resamples, rng, confidence),
             _pairs(item_means, models), len({r.participant for r in own}), len(own),
             krippendorff_alpha_interval(units), item_means,
-            _correlations(item_means, metrics or {}, resamples, rng, confidence)))
+            _correlations(item_means, metrics or {}, resamples, rng, confidence,
+                          analysis.decisions)))
     return analysis

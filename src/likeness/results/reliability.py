@@ -76,10 +76,11 @@ def two_afc_agreement(judgments: Sequence[tuple[str, str, str, str]],
         first, second = sorted(pair)
         if (first, item) not in values or (second, item) not in values:
             continue
-        difference = values[(first, item)] - values[(second, item)]
+        one, other = values[(first, item)], values[(second, item)]
         if not higher_is_better:
-            difference = -difference
-        preferred = 0.5 if difference == 0 else (1.0 if difference > 0 else 0.0)
+            one, other = -one, -other
+        # compared, not subtracted: two values of +inf (identical images) are equal
+        preferred = 0.5 if one == other else (1.0 if one > other else 0.0)
         n = len(rows)
         k = sum(1 for _, _, choice in rows if choice == first)
         score += preferred * k + (1 - preferred) * (n - k)
@@ -146,6 +147,20 @@ def metric_agreement(rows: Sequence[tuple[str, str, str, str]], metrics: MetricV
     return found, [replace(d, p_holm=q) for d, q in zip(differences, corrected, strict=True)]
 
 
+def _drawn_means(table: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each draw's mean of each model's values (``table``: models × items, NaN where the
+    model has none) over the drawn items (``counts``: draws × items, multiplicities): NaN
+    without a value, ±inf where a drawn item's value is (PSNR of identical images: a
+    model's mean rank is then its best, as for the rank correlations it feeds)."""
+    finite, present = np.isfinite(table), ~np.isnan(table)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (counts @ np.where(finite, table, 0.0).T) / (counts @ present.T.astype(float))
+    above = counts @ (table == np.inf).T.astype(float) > 0
+    below = counts @ (table == -np.inf).T.astype(float) > 0
+    means[above], means[below], means[above & below] = np.inf, -np.inf, np.nan
+    return means
+
+
 def rank_correlations(rows: Sequence[tuple[str, str, str, str]], metrics: MetricValues,
                       resamples: int, seed: int, confidence: float
                       ) -> dict[str, tuple[float, tuple[float, float], float, tuple[float, float]]]:
@@ -180,14 +195,10 @@ def rank_correlations(rows: Sequence[tuple[str, str, str, str]], metrics: Metric
     found = {}
     for name, (higher, values) in metrics.items():
         table = np.array([[values.get((m, item), nan) for item in items] for m in models])
-        present = np.isfinite(table)
-        # each model's mean over the drawn items it has a value for (NaN: none)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = ((counts @ np.where(present, table, 0.0).T)
-                     / (counts @ present.T.astype(float)))
+        means = _drawn_means(table, counts)
         draws = np.full((counts.shape[0], 2), nan)
         for row, (mean, score) in enumerate(zip(means, scores, strict=True)):
-            if score is None or not np.all(np.isfinite(mean)):
+            if score is None or np.any(np.isnan(mean)):
                 continue
             mean = mean if higher else -mean
             draws[row] = (scipy_stats.spearmanr(mean, score).statistic,

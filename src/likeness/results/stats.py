@@ -139,9 +139,10 @@ def summarize(values: Sequence[float] | np.ndarray, *, resamples: int = 2000, se
 
 
 def wilcoxon_p(differences: Sequence[float] | np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p-value of paired differences (zeros dropped)."""
+    """Two-sided Wilcoxon signed-rank p-value of paired differences (zeros dropped, as NaN;
+    an infinite difference ranks above every finite one)."""
     data = np.asarray(differences, dtype=np.float64)
-    data = data[np.isfinite(data)]
+    data = data[~np.isnan(data)]
     if data.shape[0] == 0 or np.all(data == 0):
         return 1.0 if data.shape[0] else math.nan
     from scipy import stats  # imported where used: 0.6 s a command that needs none
@@ -155,18 +156,29 @@ def wilcoxon_p(differences: Sequence[float] | np.ndarray) -> float:
 def paired_comparison(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
                       resamples: int = 2000, seed: int = 0, confidence: float = 0.95,
                       method: str = "auto") -> Comparison:
-    """Mean of a − b over pairs where both are finite, its bootstrap CI, Wilcoxon p."""
+    """Mean of a − b over the pairs, its bootstrap CI, Wilcoxon p (pairs with a NaN left out).
+
+    An infinite value (PSNR of identical images) is a measurement, not a gap: two equal
+    values differ by 0 (+inf and +inf too), an infinite difference ranks above every finite
+    one in the test, and makes the mean difference infinite, without an interval.
+    """
     first = np.asarray(a, dtype=np.float64)
     second = np.asarray(b, dtype=np.float64)
     if first.shape != second.shape:
         raise InvalidInputError(
             f"paired samples must have one length, got {first.shape} and "
             f"{second.shape}")
-    both = np.isfinite(first) & np.isfinite(second)
-    differences = first[both] - second[both]
+    both = ~(np.isnan(first) | np.isnan(second))
+    first, second = first[both], second[both]
+    with np.errstate(invalid="ignore"):  # inf − inf: equal values, a difference of 0
+        differences = np.where(first == second, 0.0, first - second)
     n = int(differences.shape[0])
     if n == 0:
         return Comparison(0, math.nan, math.nan, math.nan, math.nan)
+    if not np.isfinite(differences).all():
+        with np.errstate(invalid="ignore"):  # +inf and −inf together: no mean
+            mean = float(differences.mean())
+        return Comparison(n, mean, math.nan, math.nan, wilcoxon_p(differences))
     low, high, _ = bootstrap_mean_ci(differences, resamples=resamples, seed=seed,
                                      confidence=confidence, method=method)
     return Comparison(n, float(differences.mean()), low, high, wilcoxon_p(differences))
