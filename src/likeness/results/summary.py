@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import InvalidInputError
-from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.catalog.registry import METRICS, canonical_name
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.metrics.seeds import check_seed
 from likeness.results.stats import holm, paired_comparison, summarize
@@ -127,7 +127,25 @@ class ResultsData:
                 + len(self.record.get("file_errors", [])))
 
     def summary_of(self, model: str, metric: str) -> SummaryRow:
-        return next(s for s in self.summary if s.model == model and s.metric == metric)
+        """The summary of ``model``'s values of ``metric`` (spelt as ``--metrics`` takes it:
+        ``"SSIM"``, ``"ms-ssim"``, ``"lpips"``).
+
+        Raises:
+            InvalidInputError: a model or metric the run has no summary of, saying why.
+        """
+        name = canonical_name(metric) if isinstance(metric, str) else metric
+        found = [s for s in self.summary if s.model == model and s.metric == name]
+        if found:
+            return found[0]
+        if model not in self.models:
+            role = "method" if self.kind == "style" else "model"
+            raise InvalidInputError(f"no {role} {model!r} in these results: "
+                                    f"{', '.join(map(repr, self.models))}")
+        if name in self.set_metrics:
+            raise InvalidInputError(f"{name} is a set metric, with one value per model and no "
+                                    "summary over pairs: see set_rows")
+        raise InvalidInputError(f"no summary of {metric!r} in these results; the per-pair "
+                                f"metrics are {', '.join(self.pair_metrics) or 'none'}")
 
     def __repr__(self) -> str:
         # one line, however many pairs: the rows are in .rows, the tables in the frames
