@@ -494,6 +494,8 @@ def test_a_manifest_edited_after_creation_is_refused_but_its_words_may_change(tm
                 "questions": [{**signed["questions"][0], "text": "Which is closer?"}]}
     path.write_text(json.dumps(reworded), encoding="utf-8")
     assert open_study(study.folder).question_text("closer") == "Which is closer?"
+    with pytest.raises(LikenessError, match=r"^this study asks no question 'sharper': closer"):
+        open_study(study.folder).question_text("sharper")  # was a bare StopIteration
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

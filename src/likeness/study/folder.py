@@ -47,6 +47,7 @@ from likeness.study.manifest import (
     manifest_design,
     parse_question,
     plain_json,
+    question_text,
     sign_manifest,
 )
 from likeness.study.provenance import shown_pixels
@@ -85,15 +86,14 @@ class Study:
         return {name: folder / name for name in self.manifest["images"]}
 
     def question_text(self, question: str) -> str:
-        return next(q["text"] for q in self.manifest["questions"] if q["id"] == question)
+        return question_text(self.manifest, question)
 
     def admin_token(self) -> str:
         try:
             return (self.folder / TOKEN_FILE).read_text(encoding="ascii").strip()
         except OSError as error:
-            raise StorageError(f"cannot read {self.folder / TOKEN_FILE} "
-                               f"({error.strerror or error}): it is written by `likeness "
-                               "study create`") from None
+            raise StorageError(f"cannot read {self.folder / TOKEN_FILE} ({error.strerror or error}"
+                               "): it is written by `likeness study create`") from None
 
 
 def _png(pixels: np.ndarray) -> bytes:

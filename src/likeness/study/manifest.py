@@ -25,7 +25,8 @@ from likeness.metrics.seeds import check_seed
 from likeness.study.design import QUESTIONS, Design
 
 __all__ = ["STRUCTURE_DIGEST", "check_manifest", "check_study_arguments", "manifest_design",
-           "parse_question", "plain_json", "sign_manifest", "structure_digest"]
+           "parse_question", "plain_json", "question_text", "sign_manifest",
+           "structure_digest"]
 
 STRUCTURE_DIGEST = "structure_sha256"
 _STRUCTURE = ("format", "format_version", "study_id", "kind", "role", "items", "degraded",
@@ -154,3 +155,15 @@ def manifest_design(manifest: dict[str, Any]) -> Design:
                   int(settings["attention_checks"]),
                   tuple((item, model) for item, model in settings["attention_pool"]),
                   bool(settings.get("ranking", False)))
+
+
+def question_text(manifest: dict[str, Any], question: str) -> str:
+    """The words of question ``question`` (its id) as the study's pages ask it.
+
+    Raises:
+        LikenessError: the study asks no such question (naming those it asks).
+    """
+    texts = {q["id"]: q["text"] for q in manifest["questions"]}
+    if question not in texts:
+        raise LikenessError(f"this study asks no question {question!r}: {', '.join(texts)}")
+    return texts[question]
