@@ -973,6 +973,51 @@ def test_the_html_report_neither_plots_nor_ranks_values_on_different_scales(tmp_
     assert "MSE ↓</div>" not in page.split('id="distributions"')[1].split("</section>")[0]
 
 
+def test_means_over_different_pairs_show_their_n_and_no_best_in_every_table(tmp_path):
+    """A model without outputs for some references (or with failed pairs): its mean is
+    over other images than the others', which every table, the terminal, the methods and
+    the record say; no model is bold in LaTeX, for those metrics only."""
+    from likeness.runs.report import build_report
+
+    ref, full = _folders(tmp_path, count=4)
+    partial = tmp_path / "partial"
+    for index in range(2):  # outputs for 2 of the 4 references
+        _save(partial / f"{index}.png", _image(200 + index))
+    result = CliRunner().invoke(main, ["compare", str(ref), str(full), str(partial),
+                                       "--metrics", "psnr,ssim", "--out-dir",
+                                       str(tmp_path / "run"), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    note = ("psnr, ssim: the means are over different pairs (out 4, partial 2: files without "
+            "a partner or failed pairs); the paired comparisons use the pairs both models have")
+    assert note in " ".join(result.output.split())
+    run = tmp_path / "run"
+    record = json.loads((run / "run.json").read_text())
+    assert record["uneven_pairs"] == {"psnr": {"out": 4, "partial": 2},
+                                      "ssim": {"out": 4, "partial": 2}}
+    markdown = (run / "summary.md").read_text()
+    assert markdown.count("(n=4)") == 2
+    assert markdown.count("(n=2)") == 2
+    assert "PSNR and SSIM: the models' means are over different pairs" in markdown
+    latex = (run / "summary.tex").read_text()
+    assert "\\textbf" not in latex  # not comparable: no model is the best
+    assert "(n=2)" in latex
+    assert ("The means of PSNR and SSIM are over different pairs for each model (`out` 4, "
+            "`partial` 2") in (run / "methods.md").read_text()
+    summary = build_report(run).split('id="summary"')[1].split("</section>")[0]
+    assert summary.count("(n=2)") == 2
+    shown = likeness.compare(ref, [full, partial], metrics="psnr", cache=False)._repr_html_()
+    assert "(n=2)" in shown
+    # the same references for every model: no n, the best in bold
+    even = tmp_path / "even"
+    for index in range(4):
+        _save(even / f"{index}.png", _image(300 + index))
+    likeness.compare(ref, [full, even], metrics="psnr", out_dir=tmp_path / "even_run",
+                     cache=False)
+    assert "(n=" not in (tmp_path / "even_run" / "summary.md").read_text()
+    assert "\\textbf" in (tmp_path / "even_run" / "summary.tex").read_text()
+    assert json.loads((tmp_path / "even_run" / "run.json").read_text())["uneven_pairs"] == {}
+
+
 def test_small_values_keep_three_significant_digits():
     from likeness.results.tables import format_value
 

@@ -155,7 +155,7 @@ def print_summary(results: Any) -> None:
     from rich.table import Table
 
     from likeness.evaluation.catalog.registry import METRICS
-    from likeness.results.tables import label, summary_cell
+    from likeness.results.tables import counted_cell, label
 
     unit = "method" if results.kind == "style" else "model"
     confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
@@ -165,20 +165,16 @@ def print_summary(results: Any) -> None:
     for metric in results.metrics:
         arrow = "↑" if METRICS[metric].better == "higher" else "↓"
         table.add_column(f"{label(metric)} {arrow}", justify="right")
+    uneven = results.record.get("uneven_pairs", {})
     for model in results.models:
-        cells = []
-        for metric in results.metrics:
-            row = results.summary_of(model, metric)
-            cell = summary_cell(row)
-            if row.n_failed:
-                cell += f" (n={row.n})"
-            cells.append(cell)
-        table.add_row(model, *cells)
+        table.add_row(model, *(counted_cell(results.summary_of(model, metric), uneven)
+                               for metric in results.metrics))
     stdout_console().print(table, highlight=False)
 
 
 def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     from likeness.io.files import describe_skipped
+    from likeness.results.summary import uneven_groups
 
     console = stderr_console()
     several = len({row.model for row in rows}) > 1
@@ -192,6 +188,13 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         say("note", f"{note} ({counted(len(files), 'file')}: {shown})")
     for metric, why in record.get("not_summarised", {}).items():
         say("warning", f"{metric} is {why}")
+    role, unit = ("method", "stylizations") if record.get("kind") == "style" else ("model",
+                                                                                  "pairs")
+    for metrics, counts in uneven_groups(record.get("uneven_pairs", {})):
+        say("note", f"{', '.join(metrics)}: the means are over different {unit} ("
+                    f"{', '.join(f'{model} {n}' for model, n in counts.items())}: files without "
+                    f"a partner or failed {unit}); the paired comparisons use the {unit} both "
+                    f"{role}s have")
     for key, info in record.get("infinite_values", {}).items():
         count = info["count"]
         say("note", f"{key}: {counted(count, 'value')} {is_are(count)} +inf ({info['why']}); "

@@ -12,6 +12,7 @@ from likeness.evaluation.catalog.bibtex import BIBTEX, bibtex_for
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import split_skipped
+from likeness.results.summary import uneven_groups
 from likeness.wording import counted, is_are
 
 __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "code_span", "method_sentence",
@@ -272,6 +273,15 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
                          f"{METRICS[metric].plain_label} = +∞ "
                          f"({info['why']}); its mean is therefore +∞ and has no confidence "
                          "interval.")
+    for metrics, counts in uneven_groups(record.get("uneven_pairs", {})):
+        listed = ", ".join(f"{code_span(model)} {n}" for model, n in counts.items())
+        labels = [METRICS[metric].plain_label for metric in metrics]
+        named = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+        role, unit = (("method", "stylizations") if record.get("kind") == "style"
+                      else ("model", "pairs"))
+        sentences.append(f"The means of {named} are over different {unit} for each {role} "
+                         f"({listed}: files without a partner or failed {unit}); the paired "
+                         f"comparisons use the {unit} both {role}s have.")
     if record.get("infinite_values") and len(record["settings"].get("models") or {}) > 1:
         sentences.append("In the paired comparisons, +∞ ranks above every finite value and "
                          "two values of +∞ are equal; a mean difference that involves one is "

@@ -15,7 +15,7 @@ from typing import Any
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.results.summary import ResultsData
-from likeness.results.tables import csv_tables, format_value, summary_cell
+from likeness.results.tables import counted_cell, csv_tables, format_value
 
 __all__ = ["Results", "frame", "results_html", "set_result_html"]
 
@@ -75,8 +75,9 @@ def results_html(results: ResultsData) -> str:
     unit = "method" if results.kind == "style" else "model"
     header = [unit, *(f"{METRICS[m].plain_label} {'↑' if METRICS[m].better == 'higher' else '↓'}"
                       for m in results.metrics)]
-    rows = [[model, *(summary_cell(results.summary_of(model, m)) for m in results.metrics)]
-            for model in results.models]
+    uneven = results.record.get("uneven_pairs", {})
+    rows = [[model, *(counted_cell(results.summary_of(model, m), uneven)
+                      for m in results.metrics)] for model in results.models]
     failed = sum(1 for row in results.rows if row.error)
     decisions = results.record.get("decisions", {})
     lines = [f"{len(results.rows)} {'triplets' if results.kind == 'style' else 'pairs'}, "

@@ -50,7 +50,8 @@ from likeness.results.figures import (
     image_uri,
     scatter_svg,
 )
-from likeness.results.tables import format_value, label, table_note
+from likeness.results.summary import SummaryRow
+from likeness.results.tables import counted_cell, format_value, label, table_note
 
 __all__ = ["RECORD_DIGEST", "ReportPair", "read_results_folder", "record_digest",
            "render_report"]
@@ -88,6 +89,7 @@ _RECORD_KINDS: dict[str, type] = {
     **dict.fromkeys(("settings", "arguments", "statistics", "versions", "weights",
                      "conventions", "counts", "unmatched", "skipped_files", "decisions",
                      "metric_failures", "data_ranges", "channels", "scales", "not_summarised",
+                     "uneven_pairs",
                      "infinite_values", "set_sizes", "tables_sha256", "protocol", "networks"),
                     dict),
     **dict.fromkeys(("files", "file_errors", "set_errors", "warnings", "stylized_sizes"), list),
@@ -344,7 +346,8 @@ def render_report(results_dir: str | os.PathLike[str],
                                    for m in models], f"{label(metric)} {_arrow(metric)}")
                      for metric in metrics if metric not in mixed]
 
-    summary_table = _summary_table(summary, models, settings["metrics"])
+    uneven = record.get("uneven_pairs") or {}
+    summary_table = _summary_table(summary, models, settings["metrics"], uneven)
     template_text = (resources.files("likeness") / "data" / "report.html.j2").read_text()
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     template = environment.from_string(template_text)
@@ -359,7 +362,8 @@ def render_report(results_dir: str | os.PathLike[str],
         agreement=agreements(values, ranked_metrics)[:5],
         worst_by_metric=_worst_by_metric(pairs, ranked_metrics, models),
         table_note=table_note(settings["metrics"], kind=record.get("kind", "compare"),
-                              confidence=settings["statistics"]["confidence"]),
+                              confidence=settings["statistics"]["confidence"],
+                              uneven=list(uneven)),
         sections=sections, figures=figures, pairs=pairs, shown=shown,
         colour_bar=colour_bar_uri(), label=label, fmt=format_value,
         arrow=_arrow,
@@ -375,7 +379,8 @@ def _arrow(metric: str) -> str:
 
 
 def _summary_table(summary: list[dict[str, str]], models: list[str],
-                   metrics: list[str]) -> list[list[str]]:
+                   metrics: list[str], uneven: dict[str, Any]) -> list[list[str]]:
+    """The summary table's cells as the Markdown table writes them (``counted_cell``)."""
     by_key = {(r["model"], r["metric"]): r for r in summary}
     table = []
     for model in models:
@@ -385,16 +390,11 @@ def _summary_table(summary: list[dict[str, str]], models: list[str],
             if row is None:
                 cells.append("—")
                 continue
-            mean, low, high = (_float(row[k]) for k in ("mean", "ci_low", "ci_high"))
-            text = format_value(metric, mean)
-            std = _float(row.get("std", ""))
-            spread = METRICS[metric].reported_spread
-            if spread == "std" and std is not None:
-                text += f" ± {format_value(metric, std)}"
-            elif spread == "ci" and low is not None and high is not None:
-                text += f" [{format_value(metric, low)}, {format_value(metric, high)}]"
-            if row.get("n_failed") not in (None, "", "0"):
-                text += f" (n={row['n']})"
-            cells.append(text)
+            got = {key: _float(row.get(key, "")) for key in ("mean", "std", "ci_low", "ci_high")}
+            real = {key: math.nan if value is None else value for key, value in got.items()}
+            cells.append(counted_cell(SummaryRow(
+                model, metric, int(_float(row.get("n", "")) or 0), real["mean"], real["std"],
+                math.nan, real["ci_low"], real["ci_high"], METRICS[metric].better,
+                int(_float(row.get("n_failed", "")) or 0), ""), uneven))
         table.append(cells)
     return table

@@ -22,7 +22,8 @@ from likeness.results.stats import holm, paired_comparison, summarize
 from likeness.wording import counted
 
 __all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compare_models",
-           "mixed_scales", "summarize_rows", "value_scales"]
+           "mixed_scales", "summarize_rows", "uneven_groups", "uneven_pairs",
+           "value_scales"]
 
 
 MAX_RESAMPLES = 10_000_000  # as `--bootstrap`: beyond, the resampled means fill the memory
@@ -183,6 +184,34 @@ def mixed_scales(metrics: list[str], rows: list[PairRow]) -> dict[str, str]:
                                f"compare files of one bit depth, or use a scale-free metric "
                                "such as psnr")
     return reasons
+
+
+def uneven_pairs(models: list[str], metrics: list[str], rows: list[PairRow]
+                 ) -> dict[str, dict[str, int]]:
+    """The per-pair metrics whose models' values cover different pairs (a file without a
+    partner, a failed pair): metric → {model: pairs with a value}.  Their means are not
+    over the same images: the tables show each mean's n and no model as the best, and the
+    paired comparisons use the pairs both models have."""
+    refused = mixed_scales(metrics, rows)
+    uneven = {}
+    for metric in metrics:
+        if METRICS[metric].kind == "set" or metric in refused or len(models) < 2:
+            continue
+        covered = {model: frozenset(row.key for row in rows
+                                    if row.model == model and metric in row.values)
+                   for model in models}
+        if len(set(covered.values())) > 1:
+            uneven[metric] = {model: len(keys) for model, keys in covered.items()}
+    return uneven
+
+
+def uneven_groups(uneven: dict[str, dict[str, int]]) -> list[tuple[list[str], dict[str, int]]]:
+    """``uneven_pairs`` (a record's) as (metrics, {model: pairs}) with the metrics of one
+    count together: one sentence for PSNR and SSIM of the same files."""
+    groups: dict[tuple[tuple[str, int], ...], list[str]] = defaultdict(list)
+    for metric, counts in uneven.items():
+        groups[tuple(counts.items())].append(metric)
+    return [(metrics, dict(counts)) for counts, metrics in groups.items()]
 
 
 def summarize_rows(models: list[str], metrics: list[str], rows: list[PairRow],

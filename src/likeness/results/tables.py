@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from likeness.results.summary import ResultsData, SummaryRow
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "csv_tables", "format_value", "label", "latex_escape",
            "markdown_summary", "markdown_text", "prompt_columns", "table_note",
-           "latex_summary", "summary_cell", "write_csv_tables"]
+           "counted_cell", "latex_summary", "summary_cell", "write_csv_tables"]
 
 # n_infinite and the reasons a metric is not summarised are in run.json and methods.md
 SUMMARY_COLUMNS = ["model", "metric", "n", "mean", "std", "median", "ci_low", "ci_high",
@@ -148,6 +148,13 @@ def summary_cell(row: SummaryRow, latex: bool = False) -> str:
     return value
 
 
+def counted_cell(row: SummaryRow, uneven: Mapping[str, Any], latex: bool = False) -> str:
+    """``summary_cell`` with the mean's n where the models' means are not over the same
+    pairs (``uneven``: the record's ``uneven_pairs``) or some of the model's pairs failed."""
+    cell = summary_cell(row, latex)
+    return f"{cell} (n={row.n})" if row.metric in uneven or row.n_failed else cell
+
+
 def _arrow(metric: str, latex: bool) -> str:
     higher = METRICS[metric].better == "higher"
     if latex:
@@ -160,18 +167,22 @@ def markdown_summary(results: ResultsData) -> str:
     first = "method" if results.kind == "style" else "model"
     header = [first, *(f"{label(m)} {_arrow(m, False)}" for m in results.metrics)]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    uneven = results.record.get("uneven_pairs", {})
     for model in results.models:
         cells = [markdown_text(model)]
-        cells += [summary_cell(results.summary_of(model, m)) for m in results.metrics]
+        cells += [counted_cell(results.summary_of(model, m), uneven) for m in results.metrics]
         lines.append("| " + " | ".join(cells) + " |")
     confidence = results.record.get("statistics", {}).get("confidence", 0.95)
-    lines += ["", table_note(results.metrics, kind=results.kind, confidence=confidence)]
+    lines += ["", table_note(results.metrics, kind=results.kind, confidence=confidence,
+                             uneven=list(uneven))]
     return "\n".join(lines) + "\n"
 
 
-def table_note(metrics: Sequence[str], *, kind: str, confidence: float) -> str:
+def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
+               uneven: Sequence[str] = ()) -> str:
     """What a summary table's cells mean, for these metrics only (``kind``: ``"compare"``
-    or ``"style"``; ``confidence``: of the intervals, e.g. 0.95)."""
+    or ``"style"``; ``confidence``: of the intervals, e.g. 0.95; ``uneven``: the metrics
+    whose models' means are over different pairs)."""
     percent = int(round(100 * confidence))
     unit = "stylizations" if kind == "style" else "pairs"
     parts = []
@@ -187,6 +198,12 @@ def table_note(metrics: Sequence[str], *, kind: str, confidence: float) -> str:
     with_std = [label(m) for m in metrics if METRICS[m].reported_spread == "std"]
     if with_std:  # over KID's subsets, the Inception Score's splits
         parts.append(f"{_listed(with_std)}: mean ± std")
+    if uneven:
+        models = "methods" if kind == "style" else "models"
+        parts.append(f"{_listed([label(m) for m in uneven])}: the {models}' means are over "
+                     f"different {unit} (n: how many; files without a partner or failed "
+                     f"{unit}), so none is marked best; comparisons.csv compares two {models} "
+                     "on those both have")
     arrows = {METRICS[m].better for m in metrics}
     parts.append(", ".join(text for better, text in (("higher", "↑ higher is better"),
                                                       ("lower", "↓ lower is better"))
@@ -212,8 +229,9 @@ def markdown_text(text: str) -> str:
 def latex_summary(results: ResultsData) -> str:
     """A booktabs table (needs ``\\usepackage{booktabs}``); best model per metric bold."""
     metrics = results.metrics
+    uneven = results.record.get("uneven_pairs", {})
     best = {m: _best([results.summary_of(model, m) for model in results.models])
-            for m in metrics}
+            if m not in uneven else set() for m in metrics}
     lines = [
         "% likeness results table; needs \\usepackage{booktabs}",
         "\\begin{tabular}{l" + "c" * len(metrics) + "}",
@@ -227,7 +245,7 @@ def latex_summary(results: ResultsData) -> str:
         cells = []
         for metric in metrics:
             row = results.summary_of(model, metric)
-            cell = summary_cell(row, True).replace("—", "--").replace("∞", "$\\infty$")
+            cell = counted_cell(row, uneven, True).replace("—", "--").replace("∞", "$\\infty$")
             if model in best[metric]:
                 head, _, tail = cell.partition(" ")
                 cell = f"\\textbf{{{head}}}" + (f" {tail}" if tail else "")
