@@ -361,6 +361,28 @@ def test_a_compare_run_of_a_set_metric_records_where_it_computed(fid_weights, fi
     assert devices == ["cpu", None]
 
 
+def test_fid_of_models_with_sets_of_different_sizes_shows_each_n_and_no_best(
+        fid_weights, fid_folders, tmp_path):
+    """FID is biased by a set's size: models whose sets differ in size get their n beside
+    the value, no model bold as the best, and the note, methods and record say why."""
+    smaller = tmp_path / "smaller"
+    smaller.mkdir()
+    for path in sorted(fid_folders["b"].iterdir())[:12]:
+        shutil.copy(path, smaller / path.name)
+    with pytest.warns(UserWarning, match="singular"):
+        results = compare(fid_folders["a"], [fid_folders["b"], smaller], metrics="fid",
+                          weights={"pt_inception": str(fid_weights)}, device="cpu",
+                          out_dir=tmp_path / "run", cache=False)
+    assert results.record["uneven_sets"] == {"fid": {"b": 20, "smaller": 12}}
+    markdown = (tmp_path / "run" / "summary.md").read_text()
+    assert "(n=20)" in markdown
+    assert "(n=12)" in markdown
+    assert "FID: the models' sets differ in size (n: images)" in markdown
+    assert "\\textbf" not in (tmp_path / "run" / "summary.tex").read_text()
+    assert ("FID is computed on sets of different sizes (`b` 20, `smaller` 12 images)"
+            in (tmp_path / "run" / "methods.md").read_text())
+
+
 def test_a_growing_folder_costs_only_its_new_images(golden, fid_weights, fid_folders):
     extractor = FeatureExtractor(weights=fid_weights)
     with Cache(None) as cache:

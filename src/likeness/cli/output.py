@@ -155,7 +155,7 @@ def print_summary(results: Any) -> None:
     from rich.table import Table
 
     from likeness.evaluation.catalog.registry import METRICS
-    from likeness.results.tables import counted_cell, label
+    from likeness.results.tables import counted_cell, label, uneven_metrics
 
     unit = "method" if results.kind == "style" else "model"
     confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
@@ -165,7 +165,7 @@ def print_summary(results: Any) -> None:
     for metric in results.metrics:
         arrow = "↑" if METRICS[metric].better == "higher" else "↓"
         table.add_column(f"{label(metric)} {arrow}", justify="right")
-    uneven = results.record.get("uneven_pairs", {})
+    uneven = uneven_metrics(results.record)
     for model in results.models:
         table.add_row(model, *(counted_cell(results.summary_of(model, metric), uneven)
                                for metric in results.metrics))
@@ -195,6 +195,11 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
                     f"{', '.join(f'{model} {n}' for model, n in counts.items())}: files without "
                     f"a partner or failed {unit}); the paired comparisons use the {unit} both "
                     f"{role}s have")
+    for metrics, counts in uneven_groups(record.get("uneven_sets", {})):
+        say("note", f"{', '.join(metrics)}: the {role}s' sets differ in size ("
+                    f"{', '.join(f'{model} {n}' for model, n in counts.items())} images), on "
+                    "which a set metric depends (FID is biased by it): give every "
+                    f"{role} as many images to compare them")
     for key, info in record.get("infinite_values", {}).items():
         count = info["count"]
         say("note", f"{key}: {counted(count, 'value')} {is_are(count)} +inf ({info['why']}); "

@@ -257,6 +257,12 @@ def _comparison_space(record: dict[str, Any]) -> str:
     return f"Images are compared in {colour}, {span}."
 
 
+def _named(metrics: list[str]) -> str:
+    """Metrics as a sentence names them: "PSNR", "PSNR and SSIM", "FID, KID and IS"."""
+    labels = [METRICS[metric].plain_label for metric in metrics]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
 def _value_sentences(record: dict[str, Any]) -> list[str]:
     """How MSE's units, mixed scales and infinite values were handled."""
     sentences = []
@@ -275,13 +281,17 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
                          "interval.")
     for metrics, counts in uneven_groups(record.get("uneven_pairs", {})):
         listed = ", ".join(f"{code_span(model)} {n}" for model, n in counts.items())
-        labels = [METRICS[metric].plain_label for metric in metrics]
-        named = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+        named = _named(metrics)
         role, unit = (("method", "stylizations") if record.get("kind") == "style"
                       else ("model", "pairs"))
         sentences.append(f"The means of {named} are over different {unit} for each {role} "
                          f"({listed}: files without a partner or failed {unit}); the paired "
                          f"comparisons use the {unit} both {role}s have.")
+    for metrics, counts in uneven_groups(record.get("uneven_sets", {})):
+        listed = ", ".join(f"{code_span(model)} {n}" for model, n in counts.items())
+        sentences.append(f"{_named(metrics)} {is_are(len(metrics))} computed on sets of "
+                         f"different sizes ({listed} images), on which a set metric depends "
+                         "(FID is biased by a set's size).")
     if record.get("infinite_values") and len(record["settings"].get("models") or {}) > 1:
         sentences.append("In the paired comparisons, +∞ ranks above every finite value and "
                          "two values of +∞ are equal; a mean difference that involves one is "

@@ -15,7 +15,7 @@ from typing import Any
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.results.summary import ResultsData
-from likeness.results.tables import counted_cell, csv_tables, format_value
+from likeness.results.tables import counted_cell, csv_tables, format_value, uneven_metrics
 
 __all__ = ["Results", "frame", "results_html", "set_result_html"]
 
@@ -75,7 +75,7 @@ def results_html(results: ResultsData) -> str:
     unit = "method" if results.kind == "style" else "model"
     header = [unit, *(f"{METRICS[m].plain_label} {'↑' if METRICS[m].better == 'higher' else '↓'}"
                       for m in results.metrics)]
-    uneven = results.record.get("uneven_pairs", {})
+    uneven = uneven_metrics(results.record)
     rows = [[model, *(counted_cell(results.summary_of(model, m), uneven)
                       for m in results.metrics)] for model in results.models]
     failed = sum(1 for row in results.rows if row.error)

@@ -50,8 +50,7 @@ from likeness.results.figures import (
     image_uri,
     scatter_svg,
 )
-from likeness.results.summary import SummaryRow
-from likeness.results.tables import counted_cell, format_value, label, table_note
+from likeness.results.tables import format_value, label, summary_cells, table_note, uneven_metrics
 
 __all__ = ["RECORD_DIGEST", "ReportPair", "read_results_folder", "record_digest",
            "render_report"]
@@ -89,7 +88,7 @@ _RECORD_KINDS: dict[str, type] = {
     **dict.fromkeys(("settings", "arguments", "statistics", "versions", "weights",
                      "conventions", "counts", "unmatched", "skipped_files", "decisions",
                      "metric_failures", "data_ranges", "channels", "scales", "not_summarised",
-                     "uneven_pairs",
+                     "uneven_pairs", "uneven_sets",
                      "infinite_values", "set_sizes", "tables_sha256", "protocol", "networks"),
                     dict),
     **dict.fromkeys(("files", "file_errors", "set_errors", "warnings", "stylized_sizes"), list),
@@ -346,8 +345,7 @@ def render_report(results_dir: str | os.PathLike[str],
                                    for m in models], f"{label(metric)} {_arrow(metric)}")
                      for metric in metrics if metric not in mixed]
 
-    uneven = record.get("uneven_pairs") or {}
-    summary_table = _summary_table(summary, models, settings["metrics"], uneven)
+    summary_table = summary_cells(summary, models, settings["metrics"], record)
     template_text = (resources.files("likeness") / "data" / "report.html.j2").read_text()
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     template = environment.from_string(template_text)
@@ -363,7 +361,7 @@ def render_report(results_dir: str | os.PathLike[str],
         worst_by_metric=_worst_by_metric(pairs, ranked_metrics, models),
         table_note=table_note(settings["metrics"], kind=record.get("kind", "compare"),
                               confidence=settings["statistics"]["confidence"],
-                              uneven=list(uneven)),
+                              uneven=list(uneven_metrics(record))),
         sections=sections, figures=figures, pairs=pairs, shown=shown,
         colour_bar=colour_bar_uri(), label=label, fmt=format_value,
         arrow=_arrow,
@@ -376,25 +374,3 @@ def render_report(results_dir: str | os.PathLike[str],
 
 def _arrow(metric: str) -> str:
     return "↑" if METRICS[metric].better == "higher" else "↓"
-
-
-def _summary_table(summary: list[dict[str, str]], models: list[str],
-                   metrics: list[str], uneven: dict[str, Any]) -> list[list[str]]:
-    """The summary table's cells as the Markdown table writes them (``counted_cell``)."""
-    by_key = {(r["model"], r["metric"]): r for r in summary}
-    table = []
-    for model in models:
-        cells = [model]
-        for metric in metrics:
-            row = by_key.get((model, metric))
-            if row is None:
-                cells.append("—")
-                continue
-            got = {key: _float(row.get(key, "")) for key in ("mean", "std", "ci_low", "ci_high")}
-            real = {key: math.nan if value is None else value for key, value in got.items()}
-            cells.append(counted_cell(SummaryRow(
-                model, metric, int(_float(row.get("n", "")) or 0), real["mean"], real["std"],
-                math.nan, real["ci_low"], real["ci_high"], METRICS[metric].better,
-                int(_float(row.get("n_failed", "")) or 0), ""), uneven))
-        table.append(cells)
-    return table

@@ -23,7 +23,7 @@ from likeness.wording import counted
 
 __all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compare_models",
            "mixed_scales", "summarize_rows", "uneven_groups", "uneven_pairs",
-           "value_scales"]
+           "uneven_sets", "value_scales"]
 
 
 MAX_RESAMPLES = 10_000_000  # as `--bootstrap`: beyond, the resampled means fill the memory
@@ -202,6 +202,20 @@ def uneven_pairs(models: list[str], metrics: list[str], rows: list[PairRow]
                    for model in models}
         if len(set(covered.values())) > 1:
             uneven[metric] = {model: len(keys) for model, keys in covered.items()}
+    return uneven
+
+
+def uneven_sets(models: list[str], metrics: list[str], set_rows: list[SetRow]
+                ) -> dict[str, dict[str, int]]:
+    """The set metrics whose models' sets differ in size: metric → {model: images}.  FID is
+    biased by a set's size and every set metric's estimate is more or less precise with
+    it: the tables show each value's n and no model as the best."""
+    uneven = {}
+    for metric in metrics:
+        sizes = {row.model: row.n for row in set_rows
+                 if row.metric == metric and row.model in models and not row.error}
+        if METRICS[metric].kind == "set" and len(set(sizes.values())) > 1:
+            uneven[metric] = {model: sizes[model] for model in models if model in sizes}
     return uneven
 
 

@@ -25,7 +25,8 @@ from likeness.results.summary import ResultsData, SummaryRow
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "csv_tables", "format_value", "label", "latex_escape",
            "markdown_summary", "markdown_text", "prompt_columns", "table_note",
-           "counted_cell", "latex_summary", "summary_cell", "write_csv_tables"]
+           "counted_cell", "latex_summary", "summary_cell", "summary_cells", "uneven_metrics",
+           "write_csv_tables"]
 
 # n_infinite and the reasons a metric is not summarised are in run.json and methods.md
 SUMMARY_COLUMNS = ["model", "metric", "n", "mean", "std", "median", "ci_low", "ci_high",
@@ -148,11 +149,47 @@ def summary_cell(row: SummaryRow, latex: bool = False) -> str:
     return value
 
 
+def uneven_metrics(record: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """The metrics whose models' values are not over the same pairs or sets of one size
+    (a run record's ``uneven_pairs`` and ``uneven_sets``): metric → {model: n}."""
+    return {**record.get("uneven_pairs", {}), **record.get("uneven_sets", {})}
+
+
 def counted_cell(row: SummaryRow, uneven: Mapping[str, Any], latex: bool = False) -> str:
-    """``summary_cell`` with the mean's n where the models' means are not over the same
-    pairs (``uneven``: the record's ``uneven_pairs``) or some of the model's pairs failed."""
+    """``summary_cell`` with the mean's n where the models' values are not over the same
+    pairs or sets of one size (``uneven``: ``uneven_metrics``) or some of the model's
+    pairs failed."""
     cell = summary_cell(row, latex)
     return f"{cell} (n={row.n})" if row.metric in uneven or row.n_failed else cell
+
+
+def summary_cells(summary: list[dict[str, str]], models: list[str], metrics: list[str],
+                  record: Mapping[str, Any]) -> list[list[str]]:
+    """The summary table of a results folder (``summary.csv``'s rows and its run record)
+    as the tables write it: a row per model, its name then a ``counted_cell`` a metric."""
+    def number(row: dict[str, str], key: str) -> float:
+        try:
+            return float(row.get(key) or "nan")
+        except ValueError:
+            return math.nan
+
+    def count(row: dict[str, str], key: str) -> int:
+        value = number(row, key)
+        return int(value) if math.isfinite(value) else 0
+
+    by_key = {(r["model"], r["metric"]): r for r in summary}
+    uneven = uneven_metrics(record)
+    table = []
+    for model in models:
+        cells = [model]
+        for metric in metrics:
+            row = by_key.get((model, metric))
+            cells.append("—" if row is None else counted_cell(SummaryRow(
+                model, metric, count(row, "n"), number(row, "mean"), number(row, "std"),
+                math.nan, number(row, "ci_low"), number(row, "ci_high"),
+                METRICS[metric].better, count(row, "n_failed"), ""), uneven))
+        table.append(cells)
+    return table
 
 
 def _arrow(metric: str, latex: bool) -> str:
@@ -167,7 +204,7 @@ def markdown_summary(results: ResultsData) -> str:
     first = "method" if results.kind == "style" else "model"
     header = [first, *(f"{label(m)} {_arrow(m, False)}" for m in results.metrics)]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    uneven = results.record.get("uneven_pairs", {})
+    uneven = uneven_metrics(results.record)
     for model in results.models:
         cells = [markdown_text(model)]
         cells += [counted_cell(results.summary_of(model, m), uneven) for m in results.metrics]
@@ -198,12 +235,18 @@ def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
     with_std = [label(m) for m in metrics if METRICS[m].reported_spread == "std"]
     if with_std:  # over KID's subsets, the Inception Score's splits
         parts.append(f"{_listed(with_std)}: mean ± std")
-    if uneven:
-        models = "methods" if kind == "style" else "models"
-        parts.append(f"{_listed([label(m) for m in uneven])}: the {models}' means are over "
-                     f"different {unit} (n: how many; files without a partner or failed "
-                     f"{unit}), so none is marked best; comparisons.csv compares two {models} "
-                     "on those both have")
+    models = "methods" if kind == "style" else "models"
+    uneven_pairs = [label(m) for m in uneven if METRICS[m].kind != "set"]
+    if uneven_pairs:
+        parts.append(f"{_listed(uneven_pairs)}: the {models}' means are over different "
+                     f"{unit} (n: how many; files without a partner or failed {unit}), so "
+                     f"none is marked best; comparisons.csv compares two {models} on those "
+                     "both have")
+    uneven_sets = [label(m) for m in uneven if METRICS[m].kind == "set"]
+    if uneven_sets:
+        parts.append(f"{_listed(uneven_sets)}: the {models}' sets differ in size (n: "
+                     "images), on which a set metric depends (FID is biased by it), so none "
+                     "is marked best")
     arrows = {METRICS[m].better for m in metrics}
     parts.append(", ".join(text for better, text in (("higher", "↑ higher is better"),
                                                       ("lower", "↓ lower is better"))
@@ -229,7 +272,7 @@ def markdown_text(text: str) -> str:
 def latex_summary(results: ResultsData) -> str:
     """A booktabs table (needs ``\\usepackage{booktabs}``); best model per metric bold."""
     metrics = results.metrics
-    uneven = results.record.get("uneven_pairs", {})
+    uneven = uneven_metrics(results.record)
     best = {m: _best([results.summary_of(model, m) for model in results.models])
             if m not in uneven else set() for m in metrics}
     lines = [

@@ -40,7 +40,7 @@ from likeness.evaluation.items.rows import PairRow, failed_rows_phrase
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.frames import Results
-from likeness.results.summary import mixed_scales, uneven_pairs, value_scales
+from likeness.results.summary import mixed_scales, uneven_pairs, uneven_sets, value_scales
 from likeness.results.tables import prompt_columns
 from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir, holding
 from likeness.wording import counted
@@ -225,6 +225,7 @@ def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
     """What the run record says about the values' scales, non-finite values and the
     metrics that failed."""
     computed = [row for row in rows if row.data_range is not None]
+    models = list(dict.fromkeys(s.model for s in summary))
     return {
         "metric_failures": metric_failures(names, rows, set_rows),
         "pairs_attempted": len(rows),
@@ -238,7 +239,8 @@ def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
         "scales": {metric: {"unit": "(data range)^2", "pairs_per_data_range": counts}
                    for metric, counts in value_scales(names, rows).items()},
         "not_summarised": mixed_scales(names, rows),
-        "uneven_pairs": uneven_pairs(list(dict.fromkeys(s.model for s in summary)), names, rows),
+        "uneven_pairs": uneven_pairs(models, names, rows),
+        "uneven_sets": uneven_sets(models, names, set_rows),
         "infinite_values": {f"{s.model}/{s.metric}": {
             "count": s.n_infinite, "why": METRICS[s.metric].infinite_when,
             "summary": "kept: the mean is +inf and its confidence interval undefined"}
