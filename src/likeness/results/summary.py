@@ -197,10 +197,11 @@ def uneven_pairs(models: list[str], metrics: list[str], rows: list[PairRow]
     for metric in metrics:
         if METRICS[metric].kind == "set" or metric in refused or len(models) < 2:
             continue
-        covered = {model: frozenset(row.key for row in rows
-                                    if row.model == model and metric in row.values)
-                   for model in models}
-        if len(set(covered.values())) > 1:
+        covered: dict[str, set[str]] = {model: set() for model in models}
+        for row in rows:
+            if metric in row.values and row.model in covered:
+                covered[row.model].add(row.key)
+        if len({frozenset(keys) for keys in covered.values()}) > 1:
             uneven[metric] = {model: len(keys) for model, keys in covered.items()}
     return uneven
 
