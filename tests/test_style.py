@@ -202,11 +202,14 @@ def test_triplets_from_names_folders_and_manifests(tmp_path, golden):
     shutil.copy(image, out / "wave" / "a.png")    # S/C
     shutil.copy(image, out / "a__b__c.png")       # a + b__c? no: a__b + c
     shutil.copy(image, out / "nothing.png")
+    shutil.copy(image, out / "A__Wave.jpg")       # a + wave but for the letters' case
     triplets, unmatched = find_triplets(content, style, {"m": out})
     found = {(t.content_name, t.style_name, t.stylized_name) for t in triplets}
     assert found == {("a.png", "wave.png", "a__wave.png"), ("a.png", "wave.png", "wave/a.png"),
                      ("a__b.png", "c.png", "a__b__c.png")}
     assert unmatched["m"] == [
+        "A__Wave.jpg (names content a and style wave but in other letter case, which pairing "
+        "tells apart: rename it a__wave (keeping its extension))",
         "nothing.png (names no known content and style (expected C__S.ext or S/C.ext))"]
     shutil.copy(image, style / "b__c.png")
     _, ambiguous = find_triplets(content, style, {"m": out})

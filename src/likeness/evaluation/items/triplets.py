@@ -66,18 +66,31 @@ def _match_name(stem: str, contents: Mapping[str, Path],
         if content in contents and style in styles:
             return content, style
     name = stem.rpartition("/")[2]
-    candidates = []
-    start = name.find("__")
-    while start != -1:
-        content, style = name[:start], name[start + 2:]
-        if content in contents and style in styles:
-            candidates.append((content, style))
-        start = name.find("__", start + 1)
+    candidates = _splits(name, contents, styles)
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
         return f"ambiguous: {' or '.join(f'{c} + {s}' for c, s in candidates)}"
+    folded_contents = {c.casefold(): c for c in contents}
+    folded_styles = {s.casefold(): s for s in styles}
+    folded = _splits(name.casefold(), folded_contents, folded_styles)
+    if len(folded) == 1:  # Linux's names, and pairing, tell the cases apart
+        content, style = folded_contents[folded[0][0]], folded_styles[folded[0][1]]
+        return (f"names content {content} and style {style} but in other letter case, which "
+                f"pairing tells apart: rename it {content}__{style} (keeping its extension)")
     return "names no known content and style (expected C__S.ext or S/C.ext)"
+
+
+def _splits(name: str, contents: Mapping[str, object], styles: Mapping[str, object]
+            ) -> list[tuple[str, str]]:
+    """Each (content, style) of the known ones that ``name`` is, split at a ``__``."""
+    found = []
+    start = name.find("__")
+    while start != -1:
+        if name[:start] in contents and name[start + 2:] in styles:
+            found.append((name[:start], name[start + 2:]))
+        start = name.find("__", start + 1)
+    return found
 
 
 def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[str, PathLike],
