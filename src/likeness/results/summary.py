@@ -142,11 +142,8 @@ class ResultsData:
             role = "method" if self.kind == "style" else "model"
             raise InvalidInputError(f"no {role} {model!r} in these results: "
                                     f"{', '.join(map(repr, self.models))}")
-        if name in self.set_metrics:
-            raise InvalidInputError(f"{name} is a set metric, with one value per model and no "
-                                    "summary over pairs: see set_rows")
-        raise InvalidInputError(f"no summary of {metric!r} in these results; the per-pair "
-                                f"metrics are {', '.join(self.pair_metrics) or 'none'}")
+        raise InvalidInputError(f"no summary of {metric!r} in these results; their metrics "
+                                f"are {', '.join(self.metrics) or 'none'}")
 
     def __repr__(self) -> str:
         # one line, however many pairs: the rows are in .rows, the tables in the frames

@@ -2,7 +2,8 @@
 
 CSV files keep full precision (``repr`` of floats); Markdown and LaTeX round per metric.
 In Markdown and LaTeX each metric's header carries an arrow for the better direction, and
-in LaTeX (booktabs) the best model of each metric is bold.
+in LaTeX (booktabs) the best model of each metric is bold — unless the models' values are
+over different pairs or sets of different sizes, when every table shows each value's n.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
                uneven: Sequence[str] = ()) -> str:
     """What a summary table's cells mean, for these metrics only (``kind``: ``"compare"``
     or ``"style"``; ``confidence``: of the intervals, e.g. 0.95; ``uneven``: the metrics
-    whose models' means are over different pairs)."""
+    whose models' values are over different pairs or sets of different sizes)."""
     percent = int(round(100 * confidence))
     unit = "stylizations" if kind == "style" else "pairs"
     parts = []
