@@ -54,6 +54,24 @@ def test_a_metric_added_to_the_registry_reaches_every_output(tmp_path, mae):
     assert [row.values for row in again.rows] == [row.values for row in results.rows]
 
 
+def test_a_report_of_a_registered_metric_says_to_register_it_where_it_is_unknown(
+        tmp_path, mae, monkeypatch):
+    """A run with a metric added at run time, reported by a process without it (the command
+    line): the record is as written, so the message says to register the metric again
+    (it said the record was edited or damaged), and the report is written once it is."""
+    ref, out = _folders(tmp_path)
+    likeness.compare(ref, out, metrics="ssim,mae", out_dir=tmp_path / "run", cache=False)
+    entry = METRICS["mae"]
+    monkeypatch.delitem(METRICS, "mae")
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert ("run.json names metric mae, which the run added with likeness.register_metric: "
+            "register it again and read the folder from Python (likeness.write_report)"
+            in " ".join(result.output.split()))
+    monkeypatch.setitem(METRICS, "mae", entry)
+    assert likeness.write_report(tmp_path / "run").is_file()
+
+
 def test_the_command_line_offers_a_registered_metric(tmp_path, mae):
     ref, out = _folders(tmp_path)
     result = CliRunner().invoke(main, ["compare", str(ref / "0.png"), str(out / "0.png"),

@@ -315,7 +315,7 @@ def test_a_run_record_that_is_not_one_or_from_a_later_version_is_one_message(res
                             (later, "names metric ssim_9, which likeness "
                                     f"{likeness.__version__} does not know (the folder was "
                                     "written by likeness 9.0.0)"),
-                            (edited, "it was edited or damaged"),
+                            (edited, "the record was edited or damaged"),
                             ({**original, "decisions": 5}, "run.json was edited or damaged "
                                                            "(decisions is int, not dict)"),
                             ({**original, "likeness_version": "9.0.0", "decisions": 5},

@@ -137,10 +137,13 @@ def check_run_record(folder: Path, record: Any) -> None:
         raise LikenessError(f"{folder}: run.json was edited or damaged ({'; '.join(wrong)}); "
                             "run the command again to rewrite the folder")
     if unknown_names:
+        registered = ("added with likeness.register_metric: register it again and read the "
+                      "folder from Python (likeness.write_report)")
         why = (f"likeness {__version__} does not know (the folder was written by likeness "
                f"{written}): use that version, or run the command again with this one"
-               if written != __version__ else "likeness does not know: it was edited or "
-               "damaged; run the command again to rewrite the folder")
+               if written != __version__ else f"the run {registered}" if RECORD_DIGEST in record
+               else f"was {registered}, or the record was edited or damaged (run the command "
+               "again to rewrite the folder)")
         raise LikenessError(f"{folder}: run.json names {unknown}, which {why}")
 
 
