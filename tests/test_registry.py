@@ -66,7 +66,8 @@ def test_a_report_of_a_registered_metric_says_to_register_it_where_it_is_unknown
     result = CliRunner().invoke(main, ["report", str(tmp_path / "run")])
     assert result.exit_code == 1
     assert ("run.json names metric mae, which the run added with likeness.register_metric: "
-            "register it again and read the folder from Python (likeness.write_report)"
+            "register it again and read the folder from Python (likeness.write_report, "
+            "likeness.analyze_study)"
             in " ".join(result.output.split()))
     monkeypatch.setitem(METRICS, "mae", entry)
     assert likeness.write_report(tmp_path / "run").is_file()

@@ -138,7 +138,7 @@ def check_run_record(folder: Path, record: Any) -> None:
                             "run the command again to rewrite the folder")
     if unknown_names:
         registered = ("added with likeness.register_metric: register it again and read the "
-                      "folder from Python (likeness.write_report)")
+                      "folder from Python (likeness.write_report, likeness.analyze_study)")
         why = (f"likeness {__version__} does not know (the folder was written by likeness "
                f"{written}): use that version, or run the command again with this one"
                if written != __version__ else f"the run {registered}" if RECORD_DIGEST in record
