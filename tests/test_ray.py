@@ -227,6 +227,33 @@ def test_a_file_name_that_is_not_utf8_reaches_the_results_on_ray(cluster, tmp_pa
     assert tables["ray"] == tables["local"]
 
 
+def test_a_metric_registered_in_the_driver_is_computed_on_ray(cluster, tmp_path):
+    """register_metric adds to the driver's catalogue only: the workers' own import of
+    likeness did not know the metric, and the run ended in "the Ray cluster could not
+    finish the run (ActorDiedError …)"; the run's entries now travel with the actors."""
+    def absolute_error(pair, settings):  # local: pickled by value, as a notebook's is
+        return float(np.mean(np.abs(pair.reference.astype(np.float64) - pair.test)))
+
+    likeness.register_metric(likeness.MetricSpec(
+        "mae_on_ray", "lower", "mean absolute error", pixels=absolute_error,
+        scale_dependent=True, citations=("vanderwalt2014skimage",)))
+    rng = np.random.default_rng(8)
+    for name in ("a", "b"):
+        pixels = rng.integers(0, 250, (24, 32, 3), dtype=np.uint8)
+        for folder, offset in (("ref", 0), ("out", 3)):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            Image.fromarray(pixels + np.uint8(offset)).save(tmp_path / folder / f"{name}.png")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Ray's own deprecation notices
+            results = likeness.compare(tmp_path / "ref", tmp_path / "out",
+                                       metrics="ssim,mae_on_ray", cache=False, engine="ray")
+    finally:
+        likeness.unregister_metric("mae_on_ray")
+    assert [row.error for row in results.rows] == [None, None]
+    assert [row.values["mae_on_ray"] for row in results.rows] == [3.0, 3.0]  # closed form
+
+
 @pytest.fixture(scope="module")
 def style_weights(golden, golden_weights, tmp_path_factory):
     import json

@@ -70,10 +70,14 @@ class ItemActor:
 
     def __init__(self, options: RunSettings, blobs: dict[str, Any], device: str,
                  roles: tuple[str, str], threads: int, batch_size: int,
-                 style_digests: dict[Path, str] | None = None) -> None:
+                 style_digests: dict[Path, str] | None = None,
+                 catalogue: dict[str, Any] | None = None) -> None:
         import ray
 
         _use_threads(threads)
+        # the run's catalogue entries: a metric the driver added with register_metric is
+        # unknown to a worker's own import of likeness
+        METRICS.update(catalogue or {})
         weights = materialise_weights({k: ray.get(v) if not isinstance(v, tuple) else v
                                         for k, v in blobs.items()})
         # the style images the actor decodes itself are checked against the run's hashes
@@ -225,6 +229,8 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: Ru
     dataset = _pipeline(ray, items, _decode_group, ItemActor, networks.device, {
         "options": options, "blobs": blobs, "roles": plan.roles,
         "batch_size": execution.batch_size,
+        "catalogue": {name: METRICS[name] for metric in options.metrics
+                      for name in (metric, *METRICS[metric].needs)},
         "style_digests": {item.style: digests[item.style] for item in plan.items
                           if item.style is not None and item.style in digests}})
     done: set[int] = set()
