@@ -41,11 +41,17 @@ def check_argument_kinds(kinds: Mapping[str, tuple[object, str, tuple[type, ...]
     """
     for name, (value, words, accepted) in kinds.items():
         if not isinstance(value, accepted):
-            hint = _IN_MEMORY if "path" in words and hasattr(value, "shape") else ""
-            raise InvalidInputTypeError(f"{name} must be {words}, got {described(value)}{hint}")
+            raise _refusal(name, words, value)
     if progress is not None and not callable(progress):
         raise InvalidInputTypeError(f"progress must be a function (stage, done, total) or "
                                     f"None, got {described(progress)}")
+
+
+def _refusal(name: str, words: str, value: object) -> InvalidInputTypeError:
+    """The error for argument ``name`` that must be ``words`` and is ``value``: an array
+    given for a path is pointed to the functions that take arrays."""
+    hint = _IN_MEMORY if "path" in words and hasattr(value, "shape") else ""
+    return InvalidInputTypeError(f"{name} must be {words}, got {described(value)}{hint}")
 
 
 def check_paths(*, optional: tuple[str, ...] = (), **paths: object) -> None:
@@ -69,8 +75,8 @@ def check_path_list(name: str, value: object) -> None:
     """
     if value is None or isinstance(value, PATH):
         return
-    check_argument_kinds({name: (value, "a path, a list of paths or None", (Sequence,))})
-    assert isinstance(value, Sequence)
+    if not isinstance(value, Sequence):
+        raise _refusal(name, "a path, a list of paths or None", value)
     check_paths(**{f"{name}[{index}]": item for index, item in enumerate(value)})
 
 
@@ -82,9 +88,9 @@ def check_named_paths(name: str, value: object, *, optional: bool = True) -> Non
     """
     if value is None and optional:
         return
-    words = "a mapping of names to paths" + (", or None" if optional else "")
-    check_argument_kinds({name: (value, words, (Mapping,))})
-    assert isinstance(value, Mapping)
+    if not isinstance(value, Mapping):
+        raise _refusal(name, "a mapping of names to paths" + (", or None" if optional else ""),
+                       value)
     for key, path in value.items():
         check_argument_kinds({f"each key of {name}": (key, "text", (str,)),
                               f"{name}[{key!r}]": (path, "a path (str or os.PathLike)", PATH)})
