@@ -79,3 +79,56 @@ def test_the_command_line_offers_a_registered_metric(tmp_path, mae):
                                        "--metrics", "mae"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "mae\t3.0000"
+
+
+def _offset_metric(offset: float):
+    def value(pair, settings):  # closes over offset: "edited" by registering anew
+        return float(np.mean(np.abs(pair.reference.astype(np.float64) - pair.test))) + offset
+    return value
+
+
+def test_a_metric_edited_and_registered_again_is_recomputed_not_served_from_the_cache(
+        tmp_path):
+    """A notebook's metric, fixed and registered again under its name: the cache kept the
+    first version's values under the same key and served them, so the fix seemed to change
+    nothing.  The key now holds a fingerprint of the metric's code."""
+    ref, out = _folders(tmp_path)
+    cache = tmp_path / "cache.sqlite"
+    values = []
+    try:
+        for offset in (0.0, 1.0, 1.0):
+            likeness.register_metric(MetricSpec("mae_edited", "lower", "mean absolute error",
+                                                pixels=_offset_metric(offset),
+                                                scale_dependent=True,
+                                                citations=("vanderwalt2014skimage",)),
+                                     replace_existing=True)
+            results = likeness.compare(ref, out, metrics="mae_edited", cache=cache)
+            values.append(([row.values["mae_edited"] for row in results.rows],
+                           all(row.cached for row in results.rows)))
+    finally:
+        likeness.unregister_metric("mae_edited")
+    assert values == [([3.0] * 3, False), ([4.0] * 3, False), ([4.0] * 3, True)]
+
+
+def test_a_metric_s_fingerprint_follows_its_helpers_and_is_stable(tmp_path,
+                                                                        monkeypatch):
+    from likeness.evaluation.catalog.registry import code_fingerprint
+
+    def fingerprint_of(module_source: str) -> str:  # as register_metric takes it: at once
+        path = tmp_path / "my_metric.py"
+        path.write_text(module_source, encoding="utf-8")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        import importlib
+        import sys
+
+        sys.modules.pop("my_metric", None)
+        module = importlib.import_module("my_metric")
+        return code_fingerprint(MetricSpec("mine", "lower", "mine", pixels=module.value))
+
+    helper = "def helper(x):\n    return x * {}\n\n\ndef value(pair, settings):\n" \
+             "    return helper(1.0)\n"
+    first, same = fingerprint_of(helper.format(2)), fingerprint_of(helper.format(2))
+    edited = fingerprint_of(helper.format(30))  # only the helper the metric calls changed
+    # (in length too: a .pyc of the same size and second would be imported instead)
+    assert first == same
+    assert first != edited

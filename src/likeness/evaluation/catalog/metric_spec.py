@@ -147,6 +147,7 @@ class MetricSpec:
     combine: Callable[[Mapping[str, float]], float] | None = None
     key_settings: tuple[str, ...] = ("gray", "resize", "alpha")
     revision: int = 1
+    code: str = ""  # a metric registered at run time: its code's fingerprint, in its key
     citations: tuple[str, ...] = ()  # BibTeX keys (likeness.evaluation.catalog.bibtex)
     # when +inf is a true value (PSNR of identical images); any other non-finite value is
     # an error in its row
@@ -245,6 +246,14 @@ class MetricSpec:
         """The prompts of an item it reads under ``settings`` (``PromptUse.roles``)."""
         use = self.use_in(settings)
         return use.prompts.roles if use is not None and use.prompts is not None else ()
+
+    @property
+    def revision_key(self) -> str:
+        """What a cached value's key holds of the metric's arithmetic: its revision from 2
+        on, and, for a metric registered at run time, its code's fingerprint (an edited
+        metric registered again is recomputed, never served from the cache)."""
+        return ((f"/revision={self.revision}" if self.revision > 1 else "")
+                + (f"/code={self.code}" if self.code else ""))
 
     def network_in(self, settings: Any) -> str | None:
         """The feature network it needs under a run's ``settings``, if any."""

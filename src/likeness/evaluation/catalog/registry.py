@@ -11,9 +11,14 @@ scales mean.  Adding a metric is an entry here plus a pure function in
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
+import hashlib
+import inspect
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from likeness.arguments import described
 from likeness.errors import (
@@ -170,8 +175,75 @@ def register_metric(spec: MetricSpec, *, replace_existing: bool = False) -> Metr
         if BIBTEX.get(key, entry) != entry:
             raise InvalidInputError(f"{name}: BibTeX key {key} is taken by another entry")
     BIBTEX.update(spec.bibtex)
+    spec = dataclasses.replace(spec, code=code_fingerprint(spec))
     METRICS[name] = spec
     return spec
+
+
+def code_fingerprint(spec: MetricSpec) -> str:
+    """16 hex digits of SHA-256 over the code a metric runs: its functions (``pixels``,
+    ``features``' callables, ``set_value``, ``combine``) — their source where Python has it
+    (a file, a notebook cell), else their bytecode — and, through the names they use, the
+    functions and classes of their own module they call, and the functions and simple
+    values they close over.  A metric edited and registered again gets another key."""
+    parts: list[str] = []
+    seen: set[int] = set()
+
+    def visit(target: Any) -> None:
+        if id(target) in seen or len(seen) > 200:
+            return
+        seen.add(id(target))
+        if dataclasses.is_dataclass(target) and not isinstance(target, type):
+            for field in dataclasses.fields(target):
+                value = getattr(target, field.name)
+                if callable(value):
+                    visit(value)
+            return
+        function = target.func if isinstance(target, functools.partial) else target
+        try:
+            parts.append(inspect.getsource(function))
+        except (OSError, TypeError):
+            parts.append(_bytecode(getattr(function, "__code__", None)) or repr(type(function)))
+        if isinstance(target, functools.partial):
+            parts.append(repr((target.args, target.keywords)))
+        code, scope = getattr(function, "__code__", None), getattr(function, "__globals__", {})
+        module = getattr(function, "__module__", None)
+        for name in _names(code):
+            used = scope.get(name)
+            if (inspect.isfunction(used) or inspect.isclass(used)) and \
+                    used.__module__ == module:
+                visit(used)
+        for cell in getattr(function, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # a cell not yet filled
+                continue
+            if callable(value):
+                visit(value)
+            elif isinstance(value, int | float | str | bytes | bool | tuple | type(None)):
+                parts.append(repr(value))
+
+    for part in (spec.pixels, spec.features, spec.set_value, spec.combine):
+        if part is not None:
+            visit(part)
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "backslashreplace")).hexdigest()[:16]
+
+
+def _names(code: Any) -> list[str]:
+    """The global names a code object and the code nested in it use."""
+    if code is None:
+        return []
+    nested = [const for const in code.co_consts if inspect.iscode(const)]
+    return [*code.co_names, *(name for inner in nested for name in _names(inner))]
+
+
+def _bytecode(code: Any) -> str:
+    """A code object's instructions and constants, nested code included, without the
+    addresses a repr of them holds."""
+    if code is None:
+        return ""
+    constants = [_bytecode(c) if inspect.iscode(c) else repr(c) for c in code.co_consts]
+    return code.co_code.hex() + "|" + "|".join(constants)
 
 
 def unregister_metric(name: str) -> None:

@@ -109,7 +109,7 @@ class ItemEngine:
         weights = f"/weights={self.networks.weights_hash(network)}" if network else ""
         if network and NETWORKS[network].revision > 1:
             weights += f"/network-revision={NETWORKS[network].revision}"
-        revision = f"/revision={spec.revision}" if spec.revision > 1 else ""
+        revision = spec.revision_key
         return f"item/v4/{metric}/{self.options.key(spec.key_settings)}{weights}{revision}"
 
     def _unavailable(self) -> dict[str, str]:
