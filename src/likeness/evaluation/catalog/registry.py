@@ -200,6 +200,9 @@ def code_fingerprint(spec: MetricSpec) -> str:
                     visit(value)
             return
         function = target.func if isinstance(target, functools.partial) else target
+        function = getattr(function, "__func__", function)  # a bound method: its function
+        if not (inspect.isfunction(function) or inspect.isclass(function)):
+            function = type(function)  # a callable object: its class's source
         try:
             parts.append(inspect.getsource(function))
         except (OSError, TypeError):
