@@ -525,3 +525,21 @@ def test_a_hidden_reference_with_psnr_inf_is_ranked_not_dropped():
     tie = analyze(twins, resamples=20, with_jod=False,
                   metrics={"psnr": (True, both_exact)}).questions[0]
     assert tie.metrics["psnr"][0] == 0.5  # was 0 or 1: inf − inf is NaN, "not better"
+
+
+def test_a_metric_without_some_models_values_says_its_correlations_compare_other_items():
+    """A pair that failed in the results leaves a model without a value for an item: the
+    models' means, which the rank correlations rank, are then over different items."""
+    generator = np.random.default_rng(8)
+    judgments = _simulate(generator, np.array([1.5, 0.5, -0.5, -1.5]), 20, 30)
+    items = sorted({j.item for j in judgments})
+    quality = dict(zip(MODELS, (4.0, 3.0, 2.0, 1.0), strict=True))
+    full = {(m, item): quality[m] for m in MODELS for item in items}
+    holed = {key: value for key, value in full.items() if key != ("wct", items[0])}
+    analysis = analyze(judgments, resamples=20, with_jod=False,
+                       metrics={"full": (True, full), "holed": (True, holed)})
+    said = [d for d in analysis.decisions if "different judged items" in d]
+    assert said == [f"holed: the models' values cover different judged items (adain "
+                    f"{len(items)}, gatys {len(items)}, ours {len(items)}, wct "
+                    f"{len(items) - 1} of {len(items)}): its rank correlations compare "
+                    "means over different items"]

@@ -27,7 +27,8 @@ from likeness.results.pairwise_scaling import bradley_terry, win_matrix
 from likeness.results.stats import holm, percentile_interval
 
 __all__ = ["MetricDifference", "MetricValues", "krippendorff_alpha_nominal",
-           "metric_agreement", "most_disagreeing", "rank_correlations", "two_afc_agreement"]
+           "metric_agreement", "most_disagreeing", "rank_correlations", "two_afc_agreement",
+           "uneven_items"]
 
 
 def krippendorff_alpha_nominal(units: Iterable[Sequence[str]]) -> float:
@@ -205,6 +206,25 @@ def rank_correlations(rows: Sequence[tuple[str, str, str, str]], metrics: Metric
                           scipy_stats.kendalltau(mean, score).statistic)
         bounds = [percentile_interval(draws[1:, column], confidence) for column in range(2)]
         found[name] = (float(draws[0, 0]), bounds[0], float(draws[0, 1]), bounds[1])
+    return found
+
+
+def uneven_items(rows: Sequence[tuple[str, str, str, str]], metrics: MetricValues
+                 ) -> list[str]:
+    """The metrics whose values cover different judged items for different models (a pair
+    that failed in the results): ``rank_correlations`` then ranks models by means over
+    different items, which the analysis says.  ``rows``: (item, a, b, choice)."""
+    models = sorted({model for _, a, b, _ in rows for model in (a, b)})
+    items = sorted({row[0] for row in rows})
+    found = []
+    for name, (_, values) in metrics.items():
+        covered = {model: frozenset(item for item in items if (model, item) in values)
+                   for model in models}
+        if len(set(covered.values())) > 1:
+            listed = ", ".join(f"{model} {len(covered[model])}" for model in models)
+            found.append(f"{name}: the models' values cover different judged items ({listed} "
+                         f"of {len(items)}): its rank correlations compare means over "
+                         "different items")
     return found
 
 

@@ -52,6 +52,7 @@ from likeness.results.reliability import (
     krippendorff_alpha_nominal,
     metric_agreement,
     rank_correlations,
+    uneven_items,
 )
 from likeness.results.stats import holm, percentile_interval
 from likeness.wording import counted
@@ -366,5 +367,7 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
                 rows, metrics, resamples, seed, confidence)
             question.correlations = rank_correlations(rows, metrics, resamples, seed,
                                                       confidence)
+            prefix = f"question {question.question!r}: " if question.question else ""
+            question.decisions += [prefix + d for d in uneven_items(rows, metrics)]
     recorded = list(decisions or []) + [d for q in questions for d in q.decisions]
     return StudyAnalysis(questions, exclusions, recorded, confidence, resamples, seed)
