@@ -132,3 +132,27 @@ def test_a_metric_s_fingerprint_follows_its_helpers_and_is_stable(tmp_path,
     # (in length too: a .pyc of the same size and second would be imported instead)
     assert first == same
     assert first != edited
+
+
+class _Scaled:
+    """A metric as a callable object: its settings are its attributes."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def __call__(self, pair, settings):
+        return self.factor * float(np.mean(pair.test))
+
+
+def test_a_callable_metric_s_fingerprint_follows_its_settings_and_partial_arguments():
+    import functools
+
+    from likeness.evaluation.catalog.registry import code_fingerprint
+
+    def of(function) -> str:
+        return code_fingerprint(MetricSpec("mine", "lower", "mine", pixels=function))
+
+    assert of(_Scaled(2.0)) == of(_Scaled(2.0))
+    assert of(_Scaled(2.0)) != of(_Scaled(3.0))
+    assert of(functools.partial(_mae, settings=None)) != of(functools.partial(_mae,
+                                                                             settings=1))

@@ -202,7 +202,8 @@ def code_fingerprint(spec: MetricSpec) -> str:
         function = target.func if isinstance(target, functools.partial) else target
         function = getattr(function, "__func__", function)  # a bound method: its function
         if not (inspect.isfunction(function) or inspect.isclass(function)):
-            function = type(function)  # a callable object: its class's source
+            parts.extend(_simple(getattr(function, "__dict__", {}).items()))
+            function = type(function)  # a callable object: its settings, its class's source
         try:
             parts.append(inspect.getsource(function))
         except (OSError, TypeError):
@@ -223,13 +224,20 @@ def code_fingerprint(spec: MetricSpec) -> str:
                 continue
             if callable(value):
                 visit(value)
-            elif isinstance(value, int | float | str | bytes | bool | tuple | type(None)):
-                parts.append(repr(value))
+            else:
+                parts.extend(_simple([("", value)]))
 
     for part in (spec.pixels, spec.features, spec.set_value, spec.combine):
         if part is not None:
             visit(part)
     return hashlib.sha256("\n".join(parts).encode("utf-8", "backslashreplace")).hexdigest()[:16]
+
+
+def _simple(items: Any) -> list[str]:
+    """The reprs of the values among ``items`` ((name, value) pairs) that a fingerprint can
+    hold: numbers, text, flags, tuples of them and None (an array or a model is left out)."""
+    return [f"{name}={value!r}" for name, value in sorted(items, key=lambda item: item[0])
+            if isinstance(value, int | float | str | bytes | bool | tuple | type(None))]
 
 
 def _names(code: Any) -> list[str]:
