@@ -151,8 +151,8 @@ def metric_agreement(rows: Sequence[tuple[str, str, str, str]], metrics: MetricV
 def _drawn_means(table: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Each draw's mean of each model's values (``table``: models × items, NaN where the
     model has none) over the drawn items (``counts``: draws × items, multiplicities): NaN
-    without a value, ±inf where a drawn item's value is (PSNR of identical images: a
-    model's mean rank is then its best, as for the rank correlations it feeds)."""
+    without a value, ±inf where a drawn item's value is ±inf (PSNR of identical images:
+    the model then ranks first, as the rank correlations it feeds rank it)."""
     finite, present = np.isfinite(table), ~np.isnan(table)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = (counts @ np.where(finite, table, 0.0).T) / (counts @ present.T.astype(float))
