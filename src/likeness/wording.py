@@ -3,7 +3,7 @@ in methods paragraphs, summaries, notes and messages alike (never "pair(s)")."""
 
 from __future__ import annotations
 
-__all__ = ["counted", "is_are", "was_were"]
+__all__ = ["counted", "is_are", "listed", "was_were"]
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
@@ -20,3 +20,8 @@ def is_are(count: int) -> str:
 def was_were(count: int) -> str:
     """The past tense that agrees with ``count`` things: "was" for one, "were" otherwise."""
     return "was" if count == 1 else "were"
+
+
+def listed(names: list[str]) -> str:
+    """Names as a sentence lists them: "PSNR", "PSNR and SSIM", "FID, KID and IS"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

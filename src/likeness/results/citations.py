@@ -13,7 +13,7 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import split_skipped
 from likeness.results.summary import uneven_groups
-from likeness.wording import counted, is_are
+from likeness.wording import counted, is_are, listed
 
 __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "code_span", "method_sentence",
            "methods_paragraph", "render_cards", "restoration_keys", "style_methods_paragraph"]
@@ -258,9 +258,8 @@ def _comparison_space(record: dict[str, Any]) -> str:
 
 
 def _named(metrics: list[str]) -> str:
-    """Metrics as a sentence names them: "PSNR", "PSNR and SSIM", "FID, KID and IS"."""
-    labels = [METRICS[metric].plain_label for metric in metrics]
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+    """Metrics as a sentence names them: "PSNR", "PSNR and SSIM"."""
+    return listed([METRICS[metric].plain_label for metric in metrics])
 
 
 def _value_sentences(record: dict[str, Any]) -> list[str]:

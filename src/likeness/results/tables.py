@@ -22,6 +22,7 @@ from likeness.evaluation.items.prompts import PROMPT_ROLES
 from likeness.evaluation.items.rows import PairRow
 from likeness.io import replace_file
 from likeness.results.summary import ResultsData, SummaryRow
+from likeness.wording import listed
 
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "csv_tables", "format_value", "label", "latex_escape",
@@ -231,21 +232,21 @@ def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
     if sets:
         against = ("each method's stylizations with the style images" if kind == "style"
                    else "each model's set with the reference set")
-        parts.append(f"{_listed([label(m) for m in sets])} compare{'s' if len(sets) == 1 else ''}"
+        parts.append(f"{listed([label(m) for m in sets])} compare{'s' if len(sets) == 1 else ''}"
                      f" {against}")
     with_std = [label(m) for m in metrics if METRICS[m].reported_spread == "std"]
     if with_std:  # over KID's subsets, the Inception Score's splits
-        parts.append(f"{_listed(with_std)}: mean ± std")
+        parts.append(f"{listed(with_std)}: mean ± std")
     models = "methods" if kind == "style" else "models"
     uneven_pairs = [label(m) for m in uneven if METRICS[m].kind != "set"]
     if uneven_pairs:
-        parts.append(f"{_listed(uneven_pairs)}: the {models}' means are over different "
+        parts.append(f"{listed(uneven_pairs)}: the {models}' means are over different "
                      f"{unit} (n: how many; files without a partner or failed {unit}), so "
                      f"none is marked best; comparisons.csv compares two {models} on those "
                      "both have")
     uneven_sets = [label(m) for m in uneven if METRICS[m].kind == "set"]
     if uneven_sets:
-        parts.append(f"{_listed(uneven_sets)}: the {models}' sets differ in size (n: "
+        parts.append(f"{listed(uneven_sets)}: the {models}' sets differ in size (n: "
                      "images), on which a set metric depends (FID is biased by it), so none "
                      "is marked best")
     arrows = {METRICS[m].better for m in metrics}
@@ -253,10 +254,6 @@ def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
                                                       ("lower", "↓ lower is better"))
                            if better in arrows))
     return "; ".join(parts) + "."
-
-
-def _listed(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 _MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|*_`[]<>~"})
