@@ -862,6 +862,40 @@ def test_a_broken_stream_gets_pillows_own_error(compiled, tmp_path, monkeypatch,
     assert str(fast.value) == str(slow.value)
 
 
+@pytest.mark.parametrize("between", [b"tIME", b"pHYs", b"abCd"])
+def test_image_data_split_by_another_chunk_is_read_as_pillow_reads_it(compiled, tmp_path,
+                                                                      monkeypatch, between):
+    # IDAT chunks must follow each other: Pillow's data ends at the first other chunk, so
+    # the fast decoder may not join what comes after it (it decoded such a file that
+    # Pillow calls truncated: the same file read or refused by how many a run had decoded)
+    pixels = np.random.default_rng(3).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    plain = _png_with_filters(pixels)
+    stream = _idat(plain)
+    cut = len(stream) // 2
+    split = _with_stream(plain, stream[:cut])
+    end = split.index(b"IEND") - 4
+    path = tmp_path / "split.png"
+    path.write_bytes(split[:end] + _chunk(between, bytes(5)) + _chunk(b"IDAT", stream[cut:])
+                     + split[end:])
+    assert decode_plain_png(path.read_bytes()) is None
+    with pytest.raises(ImageLoadError) as fast:
+        load_image(path)
+    monkeypatch.setenv("LIKENESS_COMPILED", "0")
+    with pytest.raises(ImageLoadError) as slow:
+        load_image(path)
+    assert str(fast.value) == str(slow.value)
+    # any chunk after the image data is Pillow's to read: it reads a tIME there and
+    # refuses a short pHYs, whichever route a run takes
+    path.write_bytes(plain[:-12] + _chunk(b"tIME", bytes(7)) + plain[-12:])
+    assert decode_plain_png(path.read_bytes()) is None
+    assert np.array_equal(load_image(path).pixels, pixels)
+    path.write_bytes(plain[:-12] + _chunk(b"pHYs", bytes(5)) + plain[-12:])
+    assert decode_plain_png(path.read_bytes()) is None
+    monkeypatch.setenv("LIKENESS_COMPILED", "1")
+    with pytest.raises(ImageLoadError, match="pHYs"):
+        load_image(path)
+
+
 def _interlaced(data: bytes) -> bytes:
     """The PNG with its header's interlace method set to Adam7 (Pillow writes none)."""
     header = data[16:28] + b"\x01"

@@ -10,7 +10,8 @@ in all — what lets decoding processes keep a GPU fed (issue 33).
 
 It is only ever a shortcut: anything it does not expect — another bit depth or colour
 type, interlacing, animation, inflated data of the wrong length, an unknown filter type,
-EXIF or text after the image data (Pillow reads those only while decoding) — returns None, and
+any chunk after the image data but its end (Pillow reads those only while decoding) —
+returns None, and
 Pillow decodes the file (with its own errors, as before).  The file's chunk checksums
 have been verified before (``likeness.io.integrity``).  numba is loaded for it only where
 loading pays: once numba is loaded anyway, after ``COMPILED_AFTER`` images in the
@@ -86,8 +87,10 @@ def decode_plain_png(data: bytes) -> np.ndarray | None:
 
 def _image_data(data: bytes) -> bytes | None:
     """The IDAT chunks' contents, concatenated (the checksums were verified already); None
-    for an animated PNG, and when metadata follows them (EXIF or text, which Pillow reads
-    only by decoding: the caller would decode twice)."""
+    for an animated PNG, and when any chunk but IEND follows them: Pillow reads those only
+    while decoding (EXIF, text: the caller would decode twice), refuses a malformed one
+    there (a short pHYs), and ends the image data at the first of them (IDAT chunks must
+    follow each other) — its pixels or its error, never this decoder's."""
     parts = []
     view = memoryview(data)  # one copy (the join), not two: copies hold the GIL
     offset = 8
@@ -98,7 +101,7 @@ def _image_data(data: bytes) -> bytes | None:
             parts.append(view[offset + 8:offset + 8 + length])
         elif kind == b"IEND":
             break
-        elif kind == b"acTL" or (parts and kind in _LATE_METADATA):
+        elif kind == b"acTL" or parts:
             return None  # an animated PNG's first frame may not be its IDAT: Pillow's
         offset += 12 + length
     return b"".join(parts)
