@@ -15,9 +15,11 @@ import math
 import os
 import re
 import sqlite3
+import struct
 import subprocess
 import sys
 import warnings
+import zlib
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -1390,6 +1392,58 @@ def test_damaged_files_decode_or_raise_image_load_error_never_anything_else(
         else:
             message = str(path)
         assert str(path) in message  # an error names the file
+
+
+def _png_of_rows(rows: list[bytes], width: int, height: int, depth: int, colour: int,
+                 interlace: int = 0) -> bytes:
+    """A PNG of these filtered rows (each with its filter byte), checksums right."""
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, interlace)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(b"".join(rows))) + _png_chunk(b"IEND", b""))
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+@pytest.mark.parametrize(("depth", "colour", "samples", "interlace"), [
+    (8, 2, 3, 0), (8, 6, 4, 0), (8, 0, 1, 0), (16, 0, 1, 0), (16, 2, 3, 0), (4, 3, 1, 0),
+    (8, 2, 3, 1)], ids=["rgb", "rgba", "gray", "gray16", "rgb16", "palette4", "interlaced"])
+@pytest.mark.parametrize("compiled", ["0", "1"])
+def test_a_png_whose_image_data_ends_early_is_refused(tmp_path, monkeypatch, depth, colour,
+                                                      samples, interlace, compiled):
+    # a complete zlib stream of fewer rows than the header's: Pillow and libpng decoded it
+    # without a word, the missing rows black (every route: plain, Pillow, OpenCV)
+    monkeypatch.setenv("LIKENESS_COMPILED", compiled)
+    width, height = 13, 10
+    row_bytes = -(-width * samples * depth // 8)
+    rng = np.random.default_rng(depth + colour)
+    if interlace:  # Adam7: 15 rows of 2-13 pixels in 7 passes, filter byte 0 each
+        passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+                  (1, 0, 2, 2), (0, 1, 1, 2))
+        sizes = [(-(-(height - y0) // dy), -(-(width - x0) // dx) * samples)
+                 for x0, y0, dx, dy in passes]
+        rows = [b"\x00" + rng.integers(0, 256, size, np.uint8).tobytes()
+                for count, size in sizes for _ in range(count)]
+    else:
+        rows = [b"\x00" + rng.integers(0, 256, row_bytes, np.uint8).tobytes()
+                for _ in range(height)]
+    if colour == 6:  # opaque
+        rows = [row[:1] + bytes(b if i % 4 != 3 else 255 for i, b in enumerate(row[1:]))
+                for row in rows]
+    palette = _png_chunk(b"PLTE", bytes(range(48))) if colour == 3 else b""
+    whole = _png_of_rows(rows, width, height, depth, colour, interlace)
+    short = _png_of_rows(rows[:-2], width, height, depth, colour, interlace)
+    path = tmp_path / "a.png"
+    for data in (whole, short):
+        path.write_bytes(data[:33] + palette + data[33:])
+        if data is whole:
+            assert likeness.load_image(path).pixels.shape[:2] == (height, width)
+            continue
+        with pytest.raises(ImageLoadError, match=r"a\.png: corrupt or truncated PNG file "
+                           r"\(its image data ends after \d+ of the \d+ bytes its 13x10 "
+                           r"header needs; decoders would show the rest as black\)"):
+            likeness.load_image(path)
 
 
 def test_sigterm_leaves_the_record_interrupted_and_the_run_resumable(tmp_path, stand_in):

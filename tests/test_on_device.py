@@ -927,10 +927,10 @@ def test_load_image_decodes_plain_pngs_with_the_fast_path_and_the_same_result(
     path.write_bytes(_png(pixels))
     assert decode_plain_png(path.read_bytes()) is not None  # the fast path takes this file
     calls = []
-    import likeness.io.plain_png as plain_png
+    import likeness.io.decode as decode
 
-    original = plain_png.decode_plain_png
-    monkeypatch.setattr(plain_png, "decode_plain_png",
+    original = decode.decode_plain_png
+    monkeypatch.setattr(decode, "decode_plain_png",
                         lambda data: calls.append(1) or original(data))
     fast = load_image(path, alpha="white")
     monkeypatch.setenv("LIKENESS_COMPILED", "0")

@@ -27,7 +27,8 @@ from likeness.io.files import (
     read_as_hashed,
     stat_regular_file,
 )
-from likeness.io.integrity import sniff_format, verify_integrity
+from likeness.io.integrity import sniff_format, verify_integrity, verify_png_image_data
+from likeness.io.plain_png import decode_plain_png
 from likeness.io.profiles import profile_decision
 
 # Pillow's own decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS): a header claiming
@@ -181,8 +182,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     file_format = image.format or path.suffix.lstrip(".").upper()
     decisions: list[str] = []
     verify_integrity(path, image, data)
-    frames = getattr(image, "n_frames", 1)
-    if frames > 1:
+    if (frames := getattr(image, "n_frames", 1)) > 1:
         decisions.append(f"first of {frames} frames used (animated or multi-page "
                          f"{file_format})")
     if (profile := image.info.get("icc_profile")) and (note := profile_decision(profile)):
@@ -190,16 +190,16 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     deep_channels = _deep_colour_channels(path, image, data)
     # a TIFF's decoders (Pillow's, OpenCV's) turn it upright themselves: read before they do
     tiff_orientation = _tiff_orientation(image) if image.format == "TIFF" else None
-    plain = None
+    plain = None  # Pillow's pixels of a plain PNG, decoded faster (``decode_plain_png``)
+    if file_format == "PNG" and image.mode in ("L", "LA", "RGB", "RGBA") and not deep_channels:
+        plain = decode_plain_png(data)
+    if file_format == "PNG" and plain is None:
+        verify_png_image_data(path, data)  # the decoders would fill missing rows with black
     if deep_channels:
         pixels, mode = _decode_with_opencv(path, deep_channels, data), f"{image.mode};16"
-    elif file_format == "PNG" and image.mode in ("L", "LA", "RGB", "RGBA"):
-        from likeness.io.plain_png import decode_plain_png
-
-        plain = decode_plain_png(data)  # Pillow's pixels, faster; None: not a plain PNG
-    if plain is not None:
+    elif plain is not None:
         pixels, mode = plain, image.mode
-    elif not deep_channels:
+    else:
         pixels, mode = _decode_with_pillow(path, image, decisions)
     key = image.info.get("transparency")
     if key is not None and (mode in ("L", "RGB", "I", "RGB;16") or mode.startswith("I;16")):

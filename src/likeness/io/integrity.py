@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from likeness.errors import ImageLoadError
+from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
 
 # The first bytes of each supported format, so that a message can say what a file is.
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
@@ -26,6 +27,8 @@ def sniff_format(head: bytes) -> str | None:
         return "PBM/PGM/PPM"
     return None
 
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2))  # each interlacing pass's first column and row, and its steps
 
 
 def verify_integrity(path: Path, image: Image.Image, data: bytes) -> None:
@@ -40,6 +43,31 @@ def verify_integrity(path: Path, image: Image.Image, data: bytes) -> None:
     elif image.format == "GIF" and data[-1:] != b";":
         raise ImageLoadError(f"{path}: corrupt or truncated GIF file (it does not end with "
                              "the GIF trailer)")
+
+
+def verify_png_image_data(path: Path, data: bytes) -> None:
+    """Refuse a PNG whose image data inflates to fewer bytes than its header describes:
+    Pillow and libpng decode such a stream without a word (when it ends on a whole row),
+    the rows it lacks black.  A stream that does not inflate is left to the decoder's own
+    error; data after the image's bytes is ignored, as the decoders do."""
+    width = int.from_bytes(data[16:20], "big")
+    height = int.from_bytes(data[20:24], "big")
+    depth, colour, _, _, interlace = data[24:29]
+    channels = PNG_SAMPLES.get(colour)
+    if channels is None or interlace > 1:
+        return  # not a header Pillow opens: its own error
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    expected = 0
+    for x0, y0, dx, dy in passes:
+        columns, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if columns > 0 and rows > 0:
+            expected += rows * (1 + -(-columns * channels * depth // 8))
+    inflated = inflate(image_data(data)[0], expected)
+    if inflated is not None and len(inflated) < expected:
+        raise ImageLoadError(
+            f"{path}: corrupt or truncated PNG file (its image data ends after "
+            f"{len(inflated)} of the {expected} bytes its {width}x{height} header needs; "
+            "decoders would show the rest as black)")
 
 
 def _verify_png_chunks(path: Path, data: bytes) -> None:

@@ -29,10 +29,11 @@ import numpy as np
 
 from likeness.switches import switch
 
-__all__ = ["COMPILED_AFTER", "decode_plain_png", "load_kernel"]
+__all__ = ["COMPILED_AFTER", "PNG_SAMPLES", "decode_plain_png", "image_data", "inflate",
+           "load_kernel"]
 
 COMPILED_AFTER = 8  # images a process decodes with Pillow before loading the kernel
-_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type → samples per pixel
+PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type → samples per pixel
 _LATE_METADATA = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
 _decoded = 0
 
@@ -64,16 +65,16 @@ def decode_plain_png(data: bytes) -> np.ndarray | None:
     width = int.from_bytes(data[16:20], "big")
     height = int.from_bytes(data[20:24], "big")
     depth, colour, compression, filtering, interlace = data[24:29]
-    channels = _CHANNELS.get(colour)
-    if (depth != 8 or channels is None or compression or filtering or interlace
+    channels = PNG_SAMPLES.get(colour)
+    if (depth != 8 or channels is None or colour == 3 or compression or filtering or interlace
             or width == 0 or height == 0):
         return None
-    compressed = _image_data(data)
-    if compressed is None:
+    compressed, other = image_data(data)
+    if other:
         return None
     stride = width * channels
     expected = height * (stride + 1)
-    inflated = _inflate(compressed, expected)
+    inflated = inflate(compressed, expected)
     if inflated is None or len(inflated) != expected:
         return None  # a broken stream: Pillow reports it in its own words
     from likeness.io._png_unfilter_kernel import unfilter
@@ -85,29 +86,32 @@ def decode_plain_png(data: bytes) -> np.ndarray | None:
         height, width, channels)
 
 
-def _image_data(data: bytes) -> bytes | None:
-    """The IDAT chunks' contents, concatenated (the checksums were verified already); None
-    for an animated PNG, and when any chunk but IEND follows them: Pillow reads those only
-    while decoding (EXIF, text: the caller would decode twice), refuses a malformed one
-    there (a short pHYs), and ends the image data at the first of them (IDAT chunks must
-    follow each other) — its pixels or its error, never this decoder's."""
+def image_data(data: bytes) -> tuple[bytes, bool]:
+    """A PNG's image data as Pillow reads it — its first run of consecutive IDAT chunks'
+    contents, concatenated (the checksums were verified already) — and whether anything
+    else makes the file not plain: an animation, or any chunk but IEND after the data.
+    Pillow reads those chunks only while decoding (EXIF, text: the caller would decode
+    twice) and refuses a malformed one there (a short pHYs); IDAT chunks after another
+    chunk are not image data."""
     parts = []
     view = memoryview(data)  # one copy (the join), not two: copies hold the GIL
     offset = 8
+    ended = other = False
     while offset + 8 <= len(data):
         length = int.from_bytes(data[offset:offset + 4], "big")
         kind = data[offset + 4:offset + 8]
-        if kind == b"IDAT":
-            parts.append(view[offset + 8:offset + 8 + length])
-        elif kind == b"IEND":
+        if kind == b"IEND":
             break
-        elif kind == b"acTL" or parts:
-            return None  # an animated PNG's first frame may not be its IDAT: Pillow's
+        if kind == b"IDAT" and not ended:
+            parts.append(view[offset + 8:offset + 8 + length])
+        else:  # an animated PNG's first frame may not be its IDAT: Pillow's to read
+            ended = bool(parts)
+            other = other or ended or kind == b"acTL"
         offset += 12 + length
-    return b"".join(parts)
+    return b"".join(parts), other
 
 
-def _inflate(compressed: bytes, expected: int) -> bytes | None:
+def inflate(compressed: bytes, expected: int) -> bytes | None:
     """The zlib stream inflated (ISA-L's inflate where installed), at most ``expected`` + 1
     bytes (a longer stream is not the image its header describes); None when either library
     finds it broken (ISA-L's errors are not zlib's)."""
