@@ -211,8 +211,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     orientation = (None if (plain is not None and "exif" not in image.info
                             and "Raw profile type exif" not in image.info)
                    or image.format == "TIFF" else _exif_orientation(image, decisions))
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, np.newaxis]
+    pixels = pixels[:, :, np.newaxis] if pixels.ndim == 2 else pixels
     had_alpha = pixels.shape[2] in (2, 4)
     if holds_8_bit_values(pixels[:, :, :pixels.shape[2] - had_alpha]):
         decisions.append(EIGHT_BIT_VALUES_IN_16_BITS)
@@ -250,9 +249,8 @@ def _deep_colour_channels(path: Path, image: Image.Image, data: bytes) -> int:
     Pillow cuts to 8 bits, read from its header (0 for every other file): channels follow
     the file's declared mode, never its content."""
     if image.format == "PNG":
-        header = data[:26]
         # IHDR: 8-byte signature, length, type, width, height, then bit depth and colour type
-        bit_depth, colour_type = header[24], header[25]
+        bit_depth, colour_type = data[24], data[25]
         return {2: 3, 4: 2, 6: 4}.get(colour_type, 0) if bit_depth == 16 else 0
     if image.format == "TIFF":
         bits = getattr(image, "tag_v2", {}).get(258)  # BitsPerSample
@@ -293,7 +291,8 @@ def _decode_with_opencv(path: Path, channels: int, data: bytes) -> np.ndarray:
     # whatever the flags: ``_tiff_orientation``)
     pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if pixels is None:
-        raise ImageLoadError(f"{path}: corrupt or truncated image (OpenCV could not decode it)")
+        raise ImageLoadError(f"{path}: corrupt or truncated {sniff_format(data[:64]) or 'image'} "
+                             "file (OpenCV could not decode it)")
     if pixels.dtype not in (np.uint8, np.uint16):
         raise ImageLoadError(f"{path}: unsupported sample type {pixels.dtype}; "
                              "save the image as 8- or 16-bit integers")
