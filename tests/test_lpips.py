@@ -93,7 +93,7 @@ def test_checkpoint_keys_are_checked(tmp_path, stand_in):
     torch.save(state, tmp_path / "misshapen.pth")
     with pytest.raises(WeightsError, match=r"features\.0\.weight has shape \(32, 3, 11, 11\)"):
         LPIPS(net="alex", backbone_weights=tmp_path / "misshapen.pth")
-    with pytest.raises(WeightsError, match="is it a vgg16 checkpoint"):
+    with pytest.raises(WeightsError, match="is it a checkpoint of vgg16"):
         LPIPS(net="vgg", backbone_weights=stand_in["alexnet"])
 
 

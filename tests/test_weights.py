@@ -272,9 +272,15 @@ def test_weights_cli(tmp_path, server, cache, monkeypatch):
 def test_load_state_dict_is_safe_and_explains_bad_files(tmp_path):
     torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "ok.pth")
     assert set(load_state_dict(tmp_path / "ok.pth")) == {"features.0.weight"}
-    (tmp_path / "bad.pth").write_bytes(b"garbage")
-    with pytest.raises(WeightsError, match="not a loadable checkpoint"):
-        load_state_dict(tmp_path / "bad.pth")
+    whole = (tmp_path / "ok.pth").read_bytes()
+    # garbage, nothing, half a file, another format: none of them holds Python objects
+    for name, data in (("bad.pth", b"garbage"), ("empty.pth", b""),
+                       ("cut.pth", whole[:len(whole) // 2]), ("text.pth", b"PK\x03\x04no")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(WeightsError, match=f"{name}: not a loadable checkpoint \\(its "
+                           "bytes are not those of a whole torch checkpoint: empty, cut "
+                           "short, damaged or another format\\); use the published file"):
+            load_state_dict(tmp_path / name)
 
 
 def test_a_user_supplied_file_is_hashed_once_and_again_when_it_changes(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from typing import Any
 
 from torch import nn
@@ -27,7 +28,7 @@ def load_matching_weights(module: nn.Module, state: dict[str, Any], source: str,
     missing = [key for key in own if key not in state]
     if missing:
         raise WeightsError(f"{source} lacks {counted(len(missing), 'key')} that {network} needs, "
-                           f"e.g. {', '.join(missing[:3])}; is it a {network} checkpoint?")
+                           f"e.g. {', '.join(missing[:3])}; is it a checkpoint of {network}?")
     for key, tensor in own.items():
         if tuple(state[key].shape) != tuple(tensor.shape):
             raise WeightsError(f"{source}: {key} has shape {tuple(state[key].shape)}, "
@@ -37,11 +38,16 @@ def load_matching_weights(module: nn.Module, state: dict[str, Any], source: str,
 
 def _why_unloadable(error: Exception) -> str:
     """torch's reason in one line: its safe loader's refusal is pages long and asks the
-    reader to file an issue with torch."""
+    reader to file an issue with torch, whether the file holds objects it refuses or no
+    pickle at all."""
     text = str(error)
-    if "Weights only load failed" in text:
-        return ("it holds Python objects beyond tensors, which the safe loader "
-                "(torch.load(weights_only=True)) refuses to run")
+    if refused := re.search(r"Unsupported global: GLOBAL (\S+)", text):
+        return (f"it holds Python objects beyond tensors ({refused.group(1)}), which the "
+                "safe loader (torch.load(weights_only=True)) refuses to run")
+    if isinstance(error, EOFError) or "Weights only load failed" in text or (
+            "PytorchStreamReader failed" in text):
+        return ("its bytes are not those of a whole torch checkpoint: empty, cut short, "
+                "damaged or another format")
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return first if len(first) <= 200 else first[:200] + "…"
 
