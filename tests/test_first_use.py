@@ -293,7 +293,7 @@ def test_the_terminal_prints_one_error_per_metric_and_cause(photos, offline):
                                        "--no-cache"])
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1  # 12 pairs, one missing checkpoint: one line
-    assert errors[0].startswith("error: lpips_alex (12: ")
+    assert errors[0].startswith("error: LPIPS (alex) failed for 12 pairs (noise: ")  # its column
 
 
 def test_per_image_csv_of_a_cli_run_has_cli_words(photos):

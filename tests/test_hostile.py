@@ -166,7 +166,7 @@ def test_the_terminal_mean_never_mixes_scales(tmp_path):
                                        "--no-cache"])
     mean_row = next(line for line in result.stdout.splitlines() if "mean of 3 pairs" in line)
     assert "—" in mean_row
-    assert "mse is not summarised" in result.stderr
+    assert "MSE is not summarised" in result.stderr  # as its column is headed
 
 
 def test_mse_of_8_and_16_bit_pairs_is_never_averaged(tmp_path):
@@ -420,6 +420,14 @@ def test_psnr_of_identical_images_is_inf_and_recorded(tmp_path):
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["infinite_values"]["out/psnr"]["count"] == 1
     assert "+∞" in (tmp_path / "run" / "methods.md").read_text()
+    # the terminal and the report name the metric as its column does, not by its key
+    result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--metrics", "psnr",
+                                       "--no-cache", "--out-dir", str(tmp_path / "cli"),
+                                       "--html"])
+    assert result.exit_code == 0, result.output
+    assert "note: out: PSNR: 1 value is +inf" in result.stderr
+    assert "out/psnr" not in result.stderr
+    assert "out: PSNR: 1 value of +∞" in (tmp_path / "cli" / "report.html").read_text()
 
 
 def test_a_model_identical_to_its_references_wins_the_paired_comparison(tmp_path):
@@ -989,7 +997,7 @@ def test_means_over_different_pairs_show_their_n_and_no_best_in_every_table(tmp_
                                        "--metrics", "psnr,ssim", "--out-dir",
                                        str(tmp_path / "run"), "--no-cache"])
     assert result.exit_code == 0, result.output
-    note = ("psnr, ssim: the means are over different pairs (out 4, partial 2: files without "
+    note = ("PSNR, SSIM: the means are over different pairs (out 4, partial 2: files without "
             "a partner or failed pairs); the paired comparisons use the pairs both models have")
     assert note in " ".join(result.output.split())
     run = tmp_path / "run"

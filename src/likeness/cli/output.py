@@ -173,8 +173,11 @@ def print_summary(results: Any) -> None:
 
 
 def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
+    """The run's notes, warnings and errors, each metric under the label of its column."""
+    from likeness.evaluation.catalog.registry import METRICS
     from likeness.io.files import describe_skipped
     from likeness.results.summary import uneven_groups
+    from likeness.results.tables import label
 
     console = stderr_console()
     several = len({row.model for row in rows}) > 1
@@ -187,23 +190,24 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
         say("note", f"{note} ({counted(len(files), 'file')}: {shown})")
     for metric, why in record.get("not_summarised", {}).items():
-        say("warning", f"{metric} is {why}")
+        say("warning", f"{label(metric)} is {why}")
     role, unit = ("method", "stylizations") if record.get("kind") == "style" else ("model",
                                                                                   "pairs")
     for metrics, counts in uneven_groups(record.get("uneven_pairs", {})):
-        say("note", f"{', '.join(metrics)}: the means are over different {unit} ("
+        say("note", f"{', '.join(map(label, metrics))}: the means are over different {unit} ("
                     f"{', '.join(f'{model} {n}' for model, n in counts.items())}: files without "
                     f"a partner or failed {unit}); the paired comparisons use the {unit} both "
                     f"{role}s have")
     for metrics, counts in uneven_groups(record.get("uneven_sets", {})):
-        say("note", f"{', '.join(metrics)}: the {role}s' sets differ in size ("
+        say("note", f"{', '.join(map(label, metrics))}: the {role}s' sets differ in size ("
                     f"{', '.join(f'{model} {n}' for model, n in counts.items())} images), on "
                     "which a set metric depends (FID is biased by it): give every "
                     f"{role} as many images to compare them")
     for key, info in record.get("infinite_values", {}).items():
+        model, _, metric = key.rpartition("/")
         count = info["count"]
-        say("note", f"{key}: {counted(count, 'value')} {is_are(count)} +inf ({info['why']}); "
-                     "the mean is +inf")
+        say("note", f"{model}: {label(metric)}: {counted(count, 'value')} {is_are(count)} +inf "
+                    f"({info['why']}); the mean is +inf")
     for source, files in record.get("skipped_files", {}).items():
         say("note", f"{source}: {counted(len(files), 'file')} skipped: {describe_skipped(files)}")
     failures = [row for row in rows if row.error]
@@ -222,7 +226,9 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     for (metric, message), where in by_cause.items():
         shown = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3
                                          else "")
-        say("error", f"{metric} ({len(where)}: {shown}): {message}")
+        what = role if METRICS[metric].kind == "set" else unit.removesuffix("s")
+        say("error", f"{label(metric)} failed for {counted(len(where), what)} ({shown}): "
+                     f"{message}")
     for error in record.get("file_errors", []):
         say("error", f"{error['file']}: {error['reason']}")
     if failures:

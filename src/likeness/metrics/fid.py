@@ -56,12 +56,17 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, covariance
 
 
-def warn_if_singular(count: int, dims: int) -> None:
-    """Warn when a set of ``count`` samples has a singular ``dims``-dimensional covariance."""
+SINGULAR_SET = "images for {dims}-dimensional features: its covariance is singular"
+
+
+def warn_if_singular(count: int, dims: int, source: str | None = None) -> None:
+    """Warn when a set of ``count`` samples has a singular ``dims``-dimensional covariance
+    (the set named by ``source``, a folder or file, where given)."""
     if count < dims:
-        warnings.warn(f"a set has {count} images for {dims}-dimensional features: its "
-                      f"covariance is singular, so FID is biased and noisy; papers use "
-                      f">= {dims} images (50,000 is usual)", UserWarning, stacklevel=3)
+        which = f"{source}: the set has" if source else "a set has"
+        warnings.warn(f"{which} {count} {SINGULAR_SET.format(dims=dims)}, so FID is biased "
+                      f"and noisy; papers use >= {dims} images (50,000 is usual)",
+                      UserWarning, stacklevel=3)
 
 
 def _check_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,

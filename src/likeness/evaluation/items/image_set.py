@@ -81,10 +81,19 @@ def frechet_between(set_a: ImageSet, set_b: ImageSet) -> float:
         if image_set.features is not None and image_set.features.shape[0] < 2:
             raise LikenessError(f"{image_set.source}: FID needs at least 2 images, the set "
                                 f"has {image_set.features.shape[0]}")
-    from likeness.metrics.fid import frechet_distance, frechet_distance_of_features
+    from likeness.metrics.fid import (
+        frechet_distance,
+        frechet_distance_of_features,
+        warn_if_singular,
+    )
 
-    if set_a.features is not None and set_b.features is not None:
-        return frechet_distance_of_features(set_a.features, set_b.features)
-    return frechet_distance(*set_a.statistics(), *set_b.statistics())
+    for image_set in (set_a, set_b):  # each set by its name, not "a set has 3 images"
+        if image_set.features is not None:
+            warn_if_singular(*image_set.features.shape, image_set.source)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "a set has", UserWarning)
+        if set_a.features is not None and set_b.features is not None:
+            return frechet_distance_of_features(set_a.features, set_b.features)
+        return frechet_distance(*set_a.statistics(), *set_b.statistics())
 
 

@@ -334,7 +334,7 @@ def load_statistics(path: str | os.PathLike[str], expected: dict[str, Any] | Non
                                       "format): assumed to use pytorch-fid's network and resize"}
     count = int(image_set.settings.get("count", 0) or 0)
     if count:  # pytorch-fid's files do not say how many images they summarise
-        warn_if_singular(count, mu.shape[0])
+        warn_if_singular(count, mu.shape[0], str(source))
     image_set._statistics = (mu, sigma)
     return image_set
 
