@@ -276,8 +276,11 @@ def fid_folders(golden, tmp_path):
 def test_fid_of_folders_matches_pytorch_fid_and_caches(golden, fid_weights, fid_folders,
                                                        tmp_path):
     database = tmp_path / "cache.sqlite"
-    with pytest.warns(UserWarning, match="singular"):
+    with pytest.warns(UserWarning, match="singular") as warned:
         first = fid(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=database)
+    # each small set by its folder, once ("a set has 4 images" said neither which nor once)
+    assert sorted(str(w.message).split(": the set has")[0] for w in warned
+                  if "singular" in str(w.message)) == sorted(map(str, fid_folders.values()))
     assert first.value == pytest.approx(golden.expected["fid_sets"]["fid"], rel=1e-4)
     assert [s.cached for s in first.sets] == [0, 0]
     assert first.settings["resize"] == "pytorch-fid"
