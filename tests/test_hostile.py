@@ -560,6 +560,7 @@ def test_fifo_and_device_links_named_png_are_refused_without_hanging(tmp_path):
         assert "fifo.png: a FIFO (named pipe), not a regular file" in result.stderr
         assert "zero.png: a character device, not a regular file" in result.stderr
         assert "loop.png: a symbolic link loop" in result.stderr
+        assert result.stderr.count("a FIFO (named pipe)") == 1  # its pair's line says it
         assert "Traceback" not in result.stderr
         assert "3 of 4 pairs failed" in result.stderr
 

@@ -229,8 +229,10 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         what = role if METRICS[metric].kind == "set" else unit.removesuffix("s")
         say("error", f"{label(metric)} failed for {counted(len(where), what)} ({shown}): "
                      f"{message}")
-    for error in record.get("file_errors", []):
-        say("error", f"{error['file']}: {error['reason']}")
+    said = [row.error for row in failures if not row.metric_errors]
+    for error in record.get("file_errors", []):  # a pair's own line may have said it
+        if not any(error["reason"] in text for text in said):
+            say("error", f"{error['file']}: {error['reason']}")
     if failures:
         from likeness.evaluation.items.rows import failed_rows_phrase
 
