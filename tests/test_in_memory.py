@@ -154,8 +154,13 @@ def test_float_tensors_need_their_data_range_and_bad_values_are_row_errors():
     assert rows[0].decisions == ("data range 1 as given",)
     with pytest.raises(ValueError, match="uint8 images have data range 255"):
         likeness.compare_tensors(_nchw(_images(1, 0)), _nchw(_images(1, 1)), data_range=1.0)
-    with pytest.raises(ValueError, match="Accumulator"):
+    with pytest.raises(ValueError, match="fid compares sets of images: use likeness.Acc"):
         likeness.compare_tensors(x, x, metrics="fid", data_range=1.0)
+    # Y needs 8-bit images: said of float images as such, not as "16-bit or mixed"
+    (row,) = likeness.compare_tensors(x[:1], x[:1], metrics="psnr", data_range=1.0,
+                                      y_channel=True)
+    assert row.error.endswith("defined for 8-bit images; these are floating-point images "
+                              "(data range 1)")
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         likeness.compare_tensors(x[0], x[0], data_range=1.0)
 

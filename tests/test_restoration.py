@@ -75,7 +75,8 @@ def test_gray_y_is_the_gray_value_and_16_bit_is_refused(tmp_path):
     Image.fromarray(gray.astype(np.uint16) * 257 + 3).save(tmp_path / "d.png")
     row = compare_pair(tmp_path / "c.png", tmp_path / "d.png", metrics="psnr,ssim",
                                 y_channel=True)
-    assert "defined for 8-bit images" in row.error
+    assert row.error.endswith("defined for 8-bit images; these are 16-bit (or of two bit "
+                              "depths)")
 
 
 def test_a_crop_that_leaves_nothing_and_contradictory_options_are_refused(tmp_path):

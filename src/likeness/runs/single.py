@@ -319,7 +319,7 @@ def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
     sets = [m for m in names if METRICS[m].kind == "set"]
     if sets:
         raise InvalidInputError(
-            f"{', '.join(sets)} compare sets of images; use "
+            f"{', '.join(sets)} compare{'s' if len(sets) == 1 else ''} sets of images; use "
             "likeness.compare(REF, TEST, metrics=...) for them")
     options = restoration_options(names, gray=gray, resize=resize, alpha=alpha,
                                   y_channel=y_channel, crop_border=crop_border,

@@ -122,7 +122,7 @@ def compare_tensors(reference: Any, test: Any, *,
     sets = [m for m in names if METRICS[m].kind == "set"]
     if sets:
         raise InvalidInputError(
-            f"{', '.join(sets)} compare sets of images: use "
+            f"{', '.join(sets)} compare{'s' if len(sets) == 1 else ''} sets of images: use "
             "likeness.Accumulator(metrics=...) for tensors")
     texts = [m for m in names if (use := METRICS[m].features) is not None and use.prompts]
     if texts:

@@ -176,8 +176,10 @@ def restoration_view(pair: PreparedPair, *, y_channel: bool, crop: int,
         decisions.append(f"{crop}-px border cropped (crop_border={crop})")
     if y_channel:
         if pair.data_range != 255 or reference.dtype != np.uint8:
+            these = (f"floating-point images (data range {pair.data_range:g})"
+                     if reference.dtype.kind == "f" else "16-bit (or of two bit depths)")
             raise LikenessError("the Y channel (BasicSR's and MATLAB's conventions) is defined "
-                                "for 8-bit images; these are not (16-bit or mixed bit depths)")
+                                f"for 8-bit images; these are {these}")
         if reference.shape[2] == 3 and rounded_y:
             reference, test = matlab_y(reference), matlab_y(test)
             decisions.append("Y channel of ITU-R BT.601 YCbCr, rounded to integers "
