@@ -73,11 +73,13 @@ def _weights_folders():
     return {path.name for path in Path(tempfile.gettempdir()).glob("likeness-weights-*")}
 
 
-def test_ray_equals_the_local_engine(cluster, folders, stand_in, fid_weights):
+def test_ray_equals_the_local_engine(cluster, folders, stand_in, fid_weights, capfd):
     weights = {"alexnet": str(stand_in["alexnet"]), "pt_inception": str(fid_weights)}
     _run(folders, "local", folders / "local", weights)
     before = _weights_folders()
+    capfd.readouterr()
     _run(folders, "ray", folders / "ray", weights)
+    assert "deprecated" not in capfd.readouterr().err  # Ray Data's words for our call
     # the actors wrote the checkpoints to one folder of files named by their hashes, which
     # later actors and runs reuse (a copy per actor, never removed, filled CI's disk)
     assert _weights_folders() - before <= {f"likeness-weights-{os.getuid()}"}

@@ -165,7 +165,7 @@ def _pipeline(ray: Any, items: list[dict[str, Any]], decode: Callable[..., Any],
     dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 200))
     dataset = dataset.map(decode, num_cpus=1)
     return dataset.map_batches(
-        actor, batch_size=1, concurrency=actors,
+        actor, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
         fn_constructor_kwargs={**arguments, "threads": _driver_threads(),
                                "device": "cuda" if "num_gpus" in resources else "cpu"},
         **resources)  # Ray Data restarts lost actors and retries their tasks
