@@ -1216,6 +1216,12 @@ def test_weights_import_of_an_unknown_file_leads_with_name(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith("error: mystery.pth is not a published checkpoint file "
                                     "name, so say which network it is for: --name NAME")
+    # a --name that names no network is a usage error, as `weights path NAME` makes it
+    named = CliRunner().invoke(main, ["weights", "import", str(tmp_path / "mystery.pth"),
+                                      "--name", "alexnett"])
+    assert named.exit_code == 2
+    assert "Invalid value for --name: 'alexnett' is not registered; choose from alexnet" in (
+        named.output)
 
 
 def test_set_command_errors_start_on_their_first_line(tmp_path, monkeypatch):

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from likeness.errors import LikenessError
-
-if TYPE_CHECKING:
-    pass
-
 from likeness.cli.app import main
-from likeness.cli.output import (
-    say,
-    stderr_console,
-)
+from likeness.cli.output import say, stderr_console
+from likeness.errors import LikenessError
 
 
 @main.group()
@@ -102,15 +95,17 @@ def weights_verify(names: tuple[str, ...]) -> None:
 @click.option("--name", default=None, help="Registry name, if the file was renamed.")
 def weights_import(file: Path, name: str | None) -> None:
     """Verify FILE (obtained elsewhere) and copy it into the cache."""
-    from likeness.nets.weights import import_file
+    from likeness.nets.weights import REGISTRY, import_file
 
+    if name is not None:
+        _registered(name, REGISTRY, "--name")
     _run_weights(lambda: import_file(file, name))
 
 
-def _registered(name: str, registry: dict[str, Any]) -> Any:
+def _registered(name: str, registry: dict[str, Any], hint: str = "NAME") -> Any:
     if name not in registry:
         raise click.BadParameter(f"{name!r} is not registered; choose from "
-                                 f"{', '.join(registry)}", param_hint="NAME")
+                                 f"{', '.join(registry)}", param_hint=hint)
     return registry[name]
 
 
