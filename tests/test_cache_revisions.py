@@ -162,7 +162,7 @@ def test_item_decisions_of_an_earlier_version_are_reused_only_where_still_whole(
     out = _eight_and_sixteen_bit(tmp_path / "out", 1)
     cache = tmp_path / "cache.sqlite"
     likeness.compare(ref, out, metrics="ssim", cache=cache)
-    _as_before(cache, "item/v8/notes/", "item/v5/notes/")
+    _as_before(cache, "item/v9/notes/", "item/v5/notes/")
     rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
                                                       cache=cache).rows}
     assert rows["a.png"].cached  # 8-bit: its v5 decisions are whole
@@ -180,7 +180,7 @@ def test_feature_decisions_of_an_earlier_version_are_reused_only_where_still_who
     extractor = FeatureExtractor(weights=fid_weights)
     with Cache(tmp_path / "cache.sqlite") as cache:
         first = set_features(folder, extractor, cache)
-    _as_before(tmp_path / "cache.sqlite", "/decisions/v4", "/decisions")
+    _as_before(tmp_path / "cache.sqlite", "/decisions/v5", "/decisions")
     with Cache(tmp_path / "cache.sqlite") as cache:
         again = set_features(folder, extractor, cache)
     assert (first.cached, again.cached) == (0, 1)  # the 8-bit image's features reused
@@ -211,7 +211,7 @@ def test_decisions_cached_before_tiff_orientation_was_recorded_serve_no_tiff(tmp
     out = _with_a_turned_tiff(tmp_path / "out", 1)
     cache = tmp_path / "cache.sqlite"
     likeness.compare(ref, out, metrics="ssim", cache=cache)
-    _as_before(cache, "item/v8/notes/", "item/v6/notes/", "EXIF orientation")
+    _as_before(cache, "item/v9/notes/", "item/v6/notes/", "EXIF orientation")
     rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
                                                       cache=cache).rows}
     assert rows["a.png"].cached
@@ -221,7 +221,7 @@ def test_decisions_cached_before_tiff_orientation_was_recorded_serve_no_tiff(tmp
     extractor = FeatureExtractor(weights=fid_weights)
     with Cache(cache) as store:
         first = set_features(ref, extractor, store)
-    _as_before(cache, "/decisions/v4", "/decisions/v2", "EXIF orientation")
+    _as_before(cache, "/decisions/v5", "/decisions/v2", "EXIF orientation")
     with Cache(cache) as store:
         again = set_features(ref, extractor, store)
     assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
@@ -255,7 +255,7 @@ def test_decisions_cached_before_profiles_were_recorded_serve_no_profiled_file(t
     for earlier in ("item/v7/notes/", "item/v6/notes/"):
         cache = tmp_path / f"cache-{earlier.split('/')[1]}.sqlite"
         likeness.compare(ref, out, metrics="ssim", cache=cache)
-        _as_before(cache, "item/v8/notes/", earlier, "ICC profile")
+        _as_before(cache, "item/v9/notes/", earlier, "ICC profile")
         rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
                                                           cache=cache).rows}
         assert rows["a.png"].cached
@@ -266,9 +266,50 @@ def test_decisions_cached_before_profiles_were_recorded_serve_no_profiled_file(t
     extractor = FeatureExtractor(weights=fid_weights)
     with Cache(cache) as store:
         first = set_features(ref, extractor, store)
-    _as_before(cache, "/decisions/v4", "/decisions/v3", "ICC profile")
+    _as_before(cache, "/decisions/v5", "/decisions/v3", "ICC profile")
     with Cache(cache) as store:
         again = set_features(ref, extractor, store)
     assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
     assert sum(count for note, count in again.decisions.items() if "ICC" in note) == 1
+    np.testing.assert_array_equal(again.features, first.features)
+
+
+def _with_twelve_bit_values(folder: Path, seed: int) -> Path:
+    """a.png, 8-bit; b.png, 16-bit holding 12-bit values (the decision v9 of the notes and
+    v5 of the feature decisions record)."""
+    from PIL import Image
+
+    folder.mkdir()
+    pixels = np.random.default_rng(seed).integers(0, 256, (16, 16))
+    Image.fromarray(pixels.astype(np.uint8)).save(folder / "a.png")
+    Image.fromarray((pixels * 16).astype(np.uint16)).save(folder / "b.png")
+    return folder
+
+
+def test_decisions_cached_before_12_bit_values_were_noted_serve_no_16_bit_file(tmp_path,
+                                                                              fid_weights):
+    """A 16-bit item or image is computed again (it may hold 10- or 12-bit values, whose
+    decision was never cached); an 8-bit one's decisions are reused — from v8 and v4."""
+    from likeness.evaluation.infra.cache import Cache
+    from likeness.evaluation.sets.features import FeatureExtractor, set_features
+
+    ref = _with_twelve_bit_values(tmp_path / "ref", 0)
+    out = _with_twelve_bit_values(tmp_path / "out", 1)
+    cache = tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    _as_before(cache, "item/v9/notes/", "item/v8/notes/", "12-bit values")
+    rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
+                                                      cache=cache).rows}
+    assert rows["a.png"].cached
+    assert not rows["b.png"].cached
+    assert any("0-4095 (12-bit values in 16 bits?)" in note for note in rows["b.png"].notes)
+
+    extractor = FeatureExtractor(weights=fid_weights)
+    with Cache(cache) as store:
+        first = set_features(ref, extractor, store)
+    _as_before(cache, "/decisions/v5", "/decisions/v4", "12-bit values")
+    with Cache(cache) as store:
+        again = set_features(ref, extractor, store)
+    assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
+    assert sum(count for note, count in again.decisions.items() if "12-bit" in note) == 1
     np.testing.assert_array_equal(again.features, first.features)

@@ -128,16 +128,19 @@ def test_tensors_give_the_files_values(tmp_path, stand_in):
 
 
 
-def test_uint16_tensors_of_8_bit_values_are_noted():
+def test_uint16_tensors_of_8_or_12_bit_values_are_noted():
     from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
 
-    low = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.int32).to(torch.uint16)
+    low = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.int32).to(torch.uint16)
     high = low.clone()
-    high[1, 0, 0, 0] = 4000  # the second test image uses the 16-bit range
+    high[1, 0, 0, 0] = 40000  # the second test image uses the 16-bit range
+    high[2, 0, 0, 0] = 4000  # the third holds 12-bit values
     rows = likeness.compare_tensors(low, high, metrics="psnr")
     assert rows[0].decisions == (f"reference: {EIGHT_BIT_VALUES_IN_16_BITS}",
                                  f"test: {EIGHT_BIT_VALUES_IN_16_BITS}")
     assert rows[1].decisions == (f"reference: {EIGHT_BIT_VALUES_IN_16_BITS}",)
+    assert rows[2].decisions[1].startswith("test: 16-bit image whose samples all lie in "
+                                           "0-4095 (12-bit values in 16 bits?)")
 
 def test_float_tensors_need_their_data_range_and_bad_values_are_row_errors():
     x = torch.rand(3, 3, 16, 16, dtype=torch.float64)
@@ -320,9 +323,12 @@ def test_an_accumulator_takes_each_networks_metrics(sets, fid_weights, tmp_path)
                                  "networks"] == 6
     sixteen = likeness.Accumulator("fid", weights=fid_weights)
     sixteen.update(_nchw(real).to(torch.int32).to(torch.uint16), real=True)  # 8-bit values
+    sixteen.update(_nchw(real).to(torch.int32).to(torch.uint16) * 4, real=True)  # 10-bit
     from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
 
     assert sixteen.decisions[EIGHT_BIT_VALUES_IN_16_BITS] == 6
+    assert sum(count for note, count in sixteen.decisions.items()
+               if "(10-bit values in 16 bits?)" in note) == 6
     with pytest.raises(ValueError, match="at least one pixel"):  # not torch's own error
         sixteen.update(np.zeros((1, 3, 0, 5), np.uint16), real=True)
     score = likeness.Accumulator("inception_score", weights=fid_weights)

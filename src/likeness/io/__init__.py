@@ -1,16 +1,16 @@
 """Files in, arrays out: which files are images, faithful decoding, pairing and manifests.
 
 One job per module: ``files`` (paths, special files, folder scans, a file's bytes read as
-hashed; files written whole), ``integrity`` (the checks decoders skip), ``decode``
+hashed; files written whole), ``integrity`` (the checks decoders skip), ``bit_depths``
+(16-bit samples that fit in fewer bits), ``decode``
 (``load_image``), ``luma`` (gray from colour), ``pairing`` (folders and manifests).
 """
 
+from likeness.io.bit_depths import EIGHT_BIT_VALUES_IN_16_BITS, narrow_values_note
 from likeness.io.decode import (
     ALPHA_CHOICES,
     DEFAULT_MAX_PIXELS,
-    EIGHT_BIT_VALUES_IN_16_BITS,
     LoadedImage,
-    holds_8_bit_values,
     load_image,
 )
 from likeness.io.files import (
@@ -69,10 +69,10 @@ __all__ = [
     "escaped_text",
     "find_images",
     "header_delimiter",
-    "holds_8_bit_values",
     "load_image",
     "may_be_tiff",
     "name_key",
+    "narrow_values_note",
     "pair_folders",
     "pair_scanned",
     "new_file_beside",

@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, InvalidInputError, LikenessError
+from likeness.io.bit_depths import narrow_values_note
 from likeness.io.files import (
     IMAGE_EXTENSIONS,
     PILLOW_FORMATS,
@@ -37,19 +38,6 @@ DEFAULT_MAX_PIXELS = 178_956_970
 _GENUINE = (" (a guard against decompression bombs, as in the reference tools, which "
             "decode with Pillow too); if the file is genuine, tile or downscale it")
 ALPHA_CHOICES = ("white", "black", "drop")
-# 8-bit values widened into a 16-bit file: kept as the file says, on range 65535 (SSIM ~1,
-# PSNR ~48 dB too high, FID on near-black images); the decision says so
-EIGHT_BIT_VALUES_IN_16_BITS = ("16-bit image whose samples all lie in 0-255 (8-bit values in "
-                               "16 bits?): data range 65535, as its bit depth says; if it "
-                               "holds 8-bit values, store it as 8-bit")
-
-
-def holds_8_bit_values(samples: np.ndarray) -> bool:
-    """Whether 16-bit ``samples`` (an image's colour or gray values, without alpha) all lie
-    in 0-255: the case ``EIGHT_BIT_VALUES_IN_16_BITS`` notes, wherever images come from."""
-    return samples.dtype == np.uint16 and samples.size > 0 and int(samples.max()) <= 255
-
-
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -213,8 +201,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
                    or image.format == "TIFF" else _exif_orientation(image, decisions))
     pixels = pixels[:, :, np.newaxis] if pixels.ndim == 2 else pixels
     had_alpha = pixels.shape[2] in (2, 4)
-    if holds_8_bit_values(pixels[:, :, :pixels.shape[2] - had_alpha]):
-        decisions.append(EIGHT_BIT_VALUES_IN_16_BITS)
+    if narrow := narrow_values_note(pixels[:, :, :pixels.shape[2] - had_alpha]):
+        decisions.append(narrow)
     if had_alpha:
         pixels = _resolve_alpha(path, pixels, alpha, decisions)
     if orientation is not None:

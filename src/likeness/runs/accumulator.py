@@ -29,7 +29,7 @@ from likeness.evaluation.sets.features import (
     ImageSet,
     load_statistics,
 )
-from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS, holds_8_bit_values
+from likeness.io import narrow_values_note
 from likeness.runs.tensors import as_array
 
 __all__ = ["Accumulator"]
@@ -130,8 +130,8 @@ class Accumulator:
         if not batch.shape[2] or not batch.shape[3]:
             raise InvalidInputError(f"images must have at least one pixel, got shape "
                                     f"{tuple(batch.shape)}")
-        taken: list[set[str]] = [{EIGHT_BIT_VALUES_IN_16_BITS} if holds_8_bit_values(image)
-                                 else set() for image in batch]
+        taken: list[set[str]] = [{note} if (note := narrow_values_note(image)) else set()
+                                 for image in batch]
         for network, extractor in self.extractors.items():
             inputs = []
             for image, notes in zip(batch, taken, strict=True):

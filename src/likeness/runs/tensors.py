@@ -15,7 +15,7 @@ from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import ItemComputer
 from likeness.evaluation.items.prepare import PreparedPair
 from likeness.evaluation.items.rows import PairRow
-from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS, holds_8_bit_values
+from likeness.io import narrow_values_note
 from likeness.runs.single import restoration_options
 
 __all__ = ["as_array", "compare_tensors"]
@@ -146,9 +146,8 @@ def compare_tensors(reference: Any, test: Any, *,
             continue
         if a.dtype.kind == "f":
             a, b = a.astype(np.float64), b.astype(np.float64)
-        sixteen = [f"{role}: {EIGHT_BIT_VALUES_IN_16_BITS}" for role, image in
-                   (("reference", a), ("test", b))
-                   if holds_8_bit_values(image)]
+        sixteen = [f"{role}: {note}" for role, image in (("reference", a), ("test", b))
+                   if (note := narrow_values_note(image))]
         pairs.append(PreparedPair(np.ascontiguousarray(a), np.ascontiguousarray(b), scale,
                                   (*decisions, *sixteen)))
         indices.append(i)

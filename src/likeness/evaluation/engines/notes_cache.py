@@ -15,8 +15,9 @@ __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_who
 
 # v6: ``io.EIGHT_BIT_VALUES_IN_16_BITS``; v7: a TIFF's own orientation recorded (and a 16-bit
 # colour TIFF no longer turned twice: OpenCV turns it upright itself); v8: a colour profile
-# other than sRGB recorded (``io.profiles``)
-NOTES_VERSION = "v8"
+# other than sRGB recorded (``io.profiles``); v9: 10- and 12-bit values in 16 bits
+# (``io.narrow_values_note``)
+NOTES_VERSION = "v9"
 
 
 def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str],
@@ -37,22 +38,25 @@ def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
                   tiff: Callable[[str], bool],
                   profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the items ``keys``, the decisions earlier versions cached that are still whole
-    (``read(namespace(version), keys)``): v7's; for an item without a TIFF file (which v7
-    reads otherwise: ``tiff``), v6's, and v5's of 8-bit items (``notes_still_whole``) —
-    none of an item with a colour profile other than sRGB (``profiled``: its files'
-    headers, read for the items found alone), whose decision v8 added."""
-    found = read(namespace("v7"), keys)
-    older = [key for key in keys if key not in found and not tiff(key)]
-    found.update(read(namespace("v6"), older))
-    found.update(notes_still_whole(read(namespace("v5"), [k for k in older
-                                                          if k not in found])))
-    return {key: stored for key, stored in found.items() if not profiled(key)}
+    (``read(namespace(version), keys)``), of 8-bit items only (``notes_still_whole``: v9's
+    decision concerns 16-bit ones): v8's; v7's of an item without a colour profile other
+    than sRGB (``profiled``: its files' headers, read for the items found alone), whose
+    decision v8 added; for an item without a TIFF file (which v7 reads otherwise:
+    ``tiff``), v6's and v5's likewise."""
+    found = read(namespace("v8"), keys)
+    older = [key for key in keys if key not in found]
+    before = read(namespace("v7"), older)
+    older = [key for key in older if key not in before and not tiff(key)]
+    before.update(read(namespace("v6"), older))
+    before.update(read(namespace("v5"), [key for key in older if key not in before]))
+    found.update({key: stored for key, stored in before.items() if not profiled(key)})
+    return notes_still_whole(found)
 
 
 def notes_still_whole(notes: dict[str, bytes]) -> dict[str, bytes]:
-    """Of an item's decisions cached under v5, those still whole: an 8-bit item's (data
-    range 255).  v6 added a decision only 16-bit files take
-    (``io.EIGHT_BIT_VALUES_IN_16_BITS``), so 16-bit and mixed-depth items are computed
-    again rather than shown without it."""
+    """Of an item's decisions cached by an earlier version, those still whole: an 8-bit
+    item's (data range 255).  v6 and v9 added decisions only 16-bit files take
+    (``io.narrow_values_note``), so 16-bit and mixed-depth items are computed again rather
+    than shown without them."""
     whole = decoded(notes, decode_notes, "the items' decisions")
     return {key: notes[key] for key, (_, data_range, _) in whole.items() if data_range == 255}

@@ -89,7 +89,8 @@ def frechet_between(set_a: ImageSet, set_b: ImageSet) -> float:
 
     for image_set in (set_a, set_b):  # each set by its name, not "a set has 3 images"
         if image_set.features is not None:
-            warn_if_singular(*image_set.features.shape, image_set.source)
+            count, dims = image_set.features.shape
+            warn_if_singular(count, dims, image_set.source)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "a set has", UserWarning)
         if set_a.features is not None and set_b.features is not None:

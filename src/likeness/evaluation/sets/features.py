@@ -125,8 +125,8 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
         cache, namespace, [key for key in known if key not in known_decisions],
         tiff=lambda key: may_be_tiff(file_of[key]),
         profiled=lambda key: foreign_profile(file_of[key])))
-    # a feature without its decisions (cached before v4 of an image with a colour profile,
-    # before v3 of a TIFF, before v2 of a 16-bit image) is computed again
+    # a feature without its decisions (cached before v5 of a 16-bit image, before v4 of an
+    # image with a colour profile, before v3 of a TIFF) is computed again
     notes_of: dict[str, list[str]] = decoded(known_decisions, _decisions, "the images' "
                                               "decisions")
     known = {key: row for key, row in known.items() if key in notes_of}
@@ -220,22 +220,27 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
                       tiff: Callable[[str], bool],
                       profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the images ``keys``, the decisions earlier versions cached beside the features
-    of ``namespace`` that are still whole: v3's; for an image that is no TIFF (which v3
-    reads otherwise: ``tiff``), v2's, and v1's of 8-bit images (``decisions_still_whole``)
-    — none of an image with a colour profile other than sRGB (``profiled``: its header,
-    read for the images found alone), whose decision v4 added."""
-    found = cache.get_many(namespace + "/decisions/v3", keys)
-    older = [key for key in keys if key not in found and not tiff(key)]
-    found.update(cache.get_many(namespace + "/decisions/v2", older))
-    found.update(decisions_still_whole(cache.get_many(
-        namespace + "/decisions", [key for key in older if key not in found])))
-    return {key: stored for key, stored in found.items() if not profiled(key)}
+    of ``namespace`` that are still whole, of 8-bit images only (``decisions_still_whole``:
+    v5's decision concerns 16-bit ones): v4's; v3's of an image without a colour profile
+    other than sRGB (``profiled``: its header, read for the images found alone), whose
+    decision v4 added; for an image that is no TIFF (which v3 reads otherwise: ``tiff``),
+    v2's and v1's likewise."""
+    found = cache.get_many(namespace + "/decisions/v4", keys)
+    older = [key for key in keys if key not in found]
+    before = cache.get_many(namespace + "/decisions/v3", older)
+    older = [key for key in older if key not in before and not tiff(key)]
+    before.update(cache.get_many(namespace + "/decisions/v2", older))
+    before.update(cache.get_many(namespace + "/decisions",
+                                 [key for key in older if key not in before]))
+    found.update({key: stored for key, stored in before.items() if not profiled(key)})
+    return decisions_still_whole(found)
 
 
 def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:
-    """Of an image's decisions cached under the first decisions namespace, those still
-    whole: an 8-bit image's (no 16-bit decision), which v2's only new decision — 8-bit
-    values in a 16-bit file — cannot concern."""
+    """Of an image's decisions cached by an earlier version, those still whole: an 8-bit
+    image's (no 16-bit decision).  v2 and v5 added decisions only 16-bit images take
+    (``io.narrow_values_note``), so 16-bit images are computed again rather than shown
+    without them."""
     sixteen = (SIXTEEN_BIT_SCALED, SIXTEEN_BIT_HIGH_BYTE)
     whole = decoded(stored, _decisions, "the images' decisions")
     return {key: stored[key] for key, notes in whole.items()
