@@ -854,12 +854,21 @@ def test_a_broken_stream_gets_pillows_own_error(compiled, tmp_path, monkeypatch,
     path = tmp_path / "broken.png"
     path.write_bytes(_with_stream(plain, broken(_idat(plain), raw)))
     assert decode_plain_png(path.read_bytes()) is None  # ISA-L's errors too: not its words
+    _refused_alike_by_both_routes(path, monkeypatch)
+
+
+def _refused_alike_by_both_routes(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """load_image refuses ``path`` in the same words with the fast decoder and without it
+    (the words, for the caller to check; the fast decoder is on again after)."""
+    monkeypatch.setenv("LIKENESS_COMPILED", "1")
     with pytest.raises(ImageLoadError) as fast:
         load_image(path)
     monkeypatch.setenv("LIKENESS_COMPILED", "0")
     with pytest.raises(ImageLoadError) as slow:
         load_image(path)
+    monkeypatch.setenv("LIKENESS_COMPILED", "1")
     assert str(fast.value) == str(slow.value)
+    return str(fast.value)
 
 
 @pytest.mark.parametrize("between", [b"tIME", b"pHYs", b"abCd"])
@@ -878,12 +887,7 @@ def test_image_data_split_by_another_chunk_is_read_as_pillow_reads_it(compiled, 
     path.write_bytes(split[:end] + _chunk(between, bytes(5)) + _chunk(b"IDAT", stream[cut:])
                      + split[end:])
     assert decode_plain_png(path.read_bytes()) is None
-    with pytest.raises(ImageLoadError) as fast:
-        load_image(path)
-    monkeypatch.setenv("LIKENESS_COMPILED", "0")
-    with pytest.raises(ImageLoadError) as slow:
-        load_image(path)
-    assert str(fast.value) == str(slow.value)
+    _refused_alike_by_both_routes(path, monkeypatch)
     # any chunk after the image data is Pillow's to read: it reads a tIME there and
     # refuses a short pHYs, whichever route a run takes
     path.write_bytes(plain[:-12] + _chunk(b"tIME", bytes(7)) + plain[-12:])
@@ -891,9 +895,7 @@ def test_image_data_split_by_another_chunk_is_read_as_pillow_reads_it(compiled, 
     assert np.array_equal(load_image(path).pixels, pixels)
     path.write_bytes(plain[:-12] + _chunk(b"pHYs", bytes(5)) + plain[-12:])
     assert decode_plain_png(path.read_bytes()) is None
-    monkeypatch.setenv("LIKENESS_COMPILED", "1")
-    with pytest.raises(ImageLoadError, match="pHYs"):
-        load_image(path)
+    assert "pHYs" in _refused_alike_by_both_routes(path, monkeypatch)
 
 
 def _interlaced(data: bytes) -> bytes:
