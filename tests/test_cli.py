@@ -161,6 +161,12 @@ def test_a_failing_pair_is_reported_and_the_run_goes_on(folders, golden, tmp_pat
     ("args", "message"),
     [
         (["--metrics", "ssim,fancy"], "unknown metric 'fancy'"),
+        # named as --help spells them, not by the registry's keys (lpips_alex)
+        (["--metrics", "lpipsalex"], "did you mean lpips-alex or lpips? choose from "
+                                     "aesthetic, clip-direction, clip-i"),
+        (["--metrics", ""], "no metric given; choose from aesthetic, clip-direction"),
+        (["--metrics", "ssim-gray"], "ssim-gray is offered by likeness style, not here; "
+                                     "choose from aesthetic, clip-direction"),
         (["--out", "results.txt"], ".csv or .json"),
         (["--resize", "test"], "Invalid value for '--resize'"),
     ],

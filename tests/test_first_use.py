@@ -150,7 +150,8 @@ def test_the_report_shows_disagreement_without_lpips(photos):
     assert "Worst pair per metric" in text
     chosen = build_report(out, worst=2, disagree=("ssim", "fsim"))
     assert "SSIM and FSIM disagree most" in chosen
-    with pytest.raises(likeness.LikenessError, match="lpips_alex is not a per-pair metric"):
+    with pytest.raises(likeness.LikenessError, match="lpips is not a per-pair metric of "
+                       "this run; choose two of ssim, "):
         build_report(out, disagree=("ssim", "lpips"))
     result = CliRunner().invoke(main, ["report", str(out), "--disagree", "psnr,gmsd", "-o",
                                        str(photos / "r.html")])

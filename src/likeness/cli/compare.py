@@ -168,7 +168,7 @@ def compare(paths: tuple[Path, ...], model_items: tuple[str, ...], pairs_csv: Pa
     from likeness.evaluation.catalog.registry import parse_metric_names
 
     try:
-        names = parse_metric_names(metrics)
+        names = parse_metric_names(metrics, hyphens=True)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--metrics") from None
     check_paths(paths)

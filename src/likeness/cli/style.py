@@ -120,7 +120,7 @@ def style(content: Path, style: Path, stylized: tuple[Path, ...],
         raise click.UsageError("give --metrics or --protocol, not both: a protocol is a set "
                                "of metrics")
     try:
-        names = None if protocol else parse_metric_names(metrics, command="style")
+        names = None if protocol else parse_metric_names(metrics, command="style", hyphens=True)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--metrics") from None
     methods = {name: path for name, path in parse_models(method_items).items()}

@@ -76,10 +76,12 @@ def choose_disagreeing(values: Values, metrics: Sequence[str],
         names = [canonical_name(name) for name in wanted]
         if len(names) != 2 or names[0] == names[1]:
             raise LikenessError(f"disagree needs two different metrics, got {list(wanted)}")
-        missing = [n for n in names if n not in metrics]
-        if missing:
+        missing = [given.strip() for given, n in zip(wanted, names, strict=True)
+                   if n not in metrics]
+        if missing:  # named as either interface takes them: lpips-alex, as --help lists it
             raise LikenessError(f"disagree: {', '.join(missing)} is not a per-pair metric of "
-                                f"this run; choose two of {', '.join(metrics)}")
+                                "this run; choose two of "
+                                f"{', '.join(m.replace('_', '-') for m in metrics)}")
         shared = _shared(values, *names)
         found = agreements(values, names)
         return found[0] if found else MetricAgreement(names[0], names[1], math.nan,

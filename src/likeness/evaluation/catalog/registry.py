@@ -86,11 +86,14 @@ def canonical_name(raw: str) -> str:
     return METRIC_ALIASES.get(name, name)
 
 
-def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> list[str]:
+def parse_metric_names(names: str | Sequence[str], command: str = "compare", *,
+                       hyphens: bool = False) -> list[str]:
     """Canonical metric names from a comma-separated string or a list; hyphens accepted.
 
     Args:
         command: ``"compare"`` or ``"style"``: the metrics offered there.
+        hyphens: name metrics in errors as the command line spells them (``lpips-alex``,
+            as ``--help`` lists them) rather than by their keys (``lpips_alex``).
 
     Raises:
         LikenessError: an unknown metric (with the nearest names and every known one), or
@@ -103,6 +106,10 @@ def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> 
                                     f"metric names, got {described(names)}")
     canonical: list[str] = []
     offered = [m for m, spec in METRICS.items() if command in spec.commands]
+
+    def spelt(keys: list[str]) -> list[str]:
+        return [key.replace("_", "-") for key in keys] if hyphens else keys
+
     for raw in names:
         name = canonical_name(raw)
         if not name:
@@ -110,17 +117,18 @@ def parse_metric_names(names: str | Sequence[str], command: str = "compare") -> 
         if name not in METRICS:
             known = sorted([*offered, *METRIC_ALIASES])
             close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            hint = f"did you mean {' or '.join(spelt(close))}? " if close else ""
             raise LikenessError(f"unknown metric {raw.strip()!r}; {hint}choose from "
-                                f"{', '.join(known)}")
+                                f"{', '.join(spelt(known))}")
         if name not in offered:
             other = "likeness style" if command == "compare" else "likeness compare"
-            raise LikenessError(f"{name} is offered by {other}, not here; choose from "
-                                f"{', '.join(sorted(offered))}")
+            raise LikenessError(f"{spelt([name])[0]} is offered by {other}, not here; choose "
+                                f"from {', '.join(spelt(sorted(offered)))}")
         if name not in canonical:
             canonical.append(name)
     if not canonical:
-        raise LikenessError("no metric given; choose from " + ", ".join(sorted(offered)))
+        raise LikenessError("no metric given; choose from "
+                            + ", ".join(spelt(sorted(offered))))
     return canonical
 
 
