@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from likeness import LPIPS, InvalidInputError, WeightsError, compare_files
+from likeness import LPIPS, ImageTooSmallError, InvalidInputError, WeightsError, compare_files
 from likeness.cli import main
 from likeness.nets.backbones import build_backbone
 
@@ -271,7 +271,9 @@ def test_inputs_the_network_cannot_take_are_one_clear_error(stand_in, net):
     y = (x * 0.9).clamp(-1, 1)
     with torch.no_grad():
         metric(x, y)
-        with pytest.raises(InvalidInputError, match=f"at least {need}x{need} pixels"):
+        # in the words the pixel metrics use, as a run's row shows it
+        with pytest.raises(ImageTooSmallError, match=f"at least {need} px a side .*; these "
+                           f"are {need + 3}x{need - 1}"):
             metric(x[:, :, :need - 1], y[:, :, :need - 1])
         with pytest.raises(InvalidInputError, match="at least one image"):
             metric(x[:0], y[:0])

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from likeness.errors import InvalidInputError
+from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.nets.winograd import use_winograd, winograd_conv2d
 
 __all__ = ["Backbone", "alexnet_features", "smallest_side", "squeezenet1_1_features",
@@ -59,10 +59,13 @@ class Backbone(nn.Module):
         layers = list(self.features)
         known = self.__dict__.setdefault("_smallest_sides", {})  # the geometry never changes
         need = known.get(last) or known.setdefault(last, smallest_side(layers[:last + 1]))
-        if x.ndim != 4 or not x.shape[0] or min(x.shape[2:]) < need:
-            raise InvalidInputError(
-                f"{self.name} needs (N, C, H, W) batches of at least one image of at least "
-                f"{need}x{need} pixels (the layers read), got shape {tuple(x.shape)}")
+        if x.ndim != 4 or not x.shape[0]:
+            raise InvalidInputError(f"{self.name} needs (N, C, H, W) batches of at least one "
+                                    f"image, got shape {tuple(x.shape)}")
+        if min(x.shape[2:]) < need:  # said as the pixel metrics say theirs
+            raise ImageTooSmallError(
+                f"{self.name} needs images of at least {need} px a side (its layers shrink "
+                f"smaller ones to nothing); these are {x.shape[3]}x{x.shape[2]}")
         index = 0
         while index <= last:
             layer = layers[index]
