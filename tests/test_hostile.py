@@ -879,6 +879,26 @@ def test_non_utf8_csvs_and_short_manifest_rows_are_named(tmp_path):
                                 tmp_path / "stylized", triplets=manifest, cache=False)
 
 
+@pytest.mark.parametrize(("header", "meant"), [
+    ("reference,test,modle", "model"), ("reference,test,Model", "model"),
+    ("reference,test,prompts", "prompt")])
+def test_a_misspelt_optional_column_is_refused_not_ignored(tmp_path, header, meant):
+    # ignored, "modle" pooled every row's model into one, and "prompts" dropped the prompts
+    for model in ("a", "b"):
+        _save(tmp_path / model / "x.png", _image(1))
+    _save(tmp_path / "ref.png", _image(0))
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"{header}\nref.png,a/x.png,a\nref.png,b/x.png,b\n")
+    with pytest.raises(PairingError, match=f"column '{header.split(',')[2]}' is not one the "
+                       f"pairs CSV reads; is it '{meant}' misspelt\\? Rename it"):
+        likeness.compare(None, pairs=pairs, cache=False)
+    # other columns are still ignored, a near name of a column the file has included
+    pairs.write_text("reference,test,model,id,reference_path\nref.png,a/x.png,a,1,r\n"
+                     "ref.png,b/x.png,b,2,r\n")
+    assert {row.model for row in likeness.compare(None, pairs=pairs, cache=False).rows} == {
+        "a", "b"}
+
+
 # -- 13, 14. discovery and what a file is --------------------------------------------------
 
 def test_pnm_files_are_discovered_and_other_files_reported(tmp_path):

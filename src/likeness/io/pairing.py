@@ -132,6 +132,8 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
         raise PairingError(f"{path}: the {what} needs columns {wanted}"
                            + (f" (and optionally {', '.join(optional)})" if optional else "")
                            + f"; found {', '.join(repr(c) for c in columns) or 'none'}")
+    _refuse_misspelt_columns(path, columns, [*required, *optional],
+                             [c for c in optional if c not in columns], what)
     rows = []
     records = iter(reader)
     while True:
@@ -152,6 +154,23 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
             raise PairingError(f"{path}, line {line}: no {' or '.join(missing)} given")
         rows.append((line, {k: v for k, v in record.items() if v is not None}))
     return rows
+
+
+def _refuse_misspelt_columns(path: Path, columns: Sequence[str], known: Sequence[str],
+                             absent: Sequence[str], what: str) -> None:
+    """Other columns are ignored, but not one that reads like an ``absent`` optional column
+    misspelt ("modle", "Model", "prompts"): ignoring it would pool the rows' models, or drop
+    their prompts, without a word."""
+    import difflib
+
+    for column in columns:
+        if column in known or not column:
+            continue
+        close = difflib.get_close_matches(column.strip().lower(), absent, n=1, cutoff=0.75)
+        if close:
+            raise PairingError(f"{path}: column {column!r} is not one the {what} reads; is it "
+                               f"{close[0]!r} misspelt? Rename it (the {what} reads "
+                               f"{', '.join(known)}; other columns are ignored)")
 
 
 def header_delimiter(text: str, required: Sequence[str]) -> str:
