@@ -202,6 +202,21 @@ def test_a_judgments_path_that_is_a_fifo_is_refused_without_hanging(tmp_path):
         read_judgments(fifo)
 
 
+def test_a_misspelt_question_column_is_refused_not_pooled(tmp_path):
+    # ignored, "questions" analysed two questions' judgments as one; the CLI says it too
+    rows = [["p1", "x.png", "ours", "wct", "ours", "sharper?"],
+            ["p1", "x.png", "ours", "wct", "wct", "closer to the style?"]]
+    path = _write(tmp_path / "j.csv", rows, ["participant", "item", "a", "b", "choice",
+                                             "questions"])
+    with pytest.raises(LikenessError, match="column 'questions' is not one the judgments "
+                                            "file reads; is it 'question' misspelt"):
+        read_judgments(path)
+    result = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
+                                       "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "is it 'question' misspelt? Rename it" in result.output
+
+
 def test_a_model_that_never_lost_has_no_bradley_terry_score_but_a_jod(tmp_path):
     rows = [["p1", "x.png", "ours", "wct", "ours"], ["p1", "y.png", "ours", "adain", "ours"],
             ["p2", "x.png", "wct", "adain", "adain"], ["p2", "y.png", "adain", "wct", "wct"],

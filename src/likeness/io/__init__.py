@@ -48,6 +48,7 @@ from likeness.io.pairing import (
     pair_folders,
     pair_scanned,
     read_manifest,
+    refuse_misspelt_columns,
 )
 
 __all__ = [
@@ -78,6 +79,7 @@ __all__ = [
     "new_file_beside",
     "path_key",
     "read_manifest",
+    "refuse_misspelt_columns",
     "real_paths",
     "replace_file",
     "replacing",

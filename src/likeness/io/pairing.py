@@ -132,8 +132,7 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
         raise PairingError(f"{path}: the {what} needs columns {wanted}"
                            + (f" (and optionally {', '.join(optional)})" if optional else "")
                            + f"; found {', '.join(repr(c) for c in columns) or 'none'}")
-    _refuse_misspelt_columns(path, columns, [*required, *optional],
-                             [c for c in optional if c not in columns], what)
+    refuse_misspelt_columns(path, columns, [*required, *optional], what)
     rows = []
     records = iter(reader)
     while True:
@@ -156,13 +155,19 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
     return rows
 
 
-def _refuse_misspelt_columns(path: Path, columns: Sequence[str], known: Sequence[str],
-                             absent: Sequence[str], what: str) -> None:
-    """Other columns are ignored, but not one that reads like an ``absent`` optional column
-    misspelt ("modle", "Model", "prompts"): ignoring it would pool the rows' models, or drop
-    their prompts, without a word."""
+def refuse_misspelt_columns(path: Path, columns: Sequence[str], known: Sequence[str],
+                            what: str) -> None:
+    """Columns a file's reader does not ``known`` are ignored, but not one that reads like
+    a known column the file lacks, misspelt ("modle", "Model", "prompts", "questions"):
+    ignoring it would pool the rows' models or questions, or drop their prompts, without
+    a word.
+
+    Raises:
+        PairingError: such a column, naming the column it resembles.
+    """
     import difflib
 
+    absent = [name for name in known if name not in columns]
     for column in columns:
         if column in known or not column:
             continue

@@ -43,7 +43,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.io import header_delimiter, stat_regular_file
+from likeness.io import header_delimiter, refuse_misspelt_columns, stat_regular_file
 from likeness.metrics.seeds import check_seed
 from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_matrix
 from likeness.results.reliability import (
@@ -159,6 +159,8 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
                             f"{', '.join(missing)} (it has "
                             f"{', '.join(columns)}); a judgments file has one row per "
                             f"judgment with {', '.join(REQUIRED)}")
+    refuse_misspelt_columns(path, columns, [*REQUIRED, "question", "expected"],
+                            "judgments file")
     judgments, no_answer, ties = [], 0, 0
     try:
         records = [(reader.line_num, raw) for raw in reader]
