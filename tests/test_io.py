@@ -396,6 +396,38 @@ def test_a_16_bit_file_of_fewer_bits_values_is_kept_and_noted(tmp_path, mode, ch
     assert (EIGHT_BIT_VALUES_IN_16_BITS in image.decisions) is (bits == "8")
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_tiffs_associated_alpha_is_divided_out_at_either_bit_depth(tmp_path, bits):
+    # ExtraSamples 1: colours stored multiplied by alpha.  Pillow (8 bits) divides them
+    # out; OpenCV (16 bits) did not, so a 16-bit file was composited as if its colours
+    # were straight — darker than the same image at 8 bits
+    import tifffile
+
+    rng = np.random.default_rng(4)
+    straight = rng.integers(0, 256, (6, 7, 4), dtype=np.int64)
+    straight[..., 3] = 255
+    straight[0, 0, 3], straight[0, 1, 3] = 128, 0
+    stored = straight.copy()
+    stored[..., :3] = straight[..., :3] * straight[..., 3:] // 255
+    scale = 257 if bits == 16 else 1
+    path = tmp_path / "premultiplied.tif"
+    tifffile.imwrite(path, (stored * scale).astype(np.uint16 if bits == 16 else np.uint8),
+                     photometric="rgb", extrasamples=[1])
+    white = load_image(path, alpha="white")
+    assert "associated (premultiplied) alpha: colours divided by alpha, as Pillow reads " \
+           "such files" in white.decisions
+    # premultiplied over white is the stored colour plus white times (1 - alpha)
+    want = stored[..., :3] * scale + (65535 if bits == 16 else 255) * (
+        1 - straight[..., 3:] / 255)
+    assert np.abs(white.pixels.astype(np.int64) - want).max() <= scale
+    assert np.array_equal(load_image(path, alpha="drop").pixels[0, 1], [0, 0, 0])
+    opaque = stored.copy()
+    opaque[..., 3] = 255
+    tifffile.imwrite(path, (opaque * scale).astype(np.uint16 if bits == 16 else np.uint8),
+                     photometric="rgb", extrasamples=[1])
+    assert not any("associated" in d for d in load_image(path).decisions)  # nothing to do
+
+
 def test_signed_integer_samples_are_refused_naming_their_range(tmp_path):
     """A signed 16-bit TIFF (SampleFormat 2, which Pillow reads as 32-bit integers) with
     negative samples: refused with the range found, never wrapped to 16 bits."""

@@ -2,13 +2,13 @@
 
 One job per module: ``files`` (paths, special files, folder scans, a file's bytes read as
 hashed; files written whole), ``integrity`` (the checks decoders skip), ``bit_depths``
-(16-bit samples that fit in fewer bits), ``decode``
+(16-bit samples that fit in fewer bits), ``alpha`` (transparency), ``decode``
 (``load_image``), ``luma`` (gray from colour), ``pairing`` (folders and manifests).
 """
 
+from likeness.io.alpha import ALPHA_CHOICES
 from likeness.io.bit_depths import EIGHT_BIT_VALUES_IN_16_BITS, narrow_values_note
 from likeness.io.decode import (
-    ALPHA_CHOICES,
     DEFAULT_MAX_PIXELS,
     LoadedImage,
     load_image,

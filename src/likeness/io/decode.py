@@ -20,6 +20,13 @@ from PIL import Image, UnidentifiedImageError
 
 from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, InvalidInputError, LikenessError
+from likeness.io.alpha import (
+    ALPHA_CHOICES,
+    associated_alpha,
+    colour_key_alpha,
+    resolve_alpha,
+    unpremultiplied,
+)
 from likeness.io.bit_depths import narrow_values_note
 from likeness.io.files import (
     IMAGE_EXTENSIONS,
@@ -37,7 +44,6 @@ from likeness.io.profiles import profile_decision
 DEFAULT_MAX_PIXELS = 178_956_970
 _GENUINE = (" (a guard against decompression bombs, as in the reference tools, which "
             "decode with Pillow too); if the file is genuine, tile or downscale it")
-ALPHA_CHOICES = ("white", "black", "drop")
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -191,7 +197,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         pixels, mode = _decode_with_pillow(path, image, decisions)
     key = image.info.get("transparency")
     if key is not None and (mode in ("L", "RGB", "I", "RGB;16") or mode.startswith("I;16")):
-        pixels = _with_colour_key_alpha(pixels, key, decisions)
+        pixels = colour_key_alpha(pixels, key, decisions)
     # after decoding: Pillow's getexif() may decode the image itself, and a decoding error
     # must surface as such, not be taken for a broken EXIF block
     # (a PNG decoded by decode_plain_png has no EXIF after its pixels, and Pillow's
@@ -203,8 +209,10 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     had_alpha = pixels.shape[2] in (2, 4)
     if narrow := narrow_values_note(pixels[:, :, :pixels.shape[2] - had_alpha]):
         decisions.append(narrow)
+    if had_alpha and image.format == "TIFF" and associated_alpha(image, pixels, decisions):
+        pixels = unpremultiplied(pixels) if pixels.dtype == np.uint16 else pixels
     if had_alpha:
-        pixels = _resolve_alpha(path, pixels, alpha, decisions)
+        pixels = resolve_alpha(path, pixels, alpha, decisions)
     if orientation is not None:
         pixels = _apply_orientation(pixels, orientation)
     orientation = orientation or tiff_orientation  # (a TIFF's decoder turned it itself)
@@ -327,50 +335,6 @@ def _decode_with_pillow(path: Path, image: Image.Image,
         f"{path}: unsupported pixel mode {mode!r} (floating-point or exotic images); "
         "save the image as 8- or 16-bit gray or RGB"
     )
-
-
-def _with_colour_key_alpha(pixels: np.ndarray, key: object,
-                           decisions: list[str]) -> np.ndarray:
-    """A gray or RGB PNG whose tRNS chunk names one transparent colour: that colour becomes
-    an alpha channel, so that the alpha policy applies (Pillow's arrays leave it out)."""
-    if key is None or isinstance(key, bytes):
-        return pixels
-    colour = np.asarray(key if isinstance(key, tuple) else (key,), dtype=np.int64)
-    planes = pixels if pixels.ndim == 3 else pixels[:, :, np.newaxis]
-    if planes.shape[2] != colour.shape[0]:
-        return pixels
-    transparent = np.all(planes == colour, axis=2)
-    if not transparent.any():
-        return pixels  # the named colour does not occur: nothing is transparent
-    full = np.iinfo(pixels.dtype).max
-    alpha = np.where(transparent, 0, full).astype(pixels.dtype)[:, :, np.newaxis]
-    decisions.append(f"transparent colour {tuple(int(c) for c in colour)} (PNG tRNS) read "
-                     "as an alpha channel")
-    return np.concatenate([planes, alpha], axis=2)
-
-
-def _resolve_alpha(path: Path, pixels: np.ndarray, alpha: str | None,
-                   decisions: list[str]) -> np.ndarray:
-    colour, opacity = pixels[:, :, :-1], pixels[:, :, -1]
-    full = np.iinfo(pixels.dtype).max
-    if np.all(opacity == full):
-        decisions.append("fully opaque alpha channel dropped")
-        return colour
-    if alpha is None:
-        transparent = int(np.count_nonzero(opacity != full))
-        raise ImageLoadError(
-            f"{path}: the image has real transparency ({transparent} of {opacity.size} pixels "
-            "are not opaque); choose how to handle it: alpha='white' or alpha='black' "
-            "composites over that background, alpha='drop' ignores the alpha channel"
-        )
-    if alpha == "drop":
-        decisions.append("alpha channel ignored (alpha='drop')")
-        return colour
-    background = full if alpha == "white" else 0
-    weight = opacity[:, :, np.newaxis].astype(np.float64) / full
-    blended = colour * weight + background * (1.0 - weight)
-    decisions.append(f"transparent pixels composited over {alpha} (alpha='{alpha}')")
-    return np.rint(blended).astype(pixels.dtype)
 
 
 def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:

@@ -16,7 +16,7 @@ __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_who
 # v6: ``io.EIGHT_BIT_VALUES_IN_16_BITS``; v7: a TIFF's own orientation recorded (and a 16-bit
 # colour TIFF no longer turned twice: OpenCV turns it upright itself); v8: a colour profile
 # other than sRGB recorded (``io.profiles``); v9: 10- and 12-bit values in 16 bits
-# (``io.narrow_values_note``)
+# (``io.narrow_values_note``), and a TIFF's associated alpha (``io.alpha``)
 NOTES_VERSION = "v9"
 
 
@@ -38,15 +38,16 @@ def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
                   tiff: Callable[[str], bool],
                   profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the items ``keys``, the decisions earlier versions cached that are still whole
-    (``read(namespace(version), keys)``), of 8-bit items only (``notes_still_whole``: v9's
-    decision concerns 16-bit ones): v8's; v7's of an item without a colour profile other
-    than sRGB (``profiled``: its files' headers, read for the items found alone), whose
-    decision v8 added; for an item without a TIFF file (which v7 reads otherwise:
-    ``tiff``), v6's and v5's likewise."""
+    (``read(namespace(version), keys)``), of 8-bit items without a TIFF file only
+    (``notes_still_whole``, ``tiff``: v9's decisions concern 16-bit images and TIFFs'
+    associated alpha): v8's; v7's of an item without a colour profile other than sRGB
+    (``profiled``: its files' headers, read for the items found alone), whose decision v8
+    added; v6's and v5's likewise."""
+    keys = [key for key in keys if not tiff(key)]
     found = read(namespace("v8"), keys)
     older = [key for key in keys if key not in found]
     before = read(namespace("v7"), older)
-    older = [key for key in older if key not in before and not tiff(key)]
+    older = [key for key in older if key not in before]
     before.update(read(namespace("v6"), older))
     before.update(read(namespace("v5"), [key for key in older if key not in before]))
     found.update({key: stored for key, stored in before.items() if not profiled(key)})

@@ -125,8 +125,8 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
         cache, namespace, [key for key in known if key not in known_decisions],
         tiff=lambda key: may_be_tiff(file_of[key]),
         profiled=lambda key: foreign_profile(file_of[key])))
-    # a feature without its decisions (cached before v5 of a 16-bit image, before v4 of an
-    # image with a colour profile, before v3 of a TIFF) is computed again
+    # a feature without its decisions (cached before v5 of a 16-bit image or a TIFF, before
+    # v4 of an image with a colour profile) is computed again
     notes_of: dict[str, list[str]] = decoded(known_decisions, _decisions, "the images' "
                                               "decisions")
     known = {key: row for key, row in known.items() if key in notes_of}
@@ -220,15 +220,16 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
                       tiff: Callable[[str], bool],
                       profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the images ``keys``, the decisions earlier versions cached beside the features
-    of ``namespace`` that are still whole, of 8-bit images only (``decisions_still_whole``:
-    v5's decision concerns 16-bit ones): v4's; v3's of an image without a colour profile
-    other than sRGB (``profiled``: its header, read for the images found alone), whose
-    decision v4 added; for an image that is no TIFF (which v3 reads otherwise: ``tiff``),
+    of ``namespace`` that are still whole, of 8-bit images that are no TIFF only
+    (``decisions_still_whole``, ``tiff``: v5's decisions concern 16-bit images and TIFFs'
+    associated alpha): v4's; v3's of an image without a colour profile other than sRGB
+    (``profiled``: its header, read for the images found alone), whose decision v4 added;
     v2's and v1's likewise."""
+    keys = [key for key in keys if not tiff(key)]
     found = cache.get_many(namespace + "/decisions/v4", keys)
     older = [key for key in keys if key not in found]
     before = cache.get_many(namespace + "/decisions/v3", older)
-    older = [key for key in older if key not in before and not tiff(key)]
+    older = [key for key in older if key not in before]
     before.update(cache.get_many(namespace + "/decisions/v2", older))
     before.update(cache.get_many(namespace + "/decisions",
                                  [key for key in older if key not in before]))

@@ -1,0 +1,85 @@
+"""Transparency: a PNG's transparent colour as an alpha channel, a TIFF's associated
+(premultiplied) alpha divided out, and the user's choice for real transparency
+(``alpha``: composite over white or black, or drop it) — refused without one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from likeness.errors import ImageLoadError
+
+__all__ = ["ALPHA_CHOICES", "associated_alpha", "colour_key_alpha", "resolve_alpha",
+           "unpremultiplied"]
+
+ALPHA_CHOICES = ("white", "black", "drop")
+
+
+def colour_key_alpha(pixels: np.ndarray, key: object,
+                           decisions: list[str]) -> np.ndarray:
+    """A gray or RGB PNG whose tRNS chunk names one transparent colour: that colour becomes
+    an alpha channel, so that the alpha policy applies (Pillow's arrays leave it out)."""
+    if key is None or isinstance(key, bytes):
+        return pixels
+    colour = np.asarray(key if isinstance(key, tuple) else (key,), dtype=np.int64)
+    planes = pixels if pixels.ndim == 3 else pixels[:, :, np.newaxis]
+    if planes.shape[2] != colour.shape[0]:
+        return pixels
+    transparent = np.all(planes == colour, axis=2)
+    if not transparent.any():
+        return pixels  # the named colour does not occur: nothing is transparent
+    full = np.iinfo(pixels.dtype).max
+    alpha = np.where(transparent, 0, full).astype(pixels.dtype)[:, :, np.newaxis]
+    decisions.append(f"transparent colour {tuple(int(c) for c in colour)} (PNG tRNS) read "
+                     "as an alpha channel")
+    return np.concatenate([planes, alpha], axis=2)
+
+
+def resolve_alpha(path: Path, pixels: np.ndarray, alpha: str | None,
+                  decisions: list[str]) -> np.ndarray:
+    """The colours of ``pixels`` (alpha last) as ``alpha`` says: a fully opaque alpha
+    dropped; otherwise composited over white or black, or dropped, or refused (None)."""
+    colour, opacity = pixels[:, :, :-1], pixels[:, :, -1]
+    full = np.iinfo(pixels.dtype).max
+    if np.all(opacity == full):
+        decisions.append("fully opaque alpha channel dropped")
+        return colour
+    if alpha is None:
+        transparent = int(np.count_nonzero(opacity != full))
+        raise ImageLoadError(
+            f"{path}: the image has real transparency ({transparent} of {opacity.size} pixels "
+            "are not opaque); choose how to handle it: alpha='white' or alpha='black' "
+            "composites over that background, alpha='drop' ignores the alpha channel"
+        )
+    if alpha == "drop":
+        decisions.append("alpha channel ignored (alpha='drop')")
+        return colour
+    background = full if alpha == "white" else 0
+    weight = opacity[:, :, np.newaxis].astype(np.float64) / full
+    blended = colour * weight + background * (1.0 - weight)
+    decisions.append(f"transparent pixels composited over {alpha} (alpha='{alpha}')")
+    return np.rint(blended).astype(pixels.dtype)
+
+
+def associated_alpha(image: Image.Image, pixels: np.ndarray, decisions: list[str]) -> bool:
+    """Whether a TIFF's alpha is associated (ExtraSamples 1: colours stored multiplied by
+    it) and not fully opaque: its colours are divided by it, as Pillow does for 8 bits
+    (OpenCV, which reads 16 bits, does not), and the decision says so."""
+    extra = getattr(image, "tag_v2", {}).get(338)
+    if 1 not in (extra if isinstance(extra, tuple) else (extra,)) or np.all(
+            pixels[:, :, -1] == np.iinfo(pixels.dtype).max):
+        return False
+    decisions.append("associated (premultiplied) alpha: colours divided by alpha, as Pillow "
+                     "reads such files")
+    return True
+
+
+def unpremultiplied(pixels: np.ndarray) -> np.ndarray:
+    """16-bit colours stored multiplied by alpha, divided by it as Pillow divides 8-bit
+    ones: floor(colour · 65535 / alpha), at most 65535; 0 where alpha is 0."""
+    opacity = pixels[:, :, -1:].astype(np.int64)
+    colour = pixels[:, :, :-1].astype(np.int64) * 65535 // np.maximum(opacity, 1)
+    colour = np.where(opacity == 0, 0, np.minimum(colour, 65535))
+    return np.concatenate([colour, opacity], axis=2).astype(np.uint16)
