@@ -315,3 +315,23 @@ def test_decisions_cached_before_12_bit_values_were_noted_serve_no_16_bit_file(t
     assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
     assert sum(count for note, count in again.decisions.items() if "12-bit" in note) == 1
     np.testing.assert_array_equal(again.features, first.features)
+
+
+def test_decisions_cached_before_a_bmps_fourth_byte_was_said_serve_no_bmp(tmp_path):
+    """A BMP item is computed again from a v8 cache (v9 says a 32-bit BMP's varying fourth
+    byte); a PNG item's decisions are reused."""
+    from PIL import Image
+
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        pixels = np.random.default_rng(len(folder)).integers(0, 256, (12, 12, 4))
+        Image.fromarray(pixels[..., :3].astype(np.uint8)).save(tmp_path / folder / "a.png")
+        Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / folder / "b.bmp")
+    ref, out, cache = tmp_path / "ref", tmp_path / "out", tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    _as_before(cache, "item/v9/notes/", "item/v8/notes/", "fourth byte")
+    rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
+                                                      cache=cache).rows}
+    assert rows["a.png"].cached
+    assert not rows["b.bmp"].cached
+    assert any("fourth byte varies" in note for note in rows["b.bmp"].notes)

@@ -428,6 +428,24 @@ def test_a_tiffs_associated_alpha_is_divided_out_at_either_bit_depth(tmp_path, b
     assert not any("associated" in d for d in load_image(path).decisions)  # nothing to do
 
 
+def test_a_bmps_varying_fourth_byte_is_ignored_and_said(tmp_path):
+    # Pillow writes an RGBA image to BMP with its alpha in each pixel's fourth byte, which
+    # the format leaves unused and Pillow reads back without: transparency lost unsaid
+    from likeness.io.alpha import BMP_FOURTH_BYTE
+
+    rgba = np.random.default_rng(5).integers(0, 256, (6, 9, 4), dtype=np.uint8)
+    Image.fromarray(rgba).save(tmp_path / "alpha.bmp")
+    image = load_image(tmp_path / "alpha.bmp")
+    assert np.array_equal(image.pixels, rgba[..., :3])  # the colours, as Pillow reads them
+    assert image.decisions == (BMP_FOURTH_BYTE,)
+    opaque = rgba.copy()
+    opaque[..., 3] = 255
+    Image.fromarray(opaque).save(tmp_path / "opaque.bmp")  # a constant byte: nothing said
+    Image.fromarray(rgba[..., :3]).save(tmp_path / "rgb.bmp")  # 24 bits: no fourth byte
+    for name in ("opaque.bmp", "rgb.bmp"):
+        assert load_image(tmp_path / name).decisions == ()
+
+
 def test_signed_integer_samples_are_refused_naming_their_range(tmp_path):
     """A signed 16-bit TIFF (SampleFormat 2, which Pillow reads as 32-bit integers) with
     negative samples: refused with the range found, never wrapped to 16 bits."""

@@ -5,16 +5,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from likeness.errors import ImageLoadError
 
-__all__ = ["ALPHA_CHOICES", "associated_alpha", "colour_key_alpha", "resolve_alpha",
-           "unpremultiplied"]
+__all__ = ["ALPHA_CHOICES", "BMP_FOURTH_BYTE", "associated_alpha", "bmp_fourth_bytes",
+           "colour_key_alpha", "resolve_alpha", "unpremultiplied"]
 
 ALPHA_CHOICES = ("white", "black", "drop")
+BMP_FOURTH_BYTE = ("32-bit BMP whose unused fourth byte varies, as alpha would: ignored, as "
+                   "the BMP format and Pillow ignore it; if it is alpha, save the image as "
+                   "PNG")
 
 
 def colour_key_alpha(pixels: np.ndarray, key: object,
@@ -83,3 +87,20 @@ def unpremultiplied(pixels: np.ndarray) -> np.ndarray:
     colour = pixels[:, :, :-1].astype(np.int64) * 65535 // np.maximum(opacity, 1)
     colour = np.where(opacity == 0, 0, np.minimum(colour, 65535))
     return np.concatenate([colour, opacity], axis=2).astype(np.uint16)
+
+
+def bmp_fourth_bytes(tile: Any, size: tuple[int, int], data: bytes) -> bool:
+    """Whether a 32-bit BMP (without bit masks: Pillow's raw ``BGRX`` ``tile``, read
+    before decoding clears it) holds varying values in the fourth byte of its pixels,
+    which the format leaves unused and Pillow drops — where Pillow itself writes an RGBA
+    image's alpha."""
+    try:
+        offset, rawmode, stride = int(tile[2]), str(tile[3][0]), int(tile[3][1])
+    except (TypeError, ValueError, IndexError):
+        return False
+    width, height = size
+    if rawmode != "BGRX" or stride < 4 * width or offset + stride * height > len(data):
+        return False
+    rows = np.frombuffer(data, np.uint8, count=stride * height, offset=offset)
+    fourth = rows.reshape(height, stride)[:, 3:4 * width:4]
+    return bool(fourth.size) and bool(np.any(fourth != fourth.flat[0]))

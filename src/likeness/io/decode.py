@@ -22,7 +22,9 @@ from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, InvalidInputError, LikenessError
 from likeness.io.alpha import (
     ALPHA_CHOICES,
+    BMP_FOURTH_BYTE,
     associated_alpha,
+    bmp_fourth_bytes,
     colour_key_alpha,
     resolve_alpha,
     unpremultiplied,
@@ -181,6 +183,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
                          f"{file_format})")
     if (profile := image.info.get("icc_profile")) and (note := profile_decision(profile)):
         decisions.append(note)
+    tiles = getattr(image, "tile", None)  # (decoding clears them)
+    bmp_tile = tiles[0] if image.format == "BMP" and tiles else None
     deep_channels = _deep_colour_channels(path, image, data)
     # a TIFF's decoders (Pillow's, OpenCV's) turn it upright themselves: read before they do
     tiff_orientation = _tiff_orientation(image) if image.format == "TIFF" else None
@@ -195,6 +199,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         pixels, mode = plain, image.mode
     else:
         pixels, mode = _decode_with_pillow(path, image, decisions)
+    if bmp_tile is not None and bmp_fourth_bytes(bmp_tile, image.size, data):
+        decisions.append(BMP_FOURTH_BYTE)
     key = image.info.get("transparency")
     if key is not None and (mode in ("L", "RGB", "I", "RGB;16") or mode.startswith("I;16")):
         pixels = colour_key_alpha(pixels, key, decisions)

@@ -123,10 +123,12 @@ def describe_skipped(names: Iterable[str], shown: int = 3) -> str:
     return " and ".join(parts)
 
 
-def may_be_tiff(path: Path) -> bool:
-    """Whether ``path`` is named as a TIFF (what a cache written before likeness read TIFFs'
-    own orientation cannot serve; a TIFF named otherwise is not caught)."""
-    return path.suffix.lower() in (".tif", ".tiff")
+def named_for_new_decisions(path: Path) -> bool:
+    """Whether ``path`` is named as a TIFF or a BMP, whose decisions a cache written before
+    item notes v9 (feature decisions v5) may lack: a TIFF's own orientation (v7 and v3),
+    its associated alpha, a BMP's fourth byte (v9 and v5).  A file named otherwise is not
+    caught."""
+    return path.suffix.lower() in (".tif", ".tiff", ".bmp", ".dib")
 
 
 def real_paths(files: Iterable[Path]) -> dict[str, Path]:

@@ -56,7 +56,7 @@ from likeness.evaluation.items.rows import (
     encode_notes,
 )
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
-from likeness.io import may_be_tiff, unreadable
+from likeness.io import named_for_new_decisions, unreadable
 from likeness.io.plain_png import load_kernel
 from likeness.io.profiles import foreign_profile
 from likeness.metrics.kernel_threads import cores_shared
@@ -194,7 +194,7 @@ class ItemEngine:
                    if k is not None and k not in notes}
         notes.update(decoded(earlier_notes(
             self.cache.get_many, self.notes_before, list(missing),
-            tiff=lambda key: any(may_be_tiff(path) for path in missing[key].files),
+            newly_decided=lambda key: any(map(named_for_new_decisions, missing[key].files)),
             profiled=lambda key: any(foreign_profile(path) for path in missing[key].files)),
             decode_notes, "the items' decisions"))
         groups: dict[Path, list[int]] = {}

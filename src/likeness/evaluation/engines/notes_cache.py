@@ -16,7 +16,8 @@ __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_who
 # v6: ``io.EIGHT_BIT_VALUES_IN_16_BITS``; v7: a TIFF's own orientation recorded (and a 16-bit
 # colour TIFF no longer turned twice: OpenCV turns it upright itself); v8: a colour profile
 # other than sRGB recorded (``io.profiles``); v9: 10- and 12-bit values in 16 bits
-# (``io.narrow_values_note``), and a TIFF's associated alpha (``io.alpha``)
+# (``io.narrow_values_note``), a TIFF's associated alpha and a BMP's fourth byte
+# (``io.alpha``)
 NOTES_VERSION = "v9"
 
 
@@ -35,15 +36,15 @@ def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str],
 
 def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
                   namespace: Callable[[str], str], keys: list[str],
-                  tiff: Callable[[str], bool],
+                  newly_decided: Callable[[str], bool],
                   profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the items ``keys``, the decisions earlier versions cached that are still whole
-    (``read(namespace(version), keys)``), of 8-bit items without a TIFF file only
-    (``notes_still_whole``, ``tiff``: v9's decisions concern 16-bit images and TIFFs'
-    associated alpha): v8's; v7's of an item without a colour profile other than sRGB
-    (``profiled``: its files' headers, read for the items found alone), whose decision v8
-    added; v6's and v5's likewise."""
-    keys = [key for key in keys if not tiff(key)]
+    (``read(namespace(version), keys)``), of 8-bit items without a TIFF or BMP file only
+    (``notes_still_whole``, ``newly_decided``: v9's decisions concern 16-bit images, TIFFs'
+    associated alpha and BMPs' fourth byte): v8's; v7's of an item without a colour
+    profile other than sRGB (``profiled``: its files' headers, read for the items found
+    alone), whose decision v8 added; v6's and v5's likewise."""
+    keys = [key for key in keys if not newly_decided(key)]
     found = read(namespace("v8"), keys)
     older = [key for key in keys if key not in found]
     before = read(namespace("v7"), older)

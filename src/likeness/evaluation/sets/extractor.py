@@ -114,7 +114,7 @@ class FeatureExtractor:
         can take a decision v1 never recorded, ``io.EIGHT_BIT_VALUES_IN_16_BITS``; v3: a
         TIFF's own orientation is recorded, and a 16-bit colour TIFF no longer turned twice;
         v4: a colour profile other than sRGB is recorded; v5: 10- and 12-bit values in 16
-        bits, a TIFF's associated alpha; ``features.earlier_decisions``)."""
+        bits, a TIFF's associated alpha, a BMP's fourth byte; ``features.earlier_decisions``)."""
         return self.namespace + "/decisions/v5"
 
     def input_of(self, pixels: np.ndarray) -> tuple[Any, tuple[str, ...]]:

@@ -40,7 +40,7 @@ from likeness.evaluation.sets.statistics_file import read_statistics_file
 from likeness.io import (
     content_hash,
     describe_skipped,
-    may_be_tiff,
+    named_for_new_decisions,
     replacing,
     scan_folder,
     unreadable,
@@ -123,10 +123,10 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     file_of = {digest: path for path, digest in digests.items()}
     known_decisions.update(earlier_decisions(
         cache, namespace, [key for key in known if key not in known_decisions],
-        tiff=lambda key: may_be_tiff(file_of[key]),
+        newly_decided=lambda key: named_for_new_decisions(file_of[key]),
         profiled=lambda key: foreign_profile(file_of[key])))
-    # a feature without its decisions (cached before v5 of a 16-bit image or a TIFF, before
-    # v4 of an image with a colour profile) is computed again
+    # a feature without its decisions (cached before v5 of a 16-bit image, a TIFF or a BMP,
+    # before v4 of an image with a colour profile) is computed again
     notes_of: dict[str, list[str]] = decoded(known_decisions, _decisions, "the images' "
                                               "decisions")
     known = {key: row for key, row in known.items() if key in notes_of}
@@ -217,15 +217,15 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
 
 
 def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
-                      tiff: Callable[[str], bool],
+                      newly_decided: Callable[[str], bool],
                       profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the images ``keys``, the decisions earlier versions cached beside the features
-    of ``namespace`` that are still whole, of 8-bit images that are no TIFF only
-    (``decisions_still_whole``, ``tiff``: v5's decisions concern 16-bit images and TIFFs'
-    associated alpha): v4's; v3's of an image without a colour profile other than sRGB
-    (``profiled``: its header, read for the images found alone), whose decision v4 added;
-    v2's and v1's likewise."""
-    keys = [key for key in keys if not tiff(key)]
+    of ``namespace`` that are still whole, of 8-bit images that are no TIFF or BMP only
+    (``decisions_still_whole``, ``newly_decided``: v5's decisions concern 16-bit images,
+    TIFFs' associated alpha and BMPs' fourth byte): v4's; v3's of an image without a
+    colour profile other than sRGB (``profiled``: its header, read for the images found
+    alone), whose decision v4 added; v2's and v1's likewise."""
+    keys = [key for key in keys if not newly_decided(key)]
     found = cache.get_many(namespace + "/decisions/v4", keys)
     older = [key for key in keys if key not in found]
     before = cache.get_many(namespace + "/decisions/v3", older)
