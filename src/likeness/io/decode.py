@@ -213,10 +213,10 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
                    or image.format == "TIFF" else _exif_orientation(image, decisions))
     pixels = pixels[:, :, np.newaxis] if pixels.ndim == 2 else pixels
     had_alpha = pixels.shape[2] in (2, 4)
-    if narrow := narrow_values_note(pixels[:, :, :pixels.shape[2] - had_alpha]):
-        decisions.append(narrow)
     if had_alpha and image.format == "TIFF" and associated_alpha(image, pixels, decisions):
         pixels = unpremultiplied(pixels) if pixels.dtype == np.uint16 else pixels
+    if narrow := narrow_values_note(pixels[:, :, :pixels.shape[2] - had_alpha]):
+        decisions.append(narrow)
     if had_alpha:
         pixels = resolve_alpha(path, pixels, alpha, decisions)
     if orientation is not None:
