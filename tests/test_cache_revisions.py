@@ -157,35 +157,55 @@ def _as_before(cache: Path, new: str, old: str, untaken: str = "") -> None:
                        (namespace.replace(new, old), key, json.dumps(record).encode()))
 
 
+def _reused_but(cache: Path, ref: Path, out: Path, earlier: str, untaken: str,
+                redone: str, note: str) -> None:
+    """With the item decisions moved back to ``earlier`` (without ``untaken``), a run
+    reuses a.png's row and computes ``redone`` again, now with ``note``."""
+    _as_before(cache, "item/v9/notes/", earlier, untaken)
+    rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
+                                                      cache=cache).rows}
+    assert rows["a.png"].cached
+    assert not rows[redone].cached
+    assert any(note in each for each in rows[redone].notes)
+
+
+def _features_reused_but_one(cache: Path, folder: Path, fid_weights: Path, earlier: str,
+                             untaken: str) -> None:
+    """With the feature decisions of ``folder`` moved back to ``earlier`` (without
+    ``untaken``), one image's features are reused and the other's computed again, taking
+    that decision once more."""
+    from likeness.evaluation.infra.cache import Cache
+    from likeness.evaluation.sets.features import FeatureExtractor, set_features
+
+    extractor = FeatureExtractor(weights=fid_weights)
+    with Cache(cache) as store:
+        first = set_features(folder, extractor, store)
+    _as_before(cache, "/decisions/v5", earlier, untaken)
+    with Cache(cache) as store:
+        again = set_features(folder, extractor, store)
+    assert (first.cached, again.cached) == (0, 1)
+    assert sum(count for note, count in again.decisions.items() if untaken in note) == 1
+    np.testing.assert_array_equal(again.features, first.features)
+
+
 def test_item_decisions_of_an_earlier_version_are_reused_only_where_still_whole(tmp_path):
     ref = _eight_and_sixteen_bit(tmp_path / "ref", 0)
     out = _eight_and_sixteen_bit(tmp_path / "out", 1)
     cache = tmp_path / "cache.sqlite"
     likeness.compare(ref, out, metrics="ssim", cache=cache)
-    _as_before(cache, "item/v9/notes/", "item/v5/notes/")
-    rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
-                                                      cache=cache).rows}
-    assert rows["a.png"].cached  # 8-bit: its v5 decisions are whole
-    assert not rows["b.png"].cached  # 16-bit: computed again, with the decision
-    assert any("8-bit values in 16 bits" in note for note in rows["b.png"].notes)
+    # 8-bit: its v5 decisions are whole; 16-bit: computed again, with the decision
+    _reused_but(cache, ref, out, "item/v5/notes/", "8-bit values in 16 bits", "b.png",
+                "8-bit values in 16 bits")
 
 
 def test_feature_decisions_of_an_earlier_version_are_reused_only_where_still_whole(
         tmp_path, fid_weights):
-    from likeness.evaluation.infra.cache import Cache
-    from likeness.evaluation.sets.features import FeatureExtractor, set_features
     from likeness.io import EIGHT_BIT_VALUES_IN_16_BITS
 
     folder = _eight_and_sixteen_bit(tmp_path / "set", 0)
-    extractor = FeatureExtractor(weights=fid_weights)
-    with Cache(tmp_path / "cache.sqlite") as cache:
-        first = set_features(folder, extractor, cache)
-    _as_before(tmp_path / "cache.sqlite", "/decisions/v5", "/decisions")
-    with Cache(tmp_path / "cache.sqlite") as cache:
-        again = set_features(folder, extractor, cache)
-    assert (first.cached, again.cached) == (0, 1)  # the 8-bit image's features reused
-    assert again.decisions[EIGHT_BIT_VALUES_IN_16_BITS] == 1
-    np.testing.assert_array_equal(again.features, first.features)
+    # the 8-bit image's features reused
+    _features_reused_but_one(tmp_path / "cache.sqlite", folder, fid_weights, "/decisions",
+                             EIGHT_BIT_VALUES_IN_16_BITS)
 
 
 def _with_a_turned_tiff(folder: Path, seed: int) -> Path:
@@ -204,31 +224,18 @@ def test_decisions_cached_before_tiff_orientation_was_recorded_serve_no_tiff(tmp
                                                                              fid_weights):
     """A TIFF item or image is computed again (values and all: a 16-bit colour TIFF was
     turned twice before), the others' decisions are reused."""
-    from likeness.evaluation.infra.cache import Cache
-    from likeness.evaluation.sets.features import FeatureExtractor, set_features
 
     ref = _with_a_turned_tiff(tmp_path / "ref", 0)
     out = _with_a_turned_tiff(tmp_path / "out", 1)
     cache = tmp_path / "cache.sqlite"
     likeness.compare(ref, out, metrics="ssim", cache=cache)
     for earlier in ("item/v6/notes/", "item/v8/notes/"):  # v9: a TIFF's associated alpha
-        _as_before(cache, "item/v9/notes/", earlier, "EXIF orientation")
-        rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
-                                                          cache=cache).rows}
-        assert rows["a.png"].cached
-        assert not rows["b.tif"].cached
-        assert any("orientation 6 applied" in note for note in rows["b.tif"].notes)
+        _reused_but(cache, ref, out, earlier, "EXIF orientation", "b.tif",
+                    "orientation 6 applied")
 
-    extractor = FeatureExtractor(weights=fid_weights)
-    with Cache(cache) as store:
-        first = set_features(ref, extractor, store)
     for earlier in ("/decisions/v2", "/decisions/v4"):  # v5: a TIFF's associated alpha
-        _as_before(cache, "/decisions/v5", earlier, "EXIF orientation")
-        with Cache(cache) as store:
-            again = set_features(ref, extractor, store)
-        assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
-        assert again.decisions["EXIF orientation 6 applied"] == 1
-        np.testing.assert_array_equal(again.features, first.features)
+        _features_reused_but_one(tmp_path / f"{earlier[-2:]}.sqlite", ref, fid_weights,
+                                 earlier, "EXIF orientation 6 applied")
 
 
 def _with_a_profiled_jpeg(folder: Path, seed: int) -> Path:
@@ -249,31 +256,17 @@ def test_decisions_cached_before_profiles_were_recorded_serve_no_profiled_file(t
     """An item or image with a profile other than sRGB is computed again (its decision
     was never cached); the others' decisions are reused — from v7, and from v6 for the
     files that are no TIFF."""
-    from likeness.evaluation.infra.cache import Cache
-    from likeness.evaluation.sets.features import FeatureExtractor, set_features
 
     ref = _with_a_profiled_jpeg(tmp_path / "ref", 0)
     out = _with_a_profiled_jpeg(tmp_path / "out", 1)
     for earlier in ("item/v7/notes/", "item/v6/notes/"):
         cache = tmp_path / f"cache-{earlier.split('/')[1]}.sqlite"
         likeness.compare(ref, out, metrics="ssim", cache=cache)
-        _as_before(cache, "item/v9/notes/", earlier, "ICC profile")
-        rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
-                                                          cache=cache).rows}
-        assert rows["a.png"].cached
-        assert not rows["b.jpg"].cached
-        assert any("ICC profile 'Lab identity built-in'" in note for note in rows["b.jpg"].notes)
+        _reused_but(cache, ref, out, earlier, "ICC profile", "b.jpg",
+                    "ICC profile 'Lab identity built-in'")
 
-    cache = tmp_path / "cache.sqlite"
-    extractor = FeatureExtractor(weights=fid_weights)
-    with Cache(cache) as store:
-        first = set_features(ref, extractor, store)
-    _as_before(cache, "/decisions/v5", "/decisions/v3", "ICC profile")
-    with Cache(cache) as store:
-        again = set_features(ref, extractor, store)
-    assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
-    assert sum(count for note, count in again.decisions.items() if "ICC" in note) == 1
-    np.testing.assert_array_equal(again.features, first.features)
+    _features_reused_but_one(tmp_path / "cache.sqlite", ref, fid_weights, "/decisions/v3",
+                             "ICC profile")
 
 
 def _with_twelve_bit_values(folder: Path, seed: int) -> Path:
@@ -292,29 +285,16 @@ def test_decisions_cached_before_12_bit_values_were_noted_serve_no_16_bit_file(t
                                                                               fid_weights):
     """A 16-bit item or image is computed again (it may hold 10- or 12-bit values, whose
     decision was never cached); an 8-bit one's decisions are reused — from v8 and v4."""
-    from likeness.evaluation.infra.cache import Cache
-    from likeness.evaluation.sets.features import FeatureExtractor, set_features
 
     ref = _with_twelve_bit_values(tmp_path / "ref", 0)
     out = _with_twelve_bit_values(tmp_path / "out", 1)
     cache = tmp_path / "cache.sqlite"
     likeness.compare(ref, out, metrics="ssim", cache=cache)
-    _as_before(cache, "item/v9/notes/", "item/v8/notes/", "12-bit values")
-    rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
-                                                      cache=cache).rows}
-    assert rows["a.png"].cached
-    assert not rows["b.png"].cached
-    assert any("0-4095 (12-bit values in 16 bits?)" in note for note in rows["b.png"].notes)
+    _reused_but(cache, ref, out, "item/v8/notes/", "12-bit values", "b.png",
+                "0-4095 (12-bit values in 16 bits?)")
 
-    extractor = FeatureExtractor(weights=fid_weights)
-    with Cache(cache) as store:
-        first = set_features(ref, extractor, store)
-    _as_before(cache, "/decisions/v5", "/decisions/v4", "12-bit values")
-    with Cache(cache) as store:
-        again = set_features(ref, extractor, store)
-    assert (first.cached, again.cached) == (0, 1)  # a.png's features reused
-    assert sum(count for note, count in again.decisions.items() if "12-bit" in note) == 1
-    np.testing.assert_array_equal(again.features, first.features)
+    _features_reused_but_one(tmp_path / "features.sqlite", ref, fid_weights,
+                             "/decisions/v4", "12-bit values")
 
 
 def test_decisions_cached_before_a_bmps_fourth_byte_was_said_serve_no_bmp(tmp_path):
@@ -329,9 +309,5 @@ def test_decisions_cached_before_a_bmps_fourth_byte_was_said_serve_no_bmp(tmp_pa
         Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / folder / "b.bmp")
     ref, out, cache = tmp_path / "ref", tmp_path / "out", tmp_path / "cache.sqlite"
     likeness.compare(ref, out, metrics="ssim", cache=cache)
-    _as_before(cache, "item/v9/notes/", "item/v8/notes/", "fourth byte")
-    rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
-                                                      cache=cache).rows}
-    assert rows["a.png"].cached
-    assert not rows["b.bmp"].cached
-    assert any("fourth byte varies" in note for note in rows["b.bmp"].notes)
+    _reused_but(cache, ref, out, "item/v8/notes/", "fourth byte", "b.bmp",
+                "fourth byte varies")
