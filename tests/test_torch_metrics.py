@@ -141,7 +141,8 @@ def test_uint8_tensors_are_accepted_and_data_range_is_explicit():
     [
         (torch.zeros(1, 3, 20, 20), torch.zeros(1, 3, 20, 21), {}, ValueError, "differ in shape"),
         (torch.zeros(3, 20, 20), torch.zeros(3, 20, 20), {}, ValueError, r"\(N, C, H, W\)"),
-        (np.zeros((1, 1, 9, 9)), np.zeros((1, 1, 9, 9)), {}, TypeError, "torch tensors"),
+        (np.zeros((1, 1, 9, 9)), np.zeros((1, 1, 9, 9)), {}, TypeError,
+         r"torch tensors, got ndarray and ndarray; convert NumPy images with torch\.from_"),
         (torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 9, 9), {"convention": "wang2004"},
          ValueError, "smaller than the 11-pixel"),
         (torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 9, 9), {"convention": "nope"},
@@ -151,6 +152,16 @@ def test_uint8_tensors_are_accepted_and_data_range_is_explicit():
 def test_ssim_errors(x, y, kwargs, error, match):
     with pytest.raises(error, match=match):
         ssim(x, y, data_range=1.0, **kwargs)
+
+
+def test_numpy_images_given_to_a_classical_metric_are_pointed_to_what_takes_them():
+    # it offered "the numpy functions (structural_similarity, ...)": none computes GMSD
+    from likeness import gmsd
+
+    with pytest.raises(TypeError, match=r"or pass them to likeness\.compare_tensors; "
+                       r"likeness\.structural_similarity, peak_signal_noise_ratio and "
+                       r"mean_squared_error take NumPy arrays"):
+        gmsd(np.zeros((1, 3, 32, 32)), np.zeros((1, 3, 32, 32)))
 
 
 # -- issue 14: pytorch-msssim's and torchmetrics' options --------------------------------

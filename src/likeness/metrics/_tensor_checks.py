@@ -52,9 +52,11 @@ def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
     """
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise InvalidInputTypeError(
-            f"expected torch tensors, got {type(x).__name__} and {type(y).__name__}; "
-            "use torch.from_numpy(...) or the numpy functions (structural_similarity, ...)"
-        )
+            f"expected (N, C, H, W) torch tensors, got {type(x).__name__} and "
+            f"{type(y).__name__}; convert NumPy images with torch.from_numpy(a).permute(2, "
+            "0, 1)[None] (from (H, W, C)), or pass them to likeness.compare_tensors; "
+            "likeness.structural_similarity, peak_signal_noise_ratio and mean_squared_error "
+            "take NumPy arrays as scikit-image's do")
     allowed = (4, 5) if volumes else (4,)
     if x.ndim not in allowed or y.ndim not in allowed:
         kinds = "(N, C, H, W) batches or (N, C, T, H, W) volumes" if volumes else \
