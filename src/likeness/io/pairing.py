@@ -157,10 +157,10 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
 
 def refuse_misspelt_columns(path: Path, columns: Sequence[str], known: Sequence[str],
                             what: str) -> None:
-    """Columns a file's reader does not ``known`` are ignored, but not one that reads like
-    a known column the file lacks, misspelt ("modle", "Model", "prompts", "questions"):
-    ignoring it would pool the rows' models or questions, or drop their prompts, without
-    a word.
+    """Columns other than the ``known`` ones (those the file's reader takes) are ignored,
+    but not one that reads like a known column the file lacks, misspelt ("modle", "Model",
+    "prompts", "questions"): ignoring it would pool the rows' models or questions, or drop
+    their prompts, without a word.
 
     Raises:
         PairingError: such a column, naming the column it resembles.
