@@ -156,3 +156,6 @@ def test_a_callable_metric_s_fingerprint_follows_its_settings_and_partial_argume
     assert of(_Scaled(2.0)) != of(_Scaled(3.0))
     assert of(functools.partial(_mae, settings=None)) != of(functools.partial(_mae,
                                                                              settings=1))
+    # an object among the arguments (its repr holds its address): the key stays put
+    assert of(functools.partial(_mae, settings=object())) == of(
+        functools.partial(_mae, settings=object()))

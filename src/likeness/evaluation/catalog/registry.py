@@ -216,8 +216,9 @@ def code_fingerprint(spec: MetricSpec) -> str:
             parts.append(inspect.getsource(function))
         except (OSError, TypeError):
             parts.append(_bytecode(getattr(function, "__code__", None)) or repr(type(function)))
-        if isinstance(target, functools.partial):
-            parts.append(repr((target.args, target.keywords)))
+        if isinstance(target, functools.partial):  # its simple arguments: an object's repr
+            parts.extend(_simple([*((f"{i}", arg) for i, arg in enumerate(target.args)),
+                                  *target.keywords.items()]))  # holds its address
         code, scope = getattr(function, "__code__", None), getattr(function, "__globals__", {})
         module = getattr(function, "__module__", None)
         for name in _names(code):
