@@ -893,8 +893,8 @@ def test_a_misspelt_optional_column_is_refused_not_ignored(tmp_path, header, mea
                        f"pairs CSV reads; is it '{meant}' misspelt\\? Rename it"):
         likeness.compare(None, pairs=pairs, cache=False)
     # other columns are still ignored, a near name of a column the file has included
-    pairs.write_text("reference,test,model,id,reference_path\nref.png,a/x.png,a,1,r\n"
-                     "ref.png,b/x.png,b,2,r\n")
+    pairs.write_text("reference,test,model,id,reference_path,questionnaire\n"
+                     "ref.png,a/x.png,a,1,r,q\nref.png,b/x.png,b,2,r,q\n")
     assert {row.model for row in likeness.compare(None, pairs=pairs, cache=False).rows} == {
         "a", "b"}
 

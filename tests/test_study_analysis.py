@@ -215,6 +215,11 @@ def test_a_misspelt_question_column_is_refused_not_pooled(tmp_path):
                                        "--out-dir", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "is it 'question' misspelt? Rename it" in result.output
+    # a column of its own with a name near one (a questionnaire's id) is not refused
+    rows = [["p1", "x.png", "ours", "wct", "ours", "q1"]]
+    path = _write(tmp_path / "k.csv", rows, ["participant", "item", "a", "b", "choice",
+                                             "questionnaire"])
+    assert len(read_judgments(path)[0]) == 1
 
 
 def test_a_model_that_never_lost_has_no_bradley_terry_score_but_a_jod(tmp_path):

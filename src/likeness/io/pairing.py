@@ -171,7 +171,7 @@ def refuse_misspelt_columns(path: Path, columns: Sequence[str], known: Sequence[
     for column in columns:
         if column in known or not column:
             continue
-        close = difflib.get_close_matches(column.strip().lower(), absent, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(column.strip().lower(), absent, n=1, cutoff=0.8)
         if close:
             raise PairingError(f"{path}: column {column!r} is not one the {what} reads; is it "
                                f"{close[0]!r} misspelt? Rename it (the {what} reads "
