@@ -161,7 +161,7 @@ def _reused_but(cache: Path, ref: Path, out: Path, earlier: str, untaken: str,
                 redone: str, note: str) -> None:
     """With the item decisions moved back to ``earlier`` (without ``untaken``), a run
     reuses a.png's row and computes ``redone`` again, now with ``note``."""
-    _as_before(cache, "item/v9/notes/", earlier, untaken)
+    _as_before(cache, "item/v10/notes/", earlier, untaken)
     rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
                                                       cache=cache).rows}
     assert rows["a.png"].cached
@@ -180,7 +180,7 @@ def _features_reused_but_one(cache: Path, folder: Path, fid_weights: Path, earli
     extractor = FeatureExtractor(weights=fid_weights)
     with Cache(cache) as store:
         first = set_features(folder, extractor, store)
-    _as_before(cache, "/decisions/v5", earlier, untaken)
+    _as_before(cache, "/decisions/v6", earlier, untaken)
     with Cache(cache) as store:
         again = set_features(folder, extractor, store)
     assert (first.cached, again.cached) == (0, 1)
@@ -311,3 +311,31 @@ def test_decisions_cached_before_a_bmps_fourth_byte_was_said_serve_no_bmp(tmp_pa
     likeness.compare(ref, out, metrics="ssim", cache=cache)
     _reused_but(cache, ref, out, "item/v8/notes/", "fourth byte", "b.bmp",
                 "fourth byte varies")
+
+
+def _with_a_min_is_white_tiff(folder: Path, seed: int) -> Path:
+    """a.png, 16-bit; b.tif, 16-bit MinIsWhite gray (inverted and said since notes v10 and
+    feature decisions v6: read as stored before)."""
+    import tifffile
+    from PIL import Image
+
+    folder.mkdir()
+    pixels = np.random.default_rng(seed).integers(0, 65536, (16, 16)).astype(np.uint16)
+    Image.fromarray(pixels).save(folder / "a.png")
+    tifffile.imwrite(folder / "b.tif", pixels, photometric="miniswhite")
+    return folder
+
+
+def test_decisions_cached_before_min_is_white_was_read_serve_no_tiff(tmp_path, fid_weights):
+    """A TIFF item or image is computed again, values and all (its gray is inverted now);
+    v9's decisions of a 16-bit PNG are whole, and reused."""
+    from likeness.io.tiff import MIN_IS_WHITE
+
+    ref = _with_a_min_is_white_tiff(tmp_path / "ref", 0)
+    out = _with_a_min_is_white_tiff(tmp_path / "out", 1)
+    cache = tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    _reused_but(cache, ref, out, "item/v9/notes/", MIN_IS_WHITE, "b.tif", MIN_IS_WHITE)
+
+    _features_reused_but_one(tmp_path / "features.sqlite", ref, fid_weights,
+                             "/decisions/v5", MIN_IS_WHITE)

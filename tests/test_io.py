@@ -446,9 +446,9 @@ def test_a_bmps_varying_fourth_byte_is_ignored_and_said(tmp_path):
         assert load_image(tmp_path / name).decisions == ()
 
 
-def test_signed_integer_samples_are_refused_naming_their_range(tmp_path):
+def test_signed_integer_samples_are_refused_by_their_header(tmp_path):
     """A signed 16-bit TIFF (SampleFormat 2, which Pillow reads as 32-bit integers) with
-    negative samples: refused with the range found, never wrapped to 16 bits."""
+    negative samples: refused saying what its samples are, never wrapped to 16 bits."""
     import struct
 
     pixels = (np.arange(24).reshape(4, 6) * 100 - 1000).astype("<i2")
@@ -462,6 +462,87 @@ def test_signed_integer_samples_are_refused_naming_their_range(tmp_path):
     path = tmp_path / "signed.tif"
     path.write_bytes(b"II*\x00" + struct.pack("<IH", 8, len(tags)) + entries
                      + struct.pack("<I", 0) + data)
-    with pytest.raises(ImageLoadError, match="integer samples from -1000 to 1300 .* only "
-                                             "0..65535; save the image with unsigned"):
+    with pytest.raises(ImageLoadError, match="a TIFF of 16-bit signed integer samples, .* "
+                                             "save the image with unsigned"):
         load_image(path)
+
+
+# -- a TIFF's header decides what its samples are -------------------------------------------
+
+def _tiff(path: Path, pixels: np.ndarray, **options) -> Path:
+    import tifffile
+
+    tifffile.imwrite(path, pixels, **options)
+    return path
+
+
+@pytest.mark.parametrize(("dtype", "low", "high", "said"), [
+    (np.int8, -100, 100, "8-bit signed integer samples"),
+    (np.int8, 0, 100, "8-bit signed integer samples"),  # Pillow reads them as unsigned
+    (np.int16, 0, 30000, "16-bit signed integer samples"),
+    (np.int16, -900, 900, "16-bit signed integer samples"),
+    (np.uint32, 0, 6000, "32-bit integer samples"),  # read as 16-bit before
+    (np.float16, 0, 1, "16-bit floating-point samples"),  # "corrupt" before
+    (np.float32, 0, 1, "32-bit floating-point samples"),
+    (np.float64, 0, 255, "64-bit floating-point samples")])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_tiffs_sample_type_decides_never_its_values(tmp_path, dtype, low, high, said,
+                                                      channels):
+    pixels = np.random.default_rng(8).uniform(low, high, (6, 7, channels)[:2 + (channels > 1)])
+    path = _tiff(tmp_path / "a.tif", pixels.astype(dtype),
+                 photometric="rgb" if channels == 3 else "minisblack")
+    with pytest.raises(ImageLoadError, match=f"a.tif: a TIFF of {said}, which likeness does "
+                                             "not read .*save the image with unsigned 8 or "
+                                             "16 bits per sample"):
+        load_image(path)
+
+
+def test_16_bit_colour_in_separate_planes_is_refused_8_bit_read(tmp_path):
+    # OpenCV reads 16-bit planes as if interleaved (and Pillow cuts them to 8 bits)
+    planes = np.random.default_rng(9).integers(0, 65536, (3, 5, 6), dtype=np.uint16)
+    path = _tiff(tmp_path / "planes.tif", planes, photometric="rgb", planarconfig="separate")
+    with pytest.raises(ImageLoadError, match="planes.tif: a TIFF of 16-bit samples in "
+                                             "separate colour planes"):
+        load_image(path)
+    _tiff(path, (planes >> 8).astype(np.uint8), photometric="rgb", planarconfig="separate")
+    np.testing.assert_array_equal(load_image(path).pixels,
+                                  np.moveaxis(planes >> 8, 0, -1).astype(np.uint8))
+
+
+def test_a_layout_pillow_cannot_open_is_described_not_called_corrupt(tmp_path):
+    gray_alpha = np.full((5, 6, 2), 65535, dtype=np.uint16)
+    path = _tiff(tmp_path / "ga.tif", gray_alpha, photometric="minisblack", extrasamples=[2])
+    with pytest.raises(ImageLoadError, match=r"ga.tif: a TIFF of 2 16-bit samples a pixel, 1 "
+                                             r"of them extra, photometric "
+                                             r"interpretation 1: a layout Pillow cannot read"):
+        load_image(path)
+    path.write_bytes(path.read_bytes()[:60])  # its tags cut off: no layout to describe
+    with pytest.raises(ImageLoadError, match="ga.tif: corrupt or truncated TIFF file"):
+        load_image(path)
+
+
+def test_min_is_white_gray_is_inverted_at_every_depth_and_said(tmp_path):
+    # Pillow inverts 8-bit MinIsWhite gray and not 16-bit: one picture read two ways
+    from likeness.io.tiff import MIN_IS_WHITE
+
+    stored = np.random.default_rng(10).integers(0, 256, (5, 6), dtype=np.uint8)
+    eight = load_image(_tiff(tmp_path / "a.tif", stored, photometric="miniswhite"))
+    sixteen = load_image(_tiff(tmp_path / "b.tif", stored.astype(np.uint16) * 257,
+                               photometric="miniswhite"))
+    np.testing.assert_array_equal(eight.pixels[..., 0], 255 - stored)
+    np.testing.assert_array_equal(sixteen.pixels[..., 0], (255 - stored.astype(np.uint16)) * 257)
+    assert MIN_IS_WHITE in eight.decisions
+    assert MIN_IS_WHITE in sixteen.decisions
+    black = load_image(_tiff(tmp_path / "c.tif", stored, photometric="minisblack"))
+    assert black.decisions == ()
+
+
+def test_16_bits_opencv_reads_otherwise_are_refused(tmp_path, monkeypatch):
+    # the OpenCV route is for 16-bit colour; a layout it reads as 8 bits or with other
+    # channels would be taken for the file's pixels
+    rgb16 = np.random.default_rng(11).integers(0, 65536, (4, 5, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "a.tif"), rgb16[:, :, ::-1])
+    monkeypatch.setattr(cv2, "imdecode", lambda *_: (rgb16 >> 8).astype(np.uint8))
+    with pytest.raises(ImageLoadError, match="a.tif: OpenCV reads this file of 3 16-bit "
+                                             "samples a pixel as 3 uint8 samples"):
+        load_image(tmp_path / "a.tif")

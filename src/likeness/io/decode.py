@@ -40,6 +40,13 @@ from likeness.io.files import (
 from likeness.io.integrity import sniff_format, verify_integrity, verify_png_image_data
 from likeness.io.plain_png import decode_plain_png
 from likeness.io.profiles import profile_decision
+from likeness.io.tiff import (
+    MIN_IS_WHITE,
+    min_is_white,
+    tiff_orientation,
+    tiff_tags,
+    unreadable_tiff_samples,
+)
 
 # Pillow's own decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS): a header claiming
 # more pixels is refused unread, saying what to do (the command line has no max_pixels)
@@ -153,6 +160,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
             sizes) == 2 else f"an absurd size ({error})"
         raise ImageLoadError(f"{path}: the header claims {claims}{_GENUINE}") from None
     except UnidentifiedImageError:
+        if claimed == "TIFF" and (tags := tiff_tags(data)) is not None:
+            raise ImageLoadError(f"{path}: {unreadable_tiff_samples(tags, opened=False)}") from None
         if claimed is not None:
             raise ImageLoadError(f"{path}: corrupt or truncated {claimed} file (its header "
                                  "cannot be read)") from None
@@ -178,6 +187,9 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     file_format = image.format or path.suffix.lstrip(".").upper()
     decisions: list[str] = []
     verify_integrity(path, image, data)
+    tags = getattr(image, "tag_v2", {}) if image.format == "TIFF" else {}
+    if tags and (refusal := unreadable_tiff_samples(tags, opened=True)):
+        raise ImageLoadError(f"{path}: {refusal}")
     if (frames := getattr(image, "n_frames", 1)) > 1:
         decisions.append(f"first of {frames} frames used (animated or multi-page "
                          f"{file_format})")
@@ -187,7 +199,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     bmp_tile = tiles[0] if image.format == "BMP" and tiles else None
     deep_channels = _deep_colour_channels(path, image, data)
     # a TIFF's decoders (Pillow's, OpenCV's) turn it upright themselves: read before they do
-    tiff_orientation = _tiff_orientation(image) if image.format == "TIFF" else None
+    turned_by_decoder = tiff_orientation(tags)
     plain = None  # Pillow's pixels of a plain PNG, decoded faster (``decode_plain_png``)
     if file_format == "PNG" and image.mode in ("L", "LA", "RGB", "RGBA") and not deep_channels:
         plain = decode_plain_png(data)
@@ -199,6 +211,9 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         pixels, mode = plain, image.mode
     else:
         pixels, mode = _decode_with_pillow(path, image, decisions)
+    if min_is_white(tags):  # Pillow inverts gray of 8 bits or fewer, not of 16
+        pixels = ~pixels if pixels.dtype == np.uint16 else pixels
+        decisions.append(MIN_IS_WHITE)
     if bmp_tile is not None and bmp_fourth_bytes(bmp_tile, image.size, data):
         decisions.append(BMP_FOURTH_BYTE)
     key = image.info.get("transparency")
@@ -221,19 +236,13 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         pixels = resolve_alpha(path, pixels, alpha, decisions)
     if orientation is not None:
         pixels = _apply_orientation(pixels, orientation)
-    orientation = orientation or tiff_orientation  # (a TIFF's decoder turned it itself)
+    orientation = orientation or turned_by_decoder  # (a TIFF's decoder turned it itself)
     if orientation is not None:
         decisions.append(f"EXIF orientation {orientation} applied")
     bit_depth = 16 if pixels.dtype == np.uint16 else 8
     return LoadedImage(path=path, pixels=np.ascontiguousarray(pixels), format=file_format,
                        mode=mode, bit_depth=bit_depth, had_alpha=had_alpha,
                        orientation=orientation, decisions=tuple(decisions))
-
-
-def _tiff_orientation(image: Image.Image) -> int | None:
-    """The orientation (2-8) a TIFF's own tag gives, which its decoder applies."""
-    value = getattr(image, "tag_v2", {}).get(_EXIF_ORIENTATION)
-    return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
 
 
 def _exif_orientation(image: Image.Image, decisions: list[str]) -> int | None:
@@ -290,14 +299,17 @@ def _decode_with_opencv(path: Path, channels: int, data: bytes) -> np.ndarray:
 
     buffer = np.frombuffer(data, dtype=np.uint8)
     # keeps 16 bits; a PNG's EXIF orientation is applied by us (OpenCV turns a TIFF upright
-    # whatever the flags: ``_tiff_orientation``)
+    # whatever the flags: ``tiff_orientation``)
     pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if pixels is None:
         raise ImageLoadError(f"{path}: corrupt or truncated {sniff_format(data[:64]) or 'image'} "
                              "file (OpenCV could not decode it)")
-    if pixels.dtype not in (np.uint8, np.uint16):
-        raise ImageLoadError(f"{path}: unsupported sample type {pixels.dtype}; "
-                             "save the image as 8- or 16-bit integers")
+    found = pixels.shape[2] if pixels.ndim == 3 else 1
+    if pixels.dtype != np.uint16 or found != (4 if channels == 2 else channels):
+        # (only files of 16-bit samples come here: OpenCV reads some layouts otherwise)
+        raise ImageLoadError(f"{path}: OpenCV reads this file of {channels} 16-bit samples a "
+                             f"pixel as {found} {pixels.dtype} samples, not as it is stored; "
+                             "save it as 16-bit RGB or RGBA with interleaved samples")
     if pixels.ndim == 3:
         if pixels.shape[2] == 3:
             pixels = pixels[:, :, ::-1]

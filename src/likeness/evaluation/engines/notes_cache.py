@@ -17,8 +17,9 @@ __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_who
 # colour TIFF no longer turned twice: OpenCV turns it upright itself); v8: a colour profile
 # other than sRGB recorded (``io.profiles``); v9: 10- and 12-bit values in 16 bits
 # (``io.narrow_values_note``), a TIFF's associated alpha and a BMP's fourth byte
-# (``io.alpha``)
-NOTES_VERSION = "v9"
+# (``io.alpha``); v10: a TIFF's MinIsWhite gray inverted at 16 bits too, and TIFFs of signed,
+# floating-point or 32-bit samples refused (``io.tiff``)
+NOTES_VERSION = "v10"
 
 
 def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str],
@@ -39,12 +40,15 @@ def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
                   newly_decided: Callable[[str], bool],
                   profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the items ``keys``, the decisions earlier versions cached that are still whole
-    (``read(namespace(version), keys)``), of 8-bit items without a TIFF or BMP file only
-    (``notes_still_whole``, ``newly_decided``: v9's decisions concern 16-bit images, TIFFs'
-    associated alpha and BMPs' fourth byte): v8's; v7's of an item without a colour
-    profile other than sRGB (``profiled``: its files' headers, read for the items found
-    alone), whose decision v8 added; v6's and v5's likewise."""
+    (``read(namespace(version), keys)``), of items without a TIFF or BMP file only
+    (``newly_decided``: v10's decisions concern TIFFs, v9's TIFFs' associated alpha and
+    BMPs' fourth byte): v9's; of 8-bit items only (``notes_still_whole``: v9's decisions
+    concern 16-bit images too), v8's; v7's of an item without a colour profile other than
+    sRGB (``profiled``: its files' headers, read for the items found alone), whose
+    decision v8 added; v6's and v5's likewise."""
     keys = [key for key in keys if not newly_decided(key)]
+    current = read(namespace("v9"), keys)
+    keys = [key for key in keys if key not in current]
     found = read(namespace("v8"), keys)
     older = [key for key in keys if key not in found]
     before = read(namespace("v7"), older)
@@ -52,7 +56,7 @@ def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
     before.update(read(namespace("v6"), older))
     before.update(read(namespace("v5"), [key for key in older if key not in before]))
     found.update({key: stored for key, stored in before.items() if not profiled(key)})
-    return notes_still_whole(found)
+    return {**current, **notes_still_whole(found)}
 
 
 def notes_still_whole(notes: dict[str, bytes]) -> dict[str, bytes]:

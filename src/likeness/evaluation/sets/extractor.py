@@ -114,8 +114,10 @@ class FeatureExtractor:
         can take a decision v1 never recorded, ``io.EIGHT_BIT_VALUES_IN_16_BITS``; v3: a
         TIFF's own orientation is recorded, and a 16-bit colour TIFF no longer turned twice;
         v4: a colour profile other than sRGB is recorded; v5: 10- and 12-bit values in 16
-        bits, a TIFF's associated alpha, a BMP's fourth byte; ``features.earlier_decisions``)."""
-        return self.namespace + "/decisions/v5"
+        bits, a TIFF's associated alpha, a BMP's fourth byte; v6: a TIFF's MinIsWhite gray
+        inverted at 16 bits too, TIFFs of signed, floating-point or 32-bit samples refused;
+        ``features.earlier_decisions``)."""
+        return self.namespace + "/decisions/v6"
 
     def input_of(self, pixels: np.ndarray) -> tuple[Any, tuple[str, ...]]:
         """One decoded image (H, W, C), from a file or from memory, as the network's input,

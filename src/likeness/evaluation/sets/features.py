@@ -125,8 +125,8 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
         cache, namespace, [key for key in known if key not in known_decisions],
         newly_decided=lambda key: named_for_new_decisions(file_of[key]),
         profiled=lambda key: foreign_profile(file_of[key])))
-    # a feature without its decisions (cached before v5 of a 16-bit image, a TIFF or a BMP,
-    # before v4 of an image with a colour profile) is computed again
+    # a feature without its decisions (cached before v6 of a TIFF, before v5 of a 16-bit
+    # image or a BMP, before v4 of an image with a colour profile) is computed again
     notes_of: dict[str, list[str]] = decoded(known_decisions, _decisions, "the images' "
                                               "decisions")
     known = {key: row for key, row in known.items() if key in notes_of}
@@ -220,12 +220,15 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
                       newly_decided: Callable[[str], bool],
                       profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the images ``keys``, the decisions earlier versions cached beside the features
-    of ``namespace`` that are still whole, of 8-bit images that are no TIFF or BMP only
-    (``decisions_still_whole``, ``newly_decided``: v5's decisions concern 16-bit images,
-    TIFFs' associated alpha and BMPs' fourth byte): v4's; v3's of an image without a
-    colour profile other than sRGB (``profiled``: its header, read for the images found
-    alone), whose decision v4 added; v2's and v1's likewise."""
+    of ``namespace`` that are still whole, of images that are no TIFF or BMP only
+    (``newly_decided``: v6's decisions concern TIFFs, v5's TIFFs' associated alpha and
+    BMPs' fourth byte): v5's; of 8-bit images only (``decisions_still_whole``: v5's
+    decisions concern 16-bit images too), v4's; v3's of an image without a colour profile
+    other than sRGB (``profiled``: its header, read for the images found alone), whose
+    decision v4 added; v2's and v1's likewise."""
     keys = [key for key in keys if not newly_decided(key)]
+    current = cache.get_many(namespace + "/decisions/v5", keys)
+    keys = [key for key in keys if key not in current]
     found = cache.get_many(namespace + "/decisions/v4", keys)
     older = [key for key in keys if key not in found]
     before = cache.get_many(namespace + "/decisions/v3", older)
@@ -234,7 +237,7 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
     before.update(cache.get_many(namespace + "/decisions",
                                  [key for key in older if key not in before]))
     found.update({key: stored for key, stored in before.items() if not profiled(key)})
-    return decisions_still_whole(found)
+    return {**current, **decisions_still_whole(found)}
 
 
 def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:

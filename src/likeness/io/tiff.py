@@ -1,0 +1,92 @@
+"""What a TIFF's header says of its samples, which its decoders do not always honour.
+
+Pillow reads signed 8-bit samples as unsigned (-1 becomes 255) and 32-bit integers within
+0-65535 as if 16-bit; OpenCV reads 16-bit colour in separate planes as interleaved; neither
+inverts 16-bit MinIsWhite gray, which Pillow inverts at 8 bits; and a layout Pillow cannot
+open at all (floating point, 12 bits, 16-bit gray+alpha) would be called corrupt.  The
+header decides instead: samples likeness cannot read as they are meant are refused saying
+why, a MinIsWhite image is inverted at every depth, and each is said."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+from PIL import TiffImagePlugin
+
+__all__ = ["MIN_IS_WHITE", "min_is_white", "tiff_orientation", "tiff_tags",
+           "unreadable_tiff_samples"]
+
+_ORIENTATION, _PHOTOMETRIC, _BITS, _SAMPLES, _PLANAR, _EXTRA, _FORMAT = (
+    274, 262, 258, 277, 284, 338, 339)
+_SIZE, _DATA = (256, 257), (273, 324)  # width, height; strip offsets, tile offsets
+_SAMPLE_FORMATS = {2: "signed integer", 3: "floating-point", 4: "untyped", 5: "complex integer",
+                   6: "complex floating-point"}
+_SAVE = "save the image with unsigned 8 or 16 bits per sample"
+MIN_IS_WHITE = ("TIFF gray stored as MinIsWhite (0 is white): inverted, as it is displayed "
+                "and as Pillow reads such 8-bit files")
+
+
+def tiff_tags(data: bytes) -> Mapping[int, Any] | None:
+    """The first image's tags of the TIFF ``data`` (None when its header cannot be read),
+    read without a decoder: also of a layout Pillow cannot open."""
+    try:
+        tags = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+        stream = io.BytesIO(data)
+        stream.seek(tags.next)
+        tags.load(stream)
+    except Exception:  # noqa: BLE001 - any failure means a header that cannot be read
+        return None
+    # a header cut short reads as a few tags: one without an image's size and data is no
+    # layout to describe
+    whole = all(tag in tags for tag in _SIZE) and any(tag in tags for tag in _DATA)
+    numbers = all(isinstance(each, int) for tag in (_BITS, _FORMAT, _SAMPLES, _EXTRA, _PLANAR)
+                  for each in _tuple(tags.get(tag, 1)))  # (a damaged header holds others)
+    return tags if whole and numbers else None
+
+
+def tiff_orientation(tags: Mapping[int, Any]) -> int | None:
+    """The orientation (2-8) a TIFF's own tag gives, which its decoder applies."""
+    value = tags.get(_ORIENTATION)
+    return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
+
+
+def unreadable_tiff_samples(tags: Mapping[int, Any], *, opened: bool) -> str | None:
+    """Why the samples of a TIFF with these tags cannot be read as the file means them
+    (None when they can): signed, floating-point or other non-integer samples, more than
+    16 bits, 16-bit colour in separate planes — and, where Pillow could not open the file
+    (``opened`` False), whatever layout its header declares."""
+    bits = _tuple(tags.get(_BITS, (1,)))
+    formats = set(_tuple(tags.get(_FORMAT, (1,))))
+    samples = int(tags.get(_SAMPLES, 1) or 1)
+    depth = "/".join(map(str, sorted(set(bits))))
+    if kinds := sorted(_SAMPLE_FORMATS.get(f, f"SampleFormat {f}") for f in formats - {1}):
+        return (f"a TIFF of {depth}-bit {' and '.join(kinds)} samples, which likeness does "
+                "not read (decoders show them as unsigned integers or not at all, and their "
+                f"data range is not in the file): scale them to 0-255 or 0-65535 and {_SAVE}")
+    if max(bits) > 16:
+        return (f"a TIFF of {depth}-bit integer samples, which likeness does not read (it "
+                "reads 8- and 16-bit images; a 32-bit file's data range is not 16 bits'): "
+                f"scale them to 0-65535 and {_SAVE}")
+    if max(bits) > 8 and samples > 1 and tags.get(_PLANAR, 1) == 2:
+        return (f"a TIFF of {depth}-bit samples in separate colour planes (PlanarConfiguration "
+                "2), which the decoders misread: save it with interleaved (contiguous) "
+                "samples")
+    if opened:
+        return None
+    extra = len(_tuple(tags.get(_EXTRA, ()))) if _EXTRA in tags else 0
+    extra_words = f", {extra} of them extra" if extra else ""
+    return (f"a TIFF of {samples} {depth}-bit sample{'s' * (samples > 1)} a pixel"
+            f"{extra_words}, photometric interpretation {tags.get(_PHOTOMETRIC, '?')}: a "
+            "layout Pillow cannot read (or a damaged header); save it as 8- or 16-bit gray or "
+            "RGB (with or without alpha)")
+
+
+def min_is_white(tags: Mapping[int, Any]) -> bool:
+    """Whether a TIFF stores gray with 0 as white (PhotometricInterpretation 0)."""
+    return tags.get(_PHOTOMETRIC) == 0
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else (value,)
