@@ -1658,3 +1658,18 @@ def test_a_checkpoint_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_
     path.write_bytes(b"b" * 64)  # what cp -p / rsync -t leave: same size, same mtime
     os.utime(path, ns=(10**18, 10**18))
     assert resolve("alexnet", path).sha256 != first
+
+
+def test_a_path_with_windows_separators_says_so(tmp_path):
+    """A pairs CSV written on Windows (``ref\\0.png``): "no such file" alone left the user
+    to find that a backslash is a letter of a name here."""
+    _folders(tmp_path, count=2)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("reference,test\nref\\0.png,out\\0.png\nref/1.png,out/1.png\n")
+    result = CliRunner().invoke(main, ["compare", "--pairs", str(pairs), "--no-cache"])
+    assert result.exit_code == 1
+    assert ("ref\\0.png: no such file (its name holds '\\', a Windows separator?  Here it is "
+            "a letter of the name: write the path with '/')") in result.output
+    with pytest.raises(ImageLoadError) as raised:
+        likeness.load_image(tmp_path / "ref" / "2.png")
+    assert str(raised.value).endswith("2.png: no such file")  # no hint without a backslash

@@ -49,7 +49,7 @@ def stat_regular_file(path: Path) -> os.stat_result:
             raise ImageLoadError(f"{path}: a broken symbolic link (to "
                                  f"{os.readlink(path)})") from None
         if error.errno == errno.ENOENT:
-            raise ImageLoadError(f"{path}: no such file") from None
+            raise ImageLoadError(f"{path}: no such file{_windows_hint(path)}") from None
         raise ImageLoadError(f"{path}: cannot read the file ({error.strerror or error})"
                              ) from None
     for test, kind in _SPECIAL_FILES:
@@ -57,6 +57,16 @@ def stat_regular_file(path: Path) -> os.stat_result:
             raise ImageLoadError(f"{path}: {kind}, not a regular file; likeness reads "
                                  "only regular files")
     return status
+
+
+def _windows_hint(path: str | os.PathLike[str]) -> str:
+    """What a missing path spelt with Windows' separators (a CSV written on Windows:
+    ``imgs\\a.png``, ``C:\\data\\a.png``) is, where the name holds a backslash: on this
+    system a backslash is a letter of the name, never a separator."""
+    if os.sep != "/" or "\\" not in os.fspath(path):
+        return ""
+    return (" (its name holds '\\', a Windows separator?  Here it is a letter of the name: "
+            "write the path with '/')")
 
 
 def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
