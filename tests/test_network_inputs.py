@@ -105,8 +105,11 @@ def test_every_network_refuses_what_it_cannot_take_in_one_clear_error(network):
         for integer in ((x * 255).to(torch.uint8), x > 0.5):
             with pytest.raises(InvalidInputTypeError, match="floating-point"):
                 forward(integer)
-        with pytest.raises(InvalidInputError, match="add a batch axis"):
+        with pytest.raises(InvalidInputError, match=r"add the missing axes: images\[None\]"):
             forward(x[0])
+        with pytest.raises(InvalidInputError, match=r"looks like an \(N, H, W, C\) batch: "
+                                                    r"pass images.permute\(0, 3, 1, 2\)"):
+            forward(x.permute(0, 2, 3, 1))  # channels last, as NumPy and PIL lay them out
         with pytest.raises(InvalidInputError, match=r"\(N, 3, H, W\)"):
             forward(x[:, :1])
         with pytest.raises(InvalidInputError, match=r"\(N, 3, H, W\)"):

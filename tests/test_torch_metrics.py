@@ -13,7 +13,7 @@ import pytest
 import pytorch_msssim
 import torch
 
-from likeness import ImageTooSmallError, ms_ssim, psnr, ssim
+from likeness import ImageTooSmallError, InvalidInputError, ms_ssim, psnr, ssim
 
 
 def _pair(golden, pair, dtype=torch.float64):
@@ -214,3 +214,34 @@ def test_bad_window_options_say_what_is_wrong():
     gaussian = ssim(x, x * 0.9, data_range=1.0, window="gaussian")
     wang = ssim(x, x * 0.9, data_range=1.0, convention="wang2004")
     assert not torch.equal(gaussian, wang)  # skimage's sample covariance is kept
+
+
+@pytest.mark.parametrize(("shape", "said"), [
+    ((2, 16, 16, 3), r"\(2, 16, 16, 3\) looks like an \(N, H, W, C\) batch: pass "
+                     r"x\.permute\(0, 3, 1, 2\)"),
+    ((16, 16, 3), r"\(16, 16, 3\) looks like one \(H, W, C\) image: pass "
+                  r"x\.permute\(2, 0, 1\)\[None\]"),
+    ((3, 16, 16), r"for one \(C, H, W\) image, add the missing axes: x\[None\]$"),
+    ((16, 16), r"for one \(H, W\) image, add the missing axes: x\[None\]\[None\]$")])
+@pytest.mark.parametrize("metric", ["ssim", "psnr", "gmsd"])
+def test_images_laid_out_otherwise_are_told_how_to_turn(shape, said, metric):
+    # channels last (NumPy's and PIL's layout) read as 16 channels 3 pixels wide: SSIM said
+    # "image width 3 is smaller than the 7-pixel window", PSNR and GMSD "add a batch axis"
+    import likeness
+
+    x = torch.rand(shape)
+    with pytest.raises(InvalidInputError, match=said):
+        getattr(likeness, metric)(x, x, data_range=1.0)
+
+
+def test_compare_tensors_tells_numpy_images_laid_out_otherwise_how_to_turn():
+    import likeness
+
+    image = np.zeros((16, 16, 3), dtype=np.uint8)
+    with pytest.raises(InvalidInputError, match=r"reference must be \(N, C, H, W\) with C = 1 "
+                       r"or 3, got shape \(16, 16, 3\); \(16, 16, 3\) looks like one \(H, W, "
+                       r"C\) image: pass reference\.transpose\(2, 0, 1\)\[None\]"):
+        likeness.compare_tensors(image, image, metrics="ssim")
+    with pytest.raises(InvalidInputError, match=r"test\.permute\(0, 3, 1, 2\)"):
+        likeness.compare_tensors(torch.zeros(1, 3, 16, 16), torch.zeros(1, 16, 16, 3),
+                                 metrics="ssim", data_range=1.0)

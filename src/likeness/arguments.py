@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from likeness.errors import InvalidInputTypeError
 
 __all__ = ["PATH", "check_argument_kinds", "check_named_paths", "check_path_list", "check_paths",
-           "described"]
+           "described", "layout_hint"]
 
 PATH = (str, os.PathLike)
 _SHORT = 60  # a value's repr up to this length is shown whole
@@ -94,3 +94,19 @@ def check_named_paths(name: str, value: object, *, optional: bool = True) -> Non
     for key, path in value.items():
         check_argument_kinds({f"each key of {name}": (key, "text", (str,)),
                               f"{name}[{key!r}]": (path, "a path (str or os.PathLike)", PATH)})
+
+
+def layout_hint(shape: tuple[int, ...], name: str = "x", *, numpy: bool = False) -> str:
+    """How to pass the image ``name`` of ``shape`` as an (N, C, H, W) batch, where its
+    shape says it is laid out otherwise — channels last, or one image without its batch
+    axis — in torch's words or NumPy's ("" when it says nothing)."""
+    channels_last = shape[-1:] in ((1,), (3,))
+    turn = f"{name}.transpose" if numpy else f"{name}.permute"
+    if len(shape) == 4 and channels_last and shape[1] not in (1, 3, 4):
+        return f"; {shape} looks like an (N, H, W, C) batch: pass {turn}(0, 3, 1, 2)"
+    if len(shape) == 3 and channels_last and shape[0] not in (1, 3, 4):
+        return f"; {shape} looks like one (H, W, C) image: pass {turn}(2, 0, 1)[None]"
+    if len(shape) in (2, 3):
+        return (f"; for one {'(C, H, W)' if len(shape) == 3 else '(H, W)'} image, add the "
+                f"missing axes: {name}[None]" + ("" if len(shape) == 3 else "[None]"))
+    return ""

@@ -23,9 +23,11 @@ from numbers import Real
 import torch
 from torch import Tensor
 
+from likeness.arguments import layout_hint
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
 __all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches"]
+
 
 
 def _as_computable(tensor: Tensor, name: str) -> Tensor:
@@ -61,10 +63,11 @@ def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
     if x.ndim not in allowed or y.ndim not in allowed:
         kinds = "(N, C, H, W) batches or (N, C, T, H, W) volumes" if volumes else \
             "(N, C, H, W) batches"
-        raise InvalidInputError(
-            f"expected {kinds}, got shapes {tuple(x.shape)} and {tuple(y.shape)}; "
-            "add a batch axis with x[None] for a single image"
-        )
+        raise InvalidInputError(f"expected {kinds}, got shapes {tuple(x.shape)} and "
+                                f"{tuple(y.shape)}{layout_hint(tuple(x.shape))}")
+    if layout_hint(tuple(x.shape)):  # channels last: SSIM would slide over 3 columns
+        raise InvalidInputError(f"expected (N, C, H, W) batches, got shapes {tuple(x.shape)} "
+                                f"and {tuple(y.shape)}{layout_hint(tuple(x.shape))}")
     if x.shape != y.shape:
         raise InvalidInputError(f"images differ in shape: {tuple(x.shape)} vs "
                                 f"{tuple(y.shape)}")

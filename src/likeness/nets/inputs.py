@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from likeness.arguments import layout_hint
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
 __all__ = ["network_batch"]
@@ -44,9 +45,8 @@ def network_batch(images: object, network: nn.Module, *, name: str, takes: str, 
                                     f"{type(images).__name__}")
     shape = tuple(images.shape)
     if images.ndim != 4 or shape[1] != 3 or 0 in shape[2:]:
-        hint = "; add a batch axis with images[None] for one image" if images.ndim == 3 else ""
         raise InvalidInputError(f"{name} takes an (N, 3, H, W) batch of {takes}, at least a "
-                                f"pixel each, got shape {shape}{hint}")
+                                f"pixel each, got shape {shape}{layout_hint(shape, 'images')}")
     if not images.is_floating_point():
         raise InvalidInputTypeError(f"{name} takes floating-point {takes}, got "
                                     f"{images.dtype}; {convert}")

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.arguments import layout_hint
 from likeness.errors import InvalidInputError
 from likeness.evaluation.catalog.registry import METRICS, device_for, parse_metric_names
 from likeness.evaluation.engines.built_networks import Networks
@@ -29,7 +30,8 @@ def as_array(images: Any, name: str) -> np.ndarray:
     Raises:
         ValueError: another shape, or a channel count other than 1 or 3.
     """
-    if hasattr(images, "detach"):  # a torch tensor, on any device
+    given_numpy = not hasattr(images, "detach")
+    if not given_numpy:  # a torch tensor, on any device
         import torch
 
         if images.device.type == "meta":
@@ -42,7 +44,7 @@ def as_array(images: Any, name: str) -> np.ndarray:
     if array.ndim != 4 or array.shape[1] not in (1, 3):
         raise InvalidInputError(
             f"{name} must be (N, C, H, W) with C = 1 or 3, got shape "
-            f"{tuple(array.shape)}")
+            f"{tuple(array.shape)}{layout_hint(tuple(array.shape), name, numpy=given_numpy)}")
     return array
 
 
