@@ -223,6 +223,23 @@ def test_triplets_from_names_folders_and_manifests(tmp_path, golden):
         find_triplets(content, style, {"m": out}, manifest)
 
 
+def test_a_run_without_triplets_says_what_each_file_names(tmp_path, golden):
+    """"no stylized file names a content and a style" hid why: here a name that splits
+    two ways, or a stylized folder without images."""
+    content, style, out, empty = (tmp_path / n for n in ("c", "s", "out", "empty"))
+    for folder in (content, style, out, empty):
+        folder.mkdir()
+    image = golden.image_path("small_gray.png")
+    for folder, name in ((content, "a"), (content, "a__b"), (style, "c"), (style, "b__c"),
+                         (out, "a__b__c")):
+        shutil.copy(image, folder / f"{name}.png")
+    with pytest.raises(LikenessError, match=r"no stylized file names a content and a style "
+                       r"\(a__b__c.png \(ambiguous: a \+ b__c or a__b \+ c\)\): name them"):
+        evaluate_style(content, style, out, metrics="ssim", cache=False)
+    with pytest.raises(LikenessError, match=r"empty holds no image likeness reads$"):
+        evaluate_style(content, style, empty, metrics="ssim", cache=False)
+
+
 def test_cfsd_refuses_large_images_and_fid_infinity_small_sets(golden, style_weights):
     root = golden.root / "style"
     results = evaluate_style(root / "content", root / "style", root / "stylized",

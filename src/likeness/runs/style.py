@@ -54,6 +54,7 @@ from likeness.runs.folder import (
 )
 from likeness.runs.out_dir import RUN_DATABASE, RUN_FILES
 from likeness.runs.single import check_conventions, check_run_arguments, with_prompts
+from likeness.wording import listed
 
 __all__ = ["DEFAULT_STYLE_METRICS", "evaluate_style", "find_triplets"]
 
@@ -140,8 +141,7 @@ def evaluate_style(content: PathLike, style: PathLike,
     skipped: dict[str, list[str]] = {}
     found, unmatched = find_triplets(content, style, method_folders, triplets, skipped=skipped)
     if not found:
-        raise LikenessError("no stylized file names a content and a style: name them C__S.ext "
-                            "or S/C.ext, or give a manifest (triplets=CSV)")
+        raise LikenessError(_nothing_matched(unmatched, method_folders))
     weight_files = {k: str(v) for k, v in (weights or {}).items()}
     stats = StatsOptions(bootstrap, seed, confidence, ci_method)
     settings = settings_json({
@@ -250,3 +250,14 @@ def _sizes(triplets: list[Triplet], limit: int = 200) -> set[tuple[int, int]]:
     return sizes
 
 
+def _nothing_matched(unmatched: dict[str, list[str]], folders: dict[str, Path]) -> str:
+    """Why no triplet was found: the stylized folders hold no image, or what each of the
+    first files names instead (an ambiguous split, letter case, nothing known)."""
+    reasons = [reason for each in unmatched.values() for reason in each]
+    if not reasons:
+        named = listed([str(folder) for folder in folders.values()])
+        return f"{named} {'holds' if len(folders) == 1 else 'hold'} no image likeness reads"
+    shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3
+                                      else "")
+    return (f"no stylized file names a content and a style ({shown}): name them C__S.ext or "
+            "S/C.ext, or give a manifest (triplets=CSV)")
