@@ -339,3 +339,24 @@ def test_decisions_cached_before_min_is_white_was_read_serve_no_tiff(tmp_path, f
 
     _features_reused_but_one(tmp_path / "features.sqlite", ref, fid_weights,
                              "/decisions/v5", MIN_IS_WHITE)
+
+
+def test_decisions_cached_before_a_tgas_undeclared_alpha_was_ignored_serve_no_tga(tmp_path):
+    """A TGA item is computed again from a v9 cache (v10 ignores the last sample of a TGA
+    declaring no alpha bits, which Pillow reads as alpha); a PNG item's are reused."""
+    from PIL import Image
+
+    from likeness.io.alpha import TGA_UNDECLARED_ALPHA
+
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        pixels = np.random.default_rng(len(folder)).integers(0, 256, (12, 12, 4))
+        Image.fromarray(pixels[..., :3].astype(np.uint8)).save(tmp_path / folder / "a.png")
+        Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / folder / "b.tga")
+        data = bytearray((tmp_path / folder / "b.tga").read_bytes())
+        data[17] &= 0xF0
+        (tmp_path / folder / "b.tga").write_bytes(bytes(data))
+    ref, out, cache = tmp_path / "ref", tmp_path / "out", tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    _reused_but(cache, ref, out, "item/v9/notes/", TGA_UNDECLARED_ALPHA, "b.tga",
+                TGA_UNDECLARED_ALPHA)

@@ -546,3 +546,28 @@ def test_16_bits_opencv_reads_otherwise_are_refused(tmp_path, monkeypatch):
     with pytest.raises(ImageLoadError, match="a.tif: OpenCV reads this file of 3 16-bit "
                                              "samples a pixel as 3 uint8 samples"):
         load_image(tmp_path / "a.tif")
+
+
+def test_a_tgas_last_sample_is_alpha_only_where_its_header_says(tmp_path):
+    # Pillow reads a 32-bit TGA's fourth byte as alpha even where the header declares no
+    # alpha bits: a file whose padding byte is 0 was fully transparent (`--alpha white`:
+    # a white image), one whose byte varies composited by it
+    from likeness.io.alpha import TGA_UNDECLARED_ALPHA
+
+    rgba = np.random.default_rng(12).integers(0, 256, (6, 7, 4), dtype=np.uint8)
+    for name, fourth in (("varies.tga", rgba[..., 3]), ("zero.tga", 0)):
+        pixels = rgba.copy()
+        pixels[..., 3] = fourth
+        Image.fromarray(pixels).save(tmp_path / name)
+        data = bytearray((tmp_path / name).read_bytes())
+        assert data[17] & 0x0F == 8  # Pillow declares its alpha
+        data[17] &= 0xF0  # no alpha bits
+        (tmp_path / name).write_bytes(bytes(data))
+        for alpha in (None, "white"):
+            image = load_image(tmp_path / name, alpha=alpha)
+            np.testing.assert_array_equal(image.pixels, rgba[..., :3])
+            assert image.decisions == ((TGA_UNDECLARED_ALPHA,) if name == "varies.tga"
+                                       else ())
+    Image.fromarray(rgba).save(tmp_path / "declared.tga")  # 8 alpha bits: alpha it is
+    with pytest.raises(ImageLoadError, match="real transparency"):
+        load_image(tmp_path / "declared.tga")

@@ -12,13 +12,17 @@ from PIL import Image
 
 from likeness.errors import ImageLoadError
 
-__all__ = ["ALPHA_CHOICES", "BMP_FOURTH_BYTE", "associated_alpha", "bmp_fourth_bytes",
-           "colour_key_alpha", "resolve_alpha", "unpremultiplied"]
+__all__ = ["ALPHA_CHOICES", "BMP_FOURTH_BYTE", "TGA_UNDECLARED_ALPHA", "associated_alpha",
+           "bmp_fourth_bytes", "colour_key_alpha", "resolve_alpha", "tga_declares_no_alpha",
+           "unpremultiplied"]
 
 ALPHA_CHOICES = ("white", "black", "drop")
 BMP_FOURTH_BYTE = ("32-bit BMP whose unused fourth byte varies, as alpha would: ignored, as "
                    "the BMP format and Pillow ignore it; if it is alpha, save the image as "
                    "PNG")
+TGA_UNDECLARED_ALPHA = ("TGA whose header declares no alpha bits: its last sample, which "
+                        "varies as alpha would (Pillow reads it as alpha), ignored, as the "
+                        "header says; if it is alpha, save the image as PNG")
 
 
 def colour_key_alpha(pixels: np.ndarray, key: object,
@@ -104,3 +108,11 @@ def bmp_fourth_bytes(tile: Any, size: tuple[int, int], data: bytes) -> bool:
     rows = np.frombuffer(data, np.uint8, count=stride * height, offset=offset)
     fourth = rows.reshape(height, stride)[:, 3:4 * width:4]
     return bool(fourth.size) and bool(np.any(fourth != fourth.flat[0]))
+
+
+def tga_declares_no_alpha(data: bytes) -> bool:
+    """Whether a TGA's header declares no alpha bits (the image descriptor's low four bits,
+    byte 17): Pillow reads the last sample of 32-bit colour, 16-bit colour (its top bit)
+    and 16-bit gray as alpha whatever they say — where an X1R5G5B5 file's 0 bits make the
+    whole image transparent."""
+    return len(data) > 17 and data[17] & 0x0F == 0

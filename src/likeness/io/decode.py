@@ -23,10 +23,12 @@ from likeness.errors import ImageLoadError, InvalidInputError, LikenessError
 from likeness.io.alpha import (
     ALPHA_CHOICES,
     BMP_FOURTH_BYTE,
+    TGA_UNDECLARED_ALPHA,
     associated_alpha,
     bmp_fourth_bytes,
     colour_key_alpha,
     resolve_alpha,
+    tga_declares_no_alpha,
     unpremultiplied,
 )
 from likeness.io.bit_depths import narrow_values_note
@@ -227,6 +229,10 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
                             and "Raw profile type exif" not in image.info)
                    or image.format == "TIFF" else _exif_orientation(image, decisions))
     pixels = pixels[:, :, np.newaxis] if pixels.ndim == 2 else pixels
+    if image.format == "TGA" and pixels.shape[2] in (2, 4) and tga_declares_no_alpha(data):
+        if np.any(pixels[:, :, -1] != pixels[0, 0, -1]):  # (a constant one is padding)
+            decisions.append(TGA_UNDECLARED_ALPHA)
+        pixels = pixels[:, :, :-1]
     had_alpha = pixels.shape[2] in (2, 4)
     if had_alpha and image.format == "TIFF" and associated_alpha(image, pixels, decisions):
         pixels = unpremultiplied(pixels) if pixels.dtype == np.uint16 else pixels
