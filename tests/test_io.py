@@ -571,3 +571,18 @@ def test_a_tgas_last_sample_is_alpha_only_where_its_header_says(tmp_path):
     Image.fromarray(rgba).save(tmp_path / "declared.tga")  # 8 alpha bits: alpha it is
     with pytest.raises(ImageLoadError, match="real transparency"):
         load_image(tmp_path / "declared.tga")
+
+
+@pytest.mark.parametrize(("maxval", "said"), [(15, "× 17"), (100, "× 2.55"), (255, None)])
+def test_pgm_samples_below_8_bits_are_scaled_and_said(tmp_path, maxval, said):
+    # Pillow scales a maxval below 255 to 0-255: a data range decided unsaid, where a
+    # maxval between 255 and 65535 is refused
+    from likeness.io import named_for_new_decisions
+
+    path = tmp_path / "a.pgm"
+    path.write_bytes(f"P5\n3 1\n{maxval}\n".encode() + bytes([0, maxval // 3, maxval]))
+    image = load_image(path)
+    assert image.pixels[0, 2, 0] == 255
+    assert image.decisions == ((f"PGM/PPM samples of maxval {maxval} scaled to 0-255 (by "
+                                f"Pillow, {said}): data range 255",) if said else ())
+    assert named_for_new_decisions(path)  # its decisions cached before are not reused

@@ -200,6 +200,9 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     tiles = getattr(image, "tile", None)  # (decoding clears them)
     bmp_tile = tiles[0] if image.format == "BMP" and tiles else None
     deep_channels = _deep_colour_channels(path, image, data)
+    if image.format == "PPM" and (maxval := _pnm_maxval(data) or 255) < 255:
+        decisions.append(f"PGM/PPM samples of maxval {maxval} scaled to 0-255 (by Pillow, "
+                         f"× {255 / maxval:.4g}): data range 255")
     # a TIFF's decoders (Pillow's, OpenCV's) turn it upright themselves: read before they do
     turned_by_decoder = tiff_orientation(tags)
     plain = None  # Pillow's pixels of a plain PNG, decoded faster (``decode_plain_png``)

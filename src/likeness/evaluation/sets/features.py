@@ -220,12 +220,12 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
                       newly_decided: Callable[[str], bool],
                       profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the images ``keys``, the decisions earlier versions cached beside the features
-    of ``namespace`` that are still whole, of images that are no TIFF, BMP or TGA only
-    (``newly_decided``: v6's decisions concern TIFFs and TGAs, v5's TIFFs' associated alpha and
-    BMPs' fourth byte): v5's; of 8-bit images only (``decisions_still_whole``: v5's
-    decisions concern 16-bit images too), v4's; v3's of an image without a colour profile
-    other than sRGB (``profiled``: its header, read for the images found alone), whose
-    decision v4 added; v2's and v1's likewise."""
+    of ``namespace`` that are still whole, of images that are no TIFF, BMP, TGA or PGM/PPM
+    only (``newly_decided``: v6's decisions concern TIFFs, TGAs and PGM/PPMs, v5's TIFFs'
+    associated alpha and BMPs' fourth byte): v5's; of 8-bit images only
+    (``decisions_still_whole``: v5's decisions concern 16-bit images too), v4's; v3's of
+    an image without a colour profile other than sRGB (``profiled``: its header, read for
+    the images found alone), whose decision v4 added; v2's and v1's likewise."""
     keys = [key for key in keys if not newly_decided(key)]
     current = cache.get_many(namespace + "/decisions/v5", keys)
     keys = [key for key in keys if key not in current]
