@@ -509,3 +509,19 @@ def test_a_switch_set_to_a_word_it_does_not_take_is_refused(cache, monkeypatch, 
     result = CliRunner().invoke(main, ["weights", "list"])
     assert result.exit_code == 1
     assert "is not a switch" in result.output
+
+
+def test_the_checkpoint_of_another_network_is_named(server, cache, tmp_path, monkeypatch):
+    """A file given for the wrong network (`--weights vgg16=alexnet-….pth`, `weights import
+    … --name vgg16`) was "corrupt or a different release"."""
+    _register(monkeypatch, server, "good.pth")  # the file's own network, by its hash
+    _register(monkeypatch, server, "other.pth", sha256="0" * 64, name="othernet")
+    given = tmp_path / "good.pth"
+    given.write_bytes(PAYLOAD)
+    with pytest.raises(WeightsError, match=re.escape(
+            "; it is the published checkpoint of 'testnet' (good.pth), not of 'othernet', "
+            "whose file is other.pth — ")):
+        manager.verify(manager.REGISTRY["othernet"], given)
+    given.write_bytes(b"truncated")
+    with pytest.raises(WeightsError, match="; the file is corrupt or a different release — "):
+        manager.verify(manager.REGISTRY["othernet"], given)

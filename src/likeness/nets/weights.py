@@ -189,10 +189,14 @@ def verify(checkpoint: Checkpoint, path: Path, *, remembered: bool = False) -> s
         ok = recorded is None or digest == recorded
         expected = f"SHA-256 {recorded} (recorded at its first download or import)"
     if not ok:
+        other = next((c for c in REGISTRY.values() if c is not checkpoint
+                      and (c.sha256 or c.sha256_prefix) and c.matches(digest)), None)
+        cause = (f"it is the published checkpoint of {other.name!r} ({other.file_name}), not "
+                 f"of {checkpoint.name!r}, whose file is {checkpoint.file_name}" if other else
+                 "the file is corrupt or a different release")
         raise WeightsError(
             f"{path} does not match checkpoint {checkpoint.name!r}: its SHA-256 is {digest}, "
-            f"expected {expected}; the file is corrupt or a different release — "
-            f"{_how_to_fix(checkpoint)}"
+            f"expected {expected}; {cause} — {_how_to_fix(checkpoint)}"
         )
     return digest
 
