@@ -586,3 +586,18 @@ def test_pgm_samples_below_8_bits_are_scaled_and_said(tmp_path, maxval, said):
     assert image.decisions == ((f"PGM/PPM samples of maxval {maxval} scaled to 0-255 (by "
                                 f"Pillow, {said}): data range 255",) if said else ())
     assert named_for_new_decisions(path)  # its decisions cached before are not reused
+
+
+def test_a_jpeg_of_12_bit_samples_is_named_not_called_corrupt(tmp_path, rgb8):
+    Image.fromarray(rgb8).save(tmp_path / "a.jpg", quality=95)
+    data = bytearray((tmp_path / "a.jpg").read_bytes())
+    frame = data.find(b"\xff\xc0")
+    data[frame + 1], data[frame + 4] = 0xC1, 12  # extended sequential, 12-bit samples
+    (tmp_path / "deep.jpg").write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match=r"deep.jpg: a JPEG of 12-bit samples, which "
+                                             r"Pillow \(and the reference tools\) do not read"):
+        load_image(tmp_path / "deep.jpg")
+    data[frame + 4] = 99  # no precision a JPEG can have: damaged
+    (tmp_path / "damaged.jpg").write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match="damaged.jpg: corrupt or truncated JPEG file"):
+        load_image(tmp_path / "damaged.jpg")

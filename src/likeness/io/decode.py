@@ -39,7 +39,12 @@ from likeness.io.files import (
     read_as_hashed,
     stat_regular_file,
 )
-from likeness.io.integrity import sniff_format, verify_integrity, verify_png_image_data
+from likeness.io.integrity import (
+    jpeg_unread_precision,
+    sniff_format,
+    verify_integrity,
+    verify_png_image_data,
+)
 from likeness.io.plain_png import decode_plain_png
 from likeness.io.profiles import profile_decision
 from likeness.io.tiff import (
@@ -164,6 +169,10 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
     except UnidentifiedImageError:
         if claimed == "TIFF" and (tags := tiff_tags(data)) is not None:
             raise ImageLoadError(f"{path}: {unreadable_tiff_samples(tags, opened=False)}") from None
+        if claimed == "JPEG" and (precision := jpeg_unread_precision(data)):
+            raise ImageLoadError(f"{path}: a JPEG of {precision}-bit samples, which Pillow "
+                                 "(and the reference tools) do not read: save it as 16-bit "
+                                 "PNG or TIFF") from None
         if claimed is not None:
             raise ImageLoadError(f"{path}: corrupt or truncated {claimed} file (its header "
                                  "cannot be read)") from None

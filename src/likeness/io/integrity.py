@@ -107,3 +107,20 @@ def _verify_jpeg_data(path: Path, data: bytes) -> None:
                              f"{error})") from None
 
 
+def jpeg_unread_precision(data: bytes) -> int | None:
+    """The sample precision of a JPEG's frame header when it is not 8 bits (a 12- or 16-bit
+    JPEG, which Pillow does not open), None otherwise or where no frame header is found."""
+    offset = 2
+    while offset + 9 <= len(data) and data[offset] == 0xFF:
+        marker = data[offset + 1]
+        if marker == 0xFF:  # fill byte
+            offset += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOF0-SOF15
+            precision = data[offset + 4]  # 8 or 12 bits; 2 to 16 when lossless
+            return precision if precision != 8 and 2 <= precision <= 16 else None
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length follows
+            offset += 2
+            continue
+        offset += 2 + int.from_bytes(data[offset + 2:offset + 4], "big")
+    return None
