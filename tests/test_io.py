@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import struct
 import warnings
 import zlib
@@ -601,3 +602,21 @@ def test_a_jpeg_of_12_bit_samples_is_named_not_called_corrupt(tmp_path, rgb8):
     (tmp_path / "damaged.jpg").write_bytes(bytes(data))
     with pytest.raises(ImageLoadError, match="damaged.jpg: corrupt or truncated JPEG file"):
         load_image(tmp_path / "damaged.jpg")
+
+
+@pytest.mark.parametrize(("head", "said"), [
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12\n",
+     "a Git LFS pointer, not the image it stands for: fetch the images (git lfs pull)"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic",
+     "a HEIF/HEIC image (as phones save photos): convert it to PNG"),
+    (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00", "an AVIF image"),
+    (b"%PDF-1.7\n", "a PDF document"),
+    (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg">', "an SVG drawing"),
+    (b"<!DOCTYPE html><html><body>Not Found</body></html>", "an HTML page"),
+    (b"hello", "not an image file likeness can read: its first bytes are those of no "
+               "supported format")])
+def test_a_file_of_another_kind_is_named(tmp_path, head, said):
+    # a dataset cloned without Git LFS, a phone's photos renamed .png, a failed download
+    (tmp_path / "a.png").write_bytes(head + bytes(64))
+    with pytest.raises(ImageLoadError, match=f"a.png: {re.escape(said)}"):
+        load_image(tmp_path / "a.png")

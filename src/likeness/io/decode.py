@@ -40,6 +40,7 @@ from likeness.io.files import (
     stat_regular_file,
 )
 from likeness.io.integrity import (
+    foreign_format,
     jpeg_unread_precision,
     sniff_format,
     verify_integrity,
@@ -176,6 +177,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         if claimed is not None:
             raise ImageLoadError(f"{path}: corrupt or truncated {claimed} file (its header "
                                  "cannot be read)") from None
+        if foreign := foreign_format(data[:512]):
+            raise ImageLoadError(f"{path}: {foreign}") from None
         raise ImageLoadError(f"{path}: not an image file likeness can read: its first bytes "
                              "are those of no supported format (supported: "
                              f"{', '.join(sorted(IMAGE_EXTENSIONS))})") from None

@@ -27,6 +27,40 @@ def sniff_format(head: bytes) -> str | None:
         return "PBM/PGM/PPM"
     return None
 
+
+# What a file that is no image likeness reads is, by its first bytes, and what to do
+_FOREIGN = ((b"version https://git-lfs", "a Git LFS pointer, not the image it stands for: "
+             "fetch the images (git lfs pull)"),
+            (b"%PDF", "a PDF document: export its pages as PNG"),
+            (b"8BPS", "a Photoshop document: export it as PNG"),
+            (b"v/1\x01", "an OpenEXR image (floating point): convert it to 16-bit PNG or TIFF"),
+            (b"\xff\x0a", "a JPEG XL image: convert it to PNG"),
+            (b"\x00\x00\x00\x0cJXL ", "a JPEG XL image: convert it to PNG"),
+            (b"\x00\x00\x01\x00", "an icon (ICO): convert it to PNG"),
+            (b"PK\x03\x04", "a zip archive: extract it"),
+            (b"\x1f\x8b", "a gzip-compressed file: decompress it"))
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+
+
+def foreign_format(head: bytes) -> str | None:
+    """What a file no decoder of likeness reads is, by its first bytes, and what to do with
+    it (None when they are unknown)."""
+    if head[4:8] == b"ftyp":
+        if head[8:12] in _HEIF_BRANDS:
+            kind = "an AVIF" if head[8:12] in (b"avif", b"avis") else "a HEIF/HEIC"
+            return f"{kind} image (as phones save photos): convert it to PNG"
+        return "an MP4/MOV video or other ISO media file: extract its frames as PNG"
+    for magic, what in _FOREIGN:
+        if head.startswith(magic):
+            return what
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
+    if text.startswith((b"<svg", b"<?xml")) and b"<svg" in head.lower():
+        return "an SVG drawing (vector graphics): render it to PNG at the size you compare"
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page (a download that returned a web page?), not an image"
+    return None
+
+
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
           (0, 1, 1, 2))  # each interlacing pass's first column and row, and its steps
 
