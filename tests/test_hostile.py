@@ -1673,3 +1673,24 @@ def test_a_path_with_windows_separators_says_so(tmp_path):
     with pytest.raises(ImageLoadError) as raised:
         likeness.load_image(tmp_path / "ref" / "2.png")
     assert str(raised.value).endswith("2.png: no such file")  # no hint without a backslash
+
+
+def test_a_git_lfs_pointer_is_named_in_place_of_any_input(tmp_path, fid_weights):
+    """A repository cloned without its large files leaves pointers where the images,
+    checkpoints, statistics and CSVs were: each was "corrupt", "not a loadable checkpoint",
+    "not a readable .npz" or "needs columns 'reference'"."""
+    from likeness.errors import WeightsError
+    from likeness.evaluation.sets.statistics_file import read_statistics_file
+    from likeness.io import GIT_LFS_POINTER
+    from likeness.nets.loading import load_state_dict
+    from likeness.nets.weights import REGISTRY, verify
+
+    pointer = tmp_path / "pointer"
+    pointer.write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:"
+                        + b"ab" * 32 + b"\nsize 9882245\n")
+    for call in (lambda: load_state_dict(pointer), lambda: verify(REGISTRY["alexnet"], pointer),
+                 lambda: read_statistics_file(pointer),
+                 lambda: likeness.compare(None, pairs=pointer, metrics="ssim", cache=False),
+                 lambda: likeness.load_image(pointer)):
+        with pytest.raises((LikenessError, WeightsError), match=re.escape(GIT_LFS_POINTER)):
+            call()

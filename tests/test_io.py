@@ -606,7 +606,8 @@ def test_a_jpeg_of_12_bit_samples_is_named_not_called_corrupt(tmp_path, rgb8):
 
 @pytest.mark.parametrize(("head", "said"), [
     (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12\n",
-     "a Git LFS pointer, not the image it stands for: fetch the images (git lfs pull)"),
+     "a Git LFS pointer, not the file it stands for (a repository cloned without its "
+     "large files): fetch them with git lfs pull"),
     (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic",
      "a HEIF/HEIC image (as phones save photos): convert it to PNG"),
     (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00", "an AVIF image"),

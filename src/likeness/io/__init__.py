@@ -1,8 +1,9 @@
 """Files in, arrays out: which files are images, faithful decoding, pairing and manifests.
 
 One job per module: ``files`` (paths, special files, folder scans, a file's bytes read as
-hashed; files written whole), ``integrity`` (the checks decoders skip), ``bit_depths``
-(16-bit samples that fit in fewer bits), ``alpha`` (transparency), ``decode``
+hashed; files written whole), ``integrity`` (the checks decoders skip, and what a file's
+first bytes say it is), ``bit_depths`` (16-bit samples that fit in fewer bits), ``alpha``
+(transparency), ``tiff`` (what a TIFF's header says of its samples), ``decode``
 (``load_image``), ``luma`` (gray from colour), ``pairing`` (folders and manifests).
 """
 
@@ -38,7 +39,13 @@ from likeness.io.files import (
     stat_regular_file,
     unreadable,
 )
-from likeness.io.integrity import sniff_format, verify_integrity
+from likeness.io.integrity import (
+    GIT_LFS_POINTER,
+    git_lfs_pointer_at,
+    is_git_lfs_pointer,
+    sniff_format,
+    verify_integrity,
+)
 from likeness.io.luma import to_luma
 from likeness.io.pairing import (
     Pairing,
@@ -55,6 +62,7 @@ __all__ = [
     "ALPHA_CHOICES",
     "DEFAULT_MAX_PIXELS",
     "EIGHT_BIT_VALUES_IN_16_BITS",
+    "GIT_LFS_POINTER",
     "Digests",
     "FileStamp",
     "IMAGE_EXTENSIONS",
@@ -70,6 +78,8 @@ __all__ = [
     "escaped_text",
     "find_images",
     "header_delimiter",
+    "git_lfs_pointer_at",
+    "is_git_lfs_pointer",
     "load_image",
     "named_for_new_decisions",
     "name_key",

@@ -3,6 +3,7 @@ and what a file's first bytes claim."""
 
 from __future__ import annotations
 
+import os
 import zlib
 from pathlib import Path
 
@@ -29,9 +30,7 @@ def sniff_format(head: bytes) -> str | None:
 
 
 # What a file that is no image likeness reads is, by its first bytes, and what to do
-_FOREIGN = ((b"version https://git-lfs", "a Git LFS pointer, not the image it stands for: "
-             "fetch the images (git lfs pull)"),
-            (b"%PDF", "a PDF document: export its pages as PNG"),
+_FOREIGN = ((b"%PDF", "a PDF document: export its pages as PNG"),
             (b"8BPS", "a Photoshop document: export it as PNG"),
             (b"v/1\x01", "an OpenEXR image (floating point): convert it to 16-bit PNG or TIFF"),
             (b"\xff\x0a", "a JPEG XL image: convert it to PNG"),
@@ -42,9 +41,31 @@ _FOREIGN = ((b"version https://git-lfs", "a Git LFS pointer, not the image it st
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 
 
+GIT_LFS_POINTER = ("a Git LFS pointer, not the file it stands for (a repository cloned "
+                   "without its large files): fetch them with git lfs pull")
+
+
+def is_git_lfs_pointer(head: bytes) -> bool:
+    """Whether a file's first bytes are those of a Git LFS pointer, which stands in for any
+    large file — an image, a checkpoint, a statistics file, a CSV — until it is fetched."""
+    return head.startswith(b"version https://git-lfs")
+
+
+def git_lfs_pointer_at(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` is a Git LFS pointer (False where it cannot be read:
+    the caller's own error says why)."""
+    try:
+        with open(path, "rb") as file:
+            return is_git_lfs_pointer(file.read(64))
+    except OSError:
+        return False
+
+
 def foreign_format(head: bytes) -> str | None:
     """What a file no decoder of likeness reads is, by its first bytes, and what to do with
     it (None when they are unknown)."""
+    if is_git_lfs_pointer(head):
+        return GIT_LFS_POINTER
     if head[4:8] == b"ftyp":
         if head[8:12] in _HEIF_BRANDS:
             kind = "an AVIF" if head[8:12] in (b"avif", b"avis") else "a HEIF/HEIC"

@@ -13,6 +13,7 @@ from pathlib import Path
 from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, PairingError
 from likeness.io.files import scan_folder, stat_regular_file
+from likeness.io.integrity import GIT_LFS_POINTER, is_git_lfs_pointer
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
         line = error.object[:error.start].count(b"\n") + 1
         raise PairingError(f"{path}, line {line}: the {what} is not UTF-8 text (byte "
                            f"0x{error.object[error.start]:02x}); save it as UTF-8") from None
+    if is_git_lfs_pointer(text[:64].encode()):
+        raise PairingError(f"{path}: the {what} is {GIT_LFS_POINTER}")
     delimiter = header_delimiter(text, required)
     reader = csv.DictReader(io_module.StringIO(text, newline=""), delimiter=delimiter)
     try:

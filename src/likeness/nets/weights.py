@@ -33,6 +33,7 @@ from pathlib import Path
 
 from likeness.arguments import PATH, check_argument_kinds
 from likeness.errors import StorageError, WeightsError
+from likeness.io import GIT_LFS_POINTER, git_lfs_pointer_at
 from likeness.nets.checkpoints import REGISTRY, Checkpoint
 from likeness.switches import switch
 
@@ -193,6 +194,7 @@ def verify(checkpoint: Checkpoint, path: Path, *, remembered: bool = False) -> s
                       and (c.sha256 or c.sha256_prefix) and c.matches(digest)), None)
         cause = (f"it is the published checkpoint of {other.name!r} ({other.file_name}), not "
                  f"of {checkpoint.name!r}, whose file is {checkpoint.file_name}" if other else
+                 f"it is {GIT_LFS_POINTER}" if git_lfs_pointer_at(path) else
                  "the file is corrupt or a different release")
         raise WeightsError(
             f"{path} does not match checkpoint {checkpoint.name!r}: its SHA-256 is {digest}, "
