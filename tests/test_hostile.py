@@ -1691,6 +1691,7 @@ def test_a_git_lfs_pointer_is_named_in_place_of_any_input(tmp_path, fid_weights)
     for call in (lambda: load_state_dict(pointer), lambda: verify(REGISTRY["alexnet"], pointer),
                  lambda: read_statistics_file(pointer),
                  lambda: likeness.compare(None, pairs=pointer, metrics="ssim", cache=False),
-                 lambda: likeness.load_image(pointer)):
+                 lambda: likeness.load_image(pointer),
+                 lambda: likeness.analyze_study(pointer)):
         with pytest.raises((LikenessError, WeightsError), match=re.escape(GIT_LFS_POINTER)):
             call()

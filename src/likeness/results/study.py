@@ -43,7 +43,13 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from likeness.errors import InvalidInputError, LikenessError
-from likeness.io import header_delimiter, refuse_misspelt_columns, stat_regular_file
+from likeness.io import (
+    GIT_LFS_POINTER,
+    header_delimiter,
+    is_git_lfs_pointer,
+    refuse_misspelt_columns,
+    stat_regular_file,
+)
 from likeness.metrics.seeds import check_seed
 from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_matrix
 from likeness.results.reliability import (
@@ -147,6 +153,8 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
                             "judgments as UTF-8 CSV") from None
     except OSError as error:
         raise LikenessError(f"cannot read {path}: {error.strerror or error}") from None
+    if is_git_lfs_pointer(text[:64].encode()):
+        raise LikenessError(f"{path}: the judgments file is {GIT_LFS_POINTER}")
     reader = csv.DictReader(io.StringIO(text), strict=True,
                             delimiter=header_delimiter(text, REQUIRED))
     columns = [name.strip() for name in reader.fieldnames or []]
