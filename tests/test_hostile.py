@@ -1695,3 +1695,24 @@ def test_a_git_lfs_pointer_is_named_in_place_of_any_input(tmp_path, fid_weights)
                  lambda: likeness.analyze_study(pointer)):
         with pytest.raises((LikenessError, WeightsError), match=re.escape(GIT_LFS_POINTER)):
             call()
+
+
+def test_thousands_of_failures_are_not_a_screen_of_lines(tmp_path):
+    """A folder of images too small for SSIM, each of its own size, printed one error line
+    per size: the terminal shows the first causes and how many more; the rows hold all."""
+    from likeness.cli.output import ERROR_LINES
+
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        for width in range(1, ERROR_LINES + 6):
+            _save(tmp_path / folder / f"{width}.png", _image(width)[:5, :width])
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+                                       "--metrics", "ssim,psnr", "--no-cache", "--out",
+                                       str(tmp_path / "rows.csv")])
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == ERROR_LINES + 1
+    assert lines[-1] == ("error: and 5 more causes of failure not shown here: every pair's "
+                         "error is in its row of per_image.csv (--out-dir) or of the --out "
+                         "file")
+    with open(tmp_path / "rows.csv", encoding="utf-8") as rows:
+        assert sum("smaller than SSIM's 7x7 window" in row for row in rows) == ERROR_LINES + 5

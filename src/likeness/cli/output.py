@@ -172,6 +172,9 @@ def print_summary(results: Any) -> None:
     stdout_console().print(table, highlight=False)
 
 
+ERROR_LINES = 12  # error lines on the terminal; the rows hold every one
+
+
 def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     """The run's notes, warnings and errors, each metric under the label of its column."""
     from likeness.evaluation.catalog.registry import METRICS
@@ -213,12 +216,13 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     failures = [row for row in rows if row.error]
     # one line per metric and cause (a missing checkpoint fails every pair alike), with the
     # pairs it concerns; a row that failed whole (an unreadable file) has its own line
+    errors: list[str] = []
     by_cause: dict[tuple[str, str], list[str]] = {}
     for row in failures:
         who = f"{row.model}: " if several else ""
         pair = f"{who}{row.reference} vs {row.test}"
         if not row.metric_errors:
-            say("error", f"{pair}: {row.error}")
+            errors.append(f"{pair}: {row.error}")
         for metric, message in row.metric_errors.items():
             by_cause.setdefault((metric, message), []).append(pair)
     for error in record.get("set_errors", []):
@@ -227,12 +231,20 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         shown = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3
                                          else "")
         what = role if METRICS[metric].kind == "set" else unit.removesuffix("s")
-        say("error", f"{label(metric)} failed for {counted(len(where), what)} ({shown}): "
-                     f"{message}")
+        errors.append(f"{label(metric)} failed for {counted(len(where), what)} ({shown}): "
+                      f"{message}")
     said = [row.error for row in failures if not row.metric_errors]
     for error in record.get("file_errors", []):  # a pair's own line may have said it
         if not any(error["reason"] in text for text in said):
-            say("error", f"{error['file']}: {error['reason']}")
+            errors.append(f"{error['file']}: {error['reason']}")
+    # a folder of thousands of unreadable or too small files is not a screen of lines each
+    for text in errors[:ERROR_LINES]:
+        say("error", text)
+    if len(errors) > ERROR_LINES:
+        rest = len(errors) - ERROR_LINES
+        say("error", f"and {counted(rest, 'more cause')} of failure not shown here: every "
+                     f"{unit.removesuffix('s')}'s error is in its row of per_image.csv "
+                     "(--out-dir) or of the --out file")
     if failures:
         from likeness.evaluation.items.rows import failed_rows_phrase
 
