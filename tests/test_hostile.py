@@ -1716,3 +1716,17 @@ def test_thousands_of_failures_are_not_a_screen_of_lines(tmp_path):
                          "file")
     with open(tmp_path / "rows.csv", encoding="utf-8") as rows:
         assert sum("smaller than SSIM's 7x7 window" in row for row in rows) == ERROR_LINES + 5
+
+
+def test_decisions_that_name_sizes_are_not_a_screen_of_lines(tmp_path):
+    from likeness.cli.output import ERROR_LINES
+
+    for width in range(ERROR_LINES + 3):
+        _save(tmp_path / "ref" / f"{width}.png", _image(width, (20, 20)))
+        _save(tmp_path / "out" / f"{width}.png", _image(width, (20, 21 + width)))
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+                                       "--metrics", "psnr", "--resize", "reference",
+                                       "--no-cache"])
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert len(notes) == ERROR_LINES + 1
+    assert notes[-1].startswith("note: and 3 more decisions not shown here")

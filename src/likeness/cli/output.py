@@ -172,7 +172,7 @@ def print_summary(results: Any) -> None:
     stdout_console().print(table, highlight=False)
 
 
-ERROR_LINES = 12  # error lines on the terminal; the rows hold every one
+ERROR_LINES = 12  # error (and note) lines on the terminal; the rows hold every one
 
 
 def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
@@ -189,9 +189,13 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         for note in row.notes:
             noted.setdefault(note, []).append(f"{row.model}: {row.test}" if several
                                               else row.test)
-    for note, files in noted.items():
+    for note, files in list(noted.items())[:ERROR_LINES]:
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
         say("note", f"{note} ({counted(len(files), 'file')}: {shown})")
+    if len(noted) > ERROR_LINES:  # decisions that name sizes: one each, a screen of them
+        say("note", f"and {counted(len(noted) - ERROR_LINES, 'more decision')} not shown "
+                    "here: each is in its row's notes (per_image.csv, the --out file) and "
+                    "methods.md")
     for metric, why in record.get("not_summarised", {}).items():
         say("warning", f"{label(metric)} is {why}")
     role, unit = ("method", "stylizations") if record.get("kind") == "style" else ("model",
