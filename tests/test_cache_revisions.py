@@ -360,3 +360,20 @@ def test_decisions_cached_before_a_tgas_undeclared_alpha_was_ignored_serve_no_tg
     likeness.compare(ref, out, metrics="ssim", cache=cache)
     _reused_but(cache, ref, out, "item/v9/notes/", TGA_UNDECLARED_ALPHA, "b.tga",
                 TGA_UNDECLARED_ALPHA)
+
+
+def test_decisions_cached_before_a_misnamed_file_was_said_serve_none(tmp_path):
+    """A JPEG saved as .png is computed again from a v9 cache (v10 says what it holds);
+    a true PNG item's decisions are reused."""
+    from PIL import Image
+
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        pixels = np.random.default_rng(len(folder)).integers(0, 256, (12, 12, 3))
+        Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / folder / "a.png")
+        Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / folder / "b.png",
+                                                      format="JPEG")
+    ref, out, cache = tmp_path / "ref", tmp_path / "out", tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    _reused_but(cache, ref, out, "item/v9/notes/", "holds JPEG data", "b.png",
+                "named .png but holds JPEG data")

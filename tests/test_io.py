@@ -621,3 +621,15 @@ def test_a_file_of_another_kind_is_named(tmp_path, head, said):
     (tmp_path / "a.png").write_bytes(head + bytes(64))
     with pytest.raises(ImageLoadError, match=f"a.png: {re.escape(said)}"):
         load_image(tmp_path / "a.png")
+
+
+def test_a_file_holding_another_format_than_its_name_says_is_said(tmp_path, rgb8):
+    # a model's outputs saved as JPEG under .png names are lossy whatever they are called
+    Image.fromarray(rgb8).save(tmp_path / "lossy.png", format="JPEG")
+    Image.fromarray(rgb8).save(tmp_path / "lossless.jpg", format="PNG")
+    Image.fromarray(rgb8).save(tmp_path / "plain.png")
+    assert load_image(tmp_path / "lossy.png").decisions == (
+        "named .png but holds JPEG data: decoded as JPEG",)
+    assert load_image(tmp_path / "lossless.jpg").decisions == (
+        "named .jpg but holds PNG data: decoded as PNG",)
+    assert load_image(tmp_path / "plain.png").decisions == ()

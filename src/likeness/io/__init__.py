@@ -26,7 +26,6 @@ from likeness.io.files import (
     escaped_text,
     file_stamp,
     find_images,
-    named_for_new_decisions,
     new_file_beside,
     path_key,
     real_paths,
@@ -43,6 +42,7 @@ from likeness.io.integrity import (
     GIT_LFS_POINTER,
     git_lfs_pointer_at,
     is_git_lfs_pointer,
+    named_for_new_decisions,
     sniff_format,
     verify_integrity,
 )

@@ -42,6 +42,7 @@ from likeness.io.files import (
 from likeness.io.integrity import (
     foreign_format,
     jpeg_unread_precision,
+    misnamed,
     sniff_format,
     verify_integrity,
     verify_png_image_data,
@@ -201,6 +202,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     file_format = image.format or path.suffix.lstrip(".").upper()
     decisions: list[str] = []
     verify_integrity(path, image, data)
+    if other := misnamed(path, data[:64]):
+        decisions.append(other)
     tags = getattr(image, "tag_v2", {}) if image.format == "TIFF" else {}
     if tags and (refusal := unreadable_tiff_samples(tags, opened=True)):
         raise ImageLoadError(f"{path}: {refusal}")

@@ -133,16 +133,6 @@ def describe_skipped(names: Iterable[str], shown: int = 3) -> str:
     return " and ".join(parts)
 
 
-def named_for_new_decisions(path: Path) -> bool:
-    """Whether ``path`` is named as a TIFF, a BMP, a TGA or a PGM/PPM, whose decisions a
-    cache written before item notes v10 (feature decisions v6) may lack: a TIFF's own
-    orientation (v7 and v3), its associated alpha, a BMP's fourth byte (v9 and v5), a
-    TIFF's MinIsWhite gray and samples now refused, a TGA's undeclared alpha, a PGM/PPM's
-    maxval below 255 (v10 and v6).  A file named otherwise is not caught."""
-    return path.suffix.lower() in (".tif", ".tiff", ".bmp", ".dib", ".tga", ".ppm", ".pgm",
-                                   ".pnm")
-
-
 def real_paths(files: Iterable[Path]) -> dict[str, Path]:
     """Each file by its real path, links resolved (the first file of each): its folder's
     real path, resolved once a folder, with its name — a link to a file resolved on its

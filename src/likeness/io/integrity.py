@@ -61,6 +61,39 @@ def git_lfs_pointer_at(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+_NAMED = {".png": "PNG", ".apng": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG",
+          ".jfif": "JPEG", ".bmp": "BMP", ".dib": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+          ".webp": "WebP", ".gif": "GIF", ".ppm": "PBM/PGM/PPM", ".pgm": "PBM/PGM/PPM",
+          ".pbm": "PBM/PGM/PPM", ".pnm": "PBM/PGM/PPM"}
+
+
+def misnamed(path: Path, head: bytes) -> str | None:
+    """The decision a file takes whose first bytes ``head`` are those of another format
+    than its name says — a JPEG saved as ``.png`` is lossy whatever its name — or None."""
+    named = _NAMED.get(path.suffix.lower())
+    found = sniff_format(head)
+    if named is None or found is None or found == named:
+        return None
+    return f"named {path.suffix} but holds {found} data: decoded as {found}"
+
+
+def named_for_new_decisions(path: Path) -> bool:
+    """Whether ``path`` is named as a TIFF, a BMP, a TGA or a PGM/PPM, or holds another
+    format than its name says, whose decisions a cache written before item notes v10
+    (feature decisions v6) may lack: a TIFF's own orientation (v7 and v3), its associated
+    alpha, a BMP's fourth byte (v9 and v5), a TIFF's MinIsWhite gray and samples now
+    refused, a TGA's undeclared alpha, a PGM/PPM's maxval below 255, a misnamed file (v10
+    and v6: its first bytes are read)."""
+    if path.suffix.lower() in (".tif", ".tiff", ".bmp", ".dib", ".tga", ".ppm", ".pgm",
+                               ".pnm"):
+        return True
+    try:
+        with open(path, "rb") as file:
+            return misnamed(path, file.read(64)) is not None
+    except OSError:
+        return True  # read again, and said why
+
+
 def foreign_format(head: bytes) -> str | None:
     """What a file no decoder of likeness reads is, by its first bytes, and what to do with
     it (None when they are unknown)."""

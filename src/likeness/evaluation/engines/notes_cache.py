@@ -19,7 +19,7 @@ __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_who
 # (``io.narrow_values_note``), a TIFF's associated alpha and a BMP's fourth byte
 # (``io.alpha``); v10: a TIFF's MinIsWhite gray inverted at 16 bits too, and TIFFs of signed,
 # floating-point or 32-bit samples refused (``io.tiff``); a TGA's undeclared alpha
-# ignored; a PGM/PPM's maxval below 255 said
+# ignored; a PGM/PPM's maxval below 255 and a file of another format than its name said
 NOTES_VERSION = "v10"
 
 
@@ -42,11 +42,12 @@ def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
                   profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the items ``keys``, the decisions earlier versions cached that are still whole
     (``read(namespace(version), keys)``), of items without a file named as a TIFF, BMP,
-    TGA or PGM/PPM only (``newly_decided``: v10's decisions concern TIFFs, TGAs and
-    PGM/PPMs, v9's TIFFs' associated alpha and BMPs' fourth byte): v9's; of 8-bit items
-    only (``notes_still_whole``: v9's decisions concern 16-bit images too), v8's; v7's of
-    an item without a colour profile other than sRGB (``profiled``: its files' headers,
-    read for the items found alone), whose decision v8 added; v6's and v5's likewise."""
+    TGA or PGM/PPM or holding another format than its name says only (``newly_decided``:
+    v10's decisions concern those, v9's TIFFs' associated alpha and BMPs' fourth byte):
+    v9's; of 8-bit items only (``notes_still_whole``: v9's decisions concern 16-bit images
+    too), v8's; v7's of an item without a colour profile other than sRGB (``profiled``:
+    its files' headers, read for the items found alone), whose decision v8 added; v6's and
+    v5's likewise."""
     keys = [key for key in keys if not newly_decided(key)]
     current = read(namespace("v9"), keys)
     keys = [key for key in keys if key not in current]

@@ -116,7 +116,8 @@ class FeatureExtractor:
         v4: a colour profile other than sRGB is recorded; v5: 10- and 12-bit values in 16
         bits, a TIFF's associated alpha, a BMP's fourth byte; v6: a TIFF's MinIsWhite gray
         inverted at 16 bits too, TIFFs of signed, floating-point or 32-bit samples refused, a
-        TGA's undeclared alpha ignored, a PGM/PPM's maxval below 255 said;
+        TGA's undeclared alpha ignored, a PGM/PPM's maxval below 255 and a misnamed file
+        said;
         ``features.earlier_decisions``)."""
         return self.namespace + "/decisions/v6"
 

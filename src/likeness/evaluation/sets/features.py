@@ -221,8 +221,8 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
                       profiled: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the images ``keys``, the decisions earlier versions cached beside the features
     of ``namespace`` that are still whole, of images that are no TIFF, BMP, TGA or PGM/PPM
-    only (``newly_decided``: v6's decisions concern TIFFs, TGAs and PGM/PPMs, v5's TIFFs'
-    associated alpha and BMPs' fourth byte): v5's; of 8-bit images only
+    and hold the format their name says only (``newly_decided``: v6's decisions concern
+    those, v5's TIFFs' associated alpha and BMPs' fourth byte): v5's; of 8-bit images only
     (``decisions_still_whole``: v5's decisions concern 16-bit images too), v4's; v3's of
     an image without a colour profile other than sRGB (``profiled``: its header, read for
     the images found alone), whose decision v4 added; v2's and v1's likewise."""
