@@ -633,3 +633,19 @@ def test_a_file_holding_another_format_than_its_name_says_is_said(tmp_path, rgb8
     assert load_image(tmp_path / "lossless.jpg").decisions == (
         "named .jpg but holds PNG data: decoded as PNG",)
     assert load_image(tmp_path / "plain.png").decisions == ()
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_an_extra_sample_of_unspecified_meaning_is_no_alpha_at_either_depth(tmp_path, bits):
+    # ExtraSamples 0: Pillow drops it at 8 bits; OpenCV read it as alpha at 16, so the same
+    # image was opaque at 8 bits and refused (or composited by it) at 16
+    rgbx = np.random.default_rng(13).integers(0, 256, (5, 6, 4)).astype(np.uint16)
+    scale, dtype = (257, np.uint16) if bits == 16 else (1, np.uint8)
+    path = _tiff(tmp_path / "rgbx.tif", (rgbx * scale).astype(dtype), photometric="rgb",
+                 extrasamples=[0])
+    image = load_image(path)
+    np.testing.assert_array_equal(image.pixels, (rgbx[..., :3] * scale).astype(dtype))
+    assert image.decisions == ()
+    _tiff(path, (rgbx * scale).astype(dtype), photometric="rgb", extrasamples=[2])
+    with pytest.raises(ImageLoadError, match="real transparency"):  # alpha it is
+        load_image(path)

@@ -55,6 +55,7 @@ from likeness.io.tiff import (
     tiff_orientation,
     tiff_tags,
     unreadable_tiff_samples,
+    unspecified_extra_sample,
 )
 
 # Pillow's own decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS): a header claiming
@@ -247,6 +248,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
                             and "Raw profile type exif" not in image.info)
                    or image.format == "TIFF" else _exif_orientation(image, decisions))
     pixels = pixels[:, :, np.newaxis] if pixels.ndim == 2 else pixels
+    if deep_channels and pixels.shape[2] in (2, 4) and unspecified_extra_sample(tags):
+        pixels = pixels[:, :, :-1]  # no alpha, as Pillow reads such a file at 8 bits
     if image.format == "TGA" and pixels.shape[2] in (2, 4) and tga_declares_no_alpha(data):
         if np.any(pixels[:, :, -1] != pixels[0, 0, -1]):  # (a constant one is padding)
             decisions.append(TGA_UNDECLARED_ALPHA)

@@ -5,7 +5,8 @@ Pillow reads signed 8-bit samples as unsigned (-1 becomes 255) and 32-bit intege
 inverts 16-bit MinIsWhite gray, which Pillow inverts at 8 bits; and a layout Pillow cannot
 open at all (floating point, 12 bits, 16-bit gray+alpha) would be called corrupt.  The
 header decides instead: samples likeness cannot read as they are meant are refused saying
-why, a MinIsWhite image is inverted at every depth, and each is said."""
+why, a MinIsWhite image is inverted at every depth, and each is said; an extra sample of
+unspecified meaning is no alpha at any depth."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 from PIL import TiffImagePlugin
 
 __all__ = ["MIN_IS_WHITE", "min_is_white", "tiff_orientation", "tiff_tags",
-           "unreadable_tiff_samples"]
+           "unreadable_tiff_samples", "unspecified_extra_sample"]
 
 _ORIENTATION, _PHOTOMETRIC, _BITS, _SAMPLES, _PLANAR, _EXTRA, _FORMAT = (
     274, 262, 258, 277, 284, 338, 339)
@@ -81,6 +82,13 @@ def unreadable_tiff_samples(tags: Mapping[int, Any], *, opened: bool) -> str | N
             f"{extra_words}, photometric interpretation {tags.get(_PHOTOMETRIC, '?')}: a "
             "layout Pillow cannot read (or a damaged header); save it as 8- or 16-bit gray or "
             "RGB (with or without alpha)")
+
+
+def unspecified_extra_sample(tags: Mapping[int, Any]) -> bool:
+    """Whether a TIFF's last sample is an extra one of unspecified meaning (ExtraSamples
+    0): no alpha, which Pillow drops at 8 bits and OpenCV reads as alpha at 16."""
+    extra = _tuple(tags.get(_EXTRA, ()))
+    return bool(extra) and extra[-1] == 0
 
 
 def min_is_white(tags: Mapping[int, Any]) -> bool:
