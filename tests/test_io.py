@@ -649,3 +649,22 @@ def test_an_extra_sample_of_unspecified_meaning_is_no_alpha_at_either_depth(tmp_
     _tiff(path, (rgbx * scale).astype(dtype), photometric="rgb", extrasamples=[2])
     with pytest.raises(ImageLoadError, match="real transparency"):  # alpha it is
         load_image(path)
+
+
+@pytest.mark.parametrize(("photometric", "dtype", "said"), [
+    ("separated", np.uint16, "a TIFF of 16-bit CMYK colours (photometric interpretation 5), "
+                             "which likeness does not read at more than 8 bits"),
+    ("cielab", np.uint8, "a TIFF of CIELab colours (photometric interpretation 8), which "
+                         "likeness does not read"),
+    ("cielab", np.uint16, "a TIFF of CIELab colours")])
+def test_colours_likeness_does_not_read_are_named(tmp_path, photometric, dtype, said):
+    # 16-bit CMYK was "corrupt or truncated (OpenCV could not decode it)", Lab an
+    # "unsupported pixel mode 'LAB'" or a layout "Pillow cannot read"
+    channels = 4 if photometric == "separated" else 3
+    pixels = np.full((4, 5, channels), 100, dtype=dtype)
+    path = _tiff(tmp_path / "a.tif", pixels, photometric=photometric)
+    with pytest.raises(ImageLoadError, match=f"a.tif: {re.escape(said)}"):
+        load_image(path)
+    if photometric == "separated":  # 8-bit CMYK: Pillow converts it, and says so
+        _tiff(path, pixels.astype(np.uint8), photometric=photometric)
+        assert load_image(path).decisions == ("CMYK converted to RGB (Pillow)",)

@@ -24,6 +24,9 @@ _ORIENTATION, _PHOTOMETRIC, _BITS, _SAMPLES, _PLANAR, _EXTRA, _FORMAT = (
 _SIZE, _DATA = (256, 257), (273, 324)  # width, height; strip offsets, tile offsets
 _SAMPLE_FORMATS = {2: "signed integer", 3: "floating-point", 4: "untyped", 5: "complex integer",
                    6: "complex floating-point"}
+_PHOTOMETRIC_NAMES = {3: "palette", 4: "transparency-mask", 5: "CMYK", 6: "YCbCr", 8: "CIELab",
+                      9: "ICCLab", 10: "ITULab", 32844: "LogL", 32845: "LogLuv"}
+_LAB = (8, 9, 10, 32844, 32845)  # colours likeness reads at no depth
 _SAVE = "save the image with unsigned 8 or 16 bits per sample"
 MIN_IS_WHITE = ("TIFF gray stored as MinIsWhite (0 is white): inverted, as it is displayed "
                 "and as Pillow reads such 8-bit files")
@@ -70,6 +73,13 @@ def unreadable_tiff_samples(tags: Mapping[int, Any], *, opened: bool) -> str | N
         return (f"a TIFF of {depth}-bit integer samples, which likeness does not read (it "
                 "reads 8- and 16-bit images; a 32-bit file's data range is not 16 bits'): "
                 f"scale them to 0-65535 and {_SAVE}")
+    photometric = tags.get(_PHOTOMETRIC)
+    if photometric in _LAB or (max(bits) > 8 and photometric in _PHOTOMETRIC_NAMES):
+        depth_words = "" if photometric in _LAB else f"{depth}-bit "
+        return (f"a TIFF of {depth_words}{_PHOTOMETRIC_NAMES[photometric]} colours "
+                f"(photometric interpretation {photometric}), which likeness does not read"
+                + ("" if photometric in _LAB else " at more than 8 bits")
+                + ": convert it to RGB (16-bit RGB keeps its precision)")
     if max(bits) > 8 and samples > 1 and tags.get(_PLANAR, 1) == 2:
         return (f"a TIFF of {depth}-bit samples in separate colour planes (PlanarConfiguration "
                 "2), which the decoders misread: save it with interleaved (contiguous) "
