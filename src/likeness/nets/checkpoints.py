@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["REGISTRY", "Checkpoint"]
+__all__ = ["REGISTRY", "Checkpoint", "published_as"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,9 @@ REGISTRY: dict[str, Checkpoint] = {
                    "ArtFID's art-trained Inception-v3"),
     )
 }
+
+
+def published_as(digest: str) -> list[Checkpoint]:
+    """The checkpoints whose published hash a file of SHA-256 ``digest`` has (a file given
+    for one network may be another's)."""
+    return [c for c in REGISTRY.values() if (c.sha256 or c.sha256_prefix) and c.matches(digest)]

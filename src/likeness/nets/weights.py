@@ -34,7 +34,7 @@ from pathlib import Path
 from likeness.arguments import PATH, check_argument_kinds
 from likeness.errors import StorageError, WeightsError
 from likeness.io import GIT_LFS_POINTER, git_lfs_pointer_at
-from likeness.nets.checkpoints import REGISTRY, Checkpoint
+from likeness.nets.checkpoints import REGISTRY, Checkpoint, published_as
 from likeness.switches import switch
 
 __all__ = ["REGISTRY", "Checkpoint", "ResolvedWeights", "cache_dirs", "download", "file_sha256",
@@ -190,16 +190,14 @@ def verify(checkpoint: Checkpoint, path: Path, *, remembered: bool = False) -> s
         ok = recorded is None or digest == recorded
         expected = f"SHA-256 {recorded} (recorded at its first download or import)"
     if not ok:
-        other = next((c for c in REGISTRY.values() if c is not checkpoint
-                      and (c.sha256 or c.sha256_prefix) and c.matches(digest)), None)
+        other = next((c for c in published_as(digest) if c is not checkpoint), None)
         cause = (f"it is the published checkpoint of {other.name!r} ({other.file_name}), not "
                  f"of {checkpoint.name!r}, whose file is {checkpoint.file_name}" if other else
-                 f"it is {GIT_LFS_POINTER}" if git_lfs_pointer_at(path) else
-                 "the file is corrupt or a different release")
-        raise WeightsError(
-            f"{path} does not match checkpoint {checkpoint.name!r}: its SHA-256 is {digest}, "
-            f"expected {expected}; {cause} — {_how_to_fix(checkpoint)}"
-        )
+                 f"it is {GIT_LFS_POINTER}" if git_lfs_pointer_at(path) else "the file is "
+                 "corrupt or a different release")
+        raise WeightsError(f"{path} does not match checkpoint {checkpoint.name!r}: its SHA-256 "
+                           f"is {digest}, expected {expected}; {cause} — "
+                           f"{_how_to_fix(checkpoint)}")
     return digest
 
 
