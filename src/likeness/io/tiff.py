@@ -2,8 +2,9 @@
 
 Pillow reads signed 8-bit samples as unsigned (-1 becomes 255) and 32-bit integers within
 0-65535 as if 16-bit; OpenCV reads 16-bit colour in separate planes as interleaved; neither
-inverts 16-bit MinIsWhite gray, which Pillow inverts at 8 bits; and a layout Pillow cannot
-open at all (floating point, 12 bits, 16-bit gray+alpha) would be called corrupt.  The
+inverts 16-bit MinIsWhite gray, which Pillow inverts at 8 bits; OpenCV fails on 16-bit
+CMYK and reads an extra sample of unspecified meaning as alpha; and a layout Pillow cannot
+open at all (floating point, 12 bits, 16-bit gray+alpha, Lab) would be called corrupt.  The
 header decides instead: samples likeness cannot read as they are meant are refused saying
 why, a MinIsWhite image is inverted at every depth, and each is said; an extra sample of
 unspecified meaning is no alpha at any depth."""
