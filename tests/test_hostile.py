@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sqlite3
 import struct
 import subprocess
@@ -30,7 +31,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import likeness
-from likeness import ImageLoadError, LikenessError, PairingError, StorageError
+from likeness import ImageLoadError, InvalidInputError, LikenessError, PairingError, StorageError
 from likeness.cli import main
 from likeness.evaluation.infra.cache import Cache, CacheWarning, file_digest
 from likeness.evaluation.infra.cache_location import default_cache_path
@@ -1730,3 +1731,19 @@ def test_decisions_that_name_sizes_are_not_a_screen_of_lines(tmp_path):
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
     assert len(notes) == ERROR_LINES + 1
     assert notes[-1].startswith("note: and 3 more decisions not shown here")
+
+
+def test_a_study_is_never_written_where_later_runs_read_its_images(tmp_path):
+    """A study created inside a model's folder put copies of every model's images there:
+    a later FID of that model counted them all, without a word."""
+    ref, out = _folders(tmp_path, count=2)
+    other = tmp_path / "other"
+    shutil.copytree(out, other)
+    with pytest.raises(InvalidInputError, match=r"out_dir \(.*out/study\) lies in the folder "
+                                                r"of model 'out' \(.*\): the study's images"):
+        likeness.create_study(out / "study", {"out": out, "other": other}, reference=ref)
+    likeness.create_study(tmp_path / "study", {"out": out, "other": other}, reference=ref)
+    shutil.move(tmp_path / "study", out / "study")  # one made before, moved there
+    with pytest.raises(PairingError, match=r"out/study holds a likeness study, whose images "
+                                           r"are copies of the compared folders'"):
+        likeness.compare(ref, out, metrics="ssim", cache=False)

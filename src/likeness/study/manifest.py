@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,17 @@ def check_study_arguments(*, folders: dict[str, object], models: object, questio
     """
     check_paths(**folders, optional=tuple(name for name in folders if name != "out_dir"))
     check_named_paths("models", models, optional=False)
+    inputs = {f"the {name} folder": folder for name, folder in folders.items()
+              if name != "out_dir" and folder is not None}
+    inputs.update({f"the folder of model {name!r}": folder for name, folder in models.items()})
+    out_dir = os.path.realpath(folders["out_dir"])
+    for name, folder in inputs.items():
+        real = os.path.realpath(folder)
+        if out_dir == real or out_dir.startswith(real.rstrip(os.sep) + os.sep):
+            raise InvalidInputError(
+                f"out_dir ({folders['out_dir']}) lies in {name} ({folder}): the "
+                "study's images, copies of every model's, would count as that folder's in "
+                "later runs (FID of all of them); choose a folder outside the compared ones")
     questions = [questions] if isinstance(questions, str) else questions
     if not (isinstance(questions, (list, tuple))
             and all(isinstance(question, str) for question in questions)):
