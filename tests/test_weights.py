@@ -23,6 +23,7 @@ from likeness.nets.loading import load_state_dict
 
 PAYLOAD = b"likeness test checkpoint " * 40_000  # ~1 MB, streamed in several blocks
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
+PORTAL = b"<!DOCTYPE html>\n<html><body>Sign in to the guest network</body></html>"
 
 
 class _Server:
@@ -48,7 +49,8 @@ class _Server:
                 if not self.path.endswith(".pth"):
                     self.send_error(404)
                     return
-                body = b"tampered" + PAYLOAD if self.path.endswith("/wrong.pth") else PAYLOAD
+                body = (b"tampered" + PAYLOAD if self.path.endswith("/wrong.pth") else
+                        PORTAL if self.path.endswith("/portal.pth") else PAYLOAD)
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -525,3 +527,20 @@ def test_the_checkpoint_of_another_network_is_named(server, cache, tmp_path, mon
     given.write_bytes(b"truncated")
     with pytest.raises(WeightsError, match="; the file is corrupt or a different release — "):
         manager.verify(manager.REGISTRY["othernet"], given)
+
+
+def test_a_web_page_in_place_of_a_checkpoint_is_named(server, cache, tmp_path, monkeypatch):
+    """A download through a captive portal (or a proxy's refusal) saves its page: "has
+    SHA-256 …" alone left the user to guess; so did a page saved by hand and imported."""
+    from likeness.io.integrity import WEB_PAGE
+
+    _register(monkeypatch, server, "portal.pth")
+    with pytest.raises(WeightsError, match=re.escape(f" ({len(PORTAL)} bytes: {WEB_PAGE}); it "
+                                                     "was discarded")):
+        manager.resolve("testnet")
+    saved = tmp_path / "portal.pth"
+    saved.write_bytes(PORTAL)
+    with pytest.raises(WeightsError, match=re.escape(f"; it is {WEB_PAGE} — ")):
+        manager.verify(manager.REGISTRY["testnet"], saved)
+    with pytest.raises(WeightsError, match=re.escape(f"portal.pth: {WEB_PAGE}")):
+        load_state_dict(saved)

@@ -40,10 +40,10 @@ from likeness.io.files import (
 )
 from likeness.io.integrity import (
     GIT_LFS_POINTER,
-    git_lfs_pointer_at,
     is_git_lfs_pointer,
     named_for_new_decisions,
     sniff_format,
+    standing_in,
     verify_integrity,
 )
 from likeness.io.luma import to_luma
@@ -78,7 +78,6 @@ __all__ = [
     "escaped_text",
     "find_images",
     "header_delimiter",
-    "git_lfs_pointer_at",
     "is_git_lfs_pointer",
     "load_image",
     "named_for_new_decisions",
@@ -98,6 +97,7 @@ __all__ = [
     "sniff_format",
     "settled_stamps",
     "split_skipped",
+    "standing_in",
     "stat_regular_file",
     "unreadable",
     "to_luma",

@@ -51,14 +51,22 @@ def is_git_lfs_pointer(head: bytes) -> bool:
     return head.startswith(b"version https://git-lfs")
 
 
-def git_lfs_pointer_at(path: str | os.PathLike[str]) -> bool:
-    """Whether the file at ``path`` is a Git LFS pointer (False where it cannot be read:
-    the caller's own error says why)."""
+WEB_PAGE = "an HTML page (a proxy's, firewall's or sign-in page), not the file"
+
+
+def standing_in(path: str | os.PathLike[str]) -> str | None:
+    """What the file at ``path`` is, where it stands in for the file expected — a Git LFS
+    pointer, or the web page a download through a captive portal or a proxy's refusal
+    saves — or None (also where it cannot be read: the caller's own error says why)."""
     try:
         with open(path, "rb") as file:
-            return is_git_lfs_pointer(file.read(64))
+            head = file.read(256)
     except OSError:
-        return False
+        return None
+    if is_git_lfs_pointer(head):
+        return GIT_LFS_POINTER
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return WEB_PAGE if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) else None
 
 
 _NAMED = {".png": "PNG", ".apng": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG",

@@ -11,7 +11,7 @@ from typing import Any
 from torch import nn
 
 from likeness.errors import WeightsError
-from likeness.io import GIT_LFS_POINTER, git_lfs_pointer_at
+from likeness.io import standing_in
 from likeness.wording import counted
 
 __all__ = ["load_matching_weights", "load_state_dict"]
@@ -125,8 +125,8 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a bad file
-        if git_lfs_pointer_at(path):
-            raise WeightsError(f"{path}: {GIT_LFS_POINTER}") from None
+        if stand_in := standing_in(path):
+            raise WeightsError(f"{path}: {stand_in}") from None
         raise WeightsError(f"{path}: not a loadable checkpoint ({_why_unloadable(error)}); "
                            "use the published file, or fetch it again") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from likeness.arguments import PATH, check_argument_kinds
 from likeness.errors import StorageError, WeightsError
-from likeness.io import GIT_LFS_POINTER, git_lfs_pointer_at
+from likeness.io import standing_in
 from likeness.nets.checkpoints import REGISTRY, Checkpoint, published_as
 from likeness.switches import switch
 
@@ -193,7 +193,7 @@ def verify(checkpoint: Checkpoint, path: Path, *, remembered: bool = False) -> s
         other = next((c for c in published_as(digest) if c is not checkpoint), None)
         cause = (f"it is the published checkpoint of {other.name!r} ({other.file_name}), not "
                  f"of {checkpoint.name!r}, whose file is {checkpoint.file_name}" if other else
-                 f"it is {GIT_LFS_POINTER}" if git_lfs_pointer_at(path) else "the file is "
+                 f"it is {stand_in}" if (stand_in := standing_in(path)) else "the file is "
                  "corrupt or a different release")
         raise WeightsError(f"{path} does not match checkpoint {checkpoint.name!r}: its SHA-256 "
                            f"is {digest}, expected {expected}; {cause} — "
@@ -316,11 +316,11 @@ def download(checkpoint: Checkpoint, target: Path, *,
                             progress(done, total)
                 digest = hasher.hexdigest()
                 if not checkpoint.matches(digest):
-                    raise WeightsError(
-                        f"the file downloaded from {url} has SHA-256 {digest}, expected "
-                        f"{checkpoint.hash_description()}; it was discarded. "
-                        f"{_how_to_fix(checkpoint)}"
-                    )
+                    page = f" ({done} bytes: {stand_in})" if (stand_in := standing_in(
+                        temporary)) else ""
+                    raise WeightsError(f"the file downloaded from {url} has SHA-256 {digest}, "
+                                       f"expected {checkpoint.hash_description()}{page}; it "
+                                       f"was discarded. {_how_to_fix(checkpoint)}")
                 os.replace(temporary, target)
                 if not (checkpoint.sha256 or checkpoint.sha256_prefix):
                     _recorded_hash_path(target).write_text(digest + "\n")

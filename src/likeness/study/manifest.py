@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -100,10 +100,12 @@ def check_study_arguments(*, folders: dict[str, object], models: object, questio
     """
     check_paths(**folders, optional=tuple(name for name in folders if name != "out_dir"))
     check_named_paths("models", models, optional=False)
-    inputs = {f"the {name} folder": folder for name, folder in folders.items()
+    paths = cast(dict[str, "str | os.PathLike[str] | None"], folders)
+    inputs = {f"the {name} folder": folder for name, folder in paths.items()
               if name != "out_dir" and folder is not None}
-    inputs.update({f"the folder of model {name!r}": folder for name, folder in models.items()})
-    out_dir = os.path.realpath(folders["out_dir"])
+    inputs.update({f"the folder of model {name!r}": folder for name, folder in
+                   cast(dict[str, "str | os.PathLike[str]"], models).items()})
+    out_dir = os.path.realpath(cast("str | os.PathLike[str]", paths["out_dir"]))
     for name, folder in inputs.items():
         real = os.path.realpath(folder)
         if out_dir == real or out_dir.startswith(real.rstrip(os.sep) + os.sep):

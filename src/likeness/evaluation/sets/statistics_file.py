@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError
-from likeness.io import GIT_LFS_POINTER, git_lfs_pointer_at
+from likeness.io import standing_in
 from likeness.metrics.fid import COVARIANCE_TOLERANCE
 
 __all__ = ["MAX_STATISTICS_BYTES", "read_statistics_file"]
@@ -74,8 +74,8 @@ def read_statistics_file(path: str | os.PathLike[str], dims: int | None = None
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        if git_lfs_pointer_at(source):
-            raise LikenessError(f"{source}: {GIT_LFS_POINTER}") from None
+        if stand_in := standing_in(source):
+            raise LikenessError(f"{source}: {stand_in}") from None
         raise LikenessError(f"{source}: not a readable .npz statistics file ({error}); "
                             "write one with likeness fid DIR --save-stats FILE.npz") from None
     with archive:
