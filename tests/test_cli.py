@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from likeness import compare_files
+from likeness import DecisionWarning, compare_files
 from likeness.cli import main
 
 
@@ -107,7 +107,9 @@ def test_mixed_bit_depths_are_scaled_and_recorded(tmp_path, golden):
     assert "mixed bit depths (16 and 8)" in result.stderr
     with open(tmp_path / "r.csv", newline="") as handle:
         row = next(csv.DictReader(handle))
-    want = compare_files(golden.image_path("deep16.png"), tmp_path / "a8.png")
+    with pytest.warns(DecisionWarning, match=r"a8.png: mixed bit depths \(16 and 8\): both "
+                                             r"scaled to \[0, 1\], data range 1"):
+        want = compare_files(golden.image_path("deep16.png"), tmp_path / "a8.png")
     assert float(row["ssim"]) == pytest.approx(want["ssim"])
     assert "mixed bit depths" in row["notes"]
 

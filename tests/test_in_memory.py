@@ -337,3 +337,21 @@ def test_an_accumulator_takes_each_networks_metrics(sets, fid_weights, tmp_path)
         score.compute()
     with pytest.raises(ValueError, match="art_fid"):
         likeness.Accumulator("art_fid")
+
+
+def test_compare_files_says_what_the_files_decided(tmp_path):
+    """A dict of values has no notes: a JPEG saved as .png, a 16-bit file of 8-bit values
+    were compared without a word."""
+    from PIL import Image
+
+    pixels = np.random.default_rng(3).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "ref.png")
+    Image.fromarray(pixels).save(tmp_path / "out.png", format="JPEG")
+    with pytest.warns(likeness.DecisionWarning, match=r"out.png: named .png but holds JPEG "
+                                                      r"data: decoded as JPEG"):
+        likeness.compare_files(tmp_path / "ref.png", tmp_path / "out.png")
+    Image.fromarray(pixels).save(tmp_path / "out.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing decided, nothing said
+        likeness.compare_files(tmp_path / "ref.png", tmp_path / "out.png",
+                               metrics="ssim,psnr", crop_border=2)

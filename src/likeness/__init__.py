@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from likeness.errors import (
+    DecisionWarning,
     ImageLoadError,
     ImageMismatchError,
     ImageTooSmallError,
@@ -179,6 +180,7 @@ __all__ = [
     "FSIMLoss",
     "GMSDLoss",
     "HaarPSILoss",
+    "DecisionWarning",
     "ImageLoadError",
     "ImageMismatchError",
     "ImageTooSmallError",

@@ -14,6 +14,9 @@
     └── StorageError              a cache or results file cannot be read or written (full
                                   disk, read-only folder, a path that is not a file)
 
+``DecisionWarning`` (a ``UserWarning``) says a decision where a function returns values
+alone.
+
 ``LikenessError`` derives from ``ValueError`` so that code written against scikit-image,
 which raises ``ValueError`` for bad input, keeps working.
 
@@ -112,6 +115,12 @@ class WeightsError(LikenessError):
 
 class StorageError(LikenessError):
     """A cache database or a results file cannot be read or written."""
+
+
+class DecisionWarning(UserWarning):
+    """A decision taken on the user's behalf (a 16-bit file of 8-bit values, a palette
+    expanded, a file holding another format than its name says), said where a function
+    returns values alone (``compare_files``) and has no notes to carry it."""
 
 
 def describe_failure(error: BaseException) -> str:

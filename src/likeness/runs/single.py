@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from likeness.arguments import check_argument_kinds, check_paths, described
-from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
+from likeness.errors import (
+    DecisionWarning,
+    InvalidInputError,
+    InvalidInputTypeError,
+    LikenessError,
+)
 from likeness.evaluation.catalog.defaults import CONVENTIONS
 from likeness.evaluation.catalog.registry import (
     METRICS,
@@ -219,6 +225,11 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     ``clip_t_convention`` and ``source_prompt``: as ``likeness.compare`` (the prompt of
     ``b`` is the text file beside it, else beside ``a``).
 
+    Each decision the files took (a palette expanded, 8-bit values in a 16-bit file, a
+    file holding another format than its name says, mixed bit depths) is a
+    ``DecisionWarning``: a dict of values has no notes to carry it (``compare_pair``
+    returns every note in its row).
+
     Raises:
         ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and
             ``prepare_pair``; a metric the images are too small for.
@@ -243,6 +254,15 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
                                  Decoded(reference, [test]))])[0]
     if outcome.errors:  # a network's failure, or a value that is not a number
         raise LikenessError("; ".join(f"{m}: {why}" for m, why in outcome.errors.items()))
+    # a dict of values has no notes to carry what the files decided (the options' own
+    # restatements — alpha=, gray=, resize=, crop_border= — are what the caller asked for)
+    for decision, image in ((d, i) for i in (reference, test) for d in i.decisions):
+        if "(alpha=" not in decision:
+            warnings.warn(f"{image.path}: {decision}", DecisionWarning, stacklevel=2)
+    if reference.bit_depth != test.bit_depth:
+        warnings.warn(f"{a} vs {b}: mixed bit depths ({reference.bit_depth} and "
+                      f"{test.bit_depth}): both scaled to [0, 1], data range 1",
+                      DecisionWarning, stacklevel=2)
     return {name: outcome.values[name] for name in names}
 
 
