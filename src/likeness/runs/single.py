@@ -227,8 +227,8 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
 
     Each decision the files took (a palette expanded, 8-bit values in a 16-bit file, a
     file holding another format than its name says, mixed bit depths) is a
-    ``DecisionWarning``: a dict of values has no notes to carry it (``compare_pair``
-    returns every note in its row).
+    ``DecisionWarning``: a dict of values has no notes to carry it (``compare`` keeps
+    every note in its rows).
 
     Raises:
         ImageLoadError, ImageMismatchError, ImageTooSmallError: see ``load_image`` and
