@@ -1,5 +1,7 @@
-"""Checks the decoders skip: PNG chunk checksums, JPEG entropy data, the GIF trailer;
-and what a file's first bytes claim."""
+"""Checks the decoders skip: PNG chunk checksums, JPEG entropy data, the GIF trailer, a
+PNG's data that ends early; and what a file's first bytes claim — its format (and whether
+its name says another), a JPEG's sample precision, or what a file that is no image
+likeness reads is (a HEIC photo, a PDF, a Git LFS pointer, a web page)."""
 
 from __future__ import annotations
 
@@ -39,8 +41,6 @@ _FOREIGN = ((b"%PDF", "a PDF document: export its pages as PNG"),
             (b"PK\x03\x04", "a zip archive: extract it"),
             (b"\x1f\x8b", "a gzip-compressed file: decompress it"))
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
-
-
 GIT_LFS_POINTER = ("a Git LFS pointer, not the file it stands for (a repository cloned "
                    "without its large files): fetch them with git lfs pull")
 
