@@ -117,8 +117,7 @@ class FeatureExtractor:
         bits, a TIFF's associated alpha, a BMP's fourth byte; v6: a TIFF's MinIsWhite gray
         inverted at 16 bits too, TIFFs of signed, floating-point or 32-bit samples refused, a
         TGA's undeclared alpha ignored, a PGM/PPM's maxval below 255 and a misnamed file
-        said;
-        ``features.earlier_decisions``)."""
+        said; ``features.earlier_decisions``)."""
         return self.namespace + "/decisions/v6"
 
     def input_of(self, pixels: np.ndarray) -> tuple[Any, tuple[str, ...]]:
