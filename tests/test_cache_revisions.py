@@ -377,3 +377,17 @@ def test_decisions_cached_before_a_misnamed_file_was_said_serve_none(tmp_path):
     likeness.compare(ref, out, metrics="ssim", cache=cache)
     _reused_but(cache, ref, out, "item/v9/notes/", "holds JPEG data", "b.png",
                 "named .png but holds JPEG data")
+
+
+def test_a_fresh_cache_reads_no_files_for_earlier_versions(tmp_path, monkeypatch):
+    """Which items an earlier version's decisions may lack is asked only of items found
+    there: ``named_for_new_decisions`` reads a file's first bytes, which a first run of
+    50,000 pairs need not pay."""
+    from likeness.evaluation.engines import local
+
+    asked: list[Path] = []
+    monkeypatch.setattr(local, "named_for_new_decisions", lambda path: asked.append(path))
+    ref = _eight_and_sixteen_bit(tmp_path / "ref", 0)
+    out = _eight_and_sixteen_bit(tmp_path / "out", 1)
+    likeness.compare(ref, out, metrics="ssim", cache=tmp_path / "cache.sqlite")
+    assert asked == []

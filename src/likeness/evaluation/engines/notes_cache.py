@@ -48,7 +48,6 @@ def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
     too), v8's; v7's of an item without a colour profile other than sRGB (``profiled``:
     its files' headers, read for the items found alone), whose decision v8 added; v6's and
     v5's likewise."""
-    keys = [key for key in keys if not newly_decided(key)]
     current = read(namespace("v9"), keys)
     keys = [key for key in keys if key not in current]
     found = read(namespace("v8"), keys)
@@ -58,7 +57,9 @@ def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
     before.update(read(namespace("v6"), older))
     before.update(read(namespace("v5"), [key for key in older if key not in before]))
     found.update({key: stored for key, stored in before.items() if not profiled(key)})
-    return {**current, **notes_still_whole(found)}
+    # ``newly_decided`` may read a file's first bytes: asked of the items found alone
+    return {key: stored for key, stored in {**current, **notes_still_whole(found)}.items()
+            if not newly_decided(key)}
 
 
 def notes_still_whole(notes: dict[str, bytes]) -> dict[str, bytes]:

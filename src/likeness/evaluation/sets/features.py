@@ -226,7 +226,6 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
     (``decisions_still_whole``: v5's decisions concern 16-bit images too), v4's; v3's of
     an image without a colour profile other than sRGB (``profiled``: its header, read for
     the images found alone), whose decision v4 added; v2's and v1's likewise."""
-    keys = [key for key in keys if not newly_decided(key)]
     current = cache.get_many(namespace + "/decisions/v5", keys)
     keys = [key for key in keys if key not in current]
     found = cache.get_many(namespace + "/decisions/v4", keys)
@@ -237,7 +236,9 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
     before.update(cache.get_many(namespace + "/decisions",
                                  [key for key in older if key not in before]))
     found.update({key: stored for key, stored in before.items() if not profiled(key)})
-    return {**current, **decisions_still_whole(found)}
+    # ``newly_decided`` may read a file's first bytes: asked of the images found alone
+    return {key: stored for key, stored in {**current, **decisions_still_whole(found)}.items()
+            if not newly_decided(key)}
 
 
 def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:
