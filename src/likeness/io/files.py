@@ -96,7 +96,7 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
                                "would count twice (in a loop of links, without end); remove "
                                "the link")
         reached[real] = Path(root)
-        if {"study.json", "admin-token"} <= set(files) and "images" in dirs:
+        if "images" in dirs and "study.json" in files and "admin-token" in files:
             raise PairingError(f"{root} holds a likeness study, whose images are copies of "
                                f"the compared folders' and would count as {folder}'s: move "
                                f"it out of {folder}")
