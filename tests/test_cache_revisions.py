@@ -9,6 +9,7 @@ import importlib.util
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -161,7 +162,7 @@ def _reused_but(cache: Path, ref: Path, out: Path, earlier: str, untaken: str,
                 redone: str, note: str) -> None:
     """With the item decisions moved back to ``earlier`` (without ``untaken``), a run
     reuses a.png's row and computes ``redone`` again, now with ``note``."""
-    _as_before(cache, "item/v10/notes/", earlier, untaken)
+    _as_before(cache, "item/v11/notes/", earlier, untaken)
     rows = {row.test: row for row in likeness.compare(ref, out, metrics="ssim",
                                                       cache=cache).rows}
     assert rows["a.png"].cached
@@ -180,7 +181,7 @@ def _features_reused_but_one(cache: Path, folder: Path, fid_weights: Path, earli
     extractor = FeatureExtractor(weights=fid_weights)
     with Cache(cache) as store:
         first = set_features(folder, extractor, store)
-    _as_before(cache, "/decisions/v6", earlier, untaken)
+    _as_before(cache, "/decisions/v7", earlier, untaken)
     with Cache(cache) as store:
         again = set_features(folder, extractor, store)
     assert (first.cached, again.cached) == (0, 1)
@@ -381,13 +382,60 @@ def test_decisions_cached_before_a_misnamed_file_was_said_serve_none(tmp_path):
 
 def test_a_fresh_cache_reads_no_files_for_earlier_versions(tmp_path, monkeypatch):
     """Which items an earlier version's decisions may lack is asked only of items found
-    there: ``named_for_new_decisions`` reads a file's first bytes, which a first run of
-    50,000 pairs need not pay."""
-    from likeness.evaluation.engines import local
+    there: ``named_for_new_decisions`` and ``foreign_colours`` read a file's first bytes,
+    which a first run of 50,000 pairs need not pay."""
+    from likeness.evaluation.engines import notes_cache
 
     asked: list[Path] = []
-    monkeypatch.setattr(local, "named_for_new_decisions", lambda path: asked.append(path))
+    monkeypatch.setattr(notes_cache, "named_for_new_decisions", asked.append)
+    monkeypatch.setattr(notes_cache, "foreign_colours", asked.append)
     ref = _eight_and_sixteen_bit(tmp_path / "ref", 0)
     out = _eight_and_sixteen_bit(tmp_path / "out", 1)
     likeness.compare(ref, out, metrics="ssim", cache=tmp_path / "cache.sqlite")
     assert asked == []
+
+
+def _with_declared_colours(folder: Path, seed: int) -> Path:
+    """a.png, saying nothing of its colours; b.png, whose gAMA chunk says its values are
+    linear (the decision v11 of the notes and v7 of the feature decisions record)."""
+    from PIL import Image
+
+    folder.mkdir()
+    pixels = np.random.default_rng(seed).integers(0, 256, (16, 24, 3)).astype(np.uint8)
+    Image.fromarray(pixels).save(folder / "a.png")
+    Image.fromarray(pixels).save(folder / "b.png", pnginfo=_gamma_chunk(1.0))
+    return folder
+
+
+def _gamma_chunk(gamma: float) -> Any:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add(b"gAMA", round(gamma * 100000).to_bytes(4, "big"))
+    return info
+
+
+def test_decisions_cached_before_colour_declarations_were_read_serve_none(
+        tmp_path, fid_weights, monkeypatch):
+    """An item or image whose file says its colours are not sRGB's is computed again from
+    a v10 (v6) cache, taking the decision; the others' decisions are reused and stored
+    under this version, so that the next run reads no file's header to find them."""
+    from likeness.evaluation.engines import notes_cache
+
+    ref = _with_declared_colours(tmp_path / "ref", 0)
+    out = _with_declared_colours(tmp_path / "out", 1)
+    cache = tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    _reused_but(cache, ref, out, "item/v10/notes/", "PNG gamma", "b.png",
+                "PNG gamma 1 (gAMA chunk: linear values")
+    asked: list[Path] = []
+    monkeypatch.setattr(notes_cache, "foreign_colours", asked.append)
+    rows = likeness.compare(ref, out, metrics="ssim", cache=cache).rows
+    assert all(row.cached for row in rows)
+    assert asked == []
+
+    features = tmp_path / "features.sqlite"
+    _features_reused_but_one(features, ref, fid_weights, "/decisions/v6", "PNG gamma")
+    with sqlite3.connect(features) as db:  # the reused one stored under v7 too
+        assert db.execute("SELECT count(*) FROM entries WHERE namespace LIKE "
+                          "'%/decisions/v7'").fetchone() == (2,)

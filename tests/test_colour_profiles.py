@@ -1,10 +1,15 @@
 """An embedded ICC profile other than sRGB is not applied (values as stored, as the
 references read them) and the decision is recorded, naming the profile, in every format
-that carries one and in every output; an sRGB profile is no decision."""
+that carries one and in every output; an sRGB profile is no decision.  So is every other
+way a file says what its colours mean: a PNG's cICP, gAMA and cHRM chunks (in the PNG
+specification's order of precedence), a BMP's V4/V5 colour space, a camera's EXIF Adobe
+RGB."""
 
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +18,7 @@ from PIL import Image, ImageCms
 
 import likeness
 from likeness.io import load_image
-from likeness.io.profiles import foreign_profile, profile_decision
+from likeness.io.profiles import foreign_colours, profile_decision
 
 LAB = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -26,7 +31,7 @@ def _pixels(seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif"])
-def test_a_foreign_profile_is_named_and_the_values_are_those_stored(tmp_path, suffix):
+def test_a_foreign_colours_is_named_and_the_values_are_those_stored(tmp_path, suffix):
     pixels = _pixels(0)
     options = {"lossless": True} if suffix == ".webp" else {}
     plain, profiled, srgb = (tmp_path / f"{name}{suffix}" for name in ("plain", "lab", "srgb"))
@@ -38,7 +43,7 @@ def test_a_foreign_profile_is_named_and_the_values_are_those_stored(tmp_path, su
     np.testing.assert_array_equal(loaded.pixels, load_image(plain).pixels)
     assert not any("ICC" in d for d in load_image(srgb).decisions)
     assert not any("ICC" in d for d in load_image(plain).decisions)
-    assert (foreign_profile(profiled), foreign_profile(srgb), foreign_profile(plain)) == (
+    assert (foreign_colours(profiled), foreign_colours(srgb), foreign_colours(plain)) == (
         True, False, False)
 
 
@@ -83,5 +88,162 @@ def test_a_profile_is_read_from_the_header_alone(tmp_path):
     data = buffer.getvalue()
     cut = Path(tmp_path / "cut.png")
     cut.write_bytes(data[:data.index(b"IDAT") + 20])  # the pixels cut short
-    assert foreign_profile(cut)
-    assert foreign_profile(tmp_path / "missing.png")  # unknown: counted as one
+    assert foreign_colours(cut)
+    assert foreign_colours(tmp_path / "missing.png")  # unknown: counted as one
+
+
+# -- what other declarations say ----------------------------------------------------------
+
+NOT_APPLIED = ("not applied (pixel values read as stored, as the reference implementations "
+               "read them)")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def _png_with(pixels: np.ndarray, *chunks: bytes) -> bytes:
+    """A PNG of ``pixels`` with ``chunks`` after its IHDR (where colour chunks go)."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    return data[:33] + b"".join(chunks) + data[33:]  # signature (8) and IHDR (25)
+
+
+def _gamma(value: int) -> bytes:
+    return _chunk(b"gAMA", struct.pack(">I", value))
+
+
+def _primaries(*points: float) -> bytes:
+    return _chunk(b"cHRM", struct.pack(">8I", *(round(p * 100000) for p in points)))
+
+
+SRGB_POINTS = (0.3127, 0.329, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06)
+P3_POINTS = (0.3127, 0.329, 0.68, 0.32, 0.265, 0.69, 0.15, 0.06)
+
+
+@pytest.mark.parametrize(("chunks", "expected"), [
+    ((_gamma(100000),), [f"PNG gamma 1 (gAMA chunk: linear values; sRGB's is 0.45455) "
+                         f"{NOT_APPLIED}"]),
+    ((_gamma(55556),), [f"PNG gamma 0.55556 (gAMA chunk: sRGB's is 0.45455) {NOT_APPLIED}"]),
+    ((_gamma(45455), _primaries(*SRGB_POINTS)), []),  # what libpng writes for sRGB
+    ((_primaries(*P3_POINTS),), [f"PNG primaries of Display P3 (cHRM chunk), not sRGB's, "
+                                 f"{NOT_APPLIED}"]),
+    ((_primaries(0.3457, 0.3585, 0.7347, 0.2653, 0.1596, 0.8404, 0.0366, 0.0001),),
+     ["PNG primaries of white (0.3457, 0.3585), red (0.7347, 0.2653), green (0.1596, "
+      f"0.8404), blue (0.0366, 0.0001) (cHRM chunk), not sRGB's, {NOT_APPLIED}"]),
+    ((_primaries(*[0.0] * 8),), []),  # unset
+    ((_chunk(b"cICP", bytes([9, 16, 0, 1])),),
+     [f"PNG colour space (cICP: BT.2020 primaries, PQ (HDR) transfer) {NOT_APPLIED}"]),
+    ((_chunk(b"cICP", bytes([1, 1, 0, 0])),),
+     ["PNG colour space (cICP: BT.709/sRGB primaries, BT.709 transfer, narrow (video) "
+      f"range) {NOT_APPLIED}"]),
+    # precedence: cICP over everything, then an ICC profile, then sRGB, then gAMA and cHRM
+    ((_chunk(b"cICP", bytes([1, 13, 0, 1])), _gamma(100000)), []),
+    ((_chunk(b"sRGB", b"\0"), _gamma(100000), _primaries(*P3_POINTS)), []),
+    ((_chunk(b"iCCP", b"lab\0\0" + zlib.compress(LAB)), _gamma(100000)), [LAB_DECISION]),
+    ((_chunk(b"iCCP", b"srgb\0\0" + zlib.compress(SRGB)), _gamma(100000)), []),
+])
+def test_what_a_pngs_chunks_say_of_its_colours_is_recorded(tmp_path, chunks, expected):
+    pixels = _pixels(7)
+    path = tmp_path / "a.png"
+    path.write_bytes(_png_with(pixels, *chunks))
+    loaded = load_image(path)
+    assert list(loaded.decisions) == expected
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+    assert foreign_colours(path) is bool(expected)
+
+
+def test_a_16_bit_pngs_chunks_are_read_too(tmp_path):
+    pixels = np.random.default_rng(8).integers(0, 65536, (12, 10, 3), dtype=np.uint16)
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", pixels)
+    assert ok
+    data = encoded.tobytes()
+    path = tmp_path / "a.png"
+    path.write_bytes(data[:33] + _chunk(b"cICP", bytes([9, 18, 0, 1])) + data[33:])
+    loaded = load_image(path)
+    assert loaded.decisions == (
+        f"PNG colour space (cICP: BT.2020 primaries, HLG (HDR) transfer) {NOT_APPLIED}",)
+    np.testing.assert_array_equal(loaded.pixels, pixels[:, :, ::-1])
+
+
+def _bmp_v5(pixels: np.ndarray, colour_space: bytes, profile: bytes = b"",
+            endpoints: bytes = bytes(48)) -> bytes:
+    """A 24-bit BMP with a BITMAPV5HEADER whose colour space is ``colour_space`` (its
+    four characters as stored: little-endian), the profile data after the pixels."""
+    height, width = pixels.shape[:2]
+    stride = (width * 3 + 3) // 4 * 4
+    rows = b"".join(pixels[y, :, ::-1].tobytes().ljust(stride, b"\0")
+                    for y in range(height - 1, -1, -1))
+    header = struct.pack("<IiiHHIIiiII", 124, width, height, 1, 24, 0, len(rows), 2835,
+                         2835, 0, 0)
+    header += bytes(16) + colour_space + endpoints
+    header += struct.pack("<IIII", 4, 124 + len(rows) if profile else 0, len(profile), 0)
+    body = header + rows + profile
+    return b"BM" + struct.pack("<IHHI", 14 + len(body), 0, 0, 14 + 124) + body
+
+
+@pytest.mark.parametrize(("colour_space", "profile", "endpoints", "expected"), [
+    (b"BGRs", b"", bytes(48), None),  # LCS_sRGB
+    (b" niW", b"", bytes(48), None),  # LCS_WINDOWS_COLOR_SPACE
+    (b"DEBM", SRGB, bytes(48), None),  # an embedded sRGB profile
+    (b"DEBM", LAB, bytes(48), LAB_DECISION),
+    (b"DEBM", b"not a profile", bytes(48),
+     "ICC profile unreadable, not applied (pixel values read as stored)"),
+    (b"KNIL", b"C:\\color\\AdobeRGB1998.icc\0", bytes(48),
+     f"BMP linked colour profile 'C:\\color\\AdobeRGB1998.icc' {NOT_APPLIED}"),
+    (bytes(4), b"", bytes(48), None),  # calibrated RGB left unset
+    (bytes(4), b"", struct.pack("<12I", *[1 << 29] * 9, *[2 << 16] * 3),
+     f"BMP calibrated RGB colour space (its header's endpoints and gamma) {NOT_APPLIED}"),
+    (b"XYZW", b"", bytes(48), f"BMP colour space type b'WZYX' unknown, {NOT_APPLIED}"),
+])
+def test_a_bmps_colour_space_is_recorded(tmp_path, colour_space, profile, endpoints,
+                                         expected):
+    pixels = _pixels(9)[:7, :5]
+    path = tmp_path / "a.bmp"
+    path.write_bytes(_bmp_v5(pixels, colour_space, profile, endpoints))
+    loaded = load_image(path)
+    assert loaded.decisions == ((expected,) if expected else ())
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+    assert foreign_colours(path) is bool(expected)
+
+
+@pytest.mark.parametrize(("colour_space", "interoperability", "adobe"), [
+    (0xFFFF, "R03", True),  # DCF's Adobe RGB option, as cameras write it
+    (2, None, True),
+    (0xFFFF, "R98", False),
+    (1, "R03", False),  # sRGB said outright
+    (0xFFFF, None, False),  # uncalibrated: nothing said
+])
+def test_a_cameras_exif_adobe_rgb_is_recorded(tmp_path, colour_space, interoperability,
+                                              adobe):
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA001] = colour_space
+    if interoperability:
+        exif.get_ifd(0x8769)[0xA005] = {1: interoperability}
+    path = tmp_path / "a.jpg"
+    Image.fromarray(_pixels(10)).save(path, exif=exif)
+    decision = f"EXIF colour space Adobe RGB (a camera's, without a profile) {NOT_APPLIED}"
+    assert load_image(path).decisions == ((decision,) if adobe else ())
+    assert foreign_colours(path) is adobe
+    Image.fromarray(_pixels(10)).save(path, exif=exif, icc_profile=LAB)
+    assert load_image(path).decisions == (LAB_DECISION,)  # the profile says it all
+
+
+def test_a_hostile_pngs_chunks_end_the_search(tmp_path):
+    """Thousands of chunks before cICP, or a chunk length past the file's end: no hang,
+    no error of the search itself (the decoder says what is wrong)."""
+    pixels = _pixels(11)
+    cicp = _chunk(b"cICP", bytes([12, 13, 0, 1]))
+    many = _png_with(pixels, *[_chunk(b"tEXt", b"k\0v")] * 5000, cicp)
+    (tmp_path / "many.png").write_bytes(many)
+    assert load_image(tmp_path / "many.png").decisions == (
+        f"PNG colour space (cICP: Display P3 primaries, sRGB transfer) {NOT_APPLIED}",)
+    long = _png_with(pixels, struct.pack(">I", 0x7FFFFFF0) + b"zzZz")
+    (tmp_path / "long.png").write_bytes(long)
+    with pytest.raises(likeness.ImageLoadError):
+        load_image(tmp_path / "long.png")
+    assert foreign_colours(tmp_path / "long.png")

@@ -48,7 +48,7 @@ from likeness.io.integrity import (
     verify_png_image_data,
 )
 from likeness.io.plain_png import decode_plain_png
-from likeness.io.profiles import profile_decision
+from likeness.io.profiles import colour_decisions
 from likeness.io.tiff import (
     MIN_IS_WHITE,
     min_is_white,
@@ -211,8 +211,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     if (frames := getattr(image, "n_frames", 1)) > 1:
         decisions.append(f"first of {frames} frames used (animated or multi-page "
                          f"{file_format})")
-    if (profile := image.info.get("icc_profile")) and (note := profile_decision(profile)):
-        decisions.append(note)
+    decisions += colour_decisions(image, data)
     tiles = getattr(image, "tile", None)  # (decoding clears them)
     bmp_tile = tiles[0] if image.format == "BMP" and tiles else None
     deep_channels = _deep_colour_channels(path, image, data)

@@ -42,7 +42,7 @@ from likeness.evaluation.engines.compute import (
     network_notes,
     run_job,
 )
-from likeness.evaluation.engines.notes_cache import earlier_notes, notes_namespace
+from likeness.evaluation.engines.notes_cache import notes_namespace, reused_notes
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.cached_values import decoded
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
@@ -56,9 +56,8 @@ from likeness.evaluation.items.rows import (
     encode_notes,
 )
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
-from likeness.io import named_for_new_decisions, unreadable
+from likeness.io import unreadable
 from likeness.io.plain_png import load_kernel
-from likeness.io.profiles import foreign_profile
 from likeness.metrics.kernel_threads import cores_shared
 
 __all__ = ["ItemEngine", "hash_files", "run_items", "unreadable_reason"]
@@ -192,11 +191,8 @@ class ItemEngine:
                         "the items' decisions")
         missing = {k: item for item, k in zip(items, keys, strict=True)
                    if k is not None and k not in notes}
-        notes.update(decoded(earlier_notes(
-            self.cache.get_many, self.notes_before, list(missing),
-            newly_decided=lambda key: any(map(named_for_new_decisions, missing[key].files)),
-            profiled=lambda key: any(foreign_profile(path) for path in missing[key].files)),
-            decode_notes, "the items' decisions"))
+        notes.update(decoded(reused_notes(self.cache, self.notes_before, missing),
+                             decode_notes, "the items' decisions"))
         groups: dict[Path, list[int]] = {}
         for index, (item, key) in enumerate(zip(items, keys, strict=True)):
             own = metric_keys[index]

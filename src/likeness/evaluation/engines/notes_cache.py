@@ -4,14 +4,19 @@ computed again, values and all."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from likeness.evaluation.catalog.registry import METRICS
+from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.cached_values import decoded
+from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.rows import decode_notes
 from likeness.evaluation.items.settings import RunSettings
+from likeness.io import named_for_new_decisions
+from likeness.io.profiles import foreign_colours
 
-__all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_whole"]
+__all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_whole",
+           "reused_notes"]
 
 # v6: ``io.EIGHT_BIT_VALUES_IN_16_BITS``; v7: a TIFF's own orientation recorded (and a 16-bit
 # colour TIFF no longer turned twice: OpenCV turns it upright itself); v8: a colour profile
@@ -19,8 +24,10 @@ __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_who
 # (``io.narrow_values_note``), a TIFF's associated alpha and a BMP's fourth byte
 # (``io.alpha``); v10: a TIFF's MinIsWhite gray inverted at 16 bits too, and TIFFs of signed,
 # floating-point or 32-bit samples refused (``io.tiff``); a TGA's undeclared alpha
-# ignored; a PGM/PPM's maxval below 255 and a file of another format than its name said
-NOTES_VERSION = "v10"
+# ignored; a PGM/PPM's maxval below 255 and a file of another format than its name said;
+# v11: what a PNG's cICP, gAMA and cHRM chunks, a BMP's colour space and a camera's EXIF
+# say of the colours (``io.profiles``)
+NOTES_VERSION = "v11"
 
 
 def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str],
@@ -36,30 +43,44 @@ def notes_namespace(kind: str, options: RunSettings, metrics: Sequence[str],
     return f"item/{version}/notes/{kind}/{options.key(settings)}"
 
 
+def reused_notes(cache: Cache, namespace: Callable[[str], str], items: Mapping[str, Item]
+                 ) -> dict[str, bytes]:
+    """Of ``items`` (by key) missing from this version's cache, the decisions earlier
+    versions cached that are still whole (``earlier_notes``), stored under this version
+    too: a later run finds them without reading their files again."""
+    earlier = earlier_notes(
+        cache.get_many, namespace, list(items),
+        newly_decided=lambda key: any(map(named_for_new_decisions, items[key].files)),
+        coloured=lambda key: any(map(foreign_colours, items[key].files)))
+    if earlier:
+        cache.put_many(namespace(NOTES_VERSION), list(earlier.items()))
+    return earlier
+
+
 def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
                   namespace: Callable[[str], str], keys: list[str],
                   newly_decided: Callable[[str], bool],
-                  profiled: Callable[[str], bool]) -> dict[str, bytes]:
+                  coloured: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the items ``keys``, the decisions earlier versions cached that are still whole
-    (``read(namespace(version), keys)``), of items without a file named as a TIFF, BMP,
-    TGA or PGM/PPM or holding another format than its name says only (``newly_decided``:
-    v10's decisions concern those, v9's TIFFs' associated alpha and BMPs' fourth byte):
-    v9's; of 8-bit items only (``notes_still_whole``: v9's decisions concern 16-bit images
-    too), v8's; v7's of an item without a colour profile other than sRGB (``profiled``:
-    its files' headers, read for the items found alone), whose decision v8 added; v6's and
-    v5's likewise."""
+    (``read(namespace(version), keys)``), of items whose files say nothing of their colours
+    but sRGB only (``coloured``: their headers, read for the items found alone; v11 added
+    the decisions of PNG chunks, BMP colour spaces and EXIF, v8 those of ICC profiles):
+    v10's; of items without a file named as a TIFF, BMP, TGA or PGM/PPM or holding another
+    format than its name says (``newly_decided``: v10's decisions concern those, v9's
+    TIFFs' associated alpha and BMPs' fourth byte), v9's; of 8-bit items only
+    (``notes_still_whole``: v9's decisions concern 16-bit images too), v8's, v7's, v6's
+    and v5's."""
+    latest = read(namespace("v10"), keys)
+    keys = [key for key in keys if key not in latest]
     current = read(namespace("v9"), keys)
     keys = [key for key in keys if key not in current]
     found = read(namespace("v8"), keys)
-    older = [key for key in keys if key not in found]
-    before = read(namespace("v7"), older)
-    older = [key for key in older if key not in before]
-    before.update(read(namespace("v6"), older))
-    before.update(read(namespace("v5"), [key for key in older if key not in before]))
-    found.update({key: stored for key, stored in before.items() if not profiled(key)})
-    # ``newly_decided`` may read a file's first bytes: asked of the items found alone
-    return {key: stored for key, stored in {**current, **notes_still_whole(found)}.items()
-            if not newly_decided(key)}
+    for version in ("v7", "v6", "v5"):
+        found.update(read(namespace(version), [key for key in keys if key not in found]))
+    # ``newly_decided`` and ``coloured`` read files' first bytes: asked of the items found
+    before = {key: stored for key, stored in {**current, **notes_still_whole(found)}.items()
+              if not newly_decided(key)}
+    return {key: stored for key, stored in {**latest, **before}.items() if not coloured(key)}
 
 
 def notes_still_whole(notes: dict[str, bytes]) -> dict[str, bytes]:

@@ -117,8 +117,9 @@ class FeatureExtractor:
         bits, a TIFF's associated alpha, a BMP's fourth byte; v6: a TIFF's MinIsWhite gray
         inverted at 16 bits too, TIFFs of signed, floating-point or 32-bit samples refused, a
         TGA's undeclared alpha ignored, a PGM/PPM's maxval below 255 and a misnamed file
-        said; ``features.earlier_decisions``)."""
-        return self.namespace + "/decisions/v6"
+        said; v7: what a PNG's cICP, gAMA and cHRM chunks, a BMP's colour space and a
+        camera's EXIF say of the colours; ``features.earlier_decisions``)."""
+        return self.namespace + "/decisions/v7"
 
     def input_of(self, pixels: np.ndarray) -> tuple[Any, tuple[str, ...]]:
         """One decoded image (H, W, C), from a file or from memory, as the network's input,

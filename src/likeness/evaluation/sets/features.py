@@ -46,7 +46,7 @@ from likeness.io import (
     unreadable,
 )
 from likeness.io.plain_png import load_kernel
-from likeness.io.profiles import foreign_profile
+from likeness.io.profiles import foreign_colours
 from likeness.metrics.fid import warn_if_singular
 
 __all__ = [
@@ -121,12 +121,16 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     decisions_namespace = extractor.decisions_namespace
     known_decisions = cache.get_many(decisions_namespace, list(known))
     file_of = {digest: path for path, digest in digests.items()}
-    known_decisions.update(earlier_decisions(
+    earlier = earlier_decisions(
         cache, namespace, [key for key in known if key not in known_decisions],
         newly_decided=lambda key: named_for_new_decisions(file_of[key]),
-        profiled=lambda key: foreign_profile(file_of[key])))
-    # a feature without its decisions (cached before v6 of a TIFF, before v5 of a 16-bit
-    # image or a BMP, before v4 of an image with a colour profile) is computed again
+        coloured=lambda key: foreign_colours(file_of[key]))
+    if earlier:  # stored under this version: a later run reads no file to find them
+        cache.put_many(decisions_namespace, list(earlier.items()))
+    known_decisions.update(earlier)
+    # a feature without its decisions (cached before v7 of an image whose file says what
+    # its colours mean, before v6 of a TIFF, before v5 of a 16-bit image or a BMP, before
+    # v4 of an image with a colour profile) is computed again
     notes_of: dict[str, list[str]] = decoded(known_decisions, _decisions, "the images' "
                                               "decisions")
     known = {key: row for key, row in known.items() if key in notes_of}
@@ -218,27 +222,28 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
 
 def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
                       newly_decided: Callable[[str], bool],
-                      profiled: Callable[[str], bool]) -> dict[str, bytes]:
+                      coloured: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the images ``keys``, the decisions earlier versions cached beside the features
-    of ``namespace`` that are still whole, of images that are no TIFF, BMP, TGA or PGM/PPM
-    and hold the format their name says only (``newly_decided``: v6's decisions concern
-    those, v5's TIFFs' associated alpha and BMPs' fourth byte): v5's; of 8-bit images only
-    (``decisions_still_whole``: v5's decisions concern 16-bit images too), v4's; v3's of
-    an image without a colour profile other than sRGB (``profiled``: its header, read for
-    the images found alone), whose decision v4 added; v2's and v1's likewise."""
+    of ``namespace`` that are still whole, of images whose files say nothing of their
+    colours but sRGB only (``coloured``: their headers, read for the images found alone;
+    v7 added the decisions of PNG chunks, BMP colour spaces and EXIF, v4 those of ICC
+    profiles): v6's; of images that are no TIFF, BMP, TGA or PGM/PPM and hold the format
+    their name says (``newly_decided``: v6's decisions concern those, v5's TIFFs'
+    associated alpha and BMPs' fourth byte), v5's; of 8-bit images only
+    (``decisions_still_whole``: v5's decisions concern 16-bit images too), v4's, v3's,
+    v2's and v1's."""
+    latest = cache.get_many(namespace + "/decisions/v6", keys)
+    keys = [key for key in keys if key not in latest]
     current = cache.get_many(namespace + "/decisions/v5", keys)
     keys = [key for key in keys if key not in current]
     found = cache.get_many(namespace + "/decisions/v4", keys)
-    older = [key for key in keys if key not in found]
-    before = cache.get_many(namespace + "/decisions/v3", older)
-    older = [key for key in older if key not in before]
-    before.update(cache.get_many(namespace + "/decisions/v2", older))
-    before.update(cache.get_many(namespace + "/decisions",
-                                 [key for key in older if key not in before]))
-    found.update({key: stored for key, stored in before.items() if not profiled(key)})
-    # ``newly_decided`` may read a file's first bytes: asked of the images found alone
-    return {key: stored for key, stored in {**current, **decisions_still_whole(found)}.items()
-            if not newly_decided(key)}
+    for version in ("/v3", "/v2", ""):
+        found.update(cache.get_many(namespace + "/decisions" + version,
+                                    [key for key in keys if key not in found]))
+    # ``newly_decided`` and ``coloured`` read files' first bytes: asked of the images found
+    before = {key: stored for key, stored in {**current, **decisions_still_whole(found)}.items()
+              if not newly_decided(key)}
+    return {key: stored for key, stored in {**latest, **before}.items() if not coloured(key)}
 
 
 def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:
