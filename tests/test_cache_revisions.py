@@ -382,13 +382,13 @@ def test_decisions_cached_before_a_misnamed_file_was_said_serve_none(tmp_path):
 
 def test_a_fresh_cache_reads_no_files_for_earlier_versions(tmp_path, monkeypatch):
     """Which items an earlier version's decisions may lack is asked only of items found
-    there: ``named_for_new_decisions`` and ``foreign_colours`` read a file's first bytes,
+    there: ``named_for_new_decisions`` and ``takes_v11_decisions`` read a file's header,
     which a first run of 50,000 pairs need not pay."""
     from likeness.evaluation.engines import notes_cache
 
     asked: list[Path] = []
     monkeypatch.setattr(notes_cache, "named_for_new_decisions", asked.append)
-    monkeypatch.setattr(notes_cache, "foreign_colours", asked.append)
+    monkeypatch.setattr(notes_cache, "takes_v11_decisions", asked.append)
     ref = _eight_and_sixteen_bit(tmp_path / "ref", 0)
     out = _eight_and_sixteen_bit(tmp_path / "out", 1)
     likeness.compare(ref, out, metrics="ssim", cache=tmp_path / "cache.sqlite")
@@ -429,7 +429,7 @@ def test_decisions_cached_before_colour_declarations_were_read_serve_none(
     _reused_but(cache, ref, out, "item/v10/notes/", "PNG gamma", "b.png",
                 "PNG gamma 1 (gAMA chunk: linear values")
     asked: list[Path] = []
-    monkeypatch.setattr(notes_cache, "foreign_colours", asked.append)
+    monkeypatch.setattr(notes_cache, "takes_v11_decisions", asked.append)
     rows = likeness.compare(ref, out, metrics="ssim", cache=cache).rows
     assert all(row.cached for row in rows)
     assert asked == []
@@ -439,3 +439,22 @@ def test_decisions_cached_before_colour_declarations_were_read_serve_none(
     with sqlite3.connect(features) as db:  # the reused one stored under v7 too
         assert db.execute("SELECT count(*) FROM entries WHERE namespace LIKE "
                           "'%/decisions/v7'").fetchone() == (2,)
+
+
+def test_decisions_cached_before_a_tiffs_thumbnail_was_passed_serve_no_such_tiff(tmp_path):
+    """A TIFF of several pages is computed again from a v10 cache (v11 reads its image
+    past a thumbnail on its first page: values and all); a PNG item's are reused."""
+    import tifffile
+    from PIL import Image
+
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        pixels = np.random.default_rng(len(folder)).integers(0, 256, (16, 16, 3))
+        Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / folder / "a.png")
+        tiff = tmp_path / folder / "b.tif"
+        tifffile.imwrite(tiff, pixels[::4, ::4].astype(np.uint8), subfiletype=1)
+        tifffile.imwrite(tiff, pixels.astype(np.uint8), append=True)
+    ref, out, cache = tmp_path / "ref", tmp_path / "out", tmp_path / "cache.sqlite"
+    likeness.compare(ref, out, metrics="ssim", cache=cache)
+    _reused_but(cache, ref, out, "item/v10/notes/", "page 2 of the TIFF", "b.tif",
+                "page 2 of the TIFF read")

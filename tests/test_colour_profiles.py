@@ -31,7 +31,7 @@ def _pixels(seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif"])
-def test_a_foreign_colours_is_named_and_the_values_are_those_stored(tmp_path, suffix):
+def test_a_foreign_profile_is_named_and_the_values_are_those_stored(tmp_path, suffix):
     pixels = _pixels(0)
     options = {"lossless": True} if suffix == ".webp" else {}
     plain, profiled, srgb = (tmp_path / f"{name}{suffix}" for name in ("plain", "lab", "srgb"))

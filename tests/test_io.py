@@ -549,6 +549,47 @@ def test_16_bits_opencv_reads_otherwise_are_refused(tmp_path, monkeypatch):
         load_image(tmp_path / "a.tif")
 
 
+THUMBNAIL_FIRST = ("page 2 of the TIFF read: page 1 is a reduced-resolution copy of it (a "
+                   "thumbnail)")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_tiffs_image_is_read_past_a_thumbnail_on_its_first_page(tmp_path, dtype, channels):
+    # Pillow and OpenCV read a TIFF's first page, which scanners and cameras may make a
+    # reduced-resolution copy (NewSubfileType 1) of the image that follows
+    import tifffile
+
+    from likeness.io.tiff import several_pages
+
+    top = 65536 if dtype == np.uint16 else 256
+    shape = (40, 48, channels) if channels > 1 else (40, 48)
+    full = np.random.default_rng(13).integers(0, top, shape).astype(dtype)
+    path = tmp_path / "a.tif"
+    photometric = "rgb" if channels > 1 else "minisblack"
+    tifffile.imwrite(path, full[::4, ::4].copy(), photometric=photometric, subfiletype=1)
+    tifffile.imwrite(path, full, photometric=photometric, append=True)
+    loaded = load_image(path)
+    np.testing.assert_array_equal(loaded.pixels, full.reshape(40, 48, channels))
+    assert loaded.decisions == (THUMBNAIL_FIRST,)
+    assert several_pages(path)
+    # a pyramid (the image, then its reduced copies) is one image: nothing to say
+    tifffile.imwrite(path, full, photometric=photometric)
+    tifffile.imwrite(path, full[::2, ::2].copy(), photometric=photometric, subfiletype=1,
+                     append=True)
+    assert load_image(path).decisions == ()
+    # other images after the thumbnail: the first of them, and said
+    tifffile.imwrite(path, full[::4, ::4].copy(), photometric=photometric, subfiletype=1)
+    tifffile.imwrite(path, full, photometric=photometric, append=True)
+    tifffile.imwrite(path, full[::-1].copy(), photometric=photometric, append=True)
+    again = load_image(path)
+    np.testing.assert_array_equal(again.pixels, full.reshape(40, 48, channels))
+    assert again.decisions == (THUMBNAIL_FIRST,
+                               "first of 2 frames used (animated or multi-page TIFF)")
+    tifffile.imwrite(path, full, photometric=photometric)
+    assert not several_pages(path)
+
+
 def test_a_tgas_last_sample_is_alpha_only_where_its_header_says(tmp_path):
     # Pillow reads a 32-bit TGA's fourth byte as alpha even where the header declares no
     # alpha bits: a file whose padding byte is 0 was fully transparent (`--alpha white`:

@@ -44,6 +44,7 @@ from likeness.io.integrity import (
     named_for_new_decisions,
     sniff_format,
     standing_in,
+    takes_v11_decisions,
     verify_integrity,
 )
 from likeness.io.luma import to_luma
@@ -81,6 +82,7 @@ __all__ = [
     "is_git_lfs_pointer",
     "load_image",
     "named_for_new_decisions",
+    "takes_v11_decisions",
     "name_key",
     "narrow_values_note",
     "pair_folders",

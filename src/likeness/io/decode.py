@@ -31,7 +31,12 @@ from likeness.io.alpha import (
     tga_declares_no_alpha,
     unpremultiplied,
 )
-from likeness.io.bit_depths import narrow_values_note
+from likeness.io.bit_depths import (
+    decode_with_opencv,
+    deep_colour_channels,
+    narrow_values_note,
+    pnm_maxval,
+)
 from likeness.io.files import (
     IMAGE_EXTENSIONS,
     PILLOW_FORMATS,
@@ -51,6 +56,7 @@ from likeness.io.plain_png import decode_plain_png
 from likeness.io.profiles import colour_decisions
 from likeness.io.tiff import (
     MIN_IS_WHITE,
+    image_page,
     min_is_white,
     tiff_orientation,
     tiff_tags,
@@ -194,6 +200,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
 
 def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
             data: bytes) -> LoadedImage:
+    page, frames = (image_page(image) if image.format == "TIFF"
+                    else (0, getattr(image, "n_frames", 1)))
     width, height = image.size
     if width <= 0 or height <= 0 or width * height > max_pixels:
         raise ImageLoadError(
@@ -208,14 +216,17 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     tags = getattr(image, "tag_v2", {}) if image.format == "TIFF" else {}
     if tags and (refusal := unreadable_tiff_samples(tags, opened=True)):
         raise ImageLoadError(f"{path}: {refusal}")
-    if (frames := getattr(image, "n_frames", 1)) > 1:
+    if page:
+        decisions.append(f"page {page + 1} of the TIFF read: page 1 is a reduced-resolution "
+                         "copy of it (a thumbnail)")
+    if frames > 1:
         decisions.append(f"first of {frames} frames used (animated or multi-page "
                          f"{file_format})")
     decisions += colour_decisions(image, data)
     tiles = getattr(image, "tile", None)  # (decoding clears them)
     bmp_tile = tiles[0] if image.format == "BMP" and tiles else None
-    deep_channels = _deep_colour_channels(path, image, data)
-    if image.format == "PPM" and (maxval := _pnm_maxval(data) or 255) < 255:
+    deep_channels = deep_colour_channels(path, image, data)
+    if image.format == "PPM" and (maxval := pnm_maxval(data) or 255) < 255:
         decisions.append(f"PGM/PPM samples of maxval {maxval} scaled to 0-255 (by Pillow, "
                          f"× {255 / maxval:.4g}): data range 255")
     # a TIFF's decoders (Pillow's, OpenCV's) turn it upright themselves: read before they do
@@ -226,7 +237,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     if file_format == "PNG" and plain is None:
         verify_png_image_data(path, data)  # the decoders would fill missing rows with black
     if deep_channels:
-        pixels, mode = _decode_with_opencv(path, deep_channels, data), f"{image.mode};16"
+        pixels = decode_with_opencv(path, deep_channels, data, page)
+        mode = f"{image.mode};16"
     elif plain is not None:
         pixels, mode = plain, image.mode
     else:
@@ -279,71 +291,6 @@ def _exif_orientation(image: Image.Image, decisions: list[str]) -> int | None:
                          "unknown, pixels used as stored")
         return None
     return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
-
-
-def _deep_colour_channels(path: Path, image: Image.Image, data: bytes) -> int:
-    """The channel count of a 16-bit colour (or gray+alpha) PNG, TIFF or PPM file, which
-    Pillow cuts to 8 bits, read from its header (0 for every other file): channels follow
-    the file's declared mode, never its content."""
-    if image.format == "PNG":
-        # IHDR: 8-byte signature, length, type, width, height, then bit depth and colour type
-        bit_depth, colour_type = data[24], data[25]
-        return {2: 3, 4: 2, 6: 4}.get(colour_type, 0) if bit_depth == 16 else 0
-    if image.format == "TIFF":
-        bits = getattr(image, "tag_v2", {}).get(258)  # BitsPerSample
-        samples = bits if isinstance(bits, tuple) else (bits,)
-        deep = len(samples) > 1 and any(b is not None and b > 8 for b in samples)
-        return len(samples) if deep else 0
-    if image.format == "PPM":
-        maxval = _pnm_maxval(data)
-        if maxval not in (None, 255, 65535) and not (image.mode == "1" or maxval < 255):
-            raise ImageLoadError(f"{path}: a PGM/PPM file with maxval {maxval} (neither 8- nor "
-                                 "16-bit samples) is not supported; save it with maxval 255 "
-                                 "or 65535")
-        return 3 if maxval == 65535 and image.mode == "RGB" else 0
-    return 0
-
-
-def _pnm_maxval(data: bytes) -> int | None:
-    """The maxval of a binary or plain PGM/PPM header (None for bitmaps and PAM)."""
-    head = data[:512]
-    if head[1:2] not in b"2356":
-        return None
-    fields: list[bytes] = []
-    for line in head[2:].split(b"\n"):
-        fields += line.split(b"#", 1)[0].split()
-        if len(fields) >= 3:
-            break
-    try:
-        return int(fields[2])
-    except (IndexError, ValueError):
-        return None
-
-
-def _decode_with_opencv(path: Path, channels: int, data: bytes) -> np.ndarray:
-    import cv2
-
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    # keeps 16 bits; a PNG's EXIF orientation is applied by us (OpenCV turns a TIFF upright
-    # whatever the flags: ``tiff_orientation``)
-    pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-    if pixels is None:
-        raise ImageLoadError(f"{path}: corrupt or truncated {sniff_format(data[:64]) or 'image'} "
-                             "file (OpenCV could not decode it)")
-    found = pixels.shape[2] if pixels.ndim == 3 else 1
-    if pixels.dtype != np.uint16 or found != (4 if channels == 2 else channels):
-        # (only files of 16-bit samples come here: OpenCV reads some layouts otherwise)
-        raise ImageLoadError(f"{path}: OpenCV reads this file of {channels} 16-bit samples a "
-                             f"pixel as {found} {pixels.dtype} samples, not as it is stored; "
-                             "save it as 16-bit RGB or RGBA with interleaved samples")
-    if pixels.ndim == 3:
-        if pixels.shape[2] == 3:
-            pixels = pixels[:, :, ::-1]
-        elif pixels.shape[2] == 4:
-            pixels = pixels[:, :, [2, 1, 0, 3]]
-            if channels == 2:  # a gray+alpha file, which OpenCV expands to BGRA
-                pixels = pixels[:, :, [0, 3]]
-    return pixels
 
 
 def _decode_with_pillow(path: Path, image: Image.Image,

@@ -13,6 +13,8 @@ from PIL import Image
 
 from likeness.errors import ImageLoadError
 from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
+from likeness.io.profiles import foreign_colours
+from likeness.io.tiff import several_pages
 
 # The first bytes of each supported format, so that a message can say what a file is.
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
@@ -100,6 +102,15 @@ def named_for_new_decisions(path: Path) -> bool:
             return misnamed(path, file.read(64)) is not None
     except OSError:
         return True  # read again, and said why
+
+
+def takes_v11_decisions(path: Path) -> bool:
+    """Whether ``path`` may take decisions a cache written before item notes v11 (feature
+    decisions v7) lacks: its file says what its colours mean (a PNG's cICP, gAMA or cHRM
+    chunk, a BMP's colour space, a camera's EXIF Adobe RGB: ``profiles.foreign_colours``),
+    or it is a TIFF of several pages (whose image may follow a thumbnail:
+    ``tiff.several_pages``).  Its header is read."""
+    return foreign_colours(path) or several_pages(path)
 
 
 def foreign_format(head: bytes) -> str | None:

@@ -7,18 +7,20 @@ CMYK and reads an extra sample of unspecified meaning as alpha; and a layout Pil
 open at all (floating point, 12 bits, 16-bit gray+alpha, Lab) would be called corrupt.  The
 header decides instead: samples likeness cannot read as they are meant are refused saying
 why, a MinIsWhite image is inverted at every depth, and each is said; an extra sample of
-unspecified meaning is no alpha at any depth."""
+unspecified meaning is no alpha at any depth.  A file whose first page is a reduced-
+resolution copy (a thumbnail) of the image on a later page is read from that page."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from PIL import TiffImagePlugin
 
-__all__ = ["MIN_IS_WHITE", "min_is_white", "tiff_orientation", "tiff_tags",
-           "unreadable_tiff_samples", "unspecified_extra_sample"]
+__all__ = ["MIN_IS_WHITE", "image_page", "min_is_white", "several_pages", "tiff_orientation",
+           "tiff_tags", "unreadable_tiff_samples", "unspecified_extra_sample"]
 
 _ORIENTATION, _PHOTOMETRIC, _BITS, _SAMPLES, _PLANAR, _EXTRA, _FORMAT = (
     274, 262, 258, 277, 284, 338, 339)
@@ -49,6 +51,46 @@ def tiff_tags(data: bytes) -> Mapping[int, Any] | None:
     numbers = all(isinstance(each, int) for tag in (_BITS, _FORMAT, _SAMPLES, _EXTRA, _PLANAR)
                   for each in _tuple(tags.get(tag, 1)))  # (a damaged header holds others)
     return tags if whole and numbers else None
+
+
+_NEW_SUBFILE_TYPE, _SUBFILE_TYPE = 254, 255
+_REDUCED, _MASK = 0b001, 0b100  # NewSubfileType: a reduced-resolution copy; a mask
+_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
+
+
+def image_page(image: Any) -> tuple[int, int]:
+    """Of a TIFF opened by Pillow: the index of the page that holds its image — the first
+    that is neither a reduced-resolution copy of another (a thumbnail, a pyramid's level:
+    NewSubfileType bit 0, or the old SubfileType 2) nor a transparency mask (bit 2) — and
+    how many pages are such images (0, and the page count, where none is).  The image is
+    left at that page."""
+    images = []
+    for index in range(getattr(image, "n_frames", 1)):
+        image.seek(index)
+        kind = image.tag_v2.get(_NEW_SUBFILE_TYPE, 0)
+        old_kind = image.tag_v2.get(_SUBFILE_TYPE)
+        if not (isinstance(kind, int) and kind & (_REDUCED | _MASK)) and old_kind != 2:
+            images.append(index)
+    page = images[0] if images else 0
+    image.seek(page)
+    return page, len(images) or getattr(image, "n_frames", 1)
+
+
+def several_pages(path: Path) -> bool:
+    """Whether ``path`` holds a TIFF of several pages (whose image a cache written before
+    item notes v11 (feature decisions v7) may have read from a thumbnail on its first
+    page); one that cannot be read counts as one (computed again, and said why)."""
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as file:
+            if file.read(4) not in _MAGIC:
+                return False
+            file.seek(0)
+            with Image.open(file) as image:
+                return getattr(image, "n_frames", 1) > 1
+    except Exception:  # noqa: BLE001 - any file Pillow cannot open: computed again
+        return True
 
 
 def tiff_orientation(tags: Mapping[int, Any]) -> int | None:

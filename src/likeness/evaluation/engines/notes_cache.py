@@ -12,8 +12,7 @@ from likeness.evaluation.infra.cached_values import decoded
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.rows import decode_notes
 from likeness.evaluation.items.settings import RunSettings
-from likeness.io import named_for_new_decisions
-from likeness.io.profiles import foreign_colours
+from likeness.io import named_for_new_decisions, takes_v11_decisions
 
 __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_whole",
            "reused_notes"]
@@ -26,7 +25,7 @@ __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_who
 # floating-point or 32-bit samples refused (``io.tiff``); a TGA's undeclared alpha
 # ignored; a PGM/PPM's maxval below 255 and a file of another format than its name said;
 # v11: what a PNG's cICP, gAMA and cHRM chunks, a BMP's colour space and a camera's EXIF
-# say of the colours (``io.profiles``)
+# say of the colours (``io.profiles``); a TIFF's image read past a thumbnail (``io.tiff``)
 NOTES_VERSION = "v11"
 
 
@@ -50,8 +49,8 @@ def reused_notes(cache: Cache, namespace: Callable[[str], str], items: Mapping[s
     too: a later run finds them without reading their files again."""
     earlier = earlier_notes(
         cache.get_many, namespace, list(items),
-        newly_decided=lambda key: any(map(named_for_new_decisions, items[key].files)),
-        coloured=lambda key: any(map(foreign_colours, items[key].files)))
+        v10_decides=lambda key: any(map(named_for_new_decisions, items[key].files)),
+        v11_decides=lambda key: any(map(takes_v11_decisions, items[key].files)))
     if earlier:
         cache.put_many(namespace(NOTES_VERSION), list(earlier.items()))
     return earlier
@@ -59,15 +58,16 @@ def reused_notes(cache: Cache, namespace: Callable[[str], str], items: Mapping[s
 
 def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
                   namespace: Callable[[str], str], keys: list[str],
-                  newly_decided: Callable[[str], bool],
-                  coloured: Callable[[str], bool]) -> dict[str, bytes]:
+                  v10_decides: Callable[[str], bool],
+                  v11_decides: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the items ``keys``, the decisions earlier versions cached that are still whole
     (``read(namespace(version), keys)``), of items whose files say nothing of their colours
-    but sRGB only (``coloured``: their headers, read for the items found alone; v11 added
-    the decisions of PNG chunks, BMP colour spaces and EXIF, v8 those of ICC profiles):
-    v10's; of items without a file named as a TIFF, BMP, TGA or PGM/PPM or holding another
-    format than its name says (``newly_decided``: v10's decisions concern those, v9's
-    TIFFs' associated alpha and BMPs' fourth byte), v9's; of 8-bit items only
+    but sRGB and are no TIFF of several pages only (``v11_decides``: their headers, read
+    for the items found alone; v11 added the decisions of PNG chunks, BMP colour spaces,
+    EXIF and a TIFF's thumbnail, v8 those of ICC profiles): v10's; of items without a file
+    named as a TIFF, BMP, TGA or PGM/PPM or holding another format than its name says
+    (``v10_decides``: v10's decisions concern those, v9's TIFFs' associated alpha and
+    BMPs' fourth byte), v9's; of 8-bit items only
     (``notes_still_whole``: v9's decisions concern 16-bit images too), v8's, v7's, v6's
     and v5's."""
     latest = read(namespace("v10"), keys)
@@ -77,10 +77,11 @@ def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
     found = read(namespace("v8"), keys)
     for version in ("v7", "v6", "v5"):
         found.update(read(namespace(version), [key for key in keys if key not in found]))
-    # ``newly_decided`` and ``coloured`` read files' first bytes: asked of the items found
+    # ``v10_decides`` and ``v11_decides`` read files' headers: asked of the items found
     before = {key: stored for key, stored in {**current, **notes_still_whole(found)}.items()
-              if not newly_decided(key)}
-    return {key: stored for key, stored in {**latest, **before}.items() if not coloured(key)}
+              if not v10_decides(key)}
+    return {key: stored for key, stored in {**latest, **before}.items()
+            if not v11_decides(key)}
 
 
 def notes_still_whole(notes: dict[str, bytes]) -> dict[str, bytes]:

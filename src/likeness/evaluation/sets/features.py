@@ -43,10 +43,10 @@ from likeness.io import (
     named_for_new_decisions,
     replacing,
     scan_folder,
+    takes_v11_decisions,
     unreadable,
 )
 from likeness.io.plain_png import load_kernel
-from likeness.io.profiles import foreign_colours
 from likeness.metrics.fid import warn_if_singular
 
 __all__ = [
@@ -123,8 +123,8 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     file_of = {digest: path for path, digest in digests.items()}
     earlier = earlier_decisions(
         cache, namespace, [key for key in known if key not in known_decisions],
-        newly_decided=lambda key: named_for_new_decisions(file_of[key]),
-        coloured=lambda key: foreign_colours(file_of[key]))
+        v6_decides=lambda key: named_for_new_decisions(file_of[key]),
+        v7_decides=lambda key: takes_v11_decisions(file_of[key]))
     if earlier:  # stored under this version: a later run reads no file to find them
         cache.put_many(decisions_namespace, list(earlier.items()))
     known_decisions.update(earlier)
@@ -221,15 +221,16 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
 
 
 def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
-                      newly_decided: Callable[[str], bool],
-                      coloured: Callable[[str], bool]) -> dict[str, bytes]:
+                      v6_decides: Callable[[str], bool],
+                      v7_decides: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the images ``keys``, the decisions earlier versions cached beside the features
     of ``namespace`` that are still whole, of images whose files say nothing of their
-    colours but sRGB only (``coloured``: their headers, read for the images found alone;
-    v7 added the decisions of PNG chunks, BMP colour spaces and EXIF, v4 those of ICC
-    profiles): v6's; of images that are no TIFF, BMP, TGA or PGM/PPM and hold the format
-    their name says (``newly_decided``: v6's decisions concern those, v5's TIFFs'
-    associated alpha and BMPs' fourth byte), v5's; of 8-bit images only
+    colours but sRGB and are no TIFF of several pages only (``v7_decides``: their headers,
+    read for the images found alone; v7 added the decisions of PNG chunks, BMP colour
+    spaces, EXIF and a TIFF's thumbnail, v4 those of ICC profiles): v6's; of images that
+    are no TIFF, BMP, TGA or PGM/PPM and hold the format their name says (``v6_decides``:
+    v6's decisions concern those, v5's TIFFs' associated alpha and BMPs' fourth byte),
+    v5's; of 8-bit images only
     (``decisions_still_whole``: v5's decisions concern 16-bit images too), v4's, v3's,
     v2's and v1's."""
     latest = cache.get_many(namespace + "/decisions/v6", keys)
@@ -240,10 +241,10 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
     for version in ("/v3", "/v2", ""):
         found.update(cache.get_many(namespace + "/decisions" + version,
                                     [key for key in keys if key not in found]))
-    # ``newly_decided`` and ``coloured`` read files' first bytes: asked of the images found
+    # ``v6_decides`` and ``v7_decides`` read files' headers: asked of the images found
     before = {key: stored for key, stored in {**current, **decisions_still_whole(found)}.items()
-              if not newly_decided(key)}
-    return {key: stored for key, stored in {**latest, **before}.items() if not coloured(key)}
+              if not v6_decides(key)}
+    return {key: stored for key, stored in {**latest, **before}.items() if not v7_decides(key)}
 
 
 def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:
