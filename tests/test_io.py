@@ -590,6 +590,25 @@ def test_a_tiffs_image_is_read_past_a_thumbnail_on_its_first_page(tmp_path, dtyp
     assert not several_pages(path)
 
 
+def test_a_tiff_whose_pages_are_all_previews_of_a_raw_image_is_refused(tmp_path):
+    # a DNG (or camera raw file) renamed .tif: its first page is a reduced-resolution
+    # preview, the image itself in a SubIFD that Pillow and OpenCV never read
+    import tifffile
+
+    rng = np.random.default_rng(14)
+    path = tmp_path / "raw.tif"
+    with tifffile.TiffWriter(path) as tiff:
+        tiff.write(rng.integers(0, 256, (8, 10, 3), dtype=np.uint8), photometric="rgb",
+                   subfiletype=1, subifds=1)
+        tiff.write(rng.integers(0, 65536, (32, 40), dtype=np.uint16), subfiletype=0)
+    with pytest.raises(ImageLoadError, match="raw.tif: every page of this TIFF is a "
+                                             "reduced-resolution copy .* kept in a SubIFD"):
+        load_image(path)
+    lone = rng.integers(0, 256, (8, 10, 3), dtype=np.uint8)  # a thumbnail saved alone
+    _tiff(path, lone, photometric="rgb", subfiletype=1)
+    np.testing.assert_array_equal(load_image(path).pixels, lone)
+
+
 def test_a_tgas_last_sample_is_alpha_only_where_its_header_says(tmp_path):
     # Pillow reads a 32-bit TGA's fourth byte as alpha even where the header declares no
     # alpha bits: a file whose padding byte is 0 was fully transparent (`--alpha white`:
@@ -655,6 +674,15 @@ def test_a_jpeg_of_12_bit_samples_is_named_not_called_corrupt(tmp_path, rgb8):
     (b"%PDF-1.7\n", "a PDF document"),
     (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg">', "an SVG drawing"),
     (b"<!DOCTYPE html><html><body>Not Found</body></html>", "an HTML page"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n\x00\x00\x00\x14ftypjp2 ", "a JPEG 2000 image"),
+    (b"\xff\x4f\xff\x51\x00\x2f", "a JPEG 2000 codestream"),
+    (b"II\xbc\x01\x08\x00\x00\x00", "a JPEG XR image"),
+    (b"qoif\x00\x00\x00\x10\x00\x00\x00\x10\x03\x00", "a QOI image"),
+    (b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n", "a Radiance HDR image"),
+    (b"\x93NUMPY\x01\x00v\x00{'descr': '|u1'", "a NumPy array file (.npy)"),
+    (bytes(128) + b"DICM\x02\x00\x00\x00", "a DICOM file"),
+    (b"\xff\xd8\xff\xf7\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00\xff\xd9",
+     "a JPEG-LS image, which Pillow (and the reference tools) do not read"),
     (b"hello", "not an image file likeness can read: its first bytes are those of no "
                "supported format")])
 def test_a_file_of_another_kind_is_named(tmp_path, head, said):

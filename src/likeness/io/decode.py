@@ -46,7 +46,7 @@ from likeness.io.files import (
 )
 from likeness.io.integrity import (
     foreign_format,
-    jpeg_unread_precision,
+    jpeg_unread_frame,
     misnamed,
     sniff_format,
     verify_integrity,
@@ -178,10 +178,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
     except UnidentifiedImageError:
         if claimed == "TIFF" and (tags := tiff_tags(data)) is not None:
             raise ImageLoadError(f"{path}: {unreadable_tiff_samples(tags, opened=False)}") from None
-        if claimed == "JPEG" and (precision := jpeg_unread_precision(data)):
-            raise ImageLoadError(f"{path}: a JPEG of {precision}-bit samples, which Pillow "
-                                 "(and the reference tools) do not read: save it as 16-bit "
-                                 "PNG or TIFF") from None
+        if claimed == "JPEG" and (frame := jpeg_unread_frame(data)):
+            raise ImageLoadError(f"{path}: {frame}") from None
         if claimed is not None:
             raise ImageLoadError(f"{path}: corrupt or truncated {claimed} file (its header "
                                  "cannot be read)") from None
@@ -200,7 +198,7 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
 
 def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
             data: bytes) -> LoadedImage:
-    page, frames = (image_page(image) if image.format == "TIFF"
+    page, frames = (image_page(image, path) if image.format == "TIFF"
                     else (0, getattr(image, "n_frames", 1)))
     width, height = image.size
     if width <= 0 or height <= 0 or width * height > max_pixels:

@@ -41,7 +41,20 @@ _FOREIGN = ((b"%PDF", "a PDF document: export its pages as PNG"),
             (b"\x00\x00\x00\x0cJXL ", "a JPEG XL image: convert it to PNG"),
             (b"\x00\x00\x01\x00", "an icon (ICO): convert it to PNG"),
             (b"PK\x03\x04", "a zip archive: extract it"),
-            (b"\x1f\x8b", "a gzip-compressed file: decompress it"))
+            (b"\x1f\x8b", "a gzip-compressed file: decompress it"),
+            (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "a JPEG 2000 image: convert it to PNG"),
+            (b"\xff\x4f\xff\x51", "a JPEG 2000 codestream: convert it to PNG"),
+            (b"II\xbc", "a JPEG XR image: convert it to PNG"),
+            (b"qoif", "a QOI image: convert it to PNG"),
+            (b"DDS ", "a DirectDraw Surface (DDS) texture: convert it to PNG"),
+            (b"#?RADIANCE", "a Radiance HDR image (floating point): convert it to 16-bit PNG "
+                            "or TIFF"),
+            (b"#?RGBE", "a Radiance HDR image (floating point): convert it to 16-bit PNG or "
+                        "TIFF"),
+            (b"\x93NUMPY", "a NumPy array file (.npy): save the array as an image "
+                           "(PIL.Image.fromarray(a).save('x.png')) or pass it to "
+                           "likeness.compare_tensors"),
+            (b"SIMPLE  =", "a FITS file: convert it to 16-bit PNG or TIFF"))
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 GIT_LFS_POINTER = ("a Git LFS pointer, not the file it stands for (a repository cloned "
                    "without its large files): fetch them with git lfs pull")
@@ -123,6 +136,8 @@ def foreign_format(head: bytes) -> str | None:
             kind = "an AVIF" if head[8:12] in (b"avif", b"avis") else "a HEIF/HEIC"
             return f"{kind} image (as phones save photos): convert it to PNG"
         return "an MP4/MOV video or other ISO media file: extract its frames as PNG"
+    if head[128:132] == b"DICM":
+        return "a DICOM file: export its pixels as 16-bit PNG or TIFF"
     for magic, what in _FOREIGN:
         if head.startswith(magic):
             return what
@@ -214,18 +229,24 @@ def _verify_jpeg_data(path: Path, data: bytes) -> None:
                              f"{error})") from None
 
 
-def jpeg_unread_precision(data: bytes) -> int | None:
-    """The sample precision of a JPEG's frame header when it is not 8 bits (a 12- or 16-bit
-    JPEG, which Pillow does not open), None otherwise or where no frame header is found."""
+def jpeg_unread_frame(data: bytes) -> str | None:
+    """What a JPEG whose frame Pillow does not open is — one of 12 or 16-bit samples, or a
+    JPEG-LS image (SOF55) — and what to do; None otherwise or where no frame is found."""
     offset = 2
     while offset + 9 <= len(data) and data[offset] == 0xFF:
         marker = data[offset + 1]
         if marker == 0xFF:  # fill byte
             offset += 1
             continue
+        if marker == 0xF7:  # SOF55
+            return ("a JPEG-LS image, which Pillow (and the reference tools) do not read: "
+                    "convert it to PNG")
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOF0-SOF15
             precision = data[offset + 4]  # 8 or 12 bits; 2 to 16 when lossless
-            return precision if precision != 8 and 2 <= precision <= 16 else None
+            if precision == 8 or not 2 <= precision <= 16:
+                return None
+            return (f"a JPEG of {precision}-bit samples, which Pillow (and the reference "
+                    "tools) do not read: save it as 16-bit PNG or TIFF")
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length follows
             offset += 2
             continue

@@ -19,6 +19,8 @@ from typing import Any
 
 from PIL import TiffImagePlugin
 
+from likeness.errors import ImageLoadError
+
 __all__ = ["MIN_IS_WHITE", "image_page", "min_is_white", "several_pages", "tiff_orientation",
            "tiff_tags", "unreadable_tiff_samples", "unspecified_extra_sample"]
 
@@ -53,24 +55,35 @@ def tiff_tags(data: bytes) -> Mapping[int, Any] | None:
     return tags if whole and numbers else None
 
 
-_NEW_SUBFILE_TYPE, _SUBFILE_TYPE = 254, 255
+_NEW_SUBFILE_TYPE, _SUBFILE_TYPE, _SUB_IFDS = 254, 255, 330
 _REDUCED, _MASK = 0b001, 0b100  # NewSubfileType: a reduced-resolution copy; a mask
 _MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
 
 
-def image_page(image: Any) -> tuple[int, int]:
+def image_page(image: Any, path: Path) -> tuple[int, int]:
     """Of a TIFF opened by Pillow: the index of the page that holds its image — the first
     that is neither a reduced-resolution copy of another (a thumbnail, a pyramid's level:
     NewSubfileType bit 0, or the old SubfileType 2) nor a transparency mask (bit 2) — and
-    how many pages are such images (0, and the page count, where none is).  The image is
-    left at that page."""
-    images = []
+    how many pages are such images (0, and the page count, where none is: a lone
+    reduced image is the image).  The image is left at that page.
+
+    Raises:
+        ImageLoadError: every page is a reduced copy of an image kept in a SubIFD, which
+            the decoders do not read (a DNG's or a camera raw file's).
+    """
+    images, nested = [], False
     for index in range(getattr(image, "n_frames", 1)):
         image.seek(index)
         kind = image.tag_v2.get(_NEW_SUBFILE_TYPE, 0)
         old_kind = image.tag_v2.get(_SUBFILE_TYPE)
+        nested = nested or _SUB_IFDS in image.tag_v2
         if not (isinstance(kind, int) and kind & (_REDUCED | _MASK)) and old_kind != 2:
             images.append(index)
+    if not images and nested:
+        raise ImageLoadError(f"{path}: every page of this TIFF is a reduced-resolution copy "
+                             "(a preview) of an image kept in a SubIFD, which Pillow and "
+                             "OpenCV do not read (a DNG or camera raw file): convert the "
+                             "image itself to 16-bit PNG or TIFF")
     page = images[0] if images else 0
     image.seek(page)
     return page, len(images) or getattr(image, "n_frames", 1)
