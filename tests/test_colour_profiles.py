@@ -18,7 +18,8 @@ from PIL import Image, ImageCms
 
 import likeness
 from likeness.io import load_image
-from likeness.io.profiles import foreign_colours, profile_decision
+from likeness.io.integrity import takes_v11_decisions
+from likeness.io.profiles import profile_decision
 
 LAB = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -43,8 +44,7 @@ def test_a_foreign_profile_is_named_and_the_values_are_those_stored(tmp_path, su
     np.testing.assert_array_equal(loaded.pixels, load_image(plain).pixels)
     assert not any("ICC" in d for d in load_image(srgb).decisions)
     assert not any("ICC" in d for d in load_image(plain).decisions)
-    assert (foreign_colours(profiled), foreign_colours(srgb), foreign_colours(plain)) == (
-        True, False, False)
+    assert [takes_v11_decisions(path) for path in (profiled, srgb, plain)] == [True, False, False]
 
 
 def test_a_damaged_profile_is_said_so(tmp_path):
@@ -88,8 +88,8 @@ def test_a_profile_is_read_from_the_header_alone(tmp_path):
     data = buffer.getvalue()
     cut = Path(tmp_path / "cut.png")
     cut.write_bytes(data[:data.index(b"IDAT") + 20])  # the pixels cut short
-    assert foreign_colours(cut)
-    assert foreign_colours(tmp_path / "missing.png")  # unknown: counted as one
+    assert takes_v11_decisions(cut)
+    assert takes_v11_decisions(tmp_path / "missing.png")  # unknown: counted as one
 
 
 # -- what other declarations say ----------------------------------------------------------
@@ -152,7 +152,7 @@ def test_what_a_pngs_chunks_say_of_its_colours_is_recorded(tmp_path, chunks, exp
     loaded = load_image(path)
     assert list(loaded.decisions) == expected
     np.testing.assert_array_equal(loaded.pixels, pixels)
-    assert foreign_colours(path) is bool(expected)
+    assert takes_v11_decisions(path) is bool(expected)
 
 
 def test_a_16_bit_pngs_chunks_are_read_too(tmp_path):
@@ -208,7 +208,7 @@ def test_a_bmps_colour_space_is_recorded(tmp_path, colour_space, profile, endpoi
     loaded = load_image(path)
     assert loaded.decisions == ((expected,) if expected else ())
     np.testing.assert_array_equal(loaded.pixels, pixels)
-    assert foreign_colours(path) is bool(expected)
+    assert takes_v11_decisions(path) is bool(expected)
 
 
 @pytest.mark.parametrize(("colour_space", "interoperability", "adobe"), [
@@ -228,7 +228,7 @@ def test_a_cameras_exif_adobe_rgb_is_recorded(tmp_path, colour_space, interopera
     Image.fromarray(_pixels(10)).save(path, exif=exif)
     decision = f"EXIF colour space Adobe RGB (a camera's, without a profile) {NOT_APPLIED}"
     assert load_image(path).decisions == ((decision,) if adobe else ())
-    assert foreign_colours(path) is adobe
+    assert takes_v11_decisions(path) is adobe
     Image.fromarray(_pixels(10)).save(path, exif=exif, icc_profile=LAB)
     assert load_image(path).decisions == (LAB_DECISION,)  # the profile says it all
 
@@ -246,4 +246,4 @@ def test_a_hostile_pngs_chunks_end_the_search(tmp_path):
     (tmp_path / "long.png").write_bytes(long)
     with pytest.raises(likeness.ImageLoadError):
         load_image(tmp_path / "long.png")
-    assert foreign_colours(tmp_path / "long.png")
+    assert takes_v11_decisions(tmp_path / "long.png")

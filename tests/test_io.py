@@ -560,7 +560,7 @@ def test_a_tiffs_image_is_read_past_a_thumbnail_on_its_first_page(tmp_path, dtyp
     # reduced-resolution copy (NewSubfileType 1) of the image that follows
     import tifffile
 
-    from likeness.io.tiff import several_pages
+    from likeness.io import takes_v11_decisions
 
     top = 65536 if dtype == np.uint16 else 256
     shape = (40, 48, channels) if channels > 1 else (40, 48)
@@ -572,7 +572,7 @@ def test_a_tiffs_image_is_read_past_a_thumbnail_on_its_first_page(tmp_path, dtyp
     loaded = load_image(path)
     np.testing.assert_array_equal(loaded.pixels, full.reshape(40, 48, channels))
     assert loaded.decisions == (THUMBNAIL_FIRST,)
-    assert several_pages(path)
+    assert takes_v11_decisions(path)  # its decisions cached before are not reused
     # a pyramid (the image, then its reduced copies) is one image: nothing to say
     tifffile.imwrite(path, full, photometric=photometric)
     tifffile.imwrite(path, full[::2, ::2].copy(), photometric=photometric, subfiletype=1,
@@ -587,7 +587,7 @@ def test_a_tiffs_image_is_read_past_a_thumbnail_on_its_first_page(tmp_path, dtyp
     assert again.decisions == (THUMBNAIL_FIRST,
                                "first of 2 frames used (animated or multi-page TIFF)")
     tifffile.imwrite(path, full, photometric=photometric)
-    assert not several_pages(path)
+    assert not takes_v11_decisions(path)
 
 
 def test_a_tiff_whose_pages_are_all_previews_of_a_raw_image_is_refused(tmp_path):
@@ -607,6 +607,48 @@ def test_a_tiff_whose_pages_are_all_previews_of_a_raw_image_is_refused(tmp_path)
     lone = rng.integers(0, 256, (8, 10, 3), dtype=np.uint8)  # a thumbnail saved alone
     _tiff(path, lone, photometric="rgb", subfiletype=1)
     np.testing.assert_array_equal(load_image(path).pixels, lone)
+
+
+def _palette_png(path: Path, indices: bytes, palette: bytes) -> Path:
+    """An 8-bit palette PNG of one row of ``indices``, its PLTE ``palette``."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", len(indices), 1, 8, 3, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"PLTE", palette)
+                     + chunk(b"IDAT", zlib.compress(b"\0" + indices)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_palette_indices_beyond_the_palette_are_refused_not_read_as_black(tmp_path):
+    # the PNG and GIF specifications call such an index an error; Pillow, libpng and
+    # browsers show it black: a colour the file never defined
+    from likeness.io import takes_v11_decisions
+
+    two = bytes([255, 0, 0, 0, 255, 0])
+    path = _palette_png(tmp_path / "a.png", bytes([0, 1, 5, 1]), two)
+    with pytest.raises(ImageLoadError, match=r"a.png: its pixels use palette index 5, beyond "
+                                             r"its palette of 2 colours: their colour is not "
+                                             r"defined"):
+        load_image(path)
+    assert takes_v11_decisions(path)  # a palette image's values cached before: computed again
+    _palette_png(path, bytes([0, 1, 1, 0]), two)
+    np.testing.assert_array_equal(load_image(path).pixels[0],
+                                  [[255, 0, 0], [0, 255, 0], [0, 255, 0], [255, 0, 0]])
+    # a BMP whose colours-used count is below its indices, a GIF's table likewise
+    indices = Image.fromarray(np.array([[0, 1, 2, 3]], dtype=np.uint8), "P")
+    indices.putpalette([9, 9, 9] * 256)
+    indices.save(tmp_path / "b.bmp")
+    data = bytearray((tmp_path / "b.bmp").read_bytes())
+    data[46:50] = (2).to_bytes(4, "little")  # biClrUsed: 2 colours
+    (tmp_path / "b.bmp").write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match="b.bmp: its pixels use palette index 3, beyond "
+                                             "its palette of 2 colours"):
+        load_image(tmp_path / "b.bmp")
 
 
 def test_a_tgas_last_sample_is_alpha_only_where_its_header_says(tmp_path):

@@ -301,6 +301,7 @@ def _decode_with_pillow(path: Path, image: Image.Image,
         decisions.append("1-bit image expanded to 8-bit gray (0 and 255)")
         return np.array(image.convert("L")), mode
     if mode in ("P", "PA"):
+        _check_palette_indices(path, image)
         has_alpha = mode == "PA" or "transparency" in image.info
         converted = image.convert("RGBA" if has_alpha else "RGB")
         decisions.append("palette expanded to RGB")
@@ -324,6 +325,20 @@ def _decode_with_pillow(path: Path, image: Image.Image,
         f"{path}: unsupported pixel mode {mode!r} (floating-point or exotic images); "
         "save the image as 8- or 16-bit gray or RGB"
     )
+
+
+def _check_palette_indices(path: Path, image: Image.Image) -> None:
+    """Refuse a palette image whose pixels use an index beyond its palette: a colour the
+    file does not define (the PNG and GIF specifications call it an error), which every
+    decoder shows as black."""
+    entries = len(image.getpalette() or []) // 3
+    indices = np.asarray(image)
+    top = int(indices[..., 0].max() if indices.ndim == 3 else indices.max()) if indices.size else 0
+    if top >= entries:
+        raise ImageLoadError(f"{path}: its pixels use palette index {top}, beyond its palette "
+                             f"of {entries} colour{'s' * (entries != 1)}: their colour is not "
+                             "defined (decoders show black); save the image again from its "
+                             "source")
 
 
 def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:

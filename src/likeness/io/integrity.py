@@ -13,8 +13,7 @@ from PIL import Image
 
 from likeness.errors import ImageLoadError
 from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
-from likeness.io.profiles import foreign_colours
-from likeness.io.tiff import several_pages
+from likeness.io.profiles import declared_colours
 
 # The first bytes of each supported format, so that a message can say what a file is.
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
@@ -119,11 +118,18 @@ def named_for_new_decisions(path: Path) -> bool:
 
 def takes_v11_decisions(path: Path) -> bool:
     """Whether ``path`` may take decisions a cache written before item notes v11 (feature
-    decisions v7) lacks: its file says what its colours mean (a PNG's cICP, gAMA or cHRM
-    chunk, a BMP's colour space, a camera's EXIF Adobe RGB: ``profiles.foreign_colours``),
-    or it is a TIFF of several pages (whose image may follow a thumbnail:
-    ``tiff.several_pages``).  Its header is read."""
-    return foreign_colours(path) or several_pages(path)
+    decisions v7) lacks, or values it computed otherwise: its file says what its colours
+    mean (a PNG's cICP, gAMA or cHRM chunk, a BMP's colour space, a camera's EXIF Adobe
+    RGB: ``profiles.declared_colours``), it is a TIFF of several pages (whose image may
+    follow a thumbnail: ``tiff.image_page``) or a palette image (whose indices may lie
+    beyond its palette).  Its header is read; a file Pillow cannot open counts as one."""
+    try:
+        with open(path, "rb") as file, Image.open(file) as image:
+            return (image.mode in ("P", "PA")
+                    or (image.format == "TIFF" and getattr(image, "n_frames", 1) > 1)
+                    or bool(declared_colours(image, file)))
+    except Exception:  # noqa: BLE001 - any file Pillow cannot open: computed again
+        return True
 
 
 def foreign_format(head: bytes) -> str | None:

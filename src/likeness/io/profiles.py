@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["colour_decisions", "foreign_colours", "profile_decision"]
+__all__ = ["colour_decisions", "declared_colours", "profile_decision"]
 
 _LONGEST_NAME = 80  # characters of a profile's name kept in a decision
 _NOT_APPLIED = ("not applied (pixel values read as stored, as the reference implementations "
@@ -53,23 +53,12 @@ def colour_decisions(image: Image.Image, data: bytes) -> list[str]:
     """The decisions an image opened by Pillow (``image``, not yet decoded; ``data``: its
     file's bytes) takes for what its file says its colours mean: none where it says sRGB
     or nothing."""
-    return _declared(image, io.BytesIO(data))
+    return declared_colours(image, io.BytesIO(data))
 
 
-def foreign_colours(path: str | os.PathLike[str]) -> bool:
-    """Whether the image file at ``path`` says its colours are other than sRGB, read from
-    its header alone (what a cache written before likeness recorded that cannot serve); a
-    file whose header cannot be read counts as one (its cached rows are not reused)."""
-    from PIL import Image
-
-    try:
-        with open(path, "rb") as file, Image.open(file) as image:
-            return bool(_declared(image, file))
-    except Exception:  # noqa: BLE001 - any file Pillow cannot open: computed again
-        return True
-
-
-def _declared(image: Image.Image, file: IO[bytes]) -> list[str]:
+def declared_colours(image: Image.Image, file: IO[bytes]) -> list[str]:
+    """``colour_decisions`` of an image opened from ``file`` (read from its header: a
+    PNG's chunks before its image data, a BMP's header and embedded profile)."""
     if image.format == "PNG" and (cicp := _png_cicp(file)) is not None:
         return [note] if (note := _cicp_decision(cicp)) else []
     if isinstance(profile := image.info.get("icc_profile"), bytes) and profile:

@@ -21,7 +21,7 @@ from PIL import TiffImagePlugin
 
 from likeness.errors import ImageLoadError
 
-__all__ = ["MIN_IS_WHITE", "image_page", "min_is_white", "several_pages", "tiff_orientation",
+__all__ = ["MIN_IS_WHITE", "image_page", "min_is_white", "tiff_orientation",
            "tiff_tags", "unreadable_tiff_samples", "unspecified_extra_sample"]
 
 _ORIENTATION, _PHOTOMETRIC, _BITS, _SAMPLES, _PLANAR, _EXTRA, _FORMAT = (
@@ -57,7 +57,6 @@ def tiff_tags(data: bytes) -> Mapping[int, Any] | None:
 
 _NEW_SUBFILE_TYPE, _SUBFILE_TYPE, _SUB_IFDS = 254, 255, 330
 _REDUCED, _MASK = 0b001, 0b100  # NewSubfileType: a reduced-resolution copy; a mask
-_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
 
 
 def image_page(image: Any, path: Path) -> tuple[int, int]:
@@ -87,23 +86,6 @@ def image_page(image: Any, path: Path) -> tuple[int, int]:
     page = images[0] if images else 0
     image.seek(page)
     return page, len(images) or getattr(image, "n_frames", 1)
-
-
-def several_pages(path: Path) -> bool:
-    """Whether ``path`` holds a TIFF of several pages (whose image a cache written before
-    item notes v11 (feature decisions v7) may have read from a thumbnail on its first
-    page); one that cannot be read counts as one (computed again, and said why)."""
-    from PIL import Image
-
-    try:
-        with open(path, "rb") as file:
-            if file.read(4) not in _MAGIC:
-                return False
-            file.seek(0)
-            with Image.open(file) as image:
-                return getattr(image, "n_frames", 1) > 1
-    except Exception:  # noqa: BLE001 - any file Pillow cannot open: computed again
-        return True
 
 
 def tiff_orientation(tags: Mapping[int, Any]) -> int | None:
