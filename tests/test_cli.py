@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -196,6 +197,31 @@ def test_console_script_runs_as_a_real_process(folders, tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "astronaut.png" in completed.stdout
     assert (tmp_path / "r.csv").read_text().startswith("reference,test,ssim,psnr")
+
+
+def test_a_file_opencv_cannot_decode_is_said_once_without_opencvs_log_lines(tmp_path):
+    # a damaged 16-bit TIFF (decoded by OpenCV): likeness's error, not OpenCV's "[ERROR:0@…]
+    # global grfmt_tiff.cpp …" lines on the terminal too
+    import tifffile
+
+    pixels = np.random.default_rng(3).integers(1, 65536, (64, 48, 3), dtype=np.uint16)
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        tifffile.imwrite(tmp_path / folder / "a.tif", pixels, photometric="rgb",
+                         compression="zlib", rowsperstrip=8)
+    damaged = tmp_path / "out" / "a.tif"
+    damaged.write_bytes(damaged.read_bytes()[:6000])
+    script = shutil.which("likeness", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert script, "the likeness console script is not installed beside this Python"
+    environment = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
+    completed = subprocess.run([script, "compare", str(tmp_path / "ref"), str(damaged.parent),
+                                "--no-cache"], capture_output=True, text=True, timeout=300,
+                               check=False, env=environment)
+    assert completed.returncode == 1
+    assert "a.tif: corrupt or truncated TIFF file (OpenCV could not decode it)" in (
+        completed.stderr)
+    assert "grfmt_tiff" not in completed.stderr
+    assert "[ERROR" not in completed.stderr
 
 
 def test_a_network_run_whose_values_are_all_cached_never_imports_torch(tmp_path, stand_in):

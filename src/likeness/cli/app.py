@@ -177,6 +177,10 @@ def main() -> None:
     for name in ("SIGTERM", "SIGHUP"):  # a closed terminal ends the run like SIGTERM
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _stop)
+    # a file OpenCV cannot decode is said by likeness, once, in its row and on the terminal;
+    # OpenCV's own log lines ("[ERROR:0@0.02] global grfmt_tiff.cpp …") would add noise
+    # (read when cv2 is first imported: later, in decoding; a user's own setting is kept)
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     # a file name that is not valid UTF-8 is printed escaped, never a UnicodeEncodeError
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
