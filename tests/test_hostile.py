@@ -1676,6 +1676,23 @@ def test_a_path_with_windows_separators_says_so(tmp_path):
     assert str(raised.value).endswith("2.png: no such file")  # no hint without a backslash
 
 
+@pytest.mark.parametrize(("reference", "said"), [
+    ("https://example.com/0.png", "no such file (a URL? likeness reads local files only: "
+                                  "download the images first, and give their paths)"),
+    ("s3://bucket/ref/0.png", "no such file (a URL?"),
+    ("~/ref/0.png", "no such file ('~' is a folder's name here: a shell expands it, a CSV "
+                    "or a Python string does not; write the whole path)")])
+def test_a_url_or_home_folder_in_a_csv_says_so(tmp_path, reference, said):
+    """Paths in a CSV are taken verbatim: "no such file" of ``…/https:/example.com/0.png``
+    left the user to find that likeness reads no URL and expands no ``~``."""
+    _folders(tmp_path, count=1)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"reference,test\n{reference},out/0.png\n")
+    result = CliRunner().invoke(main, ["compare", "--pairs", str(pairs), "--no-cache"])
+    assert result.exit_code == 1
+    assert said in " ".join(result.output.split())
+
+
 def test_a_git_lfs_pointer_is_named_in_place_of_any_input(tmp_path, fid_weights):
     """A repository cloned without its large files leaves pointers where the images,
     checkpoints, statistics and CSVs were: each was "corrupt", "not a loadable checkpoint",

@@ -49,7 +49,7 @@ def stat_regular_file(path: Path) -> os.stat_result:
             raise ImageLoadError(f"{path}: a broken symbolic link (to "
                                  f"{os.readlink(path)})") from None
         if error.errno == errno.ENOENT:
-            raise ImageLoadError(f"{path}: no such file{_windows_hint(path)}") from None
+            raise ImageLoadError(f"{path}: no such file{_missing_hint(path)}") from None
         raise ImageLoadError(f"{path}: cannot read the file ({error.strerror or error})"
                              ) from None
     for test, kind in _SPECIAL_FILES:
@@ -59,10 +59,22 @@ def stat_regular_file(path: Path) -> os.stat_result:
     return status
 
 
-def _windows_hint(path: str | os.PathLike[str]) -> str:
-    """What a missing path spelt with Windows' separators (a CSV written on Windows:
-    ``imgs\\a.png``, ``C:\\data\\a.png``) is, where the name holds a backslash: on this
-    system a backslash is a letter of the name, never a separator."""
+_URL_SCHEMES = ("http:", "https:", "ftp:", "file:", "s3:", "gs:", "gcs:", "az:", "abfs:",
+                "abfss:", "hf:", "wasb:", "wasbs:")
+
+
+def _missing_hint(path: str | os.PathLike[str]) -> str:
+    """What a missing path may have meant, where its spelling says: a URL (``https://…``,
+    ``s3://…``: likeness reads local files), a home folder (``~`` is expanded by a shell,
+    not in a CSV or a Python string) or Windows' separators (a CSV written on Windows:
+    ``imgs\\a.png``; here a backslash is a letter of the name, never a separator)."""
+    parts = Path(path).parts
+    if any(part.lower() in _URL_SCHEMES for part in parts):
+        return (" (a URL? likeness reads local files only: download the images first, "
+                "and give their paths)")
+    if "~" in parts or any(part.startswith("~") and part[1:].isidentifier() for part in parts):
+        return (" ('~' is a folder's name here: a shell expands it, a CSV or a Python string "
+                "does not; write the whole path)")
     if os.sep != "/" or "\\" not in os.fspath(path):
         return ""
     return (" (its name holds '\\', a Windows separator?  Here it is a letter of the name: "
