@@ -234,14 +234,23 @@ def test_a_cameras_exif_adobe_rgb_is_recorded(tmp_path, colour_space, interopera
 
 
 def test_a_hostile_pngs_chunks_end_the_search(tmp_path):
-    """Thousands of chunks before cICP, or a chunk length past the file's end: no hang,
-    no error of the search itself (the decoder says what is wrong)."""
+    """Thousands of chunks before cICP, or a chunk length (or a BMP's profile size) past
+    the file's end: no hang, no read of that length, no error of the search itself (the
+    decoder says what is wrong)."""
     pixels = _pixels(11)
     cicp = _chunk(b"cICP", bytes([12, 13, 0, 1]))
     many = _png_with(pixels, *[_chunk(b"tEXt", b"k\0v")] * 5000, cicp)
     (tmp_path / "many.png").write_bytes(many)
     assert load_image(tmp_path / "many.png").decisions == (
         f"PNG colour space (cICP: Display P3 primaries, sRGB transfer) {NOT_APPLIED}",)
+    hostile = _png_with(pixels, struct.pack(">I", 0x7FFFFFF0) + b"cICP")  # never read
+    (tmp_path / "hostile.png").write_bytes(hostile)
+    assert takes_v11_decisions(tmp_path / "hostile.png")  # (Pillow cannot open it)
+    bmp = bytearray(_bmp_v5(pixels[:5, :4], b"DEBM", LAB))
+    bmp[14 + 116:14 + 120] = (0xFFFFFFF0).to_bytes(4, "little")  # a profile past the end
+    (tmp_path / "a.bmp").write_bytes(bytes(bmp))
+    assert load_image(tmp_path / "a.bmp").decisions == (
+        "ICC profile unreadable, not applied (pixel values read as stored)",)
     long = _png_with(pixels, struct.pack(">I", 0x7FFFFFF0) + b"zzZz")
     (tmp_path / "long.png").write_bytes(long)
     with pytest.raises(likeness.ImageLoadError):

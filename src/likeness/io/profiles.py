@@ -92,8 +92,8 @@ def _png_cicp(file: IO[bytes]) -> bytes | None:
         if kind in (b"IDAT", b"IEND"):
             return None
         if kind == b"cICP":
-            data = file.read(length)
-            return data if length == 4 and len(data) == 4 else None
+            data = file.read(4) if length == 4 else b""  # (a hostile length: not read)
+            return data if len(data) == 4 else None
         file.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
 
 
@@ -108,7 +108,7 @@ def _cicp_decision(cicp: bytes) -> str | None:
     return f"PNG colour space (cICP: {', '.join(said)}) {_NOT_APPLIED}"
 
 
-_SRGB_GAMMA = 1 / 2.2  # the gAMA an sRGB image's encoders write (45455)
+_SRGB_GAMMA, _SAME_GAMMA = 1 / 2.2, 0.005  # the gAMA sRGB images' encoders write (45455)
 # white, red, green, blue (x, y) of each colour space a cHRM chunk may name
 _NAMED_PRIMARIES = {
     "sRGB": (0.3127, 0.329, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06),
@@ -122,7 +122,7 @@ _SAME_POINT = 0.005  # chromaticity coordinates as writers round them
 def _png_gamma_and_primaries(info: Mapping[Any, Any]) -> list[str]:
     decisions = []
     gamma = info.get("gamma")
-    if isinstance(gamma, float) and gamma > 0 and abs(gamma - _SRGB_GAMMA) > _SAME_POINT:
+    if isinstance(gamma, float) and gamma > 0 and abs(gamma - _SRGB_GAMMA) > _SAME_GAMMA:
         kind = "linear values; " if gamma == 1 else ""
         decisions.append(f"PNG gamma {gamma:.5g} (gAMA chunk: {kind}sRGB's is 0.45455) "
                          f"{_NOT_APPLIED}")
@@ -132,8 +132,9 @@ def _png_gamma_and_primaries(info: Mapping[Any, Any]) -> list[str]:
                       if all(abs(a - b) <= _SAME_POINT
                              for a, b in zip(points, known, strict=True))), None)
         if named != "sRGB":
-            what = named or "white ({:.4g}, {:.4g}), red ({:.4g}, {:.4g}), green ({:.4g}, "\
-                            "{:.4g}), blue ({:.4g}, {:.4g})".format(*points)
+            white, red, green, blue = (f"({x:.4g}, {y:.4g})" for x, y in zip(
+                points[::2], points[1::2], strict=True))
+            what = named or f"white {white}, red {red}, green {green}, blue {blue}"
             decisions.append(f"PNG primaries of {what} (cHRM chunk), not sRGB's, "
                              f"{_NOT_APPLIED}")
     return decisions
@@ -162,10 +163,11 @@ def _bmp_colour_space(file: IO[bytes]) -> str | None:
                 f"{_NOT_APPLIED}")
     if kind in (b"DEBM", b"KNIL") and len(header) == _FILE_HEADER + 124:
         offset, size = struct.unpack_from("<II", header, _FILE_HEADER + 112)
+        end = file.seek(0, os.SEEK_END)
         file.seek(_FILE_HEADER + offset)
-        profile = file.read(size)
+        profile = file.read(size) if _FILE_HEADER + offset + size <= end else b""
         if kind == b"DEBM":  # PROFILE_EMBEDDED
-            return profile_decision(profile) if len(profile) == size else _UNREADABLE
+            return profile_decision(profile) if size and len(profile) == size else _UNREADABLE
         name = profile.split(b"\0")[0].decode("cp1252", "replace")[:_LONGEST_NAME]
         return f"BMP linked colour profile '{name}' {_NOT_APPLIED}"
     return f"BMP colour space type {kind[::-1]!r} unknown, {_NOT_APPLIED}"
