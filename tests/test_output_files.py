@@ -255,6 +255,73 @@ def test_latex_tables_escape_every_special_character_on_one_line(tmp_path):
     assert r"p\textbar{}q\textless{}r\textgreater{} & " in table
 
 
+def test_latex_tables_compose_accents_escape_undecodable_bytes_and_name_what_pdflatex_lacks(
+        tmp_path):
+    """A name from macOS's file system spells é as e and a combining accent, which pdflatex
+    stops at ("Unicode character ́ (U+0301)"); a name that is not UTF-8 was written as
+    ``\\udcff``, an undefined control sequence; CJK or emoji stop pdflatex too, and the
+    table now says so, with what compiles it."""
+    from PIL import Image
+
+    from likeness.evaluation.catalog.metric_spec import latex_escape, pdflatex_unset
+
+    assert latex_escape("cafe\u0301") == "caf\u00e9"
+    assert latex_escape("bad\udcff") == r"bad\textbackslash{}udcff"
+    assert pdflatex_unset("cafe\u0301 Ærø – naïve") == []
+    assert pdflatex_unset("模型 α 🎨") == ["模", "型", "α", "🎨"]
+    rng = np.random.default_rng(1)
+    names = ("ref", "cafe\u0301", "模型")
+    for folder in names:
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+            tmp_path / folder / "a.png")
+    likeness.compare(tmp_path / "ref", models={name: tmp_path / name for name in names[1:]},
+                     metrics="psnr", cache=False, out_dir=tmp_path / "results")
+    table = (tmp_path / "results" / "summary.tex").read_text(encoding="utf-8")
+    assert "\ncaf\u00e9 & " in table
+    assert ("% names hold characters pdflatex cannot set (模, 型): compile with XeLaTeX or "
+            "LuaLaTeX (and a font that has them), or rename") in table
+
+
+def test_every_metric_label_is_one_pdflatex_sets():
+    # a label with a Greek letter or a combining mark would stop every paper's pdflatex
+    from likeness.evaluation.catalog.metric_spec import pdflatex_unset
+    from likeness.evaluation.catalog.registry import METRICS
+
+    assert {key: pdflatex_unset(spec.latex_label) for key, spec in METRICS.items()
+            if pdflatex_unset(spec.latex_label)} == {}
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_summary_tex_compiles_with_pdflatex(tmp_path):
+    """Every pixel metric's label and a model name of every special character LaTeX
+    reads, composed accents and a byte that is not UTF-8: pdflatex compiles the table as
+    pasted into a document with booktabs."""
+    import subprocess
+
+    from PIL import Image
+
+    from likeness.evaluation.catalog.registry import METRICS
+
+    rng = np.random.default_rng(2)
+    names = ("ref", "a&b_c%d$e#f~g^h\\i{j}|<>", "cafe\u0301 Ærø", "bad\udcff")
+    for folder in names:
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(
+            tmp_path / folder / "a.png")
+    pixels = [key for key, spec in METRICS.items()
+              if spec.kind == "pixel" and "compare" in spec.commands and spec.min_side <= 48]
+    likeness.compare(tmp_path / "ref", models={name: tmp_path / name for name in names[1:]},
+                     metrics=pixels, cache=False, out_dir=tmp_path / "results")
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}"
+                                      "\\begin{document}\\input{results/summary}"
+                                      "\\end{document}\n")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                           "doc.tex"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
 def test_compare_s_out_never_replaces_its_pairs_file_or_a_results_folder_table(golden,
                                                                                tmp_path):
     """--out pairs.csv with --pairs pairs.csv replaced the user's pairs file with the

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from likeness.evaluation.catalog.metric_spec import latex_escape
+from likeness.evaluation.catalog.metric_spec import latex_escape, pdflatex_note
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.infra.cache import file_digest
 from likeness.evaluation.items.prompts import PROMPT_ROLES
@@ -275,6 +275,7 @@ def latex_summary(results: ResultsData) -> str:
             if m not in uneven else set() for m in metrics}
     lines = [
         "% likeness results table; needs \\usepackage{booktabs}",
+        *pdflatex_note([*results.models, *(METRICS[m].latex_label for m in metrics)]),
         "\\begin{tabular}{l" + "c" * len(metrics) + "}",
         "\\toprule",
         ("Method" if results.kind == "style" else "Model") + " & "

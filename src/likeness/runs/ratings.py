@@ -17,7 +17,7 @@ from pathlib import Path
 
 from likeness._version import __version__
 from likeness.evaluation.catalog.bibtex import bibtex_for
-from likeness.evaluation.catalog.metric_spec import latex_escape
+from likeness.evaluation.catalog.metric_spec import latex_escape, pdflatex_note
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
 from likeness.results.ratings import RatingsAnalysis, analyze_ratings, read_ratings
@@ -114,6 +114,9 @@ def _summary(analysis: RatingsAnalysis, latex: bool = False) -> str:
                           f"{_number(rho[0])} | {_number(tau[0])} | {_number(r[0])} |"
                           for m, (n, rho, tau, r) in q.correlations.items()]
         blocks.append("\n".join(lines))
+    if latex:  # (the comment goes with the first table pasted)
+        blocks[:1] = ["\n".join([*pdflatex_note([s.model for q in analysis.questions
+                                                  for s in q.scores]), *blocks[:1]])]
     return "\n\n".join(blocks) + "\n"
 
 

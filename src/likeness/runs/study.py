@@ -23,7 +23,7 @@ from typing import Any
 from likeness._version import __version__
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.bibtex import bibtex_for
-from likeness.evaluation.catalog.metric_spec import latex_escape
+from likeness.evaluation.catalog.metric_spec import latex_escape, pdflatex_note
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import replace_file
 from likeness.results.html import read_results_folder
@@ -175,9 +175,9 @@ def _summary(analysis: StudyAnalysis) -> str:
 
 
 def _latex(analysis: StudyAnalysis) -> str:
-    """One booktabs table per question: each model's scores with their intervals (needs
-    ``\\usepackage{booktabs}``)."""
-    lines = ["% likeness study table; needs \\usepackage{booktabs}"]
+    """One booktabs table per question: each model's scores with their intervals."""
+    lines = ["% likeness study table; needs \\usepackage{booktabs}",
+             *pdflatex_note([model for q in analysis.questions for model in q.ranking])]
     for question in analysis.questions:
         if question.question:
             lines.append(f"% {latex_escape(question.question)}")

@@ -3,7 +3,8 @@ batched torch metric of ``likeness.metrics`` a pixel metric of one prepared pair
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,8 @@ from likeness.evaluation.items.image_set import ImageSet
 from likeness.evaluation.items.prepare import PreparedPair
 from likeness.evaluation.items.settings import RunSettings
 
-__all__ = ["MetricCard", "MetricSpec", "latex_escape", "on_tensors", "torch_pair"]
+__all__ = ["MetricCard", "MetricSpec", "latex_escape", "on_tensors", "pdflatex_note",
+           "pdflatex_unset", "torch_pair"]
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
@@ -26,9 +28,57 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   **{chr(code): " " for code in (*range(32), 127)}}
 
 
+# the characters beyond ASCII that pdflatex sets with LaTeX's defaults (UTF-8 input, OT1
+# and TS1 fonts), as ranges of code points: measured by ``references/pdflatex_characters.py``
+# with pdfTeX 1.40.24 (TeX Live 2022) over U+00A0-U+02FF, U+0370-U+045F, U+1E00-U+1EFF and
+# U+2000-U+22FF; every other character (Greek, Cyrillic, CJK, emoji, combining marks) stops
+# pdflatex ("Unicode character … not set up for use with LaTeX")
+_PDFLATEX_SETS = (
+    (0xA1, 0xAA), (0xAC, 0xAC), (0xAE, 0xBA), (0xBC, 0xCF), (0xD1, 0xDD), (0xDF, 0xEF),
+    (0xF1, 0xFD), (0xFF, 0x103), (0x106, 0x10F), (0x112, 0x117), (0x11A, 0x125),
+    (0x128, 0x12D), (0x130, 0x137), (0x139, 0x13E), (0x141, 0x148), (0x14C, 0x165),
+    (0x168, 0x171), (0x174, 0x17E), (0x192, 0x192), (0x1C4, 0x1D4), (0x1E2, 0x1E3),
+    (0x1E6, 0x1E9), (0x1F0, 0x1F0), (0x1F4, 0x1F5), (0x218, 0x21B), (0x232, 0x233),
+    (0x237, 0x237), (0x2C6, 0x2C7), (0x2D8, 0x2D9), (0x2DC, 0x2DD), (0x1E02, 0x1E03),
+    (0x1E0D, 0x1E0D), (0x1E1E, 0x1E21), (0x1E25, 0x1E25), (0x1E30, 0x1E31), (0x1E37, 0x1E37),
+    (0x1E43, 0x1E43), (0x1E45, 0x1E45), (0x1E47, 0x1E47), (0x1E5B, 0x1E5B), (0x1E63, 0x1E63),
+    (0x1E6D, 0x1E6D), (0x1E8E, 0x1E91), (0x1E9E, 0x1E9E), (0x1EF2, 0x1EF3), (0x2010, 0x2016),
+    (0x2018, 0x2019), (0x201C, 0x201D), (0x2020, 0x2022), (0x2026, 0x2026), (0x2030, 0x2031),
+    (0x203B, 0x203B), (0x203D, 0x203D), (0x2044, 0x2044), (0x204E, 0x204E), (0x2052, 0x2052),
+    (0x20A1, 0x20A1), (0x20A4, 0x20A4), (0x20A6, 0x20A6), (0x20A9, 0x20A9), (0x20AB, 0x20AC),
+    (0x20B1, 0x20B1), (0x2103, 0x2103), (0x2116, 0x2117), (0x211E, 0x211E), (0x2120, 0x2120),
+    (0x2122, 0x2122), (0x2126, 0x2127), (0x212E, 0x212E), (0x2190, 0x2193))
+_NOT_UTF_8 = range(0xDC80, 0xDD00)  # a byte of a name that is not UTF-8 (surrogateescape)
+
+
 def latex_escape(text: str) -> str:
-    """``text`` with LaTeX's special characters escaped, on one line."""
-    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
+    """``text`` with LaTeX's special characters escaped, on one line, in Unicode's composed
+    form (NFC: a name from macOS's file system spells é as e and a combining accent, which
+    pdflatex cannot set); a byte that is not UTF-8 as ``\\udcff``, as elsewhere."""
+    return "".join(_LATEX_SPECIAL.get(char) or (
+        rf"\textbackslash{{}}u{ord(char):04x}" if ord(char) in _NOT_UTF_8 else char)
+        for char in unicodedata.normalize("NFC", text))
+
+
+def pdflatex_unset(text: str) -> list[str]:
+    """The characters of ``text`` (composed, as ``latex_escape`` writes them) that pdflatex
+    cannot set with LaTeX's defaults (XeLaTeX and LuaLaTeX can, with a font that has
+    them), each once, in order."""
+    found = [char for char in unicodedata.normalize("NFC", text)
+             if ord(char) > 0x7F and ord(char) not in _NOT_UTF_8
+             and not any(low <= ord(char) <= high for low, high in _PDFLATEX_SETS)]
+    return list(dict.fromkeys(found))
+
+
+def pdflatex_note(names: Sequence[str]) -> list[str]:
+    """The comment lines a LaTeX table takes whose ``names`` hold characters pdflatex
+    cannot set: which, and how to compile it."""
+    unset = list(dict.fromkeys(char for name in names for char in pdflatex_unset(name)))
+    if not unset:
+        return []
+    shown = ", ".join(unset[:12]) + (f" and {len(unset) - 12} more" if len(unset) > 12 else "")
+    return [f"% names hold characters pdflatex cannot set ({shown}): compile with XeLaTeX or "
+            "LuaLaTeX (and a font that has them), or rename"]
 
 
 @dataclass(frozen=True)
