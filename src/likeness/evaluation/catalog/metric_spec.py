@@ -29,7 +29,7 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 
 
 # the characters beyond ASCII that pdflatex sets with LaTeX's defaults (UTF-8 input, OT1
-# and TS1 fonts), as ranges of code points: measured by ``references/pdflatex_characters.py``
+# and TS1 fonts), as ranges of code points: measured by ``references/make_pdflatex_characters.py``
 # with pdfTeX 1.40.24 (TeX Live 2022) over U+00A0-U+02FF, U+0370-U+045F, U+1E00-U+1EFF and
 # U+2000-U+22FF; every other character (Greek, Cyrillic, CJK, emoji, combining marks) stops
 # pdflatex ("Unicode character … not set up for use with LaTeX")
