@@ -177,11 +177,16 @@ def _bmp_colour_space(file: IO[bytes]) -> str | None:
 
 _EXIF_IFD, _INTEROP_IFD, _COLOR_SPACE, _INTEROP_INDEX = 0x8769, 0xA005, 0xA001, 0x0001
 _UNCALIBRATED, _ADOBE_RGB = 0xFFFF, 2  # (2: written by some cameras, outside the standard)
+# the IFD entry ColorSpace = 2 (a SHORT), little- and big-endian
+_ADOBE_RGB_ENTRIES = (b"\x01\xa0\x03\x00\x01\x00\x00\x00\x02\x00",
+                      b"\xa0\x01\x00\x03\x00\x00\x00\x01\x00\x02")
 
 
 def _exif_adobe_rgb(block: bytes) -> bool:
     """Whether an EXIF block marks its image Adobe RGB as cameras do without a profile:
     colour space uncalibrated with the interoperability index R03 (DCF's option file)."""
+    if b"R03" not in block and not any(entry in block for entry in _ADOBE_RGB_ENTRIES):
+        return False  # (most blocks: no second parse of EXIF beside the orientation's)
     from PIL import Image
 
     try:
