@@ -848,6 +848,32 @@ def test_a_pairs_csv_with_a_byte_order_mark_is_read(tmp_path):
     assert results.rows[0].error is None
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf_16_csvs_and_prompts_with_a_byte_order_mark_are_read(tmp_path, encoding):
+    """Excel's "Unicode Text", Windows' Notepad and PowerShell's ``>`` save UTF-16 with a
+    byte-order mark, which says so: it was "not UTF-8 text (byte 0xff)"."""
+    from likeness.evaluation.items.prompts import _sidecar
+    from likeness.results.study import read_judgments
+
+    _save(tmp_path / "a.png", _image(0))
+    _save(tmp_path / "b.png", _image(1))
+    mark = "\ufeff" if encoding == "utf-16-be" else ""  # ("utf-16" writes its own mark)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_bytes(f"{mark}reference\ttest\r\na.png\tb.png\r\n".encode(encoding))
+    rows = likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False).rows
+    assert [(r.reference, r.test, r.error) for r in rows] == [("a.png", "b.png", None)]
+    (tmp_path / "b.txt").write_bytes(f"{mark}a photo of a café".encode(encoding))
+    assert _sidecar(tmp_path / "b.png").text == "a photo of a café"
+    judgments = tmp_path / "judgments.csv"
+    judgments.write_bytes(f"{mark}participant,trial,first,second,chosen\n".encode(encoding))
+    with pytest.raises(likeness.LikenessError) as raised:
+        read_judgments(judgments)
+    assert "UTF-8" not in str(raised.value)  # read, then refused for what it holds
+    pairs.write_bytes(b"\xff\xfer\x00e")  # a mark, then an odd byte: named, not a crash
+    with pytest.raises(PairingError, match="the pairs CSV is not UTF-8 text"):
+        likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
+
+
 
 def test_a_pairs_csv_a_spreadsheet_separated_by_semicolons_or_tabs_is_read(tmp_path):
     """As spreadsheets save "CSV" in many locales: the header says which separator."""

@@ -36,6 +36,7 @@ from likeness.io.files import (
     settled_stamps,
     split_skipped,
     stat_regular_file,
+    text_of,
     unreadable,
 )
 from likeness.io.integrity import (
@@ -101,6 +102,7 @@ __all__ = [
     "split_skipped",
     "standing_in",
     "stat_regular_file",
+    "text_of",
     "unreadable",
     "to_luma",
     "verify_integrity",

@@ -81,6 +81,22 @@ def _missing_hint(path: str | os.PathLike[str]) -> str:
             "write the path with '/')")
 
 
+_UTF_16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
+
+
+def text_of(data: bytes) -> str:
+    """The text of a CSV or prompt file: UTF-8 (a byte-order mark dropped), or UTF-16
+    where a byte-order mark says so (as Excel's "Unicode Text", Windows' Notepad and
+    PowerShell's redirections save text).
+
+    Raises:
+        UnicodeDecodeError: neither (the caller names the file and the byte).
+    """
+    if data.startswith(_UTF_16_MARKS):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
+
+
 def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
     """The image files below ``folder`` (recursive, links to folders followed), and what
     the scan left out there: hidden files and folders (a name starting with ``.``; a hidden

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, PairingError
-from likeness.io.files import scan_folder, stat_regular_file
+from likeness.io.files import scan_folder, stat_regular_file, text_of
 from likeness.io.integrity import GIT_LFS_POINTER, is_git_lfs_pointer
 
 
@@ -112,7 +112,7 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
     """
     try:
         stat_regular_file(path)  # a FIFO would block the read forever
-        text = path.read_bytes().decode("utf-8-sig")
+        text = text_of(path.read_bytes())
     except ImageLoadError as error:
         raise PairingError(f"cannot read the {what}: {error}") from None
     except OSError as error:

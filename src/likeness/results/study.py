@@ -49,6 +49,7 @@ from likeness.io import (
     is_git_lfs_pointer,
     refuse_misspelt_columns,
     stat_regular_file,
+    text_of,
 )
 from likeness.metrics.seeds import check_seed
 from likeness.results.pairwise_scaling import bradley_terry, thurstone_jod, win_matrix
@@ -147,7 +148,7 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
     """
     try:
         stat_regular_file(Path(path))  # a FIFO would block the read forever
-        text = Path(path).read_bytes().decode("utf-8-sig")
+        text = text_of(Path(path).read_bytes())
     except UnicodeDecodeError as error:
         raise LikenessError(f"{path} is not UTF-8 text (byte {error.start}): save the "
                             "judgments as UTF-8 CSV") from None

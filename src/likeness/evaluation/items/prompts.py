@@ -66,7 +66,7 @@ def table_prompt(role: str, value: str, where: str) -> Prompt:
 
 def _sidecar(image: Path) -> Prompt | None:
     """The prompt in the text file beside ``image``, None when there is none."""
-    from likeness.io import stat_regular_file
+    from likeness.io import stat_regular_file, text_of
 
     path = image.with_suffix(SIDECAR_SUFFIX)
     if not os.path.lexists(path):
@@ -76,7 +76,7 @@ def _sidecar(image: Path) -> Prompt | None:
         if size > MAX_PROMPT_BYTES:
             raise LikenessError(f"{path}: a prompt file of {size} bytes; prompts are short "
                                 f"texts (at most {MAX_PROMPT_BYTES} bytes)")
-        text = path.read_bytes().decode("utf-8-sig").strip()
+        text = text_of(path.read_bytes()).strip()
     except UnicodeDecodeError as error:
         return Prompt("prompt", None, str(path), f"{path}: the prompt is not UTF-8 text "
                       f"(byte 0x{error.object[error.start]:02x}); save it as UTF-8")
