@@ -28,13 +28,13 @@ def fail(error: Exception, command: str) -> NoReturn:
 
 
 def _text_file(path: Path | None, option: str) -> str | None:
-    from likeness.io import stat_regular_file
+    from likeness.io import stat_regular_file, text_of
 
     if path is None:
         return None
     try:
         stat_regular_file(path)  # a FIFO or a device would hang or never end
-        return path.read_text(encoding="utf-8")
+        return text_of(path.read_bytes())
     except (OSError, UnicodeDecodeError, LikenessError) as error:
         raise click.BadParameter(f"{path} cannot be read as UTF-8 text ({error})",
                                  param_hint=option) from None

@@ -25,7 +25,7 @@ from likeness.errors import LikenessError
 from likeness.evaluation.catalog.bibtex import bibtex_for
 from likeness.evaluation.catalog.metric_spec import latex_escape, pdflatex_note
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.io.files import replace_file
+from likeness.io.files import replace_file, text_of
 from likeness.results.html import read_results_folder
 from likeness.results.reliability import MetricValues
 from likeness.results.study import StudyAnalysis, analyze, read_judgments
@@ -378,7 +378,7 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
                        ("summary.md", _summary(analysis)), ("summary.tex", _latex(analysis)),
                        ("methods.md", _methods(analysis)), ("report.html", page),
                        ("references.bib", bibtex_for(_citations(analysis))),
-                       *((("judgments.csv", Path(judgments).read_text(encoding="utf-8")),)
+                       *((("judgments.csv", text_of(Path(judgments).read_bytes())),)
                          if keep_judgments else ())):
         with writing(folder / name):
             replace_file(folder / name, text)
