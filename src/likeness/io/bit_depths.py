@@ -89,13 +89,19 @@ def pnm_maxval(data: bytes) -> int | None:
 
 
 def decode_with_opencv(path: Path, channels: int, data: bytes, page: int) -> np.ndarray:
+    """The 16-bit samples of a file of ``channels`` (``deep_colour_channels``), as RGB(A)
+    or gray+alpha, from its page ``page`` (a TIFF's image after a thumbnail).
+
+    Raises:
+        ImageLoadError: OpenCV cannot decode the file, or reads it otherwise than stored.
+    """
     import cv2
 
     buffer = np.frombuffer(data, dtype=np.uint8)
     # keeps 16 bits; a PNG's EXIF orientation is applied by us (OpenCV turns a TIFF upright
     # whatever the flags: ``tiff_orientation``)
     flags = cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION
-    if page:  # (a TIFF's image after a thumbnail: ``image_page``)
+    if page:  # (``tiff.image_page``)
         ok, pages = cv2.imdecodemulti(buffer, flags, None, (page, page + 1))
         pixels = pages[0] if ok and len(pages) == 1 else None
     else:

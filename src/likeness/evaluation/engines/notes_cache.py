@@ -25,7 +25,8 @@ __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_who
 # floating-point or 32-bit samples refused (``io.tiff``); a TGA's undeclared alpha
 # ignored; a PGM/PPM's maxval below 255 and a file of another format than its name said;
 # v11: what a PNG's cICP, gAMA and cHRM chunks, a BMP's colour space and a camera's EXIF
-# say of the colours (``io.profiles``); a TIFF's image read past a thumbnail (``io.tiff``)
+# say of the colours (``io.profiles``); a TIFF's image read past a thumbnail (``io.tiff``);
+# a palette image with indices beyond its palette refused
 NOTES_VERSION = "v11"
 
 
@@ -62,14 +63,13 @@ def earlier_notes(read: Callable[[str, list[str]], dict[str, bytes]],
                   v11_decides: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the items ``keys``, the decisions earlier versions cached that are still whole
     (``read(namespace(version), keys)``), of items whose files say nothing of their colours
-    but sRGB and are no TIFF of several pages only (``v11_decides``: their headers, read
-    for the items found alone; v11 added the decisions of PNG chunks, BMP colour spaces,
-    EXIF and a TIFF's thumbnail, v8 those of ICC profiles): v10's; of items without a file
-    named as a TIFF, BMP, TGA or PGM/PPM or holding another format than its name says
-    (``v10_decides``: v10's decisions concern those, v9's TIFFs' associated alpha and
-    BMPs' fourth byte), v9's; of 8-bit items only
-    (``notes_still_whole``: v9's decisions concern 16-bit images too), v8's, v7's, v6's
-    and v5's."""
+    but sRGB and are no TIFF of several pages or palette image only (``v11_decides``:
+    ``io.takes_v11_decisions``, their headers read for the items found alone; v8 added
+    the decisions of ICC profiles): v10's; of those without a file named as a TIFF, BMP,
+    TGA or PGM/PPM or holding another format than its name says (``v10_decides``: v10's
+    decisions concern those, v9's TIFFs' associated alpha and BMPs' fourth byte), v9's; of
+    those 8-bit items only (``notes_still_whole``: v9's decisions concern 16-bit images
+    too), v8's, v7's, v6's and v5's."""
     latest = read(namespace("v10"), keys)
     keys = [key for key in keys if key not in latest]
     current = read(namespace("v9"), keys)

@@ -118,7 +118,8 @@ class FeatureExtractor:
         inverted at 16 bits too, TIFFs of signed, floating-point or 32-bit samples refused, a
         TGA's undeclared alpha ignored, a PGM/PPM's maxval below 255 and a misnamed file
         said; v7: what a PNG's cICP, gAMA and cHRM chunks, a BMP's colour space and a
-        camera's EXIF say of the colours; ``features.earlier_decisions``)."""
+        camera's EXIF say of the colours, a TIFF's image read past a thumbnail, palette
+        indices beyond the palette refused; ``features.earlier_decisions``)."""
         return self.namespace + "/decisions/v7"
 
     def input_of(self, pixels: np.ndarray) -> tuple[Any, tuple[str, ...]]:

@@ -225,14 +225,13 @@ def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
                       v7_decides: Callable[[str], bool]) -> dict[str, bytes]:
     """Of the images ``keys``, the decisions earlier versions cached beside the features
     of ``namespace`` that are still whole, of images whose files say nothing of their
-    colours but sRGB and are no TIFF of several pages only (``v7_decides``: their headers,
-    read for the images found alone; v7 added the decisions of PNG chunks, BMP colour
-    spaces, EXIF and a TIFF's thumbnail, v4 those of ICC profiles): v6's; of images that
-    are no TIFF, BMP, TGA or PGM/PPM and hold the format their name says (``v6_decides``:
-    v6's decisions concern those, v5's TIFFs' associated alpha and BMPs' fourth byte),
-    v5's; of 8-bit images only
-    (``decisions_still_whole``: v5's decisions concern 16-bit images too), v4's, v3's,
-    v2's and v1's."""
+    colours but sRGB and are no TIFF of several pages or palette image only
+    (``v7_decides``: ``io.takes_v11_decisions``, their headers read for the images found
+    alone; v4 added the decisions of ICC profiles): v6's; of those that are no TIFF, BMP,
+    TGA or PGM/PPM and hold the format their name says (``v6_decides``: v6's decisions
+    concern those, v5's TIFFs' associated alpha and BMPs' fourth byte), v5's; of those
+    8-bit images only (``decisions_still_whole``: v5's decisions concern 16-bit images
+    too), v4's, v3's, v2's and v1's."""
     latest = cache.get_many(namespace + "/decisions/v6", keys)
     keys = [key for key in keys if key not in latest]
     current = cache.get_many(namespace + "/decisions/v5", keys)
