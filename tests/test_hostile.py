@@ -1790,3 +1790,49 @@ def test_a_study_is_never_written_where_later_runs_read_its_images(tmp_path):
     with pytest.raises(PairingError, match=r"out/study holds a likeness study, whose images "
                                            r"are copies of the compared folders'"):
         likeness.compare(ref, out, metrics="ssim", cache=False)
+
+
+# -- nesting past Python's recursion limit -------------------------------------------------
+
+def test_a_folder_tree_deeper_than_pythons_recursion_limit_is_scanned(tmp_path):
+    """Python 3.11's ``os.walk`` recurses once a level: a tree 1,100 folders deep ended in
+    "unexpected RecursionError … a bug in likeness"."""
+    ref, out = _folders(tmp_path, count=1)
+    levels = [out]
+    for _ in range(sys.getrecursionlimit() + 100):  # (Path.mkdir(parents=True) recurses too)
+        levels.append(levels[-1] / "a")
+        levels[-1].mkdir()
+    _save(levels[-1] / "0.png", _image(5))
+    try:
+        result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--no-cache"])
+        assert "RecursionError" not in result.output
+        assert "1 test file without a partner" in result.output  # found, at the bottom
+        assert result.exit_code == 0
+    finally:  # removed level by level: shutil.rmtree (pytest's cleanup) recurses as well
+        (levels[-1] / "0.png").unlink()
+        for level in reversed(levels[1:]):
+            level.rmdir()
+
+
+def test_json_nested_past_pythons_stack_is_a_damaged_file_not_a_bug(tmp_path):
+    """A run.json, a study manifest, a safetensors header or a cache entry whose JSON nests
+    100,000 levels: Python's parser raises RecursionError, which no reader caught."""
+    from likeness.evaluation.infra.cached_values import decoded
+    from likeness.evaluation.items.rows import decode_notes
+    from likeness.nets.loading import load_state_dict
+
+    nested = "[" * 100_000 + "]" * 100_000
+    ref, out = _folders(tmp_path, count=1)
+    likeness.compare(ref, out, metrics="psnr", cache=False, out_dir=tmp_path / "run")
+    (tmp_path / "run" / "run.json").write_text('{"likeness_version": ' + nested + "}")
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "not a likeness results folder" in result.output
+    assert "a bug" not in result.output
+    header = ('{"x": ' + nested + "}").encode()
+    checkpoint = tmp_path / "deep.safetensors"
+    checkpoint.write_bytes(len(header).to_bytes(8, "little") + header)
+    with pytest.raises(likeness.WeightsError, match="not a loadable checkpoint"):
+        load_state_dict(checkpoint)
+    with pytest.warns(CacheWarning, match="1 cached value"):
+        assert decoded({"k": nested.encode()}, decode_notes, "the items' decisions") == {}

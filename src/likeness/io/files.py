@@ -113,11 +113,7 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
     skipped: list[Path] = []
     reached: dict[str, Path] = {}
 
-    def unreadable(error: OSError) -> None:
-        raise PairingError(f"{error.filename}: this folder cannot be read "
-                           f"({error.strerror or error}); its images would be left out")
-
-    for root, dirs, files in os.walk(folder, onerror=unreadable, followlinks=True):
+    for root, dirs, files in _walk(os.fspath(folder)):
         real = os.path.realpath(root)
         if real in reached:
             raise PairingError(f"{root} is {reached[real]} again, through a link: its images "
@@ -135,6 +131,35 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
             readable = not name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
             (found if readable else skipped).append(path)
     return sorted(found), sorted(skipped)
+
+
+def _walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top, followlinks=True)``, top-down, without recursion: Python 3.11's
+    recurses once a level, and a tree deeper than its recursion limit (~1,000 levels)
+    ended in a RecursionError.  The walk continues into the ``dirs`` the caller keeps.
+
+    Raises:
+        PairingError: a folder cannot be read (its images would be left out).
+    """
+    stack = [top]
+    while stack:
+        root = stack.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        try:
+            with os.scandir(root) as entries:
+                for entry in entries:
+                    try:
+                        is_folder = entry.is_dir()  # (links followed)
+                    except OSError:
+                        is_folder = False
+                    (dirs if is_folder else files).append(entry.name)
+        except OSError as error:
+            raise PairingError(f"{error.filename or root}: this folder cannot be read "
+                               f"({error.strerror or error}); its images would be left "
+                               "out") from None
+        yield root, dirs, files
+        stack.extend(os.path.join(root, name) for name in reversed(dirs))
 
 
 def split_skipped(names: Iterable[str]) -> tuple[list[str], list[str]]:

@@ -72,7 +72,7 @@ def _safetensors_header(path: str | os.PathLike[str]) -> tuple[int, dict[str, An
         return None
     try:
         parsed = json.loads(header)
-    except ValueError:
+    except (ValueError, RecursionError):  # (JSON nested past Python's stack)
         return None
     return (length, parsed) if isinstance(parsed, dict) else None
 

@@ -157,7 +157,7 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
     """
     try:
         record = json.loads((folder / "run.json").read_text())
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         if isinstance(error, OSError) and (folder / "run.json").is_file():  # no permission
             raise LikenessError(f"{unreadable(folder / 'run.json', error)}: make it "
                                 "readable") from None

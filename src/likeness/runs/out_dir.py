@@ -59,7 +59,7 @@ def _read_record(out_dir: Path) -> dict[str, Any] | None:
                                 "another folder for the results") from None
     try:
         record = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         if text.startswith('{\n "likeness_version"'):  # ours, cut short (a full disk)
             return {"likeness_version": "unknown", "status": "damaged"}
         record = None

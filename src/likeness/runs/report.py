@@ -153,7 +153,7 @@ def _written_by(folder: Path) -> tuple[str | None, bool]:
 
     try:
         record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None, False
     if not isinstance(record, dict):
         return None, False

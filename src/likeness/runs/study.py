@@ -56,7 +56,7 @@ def check_analysis_folder(out_dir: Path, kind: str = "study",
     if record.is_file() and not record.is_symlink():
         try:
             ours = json.loads(record.read_text(encoding="utf-8")).get("kind") == kind
-        except (ValueError, OSError, AttributeError):
+        except (ValueError, OSError, AttributeError, RecursionError):
             ours = False
     try:
         present = [p.name for p in out_dir.iterdir()]

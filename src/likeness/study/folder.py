@@ -387,7 +387,7 @@ def open_study(folder: PathLike) -> Study:
     except FileNotFoundError:
         raise LikenessError(f"{folder} holds no study ({MANIFEST} is missing): create one "
                             "with `likeness study create`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         why = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise LikenessError(f"{path} cannot be read as a study manifest ({why})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

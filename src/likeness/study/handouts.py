@@ -33,7 +33,7 @@ def handouts(folder: Path) -> list[dict[str, Any]]:
         entries = json.loads(path.read_text(encoding="utf-8"))["handouts"]
         if isinstance(entries, list) and all(isinstance(e, dict) for e in entries):
             return entries
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     return [{"how": "unknown", "where": f"its record {path} cannot be read"}]
 

@@ -25,8 +25,8 @@ def decoded(values: Mapping[str, bytes], decode: Callable[[bytes], T],
     for key, value in values.items():
         try:
             read[key] = decode(value)
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-            continue  # JSON and Unicode errors are ValueErrors
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
+            continue  # JSON and Unicode errors are ValueErrors; JSON nested past Python's stack
     if len(read) < len(values):
         damaged = len(values) - len(read)
         warnings.warn(f"{counted(damaged, 'cached value')} of {what} could not be read (a "

@@ -156,7 +156,7 @@ def _extra_fields(source: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]
         text = arrays["likeness_settings"]
         try:
             settings = json.loads(str(text)) if text.shape == () else None
-        except ValueError:
+        except (ValueError, RecursionError):
             settings = None
         if not isinstance(settings, dict):
             raise LikenessError(f"{source}: 'likeness_settings' is not the JSON object "
