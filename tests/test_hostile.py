@@ -1824,11 +1824,19 @@ def test_json_nested_past_pythons_stack_is_a_damaged_file_not_a_bug(tmp_path):
     nested = "[" * 100_000 + "]" * 100_000
     ref, out = _folders(tmp_path, count=1)
     likeness.compare(ref, out, metrics="psnr", cache=False, out_dir=tmp_path / "run")
-    (tmp_path / "run" / "run.json").write_text('{"likeness_version": ' + nested + "}")
-    result = CliRunner().invoke(main, ["report", str(tmp_path / "run")])
-    assert result.exit_code == 1
-    assert "not a likeness results folder" in result.output
-    assert "a bug" not in result.output
+    record = (tmp_path / "run" / "run.json").read_text()
+    # 980 levels: parsed, then past the stack when its digest is encoded; 100,000: not parsed
+    for depth in (980, 100_000):
+        (tmp_path / "run" / "run.json").write_text(
+            record[:-2] + ', "x": ' + "[" * depth + "]" * depth + "}\n")
+        result = CliRunner().invoke(main, ["report", str(tmp_path / "run")])
+        assert result.exit_code == 1
+        assert "not a likeness results folder (run.json: JSON nested" in result.output
+        assert "a bug" not in result.output
+        result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--metrics", "psnr",
+                                           "--no-cache", "--out-dir", str(tmp_path / "run")])
+        assert result.exit_code == 1
+        assert "holds a likeness run whose run.json cannot be read" in result.output
     header = ('{"x": ' + nested + "}").encode()
     checkpoint = tmp_path / "deep.safetensors"
     checkpoint.write_bytes(len(header).to_bytes(8, "little") + header)

@@ -14,9 +14,9 @@ PACKAGE = Path(likeness.__file__).parent
 # lower layers never import higher ones; the public API (likeness/__init__) sits on top
 # (the environment switches and the API's argument checks raise likeness's errors, and
 # every layer above reads them)
-LAYERS = {"_version": 0, "errors": 0, "wording": 0, "switches": 0.5, "arguments": 0.5,
-          "io": 1, "metrics": 1, "nets": 2, "evaluation": 3, "results": 4, "runs": 5,
-          "study": 5, "cli": 6, "": 7, "__main__": 7}
+LAYERS = {"_version": 0, "errors": 0, "wording": 0, "documents": 0, "switches": 0.5,
+          "arguments": 0.5, "io": 1, "metrics": 1, "nets": 2, "evaluation": 3, "results": 4,
+          "runs": 5, "study": 5, "cli": 6, "": 7, "__main__": 7}
 # inside evaluation/, the sub-packages are layers of their own
 SUBLAYERS = {"evaluation": {"": 0, "infra": 1, "items": 2, "catalog": 3, "sets": 4,
                             "engines": 5}}

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from likeness._version import __version__
+from likeness.documents import json_document
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.infra.cache import file_digest
@@ -156,8 +157,8 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
         LikenessError: not a likeness results folder, an incomplete run, or damaged files.
     """
     try:
-        record = json.loads((folder / "run.json").read_text())
-    except (OSError, ValueError, RecursionError) as error:
+        record = json_document((folder / "run.json").read_text())
+    except (OSError, ValueError) as error:
         if isinstance(error, OSError) and (folder / "run.json").is_file():  # no permission
             raise LikenessError(f"{unreadable(folder / 'run.json', error)}: make it "
                                 "readable") from None

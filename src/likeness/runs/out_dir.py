@@ -14,7 +14,6 @@ is written to a fresh temporary file and renamed over its name.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from likeness.documents import json_document
 from likeness.errors import LikenessError, StorageError
 from likeness.evaluation.infra.measured import RUN_DATABASE
 from likeness.io import unreadable
@@ -58,8 +58,8 @@ def _read_record(out_dir: Path) -> dict[str, Any] | None:
             raise LikenessError(f"{unreadable(path, error)}: make it readable, or choose "
                                 "another folder for the results") from None
     try:
-        record = json.loads(text)
-    except (ValueError, RecursionError):
+        record = json_document(text)
+    except ValueError:
         if text.startswith('{\n "likeness_version"'):  # ours, cut short (a full disk)
             return {"likeness_version": "unknown", "status": "damaged"}
         record = None
@@ -189,7 +189,10 @@ def _check(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
         _remove_owned(out_dir, record)
         return
     if not overwrite:
-        previous = previous if isinstance(previous, dict) else {}
+        if not isinstance(previous, dict):
+            raise LikenessError(f"{out_dir} holds a likeness run whose run.json cannot be "
+                                "read (damaged, cut short or edited): pass overwrite=True to "
+                                "replace it, or choose another out_dir")
         changed = sorted(k for k in set(settings) | set(previous)
                          if previous.get(k) != settings.get(k))
         raise LikenessError(

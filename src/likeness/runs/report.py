@@ -5,7 +5,6 @@ map shows what the values measured; ``likeness.results.html`` only renders them.
 
 from __future__ import annotations
 
-import json
 import numbers
 import os
 import warnings
@@ -15,6 +14,7 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.arguments import check_argument_kinds, check_paths, described
+from likeness.documents import json_document
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS
 from likeness.evaluation.catalog.registry import METRICS
@@ -152,8 +152,8 @@ def _written_by(folder: Path) -> tuple[str | None, bool]:
     from likeness.results.html import record_digest
 
     try:
-        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        record = json_document((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None, False
     if not isinstance(record, dict):
         return None, False
@@ -180,7 +180,7 @@ def write_report(results_dir: str | os.PathLike[str],
     record_path = Path(results_dir) / "run.json"
     if target.resolve() == (Path(results_dir) / "report.html").resolve():
         # the record lists the report once it exists: "complete" means every listed file is
-        record = json.loads(record_path.read_text(encoding="utf-8"))
+        record = json_document(record_path.read_text(encoding="utf-8"))
         if "report.html" not in record.get("files", ["report.html"]):
             record["files"].append("report.html")
             # signed again only if it was signed (and so checked by build_report)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
+from likeness.documents import json_document
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.bibtex import bibtex_for
 from likeness.evaluation.catalog.metric_spec import latex_escape, pdflatex_note
@@ -55,8 +55,8 @@ def check_analysis_folder(out_dir: Path, kind: str = "study",
     ours = False
     if record.is_file() and not record.is_symlink():
         try:
-            ours = json.loads(record.read_text(encoding="utf-8")).get("kind") == kind
-        except (ValueError, OSError, AttributeError, RecursionError):
+            ours = json_document(record.read_text(encoding="utf-8")).get("kind") == kind
+        except (ValueError, OSError, AttributeError):
             ours = False
     try:
         present = [p.name for p in out_dir.iterdir()]

@@ -34,6 +34,7 @@ from scipy import ndimage
 
 from likeness._version import __version__
 from likeness.arguments import check_paths
+from likeness.documents import json_document
 from likeness.errors import ImageLoadError, LikenessError, StorageError
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
@@ -380,14 +381,13 @@ def open_study(folder: PathLike) -> Study:
         LikenessError: no study there, or its manifest is not one likeness wrote.
     """
     check_paths(folder=folder)
-    folder = Path(folder)
-    path = folder / MANIFEST
+    path = (folder := Path(folder)) / MANIFEST
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json_document(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise LikenessError(f"{folder} holds no study ({MANIFEST} is missing): create one "
                             "with `likeness study create`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+    except (OSError, ValueError) as error:  # (not UTF-8, not JSON, nested past use)
         why = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise LikenessError(f"{path} cannot be read as a study manifest ({why})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

@@ -14,6 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from likeness.documents import json_document
 from likeness.io import replace_file
 
 __all__ = ["HANDOUTS_FILE", "OFFLINE", "SERVED", "describe_handouts", "handouts", "record_handout",
@@ -30,10 +31,10 @@ def handouts(folder: Path) -> list[dict[str, Any]]:
     if not path.exists() and not path.is_symlink():
         return []
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))["handouts"]
+        entries = json_document(path.read_text(encoding="utf-8"))["handouts"]
         if isinstance(entries, list) and all(isinstance(e, dict) for e in entries):
             return entries
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+    except (OSError, ValueError, KeyError, TypeError):
         pass
     return [{"how": "unknown", "where": f"its record {path} cannot be read"}]
 
