@@ -734,6 +734,24 @@ def test_a_file_of_another_kind_is_named(tmp_path, head, said):
         load_image(tmp_path / "a.png")
 
 
+@pytest.mark.parametrize("kind", [b"zTXt", b"iCCP"])
+def test_metadata_past_pillows_bomb_limits_is_named_not_called_corrupt(tmp_path, rgb8, kind):
+    # a PNG's text (a generator's workflow) or profile chunk inflating past 1 MB: Pillow
+    # refuses the file at opening, which was "corrupt or truncated PNG file (ValueError …)"
+    import struct
+    import zlib
+
+    Image.fromarray(rgb8).save(tmp_path / "a.png")
+    data = (tmp_path / "a.png").read_bytes()
+    body = b"Comment\0\0" + zlib.compress(b"x" * (4 << 20))
+    chunk = (struct.pack(">I", len(body)) + kind + body
+             + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    (tmp_path / "a.png").write_bytes(data[:33] + chunk + data[33:])
+    with pytest.raises(ImageLoadError, match="a.png: its text or colour-profile chunks "
+                                             "decompress past the limits Pillow sets"):
+        load_image(tmp_path / "a.png")
+
+
 def test_a_file_holding_another_format_than_its_name_says_is_said(tmp_path, rgb8):
     # a model's outputs saved as JPEG under .png names are lossy whatever they are called
     Image.fromarray(rgb8).save(tmp_path / "lossy.png", format="JPEG")

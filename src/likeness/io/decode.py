@@ -191,6 +191,11 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
     except MemoryError:
         raise ImageLoadError(f"{path}: too large to decode in the memory available") from None
     except Exception as error:  # a decoder failing in any way: the file is not trustworthy
+        if "MAX_TEXT_" in str(error):  # Pillow's limits on a PNG's metadata, not its pixels
+            raise ImageLoadError(f"{path}: its text or colour-profile chunks decompress past "
+                                 "the limits Pillow sets against decompression bombs "
+                                 "(PngImagePlugin.MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): save the "
+                                 "image again without that metadata") from None
         kind = claimed or "image"
         raise ImageLoadError(f"{path}: corrupt or truncated {kind} file "
                              f"({type(error).__name__}: {error})") from None
