@@ -151,6 +151,25 @@ def test_sixteen_bit_images_are_shown_in_eight_bits_and_recorded(tmp_path):
         in created.manifest["decisions"]
 
 
+def test_items_whose_models_show_identical_pixels_are_recorded(tmp_path):
+    # a model folder holding another's outputs (or its inputs): the participants' choice
+    # between the two is a coin flip, which the study says instead of counting it as taste
+    copied = tmp_path / "copied"
+    shutil.copytree(SAMPLES / "stylized", copied)
+    shutil.copy(SAMPLES / "jpeg" / "coffee.png", copied / "coffee.png")
+    created = create_study(tmp_path / "study", {"jpeg": SAMPLES / "jpeg", "copied": copied,
+                                                "stylized": SAMPLES / "stylized"},
+                           reference=SAMPLES / "reference")
+    said = [d for d in created.manifest["decisions"] if "identical pixels" in d]
+    assert said == ["3 items where models show identical pixels (a choice between them is "
+                    "a coin flip): astronaut.png: copied = stylized; coffee.png: jpeg = "
+                    "copied; rocket.png: copied = stylized"]
+    plain = create_study(tmp_path / "plain", {"jpeg": SAMPLES / "jpeg",
+                                              "stylized": SAMPLES / "stylized"},
+                         reference=SAMPLES / "reference")
+    assert not [d for d in plain.manifest["decisions"] if "identical pixels" in d]
+
+
 def test_a_style_study_shows_content_and_style(tmp_path):
     root = SAMPLES / "style-transfer"
     other = tmp_path / "other"
@@ -533,7 +552,7 @@ def test_one_question_may_be_a_string_and_numpy_numbers_are_python_numbers(tmp_p
 
 @pytest.mark.parametrize(("where", "failure", "raised"), [
     ("replace_file", OSError(28, "No space left on device"), "cannot write the study to"),
-    ("_degraded", KeyboardInterrupt(), None)])
+    ("degraded_copy", KeyboardInterrupt(), None)])
 def test_a_study_not_written_whole_leaves_no_folder(tmp_path, monkeypatch, where, failure,
                                                     raised):
     """A full disk at the manifest, or Ctrl-C among the images, left a folder of images

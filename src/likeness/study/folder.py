@@ -16,8 +16,6 @@ recorded.  Image names are content hashes: no path of the user's disk reaches a 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import io
 import json
 import os
 import secrets
@@ -29,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
-from scipy import ndimage
 
 from likeness._version import __version__
 from likeness.arguments import check_paths
@@ -38,10 +34,11 @@ from likeness.documents import json_document
 from likeness.errors import ImageLoadError, LikenessError, StorageError
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
-from likeness.io import describe_skipped, differ_in_case_only, load_image, replace_file
+from likeness.io import describe_skipped, differ_in_case_only, replace_file
 from likeness.io.files import escaped_text
 from likeness.study.design import Design
 from likeness.study.handouts import describe_handouts, handouts
+from likeness.study.images import ImageWriter, degraded_copy, identical_outputs
 from likeness.study.manifest import (
     check_manifest,
     check_study_arguments,
@@ -51,7 +48,6 @@ from likeness.study.manifest import (
     question_text,
     sign_manifest,
 )
-from likeness.study.provenance import shown_pixels
 from likeness.wording import counted
 
 __all__ = ["ANSWERS_FILE", "Study", "create_study", "open_study", "parse_question"]
@@ -95,55 +91,6 @@ class Study:
         except OSError as error:
             raise StorageError(f"cannot read {self.folder / TOKEN_FILE} ({error.strerror or error}"
                                "): it is written by `likeness study create`") from None
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
-
-
-class _ImageWriter:
-    """Writes each distinct image once, as 8-bit PNG named by its content; each file's
-    decisions are recorded once, however often it is read."""
-
-    def __init__(self, folder: Path, alpha: str | None, decisions: list[str]) -> None:
-        self.folder, self.alpha, self.decisions = folder, alpha, decisions
-        self.by_path: dict[str, str] = {}  # a source file → its image's name
-        self.written: set[str] = set()
-        self.deep = 0
-
-    def pixels(self, path: Path) -> np.ndarray:
-        loaded = load_image(path, alpha=self.alpha)
-        first_read = str(path.resolve()) not in self.by_path
-        if first_read:
-            self.decisions.extend(f"{path.name}: {decision}" for decision in loaded.decisions)
-        if loaded.bit_depth == 16:
-            self.deep += first_read
-        return shown_pixels(loaded)
-
-    def write(self, pixels: np.ndarray) -> str:
-        data = _png(pixels)
-        name = hashlib.sha256(data).hexdigest()[:24] + ".png"
-        if name not in self.written:
-            (self.folder / name).write_bytes(data)
-            self.written.add(name)
-        return name
-
-    def file(self, path: Path) -> str:
-        key = str(path.resolve())
-        if key not in self.by_path:
-            self.by_path[key] = self.write(self.pixels(path))
-        return self.by_path[key]
-
-
-def _degraded(pixels: np.ndarray, seed: int) -> np.ndarray:
-    """A copy no attentive participant prefers: strongly blurred, then noisy."""
-    sigma = max(3.0, min(pixels.shape[:2]) / 40)
-    blurred = ndimage.gaussian_filter(pixels.astype(np.float64), sigma=(sigma, sigma, 0))
-    noise = np.random.default_rng(seed).normal(0.0, 40.0, size=pixels.shape)
-    return np.clip(np.round(blurred + noise), 0, 255).astype(np.uint8)
 
 
 # items (name → model → output), their reference or content and their style images, and
@@ -328,12 +275,13 @@ def _write_images(folder: Path, kind: str, items: list[str], models: Mapping[str
                   outputs: dict[str, dict[str, Path]], shown: dict[str, Path],
                   styles: dict[str, Path], alpha: str | None, seed: int,
                   attention_checks: int, decisions: list[str]) -> dict[str, Any]:
-    writer = _ImageWriter(folder / "images", alpha, decisions)
+    writer = ImageWriter(folder / "images", alpha, decisions)
     records = []
     for item in items:
         records.append({"id": item, "reference": writer.file(shown[item]),
                         "style": writer.file(styles[item]) if item in styles else None,
                         "outputs": {m: writer.file(outputs[item][m]) for m in models}})
+    decisions += identical_outputs(records)
     rng = np.random.default_rng([seed, 3])
     cells = [(item, model) for item in items for model in models]
     pool = [cells[i] for i in sorted(rng.choice(len(cells), min(ATTENTION_POOL, len(cells)),
@@ -343,7 +291,7 @@ def _write_images(folder: Path, kind: str, items: list[str], models: Mapping[str
         for number, (item, model) in enumerate(pool):
             pixels = writer.pixels(outputs[item][model])
             degraded.append({"item": item, "model": model,
-                             "image": writer.write(_degraded(pixels, seed + number))})
+                             "image": writer.write(degraded_copy(pixels, seed + number))})
     if writer.deep:
         decisions.append(f"{counted(writer.deep, '16-bit image')} shown rounded to 8 bits "
                          "(browsers show 8 bits per channel)")
