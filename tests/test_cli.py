@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -319,3 +320,51 @@ def test_one_pair_loads_no_heavy_module_and_equals_the_compiled_route(tmp_path):
         if route == "0":
             assert loaded == "[]"
     assert values["0"] == values["1"]
+
+
+def test_byte_identical_outputs_of_two_models_or_of_a_reference_are_said(tmp_path):
+    # one folder copied under two names, or references copied as a model's outputs: every
+    # number came out right, and compared nothing; a style run's methods likewise
+    rng = np.random.default_rng(7)
+    for folder in ("ref", "a", "b"):
+        (tmp_path / folder).mkdir()
+    for index in range(3):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+            tmp_path / "ref" / f"{index}.png")
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+            tmp_path / "a" / f"{index}.png")
+    shutil.copytree(tmp_path / "a", tmp_path / "a_copy")
+    for index in range(3):  # b: one reference copied, two outputs of its own
+        source = tmp_path / ("ref" if index == 0 else "a")
+        shutil.copy(source / f"{index}.png", tmp_path / "b" / f"{index}.png")
+        if index:
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+                tmp_path / "b" / f"{index}.png")
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "ref"), str(tmp_path / "a"),
+                                       str(tmp_path / "a_copy"), str(tmp_path / "b"),
+                                       "--metrics", "ssim", "--no-cache", "--out-dir",
+                                       str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    said = ["a and a_copy: 3 of the 3 outputs both have are byte-identical (one folder under "
+            "two names, or copied outputs?)",
+            "b: 1 of its 3 outputs is byte-identical to its reference (the references copied "
+            "as outputs?)"]
+    for sentence in said:
+        assert f"note: {sentence}" in " ".join(result.output.split())
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["identical_outputs"] == said
+    assert f"Byte-identical files: {'; '.join(said)}." in (
+        tmp_path / "run" / "methods.md").read_text()
+    import likeness
+
+    again = likeness.compare(tmp_path / "ref", [tmp_path / "a", tmp_path / "b"],
+                             metrics="ssim", cache=tmp_path / "cache.sqlite").record
+    assert again["identical_outputs"] == [said[1]]
+    samples = Path(__file__).resolve().parents[1] / "samples" / "style-transfer"
+    shutil.copytree(samples / "stylized", tmp_path / "stylized_copy")
+    style = likeness.evaluate_style(samples / "content", samples / "style",
+                                    methods={"ours": samples / "stylized",
+                                             "theirs": tmp_path / "stylized_copy"},
+                                    metrics="ssim-gray", cache=tmp_path / "cache.sqlite")
+    assert [s.split(":")[0] for s in style.record["identical_outputs"]] == ["ours and theirs"]
+    assert "stylizations both have are byte-identical" in style.record["identical_outputs"][0]

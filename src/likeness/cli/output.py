@@ -215,6 +215,8 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         count = info["count"]
         say("note", f"{model}: {label(metric)}: {counted(count, 'value')} {is_are(count)} +inf "
                     f"({info['why']}); the mean is +inf")
+    for sentence in record.get("identical_outputs", []):
+        say("note", sentence)
     for source, files in record.get("skipped_files", {}).items():
         say("note", f"{source}: {counted(len(files), 'file')} skipped: {describe_skipped(files)}")
     failures = [row for row in rows if row.error]

@@ -157,6 +157,8 @@ def methods_paragraph(record: dict[str, Any]) -> str:
     if decisions:
         listed = "; ".join(f"{note} ({count}×)" for note, count in decisions.items())
         parts.append(f"Decisions taken on the inputs: {listed}.")
+    if identical := record.get("identical_outputs"):
+        parts.append(f"Byte-identical files: {'; '.join(identical)}.")
     versions = record.get("versions", {})
     software = ", ".join(f"{name} {version}" for name, version in versions.items())
     parts.append(f"All values were computed with {software}.")
@@ -341,6 +343,8 @@ def style_methods_paragraph(record: dict[str, Any]) -> str:
     if decisions:
         text += " Decisions taken on the inputs: " + "; ".join(
             f"{note} ({count}×)" for note, count in decisions.items()) + "."
+    if identical := record.get("identical_outputs"):
+        text += f" Byte-identical files: {'; '.join(identical)}."
     versions = record.get("versions", {})
     text += " All values were computed with " + ", ".join(
         f"{name} {version}" for name, version in versions.items()) + "."

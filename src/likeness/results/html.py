@@ -92,7 +92,8 @@ _RECORD_KINDS: dict[str, type] = {
                      "uneven_pairs", "uneven_sets",
                      "infinite_values", "set_sizes", "tables_sha256", "protocol", "networks"),
                     dict),
-    **dict.fromkeys(("files", "file_errors", "set_errors", "warnings", "stylized_sizes"), list),
+    **dict.fromkeys(("files", "file_errors", "set_errors", "warnings", "stylized_sizes",
+                     "identical_outputs"), list),
     **dict.fromkeys(("pairs_attempted", "pairs_succeeded", "pairs_failed", "values_computed"),
                     int)}
 RECORD_DIGEST = "record_sha256"  # the part of run.json that signs the rest

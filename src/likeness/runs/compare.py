@@ -283,6 +283,7 @@ def _run(plan: Plan, names: list[str], options: RunSettings, execution: Executio
         "unmatched": {m: {"reference": u[0], "test": u[1]} for m, u in plan.unmatched.items()},
         "skipped_files": plan.skipped,
         "decisions": dict(decisions),
+        "identical_outputs": done.identical,
         **value_record(names, rows, set_rows, summary),
         "file_errors": file_errors(done.unreadable) + set_files_left_out,
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 from likeness.errors import recording_warnings
@@ -22,8 +23,9 @@ from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.nets.weights import hashing_by
+from likeness.wording import is_are
 
-__all__ = ["Execution", "execute"]
+__all__ = ["Execution", "execute", "identical_outputs"]
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Execution:
     unreadable: dict[Path, str]
     device: str | None  # None: every value came from the cache
     warnings: dict[str, type[Warning]] = field(default_factory=dict)
+    identical: list[str] = field(default_factory=list)  # ``identical_outputs``
 
 
 def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store: Cache, *,
@@ -74,4 +77,34 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
                                     missing_network=missing_network)
     # where the run computed: None when every value came from the cache
     return Execution(rows, set_rows, report, unreadable,
-                     networks.resolved_device or report.device, caught)
+                     networks.resolved_device or report.device, caught,
+                     identical_outputs(plan, digests) if by_content else [])
+
+
+def identical_outputs(plan: Plan, digests: Mapping[Path, str]) -> list[str]:
+    """The decisions on models (methods) whose outputs of the same item hold the same bytes
+    (``digests``: each file's content hash): one folder under two names, a model's outputs
+    copied into another's folder — a comparison of the two measures nothing there."""
+    by_item: dict[tuple[Path, Path | None], dict[str, str]] = {}
+    inputs: dict[str, list[int]] = {}  # model → [outputs equal to their reference, items]
+    for item in plan.items:
+        if (digest := digests.get(item.test)) is not None:
+            by_item.setdefault((item.reference, item.style), {})[item.model] = digest
+            counts = inputs.setdefault(item.model, [0, 0])
+            counts[0] += digest == digests.get(item.reference)
+            counts[1] += 1
+    shared: dict[tuple[str, str], list[int]] = {}  # (model, model) → [identical, both have]
+    for outputs in by_item.values():
+        for first, second in combinations(outputs, 2):
+            counts = shared.setdefault((first, second), [0, 0])
+            counts[0] += outputs[first] == outputs[second]
+            counts[1] += 1
+    outputs_of = "stylizations" if plan.kind == "style" else "outputs"
+    first_role = plan.roles[0]  # reference, or content
+    return [f"{first} and {second}: {same} of the {both} {outputs_of} both have "
+            f"{is_are(same)} byte-identical (one folder under two names, or copied outputs?)"
+            for (first, second), (same, both) in shared.items() if same] + [
+        f"{model}: {same} of its {count} {outputs_of} {is_are(same)} byte-identical to "
+        f"{'its' if same == 1 else 'their'} {first_role} (the {first_role}s copied as "
+        "outputs?)"
+        for model, (same, count) in inputs.items() if same]

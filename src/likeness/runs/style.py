@@ -189,6 +189,7 @@ def evaluate_style(content: PathLike, style: PathLike,
                                     options, weight_files, done.set_report, done.device,
                                     started))
         record["skipped_files"] = skipped
+        record["identical_outputs"] = done.identical
         record.update(value_record(names, rows, set_rows, summary))
         unique_warnings = {**opening, **done.warnings}
         record["warnings"] = list(unique_warnings)
