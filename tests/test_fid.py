@@ -298,16 +298,16 @@ def test_fid_of_folders_matches_pytorch_fid_and_caches(golden, fid_weights, fid_
 def test_fid_walks_each_folder_once(fid_weights, fid_folders, tmp_path, monkeypatch):
     """The check that no file reaches both sets through a link reads the folders' files;
     the sets are built from that same scan, not a second one."""
-    import os
+    import likeness.io.files as files_module
 
     walked: list[str] = []
-    walk = os.walk
+    walk = files_module._walk
 
     def counting(folder, *args, **kwargs):
         walked.append(str(folder))
         return walk(folder, *args, **kwargs)
 
-    monkeypatch.setattr(os, "walk", counting)
+    monkeypatch.setattr(files_module, "_walk", counting)
     with pytest.warns(UserWarning, match="singular"):
         fid(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=False)
     assert sorted(walked) == sorted([str(fid_folders["a"]), str(fid_folders["b"])])
@@ -683,3 +683,33 @@ def test_statistics_files_that_would_replace_one_another_or_an_input_are_refused
                                        "--save-stats", str(same), "--no-cache"])
     assert result.exit_code == 1
     assert "error: --save-stats names" in result.stderr
+
+
+def test_a_set_holding_the_other_sets_images_is_said(fid_weights, fid_folders, tmp_path):
+    """Reference images copied among a model's outputs (a data leak, a script that copied
+    the wrong folder): FID falls, comparing the sets with their own images there, and no
+    word said it — in `fid`, `kid` and a compare run's set metrics."""
+    leaked = sorted(fid_folders["a"].iterdir())[:2]
+    for path in leaked:
+        shutil.copy(path, fid_folders["b"] / f"copied_{path.name}")
+    said = ("the same bytes as an image of the {} set (counted in both: the sets are "
+            "compared with their own images there)")
+    with pytest.warns(UserWarning, match="singular"):
+        result = fid(fid_folders["a"], fid_folders["b"], weights=fid_weights, cache=False)
+    assert result.sets[1].decisions == {said.format(fid_folders["a"]): 2}
+    assert result.sets[0].decisions == {}
+    with pytest.warns(UserWarning, match="singular"):
+        results = compare(fid_folders["a"], fid_folders["b"], metrics="fid",
+                          weights={"pt_inception": str(fid_weights)}, device="cpu",
+                          cache=tmp_path / "cache.sqlite")
+    assert results.record["decisions"] == {
+        f"b set: 2 images: {said.format('reference')}": 1}
+    result = CliRunner().invoke(main, ["compare", str(fid_folders["a"]), str(fid_folders["b"]),
+                                       "--metrics", "fid", "--weights",
+                                       f"pt_inception={fid_weights}", "--device", "cpu",
+                                       "--cache", str(tmp_path / "cache.sqlite")])
+    assert f"note: b set: 2 images: {said.format('reference')}" in " ".join(
+        result.output.split())  # (a set's decisions were in methods.md alone)
+    with pytest.warns(UserWarning, match="singular"):
+        alone = fid(fid_folders["a"], fid_folders["a"], weights=fid_weights, cache=False)
+    assert alone.sets[1].decisions == {}  # a set with itself, as asked: nothing to say

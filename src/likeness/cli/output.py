@@ -196,6 +196,9 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
         say("note", f"and {counted(len(noted) - ERROR_LINES, 'more decision')} not shown "
                     "here: each is in its row's notes (per_image.csv, the --out file) and "
                     "methods.md")
+    for decision in record.get("decisions", {}):  # the image sets' ("NAME set: …")
+        if decision not in noted:
+            say("note", decision)
     for metric, why in record.get("not_summarised", {}).items():
         say("warning", f"{label(metric)} is {why}")
     role, unit = ("method", "stylizations") if record.get("kind") == "style" else ("model",

@@ -16,7 +16,7 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import FID_ENCODERS, METRICS
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import keeping_processes
-from likeness.evaluation.items.image_set import ImageSet, frechet_between
+from likeness.evaluation.items.image_set import ImageSet, frechet_between, shared_with
 from likeness.evaluation.items.plan import check_distinct_folders, check_no_shared_files
 from likeness.evaluation.items.settings import ExecutionOptions
 from likeness.evaluation.sets.features import (
@@ -157,6 +157,8 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
                 sets.append(load_set(source, extractor, store, batch_size=batch_size,
                                      workers=workers, decoding=decoding, progress=report,
                                      scan=scanned.get(Path(source))))
+        if scanned:  # two folders apart: B holding A's images compares A with itself there
+            sets[1].decisions.update(shared_with(sets[1], sets[0], str(sources[0])))
     finally:
         if owned:
             store.close()

@@ -19,6 +19,7 @@ from likeness.errors import LikenessError, StorageError, in_callers_words
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, describe_failure
 from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.items.image_set import shared_with
 from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
@@ -133,6 +134,10 @@ def _encode_sets(network: str, plan: Plan, options: RunSettings, execution: Exec
         decisions = report.decisions.setdefault(name, {})
         for decision, count in image_set.decisions.items():  # the files it concerned
             decisions[decision] = max(count, decisions.get(decision, 0))
+    for model, first, second in plan.set_pairs:  # a model's set holding the other's images
+        other = second if first == model else first
+        if (model_set := sets.get((network, model))) and (others := sets.get((network, other))):
+            report.decisions.setdefault(model, {}).update(shared_with(model_set, others, other))
 
 
 def _set_row(metric: str, model: str, first: str, second: str,

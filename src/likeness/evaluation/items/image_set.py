@@ -12,7 +12,7 @@ import numpy as np
 
 from likeness.errors import LikenessError
 
-__all__ = ["ImageSet", "frechet_between"]
+__all__ = ["ImageSet", "frechet_between", "shared_with"]
 
 
 @dataclass
@@ -29,6 +29,8 @@ class ImageSet:
         settings: what the features or statistics depend on.
         skipped: what the folder's scan left out (relative to the folder): hidden files
             and folders, and files not in an image format likeness reads.
+        contents: the content hash of each image whose features are in the set, in
+            ``files``' order (none for a statistics file).
     """
 
     source: str
@@ -39,6 +41,7 @@ class ImageSet:
     cached: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    contents: list[str] = field(default_factory=list)
     _statistics: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
@@ -72,6 +75,17 @@ class ImageSet:
                 warnings.simplefilter("ignore", UserWarning)
                 self._statistics = feature_statistics(self.features)
         return self._statistics
+
+
+def shared_with(image_set: ImageSet, other: ImageSet, other_name: str) -> dict[str, int]:
+    """The decision ``image_set`` takes for its images whose bytes ``other`` holds too (a
+    reference image copied among a model's outputs: a set metric compares the set with its
+    own images there, and FID falls), with how many; none where they share nothing."""
+    shared = len(set(image_set.contents) & set(other.contents))
+    if not shared:
+        return {}
+    return {f"the same bytes as an image of the {other_name} set (counted in both: the "
+            "sets are compared with their own images there)": shared}
 
 
 def frechet_between(set_a: ImageSet, set_b: ImageSet) -> float:

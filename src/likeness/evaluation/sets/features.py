@@ -210,6 +210,7 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
             continue
         rows.append(row)
         result.files.append(names[path])
+        result.contents.append(found)
         decisions.update(notes_of.get(found, []))
         if found in contents:
             decisions[SAME_CONTENT_TWICE] += 1
