@@ -549,6 +549,37 @@ def test_16_bits_opencv_reads_otherwise_are_refused(tmp_path, monkeypatch):
         load_image(tmp_path / "a.tif")
 
 
+@pytest.mark.parametrize(("dtype", "decoder"), [(np.uint8, "Pillow"), (np.uint16, "OpenCV")])
+def test_a_tiff_of_a_compression_the_decoders_lack_is_named_not_called_corrupt(
+        tmp_path, dtype, decoder):
+    # Zstandard, WebP, LERC, JPEG XL in TIFF: valid files, "corrupt or truncated" before
+    import tifffile
+
+    pixels = np.random.default_rng(15).integers(0, 200, (8, 9, 3)).astype(dtype)
+    path = _tiff(tmp_path / "a.tif", pixels, photometric="rgb")
+    with tifffile.TiffFile(path) as tiff:
+        offset = tiff.pages[0].tags["Compression"].valueoffset
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 2] = (50001).to_bytes(2, "little")  # WebP, data left as it was
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match=f"a.tif: a TIFF compressed with WebP \\(Compression "
+                                             f"50001\\), which {decoder} could not decode"):
+        load_image(path)
+
+
+def test_a_jpeg_compressed_tiff_is_said_to_be_lossy(tmp_path, rgb8):
+    # a TIFF is taken for lossless; one whose pixels went through JPEG is as lossy as a .jpg
+    from likeness.io import takes_v11_decisions
+    from likeness.io.tiff import JPEG_IN_TIFF
+
+    Image.fromarray(rgb8).save(tmp_path / "lossy.tif", compression="jpeg")
+    Image.fromarray(rgb8).save(tmp_path / "lossless.tif", compression="tiff_lzw")
+    assert load_image(tmp_path / "lossy.tif").decisions == (JPEG_IN_TIFF,)
+    assert load_image(tmp_path / "lossless.tif").decisions == ()
+    assert takes_v11_decisions(tmp_path / "lossy.tif")  # cached before: computed again
+    assert not takes_v11_decisions(tmp_path / "lossless.tif")
+
+
 THUMBNAIL_FIRST = ("page 2 of the TIFF read: page 1 is a reduced-resolution copy of it (a "
                    "thumbnail)")
 

@@ -55,11 +55,14 @@ from likeness.io.integrity import (
 from likeness.io.plain_png import decode_plain_png
 from likeness.io.profiles import colour_decisions
 from likeness.io.tiff import (
+    JPEG_IN_TIFF,
     MIN_IS_WHITE,
     image_page,
+    lossy_compression,
     min_is_white,
     tiff_orientation,
     tiff_tags,
+    uncommon_compression,
     unreadable_tiff_samples,
     unspecified_extra_sample,
 )
@@ -191,6 +194,10 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
     except MemoryError:
         raise ImageLoadError(f"{path}: too large to decode in the memory available") from None
     except Exception as error:  # a decoder failing in any way: the file is not trustworthy
+        if claimed == "TIFF" and (tags := tiff_tags(data)) and (
+                compression := uncommon_compression(tags)):
+            raise ImageLoadError(f"{path}: {_COMPRESSED.format(compression, 'Pillow')}"
+                                 ) from None
         if "MAX_TEXT_" in str(error):  # Pillow's limits on a PNG's metadata, not its pixels
             raise ImageLoadError(f"{path}: its text or colour-profile chunks decompress past "
                                  "the limits Pillow sets against decompression bombs "
@@ -199,6 +206,11 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         kind = claimed or "image"
         raise ImageLoadError(f"{path}: corrupt or truncated {kind} file "
                              f"({type(error).__name__}: {error})") from None
+
+
+_COMPRESSED = ("a TIFF compressed with {}, which {} could not decode (its libtiff may lack "
+               "that codec, or the data is damaged): save it uncompressed, or with LZW or "
+               "deflate")
 
 
 def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
@@ -219,6 +231,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     tags = getattr(image, "tag_v2", {}) if image.format == "TIFF" else {}
     if tags and (refusal := unreadable_tiff_samples(tags, opened=True)):
         raise ImageLoadError(f"{path}: {refusal}")
+    if tags and lossy_compression(tags):
+        decisions.append(JPEG_IN_TIFF)
     if page:
         decisions.append(f"page {page + 1} of the TIFF read: page 1 is a reduced-resolution "
                          "copy of it (a thumbnail)")
@@ -240,7 +254,13 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     if file_format == "PNG" and plain is None:
         verify_png_image_data(path, data)  # the decoders would fill missing rows with black
     if deep_channels:
-        pixels = decode_with_opencv(path, deep_channels, data, page)
+        try:
+            pixels = decode_with_opencv(path, deep_channels, data, page)
+        except ImageLoadError:
+            if tags and (compression := uncommon_compression(tags)):
+                raise ImageLoadError(f"{path}: {_COMPRESSED.format(compression, 'OpenCV')}"
+                                     ) from None
+            raise
         mode = f"{image.mode};16"
     elif plain is not None:
         pixels, mode = plain, image.mode

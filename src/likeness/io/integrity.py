@@ -14,6 +14,7 @@ from PIL import Image
 from likeness.errors import ImageLoadError
 from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
 from likeness.io.profiles import declared_colours
+from likeness.io.tiff import lossy_compression
 
 # The first bytes of each supported format, so that a message can say what a file is.
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
@@ -121,12 +122,14 @@ def takes_v11_decisions(path: Path) -> bool:
     decisions v7) lacks, or values it computed otherwise: its file says what its colours
     mean (a PNG's cICP, gAMA or cHRM chunk, a BMP's colour space, a camera's EXIF Adobe
     RGB: ``profiles.declared_colours``), it is a TIFF of several pages (whose image may
-    follow a thumbnail: ``tiff.image_page``) or a palette image (whose indices may lie
-    beyond its palette).  Its header is read; a file Pillow cannot open counts as one."""
+    follow a thumbnail: ``tiff.image_page``) or compressed with JPEG (said since), or a
+    palette image (whose indices may lie beyond its palette).  Its header is read; a file
+    Pillow cannot open counts as one."""
     try:
         with open(path, "rb") as file, Image.open(file) as image:
-            return (image.mode in ("P", "PA")
-                    or (image.format == "TIFF" and getattr(image, "n_frames", 1) > 1)
+            tags = getattr(image, "tag_v2", {}) if image.format == "TIFF" else {}
+            return (image.mode in ("P", "PA") or lossy_compression(tags)
+                    or (bool(tags) and getattr(image, "n_frames", 1) > 1)
                     or bool(declared_colours(image, file)))
     except Exception:  # noqa: BLE001 - any file Pillow cannot open: computed again
         return True

@@ -21,8 +21,9 @@ from PIL import TiffImagePlugin
 
 from likeness.errors import ImageLoadError
 
-__all__ = ["MIN_IS_WHITE", "image_page", "min_is_white", "tiff_orientation",
-           "tiff_tags", "unreadable_tiff_samples", "unspecified_extra_sample"]
+__all__ = ["JPEG_IN_TIFF", "MIN_IS_WHITE", "image_page", "lossy_compression",
+           "min_is_white", "tiff_orientation", "tiff_tags", "uncommon_compression",
+           "unreadable_tiff_samples", "unspecified_extra_sample"]
 
 _ORIENTATION, _PHOTOMETRIC, _BITS, _SAMPLES, _PLANAR, _EXTRA, _FORMAT = (
     274, 262, 258, 277, 284, 338, 339)
@@ -86,6 +87,31 @@ def image_page(image: Any, path: Path) -> tuple[int, int]:
     page = images[0] if images else 0
     image.seek(page)
     return page, len(images) or getattr(image, "n_frames", 1)
+
+
+_COMPRESSION = 259
+_COMMON = (1, 2, 3, 4, 5, 7, 8, 32773, 32946)  # none, CCITT, LZW, JPEG, deflate, PackBits
+_COMPRESSION_NAMES = {6: "old-style JPEG", 34712: "JPEG 2000", 34887: "LERC", 34892:
+                      "lossy JPEG (DNG)", 34925: "LZMA", 50000: "Zstandard", 50001: "WebP",
+                      50002: "JPEG XL", 34676: "SGILog", 34677: "SGILog24"}
+
+
+JPEG_IN_TIFF = "TIFF compressed with JPEG: lossy, as a JPEG file is"
+
+
+def lossy_compression(tags: Mapping[int, Any]) -> bool:
+    """Whether a TIFF's pixels were compressed with JPEG (lossy, whatever TIFF suggests)."""
+    return tags.get(_COMPRESSION) in (6, 7, 34892)
+
+
+def uncommon_compression(tags: Mapping[int, Any]) -> str | None:
+    """The name of a TIFF's compression where it is none of those every libtiff decodes
+    (none, CCITT, LZW, JPEG, deflate, PackBits) — what a decoder's failure on the file
+    then means — or None."""
+    code = tags.get(_COMPRESSION, 1)
+    if not isinstance(code, int) or code in _COMMON:
+        return None
+    return f"{_COMPRESSION_NAMES.get(code, 'an unusual method')} (Compression {code})"
 
 
 def tiff_orientation(tags: Mapping[int, Any]) -> int | None:

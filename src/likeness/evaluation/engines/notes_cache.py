@@ -25,8 +25,8 @@ __all__ = ["NOTES_VERSION", "earlier_notes", "notes_namespace", "notes_still_who
 # floating-point or 32-bit samples refused (``io.tiff``); a TGA's undeclared alpha
 # ignored; a PGM/PPM's maxval below 255 and a file of another format than its name said;
 # v11: what a PNG's cICP, gAMA and cHRM chunks, a BMP's colour space and a camera's EXIF
-# say of the colours (``io.profiles``); a TIFF's image read past a thumbnail (``io.tiff``);
-# a palette image with indices beyond its palette refused
+# say of the colours (``io.profiles``); a TIFF's image read past a thumbnail, a JPEG-
+# compressed TIFF said (``io.tiff``); a palette image with indices beyond its palette refused
 NOTES_VERSION = "v11"
 
 
