@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,64 @@ def test_closed_forms_and_refusals():
         coverage_density_precision_recall(x, x[:5], 5)
     with pytest.raises(ValueError, match="zero"):
         vendi(np.zeros((3, 4)))
+
+
+def _set_functions():
+    from likeness import kid
+    from likeness.metrics.fid import feature_statistics, frechet_distance_of_features
+    from likeness.metrics.inception_score import inception_score
+
+    return {
+        "prdc": lambda x, y: coverage_density_precision_recall(x, y, 3),
+        "vendi": lambda x, y: vendi(x), "cmmd": cmmd,
+        "kid": lambda x, y: kid(x, y, subset_size=None),
+        "fid": frechet_distance_of_features,
+        "statistics": lambda x, y: feature_statistics(x),
+        "inception-score": lambda x, y: _quietly(inception_score, x, splits=2)}
+
+
+def _quietly(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "the Inception Score of", UserWarning)
+        return function(*args, **kwargs)
+
+
+@pytest.mark.parametrize("function", list(_set_functions()))
+def test_every_set_function_refuses_what_it_cannot_compute(function):
+    """A NaN or infinite feature (which gave NaN, or through comparisons NaN fails a
+    plausible precision of 1.0), a vector, a matrix of another D, text, a tensor that
+    requires grad: each a LikenessError naming the argument; a tensor is read as NumPy
+    reads it."""
+    import torch
+
+    from likeness import InvalidInputError, InvalidInputTypeError
+
+    compute = _set_functions()[function]
+    x = np.random.default_rng(0).normal(size=(12, 4)).astype(np.float32)
+    for bad in (np.nan, np.inf):
+        damaged = x.copy()
+        damaged[5, 2] = bad
+        with pytest.raises(InvalidInputError, match="NaN or infinite values .*first row 5"):
+            compute(damaged, x)
+    with pytest.raises(InvalidInputError, match=r"\(N, D\) matri.* got shape \(4,\)"):
+        compute(x[0], x[0])
+    if function not in ("vendi", "statistics", "inception-score"):
+        with pytest.raises(InvalidInputError, match=r"of one D.*\(12, 4\) and \(12, 3\)"):
+            compute(x, x[:, :3])
+    with pytest.raises(InvalidInputTypeError, match="must hold real numbers.*<U1"):
+        compute(np.full((12, 4), "a"), x)
+    with pytest.raises(InvalidInputTypeError, match="requires grad.*detach"):
+        compute(torch.from_numpy(x).requires_grad_(), x)
+    as_tensors = compute(torch.from_numpy(x), torch.from_numpy(x[::-1].copy()))
+    as_arrays = compute(x, x[::-1].copy())
+    assert str(as_tensors) == str(as_arrays)
+
+
+def test_frechet_distance_refuses_statistics_that_are_not_numbers():
+    from likeness import InvalidInputTypeError, frechet_distance
+
+    with pytest.raises(InvalidInputTypeError, match="sigma2 must hold real numbers"):
+        frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.array([["a", "b"]] * 2))
 
 
 def test_manifold_metrics_over_folders_end_to_end(tmp_path, golden, fid_weights):

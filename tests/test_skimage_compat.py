@@ -6,6 +6,7 @@ each value was made).  Extra cases compare with scikit-image itself, run in this
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -167,6 +168,29 @@ def test_psnr_default_range_and_errors_follow_scikit_image():
         peak_signal_noise_ratio(a, b.astype(np.float64))
     with pytest.raises(ValueError, match="same dimensions"):
         mean_squared_error(a, a[:-1])
+
+
+@pytest.mark.parametrize("function", [mean_squared_error, peak_signal_noise_ratio,
+                                      structural_similarity])
+def test_arrays_numpy_cannot_compute_and_tensors_are_refused_by_likeness(function):
+    """Text or object arrays, a tensor needing its gradient, a bfloat16 tensor and one on
+    the meta device: each a LikenessError saying what to pass, never numpy's or torch's
+    own error; a plain CPU tensor is read as ``np.asarray`` reads it."""
+    import torch
+
+    from likeness import InvalidInputTypeError
+
+    kwargs = {} if function is mean_squared_error else {"data_range": 1.0}
+    for image, match in [(np.array([["a", "b"]] * 8), "dtype <U1"),
+                         (np.array([[object()] * 8] * 8), "dtype object"),
+                         (torch.rand(8, 8, requires_grad=True), ".detach()"),
+                         (torch.rand(8, 8).bfloat16(), "torch.bfloat16 tensor on cpu"),
+                         (torch.empty(8, 8, device="meta"), "on meta")]:
+        with pytest.raises(InvalidInputTypeError, match=re.escape(match)):
+            function(image, image, **kwargs)
+    tensor = torch.rand(8, 8, generator=torch.Generator().manual_seed(0))
+    array = tensor.numpy()
+    assert function(tensor, tensor * 0.5, **kwargs) == function(array, array * 0.5, **kwargs)
 
 
 def test_identity_symmetry_and_bounds():

@@ -463,6 +463,31 @@ def test_a_ranking_is_exported_as_the_pairs_it_implies(tmp_path):
         assert chosen[frozenset((middle, worst))] == middle
 
 
+def test_instructions_and_consent_texts_are_read_or_refused_in_their_own_words(tmp_path):
+    """UTF-16 with its byte-order mark is read (as Notepad saves it); Latin-1 bytes are
+    named, with what to save (they were "cannot be read as UTF-8 text ('utf-8' codec…)");
+    a missing file is said missing."""
+    (tmp_path / "notepad.txt").write_text("Choose the image closer to the reference.",
+                                          encoding="utf-16")
+    (tmp_path / "latin1.txt").write_bytes("Einverständnis".encode("latin-1"))
+    arguments = ["study", "create", str(SAMPLES / "reference"), str(SAMPLES / "jpeg"),
+                 str(SAMPLES / "stylized")]
+    result = CliRunner().invoke(main, [*arguments, "--out-dir", str(tmp_path / "ok"),
+                                       "--instructions", str(tmp_path / "notepad.txt")])
+    assert result.exit_code == 0, result.output
+    manifest = (tmp_path / "ok" / "study.json").read_text(encoding="utf-8")
+    assert "Choose the image closer to the reference." in manifest
+    for option, name, words in [("--consent", "latin1.txt", "is not UTF-8 text (byte 0xe4); "
+                                 "save it as UTF-8, or UTF-16 with a byte-order mark"),
+                                ("--instructions", "missing.txt", "missing.txt: no such file")]:
+        out_dir = tmp_path / f"study-{name}"
+        result = CliRunner().invoke(main, [*arguments, "--out-dir", str(out_dir), option,
+                                           str(tmp_path / name)])
+        assert result.exit_code == 2
+        assert words in " ".join(result.output.split()), result.output
+        assert not out_dir.exists()
+
+
 def test_special_files_neither_hang_nor_are_written_through(tmp_path):
     import os
 

@@ -35,9 +35,14 @@ def _text_file(path: Path | None, option: str) -> str | None:
     try:
         stat_regular_file(path)  # a FIFO or a device would hang or never end
         return text_of(path.read_bytes())
-    except (OSError, UnicodeDecodeError, LikenessError) as error:
-        raise click.BadParameter(f"{path} cannot be read as UTF-8 text ({error})",
-                                 param_hint=option) from None
+    except UnicodeDecodeError as error:
+        problem = (f"{path} is not UTF-8 text (byte 0x{error.object[error.start]:02x}); save "
+                   "it as UTF-8, or UTF-16 with a byte-order mark")
+    except OSError as error:
+        problem = f"{path} cannot be read ({error.strerror or error})"
+    except LikenessError as error:
+        problem = str(error)
+    raise click.BadParameter(problem, param_hint=option)
 
 
 @study.command()

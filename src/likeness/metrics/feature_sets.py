@@ -32,6 +32,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from likeness.errors import InvalidInputError
+from likeness.metrics._arrays import feature_matrices
 from likeness.wording import counted
 
 __all__ = ["CMMD_SCALE", "CMMD_SIGMA", "cmmd", "coverage_density_precision_recall", "vendi"]
@@ -111,8 +112,9 @@ def coverage_density_precision_recall(real: np.ndarray, fake: np.ndarray,
         ValueError: a set with k points or fewer (no k-th neighbour besides itself).
     """
     one_array = real is fake  # scikit-learn zeroes the diagonal of an array with itself
-    single = np.asarray(real).dtype == np.float32 and np.asarray(fake).dtype == np.float32
-    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    real_array, fake_array = feature_matrices(real=real, fake=fake)
+    single = real_array.dtype == np.float32 and fake_array.dtype == np.float32
+    real, fake = real_array.astype(np.float64), fake_array.astype(np.float64)
     for name, features in (("real", real), ("fake", fake)):
         if features.shape[0] <= k:
             raise InvalidInputError(
@@ -143,7 +145,7 @@ def vendi(features: np.ndarray) -> float:
     Raises:
         ValueError: an empty set or a zero feature vector (no cosine similarity).
     """
-    x = np.asarray(features, np.float64)
+    x = feature_matrices(features=features)[0].astype(np.float64, copy=False)
     if x.shape[0] == 0:
         raise InvalidInputError("the Vendi score of an empty set is undefined")
     lengths = np.sqrt(_squared_norms(x))
@@ -174,7 +176,8 @@ def cmmd(reference: np.ndarray, test: np.ndarray) -> float:
     Raises:
         ValueError: an empty set.
     """
-    x, y = np.asarray(reference, np.float64), np.asarray(test, np.float64)
+    x, y = (array.astype(np.float64, copy=False) for array in
+            feature_matrices(reference=reference, test=test))
     if x.shape[0] == 0 or y.shape[0] == 0:
         raise InvalidInputError("CMMD needs two non-empty sets")
     x_norms, y_norms = _squared_norms(x), _squared_norms(y)

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from likeness.errors import LikenessError
+from likeness.metrics._arrays import feature_matrices, real_numbers
 
 __all__ = ["COVARIANCE_TOLERANCE", "FID_RESIZE_CONVENTIONS", "feature_statistics",
            "frechet_distance", "frechet_distance_of_features", "trace_sqrt_product"]
@@ -44,8 +45,8 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         UserWarning: fewer samples than dimensions (the covariance is singular; FID is
             still defined but biased and noisy: use more images).
     """
-    features = np.asarray(features, dtype=np.float64)
-    if features.ndim != 2 or features.shape[0] < 2:
+    features = feature_matrices(features=features)[0].astype(np.float64, copy=False)
+    if features.shape[0] < 2:
         raise LikenessError(f"need an (N, D) feature matrix with N >= 2 images, got shape "
                          f"{features.shape}")
     count, dims = features.shape
@@ -147,10 +148,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
         >>> frechet_distance(np.zeros(2), np.eye(2), np.ones(2), np.eye(2))
         2.0
     """
-    mu1 = np.atleast_1d(np.asarray(mu1, np.float64))
-    mu2 = np.atleast_1d(np.asarray(mu2, np.float64))
-    sigma1 = np.atleast_2d(np.asarray(sigma1, np.float64))
-    sigma2 = np.atleast_2d(np.asarray(sigma2, np.float64))
+    mu1, mu2 = (np.atleast_1d(real_numbers(mu, name).astype(np.float64, copy=False))
+                for name, mu in (("mu1", mu1), ("mu2", mu2)))
+    sigma1, sigma2 = (np.atleast_2d(real_numbers(sigma, name).astype(np.float64, copy=False))
+                      for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)))
     _check_statistics(mu1, sigma1, mu2, sigma2)
     diff = mu1 - mu2
     value = (diff @ diff + np.trace(sigma1) + np.trace(sigma2)
@@ -172,11 +173,8 @@ def frechet_distance_of_features(features_x: np.ndarray, features_y: np.ndarray)
     singular values of X Yᵀ / √((m−1)(n−1)), an m×n problem instead of D×D.  Otherwise this
     is ``frechet_distance(*feature_statistics(x), *feature_statistics(y))``.
     """
-    x = np.asarray(features_x, dtype=np.float64)
-    y = np.asarray(features_y, dtype=np.float64)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise LikenessError(f"expected two (N, D) feature sets with one D, got shapes "
-                         f"{x.shape} and {y.shape}")
+    x, y = (array.astype(np.float64, copy=False) for array in
+            feature_matrices(features_x=features_x, features_y=features_y))
     if min(x.shape[0], y.shape[0]) >= x.shape[1]:
         return frechet_distance(*feature_statistics(x), *feature_statistics(y))
     warn_if_singular(min(x.shape[0], y.shape[0]), x.shape[1])

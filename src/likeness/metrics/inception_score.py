@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from likeness.errors import InvalidInputError
+from likeness.metrics._arrays import feature_matrices
 from likeness.metrics.seeds import check_seed
 
 __all__ = ["PAPER_SET_SIZE", "inception_score"]
@@ -30,7 +31,7 @@ def inception_score(logits: np.ndarray, *, splits: int = 10, shuffle: bool = Tru
         UserWarning: fewer than 5,000 images: each part's marginal is estimated from few
             images, which biases the score downwards; papers use 50,000.
     """
-    values = np.asarray(logits, np.float64)
+    values = feature_matrices(logits=logits)[0].astype(np.float64, copy=False)
     count = values.shape[0]
     if count < splits:
         raise InvalidInputError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from likeness.errors import InvalidInputError
+from likeness.metrics._arrays import feature_matrices
 from likeness.metrics.seeds import check_seed
 
 __all__ = ["kid", "polynomial_mmd2"]
@@ -56,12 +57,8 @@ def kid(features_x: np.ndarray, features_y: np.ndarray, *, subset_size: int | No
         >>> kid(x, x, subset_size=None)[0] < 1e-12
         True
     """
-    x = np.asarray(features_x, dtype=np.float64)
-    y = np.asarray(features_y, dtype=np.float64)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise InvalidInputError(
-            f"expected two (N, D) feature sets with one D, got shapes "
-            f"{x.shape} and {y.shape}")
+    x, y = (array.astype(np.float64, copy=False) for array in
+            feature_matrices(features_x=features_x, features_y=features_y))
     smaller = min(x.shape[0], y.shape[0])
     if smaller < 2:
         raise InvalidInputError(

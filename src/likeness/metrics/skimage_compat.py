@@ -20,52 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from likeness.errors import InvalidInputError, InvalidInputTypeError
+from likeness.errors import InvalidInputError
+from likeness.metrics._skimage_arrays import (
+    check_has_pixels,
+    dtype_range,
+    float_type_of,
+    same_shape_arrays,
+)
 
 __all__ = ["mean_squared_error", "peak_signal_noise_ratio", "structural_similarity"]
 
 # Integer images whose window sums the fused kernel computes exactly in int64.
 _EXACT_INTEGER_TYPES = (np.uint8, np.uint16, np.int8, np.int16, np.bool_)
-
-
-def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
-    """scikit-image's ``dtype_range``: the integer type's limits, (-1, 1) for floats."""
-    if dtype == np.bool_:
-        return 0, 1
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return int(info.min), int(info.max)
-    if np.issubdtype(dtype, np.floating):
-        return -1, 1
-    raise InvalidInputTypeError(
-        f"unsupported image dtype {dtype}; pass integer or floating-point arrays")
-
-
-def _float_type(*dtypes: np.dtype) -> np.dtype:
-    """scikit-image's ``_supported_float_type``: float32/64 kept, float16 promoted, rest float64."""
-    chosen: list[np.dtype] = []
-    for dtype in dtypes:
-        dtype = np.dtype(dtype)
-        if dtype.kind == "c":
-            raise InvalidInputError("complex valued input is not supported")
-        if dtype in (np.float32, np.float16):
-            chosen.append(np.dtype(np.float32))
-        else:
-            chosen.append(np.dtype(np.float64))
-    return np.result_type(*chosen)
-
-
-def _check_same_shape(*images: np.ndarray) -> None:
-    if not all(images[0].shape == image.shape for image in images[1:]):
-        shapes = " vs ".join(str(image.shape) for image in images)
-        raise InvalidInputError(f"Input images must have the same dimensions ({shapes}).")
-
-
-def _check_has_pixels(image: np.ndarray) -> None:
-    """scikit-image gives NaN (MSE) or numpy's reduction error (PSNR) here."""
-    if image.size == 0:
-        raise InvalidInputError(f"images of shape {image.shape} hold no pixels: there is "
-                                "nothing to compare")
 
 
 def mean_squared_error(image0: np.ndarray, image1: np.ndarray) -> np.float64:
@@ -84,9 +50,8 @@ def mean_squared_error(image0: np.ndarray, image1: np.ndarray) -> np.float64:
         >>> mean_squared_error(np.zeros((2, 2)), np.ones((2, 2)))
         np.float64(1.0)
     """
-    image0, image1 = np.asarray(image0), np.asarray(image1)
-    _check_same_shape(image0, image1)
-    _check_has_pixels(image0)
+    image0, image1 = same_shape_arrays(image0=image0, image1=image1)
+    check_has_pixels(image0)
     if image0.dtype == image1.dtype and image0.dtype in (np.uint8, np.uint16):
         from likeness.metrics.exact_sums import EXACT_LIMIT, squared_error_sum
 
@@ -94,7 +59,7 @@ def mean_squared_error(image0: np.ndarray, image1: np.ndarray) -> np.float64:
                                   np.ascontiguousarray(image1).reshape(-1))
         if total < EXACT_LIMIT:  # every float64 partial sum exact: bit-identical to skimage
             return np.float64(total) / np.float64(image0.size)
-    float_type = _float_type(image0.dtype, image1.dtype)
+    float_type = float_type_of(image0.dtype, image1.dtype)
     diff = image0.astype(float_type, copy=False) - image1.astype(float_type, copy=False)
     return np.mean(diff**2, dtype=np.float64)
 
@@ -123,9 +88,8 @@ def peak_signal_noise_ratio(
         >>> round(float(peak_signal_noise_ratio(a, b)), 4)
         12.0412
     """
-    image_true, image_test = np.asarray(image_true), np.asarray(image_test)
-    _check_same_shape(image_true, image_test)
-    _check_has_pixels(image_true)
+    image_true, image_test = same_shape_arrays(image_true=image_true, image_test=image_test)
+    check_has_pixels(image_true)
     if data_range is None:
         if image_true.dtype != image_test.dtype:
             warnings.warn(
@@ -133,7 +97,7 @@ def peak_signal_noise_ratio(
                 UserWarning,
                 stacklevel=2,
             )
-        dmin, dmax = _dtype_range(image_true.dtype)
+        dmin, dmax = dtype_range(image_true.dtype)
         true_min, true_max = np.min(image_true), np.max(image_true)
         if true_max > dmax or true_min < dmin:
             raise InvalidInputError(
@@ -191,13 +155,12 @@ def structural_similarity(
     References:
         Wang et al. (2004), IEEE TIP 13(4), 600-612; Avanaki (2009), Optical Review 16.
     """
-    im1, im2 = np.asarray(im1), np.asarray(im2)
-    _check_same_shape(im1, im2)
+    im1, im2 = same_shape_arrays(im1=im1, im2=im2)
     if im1.ndim < (1 if channel_axis is None else 2):  # scikit-image divides by zero here
         besides = "" if channel_axis is None else f" besides channel_axis={channel_axis}"
         raise InvalidInputError(f"images of shape {im1.shape} have no spatial axis{besides}; "
                                 "pass (H, W) images, or (H, W, C) with channel_axis=-1")
-    float_type = _float_type(im1.dtype)
+    float_type = float_type_of(im1.dtype)
     if channel_axis is not None:
         return _multichannel(
             im1, im2, float_type, channel_axis, win_size=win_size, gradient=gradient,
@@ -273,7 +236,7 @@ def _data_range_from_dtype(im1: np.ndarray, im2: np.ndarray, stacklevel: int) ->
             UserWarning,
             stacklevel=stacklevel,
         )
-    dmin, dmax = _dtype_range(im1.dtype)
+    dmin, dmax = dtype_range(im1.dtype)
     data_range = dmax - dmin
     if np.issubdtype(im1.dtype, np.integer) and im1.dtype != np.uint8:
         warnings.warn(

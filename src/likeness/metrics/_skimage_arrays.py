@@ -1,0 +1,61 @@
+"""The arguments of scikit-image's metric functions as it reads them: arrays of numbers of
+one shape, their dtypes' ranges and the float type computed in (``skimage_compat``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from likeness.errors import InvalidInputError, InvalidInputTypeError
+from likeness.metrics._arrays import detached
+
+__all__ = ["check_has_pixels", "dtype_range", "float_type_of", "same_shape_arrays"]
+
+
+def dtype_range(dtype: np.dtype) -> tuple[float, float]:
+    """scikit-image's ``dtype_range``: the integer type's limits, (-1, 1) for floats."""
+    if dtype == np.bool_:
+        return 0, 1
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return int(info.min), int(info.max)
+    if np.issubdtype(dtype, np.floating):
+        return -1, 1
+    raise InvalidInputTypeError(
+        f"unsupported image dtype {dtype}; pass integer or floating-point arrays")
+
+
+def float_type_of(*dtypes: np.dtype) -> np.dtype:
+    """scikit-image's ``_supported_float_type``: float32/64 kept, float16 promoted, rest float64."""
+    chosen: list[np.dtype] = []
+    for dtype in dtypes:
+        dtype = np.dtype(dtype)
+        if dtype.kind == "c":
+            raise InvalidInputError("complex valued input is not supported")
+        if dtype in (np.float32, np.float16):
+            chosen.append(np.dtype(np.float32))
+        else:
+            chosen.append(np.dtype(np.float64))
+    return np.result_type(*chosen)
+
+
+def same_shape_arrays(**images: Any) -> list[np.ndarray]:
+    """The images as arrays of numbers of one shape (scikit-image's ``np.asarray`` and shape
+    check); a torch tensor read as NumPy reads it, one needing its gradient refused."""
+    arrays = [np.asarray(detached(image, name)) for name, image in images.items()]
+    if not all(array.dtype.kind in "biufc" for array in arrays):
+        raise InvalidInputTypeError(
+            f"unsupported image dtype {' and '.join(sorted({str(a.dtype) for a in arrays}))}; "
+            "pass integer or floating-point arrays")
+    if not all(arrays[0].shape == array.shape for array in arrays[1:]):
+        shapes = " vs ".join(str(array.shape) for array in arrays)
+        raise InvalidInputError(f"Input images must have the same dimensions ({shapes}).")
+    return arrays
+
+
+def check_has_pixels(image: np.ndarray) -> None:
+    """scikit-image gives NaN (MSE) or numpy's reduction error (PSNR) here."""
+    if image.size == 0:
+        raise InvalidInputError(f"images of shape {image.shape} hold no pixels: there is "
+                                "nothing to compare")
