@@ -79,6 +79,29 @@ def test_out_of_range_inputs_warn(golden, stand_in):
         metric(x / 255 * 2 - 1, x / 255 * 2 - 1, normalize=True)
 
 
+def test_nan_or_infinite_inputs_warn_that_the_distance_is_nan(golden, stand_in):
+    """They passed the range check (a comparison with NaN is false) without a word."""
+    metric = LPIPS(net="alex", backbone_weights=stand_in["alexnet"])
+    x = _signed(golden, "coffee.png")
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        damaged = x.clone()
+        damaged[0, 1, 5, 7] = bad
+        with pytest.warns(UserWarning, match="NaN or infinite inputs, so its distances are NaN"):
+            assert metric(x, damaged).isnan().all()
+
+
+def test_the_lpips_function_refuses_what_is_not_a_tensor():
+    """It read ``x.device`` first: AttributeError: 'list' object has no attribute 'device'."""
+    from likeness import InvalidInputTypeError, lpips
+
+    for value, words in [([[0.5]], r"x must be an \(N, 3, H, W\) torch tensor, got \[\[0\.5\]\]"),
+                         (np.zeros((1, 3, 8, 8)), "x must be .* got a numpy.ndarray of shape")]:
+        with pytest.raises(InvalidInputTypeError, match=words):
+            lpips(value, torch.zeros(1, 3, 8, 8))
+    with pytest.raises(InvalidInputTypeError, match="y must be .* got None"):
+        lpips(torch.zeros(1, 3, 8, 8), None)
+
+
 def test_checkpoint_keys_are_checked(tmp_path, stand_in):
     state = torch.load(stand_in["alexnet"], weights_only=True)
     state["classifier.1.weight"] = torch.zeros(4096, 9216)  # real files carry it: ignored

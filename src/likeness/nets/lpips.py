@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 import warnings
 from importlib import resources
@@ -11,7 +12,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from likeness.errors import InvalidInputError
+from likeness.arguments import described
+from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.metrics.lpips import lpips_from_features
 from likeness.nets.backbones import Backbone, build_backbone
 from likeness.nets.inputs import network_batch
@@ -152,7 +154,11 @@ def _warn_if_out_of_range(x: Tensor, y: Tensor, normalize: bool) -> None:
     with torch.no_grad():
         seen_low = float(torch.minimum(x.min(), y.min()))
         seen_high = float(torch.maximum(x.max(), y.max()))
-    if seen_low < low - _RANGE_SLACK or seen_high > high + _RANGE_SLACK:
+    if not (math.isfinite(seen_low) and math.isfinite(seen_high)):
+        warnings.warn("LPIPS got NaN or infinite inputs, so its distances are NaN; check the "
+                      "images (a division by zero, an overflow in float16)", UserWarning,
+                      stacklevel=3)
+    elif seen_low < low - _RANGE_SLACK or seen_high > high + _RANGE_SLACK:
         hint = ("scale images to [0, 1]" if normalize
                 else "pass normalize=True for [0, 1] images, or scale them to [-1, 1]")
         warnings.warn(f"LPIPS expects inputs in [{low:g}, {high:g}] but got values in "
@@ -174,6 +180,10 @@ def lpips(x: Tensor, y: Tensor, *, net: str = "alex", normalize: bool = False) -
 
     The network is built once per (net, device), with the registered backbone checkpoint.
     """
+    for name, images in (("x", x), ("y", y)):
+        if not isinstance(images, Tensor):
+            raise InvalidInputTypeError(f"{name} must be an (N, 3, H, W) torch tensor, got "
+                                        f"{described(images)}")
     key = (net, str(x.device))
     if key not in _MODULES:
         _MODULES[key] = LPIPS(net=net).to(x.device)
