@@ -534,6 +534,36 @@ def test_kid_folders_and_its_errors(golden, fid_weights, fid_folders, tmp_path):
         kid_folders(stats, fid_folders["b"], weights=fid_weights, cache=False)
 
 
+def test_sets_are_checked_before_the_checkpoint_is_resolved(fid_folders, tmp_path,
+                                                            monkeypatch):
+    """A missing or empty folder, a damaged statistics file and a KID subset larger than a
+    set were said only after the Inception checkpoint was resolved: downloaded (100 MB)
+    first, or, offline, hidden behind "checkpoint 'pt_inception' … is not in …"."""
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not an image")
+    (tmp_path / "damaged.npz").write_bytes(b"PK\x03\x04 cut short")
+    a = fid_folders["a"]
+    for call, words in [
+            (lambda: fid(a, tmp_path / "missing"), "missing: no such folder or file"),
+            (lambda: fid(a, tmp_path / "empty"), "empty: no images found (searched "
+             "recursively); skipped: 1 not in an image format likeness reads (notes.txt)"),
+            (lambda: fid(a, tmp_path / "damaged.npz"), "damaged.npz: not a readable .npz"),
+            (lambda: fid(a, a / "astronaut.png"), "astronaut.png: not a folder"),
+            (lambda: kid_folders(a, fid_folders["b"]), "subset_size=1000 is larger than a "
+             "set: the sets have 4 and 20 images"),
+            (lambda: kid_folders(a, a, subset_size=8), "the sets have 4 and 4 images")]:
+        with pytest.raises(LikenessError) as raised:
+            call()
+        assert words in str(raised.value)
+        assert "checkpoint" not in str(raised.value)
+    result = CliRunner().invoke(main, ["kid", str(a), str(fid_folders["b"])])
+    assert result.exit_code == 1
+    assert "KID --subset-size 1000 is larger than a set" in result.stderr
+
+
 def test_clean_convention_is_recorded_and_changes_the_features(fid_weights, fid_folders):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

@@ -235,6 +235,30 @@ def test_an_accumulator_takes_the_reals_from_a_statistics_file(sets, fid_weights
         accumulator.update(_nchw(fake).float(), real=False)
 
 
+def test_an_accumulators_reference_file_is_checked_before_its_checkpoint(tmp_path,
+                                                                          monkeypatch):
+    """A missing or damaged statistics file was said only after the checkpoint was resolved
+    (downloaded, or offline: "checkpoint 'pt_inception' … is not in …"); ``count`` took any
+    key ("KeyError: 'yes'")."""
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch"))
+    (tmp_path / "cut.npz").write_bytes(b"PK\x03\x04")
+    for reference, words in [(tmp_path / "missing.npz", "cannot read the statistics file"),
+                             (tmp_path / "cut.npz", "not a readable .npz statistics file")]:
+        with pytest.raises(likeness.LikenessError, match=words):
+            likeness.Accumulator("fid", reference=reference)
+    with pytest.raises(likeness.InvalidInputError, match="kid needs the real images'"):
+        likeness.Accumulator(["fid", "kid"], reference=tmp_path / "missing.npz")
+
+
+def test_an_accumulator_counts_real_or_generated_images_only(fid_weights):
+    accumulator = likeness.Accumulator("fid", weights=fid_weights)
+    assert accumulator.count(True) == accumulator.count(False) == 0
+    with pytest.raises(likeness.InvalidInputTypeError, match="real must be True .* got 'yes'"):
+        accumulator.count("yes")
+
+
 _RANK = textwrap.dedent("""
     import json, sys, warnings
     import numpy as np, torch, torch.distributed as dist

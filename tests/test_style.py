@@ -238,6 +238,14 @@ def test_a_run_without_triplets_says_what_each_file_names(tmp_path, golden):
         evaluate_style(content, style, out, metrics="ssim", cache=False)
     with pytest.raises(LikenessError, match=r"empty holds no image likeness reads$"):
         evaluate_style(content, style, empty, metrics="ssim", cache=False)
+    # an empty content or style folder: every stylized file named "no known content and
+    # style", file by file, where the folder was the cause
+    (empty / "notes.txt").write_text("not an image")
+    for folders, label in (((empty, style), "content"), ((content, empty), "style")):
+        with pytest.raises(LikenessError, match=rf"empty: the {label} folder holds no image "
+                           r"likeness reads; skipped: 1 not in an image format likeness "
+                           r"reads \(notes.txt\)$"):
+            evaluate_style(*folders, out, metrics="ssim", cache=False)
 
 
 def test_cfsd_refuses_large_images_and_fid_infinity_small_sets(golden, style_weights):

@@ -19,7 +19,7 @@ from likeness.errors import InvalidInputError
 from likeness.metrics._arrays import feature_matrices
 from likeness.metrics.seeds import check_seed
 
-__all__ = ["kid", "polynomial_mmd2"]
+__all__ = ["check_kid_sizes", "kid", "polynomial_mmd2"]
 
 
 def polynomial_mmd2(features_x: np.ndarray, features_y: np.ndarray) -> float:
@@ -34,6 +34,32 @@ def polynomial_mmd2(features_x: np.ndarray, features_y: np.ndarray) -> float:
 
     cross = float(((x @ y.T / dims + 1.0) ** 3).sum() / (m * n))
     return off_diagonal_mean(x @ x.T, m) + off_diagonal_mean(y @ y.T, n) - 2.0 * cross
+
+
+def check_kid_sizes(size_x: int, size_y: int, *, subset_size: int | None,
+                    subsets: int) -> None:
+    """Refuse sets of these sizes, or subsets, that ``kid`` cannot compute with (called
+    before any feature is computed with the counts of the files found: sets only shrink).
+
+    Raises:
+        InvalidInputError: a set of fewer than 2 images, a subset size under 2 or larger
+            than a set (saying what to pass), or fewer than one subset.
+    """
+    smaller = min(size_x, size_y)
+    if smaller < 2:
+        raise InvalidInputError(
+            f"KID needs at least 2 images in each set, got {size_x} and {size_y}")
+    if subset_size is None:
+        return
+    if subset_size < 2:
+        raise InvalidInputError(f"subset_size must be at least 2, got {subset_size}")
+    if subset_size > smaller:
+        raise InvalidInputError(
+            f"KID subset_size={subset_size} is larger than a set: the sets have "
+            f"{size_x} and {size_y} images; pass subset_size={smaller} "
+            f"or smaller, or subset_size=None to use the whole sets once")
+    if subsets < 1:
+        raise InvalidInputError(f"subsets must be at least 1, got {subsets}")
 
 
 def kid(features_x: np.ndarray, features_y: np.ndarray, *, subset_size: int | None = 1000,
@@ -59,22 +85,9 @@ def kid(features_x: np.ndarray, features_y: np.ndarray, *, subset_size: int | No
     """
     x, y = (array.astype(np.float64, copy=False) for array in
             feature_matrices(features_x=features_x, features_y=features_y))
-    smaller = min(x.shape[0], y.shape[0])
-    if smaller < 2:
-        raise InvalidInputError(
-            f"KID needs at least 2 images in each set, got {x.shape[0]} and "
-            f"{y.shape[0]}")
+    check_kid_sizes(x.shape[0], y.shape[0], subset_size=subset_size, subsets=subsets)
     if subset_size is None:
         return polynomial_mmd2(x, y), 0.0
-    if subset_size < 2:
-        raise InvalidInputError(f"subset_size must be at least 2, got {subset_size}")
-    if subset_size > smaller:
-        raise InvalidInputError(
-            f"KID subset_size={subset_size} is larger than a set: the sets have "
-            f"{x.shape[0]} and {y.shape[0]} images; pass subset_size={smaller} "
-            f"or smaller, or subset_size=None to use the whole sets once")
-    if subsets < 1:
-        raise InvalidInputError(f"subsets must be at least 1, got {subsets}")
     generator = np.random.RandomState(check_seed(seed))
     values = np.empty(subsets)
     for index in range(subsets):

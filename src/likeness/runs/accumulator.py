@@ -29,6 +29,7 @@ from likeness.evaluation.sets.features import (
     ImageSet,
     load_statistics,
 )
+from likeness.evaluation.sets.statistics_file import read_statistics_file
 from likeness.io import narrow_values_note
 from likeness.runs.tensors import as_array
 
@@ -76,12 +77,7 @@ class Accumulator:
         self.settings = RunSettings(tuple(names), fid_resize=resize,
                                     kid_subset_size=kid_subset_size,
                                     kid_subsets=kid_subsets, kid_seed=kid_seed)
-        self.extractors = {network: FeatureExtractor(
-            weights=_weights_for(weights, NETWORKS[network].checkpoint), resize=resize,
-            device=device, network=network) for network in set_networks(names)}
-        self.extractor = next(iter(self.extractors.values()))
-        self.reference: ImageSet | None = None
-        if reference is not None:
+        if reference is not None:  # checked before a checkpoint is resolved (downloaded)
             per_image = [m for m in names if m != "fid"]
             if per_image:
                 verb = "needs" if len(per_image) == 1 else "need"
@@ -89,6 +85,13 @@ class Accumulator:
                     f"{', '.join(per_image)} {verb} the real images' features, "
                     "and a statistics file holds only their mean and "
                     "covariance: update with real images instead of reference=")
+            read_statistics_file(reference)
+        self.extractors = {network: FeatureExtractor(
+            weights=_weights_for(weights, NETWORKS[network].checkpoint), resize=resize,
+            device=device, network=network) for network in set_networks(names)}
+        self.extractor = next(iter(self.extractors.values()))
+        self.reference: ImageSet | None = None
+        if reference is not None:
             self.reference = load_statistics(reference, self.extractor.settings,
                                              self.extractor.dims)
         self.stds: dict[str, float] = {}
@@ -103,6 +106,7 @@ class Accumulator:
 
     def count(self, real: bool) -> int:
         """How many real (or generated) images this process has added."""
+        _check_real(real)
         return sum(len(f) for f in next(iter(self._features.values()))[real])
 
     def update(self, images: Any, *, real: bool) -> None:
@@ -112,9 +116,7 @@ class Accumulator:
         Raises:
             ValueError: another shape or dtype, non-finite values, or values outside [0, 1].
         """
-        if not isinstance(real, bool):
-            raise InvalidInputTypeError(f"real must be True (reference images) or False (the "
-                                        f"model's), got {described(real)}")
+        _check_real(real)
         batch = as_array(images, "images")
         if batch.dtype.kind == "f" and batch.size:
             if not np.isfinite(batch).all() or batch.min() < 0 or batch.max() > 1:
@@ -208,3 +210,9 @@ def _gathered(local: np.ndarray) -> np.ndarray:
     dist.all_gather(parts, padded)
     return np.concatenate([p[:int(c.item())].cpu().numpy()
                            for p, c in zip(parts, counts, strict=True)])
+
+
+def _check_real(real: object) -> None:
+    if not isinstance(real, bool):
+        raise InvalidInputTypeError(f"real must be True (reference images) or False (the "
+                                    f"model's), got {described(real)}")

@@ -24,9 +24,10 @@ from likeness.evaluation.sets.features import (
     load_set,
     load_statistics,
     save_statistics,
+    source_scan,
 )
-from likeness.io import ALPHA_CHOICES, same_file_key, scan_folder
-from likeness.metrics.kid import kid
+from likeness.io import ALPHA_CHOICES, same_file_key
+from likeness.metrics.kid import check_kid_sizes, kid
 from likeness.results.frames import set_result_html
 from likeness.runs.folder import open_cache, output_path, versions, write_json, writing
 from likeness.wording import counted
@@ -116,10 +117,14 @@ def write_set_record(path: PathLike, record: dict[str, Any]) -> Path:
 def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | None,
                resize: str, device: str, alpha: str | None, batch_size: int, workers: int,
                decoding: str, cache: CacheOption,
-               progress: Callable[[str, int, int], None] | None
+               progress: Callable[[str, int, int], None] | None,
+               check_sizes: Callable[[list[int]], None] | None = None
                ) -> tuple[FeatureExtractor, list[ImageSet]]:
     """The extractor of ``metric`` (its checkpoint hashed through the cache, which
-    remembers it from run to run) and each source's set; the arguments checked first."""
+    remembers it from run to run) and each source's set.  The arguments, the folders
+    (``source_scan``; ``check_sizes`` given how many images each holds) and the statistics
+    files are checked before the checkpoint is resolved: a missing folder is not said after
+    a download."""
     from likeness.nets.weights import hashing_by
 
     ExecutionOptions(workers=workers, batch_size=batch_size, decoding=decoding)  # checks them
@@ -133,20 +138,25 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
         raise InvalidInputError(f"alpha must be None or one of "
                                 f"{', '.join(map(repr, ALPHA_CHOICES))}, got {alpha!r}")
 
+    scanned = {Path(source): source_scan(source) for source in sources}  # each walked once
+    folders = [Path(source) for source in sources if scanned[Path(source)] is not None]
+    apart = False
+    if len(folders) == 2:  # the same folder twice is a set with itself; nested ones not
+        check_distinct_folders({"B": folders[1]}, "", {"A": folders[0]}, same_allowed=True)
+        apart = same_file_key(folders[0]) != same_file_key(folders[1])
+        if apart:
+            scan_a, scan_b = scanned[folders[0]], scanned[folders[1]]
+            assert scan_a is not None
+            assert scan_b is not None
+            check_no_shared_files({"A": scan_a[0], "B": scan_b[0]})
+    if check_sizes is not None:  # in the sources' order, a folder given twice twice
+        check_sizes([len(scan[0]) for source in sources
+                     if (scan := scanned[Path(source)]) is not None])
     if isinstance(cache, Cache):
         store, owned = cache, False
     else:
         store, owned = open_cache(False if cache is None else cache, None), True
     try:
-        folders = [Path(source) for source in sources if Path(source).is_dir()]
-        scanned: dict[Path, tuple[list[Path], list[Path]]] = {}  # each folder walked once
-        if len(folders) == 2:  # the same folder twice is a set with itself; nested ones not
-            check_distinct_folders({"B": folders[1]}, "", {"A": folders[0]},
-                                   same_allowed=True)
-            if same_file_key(folders[0]) != same_file_key(folders[1]):
-                scanned = {folder: scan_folder(folder) for folder in folders}
-                check_no_shared_files({"A": scanned[folders[0]][0],
-                                       "B": scanned[folders[1]][0]})
         with hashing_by(store.digest):
             extractor = _extractor(metric, weights, resize, device, alpha)
         sets = []
@@ -157,7 +167,7 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
                 sets.append(load_set(source, extractor, store, batch_size=batch_size,
                                      workers=workers, decoding=decoding, progress=report,
                                      scan=scanned.get(Path(source))))
-        if scanned:  # two folders apart: B holding A's images compares A with itself there
+        if apart:  # two folders apart: B holding A's images compares A with itself there
             sets[1].decisions.update(shared_with(sets[1], sets[0], str(sources[0])))
     finally:
         if owned:
@@ -331,7 +341,8 @@ def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
     extractor, (set_a, set_b) = _load_sets(
         [a, b], "kid", weights=weights, resize=resize, device=device, alpha=alpha,
         batch_size=batch_size, workers=workers, decoding=decoding,
-        cache=cache, progress=progress)
+        cache=cache, progress=progress, check_sizes=lambda sizes: check_kid_sizes(
+            *sizes, subset_size=subset_size, subsets=subsets))
     assert set_a.features is not None
     assert set_b.features is not None
     try:

@@ -25,7 +25,14 @@ from likeness.evaluation.items.plan import (
     table_prompts,
 )
 from likeness.evaluation.items.prompts import PROMPT_ROLES, Prompt, without_sidecars
-from likeness.io import name_key, read_manifest, same_file_key, scan_folder, stat_regular_file
+from likeness.io import (
+    describe_skipped,
+    name_key,
+    read_manifest,
+    same_file_key,
+    scan_folder,
+    stat_regular_file,
+)
 
 __all__ = ["Triplet", "find_triplets", "style_plan"]
 
@@ -116,6 +123,13 @@ def find_triplets(content_dir: PathLike, style_dir: PathLike, methods: Mapping[s
     left_out: dict[str, list[Path]] = {"content folder": [], "style folder": []}
     contents = _index(content_root, left_out["content folder"])
     styles = _index(style_root, left_out["style folder"])
+    for label, folder, index in (("content", content_root, contents),
+                                 ("style", style_root, styles)):
+        if not index:  # else: "no stylized file names a content and a style", file by file
+            skipped_names = [p.relative_to(folder).as_posix() for p in left_out[f"{label} folder"]]
+            raise PairingError(f"{folder}: the {label} folder holds no image likeness reads"
+                               + (f"; skipped: {describe_skipped(skipped_names)}"
+                                  if skipped_names else ""))
     if manifest is None:
         check_distinct_folders(methods, "method", {"content": content_root, "style": style_root})
     triplets: list[Triplet] = []

@@ -81,18 +81,11 @@ def set_features(folder: str | os.PathLike[str], extractor: FeatureExtractor, ca
     not in an image format likeness reads) as ``skipped``.
 
     Raises:
-        LikenessError: the folder does not exist or holds no images.
+        LikenessError: the folder does not exist or holds no images (``source_scan``).
     """
     root = Path(folder)
-    if not root.is_dir():
-        raise LikenessError(f"{root}: not a folder (pass a folder of images or an .npz "
-                            f"statistics file)")
-    files, skipped = scan if scan is not None else scan_folder(root)
+    files, skipped = scan if scan is not None else _folder_scan(root)
     skipped_names = [path.relative_to(root).as_posix() for path in skipped]
-    if not files:
-        raise LikenessError(f"{root}: no images found (searched recursively)"
-                            + (f"; skipped: {describe_skipped(skipped_names)}"
-                               if skipped_names else ""))
     names = {path: path.relative_to(root).as_posix() for path in files}
     image_set = features_of_files(files, names, str(root), extractor, cache,
                                   batch_size=batch_size, workers=workers, progress=progress,
@@ -353,6 +346,36 @@ def load_statistics(path: str | os.PathLike[str], expected: dict[str, Any] | Non
         warn_if_singular(count, mu.shape[0], str(source))
     image_set._statistics = (mu, sigma)
     return image_set
+
+
+def source_scan(source: str | os.PathLike[str]) -> tuple[list[Path], list[Path]] | None:
+    """What can be known of a set before its encoder is built (its checkpoint resolved, and
+    perhaps downloaded): a folder's ``scan_folder``, or None for a statistics file, read
+    (``read_statistics_file``: its feature length is checked when the set is loaded).
+
+    Raises:
+        LikenessError: the source is missing, neither a folder nor a statistics file, a
+            folder without images, or a statistics file that is not one.
+    """
+    path = Path(source)
+    if path.suffix.lower() in _STATS_SUFFIXES and path.is_file():
+        read_statistics_file(path)
+        return None
+    return _folder_scan(path)
+
+
+def _folder_scan(folder: Path) -> tuple[list[Path], list[Path]]:
+    if not folder.is_dir():
+        what = "not a folder" if os.path.lexists(folder) else "no such folder or file"
+        raise LikenessError(f"{folder}: {what} (pass a folder of images or an .npz "
+                            "statistics file)")
+    files, skipped = scan_folder(folder)
+    if not files:
+        skipped_names = [file.relative_to(folder).as_posix() for file in skipped]
+        raise LikenessError(f"{folder}: no images found (searched recursively)"
+                            + (f"; skipped: {describe_skipped(skipped_names)}"
+                               if skipped_names else ""))
+    return files, skipped
 
 
 def load_set(source: str | os.PathLike[str], extractor: FeatureExtractor, cache: Cache, *,
