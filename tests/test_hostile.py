@@ -431,6 +431,34 @@ def test_psnr_of_identical_images_is_inf_and_recorded(tmp_path):
     assert "out: PSNR: 1 value of +∞" in (tmp_path / "cli" / "report.html").read_text()
 
 
+def test_intervals_from_fewer_than_ten_pairs_are_said_to_under_cover(tmp_path):
+    """A "95% confidence interval" of 2 pairs is their range (it holds the mean half the
+    time), of 3 about 72% of the time: the tables called both 95% without a word.  The
+    terminal, summary.md, methods.md, run.json and the report now say so; 10 pairs do not."""
+    ref, few, many = tmp_path / "ref", tmp_path / "few", tmp_path / "many"
+    for index in range(10):
+        _save(ref / f"{index}.png", _image(index))
+        _save(many / f"{index}.png", _image(30 + index))
+        if index < 3:
+            _save(few / f"{index}.png", _image(60 + index))
+    result = CliRunner().invoke(main, ["compare", str(ref), "--model", "small=" + str(few),
+                                       "--model", "large=" + str(many), "--no-cache",
+                                       "--out-dir", str(tmp_path / "run"), "--html"])
+    assert result.exit_code == 0, result.output
+    said = ("the confidence intervals of small come from fewer than 10 pairs (3): from so "
+            "few, a 95% interval holds the mean less often than 95% of the time")
+    assert said in " ".join(result.stderr.split())
+    run = tmp_path / "run"
+    assert json.loads((run / "run.json").read_text())["few_values"] == {"small": 3}
+    assert said in (run / "summary.md").read_text()
+    assert said.replace("small", "`small`").capitalize() in " ".join(
+        (run / "methods.md").read_text().split())
+    assert said in " ".join((run / "report.html").read_text().split())
+    likeness.compare(ref, many, out_dir=tmp_path / "ten", cache=False)
+    assert json.loads((tmp_path / "ten" / "run.json").read_text())["few_values"] == {}
+    assert "fewer than 10" not in (tmp_path / "ten" / "methods.md").read_text()
+
+
 def test_a_model_identical_to_its_references_wins_the_paired_comparison(tmp_path):
     """Pairs with PSNR +inf are the model's best, not gaps: the comparison counts them."""
     ref, exact, lossy = tmp_path / "ref", tmp_path / "exact", tmp_path / "lossy"

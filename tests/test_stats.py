@@ -99,3 +99,38 @@ def test_holm_step_down():
     assert math.isnan(adjusted[1])
     assert adjusted[2] == pytest.approx(0.9)
     assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+
+
+@pytest.mark.parametrize(("n", "low", "high"), [(2, 0.40, 0.60), (3, 0.62, 0.82),
+                                                (30, 0.91, 0.98)])
+def test_an_interval_from_few_values_holds_the_mean_less_often(n, low, high):
+    """Why a run says so below ``FEW_VALUES``: 400 seeded samples of n normal values, the
+    share of 95% BCa intervals holding the mean (about 50% at 2 — the range of two values —,
+    72% at 3, 94% at 30)."""
+    from likeness.results.stats import FEW_VALUES
+
+    generator = np.random.default_rng(1)
+    held = 0
+    for trial in range(400):
+        lo, hi, _ = bootstrap_mean_ci(generator.normal(size=n), resamples=1000, seed=trial)
+        held += lo <= 0.0 <= hi
+    assert low <= held / 400 <= high
+    assert (n < FEW_VALUES) == (held / 400 < 0.9)
+
+
+def test_few_values_names_each_model_by_its_fewest_values():
+    from likeness.results.summary import SummaryRow, few_values, few_values_sentence
+
+    def row(model, metric, n, method="bca"):
+        return SummaryRow(model, metric, n, 0.5, 0.1, 0.5, 0.4, 0.6, "higher", 0, method)
+
+    summary = [row("a", "ssim", 3), row("a", "psnr", 2), row("b", "ssim", 12),
+               row("c", "ssim", 5, "degenerate"), row("d", "fid", 4, "none"),
+               row("e", "ssim", 9, "percentile")]
+    few = few_values(summary)
+    assert few == {"a": 2, "e": 9}
+    sentence = few_values_sentence(few, kind="style", confidence=0.9)
+    assert sentence.startswith("the confidence intervals of a and e come from fewer than 10 "
+                               "stylizations (2 and 9): from so few, a 90% interval holds")
+    assert "(3 each)" in few_values_sentence({"a": 3, "b": 3}, kind="compare",
+                                             confidence=0.95)

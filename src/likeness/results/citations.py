@@ -12,7 +12,7 @@ from likeness.evaluation.catalog.bibtex import BIBTEX, bibtex_for
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import split_skipped
-from likeness.results.summary import uneven_groups
+from likeness.results.summary import few_values_sentence, uneven_groups
 from likeness.wording import counted, is_are, listed
 
 __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "code_span", "method_sentence",
@@ -293,6 +293,10 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
         sentences.append(f"{_named(metrics)} {is_are(len(metrics))} computed on sets of "
                          f"different sizes ({listed} images), on which a set metric depends "
                          "(FID is biased by a set's size).")
+    if few := record.get("few_values"):
+        sentence = few_values_sentence(few, kind=record.get("kind", "compare"), name=code_span,
+                                       confidence=record["statistics"]["confidence"])
+        sentences.append(f"{sentence[0].upper()}{sentence[1:]}.")
     if record.get("infinite_values") and len(record["settings"].get("models") or {}) > 1:
         sentences.append("In the paired comparisons, +∞ ranks above every finite value and "
                          "two values of +∞ are equal; a mean difference that involves one is "

@@ -14,6 +14,12 @@ paired tests between models, and multiple-comparison correction.
   differences are dropped, the classic definition; ties use the normal approximation with
   tie correction).  All-zero differences give p = 1.
 - **Holm's step-down correction** over the model pairs of each metric.
+- **Few values**: a bootstrap interval from fewer than ``FEW_VALUES`` (10) values covers
+  the mean less often than its nominal level — from 2 values it is their range, which
+  holds the median of a symmetric distribution half the time; from 3 and 5 normal values
+  a 95% BCa interval held the mean in about 72% and 87% of 400 simulated samples, from 10
+  in 90% (``tests/test_stats.py`` measures it).  The interval is still given; the run
+  says so (``few_values``), in its notes, tables and methods.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import numpy as np
 
 from likeness.errors import InvalidInputError
 
-__all__ = ["Comparison", "Summary", "bootstrap_mean_ci", "holm", "paired_comparison",
+__all__ = ["FEW_VALUES", "Comparison", "Summary", "bootstrap_mean_ci", "holm",
+           "paired_comparison",
            "percentile_interval", "summarize", "wilcoxon_p"]
 
 BCA_MAX_N = 100_000
+FEW_VALUES = 10  # below: an interval under-covers (module docs); the run says so
 _CHUNK_ELEMENTS = 4_000_000  # resampling memory bound: rows × n per chunk
 
 

@@ -10,6 +10,7 @@ import itertools
 import math
 import numbers
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,12 @@ from likeness.errors import InvalidInputError
 from likeness.evaluation.catalog.registry import METRICS, canonical_name
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.metrics.seeds import check_seed
-from likeness.results.stats import holm, paired_comparison, summarize
-from likeness.wording import counted
+from likeness.results.stats import FEW_VALUES, holm, paired_comparison, summarize
+from likeness.wording import counted, listed
 
 __all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compare_models",
-           "mixed_scales", "summarize_rows", "uneven_groups", "uneven_pairs",
-           "uneven_sets", "value_scales"]
+           "few_values", "few_values_sentence", "mixed_scales", "summarize_rows",
+           "uneven_groups", "uneven_pairs", "uneven_sets", "value_scales"]
 
 
 MAX_RESAMPLES = 10_000_000  # as `--bootstrap`: beyond, the resampled means fill the memory
@@ -224,6 +225,32 @@ def uneven_groups(uneven: dict[str, dict[str, int]]) -> list[tuple[list[str], di
     for metric, counts in uneven.items():
         groups[tuple(counts.items())].append(metric)
     return [(metrics, dict(counts)) for counts, metrics in groups.items()]
+
+
+def few_values(summary: list[SummaryRow]) -> dict[str, int]:
+    """The models whose confidence intervals come from fewer than ``FEW_VALUES`` values
+    (they under-cover: ``results.stats``): model → the smallest such n."""
+    few: dict[str, int] = {}
+    for row in summary:
+        if row.ci_method in ("bca", "percentile") and row.n < FEW_VALUES:
+            few[row.model] = min(row.n, few.get(row.model, row.n))
+    return few
+
+
+def few_values_sentence(few: dict[str, int], *, kind: str, confidence: float,
+                        name: Callable[[str], str] = str) -> str:
+    """What a run with ``few_values`` says of them, in the terminal, tables and methods
+    (``name``: how a model is written there)."""
+    unit = "stylizations" if kind == "style" else "pairs"
+    counts = list(few.values())
+    each = (f"{counts[0]} each" if len(set(counts)) == 1 and len(counts) > 1
+            else listed([str(n) for n in counts]))
+    percent = round(100 * confidence)
+    return (f"the confidence intervals of {listed([name(m) for m in few])} come from fewer "
+            f"than {FEW_VALUES} {unit} ({each}): from so few, a {percent}% interval holds the "
+            f"mean less often than {percent}% of the time (from 2 values it is their range, "
+            "which holds the mean of a symmetric distribution half the time), so read them "
+            f"as the spread of these {unit}")
 
 
 def summarize_rows(models: list[str], metrics: list[str], rows: list[PairRow],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from likeness.evaluation.infra.cache import file_digest
 from likeness.evaluation.items.prompts import PROMPT_ROLES
 from likeness.evaluation.items.rows import PairRow
 from likeness.io import replace_file
-from likeness.results.summary import ResultsData, SummaryRow
+from likeness.results.summary import ResultsData, SummaryRow, few_values_sentence
 from likeness.wording import listed
 
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
@@ -213,21 +213,26 @@ def markdown_summary(results: ResultsData) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     confidence = results.record.get("statistics", {}).get("confidence", 0.95)
     lines += ["", table_note(results.metrics, kind=results.kind, confidence=confidence,
-                             uneven=list(uneven))]
+                             uneven=list(uneven), few=results.record.get("few_values"))]
     return "\n".join(lines) + "\n"
 
 
 def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
-               uneven: Sequence[str] = ()) -> str:
+               uneven: Sequence[str] = (), few: Mapping[str, int] | None = None,
+               name: Callable[[str], str] | None = None) -> str:
     """What a summary table's cells mean, for these metrics only (``kind``: ``"compare"``
     or ``"style"``; ``confidence``: of the intervals, e.g. 0.95; ``uneven``: the metrics
-    whose models' values are over different pairs or sets of different sizes)."""
+    whose models' values are over different pairs or sets of different sizes; ``few``: a
+    record's ``few_values``, its models written by ``name``: Markdown's by default)."""
     percent = int(round(100 * confidence))
     unit = "stylizations" if kind == "style" else "pairs"
     parts = []
     if any(METRICS[m].reported_spread == "ci" for m in metrics):
         parts.append(f"Mean over {unit} with its {percent}% bootstrap confidence interval "
                      "in brackets")
+        if few:
+            parts.append(few_values_sentence(dict(few), kind=kind, confidence=confidence,
+                                             name=name or markdown_text))
     sets = [m for m in metrics if METRICS[m].kind == "set"]
     if sets:
         against = ("each method's stylizations with the style images" if kind == "style"

@@ -224,6 +224,8 @@ def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
                  summary: list[Any]) -> dict[str, Any]:
     """What the run record says about the values' scales, non-finite values and the
     metrics that failed."""
+    from likeness.results.summary import few_values
+
     computed = [row for row in rows if row.data_range is not None]
     models = list(dict.fromkeys(s.model for s in summary))
     return {
@@ -241,6 +243,7 @@ def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
         "not_summarised": mixed_scales(names, rows),
         "uneven_pairs": uneven_pairs(models, names, rows),
         "uneven_sets": uneven_sets(models, names, set_rows),
+        "few_values": few_values(summary),
         "infinite_values": {f"{s.model}/{s.metric}": {
             "count": s.n_infinite, "why": METRICS[s.metric].infinite_when,
             "summary": "kept: the mean is +inf and its confidence interval undefined"}
