@@ -563,3 +563,25 @@ def test_a_metric_without_some_models_values_says_its_correlations_compare_other
                     f"{len(items)}, gatys {len(items)}, ours {len(items)}, wct "
                     f"{len(items) - 1} of {len(items)}): its rank correlations compare "
                     "means over different items"]
+
+
+def test_intervals_over_fewer_than_ten_participants_are_said_to_under_cover(tmp_path):
+    """Resampling 4 participants gives intervals that hold the score far less often than
+    95%: said in the decisions (terminal, methods.md, study.json); 12 participants not."""
+    generator = np.random.default_rng(3)
+    strengths = np.array([0.8, 0.2, -0.3, -0.7])
+    few = analyze(_simulate(generator, strengths, 4, 30), resamples=100)
+    assert few.decisions == [
+        "the intervals resample 4 participants, fewer than 10: from so few, a 95% interval "
+        "holds the score less often than 95% of the time, so read them as the spread of "
+        "these participants"]
+    assert analyze(_simulate(generator, strengths, 12, 30), resamples=100).decisions == []
+    rows = [[j.participant, j.item, j.a, j.b, j.choice, ""]
+            for j in _simulate(generator, strengths, 3, 30)]
+    result = CliRunner().invoke(main, ["study", "analyze", "--judgments",
+                                       str(_write(tmp_path / "j.csv", rows)), "--out-dir",
+                                       str(tmp_path / "out"), "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    assert "note: the intervals resample 3 participants, fewer than 10" in result.stderr
+    assert "The intervals resample 3 participants" in (tmp_path / "out" / "methods.md"
+                                                        ).read_text()

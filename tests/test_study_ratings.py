@@ -219,3 +219,13 @@ def test_an_anchor_identical_to_the_reference_is_ranked_and_its_plcc_said_undefi
     assert np.isnan(plcc[0])
     assert any(d.startswith("psnr: 12 outputs with an infinite value ranked beyond every "
                             "finite one") for d in analysis.decisions)
+
+
+def test_mos_intervals_over_fewer_than_ten_participants_are_said_to_under_cover():
+    quality = {"a": 0.5, "b": -0.5}
+    few = analyze_ratings(_simulate(1, quality, participants=5), resamples=200)
+    assert few.decisions == [
+        "the intervals resample 5 participants, fewer than 10: from so few, a 95% interval "
+        "holds the score less often than 95% of the time, so read them as the spread of "
+        "these participants"]
+    assert analyze_ratings(_simulate(1, quality), resamples=200).decisions == []

@@ -40,7 +40,7 @@ from scipy import stats as scipy_stats
 
 from likeness.errors import PairingError
 from likeness.io import read_manifest
-from likeness.results.stats import holm, percentile_interval, wilcoxon_p
+from likeness.results.stats import few_units_note, holm, percentile_interval, wilcoxon_p
 from likeness.wording import counted
 
 __all__ = ["Rating", "RatingsAnalysis", "RatingsQuestion", "analyze_ratings",
@@ -303,6 +303,9 @@ def analyze_ratings(ratings: Sequence[Rating], *, resamples: int = 2000, seed: i
         own = [r for r in scored if r.question == question]
         models = list(dict.fromkeys(r.model for r in own))
         z = _z_scores(own, analysis.decisions)
+        few = few_units_note(len({r.participant for r in own}), "participants", confidence)
+        if few is not None:
+            analysis.decisions.append((f"question {question!r}: " if question else "") + few)
         per_stimulus: dict[Stimulus, list[float]] = defaultdict(list)
         per_coder: dict[Stimulus, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for r in own:

@@ -33,8 +33,8 @@ import numpy as np
 
 from likeness.errors import InvalidInputError
 
-__all__ = ["FEW_VALUES", "Comparison", "Summary", "bootstrap_mean_ci", "holm",
-           "paired_comparison",
+__all__ = ["FEW_VALUES", "Comparison", "Summary", "bootstrap_mean_ci", "few_units_note",
+           "holm", "paired_comparison",
            "percentile_interval", "summarize", "wilcoxon_p"]
 
 BCA_MAX_N = 100_000
@@ -225,3 +225,15 @@ def percentile_interval(draws: Sequence[float] | np.ndarray, confidence: float, 
         return math.nan, math.nan
     widen = math.sqrt(units / (units - 1))
     return estimate - widen * (estimate - low), estimate + widen * (high - estimate)
+
+
+def few_units_note(count: int, unit: str, confidence: float) -> str | None:
+    """What a study analysis says of intervals that resample ``count`` ``unit`` (say,
+    "participants") where they are fewer than ``FEW_VALUES``; None otherwise."""
+    if not 1 < count < FEW_VALUES:
+        return None
+    percent = round(100 * confidence)
+    return (f"the intervals resample {count} {unit}, fewer than {FEW_VALUES}: from so few, a "
+            f"{percent}% interval holds the score less often than {percent}% of the time, so "
+            f"read them as the spread of these {unit}")
+

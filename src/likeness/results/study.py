@@ -61,7 +61,7 @@ from likeness.results.reliability import (
     rank_correlations,
     uneven_items,
 )
-from likeness.results.stats import holm, percentile_interval
+from likeness.results.stats import few_units_note, holm, percentile_interval
 from likeness.wording import counted
 
 __all__ = ["Judgment", "PairTest", "QuestionAnalysis", "StudyAnalysis", "analyze",
@@ -284,7 +284,8 @@ def _analyze_question(question: str, judgments: list[Judgment], resamples: int, 
     per_participant = [win_matrix(len(models), by_participant[p]) for p in participants]
     wins = np.sum(per_participant, axis=0)
     prefix = f"question {question!r}: " if question else ""
-    decisions = []
+    few = few_units_note(len(participants), "participants", confidence)
+    decisions = [] if few is None else [prefix + few]
     try:
         theta: np.ndarray | None = bradley_terry(wins, models)
     except InvalidInputError as error:
