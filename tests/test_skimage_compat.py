@@ -193,6 +193,21 @@ def test_arrays_numpy_cannot_compute_and_tensors_are_refused_by_likeness(functio
     assert function(tensor, tensor * 0.5, **kwargs) == function(array, array * 0.5, **kwargs)
 
 
+def test_a_data_range_that_is_no_positive_number_is_refused():
+    """scikit-image computes with 0 (PSNR -inf, an SSIM of 0.018), NaN (NaN) and -1 (as
+    1) without a word, and raises TypeError deep inside for text; None keeps its default."""
+    rng = np.random.default_rng(4)
+    a, b = rng.random((16, 16)), rng.random((16, 16))
+    for function in (structural_similarity, peak_signal_noise_ratio):
+        for value in (0, -1, float("nan")):
+            with pytest.raises(ValueError, match="data_range must be finite and positive"):
+                function(a, b, data_range=value)
+        with pytest.raises(TypeError, match="data_range must be a number"):
+            function(a, b, data_range="1")
+        assert function(a, b, data_range=np.float32(1.0)) == pytest.approx(getattr(
+            sk, function.__name__)(a, b, data_range=np.float32(1.0)), rel=1e-12)
+
+
 def test_identity_symmetry_and_bounds():
     rng = np.random.default_rng(5)
     a, b = _random_pair(rng, (40, 48, 3), np.uint8)

@@ -136,6 +136,37 @@ def test_uint8_tensors_are_accepted_and_data_range_is_explicit():
         ssim(x, x, data_range=0)
 
 
+def test_every_metric_takes_one_number_as_data_range_and_refuses_anything_else():
+    """The classical metrics (GMSD … IW-SSIM, CW-SSIM, NLPD) turned ``data_range=None`` into
+    "TypeError: float() argument must be … not 'NoneType'"; ``compare_tensors`` took the
+    text '1', answered "need their data range: pass data_range=1.0" to 0 and NaN, and
+    raised TypeError for a list.  A tensor or array of one value is a number (training code
+    holds the range so); several values, text, None and booleans are not."""
+    import likeness
+    from likeness import InvalidInputTypeError
+
+    x, y = _noisy_batch((1, 3, 176, 176), seed=2, dtype=torch.float32)
+    functions = {name: getattr(likeness, name) for name in (
+        "ssim", "psnr", "gmsd", "multi_scale_gmsd", "vif_p", "vif", "cw_ssim", "nlpd", "mdsi",
+        "haarpsi", "fsim", "srsim", "vsi", "dss", "information_weighted_ssim")}
+    functions["compare_tensors"] = lambda a, b, data_range: likeness.compare_tensors(
+        a, b, metrics="ssim,psnr", data_range=data_range)
+    for name, function in functions.items():
+        expected = function(x, y, data_range=1.0)
+        for same in (1, np.float32(1.0), torch.tensor(1.0), torch.tensor([1.0]),
+                     np.array(1.0)):
+            assert str(function(x, y, data_range=same)) == str(expected), (name, same)
+        for kind in (None, "1", [1.0], True, torch.tensor([1.0, 2.0]), 1 + 0j):
+            if name == "compare_tensors" and kind is None:
+                continue  # its own message: floating-point images need their data range
+            with pytest.raises(InvalidInputTypeError, match="data_range must be a number"):
+                function(x, y, data_range=kind)
+        for value in (0, -1, float("nan"), float("inf")):
+            with pytest.raises(InvalidInputError, match="data_range must be finite and "
+                               "positive"):
+                function(x, y, data_range=value)
+
+
 @pytest.mark.parametrize(
     ("x", "y", "kwargs", "error", "match"),
     [

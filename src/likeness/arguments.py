@@ -4,13 +4,15 @@ the argument, what it must be and what it got, never a ``TypeError`` from deep i
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
+from numbers import Real
 
-from likeness.errors import InvalidInputTypeError
+from likeness.errors import InvalidInputError, InvalidInputTypeError
 
-__all__ = ["PATH", "check_argument_kinds", "check_named_paths", "check_path_list", "check_paths",
-           "described", "layout_hint"]
+__all__ = ["PATH", "check_argument_kinds", "check_data_range", "check_named_paths",
+           "check_path_list", "check_paths", "described", "layout_hint"]
 
 PATH = (str, os.PathLike)
 _SHORT = 60  # a value's repr up to this length is shown whole
@@ -110,3 +112,39 @@ def layout_hint(shape: tuple[int, ...], name: str = "x", *, numpy: bool = False)
         return (f"; for one {'(C, H, W)' if len(shape) == 3 else '(H, W)'} image, add the "
                 f"missing axes: {name}[None]" + ("" if len(shape) == 3 else "[None]"))
     return ""
+
+
+def check_data_range(data_range: object) -> float:
+    """``data_range`` as a float: a finite positive number — a Python or NumPy number, or
+    an array or tensor of one value (``torch.tensor(255.0)``, as training code holds it).
+
+    Raises:
+        InvalidInputTypeError: a bool, text, None, several values.
+        InvalidInputError: not finite, or not positive.
+    """
+    value = _one_number(data_range)
+    if value is None:
+        raise InvalidInputTypeError(f"data_range must be a number (255 for 8-bit values, 1.0 "
+                                    f"for [0, 1]), got {described(data_range)}")
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidInputError(
+            f"data_range must be finite and positive, got {value:g}; it is the distance "
+            "between the smallest and largest possible values (255 for 8-bit images, 1.0 for "
+            "[0, 1])")
+    return value
+
+
+def _one_number(value: object) -> float | None:
+    """A real number's value, or that of an array or tensor holding one; else None."""
+    if isinstance(value, Real) and not isinstance(value, bool):
+        return float(value)
+    numel = getattr(value, "numel", None)  # a tensor's count; an array's is its size
+    count = numel() if callable(numel) else getattr(value, "size", None)
+    item = getattr(value, "item", None)
+    if count != 1 or not callable(item):
+        return None
+    try:
+        number = item()
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return None if isinstance(number, bool) or not isinstance(number, Real) else float(number)

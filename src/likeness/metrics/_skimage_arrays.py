@@ -3,14 +3,17 @@ one shape, their dtypes' ranges and the float type computed in (``skimage_compat
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
 
+from likeness.arguments import check_data_range
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.metrics._arrays import detached
 
-__all__ = ["check_has_pixels", "dtype_range", "float_type_of", "same_shape_arrays"]
+__all__ = ["check_has_pixels", "checked_data_range", "dtype_range", "float_type_of",
+           "same_shape_arrays"]
 
 
 def dtype_range(dtype: np.dtype) -> tuple[float, float]:
@@ -59,3 +62,14 @@ def check_has_pixels(image: np.ndarray) -> None:
     if image.size == 0:
         raise InvalidInputError(f"images of shape {image.shape} hold no pixels: there is "
                                 "nothing to compare")
+
+
+def checked_data_range(data_range: Any) -> Any:
+    """None, or ``data_range`` checked to be a finite positive number (``check_data_range``)
+    and kept as given where it is a real number — its type is the precision scikit-image
+    computes the constants in (a float32 range gives float32 constants) — else as a float."""
+    if data_range is None:
+        return None
+    checked = check_data_range(data_range)
+    return data_range if isinstance(data_range, Real) else checked
+

@@ -17,13 +17,10 @@ What is accepted, what is converted:
 
 from __future__ import annotations
 
-import math
-from numbers import Real
-
 import torch
 from torch import Tensor
 
-from likeness.arguments import layout_hint
+from likeness.arguments import check_data_range, layout_hint
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
 __all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches"]
@@ -106,25 +103,10 @@ def check_values(x: Tensor, y: Tensor, data_range: float) -> None:
                     "values, 1.0 for [0, 1]), or scale them into it")
 
 
-def check_data_range(data_range: float) -> float:
-    """data_range as a float: a finite positive number."""
-    if isinstance(data_range, bool) or not isinstance(data_range, (Real, Tensor)):
-        raise InvalidInputTypeError(f"data_range must be a number, got "
-                                    f"{type(data_range).__name__}")
-    value = float(data_range)
-    if not (math.isfinite(value) and value > 0):
-        raise InvalidInputError(
-            f"data_range must be finite and positive, got {data_range}; it is the distance "
-            "between the smallest and largest possible values (255 for 8-bit images, 1.0 for "
-            "[0, 1])"
-        )
-    return value
-
-
 def check_gray_or_rgb_pairs(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
     """The classical metrics' inputs: two (N, 1 or 3, H, W) tensors of one shape, checked
-    (module docs) and returned as floating tensors."""
-    x, y = check_image_batches(x, y, data_range=data_range)
+    (module docs) and returned as floating tensors; ``data_range`` required."""
+    x, y = check_image_batches(x, y, data_range=check_data_range(data_range))
     if x.shape[1] not in (1, 3):
         raise InvalidInputError(f"expected two (N, C, H, W) tensors of one shape with 1 or 3 "
                                 f"channels, got {tuple(x.shape)} and {tuple(y.shape)}")

@@ -23,6 +23,7 @@ import numpy as np
 from likeness.errors import InvalidInputError
 from likeness.metrics._skimage_arrays import (
     check_has_pixels,
+    checked_data_range,
     dtype_range,
     float_type_of,
     same_shape_arrays,
@@ -90,6 +91,7 @@ def peak_signal_noise_ratio(
     """
     image_true, image_test = same_shape_arrays(image_true=image_true, image_test=image_test)
     check_has_pixels(image_true)
+    data_range = checked_data_range(data_range)  # scikit-image takes 0 (-inf dB) or NaN
     if data_range is None:
         if image_true.dtype != image_test.dtype:
             warnings.warn(
@@ -156,6 +158,7 @@ def structural_similarity(
         Wang et al. (2004), IEEE TIP 13(4), 600-612; Avanaki (2009), Optical Review 16.
     """
     im1, im2 = same_shape_arrays(im1=im1, im2=im2)
+    data_range = checked_data_range(data_range)  # scikit-image takes 0, NaN or -1 (as 1)
     if im1.ndim < (1 if channel_axis is None else 2):  # scikit-image divides by zero here
         besides = "" if channel_axis is None else f" besides channel_axis={channel_axis}"
         raise InvalidInputError(f"images of shape {im1.shape} have no spatial axis{besides}; "

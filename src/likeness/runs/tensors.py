@@ -3,13 +3,12 @@ with the same computation, conventions and decisions as files (``ItemComputer``)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from likeness.arguments import layout_hint
+from likeness.arguments import check_data_range, layout_hint
 from likeness.errors import InvalidInputError
 from likeness.evaluation.catalog.registry import METRICS, device_for, parse_metric_names
 from likeness.evaluation.engines.built_networks import Networks
@@ -49,9 +48,11 @@ def as_array(images: Any, name: str) -> np.ndarray:
 
 
 def _data_range(dtype: np.dtype, data_range: float | None) -> float:
+    if data_range is not None:  # a number, finite and positive, whatever the dtype
+        data_range = check_data_range(data_range)
     if dtype in _INTEGER_RANGES:
         implied = _INTEGER_RANGES[dtype]
-        if data_range is not None and float(data_range) != implied:
+        if data_range is not None and data_range != implied:
             raise InvalidInputError(
                 f"{dtype} images have data range {implied:g}; pass "
                 f"data_range={implied:g} or leave it out")
@@ -60,11 +61,11 @@ def _data_range(dtype: np.dtype, data_range: float | None) -> float:
         raise InvalidInputError(
             f"images of dtype {dtype} are not supported: pass uint8, uint16 or "
             "floating-point images")
-    if data_range is None or not (math.isfinite(float(data_range)) and float(data_range) > 0):
+    if data_range is None:
         raise InvalidInputError(
             "floating-point images need their data range: pass data_range=1.0 "
             "for images in [0, 1] (likeness never guesses it)")
-    return float(data_range)
+    return data_range
 
 
 def _problem(image: np.ndarray, data_range: float) -> str | None:
