@@ -562,6 +562,9 @@ def test_sets_are_checked_before_the_checkpoint_is_resolved(fid_folders, tmp_pat
     result = CliRunner().invoke(main, ["kid", str(a), str(fid_folders["b"])])
     assert result.exit_code == 1
     assert "KID --subset-size 1000 is larger than a set" in result.stderr
+    # a weights path that is no file is an argument: said before the folders are walked
+    with pytest.raises(LikenessError, match="nope.pth: no such checkpoint file"):
+        fid(a, tmp_path / "missing", weights=tmp_path / "nope.pth")
 
 
 def test_clean_convention_is_recorded_and_changes_the_features(fid_weights, fid_folders):

@@ -138,6 +138,8 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
         raise InvalidInputError(f"alpha must be None or one of "
                                 f"{', '.join(map(repr, ALPHA_CHOICES))}, got {alpha!r}")
 
+    if weights is not None and not Path(weights).expanduser().is_file():
+        _extractor(metric, weights, resize, device, alpha)  # says what the path is instead
     scanned = {Path(source): source_scan(source) for source in sources}  # each walked once
     folders = [Path(source) for source in sources if scanned[Path(source)] is not None]
     apart = False
