@@ -167,6 +167,41 @@ def test_every_metric_takes_one_number_as_data_range_and_refuses_anything_else()
                 function(x, y, data_range=value)
 
 
+def test_the_metrics_options_are_numbers_of_their_kind():
+    """Text, None, lists, floats for counts and NaN reached arithmetic: "'<' not supported
+    between instances of 'str' and 'int'", "'int' object is not iterable", "unhashable
+    type: 'list'"; CW-SSIM's levels=10**9 raised "Exceeds the limit (4300 digits) for
+    integer string conversion"; VIFp's sigma_n_sq=0 gave +inf terms.  Each is now an
+    InvalidInputError naming the option."""
+    import likeness
+
+    x, y = _noisy_batch((1, 3, 192, 192), seed=3, dtype=torch.float32)
+    cases = [("ssim", {"win_size": "7"}, "win_size must be an integer, got '7'"),
+             ("ssim", {"win_size": 7.0}, "win_size must be an integer, got 7.0"),
+             ("ssim", {"sigma": [1.5], "window": "gaussian"}, "sigma must be a number"),
+             ("ssim", {"k1": "0.01"}, "k1 must be a number"),
+             ("ssim", {"k2": float("nan")}, "k2 must be finite"),
+             ("ssim", {"convention": ["skimage"]}, "unknown SSIM convention"),
+             ("ssim", {"convention": "torchmetrics", "sigma": "1.5"}, "sigma must be a number"),
+             ("ssim", {"nonnegative": "no"}, "nonnegative must be True or False, got 'no'"),
+             ("ms_ssim", {"scale_weights": "0.5"}, "scale_weights must be a sequence"),
+             ("ms_ssim", {"scale_weights": 0.5}, "scale_weights must be a sequence"),
+             ("ms_ssim", {"scale_weights": [0.5, None]}, r"scale_weights\[1\] must be a number"),
+             ("ms_ssim", {"scale_weights": [0.5, -0.5]}, "none negative"),
+             ("ms_ssim", {"scale_weights": [float("nan")]}, r"scale_weights\[0\] must be finite"),
+             ("multi_scale_gmsd", {"alpha": None}, "alpha must be a number, got None"),
+             ("vif_p", {"sigma_n_sq": "2"}, "sigma_n_sq must be a number"),
+             ("vif_p", {"sigma_n_sq": 0}, "sigma_n_sq must be positive"),
+             ("cw_ssim", {"levels": 2.5}, "levels must be an integer"),
+             ("cw_ssim", {"orientations": None}, "orientations must be an integer"),
+             ("cw_ssim", {"levels": 10**9}, "pass levels=24 or fewer")]
+    for name, options, match in cases:
+        with pytest.raises(likeness.LikenessError, match=match):
+            getattr(likeness, name)(x, y, data_range=1.0, **options)
+    assert likeness.ms_ssim(x, y, data_range=1.0, scale_weights=np.array([0.5, 0.5])).shape \
+        == (1,)
+
+
 @pytest.mark.parametrize(
     ("x", "y", "kwargs", "error", "match"),
     [

@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
 __all__ = ["PATH", "check_argument_kinds", "check_data_range", "check_named_paths",
-           "check_path_list", "check_paths", "described", "layout_hint"]
+           "check_numbers", "check_path_list", "check_paths", "described", "layout_hint"]
 
 PATH = (str, os.PathLike)
 _SHORT = 60  # a value's repr up to this length is shown whole
@@ -148,3 +148,22 @@ def _one_number(value: object) -> float | None:
     except (TypeError, ValueError, RuntimeError):
         return None
     return None if isinstance(number, bool) or not isinstance(number, Real) else float(number)
+
+
+def check_numbers(options: Mapping[str, object], *, integers: Sequence[str] = ()) -> None:
+    """Refuse a metric option (``options``: name → value) that is not a finite number (or
+    an integer, for those named in ``integers``), before it reaches arithmetic that would
+    say "'<' not supported between 'str' and 'int'"; None is refused too: pass the
+    option's default instead.
+
+    Raises:
+        InvalidInputTypeError: a bool, text, None, a list…; a float where an integer is due.
+        InvalidInputError: NaN or an infinity.
+    """
+    for name, value in options.items():
+        kind, words = (Integral, "an integer") if name in integers else (Real, "a number")
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise InvalidInputTypeError(f"{name} must be {words}, got {described(value)}")
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{name} must be finite, got {value}")
+

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from likeness.arguments import check_numbers
 from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._image_maps import matlab_gray_pair
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
@@ -32,6 +33,9 @@ __all__ = ["cw_ssim", "cw_ssim_min_side"]
 _WINDOW = 7
 _RCOS_SAMPLES = 256  # rcosFn's table: 259 entries
 _ANGLE_SAMPLES = 1024  # buildSCFpyrLevs' lutsize: 3075 entries
+
+
+_MOST_LEVELS = 24  # images of 2^26 px a side: beyond any image
 
 
 def cw_ssim_min_side(levels: int = 4) -> int:
@@ -138,6 +142,12 @@ def cw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0, levels: int = 4,
             k.
     """
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
+    check_numbers({"levels": levels, "orientations": orientations, "k": k},
+                  integers=("levels", "orientations"))
+    if levels > _MOST_LEVELS:  # 2^(levels + 2) px a side: a number too large to print
+        raise ImageTooSmallError(f"CW-SSIM with levels={levels} needs images of more than "
+                                 f"2^{levels + 2} px a side; pass levels={_MOST_LEVELS} or "
+                                 "fewer")
     if levels < 1 or orientations < 1 or k < 0:
         raise InvalidInputError(f"levels and orientations must be at least 1 and k "
                                 f"non-negative; got levels={levels}, orientations="

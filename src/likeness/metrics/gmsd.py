@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from likeness.arguments import check_numbers
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import (
     YIQ,
@@ -98,6 +99,7 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
     unbiased = check_convention(convention)
+    check_numbers({"alpha": alpha, "t": t})
     x, y = _luma(*_check(x, y, data_range), data_range, unbiased)
     x, y = x / float(data_range) * 255, y / float(data_range) * 255
     weights = torch.tensor(MS_GMSD_WEIGHTS, device=x.device, dtype=x.dtype)

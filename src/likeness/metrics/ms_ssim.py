@@ -3,14 +3,20 @@ as piq, torchmetrics or Wang's ``msssim.m`` compute it (the ``convention``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.errors import ImageTooSmallError, InvalidInputError, UnsupportedImageError
+from likeness.arguments import check_numbers, described
+from likeness.errors import (
+    ImageTooSmallError,
+    InvalidInputError,
+    InvalidInputTypeError,
+    UnsupportedImageError,
+)
 from likeness.metrics._image_maps import matlab_gray
 from likeness.metrics._tensor_checks import check_data_range, check_image_batches
 from likeness.metrics.ssim import (
@@ -49,6 +55,23 @@ def ms_ssim_too_small(sides: Sequence[int], scales: int = len(MS_SSIM_WEIGHTS),
     return (f"MS-SSIM with {scales} scales needs images whose shorter side exceeds "
             f"{min_side} px, got {'x'.join(map(str, sides))} "
             f"({'depth x ' if len(sides) == 3 else ''}height x width); use larger images")
+
+
+def _scale_weights(scale_weights: Sequence[float] | None) -> tuple[float, ...]:
+    """The scales' exponents, finest first: pytorch-msssim's by default, else one or more
+    finite, non-negative numbers."""
+    if scale_weights is None:
+        return tuple(MS_SSIM_WEIGHTS)
+    if isinstance(scale_weights, str | bytes) or not isinstance(scale_weights, Iterable):
+        raise InvalidInputTypeError(f"scale_weights must be a sequence of numbers, one "
+                                    f"exponent per scale (finest first), got "
+                                    f"{described(scale_weights)}")
+    weights = tuple(scale_weights)
+    check_numbers({f"scale_weights[{i}]": weight for i, weight in enumerate(weights)})
+    if not weights or min(weights) < 0:
+        raise InvalidInputError(f"scale_weights must hold at least one weight, none "
+                                f"negative, got {list(weights)}")
+    return weights
 
 
 def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
@@ -112,9 +135,7 @@ def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
     x, y = check_image_batches(x, y, volumes=convention == "pytorch-msssim",
                                data_range=data_range)
     window = get_convention("pytorch-msssim", win_size=win_size, sigma=sigma, k1=k1, k2=k2)
-    weights = tuple(MS_SSIM_WEIGHTS if scale_weights is None else scale_weights)
-    if not weights:
-        raise InvalidInputError("scale_weights must hold at least one weight")
+    weights = _scale_weights(scale_weights)
     if convention == "piq":
         return _piq_ms_ssim(x, y, data_range, weights, window.win_size, window.sigma,
                             window.k1, window.k2, normalise=scale_weights is not None)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from likeness.errors import InvalidInputError
+from likeness.arguments import check_numbers, described
+from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.metrics._filters import (
     gaussian_taps,
     uniform_taps,
@@ -74,6 +75,13 @@ SSIM_CONVENTIONS: dict[str, SsimConvention] = {
 }
 
 
+def _check_window_numbers(win_size: object, sigma: object, k1: object, k2: object) -> None:
+    """The window's options, where given, are numbers (``win_size`` an integer)."""
+    given = {name: value for name, value in (("win_size", win_size), ("sigma", sigma),
+                                             ("k1", k1), ("k2", k2)) if value is not None}
+    check_numbers(given, integers=("win_size",))
+
+
 def get_convention(convention: str, *, win_size: int | None = None, sigma: float | None = None,
                    window: str | None = None, k1: float | None = None,
                    k2: float | None = None) -> SsimConvention:
@@ -84,9 +92,10 @@ def get_convention(convention: str, *, win_size: int | None = None, sigma: float
         ValueError: an unknown convention, an even or too small window, σ ≤ 0, σ for a
             uniform window, or K1/K2 outside (0, 1).
     """
+    _check_window_numbers(win_size, sigma, k1, k2)
     try:
         base = SSIM_CONVENTIONS[convention]
-    except KeyError:
+    except (KeyError, TypeError):  # a list is no name, and no key
         names = ", ".join(repr(name) for name in SSIM_CONVENTIONS)
         raise InvalidInputError(
             f"unknown SSIM convention {convention!r}; choose one of {names}") from None
@@ -229,8 +238,13 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
         Wang, Bovik, Sheikh & Simoncelli (2004), IEEE TIP 13(4), 600-612.
     """
     data_range = check_data_range(data_range)
+    if not isinstance(nonnegative, bool):
+        raise InvalidInputTypeError(f"nonnegative must be True or False, got "
+                                    f"{described(nonnegative)}")
     if convention == "torchmetrics":
         from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim
+
+        _check_window_numbers(win_size, sigma, k1, k2)
 
         x, y = check_image_batches(x, y, data_range=data_range)
         per_channel = torchmetrics_ssim(x, y, data_range, sigma=sigma, win_size=win_size,

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.errors import ImageTooSmallError
+from likeness.arguments import check_numbers
+from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._image_maps import check_convention, matlab_gray
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
@@ -57,6 +58,9 @@ def vif_p(x: Tensor, y: Tensor, *, data_range: float = 1.0, sigma_n_sq: float = 
             values or values outside [0, data_range].
     """
     matlab = check_convention(convention)
+    check_numbers({"sigma_n_sq": sigma_n_sq})
+    if sigma_n_sq <= 0:  # the visual noise's variance: log10(1 + …/0) would be +inf
+        raise InvalidInputError(f"sigma_n_sq must be positive, got {sigma_n_sq}")
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if matlab and x.shape[1] == 3:
         x, y = matlab_gray(x, data_range), matlab_gray(y, data_range)
