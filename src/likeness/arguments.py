@@ -166,4 +166,3 @@ def check_numbers(options: Mapping[str, object], *, integers: Sequence[str] = ()
             raise InvalidInputTypeError(f"{name} must be {words}, got {described(value)}")
         if not math.isfinite(value):
             raise InvalidInputError(f"{name} must be finite, got {value}")
-

@@ -72,4 +72,3 @@ def checked_data_range(data_range: Any) -> Any:
         return None
     checked = check_data_range(data_range)
     return data_range if isinstance(data_range, Real) else checked
-

@@ -245,7 +245,6 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
         from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim
 
         _check_window_numbers(win_size, sigma, k1, k2)
-
         x, y = check_image_batches(x, y, data_range=data_range)
         per_channel = torchmetrics_ssim(x, y, data_range, sigma=sigma, win_size=win_size,
                                         window=window, k1=k1, k2=k2)

@@ -34,8 +34,7 @@ import numpy as np
 from likeness.errors import InvalidInputError
 
 __all__ = ["FEW_VALUES", "Comparison", "Summary", "bootstrap_mean_ci", "few_units_note",
-           "holm", "paired_comparison",
-           "percentile_interval", "summarize", "wilcoxon_p"]
+           "holm", "paired_comparison", "percentile_interval", "summarize", "wilcoxon_p"]
 
 BCA_MAX_N = 100_000
 FEW_VALUES = 10  # below: an interval under-covers (module docs); the run says so
@@ -236,4 +235,3 @@ def few_units_note(count: int, unit: str, confidence: float) -> str | None:
     return (f"the intervals resample {count} {unit}, fewer than {FEW_VALUES}: from so few, a "
             f"{percent}% interval holds the score less often than {percent}% of the time, so "
             f"read them as the spread of these {unit}")
-
