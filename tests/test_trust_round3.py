@@ -304,7 +304,7 @@ def test_compare_tensors_and_the_accumulator_refuse_with_likeness_errors(fid_wei
     import torch
 
     x = torch.rand(2, 3, 32, 32)
-    with pytest.raises(likeness.LikenessError, match="data range"):
+    with pytest.raises(likeness.LikenessError, match="data_range must be finite and positive"):
         likeness.compare_tensors(x, x, data_range=float("inf"))
     with pytest.raises(likeness.LikenessError, match="crop_border"):
         likeness.compare_tensors(x, x, data_range=1.0, crop_border=1.5)
