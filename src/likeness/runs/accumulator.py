@@ -85,7 +85,7 @@ class Accumulator:
                     f"{', '.join(per_image)} {verb} the real images' features, "
                     "and a statistics file holds only their mean and "
                     "covariance: update with real images instead of reference=")
-            read_statistics_file(reference)
+            read_statistics_file(reference, definite=False)
         self.extractors = {network: FeatureExtractor(
             weights=_weights_for(weights, NETWORKS[network].checkpoint), resize=resize,
             device=device, network=network) for network in set_networks(names)}

@@ -351,7 +351,8 @@ def load_statistics(path: str | os.PathLike[str], expected: dict[str, Any] | Non
 def source_scan(source: str | os.PathLike[str]) -> tuple[list[Path], list[Path]] | None:
     """What can be known of a set before its encoder is built (its checkpoint resolved, and
     perhaps downloaded): a folder's ``scan_folder``, or None for a statistics file, read
-    (``read_statistics_file``: its feature length is checked when the set is loaded).
+    (``read_statistics_file``: its feature length, and the eigenvalues, are checked when
+    the set is loaded).
 
     Raises:
         LikenessError: the source is missing, neither a folder nor a statistics file, a
@@ -359,7 +360,7 @@ def source_scan(source: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
     """
     path = Path(source)
     if path.suffix.lower() in _STATS_SUFFIXES and path.is_file():
-        read_statistics_file(path)
+        read_statistics_file(path, definite=False)
         return None
     return _folder_scan(path)
 
