@@ -565,6 +565,23 @@ def test_a_metric_without_some_models_values_says_its_correlations_compare_other
                     "means over different items"]
 
 
+def test_agreement_intervals_over_fewer_than_ten_items_are_said_to_under_cover():
+    """The metrics' 2AFC scores and rank correlations resample items: from 5 items their
+    intervals under-cover, said in the decisions; from 20 items nothing is said."""
+    generator = np.random.default_rng(4)
+    quality = dict(zip(MODELS, (4.0, 3.0, 2.0, 1.0), strict=True))
+    for items, said in ((5, ["the metrics' agreement intervals (2AFC scores, rank "
+                             "correlations) resample 5 items, fewer than 10: from so few, a "
+                             "95% interval holds the score less often than 95% of the time, "
+                             "so read them as the spread of these items"]), (20, [])):
+        judgments = _simulate(generator, np.array([1.5, 0.5, -0.5, -1.5]), 20, items)
+        values = {(m, j.item): quality[m] for m in MODELS for j in judgments}
+        analysis = analyze(judgments, resamples=20, with_jod=False,
+                           metrics={"metric": (True, values)})
+        assert analysis.decisions == said
+        assert analyze(judgments, resamples=20, with_jod=False).decisions == []
+
+
 def test_intervals_over_fewer_than_ten_participants_are_said_to_under_cover(tmp_path):
     """Resampling 4 participants gives intervals that hold the score far less often than
     95%: said in the decisions (terminal, methods.md, study.json); 12 participants not."""

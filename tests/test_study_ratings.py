@@ -221,6 +221,24 @@ def test_an_anchor_identical_to_the_reference_is_ranked_and_its_plcc_said_undefi
                             "finite one") for d in analysis.decisions)
 
 
+def test_correlation_intervals_over_fewer_than_ten_items_are_said_to_under_cover():
+    """The metrics' correlations resample items: from 6 items their intervals under-cover,
+    said once per question; from 12 items, or without metrics, nothing is said."""
+    quality = {"a": 0.8, "b": 0.0, "c": -0.8}
+    said = ("the metrics' correlation intervals resample 6 items, fewer than 10: from so "
+            "few, a 95% interval holds the score less often than 95% of the time, so read "
+            "them as the spread of these items")
+    rows = _simulate(2, quality, items=6)
+    values = {(r.model, r.item): quality[r.model] + 0.01 * len(r.item) for r in rows}
+    metrics = {"m1": (True, values), "m2": (False, {k: -v for k, v in values.items()})}
+    few = analyze_ratings(rows, resamples=50, metrics=metrics)
+    assert few.decisions == [said]
+    assert analyze_ratings(rows, resamples=50).decisions == []
+    rows = _simulate(2, quality, items=12)
+    values = {(r.model, r.item): quality[r.model] for r in rows}
+    assert analyze_ratings(rows, resamples=50, metrics={"m1": (True, values)}).decisions == []
+
+
 def test_mos_intervals_over_fewer_than_ten_participants_are_said_to_under_cover():
     quality = {"a": 0.5, "b": -0.5}
     few = analyze_ratings(_simulate(1, quality, participants=5), resamples=200)

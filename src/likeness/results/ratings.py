@@ -303,9 +303,10 @@ def analyze_ratings(ratings: Sequence[Rating], *, resamples: int = 2000, seed: i
         own = [r for r in scored if r.question == question]
         models = list(dict.fromkeys(r.model for r in own))
         z = _z_scores(own, analysis.decisions)
+        prefix = f"question {question!r}: " if question else ""
         few = few_units_note(len({r.participant for r in own}), "participants", confidence)
         if few is not None:
-            analysis.decisions.append((f"question {question!r}: " if question else "") + few)
+            analysis.decisions.append(prefix + few)
         per_stimulus: dict[Stimulus, list[float]] = defaultdict(list)
         per_coder: dict[Stimulus, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for r in own:
@@ -313,10 +314,15 @@ def analyze_ratings(ratings: Sequence[Rating], *, resamples: int = 2000, seed: i
             per_coder[(r.model, r.item)][r.participant].append(r.rating)
         item_means = {s: float(np.mean(v)) for s, v in per_stimulus.items()}
         units = [[float(np.mean(v)) for v in coders.values()] for coders in per_coder.values()]
+        # the generator draws for the scores, then for the correlations (seeded values)
+        scores = _scores(own, z, models, resamples, rng, confidence)
+        correlations = _correlations(item_means, metrics or {}, resamples, rng, confidence,
+                                     analysis.decisions)
+        few = few_units_note(len({item for _, item in item_means}), "items", confidence,
+                             intervals="the metrics' correlation intervals")
+        if correlations and few is not None:
+            analysis.decisions.append(prefix + few)
         analysis.questions.append(RatingsQuestion(
-            question, _scores(own, z, models, resamples, rng, confidence),
-            _pairs(item_means, models), len({r.participant for r in own}), len(own),
-            krippendorff_alpha_interval(units), item_means,
-            _correlations(item_means, metrics or {}, resamples, rng, confidence,
-                          analysis.decisions)))
+            question, scores, _pairs(item_means, models), len({r.participant for r in own}),
+            len(own), krippendorff_alpha_interval(units), item_means, correlations))
     return analysis

@@ -226,12 +226,14 @@ def percentile_interval(draws: Sequence[float] | np.ndarray, confidence: float, 
     return estimate - widen * (estimate - low), estimate + widen * (high - estimate)
 
 
-def few_units_note(count: int, unit: str, confidence: float) -> str | None:
-    """What a study analysis says of intervals that resample ``count`` ``unit`` (say,
-    "participants") where they are fewer than ``FEW_VALUES``; None otherwise."""
+def few_units_note(count: int, unit: str, confidence: float, *,
+                   intervals: str = "the intervals") -> str | None:
+    """What a study analysis says of ``intervals`` that resample ``count`` ``unit`` (say,
+    "participants"; the metrics' agreement resamples "items") where they are fewer than
+    ``FEW_VALUES``; None otherwise."""
     if not 1 < count < FEW_VALUES:
         return None
     percent = round(100 * confidence)
-    return (f"the intervals resample {count} {unit}, fewer than {FEW_VALUES}: from so few, a "
+    return (f"{intervals} resample {count} {unit}, fewer than {FEW_VALUES}: from so few, a "
             f"{percent}% interval holds the score less often than {percent}% of the time, so "
             f"read them as the spread of these {unit}")

@@ -380,6 +380,10 @@ def analyze(judgments: list[Judgment], *, resamples: int = 2000, seed: int = 0,
             question.correlations = rank_correlations(rows, metrics, resamples, seed,
                                                       confidence)
             prefix = f"question {question.question!r}: " if question.question else ""
-            question.decisions += [prefix + d for d in uneven_items(rows, metrics)]
+            few = few_units_note(len({row[0] for row in rows}), "items", confidence,
+                                 intervals="the metrics' agreement intervals (2AFC scores, "
+                                           "rank correlations)")
+            question.decisions += [prefix + d for d in (*uneven_items(rows, metrics), few)
+                                   if d is not None]
     recorded = list(decisions or []) + [d for q in questions for d in q.decisions]
     return StudyAnalysis(questions, exclusions, recorded, confidence, resamples, seed)
