@@ -177,7 +177,8 @@ def test_registered_metrics_reach_every_output(extended, images, stand_in, fid_w
     methods = (out / "methods.md").read_text()
     assert "MAE [@willmott2005mae]: the mean absolute difference" in methods
     assert "distance of the sets' mean Inception features" in methods  # its description
-    assert "MAE is in units of the data range." in methods  # scale_dependent, its unit
+    # scale_dependent, its unit
+    assert "MAE is in pixel values on the images' data range (255), not normalised" in methods
     bib = (out / "references.bib").read_text()
     assert "@article{willmott2005mae," in bib
     assert "krizhevsky2012alexnet" in bib

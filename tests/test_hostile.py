@@ -198,8 +198,13 @@ def test_mse_of_one_scale_is_summarised_and_its_unit_stated(tmp_path):
     results = likeness.compare(ref, out, metrics="mse", out_dir=tmp_path / "run", cache=False)
     assert not math.isnan(results.summary_of("out", "mse").mean)
     methods = (tmp_path / "run" / "methods.md").read_text()
-    assert "MSE is in units of the squared data range" in methods
+    # in squared 8-bit values, as scikit-image's mean_squared_error: not normalised
+    assert ("MSE is in squared pixel values on the images' data range (255), not normalised "
+            "to [0, 1].") in methods
     assert "data range 255 (8-bit files)" in methods
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["scales"]["mse"] == {"unit": "squared pixel values",
+                                       "pairs_per_data_range": {"255": 3}}
 
 
 def test_two_models_on_different_scales_are_not_compared_on_mse(tmp_path):

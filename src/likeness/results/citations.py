@@ -267,10 +267,11 @@ def _named(metrics: list[str]) -> str:
 def _value_sentences(record: dict[str, Any]) -> list[str]:
     """How MSE's units, mixed scales and infinite values were handled."""
     sentences = []
-    for metric in record.get("scales", {}):
+    for metric, scale in record.get("scales", {}).items():
         if metric not in record.get("not_summarised", {}):
-            spec = METRICS[metric]
-            sentences.append(f"{spec.plain_label} is in units of {spec.scale_unit}.")
+            ranges, spec = sorted(scale.get("pairs_per_data_range", {}), key=float), METRICS[metric]
+            sentences.append(f"{spec.plain_label} is in {spec.scale_unit} on the images' data "
+                             f"range ({listed(ranges)}), not normalised to [0, 1].")
     for metric, why in record.get("not_summarised", {}).items():
         sentences.append(f"{METRICS[metric].plain_label} is {why}.")
     for key, info in record.get("infinite_values", {}).items():
@@ -281,18 +282,18 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
                          f"({info['why']}); its mean is therefore +∞ and has no confidence "
                          "interval.")
     for metrics, counts in uneven_groups(record.get("uneven_pairs", {})):
-        listed = ", ".join(f"{code_span(model)} {n}" for model, n in counts.items())
+        per_model = ", ".join(f"{code_span(model)} {n}" for model, n in counts.items())
         named = _named(metrics)
         role, unit = (("method", "stylizations") if record.get("kind") == "style"
                       else ("model", "pairs"))
         sentences.append(f"The means of {named} are over different {unit} for each {role} "
-                         f"({listed}: files without a partner or failed {unit}); the paired "
-                         f"comparisons use the {unit} both {role}s have.")
+                         f"({per_model}: files without a partner or failed {unit}); the "
+                         f"paired comparisons use the {unit} both {role}s have.")
     for metrics, counts in uneven_groups(record.get("uneven_sets", {})):
-        listed = ", ".join(f"{code_span(model)} {n}" for model, n in counts.items())
+        per_model = ", ".join(f"{code_span(model)} {n}" for model, n in counts.items())
         sentences.append(f"{_named(metrics)} {is_are(len(metrics))} computed on sets of "
-                         f"different sizes ({listed} images), on which a set metric depends "
-                         "(FID is biased by a set's size).")
+                         f"different sizes ({per_model} images), on which a set metric "
+                         "depends (FID is biased by a set's size).")
     if few := record.get("few_values"):
         sentence = few_values_sentence(few, kind=record.get("kind", "compare"), name=code_span,
                                        confidence=record["statistics"]["confidence"])

@@ -238,7 +238,8 @@ def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
         + sum(1 for row in set_rows if row.value is not None and not row.error),
         "data_ranges": dict(Counter(f"{row.data_range:g}" for row in computed)),
         "channels": dict(Counter("gray" if row.channels == 1 else "RGB" for row in computed)),
-        "scales": {metric: {"unit": "(data range)^2", "pairs_per_data_range": counts}
+        "scales": {metric: {"unit": METRICS[metric].scale_unit,
+                            "pairs_per_data_range": counts}
                    for metric, counts in value_scales(names, rows).items()},
         "not_summarised": mixed_scales(names, rows),
         "uneven_pairs": uneven_pairs(models, names, rows),

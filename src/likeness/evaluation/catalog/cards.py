@@ -42,7 +42,8 @@ CARDS: dict[str, MetricCard] = {
         "PSNR in dB as scikit-image's `peak_signal_noise_ratio`"),
     "mse": MetricCard(
         "MSE", "the mean squared difference of pixel values",
-        "0 (identical) upwards, in units of the squared data range; lower is better",
+        "0 (identical) to the data range squared, in squared pixel values (not normalised "
+        "to [0, 1]); lower is better",
         _PIXELWISE, _STRUCTURE_BLIND, "the mean squared error over all pixels and channels"),
     "ms_ssim": MetricCard(
         "MS-SSIM", "SSIM's contrast and structure at five scales, luminance at the coarsest",

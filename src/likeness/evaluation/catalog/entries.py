@@ -65,10 +65,10 @@ METRICS: dict[str, MetricSpec] = {
                        citations=("vanderwalt2014skimage",),
                        infinite_when="identical images (MSE 0) have PSNR +inf, as in "
                                      "scikit-image", label="PSNR", digits=2),
-    "mse": MetricSpec("mse", "lower", "mean squared error (scikit-image), in units of "
-                      "the pair's data range squared", pixels=mse_value, on_device=mse_on_device,
-                      scale_dependent=True,
-                      scale_unit="the squared data range",
+    "mse": MetricSpec("mse", "lower", "mean squared error (scikit-image), in squared "
+                      "pixel values on the pair's data range (not normalised to [0, 1])",
+                      pixels=mse_value, on_device=mse_on_device, scale_dependent=True,
+                      scale_unit="squared pixel values",
                       restoration=True, key_settings=_RESTORATION_KEY,
                       citations=("vanderwalt2014skimage",), label="MSE", digits=2),
     "ms_ssim": MetricSpec("ms_ssim", "higher",

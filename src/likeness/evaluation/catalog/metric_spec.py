@@ -202,10 +202,11 @@ class MetricSpec:
     # when +inf is a true value (PSNR of identical images); any other non-finite value is
     # an error in its row
     infinite_when: str | None = None
-    # values in units of the pair's data range (MSE: range²): a summary never mixes scales;
-    # ``scale_unit`` says which power of it (stated in the methods paragraph)
+    # values on the pair's data range, not normalised (MSE: in squared pixel values, up to
+    # range²): a summary never mixes scales; ``scale_unit`` names the unit (stated in the
+    # methods paragraph with the run's data range)
     scale_dependent: bool = False
-    scale_unit: str = "the data range"
+    scale_unit: str = "pixel values"
     label: str = ""
     latex: str = ""
     digits: int = 4
