@@ -267,9 +267,9 @@ def _named(metrics: list[str]) -> str:
 def _value_sentences(record: dict[str, Any]) -> list[str]:
     """How MSE's units, mixed scales and infinite values were handled."""
     sentences = []
-    for metric, scale in record.get("scales", {}).items():
-        if metric not in record.get("not_summarised", {}):
-            ranges, spec = sorted(scale.get("pairs_per_data_range", {}), key=float), METRICS[metric]
+    for metric, scale in record.get("scales", {}).items():  # of the values it has (if any)
+        ranges, spec = sorted(scale.get("pairs_per_data_range", {}), key=float), METRICS[metric]
+        if ranges and metric not in record.get("not_summarised", {}):
             sentences.append(f"{spec.plain_label} is in {spec.scale_unit} on the images' data "
                              f"range ({listed(ranges)}), not normalised to [0, 1].")
     for metric, why in record.get("not_summarised", {}).items():
