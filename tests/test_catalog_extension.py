@@ -215,6 +215,11 @@ def test_registration_refuses_an_entry_that_cannot_work(extended):
     with pytest.raises(likeness.InvalidInputError, match="better must be"):
         likeness.register_metric(likeness.MetricSpec("sideways", "up", "x",
                                                      pixels=extended["mae_value"]))
+    with pytest.raises(likeness.InvalidInputError, match="set_sizes= checks the sets of a set "
+                                                         "metric: give it with set_value="):
+        likeness.register_metric(likeness.MetricSpec(
+            "sized", "lower", "x", pixels=extended["mae_value"],
+            set_sizes=lambda first, second, settings: None))
     assert "nothing" not in METRICS
 
 

@@ -85,6 +85,10 @@ def fault(request, folders, monkeypatch):
     monkeypatch.setenv("LIKENESS_OFFLINE", "1")
     monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(folders / "no-weights"))
     monkeypatch.setenv("TORCH_HOME", str(folders / "no-torch"))
+    for name in (metric, *METRICS[metric].needs):  # 2 images: sizes refuse KID & co. first
+        if METRICS[name].set_sizes is not None:  # (tests/test_fid.py); the fault is tested
+            monkeypatch.setitem(METRICS, name, dataclasses.replace(METRICS[name],
+                                                                   set_sizes=None))
     weights = {}
     if kind == "missing":
         from likeness.nets.weights import REGISTRY

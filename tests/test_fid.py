@@ -29,6 +29,7 @@ from likeness import (
     LikenessError,
     __version__,
     compare,
+    evaluate_style,
     fid,
     frechet_distance,
     kid,
@@ -202,6 +203,18 @@ def test_singular_covariances_give_a_real_value_and_a_warning(golden):
     # pytorch-fid's sqrtm is itself ill-conditioned here: the README says compare loosely
     assert via_features == pytest.approx(sets["fid"], rel=1e-4)
     assert via_statistics == pytest.approx(sets["fid"], rel=1e-4)
+
+
+def test_a_set_of_one_image_is_refused_by_name_not_by_scipy():
+    """One row has no covariance: ``frechet_distance_of_features`` raised scipy's "A has a
+    NaN entry" after a division by zero."""
+    x, y = np.random.default_rng(0).normal(size=(1, 8)), np.random.default_rng(1).normal(
+        size=(5, 8))
+    said = "needs at least 2 images in each set for their covariance, got 1 and 5"
+    with pytest.raises(InvalidInputError, match=said):
+        frechet_distance_of_features(x, y)
+    with pytest.raises(InvalidInputError, match="got 1$"):
+        feature_statistics(x)
 
 
 def test_frechet_refuses_bad_statistics():
@@ -565,6 +578,46 @@ def test_sets_are_checked_before_the_checkpoint_is_resolved(fid_folders, tmp_pat
     # a weights path that is no file is an argument: said before the folders are walked
     with pytest.raises(LikenessError, match="nope.pth: no such checkpoint file"):
         fid(a, tmp_path / "missing", weights=tmp_path / "nope.pth")
+
+
+def test_compare_and_style_check_set_sizes_before_any_feature(fid_folders, golden,
+                                                              tmp_path, monkeypatch):
+    """In `compare` and `style` a set metric the sets' sizes rule out (KID's subsets above a
+    set's size, k neighbours among 4 images, FID∞ below 5,000) was refused only after both
+    sets' features were computed — a checkpoint resolved, downloaded or, offline, said
+    missing in its place.  Now the files are counted first: the rows say the sizes, the
+    network is not run, and a strict run stops before any pair."""
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    monkeypatch.setenv("LIKENESS_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch"))
+    reference = fid_folders["a"]
+    model = tmp_path / "model"
+    shutil.copytree(reference, model)
+    results = compare(reference, model, metrics="ssim,kid,density", cache=False)
+    errors = {row.metric: row.error for row in results.set_rows}
+    assert errors == {
+        "kid": "KID subset_size=1000 is larger than a set: the sets have 4 and 4 images; "
+               "pass subset_size=4 or smaller, or subset_size=None to use the whole sets once",
+        "density": "the real set has 4 images; k-nearest-neighbour metrics with k = 5 need "
+                   "more than 5"}
+    assert [row.n for row in results.set_rows] == [4, 4]
+    assert all("ssim" in row.values for row in results.rows)
+    with pytest.raises(LikenessError, match=r"model: kid: KID subset_size=1000 is larger") as stop:
+        compare(reference, model, metrics="ssim,kid", cache=False, strict=True)
+    assert "checkpoint" not in str(stop.value)
+    result = CliRunner().invoke(main, ["compare", str(reference), str(model), "--metrics",
+                                       "kid", "--no-cache", "--kid-subset-size", "8"])
+    assert result.exit_code == 1
+    assert "KID --kid-subset-size 8 is larger than a set" in result.stderr
+    assert "checkpoint" not in result.stderr
+    # plain FID would run here (and the style protocol's other metrics): FID∞ alone refused
+    root = golden.root / "style"
+    style_results = evaluate_style(root / "content", root / "style", root / "stylized",
+                                   metrics="art_fid", art_fid_mode="infinity", cache=False)
+    assert {row.metric: row.error for row in style_results.set_rows} == {
+        "art_fid": "needs fid_art: FID∞ needs at least 5000 stylized images to extrapolate "
+                   "from, got 8; use the plain mode (ArtFID's 'art_fid' mode), which is what "
+                   "ArtFID computes below that anyway"}
 
 
 def test_clean_convention_is_recorded_and_changes_the_features(fid_weights, fid_folders):

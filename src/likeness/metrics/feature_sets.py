@@ -35,7 +35,8 @@ from likeness.errors import InvalidInputError
 from likeness.metrics._arrays import feature_matrices
 from likeness.wording import counted
 
-__all__ = ["CMMD_SCALE", "CMMD_SIGMA", "cmmd", "coverage_density_precision_recall", "vendi"]
+__all__ = ["CMMD_SCALE", "CMMD_SIGMA", "check_neighbour_sizes", "cmmd",
+           "coverage_density_precision_recall", "vendi"]
 
 CMMD_SIGMA = 10.0
 CMMD_SCALE = 1000.0
@@ -103,6 +104,20 @@ def _radii(x: np.ndarray, norms: np.ndarray, k: int, single: bool) -> np.ndarray
     return radii
 
 
+def check_neighbour_sizes(real: int, fake: int, k: int) -> None:
+    """Refuse sets of these sizes, in which an image has no k-th neighbour besides itself
+    (also called before any feature is computed, with the counts of the files found).
+
+    Raises:
+        InvalidInputError: a set of k images or fewer.
+    """
+    for name, count in (("real", real), ("fake", fake)):
+        if count <= k:
+            raise InvalidInputError(
+                f"the {name} set has {counted(count, 'image')}; k-nearest-neighbour metrics "
+                f"with k = {k} need more than {k}")
+
+
 def coverage_density_precision_recall(real: np.ndarray, fake: np.ndarray,
                                       k: int) -> dict[str, float]:
     """prdc's four values for one k (see the module docs); inputs (N, D): float32 features
@@ -115,11 +130,7 @@ def coverage_density_precision_recall(real: np.ndarray, fake: np.ndarray,
     real_array, fake_array = feature_matrices(real=real, fake=fake)
     single = real_array.dtype == np.float32 and fake_array.dtype == np.float32
     real, fake = real_array.astype(np.float64), fake_array.astype(np.float64)
-    for name, features in (("real", real), ("fake", fake)):
-        if features.shape[0] <= k:
-            raise InvalidInputError(
-                f"the {name} set has {counted(features.shape[0], 'image')}; k-nearest-"
-                f"neighbour metrics with k = {k} need more than {k}")
+    check_neighbour_sizes(real.shape[0], fake.shape[0], k)
     real_norms, fake_norms = _squared_norms(real), _squared_norms(fake)
     real_radii = _radii(real, real_norms, k, single)
     fake_radii = _radii(fake, fake_norms, k, single)

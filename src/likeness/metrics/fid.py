@@ -22,11 +22,12 @@ import warnings
 
 import numpy as np
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidInputError, LikenessError
 from likeness.metrics._arrays import feature_matrices, real_numbers
 
-__all__ = ["COVARIANCE_TOLERANCE", "FID_RESIZE_CONVENTIONS", "feature_statistics",
-           "frechet_distance", "frechet_distance_of_features", "trace_sqrt_product"]
+__all__ = ["COVARIANCE_TOLERANCE", "FID_RESIZE_CONVENTIONS", "check_frechet_sizes",
+           "feature_statistics", "frechet_distance", "frechet_distance_of_features",
+           "trace_sqrt_product"]
 
 # how images reach 299×299 before the FID network (see likeness.nets.inception_features)
 FID_RESIZE_CONVENTIONS = ("pytorch-fid", "clean")
@@ -35,6 +36,20 @@ FID_RESIZE_CONVENTIONS = ("pytorch-fid", "clean")
 # relative asymmetry and negative eigenvalues a covariance may show from rounding (float32
 # rounding is ~6e-8; a covariance of fewer images than dimensions is singular, ~1e-13)
 COVARIANCE_TOLERANCE = 1e-6
+
+
+def check_frechet_sizes(*sizes: int) -> None:
+    """Refuse sets of these sizes, whose covariance is undefined (fewer than 2 images; also
+    called before any feature is computed, with the counts of the files found: sets only
+    shrink).
+
+    Raises:
+        InvalidInputError: a set of fewer than 2 images.
+    """
+    if min(sizes) < 2:
+        raise InvalidInputError(
+            f"a Fréchet distance (FID) needs at least 2 images in each set for their "
+            f"covariance, got {' and '.join(map(str, sizes))}")
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,9 +61,7 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             still defined but biased and noisy: use more images).
     """
     features = feature_matrices(features=features)[0].astype(np.float64, copy=False)
-    if features.shape[0] < 2:
-        raise LikenessError(f"need an (N, D) feature matrix with N >= 2 images, got shape "
-                         f"{features.shape}")
+    check_frechet_sizes(features.shape[0])
     count, dims = features.shape
     warn_if_singular(count, dims)
     mean = features.mean(axis=0)
@@ -175,6 +188,7 @@ def frechet_distance_of_features(features_x: np.ndarray, features_y: np.ndarray)
     """
     x, y = (array.astype(np.float64, copy=False) for array in
             feature_matrices(features_x=features_x, features_y=features_y))
+    check_frechet_sizes(x.shape[0], y.shape[0])
     if min(x.shape[0], y.shape[0]) >= x.shape[1]:
         return frechet_distance(*feature_statistics(x), *feature_statistics(y))
     warn_if_singular(min(x.shape[0], y.shape[0]), x.shape[1])

@@ -15,9 +15,22 @@ from likeness.errors import InvalidInputError
 from likeness.metrics._arrays import feature_matrices
 from likeness.metrics.seeds import check_seed
 
-__all__ = ["PAPER_SET_SIZE", "inception_score"]
+__all__ = ["PAPER_SET_SIZE", "check_split_sizes", "inception_score"]
 
 PAPER_SET_SIZE = 50_000  # what papers (and torch-fidelity's examples) score
+
+
+def check_split_sizes(count: int, splits: int) -> None:
+    """Refuse a set of ``count`` images split into ``splits`` parts, one of them empty (also
+    called before any logit is computed, with the count of the files found).
+
+    Raises:
+        InvalidInputError: fewer images than splits.
+    """
+    if count < splits:
+        raise InvalidInputError(
+            f"the Inception Score splits the images into {splits} parts and "
+            f"needs at least {splits} images, got {count}")
 
 
 def inception_score(logits: np.ndarray, *, splits: int = 10, shuffle: bool = True,
@@ -33,10 +46,7 @@ def inception_score(logits: np.ndarray, *, splits: int = 10, shuffle: bool = Tru
     """
     values = feature_matrices(logits=logits)[0].astype(np.float64, copy=False)
     count = values.shape[0]
-    if count < splits:
-        raise InvalidInputError(
-            f"the Inception Score splits the images into {splits} parts and "
-            f"needs at least {splits} images, got {count}")
+    check_split_sizes(count, splits)
     if count < PAPER_SET_SIZE // 10:
         warnings.warn(f"the Inception Score of {count} images ({count // splits} per split) "
                       f"is biased downwards; papers use {PAPER_SET_SIZE:,} images",

@@ -35,7 +35,8 @@ from likeness.errors import InvalidInputError
 
 __all__ = ["STYLE_LAYERS", "CONTENT_LAYER", "CFSD_LAYER", "FID_INFINITY_MIN_IMAGES", "CfsdContent",
            "adain_statistics", "adain_style_loss", "adain_style_loss_to", "art_fid", "cfsd",
-           "content_loss", "fid_infinity", "gram_loss", "gram_loss_to", "gram_matrix"]
+           "check_fid_infinity_size", "content_loss", "fid_infinity", "gram_loss",
+           "gram_loss_to", "gram_matrix"]
 
 STYLE_LAYERS = (1, 6, 11, 20, 29)  # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
 CONTENT_LAYER = 22  # relu4_2
@@ -259,6 +260,20 @@ def art_fid(mean_lpips: float, fid_art: float) -> float:
     return (1.0 + mean_lpips) * (1.0 + fid_art)
 
 
+def check_fid_infinity_size(count: int) -> None:
+    """Refuse ``count`` stylized images, too few for FID∞'s extrapolation (also called before
+    any feature is computed, with the count of the files found).
+
+    Raises:
+        InvalidInputError: fewer than ``FID_INFINITY_MIN_IMAGES``.
+    """
+    if count < FID_INFINITY_MIN_IMAGES:
+        raise InvalidInputError(
+            f"FID∞ needs at least {FID_INFINITY_MIN_IMAGES} stylized images to "
+            f"extrapolate from, got {count}; use the plain mode (ArtFID's "
+            "'art_fid' mode), which is what ArtFID computes below that anyway")
+
+
 def fid_infinity(stylized_features: np.ndarray, style_features: np.ndarray, *,
                  points: int = 15, seed: int = 0) -> float:
     """FID∞: FID of random stylized subsets of N = 5,000 … all images against the style set,
@@ -271,11 +286,7 @@ def fid_infinity(stylized_features: np.ndarray, style_features: np.ndarray, *,
     from likeness.metrics.fid import feature_statistics, frechet_distance
 
     count = stylized_features.shape[0]
-    if count < FID_INFINITY_MIN_IMAGES:
-        raise InvalidInputError(
-            f"FID∞ needs at least {FID_INFINITY_MIN_IMAGES} stylized images to "
-            f"extrapolate from, got {count}; use the plain mode (ArtFID's "
-            "'art_fid' mode), which is what ArtFID computes below that anyway")
+    check_fid_infinity_size(count)
     style_stats = feature_statistics(style_features)
     sizes = np.linspace(FID_INFINITY_MIN_IMAGES, count, points).astype(int)
     generator = np.random.default_rng(seed)

@@ -15,7 +15,7 @@ from likeness.errors import recording_warnings
 from likeness.evaluation.catalog.registry import device_for
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.local import hash_files, run_items
-from likeness.evaluation.engines.set_runs import SetReport, run_sets
+from likeness.evaluation.engines.set_runs import SetReport, run_sets, stop_at_refused_sizes
 from likeness.evaluation.infra.allocator import keep_freed_memory
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.pipeline import keeping_processes, usable_cores
@@ -54,6 +54,8 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
             keeps nothing).
         missing_network: what a set metric whose weights are missing does (``run_sets``).
     """
+    if execution.strict:  # a set metric that cannot be computed stops it before any work
+        stop_at_refused_sizes(plan, options)
     requested = device_for(options.metrics, device)  # resolved when a network is needed
     keep_freed_memory()  # see likeness.evaluation.infra.allocator
     paths = [path for item in plan.items for path in item.files]

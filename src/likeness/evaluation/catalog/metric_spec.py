@@ -149,7 +149,10 @@ class MetricSpec:
             (setting, {its value: use}): another use under a named convention (CLIP-T's
             ``clip_t_convention`` picks the model).
         set_value: set metrics: (first set, second set, settings) → (value, std or None);
-            ``set_network`` names the per-image feature network.
+            ``set_network`` names the per-image feature network; ``set_sizes`` (first
+            set's count of files, second's, settings) raises where sets of these sizes
+            give no value (KID's subsets, k neighbours): checked before any feature is
+            computed, with the files found (sets only shrink).
         needs: the other metrics a derived set metric is computed from (ArtFID), and
             ``combine`` how: (each needed metric's value — a set metric's, or an item
             metric's mean over the model's items) → its value.
@@ -193,6 +196,7 @@ class MetricSpec:
     set_value: Callable[[ImageSet, ImageSet, RunSettings],
                         tuple[float, float | None]] | None = None
     set_network: str | None = None
+    set_sizes: Callable[[int, int, RunSettings], None] | None = None
     needs: tuple[str, ...] = ()
     combine: Callable[[Mapping[str, float]], float] | None = None
     key_settings: tuple[str, ...] = ("gray", "resize", "alpha")

@@ -20,10 +20,14 @@ from likeness.evaluation.items.image_set import ImageSet
 from likeness.evaluation.items.prepare import PreparedPair
 from likeness.evaluation.items.settings import RunSettings
 
-__all__ = ["art_fid_combined", "art_fid_value", "cmmd_value", "frechet_value",
-           "inception_score_value", "kid_value", "ms_ssim_on_device", "ms_ssim_value",
-           "mse_on_device", "mse_value", "nearest_neighbour_value", "psnr_on_device",
-           "psnr_value", "ssim_map", "ssim_on_device", "ssim_value", "vendi_value"]
+__all__ = ["INCEPTION_SCORE_SPLITS", "art_fid_combined", "art_fid_sizes", "art_fid_value",
+           "cmmd_value", "frechet_sizes", "frechet_value", "inception_score_sizes",
+           "inception_score_value", "kid_sizes", "kid_value", "ms_ssim_on_device",
+           "ms_ssim_value", "mse_on_device", "mse_value", "nearest_neighbour_sizes",
+           "nearest_neighbour_value", "psnr_on_device", "psnr_value", "ssim_map",
+           "ssim_on_device", "ssim_value", "vendi_value"]
+
+INCEPTION_SCORE_SPLITS = 10  # torch-fidelity's
 
 
 def ssim_value(pair: PreparedPair, settings: RunSettings) -> float:
@@ -209,6 +213,46 @@ def ssim_map(pair: PreparedPair, settings: RunSettings) -> np.ndarray:
     return np.asarray(local).mean(axis=2)
 
 
+# set metrics' domains (``MetricSpec.set_sizes``): (first set's count of files, second's,
+# settings), checked before any feature is computed
+
+
+def frechet_sizes(first: int, second: int, settings: RunSettings) -> None:
+    from likeness.metrics.fid import check_frechet_sizes
+
+    check_frechet_sizes(first, second)
+
+
+def kid_sizes(first: int, second: int, settings: RunSettings) -> None:
+    from likeness.metrics.kid import check_kid_sizes
+
+    check_kid_sizes(first, second, subset_size=settings.kid_subset_size,
+                    subsets=settings.kid_subsets)
+
+
+def nearest_neighbour_sizes(k: int) -> Callable[[int, int, RunSettings], None]:
+    def check(first: int, second: int, settings: RunSettings) -> None:
+        from likeness.metrics.feature_sets import check_neighbour_sizes
+
+        check_neighbour_sizes(first, second, k)
+
+    return check
+
+
+def inception_score_sizes(first: int, second: int, settings: RunSettings) -> None:
+    from likeness.metrics.inception_score import check_split_sizes
+
+    check_split_sizes(second, INCEPTION_SCORE_SPLITS)
+
+
+def art_fid_sizes(first: int, second: int, settings: RunSettings) -> None:
+    if settings.art_fid_mode == "infinity":  # the stylized set first, as ``art_fid_value``
+        from likeness.metrics.style import check_fid_infinity_size
+
+        check_fid_infinity_size(first)
+    frechet_sizes(first, second, settings)
+
+
 def frechet_value(first: ImageSet, second: ImageSet,
                   settings: RunSettings) -> tuple[float, float | None]:
     from likeness.evaluation.items.image_set import frechet_between
@@ -298,4 +342,4 @@ def inception_score_value(first: ImageSet, second: ImageSet,
     if second.features is None:
         raise LikenessError("inception_score needs each image's logits; a statistics file "
                             "(mean and covariance only) has none")
-    return inception_score(second.features)
+    return inception_score(second.features, splits=INCEPTION_SCORE_SPLITS)

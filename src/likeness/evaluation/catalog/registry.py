@@ -163,6 +163,9 @@ def register_metric(spec: MetricSpec, *, replace_existing: bool = False) -> Metr
         raise InvalidInputError(f"{name}: give exactly one of pixels=, features=, "
                                 "set_value= or needs= with combine= — what the metric "
                                 "consumes")
+    if spec.set_sizes is not None and spec.set_value is None:
+        raise InvalidInputError(f"{name}: set_sizes= checks the sets of a set metric: give "
+                                "it with set_value=")
     network = spec.network
     if network is not None and (network not in NETWORKS or NETWORKS[network].kind
                                 != ("set" if spec.kind == "set" else "item")):

@@ -4,6 +4,9 @@ For each network the requested set metrics need (``MetricSpec.set_network``), ev
 the plan compares is encoded once (``features_of_files``: hash → cache → decode in
 threads → batches → cache); then each set metric of each model is computed from its two
 sets (``MetricSpec.set_value``), and derived metrics (ArtFID) from the values they need.
+Before any of it, each set metric's domain is checked on the sets' counts of files
+(``MetricSpec.set_sizes``): a model's metric refused there is its row's error (a strict
+run stops), and a network that only refused metrics need is not run.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from likeness.evaluation.sets.features import (
 )
 from likeness.wording import counted
 
-__all__ = ["SetReport", "run_sets", "set_networks"]
+__all__ = ["SetReport", "refused_by_sizes", "run_sets", "set_networks", "stop_at_refused_sizes"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -73,14 +76,15 @@ def run_sets(plan: Plan, options: RunSettings, execution: ExecutionOptions, cach
         missing_network: ``"raise"`` when a network's weights are missing, or
             ``"record"`` the error in each of its rows.
     """
-    wanted = [m for m in options.metrics if METRICS[m].kind == "set"]
+    wanted, computed = _set_metrics(options)
     report = SetReport()
     if not wanted:
         return [], report
-    needed = [n for m in wanted for n in METRICS[m].needs if METRICS[n].kind == "set"]
-    computed = sorted(dict.fromkeys([*needed, *wanted]), key=lambda m: bool(METRICS[m].needs))
+    refused = refused_by_sizes(plan, options)  # a strict run stopped at them (``execute``)
     sets: dict[tuple[str, str], ImageSet] = {}
-    for network in set_networks(computed):
+    # a network only refused metrics need computes nothing
+    for network in set_networks([m for m in computed if any(
+            (model, m) not in refused for model, _, _ in plan.set_pairs)]):
         try:
             _encode_sets(network, plan, options, execution, cache, weights, device,
                          progress, sets, report)
@@ -97,11 +101,57 @@ def run_sets(plan: Plan, options: RunSettings, execution: ExecutionOptions, cach
     rows = []
     for model, first, second in plan.set_pairs:
         values: dict[str, SetRow] = {}
+        other = second if first == model else first
         for metric in computed:
+            if (model, metric) in refused:
+                values[metric] = SetRow(model, metric, None, None, len(plan.sets.get(model, [])),
+                                        len(plan.sets.get(other, [])),
+                                        error=refused[(model, metric)])
+                continue
             values[metric] = _set_row(metric, model, first, second, sets, missing, values,
                                       item_rows, options, execution.strict)
         rows += [values[metric] for metric in wanted]
     return rows, report
+
+
+def _set_metrics(options: RunSettings) -> tuple[list[str], list[str]]:
+    """The run's set metrics, and those computed for them: their needs first."""
+    wanted = [m for m in options.metrics if METRICS[m].kind == "set"]
+    needed = [n for m in wanted for n in METRICS[m].needs if METRICS[n].kind == "set"]
+    return wanted, sorted(dict.fromkeys([*needed, *wanted]), key=lambda m: bool(METRICS[m].needs))
+
+
+def refused_by_sizes(plan: Plan, options: RunSettings) -> dict[tuple[str, str], str]:
+    """(model, metric) → why the two sets, counted by their files before any feature is
+    computed (sets only shrink), give that model no value of the metric
+    (``MetricSpec.set_sizes``: KID's --kid-subset-size above a set's size, k neighbours
+    among k images); of a derived metric, what it needs."""
+    refused: dict[tuple[str, str], str] = {}
+    computed = _set_metrics(options)[1]
+    for model, first, second in plan.set_pairs:
+        counts = len(plan.sets.get(first, [])), len(plan.sets.get(second, []))
+        for metric in computed:
+            spec = METRICS[metric]
+            if needed := [n for n in spec.needs if (model, n) in refused]:
+                refused[(model, metric)] = f"needs {needed[0]}: {refused[(model, needed[0])]}"
+            elif spec.set_sizes is not None:
+                try:
+                    spec.set_sizes(*counts, options)
+                except Exception as error:  # noqa: BLE001 - any refusal is the rows' error
+                    refused[(model, metric)] = in_callers_words(describe_failure(error))
+    return refused
+
+
+def stop_at_refused_sizes(plan: Plan, options: RunSettings) -> None:
+    """A strict run's stop, before any pair or feature is computed, at the first set
+    metric that the sets' counts of files refuse (``refused_by_sizes``).
+
+    Raises:
+        LikenessError: naming the model, the metric and why.
+    """
+    for (model, metric), why in refused_by_sizes(plan, options).items():
+        raise LikenessError(f"{model}: {metric}: {why} (strict=True stops at the first "
+                            "failure)")
 
 
 def _encode_sets(network: str, plan: Plan, options: RunSettings, execution: ExecutionOptions,
