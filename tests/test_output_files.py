@@ -149,10 +149,13 @@ def test_a_statistics_file_on_a_full_disk_is_named_in_the_message(fid_weights, g
 
 @pytest.mark.parametrize(("code", "advice"), [
     (errno.ENOSPC, "free some space — values"), (errno.EACCES, "make the folder writable — "),
-    (errno.EROFS, "make the folder writable — "), (errno.EIO, "free some space or make the "
-                                                               "folder writable — ")])
+    (errno.EROFS, "its disk is read-only: choose another place — "),
+    (errno.ENOENT, "this path cannot hold it: choose another place — "),
+    (errno.ENOTDIR, "this path cannot hold it: choose another place — "),
+    (errno.EIO, "check the disk, or choose another place — ")])
 def test_a_failed_write_advises_what_fits_its_cause(tmp_path, code, advice):
-    """A folder without write permission was told to "free some space"."""
+    """A folder without write permission was told to "free some space"; so were a path
+    under /proc or below a file (`--out-dir /dev/null/x`), and an I/O error."""
     from likeness.errors import StorageError
     from likeness.runs.folder import writing
 

@@ -51,7 +51,12 @@ __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_
            "value_record", "version", "versions", "warn_of_failures", "weights_record",
            "write_json", "write_results_folder", "write_rows", "writing"]
 
-_NOT_PERMITTED = (errno.EACCES, errno.EPERM, errno.EROFS)
+# a failed write's advice by its cause (no file can be made at /proc/x or /dev/null/x)
+_WRITE_ADVICE = {**dict.fromkeys((errno.ENOSPC, errno.EDQUOT), "free some space"),
+                 **dict.fromkeys((errno.EACCES, errno.EPERM), "make the folder writable"),
+                 errno.EROFS: "its disk is read-only: choose another place",
+                 **dict.fromkeys((errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
+                                  errno.ELOOP), "this path cannot hold it: choose another place")}
 _PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
              "opencv": "opencv-python-headless", "numba": "numba"}
 
@@ -141,9 +146,7 @@ def writing(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        fix = ("free some space" if error.errno in (errno.ENOSPC, errno.EDQUOT)
-               else "make the folder writable" if error.errno in _NOT_PERMITTED
-               else "free some space or make the folder writable")
+        fix = _WRITE_ADVICE.get(error.errno or 0, "check the disk, or choose another place")
         raise StorageError(f"cannot write {path} ({error.strerror or error}); {fix} — values "
                            "computed so far are kept and a re-run resumes") from None
 
@@ -238,9 +241,8 @@ def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
         + sum(1 for row in set_rows if row.value is not None and not row.error),
         "data_ranges": dict(Counter(f"{row.data_range:g}" for row in computed)),
         "channels": dict(Counter("gray" if row.channels == 1 else "RGB" for row in computed)),
-        "scales": {metric: {"unit": METRICS[metric].scale_unit,
-                            "pairs_per_data_range": counts}
-                   for metric, counts in value_scales(names, rows).items()},
+        "scales": {m: {"unit": METRICS[m].scale_unit, "pairs_per_data_range": counts}
+                   for m, counts in value_scales(names, rows).items()},
         "not_summarised": mixed_scales(names, rows),
         "uneven_pairs": uneven_pairs(models, names, rows),
         "uneven_sets": uneven_sets(models, names, set_rows),
