@@ -459,6 +459,8 @@ def test_intervals_from_fewer_than_ten_pairs_are_said_to_under_cover(tmp_path):
     assert said.replace("small", "`small`").capitalize() in " ".join(
         (run / "methods.md").read_text().split())
     assert said in " ".join((run / "report.html").read_text().split())
+    notebook = likeness.compare(ref, [few, many], metrics="psnr", cache=False)._repr_html_()
+    assert said.replace("small", "few") in notebook  # Jupyter's view of the results too
     likeness.compare(ref, many, out_dir=tmp_path / "ten", cache=False)
     assert json.loads((tmp_path / "ten" / "run.json").read_text())["few_values"] == {}
     assert "fewer than 10" not in (tmp_path / "ten" / "methods.md").read_text()

@@ -15,7 +15,13 @@ from typing import Any
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.results.summary import ResultsData
-from likeness.results.tables import counted_cell, csv_tables, format_value, uneven_metrics
+from likeness.results.tables import (
+    counted_cell,
+    csv_tables,
+    format_value,
+    table_note,
+    uneven_metrics,
+)
 
 __all__ = ["Results", "frame", "results_html", "set_result_html"]
 
@@ -87,9 +93,13 @@ def results_html(results: ResultsData) -> str:
     if results.out_dir is not None:
         lines.append(f"results folder: {results.out_dir}")
     notes = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-    confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
+    confidence = results.record.get("statistics", {}).get("confidence", 0.95)
+    # what the cells mean, as under summary.md's table: intervals from few pairs said so
+    meaning = table_note(results.metrics, kind=results.kind, confidence=confidence,
+                         uneven=list(uneven), few=results.record.get("few_values"), name=str)
     return (f"<div class='likeness-results'><b>likeness {html.escape(results.kind)}: mean "
-            f"[{confidence}% CI] per {unit}</b>{_table(header, rows)}<ul>{notes}</ul></div>")
+            f"[{round(100 * confidence)}% CI] per {unit}</b>{_table(header, rows)}"
+            f"<p>{html.escape(meaning)}</p><ul>{notes}</ul></div>")
 
 
 def set_result_html(name: str, value: float, std: float | None, sets: Any,
