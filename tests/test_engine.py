@@ -133,6 +133,9 @@ def test_results_folder_end_to_end(golden, models, stand_in, fid_weights):
             _kid_whole_sets(reference, model_features), rel=1e-3, abs=1e-6)
         assert fid_row["better"] == kid_row["better"] == "lower"
         assert int(fid_row["n"]) == 4
+        # the whole sets once (--kid-subset-size all): one value, no spread (was "± 0")
+        assert kid_row["std"] == ""
+    assert "±" not in (out_dir / "summary.md").read_text()  # nor "KID: mean ± std" below
 
     comparisons = _read_csv(out_dir / "comparisons.csv")
     assert list(comparisons[0]) == ["metric", "model_a", "model_b", "n", "mean_diff",

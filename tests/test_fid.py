@@ -661,6 +661,14 @@ def test_cli_fid_and_kid_end_to_end(golden, fid_weights, fid_folders, tmp_path):
                               "--subset-size", "all"])
     assert ok.exit_code == 0, ok.output
     assert ok.stdout.startswith("KID\t")
+    assert "±" not in ok.stdout  # the whole sets once: one value, no spread (was "± 0")
+    spread = runner.invoke(main, ["kid", str(fid_folders["a"]), str(fid_folders["b"]),
+                                  "--weights", str(fid_weights), "--cache", cache,
+                                  "--subset-size", "3", "--subsets", "4",
+                                  "--out", str(tmp_path / "kid.json")])
+    assert spread.exit_code == 0, spread.output
+    assert re.match(r"KID\t\S+\t± \S+\n$", spread.stdout)
+    assert json.loads((tmp_path / "kid.json").read_text())["kid_std"] > 0
 
     (fid_folders["b"] / "broken.png").write_bytes(b"\x89PNG broken")
     broken = runner.invoke(main, ["fid", str(fid_folders["a"]), str(fid_folders["b"]),

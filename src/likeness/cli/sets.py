@@ -197,7 +197,9 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
 
     result = _run_set_command(run, "kid")
     failed = _report_sets(result.sets)
-    click.echo(f"KID\t{result.mean:.10g}\t± {result.std:.4g}")
+    # from one subset (--subset-size all, --subsets 1) the std is no spread: not shown
+    spread = "" if result.spread is None else f"\t± {result.spread:.4g}"
+    click.echo(f"KID\t{result.mean:.10g}{spread}")
     if out is not None:
         _write_out(out, result.record(), "kid")
     if failed:

@@ -19,7 +19,7 @@ from likeness.errors import InvalidInputError
 from likeness.metrics._arrays import feature_matrices
 from likeness.metrics.seeds import check_seed
 
-__all__ = ["check_kid_sizes", "kid", "polynomial_mmd2"]
+__all__ = ["check_kid_sizes", "kid", "kid_has_spread", "polynomial_mmd2"]
 
 
 def polynomial_mmd2(features_x: np.ndarray, features_y: np.ndarray) -> float:
@@ -62,6 +62,13 @@ def check_kid_sizes(size_x: int, size_y: int, *, subset_size: int | None,
         raise InvalidInputError(f"subsets must be at least 1, got {subsets}")
 
 
+def kid_has_spread(subset_size: int | None, subsets: int) -> bool:
+    """Whether ``kid``'s std is a spread over several subsets.  From one (the whole sets,
+    ``subset_size=None``, or ``subsets=1``) it is 0, as torch-fidelity gives it, which
+    tables must not show as "± 0": one value has no spread."""
+    return subset_size is not None and subsets > 1
+
+
 def kid(features_x: np.ndarray, features_y: np.ndarray, *, subset_size: int | None = 1000,
         subsets: int = 100, seed: int = 0) -> tuple[float, float]:
     """KID between two feature sets: (mean, std) of the unbiased MMD² over subsets.
@@ -69,8 +76,8 @@ def kid(features_x: np.ndarray, features_y: np.ndarray, *, subset_size: int | No
     Args:
         features_x, features_y: (m, d) and (n, d) features (e.g. Inception pool3).
         subset_size: images per subset, drawn without replacement from each set;
-            None uses both whole sets once (std 0).
-        subsets: number of subsets.
+            None uses both whole sets once (std 0: no spread, ``kid_has_spread``).
+        subsets: number of subsets (one: std 0).
         seed: seeds ``numpy.random.RandomState`` (torch-fidelity's generator).
 
     Raises:

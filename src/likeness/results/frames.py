@@ -21,6 +21,7 @@ from likeness.results.tables import (
     format_value,
     table_note,
     uneven_metrics,
+    with_spread,
 )
 
 __all__ = ["Results", "frame", "results_html", "set_result_html"]
@@ -96,7 +97,8 @@ def results_html(results: ResultsData) -> str:
     confidence = results.record.get("statistics", {}).get("confidence", 0.95)
     # what the cells mean, as under summary.md's table: intervals from few pairs said so
     meaning = table_note(results.metrics, kind=results.kind, confidence=confidence,
-                         uneven=list(uneven), few=results.record.get("few_values"), name=str)
+                         uneven=list(uneven), few=results.record.get("few_values"), name=str,
+                         spread=with_spread(results.summary))
     return (f"<div class='likeness-results'><b>likeness {html.escape(results.kind)}: mean "
             f"[{round(100 * confidence)}% CI] per {unit}</b>{_table(header, rows)}"
             f"<p>{html.escape(meaning)}</p><ul>{notes}</ul></div>")

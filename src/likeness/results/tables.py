@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "csv_tables", "format_value", "label", "latex_escape",
            "markdown_summary", "markdown_text", "prompt_columns", "table_note",
            "counted_cell", "latex_summary", "summary_cell", "summary_cells", "uneven_metrics",
-           "write_csv_tables"]
+           "with_spread", "write_csv_tables"]
 
 # n_infinite and the reasons a metric is not summarised are in run.json and methods.md
 SUMMARY_COLUMNS = ["model", "metric", "n", "mean", "std", "median", "ci_low", "ci_high",
@@ -151,6 +151,11 @@ def summary_cell(row: SummaryRow, latex: bool = False) -> str:
     return value
 
 
+def with_spread(summary: Iterable[SummaryRow]) -> set[str]:
+    """The metrics with a std beside some model's value (KID over several subsets)."""
+    return {row.metric for row in summary if not math.isnan(row.std)}
+
+
 def uneven_metrics(record: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     """The metrics whose models' values are not over the same pairs or sets of one size
     (a run record's ``uneven_pairs`` and ``uneven_sets``): metric → {model: n}."""
@@ -213,17 +218,20 @@ def markdown_summary(results: ResultsData) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     confidence = results.record.get("statistics", {}).get("confidence", 0.95)
     lines += ["", table_note(results.metrics, kind=results.kind, confidence=confidence,
-                             uneven=list(uneven), few=results.record.get("few_values"))]
+                             uneven=list(uneven), few=results.record.get("few_values"),
+                             spread=with_spread(results.summary))]
     return "\n".join(lines) + "\n"
 
 
 def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
                uneven: Sequence[str] = (), few: Mapping[str, int] | None = None,
-               name: Callable[[str], str] | None = None) -> str:
+               name: Callable[[str], str] | None = None,
+               spread: Collection[str] | None = None) -> str:
     """What a summary table's cells mean, for these metrics only (``kind``: ``"compare"``
     or ``"style"``; ``confidence``: of the intervals, e.g. 0.95; ``uneven``: the metrics
     whose models' values are over different pairs or sets of different sizes; ``few``: a
-    record's ``few_values``, its models written by ``name``: Markdown's by default)."""
+    record's ``few_values``, its models written by ``name``: Markdown's by default;
+    ``spread``: the metrics whose cells show a ± std — KID of the whole sets has none)."""
     percent = int(round(100 * confidence))
     unit = "stylizations" if kind == "style" else "pairs"
     parts = []
@@ -239,7 +247,8 @@ def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
                    else "each model's set with the reference set")
         parts.append(f"{listed([label(m) for m in sets])} compare{'s' if len(sets) == 1 else ''}"
                      f" {against}")
-    with_std = [label(m) for m in metrics if METRICS[m].reported_spread == "std"]
+    with_std = [label(m) for m in metrics if METRICS[m].reported_spread == "std"
+                and (spread is None or m in spread)]
     if with_std:  # over KID's subsets, the Inception Score's splits
         parts.append(f"{listed(with_std)}: mean ± std")
     models = "methods" if kind == "style" else "models"

@@ -27,7 +27,7 @@ from likeness.evaluation.sets.features import (
     source_scan,
 )
 from likeness.io import ALPHA_CHOICES, same_file_key
-from likeness.metrics.kid import check_kid_sizes, kid
+from likeness.metrics.kid import check_kid_sizes, kid, kid_has_spread
 from likeness.results.frames import set_result_html
 from likeness.runs.folder import open_cache, output_path, versions, write_json, writing
 from likeness.wording import counted
@@ -92,13 +92,20 @@ class KidResult:
     metric: str = "kid"
     execution: dict[str, Any] = field(default_factory=dict)  # as ``FidResult``'s
 
+    @property
+    def spread(self) -> float | None:
+        """``std`` where it is a spread over several subsets; None from one (the whole sets,
+        or one subset: its std of 0 says nothing of the value's uncertainty)."""
+        return self.std if kid_has_spread(self.settings.get("kid_subset_size"),
+                                          self.settings.get("kid_subsets", 1)) else None
+
     def record(self) -> dict[str, Any]:
-        """What ``likeness kid --out`` writes."""
-        return {self.metric: self.mean, f"{self.metric}_std": self.std,
+        """What ``likeness kid --out`` writes (``kid_std``: null from one subset)."""
+        return {self.metric: self.mean, f"{self.metric}_std": self.spread,
                 "settings": self.settings, "sets": _sets_record(self.sets), **self.execution}
 
     def _repr_html_(self) -> str:
-        return set_result_html(self.metric, self.mean, self.std, self.sets, self.settings)
+        return set_result_html(self.metric, self.mean, self.spread, self.sets, self.settings)
 
 
 def write_set_record(path: PathLike, record: dict[str, Any]) -> Path:

@@ -325,9 +325,12 @@ def _fid_details(settings: Mapping[str, Any]) -> str:
 
 def _kid_details(settings: Mapping[str, Any]) -> str:
     kid = settings.get("kid", {})
-    size = kid.get("subset_size")
-    return (f", averaged over {kid.get('subsets')} random subsets of {size} images per set "
-            f"(seed {kid.get('seed')})" if size is not None else ", over the whole sets")
+    size, subsets = kid.get("subset_size"), kid.get("subsets")
+    if size is None:
+        return ", over the whole sets"
+    drawn = ("on one random subset" if subsets == 1 else
+             f"averaged over {subsets} random subsets")
+    return f", {drawn} of {size} images per set (seed {kid.get('seed')})"
 
 
 # how a style run states its metrics (the protocol's wording: content, style, stylization)

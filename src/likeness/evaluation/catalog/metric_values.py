@@ -262,12 +262,12 @@ def frechet_value(first: ImageSet, second: ImageSet,
 
 def kid_value(first: ImageSet, second: ImageSet,
               settings: RunSettings) -> tuple[float, float | None]:
-    from likeness.metrics.kid import kid
+    from likeness.metrics.kid import kid, kid_has_spread
 
     mean, std = kid(first.per_image("kid"), second.per_image("kid"),
                     subset_size=settings.kid_subset_size, subsets=settings.kid_subsets,
-                    seed=settings.kid_seed)
-    return mean, std
+                    seed=settings.kid_seed)  # one subset's std of 0 is no spread: none shown
+    return mean, std if kid_has_spread(settings.kid_subset_size, settings.kid_subsets) else None
 
 
 def art_fid_value(first: ImageSet, second: ImageSet,
