@@ -18,7 +18,7 @@ import skimage.metrics
 import torch
 
 import likeness
-from _timing import best_of, sample_pair
+from _timing import alternating, best_of, sample_pair
 
 
 def bench_structural_similarity() -> None:
@@ -58,6 +58,32 @@ def bench_batched_ssim() -> None:
           f"likeness {our_grad_best:6.2f} s, ratio {ref_grad_best / our_grad_best:5.1f}x")
 
 
+def bench_ssim_loss() -> None:
+    """SSIM as a training loss (forward and backward, float32, pytorch-msssim's convention)
+    at the sizes training batches have, against pytorch-msssim: medians of 9 alternating
+    rounds.  Small images take the banded product, from ``DEPTHWISE_FROM`` px a side
+    depthwise convolutions."""
+    generator = torch.Generator().manual_seed(0)
+    for shape in ((8, 3, 64, 64), (8, 3, 128, 128), (4, 3, 256, 256), (2, 3, 512, 512)):
+        x = torch.rand(shape, generator=generator).requires_grad_(True)
+        y = (x.detach() + 0.05 * torch.randn(shape, generator=generator)).clamp(0, 1)
+
+        def ours(x: torch.Tensor = x, y: torch.Tensor = y) -> torch.Tensor:
+            value = likeness.ssim(x, y, data_range=1.0, convention="pytorch-msssim")
+            value.mean().backward()
+            return value.detach()
+
+        def theirs(x: torch.Tensor = x, y: torch.Tensor = y) -> torch.Tensor:
+            value = pytorch_msssim.ssim(x, y, data_range=1.0, size_average=False)
+            value.mean().backward()
+            return value.detach()
+
+        ref, mine, want, got = alternating(theirs, ours, rounds=9)
+        print(f"ssim loss {'x'.join(map(str, shape))} float32 (forward + backward): "
+              f"pytorch-msssim {ref * 1e3:7.1f} ms, likeness {mine * 1e3:7.1f} ms, ratio "
+              f"{ref / mine:5.2f}x, max |diff| {float((got - want).abs().max()):.1e}")
+
+
 def bench_volume_ssim() -> None:
     """3-D SSIM (the window spans depth too, as pytorch-msssim filters 5-D inputs) of the
     (1, 3, 11, 512, 512) float32 volumes issue 33 measured, pytorch-msssim's convention."""
@@ -79,4 +105,5 @@ if __name__ == "__main__":
           f"numpy {np.__version__}, torch {torch.__version__}")
     bench_structural_similarity()
     bench_batched_ssim()
+    bench_ssim_loss()
     bench_volume_ssim()

@@ -103,6 +103,38 @@ def test_gradient_path_equals_fused_path(convention):
     assert x_grad.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("convention", ["skimage", "pytorch-msssim"])
+def test_large_images_take_the_depthwise_route_with_the_same_values_and_gradients(
+        convention, monkeypatch):
+    """From ``DEPTHWISE_FROM`` px a side (float32, CPU) the gradient path filters by
+    depthwise convolutions (2× faster at 256² with a backward pass, measured), not by the
+    banded product: the same SSIM and gradients to float32 rounding, and pytorch-msssim's."""
+    import likeness.metrics._filters as filters
+
+    x, y = (t.float() for t in _noisy_batch((2, 3, filters.DEPTHWISE_FROM + 7, 171), seed=4))
+    found, calls = {}, []
+    depthwise = filters._depthwise_filter_2d
+    monkeypatch.setattr(filters, "_depthwise_filter_2d",
+                        lambda *args: calls.append(1) or depthwise(*args))
+    for route, threshold in (("depthwise", filters.DEPTHWISE_FROM), ("banded", 10**9)):
+        monkeypatch.setattr(filters, "DEPTHWISE_FROM", threshold)
+        x_grad = x.clone().requires_grad_(True)
+        value = ssim(x_grad, y, data_range=1.0, convention=convention)
+        value.sum().backward()
+        found[route] = (value.detach(), x_grad.grad)
+        assert bool(calls) == (route == "depthwise")
+        calls.clear()
+    torch.testing.assert_close(found["depthwise"][0], found["banded"][0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(found["depthwise"][1], found["banded"][1], atol=1e-9, rtol=1e-4)
+    torch.testing.assert_close(found["depthwise"][0], ssim(x, y, data_range=1.0,
+                                                           convention=convention),
+                               atol=1e-6, rtol=0)
+    if convention == "pytorch-msssim":
+        theirs = x.clone().requires_grad_(True)
+        pytorch_msssim.ssim(theirs, y, data_range=1.0, size_average=False).sum().backward()
+        torch.testing.assert_close(found["depthwise"][1], theirs.grad, atol=1e-9, rtol=1e-4)
+
+
 def test_ms_ssim_is_differentiable():
     x, y = _noisy_batch((1, 1, 176, 180), seed=2)
     x.requires_grad_(True)

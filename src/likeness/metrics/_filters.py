@@ -1,9 +1,13 @@
 """Separable 'valid' filtering of image batches in torch.
 
-A 1-D filter over the last axis is a product with a banded matrix.  On CPUs the matrix
-product runs at BLAS speed, several times faster than a depthwise ``conv2d`` with a 1×k
-kernel, and it stays differentiable.  Only windows that lie fully inside the image are
-kept ("valid"), which is the region every SSIM convention averages over.
+A 1-D filter over the last axis is a product with a banded matrix, which runs at BLAS speed
+but costs a row's length per output value; on the CPU, float32 images of at least
+``DEPTHWISE_FROM`` pixels a side are filtered instead by a depthwise ``conv2d`` over every
+image as one channel of one batch (k per output value; SSIM with its backward pass
+1.1–2.9× faster than through the banded product from 160² to 1024², measured on a 2-core
+AMD EPYC; not faster at 64²–128², nor in float64).  Both are differentiable.  Only
+windows that lie fully inside the image are kept ("valid"), which is the region every SSIM
+convention averages over.
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ import math
 from functools import lru_cache
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import InvalidInputError
+
+# the shorter side from which a CPU filters by depthwise convolutions (``valid_filter_2d``)
+DEPTHWISE_FROM = 160
 
 
 def gaussian_taps(size: int, sigma: float) -> tuple[float, ...]:
@@ -56,12 +64,28 @@ def valid_filter_2d(images: Tensor, taps_h: tuple[float, ...] | None,
     Returns:
         (..., H - kh + 1, W - kw + 1) tensor.
     """
+    if (images.device.type == "cpu" and images.dtype == torch.float32
+            and min(images.shape[-2:]) >= DEPTHWISE_FROM):
+        return _depthwise_filter_2d(images, taps_h, taps_w)
     out = images
     if taps_w is not None:
         out = out @ _band_matrix(out.shape[-1], taps_w, out.dtype, out.device)
     if taps_h is not None:
         out = _band_matrix(out.shape[-2], taps_h, out.dtype, out.device).T @ out
     return out
+
+
+def _depthwise_filter_2d(images: Tensor, taps_h: tuple[float, ...] | None,
+                         taps_w: tuple[float, ...] | None) -> Tensor:
+    """``valid_filter_2d`` by depthwise convolutions: each (H, W) image one channel."""
+    out = images.reshape(1, -1, *images.shape[-2:])
+    channels = out.shape[1]
+    for taps, shape in ((taps_w, (1, -1)), (taps_h, (-1, 1))):
+        if taps is not None:
+            kernel = torch.tensor(taps, dtype=out.dtype).view(1, 1, *shape)
+            out = F.conv2d(out, kernel.expand(channels, 1, *kernel.shape[2:]),
+                           groups=channels)
+    return out.reshape(*images.shape[:-2], *out.shape[-2:])
 
 
 def valid_filter_axis(images: Tensor, taps: tuple[float, ...], axis: int) -> Tensor:
