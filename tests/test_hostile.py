@@ -732,7 +732,7 @@ def _damage(cache: Path, like: str, value: bytes) -> None:
 
 @pytest.mark.parametrize(("like", "value"), [
     ("item/v4/ssim/%", b'{"v": "0.5"}'), ("item/v4/ssim/%", b'{"v": 0.5'),
-    ("item/v11/notes/%", b"\xff\x00 not JSON"), ("item/v11/notes/%", b'{"notes": 3}')])
+    ("item/v12/notes/%", b"\xff\x00 not JSON"), ("item/v12/notes/%", b'{"notes": 3}')])
 def test_a_damaged_cached_value_is_computed_again_not_shown_or_a_crash(tmp_path, like, value):
     """A cache entry whose bytes are whole to SQLite but not what likeness wrote (a disk's
     error, an edit) ended the run in "'utf-16-le' codec can't decode …"."""
@@ -767,8 +767,8 @@ def test_a_damaged_remembered_file_hash_is_hashed_again(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(("like", "value"), [
-    ("%-features/v1/%/alpha=None", b"\0" * 102), ("%-features/v1/%/alpha=None", b"\0" * 400),
-    ("%/decisions/v7", b'{"x": 1}')])
+    ("%-features/v1/%/alpha=None/decoders=%", b"\0" * 102),
+    ("%-features/v1/%/alpha=None/decoders=%", b"\0" * 400), ("%/decisions/v7", b'{"x": 1}')])
 def test_a_damaged_cached_feature_is_computed_again(tmp_path, fid_weights, like, value):
     """A feature vector of another length ended FID in "all input arrays must have the
     same shape"."""
@@ -795,7 +795,7 @@ def _damage_features(cache: Path, files: list[Path]) -> None:
     with sqlite3.connect(cache) as connection:
         connection.executemany(
             "UPDATE entries SET value = ? WHERE key = ? AND namespace LIKE "
-            "'%-features/v1/%/alpha=None'", [(b"\0" * 400, key) for key in keys])
+            "'%-features/v1/%/alpha=None/decoders=%'", [(b"\0" * 400, key) for key in keys])
 
 
 def test_cached_features_of_two_lengths_equally_often_are_all_computed_again(tmp_path,

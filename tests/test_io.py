@@ -569,15 +569,12 @@ def test_a_tiff_of_a_compression_the_decoders_lack_is_named_not_called_corrupt(
 
 def test_a_jpeg_compressed_tiff_is_said_to_be_lossy(tmp_path, rgb8):
     # a TIFF is taken for lossless; one whose pixels went through JPEG is as lossy as a .jpg
-    from likeness.io import takes_v11_decisions
     from likeness.io.tiff import JPEG_IN_TIFF
 
     Image.fromarray(rgb8).save(tmp_path / "lossy.tif", compression="jpeg")
     Image.fromarray(rgb8).save(tmp_path / "lossless.tif", compression="tiff_lzw")
     assert load_image(tmp_path / "lossy.tif").decisions == (JPEG_IN_TIFF,)
     assert load_image(tmp_path / "lossless.tif").decisions == ()
-    assert takes_v11_decisions(tmp_path / "lossy.tif")  # cached before: computed again
-    assert not takes_v11_decisions(tmp_path / "lossless.tif")
 
 
 THUMBNAIL_FIRST = ("page 2 of the TIFF read: page 1 is a reduced-resolution copy of it (a "
@@ -591,8 +588,6 @@ def test_a_tiffs_image_is_read_past_a_thumbnail_on_its_first_page(tmp_path, dtyp
     # reduced-resolution copy (NewSubfileType 1) of the image that follows
     import tifffile
 
-    from likeness.io import takes_v11_decisions
-
     top = 65536 if dtype == np.uint16 else 256
     shape = (40, 48, channels) if channels > 1 else (40, 48)
     full = np.random.default_rng(13).integers(0, top, shape).astype(dtype)
@@ -603,7 +598,6 @@ def test_a_tiffs_image_is_read_past_a_thumbnail_on_its_first_page(tmp_path, dtyp
     loaded = load_image(path)
     np.testing.assert_array_equal(loaded.pixels, full.reshape(40, 48, channels))
     assert loaded.decisions == (THUMBNAIL_FIRST,)
-    assert takes_v11_decisions(path)  # its decisions cached before are not reused
     # a pyramid (the image, then its reduced copies) is one image: nothing to say
     tifffile.imwrite(path, full, photometric=photometric)
     tifffile.imwrite(path, full[::2, ::2].copy(), photometric=photometric, subfiletype=1,
@@ -618,7 +612,6 @@ def test_a_tiffs_image_is_read_past_a_thumbnail_on_its_first_page(tmp_path, dtyp
     assert again.decisions == (THUMBNAIL_FIRST,
                                "first of 2 frames used (animated or multi-page TIFF)")
     tifffile.imwrite(path, full, photometric=photometric)
-    assert not takes_v11_decisions(path)
 
 
 def test_a_tiff_whose_pages_are_all_previews_of_a_raw_image_is_refused(tmp_path):
@@ -658,7 +651,6 @@ def _palette_png(path: Path, indices: bytes, palette: bytes) -> Path:
 def test_palette_indices_beyond_the_palette_are_refused_not_read_as_black(tmp_path):
     # the PNG and GIF specifications call such an index an error; Pillow, libpng and
     # browsers show it black: a colour the file never defined
-    from likeness.io import takes_v11_decisions
 
     two = bytes([255, 0, 0, 0, 255, 0])
     path = _palette_png(tmp_path / "a.png", bytes([0, 1, 5, 1]), two)
@@ -666,7 +658,6 @@ def test_palette_indices_beyond_the_palette_are_refused_not_read_as_black(tmp_pa
                                              r"its palette of 2 colours: their colour is not "
                                              r"defined"):
         load_image(path)
-    assert takes_v11_decisions(path)  # a palette image's values cached before: computed again
     _palette_png(path, bytes([0, 1, 1, 0]), two)
     np.testing.assert_array_equal(load_image(path).pixels[0],
                                   [[255, 0, 0], [0, 255, 0], [0, 255, 0], [255, 0, 0]])
@@ -711,7 +702,6 @@ def test_a_tgas_last_sample_is_alpha_only_where_its_header_says(tmp_path):
 def test_pgm_samples_below_8_bits_are_scaled_and_said(tmp_path, maxval, said):
     # Pillow scales a maxval below 255 to 0-255: a data range decided unsaid, where a
     # maxval between 255 and 65535 is refused
-    from likeness.io import named_for_new_decisions
 
     path = tmp_path / "a.pgm"
     path.write_bytes(f"P5\n3 1\n{maxval}\n".encode() + bytes([0, maxval // 3, maxval]))
@@ -719,7 +709,6 @@ def test_pgm_samples_below_8_bits_are_scaled_and_said(tmp_path, maxval, said):
     assert image.pixels[0, 2, 0] == 255
     assert image.decisions == ((f"PGM/PPM samples of maxval {maxval} scaled to 0-255 (by "
                                 f"Pillow, {said}): data range 255",) if said else ())
-    assert named_for_new_decisions(path)  # its decisions cached before are not reused
 
 
 def test_a_jpeg_of_12_bit_samples_is_named_not_called_corrupt(tmp_path, rgb8):

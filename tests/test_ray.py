@@ -206,6 +206,36 @@ def test_hostile_pairs_are_the_same_row_errors_on_ray(cluster, tmp_path, stand_i
     assert errors["fine.png"] is None
 
 
+@pytest.mark.parametrize("metrics", ["ssim", "fid"])
+def test_a_node_that_decodes_otherwise_is_refused_not_cached(cluster, folders, fid_weights,
+                                                            monkeypatch, tmp_path, metrics):
+    """A node whose Pillow (or libjpeg, OpenCV) is not the driver's would give other values
+    and cache them as the driver's decoders' (the nodes here share one environment: the
+    driver says it has another Pillow)."""
+    from likeness.evaluation.engines import ray_engine
+    from likeness.io import decoder_facts
+
+    monkeypatch.setattr(ray_engine, "decoder_facts",
+                        lambda: {**decoder_facts(), "Pillow": "0.0-driver"})
+    cache = tmp_path / "cache.sqlite"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Ray's own deprecation notices
+        with pytest.raises(likeness.LikenessError) as refused:
+            likeness.compare(folders / "ref", folders / MODELS[0], metrics=metrics,
+                             cache=cache, engine="ray",
+                             weights={"pt_inception": str(fid_weights)})
+    assert str(refused.value).startswith(
+        "a Ray node decodes images with other libraries than this machine (Pillow "
+        "0.0-driver on this machine, ")
+    assert str(refused.value).endswith(
+        "install the same versions of likeness, Pillow and opencv-python-headless on every "
+        "node of the cluster, or run without --engine ray")
+    import sqlite3
+
+    with sqlite3.connect(cache) as connection:
+        assert connection.execute("SELECT count(*) FROM entries").fetchone() == (0,)
+
+
 def test_a_file_name_that_is_not_utf8_reaches_the_results_on_ray(cluster, tmp_path):
     # the rows streamed to Parquet shards: Arrow's strings are UTF-8, and the name's
     # lone surrogate ended the run in "surrogates not allowed"
@@ -445,3 +475,11 @@ def test_cluster_failures_name_the_cluster_and_leave_likeness_bugs_as_they_are()
     bug = exceptions.RayTaskError("compute", "Traceback ...", ZeroDivisionError("oops"))
     with pytest.raises(exceptions.RayTaskError), cluster_failures(ray):
         raise bug  # an exception of likeness's own code in a task: reported as a bug
+    # a task that refused its input: Ray Data keeps the refusal only in the traceback's text
+    refusal = exceptions.RayTaskError(
+        "decode", "Traceback ...\nlikeness.errors.LikenessError: a node refused it\nThe "
+                  "above exception was the direct cause of the following exception:",
+        exceptions.UserCodeException("UDF failed to process a data block."))
+    with pytest.raises(likeness.LikenessError, match="^a node refused it$"), \
+            cluster_failures(ray):
+        raise refusal

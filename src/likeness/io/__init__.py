@@ -4,7 +4,8 @@ One job per module: ``files`` (paths, special files, folder scans, a file's byte
 hashed; files written whole), ``integrity`` (the checks decoders skip, and what a file's
 first bytes say it is), ``bit_depths`` (16-bit samples that fit in fewer bits), ``alpha``
 (transparency), ``tiff`` (what a TIFF's header says of its samples), ``decode``
-(``load_image``), ``luma`` (gray from colour), ``pairing`` (folders and manifests).
+(``load_image``), ``decoders`` (what decoded values depend on beside the bytes: the cache's
+key), ``luma`` (gray from colour), ``pairing`` (folders and manifests).
 """
 
 from likeness.io.alpha import ALPHA_CHOICES
@@ -13,6 +14,13 @@ from likeness.io.decode import (
     DEFAULT_MAX_PIXELS,
     LoadedImage,
     load_image,
+)
+from likeness.io.decoders import (
+    DECODING_REVISION,
+    decoder_facts,
+    decoders_key,
+    decoding_libraries,
+    other_decoders,
 )
 from likeness.io.files import (
     IMAGE_EXTENSIONS,
@@ -42,10 +50,8 @@ from likeness.io.files import (
 from likeness.io.integrity import (
     GIT_LFS_POINTER,
     is_git_lfs_pointer,
-    named_for_new_decisions,
     sniff_format,
     standing_in,
-    takes_v11_decisions,
     verify_integrity,
 )
 from likeness.io.luma import to_luma
@@ -62,6 +68,7 @@ from likeness.io.pairing import (
 
 __all__ = [
     "ALPHA_CHOICES",
+    "DECODING_REVISION",
     "DEFAULT_MAX_PIXELS",
     "EIGHT_BIT_VALUES_IN_16_BITS",
     "GIT_LFS_POINTER",
@@ -72,6 +79,9 @@ __all__ = [
     "LoadedImage",
     "Pairing",
     "content_hash",
+    "decoder_facts",
+    "decoders_key",
+    "decoding_libraries",
     "describe_skipped",
     "differ_in_case_only",
     "file_stamp",
@@ -82,10 +92,9 @@ __all__ = [
     "header_delimiter",
     "is_git_lfs_pointer",
     "load_image",
-    "named_for_new_decisions",
-    "takes_v11_decisions",
     "name_key",
     "narrow_values_note",
+    "other_decoders",
     "pair_folders",
     "pair_scanned",
     "new_file_beside",

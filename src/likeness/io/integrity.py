@@ -13,8 +13,6 @@ from PIL import Image
 
 from likeness.errors import ImageLoadError
 from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
-from likeness.io.profiles import declared_colours
-from likeness.io.tiff import lossy_compression
 
 # The first bytes of each supported format, so that a message can say what a file is.
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
@@ -98,41 +96,6 @@ def misnamed(path: Path, head: bytes) -> str | None:
     if named is None or found is None or found == named:
         return None
     return f"named {path.suffix} but holds {found} data: decoded as {found}"
-
-
-def named_for_new_decisions(path: Path) -> bool:
-    """Whether ``path`` is named as a TIFF, a BMP, a TGA or a PGM/PPM, or holds another
-    format than its name says, whose decisions a cache written before item notes v10
-    (feature decisions v6) may lack: a TIFF's own orientation (v7 and v3), its associated
-    alpha, a BMP's fourth byte (v9 and v5), a TIFF's MinIsWhite gray and samples now
-    refused, a TGA's undeclared alpha, a PGM/PPM's maxval below 255, a misnamed file (v10
-    and v6: its first bytes are read)."""
-    if path.suffix.lower() in (".tif", ".tiff", ".bmp", ".dib", ".tga", ".ppm", ".pgm",
-                               ".pnm"):
-        return True
-    try:
-        with open(path, "rb") as file:
-            return misnamed(path, file.read(64)) is not None
-    except OSError:
-        return True  # read again, and said why
-
-
-def takes_v11_decisions(path: Path) -> bool:
-    """Whether ``path`` may take decisions a cache written before item notes v11 (feature
-    decisions v7) lacks, or values it computed otherwise: its file says what its colours
-    mean (a PNG's cICP, gAMA or cHRM chunk, a BMP's colour space, a camera's EXIF Adobe
-    RGB: ``profiles.declared_colours``), it is a TIFF of several pages (whose image may
-    follow a thumbnail: ``tiff.image_page``) or compressed with JPEG (said since), or a
-    palette image (whose indices may lie beyond its palette).  Its header is read; a file
-    Pillow cannot open counts as one."""
-    try:
-        with open(path, "rb") as file, Image.open(file) as image:
-            tags = getattr(image, "tag_v2", {}) if image.format == "TIFF" else {}
-            return (image.mode in ("P", "PA") or lossy_compression(tags)
-                    or (bool(tags) and getattr(image, "n_frames", 1) > 1)
-                    or bool(declared_colours(image, file)))
-    except Exception:  # noqa: BLE001 - any file Pillow cannot open: computed again
-        return True
 
 
 def foreign_format(head: bytes) -> str | None:

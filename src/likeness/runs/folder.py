@@ -38,7 +38,7 @@ from likeness.evaluation.infra.cache import Cache, LayeredCache
 from likeness.evaluation.infra.cache_location import default_cache_path
 from likeness.evaluation.items.rows import PairRow, failed_rows_phrase
 from likeness.evaluation.items.settings import RunSettings
-from likeness.io import replace_file
+from likeness.io import decoding_libraries, replace_file
 from likeness.results.frames import Results
 from likeness.results.summary import mixed_scales, uneven_pairs, uneven_sets, value_scales
 from likeness.results.tables import prompt_columns
@@ -64,10 +64,10 @@ PathLike = str | os.PathLike[str]
 
 
 def versions() -> dict[str, str]:
-    versions = {"likeness": __version__, "python": platform.python_version()}
-    for label, package in _PACKAGES.items():
-        versions[label] = version(package)
-    return versions
+    """likeness's, Python's and the packages' versions, and Pillow's codecs'."""
+    return {"likeness": __version__, "python": platform.python_version(),
+            **{label: version(package) for label, package in _PACKAGES.items()},
+            **decoding_libraries()}
 
 
 def version(package: str) -> str:

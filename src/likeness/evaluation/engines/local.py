@@ -21,7 +21,6 @@ runs the same plans with the same code; ``run_items`` is the local loop.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +41,7 @@ from likeness.evaluation.engines.compute import (
     network_notes,
     run_job,
 )
-from likeness.evaluation.engines.notes_cache import notes_namespace, reused_notes
+from likeness.evaluation.engines.notes_cache import notes_namespace
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.cached_values import decoded
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
@@ -56,7 +55,7 @@ from likeness.evaluation.items.rows import (
     encode_notes,
 )
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
-from likeness.io import unreadable
+from likeness.io import decoders_key, unreadable
 from likeness.io.plain_png import load_kernel
 from likeness.metrics.kernel_threads import cores_shared
 
@@ -96,7 +95,6 @@ class ItemEngine:
                      for i in plan.items]
         self.feature_metrics = [m for m in self.metrics if METRICS[m].kind == "network"]
         self.notes_namespace = notes_namespace(plan.kind, options, self.metrics)
-        self.notes_before = functools.partial(notes_namespace, plan.kind, options, self.metrics)
         self.done = 0
         # (row, its metrics' errors, its notes as computed: the cache keeps the library's
         # words, each run shows them in its own)
@@ -109,7 +107,8 @@ class ItemEngine:
         if network and NETWORKS[network].revision > 1:
             weights += f"/network-revision={NETWORKS[network].revision}"
         revision = spec.revision_key
-        return f"item/v4/{metric}/{self.options.key(spec.key_settings)}{weights}{revision}"
+        return (f"item/v4/{metric}/{self.options.key(spec.key_settings)}{weights}{revision}"
+                f"/decoders={decoders_key()}")
 
     def _unavailable(self) -> dict[str, str]:
         """Metrics whose network cannot be built here, and why (never cached)."""
@@ -189,10 +188,6 @@ class ItemEngine:
             for m in usable}
         notes = decoded(self.cache.get_many(self.notes_namespace, present), decode_notes,
                         "the items' decisions")
-        missing = {k: item for item, k in zip(items, keys, strict=True)
-                   if k is not None and k not in notes}
-        notes.update(decoded(reused_notes(self.cache, self.notes_before, missing),
-                             decode_notes, "the items' decisions"))
         groups: dict[Path, list[int]] = {}
         for index, (item, key) in enumerate(zip(items, keys, strict=True)):
             own = metric_keys[index]

@@ -9,6 +9,7 @@ import atexit
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -21,6 +22,7 @@ from likeness.nets.weights import file_sha256
 
 __all__ = ["INSTALL_HINT", "cluster_failures", "connect", "import_ray", "materialise_weights"]
 
+_REFUSED = re.compile(r"^likeness\.errors\.\w+: (.+)$", re.MULTILINE)
 INSTALL_HINT = "the Ray engine needs Ray: pip install 'likeness-metrics[ray]'"
 
 
@@ -101,7 +103,8 @@ _RESOURCE_ADVICE = {
 def cluster_failures(ray: Any) -> Iterator[None]:
     """The cluster's own failures as one-line errors that say what to do: a node out of disk,
     object store or memory (raised as such or as the cause of a failed task), nodes, workers
-    or objects lost beyond Ray's retries.  A task that failed by an exception of likeness's
+    or objects lost beyond Ray's retries.  A task that refused its input (a
+    ``LikenessError``) raises that error; one that failed by another exception of likeness's
     own code stays what it is (a bug, reported as one)."""
     try:
         yield
@@ -112,6 +115,9 @@ def cluster_failures(ray: Any) -> Iterator[None]:
         if kind in _RESOURCE_ADVICE:
             raise LikenessError(f"the Ray cluster ran out of resources ({kind}): "
                                 f"{_RESOURCE_ADVICE[kind]}; {_KEPT}") from error
+        # a task that refused its input: Ray keeps the error only as its traceback's text
+        if task_failed and (refused := _REFUSED.findall(str(error))):
+            raise LikenessError(refused[-1]) from None
         if task_failed:
             raise  # likeness's own code failed in a task: not the cluster's doing
         first_line = (str(error).strip().splitlines() or [""])[0]

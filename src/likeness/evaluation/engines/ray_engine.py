@@ -26,6 +26,7 @@ networks in an actor pool (``engine="ray"`` of ``likeness.compare`` and
 from __future__ import annotations
 
 import pickle
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,16 +53,28 @@ from likeness.evaluation.sets.features import (
     FeatureExtractor,
     feature_batches,
 )
-from likeness.io import escaped_text
+from likeness.io import decoder_facts, escaped_text, other_decoders
 
 __all__ = ["import_ray", "run_on_ray"]
 
 Progress = Callable[[str, int, int], None]
 
 
+def _same_decoders(driver: dict[str, str]) -> None:
+    """Refuse to decode on a node whose decoders are not the driver's: its values would
+    differ from the driver's and be cached under the driver's decoders (``io.decoders``)."""
+    node = f"on the node {socket.gethostname()}"
+    if differ := other_decoders(driver, theirs="on this machine", ours=node):
+        raise LikenessError(
+            f"a Ray node decodes images with other libraries than this machine ({differ}): "
+            "install the same versions of likeness, Pillow and opencv-python-headless on "
+            "every node of the cluster, or run without --engine ray")
+
+
 def _decode_group(row: dict[str, Any]) -> dict[str, Any]:
     """Ray Data CPU task: decode one group's reference and test images."""
-    indices, items, alpha, digests = pickle.loads(row["payload"])
+    indices, items, alpha, digests, driver = pickle.loads(row["payload"])
+    _same_decoders(driver)
     return {"payload": pickle.dumps((indices, items, decode_group(items, alpha, digests)))}
 
 
@@ -121,6 +134,7 @@ class FeatureActor:
 def _prepare_batch(row: dict[str, Any]) -> dict[str, Any]:
     """Ray Data CPU task: decode (and resize) one batch of images for the network."""
     spec = pickle.loads(row["payload"])
+    _same_decoders(spec["decoders"])
     prepared = []
     for digest, path in spec["files"]:
         try:
@@ -224,7 +238,8 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: Ru
         raise LikenessError(f"weights for the Ray workers: {error}") from None
     items = [{"payload": pickle.dumps((group.items, engine.items_of(group), options.alpha,
                                        {path: digests[path] for item in engine.items_of(group)
-                                        for path in item.files if path in digests}))}
+                                        for path in item.files if path in digests},
+                                       decoder_facts()))}
              for group in groups]
     dataset = _pipeline(ray, items, _decode_group, ItemActor, networks.device, {
         "options": options, "blobs": blobs, "roles": plan.roles,
@@ -293,7 +308,8 @@ def features_on_ray(plan: Plan, options: RunSettings, execution: ExecutionOption
     if not batches:
         return
     blob = ray.put((extractor.weights.path.read_bytes(), extractor.weights.sha256))
-    items = [{"payload": pickle.dumps({"extractor": extractor, "files": batch})}
+    items = [{"payload": pickle.dumps({"extractor": extractor, "files": batch,
+                                       "decoders": decoder_facts()})}
              for batch in batches]
     dataset = _pipeline(ray, items, _prepare_batch, FeatureActor, networks.device, {
         "weights": blob, "resize": options.fid_resize, "alpha": options.alpha,

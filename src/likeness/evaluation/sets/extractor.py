@@ -25,7 +25,7 @@ from likeness.evaluation.catalog.networks import (
 )
 from likeness.evaluation.infra.device import resolve_device, stacked_on_device
 from likeness.evaluation.infra.graphs import GraphedCalls
-from likeness.io import FileStamp, load_image
+from likeness.io import FileStamp, decoders_key, load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.weights import REGISTRY, ResolvedWeights, resolve
 
@@ -97,7 +97,7 @@ class FeatureExtractor:
         s = self.settings
         revision = f"/revision={self.spec.revision}" if self.spec.revision > 1 else ""
         return (f"{self.kind}-features/v1/{s['weights_sha256']}/{s['resize']}/"
-                f"alpha={s['alpha']}{revision}")
+                f"alpha={s['alpha']}{revision}/decoders={decoders_key()}")
 
     @property
     def published_dims(self) -> int | None:
@@ -110,16 +110,10 @@ class FeatureExtractor:
 
     @property
     def decisions_namespace(self) -> str:
-        """Where each image's decisions are cached beside its features (v2: a 16-bit file
-        can take a decision v1 never recorded, ``io.EIGHT_BIT_VALUES_IN_16_BITS``; v3: a
-        TIFF's own orientation is recorded, and a 16-bit colour TIFF no longer turned twice;
-        v4: a colour profile other than sRGB is recorded; v5: 10- and 12-bit values in 16
-        bits, a TIFF's associated alpha, a BMP's fourth byte; v6: a TIFF's MinIsWhite gray
-        inverted at 16 bits too, TIFFs of signed, floating-point or 32-bit samples refused, a
-        TGA's undeclared alpha ignored, a PGM/PPM's maxval below 255 and a misnamed file
-        said; v7: what a PNG's cICP, gAMA and cHRM chunks, a BMP's colour space and a
-        camera's EXIF say of the colours, a TIFF's image read past a thumbnail, palette
-        indices beyond the palette refused; ``features.earlier_decisions``)."""
+        """Where each image's decisions are cached beside its features: keyed, as they
+        are, by the decoders (``io.decoders_key``); which decisions a file takes is versioned
+        by ``io.DECODING_REVISION`` (v2–v7 were versioned here, and earlier versions'
+        decisions reused where still whole: they were taken by unknown decoders)."""
         return self.namespace + "/decisions/v7"
 
     def input_of(self, pixels: np.ndarray) -> tuple[Any, tuple[str, ...]]:

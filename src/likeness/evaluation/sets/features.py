@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError
-from likeness.evaluation.catalog.networks import SIXTEEN_BIT_HIGH_BYTE, SIXTEEN_BIT_SCALED
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.cached_values import decoded
 from likeness.evaluation.infra.device import resolve_device
@@ -40,10 +39,8 @@ from likeness.evaluation.sets.statistics_file import read_statistics_file
 from likeness.io import (
     content_hash,
     describe_skipped,
-    named_for_new_decisions,
     replacing,
     scan_folder,
-    takes_v11_decisions,
     unreadable,
 )
 from likeness.io.plain_png import load_kernel
@@ -52,7 +49,6 @@ from likeness.metrics.fid import warn_if_singular
 __all__ = [
     "SAME_CONTENT_TWICE",
     "SET_BATCH_SIZE",
-    "decisions_still_whole",
     "FeatureExtractor",
     "ImageSet",
     "feature_batches",
@@ -113,17 +109,7 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
                             extractor.published_dims)
     decisions_namespace = extractor.decisions_namespace
     known_decisions = cache.get_many(decisions_namespace, list(known))
-    file_of = {digest: path for path, digest in digests.items()}
-    earlier = earlier_decisions(
-        cache, namespace, [key for key in known if key not in known_decisions],
-        v6_decides=lambda key: named_for_new_decisions(file_of[key]),
-        v7_decides=lambda key: takes_v11_decisions(file_of[key]))
-    if earlier:  # stored under this version: a later run reads no file to find them
-        cache.put_many(decisions_namespace, list(earlier.items()))
-    known_decisions.update(earlier)
-    # a feature without its decisions (cached before v7 of an image whose file says what
-    # its colours mean, before v6 of a TIFF, before v5 of a 16-bit image or a BMP, before
-    # v4 of an image with a colour profile) is computed again
+    # a feature without its decisions is computed again
     notes_of: dict[str, list[str]] = decoded(known_decisions, _decisions, "the images' "
                                               "decisions")
     known = {key: row for key, row in known.items() if key in notes_of}
@@ -212,43 +198,6 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
                        else np.empty((0, extractor.dims), np.float32))
     result.decisions = dict(decisions)
     return result
-
-
-def earlier_decisions(cache: Cache, namespace: str, keys: list[str], *,
-                      v6_decides: Callable[[str], bool],
-                      v7_decides: Callable[[str], bool]) -> dict[str, bytes]:
-    """Of the images ``keys``, the decisions earlier versions cached beside the features
-    of ``namespace`` that are still whole, of images whose files say nothing of their
-    colours but sRGB and are no TIFF of several pages or palette image only
-    (``v7_decides``: ``io.takes_v11_decisions``, their headers read for the images found
-    alone; v4 added the decisions of ICC profiles): v6's; of those that are no TIFF, BMP,
-    TGA or PGM/PPM and hold the format their name says (``v6_decides``: v6's decisions
-    concern those, v5's TIFFs' associated alpha and BMPs' fourth byte), v5's; of those
-    8-bit images only (``decisions_still_whole``: v5's decisions concern 16-bit images
-    too), v4's, v3's, v2's and v1's."""
-    latest = cache.get_many(namespace + "/decisions/v6", keys)
-    keys = [key for key in keys if key not in latest]
-    current = cache.get_many(namespace + "/decisions/v5", keys)
-    keys = [key for key in keys if key not in current]
-    found = cache.get_many(namespace + "/decisions/v4", keys)
-    for version in ("/v3", "/v2", ""):
-        found.update(cache.get_many(namespace + "/decisions" + version,
-                                    [key for key in keys if key not in found]))
-    # ``v6_decides`` and ``v7_decides`` read files' headers: asked of the images found
-    before = {key: stored for key, stored in {**current, **decisions_still_whole(found)}.items()
-              if not v6_decides(key)}
-    return {key: stored for key, stored in {**latest, **before}.items() if not v7_decides(key)}
-
-
-def decisions_still_whole(stored: Mapping[str, bytes]) -> dict[str, bytes]:
-    """Of an image's decisions cached by an earlier version, those still whole: an 8-bit
-    image's (no 16-bit decision).  v2 and v5 added decisions only 16-bit images take
-    (``io.narrow_values_note``), so 16-bit images are computed again rather than shown
-    without them."""
-    sixteen = (SIXTEEN_BIT_SCALED, SIXTEEN_BIT_HIGH_BYTE)
-    whole = decoded(stored, _decisions, "the images' decisions")
-    return {key: stored[key] for key, notes in whole.items()
-            if not any(note in sixteen for note in notes)}
 
 
 def _whole_features(stored: Mapping[str, bytes], dims: int | None) -> dict[str, np.ndarray]:
