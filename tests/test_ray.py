@@ -206,9 +206,8 @@ def test_hostile_pairs_are_the_same_row_errors_on_ray(cluster, tmp_path, stand_i
     assert errors["fine.png"] is None
 
 
-@pytest.mark.parametrize("metrics", ["ssim", "fid"])
 def test_a_node_that_decodes_otherwise_is_refused_not_cached(cluster, folders, fid_weights,
-                                                            monkeypatch, tmp_path, metrics):
+                                                            monkeypatch, tmp_path):
     """A node whose Pillow (or libjpeg, OpenCV) is not the driver's would give other values
     and cache them as the driver's decoders' (the nodes here share one environment: the
     driver says it has another Pillow)."""
@@ -221,7 +220,7 @@ def test_a_node_that_decodes_otherwise_is_refused_not_cached(cluster, folders, f
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Ray's own deprecation notices
         with pytest.raises(likeness.LikenessError) as refused:
-            likeness.compare(folders / "ref", folders / MODELS[0], metrics=metrics,
+            likeness.compare(folders / "ref", folders / MODELS[0], metrics="ssim,fid",
                              cache=cache, engine="ray",
                              weights={"pt_inception": str(fid_weights)})
     assert str(refused.value).startswith(
@@ -234,6 +233,28 @@ def test_a_node_that_decodes_otherwise_is_refused_not_cached(cluster, folders, f
 
     with sqlite3.connect(cache) as connection:
         assert connection.execute("SELECT count(*) FROM entries").fetchone() == (0,)
+
+
+def test_every_decoding_task_and_actor_on_a_node_that_decodes_otherwise_refuses():
+    """The pairs' decoding tasks, the set images' (a run of set metrics alone) and the item
+    actors, which decode the style images themselves."""
+    import pickle
+
+    _ray_exceptions()
+    from likeness.evaluation.engines.ray_engine import ItemActor, _decode_group, _prepare_batch
+    from likeness.io import decoder_facts
+
+    other = {**decoder_facts(), "libjpeg-turbo": "2.0.0"}
+    refused = pytest.raises(likeness.LikenessError, match=r"\(libjpeg-turbo 2\.0\.0 on this "
+                                                          r"machine, [^ ]+ on the node ")
+    with refused:
+        _decode_group({"payload": pickle.dumps(([], [], None, {}, other))})
+    with refused:
+        _prepare_batch({"payload": pickle.dumps({"extractor": None, "files": [],
+                                                 "decoders": other})})
+    with refused:
+        ItemActor(options=None, blobs={}, device="cpu", roles=("reference", "test"),
+                  threads=1, batch_size=1, decoders=other)
 
 
 def test_a_file_name_that_is_not_utf8_reaches_the_results_on_ray(cluster, tmp_path):

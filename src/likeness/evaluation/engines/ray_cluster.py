@@ -103,9 +103,9 @@ _RESOURCE_ADVICE = {
 def cluster_failures(ray: Any) -> Iterator[None]:
     """The cluster's own failures as one-line errors that say what to do: a node out of disk,
     object store or memory (raised as such or as the cause of a failed task), nodes, workers
-    or objects lost beyond Ray's retries.  A task that refused its input (a
-    ``LikenessError``) raises that error; one that failed by another exception of likeness's
-    own code stays what it is (a bug, reported as one)."""
+    or objects lost beyond Ray's retries.  A task or actor that refused its input (a
+    ``LikenessError``) raises that error; a task that failed by another exception of
+    likeness's own code stays what it is (a bug, reported as one)."""
     try:
         yield
     except ray.exceptions.RayError as error:
@@ -115,8 +115,8 @@ def cluster_failures(ray: Any) -> Iterator[None]:
         if kind in _RESOURCE_ADVICE:
             raise LikenessError(f"the Ray cluster ran out of resources ({kind}): "
                                 f"{_RESOURCE_ADVICE[kind]}; {_KEPT}") from error
-        # a task that refused its input: Ray keeps the error only as its traceback's text
-        if task_failed and (refused := _REFUSED.findall(str(error))):
+        # a task or actor that refused its input: Ray keeps the error as its traceback's text
+        if refused := _REFUSED.findall(str(error)):
             raise LikenessError(refused[-1]) from None
         if task_failed:
             raise  # likeness's own code failed in a task: not the cluster's doing

@@ -84,9 +84,11 @@ class ItemActor:
     def __init__(self, options: RunSettings, blobs: dict[str, Any], device: str,
                  roles: tuple[str, str], threads: int, batch_size: int,
                  style_digests: dict[Path, str] | None = None,
-                 catalogue: dict[str, Any] | None = None) -> None:
+                 catalogue: dict[str, Any] | None = None,
+                 decoders: dict[str, str] | None = None) -> None:
         import ray
 
+        _same_decoders(decoders or {})  # it decodes the style images itself
         _use_threads(threads)
         # the run's catalogue entries: a metric the driver added with register_metric is
         # unknown to a worker's own import of likeness
@@ -247,7 +249,8 @@ def _items_on_ray(ray: Any, plan: Plan, digests: Mapping[Path, str], options: Ru
         "catalogue": {name: METRICS[name] for metric in options.metrics
                       for name in (metric, *METRICS[metric].needs)},
         "style_digests": {item.style: digests[item.style] for item in plan.items
-                          if item.style is not None and item.style in digests}})
+                          if item.style is not None and item.style in digests},
+        "decoders": decoder_facts()})
     done: set[int] = set()
     shard: list[dict[str, Any]] = []
     for record in dataset.iter_rows():
