@@ -1,14 +1,16 @@
 """SSIM and MS-SSIM under torchmetrics' and piq's conventions against torchmetrics and piq
-themselves, run in this process, in float64 (the arithmetic likeness's folder runs use):
-torchmetrics' SSIM through the fused separable kernel (within 1e-15), the MS-SSIMs through
-the references' own 2-D convolutions (bit for bit, so about their speed).
+themselves, run in this process.  likeness runs in float64 (the arithmetic its folder
+runs use), through the fused separable kernel (within ~1e-14 of the references' float64
+2-D convolutions); the references run in float64 (the same arithmetic) and in float32
+(the way their users call them, ``ToTensor``'s dtype).
 
     references/reference-env.sh /tmp/likeness-reference           # piq, torchmetrics
     /tmp/likeness-reference/bin/pip install -c constraints.txt numba isal filelock rich click
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_ms_ssim.py
 
 (piq needs the reference environment's patched torchvision, which does not load in the
-project's.)  Prints both timings (median of 5), the ratio and the largest difference.
+project's.)  Prints the timings (median of 5), the ratios and the largest difference from
+the float64 reference.
 """
 
 from __future__ import annotations
@@ -62,13 +64,25 @@ def main() -> None:
             lambda: torchmetrics_ms_ssim(x, y, data_range=1.0, reduction="none"),
             lambda: ms_ssim(x, y, data_range=1.0, convention="torchmetrics"), "torchmetrics"),
     }
-    print(f"threads: torch {torch.get_num_threads()}; float64 RGB 512x384, median of 5")
+    single = x.float(), y.float()
+    in_float32 = {
+        "SSIM, torchmetrics": lambda: torchmetrics_ssim(*single, data_range=1.0,
+                                                        reduction="none"),
+        "MS-SSIM, piq": lambda: piq.multi_scale_ssim(*single, data_range=1.0,
+                                                     reduction="none"),
+        "MS-SSIM, torchmetrics": lambda: torchmetrics_ms_ssim(*single, data_range=1.0,
+                                                              reduction="none"),
+    }
+    print(f"threads: torch {torch.get_num_threads()}; RGB 512x384, median of 5")
     for name, (reference, ours_call, package) in cases.items():
         theirs, want = median_time(reference)
+        theirs_32, _ = median_time(in_float32[name])
         ours, got = median_time(ours_call)
         version = importlib.metadata.version(package)
-        print(f"{name} {version}: theirs {theirs * 1e3:7.1f} ms, likeness {ours * 1e3:7.1f} ms, "
-              f"ratio {theirs / ours:5.1f}x, |diff| {float((got - want).abs().max()):.1e}")
+        print(f"{name} {version}: theirs float64 {theirs * 1e3:7.1f} ms, float32 "
+              f"{theirs_32 * 1e3:6.1f} ms; likeness (float64) {ours * 1e3:6.1f} ms; ratios "
+              f"{theirs / ours:5.1f}x, {theirs_32 / ours:4.1f}x; "
+              f"|diff| {float((got - want).abs().max()):.1e}")
 
 
 if __name__ == "__main__":
