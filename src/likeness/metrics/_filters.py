@@ -7,7 +7,9 @@ image as one channel of one batch (k per output value; SSIM with its backward pa
 1.1–2.9× faster than through the banded product from 160² to 1024², measured on a 2-core
 AMD EPYC; not faster at 64²–128², nor in float64).  Both are differentiable.  Only
 windows that lie fully inside the image are kept ("valid"), which is the region every SSIM
-convention averages over.
+convention averages over.  ``correlate_2d`` applies a 2-D kernel that is not separable
+(a steerable pyramid's, a Laplacian pyramid's): in float64 on the CPU as a sum of shifted
+slices, 15–30× faster than torch's float64 convolution there.
 """
 
 from __future__ import annotations
@@ -93,3 +95,31 @@ def valid_filter_axis(images: Tensor, taps: tuple[float, ...], axis: int) -> Ten
     moved = torch.movedim(images, axis, -1)
     filtered = moved @ _band_matrix(moved.shape[-1], taps, moved.dtype, moved.device)
     return torch.movedim(filtered, -1, axis)
+
+
+def correlate_2d(images: Tensor, kernel: Tensor, step: int | tuple[int, int] = 1) -> Tensor:
+    """Each (H, W) image of (N, C, H, W) correlated with the (k, l) ``kernel`` (no flip),
+    full windows only, every ``step``-th (or (rows, columns) steps): ``conv2d(images,
+    kernel[None, None], stride=step)`` per channel.  float64 on the CPU: as the sum, tap by
+    tap in row-major order (zero taps skipped), of the kernel's weights times the images
+    shifted (torch's float64 convolution, an im2col and a matrix product, runs at ~0.3
+    GFLOP/s there: 71 ms against 2.8 ms for a 7×7 kernel over two 392×520 planes); within
+    rounding of it (~1e-16 relative)."""
+    rows, columns = kernel.shape
+    down, across = (step, step) if isinstance(step, int) else step
+    height = (images.shape[-2] - rows) // down + 1
+    width = (images.shape[-1] - columns) // across + 1
+    if images.device.type != "cpu" or images.dtype != torch.float64:
+        flat = images.reshape(-1, 1, *images.shape[-2:])
+        out = F.conv2d(flat, kernel[None, None].to(images.dtype), stride=step)
+        return out.reshape(*images.shape[:-2], height, width)
+    weights = kernel.to(torch.float64).tolist()
+    total = images.new_zeros(*images.shape[:-2], height, width)
+    for row in range(rows):
+        for column in range(columns):
+            if weights[row][column] != 0.0:  # a sparse kernel's zeros add nothing
+                shifted = images[..., row:row + (height - 1) * down + 1:down,
+                                 column:column + (width - 1) * across + 1:across]
+                total.add_(shifted, alpha=weights[row][column])
+    return total
+

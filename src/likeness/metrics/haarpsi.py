@@ -31,14 +31,27 @@ __all__ = ["haarpsi"]
 
 
 
+def _box_sums(x: Tensor, rows: int, columns: int) -> Tensor:
+    """The sum of every rows×columns window lying inside x: a pass of shifted slices per
+    axis (torch's float64 pooling and convolutions are slow on CPUs)."""
+    width = x.shape[-1] - columns + 1
+    across = x[..., :width].clone()
+    for column in range(1, columns):
+        across += x[..., column:column + width]
+    height = x.shape[-2] - rows + 1
+    total = across[..., :height, :].clone()
+    for row in range(1, rows):
+        total += across[..., row:row + height, :]
+    return total
+
+
 def _haar_responses(x: Tensor, size: int) -> Tensor:
     """(N, 2, H, W): piq's size×size Haar filters (horizontal edge, then vertical) of the
-    zero-padded (N, 1, H, W) image, as differences of box sums (torch's float64
-    convolutions are slow on CPUs)."""
+    zero-padded (N, 1, H, W) image, as differences of box sums."""
     half = size // 2
     padded = F.pad(x, pad=[half - 1, half, half - 1, half], mode="constant")
-    rows = F.avg_pool2d(padded, kernel_size=(half, size), stride=1) * (half * size)
-    columns = F.avg_pool2d(padded, kernel_size=(size, half), stride=1) * (half * size)
+    rows = _box_sums(padded, half, size)
+    columns = _box_sums(padded, size, half)
     horizontal = (rows[..., :-half, :] - rows[..., half:, :]) / size
     vertical = (columns[..., :, :-half] - columns[..., :, half:]) / size
     return torch.cat([horizontal, vertical], dim=1)
@@ -67,12 +80,9 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     if colour:
         x, y = colour_transform(x, yiq), colour_transform(y, yiq)
     x, y = halve(x), halve(y)
-    coefficients_x, coefficients_y = [], []
-    for scale in range(scales):
-        size = 2 ** (scale + 1)
-        coefficients_x.append(_haar_responses(x[:, :1], size))
-        coefficients_y.append(_haar_responses(y[:, :1], size))
-    all_x, all_y = torch.cat(coefficients_x, dim=1), torch.cat(coefficients_y, dim=1)
+    both = torch.cat((x[:, :1], y[:, :1]))  # one pass of the two images' luma
+    all_x, all_y = torch.cat([_haar_responses(both, 2 ** (scale + 1))
+                              for scale in range(scales)], dim=1).split(len(x))
     weights = torch.max(torch.abs(all_x[:, 4:]), torch.abs(all_y[:, 4:]))
     maps = []
     for orientation in range(2):

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
+from likeness.metrics._filters import correlate_2d
 from likeness.metrics._image_maps import matlab_gray_pair
 from likeness.metrics._safe_roots import safe_sqrt
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
@@ -73,12 +74,12 @@ def _symmetric_pad(x: Tensor, pad: int) -> Tensor:
 
 def _lowpass_kernel(like: Tensor) -> Tensor:
     taps = torch.tensor(_TAPS, dtype=like.dtype, device=like.device)
-    return torch.outer(taps, taps).view(1, 1, 5, 5)
+    return torch.outer(taps, taps)
 
 
 def _downsample(image: Tensor, kernel: Tensor) -> Tensor:
     """``imfilter(I, filter, 'symmetric')`` sampled at ``1:2:end``."""
-    return F.conv2d(_symmetric_pad(image, 2), kernel, stride=2)
+    return correlate_2d(_symmetric_pad(image, 2), kernel, step=2)
 
 
 def _upsample(low: Tensor, odd: tuple[int, int], kernel: Tensor) -> Tensor:
@@ -88,7 +89,7 @@ def _upsample(low: Tensor, odd: tuple[int, int], kernel: Tensor) -> Tensor:
     rows, columns = 2 * padded.shape[-2], 2 * padded.shape[-1]
     spread = padded.new_zeros(*padded.shape[:-2], rows, columns)
     spread[..., ::2, ::2] = 4 * padded
-    filtered = F.conv2d(spread, kernel, padding=2)
+    filtered = correlate_2d(F.pad(spread, (2, 2, 2, 2)), kernel)
     return filtered[..., 2:rows - 2 - odd[0], 2:columns - 2 - odd[1]]
 
 
@@ -110,13 +111,14 @@ def _normalization_filter(level: int, like: Tensor) -> Tensor:
     weights = like.new_zeros(5, 5)
     for row, column, weight in _FILTERS[level]:
         weights[row, column] = weight
-    return weights.flip(0, 1).view(1, 1, 5, 5)
+    return weights.flip(0, 1)
 
 
 def normalized_pyramid(levels: list[Tensor]) -> list[Tensor]:
     """``NLP_dist.m``'s ``NLP``: each level divided by σ + ``conv2(|L|, F, 'same')``."""
     return [level / (_SIGMAS[index]
-                     + F.conv2d(level.abs(), _normalization_filter(index, level), padding=2))
+                     + correlate_2d(F.pad(level.abs(), (2, 2, 2, 2)),
+                                    _normalization_filter(index, level)))
             for index, level in enumerate(levels)]
 
 

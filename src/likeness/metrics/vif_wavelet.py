@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError, UnsupportedImageError
+from likeness.metrics._filters import correlate_2d
 from likeness.metrics._image_maps import matlab_gray_pair
-from likeness.metrics._sp5_filters import BFILTS, HI0FILT, LO0FILT, LOFILT_HALF
+from likeness.metrics._sp5_filters import BFILTS, LO0FILT, LOFILT_HALF
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["VIF_MIN_SIDE", "vif"]
@@ -39,28 +40,32 @@ def _correlate(x: Tensor, taps: Tensor, step: int = 1) -> Tensor:
     """``corrDn(x, taps, 'reflect1', [step step])`` of (N, 1, H, W): odd square taps."""
     pad = (taps.shape[-1] - 1) // 2
     padded = F.pad(x, [pad, pad, pad, pad], mode="reflect")
-    return F.conv2d(padded, taps[None, None], stride=step)
+    return correlate_2d(padded, taps, step)
 
 
-def _steerable_pyramid(x: Tensor) -> list[Tensor]:
-    """The subbands in ``ind2wtree``'s order: the low-pass residual first, then the
-    coarsest level's six bands (last orientation first), …, the finest level's, the
-    high-pass residual last (index = ``vifvec.m``'s subband number − 1)."""
+def _steerable_pyramid(x: Tensor) -> dict[int, Tensor]:
+    """The subbands ``vifvec.m`` reads (``_SUBBANDS``), by its subband number: in
+    ``ind2wtree``'s order (the low-pass residual 1, then the coarsest level's six bands,
+    last orientation first, …, the finest level's, the high-pass residual 26), the first
+    and fourth orientations of each level.  The bands it does not read (the residuals,
+    four orientations of six) are not computed."""
     def taps(table: tuple[tuple[float, ...], ...], scale: float = 1.0) -> Tensor:
         return torch.tensor(table, dtype=x.dtype, device=x.device) * scale
 
-    bands = [_correlate(x, taps(HI0FILT))]
     low = _correlate(x, taps(LO0FILT))
     band_filters = taps(BFILTS)
     size = math.isqrt(band_filters.shape[0])
-    for _ in range(_LEVELS):
+    bands = {}
+    for level in range(_LEVELS):
         for orientation in range(_ORIENTATIONS):
-            # MATLAB's reshape fills columns first: the transpose of a row-major reshape
-            band = band_filters[:, orientation].reshape(size, size).t()
-            bands.append(_correlate(low, band))
+            number = 2 + (_LEVELS - 1 - level) * _ORIENTATIONS + (_ORIENTATIONS - 1
+                                                                   - orientation)
+            if number in _SUBBANDS:
+                # MATLAB's reshape fills columns first: the transpose of a row-major reshape
+                band = band_filters[:, orientation].reshape(size, size).t()
+                bands[number] = _correlate(low, band)
         low = _correlate(low, taps(LOFILT_HALF, 2.0), step=2)
-    bands.append(low)
-    return bands[::-1]
+    return bands
 
 
 def _window_sums(x: Tensor, size: int) -> Tensor:
@@ -71,9 +76,9 @@ def _window_sums(x: Tensor, size: int) -> Tensor:
     rows = x.shape[-2] // _BLOCK
     columns = x.shape[-1] // _BLOCK
     padded = F.pad(x, [pad, pad, pad, pad], mode="reflect")[..., start:, start:]
-    ones = torch.ones(1, 1, 1, size, dtype=x.dtype, device=x.device)
-    across = F.conv2d(padded, ones, stride=(1, _BLOCK))[..., :columns]
-    return F.conv2d(across, ones.transpose(-2, -1), stride=(_BLOCK, 1))[..., :rows, :]
+    ones = torch.ones(1, size, dtype=x.dtype, device=x.device)
+    across = correlate_2d(padded, ones, step=(1, _BLOCK))[..., :columns]
+    return correlate_2d(across, ones.t(), step=(_BLOCK, 1))[..., :rows, :]
 
 
 def _distortion_channel(reference: Tensor, distorted: Tensor, level: int
@@ -134,12 +139,13 @@ def vif(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
         raise ImageTooSmallError(f"VIF needs images of at least {VIF_MIN_SIDE}x{VIF_MIN_SIDE} "
                                  f"px (four pyramid levels), got {x.shape[-1]}x{x.shape[-2]}")
     x, y = matlab_gray_pair(x, y, data_range)
-    reference_bands, distorted_bands = _steerable_pyramid(y), _steerable_pyramid(x)
+    # one pyramid of the two: the same arithmetic per image, half the calls
+    bands = _steerable_pyramid(torch.cat((y, x)))
     information = x.new_zeros(x.shape[0])
     reference_information = x.new_zeros(x.shape[0])
     for subband in _SUBBANDS:
         level = math.ceil((subband - 1) / _ORIENTATIONS)
-        reference, distorted = reference_bands[subband - 1], distorted_bands[subband - 1]
+        reference, distorted = bands[subband].split(x.shape[0])
         rows = reference.shape[-2] // _BLOCK * _BLOCK
         columns = reference.shape[-1] // _BLOCK * _BLOCK
         reference = reference[..., :rows, :columns]

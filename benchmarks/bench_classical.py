@@ -1,0 +1,121 @@
+"""The classical full-reference metrics against piq's and pyiqa's own code, run in this
+process on one 512×384 RGB pair: likeness in float64 on [0, 255] values (the arithmetic
+its folder runs use), the references on float32 tensors in [0, 1] (the way their users
+call them: ``ToTensor``'s dtype) and in float64.
+
+    references/reference-env.sh /tmp/likeness-reference           # piq, pyiqa
+    /tmp/likeness-reference/bin/pip install -c constraints.txt numba isal filelock rich click
+    PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_classical.py
+
+(piq and pyiqa need the reference environment's patched torchvision, which does not load
+in the project's.)  Prints, per metric, each timing (median of 5 after one warm-up call),
+likeness's speed as a multiple of the reference's (in float32, and in float64 where the
+reference takes it), and the
+values (likeness's convention "piq" against piq; VIF, NLPD and CW-SSIM follow their
+authors' MATLAB code, as pyiqa ports it, so their values differ where pyiqa departs).
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+import likeness
+
+ROOT = Path(__file__).resolve().parents[1]
+PAIR = (ROOT / "tests" / "data" / "matlab_pairs" / "tid2013_I19_reference.png",
+        ROOT / "tests" / "data" / "matlab_pairs" / "tid2013_I19_distorted.png")
+REPEATS = 5
+
+
+def median_time(function: Callable[[], Any]) -> tuple[float, float]:
+    value = function()
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), float(value)
+
+
+def tensors() -> tuple[torch.Tensor, torch.Tensor]:
+    """(distorted, reference) as (1, 3, H, W) float64 tensors of 0–255 values."""
+    arrays = [np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) for path in PAIR]
+    reference, distorted = (torch.from_numpy(a).permute(2, 0, 1)[None].contiguous()
+                            for a in arrays)
+    return distorted, reference
+
+
+def main() -> None:
+    try:
+        import piq
+        import pyiqa
+    except ImportError as missing:  # the project's environment (make bench): say how
+        print(f"bench_classical: skipped ({missing}); run it with the reference environment, "
+              "as its docstring says")
+        return
+    torch.set_grad_enabled(False)
+    x, y = tensors()
+    unit = {torch.float32: (x.float() / 255, y.float() / 255),
+            torch.float64: (x / 255, y / 255)}
+
+    def pyiqa_metric(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        metric = pyiqa.create_metric(name, device="cpu")
+        return lambda a, b: metric(a, b)
+
+    cases: dict[str, tuple[Callable[[], Any], Callable[..., Any]]] = {
+        "FSIM (colour)": (lambda: likeness.fsim(x, y, data_range=255.0),
+                          lambda a, b: piq.fsim(a, b, data_range=1.0)),
+        "VIFp": (lambda: likeness.vif_p(x, y, data_range=255.0),
+                 lambda a, b: piq.vif_p(a, b, data_range=1.0)),
+        "GMSD": (lambda: likeness.gmsd(x, y, data_range=255.0),
+                 lambda a, b: piq.gmsd(a, b, data_range=1.0)),
+        "MS-GMSD": (lambda: likeness.multi_scale_gmsd(x, y, data_range=255.0),
+                    lambda a, b: piq.multi_scale_gmsd(a, b, data_range=1.0)),
+        "HaarPSI": (lambda: likeness.haarpsi(x, y, data_range=255.0),
+                    lambda a, b: piq.haarpsi(a, b, data_range=1.0)),
+        "MDSI": (lambda: likeness.mdsi(x, y, data_range=255.0),
+                 lambda a, b: piq.mdsi(a, b, data_range=1.0)),
+        "VSI": (lambda: likeness.vsi(x, y, data_range=255.0),
+                lambda a, b: piq.vsi(a, b, data_range=1.0)),
+        "DSS": (lambda: likeness.dss(x, y, data_range=255.0),
+                lambda a, b: piq.dss(a, b, data_range=1.0)),
+        "SR-SIM": (lambda: likeness.srsim(x, y, data_range=255.0),
+                   lambda a, b: piq.srsim(a, b, data_range=1.0)),
+        "IW-SSIM": (lambda: likeness.information_weighted_ssim(x, y, data_range=255.0),
+                    lambda a, b: piq.information_weighted_ssim(a, b, data_range=1.0)),
+        "VIF (pyiqa)": (lambda: likeness.vif(x, y, data_range=255.0), pyiqa_metric("vif")),
+        "NLPD (pyiqa)": (lambda: likeness.nlpd(x, y, data_range=255.0),
+                         pyiqa_metric("nlpd")),
+        "CW-SSIM (pyiqa)": (lambda: likeness.cw_ssim(x, y, data_range=255.0),
+                            pyiqa_metric("cw_ssim")),
+    }
+    only = set(sys.argv[1:])
+    print(f"torch threads {torch.get_num_threads()}; one 512x384 RGB pair; median of {REPEATS}")
+    for name, (ours_call, theirs_call) in cases.items():
+        if only and name.split(" ")[0] not in only:
+            continue
+        ours, value = median_time(ours_call)
+        single, theirs_value = median_time(functools.partial(theirs_call,
+                                                             *unit[torch.float32]))
+        try:
+            double, _ = median_time(functools.partial(theirs_call, *unit[torch.float64]))
+            in_float64 = f"{double * 1e3:7.1f} ms ({double / ours:5.2f}x)"
+        except RuntimeError:  # pyiqa's filters are float32 tensors: float64 is refused
+            in_float64 = "refused"
+        print(f"{name:16s} likeness {ours * 1e3:7.1f} ms ({value:.6f}); reference float32 "
+              f"{single * 1e3:7.1f} ms ({theirs_value:.6f}; {single / ours:5.2f}x), "
+              f"float64 {in_float64}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
