@@ -18,9 +18,7 @@ authors' MATLAB code, as pyiqa ports it, so their values differ where pyiqa depa
 from __future__ import annotations
 
 import functools
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,21 +28,12 @@ import torch
 from PIL import Image
 
 import likeness
+from bench_ms_ssim import median_time
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIR = (ROOT / "tests" / "data" / "matlab_pairs" / "tid2013_I19_reference.png",
         ROOT / "tests" / "data" / "matlab_pairs" / "tid2013_I19_distorted.png")
 REPEATS = 5
-
-
-def median_time(function: Callable[[], Any]) -> tuple[float, float]:
-    value = function()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), float(value)
 
 
 def tensors() -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,16 +93,18 @@ def main() -> None:
     for name, (ours_call, theirs_call) in cases.items():
         if only and name.split(" ")[0] not in only:
             continue
-        ours, value = median_time(ours_call)
+        ours, value = median_time(ours_call, REPEATS)
         single, theirs_value = median_time(functools.partial(theirs_call,
-                                                             *unit[torch.float32]))
+                                                             *unit[torch.float32]), REPEATS)
         try:
-            double, _ = median_time(functools.partial(theirs_call, *unit[torch.float64]))
+            double, _ = median_time(functools.partial(theirs_call, *unit[torch.float64]),
+                                    REPEATS)
             in_float64 = f"{double * 1e3:7.1f} ms ({double / ours:5.2f}x)"
         except RuntimeError:  # pyiqa's filters are float32 tensors: float64 is refused
             in_float64 = "refused"
-        print(f"{name:16s} likeness {ours * 1e3:7.1f} ms ({value:.6f}); reference float32 "
-              f"{single * 1e3:7.1f} ms ({theirs_value:.6f}; {single / ours:5.2f}x), "
+        print(f"{name:16s} likeness {ours * 1e3:7.1f} ms ({float(value):.6f}); reference "
+              f"float32 {single * 1e3:7.1f} ms ({float(theirs_value):.6f}; "
+              f"{single / ours:5.2f}x), "
               f"float64 {in_float64}", flush=True)
 
 
