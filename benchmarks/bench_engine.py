@@ -1,6 +1,7 @@
 """The whole job: ``likeness.compare`` against the per-pair script researchers write.
 
     .venv/bin/python benchmarks/bench_engine.py [--metrics psnr | psnr,ssim | ...]
+        [--side 32 --pairs 1000]   # small images: the run's own overhead, not the metrics
 
 The script, per pair (only the metrics asked for; default ssim, psnr, lpips):
 ``cv2.imread`` both files (and BGR → RGB), scikit-image
@@ -44,16 +45,16 @@ SIDE = 512
 
 def make_folders(root: Path, models: int) -> None:
     (root / "ref").mkdir(parents=True)
+    reference, _ = sample_pair(SIDE, seed=0)
     for index in range(PAIRS):
-        reference, _ = sample_pair(SIDE, seed=index)
-        shift = np.roll(reference, index, axis=1)  # 64 different references
-        Image.fromarray(shift).save(root / "ref" / f"{index:03d}.png")
+        shift = np.roll(reference, index, axis=1)  # different references
+        Image.fromarray(shift).save(root / "ref" / f"{index:04d}.png")
     for model in range(models):
         folder = root / f"model{model}"
         folder.mkdir()
         for index in range(PAIRS):
             _, test = sample_pair(SIDE, seed=1000 * (model + 1) + index)
-            Image.fromarray(np.roll(test, index, axis=1)).save(folder / f"{index:03d}.png")
+            Image.fromarray(np.roll(test, index, axis=1)).save(folder / f"{index:04d}.png")
 
 
 def per_pair_script(root: Path, models: int, metric: LPIPS, backbone: torch.nn.Module,
@@ -64,9 +65,9 @@ def per_pair_script(root: Path, models: int, metric: LPIPS, backbone: torch.nn.M
     values = []
     for model in range(models):
         for index in range(PAIRS):
-            a = cv2.cvtColor(cv2.imread(str(root / "ref" / f"{index:03d}.png")),
+            a = cv2.cvtColor(cv2.imread(str(root / "ref" / f"{index:04d}.png")),
                              cv2.COLOR_BGR2RGB)
-            b = cv2.cvtColor(cv2.imread(str(root / f"model{model}" / f"{index:03d}.png")),
+            b = cv2.cvtColor(cv2.imread(str(root / f"model{model}" / f"{index:04d}.png")),
                              cv2.COLOR_BGR2RGB)
             row = []
             for name in metrics:
@@ -83,10 +84,15 @@ def per_pair_script(root: Path, models: int, metric: LPIPS, backbone: torch.nn.M
 
 
 def main() -> None:
+    global PAIRS, SIDE
     parser = argparse.ArgumentParser()
     parser.add_argument("--metrics", default="ssim,psnr,lpips",
                         help="a subset of ssim, psnr, lpips (default: all three)")
-    metrics = parser.parse_args().metrics.split(",")
+    parser.add_argument("--side", type=int, default=SIDE, help="image side (default 512)")
+    parser.add_argument("--pairs", type=int, default=PAIRS, help="references (default 64)")
+    arguments = parser.parse_args()
+    metrics = arguments.metrics.split(",")
+    PAIRS, SIDE = arguments.pairs, arguments.side
     if not metrics or set(metrics) - {"ssim", "psnr", "lpips"}:
         parser.error("--metrics: a comma-separated subset of ssim, psnr, lpips")
     stand_in = stand_in_weights()
@@ -103,7 +109,7 @@ def main() -> None:
     for folder in ("ref", "model0"):
         (warm / folder).mkdir(parents=True)
         for index in range(2):
-            shutil.copy(data / folder / f"{index:03d}.png", warm / folder)
+            shutil.copy(data / folder / f"{index:04d}.png", warm / folder)
     compare(warm / "ref", warm / "model0", **options)
     print(f"threads: torch {torch.get_num_threads()}; {PAIRS} references of {SIDE}x{SIDE} PNG; "
           f"median of {ROUNDS} alternating runs")

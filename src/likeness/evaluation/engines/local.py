@@ -44,6 +44,7 @@ from likeness.evaluation.engines.compute import (
 from likeness.evaluation.engines.notes_cache import notes_namespace
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.cached_values import decoded
+from likeness.evaluation.infra.inline_map import inline_or_ordered_map
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
 from likeness.evaluation.infra.write_behind import write_behind
 from likeness.evaluation.items.plan import Item, Plan
@@ -325,10 +326,13 @@ def _computed_rows(plan: Plan, digests: Mapping[Path, str], options: RunSettings
     if processes:
         load_kernel()  # forked decoders start with the PNG kernel loaded
     jobs = (DecodeJob.of(engine.items_of(group), options.alpha, digests) for group in groups)
-    # ahead: enough groups to fill the next batch while this one computes
-    decoded_groups = ordered_map(run_job, jobs, workers=workers,
-                                 window=2 * workers + execution.batch_size,
-                                 processes=processes)
+    # ahead: enough groups to fill the next batch while this one computes; threads only
+    # for decodes long enough to pay for the hand-overs (``inline_map``)
+    window = 2 * workers + execution.batch_size
+    decoded_groups = (ordered_map(run_job, jobs, workers=workers, window=window,
+                                  processes=True) if processes
+                      else inline_or_ordered_map(run_job, jobs, workers=workers, window=window,
+                                                 units=lambda job: 1 + len(job.tests)))
     batches = computer.feature_metrics or computer.batches_pixels
     # the decoders keep the cores busy while this thread computes (short kernels unsplit);
     # the pool shut down even when interrupted

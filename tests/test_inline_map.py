@@ -1,0 +1,85 @@
+"""Short work is not handed to a pool: ``inline_or_ordered_map`` runs the first items in
+the consumer's thread, timed, and keeps them there when they are short (decoding pairs
+of 32×32 PNGs in threads halved ``compare``'s pairs per second), else sends the rest to
+``ordered_map``'s threads — the same outcomes, in order, either way."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import likeness
+from likeness.evaluation.infra import inline_map
+from likeness.evaluation.infra.inline_map import PROBED, inline_or_ordered_map
+
+
+def _work(seconds: float):
+    threads: list[int] = []
+
+    def function(item: int) -> int:
+        threads.append(threading.get_ident())
+        if seconds:
+            time.sleep(seconds)
+        if item == 11:
+            raise ValueError("eleven")
+        return item * item
+
+    return function, threads
+
+
+@pytest.mark.parametrize(("seconds", "inline"), [(0.0, True), (0.003, False)])
+def test_short_work_stays_in_this_thread_long_work_goes_to_threads(seconds, inline):
+    function, threads = _work(seconds)
+    outcomes = list(inline_or_ordered_map(function, range(20), workers=2,
+                                          catch=(ValueError,)))
+    assert [item for item, _, _ in outcomes] == list(range(20))
+    assert [result for item, result, _ in outcomes if item != 11] == [
+        i * i for i in range(20) if i != 11]
+    assert str(outcomes[11][2]) == "eleven"
+    assert outcomes[11][1] is None
+    here = threading.get_ident()
+    if inline:
+        assert set(threads) == {here}
+    else:  # the probe stops at the second long item: the rest go to the threads
+        assert threads[:2] == [here] * 2
+        assert here not in threads[2:]
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, PROBED, PROBED + 1])
+def test_any_number_of_items_and_errors_not_caught_propagate(monkeypatch, count):
+    function, _ = _work(0.0)
+    for below in (1.0, 0.0):  # short, or long
+        monkeypatch.setattr(inline_map, "INLINE_BELOW", below)
+        assert [r for _, r, _ in inline_or_ordered_map(function, range(count), workers=2)] \
+            == [i * i for i in range(count)]
+        with pytest.raises(ValueError, match="eleven"):
+            list(inline_or_ordered_map(function, range(20), workers=2, catch=(KeyError,)))
+
+
+def test_a_run_of_small_images_decodes_in_its_own_thread(tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        for index in range(2 * PROBED):
+            Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(
+                tmp_path / folder / f"{index}.png")
+    handed: list[int] = []
+    original = inline_map.ordered_map
+    monkeypatch.setattr(inline_map, "ordered_map",
+                        lambda *args, **kwargs: handed.append(1) or original(*args, **kwargs))
+    monkeypatch.setattr(inline_map, "INLINE_BELOW", 1.0)  # whatever this machine's speed
+    inline = likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="ssim,psnr",
+                              cache=False)
+    assert handed == []
+    monkeypatch.setattr(inline_map, "INLINE_BELOW", 0.0)
+    pooled = likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="ssim,psnr",
+                              cache=False)
+    assert handed == [1]
+    assert [row.values for row in inline.rows] == [row.values for row in pooled.rows]
+    assert len(inline.rows) == 2 * PROBED
+    assert all(row.error is None for row in inline.rows)
