@@ -83,3 +83,32 @@ def test_a_run_of_small_images_decodes_in_its_own_thread(tmp_path, monkeypatch):
     assert [row.values for row in inline.rows] == [row.values for row in pooled.rows]
     assert len(inline.rows) == 2 * PROBED
     assert all(row.error is None for row in inline.rows)
+
+
+def test_small_files_are_hashed_in_this_thread_large_ones_in_threads(tmp_path, monkeypatch):
+    import hashlib
+
+    from likeness.evaluation.infra import cache as cache_module
+
+    threads: list[int] = []
+    original = cache_module._hash_checked
+
+    def spied(path):
+        threads.append(threading.get_ident())
+        return original(path)
+
+    monkeypatch.setattr(cache_module, "_hash_checked", spied)
+    files = []
+    for index in range(2 * PROBED):
+        files.append(tmp_path / f"{index}.bin")
+        files[-1].write_bytes(bytes([index]) * 3000)
+    here = threading.get_ident()
+    for below, inline in ((1.0, True), (0.0, False)):
+        threads.clear()
+        monkeypatch.setattr(inline_map, "INLINE_BELOW", below)
+        with cache_module.Cache(None) as store:
+            digests, errors = store.digest_files(files, workers=2)
+        assert errors == {}
+        assert [digests[path] for path in files] == [
+            hashlib.sha256(path.read_bytes()).hexdigest() for path in files]
+        assert (set(threads) == {here}) is inline

@@ -254,10 +254,11 @@ class Cache:
 
     def digest_files(self, paths: Sequence[Path], *, workers: int = 4
                      ) -> tuple[Digests, dict[Path, Exception]]:
-        """Content hashes of many files (remembered ones reused, the rest hashed in
-        threads and remembered in one transaction), with the stamps they were hashed at
-        where settled (``Digests``), and why each other file failed."""
-        from likeness.evaluation.infra.pipeline import ordered_map
+        """Content hashes of many files (remembered ones reused, the rest hashed — in
+        threads unless they are small: ``inline_map`` — and remembered in one
+        transaction), with the stamps they were hashed at where settled (``Digests``), and
+        why each other file failed."""
+        from likeness.evaluation.infra.inline_map import inline_or_ordered_map
 
         stamps: dict[Path, tuple[str, FileStamp]] = {}
         errors: dict[Path, Exception] = {}
@@ -279,8 +280,10 @@ class Cache:
             else:
                 to_hash.append(path)
         fresh = []
-        for path, hashed, failure in ordered_map(_hash_checked, to_hash, workers=workers,
-                                                 catch=(OSError, LikenessError)):
+        # small files (a hash under ``INLINE_BELOW``) in this thread, larger ones in threads
+        for path, hashed, failure in inline_or_ordered_map(_hash_checked, to_hash,
+                                                           workers=workers,
+                                                           catch=(OSError, LikenessError)):
             if failure is not None:
                 errors[path] = failure
                 continue

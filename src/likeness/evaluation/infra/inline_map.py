@@ -9,7 +9,8 @@ pairs of 32×32 PNGs in threads, ``compare`` ssim,psnr spent 1.0 ms of CPU a pai
 decode there took 0.09–0.12 ms at 32² and 64², 0.15–0.21 ms at 128² (0.43 at 192²):
 ``INLINE_BELOW`` lies between, per image (a reference decoded with the outputs of three
 models is one job of four images: 32² took 0.4 ms, and threads made 0.75× a script's
-pairs per second).
+pairs per second).  Used for a run's decoding (``engines.local``) and for hashing files
+(``cache.Cache.digest_files``: a 3 KB PNG's SHA-256 takes microseconds).
 """
 
 from __future__ import annotations
