@@ -3,7 +3,7 @@
 convolution, which runs at ~0.3 GFLOP/s there (VIF took 0.69 s a 512x384 pair, 3.5x
 pyiqa's time; NLPD 93 ms, 4x).  The same sums within rounding, and no convolution left in
 the metrics that filter so (their values are pinned elsewhere: tests/test_wavelet_metrics.py,
-tests/test_nlpd.py, tests/test_piq_api.py)."""
+tests/test_nlpd.py, tests/test_piq_api.py).  And FSIM's filters, built once a size."""
 
 from __future__ import annotations
 
@@ -55,3 +55,22 @@ def test_float64_metrics_filter_without_torchs_convolution(metric, monkeypatch):
                                        reduction="none")
     assert values.dtype == torch.float64
     assert bool(torch.isfinite(values).all())
+
+
+def test_fsim_builds_its_filters_once_per_image_size():
+    """The log-Gabor filters and the noise model's sums depend on the size alone: built
+    once for a folder of one size (their inverse FFT was a quarter of FSIM's time), the
+    values the same as built afresh."""
+    from likeness.metrics.fsim import _filter_bank
+
+    generator = torch.Generator().manual_seed(6)
+    x = torch.rand(1, 3, 90, 110, generator=generator, dtype=torch.float64)
+    y = (0.9 * x + 0.1 * torch.rand(x.shape, generator=generator, dtype=torch.float64))
+    _filter_bank.cache_clear()
+    first = likeness.fsim(x, y, data_range=1.0)
+    again = likeness.fsim(y, x, data_range=1.0)
+    info = _filter_bank.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    _filter_bank.cache_clear()
+    assert torch.equal(likeness.fsim(y, x, data_range=1.0), again)
+    assert torch.equal(likeness.fsim(x, y, data_range=1.0), first)
