@@ -17,6 +17,8 @@ What is accepted, what is converted:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -87,15 +89,16 @@ def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
 
 
 def check_values(x: Tensor, y: Tensor, data_range: float) -> None:
-    """Refuse non-finite values and values outside [0, data_range]."""
+    """Refuse non-finite values and values outside [0, data_range]: one pass over each
+    tensor (``aminmax`` propagates NaN, and an infinity is its own extreme)."""
     with torch.no_grad():
         for name, tensor in (("x", x), ("y", y)):
             if tensor.numel() == 0:
                 continue
-            if not bool(torch.isfinite(tensor).all()):
+            low, high = (float(value) for value in torch.aminmax(tensor))
+            if not (math.isfinite(low) and math.isfinite(high)):
                 raise InvalidInputError(f"{name} holds NaN or infinite values; a metric of "
                                         "them is undefined")
-            low, high = float(tensor.min()), float(tensor.max())
             if low < 0 or high > data_range:
                 raise InvalidInputError(
                     f"{name} has values in [{low:.6g}, {high:.6g}], outside [0, data_range] = "
