@@ -230,6 +230,11 @@ def test_the_decoders_key_names_the_libraries_and_likeness_decoding_revision(mon
     libraries = decoders.decoding_libraries()
     assert set(libraries) == {"libjpeg-turbo", "libwebp", "libtiff"}
     assert libraries["libjpeg-turbo"] != "none"  # Pillow's wheels bundle it
+    from likeness.runs.folder import versions
+
+    recorded = versions()  # run.json names the versions the cache keys
+    assert {name: recorded[name] for name in libraries} == libraries
+    assert recorded["opencv"] == decoders.decoder_facts()["OpenCV"] != "none"
 
 
 def _as_an_earlier_likeness_left_it(cache: Path) -> None:

@@ -17,6 +17,7 @@ from likeness.errors import (
     InvalidInputTypeError,
     UnsupportedImageError,
 )
+from likeness.metrics._filters import gaussian_taps
 from likeness.metrics._fused_ssim import fusable, fused_cpu_means
 from likeness.metrics._image_maps import matlab_gray
 from likeness.metrics._tensor_checks import check_data_range, check_image_batches
@@ -190,14 +191,6 @@ def _separable_float64(x: Tensor, y: Tensor) -> bool:
     return x.dtype == torch.float64 and fusable(x, y)
 
 
-def _gaussian_taps(size: int, sigma: float) -> tuple[float, ...]:
-    """The normalised 1-D Gaussian whose outer product is piq's and torchmetrics' 2-D
-    window, in float64."""
-    coordinates = torch.arange(size, dtype=torch.float64) - (size - 1) / 2.0
-    taps = (-(coordinates**2) / (2 * sigma**2)).exp()
-    return tuple((taps / taps.sum()).tolist())
-
-
 def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[float],
                  win_size: int, sigma: float, k1: float, k2: float,
                  normalise: bool) -> Tensor:
@@ -220,7 +213,8 @@ def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[floa
     x, y = x / float(data_range), y / float(data_range)
     c1, c2 = k1**2, k2**2
     window = _gaussian_window(win_size, sigma, x)
-    taps = _gaussian_taps(win_size, sigma) if _separable_float64(x, y) else None
+    # piq's 2-D window is the outer product of the normalised 1-D Gaussian
+    taps = gaussian_taps(win_size, sigma) if _separable_float64(x, y) else None
     channels = x.shape[1]
     terms = []
     ssim_value = x.new_zeros(())
@@ -229,7 +223,7 @@ def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[floa
             padding = max(x.shape[2] % 2, x.shape[3] % 2)
             x = F.avg_pool2d(F.pad(x, [padding, 0, padding, 0], mode="replicate"), 2)
             y = F.avg_pool2d(F.pad(y, [padding, 0, padding, 0], mode="replicate"), 2)
-        if taps:  # piq's 2-D window is the outer product of these taps
+        if taps:
             ssim_value, contrast_structure = fused_cpu_means(x, y, taps, taps, None, c1, c2,
                                                              1.0)
             terms.append(contrast_structure)

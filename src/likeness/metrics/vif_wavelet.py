@@ -64,7 +64,8 @@ def _steerable_pyramid(x: Tensor) -> dict[int, Tensor]:
                 # MATLAB's reshape fills columns first: the transpose of a row-major reshape
                 band = band_filters[:, orientation].reshape(size, size).t()
                 bands[number] = _correlate(low, band)
-        low = _correlate(low, taps(LOFILT_HALF, 2.0), step=2)
+        if level < _LEVELS - 1:  # (the low-pass residual is not read)
+            low = _correlate(low, taps(LOFILT_HALF, 2.0), step=2)
     return bands
 
 

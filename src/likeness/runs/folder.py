@@ -38,7 +38,7 @@ from likeness.evaluation.infra.cache import Cache, LayeredCache
 from likeness.evaluation.infra.cache_location import default_cache_path
 from likeness.evaluation.items.rows import PairRow, failed_rows_phrase
 from likeness.evaluation.items.settings import RunSettings
-from likeness.io import decoding_libraries, replace_file
+from likeness.io import decoder_facts, decoding_libraries, replace_file
 from likeness.results.frames import Results
 from likeness.results.summary import mixed_scales, uneven_pairs, uneven_sets, value_scales
 from likeness.results.tables import prompt_columns
@@ -58,16 +58,16 @@ _WRITE_ADVICE = {**dict.fromkeys((errno.ENOSPC, errno.EDQUOT), "free some space"
                  **dict.fromkeys((errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
                                   errno.ELOOP), "this path cannot hold it: choose another place")}
 _PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
-             "opencv": "opencv-python-headless", "numba": "numba"}
+             "numba": "numba"}
 
 PathLike = str | os.PathLike[str]
 
 
 def versions() -> dict[str, str]:
-    """likeness's, Python's and the packages' versions, and Pillow's codecs'."""
+    """likeness's, Python's, the packages' and the decoders' (``io.decoder_facts``)."""
     return {"likeness": __version__, "python": platform.python_version(),
             **{label: version(package) for label, package in _PACKAGES.items()},
-            **decoding_libraries()}
+            "opencv": decoder_facts()["OpenCV"], **decoding_libraries()}
 
 
 def version(package: str) -> str:

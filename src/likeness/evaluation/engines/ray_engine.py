@@ -84,11 +84,11 @@ class ItemActor:
     def __init__(self, options: RunSettings, blobs: dict[str, Any], device: str,
                  roles: tuple[str, str], threads: int, batch_size: int,
                  style_digests: dict[Path, str] | None = None,
-                 catalogue: dict[str, Any] | None = None,
-                 decoders: dict[str, str] | None = None) -> None:
+                 catalogue: dict[str, Any] | None = None, *,
+                 decoders: dict[str, str]) -> None:
         import ray
 
-        _same_decoders(decoders or {})  # it decodes the style images itself
+        _same_decoders(decoders)  # it decodes the style images itself
         _use_threads(threads)
         # the run's catalogue entries: a metric the driver added with register_metric is
         # unknown to a worker's own import of likeness
