@@ -8,11 +8,12 @@ call them: ``ToTensor``'s dtype) and in float64.
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_classical.py
 
 (piq and pyiqa need the reference environment's patched torchvision, which does not load
-in the project's.)  Prints, per metric, each timing (median of 5 after one warm-up call),
-likeness's speed as a multiple of the reference's (in float32, and in float64 where the
-reference takes it), and the
-values (likeness's convention "piq" against piq; VIF, NLPD and CW-SSIM follow their
-authors' MATLAB code, as pyiqa ports it, so their values differ where pyiqa departs).
+in the project's.)  Prints, per metric, each timing (median of 9, likeness and the
+reference called in turn after one warm-up call each, so that the machine's slow spells
+fall on both), likeness's speed as a multiple of the reference's (in float32, and in
+float64 where the reference takes it), and the values (likeness's convention "piq"
+against piq; VIF, NLPD and CW-SSIM follow their authors' MATLAB code, as pyiqa ports it,
+so their values differ where pyiqa departs).
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ import torch
 from PIL import Image
 
 import likeness
-from bench_ms_ssim import median_time
+from _timing import alternating
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIR = (ROOT / "tests" / "data" / "matlab_pairs" / "tid2013_I19_reference.png",
         ROOT / "tests" / "data" / "matlab_pairs" / "tid2013_I19_distorted.png")
-REPEATS = 5
+REPEATS = 9
 
 
 def tensors() -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,17 +90,17 @@ def main() -> None:
                             pyiqa_metric("cw_ssim")),
     }
     only = set(sys.argv[1:])
-    print(f"torch threads {torch.get_num_threads()}; one 512x384 RGB pair; median of {REPEATS}")
+    print(f"torch threads {torch.get_num_threads()}; one 512x384 RGB pair; median of {REPEATS}, "
+          "in turn")
     for name, (ours_call, theirs_call) in cases.items():
         if only and name.split(" ")[0] not in only:
             continue
-        ours, value = median_time(ours_call, REPEATS)
-        single, theirs_value = median_time(functools.partial(theirs_call,
-                                                             *unit[torch.float32]), REPEATS)
+        single, ours, theirs_value, value = alternating(
+            functools.partial(theirs_call, *unit[torch.float32]), ours_call, REPEATS)
         try:
-            double, _ = median_time(functools.partial(theirs_call, *unit[torch.float64]),
-                                    REPEATS)
-            in_float64 = f"{double * 1e3:7.1f} ms ({double / ours:5.2f}x)"
+            double, ours_again, _, _ = alternating(
+                functools.partial(theirs_call, *unit[torch.float64]), ours_call, REPEATS)
+            in_float64 = f"{double * 1e3:7.1f} ms ({double / ours_again:5.2f}x)"
         except RuntimeError:  # pyiqa's filters are float32 tensors: float64 is refused
             in_float64 = "refused"
         print(f"{name:16s} likeness {ours * 1e3:7.1f} ms ({float(value):.6f}); reference "

@@ -1,18 +1,42 @@
-"""Kernels that are not separable, in float64 on the CPU (the arithmetic of folder runs):
-``_filters.correlate_2d`` sums shifted slices instead of calling torch's float64
-convolution, which runs at ~0.3 GFLOP/s there (VIF took 0.69 s a 512x384 pair, 3.5x
-pyiqa's time; NLPD 93 ms, 4x).  The same sums within rounding, and no convolution left in
-the metrics that filter so (their values are pinned elsewhere: tests/test_wavelet_metrics.py,
-tests/test_nlpd.py, tests/test_piq_api.py).  And FSIM's filters, built once a size."""
+"""The classical metrics' routes in float64 on the CPU (the arithmetic of folder runs),
+where torch's general operations were slow: ``_filters.correlate_2d`` sums shifted slices
+instead of calling torch's float64 convolution, which runs at ~0.3 GFLOP/s there (VIF took
+0.69 s a 512x384 pair, 3.5x pyiqa's time; NLPD 93 ms, 4x); separable windows without
+autograd are shifted slices too (the banded product costs a row's length per value); 2×2
+block means are strided slices, colour matrices an einsum, FSIM's per-pixel sums after its
+inverse FFTs one compiled pass.  Each is checked against the operation it replaces — bit
+for bit where it says so, else within rounding — and the metrics' values are pinned
+elsewhere (tests/test_wavelet_metrics.py, tests/test_nlpd.py, tests/test_piq_api.py,
+tests/test_saliency_metrics.py)."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import likeness
-from likeness.metrics._filters import correlate_2d
+from likeness.metrics import fsim as fsim_module
+from likeness.metrics._filters import (
+    SHIFTED_FROM,
+    correlate_2d,
+    gaussian_taps,
+    valid_filter_2d,
+)
+from likeness.metrics._image_maps import (
+    LHM,
+    LMN,
+    YIQ,
+    block_mean,
+    colour_transform,
+    on_255_scale,
+    padded_block_mean,
+    real_angle,
+    rgb_to_lab,
+    yiq_luma,
+)
 
 
 @pytest.mark.parametrize(("rows", "columns", "step"), [(5, 5, 1), (7, 7, 1), (9, 9, 2),
@@ -40,10 +64,11 @@ def test_correlate_2d_carries_gradients():
     assert torch.autograd.gradcheck(lambda x: correlate_2d(x, kernel, 2), (images,))
 
 
-@pytest.mark.parametrize("metric", ["vif", "nlpd", "vif_p"])
-def test_float64_metrics_filter_without_torchs_convolution(metric, monkeypatch):
+@pytest.mark.parametrize(("metric", "side"), [("vif", 96), ("nlpd", 96), ("vif_p", 96),
+                                            ("information_weighted_ssim", 161)])
+def test_float64_metrics_filter_without_torchs_convolution(metric, side, monkeypatch):
     generator = torch.Generator().manual_seed(4)
-    reference = torch.rand(2, 3, 96, 120, generator=generator, dtype=torch.float64)
+    reference = torch.rand(2, 3, side, side + 24, generator=generator, dtype=torch.float64)
     distorted = (0.8 * reference + 0.2 * torch.rand(reference.shape, generator=generator,
                                                      dtype=torch.float64))
 
@@ -74,3 +99,157 @@ def test_fsim_builds_its_filters_once_per_image_size():
     _filter_bank.cache_clear()
     assert torch.equal(likeness.fsim(y, x, data_range=1.0), again)
     assert torch.equal(likeness.fsim(x, y, data_range=1.0), first)
+
+
+def _images(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype) * 255
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(("shape", "size"), [((2, 3, 41, 37), 2), ((1, 1, 40, 36), 2),
+                                             ((2, 3, 41, 37), 3), ((1, 2, 9, 12), 1)])
+def test_block_mean_is_average_pooling_bit_for_bit(shape, size, dtype):
+    images = _images(*shape, seed=size, dtype=dtype)
+    assert torch.equal(block_mean(images, size), F.avg_pool2d(images, size))
+
+
+@pytest.mark.parametrize(("size", "before", "after"), [(2, 0, 1), (2, 1, 1), (3, 1, 1),
+                                                       (4, 1, 2), (2, 0, 0)])
+@pytest.mark.parametrize(("height", "width"), [(40, 36), (41, 37), (40, 37)])
+def test_padded_block_mean_pads_only_what_the_blocks_read(size, before, after, height, width):
+    images = _images(1, 3, height, width, seed=height + width)
+    expected = F.avg_pool2d(F.pad(images, [before, after, before, after]), size)
+    assert torch.equal(padded_block_mean(images, size, before, after), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("matrix", [YIQ, LHM, LMN])
+def test_colour_transform_is_piqs_product_of_channels_last_pixels(matrix, dtype):
+    """piq multiplies (N, H, W, 3) pixels by the matrix's transpose; the einsum sums the
+    same three products (bit for bit on the CPUs measured; within one rounding here)."""
+    images = _images(3, 3, 17, 29, seed=1, dtype=dtype)
+    weights = torch.tensor(matrix, dtype=dtype)
+    expected = torch.matmul(images.permute(0, 2, 3, 1), weights.t()).permute(0, 3, 1, 2)
+    got = colour_transform(images, matrix)
+    assert got.is_contiguous()
+    torch.testing.assert_close(got, expected, rtol=4 * torch.finfo(dtype).eps, atol=0.0)
+    if matrix is YIQ:
+        torch.testing.assert_close(yiq_luma(images), expected[:, :1],
+                                   rtol=4 * torch.finfo(dtype).eps, atol=0.0)
+
+
+def test_on_255_scale_is_piqs_arithmetic_and_leaves_the_input_alone():
+    images = _images(1, 3, 8, 9, seed=2) / 255 * 65535
+    kept = images.clone()
+    assert torch.equal(on_255_scale(images, 65535.0), images / 65535.0 * 255)
+    assert torch.equal(images, kept)
+    differentiable = images.clone().requires_grad_()
+    on_255_scale(differentiable, 65535.0).sum().backward()
+    torch.testing.assert_close(differentiable.grad, torch.full_like(images, 255 / 65535))
+
+
+def test_real_angle_is_pi_where_negative_else_zero():
+    values = torch.tensor([-2.0, -0.0, 0.0, 3.0, float("nan")], dtype=torch.float64)
+    expected = torch.where(values < 0, torch.full_like(values, math.pi),
+                           torch.zeros_like(values))
+    assert torch.equal(real_angle(values), expected)
+
+
+def test_rgb_to_lab_without_gradients_is_its_differentiable_value():
+    """Without autograd the cube root is taken of every ratio (the masked ones are not
+    read): the same values as the masked route, bit for bit, dark pixels included."""
+    images = _images(2, 3, 11, 13, seed=3) / 255
+    images[0, :, :4] = 0.001  # below the linear segment's threshold
+    differentiable = images.clone().requires_grad_()
+    assert torch.equal(rgb_to_lab(images), rgb_to_lab(differentiable).detach())
+
+
+@pytest.mark.parametrize("side", [SHIFTED_FROM, 130])
+def test_float64_separable_filtering_without_autograd_sums_shifted_slices(side, monkeypatch):
+    from likeness.metrics import _filters
+
+    images = _images(5, 2, 1, side, side + 17, seed=side)
+    taps = gaussian_taps(11, 1.5)
+    expected = valid_filter_2d(images.clone().requires_grad_(), taps, taps).detach()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the banded product")
+
+    monkeypatch.setattr(_filters, "_band_matrix", refused)
+    got = valid_filter_2d(images, taps, taps)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-14, atol=1e-12)
+
+
+def test_float64_separable_filtering_of_small_images_keeps_the_banded_product(monkeypatch):
+    from likeness.metrics import _filters
+
+    calls = []
+    band = _filters._band_matrix
+    monkeypatch.setattr(_filters, "_band_matrix", lambda *args: calls.append(1) or band(*args))
+    valid_filter_2d(_images(1, 1, SHIFTED_FROM - 1, 200), (0.25, 0.5, 0.25), None)
+    assert calls
+
+
+def _responses(seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    shape = (2, 4, 4, 23, 31)
+    parts = [torch.randn(shape, generator=generator, dtype=torch.float64) for _ in range(2)]
+    return torch.complex(*parts) * 10**seed
+
+
+@pytest.mark.parametrize("phase_eps", [torch.finfo(torch.float64).eps, 1e-4])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_fsim_compiled_phase_sums_are_torchs_within_rounding(phase_eps, seed):
+    responses = _responses(seed)
+    compiled = fsim_module._compiled_sums(responses, phase_eps)
+    plain = fsim_module._torch_sums(responses, phase_eps)
+    for got, want in zip(compiled, plain, strict=True):
+        assert got.shape == want.shape
+        assert got.dtype == want.dtype
+        torch.testing.assert_close(got, want, rtol=0.0,
+                                   atol=1e-14 * float(want.abs().max()))
+
+
+def test_fsim_takes_the_compiled_sums_in_float64_and_torchs_with_gradients(monkeypatch):
+    x = _images(1, 3, 40, 48, seed=5) / 255
+    y = (0.8 * x + 0.2 * _images(1, 3, 40, 48, seed=6) / 255)
+    torch_sums = fsim_module._torch_sums
+
+    def refused(*args):
+        raise AssertionError("the other route")
+
+    monkeypatch.setattr(fsim_module, "_torch_sums", refused)
+    plain = likeness.fsim(x, y, data_range=1.0)
+    monkeypatch.setattr(fsim_module, "_torch_sums", torch_sums)
+    monkeypatch.setattr(fsim_module, "_compiled_sums", refused)
+    differentiable = x.clone().requires_grad_()
+    value = likeness.fsim(differentiable, y, data_range=1.0)
+    value.backward()
+    assert bool(torch.isfinite(differentiable.grad).all())
+    torch.testing.assert_close(plain, value.detach(), rtol=1e-13, atol=0.0)
+
+
+def test_iw_ssim_without_gradients_is_its_differentiable_value():
+    """Without autograd the information weights are written in place and the windows
+    filtered by shifted slices: the differentiable value within rounding."""
+    x = _images(1, 3, 170, 181, seed=7) / 255
+    y = (0.7 * x + 0.3 * _images(1, 3, 170, 181, seed=8) / 255)
+    plain = likeness.information_weighted_ssim(x, y, data_range=1.0)
+    differentiable = likeness.information_weighted_ssim(x.clone().requires_grad_(), y,
+                                                        data_range=1.0)
+    torch.testing.assert_close(plain, differentiable.detach(), rtol=1e-13, atol=0.0)
+
+
+def test_vsi_builds_its_saliency_filters_once_per_size():
+    from likeness.metrics.vsi import _saliency_filters
+
+    x = _images(1, 3, 40, 44, seed=9) / 255
+    y = (0.9 * x + 0.1 * _images(1, 3, 40, 44, seed=10) / 255)
+    _saliency_filters.cache_clear()
+    first = likeness.vsi(x, y, data_range=1.0)
+    likeness.vsi(y, x, data_range=1.0)
+    info = _saliency_filters.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    _saliency_filters.cache_clear()
+    assert torch.equal(likeness.vsi(x, y, data_range=1.0), first)

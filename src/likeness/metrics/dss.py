@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
-from likeness.metrics._image_maps import YIQ, colour_transform
+from likeness.metrics._image_maps import on_255_scale, yiq_luma
 from likeness.metrics._safe_roots import safe_sqrt
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
@@ -146,9 +146,9 @@ def dss(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
             f"DSS pools the lowest {_PERCENTILE:.0%} of its {_BLOCK}x{_BLOCK} blocks, so it "
             f"needs at least {math.ceil(0.5 / _PERCENTILE) + 1} whole blocks (32x32 px, or "
             f"8x88); images of {x.shape[-1]}x{x.shape[-2]} px hold {blocks}")
-    x, y = x / float(data_range) * 255, y / float(data_range) * 255
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     if x.shape[1] == 3:
-        x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
+        x, y = yiq_luma(x), yiq_luma(y)
     rows = _BLOCK * (x.shape[-2] // _BLOCK)
     columns = _BLOCK * (x.shape[-1] // _BLOCK)
     dct_x, dct_y = _block_dct(x[..., :rows, :columns]), _block_dct(y[..., :rows, :columns])

@@ -23,13 +23,13 @@ from torch import Tensor
 from likeness.arguments import check_numbers
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import (
-    YIQ,
     check_convention,
-    colour_transform,
     gradient_magnitude,
     halve,
     matlab_gray,
+    on_255_scale,
     similarity,
+    yiq_luma,
 )
 from likeness.metrics._safe_roots import safe_sqrt
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
@@ -50,7 +50,7 @@ def _luma(x: Tensor, y: Tensor, data_range: float, matlab: bool) -> tuple[Tensor
         return x, y
     if matlab:
         return matlab_gray(x, data_range), matlab_gray(y, data_range)
-    return colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
+    return yiq_luma(x), yiq_luma(y)
 
 
 def _deviation(x: Tensor, y: Tensor, t: float, alpha: float = 0.0,
@@ -101,7 +101,7 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
     unbiased = check_convention(convention)
     check_numbers({"alpha": alpha, "t": t})
     x, y = _luma(*_check(x, y, data_range), data_range, unbiased)
-    x, y = x / float(data_range) * 255, y / float(data_range) * 255
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     weights = torch.tensor(MS_GMSD_WEIGHTS, device=x.device, dtype=x.dtype)
     scales = weights.shape[0]
     smallest = 2**scales + 1

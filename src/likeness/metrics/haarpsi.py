@@ -23,6 +23,7 @@ from likeness.metrics._image_maps import (
     check_convention,
     colour_transform,
     halve,
+    on_255_scale,
     similarity,
 )
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
@@ -76,7 +77,7 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
         raise ImageTooSmallError(f"HaarPSI needs images of at least {smallest}x{smallest} px, "
                                  f"got {x.shape[-1]}x{x.shape[-2]}")
     colour = x.shape[1] == 3
-    x, y = x / float(data_range) * 255, y / float(data_range) * 255
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     if colour:
         x, y = colour_transform(x, yiq), colour_transform(y, yiq)
     x, y = halve(x), halve(y)

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.errors import ImageTooSmallError, UnsupportedImageError
-from likeness.metrics._filters import gaussian_taps, valid_filter_2d
-from likeness.metrics._image_maps import YIQ, check_convention, colour_transform, matlab_gray
+from likeness.metrics._filters import correlate_2d, gaussian_taps, valid_filter_2d
+from likeness.metrics._image_maps import check_convention, matlab_gray, on_255_scale, yiq_luma
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["IW_SSIM_WEIGHTS", "iw_ssim"]
@@ -34,8 +34,9 @@ _BLOCK, _NOISE_VARIANCE = 3, 0.4
 
 
 def _binomial(like: Tensor) -> Tensor:
+    """The (1, 5) binomial filter × √2 of the pyramid (its transpose filters columns)."""
     return torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=like.dtype,
-                        device=like.device).view(1, 1, 1, 5) / 16 * 2**0.5
+                        device=like.device).view(1, 5) / 16 * 2**0.5
 
 
 def _pyramid_step(x: Tensor, matlab: bool = False) -> tuple[Tensor, Tensor]:
@@ -46,21 +47,20 @@ def _pyramid_step(x: Tensor, matlab: bool = False) -> tuple[Tensor, Tensor]:
     piq mirrors about one zero more on odd sides (up to ~6 apart at the last row or column
     of a 0–255 image)."""
     kernel = _binomial(x)
-    low = F.conv2d(F.pad(x, [2, 2, 0, 0], mode="reflect"), kernel)[..., ::2]
-    low = F.conv2d(F.pad(low, [0, 0, 2, 2], mode="reflect"), kernel.transpose(-2, -1))[..., ::2, :]
+    low = correlate_2d(F.pad(x, [2, 2, 0, 0], mode="reflect"), kernel, step=(1, 2))
+    low = correlate_2d(F.pad(low, [0, 0, 2, 2], mode="reflect"), kernel.t(), step=(2, 1))
     # upsample by inserting zeros, then the same filter
     wide = torch.zeros(*low.shape[:-1], 2 * low.shape[-1], dtype=x.dtype, device=x.device)
     wide[..., ::2] = low
     if matlab:
         wide = wide[..., :x.shape[-1]]
-    up = F.conv2d(F.pad(wide, [2, 2, 0, 0], mode="reflect"), kernel)[..., :x.shape[-1]]
+    up = correlate_2d(F.pad(wide, [2, 2, 0, 0], mode="reflect"), kernel)[..., :x.shape[-1]]
     tall = torch.zeros(*up.shape[:-2], 2 * up.shape[-2], up.shape[-1], dtype=x.dtype,
                        device=x.device)
     tall[..., ::2, :] = up
     if matlab:
         tall = tall[..., :x.shape[-2], :]
-    up = F.conv2d(F.pad(tall, [0, 0, 2, 2], mode="reflect"),
-                  kernel.transpose(-2, -1))[..., :x.shape[-2], :]
+    up = correlate_2d(F.pad(tall, [0, 0, 2, 2], mode="reflect"), kernel.t())[..., :x.shape[-2], :]
     return low, x - up
 
 
@@ -118,13 +118,13 @@ def _information_content(x: Tensor, y: Tensor, parent: Tensor | None,
     # the 3×3 neighbourhoods (and the parent) of the reference band, as columns
     half = (_BLOCK - 1) // 2
     rows, columns = y.shape[-2] - _BLOCK + 1, y.shape[-1] - _BLOCK + 1
-    neighbourhoods = [torch.roll(y, (dy, dx), (-2, -1))[..., half:half + rows,
-                                                         half:half + columns].flatten(-2)
+    # (piq rolls the band by (dy, dx) and keeps the inner rows and columns: these slices)
+    neighbourhoods = [y[..., half - dy:half - dy + rows, half - dx:half - dx + columns]
                       for dy in range(-half, half + 1) for dx in range(-half, half + 1)]
     if parent is not None:
         parent = _enlarge(parent)[..., :y.shape[-2], :y.shape[-1]]
-        neighbourhoods.append(parent[..., half:half + rows, half:half + columns].flatten(-2))
-    vectors = torch.stack(neighbourhoods, dim=-1)
+        neighbourhoods.append(parent[..., half:half + rows, half:half + columns])
+    vectors = torch.stack(neighbourhoods, dim=-1).flatten(-3, -2)
     size = vectors.shape[-1]
     covariance_u = vectors.transpose(-2, -1) @ vectors / (rows * columns)
     eigenvalues, eigenvectors = torch.linalg.eigh(covariance_u)
@@ -133,14 +133,21 @@ def _information_content(x: Tensor, y: Tensor, parent: Tensor | None,
     positive_total = positive.sum(dim=(-2, -1), keepdim=True)
     scaled = positive * total / (positive_total + (positive_total == 0))
     covariance_u = eigenvectors @ scaled @ eigenvectors.transpose(-2, -1)
-    mixture = ((vectors @ torch.inverse(covariance_u)) * vectors / size).sum(dim=-1)
-    mixture = mixture.view(*y.shape[:-2], rows, columns, 1)
     gain = gain[..., half:half + rows, half:half + columns].unsqueeze(-1)
     residual = residual[..., half:half + rows, half:half + columns].unsqueeze(-1)
     eigen = torch.diagonal(scaled, dim1=-2, dim2=-1).unsqueeze(2).unsqueeze(3)
-    weights = torch.sum(torch.log2(1 + ((residual + (1 + gain * gain) * _NOISE_VARIANCE)
-                                        * mixture * eigen + _NOISE_VARIANCE * residual)
-                                   / (_NOISE_VARIANCE * _NOISE_VARIANCE)), dim=-1)
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+        mixture = ((vectors @ torch.inverse(covariance_u)) * vectors / size).sum(dim=-1)
+        mixture = mixture.view(*y.shape[:-2], rows, columns, 1)
+        terms = 1 + ((residual + (1 + gain * gain) * _NOISE_VARIANCE) * mixture * eigen
+                     + _NOISE_VARIANCE * residual) / (_NOISE_VARIANCE * _NOISE_VARIANCE)
+        weights = torch.sum(torch.log2(terms), dim=-1)
+    else:  # the same operations in place: (h, w, 10) arrays are written once, not five times
+        mixture = (vectors @ torch.inverse(covariance_u)).mul_(vectors).div_(size).sum(dim=-1)
+        mixture = mixture.view(*y.shape[:-2], rows, columns, 1)
+        terms = ((residual + (1 + gain * gain) * _NOISE_VARIANCE) * mixture * eigen)
+        terms.add_(_NOISE_VARIANCE * residual).div_(_NOISE_VARIANCE * _NOISE_VARIANCE)
+        weights = torch.sum(terms.add_(1).log2_(), dim=-1)
     return weights.masked_fill(weights < eps, 0)
 
 
@@ -168,9 +175,9 @@ def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0,
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"IW-SSIM needs images of at least {smallest}x{smallest} px, "
                                  f"got {x.shape[-1]}x{x.shape[-2]}")
-    x, y = x / float(data_range) * 255, y / float(data_range) * 255
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     if x.shape[1] == 3:
-        x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
+        x, y = yiq_luma(x), yiq_luma(y)
     try:
         return _iw_ssim_of_luma(x, y, levels, matlab)
     except torch.linalg.LinAlgError:

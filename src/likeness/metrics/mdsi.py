@@ -13,7 +13,6 @@ identical images, lower is better.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from likeness.metrics._image_maps import (
@@ -23,6 +22,8 @@ from likeness.metrics._image_maps import (
     gradient_magnitude,
     matlab_box_downsample,
     matlab_downsampling_factor,
+    on_255_scale,
+    padded_block_mean,
     real_angle,
     similarity,
 )
@@ -54,17 +55,15 @@ def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "pi
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if x.shape[1] == 1:
         x, y = x.repeat(1, 3, 1, 1), y.repeat(1, 3, 1, 1)
-    x, y = x / float(data_range) * 255, y / float(data_range) * 255
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     if matlab:  # MDSI.m: conv2(…, 'same') of an f×f average, sampled at 1:f:end
         size = matlab_downsampling_factor(x)
         x, y = matlab_box_downsample(x, size), matlab_box_downsample(y, size)
     else:
         size = max(1, round(min(x.shape[-2:]) / 256))
-        padding = size // 2
-        if padding:
-            pads = [(size - 1) // 2, padding, (size - 1) // 2, padding]
-            x, y = F.pad(x, pad=pads), F.pad(y, pad=pads)
-        x, y = F.avg_pool2d(x, kernel_size=size), F.avg_pool2d(y, kernel_size=size)
+        before, after = ((size - 1) // 2, size // 2) if size // 2 else (0, 0)
+        x, y = (padded_block_mean(x, size, before, after),
+                padded_block_mean(y, size, before, after))
     x_lhm, y_lhm = colour_transform(x, LHM), colour_transform(y, LHM)
     gm_x = gradient_magnitude(x_lhm[:, :1])
     gm_y = gradient_magnitude(y_lhm[:, :1])
@@ -77,5 +76,5 @@ def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "pi
     combined = 0.6 * gradient + (1 - 0.6) * chroma
     powered = _complex_power(combined, 0.25)
     mean = powered.mean(dim=2, keepdim=True).mean(dim=3, keepdim=True)
-    score = safe_sqrt((_complex_power(combined, 0.25) - mean).pow(2).sum(dim=-1))
+    score = safe_sqrt((powered - mean).pow(2).sum(dim=-1))  # piq computes powered twice
     return ((score**1.0).mean(dim=(-1, -2)) ** (0.25 / 1.0)).squeeze(1)

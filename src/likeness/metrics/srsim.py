@@ -26,14 +26,15 @@ from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import (
-    YIQ,
     check_convention,
-    colour_transform,
     downsampling_factor,
     gradient_magnitude,
     matlab_box_downsample,
     matlab_downsampling_factor,
+    on_255_scale,
+    padded_block_mean,
     similarity,
+    yiq_luma,
 )
 from likeness.metrics._matlab_resize import matlab_resize
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
@@ -88,22 +89,21 @@ def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "
     """
     matlab = check_convention(convention)
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
-    x, y = x / float(data_range) * 255, y / float(data_range) * 255
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     if matlab:  # SR_SIM.m: conv2(…, 'same') of an f×f average, sampled at 1:f:end
         factor = matlab_downsampling_factor(x)
         x, y = matlab_box_downsample(x, factor), matlab_box_downsample(y, factor)
     else:
         factor = downsampling_factor(x)
-        if factor > 1:
-            pads = [(factor - 1) // 2, factor // 2] * 2
-            x, y = F.pad(x, pads), F.pad(y, pads)
-        x, y = F.avg_pool2d(x, factor), F.avg_pool2d(y, factor)
+        before, after = (factor - 1) // 2, factor // 2
+        x, y = (padded_block_mean(x, factor, before, after),
+                padded_block_mean(y, factor, before, after))
     if min(x.shape[-2:]) * _SALIENCY_SCALE < _BLUR_TAPS:
         raise ImageTooSmallError(
             f"SR-SIM needs images of at least {int(_BLUR_TAPS / _SALIENCY_SCALE)} px a side "
             f"(after its downsampling by {factor}), got {x.shape[-1]}x{x.shape[-2]}")
     if x.shape[1] == 3:
-        x, y = colour_transform(x, YIQ)[:, :1], colour_transform(y, YIQ)[:, :1]
+        x, y = yiq_luma(x), yiq_luma(y)
     saliency_x, saliency_y = _spectral_residual_saliency(torch.cat([x, y])).chunk(2)
     saliency_max = torch.where(saliency_x > saliency_y, saliency_x, saliency_y)
     gradients = similarity(gradient_magnitude(x, "scharr"), gradient_magnitude(y, "scharr"),

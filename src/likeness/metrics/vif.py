@@ -20,7 +20,7 @@ from torch import Tensor
 from likeness.arguments import check_numbers
 from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._filters import correlate_2d
-from likeness.metrics._image_maps import check_convention, matlab_gray
+from likeness.metrics._image_maps import check_convention, matlab_gray, on_255_scale
 from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["vif_p"]
@@ -68,7 +68,7 @@ def vif_p(x: Tensor, y: Tensor, *, data_range: float = 1.0, sigma_n_sq: float = 
     if min(x.shape[-2:]) < 41:
         raise ImageTooSmallError(f"VIFp needs images of at least 41x41 px, got "
                                  f"{x.shape[-1]}x{x.shape[-2]}")
-    x, y = x / float(data_range) * 255, y / float(data_range) * 255
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     if x.shape[1] == 3:
         x = (0.299 * x[:, 0, :, :] + 0.587 * x[:, 1, :, :] + 0.114 * x[:, 2, :, :])[:, None]
         y = (0.299 * y[:, 0, :, :] + 0.587 * y[:, 1, :, :] + 0.114 * y[:, 2, :, :])[:, None]
