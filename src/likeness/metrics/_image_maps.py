@@ -29,9 +29,10 @@ _XYZ_TO_LAB = ((0.0, 116.0, 0.0), (500.0, -500.0, 0.0), (0.0, 200.0, -200.0))
 
 def colour_transform(x: Tensor, matrix: tuple[tuple[float, ...], ...]) -> Tensor:
     """(N, 3, H, W) RGB through a colour matrix of 3 columns (rows: output channels; its
-    first row alone gives only the first channel).  The same sums as piq's product of
-    channels-last pixels with the matrix, bit for bit, as an einsum over the channels: 2–5×
-    faster on a 2-core CPU, where the product took a batched matmul of a permuted copy."""
+    first row alone gives only the first channel).  The same three products summed as in
+    piq's product of channels-last pixels with the matrix (bit for bit on the CPUs
+    measured), as an einsum over the channels: 2–5× faster on a 2-core CPU, where the
+    product took a batched matmul of a permuted copy."""
     weights = torch.tensor(matrix, dtype=x.dtype, device=x.device)
     return torch.einsum("oc,nchw->nohw", weights, x).contiguous()
 
