@@ -817,3 +817,34 @@ def test_colours_likeness_does_not_read_are_named(tmp_path, photometric, dtype, 
     if photometric == "separated":  # 8-bit CMYK: Pillow converts it, and says so
         _tiff(path, pixels.astype(np.uint8), photometric=photometric)
         assert load_image(path).decisions == ("CMYK converted to RGB (Pillow)",)
+
+
+def test_resolved_paths_resolve_linked_folders_and_links_to_files(tmp_path):
+    """A folder's real path is resolved once and joined with each name; a link to a file
+    is resolved on its own: the same real paths as ``os.path.realpath`` of each file."""
+    from likeness.io import resolved_paths
+
+    real_folder = tmp_path / "real"
+    real_folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (real_folder / name).write_bytes(b"x")
+    (tmp_path / "linked").symlink_to(real_folder, target_is_directory=True)
+    (tmp_path / "alias.png").symlink_to(real_folder / "b.png")
+    files = [tmp_path / "linked" / "a.png", tmp_path / "linked" / "b.png",
+             tmp_path / "alias.png", real_folder / "a.png"]
+    assert resolved_paths(files) == {path: os.path.realpath(path) for path in files}
+
+
+def test_a_run_that_keeps_nothing_keys_a_file_and_a_link_to_it_alike(tmp_path):
+    """Without the cache a file's key is its real path and stamp (not its content hash):
+    a link and its target are one file, whatever path reaches it."""
+    from likeness.evaluation.engines.local import hash_files
+
+    target = tmp_path / "a.png"
+    target.write_bytes(b"x")
+    (tmp_path / "link.png").symlink_to(target)
+    keys, errors = hash_files([target, tmp_path / "link.png", tmp_path / "gone.png"], None,
+                              1, by_content=False)
+    assert keys[target] == keys[tmp_path / "link.png"]
+    assert keys[target].startswith(f"file:{os.path.realpath(target)}:")
+    assert list(errors) == [tmp_path / "gone.png"]

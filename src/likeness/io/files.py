@@ -190,24 +190,22 @@ def describe_skipped(names: Iterable[str], shown: int = 3) -> str:
     return " and ".join(parts)
 
 
-def real_paths(files: Iterable[Path]) -> dict[str, Path]:
-    """Each file by its real path, links resolved (the first file of each): its folder's
-    real path, resolved once a folder, with its name — a link to a file resolved on its
-    own (``os.path.realpath`` of every file would cost a system call per part of its path).
-    """
+def resolved_paths(files: Iterable[Path]) -> dict[Path, str]:
+    """Each file's real path, links resolved: its folder's real path, resolved once a
+    folder, with its name — a link to a file resolved on its own (``os.path.realpath`` of
+    every file would cost a system call per part of its path)."""
     folders: dict[str, str] = {}
-    found: dict[str, Path] = {}
+    found: dict[Path, str] = {}
     for path in files:
         text = os.fspath(path)
         if os.path.islink(text):
-            real = os.path.realpath(text)
-        else:
-            parent, name = os.path.split(text)
-            folder = folders.get(parent)
-            if folder is None:
-                folder = folders[parent] = os.path.realpath(parent)
-            real = os.path.join(folder, name)
-        found.setdefault(real, path)
+            found[path] = os.path.realpath(text)
+            continue
+        parent, name = os.path.split(text)
+        folder = folders.get(parent)
+        if folder is None:
+            folder = folders[parent] = os.path.realpath(parent)
+        found[path] = os.path.join(folder, name)
     return found
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -56,7 +55,7 @@ from likeness.evaluation.items.rows import (
     encode_notes,
 )
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
-from likeness.io import decoders_key, unreadable
+from likeness.io import decoders_key, resolved_paths, unreadable
 from likeness.io.plain_png import load_kernel
 from likeness.metrics.kernel_threads import cores_shared
 
@@ -368,11 +367,11 @@ def unreadable_reason(paths: Sequence[Path], digests: Mapping[Path, str],
     return f"{path}: cannot read the file"
 
 
-def _identity_key(path: Path) -> str:
+def _identity_key(path: Path, real: str) -> str:
     from likeness.io import path_key, stat_regular_file
 
     stat = stat_regular_file(path)
-    return (f"file:{path_key(os.path.realpath(path))}:{stat.st_size}:{stat.st_mtime_ns}:"
+    return (f"file:{path_key(real)}:{stat.st_size}:{stat.st_mtime_ns}:"
             f"{stat.st_ctime_ns}:{stat.st_ino}")
 
 
@@ -387,9 +386,10 @@ def hash_files(paths: Sequence[Path], cache: Cache, workers: int, *,
         return digests, {path: unreadable(path, error) for path, error in failures.items()}
     keys: dict[Path, str] = {}
     errors: dict[Path, str] = {}
+    reals = resolved_paths(unique)
     for path in unique:
         try:
-            keys[path] = _identity_key(path)
+            keys[path] = _identity_key(path, reals[path])
         except (LikenessError, OSError) as error:
             errors[path] = unreadable(path, error)
     return keys, errors

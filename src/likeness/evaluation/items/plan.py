@@ -29,7 +29,7 @@ from likeness.io import (
     escaped_text,
     pair_scanned,
     read_manifest,
-    real_paths,
+    resolved_paths,
     same_file_key,
     scan_folder,
 )
@@ -171,7 +171,7 @@ def check_no_shared_files(sets: Mapping[str, Sequence[Path]]) -> None:
     """
     owner: dict[str, tuple[str, Path]] = {}
     for name, files in sets.items():
-        for real, path in real_paths(files).items():
+        for path, real in resolved_paths(files).items():
             other, other_path = owner.setdefault(real, (name, path))
             if other != name:
                 raise PairingError(
