@@ -39,8 +39,8 @@ def inline_or_ordered_map(function: Callable[[T], R], items: Iterable[T], *, wor
     yields, in order: the first ``PROBED`` items computed in this thread and timed (only
     ``function``'s time, not the consumer's), each per unit of its work (``units``: a
     decoding job's images); if the median took less than ``INLINE_BELOW`` a unit (the first
-    item also pays for what a process does once), every item is, else the rest go to
-    ``ordered_map``'s threads."""
+    item, and maybe another, also pays for what a process does once), every item is, else
+    the rest go to ``ordered_map``'s threads."""
     iterator = iter(items)
     spent: list[float] = []
     for item in iterator:
@@ -48,8 +48,9 @@ def inline_or_ordered_map(function: Callable[[T], R], items: Iterable[T], *, wor
         outcome = _outcome(function, item, catch)
         spent.append((time.perf_counter() - started) / max(1, units(item)))
         yield outcome
-        if len(spent) == PROBED or (len(spent) > 1 and spent[-1] > 3 * INLINE_BELOW):
-            break  # (an item after the first that took clearly long: no need for more)
+        if len(spent) == PROBED or sum(unit > 3 * INLINE_BELOW for unit in spent[1:]) > 1:
+            break  # (two items after the first that took clearly long: no need for more;
+            # one may have paid for something done once, a module loaded on the way)
     else:
         return  # no item left
     if len(spent) == PROBED and statistics.median(spent) < INLINE_BELOW:
