@@ -13,7 +13,8 @@ reference called in turn after one warm-up call each, so that the machine's slow
 fall on both), likeness's speed as a multiple of the reference's (in float32, and in
 float64 where the reference takes it), and the values (likeness's convention "piq"
 against piq; VIF, NLPD and CW-SSIM follow their authors' MATLAB code, as pyiqa ports it,
-so their values differ where pyiqa departs).
+so their values differ where pyiqa departs).  Then BasicSR's SSIM and PSNR against the
+``basicsr`` convention (``bench_basicsr``; ``BasicSR`` as an argument runs only those).
 """
 
 from __future__ import annotations
@@ -109,5 +110,41 @@ def main() -> None:
               f"float64 {in_float64}", flush=True)
 
 
+
+def bench_basicsr() -> None:
+    """BasicSR 1.4.2's ``calculate_ssim`` and ``calculate_psnr`` on BGR uint8 arrays, as its
+    users call them (4-px crop, RGB and Y), against likeness's ``basicsr`` convention on
+    the same pair as a folder run prepares it (the Y channel, the crop, then the metric)."""
+    try:
+        from basicsr.metrics import calculate_psnr, calculate_ssim
+    except ImportError as missing:
+        print(f"BasicSR: skipped ({missing})")
+        return
+    from likeness.metrics.restoration import basicsr_ssim, basicsr_y, crop_border
+    from likeness.metrics.skimage_compat import peak_signal_noise_ratio
+
+    reference, distorted = (np.asarray(Image.open(path).convert("RGB")) for path in PAIR)
+    bgr = [image[..., ::-1].copy() for image in (distorted, reference)]
+    for y_channel in (False, True):
+        def prepared(y_channel: bool = y_channel) -> tuple[np.ndarray, np.ndarray]:
+            pair = [basicsr_y(i) if y_channel else i for i in (reference, distorted)]
+            return crop_border(pair[0], 4), crop_border(pair[1], 4)
+
+        for name, theirs, ours in (
+                ("SSIM", lambda y_channel=y_channel: calculate_ssim(
+                    *bgr, crop_border=4, test_y_channel=y_channel),
+                 lambda: basicsr_ssim(*prepared())),
+                ("PSNR", lambda y_channel=y_channel: calculate_psnr(
+                    *bgr, crop_border=4, test_y_channel=y_channel),
+                 lambda: peak_signal_noise_ratio(*prepared(), data_range=255))):
+            their_time, our_time, want, got = alternating(theirs, ours, REPEATS)
+            print(f"BasicSR {name} ({'Y' if y_channel else 'RGB'}, crop 4)  likeness "
+                  f"{our_time * 1e3:6.1f} ms ({float(got):.10f}); BasicSR "
+                  f"{their_time * 1e3:6.1f} ms ({float(want):.10f}; "
+                  f"{their_time / our_time:5.2f}x)", flush=True)
+
+
 if __name__ == "__main__":
     main()
+    if not sys.argv[1:] or "BasicSR" in sys.argv[1:]:
+        bench_basicsr()

@@ -6,7 +6,9 @@ of ITU-R BT.601 YCbCr in float32 without rounding (range [16, 235]), crops ``cro
 pixels from every edge, and computes PSNR and SSIM in float64; its SSIM is Wang et al.'s
 11-tap gaussian window (σ = 1.5) applied with ``cv2.filter2D`` and kept where the window
 lies inside the image, per channel, averaged.  Each step here repeats BasicSR's arithmetic
-in the same order, so the values agree to the last bits.
+in the same order, so the values agree to the last bits — but SSIM's window, applied as
+its 1-D taps down and across in the fused SSIM kernel (within ~1e-14; 2–6× BasicSR's
+speed); ``basicsr_ssim_map`` keeps ``cv2.filter2D``.
 
 MATLAB (the ``matlab`` convention): ``rgb2ycbcr`` on uint8 images rounds Y to integers
 (``imlincomb``: 65.481/255 R + 128.553/255 G + 24.966/255 B + 16 in double, rounded half
@@ -43,10 +45,6 @@ def crop_border(image: np.ndarray, border: int) -> np.ndarray:
     return image[border:-border, border:-border, ...]
 
 
-def _channel_ssim(x: np.ndarray, y: np.ndarray) -> float:
-    return float(_channel_ssim_map(x, y).mean())
-
-
 def _channel_ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     import cv2
 
@@ -75,17 +73,29 @@ def basicsr_ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def basicsr_ssim(x: np.ndarray, y: np.ndarray) -> float:
     """SSIM as BasicSR's ``calculate_ssim`` on (H, W, C) images of range 255 (float64
-    inside): per channel, in BasicSR's BGR order for colour, averaged.
+    inside): per channel, in BasicSR's BGR order for colour, averaged.  Its 11×11 window
+    is the outer product of ``cv2.getGaussianKernel(11, 1.5)`` with itself, so it is
+    applied as those taps down and across, in the fused SSIM kernel: within ~1e-14 of
+    ``cv2.filter2D``'s 2-D window (``basicsr_ssim_map``, the report's map, keeps it), 3×
+    BasicSR's speed on a 512×384 RGB pair (1.5× on its Y channel, where it was 0.85×).
 
     Raises:
         ImageTooSmallError: an image smaller than the 11×11 window.
     """
+    import cv2
+
+    from likeness.metrics._fused_ssim import plane_ssim_means
+
     if min(x.shape[:2]) < 11:
         raise ImageTooSmallError(f"images of {x.shape[1]}x{x.shape[0]} px are smaller than the "
                                  "11x11 window of BasicSR's SSIM")
-    a, b = x.astype(np.float64), y.astype(np.float64)
-    channels = range(a.shape[2] - 1, -1, -1) if a.shape[2] == 3 else range(a.shape[2])
-    return float(np.array([_channel_ssim(a[..., c], b[..., c]) for c in channels]).mean())
+    channels = range(x.shape[2] - 1, -1, -1) if x.shape[2] == 3 else range(x.shape[2])
+    planes_x, planes_y = (np.ascontiguousarray(np.moveaxis(image, 2, 0)[list(channels)],
+                                               dtype=np.float64) for image in (x, y))
+    taps = cv2.getGaussianKernel(11, 1.5).ravel().astype(np.float64)
+    means = plane_ssim_means(planes_x, planes_y, taps, taps, (0.01 * 255) ** 2,
+                             (0.03 * 255) ** 2, 1.0)
+    return float(np.array(means[:, 0]).mean())
 
 
 def matlab_y(rgb: np.ndarray) -> np.ndarray:
