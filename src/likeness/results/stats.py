@@ -28,6 +28,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -73,16 +74,19 @@ def _bootstrap_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarra
     return means
 
 
-def _phi(z: np.ndarray | float) -> np.ndarray | float:
-    from scipy import special  # imported where used: 0.2 s a command that needs none
+# the standard normal distribution's CDF and quantile function from the standard library,
+# not scipy.special's ``ndtr`` and ``ndtri`` (within ~1e-15 of them): importing scipy.special
+# took 0.15–0.25 s of every folder run, a third of a two-pair run's time
+_NORMAL = NormalDist()
 
-    return special.ndtr(z)
+
+def _phi(z: np.ndarray) -> np.ndarray:
+    return np.array([0.5 * math.erfc(-value / math.sqrt(2.0)) for value in z.ravel()]
+                    ).reshape(z.shape)
 
 
-def _probit(p: np.ndarray | float) -> np.ndarray | float:
-    from scipy import special
-
-    return special.ndtri(p)
+def _probit(p: np.ndarray) -> np.ndarray:
+    return np.array([_NORMAL.inv_cdf(float(value)) for value in p.ravel()]).reshape(p.shape)
 
 
 def bootstrap_mean_ci(values: Sequence[float] | np.ndarray, *, resamples: int = 2000,
@@ -114,7 +118,7 @@ def bootstrap_mean_ci(values: Sequence[float] | np.ndarray, *, resamples: int = 
     observed = data.mean()
     below = np.mean(means < observed) + 0.5 * np.mean(means == observed)
     below = min(max(below, 1 / (2 * resamples)), 1 - 1 / (2 * resamples))
-    z0 = _probit(below)
+    z0 = float(_probit(np.array(below)))
     leave_one_out = (data.sum() - data) / (n - 1)
     spread = leave_one_out.mean() - leave_one_out
     denominator = 6.0 * (spread ** 2).sum() ** 1.5
