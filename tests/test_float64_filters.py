@@ -114,12 +114,25 @@ def test_block_mean_is_average_pooling_bit_for_bit(shape, size, dtype):
 
 
 @pytest.mark.parametrize(("size", "before", "after"), [(2, 0, 1), (2, 1, 1), (3, 1, 1),
-                                                       (4, 1, 2), (2, 0, 0)])
-@pytest.mark.parametrize(("height", "width"), [(40, 36), (41, 37), (40, 37)])
-def test_padded_block_mean_pads_only_what_the_blocks_read(size, before, after, height, width):
-    images = _images(1, 3, height, width, seed=height + width)
-    expected = F.avg_pool2d(F.pad(images, [before, after, before, after]), size)
+                                                       (4, 1, 2), (2, 0, 0), (3, 2, 3),
+                                                       (5, 2, 2), (2, 1, 0)])
+@pytest.mark.parametrize(("height", "width"), [(40, 36), (41, 37), (40, 37), (1, 5)])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_padded_block_mean_is_the_pooling_of_the_padded_image_bit_for_bit(
+        size, before, after, height, width, dtype):
+    """Without the padded copy (the pooling's sums, the padding's zeros left out), and
+    with autograd through the copy: the same values either way, negative ones too."""
+    images = _images(2, 3, height, width, seed=height + width, dtype=dtype) - 100
+    padded = F.pad(images, [before, after, before, after])
+    if min(padded.shape[-2:]) < size:
+        return  # no block at all (no metric pools so small an image)
+    expected = F.avg_pool2d(padded, size)
     assert torch.equal(padded_block_mean(images, size, before, after), expected)
+    differentiable = images.clone().requires_grad_()
+    pooled = padded_block_mean(differentiable, size, before, after)
+    assert torch.equal(pooled.detach(), expected)
+    pooled.sum().backward()
+    assert differentiable.grad is not None
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -167,9 +167,33 @@ def padded_block_mean(x: Tensor, size: int, before: int, after: int) -> Tensor:
     height, width = x.shape[-2:]
     rows = (before + height + after) // size * size - before - height
     columns = (before + width + after) // size * size - before - width
-    if before or rows > 0 or columns > 0:
-        x = F.pad(x, [before, max(columns, 0), before, max(rows, 0)])
-    return block_mean(x, size)
+    if not (before or rows > 0 or columns > 0):
+        return block_mean(x, size)
+    if x.device.type != "cpu" or (torch.is_grad_enabled() and x.requires_grad):
+        return block_mean(F.pad(x, [before, max(columns, 0), before, max(rows, 0)]), size)
+    # the pooling's sums without the padded copy (a 1024x768 RGB image's pad took 5 ms
+    # of MDSI's 22): each block's pixels added in its order, the padding's zeros left out
+    blocks = ((before + height + max(rows, 0)) // size, (before + width + max(columns, 0)) // size)
+    total = x.new_zeros(*x.shape[:-2], *blocks)
+    for row in range(size):
+        down = _block_span(row, before, height, size, blocks[0])
+        for column in range(size):
+            across = _block_span(column, before, width, size, blocks[1])
+            if down is not None and across is not None:
+                total[..., down[0], across[0]] += x[..., down[1], across[1]]
+    return total / (size * size)
+
+
+def _block_span(offset: int, before: int, length: int, size: int, blocks: int
+                ) -> tuple[slice, slice] | None:
+    """Along one axis, for the pixel ``offset`` of each block: (the blocks whose pixel there
+    lies in the image, not in the padding, and those pixels), or None."""
+    first = max(0, -((offset - before) // size))  # ⌈(before − offset) / size⌉, at least 0
+    last = min(blocks - 1, (length - 1 + before - offset) // size)
+    if last < first:
+        return None
+    start = first * size + offset - before
+    return slice(first, last + 1), slice(start, start + (last - first) * size + 1, size)
 
 
 def halve(x: Tensor) -> Tensor:
