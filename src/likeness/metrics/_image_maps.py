@@ -149,9 +149,12 @@ def matlab_box_downsample(x: Tensor, factor: int) -> Tensor:
 
 
 def block_mean(x: Tensor, size: int) -> Tensor:
-    """``F.avg_pool2d(x, size)``: the means of size×size blocks, a remainder dropped.  On
-    the CPU, 2×2 blocks are four strided slices summed in the pooling kernel's order (row
-    by row), bit for bit its values and ~2× faster."""
+    """``F.avg_pool2d(x, size)``: the means of size×size blocks, a remainder dropped (``x``
+    itself for size 1: images under 384 px a side are not downsampled).  On the CPU, 2×2
+    blocks are four strided slices summed in the pooling kernel's order (row by row), bit
+    for bit its values and ~2× faster."""
+    if size == 1:  # each block one pixel: the pooling would copy the image unchanged
+        return x
     if size != 2 or x.device.type != "cpu":
         return F.avg_pool2d(x, size)
     height, width = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
