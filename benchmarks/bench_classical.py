@@ -110,7 +110,6 @@ def main() -> None:
               f"float64 {in_float64}", flush=True)
 
 
-
 def bench_basicsr() -> None:
     """BasicSR 1.4.2's ``calculate_ssim`` and ``calculate_psnr`` on BGR uint8 arrays, as its
     users call them (4-px crop, RGB and Y), against likeness's ``basicsr`` convention on

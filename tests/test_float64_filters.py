@@ -157,9 +157,14 @@ def test_on_255_scale_is_piqs_arithmetic_and_leaves_the_input_alone():
     images = _images(1, 3, 8, 9, seed=2) / 255 * 65535
     kept = images.clone()
     assert torch.equal(on_255_scale(images, 65535.0), images / 65535.0 * 255)
+    assert torch.equal(on_255_scale(images, 65535.0, multiply_first=True),
+                       images * 255.0 / 65535.0)  # VSI's order
     assert torch.equal(images, kept)
     differentiable = images.clone().requires_grad_()
     on_255_scale(differentiable, 65535.0).sum().backward()
+    torch.testing.assert_close(differentiable.grad, torch.full_like(images, 255 / 65535))
+    differentiable.grad = None
+    on_255_scale(differentiable, 65535.0, multiply_first=True).sum().backward()
     torch.testing.assert_close(differentiable.grad, torch.full_like(images, 255 / 65535))
 
 

@@ -67,14 +67,14 @@ def matlab_gray(x: Tensor, data_range: float) -> Tensor:
     return gray
 
 
-def on_255_scale(x: Tensor, data_range: float) -> Tensor:
-    """``x / data_range * 255``, piq's arithmetic, the product taken in place where no
-    gradient is taken (one image-sized array written, not two: fresh arrays cost their
-    page faults)."""
-    scaled = x / float(data_range)
+def on_255_scale(x: Tensor, data_range: float, *, multiply_first: bool = False) -> Tensor:
+    """``x / data_range * 255``, piq's arithmetic (``multiply_first``: ``x * 255 /
+    data_range``, piq's VSI's), the second operation taken in place where no gradient is
+    taken (one image-sized array written, not two: fresh arrays cost their page faults)."""
+    scaled = x * 255.0 if multiply_first else x / float(data_range)
     if torch.is_grad_enabled() and scaled.requires_grad:
-        return scaled * 255
-    return scaled.mul_(255)
+        return scaled / float(data_range) if multiply_first else scaled * 255
+    return scaled.div_(float(data_range)) if multiply_first else scaled.mul_(255)
 
 
 def matlab_gray_pair(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:

@@ -61,7 +61,7 @@ def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "pi
         x, y = matlab_box_downsample(x, size), matlab_box_downsample(y, size)
     else:
         size = max(1, round(min(x.shape[-2:]) / 256))
-        before, after = ((size - 1) // 2, size // 2) if size // 2 else (0, 0)
+        before, after = (size - 1) // 2, size // 2
         x, y = (padded_block_mean(x, size, before, after),
                 padded_block_mean(y, size, before, after))
     x_lhm, y_lhm = colour_transform(x, LHM), colour_transform(y, LHM)

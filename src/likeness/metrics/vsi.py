@@ -26,6 +26,7 @@ from likeness.metrics._image_maps import (
     colour_transform,
     downsampling_factor,
     gradient_magnitude,
+    on_255_scale,
     real_angle,
     rgb_to_lab,
     similarity,
@@ -93,10 +94,8 @@ def vsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if x.shape[1] == 1:
         x, y = x.repeat(1, 3, 1, 1), y.repeat(1, 3, 1, 1)
-    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
-        x, y = x * 255.0 / float(data_range), y * 255.0 / float(data_range)
-    else:  # the same arithmetic, one image-sized array written per image, not two
-        x, y = (x * 255.0).div_(float(data_range)), (y * 255.0).div_(float(data_range))
+    x, y = (on_255_scale(x, data_range, multiply_first=True),
+            on_255_scale(y, data_range, multiply_first=True))
     saliency_x, saliency_y = _sdsp_saliency((x, y)).chunk(2)
     lmn_x, lmn_y = colour_transform(x, LMN), colour_transform(y, LMN)
     factor = downsampling_factor(saliency_x)
