@@ -86,3 +86,14 @@ def test_srsim_chromatic_is_refused_and_fsim_defaults_to_colour():
                        likeness.metrics.fsim.fsimc(x, y))
     with pytest.raises(likeness.UnsupportedImageError):
         likeness.fsim(x[:, :1], y[:, :1])
+
+
+def test_fsim_on_gray_images_says_which_argument_to_pass():
+    """piq's default computes FSIMc, which needs colour: the Python call is told to pass
+    chromatic=False (the CLI's message names its metric fsim instead)."""
+    gray = torch.rand(1, 1, 40, 40, dtype=torch.float64)
+    with pytest.raises(likeness.UnsupportedImageError, match="pass chromatic=False"):
+        likeness.fsim(gray, gray)
+    with pytest.raises(likeness.UnsupportedImageError, match="pass chromatic=False"):
+        likeness.FSIMLoss()(gray, gray)
+    assert float(likeness.fsim(gray, gray, chromatic=False)) == pytest.approx(1.0)
