@@ -13,13 +13,16 @@ reference called in turn after one warm-up call each, so that the machine's slow
 fall on both), likeness's speed as a multiple of the reference's (in float32, and in
 float64 where the reference takes it), and the values (likeness's convention "piq"
 against piq; VIF, NLPD and CW-SSIM follow their authors' MATLAB code, as pyiqa ports it,
-so their values differ where pyiqa departs).  Then BasicSR's SSIM and PSNR against the
-``basicsr`` convention (``bench_basicsr``; ``BasicSR`` as an argument runs only those).
+so their values differ where pyiqa departs).  An argument such as ``1024x768`` resizes
+the pair (bicubic) first; other arguments name the metrics to run.  Then BasicSR's SSIM
+and PSNR against the ``basicsr`` convention (``bench_basicsr``; ``BasicSR`` as an
+argument runs only those).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,9 +41,24 @@ PAIR = (ROOT / "tests" / "data" / "matlab_pairs" / "tid2013_I19_reference.png",
 REPEATS = 9
 
 
+def arguments() -> tuple[set[str], tuple[int, int] | None]:
+    """The metrics named on the command line (none: all), and the (width, height) an
+    argument such as ``1024x768`` asks the pair resized to."""
+    sizes = [a for a in sys.argv[1:] if re.fullmatch(r"\d+x\d+", a)]
+    names = set(sys.argv[1:]) - set(sizes)
+    if not sizes:
+        return names, None
+    width, height = sizes[-1].split("x")
+    return names, (int(width), int(height))
+
+
 def tensors() -> tuple[torch.Tensor, torch.Tensor]:
-    """(distorted, reference) as (1, 3, H, W) float64 tensors of 0–255 values."""
-    arrays = [np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) for path in PAIR]
+    """(distorted, reference) as (1, 3, H, W) float64 tensors of 0–255 values, resized
+    (bicubic, PIL) to the size an argument names."""
+    _, size = arguments()
+    images = [Image.open(path).convert("RGB") for path in PAIR]
+    arrays = [np.asarray(i.resize(size, Image.Resampling.BICUBIC) if size else i,
+                         dtype=np.float64) for i in images]
     reference, distorted = (torch.from_numpy(a).permute(2, 0, 1)[None].contiguous()
                             for a in arrays)
     return distorted, reference
@@ -90,9 +108,9 @@ def main() -> None:
         "CW-SSIM (pyiqa)": (lambda: likeness.cw_ssim(x, y, data_range=255.0),
                             pyiqa_metric("cw_ssim")),
     }
-    only = set(sys.argv[1:])
-    print(f"torch threads {torch.get_num_threads()}; one 512x384 RGB pair; median of {REPEATS}, "
-          "in turn")
+    only, _ = arguments()
+    print(f"torch threads {torch.get_num_threads()}; one {x.shape[-1]}x{x.shape[-2]} RGB pair; "
+          f"median of {REPEATS}, in turn")
     for name, (ours_call, theirs_call) in cases.items():
         if only and name.split(" ")[0] not in only:
             continue
@@ -145,5 +163,6 @@ def bench_basicsr() -> None:
 
 if __name__ == "__main__":
     main()
-    if not sys.argv[1:] or "BasicSR" in sys.argv[1:]:
+    names, _ = arguments()
+    if not names or "BasicSR" in names:
         bench_basicsr()

@@ -12,7 +12,10 @@ tests/test_saliency_metrics.py)."""
 from __future__ import annotations
 
 import math
+import random
+from unittest import mock
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -26,15 +29,19 @@ from likeness.metrics._filters import (
     valid_filter_2d,
 )
 from likeness.metrics._image_maps import (
+    FUSED_GRADIENTS_FROM,
     LHM,
     LMN,
     YIQ,
     block_mean,
     colour_transform,
+    gradient_magnitude,
+    gradient_similarity,
     on_255_scale,
     padded_block_mean,
     real_angle,
     rgb_to_lab,
+    similarity,
     yiq_luma,
 )
 
@@ -115,26 +122,54 @@ def test_block_mean_is_average_pooling_bit_for_bit(shape, size, dtype):
         assert block_mean(images, size) is images
 
 
-@pytest.mark.parametrize(("size", "before", "after"), [(2, 0, 1), (2, 1, 1), (3, 1, 1),
-                                                       (4, 1, 2), (2, 0, 0), (3, 2, 3),
-                                                       (5, 2, 2), (2, 1, 0)])
+@pytest.mark.parametrize(("size", "pads"), [(2, (0, 1, 0, 1)), (2, (1, 1, 1, 1)),
+                                             (3, (1, 1, 1, 1)), (4, (1, 2, 1, 2)),
+                                             (2, (0, 0, 0, 0)), (3, (2, 3, 2, 3)),
+                                             (5, (2, 2, 2, 2)), (2, (1, 0, 1, 0)),
+                                             (3, (1, 0, 0, 2)), (2, (0, 1, 1, 0))])
 @pytest.mark.parametrize(("height", "width"), [(40, 36), (41, 37), (40, 37), (1, 5)])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("mode", ["constant", "replicate"])
 def test_padded_block_mean_is_the_pooling_of_the_padded_image_bit_for_bit(
-        size, before, after, height, width, dtype):
-    """Without the padded copy (the pooling's sums, the padding's zeros left out), and
-    with autograd through the copy: the same values either way, negative ones too."""
+        size, pads, height, width, dtype, mode):
+    """Without the padded copy (the pooling's sums, the padding's zeros left out or the
+    border pixels repeated), and with autograd through the copy: the same values either
+    way, negative ones too."""
     images = _images(2, 3, height, width, seed=height + width, dtype=dtype) - 100
-    padded = F.pad(images, [before, after, before, after])
+    padded = F.pad(images, list(pads), mode=mode)
     if min(padded.shape[-2:]) < size:
         return  # no block at all (no metric pools so small an image)
     expected = F.avg_pool2d(padded, size)
-    assert torch.equal(padded_block_mean(images, size, before, after), expected)
+    replicate = mode == "replicate"
+    assert torch.equal(padded_block_mean(images, size, pads, replicate=replicate), expected)
     differentiable = images.clone().requires_grad_()
-    pooled = padded_block_mean(differentiable, size, before, after)
+    pooled = padded_block_mean(differentiable, size, pads, replicate=replicate)
     assert torch.equal(pooled.detach(), expected)
     pooled.sum().backward()
     assert differentiable.grad is not None
+
+
+def test_padded_block_mean_over_random_sizes_and_pads_bit_for_bit():
+    """Every route (the pooling with its own padding and border strips; strided sums for
+    pads beyond what the pooling pads, small images): 400 seeded cases, pads up to a block
+    and more, both modes, both float types."""
+    chooser = random.Random(7)
+    checked = 0
+    for _ in range(400):
+        size, height, width = (chooser.randint(1, 6), chooser.randint(1, 40),
+                               chooser.randint(1, 40))
+        pads = tuple(chooser.randint(0, size + 1) for _ in range(4))
+        mode = chooser.choice(["constant", "replicate"])
+        images = _images(chooser.randint(1, 2), chooser.randint(1, 3), height, width,
+                         seed=checked, dtype=chooser.choice([torch.float64, torch.float32]))
+        padded = F.pad(images, list(pads), mode=mode)
+        if min(padded.shape[-2:]) < size:
+            continue
+        pooled = padded_block_mean(images, size, pads, replicate=mode == "replicate")
+        assert torch.equal(pooled, F.avg_pool2d(padded, size)), (size, height, width, pads,
+                                                                 mode)
+        checked += 1
+    assert checked > 350
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -273,3 +308,54 @@ def test_vsi_builds_its_saliency_filters_once_per_size():
     assert (info.misses, info.hits) == (1, 1)
     _saliency_filters.cache_clear()
     assert torch.equal(likeness.vsi(x, y, data_range=1.0), first)
+
+
+def _torch_gradient_similarity(x, y, constant, operator, alpha, rounded_sqrt=False):
+    """similarity(gradient_magnitude(x), gradient_magnitude(y)), the square roots torch's
+    or (``rounded_sqrt``) NumPy's correctly rounded ones."""
+    if not rounded_sqrt:
+        return similarity(gradient_magnitude(x, operator), gradient_magnitude(y, operator),
+                          constant, alpha)
+    squares = []
+    for image in (x, y):  # gradient_magnitude before its square root
+        with mock.patch.object(torch, "sqrt", lambda value: value):
+            squares.append(gradient_magnitude(image, operator))
+    magnitudes = [torch.from_numpy(np.sqrt(square.numpy())) for square in squares]
+    return similarity(*magnitudes, constant, alpha)
+
+
+@pytest.mark.parametrize(("operator", "constant", "alpha"), [
+    ("prewitt", 170 / 255**2, 0.0), ("prewitt", 170.0, 0.5), ("scharr", 386.0, 0.0)])
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (1, 7), (2, 2), (3, 40), (130, 127)])
+def test_fused_gradient_similarity_is_torchs_with_rounded_square_roots(
+        operator, constant, alpha, height, width, monkeypatch):
+    """GMSD's, MS-GMSD's, SR-SIM's, FSIM's and VSI's map in one compiled pass: bit for bit
+    torch's operations with correctly rounded square roots (torch's are not on AVX-512
+    CPUs), so within ~1e-15 of torch's own; borders, one-pixel rows and columns too."""
+    monkeypatch.setattr("likeness.metrics._image_maps.FUSED_GRADIENTS_FROM", 1)
+    generator = torch.Generator().manual_seed(height * width)
+    x = torch.rand(2, 1, height, width, dtype=torch.float64, generator=generator) * 255
+    y = x + torch.randn(x.shape, dtype=torch.float64, generator=generator) * 9
+    fused = gradient_similarity(x, y, constant, operator, alpha)
+    assert torch.equal(fused, _torch_gradient_similarity(x, y, constant, operator, alpha,
+                                                         rounded_sqrt=True))
+    assert torch.allclose(fused, _torch_gradient_similarity(x, y, constant, operator, alpha),
+                          rtol=2e-15, atol=0)
+
+
+def test_gradient_similarity_keeps_torchs_route_for_gradients_float32_and_small_images():
+    generator = torch.Generator().manual_seed(1)
+    side = math.isqrt(FUSED_GRADIENTS_FROM) + 1
+    x = torch.rand(1, 1, side, side, dtype=torch.float64, generator=generator)
+    y = torch.rand(1, 1, side, side, dtype=torch.float64, generator=generator)
+    differentiable = x.clone().requires_grad_()
+    value = gradient_similarity(differentiable, y, 0.5)
+    value.sum().backward()
+    assert differentiable.grad is not None
+    assert torch.equal(value.detach(), _torch_gradient_similarity(x, y, 0.5, "prewitt", 0.0))
+    single = gradient_similarity(x.float(), y.float(), 0.5)
+    assert torch.equal(single, _torch_gradient_similarity(x.float(), y.float(), 0.5,
+                                                          "prewitt", 0.0))
+    small = x[..., :8, :8]
+    assert torch.equal(gradient_similarity(small, y[..., :8, :8], 0.5),
+                       _torch_gradient_similarity(small, y[..., :8, :8], 0.5, "prewitt", 0.0))

@@ -28,7 +28,7 @@ from likeness.metrics._image_maps import (
     check_convention,
     colour_transform,
     downsampling_factor,
-    gradient_magnitude,
+    gradient_similarity,
     matlab_box_downsample,
     matlab_downsampling_factor,
     on_255_scale,
@@ -190,21 +190,22 @@ def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool
     if min(x.shape[-2:]) < 2:  # a 1-px-wide image has no phase congruency (piq: NaN)
         raise ImageTooSmallError(f"FSIM needs images of at least 2x2 px, got "
                                  f"{x.shape[-1]}x{x.shape[-2]}")
-    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
+    # scaled after the pooling, not before as piq: linear steps, the same values within
+    # rounding (~1e-16 relative) on fewer pixels
     if matlab:  # FeatureSIM.m: conv2(…, 'same') of an f×f average, sampled at 1:f:end
         factor = matlab_downsampling_factor(x)
         x, y = matlab_box_downsample(x, factor), matlab_box_downsample(y, factor)
     else:
         factor = downsampling_factor(x)
         x, y = block_mean(x, factor), block_mean(y, factor)
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     if x.shape[1] == 3:
         yiq = YIQ_MATLAB if matlab else YIQ  # FeatureSIM.m: three-digit I and Q
         x, y = colour_transform(x, yiq), colour_transform(y, yiq)
     luma_x, luma_y = x[:, :1], y[:, :1]
     pc_x, pc_y = _phase_congruency(torch.cat([luma_x, luma_y]), matlab).chunk(2)
     pc_max = torch.where(pc_x > pc_y, pc_x, pc_y)
-    score = (similarity(gradient_magnitude(luma_x, "scharr"),
-                        gradient_magnitude(luma_y, "scharr"), 160.0)
+    score = (gradient_similarity(luma_x, luma_y, 160.0, "scharr")
              * similarity(pc_x, pc_y, 0.85) * pc_max)
     if chromatic:
         chroma = similarity(x[:, 1:2], y[:, 1:2], 200.0) * similarity(x[:, 2:], y[:, 2:], 200.0)

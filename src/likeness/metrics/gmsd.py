@@ -24,11 +24,10 @@ from likeness.arguments import check_numbers
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import (
     check_convention,
-    gradient_magnitude,
+    gradient_similarity,
     halve,
     matlab_gray,
     on_255_scale,
-    similarity,
     yiq_luma,
 )
 from likeness.metrics._safe_roots import safe_sqrt
@@ -57,7 +56,7 @@ def _deviation(x: Tensor, y: Tensor, t: float, alpha: float = 0.0,
                unbiased: bool = False) -> Tensor:
     """The standard deviation of the similarity map: the population's (piq), or with
     N − 1 as MATLAB's ``std2`` (the authors' ``GMSD.m``)."""
-    gms = similarity(gradient_magnitude(x), gradient_magnitude(y), t, alpha)
+    gms = gradient_similarity(x, y, t, alpha=alpha)
     mean = torch.mean(gms, dim=[1, 2, 3], keepdim=True)
     squares = torch.pow(gms - mean, 2)
     count = squares[0].numel()

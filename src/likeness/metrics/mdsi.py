@@ -55,15 +55,17 @@ def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "pi
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if x.shape[1] == 1:
         x, y = x.repeat(1, 3, 1, 1), y.repeat(1, 3, 1, 1)
-    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
+    # piq scales, then pools (linear steps): here the pooled images are scaled (the same
+    # values within rounding, ~1e-16 relative; at 1024×768, 9× fewer pixels)
     if matlab:  # MDSI.m: conv2(…, 'same') of an f×f average, sampled at 1:f:end
         size = matlab_downsampling_factor(x)
         x, y = matlab_box_downsample(x, size), matlab_box_downsample(y, size)
     else:
         size = max(1, round(min(x.shape[-2:]) / 256))
         before, after = (size - 1) // 2, size // 2
-        x, y = (padded_block_mean(x, size, before, after),
-                padded_block_mean(y, size, before, after))
+        x, y = (padded_block_mean(x, size, (before, after, before, after)),
+                padded_block_mean(y, size, (before, after, before, after)))
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     x_lhm, y_lhm = colour_transform(x, LHM), colour_transform(y, LHM)
     gm_x = gradient_magnitude(x_lhm[:, :1])
     gm_y = gradient_magnitude(y_lhm[:, :1])

@@ -19,7 +19,7 @@ from likeness.errors import (
 )
 from likeness.metrics._filters import gaussian_taps
 from likeness.metrics._fused_ssim import fusable, fused_cpu_means
-from likeness.metrics._image_maps import matlab_gray
+from likeness.metrics._image_maps import matlab_gray, padded_block_mean
 from likeness.metrics._tensor_checks import check_data_range, check_image_batches
 from likeness.metrics.ssim import (
     SSIM_CONVENTIONS,
@@ -221,8 +221,9 @@ def _piq_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[floa
     for scale in range(scales):
         if scale > 0:
             padding = max(x.shape[2] % 2, x.shape[3] % 2)
-            x = F.avg_pool2d(F.pad(x, [padding, 0, padding, 0], mode="replicate"), 2)
-            y = F.avg_pool2d(F.pad(y, [padding, 0, padding, 0], mode="replicate"), 2)
+            pads = (padding, 0, padding, 0)
+            x = padded_block_mean(x, 2, pads, replicate=True)
+            y = padded_block_mean(y, 2, pads, replicate=True)
         if taps:
             ssim_value, contrast_structure = fused_cpu_means(x, y, taps, taps, None, c1, c2,
                                                              1.0)
@@ -306,8 +307,8 @@ def _matlab_ms_ssim(x: Tensor, y: Tensor, data_range: float, weights: Sequence[f
         # imfilter(ones(2)/4, 'symmetric', 'same') then 1:2:end: the 2×2 block starting at
         # each sample, an odd side's last row or column repeated
         rows, columns = x.shape[-2] % 2, x.shape[-1] % 2
-        x = F.avg_pool2d(F.pad(x, [0, columns, 0, rows], mode="replicate"), 2)
-        y = F.avg_pool2d(F.pad(y, [0, columns, 0, rows], mode="replicate"), 2)
+        x = padded_block_mean(x, 2, (0, columns, 0, rows), replicate=True)
+        y = padded_block_mean(y, 2, (0, columns, 0, rows), replicate=True)
     terms = torch.stack(contrast_structures[:-1] + [ssim_value])
     if weighted_sum:  # weight = weight./sum(weight); sum(mcs .* weight) + mssim .* weight
         normalised = torch.tensor(weights, dtype=x.dtype, device=x.device)

@@ -28,7 +28,7 @@ from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import (
     check_convention,
     downsampling_factor,
-    gradient_magnitude,
+    gradient_similarity,
     matlab_box_downsample,
     matlab_downsampling_factor,
     on_255_scale,
@@ -89,15 +89,17 @@ def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "
     """
     matlab = check_convention(convention)
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
-    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
+    # scaled after the pooling, not before as piq: linear steps, the same values within
+    # rounding (~1e-16 relative) on fewer pixels
     if matlab:  # SR_SIM.m: conv2(…, 'same') of an f×f average, sampled at 1:f:end
         factor = matlab_downsampling_factor(x)
         x, y = matlab_box_downsample(x, factor), matlab_box_downsample(y, factor)
     else:
         factor = downsampling_factor(x)
         before, after = (factor - 1) // 2, factor // 2
-        x, y = (padded_block_mean(x, factor, before, after),
-                padded_block_mean(y, factor, before, after))
+        x, y = (padded_block_mean(x, factor, (before, after, before, after)),
+                padded_block_mean(y, factor, (before, after, before, after)))
+    x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     if min(x.shape[-2:]) * _SALIENCY_SCALE < _BLUR_TAPS:
         raise ImageTooSmallError(
             f"SR-SIM needs images of at least {int(_BLUR_TAPS / _SALIENCY_SCALE)} px a side "
@@ -106,8 +108,7 @@ def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "
         x, y = yiq_luma(x), yiq_luma(y)
     saliency_x, saliency_y = _spectral_residual_saliency(torch.cat([x, y])).chunk(2)
     saliency_max = torch.where(saliency_x > saliency_y, saliency_x, saliency_y)
-    gradients = similarity(gradient_magnitude(x, "scharr"), gradient_magnitude(y, "scharr"),
-                           225.0)
+    gradients = gradient_similarity(x, y, 225.0, "scharr")
     score = similarity(saliency_x, saliency_y, 0.40) * gradients**0.5 * saliency_max
     eps = torch.finfo(score.dtype).eps
     return score.sum(dim=[1, 2, 3]) / (saliency_max.sum(dim=[1, 2, 3]) + eps)
