@@ -25,7 +25,11 @@ from torch import Tensor
 from likeness.arguments import check_data_range, layout_hint
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
-__all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches"]
+__all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches",
+           "mark_values_checked"]
+
+# the attribute a tensor checked once carries: (its version counter, the data range)
+_CHECKED = "_likeness_values_checked"
 
 
 
@@ -93,7 +97,8 @@ def check_values(x: Tensor, y: Tensor, data_range: float) -> None:
     tensor (``aminmax`` propagates NaN, and an infinity is its own extreme)."""
     with torch.no_grad():
         for name, tensor in (("x", x), ("y", y)):
-            if tensor.numel() == 0:
+            if tensor.numel() == 0 or getattr(tensor, _CHECKED, None) == (tensor._version,
+                                                                          data_range):
                 continue
             low, high = (float(value) for value in torch.aminmax(tensor))
             if not (math.isfinite(low) and math.isfinite(high)):
@@ -104,6 +109,16 @@ def check_values(x: Tensor, y: Tensor, data_range: float) -> None:
                     f"{name} has values in [{low:.6g}, {high:.6g}], outside [0, data_range] = "
                     f"[0, {data_range:g}]; pass the data_range of the values (255 for 8-bit "
                     "values, 1.0 for [0, 1]), or scale them into it")
+
+
+def mark_values_checked(x: Tensor, y: Tensor, data_range: float) -> None:
+    """``check_values`` once for tensors a run made and passes to several metrics, which
+    then skip it while the tensors are unchanged (their version counter, which in-place
+    writes advance).  Only tensors no caller can write to another way: a user's tensor
+    may share its memory with a NumPy array, whose writes torch does not count."""
+    check_values(x, y, data_range)
+    for tensor in (x, y):
+        setattr(tensor, _CHECKED, (tensor._version, data_range))
 
 
 def check_gray_or_rgb_pairs(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:

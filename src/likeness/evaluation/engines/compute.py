@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from likeness.errors import LikenessError
+from likeness.evaluation.catalog.metric_spec import tensors_shared
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, describe_failure, invalid_values
 from likeness.evaluation.engines.built_networks import Networks
@@ -317,23 +318,30 @@ class ItemComputer:
         outcome.data_range = prepared.data_range
         outcome.channels = int(prepared.reference.shape[2])
         views: dict[str, PreparedPair | Exception] = {}
-        for metric in self.pixel_metrics:
-            spec = METRICS[metric]
-            try:
-                pair = self.view(metric, prepared, images, views)
-                if pair is views.get("restored"):
-                    outcome.notes = self._role_notes(pair.decisions)
-                assert spec.pixels is not None
-                spec.check_domain(pair)
-                if (self.device_batches is not None
-                        and self.device_batches.defer(outcome, metric, pair)):
-                    continue
-                outcome.values[metric] = spec.pixels(pair, self.settings)
-            except Exception as error:  # noqa: BLE001 - any failure is this item's error
-                if self.raising:
-                    raise
-                outcome.errors[metric] = describe_failure(error)
+        with tensors_shared():
+            for metric in self.pixel_metrics:
+                self._pixel_value(metric, outcome, prepared, images, views)
         outcome.notes = (*outcome.notes, *network_notes(outcome.channels, self.feature_metrics))
+
+    def _pixel_value(self, metric: str, outcome: ItemOutcome, prepared: PreparedPair,
+                     images: tuple[LoadedImage, LoadedImage] | None,
+                     views: dict[str, PreparedPair | Exception]) -> None:
+        """One pixel metric of a pair, its failure the item's error for it."""
+        spec = METRICS[metric]
+        try:
+            pair = self.view(metric, prepared, images, views)
+            if pair is views.get("restored"):
+                outcome.notes = self._role_notes(pair.decisions)
+            assert spec.pixels is not None
+            spec.check_domain(pair)
+            if (self.device_batches is not None
+                    and self.device_batches.defer(outcome, metric, pair)):
+                return
+            outcome.values[metric] = spec.pixels(pair, self.settings)
+        except Exception as error:  # noqa: BLE001 - any failure is this item's error
+            if self.raising:
+                raise
+            outcome.errors[metric] = describe_failure(error)
 
     def _on_cpu(self, deferred: Deferred) -> None:
         """A deferred pixel metric computed on the CPU after all (its batch could not be),
