@@ -26,7 +26,7 @@ from torch import Tensor
 from likeness.arguments import check_numbers
 from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._image_maps import matlab_gray_pair
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["cw_ssim", "cw_ssim_min_side"]
 

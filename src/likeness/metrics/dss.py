@@ -31,7 +31,7 @@ from torch import Tensor
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import on_255_scale, yiq_luma
 from likeness.metrics._safe_roots import safe_sqrt
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["dss"]
 

@@ -36,8 +36,8 @@ from likeness.metrics._image_maps import (
     similarity,
 )
 from likeness.metrics._safe_roots import safe_pow
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
 from likeness.metrics.kernel_threads import kernel_threads
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["fsim", "fsimc"]
 

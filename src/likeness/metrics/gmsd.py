@@ -31,7 +31,7 @@ from likeness.metrics._image_maps import (
     yiq_luma,
 )
 from likeness.metrics._safe_roots import safe_sqrt
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["MS_GMSD_WEIGHTS", "gmsd", "ms_gmsd"]
 

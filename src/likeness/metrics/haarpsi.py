@@ -26,7 +26,7 @@ from likeness.metrics._image_maps import (
     on_255_scale,
     similarity,
 )
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["haarpsi"]
 

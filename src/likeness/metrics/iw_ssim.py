@@ -24,7 +24,7 @@ from torch import Tensor
 from likeness.errors import ImageTooSmallError, UnsupportedImageError
 from likeness.metrics._filters import correlate_2d, gaussian_taps, valid_filter_2d
 from likeness.metrics._image_maps import check_convention, matlab_gray, on_255_scale, yiq_luma
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["IW_SSIM_WEIGHTS", "iw_ssim"]
 

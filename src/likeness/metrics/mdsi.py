@@ -28,7 +28,7 @@ from likeness.metrics._image_maps import (
     similarity,
 )
 from likeness.metrics._safe_roots import safe_pow, safe_sqrt
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["mdsi"]
 

@@ -20,7 +20,6 @@ from likeness.errors import (
 from likeness.metrics._filters import gaussian_taps
 from likeness.metrics._fused_ssim import fusable, fused_cpu_means
 from likeness.metrics._image_maps import matlab_gray, padded_block_mean
-from likeness.metrics._tensor_checks import check_data_range, check_image_batches
 from likeness.metrics.ssim import (
     SSIM_CONVENTIONS,
     SsimConvention,
@@ -28,6 +27,7 @@ from likeness.metrics.ssim import (
     ssim_and_contrast_structure,
 )
 from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim_and_contrast_structure
+from likeness.metrics.tensor_checks import check_data_range, check_image_batches
 
 __all__ = ["MS_SSIM_CONVENTIONS", "MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_min_side",
            "ms_ssim_too_small"]

@@ -28,7 +28,7 @@ from likeness.errors import ImageTooSmallError
 from likeness.metrics._filters import correlate_2d
 from likeness.metrics._image_maps import matlab_gray_pair
 from likeness.metrics._safe_roots import safe_sqrt
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["NlpDistances", "nlp_distances", "nlpd", "nlpd_min_side"]
 

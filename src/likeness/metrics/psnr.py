@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from likeness.metrics._tensor_checks import check_data_range, check_image_batches
+from likeness.metrics.tensor_checks import check_data_range, check_image_batches
 
 __all__ = ["mse", "psnr"]
 

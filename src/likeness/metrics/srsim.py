@@ -37,7 +37,7 @@ from likeness.metrics._image_maps import (
     yiq_luma,
 )
 from likeness.metrics._matlab_resize import matlab_resize
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["sr_sim"]
 

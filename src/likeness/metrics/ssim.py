@@ -32,7 +32,7 @@ from likeness.metrics._filters import (
     valid_filter_axis,
 )
 from likeness.metrics._fused_ssim import fusable, fused_cpu_means
-from likeness.metrics._tensor_checks import check_data_range, check_image_batches
+from likeness.metrics.tensor_checks import check_data_range, check_image_batches
 
 __all__ = ["SSIM_CONVENTIONS", "SsimConvention", "ssim"]
 

@@ -21,7 +21,7 @@ from likeness.arguments import check_numbers
 from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._filters import correlate_2d
 from likeness.metrics._image_maps import check_convention, matlab_gray, on_255_scale
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["vif_p"]
 

@@ -25,7 +25,7 @@ from likeness.errors import ImageTooSmallError, UnsupportedImageError
 from likeness.metrics._filters import correlate_2d
 from likeness.metrics._image_maps import matlab_gray_pair
 from likeness.metrics._sp5_filters import BFILTS, LO0FILT, LOFILT_HALF
-from likeness.metrics._tensor_checks import check_gray_or_rgb_pairs
+from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["VIF_MIN_SIDE", "vif"]
 

@@ -343,7 +343,7 @@ def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
             return tensors
     import torch
 
-    from likeness.metrics._tensor_checks import mark_values_checked
+    from likeness.metrics.tensor_checks import mark_values_checked
 
     def as_batch(pixels: np.ndarray) -> Any:
         return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
