@@ -389,3 +389,34 @@ def test_byte_identical_outputs_of_two_models_or_of_a_reference_are_said(tmp_pat
                                     metrics="ssim-gray", cache=tmp_path / "cache.sqlite")
     assert [s.split(":")[0] for s in style.record["identical_outputs"]] == ["ours and theirs"]
     assert "stylizations both have are byte-identical" in style.record["identical_outputs"][0]
+
+
+def test_a_long_table_shows_its_first_rows_when_every_row_is_in_a_file(tmp_path):
+    """45 pairs: with --out (or --out-dir) the terminal shows 40 and says where the other
+    five are; without a file, every row (the terminal is then the only output)."""
+    from likeness.cli.output import TABLE_ROWS
+
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    ref.mkdir()
+    out.mkdir()
+    generator = np.random.default_rng(2)
+    for index in range(TABLE_ROWS + 5):
+        pixels = generator.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(ref / f"{index:02d}.png")
+        Image.fromarray(255 - pixels).save(out / f"{index:02d}.png")
+    saved = _run("compare", ref, out, "--metrics", "psnr", "--no-cache",
+                 "--out", tmp_path / "rows.csv")
+    assert saved.exit_code == 0, saved.output
+    assert f"{TABLE_ROWS - 1:02d}.png" in saved.stdout
+    assert f"{TABLE_ROWS:02d}.png" not in saved.stdout
+    assert "… 5 more pairs" in saved.stdout
+    assert "rows.csv" in saved.stdout
+    assert f"mean of {TABLE_ROWS + 5} pairs" in saved.stdout
+    assert len((tmp_path / "rows.csv").read_text().splitlines()) == TABLE_ROWS + 6
+    folder = _run("compare", ref, out, "--metrics", "psnr", "--no-cache",
+                  "--out-dir", tmp_path / "run")
+    assert "… 5 more pairs" in folder.stdout
+    assert "per_image.csv" in folder.stdout
+    terminal_only = _run("compare", ref, out, "--metrics", "psnr", "--no-cache")
+    assert f"{TABLE_ROWS + 4:02d}.png" in terminal_only.stdout
+    assert "more pair" not in terminal_only.stdout

@@ -320,7 +320,8 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
             say("note", f"{prefix}{sentence}")
     single = len(results.models) == 1
     if single and results.pair_metrics and not results.set_metrics:
-        print_table(results)
+        print_table(results, rows_in=str(out) if out is not None else
+                    str(Path(out_dir) / "per_image.csv") if out_dir is not None else None)
     else:
         print_summary(results)
     report_rows(results.rows, results.record)

@@ -125,22 +125,32 @@ def say(kind: str, text: str, command: str = "compare") -> None:
 
 
 
-def print_table(results: Any) -> None:
+TABLE_ROWS = 40  # pairs on the terminal when every row is written to a file as well
+
+
+def print_table(results: Any, *, rows_in: str | None = None) -> None:
     """One row per pair and the mean: the run's summary, so that a metric whose values lie
-    on different scales shows no mean here either."""
+    on different scales shows no mean here either.  Where the rows are written to a file
+    (``rows_in``), a run of more than ``TABLE_ROWS`` pairs shows the first of them and says
+    where the others are: a thousand rows are a screenful nobody reads, and took rich a
+    quarter of a second to lay out."""
     from rich.table import Table
 
     from likeness.results.tables import format_value, label
 
     rows, names = results.rows, results.pair_metrics
+    shown = rows if rows_in is None or len(rows) <= TABLE_ROWS else rows[:TABLE_ROWS]
     table = Table(show_edge=False)
     table.add_column("reference")
     table.add_column("test")
     for name in names:
         table.add_column(label(name), justify="right")
-    for row in rows:
+    for row in shown:
         table.add_row(row.reference, row.test,
                       *(format_value(name, row.values.get(name)) for name in names))
+    if len(shown) < len(rows):
+        table.add_row(f"… {counted(len(rows) - len(shown), 'more pair')}", "",
+                      *("" for _ in names))
     table.add_section()
     means = []
     for name in names:
@@ -149,6 +159,9 @@ def print_table(results: Any) -> None:
         means.append(mean if summary.n == len(rows) else f"{mean} (n={summary.n})")
     table.add_row(f"mean of {counted(len(rows), 'pair')}", "", *means)
     stdout_console().print(table, highlight=False)
+    if len(shown) < len(rows):  # a path is not folded into the table's column
+        stdout_console().print(f"every pair's row: {rows_in}", highlight=False, markup=False,
+                               soft_wrap=True)
 
 
 def print_summary(results: Any) -> None:
