@@ -32,7 +32,6 @@ __all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches",
 _CHECKED = "_likeness_values_checked"
 
 
-
 def _as_computable(tensor: Tensor, name: str) -> Tensor:
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise InvalidInputTypeError(f"{name} is a {tensor.dtype} tensor; pass real image "

@@ -39,9 +39,12 @@ __all__ = ["vsi"]
 _SALIENCY_SIZE = 256
 
 
-def _per_image_unit_range(x: Tensor) -> Tensor:
-    lowest = x.amin(dim=(-2, -1), keepdim=True)
-    highest = x.amax(dim=(-2, -1), keepdim=True)
+def _per_image_unit_range(x: Tensor, extremes_of: Tensor | None = None) -> Tensor:
+    """(x − min) / (max − min + ε) per image, the extremes those of ``extremes_of`` (the
+    full-size map whose block means ``x`` holds) or of ``x``."""
+    source = x if extremes_of is None else extremes_of
+    lowest = source.amin(dim=(-2, -1), keepdim=True)
+    highest = source.amax(dim=(-2, -1), keepdim=True)
     return (x - lowest) / (highest - lowest + torch.finfo(x.dtype).eps)
 
 
@@ -87,10 +90,7 @@ def _sdsp_saliency(images: tuple[Tensor, ...], data_range: float, factor: int,
     saliency = frequency_prior * centre_prior * colour_prior
     saliency = F.interpolate(saliency, images[0].shape[-2:], mode="bilinear",
                              align_corners=True)
-    lowest = saliency.amin(dim=(-2, -1), keepdim=True)
-    highest = saliency.amax(dim=(-2, -1), keepdim=True)
-    return (_downsampled(saliency, factor) - lowest) / (highest - lowest
-                                                        + torch.finfo(saliency.dtype).eps)
+    return _per_image_unit_range(_downsampled(saliency, factor), extremes_of=saliency)
 
 
 def _as_rgb(x: Tensor) -> Tensor:
