@@ -219,6 +219,23 @@ def test_rgb_to_lab_without_gradients_is_its_differentiable_value():
     assert torch.equal(rgb_to_lab(images), rgb_to_lab(differentiable).detach())
 
 
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_haarpsi_without_gradients_is_its_differentiable_value(channels, fused, monkeypatch):
+    """Without autograd HaarPSI's Haar responses are written into one array, scale by
+    scale, not concatenated, and (from ``FUSED_GRADIENTS_FROM`` pixels, float64) its
+    similarity maps and weights are one compiled pass: the same values bit for bit as the
+    differentiable route."""
+    if fused:
+        monkeypatch.setattr("likeness.metrics.haarpsi.FUSED_GRADIENTS_FROM", 1)
+    x = _images(2, channels, 70, 53, seed=5)
+    y = (x + _images(2, channels, 70, 53, seed=6) / 10).clamp(0, 255)
+    differentiable = x.clone().requires_grad_()
+    assert torch.equal(likeness.haarpsi(x, y, data_range=255.0, reduction="none"),
+                       likeness.haarpsi(differentiable, y, data_range=255.0,
+                                        reduction="none").detach())
+
+
 @pytest.mark.parametrize("side", [SHIFTED_FROM, 130])
 def test_float64_separable_filtering_without_autograd_sums_shifted_slices(side, monkeypatch):
     from likeness.metrics import _filters

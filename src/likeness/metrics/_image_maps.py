@@ -288,7 +288,7 @@ def gradient_similarity(x: Tensor, y: Tensor, constant: float, operator: str = "
     """``similarity(gradient_magnitude(x, operator), gradient_magnitude(y, operator),
     constant, alpha)`` of (N, 1, H, W) images.  In float64 on the CPU without autograd,
     from ``FUSED_GRADIENTS_FROM`` pixels, one compiled pass
-    (``_gradient_similarity_kernel``): within rounding of it (its square roots correctly
+    (``_similarity_kernel``): within rounding of it (its square roots correctly
     rounded), 8–23× faster than its thirty passes over image-sized arrays (200×131 to
     1024×768 pairs)."""
     if (x.dtype != torch.float64 or y.dtype != torch.float64 or x.device.type != "cpu"
@@ -296,7 +296,7 @@ def gradient_similarity(x: Tensor, y: Tensor, constant: float, operator: str = "
             or (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad))):
         return similarity(gradient_magnitude(x, operator), gradient_magnitude(y, operator),
                           constant, alpha)
-    from likeness.metrics._gradient_similarity_kernel import gradient_similarity as fused
+    from likeness.metrics._similarity_kernel import gradient_similarity as fused
     from likeness.metrics.kernel_threads import kernel_threads
 
     with kernel_threads(GRADIENT_SIMILARITY_SECONDS * x.numel()):

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import (
+    FUSED_GRADIENTS_FROM,
     YIQ,
     YIQ_MATLAB,
     check_convention,
@@ -26,10 +27,14 @@ from likeness.metrics._image_maps import (
     on_255_scale,
     similarity,
 )
+from likeness.metrics.kernel_threads import kernel_threads
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["haarpsi"]
 
+# one thread's time a pixel of the fused Haar similarity maps (``kernel_threads``): 3 ns
+# at 192×256, 20 ns at 384×512 (the page faults of its fresh outputs), 2-core AMD EPYC
+HAAR_MAPS_SECONDS = 1.0e-8
 
 
 def _box_sums(x: Tensor, rows: int, columns: int) -> Tensor:
@@ -46,16 +51,33 @@ def _box_sums(x: Tensor, rows: int, columns: int) -> Tensor:
     return total
 
 
-def _haar_responses(x: Tensor, size: int) -> Tensor:
+def _haar_responses(x: Tensor, size: int, out: Tensor | None = None) -> Tensor:
     """(N, 2, H, W): piq's size×size Haar filters (horizontal edge, then vertical) of the
-    zero-padded (N, 1, H, W) image, as differences of box sums."""
+    zero-padded (N, 1, H, W) image, as differences of box sums; written into ``out``
+    where given (no autograd: the same operations, without concatenating copies)."""
     half = size // 2
     padded = F.pad(x, pad=[half - 1, half, half - 1, half], mode="constant")
     rows = _box_sums(padded, half, size)
     columns = _box_sums(padded, size, half)
-    horizontal = (rows[..., :-half, :] - rows[..., half:, :]) / size
-    vertical = (columns[..., :, :-half] - columns[..., :, half:]) / size
-    return torch.cat([horizontal, vertical], dim=1)
+    if out is None:
+        horizontal = (rows[..., :-half, :] - rows[..., half:, :]) / size
+        vertical = (columns[..., :, :-half] - columns[..., :, half:]) / size
+        return torch.cat([horizontal, vertical], dim=1)
+    torch.sub(rows[..., :-half, :], rows[..., half:, :], out=out[:, :1])
+    torch.sub(columns[..., :, :-half], columns[..., :, half:], out=out[:, 1:])
+    return out.div_(size)
+
+
+def _fused_maps(all_x: Tensor, all_y: Tensor, c: float) -> tuple[list[Tensor], Tensor]:
+    """The luma similarity maps (one (N, 2, H, W) tensor, in a list) and their weights from
+    the Haar responses, in one compiled pass (``_similarity_kernel.haar_similarity_maps``):
+    bit for bit the route of thirty-odd torch passes."""
+    from likeness.metrics._similarity_kernel import haar_similarity_maps
+
+    with kernel_threads(HAAR_MAPS_SECONDS * all_x[:, 0].numel()):
+        maps, weights = haar_similarity_maps(all_x.contiguous().numpy(),
+                                             all_y.contiguous().numpy(), float(c))
+    return [torch.from_numpy(maps)], torch.from_numpy(weights)
 
 
 def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
@@ -84,21 +106,34 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     if colour:
         x, y = colour_transform(x, yiq), colour_transform(y, yiq)
     both = torch.cat((x[:, :1], y[:, :1]))  # one pass of the two images' luma
-    all_x, all_y = torch.cat([_haar_responses(both, 2 ** (scale + 1))
-                              for scale in range(scales)], dim=1).split(len(x))
-    weights = torch.max(torch.abs(all_x[:, 4:]), torch.abs(all_y[:, 4:]))
-    maps = []
-    for orientation in range(2):
-        magnitude_x = torch.abs(all_x[:, (orientation, orientation + 2)])
-        magnitude_y = torch.abs(all_y[:, (orientation, orientation + 2)])
-        maps.append(similarity(magnitude_x, magnitude_y, c).sum(dim=1, keepdim=True) / 2)
+    differentiable = torch.is_grad_enabled() and both.requires_grad
+    if differentiable:
+        responses = torch.cat([_haar_responses(both, 2 ** (scale + 1))
+                               for scale in range(scales)], dim=1)
+    else:  # each scale written in place of its concatenated copy
+        responses = both.new_empty(len(both), 2 * scales, *both.shape[-2:])
+        for scale in range(scales):
+            _haar_responses(both, 2 ** (scale + 1), responses[:, 2 * scale:2 * scale + 2])
+    all_x, all_y = responses.split(len(x))
+    if (not differentiable and scales == 3 and responses.dtype == torch.float64
+            and responses.device.type == "cpu"
+            and responses.shape[-2] * responses.shape[-1] >= FUSED_GRADIENTS_FROM):
+        maps, weights = _fused_maps(all_x, all_y, c)
+    else:
+        weights = torch.max(torch.abs(all_x[:, 4:]), torch.abs(all_y[:, 4:]))
+        maps = []
+        for orientation in range(2):
+            # the first two scales' responses of this orientation: a strided view
+            magnitude_x = torch.abs(all_x[:, orientation:orientation + 3:2])
+            magnitude_y = torch.abs(all_y[:, orientation:orientation + 3:2])
+            maps.append(similarity(magnitude_x, magnitude_y, c).sum(dim=1, keepdim=True) / 2)
     if colour:
         x, y = F.pad(x, pad=[0, 1, 0, 1]), F.pad(y, pad=[0, 1, 0, 1])
         chroma_x = torch.abs(F.avg_pool2d(x[:, 1:], kernel_size=2, stride=1, padding=0))
         chroma_y = torch.abs(F.avg_pool2d(y[:, 1:], kernel_size=2, stride=1, padding=0))
         weights = torch.cat([weights, weights.mean(dim=1, keepdim=True)], dim=1)
         maps.append(similarity(chroma_x, chroma_y, c).sum(dim=1, keepdim=True) / 2)
-    combined = torch.cat(maps, dim=1)
+    combined = maps[0] if len(maps) == 1 else torch.cat(maps, dim=1)
     # images without any Haar structure (flat: black vs black) weigh every position zero;
     # their score is the limit under uniform weights (1 for identical images), not 0/0
     flat = weights.sum(dim=[1, 2, 3], keepdim=True) == 0
