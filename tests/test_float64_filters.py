@@ -29,7 +29,7 @@ from likeness.metrics._filters import (
     valid_filter_2d,
 )
 from likeness.metrics._image_maps import (
-    FUSED_GRADIENTS_FROM,
+    FUSED_MAPS_FROM,
     LHM,
     LMN,
     YIQ,
@@ -223,11 +223,11 @@ def test_rgb_to_lab_without_gradients_is_its_differentiable_value():
 @pytest.mark.parametrize("channels", [1, 3])
 def test_haarpsi_without_gradients_is_its_differentiable_value(channels, fused, monkeypatch):
     """Without autograd HaarPSI's Haar responses are written into one array, scale by
-    scale, not concatenated, and (from ``FUSED_GRADIENTS_FROM`` pixels, float64) its
+    scale, not concatenated, and (from ``FUSED_MAPS_FROM`` pixels, float64) its
     similarity maps and weights are one compiled pass: the same values bit for bit as the
     differentiable route."""
     if fused:
-        monkeypatch.setattr("likeness.metrics.haarpsi.FUSED_GRADIENTS_FROM", 1)
+        monkeypatch.setattr("likeness.metrics.haarpsi.FUSED_MAPS_FROM", 1)
     x = _images(2, channels, 70, 53, seed=5)
     y = (x + _images(2, channels, 70, 53, seed=6) / 10).clamp(0, 255)
     differentiable = x.clone().requires_grad_()
@@ -349,7 +349,7 @@ def test_fused_gradient_similarity_is_torchs_with_rounded_square_roots(
     """GMSD's, MS-GMSD's, SR-SIM's, FSIM's and VSI's map in one compiled pass: bit for bit
     torch's operations with correctly rounded square roots (torch's are not on AVX-512
     CPUs), so within ~1e-15 of torch's own; borders, one-pixel rows and columns too."""
-    monkeypatch.setattr("likeness.metrics._image_maps.FUSED_GRADIENTS_FROM", 1)
+    monkeypatch.setattr("likeness.metrics._image_maps.FUSED_MAPS_FROM", 1)
     generator = torch.Generator().manual_seed(height * width)
     x = torch.rand(2, 1, height, width, dtype=torch.float64, generator=generator) * 255
     y = x + torch.randn(x.shape, dtype=torch.float64, generator=generator) * 9
@@ -362,7 +362,7 @@ def test_fused_gradient_similarity_is_torchs_with_rounded_square_roots(
 
 def test_gradient_similarity_keeps_torchs_route_for_gradients_float32_and_small_images():
     generator = torch.Generator().manual_seed(1)
-    side = math.isqrt(FUSED_GRADIENTS_FROM) + 1
+    side = math.isqrt(FUSED_MAPS_FROM) + 1
     x = torch.rand(1, 1, side, side, dtype=torch.float64, generator=generator)
     y = torch.rand(1, 1, side, side, dtype=torch.float64, generator=generator)
     differentiable = x.clone().requires_grad_()

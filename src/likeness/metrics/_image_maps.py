@@ -14,9 +14,10 @@ from torch import Tensor
 from likeness.errors import InvalidInputError
 from likeness.metrics._safe_roots import safe_sqrt
 
-# images of at least this many pixels take the fused gradient similarity (smaller ones
-# would wait for numba's first load, ~0.5 s, to save microseconds)
-FUSED_GRADIENTS_FROM = 128 * 128
+# images (or HaarPSI's half-size maps) of at least this many pixels take the compiled
+# similarity maps of ``_similarity_kernel`` (smaller ones would wait for numba's first
+# load, ~0.5 s, to save microseconds)
+FUSED_MAPS_FROM = 128 * 128
 # one thread's time a pixel of the fused gradient similarity (``kernel_threads``), measured
 # at 200×131 to 1024×768 on a 2-core AMD EPYC: 3.0–3.4 ns
 GRADIENT_SIMILARITY_SECONDS = 3.2e-9
@@ -287,12 +288,12 @@ def gradient_similarity(x: Tensor, y: Tensor, constant: float, operator: str = "
                         alpha: float = 0.0) -> Tensor:
     """``similarity(gradient_magnitude(x, operator), gradient_magnitude(y, operator),
     constant, alpha)`` of (N, 1, H, W) images.  In float64 on the CPU without autograd,
-    from ``FUSED_GRADIENTS_FROM`` pixels, one compiled pass
+    from ``FUSED_MAPS_FROM`` pixels, one compiled pass
     (``_similarity_kernel``): within rounding of it (its square roots correctly
     rounded), 8–23× faster than its thirty passes over image-sized arrays (200×131 to
     1024×768 pairs)."""
     if (x.dtype != torch.float64 or y.dtype != torch.float64 or x.device.type != "cpu"
-            or x.shape[-2] * x.shape[-1] < FUSED_GRADIENTS_FROM
+            or x.shape[-2] * x.shape[-1] < FUSED_MAPS_FROM
             or (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad))):
         return similarity(gradient_magnitude(x, operator), gradient_magnitude(y, operator),
                           constant, alpha)

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import (
-    FUSED_GRADIENTS_FROM,
+    FUSED_MAPS_FROM,
     YIQ,
     YIQ_MATLAB,
     check_convention,
@@ -117,7 +117,7 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     all_x, all_y = responses.split(len(x))
     if (not differentiable and scales == 3 and responses.dtype == torch.float64
             and responses.device.type == "cpu"
-            and responses.shape[-2] * responses.shape[-1] >= FUSED_GRADIENTS_FROM):
+            and responses.shape[-2] * responses.shape[-1] >= FUSED_MAPS_FROM):
         maps, weights = _fused_maps(all_x, all_y, c)
     else:
         weights = torch.max(torch.abs(all_x[:, 4:]), torch.abs(all_y[:, 4:]))
