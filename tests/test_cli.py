@@ -420,3 +420,11 @@ def test_a_long_table_shows_its_first_rows_when_every_row_is_in_a_file(tmp_path)
     terminal_only = _run("compare", ref, out, "--metrics", "psnr", "--no-cache")
     assert f"{TABLE_ROWS + 4:02d}.png" in terminal_only.stdout
     assert "more pair" not in terminal_only.stdout
+    # the file cannot be written (its folder is a file): every row, then why
+    (tmp_path / "not_a_folder").write_text("")
+    unwritten = _run("compare", ref, out, "--metrics", "psnr", "--no-cache",
+                     "--out", tmp_path / "not_a_folder" / "rows.csv")
+    assert unwritten.exit_code != 0
+    assert f"{TABLE_ROWS + 4:02d}.png" in unwritten.stdout
+    assert "more pair" not in unwritten.stdout
+    assert "cannot write" in unwritten.stderr

@@ -319,15 +319,22 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
         for sentence in differ_in_case_only(unmatched_reference, unmatched_test):
             say("note", f"{prefix}{sentence}")
     single = len(results.models) == 1
+    unwritten: LikenessError | None = None  # --out before the table, which then points to it
+    if out is not None:
+        try:
+            write_rows(out, results.rows, results.pair_metrics, results.unmatched,
+                       with_model=not single)
+        except LikenessError as error:  # a full disk: every row on the terminal, then why
+            unwritten = error
+    rows_in = (str(out) if out is not None and unwritten is None else
+               str(Path(out_dir) / "per_image.csv") if out_dir is not None else None)
     if single and results.pair_metrics and not results.set_metrics:
-        print_table(results, rows_in=str(out) if out is not None else
-                    str(Path(out_dir) / "per_image.csv") if out_dir is not None else None)
+        print_table(results, rows_in=rows_in)
     else:
         print_summary(results)
     report_rows(results.rows, results.record)
-    if out is not None:
-        write_rows(out, results.rows, results.pair_metrics, results.unmatched,
-                    with_model=not single)
+    if unwritten is not None:
+        raise unwritten
     if out_dir is not None:
         console.print(f"results written to {out_dir}/ (summary.md, summary.tex, "
                       "per_image.csv, comparisons.csv, references.bib, methods.md, run.json)",
