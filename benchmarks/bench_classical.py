@@ -1,9 +1,10 @@
-"""The classical full-reference metrics against piq's and pyiqa's own code, run in this
+"""The classical full-reference metrics against piq's and pyiqa's own code (PSNR also
+against torchmetrics'), run in this
 process on one 512×384 RGB pair: likeness in float64 on [0, 255] values (the arithmetic
 its folder runs use), the references on float32 tensors in [0, 1] (the way their users
 call them: ``ToTensor``'s dtype) and in float64.
 
-    references/reference-env.sh /tmp/likeness-reference           # piq, pyiqa
+    references/reference-env.sh /tmp/likeness-reference  # piq, pyiqa, torchmetrics
     /tmp/likeness-reference/bin/pip install -c constraints.txt numba isal filelock rich click
     PYTHONPATH=src /tmp/likeness-reference/bin/python benchmarks/bench_classical.py
 
@@ -68,6 +69,7 @@ def main() -> None:
     try:
         import piq
         import pyiqa
+        import torchmetrics  # noqa: F401
     except ImportError as missing:  # the project's environment (make bench): say how
         print(f"bench_classical: skipped ({missing}); run it with the reference environment, "
               "as its docstring says")
@@ -81,7 +83,13 @@ def main() -> None:
         metric = pyiqa.create_metric(name, device="cpu")
         return lambda a, b: metric(a, b)
 
+    from torchmetrics.functional.image import peak_signal_noise_ratio
+
     cases: dict[str, tuple[Callable[[], Any], Callable[..., Any]]] = {
+        "PSNR": (lambda: likeness.psnr(x, y, data_range=255.0),
+                 lambda a, b: piq.psnr(a, b, data_range=1.0)),
+        "PSNR (torchmetrics)": (lambda: likeness.psnr(x, y, data_range=255.0),
+                                lambda a, b: peak_signal_noise_ratio(a, b, data_range=1.0)),
         "FSIM (colour)": (lambda: likeness.fsim(x, y, data_range=255.0),
                           lambda a, b: piq.fsim(a, b, data_range=1.0)),
         "VIFp": (lambda: likeness.vif_p(x, y, data_range=255.0),

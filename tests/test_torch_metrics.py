@@ -50,6 +50,42 @@ def test_psnr_matches_golden(golden):
         assert psnr(x, y, data_range=255).item() == pytest.approx(pair["psnr"], abs=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.uint8])
+@pytest.mark.parametrize("shape", [(1, 3, 37, 41), (5, 1, 20, 23), (3, 2, 9, 70)])
+def test_psnr_in_blocks_is_the_float64_sum_of_squared_differences(monkeypatch, dtype, shape):
+    """Large CPU batches are summed in blocks of ``CHUNK_VALUES`` (parts of a row, or
+    several whole rows) instead of float64 copies of both batches: the same differences in
+    float64, summed in another order.  Blocks of 1,000 values cover every split here."""
+    from likeness.metrics import psnr as psnr_module
+
+    generator = torch.Generator().manual_seed(7)
+    x = torch.randint(0, 256, shape, generator=generator).to(dtype)
+    y = torch.randint(0, 256, shape, generator=generator).to(dtype)
+    if dtype.is_floating_point:
+        x, y = (x + torch.rand(shape, generator=generator, dtype=dtype)) / 256, y / 256
+    whole = (x.double() - y.double()).pow(2).flatten(1).mean(dim=1)
+    monkeypatch.setattr(psnr_module, "CHUNK_VALUES", 1000)
+    in_blocks = psnr_module.mse(x, y)
+    torch.testing.assert_close(in_blocks, whole, rtol=1e-14, atol=0)
+    data_range = 1.0 if dtype.is_floating_point else 255.0
+    torch.testing.assert_close(psnr(x, y, data_range=data_range),
+                               10 * torch.log10(data_range**2 / whole), rtol=1e-14, atol=0)
+    x_last = x.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(psnr_module.mse(x_last, y), in_blocks, rtol=1e-14, atol=0)
+    assert psnr_module.mse(x, x).eq(0).all()
+
+
+def test_psnr_keeps_its_gradient_on_large_images():
+    x = torch.rand(1, 3, 256, 256, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(1, 3, 256, 256, dtype=torch.float64)
+    psnr(x, y, data_range=1.0).sum().backward()
+    difference = (x - y).detach()
+    # d/dx of 10 log10(1 / mean(d²)) = -(10 / ln 10) · 2d / Σd²
+    expected = -(10 / np.log(10)) * 2 * difference / difference.pow(2).sum()
+    assert x.grad is not None
+    torch.testing.assert_close(x.grad, expected, rtol=1e-10, atol=0)
+
+
 def _noisy_batch(shape, seed=0, dtype=torch.float64):
     generator = torch.Generator().manual_seed(seed)
     x = torch.rand(shape, generator=generator, dtype=dtype)
