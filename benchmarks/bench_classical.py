@@ -12,12 +12,13 @@ call them: ``ToTensor``'s dtype) and in float64.
 in the project's.)  Prints, per metric, each timing (median of 9, likeness and the
 reference called in turn after one warm-up call each, so that the machine's slow spells
 fall on both), likeness's speed as a multiple of the reference's (in float32, and in
-float64 where the reference takes it), and the values (likeness's convention "piq"
-against piq; VIF, NLPD and CW-SSIM follow their authors' MATLAB code, as pyiqa ports it,
-so their values differ where pyiqa departs).  An argument such as ``1024x768`` resizes
-the pair (bicubic) first; other arguments name the metrics to run.  Then BasicSR's SSIM
-and PSNR against the ``basicsr`` convention (``bench_basicsr``; ``BasicSR`` as an
-argument runs only those).
+float64 where the reference takes it; then likeness called as the references are, on
+float32 tensors in [0, 1], against the reference in float32), and the values (likeness's
+convention "piq" against piq; VIF, NLPD and CW-SSIM follow their authors' MATLAB code, as
+pyiqa ports it, so their values differ where pyiqa departs).  An argument such as
+``1024x768`` resizes the pair (bicubic) first; other arguments name the metrics to run.
+Then BasicSR's SSIM and PSNR against the ``basicsr`` convention (``bench_basicsr``;
+``BasicSR`` as an argument runs only those).
 """
 
 from __future__ import annotations
@@ -85,43 +86,44 @@ def main() -> None:
 
     from torchmetrics.functional.image import peak_signal_noise_ratio
 
-    cases: dict[str, tuple[Callable[[], Any], Callable[..., Any]]] = {
-        "PSNR": (lambda: likeness.psnr(x, y, data_range=255.0),
+    cases: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+        "PSNR": (likeness.psnr,
                  lambda a, b: piq.psnr(a, b, data_range=1.0)),
-        "PSNR (torchmetrics)": (lambda: likeness.psnr(x, y, data_range=255.0),
+        "PSNR (torchmetrics)": (likeness.psnr,
                                 lambda a, b: peak_signal_noise_ratio(a, b, data_range=1.0)),
-        "FSIM (colour)": (lambda: likeness.fsim(x, y, data_range=255.0),
+        "FSIM (colour)": (likeness.fsim,
                           lambda a, b: piq.fsim(a, b, data_range=1.0)),
-        "VIFp": (lambda: likeness.vif_p(x, y, data_range=255.0),
+        "VIFp": (likeness.vif_p,
                  lambda a, b: piq.vif_p(a, b, data_range=1.0)),
-        "GMSD": (lambda: likeness.gmsd(x, y, data_range=255.0),
+        "GMSD": (likeness.gmsd,
                  lambda a, b: piq.gmsd(a, b, data_range=1.0)),
-        "MS-GMSD": (lambda: likeness.multi_scale_gmsd(x, y, data_range=255.0),
+        "MS-GMSD": (likeness.multi_scale_gmsd,
                     lambda a, b: piq.multi_scale_gmsd(a, b, data_range=1.0)),
-        "HaarPSI": (lambda: likeness.haarpsi(x, y, data_range=255.0),
+        "HaarPSI": (likeness.haarpsi,
                     lambda a, b: piq.haarpsi(a, b, data_range=1.0)),
-        "MDSI": (lambda: likeness.mdsi(x, y, data_range=255.0),
+        "MDSI": (likeness.mdsi,
                  lambda a, b: piq.mdsi(a, b, data_range=1.0)),
-        "VSI": (lambda: likeness.vsi(x, y, data_range=255.0),
+        "VSI": (likeness.vsi,
                 lambda a, b: piq.vsi(a, b, data_range=1.0)),
-        "DSS": (lambda: likeness.dss(x, y, data_range=255.0),
+        "DSS": (likeness.dss,
                 lambda a, b: piq.dss(a, b, data_range=1.0)),
-        "SR-SIM": (lambda: likeness.srsim(x, y, data_range=255.0),
+        "SR-SIM": (likeness.srsim,
                    lambda a, b: piq.srsim(a, b, data_range=1.0)),
-        "IW-SSIM": (lambda: likeness.information_weighted_ssim(x, y, data_range=255.0),
+        "IW-SSIM": (likeness.information_weighted_ssim,
                     lambda a, b: piq.information_weighted_ssim(a, b, data_range=1.0)),
-        "VIF (pyiqa)": (lambda: likeness.vif(x, y, data_range=255.0), pyiqa_metric("vif")),
-        "NLPD (pyiqa)": (lambda: likeness.nlpd(x, y, data_range=255.0),
+        "VIF (pyiqa)": (likeness.vif, pyiqa_metric("vif")),
+        "NLPD (pyiqa)": (likeness.nlpd,
                          pyiqa_metric("nlpd")),
-        "CW-SSIM (pyiqa)": (lambda: likeness.cw_ssim(x, y, data_range=255.0),
+        "CW-SSIM (pyiqa)": (likeness.cw_ssim,
                             pyiqa_metric("cw_ssim")),
     }
     only, _ = arguments()
     print(f"torch threads {torch.get_num_threads()}; one {x.shape[-1]}x{x.shape[-2]} RGB pair; "
           f"median of {REPEATS}, in turn")
-    for name, (ours_call, theirs_call) in cases.items():
+    for name, (ours_metric, theirs_call) in cases.items():
         if only and name.split(" ")[0] not in only:
             continue
+        ours_call = functools.partial(ours_metric, x, y, data_range=255.0)
         single, ours, theirs_value, value = alternating(
             functools.partial(theirs_call, *unit[torch.float32]), ours_call, REPEATS)
         try:
@@ -130,10 +132,15 @@ def main() -> None:
             in_float64 = f"{double * 1e3:7.1f} ms ({double / ours_again:5.2f}x)"
         except RuntimeError:  # pyiqa's filters are float32 tensors: float64 is refused
             in_float64 = "refused"
+        # likeness called as the references are: float32 tensors in [0, 1]
+        single_again, ours_single, _, _ = alternating(
+            functools.partial(theirs_call, *unit[torch.float32]),
+            functools.partial(ours_metric, *unit[torch.float32], data_range=1.0), REPEATS)
         print(f"{name:16s} likeness {ours * 1e3:7.1f} ms ({float(value):.6f}); reference "
               f"float32 {single * 1e3:7.1f} ms ({float(theirs_value):.6f}; "
               f"{single / ours:5.2f}x), "
-              f"float64 {in_float64}", flush=True)
+              f"float64 {in_float64}; both float32: likeness {ours_single * 1e3:7.1f} ms "
+              f"({single_again / ours_single:5.2f}x)", flush=True)
 
 
 def bench_basicsr() -> None:
