@@ -31,10 +31,10 @@ def mse(x: Tensor, y: Tensor) -> Tensor:
 
 
 def _chunked_squared_error_sums(x: Tensor, y: Tensor) -> Tensor:
-    """(N,) Σ (x − y)² of each row of two contiguous (N, S) CPU tensors, each difference in
-    float64, in contiguous blocks of about ``CHUNK_VALUES`` values (whole rows, or a part
-    of one row) through reused buffers: a few passes over cached memory instead of float64
-    copies of both batches."""
+    """(N,) Σ (x − y)² of each row of two (N, S) CPU tensors of one floating dtype, each
+    difference in float64, in blocks of about ``CHUNK_VALUES`` values (whole rows, or a
+    part of one row) through reused buffers: a few passes over cached memory instead of
+    float64 copies of both batches."""
     rows, samples = x.shape
     width = min(samples, CHUNK_VALUES)
     height = min(rows, max(1, CHUNK_VALUES // samples))
