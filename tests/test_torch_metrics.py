@@ -204,6 +204,55 @@ def test_uint8_tensors_are_accepted_and_data_range_is_explicit():
         ssim(x, x, data_range=0)
 
 
+TENSOR_METRICS = ("psnr", "ssim", "ms_ssim", "fsim", "gmsd", "multi_scale_gmsd", "haarpsi",
+                  "mdsi", "vsi", "dss", "srsim", "information_weighted_ssim", "vif_p", "vif",
+                  "nlpd", "cw_ssim")
+
+
+@pytest.mark.parametrize("name", TENSOR_METRICS)
+def test_every_metric_runs_under_inference_mode_and_on_inference_tensors(name):
+    """Every tensor metric raised "RuntimeError: Inference tensors do not track version
+    counter" under ``torch.inference_mode()`` (evaluation code's usual context): the input
+    check reads the version counter to skip tensors it checked already.  Now an inference
+    tensor is checked at each call, and the value is the one of ordinary tensors."""
+    import likeness
+
+    metric = getattr(likeness, name)
+    x, y = _noisy_batch((2, 3, 176, 184), seed=11, dtype=torch.float32)
+    expected = metric(x, y, data_range=1.0)
+    with torch.inference_mode():
+        inside = metric(x, y, data_range=1.0)
+        made_inside = x.clone(), y.clone()
+    torch.testing.assert_close(inside, expected, rtol=0, atol=0)
+    assert made_inside[0].is_inference()
+    torch.testing.assert_close(metric(*made_inside, data_range=1.0), expected, rtol=0, atol=0)
+    with torch.inference_mode(), pytest.raises(InvalidInputError, match="outside"):
+        metric(x * 2 + 1, y, data_range=1.0)  # still checked
+
+
+def test_files_and_tensor_rows_under_inference_mode(tmp_path):
+    """The file and tensor entry points share one conversion per pair, whose reuse read
+    the version counter too."""
+    from PIL import Image
+
+    import likeness
+
+    generator = np.random.default_rng(5)
+    pixels = [generator.integers(0, 256, (48, 56, 3), dtype=np.uint8) for _ in range(2)]
+    for name, image in zip(("ref.png", "out.png"), pixels, strict=True):
+        Image.fromarray(image).save(tmp_path / name)
+    metrics = "ssim,psnr,gmsd,mdsi"
+    expected = likeness.compare_files(tmp_path / "ref.png", tmp_path / "out.png",
+                                      metrics=metrics)
+    batches = [torch.from_numpy(image).permute(2, 0, 1)[None] for image in pixels]
+    rows = likeness.compare_tensors(*batches, metrics=metrics)
+    with torch.inference_mode():
+        assert likeness.compare_files(tmp_path / "ref.png", tmp_path / "out.png",
+                                      metrics=metrics) == expected
+        assert [r.values for r in likeness.compare_tensors(*batches, metrics=metrics)] == [
+            r.values for r in rows]
+
+
 def test_every_metric_takes_one_number_as_data_range_and_refuses_anything_else():
     """The classical metrics (GMSD … IW-SSIM, CW-SSIM, NLPD) turned ``data_range=None`` into
     "TypeError: float() argument must be … not 'NoneType'"; ``compare_tensors`` took the

@@ -26,7 +26,7 @@ from likeness.arguments import check_data_range, layout_hint
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
 __all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches",
-           "mark_values_checked"]
+           "mark_values_checked", "tensor_version"]
 
 # the attribute a tensor checked once carries: (its version counter, the data range)
 _CHECKED = "_likeness_values_checked"
@@ -39,6 +39,13 @@ def _as_computable(tensor: Tensor, name: str) -> Tensor:
     if tensor.dtype in (torch.bfloat16, torch.float16):
         return tensor.to(torch.float32)
     return tensor if tensor.is_floating_point() else tensor.to(torch.float64)
+
+
+def tensor_version(tensor: Tensor) -> int | None:
+    """The tensor's version counter (in-place writes advance it), or None for an inference
+    tensor (made under ``torch.inference_mode``), which keeps none: reading it raises
+    "Inference tensors do not track version counter"."""
+    return None if tensor.is_inference() else tensor._version
 
 
 def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
@@ -96,8 +103,9 @@ def check_values(x: Tensor, y: Tensor, data_range: float) -> None:
     tensor (``aminmax`` propagates NaN, and an infinity is its own extreme)."""
     with torch.no_grad():
         for name, tensor in (("x", x), ("y", y)):
-            if tensor.numel() == 0 or getattr(tensor, _CHECKED, None) == (tensor._version,
-                                                                          data_range):
+            version = tensor_version(tensor)
+            if tensor.numel() == 0 or (version is not None and getattr(
+                    tensor, _CHECKED, None) == (version, data_range)):
                 continue
             low, high = (float(value) for value in torch.aminmax(tensor))
             if not (math.isfinite(low) and math.isfinite(high)):
@@ -114,10 +122,13 @@ def mark_values_checked(x: Tensor, y: Tensor, data_range: float) -> None:
     """``check_values`` once for tensors a run made and passes to several metrics, which
     then skip it while the tensors are unchanged (their version counter, which in-place
     writes advance).  Only tensors no caller can write to another way: a user's tensor
-    may share its memory with a NumPy array, whose writes torch does not count."""
+    may share its memory with a NumPy array, whose writes torch does not count.  Inference
+    tensors count no writes: they are checked at every call."""
     check_values(x, y, data_range)
     for tensor in (x, y):
-        setattr(tensor, _CHECKED, (tensor._version, data_range))
+        version = tensor_version(tensor)
+        if version is not None:
+            setattr(tensor, _CHECKED, (version, data_range))
 
 
 def check_gray_or_rgb_pairs(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:

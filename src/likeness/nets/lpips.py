@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from likeness.arguments import described
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.metrics.lpips import lpips_from_features
+from likeness.metrics.tensor_checks import tensor_version
 from likeness.nets.backbones import Backbone, build_backbone
 from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_matching_weights, load_state_dict
@@ -133,7 +134,8 @@ class LPIPS(nn.Module):
     def _backbone_for_gradients(self) -> Backbone:
         """A contiguous-layout copy of the backbone, made again whenever the backbone's
         parameters were replaced, moved or changed in place (kept out of the state dict)."""
-        stamp = tuple((p.data_ptr(), p.dtype, p._version) for p in self.backbone.parameters())
+        stamp = tuple((p.data_ptr(), p.dtype, tensor_version(p))
+                      for p in self.backbone.parameters())
         held = self.__dict__.get("_contiguous_backbone")
         if held is None or held[0] != stamp:
             copied = copy.deepcopy(self.backbone)

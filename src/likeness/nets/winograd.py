@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError
+from likeness.metrics.tensor_checks import tensor_version
 from likeness.switches import switch
 
 __all__ = ["WinogradWeights", "apply_layer", "channel_thresholds", "prepare_winograd",
@@ -193,8 +194,7 @@ class WinogradWeights:
 def parameter_stamp(conv: nn.Module) -> tuple[object, ...]:
     """What changes when a convolution's parameters are replaced, moved or edited in place
     (inference tensors, made under ``torch.inference_mode``, keep no version counter)."""
-    return tuple((p.data_ptr(), p.dtype, None if p.is_inference() else p._version)
-                 for p in conv.parameters())
+    return tuple((p.data_ptr(), p.dtype, tensor_version(p)) for p in conv.parameters())
 
 
 def prepare_winograd(conv: nn.Conv2d) -> WinogradWeights:

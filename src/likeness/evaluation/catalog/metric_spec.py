@@ -336,14 +336,15 @@ def tensors_shared() -> Iterator[None]:
 def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
     """(test, reference) as float64 (1, C, H, W) tensors: piq's (x, y) order; inside
     ``tensors_shared``, the same tensors for every metric of the pair."""
+    from likeness.metrics.tensor_checks import mark_values_checked, tensor_version
+
     pairs = getattr(_shared, "pairs", None)
     if pairs is not None and id(pair) in pairs:
         _, tensors, versions = pairs[id(pair)]
-        if tuple(t._version for t in tensors) == versions:  # no metric wrote to them
+        # no metric wrote to them (inference tensors, which count no writes: made again)
+        if None not in versions and tuple(tensor_version(t) for t in tensors) == versions:
             return tensors
     import torch
-
-    from likeness.metrics.tensor_checks import mark_values_checked
 
     def as_batch(pixels: np.ndarray) -> Any:
         return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
@@ -353,7 +354,7 @@ def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
         with contextlib.suppress(LikenessError):  # not shared: each metric says why
             mark_values_checked(*tensors, pair.data_range)
             # the pair held: its id stays its own
-            pairs[id(pair)] = (pair, tensors, tuple(t._version for t in tensors))
+            pairs[id(pair)] = (pair, tensors, tuple(tensor_version(t) for t in tensors))
     return tensors
 
 
