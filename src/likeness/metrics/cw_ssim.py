@@ -26,7 +26,7 @@ from torch import Tensor
 from likeness.arguments import check_numbers
 from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._image_maps import matlab_gray_pair
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["cw_ssim", "cw_ssim_min_side"]
@@ -128,7 +128,7 @@ def _fspecial_gaussian(rows: int, columns: int, sigma: float, like: Tensor) -> T
     return kernel / kernel.sum()
 
 
-@without_autocast
+@as_defined
 def cw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0, levels: int = 4,
             orientations: int = 8, k: float = 0.0) -> Tensor:
     """CW-SSIM of each pair: (N,), in the inputs' float dtype (see the module docs).

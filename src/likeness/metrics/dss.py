@@ -31,7 +31,7 @@ from torch import Tensor
 from likeness.errors import ImageTooSmallError
 from likeness.metrics._image_maps import on_255_scale, yiq_luma
 from likeness.metrics._safe_roots import safe_sqrt
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["dss"]
@@ -132,7 +132,7 @@ def _subband_similarities(x: Tensor, y: Tensor, dc: Tensor) -> Tensor:
     return pooled
 
 
-@without_autocast
+@as_defined
 def dss(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     """DSS of each pair: (N,), in the inputs' float dtype (see the module docs).
 

@@ -36,7 +36,7 @@ from likeness.metrics._image_maps import (
     similarity,
 )
 from likeness.metrics._safe_roots import safe_pow
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.kernel_threads import kernel_threads
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
@@ -217,7 +217,7 @@ def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool
     return score.sum(dim=[1, 2, 3]) / pc_max.sum(dim=[1, 2, 3])
 
 
-@without_autocast
+@as_defined
 def fsim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
     """FSIM of each pair (luma only): (N,), in the inputs' float dtype (see the module docs).
 
@@ -231,7 +231,7 @@ def fsim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "pi
     return _feature_similarity(x, y, data_range, chromatic=False, convention=convention)
 
 
-@without_autocast
+@as_defined
 def fsimc(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
     """FSIMc of each pair of RGB images: (N,), in the inputs' float dtype.
 

@@ -31,7 +31,7 @@ from likeness.metrics._image_maps import (
     yiq_luma,
 )
 from likeness.metrics._safe_roots import safe_sqrt
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["MS_GMSD_WEIGHTS", "gmsd", "ms_gmsd"]
@@ -68,7 +68,7 @@ def _deviation(x: Tensor, y: Tensor, t: float, alpha: float = 0.0,
     return safe_sqrt(variance)  # 0 for identical images
 
 
-@without_autocast
+@as_defined
 def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
          t: float = 170 / (255.0**2), convention: str = "piq") -> Tensor:
     """GMSD of each image pair: (N,), in the inputs' float dtype (see the module docs).
@@ -87,7 +87,7 @@ def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
     return _deviation(halve(x), halve(y), t, unbiased=unbiased)
 
 
-@without_autocast
+@as_defined
 def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5,
             t: float = 170.0, convention: str = "piq") -> Tensor:
     """MS-GMSD of each image pair: (N,), in the inputs' float dtype (see the module docs).

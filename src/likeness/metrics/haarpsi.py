@@ -27,7 +27,7 @@ from likeness.metrics._image_maps import (
     on_255_scale,
     similarity,
 )
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.kernel_threads import kernel_threads
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
@@ -81,7 +81,7 @@ def _fused_maps(all_x: Tensor, all_y: Tensor, c: float) -> tuple[list[Tensor], T
     return [torch.from_numpy(maps)], torch.from_numpy(weights)
 
 
-@without_autocast
+@as_defined
 def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
             c: float = 30.0, alpha: float = 4.2, convention: str = "piq") -> Tensor:
     """HaarPSI of each pair: (N,), in the inputs' float dtype (see the module docs).

@@ -24,7 +24,7 @@ from torch import Tensor
 from likeness.errors import ImageTooSmallError, UnsupportedImageError
 from likeness.metrics._filters import correlate_2d, gaussian_taps, valid_filter_2d
 from likeness.metrics._image_maps import check_convention, matlab_gray, on_255_scale, yiq_luma
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["IW_SSIM_WEIGHTS", "iw_ssim"]
@@ -152,7 +152,7 @@ def _information_content(x: Tensor, y: Tensor, parent: Tensor | None,
     return weights.masked_fill(weights < eps, 0)
 
 
-@without_autocast
+@as_defined
 def iw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0,
             convention: str = "piq") -> Tensor:
     """IW-SSIM of each pair: (N,), in the inputs' float dtype (see the module docs).

@@ -28,7 +28,7 @@ from likeness.metrics._image_maps import (
     similarity,
 )
 from likeness.metrics._safe_roots import safe_pow, safe_sqrt
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["mdsi"]
@@ -42,7 +42,7 @@ def _complex_power(base: Tensor, exponent: float) -> Tensor:
     return torch.stack((radius * torch.cos(angle), radius * torch.sin(angle)), dim=-1)
 
 
-@without_autocast
+@as_defined
 def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
     """MDSI of each pair: (N,), in the inputs' float dtype (see the module docs).
 

@@ -20,7 +20,7 @@ from likeness.errors import (
 from likeness.metrics._filters import gaussian_taps
 from likeness.metrics._fused_ssim import fusable, fused_cpu_means
 from likeness.metrics._image_maps import matlab_gray, padded_block_mean
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.ssim import (
     SSIM_CONVENTIONS,
     SsimConvention,
@@ -77,7 +77,7 @@ def _scale_weights(scale_weights: Sequence[float] | None) -> tuple[float, ...]:
     return weights
 
 
-@without_autocast
+@as_defined
 def ms_ssim(x: Tensor, y: Tensor, *, data_range: float,
             scale_weights: Sequence[float] | None = None, win_size: int | None = None,
             sigma: float | None = None, k1: float | None = None,

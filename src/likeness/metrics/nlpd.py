@@ -28,7 +28,7 @@ from likeness.errors import ImageTooSmallError
 from likeness.metrics._filters import correlate_2d
 from likeness.metrics._image_maps import matlab_gray_pair
 from likeness.metrics._safe_roots import safe_sqrt
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["NlpDistances", "nlp_distances", "nlpd", "nlpd_min_side"]
@@ -128,7 +128,7 @@ def _mean_rms(first: list[Tensor], second: list[Tensor]) -> Tensor:
                         for a, b in zip(first, second, strict=True)], dim=1).mean(dim=1)
 
 
-@without_autocast
+@as_defined
 def nlp_distances(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> NlpDistances:
     """Both outputs of ``NLP_dist.m`` for each pair (see the module docs).
 
@@ -149,7 +149,7 @@ def nlp_distances(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> NlpDistan
         laplacian=_mean_rms(levels_x, levels_y))
 
 
-@without_autocast
+@as_defined
 def nlpd(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     """NLPD of each pair: (N,), in the inputs' float dtype; symmetric in x and y.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_data_range, check_image_batches
 
 __all__ = ["mse", "psnr"]
@@ -15,7 +15,7 @@ __all__ = ["mse", "psnr"]
 CHUNK_VALUES = 1 << 17
 
 
-@without_autocast
+@as_defined
 def mse(x: Tensor, y: Tensor) -> Tensor:
     """Mean squared error of each pair of an (N, C, H, W) batch: the differences and their
     sum in float64.
@@ -59,7 +59,7 @@ def _chunked_squared_error_sums(x: Tensor, y: Tensor) -> Tensor:
     return total
 
 
-@without_autocast
+@as_defined
 def psnr(x: Tensor, y: Tensor, *, data_range: float) -> Tensor:
     """Peak signal-to-noise ratio in dB of each pair of an (N, C, H, W) batch.
 

@@ -37,7 +37,7 @@ from likeness.metrics._image_maps import (
     yiq_luma,
 )
 from likeness.metrics._matlab_resize import matlab_resize
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["sr_sim"]
@@ -77,7 +77,7 @@ def _spectral_residual_saliency(x: Tensor) -> Tensor:
     return matlab_resize(saliency, height, width)
 
 
-@without_autocast
+@as_defined
 def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
     """SR-SIM of each pair: (N,), in the inputs' float dtype (see the module docs).
 

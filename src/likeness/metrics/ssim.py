@@ -32,7 +32,7 @@ from likeness.metrics._filters import (
     valid_filter_axis,
 )
 from likeness.metrics._fused_ssim import fusable, fused_cpu_means
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_data_range, check_image_batches
 
 __all__ = ["SSIM_CONVENTIONS", "SsimConvention", "ssim"]
@@ -197,7 +197,7 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
     return ssim_map.mean(dim=spatial), contrast_structure.mean(dim=spatial)
 
 
-@without_autocast
+@as_defined
 def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage",
          win_size: int | None = None, sigma: float | None = None, window: str | None = None,
          k1: float | None = None, k2: float | None = None,

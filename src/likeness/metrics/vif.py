@@ -21,7 +21,7 @@ from likeness.arguments import check_numbers
 from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._filters import correlate_2d
 from likeness.metrics._image_maps import check_convention, matlab_gray, on_255_scale
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["vif_p"]
@@ -45,7 +45,7 @@ def _filter(x: Tensor, kernel: Tensor) -> Tensor:
     return correlate_2d(correlate_2d(x, kernel.view(size, 1)), kernel.view(1, size))
 
 
-@without_autocast
+@as_defined
 def vif_p(x: Tensor, y: Tensor, *, data_range: float = 1.0, sigma_n_sq: float = 2.0,
           convention: str = "piq") -> Tensor:
     """VIFp of each pair: x distorted, y reference; (N,) in the inputs' float dtype.

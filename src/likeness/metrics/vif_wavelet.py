@@ -25,7 +25,7 @@ from likeness.errors import ImageTooSmallError, UnsupportedImageError
 from likeness.metrics._filters import correlate_2d
 from likeness.metrics._image_maps import matlab_gray_pair
 from likeness.metrics._sp5_filters import BFILTS, LO0FILT, LOFILT_HALF
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["VIF_MIN_SIDE", "vif"]
@@ -126,7 +126,7 @@ def _reference_field(reference: Tensor) -> tuple[Tensor, Tensor]:
             torch.linalg.eigvalsh(covariance))
 
 
-@without_autocast
+@as_defined
 def vif(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     """VIF of each pair: x distorted, y reference; (N,) in the inputs' float dtype (see
     the module docs).

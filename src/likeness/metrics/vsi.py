@@ -32,7 +32,7 @@ from likeness.metrics._image_maps import (
     similarity,
 )
 from likeness.metrics._safe_roots import safe_pow
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["vsi"]
@@ -104,7 +104,7 @@ def _downsampled(x: Tensor, factor: int) -> Tensor:
     return padded_block_mean(x, factor, (factor // 2, (factor - 1) // 2) * 2, replicate=True)
 
 
-@without_autocast
+@as_defined
 def vsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     """VSI of each pair: (N,), in the inputs' float dtype (see the module docs).
 

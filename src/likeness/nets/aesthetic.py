@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from likeness.errors import WeightsError
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.nets.clip import ClipModel, clip_preprocess
 from likeness.nets.loading import load_matching_weights, load_state_dict
 from likeness.nets.preprocess import eight_bit_images_of, stacked
@@ -80,7 +80,7 @@ class AestheticPredictor(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    @without_autocast
+    @as_defined
     def forward(self, images: Tensor) -> Tensor:
         embedding = self.clip.encode_images(images)  # unit length: simple_inference's normalized()
         return self.layers(embedding)[:, 0]
@@ -98,7 +98,7 @@ def aesthetic_scores(network: AestheticPredictor, pixels: Any) -> Tensor:
                            network))[:, None]
 
 
-@without_autocast
+@as_defined
 def aesthetic_score(images: Any, *, model: AestheticPredictor | None = None,
                     weights: str | os.PathLike[str] | None = None,
                     clip_weights: str | os.PathLike[str] | None = None,

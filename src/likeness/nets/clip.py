@@ -34,7 +34,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, InvalidInputTypeError, WeightsError
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_state_dict
 from likeness.nets.preprocess import CROPS, normalised_tensor, resize_centre_crop, stacked
@@ -317,7 +317,7 @@ class ClipModel(nn.Module):
             self.text_projection = nn.Linear(text_width, text_projection, bias=False)
         _load(self, state, source, towers[(image, text)])
 
-    @without_autocast
+    @as_defined
     def encode_images(self, images: Tensor) -> Tensor:
         """(N, 3, S, S) normalised images (``clip_preprocess``) → (N, D) unit vectors."""
         if self.vision_model is None:
@@ -329,7 +329,7 @@ class ClipModel(nn.Module):
                                        "clip_preprocess", side=self.image_size)
         return _encode_images(self.vision_model, self.visual_projection, images)
 
-    @without_autocast
+    @as_defined
     def encode_texts(self, tokens: Tensor) -> Tensor:
         """(N, 77) token ids → (N, D) unit vectors: the hidden state at each text's first
         highest id (its first ``<|endoftext|>``, as OpenAI's and Hugging Face's CLIP read

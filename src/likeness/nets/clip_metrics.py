@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from likeness.errors import InvalidInputError
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.clip_scores import (
     CLIP_T_CONVENTIONS,
     CLIP_T_SETTINGS,
@@ -40,7 +41,6 @@ from likeness.metrics.clip_scores import (
     cosine,
     directional_similarity,
 )
-from likeness.metrics.full_precision import without_autocast
 from likeness.nets.clip import ClipModel, clip_preprocess
 from likeness.nets.clip_tokenizer import clip_tokenize
 from likeness.nets.preprocess import eight_bit_images_of
@@ -82,7 +82,7 @@ def _embed_texts(model: ClipModel, prompts: list[str], too_long: str,
                                                          cleaning=cleaning)))
 
 
-@without_autocast
+@as_defined
 def clip_score(images: Any, prompts: str | Sequence[str], *, convention: str = "hessel",
                model: str | ClipModel | None = None, weights: Weights = None,
                preprocessing: str | None = None, data_range: float | None = None) -> Tensor:
@@ -108,7 +108,7 @@ def clip_score(images: Any, prompts: str | Sequence[str], *, convention: str = "
     return clip_t_values(image_embeddings.double(), text_embeddings.double(), convention)
 
 
-@without_autocast
+@as_defined
 def clip_image_similarity(first: Any, second: Any, *, model: str | ClipModel = "vit-b32",
                           weights: Weights = None, preprocessing: str = "openai",
                           data_range: float | None = None) -> Tensor:
@@ -126,7 +126,7 @@ def clip_image_similarity(first: Any, second: Any, *, model: str | ClipModel = "
                   _embed_images(network, b, preprocessing).double())
 
 
-@without_autocast
+@as_defined
 def clip_directional_similarity(source: Any, edited: Any, source_prompts: str | Sequence[str],
                                 target_prompts: str | Sequence[str], *,
                                 model: str | ClipModel = "vit-b32", weights: Weights = None,

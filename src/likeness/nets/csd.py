@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, WeightsError
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.nets.clip import clip_preprocess
 from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_matching_weights, load_state_dict
@@ -169,7 +169,7 @@ class Csd(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    @without_autocast
+    @as_defined
     def forward(self, images: Tensor, content: bool = False) -> Tensor:
         images = network_batch(images, self, name="CSD", takes="images prepared by csd_input",
                                convert="prepare each (H, W, 3) uint8 image with csd_input",
@@ -190,7 +190,7 @@ def csd_descriptors(network: Csd, pixels: Any) -> Tensor:
     return network(stacked(csd_input, pixels, network))
 
 
-@without_autocast
+@as_defined
 def csd_similarity(first: Any, second: Any, *, model: Csd | None = None,
                    weights: str | os.PathLike[str] | None = None,
                    data_range: float | None = None) -> Tensor:

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError, WeightsError
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_state_dict
 from likeness.nets.preprocess import (
@@ -75,7 +75,7 @@ class Dino(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    @without_autocast
+    @as_defined
     def forward(self, images: Tensor) -> Tensor:
         images = network_batch(images, self, name="DINO", takes="images prepared by dino_input",
                                convert="prepare each (H, W, 3) uint8 image with dino_input",

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.dists import dists_from_features
-from likeness.metrics.full_precision import without_autocast
 from likeness.nets.backbones import build_backbone
 from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_matching_weights, load_state_dict
@@ -75,7 +75,7 @@ class DISTS(nn.Module):
         pooled = F.conv2d(x**2, weight, stride=2, padding=1, groups=x.shape[1])
         return (pooled + 1e-12).sqrt()
 
-    @without_autocast
+    @as_defined
     def encode(self, images: Tensor) -> list[Tensor]:
         """The six feature sets of (N, 3, H, W) images in [0, 1]: the images themselves,
         then relu1_2, relu2_2, relu3_3, relu4_3 and relu5_3."""
@@ -93,7 +93,7 @@ class DISTS(nn.Module):
                 features.append(h)
         return features
 
-    @without_autocast
+    @as_defined
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """DISTS of each pair of (N, 3, H, W) images in [0, 1]: (N,)."""
         x, y = (network_batch(images, self.backbone, name="DISTS", takes="images in [0, 1]",

@@ -26,8 +26,8 @@ from PIL import Image
 from torch import Tensor, nn
 
 from likeness.errors import ImageTooSmallError, InvalidInputError
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
-from likeness.metrics.full_precision import without_autocast
 from likeness.nets.inception import InceptionTrunk
 from likeness.nets.inputs import network_batch
 from likeness.nets.loading import load_matching_weights, load_state_dict
@@ -132,7 +132,7 @@ class InceptionFeatures(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    @without_autocast
+    @as_defined
     def forward(self, images: Tensor) -> Tensor:
         batch = network_batch(images, self.trunk, name="Inception", takes="images in [0, 1]",
                               convert=_FROM_EIGHT_BITS)
@@ -183,7 +183,7 @@ class ArtInceptionFeatures(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    @without_autocast
+    @as_defined
     def forward(self, images: Tensor) -> Tensor:
         batch = network_batch(images, self.trunk, name="ArtFID's Inception",
                               takes="images in [0, 1]", convert=_FROM_EIGHT_BITS)

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from likeness.arguments import described
 from likeness.errors import InvalidInputError, InvalidInputTypeError
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.lpips import lpips_from_features
 from likeness.metrics.tensor_checks import tensor_version
 from likeness.nets.backbones import Backbone, build_backbone
@@ -93,7 +93,7 @@ class LPIPS(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    @without_autocast
+    @as_defined
     def forward(self, x: Tensor, y: Tensor, normalize: bool = False) -> Tensor:
         """LPIPS distance of each pair: (N, 1, 1, 1), or (N, 1, H, W) when spatial.
 
@@ -118,7 +118,7 @@ class LPIPS(nn.Module):
         size = tuple(x.shape[2:]) if self.spatial else None
         return self.distance(features_x, features_y, size)  # type: ignore[arg-type]
 
-    @without_autocast
+    @as_defined
     def encode(self, images: Tensor) -> list[Tensor]:
         """The tapped backbone features of (N, 3, H, W) images in [-1, 1].
 
@@ -180,7 +180,7 @@ def _shipped_heads(net: str) -> list[Tensor]:
 _MODULES: dict[tuple[str, str], LPIPS] = {}
 
 
-@without_autocast
+@as_defined
 def lpips(x: Tensor, y: Tensor, *, net: str = "alex", normalize: bool = False) -> Tensor:
     """LPIPS v0.1 of each pair of an (N, 3, H, W) batch, shape (N,).
 

@@ -26,7 +26,7 @@ from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import describe_skipped, differ_in_case_only
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -121,7 +121,7 @@ def no_pairs_message(plan: Plan, reference: PathLike | None) -> str:
             + "; name them alike, or list the pairs in a CSV (pairs=CSV)")
 
 
-@without_autocast
+@as_defined
 def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | None = None, *,
             models: Mapping[str, PathLike] | None = None, pairs: PathLike | None = None,
             metrics: str | Sequence[str] = DEFAULT_METRICS["compare"],

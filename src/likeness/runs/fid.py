@@ -27,7 +27,7 @@ from likeness.evaluation.sets.features import (
     source_scan,
 )
 from likeness.io import ALPHA_CHOICES, same_file_key
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.kid import check_kid_sizes, kid, kid_has_spread
 from likeness.results.frames import set_result_html
 from likeness.runs.folder import open_cache, output_path, versions, write_json, writing
@@ -203,7 +203,7 @@ def _extractor(metric: str, weights: PathLike | None, resize: str, device: str,
                                 network=network)
 
 
-@without_autocast
+@as_defined
 def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
         save_stats: PathLike | Sequence[PathLike] | None = None,
         weights: PathLike | None = None, resize: str = "pytorch-fid", device: str = "auto",
@@ -331,7 +331,7 @@ def _saved(image_set: ImageSet, target: Path) -> Path:
         return save_statistics(image_set, target)
 
 
-@without_autocast
+@as_defined
 def kid_folders(a: PathLike, b: PathLike, *, subset_size: int | None = 1000,
                 subsets: int = 100, seed: int = 0, weights: PathLike | None = None,
                 resize: str = "pytorch-fid", device: str = "auto", alpha: str | None = None,

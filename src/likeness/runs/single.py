@@ -36,7 +36,7 @@ from likeness.evaluation.items.prompts import attach_prompts
 from likeness.evaluation.items.rows import PairRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import LoadedImage, load_image
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 
 __all__ = ["SSIM_FILE_CONVENTIONS", "FolderComparison", "PairResult", "check_analysis_arguments",
            "check_conventions", "check_run_arguments",
@@ -205,7 +205,7 @@ def _pair(reference: PathLike, test: PathLike, options: RunSettings,
     return with_prompts(plan, options, source_prompt).items
 
 
-@without_autocast
+@as_defined
 def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("ssim", "psnr"),
                   gray: bool = False, resize: str | None = None, alpha: str | None = None,
                   device: str = "auto", weights: dict[str, str] | None = None,
@@ -316,7 +316,7 @@ class FolderComparison:
         return sum(1 for row in self.rows if row.error)
 
 
-@without_autocast
+@as_defined
 def compare_folders(reference_dir: PathLike, test_dir: PathLike, *,
                     metrics: str | Sequence[str] = ("ssim", "psnr"), gray: bool = False,
                     resize: str | None = None, alpha: str | None = None, workers: int = 4,

@@ -36,7 +36,7 @@ from likeness.evaluation.items.plan import model_names
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.evaluation.items.triplets import Triplet, find_triplets, style_plan
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -66,7 +66,7 @@ PathLike = str | os.PathLike[str]
 Progress = Callable[[str, int, int], None]
 
 
-@without_autocast
+@as_defined
 def evaluate_style(content: PathLike, style: PathLike,
                    stylized: PathLike | Sequence[PathLike] | None = None, *,
                    methods: Mapping[str, PathLike] | None = None,

@@ -16,7 +16,7 @@ from likeness.evaluation.engines.compute import ItemComputer
 from likeness.evaluation.items.prepare import PreparedPair
 from likeness.evaluation.items.rows import PairRow
 from likeness.io import narrow_values_note
-from likeness.metrics.full_precision import without_autocast
+from likeness.metrics.caller_modes import as_defined
 from likeness.runs.single import restoration_options
 
 __all__ = ["as_array", "compare_tensors"]
@@ -84,7 +84,7 @@ def _problem(image: np.ndarray, data_range: float) -> str | None:
     return None
 
 
-@without_autocast
+@as_defined
 def compare_tensors(reference: Any, test: Any, *,
                     metrics: str | Sequence[str] = ("ssim", "psnr"),
                     data_range: float | None = None, device: str = "auto",

@@ -1,10 +1,12 @@
-"""Metrics at their own precision under ``torch.autocast``.
+"""Metrics as defined whatever torch modes the caller set (``metrics/caller_modes.py``).
 
 Under bfloat16 autocast on the CPU, GMSD moved by 9 %, IW-SSIM by 29 %, MDSI by 4 % and
 LPIPS by 0.4 %; under float16 FSIM, VSI, HaarPSI and MDSI were NaN and the Inception
-features raised a bare TypeError.  Each public metric, network module and run entry point
-now turns autocast off while it computes (``likeness.metrics.full_precision``) and gives
-the values it gives outside autocast, bit for bit.
+features raised a bare TypeError.  Under a default device (``torch.set_default_device``)
+the tensors a metric made for itself went there: on "meta", ``likeness.psnr`` returned a
+tensor without values and MS-SSIM raised NotImplementedError.  Each public metric,
+network module and run entry point now computes with autocast off and the CPU as the
+default device, and gives the values it gives without those modes, bit for bit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pytest
 import torch
 
 import likeness
-from likeness.metrics.full_precision import autocast_off, without_autocast
+from likeness.metrics.caller_modes import as_defined, caller_modes_off
 
 TENSOR_METRICS = ("psnr", "ssim", "ms_ssim", "fsim", "gmsd", "multi_scale_gmsd", "haarpsi",
                   "mdsi", "vsi", "dss", "srsim", "information_weighted_ssim", "vif_p", "vif",
@@ -72,10 +74,10 @@ def test_networks_ignore_the_callers_autocast(stand_in, fid_weights, dtype):
     assert [r.values for r in got_rows] == [r.values for r in rows]
 
 
-def test_public_modules_and_functions_turn_autocast_off():
-    """The entry points not called above are ``without_autocast``'s wrapper too (the
+def test_public_modules_and_functions_are_computed_as_defined():
+    """The entry points not called above are ``as_defined``'s wrapper too (the
     piq-shaped classical metrics call decorated ones: their values are tested above)."""
-    wrapper = without_autocast(lambda: None).__code__
+    wrapper = as_defined(lambda: None).__code__
     entry_points = [getattr(likeness, name) for name in (
         "psnr", "ssim", "ms_ssim", "lpips", "compare", "compare_files", "compare_folders",
         "compare_tensors", "fid", "kid_folders", "evaluate_style", "clip_score",
@@ -89,13 +91,44 @@ def test_public_modules_and_functions_turn_autocast_off():
     assert not undecorated
 
 
-def test_autocast_off_restores_every_device_type_it_turned_off():
+@pytest.mark.parametrize("name", TENSOR_METRICS)
+def test_every_tensor_metric_ignores_the_callers_default_device(name):
+    metric = getattr(likeness, name)
+    x, y = _pair()
+    expected = metric(x, y, data_range=1.0)
+    with torch.device("meta"):  # as torch.set_default_device("meta"), for this block
+        got = metric(x, y, data_range=1.0)
+        assert torch.empty(1).device.type == "meta"  # the caller's default device again
+    assert got.device.type == "cpu"
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_networks_and_rows_ignore_the_callers_default_device(stand_in):
+    x, y = _pair()
+    lpips = likeness.LPIPS(backbone_weights=stand_in["alexnet"])
+    weights = {"alexnet": str(stand_in["alexnet"])}
+    expected = lpips(x, y, normalize=True)
+    rows = likeness.compare_tensors(y, x, metrics="ms-ssim,psnr,lpips", data_range=1.0,
+                                    weights=weights)
+    with torch.device("meta"):
+        got = lpips(x, y, normalize=True)
+        got_rows = likeness.compare_tensors(y, x, metrics="ms-ssim,psnr,lpips",
+                                            data_range=1.0, weights=weights)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert [r.values for r in got_rows] == [r.values for r in rows]
+
+
+def test_caller_modes_off_restores_every_mode_it_turned_off():
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        with autocast_off():
+        with caller_modes_off():
             assert not torch.is_autocast_enabled("cpu")
             assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.float32
         assert torch.is_autocast_enabled("cpu")
         assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.bfloat16
-    with autocast_off():  # nothing on: nothing to turn off
+    with torch.device("meta"), caller_modes_off():
+        assert torch.empty(1).device.type == "cpu"
+    with torch.device("meta"), caller_modes_off():
+        assert torch.empty(1).device.type == "cpu"
+    with caller_modes_off():  # nothing on: nothing to turn off
         assert not torch.is_autocast_enabled("cpu")
     assert np.isfinite(float(likeness.psnr(*_pair(), data_range=1.0)[0]))
