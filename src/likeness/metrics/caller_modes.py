@@ -18,17 +18,18 @@ on, and the default device is the CPU, as for a caller who set neither; both are
 caller's again after it (the modes are per thread, so a run's worker threads start
 without them).  The inputs keep their dtype and device; a 16-bit tensor a caller passes is
 still computed as the metric says (in float32: ``tensor_checks``).  When neither mode is
-on — nearly always — the check costs ~0.3 µs a call.
+on — nearly always — the check costs ~0.3 µs a call.  This module does not import torch:
+a run of pixel metrics never loads it, and a caller who has not imported torch has set
+neither mode.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
-
-import torch
 
 __all__ = ["as_defined", "caller_modes_off"]
 
@@ -36,16 +37,32 @@ __all__ = ["as_defined", "caller_modes_off"]
 _DEVICE_TYPES = ("cpu", "cuda", "xpu", "mps", "hpu", "xla", "ipu", "mtia", "maia",
                  "privateuseone")
 
-# torch's own quick tests (torch.utils.checkpoint uses the first): 0.2 and 0.07 µs against
-# 3 µs for asking each device type and 7 µs for torch.get_default_device()
-_any_autocast = getattr(torch._C, "_is_any_autocast_enabled", lambda: True)
-_any_function_mode = getattr(torch._C, "_is_torch_function_mode_enabled", lambda: True)
-
 _Function = TypeVar("_Function", bound=Callable[..., Any])
 
 
+def _any_autocast(torch: Any) -> bool:
+    """torch's own quick test (torch.utils.checkpoint uses it): 0.2 µs against 3 µs for
+    asking each device type."""
+    test = getattr(torch._C, "_is_any_autocast_enabled", None)
+    return True if test is None else bool(test())
+
+
+def _any_function_mode(torch: Any) -> bool:
+    """Whether a torch function mode is on (a default device is one): 0.07 µs against 7 µs
+    for ``torch.get_default_device()``."""
+    test = getattr(torch._C, "_is_torch_function_mode_enabled", None)
+    return True if test is None else bool(test())
+
+
+def _modes_possibly_on() -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and (_any_autocast(torch) or _any_function_mode(torch))
+
+
 def _autocast_device_types() -> list[str]:
-    if not _any_autocast():
+    import torch
+
+    if not _any_autocast(torch):
         return []
     enabled = []
     for device in _DEVICE_TYPES:
@@ -60,18 +77,22 @@ def _autocast_device_types() -> list[str]:
 def _default_device_set() -> bool:
     """Whether tensors made without a device go elsewhere than to the CPU (a default
     device is a torch function mode: without one, none is set)."""
-    return bool(_any_function_mode()) and torch.get_default_device().type != "cpu"
+    import torch
+
+    return _any_function_mode(torch) and torch.get_default_device().type != "cpu"
 
 
 @contextlib.contextmanager
 def caller_modes_off() -> Iterator[None]:
     """Within the block, autocast is off for each device type the caller has it on, and
     tensors made without a device are made on the CPU."""
-    autocast = _autocast_device_types()
-    default_device = _default_device_set()
-    if not autocast and not default_device:
+    if not _modes_possibly_on():
         yield
         return
+    import torch
+
+    autocast = _autocast_device_types()
+    default_device = _default_device_set()
     with contextlib.ExitStack() as stack:
         for device in autocast:
             stack.enter_context(torch.autocast(device_type=device, enabled=False))
@@ -85,7 +106,7 @@ def as_defined(function: _Function) -> _Function:
     kept)."""
     @functools.wraps(function)
     def computed_as_defined(*args: Any, **kwargs: Any) -> Any:
-        if not _any_autocast() and not _any_function_mode():
+        if not _modes_possibly_on():
             return function(*args, **kwargs)
         with caller_modes_off():
             return function(*args, **kwargs)
