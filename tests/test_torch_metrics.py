@@ -253,6 +253,58 @@ def test_files_and_tensor_rows_under_inference_mode(tmp_path):
             r.values for r in rows]
 
 
+def _odd_storage(kind: str, tensor: torch.Tensor) -> torch.Tensor:
+    if kind == "quantized":
+        with warnings.catch_warnings():  # quantized tensors are deprecated in torch 2.13
+            warnings.simplefilter("ignore")
+            return torch.quantize_per_tensor(tensor, 1 / 255, 0, torch.quint8)
+    return tensor.to_sparse() if kind == "sparse" else tensor.to_mkldnn()
+
+
+@pytest.mark.parametrize(("kind", "advice"), [("sparse", "to_dense()"),
+                                              ("oneDNN", "to_dense()"),
+                                              ("quantized", "dequantize()")])
+def test_sparse_onednn_and_quantized_tensors_are_refused_with_what_to_pass(kind, advice):
+    """Each raised torch's own error from deep inside ("Could not run 'aten::aminmax' with
+    arguments from the 'SparseCPU' backend", "Creation of quantized tensor requires …") in
+    every tensor metric, ``compare_tensors`` and the networks' input check."""
+    import torch.nn as nn
+
+    import likeness
+    from likeness.nets.inputs import network_batch
+
+    x, y = _noisy_batch((1, 3, 48, 48), seed=2, dtype=torch.float32)
+    odd_x, odd_y = _odd_storage(kind, x), _odd_storage(kind, y)
+    for name in TENSOR_METRICS:
+        with pytest.raises(likeness.LikenessError, match=rf"x is a .*; pass .*x\.{advice}"):
+            getattr(likeness, name)(odd_x, odd_y, data_range=1.0)
+    with pytest.raises(likeness.LikenessError, match=rf"reference\.{advice}"):
+        likeness.compare_tensors(odd_x, odd_y, metrics="ssim,psnr", data_range=1.0)
+    with pytest.raises(likeness.LikenessError, match=rf"images\.{advice}"):
+        network_batch(odd_x, nn.Conv2d(3, 3, 1), name="LPIPS", takes="images in [-1, 1]",
+                      convert="pass images.float() / 127.5 - 1")
+
+
+def test_eight_bit_floats_are_computed_in_float32():
+    """``torch.float8_*`` tensors had no ``aminmax`` on the CPU (NotImplementedError) and
+    NumPy no such dtype (TypeError in ``compare_tensors``); their values are exact in
+    float32, as bfloat16's and float16's are."""
+    import likeness
+
+    x, y = _noisy_batch((1, 3, 48, 48), seed=4, dtype=torch.float32)
+    for dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
+        small_x, small_y = x.to(dtype), y.to(dtype)
+        for name in ("psnr", "ssim", "gmsd"):
+            metric = getattr(likeness, name)
+            torch.testing.assert_close(metric(small_x, small_y, data_range=1.0),
+                                       metric(small_x.float(), small_y.float(), data_range=1.0),
+                                       rtol=0, atol=0)
+        rows = likeness.compare_tensors(small_x, small_y, metrics="psnr", data_range=1.0)
+        expected = likeness.compare_tensors(small_x.float(), small_y.float(), metrics="psnr",
+                                            data_range=1.0)
+        assert [r.values for r in rows] == [r.values for r in expected]
+
+
 def test_every_metric_takes_one_number_as_data_range_and_refuses_anything_else():
     """The classical metrics (GMSD … IW-SSIM, CW-SSIM, NLPD) turned ``data_range=None`` into
     "TypeError: float() argument must be … not 'NoneType'"; ``compare_tensors`` took the

@@ -4,9 +4,11 @@ to do.
 
 What is accepted, what is converted:
 - torch tensors only (a list, an array: refused, naming the conversion);
-- floating tensors keep their dtype; bfloat16 and float16 are computed in float32 (exactly
-  their values; FFTs and the kernels have no 16-bit floats on the CPU); integer tensors in
-  float64 (exact for 8- and 16-bit values); boolean and complex tensors are refused;
+- floating tensors keep their dtype; bfloat16, float16 and the 8-bit floats are computed
+  in float32 (exactly their values; FFTs and the kernels have no 16-bit floats on the
+  CPU); integer tensors in float64 (exact for 8- and 16-bit values); boolean and complex
+  tensors are refused, and so are sparse, oneDNN-blocked and quantized ones (``to_dense()``,
+  ``dequantize()``: ``dense_values``, which the tensor rows and network inputs share);
 - (N, C, H, W) batches (or (N, C, T, H, W) volumes where allowed) of one shape, one dtype
   and one device (not the meta device), at least one image, one channel and one pixel;
 - a finite, positive ``data_range`` (a number, not a bool);
@@ -26,16 +28,35 @@ from likeness.arguments import check_data_range, layout_hint
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
 __all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches",
-           "mark_values_checked", "tensor_version"]
+           "dense_values", "mark_values_checked", "tensor_version"]
 
 # the attribute a tensor checked once carries: (its version counter, the data range)
 _CHECKED = "_likeness_values_checked"
+
+
+def dense_values(tensor: Tensor, name: str) -> Tensor:
+    """``tensor`` as an ordinary (strided, unquantized) tensor whose dtype NumPy and torch's
+    CPU operations take: 8-bit floats (``torch.float8_*``) as float32, exactly their values;
+    a sparse, oneDNN-blocked or quantized tensor refused with what to pass instead (torch's
+    own operations failed on them with "Could not run 'aten::aminmax' …")."""
+    if tensor.layout != torch.strided:
+        kind = "sparse" if "sparse" in str(tensor.layout) else "oneDNN-blocked" if (
+            "mkldnn" in str(tensor.layout)) else "non-strided"
+        raise InvalidInputTypeError(f"{name} is a {kind} tensor ({tensor.layout}); pass its "
+                                    f"dense values: {name}.to_dense()")
+    if tensor.is_quantized:
+        raise InvalidInputTypeError(f"{name} is a quantized {tensor.dtype} tensor; pass its "
+                                    f"values: {name}.dequantize()")
+    if tensor.is_floating_point() and tensor.dtype.itemsize == 1:
+        return tensor.to(torch.float32)
+    return tensor
 
 
 def _as_computable(tensor: Tensor, name: str) -> Tensor:
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise InvalidInputTypeError(f"{name} is a {tensor.dtype} tensor; pass real image "
                                     "values (float, or integers such as uint8)")
+    tensor = dense_values(tensor, name)
     if tensor.dtype in (torch.bfloat16, torch.float16):
         return tensor.to(torch.float32)
     return tensor if tensor.is_floating_point() else tensor.to(torch.float64)

@@ -5,9 +5,10 @@ pass instead of the error torch would raise from deep inside a layer.
 What is accepted, what is converted:
 - a torch tensor of shape (N, 3, H, W), every side at least a pixel (N may be 0: no
   features), on the device of the network's parameters (not a meta tensor);
-- floating-point values, computed in the network's precision (float64 and 16-bit floats
-  cast to it, as ``InceptionFeatures`` and ``LPIPS`` always did); integer and boolean
-  images are refused (their scale is not the network's: 8-bit values are not [0, 1]);
+- floating-point values, computed in the network's precision (float64, 16- and 8-bit
+  floats cast to it, as ``InceptionFeatures`` and ``LPIPS`` always did); integer and
+  boolean images are refused (their scale is not the network's: 8-bit values are not
+  [0, 1]), and so are sparse, oneDNN-blocked and quantized tensors (``dense_values``);
 - where the network has a fixed input size (a ViT's position embeddings), exactly that size,
   or (DINOv2) a square whose side is a whole number of patches.
 """
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 
 from likeness.arguments import layout_hint
 from likeness.errors import InvalidInputError, InvalidInputTypeError
+from likeness.metrics.tensor_checks import dense_values
 
 __all__ = ["network_batch"]
 
@@ -43,6 +45,7 @@ def network_batch(images: object, network: nn.Module, *, name: str, takes: str, 
     if not isinstance(images, Tensor):
         raise InvalidInputTypeError(f"{name} takes a torch tensor of {takes}, got "
                                     f"{type(images).__name__}")
+    images = dense_values(images, "images")
     shape = tuple(images.shape)
     if images.ndim != 4 or shape[1] != 3 or 0 in shape[2:]:
         raise InvalidInputError(f"{name} takes an (N, 3, H, W) batch of {takes}, at least a "

@@ -34,9 +34,11 @@ def as_array(images: Any, name: str) -> np.ndarray:
     if not given_numpy:  # a torch tensor, on any device
         import torch
 
+        from likeness.metrics.tensor_checks import dense_values
+
         if images.device.type == "meta":
             raise InvalidInputError(f"{name}: meta tensors hold no values to compare")
-        images = images.detach().cpu()
+        images = dense_values(images.detach(), name).cpu()
         if images.dtype == torch.bfloat16:  # NumPy has no bfloat16: its values, exactly
             images = images.float()
         images = images.numpy()
