@@ -256,3 +256,26 @@ def test_mse_beyond_exact_integer_sums_falls_back_to_scikit_images_arithmetic():
     a = np.zeros(2_200_000, np.uint16)
     b = np.full(2_200_000, 65535, np.uint16)
     assert mean_squared_error(a, b) == sk.mean_squared_error(a, b)
+
+
+@pytest.mark.parametrize("compiled", ["1", "0"])
+@pytest.mark.parametrize("dtype", ["u2", "f4", "f8"])
+def test_arrays_of_the_other_byte_order_give_the_native_values(dtype, compiled, monkeypatch):
+    """A big-endian array (a FITS or big-endian TIFF reader's ``>u2``) reached the
+    compiled SSIM kernel as it was: numba's TypingError.  It is read in this machine's
+    byte order, the same values, on either route."""
+    monkeypatch.setenv("LIKENESS_COMPILED", compiled)
+    generator = np.random.default_rng(9)
+    native = [generator.integers(0, 65536, (40, 44, 3)).astype(dtype) for _ in range(2)]
+    if dtype != "u2":
+        native = [image / 65535 for image in native]
+    swapped = [image.astype(image.dtype.newbyteorder(">" if image.dtype.isnative and
+                                                        np.little_endian else "<"))
+               for image in native]
+    assert not swapped[0].dtype.isnative
+    data_range = 65535 if dtype == "u2" else 1.0
+    assert structural_similarity(*swapped, channel_axis=-1, data_range=data_range) == (
+        structural_similarity(*native, channel_axis=-1, data_range=data_range))
+    assert peak_signal_noise_ratio(*swapped, data_range=data_range) == (
+        peak_signal_noise_ratio(*native, data_range=data_range))
+    assert mean_squared_error(*swapped) == mean_squared_error(*native)

@@ -45,12 +45,17 @@ def float_type_of(*dtypes: np.dtype) -> np.dtype:
 
 def same_shape_arrays(**images: Any) -> list[np.ndarray]:
     """The images as arrays of numbers of one shape (scikit-image's ``np.asarray`` and shape
-    check); a torch tensor read as NumPy reads it, one needing its gradient refused."""
+    check); a torch tensor read as NumPy reads it, one needing its gradient refused; an
+    array of the other byte order (a FITS or big-endian TIFF reader's ``>u2``) in this
+    machine's, the same values: the compiled kernels take native arrays only (numba's
+    TypingError on ``>u2`` before)."""
     arrays = [np.asarray(detached(image, name)) for name, image in images.items()]
     if not all(array.dtype.kind in "biufc" for array in arrays):
         raise InvalidInputTypeError(
             f"unsupported image dtype {' and '.join(sorted({str(a.dtype) for a in arrays}))}; "
             "pass integer or floating-point arrays")
+    arrays = [array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+              for array in arrays]
     if not all(arrays[0].shape == array.shape for array in arrays[1:]):
         shapes = " vs ".join(str(array.shape) for array in arrays)
         raise InvalidInputError(f"Input images must have the same dimensions ({shapes}).")
