@@ -11,6 +11,8 @@ default device, and gives the values it gives without those modes, bit for bit.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -86,7 +88,8 @@ def test_public_modules_and_functions_are_computed_as_defined():
     entry_points += [likeness.LPIPS.forward, likeness.LPIPS.encode,
                      likeness.InceptionFeatures.forward, likeness.ClipModel.encode_images,
                      likeness.ClipModel.encode_texts, likeness.Csd.forward,
-                     likeness.AestheticPredictor.forward]
+                     likeness.AestheticPredictor.forward, likeness.Accumulator.update,
+                     likeness.Accumulator.compute]
     undecorated = [f.__qualname__ for f in entry_points if f.__code__ is not wrapper]
     assert not undecorated
 
@@ -132,3 +135,22 @@ def test_caller_modes_off_restores_every_mode_it_turned_off():
     with caller_modes_off():  # nothing on: nothing to turn off
         assert not torch.is_autocast_enabled("cpu")
     assert np.isfinite(float(likeness.psnr(*_pair(), data_range=1.0)[0]))
+
+
+@pytest.mark.filterwarnings("ignore:.*covariance is singular")
+def test_accumulator_under_inference_mode_and_autocast(fid_weights):
+    """``Accumulator.update`` ran Inception's Winograd products in bfloat16 under autocast:
+    "TypeError: Got unsupported ScalarType BFloat16"."""
+    def fid(modes: bool) -> dict[str, float]:
+        accumulator = likeness.Accumulator(metrics="fid", weights={"pt_inception": fid_weights})
+        generator = torch.Generator().manual_seed(0)
+        with contextlib.ExitStack() as stack:
+            if modes:
+                stack.enter_context(torch.inference_mode())
+                stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16))
+            for _ in range(2):
+                accumulator.update(torch.rand(6, 3, 64, 64, generator=generator), real=True)
+                accumulator.update(torch.rand(6, 3, 64, 64, generator=generator), real=False)
+            return accumulator.compute()
+
+    assert fid(True) == fid(False)

@@ -31,6 +31,7 @@ from likeness.evaluation.sets.features import (
 )
 from likeness.evaluation.sets.statistics_file import read_statistics_file
 from likeness.io import narrow_values_note
+from likeness.metrics.caller_modes import as_defined
 from likeness.runs.tensors import as_array
 
 __all__ = ["Accumulator"]
@@ -109,6 +110,7 @@ class Accumulator:
         _check_real(real)
         return sum(len(f) for f in next(iter(self._features.values()))[real])
 
+    @as_defined
     def update(self, images: Any, *, real: bool) -> None:
         """Add a batch: (N, 3, H, W) or gray (N, 1, H, W), uint8 (or uint16), or floating
         point in [0, 1]; a torch tensor on any device or a NumPy array.
@@ -154,6 +156,7 @@ class Accumulator:
                  else np.empty((0, self.extractors[network].dims), np.float32))
         return _gathered(local)
 
+    @as_defined
     def compute(self) -> dict[str, float]:
         """Each metric's value (KID: the mean over subsets; its std in ``self.stds``).
 
