@@ -12,15 +12,15 @@ Two of torch's per-thread modes change what a metric computes:
   without a device there: the constants and buffers a metric makes for itself left the
   inputs' device (on ``"meta"``, ``likeness.psnr`` returned a tensor without values).
 
-Each public metric function, network module method and run entry point is therefore
-decorated with ``as_defined``: inside it autocast is off for every device type that has it
-on, and the default device is the CPU, as for a caller who set neither; both are the
-caller's again after it (the modes are per thread, so a run's worker threads start
-without them).  The inputs keep their dtype and device; a 16-bit tensor a caller passes is
-still computed as the metric says (in float32: ``tensor_checks``).  When neither mode is
-on — nearly always — the check costs ~0.3 µs a call.  This module does not import torch:
-a run of pixel metrics never loads it, and a caller who has not imported torch has set
-neither mode.
+Each public metric function, network module method and run entry point (and the
+``Accumulator``'s ``update`` and ``compute``) is therefore decorated with ``as_defined``:
+inside it autocast is off for every device type that has it on, and the default device
+is the CPU, as for a caller who set neither; both are the caller's again after it (the
+modes are per thread, so a run's worker threads start without them).  The inputs keep
+their dtype and device; a 16-bit tensor a caller passes is still computed as the metric
+says (in float32: ``tensor_checks``).  When neither mode is on — nearly always — the
+check costs ~1 µs a call.  This module does not import torch: a run of pixel metrics
+never loads it, and a caller who has not imported torch has set neither mode.
 """
 
 from __future__ import annotations
