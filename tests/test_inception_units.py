@@ -76,6 +76,22 @@ def test_a_used_network_copies_pickles_and_moves_with_its_values(random_inceptio
             assert torch.equal(network(x), want)
 
 
+def test_a_converted_network_computes_in_its_new_dtype(random_inception_trunk):
+    """``.double()`` or ``.half()`` left the folded weights in float32: "RuntimeError:
+    Input type (double) and bias type (float) should be the same".  They are folded again
+    from the converted parameters; ``.float()`` gives the float32 features back, bit for
+    bit."""
+    trunk = random_inception_trunk(8)
+    x = torch.rand(2, 3, 91, 87) * 2 - 1
+    with torch.inference_mode():
+        want = trunk(x)
+        in_float64 = copy.deepcopy(trunk).double()(x.double())
+        assert in_float64.dtype == torch.float64
+        torch.testing.assert_close(in_float64, want.double(), rtol=1e-4, atol=1e-4)
+        assert copy.deepcopy(trunk).half()(x.half()).dtype == torch.float16
+        assert torch.equal(copy.deepcopy(trunk).double().float()(x), want)
+
+
 def test_the_input_scaling_is_twice_minus_one_exactly_in_channels_last_memory():
     images = torch.rand(3, 3, 29, 31)
     before = images.clone()

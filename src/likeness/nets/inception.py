@@ -316,10 +316,14 @@ class InceptionTrunk(nn.Module):
             block.folded_to(device, torch.channels_last)
 
     def _apply(self, fn, recurse=True):
-        # keep the folded weights on the module's device when it moves
+        # keep the folded weights on the module's device when it moves, and in its dtype
+        # when it is converted (.double(), .half(): folded again from the parameters)
         result = super()._apply(fn, recurse)
         if self._folded is not None:
-            self._move_folded(self.Conv2d_1a_3x3.conv.weight.device)
+            if self._folded["Conv2d_1a_3x3"].weight.dtype != self.Conv2d_1a_3x3.conv.weight.dtype:
+                self.fold()
+            else:
+                self._move_folded(self.Conv2d_1a_3x3.conv.weight.device)
         return result
 
     def forward(self, x: Tensor) -> Tensor:
