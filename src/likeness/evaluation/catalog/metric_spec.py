@@ -341,8 +341,7 @@ def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
     pairs = getattr(_shared, "pairs", None)
     if pairs is not None and id(pair) in pairs:
         _, tensors, versions = pairs[id(pair)]
-        # no metric wrote to them (inference tensors, which count no writes: made again)
-        if None not in versions and tuple(tensor_version(t) for t in tensors) == versions:
+        if tuple(tensor_version(t) for t in tensors) == versions:  # no metric wrote to them
             return tensors
     import torch
 
@@ -350,11 +349,12 @@ def torch_pair(pair: PreparedPair) -> tuple[Any, Any]:
         return torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)[None]
 
     tensors = as_batch(pair.test), as_batch(pair.reference)
-    if pairs is not None:
+    versions = tuple(tensor_version(t) for t in tensors)
+    # inference tensors (made under torch.inference_mode) count no writes: never shared
+    if pairs is not None and None not in versions:
         with contextlib.suppress(LikenessError):  # not shared: each metric says why
             mark_values_checked(*tensors, pair.data_range)
-            # the pair held: its id stays its own
-            pairs[id(pair)] = (pair, tensors, tuple(tensor_version(t) for t in tensors))
+            pairs[id(pair)] = (pair, tensors, versions)  # the pair held: its id its own
     return tensors
 
 
