@@ -17,7 +17,8 @@ float32 tensors in [0, 1], against the reference in float32), and the values (li
 convention "piq" against piq; VIF, NLPD and CW-SSIM follow their authors' MATLAB code, as
 pyiqa ports it, so their values differ where pyiqa departs).  An argument such as
 ``1024x768`` resizes the pair (bicubic) first; other arguments name the metrics to run.
-Then BasicSR's SSIM and PSNR against the ``basicsr`` convention (``bench_basicsr``;
+With ``PSNR`` named, also PSNR as a loss (forward and backward) against piq
+(``bench_psnr_gradient``).  Then BasicSR's SSIM and PSNR against the ``basicsr`` convention (``bench_basicsr``;
 ``BasicSR`` as an argument runs only those).
 """
 
@@ -176,8 +177,35 @@ def bench_basicsr() -> None:
                   f"{their_time / our_time:5.2f}x)", flush=True)
 
 
+def bench_psnr_gradient() -> None:
+    """PSNR as a loss: forward and backward on float32 [0, 1] batches against piq's
+    ``psnr``, medians in turn (likeness sums its float64 differences in blocks with its own
+    backward, ``metrics/psnr.py``)."""
+    import piq
+
+    generator = torch.Generator().manual_seed(0)
+    for shape in ((1, 3, 768, 1024), (16, 3, 128, 128), (1, 3, 1356, 2040)):
+        y = torch.rand(shape, generator=generator)
+        x = (y + 0.05 * torch.randn(shape, generator=generator)).clamp(0, 1)
+
+        def loss(metric: Callable[..., torch.Tensor]) -> torch.Tensor:
+            leaf = x.clone().requires_grad_(True)
+            metric(leaf, y, data_range=1.0).sum().backward()
+            return leaf.grad
+
+        with torch.enable_grad():
+            their_time, our_time, _, _ = alternating(
+                functools.partial(loss, functools.partial(piq.psnr, reduction="sum")),
+                functools.partial(loss, likeness.psnr), REPEATS)
+        print(f"PSNR with a gradient, {'x'.join(map(str, shape))} float32: likeness "
+              f"{our_time * 1e3:6.1f} ms, piq {their_time * 1e3:6.1f} ms "
+              f"({their_time / our_time:5.2f}x)", flush=True)
+
+
 if __name__ == "__main__":
     main()
     names, _ = arguments()
+    if names and "PSNR" in names:
+        bench_psnr_gradient()
     if not names or "BasicSR" in names:
         bench_basicsr()

@@ -6,6 +6,7 @@ pytorch-msssim itself also runs in this process for cases the golden set does no
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -84,6 +85,60 @@ def test_psnr_keeps_its_gradient_on_large_images():
     expected = -(10 / np.log(10)) * 2 * difference / difference.pow(2).sum()
     assert x.grad is not None
     torch.testing.assert_close(x.grad, expected, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(1, 3, 37, 41), (3, 2, 9, 70)])
+def test_mse_in_blocks_has_autograd_s_gradient_of_the_float64_expression_bit_for_bit(
+        monkeypatch, dtype, shape):
+    """With autograd, large CPU batches are summed in blocks too (``mse``: a custom backward, not
+    float64 copies of both batches): the value the blocks give without autograd, and the
+    gradient autograd gives for (x.double() − y.double())² averaged, to the last bit, for x,
+    y or both, channels-last too; differentiable twice (create_graph) with the same
+    numbers."""
+    from likeness.metrics import psnr as psnr_module
+
+    generator = torch.Generator().manual_seed(3)
+    x = torch.rand(shape, generator=generator, dtype=dtype)
+    y = torch.rand(shape, generator=generator, dtype=dtype)
+    weights = torch.rand(shape[0], generator=generator, dtype=torch.float64)
+
+    def plain(a, b):
+        return (a.double() - b.double()).pow(2).flatten(1).mean(dim=1)
+
+    def gradients(function, a, b, which, create_graph=False):
+        a, b = a.clone().requires_grad_("x" in which), b.clone().requires_grad_("y" in which)
+        value = function(a, b)
+        wanted = [t for t in (a, b) if t.requires_grad]
+        return value, torch.autograd.grad((value * weights).sum(), wanted,
+                                          create_graph=create_graph)
+
+    monkeypatch.setattr(psnr_module, "CHUNK_VALUES", 1000)
+    ours = psnr_module.mse
+    with torch.no_grad():
+        without_autograd = ours(x, y)
+    for which in ("x", "y", "xy"):
+        value, got = gradients(ours, x, y, which)
+        _, want = gradients(plain, x, y, which)
+        assert torch.equal(value.detach(), without_autograd)
+        for g, w in zip(got, want, strict=True):
+            assert g.dtype == dtype and torch.equal(g, w), which
+    x_last = x.contiguous(memory_format=torch.channels_last)
+    _, got = gradients(ours, x_last, y, "x")
+    _, want = gradients(plain, x_last, y, "x")
+    assert torch.equal(got[0], want[0])
+    a = x.clone().requires_grad_(True)
+    second = []
+    for function in (ours, plain):
+        (first,) = torch.autograd.grad((function(a, y) * weights).sum(), a, create_graph=True)
+        second.append(torch.autograd.grad((first * first).sum(), a) + (first.detach(),))
+    assert torch.equal(second[0][1], second[1][1])  # the first gradients
+    torch.testing.assert_close(second[0][0], second[1][0], rtol=1e-12, atol=0)
+    _, got = gradients(functools.partial(psnr, data_range=1.0), x, y, "xy")
+    _, want = gradients(lambda a, b: 10 * torch.log10(1 / plain(a, b)), x, y, "xy")
+    for g, w in zip(got, want, strict=True):  # through log10: the sums' order, ~1e-16
+        torch.testing.assert_close(g, w, rtol=1e-6 if dtype == torch.float32 else 1e-13,
+                                   atol=0)
 
 
 def _noisy_batch(shape, seed=0, dtype=torch.float64):
