@@ -17,9 +17,9 @@ float32 tensors in [0, 1], against the reference in float32), and the values (li
 convention "piq" against piq; VIF, NLPD and CW-SSIM follow their authors' MATLAB code, as
 pyiqa ports it, so their values differ where pyiqa departs).  An argument such as
 ``1024x768`` resizes the pair (bicubic) first; other arguments name the metrics to run.
-With ``PSNR`` named, also PSNR as a loss (forward and backward) against piq
-(``bench_psnr_gradient``).  Then BasicSR's SSIM and PSNR against the ``basicsr`` convention (``bench_basicsr``;
-``BasicSR`` as an argument runs only those).
+With ``PSNR`` or ``FSIM`` named, also that metric as a loss (forward and backward)
+against piq (``bench_losses``).  Then BasicSR's SSIM and PSNR against the ``basicsr``
+convention (``bench_basicsr``; ``BasicSR`` as an argument runs only those).
 """
 
 from __future__ import annotations
@@ -177,35 +177,44 @@ def bench_basicsr() -> None:
                   f"{their_time / our_time:5.2f}x)", flush=True)
 
 
-def bench_psnr_gradient() -> None:
-    """PSNR as a loss: forward and backward on float32 [0, 1] batches against piq's
-    ``psnr``, medians in turn (likeness sums its float64 differences in blocks with its own
-    backward, ``metrics/psnr.py``)."""
+LOSS_SHAPES = {"PSNR": ((1, 3, 768, 1024), (16, 3, 128, 128), (1, 3, 1356, 2040)),
+               "FSIM": ((4, 3, 256, 256), (2, 3, 512, 512), (1, 3, 768, 1024))}
+
+
+def bench_losses(names: list[str]) -> None:
+    """PSNR and FSIMc as losses: forward and backward on float32 [0, 1] batches against
+    piq's ``psnr`` and ``fsim`` (``reduction="sum"``), medians in turn (likeness's own
+    backwards: PSNR's blocks, ``metrics/psnr.py``; FSIM's compiled phase sums,
+    ``metrics/_phase_congruency_kernel.py``)."""
     import piq
 
+    metrics = {"PSNR": (likeness.psnr, piq.psnr), "FSIM": (likeness.fsim, piq.fsim)}
     generator = torch.Generator().manual_seed(0)
-    for shape in ((1, 3, 768, 1024), (16, 3, 128, 128), (1, 3, 1356, 2040)):
-        y = torch.rand(shape, generator=generator)
-        x = (y + 0.05 * torch.randn(shape, generator=generator)).clamp(0, 1)
+    for name in names:
+        ours, theirs = metrics[name]
+        for shape in LOSS_SHAPES[name]:
+            y = torch.rand(shape, generator=generator)
+            x = (y + 0.05 * torch.randn(shape, generator=generator)).clamp(0, 1)
 
-        def loss(metric: Callable[..., torch.Tensor]) -> torch.Tensor:
-            leaf = x.clone().requires_grad_(True)
-            metric(leaf, y, data_range=1.0).sum().backward()
-            return leaf.grad
+            def loss(metric: Callable[..., torch.Tensor], x: torch.Tensor = x,
+                     y: torch.Tensor = y) -> torch.Tensor:
+                leaf = x.clone().requires_grad_(True)
+                metric(leaf, y, data_range=1.0).sum().backward()
+                return leaf.grad
 
-        with torch.enable_grad():
-            their_time, our_time, _, _ = alternating(
-                functools.partial(loss, functools.partial(piq.psnr, reduction="sum")),
-                functools.partial(loss, likeness.psnr), REPEATS)
-        print(f"PSNR with a gradient, {'x'.join(map(str, shape))} float32: likeness "
-              f"{our_time * 1e3:6.1f} ms, piq {their_time * 1e3:6.1f} ms "
-              f"({their_time / our_time:5.2f}x)", flush=True)
+            with torch.enable_grad():
+                their_time, our_time, _, _ = alternating(
+                    functools.partial(loss, functools.partial(theirs, reduction="sum")),
+                    functools.partial(loss, ours), REPEATS)
+            print(f"{name} with a gradient, {'x'.join(map(str, shape))} float32: likeness "
+                  f"{our_time * 1e3:6.1f} ms, piq {their_time * 1e3:6.1f} ms "
+                  f"({their_time / our_time:5.2f}x)", flush=True)
 
 
 if __name__ == "__main__":
     main()
     names, _ = arguments()
-    if names and "PSNR" in names:
-        bench_psnr_gradient()
+    if names and {"PSNR", "FSIM"} & set(names):
+        bench_losses([name for name in ("PSNR", "FSIM") if name in names])
     if not names or "BasicSR" in names:
         bench_basicsr()

@@ -329,7 +329,63 @@ def test_fsim_compiled_phase_sums_are_torchs_within_rounding(phase_eps, seed):
                                    atol=1e-14 * float(want.abs().max()))
 
 
-def test_fsim_takes_the_compiled_sums_in_float64_and_torchs_with_gradients(monkeypatch):
+def test_fsim_compiled_phase_sums_of_float32_responses_are_the_float64_sums_rounded():
+    """complex64 responses (float32 images) take the compiled pass too, read into float64:
+    torch's float64 sums of the same values, rounded to float32 (torch's own float32 sums
+    are ~1e-6 off)."""
+    responses = _responses(1).to(torch.complex64)
+    eps = torch.finfo(torch.float32).eps
+    compiled = fsim_module._compiled_sums(responses, eps)
+    exact = fsim_module._torch_sums(responses.to(torch.complex128), eps)
+    for got, want in zip(compiled, exact, strict=True):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, want.float(), rtol=0.0,
+                                   atol=2e-7 * float(want.abs().max()))
+
+
+@pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
+@pytest.mark.parametrize("phase_eps", [torch.finfo(torch.float64).eps, 1e-4])
+def test_fsim_compiled_phase_sums_backward_is_autograd_s_through_torchs(dtype, phase_eps):
+    """The compiled backward gives autograd's gradient through ``_torch_sums`` (complex:
+    ∂/∂Re + i·∂/∂Im), for any weights of the three outputs; where a response is exactly
+    zero, the amplitude's subgradient is 0 (torch's √ gives NaN there: the reference takes
+    the safe root); differentiated twice (create_graph) it is torch's own."""
+    from likeness.metrics._safe_roots import safe_sqrt
+
+    responses = _responses(0).to(dtype)
+    responses[0, 1, 2, 3, 4] = 0  # a zero amplitude
+    responses[1, 2, :, 5, 6] = 0  # a zero sum over the scales
+    generator = torch.Generator().manual_seed(4)
+    real = responses.real.dtype
+    weights = [torch.randn(shape, generator=generator, dtype=real)
+               for shape in ((2, 4, 1, 23, 31), (2, 4, 1, 1, 23 * 31), (2, 23, 31))]
+
+    def gradient(sums, create_graph=False):
+        leaf = responses.clone().requires_grad_()
+        (grad,) = torch.autograd.grad(sums(leaf, phase_eps), leaf, weights,
+                                      create_graph=create_graph)
+        return grad
+
+    def safe_torch_sums(leaf, eps):  # _torch_sums with the amplitude's root made safe
+        energy, _, _ = fsim_module._torch_sums(leaf, eps)
+        amplitude = safe_sqrt(leaf.real**2 + leaf.imag**2)
+        n, orientations, _, height, width = leaf.shape
+        return (energy, amplitude[:, :, :1].reshape(n, orientations, 1, 1, height * width),
+                amplitude.sum(dim=[1, 2]))
+
+    assert not torch.isfinite(torch.view_as_real(gradient(fsim_module._torch_sums))).all()
+    want = gradient(safe_torch_sums)
+    got = gradient(fsim_module._CompiledPhaseSums.apply)
+    assert got.dtype == dtype and bool(torch.isfinite(torch.view_as_real(got)).all())
+    tolerance = 1e-13 if dtype == torch.complex128 else 1e-5
+    torch.testing.assert_close(got, want, rtol=0.0, atol=tolerance * float(want.abs().max()))
+    if dtype == torch.complex128:
+        assert gradient(fsim_module._CompiledPhaseSums.apply, create_graph=True).requires_grad
+
+
+def test_fsim_with_gradients_takes_the_compiled_sums_and_their_backward(monkeypatch):
+    """With autograd FSIM's value is the one without it, bit for bit, and its gradient the
+    one through torch's sums within rounding."""
     x = _images(1, 3, 40, 48, seed=5) / 255
     y = (0.8 * x + 0.2 * _images(1, 3, 40, 48, seed=6) / 255)
     torch_sums = fsim_module._torch_sums
@@ -337,15 +393,22 @@ def test_fsim_takes_the_compiled_sums_in_float64_and_torchs_with_gradients(monke
     def refused(*args):
         raise AssertionError("the other route")
 
+    def fsim_and_gradient():
+        leaf = x.clone().requires_grad_()
+        value = likeness.fsim(leaf, y, data_range=1.0)
+        value.backward()
+        return value.detach(), leaf.grad
+
     monkeypatch.setattr(fsim_module, "_torch_sums", refused)
     plain = likeness.fsim(x, y, data_range=1.0)
+    value, gradient = fsim_and_gradient()
+    assert torch.equal(value, plain)
     monkeypatch.setattr(fsim_module, "_torch_sums", torch_sums)
-    monkeypatch.setattr(fsim_module, "_compiled_sums", refused)
-    differentiable = x.clone().requires_grad_()
-    value = likeness.fsim(differentiable, y, data_range=1.0)
-    value.backward()
-    assert bool(torch.isfinite(differentiable.grad).all())
-    torch.testing.assert_close(plain, value.detach(), rtol=1e-13, atol=0.0)
+    monkeypatch.setattr(fsim_module._CompiledPhaseSums, "apply", torch_sums)
+    torch_value, torch_gradient = fsim_and_gradient()
+    torch.testing.assert_close(torch_value, value, rtol=1e-13, atol=0.0)
+    torch.testing.assert_close(gradient, torch_gradient, rtol=0.0,
+                               atol=1e-12 * float(torch_gradient.abs().max()))
 
 
 def test_iw_ssim_without_gradients_is_its_differentiable_value():
