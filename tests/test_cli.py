@@ -428,3 +428,38 @@ def test_a_long_table_shows_its_first_rows_when_every_row_is_in_a_file(tmp_path)
     assert f"{TABLE_ROWS + 4:02d}.png" in unwritten.stdout
     assert "more pair" not in unwritten.stdout
     assert "cannot write" in unwritten.stderr
+
+
+def test_a_terminal_without_the_glyphs_gets_them_in_ascii_and_aligned(golden, tmp_path):
+    """A Windows console redirected to a file (cp1252) or PYTHONIOENCODING=ascii cannot
+    write "∞" or "−": the table and the two-file lines show "inf" (not "\\u221e", which a
+    script's float() cannot read), replaced before the table's columns are measured."""
+    from likeness.cli.output import in_encoding
+
+    assert in_encoding("−∞ ± 2×", "cp1252") == "-inf ± 2×"  # cp1252 has ± and ×
+    assert in_encoding("−∞ ± 2× 图", "ascii") == "-inf +/- 2x 图"  # a name: the stream escapes
+    assert in_encoding("∞ ok", "utf-8") == "∞ ok"
+    reference = golden.image_path(golden.pairs[0]["reference"])
+    test = golden.image_path(golden.pairs[0]["test"])
+    for folder, other in (("ref", reference), ("out", test)):
+        (tmp_path / folder).mkdir()
+        shutil.copy(reference, tmp_path / folder / "same.png")  # identical: PSNR +inf
+        shutil.copy(other, tmp_path / folder / "other.png")
+    script = shutil.which("likeness", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert script
+    for encoding in ("cp1252", "ascii"):
+        environment = {**__import__("os").environ, "PYTHONIOENCODING": encoding}
+        pair = subprocess.run([script, "compare", str(reference), str(reference), "--metrics",
+                               "psnr"], capture_output=True, timeout=300, check=False,
+                              env=environment)
+        assert pair.returncode == 0, pair.stderr
+        assert pair.stdout.decode(encoding).split() == ["psnr", "inf"]
+        table = subprocess.run([script, "compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+                                "--metrics", "psnr"], capture_output=True, timeout=300,
+                               check=False, env=environment)
+        assert table.returncode == 0, table.stderr
+        text = table.stdout.decode(encoding)
+        assert "inf" in text, text
+        assert "\\u" not in text, text
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert len({len(line) for line in lines}) == 1, text  # the columns stay aligned

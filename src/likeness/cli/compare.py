@@ -25,6 +25,7 @@ from likeness.cli.app import (
     prompt_options,
 )
 from likeness.cli.output import (
+    echo,
     print_summary,
     print_table,
     progress_bar,
@@ -283,7 +284,7 @@ def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path 
 
     row = compare_pair(reference, test, metrics=names, **options)
     for name in names:
-        click.echo(f"{name}\t{format_value(name, row.values.get(name))}")
+        echo(f"{name}\t{format_value(name, row.values.get(name))}")
     report_rows([row], {})
     if out is not None:
         write_rows(out, [row], names, {})

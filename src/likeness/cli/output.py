@@ -32,6 +32,34 @@ def printable(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+# The glyphs likeness writes, in ASCII for a terminal whose encoding lacks them (a Windows
+# console's cp1252 when redirected, PYTHONIOENCODING=ascii): "inf", not "\u221e".  Replaced
+# before rich measures a cell, so that a table's columns stay aligned.
+_ASCII_GLYPHS = {"∞": "inf", "−": "-", "±": "+/-", "×": "x", "—": "--", "–": "-", "≥": ">=",
+                 "≤": "<=", "≠": "!=", "≈": "~", "…": "...", "‘": "'", "’": "'", "“": '"',
+                 "”": '"', "·": "*", "→": "->", "²": "^2", "³": "^3", "µ": "u", "μ": "u",
+                 "σ": "sigma", "ε": "eps", "θ": "theta", "Δ": "delta", "√": "sqrt",
+                 "✓": "ok", "✗": "x", "•": "*"}
+
+
+def in_encoding(text: str, encoding: str) -> str:
+    """``text`` with the glyphs ``encoding`` cannot write in ASCII (``_ASCII_GLYPHS``); the
+    rest as it is (the stream escapes what remains, a name's letters say)."""
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        pass
+    characters = []
+    for character in text:
+        try:
+            character.encode(encoding)
+            characters.append(character)
+        except (UnicodeEncodeError, LookupError):
+            characters.append(_ASCII_GLYPHS.get(character, character))
+    return "".join(characters)
+
+
 @functools.cache
 def _printable_console() -> type[Console]:
     """A rich console whose every string (messages, table cells) is shown ``printable``:
@@ -40,7 +68,7 @@ def _printable_console() -> type[Console]:
 
     class PrintableConsole(Console):
         def render_str(self, text: str, **kwargs: Any) -> Any:
-            return super().render_str(printable(text), **kwargs)
+            return super().render_str(in_encoding(printable(text), self.encoding), **kwargs)
 
     return PrintableConsole
 
@@ -115,6 +143,14 @@ def output_file(option: str, *suffixes: str) -> Any:
         return value
 
     return check
+
+
+def echo(line: str) -> None:
+    """One line on stdout as it is (tab-separated values for scripts), the glyphs its
+    encoding lacks in ASCII, as the tables show them."""
+    import click
+
+    click.echo(in_encoding(line, getattr(sys.stdout, "encoding", None) or "utf-8"))
 
 
 def say(kind: str, text: str, command: str = "compare") -> None:

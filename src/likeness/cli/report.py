@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     pass
 
 from likeness.cli.app import main
-from likeness.cli.output import output_file, say
+from likeness.cli.output import echo, output_file, say
 
 
 def parse_disagree(value: str | None) -> tuple[str, ...] | None:
@@ -52,7 +52,7 @@ def report(results_dir: Path, output: Path | None, worst: int, thumbnail: int,
     except LikenessError as error:
         say("error", str(error), "report")
         sys.exit(1)
-    click.echo(str(path))
+    echo(str(path))
 
 
 def write_report_noting(results_dir: Path, output: Path | None = None,

@@ -12,6 +12,7 @@ import click
 from likeness.cli.app import SEED, decoding_options, main
 from likeness.cli.compare import parse_subset_size
 from likeness.cli.output import (
+    echo,
     output_file,
     progress_bar,
     say,
@@ -164,7 +165,7 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
         stderr_console().print(f"statistics of {image_set.source} written to {target}",
                                 highlight=False, markup=False)
     if result.value is not None:
-        click.echo(f"{result.label}\t{result.value:.10g}")
+        echo(f"{result.label}\t{result.value:.10g}")
     if out is not None:
         _write_out(out, result.record(), "fid")
     if failed:
@@ -199,7 +200,7 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
     failed = _report_sets(result.sets)
     # from one subset (--subset-size all, --subsets 1) the std is no spread: not shown
     spread = "" if result.spread is None else f"\t± {result.spread:.4g}"
-    click.echo(f"KID\t{result.mean:.10g}{spread}")
+    echo(f"KID\t{result.mean:.10g}{spread}")
     if out is not None:
         _write_out(out, result.record(), "kid")
     if failed:
