@@ -537,6 +537,27 @@ def test_compare_tensors_tells_numpy_images_laid_out_otherwise_how_to_turn():
                                  metrics="ssim", data_range=1.0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("data_range", [1e-30, 0.1, 1 / 3, 1e20])
+def test_a_data_range_the_dtype_rounds_up_still_holds_its_own_images(dtype, data_range):
+    """Images scaled to a data range their dtype cannot hold exactly reach the dtype's
+    nearest value, which may be a little above it (1e-30 in float32 is 1.0000000031710769e-30):
+    they were refused as "outside [0, data_range]".  The value is the one at data_range 1,
+    and a value beyond the dtype's data range is still refused."""
+    import likeness
+
+    x, y = _noisy_batch((1, 3, 48, 48), seed=9)
+    for name in ("ssim", "psnr", "gmsd"):
+        function = getattr(likeness, name)
+        scaled = [(t * data_range).to(dtype) for t in (x, y)]
+        got = function(*scaled, data_range=data_range)
+        want = function(x.to(dtype), y.to(dtype), data_range=1.0)
+        torch.testing.assert_close(got.double(), want.double(), rtol=2e-2, atol=0)
+    beyond = torch.full((1, 3, 48, 48), data_range, dtype=torch.float64) * (1 + 2**-6)
+    with pytest.raises(InvalidInputError, match="outside"):
+        likeness.psnr(beyond.to(dtype), beyond.to(dtype), data_range=data_range)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_non_finite_and_out_of_range_values_are_refused_in_one_pass(dtype, monkeypatch):
     """NaN, ±∞ and values outside [0, data_range], in either image, are refused with the

@@ -113,15 +113,27 @@ def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
                                 "device")
     if x.device.type == "meta":
         raise InvalidInputError("x and y are meta tensors: they hold no values to compare")
+    stored_as = x.dtype  # bfloat16 or float16 values are computed in float32
     x, y = _as_computable(x, "x"), _as_computable(y, "y")
     if data_range is not None:
-        check_values(x, y, check_data_range(data_range))
+        check_values(x, y, check_data_range(data_range), stored_as=stored_as)
     return x, y
 
 
-def check_values(x: Tensor, y: Tensor, data_range: float) -> None:
-    """Refuse non-finite values and values outside [0, data_range]: one pass over each
-    tensor (``aminmax`` propagates NaN, and an infinity is its own extreme)."""
+def _held_as(data_range: float, dtype: torch.dtype) -> float:
+    """The largest value of ``dtype`` the range allows: data_range itself, or its nearest
+    value in ``dtype`` where that is larger (1e-30 in float32 is 1.0000000031710769e-30,
+    and an image scaled to it holds that value)."""
+    if not dtype.is_floating_point or dtype == torch.float64:
+        return data_range
+    return max(data_range, float(torch.tensor(data_range, dtype=dtype)))
+
+
+def check_values(x: Tensor, y: Tensor, data_range: float, *,
+                 stored_as: torch.dtype | None = None) -> None:
+    """Refuse non-finite values and values outside [0, data_range] (as the tensors' dtype,
+    or ``stored_as``, holds it): one pass over each tensor (``aminmax`` propagates NaN,
+    and an infinity is its own extreme)."""
     with torch.no_grad():
         for name, tensor in (("x", x), ("y", y)):
             version = tensor_version(tensor)
@@ -132,7 +144,7 @@ def check_values(x: Tensor, y: Tensor, data_range: float) -> None:
             if not (math.isfinite(low) and math.isfinite(high)):
                 raise InvalidInputError(f"{name} holds NaN or infinite values; a metric of "
                                         "them is undefined")
-            if low < 0 or high > data_range:
+            if low < 0 or high > _held_as(data_range, stored_as or tensor.dtype):
                 raise InvalidInputError(
                     f"{name} has values in [{low:.6g}, {high:.6g}], outside [0, data_range] = "
                     f"[0, {data_range:g}]; pass the data_range of the values (255 for 8-bit "

@@ -87,7 +87,9 @@ def _eight_bit_image(image: Any, data_range: float | None, name: str) -> np.ndar
             raise InvalidInputError(f"{name}: {array.dtype} images need data_range (1.0 for "
                                     "[0, 1], 255 for [0, 255])")
         values = array.astype(np.float64)
-        if not np.isfinite(values).all() or values.min() < 0 or values.max() > data_range:
+        # data_range as the images' dtype holds it (1e-30 in float32 is a little more)
+        ceiling = max(data_range, float(np.asarray(data_range).astype(array.dtype)))
+        if not np.isfinite(values).all() or values.min() < 0 or values.max() > ceiling:
             raise InvalidInputError(f"{name}: values outside [0, {data_range}] (or not finite)")
         pixels = np.round(values * (255.0 / data_range)).astype(np.uint8)
     else:
