@@ -115,3 +115,56 @@ def test_a_missing_clip_checkpoint_of_the_aesthetic_predictor_names_clip_weights
         AestheticPredictor(head)
     with pytest.raises(WeightsError, match=r"pass the file explicitly: clip_weights=PATH$"):
         likeness.aesthetic_score(TENSOR, weights=head, data_range=1.0)
+
+
+def _unit_pair(channels_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    generator = np.random.default_rng(11)
+    a = generator.random((48, 48, 3))
+    b = np.clip(a + 0.05 * generator.standard_normal(a.shape), 0, 1)
+    return (a, b) if channels_last else (a.transpose(2, 0, 1)[None], b.transpose(2, 0, 1)[None])
+
+
+def test_images_in_0_1_with_an_8_bit_data_range_are_computed_with_a_scale_warning():
+    """The usual slip — ToTensor images passed with data_range=255 — gives SSIM ≈ 1 and a
+    PSNR 48 dB too high; it cannot be refused (a very dark image is legitimate), so every
+    entry point that takes floating images and a data range says it, once, at the
+    caller's line; a metric a run calls inside says nothing more."""
+    a, b = _unit_pair(channels_last=True)
+    x, y = (torch.from_numpy(t) for t in _unit_pair())
+    from likeness.nets.preprocess import eight_bit_images_of
+
+    calls = {
+        "psnr": lambda: likeness.psnr(x, y, data_range=255),
+        "ssim": lambda: likeness.ssim(x, y, data_range=255),
+        "fsim (catalogue)": lambda: likeness.fsim(x, y, data_range=255),
+        "gmsd in float32": lambda: likeness.gmsd(x.float(), y.float(), data_range=65535),
+        "structural_similarity": lambda: likeness.structural_similarity(
+            a, b, channel_axis=-1, data_range=255),
+        "peak_signal_noise_ratio": lambda: likeness.peak_signal_noise_ratio(
+            a, b, data_range=255),
+        "compare_tensors": lambda: likeness.compare_tensors(
+            x, y, metrics="ssim,psnr,gmsd", data_range=255),
+        "the CLIP images": lambda: eight_bit_images_of(a, 255, "images"),
+    }
+    for name, call in calls.items():
+        with pytest.warns(likeness.ScaleWarning) as record:
+            call()
+        assert len(record) == 1, (name, [str(w.message) for w in record])
+        assert record[0].filename == __file__, (name, record[0].filename)
+        assert "need data_range=1.0" in str(record[0].message)
+        assert "48.1 dB too high" in str(record[0].message) or name == "gmsd in float32"
+
+
+def test_no_scale_warning_where_the_scale_is_the_data_range_s():
+    import warnings
+
+    x, y = (torch.from_numpy(t) for t in _unit_pair())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", likeness.ScaleWarning)
+        likeness.psnr(x * 255, y * 255, data_range=255)  # 8-bit values
+        likeness.ssim(x, y, data_range=1.0)
+        black = torch.zeros(1, 3, 16, 16)
+        likeness.psnr(black, black.clone(), data_range=255)  # black says nothing
+        mask = (x > 0.5).to(torch.uint8)  # integer 0/1 values are 8-bit values
+        likeness.psnr(mask, mask.clone(), data_range=255)
+        likeness.compare_tensors(mask, mask.clone(), metrics="psnr")

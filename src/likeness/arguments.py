@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
-from likeness.errors import InvalidInputError, InvalidInputTypeError
+from likeness.errors import InvalidInputError, InvalidInputTypeError, ScaleWarning
 
 __all__ = ["PATH", "check_argument_kinds", "check_data_range", "check_named_paths",
-           "check_numbers", "check_path_list", "check_paths", "described", "layout_hint"]
+           "check_numbers", "check_path_list", "check_paths", "data_range_held_as", "described",
+           "layout_hint", "warn_of_unit_images"]
 
 PATH = (str, os.PathLike)
 _SHORT = 60  # a value's repr up to this length is shown whole
@@ -132,6 +138,58 @@ def check_data_range(data_range: object) -> float:
             "between the smallest and largest possible values (255 for 8-bit images, 1.0 for "
             "[0, 1])")
     return value
+
+
+def data_range_held_as(data_range: float, dtype: Any) -> float:
+    """The largest value a NumPy ``dtype`` may hold within the range: data_range itself,
+    or its nearest value in ``dtype`` where that is larger (1e-30 in float32 is
+    1.0000000031710769e-30, and an image scaled to it holds that value)."""
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize >= 8:
+        return data_range
+    with np.errstate(over="ignore"):
+        return max(data_range, float(np.asarray(data_range).astype(dtype)))
+
+
+def warn_of_unit_images(highest: float, data_range: float) -> None:
+    """A ``ScaleWarning`` where floating images' largest value, ``highest``, is within
+    (0, 1] but the data range passed is above 1: images in [0, 1] with 8-bit's range
+    (SSIM near 1, PSNR 20·log10(data_range) dB too high).  Black images say nothing; nor
+    does a metric a run calls (the run has said it, or decided the range itself)."""
+    if not 0 < highest <= 1 < data_range:
+        return
+    level = _callers_level()
+    if level is not None:
+        warnings.warn(
+            f"the images' values all lie within [0, 1] (the largest is {highest:.4g}) but "
+            f"data_range={data_range:g}: images in [0, 1] need data_range=1.0; with "
+            f"{data_range:g} their SSIM is near 1 and their PSNR "
+            f"{20 * math.log10(data_range):.1f} dB too high.  The value is computed as "
+            "asked; if the images really are that dark, filter likeness.ScaleWarning",
+            ScaleWarning, stacklevel=level)
+
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+# where the metric functions and networks live: a call through other likeness code (a run,
+# the command line) is the run's, which speaks for itself
+_METRIC_CODE = tuple(os.path.join(_PACKAGE, folder, "") for folder in ("metrics", "nets"))
+
+
+def _callers_level() -> int | None:
+    """The ``stacklevel``, seen from ``warn_of_unit_images``, of the first frame outside
+    likeness — a warning points at the user's line, whichever entry point (a catalogue
+    wrapper, ``as_defined``) lies between — or None where the caller of the function
+    that warns was reached through other likeness code than the metrics' and networks'."""
+    frame: FrameType | None = sys._getframe(2)  # the function that warns
+    level = 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+        if (frame is not None and frame.f_code.co_filename.startswith(_PACKAGE)
+                and not frame.f_code.co_filename.startswith(_METRIC_CODE)):
+            return None
+    return level
 
 
 def _one_number(value: object) -> float | None:

@@ -123,6 +123,12 @@ class DecisionWarning(UserWarning):
     returns values alone (``compare_files``) and has no notes to carry it."""
 
 
+class ScaleWarning(UserWarning):
+    """Images whose values suggest another scale than the ``data_range`` passed: all of
+    them within [0, 1] with ``data_range=255``, the usual slip (a ``ToTensor`` image with
+    8-bit's range).  The value is computed as asked; the warning says what it means."""
+
+
 def describe_failure(error: BaseException) -> str:
     """A failure as a row error: likeness's own message, or the exception's type and
     message for anything else (a metric must never end a run with a traceback)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.arguments import warn_of_unit_images
 from likeness.errors import InvalidInputError
 from likeness.metrics._skimage_arrays import (
     check_has_pixels,
@@ -92,6 +93,7 @@ def peak_signal_noise_ratio(
     image_true, image_test = same_shape_arrays(image_true=image_true, image_test=image_test)
     check_has_pixels(image_true)
     data_range = checked_data_range(data_range)  # scikit-image takes 0 (-inf dB) or NaN
+    _warn_of_unit_floats(image_true, image_test, data_range)
     if data_range is None:
         if image_true.dtype != image_test.dtype:
             warnings.warn(
@@ -159,6 +161,7 @@ def structural_similarity(
     """
     im1, im2 = same_shape_arrays(im1=im1, im2=im2)
     data_range = checked_data_range(data_range)  # scikit-image takes 0, NaN or -1 (as 1)
+    _warn_of_unit_floats(im1, im2, data_range)
     if im1.ndim < (1 if channel_axis is None else 2):  # scikit-image divides by zero here
         besides = "" if channel_axis is None else f" besides channel_axis={channel_axis}"
         raise InvalidInputError(f"images of shape {im1.shape} have no spatial axis{besides}; "
@@ -181,6 +184,18 @@ def structural_similarity(
     # is asked for (scikit-image's own tests compare ssim(X, Y) with ssim(X, Y, full=True)[0])
     result = _ssim_reference_algorithm(im1, im2, float_type, options, gradient, full)
     return (mean, *result[1:])
+
+
+def _warn_of_unit_floats(a: np.ndarray, b: np.ndarray, data_range: float | None) -> None:
+    """``warn_of_unit_images`` for floating arrays given a data range above 1 (scikit-image
+    computes them at that scale silently); one pass over ``a`` where it exceeds 1."""
+    if data_range is None or data_range <= 1 or "f" not in (a.dtype.kind, b.dtype.kind):
+        return
+    with np.errstate(invalid="ignore"):
+        highest = float(np.max(a))
+        if highest <= 1:  # NaN compares false: no warning
+            highest = max(highest, float(np.max(b)))
+    warn_of_unit_images(highest, float(data_range))
 
 
 class _Options:

@@ -14,7 +14,10 @@ What is accepted, what is converted:
 - a finite, positive ``data_range`` (a number, not a bool);
 - values finite and within [0, data_range] (checked without gradient: the check never
   changes what autograd sees) — as piq refuses them, so that uint8-valued floats passed
-  with ``data_range=1`` are caught instead of compared at the wrong scale.
+  with ``data_range=1`` are caught instead of compared at the wrong scale.  The other
+  slip, floating images in [0, 1] passed with ``data_range=255`` (or any range above 1),
+  cannot be refused (a very dark image is legitimate) and is computed as asked, with a
+  ``ScaleWarning`` that says what it means.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import math
 import torch
 from torch import Tensor
 
-from likeness.arguments import check_data_range, layout_hint
+from likeness.arguments import check_data_range, layout_hint, warn_of_unit_images
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
 __all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches",
@@ -116,7 +119,10 @@ def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
     stored_as = x.dtype  # bfloat16 or float16 values are computed in float32
     x, y = _as_computable(x, "x"), _as_computable(y, "y")
     if data_range is not None:
-        check_values(x, y, check_data_range(data_range), stored_as=stored_as)
+        data_range = check_data_range(data_range)
+        highest = check_values(x, y, data_range, stored_as=stored_as)
+        if stored_as.is_floating_point and highest is not None:
+            warn_of_unit_images(highest, data_range)
     return x, y
 
 
@@ -130,15 +136,18 @@ def _held_as(data_range: float, dtype: torch.dtype) -> float:
 
 
 def check_values(x: Tensor, y: Tensor, data_range: float, *,
-                 stored_as: torch.dtype | None = None) -> None:
+                 stored_as: torch.dtype | None = None) -> float | None:
     """Refuse non-finite values and values outside [0, data_range] (as the tensors' dtype,
     or ``stored_as``, holds it): one pass over each tensor (``aminmax`` propagates NaN,
-    and an infinity is its own extreme)."""
+    and an infinity is its own extreme).  Returns the largest value of both, or None
+    where one of them was checked before (``mark_values_checked``)."""
+    highest: float | None = -math.inf
     with torch.no_grad():
         for name, tensor in (("x", x), ("y", y)):
             version = tensor_version(tensor)
             if tensor.numel() == 0 or (version is not None and getattr(
                     tensor, _CHECKED, None) == (version, data_range)):
+                highest = None
                 continue
             low, high = (float(value) for value in torch.aminmax(tensor))
             if not (math.isfinite(low) and math.isfinite(high)):
@@ -149,6 +158,9 @@ def check_values(x: Tensor, y: Tensor, data_range: float, *,
                     f"{name} has values in [{low:.6g}, {high:.6g}], outside [0, data_range] = "
                     f"[0, {data_range:g}]; pass the data_range of the values (255 for 8-bit "
                     "values, 1.0 for [0, 1]), or scale them into it")
+            if highest is not None:
+                highest = max(highest, high)
+    return highest
 
 
 def mark_values_checked(x: Tensor, y: Tensor, data_range: float) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from likeness.arguments import data_range_held_as, warn_of_unit_images
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
 __all__ = ["CROPS", "IMAGENET_MEAN", "IMAGENET_STD", "eight_bit_images", "eight_bit_images_of",
@@ -87,10 +88,11 @@ def _eight_bit_image(image: Any, data_range: float | None, name: str) -> np.ndar
             raise InvalidInputError(f"{name}: {array.dtype} images need data_range (1.0 for "
                                     "[0, 1], 255 for [0, 255])")
         values = array.astype(np.float64)
-        # data_range as the images' dtype holds it (1e-30 in float32 is a little more)
-        ceiling = max(data_range, float(np.asarray(data_range).astype(array.dtype)))
-        if not np.isfinite(values).all() or values.min() < 0 or values.max() > ceiling:
+        if (not np.isfinite(values).all() or values.min() < 0
+                or values.max() > data_range_held_as(data_range, array.dtype)):
             raise InvalidInputError(f"{name}: values outside [0, {data_range}] (or not finite)")
+        if array.dtype.kind == "f":
+            warn_of_unit_images(float(values.max()), data_range)
         pixels = np.round(values * (255.0 / data_range)).astype(np.uint8)
     else:
         raise InvalidInputTypeError(f"{name}: images of dtype {array.dtype} are not images")

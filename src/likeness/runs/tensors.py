@@ -8,7 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from likeness.arguments import check_data_range, layout_hint
+from likeness.arguments import (
+    check_data_range,
+    data_range_held_as,
+    layout_hint,
+    warn_of_unit_images,
+)
 from likeness.errors import InvalidInputError
 from likeness.evaluation.catalog.registry import METRICS, device_for, parse_metric_names
 from likeness.evaluation.engines.built_networks import Networks
@@ -80,7 +85,7 @@ def _problem(image: np.ndarray, data_range: float) -> str | None:
     if not np.isfinite(image).all():
         return "the image holds non-finite values (NaN or infinity)"
     low, high = float(image.min()), float(image.max())
-    if low < 0 or high > data_range:
+    if low < 0 or high > data_range_held_as(data_range, image.dtype):
         return (f"values from {low:g} to {high:g} lie outside [0, {data_range:g}] "
                 f"(data_range={data_range:g}); scale the images or pass their data range")
     return None
@@ -145,6 +150,7 @@ def compare_tensors(reference: Any, test: Any, *,
     decisions = () if x.dtype in _INTEGER_RANGES else (f"data range {scale:g} as given",)
     rows = [PairRow("tensors", str(i), str(i)) for i in range(x.shape[0])]
     pairs, indices = [], []
+    highest = -np.inf
     for i in range(x.shape[0]):
         a, b = np.moveaxis(x[i], 0, -1), np.moveaxis(y[i], 0, -1)
         problem = _problem(a, scale) or _problem(b, scale)
@@ -153,11 +159,13 @@ def compare_tensors(reference: Any, test: Any, *,
             continue
         if a.dtype.kind == "f":
             a, b = a.astype(np.float64), b.astype(np.float64)
+            highest = max(highest, float(a.max()), float(b.max()))
         sixteen = [f"{role}: {note}" for role, image in (("reference", a), ("test", b))
                    if (note := narrow_values_note(image))]
         pairs.append(PreparedPair(np.ascontiguousarray(a), np.ascontiguousarray(b), scale,
                                   (*decisions, *sixteen)))
         indices.append(i)
+    warn_of_unit_images(highest, scale)
     options = restoration_options(names, y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention, convention=convention,
                                   ms_ssim_convention=ms_ssim_convention)
