@@ -72,6 +72,26 @@ def test_identical_images_score_zero_and_the_weights_ship_with_their_licence(sta
         metric(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8))
 
 
+def test_images_outside_0_1_are_computed_with_a_warning_as_lpips_gives(stand_in):
+    """DISTS as a loss uses its inputs as given; [0, 255] images (or NaN) gave a value with
+    no word — the network sees a glare — where LPIPS warns.  Now DISTS warns too."""
+    metric = DISTS(backbone_weights=stand_in["vgg16"])
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    words = (r"DISTS expects inputs in \[0, 1\] but got values in \[[0-9.e-]+, 25[0-9.]+\]; "
+             r"pass images.float\(\) / 255")
+    with pytest.warns(UserWarning, match=words):
+        metric(x * 255, x * 250)
+    spoilt = x.clone()
+    spoilt[0, 0, 0, 0] = float("nan")
+    with pytest.warns(UserWarning, match="DISTS got NaN or infinite inputs"):
+        metric(spoilt, x)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metric(x, x.flip(-1))
+
+
 def test_dists_in_compare_and_style_end_to_end(tmp_path, golden, stand_in):
     records = [r for r in PINNED["pairs"] if r["reference"].startswith("piq_pairs/noise")]
     for folder in ("ref", "out"):

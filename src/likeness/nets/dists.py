@@ -16,7 +16,7 @@ from likeness.errors import InvalidInputError
 from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.dists import dists_from_features
 from likeness.nets.backbones import build_backbone
-from likeness.nets.inputs import network_batch
+from likeness.nets.inputs import network_batch, warn_if_outside
 from likeness.nets.loading import load_matching_weights, load_state_dict
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 from likeness.nets.winograd import apply_layer
@@ -102,6 +102,8 @@ class DISTS(nn.Module):
         if x.shape != y.shape:
             raise InvalidInputError(f"expected two (N, 3, H, W) batches of one shape, got "
                                     f"{tuple(x.shape)} and {tuple(y.shape)}")
+        warn_if_outside(x, y, (0.0, 1.0), "DISTS",
+                        "pass images.float() / 255 for 8-bit ones, or scale them to [0, 1]")
         features = self.encode(torch.cat([x, y]))
         batch = x.shape[0]
         return dists_from_features([f[:batch] for f in features],

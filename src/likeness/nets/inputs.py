@@ -15,13 +15,17 @@ What is accepted, what is converted:
 
 from __future__ import annotations
 
+import math
+import warnings
+
+import torch
 from torch import Tensor, nn
 
 from likeness.arguments import layout_hint
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.metrics.tensor_checks import dense_values
 
-__all__ = ["network_batch"]
+__all__ = ["RANGE_SLACK", "network_batch", "warn_if_outside"]
 
 
 def network_batch(images: object, network: nn.Module, *, name: str, takes: str, convert: str,
@@ -68,3 +72,25 @@ def network_batch(images: object, network: nn.Module, *, name: str, takes: str, 
                                 f"{parameter.device}; move one of them (network.to(images."
                                 "device), or images.to(...))")
     return images.to(parameter.dtype)
+
+
+# how far outside its range a network's input may stray unwarned (resampling overshoot)
+RANGE_SLACK = 1e-3
+
+
+def warn_if_outside(x: Tensor, y: Tensor, bounds: tuple[float, float], name: str,
+                    hint: str) -> None:
+    """A warning where the images a network compares (a loss: they are used as given) hold
+    NaN or infinity, or values outside ``bounds`` by more than ``RANGE_SLACK`` — [0, 255]
+    images given for [0, 1] ones, which the network encodes as a glare."""
+    low, high = bounds
+    with torch.no_grad():
+        seen_low = float(torch.minimum(x.min(), y.min()))
+        seen_high = float(torch.maximum(x.max(), y.max()))
+    if not (math.isfinite(seen_low) and math.isfinite(seen_high)):
+        warnings.warn(f"{name} got NaN or infinite inputs, so its distances are NaN; check "
+                      "the images (a division by zero, an overflow in float16)", UserWarning,
+                      stacklevel=3)
+    elif seen_low < low - RANGE_SLACK or seen_high > high + RANGE_SLACK:
+        warnings.warn(f"{name} expects inputs in [{low:g}, {high:g}] but got values in "
+                      f"[{seen_low:.4g}, {seen_high:.4g}]; {hint}", UserWarning, stacklevel=3)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import math
 import os
-import warnings
 from importlib import resources
 from typing import Any
 
@@ -18,7 +16,7 @@ from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.lpips import lpips_from_features
 from likeness.metrics.tensor_checks import tensor_version
 from likeness.nets.backbones import Backbone, build_backbone
-from likeness.nets.inputs import network_batch
+from likeness.nets.inputs import network_batch, warn_if_outside
 from likeness.nets.loading import load_matching_weights, load_state_dict
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
@@ -30,7 +28,6 @@ LPIPS_NETS: dict[str, tuple[str, tuple[int, ...]]] = {
     "vgg": ("vgg16", (3, 8, 15, 22, 29)),
     "squeeze": ("squeezenet1_1", (1, 4, 7, 9, 10, 11, 12)),
 }
-_RANGE_SLACK = 1e-3
 
 
 def load_backbone_weights(backbone: Backbone, state: dict[str, Any], source: str) -> None:
@@ -108,7 +105,9 @@ class LPIPS(nn.Module):
             raise InvalidInputError(
                 f"expected two (N, 3, H, W) batches of one shape, at least one image of at "
                 f"least a pixel, got {tuple(x.shape)} and {tuple(y.shape)}")
-        _warn_if_out_of_range(x, y, normalize)
+        warn_if_outside(x, y, (0.0, 1.0) if normalize else (-1.0, 1.0), "LPIPS",
+                        "scale images to [0, 1]" if normalize else
+                        "pass normalize=True for [0, 1] images, or scale them to [-1, 1]")
         if normalize:
             x, y = 2 * x - 1, 2 * y - 1
         features = self.encode(torch.cat([x, y]))  # one pass for x and y
@@ -152,22 +151,6 @@ class LPIPS(nn.Module):
         """LPIPS from ``encode`` outputs of equal batch sizes: (N, 1, 1, 1) or the map."""
         return lpips_from_features(features_x, features_y, list(self.heads),
                                    spatial_size=spatial_size)
-
-
-def _warn_if_out_of_range(x: Tensor, y: Tensor, normalize: bool) -> None:
-    low, high = (0.0, 1.0) if normalize else (-1.0, 1.0)
-    with torch.no_grad():
-        seen_low = float(torch.minimum(x.min(), y.min()))
-        seen_high = float(torch.maximum(x.max(), y.max()))
-    if not (math.isfinite(seen_low) and math.isfinite(seen_high)):
-        warnings.warn("LPIPS got NaN or infinite inputs, so its distances are NaN; check the "
-                      "images (a division by zero, an overflow in float16)", UserWarning,
-                      stacklevel=3)
-    elif seen_low < low - _RANGE_SLACK or seen_high > high + _RANGE_SLACK:
-        hint = ("scale images to [0, 1]" if normalize
-                else "pass normalize=True for [0, 1] images, or scale them to [-1, 1]")
-        warnings.warn(f"LPIPS expects inputs in [{low:g}, {high:g}] but got values in "
-                      f"[{seen_low:.4g}, {seen_high:.4g}]; {hint}", UserWarning, stacklevel=3)
 
 
 def _shipped_heads(net: str) -> list[Tensor]:
