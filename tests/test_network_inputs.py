@@ -125,6 +125,24 @@ def test_every_network_refuses_what_it_cannot_take_in_one_clear_error(network):
             assert forward(x[:0]).shape[0] == 0
 
 
+def test_networks_of_images_in_0_1_warn_of_8_bit_values_and_nan(network):
+    """LPIPS, DISTS and both Inceptions take images in [0, 1] as given (a loss, FID's
+    features): [0, 255] images or NaN gave values with no word for DISTS and the
+    Inceptions (LPIPS warned).  The encoders take their own preparation's output."""
+    kind, forward, side, _ = network
+    if kind not in ("lpips", "dists", "inception", "art_inception"):
+        pytest.skip("takes prepared inputs (dino_input, clip_input, ...), not images")
+    x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(5))
+    spoilt = x.clone()
+    spoilt[0, 1, 2, 3] = float("nan")
+    with torch.no_grad():
+        with pytest.warns(UserWarning, match=r"expects inputs in \[0, 1\] but got values in "
+                                             r"\[[0-9.e-]+, 2[0-9.]+\]"):
+            forward(x * 255)
+        with pytest.warns(UserWarning, match="got NaN or infinite inputs, so its"):
+            forward(spoilt)
+
+
 def test_dinov2_takes_squares_of_whole_patches(tmp_path):
     from likeness.nets.dinov2 import DinoV2
 

@@ -102,8 +102,9 @@ class DISTS(nn.Module):
         if x.shape != y.shape:
             raise InvalidInputError(f"expected two (N, 3, H, W) batches of one shape, got "
                                     f"{tuple(x.shape)} and {tuple(y.shape)}")
-        warn_if_outside(x, y, (0.0, 1.0), "DISTS",
-                        "pass images.float() / 255 for 8-bit ones, or scale them to [0, 1]")
+        warn_if_outside((x, y), (0.0, 1.0), "DISTS",
+                        "pass images.float() / 255 for 8-bit ones, or scale them to [0, 1]",
+                        "its distances are")
         features = self.encode(torch.cat([x, y]))
         batch = x.shape[0]
         return dists_from_features([f[:batch] for f in features],

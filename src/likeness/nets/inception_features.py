@@ -29,7 +29,7 @@ from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.inception import InceptionTrunk
-from likeness.nets.inputs import network_batch
+from likeness.nets.inputs import network_batch, warn_if_outside
 from likeness.nets.loading import load_matching_weights, load_state_dict
 from likeness.nets.weights import ResolvedWeights, passing_weights_as, resolve
 
@@ -136,6 +136,9 @@ class InceptionFeatures(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         batch = network_batch(images, self.trunk, name="Inception", takes="images in [0, 1]",
                               convert=_FROM_EIGHT_BITS)
+        if batch.numel():
+            warn_if_outside((batch,), (0.0, 1.0), "Inception", _FROM_EIGHT_BITS,
+                            "its features are")
         return self.features_of_resized(self.resize_batch(batch))
 
     def resize_batch(self, images: Tensor) -> Tensor:
@@ -187,6 +190,9 @@ class ArtInceptionFeatures(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         batch = network_batch(images, self.trunk, name="ArtFID's Inception",
                               takes="images in [0, 1]", convert=_FROM_EIGHT_BITS)
+        if batch.numel():
+            warn_if_outside((batch,), (0.0, 1.0), "ArtFID's Inception",
+                            _FROM_EIGHT_BITS, "its features are")
         check_art_inception_size(*batch.shape[2:])
         return self.trunk(batch)
 

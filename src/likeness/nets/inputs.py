@@ -78,17 +78,21 @@ def network_batch(images: object, network: nn.Module, *, name: str, takes: str, 
 RANGE_SLACK = 1e-3
 
 
-def warn_if_outside(x: Tensor, y: Tensor, bounds: tuple[float, float], name: str,
-                    hint: str) -> None:
-    """A warning where the images a network compares (a loss: they are used as given) hold
-    NaN or infinity, or values outside ``bounds`` by more than ``RANGE_SLACK`` — [0, 255]
-    images given for [0, 1] ones, which the network encodes as a glare."""
+def warn_if_outside(batches: tuple[Tensor, ...], bounds: tuple[float, float], name: str,
+                    hint: str, gives: str = "its outputs are") -> None:
+    """A warning where the images a network takes (a loss, a feature extractor: they are
+    used as given) hold NaN or infinity, or values outside ``bounds`` by more than
+    ``RANGE_SLACK`` — [0, 255] images given for [0, 1] ones, which the network sees as a
+    glare."""
     low, high = bounds
-    with torch.no_grad():
-        seen_low = float(torch.minimum(x.min(), y.min()))
-        seen_high = float(torch.maximum(x.max(), y.max()))
-    if not (math.isfinite(seen_low) and math.isfinite(seen_high)):
-        warnings.warn(f"{name} got NaN or infinite inputs, so its distances are NaN; check "
+    with torch.no_grad():  # each extreme NaN where the batch holds one
+        extremes = [float(value) for batch in batches if batch.numel()
+                    for value in torch.aminmax(batch)]
+    if not extremes:
+        return
+    seen_low, seen_high = min(extremes), max(extremes)
+    if not all(math.isfinite(value) for value in extremes):
+        warnings.warn(f"{name} got NaN or infinite inputs, so {gives} NaN; check "
                       "the images (a division by zero, an overflow in float16)", UserWarning,
                       stacklevel=3)
     elif seen_low < low - RANGE_SLACK or seen_high > high + RANGE_SLACK:

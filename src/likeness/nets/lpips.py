@@ -105,9 +105,10 @@ class LPIPS(nn.Module):
             raise InvalidInputError(
                 f"expected two (N, 3, H, W) batches of one shape, at least one image of at "
                 f"least a pixel, got {tuple(x.shape)} and {tuple(y.shape)}")
-        warn_if_outside(x, y, (0.0, 1.0) if normalize else (-1.0, 1.0), "LPIPS",
+        warn_if_outside((x, y), (0.0, 1.0) if normalize else (-1.0, 1.0), "LPIPS",
                         "scale images to [0, 1]" if normalize else
-                        "pass normalize=True for [0, 1] images, or scale them to [-1, 1]")
+                        "pass normalize=True for [0, 1] images, or scale them to [-1, 1]",
+                        "its distances are")
         if normalize:
             x, y = 2 * x - 1, 2 * y - 1
         features = self.encode(torch.cat([x, y]))  # one pass for x and y
