@@ -60,3 +60,32 @@ def test_allocator_tuning_can_be_turned_off(monkeypatch):
     monkeypatch.delenv("LIKENESS_MALLOC_TUNING")
     assert keep_freed_memory() in (True, False)  # False only off glibc
     assert keep_freed_memory() == keep_freed_memory()
+
+
+def test_a_closed_database_is_read_afterwards_without_leaving_wal_files(tmp_path):
+    """A run's database is in WAL mode while it runs; a read-only reader afterwards (the
+    report, a re-run's check of what was measured) made -wal and -shm files it cannot
+    remove, which stayed in the results folder.  The last connection now leaves it in
+    rollback mode; with another connection open it never waits and the mode stays."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "progress.sqlite"
+    with Cache(path) as cache:
+        cache.put_many("a", [("k", b"v")])
+    reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    assert reader.execute("SELECT count(*) FROM entries").fetchone() == (1,)
+    reader.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.sqlite"]
+    with Cache(path) as cache:  # open again: WAL while it runs, the value kept
+        assert cache.get_many("a", ["k"]) == {"k": b"v"}
+        mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
+    other = sqlite3.connect(path)
+    other.execute("SELECT count(*) FROM entries").fetchone()
+    first = Cache(path)
+    started = time.perf_counter()
+    first.close()  # another connection open: no switch, no wait
+    assert time.perf_counter() - started < 5
+    assert other.execute("SELECT value FROM entries").fetchone() == (b"v",)
+    other.close()

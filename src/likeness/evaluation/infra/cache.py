@@ -177,6 +177,8 @@ class Cache:
 
     def close(self) -> None:
         with self._lock:
+            if self.path is not None:
+                _leave_in_rollback_mode(self._connection)
             self._connection.close()
 
     def __enter__(self) -> Cache:
@@ -387,3 +389,16 @@ class LayeredCache(Cache):
     def digest_files(self, paths: Sequence[Path], *, workers: int = 4
                      ) -> tuple[Digests, dict[Path, Exception]]:
         return self.layers[0].digest_files(paths, workers=workers)
+
+
+def _leave_in_rollback_mode(connection: sqlite3.Connection) -> None:
+    """The database back in rollback-journal mode where this is its last connection (a
+    run's end): a reader that opens it read-only afterwards (the report, a re-run's check
+    of what was measured) then makes no ``-wal`` and ``-shm`` files, which a read-only
+    connection cannot remove and which stayed in the results folder.  Never waits: with
+    another connection open (a concurrent run) the database stays in WAL mode."""
+    try:
+        connection.execute("PRAGMA busy_timeout = 0")
+        connection.execute("PRAGMA journal_mode=DELETE").fetchone()
+    except sqlite3.Error:
+        pass
