@@ -154,3 +154,43 @@ def test_accumulator_under_inference_mode_and_autocast(fid_weights):
             return accumulator.compute()
 
     assert fid(True) == fid(False)
+
+
+def test_torch_compile_traces_the_torch_routes_not_the_compiled_kernels():
+    """Under ``torch.compile`` dynamo traced into numba's dispatcher on a process's first
+    kernel call and failed ("AssertionError: exception table entry start instruction has
+    no offset"): FSIM and SSIM in float64 without a gradient, FSIM as a float32 loss.  The
+    kernels are now left out while it traces (``tracing``), for their torch routes: the
+    same values.  A fresh process: the failure came with numba's first load."""
+    import subprocess
+    import sys
+
+    script = '''
+import warnings
+import torch
+import likeness
+warnings.simplefilter("ignore")
+generator = torch.Generator().manual_seed(0)
+for name, dtype, grad, side in (("fsim", torch.float32, True, 96),
+                                ("fsim", torch.float64, False, 96),
+                                ("ssim", torch.float64, False, 96),
+                                ("gmsd", torch.float64, False, 400),
+                                ("haarpsi", torch.float64, False, 400)):
+    y = torch.rand(1, 3, side, side, generator=generator, dtype=dtype)
+    x = (y + 0.05 * torch.randn(y.shape, generator=generator, dtype=dtype)).clamp(0, 1)
+    metric = getattr(likeness, name)
+    leaf = x.clone().requires_grad_(grad)
+    compiled = torch.compile(lambda p, q: metric(p, q, data_range=1.0), backend="eager")
+    with torch.set_grad_enabled(grad):
+        value = compiled(leaf, y)
+        if grad:
+            value.sum().backward()
+            assert bool(torch.isfinite(leaf.grad).all())
+    want = metric(x, y, data_range=1.0)
+    assert torch.allclose(value.detach().double(), want.double(), rtol=1e-6, atol=0), name
+print("compiled")
+'''
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                               text=True, timeout=600, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.strip() == "compiled"

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from likeness.metrics.caller_modes import tracing
 from likeness.metrics.kernel_threads import kernel_threads
 
 __all__ = ["fusable", "fused_cpu_means", "plane_ssim_means"]
@@ -18,9 +19,10 @@ SEPARABLE_SSIM_SECONDS = 0.85e-9
 
 
 def fusable(x: Tensor, y: Tensor) -> bool:
-    """Whether the fused CPU kernels apply: tensors on the CPU, no gradient to record."""
+    """Whether the fused CPU kernels apply: tensors on the CPU, no gradient to record, not
+    traced by ``torch.compile`` (``tracing``)."""
     needs_graph = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
-    return x.device.type == "cpu" and not needs_graph
+    return x.device.type == "cpu" and not needs_graph and not tracing()
 
 
 def plane_ssim_means(planes_x: np.ndarray, planes_y: np.ndarray, taps_h: np.ndarray,

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from likeness.errors import InvalidInputError
 from likeness.metrics._safe_roots import safe_sqrt
+from likeness.metrics.caller_modes import tracing
 
 # images (or HaarPSI's half-size maps) of at least this many pixels take the compiled
 # similarity maps of ``_similarity_kernel`` (smaller ones would wait for numba's first
@@ -294,7 +295,8 @@ def gradient_similarity(x: Tensor, y: Tensor, constant: float, operator: str = "
     1024×768 pairs)."""
     if (x.dtype != torch.float64 or y.dtype != torch.float64 or x.device.type != "cpu"
             or x.shape[-2] * x.shape[-1] < FUSED_MAPS_FROM
-            or (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad))):
+            or (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad))
+            or tracing()):
         return similarity(gradient_magnitude(x, operator), gradient_magnitude(y, operator),
                           constant, alpha)
     from likeness.metrics._similarity_kernel import gradient_similarity as fused

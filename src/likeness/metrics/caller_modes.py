@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["as_defined", "caller_modes_off"]
+__all__ = ["as_defined", "caller_modes_off", "tracing"]
 
 # the device types whose autocast a caller can turn on (torch.amp's own list, less "meta")
 _DEVICE_TYPES = ("cpu", "cuda", "xpu", "mps", "hpu", "xla", "ipu", "mtia", "maia",
@@ -112,3 +112,13 @@ def as_defined(function: _Function) -> _Function:
             return function(*args, **kwargs)
 
     return computed_as_defined  # type: ignore[return-value]
+
+
+def tracing() -> bool:
+    """Whether ``torch.compile`` is tracing this call.  The compiled kernels (numba's) are
+    then left out for their torch routes: dynamo traced into numba's dispatcher on a
+    process's first call and failed ("AssertionError: exception table entry start
+    instruction has no offset"), and a compiled graph fuses the torch route anyway."""
+    torch = sys.modules.get("torch")
+    compiler = getattr(torch, "compiler", None)
+    return compiler is not None and bool(compiler.is_compiling())

@@ -38,7 +38,7 @@ from likeness.metrics._image_maps import (
     similarity,
 )
 from likeness.metrics._safe_roots import safe_pow
-from likeness.metrics.caller_modes import as_defined
+from likeness.metrics.caller_modes import as_defined, tracing
 from likeness.metrics.kernel_threads import kernel_threads
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
@@ -132,7 +132,7 @@ def _phase_congruency(x: Tensor, matlab: bool, k: float = 2.0) -> Tensor:
                                                                x.device, matlab)
     responses = torch.fft.ifft2(torch.fft.fft2(x) * filters)
     responses = responses.view(n, ORIENTATIONS, SCALES, height, width)  # even + i·odd
-    if responses.device.type != "cpu":
+    if responses.device.type != "cpu" or tracing():
         energy, smallest, amplitude_sum = _torch_sums(responses, phase_eps)
     elif torch.is_grad_enabled() and responses.requires_grad:
         energy, smallest, amplitude_sum = _CompiledPhaseSums.apply(responses, phase_eps)

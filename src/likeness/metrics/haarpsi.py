@@ -27,7 +27,7 @@ from likeness.metrics._image_maps import (
     on_255_scale,
     similarity,
 )
-from likeness.metrics.caller_modes import as_defined
+from likeness.metrics.caller_modes import as_defined, tracing
 from likeness.metrics.kernel_threads import kernel_threads
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
@@ -119,7 +119,8 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     all_x, all_y = responses.split(len(x))
     if (not differentiable and scales == 3 and responses.dtype == torch.float64
             and responses.device.type == "cpu"
-            and responses.shape[-2] * responses.shape[-1] >= FUSED_MAPS_FROM):
+            and responses.shape[-2] * responses.shape[-1] >= FUSED_MAPS_FROM
+            and not tracing()):
         maps, weights = _fused_maps(all_x, all_y, c)
     else:
         weights = torch.max(torch.abs(all_x[:, 4:]), torch.abs(all_y[:, 4:]))

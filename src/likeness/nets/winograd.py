@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError
+from likeness.metrics.caller_modes import tracing
 from likeness.metrics.tensor_checks import tensor_version
 from likeness.switches import switch
 
@@ -74,7 +75,7 @@ def use_winograd(conv: nn.Module, x: Tensor) -> bool:
             and conv.dilation == (1, 1) and conv.groups == 1
             and isinstance(conv.padding, tuple) and conv.padding_mode == "zeros"
             and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
-            and winograd_pays(conv.weight, conv.padding, x))
+            and not tracing() and winograd_pays(conv.weight, conv.padding, x))
 
 
 @cache
