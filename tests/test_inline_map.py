@@ -48,6 +48,25 @@ def test_short_work_stays_in_this_thread_long_work_goes_to_threads(seconds, inli
         assert here not in threads[3:]
 
 
+@pytest.mark.parametrize(("reference", "inline"), [(0.01, True), (0.0001, False)])
+def test_the_work_is_timed_against_the_machine_s_speed_not_in_seconds(monkeypatch, reference,
+                                                                      inline):
+    """3 ms of work is short on a machine whose reference inflation takes 10 ms, and long
+    where it takes 0.1 ms: a threshold in seconds sent this VM's runs of 32² images to
+    threads in its slow spells (1.0–1.2 s against 0.55), as it would on a slower CPU."""
+    monkeypatch.setattr(inline_map, "reference_seconds", lambda: reference)
+    function, threads = _work(0.003)
+    list(inline_or_ordered_map(function, range(12), workers=2, catch=(ValueError,)))
+    assert (set(threads) == {threading.get_ident()}) is inline
+
+
+def test_the_reference_is_a_fixed_inflation_timed_at_its_best():
+    payload = inline_map._reference_payload()
+    assert len(payload) > 10_000  # 16 KiB of noise, deflated: real inflation work
+    assert payload == inline_map._reference_payload()
+    assert 0 < inline_map.reference_seconds() < 0.05
+
+
 def test_one_slow_item_in_the_probe_does_not_send_the_rest_to_threads():
     """An item that paid for something done once — a kernel loaded on the way, as the PNG
     decoder's ninth image did in every process's first run — is one of the probe's
@@ -70,7 +89,7 @@ def test_one_slow_item_in_the_probe_does_not_send_the_rest_to_threads():
 @pytest.mark.parametrize("count", [0, 1, 3, PROBED, PROBED + 1])
 def test_any_number_of_items_and_errors_not_caught_propagate(monkeypatch, count):
     function, _ = _work(0.0)
-    for below in (1.0, 0.0):  # short, or long
+    for below in (1e9, 0.0):  # short, or long
         monkeypatch.setattr(inline_map, "INLINE_BELOW", below)
         assert [r for _, r, _ in inline_or_ordered_map(function, range(count), workers=2)] \
             == [i * i for i in range(count)]
@@ -92,7 +111,7 @@ def test_a_run_of_small_images_decodes_in_its_own_thread(tmp_path, monkeypatch):
     original = inline_map.ordered_map
     monkeypatch.setattr(inline_map, "ordered_map",
                         lambda *args, **kwargs: handed.append(1) or original(*args, **kwargs))
-    monkeypatch.setattr(inline_map, "INLINE_BELOW", 1.0)  # whatever this machine's speed
+    monkeypatch.setattr(inline_map, "INLINE_BELOW", 1e9)  # whatever this machine's speed
     inline = likeness.compare(tmp_path / "ref", tmp_path / "out", metrics="ssim,psnr",
                               cache=False)
     assert handed == []
@@ -123,7 +142,7 @@ def test_small_files_are_hashed_in_this_thread_large_ones_in_threads(tmp_path, m
         files.append(tmp_path / f"{index}.bin")
         files[-1].write_bytes(bytes([index]) * 3000)
     here = threading.get_ident()
-    for below, inline in ((1.0, True), (0.0, False)):
+    for below, inline in ((1e9, True), (0.0, False)):
         threads.clear()
         monkeypatch.setattr(inline_map, "INLINE_BELOW", below)
         with cache_module.Cache(None) as store:
