@@ -171,7 +171,7 @@ def warn_of_unit_images(highest: float, data_range: float) -> None:
             ScaleWarning, stacklevel=level)
 
 
-_PACKAGE = str(Path(__file__).resolve().parent)
+_PACKAGE = os.path.join(str(Path(__file__).resolve().parent), "")  # with its separator
 # where the metric functions and networks live: a call through other likeness code (a run,
 # the command line) is the run's, which speaks for itself
 _METRIC_CODE = tuple(os.path.join(_PACKAGE, folder, "") for folder in ("metrics", "nets"))
