@@ -144,7 +144,7 @@ def test_images_in_0_1_with_an_8_bit_data_range_are_computed_with_a_scale_warnin
             a, b, data_range=255),
         "compare_tensors": lambda: likeness.compare_tensors(
             x, y, metrics="ssim,psnr,gmsd", data_range=255),
-        "the CLIP images": lambda: eight_bit_images_of(a, 255, "images"),
+        "the CLIP images": lambda: eight_bit_images_of([a, b, a], 255, "images"),
     }
     for name, call in calls.items():
         with pytest.warns(likeness.ScaleWarning) as record:

@@ -68,7 +68,10 @@ def stacked(convert: Callable[[np.ndarray], torch.Tensor], pixels: np.ndarray,
     return torch.stack([convert(image) for image in pixels]).to(device)
 
 
-def _eight_bit_image(image: Any, data_range: float | None, name: str) -> np.ndarray:
+def _eight_bit_image(image: Any, data_range: float | None, name: str,
+                     highest: list[float]) -> np.ndarray:
+    """One image as ``eight_bit_images_of`` returns it; a floating image's largest value
+    appended to ``highest``."""
     array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     if isinstance(image, torch.Tensor):
         if array.ndim != 3 or array.shape[0] not in (1, 3):
@@ -92,7 +95,7 @@ def _eight_bit_image(image: Any, data_range: float | None, name: str) -> np.ndar
                 or values.max() > data_range_held_as(data_range, array.dtype)):
             raise InvalidInputError(f"{name}: values outside [0, {data_range}] (or not finite)")
         if array.dtype.kind == "f":
-            warn_of_unit_images(float(values.max()), data_range)
+            highest.append(float(values.max()))
         pixels = np.round(values * (255.0 / data_range)).astype(np.uint8)
     else:
         raise InvalidInputTypeError(f"{name}: images of dtype {array.dtype} are not images")
@@ -111,16 +114,19 @@ def eight_bit_images_of(images: Any, data_range: float | None,
             numbers without ``data_range`` or outside it; ``InvalidInputTypeError`` for what
             is not an image at all.
     """
+    highest: list[float] = []  # each floating image's largest value
     if isinstance(images, torch.Tensor) and images.ndim == 4:
-        found = [_eight_bit_image(image, data_range, name) for image in images]
+        found = [_eight_bit_image(image, data_range, name, highest) for image in images]
     elif isinstance(images, (torch.Tensor, np.ndarray)) and not (
             isinstance(images, np.ndarray) and images.ndim == 4):
-        found = [_eight_bit_image(images, data_range, name)]
+        found = [_eight_bit_image(images, data_range, name, highest)]
     elif isinstance(images, (list, tuple, np.ndarray)):
-        found = [_eight_bit_image(image, data_range, name) for image in images]
+        found = [_eight_bit_image(image, data_range, name, highest) for image in images]
     else:
         raise InvalidInputTypeError(f"{name}: expected images (a tensor, an array or a list "
                                     f"of them), got {type(images).__name__}")
     if not found:
         raise InvalidInputError(f"{name}: no images given; pass at least one")
+    if highest and data_range is not None:  # [0, 1] images with 8-bit's range: said once
+        warn_of_unit_images(max(highest), data_range)
     return found
