@@ -180,16 +180,26 @@ _METRIC_CODE = tuple(os.path.join(_PACKAGE, folder, "") for folder in ("metrics"
 def _callers_level() -> int | None:
     """The ``stacklevel``, seen from ``warn_of_unit_images``, of the first frame outside
     likeness — a warning points at the user's line, whichever entry point (a catalogue
-    wrapper, ``as_defined``) lies between — or None where the caller of the function
-    that warns was reached through other likeness code than the metrics' and networks'."""
+    wrapper, ``as_defined``, a loss module's ``nn.Module.__call__``) lies between — or
+    None where the caller of the function that warns was reached through other likeness
+    code than the metrics' and networks'."""
     frame: FrameType | None = sys._getframe(2)  # the function that warns
     level = 2
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    while frame is not None and _on_the_way(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
-        if (frame is not None and frame.f_code.co_filename.startswith(_PACKAGE)
-                and not frame.f_code.co_filename.startswith(_METRIC_CODE)):
+        name = "" if frame is None else frame.f_code.co_filename
+        if name.startswith(_PACKAGE) and not name.startswith(_METRIC_CODE):
             return None
     return level
+
+
+def _on_the_way(filename: str) -> bool:
+    """Whether a frame lies between the user's line and a warning: likeness's own, or
+    torch's ``nn.Module.__call__`` (a loss module called)."""
+    return filename.startswith(_PACKAGE) or filename.endswith(_MODULE_CALL)
+
+
+_MODULE_CALL = os.path.join("torch", "nn", "modules", "module.py")
 
 
 def _one_number(value: object) -> float | None:
