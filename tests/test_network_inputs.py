@@ -137,10 +137,12 @@ def test_networks_of_images_in_0_1_warn_of_8_bit_values_and_nan(network):
     spoilt[0, 1, 2, 3] = float("nan")
     with torch.no_grad():
         with pytest.warns(UserWarning, match=r"expects inputs in \[0, 1\] but got values in "
-                                             r"\[[0-9.e-]+, 2[0-9.]+\]"):
+                                             r"\[[0-9.e-]+, 2[0-9.]+\]") as record:
             forward(x * 255)
-        with pytest.warns(UserWarning, match="got NaN or infinite inputs, so its"):
+        assert [w.filename for w in record] == [__file__]  # the caller's line
+        with pytest.warns(UserWarning, match="got NaN or infinite inputs, so its") as record:
             forward(spoilt)
+        assert [w.filename for w in record] == [__file__]
 
 
 def test_dinov2_takes_squares_of_whole_patches(tmp_path):

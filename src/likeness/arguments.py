@@ -18,7 +18,7 @@ from likeness.errors import InvalidInputError, InvalidInputTypeError, ScaleWarni
 
 __all__ = ["PATH", "check_argument_kinds", "check_data_range", "check_named_paths",
            "check_numbers", "check_path_list", "check_paths", "data_range_held_as", "described",
-           "layout_hint", "warn_of_unit_images"]
+           "layout_hint", "user_stacklevel", "warn_of_unit_images"]
 
 PATH = (str, os.PathLike)
 _SHORT = 60  # a value's repr up to this length is shown whole
@@ -160,7 +160,7 @@ def warn_of_unit_images(highest: float, data_range: float) -> None:
     does a metric a run calls (the run has said it, or decided the range itself)."""
     if not 0 < highest <= 1 < data_range:
         return
-    level = _callers_level()
+    level = user_stacklevel()
     if level is not None:
         warnings.warn(
             f"the images' values all lie within [0, 1] (the largest is {highest:.4g}) but "
@@ -177,12 +177,13 @@ _PACKAGE = os.path.join(str(Path(__file__).resolve().parent), "")  # with its se
 _METRIC_CODE = tuple(os.path.join(_PACKAGE, folder, "") for folder in ("metrics", "nets"))
 
 
-def _callers_level() -> int | None:
-    """The ``stacklevel``, seen from ``warn_of_unit_images``, of the first frame outside
-    likeness — a warning points at the user's line, whichever entry point (a catalogue
-    wrapper, ``as_defined``, a loss module's ``nn.Module.__call__``) lies between — or
-    None where the caller of the function that warns was reached through other likeness
-    code than the metrics' and networks'."""
+def user_stacklevel() -> int | None:
+    """For a ``warnings.warn`` in the function that calls this one, on behalf of its own
+    caller: the ``stacklevel`` of the first frame outside likeness — a warning points at
+    the user's line, whichever entry point (a catalogue wrapper, ``as_defined``, a loss
+    module's ``nn.Module.__call__``) lies between — or None where that caller was
+    reached through other likeness code than the metrics' and networks' (a run, which
+    speaks for itself)."""
     frame: FrameType | None = sys._getframe(2)  # the function that warns
     level = 2
     while frame is not None and _on_the_way(frame.f_code.co_filename):

@@ -21,7 +21,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from likeness.arguments import layout_hint
+from likeness.arguments import layout_hint, user_stacklevel
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.metrics.tensor_checks import dense_values
 
@@ -91,10 +91,17 @@ def warn_if_outside(batches: tuple[Tensor, ...], bounds: tuple[float, float], na
     if not extremes:
         return
     seen_low, seen_high = min(extremes), max(extremes)
+    if all(math.isfinite(value) for value in extremes) and (
+            low - RANGE_SLACK <= seen_low and seen_high <= high + RANGE_SLACK):
+        return
+    level = user_stacklevel()  # the user's line (None: a run's own call)
+    if level is None:
+        return
     if not all(math.isfinite(value) for value in extremes):
         warnings.warn(f"{name} got NaN or infinite inputs, so {gives} NaN; check "
                       "the images (a division by zero, an overflow in float16)", UserWarning,
-                      stacklevel=3)
-    elif seen_low < low - RANGE_SLACK or seen_high > high + RANGE_SLACK:
+                      stacklevel=level)
+    else:
         warnings.warn(f"{name} expects inputs in [{low:g}, {high:g}] but got values in "
-                      f"[{seen_low:.4g}, {seen_high:.4g}]; {hint}", UserWarning, stacklevel=3)
+                      f"[{seen_low:.4g}, {seen_high:.4g}]; {hint}", UserWarning,
+                      stacklevel=level)
