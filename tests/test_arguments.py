@@ -169,3 +169,35 @@ def test_no_scale_warning_where_the_scale_is_the_data_range_s():
         mask = (x > 0.5).to(torch.uint8)  # integer 0/1 values are 8-bit values
         likeness.psnr(mask, mask.clone(), data_range=255)
         likeness.compare_tensors(mask, mask.clone(), metrics="psnr")
+
+
+def test_the_library_s_warnings_point_at_the_caller_s_line(tmp_path):
+    """A fixed ``stacklevel`` pointed into ``caller_modes.py`` once the modes' wrapper came
+    between the public function and the code that warns: ``compare_files``' decisions,
+    SSIM's unfiltered axis, a run's failures.  Each now names the caller's own line."""
+    from PIL import Image
+
+    pixels = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "rgb.png")
+    Image.fromarray(pixels).convert("P").save(tmp_path / "palette.png")
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(pixels).save(tmp_path / folder / "a.png")
+    (tmp_path / "out" / "b.png").write_bytes(b"not a PNG")
+    (tmp_path / "ref" / "b.png").write_bytes((tmp_path / "ref" / "a.png").read_bytes())
+    x = torch.rand(1, 3, 8, 64)
+    calls = {
+        "compare_files": (lambda: likeness.compare_files(tmp_path / "rgb.png",
+                                                         tmp_path / "palette.png",
+                                                         metrics=["psnr"]),
+                          likeness.DecisionWarning),
+        "ssim": (lambda: likeness.ssim(x, x * 0.9, data_range=1.0,
+                                       convention="pytorch-msssim"), UserWarning),
+        "compare": (lambda: likeness.compare(tmp_path / "ref", tmp_path / "out",
+                                             metrics="psnr", cache=False), UserWarning),
+    }
+    for name, (call, category) in calls.items():
+        with pytest.warns(category) as record:
+            call()
+        assert {w.filename for w in record} == {__file__}, (name, [
+            (w.filename, str(w.message)[:60]) for w in record])

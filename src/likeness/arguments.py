@@ -18,7 +18,8 @@ from likeness.errors import InvalidInputError, InvalidInputTypeError, ScaleWarni
 
 __all__ = ["PATH", "check_argument_kinds", "check_data_range", "check_named_paths",
            "check_numbers", "check_path_list", "check_paths", "data_range_held_as", "described",
-           "layout_hint", "user_stacklevel", "warn_of_unit_images"]
+           "layout_hint", "outside_stacklevel", "user_stacklevel",
+           "warn_of_unit_images"]
 
 PATH = (str, os.PathLike)
 _SHORT = 60  # a value's repr up to this length is shown whole
@@ -175,6 +176,18 @@ _PACKAGE = os.path.join(str(Path(__file__).resolve().parent), "")  # with its se
 # where the metric functions and networks live: a call through other likeness code (a run,
 # the command line) is the run's, which speaks for itself
 _METRIC_CODE = tuple(os.path.join(_PACKAGE, folder, "") for folder in ("metrics", "nets"))
+
+
+def outside_stacklevel() -> int:
+    """For a ``warnings.warn`` in the function that calls this one: the ``stacklevel`` of
+    the first frame outside likeness (and torch's ``nn.Module.__call__``), the caller's own
+    line — a fixed level pointed into ``caller_modes.py`` once the modes' wrapper came
+    between (``compare_files``' decisions, SSIM's unfiltered axis)."""
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and _on_the_way(frame.f_code.co_filename):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def user_stacklevel() -> int | None:

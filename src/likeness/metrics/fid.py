@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from likeness.arguments import outside_stacklevel
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.metrics._arrays import feature_matrices, real_numbers
 
@@ -80,7 +81,7 @@ def warn_if_singular(count: int, dims: int, source: str | None = None) -> None:
         which = f"{source}: the set has" if source else "a set has"
         warnings.warn(f"{which} {count} {SINGULAR_SET.format(dims=dims)}, so FID is biased "
                       f"and noisy; papers use >= {dims} images (50,000 is usual)",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=outside_stacklevel())
 
 
 def _check_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,

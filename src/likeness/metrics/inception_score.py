@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from likeness.arguments import outside_stacklevel
 from likeness.errors import InvalidInputError
 from likeness.metrics._arrays import feature_matrices
 from likeness.metrics.seeds import check_seed
@@ -50,7 +51,7 @@ def inception_score(logits: np.ndarray, *, splits: int = 10, shuffle: bool = Tru
     if count < PAPER_SET_SIZE // 10:
         warnings.warn(f"the Inception Score of {count} images ({count // splits} per split) "
                       f"is biased downwards; papers use {PAPER_SET_SIZE:,} images",
-                      UserWarning, stacklevel=2)
+                      UserWarning, stacklevel=outside_stacklevel())
     if shuffle:
         values = values[np.random.RandomState(check_seed(seed)).permutation(count)]
     shifted = values - values.max(axis=1, keepdims=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from likeness.arguments import check_numbers, described
+from likeness.arguments import check_numbers, described, outside_stacklevel
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.metrics._filters import (
     gaussian_taps,
@@ -152,7 +152,7 @@ def ssim_and_contrast_structure(x: Tensor, y: Tensor, *, data_range: float,
                 f"image {axis} {side} is shorter than the {convention.win_size}-tap window: "
                 "that axis is not filtered (pytorch-msssim's behaviour)",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=outside_stacklevel(),
             )
             if axis == "height":
                 taps_h = None

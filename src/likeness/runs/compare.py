@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
-from likeness.arguments import check_named_paths, check_path_list, check_paths
+from likeness.arguments import check_named_paths, check_path_list, check_paths, outside_stacklevel
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
@@ -239,7 +239,8 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                                weights, device, engine, address, cache, progress, started)
     warn_of_failures(results)
     for message, category in caught.items():
-        warnings.warn(message, category, stacklevel=2)  # once each, after the run
+        # once each, after the run
+        warnings.warn(message, category, stacklevel=outside_stacklevel())
     return results
 
 

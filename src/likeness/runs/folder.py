@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
+from likeness.arguments import outside_stacklevel
 from likeness.errors import (
     InvalidInputError,
     LikenessError,
@@ -314,7 +315,7 @@ def warn_of_failures(results: Results) -> None:
                   "results.record['file_errors']")
     warnings.warn(f"{failed_rows_phrase(results.rows)}, {counted(unmatched, 'file')} "
                   f"had no partner, {counted(set_failed, 'set metric')} failed; see {where}",
-                  RunWarning, stacklevel=3)
+                  RunWarning, stacklevel=outside_stacklevel())
 
 
 class RunWarning(UserWarning):

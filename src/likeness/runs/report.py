@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
-from likeness.arguments import check_argument_kinds, check_paths, described
+from likeness.arguments import check_argument_kinds, check_paths, described, outside_stacklevel
 from likeness.documents import json_document
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS
@@ -123,7 +123,7 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
                       f"since the run measured {'it' if one else 'them'} "
                       f"({', '.join(map(str, maps.changed))}); run {maps.command} again to "
                       f"measure {'it as it is' if one else 'them as they are'} now",
-                      RunWarning, stacklevel=2)
+                      RunWarning, stacklevel=outside_stacklevel())
     return page
 
 

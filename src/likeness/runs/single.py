@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from likeness.arguments import check_argument_kinds, check_paths, described
+from likeness.arguments import check_argument_kinds, check_paths, described, outside_stacklevel
 from likeness.errors import (
     DecisionWarning,
     InvalidInputError,
@@ -260,11 +260,12 @@ def compare_files(a: PathLike, b: PathLike, *, metrics: str | Sequence[str] = ("
     # restatements — alpha=, gray=, resize=, crop_border= — are what the caller asked for)
     for decision, image in ((d, i) for i in (reference, test) for d in i.decisions):
         if "(alpha=" not in decision:
-            warnings.warn(f"{image.path}: {decision}", DecisionWarning, stacklevel=2)
+            warnings.warn(f"{image.path}: {decision}", DecisionWarning,
+                          stacklevel=outside_stacklevel())
     if reference.bit_depth != test.bit_depth:
         warnings.warn(f"{a} vs {b}: mixed bit depths ({reference.bit_depth} and "
                       f"{test.bit_depth}): both scaled to [0, 1], data range 1",
-                      DecisionWarning, stacklevel=2)
+                      DecisionWarning, stacklevel=outside_stacklevel())
     return {name: outcome.values[name] for name in names}
 
 

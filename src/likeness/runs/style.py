@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
-from likeness.arguments import check_named_paths, check_path_list, check_paths
+from likeness.arguments import check_named_paths, check_path_list, check_paths, outside_stacklevel
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.catalog.defaults import STYLE_PROTOCOLS
 from likeness.evaluation.catalog.registry import (
@@ -201,7 +201,7 @@ def evaluate_style(content: PathLike, style: PathLike,
             write_results_folder(results, folder)
     warn_of_failures(results)
     for message, category in unique_warnings.items():
-        warnings.warn(message, category, stacklevel=2)
+        warnings.warn(message, category, stacklevel=outside_stacklevel())
     return results
 
 

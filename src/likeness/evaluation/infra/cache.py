@@ -36,6 +36,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from likeness.arguments import outside_stacklevel
 from likeness.errors import InvalidInputError, LikenessError, StorageError
 from likeness.evaluation.infra.cache_location import (
     check_cache_location,
@@ -135,7 +136,7 @@ class Cache:
                 "cache=False") from None
         warnings.warn(f"the cache {self.path} was corrupt ({error}); it was moved to "
                       f"{aside.name} and a new cache started (values are computed again)",
-                      CacheWarning, stacklevel=4)
+                      CacheWarning, stacklevel=outside_stacklevel())
 
     def _storage_error(self, error: sqlite3.Error, action: str) -> StorageError:
         message = str(error)

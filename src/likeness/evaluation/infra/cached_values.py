@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from likeness.arguments import outside_stacklevel
 from likeness.evaluation.infra.cache import CacheWarning
 from likeness.wording import counted
 
@@ -30,5 +31,6 @@ def decoded(values: Mapping[str, bytes], decode: Callable[[bytes], T],
     if len(read) < len(values):
         damaged = len(values) - len(read)
         warnings.warn(f"{counted(damaged, 'cached value')} of {what} could not be read (a "
-                      "damaged cache entry): computed again", CacheWarning, stacklevel=2)
+                      "damaged cache entry): computed again", CacheWarning,
+                      stacklevel=outside_stacklevel())
     return read
