@@ -356,8 +356,7 @@ def _write_results_files(results: Results, folder: Path) -> None:
 
 
 def write_rows(out: Path, rows: Sequence[PairRow], names: Sequence[str],
-               unmatched: dict[str, tuple[list[str], list[str]]],
-               with_model: bool = False) -> None:
+               unmatched: dict[str, tuple[list[str], list[str]]], with_model: bool = False) -> None:
     """Write ``rows`` to ``out`` (``.json``: a document; else CSV), replacing the file in
     one step.
 

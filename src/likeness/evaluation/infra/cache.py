@@ -23,6 +23,7 @@ written (read-only, full disk, a folder) is a ``StorageError`` naming the file a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -178,8 +179,12 @@ class Cache:
 
     def close(self) -> None:
         with self._lock:
-            if self.path is not None:
-                _leave_in_rollback_mode(self._connection)
+            if self.path is not None:  # the last connection leaves rollback mode: a later
+                # read-only reader (the report) then makes no -wal and -shm it cannot remove;
+                # never waiting (another run connected: the database stays in WAL mode)
+                with contextlib.suppress(sqlite3.Error):
+                    self._connection.execute("PRAGMA busy_timeout = 0")
+                    self._connection.execute("PRAGMA journal_mode=DELETE").fetchone()
             self._connection.close()
 
     def __enter__(self) -> Cache:
@@ -391,15 +396,3 @@ class LayeredCache(Cache):
                      ) -> tuple[Digests, dict[Path, Exception]]:
         return self.layers[0].digest_files(paths, workers=workers)
 
-
-def _leave_in_rollback_mode(connection: sqlite3.Connection) -> None:
-    """The database back in rollback-journal mode where this is its last connection (a
-    run's end): a reader that opens it read-only afterwards (the report, a re-run's check
-    of what was measured) then makes no ``-wal`` and ``-shm`` files, which a read-only
-    connection cannot remove and which stayed in the results folder.  Never waits: with
-    another connection open (a concurrent run) the database stays in WAL mode."""
-    try:
-        connection.execute("PRAGMA busy_timeout = 0")
-        connection.execute("PRAGMA journal_mode=DELETE").fetchone()
-    except sqlite3.Error:
-        pass
