@@ -183,26 +183,28 @@ def outside_stacklevel() -> int:
     the first frame outside likeness (and torch's ``nn.Module.__call__``), the caller's own
     line — a fixed level pointed into ``caller_modes.py`` once the modes' wrapper came
     between (``compare_files``' decisions, SSIM's unfiltered axis)."""
-    frame: FrameType | None = sys._getframe(1)
-    level = 1
-    while frame is not None and _on_the_way(frame.f_code.co_filename):
-        frame, level = frame.f_back, level + 1
+    level = _stacklevel(1, quiet_in_runs=False)
+    assert level is not None
     return level
 
 
 def user_stacklevel() -> int | None:
     """For a ``warnings.warn`` in the function that calls this one, on behalf of its own
-    caller: the ``stacklevel`` of the first frame outside likeness — a warning points at
-    the user's line, whichever entry point (a catalogue wrapper, ``as_defined``, a loss
-    module's ``nn.Module.__call__``) lies between — or None where that caller was
-    reached through other likeness code than the metrics' and networks' (a run, which
-    speaks for itself)."""
-    frame: FrameType | None = sys._getframe(2)  # the function that warns
-    level = 2
+    caller: ``outside_stacklevel``'s level — or None where that caller was reached through
+    other likeness code than the metrics' and networks' (a run, which speaks for
+    itself)."""
+    return _stacklevel(2, quiet_in_runs=True)
+
+
+def _stacklevel(start: int, *, quiet_in_runs: bool) -> int | None:
+    """The walk of both, outward past likeness's frames and torch's module calls, from
+    ``start``: 1, the function that warns; 2, its caller (whose own caller is checked)."""
+    frame: FrameType | None = sys._getframe(start + 1)  # past this and the public helper
+    level = start
     while frame is not None and _on_the_way(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
         name = "" if frame is None else frame.f_code.co_filename
-        if name.startswith(_PACKAGE) and not name.startswith(_METRIC_CODE):
+        if quiet_in_runs and name.startswith(_PACKAGE) and not name.startswith(_METRIC_CODE):
             return None
     return level
 

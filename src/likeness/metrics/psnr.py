@@ -42,8 +42,7 @@ def mse(x: Tensor, y: Tensor) -> Tensor:
 def _blocks(rows: int, samples: int) -> Iterator[tuple[slice, slice]]:
     """The (rows, columns) of an (N, S) array in blocks of about ``CHUNK_VALUES`` values:
     whole rows, or parts of one row."""
-    width = min(samples, CHUNK_VALUES)
-    height = min(rows, max(1, CHUNK_VALUES // samples))
+    height, width = _block_shape(rows, samples)
     for first in range(0, rows, height):
         for start in range(0, samples, width):
             yield slice(first, min(rows, first + height)), slice(start, min(samples, start + width))
@@ -60,10 +59,14 @@ def _differences(x: Tensor, y: Tensor, rows: slice, columns: slice, buffers: tup
     return torch.sub(a, b, out=difference)
 
 
+def _block_shape(rows: int, samples: int) -> tuple[int, int]:
+    """(rows, columns) of ``_blocks``' largest block."""
+    return min(rows, max(1, CHUNK_VALUES // samples)), min(samples, CHUNK_VALUES)
+
+
 def _block_buffers(x: Tensor) -> tuple[Tensor, Tensor]:
-    rows, samples = x.shape
-    first = torch.empty(min(rows, max(1, CHUNK_VALUES // samples)), min(samples, CHUNK_VALUES),
-                        dtype=torch.float64)
+    """The float64 buffers of one block of (N, S) ``x`` (one where ``x`` is float64)."""
+    first = torch.empty(_block_shape(*x.shape), dtype=torch.float64)
     return first, first if x.dtype == torch.float64 else torch.empty_like(first)
 
 
