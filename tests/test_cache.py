@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from likeness.evaluation.infra.allocator import keep_freed_memory
 from likeness.evaluation.infra.cache import Cache, LayeredCache, file_digest
+from likeness.evaluation.infra.memory import keep_freed_memory
 
 
 def test_values_arrays_and_namespaces(tmp_path):
@@ -52,7 +52,7 @@ def test_layered_cache_reads_in_order_and_writes_all(tmp_path):
 
 
 def test_allocator_tuning_can_be_turned_off(monkeypatch):
-    import likeness.evaluation.infra.allocator as allocator
+    import likeness.evaluation.infra.memory as allocator
 
     monkeypatch.setattr(allocator, "_done", False)
     monkeypatch.setenv("LIKENESS_MALLOC_TUNING", "0")

@@ -117,7 +117,8 @@ def parse_models(items: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--strict", is_flag=True, help="Stop at the first failure.")
 @decoding_options
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
-              help="Images per LPIPS pass.")
+              help="Images per network pass (fewer where large images would not fit in "
+                   "memory).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Where networks run (auto: CUDA when available).")
 @click.option("--weights", "weights", multiple=True, metavar="NAME=PATH",

@@ -77,7 +77,8 @@ from likeness.wording import counted
               show_default=True, help="CFSD refuses larger images (cost grows with (H·W)²).")
 @decoding_options
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
-              help="Images per network pass (VGG19 takes one at a time).")
+              help="Images per network pass (VGG19 takes one at a time; fewer where large "
+                   "images would not fit in memory).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
               show_default=True,
               help="ray: run on a Ray cluster (pip install 'likeness-metrics[ray]').")

@@ -16,8 +16,8 @@ from likeness.evaluation.catalog.registry import device_for
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.local import hash_files, run_items
 from likeness.evaluation.engines.set_runs import SetReport, run_sets, stop_at_refused_sizes
-from likeness.evaluation.infra.allocator import keep_freed_memory
 from likeness.evaluation.infra.cache import Cache
+from likeness.evaluation.infra.memory import keep_freed_memory
 from likeness.evaluation.infra.pipeline import keeping_processes, usable_cores
 from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
@@ -57,7 +57,7 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
     if execution.strict:  # a set metric that cannot be computed stops it before any work
         stop_at_refused_sizes(plan, options)
     requested = device_for(options.metrics, device)  # resolved when a network is needed
-    keep_freed_memory()  # see likeness.evaluation.infra.allocator
+    keep_freed_memory()  # see likeness.evaluation.infra.memory
     paths = [path for item in plan.items for path in item.files]
     digests, unreadable = hash_files(paths, store, execution.hashers(requested, usable_cores()),
                                      by_content=by_content)

@@ -60,6 +60,9 @@ class NetworkSpec:
         resize: set networks: the resize convention it always uses (None: the run's
             ``fid_resize``, pytorch-fid's or clean-fid's).
         eight_bit: set networks fed uint8 images, as their reference implementations.
+        bytes_per_pixel: networks that read images at their own size: the most memory one
+            image of a pass takes, per pixel (float32 on the CPU: the largest figure of
+            ``benchmarks/measure_network_memory.py`` plus a fifth); 0: a fixed input size.
         methods_note: what a methods paragraph says of its input when a metric uses it.
         revision: of its arithmetic, in the cache keys of its outputs from 2 on (bumped
             when a release changes them, as ``MetricSpec.revision``).
@@ -77,6 +80,7 @@ class NetworkSpec:
     dims: int = 0
     resize: str | None = None
     eight_bit: bool = False
+    bytes_per_pixel: int = 0
     methods_note: str = ""
     also: tuple[str, ...] = ()
     revision: int = 1
@@ -211,27 +215,15 @@ def _clip_networks() -> dict[str, NetworkSpec]:
     return records
 
 
-def _build_csd(weights: Any, device: str) -> Any:
-    from likeness.nets.csd import Csd
-
-    return Csd(weights).to(device)
-
-
 def _build_aesthetic(weights: Any, device: str) -> Any:
     from likeness.nets.aesthetic import AestheticPredictor
 
     return AestheticPredictor(weights["laion_aesthetic"], weights["clip_vit_l14"]).to(device)
 
 
-def _build_dino(weights: Any, device: str) -> Any:
-    from likeness.nets.dino import Dino
-
-    return Dino(weights).to(device)
-
-
 @dataclass(frozen=True)
-class _SetNetworkBuilder:
-    """A set network's builder: ``likeness.nets.<module>.<cls>(weights=...)`` on a device
+class _Built:
+    """A network's builder: ``likeness.nets.<module>.<cls>(weights=...)`` on a device
     (picklable: Ray ships the records to its workers)."""
 
     module: str
@@ -240,9 +232,9 @@ class _SetNetworkBuilder:
     def __call__(self, weights: Any, device: str) -> Any:
         import importlib
 
-        from likeness.evaluation.infra.allocator import keep_freed_memory
+        from likeness.evaluation.infra.memory import keep_freed_memory
 
-        keep_freed_memory()  # see likeness.evaluation.infra.allocator
+        keep_freed_memory()  # see likeness.evaluation.infra.memory
         network = getattr(importlib.import_module(f"likeness.nets.{self.module}"), self.cls)
         return network(weights=weights).to(device)
 
@@ -308,17 +300,19 @@ class _EightBitInput:
 
 NETWORKS: dict[str, NetworkSpec] = {
     **{f"lpips_{net}": NetworkSpec(f"lpips_{net}", backbone, _LpipsBuilder(net),
-                                   f"LPIPS v0.1 {label}", encode=_encode_lpips)
-       for net, backbone, label in (("alex", "alexnet", "AlexNet"), ("vgg", "vgg16", "VGG16"),
-                                    ("squeeze", "squeezenet1_1", "SqueezeNet 1.1"))},
+                                   f"LPIPS v0.1 {label}", encode=_encode_lpips,
+                                   bytes_per_pixel=per_pixel)
+       for net, backbone, label, per_pixel in (
+           ("alex", "alexnet", "AlexNet", 145), ("vgg", "vgg16", "VGG16", 1810),
+           ("squeeze", "squeezenet1_1", "SqueezeNet 1.1", 495))},
     "vgg19": NetworkSpec("vgg19", "vgg19", _build_vgg19, "VGG19 (ImageNet)",
-                         encode=_encode_vgg19, max_batch=1,
+                         encode=_encode_vgg19, max_batch=1, bytes_per_pixel=850,
                          methods_note="VGG19 features are taken from ImageNet-normalised "
                                       "images at their own size."),
     "dists": NetworkSpec("dists", "vgg16", _build_dists, "DISTS VGG16 (L2 pooling)",
-                         encode=_encode_dists),
+                         encode=_encode_dists, bytes_per_pixel=1080),
     **_clip_networks(),
-    "csd_vit_l": NetworkSpec("csd_vit_l", "csd_vit_l", _build_csd,
+    "csd_vit_l": NetworkSpec("csd_vit_l", "csd_vit_l", _Built("csd", "Csd"),
                              "CSD ViT-L style descriptor (Somepalli et al. 2024)",
                              encode=_EightBitImages("csd", "csd_descriptors"),
                              methods_note="CSD reads each image at 8 bits through its "
@@ -334,7 +328,7 @@ NETWORKS: dict[str, NetworkSpec] = {
                                                 "does: the shorter side resized to 224 "
                                                 "pixels (Pillow bicubic), the centred "
                                                 "224×224 crop."),
-    "dino_vits16": NetworkSpec("dino_vits16", "dino_vits16", _build_dino,
+    "dino_vits16": NetworkSpec("dino_vits16", "dino_vits16", _Built("dino", "Dino"),
                                "DINO ViT-S/16 CLS token (torch.hub model)",
                                encode=_EightBitImages("dino", "dino_unit_features"),
                                methods_note="DINO reads each image at 8 bits through the "
@@ -342,28 +336,28 @@ NETWORKS: dict[str, NetworkSpec] = {
                                             "shorter side resized to 256 pixels (Pillow "
                                             "bicubic), the centred 224×224 crop."),
     "pt_inception": NetworkSpec("pt_inception", "pt_inception",
-                                _SetNetworkBuilder("inception_features", "InceptionFeatures"),
+                                _Built("inception_features", "InceptionFeatures"),
                                 "pytorch-fid Inception-v3 pool3", prepare=_fid_prepare,
                                 features=_fid_features, dims=2048),
     "art_inception": NetworkSpec("art_inception", "art_inception",
-                                 _SetNetworkBuilder("inception_features", "ArtInceptionFeatures"),
+                                 _Built("inception_features", "ArtInceptionFeatures"),
                                  "ArtFID art-trained Inception-v3 pool3",
                                  prepare=_unit_prepare, features=_called, dims=2048,
-                                 resize="native"),
+                                 resize="native", bytes_per_pixel=130),
     "isc_inception": NetworkSpec("isc_inception", "pt_inception",
-                                 _SetNetworkBuilder("inception_logits", "InceptionLogits"),
+                                 _Built("inception_logits", "InceptionLogits"),
                                  "torch-fidelity Inception-v3 logits_unbiased",
                                  prepare=_EightBitInput("inception_logits", "isc_input"),
                                  features=_called, dims=1008, resize="tf1-bilinear",
                                  eight_bit=True),
     "dinov2_vitl14": NetworkSpec("dinov2_vitl14", "dinov2_vitl14",
-                                 _SetNetworkBuilder("dinov2", "DinoV2"),
+                                 _Built("dinov2", "DinoV2"),
                                  "DINOv2 ViT-L/14 CLS token (torch.hub model)",
                                  prepare=_EightBitInput("dinov2", "dinov2_input"),
                                  features=_called, dims=1024, resize="pillow-bicubic-224",
                                  eight_bit=True),
     "clip_vit_l14_336": NetworkSpec("clip_vit_l14_336", "clip_vit_l14_336",
-                                    _SetNetworkBuilder("clip", "ClipImageEncoder"),
+                                    _Built("clip", "ClipImageEncoder"),
                                     "CLIP ViT-L/14-336 normalised image embedding",
                                     prepare=_EightBitInput("clip", "clip_input"),
                                     features=_called, dims=768,

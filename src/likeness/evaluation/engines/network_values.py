@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from likeness.errors import LikenessError, describe_failure
-from likeness.evaluation.catalog.feature_metrics import FeatureUse, PromptUse
+from likeness.evaluation.catalog.feature_metrics import FeatureUse
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.on_device import DeviceImages
+from likeness.evaluation.engines.prompt_values import PromptStage
+from likeness.evaluation.infra.memory import available_bytes, fitting, memory_needed
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import PreparedPair, unit_tensor, units_there
 from likeness.evaluation.items.settings import RunSettings
@@ -86,7 +88,8 @@ class NetworkStage:
             assert use is not None
             self.uses[metric] = use
         self._style_memo: dict[tuple[Path, str], Any] = {}
-        self._text_memo: dict[tuple[str, str, str, str], Any] = {}
+        self.prompts = PromptStage(self.uses, networks, batch_size)
+        self._budget: int | None = None  # bytes a chunk's first images, or a pass, may take
         self._later: list[Callable[[], None]] = []  # the values ``compute`` reads back
 
     def compute(self, pending: list[Pending]) -> Callable[[], None]:
@@ -110,9 +113,10 @@ class NetworkStage:
                         for metric in metrics:
                             entry.outcome.errors[metric] = str(error)
                     continue
-                prompts = self._prompt_sides(metrics, pending)
-                firsts = self._first_sides(network, metrics, pending)
-                self._second_sides(network, module, metrics, pending, firsts, prompts)
+                for chunk in self._chunks(network, metrics, pending):
+                    prompts = self.prompts.sides(metrics, chunk)
+                    firsts = self._first_sides(network, metrics, chunk)
+                    self._second_sides(network, module, metrics, chunk, firsts, prompts)
 
         def collect() -> None:
             for fill in later:
@@ -120,14 +124,51 @@ class NetworkStage:
 
         return collect
 
+    def _chunks(self, network: str, metrics: list[str], pending: list[Pending]
+                ) -> list[list[Pending]]:
+        """``pending`` in runs whose first images (kept while their tests are encoded) take
+        at most a quarter of the memory available now, for a network that reads images
+        at their own size (a pass takes another quarter: ``_batches``); an item whose two
+        images would not fit in all of it gets that as its error (see
+        ``likeness.evaluation.infra.memory``)."""
+        spec = NETWORKS[network]
+        if not spec.bytes_per_pixel:
+            self._budget = None
+            return [pending]
+        available = available_bytes(self.networks.device)
+        self._budget = None if available is None else available // 4
+        chunks: list[list[Pending]] = [[]]
+        held, groups = 0, set[int]()
+        for entry in pending:
+            height, width = entry.prepared.reference.shape[:2]
+            size = spec.bytes_per_pixel * height * width
+            why = memory_needed(spec.label, size, 2, (height, width), available)
+            if why is not None:
+                for metric in metrics:
+                    entry.outcome.errors[metric] = why
+                continue
+            if entry.group not in groups:
+                if chunks[-1] and self._budget is not None and held + size > self._budget:
+                    chunks.append([])
+                    held, groups = 0, set()
+                held += size
+                groups.add(entry.group)
+            chunks[-1].append(entry)
+        return [chunk for chunk in chunks if chunk]
+
     def _batches(self, network: str, images: list[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
-        """(key, unit tensor) pairs in batches of one size, at most the batch size each."""
-        limit = NETWORKS[network].max_batch or self.batch_size
+        """(key, unit tensor) pairs in batches of one size, at most the batch size each
+        and what fits in the pass's share of the memory (``_chunks``)."""
+        spec = NETWORKS[network]
         by_shape: dict[tuple[int, ...], list[tuple[Any, Any]]] = {}
         for key, unit in images:
             by_shape.setdefault(tuple(unit.shape), []).append((key, unit))
-        return [same[i:i + limit] for same in by_shape.values()
-                for i in range(0, len(same), limit)]
+        batches = []
+        for shape, same in by_shape.items():
+            limit = fitting(spec.bytes_per_pixel * shape[1] * shape[2], self._budget,
+                            spec.max_batch or self.batch_size)
+            batches += [same[i:i + limit] for i in range(0, len(same), limit)]
+        return batches
 
     def _encode(self, network: str, batch: list[tuple[Any, Any]]) -> list[Any] | Exception:
         """The pass's layer outputs (each of the batch's size), or its failure."""
@@ -246,73 +287,6 @@ class NetworkStage:
             return error
         return unit_tensor(image.pixels, image.data_range)
 
-    def _prompt_sides(self, metrics: list[str], pending: list[Pending]
-                      ) -> dict[tuple[int, str], tuple[Any, ...] | Exception]:
-        """Each item's prompts' embeddings per metric that reads them (or why it has
-        none), each distinct prompt encoded once."""
-        wanted: dict[tuple[int, str], list[tuple[str, str, str, str]] | Exception] = {}
-        for number, entry in enumerate(pending):
-            for metric in metrics:
-                reads = self.uses[metric].prompts
-                if reads is not None:
-                    wanted[(number, metric)] = self._prompt_keys(metric, reads, entry.item)
-        missing = list(dict.fromkeys(key for keys in wanted.values()
-                                     if not isinstance(keys, Exception) for key in keys
-                                     if key not in self._text_memo))
-        self._encode_prompts(missing)
-        sides: dict[tuple[int, str], tuple[Any, ...] | Exception] = {}
-        for place, keys in wanted.items():
-            if isinstance(keys, Exception):
-                sides[place] = keys
-                continue
-            embeddings = tuple(self._text_memo[key] for key in keys)
-            failed = next((e for e in embeddings if isinstance(e, Exception)), None)
-            sides[place] = failed if failed is not None else embeddings
-        return sides
-
-    def _prompt_keys(self, metric: str, reads: PromptUse, item: Item | None
-                     ) -> list[tuple[str, str, str, str]] | Exception:
-        """(text network, prompt as encoded, too_long, cleaning) of each prompt ``metric``
-        reads of ``item``, or why one is missing."""
-        label = METRICS[metric].plain_label
-        if item is None:
-            return LikenessError(f"{label} reads each image's prompt: give prompts in a "
-                                 "folder run (a prompt column or sidecar text files), or use "
-                                 "likeness.clip_score on tensors")
-        keys = []
-        for role in reads.roles:
-            prompt = item.prompt(role)
-            if prompt is None or prompt.text is None:
-                why = prompt.error if prompt is not None else None
-                return LikenessError(why or f"{item.test_name}: no {role.replace('_', ' ')}")
-            keys.append((reads.network, reads.prefix + prompt.text, reads.too_long,
-                         reads.cleaning))
-        return keys
-
-    def _encode_prompts(self, keys: list[tuple[str, str, str, str]]) -> None:
-        """Encode ``keys``' prompts into the memo, a batch per text network and handling;
-        a batch that fails is encoded a prompt at a time, so one prompt's failure (too
-        long under ``cosine``) is its own."""
-        groups: dict[tuple[str, str, str], list[str]] = {}
-        for network, text, too_long, cleaning in keys:
-            groups.setdefault((network, too_long, cleaning), []).append(text)
-        for (network, too_long, cleaning), texts in groups.items():
-            for start in range(0, len(texts), self.batch_size):
-                batch = texts[start:start + self.batch_size]
-                for text, embedding in zip(batch, self._embed(network, batch, too_long,
-                                                              cleaning), strict=True):
-                    self._text_memo[(network, text, too_long, cleaning)] = embedding
-
-    def _embed(self, network: str, texts: list[str], too_long: str, cleaning: str
-               ) -> list[Any]:
-        try:
-            embeddings = self.networks.encode_texts(network, texts, too_long, cleaning)
-            return [embeddings[i:i + 1] for i in range(len(texts))]
-        except Exception as error:  # noqa: BLE001 - the prompts' items fail, not the run
-            if len(texts) == 1:
-                return [error]
-        return [self._embed(network, [text], too_long, cleaning)[0] for text in texts]
-
     def _second_sides(self, network: str, module: Any, metrics: list[str],
                       pending: list[Pending], firsts: dict[tuple[Any, str], Any],
                       prompts: dict[tuple[int, str], tuple[Any, ...] | Exception]) -> None:
@@ -361,20 +335,21 @@ class NetworkStage:
                                    module)
         except Exception:  # noqa: BLE001 - each item's own error comes item by item
             values = None
-
-        def fill() -> None:
-            read = values.tolist() if hasattr(values, "tolist") else values
-            for number, (entry, first, second) in enumerate(triples):
+        if values is None:
+            for entry, first, second in triples:
                 try:
-                    entry.outcome.values[metric] = (float(read[number]) if read is not None
-                                                    else use.distance(first, second, module))
+                    entry.outcome.values[metric] = use.distance(first, second, module)
                 except Exception as error:  # noqa: BLE001 - this item's error
                     entry.outcome.errors[metric] = describe_failure(error)
+            return
+        entries = [entry for entry, _, _ in triples]  # not their features: freed by now
 
-        if values is None:
-            fill()
-        else:  # read back with the batch's other values
-            self._later.append(fill)
+        def fill() -> None:  # read back with the batch's other values
+            read = values.tolist() if hasattr(values, "tolist") else values
+            for entry, value in zip(entries, read, strict=True):
+                entry.outcome.values[metric] = float(value)
+
+        self._later.append(fill)
 
     def _first(self, metric: str, entry: Pending,
                firsts: dict[tuple[Any, str], Any]) -> Any:

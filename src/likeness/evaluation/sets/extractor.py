@@ -25,6 +25,7 @@ from likeness.evaluation.catalog.networks import (
 )
 from likeness.evaluation.infra.device import resolve_device, stacked_on_device
 from likeness.evaluation.infra.graphs import GraphedCalls
+from likeness.evaluation.infra.memory import available_bytes, fitting
 from likeness.io import FileStamp, decoders_key, load_image
 from likeness.metrics.fid import FID_RESIZE_CONVENTIONS
 from likeness.nets.weights import REGISTRY, ResolvedWeights, resolve
@@ -162,12 +163,19 @@ class FeatureExtractor:
         for index, tensor in enumerate(tensors):
             groups.setdefault((tuple(tensor.shape), str(tensor.dtype)), []).append(index)
         queued = []
+        # a network of images at their own size: passes within half the memory available
+        budget = (available_bytes(self.device or "cpu") if self.spec.bytes_per_pixel
+                  else None)
         with torch.inference_mode():
-            for indices in groups.values():
-                inputs = _on_device([tensors[i] for i in indices], self.device or "cpu")
-                values = (self._graphed(inputs) if self._graphed is not None
-                          else self.spec.features(network, inputs))
-                queued.append((indices, values.float()))
+            for (shape, _), same in groups.items():
+                step = fitting(self.spec.bytes_per_pixel * shape[-2] * shape[-1],
+                               budget and budget // 2, len(same))
+                for start in range(0, len(same), step):
+                    indices = same[start:start + step]
+                    inputs = _on_device([tensors[i] for i in indices], self.device or "cpu")
+                    values = (self._graphed(inputs) if self._graphed is not None
+                              else self.spec.features(network, inputs))
+                    queued.append((indices, values.float()))
 
         count = len(tensors)
 

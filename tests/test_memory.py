@@ -1,0 +1,186 @@
+"""Runs within the machine's memory: what is available (the kernel's estimate, a
+container's limit, CUDA's free memory), passes and kept images sized to it for the
+networks that read images at their own size, and a pair too large for all of it refused in
+words — not a process the kernel kills (16 DIV2K pairs through LPIPS-VGG took 24 GB and
+were killed on this 23 GB machine before)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import likeness
+import likeness.evaluation.engines.network_values as network_values
+import likeness.evaluation.sets.extractor as extractor_module
+from likeness.cli import main
+from likeness.evaluation.catalog.networks import NETWORKS
+from likeness.evaluation.engines.built_networks import Networks
+from likeness.evaluation.infra.memory import available_bytes, fitting, memory_needed
+
+MEMINFO = "MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:   20000000 kB\n"
+
+
+def _root(tmp_path, meminfo=MEMINFO, cgroup=None):
+    (tmp_path / "proc").mkdir(parents=True, exist_ok=True)
+    if meminfo is not None:
+        (tmp_path / "proc" / "meminfo").write_text(meminfo)
+    for name, text in (cgroup or {}).items():
+        path = tmp_path / "sys" / "fs" / "cgroup" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path
+
+
+def test_available_memory_is_the_kernels_estimate_within_a_containers_limit(tmp_path):
+    assert available_bytes(root=_root(tmp_path / "plain")) == 20000000 * 1024
+    unlimited = {"memory.max": "max\n", "memory.current": "123\n"}
+    assert available_bytes(root=_root(tmp_path / "v2-max", cgroup=unlimited)) == 20000000 * 1024
+    limited = {"memory.max": f"{8 * 2**30}\n", "memory.current": f"{3 * 2**30}\n"}
+    assert available_bytes(root=_root(tmp_path / "v2", cgroup=limited)) == 5 * 2**30
+    v1 = {"memory/memory.limit_in_bytes": f"{4 * 2**30}\n",
+          "memory/memory.usage_in_bytes": f"{2**30}\n"}
+    assert available_bytes(root=_root(tmp_path / "v1", cgroup=v1)) == 3 * 2**30
+    v1_unlimited = {"memory/memory.limit_in_bytes": "9223372036854771712\n",
+                    "memory/memory.usage_in_bytes": "5\n"}
+    assert available_bytes(root=_root(tmp_path / "v1-max", cgroup=v1_unlimited)) == (
+        20000000 * 1024)
+    over = {"memory.max": "100\n", "memory.current": "200\n"}
+    assert available_bytes(root=_root(tmp_path / "over", cgroup=over)) == 0
+
+
+def test_without_proc_half_the_physical_memory_is_taken(tmp_path):
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert available_bytes(root=_root(tmp_path, meminfo=None)) == physical // 2
+
+
+def test_this_machine_has_memory_available():
+    assert 0 < available_bytes() <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.parametrize(("each", "budget", "most", "expected"), [
+    (10, 100, 16, 10), (10, 1000, 16, 16), (1000, 10, 16, 1), (0, 10, 16, 16),
+    (10, None, 16, 16), (10, 0, 16, 1)])
+def test_fitting_counts_what_goes_into_a_budget(each, budget, most, expected):
+    assert fitting(each, budget, most) == expected
+
+
+def test_a_pair_too_large_is_said_in_gibibytes_with_what_to_do():
+    assert memory_needed("LPIPS", 2**30, 2, (4320, 7680), 3 * 2**30) is None
+    assert memory_needed("LPIPS", 2**30, 2, (4320, 7680), None) is None
+    assert "about 2.0 MiB of memory" in memory_needed("LPIPS", 2**20, 2, (9, 9), 2**20)
+    why = memory_needed("LPIPS v0.1 VGG16", 2**30, 2, (4320, 7680), 2**30)
+    assert why == ("LPIPS v0.1 VGG16 needs about 2.0 GiB of memory for 2 images of 7680x4320, "
+                   "more than the 1.0 GiB available: free memory, compare smaller images, or "
+                   "use a machine with more memory")
+
+
+def test_every_network_of_images_at_their_own_size_is_sized():
+    """A network whose memory grows with its images' pixels carries a measured figure;
+    the others read a fixed input size."""
+    own_size = {"lpips_alex", "lpips_vgg", "lpips_squeeze", "dists", "vgg19", "art_inception"}
+    assert {name for name, spec in NETWORKS.items() if spec.bytes_per_pixel} == own_size
+    assert all(NETWORKS[name].resize in (None, "native") for name in own_size)
+
+
+def _pairs(count, side=48):
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 256, (count, 3, side, side), dtype=np.uint8)
+    noise = rng.integers(-30, 31, x.shape)
+    return x, np.clip(x.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def passes(monkeypatch):
+    """The batch size of every network pass."""
+    sizes: list[int] = []
+    encode = Networks.encode
+
+    def counted(self, name, unit):
+        sizes.append(int(unit.shape[0]))
+        return encode(self, name, unit)
+
+    monkeypatch.setattr(Networks, "encode", counted)
+    return sizes
+
+
+def _available(monkeypatch, module, images, pixels=48 * 48, network="lpips_alex"):
+    """Pretend ``images`` images of ``pixels`` pixels fill the available memory, for
+    ``module``."""
+    each = NETWORKS[network].bytes_per_pixel * pixels
+    monkeypatch.setattr(module, "available_bytes", lambda device="cpu": images * each)
+
+
+def test_passes_and_kept_references_fit_the_memory_with_the_same_values(
+        stand_in, monkeypatch, passes):
+    x, y = _pairs(6)
+    weights = {"alexnet": stand_in["alexnet"]}
+    whole = likeness.compare_tensors(x, y, metrics="lpips", weights=weights, device="cpu")
+    assert passes == [6, 6]  # the references in one pass, then the tests
+    passes.clear()
+    _available(monkeypatch, network_values, 8)  # a quarter: 2 images
+    sized = likeness.compare_tensors(x, y, metrics="lpips", weights=weights, device="cpu")
+    assert passes == [2, 2] * 3  # two references kept at a time, their tests two a pass
+    got = [row.values["lpips_alex"] for row in sized]
+    np.testing.assert_allclose(got, [row.values["lpips_alex"] for row in whole], rtol=1e-5)
+    assert all(row.error is None for row in sized)
+
+
+def test_a_pair_larger_than_the_memory_is_its_items_error(stand_in, monkeypatch, passes):
+    x, y = _pairs(2)
+    _available(monkeypatch, network_values, 1)
+    rows = likeness.compare_tensors(x, y, metrics="psnr,lpips", device="cpu",
+                                    weights={"alexnet": stand_in["alexnet"]})
+    assert passes == []
+    for row in rows:
+        assert "psnr" in row.values  # the pixel metrics are computed
+        assert "lpips_alex: LPIPS v0.1 AlexNet needs about 0.6 MiB of memory for 2 images of " \
+               "48x48, more than the 0.3 MiB available" in row.error
+
+
+def test_compare_says_which_pairs_are_too_large_and_goes_on(stand_in, monkeypatch, golden,
+                                                            tmp_path):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    ref.mkdir()
+    out.mkdir()
+    for name in ("astronaut", "coffee"):
+        shutil.copy(golden.image_path(f"{name}.png"), ref / f"{name}.png")
+        shutil.copy(golden.image_path(f"{name}__blur.png"), out / f"{name}.png")
+    monkeypatch.setattr(network_values, "available_bytes", lambda device="cpu": 2**20)
+    result = CliRunner().invoke(main, [
+        "compare", str(ref), str(out), "--metrics", "ssim,lpips", "--weights",
+        f"alexnet={stand_in['alexnet']}", "--no-cache", "--out-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "needs about" in result.output
+    assert "MiB of memory for 2 images of" in result.output
+    assert "Traceback" not in result.output
+    per_image = (tmp_path / "run" / "per_image.csv").read_text()
+    assert "needs about" in per_image
+
+
+def test_art_inception_passes_fit_the_memory_with_the_same_features(
+        golden_weights, tmp_path, monkeypatch):
+    from likeness.evaluation.sets.extractor import FeatureExtractor
+
+    path = golden_weights.save_checkpoint("art_inception", 3, tmp_path / "art.pth")
+    extractor = FeatureExtractor(path, device="cpu", network="art_inception")
+    batch = [np.random.default_rng(i).random((3, 96, 80), dtype=np.float32)
+             for i in range(5)]
+    sizes: list[int] = []
+    features = extractor.spec.features
+
+    def counted(network, inputs):
+        sizes.append(int(inputs.shape[0]))
+        return features(network, inputs)
+
+    monkeypatch.setattr(extractor, "spec", dataclasses.replace(extractor.spec,
+                                                               features=counted))
+    whole = extractor.features(batch)
+    _available(monkeypatch, extractor_module, 4, pixels=96 * 80, network="art_inception")
+    sized = extractor.features(batch)  # half the memory: 2 images a pass
+    assert sizes == [5, 2, 2, 1]
+    np.testing.assert_allclose(sized, whole, rtol=1e-5, atol=1e-6)
