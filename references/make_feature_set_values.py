@@ -4,9 +4,13 @@ CMMD (google-research/cmmd's formula evaluated in float64) on generated features
 Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_feature_set_values.py
+    /tmp/likeness-reference/bin/python references/make_feature_set_values.py --add-this-cpu
 
 Features: ``features(case)`` below (numpy ``default_rng``), float32 as the encoders give
-them.  Writes tests/data/feature_set_values.json with the packages' versions.
+them.  Writes tests/data/feature_set_values.json with the packages' versions.  The file
+was made on a 2-core AMD EPYC Zen 4 (AVX-512); ``--add-this-cpu`` adds another CPU's prdc
+values of the exact float64 ties where its BLAS breaks them otherwise (the AMD EPYC Zen 3
+of 2026-12-07 did, for one tie of ``duplicated_30x64``).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +84,47 @@ def cmmd_reference(x: np.ndarray, y: np.ndarray) -> float:
     return float(1000 * (k_xx + k_yy - 2 * k_xy))
 
 
+def this_cpu() -> str:
+    """The CPU as /proc/cpuinfo names it (BLAS's kernels, which round float64 distances,
+    follow its model and instruction sets)."""
+    fields: dict[str, str] = {}
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), value.strip())
+    avx512 = " AVX-512" if "avx512f" in fields.get("flags", "").split() else ""
+    return (f"{fields.get('model name', '?')} family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')}{avx512}")
+
+
+def prdc_values(compute_prdc: Any, real: np.ndarray, fake: np.ndarray) -> dict[str, Any]:
+    record = {}
+    for k in (3, 5):
+        with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
+            values = compute_prdc(real, fake, nearest_k=k)
+        record[f"k{k}"] = {name: float(value) for name, value in values.items()}
+    return record
+
+
+def add_this_cpu() -> None:
+    """``--add-this-cpu``: where prdc breaks an exact float64 tie otherwise on this CPU than
+    on the one the file was made on (its BLAS rounds a distance at a ball's radius the
+    other way), add this CPU's values to the tie's record (``also``); nothing else
+    changes."""
+    from prdc import compute_prdc
+
+    pinned = json.loads(OUT.read_text())
+    for record in pinned["ties"]:
+        values = prdc_values(compute_prdc, *tie_features(record["case"], record["dtype"]))
+        known = [record, *record.get("also", [])]
+        if all(values != {k: other[k] for k in ("k3", "k5")} for other in known):
+            record.setdefault("also", []).append({"cpu": this_cpu(), **values})
+    OUT.write_text(json.dumps(pinned, indent=1) + "\n")
+
+
 def main() -> None:
+    if "--add-this-cpu" in sys.argv:
+        add_this_cpu()
+        return
     from prdc import compute_prdc  # the references: imported here, so that the test suite
     from vendi_score import vendi  # can import `features` without them
 
@@ -97,13 +143,8 @@ def main() -> None:
     ties = []
     for case in TIE_CASES:
         for dtype in ("float32", "float64"):
-            real, fake = tie_features(case, dtype)
-            record = {"case": case, "dtype": dtype}
-            for k in (3, 5):
-                with contextlib.redirect_stdout(io.StringIO()):
-                    values = compute_prdc(real, fake, nearest_k=k)
-                record[f"k{k}"] = {name: float(value) for name, value in values.items()}
-            ties.append(record)
+            ties.append({"case": case, "dtype": dtype, "cpu": this_cpu(),
+                         **prdc_values(compute_prdc, *tie_features(case, dtype))})
     OUT.write_text(json.dumps({"reference": f"prdc {version('prdc')} compute_prdc; "
                                             f"vendi-score {version('vendi-score')} score_X; "
                                             "google-research/cmmd distance.py mmd in float64",

@@ -49,12 +49,17 @@ def test_ties_at_the_radii_are_prdcs(record, monkeypatch):
     # (float64 rows blocked otherwise than prdc's whole matrix can move an exact float64
     # tie by one bit — as another BLAS moves prdc's own —; float32 ties hold whatever the
     # blocks, and float64 sets below 4096 images are never split into blocks of rows)
+    # An exact float64 tie at a radius is broken by how the CPU's BLAS rounds the two
+    # distances: prdc's own values moved from one CPU to another (``also``: those of each
+    # CPU that broke one otherwise, made by references/make_feature_set_values.py
+    # --add-this-cpu). likeness's values are prdc's on one of them.
     real, fake = tie_features(record["case"], record["dtype"])
     for blocked in (False, True) if record["dtype"] == "float32" else (False,):
         if blocked:
             monkeypatch.setattr(feature_sets, "_BLOCK_ELEMENTS", 97)
         for k in (3, 5):
-            assert coverage_density_precision_recall(real, fake, k) == record[f"k{k}"], k
+            got = coverage_density_precision_recall(real, fake, k)
+            assert got in [prdc[f"k{k}"] for prdc in (record, *record.get("also", ()))], k
 
 
 def test_closed_forms_and_refusals():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ import likeness.evaluation.engines.network_values as network_values
 import likeness.evaluation.sets.extractor as extractor_module
 from likeness.cli import main
 from likeness.evaluation.catalog.networks import NETWORKS
+from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.infra.memory import available_bytes, fitting, memory_needed
 
@@ -70,13 +72,14 @@ def test_fitting_counts_what_goes_into_a_budget(each, budget, most, expected):
 
 
 def test_a_pair_too_large_is_said_in_gibibytes_with_what_to_do():
-    assert memory_needed("LPIPS", 2**30, 2, (4320, 7680), 3 * 2**30) is None
-    assert memory_needed("LPIPS", 2**30, 2, (4320, 7680), None) is None
-    assert "about 2.0 MiB of memory" in memory_needed("LPIPS", 2**20, 2, (9, 9), 2**20)
-    why = memory_needed("LPIPS v0.1 VGG16", 2**30, 2, (4320, 7680), 2**30)
-    assert why == ("LPIPS v0.1 VGG16 needs about 2.0 GiB of memory for 2 images of 7680x4320, "
-                   "more than the 1.0 GiB available: free memory, compare smaller images, or "
-                   "use a machine with more memory")
+    pair = "a pair of 7680x4320 images"
+    assert memory_needed("LPIPS", 2 * 2**30, pair, 3 * 2**30) is None
+    assert memory_needed("LPIPS", 2 * 2**30, pair, None) is None
+    assert "about 2.0 MiB of memory" in memory_needed("LPIPS", 2 * 2**20, pair, 2**20)
+    why = memory_needed("LPIPS v0.1 VGG16", 2 * 2**30, pair, 2**30)
+    assert why == ("LPIPS v0.1 VGG16 needs about 2.0 GiB of memory for a pair of 7680x4320 "
+                   "images, more than the 1.0 GiB available: free memory, compare smaller "
+                   "images, or use a machine with more memory")
 
 
 def test_every_network_of_images_at_their_own_size_is_sized():
@@ -85,6 +88,11 @@ def test_every_network_of_images_at_their_own_size_is_sized():
     own_size = {"lpips_alex", "lpips_vgg", "lpips_squeeze", "dists", "vgg19", "art_inception"}
     assert {name for name, spec in NETWORKS.items() if spec.bytes_per_pixel} == own_size
     assert all(NETWORKS[name].resize in (None, "native") for name in own_size)
+
+
+def test_every_pixel_metric_is_sized():
+    pixel = [name for name, spec in METRICS.items() if spec.kind == "pixel"]
+    assert [name for name in pixel if METRICS[name].bytes_per_pixel < 50] == []
 
 
 def _pairs(count, side=48):
@@ -138,8 +146,8 @@ def test_a_pair_larger_than_the_memory_is_its_items_error(stand_in, monkeypatch,
     assert passes == []
     for row in rows:
         assert "psnr" in row.values  # the pixel metrics are computed
-        assert "lpips_alex: LPIPS v0.1 AlexNet needs about 0.6 MiB of memory for 2 images of " \
-               "48x48, more than the 0.3 MiB available" in row.error
+        assert "lpips_alex: LPIPS v0.1 AlexNet needs about 0.6 MiB of memory for a pair of " \
+               "48x48 images, more than the 0.3 MiB available" in row.error
 
 
 def test_compare_says_which_pairs_are_too_large_and_goes_on(stand_in, monkeypatch, golden,
@@ -156,7 +164,7 @@ def test_compare_says_which_pairs_are_too_large_and_goes_on(stand_in, monkeypatc
         f"alexnet={stand_in['alexnet']}", "--no-cache", "--out-dir", str(tmp_path / "run")])
     assert result.exit_code == 1, result.output
     assert "needs about" in result.output
-    assert "MiB of memory for 2 images of" in result.output
+    assert "MiB of memory for a pair of" in result.output
     assert "Traceback" not in result.output
     per_image = (tmp_path / "run" / "per_image.csv").read_text()
     assert "needs about" in per_image
@@ -184,3 +192,65 @@ def test_art_inception_passes_fit_the_memory_with_the_same_features(
     sized = extractor.features(batch)  # half the memory: 2 images a pass
     assert sizes == [5, 2, 2, 1]
     np.testing.assert_allclose(sized, whole, rtol=1e-5, atol=1e-6)
+
+
+def test_a_pixel_metric_refuses_a_pair_larger_than_the_memory(monkeypatch, tmp_path, golden):
+    """Checked only where a pair could matter (256 MiB by the metric's figure): here a
+    pair of 2,000 × 1,000 (IW-SSIM's 660 bytes a pixel: 1.2 GiB) against 1 GiB."""
+    import likeness.evaluation.engines.compute as compute
+
+    reads: list[str] = []
+
+    def available(device="cpu"):
+        reads.append(device)
+        return 2**30
+
+    monkeypatch.setattr(compute, "available_bytes", available)
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (1, 3, 1000, 2000), dtype=np.uint8)
+    rows = likeness.compare_tensors(x, x[:, :, ::-1].copy(), metrics="psnr,iw-ssim",
+                                    device="cpu")
+    assert rows[0].values.keys() == {"psnr"}  # PSNR's 75 bytes a pixel: not checked
+    assert reads == ["cpu"]
+    assert rows[0].error == (
+        "iw_ssim: IW-SSIM needs about 1.2 GiB of memory for a pair of 2000x1000 images, "
+        "more than the 1.0 GiB available: free memory, compare smaller images, or use a "
+        "machine with more memory")
+    reads.clear()
+    small = likeness.compare_tensors(x[:, :, :64, :64], x[:, :, :64, :64], metrics="iw-ssim")
+    assert reads == []
+    assert small[0].error is not None  # IW-SSIM's own minimum side, not the memory
+    assert "memory" not in small[0].error
+
+
+def test_the_reports_lpips_map_of_a_pair_too_large_is_missing_with_why(
+        stand_in, monkeypatch, golden, tmp_path):
+    from likeness.evaluation.engines import maps
+
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    ref.mkdir()
+    out.mkdir()
+    for name in ("astronaut", "coffee", "chelsea"):  # a report shows pairs from three on
+        shutil.copy(golden.image_path(f"{name}.png"), ref / f"{name}.png")
+        shutil.copy(golden.image_path(f"{name}__blur.png"), out / f"{name}.png")
+    result = likeness.compare(ref, out, metrics="ssim,lpips", out_dir=tmp_path / "run",
+                              weights={"alexnet": str(stand_in["alexnet"])}, cache=False)
+    monkeypatch.setattr(maps, "available_bytes", lambda device="cpu": 2**20)
+    report = likeness.write_report(result.out_dir)
+    page = report.read_text(encoding="utf-8")
+    assert "LPIPS (alex) maps unavailable: LPIPS v0.1 AlexNet needs about " in page
+    assert "MiB of memory for a pair of " in page
+    assert "images, more than the 1.0 MiB available" in page
+
+
+def test_a_convention_that_takes_more_memory_is_sized_by_its_own_figure(monkeypatch):
+    import likeness.evaluation.engines.compute as compute
+
+    monkeypatch.setattr(compute, "available_bytes", lambda device="cpu": 500 * 2**20)
+    x = np.zeros((1, 3, 2000, 2000), dtype=np.uint8)
+    assert METRICS["ssim"].memory_per_pixel(SimpleNamespace(ssim_convention="wang2004")) == 165
+    plain = likeness.compare_tensors(x, x, metrics="ssim")  # 75 bytes a pixel: 286 MiB
+    assert plain[0].error is None
+    gaussian = likeness.compare_tensors(x, x, metrics="ssim", ssim_convention="wang2004")
+    assert "SSIM needs about 629.4 MiB of memory for a pair of 2000x2000 images" in (
+        gaussian[0].error)

@@ -57,6 +57,9 @@ _FID_KEY = ("fid_resize", "alpha")
 _CLEAN_FID = {"fid_resize": {"clean": ("parmar2022cleanfid",)}}
 # the convention decides how Y is computed too (rounded under ``matlab``)
 _RESTORATION_KEY = ("gray", "resize", "alpha", "y_channel", "crop_border", "ssim_convention")
+# the SSIM conventions with Gaussian windows or float64 maps take more than scikit-image's
+_SSIM_MEMORY = ("ssim_convention", {"wang2004": 165, "pytorch-msssim": 125,
+                                    "torchmetrics": 155})
 
 METRICS: dict[str, MetricSpec] = {
     "ssim": MetricSpec("ssim", "higher",
@@ -64,25 +67,29 @@ METRICS: dict[str, MetricSpec] = {
                        commands=("compare", "style"), pixels=ssim_value, map=ssim_map,
                        on_device=ssim_on_device, restoration=True,
                        key_settings=_RESTORATION_KEY,
-                       citations=("wang2004ssim", "vanderwalt2014skimage"), label="SSIM"),
+                       citations=("wang2004ssim", "vanderwalt2014skimage"), label="SSIM",
+                       bytes_per_pixel=75, bytes_per_pixel_by=_SSIM_MEMORY),
     "psnr": MetricSpec("psnr", "higher", "PSNR in dB (scikit-image)", pixels=psnr_value,
                        on_device=psnr_on_device, restoration=True, key_settings=_RESTORATION_KEY,
                        citations=("vanderwalt2014skimage",),
                        infinite_when="identical images (MSE 0) have PSNR +inf, as in "
-                                     "scikit-image", label="PSNR", digits=2),
+                                     "scikit-image", label="PSNR", digits=2,
+                       bytes_per_pixel=75),
     "mse": MetricSpec("mse", "lower", "mean squared error (scikit-image), in squared "
                       "pixel values on the pair's data range (not normalised to [0, 1])",
                       pixels=mse_value, on_device=mse_on_device, scale_dependent=True,
                       scale_unit="squared pixel values",
                       restoration=True, key_settings=_RESTORATION_KEY,
-                      citations=("vanderwalt2014skimage",), label="MSE", digits=2),
+                      citations=("vanderwalt2014skimage",), label="MSE", digits=2,
+                      bytes_per_pixel=75),
     "ms_ssim": MetricSpec("ms_ssim", "higher",
                           "MS-SSIM, pytorch-msssim defaults (5 scales, 11-tap gaussian)",
                           pixels=ms_ssim_value, on_device=ms_ssim_on_device,
                           restoration=True,
                           key_settings=(*_RESTORATION_KEY, "ms_ssim_convention"),
                           cited_when={"ms_ssim_convention": {"piq": ("kastryulin2022piq",)}},
-                          citations=("wang2003msssim",), label="MS-SSIM"),
+                          citations=("wang2003msssim",), label="MS-SSIM",
+                          bytes_per_pixel=190),
     **CLASSICAL_METRICS,
     **{f"lpips_{net}": MetricSpec(f"lpips_{net}", "lower",
                                   f"LPIPS v0.1, {backbone} backbone (lpips package)",
@@ -245,7 +252,8 @@ METRICS: dict[str, MetricSpec] = {
                             on_device=ssim_on_device,
                             key_settings=_STYLE_KEY,
                             citations=("wang2004ssim", "vanderwalt2014skimage"),
-                            label="SSIM (gray)"),
+                            label="SSIM (gray)", bytes_per_pixel=75,
+                            bytes_per_pixel_by=_SSIM_MEMORY),
     "cfsd": MetricSpec("cfsd", "lower",
                        "CFSD (StyleID): KL of relu3_1 patch-similarity softmaxes, VGG19",
                        commands=("style",), features=cfsd_use,

@@ -147,6 +147,10 @@ class MetricSpec:
         map: pixel metrics with local values: (prepared pair, run settings) → the (H, W)
             map the report shows (SSIM's, under the run's convention).
         luma: compare the pair's ITU-R 601 luma, whatever the run's ``gray`` says.
+        bytes_per_pixel: pixel metrics: the most memory it takes per pixel of a pair (the
+            largest figure of ``benchmarks/measure_memory.py`` plus a fifth); a pair that
+            would take more than the memory available is refused.  ``bytes_per_pixel_by``
+            (setting, {its value: bytes}): the conventions that take more (SSIM's).
         restoration: the run's ``y_channel`` and ``crop_border`` apply to it (PSNR, SSIM,
             MSE, MS-SSIM as restoration papers report them).
         features: network metrics: how it uses a network's features; ``features_by``
@@ -194,6 +198,8 @@ class MetricSpec:
     on_device: Callable[[Any, Any, float, RunSettings], Any] | None = None
     map: Callable[[PreparedPair, RunSettings], np.ndarray] | None = None
     luma: bool = False
+    bytes_per_pixel: int = 0
+    bytes_per_pixel_by: tuple[str, Mapping[str, int]] | None = None
     restoration: bool = False
     features: FeatureUse | None = None
     features_by: tuple[str, Mapping[str, FeatureUse]] | None = None
@@ -300,6 +306,13 @@ class MetricSpec:
             if isinstance(chosen, str) and chosen in uses:
                 return uses[chosen]
         return self.features
+
+    def memory_per_pixel(self, settings: Any) -> int:
+        """``bytes_per_pixel`` under a run's ``settings`` (``bytes_per_pixel_by``)."""
+        if self.bytes_per_pixel_by is not None:
+            setting, figures = self.bytes_per_pixel_by
+            return figures.get(str(getattr(settings, setting, "")), self.bytes_per_pixel)
+        return self.bytes_per_pixel
 
     def prompts_in(self, settings: Any) -> tuple[str, ...]:
         """The prompts of an item it reads under ``settings`` (``PromptUse.roles``)."""

@@ -62,7 +62,7 @@ class NetworkSpec:
         eight_bit: set networks fed uint8 images, as their reference implementations.
         bytes_per_pixel: networks that read images at their own size: the most memory one
             image of a pass takes, per pixel (float32 on the CPU: the largest figure of
-            ``benchmarks/measure_network_memory.py`` plus a fifth); 0: a fixed input size.
+            ``benchmarks/measure_memory.py`` plus a fifth); 0: a fixed input size.
         methods_note: what a methods paragraph says of its input when a metric uses it.
         revision: of its arithmetic, in the cache keys of its outputs from 2 on (bumped
             when a release changes them, as ``MetricSpec.revision``).

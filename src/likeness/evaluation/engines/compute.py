@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from likeness.errors import LikenessError
-from likeness.evaluation.catalog.metric_spec import tensors_shared
+from likeness.evaluation.catalog.metric_spec import MetricSpec, tensors_shared
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS, describe_failure, invalid_values
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.network_values import NetworkStage, Pending
 from likeness.evaluation.engines.on_device import Deferred, DeviceBatches, DeviceImages
+from likeness.evaluation.infra.memory import available_bytes, memory_needed
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import (
     PreparedPair,
@@ -37,8 +38,8 @@ from likeness.evaluation.items.prepare import (
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import FileStamp, LoadedImage, content_hash, load_image, settled_stamps
 
-__all__ = ["DecodeJob", "Decoded", "Group", "ItemComputer", "ItemOutcome", "decode_group",
-           "network_notes", "run_job"]
+__all__ = ["DecodeJob", "Decoded", "Group", "ItemComputer", "ItemOutcome", "check_memory",
+           "decode_group", "network_notes", "run_job"]
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,7 @@ class ItemComputer:
             if (self.device_batches is not None
                     and self.device_batches.defer(outcome, metric, pair)):
                 return
+            check_memory(spec, pair, self.settings)
             outcome.values[metric] = spec.pixels(pair, self.settings)
         except Exception as error:  # noqa: BLE001 - any failure is this item's error
             if self.raising:
@@ -362,3 +364,22 @@ class ItemComputer:
             return decisions
         return tuple(n.replace("test", test, 1).replace("reference", reference, 1)
                      for n in decisions)
+
+
+_WORTH_CHECKING = 256 * 2**20  # no smaller pair matters: the memory is not read for it
+
+
+def check_memory(spec: MetricSpec, pair: PreparedPair, settings: RunSettings) -> None:
+    """Refuse a pair ``spec`` would take more memory for than is available (see
+    ``likeness.evaluation.infra.memory``), before the kernel kills the process instead.
+
+    Raises:
+        LikenessError: it would not fit.
+    """
+    height, width = pair.reference.shape[:2]
+    need = spec.memory_per_pixel(settings) * height * width
+    if need >= _WORTH_CHECKING:
+        why = memory_needed(spec.plain_label, need, f"a pair of {width}x{height} images",
+                            available_bytes())
+        if why is not None:
+            raise LikenessError(why)

@@ -12,8 +12,11 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import LikenessError, describe_failure
+from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.evaluation.engines.compute import ItemComputer, decode_group
+from likeness.evaluation.engines.compute import ItemComputer, check_memory, decode_group
+from likeness.evaluation.engines.network_values import pair_too_large
+from likeness.evaluation.infra.memory import available_bytes
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import PreparedPair, unit_tensor
 
@@ -55,6 +58,7 @@ def pair_maps(computer: ItemComputer, item: Item, metrics: Sequence[str]) -> Pai
         try:
             if spec.map is not None:
                 pair = computer.view(metric, prepared, images, views)
+                check_memory(spec, pair, settings)
                 result.maps[metric] = np.asarray(spec.map(pair, settings), np.float64)
                 result.views[metric] = _view_words(computer, pair is not prepared, spec.luma)
             elif spec.features is not None and spec.features.spatial is not None:
@@ -86,6 +90,9 @@ def _spatial(computer: ItemComputer, metric: str, prepared: PreparedPair) -> np.
     assert use.spatial is not None
     networks, settings = computer.networks, computer.settings
     size = (int(prepared.reference.shape[0]), int(prepared.reference.shape[1]))
+    if NETWORKS[use.network].bytes_per_pixel and (why := pair_too_large(
+            use.network, size, available_bytes(networks.device))):
+        raise LikenessError(why)
     module = networks.get(use.network)
     with torch.inference_mode():
         layers = [networks.encode(use.network, unit_tensor(pixels, prepared.data_range)[None])

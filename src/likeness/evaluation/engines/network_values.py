@@ -36,7 +36,7 @@ from likeness.evaluation.items.prepare import PreparedPair, unit_tensor, units_t
 from likeness.evaluation.items.settings import RunSettings
 from likeness.io import content_hash, load_image
 
-__all__ = ["NetworkStage", "Pending"]
+__all__ = ["NetworkStage", "Pending", "pair_too_large"]
 
 
 @dataclass
@@ -142,7 +142,7 @@ class NetworkStage:
         for entry in pending:
             height, width = entry.prepared.reference.shape[:2]
             size = spec.bytes_per_pixel * height * width
-            why = memory_needed(spec.label, size, 2, (height, width), available)
+            why = pair_too_large(network, (height, width), available)
             if why is not None:
                 for metric in metrics:
                     entry.outcome.errors[metric] = why
@@ -371,3 +371,13 @@ def _whole_passes(layer: Any) -> bool:
     saved); not on the CPU, where one image's layer stays in the caches between the passes
     a normalisation makes and a whole batch's does not."""
     return bool(layer.device.type != "cpu")
+
+
+def pair_too_large(network: str, size: tuple[int, int], available: int | None) -> str | None:
+    """Why a pair of images of ``size`` (height, width) cannot go through ``network`` with
+    ``available`` bytes (``available_bytes``); None where it can, or where the network
+    reads a fixed input size."""
+    spec = NETWORKS[network]
+    height, width = size
+    return memory_needed(spec.label, 2 * spec.bytes_per_pixel * height * width,
+                         f"a pair of {width}x{height} images", available)

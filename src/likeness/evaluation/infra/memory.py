@@ -118,18 +118,14 @@ def fitting(bytes_each: int, budget: int | None, most: int) -> int:
     return max(1, min(most, budget // bytes_each))
 
 
-def memory_needed(label: str, bytes_each: int, images: int, size: tuple[int, int],
-                  available: int | None) -> str | None:
-    """Why ``images`` images of ``size`` (height, width) at ``bytes_each`` bytes each
-    cannot be computed with ``available`` bytes; None when they can (or nothing is
-    known)."""
-    need = bytes_each * images
+def memory_needed(label: str, need: int, what: str, available: int | None) -> str | None:
+    """Why ``label`` cannot take the ``need`` bytes ``what`` asks (``"a pair of 7680x4320
+    images"``) with ``available`` bytes; None when it can (or nothing is known)."""
     if available is None or need <= available:
         return None
-    height, width = size
-    return (f"{label} needs about {_amount(need)} of memory for {images} images of "
-            f"{width}x{height}, more than the {_amount(available)} available: free memory, "
-            "compare smaller images, or use a machine with more memory")
+    return (f"{label} needs about {_amount(need)} of memory for {what}, more than the "
+            f"{_amount(available)} available: free memory, compare smaller images, or use a "
+            "machine with more memory")
 
 
 def _amount(size: int) -> str:
