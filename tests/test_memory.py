@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -152,12 +151,8 @@ def test_a_pair_larger_than_the_memory_is_its_items_error(stand_in, monkeypatch,
 
 def test_compare_says_which_pairs_are_too_large_and_goes_on(stand_in, monkeypatch, golden,
                                                             tmp_path):
-    ref, out = tmp_path / "ref", tmp_path / "out"
-    ref.mkdir()
-    out.mkdir()
-    for name in ("astronaut", "coffee"):
-        shutil.copy(golden.image_path(f"{name}.png"), ref / f"{name}.png")
-        shutil.copy(golden.image_path(f"{name}__blur.png"), out / f"{name}.png")
+    golden.arrange_models(tmp_path, ("blur",), ("astronaut", "coffee"))
+    ref, out = tmp_path / "ref", tmp_path / "blur"
     monkeypatch.setattr(network_values, "available_bytes", lambda device="cpu": 2**20)
     result = CliRunner().invoke(main, [
         "compare", str(ref), str(out), "--metrics", "ssim,lpips", "--weights",
@@ -227,12 +222,9 @@ def test_the_reports_lpips_map_of_a_pair_too_large_is_missing_with_why(
         stand_in, monkeypatch, golden, tmp_path):
     from likeness.evaluation.engines import maps
 
-    ref, out = tmp_path / "ref", tmp_path / "out"
-    ref.mkdir()
-    out.mkdir()
-    for name in ("astronaut", "coffee", "chelsea"):  # a report shows pairs from three on
-        shutil.copy(golden.image_path(f"{name}.png"), ref / f"{name}.png")
-        shutil.copy(golden.image_path(f"{name}__blur.png"), out / f"{name}.png")
+    # a report shows pairs from three on
+    golden.arrange_models(tmp_path, ("blur",), ("astronaut", "coffee", "chelsea"))
+    ref, out = tmp_path / "ref", tmp_path / "blur"
     result = likeness.compare(ref, out, metrics="ssim,lpips", out_dir=tmp_path / "run",
                               weights={"alexnet": str(stand_in["alexnet"])}, cache=False)
     monkeypatch.setattr(maps, "available_bytes", lambda device="cpu": 2**20)
