@@ -195,6 +195,26 @@ def test_gradient_path_equals_fused_path(convention):
     assert x_grad.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("side", [48, 200])  # the banded product, depthwise convolutions
+def test_a_loss_filters_one_sides_maps_with_the_gradient_with_the_same_values(side):
+    """With one side needing a gradient (a loss), its three maps are filtered with it and
+    the other side's two without: the values and gradients of the five maps filtered
+    together, bit for bit, whichever side it is."""
+    x, y = (t.float() for t in _noisy_batch((2, 3, side, side + 3), seed=2))
+    for moving in ("x", "y"):
+        both = [x.clone().requires_grad_(True), y.clone().requires_grad_(True)]
+        one = [t.clone().requires_grad_(name == moving)
+               for name, t in zip("xy", (x, y), strict=True)]
+        index = "xy".index(moving)
+        values = []
+        for pair in (both, one):
+            value = ssim(*pair, data_range=1.0, convention="pytorch-msssim")
+            (1 - value).sum().backward()
+            values.append((value.detach(), pair[index].grad))
+        assert torch.equal(values[0][0], values[1][0]), moving
+        assert torch.equal(values[0][1], values[1][1]), moving
+
+
 @pytest.mark.parametrize("convention", ["skimage", "pytorch-msssim"])
 def test_large_images_take_the_depthwise_route_with_the_same_values_and_gradients(
         convention, monkeypatch):
