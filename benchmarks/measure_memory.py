@@ -142,7 +142,11 @@ def main() -> None:
                      str(checkpoint)], capture_output=True, text=True, check=True,
                     cwd=Path(__file__).parent)
                 figures.append(f"N={pairs}: {float(out.stdout.split()[-1]):6.0f}")
-            print(f"{network:14s}", "  ".join(figures))
+            from likeness.evaluation.catalog.networks import NETWORKS
+
+            spec = NETWORKS[network]
+            print(f"{network:14s}", "  ".join(figures), f"(recorded: bytes_per_pixel "
+                  f"{spec.bytes_per_pixel}, pair_bytes {spec.pair_bytes}, from N=1)")
 
 
 if __name__ == "__main__":

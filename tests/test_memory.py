@@ -87,6 +87,10 @@ def test_every_network_of_images_at_their_own_size_is_sized():
     own_size = {"lpips_alex", "lpips_vgg", "lpips_squeeze", "dists", "vgg19", "art_inception"}
     assert {name for name, spec in NETWORKS.items() if spec.bytes_per_pixel} == own_size
     assert all(NETWORKS[name].resize in (None, "native") for name in own_size)
+    # the item networks' lone pair: at most what a pair takes in a chunk
+    pairs = {name: spec for name, spec in NETWORKS.items() if spec.pair_bytes}
+    assert set(pairs) == own_size - {"art_inception"}
+    assert all(0 < spec.pair_bytes <= spec.bytes_per_pixel for spec in pairs.values())
 
 
 def test_every_pixel_metric_is_sized():
@@ -145,7 +149,7 @@ def test_a_pair_larger_than_the_memory_is_its_items_error(stand_in, monkeypatch,
     assert passes == []
     for row in rows:
         assert "psnr" in row.values  # the pixel metrics are computed
-        assert "lpips_alex: LPIPS v0.1 AlexNet needs about 0.6 MiB of memory for a pair of " \
+        assert "lpips_alex: LPIPS v0.1 AlexNet needs about 0.4 MiB of memory for a pair of " \
                "48x48 images, more than the 0.3 MiB available" in row.error
 
 

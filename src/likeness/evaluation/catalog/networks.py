@@ -63,6 +63,8 @@ class NetworkSpec:
         bytes_per_pixel: networks that read images at their own size: the most memory one
             image of a pass takes, per pixel (float32 on the CPU: the largest figure of
             ``benchmarks/measure_memory.py`` plus a fifth); 0: a fixed input size.
+            ``pair_bytes``: what a lone pair takes per pixel of its images (the figure of
+            one pair, plus a fifth), which a pair too large for the memory is refused by.
         methods_note: what a methods paragraph says of its input when a metric uses it.
         revision: of its arithmetic, in the cache keys of its outputs from 2 on (bumped
             when a release changes them, as ``MetricSpec.revision``).
@@ -81,6 +83,7 @@ class NetworkSpec:
     resize: str | None = None
     eight_bit: bool = False
     bytes_per_pixel: int = 0
+    pair_bytes: int = 0
     methods_note: str = ""
     also: tuple[str, ...] = ()
     revision: int = 1
@@ -301,16 +304,17 @@ class _EightBitInput:
 NETWORKS: dict[str, NetworkSpec] = {
     **{f"lpips_{net}": NetworkSpec(f"lpips_{net}", backbone, _LpipsBuilder(net),
                                    f"LPIPS v0.1 {label}", encode=_encode_lpips,
-                                   bytes_per_pixel=per_pixel)
-       for net, backbone, label, per_pixel in (
-           ("alex", "alexnet", "AlexNet", 145), ("vgg", "vgg16", "VGG16", 1810),
-           ("squeeze", "squeezenet1_1", "SqueezeNet 1.1", 495))},
+                                   bytes_per_pixel=per_pixel, pair_bytes=pair)
+       for net, backbone, label, per_pixel, pair in (
+           ("alex", "alexnet", "AlexNet", 145, 100), ("vgg", "vgg16", "VGG16", 1810, 1320),
+           ("squeeze", "squeezenet1_1", "SqueezeNet 1.1", 495, 360))},
     "vgg19": NetworkSpec("vgg19", "vgg19", _build_vgg19, "VGG19 (ImageNet)",
                          encode=_encode_vgg19, max_batch=1, bytes_per_pixel=850,
+                         pair_bytes=850,
                          methods_note="VGG19 features are taken from ImageNet-normalised "
                                       "images at their own size."),
     "dists": NetworkSpec("dists", "vgg16", _build_dists, "DISTS VGG16 (L2 pooling)",
-                         encode=_encode_dists, bytes_per_pixel=1080),
+                         encode=_encode_dists, bytes_per_pixel=1080, pair_bytes=1080),
     **_clip_networks(),
     "csd_vit_l": NetworkSpec("csd_vit_l", "csd_vit_l", _Built("csd", "Csd"),
                              "CSD ViT-L style descriptor (Somepalli et al. 2024)",

@@ -379,5 +379,5 @@ def pair_too_large(network: str, size: tuple[int, int], available: int | None) -
     reads a fixed input size."""
     spec = NETWORKS[network]
     height, width = size
-    return memory_needed(spec.label, 2 * spec.bytes_per_pixel * height * width,
+    return memory_needed(spec.label, 2 * spec.pair_bytes * height * width,
                          f"a pair of {width}x{height} images", available)
