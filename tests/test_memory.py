@@ -250,3 +250,29 @@ def test_a_convention_that_takes_more_memory_is_sized_by_its_own_figure(monkeypa
     gaussian = likeness.compare_tensors(x, x, metrics="ssim", ssim_convention="wang2004")
     assert "SSIM needs about 629.4 MiB of memory for a pair of 2000x2000 images" in (
         gaussian[0].error)
+
+
+def test_a_pair_refused_for_memory_is_not_cached(stand_in, monkeypatch, golden, tmp_path):
+    """Too little memory is this machine's, now: a later run with enough computes the
+    value instead of reading the refusal back from the cache."""
+    import likeness.evaluation.engines.compute as compute
+
+    golden.arrange_models(tmp_path, ("blur",), ("astronaut", "coffee"))
+    weights = {"alexnet": str(stand_in["alexnet"])}
+
+    def run(name):
+        result = likeness.compare(tmp_path / "ref", tmp_path / "blur", metrics="psnr,lpips",
+                                  out_dir=tmp_path / name, weights=weights)
+        return result.rows
+
+    with monkeypatch.context() as patched:
+        patched.setattr(network_values, "available_bytes", lambda device="cpu": 2**10)
+        patched.setattr(compute, "_WORTH_CHECKING", 0)
+        patched.setattr(compute, "available_bytes", lambda device="cpu": 2**10)
+        refused = run("small")
+    assert all("needs about" in row.error for row in refused)
+    assert all(row.values == {} for row in refused)
+    later = run("enough")
+    assert all(row.error is None for row in later)
+    assert all(set(row.values) == {"psnr", "lpips_alex"} for row in later)
+    assert not any(row.cached for row in later)

@@ -65,12 +65,15 @@ class ItemOutcome:
     Attributes:
         values: metric → value.
         errors: metric → why it has no value (a property of the item: cached).
+        uncached: the metrics of ``errors`` that are the machine's, not the item's (too
+            little memory now): not cached, so a later run computes them.
         failure: why the item as a whole failed (decoding, reconciling): not cached.
         notes: the decisions taken; ``data_range`` and ``channels``: as compared.
     """
 
     values: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    uncached: set[str] = field(default_factory=set)
     failure: str | None = None
     notes: tuple[str, ...] = ()
     data_range: float | None = None
@@ -338,7 +341,12 @@ class ItemComputer:
             if (self.device_batches is not None
                     and self.device_batches.defer(outcome, metric, pair)):
                 return
-            check_memory(spec, pair, self.settings)
+            if why := check_memory(spec, pair, self.settings):
+                if self.raising:
+                    raise LikenessError(why)
+                outcome.errors[metric] = why
+                outcome.uncached.add(metric)
+                return
             outcome.values[metric] = spec.pixels(pair, self.settings)
         except Exception as error:  # noqa: BLE001 - any failure is this item's error
             if self.raising:
@@ -369,17 +377,13 @@ class ItemComputer:
 _WORTH_CHECKING = 256 * 2**20  # no smaller pair matters: the memory is not read for it
 
 
-def check_memory(spec: MetricSpec, pair: PreparedPair, settings: RunSettings) -> None:
-    """Refuse a pair ``spec`` would take more memory for than is available (see
-    ``likeness.evaluation.infra.memory``), before the kernel kills the process instead.
-
-    Raises:
-        LikenessError: it would not fit.
-    """
+def check_memory(spec: MetricSpec, pair: PreparedPair, settings: RunSettings) -> str | None:
+    """Why ``spec`` would take more memory for ``pair`` than is available now (see
+    ``likeness.evaluation.infra.memory``), refused before the kernel kills the process
+    instead; None where it fits."""
     height, width = pair.reference.shape[:2]
     need = spec.memory_per_pixel(settings) * height * width
-    if need >= _WORTH_CHECKING:
-        why = memory_needed(spec.plain_label, need, f"a pair of {width}x{height} images",
-                            available_bytes())
-        if why is not None:
-            raise LikenessError(why)
+    if need < _WORTH_CHECKING:
+        return None
+    return memory_needed(spec.plain_label, need, f"a pair of {width}x{height} images",
+                         available_bytes())

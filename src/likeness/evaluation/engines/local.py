@@ -241,7 +241,8 @@ class ItemEngine:
             for metric, message in {**outcome.errors, **unavailable}.items():
                 self.fail(index, message, metric)
             self.to_store.append((index, {m: e for m, e in outcome.errors.items()
-                                          if m not in unavailable}, outcome.notes))
+                                          if m not in unavailable
+                                          and m not in outcome.uncached}, outcome.notes))
         self.advance()
         return row
 
@@ -264,7 +265,7 @@ class ItemEngine:
                     outcome = {"v": row.values[metric]}
                 elif metric in errors:
                     outcome = {"e": errors[metric]}
-                else:  # a network that could not be built: not a property of the item
+                else:  # no network, or too little memory now: not a property of the item
                     continue
                 per_metric[metric].append((metric_key, json.dumps(outcome).encode()))
             derived = network_notes(row.channels, self.feature_metrics)

@@ -58,7 +58,8 @@ def pair_maps(computer: ItemComputer, item: Item, metrics: Sequence[str]) -> Pai
         try:
             if spec.map is not None:
                 pair = computer.view(metric, prepared, images, views)
-                check_memory(spec, pair, settings)
+                if why := check_memory(spec, pair, settings):
+                    raise LikenessError(why)
                 result.maps[metric] = np.asarray(spec.map(pair, settings), np.float64)
                 result.views[metric] = _view_words(computer, pair is not prepared, spec.luma)
             elif spec.features is not None and spec.features.spatial is not None:

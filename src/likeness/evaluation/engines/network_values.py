@@ -143,9 +143,10 @@ class NetworkStage:
             height, width = entry.prepared.reference.shape[:2]
             size = spec.bytes_per_pixel * height * width
             why = pair_too_large(network, (height, width), available)
-            if why is not None:
+            if why is not None:  # this machine's now, not the item's: never cached
                 for metric in metrics:
                     entry.outcome.errors[metric] = why
+                    entry.outcome.uncached.add(metric)
                 continue
             if entry.group not in groups:
                 if chunks[-1] and self._budget is not None and held + size > self._budget:
