@@ -276,3 +276,68 @@ def test_a_pair_refused_for_memory_is_not_cached(stand_in, monkeypatch, golden, 
     assert all(row.error is None for row in later)
     assert all(set(row.values) == {"psnr", "lpips_alex"} for row in later)
     assert not any(row.cached for row in later)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_images_decoded_ahead_stay_within_the_budget(workers):
+    """Results finished ahead of a slow consumer hold ``budget`` bytes at most (the window
+    of 20 would have held 20 images); without a budget, the whole window is read ahead."""
+    import threading
+    import time
+
+    from likeness.evaluation.infra.pipeline import ordered_map
+
+    image = 2**20
+    lock = threading.Lock()
+    held, most = [0], [0]
+
+    def decode(index):
+        with lock:
+            held[0] += 1
+            most[0] = max(most[0], held[0])
+        return np.zeros(image, np.uint8)
+
+    def consume(**sizing):
+        held[0] = most[0] = 0
+        for index, (item, result, error) in enumerate(ordered_map(
+                decode, range(30), workers=workers, window=20, **sizing)):
+            assert (item, error, result.nbytes) == (index, None, image)
+            time.sleep(0.005)  # the computation: slower than decoding
+            with lock:
+                held[0] -= 1
+        return most[0]
+
+    assert consume(weigh=lambda array: array.nbytes, budget=3 * image) <= 3 + 1
+    assert consume() > 10
+
+
+def test_a_batch_gathers_images_up_to_the_budget_with_the_same_values(monkeypatch, golden,
+                                                                       stand_in, tmp_path):
+    """A run's batches close at ``--batch-size`` images or at the decoding budget's bytes,
+    whichever comes first; the values are the same."""
+    import likeness.evaluation.engines.local as local
+    from likeness.evaluation.engines.compute import ItemComputer
+
+    golden.arrange_models(tmp_path, ("blur", "noise"), ("astronaut", "chelsea", "coffee"))
+    batches: list[int] = []
+    launch = ItemComputer.launch
+
+    def spy(self, groups):
+        batches.append(len(groups))
+        return launch(self, groups)
+
+    monkeypatch.setattr(ItemComputer, "launch", spy)
+
+    def run(name):
+        batches.clear()
+        rows = likeness.compare(tmp_path / "ref", [tmp_path / "blur", tmp_path / "noise"],
+                                metrics="psnr,lpips", cache=False, out_dir=tmp_path / name,
+                                weights={"alexnet": str(stand_in["alexnet"])}).rows
+        return [(row.model, row.reference, row.values) for row in rows], list(batches)
+
+    whole, whole_batches = run("whole")
+    assert whole_batches == [3]  # 9 images, a batch of 16
+    monkeypatch.setattr(local, "decoding_budget", lambda: 1)  # each group over it
+    sized, sized_batches = run("sized")
+    assert sized_batches == [1, 1, 1]
+    assert sized == whole

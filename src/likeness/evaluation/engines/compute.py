@@ -57,6 +57,11 @@ class Decoded:
     reference: LoadedImage | Exception
     tests: list[LoadedImage | Exception]
 
+    def nbytes(self) -> int:
+        """The bytes its pixels take."""
+        return sum(image.pixels.nbytes for image in (self.reference, *self.tests)
+                   if isinstance(image, LoadedImage))
+
 
 @dataclass
 class ItemOutcome:

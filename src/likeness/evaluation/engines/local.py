@@ -4,12 +4,12 @@
 2. each item's values are looked up in the cache by its files' hashes and each metric's
    settings (``MetricSpec.key_settings``, and the network's weights hash): a re-run, a
    resumed run or a run over a grown folder computes only what is missing;
-3. the missing items are grouped by reference; a pool decodes groups a bounded window
-   ahead of the computation (memory stays bounded by that window): threads, or
+3. the missing items are grouped by reference; a pool decodes groups a window ahead of
+   the computation, bounded in count and in bytes (``decoding_budget``): threads, or
    processes — on a CUDA run by default (``ExecutionOptions.decoders``);
 4. ``ItemComputer`` computes decoded groups — pixel metrics per item, each image encoded
-   once per network, groups batched up to ``batch_size`` images — a batch's device work
-   queued (``ItemComputer.launch``) and read back once the next batch is queued behind it;
+   once per network, groups batched up to ``batch_size`` images or that budget — a batch's
+   device work queued (``ItemComputer.launch``), read back once the next one is queued;
 5. outcomes are committed batch by batch, by a thread of their own (``write_behind``: the
    run does not wait for the disk), so a killed run loses at most the two batches in
    flight and the two commits waiting.
@@ -44,6 +44,7 @@ from likeness.evaluation.engines.notes_cache import notes_namespace
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.cached_values import decoded
 from likeness.evaluation.infra.inline_map import inline_or_ordered_map
+from likeness.evaluation.infra.memory import decoding_budget
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
 from likeness.evaluation.infra.write_behind import write_behind
 from likeness.evaluation.items.plan import Item, Plan
@@ -301,16 +302,16 @@ def _computed_rows(plan: Plan, digests: Mapping[Path, str], options: RunSettings
     computer = ItemComputer(options.metrics, options, networks, plan.roles, digests,
                             batch_size=execution.batch_size)
     work: list[tuple[Group, Decoded]] = []
-    images = 0
-    # one batch on the device while the next is made ready
-    in_flight: list[tuple[list[int], Callable[[], list[ItemOutcome]]]] = []
+    images = held = 0  # in ``work``: images, and their bytes (within ``budget``)
+    budget = decoding_budget()
+    in_flight: list[tuple[list[int], Callable[[], list[ItemOutcome]]]] = []  # on the device
 
     def flush() -> None:
-        nonlocal images
+        nonlocal images, held
         finish = computer.launch([(engine.items_of(g), d) for g, d in work])
         indices = [index for group, _ in work for index in group.items]
         work.clear()
-        images = 0
+        images = held = 0
         settle()
         in_flight.append((indices, finish))
 
@@ -326,13 +327,15 @@ def _computed_rows(plan: Plan, digests: Mapping[Path, str], options: RunSettings
     if processes:
         load_kernel()  # forked decoders start with the PNG kernel loaded
     jobs = (DecodeJob.of(engine.items_of(group), options.alpha, digests) for group in groups)
-    # ahead: enough groups to fill the next batch while this one computes; threads only
-    # for decodes long enough to pay for the hand-overs (``inline_map``)
+    # ahead: groups to fill the next batch while one computes; threads only for decodes
+    # long enough to pay for the hand-overs (``inline_map``)
     window = 2 * workers + execution.batch_size
     decoded_groups = (ordered_map(run_job, jobs, workers=workers, window=window,
-                                  processes=True) if processes
-                      else inline_or_ordered_map(run_job, jobs, workers=workers, window=window,
-                                                 units=lambda job: 1 + len(job.tests)))
+                                  processes=True, weigh=Decoded.nbytes, budget=budget)
+                      if processes else
+                      inline_or_ordered_map(run_job, jobs, workers=workers, window=window,
+                                            units=lambda job: 1 + len(job.tests),
+                                            weigh=Decoded.nbytes, budget=budget))
     batches = computer.feature_metrics or computer.batches_pixels
     # the decoders keep the cores busy while this thread computes (short kernels unsplit);
     # the pool shut down even when interrupted
@@ -342,8 +345,9 @@ def _computed_rows(plan: Plan, digests: Mapping[Path, str], options: RunSettings
                 decoded = Decoded(error or LikenessError("not decoded"),
                                   [error or LikenessError("not decoded")] * len(job.tests))
             work.append((group, decoded))
-            images += 1 + len(group.items)
-            if images >= execution.batch_size or not batches or not computer.batches_groups:
+            images, held = images + 1 + len(group.items), held + decoded.nbytes()
+            if (images >= execution.batch_size or (budget is not None and held >= budget)
+                    or not batches or not computer.batches_groups):
                 flush()
     if work:
         flush()

@@ -27,7 +27,7 @@ import statistics
 import time
 import zlib
 from collections.abc import Callable, Generator, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from likeness.evaluation.infra.pipeline import ordered_map
 
@@ -67,13 +67,16 @@ def inline_or_ordered_map(function: Callable[[T], R], items: Iterable[T], *, wor
                           window: int | None = None,
                           catch: tuple[type[Exception], ...] = (Exception,),
                           units: Callable[[T], int] = lambda item: 1,
+                          weigh: Callable[[Any], int] | None = None,
+                          budget: int | None = None,
                           ) -> Generator[tuple[T, R | None, Exception | None], None, None]:
-    """What ``ordered_map(function, items, workers=workers, window=window, catch=catch)``
-    yields, in order: the first ``PROBED`` items computed in this thread and timed (only
-    ``function``'s time, not the consumer's), each per unit of its work (``units``: a
-    decoding job's images), in ``reference_seconds``; if the median took less than
-    ``INLINE_BELOW`` of them a unit (the first item, and maybe another, also pays for what a
-    process does once), every item is, else the rest go to ``ordered_map``'s threads."""
+    """What ``ordered_map(function, items, workers=workers, window=window, catch=catch,
+    weigh=weigh, budget=budget)`` yields, in order: the first ``PROBED`` items computed in
+    this thread and timed (only ``function``'s time, not the consumer's), each per unit of
+    its work (``units``: a decoding job's images), in ``reference_seconds``; if the median
+    took less than ``INLINE_BELOW`` of them a unit (the first item, and maybe another, also
+    pays for what a process does once), every item is, else the rest go to
+    ``ordered_map``'s threads."""
     iterator = iter(items)
     spent: list[float] = []
     reference = 0.0
@@ -93,7 +96,8 @@ def inline_or_ordered_map(function: Callable[[T], R], items: Iterable[T], *, wor
         for item in iterator:
             yield _outcome(function, item, catch)
         return
-    yield from ordered_map(function, iterator, workers=workers, window=window, catch=catch)
+    yield from ordered_map(function, iterator, workers=workers, window=window, catch=catch,
+                           weigh=weigh, budget=budget)
 
 
 def _outcome(function: Callable[[T], R], item: T, catch: tuple[type[Exception], ...]

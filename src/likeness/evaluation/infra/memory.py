@@ -15,7 +15,10 @@ their own size (LPIPS, DISTS, VGG19, ArtFID's Inception) takes memory in proport
 their pixels (``NetworkSpec.bytes_per_pixel``): 16 DIV2K images (2040×1356) in one LPIPS-VGG
 pass would take ~65 GB.  The runs size their passes, and the images they keep between
 passes, to half of what the device has available when they start them; an image pair that
-would not fit in all of it is its items' error, not a process the kernel kills.
+would not fit in all of it is its items' error, not a process the kernel kills.  The
+images decoded ahead of the computation, and those a batch gathers, take a quarter of what
+is available at most each (``decoding_budget``): 20 pairs of 16-bit 8K images read ahead
+take ~8 GB.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pathlib import Path
 
 from likeness.switches import switch
 
-__all__ = ["available_bytes", "fitting", "keep_freed_memory", "memory_needed"]
+__all__ = ["available_bytes", "decoding_budget", "fitting", "keep_freed_memory",
+           "memory_needed"]
 
 _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
@@ -116,6 +120,13 @@ def fitting(bytes_each: int, budget: int | None, most: int) -> int:
     if budget is None or bytes_each <= 0:
         return most
     return max(1, min(most, budget // bytes_each))
+
+
+def decoding_budget() -> int | None:
+    """The bytes that decoded images read ahead of the computation may take, and those a
+    batch gathers: a quarter of the CPU memory available now (None: not known)."""
+    available = available_bytes("cpu")
+    return None if available is None else available // 4
 
 
 def memory_needed(label: str, need: int, what: str, available: int | None) -> str | None:

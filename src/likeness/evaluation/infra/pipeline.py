@@ -39,6 +39,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from likeness.errors import LikenessError
+from likeness.evaluation.infra.memory import fitting
 from likeness.evaluation.infra.shared_arrays import (
     in_shared_memory,
     remove_leftovers,
@@ -74,6 +75,8 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
                 window: int | None = None,
                 catch: tuple[type[Exception], ...] = (Exception,),
                 processes: bool = False,
+                weigh: Callable[[Any], int] | None = None,
+                budget: int | None = None,
                 ) -> Generator[tuple[T, R | None, Exception | None], None, None]:
     """Yield ``(item, result, None)`` or ``(item, None, error)`` for each item, in order.
 
@@ -81,6 +84,10 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
     at most a chunk's less one more (``chunk_size``).  Exceptions of the ``catch`` types
     are returned, others propagate.  ``processes``: run ``function`` in ``workers``
     processes (see the module documentation), a chunk of consecutive items a submission.
+    ``weigh`` (a result's bytes) with ``budget``: the results ahead of the consumer hold
+    about ``budget`` bytes at most — the window shrinks to ``budget`` over the largest result
+    weighed so far (one item at least; large images decoded ahead exhausted the memory),
+    and no more items than ``workers`` are in flight before a result is weighed.
     A consumer that may stop early closes the generator (``contextlib.closing``): its pool
     is shut down then, not when the generator is collected (at exit, perhaps never: a run
     stopped by SIGTERM left images in transit in ``/dev/shm``).
@@ -106,8 +113,17 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
     pending: deque[_Pending] = deque()
     chunk_items: list[tuple[T, Any, Lease | None]] = []  # (item, its job, its slot)
     every_item_taken = False
+    largest = 0  # the largest result weighed (``weigh``)
+
+    def ahead() -> int:
+        """How many items may be in flight now (``window``, or fewer: ``weigh``)."""
+        if weigh is None or budget is None:
+            return window
+        return fitting(largest, budget, window) if largest else min(window, workers)
+
     try:
         def drain_one() -> tuple[T, R | None, Exception | None]:
+            nonlocal largest
             try:
                 result, error = pending[0].outcome()
             except BrokenProcessPool:
@@ -116,6 +132,8 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
             item = pending.popleft().item
             if error is not None and not isinstance(error, catch):
                 raise error
+            if weigh is not None and result is not None:
+                largest = max(largest, weigh(result))
             return item, result, error
 
         def submit_chunk() -> None:
@@ -134,7 +152,7 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
             chunk_items.append((item, job, lease))
             if len(chunk_items) >= chunk:
                 submit_chunk()
-            while len(pending) >= window:
+            while len(pending) >= ahead():
                 yield drain_one()
         if chunk_items:
             submit_chunk()

@@ -30,6 +30,7 @@ from likeness.errors import LikenessError
 from likeness.evaluation.infra.cache import Cache
 from likeness.evaluation.infra.cached_values import decoded
 from likeness.evaluation.infra.device import resolve_device
+from likeness.evaluation.infra.memory import decoding_budget
 from likeness.evaluation.infra.pipeline import ordered_map, usable_cores
 from likeness.evaluation.infra.write_behind import write_behind
 from likeness.evaluation.items.image_set import ImageSet
@@ -162,7 +163,8 @@ def features_of_files(files: Sequence[Path], names: dict[Path, str], source: str
     jobs = ((path, content_hash(digests[path]), digests.settled.get(path)) for path in order)
     results = ordered_map(extractor.preparer(device), jobs, workers=decoders,
                           window=4 * decoders + batch_size, catch=(LikenessError, OSError),
-                          processes=processes)
+                          processes=processes, weigh=lambda prepared: prepared[0].nbytes,
+                          budget=decoding_budget())
     # the pool shut down even when interrupted, after it every write committed
     with write_behind(cache) as writes, contextlib.closing(results):
         for position, ((path, *_), prepared, error) in enumerate(results):
