@@ -15,6 +15,17 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+# the files that take longest (measured: --durations), collected first: ``make test``'s
+# ``--dist loadfile`` hands files to its two workers in collection order, and test_ray.py
+# (~4 of a ~16-minute run's minutes under load) collected near the end left one worker
+# idle while the other ran it
+LONGEST_FIRST = ("test_ray.py", "test_fid.py", "test_in_memory.py", "test_style.py",
+                 "test_hostile.py", "test_on_device.py", "test_report.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: else as found
 
 
 def _golden_dir() -> Path:
