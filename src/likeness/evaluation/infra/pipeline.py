@@ -115,8 +115,7 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
     every_item_taken = False
     largest = 0  # the largest result weighed (``weigh``)
 
-    def ahead() -> int:
-        """How many items may be in flight now (``window``, or fewer: ``weigh``)."""
+    def ahead() -> int:  # how many items may be in flight now
         if weigh is None or budget is None:
             return window
         return fitting(largest, budget, window) if largest else min(window, workers)
