@@ -179,10 +179,13 @@ def test_gray_tensors_are_replicated_for_lpips_and_recorded(stand_in):
 
 # -- set metrics accumulated from tensors -------------------------------------------------
 
-@pytest.fixture
-def sets(tmp_path, fid_weights):
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory, fid_weights):
+    """Two sets of 6 images, as arrays and folders (read, never changed, by the tests),
+    and their FID and KID by a folder run (made once: 7 tests compare against them)."""
     real, fake = _images(6, 10, (40, 56)), _images(6, 11, (40, 56))
-    folders = _save(tmp_path / "real", real), _save(tmp_path / "fake", fake)
+    root = tmp_path_factory.mktemp("sets")
+    folders = _save(root / "real", real), _save(root / "fake", fake)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 6 images: singular covariances
         folder_run = likeness.compare(folders[0], folders[1], metrics="fid,kid",

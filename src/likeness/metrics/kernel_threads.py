@@ -25,13 +25,28 @@ runs alternating with the code before: ``psnr`` 202 → 268 pairs/s; ``psnr,ssim
 ``SHORT_CALL``, 8 ms, gained ``psnr,ssim`` ~15 % but lost ``ms_ssim`` ~8 %: its smaller
 scales gain from both threads while the decoders wait for the run).  The values never
 depend on it: each kernel's partial sums are fixed by the data, not by the threads.
+
+Every parallel kernel call goes through ``kernel_threads``, for two more reasons:
+
+- It runs on no more threads than torch may use (``torch.set_num_threads``,
+  ``OMP_NUM_THREADS``; a decoding process or a Ray actor sets them) when torch is
+  loaded: numba's own count is one a core, whatever the caller allowed.
+- It leaves torch's thread count as it was.  numba's OpenMP threading layer sets the
+  calling thread's OpenMP thread count to its own, and torch reads its count from there:
+  after a first Winograd convolution, ``torch.set_num_threads(1)`` (or
+  ``OMP_NUM_THREADS=1``) silently became one thread a core, and torch's values that
+  depend on how its threads split a reduction (a resize, a matrix product) changed with
+  it, 1.8e-7 apart on FID's input.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["SHORT_CALL", "cores_shared", "kernel_threads"]
 
@@ -52,17 +67,33 @@ def cores_shared() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def kernel_threads(seconds: float) -> Iterator[None]:
-    """Around one kernel call whose work takes about ``seconds`` on one thread: one thread
-    for it when the cores are shared and the call is short, else numba's threads as set."""
-    if not getattr(_state, "shared", False) or seconds >= SHORT_CALL:
-        yield
-        return
+def kernel_threads(seconds: float = math.inf) -> Iterator[None]:
+    """Around one parallel kernel call whose work takes about ``seconds`` on one thread
+    (unknown: a long call): one thread for it when the cores are shared and the call is
+    short, else as many as torch may use, at most numba's (numba's as set where torch is
+    not loaded); torch's thread count is the same after the call as before.  Where torch
+    is loaded numba's count stays as the call set it (each call sets its own: setting it
+    back would set OpenMP's count, and torch's, once more)."""
     import numba  # loaded already: the caller is about to run a kernel
 
+    torch: Any = sys.modules.get("torch")
+    torch_threads = (torch.get_num_threads()
+                     if hasattr(torch, "get_num_threads") else None)
     before = numba.get_num_threads()
-    numba.set_num_threads(1)  # this thread's calls only
+    if getattr(_state, "shared", False) and seconds < SHORT_CALL:
+        wanted = 1
+    elif torch_threads is not None:
+        most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # (no stubs)
+        wanted = max(1, min(torch_threads, most))
+    else:
+        wanted = before
+    if wanted != before:
+        numba.set_num_threads(wanted)  # this thread's calls only
     try:
         yield
     finally:
-        numba.set_num_threads(before)
+        if torch_threads is None:
+            if wanted != before:
+                numba.set_num_threads(before)
+        elif torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)  # numba's OpenMP layer changed it

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from likeness.errors import InvalidInputError
 from likeness.metrics.caller_modes import tracing
+from likeness.metrics.kernel_threads import kernel_threads
 from likeness.metrics.tensor_checks import tensor_version
 from likeness.switches import switch
 
@@ -239,11 +240,13 @@ def winograd_convolve(x: Tensor, weights: WinogradWeights, *, relu: bool = False
     for first in range(0, rows, step):
         count = min(step, rows - first) * tiles_w
         tiles = np.empty((n_h * n_w, count, c_in), np.float32)
-        transform_input_tiles(pixels, pad_h, pad_w, m_h, m_w, b_h, b_w, tiles_h, tiles_w,
-                              first, tiles)
+        with kernel_threads():  # torch's threads, left as they are
+            transform_input_tiles(pixels, pad_h, pad_w, m_h, m_w, b_h, b_w, tiles_h,
+                                  tiles_w, first, tiles)
         products = torch.bmm(torch.from_numpy(tiles), weights.filters).numpy()
-        transform_output_tiles(products, a_h, a_w, weights.bias, relu, tiles_h, tiles_w,
-                               first, out)
+        with kernel_threads():
+            transform_output_tiles(products, a_h, a_w, weights.bias, relu, tiles_h,
+                                   tiles_w, first, out)
     return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
