@@ -848,3 +848,43 @@ def test_a_run_that_keeps_nothing_keys_a_file_and_a_link_to_it_alike(tmp_path):
     assert keys[target] == keys[tmp_path / "link.png"]
     assert keys[target].startswith(f"file:{os.path.realpath(target)}:")
     assert list(errors) == [tmp_path / "gone.png"]
+
+
+def _counting_realpath(monkeypatch):
+    """``os.path.realpath``, counted: each call takes a system call a part of its path."""
+    calls = []
+    real = os.path.realpath
+
+    def counted(path, *args, **kwargs):
+        calls.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os.path, "realpath", counted)
+    return calls
+
+
+def test_a_scan_resolves_real_paths_only_at_the_top_and_at_links(tmp_path, monkeypatch):
+    """A folder's real path is its parent's with its name unless it is a link: the scan
+    resolved every folder's by ``os.path.realpath``, a system call per part of its path
+    (a tree 1,100 folders deep: 610,000 of them, 17 s); the same images, and the same
+    folders reached twice said."""
+    from likeness.io import scan_folder
+
+    top = tmp_path / "set"
+    level = top
+    for depth in range(40):
+        level = level / f"d{depth}"
+        level.mkdir(parents=True)
+        (level / f"{depth}.png").write_bytes(b"")
+    elsewhere = tmp_path / "store"
+    (elsewhere / "inner").mkdir(parents=True)
+    (elsewhere / "inner" / "s.png").write_bytes(b"")
+    (top / "linked").symlink_to(elsewhere)
+    calls = _counting_realpath(monkeypatch)
+    found, _ = scan_folder(top)
+    assert len(found) == 41
+    assert top / "linked" / "inner" / "s.png" in found
+    assert calls == [os.fspath(top), os.fspath(top / "linked")]
+    (elsewhere / "inner" / "back").symlink_to(top / "d0" / "d1")  # reached twice
+    with pytest.raises(PairingError, match="d1 again, through a link"):
+        scan_folder(top)

@@ -44,7 +44,6 @@ from likeness.io.files import (
     settled_stamps,
     split_skipped,
     stat_regular_file,
-    text_of,
     unreadable,
 )
 from likeness.io.integrity import (
@@ -64,6 +63,7 @@ from likeness.io.pairing import (
     pair_scanned,
     read_manifest,
     refuse_misspelt_columns,
+    text_of,
 )
 
 __all__ = [

@@ -81,22 +81,6 @@ def _missing_hint(path: str | os.PathLike[str]) -> str:
             "write the path with '/')")
 
 
-_UTF_16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
-
-
-def text_of(data: bytes) -> str:
-    """The text of a CSV or prompt file: UTF-8 (a byte-order mark dropped), or UTF-16
-    where a byte-order mark says so (as Excel's "Unicode Text", Windows' Notepad and
-    PowerShell's redirections save text).
-
-    Raises:
-        UnicodeDecodeError: neither (the caller names the file and the byte).
-    """
-    if data.startswith(_UTF_16_MARKS):
-        return data.decode("utf-16")
-    return data.decode("utf-8-sig")
-
-
 def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
     """The image files below ``folder`` (recursive, links to folders followed), and what
     the scan left out there: hidden files and folders (a name starting with ``.``; a hidden
@@ -113,8 +97,7 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
     skipped: list[Path] = []
     reached: dict[str, Path] = {}
 
-    for root, dirs, files in _walk(os.fspath(folder)):
-        real = os.path.realpath(root)
+    for root, real, dirs, files in _walk(os.fspath(folder)):
         if real in reached:
             raise PairingError(f"{root} is {reached[real]} again, through a link: its images "
                                "would count twice (in a loop of links, without end); remove "
@@ -133,19 +116,22 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]
     return sorted(found), sorted(skipped)
 
 
-def _walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
-    """``os.walk(top, followlinks=True)``, top-down, without recursion: Python 3.11's
-    recurses once a level, and a tree deeper than its recursion limit (~1,000 levels)
-    ended in a RecursionError.  The walk continues into the ``dirs`` the caller keeps.
+def _walk(top: str) -> Iterator[tuple[str, str, list[str], list[str]]]:
+    """``os.walk(top, followlinks=True)``, top-down, without recursion (Python 3.11's
+    recurses once a level: a tree ~1,000 levels deep was a RecursionError), each folder
+    with its real path: its parent's with its name unless it is a link (``realpath`` of
+    each took a system call a part of its path: 17 s for a tree 1,100 folders deep).
+    The walk continues into the ``dirs`` the caller keeps.
 
     Raises:
         PairingError: a folder cannot be read (its images would be left out).
     """
-    stack = [top]
+    stack = [(top, os.path.realpath(top))]
     while stack:
-        root = stack.pop()
+        root, real = stack.pop()
         dirs: list[str] = []
         files: list[str] = []
+        links: set[str] = set()
         try:
             with os.scandir(root) as entries:
                 for entry in entries:
@@ -154,12 +140,25 @@ def _walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
                     except OSError:
                         is_folder = False
                     (dirs if is_folder else files).append(entry.name)
+                    if is_folder and _is_link(entry):
+                        links.add(entry.name)
         except OSError as error:
             raise PairingError(f"{error.filename or root}: this folder cannot be read "
                                f"({error.strerror or error}); its images would be left "
                                "out") from None
-        yield root, dirs, files
-        stack.extend(os.path.join(root, name) for name in reversed(dirs))
+        yield root, real, dirs, files
+        for name in reversed(dirs):
+            path = os.path.join(root, name)
+            stack.append((path, os.path.realpath(path) if name in links
+                          else os.path.join(real, name)))
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    """Whether an entry is a link (where the system cannot tell: taken as one)."""
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return True
 
 
 def split_skipped(names: Iterable[str]) -> tuple[list[str], list[str]]:

@@ -12,8 +12,23 @@ from pathlib import Path
 
 from likeness.arguments import check_paths
 from likeness.errors import ImageLoadError, PairingError
-from likeness.io.files import scan_folder, stat_regular_file, text_of
+from likeness.io.files import scan_folder, stat_regular_file
 from likeness.io.integrity import GIT_LFS_POINTER, is_git_lfs_pointer
+
+_UTF_16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
+
+
+def text_of(data: bytes) -> str:
+    """The text of a CSV or prompt file: UTF-8 (a byte-order mark dropped), or UTF-16
+    where a byte-order mark says so (as Excel's "Unicode Text", Windows' Notepad and
+    PowerShell's redirections save text).
+
+    Raises:
+        UnicodeDecodeError: neither (the caller names the file and the byte).
+    """
+    if data.startswith(_UTF_16_MARKS):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
 
 
 @dataclass(frozen=True)

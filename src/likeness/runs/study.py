@@ -25,7 +25,7 @@ from likeness.errors import LikenessError
 from likeness.evaluation.catalog.bibtex import bibtex_for
 from likeness.evaluation.catalog.metric_spec import latex_escape, pdflatex_note
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.io.files import replace_file, text_of
+from likeness.io import replace_file, text_of
 from likeness.results.html import read_results_folder
 from likeness.results.reliability import MetricValues
 from likeness.results.study import StudyAnalysis, analyze, read_judgments

@@ -44,6 +44,7 @@ from likeness.evaluation.infra.cache_location import (
     refuse_a_file_of_another_kind,
 )
 from likeness.io import Digests, FileStamp, disk_is_full, file_stamp, path_key, stat_regular_file
+from likeness.io.files import resolved_paths
 
 __all__ = ["RACY_SECONDS", "Cache", "CacheWarning", "LayeredCache", "file_digest", "remembered_in"]
 
@@ -268,15 +269,16 @@ class Cache:
         why each other file failed."""
         from likeness.evaluation.infra.inline_map import inline_or_ordered_map
 
-        stamps: dict[Path, tuple[str, FileStamp]] = {}
+        statuses: dict[Path, os.stat_result] = {}
         errors: dict[Path, Exception] = {}
         for path in dict.fromkeys(paths):
             try:
-                stat = stat_regular_file(path)
+                statuses[path] = stat_regular_file(path)
             except (LikenessError, OSError) as error:
                 errors[path] = error
-                continue
-            stamps[path] = (path_key(os.path.realpath(path)), file_stamp(stat))
+        reals = resolved_paths(statuses)  # a folder's once, not each file's part by part
+        stamps = {path: (path_key(reals[path]), file_stamp(status))
+                  for path, status in statuses.items()}
         remembered = self._remembered([key for key, _ in stamps.values()])
         digests = Digests()
         to_hash = []

@@ -5,14 +5,13 @@ pictures other files than the values measured."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 from likeness.errors import LikenessError
 from likeness.evaluation.infra.cache import file_digest, remembered_in
-from likeness.io import path_key
+from likeness.io import path_key, resolved_paths
 
 __all__ = ["RUN_DATABASE", "changed_since_the_run"]
 
@@ -44,7 +43,7 @@ def _measured_digests(database: Path, paths: Sequence[Path]) -> dict[Path, str]:
     is missing or cannot be read."""
     if not database.is_file():
         return {}
-    keys = {path: path_key(os.path.realpath(path)) for path in paths}
+    keys = {path: path_key(real) for path, real in resolved_paths(paths).items()}
     # read-only; "immutable" where SQLite cannot even make a read-only WAL's index there
     for option in ("mode=ro", "immutable=1"):
         try:
