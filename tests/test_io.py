@@ -888,3 +888,34 @@ def test_a_scan_resolves_real_paths_only_at_the_top_and_at_links(tmp_path, monke
     (elsewhere / "inner" / "back").symlink_to(top / "d0" / "d1")  # reached twice
     with pytest.raises(PairingError, match="d1 again, through a link"):
         scan_folder(top)
+
+
+def test_a_manifests_files_are_told_apart_by_real_paths_resolved_once_a_folder(
+        tmp_path, monkeypatch):
+    """A pairs CSV's and a style manifest's rows were told apart (the same pair twice, a
+    file compared with itself) by ``os.path.realpath`` of each file of each row; now each
+    folder's once, a link on its own: the same refusals."""
+    from likeness.evaluation.items.plan import make_plan
+    from likeness.evaluation.items.triplets import find_triplets
+
+    for folder in ("ref", "out", "content", "style", "stylized"):
+        (tmp_path / folder).mkdir()
+    rows = ["reference,test"]
+    for number in range(20):
+        for folder in ("ref", "out", "content", "stylized"):
+            (tmp_path / folder / f"{number}.png").write_bytes(b"")
+        rows.append(f"ref/{number}.png,out/{number}.png")
+    (tmp_path / "style" / "s.png").write_bytes(b"")
+    (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "manifest.csv").write_text("content,style,stylized\n" + "".join(
+        f"{number}.png,s.png,{number}.png\n" for number in range(20)))
+    calls = _counting_realpath(monkeypatch)
+    assert len(make_plan(None, {}, pairs_csv=tmp_path / "pairs.csv").items) == 20
+    triplets, _ = find_triplets(tmp_path / "content", tmp_path / "style",
+                                {"m": tmp_path / "stylized"}, tmp_path / "manifest.csv")
+    assert len(triplets) == 20
+    assert len(calls) <= 10  # the folders' and the manifests' (was 40 + 60 more)
+    (tmp_path / "out" / "alias.png").symlink_to(tmp_path / "ref" / "0.png")
+    (tmp_path / "pairs.csv").write_text("reference,test\nref/0.png,out/../out/alias.png\n")
+    with pytest.raises(PairingError, match="line 2: the reference and the test are the same"):
+        make_plan(None, {}, pairs_csv=tmp_path / "pairs.csv")

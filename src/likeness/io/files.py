@@ -190,22 +190,11 @@ def describe_skipped(names: Iterable[str], shown: int = 3) -> str:
 
 
 def resolved_paths(files: Iterable[Path]) -> dict[Path, str]:
-    """Each file's real path, links resolved: its folder's real path, resolved once a
-    folder, with its name — a link to a file resolved on its own (``os.path.realpath`` of
-    every file would cost a system call per part of its path)."""
+    """Each file's real path (``same_file_key``), each folder's resolved once: a link to
+    a file resolved on its own (``os.path.realpath`` of every file would cost a system call
+    per part of its path)."""
     folders: dict[str, str] = {}
-    found: dict[Path, str] = {}
-    for path in files:
-        text = os.fspath(path)
-        if os.path.islink(text):
-            found[path] = os.path.realpath(text)
-            continue
-        parent, name = os.path.split(text)
-        folder = folders.get(parent)
-        if folder is None:
-            folder = folders[parent] = os.path.realpath(parent)
-        found[path] = os.path.join(folder, name)
-    return found
+    return {path: same_file_key(path, folders) for path in files}
 
 
 def find_images(folder: str | os.PathLike[str]) -> list[Path]:
@@ -225,10 +214,18 @@ def path_key(path: str | os.PathLike[str]) -> str:
         return "bytes:" + raw.hex()
 
 
-def same_file_key(path: Path) -> str:
-    """What identifies a file however its path is spelt (``./a``, ``x/../a``, links)."""
+def same_file_key(path: Path, folders: dict[str, str] | None = None) -> str:
+    """What identifies a file however its path is spelt (``./a``, ``x/../a``, links): its
+    real path; with ``folders`` (folders' real paths, filled as met), its folder's real
+    path with its name unless it is a link (``resolved_paths``)."""
     try:
-        return os.path.realpath(path)
+        text = os.fspath(path)
+        parent, name = os.path.split(text)
+        if folders is None or name in ("", ".", "..") or os.path.islink(text):
+            return os.path.realpath(text)
+        if parent not in folders:
+            folders[parent] = os.path.realpath(parent)
+        return os.path.join(folders[parent], name)
     except (ValueError, OSError):  # a NUL byte or a link loop: the spelling, normalised
         return os.path.normpath(os.path.abspath(path))
 

@@ -237,12 +237,13 @@ def _plan_csv(pairs_csv: Path, reference: Path | None, models: Mapping[str, Path
     plan = Plan(models=[], items=[], sets={"reference": []}, set_names={})
     default_model = next(iter(models), "test")
     seen: dict[tuple[str, str, str], int] = {}
+    folders: dict[str, str] = {}  # real paths, each folder's resolved once
     for line, record in records:
         model = (record.get("model") or "").strip() or default_model
         # paths verbatim: "a.png " and "a.png" are different files
         reference_name, test_name = record["reference"], record["test"]
         ref, test = base / reference_name, base / test_name
-        identity = (model, same_file_key(ref), same_file_key(test))
+        identity = (model, same_file_key(ref, folders), same_file_key(test, folders))
         if identity[1] == identity[2]:
             raise PairingError(f"{pairs_csv}, line {line}: the reference and the test are the "
                                f"same file ({reference_name}, {test_name}): the pair would "

@@ -172,6 +172,7 @@ def _manifest_triplets(manifest: Path, content_root: Path, style_root: Path,
     default = next(iter(methods)) if len(methods) == 1 else None
     triplets = []
     seen: dict[tuple[str, ...], int] = {}
+    folders: dict[str, str] = {}  # real paths, each folder's resolved once
     for line, record in records:
         method = (record.get("method") or "").strip() or default
         if method is None or method not in methods:
@@ -184,7 +185,7 @@ def _manifest_triplets(manifest: Path, content_root: Path, style_root: Path,
                 stat_regular_file(path)  # says what it is: missing, a FIFO, a link loop
             except LikenessError as error:
                 raise PairingError(f"{manifest}, line {line}: {error}") from None
-        identity = (method, *(same_file_key(p) for p in paths))
+        identity = (method, *(same_file_key(p, folders) for p in paths))
         if identity[3] in identity[1:3]:
             raise PairingError(f"{manifest}, line {line}: the stylized image is the "
                                f"{'content' if identity[3] == identity[1] else 'style'} "
