@@ -140,9 +140,15 @@ def _check_values(source: Path, mu: np.ndarray, sigma: np.ndarray, definite: boo
         raise LikenessError(f"{source}: 'sigma' is not symmetric (|Σ − Σᵀ| up to "
                             f"{asymmetry:.3g}, {asymmetry / scale:.2g} of its largest entry; "
                             f"tolerance {TOLERANCE:g}), so it is not a covariance matrix")
-    if not definite:
+    if not definite or not sigma.size:
         return
-    lowest = float(np.linalg.eigvalsh((sigma + sigma.T) / 2)[0]) if sigma.size else 0.0
+    symmetric = (sigma + sigma.T) / 2
+    try:  # positive definite (a covariance of more images than dimensions): a third of
+        np.linalg.cholesky(symmetric)  # the eigenvalues' time proves it
+        return
+    except np.linalg.LinAlgError:  # semi-definite, or not: its eigenvalues say which
+        pass
+    lowest = float(np.linalg.eigvalsh(symmetric)[0])
     if lowest < -TOLERANCE * max(scale, np.finfo(float).tiny):
         raise LikenessError(f"{source}: 'sigma' is not positive semi-definite (an eigenvalue "
                             f"of {lowest:.3g}), so it is not a covariance matrix; pytorch-fid "
