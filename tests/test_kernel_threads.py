@@ -36,6 +36,26 @@ def test_short_calls_run_on_one_thread_only_while_the_cores_are_shared():
     assert _threads_in(SHORT_CALL / 10) == every
 
 
+
+def test_without_torch_kernels_take_the_cores_the_process_may_run_on(monkeypatch):
+    """A run of pixel metrics never loads torch; numba then split each kernel over one
+    thread a core of the machine: 64 threads on the 4 cores a SLURM job holds of a 64-core
+    node, whatever ``OMP_NUM_THREADS`` said."""
+    import os
+    import sys
+
+    most = numba.config.NUMBA_NUM_THREADS
+    if most < 2:
+        pytest.skip("one core: nothing to hold back")
+    monkeypatch.setitem(sys.modules, "torch", None)  # as in a process that never loaded it
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # taskset -c 0
+    assert _threads_in(1.0) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4 * most)))
+    assert _threads_in(1.0) == most  # at most numba's
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _threads_in(1.0) == 1
+
 def test_sharing_the_cores_is_said_for_one_thread():
     seen = []
     with cores_shared():

@@ -28,9 +28,11 @@ depend on it: each kernel's partial sums are fixed by the data, not by the threa
 
 Every parallel kernel call goes through ``kernel_threads``, for two more reasons:
 
-- It runs on no more threads than torch may use (``torch.set_num_threads``,
-  ``OMP_NUM_THREADS``; a decoding process or a Ray actor sets them) when torch is
-  loaded: numba's own count is one a core, whatever the caller allowed.
+- It runs on no more threads than the process may use (``threads_allowed``: torch's
+  count where torch is loaded — ``torch.set_num_threads``, ``OMP_NUM_THREADS``, a
+  decoding process's or a Ray actor's —, else ``OMP_NUM_THREADS`` or the cores the
+  process may run on): numba's own count is one a core of the machine, whatever the
+  caller allowed — 64 threads on the 4 cores a SLURM job holds of a 64-core node.
 - It leaves torch's thread count as it was.  numba's OpenMP threading layer sets the
   calling thread's OpenMP thread count to its own, and torch reads its count from there:
   after a first Winograd convolution, ``torch.set_num_threads(1)`` (or
@@ -43,12 +45,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["SHORT_CALL", "cores_shared", "kernel_threads"]
+__all__ = ["SHORT_CALL", "cores_shared", "kernel_threads", "threads_allowed"]
 
 SHORT_CALL = 0.002  # seconds of one thread's work: shorter calls are not split in a run
 _state = threading.local()  # whether this thread computes for a run that shares the cores
@@ -66,34 +69,43 @@ def cores_shared() -> Iterator[None]:
         _state.shared = before
 
 
+def threads_allowed() -> int:
+    """The threads this process may compute on: torch's count where torch is loaded
+    (``torch.set_num_threads``, else ``OMP_NUM_THREADS``, else the cores it may run on);
+    without torch ``OMP_NUM_THREADS`` where set, else the cores this process may run on (a
+    SLURM job's or ``taskset``'s, not the machine's)."""
+    torch = sys.modules.get("torch")
+    if hasattr(torch, "get_num_threads"):
+        return int(torch.get_num_threads())  # type: ignore[union-attr]
+    with contextlib.suppress(ValueError):
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def kernel_threads(seconds: float = math.inf) -> Iterator[None]:
     """Around one parallel kernel call whose work takes about ``seconds`` on one thread
     (unknown: a long call): one thread for it when the cores are shared and the call is
-    short, else as many as torch may use, at most numba's (numba's as set where torch is
-    not loaded); torch's thread count is the same after the call as before.  Where torch
-    is loaded numba's count stays as the call set it (each call sets its own: setting it
-    back would set OpenMP's count, and torch's, once more)."""
+    short, else ``threads_allowed()``, at most numba's; torch's thread count is the same
+    after the call as before.  numba's count stays as the call set it (each call sets its
+    own: setting it back would set OpenMP's count, and torch's, once more)."""
     import numba  # loaded already: the caller is about to run a kernel
 
     torch: Any = sys.modules.get("torch")
     torch_threads = (torch.get_num_threads()
                      if hasattr(torch, "get_num_threads") else None)
-    before = numba.get_num_threads()
     if getattr(_state, "shared", False) and seconds < SHORT_CALL:
         wanted = 1
-    elif torch_threads is not None:
-        most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # (no stubs)
-        wanted = max(1, min(torch_threads, most))
     else:
-        wanted = before
-    if wanted != before:
+        most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # (no stubs)
+        wanted = max(1, min(torch_threads or threads_allowed(), most))
+    if numba.get_num_threads() != wanted:
         numba.set_num_threads(wanted)  # this thread's calls only
     try:
         yield
     finally:
-        if torch_threads is None:
-            if wanted != before:
-                numba.set_num_threads(before)
-        elif torch.get_num_threads() != torch_threads:
+        if torch_threads is not None and torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)  # numba's OpenMP layer changed it
