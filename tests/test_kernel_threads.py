@@ -87,7 +87,6 @@ def test_kernels_give_the_same_values_on_one_thread_and_split():
         assert np.array_equal(a, b)  # bit for bit
 
 
-
 def _parallel_kernels() -> dict[tuple[str, str], object]:
     """Every parallel numba kernel of the package, by (module, name)."""
     import importlib
