@@ -26,7 +26,19 @@ def _torchs_threads() -> int:
     return min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
 
 
-def test_short_calls_run_on_one_thread_only_while_the_cores_are_shared():
+@pytest.fixture
+def every_core():
+    """torch (and so the kernels) on every core numba has, for the test: ``make test``
+    runs its workers on one thread each, where one thread and a split are alike."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: a call cannot be split")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_short_calls_run_on_one_thread_only_while_the_cores_are_shared(every_core):
     every, torchs = _torchs_threads(), torch.get_num_threads()
     assert _threads_in(SHORT_CALL / 10) == every  # outside a run: split as torch's
     with cores_shared():
@@ -56,7 +68,7 @@ def test_without_torch_kernels_take_the_cores_the_process_may_run_on(monkeypatch
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert _threads_in(1.0) == 1
 
-def test_sharing_the_cores_is_said_for_one_thread():
+def test_sharing_the_cores_is_said_for_one_thread(every_core):
     seen = []
     with cores_shared():
         other = threading.Thread(target=lambda: seen.append(_threads_in(SHORT_CALL / 10)))
@@ -65,7 +77,7 @@ def test_sharing_the_cores_is_said_for_one_thread():
     assert seen == [_torchs_threads()]
 
 
-def test_kernels_give_the_same_values_on_one_thread_and_split():
+def test_kernels_give_the_same_values_on_one_thread_and_split(every_core):
     rng = np.random.default_rng(3)
     x = rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)
     y = rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)

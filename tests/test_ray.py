@@ -45,7 +45,14 @@ def cluster():
         nodes.wait_for_nodes()
         ray.init(address=nodes.address, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
+    import torch
+
+    # the driver on two threads, a Ray worker's own count one: the actors must take the
+    # driver's for its values (make test runs its workers on one thread each)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
     yield nodes, workers
+    torch.set_num_threads(threads)
     ray.shutdown()
     nodes.shutdown()
 
