@@ -29,10 +29,11 @@ demo: $(STAMP)
 		--out-dir demo-results --overwrite
 
 # the whole suite but the slow tests (marked ``slow``: full-size networks, minutes each), by
-# two workers of one thread each unless OMP_NUM_THREADS says otherwise (two workers of a
-# thread a core each had the cores oversubscribed); the tests of threads set their own
+# two workers of half the cores each unless OMP_NUM_THREADS says otherwise (two workers of
+# a thread a core each had the cores oversubscribed); the tests of threads set their own
 test: $(STAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow"
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(( ($$(nproc 2>/dev/null || echo 2) + 1) / 2 ))} \
+		$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow"
 
 # the slow tests alone (CI runs both targets)
 test-slow: $(STAMP)
