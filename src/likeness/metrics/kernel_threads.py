@@ -51,7 +51,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["SHORT_CALL", "cores_shared", "kernel_threads", "threads_allowed"]
+__all__ = ["SHORT_CALL", "cores_shared", "kernel_threads", "threads_allowed",
+           "usable_cores"]
 
 SHORT_CALL = 0.002  # seconds of one thread's work: shorter calls are not split in a run
 _state = threading.local()  # whether this thread computes for a run that shares the cores
@@ -69,20 +70,25 @@ def cores_shared() -> Iterator[None]:
         _state.shared = before
 
 
-def threads_allowed() -> int:
-    """The threads this process may compute on: torch's count where torch is loaded
-    (``torch.set_num_threads``, else ``OMP_NUM_THREADS``, else the cores it may run on);
-    without torch ``OMP_NUM_THREADS`` where set, else the cores this process may run on (a
-    SLURM job's or ``taskset``'s, not the machine's)."""
-    torch = sys.modules.get("torch")
-    if hasattr(torch, "get_num_threads"):
-        return int(torch.get_num_threads())  # type: ignore[union-attr]
-    with contextlib.suppress(ValueError):
-        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+def usable_cores() -> int:
+    """The CPU cores this process may run on (a SLURM job's or ``taskset``'s, not the
+    machine's)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def threads_allowed() -> int:
+    """The threads this process may compute on: torch's count where torch is loaded
+    (``torch.set_num_threads``, else ``OMP_NUM_THREADS``, else the cores it may run on);
+    without torch ``OMP_NUM_THREADS`` where set, else ``usable_cores()``."""
+    torch: Any = sys.modules.get("torch")
+    if hasattr(torch, "get_num_threads"):
+        return int(torch.get_num_threads())
+    with contextlib.suppress(ValueError):
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    return usable_cores()
 
 
 @contextlib.contextmanager

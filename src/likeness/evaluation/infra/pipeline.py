@@ -47,6 +47,7 @@ from likeness.evaluation.infra.shared_arrays import (
     shared_memory_usable,
 )
 from likeness.evaluation.infra.shared_slots import Lease, SharedSlots
+from likeness.metrics.kernel_threads import usable_cores
 
 __all__ = ["MOST_A_CHUNK", "Outcome", "WorkerDiedError", "chunk_size", "keeping_processes",
            "ordered_map", "processes_share_images", "usable_cores"]
@@ -61,14 +62,6 @@ _FORK_WITH_THREADS = r"This process \(pid=\d+\) is multi-threaded, use of fork\(
 
 class WorkerDiedError(LikenessError):
     """A worker process died running this item alone (its decoder crashed)."""
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def ordered_map(function: Callable[[T], R], items: Iterable[T], *, workers: int,
