@@ -44,7 +44,7 @@ from PIL import Image
 
 from _timing import stand_in_weights
 from likeness import LPIPS, InceptionFeatures, compare
-from likeness.evaluation.infra.device import resolve_device
+from likeness.evaluation.infra.device import full_float32, resolve_device
 
 rng = np.random.default_rng(0)
 
@@ -665,6 +665,11 @@ def main() -> None:
         sys.exit("bench_cuda: torch sees no CUDA device here; run it on a machine with one "
                  "(or --device cpu for a dry run)")
     device = resolve_device(args.device)
+    with full_float32():  # every measurement in full float32, the reference tools' too
+        measure(args, device)
+
+
+def measure(args: argparse.Namespace, device: str) -> None:
     stand_in = stand_in_weights()
     root = Path(args.root) if args.root else Path(tempfile.mkdtemp())
     root.mkdir(parents=True, exist_ok=True)
@@ -672,7 +677,7 @@ def main() -> None:
                for name in ("alexnet", "vgg16", "squeezenet1_1", "pt_inception")}
     name = torch.cuda.get_device_name(0) if device.startswith("cuda") else "CPU"
     say(f"torch {torch.__version__}, {name}, {os.cpu_count()} cores, "
-        f"TF32 cuDNN {torch.backends.cudnn.allow_tf32} (off after resolve_device)")
+        f"TF32 cuDNN {torch.backends.cudnn.allow_tf32} (off in full_float32)")
     say(cpu_and_hashing())
     parts = args.only.split(",")
     if "pixels" in parts:
@@ -685,7 +690,6 @@ def main() -> None:
         decoding_alone(reference, test, args.pairs, rounds=3)
     if "job" in parts or "job-lite" in parts:
         whole_job(root, weights, device, args.pairs, lite="job-lite" in parts)
-
 
 if __name__ == "__main__":
     main()

@@ -396,3 +396,105 @@ def test_cli_several_models_print_a_summary_and_write_rows(models, tmp_path):
     usage = runner.invoke(main, ["compare", str(models / "ref")])
     assert usage.exit_code == 2
     assert "at least one TEST folder" in usage.output
+
+
+_PRECISION_SETTINGS = ("cudnn.conv", "cudnn.rnn", "cuda.matmul", "mkldnn.conv",
+                       "mkldnn.matmul")
+
+
+def _precisions():
+    """torch's per-backend float32 precisions (what its kernels read), and its older flags
+    (whose getters refuse to read where the two disagree)."""
+    import torch
+
+    settings = {name: getattr(getattr(torch.backends, name.split(".")[0]),
+                              name.split(".")[1]).fp32_precision
+                for name in _PRECISION_SETTINGS}
+    for name, read in (("allow_tf32", lambda: torch.backends.cudnn.allow_tf32),
+                       ("matmul", torch.get_float32_matmul_precision)):
+        try:
+            settings[name] = read()
+        except RuntimeError:
+            settings[name] = "refused"
+    return settings
+
+
+_FULL_FLOAT32 = {**dict.fromkeys(_PRECISION_SETTINGS, "ieee"), "allow_tf32": False,
+                 "matmul": "highest"}
+
+
+@pytest.fixture(params=["per-backend", "older flags"])
+def callers_precision(request):
+    """The caller chose reduced precision (TensorFloat-32 on CUDA, bfloat16 products on
+    CPUs with AMX) with torch's per-backend settings, or with its older flags."""
+    import torch
+
+    if not hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        pytest.skip("torch before 2.9 has no per-backend float32 precision")
+    before = _precisions()
+    if request.param == "per-backend":
+        torch.backends.fp32_precision = "tf32"
+    else:
+        torch.backends.cudnn.allow_tf32 = True
+        torch.set_float32_matmul_precision("medium")
+    chosen = _precisions()
+    yield chosen
+    torch.backends.fp32_precision = "none"
+    torch.backends.cudnn.allow_tf32 = before["allow_tf32"]
+    torch.set_float32_matmul_precision(before["matmul"])
+    for name in _PRECISION_SETTINGS:
+        owner, op = name.split(".")
+        getattr(getattr(torch.backends, owner), op).fp32_precision = before[name]
+    assert _precisions() == before
+
+
+def test_networks_compute_in_full_float32_and_leave_the_callers_precision(
+        models, stand_in, fid_weights, callers_precision, tmp_path):
+    """Every network pass of a run (per-pair LPIPS, FID's Inception, the report's maps)
+    computes in full float32, whatever the caller chose, and torch's older getters read
+    it too; the caller's choice is back after.  A run used to turn TF32 off for the whole
+    process on CUDA, by torch's older flags, which leave convolutions in TF32 where the
+    per-backend setting holds it, and never touched bfloat16 products."""
+    import torch
+
+    assert "ieee" not in callers_precision.values()
+    seen = []
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda module, inputs: seen.append(_precisions()))
+    try:
+        result = _run_all_metrics(models, stand_in, fid_weights, tmp_path / "results")
+        assert result.exit_code == 0, result.output
+        report = CliRunner().invoke(main, ["report", str(tmp_path / "results"),
+                                           "-o", str(tmp_path / "report.html")])
+        assert report.exit_code == 0, report.output
+    finally:
+        hook.remove()
+    assert len(seen) > 100  # LPIPS's and Inception's layers, each pass
+    assert all(precisions == _FULL_FLOAT32 for precisions in seen)
+    assert _precisions() == callers_precision
+
+
+def test_full_float32_holds_until_the_last_thread_leaves(callers_precision):
+    import threading
+
+    from likeness.evaluation.infra.device import full_float32
+
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with full_float32():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait(10)
+    with full_float32():
+        second_in.set()
+        first_out.wait(10)
+        seen["after the first left"] = _precisions()
+    thread.join(10)
+    assert seen["after the first left"] == _FULL_FLOAT32
+    assert _precisions() == callers_precision

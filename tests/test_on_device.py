@@ -654,10 +654,9 @@ def test_the_decoders_follow_the_device(monkeypatch):
     assert processes.decoders("cpu", 16, 5) == (3, False)  # too few jobs to start them
 
 
-def test_networks_resolve_their_device_when_first_needed_tf32_off_on_cuda(monkeypatch):
-    """Every route to a network's device goes through resolve_device (which turns
-    TensorFloat-32 off on CUDA): the runs' "auto", and the "cuda" a Ray actor is given —
-    it was set directly there, leaving cuDNN's TF32 on in the actors."""
+def test_networks_resolve_their_device_when_first_needed(monkeypatch):
+    """Every route to a network's device goes through resolve_device: the runs' "auto",
+    and the "cuda" a Ray actor is given (it was set directly there, once)."""
     from likeness.evaluation.infra import device as device_module
 
     asked = []
@@ -1087,3 +1086,26 @@ def test_arrays_stacked_on_the_device_keep_their_values():
     assert moved.device.type == "cuda"
     assert moved.dtype == torch.int32
     assert np.array_equal(moved.cpu().numpy(), np.stack(arrays).astype(np.int32))
+
+
+def test_full_float32_uses_torchs_older_flags_before_its_per_backend_precisions(monkeypatch):
+    """torch 2.2 to 2.8 (pyproject allows them) have no ``fp32_precision`` settings: there
+    ``full_float32`` turns cuDNN's TF32 flag off and the matmul precision to "highest"
+    (TF32 on CUDA, bfloat16 on CPUs with AMX), and puts both back."""
+    from types import SimpleNamespace
+
+    from likeness.evaluation.infra import device as device_module
+
+    state = {"matmul": "medium"}
+    older = SimpleNamespace(
+        backends=SimpleNamespace(cuda=SimpleNamespace(matmul=SimpleNamespace()),
+                                 cudnn=SimpleNamespace(allow_tf32=True)),
+        get_float32_matmul_precision=lambda: state["matmul"],
+        set_float32_matmul_precision=lambda value: state.update(matmul=value))
+    switches = device_module._precision_switches
+    monkeypatch.setattr(device_module, "_precision_switches", lambda torch: switches(older))
+    with device_module.full_float32():
+        assert older.backends.cudnn.allow_tf32 is False
+        assert state["matmul"] == "highest"
+    assert older.backends.cudnn.allow_tf32 is True
+    assert state["matmul"] == "medium"

@@ -9,6 +9,7 @@ from typing import Any
 
 from likeness.errors import LikenessError, describe_failure
 from likeness.evaluation.catalog.networks import NETWORKS
+from likeness.evaluation.infra.device import full_float32
 
 __all__ = ["RUN_WEIGHTS_ARGUMENT", "Networks"]
 
@@ -100,7 +101,7 @@ class Networks:
             raise LikenessError(f"{name} gives one feature vector per image (a set network), "
                                 "not layer outputs")
         network = self.get(name)
-        with torch.inference_mode():
+        with full_float32(), torch.inference_mode():
             return encode(network, unit.to(self.device))
 
     def encode_texts(self, name: str, prompts: list[str], too_long: str,
@@ -112,5 +113,5 @@ class Networks:
         if encode is None:
             raise LikenessError(f"{name} encodes images, not prompts")
         network = self.get(name)
-        with torch.inference_mode():
+        with full_float32(), torch.inference_mode():
             return encode(network, prompts, too_long, cleaning)

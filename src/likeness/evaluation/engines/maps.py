@@ -16,6 +16,7 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.compute import ItemComputer, check_memory, decode_group
 from likeness.evaluation.engines.network_values import pair_too_large
+from likeness.evaluation.infra.device import full_float32
 from likeness.evaluation.infra.memory import available_bytes
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import PreparedPair, unit_tensor
@@ -95,7 +96,7 @@ def _spatial(computer: ItemComputer, metric: str, prepared: PreparedPair) -> np.
             use.network, size, available_bytes(networks.device))):
         raise LikenessError(why)
     module = networks.get(use.network)
-    with torch.inference_mode():
+    with full_float32(), torch.inference_mode():
         layers = [networks.encode(use.network, unit_tensor(pixels, prepared.data_range)[None])
                   for pixels in (prepared.reference, prepared.test)]
         first = use.first(layers[0], size, settings)

@@ -30,6 +30,7 @@ from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.on_device import DeviceImages
 from likeness.evaluation.engines.prompt_values import PromptStage
+from likeness.evaluation.infra.device import full_float32
 from likeness.evaluation.infra.memory import available_bytes, fitting, memory_needed
 from likeness.evaluation.items.plan import Item
 from likeness.evaluation.items.prepare import PreparedPair, unit_tensor, units_there
@@ -104,7 +105,7 @@ class NetworkStage:
         by_network: dict[str, list[str]] = {}
         for metric, use in self.uses.items():
             by_network.setdefault(use.network, []).append(metric)
-        with torch.inference_mode():
+        with full_float32(), torch.inference_mode():
             for network, metrics in by_network.items():
                 try:
                     module = self.networks.get(network)

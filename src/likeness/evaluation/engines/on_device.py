@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from likeness.evaluation.catalog.registry import METRICS
-from likeness.evaluation.infra.device import stacked_on_device
+from likeness.evaluation.infra.device import full_float32, stacked_on_device
 from likeness.evaluation.items.prepare import PreparedPair
 from likeness.evaluation.items.settings import RunSettings
 
@@ -143,7 +143,7 @@ class DeviceBatches:
         results: list[tuple[list[Deferred], Any]] = []
         # no_grad, not inference_mode: the metrics memoise windows and filters, which
         # would become inference tensors that a later differentiable call cannot use
-        with torch.no_grad():
+        with full_float32(), torch.no_grad():
             try:
                 for entries in groups.values():
                     results += self._group(entries, fallback)

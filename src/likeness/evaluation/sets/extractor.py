@@ -23,7 +23,7 @@ from likeness.evaluation.catalog.networks import (
     network_input,
     set_network_names,
 )
-from likeness.evaluation.infra.device import resolve_device, stacked_on_device
+from likeness.evaluation.infra.device import full_float32, resolve_device, stacked_on_device
 from likeness.evaluation.infra.graphs import GraphedCalls
 from likeness.evaluation.infra.memory import available_bytes, fitting
 from likeness.io import FileStamp, decoders_key, load_image
@@ -166,7 +166,7 @@ class FeatureExtractor:
         # a network of images at their own size: passes within half the memory available
         budget = (available_bytes(self.device or "cpu") if self.spec.bytes_per_pixel
                   else None)
-        with torch.inference_mode():
+        with full_float32(), torch.inference_mode():
             for (shape, _), same in groups.items():
                 step = fitting(self.spec.bytes_per_pixel * shape[-2] * shape[-1],
                                budget and budget // 2, len(same))
