@@ -691,5 +691,6 @@ def measure(args: argparse.Namespace, device: str) -> None:
     if "job" in parts or "job-lite" in parts:
         whole_job(root, weights, device, args.pairs, lite="job-lite" in parts)
 
+
 if __name__ == "__main__":
     main()
