@@ -48,7 +48,6 @@ def test_short_calls_run_on_one_thread_only_while_the_cores_are_shared(every_cor
     assert _threads_in(SHORT_CALL / 10) == every
 
 
-
 def test_without_torch_kernels_take_the_cores_the_process_may_run_on(monkeypatch):
     """A run of pixel metrics never loads torch; numba then split each kernel over one
     thread a core of the machine: 64 threads on the 4 cores a SLURM job holds of a 64-core
@@ -67,6 +66,7 @@ def test_without_torch_kernels_take_the_cores_the_process_may_run_on(monkeypatch
     assert _threads_in(1.0) == most  # at most numba's
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert _threads_in(1.0) == 1
+
 
 def test_sharing_the_cores_is_said_for_one_thread(every_core):
     seen = []
@@ -129,7 +129,8 @@ def test_every_kernel_runs_on_torchs_threads_and_leaves_them_as_they_were(
     a kernel, ``torch.set_num_threads(1)`` (or ``OMP_NUM_THREADS=1``: a SLURM job, a
     decoding process, a Ray actor) had silently become one thread a core, and torch's
     values that depend on how its threads split a sum changed with it (FID's input,
-    1.8e-7).  Every parallel kernel goes through ``kernel_threads`` now."""
+    1.8e-7).  Every parallel kernel goes through ``kernel_threads`` now, which also puts
+    numba's count back (a caller's own kernels keep theirs)."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("one core: numba and torch cannot disagree on the threads")
     from likeness.metrics import fsim, gmsd, haarpsi
@@ -160,19 +161,21 @@ def test_every_kernel_runs_on_torchs_threads_and_leaves_them_as_they_were(
         lambda: fsim.fsim(loss_x, fy).backward(),
         lambda: trunk(torch.rand(1, 3, 299, 299)),
     ]
-    threads = torch.get_num_threads()
+    threads, numbas = torch.get_num_threads(), numba.get_num_threads()
     try:
         torch.set_num_threads(1)
+        numba.set_num_threads(2)  # the caller's own kernels: not the calls' count
         after = []
         for call in calls:
             call()
-            after.append(torch.get_num_threads())
+            after.append((torch.get_num_threads(), numba.get_num_threads()))
         with cores_shared():  # a run's short call: numba's count set to one and back
             squared_error_sum(x[0, 0, :8].reshape(-1), y[0, 0, :8].reshape(-1))
-        after.append(torch.get_num_threads())
+        after.append((torch.get_num_threads(), numba.get_num_threads()))
     finally:
         torch.set_num_threads(threads)
-    assert after == [1] * (len(calls) + 1)  # torch's threads as the caller set them
+        numba.set_num_threads(numbas)
+    assert after == [(1, 2)] * (len(calls) + 1)  # the threads as the caller set them
     assert set(seen) == {name for _, name in kernels}  # each one called
     assert {name: set(counts) for name, counts in seen.items()} == {
         name: {1} for name in seen}  # on no more threads than torch may use

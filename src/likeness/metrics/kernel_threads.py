@@ -39,6 +39,8 @@ Every parallel kernel call goes through ``kernel_threads``, for two more reasons
   ``OMP_NUM_THREADS=1``) silently became one thread a core, and torch's values that
   depend on how its threads split a reduction (a resize, a matrix product) changed with
   it, 1.8e-7 apart on FID's input.
+- It leaves numba's thread count as it was: a caller's own numba kernels, on the thread
+  that called likeness, keep the count the caller set (setting a count takes ~2 µs).
 """
 
 from __future__ import annotations
@@ -95,23 +97,25 @@ def threads_allowed() -> int:
 def kernel_threads(seconds: float = math.inf) -> Iterator[None]:
     """Around one parallel kernel call whose work takes about ``seconds`` on one thread
     (unknown: a long call): one thread for it when the cores are shared and the call is
-    short, else ``threads_allowed()``, at most numba's; torch's thread count is the same
-    after the call as before.  numba's count stays as the call set it (each call sets its
-    own: setting it back would set OpenMP's count, and torch's, once more)."""
+    short, else ``threads_allowed()``, at most numba's; numba's and torch's thread counts
+    are the same after the call as before."""
     import numba  # loaded already: the caller is about to run a kernel
 
     torch: Any = sys.modules.get("torch")
     torch_threads = (torch.get_num_threads()
                      if hasattr(torch, "get_num_threads") else None)
+    callers = numba.get_num_threads()
     if getattr(_state, "shared", False) and seconds < SHORT_CALL:
         wanted = 1
     else:
         most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # (no stubs)
         wanted = max(1, min(torch_threads or threads_allowed(), most))
-    if numba.get_num_threads() != wanted:
+    if callers != wanted:
         numba.set_num_threads(wanted)  # this thread's calls only
     try:
         yield
     finally:
+        if numba.get_num_threads() != callers:
+            numba.set_num_threads(callers)  # before torch's: OpenMP's count follows numba's
         if torch_threads is not None and torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)  # numba's OpenMP layer changed it
