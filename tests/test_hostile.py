@@ -690,9 +690,18 @@ def test_a_full_disk_is_one_message_and_the_run_resumes_later(tmp_path, monkeypa
         return _FullDisk(original(self))
 
     monkeypatch.setattr(Cache, "_connect", full)
-    with pytest.raises(StorageError, match=r"progress\.sqlite \(database or disk is full\)"):
+    with pytest.raises(StorageError, match=r"progress\.sqlite \(database or disk is full\)"
+                       ) as raised:
         likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
+    # the results folder's own database: no cache option moves it (the advice said so)
+    assert "free some space, or choose another out_dir;" in str(raised.value)
+    assert "cache=" not in str(raised.value)
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
+    command = CliRunner().invoke(main, ["compare", str(ref), str(out), "--metrics", "ssim",
+                                        "--out-dir", str(tmp_path / "again"), "--no-cache"])
+    assert command.exit_code == 1
+    assert "free some space, or choose another --out-dir;" in command.stderr
+    assert "--cache" not in command.stderr
     monkeypatch.setattr(Cache, "_connect", original)
     results = likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
     assert all(r.error is None for r in results.rows)

@@ -143,6 +143,7 @@ def test_a_statistics_file_on_a_full_disk_is_named_in_the_message(fid_weights, g
     assert result.exit_code == 1
     assert f"error: cannot write {stats} (No space left on device); free some space" in \
         result.output
+    assert "re-run resumes" not in result.output  # --no-cache: nothing computed was kept
     assert not stats.exists()
     assert list(tmp_path.iterdir()) == [folder]
 
@@ -159,10 +160,38 @@ def test_a_failed_write_advises_what_fits_its_cause(tmp_path, code, advice):
     from likeness.errors import StorageError
     from likeness.runs.folder import writing
 
-    with pytest.raises(StorageError) as raised, writing(tmp_path / "run.json"):
+    with pytest.raises(StorageError) as raised, writing(tmp_path / "run.json", resumes=True):
         raise OSError(code, os.strerror(code))
     assert f"cannot write {tmp_path / 'run.json'} ({os.strerror(code)}); {advice}" in \
         str(raised.value)
+    with pytest.raises(StorageError) as unkept, writing(tmp_path / "report.html"):
+        raise OSError(code, os.strerror(code))
+    assert str(unkept.value).endswith(advice.removesuffix(" — values").removesuffix(" — "))
+
+
+def test_a_failed_out_file_says_a_re_run_resumes_only_where_the_values_were_kept(
+        tmp_path, monkeypatch):
+    """``compare --out`` on a full disk said "values computed so far are kept and a re-run
+    resumes" with ``--no-cache`` too, where nothing was kept."""
+    from likeness.runs import folder as folder_module
+
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    for side in (ref, out):
+        side.mkdir()
+        Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(side / "a.png")
+
+    def full(path, text, errors="strict"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(folder_module, "replace_file", full)
+    said = {}
+    for cache in (["--no-cache"], ["--cache", str(tmp_path / "c.sqlite")]):
+        result = CliRunner().invoke(main, ["compare", str(ref), str(out), "--metrics", "mse",
+                                           "--out", str(tmp_path / "rows.csv"), *cache])
+        assert result.exit_code == 1
+        assert "cannot write" in result.stderr
+        said[cache[0]] = "a re-run resumes" in result.stderr
+    assert said == {"--no-cache": False, "--cache": True}
 
 
 def test_a_results_folder_the_user_cannot_write_is_said_so_before_anything_else(

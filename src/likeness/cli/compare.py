@@ -325,7 +325,8 @@ def _compare_folders(reference: Path | None, tests: list[Path], models: dict[str
     if out is not None:
         try:
             write_rows(out, results.rows, results.pair_metrics, results.unmatched,
-                       with_model=not single)
+                       with_model=not single,
+                       resumes=out_dir is not None or options.get("cache") is not False)
         except LikenessError as error:  # a full disk: every row on the terminal, then why
             unwritten = error
     rows_in = (str(out) if out is not None and unwritten is None else

@@ -94,12 +94,13 @@ def _report_sets(sets: Any) -> bool:
     return failed
 
 
-def _write_out(out: Path, record: dict[str, Any], command: str) -> None:
-    """``--out``; a failed write is one message and exit code 1."""
+def _write_out(out: Path, record: dict[str, Any], command: str, cached: bool) -> None:
+    """``--out``; a failed write is one message and exit code 1 (``cached``: the features
+    are in a cache, and a re-run resumes)."""
     from likeness.runs.fid import write_set_record
 
     try:
-        write_set_record(out, record)
+        write_set_record(out, record, resumes=cached)
     except LikenessError as error:
         say("error", str(error), command)
         sys.exit(1)
@@ -167,7 +168,7 @@ def fid(a: Path, b: Path | None, weights: str | None, resize: str, device: str,
     if result.value is not None:
         echo(f"{result.label}\t{result.value:.10g}")
     if out is not None:
-        _write_out(out, result.record(), "fid")
+        _write_out(out, result.record(), "fid", cached=not no_cache)
     if failed:
         sys.exit(1)
 
@@ -202,6 +203,6 @@ def kid(a: Path, b: Path, weights: str | None, resize: str, device: str, batch_s
     spread = "" if result.spread is None else f"\t± {result.spread:.4g}"
     echo(f"KID\t{result.mean:.10g}{spread}")
     if out is not None:
-        _write_out(out, result.record(), "kid")
+        _write_out(out, result.record(), "kid", cached=not no_cache)
     if failed:
         sys.exit(1)

@@ -109,14 +109,15 @@ class KidResult:
         return set_result_html(self.metric, self.mean, self.spread, self.sets, self.settings)
 
 
-def write_set_record(path: PathLike, record: dict[str, Any]) -> Path:
-    """Write a ``record()`` as JSON (replacing the file in one step).
+def write_set_record(path: PathLike, record: dict[str, Any], resumes: bool = False) -> Path:
+    """Write a ``record()`` as JSON (replacing the file in one step); ``resumes``: the
+    sets' features are in a cache.
 
     Raises:
         StorageError: the file cannot be written.
     """
     target = output_path(path, "out", ".json")
-    with writing(target):
+    with writing(target, resumes):
         target.parent.mkdir(parents=True, exist_ok=True)
     write_json(target, record)
     return target
@@ -263,7 +264,7 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
                                  device=device, alpha=alpha, batch_size=batch_size,
                                  workers=workers, decoding=decoding,
                                  cache=cache, progress=progress)
-    saved = tuple(_saved(image_set, Path(target))
+    saved = tuple(_saved(image_set, Path(target), resumes=cache is not False)
                   for image_set, target in zip(sets, targets, strict=False))
     value = frechet_between(sets[0], sets[1]) if len(sets) == 2 else None
     return FidResult(value, tuple(sets), extractor.settings, metric, saved, _execution(
@@ -326,8 +327,8 @@ def _check_targets(targets: list[Path], sources: list[Path]) -> None:
         seen[real] = target
 
 
-def _saved(image_set: ImageSet, target: Path) -> Path:
-    with writing(target):  # a full disk, a read-only folder: one message naming the file
+def _saved(image_set: ImageSet, target: Path, resumes: bool) -> Path:
+    with writing(target, resumes):  # a full disk, a read-only folder: one message naming it
         return save_statistics(image_set, target)
 
 

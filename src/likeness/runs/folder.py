@@ -58,8 +58,7 @@ _WRITE_ADVICE = {**dict.fromkeys((errno.ENOSPC, errno.EDQUOT), "free some space"
                  errno.EROFS: "its disk is read-only: choose another place",
                  **dict.fromkeys((errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
                                   errno.ELOOP), "this path cannot hold it: choose another place")}
-_PACKAGES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch", "pillow": "pillow",
-             "numba": "numba"}
+_PACKAGES = ("numpy", "scipy", "torch", "pillow", "numba")  # recorded by their versions
 
 PathLike = str | os.PathLike[str]
 
@@ -67,7 +66,7 @@ PathLike = str | os.PathLike[str]
 def versions() -> dict[str, str]:
     """likeness's, Python's, the packages' and the decoders' (``io.decoder_facts``)."""
     return {"likeness": __version__, "python": platform.python_version(),
-            **{label: version(package) for label, package in _PACKAGES.items()},
+            **{package: version(package) for package in _PACKAGES},
             "opencv": decoder_facts()["OpenCV"], **decoding_libraries()}
 
 
@@ -142,14 +141,15 @@ def _write_record_anyway(path: Path, record: dict[str, Any]) -> None:
 
 
 @contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """Turn a failed write (full disk, read-only folder) into one message naming the path."""
+def writing(path: Path, resumes: bool = False) -> Iterator[None]:
+    """Turn a failed write (full disk, read-only folder) into one message naming the path,
+    saying that a re-run resumes where it does: the values are kept (``resumes``)."""
     try:
         yield
     except OSError as error:
         fix = _WRITE_ADVICE.get(error.errno or 0, "check the disk, or choose another place")
-        raise StorageError(f"cannot write {path} ({error.strerror or error}); {fix} — values "
-                           "computed so far are kept and a re-run resumes") from None
+        fix += " — values computed so far are kept and a re-run resumes" if resumes else ""
+        raise StorageError(f"cannot write {path} ({error.strerror or error}); {fix}") from None
 
 
 def output_path(path: PathLike, argument: str, *suffixes: str) -> Path:
@@ -178,7 +178,7 @@ def open_cache_noting(cache: bool | PathLike, out_dir: Path | None
 def open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
     layers = []
     if out_dir is not None:
-        layers.append(Cache(out_dir / RUN_DATABASE))
+        layers.append(Cache(out_dir / RUN_DATABASE, results_folder=True))
     if cache is True:
         layers.append(Cache(default_cache_path()))
     elif cache is not False:
@@ -328,7 +328,7 @@ def write_results_folder(results: Results, folder: Path) -> None:
     Raises:
         StorageError: a file cannot be written (full disk, read-only folder).
     """
-    with writing(folder):
+    with writing(folder, resumes=True):  # its values are in its progress.sqlite
         _write_results_files(results, folder)
 
 
@@ -356,15 +356,15 @@ def _write_results_files(results: Results, folder: Path) -> None:
 
 
 def write_rows(out: Path, rows: Sequence[PairRow], names: Sequence[str],
-               unmatched: dict[str, tuple[list[str], list[str]]], with_model: bool = False) -> None:
-    """Write ``rows`` to ``out`` (``.json``: a document; else CSV), replacing the file in
-    one step.
+               unmatched: dict[str, tuple[list[str], list[str]]], with_model: bool = False,
+               resumes: bool = False) -> None:
+    """Write ``rows`` to ``out`` (``.json``: a document; else CSV) in one step (as ``writing``).
 
     Raises:
         StorageError: the file cannot be written (a full disk, a read-only folder).
     """
     output_path(out, "out", ".csv", ".json")
-    with writing(out):  # a full disk or a read-only folder: one message naming the file
+    with writing(out, resumes):  # a full disk, a read-only folder: one message naming it
         out.parent.mkdir(parents=True, exist_ok=True)
         replace_file(out, _rows_text(out, rows, names, unmatched, with_model),
                      errors="backslashreplace")

@@ -42,6 +42,7 @@ from likeness.errors import InvalidInputError, LikenessError, StorageError
 from likeness.evaluation.infra.cache_location import (
     check_cache_location,
     refuse_a_file_of_another_kind,
+    storage_advice,
 )
 from likeness.io import Digests, FileStamp, disk_is_full, file_stamp, path_key, stat_regular_file
 from likeness.io.files import resolved_paths
@@ -80,14 +81,17 @@ class Cache:
     """Namespaced key → bytes store; ``Cache(None)`` keeps everything in memory (no file).
 
     Thread-safe: one connection guarded by a lock (SQLite work here is tiny next to
-    decoding and networks).
+    decoding and networks).  ``results_folder``: the database is a results folder's own
+    (``progress.sqlite``), which the errors' advice names as such.
 
     Raises:
         StorageError: the database cannot be created, opened or written.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None, *,
+                 results_folder: bool = False) -> None:
         self.path = Path(path) if path is not None else None
+        self.results_folder = results_folder
         self._lock = threading.Lock()
         self._connection = self._connect()
 
@@ -134,33 +138,23 @@ class Cache:
         except OSError as move_error:
             raise StorageError(
                 f"the cache {self.path} is corrupt ({error}) and cannot be moved aside "
-                f"({move_error.strerror or move_error}); delete it, or run without a cache: "
-                "cache=False") from None
+                f"({move_error.strerror or move_error}); "
+                f"{storage_advice('', self.results_folder)}") from None
         warnings.warn(f"the cache {self.path} was corrupt ({error}); it was moved to "
                       f"{aside.name} and a new cache started (values are computed again)",
                       CacheWarning, stacklevel=outside_stacklevel())
 
     def _storage_error(self, error: sqlite3.Error, action: str) -> StorageError:
         message = str(error)
-        where = self.path if self.path is not None else "the in-memory cache"
+        where = (f"the results folder's database {self.path}" if self.results_folder
+                 else f"the cache {self.path}" if self.path is not None
+                 else "the in-memory cache")
         if self.path is not None and _read_only(self.path.parent):
             message += "; its folder is read-only"  # SQLite says "unable to open" there
         elif self.path is not None and "full" not in message and "locked" not in message:
             message += disk_is_full(self.path.parent)
-        if "full" in message:
-            advice = ("free some space, or move the cache (cache=PATH or "
-                      "$LIKENESS_CACHE_DIR); what was computed so far is kept and a re-run "
-                      "resumes")
-        elif "readonly" in message or "read-only" in message or "unable to open" in message:
-            advice = ("make the file and its folder writable, or choose another cache file "
-                      "with cache=PATH (or $LIKENESS_CACHE_DIR), or run without one: "
-                      "cache=False")
-        elif "locked" in message:
-            advice = "another process holds it locked; wait for it, or choose another cache"
-        else:
-            advice = ("delete it, or choose another cache file with cache=PATH, or run "
-                      "without one: cache=False")
-        return StorageError(f"cannot {action} the cache {where} ({message}); {advice}")
+        return StorageError(f"cannot {action} {where} ({message}); "
+                            f"{storage_advice(message, self.results_folder)}")
 
     def _run(self, action: str, operation: Callable[[sqlite3.Connection], T]) -> T:
         """``operation`` under the lock; a corrupt database is replaced and retried once."""

@@ -9,7 +9,8 @@ from pathlib import Path
 from likeness.errors import StorageError
 from likeness.io import IMAGE_EXTENSIONS, sniff_format
 
-__all__ = ["check_cache_location", "default_cache_path", "refuse_a_file_of_another_kind"]
+__all__ = ["check_cache_location", "default_cache_path", "refuse_a_file_of_another_kind",
+           "storage_advice"]
 
 _ELSEWHERE = ("choose another cache file with cache=PATH (or $LIKENESS_CACHE_DIR), or run "
               "without one: cache=False")
@@ -64,3 +65,23 @@ def refuse_a_file_of_another_kind(path: Path) -> None:
     raise StorageError(f"the cache path {path} is not a cache database"
                        + (f" (it is a {kind} file)" if kind else "")
                        + f"; likeness leaves it as it is: {_ELSEWHERE}")
+
+
+def storage_advice(message: str, results_folder: bool) -> str:
+    """What to do where SQLite could not open or write a cache (``message``, its error) —
+    for a results folder's own database (``progress.sqlite``) in the words of ``out_dir``:
+    no cache option moves that one, and running without a cache keeps it."""
+    if "full" in message:
+        elsewhere = ("choose another out_dir" if results_folder
+                     else "move the cache (cache=PATH or $LIKENESS_CACHE_DIR)")
+        return (f"free some space, or {elsewhere}; what was computed so far is kept and a "
+                "re-run resumes")
+    if "readonly" in message or "read-only" in message or "unable to open" in message:
+        return ("make the folder and its files writable, or choose another out_dir"
+                if results_folder else
+                f"make the file and its folder writable, or {_ELSEWHERE}")
+    if "locked" in message:
+        return ("another process holds it locked; wait for it, or choose another "
+                + ("out_dir" if results_folder else "cache"))
+    return ("delete it (the run then starts over), or choose another out_dir"
+            if results_folder else f"delete it, or {_ELSEWHERE}")
