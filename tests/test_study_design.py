@@ -576,7 +576,8 @@ def test_one_question_may_be_a_string_and_numpy_numbers_are_python_numbers(tmp_p
 
 
 @pytest.mark.parametrize(("where", "failure", "raised"), [
-    ("replace_file", OSError(28, "No space left on device"), "cannot write the study to"),
+    ("replace_file", OSError(28, "No space left on device"),
+     "(No space left on device); free some space — no study was written"),
     ("degraded_copy", KeyboardInterrupt(), None)])
 def test_a_study_not_written_whole_leaves_no_folder(tmp_path, monkeypatch, where, failure,
                                                     raised):

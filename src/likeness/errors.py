@@ -30,6 +30,7 @@ recorded with it (``recording_warnings``).
 
 from __future__ import annotations
 
+import errno
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -127,6 +128,19 @@ class ScaleWarning(UserWarning):
     """Images whose values suggest another scale than the ``data_range`` passed: all of
     them within [0, 1] with ``data_range=255``, the usual slip (a ``ToTensor`` image with
     8-bit's range).  The value is computed as asked; the warning says what it means."""
+
+
+# a failed write's advice by its cause (no file can be made at /proc/x or /dev/null/x)
+_WRITE_ADVICE = {**dict.fromkeys((errno.ENOSPC, errno.EDQUOT), "free some space"),
+                 **dict.fromkeys((errno.EACCES, errno.EPERM), "make the folder writable"),
+                 errno.EROFS: "its disk is read-only: choose another place",
+                 **dict.fromkeys((errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
+                                  errno.ELOOP), "this path cannot hold it: choose another place")}
+
+
+def write_advice(error: OSError) -> str:
+    """What to do where a file could not be written, by the cause ``error`` gives."""
+    return _WRITE_ADVICE.get(error.errno or 0, "check the disk, or choose another place")
 
 
 def describe_failure(error: BaseException) -> str:

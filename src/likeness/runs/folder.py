@@ -10,7 +10,6 @@ rows of a run (or of one pair) as one CSV or JSON file.
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
 import os
@@ -32,6 +31,7 @@ from likeness.errors import (
     StorageError,
     in_callers_words,
     recording_warnings,
+    write_advice,
 )
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.set_runs import SetReport
@@ -52,12 +52,6 @@ __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_
            "value_record", "version", "versions", "warn_of_failures", "weights_record",
            "write_json", "write_results_folder", "write_rows", "writing"]
 
-# a failed write's advice by its cause (no file can be made at /proc/x or /dev/null/x)
-_WRITE_ADVICE = {**dict.fromkeys((errno.ENOSPC, errno.EDQUOT), "free some space"),
-                 **dict.fromkeys((errno.EACCES, errno.EPERM), "make the folder writable"),
-                 errno.EROFS: "its disk is read-only: choose another place",
-                 **dict.fromkeys((errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
-                                  errno.ELOOP), "this path cannot hold it: choose another place")}
 _PACKAGES = ("numpy", "scipy", "torch", "pillow", "numba")  # recorded by their versions
 
 PathLike = str | os.PathLike[str]
@@ -147,7 +141,7 @@ def writing(path: Path, resumes: bool = False) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        fix = _WRITE_ADVICE.get(error.errno or 0, "check the disk, or choose another place")
+        fix = write_advice(error)
         fix += " — values computed so far are kept and a re-run resumes" if resumes else ""
         raise StorageError(f"cannot write {path} ({error.strerror or error}); {fix}") from None
 

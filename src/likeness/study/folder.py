@@ -31,7 +31,7 @@ import numpy as np
 from likeness._version import __version__
 from likeness.arguments import check_paths
 from likeness.documents import json_document
-from likeness.errors import ImageLoadError, LikenessError, StorageError
+from likeness.errors import ImageLoadError, LikenessError, StorageError, write_advice
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
 from likeness.io import describe_skipped, differ_in_case_only, replace_file
@@ -265,8 +265,8 @@ def create_study(out_dir: PathLike, models: Mapping[str, PathLike], *,
             raise LikenessError(f"{error} (no study was written: fix or remove the "
                                 "file)") from None
         if isinstance(error, OSError):
-            raise StorageError(f"cannot write the study to {folder}: "
-                               f"{error.strerror or error}") from None
+            raise StorageError(f"cannot write the study to {folder} ({error.strerror or error}"
+                               f"); {write_advice(error)} — no study was written") from None
         raise
     return study
 
