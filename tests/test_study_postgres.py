@@ -116,8 +116,15 @@ def test_a_database_of_another_study_and_a_bad_url_are_refused(database, tmp_pat
         open_store(second.folder, second.study_id, database)
     with pytest.raises(LikenessError, match="give a postgresql:// URL"):
         open_store(second.folder, second.study_id, "mysql://x")
-    with pytest.raises(StorageError, match="cannot connect"):
+    with pytest.raises(StorageError, match="cannot connect") as raised:
         open_store(second.folder, second.study_id, "postgresql://nobody@127.0.0.1:1/none")
+    assert "\n" not in str(raised.value)  # psycopg's lines, as one
+    assert str(raised.value).endswith("; check the URL (database=URL)")
+    command = CliRunner().invoke(main, ["study", "export", str(second.folder), "--out",
+                                        str(tmp_path / "answers.csv"), "--database",
+                                        "postgresql://nobody@127.0.0.1:1/none"])
+    assert command.exit_code == 1
+    assert command.output.rstrip().endswith("; check the URL (--database URL)")
 
 
 def test_connections_the_database_server_ends_are_opened_anew(database, tmp_path, caplog):

@@ -100,6 +100,7 @@ CLI_WORDS = [
     (r"cache=PATH", "--cache FILE"),
     (r"cache=False", "--no-cache"),
     (r"pairs=CSV", "--pairs CSV"),
+    (r"database=URL", "--database URL"),
     (r"models=\{NAME: DIR\}", "--model NAME=DIR"),
     (r"methods=\{NAME: DIR\}", "--method NAME=DIR"),
     (r"stylized=DIR", "--stylized DIR"),

@@ -261,7 +261,9 @@ def _postgres(url: str) -> AnswerStore:
         try:
             return psycopg.connect(url, autocommit=False)
         except psycopg.Error as error:
-            raise StorageError(f"cannot connect to the database: {error}") from None
+            said = " ".join(str(error).split())  # psycopg's lines, as one
+            raise StorageError(f"cannot connect to the database: {said}; check the URL "
+                               "(database=URL)") from None
 
     return AnswerStore(connect, "%s", "SERIAL PRIMARY KEY",
                        "SELECT number FROM participants WHERE number = ? FOR UPDATE", "",
