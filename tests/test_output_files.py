@@ -374,3 +374,20 @@ def test_compare_s_out_never_replaces_its_pairs_file_or_a_results_folder_table(g
         assert named in result.output
     assert pairs.read_text() == "reference,test\nref/a.png,out/a.png\n"
     assert not (tmp_path / "run").exists()
+
+
+def test_a_failed_set_record_says_a_re_run_resumes_only_where_the_features_are_cached(
+        tmp_path, monkeypatch):
+    """``fid --out`` on a full disk: the record's own write (not only its folder's) says
+    that a re-run resumes where the features are in a cache, and not with ``--no-cache``."""
+    from likeness.errors import StorageError
+    from likeness.runs import folder as folder_module
+
+    def full(path, text, errors="strict"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(folder_module, "replace_file", full)
+    for cached in (True, False):
+        with pytest.raises(StorageError, match="free some space") as raised:
+            write_set_record(tmp_path / "fid.json", {"fid": 1.0}, resumes=cached)
+        assert ("a re-run resumes" in str(raised.value)) is cached

@@ -119,7 +119,7 @@ def write_set_record(path: PathLike, record: dict[str, Any], resumes: bool = Fal
     target = output_path(path, "out", ".json")
     with writing(target, resumes):
         target.parent.mkdir(parents=True, exist_ok=True)
-    write_json(target, record)
+    write_json(target, record, resumes)
     return target
 
 

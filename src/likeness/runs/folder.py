@@ -182,8 +182,8 @@ def open_cache(cache: bool | PathLike, out_dir: Path | None) -> Cache:
     return layers[0] if len(layers) == 1 else LayeredCache(layers)
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    with writing(path):
+def write_json(path: Path, document: dict[str, Any], resumes: bool = False) -> None:
+    with writing(path, resumes):
         replace_file(path, json.dumps(document, indent=1, default=str, allow_nan=True) + "\n")
 
 
