@@ -132,5 +132,8 @@ def test_few_values_names_each_model_by_its_fewest_values():
     sentence = few_values_sentence(few, kind="style", confidence=0.9)
     assert sentence.startswith("the confidence intervals of a and e come from fewer than 10 "
                                "stylizations (2 and 9): from so few, a 90% interval holds")
-    assert "(3 each)" in few_values_sentence({"a": 3, "b": 3}, kind="compare",
-                                             confidence=0.95)
+    assert "(from 2 values it is their range" in sentence
+    three = few_values_sentence({"a": 3, "b": 3}, kind="compare", confidence=0.95)
+    assert "(3 each)" in three
+    assert "2 values" not in three  # no model has 2: the range of 2 is not theirs
+    assert three.endswith("of the time, so read them as the spread of these pairs")

@@ -246,11 +246,12 @@ def few_values_sentence(few: dict[str, int], *, kind: str, confidence: float,
     each = (f"{counts[0]} each" if len(set(counts)) == 1 and len(counts) > 1
             else listed([str(n) for n in counts]))
     percent = round(100 * confidence)
+    two = (" (from 2 values it is their range, which holds the mean of a symmetric "
+           "distribution half the time)") if 2 in counts else ""
     return (f"the confidence intervals of {listed([name(m) for m in few])} come from fewer "
             f"than {FEW_VALUES} {unit} ({each}): from so few, a {percent}% interval holds the "
-            f"mean less often than {percent}% of the time (from 2 values it is their range, "
-            "which holds the mean of a symmetric distribution half the time), so read them "
-            f"as the spread of these {unit}")
+            f"mean less often than {percent}% of the time{two}, so read them as the spread "
+            f"of these {unit}")
 
 
 def summarize_rows(models: list[str], metrics: list[str], rows: list[PairRow],
