@@ -189,6 +189,13 @@ def test_results_folder_end_to_end(golden, models, stand_in, fid_weights):
     assert record["weights"]["pt_inception"]["sha256"] in methods
     assert "pytorch-fid" in methods
     assert "12 image pairs" in methods
+    # 4 pairs a model: no p-value below 2^(1-4) = 0.125 — said in the record and the methods
+    assert record["too_few_to_test"] == [
+        {"models": list(pair), "pairs": 4, "smallest_p": 0.125}
+        for pair in itertools.combinations(MODELS, 2)]
+    assert ("The paired tests between `blur` and `noise`, `blur` and `jpeg`, `noise` and "
+            "`jpeg` (4 pairs: p ≥ 0.125) cannot give a p-value below 0.05") in methods
+    assert "cannot give a p-value below 0.05" in result.stderr
 
 
 def test_each_reference_is_encoded_once(models, stand_in, monkeypatch):

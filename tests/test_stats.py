@@ -137,3 +137,27 @@ def test_few_values_names_each_model_by_its_fewest_values():
     assert "(3 each)" in three
     assert "2 values" not in three  # no model has 2: the range of 2 is not theirs
     assert three.endswith("of the time, so read them as the spread of these pairs")
+
+
+def test_model_pairs_too_few_to_test_are_found_and_said():
+    """From n ≤ 5 pairs the two-sided Wilcoxon test's smallest p-value is 2^(1−n) ≥ 0.0625:
+    a run with 3 pairs a model reported p = 0.25 for every comparison without saying that
+    no values could have given less."""
+    from likeness.results.stats import smallest_p_value, wilcoxon_p
+    from likeness.results.summary import ComparisonRow, too_few_to_test, too_few_to_test_sentence
+
+    assert [smallest_p_value(n) for n in (1, 3, 5, 6)] == [1.0, 0.25, 0.0625, 0.03125]
+    assert wilcoxon_p([0.3, 0.1, 0.7]) == smallest_p_value(3)  # one sign: the smallest
+
+    def row(a, b, metric, n):
+        return ComparisonRow(metric, a, b, n, 0.1, 0.0, 0.2, 0.5, 0.5)
+
+    comparisons = [row("x", "y", "ssim", 4), row("x", "y", "psnr", 3), row("x", "z", "ssim", 6),
+                   row("y", "z", "ssim", 3), row("y", "z", "psnr", 0)]
+    untestable = too_few_to_test(comparisons)
+    assert untestable == [{"models": ["x", "y"], "pairs": 3, "smallest_p": 0.25},
+                          {"models": ["y", "z"], "pairs": 3, "smallest_p": 0.25}]
+    sentence = too_few_to_test_sentence(untestable, kind="compare")
+    assert sentence.startswith("the paired tests between x and y, y and z (3 pairs: p ≥ 0.25) "
+                               "cannot give a p-value below 0.05 whatever the values")
+    assert "stylizations" in too_few_to_test_sentence(untestable, kind="style")

@@ -229,7 +229,7 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     """The run's notes, warnings and errors, each metric under the label of its column."""
     from likeness.evaluation.catalog.registry import METRICS
     from likeness.io.files import describe_skipped
-    from likeness.results.summary import few_values_sentence, uneven_groups
+    from likeness.results.summary import small_sample_sentences, uneven_groups
     from likeness.results.tables import label
 
     console = stderr_console()
@@ -263,9 +263,8 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
                     f"{', '.join(f'{model} {n}' for model, n in counts.items())} images), on "
                     "which a set metric depends (FID is biased by it): give every "
                     f"{role} as many images to compare them")
-    if few := record.get("few_values"):
-        say("note", few_values_sentence(few, kind=record.get("kind", "compare"),
-                                        confidence=record["statistics"]["confidence"]))
+    for sentence in small_sample_sentences(record):
+        say("note", sentence)
     for key, info in record.get("infinite_values", {}).items():
         model, _, metric = key.rpartition("/")
         count = info["count"]

@@ -12,7 +12,7 @@ from likeness.evaluation.catalog.bibtex import BIBTEX, bibtex_for
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import split_skipped
-from likeness.results.summary import few_values_sentence, uneven_groups
+from likeness.results.summary import small_sample_sentences, uneven_groups
 from likeness.wording import counted, is_are, listed
 
 __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "code_span", "method_sentence",
@@ -294,10 +294,7 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
         sentences.append(f"{_named(metrics)} {is_are(len(metrics))} computed on sets of "
                          f"different sizes ({per_model} images), on which a set metric "
                          "depends (FID is biased by a set's size).")
-    if few := record.get("few_values"):
-        sentence = few_values_sentence(few, kind=record.get("kind", "compare"), name=code_span,
-                                       confidence=record["statistics"]["confidence"])
-        sentences.append(f"{sentence[0].upper()}{sentence[1:]}.")
+    sentences += [f"{s[0].upper()}{s[1:]}." for s in small_sample_sentences(record, code_span)]
     if record.get("infinite_values") and len(record["settings"].get("models") or {}) > 1:
         sentences.append("In the paired comparisons, +∞ ranks above every finite value and "
                          "two values of +∞ are equal; a mean difference that involves one is "

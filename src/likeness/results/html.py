@@ -51,6 +51,7 @@ from likeness.results.figures import (
     image_uri,
     scatter_svg,
 )
+from likeness.results.summary import too_few_to_test_sentence
 from likeness.results.tables import format_value, label, summary_cells, table_note, uneven_metrics
 
 __all__ = ["RECORD_DIGEST", "ReportPair", "read_results_folder", "record_digest",
@@ -93,7 +94,7 @@ _RECORD_KINDS: dict[str, type] = {
                      "infinite_values", "set_sizes", "tables_sha256", "protocol", "networks"),
                     dict),
     **dict.fromkeys(("files", "file_errors", "set_errors", "warnings", "stylized_sizes",
-                     "identical_outputs"), list),
+                     "identical_outputs", "too_few_to_test"), list),
     **dict.fromkeys(("pairs_attempted", "pairs_succeeded", "pairs_failed", "values_computed"),
                     int)}
 RECORD_DIGEST = "record_sha256"  # the part of run.json that signs the rest
@@ -369,6 +370,9 @@ def render_report(results_dir: str | os.PathLike[str],
                               uneven=list(uneven_metrics(record)),
                               few=record.get("few_values"), name=str,
                               spread={row["metric"] for row in summary if row.get("std")}),
+        tests_note=(too_few_to_test_sentence(record["too_few_to_test"],
+                                             kind=record.get("kind", "compare"))
+                    if record.get("too_few_to_test") else None),
         sections=sections, figures=figures, pairs=pairs, shown=shown,
         colour_bar=colour_bar_uri(), label=label, fmt=format_value,
         arrow=_arrow,

@@ -20,10 +20,17 @@ paired tests between models, and multiple-comparison correction.
   a 95% BCa interval held the mean in about 72% and 87% of 400 simulated samples, from 10
   in 90% (``tests/test_stats.py`` measures it).  The interval is still given; the run
   says so (``few_values``), in its notes, tables and methods.
+- **Too few pairs to test**: from n pairs, the exact two-sided Wilcoxon test's smallest
+  p-value is 2^(1−n) (every difference of one sign), above 0.05 up to 5 pairs: there
+  the test cannot show a difference at the 5% level whatever the values, and its p-value
+  says nothing of the models being alike.  The run says so (``too_few_to_test``), with
+  the smallest p-value this scipy's test gives (``smallest_p_value``: tied differences
+  may be tested by the normal approximation, which goes lower).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -34,11 +41,13 @@ import numpy as np
 
 from likeness.errors import InvalidInputError
 
-__all__ = ["FEW_VALUES", "Comparison", "Summary", "bootstrap_mean_ci", "few_units_note",
-           "holm", "paired_comparison", "percentile_interval", "summarize", "wilcoxon_p"]
+__all__ = ["FEW_VALUES", "TESTABLE_PAIRS", "Comparison", "Summary", "bootstrap_mean_ci",
+           "few_units_note", "holm", "paired_comparison", "percentile_interval",
+           "smallest_p_value", "summarize", "wilcoxon_p"]
 
 BCA_MAX_N = 100_000
 FEW_VALUES = 10  # below: an interval under-covers (module docs); the run says so
+TESTABLE_PAIRS = 6  # below: the exact paired test's smallest p-value, 2^(1-n), exceeds 0.05
 _CHUNK_ELEMENTS = 4_000_000  # resampling memory bound: rows × n per chunk
 
 
@@ -162,6 +171,13 @@ def wilcoxon_p(differences: Sequence[float] | np.ndarray) -> float:
         warnings.simplefilter("ignore")  # scipy notes when it switches to the approximation
         result = stats.wilcoxon(data, zero_method="wilcox", alternative="two-sided")
     return float(result.pvalue)
+
+
+@functools.cache
+def smallest_p_value(n: int) -> float:
+    """The smallest p-value ``wilcoxon_p`` gives from ``n`` paired differences: every one of
+    one sign, told apart or all tied (a test of ties may take the normal approximation)."""
+    return min(wilcoxon_p(np.arange(1.0, n + 1)), wilcoxon_p(np.ones(n)))
 
 
 def paired_comparison(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,

@@ -19,12 +19,20 @@ from likeness.errors import InvalidInputError
 from likeness.evaluation.catalog.registry import METRICS, canonical_name
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.metrics.seeds import check_seed
-from likeness.results.stats import FEW_VALUES, holm, paired_comparison, summarize
+from likeness.results.stats import (
+    FEW_VALUES,
+    TESTABLE_PAIRS,
+    holm,
+    paired_comparison,
+    smallest_p_value,
+    summarize,
+)
 from likeness.wording import counted, listed
 
 __all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compare_models",
-           "few_values", "few_values_sentence", "mixed_scales", "summarize_rows",
-           "uneven_groups", "uneven_pairs", "uneven_sets", "value_scales"]
+           "few_values", "few_values_sentence", "mixed_scales", "small_sample_sentences",
+           "summarize_rows", "too_few_to_test", "too_few_to_test_sentence", "uneven_groups",
+           "uneven_pairs", "uneven_sets", "value_scales"]
 
 
 MAX_RESAMPLES = 10_000_000  # as `--bootstrap`: beyond, the resampled means fill the memory
@@ -252,6 +260,50 @@ def few_values_sentence(few: dict[str, int], *, kind: str, confidence: float,
             f"than {FEW_VALUES} {unit} ({each}): from so few, a {percent}% interval holds the "
             f"mean less often than {percent}% of the time{two}, so read them as the spread "
             f"of these {unit}")
+
+
+def too_few_to_test(comparisons: list[ComparisonRow]) -> list[dict[str, Any]]:
+    """The model pairs whose paired test cannot reach p < 0.05 whatever their values (from
+    fewer than ``TESTABLE_PAIRS`` pairs: ``results.stats``), each with its fewest pairs over
+    the metrics and the smallest p-value the test gives from them."""
+    few: dict[tuple[str, str], int] = {}
+    for row in comparisons:
+        if 0 < row.n < TESTABLE_PAIRS and smallest_p_value(row.n) >= 0.05:
+            key = (row.model_a, row.model_b)
+            few[key] = min(row.n, few.get(key, row.n))
+    return [{"models": list(key), "pairs": n, "smallest_p": smallest_p_value(n)}
+            for key, n in few.items()]
+
+
+def too_few_to_test_sentence(untestable: list[dict[str, Any]], *, kind: str,
+                             name: Callable[[str], str] = str) -> str:
+    """What a run with ``too_few_to_test`` says of them, in the terminal, the methods and
+    the report (``name``: how a model is written there)."""
+    unit = "stylizations" if kind == "style" else "pairs"
+    by_count: dict[tuple[int, float], list[str]] = defaultdict(list)
+    for entry in untestable:
+        by_count[entry["pairs"], entry["smallest_p"]].append(
+            " and ".join(map(name, entry["models"])))
+    pairs = "; ".join(f"{', '.join(models)} ({n} {unit}: p ≥ {p:.3g})"
+                      for (n, p), models in sorted(by_count.items()))
+    return (f"the paired tests between {pairs} cannot give a p-value below 0.05 whatever "
+            f"the values (those are the smallest, where every difference has one sign): "
+            f"they cannot show a difference from so few {unit}, and a large p-value there "
+            "does not say the two are alike")
+
+
+def small_sample_sentences(record: dict[str, Any], name: Callable[[str], str] = str
+                           ) -> list[str]:
+    """What a run record's ``few_values`` and ``too_few_to_test`` mean, said in the terminal
+    and the methods (``name``: how a model is written there)."""
+    kind = record.get("kind", "compare")
+    sentences = []
+    if few := record.get("few_values"):
+        sentences.append(few_values_sentence(few, kind=kind, name=name,
+                                             confidence=record["statistics"]["confidence"]))
+    if untestable := record.get("too_few_to_test"):
+        sentences.append(too_few_to_test_sentence(untestable, kind=kind, name=name))
+    return sentences
 
 
 def summarize_rows(models: list[str], metrics: list[str], rows: list[PairRow],

@@ -287,7 +287,7 @@ def _run(plan: Plan, names: list[str], options: RunSettings, execution: Executio
         "skipped_files": plan.skipped,
         "decisions": dict(decisions),
         "identical_outputs": done.identical,
-        **value_record(names, rows, set_rows, summary),
+        **value_record(names, rows, set_rows, summary, comparisons),
         "file_errors": file_errors(done.unreadable) + set_files_left_out,
         "set_errors": [{"model": r.model, "metric": r.metric, "error": r.error}
                        for r in set_rows if r.error],

@@ -219,10 +219,10 @@ def set_inputs_record(report: SetReport) -> tuple[list[dict[str, str]], dict[str
 
 
 def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
-                 summary: list[Any]) -> dict[str, Any]:
-    """What the run record says about the values' scales, non-finite values and the
-    metrics that failed."""
-    from likeness.results.summary import few_values
+                 summary: list[Any], comparisons: list[Any]) -> dict[str, Any]:
+    """What the run record says about the values' scales, non-finite values, the
+    metrics that failed and the statistics' small samples."""
+    from likeness.results.summary import few_values, too_few_to_test
 
     computed = [row for row in rows if row.data_range is not None]
     models = list(dict.fromkeys(s.model for s in summary))
@@ -242,6 +242,7 @@ def value_record(names: list[str], rows: list[Any], set_rows: list[Any],
         "uneven_pairs": uneven_pairs(models, names, rows),
         "uneven_sets": uneven_sets(models, names, set_rows),
         "few_values": few_values(summary),
+        "too_few_to_test": too_few_to_test(comparisons),
         "infinite_values": {f"{s.model}/{s.metric}": {
             "count": s.n_infinite, "why": METRICS[s.metric].infinite_when,
             "summary": "kept: the mean is +inf and its confidence interval undefined"}

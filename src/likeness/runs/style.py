@@ -192,7 +192,7 @@ def evaluate_style(content: PathLike, style: PathLike,
                                     started))
         record["skipped_files"] = skipped
         record["identical_outputs"] = done.identical
-        record.update(value_record(names, rows, set_rows, summary))
+        record.update(value_record(names, rows, set_rows, summary, comparisons))
         unique_warnings = {**opening, **done.warnings}
         record["warnings"] = list(unique_warnings)
         results = Results(method_list, names, rows, set_rows, summary, comparisons, record,
