@@ -247,3 +247,16 @@ def test_mos_intervals_over_fewer_than_ten_participants_are_said_to_under_cover(
         "holds the score less often than 95% of the time, so read them as the spread of "
         "these participants"]
     assert analyze_ratings(_simulate(1, quality), resamples=200).decisions == []
+
+
+def test_pairwise_tests_over_five_items_or_fewer_are_said_to_be_unable_to_show_a_difference():
+    """From n items the two-sided Wilcoxon test's smallest p-value is 2^(1−n): over 4 items
+    0.125, whatever the ratings — said, so that a large p-value is not read as "alike"."""
+    quality = {"a": 1.5, "b": -1.5}  # every item's difference of one sign
+    analysis = analyze_ratings(_simulate(3, quality, items=4), resamples=50)
+    assert analysis.questions[0].pairs[0].p_value == pytest.approx(0.125)
+    assert analysis.decisions == [
+        "the paired Wilcoxon tests rest on 4 items: from so few the smallest p-value is "
+        "0.125, so they cannot show a difference at the 5% level whatever the values, and a "
+        "large p-value does not say the two are alike"]
+    assert analyze_ratings(_simulate(3, quality, items=6), resamples=50).decisions == []

@@ -40,7 +40,13 @@ from scipy import stats as scipy_stats
 
 from likeness.errors import PairingError
 from likeness.io import read_manifest
-from likeness.results.stats import few_units_note, holm, percentile_interval, wilcoxon_p
+from likeness.results.stats import (
+    few_units_note,
+    holm,
+    percentile_interval,
+    untestable_note,
+    wilcoxon_p,
+)
 from likeness.wording import counted
 
 __all__ = ["Rating", "RatingsAnalysis", "RatingsQuestion", "analyze_ratings",
@@ -322,7 +328,11 @@ def analyze_ratings(ratings: Sequence[Rating], *, resamples: int = 2000, seed: i
                              intervals="the metrics' correlation intervals")
         if correlations and few is not None:
             analysis.decisions.append(prefix + few)
+        pairs = _pairs(item_means, models)
+        if (few := untestable_note(min((p.items for p in pairs if p.items), default=0),
+                                   "items")):
+            analysis.decisions.append(prefix + few)
         analysis.questions.append(RatingsQuestion(
-            question, scores, _pairs(item_means, models), len({r.participant for r in own}),
+            question, scores, pairs, len({r.participant for r in own}),
             len(own), krippendorff_alpha_interval(units), item_means, correlations))
     return analysis
