@@ -26,7 +26,7 @@ runs alternating with the code before: ``psnr`` 202 → 268 pairs/s; ``psnr,ssim
 scales gain from both threads while the decoders wait for the run).  The values never
 depend on it: each kernel's partial sums are fixed by the data, not by the threads.
 
-Every parallel kernel call goes through ``kernel_threads``, for two more reasons:
+Every parallel kernel call goes through ``kernel_threads``, for three more reasons:
 
 - It runs on no more threads than the process may use (``threads_allowed``: torch's
   count where torch is loaded — ``torch.set_num_threads``, ``OMP_NUM_THREADS``, a
@@ -40,7 +40,8 @@ Every parallel kernel call goes through ``kernel_threads``, for two more reasons
   depend on how its threads split a reduction (a resize, a matrix product) changed with
   it, 1.8e-7 apart on FID's input.
 - It leaves numba's thread count as it was: a caller's own numba kernels, on the thread
-  that called likeness, keep the count the caller set (setting a count takes ~2 µs).
+  that called likeness, keep the count the caller set — after each call, or inside a run
+  (``cores_shared``) when the run's block ends.
 """
 
 from __future__ import annotations
@@ -63,13 +64,19 @@ _state = threading.local()  # whether this thread computes for a run that shares
 @contextlib.contextmanager
 def cores_shared() -> Iterator[None]:
     """While the block runs, this thread computes beside other work that keeps the cores
-    busy (a run's decoders): short kernel calls run on one thread."""
+    busy (a run's decoders): short kernel calls run on one thread.  numba's thread count
+    is put back when the block ends, not after each call (~10 µs a call, on calls of tens
+    of µs)."""
     before = getattr(_state, "shared", False)
+    numba: Any = sys.modules.get("numba")
+    callers = numba.get_num_threads() if numba is not None else None  # else its default
     _state.shared = True
     try:
         yield
     finally:
         _state.shared = before
+        if not before and (numba := sys.modules.get("numba")) is not None:
+            _put_back(numba, callers or numba.config.NUMBA_NUM_THREADS)
 
 
 def usable_cores() -> int:
@@ -115,7 +122,19 @@ def kernel_threads(seconds: float = math.inf) -> Iterator[None]:
     try:
         yield
     finally:
-        if numba.get_num_threads() != callers:
-            numba.set_num_threads(callers)  # before torch's: OpenMP's count follows numba's
+        if not getattr(_state, "shared", False):  # else when the run's block ends
+            _put_back(numba, callers)
         if torch_threads is not None and torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)  # numba's OpenMP layer changed it
+
+
+def _put_back(numba: Any, callers: int) -> None:
+    """numba's thread count as the caller had it; torch's where that moved it (numba's
+    OpenMP layer sets OpenMP's count, which torch reads)."""
+    if numba.get_num_threads() == callers:
+        return
+    torch: Any = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if hasattr(torch, "get_num_threads") else None
+    numba.set_num_threads(callers)
+    if torch_threads is not None and torch.get_num_threads() != torch_threads:
+        torch.set_num_threads(torch_threads)
