@@ -43,7 +43,7 @@ from likeness.errors import InvalidInputError
 
 __all__ = ["FEW_VALUES", "TESTABLE_PAIRS", "Comparison", "Summary", "bootstrap_mean_ci",
            "few_units_note", "holm", "paired_comparison", "percentile_interval",
-           "smallest_p_value", "summarize", "untestable_note", "wilcoxon_p"]
+           "smallest_p_value", "summarize", "untestable", "untestable_note", "wilcoxon_p"]
 
 BCA_MAX_N = 100_000
 FEW_VALUES = 10  # below: an interval under-covers (module docs); the run says so
@@ -180,14 +180,20 @@ def smallest_p_value(n: int) -> float:
     return min(wilcoxon_p(np.arange(1.0, n + 1)), wilcoxon_p(np.ones(n)))
 
 
+def untestable(count: int) -> bool:
+    """Whether a paired test over ``count`` pairs cannot reach p < 0.05 whatever the values."""
+    return 0 < count < TESTABLE_PAIRS and smallest_p_value(count) >= 0.05
+
+
 def untestable_note(count: int, unit: str) -> str | None:
     """What an analysis says of paired tests over ``count`` ``unit`` (say, "items") that
     cannot reach p < 0.05 whatever the values; None where they can."""
-    if not 0 < count < TESTABLE_PAIRS or (smallest := smallest_p_value(count)) < 0.05:
+    if not untestable(count):
         return None
     return (f"the paired Wilcoxon tests rest on {count} {unit}: from so few the smallest "
-            f"p-value is {smallest:.3g}, so they cannot show a difference at the 5% level "
-            "whatever the values, and a large p-value does not say the two are alike")
+            f"p-value is {smallest_p_value(count):.3g}, so they cannot show a difference at "
+            "the 5% level whatever the values, and a large p-value does not say the two are "
+            "alike")
 
 
 def paired_comparison(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,

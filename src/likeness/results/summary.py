@@ -21,11 +21,11 @@ from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.metrics.seeds import check_seed
 from likeness.results.stats import (
     FEW_VALUES,
-    TESTABLE_PAIRS,
     holm,
     paired_comparison,
     smallest_p_value,
     summarize,
+    untestable,
 )
 from likeness.wording import counted, listed
 
@@ -264,11 +264,11 @@ def few_values_sentence(few: dict[str, int], *, kind: str, confidence: float,
 
 def too_few_to_test(comparisons: list[ComparisonRow]) -> list[dict[str, Any]]:
     """The model pairs whose paired test cannot reach p < 0.05 whatever their values (from
-    fewer than ``TESTABLE_PAIRS`` pairs: ``results.stats``), each with its fewest pairs over
+    fewer than 6 pairs: ``results.stats.untestable``), each with its fewest pairs over
     the metrics and the smallest p-value the test gives from them."""
     few: dict[tuple[str, str], int] = {}
     for row in comparisons:
-        if 0 < row.n < TESTABLE_PAIRS and smallest_p_value(row.n) >= 0.05:
+        if untestable(row.n):
             key = (row.model_a, row.model_b)
             few[key] = min(row.n, few.get(key, row.n))
     return [{"models": list(key), "pairs": n, "smallest_p": smallest_p_value(n)}
