@@ -131,6 +131,14 @@ def test_frechet_distance_refuses_statistics_that_are_not_numbers():
 
     with pytest.raises(InvalidInputTypeError, match="sigma2 must hold real numbers"):
         frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.array([["a", "b"]] * 2))
+    # None became NaN in the float conversion: "mu1 holds NaN or infinite values"
+    with pytest.raises(InvalidInputTypeError, match="mu1 must hold real numbers, got an "
+                                                    "array of dtype object"):
+        frechet_distance(None, np.eye(2), np.zeros(2), np.eye(2))
+    with pytest.raises(InvalidInputTypeError, match="mu2 must hold real numbers"):
+        frechet_distance(np.zeros(2), np.eye(2), [0.0, None], np.eye(2))
+    assert frechet_distance(np.array([0, 1], dtype=object), np.eye(2), np.zeros(2),
+                            np.eye(2)) == 1.0  # an object array of numbers is numbers
 
 
 def test_manifold_metrics_over_folders_end_to_end(tmp_path, golden, fid_weights):

@@ -1265,6 +1265,44 @@ def test_statistics_options_are_checked_before_anything_is_computed(tmp_path, mo
         assert f"Invalid value for '{option}'" in result.output
 
 
+def test_the_other_entry_points_check_their_arguments_as_compare_does(tmp_path):
+    """compare_tensors passed ``weights`` on unchecked ("'int' object is not iterable"; a
+    misspelt checkpoint ran the default one), and so did an Accumulator given a mapping;
+    an Accumulator of fd_dinov2 given one path (pt_inception's) ran the default DINOv2
+    checkpoint without a word; kid's subset_size as text said "'<' not supported", as NaN
+    "Negative dimensions are not allowed"; a list as LPIPS's net, CLIP's model or fid's
+    encoder said "unhashable type: 'list'"."""
+    import torch
+
+    batch = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    features = np.random.default_rng(0).random((20, 8))
+    ref, out = _folders(tmp_path, count=2)
+    calls = [
+        (lambda: likeness.compare_tensors(batch, batch, data_range=1.0, weights=5),
+         "weights must be a mapping {checkpoint name: path} or None, got 5"),
+        (lambda: likeness.compare_tensors(batch, batch, data_range=1.0,
+                                          weights={"alexnt": "a.pth"}),
+         "weights names 'alexnt', a checkpoint likeness does not know"),
+        (lambda: likeness.Accumulator(metrics="fid", weights={"pt_incepton": "a.pth"}),
+         "weights names 'pt_incepton', a checkpoint likeness does not know"),
+        (lambda: likeness.Accumulator(metrics="fd_dinov2", weights=str(tmp_path / "a.pth")),
+         "weights as one path is a pt_inception checkpoint, which fd_dinov2 does not use: "
+         "pass weights={'dinov2_vitl14': path}"),
+        (lambda: likeness.kid(features, features, subset_size="10"),
+         "subset_size must be an integer, got '10'"),
+        (lambda: likeness.kid(features, features, subset_size=math.nan),
+         "subset_size must be an integer, got nan"),
+        (lambda: likeness.kid(features, features, subsets=2.0),
+         "subsets must be an integer, got 2.0"),
+        (lambda: likeness.LPIPS(net=["alex"]), "unknown LPIPS net ['alex']"),
+        (lambda: likeness.ClipModel(model=["vit-b32"]), "model must be one of"),
+        (lambda: likeness.ClipModel(text="no"), "text must be True or False, got 'no'"),
+        (lambda: likeness.fid(ref, out, encoder=["inception"]), "encoder must be one of")]
+    for call, message in calls:
+        with pytest.raises(LikenessError, match=re.escape(message)):
+            call()
+
+
 def test_a_results_folder_another_run_is_writing_is_refused(tmp_path):
     """Two runs into one folder at once (two terminals, a job array) raced between the
     folder's check and their run.json: both wrote it, the tables one's, the record the

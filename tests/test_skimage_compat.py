@@ -170,6 +170,14 @@ def test_psnr_default_range_and_errors_follow_scikit_image():
         mean_squared_error(a, a[:-1])
 
 
+def _nested(*tensors):
+    import torch
+
+    with warnings.catch_warnings():  # torch: "nested tensors is in prototype stage"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.nested.nested_tensor(list(tensors))
+
+
 @pytest.mark.parametrize("function", [mean_squared_error, peak_signal_noise_ratio,
                                       structural_similarity])
 def test_arrays_numpy_cannot_compute_and_tensors_are_refused_by_likeness(function):
@@ -185,7 +193,8 @@ def test_arrays_numpy_cannot_compute_and_tensors_are_refused_by_likeness(functio
                          (np.array([[object()] * 8] * 8), "dtype object"),
                          (torch.rand(8, 8, requires_grad=True), ".detach()"),
                          (torch.rand(8, 8).bfloat16(), "torch.bfloat16 tensor on cpu"),
-                         (torch.empty(8, 8, device="meta"), "on meta")]:
+                         (torch.empty(8, 8, device="meta"), "on meta"),
+                         (_nested(torch.rand(8, 8)), "a nested tensor")]:
         with pytest.raises(InvalidInputTypeError, match=re.escape(match)):
             function(image, image, **kwargs)
     tensor = torch.rand(8, 8, generator=torch.Generator().manual_seed(0))
@@ -206,6 +215,28 @@ def test_a_data_range_that_is_no_positive_number_is_refused():
             function(a, b, data_range="1")
         assert function(a, b, data_range=np.float32(1.0)) == pytest.approx(getattr(
             sk, function.__name__)(a, b, data_range=np.float32(1.0)), rel=1e-12)
+
+
+def test_ssim_options_of_the_wrong_kind_are_refused_by_name():
+    """Text for K1 or sigma said "'<' not supported between 'str' and 'int'"; win_size=-1
+    and win_size=1 with the sample covariance ZeroDivisionError (scikit-image's too, for 1);
+    a channel_axis that names no axis "tuple index out of range" or, as a float, "tuple
+    indices must be integers"."""
+    rng = np.random.default_rng(6)
+    a, b = rng.random((16, 16, 3)), rng.random((16, 16, 3))
+    for options, match in [({"K1": "0.01"}, "K1 must be a number"),
+                           ({"sigma": None}, "sigma must be a number"),
+                           ({"win_size": 3.0}, "win_size must be an integer"),
+                           ({"win_size": -1}, "must be odd and positive"),
+                           ({"win_size": 1}, "use_sample_covariance=False"),
+                           ({"channel_axis": 3}, "channel_axis=3 is not an axis"),
+                           ({"channel_axis": -4}, "channel_axis=-4 is not an axis"),
+                           ({"channel_axis": 2.0}, "channel_axis must be an integer")]:
+        with pytest.raises(ValueError, match=match):
+            structural_similarity(a, b, data_range=1.0, **{"channel_axis": -1, **options})
+    one_pixel = {"win_size": 1, "use_sample_covariance": False, "channel_axis": -1}
+    assert structural_similarity(a, b, data_range=1.0, **one_pixel) == pytest.approx(
+        sk.structural_similarity(a, b, data_range=1.0, **one_pixel), rel=1e-12)
 
 
 def test_identity_symmetry_and_bounds():

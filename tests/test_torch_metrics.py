@@ -334,16 +334,24 @@ def _odd_storage(kind: str, tensor: torch.Tensor) -> torch.Tensor:
         with warnings.catch_warnings():  # quantized tensors are deprecated in torch 2.13
             warnings.simplefilter("ignore")
             return torch.quantize_per_tensor(tensor, 1 / 255, 0, torch.quint8)
+    if kind in ("nested", "jagged"):
+        with warnings.catch_warnings():  # torch: "nested tensors is in prototype stage"
+            warnings.simplefilter("ignore", UserWarning)
+            layout = torch.jagged if kind == "jagged" else torch.strided
+            return torch.nested.nested_tensor(list(tensor), layout=layout)
     return tensor.to_sparse() if kind == "sparse" else tensor.to_mkldnn()
 
 
 @pytest.mark.parametrize(("kind", "advice"), [("sparse", "to_dense()"),
                                               ("oneDNN", "to_dense()"),
-                                              ("quantized", "dequantize()")])
+                                              ("quantized", "dequantize()"),
+                                              ("nested", "unbind()"),
+                                              ("jagged", "unbind()")])
 def test_sparse_onednn_and_quantized_tensors_are_refused_with_what_to_pass(kind, advice):
     """Each raised torch's own error from deep inside ("Could not run 'aten::aminmax' with
-    arguments from the 'SparseCPU' backend", "Creation of quantized tensor requires …") in
-    every tensor metric, ``compare_tensors`` and the networks' input check."""
+    arguments from the 'SparseCPU' backend", "Creation of quantized tensor requires …",
+    for nested tensors "Internal error: NestedTensorImpl doesn't support sizes. Please file
+    an issue.") in every tensor metric, ``compare_tensors`` and the networks' input check."""
     import torch.nn as nn
 
     import likeness
@@ -416,8 +424,11 @@ def test_the_metrics_options_are_numbers_of_their_kind():
     """Text, None, lists, floats for counts and NaN reached arithmetic: "'<' not supported
     between instances of 'str' and 'int'", "'int' object is not iterable", "unhashable
     type: 'list'"; CW-SSIM's levels=10**9 raised "Exceeds the limit (4300 digits) for
-    integer string conversion"; VIFp's sigma_n_sq=0 gave +inf terms.  Each is now an
-    InvalidInputError naming the option."""
+    integer string conversion"; VIFp's sigma_n_sq=0 gave +inf terms.  HaarPSI's options
+    were not checked at all: scales=2 gave NaN (as piq's does: only 3 scales are defined),
+    scales=4 "The size of tensor a (3) must match …", alpha=0 NaN; CW-SSIM's
+    orientations=10**9 ran on (buildSCFpyr takes at most 16); a 0-d tensor of MS-SSIM weights
+    said "iteration over a 0-d tensor".  Each is now an InvalidInputError naming the option."""
     import likeness
 
     x, y = _noisy_batch((1, 3, 192, 192), seed=3, dtype=torch.float32)
@@ -439,7 +450,16 @@ def test_the_metrics_options_are_numbers_of_their_kind():
              ("vif_p", {"sigma_n_sq": 0}, "sigma_n_sq must be positive"),
              ("cw_ssim", {"levels": 2.5}, "levels must be an integer"),
              ("cw_ssim", {"orientations": None}, "orientations must be an integer"),
-             ("cw_ssim", {"levels": 10**9}, "pass levels=24 or fewer")]
+             ("ms_ssim", {"scale_weights": torch.tensor(0.5)}, "must be a sequence"),
+             ("ms_ssim", {"scale_weights": np.array(0.5)}, "must be a sequence"),
+             ("cw_ssim", {"levels": 10**9}, "pass levels=24 or fewer"),
+             ("cw_ssim", {"orientations": 17}, "orientations must be 16 or fewer"),
+             ("haarpsi", {"scales": "3"}, "scales must be an integer"),
+             ("haarpsi", {"scales": 2}, "defined on 3 scales"),
+             ("haarpsi", {"scales": 10**9}, "defined on 3 scales"),
+             ("haarpsi", {"c": None}, "c must be a number"),
+             ("haarpsi", {"c": 0}, "c and alpha must be positive"),
+             ("haarpsi", {"alpha": 0}, "c and alpha must be positive")]
     for name, options, match in cases:
         with pytest.raises(likeness.LikenessError, match=match):
             getattr(likeness, name)(x, y, data_range=1.0, **options)
@@ -467,12 +487,13 @@ def test_ssim_errors(x, y, kwargs, error, match):
 
 def test_numpy_images_given_to_a_classical_metric_are_pointed_to_what_takes_them():
     # it offered "the numpy functions (structural_similarity, ...)": none computes GMSD
-    from likeness import gmsd
+    from likeness import fsim, gmsd
 
-    with pytest.raises(TypeError, match=r"or pass them to likeness\.compare_tensors; "
-                       r"likeness\.structural_similarity, peak_signal_noise_ratio and "
-                       r"mean_squared_error take NumPy arrays"):
-        gmsd(np.zeros((1, 3, 32, 32)), np.zeros((1, 3, 32, 32)))
+    for metric in (gmsd, fsim):  # fsim read x.ndim first: "'numpy.ndarray' has no …"
+        with pytest.raises(TypeError, match=r"or pass them to likeness\.compare_tensors; "
+                           r"likeness\.structural_similarity, peak_signal_noise_ratio and "
+                           r"mean_squared_error take NumPy arrays"):
+            metric(np.zeros((1, 3, 32, 32)).tolist(), np.zeros((1, 3, 32, 32)))
 
 
 # -- issue 14: pytorch-msssim's and torchmetrics' options --------------------------------

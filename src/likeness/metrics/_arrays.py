@@ -22,6 +22,9 @@ def detached(value: Any, name: str) -> Any:
     that requires grad refused: these functions compute in NumPy, without autograd."""
     if not type(value).__module__.startswith("torch"):
         return value
+    if getattr(value, "is_nested", False):
+        raise InvalidInputTypeError(f"{name} is a nested tensor, which NumPy cannot read; "
+                                    f"pass one array: {name}.unbind() gives its parts")
     if value.requires_grad:
         raise InvalidInputTypeError(
             f"{name} is a tensor that requires grad; this function computes in NumPy, "
@@ -40,8 +43,8 @@ def real_numbers(value: Any, name: str) -> np.ndarray:
     object array converted to float64 where its items are numbers; text, complex values,
     None and other objects refused."""
     array = np.asarray(detached(value, name))
-    if array.dtype.kind == "O":
-        with contextlib.suppress(TypeError, ValueError):
+    if array.dtype.kind == "O" and not any(item is None for item in array.flat):
+        with contextlib.suppress(TypeError, ValueError):  # None would become NaN
             array = array.astype(np.float64)
     if array.dtype.kind not in "biuf":
         raise InvalidInputTypeError(

@@ -115,7 +115,9 @@ def fsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
          chromatic: bool = True, *, convention: str = "piq") -> Tensor:
     """FSIM — FSIMc with ``chromatic=True``, piq's default, which needs RGB — as
     ``piq.fsim`` (higher is better), or as ``FeatureSIM.m`` with ``convention="matlab"``."""
-    if chromatic and x.ndim == 4 and x.shape[1] != 3:  # in this call's words, not the CLI's
+    channels = x.shape[1] if isinstance(x, Tensor) and not x.is_nested and x.ndim == 4 \
+        else 3  # the other inputs are refused by the batch checks
+    if chromatic and channels != 3:  # in this call's words, not the CLI's
         raise UnsupportedImageError(
             f"fsim with chromatic=True (FSIMc, piq's default) compares colour: it needs RGB "
             f"images (N, 3, H, W), got {x.shape[1]}-channel images; pass chromatic=False for "

@@ -37,6 +37,7 @@ _ANGLE_SAMPLES = 1024  # buildSCFpyrLevs' lutsize: 3075 entries
 
 
 _MOST_LEVELS = 24  # images of 2^26 px a side: beyond any image
+_MOST_ORIENTATIONS = 16  # buildSCFpyr's order of at most 15, truncated beyond
 
 
 def cw_ssim_min_side(levels: int = 4) -> int:
@@ -140,8 +141,8 @@ def cw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0, levels: int = 4,
     Raises:
         ImageTooSmallError: a side too short for ``levels`` levels.
         InvalidInputError: shapes differ, not 4-D, not 1 or 3 channels, non-finite values
-            or values outside [0, data_range]; levels or orientations below 1; a negative
-            k.
+            or values outside [0, data_range]; levels or orientations below 1; more than
+            16 orientations; a negative k.
     """
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     check_numbers({"levels": levels, "orientations": orientations, "k": k},
@@ -154,6 +155,11 @@ def cw_ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0, levels: int = 4,
         raise InvalidInputError(f"levels and orientations must be at least 1 and k "
                                 f"non-negative; got levels={levels}, orientations="
                                 f"{orientations}, k={k}")
+    if orientations > _MOST_ORIENTATIONS:
+        raise InvalidInputError(
+            f"orientations must be {_MOST_ORIENTATIONS} or fewer, got {orientations}: "
+            f"cwssim_index.m's steerable pyramid (buildSCFpyr) takes an order of at most 15 "
+            f"and computes any more as {_MOST_ORIENTATIONS} orientations")
     smallest = cw_ssim_min_side(levels)
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"CW-SSIM with {levels} levels needs images of at least "

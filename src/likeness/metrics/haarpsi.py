@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.errors import ImageTooSmallError
+from likeness.arguments import check_numbers
+from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._image_maps import (
     FUSED_MAPS_FROM,
     YIQ,
@@ -81,6 +82,19 @@ def _fused_maps(all_x: Tensor, all_y: Tensor, c: float) -> tuple[list[Tensor], T
     return [torch.from_numpy(maps)], torch.from_numpy(weights)
 
 
+def _check_options(scales: object, c: object, alpha: object) -> None:
+    """HaarPSI is defined on 3 scales: the third's low-frequency responses weigh the first
+    two's similarities (``HaarPSI.m`` fixes 3; piq's code, which takes ``scales``, returns
+    NaN for 1 or 2 and fails for 4 or more).  c and alpha must be positive: alpha = 0
+    divides by zero, and c ≤ 0 can divide zero by zero where both images are flat."""
+    check_numbers({"scales": scales, "c": c, "alpha": alpha}, integers=("scales",))
+    if scales != 3:
+        raise InvalidInputError(f"HaarPSI is defined on 3 scales (HaarPSI.m fixes 3: the "
+                                f"third's responses weigh the first two's); got scales={scales}")
+    if c <= 0 or alpha <= 0:  # type: ignore[operator]  # numbers, checked above
+        raise InvalidInputError(f"c and alpha must be positive, got c={c}, alpha={alpha}")
+
+
 @as_defined
 def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
             c: float = 30.0, alpha: float = 4.2, convention: str = "piq") -> Tensor:
@@ -92,10 +106,12 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
 
     Raises:
         ImageTooSmallError: a side shorter than 2^(scales + 1) px.
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention;
+            scales other than 3, or c or alpha not positive numbers.
     """
     yiq = YIQ_MATLAB if check_convention(convention) else YIQ
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
+    _check_options(scales, c, alpha)
     smallest = 2 ** (scales + 1)
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"HaarPSI needs images of at least {smallest}x{smallest} px, "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from likeness.arguments import check_numbers
 from likeness.errors import InvalidInputError
 from likeness.metrics._arrays import feature_matrices
 from likeness.metrics.seeds import check_seed
@@ -43,8 +44,12 @@ def check_kid_sizes(size_x: int, size_y: int, *, subset_size: int | None,
 
     Raises:
         InvalidInputError: a set of fewer than 2 images, a subset size under 2 or larger
-            than a set (saying what to pass), or fewer than one subset.
+            than a set (saying what to pass), or fewer than one subset;
+            ``InvalidInputTypeError``: a subset size or count that is not a whole number.
     """
+    counts = {"subsets": subsets} if subset_size is None else {
+        "subset_size": subset_size, "subsets": subsets}
+    check_numbers(counts, integers=tuple(counts))
     smaller = min(size_x, size_y)
     if smaller < 2:
         raise InvalidInputError(

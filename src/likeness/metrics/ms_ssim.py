@@ -3,7 +3,7 @@ as piq, torchmetrics or Wang's ``msssim.m`` compute it (the ``convention``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import torch
@@ -65,11 +65,14 @@ def _scale_weights(scale_weights: Sequence[float] | None) -> tuple[float, ...]:
     finite, non-negative numbers."""
     if scale_weights is None:
         return tuple(MS_SSIM_WEIGHTS)
-    if isinstance(scale_weights, str | bytes) or not isinstance(scale_weights, Iterable):
+    try:  # a 0-d tensor or array is Iterable, and refuses to be iterated
+        weights = None if isinstance(scale_weights, str | bytes) else tuple(scale_weights)
+    except TypeError:
+        weights = None
+    if weights is None:
         raise InvalidInputTypeError(f"scale_weights must be a sequence of numbers, one "
                                     f"exponent per scale (finest first), got "
                                     f"{described(scale_weights)}")
-    weights = tuple(scale_weights)
     check_numbers({f"scale_weights[{i}]": weight for i, weight in enumerate(weights)})
     if not weights or min(weights) < 0:
         raise InvalidInputError(f"scale_weights must hold at least one weight, none "

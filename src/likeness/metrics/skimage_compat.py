@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from likeness.arguments import warn_of_unit_images
+from likeness.arguments import check_numbers, warn_of_unit_images
 from likeness.errors import InvalidInputError
 from likeness.metrics._skimage_arrays import (
     check_has_pixels,
@@ -215,6 +215,9 @@ class _Options:
         k1 = kwargs.pop("K1", 0.01)
         k2 = kwargs.pop("K2", 0.03)
         sigma = kwargs.pop("sigma", 1.5)
+        check_numbers({"K1": k1, "K2": k2, "sigma": sigma})
+        if win_size is not None:
+            check_numbers({"win_size": win_size}, integers=("win_size",))
         if k1 < 0:
             raise InvalidInputError("K1 must be positive")
         if k2 < 0:
@@ -234,8 +237,13 @@ class _Options:
                 "(with color channels), set channel_axis to the axis number corresponding "
                 "to the channels."
             )
-        if win_size % 2 != 1:
-            raise InvalidInputError(f"Window size must be odd (got win_size={win_size}).")
+        if win_size % 2 != 1 or win_size < 1:
+            raise InvalidInputError(f"Window size must be odd and positive (got "
+                                    f"win_size={win_size}).")
+        if win_size == 1 and sample_covariance:  # scikit-image: ZeroDivisionError
+            raise InvalidInputError("win_size=1 with use_sample_covariance=True divides by "
+                                    "zero (N / (N - 1) with N = 1): pass an odd win_size of "
+                                    "3 or more, or use_sample_covariance=False")
         if data_range is None:
             data_range = _data_range_from_dtype(im1, im2, warn_stacklevel)
         return cls(win_size, data_range, gaussian_weights, sigma, k1, k2, sample_covariance)
@@ -304,6 +312,10 @@ def _multichannel(im1: np.ndarray, im2: np.ndarray, float_type: np.dtype, channe
                   *, win_size: int | None, gradient: bool, data_range: float | None,
                   gaussian_weights: bool, full: bool, **kwargs: Any) -> Any:
     """scikit-image's channel loop: SSIM of each channel, averaged."""
+    check_numbers({"channel_axis": channel_axis}, integers=("channel_axis",))
+    if not -im1.ndim <= channel_axis < im1.ndim:
+        raise InvalidInputError(f"channel_axis={channel_axis} is not an axis of images of "
+                                f"shape {im1.shape}")
     channel_axis = channel_axis % im1.ndim
     channels = im1.shape[channel_axis]
     moved1 = np.moveaxis(im1, channel_axis, -1)

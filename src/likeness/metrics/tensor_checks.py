@@ -7,8 +7,9 @@ What is accepted, what is converted:
 - floating tensors keep their dtype; bfloat16, float16 and the 8-bit floats are computed
   in float32 (exactly their values; FFTs and the kernels have no 16-bit floats on the
   CPU); integer tensors in float64 (exact for 8- and 16-bit values); boolean and complex
-  tensors are refused, and so are sparse, oneDNN-blocked and quantized ones (``to_dense()``,
-  ``dequantize()``: ``dense_values``, which the tensor rows and network inputs share);
+  tensors are refused, and so are sparse, oneDNN-blocked, quantized and nested ones
+  (``to_dense()``, ``dequantize()``, ``torch.stack(x.unbind())``: ``dense_values``, which
+  the tensor rows and network inputs share);
 - (N, C, H, W) batches (or (N, C, T, H, W) volumes where allowed) of one shape, one dtype
   and one device (not the meta device), at least one image, one channel and one pixel;
 - a finite, positive ``data_range`` (a number, not a bool);
@@ -31,7 +32,7 @@ from likeness.arguments import check_data_range, layout_hint, warn_of_unit_image
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 
 __all__ = ["check_data_range", "check_gray_or_rgb_pairs", "check_image_batches",
-           "dense_values", "mark_values_checked", "tensor_version"]
+           "dense_values", "mark_values_checked", "refuse_nested", "tensor_version"]
 
 # the attribute a tensor checked once carries: (its version counter, the data range)
 _CHECKED = "_likeness_values_checked"
@@ -42,6 +43,7 @@ def dense_values(tensor: Tensor, name: str) -> Tensor:
     CPU operations take: 8-bit floats (``torch.float8_*``) as float32, exactly their values;
     a sparse, oneDNN-blocked or quantized tensor refused with what to pass instead (torch's
     own operations failed on them with "Could not run 'aten::aminmax' …")."""
+    refuse_nested(tensor, name)
     if tensor.layout != torch.strided:
         kind = "sparse" if "sparse" in str(tensor.layout) else "oneDNN-blocked" if (
             "mkldnn" in str(tensor.layout)) else "non-strided"
@@ -53,6 +55,17 @@ def dense_values(tensor: Tensor, name: str) -> Tensor:
     if tensor.is_floating_point() and tensor.dtype.itemsize == 1:
         return tensor.to(torch.float32)
     return tensor
+
+
+def refuse_nested(tensor: Tensor, name: str) -> None:
+    """A nested tensor (images of several sizes) refused with what to pass instead: torch
+    itself failed on its shape with "Internal error: NestedTensorImpl doesn't support
+    sizes. Please file an issue."."""
+    if tensor.is_nested:
+        raise InvalidInputTypeError(
+            f"{name} is a nested tensor; pass (N, C, H, W) batches of one image size: "
+            f"torch.stack({name}.unbind()) for images of one size, or each image in a call "
+            "of its own")
 
 
 def _as_computable(tensor: Tensor, name: str) -> Tensor:
@@ -92,6 +105,8 @@ def check_image_batches(x: Tensor, y: Tensor, *, volumes: bool = False,
             "0, 1)[None] (from (H, W, C)), or pass them to likeness.compare_tensors; "
             "likeness.structural_similarity, peak_signal_noise_ratio and mean_squared_error "
             "take NumPy arrays as scikit-image's do")
+    refuse_nested(x, "x")
+    refuse_nested(y, "y")
     allowed = (4, 5) if volumes else (4,)
     if x.ndim not in allowed or y.ndim not in allowed:
         kinds = "(N, C, H, W) batches or (N, C, T, H, W) volumes" if volumes else \

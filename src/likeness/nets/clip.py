@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
+from likeness.arguments import check_argument_kinds
 from likeness.errors import InvalidInputError, InvalidInputTypeError, WeightsError
 from likeness.metrics.caller_modes import as_defined
 from likeness.nets.inputs import network_batch
@@ -291,11 +292,13 @@ class ClipModel(nn.Module):
                  weights: str | os.PathLike[str] | None = None, *, text: bool = True,
                  image: bool = True) -> None:
         super().__init__()
+        check_argument_kinds({"text": (text, "True or False", (bool,)),
+                              "image": (image, "True or False", (bool,))})
         towers = {(True, True): "CLIP (both towers)", (True, False): "CLIP's image tower",
                   (False, True): "CLIP's text tower"}
         if (image, text) not in towers:
             raise InvalidInputError("build at least one tower (image=True or text=True)")
-        if model not in CLIP_MODELS:
+        if not isinstance(model, str) or model not in CLIP_MODELS:
             raise InvalidInputError(f"model must be one of {', '.join(CLIP_MODELS)}, got {model!r}")
         self.model = model
         with passing_weights_as("weights=PATH"):

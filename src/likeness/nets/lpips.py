@@ -68,7 +68,7 @@ class LPIPS(nn.Module):
     def __init__(self, net: str = "alex", version: str = "0.1", spatial: bool = False,
                  backbone_weights: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
-        if net not in LPIPS_NETS:
+        if not isinstance(net, str) or net not in LPIPS_NETS:
             raise InvalidInputError(
                 f"unknown LPIPS net {net!r}; choose from {', '.join(LPIPS_NETS)}")
         if version != "0.1":

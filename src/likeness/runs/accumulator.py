@@ -32,6 +32,7 @@ from likeness.evaluation.sets.features import (
 from likeness.evaluation.sets.statistics_file import read_statistics_file
 from likeness.io import narrow_values_note
 from likeness.metrics.caller_modes import as_defined
+from likeness.runs.single import checked_weights
 from likeness.runs.tensors import as_array
 
 __all__ = ["Accumulator"]
@@ -61,11 +62,14 @@ class Accumulator:
     """
 
     def __init__(self, metrics: str | Sequence[str] = ("fid",), *,
-                 weights: str | os.PathLike[str] | None = None, device: str = "auto",
+                 weights: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]]
+                 | None = None, device: str = "auto",
                  resize: str = "pytorch-fid", kid_subset_size: int | None = 1000,
                  kid_subsets: int = 100, kid_seed: int = 0,
                  reference: str | os.PathLike[str] | None = None) -> None:
         check_paths(reference=reference, optional=("reference",))
+        if isinstance(weights, Mapping):  # a misspelt name would run the default checkpoint
+            weights = checked_weights(weights)
         names = parse_metric_names(metrics)
         others = [m for m in names if METRICS[m].kind != "set" or METRICS[m].needs]
         if others:
@@ -87,6 +91,13 @@ class Accumulator:
                     "and a statistics file holds only their mean and "
                     "covariance: update with real images instead of reference=")
             read_statistics_file(reference, definite=False)
+        checkpoints = [NETWORKS[network].checkpoint for network in set_networks(names)]
+        if weights is not None and not isinstance(weights, Mapping) and (
+                "pt_inception" not in checkpoints):  # it would be ignored without a word
+            raise InvalidInputError(
+                f"weights as one path is a pt_inception checkpoint, which {', '.join(names)} "
+                f"do{'es' if len(names) == 1 else ''} not use: pass "
+                f"weights={{{checkpoints[0]!r}: path}}")
         self.extractors = {network: FeatureExtractor(
             weights=_weights_for(weights, NETWORKS[network].checkpoint), resize=resize,
             device=device, network=network) for network in set_networks(names)}

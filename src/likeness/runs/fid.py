@@ -241,7 +241,7 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
         >>> likeness.fid("real/", "generated/").value  # doctest: +SKIP
         12.3...
     """
-    if encoder not in FID_ENCODERS:
+    if not isinstance(encoder, str) or encoder not in FID_ENCODERS:
         raise InvalidInputError(f"encoder must be one of {', '.join(map(repr, FID_ENCODERS))}, "
                                 f"got {encoder!r}")
     check_paths(a=a, b=b, optional=("b",))

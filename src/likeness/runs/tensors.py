@@ -22,7 +22,7 @@ from likeness.evaluation.items.prepare import PreparedPair
 from likeness.evaluation.items.rows import PairRow
 from likeness.io import narrow_values_note
 from likeness.metrics.caller_modes import as_defined
-from likeness.runs.single import restoration_options
+from likeness.runs.single import checked_weights, restoration_options
 
 __all__ = ["as_array", "compare_tensors"]
 
@@ -131,6 +131,7 @@ def compare_tensors(reference: Any, test: Any, *,
         (24.8, 24.8)
     """
     names = parse_metric_names(metrics)
+    files = {name: str(path) for name, path in checked_weights(weights).items()}
     sets = [m for m in names if METRICS[m].kind == "set"]
     if sets:
         raise InvalidInputError(
@@ -169,7 +170,7 @@ def compare_tensors(reference: Any, test: Any, *,
     options = restoration_options(names, y_channel=y_channel, crop_border=crop_border,
                                   ssim_convention=ssim_convention, convention=convention,
                                   ms_ssim_convention=ms_ssim_convention)
-    computer = ItemComputer(names, options, Networks(device_for(names, device), weights))
+    computer = ItemComputer(names, options, Networks(device_for(names, device), files))
     for i, outcome in zip(indices, computer.compute_prepared(pairs), strict=True):
         row = rows[i]
         row.values, row.notes = outcome.values, outcome.notes
