@@ -1271,7 +1271,7 @@ def test_the_other_entry_points_check_their_arguments_as_compare_does(tmp_path):
     an Accumulator of fd_dinov2 given one path (pt_inception's) ran the default DINOv2
     checkpoint without a word; kid's subset_size as text said "'<' not supported", as NaN
     "Negative dimensions are not allowed"; a list as LPIPS's net, CLIP's model or fid's
-    encoder said "unhashable type: 'list'"."""
+    encoder, or as evaluate_style's protocol, said "unhashable type: 'list'"."""
     import torch
 
     batch = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -1297,7 +1297,9 @@ def test_the_other_entry_points_check_their_arguments_as_compare_does(tmp_path):
         (lambda: likeness.LPIPS(net=["alex"]), "unknown LPIPS net ['alex']"),
         (lambda: likeness.ClipModel(model=["vit-b32"]), "model must be one of"),
         (lambda: likeness.ClipModel(text="no"), "text must be True or False, got 'no'"),
-        (lambda: likeness.fid(ref, out, encoder=["inception"]), "encoder must be one of")]
+        (lambda: likeness.fid(ref, out, encoder=["inception"]), "encoder must be one of"),
+        (lambda: likeness.evaluate_style(ref, ref, out, protocol=["art-fid"]),
+         "protocol must be one of")]
     for call, message in calls:
         with pytest.raises(LikenessError, match=re.escape(message)):
             call()

@@ -122,7 +122,8 @@ def evaluate_style(content: PathLike, style: PathLike,
                                  decoding=decoding)
     check_conventions(art_fid_mode=art_fid_mode, clip_t_convention=clip_t_convention,
                       fid_resize=fid_resize)
-    if protocol is not None and protocol not in STYLE_PROTOCOLS:
+    if protocol is not None and (not isinstance(protocol, str)
+                                 or protocol not in STYLE_PROTOCOLS):
         raise InvalidInputError(f"protocol must be one of {', '.join(STYLE_PROTOCOLS)}, got "
                                 f"{protocol!r}")
     if protocol is not None and metrics is not None:
