@@ -222,6 +222,27 @@ def test_a_misspelt_question_column_is_refused_not_pooled(tmp_path):
     assert len(read_judgments(path)[0]) == 1
 
 
+def test_a_row_with_more_fields_or_a_column_named_twice_is_refused(tmp_path):
+    """An item name holding an unquoted comma shifted the row: "p1,cat,dog,m,n,m" was read
+    as item "cat", a "dog", b "m", choice "n" — a judgment of the wrong models, the extra
+    field dropped without a word; a header naming choice twice had its last column read."""
+    path = tmp_path / "j.csv"
+    path.write_text("participant,item,a,b,choice\np1,x.png,m,n,m\np1,cat,dog,m,n,m\n",
+                    encoding="utf-8")
+    with pytest.raises(LikenessError, match="line 3: more fields than the header has "
+                                            "columns \\(quote names that contain commas"):
+        read_judgments(path)
+    path.write_text("participant,item,a,b,choice,choice\np1,x.png,m,n,m,n\n",
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["study", "analyze", "--judgments", str(path),
+                                       "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "names column 'choice' 2 times (columns 5, 6); keep one" in result.output
+    path.write_text("participant,item,a,b,choice,note,note\np1,x.png,m,n,m,,\n",
+                    encoding="utf-8")
+    assert len(read_judgments(path)[0]) == 1  # columns it does not read may repeat
+
+
 def test_a_model_that_never_lost_has_no_bradley_terry_score_but_a_jod(tmp_path):
     rows = [["p1", "x.png", "ours", "wct", "ours"], ["p1", "y.png", "ours", "adain", "ours"],
             ["p2", "x.png", "wct", "adain", "adain"], ["p2", "y.png", "adain", "wct", "wct"],

@@ -134,6 +134,12 @@ def test_attention_checks_exclude_participants_and_the_folder_says_so(tmp_path):
     (b"participant,item,model,rating\n", "lists no rating"),
     (b"participant,item,model\np0,a.png,m\n", "needs columns"),
     (b"participant,item,model,rating\np0,caf\xe9.png,m,3\n", "not UTF-8"),
+    # "unexpected OverflowError: (34, 'Numerical result out of range')"
+    (b"participant,item,model,rating\np0,a.png,m,1e308\np0,b.png,m,3\n",
+     "line 2: the rating '1e308' is beyond ±1e100"),
+    # Python's csv reads the last of two columns of one name, and ignored the other
+    (b"participant,item,model,rating,rating\np0,a.png,m,3,4\n",
+     "names column 'rating' 2 times (columns 4, 5); keep one"),
 ])
 def test_a_hostile_ratings_file_is_one_clear_error(tmp_path, content, message):
     path = tmp_path / "ratings.csv"

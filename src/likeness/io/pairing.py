@@ -151,6 +151,7 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
                            + (f" (and optionally {', '.join(optional)})" if optional else "")
                            + f"; found {', '.join(repr(c) for c in columns) or 'none'}")
     refuse_misspelt_columns(path, columns, [*required, *optional], what)
+    refuse_repeated_columns(path, columns, [*required, *optional])
     rows = []
     records = iter(reader)
     while True:
@@ -163,14 +164,36 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
                                f"({error})") from None
         line = reader.line_num
         if None in record:
-            raise PairingError(f"{path}, line {line}: more fields than the header has "
-                               f"columns (quote paths that contain "
-                               f"{ {',': 'commas', ';': 'semicolons'}.get(delimiter, 'tabs')})")
+            raise more_fields_than_columns(path, line, delimiter, "paths")
         missing = [c for c in required if not record.get(c)]
         if missing:
             raise PairingError(f"{path}, line {line}: no {' or '.join(missing)} given")
         rows.append((line, {k: v for k, v in record.items() if v is not None}))
     return rows
+
+
+def more_fields_than_columns(path: Path, line: int, delimiter: str,
+                             values: str) -> PairingError:
+    """The error of a row with more fields than its header has columns: a value holding
+    the separator unquoted, which shifts every field after it into the wrong column."""
+    separators = {",": "commas", ";": "semicolons"}.get(delimiter, "tabs")
+    return PairingError(f"{path}, line {line}: more fields than the header has columns "
+                        f"(quote {values} that contain {separators})")
+
+
+def refuse_repeated_columns(path: Path, columns: Sequence[str], known: Sequence[str]) -> None:
+    """A column the reader takes named twice in the header: one of the two would be read
+    and the other ignored (Python's csv keeps the last) — which one was meant is a guess.
+
+    Raises:
+        PairingError: naming the column and its positions.
+    """
+    for name in known:
+        places = [index + 1 for index, column in enumerate(columns) if column.strip() == name]
+        if len(places) > 1:
+            raise PairingError(f"{path}: the header names column {name!r} "
+                               f"{len(places)} times (columns "
+                               f"{', '.join(map(str, places))}); keep one")
 
 
 def refuse_misspelt_columns(path: Path, columns: Sequence[str], known: Sequence[str],

@@ -47,7 +47,9 @@ from likeness.io import (
     GIT_LFS_POINTER,
     header_delimiter,
     is_git_lfs_pointer,
+    more_fields_than_columns,
     refuse_misspelt_columns,
+    refuse_repeated_columns,
     stat_regular_file,
     text_of,
 )
@@ -156,8 +158,8 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
         raise LikenessError(f"cannot read {path}: {error.strerror or error}") from None
     if is_git_lfs_pointer(text[:64].encode()):
         raise LikenessError(f"{path}: the judgments file is {GIT_LFS_POINTER}")
-    reader = csv.DictReader(io.StringIO(text), strict=True,
-                            delimiter=header_delimiter(text, REQUIRED))
+    delimiter = header_delimiter(text, REQUIRED)
+    reader = csv.DictReader(io.StringIO(text), strict=True, delimiter=delimiter)
     columns = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED if name not in columns]
     if not columns:
@@ -170,12 +172,15 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
                             f"judgment with {', '.join(REQUIRED)}")
     refuse_misspelt_columns(path, columns, [*REQUIRED, "question", "expected"],
                             "judgments file")
+    refuse_repeated_columns(path, columns, [*REQUIRED, "question", "expected"])
     judgments, no_answer, ties = [], 0, 0
     try:
         records = [(reader.line_num, raw) for raw in reader]
     except csv.Error as error:
         raise LikenessError(f"{path}, line {reader.line_num}: not CSV ({error})") from None
     for line, raw in records:
+        if None in raw:
+            raise more_fields_than_columns(path, line, delimiter, "names")
         row = {key.strip(): (value or "").strip() for key, value in raw.items() if key}
         if not any(row.values()):
             continue
