@@ -188,3 +188,59 @@ def test_a_failed_metric_still_writes_a_complete_results_folder(fault, folders):
         results = _run_python(metric, weights, folders, folders / "python")
     assert results.record["metric_failures"][metric]["computed"] == 0
     _check_folder(folders / "python", metric, cause, ["--weights"])
+
+
+def _interrupted(*args, **kwargs):
+    """Ctrl-C as it comes back from numba's dispatcher (FSIM's kernels): the handler's
+    KeyboardInterrupt at the end of SystemErrors' causes."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise SystemError("<built-in method sum> returned a result with an exception "
+                              "set") from interrupt
+    except SystemError as inner:
+        raise SystemError("CPUDispatcher(<function phase_sums>) returned a result with an "
+                          "exception set") from inner
+
+
+def test_ctrl_c_inside_a_compiled_kernel_stops_the_run(folders, monkeypatch):
+    """Ctrl-C arriving while numba ran FSIM's kernel (one in ten, measured) became that
+    pair's FSIM error, "SystemError: CPUDispatcher(…) returned a result with an exception
+    set": the run went on to the end, and the error was cached, so the re-run reported it
+    again.  The interrupt is found behind the error and stops the run, as Ctrl-C does
+    anywhere else; so for a network that fails to build."""
+    monkeypatch.setitem(METRICS, "ssim", dataclasses.replace(METRICS["ssim"],
+                                                             pixels=_interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        likeness.compare(folders / "ref", folders / "out", metrics="psnr,ssim",
+                         out_dir=folders / "python", cache=False)
+    assert json.loads((folders / "python" / "run.json").read_text())["status"] == \
+        "interrupted"
+    result = CliRunner().invoke(main, ["compare", str(folders / "ref"), str(folders / "out"),
+                                       "--metrics", "ssim", "--no-cache"])
+    assert result.exit_code == 130, result.output
+    assert "interrupted (Ctrl-C)" in result.output
+    assert "SystemError" not in result.output
+    monkeypatch.setitem(networks_module.NETWORKS, "lpips_alex", dataclasses.replace(
+        NETWORKS["lpips_alex"], build=_interrupted))
+    dummy = folders / "dummy.pth"
+    dummy.write_bytes(b"never loaded")
+    with pytest.raises(KeyboardInterrupt):
+        likeness.compare(folders / "ref", folders / "out", metrics="lpips-alex",
+                         cache=False, weights={"alexnet": dummy})
+
+
+def test_a_failure_of_the_machine_or_of_likeness_is_computed_again(folders, monkeypatch):
+    """A metric's failure was cached whatever it was: an unexpected exception (a fault, a
+    bug) stayed the pair's error in every later run with the same cache.  Only likeness's
+    own refusals of the item (LikenessError) are cached now."""
+    cache = folders / "cache.sqlite"
+    monkeypatch.setitem(METRICS, "ssim", dataclasses.replace(METRICS["ssim"], pixels=_raise))
+    first = likeness.compare(folders / "ref", folders / "out", metrics="ssim,psnr",
+                             cache=cache)
+    assert all("boom" in (row.error or "") for row in first.rows)
+    monkeypatch.undo()
+    second = likeness.compare(folders / "ref", folders / "out", metrics="ssim,psnr",
+                              cache=cache)
+    assert all(row.error is None and 0 < row.values["ssim"] < 1 for row in second.rows)

@@ -143,9 +143,35 @@ def write_advice(error: OSError) -> str:
     return _WRITE_ADVICE.get(error.errno or 0, "check the disk, or choose another place")
 
 
+def interruption(error: BaseException) -> BaseException | None:
+    """The Ctrl-C or stop signal behind ``error``, or None.  A signal's exception raised
+    while a compiled extension runs (numba's dispatcher, between FSIM's kernels) comes back
+    wrapped: "SystemError: CPUDispatcher(…) returned a result with an exception set", the
+    KeyboardInterrupt (or the SystemExit of a SIGTERM handler) at the end of its causes."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt | SystemExit):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def raise_interruption(error: BaseException) -> None:
+    """Raise the Ctrl-C or stop signal behind ``error`` (``interruption``), if any: a run
+    that catches a metric's failure must stop on it, never record it as the item's error
+    and go on."""
+    interrupt = interruption(error)
+    if interrupt is not None:
+        raise interrupt.with_traceback(interrupt.__traceback__)
+
+
 def describe_failure(error: BaseException) -> str:
     """A failure as a row error: likeness's own message, or the exception's type and
-    message for anything else (a metric must never end a run with a traceback)."""
+    message for anything else (a metric must never end a run with a traceback).  A Ctrl-C
+    or stop signal behind ``error`` is raised instead (``raise_interruption``)."""
+    raise_interruption(error)
     if isinstance(error, LikenessError):
         return str(error)
     return f"{type(error).__name__}: {error}"

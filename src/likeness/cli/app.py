@@ -6,7 +6,7 @@ import errno
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     pass
 
 from likeness.cli.output import say
+from likeness.errors import interruption
 
 SEED = click.IntRange(0, 2**32 - 1)  # as both of numpy's generators take them
 
@@ -71,13 +72,11 @@ class Commands(click.Group):
                 return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:  # click would say "Aborted!"
-            say("error", f"interrupted (Ctrl-C): {_KEPT}")
-            sys.exit(130)
-        except _Stopped as stopped:  # SIGTERM, SIGHUP: a job scheduler, a closed terminal
-            say("error", f"stopped by {stopped.signal_name}: {_KEPT}")
-            raise
+        except (KeyboardInterrupt, _Stopped) as stopped:
+            _end_interrupted(stopped)
         except Exception as error:
+            if (wrapped := interruption(error)) is not None:  # by a compiled extension
+                _end_interrupted(wrapped)
             if os.environ.get("LIKENESS_DEBUG"):
                 raise
             ran_out = _out_of_resources(error)
@@ -90,6 +89,18 @@ class Commands(click.Group):
                               "likeness: please report it; LIKENESS_DEBUG=1 shows the "
                               "traceback)")
             sys.exit(1)
+
+
+def _end_interrupted(interrupt: BaseException) -> NoReturn:
+    """Say that Ctrl-C (click would say "Aborted!") or a stop signal (SIGTERM, SIGHUP: a job
+    scheduler, a closed terminal) ended the run, and exit with its code."""
+    if isinstance(interrupt, _Stopped):
+        say("error", f"stopped by {interrupt.signal_name}: {_KEPT}")
+        raise interrupt
+    if isinstance(interrupt, KeyboardInterrupt):
+        say("error", f"interrupted (Ctrl-C): {_KEPT}")
+        sys.exit(130)
+    raise interrupt  # another SystemExit: its own code
 
 
 def _out_of_resources(error: Exception) -> str:

@@ -19,7 +19,12 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from likeness.arguments import check_paths
-from likeness.errors import ImageLoadError, InvalidInputError, LikenessError
+from likeness.errors import (
+    ImageLoadError,
+    InvalidInputError,
+    LikenessError,
+    raise_interruption,
+)
 from likeness.io.alpha import (
     ALPHA_CHOICES,
     BMP_FOURTH_BYTE,
@@ -194,6 +199,7 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
     except MemoryError:
         raise ImageLoadError(f"{path}: too large to decode in the memory available") from None
     except Exception as error:  # a decoder failing in any way: the file is not trustworthy
+        raise_interruption(error)
         if claimed == "TIFF" and (tags := tiff_tags(data)) and (
                 compression := uncommon_compression(tags)):
             raise ImageLoadError(f"{path}: {_COMPRESSED.format(compression, 'Pillow')}"

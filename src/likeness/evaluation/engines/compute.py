@@ -70,8 +70,9 @@ class ItemOutcome:
     Attributes:
         values: metric → value.
         errors: metric → why it has no value (a property of the item: cached).
-        uncached: the metrics of ``errors`` that are the machine's, not the item's (too
-            little memory now): not cached, so a later run computes them.
+        uncached: the metrics of ``errors`` that are the machine's or likeness's, not the
+            item's (too little memory now, a fault, a bug): not cached, so a later run
+            computes them (``fail``).
         failure: why the item as a whole failed (decoding, reconciling): not cached.
         notes: the decisions taken; ``data_range`` and ``channels``: as compared.
     """
@@ -83,6 +84,14 @@ class ItemOutcome:
     notes: tuple[str, ...] = ()
     data_range: float | None = None
     channels: int | None = None
+
+    def fail(self, metric: str, error: BaseException) -> None:
+        """``metric`` failed on this item with ``error``: cached where likeness refused the
+        item (a ``LikenessError``), computed again by a later run otherwise; a Ctrl-C
+        behind ``error`` is raised (``describe_failure``)."""
+        self.errors[metric] = describe_failure(error)
+        if not isinstance(error, LikenessError):
+            self.uncached.add(metric)
 
 
 def decode_group(items: Sequence[Item], alpha: str | None,
@@ -356,7 +365,7 @@ class ItemComputer:
         except Exception as error:  # noqa: BLE001 - any failure is this item's error
             if self.raising:
                 raise
-            outcome.errors[metric] = describe_failure(error)
+            outcome.fail(metric, error)
 
     def _on_cpu(self, deferred: Deferred) -> None:
         """A deferred pixel metric computed on the CPU after all (its batch could not be),
@@ -369,7 +378,7 @@ class ItemComputer:
         except Exception as error:  # noqa: BLE001 - any failure is this item's error
             if self.raising:
                 raise
-            deferred.outcome.errors[deferred.metric] = describe_failure(error)
+            deferred.outcome.fail(deferred.metric, error)
 
     def _role_notes(self, decisions: tuple[str, ...]) -> tuple[str, ...]:
         reference, test = self.roles

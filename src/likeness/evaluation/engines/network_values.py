@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from likeness.errors import LikenessError, describe_failure
+from likeness.errors import LikenessError, describe_failure, raise_interruption
 from likeness.evaluation.catalog.feature_metrics import FeatureUse
 from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
@@ -177,6 +177,7 @@ class NetworkStage:
         try:
             return list(self.networks.encode(network, self._stack([u for _, u in batch])))
         except Exception as error:  # noqa: BLE001 - the batch's items fail, not the run
+            raise_interruption(error)
             return error
 
     def _kept(self, side: Any, batched: bool, layers: list[Any] | Exception, count: int,
@@ -192,13 +193,14 @@ class NetworkStage:
             try:
                 whole = side(layers, size, self.settings)
                 return [[part[i:i + 1] for part in whole] for i in range(count)]
-            except Exception:  # noqa: BLE001 - each image's own failure comes below
-                pass
+            except Exception as error:  # noqa: BLE001 - each image's own failure comes below
+                raise_interruption(error)
         kept: list[Any] = []
         for i in range(count):
             try:
                 kept.append(side([layer[i:i + 1] for layer in layers], size, self.settings))
             except Exception as error:  # noqa: BLE001 - this image's items fail
+                raise_interruption(error)
                 kept.append(error)
         return kept
 
@@ -314,7 +316,7 @@ class NetworkStage:
                     if not isinstance(failure, Exception) and isinstance(second, Exception):
                         failure = second
                     if isinstance(failure, Exception):
-                        entry.outcome.errors[metric] = describe_failure(failure)
+                        entry.outcome.fail(metric, failure)
                         continue
                     try:
                         if use.distances is not None:
@@ -322,7 +324,7 @@ class NetworkStage:
                             continue
                         entry.outcome.values[metric] = use.distance(first, second, module)
                     except Exception as error:  # noqa: BLE001 - this item's error
-                        entry.outcome.errors[metric] = describe_failure(error)
+                        entry.outcome.fail(metric, error)
             for metric, triples in together.items():
                 self._distances(metric, module, triples)
 
@@ -335,14 +337,15 @@ class NetworkStage:
         try:
             values = use.distances([f for _, f, _ in triples], [s for _, _, s in triples],
                                    module)
-        except Exception:  # noqa: BLE001 - each item's own error comes item by item
+        except Exception as error:  # noqa: BLE001 - each item's own error comes item by item
+            raise_interruption(error)
             values = None
         if values is None:
             for entry, first, second in triples:
                 try:
                     entry.outcome.values[metric] = use.distance(first, second, module)
                 except Exception as error:  # noqa: BLE001 - this item's error
-                    entry.outcome.errors[metric] = describe_failure(error)
+                    entry.outcome.fail(metric, error)
             return
         entries = [entry for entry, _, _ in triples]  # not their features: freed by now
 

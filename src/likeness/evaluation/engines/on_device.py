@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.errors import raise_interruption
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.infra.device import full_float32, stacked_on_device
 from likeness.evaluation.items.prepare import PreparedPair
@@ -191,7 +192,8 @@ class DeviceBatches:
             assert on_device is not None
             try:
                 values = on_device(test, reference, data_range, self.settings)
-            except Exception:  # noqa: BLE001 - each pair's own error comes from the CPU
+            except Exception as error:  # noqa: BLE001 - each pair's own error comes from the CPU
+                raise_interruption(error)
                 values = None
             if values is None or tuple(values.shape) != (len(own),):
                 for entry in own:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from likeness.errors import LikenessError
+from likeness.errors import LikenessError, raise_interruption
 from likeness.evaluation.catalog.feature_metrics import FeatureUse, PromptUse
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.engines.built_networks import Networks
@@ -95,6 +95,7 @@ class PromptStage:
             embeddings = self.networks.encode_texts(network, texts, too_long, cleaning)
             return [embeddings[i:i + 1] for i in range(len(texts))]
         except Exception as error:  # noqa: BLE001 - the prompts' items fail, not the run
+            raise_interruption(error)
             if len(texts) == 1:
                 return [error]
         return [self._embed(network, [text], too_long, cleaning)[0] for text in texts]

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from likeness.errors import raise_interruption
+
 __all__ = ["GraphedCalls"]
 
 _WARM_UP = 2  # eager passes on a side stream before a capture
@@ -76,6 +78,7 @@ class GraphedCalls:
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
                 made = self.function(given)
-        except Exception:  # noqa: BLE001 - work a graph cannot hold runs eagerly instead
+        except Exception as error:  # noqa: BLE001 - work a graph cannot hold runs eagerly
+            raise_interruption(error)
             return None
         return graph, given, made

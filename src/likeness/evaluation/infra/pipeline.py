@@ -38,7 +38,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from likeness.errors import LikenessError
+from likeness.errors import LikenessError, raise_interruption
 from likeness.evaluation.infra.memory import fitting
 from likeness.evaluation.infra.shared_arrays import (
     in_shared_memory,
@@ -199,6 +199,7 @@ class _RunEach:
             try:
                 outcomes.append((self.function(job), None))
             except Exception as error:  # noqa: BLE001 - the caller's to return or raise
+                raise_interruption(error)
                 outcomes.append((None, _Raised.of(error) if self.in_processes else error))
         return outcomes
 
