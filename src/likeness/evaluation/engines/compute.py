@@ -8,10 +8,10 @@ decoded groups into one ``ItemOutcome`` per item:
    decision recorded) and its pixel metrics computed;
 2. for each network its metrics need, the images (and prompts) are encoded once each — a
    group's reference once for all of its items, a style image once per run — and each
-   item's network values are the distances between what was kept of its images
-   (``likeness.evaluation.engines.network_values``).
+   item's network values are the distances between what was kept of its images.
 
-Any exception of a metric becomes that item's error for that metric, never the run's.
+Any exception of a metric (Ctrl-C aside) becomes that item's error for that metric, never
+the run's; it is cached only where likeness refused the item (``ItemOutcome.fail``).
 """
 
 from __future__ import annotations
@@ -57,8 +57,7 @@ class Decoded:
     reference: LoadedImage | Exception
     tests: list[LoadedImage | Exception]
 
-    def nbytes(self) -> int:
-        """The bytes its pixels take."""
+    def nbytes(self) -> int:  # the bytes its pixels take
         return sum(image.pixels.nbytes for image in (self.reference, *self.tests)
                    if isinstance(image, LoadedImage))
 
@@ -70,9 +69,8 @@ class ItemOutcome:
     Attributes:
         values: metric → value.
         errors: metric → why it has no value (a property of the item: cached).
-        uncached: the metrics of ``errors`` that are the machine's or likeness's, not the
-            item's (too little memory now, a fault, a bug): not cached, so a later run
-            computes them (``fail``).
+        uncached: the metrics of ``errors`` that are not the item's (too little memory
+            now, a fault, a bug: ``fail``): not cached, so a later run computes them.
         failure: why the item as a whole failed (decoding, reconciling): not cached.
         notes: the decisions taken; ``data_range`` and ``channels``: as compared.
     """
@@ -86,9 +84,8 @@ class ItemOutcome:
     channels: int | None = None
 
     def fail(self, metric: str, error: BaseException) -> None:
-        """``metric`` failed on this item with ``error``: cached where likeness refused the
-        item (a ``LikenessError``), computed again by a later run otherwise; a Ctrl-C
-        behind ``error`` is raised (``describe_failure``)."""
+        """``metric`` failed with ``error``: cached where likeness refused the item (a
+        ``LikenessError``); a Ctrl-C behind it is raised (``describe_failure``)."""
         self.errors[metric] = describe_failure(error)
         if not isinstance(error, LikenessError):
             self.uncached.add(metric)
