@@ -179,3 +179,18 @@ def test_every_kernel_runs_on_torchs_threads_and_leaves_them_as_they_were(
     assert set(seen) == {name for _, name in kernels}  # each one called
     assert {name: set(counts) for name, counts in seen.items()} == {
         name: {1} for name in seen}  # on no more threads than torch may use
+
+
+def test_ctrl_c_that_numba_hands_back_wrapped_is_raised_as_itself():
+    """Ctrl-C while a compiled kernel ran came out of ``likeness.fsim`` as "SystemError:
+    CPUDispatcher(…) returned a result with an exception set" about one time in ten (a
+    notebook's interrupt said that); the KeyboardInterrupt behind it is raised instead.
+    A SystemError with no interrupt behind it is left as it is."""
+    with pytest.raises(KeyboardInterrupt), kernel_threads():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise SystemError("CPUDispatcher(<function phase_sums>) returned a result "
+                              "with an exception set") from interrupt
+    with pytest.raises(SystemError, match="no interrupt"), kernel_threads():
+        raise SystemError("no interrupt")

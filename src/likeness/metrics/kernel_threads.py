@@ -54,6 +54,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from likeness.errors import raise_interruption
+
 __all__ = ["SHORT_CALL", "cores_shared", "kernel_threads", "threads_allowed",
            "usable_cores"]
 
@@ -105,7 +107,8 @@ def kernel_threads(seconds: float = math.inf) -> Iterator[None]:
     """Around one parallel kernel call whose work takes about ``seconds`` on one thread
     (unknown: a long call): one thread for it when the cores are shared and the call is
     short, else ``threads_allowed()``, at most numba's; numba's and torch's thread counts
-    are the same after the call as before."""
+    are the same after the call as before.  A Ctrl-C that numba's dispatcher hands back
+    as a ``SystemError`` is raised as the KeyboardInterrupt it is."""
     import numba  # loaded already: the caller is about to run a kernel
 
     torch: Any = sys.modules.get("torch")
@@ -121,6 +124,9 @@ def kernel_threads(seconds: float = math.inf) -> Iterator[None]:
         numba.set_num_threads(wanted)  # this thread's calls only
     try:
         yield
+    except SystemError as error:  # Ctrl-C in the kernel: numba's dispatcher wraps it
+        raise_interruption(error)
+        raise
     finally:
         if not getattr(_state, "shared", False):  # else when the run's block ends
             _put_back(numba, callers)
