@@ -186,11 +186,14 @@ def test_ctrl_c_that_numba_hands_back_wrapped_is_raised_as_itself():
     CPUDispatcher(…) returned a result with an exception set" about one time in ten (a
     notebook's interrupt said that); the KeyboardInterrupt behind it is raised instead.
     A SystemError with no interrupt behind it is left as it is."""
-    with pytest.raises(KeyboardInterrupt), kernel_threads():
+    def kernel_interrupted():
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt as interrupt:
             raise SystemError("CPUDispatcher(<function phase_sums>) returned a result "
                               "with an exception set") from interrupt
+
+    with pytest.raises(KeyboardInterrupt), kernel_threads():
+        kernel_interrupted()
     with pytest.raises(SystemError, match="no interrupt"), kernel_threads():
         raise SystemError("no interrupt")
