@@ -467,6 +467,23 @@ def test_the_metrics_options_are_numbers_of_their_kind():
         == (1,)
 
 
+@pytest.mark.parametrize("convention", ["pytorch-msssim", "piq", "torchmetrics", "matlab"])
+def test_ms_ssim_weights_may_be_a_tensor_as_piq_takes_them(convention):
+    """piq's ``scale_weights`` is a tensor (and pytorch-msssim's ``weights`` is passed as
+    one): a 1-D tensor was refused, "scale_weights[0] must be a number, got tensor(0.3)".
+    Its values are the list's, bit for bit, in every convention."""
+    import likeness
+
+    x, y = _noisy_batch((1, 3, 192, 192), seed=6, dtype=torch.float32)
+    expected = likeness.ms_ssim(x, y, data_range=1.0, convention=convention,
+                                scale_weights=[0.3, 0.7])
+    for weights in (torch.tensor([0.3, 0.7]), torch.tensor([0.3, 0.7], dtype=torch.float64),
+                    torch.tensor([0.3, 0.7], requires_grad=True), np.array([0.3, 0.7])):
+        got = likeness.ms_ssim(x, y, data_range=1.0, convention=convention,
+                               scale_weights=weights)
+        assert torch.equal(got, expected), weights
+
+
 @pytest.mark.parametrize(
     ("x", "y", "kwargs", "error", "match"),
     [

@@ -65,6 +65,8 @@ def _scale_weights(scale_weights: Sequence[float] | None) -> tuple[float, ...]:
     finite, non-negative numbers."""
     if scale_weights is None:
         return tuple(MS_SSIM_WEIGHTS)
+    if getattr(scale_weights, "ndim", None) == 1 and hasattr(scale_weights, "tolist"):
+        scale_weights = scale_weights.tolist()  # a 1-D tensor or array: piq takes a tensor
     try:  # a 0-d tensor or array is Iterable, and refuses to be iterated
         weights = None if isinstance(scale_weights, str | bytes) else tuple(scale_weights)
     except TypeError:
