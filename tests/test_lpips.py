@@ -304,3 +304,23 @@ def test_inputs_the_network_cannot_take_are_one_clear_error(stand_in, net):
         with pytest.raises(RuntimeError):  # the network itself: one pixel less fails
             torch.nn.Sequential(*list(metric.backbone.features)[:max(taps) + 1])(
                 x[:, :, :need - 1])
+
+
+def test_lpips_switches_are_true_or_false(stand_in):
+    """``spatial="no"`` returned the per-pixel maps, ``normalize="no"`` rescaled [0, 1]
+    images (any text is true); ``version=0.1`` (a number, which the lpips package takes as
+    well) was refused as "got 0.1".  The switches take True or False (NumPy's too)."""
+    import numpy as np
+
+    from likeness import LPIPS, InvalidInputTypeError
+
+    with pytest.raises(InvalidInputTypeError, match="spatial must be True or False, got 'no'"):
+        LPIPS(net="alex", spatial="no", backbone_weights=stand_in["alexnet"])
+    model = LPIPS(net="alex", version=0.1, backbone_weights=stand_in["alexnet"])
+    assert model.version == "0.1"
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    for value in ("no", None, 1):
+        with pytest.raises(InvalidInputTypeError, match="normalize must be True or False"):
+            model(x, x * 0.9, normalize=value)
+    assert torch.equal(model(x, x * 0.9, normalize=np.bool_(True)),
+                       model(x, x * 0.9, normalize=True))
