@@ -164,7 +164,7 @@ def raise_interruption(error: BaseException) -> None:
     and go on."""
     interrupt = interruption(error)
     if interrupt is not None:
-        raise interrupt.with_traceback(interrupt.__traceback__)
+        raise interrupt
 
 
 def describe_failure(error: BaseException) -> str:

@@ -112,6 +112,10 @@ class RatingsAnalysis:
     seed: int = 0
 
 
+# squares of ratings up to it, summed over any number of ratings, stay finite in float64
+LARGEST_RATING = 1e100
+
+
 def _number(text: str, where: str, column: str) -> float:
     try:
         value = float(text)
@@ -120,13 +124,10 @@ def _number(text: str, where: str, column: str) -> float:
     if not math.isfinite(value):
         raise PairingError(f"{where}: the {column} {text!r} is not a finite number")
     if abs(value) > LARGEST_RATING:
-        raise PairingError(f"{where}: the {column} {text!r} is beyond ±1e100, where its "
-                           f"square (in the variances) overflows; rescale the ratings")
+        bound = f"±1e{math.log10(LARGEST_RATING):.0f}"
+        raise PairingError(f"{where}: the {column} {text!r} is beyond {bound}, where its "
+                           "square (in the variances) overflows; rescale the ratings")
     return value
-
-
-# squares of ratings up to it, summed over any number of ratings, stay finite in float64
-LARGEST_RATING = 1e100
 
 
 def read_ratings(path: Path) -> tuple[list[Rating], list[str]]:
