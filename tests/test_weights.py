@@ -38,6 +38,10 @@ class _Server:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 served.requests.append(self.path)
+                if self.path.endswith(("/trickle.pth", "/silent.pth", "/slow-headers.pth",
+                                       "/garbage.pth", "/hangup.pth")):
+                    self._misbehave(self.path.rsplit("/", 1)[1])
+                    return
                 if self.path.endswith("/interrupted.pth"):
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -57,6 +61,30 @@ class _Server:
                 for start in range(0, len(body), 1 << 18):
                     time.sleep(served.delay)
                     self.wfile.write(body[start:start + (1 << 18)])
+
+            def _misbehave(self, how: str) -> None:
+                """A server that never fails outright: bytes trickle, or stop, or are
+                no HTTP; each bounded to a few seconds."""
+                if how == "hangup.pth":
+                    self.close_connection = True
+                    return
+                if how == "garbage.pth":
+                    self.wfile.write(b"HELLO THERE\r\n\r\n")
+                    return
+                if how == "slow-headers.pth":
+                    self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+                    for _ in range(40):
+                        time.sleep(0.1)
+                        self.wfile.write(b"X-Wait: 1\r\n")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(PAYLOAD)))
+                self.end_headers()
+                for _ in range(40):
+                    time.sleep(0.1)
+                    if how == "trickle.pth":
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -126,6 +154,28 @@ def test_interrupted_download_leaves_nothing(server, cache, monkeypatch):
     with pytest.raises(WeightsError, match="interrupted|failed"):
         manager.resolve("testnet")
     assert not (cache / "interrupted.pth").exists()
+    assert not list(cache.glob("*.part"))
+
+
+@pytest.mark.parametrize(("file_name", "expected"), [
+    ("trickle.pth", r"sent \d+ bytes in \d+ s, slower than 1024 bytes/s"),
+    ("silent.pth", r"nothing arrived for \d+ s"),
+    ("slow-headers.pth", r"reply had not begun within \d+ s"),
+    ("hangup.pth", r"failed \(the server closed the connection without a reply\)"),
+    ("garbage.pth", r"failed \(the reply is not HTTP: it began 'HELLO THERE'\); try again"),
+])
+def test_a_server_that_trickles_stalls_or_speaks_no_http_fails_in_bounded_time(
+        server, cache, monkeypatch, file_name, expected):
+    from likeness.nets import transfer
+
+    monkeypatch.setattr(transfer, "STALL_SECONDS", 0.5)
+    _register(monkeypatch, server, file_name)
+    started = time.monotonic()
+    with pytest.raises(WeightsError, match=expected) as error:
+        manager.resolve("testnet")
+    assert time.monotonic() - started < 3, "a stalled download must end at the stall limit"
+    assert f"likeness weights import {file_name}" in str(error.value)
+    assert not (cache / file_name).exists()
     assert not list(cache.glob("*.part"))
 
 

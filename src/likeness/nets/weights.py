@@ -23,8 +23,6 @@ import errno
 import hashlib
 import os
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,6 +33,7 @@ from likeness.arguments import PATH, check_argument_kinds
 from likeness.errors import StorageError, WeightsError
 from likeness.io import standing_in
 from likeness.nets.checkpoints import REGISTRY, Checkpoint, published_as
+from likeness.nets.transfer import TransferFailed, stream
 from likeness.switches import switch
 
 __all__ = ["REGISTRY", "Checkpoint", "ResolvedWeights", "cache_dirs", "download", "file_sha256",
@@ -273,7 +272,7 @@ def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
 
 
 def download(checkpoint: Checkpoint, target: Path, *,
-             progress: ProgressCallback | None = None, timeout: float = 60.0) -> str:
+             progress: ProgressCallback | None = None) -> str:
     """Download a checkpoint to ``target``: temporary file, hash check, atomic rename, lock.
 
     Returns:
@@ -308,7 +307,7 @@ def download(checkpoint: Checkpoint, target: Path, *,
             try:
                 hasher, done = hashlib.sha256(), 0
                 with os.fdopen(handle, "wb") as sink:
-                    for block, total in _blocks(url, timeout, checkpoint):
+                    for block, total in _blocks(url, checkpoint):
                         sink.write(block)  # a full disk: _writing_into's message, not ours
                         hasher.update(block)
                         done += len(block)
@@ -329,26 +328,16 @@ def download(checkpoint: Checkpoint, target: Path, *,
                 temporary.unlink(missing_ok=True)
 
 
-def _blocks(url: str, timeout: float, checkpoint: Checkpoint
-            ) -> Iterator[tuple[bytes, int | None]]:
+def _blocks(url: str, checkpoint: Checkpoint) -> Iterator[tuple[bytes, int | None]]:
     """The download's blocks, each with the length the server announced; the network's
     failures as one ``WeightsError`` (the writer's are the writer's)."""
-    done = 0
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            while block := response.read(1 << 20):
-                done += len(block)
-                yield block, total
-    except (urllib.error.URLError, OSError, ValueError) as error:
+        yield from stream(url)
+    except TransferFailed as error:
         mirror = (f" from LIKENESS_WEIGHTS_MIRROR (check it, or unset it to fetch "
                   f"{checkpoint.url})" if os.environ.get("LIKENESS_WEIGHTS_MIRROR") else "")
-        raise WeightsError(f"downloading {url}{mirror} failed ({error}); "
+        raise WeightsError(f"downloading {url}{mirror} failed ({error}); try again, or "
                            f"{_how_to_fix(checkpoint)}") from None
-    if total is not None and done != total:
-        raise WeightsError(f"the download of {url} was interrupted after {done} of {total} "
-                           f"bytes; try again, or {_how_to_fix(checkpoint)}")
 
 
 def _not_a_file(path: Path) -> str:

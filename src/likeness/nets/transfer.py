@@ -1,0 +1,98 @@
+"""Streaming a checkpoint over HTTP without ever waiting forever.
+
+A socket timeout alone bounds each read, not the download: a server (or a captive proxy)
+that sends one byte every 59 seconds keeps a 60-second timeout happy for ever.  So the
+transfer also has a lowest speed, as ``curl --speed-limit --speed-time`` has: fewer than
+``SLOWEST_BYTES_PER_SECOND`` over any ``STALL_SECONDS`` ends it with an error, and so does a
+reply whose headers have not all arrived within ``STALL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+__all__ = ["SLOWEST_BYTES_PER_SECOND", "STALL_SECONDS", "TransferFailed", "stream"]
+
+STALL_SECONDS = 60.0
+SLOWEST_BYTES_PER_SECOND = 1024
+_BLOCK = 1 << 20
+
+
+class TransferFailed(Exception):
+    """The network side of a download failed; the message says how."""
+
+
+def stream(url: str) -> Iterator[tuple[bytes, int | None]]:
+    """The blocks of ``url``'s body, each with the length the server announced.
+
+    Raises:
+        TransferFailed: no connection, an HTTP error, a stall (no byte, or too few, for
+            ``STALL_SECONDS``) or a body shorter than announced.
+    """
+    stall = STALL_SECONDS
+    least = SLOWEST_BYTES_PER_SECOND * stall
+    done = 0
+    try:
+        with _open_within(url, stall) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            window_start, window_bytes = time.monotonic(), 0
+            while block := response.read1(_BLOCK):
+                done += len(block)
+                window_bytes += len(block)
+                now = time.monotonic()
+                if now - window_start >= stall:
+                    if window_bytes < least:
+                        raise TransferFailed(
+                            f"the server sent {window_bytes} bytes in {now - window_start:.0f} "
+                            f"s, slower than {SLOWEST_BYTES_PER_SECOND} bytes/s; stopped after "
+                            f"{done} bytes")
+                    window_start, window_bytes = now, 0
+                yield block, total
+    except TransferFailed:
+        raise
+    except TimeoutError:
+        raise TransferFailed(f"nothing arrived for {stall:.0f} s; stopped after {done} "
+                             "bytes") from None
+    except http.client.RemoteDisconnected:
+        raise TransferFailed("the server closed the connection without a reply") from None
+    except http.client.BadStatusLine as error:
+        raise TransferFailed(f"the reply is not HTTP: it began {str(error).strip()[:60]!r}"
+                             ) from None
+    except http.client.HTTPException as error:
+        raise TransferFailed(f"the reply broke off after {done} bytes "
+                             f"({type(error).__name__})") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise TransferFailed(str(error)) from None
+    if total is not None and done != total:
+        raise TransferFailed(f"interrupted after {done} of {total} bytes")
+
+
+def _open_within(url: str, seconds: float) -> http.client.HTTPResponse:
+    """``urlopen(url)``, whose reply must have begun, headers complete, within ``seconds``.
+
+    The socket timeout bounds each read of the headers, not all of them; so the opening
+    runs in a helper thread that is left behind (a daemon, its socket closed by its own
+    timeout) when the server trickles them.
+    """
+    outcome: list[object] = []
+
+    def open_url() -> None:
+        try:
+            outcome.append(urllib.request.urlopen(url, timeout=seconds))  # noqa: S310
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            outcome.append(error)
+
+    opener = threading.Thread(target=open_url, name="likeness-download", daemon=True)
+    opener.start()
+    opener.join(seconds)
+    if not outcome:
+        raise TransferFailed(f"the server's reply had not begun within {seconds:.0f} s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]  # type: ignore[return-value]
