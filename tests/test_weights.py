@@ -594,3 +594,28 @@ def test_a_web_page_in_place_of_a_checkpoint_is_named(server, cache, tmp_path, m
         manager.verify(manager.REGISTRY["testnet"], saved)
     with pytest.raises(WeightsError, match=re.escape(f"portal.pth: {WEB_PAGE}")):
         load_state_dict(saved)
+
+
+@pytest.mark.parametrize("blocker", ["folder", "broken link"])
+def test_something_in_the_checkpoints_place_is_named_not_overwritten_or_ignored(
+        server, cache, tmp_path, monkeypatch, blocker):
+    _register(monkeypatch, server, "good.pth")
+    cache.mkdir()
+    place = cache / "good.pth"
+    if blocker == "folder":
+        place.mkdir()
+    else:
+        place.symlink_to(tmp_path / "unmounted" / "good.pth")
+    with pytest.raises(WeightsError, match=rf"{re.escape(str(place))}, where checkpoint "
+                       rf"'testnet' is downloaded to, is in the way \(a {blocker}, not a "
+                       r"checkpoint file\): remove it, or download") as error:
+        manager.resolve("testnet")
+    assert "likeness weights import good.pth" in str(error.value)
+    assert server.requests == []
+    assert os.path.lexists(place)
+    assert not list(cache.glob("*.part"))
+    monkeypatch.setenv("LIKENESS_OFFLINE", "1")
+    with pytest.raises(WeightsError, match=rf"is not in {re.escape(str(cache))} or .*"
+                       rf"\({re.escape(str(place))}: a {blocker}, not a checkpoint file\) "
+                       "and LIKENESS_OFFLINE is set"):
+        manager.resolve("testnet")

@@ -94,9 +94,8 @@ _HASHER: ContextVar[Callable[[Path], str] | None] = ContextVar("likeness_weights
 def hashing_by(hasher: Callable[[Path], str]) -> Iterator[None]:
     """Within this block, the checkpoint files a run resolves are hashed by ``hasher``: the
     run's cache's ``Cache.digest``, which remembers a file's SHA-256 from one run to the
-    next by its path and stamp, as it does its images' (else each run hashed each
-    checkpoint again: 0.15 s for AlexNet's 244 MB here, 0.35 s for VGG-19's 548 MB).
-    ``likeness weights verify`` and imports always hash the file."""
+    next by its path and stamp, as it does its images' (hashing VGG-19's 548 MB takes 0.35 s
+    here). ``likeness weights verify`` and imports always hash the file."""
     token = _HASHER.set(hasher)
     try:
         yield
@@ -285,15 +284,17 @@ def download(checkpoint: Checkpoint, target: Path, *,
     url = source_url(checkpoint)
     if not url:
         raise WeightsError(
-            f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "
-            f"{' or '.join(str(d) for d in cache_dirs())}, and likeness does not download it: "
+            f"{_not_cached(checkpoint)}, and likeness does not download it: "
             f"its authors publish it behind a web page; {_how_to_fix(checkpoint)}")
     if switch("LIKENESS_OFFLINE"):
         raise WeightsError(
-            f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "
-            f"{' or '.join(str(d) for d in cache_dirs())} and LIKENESS_OFFLINE is set, so it "
+            f"{_not_cached(checkpoint)} and LIKENESS_OFFLINE is set, so it "
             f"is not downloaded from {url}; {_how_to_fix(checkpoint)}"
         )
+    if os.path.lexists(target) and not target.is_file():
+        raise WeightsError(f"{target}, where checkpoint {checkpoint.name!r} is downloaded to, "
+                           f"is in the way ({_not_a_file(target)}): remove it, or "
+                           f"{_how_to_fix(checkpoint)}")
     from filelock import FileLock
 
     with _writing_into(target.parent):
@@ -326,6 +327,16 @@ def download(checkpoint: Checkpoint, target: Path, *,
                 return digest
             finally:
                 temporary.unlink(missing_ok=True)
+
+
+def _not_cached(checkpoint: Checkpoint) -> str:
+    """"checkpoint … is not in the caches", naming what stands at its place in any."""
+    places = [folder / checkpoint.file_name for folder in cache_dirs()]
+    odd = [f"{place}: {_not_a_file(place)}" for place in places
+           if os.path.lexists(place) and not place.is_file()]
+    return (f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "
+            f"{' or '.join(str(place.parent) for place in places)}"
+            + (f" ({'; '.join(odd)})" if odd else ""))
 
 
 def _blocks(url: str, checkpoint: Checkpoint) -> Iterator[tuple[bytes, int | None]]:
