@@ -511,3 +511,73 @@ def test_cluster_failures_name_the_cluster_and_leave_likeness_bugs_as_they_are()
     with pytest.raises(likeness.LikenessError, match="^a node refused it$"), \
             cluster_failures(ray):
         raise refusal
+
+
+def _closed_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _unconnected_ray():
+    """Ray as connect() sees it before any ray.init, whether or not this process has
+    joined the test cluster; ray.init must not be reached when the address is refused."""
+    pytest.importorskip("ray")
+
+    def init(**kwargs):
+        raise AssertionError("ray.init must not be reached: Ray retries for 13 minutes")
+
+    return SimpleNamespace(is_initialized=lambda: False, init=init)
+
+
+@pytest.mark.parametrize(("address", "environment", "expected"), [
+    ("127.0.0.1:{port}", None, r"no Ray cluster answers at address='127\.0\.0\.1:\d+' "
+     r"\([\d.]+:\d+: Connection refused\): start the cluster .*without an address, a local"),
+    ("ray://127.0.0.1:{port}", None, r"answers at address='ray://127\.0\.0\.1:\d+' "
+     r"\(127\.0\.0\.1:\d+: Connection refused\)"),
+    (None, "127.0.0.1:{port}", r"answers at RAY_ADDRESS=127\.0\.0\.1:\d+ .*unset RAY_ADDRESS"),
+    ("127.0.0.1:{port}", "127.0.0.1:1", r"answers at address='127\.0\.0\.1:\d+' "),
+    ("nonsense", None, r"address='nonsense' is not a Ray cluster address: give HOST:PORT"),
+    ("auto", None, r"no running Ray cluster found for address='auto': start one"),
+    (None, None, r"answers at the cluster `ray start` last started on this machine "
+     r"\([\d.]+:\d+: Connection refused\): start it again .* `ray stop`"),
+])
+def test_a_cluster_that_does_not_answer_is_one_error_in_seconds(
+        tmp_path, monkeypatch, address, environment, expected):
+    from likeness.evaluation.engines.ray_cluster import connect
+
+    ray = _unconnected_ray()
+    port = _closed_port()
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # no cluster started here, or a stale one
+    from ray._private import services  # and none running (the test cluster is, for "auto")
+
+    monkeypatch.setattr(services, "find_gcs_addresses", list)
+    if address is None and environment is None:
+        (tmp_path / "ray").mkdir()
+        (tmp_path / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{port}\n")
+    if environment is None:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("RAY_ADDRESS", environment.format(port=port))
+    started = time.monotonic()
+    with pytest.raises(likeness.LikenessError, match=expected):
+        connect(ray, address and address.format(port=port))
+    assert time.monotonic() - started < 15
+    assert os.environ.get("RAY_ADDRESS") == (environment and environment.format(port=port))
+
+
+def test_a_cluster_that_does_not_answer_is_named_in_the_options_words(tmp_path, monkeypatch,
+                                                                       folders):
+    from likeness.cli import main
+
+    ray = pytest.importorskip("ray")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as before any ray.init
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    result = CliRunner().invoke(main, ["compare", str(folders / "ref"), str(folders / "blur"),
+                                       "--no-cache", "--engine", "ray", "--address",
+                                       f"127.0.0.1:{_closed_port()}"])
+    assert result.exit_code == 1, result.output
+    assert "no Ray cluster answers at --address 127.0.0.1:" in result.output
+    assert "Traceback" not in result.output

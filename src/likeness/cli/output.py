@@ -94,6 +94,8 @@ CLI_WORDS = [
      r"--resize \1 but this run uses --resize \2"),
     (r"alpha='(white|black|drop)'", r"--alpha \1"),
     (r"overwrite=True", "--overwrite"),
+    (r"(?<![\w])address='([^']*)'", r"--address \1"),
+    (r"leave the address out", "leave --address out"),
     (r"(?<![\w/.-])out_dir(?![\w/.-])", "--out-dir"),
     (r"(?<![\w/.-])save_stats(?![\w/.-])", "--save-stats"),
     (r"strict=True", "--strict"),

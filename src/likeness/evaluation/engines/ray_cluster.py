@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -36,11 +37,87 @@ def import_ray() -> Any:
     return ray
 
 
+_PROBE_SECONDS = 10.0
+
+
 def connect(ray: Any, address: str | None) -> None:
-    """Join the cluster at ``address`` (None: a running one, else a local one) unless joined."""
-    if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
-                 include_dashboard=False, configure_logging=False)
+    """Join the cluster at ``address`` unless joined; None: ``RAY_ADDRESS``'s, else the one
+    ``ray start`` last started on this machine, else a new local one.  ``address`` wins over
+    ``RAY_ADDRESS`` (Ray alone lets the variable win).  A cluster that does not answer is
+    one error within seconds: Ray's own connection retries for about 13 minutes."""
+    if ray.is_initialized():
+        return
+    environment = os.environ.get("RAY_ADDRESS") or None
+    named = (f"address={address!r}" if address else f"RAY_ADDRESS={environment}"
+             if environment else "the cluster `ray start` last started on this machine")
+    advice = ("start the cluster (ray start --head prints its address) or give a running "
+              "one's" + ("; without an address, a local cluster is started here" if address
+                         else ", or unset RAY_ADDRESS to start a local cluster here")
+              if address or environment else "start it again (ray start --head), or run "
+              "`ray stop` to forget it and start a local cluster here")
+    with _environment("RAY_ADDRESS", address or environment):
+        bootstrap = _bootstrap_address(address, named)
+        if bootstrap is not None:
+            host, port = bootstrap
+            try:
+                socket.create_connection((host, port), timeout=_PROBE_SECONDS).close()
+            except OSError as error:
+                reason = (f"no answer within {_PROBE_SECONDS:.0f} s"
+                          if isinstance(error, TimeoutError) else error.strerror or str(error))
+                raise LikenessError(f"no Ray cluster answers at {named} ({host}:{port}: "
+                                    f"{reason}): {advice}") from None
+        try:
+            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
+                     include_dashboard=False, configure_logging=False)
+        except ConnectionError as error:
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            raise LikenessError(f"no Ray cluster found at {named} ({first_line}): "
+                                f"{advice}") from None
+
+
+def _bootstrap_address(address: str | None, named: str) -> tuple[str, int] | None:
+    """The host and port Ray will connect to for ``address`` (``RAY_ADDRESS`` set to it);
+    None where Ray starts a local cluster, or where Ray's resolution cannot be asked."""
+    if address is not None and address.startswith("ray://"):  # Ray Client: port 10001
+        host, colon, port = address.removeprefix("ray://").rpartition(":")
+        host, port = (host, port) if colon and port.isdigit() else (host + colon + port,
+                                                                    "10001")
+        return host.removeprefix("[").removesuffix("]"), int(port)
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:
+        return None
+    try:
+        # Ray annotates str but takes None (its docstring): RAY_ADDRESS, the last cluster
+        bootstrap = canonicalize_bootstrap_address(address)  # type: ignore[arg-type]
+    except ValueError:
+        raise LikenessError(f"{named} is not a Ray cluster address: give HOST:PORT (the head "
+                            "node's, port 6379 by default), ray://HOST:PORT, auto or local"
+                            ) from None
+    except ConnectionError:
+        raise LikenessError(f"no running Ray cluster found for {named}: start one (ray start "
+                            "--head), or leave the address out to start one here") from None
+    if bootstrap is None:
+        return None
+    host, _, port = bootstrap.rpartition(":")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+@contextlib.contextmanager
+def _environment(variable: str, value: str | None) -> Iterator[None]:
+    """``variable`` set to ``value`` (unset for None) within this block, as it was after."""
+    before = os.environ.get(variable)
+    if value is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = before
 
 
 def materialise_weights(blobs: dict[str, tuple[bytes, str]]) -> dict[str, str]:
