@@ -249,6 +249,13 @@ def test_images_changed_since_the_run_are_not_pictured_beside_its_values(golden,
     (tmp_path / "results" / "progress.sqlite").unlink()
     assert "changed since" not in CliRunner().invoke(
         main, ["report", str(tmp_path / "results")]).stderr
+    # an image gone since the run is said on the terminal too, not only in the page
+    gone = tmp_path / "ref" / "rocket.png"
+    gone.unlink()
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    assert (f"note: 1 pair shown without pictures: out: rocket.png vs rocket.png ({gone}: "
+            "no such file)") in " ".join(result.stderr.split())
 
 
 def test_a_results_folder_s_file_without_read_permission_is_one_message(results_dir, tmp_path,

@@ -48,6 +48,7 @@ class _RunMaps:
     def __init__(self, device: str, results_dir: Path) -> None:
         self.device, self.results_dir = device, results_dir
         self.changed: dict[Path, str] = {}  # files shown without pictures, and why
+        self.failed: dict[str, str] = {}  # pairs shown without pictures otherwise, and why
         self.command = "the run's command"
         self._computer: ItemComputer | None = None
         self.metrics: list[str] = []
@@ -77,7 +78,10 @@ class _RunMaps:
             self.changed.update(changed)
             return PairMaps(failure="; ".join(changed.values()))
         item = Item(pair.model, reference, test, pair.reference, pair.test)
-        return pair_maps(computer, item, self.metrics)
+        maps = pair_maps(computer, item, self.metrics)
+        if maps.failure is not None:  # gone, unreadable or no longer decodable since the run
+            self.failed[f"{pair.model}: {pair.reference} vs {pair.test}"] = maps.failure
+        return maps
 
 
 def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbnail: int = 160,
@@ -123,6 +127,10 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
                       f"since the run measured {'it' if one else 'them'} "
                       f"({', '.join(map(str, maps.changed))}); run {maps.command} again to "
                       f"measure {'it as it is' if one else 'them as they are'} now",
+                      RunWarning, stacklevel=outside_stacklevel())
+    if maps.failed:
+        warnings.warn(f"{counted(len(maps.failed), 'pair')} shown without pictures: "
+                      + "; ".join(f"{pair} ({why})" for pair, why in maps.failed.items()),
                       RunWarning, stacklevel=outside_stacklevel())
     return page
 
