@@ -581,3 +581,37 @@ def test_a_cluster_that_does_not_answer_is_named_in_the_options_words(tmp_path, 
     assert result.exit_code == 1, result.output
     assert "no Ray cluster answers at --address 127.0.0.1:" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_running_cluster_passes_the_probe_and_a_port_of_another_service_does_not(
+        cluster, monkeypatch):
+    """Ray retries a port that is open but not its head's (the dashboard's, 8265, is the
+    usual mix-up) for 13 minutes too: the probe speaks gRPC's greeting first."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from ray._private import services
+
+    from likeness.evaluation.engines.ray_cluster import connect
+
+    nodes, _ = cluster
+    joined = []
+    ray = SimpleNamespace(is_initialized=lambda: False, init=lambda **kw: joined.append(kw))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    connect(ray, nodes.address)
+    assert [call["address"] for call in joined] == [nodes.address]
+
+    class Page(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    web = HTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    # Ray connects to this node's address for 127.0.0.1; the test server is on loopback
+    monkeypatch.setattr(services, "resolve_ip_for_localhost", lambda host: host)
+    try:
+        with pytest.raises(likeness.LikenessError, match=r"127\.0\.0\.1:\d+: something "
+                           r"listens there that does not speak gRPC, as Ray's head does"):
+            connect(_unconnected_ray(), f"127.0.0.1:{web.server_address[1]}")
+    finally:
+        web.shutdown()
+        web.server_close()

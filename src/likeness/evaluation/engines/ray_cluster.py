@@ -57,15 +57,9 @@ def connect(ray: Any, address: str | None) -> None:
               "`ray stop` to forget it and start a local cluster here")
     with _environment("RAY_ADDRESS", address or environment):
         bootstrap = _bootstrap_address(address, named)
-        if bootstrap is not None:
-            host, port = bootstrap
-            try:
-                socket.create_connection((host, port), timeout=_PROBE_SECONDS).close()
-            except OSError as error:
-                reason = (f"no answer within {_PROBE_SECONDS:.0f} s"
-                          if isinstance(error, TimeoutError) else error.strerror or str(error))
-                raise LikenessError(f"no Ray cluster answers at {named} ({host}:{port}: "
-                                    f"{reason}): {advice}") from None
+        if bootstrap is not None and (why := _not_a_head(*bootstrap)):
+            raise LikenessError(f"no Ray cluster answers at {named} ({bootstrap[0]}:"
+                                f"{bootstrap[1]}: {why}): {advice}")
         try:
             ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
                      include_dashboard=False, configure_logging=False)
@@ -73,6 +67,35 @@ def connect(ray: Any, address: str | None) -> None:
             first_line = (str(error).strip().splitlines() or [""])[0]
             raise LikenessError(f"no Ray cluster found at {named} ({first_line}): "
                                 f"{advice}") from None
+
+
+# HTTP/2's connection preface and an empty SETTINGS frame: a gRPC server (Ray's GCS, Ray
+# Client's server) answers with a SETTINGS frame of its own
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _not_a_head(host: str, port: int) -> str | None:
+    """Why ``host:port`` is no Ray head (nothing listening, no answer, not gRPC), or None.
+
+    Ray's own connection to a port that is not its GCS retries for about 13 minutes too:
+    the dashboard's port (8265), say, answers HTTP/1.1.  Its GCS speaks gRPC, HTTP/2 in
+    clear text unless ``RAY_USE_TLS`` is set (then only the connection is probed)."""
+    try:
+        with socket.create_connection((host, port), timeout=_PROBE_SECONDS) as probe:
+            if os.environ.get("RAY_USE_TLS", "0").lower() not in ("0", "false", ""):
+                return None
+            probe.sendall(_HTTP2_PREFACE)
+            reply = b""
+            while len(reply) < 9 and (block := probe.recv(9 - len(reply))):
+                reply += block
+    except TimeoutError:
+        return f"no answer within {_PROBE_SECONDS:.0f} s"
+    except OSError as error:
+        return error.strerror or str(error)
+    if len(reply) == 9 and reply[3] == 4:  # a SETTINGS frame: HTTP/2, as gRPC speaks
+        return None
+    return ("something listens there that does not speak gRPC, as Ray's head does: the "
+            "dashboard's port, 8265, or another service?")
 
 
 def _bootstrap_address(address: str | None, named: str) -> tuple[str, int] | None:
