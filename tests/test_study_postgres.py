@@ -4,6 +4,7 @@ the export reads the database."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import signal
@@ -192,3 +193,40 @@ def test_a_study_served_from_a_database_is_never_replaced_and_its_export_says_wh
     assert "answers left out" not in exported.stderr
     trials = study.design.trials_per_participant
     assert len(out.read_text().splitlines()) == 1 + trials
+
+
+def test_a_server_that_accepts_and_says_nothing_is_an_error_in_seconds(tmp_path, monkeypatch):
+    """libpq waits for ever by default for a server that accepts the connection and never
+    speaks (a stalled server, the wrong service behind the port); the URL's own
+    connect_timeout wins over likeness's bound."""
+    import socket
+    import time
+
+    from likeness.study import store
+
+    study = make_study(tmp_path / "study", repeats=1, attention_checks=1)
+    silent = socket.create_server(("127.0.0.1", 0))
+    held = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(silent.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.setitem(store._POSTGRES_BOUNDS, "connect_timeout", 1)
+    url = f"postgresql://nobody@127.0.0.1:{silent.getsockname()[1]}/none"
+    try:
+        for given, least, most in ((url, 0.9, 8.0), (url + "?connect_timeout=3", 2.9, 10.0)):
+            started = time.monotonic()
+            with pytest.raises(StorageError, match="cannot connect to the database: "
+                               "connection timeout expired"):
+                open_store(study.folder, study.study_id, given)
+            assert least < time.monotonic() - started < most
+    finally:
+        stop.set()
+        silent.close()
+        for connection in held:
+            connection.close()

@@ -250,6 +250,13 @@ def _sqlite(path: Path) -> AnswerStore:
                        "BEGIN IMMEDIATE", "", (sqlite3.Error,), str(path), path.parent)
 
 
+# libpq waits for ever by default for a server that accepts the connection and says
+# nothing, or stops answering: a connection must open within 10 s, and a peer silent for
+# about a minute is dead (TCP keepalives); a URL's own values of these win
+_POSTGRES_BOUNDS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                    "keepalives_interval": 10, "keepalives_count": 3}
+
+
 def _postgres(url: str) -> AnswerStore:
     try:
         import psycopg
@@ -259,7 +266,10 @@ def _postgres(url: str) -> AnswerStore:
 
     def connect() -> Any:
         try:
-            return psycopg.connect(url, autocommit=False)
+            given = psycopg.conninfo.conninfo_to_dict(url)
+            return psycopg.connect(psycopg.conninfo.make_conninfo(url, **{
+                name: value for name, value in _POSTGRES_BOUNDS.items() if name not in given}),
+                autocommit=False)
         except psycopg.Error as error:
             said = " ".join(str(error).split())  # psycopg's lines, as one
             raise StorageError(f"cannot connect to the database: {said}; check the URL "
