@@ -541,6 +541,8 @@ def _unconnected_ray():
     ("127.0.0.1:{port}", "127.0.0.1:1", r"answers at address='127\.0\.0\.1:\d+' "),
     ("nonsense", None, r"address='nonsense' is not a Ray cluster address: give HOST:PORT"),
     ("auto", None, r"no running Ray cluster found for address='auto': start one"),
+    ("auto", "127.0.0.1:{port}",
+     r"answers at address='auto' \(RAY_ADDRESS=127\.0\.0\.1:\d+\) \([\d.]+:\d+: Connection"),
     (None, None, r"answers at the cluster `ray start` last started on this machine "
      r"\([\d.]+:\d+: Connection refused\): start it again .* `ray stop`"),
 ])

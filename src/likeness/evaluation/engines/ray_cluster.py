@@ -50,12 +50,15 @@ def connect(ray: Any, address: str | None) -> None:
     environment = os.environ.get("RAY_ADDRESS") or None
     named = (f"address={address!r}" if address else f"RAY_ADDRESS={environment}"
              if environment else "the cluster `ray start` last started on this machine")
+    if address == "auto" and environment:
+        named += f" (RAY_ADDRESS={environment})"
     advice = ("start the cluster (ray start --head prints its address) or give a running "
               "one's" + ("; without an address, a local cluster is started here" if address
                          else ", or unset RAY_ADDRESS to start a local cluster here")
               if address or environment else "start it again (ray start --head), or run "
               "`ray stop` to forget it and start a local cluster here")
-    with _environment("RAY_ADDRESS", address or environment):
+    # "auto" is Ray's "find it": RAY_ADDRESS first, then the cluster last started here
+    with _environment("RAY_ADDRESS", environment if address in (None, "auto") else address):
         bootstrap = _bootstrap_address(address, named)
         if bootstrap is not None and (why := _not_a_head(*bootstrap)):
             raise LikenessError(f"no Ray cluster answers at {named} ({bootstrap[0]}:"
