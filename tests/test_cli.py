@@ -463,3 +463,32 @@ def test_a_terminal_without_the_glyphs_gets_them_in_ascii_and_aligned(golden, tm
         assert "\\u" not in text, text
         lines = [line for line in text.splitlines() if line.strip()]
         assert len({len(line) for line in lines}) == 1, text  # the columns stay aligned
+
+
+def test_an_image_beyond_pillows_warning_limit_is_a_decision_naming_its_file(
+        tmp_path, monkeypatch):
+    """Pillow warns "Image size (N pixels) exceeds limit …" above MAX_IMAGE_PIXELS, naming
+    no file: the two-file command printed it raw (Python's file and line, "warnings.warn(")
+    and a folder run as a warning of no file.  Each file is now a decision of its own, and
+    a decision on the reference names the reference's file (it named the test's)."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 40×40: beyond; 2× refuses
+    rng = np.random.default_rng(0)
+    for folder, name in (("ref", "wide.png"), ("out", "small.png"), ("out", "wide.png")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        side = 40 if folder == "ref" or name == "wide.png" else 30
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), np.uint8)).save(
+            tmp_path / folder / name)
+    result = _run("compare", tmp_path / "ref" / "wide.png", tmp_path / "out" / "small.png",
+                  "--resize", "reference", "--metrics", "psnr")
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.stderr.split())
+    assert ("note: reference: 40x40 pixels decoded, more than Pillow's decompression-bomb "
+            "warning limit of 1,000 (refused beyond 2,000) (1 file: wide.png)") in words
+    assert "test: 30x30" not in words
+    assert "exceeds limit" not in result.output
+    result = _run("compare", tmp_path / "ref", tmp_path / "out", "--metrics", "psnr",
+                  "--no-cache")
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.stderr.split())
+    assert "note: test: 40x40 pixels decoded, more than Pillow's" in words
+    assert "exceeds limit" not in result.output

@@ -279,11 +279,15 @@ def _check_out_file(out: Path, pairs_csv: Path | None, out_dir: Path | None) -> 
 
 def _compare_two_files(reference: Path, test: Path, names: list[str], out: Path | None,
                        options: dict[str, Any]) -> bool:
+    from likeness.errors import recording_warnings
     from likeness.results.tables import format_value
     from likeness.runs.folder import write_rows
     from likeness.runs.single import compare_pair
 
-    row = compare_pair(reference, test, metrics=names, **options)
+    with recording_warnings() as caught:
+        row = compare_pair(reference, test, metrics=names, **options)
+    for message in caught:
+        say("warning", message)
     for name in names:
         echo(f"{name}\t{format_value(name, row.values.get(name))}")
     report_rows([row], {})

@@ -239,8 +239,9 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     noted: dict[str, list[str]] = {}
     for row in rows:  # one line per decision, not per file: the files are in per_image.csv
         for note in row.notes:
-            noted.setdefault(note, []).append(f"{row.model}: {row.test}" if several
-                                              else row.test)
+            # a decision on the reference (a style run's content) names its file, not the test's
+            file = row.reference if note.startswith(("reference: ", "content: ")) else row.test
+            noted.setdefault(note, []).append(f"{row.model}: {file}" if several else file)
     for note, files in list(noted.items())[:ERROR_LINES]:
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
         say("note", f"{note} ({counted(len(files), 'file')}: {shown})")

@@ -231,6 +231,11 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         )
     file_format = image.format or path.suffix.lstrip(".").upper()
     decisions: list[str] = []
+    if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+        # Pillow's warning names no file; a run ignores it (``recording_warnings``)
+        decisions.append(f"{width}x{height} pixels decoded, more than Pillow's "
+                         f"decompression-bomb warning limit of {Image.MAX_IMAGE_PIXELS:,} "
+                         f"(refused beyond {min(max_pixels, 2 * Image.MAX_IMAGE_PIXELS):,})")
     verify_integrity(path, image, data)
     if other := misnamed(path, data[:64]):
         decisions.append(other)
