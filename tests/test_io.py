@@ -919,3 +919,23 @@ def test_a_manifests_files_are_told_apart_by_real_paths_resolved_once_a_folder(
     (tmp_path / "pairs.csv").write_text("reference,test\nref/0.png,out/../out/alias.png\n")
     with pytest.raises(PairingError, match="line 2: the reference and the test are the same"):
         make_plan(None, {}, pairs_csv=tmp_path / "pairs.csv")
+
+
+def test_pillows_large_image_warning_is_a_decision_or_named_for_what_it_is(tmp_path,
+                                                                          monkeypatch):
+    """Beyond ``MAX_IMAGE_PIXELS`` Pillow warns and decodes: the image's decision says so;
+    where the caller's filters make warnings errors (pytest's here), the file was called
+    "corrupt or truncated"."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(path)
+    with pytest.raises(ImageLoadError, match=r"exceeds limit of 1000 pixels.* \(Pillow's "
+                       r"warning, an error in this process by its warning filters\): let "
+                       r"PIL\.Image\.DecompressionBombWarning through") as error:
+        load_image(path)
+    assert "corrupt" not in str(error.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = load_image(path)
+    assert image.decisions == ("40x40 pixels decoded, more than Pillow's decompression-bomb "
+                               "warning limit of 1,000 (refused beyond 2,000)",)

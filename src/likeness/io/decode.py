@@ -209,6 +209,12 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
                                  "the limits Pillow sets against decompression bombs "
                                  "(PngImagePlugin.MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): save the "
                                  "image again without that metadata") from None
+        if isinstance(error, Image.DecompressionBombWarning):  # made an error by the
+            # caller's filters (python -W error, pytest's filterwarnings = error): no damage
+            raise ImageLoadError(f"{path}: {error} (Pillow's warning, an error in this "
+                                 "process by its warning filters): let "
+                                 "PIL.Image.DecompressionBombWarning through, or raise "
+                                 "PIL.Image.MAX_IMAGE_PIXELS") from None
         kind = claimed or "image"
         raise ImageLoadError(f"{path}: corrupt or truncated {kind} file "
                              f"({type(error).__name__}: {error})") from None
