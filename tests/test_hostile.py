@@ -572,6 +572,37 @@ def test_a_tiny_style_triplet_is_an_error_row(tmp_path):
     assert "ssim: images of 5x5 px" in results.rows[0].error
 
 
+def _bomb_header(path: Path, side: int = 100_000) -> Path:
+    """A PNG whose header claims ``side``² pixels (Pillow refuses it on opening)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_stylized_file_whose_header_is_a_bomb_is_its_rows_error(tmp_path):
+    """`likeness style` read the stylized images' sizes with Pillow catching OSError only:
+    a header claiming 10¹⁰ pixels (DecompressionBombError) ended the run as "a bug"."""
+    for folder, name, seed in (("content", "cat.png", 0), ("content", "dog.png", 1),
+                               ("style", "wave.png", 2), ("stylized", "cat__wave.png", 3)):
+        _save(tmp_path / folder / name, _image(seed))
+    _bomb_header(tmp_path / "stylized" / "dog__wave.png")
+    result = CliRunner().invoke(main, ["style", "--content", str(tmp_path / "content"),
+                                       "--style", str(tmp_path / "style"), "--stylized",
+                                       str(tmp_path / "stylized"), "--metrics", "ssim-gray",
+                                       "--no-cache"])
+    words = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "unexpected" not in words
+    assert "dog__wave.png: the header claims 10000000000 pixels" in words
+    assert "1 of 2 stylizations failed" in words
+
+
 # -- 8, 9. special files -----------------------------------------------------------------
 
 def _run_cli(arguments: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

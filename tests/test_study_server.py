@@ -579,6 +579,25 @@ def test_analyze_refuses_results_that_measured_other_images_than_the_study_shows
     assert result.exit_code == 1
     assert (f"{regenerated} is not the image the study shows for it"
             in " ".join(result.stderr.split()))
+    # a study copy that Pillow refuses otherwise than by OSError (a header claiming 10¹⁰
+    # pixels: DecompressionBombError) is said, not "unexpected … a bug"
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(
+            kind + data))
+
+    bomb = (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    for copy in (study.folder / "images").iterdir():
+        copy.write_bytes(bomb)
+    result = runner.invoke(main, [*analyze, str(tmp_path / "bomb")])
+    assert result.exit_code == 1
+    words = " ".join(result.stderr.split())
+    assert "the study's copy cannot be read (DecompressionBombError" in words
+    assert "unexpected" not in words
 
 
 def test_analyze_refuses_results_that_flattened_transparency_otherwise_than_the_study(

@@ -312,7 +312,7 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
     if failures:
         from likeness.evaluation.items.rows import failed_rows_phrase
 
-        console.print(failed_rows_phrase(rows), style="bold red")
+        console.print(failed_rows_phrase(rows, unit.removesuffix("s")), style="bold red")
 
 
 def progress_bar(describe: Any = lambda label: f"features {Path(label).name}",

@@ -308,7 +308,8 @@ def warn_of_failures(results: Results) -> None:
     where = ("per_image.csv and run.json in " + str(results.out_dir) if results.out_dir
              else "the rows' error fields (results.rows), results.unmatched and "
                   "results.record['file_errors']")
-    warnings.warn(f"{failed_rows_phrase(results.rows)}, {counted(unmatched, 'file')} "
+    unit = "stylization" if results.record.get("kind") == "style" else "pair"
+    warnings.warn(f"{failed_rows_phrase(results.rows, unit)}, {counted(unmatched, 'file')} "
                   f"had no partner, {counted(set_failed, 'set metric')} failed; see {where}",
                   RunWarning, stacklevel=outside_stacklevel())
 

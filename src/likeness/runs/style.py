@@ -249,7 +249,7 @@ def _sizes(triplets: list[Triplet], limit: int = 200) -> set[tuple[int, int]]:
         try:
             with Image.open(triplet.stylized) as image:
                 sizes.add(image.size)
-        except OSError:
+        except Exception:  # noqa: BLE001 - a hostile header (a bomb's): the row's error says
             continue
     return sizes
 

@@ -80,8 +80,8 @@ def _unlike(path: Path, image: Path, alpha: str | None) -> str | None:
         pixels = shown_pixels(load_image(path, alpha=alpha))
     except ImageLoadError as error:
         return str(error)
-    except OSError as error:
-        return f"{image}: the study's copy cannot be read ({error})"
+    except Exception as error:  # noqa: BLE001 - any decoder's failure: the copy is not it
+        return f"{image}: the study's copy cannot be read ({type(error).__name__}: {error})"
     if pixels.shape[2] == 1:
         pixels = pixels[..., 0]
     if pixels.shape == wanted.shape and np.array_equal(pixels, wanted):

@@ -43,12 +43,13 @@ class PairRow:
         return self.reference if self.style is None else f"{self.reference}\n{self.style}"
 
 
-def failed_rows_phrase(rows: list[PairRow]) -> str:
+def failed_rows_phrase(rows: list[PairRow], unit: str = "pair") -> str:
     """How many rows failed, said so that a table full of values does not read as lost:
-    "3 of 4 pairs failed", and where failed rows have other metrics' values, "… failed
-    in at least one metric (2 of them with other metrics' values)"."""
+    "3 of 4 pairs failed" (a style run's ``unit``: "stylization"), and where failed rows
+    have other metrics' values, "… failed in at least one metric (2 of them with other
+    metrics' values)"."""
     failed = [row for row in rows if row.error]
-    text = f"{len(failed)} of {counted(len(rows), 'pair')} failed"
+    text = f"{len(failed)} of {counted(len(rows), unit)} failed"
     kept = sum(1 for row in failed if row.values)
     if kept:
         text += f" in at least one metric ({kept} of them with other metrics' values)"
