@@ -337,6 +337,18 @@ def test_load_state_dict_is_safe_and_explains_bad_files(tmp_path):
                            "bytes are not those of a whole torch checkpoint: empty, cut "
                            "short, damaged or another format\\); use the published file"):
             load_state_dict(tmp_path / name)
+    # named .safetensors: torch.load sent the path to the safetensors package ("not
+    # installed: pip install safetensors") whatever its bytes; the bytes decide
+    (tmp_path / "renamed.safetensors").write_bytes(whole)
+    assert set(load_state_dict(tmp_path / "renamed.safetensors")) == {"features.0.weight"}
+    for name, data in (("huge.safetensors", (2**63).to_bytes(8, "little") + b"{}"),
+                       ("list.safetensors", (7).to_bytes(8, "little") + b"[1,2,3]")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(WeightsError, match=f"{name}: not a loadable checkpoint .* \\(named "
+                           r"\.safetensors, but its first bytes are no safetensors header "
+                           "either\\); use the published file") as error:
+            load_state_dict(tmp_path / name)
+        assert "pip install" not in str(error.value)
 
 
 def test_a_user_supplied_file_is_hashed_once_and_again_when_it_changes(tmp_path, monkeypatch):

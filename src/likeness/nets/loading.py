@@ -123,12 +123,17 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     if safetensors is not None:
         return _load_safetensors(path, *safetensors)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # a file, not its path: torch.load sends a path named .safetensors to the
+        # safetensors package (not a dependency) whatever its bytes; they decide here
+        with open(path, "rb") as handle:
+            state = torch.load(handle, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a bad file
         if stand_in := standing_in(path):
             raise WeightsError(f"{path}: {stand_in}") from None
-        raise WeightsError(f"{path}: not a loadable checkpoint ({_why_unloadable(error)}); "
-                           "use the published file, or fetch it again") from None
+        named = (" (named .safetensors, but its first bytes are no safetensors header "
+                 "either)" if os.fspath(path).lower().endswith(".safetensors") else "")
+        raise WeightsError(f"{path}: not a loadable checkpoint ({_why_unloadable(error)})"
+                           f"{named}; use the published file, or fetch it again") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
