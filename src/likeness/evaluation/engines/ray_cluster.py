@@ -57,8 +57,10 @@ def connect(ray: Any, address: str | None) -> None:
                          else ", or unset RAY_ADDRESS to start a local cluster here")
               if address or environment else "start it again (ray start --head), or run "
               "`ray stop` to forget it and start a local cluster here")
-    # "auto" is Ray's "find it": RAY_ADDRESS first, then the cluster last started here
-    with _environment("RAY_ADDRESS", environment if address in (None, "auto") else address):
+    # "auto" is Ray's "find it": RAY_ADDRESS first, then the cluster last started here;
+    # "local" starts one whatever the variable says
+    with _environment("RAY_ADDRESS", environment if address in (None, "auto", "local")
+                      else address):
         bootstrap = _bootstrap_address(address, named)
         if bootstrap is not None and (why := _not_a_head(*bootstrap)):
             raise LikenessError(f"no Ray cluster answers at {named} ({bootstrap[0]}:"
