@@ -601,6 +601,16 @@ def test_a_running_cluster_passes_the_probe_and_a_port_of_another_service_does_n
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     connect(ray, nodes.address)
     assert [call["address"] for call in joined] == [nodes.address]
+    # a head that answers but refuses the driver: Ray's own words say not why (a token)
+
+    def refused(**kwargs):
+        raise ConnectionError(f"Failed to connect to Ray cluster at {nodes.address}")
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with pytest.raises(likeness.LikenessError, match=r"the Ray head at address='.+' answers, "
+                       r"but joining it failed \(Failed to connect .*\): if the cluster uses "
+                       r"token authentication .* set RAY_AUTH_MODE=token"):
+        connect(SimpleNamespace(is_initialized=lambda: False, init=refused), nodes.address)
 
     class Page(BaseHTTPRequestHandler):
         def log_message(self, *args):

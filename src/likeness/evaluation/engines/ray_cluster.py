@@ -70,8 +70,17 @@ def connect(ray: Any, address: str | None) -> None:
                      include_dashboard=False, configure_logging=False)
         except ConnectionError as error:
             first_line = (str(error).strip().splitlines() or [""])[0]
-            raise LikenessError(f"no Ray cluster found at {named} ({first_line}): "
-                                f"{advice}") from None
+            if bootstrap is None:
+                raise LikenessError(f"no Ray cluster found at {named} ({first_line}): "
+                                    f"{advice}") from None
+            # a head answered the probe: refused, most often, for want of its token (Ray
+            # turns token authentication on for a local cluster it finds, not an address)
+            raise LikenessError(
+                f"the Ray head at {named} answers, but joining it failed ({first_line}): "
+                + ("if the cluster uses token authentication (`ray start`'s default), set "
+                   "RAY_AUTH_MODE=token, its token in RAY_AUTH_TOKEN or ~/.ray/auth_token; "
+                   if not os.environ.get("RAY_AUTH_MODE") else "")
+                + "`ray status` on the head says more") from None
 
 
 # HTTP/2's connection preface and an empty SETTINGS frame: a gRPC server (Ray's GCS, Ray
