@@ -635,3 +635,8 @@ def test_something_in_the_checkpoints_place_is_named_not_overwritten_or_ignored(
                        rf"\({re.escape(str(place))}: a {blocker}, not a checkpoint file\) "
                        "and LIKENESS_OFFLINE is set"):
         manager.resolve("testnet")
+    # `weights verify` named it "missing" (given the name) or passed over it (not given)
+    for arguments in (["testnet"], []):
+        result = CliRunner().invoke(main, ["weights", "verify", *arguments])
+        assert result.exit_code == 1, result.output
+        assert f"testnet\tFAILED\t{place}: a {blocker}, not a checkpoint file" in result.output

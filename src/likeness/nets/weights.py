@@ -37,7 +37,7 @@ from likeness.nets.transfer import TransferFailed, stream
 from likeness.switches import switch
 
 __all__ = ["REGISTRY", "Checkpoint", "ResolvedWeights", "cache_dirs", "download", "file_sha256",
-           "hashing_by", "import_file", "passing_weights_as", "resolve"]
+           "hashing_by", "import_file", "not_a_file", "passing_weights_as", "resolve"]
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -258,7 +258,7 @@ def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
     if path is not None:
         explicit = Path(path).expanduser()
         if not explicit.is_file():
-            raise WeightsError(f"{explicit}: {_not_a_file(explicit)} (given for {name!r})")
+            raise WeightsError(f"{explicit}: {not_a_file(explicit)} (given for {name!r})")
         return ResolvedWeights(name, explicit, _remembered_sha256(explicit), "user-supplied")
     for folder in cache_dirs():
         candidate = folder / checkpoint.file_name
@@ -293,7 +293,7 @@ def download(checkpoint: Checkpoint, target: Path, *,
         )
     if os.path.lexists(target) and not target.is_file():
         raise WeightsError(f"{target}, where checkpoint {checkpoint.name!r} is downloaded to, "
-                           f"is in the way ({_not_a_file(target)}): remove it, or "
+                           f"is in the way ({not_a_file(target)}): remove it, or "
                            f"{_how_to_fix(checkpoint)}")
     from filelock import FileLock
 
@@ -332,7 +332,7 @@ def download(checkpoint: Checkpoint, target: Path, *,
 def _not_cached(checkpoint: Checkpoint) -> str:
     """"checkpoint … is not in the caches", naming what stands at its place in any."""
     places = [folder / checkpoint.file_name for folder in cache_dirs()]
-    odd = [f"{place}: {_not_a_file(place)}" for place in places
+    odd = [f"{place}: {not_a_file(place)}" for place in places
            if os.path.lexists(place) and not place.is_file()]
     return (f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "
             f"{' or '.join(str(place.parent) for place in places)}"
@@ -351,7 +351,7 @@ def _blocks(url: str, checkpoint: Checkpoint) -> Iterator[tuple[bytes, int | Non
                            f"{_how_to_fix(checkpoint)}") from None
 
 
-def _not_a_file(path: Path) -> str:
+def not_a_file(path: Path) -> str:
     """Why ``path``, which is not a regular file, cannot be a checkpoint."""
     if not os.path.lexists(path):
         return "no such checkpoint file"
@@ -372,7 +372,7 @@ def import_file(source: str | os.PathLike[str], name: str | None = None) -> Reso
     """
     source = Path(source).expanduser()
     if not source.is_file():
-        raise WeightsError(f"{source}: {_not_a_file(source)}")
+        raise WeightsError(f"{source}: {not_a_file(source)}")
     if name is None:
         matches = [c for c in REGISTRY.values() if c.file_name == source.name]
         if not matches:
