@@ -77,22 +77,31 @@ def _open_within(url: str, seconds: float) -> http.client.HTTPResponse:
     """``urlopen(url)``, whose reply must have begun, headers complete, within ``seconds``.
 
     The socket timeout bounds each read of the headers, not all of them; so the opening
-    runs in a helper thread that is left behind (a daemon, its socket closed by its own
-    timeout) when the server trickles them.
+    runs in a helper thread, left behind when the server trickles them: it closes the
+    reply it gets after that itself.
     """
     outcome: list[object] = []
+    settled = threading.Lock()  # the reply is taken, or given up on, once
 
     def open_url() -> None:
         try:
-            outcome.append(urllib.request.urlopen(url, timeout=seconds))  # noqa: S310
+            reply: object = urllib.request.urlopen(url, timeout=seconds)  # noqa: S310
         except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
-            outcome.append(error)
+            reply = error
+        with settled:
+            if outcome:  # given up on
+                if not isinstance(reply, BaseException):
+                    reply.close()  # type: ignore[attr-defined]  # a reply: HTTP, file://
+                return
+            outcome.append(reply)
 
     opener = threading.Thread(target=open_url, name="likeness-download", daemon=True)
     opener.start()
     opener.join(seconds)
-    if not outcome:
-        raise TransferFailed(f"the server's reply had not begun within {seconds:.0f} s")
+    with settled:
+        if not outcome:
+            outcome.append(None)
+            raise TransferFailed(f"the server's reply had not begun within {seconds:.0f} s")
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]  # type: ignore[return-value]
