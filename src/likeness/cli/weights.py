@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,17 +63,16 @@ def weights_download(names: tuple[str, ...]) -> None:
 def weights_verify(names: tuple[str, ...]) -> None:
     """Check cached checkpoints (all cached ones by default) against their hashes."""
     from likeness.errors import in_callers_words
-    from likeness.nets.weights import REGISTRY, cache_dirs, not_a_file, verify
+    from likeness.nets.weights import REGISTRY, cache_dirs, in_the_way, verify
 
     failed, checked = False, 0
     for name in names or tuple(REGISTRY):
         checkpoint = _registered(name, REGISTRY)
-        places = [d / checkpoint.file_name for d in cache_dirs()]
-        paths = [place for place in places if place.is_file()]
-        # a folder, a broken link (a shared store not mounted), a FIFO in a file's place
-        odd = [place for place in places if os.path.lexists(place) and not place.is_file()]
-        for place in odd:
-            click.echo(f"{name}\tFAILED\t{place}: {not_a_file(place)}")
+        paths = [d / checkpoint.file_name for d in cache_dirs()
+                 if (d / checkpoint.file_name).is_file()]
+        odd = in_the_way(checkpoint)
+        for what in odd:
+            click.echo(f"{name}\tFAILED\t{what}")
         checked += len(paths) + len(odd)
         failed = failed or bool(odd)
         if not paths and not odd and names:

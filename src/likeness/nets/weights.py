@@ -37,17 +37,15 @@ from likeness.nets.transfer import TransferFailed, stream
 from likeness.switches import switch
 
 __all__ = ["REGISTRY", "Checkpoint", "ResolvedWeights", "cache_dirs", "download", "file_sha256",
-           "hashing_by", "import_file", "not_a_file", "passing_weights_as", "resolve"]
+           "hashing_by", "import_file", "in_the_way", "passing_weights_as", "resolve"]
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
 
 def _checkpoint(name: str) -> Checkpoint:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise WeightsError(f"unknown checkpoint {name!r}; registered: "
-                           f"{', '.join(REGISTRY)}") from None
+    if name not in REGISTRY:
+        raise WeightsError(f"unknown checkpoint {name!r}; registered: {', '.join(REGISTRY)}")
+    return REGISTRY[name]
 
 
 def cache_dirs() -> list[Path]:
@@ -258,7 +256,7 @@ def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
     if path is not None:
         explicit = Path(path).expanduser()
         if not explicit.is_file():
-            raise WeightsError(f"{explicit}: {not_a_file(explicit)} (given for {name!r})")
+            raise WeightsError(f"{explicit}: {_not_a_file(explicit)} (given for {name!r})")
         return ResolvedWeights(name, explicit, _remembered_sha256(explicit), "user-supplied")
     for folder in cache_dirs():
         candidate = folder / checkpoint.file_name
@@ -283,17 +281,14 @@ def download(checkpoint: Checkpoint, target: Path, *,
     """
     url = source_url(checkpoint)
     if not url:
-        raise WeightsError(
-            f"{_not_cached(checkpoint)}, and likeness does not download it: "
-            f"its authors publish it behind a web page; {_how_to_fix(checkpoint)}")
+        raise WeightsError(f"{_not_cached(checkpoint)}, and likeness does not download it: "
+                           f"its authors publish it behind a web page; {_how_to_fix(checkpoint)}")
     if switch("LIKENESS_OFFLINE"):
-        raise WeightsError(
-            f"{_not_cached(checkpoint)} and LIKENESS_OFFLINE is set, so it "
-            f"is not downloaded from {url}; {_how_to_fix(checkpoint)}"
-        )
+        raise WeightsError(f"{_not_cached(checkpoint)} and LIKENESS_OFFLINE is set, so it is "
+                           f"not downloaded from {url}; {_how_to_fix(checkpoint)}")
     if os.path.lexists(target) and not target.is_file():
         raise WeightsError(f"{target}, where checkpoint {checkpoint.name!r} is downloaded to, "
-                           f"is in the way ({not_a_file(target)}): remove it, or "
+                           f"is in the way ({_not_a_file(target)}): remove it, or "
                            f"{_how_to_fix(checkpoint)}")
     from filelock import FileLock
 
@@ -329,13 +324,18 @@ def download(checkpoint: Checkpoint, target: Path, *,
                 temporary.unlink(missing_ok=True)
 
 
+def in_the_way(checkpoint: Checkpoint) -> list[str]:
+    """What stands in the checkpoint's place in a cache but a file (a folder, a broken link
+    to a store not mounted, a FIFO), each as "PATH: what it is"."""
+    return [f"{place}: {_not_a_file(place)}" for folder in cache_dirs() if os.path.lexists(
+        place := folder / checkpoint.file_name) and not place.is_file()]
+
+
 def _not_cached(checkpoint: Checkpoint) -> str:
     """"checkpoint … is not in the caches", naming what stands at its place in any."""
-    places = [folder / checkpoint.file_name for folder in cache_dirs()]
-    odd = [f"{place}: {not_a_file(place)}" for place in places
-           if os.path.lexists(place) and not place.is_file()]
+    odd = in_the_way(checkpoint)
     return (f"checkpoint {checkpoint.name!r} ({checkpoint.file_name}) is not in "
-            f"{' or '.join(str(place.parent) for place in places)}"
+            f"{' or '.join(str(folder) for folder in cache_dirs())}"
             + (f" ({'; '.join(odd)})" if odd else ""))
 
 
@@ -351,7 +351,7 @@ def _blocks(url: str, checkpoint: Checkpoint) -> Iterator[tuple[bytes, int | Non
                            f"{_how_to_fix(checkpoint)}") from None
 
 
-def not_a_file(path: Path) -> str:
+def _not_a_file(path: Path) -> str:
     """Why ``path``, which is not a regular file, cannot be a checkpoint."""
     if not os.path.lexists(path):
         return "no such checkpoint file"
@@ -372,7 +372,7 @@ def import_file(source: str | os.PathLike[str], name: str | None = None) -> Reso
     """
     source = Path(source).expanduser()
     if not source.is_file():
-        raise WeightsError(f"{source}: {not_a_file(source)}")
+        raise WeightsError(f"{source}: {_not_a_file(source)}")
     if name is None:
         matches = [c for c in REGISTRY.values() if c.file_name == source.name]
         if not matches:
