@@ -135,6 +135,37 @@ def test_participants_in_a_browser_reload_double_click_and_are_analysed(browser,
     assert len(scores) == 3  # a header and the two models
 
 
+def test_a_double_click_or_a_held_key_answers_one_trial_not_the_next(browser, study_folder):
+    """The second click of a double click, or a key held down, that arrives after the next
+    trial is shown (a fast server) must not answer it unseen."""
+    study = open_study(study_folder)
+    port = free_port()
+    server = start_serve_process(study_folder, port)
+    try:
+        context, page = _participant(browser, port)
+        assert _trial(page) == 0
+        box = page.locator("#left").bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.click(x, y)
+        assert _trial(page) == 1  # the next trial is shown, its buttons enabled
+        page.mouse.down(click_count=2)  # the double click's second press and release
+        page.mouse.up(click_count=2)
+        page.wait_for_timeout(300)
+        assert _trial(page) == 1
+        assert len(_answers(study_folder)) == 1
+        page.keyboard.down("ArrowLeft")  # answers trial 1
+        page.wait_for_selector("#trial[data-trial='2']:not([hidden]) #left:not([disabled])")
+        page.keyboard.down("ArrowLeft")  # the key's auto-repeat
+        page.keyboard.up("ArrowLeft")
+        page.wait_for_timeout(300)
+        assert _trial(page) == 2
+        assert len(_answers(study_folder)) == 2
+        context.close()
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+
+
 def test_the_offline_form_resumes_and_downloads_answers_that_export_reads(browser,
                                                                            study_folder,
                                                                            tmp_path):
