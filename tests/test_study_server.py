@@ -493,12 +493,15 @@ def test_an_address_the_server_cannot_listen_on_is_refused_before_it_is_announce
 def test_an_ipv6_address_is_announced_as_urls_write_it(study, monkeypatch):
     import likeness.study.server as server
 
-    monkeypatch.setattr(server, "check_address", lambda host, port: None)
+    checked = []
+    monkeypatch.setattr(server, "check_address", lambda host, port: checked.append(host))
     monkeypatch.setattr(server, "serve", lambda *args, **kwargs: None)
-    result = CliRunner().invoke(main, ["study", "serve", str(study.folder), "--host", "::1",
-                                       "--port", "8123"])
-    assert result.exit_code == 0, result.output
-    assert "participants: http://[::1]:8123/" in result.output  # it said http://::1:8123/
+    for host in ("::1", "[::1]"):  # with brackets, as a URL writes it: "Name … not known"
+        result = CliRunner().invoke(main, ["study", "serve", str(study.folder), "--host",
+                                           host, "--port", "8123"])
+        assert result.exit_code == 0, result.output
+        assert "participants: http://[::1]:8123/" in result.output  # was http://::1:8123/
+    assert checked == ["::1", "::1"]
 
 
 def _answered_by_three(study):

@@ -136,7 +136,10 @@ def create(paths: tuple[Path, ...], model_items: tuple[str, ...], content: Path 
 @study.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="The address to listen on (0.0.0.0: every network interface).")
+              callback=lambda context, option, host: (
+                  host[1:-1] if host.startswith("[") and host.endswith("]") else host),
+              help="The address to listen on (0.0.0.0: every network interface; an IPv6 "
+                   "address with or without its brackets).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--database", default=None, metavar="URL",
               help="postgresql://… to share the answers between several servers "
