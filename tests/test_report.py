@@ -402,3 +402,19 @@ def test_psnr_of_identical_images_takes_part_in_the_metrics_agreement():
     assert set(disagreement(values, "psnr", "ssim")) == set(range(5))
     ranks = overall_ranks(values, ["psnr", "ssim"])
     assert ranks[0] == ranks[1] == max(ranks.values())  # the exact outputs are the best
+
+
+def test_a_style_run_s_report_counts_stylizations_shown_without_pictures(golden, tmp_path):
+    """A style run's report called its stylizations "pairs" when their pictures failed."""
+    root = tmp_path / "style"
+    shutil.copytree(golden.root / "style", root)
+    likeness.evaluate_style(root / "content", root / "style", root / "stylized",
+                            metrics="ssim", out_dir=tmp_path / "run", cache=False)
+    gone = sorted((root / "content").iterdir())[0]
+    gone.unlink()
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.stderr.split())
+    assert "stylizations shown without pictures: " in words, words
+    assert f"({gone}: no such file)" in words
+    assert " pair" not in words

@@ -50,6 +50,7 @@ class _RunMaps:
         self.changed: dict[Path, str] = {}  # files shown without pictures, and why
         self.failed: dict[str, str] = {}  # pairs shown without pictures otherwise, and why
         self.command = "the run's command"
+        self.unit = "pair"  # what the run measured: "stylization" for a style run
         self._computer: ItemComputer | None = None
         self.metrics: list[str] = []
 
@@ -72,7 +73,9 @@ class _RunMaps:
     def __call__(self, record: dict[str, Any], pair: ReportPair) -> PairMaps:
         computer = self._computer_for(record)
         reference, test = _pair_paths(record, pair)
-        self.command = f"`likeness {'style' if record.get('kind') == 'style' else 'compare'}`"
+        style = record.get("kind") == "style"
+        self.command = f"`likeness {'style' if style else 'compare'}`"
+        self.unit = "stylization" if style else "pair"
         if changed := changed_since_the_run(self.results_dir, (reference, test),
                                             self.command):
             self.changed.update(changed)
@@ -129,7 +132,7 @@ def build_report(results_dir: str | os.PathLike[str], *, worst: int = 5, thumbna
                       f"measure {'it as it is' if one else 'them as they are'} now",
                       RunWarning, stacklevel=outside_stacklevel())
     if maps.failed:
-        warnings.warn(f"{counted(len(maps.failed), 'pair')} shown without pictures: "
+        warnings.warn(f"{counted(len(maps.failed), maps.unit)} shown without pictures: "
                       + "; ".join(f"{pair} ({why})" for pair, why in maps.failed.items()),
                       RunWarning, stacklevel=outside_stacklevel())
     return page
