@@ -138,7 +138,6 @@ def test_participants_in_a_browser_reload_double_click_and_are_analysed(browser,
 def test_a_double_click_or_a_held_key_answers_one_trial_not_the_next(browser, study_folder):
     """The second click of a double click, or a key held down, that arrives after the next
     trial is shown (a fast server) must not answer it unseen."""
-    study = open_study(study_folder)
     port = free_port()
     server = start_serve_process(study_folder, port)
     try:

@@ -640,3 +640,31 @@ def test_something_in_the_checkpoints_place_is_named_not_overwritten_or_ignored(
         result = CliRunner().invoke(main, ["weights", "verify", *arguments])
         assert result.exit_code == 1, result.output
         assert f"testnet\tFAILED\t{place}: a {blocker}, not a checkpoint file" in result.output
+
+
+@pytest.mark.parametrize("metrics", ["lpips", "fid"])
+def test_a_run_downloads_a_checkpoint_once_even_when_the_download_fails(
+        server, cache, monkeypatch, tmp_path, metrics):
+    """A run resolves a checkpoint in several places (its cache keys, its network, its
+    record): a download that failed its hash was fetched again by each, a network's
+    hundreds of megabytes every time."""
+    import numpy as np
+    from PIL import Image
+
+    import likeness
+
+    name = "alexnet" if metrics == "lpips" else "pt_inception"
+    checkpoint = manager.REGISTRY[name]
+    monkeypatch.setitem(manager.REGISTRY, name, manager.Checkpoint(
+        name, checkpoint.file_name, f"{server.base}/files/wrong.pth", DIGEST, None, "test",
+        "a generated file"))
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        for index in range(3):
+            Image.fromarray(np.full((64, 64, 3), 40 * index + (folder == "out"),
+                                    np.uint8)).save(tmp_path / folder / f"{index}.png")
+    with pytest.warns(UserWarning, match="failed"):
+        result = likeness.compare(tmp_path / "ref", tmp_path / "out",
+                                  metrics=f"ssim,{metrics}", cache=False)
+    assert server.requests == ["/files/wrong.pth"]
+    assert "has SHA-256" in result.record["weights"][name]["error"]

@@ -25,7 +25,6 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +33,19 @@ from likeness.errors import StorageError, WeightsError
 from likeness.io import standing_in
 from likeness.nets.checkpoints import REGISTRY, Checkpoint, published_as
 from likeness.nets.transfer import TransferFailed, stream
+from likeness.nets.weights_scope import (
+    downloading_once,
+    failed_downloads,
+    hashing_by,
+    passing_weights_as,
+    weights_argument,
+    weights_hasher,
+)
 from likeness.switches import switch
 
-__all__ = ["REGISTRY", "Checkpoint", "ResolvedWeights", "cache_dirs", "download", "file_sha256",
-           "hashing_by", "import_file", "in_the_way", "passing_weights_as", "resolve"]
+__all__ = ["REGISTRY", "Checkpoint", "ResolvedWeights", "cache_dirs", "download",
+           "downloading_once", "file_sha256", "hashing_by", "import_file", "in_the_way",
+           "passing_weights_as", "resolve"]
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -78,31 +86,13 @@ def file_sha256(path: Path) -> str:
 
 
 def _unreadable(path: Path, error: OSError) -> WeightsError:
-    argument = _WEIGHTS_ARGUMENT.get() or "weights={'NAME': PATH}"
+    argument = weights_argument()
     return WeightsError(f"{path}: the checkpoint cannot be read ({error.strerror or error}): "
                         f"make it readable, or pass a readable copy: {argument}")
 
 
-# how a checkpoint file in use is hashed: by a run's cache (``hashing_by``), else plainly
-_HASHER: ContextVar[Callable[[Path], str] | None] = ContextVar("likeness_weights_hasher",
-                                                                default=None)
-
-
-@contextmanager
-def hashing_by(hasher: Callable[[Path], str]) -> Iterator[None]:
-    """Within this block, the checkpoint files a run resolves are hashed by ``hasher``: the
-    run's cache's ``Cache.digest``, which remembers a file's SHA-256 from one run to the
-    next by its path and stamp, as it does its images' (hashing VGG-19's 548 MB takes 0.35 s
-    here). ``likeness weights verify`` and imports always hash the file."""
-    token = _HASHER.set(hasher)
-    try:
-        yield
-    finally:
-        _HASHER.reset(token)
-
-
 def _sha256_in_use(path: Path) -> str:
-    hasher = _HASHER.get()
+    hasher = weights_hasher()
     if hasher is not None:
         try:
             return hasher(path)
@@ -117,24 +107,6 @@ def _recorded_hash_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-# how the caller passes a checkpoint file, for messages: the runs' ``weights=`` mapping by
-# default; a class or function that takes one file names its own argument
-_WEIGHTS_ARGUMENT: ContextVar[str | None] = ContextVar("likeness_weights_argument",
-                                                        default=None)
-
-
-@contextmanager
-def passing_weights_as(argument: str) -> Iterator[None]:
-    """Messages inside this block tell the user to pass a checkpoint file as ``argument``
-    (e.g. ``backbone_weights=PATH``), unless an enclosing block already said how: a run
-    that builds an ``LPIPS`` takes its files through ``weights={NAME: PATH}``."""
-    token = _WEIGHTS_ARGUMENT.set(_WEIGHTS_ARGUMENT.get() or argument)
-    try:
-        yield
-    finally:
-        _WEIGHTS_ARGUMENT.reset(token)
-
-
 @contextmanager
 def _writing_into(folder: Path) -> Iterator[None]:
     """Writing a checkpoint into ``folder``: one that cannot be made or written (a file
@@ -143,7 +115,7 @@ def _writing_into(folder: Path) -> Iterator[None]:
         yield
     except OSError as error:
         blocked = "; a file, not a folder, is there" if folder.is_file() else ""
-        argument = _WEIGHTS_ARGUMENT.get() or "weights={'NAME': PATH}"
+        argument = weights_argument()
         free = "free some space, or " if error.errno == errno.ENOSPC else ""
         raise WeightsError(f"cannot write checkpoints into {folder} ({error.strerror or error}"
                            f"{blocked}): {free}set LIKENESS_WEIGHTS_DIR to a folder you can "
@@ -151,7 +123,7 @@ def _writing_into(folder: Path) -> Iterator[None]:
 
 
 def _how_to_fix(checkpoint: Checkpoint) -> str:
-    argument = _WEIGHTS_ARGUMENT.get() or "weights={'NAME': PATH}"
+    argument = weights_argument()
     if not source_url(checkpoint):
         return (f"download it from {checkpoint.page} and run `likeness weights import FILE "
                 f"--name {checkpoint.name}` (the SHA-256 of the first file imported is "
@@ -251,7 +223,7 @@ def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
         WeightsError: the file is missing and cannot be downloaded, or fails verification.
     """
     checkpoint = _checkpoint(name)
-    argument = (_WEIGHTS_ARGUMENT.get() or "weights=PATH").split("=")[0]
+    argument = weights_argument("weights=PATH").split("=")[0]
     check_argument_kinds({argument: (path, "a path or None", (*PATH, type(None)))})
     if path is not None:
         explicit = Path(path).expanduser()
@@ -270,7 +242,8 @@ def resolve(name: str, path: str | os.PathLike[str] | None = None, *,
 
 def download(checkpoint: Checkpoint, target: Path, *,
              progress: ProgressCallback | None = None) -> str:
-    """Download a checkpoint to ``target``: temporary file, hash check, atomic rename, lock.
+    """Download a checkpoint to ``target``: temporary file, hash check, atomic rename, lock;
+    once in a run (``downloading_once``): a failed download raises its error again.
 
     Returns:
         The file's SHA-256.
@@ -279,6 +252,18 @@ def download(checkpoint: Checkpoint, target: Path, *,
         WeightsError: offline mode, a network failure, an interrupted transfer or a hash
             mismatch; nothing is left at ``target`` then.
     """
+    failed = failed_downloads()
+    if failed is not None and checkpoint.name in failed:
+        raise WeightsError(failed[checkpoint.name])
+    try:
+        return _fetched(checkpoint, target, progress)
+    except WeightsError as error:
+        if failed is not None:
+            failed[checkpoint.name] = str(error)
+        raise
+
+
+def _fetched(checkpoint: Checkpoint, target: Path, progress: ProgressCallback | None) -> str:
     url = source_url(checkpoint)
     if not url:
         raise WeightsError(f"{_not_cached(checkpoint)}, and likeness does not download it: "

@@ -27,6 +27,7 @@ from likeness.evaluation.items.plan import Plan, make_plan, model_names
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import describe_skipped, differ_in_case_only
 from likeness.metrics.caller_modes import as_defined
+from likeness.nets.weights_scope import downloading_once
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -234,7 +235,9 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         "statistics": settings["statistics"], "versions": versions(),
         "files": [*RUN_FILES, RUN_DATABASE],  # what it writes: all that overwrite removes
     }
-    with starting_run(folder, settings, overwrite, record), recording_failure(folder, record):
+    # a checkpoint whose download fails is fetched once, not by each of its resolutions
+    with starting_run(folder, settings, overwrite, record), recording_failure(
+            folder, record), downloading_once():
         results, caught = _run(plan, names, options, execution, stats, record, folder,
                                weights, device, engine, address, cache, progress, started)
     warn_of_failures(results)

@@ -37,6 +37,7 @@ from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.evaluation.items.triplets import Triplet, find_triplets, style_plan
 from likeness.metrics.caller_modes import as_defined
+from likeness.nets.weights_scope import downloading_once
 from likeness.results.frames import Results
 from likeness.results.summary import StatsOptions, compare_models, summarize_rows
 from likeness.runs.execute import execute
@@ -174,7 +175,9 @@ def evaluate_style(content: PathLike, style: PathLike,
                           clip_t_convention=clip_t_convention)
     plan = with_prompts(style_plan(found, list(method_folders), unmatched), options,
                         source_prompt)
-    with starting_run(folder, settings, overwrite, record), recording_failure(folder, record):
+    # a checkpoint whose download fails is fetched once, not by each of its resolutions
+    with starting_run(folder, settings, overwrite, record), recording_failure(
+            folder, record), downloading_once():
         store, opening = open_cache_noting(cache, folder)
         try:
             done = execute(plan, options, execution, store, weights=weight_files,
