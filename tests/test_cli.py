@@ -492,3 +492,27 @@ def test_an_image_beyond_pillows_warning_limit_is_a_decision_naming_its_file(
     words = " ".join(result.stderr.split())
     assert "note: test: 40x40 pixels decoded, more than Pillow's" in words
     assert "exceeds limit" not in result.output
+
+
+def test_the_progress_bar_shows_a_checkpoint_download_in_megabytes(monkeypatch):
+    """A run's first download was silent beside a bar of 0 pairs; it is a line of its own,
+    in megabytes (a server that does not say the size: a pulsing bar, the bytes so far)."""
+    import io
+
+    from rich.console import Console
+
+    import likeness.cli.output as output
+
+    screen = io.StringIO()
+    monkeypatch.setattr(output, "stderr_console", lambda: Console(
+        file=screen, force_terminal=True, width=120, color_system=None))
+    report, stop = output.progress_bar(describe=str, rate=True)
+    report("download alexnet-owt-7be5be79.pth", 120_000_000, 244_408_911)
+    report("download unsized.pth", 3_500_000, 0)
+    report("pairs", 2, 3)
+    stop()
+    shown = screen.getvalue()
+    assert "download alexnet-owt-7be5be79.pth" in shown
+    assert "120.0/244.4 MB" in shown
+    assert "3.5 MB" in shown
+    assert "2/3" in shown

@@ -42,6 +42,14 @@ class _Server:
                                        "/garbage.pth", "/hangup.pth")):
                     self._misbehave(self.path.rsplit("/", 1)[1])
                     return
+                if self.path.endswith("/unsized.pth"):  # no Content-Length: up to the close
+                    self.send_response(200)
+                    self.end_headers()
+                    for start in range(0, len(PAYLOAD), 1 << 16):
+                        self.wfile.write(PAYLOAD[start:start + (1 << 16)])
+                        self.wfile.flush()
+                    self.close_connection = True
+                    return
                 if self.path.endswith("/interrupted.pth"):
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -323,6 +331,14 @@ def test_weights_cli(tmp_path, server, cache, monkeypatch):
     assert (cache / "good.pth").read_bytes() == PAYLOAD
     unknown = runner.invoke(main, ["weights", "download", "nonet"])
     assert unknown.exit_code == 2
+
+
+def test_weights_download_of_unknown_size_says_each_10_mb_not_each_block(server, cache,
+                                                                         monkeypatch):
+    _register(monkeypatch, server, "unsized.pth")
+    downloaded = CliRunner().invoke(main, ["weights", "download", "testnet"])
+    assert downloaded.exit_code == 0, downloaded.output
+    assert downloaded.stderr.count("downloading testnet") == 1  # was one line per block
 
 
 def test_load_state_dict_is_safe_and_explains_bad_files(tmp_path):
@@ -663,8 +679,13 @@ def test_a_run_downloads_a_checkpoint_once_even_when_the_download_fails(
         for index in range(3):
             Image.fromarray(np.full((64, 64, 3), 40 * index + (folder == "out"),
                                     np.uint8)).save(tmp_path / folder / f"{index}.png")
+    stages = []
     with pytest.warns(UserWarning, match="failed"):
         result = likeness.compare(tmp_path / "ref", tmp_path / "out",
-                                  metrics=f"ssim,{metrics}", cache=False)
+                                  metrics=f"ssim,{metrics}", cache=False,
+                                  progress=lambda *stage: stages.append(stage))
     assert server.requests == ["/files/wrong.pth"]
+    # the download is a stage of the run's progress, in bytes: the bar stood at 0 pairs
+    fetched = [stage for stage in stages if stage[0] == f"download {checkpoint.file_name}"]
+    assert fetched[-1][1:] == (len(PAYLOAD) + len(b"tampered"),) * 2
     assert "has SHA-256" in result.record["weights"][name]["error"]

@@ -319,37 +319,46 @@ def progress_bar(describe: Any = lambda label: f"features {Path(label).name}",
                   rate: bool = False) -> tuple[Any, Any]:
     """(report, stop): a progress bar on stderr that appears with the first report, so
     that an error raised before any work is not preceded by the blank line of a bar that
-    never showed.  ``rate`` adds pairs/s (images/s for feature stages)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TimeRemainingColumn,
-    )
+    never showed.  ``rate`` adds pairs/s (images/s for feature stages).  A checkpoint's
+    download (the stage ``"download FILE"``, in bytes; a total of 0 when the server did not
+    say) is shown in megabytes, with its speed."""
+    from rich.progress import BarColumn, Progress, ProgressColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Count(ProgressColumn):
+        def render(self, task: Any) -> Any:
+            if not task.fields.get("download"):
+                return Text(f"{task.completed:.0f}/{task.total:.0f}", style="progress.download")
+            total = f"/{task.total / 1e6:.1f}" if task.total else ""
+            return Text(f"{task.completed / 1e6:.1f}{total} MB", style="progress.download")
 
     class Rate(ProgressColumn):
         def render(self, task: Any) -> Any:
-            from rich.text import Text
-
-            speed = task.finished_speed or task.speed
+            speed = (task.finished_speed or task.speed) if task.fields.get("rate") else None
+            if task.fields.get("download"):
+                return Text(f"{speed / 1e6:.1f} MB/s" if speed else "",
+                            style="progress.data.speed")
             unit = "pairs" if task.description in ("pairs", "triplets") else "images"
             return Text(f"{speed:.1f} {unit}/s" if speed else "", style="progress.data.speed")
 
     from rich.markup import escape
 
-    columns = [BarColumn(), MofNCompleteColumn(), *([Rate()] if rate else []),
-               TimeRemainingColumn()]
+    columns = [BarColumn(), Count(), Rate(), TimeRemainingColumn()]
     progress = Progress("[progress.description]{task.description}", *columns,
                         console=stderr_console(), transient=True)
     tasks: dict[str, Any] = {}
 
-    def report(label: str, done: int, total: int) -> None:
+    def report(label: str, done: int, total: int | None) -> None:
         if not tasks:
             progress.start()
+        download = label.startswith("download ")
+        if download:
+            total = total or None  # unknown: a bar that pulses
         if label not in tasks:
             # a file name is neither markup nor control characters
-            tasks[label] = progress.add_task(escape(printable(describe(label))), total=total)
+            tasks[label] = progress.add_task(
+                escape(printable(label if download else describe(label))), total=total,
+                download=download, rate=rate or download)
         progress.update(tasks[label], completed=done, total=total)
 
     def stop() -> None:

@@ -127,9 +127,10 @@ def _download_bar(name: str) -> Any:
     last = {"shown": -1}
 
     def report(done: int, total: int | None) -> None:
-        percent = int(100 * done / total) if total else -1
-        if percent != last["shown"] and (percent % 10 == 0 or percent == -1):
-            last["shown"] = percent
+        # each 10 %, or each 10 MB when the server did not say how much (once per block)
+        step = int(10 * done / total) if total else done // 10_000_000
+        if step != last["shown"]:
+            last["shown"] = step
             size = f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else "")
             console.print(f"downloading {name}: {size}", highlight=False, markup=False)
 

@@ -34,6 +34,7 @@ from likeness.io import standing_in
 from likeness.nets.checkpoints import REGISTRY, Checkpoint, published_as
 from likeness.nets.transfer import TransferFailed, stream
 from likeness.nets.weights_scope import (
+    download_progress,
     downloading_once,
     failed_downloads,
     hashing_by,
@@ -255,6 +256,9 @@ def download(checkpoint: Checkpoint, target: Path, *,
     failed = failed_downloads()
     if failed is not None and checkpoint.name in failed:
         raise WeightsError(failed[checkpoint.name])
+    if progress is None and (report := download_progress()) is not None:  # a run's bar
+        def progress(done: int, total: int | None) -> None:
+            report(f"download {checkpoint.file_name}", done, total or 0)
     try:
         return _fetched(checkpoint, target, progress)
     except WeightsError as error:

@@ -1,6 +1,7 @@
 """What a caller's block tells the checkpoint resolver (``likeness.nets.weights``): how the
-files in use are hashed (a run's cache), how the caller passes a file (for messages), and
-which downloads already failed in this run (not fetched again)."""
+files in use are hashed (a run's cache), how the caller passes a file (for messages),
+which downloads already failed in this run (not fetched again), and where a run's
+downloads report their progress."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-__all__ = ["downloading_once", "failed_downloads", "hashing_by", "passing_weights_as",
-           "weights_argument", "weights_hasher"]
+__all__ = ["download_progress", "downloading_once", "failed_downloads", "hashing_by",
+           "passing_weights_as", "reporting_downloads", "weights_argument", "weights_hasher"]
 
 # how a checkpoint file in use is hashed: by a run's cache (``hashing_by``), else plainly
 _HASHER: ContextVar[Callable[[Path], str] | None] = ContextVar("likeness_weights_hasher",
@@ -22,6 +23,9 @@ _WEIGHTS_ARGUMENT: ContextVar[str | None] = ContextVar("likeness_weights_argumen
 # a run's failed downloads (``downloading_once``): checkpoint name → the error's message
 _FAILED_DOWNLOADS: ContextVar[dict[str, str] | None] = ContextVar(
     "likeness_failed_downloads", default=None)
+# a run's progress callback, for its downloads (``reporting_downloads``)
+_DOWNLOAD_PROGRESS: ContextVar[Callable[[str, int, int], None] | None] = ContextVar(
+    "likeness_download_progress", default=None)
 
 
 @contextmanager
@@ -76,3 +80,20 @@ def failed_downloads() -> dict[str, str] | None:
     """The enclosing ``downloading_once``'s failed downloads (name → message), to read and
     add to; None outside any."""
     return _FAILED_DOWNLOADS.get()
+
+
+@contextmanager
+def reporting_downloads(progress: Callable[[str, int, int], None] | None) -> Iterator[None]:
+    """Within this block, a checkpoint download reports to a run's ``progress`` as the
+    stage ``"download FILE"``, in bytes (a total of 0: the server did not say): the first
+    run downloads hundreds of megabytes, and its bar of pairs stood at 0 meanwhile."""
+    token = _DOWNLOAD_PROGRESS.set(progress)
+    try:
+        yield
+    finally:
+        _DOWNLOAD_PROGRESS.reset(token)
+
+
+def download_progress() -> Callable[[str, int, int], None] | None:
+    """The enclosing ``reporting_downloads``'s callback, if any."""
+    return _DOWNLOAD_PROGRESS.get()

@@ -182,7 +182,9 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
         cache: True (the user cache), False (none beyond the run folder), or a path.
         engine: ``"local"`` (this process) or ``"ray"`` (a Ray cluster: ``address``, or
             a local one); the same values either way.
-        progress: called with (stage, done, total).
+        progress: called with (stage, done, total): ``"pairs"``, a set metric's folder
+            (images), and ``"download FILE"`` (bytes; a total of 0 when the server does not
+            say) while a checkpoint downloads.
 
     Raises:
         LikenessError: bad inputs (missing folders, malformed pairs CSV, an out-dir

@@ -22,7 +22,7 @@ from likeness.evaluation.infra.pipeline import keeping_processes, usable_cores
 from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
-from likeness.nets.weights import hashing_by
+from likeness.nets.weights_scope import hashing_by, reporting_downloads
 from likeness.wording import is_are
 
 __all__ = ["Execution", "execute", "identical_outputs"]
@@ -63,7 +63,8 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
                                      by_content=by_content)
     networks = Networks(requested, weights)
     # one pool of decoding processes for the items and every set (forked once)
-    with recording_warnings() as caught, hashing_by(store.digest), keeping_processes():
+    with recording_warnings() as caught, hashing_by(store.digest), keeping_processes(), \
+            reporting_downloads(progress):
         if engine == "ray":
             from likeness.evaluation.engines.ray_engine import run_on_ray
 

@@ -134,7 +134,7 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
     (``source_scan``; ``check_sizes`` given how many images each holds) and the statistics
     files are checked before the checkpoint is resolved: a missing folder is not said after
     a download."""
-    from likeness.nets.weights import hashing_by
+    from likeness.nets.weights_scope import hashing_by, reporting_downloads
 
     ExecutionOptions(workers=workers, batch_size=batch_size, decoding=decoding)  # checks them
     check_argument_kinds({
@@ -168,7 +168,7 @@ def _load_sets(sources: Sequence[PathLike], metric: str, *, weights: PathLike | 
     else:
         store, owned = open_cache(False if cache is None else cache, None), True
     try:
-        with hashing_by(store.digest):
+        with hashing_by(store.digest), reporting_downloads(progress):
             extractor = _extractor(metric, weights, resize, device, alpha)
         sets = []
         with keeping_processes():  # the sets' decoding processes forked once
@@ -231,7 +231,9 @@ def fid(a: PathLike, b: PathLike | None = None, *, encoder: str = "inception",
             pytorch-fid's resize made in a decoding process rounds by one thread's share
             of the image: features within ~2e-7 of those decoded in threads).
         cache: True (the user cache), False (none), a database path, or a ``Cache``.
-        progress: called with (set, images done, images in set).
+        progress: called with (set, images done, images in set), and with
+            (``"download FILE"``, bytes done, bytes in all or 0) while the checkpoint
+            downloads.
 
     Raises:
         LikenessError: a folder is missing or empty, a set has fewer than 2 images, or a
