@@ -169,7 +169,9 @@ def test_art_inception_needs_75_pixels_a_side_as_torch_does(golden_weights, tmp_
     side = ART_INCEPTION_SMALLEST_SIDE
     with torch.no_grad():
         assert network(torch.rand(1, 3, side, 2 * side)).shape == (1, 2048)
-        with pytest.raises(ImageTooSmallError, match=f"at least {side}x{side} pixels"):
+        # width x height, as every size in a run's messages (it said height x width)
+        with pytest.raises(ImageTooSmallError, match=f"at least {side}x{side} pixels, got "
+                                                     f"{2 * side}x{side - 1}$"):
             network(torch.rand(1, 3, side - 1, 2 * side))
         with pytest.raises(RuntimeError):  # the network itself
             network.trunk(torch.rand(1, 3, side - 1, 2 * side))

@@ -206,4 +206,4 @@ def check_art_inception_size(height: int, width: int) -> None:
     if min(height, width) < ART_INCEPTION_SMALLEST_SIDE:
         side = ART_INCEPTION_SMALLEST_SIDE
         raise ImageTooSmallError(f"ArtFID's Inception reads images at their own size and "
-                                 f"needs at least {side}x{side} pixels, got {height}x{width}")
+                                 f"needs at least {side}x{side} pixels, got {width}x{height}")
