@@ -4,11 +4,18 @@ environment), and to likeness's per-image functions everywhere."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import likeness
 from likeness.metrics import catalogue
+
+DATA = Path(__file__).parent / "data"
 
 FUNCTIONS = ["dss", "fsim", "gmsd", "haarpsi", "information_weighted_ssim", "mdsi",
              "multi_scale_gmsd", "srsim", "vif_p", "vsi"]
@@ -97,3 +104,58 @@ def test_fsim_on_gray_images_says_which_argument_to_pass():
     with pytest.raises(likeness.UnsupportedImageError, match="pass chromatic=False"):
         likeness.FSIMLoss()(gray, gray)
     assert float(likeness.fsim(gray, gray, chromatic=False)) == pytest.approx(1.0)
+
+
+def _option_cases():
+    document = json.loads((DATA / "piq_option_values.json").read_text(encoding="utf-8"))
+    return [pytest.param(case, id=f"{case['function']}-{'-'.join(case['arguments'])}-"
+                                  f"{Path(case['test']).stem}")
+            for case in document["values"]]
+
+
+def _read(path: Path) -> torch.Tensor:
+    pixels = np.asarray(Image.open(path), dtype=np.float64)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    return torch.from_numpy(pixels).permute(2, 0, 1)[None]
+
+
+@pytest.mark.parametrize("case", _option_cases())
+def test_piqs_other_arguments_give_piqs_values(case):
+    """GMSD's t, MS-GMSD's chromatic (MS-GMSDc), scale weights and constants, MDSI's
+    "mult" combination and constants: piq's values (references/make_piq_option_values.py,
+    piq 0.8.0); these arguments were refused ("unexpected keyword argument")."""
+    arguments = dict(case["arguments"])
+    if "scale_weights" in arguments:
+        arguments["scale_weights"] = torch.tensor(arguments["scale_weights"],
+                                                  dtype=torch.float64)
+    x, y = _read(DATA / case["test"]), _read(DATA / case["reference"])
+    value = getattr(likeness, case["function"])(x, y, data_range=255.0, reduction="none",
+                                                **arguments)
+    assert float(value[0]) == pytest.approx(case["value"], rel=1e-9, abs=1e-12)
+
+
+def test_piqs_other_arguments_are_checked_in_their_own_words():
+    x, y = _pair()
+    gray = x[:, :1], y[:, :1]
+    with pytest.raises(likeness.UnsupportedImageError, match="chromatic=True .* RGB"):
+        likeness.multi_scale_gmsd(*gray, chromatic=True)
+    with pytest.raises(likeness.InvalidInputError, match="pass convention='piq'"):
+        likeness.multi_scale_gmsd(x, y, chromatic=True, convention="matlab")
+    for weights in ([], [0.0, 0.0], [1.0, -1.0], [1.0, float("nan")], "heavy"):
+        with pytest.raises(likeness.InvalidInputError, match="scale_weights must be"):
+            likeness.multi_scale_gmsd(x, y, scale_weights=weights)
+    with pytest.raises(likeness.ImageTooSmallError, match="at least 65x65"):  # six scales
+        likeness.multi_scale_gmsd(x[..., :64, :64], y[..., :64, :64], scale_weights=[1.0] * 6)
+    with pytest.raises(likeness.InvalidInputError, match="'sum' or 'mult', got 'product'"):
+        likeness.mdsi(x, y, combination="product")
+    with pytest.raises(likeness.InvalidInputError, match="pass convention='piq'"):
+        likeness.mdsi(x, y, combination="mult", convention="matlab")
+    with pytest.raises(likeness.InvalidInputError, match="rho must not be 0"):
+        likeness.mdsi(x, y, rho=0.0)
+    with pytest.raises(likeness.InvalidInputError, match="t"):
+        likeness.gmsd(x, y, t=float("nan"))
+    # the losses pass them on, as piq's
+    loss = likeness.MultiScaleGMSDLoss(chromatic=True)(x, y)
+    assert torch.allclose(loss, likeness.multi_scale_gmsd(x, y, chromatic=True), rtol=1e-15)
+    assert not torch.allclose(loss, likeness.multi_scale_gmsd(x, y))

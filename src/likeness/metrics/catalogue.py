@@ -7,8 +7,9 @@ The values are likeness's (``likeness.metrics.<module>``: one value per image, e
 checked by the one input check); ``reduction`` is ``"mean"`` (piq's default), ``"sum"`` or
 ``"none"`` over the batch.  The losses are piq's: the value itself for metrics where lower
 is better (GMSD, MS-GMSD, MDSI), ``1 − value`` for the others — clamped to [0, 1] first
-where piq clamps (VIFp, FSIM, SR-SIM, DSS).  Options piq has and likeness does not compute
-otherwise (piq's tuning constants) are not offered; ``chromatic=True`` of SR-SIM (piq's
+where piq clamps (VIFp, FSIM, SR-SIM, DSS).  GMSD, MS-GMSD (MS-GMSDc too) and MDSI take
+every argument piq's take; the others take piq's names for what likeness
+computes otherwise too, not piq's tuning constants; ``chromatic=True`` of SR-SIM (piq's
 extension, not the paper's) is refused.
 """
 
@@ -50,18 +51,24 @@ def reduce(values: Tensor, reduction: str) -> Tensor:
     raise InvalidInputError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
 
 
-def gmsd(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0, *,
-         convention: str = "piq") -> Tensor:
+def gmsd(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
+         t: float = 170 / (255.0**2), *, convention: str = "piq") -> Tensor:
     """GMSD as ``piq.gmsd`` (lower is better), or as the authors' ``GMSD.m`` with
     ``convention="matlab"``; see ``likeness.metrics.gmsd``."""
-    return reduce(_gmsd.gmsd(x, y, data_range=data_range, convention=convention), reduction)
+    return reduce(_gmsd.gmsd(x, y, data_range=data_range, t=t, convention=convention),
+                  reduction)
 
 
 def multi_scale_gmsd(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean",
-                     alpha: float = 0.5, *, convention: str = "piq") -> Tensor:
-    """MS-GMSD as ``piq.multi_scale_gmsd`` (lower is better); ``convention="matlab"``:
-    MATLAB's ``std2``."""
-    return reduce(_gmsd.ms_gmsd(x, y, data_range=data_range, alpha=alpha,
+                     scale_weights: Tensor | None = None, chromatic: bool = False,
+                     alpha: float = 0.5, beta1: float = 0.01, beta2: float = 0.32,
+                     beta3: float = 15.0, t: float = 170.0, *,
+                     convention: str = "piq") -> Tensor:
+    """MS-GMSD as ``piq.multi_scale_gmsd`` (lower is better) — MS-GMSDc with
+    ``chromatic=True`` —; ``convention="matlab"``: MATLAB's ``std2``."""
+    return reduce(_gmsd.ms_gmsd(x, y, data_range=data_range, alpha=alpha, t=t,
+                                scale_weights=scale_weights, chromatic=chromatic,
+                                beta1=beta1, beta2=beta2, beta3=beta3,
                                 convention=convention), reduction)
 
 
@@ -95,11 +102,15 @@ def nlpd(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean")
     return reduce(_nlpd.nlpd(x, y, data_range=data_range), reduction)
 
 
-def mdsi(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean", *,
-         convention: str = "piq") -> Tensor:
+def mdsi(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean",
+         c1: float = 140.0, c2: float = 55.0, c3: float = 550.0, combination: str = "sum",
+         alpha: float = 0.6, beta: float = 0.1, gamma: float = 0.2, rho: float = 1.0,
+         q: float = 0.25, o: float = 0.25, *, convention: str = "piq") -> Tensor:
     """MDSI as ``piq.mdsi`` (lower is better), or as ``MDSI.m`` with
-    ``convention="matlab"``."""
-    return reduce(_mdsi.mdsi(x, y, data_range=data_range, convention=convention), reduction)
+    ``convention="matlab"`` (the ``"sum"`` combination)."""
+    return reduce(_mdsi.mdsi(x, y, data_range=data_range, c1=c1, c2=c2, c3=c3,
+                             combination=combination, alpha=alpha, beta=beta, gamma=gamma,
+                             rho=rho, q=q, o=o, convention=convention), reduction)
 
 
 def haarpsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,

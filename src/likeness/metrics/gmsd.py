@@ -8,7 +8,9 @@ batched torch on (N, C, H, W), differentiable, as piq 0.8 computes them.
 - **MS-GMSD** (Zhang, Sander & Bermak 2017): images scaled to [0, 255]; colour → YIQ;
   four scales (average-pooled by 2 between them, padded as above), each a GMSD of Y with
   T = 170 and masking α = 0.5; the square root of Σ w_s GMSD_s² with w = (0.096, 0.596,
-  0.289, 0.019).  Images need at least 2⁴ + 1 = 17 px a side.
+  0.289, 0.019).  Images need at least 2⁴ + 1 = 17 px a side.  ``chromatic=True``: the
+  paper's MS-GMSDc, as piq computes it — the RMSE of I and Q at the coarsest scale, c,
+  weighed in by γ = 2 / (1 + β₂ exp(−β₃ MS-GMSD)) − 1: γ MS-GMSD + (1 − γ) β₁ c.
 
 Lower is better for both.  ``convention="matlab"`` follows the authors' MATLAB code
 where piq departs from it: MATLAB's ``std2`` (N − 1) and, for colour, MATLAB's
@@ -17,13 +19,17 @@ where piq departs from it: MATLAB's ``std2`` (N − 1) and, for colour, MATLAB's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
 from likeness.arguments import check_numbers
-from likeness.errors import ImageTooSmallError
+from likeness.errors import ImageTooSmallError, InvalidInputError, UnsupportedImageError
 from likeness.metrics._image_maps import (
+    YIQ,
     check_convention,
+    colour_transform,
     gradient_similarity,
     halve,
     matlab_gray,
@@ -82,6 +88,7 @@ def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
     unbiased = check_convention(convention)
+    check_numbers({"t": t})
     x, y = _luma(*_check(x, y, data_range), data_range, unbiased)
     x, y = x / float(data_range), y / float(data_range)
     return _deviation(halve(x), halve(y), t, unbiased=unbiased)
@@ -89,22 +96,39 @@ def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
 
 @as_defined
 def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5,
-            t: float = 170.0, convention: str = "piq") -> Tensor:
+            t: float = 170.0, scale_weights: Tensor | Sequence[float] | None = None,
+            chromatic: bool = False, beta1: float = 0.01, beta2: float = 0.32,
+            beta3: float = 15.0, convention: str = "piq") -> Tensor:
     """MS-GMSD of each image pair: (N,), in the inputs' float dtype (see the module docs).
 
     Args:
+        scale_weights: a weight per scale (as many scales), normalised to sum 1, as piq's;
+            None: the paper's four.
+        chromatic: MS-GMSDc (RGB images only), with ``beta1``, ``beta2``, ``beta3``.
         convention: ``"piq"`` or ``"matlab"`` (each scale's deviation with N − 1, as
             MATLAB's ``std2``; colour through MATLAB's ``rgb2gray``).
 
     Raises:
-        ImageTooSmallError: a side shorter than 17 px.
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
+        ImageTooSmallError: a side shorter than 2^scales + 1 px (17 for four scales).
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention;
+            ``chromatic`` with gray images or the ``"matlab"`` convention.
     """
     unbiased = check_convention(convention)
-    check_numbers({"alpha": alpha, "t": t})
-    x, y = _luma(*_check(x, y, data_range), data_range, unbiased)
+    check_numbers({"alpha": alpha, "t": t, "beta1": beta1, "beta2": beta2, "beta3": beta3})
+    x, y = _check(x, y, data_range)
+    weights = _scale_weights(scale_weights, x)
+    if chromatic:
+        if x.shape[1] != 3:
+            raise UnsupportedImageError(
+                f"MS-GMSD with chromatic=True (MS-GMSDc) compares colour: it needs RGB images "
+                f"(N, 3, H, W), got {x.shape[1]}-channel images; pass chromatic=False")
+        if unbiased:
+            raise InvalidInputError("chromatic=True is MS-GMSDc as piq computes it (YIQ, "
+                                    "population deviations): pass convention='piq'")
+        x, y = colour_transform(x, YIQ), colour_transform(y, YIQ)
+    else:
+        x, y = _luma(x, y, data_range, unbiased)
     x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
-    weights = torch.tensor(MS_GMSD_WEIGHTS, device=x.device, dtype=x.dtype)
     scales = weights.shape[0]
     smallest = 2**scales + 1
     if min(x.shape[-2:]) < smallest:
@@ -115,5 +139,25 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
         if scale > 0:
             x, y = halve(x), halve(y)
         deviations.append(_deviation(x[:, :1], y[:, :1], t, alpha, unbiased))
-    return safe_sqrt(torch.sum(weights.view(1, scales)
-                               * torch.stack(deviations, dim=1) ** 2, dim=1))
+    value = safe_sqrt(torch.sum(weights.view(1, scales)
+                                * torch.stack(deviations, dim=1) ** 2, dim=1))
+    if not chromatic:
+        return value
+    chroma = safe_sqrt(torch.sum(torch.mean((x[:, 1:] - y[:, 1:]) ** 2, dim=[2, 3]), dim=1))
+    gamma = 2 / (1 + beta2 * torch.exp(-beta3 * value)) - 1
+    return gamma * value + (1 - gamma) * beta1 * chroma
+
+
+def _scale_weights(given: Tensor | Sequence[float] | None, like: Tensor) -> Tensor:
+    """The paper's weights, or the caller's normalised to sum 1 (as piq normalises them)."""
+    if given is None:
+        return torch.tensor(MS_GMSD_WEIGHTS, device=like.device, dtype=like.dtype)
+    try:
+        weights = torch.as_tensor(given, dtype=like.dtype).to(like.device).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        weights = torch.empty(0)
+    if weights.numel() == 0 or not torch.isfinite(weights).all() or (weights < 0).any() \
+            or weights.sum() <= 0:
+        raise InvalidInputError(f"scale_weights must be one or more finite weights, none "
+                                f"negative, not all 0 (a weight per scale), got {given!r}")
+    return weights / weights.sum()
