@@ -1,6 +1,6 @@
 """Pinned piq values of GMSD, MS-GMSD and MDSI under piq's other arguments: GMSD's ``t``,
 MS-GMSD's ``chromatic`` (MS-GMSDc), ``scale_weights``, ``alpha``, ``beta1``–``beta3`` and
-``t``, MDSI's ``combination="mult"`` and its constants.
+``t``, MDSI's ``combination="mult"`` and its constants, HaarPSI's ``subsample=False``.
 
 Run in the reference environment (references/reference-env.sh), never by the test suite:
 
@@ -42,6 +42,8 @@ CASES = [
     ("mdsi", {"combination": "mult", "beta": 0.2, "gamma": 0.3}),
     ("mdsi", {"c1": 100.0, "c2": 40.0, "c3": 500.0, "alpha": 0.5, "rho": 2.0, "q": 0.3,
               "o": 0.2}),
+    ("haarpsi", {"subsample": False}),
+    ("haarpsi", {"subsample": False, "c": 20.0, "alpha": 3.0}),
 ]
 
 
@@ -67,8 +69,9 @@ def main() -> None:
             value = getattr(piq, function)(x, y, data_range=255.0, reduction="none", **given)
             values.append({"reference": reference, "test": test, "function": function,
                            "arguments": arguments, "value": float(value[0])})
-    document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / mdsi with the "
-                             "arguments given, on float64 tensors in [0, 255], "
+    document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / mdsi / "
+                             "haarpsi with the arguments given, on float64 tensors in "
+                             "[0, 255], "
                              "data_range=255, x = test, y = reference",
                 "values": values}
     (DATA / "piq_option_values.json").write_text(json.dumps(document, indent=1) + "\n")

@@ -155,6 +155,8 @@ def test_piqs_other_arguments_are_checked_in_their_own_words():
         likeness.mdsi(x, y, rho=0.0)
     with pytest.raises(likeness.InvalidInputError, match="t"):
         likeness.gmsd(x, y, t=float("nan"))
+    with pytest.raises(likeness.InvalidInputTypeError, match="subsample must be True or "):
+        likeness.haarpsi(x, y, subsample="no")
     # the losses pass them on, as piq's
     loss = likeness.MultiScaleGMSDLoss(chromatic=True)(x, y)
     assert torch.allclose(loss, likeness.multi_scale_gmsd(x, y, chromatic=True), rtol=1e-15)

@@ -7,10 +7,11 @@ The values are likeness's (``likeness.metrics.<module>``: one value per image, e
 checked by the one input check); ``reduction`` is ``"mean"`` (piq's default), ``"sum"`` or
 ``"none"`` over the batch.  The losses are piq's: the value itself for metrics where lower
 is better (GMSD, MS-GMSD, MDSI), ``1 − value`` for the others — clamped to [0, 1] first
-where piq clamps (VIFp, FSIM, SR-SIM, DSS).  GMSD, MS-GMSD (MS-GMSDc too) and MDSI take
-every argument piq's take; the others take piq's names for what likeness
-computes otherwise too, not piq's tuning constants; ``chromatic=True`` of SR-SIM (piq's
-extension, not the paper's) is refused.
+where piq clamps (VIFp, FSIM, SR-SIM, DSS).  GMSD, MS-GMSD (MS-GMSDc too), MDSI and
+HaarPSI (``scales`` 3 only: piq's NaN or failure otherwise) take every argument piq's
+take; the others take piq's names for what likeness computes otherwise too, not piq's
+tuning constants; ``chromatic=True`` of SR-SIM (piq's extension, not the paper's) is
+refused.
 """
 
 from __future__ import annotations
@@ -114,12 +115,13 @@ def mdsi(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean",
 
 
 def haarpsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
-            scales: int = 3, c: float = 30.0, alpha: float = 4.2, *,
+            scales: int = 3, subsample: bool = True, c: float = 30.0, alpha: float = 4.2, *,
             convention: str = "piq") -> Tensor:
     """HaarPSI as ``piq.haarpsi`` (higher is better), or as ``HaarPSI.m`` with
-    ``convention="matlab"``."""
-    return reduce(_haarpsi.haarpsi(x, y, data_range=data_range, scales=scales, c=c,
-                                   alpha=alpha, convention=convention), reduction)
+    ``convention="matlab"``; ``scales`` 3 only (see ``likeness.metrics.haarpsi``)."""
+    return reduce(_haarpsi.haarpsi(x, y, data_range=data_range, scales=scales,
+                                   subsample=subsample, c=c, alpha=alpha,
+                                   convention=convention), reduction)
 
 
 def fsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.arguments import check_numbers
+from likeness.arguments import check_argument_kinds, check_numbers
 from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._image_maps import (
     FUSED_MAPS_FROM,
@@ -97,10 +97,13 @@ def _check_options(scales: object, c: object, alpha: object) -> None:
 
 @as_defined
 def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
-            c: float = 30.0, alpha: float = 4.2, convention: str = "piq") -> Tensor:
+            subsample: bool = True, c: float = 30.0, alpha: float = 4.2,
+            convention: str = "piq") -> Tensor:
     """HaarPSI of each pair: (N,), in the inputs' float dtype (see the module docs).
 
     Args:
+        subsample: halve the images first (the paper's viewing distance; piq's and
+            ``HaarPSI.m``'s default); False compares them at their own size.
         convention: ``"piq"`` (YIQ with four-digit I and Q coefficients) or ``"matlab"``
             (the authors' ``HaarPSI.m``: 0.596, −0.274, −0.322; 0.211, −0.523, 0.312).
 
@@ -112,6 +115,7 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     yiq = YIQ_MATLAB if check_convention(convention) else YIQ
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     _check_options(scales, c, alpha)
+    check_argument_kinds({"subsample": (subsample, "True or False", (bool,))})
     smallest = 2 ** (scales + 1)
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"HaarPSI needs images of at least {smallest}x{smallest} px, "
@@ -119,7 +123,8 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     colour = x.shape[1] == 3
     # piq scales and converts to YIQ, then halves: linear steps, here taken on the halved
     # images (4× fewer pixels; the same values within rounding, ~1e-16 relative)
-    x, y = halve(x), halve(y)
+    if subsample:
+        x, y = halve(x), halve(y)
     x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
     if colour:
         x, y = colour_transform(x, yiq), colour_transform(y, yiq)
