@@ -1,12 +1,13 @@
-"""Pinned piq values of GMSD, MS-GMSD and MDSI under piq's other arguments: GMSD's ``t``,
+"""Pinned piq values of the classical metrics under piq's other arguments: GMSD's ``t``;
 MS-GMSD's ``chromatic`` (MS-GMSDc), ``scale_weights``, ``alpha``, ``beta1``–``beta3`` and
-``t``, MDSI's ``combination="mult"`` and its constants, HaarPSI's ``subsample=False``.
+``t``; MDSI's ``combination="mult"`` and its constants; HaarPSI's ``subsample=False``;
+VSI's constants.
 
 Run in the reference environment (references/reference-env.sh), never by the test suite:
 
     /tmp/likeness-reference/bin/python references/make_piq_option_values.py
 
-On the golden colour pairs of four images (astronaut, coffee: blur, noise, jpeg, hue) and
+On five golden colour pairs (astronaut: blur, noise, jpeg, hue; coffee: noise) and
 two of the generated pairs of make_piq_values.py (tests/data/piq_pairs/: one gray, one of
 odd size), piq's functions on float64 tensors in [0, 255] with data_range=255, x = test,
 y = reference.  Writes tests/data/piq_option_values.json with piq's version.
@@ -44,6 +45,8 @@ CASES = [
               "o": 0.2}),
     ("haarpsi", {"subsample": False}),
     ("haarpsi", {"subsample": False, "c": 20.0, "alpha": 3.0}),
+    ("vsi", {"c1": 2.0, "c2": 300.0, "c3": 100.0, "alpha": 0.5, "beta": 0.05}),
+    ("vsi", {"omega_0": 0.03, "sigma_f": 1.2, "sigma_d": 120.0, "sigma_c": 0.002}),
 ]
 
 
@@ -70,7 +73,7 @@ def main() -> None:
             values.append({"reference": reference, "test": test, "function": function,
                            "arguments": arguments, "value": float(value[0])})
     document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / mdsi / "
-                             "haarpsi with the arguments given, on float64 tensors in "
+                             "haarpsi / vsi with the arguments given, on float64 tensors in "
                              "[0, 255], "
                              "data_range=255, x = test, y = reference",
                 "values": values}

@@ -153,8 +153,15 @@ def test_piqs_other_arguments_are_checked_in_their_own_words():
         likeness.mdsi(x, y, combination="mult", convention="matlab")
     with pytest.raises(likeness.InvalidInputError, match="rho must not be 0"):
         likeness.mdsi(x, y, rho=0.0)
-    with pytest.raises(likeness.InvalidInputError, match="t"):
+    with pytest.raises(likeness.InvalidInputError, match="t must be finite"):
         likeness.gmsd(x, y, t=float("nan"))
+    # a similarity's constant of 0 divides 0 by 0 in flat regions: NaN, in piq
+    with pytest.raises(likeness.InvalidInputError, match="t must be positive, got 0"):
+        likeness.multi_scale_gmsd(x, y, t=0)
+    with pytest.raises(likeness.InvalidInputError, match="c3 must be positive, got -1"):
+        likeness.mdsi(x, y, c3=-1.0)
+    with pytest.raises(likeness.InvalidInputError, match="sigma_c must be positive, got 0"):
+        likeness.vsi(x, y, sigma_c=0)
     with pytest.raises(likeness.InvalidInputTypeError, match="subsample must be True or "):
         likeness.haarpsi(x, y, subsample="no")
     # the losses pass them on, as piq's

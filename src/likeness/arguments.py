@@ -234,15 +234,17 @@ def _one_number(value: object) -> float | None:
     return None if isinstance(number, bool) or not isinstance(number, Real) else float(number)
 
 
-def check_numbers(options: Mapping[str, object], *, integers: Sequence[str] = ()) -> None:
+def check_numbers(options: Mapping[str, object], *, integers: Sequence[str] = (),
+                  positive: Sequence[str] = ()) -> None:
     """Refuse a metric option (``options``: name → value) that is not a finite number (or
-    an integer, for those named in ``integers``), before it reaches arithmetic that would
-    say "'<' not supported between 'str' and 'int'"; None is refused too: pass the
-    option's default instead.
+    an integer, for those named in ``integers``; above 0, for those named in ``positive``:
+    a similarity's constant, which keeps flat regions from 0 / 0, a width), before it
+    reaches arithmetic that would say "'<' not supported between 'str' and 'int'", or give
+    NaN; None is refused too: pass the option's default instead.
 
     Raises:
         InvalidInputTypeError: a bool, text, None, a list…; a float where an integer is due.
-        InvalidInputError: NaN or an infinity.
+        InvalidInputError: NaN or an infinity; 0 or less where it must be positive.
     """
     for name, value in options.items():
         kind, words = (Integral, "an integer") if name in integers else (Real, "a number")
@@ -250,3 +252,5 @@ def check_numbers(options: Mapping[str, object], *, integers: Sequence[str] = ()
             raise InvalidInputTypeError(f"{name} must be {words}, got {described(value)}")
         if not math.isfinite(value):
             raise InvalidInputError(f"{name} must be finite, got {value}")
+        if name in positive and value <= 0:
+            raise InvalidInputError(f"{name} must be positive, got {value}")

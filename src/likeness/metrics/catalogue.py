@@ -7,9 +7,10 @@ The values are likeness's (``likeness.metrics.<module>``: one value per image, e
 checked by the one input check); ``reduction`` is ``"mean"`` (piq's default), ``"sum"`` or
 ``"none"`` over the batch.  The losses are piq's: the value itself for metrics where lower
 is better (GMSD, MS-GMSD, MDSI), ``1 − value`` for the others — clamped to [0, 1] first
-where piq clamps (VIFp, FSIM, SR-SIM, DSS).  GMSD, MS-GMSD (MS-GMSDc too), MDSI and
-HaarPSI (``scales`` 3 only: piq's NaN or failure otherwise) take every argument piq's
-take; the others take piq's names for what likeness computes otherwise too, not piq's
+where piq clamps (VIFp, FSIM, SR-SIM, DSS).  GMSD, MS-GMSD (MS-GMSDc too), MDSI, VSI,
+VIFp and HaarPSI (``scales`` 3 only: piq's NaN or failure otherwise) take every argument
+piq's take (a similarity's constant, which keeps flat regions from 0 / 0, must be
+positive); the others take piq's names for what likeness computes otherwise too, not piq's
 tuning constants; ``chromatic=True`` of SR-SIM (piq's extension, not the paper's) is
 refused.
 """
@@ -151,9 +152,14 @@ def srsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0
                   reduction)
 
 
-def vsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0) -> Tensor:
+def vsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
+        c1: float = 1.27, c2: float = 386.0, c3: float = 130.0, alpha: float = 0.4,
+        beta: float = 0.02, omega_0: float = 0.021, sigma_f: float = 1.34,
+        sigma_d: float = 145.0, sigma_c: float = 0.001) -> Tensor:
     """VSI as ``piq.vsi`` (higher is better)."""
-    return reduce(_vsi.vsi(x, y, data_range=data_range), reduction)
+    return reduce(_vsi.vsi(x, y, data_range=data_range, c1=c1, c2=c2, c3=c3, alpha=alpha,
+                           beta=beta, omega_0=omega_0, sigma_f=sigma_f, sigma_d=sigma_d,
+                           sigma_c=sigma_c), reduction)
 
 
 def dss(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0) -> Tensor:

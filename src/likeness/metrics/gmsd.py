@@ -88,7 +88,7 @@ def gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0,
         ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
     """
     unbiased = check_convention(convention)
-    check_numbers({"t": t})
+    check_numbers({"t": t}, positive=("t",))
     x, y = _luma(*_check(x, y, data_range), data_range, unbiased)
     x, y = x / float(data_range), y / float(data_range)
     return _deviation(halve(x), halve(y), t, unbiased=unbiased)
@@ -114,7 +114,8 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
             ``chromatic`` with gray images or the ``"matlab"`` convention.
     """
     unbiased = check_convention(convention)
-    check_numbers({"alpha": alpha, "t": t, "beta1": beta1, "beta2": beta2, "beta3": beta3})
+    check_numbers({"alpha": alpha, "t": t, "beta1": beta1, "beta2": beta2, "beta3": beta3},
+                  positive=("t",))
     x, y = _check(x, y, data_range)
     weights = _scale_weights(scale_weights, x)
     if chromatic:

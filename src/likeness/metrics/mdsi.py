@@ -70,7 +70,7 @@ def mdsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, c1: float = 140.0,
     """
     matlab = check_convention(convention)
     check_numbers({"c1": c1, "c2": c2, "c3": c3, "alpha": alpha, "beta": beta,
-                   "gamma": gamma, "rho": rho, "q": q, "o": o})
+                   "gamma": gamma, "rho": rho, "q": q, "o": o}, positive=("c1", "c2", "c3"))
     if combination not in ("sum", "mult"):
         raise InvalidInputError(f"combination must be 'sum' or 'mult', got {combination!r}")
     if combination == "mult" and matlab:

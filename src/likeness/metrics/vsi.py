@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from likeness.arguments import check_numbers
 from likeness.metrics._frequency import centred_grid, ifftshift
 from likeness.metrics._image_maps import (
     LMN,
@@ -105,8 +106,13 @@ def _downsampled(x: Tensor, factor: int) -> Tensor:
 
 
 @as_defined
-def vsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
-    """VSI of each pair: (N,), in the inputs' float dtype (see the module docs).
+def vsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, c1: float = 1.27,
+        c2: float = 386.0, c3: float = 130.0, alpha: float = 0.4, beta: float = 0.02,
+        omega_0: float = 0.021, sigma_f: float = 1.34, sigma_d: float = 145.0,
+        sigma_c: float = 0.001) -> Tensor:
+    """VSI of each pair: (N,), in the inputs' float dtype (see the module docs); piq's
+    constants are arguments (the similarities' ``c1``–``c3``, the exponents ``alpha`` and
+    ``beta``, SDSP's ``omega_0``, ``sigma_f``, ``sigma_d``, ``sigma_c``).
 
     piq scales, converts to LMN and normalises the saliency at full size, then pools;
     these steps are linear (affine for the saliency), so they are taken after the pooling
@@ -114,21 +120,27 @@ def vsi(x: Tensor, y: Tensor, *, data_range: float = 1.0) -> Tensor:
     (~1e-16 relative).
 
     Raises:
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; a constant that is not
+            a finite number, or not positive where it divides.
     """
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
+    check_numbers({"c1": c1, "c2": c2, "c3": c3, "alpha": alpha, "beta": beta,
+                   "omega_0": omega_0, "sigma_f": sigma_f, "sigma_d": sigma_d,
+                   "sigma_c": sigma_c},
+                  positive=("c1", "c2", "c3", "omega_0", "sigma_f", "sigma_d", "sigma_c"))
     factor = downsampling_factor(x)
-    saliency_x, saliency_y = _sdsp_saliency((x, y), data_range, factor).chunk(2)
+    saliency_x, saliency_y = _sdsp_saliency((x, y), data_range, factor, omega_0, sigma_f,
+                                            sigma_d, sigma_c).chunk(2)
     lmn_x, lmn_y = (colour_transform(_as_rgb(on_255_scale(_downsampled(image, factor),
                                                           data_range, multiply_first=True)),
                                      LMN) for image in (x, y))
-    gradients = gradient_similarity(lmn_x[:, :1], lmn_y[:, :1], 386.0, "scharr")
-    chroma = (similarity(lmn_x[:, 1:2], lmn_y[:, 1:2], 130.0)
-              * similarity(lmn_x[:, 2:], lmn_y[:, 2:], 130.0))
-    # the real part of chroma^0.02 for negative similarities too, as MATLAB's power does
-    chroma_power = safe_pow(chroma.abs(), 0.02) * torch.cos(real_angle(chroma) * 0.02)
+    gradients = gradient_similarity(lmn_x[:, :1], lmn_y[:, :1], c2, "scharr")
+    chroma = (similarity(lmn_x[:, 1:2], lmn_y[:, 1:2], c3)
+              * similarity(lmn_x[:, 2:], lmn_y[:, 2:], c3))
+    # the real part of chroma^β for negative similarities too, as MATLAB's power does
+    chroma_power = safe_pow(chroma.abs(), beta) * torch.cos(real_angle(chroma) * beta)
     saliency_max = torch.max(saliency_x, saliency_y)
-    score = similarity(saliency_x, saliency_y, 1.27) * gradients**0.4 * chroma_power
+    score = similarity(saliency_x, saliency_y, c1) * gradients**alpha * chroma_power
     eps = torch.finfo(saliency_max.dtype).eps
     return (((score * saliency_max).sum(dim=(-1, -2)) + eps)
             / (saliency_max.sum(dim=(-1, -2)) + eps)).squeeze(-1)
