@@ -168,3 +168,25 @@ def test_piqs_other_arguments_are_checked_in_their_own_words():
     loss = likeness.MultiScaleGMSDLoss(chromatic=True)(x, y)
     assert torch.allclose(loss, likeness.multi_scale_gmsd(x, y, chromatic=True), rtol=1e-15)
     assert not torch.allclose(loss, likeness.multi_scale_gmsd(x, y))
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, y: likeness.fsim(x, y, chromatic="no"),  # was FSIMc: "no" is truthy
+    lambda x, y: likeness.srsim(x, y, chromatic="no"),  # was "piq's chromatic extension"
+    lambda x, y: likeness.multi_scale_gmsd(x, y, chromatic=0.5),
+    lambda x, y: likeness.haarpsi(x, y, subsample=[]),
+    lambda x, y: likeness.structural_similarity(x[0, 0].numpy(), y[0, 0].numpy(),
+                                                data_range=1.0, full="no"),
+    lambda x, y: likeness.structural_similarity(x[0, 0].numpy(), y[0, 0].numpy(),
+                                                data_range=1.0, use_sample_covariance="no"),
+], ids=["fsim", "srsim", "ms_gmsd", "haarpsi", "ssim_full", "ssim_sample_covariance"])
+def test_a_flag_that_is_not_true_or_false_is_refused_not_taken_as_true(call):
+    x, y = _pair()
+    with pytest.raises(likeness.InvalidInputTypeError, match="must be True or False, got"):
+        call(x, y)
+
+
+def test_numpys_booleans_are_flags():
+    x, y = _pair()
+    assert torch.equal(likeness.fsim(x, y, chromatic=np.False_),
+                       likeness.fsim(x, y, chromatic=False))

@@ -56,6 +56,21 @@ def check_argument_kinds(kinds: Mapping[str, tuple[object, str, tuple[type, ...]
                                     f"None, got {described(progress)}")
 
 
+def check_flags(**flags: object) -> None:
+    """Refuse a flag that is not True or False (numpy's booleans too): "no", 0.5 or a list
+    are truthy, and would be taken as True without a word.
+
+    Raises:
+        InvalidInputTypeError: naming the flag and what it got.
+    """
+    for name, flag in flags.items():
+        numpy_bool = type(flag).__module__ == "numpy" and type(flag).__name__ in (
+            "bool", "bool_")
+        if not isinstance(flag, bool) and not numpy_bool:
+            raise InvalidInputTypeError(f"{name} must be True or False, got "
+                                        f"{described(flag)}")
+
+
 def _refusal(name: str, words: str, value: object) -> InvalidInputTypeError:
     """The error for argument ``name`` that must be ``words`` and is ``value``: an array
     given for a path is pointed to the functions that take arrays."""

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from likeness.arguments import check_flags
 from likeness.errors import InvalidInputError, UnsupportedImageError
 from likeness.metrics import cw_ssim as _cw_ssim
 from likeness.metrics import dss as _dss
@@ -129,6 +130,7 @@ def fsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
          chromatic: bool = True, *, convention: str = "piq") -> Tensor:
     """FSIM — FSIMc with ``chromatic=True``, piq's default, which needs RGB — as
     ``piq.fsim`` (higher is better), or as ``FeatureSIM.m`` with ``convention="matlab"``."""
+    check_flags(chromatic=chromatic)  # "no" is truthy: it was taken as FSIMc
     channels = x.shape[1] if isinstance(x, Tensor) and not x.is_nested and x.ndim == 4 \
         else 3  # the other inputs are refused by the batch checks
     if chromatic and channels != 3:  # in this call's words, not the CLI's
@@ -144,6 +146,7 @@ def srsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0
           chromatic: bool = False, *, convention: str = "piq") -> Tensor:
     """SR-SIM as ``piq.srsim`` (higher is better), on luma as the paper defines it, or as
     ``SR_SIM.m`` with ``convention="matlab"``."""
+    check_flags(chromatic=chromatic)
     if chromatic:
         raise UnsupportedImageError("likeness computes SR-SIM as its paper defines it, on "
                                     "luma; piq's chromatic extension is not offered: pass "

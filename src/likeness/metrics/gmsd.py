@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from likeness.arguments import check_numbers
+from likeness.arguments import check_flags, check_numbers
 from likeness.errors import ImageTooSmallError, InvalidInputError, UnsupportedImageError
 from likeness.metrics._image_maps import (
     YIQ,
@@ -116,6 +116,7 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
     unbiased = check_convention(convention)
     check_numbers({"alpha": alpha, "t": t, "beta1": beta1, "beta2": beta2, "beta3": beta3},
                   positive=("t",))
+    check_flags(chromatic=chromatic)
     x, y = _check(x, y, data_range)
     weights = _scale_weights(scale_weights, x)
     if chromatic:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.arguments import check_argument_kinds, check_numbers
+from likeness.arguments import check_flags, check_numbers
 from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._image_maps import (
     FUSED_MAPS_FROM,
@@ -115,7 +115,7 @@ def haarpsi(x: Tensor, y: Tensor, *, data_range: float = 1.0, scales: int = 3,
     yiq = YIQ_MATLAB if check_convention(convention) else YIQ
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     _check_options(scales, c, alpha)
-    check_argument_kinds({"subsample": (subsample, "True or False", (bool,))})
+    check_flags(subsample=subsample)
     smallest = 2 ** (scales + 1)
     if min(x.shape[-2:]) < smallest:
         raise ImageTooSmallError(f"HaarPSI needs images of at least {smallest}x{smallest} px, "

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from likeness.arguments import check_numbers, warn_of_unit_images
+from likeness.arguments import check_flags, check_numbers, warn_of_unit_images
 from likeness.errors import InvalidInputError
 from likeness.metrics._skimage_arrays import (
     check_has_pixels,
@@ -161,6 +161,9 @@ def structural_similarity(
     """
     im1, im2 = same_shape_arrays(im1=im1, im2=im2)
     data_range = checked_data_range(data_range)  # scikit-image takes 0, NaN or -1 (as 1)
+    # scikit-image takes any truthy value ("no" as True)
+    check_flags(gradient=gradient, gaussian_weights=gaussian_weights, full=full,
+                **{name: kwargs[name] for name in ("use_sample_covariance",) if name in kwargs})
     _warn_of_unit_floats(im1, im2, data_range)
     if im1.ndim < (1 if channel_axis is None else 2):  # scikit-image divides by zero here
         besides = "" if channel_axis is None else f" besides channel_axis={channel_axis}"
