@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from likeness.arguments import check_numbers, described, outside_stacklevel
-from likeness.errors import InvalidInputError, InvalidInputTypeError
+from likeness.arguments import check_flags, check_numbers, outside_stacklevel
+from likeness.errors import InvalidInputError
 from likeness.metrics._filters import (
     gaussian_taps,
     uniform_taps,
@@ -263,9 +263,7 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float, convention: str = "skimage"
         Wang, Bovik, Sheikh & Simoncelli (2004), IEEE TIP 13(4), 600-612.
     """
     data_range = check_data_range(data_range)
-    if not isinstance(nonnegative, bool):
-        raise InvalidInputTypeError(f"nonnegative must be True or False, got "
-                                    f"{described(nonnegative)}")
+    check_flags(nonnegative=nonnegative)
     if convention == "torchmetrics":
         from likeness.metrics.ssim_torchmetrics import torchmetrics_ssim
 

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from likeness.arguments import check_argument_kinds
+from likeness.arguments import check_flags
 from likeness.errors import InvalidInputError, InvalidInputTypeError, WeightsError
 from likeness.metrics.caller_modes import as_defined
 from likeness.nets.inputs import network_batch
@@ -292,8 +292,7 @@ class ClipModel(nn.Module):
                  weights: str | os.PathLike[str] | None = None, *, text: bool = True,
                  image: bool = True) -> None:
         super().__init__()
-        check_argument_kinds({"text": (text, "True or False", (bool,)),
-                              "image": (image, "True or False", (bool,))})
+        check_flags(text=text, image=image)
         towers = {(True, True): "CLIP (both towers)", (True, False): "CLIP's image tower",
                   (False, True): "CLIP's text tower"}
         if (image, text) not in towers:

@@ -7,11 +7,10 @@ import os
 from importlib import resources
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from likeness.arguments import check_argument_kinds, described
+from likeness.arguments import check_flags, described
 from likeness.errors import InvalidInputError, InvalidInputTypeError
 from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.lpips import lpips_from_features
@@ -74,7 +73,7 @@ class LPIPS(nn.Module):
                 f"unknown LPIPS net {net!r}; choose from {', '.join(LPIPS_NETS)}")
         if str(version) != "0.1":  # the lpips package takes 0.1 as well: v0.1's files
             raise InvalidInputError(f"only LPIPS version '0.1' is available, got {version!r}")
-        check_argument_kinds({"spatial": (spatial, "True or False", (bool, np.bool_))})
+        check_flags(spatial=spatial)
         backbone_name, self.taps = LPIPS_NETS[net]
         self.net_name, self.version, self.spatial = net, str(version), bool(spatial)
         self.backbone = build_backbone(backbone_name)
@@ -99,7 +98,7 @@ class LPIPS(nn.Module):
         Args:
             x, y: (N, 3, H, W) in [-1, 1], or in [0, 1] with ``normalize=True``.
         """
-        check_argument_kinds({"normalize": (normalize, "True or False", (bool, np.bool_))})
+        check_flags(normalize=normalize)
         x, y = (network_batch(images, self.backbone, name="LPIPS",
                               takes="images in [-1, 1] (in [0, 1] with normalize=True)",
                               convert="pass images.float() / 255 with normalize=True for 8-bit "
