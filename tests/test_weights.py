@@ -689,3 +689,33 @@ def test_a_run_downloads_a_checkpoint_once_even_when_the_download_fails(
     fetched = [stage for stage in stages if stage[0] == f"download {checkpoint.file_name}"]
     assert fetched[-1][1:] == (len(PAYLOAD) + len(b"tampered"),) * 2
     assert "has SHA-256" in result.record["weights"][name]["error"]
+
+
+@pytest.mark.parametrize("where", ["offline", "closed port", "404"])
+def test_a_server_out_of_reach_is_said_in_words(server, cache, monkeypatch, where):
+    """A machine offline read "failed (<urlopen error [Errno -2] Name or service not
+    known>)", Python's words."""
+    import socket
+
+    if where == "offline":
+        def no_resolver(*args, **kwargs):
+            raise socket.gaierror(-2, "Name or service not known")
+
+        monkeypatch.setattr(socket, "getaddrinfo", no_resolver)
+        url, expected = ("http://weights.example/good.pth",
+                         "the name weights.example cannot be resolved (Name or service not "
+                         "known): this machine is offline, or the address is wrong")
+    elif where == "closed port":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url, expected = (f"http://127.0.0.1:{port}/good.pth",
+                         f"127.0.0.1:{port} refused the connection: no server listens there")
+    else:
+        url, expected = f"{server.base}/files/gone.bin", "the server answered HTTP 404 Not Found"
+    monkeypatch.setitem(manager.REGISTRY, "testnet", manager.Checkpoint(
+        "testnet", "good.pth", url, DIGEST, None, "test", "a generated file"))
+    with pytest.raises(WeightsError) as error:
+        manager.resolve("testnet")
+    assert f"downloading {url} failed ({expected}); try again" in str(error.value)
+    assert "urlopen" not in str(error.value)

@@ -10,9 +10,11 @@ reply whose headers have not all arrived within ``STALL_SECONDS``.
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
@@ -67,10 +69,30 @@ def stream(url: str) -> Iterator[tuple[bytes, int | None]]:
     except http.client.HTTPException as error:
         raise TransferFailed(f"the reply broke off after {done} bytes "
                              f"({type(error).__name__})") from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except urllib.error.HTTPError as error:
+        raise TransferFailed(f"the server answered HTTP {error.code} {error.reason}") from None
+    except urllib.error.URLError as error:
+        raise TransferFailed(_unreached(url, error.reason)) from None
+    except (OSError, ValueError) as error:
         raise TransferFailed(str(error)) from None
     if total is not None and done != total:
         raise TransferFailed(f"interrupted after {done} of {total} bytes")
+
+
+def _unreached(url: str, reason: object) -> str:
+    """Why ``url``'s server could not be reached, in words ("<urlopen error [Errno -2] Name
+    or service not known>" was the message of a machine offline)."""
+    host = urllib.parse.urlsplit(url).netloc or url
+    if isinstance(reason, socket.gaierror):
+        return (f"the name {host} cannot be resolved ({reason.strerror or reason}): this "
+                "machine is offline, or the address is wrong")
+    if isinstance(reason, ConnectionRefusedError):
+        return f"{host} refused the connection: no server listens there"
+    if isinstance(reason, TimeoutError):
+        return f"{host} did not answer within {STALL_SECONDS:.0f} s"
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"{host} cannot be reached ({reason.strerror})"
+    return f"{host} cannot be reached ({reason})"
 
 
 def _open_within(url: str, seconds: float) -> http.client.HTTPResponse:
