@@ -258,6 +258,38 @@ def test_concurrent_downloads_fetch_once(server, cache, monkeypatch):
     assert (cache / "good.pth").read_bytes() == PAYLOAD
 
 
+def test_a_run_waiting_for_another_process_s_download_says_so(server, cache, monkeypatch):
+    """A process that waited for another's download of the same checkpoint (its lock) sat
+    on a bar of 0 pairs without a word; the wait is a line of the run's progress."""
+    from filelock import FileLock
+
+    from likeness.nets.weights_scope import reporting_downloads
+
+    _register(monkeypatch, server, "good.pth")
+    cache.mkdir(parents=True)
+    held = FileLock(str(cache / "good.pth.lock"))
+    held.acquire()
+    stages, results = [], []
+
+    def run() -> None:
+        with reporting_downloads(lambda *stage: stages.append(stage)):
+            results.append(manager.resolve("testnet"))
+
+    waiter = threading.Thread(target=run)
+    try:
+        waiter.start()
+        deadline = time.monotonic() + 30
+        while not stages and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stages == [("download good.pth (another process is downloading it)", 0, 0)]
+        (cache / "good.pth").write_bytes(PAYLOAD)  # what the other process downloaded
+    finally:
+        held.release()
+        waiter.join(timeout=30)
+    assert results[0].sha256 == DIGEST
+    assert server.requests == []  # taken from the other process, not downloaded again
+
+
 def test_unpublished_hash_is_recorded_at_first_download(server, cache, monkeypatch):
     _register(monkeypatch, server, "good.pth", sha256=None, prefix=None)
     assert manager.resolve("testnet").sha256 == DIGEST

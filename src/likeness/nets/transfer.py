@@ -4,7 +4,8 @@ A socket timeout alone bounds each read, not the download: a server (or a captiv
 that sends one byte every 59 seconds keeps a 60-second timeout happy for ever.  So the
 transfer also has a lowest speed, as ``curl --speed-limit --speed-time`` has: fewer than
 ``SLOWEST_BYTES_PER_SECOND`` over any ``STALL_SECONDS`` ends it with an error, and so does a
-reply whose headers have not all arrived within ``STALL_SECONDS``.
+reply whose headers have not all arrived within ``STALL_SECONDS``.  A process that waits for
+another's download of the same file (``download_lock``) says so on its run's progress bar.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-__all__ = ["SLOWEST_BYTES_PER_SECOND", "STALL_SECONDS", "TransferFailed", "stream"]
+__all__ = ["SLOWEST_BYTES_PER_SECOND", "STALL_SECONDS", "TransferFailed", "download_lock",
+           "stream"]
 
 STALL_SECONDS = 60.0
 SLOWEST_BYTES_PER_SECOND = 1024
@@ -127,3 +131,24 @@ def _open_within(url: str, seconds: float) -> http.client.HTTPResponse:
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]  # type: ignore[return-value]
+
+
+@contextmanager
+def download_lock(target: Path,
+                  waiting: Callable[[str, int, int], None] | None = None) -> Iterator[None]:
+    """The file lock of ``target``'s download.  Another process that holds it is downloading
+    the same file: ``waiting`` (a run's progress) then hears the stage ``"download FILE
+    (another process is downloading it)"``, so that the wait is not silent."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(target) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if waiting is not None:
+            waiting(f"download {target.name} (another process is downloading it)", 0, 0)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

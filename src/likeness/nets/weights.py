@@ -32,7 +32,7 @@ from likeness.arguments import PATH, check_argument_kinds
 from likeness.errors import StorageError, WeightsError
 from likeness.io import standing_in
 from likeness.nets.checkpoints import REGISTRY, Checkpoint, published_as
-from likeness.nets.transfer import TransferFailed, stream
+from likeness.nets.transfer import TransferFailed, download_lock, stream
 from likeness.nets.weights_scope import (
     download_progress,
     downloading_once,
@@ -279,11 +279,9 @@ def _fetched(checkpoint: Checkpoint, target: Path, progress: ProgressCallback | 
         raise WeightsError(f"{target}, where checkpoint {checkpoint.name!r} is downloaded to, "
                            f"is in the way ({_not_a_file(target)}): remove it, or "
                            f"{_how_to_fix(checkpoint)}")
-    from filelock import FileLock
-
     with _writing_into(target.parent):
         target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target) + ".lock"):
+        with download_lock(target, waiting=download_progress()):
             if target.is_file():  # another process finished the download while we waited
                 return _verified_digest(checkpoint, target)
             from likeness.io.files import new_file_beside  # not at import: PIL and numpy
