@@ -8,7 +8,7 @@ checked by the one input check); ``reduction`` is ``"mean"`` (piq's default), ``
 ``"none"`` over the batch.  The losses are piq's: the value itself for metrics where lower
 is better (GMSD, MS-GMSD, MDSI), ``1 − value`` for the others — clamped to [0, 1] first
 where piq clamps (VIFp, FSIM, SR-SIM, DSS).  GMSD, MS-GMSD (MS-GMSDc too), MDSI, VSI,
-VIFp and HaarPSI (``scales`` 3 only: piq's NaN or failure otherwise) take every argument
+SR-SIM, VIFp and HaarPSI (``scales`` 3 only: piq's NaN or failure otherwise) take every argument
 piq's take (a similarity's constant, which keeps flat regions from 0 / 0, must be
 positive); the others take piq's names for what likeness computes otherwise too, not piq's
 tuning constants; ``chromatic=True`` of SR-SIM (piq's extension, not the paper's) is
@@ -143,7 +143,8 @@ def fsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
 
 
 def srsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
-          chromatic: bool = False, *, convention: str = "piq") -> Tensor:
+          chromatic: bool = False, scale: float = 0.25, kernel_size: int = 3,
+          sigma: float = 3.8, gaussian_size: int = 10, *, convention: str = "piq") -> Tensor:
     """SR-SIM as ``piq.srsim`` (higher is better), on luma as the paper defines it, or as
     ``SR_SIM.m`` with ``convention="matlab"``."""
     check_flags(chromatic=chromatic)
@@ -151,8 +152,9 @@ def srsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0
         raise UnsupportedImageError("likeness computes SR-SIM as its paper defines it, on "
                                     "luma; piq's chromatic extension is not offered: pass "
                                     "chromatic=False")
-    return reduce(_srsim.sr_sim(x, y, data_range=data_range, convention=convention),
-                  reduction)
+    return reduce(_srsim.sr_sim(x, y, data_range=data_range, scale=scale,
+                                kernel_size=kernel_size, sigma=sigma,
+                                gaussian_size=gaussian_size, convention=convention), reduction)
 
 
 def vsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,

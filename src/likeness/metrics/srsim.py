@@ -19,12 +19,14 @@ resizes in float32 whatever the input dtype; likeness in the input's dtype.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from likeness.errors import ImageTooSmallError
+from likeness.arguments import check_numbers
+from likeness.errors import ImageTooSmallError, InvalidInputError
 from likeness.metrics._image_maps import (
     check_convention,
     downsampling_factor,
@@ -42,35 +44,45 @@ from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["sr_sim"]
 
-_SALIENCY_SCALE = 0.25
-_BLUR_TAPS, _BLUR_SIGMA = 10, 3.8
+@dataclass(frozen=True)
+class _Saliency:
+    """The spectral residual's settings: the paper's (piq's defaults), or piq's arguments."""
+
+    scale: float = 0.25  # the image shrunk to this
+    kernel_size: int = 3  # the mean of the log amplitude
+    sigma: float = 3.8  # the blur of the saliency map
+    gaussian_size: int = 10
 
 
-def _saliency_blur(like: Tensor) -> Tensor:
-    """The 10-tap gaussian, zero-padded on the top and left to 11×11 as MATLAB pads it."""
-    coordinates = torch.arange(_BLUR_TAPS, dtype=like.dtype, device=like.device)
-    coordinates = coordinates - (_BLUR_TAPS - 1) / 2.0
+def _saliency_blur(like: Tensor, settings: _Saliency) -> Tensor:
+    """The gaussian blur; of an even size, zero-padded on the top and left to the next odd
+    size, as MATLAB pads it (10 taps: 11×11)."""
+    taps = settings.gaussian_size
+    coordinates = torch.arange(taps, dtype=like.dtype, device=like.device) - (taps - 1) / 2.0
     squared = coordinates**2
-    kernel = torch.exp(-(squared[None, :] + squared[:, None]) / (2 * _BLUR_SIGMA**2))
-    kernel = F.pad(kernel / kernel.sum(), [1, 0, 1, 0])
-    return kernel.view(1, 1, _BLUR_TAPS + 1, _BLUR_TAPS + 1)
+    kernel = torch.exp(-(squared[None, :] + squared[:, None]) / (2 * settings.sigma**2))
+    kernel = F.pad(kernel / kernel.sum(), [1, 0, 1, 0] if taps % 2 == 0 else [0, 0, 0, 0])
+    return kernel.view(1, 1, *kernel.shape)
 
 
-def _spectral_residual_saliency(x: Tensor) -> Tensor:
+def _spectral_residual_saliency(x: Tensor, settings: _Saliency) -> Tensor:
     """Saliency maps (N, 1, H, W) in [0, 1] of gray images (N, 1, H, W)."""
     eps = torch.finfo(x.dtype).eps
     height, width = x.shape[-2:]
-    small = matlab_resize(x, math.ceil(height * _SALIENCY_SCALE),
-                          math.ceil(width * _SALIENCY_SCALE), scale=_SALIENCY_SCALE)
+    small = matlab_resize(x, math.ceil(height * settings.scale),
+                          math.ceil(width * settings.scale), scale=settings.scale)
     spectrum = torch.fft.fft2(small)
     log_amplitude = torch.log(spectrum.abs() + eps)
     phase = torch.angle(spectrum)
-    local_mean = F.avg_pool2d(F.pad(log_amplitude, [1, 1, 1, 1], mode="replicate"),
-                              kernel_size=3, stride=1)
+    size = settings.kernel_size
+    padded = F.pad(log_amplitude, [(size - 1) // 2, size // 2] * 2, mode="replicate") \
+        if size > 1 else log_amplitude
+    local_mean = F.avg_pool2d(padded, kernel_size=size, stride=1)
     residual = torch.exp(log_amplitude - local_mean)
     saliency = torch.abs(torch.fft.ifft2(torch.complex(residual * torch.cos(phase),
                                                        residual * torch.sin(phase)))) ** 2
-    saliency = F.conv2d(saliency, _saliency_blur(saliency), padding=_BLUR_TAPS // 2)
+    blur = _saliency_blur(saliency, settings)
+    saliency = F.conv2d(saliency, blur, padding=(blur.shape[-1] - 1) // 2)
     lowest = saliency.amin(dim=(1, 2, 3), keepdim=True)
     highest = saliency.amax(dim=(1, 2, 3), keepdim=True)
     saliency = (saliency - lowest) / (highest - lowest + eps)
@@ -78,18 +90,31 @@ def _spectral_residual_saliency(x: Tensor) -> Tensor:
 
 
 @as_defined
-def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
+def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0, scale: float = 0.25,
+           kernel_size: int = 3, sigma: float = 3.8, gaussian_size: int = 10,
+           convention: str = "piq") -> Tensor:
     """SR-SIM of each pair: (N,), in the inputs' float dtype (see the module docs).
 
     Args:
+        scale, kernel_size, sigma, gaussian_size: the saliency's settings, as piq's
+            arguments (the paper's by default).
         convention: ``"piq"`` or ``"matlab"`` (``SR_SIM.m``: f rounded as MATLAB rounds,
             halves up — 640 px a side gives 3, not piq's 2).
 
     Raises:
-        ImageTooSmallError: the quarter-size image is smaller than the 10-tap blur.
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
+        ImageTooSmallError: the shrunk image is smaller than the blur or the mean.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention;
+            a setting that is not a positive number (an integer for the sizes), a scale
+            above 1.
     """
     matlab = check_convention(convention)
+    check_numbers({"scale": scale, "kernel_size": kernel_size, "sigma": sigma,
+                   "gaussian_size": gaussian_size}, integers=("kernel_size", "gaussian_size"),
+                  positive=("scale", "kernel_size", "sigma", "gaussian_size"))
+    if scale > 1:
+        raise InvalidInputError(f"scale shrinks the image for its saliency: it must be at most "
+                                f"1, got {scale}")
+    settings = _Saliency(float(scale), int(kernel_size), float(sigma), int(gaussian_size))
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     # scaled after the pooling, not before as piq: linear steps, the same values within
     # rounding (~1e-16 relative) on fewer pixels
@@ -102,13 +127,14 @@ def sr_sim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "
         x, y = (padded_block_mean(x, factor, (before, after, before, after)),
                 padded_block_mean(y, factor, (before, after, before, after)))
     x, y = on_255_scale(x, data_range), on_255_scale(y, data_range)
-    if min(x.shape[-2:]) * _SALIENCY_SCALE < _BLUR_TAPS:
+    widest = max(settings.gaussian_size, settings.kernel_size)
+    if min(x.shape[-2:]) * settings.scale < widest:
         raise ImageTooSmallError(
-            f"SR-SIM needs images of at least {int(_BLUR_TAPS / _SALIENCY_SCALE)} px a side "
+            f"SR-SIM needs images of at least {math.ceil(widest / settings.scale)} px a side "
             f"(after its downsampling by {factor}), got {x.shape[-1]}x{x.shape[-2]}")
     if x.shape[1] == 3:
         x, y = yiq_luma(x), yiq_luma(y)
-    saliency_x, saliency_y = _spectral_residual_saliency(torch.cat([x, y])).chunk(2)
+    saliency_x, saliency_y = _spectral_residual_saliency(torch.cat([x, y]), settings).chunk(2)
     saliency_max = torch.where(saliency_x > saliency_y, saliency_x, saliency_y)
     gradients = gradient_similarity(x, y, 225.0, "scharr")
     score = similarity(saliency_x, saliency_y, 0.40) * gradients**0.5 * saliency_max
