@@ -1,7 +1,7 @@
 """Pinned piq values of the classical metrics under piq's other arguments: GMSD's ``t``;
 MS-GMSD's ``chromatic`` (MS-GMSDc), ``scale_weights``, ``alpha``, ``beta1``–``beta3`` and
 ``t``; MDSI's ``combination="mult"`` and its constants; HaarPSI's ``subsample=False``;
-VSI's constants; SR-SIM's saliency settings.
+VSI's constants; SR-SIM's saliency settings; DSS's.
 
 Run in the reference environment (references/reference-env.sh), never by the test suite:
 
@@ -49,6 +49,9 @@ CASES = [
     ("vsi", {"omega_0": 0.03, "sigma_f": 1.2, "sigma_d": 120.0, "sigma_c": 0.002}),
     ("srsim", {"scale": 0.5, "kernel_size": 5, "sigma": 3.0, "gaussian_size": 9}),
     ("srsim", {"kernel_size": 4, "gaussian_size": 8}),
+    ("dss", {"dct_size": 4, "sigma_weight": 1.2, "percentile": 0.1}),
+    ("dss", {"kernel_size": 5, "sigma_similarity": 2.0}),
+    ("dss", {"kernel_size": 4}),
 ]
 
 
@@ -75,8 +78,8 @@ def main() -> None:
             values.append({"reference": reference, "test": test, "function": function,
                            "arguments": arguments, "value": float(value[0])})
     document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / mdsi / "
-                             "haarpsi / vsi / srsim with the arguments given, on float64 "
-                             "tensors in [0, 255], data_range=255, x = test, y = reference",
+                             "haarpsi / vsi / srsim / dss with the arguments given, on "
+                             "float64 tensors in [0, 255], data_range=255, x = test, y = reference",
                 "values": values}
     (DATA / "piq_option_values.json").write_text(json.dumps(document, indent=1) + "\n")
     print(f"{len(values)} values written")

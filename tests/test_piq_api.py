@@ -132,8 +132,9 @@ def test_piqs_other_arguments_give_piqs_values(case):
     x, y = _read(DATA / case["test"]), _read(DATA / case["reference"])
     value = getattr(likeness, case["function"])(x, y, data_range=255.0, reduction="none",
                                                 **arguments)
-    # piq resizes SR-SIM's saliency in float32 whatever the input (README, "Exactness")
-    tolerance = 1e-6 if case["function"] == "srsim" else 1e-9
+    # piq resizes SR-SIM's saliency and stores DSS's subband similarities in float32
+    # whatever the input (README, "Exactness")
+    tolerance = 1e-6 if case["function"] in ("srsim", "dss") else 1e-9
     assert float(value[0]) == pytest.approx(case["value"], rel=tolerance, abs=1e-12)
 
 
@@ -170,6 +171,12 @@ def test_piqs_other_arguments_are_checked_in_their_own_words():
         likeness.srsim(x, y, scale=2)
     with pytest.raises(likeness.ImageTooSmallError, match="at least 200 px a side"):
         likeness.srsim(x, y, scale=0.1, gaussian_size=20)  # 176 px: a 17-pixel map
+    with pytest.raises(likeness.InvalidInputError, match="percentile .* at most 1, got 5"):
+        likeness.dss(x, y, percentile=5)
+    with pytest.raises(likeness.InvalidInputError, match="dct_size must be positive, got 0"):
+        likeness.dss(x, y, dct_size=0)
+    with pytest.raises(likeness.ImageTooSmallError, match="needs at least 21 whole blocks"):
+        likeness.dss(x[..., :32, :32], y[..., :32, :32], percentile=0.024)
     with pytest.raises(likeness.InvalidInputTypeError, match="subsample must be True or "):
         likeness.haarpsi(x, y, subsample="no")
     # the losses pass them on, as piq's

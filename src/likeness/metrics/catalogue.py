@@ -8,11 +8,11 @@ checked by the one input check); ``reduction`` is ``"mean"`` (piq's default), ``
 ``"none"`` over the batch.  The losses are piq's: the value itself for metrics where lower
 is better (GMSD, MS-GMSD, MDSI), ``1 − value`` for the others — clamped to [0, 1] first
 where piq clamps (VIFp, FSIM, SR-SIM, DSS).  GMSD, MS-GMSD (MS-GMSDc too), MDSI, VSI,
-SR-SIM, VIFp and HaarPSI (``scales`` 3 only: piq's NaN or failure otherwise) take every argument
-piq's take (a similarity's constant, which keeps flat regions from 0 / 0, must be
-positive); the others take piq's names for what likeness computes otherwise too, not piq's
-tuning constants; ``chromatic=True`` of SR-SIM (piq's extension, not the paper's) is
-refused.
+SR-SIM, DSS, VIFp and HaarPSI (``scales`` 3 only: piq's NaN or failure otherwise) take
+every argument piq's take (a similarity's constant, which keeps flat regions from 0 / 0,
+must be positive); FSIM and IW-SSIM take piq's names for what likeness computes
+otherwise too, not piq's tuning constants; ``chromatic=True`` of SR-SIM (piq's extension,
+not the paper's) is refused.
 """
 
 from __future__ import annotations
@@ -167,9 +167,14 @@ def vsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
                            sigma_c=sigma_c), reduction)
 
 
-def dss(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0) -> Tensor:
+def dss(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
+        dct_size: int = 8, sigma_weight: float = 1.55, kernel_size: int = 3,
+        sigma_similarity: float = 1.5, percentile: float = 0.05) -> Tensor:
     """DSS as ``piq.dss`` (higher is better)."""
-    return reduce(_dss.dss(x, y, data_range=data_range), reduction)
+    return reduce(_dss.dss(x, y, data_range=data_range, dct_size=dct_size,
+                           sigma_weight=sigma_weight, kernel_size=kernel_size,
+                           sigma_similarity=sigma_similarity, percentile=percentile),
+                  reduction)
 
 
 def information_weighted_ssim(x: Tensor, y: Tensor, data_range: float = 1.0,
