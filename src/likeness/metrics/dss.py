@@ -95,7 +95,7 @@ def _map_size(height: int, width: int, taps: int) -> tuple[int, int]:
 
 def _shifted(x: Tensor, taps: int) -> list[tuple[int, int, Tensor]]:
     """Each tap (a, b) of the k×k window with the zero-padded maps seen from it."""
-    height, width = _map_size(*x.shape[-2:], taps)
+    height, width = _map_size(x.shape[-2], x.shape[-1], taps)
     padded = F.pad(x, [taps // 2] * 4)
     return [(a, b, padded[..., a:a + height, b:b + width])
             for a in range(taps) for b in range(taps)]
