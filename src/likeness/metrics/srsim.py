@@ -44,6 +44,7 @@ from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["sr_sim"]
 
+
 @dataclass(frozen=True)
 class _Saliency:
     """The spectral residual's settings: the paper's (piq's defaults), or piq's arguments."""
