@@ -8,7 +8,9 @@ of the lowest 5 % of the local variance similarity (2 σ_x σ_y + C) / (σ_x² +
 under a 3×3 gaussian (σ = 1.5, zero padding; C = 1000 for the DC subband, 300 for the
 others), for the DC subband times the same pooling of the structure term
 (σ_xy + C) / (σ_x σ_y + C); DSS = Σ s (w / Σ w + ε).  1 for identical images, higher is
-better.
+better.  piq's settings are arguments (``dct_size``, ``sigma_weight``, ``kernel_size`` —
+an even window zero-padded as piq pads it, one more row and column —,
+``sigma_similarity``, ``percentile``).
 
 likeness computes in the inputs' dtype throughout; piq stores the 64 subband similarities
 in float32 whatever the input, so its float64 values differ from likeness's by up to
@@ -37,6 +39,7 @@ from likeness.metrics.caller_modes import as_defined
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
 __all__ = ["dss"]
+
 
 @dataclass(frozen=True)
 class _Settings:
