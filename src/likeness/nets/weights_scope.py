@@ -6,9 +6,12 @@ downloads report their progress."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TypeVar
+
+_Value = TypeVar("_Value")
 
 __all__ = ["download_progress", "downloading_once", "failed_downloads", "hashing_by",
            "passing_weights_as", "reporting_downloads", "weights_argument", "weights_hasher"]
@@ -29,16 +32,21 @@ _DOWNLOAD_PROGRESS: ContextVar[Callable[[str, int, int], None] | None] = Context
 
 
 @contextmanager
-def hashing_by(hasher: Callable[[Path], str]) -> Iterator[None]:
+def _set_within(variable: ContextVar[_Value], value: _Value) -> Iterator[None]:
+    """``variable`` is ``value`` within this block, as it was again after it."""
+    token = variable.set(value)
+    try:
+        yield
+    finally:
+        variable.reset(token)
+
+
+def hashing_by(hasher: Callable[[Path], str]) -> AbstractContextManager[None]:
     """Within this block, the checkpoint files a run resolves are hashed by ``hasher``: the
     run's cache's ``Cache.digest``, which remembers a file's SHA-256 from one run to the
     next by its path and stamp, as it does its images' (hashing VGG-19's 548 MB takes 0.35 s
     here). ``likeness weights verify`` and imports always hash the file."""
-    token = _HASHER.set(hasher)
-    try:
-        yield
-    finally:
-        _HASHER.reset(token)
+    return _set_within(_HASHER, hasher)
 
 
 def weights_hasher() -> Callable[[Path], str] | None:
@@ -46,16 +54,11 @@ def weights_hasher() -> Callable[[Path], str] | None:
     return _HASHER.get()
 
 
-@contextmanager
-def passing_weights_as(argument: str) -> Iterator[None]:
+def passing_weights_as(argument: str) -> AbstractContextManager[None]:
     """Messages inside this block tell the user to pass a checkpoint file as ``argument``
     (e.g. ``backbone_weights=PATH``), unless an enclosing block already said how: a run
     that builds an ``LPIPS`` takes its files through ``weights={NAME: PATH}``."""
-    token = _WEIGHTS_ARGUMENT.set(_WEIGHTS_ARGUMENT.get() or argument)
-    try:
-        yield
-    finally:
-        _WEIGHTS_ARGUMENT.reset(token)
+    return _set_within(_WEIGHTS_ARGUMENT, _WEIGHTS_ARGUMENT.get() or argument)
 
 
 def weights_argument(default: str = "weights={'NAME': PATH}") -> str:
@@ -63,17 +66,12 @@ def weights_argument(default: str = "weights={'NAME': PATH}") -> str:
     return _WEIGHTS_ARGUMENT.get() or default
 
 
-@contextmanager
-def downloading_once() -> Iterator[None]:
+def downloading_once() -> AbstractContextManager[None]:
     """Within this block (a run), a checkpoint whose download failed is not fetched again:
     its error is raised again.  A run resolves a checkpoint in several places (its cache
     keys, its network, its record), and each fetched a failing download anew — hundreds of
     megabytes that failed their hash, or minutes of a stalled mirror, twice."""
-    token = _FAILED_DOWNLOADS.set({})
-    try:
-        yield
-    finally:
-        _FAILED_DOWNLOADS.reset(token)
+    return _set_within(_FAILED_DOWNLOADS, {})
 
 
 def failed_downloads() -> dict[str, str] | None:
@@ -82,16 +80,12 @@ def failed_downloads() -> dict[str, str] | None:
     return _FAILED_DOWNLOADS.get()
 
 
-@contextmanager
-def reporting_downloads(progress: Callable[[str, int, int], None] | None) -> Iterator[None]:
+def reporting_downloads(progress: Callable[[str, int, int], None] | None
+                        ) -> AbstractContextManager[None]:
     """Within this block, a checkpoint download reports to a run's ``progress`` as the
     stage ``"download FILE"``, in bytes (a total of 0: the server did not say): the first
     run downloads hundreds of megabytes, and its bar of pairs stood at 0 meanwhile."""
-    token = _DOWNLOAD_PROGRESS.set(progress)
-    try:
-        yield
-    finally:
-        _DOWNLOAD_PROGRESS.reset(token)
+    return _set_within(_DOWNLOAD_PROGRESS, progress)
 
 
 def download_progress() -> Callable[[str, int, int], None] | None:
