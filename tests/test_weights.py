@@ -288,6 +288,9 @@ def test_a_run_waiting_for_another_process_s_download_says_so(server, cache, mon
         waiter.join(timeout=30)
     assert results[0].sha256 == DIGEST
     assert server.requests == []  # taken from the other process, not downloaded again
+    # the wait's line ends full, at the file's size: it does not pulse on beside the pairs
+    assert stages[-1] == ("download good.pth (another process is downloading it)",
+                          len(PAYLOAD), len(PAYLOAD))
 
 
 def test_unpublished_hash_is_recorded_at_first_download(server, cache, monkeypatch):

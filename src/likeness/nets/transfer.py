@@ -145,9 +145,13 @@ def download_lock(target: Path,
     try:
         lock.acquire(timeout=0)
     except Timeout:
+        label = f"download {target.name} (another process is downloading it)"
         if waiting is not None:
-            waiting(f"download {target.name} (another process is downloading it)", 0, 0)
+            waiting(label, 0, 0)
         lock.acquire()
+        if waiting is not None:  # the wait is over: its line full, not pulsing on
+            size = target.stat().st_size if target.is_file() else 1
+            waiting(label, size, size)
     try:
         yield
     finally:
