@@ -74,6 +74,7 @@ def stream(url: str) -> Iterator[tuple[bytes, int | None]]:
         raise TransferFailed(f"the reply broke off after {done} bytes "
                              f"({type(error).__name__})") from None
     except urllib.error.HTTPError as error:
+        error.close()  # it holds the reply's connection (a ResourceWarning when collected)
         raise TransferFailed(f"the server answered HTTP {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
         raise TransferFailed(_unreached(url, error.reason)) from None
@@ -116,8 +117,10 @@ def _open_within(url: str, seconds: float) -> http.client.HTTPResponse:
             reply = error
         with settled:
             if outcome:  # given up on
-                if not isinstance(reply, BaseException):
-                    reply.close()  # type: ignore[attr-defined]  # a reply: HTTP, file://
+                # a reply (HTTP, file://), or an HTTP error, which holds one
+                if isinstance(reply, urllib.error.HTTPError) or not isinstance(
+                        reply, BaseException):
+                    reply.close()  # type: ignore[attr-defined]
                 return
             outcome.append(reply)
 
