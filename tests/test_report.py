@@ -418,3 +418,22 @@ def test_a_style_run_s_report_counts_stylizations_shown_without_pictures(golden,
     assert "stylizations shown without pictures: " in words, words
     assert f"({gone}: no such file)" in words
     assert " pair" not in words
+
+
+def test_a_style_run_s_report_page_speaks_of_methods_and_stylizations(golden, tmp_path):
+    """A style run's report page headed its sections "Worst pair per metric", "Pairs in
+    detail", "Every pair" and listed its "models"."""
+    root = tmp_path / "style"
+    shutil.copytree(golden.root / "style", root)
+    likeness.evaluate_style(root / "content", root / "style", root / "stylized",
+                            metrics="ssim,ssim-gray", out_dir=tmp_path / "run", cache=False)
+    page = build_report(tmp_path / "run")
+    text = re.sub(r"<(style|script)>.*?</\1>", " ", page, flags=re.DOTALL)
+    text = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    for heading in ("Worst stylization per metric", "Stylizations in detail",
+                    "Every stylization", "Distributions per method"):
+        assert heading in text, heading
+    assert "methods: " in text and "One point per stylization" in text
+    assert not re.search(r"\b[Pp]airs?\b", text), re.findall(r".{40}\b[Pp]airs?\b.{40}", text)
+    assert not re.search(r"\b[Mm]odels?\b", text), re.findall(r".{40}\b[Mm]odels?\b.{40}",
+                                                              text)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import likeness
-from likeness.wording import counted, is_are, was_were
+from likeness.wording import counted, is_are, run_words, was_were
 
 PACKAGE = Path(likeness.__file__).parent
 
@@ -28,4 +28,27 @@ def test_no_output_of_the_package_counts_with_a_bracketed_plural():
              for path in sorted(PACKAGE.rglob("*")) if path.suffix in (".py", ".j2")
              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if re.search(r"[a-z]\(s\)[\s:;,.\"']", line) and path.name != "wording.py"]
+    assert found == []
+
+
+def test_a_run_s_words_follow_its_kind():
+    assert run_words("compare") == ("model", "pair", "reference", "test")
+    assert run_words(None).units == "pairs" and run_words(None).outputs == "outputs"
+    style = run_words("style")
+    assert (style.role, style.roles, style.unit, style.units) == (
+        "method", "methods", "stylization", "stylizations")
+    assert (style.reference, style.test, style.outputs) == ("content", "stylized",
+                                                            "stylizations")
+
+
+def test_no_module_chooses_a_run_s_words_by_itself():
+    """"model" or "method", "pair" or "stylization" was chosen inline in a dozen modules,
+    and the report page's headings said "pair" for a style run; ``run_words`` says them."""
+    words = r"(model|method|pair|stylization|content|reference)s?"  # not a key: ["content"]
+    found = [f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+             for path in sorted(PACKAGE.rglob("*.py")) if path.name != "wording.py"
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(rf"(?<!\[)[\"']{words}[\"'].{{0,40}}== [\"']style[\"']", line)
+             or re.search(rf"== [\"']style[\"'] else \(?[\"']{words}[\"']", line)
+             if "stage" not in line]  # a progress stage's name: an identifier, not a word
     assert found == []

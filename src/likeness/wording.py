@@ -1,9 +1,46 @@
 """Counts in the words a reader expects: "1 pair", "2 pairs", "1 file is", "3 files are" —
-in methods paragraphs, summaries, notes and messages alike (never "pair(s)")."""
+in methods paragraphs, summaries, notes and messages alike (never "pair(s)") — and the
+words of a run's kind: a comparison's models and pairs, a style run's methods and
+stylizations (``run_words``)."""
 
 from __future__ import annotations
 
-__all__ = ["counted", "is_are", "listed", "was_were"]
+from typing import NamedTuple
+
+__all__ = ["RunWords", "counted", "is_are", "listed", "run_words", "was_were"]
+
+
+class RunWords(NamedTuple):
+    """What the parts of a run are called, in every output of it (``run_words``)."""
+
+    role: str  # what made the outputs: "model", a style run's "method"
+    unit: str  # what one row measures: "pair", a style run's "stylization"
+    reference: str  # the image the output is measured against: "reference", "content"
+    test: str  # the output measured: "test", "stylized"
+
+    @property
+    def roles(self) -> str:
+        return self.role + "s"
+
+    @property
+    def units(self) -> str:
+        return self.unit + "s"
+
+    @property
+    def outputs(self) -> str:
+        """The outputs of one model or method: "outputs", a style run's "stylizations"."""
+        return "stylizations" if self.unit == "stylization" else "outputs"
+
+
+_COMPARE_WORDS = RunWords(role="model", unit="pair", reference="reference", test="test")
+_STYLE_WORDS = RunWords(role="method", unit="stylization", reference="content",
+                        test="stylized")
+
+
+def run_words(kind: object) -> RunWords:
+    """The words of a run of ``kind`` (a run record's, a plan's: ``"style"`` or
+    ``"compare"``; anything else, a comparison's)."""
+    return _STYLE_WORDS if kind == "style" else _COMPARE_WORDS
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:

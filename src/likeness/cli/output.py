@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from likeness.wording import counted, is_are
+from likeness.wording import counted, is_are, run_words
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -209,7 +209,7 @@ def print_summary(results: Any) -> None:
     from likeness.evaluation.catalog.registry import METRICS
     from likeness.results.tables import counted_cell, label, uneven_metrics
 
-    unit = "method" if results.kind == "style" else "model"
+    unit = run_words(results.kind).role
     confidence = int(round(100 * results.record.get("statistics", {}).get("confidence", 0.95)))
     table = Table(show_edge=False, title=f"mean [{confidence}% CI] per {unit}"
                   if results.pair_metrics else None)
@@ -254,8 +254,8 @@ def report_rows(rows: list[Any], record: dict[str, Any]) -> None:
             say("note", decision)
     for metric, why in record.get("not_summarised", {}).items():
         say("warning", f"{label(metric)} is {why}")
-    role, unit = ("method", "stylizations") if record.get("kind") == "style" else ("model",
-                                                                                  "pairs")
+    words = run_words(record.get("kind"))
+    role, unit = words.role, words.units
     for metrics, counts in uneven_groups(record.get("uneven_pairs", {})):
         say("note", f"{', '.join(map(label, metrics))}: the means are over different {unit} ("
                     f"{', '.join(f'{model} {n}' for model, n in counts.items())}: files without "

@@ -13,7 +13,7 @@ from likeness.evaluation.catalog.networks import NETWORKS
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.io.files import split_skipped
 from likeness.results.summary import small_sample_sentences, uneven_groups
-from likeness.wording import counted, is_are, listed
+from likeness.wording import counted, is_are, listed, run_words
 
 __all__ = ["BIBTEX", "bibtex_for", "citation_keys", "code_span", "method_sentence",
            "methods_paragraph", "render_cards", "restoration_keys", "style_methods_paragraph"]
@@ -276,7 +276,8 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
         sentences.append(f"{METRICS[metric].plain_label} is {why}.")
     for key, info in record.get("infinite_values", {}).items():
         model, _, metric = key.rpartition("/")
-        sentences.append(f"For {code_span(model)}, {counted(info['count'], 'pair')} "
+        sentences.append(f"For {code_span(model)}, "
+                         f"{counted(info['count'], run_words(record.get('kind')).unit)} "
                          f"{'has' if info['count'] == 1 else 'have'} "
                          f"{METRICS[metric].plain_label} = +∞ "
                          f"({info['why']}); its mean is therefore +∞ and has no confidence "
@@ -284,8 +285,8 @@ def _value_sentences(record: dict[str, Any]) -> list[str]:
     for metrics, counts in uneven_groups(record.get("uneven_pairs", {})):
         per_model = ", ".join(f"{code_span(model)} {n}" for model, n in counts.items())
         named = _named(metrics)
-        role, unit = (("method", "stylizations") if record.get("kind") == "style"
-                      else ("model", "pairs"))
+        words = run_words(record.get("kind"))
+        role, unit = words.role, words.units
         sentences.append(f"The means of {named} are over different {unit} for each {role} "
                          f"({per_model}: files without a partner or failed {unit}); the "
                          f"paired comparisons use the {unit} both {role}s have.")

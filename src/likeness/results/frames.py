@@ -23,6 +23,7 @@ from likeness.results.tables import (
     uneven_metrics,
     with_spread,
 )
+from likeness.wording import run_words
 
 __all__ = ["Results", "frame", "results_html", "set_result_html"]
 
@@ -79,7 +80,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def results_html(results: ResultsData) -> str:
     """The summary (mean [CI] per model and metric, arrows for the better direction),
     counts of pairs, failures and decisions: what a notebook shows for ``Results``."""
-    unit = "method" if results.kind == "style" else "model"
+    unit = run_words(results.kind).role
     header = [unit, *(f"{METRICS[m].plain_label} {'↑' if METRICS[m].better == 'higher' else '↓'}"
                       for m in results.metrics)]
     uneven = uneven_metrics(results.record)
@@ -87,7 +88,7 @@ def results_html(results: ResultsData) -> str:
                       for m in results.metrics)] for model in results.models]
     failed = sum(1 for row in results.rows if row.error)
     decisions = results.record.get("decisions", {})
-    lines = [f"{len(results.rows)} {'triplets' if results.kind == 'style' else 'pairs'}, "
+    lines = [f"{len(results.rows)} {run_words(results.kind).units}, "
              f"{failed} failed; {len(results.set_rows)} set values, "
              f"{sum(1 for r in results.set_rows if r.error)} failed"]
     lines += [f"{count}× {note}" for note, count in decisions.items()]

@@ -53,6 +53,7 @@ from likeness.results.figures import (
 )
 from likeness.results.summary import too_few_to_test_sentence
 from likeness.results.tables import format_value, label, summary_cells, table_note, uneven_metrics
+from likeness.wording import run_words
 
 __all__ = ["RECORD_DIGEST", "ReportPair", "read_results_folder", "record_digest",
            "render_report"]
@@ -377,10 +378,7 @@ def render_report(results_dir: str | os.PathLike[str],
         colour_bar=colour_bar_uri(), label=label, fmt=format_value,
         arrow=_arrow,
         total_pairs=len(pairs), failed=sum(1 for p in pairs if p.error),
-        names=({"model": "method", "reference": "content", "test": "stylized",
-                "pairs": "stylized images"} if record.get("kind") == "style" else
-               {"model": "model", "reference": "reference", "test": "test",
-                "pairs": "pairs"}))
+        names=run_words(record.get("kind")))
 
 
 def _arrow(metric: str) -> str:

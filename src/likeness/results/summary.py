@@ -27,7 +27,7 @@ from likeness.results.stats import (
     summarize,
     untestable,
 )
-from likeness.wording import counted, listed
+from likeness.wording import counted, listed, run_words
 
 __all__ = ["ComparisonRow", "ResultsData", "StatsOptions", "SummaryRow", "compare_models",
            "few_values", "few_values_sentence", "mixed_scales", "small_sample_sentences",
@@ -148,7 +148,7 @@ class ResultsData:
         if found:
             return found[0]
         if model not in self.models:
-            role = "method" if self.kind == "style" else "model"
+            role = run_words(self.kind).role
             raise InvalidInputError(f"no {role} {model!r} in these results: "
                                     f"{', '.join(map(repr, self.models))}")
         raise InvalidInputError(f"no summary of {metric!r} in these results; their metrics "
@@ -249,7 +249,7 @@ def few_values_sentence(few: dict[str, int], *, kind: str, confidence: float,
                         name: Callable[[str], str] = str) -> str:
     """What a run with ``few_values`` says of them, in the terminal, tables and methods
     (``name``: how a model is written there)."""
-    unit = "stylizations" if kind == "style" else "pairs"
+    unit = run_words(kind).units
     counts = list(few.values())
     each = (f"{counts[0]} each" if len(set(counts)) == 1 and len(counts) > 1
             else listed([str(n) for n in counts]))
@@ -279,7 +279,7 @@ def too_few_to_test_sentence(untestable: list[dict[str, Any]], *, kind: str,
                              name: Callable[[str], str] = str) -> str:
     """What a run with ``too_few_to_test`` says of them, in the terminal, the methods and
     the report (``name``: how a model is written there)."""
-    unit = "stylizations" if kind == "style" else "pairs"
+    unit = run_words(kind).units
     by_count: dict[tuple[int, float], list[str]] = defaultdict(list)
     for entry in untestable:
         by_count[entry["pairs"], entry["smallest_p"]].append(

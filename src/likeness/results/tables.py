@@ -22,7 +22,7 @@ from likeness.evaluation.items.prompts import PROMPT_ROLES
 from likeness.evaluation.items.rows import PairRow
 from likeness.io import replace_file
 from likeness.results.summary import ResultsData, SummaryRow, few_values_sentence
-from likeness.wording import listed
+from likeness.wording import listed, run_words
 
 __all__ = ["PER_IMAGE_COLUMNS", "STYLE_PER_IMAGE_COLUMNS", "SUMMARY_COLUMNS",
            "COMPARISON_COLUMNS", "csv_tables", "format_value", "label", "latex_escape",
@@ -208,7 +208,7 @@ def _arrow(metric: str, latex: bool) -> str:
 
 def markdown_summary(results: ResultsData) -> str:
     """A Markdown table: one row per model, one column per metric (mean [95% CI])."""
-    first = "method" if results.kind == "style" else "model"
+    first = run_words(results.kind).role
     header = [first, *(f"{label(m)} {_arrow(m, False)}" for m in results.metrics)]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     uneven = uneven_metrics(results.record)
@@ -233,7 +233,8 @@ def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
     record's ``few_values``, its models written by ``name``: Markdown's by default;
     ``spread``: the metrics whose cells show a ± std — KID of the whole sets has none)."""
     percent = int(round(100 * confidence))
-    unit = "stylizations" if kind == "style" else "pairs"
+    words = run_words(kind)
+    unit = words.units
     parts = []
     if any(METRICS[m].reported_spread == "ci" for m in metrics):
         parts.append(f"Mean over {unit} with its {percent}% bootstrap confidence interval "
@@ -251,7 +252,7 @@ def table_note(metrics: Sequence[str], *, kind: str, confidence: float,
                 and (spread is None or m in spread)]
     if with_std:  # over KID's subsets, the Inception Score's splits
         parts.append(f"{listed(with_std)}: mean ± std")
-    models = "methods" if kind == "style" else "models"
+    models = words.roles
     uneven_pairs = [label(m) for m in uneven if METRICS[m].kind != "set"]
     if uneven_pairs:
         parts.append(f"{listed(uneven_pairs)}: the {models}' means are over different "
@@ -292,7 +293,7 @@ def latex_summary(results: ResultsData) -> str:
         *pdflatex_note([*results.models, *(METRICS[m].latex_label for m in metrics)]),
         "\\begin{tabular}{l" + "c" * len(metrics) + "}",
         "\\toprule",
-        ("Method" if results.kind == "style" else "Model") + " & "
+        run_words(results.kind).role.capitalize() + " & "
         + " & ".join(f"{METRICS[m].latex_label} {_arrow(m, True)}" for m in metrics)
         + " \\\\",
         "\\midrule",

@@ -23,7 +23,7 @@ from likeness.evaluation.items.plan import Plan
 from likeness.evaluation.items.rows import PairRow, SetRow
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.nets.weights_scope import hashing_by, reporting_downloads
-from likeness.wording import is_are
+from likeness.wording import is_are, run_words
 
 __all__ = ["Execution", "execute", "identical_outputs"]
 
@@ -102,7 +102,7 @@ def identical_outputs(plan: Plan, digests: Mapping[Path, str]) -> list[str]:
             counts = shared.setdefault((first, second), [0, 0])
             counts[0] += outputs[first] == outputs[second]
             counts[1] += 1
-    outputs_of = "stylizations" if plan.kind == "style" else "outputs"
+    outputs_of = run_words(plan.kind).outputs
     first_role = plan.roles[0]  # reference, or content
     return [f"{first} and {second}: {same} of the {both} {outputs_of} both have "
             f"{is_are(same)} byte-identical (one folder under two names, or copied outputs?)"

@@ -44,7 +44,7 @@ from likeness.results.frames import Results
 from likeness.results.summary import mixed_scales, uneven_pairs, uneven_sets, value_scales
 from likeness.results.tables import prompt_columns
 from likeness.runs.out_dir import OWNED_FILES, RUN_DATABASE, RUN_FILES, check_out_dir, holding
-from likeness.wording import counted
+from likeness.wording import counted, run_words
 
 __all__ = ["OWNED_FILES", "RUN_DATABASE", "RUN_FILES", "RunWarning", "check_out_dir",
            "file_errors", "metric_failures", "open_cache", "open_cache_noting", "output_path",
@@ -308,7 +308,7 @@ def warn_of_failures(results: Results) -> None:
     where = ("per_image.csv and run.json in " + str(results.out_dir) if results.out_dir
              else "the rows' error fields (results.rows), results.unmatched and "
                   "results.record['file_errors']")
-    unit = "stylization" if results.record.get("kind") == "style" else "pair"
+    unit = run_words(results.record.get("kind")).unit
     warnings.warn(f"{failed_rows_phrase(results.rows, unit)}, {counted(unmatched, 'file')} "
                   f"had no partner, {counted(set_failed, 'set metric')} failed; see {where}",
                   RunWarning, stacklevel=outside_stacklevel())

@@ -27,7 +27,7 @@ from likeness.evaluation.items.settings import RunSettings
 from likeness.io import replace_file
 from likeness.results.html import RECORD_DIGEST, ReportPair, render_report
 from likeness.runs.folder import RunWarning, output_path, sign_record, write_json, writing
-from likeness.wording import counted
+from likeness.wording import counted, run_words
 
 __all__ = ["build_report", "results_pictures", "study_report", "write_report"]
 
@@ -65,8 +65,8 @@ class _RunMaps:
                                                  _ITEM_SETTINGS if name in settings})
             # built on first use, in the run's words for a missing checkpoint (Networks.get)
             networks = Networks(self.device, settings.get("weights") or {})
-            roles = ("content", "stylized") if record.get("kind") == "style" else (
-                "reference", "test")
+            words = run_words(record.get("kind"))
+            roles = (words.reference, words.test)
             self._computer = ItemComputer(run, options, networks, roles)
         return self._computer
 
@@ -75,7 +75,7 @@ class _RunMaps:
         reference, test = _pair_paths(record, pair)
         style = record.get("kind") == "style"
         self.command = f"`likeness {'style' if style else 'compare'}`"
-        self.unit = "stylization" if style else "pair"
+        self.unit = run_words(record.get("kind")).unit
         if changed := changed_since_the_run(self.results_dir, (reference, test),
                                             self.command):
             self.changed.update(changed)

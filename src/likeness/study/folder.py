@@ -48,7 +48,7 @@ from likeness.study.manifest import (
     question_text,
     sign_manifest,
 )
-from likeness.wording import counted
+from likeness.wording import counted, run_words
 
 __all__ = ["ANSWERS_FILE", "Study", "create_study", "open_study", "parse_question"]
 
@@ -295,7 +295,7 @@ def _write_images(folder: Path, kind: str, items: list[str], models: Mapping[str
     if writer.deep:
         decisions.append(f"{counted(writer.deep, '16-bit image')} shown rounded to 8 bits "
                          "(browsers show 8 bits per channel)")
-    role = "content" if kind == "style" else "reference"
+    role = run_words(kind).reference
     return {"items": records, "degraded": degraded, "images": sorted(writer.written),
             "attention_pool": [list(cell) for cell in pool] if attention_checks else [],
             "role": role}

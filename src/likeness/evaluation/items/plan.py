@@ -33,6 +33,7 @@ from likeness.io import (
     same_file_key,
     scan_folder,
 )
+from likeness.wording import run_words
 
 __all__ = ["Item", "Plan", "check_distinct_folders", "item_paths", "make_plan", "model_names",
            "refuse_set_names", "table_prompts"]
@@ -91,7 +92,8 @@ class Plan:
     @property
     def roles(self) -> tuple[str, str]:
         """What the reference and the test image are called in notes."""
-        return ("content", "stylized") if self.kind == "style" else ("reference", "test")
+        words = run_words(self.kind)
+        return words.reference, words.test
 
 
 _SET_NAMES = ("reference", "style")  # the runs' own sets (``refuse_set_names``)
