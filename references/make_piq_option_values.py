@@ -1,7 +1,8 @@
 """Pinned piq values of the classical metrics under piq's other arguments: GMSD's ``t``;
 MS-GMSD's ``chromatic`` (MS-GMSDc), ``scale_weights``, ``alpha``, ``beta1``–``beta3`` and
 ``t``; MDSI's ``combination="mult"`` and its constants; HaarPSI's ``subsample=False``;
-VSI's constants; SR-SIM's saliency settings; DSS's.
+VSI's constants; SR-SIM's saliency settings; DSS's; FSIM's phase congruency settings;
+IW-SSIM's window, constants, parent flag, block, noise and scale weights.
 
 Run in the reference environment (references/reference-env.sh), never by the test suite:
 
@@ -52,7 +53,25 @@ CASES = [
     ("dss", {"dct_size": 4, "sigma_weight": 1.2, "percentile": 0.1}),
     ("dss", {"kernel_size": 5, "sigma_similarity": 2.0}),
     ("dss", {"kernel_size": 4}),
+    ("fsim", {"scales": 3, "orientations": 6}),
+    ("fsim", {"min_length": 4, "mult": 3, "sigma_f": 0.65, "delta_theta": 1.5, "k": 3.0}),
+    ("fsim", {"chromatic": False, "scales": 5, "k": 1.0}),
+    ("information_weighted_ssim", {"kernel_size": 7, "kernel_sigma": 1.0, "k1": 0.02,
+                                   "k2": 0.05}),
+    ("information_weighted_ssim", {"parent": False, "sigma_nsq": 0.8}),
+    ("information_weighted_ssim", {"blk_size": 5}),
+    ("information_weighted_ssim", {"blk_size": 1, "kernel_size": 9}),
+    ("information_weighted_ssim", {"scale_weights": [1.0, 2.0, 3.0]}),
 ]
+# IW-SSIM's smallest side: (kernel_size − 1) · 2^(levels − 1) + 1 (piq raises below it)
+IW_SSIM = "information_weighted_ssim"
+
+
+def too_small(function: str, arguments: dict, x: torch.Tensor) -> bool:
+    if function != IW_SSIM:
+        return False
+    levels = len(arguments.get("scale_weights", [0] * 5))
+    return min(x.shape[-2:]) < (arguments.get("kernel_size", 11) - 1) * 2 ** (levels - 1) + 1
 
 
 def tensor(path: Path) -> torch.Tensor:
@@ -68,8 +87,11 @@ def main() -> None:
     for reference, test in PAIRS:
         x, y = tensor(DATA / test), tensor(DATA / reference)
         for function, arguments in CASES:
-            if arguments.get("chromatic") and x.shape[1] != 3:
-                continue  # piq asserts: MS-GMSDc needs colour
+            if (arguments.get("chromatic") or function == "fsim" and "chromatic" not in
+                    arguments) and x.shape[1] != 3:
+                continue  # piq asserts: MS-GMSDc and FSIMc (fsim's default) need colour
+            if too_small(function, arguments, x):
+                continue
             given = dict(arguments)
             if "scale_weights" in given:
                 given["scale_weights"] = torch.tensor(given["scale_weights"],
@@ -78,7 +100,8 @@ def main() -> None:
             values.append({"reference": reference, "test": test, "function": function,
                            "arguments": arguments, "value": float(value[0])})
     document = {"reference": f"piq {version('piq')} gmsd / multi_scale_gmsd / mdsi / "
-                             "haarpsi / vsi / srsim / dss with the arguments given, on "
+                             "haarpsi / vsi / srsim / dss / fsim / information_weighted_ssim "
+                             "with the arguments given, on "
                              "float64 tensors in [0, 255], data_range=255, x = test, y = reference",
                 "values": values}
     (DATA / "piq_option_values.json").write_text(json.dumps(document, indent=1) + "\n")

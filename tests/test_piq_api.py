@@ -185,6 +185,44 @@ def test_piqs_other_arguments_are_checked_in_their_own_words():
     assert not torch.allclose(loss, likeness.multi_scale_gmsd(x, y))
 
 
+def test_fsim_and_iw_ssim_settings_are_checked_in_their_own_words():
+    """FSIM's and IW-SSIM's tuning arguments were not taken ("unexpected keyword
+    argument"); now taken, each out of its range refused by its name."""
+    x, y = _pair()
+    refusals = [
+        (dict(scales=0), likeness.InvalidInputError, "scales must be positive, got 0"),
+        (dict(orientations=2.5), likeness.InvalidInputTypeError,
+         "orientations must be an integer"),
+        (dict(sigma_f=1), likeness.InvalidInputError, "sigma_f must not be 1"),
+        (dict(mult=0), likeness.InvalidInputError, "mult must be positive"),
+        (dict(k=-1.0), likeness.InvalidInputError, "k .*must be 0 or more, got -1"),
+        (dict(delta_theta=float("inf")), likeness.InvalidInputError,
+         "delta_theta must be finite")]
+    for arguments, error, words in refusals:
+        with pytest.raises(error, match=words):
+            likeness.fsim(x, y, **arguments)
+    refusals = [
+        (dict(kernel_size=10), likeness.InvalidInputError, "kernel_size must be odd"),
+        (dict(blk_size=11), likeness.InvalidInputError,
+         "blk_size must be smaller than kernel_size"),
+        (dict(parent="no"), likeness.InvalidInputTypeError, "parent must be True or False"),
+        (dict(k2=0), likeness.InvalidInputError, "k2 must be positive, got 0"),
+        (dict(sigma_nsq="0.4"), likeness.InvalidInputTypeError, "sigma_nsq must be a number"),
+        (dict(scale_weights=[1.0, -1.0]), likeness.InvalidInputError, "scale_weights must be"),
+        (dict(scale_weights=[1.0] * 6), likeness.ImageTooSmallError, "at least 321x321")]
+    for arguments, error, words in refusals:
+        with pytest.raises(error, match=words):
+            likeness.information_weighted_ssim(x, y, **arguments)
+    # the losses pass them on, as piq's
+    loss = likeness.FSIMLoss(scales=3, k=1.0)(x, y)
+    assert torch.allclose(loss, 1 - likeness.fsim(x, y, scales=3, k=1.0).clamp(0, 1),
+                          rtol=1e-15)
+    loss = likeness.InformationWeightedSSIMLoss(blk_size=5)(x, y)
+    assert torch.allclose(loss, 1 - likeness.information_weighted_ssim(x, y, blk_size=5),
+                          rtol=1e-15)
+    assert not torch.allclose(loss, likeness.InformationWeightedSSIMLoss()(x, y))
+
+
 @pytest.mark.parametrize("call", [
     lambda x, y: likeness.fsim(x, y, chromatic="no"),  # was FSIMc: "no" is truthy
     lambda x, y: likeness.srsim(x, y, chromatic="no"),  # was "piq's chromatic extension"

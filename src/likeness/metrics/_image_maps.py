@@ -6,6 +6,7 @@ the similarity map, each with piq's arithmetic."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -312,3 +313,23 @@ def similarity(a: Tensor, b: Tensor, constant: float, alpha: float = 0.0) -> Ten
     """(2ab − α ab + c) / (a² + b² − α ab + c), piq's ``similarity_map``."""
     return ((2.0 * a * b - alpha * a * b + constant)
             / (a**2 + b**2 - alpha * a * b + constant))
+
+
+def scale_weights_of(given: Tensor | Sequence[float] | None, default: Sequence[float],
+                     like: Tensor, *, normalise_default: bool = False) -> Tensor:
+    """A multi-scale metric's weights (MS-GMSD, IW-SSIM): its paper's (``default``; divided
+    by their sum where piq divides them: ``normalise_default``), or the caller's
+    ``scale_weights`` normalised to sum 1, as piq normalises them — finite, none negative,
+    not all 0 (piq would compute with a negative weight, or give NaN)."""
+    if given is None:
+        weights = torch.tensor(default, device=like.device, dtype=like.dtype)
+        return weights / weights.sum() if normalise_default else weights
+    try:
+        weights = torch.as_tensor(given, dtype=like.dtype).to(like.device).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        weights = torch.empty(0)
+    if weights.numel() == 0 or not torch.isfinite(weights).all() or (weights < 0).any() \
+            or weights.sum() <= 0:
+        raise InvalidInputError(f"scale_weights must be one or more finite weights, none "
+                                f"negative, not all 0 (a weight per scale), got {given!r}")
+    return weights / weights.sum()

@@ -8,11 +8,10 @@ checked by the one input check); ``reduction`` is ``"mean"`` (piq's default), ``
 ``"none"`` over the batch.  The losses are piq's: the value itself for metrics where lower
 is better (GMSD, MS-GMSD, MDSI), ``1 − value`` for the others — clamped to [0, 1] first
 where piq clamps (VIFp, FSIM, SR-SIM, DSS).  GMSD, MS-GMSD (MS-GMSDc too), MDSI, VSI,
-SR-SIM, DSS, VIFp and HaarPSI (``scales`` 3 only: piq's NaN or failure otherwise) take
-every argument piq's take (a similarity's constant, which keeps flat regions from 0 / 0,
-must be positive); FSIM and IW-SSIM take piq's names for what likeness computes
-otherwise too, not piq's tuning constants; ``chromatic=True`` of SR-SIM (piq's extension,
-not the paper's) is refused.
+SR-SIM, DSS, VIFp, FSIM, IW-SSIM and HaarPSI (``scales`` 3 only: piq's NaN or failure
+otherwise) take every argument piq's take (a similarity's constant, which keeps flat
+regions from 0 / 0, must be positive); ``chromatic=True`` of SR-SIM (piq's extension, not
+the paper's) is refused.
 """
 
 from __future__ import annotations
@@ -127,9 +126,12 @@ def haarpsi(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1
 
 
 def fsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
-         chromatic: bool = True, *, convention: str = "piq") -> Tensor:
+         chromatic: bool = True, scales: int = 4, orientations: int = 4, min_length: int = 6,
+         mult: int = 2, sigma_f: float = 0.55, delta_theta: float = 1.2, k: float = 2.0, *,
+         convention: str = "piq") -> Tensor:
     """FSIM — FSIMc with ``chromatic=True``, piq's default, which needs RGB — as
-    ``piq.fsim`` (higher is better), or as ``FeatureSIM.m`` with ``convention="matlab"``."""
+    ``piq.fsim`` (higher is better), or as ``FeatureSIM.m`` with ``convention="matlab"``;
+    phase congruency's settings as piq's (see ``likeness.metrics.fsim``)."""
     check_flags(chromatic=chromatic)  # "no" is truthy: it was taken as FSIMc
     channels = x.shape[1] if isinstance(x, Tensor) and not x.is_nested and x.ndim == 4 \
         else 3  # the other inputs are refused by the batch checks
@@ -139,7 +141,9 @@ def fsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
             f"images (N, 3, H, W), got {x.shape[1]}-channel images; pass chromatic=False for "
             f"gray images")
     function = _fsim.fsimc if chromatic else _fsim.fsim
-    return reduce(function(x, y, data_range=data_range, convention=convention), reduction)
+    return reduce(function(x, y, data_range=data_range, convention=convention, scales=scales,
+                           orientations=orientations, min_length=min_length, mult=mult,
+                           sigma_f=sigma_f, delta_theta=delta_theta, k=k), reduction)
 
 
 def srsim(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
@@ -178,11 +182,18 @@ def dss(x: Tensor, y: Tensor, reduction: str = "mean", data_range: float = 1.0,
 
 
 def information_weighted_ssim(x: Tensor, y: Tensor, data_range: float = 1.0,
-                              reduction: str = "mean", *, convention: str = "piq") -> Tensor:
-    """IW-SSIM as ``piq.information_weighted_ssim`` (higher is better); with
-    ``convention="matlab"`` colour goes through MATLAB's ``rgb2gray``, as ``iwssim.m``
-    is given it."""
-    return reduce(_iw_ssim.iw_ssim(x, y, data_range=data_range, convention=convention),
+                              kernel_size: int = 11, kernel_sigma: float = 1.5,
+                              k1: float = 0.01, k2: float = 0.03, parent: bool = True,
+                              blk_size: int = 3, sigma_nsq: float = 0.4,
+                              scale_weights: Tensor | None = None, reduction: str = "mean", *,
+                              convention: str = "piq") -> Tensor:
+    """IW-SSIM as ``piq.information_weighted_ssim`` (higher is better), with every
+    argument of piq's; with ``convention="matlab"`` colour goes through MATLAB's
+    ``rgb2gray``, as ``iwssim.m`` is given it."""
+    return reduce(_iw_ssim.iw_ssim(x, y, data_range=data_range, kernel_size=kernel_size,
+                                   kernel_sigma=kernel_sigma, k1=k1, k2=k2, parent=parent,
+                                   blk_size=blk_size, sigma_nsq=sigma_nsq,
+                                   scale_weights=scale_weights, convention=convention),
                   reduction)
 
 

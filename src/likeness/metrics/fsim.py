@@ -8,20 +8,25 @@ colour → YIQ.  Phase congruency of Y from log-Gabor filters (4 scales from wav
 Kovesi's noise compensation (k = 2, the median of the smallest scale's energy, ÷ 1.7);
 Scharr gradient magnitudes.  FSIM = Σ S_PC S_G PC_max / Σ PC_max with T1 = 0.85,
 T2 = 160; FSIMc multiplies in |S_I S_Q|^0.03 (T3 = T4 = 200).  1 for identical images,
-higher is better.  FSIMc needs colour images.
+higher is better.  FSIMc needs colour images.  piq's tuning arguments change the filters
+(``scales``, ``orientations``, ``min_length``, ``mult``, ``sigma_f``, ``delta_theta``) and
+the noise threshold (``k``), under either convention (``FeatureSIM.m``'s ``phasecong2``
+sets the same constants).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from likeness.errors import ImageTooSmallError, UnsupportedImageError
+from likeness.arguments import check_numbers
+from likeness.errors import ImageTooSmallError, InvalidInputError, UnsupportedImageError
 from likeness.metrics._frequency import centred_grid, ifftshift
 from likeness.metrics._image_maps import (
     YIQ,
@@ -42,18 +47,43 @@ from likeness.metrics.caller_modes import as_defined, tracing
 from likeness.metrics.kernel_threads import kernel_threads
 from likeness.metrics.tensor_checks import check_gray_or_rgb_pairs
 
-__all__ = ["fsim", "fsimc"]
+__all__ = ["PhaseCongruency", "fsim", "fsimc"]
 
-SCALES, ORIENTATIONS = 4, 4
 # one thread's time a real value of the responses (``kernel_threads``), measured at
 # 512x384 on a 2-core AMD EPYC
 PHASE_SUMS_SECONDS = 4.0e-9
 
 
+@dataclass(frozen=True)
+class PhaseCongruency:
+    """The settings of phase congruency (piq's names and defaults, ``phasecong2``'s
+    values): ``scales`` log-Gabor filters from wavelength ``min_length``, ``mult`` apart,
+    of bandwidth ``sigma_f``; ``orientations`` of them, of angular spread ``delta_theta``;
+    the noise threshold ``k`` deviations above the noise's mean energy."""
+
+    scales: int = 4
+    orientations: int = 4
+    min_length: float = 6.0
+    mult: float = 2.0
+    sigma_f: float = 0.55
+    delta_theta: float = 1.2
+    k: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_numbers(vars(self), integers=("scales", "orientations"),
+                      positive=("scales", "orientations", "min_length", "mult", "sigma_f",
+                                "delta_theta"))
+        if self.sigma_f == 1:  # log(sigma_f) divides: every filter would be 0 / 0
+            raise InvalidInputError("sigma_f must not be 1 (the filters' bandwidth is "
+                                    "log(sigma_f)); piq's default is 0.55")
+        if self.k < 0:
+            raise InvalidInputError(f"k (the noise threshold, in deviations above the "
+                                    f"noise's mean) must be 0 or more, got {self.k}")
+
+
 def _log_gabor_filters(height: int, width: int, like: Tensor, matlab: bool,
-                       min_wavelength: float = 6.0, mult: float = 2.0, sigma_f: float = 0.55,
-                       delta_theta: float = 1.2) -> Tensor:
-    """(ORIENTATIONS · SCALES, H, W) filters, orientation-major, zero frequency at [0, 0].
+                       settings: PhaseCongruency) -> Tensor:
+    """(orientations · scales, H, W) filters, orientation-major, zero frequency at [0, 0].
 
     ``matlab``: the angle as ``phasecong2`` takes it, atan2(−y, x) of the row and column
     frequencies; piq takes atan2(−x, y), which turns the filters to −θ − 90° — the same
@@ -65,24 +95,25 @@ def _log_gabor_filters(height: int, width: int, like: Tensor, matlab: bool,
     low_pass = ifftshift(1.0 / (1.0 + (radius / 0.45) ** 30))
     radius = ifftshift(radius)
     radius[0, 0] = 1
+    scales, orientations = settings.scales, settings.orientations
     radial = []
-    for scale in range(SCALES):
-        centre = 1.0 / (min_wavelength * mult**scale)
+    for scale in range(scales):
+        centre = 1.0 / (settings.min_length * settings.mult**scale)
         component = torch.exp(-torch.log(radius / centre) ** 2
-                              / (2 * math.log(sigma_f) ** 2)) * low_pass
+                              / (2 * math.log(settings.sigma_f) ** 2)) * low_pass
         component[0, 0] = 0
         radial.append(component)
-    theta_sigma = math.pi / (ORIENTATIONS * delta_theta)
+    theta_sigma = math.pi / (orientations * settings.delta_theta)
     sin_theta, cos_theta = torch.sin(theta), torch.cos(theta)
     angular = []
-    for orientation in range(ORIENTATIONS):
-        angle = orientation * math.pi / ORIENTATIONS
+    for orientation in range(orientations):
+        angle = orientation * math.pi / orientations
         sin_difference = sin_theta * math.cos(angle) - cos_theta * math.sin(angle)
         cos_difference = cos_theta * math.cos(angle) + sin_theta * math.sin(angle)
         distance = torch.abs(torch.atan2(sin_difference, cos_difference))
         angular.append(torch.exp(-distance**2 / (2 * theta_sigma**2)))
-    return (torch.stack(angular).repeat_interleave(SCALES, dim=0)
-            * torch.stack(radial).repeat(ORIENTATIONS, 1, 1))
+    return (torch.stack(angular).repeat_interleave(scales, dim=0)
+            * torch.stack(radial).repeat(orientations, 1, 1))
 
 
 def _median(values: Tensor, matlab: bool) -> Tensor:
@@ -97,29 +128,31 @@ def _median(values: Tensor, matlab: bool) -> Tensor:
 
 @functools.lru_cache(maxsize=4)
 def _filter_bank(height: int, width: int, dtype: torch.dtype, device: torch.device,
-                 matlab: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                 matlab: bool, settings: PhaseCongruency
+                 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """What phase congruency takes of the filters alone, for one image size: the filters
-    (1, ORIENTATIONS · SCALES, H, W), the power of the smallest scale's and the sums of
+    (1, orientations · scales, H, W), the power of the smallest scale's and the sums of
     the spatial filters' squares and cross products of the noise model.  Cached: a folder
     of one size builds them once, not twice a pair (their inverse FFT was a quarter of
     FSIM's time at 512x384)."""
     like = torch.empty(0, dtype=dtype, device=device)
-    filters = _log_gabor_filters(height, width, like, matlab).unsqueeze(0)
-    grid = filters.view(1, ORIENTATIONS, SCALES, height, width)
+    filters = _log_gabor_filters(height, width, like, matlab, settings).unsqueeze(0)
+    orientations, scales = settings.orientations, settings.scales
+    grid = filters.view(1, orientations, scales, height, width)
     smallest_power = (grid[:, :, :1] ** 2).sum(dim=[-2, -1], keepdim=True)
-    spatial = torch.fft.ifft2(filters).real.view(1, ORIENTATIONS, SCALES, height, width)
+    spatial = torch.fft.ifft2(filters).real.view(1, orientations, scales, height, width)
     spatial = spatial * math.sqrt(height * width)
     sum_squares = torch.sum(torch.sum(spatial**2, dim=-3, keepdim=True), dim=[-1, -2],
                             keepdim=True)
-    cross = torch.zeros(1, ORIENTATIONS, 1, height, width, dtype=dtype, device=device)
-    for scale in range(SCALES - 1):
+    cross = torch.zeros(1, orientations, 1, height, width, dtype=dtype, device=device)
+    for scale in range(scales - 1):
         cross = cross + (spatial[:, :, scale:scale + 1]
                          * spatial[:, :, scale + 1:]).sum(dim=-3, keepdim=True)
     cross = torch.sum(cross, dim=[-1, -2], keepdim=True)
     return filters, smallest_power, sum_squares, cross
 
 
-def _phase_congruency(x: Tensor, matlab: bool, k: float = 2.0) -> Tensor:
+def _phase_congruency(x: Tensor, matlab: bool, settings: PhaseCongruency) -> Tensor:
     """Phase congruency (N, 1, H, W) of gray images (N, 1, H, W) (Kovesi's PC₂).
 
     ``matlab``: as ``phasecong2`` of ``FeatureSIM.m`` computes it — the mean phase vector
@@ -129,9 +162,10 @@ def _phase_congruency(x: Tensor, matlab: bool, k: float = 2.0) -> Tensor:
     phase_eps = 1e-4 if matlab else eps
     n, _, height, width = x.shape
     filters, smallest_power, sum_squares, cross = _filter_bank(height, width, x.dtype,
-                                                               x.device, matlab)
+                                                               x.device, matlab, settings)
     responses = torch.fft.ifft2(torch.fft.fft2(x) * filters)
-    responses = responses.view(n, ORIENTATIONS, SCALES, height, width)  # even + i·odd
+    responses = responses.view(n, settings.orientations, settings.scales, height,
+                               width)  # even + i·odd
     if responses.device.type != "cpu" or tracing():
         energy, smallest, amplitude_sum = _torch_sums(responses, phase_eps)
     elif torch.is_grad_enabled() and responses.requires_grad:
@@ -143,7 +177,7 @@ def _phase_congruency(x: Tensor, matlab: bool, k: float = 2.0) -> Tensor:
     noise_power = (-median / math.log(0.5)) / smallest_power
     tau = torch.sqrt((2 * noise_power * sum_squares + 4 * noise_power * cross) / 2)
     threshold = (tau * math.sqrt(math.pi / 2)
-                 + k * torch.sqrt((2 - math.pi / 2) * tau**2)) / 1.7
+                 + settings.k * torch.sqrt((2 - math.pi / 2) * tau**2)) / 1.7
     energy = torch.max(energy - threshold, torch.zeros_like(threshold))
     congruency = (energy.sum(dim=[1, 2]) + eps) / (amplitude_sum + eps)
     return congruency.unsqueeze(1)
@@ -231,7 +265,7 @@ class _CompiledPhaseSums(torch.autograd.Function):
 
 
 def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool,
-                        convention: str = "piq") -> Tensor:
+                        convention: str, settings: PhaseCongruency) -> Tensor:
     matlab = check_convention(convention)
     x, y = check_gray_or_rgb_pairs(x, y, data_range)
     if chromatic and x.shape[1] != 3:
@@ -253,7 +287,7 @@ def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool
         yiq = YIQ_MATLAB if matlab else YIQ  # FeatureSIM.m: three-digit I and Q
         x, y = colour_transform(x, yiq), colour_transform(y, yiq)
     luma_x, luma_y = x[:, :1], y[:, :1]
-    pc_x, pc_y = _phase_congruency(torch.cat([luma_x, luma_y]), matlab).chunk(2)
+    pc_x, pc_y = _phase_congruency(torch.cat([luma_x, luma_y]), matlab, settings).chunk(2)
     pc_max = torch.where(pc_x > pc_y, pc_x, pc_y)
     score = (gradient_similarity(luma_x, luma_y, 160.0, "scharr")
              * similarity(pc_x, pc_y, 0.85) * pc_max)
@@ -267,30 +301,43 @@ def _feature_similarity(x: Tensor, y: Tensor, data_range: float, chromatic: bool
 
 
 @as_defined
-def fsim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
+def fsim(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq",
+         scales: int = 4, orientations: int = 4, min_length: float = 6.0, mult: float = 2.0,
+         sigma_f: float = 0.55, delta_theta: float = 1.2, k: float = 2.0) -> Tensor:
     """FSIM of each pair (luma only): (N,), in the inputs' float dtype (see the module docs).
 
     Args:
         convention: ``"piq"`` or ``"matlab"`` (``FeatureSIM.m`` with its ``phasecong2``:
             the frequency angle, MATLAB's median and ε = 1e-4; its downsampling).
+        scales, orientations, min_length, mult, sigma_f, delta_theta, k: phase
+            congruency's settings, piq's (``PhaseCongruency``).
 
     Raises:
-        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention.
+        ValueError: shapes differ, not 4-D, or not 1 or 3 channels; another convention;
+            a setting out of its range.
     """
-    return _feature_similarity(x, y, data_range, chromatic=False, convention=convention)
+    settings = PhaseCongruency(scales, orientations, min_length, mult, sigma_f, delta_theta,
+                               k)
+    return _feature_similarity(x, y, data_range, False, convention, settings)
 
 
 @as_defined
-def fsimc(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq") -> Tensor:
+def fsimc(x: Tensor, y: Tensor, *, data_range: float = 1.0, convention: str = "piq",
+          scales: int = 4, orientations: int = 4, min_length: float = 6.0, mult: float = 2.0,
+          sigma_f: float = 0.55, delta_theta: float = 1.2, k: float = 2.0) -> Tensor:
     """FSIMc of each pair of RGB images: (N,), in the inputs' float dtype.
 
     Args:
         convention: ``"piq"`` (|S_I S_Q|^0.03, four-digit YIQ) or ``"matlab"``
             (``FeatureSIM.m``: real((S_I S_Q)^0.03), three-digit I and Q, and ``fsim``'s
             ``"matlab"`` phase congruency and downsampling).
+        scales, orientations, min_length, mult, sigma_f, delta_theta, k: as ``fsim``'s.
 
     Raises:
         UnsupportedImageError: the images are gray.
-        ValueError: shapes differ or not 4-D; another convention.
+        ValueError: shapes differ or not 4-D; another convention; a setting out of its
+            range.
     """
-    return _feature_similarity(x, y, data_range, chromatic=True, convention=convention)
+    settings = PhaseCongruency(scales, orientations, min_length, mult, sigma_f, delta_theta,
+                               k)
+    return _feature_similarity(x, y, data_range, True, convention, settings)

@@ -34,6 +34,7 @@ from likeness.metrics._image_maps import (
     halve,
     matlab_gray,
     on_255_scale,
+    scale_weights_of,
     yiq_luma,
 )
 from likeness.metrics._safe_roots import safe_sqrt
@@ -118,7 +119,7 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
                   positive=("t",))
     check_flags(chromatic=chromatic)
     x, y = _check(x, y, data_range)
-    weights = _scale_weights(scale_weights, x)
+    weights = scale_weights_of(scale_weights, MS_GMSD_WEIGHTS, x)
     if chromatic:
         if x.shape[1] != 3:
             raise UnsupportedImageError(
@@ -148,18 +149,3 @@ def ms_gmsd(x: Tensor, y: Tensor, *, data_range: float = 1.0, alpha: float = 0.5
     chroma = safe_sqrt(torch.sum(torch.mean((x[:, 1:] - y[:, 1:]) ** 2, dim=[2, 3]), dim=1))
     gamma = 2 / (1 + beta2 * torch.exp(-beta3 * value)) - 1
     return gamma * value + (1 - gamma) * beta1 * chroma
-
-
-def _scale_weights(given: Tensor | Sequence[float] | None, like: Tensor) -> Tensor:
-    """The paper's weights, or the caller's normalised to sum 1 (as piq normalises them)."""
-    if given is None:
-        return torch.tensor(MS_GMSD_WEIGHTS, device=like.device, dtype=like.dtype)
-    try:
-        weights = torch.as_tensor(given, dtype=like.dtype).to(like.device).flatten()
-    except (TypeError, ValueError, RuntimeError):
-        weights = torch.empty(0)
-    if weights.numel() == 0 or not torch.isfinite(weights).all() or (weights < 0).any() \
-            or weights.sum() <= 0:
-        raise InvalidInputError(f"scale_weights must be one or more finite weights, none "
-                                f"negative, not all 0 (a weight per scale), got {given!r}")
-    return weights / weights.sum()
