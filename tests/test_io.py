@@ -160,6 +160,66 @@ def test_exif_orientation_is_applied_like_pillow(tmp_path, rgb8, orientation):
         assert f"EXIF orientation {orientation} applied" in loaded.decisions
 
 
+def _exif_block(entry: bytes, tail: bytes = b"") -> bytes:
+    """An EXIF block (little-endian) whose one directory holds ``entry`` (12 bytes)."""
+    import struct
+
+    return (b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 1) + entry
+            + struct.pack("<I", 0) + tail)
+
+
+def _orientation_entry(kind: int, count: int, value: bytes) -> bytes:
+    import struct
+
+    return struct.pack("<HHI", 0x0112, kind, count) + value
+
+
+@pytest.mark.parametrize("container", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize(("entry", "words"), [
+    # SHORT × 5000: its data would lie far beyond the block (Pillow skips the tag, warning)
+    (_orientation_entry(3, 5000, b"\x1a\x00\x00\x00"),
+     "EXIF orientation tag unreadable (its data lies outside the EXIF block)"),
+    (_orientation_entry(3, 1, b"\x09\x00\x00\x00"), "EXIF orientation 9 is none of EXIF's 8"),
+    (_orientation_entry(3, 1, b"\x00\x00\x00\x00"), "EXIF orientation 0 is none of EXIF's 8"),
+    (_orientation_entry(2, 2, b"6\x00\x00\x00"), "EXIF orientation '6' is none of EXIF's 8"),
+], ids=["outside", "nine", "zero", "text"])
+def test_an_unreadable_exif_orientation_is_a_decision_not_taken_for_upright(
+        tmp_path, rgb8, container, entry, words):
+    """An orientation Pillow could not read (its data beyond the block: Pillow skipped the
+    tag with a warning a run does not show) or none of the eight was taken for upright
+    without a word: the image is read as stored, and the decision says so."""
+    path = tmp_path / f"o.{container.lower()}"
+    Image.fromarray(rgb8).save(path, container, exif=_exif_block(entry),
+                               **({"lossless": True} if container == "WEBP" else {}))
+    with warnings.catch_warnings(record=True):  # Pillow's, as a run records them
+        warnings.simplefilter("always")
+        loaded = load_image(path)
+        with Image.open(path) as stored:
+            np.testing.assert_array_equal(loaded.pixels, np.array(stored.convert("RGB")))
+    assert loaded.orientation is None
+    notes = [note for note in loaded.decisions if "orientation" in note]
+    assert len(notes) == 1, loaded.decisions
+    assert notes[0].startswith(words), loaded.decisions
+    assert notes[0].endswith(": orientation unknown, pixels used as stored")
+
+
+def test_an_unreadable_orientation_in_a_pngs_raw_exif_profile_is_a_decision(tmp_path, rgb8):
+    """ImageMagick writes a PNG's EXIF as hexadecimal text ("Raw profile type exif"),
+    which Pillow reads too: an orientation there that Pillow skips is said as well."""
+    from PIL import PngImagePlugin
+
+    block = _exif_block(_orientation_entry(3, 5000, b"\x1a\x00\x00\x00"))
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Raw profile type exif", f"\nexif\n{len(block):8d}\n{block.hex()}\n")
+    Image.fromarray(rgb8).save(tmp_path / "raw.png", pnginfo=text)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        loaded = load_image(tmp_path / "raw.png")
+    np.testing.assert_array_equal(loaded.pixels, rgb8)
+    assert ("EXIF orientation tag unreadable (its data lies outside the EXIF block): "
+            "orientation unknown, pixels used as stored") in loaded.decisions
+
+
 def _tiff_16_bit_rgb(path: Path, pixels: np.ndarray, orientation: int) -> Path:
     """An uncompressed 16-bit RGB TIFF with an orientation tag (Pillow cannot write one)."""
     import struct

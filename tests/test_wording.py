@@ -33,7 +33,8 @@ def test_no_output_of_the_package_counts_with_a_bracketed_plural():
 
 def test_a_run_s_words_follow_its_kind():
     assert run_words("compare") == ("model", "pair", "reference", "test")
-    assert run_words(None).units == "pairs" and run_words(None).outputs == "outputs"
+    assert run_words(None).units == "pairs"
+    assert run_words(None).outputs == "outputs"
     style = run_words("style")
     assert (style.role, style.roles, style.unit, style.units) == (
         "method", "methods", "stylization", "stylizations")

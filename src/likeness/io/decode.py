@@ -62,6 +62,7 @@ from likeness.io.profiles import colour_decisions
 from likeness.io.tiff import (
     JPEG_IN_TIFF,
     MIN_IS_WHITE,
+    exif_orientation,
     image_page,
     lossy_compression,
     min_is_white,
@@ -77,7 +78,6 @@ from likeness.io.tiff import (
 DEFAULT_MAX_PIXELS = 178_956_970
 _GENUINE = (" (a guard against decompression bombs, as in the reference tools, which "
             "decode with Pillow too); if the file is genuine, tile or downscale it")
-_EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
@@ -297,7 +297,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     # getexif() would decode it again to look there)
     orientation = (None if (plain is not None and "exif" not in image.info
                             and "Raw profile type exif" not in image.info)
-                   or image.format == "TIFF" else _exif_orientation(image, decisions))
+                   or image.format == "TIFF" else exif_orientation(image, decisions))
     pixels = pixels[:, :, np.newaxis] if pixels.ndim == 2 else pixels
     if deep_channels and pixels.shape[2] in (2, 4) and unspecified_extra_sample(tags):
         pixels = pixels[:, :, :-1]  # no alpha, as Pillow reads such a file at 8 bits
@@ -321,16 +321,6 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
     return LoadedImage(path=path, pixels=np.ascontiguousarray(pixels), format=file_format,
                        mode=mode, bit_depth=bit_depth, had_alpha=had_alpha,
                        orientation=orientation, decisions=tuple(decisions))
-
-
-def _exif_orientation(image: Image.Image, decisions: list[str]) -> int | None:
-    try:
-        value = image.getexif().get(_EXIF_ORIENTATION)
-    except Exception as error:  # a broken EXIF block must not hide the pixels
-        decisions.append(f"EXIF block unreadable ({type(error).__name__}): orientation "
-                         "unknown, pixels used as stored")
-        return None
-    return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
 
 
 def _decode_with_pillow(path: Path, image: Image.Image,

@@ -8,22 +8,29 @@ open at all (floating point, 12 bits, 16-bit gray+alpha, Lab) would be called co
 header decides instead: samples likeness cannot read as they are meant are refused saying
 why, a MinIsWhite image is inverted at every depth, and each is said; an extra sample of
 unspecified meaning is no alpha at any depth.  A file whose first page is a reduced-
-resolution copy (a thumbnail) of the image on a later page is read from that page."""
+resolution copy (a thumbnail) of the image on a later page is read from that page.
+
+An EXIF block is a TIFF header and directory too: its orientation is applied where it is
+one of EXIF's eight, and where it cannot be read — a broken block, a value none of the
+eight, a tag whose data lies outside the block (Pillow skips it with a warning, which a
+run does not show) — the image is read as stored and the decision says so, never taken
+silently for upright."""
 
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PIL import TiffImagePlugin
+from PIL import Image, TiffImagePlugin
 
 from likeness.errors import ImageLoadError
 
-__all__ = ["JPEG_IN_TIFF", "MIN_IS_WHITE", "image_page", "lossy_compression",
-           "min_is_white", "tiff_orientation", "tiff_tags", "uncommon_compression",
-           "unreadable_tiff_samples", "unspecified_extra_sample"]
+__all__ = ["JPEG_IN_TIFF", "MIN_IS_WHITE", "exif_orientation", "image_page",
+           "lossy_compression", "min_is_white", "tiff_orientation", "tiff_tags",
+           "uncommon_compression", "unreadable_tiff_samples", "unspecified_extra_sample"]
 
 _ORIENTATION, _PHOTOMETRIC, _BITS, _SAMPLES, _PLANAR, _EXTRA, _FORMAT = (
     274, 262, 258, 277, 284, 338, 339)
@@ -118,6 +125,61 @@ def tiff_orientation(tags: Mapping[int, Any]) -> int | None:
     """The orientation (2-8) a TIFF's own tag gives, which its decoder applies."""
     value = tags.get(_ORIENTATION)
     return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
+
+
+def exif_orientation(image: Image.Image, decisions: list[str]) -> int | None:
+    """The EXIF orientation (2-8) to apply to ``image``'s stored pixels, or None: upright
+    (1), no orientation, or one that cannot be read — said in ``decisions``."""
+    unknown = "orientation unknown, pixels used as stored"
+    try:
+        value = image.getexif().get(_ORIENTATION)
+    except Exception as error:  # noqa: BLE001 - a broken EXIF block must not hide the pixels
+        decisions.append(f"EXIF block unreadable ({type(error).__name__}): {unknown}")
+        return None
+    if value in (2, 3, 4, 5, 6, 7, 8):
+        return int(value)
+    if value is None and _has_orientation_entry(_exif_block(image.info)):
+        decisions.append(f"EXIF orientation tag unreadable (its data lies outside the EXIF "
+                         f"block): {unknown}")
+    elif value is not None and value != 1:
+        shown = value if isinstance(value, int | str) else type(value).__name__
+        decisions.append(f"EXIF orientation {shown!r} is none of EXIF's 8 orientations: "
+                         f"{unknown}")
+    return None
+
+
+def _exif_block(info: Mapping[Any, Any]) -> bytes:
+    """The TIFF-structured EXIF block of an image's ``info`` (as Pillow's ``getexif``
+    finds it: a JPEG's APP1, a PNG's eXIf chunk or its "Raw profile type exif" text, a
+    WebP's EXIF chunk); empty where there is none."""
+    block = info.get("exif")
+    if block is None and isinstance(text := info.get("Raw profile type exif"), str):
+        try:
+            block = bytes.fromhex("".join(text.split("\n")[3:]))
+        except ValueError:
+            return b""
+    if not isinstance(block, bytes):
+        return b""
+    return block[6:] if block.startswith(b"Exif\x00\x00") else block
+
+
+def _has_orientation_entry(block: bytes) -> bool:
+    """Whether the first directory of an EXIF ``block`` has an Orientation entry, read from
+    its bytes alone (Pillow leaves out an entry whose data lies outside the block)."""
+    if len(block) < 8 or block[:4] not in (b"II*\x00", b"MM\x00*"):
+        return False
+    order = "<" if block[:2] == b"II" else ">"
+    (start,) = struct.unpack_from(order + "I", block, 4)
+    if start + 2 > len(block):
+        return False
+    (entries,) = struct.unpack_from(order + "H", block, start)
+    for entry in range(entries):
+        at = start + 2 + 12 * entry
+        if at + 12 > len(block):
+            return False
+        if struct.unpack_from(order + "H", block, at)[0] == _ORIENTATION:
+            return True
+    return False
 
 
 def unreadable_tiff_samples(tags: Mapping[int, Any], *, opened: bool) -> str | None:
