@@ -239,6 +239,43 @@ def _tiff_16_bit_rgb(path: Path, pixels: np.ndarray, orientation: int) -> Path:
     return path
 
 
+def _orientation_beyond_the_file(path: Path) -> Path:
+    """The TIFF at ``path`` with its Orientation entry's count made 50,000: its data would
+    lie beyond the file (Pillow skips the tag, warning; libtiff, under OpenCV, too)."""
+    data = bytearray(path.read_bytes())
+    start = struct.unpack_from("<I", data, 4)[0]
+    for entry in range(struct.unpack_from("<H", data, start)[0]):
+        at = start + 2 + 12 * entry
+        if struct.unpack_from("<H", data, at)[0] == 0x0112:
+            struct.pack_into("<II", data, at + 4, 50_000, 8)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(("orientation", "words"), [
+    (0, "TIFF orientation 0 is none of TIFF's 8 orientations"),
+    (9, "TIFF orientation 9 is none of TIFF's 8 orientations"),
+    (6, "TIFF orientation tag unreadable (its data lies outside the file)")])
+def test_a_tiff_orientation_its_decoders_cannot_apply_is_a_decision(tmp_path, rgb8,
+                                                                    orientation, words):
+    """A TIFF's orientation of none of the eight values, or whose data lies beyond the
+    file, was read as stored (by Pillow and by OpenCV) without a word."""
+    deep = rgb8.astype(np.uint16) * 257 + 3
+    Image.fromarray(rgb8).save(tmp_path / "o8.tif", tiffinfo={0x0112: orientation})
+    files = [(tmp_path / "o8.tif", rgb8),
+             (_tiff_16_bit_rgb(tmp_path / "o16.tif", deep, orientation), deep)]
+    for path, stored in files:
+        if "outside" in words:
+            _orientation_beyond_the_file(path)
+        with warnings.catch_warnings(record=True):  # Pillow's, as a run records them
+            warnings.simplefilter("always")
+            loaded = load_image(path)
+        np.testing.assert_array_equal(loaded.pixels, stored)
+        assert loaded.orientation is None
+        notes = [note for note in loaded.decisions if "orientation" in note]
+        assert notes == [f"{words}: orientation unknown, pixels used as stored"], path
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_a_tiffs_own_orientation_is_applied_once_and_recorded(tmp_path, rgb8, orientation):
     """Both of a TIFF's decoders (Pillow's for 8 bits, OpenCV's for 16-bit colour) turn it

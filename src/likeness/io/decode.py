@@ -264,7 +264,7 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         decisions.append(f"PGM/PPM samples of maxval {maxval} scaled to 0-255 (by Pillow, "
                          f"× {255 / maxval:.4g}): data range 255")
     # a TIFF's decoders (Pillow's, OpenCV's) turn it upright themselves: read before they do
-    turned_by_decoder = tiff_orientation(tags)
+    turned_by_decoder = tiff_orientation(tags, data, page, decisions) if tags else None
     plain = None  # Pillow's pixels of a plain PNG, decoded faster (``decode_plain_png``)
     if file_format == "PNG" and image.mode in ("L", "LA", "RGB", "RGBA") and not deep_channels:
         plain = decode_plain_png(data)

@@ -121,30 +121,43 @@ def uncommon_compression(tags: Mapping[int, Any]) -> str | None:
     return f"{_COMPRESSION_NAMES.get(code, 'an unusual method')} (Compression {code})"
 
 
-def tiff_orientation(tags: Mapping[int, Any]) -> int | None:
-    """The orientation (2-8) a TIFF's own tag gives, which its decoder applies."""
-    value = tags.get(_ORIENTATION)
-    return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else None
+def tiff_orientation(tags: Mapping[int, Any], data: bytes, page: int,
+                     decisions: list[str]) -> int | None:
+    """The orientation (2-8) a TIFF's own tag gives (``tags``, of its ``page``), which its
+    decoders apply; one they cannot (none of the eight, its data outside the file: both
+    read the pixels as stored) is said in ``decisions``."""
+    listed = page == 0 and _has_orientation_entry(data)  # (the first page's directory)
+    return _orientation(tags.get(_ORIENTATION), listed, "TIFF", "file", decisions)
 
 
 def exif_orientation(image: Image.Image, decisions: list[str]) -> int | None:
     """The EXIF orientation (2-8) to apply to ``image``'s stored pixels, or None: upright
     (1), no orientation, or one that cannot be read — said in ``decisions``."""
-    unknown = "orientation unknown, pixels used as stored"
     try:
         value = image.getexif().get(_ORIENTATION)
     except Exception as error:  # noqa: BLE001 - a broken EXIF block must not hide the pixels
-        decisions.append(f"EXIF block unreadable ({type(error).__name__}): {unknown}")
+        decisions.append(f"EXIF block unreadable ({type(error).__name__}): {_UNKNOWN}")
         return None
+    listed = value is None and _has_orientation_entry(_exif_block(image.info))
+    return _orientation(value, listed, "EXIF", "EXIF block", decisions)
+
+
+_UNKNOWN = "orientation unknown, pixels used as stored"
+
+
+def _orientation(value: Any, listed: bool, source: str, container: str,
+                 decisions: list[str]) -> int | None:
+    """An orientation as read (None: no tag, or one skipped: ``listed`` says whether the
+    directory lists it): 2-8, or None — upright, or said in ``decisions``."""
     if value in (2, 3, 4, 5, 6, 7, 8):
         return int(value)
-    if value is None and _has_orientation_entry(_exif_block(image.info)):
-        decisions.append(f"EXIF orientation tag unreadable (its data lies outside the EXIF "
-                         f"block): {unknown}")
+    if value is None and listed:
+        decisions.append(f"{source} orientation tag unreadable (its data lies outside the "
+                         f"{container}): {_UNKNOWN}")
     elif value is not None and value != 1:
         shown = value if isinstance(value, int | str) else type(value).__name__
-        decisions.append(f"EXIF orientation {shown!r} is none of EXIF's 8 orientations: "
-                         f"{unknown}")
+        decisions.append(f"{source} orientation {shown!r} is none of {source}'s 8 "
+                         f"orientations: {_UNKNOWN}")
     return None
 
 
