@@ -203,6 +203,21 @@ def test_an_unreadable_exif_orientation_is_a_decision_not_taken_for_upright(
     assert notes[0].endswith(": orientation unknown, pixels used as stored")
 
 
+def test_a_decoders_warning_made_an_error_by_the_callers_filters_is_named_so(tmp_path,
+                                                                          rgb8):
+    """Under ``python -W error`` (pytest's filterwarnings = error here) Pillow's warning
+    about a tag it skips stops the decoding: the file was called "corrupt or truncated",
+    though a run reads it (the warning recorded)."""
+    path = tmp_path / "o.jpg"
+    Image.fromarray(rgb8).save(path, exif=_exif_block(
+        _orientation_entry(3, 5000, b"\x1a\x00\x00\x00")))
+    with pytest.raises(ImageLoadError, match=r"Skipping tag 274 \(a warning of its "
+                       r"decoder's, an error in this process by its warning filters\): let "
+                       r"UserWarning through to read the file as a run reads it") as error:
+        load_image(path)
+    assert "corrupt" not in str(error.value)
+
+
 def test_an_unreadable_orientation_in_a_pngs_raw_exif_profile_is_a_decision(tmp_path, rgb8):
     """ImageMagick writes a PNG's EXIF as hexadecimal text ("Raw profile type exif"),
     which Pillow reads too: an orientation there that Pillow skips is said as well."""
@@ -1026,9 +1041,10 @@ def test_pillows_large_image_warning_is_a_decision_or_named_for_what_it_is(tmp_p
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     path = tmp_path / "wide.png"
     Image.fromarray(np.zeros((40, 40), np.uint8)).save(path)
-    with pytest.raises(ImageLoadError, match=r"exceeds limit of 1000 pixels.* \(Pillow's "
-                       r"warning, an error in this process by its warning filters\): let "
-                       r"PIL\.Image\.DecompressionBombWarning through") as error:
+    with pytest.raises(ImageLoadError, match=r"exceeds limit of 1000 pixels.* \(a warning "
+                       r"of its decoder's, an error in this process by its warning "
+                       r"filters\): let PIL\.Image\.DecompressionBombWarning through, or "
+                       r"raise PIL\.Image\.MAX_IMAGE_PIXELS") as error:
         load_image(path)
     assert "corrupt" not in str(error.value)
     with warnings.catch_warnings():

@@ -152,10 +152,11 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         A :class:`LoadedImage`.
 
     Raises:
-        ImageLoadError: the file is missing, not a regular file, empty, corrupt (a decoder
-            warning about corrupt data included), truncated, not an image, of an
-            unsupported pixel type, absurdly large, or transparent without an ``alpha``
-            choice.
+        ImageLoadError: the file is missing, not a regular file, empty, corrupt,
+            truncated, not an image, of an unsupported pixel type, absurdly large, or
+            transparent without an ``alpha`` choice; or its decoder warned and the
+            caller's warning filters make warnings errors (``python -W error``): the
+            message names the warning to let through.
 
     Example:
         >>> image = load_image("samples/reference/astronaut.png")  # from the clone's root
@@ -209,12 +210,16 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
                                  "the limits Pillow sets against decompression bombs "
                                  "(PngImagePlugin.MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): save the "
                                  "image again without that metadata") from None
-        if isinstance(error, Image.DecompressionBombWarning):  # made an error by the
-            # caller's filters (python -W error, pytest's filterwarnings = error): no damage
-            raise ImageLoadError(f"{path}: {error} (Pillow's warning, an error in this "
-                                 "process by its warning filters): let "
-                                 "PIL.Image.DecompressionBombWarning through, or raise "
-                                 "PIL.Image.MAX_IMAGE_PIXELS") from None
+        if isinstance(error, Warning):  # made an error by the caller's filters (python
+            # -W error, pytest's filterwarnings = error): a warning, not a verdict on the file
+            module, name = type(error).__module__, type(error).__qualname__
+            category = name if module == "builtins" else f"{module}.{name}"
+            large = isinstance(error, Image.DecompressionBombWarning)
+            raise ImageLoadError(f"{path}: {error} (a warning of its decoder's, an error in "
+                                 f"this process by its warning filters): let {category} "
+                                 "through" + (", or raise PIL.Image.MAX_IMAGE_PIXELS" if large
+                                              else " to read the file as a run reads it")
+                                 ) from None
         kind = claimed or "image"
         raise ImageLoadError(f"{path}: corrupt or truncated {kind} file "
                              f"({type(error).__name__}: {error})") from None
