@@ -134,6 +134,40 @@ def test_jpeg_with_damaged_scan_data_is_an_error(tmp_path):
         likeness.load_image(tmp_path / "bad.jpg")
 
 
+def _with_scan_repeated(data: bytes, copies: int) -> bytes:
+    """The progressive JPEG ``data`` with its smallest scan repeated ``copies`` times more
+    after itself (the shape of the many-scans pattern: each copy is decoded over the whole
+    image)."""
+    starts = [m.start() for m in re.finditer(b"\xff\xda", data)]
+    ends = starts[1:] + [data.rfind(b"\xff\xd9")]
+    start, end = min(zip(starts, ends, strict=True), key=lambda scan: scan[1] - scan[0])
+    return data[:end] + data[start:end] * copies + data[end:]
+
+
+def test_a_jpeg_of_absurdly_many_scans_is_refused_before_it_is_decoded(tmp_path):
+    """Each scan of a progressive JPEG is entropy-decoded over the whole image: a file of
+    tens of thousands of scans of a few bytes each took minutes to hours, twice (the
+    integrity check, then Pillow) — the pattern of a denial-of-service file (Red Hat bug
+    1344214, which suggests refusing more than 1,000)."""
+    from likeness.io.integrity import MOST_JPEG_SCANS, jpeg_scans
+
+    progressive = _encoded(_photo(), "JPEG", quality=90, progressive=True)
+    assert jpeg_scans(progressive) == 10  # libjpeg-turbo's progression
+    assert jpeg_scans(_encoded(_photo(), "JPEG", quality=90)) == 1
+    hostile = _with_scan_repeated(progressive, MOST_JPEG_SCANS)
+    assert jpeg_scans(hostile) == MOST_JPEG_SCANS + 10
+    (tmp_path / "scans.jpg").write_bytes(hostile)
+    with pytest.raises(ImageLoadError, match=rf"scans\.jpg: a JPEG of {MOST_JPEG_SCANS + 10} "
+                       rf"scans, more than the {MOST_JPEG_SCANS} likeness decodes") as error:
+        likeness.load_image(tmp_path / "scans.jpg")
+    assert "corrupt" not in str(error.value)
+    # metadata may hold the marker's bytes: only the scans count
+    comment = b"\xff\xda" * (MOST_JPEG_SCANS + 1)
+    Image.fromarray(_photo()).save(tmp_path / "noted.jpg", progressive=True, comment=comment)
+    assert (tmp_path / "noted.jpg").read_bytes().count(b"\xff\xda") > MOST_JPEG_SCANS
+    assert likeness.load_image(tmp_path / "noted.jpg").pixels.shape == (96, 128, 3)
+
+
 def test_png_with_damaged_bytes_near_its_end_is_an_error(tmp_path):
     data = bytearray(_encoded(_photo(), "PNG"))
     data[-40:-20] = bytes(20)  # the last image data: Pillow decodes it to wrong pixels

@@ -1,7 +1,9 @@
 """Checks the decoders skip: PNG chunk checksums, JPEG entropy data, the GIF trailer, a
-PNG's data that ends early; and what a file's first bytes claim — its format (and whether
-its name says another), a JPEG's sample precision, or what a file that is no image
-likeness reads is (a HEIC photo, a PDF, a Git LFS pointer, a web page)."""
+PNG's data that ends early, a JPEG of absurdly many scans (which would take minutes or
+hours to decode: each scan is decoded over the whole image); and what a file's first
+bytes claim — its format (and whether its name says another), a JPEG's sample precision,
+or what a file that is no image likeness reads is (a HEIC photo, a PDF, a Git LFS
+pointer, a web page)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,14 @@ from PIL import Image
 from likeness.errors import ImageLoadError
 from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
 
+# scans a JPEG may hold: real encoders write a few (libjpeg-turbo's progressive mode 10,
+# mozjpeg's some 10 to 20), and Red Hat's analysis of the pattern below finds it "hard to
+# imagine any real-world application needing more than 100" (bug 1344214).  Each scan is
+# entropy-decoded over the whole image, even one of a few bytes (an EOB run): on this
+# repository's 2-core AMD EPYC, a flat 4096x4096 gray JPEG with 1,000 such scans (99 kB)
+# took 17 s to verify and 12 s more to decode, with 10,000 (396 kB) 163 s and 101 s; by
+# that rate 100 scans of Pillow's largest image (89 Mpx) take some 15 s.
+MOST_JPEG_SCANS = 100
 # The first bytes of each supported format, so that a message can say what a file is.
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
           (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
@@ -190,6 +200,16 @@ def _verify_png_chunks(path: Path, data: bytes) -> None:
 def _verify_jpeg_data(path: Path, data: bytes) -> None:
     import simplejpeg
 
+    # (0xFF 0xDA cannot occur within entropy-coded data, where 0xFF is followed by 0x00 or
+    # a restart marker: the C-speed count bounds the scans, and only a count beyond the
+    # limit is confirmed by walking the markers, past metadata that may hold such bytes)
+    if data.count(b"\xff\xda") > MOST_JPEG_SCANS and (
+            scans := jpeg_scans(data)) > MOST_JPEG_SCANS:
+        raise ImageLoadError(
+            f"{path}: a JPEG of {scans} scans, more than the {MOST_JPEG_SCANS} likeness "
+            "decodes (encoders write a few; each scan is decoded over the whole image, so "
+            "such a file takes minutes or hours to decode, the pattern of a "
+            "denial-of-service file): save the image again from its source")
     try:
         colourspace = simplejpeg.decode_jpeg_header(data)[2]
         target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(colourspace, "RGB")
@@ -199,6 +219,31 @@ def _verify_jpeg_data(path: Path, data: bytes) -> None:
     except ValueError as error:
         raise ImageLoadError(f"{path}: corrupt or truncated JPEG file (libjpeg-turbo: "
                              f"{error})") from None
+
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (SOS segments) the first image of the JPEG ``data`` holds, up to its
+    end (EOI, or where the markers stop making sense)."""
+    offset, scans = 2, 0
+    while offset + 4 <= len(data) and data[offset] == 0xFF:
+        marker = data[offset + 1]
+        if marker == 0xFF:  # fill byte
+            offset += 1
+            continue
+        if marker == 0xD9:  # EOI
+            break
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length follows
+            offset += 2
+            continue
+        offset += 2 + int.from_bytes(data[offset + 2:offset + 4], "big")
+        if marker == 0xDA:  # its entropy-coded data runs to the next marker
+            scans += 1
+            while (offset := data.find(b"\xff", offset)) != -1 and offset + 1 < len(data) \
+                    and (data[offset + 1] == 0 or 0xD0 <= data[offset + 1] <= 0xD7):
+                offset += 2
+            if offset == -1:
+                break
+    return scans
 
 
 def jpeg_unread_frame(data: bytes) -> str | None:
