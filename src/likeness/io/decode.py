@@ -210,8 +210,10 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
                                  "the limits Pillow sets against decompression bombs "
                                  "(PngImagePlugin.MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): save the "
                                  "image again without that metadata") from None
-        if isinstance(error, Warning):  # made an error by the caller's filters (python
-            # -W error, pytest's filterwarnings = error): a warning, not a verdict on the file
+        if isinstance(error, Warning) and not re.search(r"corrupt|truncat", str(error), re.I):
+            # made an error by the caller's filters (python -W error, pytest's
+            # filterwarnings = error): a warning (a tag skipped, a large image), not a
+            # verdict on the file — one that says the data is damaged is one
             module, name = type(error).__module__, type(error).__qualname__
             category = name if module == "builtins" else f"{module}.{name}"
             large = isinstance(error, Image.DecompressionBombWarning)
