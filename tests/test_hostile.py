@@ -548,8 +548,8 @@ def test_images_too_small_for_ms_ssim_say_so_in_the_runs_words(tmp_path):
     results = likeness.compare(ref, out, metrics="ms_ssim,psnr", cache=False)
     for row in results.rows:
         assert row.metric_errors["ms_ssim"] == (
-            "MS-SSIM with 5 scales needs images whose shorter side exceeds 160 px, got 32x40 "
-            "(height x width); use larger images")
+            "MS-SSIM with 5 scales needs images whose shorter side exceeds 160 px, got 40x32 "
+            "px; use larger images")  # width x height, as every size (was 32x40, h x w)
         assert "psnr" in row.values
     with pytest.raises(likeness.ImageTooSmallError, match=r"or pass fewer scales, e\.g\. "
                        r"scale_weights=\[0\.0448, 0\.2856, 0\.3001, 0\.2363\]"):

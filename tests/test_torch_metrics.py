@@ -175,7 +175,7 @@ def test_ms_ssim_matches_pytorch_msssim_with_odd_sizes_and_custom_weights():
 
 def test_ms_ssim_refuses_small_images_with_a_clear_message():
     x, y = _noisy_batch((1, 3, 150, 225))
-    with pytest.raises(ImageTooSmallError, match=r"exceeds 160 px, got 150x225.*4 scales"):
+    with pytest.raises(ImageTooSmallError, match=r"exceeds 160 px, got 225x150 px.*4 scales"):
         ms_ssim(x, y, data_range=1.0)
     # fewer scales allow smaller images
     assert ms_ssim(x, y, data_range=1.0, scale_weights=[0.0448, 0.2856, 0.3001, 0.2363]).shape \

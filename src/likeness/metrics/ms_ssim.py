@@ -55,9 +55,11 @@ def ms_ssim_too_small(sides: Sequence[int], scales: int = len(MS_SSIM_WEIGHTS),
     min_side = ms_ssim_min_side(scales, win_size)
     if min(sides) > min_side:
         return None
+    # width x height, as every size in a run's messages (a volume's sides named)
+    got = (f"{'x'.join(map(str, sides))} (depth x height x width)" if len(sides) == 3
+           else f"{sides[-1]}x{sides[-2]} px")
     return (f"MS-SSIM with {scales} scales needs images whose shorter side exceeds "
-            f"{min_side} px, got {'x'.join(map(str, sides))} "
-            f"({'depth x ' if len(sides) == 3 else ''}height x width); use larger images")
+            f"{min_side} px, got {got}; use larger images")
 
 
 def _scale_weights(scale_weights: Sequence[float] | None) -> tuple[float, ...]:
