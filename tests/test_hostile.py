@@ -161,6 +161,12 @@ def test_a_jpeg_of_absurdly_many_scans_is_refused_before_it_is_decoded(tmp_path)
                        rf"scans, more than the {MOST_JPEG_SCANS} likeness decodes") as error:
         likeness.load_image(tmp_path / "scans.jpg")
     assert "corrupt" not in str(error.value)
+    # bytes between two segments, which libjpeg searches past (with a warning Pillow
+    # ignores), do not end the count: it goes on as libjpeg does
+    table = hostile.index(b"\xff\xc4")
+    table_end = table + 2 + int.from_bytes(hostile[table + 2:table + 4], "big")
+    stray = hostile[:table_end] + b"\x00\x17" + hostile[table_end:]
+    assert jpeg_scans(stray) == MOST_JPEG_SCANS + 10
     # metadata may hold the marker's bytes: only the scans count
     comment = b"\xff\xda" * (MOST_JPEG_SCANS + 1)
     Image.fromarray(_photo()).save(tmp_path / "noted.jpg", progressive=True, comment=comment)

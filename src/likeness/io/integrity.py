@@ -22,7 +22,8 @@ from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
 # entropy-decoded over the whole image, even one of a few bytes (an EOB run): on this
 # repository's 2-core AMD EPYC, a flat 4096x4096 gray JPEG with 1,000 such scans (99 kB)
 # took 17 s to verify and 12 s more to decode, with 10,000 (396 kB) 163 s and 101 s; by
-# that rate 100 scans of Pillow's largest image (89 Mpx) take some 15 s.
+# that rate 100 scans of Pillow's largest image (89 Mpx) take some 15 s.  libtiff stops a
+# JPEG inside a TIFF at the same 100 scans (LIBTIFF_JPEG_MAX_ALLOWED_SCAN_NUMBER).
 MOST_JPEG_SCANS = 100
 # The first bytes of each supported format, so that a message can say what a file is.
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
@@ -222,28 +223,37 @@ def _verify_jpeg_data(path: Path, data: bytes) -> None:
 
 
 def jpeg_scans(data: bytes) -> int:
-    """How many scans (SOS segments) the first image of the JPEG ``data`` holds, up to its
-    end (EOI, or where the markers stop making sense)."""
+    """How many scans (SOS segments) libjpeg reads of the first image of the JPEG ``data``,
+    up to its end (EOI): its segments skipped by their lengths, as libjpeg reads or skips
+    them, and anything else searched past for the next marker, as libjpeg does (bytes
+    between segments, entropy-coded data, fill bytes, restarts) — never stopping where
+    libjpeg would go on."""
     offset, scans = 2, 0
-    while offset + 4 <= len(data) and data[offset] == 0xFF:
+    while (offset := _next_marker(data, offset)) != -1:
         marker = data[offset + 1]
-        if marker == 0xFF:  # fill byte
-            offset += 1
-            continue
         if marker == 0xD9:  # EOI
             break
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length follows
             offset += 2
             continue
+        scans += marker == 0xDA
         offset += 2 + int.from_bytes(data[offset + 2:offset + 4], "big")
-        if marker == 0xDA:  # its entropy-coded data runs to the next marker
-            scans += 1
-            while (offset := data.find(b"\xff", offset)) != -1 and offset + 1 < len(data) \
-                    and (data[offset + 1] == 0 or 0xD0 <= data[offset + 1] <= 0xD7):
-                offset += 2
-            if offset == -1:
-                break
     return scans
+
+
+def _next_marker(data: bytes, offset: int) -> int:
+    """Where the next marker's 0xFF is from ``offset`` (past fill bytes, and past 0xFF 0x00,
+    a stuffed byte of entropy-coded data), or -1."""
+    while (offset := data.find(b"\xff", offset)) != -1:
+        code = offset + 1
+        while code < len(data) and data[code] == 0xFF:  # fill bytes
+            code += 1
+        if code >= len(data):
+            return -1
+        if data[code]:
+            return code - 1
+        offset = code + 1
+    return -1
 
 
 def jpeg_unread_frame(data: bytes) -> str | None:
