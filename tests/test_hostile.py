@@ -681,6 +681,48 @@ def test_load_image_says_what_a_special_file_is(tmp_path):
         likeness.load_image(tmp_path)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_every_file_likeness_reads_back_is_refused_as_a_fifo_without_hanging(golden,
+                                                                           tmp_path):
+    """`likeness style` read the sizes of the stylized images with Pillow straight from
+    their paths, and a results folder's run.json was read as it came: a FIFO in either
+    place blocked the run for ever (`report`, and `compare` resuming into the folder)."""
+    from likeness.documents import NotAFileError, file_bytes, open_file
+    from likeness.evaluation.sets.statistics_file import read_statistics_file
+    from likeness.io import standing_in
+    from likeness.runs.report import build_report
+
+    root = tmp_path / "style"
+    shutil.copytree(golden.root / "style", root)
+    stylized = sorted((root / "stylized").iterdir())[0]
+    stylized.unlink()
+    os.mkfifo(stylized)
+    results = likeness.evaluate_style(root / "content", root / "style", root / "stylized",
+                                      metrics="ssim", cache=False)
+    failed = [row for row in results.rows if row.error]
+    assert len(failed) == 1
+    assert "a FIFO (named pipe), not a regular file" in failed[0].error
+    ref, out = _folders(tmp_path, count=2)
+    likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
+    (tmp_path / "run" / "run.json").unlink()
+    os.mkfifo(tmp_path / "run" / "run.json")
+    with pytest.raises(LikenessError, match=r"run\.json: a FIFO \(named pipe\), not a "
+                                            r"regular file"):
+        build_report(tmp_path / "run")
+    with pytest.raises(LikenessError, match="run.json, which likeness did not write"):
+        likeness.compare(ref, out, metrics="ssim", out_dir=tmp_path / "run", cache=False)
+    os.mkfifo(tmp_path / "stats.npz")
+    with pytest.raises(LikenessError, match=r"stats\.npz: a FIFO \(named pipe\), not a "
+                                            r"statistics file"):
+        read_statistics_file(tmp_path / "stats.npz")
+    assert standing_in(tmp_path / "stats.npz") is None
+    for special, kind in ((tmp_path / "stats.npz", "a FIFO"), (tmp_path, "a folder"),
+                          (Path("/dev/zero"), "a character device")):
+        with pytest.raises(NotAFileError, match=f"{kind}.*, not a regular file"):
+            open_file(special)
+    assert file_bytes(ref / sorted(os.listdir(ref))[0])[:4] == b"\x89PNG"
+
+
 # -- 10, 11. broken caches, full disks, unwritable folders --------------------------------
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "middle"])

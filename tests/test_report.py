@@ -267,6 +267,7 @@ def test_a_results_folder_s_file_without_read_permission_is_one_message(results_
     import errno
     import pathlib
 
+    import likeness.documents as documents
     import likeness.results.html as html
 
     copy = tmp_path / "results"
@@ -287,6 +288,8 @@ def test_a_results_folder_s_file_without_read_permission_is_one_message(results_
         monkeypatch.setattr(pathlib.Path, method, guarded)
     file_digest = html.file_digest
     monkeypatch.setattr(html, "file_digest", lambda path: deny(path) or file_digest(path))
+    open_file = documents.open_file  # what every reader of a results folder's files opens
+    monkeypatch.setattr(documents, "open_file", lambda path: deny(path) or open_file(path))
     for name, command in (("run.json", ["report", str(copy)]),
                           ("run.json", ["compare", str(results_dir.parent / "ref"),
                                         str(results_dir.parent / "blur"), "--no-cache",

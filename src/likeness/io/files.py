@@ -8,13 +8,13 @@ import hashlib
 import os
 import re
 import secrets
-import stat as stat_module
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from likeness.arguments import check_paths
+from likeness.documents import special_file_kind
 from likeness.errors import ImageLoadError, PairingError
 
 # What the loader reads (Pillow's names; JPEG includes multi-picture MPO files), and the
@@ -25,9 +25,6 @@ IMAGE_EXTENSIONS = frozenset({".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif",
                               ".pnm"})
 
 
-_SPECIAL_FILES = ((stat_module.S_ISDIR, "a folder"), (stat_module.S_ISFIFO, "a FIFO (named pipe)"),
-                  (stat_module.S_ISCHR, "a character device"),
-                  (stat_module.S_ISBLK, "a block device"), (stat_module.S_ISSOCK, "a socket"))
 
 
 def stat_regular_file(path: Path) -> os.stat_result:
@@ -52,10 +49,9 @@ def stat_regular_file(path: Path) -> os.stat_result:
             raise ImageLoadError(f"{path}: no such file{_missing_hint(path)}") from None
         raise ImageLoadError(f"{path}: cannot read the file ({error.strerror or error})"
                              ) from None
-    for test, kind in _SPECIAL_FILES:
-        if test(status.st_mode):
-            raise ImageLoadError(f"{path}: {kind}, not a regular file; likeness reads "
-                                 "only regular files")
+    if (kind := special_file_kind(status.st_mode)) is not None:
+        raise ImageLoadError(f"{path}: {kind}, not a regular file; likeness reads only "
+                             "regular files")
     return status
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from likeness.documents import open_file
 from likeness.errors import ImageLoadError
 from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
 
@@ -83,7 +84,7 @@ def standing_in(path: str | os.PathLike[str]) -> str | None:
     pointer, or the web page a download through a captive portal or a proxy's refusal
     saves — or None (also where it cannot be read: the caller's own error says why)."""
     try:
-        with open(path, "rb") as file:
+        with open_file(path) as file:  # (a FIFO would block the read for ever)
             head = file.read(256)
     except OSError:
         return None

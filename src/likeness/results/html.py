@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import os
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from likeness._version import __version__
-from likeness.documents import json_document
+from likeness.documents import NotAFileError, file_text, json_document
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.registry import METRICS
 from likeness.evaluation.infra.cache import file_digest
@@ -160,7 +161,7 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
         LikenessError: not a likeness results folder, an incomplete run, or damaged files.
     """
     try:
-        record = json_document((folder / "run.json").read_text())
+        record = json_document(file_text(folder / "run.json"))
     except (OSError, ValueError) as error:
         if isinstance(error, OSError) and (folder / "run.json").is_file():  # no permission
             raise LikenessError(f"{unreadable(folder / 'run.json', error)}: make it "
@@ -175,7 +176,7 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
 
     def rows(name: str) -> list[dict[str, str]]:
         path = folder / name
-        if not path.is_file():
+        if not os.path.lexists(path):  # (a FIFO in its place is said, not taken as none)
             return []
         written = record.get("tables_sha256", {}).get(name)
         try:
@@ -184,8 +185,10 @@ def read_results_folder(folder: Path) -> tuple[dict[str, Any], list[ReportPair],
                                     "not run.json's; a spreadsheet program that saves it "
                                     "rewrites it): the report shows only the run's own values "
                                     "— run the same command again to rewrite the folder")
-            with path.open(newline="", encoding="utf-8") as handle:
-                return list(csv.DictReader(handle))
+            return list(csv.DictReader(io.StringIO(file_text(path), newline="")))
+        except NotAFileError as error:  # a folder, a FIFO… in its place
+            raise LikenessError(f"{error}: the results folder is damaged: run the same "
+                                "command again to rewrite it") from None
         except OSError as error:  # no permission
             raise LikenessError(f"{unreadable(path, error)}: make it readable") from None
         except (csv.Error, UnicodeDecodeError) as error:

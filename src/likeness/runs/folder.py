@@ -126,7 +126,9 @@ def _write_record_anyway(path: Path, record: dict[str, Any]) -> None:
         write_json(path, record)
     except LikenessError:
         with suppress(OSError):
-            handle = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+            # (never blocking: a FIFO in its place, without a reader, fails at once)
+            handle = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+                             | getattr(os, "O_NONBLOCK", 0))
             try:
                 os.ftruncate(handle, 0)
                 os.write(handle, text.encode("utf-8"))

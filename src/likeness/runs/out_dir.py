@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from likeness.documents import json_document
+from likeness.documents import file_text, json_document
 from likeness.errors import LikenessError, StorageError
 from likeness.evaluation.infra.measured import RUN_DATABASE
 from likeness.io import unreadable
@@ -52,7 +52,7 @@ def _read_record(out_dir: Path) -> dict[str, Any] | None:
         return None
     text = ""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = file_text(path, errors="replace")
     except OSError as error:
         if path.is_file():  # no permission: whose it is cannot be told
             raise LikenessError(f"{unreadable(path, error)}: make it readable, or choose "

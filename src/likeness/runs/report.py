@@ -14,7 +14,7 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.arguments import check_argument_kinds, check_paths, described, outside_stacklevel
-from likeness.documents import json_document
+from likeness.documents import file_text, json_document
 from likeness.errors import InvalidInputError, InvalidInputTypeError, LikenessError
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS
 from likeness.evaluation.catalog.registry import METRICS
@@ -163,7 +163,7 @@ def _written_by(folder: Path) -> tuple[str | None, bool]:
     from likeness.results.html import record_digest
 
     try:
-        record = json_document((folder / "run.json").read_text(encoding="utf-8"))
+        record = json_document(file_text(folder / "run.json"))
     except (OSError, ValueError):
         return None, False
     if not isinstance(record, dict):
@@ -191,7 +191,7 @@ def write_report(results_dir: str | os.PathLike[str],
     record_path = Path(results_dir) / "run.json"
     if target.resolve() == (Path(results_dir) / "report.html").resolve():
         # the record lists the report once it exists: "complete" means every listed file is
-        record = json_document(record_path.read_text(encoding="utf-8"))
+        record = json_document(file_text(record_path))
         if "report.html" not in record.get("files", ["report.html"]):
             record["files"].append("report.html")
             # signed again only if it was signed (and so checked by build_report)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness._version import __version__
-from likeness.documents import json_document
+from likeness.documents import file_bytes, file_text, json_document
 from likeness.errors import LikenessError
 from likeness.evaluation.catalog.bibtex import bibtex_for
 from likeness.evaluation.catalog.metric_spec import latex_escape, pdflatex_note
@@ -55,7 +55,7 @@ def check_analysis_folder(out_dir: Path, kind: str = "study",
     ours = False
     if record.is_file() and not record.is_symlink():
         try:
-            ours = json_document(record.read_text(encoding="utf-8")).get("kind") == kind
+            ours = json_document(file_text(record)).get("kind") == kind
         except (ValueError, OSError, AttributeError):
             ours = False
     try:
@@ -378,7 +378,7 @@ def analyze_study(judgments: Path, out_dir: Path | None = None, *, resamples: in
                        ("summary.md", _summary(analysis)), ("summary.tex", _latex(analysis)),
                        ("methods.md", _methods(analysis)), ("report.html", page),
                        ("references.bib", bibtex_for(_citations(analysis))),
-                       *((("judgments.csv", text_of(Path(judgments).read_bytes())),)
+                       *((("judgments.csv", text_of(file_bytes(judgments))),)
                          if keep_judgments else ())):
         with writing(folder / name):
             replace_file(folder / name, text)

@@ -23,6 +23,7 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.arguments import check_named_paths, check_path_list, check_paths, outside_stacklevel
+from likeness.documents import open_file
 from likeness.errors import InvalidInputError, LikenessError
 from likeness.evaluation.catalog.defaults import STYLE_PROTOCOLS
 from likeness.evaluation.catalog.registry import (
@@ -250,7 +251,8 @@ def _sizes(triplets: list[Triplet], limit: int = 200) -> set[tuple[int, int]]:
     sizes = set()
     for triplet in triplets[:limit]:
         try:
-            with Image.open(triplet.stylized) as image:
+            # (a FIFO named as an image would block the read for ever)
+            with open_file(triplet.stylized) as file, Image.open(file) as image:
                 sizes.add(image.size)
         except Exception:  # noqa: BLE001 - a hostile header (a bomb's): the row's error says
             continue

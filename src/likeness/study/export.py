@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
 
-from likeness.documents import json_document
+from likeness.documents import file_text, json_document
 from likeness.errors import ImageLoadError, InvalidInputError, LikenessError
 from likeness.io import stat_regular_file
 from likeness.results.study import Judgment
@@ -100,7 +100,7 @@ def read_offline_answers(study: Study, paths: Sequence[Path],
         try:
             if stat_regular_file(Path(path)).st_size > MAX_OFFLINE_BYTES:
                 raise LikenessError(f"{path} is larger than an answer file can be")
-            document = json_document(Path(path).read_text(encoding="utf-8"))
+            document = json_document(file_text(path))
         except (OSError, ValueError, ImageLoadError) as error:  # (not UTF-8, JSON, nested)
             raise LikenessError(f"{path} cannot be read as an answer file ({error})") from None
         answers = _offline_answers(study, document, path)

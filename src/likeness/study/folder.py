@@ -30,7 +30,7 @@ import numpy as np
 
 from likeness._version import __version__
 from likeness.arguments import check_paths
-from likeness.documents import json_document
+from likeness.documents import file_text, json_document
 from likeness.errors import ImageLoadError, LikenessError, StorageError, write_advice
 from likeness.evaluation.items.plan import make_plan
 from likeness.evaluation.items.triplets import find_triplets
@@ -87,7 +87,7 @@ class Study:
 
     def admin_token(self) -> str:
         try:
-            return (self.folder / TOKEN_FILE).read_text(encoding="ascii").strip()
+            return file_text(self.folder / TOKEN_FILE, encoding="ascii").strip()
         except OSError as error:
             raise StorageError(f"cannot read {self.folder / TOKEN_FILE} ({error.strerror or error}"
                                "): it is written by `likeness study create`") from None
@@ -331,7 +331,7 @@ def open_study(folder: PathLike) -> Study:
     check_paths(folder=folder)
     path = (folder := Path(folder)) / MANIFEST
     try:
-        manifest = json_document(path.read_text(encoding="utf-8"))
+        manifest = json_document(file_text(path))
     except FileNotFoundError:
         raise LikenessError(f"{folder} holds no study ({MANIFEST} is missing): create one "
                             "with `likeness study create`") from None

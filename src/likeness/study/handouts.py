@@ -14,7 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from likeness.documents import json_document
+from likeness.documents import file_text, json_document
 from likeness.io import replace_file
 
 __all__ = ["HANDOUTS_FILE", "OFFLINE", "SERVED", "describe_handouts", "handouts", "record_handout",
@@ -31,7 +31,7 @@ def handouts(folder: Path) -> list[dict[str, Any]]:
     if not path.exists() and not path.is_symlink():
         return []
     try:
-        entries = json_document(path.read_text(encoding="utf-8"))["handouts"]
+        entries = json_document(file_text(path))["handouts"]
         if isinstance(entries, list) and all(isinstance(e, dict) for e in entries):
             return entries
     except (OSError, ValueError, KeyError, TypeError):

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from likeness._version import __version__
+from likeness.documents import file_bytes
 from likeness.study.design import Trial, degraded_name
 from likeness.study.export import OFFLINE_FORMAT
 from likeness.study.folder import Study
@@ -93,7 +94,7 @@ def offline_form(study: Study, slots: int) -> str:
     record_handout(study.folder, OFFLINE)
     images = {}
     for name, path in study.images.items():
-        images[name] = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+        images[name] = "data:image/png;base64," + base64.b64encode(file_bytes(path)).decode()
     designs = []
     for slot in range(slots):
         trials = study.design.trials(slot)

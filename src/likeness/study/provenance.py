@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from likeness.documents import open_file
 from likeness.errors import ImageLoadError
 from likeness.evaluation.infra.measured import changed_since_the_run
 from likeness.evaluation.items.plan import item_paths
@@ -75,7 +76,7 @@ def _unlike(path: Path, image: Path, alpha: str | None) -> str | None:
     """Why the file ``path``, decoded as the results' run decoded it (its ``alpha``), is
     not the study's ``image``; None when it is."""
     try:
-        with Image.open(image) as opened:
+        with open_file(image) as file, Image.open(file) as opened:  # (never a FIFO)
             wanted = np.asarray(opened)
         pixels = shown_pixels(load_image(path, alpha=alpha))
     except ImageLoadError as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from likeness.documents import open_file
 from likeness.errors import StorageError
 from likeness.io import IMAGE_EXTENSIONS, sniff_format
 
@@ -56,7 +57,7 @@ def refuse_a_file_of_another_kind(path: Path) -> None:
     Raises:
         StorageError: naming what the file is, where its first bytes say.
     """
-    with open(path, "rb") as handle:
+    with open_file(path) as handle:  # (a FIFO would block the read for ever)
         header = handle.read(64)
     if header.startswith(b"SQLite format 3\x00") or path.suffix.lower() in (
             ".sqlite", ".sqlite3", ".db"):

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from likeness.documents import special_file_kind
 from likeness.errors import LikenessError
 from likeness.io import standing_in
 from likeness.metrics.fid import COVARIANCE_TOLERANCE
@@ -65,10 +66,14 @@ def read_statistics_file(path: str | os.PathLike[str], dims: int | None = None, 
     """
     source = Path(path)
     try:
-        size = source.stat().st_size
+        status = source.stat()
     except OSError as error:
         raise LikenessError(f"{source}: cannot read the statistics file "
                             f"({error.strerror or error})") from None
+    if (kind := special_file_kind(status.st_mode)) is not None:  # a FIFO: no size, no end
+        raise LikenessError(f"{source}: {kind}, not a statistics file; likeness reads only "
+                            "regular files")
+    size = status.st_size
     if size == 0:
         raise LikenessError(f"{source}: the statistics file is empty")
     if size > MAX_STATISTICS_BYTES:
