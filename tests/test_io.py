@@ -160,17 +160,12 @@ def test_exif_orientation_is_applied_like_pillow(tmp_path, rgb8, orientation):
         assert f"EXIF orientation {orientation} applied" in loaded.decisions
 
 
-def _exif_block(entry: bytes, tail: bytes = b"") -> bytes:
+def _exif_block(entry: bytes) -> bytes:
     """An EXIF block (little-endian) whose one directory holds ``entry`` (12 bytes)."""
-    import struct
-
-    return (b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 1) + entry
-            + struct.pack("<I", 0) + tail)
+    return b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 1) + entry + struct.pack("<I", 0)
 
 
 def _orientation_entry(kind: int, count: int, value: bytes) -> bytes:
-    import struct
-
     return struct.pack("<HHI", 0x0112, kind, count) + value
 
 
