@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from likeness.documents import file_text, json_document
+from likeness.documents import NotAFileError, file_text, json_document
 from likeness.errors import LikenessError, StorageError
 from likeness.evaluation.infra.measured import RUN_DATABASE
 from likeness.io import unreadable
@@ -53,6 +53,9 @@ def _read_record(out_dir: Path) -> dict[str, Any] | None:
     text = ""
     try:
         text = file_text(path, errors="replace")
+    except NotAFileError as error:  # a FIFO, a folder… in its place
+        raise LikenessError(f"{error}: remove it, or choose another folder for the "
+                            "results") from None
     except OSError as error:
         if path.is_file():  # no permission: whose it is cannot be told
             raise LikenessError(f"{unreadable(path, error)}: make it readable, or choose "
