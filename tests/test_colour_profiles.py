@@ -52,6 +52,16 @@ def test_a_damaged_profile_is_said_so(tmp_path):
     assert profile_decision(SRGB) is None
 
 
+@pytest.mark.parametrize("compressed", [b"not zlib data", b""], ids=["garbage", "empty"])
+def test_a_pngs_profile_that_does_not_decompress_is_said_so(tmp_path, compressed):
+    """A PNG's iCCP chunk whose profile does not inflate: Pillow drops it without a word
+    (its ``icc_profile`` None), and the image was read as sRGB, as if it declared nothing."""
+    data = _png_with(_pixels(1), _chunk(b"iCCP", b"camera\x00\x00" + compressed))
+    (tmp_path / "a.png").write_bytes(data)
+    assert load_image(tmp_path / "a.png").decisions == (
+        "ICC profile unreadable, not applied (pixel values read as stored)",)
+
+
 def test_the_decision_reaches_the_record_and_the_methods_paragraph(tmp_path):
     ref, out = tmp_path / "ref", tmp_path / "out"
     ref.mkdir()

@@ -61,7 +61,10 @@ def declared_colours(image: Image.Image, file: IO[bytes]) -> list[str]:
     PNG's chunks before its image data, a BMP's header and embedded profile)."""
     if image.format == "PNG" and (cicp := _png_cicp(file)) is not None:
         return [note] if (note := _cicp_decision(cicp)) else []
-    if isinstance(profile := image.info.get("icc_profile"), bytes) and profile:
+    if "icc_profile" in image.info:  # Pillow's None: a PNG profile that did not decompress
+        profile = image.info["icc_profile"]
+        if not isinstance(profile, bytes) or not profile:
+            return [_UNREADABLE]
         return [note] if (note := profile_decision(profile)) else []
     if image.format == "PNG":
         return [] if "srgb" in image.info else _png_gamma_and_primaries(image.info)
