@@ -17,11 +17,11 @@ from likeness.documents import open_file
 from likeness.errors import ImageLoadError
 from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
 
-# scans a JPEG may hold: real encoders write a few (libjpeg-turbo's progressive mode 10,
-# mozjpeg's some 10 to 20), and Red Hat's analysis of the pattern below finds it "hard to
-# imagine any real-world application needing more than 100" (bug 1344214).  Each scan is
-# entropy-decoded over the whole image, even one of a few bytes (an EOB run): on this
-# repository's 2-core AMD EPYC, a flat 4096x4096 gray JPEG with 1,000 such scans (99 kB)
+# scans a JPEG may hold: encoders write a few (libjpeg-turbo's progressive mode 10), and
+# Red Hat's analysis of the pattern below finds it "hard to imagine any real-world
+# application needing more than 100" (bug 1344214).  Each scan is entropy-decoded over
+# the whole image, even one of a few bytes (an EOB run): on this repository's 2-core AMD
+# EPYC, a flat 4096x4096 gray JPEG with 1,000 such scans (99 kB)
 # took 17 s to verify and 12 s more to decode, with 10,000 (396 kB) 163 s and 101 s; by
 # that rate 100 scans of Pillow's largest image (89 Mpx) take some 15 s.  libtiff stops a
 # JPEG inside a TIFF at the same 100 scans (LIBTIFF_JPEG_MAX_ALLOWED_SCAN_NUMBER).
