@@ -225,6 +225,30 @@ def test_a_file_opencv_cannot_decode_is_said_once_without_opencvs_log_lines(tmp_
     assert "[ERROR" not in completed.stderr
 
 
+def test_a_file_pillow_logs_about_is_said_once_without_pillows_log_line(tmp_path):
+    # a TIFF claiming 10,825 samples a pixel: Pillow logs "More samples per pixel than can
+    # be decoded" (through Python's last-resort handler: no file named) before it fails
+    import struct
+
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "plain.tif", np.zeros((8, 8), np.uint8))
+    data = bytearray((tmp_path / "plain.tif").read_bytes())
+    entry = data.index(struct.pack("<HHI", 277, 3, 1))  # SamplesPerPixel, one SHORT
+    struct.pack_into("<H", data, entry + 8, 10825)
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.tif").write_bytes(bytes(data))
+    script = shutil.which("likeness", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert script, "the likeness console script is not installed beside this Python"
+    completed = subprocess.run([script, "compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+                                "--metrics", "psnr", "--no-cache"], capture_output=True,
+                               text=True, timeout=300, check=False)
+    assert completed.returncode == 1
+    assert "a.tif: a TIFF of 10825 8-bit samples a pixel" in completed.stderr
+    assert "More samples" not in completed.stderr
+
+
 def test_a_network_run_whose_values_are_all_cached_never_imports_torch(tmp_path, stand_in):
     # a re-run to write the tables again costs no torch import (~1 s) and says that nothing
     # ran on a device; the run that computed says where it did

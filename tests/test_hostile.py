@@ -174,6 +174,70 @@ def test_a_jpeg_of_absurdly_many_scans_is_refused_before_it_is_decoded(tmp_path)
     assert likeness.load_image(tmp_path / "noted.jpg").pixels.shape == (96, 128, 3)
 
 
+def _tiff_of_pages(pages: int, *, reduced: int = 0, loop: bool = False,
+                   big: bool = False) -> bytes:
+    """A little-endian (Big)TIFF of ``pages`` 8x8 gray pages sharing one strip, the first
+    ``reduced`` marked reduced-resolution copies (NewSubfileType 1); the last page's
+    directory points back to the first where ``loop``."""
+    import struct
+
+    pixels = bytes(range(64))
+    header = (b"II+\x00" + struct.pack("<HHQ", 8, 0, 16 + 64) if big
+              else b"II*\x00" + struct.pack("<I", 8 + 64))
+    out = bytearray(header + pixels)
+    count_format, entry_format, pointer = ("<Q", "<HHQQ", "<Q") if big else ("<H", "<HHII", "<I")
+    first = len(out)
+    for page in range(pages):
+        entries = [(254, 4, 1, int(page < reduced)), (256, 3, 1, 8), (257, 3, 1, 8),
+                   (258, 3, 1, 8), (262, 3, 1, 1), (273, 4, 1, len(header)), (277, 3, 1, 1),
+                   (278, 3, 1, 8), (279, 4, 1, 64)]
+        end = (len(out) + struct.calcsize(count_format)
+               + len(entries) * struct.calcsize(entry_format) + struct.calcsize(pointer))
+        out += struct.pack(count_format, len(entries))
+        out += b"".join(struct.pack(entry_format, *entry) for entry in entries)
+        out += struct.pack(pointer, end if page < pages - 1 else first if loop else 0)
+    return bytes(out)
+
+
+def test_a_tiff_of_many_pages_is_read_without_walking_them_in_quadratic_time(
+        tmp_path, monkeypatch):
+    """Pillow walks a TIFF's pages checking each against a list of all before it: a file
+    of 100,000 small pages took 69 s, a million hours.  likeness walks the directories
+    itself (each once, a chain that loops ending), counts the pages up to a limit and
+    reads the image from a page among the first few."""
+    from likeness.io import tiff
+
+    path = tmp_path / "stack.tif"
+    for big in (False, True):
+        path.write_bytes(_tiff_of_pages(3000, big=big))
+        loaded = likeness.load_image(path)
+        np.testing.assert_array_equal(loaded.pixels[..., 0], np.arange(64).reshape(8, 8))
+        assert loaded.decisions == ("first of 3000 frames used (animated or multi-page "
+                                    "TIFF)",)
+    path.write_bytes(_tiff_of_pages(3, reduced=1, loop=True))
+    assert likeness.load_image(path).decisions == (
+        "page 2 of the TIFF read: page 1 is a reduced-resolution copy of it (a thumbnail)",
+        "first of 2 frames used (animated or multi-page TIFF)")
+    monkeypatch.setattr(tiff, "MOST_TIFF_PAGES", 10)  # a count past the limit: at least
+    path.write_bytes(_tiff_of_pages(11))
+    assert likeness.load_image(path).decisions == (
+        "first of more than 10 frames used (animated or multi-page TIFF)",)
+    monkeypatch.setattr(tiff, "MOST_TIFF_ENTRIES", 9 * 5)  # so are the entries read
+    assert likeness.load_image(path).decisions == (
+        "first of more than 5 frames used (animated or multi-page TIFF)",)
+    monkeypatch.setattr(tiff, "IMAGE_WITHIN_PAGES", 4)
+    path.write_bytes(_tiff_of_pages(6, reduced=4))
+    with pytest.raises(ImageLoadError, match=r"stack\.tif: none of the first 4 pages of this "
+                       "TIFF is a full-resolution image"):
+        likeness.load_image(path)
+    broken = bytearray(_tiff_of_pages(3))  # the third page's directory past the end
+    broken[-4 - 9 * 12 - 2 - 4:-9 * 12 - 2 - 4] = (10 ** 8).to_bytes(4, "little")
+    path.write_bytes(bytes(broken))
+    with pytest.raises(ImageLoadError, match=r"stack\.tif: corrupt or truncated TIFF file "
+                       r"\(the directory of its page 3 lies outside the file\)"):
+        likeness.load_image(path)
+
+
 def test_png_with_damaged_bytes_near_its_end_is_an_error(tmp_path):
     data = bytearray(_encoded(_photo(), "PNG"))
     data[-40:-20] = bytes(20)  # the last image data: Pillow decodes it to wrong pixels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import signal
 import sys
@@ -192,6 +193,10 @@ def main() -> None:
     # OpenCV's own log lines ("[ERROR:0@0.02] global grfmt_tiff.cpp …") would add noise
     # (read when cv2 is first imported: later, in decoding; a user's own setting is kept)
     os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    # so would Pillow's ("More samples per pixel than can be decoded: 10825", through
+    # Python's last-resort handler, from each decoding process): it logs only before it
+    # raises, and the error is said by likeness naming the file
+    logging.getLogger("PIL").addHandler(logging.NullHandler())
     # a file name that is not valid UTF-8 is printed escaped, never a UnicodeEncodeError
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

@@ -234,8 +234,8 @@ _COMPRESSED = ("a TIFF compressed with {}, which {} could not decode (its libtif
 
 def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
             data: bytes) -> LoadedImage:
-    page, frames = (image_page(image, path) if image.format == "TIFF"
-                    else (0, getattr(image, "n_frames", 1)))
+    page, frames, counted_all = (image_page(image, path, data) if image.format == "TIFF"
+                                 else (0, getattr(image, "n_frames", 1), True))
     width, height = image.size
     if width <= 0 or height <= 0 or width * height > max_pixels:
         raise ImageLoadError(
@@ -261,8 +261,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         decisions.append(f"page {page + 1} of the TIFF read: page 1 is a reduced-resolution "
                          "copy of it (a thumbnail)")
     if frames > 1:
-        decisions.append(f"first of {frames} frames used (animated or multi-page "
-                         f"{file_format})")
+        decisions.append(f"first of {'' if counted_all else 'more than '}{frames} frames "
+                         f"used (animated or multi-page {file_format})")
     decisions += colour_decisions(image, data)
     tiles = getattr(image, "tile", None)  # (decoding clears them)
     bmp_tile = tiles[0] if image.format == "BMP" and tiles else None

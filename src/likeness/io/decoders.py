@@ -21,7 +21,7 @@ __all__ = ["DECODING_REVISION", "decoder_facts", "decoders_key", "decoding_libra
            "other_decoders"]
 
 # bumped whenever a file decodes to other values, takes other decisions or is newly refused
-DECODING_REVISION = 2
+DECODING_REVISION = 3
 
 
 @functools.cache

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, TiffImagePlugin
 
 from likeness.errors import ImageLoadError
@@ -65,35 +66,93 @@ def tiff_tags(data: bytes) -> Mapping[int, Any] | None:
 
 _NEW_SUBFILE_TYPE, _SUBFILE_TYPE, _SUB_IFDS = 254, 255, 330
 _REDUCED, _MASK = 0b001, 0b100  # NewSubfileType: a reduced-resolution copy; a mask
+# Pillow walks a TIFF's pages in quadratic time (100,000 pages: 69 s): likeness walks them
+# itself, and counts at most this many, reading as many directory entries at most
+MOST_TIFF_PAGES, MOST_TIFF_ENTRIES = 100_000, 10_000_000
+# the image is looked for among the first pages only: Pillow then seeks to it
+IMAGE_WITHIN_PAGES = 1_000
 
 
-def image_page(image: Any, path: Path) -> tuple[int, int]:
-    """Of a TIFF opened by Pillow: the index of the page that holds its image — the first
-    that is neither a reduced-resolution copy of another (a thumbnail, a pyramid's level:
-    NewSubfileType bit 0, or the old SubfileType 2) nor a transparency mask (bit 2) — and
-    how many pages are such images (0, and the page count, where none is: a lone
-    reduced image is the image).  The image is left at that page.
+def image_page(image: Any, path: Path, data: bytes) -> tuple[int, int, bool]:
+    """Of a TIFF opened by Pillow from ``data``: the index of the page that holds its
+    image — the first that is neither a reduced-resolution copy of another (a thumbnail, a
+    pyramid's level: NewSubfileType bit 0, or the old SubfileType 2) nor a transparency
+    mask (bit 2) — how many pages are such images (where none is, the page count: a lone
+    reduced image is the image), and whether that count is complete (false past
+    ``MOST_TIFF_PAGES`` pages or ``MOST_TIFF_ENTRIES`` directory entries: at least that
+    many).  The image is left at that page.
 
     Raises:
         ImageLoadError: every page is a reduced copy of an image kept in a SubIFD, which
-            the decoders do not read (a DNG's or a camera raw file's).
+            the decoders do not read (a DNG's or a camera raw file's); none of the first
+            ``IMAGE_WITHIN_PAGES`` pages is an image; or a page's directory lies outside
+            the file.
     """
-    images, nested = [], False
-    for index in range(getattr(image, "n_frames", 1)):
-        image.seek(index)
-        kind = image.tag_v2.get(_NEW_SUBFILE_TYPE, 0)
-        old_kind = image.tag_v2.get(_SUBFILE_TYPE)
-        nested = nested or _SUB_IFDS in image.tag_v2
+    images, pages, first, nested, complete = 0, 0, None, False, True
+    entries_left = MOST_TIFF_ENTRIES
+    for kind, old_kind, entries, sub_ifds in _directories(data, path):
+        entries_left -= entries
+        if pages == MOST_TIFF_PAGES or entries_left < 0:
+            complete = False
+            break
+        nested = nested or sub_ifds
         if not (isinstance(kind, int) and kind & (_REDUCED | _MASK)) and old_kind != 2:
-            images.append(index)
-    if not images and nested:
+            first = pages if first is None else first
+            images += 1
+        pages += 1
+        if first is None and pages == IMAGE_WITHIN_PAGES:
+            raise ImageLoadError(f"{path}: none of the first {IMAGE_WITHIN_PAGES} pages of "
+                                 "this TIFF is a full-resolution image (each is a "
+                                 "reduced-resolution copy or a mask): save the image alone "
+                                 "as PNG or TIFF")
+    if first is None and nested:
         raise ImageLoadError(f"{path}: every page of this TIFF is a reduced-resolution copy "
                              "(a preview) of an image kept in a SubIFD, which Pillow and "
                              "OpenCV do not read (a DNG or camera raw file): convert the "
                              "image itself to 16-bit PNG or TIFF")
-    page = images[0] if images else 0
+    page = first or 0
     image.seek(page)
-    return page, len(images) or getattr(image, "n_frames", 1)
+    return page, images or pages, complete
+
+
+def _directories(data: bytes, path: Path) -> Iterator[tuple[Any, Any, int, bool]]:
+    """Each page's directory of the TIFF (or BigTIFF) ``data``, in order and each once (a
+    chain that loops back ends there): its NewSubfileType and SubfileType values (None
+    where absent, or not one number), how many entries it has, and whether it lists
+    SubIFDs.
+
+    Raises:
+        ImageLoadError: a directory lies, wholly or in part, outside the file.
+    """
+    order = "<" if data[:2] == b"II" else ">"
+    big = struct.unpack_from(order + "H", data, 2)[0] == 43
+    count_format, entry_size, pointer = ("Q", 20, "Q") if big else ("H", 12, "I")
+    value_at, number_format = (12, "Q") if big else (8, "I")
+    offset = struct.unpack_from(order + pointer, data, 8 if big else 4)[0]
+    seen: set[int] = set()
+    while offset and offset not in seen:
+        seen.add(offset)
+        try:
+            (count,) = struct.unpack_from(order + count_format, data, offset)
+            start = offset + struct.calcsize(count_format)
+            end = start + count * entry_size
+            (offset,) = struct.unpack_from(order + pointer, data, end)
+        except struct.error:
+            raise ImageLoadError(f"{path}: corrupt or truncated TIFF file (the directory of "
+                                 f"its page {len(seen)} lies outside the file)") from None
+        tags = np.frombuffer(data, order + "u2", count * entry_size // 2, start)
+        tags = tags[::entry_size // 2]
+        values: dict[int, Any] = {}
+        for index in np.flatnonzero((tags == _NEW_SUBFILE_TYPE) | (tags == _SUBFILE_TYPE)
+                                    | (tags == _SUB_IFDS)):
+            at = start + int(index) * entry_size
+            kind, number = struct.unpack_from(order + "H" + number_format, data, at + 2)
+            formats = {3: "H", 4: "I", 16: "Q"}  # SHORT, LONG, LONG8: left in the entry
+            values[int(tags[index])] = (
+                struct.unpack_from(order + formats[kind], data, at + value_at)[0]
+                if number == 1 and kind in formats else None)
+        yield (values.get(_NEW_SUBFILE_TYPE), values.get(_SUBFILE_TYPE), count,
+               _SUB_IFDS in values)
 
 
 _COMPRESSION = 259
