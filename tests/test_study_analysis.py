@@ -169,6 +169,8 @@ def test_every_decision_about_the_judgments_is_recorded(tmp_path):
     ("participant,item,a,b,choice\np1,x.png,m\xe9,m2,m2\n".encode("latin-1"),
      "is not UTF-8"),
     (b'participant,item,a,b,choice\np1,x.png,m1,m2,m1\np2,"y.png,m1,m2,m1\n', "not CSV"),
+    (b"participant,item,a,b,choice\np1,x.png,m1,m2,m1\np2,y.png,m1,m2," + b"m" * 200_000
+     + b"\n", "line 3: not CSV"),
 ])
 def test_hostile_judgment_files_are_refused_clearly(tmp_path, content, message):
     path = tmp_path / "j.csv"

@@ -160,7 +160,8 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
         except StopIteration:
             break
         except csv.Error as error:  # a NUL byte, an unterminated quote, a huge field
-            raise PairingError(f"{path}, line {reader.line_num}: not a readable CSV row "
+            # (the DictReader's own count stops at the row before: its reader's has read on)
+            raise PairingError(f"{path}, line {reader.reader.line_num}: not a readable CSV row "
                                f"({error})") from None
         line = reader.line_num
         if None in record:

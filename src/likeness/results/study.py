@@ -177,7 +177,8 @@ def read_judgments(path: Path) -> tuple[list[Judgment], list[str]]:
     try:
         records = [(reader.line_num, raw) for raw in reader]
     except csv.Error as error:
-        raise LikenessError(f"{path}, line {reader.line_num}: not CSV ({error})") from None
+        raise LikenessError(f"{path}, line {reader.reader.line_num}: not CSV ({error})"
+                            ) from None
     for line, raw in records:
         if None in raw:
             raise more_fields_than_columns(path, line, delimiter, "names")
