@@ -249,6 +249,30 @@ def test_a_file_pillow_logs_about_is_said_once_without_pillows_log_line(tmp_path
     assert "More samples" not in completed.stderr
 
 
+def test_a_tiff_libtiff_complains_about_is_said_once_without_libtiffs_lines(tmp_path):
+    # an 8-bit deflate TIFF with damaged strips: Pillow's libtiff printed "ZIPDecode:
+    # Decoding error at scanline 0, incorrect data check." on stderr, no file named
+    import tifffile
+
+    pixels = np.random.default_rng(3).integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    for folder in ("ref", "out"):
+        (tmp_path / folder).mkdir()
+        tifffile.imwrite(tmp_path / folder / "a.tif", pixels, photometric="rgb",
+                         compression="zlib", rowsperstrip=8)
+    damaged = tmp_path / "out" / "a.tif"
+    data = bytearray(damaged.read_bytes())
+    data[600:620] = bytes(20)  # inside the first strip's deflate stream
+    damaged.write_bytes(bytes(data))
+    script = shutil.which("likeness", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert script, "the likeness console script is not installed beside this Python"
+    completed = subprocess.run([script, "compare", str(tmp_path / "ref"), str(tmp_path / "out"),
+                                "--metrics", "psnr", "--no-cache"], capture_output=True,
+                               text=True, timeout=300, check=False)
+    assert completed.returncode == 1
+    assert "a.tif: corrupt or truncated TIFF file" in completed.stderr
+    assert "ZIPDecode" not in completed.stderr
+
+
 def test_a_network_run_whose_values_are_all_cached_never_imports_torch(tmp_path, stand_in):
     # a re-run to write the tables again costs no torch import (~1 s) and says that nothing
     # ran on a device; the run that computed says where it did

@@ -197,6 +197,9 @@ def main() -> None:
     # Python's last-resort handler, from each decoding process): it logs only before it
     # raises, and the error is said by likeness naming the file
     logging.getLogger("PIL").addHandler(logging.NullHandler())
+    from likeness.io.tiff import silence_libtiff  # (Pillow: not for --help alone)
+
+    silence_libtiff()  # and libtiff's, on stderr from Pillow's TIFF decoder
     # a file name that is not valid UTF-8 is printed escaped, never a UnicodeEncodeError
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
