@@ -1181,6 +1181,45 @@ def test_the_first_frame_of_an_animation_is_a_recorded_decision(tmp_path):
         assert any(d.startswith("first of 3 frames used") for d in loaded.decisions), suffix
 
 
+def test_an_animated_pngs_frames_are_counted_not_taken_from_its_claim(tmp_path):
+    """Pillow's ``n_frames`` of an animated PNG is what its acTL chunk claims (up to
+    2,147,483,647), plus one for an image outside the animation; likeness counts the
+    frames the file holds, as Pillow reads them."""
+    import struct
+    import zlib
+
+    frames = [Image.fromarray(_image(i)) for i in range(3)]
+    for default_image in (False, True):  # the IDAT image the first frame, or apart
+        frames[0].save(tmp_path / "a.png", save_all=True, append_images=frames[1:],
+                       default_image=default_image)
+        with Image.open(tmp_path / "a.png") as opened:
+            held = opened.n_frames
+        assert held == 3  # (Pillow's own files: claim and count agree)
+        assert likeness.load_image(tmp_path / "a.png").decisions == (
+            "first of 3 frames used (animated or multi-page PNG)",)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    pixels = _image(0)
+    height, width = pixels.shape[:2]
+    rows = b"".join(b"\0" + row.tobytes() for row in pixels)
+    for claimed in (2 ** 31 - 1, 1):
+        frame = chunk(b"fcTL", struct.pack(">IIIIIHHBB", 0, width, height, 0, 0, 1, 10, 0, 0))
+        (tmp_path / "one.png").write_bytes(
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"acTL", struct.pack(">II", claimed, 0))
+            + (frame if claimed > 1 else b"")  # (else an image outside the animation)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+        with Image.open(tmp_path / "one.png") as opened:
+            assert opened.n_frames == max(claimed, 2)
+        loaded = likeness.load_image(tmp_path / "one.png")
+        np.testing.assert_array_equal(loaded.pixels, pixels)
+        assert loaded.decisions == ()
+
+
 def test_a_16_bit_rgba_png_whose_colours_are_gray_stays_rgb(tmp_path):
     import cv2
 

@@ -57,7 +57,7 @@ from likeness.io.integrity import (
     verify_integrity,
     verify_png_image_data,
 )
-from likeness.io.plain_png import decode_plain_png
+from likeness.io.plain_png import animation_frames, decode_plain_png
 from likeness.io.profiles import colour_decisions
 from likeness.io.tiff import (
     JPEG_IN_TIFF,
@@ -234,8 +234,10 @@ _COMPRESSED = ("a TIFF compressed with {}, which {} could not decode (its libtif
 
 def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
             data: bytes) -> LoadedImage:
-    page, frames, counted_all = (image_page(image, path, data) if image.format == "TIFF"
-                                 else (0, getattr(image, "n_frames", 1), True))
+    page, frames, counted_all = (
+        image_page(image, path, data) if image.format == "TIFF"
+        else (0, animation_frames(data), True) if image.format == "PNG" and image.is_animated
+        else (0, getattr(image, "n_frames", 1), True))
     width, height = image.size
     if width <= 0 or height <= 0 or width * height > max_pixels:
         raise ImageLoadError(

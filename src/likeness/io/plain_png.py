@@ -29,8 +29,8 @@ import numpy as np
 
 from likeness.switches import switch
 
-__all__ = ["COMPILED_AFTER", "PNG_SAMPLES", "decode_plain_png", "image_data", "inflate",
-           "load_kernel"]
+__all__ = ["COMPILED_AFTER", "PNG_SAMPLES", "animation_frames", "decode_plain_png",
+           "image_data", "inflate", "load_kernel"]
 
 COMPILED_AFTER = 8  # images a process decodes with Pillow before loading the kernel
 PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type → samples per pixel
@@ -109,6 +109,23 @@ def image_data(data: bytes) -> tuple[bytes, bool]:
             other = other or ended or kind == b"acTL"
         offset += 12 + length
     return b"".join(parts), other
+
+
+def animation_frames(data: bytes) -> int:
+    """How many frames an animated PNG holds, counted as Pillow reads them — one a frame
+    control (fcTL) chunk, and its IDAT image besides where no fcTL precedes it (a default
+    image outside the animation) — not as its acTL chunk claims (Pillow's ``n_frames``:
+    2,147,483,647 for a file of one)."""
+    frames, offset, default_image = 0, 8, None
+    while offset + 8 <= len(data):
+        kind = data[offset + 4:offset + 8]
+        if kind == b"IEND":
+            break
+        if kind == b"IDAT" and default_image is None:
+            default_image = frames == 0
+        frames += kind == b"fcTL"
+        offset += 12 + int.from_bytes(data[offset:offset + 4], "big")
+    return frames + bool(default_image)
 
 
 def inflate(compressed: bytes, expected: int) -> bytes | None:
