@@ -236,7 +236,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
             data: bytes) -> LoadedImage:
     page, frames, counted_all = (
         image_page(image, path, data) if image.format == "TIFF"
-        else (0, animation_frames(data), True) if image.format == "PNG" and image.is_animated
+        else (0, animation_frames(data), True)
+        if image.format == "PNG" and getattr(image, "is_animated", False)
         else (0, getattr(image, "n_frames", 1), True))
     width, height = image.size
     if width <= 0 or height <= 0 or width * height > max_pixels:
