@@ -238,6 +238,28 @@ def test_a_tiff_of_many_pages_is_read_without_walking_them_in_quadratic_time(
         likeness.load_image(path)
 
 
+def test_a_bigtiff_is_known_by_its_header(tmp_path):
+    """BigTIFF's header (43 where a classic TIFF has 42) was no format likeness knew: a
+    big-endian one, which Pillow 13 takes for a classic TIFF and cannot open, was "no
+    supported format (supported: … .tif …)", as was a little-endian one cut short."""
+    import tifffile
+
+    pixels = np.random.default_rng(15).integers(0, 256, (20, 24), dtype=np.uint8)
+    for suffix in (".tif", ".png"):
+        tifffile.imwrite(tmp_path / f"big{suffix}", pixels, bigtiff=True, byteorder=">")
+        with pytest.raises(ImageLoadError, match=rf"big\{suffix}: a big-endian BigTIFF, "
+                           "which Pillow cannot open: save it as a classic or little-endian "
+                           "TIFF, or as PNG"):
+            likeness.load_image(tmp_path / f"big{suffix}")
+    tifffile.imwrite(tmp_path / "little.png", pixels, bigtiff=True)
+    loaded = likeness.load_image(tmp_path / "little.png")
+    np.testing.assert_array_equal(loaded.pixels[..., 0], pixels)
+    assert loaded.decisions == ("named .png but holds TIFF data: decoded as TIFF",)
+    (tmp_path / "cut.tif").write_bytes((tmp_path / "little.png").read_bytes()[:12])
+    with pytest.raises(ImageLoadError, match=r"cut\.tif: corrupt or truncated TIFF file"):
+        likeness.load_image(tmp_path / "cut.tif")
+
+
 def test_png_with_damaged_bytes_near_its_end_is_an_error(tmp_path):
     data = bytearray(_encoded(_photo(), "PNG"))
     data[-40:-20] = bytes(20)  # the last image data: Pillow decodes it to wrong pixels

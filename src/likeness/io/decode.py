@@ -67,8 +67,8 @@ from likeness.io.tiff import (
     lossy_compression,
     min_is_white,
     tiff_orientation,
-    tiff_tags,
-    uncommon_compression,
+    undecoded_tiff,
+    unopened_tiff,
     unreadable_tiff_samples,
     unspecified_extra_sample,
 )
@@ -185,8 +185,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
             sizes) == 2 else f"an absurd size ({error})"
         raise ImageLoadError(f"{path}: the header claims {claims}{_GENUINE}") from None
     except UnidentifiedImageError:
-        if claimed == "TIFF" and (tags := tiff_tags(data)) is not None:
-            raise ImageLoadError(f"{path}: {unreadable_tiff_samples(tags, opened=False)}") from None
+        if claimed == "TIFF" and (why := unopened_tiff(data)) is not None:
+            raise ImageLoadError(f"{path}: {why}") from None
         if claimed == "JPEG" and (frame := jpeg_unread_frame(data)):
             raise ImageLoadError(f"{path}: {frame}") from None
         if claimed is not None:
@@ -201,10 +201,8 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         raise ImageLoadError(f"{path}: too large to decode in the memory available") from None
     except Exception as error:  # a decoder failing in any way: the file is not trustworthy
         raise_interruption(error)
-        if claimed == "TIFF" and (tags := tiff_tags(data)) and (
-                compression := uncommon_compression(tags)):
-            raise ImageLoadError(f"{path}: {_COMPRESSED.format(compression, 'Pillow')}"
-                                 ) from None
+        if claimed == "TIFF" and (why := undecoded_tiff(data, "Pillow")):
+            raise ImageLoadError(f"{path}: {why}") from None
         if "MAX_TEXT_" in str(error):  # Pillow's limits on a PNG's metadata, not its pixels
             raise ImageLoadError(f"{path}: its text or colour-profile chunks decompress past "
                                  "the limits Pillow sets against decompression bombs "
@@ -225,11 +223,6 @@ def load_image(path: str | os.PathLike[str], *, alpha: str | None = None,
         kind = claimed or "image"
         raise ImageLoadError(f"{path}: corrupt or truncated {kind} file "
                              f"({type(error).__name__}: {error})") from None
-
-
-_COMPRESSED = ("a TIFF compressed with {}, which {} could not decode (its libtiff may lack "
-               "that codec, or the data is damaged): save it uncompressed, or with LZW or "
-               "deflate")
 
 
 def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
@@ -284,9 +277,8 @@ def _decode(path: Path, image: Image.Image, alpha: str | None, max_pixels: int,
         try:
             pixels = decode_with_opencv(path, deep_channels, data, page)
         except ImageLoadError:
-            if tags and (compression := uncommon_compression(tags)):
-                raise ImageLoadError(f"{path}: {_COMPRESSED.format(compression, 'OpenCV')}"
-                                     ) from None
+            if tags and (why := undecoded_tiff(data, "OpenCV", tags)):
+                raise ImageLoadError(f"{path}: {why}") from None
             raise
         mode = f"{image.mode};16"
     elif plain is not None:

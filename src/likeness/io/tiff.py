@@ -31,8 +31,8 @@ from likeness.errors import ImageLoadError
 
 __all__ = ["JPEG_IN_TIFF", "MIN_IS_WHITE", "exif_orientation", "image_page",
            "lossy_compression", "min_is_white", "silence_libtiff", "tiff_orientation",
-           "tiff_tags", "uncommon_compression", "unreadable_tiff_samples",
-           "unspecified_extra_sample"]
+           "tiff_tags", "uncommon_compression", "undecoded_tiff", "unopened_tiff",
+           "unreadable_tiff_samples", "unspecified_extra_sample"]
 
 _ORIENTATION, _PHOTOMETRIC, _BITS, _SAMPLES, _PLANAR, _EXTRA, _FORMAT = (
     274, 262, 258, 277, 284, 338, 339)
@@ -274,6 +274,37 @@ def _has_orientation_entry(block: bytes) -> bool:
         if struct.unpack_from(order + "H", block, at)[0] == _ORIENTATION:
             return True
     return False
+
+
+_COMPRESSED = ("a TIFF compressed with {}, which {} could not decode (its libtiff may lack "
+               "that codec, or the data is damaged): save it uncompressed, or with LZW or "
+               "deflate")
+_BIG_ENDIAN_BIGTIFF = ("a big-endian BigTIFF, which Pillow cannot open: save it as a classic "
+                       "or little-endian TIFF, or as PNG")
+
+
+def undecoded_tiff(data: bytes, decoder: str, tags: Mapping[int, Any] | None = None
+                   ) -> str | None:
+    """Why ``decoder`` ("Pillow", "OpenCV") failed on the TIFF ``data``, where its header
+    (or ``tags``, of the page decoded) says: a big-endian BigTIFF (Pillow's warning made
+    an error by the caller's filters, where it would not have opened the file), or a
+    compression method its libtiff may lack; None where they say nothing."""
+    if decoder == "Pillow" and data[:4] == b"MM\x00+":
+        return _BIG_ENDIAN_BIGTIFF
+    tags = tiff_tags(data) if tags is None else tags
+    compression = uncommon_compression(tags) if tags else None
+    return _COMPRESSED.format(compression, decoder) if compression else None
+
+
+def unopened_tiff(data: bytes) -> str | None:
+    """Why Pillow could not open the TIFF ``data``, by its header (None where the header
+    cannot be read either): a big-endian BigTIFF, which Pillow takes for a classic TIFF
+    (it looks for BigTIFF's 43 in the byte where little-endian files keep it), or samples
+    of a layout it does not read (``unreadable_tiff_samples``)."""
+    if data[:4] == b"MM\x00+":
+        return _BIG_ENDIAN_BIGTIFF
+    tags = tiff_tags(data)
+    return None if tags is None else unreadable_tiff_samples(tags, opened=False)
 
 
 def unreadable_tiff_samples(tags: Mapping[int, Any], *, opened: bool) -> str | None:
