@@ -273,6 +273,18 @@ def test_a_tiff_libtiff_complains_about_is_said_once_without_libtiffs_lines(tmp_
     assert "ZIPDecode" not in completed.stderr
 
 
+def test_spawned_decoding_processes_are_as_quiet_as_the_run(monkeypatch):
+    # forked ones inherit the quiet decoders; spawned ones (macOS, Windows) are told
+    from likeness.evaluation.infra import pipeline
+    from likeness.io import decoders
+
+    monkeypatch.setattr(pipeline, "_forks", lambda: False)
+    for quiet in (True, False):
+        monkeypatch.setattr(decoders, "_quiet", quiet)  # (the run's process: as the CLI's)
+        with pipeline._process_pool(1) as pool:
+            assert pool.submit(decoders.decoders_quiet).result(timeout=120) is quiet
+
+
 def test_a_network_run_whose_values_are_all_cached_never_imports_torch(tmp_path, stand_in):
     # a re-run to write the tables again costs no torch import (~1 s) and says that nothing
     # ran on a device; the run that computed says where it did

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import signal
 import sys
@@ -189,17 +188,11 @@ def main() -> None:
     for name in ("SIGTERM", "SIGHUP"):  # a closed terminal ends the run like SIGTERM
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _stop)
-    # a file OpenCV cannot decode is said by likeness, once, in its row and on the terminal;
-    # OpenCV's own log lines ("[ERROR:0@0.02] global grfmt_tiff.cpp …") would add noise
-    # (read when cv2 is first imported: later, in decoding; a user's own setting is kept)
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
-    # so would Pillow's ("More samples per pixel than can be decoded: 10825", through
-    # Python's last-resort handler, from each decoding process): it logs only before it
-    # raises, and the error is said by likeness naming the file
-    logging.getLogger("PIL").addHandler(logging.NullHandler())
-    from likeness.io.tiff import silence_libtiff  # (Pillow: not for --help alone)
+    # a file a decoder cannot decode is said by likeness, once, in its row and on the
+    # terminal; OpenCV's, Pillow's and libtiff's own messages would add noise, naming no file
+    from likeness.io.decoders import quiet_decoders  # (Pillow: not for --help alone)
 
-    silence_libtiff()  # and libtiff's, on stderr from Pillow's TIFF decoder
+    quiet_decoders()
     # a file name that is not valid UTF-8 is printed escaped, never a UnicodeEncodeError
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

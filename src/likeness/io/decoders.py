@@ -14,11 +14,13 @@ import functools
 import hashlib
 import importlib.util
 import json
+import logging
+import os
 import re
 from pathlib import Path
 
-__all__ = ["DECODING_REVISION", "decoder_facts", "decoders_key", "decoding_libraries",
-           "other_decoders"]
+__all__ = ["DECODING_REVISION", "decoder_facts", "decoders_key", "decoders_quiet",
+           "decoding_libraries", "other_decoders", "quiet_decoders"]
 
 # bumped whenever a file decodes to other values, takes other decisions or is newly refused
 DECODING_REVISION = 3
@@ -81,3 +83,49 @@ def _opencv_version() -> str:
     import cv2
 
     return str(cv2.__version__)
+
+
+_quiet = False  # (forked processes inherit it)
+
+
+def quiet_decoders() -> None:
+    """Keep the decoders' own messages off stderr, in this process and in the decoding
+    processes it starts (``decoders_quiet`` tells them): OpenCV's log ("[ERROR:0@0.02]
+    global grfmt_tiff.cpp …"; ``OPENCV_LOG_LEVEL``, read when cv2 is imported: a user's
+    own setting is kept), Pillow's ("More samples per pixel than can be decoded: 10825",
+    through Python's last-resort handler: it logs only before it raises) and libtiff's
+    warnings and errors ("ZIPDecode: Decoding error at scanline 0, incorrect data
+    check.").  None names the file.  For the command line, which says each file that fails
+    itself, once, in its row; the Python interface leaves them as the libraries make
+    them."""
+    global _quiet
+    if _quiet:
+        return
+    _quiet = True
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    logging.getLogger("PIL").addHandler(logging.NullHandler())
+    _silence_libtiff()
+
+
+def decoders_quiet() -> bool:
+    """Whether this process keeps the decoders' messages off stderr (``quiet_decoders``)."""
+    return _quiet
+
+
+def _silence_libtiff() -> None:
+    """No warning or error handler for the libtiff Pillow decodes TIFFs with: it reports
+    nothing (its callers still fail).  Nothing where Pillow's libtiff cannot be reached (a
+    Pillow built without it; a loader that does not look a module's dependencies up
+    through it)."""
+    import ctypes
+
+    from PIL import _imaging
+
+    try:
+        imaging = ctypes.CDLL(_imaging.__file__)
+        setters = imaging.TIFFSetErrorHandler, imaging.TIFFSetWarningHandler
+    except (OSError, AttributeError):
+        return
+    for setter in setters:
+        setter.restype, setter.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+        setter(None)

@@ -30,7 +30,7 @@ from PIL import Image, TiffImagePlugin
 from likeness.errors import ImageLoadError
 
 __all__ = ["JPEG_IN_TIFF", "MIN_IS_WHITE", "exif_orientation", "image_page",
-           "lossy_compression", "min_is_white", "silence_libtiff", "tiff_orientation",
+           "lossy_compression", "min_is_white", "tiff_orientation",
            "tiff_tags", "uncommon_compression", "undecoded_tiff", "unopened_tiff",
            "unreadable_tiff_samples", "unspecified_extra_sample"]
 
@@ -154,27 +154,6 @@ def _directories(data: bytes, path: Path) -> Iterator[tuple[Any, Any, int, bool]
                 if number == 1 and kind in formats else None)
         yield (values.get(_NEW_SUBFILE_TYPE), values.get(_SUBFILE_TYPE), count,
                _SUB_IFDS in values)
-
-
-def silence_libtiff() -> None:
-    """Stop the libtiff Pillow decodes TIFFs with from printing its warnings and errors
-    on stderr ("ZIPDecode: Decoding error at scanline 0, incorrect data check.", no file
-    named) — for the command line, which says each file that fails itself, in its row.
-    Processes forked later inherit it.  Does nothing where Pillow's libtiff cannot be
-    reached (a Pillow built without it; a loader that does not look a module's
-    dependencies up through it)."""
-    import ctypes
-
-    from PIL import _imaging
-
-    try:
-        imaging = ctypes.CDLL(_imaging.__file__)
-        setters = imaging.TIFFSetErrorHandler, imaging.TIFFSetWarningHandler
-    except (OSError, AttributeError):
-        return
-    for setter in setters:
-        setter.restype, setter.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
-        setter(None)  # no handler: libtiff reports nothing (its callers still fail)
 
 
 _COMPRESSION = 259

@@ -47,6 +47,7 @@ from likeness.evaluation.infra.shared_arrays import (
     shared_memory_usable,
 )
 from likeness.evaluation.infra.shared_slots import Lease, SharedSlots
+from likeness.io.decoders import decoders_quiet, quiet_decoders
 from likeness.metrics.kernel_threads import usable_cores
 
 __all__ = ["MOST_A_CHUNK", "Outcome", "WorkerDiedError", "chunk_size", "keeping_processes",
@@ -331,7 +332,7 @@ def _forks() -> bool:
 def _process_pool(workers: int) -> ProcessPoolExecutor:
     method = "fork" if _forks() else "spawn"
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_start_worker)
+                               initializer=_start_worker, initargs=(decoders_quiet(),))
 
 
 def _submit(pool: Executor, function: Callable[[Any], R], item: Any) -> Future[R]:
@@ -355,12 +356,15 @@ def _submit(pool: Executor, function: Callable[[Any], R], item: Any) -> Future[R
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def _start_worker() -> None:
+def _start_worker(quiet: bool) -> None:
     """In a worker: Ctrl-C is the run's process's to handle (see the module documentation;
-    it was held back while the worker started, ``_submit``), and torch computes in this
-    thread alone.  A forked process inherits OpenMP's state but not its threads: the first
-    parallel torch operation would wait for them forever (PyTorch's ``DataLoader`` workers
-    take one thread for the same reason)."""
+    it was held back while the worker started, ``_submit``), torch computes in this
+    thread alone, and the decoders are as quiet as in the run's process (``quiet``: a
+    spawned worker does not inherit it).  A forked process inherits OpenMP's state but not
+    its threads: the first parallel torch operation would wait for them forever
+    (PyTorch's ``DataLoader`` workers take one thread for the same reason)."""
+    if quiet:
+        quiet_decoders()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
