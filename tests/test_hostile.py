@@ -477,7 +477,8 @@ def test_a_file_two_sets_reach_through_a_link_is_refused(tmp_path):
 
 def test_a_model_named_as_the_runs_own_set_is_refused(tmp_path):
     """A model called "reference" (a style method called "style") was the reference set
-    itself to the set metrics: FID 0 against the references, without a word."""
+    itself to the set metrics: FID 0 against the references, without a word.  A model
+    of no name (``models={"": DIR}``) was a row of the tables naming nothing."""
     ref, out = _folders(tmp_path, count=2)
     with pytest.raises(PairingError, match="a model cannot be called 'reference'"):
         likeness.compare(ref, models={"reference": out}, metrics="ssim", cache=False)
@@ -499,6 +500,22 @@ def test_a_model_named_as_the_runs_own_set_is_refused(tmp_path):
         likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
                                 methods={"style": tmp_path / "stylized"}, metrics="ssim",
                                 cache=False)
+    # a blank name: its rows of the tables would name nothing
+    other = tmp_path / "other"
+    for path in out.iterdir():
+        _save(other / path.name, _image(7))
+    for blank in ("", "  "):
+        with pytest.raises(PairingError, match=f"a model cannot be called {blank!r}: its "
+                                               "rows of the tables would name no model"):
+            likeness.compare(ref, models={blank: out}, metrics="ssim", cache=False)
+        with pytest.raises(PairingError, match=f"a method cannot be called {blank!r}"):
+            likeness.evaluate_style(tmp_path / "content", tmp_path / "style",
+                                    methods={blank: tmp_path / "stylized"}, metrics="ssim",
+                                    cache=False)
+        with pytest.raises(PairingError, match=f"a model cannot be called {blank!r}"):
+            likeness.create_study(tmp_path / "study", models={blank: out, "b": other},
+                                  reference=ref)
+    assert not (tmp_path / "study").exists()
 
 def test_pairs_csv_paths_are_taken_verbatim(tmp_path):
     _save(tmp_path / "a.png", _image(0))

@@ -322,11 +322,15 @@ def item_paths(settings: Mapping[str, Any], kind: str, model: str, reference: st
 def refuse_set_names(models: Sequence[str], role: str, taken: str) -> None:
     """Refuse a model named as the run's own set (``taken``: the reference images, or a
     style run's style images): its images and that set would be one set, and a set
-    metric of it the set against itself (FID 0).
+    metric of it the set against itself (FID 0).  Refuse a blank name too (``models={"":
+    DIR}``): its rows of the tables would name nothing.
 
     Raises:
         PairingError: saying to choose another name.
     """
+    if (blank := next((name for name in models if not str(name).strip()), None)) is not None:
+        raise PairingError(f"a {role} cannot be called {blank!r}: its rows of the tables "
+                           f"would name no {role}; give it a name")
     if taken in models:
         raise PairingError(f"a {role} cannot be called {taken!r}: that is the name of the "
                            f"{taken} images' set (FID, KID and the other set metrics compare "
