@@ -200,77 +200,56 @@ def test_console_script_runs_as_a_real_process(folders, tmp_path):
     assert (tmp_path / "r.csv").read_text().startswith("reference,test,ssim,psnr")
 
 
-def test_a_file_opencv_cannot_decode_is_said_once_without_opencvs_log_lines(tmp_path):
-    # a damaged 16-bit TIFF (decoded by OpenCV): likeness's error, not OpenCV's "[ERROR:0@…]
-    # global grfmt_tiff.cpp …" lines on the terminal too
-    import tifffile
-
-    pixels = np.random.default_rng(3).integers(1, 65536, (64, 48, 3), dtype=np.uint16)
-    for folder in ("ref", "out"):
-        (tmp_path / folder).mkdir()
-        tifffile.imwrite(tmp_path / folder / "a.tif", pixels, photometric="rgb",
-                         compression="zlib", rowsperstrip=8)
-    damaged = tmp_path / "out" / "a.tif"
-    damaged.write_bytes(damaged.read_bytes()[:6000])
-    script = shutil.which("likeness", path=str(__import__("pathlib").Path(sys.executable).parent))
-    assert script, "the likeness console script is not installed beside this Python"
-    environment = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
-    completed = subprocess.run([script, "compare", str(tmp_path / "ref"), str(damaged.parent),
-                                "--no-cache"], capture_output=True, text=True, timeout=300,
-                               check=False, env=environment)
-    assert completed.returncode == 1
-    assert "a.tif: corrupt or truncated TIFF file (OpenCV could not decode it)" in (
-        completed.stderr)
-    assert "grfmt_tiff" not in completed.stderr
-    assert "[ERROR" not in completed.stderr
-
-
-def test_a_file_pillow_logs_about_is_said_once_without_pillows_log_line(tmp_path):
-    # a TIFF claiming 10,825 samples a pixel: Pillow logs "More samples per pixel than can
-    # be decoded" (through Python's last-resort handler: no file named) before it fails
+def _tiff_and_damaged_copy(damage: str) -> tuple[bytes, bytes]:
+    """A TIFF's bytes and a damaged copy's that one decoder complains about on stderr."""
+    import io
     import struct
 
     import tifffile
 
-    tifffile.imwrite(tmp_path / "plain.tif", np.zeros((8, 8), np.uint8))
-    data = bytearray((tmp_path / "plain.tif").read_bytes())
-    entry = data.index(struct.pack("<HHI", 277, 3, 1))  # SamplesPerPixel, one SHORT
-    struct.pack_into("<H", data, entry + 8, 10825)
-    for folder in ("ref", "out"):
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / "a.tif").write_bytes(bytes(data))
-    script = shutil.which("likeness", path=str(__import__("pathlib").Path(sys.executable).parent))
-    assert script, "the likeness console script is not installed beside this Python"
-    completed = subprocess.run([script, "compare", str(tmp_path / "ref"), str(tmp_path / "out"),
-                                "--metrics", "psnr", "--no-cache"], capture_output=True,
-                               text=True, timeout=300, check=False)
-    assert completed.returncode == 1
-    assert "a.tif: a TIFF of 10825 8-bit samples a pixel" in completed.stderr
-    assert "More samples" not in completed.stderr
-
-
-def test_a_tiff_libtiff_complains_about_is_said_once_without_libtiffs_lines(tmp_path):
-    # an 8-bit deflate TIFF with damaged strips: Pillow's libtiff printed "ZIPDecode:
-    # Decoding error at scanline 0, incorrect data check." on stderr, no file named
-    import tifffile
-
-    pixels = np.random.default_rng(3).integers(0, 256, (64, 48, 3), dtype=np.uint8)
-    for folder in ("ref", "out"):
-        (tmp_path / folder).mkdir()
-        tifffile.imwrite(tmp_path / folder / "a.tif", pixels, photometric="rgb",
-                         compression="zlib", rowsperstrip=8)
-    damaged = tmp_path / "out" / "a.tif"
-    data = bytearray(damaged.read_bytes())
+    if damage == "samples":  # 10,825 samples a pixel: Pillow logs before it fails
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, np.zeros((8, 8), np.uint8))
+        data = bytearray(buffer.getvalue())
+        entry = data.index(struct.pack("<HHI", 277, 3, 1))  # SamplesPerPixel, one SHORT
+        struct.pack_into("<H", data, entry + 8, 10825)
+        return bytes(data), bytes(data)
+    deep = damage == "16-bit"  # decoded by OpenCV; 8-bit by Pillow's libtiff
+    pixels = np.random.default_rng(3).integers(1, 65536 if deep else 256, (64, 48, 3),
+                                               dtype=np.uint16 if deep else np.uint8)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, photometric="rgb", compression="zlib", rowsperstrip=8)
+    data = bytearray(buffer.getvalue())
+    if deep:
+        return bytes(data), bytes(data[:6000])
     data[600:620] = bytes(20)  # inside the first strip's deflate stream
-    damaged.write_bytes(bytes(data))
+    return buffer.getvalue(), bytes(data)
+
+
+@pytest.mark.parametrize(("damage", "said", "unsaid"), [
+    ("16-bit", "a.tif: corrupt or truncated TIFF file (OpenCV could not decode it)",
+     ("grfmt_tiff", "[ERROR")),  # OpenCV's log: "[ERROR:0@…] global grfmt_tiff.cpp …"
+    ("samples", "a.tif: a TIFF of 10825 8-bit samples a pixel", ("More samples",)),
+    ("8-bit", "a.tif: corrupt or truncated TIFF file",  # libtiff's: "ZIPDecode: Decoding
+     ("ZIPDecode",)),                                    # error at scanline 0, …"
+])
+def test_a_file_a_decoder_complains_about_is_said_once_without_the_decoders_lines(
+        tmp_path, damage, said, unsaid):
+    # through the console script, as a user runs it: the decoders' own lines on stderr
+    # name no file, and likeness says each failure itself
+    for folder, data in zip(("ref", "out"), _tiff_and_damaged_copy(damage), strict=True):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.tif").write_bytes(data)
     script = shutil.which("likeness", path=str(__import__("pathlib").Path(sys.executable).parent))
     assert script, "the likeness console script is not installed beside this Python"
+    environment = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
     completed = subprocess.run([script, "compare", str(tmp_path / "ref"), str(tmp_path / "out"),
                                 "--metrics", "psnr", "--no-cache"], capture_output=True,
-                               text=True, timeout=300, check=False)
+                               text=True, timeout=300, check=False, env=environment)
     assert completed.returncode == 1
-    assert "a.tif: corrupt or truncated TIFF file" in completed.stderr
-    assert "ZIPDecode" not in completed.stderr
+    assert said in completed.stderr
+    for line in unsaid:
+        assert line not in completed.stderr
 
 
 def test_spawned_decoding_processes_are_as_quiet_as_the_run(monkeypatch):
