@@ -6,6 +6,9 @@ by another OpenCV, or a file an earlier likeness read where this one refuses it 
 image data ends early) may give other values.  Every cached value computed from pixels is
 stored under ``decoders_key()``, so an environment with other decoders, sharing the cache
 folder, or a likeness with other rules computes them again instead of being served them.
+
+The decoders' own messages on stderr (OpenCV's and Pillow's logs, libtiff's warnings),
+which name no file, the command line keeps off the terminal: ``quiet_decoders``.
 """
 
 from __future__ import annotations
