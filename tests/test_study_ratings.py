@@ -131,6 +131,10 @@ def test_attention_checks_exclude_participants_and_the_folder_says_so(tmp_path):
     (b"participant,item,model,rating\np0,a.png,m,good\n", "line 2: the rating 'good' is "
                                                           "not a number"),
     (b"participant,item,model,rating\np0,a.png,m,nan\n", "not a finite number"),
+    # a spreadsheet's decimal comma (its CSV separated by semicolons)
+    (b"participant;item;model;rating\np0;a.png;m;3,5\n", "line 2: the rating '3,5' is not a "
+     "number (a decimal comma? likeness reads a decimal point: '3.5'; export the ratings "
+     "with '.' as the decimal separator)"),
     (b"participant,item,model,rating\n", "lists no rating"),
     (b"participant,item,model\np0,a.png,m\n", "needs columns"),
     (b"participant,item,model,rating\np0,caf\xe9.png,m,3\n", "not UTF-8"),

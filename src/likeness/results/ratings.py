@@ -30,6 +30,7 @@ Per question:
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,7 +121,11 @@ def _number(text: str, where: str, column: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise PairingError(f"{where}: the {column} {text!r} is not a number") from None
+        comma = re.fullmatch(r"[+-]?\d*,\d+", text) is not None  # a spreadsheet's "3,5"
+        raise PairingError(f"{where}: the {column} {text!r} is not a number" + (
+            f" (a decimal comma? likeness reads a decimal point: {text.replace(',', '.')!r}; "
+            "export the ratings with '.' as the decimal separator)" if comma else "")
+        ) from None
     if not math.isfinite(value):
         raise PairingError(f"{where}: the {column} {text!r} is not a finite number")
     if abs(value) > LARGEST_RATING:
