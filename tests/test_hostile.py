@@ -1151,6 +1151,14 @@ def test_a_pairs_csv_a_spreadsheet_separated_by_semicolons_or_tabs_is_read(tmp_p
     pairs.write_text("Reference;Test\na.png;b.png\n")  # no separator names the columns
     with pytest.raises(PairingError, match="needs columns 'reference' and 'test'"):
         likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
+    # rows of separators alone below the table (a spreadsheet's export) hold nothing; a
+    # row with one path of two is still refused
+    pairs.write_text("reference;test;;\r\n\"a;1.png\";b.png;;\r\n;;;\r\n;;;\r\n")
+    rows = likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False).rows
+    assert [(r.reference, r.test) for r in rows] == [("a;1.png", "b.png")]
+    pairs.write_text("reference;test\n;\nb.png;\n")
+    with pytest.raises(PairingError, match=r"pairs\.csv, line 3: no test given"):
+        likeness.compare(None, models={"m": tmp_path}, pairs=pairs, cache=False)
 
 def test_non_utf8_csvs_and_short_manifest_rows_are_named(tmp_path):
     _save(tmp_path / "a.png", _image(0))

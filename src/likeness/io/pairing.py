@@ -119,7 +119,9 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
                   what: str) -> list[tuple[int, dict[str, str]]]:
     """The rows of a UTF-8 CSV manifest (a byte-order mark accepted; separated by commas,
     or by semicolons or tabs where its header says so) as (line, record), each with every
-    required column filled; values verbatim, spaces included.
+    required column filled; values verbatim, spaces included.  A row of empty fields alone
+    (",,": a spreadsheet's export of the rows below its table) holds nothing and is passed
+    over, as an empty line is.
 
     Raises:
         PairingError: unreadable, not UTF-8, missing columns, or a row with missing, empty
@@ -166,6 +168,8 @@ def read_manifest(path: Path, required: Sequence[str], optional: Sequence[str] =
         line = reader.line_num
         if None in record:
             raise more_fields_than_columns(path, line, delimiter, "paths")
+        if not any(record.values()):  # a row of separators alone (",,", as spreadsheets
+            continue                  # export the rows below a table): nothing in it
         missing = [c for c in required if not record.get(c)]
         if missing:
             raise PairingError(f"{path}, line {line}: no {' or '.join(missing)} given")
