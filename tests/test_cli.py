@@ -252,6 +252,27 @@ def test_a_file_a_decoder_complains_about_is_said_once_without_the_decoders_line
         assert line not in completed.stderr
 
 
+def test_a_cuda_device_asked_for_pixel_metrics_alone_is_said_not_taken(folders, tmp_path):
+    # pixel metrics go to CUDA only beside a network: a run of them alone stays on the
+    # CPU (no torch, no CUDA start-up), with or without a GPU — said, not done silently
+    ref, out = folders
+    said = ("device cuda was asked for, but no metric asked for is a network's: the pixel "
+            "metrics go to CUDA only beside one, and were computed on the CPU")
+    result = _run("compare", ref, out, "--metrics", "ssim", "--device", "cuda", "--no-cache",
+                  "--out-dir", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert f"warning: --{said}" in " ".join(result.output.split())
+    record = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert record["warnings"] == [f"--{said}"]  # (stored in the command line's words)
+    result = _run("compare", ref / "astronaut.png", out / "astronaut.png", "--metrics", "psnr",
+                  "--device", "cuda")
+    assert result.exit_code == 0, result.output
+    assert f"warning: --{said}" in " ".join(result.output.split())
+    with pytest.warns(DecisionWarning, match="device='cuda' was asked for"):
+        compare_files(ref / "astronaut.png", out / "astronaut.png", metrics="ssim",
+                      device="cuda")
+
+
 def test_spawned_decoding_processes_are_as_quiet_as_the_run(monkeypatch):
     # forked ones inherit the quiet decoders; spawned ones (macOS, Windows) are told
     from likeness.evaluation.infra import pipeline

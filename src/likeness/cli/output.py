@@ -116,6 +116,7 @@ CLI_WORDS = [
     (r"weights=\{'(\w+)': PATH\}", r"--weights \1=PATH"),
     (r"(?<![\w-])weights=PATH", "--weights PATH"),
     (r"device='(\w+)' or device='(\w+)'", r"--device \1 or \2"),
+    (r"device='cuda' was asked for", "--device cuda was asked for"),
     (r"subset_size=None", "{subset} all"),
     (r"subset_size=(\d+)", r"{subset} \1"),
     (r"name=NAME", "--name NAME"),

@@ -56,7 +56,8 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
     """
     if execution.strict:  # a set metric that cannot be computed stops it before any work
         stop_at_refused_sizes(plan, options)
-    requested = device_for(options.metrics, device)  # resolved when a network is needed
+    with recording_warnings() as asked:  # (a device asked for and not taken is said)
+        requested = device_for(options.metrics, device)  # resolved when a network is needed
     keep_freed_memory()  # see likeness.evaluation.infra.memory
     paths = [path for item in plan.items for path in item.files]
     digests, unreadable = hash_files(paths, store, execution.hashers(requested, usable_cores()),
@@ -65,6 +66,7 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
     # one pool of decoding processes for the items and every set (forked once)
     with recording_warnings() as caught, hashing_by(store.digest), keeping_processes(), \
             reporting_downloads(progress):
+        caught.update(asked)
         if engine == "ray":
             from likeness.evaluation.engines.ray_engine import run_on_ray
 

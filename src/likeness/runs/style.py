@@ -24,7 +24,7 @@ from typing import Any
 from likeness._version import __version__
 from likeness.arguments import check_named_paths, check_path_list, check_paths, outside_stacklevel
 from likeness.documents import open_file
-from likeness.errors import InvalidInputError, LikenessError
+from likeness.errors import InvalidInputError, LikenessError, in_callers_words
 from likeness.evaluation.catalog.defaults import STYLE_PROTOCOLS
 from likeness.evaluation.catalog.registry import (
     DEFAULT_METRICS,
@@ -199,7 +199,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         record["identical_outputs"] = done.identical
         record.update(value_record(names, rows, set_rows, summary, comparisons))
         unique_warnings = {**opening, **done.warnings}
-        record["warnings"] = list(unique_warnings)
+        record["warnings"] = [in_callers_words(text) for text in unique_warnings]
         results = Results(method_list, names, rows, set_rows, summary, comparisons, record,
                           {m: ([], u) for m, u in unmatched.items()}, folder, kind="style")
         if folder is not None:

@@ -17,11 +17,13 @@ import functools
 import hashlib
 import inspect
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from likeness.arguments import described
+from likeness.arguments import described, outside_stacklevel
 from likeness.errors import (
+    DecisionWarning,
     InvalidInputError,
     InvalidInputTypeError,
     LikenessError,
@@ -290,7 +292,8 @@ def with_item_needs(names: Sequence[str]) -> list[str]:
 def device_for(metrics: Sequence[str], device: str) -> str:
     """Where the networks of ``metrics`` run, as asked (``"auto"`` is resolved by
     ``Networks`` when a network is first needed, so a run whose values all come from the
-    cache never imports torch); ``"cpu"`` for a run without a network.
+    cache never imports torch); ``"cpu"`` for a run without a network — with a
+    ``DecisionWarning`` where ``"cuda"`` was asked for.
 
     Raises:
         InvalidInputError: ``device`` is not ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -298,6 +301,11 @@ def device_for(metrics: Sequence[str], device: str) -> str:
     if device not in ("auto", "cpu", "cuda"):
         raise InvalidInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
     if all(METRICS[m].kind == "pixel" for m in metrics):
+        if device == "cuda":  # asked for, and not taken: said
+            warnings.warn(DecisionWarning(
+                "device='cuda' was asked for, but no metric asked for is a network's: the "
+                "pixel metrics go to CUDA only beside one, and were computed on the CPU"),
+                stacklevel=outside_stacklevel())
         return "cpu"
     return device
 
