@@ -273,6 +273,38 @@ def test_a_cuda_device_asked_for_pixel_metrics_alone_is_said_not_taken(folders, 
                       device="cuda")
 
 
+@pytest.mark.parametrize(("options", "said"), [
+    (["--crop-border", "2"], "--crop-border 2"), (["--y-channel"], "--y-channel"),
+    (["--ssim-convention", "matlab"], "--ssim-convention matlab"),
+    (["--convention", "matlab"], "--convention matlab"),
+    (["--kid-subset-size", "all"], "--kid-subset-size all"),
+    (["--fid-resize", "clean"], "--fid-resize clean"),
+])
+def test_an_option_that_changes_none_of_the_runs_metrics_is_said(folders, tmp_path, options,
+                                                                 said):
+    # VSI takes none of these: given, they were accepted and changed nothing, silently
+    ref, out = folders
+    result = _run("compare", ref, out, "--metrics", "vsi", *options, "--no-cache",
+                  "--out-dir", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    sentence = f"{said} changes none of this run's metrics (VSI): it was not applied"
+    assert f"warning: {sentence}" in " ".join(result.output.split())
+    record = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert record["warnings"] == [sentence]
+
+
+def test_an_option_a_metric_of_the_run_takes_is_not_said(folders, tmp_path):
+    ref, out = folders
+    result = _run("compare", ref, out, "--metrics", "psnr", "--crop-border", "2", "--y-channel",
+                  "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert "changes none" not in result.output
+    with pytest.warns(DecisionWarning, match="crop_border=2 changes none of this run's "
+                                             r"metrics \(VSI\): it was not applied"):
+        compare_files(ref / "astronaut.png", out / "astronaut.png", metrics="vsi",
+                      crop_border=2)
+
+
 def test_spawned_decoding_processes_are_as_quiet_as_the_run(monkeypatch):
     # forked ones inherit the quiet decoders; spawned ones (macOS, Windows) are told
     from likeness.evaluation.infra import pipeline

@@ -87,7 +87,13 @@ def stderr_console() -> Console:
 
 
 # The library's messages name Python arguments; the command line names its own options.
+_UNAPPLIED = r"(?= changes none of this run's metrics)"  # (``settings_without_effect``)
 CLI_WORDS = [
+    (r"kid_subset_size=None" + _UNAPPLIED, "{subset} all"),
+    *[(rf"(?<![\w-]){name}='?([\w-]+)'?" + _UNAPPLIED, rf"--{name.replace('_', '-')} \1")
+      for name in ("kid_subset_size", "kid_subsets", "kid_seed", "fid_resize", "art_fid_mode",
+                   "cfsd_max_pixels", "ssim_convention", "ms_ssim_convention",
+                   "clip_t_convention", "convention")],
     (r"gray=True", "--gray"),
     (r"resize='reference'", "--resize reference"),
     (r"resize='(pytorch-fid|clean)' but this run uses '(pytorch-fid|clean)'",

@@ -21,8 +21,13 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.arguments import check_named_paths, check_path_list, check_paths, outside_stacklevel
-from likeness.errors import LikenessError, in_callers_words
-from likeness.evaluation.catalog.registry import DEFAULT_METRICS, METRICS, parse_metric_names
+from likeness.errors import DecisionWarning, LikenessError, in_callers_words
+from likeness.evaluation.catalog.registry import (
+    DEFAULT_METRICS,
+    METRICS,
+    parse_metric_names,
+    settings_without_effect,
+)
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
 from likeness.io import describe_skipped, differ_in_case_only
@@ -212,7 +217,7 @@ def compare(reference: PathLike | None, tests: PathLike | Sequence[PathLike] | N
                                   ms_ssim_convention=ms_ssim_convention, fid_resize=fid_resize,
                                   clip_t_convention=clip_t_convention,
                                   kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
-                                  kid_seed=kid_seed)
+                                  kid_seed=kid_seed, warn_unapplied=False)
     execution = ExecutionOptions(workers=workers, batch_size=batch_size, strict=strict,
                                  decoding=decoding)
     stats = StatsOptions(bootstrap, seed, confidence, ci_method)
@@ -298,7 +303,8 @@ def _run(plan: Plan, names: list[str], options: RunSettings, execution: Executio
                        for r in set_rows if r.error],
         "set_sizes": {r.model: {"reference": r.n_reference, "model": r.n} for r in set_rows},
     })
-    done.warnings = {**opening, **done.warnings}
+    unapplied = dict.fromkeys(settings_without_effect(options), DecisionWarning)
+    done.warnings = {**opening, **unapplied, **done.warnings}
     record["warnings"] = [in_callers_words(text) for text in done.warnings]
     if fid_network:
         record["fid_network"] = fid_network

@@ -26,6 +26,7 @@ from likeness.evaluation.catalog.registry import (
     describe_failure,
     device_for,
     parse_metric_names,
+    settings_without_effect,
 )
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.compute import Decoded, ItemComputer
@@ -71,8 +72,11 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
                         alpha: str | None = None, y_channel: bool = False,
                         crop_border: int = 0, ssim_convention: str = "skimage",
                         convention: str = "piq", ms_ssim_convention: str = "pytorch-msssim",
-                        clip_t_convention: str = "hessel", **others: object) -> RunSettings:
-    """The settings of a comparison, with the restoration conventions checked.
+                        clip_t_convention: str = "hessel", warn_unapplied: bool = True,
+                        **others: object) -> RunSettings:
+    """The settings of a comparison, with the restoration conventions checked; each
+    setting given that changes none of its metrics is said with a ``DecisionWarning``
+    (``warn_unapplied``; a run records them instead: ``settings_without_effect``).
 
     Raises:
         ValueError: ``y_channel`` with ``gray``, a negative ``crop_border``, or an unknown
@@ -90,12 +94,15 @@ def restoration_options(names: Sequence[str], *, gray: bool = False, resize: str
                       ms_ssim_convention=ms_ssim_convention,
                       clip_t_convention=clip_t_convention,
                       **{name: value for name, value in others.items() if name in CONVENTIONS})
-    return RunSettings(tuple(names), gray=gray, resize=resize, alpha=alpha,
-                       y_channel=y_channel, crop_border=crop_border,
-                       ssim_convention=ssim_convention, convention=convention,
-                       ms_ssim_convention=ms_ssim_convention,
-                       clip_t_convention=clip_t_convention,
-                       **others)  # type: ignore[arg-type]
+    settings = RunSettings(tuple(names), gray=gray, resize=resize, alpha=alpha,
+                           y_channel=y_channel, crop_border=crop_border,
+                           ssim_convention=ssim_convention, convention=convention,
+                           ms_ssim_convention=ms_ssim_convention,
+                           clip_t_convention=clip_t_convention,
+                           **others)  # type: ignore[arg-type]
+    for unapplied in settings_without_effect(settings) if warn_unapplied else ():
+        warnings.warn(unapplied, DecisionWarning, stacklevel=outside_stacklevel())
+    return settings
 
 
 def check_run_arguments(*, engine: str, address: str | None, out_dir: object,

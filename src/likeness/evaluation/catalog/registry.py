@@ -32,6 +32,8 @@ from likeness.errors import (
 from likeness.evaluation.catalog.defaults import DEFAULT_METRICS, FID_ENCODERS, METRIC_ALIASES
 from likeness.evaluation.catalog.entries import METRICS
 from likeness.evaluation.catalog.metric_spec import MetricSpec
+from likeness.evaluation.catalog.metric_values import kid_value
+from likeness.evaluation.items.settings import RunSettings
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -47,6 +49,7 @@ __all__ = [
     "network_of",
     "parse_metric_names",
     "register_metric",
+    "settings_without_effect",
     "unregister_metric",
     "with_item_needs",
 ]
@@ -287,6 +290,34 @@ def with_item_needs(names: Sequence[str]) -> list[str]:
             if METRICS[needed].kind != "set" and needed not in ordered and needed not in names:
                 ordered.append(needed)
     return ordered
+
+
+# settings a metric's value depends on beside its cache key's (a set metric's value is
+# computed afresh from its cached features): KID's subsets
+_KID_SETTINGS = ("kid_subset_size", "kid_subsets", "kid_seed")
+
+
+def _uses(name: str, setting: str) -> bool:
+    """Whether metric ``name``'s values depend on the run setting ``setting`` (or those of
+    a metric it is computed from: ArtFID's FID)."""
+    spec = METRICS[name]
+    return (setting in spec.key_settings
+            or (setting in _KID_SETTINGS and spec.set_value is kid_value)
+            or any(_uses(needed, setting) for needed in spec.needs))
+
+
+def settings_without_effect(settings: RunSettings) -> list[str]:
+    """What to say of each setting of a run chosen other than its default that changes
+    none of the run's metrics — ``crop_border=4`` in a run of LPIPS alone, a convention
+    of a metric the run does not compute — so that an option given and not applied is
+    never silent.  None for the settings every metric takes (``alpha``)."""
+    defaults = RunSettings(settings.metrics)
+    labels = ", ".join(METRICS[name].label for name in settings.metrics)
+    return [f"{field.name}={value!r} changes none of this run's metrics ({labels}): it "
+            "was not applied"
+            for field in dataclasses.fields(settings) if field.name != "metrics"
+            if (value := getattr(settings, field.name)) != getattr(defaults, field.name)
+            and not any(_uses(name, field.name) for name in settings.metrics)]
 
 
 def device_for(metrics: Sequence[str], device: str) -> str:
