@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -234,3 +235,33 @@ def test_the_named_conventions_are_the_ones_the_maths_and_the_cards_know():
         card = spec.card
         if card is not None and card.convention is not None:
             assert set(card.by_convention) < set(CONVENTIONS[card.convention]), spec.name
+
+
+def test_a_registered_metric_takes_the_settings_its_entry_names(extended, images):
+    """Whether a setting given changes a run's metrics is read from their entries (the
+    settings of their cache keys; ``restoration``: y_channel and crop_border): a
+    registered metric is judged as the built-in ones, so a crop it takes is never said
+    to be left unapplied, and one it does not take is."""
+    from dataclasses import replace
+
+    base = METRICS[extended["MAE"].name]  # (the worked example's: a restoration metric)
+    variants = {"mae_restoration": replace(base, name="mae_restoration",  # its key
+                                           key_settings=("gray", "resize", "alpha")),
+                "mae_uncropped": replace(base, name="mae_uncropped", restoration=False,
+                                         key_settings=("gray", "resize", "alpha"))}
+    for spec in variants.values():
+        likeness.register_metric(spec)
+    try:
+        for name, said in ((base.name, False), ("mae_restoration", False),
+                           ("mae_uncropped", True)):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                results = likeness.compare(images / "ref", images / "out", metrics=name,
+                                           crop_border=2, cache=False)
+            unapplied = [w for w in results.record["warnings"] if "changes none" in w]
+            assert bool(unapplied) is said, (name, unapplied)
+            # said to the caller too, once the run is over
+            assert any("changes none" in str(w.message) for w in caught) is said
+    finally:
+        for name in variants:
+            unregister_metric(name)

@@ -302,6 +302,7 @@ def _uses(name: str, setting: str) -> bool:
     a metric it is computed from: ArtFID's FID)."""
     spec = METRICS[name]
     return (setting in spec.key_settings
+            or (setting in ("y_channel", "crop_border") and spec.restoration)
             or (setting in _KID_SETTINGS and spec.set_value is kid_value)
             or any(_uses(needed, setting) for needed in spec.needs))
 
