@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -303,6 +304,14 @@ def test_an_option_a_metric_of_the_run_takes_is_not_said(folders, tmp_path):
                                              r"metrics \(VSI\): it was not applied"):
         compare_files(ref / "astronaut.png", out / "astronaut.png", metrics="vsi",
                       crop_border=2)
+    # the matlab convention's gray is MATLAB's rgb2gray: with gray, it changes PSNR too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compare_files(ref / "astronaut.png", out / "astronaut.png", metrics="psnr", gray=True,
+                      convention="matlab")
+    with pytest.warns(DecisionWarning, match="convention='matlab' changes none"):
+        compare_files(ref / "astronaut.png", out / "astronaut.png", metrics="psnr",
+                      convention="matlab")
 
 
 def test_spawned_decoding_processes_are_as_quiet_as_the_run(monkeypatch):

@@ -297,14 +297,16 @@ def with_item_needs(names: Sequence[str]) -> list[str]:
 _KID_SETTINGS = ("kid_subset_size", "kid_subsets", "kid_seed")
 
 
-def _uses(name: str, setting: str) -> bool:
+def _uses(name: str, setting: str, settings: RunSettings) -> bool:
     """Whether metric ``name``'s values depend on the run setting ``setting`` (or those of
-    a metric it is computed from: ArtFID's FID)."""
+    a metric it is computed from: ArtFID's FID) under ``settings``."""
     spec = METRICS[name]
     return (setting in spec.key_settings
             or (setting in ("y_channel", "crop_border") and spec.restoration)
             or (setting in _KID_SETTINGS and spec.set_value is kid_value)
-            or any(_uses(needed, setting) for needed in spec.needs))
+            # the matlab convention's gray is MATLAB's rgb2gray (``gray_conversion``)
+            or (setting == "convention" and settings.gray and "gray" in spec.key_settings)
+            or any(_uses(needed, setting, settings) for needed in spec.needs))
 
 
 def settings_without_effect(settings: RunSettings) -> list[str]:
@@ -318,7 +320,7 @@ def settings_without_effect(settings: RunSettings) -> list[str]:
             "was not applied"
             for field in dataclasses.fields(settings) if field.name != "metrics"
             if (value := getattr(settings, field.name)) != getattr(defaults, field.name)
-            and not any(_uses(name, field.name) for name in settings.metrics)]
+            and not any(_uses(name, field.name, settings) for name in settings.metrics)]
 
 
 def device_for(metrics: Sequence[str], device: str) -> str:
