@@ -15,7 +15,7 @@ from PIL import Image
 
 from likeness.documents import open_file
 from likeness.errors import ImageLoadError
-from likeness.io.plain_png import PNG_SAMPLES, image_data, inflate
+from likeness.io.plain_png import PNG_SAMPLES, chunks, image_data, inflate
 
 # scans a JPEG may hold: encoders write a few (libjpeg-turbo's progressive mode 10), and
 # Red Hat's analysis of the pattern below finds it "hard to imagine any real-world
@@ -179,25 +179,21 @@ def verify_png_image_data(path: Path, data: bytes) -> None:
 
 def _verify_png_chunks(path: Path, data: bytes) -> None:
     view = memoryview(data)  # checksums of slices without copying them (under the GIL)
-    offset = 8
-    while True:
-        if offset + 12 > len(data):
-            raise ImageLoadError(f"{path}: corrupt or truncated PNG file (it ends before "
-                                 "its IEND chunk)")
-        length = int.from_bytes(data[offset:offset + 4], "big")
-        kind = data[offset + 4:offset + 8]
-        end = offset + 8 + length
+    for kind, start, end in chunks(data):
+        if start + 4 > len(data):
+            break  # not even an empty chunk's checksum: no IEND
         if end + 4 > len(data):
             raise ImageLoadError(f"{path}: corrupt or truncated PNG file (chunk "
-                                 f"{kind.decode('latin-1')!r} at byte {offset} is cut off)")
+                                 f"{kind.decode('latin-1')!r} at byte {start - 8} is cut off)")
         stored = int.from_bytes(data[end:end + 4], "big")
-        if zlib.crc32(view[offset + 4:end]) != stored:
+        if zlib.crc32(view[start - 4:end]) != stored:
             raise ImageLoadError(f"{path}: corrupt or truncated PNG file (chunk "
-                                 f"{kind.decode('latin-1')!r} at byte {offset} fails its "
+                                 f"{kind.decode('latin-1')!r} at byte {start - 8} fails its "
                                  "CRC check)")
         if kind == b"IEND":
             return
-        offset = end + 4
+    raise ImageLoadError(f"{path}: corrupt or truncated PNG file (it ends before its IEND "
+                         "chunk)")
 
 
 def _verify_jpeg_data(path: Path, data: bytes) -> None:

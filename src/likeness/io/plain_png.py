@@ -24,13 +24,14 @@ from __future__ import annotations
 import sys
 import types
 import zlib
+from collections.abc import Iterator
 
 import numpy as np
 
 from likeness.switches import switch
 
-__all__ = ["COMPILED_AFTER", "PNG_SAMPLES", "animation_frames", "decode_plain_png",
-           "image_data", "inflate", "load_kernel"]
+__all__ = ["COMPILED_AFTER", "PNG_SAMPLES", "animation_frames", "chunks",
+           "decode_plain_png", "image_data", "inflate", "load_kernel"]
 
 COMPILED_AFTER = 8  # images a process decodes with Pillow before loading the kernel
 PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type → samples per pixel
@@ -95,19 +96,15 @@ def image_data(data: bytes) -> tuple[bytes, bool]:
     chunk are not image data."""
     parts = []
     view = memoryview(data)  # one copy (the join), not two: copies hold the GIL
-    offset = 8
     ended = other = False
-    while offset + 8 <= len(data):
-        length = int.from_bytes(data[offset:offset + 4], "big")
-        kind = data[offset + 4:offset + 8]
+    for kind, start, end in chunks(data):
         if kind == b"IEND":
             break
         if kind == b"IDAT" and not ended:
-            parts.append(view[offset + 8:offset + 8 + length])
+            parts.append(view[start:end])
         else:  # an animated PNG's first frame may not be its IDAT: Pillow's to read
             ended = bool(parts)
             other = other or ended or kind == b"acTL"
-        offset += 12 + length
     return b"".join(parts), other
 
 
@@ -116,16 +113,26 @@ def animation_frames(data: bytes) -> int:
     control (fcTL) chunk, and its IDAT image besides where no fcTL precedes it (a default
     image outside the animation) — not as its acTL chunk claims (Pillow's ``n_frames``:
     2,147,483,647 for a file of one)."""
-    frames, offset, default_image = 0, 8, None
-    while offset + 8 <= len(data):
-        kind = data[offset + 4:offset + 8]
+    frames, default_image = 0, None
+    for kind, _, _ in chunks(data):
         if kind == b"IEND":
             break
         if kind == b"IDAT" and default_image is None:
             default_image = frames == 0
         frames += kind == b"fcTL"
-        offset += 12 + int.from_bytes(data[offset:offset + 4], "big")
     return frames + bool(default_image)
+
+
+def chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """Each chunk of a PNG in turn, as its type and where its contents start and end (its
+    checksum follows), while a whole chunk header remains: the contents of the last may
+    be cut off, for the caller to find."""
+    offset = 8
+    while offset + 8 <= len(data):
+        start = offset + 8
+        end = start + int.from_bytes(data[offset:offset + 4], "big")
+        yield data[offset + 4:start], start, end
+        offset = end + 4
 
 
 def inflate(compressed: bytes, expected: int) -> bytes | None:

@@ -66,6 +66,8 @@ def tiff_tags(data: bytes) -> Mapping[int, Any] | None:
 
 
 _NEW_SUBFILE_TYPE, _SUBFILE_TYPE, _SUB_IFDS = 254, 255, 330
+# the struct formats of a SHORT, LONG and LONG8 value, which an entry holds in itself
+_WHOLE_NUMBERS = {3: "H", 4: "I", 16: "Q"}
 _REDUCED, _MASK = 0b001, 0b100  # NewSubfileType: a reduced-resolution copy; a mask
 # Pillow walks a TIFF's pages in quadratic time (100,000 pages: 69 s): likeness walks them
 # itself, and counts at most this many, reading as many directory entries at most
@@ -148,10 +150,9 @@ def _directories(data: bytes, path: Path) -> Iterator[tuple[Any, Any, int, bool]
                                     | (tags == _SUB_IFDS)):
             at = start + int(index) * entry_size
             kind, number = struct.unpack_from(order + "H" + number_format, data, at + 2)
-            formats = {3: "H", 4: "I", 16: "Q"}  # SHORT, LONG, LONG8: left in the entry
             values[int(tags[index])] = (
-                struct.unpack_from(order + formats[kind], data, at + value_at)[0]
-                if number == 1 and kind in formats else None)
+                struct.unpack_from(order + _WHOLE_NUMBERS[kind], data, at + value_at)[0]
+                if number == 1 and kind in _WHOLE_NUMBERS else None)
         yield (values.get(_NEW_SUBFILE_TYPE), values.get(_SUBFILE_TYPE), count,
                _SUB_IFDS in values)
 
