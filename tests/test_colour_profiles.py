@@ -22,6 +22,8 @@ from likeness.io.profiles import declared_colours, profile_decision
 
 LAB = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+NOT_APPLIED = ("not applied (pixel values read as stored, as the reference implementations "
+               "read them)")
 LAB_DECISION = ("ICC profile 'Lab identity built-in' not applied (pixel values read as "
                 "stored, as the reference implementations read them)")
 
@@ -45,8 +47,12 @@ def test_a_foreign_profile_is_named_and_the_values_are_those_stored(tmp_path, su
     assert not any("ICC" in d for d in load_image(plain).decisions)
 
 
-def test_a_damaged_profile_is_said_so(tmp_path):
-    Image.fromarray(_pixels(1)).save(tmp_path / "a.png", icc_profile=b"not a profile")
+@pytest.mark.parametrize("profile", [
+    b"not a profile",
+    SRGB[:16] + b"\x90" * 4 + SRGB[20:],  # littlecms opens it; its colour space is no name
+])
+def test_a_damaged_profile_is_said_so(tmp_path, profile):
+    Image.fromarray(_pixels(1)).save(tmp_path / "a.png", icc_profile=profile)
     assert ("ICC profile unreadable, not applied (pixel values read as stored)"
             in load_image(tmp_path / "a.png").decisions)
     assert profile_decision(SRGB) is None
@@ -100,10 +106,89 @@ def test_a_profile_is_read_from_the_header_alone(tmp_path):
         assert declared_colours(image, file) == [LAB_DECISION]
 
 
-# -- what other declarations say ----------------------------------------------------------
+# -- a profile is judged by what it does, not by its name ---------------------------------
 
-NOT_APPLIED = ("not applied (pixel values read as stored, as the reference implementations "
-               "read them)")
+SRGB_COLORANTS = ((0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141))
+P3_COLORANTS = ((0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419), (0.1571, 0.0666, 0.7841))
+
+
+def _srgb_curve(points: int) -> np.ndarray:
+    values = np.linspace(0, 1, points)
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+
+
+def _matrix_profile(name: str, curve: float | np.ndarray | None,
+                    colorants: tuple = SRGB_COLORANTS, space: bytes = b"RGB ") -> bytes:
+    """An ICC v2 display profile (matrix and tone curves, as cameras, phones and image
+    editors embed them): ``curve`` a gamma, a table of points, or None for linear values."""
+    def number(value: float) -> bytes:
+        return struct.pack(">i", round(value * 65536))
+
+    def xyz(point: tuple) -> bytes:
+        return b"XYZ \0\0\0\0" + b"".join(number(v) for v in point)
+
+    if curve is None:
+        trc = b"curv\0\0\0\0" + struct.pack(">I", 0)
+    elif isinstance(curve, float):
+        trc = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(curve * 256)) + b"\0\0"
+    else:
+        table = np.round(curve * 65535).astype(">u2").tobytes()
+        trc = b"curv\0\0\0\0" + struct.pack(">I", len(curve)) + table + bytes(len(table) % 4)
+    text = name.encode() + b"\0"
+    tags = [(b"desc", b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + bytes(79)),
+            (b"wtpt", xyz((0.9642, 1.0, 0.8249)))]
+    if space == b"RGB ":
+        tags += [(b"rXYZ", xyz(colorants[0])), (b"gXYZ", xyz(colorants[1])),
+                 (b"bXYZ", xyz(colorants[2])), (b"rTRC", trc), (b"gTRC", trc), (b"bTRC", trc)]
+    else:
+        tags += [(b"kTRC", trc)]
+    start = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        body += bytes(-len(body) % 4)
+        table += signature + struct.pack(">II", start + len(body), len(data))
+        body += data
+    header = (struct.pack(">I4sI4s4s4s", start + len(body), b"lcms", 0x02100000, b"mntr",
+                          space, b"XYZ ") + bytes(12) + b"acsp" + bytes(28)
+              + number(0.9642) + number(1.0) + number(0.8249) + bytes(48))
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+@pytest.mark.parametrize(("name", "curve", "colorants", "levels"), [
+    ("c2", _srgb_curve(26), SRGB_COLORANTS, None),  # Facebook's compact sRGB, 26 points
+    ("Display", _srgb_curve(1024), SRGB_COLORANTS, None),  # sRGB under another name
+    ("sRGB gamma 2.2", 2.2, SRGB_COLORANTS, None),  # calls itself sRGB, near enough
+    ("GIMP built-in Linear sRGB", None, SRGB_COLORANTS, 73),  # linear light, named sRGB
+    ("sRGB-elle-V2-g18", 1.8, SRGB_COLORANTS, 19),
+    ("gamma 2.2", 2.2, SRGB_COLORANTS, 9),  # does not call itself sRGB: held to 2 levels
+    ("Display P3", _srgb_curve(1024), P3_COLORANTS, "any"),
+])
+def test_a_profile_is_judged_by_the_colours_it_shows(tmp_path, name, curve, colorants,
+                                                       levels):
+    """As a colour-managed viewer shows them (littlecms, relative colorimetric): within 2
+    levels of 255 of sRGB's colours a profile is sRGB whatever its name; one that calls
+    itself sRGB is allowed 12, and a linear "Linear sRGB" is not taken at its word."""
+    path = tmp_path / "a.png"
+    Image.fromarray(_pixels(20)).save(path, icc_profile=_matrix_profile(name, curve, colorants))
+    decisions = [d for d in load_image(path).decisions if "ICC" in d]
+    if levels is None:
+        assert decisions == []
+    else:
+        assert len(decisions) == 1
+        assert decisions[0].startswith(f"ICC profile '{name}' (colours up to ")
+        assert decisions[0].endswith(f"/255 from sRGB's) {NOT_APPLIED}")
+        if levels != "any":
+            assert f"up to {levels}/255" in decisions[0]
+
+
+def test_a_gray_profile_called_srgb_is_not_taken_for_srgb(tmp_path):
+    path = tmp_path / "a.png"
+    gray = _matrix_profile("sRGB", 2.2, space=b"GRAY")
+    Image.fromarray(_pixels(21)[..., 0]).save(path, icc_profile=gray)
+    assert f"ICC profile 'sRGB' {NOT_APPLIED}" in load_image(path).decisions
+
+
+# -- what other declarations say ----------------------------------------------------------
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

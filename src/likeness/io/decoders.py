@@ -26,7 +26,7 @@ __all__ = ["DECODING_REVISION", "decoder_facts", "decoders_key", "decoders_quiet
            "decoding_libraries", "other_decoders", "quiet_decoders"]
 
 # bumped whenever a file decodes to other values, takes other decisions or is newly refused
-DECODING_REVISION = 3
+DECODING_REVISION = 4
 
 
 @functools.cache

@@ -18,10 +18,13 @@ import struct
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["colour_decisions", "declared_colours", "profile_decision"]
+__all__ = ["NAMED_SRGB", "SAME_AS_SRGB", "colour_decisions", "declared_colours",
+           "profile_decision"]
 
 _LONGEST_NAME = 80  # characters of a profile's name kept in a decision
 _NOT_APPLIED = ("not applied (pixel values read as stored, as the reference implementations "
@@ -29,9 +32,20 @@ _NOT_APPLIED = ("not applied (pixel values read as stored, as the reference impl
 _UNREADABLE = "ICC profile unreadable, not applied (pixel values read as stored)"
 
 
+# An ICC profile is judged by what it does, not by its name: its colours are taken into
+# sRGB (littlecms, relative colorimetric, as a colour-managed viewer shows them) and
+# compared with the same values read as sRGB.  Within SAME_AS_SRGB levels of 255 it is
+# sRGB whatever it is called (Facebook's "c2", a 26-point curve); a profile that calls
+# itself sRGB is given NAMED_SRGB (a pure 2.2 gamma, a lookup-table profile), no more (a
+# linear-light "Linear sRGB": 73 levels; gamma 1.8: 19; BT.709's curve: 16).
+SAME_AS_SRGB, NAMED_SRGB = 2, 12
+_TEST_LEVELS = 9  # a cube of 9³ colours, and the gray ramp of every level
+
+
 def profile_decision(profile: bytes) -> str | None:
-    """The decision to record for an image carrying ``profile``: None for an sRGB profile
-    (what the values mean already), else that this profile, named, was not applied."""
+    """The decision to record for an image carrying ``profile``: None for a profile that
+    shows colours as sRGB does (what the values mean already), else that this profile,
+    named, was not applied, and how far from sRGB's it puts colours."""
     return _decision(bytes(profile))
 
 
@@ -40,13 +54,46 @@ def _decision(profile: bytes) -> str | None:
     from PIL import ImageCms
 
     try:
-        name = ImageCms.ImageCmsProfile(io.BytesIO(profile)).profile.profile_description
+        opened = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        name = opened.profile.profile_description
+        rgb = opened.profile.xcolor_space == "RGB "  # (not ASCII in a damaged header)
     except Exception:  # noqa: BLE001 - littlecms refuses a damaged profile in several ways
         return _UNREADABLE
     name = " ".join(str(name or "").split())[:_LONGEST_NAME] or "without a name"
-    if "srgb" in name.lower():
+    called_srgb = "srgb" in name.lower()
+    distance = _levels_from_srgb(opened) if rgb else None
+    if distance is None:  # no RGB profile whose colours littlecms can take into sRGB
+        if called_srgb and rgb:
+            return None
+        return f"ICC profile '{name}' {_NOT_APPLIED}"
+    if distance <= SAME_AS_SRGB or (called_srgb and distance <= NAMED_SRGB):
         return None
-    return f"ICC profile '{name}' {_NOT_APPLIED}"
+    return f"ICC profile '{name}' (colours up to {distance}/255 from sRGB's) {_NOT_APPLIED}"
+
+
+def _levels_from_srgb(opened: Any) -> int | None:
+    """The most levels of 255 by which ``opened`` (an RGB profile) puts a test colour from
+    where sRGB puts the same values; None for one littlecms builds no transform from (a
+    device link, an abstract profile)."""
+    from PIL import Image, ImageCms
+
+    try:
+        transform = ImageCms.buildTransform(
+            opened, ImageCms.createProfile("sRGB"), "RGB", "RGB",
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    except Exception:  # noqa: BLE001 - PyCMSError, or a profile class it cannot use
+        return None
+    colours = _test_colours()
+    shown = np.asarray(ImageCms.applyTransform(Image.fromarray(colours), transform))
+    return int(np.abs(shown.astype(np.int16) - colours).max())
+
+
+@functools.cache
+def _test_colours() -> np.ndarray:
+    levels = np.linspace(0, 255, _TEST_LEVELS).round().astype(np.uint8)
+    cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    return np.concatenate([cube, ramp])[None]
 
 
 def colour_decisions(image: Image.Image, data: bytes) -> list[str]:
