@@ -181,11 +181,22 @@ def test_a_profile_is_judged_by_the_colours_it_shows(tmp_path, name, curve, colo
             assert f"up to {levels}/255" in decisions[0]
 
 
-def test_a_gray_profile_called_srgb_is_not_taken_for_srgb(tmp_path):
+@pytest.mark.parametrize(("name", "curve", "space", "expected"), [
+    ("GIMP built-in D65 Grayscale with sRGB TRC", _srgb_curve(1024), b"GRAY", None),
+    ("sGrey", _srgb_curve(26), b"GRAY", None),
+    ("Gray Gamma 2.2", 2.2, b"GRAY", "ICC profile 'Gray Gamma 2.2' (colours up to 9/255 from "
+                                     f"sRGB's) {NOT_APPLIED}"),
+    ("sRGB linear gray", None, b"GRAY", "ICC profile 'sRGB linear gray' (colours up to 73/255 "
+                                        f"from sRGB's) {NOT_APPLIED}"),
+    ("sRGB", 2.2, b"CMYK", f"ICC profile 'sRGB' {NOT_APPLIED}"),  # a printer's, whatever its name
+])
+def test_a_gray_profile_is_judged_so_too_and_a_cmyk_one_is_never_srgb(tmp_path, name, curve,
+                                                                      space, expected):
     path = tmp_path / "a.png"
-    gray = _matrix_profile("sRGB", 2.2, space=b"GRAY")
-    Image.fromarray(_pixels(21)[..., 0]).save(path, icc_profile=gray)
-    assert f"ICC profile 'sRGB' {NOT_APPLIED}" in load_image(path).decisions
+    Image.fromarray(_pixels(21)[..., 0]).save(path, icc_profile=_matrix_profile(name, curve,
+                                                                                 space=space))
+    assert [d for d in load_image(path).decisions if "ICC" in d] == ([expected] if expected
+                                                                      else [])
 
 
 # -- what other declarations say ----------------------------------------------------------

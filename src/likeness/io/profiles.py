@@ -40,6 +40,7 @@ _UNREADABLE = "ICC profile unreadable, not applied (pixel values read as stored)
 # linear-light "Linear sRGB": 73 levels; gamma 1.8: 19; BT.709's curve: 16).
 SAME_AS_SRGB, NAMED_SRGB = 2, 12
 _TEST_LEVELS = 9  # a cube of 9³ colours, and the gray ramp of every level
+_MODES = {"RGB ": "RGB", "GRAY": "L"}  # the profiles' colour spaces judged, as Pillow's modes
 
 
 def profile_decision(profile: bytes) -> str | None:
@@ -56,14 +57,14 @@ def _decision(profile: bytes) -> str | None:
     try:
         opened = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         name = opened.profile.profile_description
-        rgb = opened.profile.xcolor_space == "RGB "  # (not ASCII in a damaged header)
+        space = opened.profile.xcolor_space  # (not ASCII in a damaged header: refused)
     except Exception:  # noqa: BLE001 - littlecms refuses a damaged profile in several ways
         return _UNREADABLE
     name = " ".join(str(name or "").split())[:_LONGEST_NAME] or "without a name"
     called_srgb = "srgb" in name.lower()
-    distance = _levels_from_srgb(opened) if rgb else None
-    if distance is None:  # no RGB profile whose colours littlecms can take into sRGB
-        if called_srgb and rgb:
+    distance = _levels_from_srgb(opened, _MODES[space]) if space in _MODES else None
+    if distance is None:  # a CMYK or Lab profile, or one littlecms takes nowhere
+        if called_srgb and space == "RGB ":
             return None
         return f"ICC profile '{name}' {_NOT_APPLIED}"
     if distance <= SAME_AS_SRGB or (called_srgb and distance <= NAMED_SRGB):
@@ -71,21 +72,23 @@ def _decision(profile: bytes) -> str | None:
     return f"ICC profile '{name}' (colours up to {distance}/255 from sRGB's) {_NOT_APPLIED}"
 
 
-def _levels_from_srgb(opened: Any) -> int | None:
-    """The most levels of 255 by which ``opened`` (an RGB profile) puts a test colour from
-    where sRGB puts the same values; None for one littlecms builds no transform from (a
-    device link, an abstract profile)."""
+def _levels_from_srgb(opened: Any, mode: str) -> int | None:
+    """The most levels of 255 by which ``opened`` (an RGB or gray profile: ``mode``) puts a
+    test colour from where sRGB puts the same values (a gray level: from sRGB's gray of
+    that level); None for one littlecms builds no transform from (a device link, an
+    abstract profile)."""
     from PIL import Image, ImageCms
 
     try:
         transform = ImageCms.buildTransform(
-            opened, ImageCms.createProfile("sRGB"), "RGB", "RGB",
+            opened, ImageCms.createProfile("sRGB"), mode, "RGB",
             renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
     except Exception:  # noqa: BLE001 - PyCMSError, or a profile class it cannot use
         return None
-    colours = _test_colours()
-    shown = np.asarray(ImageCms.applyTransform(Image.fromarray(colours), transform))
-    return int(np.abs(shown.astype(np.int16) - colours).max())
+    colours = _test_colours() if mode == "RGB" else _test_colours()[:, -256:, :1]  # gray ramp
+    given = Image.fromarray(colours if mode == "RGB" else colours[..., 0])
+    shown = np.asarray(ImageCms.applyTransform(given, transform))
+    return int(np.abs(shown.astype(np.int16) - colours).max())  # (gray: each channel)
 
 
 @functools.cache
