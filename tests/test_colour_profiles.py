@@ -181,6 +181,17 @@ def test_a_profile_is_judged_by_the_colours_it_shows(tmp_path, name, curve, colo
             assert f"up to {levels}/255" in decisions[0]
 
 
+def test_a_profiles_name_is_recorded_with_its_control_characters_escaped(tmp_path):
+    """A profile's name is what its file says: a hostile one would clear the screen of
+    whoever reads methods.md or per_image.csv in a terminal, as file names never do."""
+    path = tmp_path / "a.png"
+    profile = _matrix_profile("evil\x1b[2J\x1b[31mred\x07\x08name", 1.8)
+    Image.fromarray(_pixels(22)).save(path, icc_profile=profile)
+    assert load_image(path).decisions == (
+        "ICC profile 'evil\\x1b[2J\\x1b[31mred\\x07\\x08name' (colours up to 19/255 from "
+        f"sRGB's) {NOT_APPLIED}",)
+
+
 @pytest.mark.parametrize(("name", "curve", "space", "expected"), [
     ("GIMP built-in D65 Grayscale with sRGB TRC", _srgb_curve(1024), b"GRAY", None),
     ("sGrey", _srgb_curve(26), b"GRAY", None),
@@ -298,6 +309,8 @@ def _bmp_v5(pixels: np.ndarray, colour_space: bytes, profile: bytes = b"",
      "ICC profile unreadable, not applied (pixel values read as stored)"),
     (b"KNIL", b"C:\\color\\AdobeRGB1998.icc\0", bytes(48),
      f"BMP linked colour profile 'C:\\color\\AdobeRGB1998.icc' {NOT_APPLIED}"),
+    (b"KNIL", b"\x1b[2J\x1b]0;owned\x07.icc\0", bytes(48),  # a hostile file's own words
+     f"BMP linked colour profile '\\x1b[2J\\x1b]0;owned\\x07.icc' {NOT_APPLIED}"),
     (bytes(4), b"", bytes(48), None),  # calibrated RGB left unset
     (bytes(4), b"", struct.pack("<12I", *[1 << 29] * 9, *[2 << 16] * 3),
      f"BMP calibrated RGB colour space (its header's endpoints and gamma) {NOT_APPLIED}"),

@@ -1,13 +1,14 @@
 """Counts in the words a reader expects: "1 pair", "2 pairs", "1 file is", "3 files are" —
 in methods paragraphs, summaries, notes and messages alike (never "pair(s)") — and the
 words of a run's kind: a comparison's models and pairs, a style run's methods and
-stylizations (``run_words``)."""
+stylizations (``run_words``); and text shown with its control characters as escapes
+(``printable``), whether a file's name or what a file says of itself (a profile's name)."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["RunWords", "counted", "is_are", "listed", "run_words", "was_were"]
+__all__ = ["RunWords", "counted", "is_are", "listed", "printable", "run_words", "was_were"]
 
 
 class RunWords(NamedTuple):
@@ -62,3 +63,20 @@ def was_were(count: int) -> str:
 def listed(names: list[str]) -> str:
     """Names as a sentence lists them: "PSNR", "PSNR and SSIM", "FID, KID and IS"."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# Control characters shown as escapes, never sent to the terminal: a file named
+# "\x1b[2J…" would clear the screen, "a\nb.png" split a table row in two, a bidi override
+# (U+202E) show a name backwards.  Rich strips only a few of them.  A name's bytes that are
+# not UTF-8 arrive as lone surrogates (U+DC80-U+DCFF): escaped here as in the CSV tables,
+# not by the stream after rich has measured them as one column (a table's rule then broke).
+_ESCAPES = {**{code: f"\\x{code:02x}" for code in (*range(32), *range(127, 160))},
+            **{ord(c): repr(c)[1:-1] for c in "\n\t\r"},
+            **{code: f"\\u{code:04x}" for code in (0x200E, 0x200F, *range(0x202A, 0x202F),
+                                                   *range(0x2066, 0x206A),
+                                                   *range(0xD800, 0xE000))}}
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters as escapes (``\\n``, ``\\x1b``, ``\\u202e``)."""
+    return text.translate(_ESCAPES)

@@ -8,28 +8,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from likeness.wording import counted, is_are, run_words
+from likeness.wording import counted, is_are, printable, run_words
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-
-
-# Control characters shown as escapes, never sent to the terminal: a file named
-# "\x1b[2J…" would clear the screen, "a\nb.png" split a table row in two, a bidi override
-# (U+202E) show a name backwards.  Rich strips only a few of them.  A name's bytes that are
-# not UTF-8 arrive as lone surrogates (U+DC80-U+DCFF): escaped here as in the CSV tables,
-# not by the stream after rich has measured them as one column (a table's rule then broke).
-_ESCAPES = {**{code: f"\\x{code:02x}" for code in (*range(32), *range(127, 160))},
-            **{ord(c): repr(c)[1:-1] for c in "\n\t\r"},
-            **{code: f"\\u{code:04x}" for code in (0x200E, 0x200F, *range(0x202A, 0x202F),
-                                                   *range(0x2066, 0x206A),
-                                                   *range(0xD800, 0xE000))}}
-
-
-def printable(text: str) -> str:
-    """``text`` with its control characters as escapes (``\\n``, ``\\x1b``, ``\\u202e``)."""
-    return text.translate(_ESCAPES)
 
 
 # The glyphs likeness writes, in ASCII for a terminal whose encoding lacks them (a Windows

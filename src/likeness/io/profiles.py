@@ -20,6 +20,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from likeness.wording import printable
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -60,7 +62,7 @@ def _decision(profile: bytes) -> str | None:
         space = opened.profile.xcolor_space  # (not ASCII in a damaged header: refused)
     except Exception:  # noqa: BLE001 - littlecms refuses a damaged profile in several ways
         return _UNREADABLE
-    name = " ".join(str(name or "").split())[:_LONGEST_NAME] or "without a name"
+    name = printable(" ".join(str(name or "").split()))[:_LONGEST_NAME] or "without a name"
     called_srgb = "srgb" in name.lower()
     distance = _levels_from_srgb(opened, _MODES[space]) if space in _MODES else None
     if distance is None:  # a CMYK or Lab profile, or one littlecms takes nowhere
@@ -222,7 +224,7 @@ def _bmp_colour_space(file: IO[bytes]) -> str | None:
         profile = file.read(size) if _FILE_HEADER + offset + size <= end else b""
         if kind == b"DEBM":  # PROFILE_EMBEDDED
             return profile_decision(profile) if size and len(profile) == size else _UNREADABLE
-        name = profile.split(b"\0")[0].decode("cp1252", "replace")[:_LONGEST_NAME]
+        name = printable(profile.split(b"\0")[0].decode("cp1252", "replace"))[:_LONGEST_NAME]
         return f"BMP linked colour profile '{name}' {_NOT_APPLIED}"
     return f"BMP colour space type {kind[::-1]!r} unknown, {_NOT_APPLIED}"
 
