@@ -228,7 +228,7 @@ def test_the_decoders_key_names_the_libraries_and_likeness_decoding_revision(mon
             seen.add(decoders.decoders_key())
     decoders.decoder_facts.cache_clear()
     libraries = decoders.decoding_libraries()
-    assert set(libraries) == {"libjpeg-turbo", "libwebp", "libtiff"}
+    assert set(libraries) == {"libjpeg-turbo", "libwebp", "libtiff", "littlecms"}
     assert libraries["libjpeg-turbo"] != "none"  # Pillow's wheels bundle it
     from likeness.runs.folder import versions
 

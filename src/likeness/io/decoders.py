@@ -33,13 +33,15 @@ DECODING_REVISION = 4
 def decoding_libraries() -> dict[str, str]:
     """The versions of the codecs Pillow decodes lossy files with, as run.json records
     them: libjpeg-turbo (or, where Pillow was built with another libjpeg, "libjpeg" and its
-    version), libwebp and libtiff ("none" for one Pillow was built without)."""
+    version), libwebp and libtiff; and littlecms, through which an ICC profile's colours
+    are judged (``profiles.profile_decision``) ("none" for one Pillow was built without)."""
     from PIL import features
 
     turbo = features.version("libjpeg_turbo")
     jpeg = {"libjpeg-turbo": turbo} if turbo else {"libjpeg": features.version("jpg") or "none"}
     return {**jpeg, "libwebp": features.version("webp") or "none",
-            "libtiff": features.version("libtiff") or "none"}
+            "libtiff": features.version("libtiff") or "none",
+            "littlecms": features.version("littlecms2") or "none"}
 
 
 @functools.cache
