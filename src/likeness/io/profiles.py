@@ -85,7 +85,7 @@ def _levels_from_srgb(opened: Any, mode: str) -> int | None:
         transform = ImageCms.buildTransform(
             opened, ImageCms.createProfile("sRGB"), mode, "RGB",
             renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
-            flags=ImageCms.Flags.NOOPTIMIZE)  # (for ~1,000 colours: a third of the time)
+            flags=ImageCms.Flags.NOOPTIMIZE)  # (for ~1,000 colours: a fifth of the time)
     except Exception:  # noqa: BLE001 - PyCMSError, or a profile class it cannot use
         return None
     colours = _test_colours() if mode == "RGB" else _test_colours()[:, -256:, :1]  # gray ramp
