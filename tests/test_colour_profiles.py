@@ -181,6 +181,24 @@ def test_a_profile_is_judged_by_the_colours_it_shows(tmp_path, name, curve, colo
             assert f"up to {levels}/255" in decisions[0]
 
 
+def test_a_profile_is_said_unread_by_a_pillow_without_littlecms(monkeypatch):
+    import sys
+
+    import PIL
+
+    from likeness.io import profiles
+
+    monkeypatch.setitem(sys.modules, "PIL.ImageCms", None)  # its import fails, as there
+    monkeypatch.delattr(PIL, "ImageCms", raising=False)
+    profiles._decision.cache_clear()
+    try:
+        assert profile_decision(SRGB + b" ") == (
+            "ICC profile not read (this Pillow was built without littlecms), not applied "
+            "(pixel values read as stored)")
+    finally:
+        profiles._decision.cache_clear()
+
+
 def test_a_profiles_name_is_recorded_with_its_control_characters_escaped(tmp_path):
     """A profile's name is what its file says: a hostile one would clear the screen of
     whoever reads methods.md or per_image.csv in a terminal, as file names never do."""

@@ -32,6 +32,8 @@ _LONGEST_NAME = 80  # characters of a profile's name kept in a decision
 _NOT_APPLIED = ("not applied (pixel values read as stored, as the reference implementations "
                 "read them)")
 _UNREADABLE = "ICC profile unreadable, not applied (pixel values read as stored)"
+_UNREAD_WITHOUT_LITTLECMS = ("ICC profile not read (this Pillow was built without littlecms), "
+                             "not applied (pixel values read as stored)")
 
 
 # An ICC profile is judged by what it does, not by its name: its colours are taken into
@@ -54,8 +56,10 @@ def profile_decision(profile: bytes) -> str | None:
 
 @functools.lru_cache(maxsize=64)  # a folder of one camera's photos carries one profile
 def _decision(profile: bytes) -> str | None:
-    from PIL import ImageCms
-
+    try:
+        from PIL import ImageCms
+    except ImportError:  # a Pillow built without littlecms (its wheels all have it)
+        return _UNREAD_WITHOUT_LITTLECMS
     try:
         opened = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         name = opened.profile.profile_description
