@@ -21,12 +21,11 @@ from typing import Any
 
 from likeness._version import __version__
 from likeness.arguments import check_named_paths, check_path_list, check_paths, outside_stacklevel
-from likeness.errors import DecisionWarning, LikenessError, in_callers_words
+from likeness.errors import LikenessError, in_callers_words
 from likeness.evaluation.catalog.registry import (
     DEFAULT_METRICS,
     METRICS,
     parse_metric_names,
-    settings_without_effect,
 )
 from likeness.evaluation.items.plan import Plan, make_plan, model_names
 from likeness.evaluation.items.settings import ExecutionOptions, RunSettings
@@ -303,8 +302,7 @@ def _run(plan: Plan, names: list[str], options: RunSettings, execution: Executio
                        for r in set_rows if r.error],
         "set_sizes": {r.model: {"reference": r.n_reference, "model": r.n} for r in set_rows},
     })
-    unapplied = dict.fromkeys(settings_without_effect(options), DecisionWarning)
-    done.warnings = {**opening, **unapplied, **done.warnings}
+    done.warnings = {**opening, **done.warnings}
     record["warnings"] = [in_callers_words(text) for text in done.warnings]
     if fid_network:
         record["fid_network"] = fid_network

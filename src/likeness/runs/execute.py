@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
-from likeness.errors import recording_warnings
-from likeness.evaluation.catalog.registry import device_for
+from likeness.errors import DecisionWarning, recording_warnings
+from likeness.evaluation.catalog.registry import device_for, settings_without_effect
 from likeness.evaluation.engines.built_networks import Networks
 from likeness.evaluation.engines.local import hash_files, run_items
 from likeness.evaluation.engines.set_runs import SetReport, run_sets, stop_at_refused_sizes
@@ -46,7 +46,8 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
             address: str | None = None, shard_dir: Path | None = None, by_content: bool = True,
             missing_network: str = "raise",
             progress: Callable[[str, int, int], None] | None = None) -> Execution:
-    """Rows of every item and set metric of ``plan`` (warnings caught, returned once each;
+    """Rows of every item and set metric of ``plan`` (warnings caught, returned once each,
+    first each setting that changes none of the run's metrics: ``settings_without_effect``;
     checkpoint files hashed through ``store``, which remembers them from run to run).
 
     Args:
@@ -56,8 +57,11 @@ def execute(plan: Plan, options: RunSettings, execution: ExecutionOptions, store
     """
     if execution.strict:  # a set metric that cannot be computed stops it before any work
         stop_at_refused_sizes(plan, options)
-    with recording_warnings() as asked:  # (a device asked for and not taken is said)
+    asked: dict[str, type[Warning]] = dict.fromkeys(settings_without_effect(options),
+                                                    DecisionWarning)
+    with recording_warnings() as device_not_taken:  # (a device asked for and not taken)
         requested = device_for(options.metrics, device)  # resolved when a network is needed
+    asked.update(device_not_taken)
     keep_freed_memory()  # see likeness.evaluation.infra.memory
     paths = [path for item in plan.items for path in item.files]
     digests, unreadable = hash_files(paths, store, execution.hashers(requested, usable_cores()),

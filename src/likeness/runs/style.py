@@ -24,18 +24,12 @@ from typing import Any
 from likeness._version import __version__
 from likeness.arguments import check_named_paths, check_path_list, check_paths, outside_stacklevel
 from likeness.documents import open_file
-from likeness.errors import (
-    DecisionWarning,
-    InvalidInputError,
-    LikenessError,
-    in_callers_words,
-)
+from likeness.errors import InvalidInputError, LikenessError, in_callers_words
 from likeness.evaluation.catalog.defaults import STYLE_PROTOCOLS
 from likeness.evaluation.catalog.registry import (
     DEFAULT_METRICS,
     METRICS,
     parse_metric_names,
-    settings_without_effect,
     with_item_needs,
 )
 from likeness.evaluation.engines.set_runs import SetReport
@@ -204,8 +198,7 @@ def evaluate_style(content: PathLike, style: PathLike,
         record["skipped_files"] = skipped
         record["identical_outputs"] = done.identical
         record.update(value_record(names, rows, set_rows, summary, comparisons))
-        unapplied = dict.fromkeys(settings_without_effect(options), DecisionWarning)
-        unique_warnings = {**opening, **unapplied, **done.warnings}
+        unique_warnings = {**opening, **done.warnings}
         record["warnings"] = [in_callers_words(text) for text in unique_warnings]
         results = Results(method_list, names, rows, set_rows, summary, comparisons, record,
                           {m: ([], u) for m, u in unmatched.items()}, folder, kind="style")
